@@ -1,0 +1,139 @@
+"""Procedures as data: the steps the regulations prescribe for each kind of agreement.
+
+Each agreement records the procedure key and version it started under; a change in the law
+is a *new version* added here, never an edit of a released one, so agreements already
+running keep their rules. `test_procedures_are_frozen` pins the released versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+StepKind = Literal["gate", "negotiation", "signing"]
+# Who a gate decides for: the initiator only, each Indonesian government party (government
+# sits on both sides of a KSDD), or once for the whole agreement (the Minister).
+GateScope = Literal["initiator", "each_government", "once"]
+# A gate may apply only to parties for which a condition holds (DPRD approval is needed only
+# when the cooperation burdens the public or is not budgeted for that party).
+GateCondition = Literal["requires_dprd_approval"]
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    kind: StepKind
+    name_id: str
+    name_en: str
+    basis: str
+    document: str | None = None
+    gate: str | None = None
+    scope: GateScope | None = None
+    condition: GateCondition | None = None
+
+
+@dataclass(frozen=True)
+class Procedure:
+    key: str
+    version: str
+    title_id: str
+    title_en: str
+    steps: tuple[Step, ...]
+
+    def step(self, index: int) -> Step:
+        return self.steps[index]
+
+
+PERMENDAGRI_22 = "Permendagri 22/2020 tentang Tata Cara Kerja Sama Daerah dengan Daerah Lain dan Kerja Sama Daerah dengan Pihak Ketiga"
+PERMENDAGRI_25 = "Permendagri 25/2020 tentang Tata Cara Kerja Sama Daerah dengan Pemerintah Daerah di Luar Negeri dan Kerja Sama Daerah dengan Lembaga di Luar Negeri"
+
+
+def _domestic(key: str, title_id: str, title_en: str) -> Procedure:
+    """KSDD and KSDPK share the domestic procedure; for a KSDPK the third party is not a
+    government, so the per-government gates fall on the region alone."""
+    return Procedure(
+        key=key,
+        version="2020.1",
+        title_id=title_id,
+        title_en=title_en,
+        steps=(
+            Step("persiapan", "gate", "Persiapan dan kajian TKKSD", "Preparation and TKKSD review",
+                 f"{PERMENDAGRI_22}; tahap persiapan", gate="review", scope="each_government"),
+            Step("penyusunan_ksb", "negotiation", "Penawaran dan penyusunan KSB",
+                 "Offer and drafting of the memorandum (KSB)",
+                 f"{PERMENDAGRI_22}; tahap penawaran dan penyusunan kesepakatan bersama",
+                 document="ksb"),
+            Step("penandatanganan_ksb", "signing", "Penandatanganan KSB", "Signing of the memorandum (KSB)",
+                 f"{PERMENDAGRI_22}; tahap penandatanganan kesepakatan bersama", document="ksb"),
+            Step("persetujuan_dprd", "gate", "Persetujuan DPRD", "Approval of the regional parliament (DPRD)",
+                 f"{PERMENDAGRI_22}; PP 28/2018: persetujuan DPRD bila membebani masyarakat "
+                 "atau belum dianggarkan dalam APBD",
+                 gate="dprd", scope="each_government", condition="requires_dprd_approval"),
+            Step("penyusunan_pks", "negotiation", "Penyusunan PKS", "Drafting of the agreement (PKS)",
+                 f"{PERMENDAGRI_22}; tahap penyusunan perjanjian kerja sama", document="pks"),
+            Step("telaah_hukum", "gate", "Telaah hukum PKS", "Legal review of the agreement (PKS)",
+                 f"{PERMENDAGRI_22}; penyusunan perjanjian kerja sama (telaah biro hukum)",
+                 gate="legal", scope="each_government"),
+            Step("penandatanganan_pks", "signing", "Penandatanganan PKS", "Signing of the agreement (PKS)",
+                 f"{PERMENDAGRI_22}; tahap penandatanganan perjanjian kerja sama", document="pks"),
+        ),
+    )
+
+
+def _foreign(key: str, title_id: str, title_en: str) -> Procedure:
+    return Procedure(
+        key=key,
+        version="2020.1",
+        title_id=title_id,
+        title_en=title_en,
+        steps=(
+            Step("pernyataan_kehendak", "negotiation", "Prakarsa, penjajakan dan pernyataan kehendak",
+                 "Initiative, exploration and letter of intent",
+                 f"{PERMENDAGRI_25}; tahap prakarsa, penjajakan dan pernyataan kehendak", document="loi"),
+            Step("rencana_kerja_sama", "negotiation", "Penyusunan rencana kerja sama",
+                 "Cooperation plan", f"{PERMENDAGRI_25}; tahap penyusunan rencana kerja sama",
+                 document="plan"),
+            Step("persetujuan_dprd", "gate", "Persetujuan DPRD", "Approval of the regional parliament (DPRD)",
+                 f"{PERMENDAGRI_25}; tahap persetujuan DPRD", gate="dprd", scope="each_government",
+                 condition="requires_dprd_approval"),
+            Step("verifikasi", "gate", "Verifikasi", "Verification",
+                 f"{PERMENDAGRI_25}; tahap verifikasi", gate="review", scope="each_government"),
+            Step("rancangan_naskah", "negotiation", "Penyusunan dan pembahasan rancangan naskah",
+                 "Drafting and inter-ministry discussion of the text",
+                 f"{PERMENDAGRI_25}; tahap penyusunan dan pembahasan rancangan naskah", document="pks"),
+            Step("persetujuan_menteri", "gate", "Persetujuan Menteri", "The Minister's approval",
+                 f"{PERMENDAGRI_25}; tahap persetujuan Menteri (surat kuasa dari Menteri Luar Negeri)",
+                 gate="ministry", scope="once"),
+            Step("penandatanganan", "signing", "Penandatanganan", "Signing",
+                 f"{PERMENDAGRI_25}; tahap penandatanganan", document="pks"),
+        ),
+    )
+
+
+PROCEDURES: dict[tuple[str, str], Procedure] = {
+    (p.key, p.version): p
+    for p in (
+        _domestic("ksdd", "Kerja sama daerah dengan daerah lain", "Region with another region"),
+        _domestic("ksdpk", "Kerja sama daerah dengan pihak ketiga", "Region with a third party"),
+        _foreign("ksdpl", "Kerja sama daerah dengan pemerintah daerah di luar negeri",
+                 "Region with a foreign regional government"),
+        _foreign("ksdll", "Kerja sama daerah dengan lembaga di luar negeri",
+                 "Region with a foreign institution"),
+    )
+}
+
+# The version new agreements of each kind start under.
+CURRENT: dict[str, str] = {"ksdd": "2020.1", "ksdpk": "2020.1", "ksdpl": "2020.1", "ksdll": "2020.1"}
+
+# The termination decision by the head of region (a gate outside the procedure's steps).
+TERMINATION_STEP = Step("pengakhiran", "gate", "Pengakhiran kerja sama", "Termination",
+                        "PP 28/2018 tentang Kerja Sama Daerah; pengakhiran kerja sama",
+                        gate="head", scope="initiator")
+
+
+def get_procedure(key: str, version: str) -> Procedure:
+    return PROCEDURES[(key, version)]
+
+
+def current_procedure(kind: str) -> Procedure:
+    return PROCEDURES[(kind, CURRENT[kind])]
