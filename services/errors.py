@@ -1,0 +1,78 @@
+"""The one error type of Pakta.
+
+Pure Python on purpose: the workflows layer and activities may raise or translate into it,
+and services/api/errors.py renders it as `{"error": {"code", "message", ...details}}`.
+
+    raise Conflict("cannot sign in stage draft", code="invalid_transition",
+                   stage="draft", allowed_actions=["submit"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RESERVED = frozenset({"code", "message"})
+
+
+class PaktaError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    message: str = "Internal server error."
+    headers: dict[str, str] = {}
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.message = message or type(self).message
+        self.code = code or type(self).code
+        self.status = status or type(self).status
+        # Extra keyword arguments are details too; they must not shadow code/message.
+        self.details = {k: v for k, v in {**(details or {}), **extra}.items() if k not in _RESERVED}
+        self.headers = {**type(self).headers, **(headers or {})}
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+class Unauthorized(PaktaError):
+    status, code, message = 401, "unauthorized", "Authentication required."
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(PaktaError):
+    status, code, message = 403, "forbidden", "Not allowed."
+
+
+class NotFound(PaktaError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class Conflict(PaktaError):
+    status, code, message = 409, "conflict", "Conflict with the current state."
+
+
+class PreconditionFailed(PaktaError):
+    status, code, message = 412, "precondition_failed", "The resource has changed."
+
+
+class PayloadTooLarge(PaktaError):
+    status, code, message = 413, "payload_too_large", "Payload too large."
+
+
+class Unprocessable(PaktaError):
+    status, code, message = 422, "unprocessable", "The request cannot be processed."
+
+
+class ServiceUnavailable(PaktaError):
+    status, code, message = 503, "service_unavailable", "Service unavailable, try again later."

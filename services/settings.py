@@ -1,0 +1,73 @@
+"""All configuration, from `PAKTA_*` environment variables (or a `.env` file).
+
+One class, so the README table, docker-compose.yml and the code cannot drift apart
+(tests/test_compose.py checks that they do not).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Good enough for a laptop, never for production: create_app() refuses to start with it
+# when env=production (unless tokens come from an OIDC issuer's JWKS instead).
+DEV_JWT_SECRET = "pakta-dev-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PAKTA_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["dev", "production"] = "dev"
+
+    database_url: str = "postgresql+asyncpg://pakta@127.0.0.1:5432/pakta"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "pakta"
+    temporal_tls: bool = False
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_api_key: str | None = Field(default=None, repr=False)
+
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, repr=False)
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    oidc_jwks_url: str | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    document_max_bytes: int = 10 * 1024 * 1024
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = "pakta@localhost"
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    metrics_port: int = 9464
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.jwt_secret == DEV_JWT_SECRET and not self.oidc_jwks_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

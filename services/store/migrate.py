@@ -1,0 +1,79 @@
+"""Alembic, driven from code (no alembic.ini to find), so `pakta db upgrade` works from an
+installed package as well as from a checkout."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Migrations are named by date and a short revision id: 2026_11_22_0001_initial.py
+FILE_TEMPLATE = "%(year)d_%(month).2d_%(day).2d_%(rev)s_%(slug)s"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    # ConfigParser interpolates "%": escape it in values.
+    config.set_main_option("file_template", FILE_TEMPLATE.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("timezone", "UTC")
+    return config
+
+
+def upgrade_database_sync(url: str, revision: str = "head") -> None:
+    """`alembic upgrade head`; call it where no event loop is running."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """`alembic upgrade head` from async code, on one connection of our own engine."""
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_on, settings.database_url, revision)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_on(connection, url: str, revision: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection  # env.py uses it instead of connecting
+    command.upgrade(config, revision)
+
+
+def make_revision(url: str, *, message: str, rev_id: str | None = None, autogenerate: bool = False) -> None:
+    command.revision(alembic_config(url), message=message, rev_id=rev_id, autogenerate=autogenerate)
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it does not exist yet; True if created.
+
+    Connects to the server's `postgres` database as the same user (the embedded server's
+    superuser). Managed servers usually create the database themselves.
+    """
+    target = make_url(url)
+    conn = await asyncpg.connect(
+        host=target.host, port=target.port or 5432, user=target.username,
+        password=target.password, database="postgres",
+    )
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
+            return False
+        await conn.execute(f'CREATE DATABASE "{target.database}"')
+        return True
+    finally:
+        await conn.close()
+
+
+def ensure_database_sync(url: str) -> bool:
+    return asyncio.run(ensure_database(url))
