@@ -1,0 +1,133 @@
+"""How the API talks to agreement workflows: start one, send it a command, translate its
+refusals into the one error shape. The API never writes agreement state itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.auth import Principal
+from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable
+from workflows import lifecycle
+from workflows import messages as m
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0f3c7a52-0b7e-4d6c-8f0e-7b3e2d9f1a11")
+
+
+def actor_of(principal: Principal) -> m.Actor:
+    return m.Actor(sub=principal.sub, org=principal.org, roles=list(principal.roles),
+                   gates=list(principal.gates))
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def domain_error(error: lifecycle.DomainError) -> PaktaError:
+    return PaktaError(error.message, code=error.code, status=error.status, details=error.details)
+
+
+def fingerprint(proposal: m.Proposal) -> str:
+    body = json.dumps(proposal.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
+    """A retried create with the same key lands on the same workflow id, which Temporal
+    refuses to start twice: the key needs no table of its own."""
+    if idempotency_key:
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.org}/{principal.sub}/{idempotency_key}"))
+    return str(uuid.uuid4())
+
+
+async def start_agreement(client: Client, *, task_queue: str, proposal: m.Proposal,
+                          principal: Principal, idempotency_key: str | None) -> tuple[m.Snapshot, bool]:
+    """Start the agreement's workflow and wait until its creation is recorded.
+    Returns the snapshot and whether this call created it (False: an idempotent replay)."""
+    actor = actor_of(principal)
+    agreement_id = new_agreement_id(principal, idempotency_key)
+    print_ = fingerprint(proposal)
+    try:
+        lifecycle.create(proposal, actor, now_utc(), agreement_id, print_)
+    except lifecycle.DomainError as error:
+        raise domain_error(error) from None
+    created = True
+    try:
+        handle = await client.start_workflow(
+            AgreementWorkflow.run,
+            AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=actor, fingerprint=print_),
+            id=workflow_id(agreement_id), task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        created = False
+        handle = client.get_workflow_handle(workflow_id(agreement_id))
+    except RPCError as error:
+        raise _unavailable(error) from error
+    snapshot = await _ready(handle, actor)
+    if not created:
+        state = await handle.query(AgreementWorkflow.state)
+        if state is None or state.request_fingerprint != print_:
+            raise Conflict("This Idempotency-Key was already used for a different proposal.",
+                           code="idempotency_key_reused")
+    return snapshot, created
+
+
+async def _ready(handle, actor: m.Actor) -> m.Snapshot:
+    try:
+        return await handle.execute_update(AgreementWorkflow.ready, actor)
+    except RPCError as error:
+        # The workflow already completed (e.g. a replay of a create whose agreement was
+        # withdrawn since): its final state still answers queries.
+        if error.status == RPCStatusCode.NOT_FOUND:
+            snapshot = await handle.query(AgreementWorkflow.snapshot, actor)
+            if snapshot is not None:
+                return snapshot
+        raise _unavailable(error) from error
+
+
+async def send_command(client: Client, *, agreement_id: str, command: m.Command, principal: Principal,
+                       expected_version: int | None, idempotency_key: str | None) -> m.Snapshot:
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    update_id = None
+    if idempotency_key:
+        update_id = f"{principal.org}/{principal.sub}/{idempotency_key}"
+    try:
+        return await handle.execute_update(
+            AgreementWorkflow.act,
+            ActInput(command=command, actor=actor_of(principal), expected_version=expected_version),
+            id=update_id,
+        )
+    except WorkflowUpdateFailedError as error:
+        raise _refusal(error.cause) from None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            # Completed workflows (terminal agreements) accept nothing more.
+            raise Conflict("The agreement is closed and accepts no more actions.",
+                           code="invalid_transition", allowed_actions=[]) from None
+        raise _unavailable(error) from error
+
+
+def _refusal(cause: BaseException | None) -> PaktaError:
+    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+        detail = dict(cause.details[0])
+        status, code = int(detail.pop("status", 409)), str(detail.pop("code", cause.type or "conflict"))
+        message = str(detail.pop("message", cause.message))
+        if status == 404:
+            return NotFound("Agreement not found.")
+        return PaktaError(message, code=code, status=status, details=detail)
+    return Conflict(str(cause) if cause else "The command was refused.")
+
+
+def _unavailable(error: BaseException) -> PaktaError:
+    return ServiceUnavailable("The workflow service is unavailable; try again.",
+                              code="temporal_unavailable", reason=str(error))

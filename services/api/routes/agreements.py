@@ -1,0 +1,150 @@
+"""Agreements: create, read, list, and send actions. Thin routes: the decider decides,
+the workflow records, the read model answers reads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from pydantic import BaseModel
+
+from services.api import commands
+from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from services.auth import Principal
+from services.errors import NotFound, PaktaError, PreconditionFailed, Unprocessable
+from services.store import queries
+from workflows import lifecycle
+from workflows import messages as m
+
+router = APIRouter(prefix="/agreements", tags=["agreements"])
+
+
+class AgreementSummary(BaseModel):
+    id: str
+    title: str
+    kind: str
+    stage: str
+    step_key: str | None
+    version: int
+    initiator_org: str
+    orgs: list[str]
+    sector: str
+    start_date: date
+    end_date: date | None
+    next_deadline_at: datetime | None
+    updated_at: datetime
+
+
+class AgreementPage(BaseModel):
+    items: list[AgreementSummary]
+    next_cursor: str | None
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Unprocessable("If-Match must carry the agreement's version as returned in its ETag.",
+                            code="invalid_if_match")
+    return int(tag)
+
+
+async def load_visible(session, agreement_id: str, principal: Principal) -> m.AgreementState:
+    """The agreement's recorded state, or 404 when it is unknown or not the caller's to see
+    (an outsider cannot tell the two apart)."""
+    record = await queries.get_agreement(session, agreement_id=agreement_id)
+    if record is None or not lifecycle.can_see(record.state, commands.actor_of(principal)):
+        raise NotFound("Agreement not found.", agreement_id=agreement_id)
+    return record.state
+
+
+@router.post("", status_code=201, response_model=m.Snapshot,
+             summary="Start an agreement in draft (staff of the initiating organisation)")
+async def create_agreement(
+    proposal: m.Proposal, response: Response, principal: PrincipalDep, temporal: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> m.Snapshot:
+    snapshot, created = await commands.start_agreement(
+        temporal, task_queue=settings.temporal_task_queue, proposal=proposal, principal=principal,
+        idempotency_key=idempotency_key)
+    response.status_code = 201 if created else 200
+    response.headers["ETag"] = _etag(snapshot.version)
+    response.headers["Location"] = f"/agreements/{snapshot.id}"
+    return snapshot
+
+
+@router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
+async def list_agreements(
+    session: SessionDep, principal: PrincipalDep,
+    stage: m.Stage | None = None, kind: m.Kind | None = None,
+    org: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AgreementPage:
+    sees_all = principal.has_role("admin", "auditor")
+    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
+    try:
+        rows, next_cursor = await queries.list_agreements(
+            session, viewer_orgs=None if sees_all else [principal.org],
+            include_ministry_visible=ministry, stage=stage, kind=kind, org=org, q=q,
+            limit=limit, cursor=cursor)
+    except ValueError as error:
+        raise Unprocessable(str(error), code="invalid_cursor") from None
+    return AgreementPage(items=[AgreementSummary.model_validate(r, from_attributes=True) for r in rows],
+                         next_cursor=next_cursor)
+
+
+@router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
+async def get_agreement(agreement_id: str, response: Response, session: SessionDep,
+                        principal: PrincipalDep) -> m.Snapshot:
+    state = await load_visible(session, agreement_id, principal)
+    response.headers["ETag"] = _etag(state.version)
+    return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
+
+
+@router.post("/{agreement_id}/actions", response_model=m.Snapshot,
+             responses={403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
+             summary="Send an action: submit, decide, submit_draft, accept_draft, sign, …")
+async def act(
+    agreement_id: str, command: Annotated[m.Command, Body()], response: Response,
+    session: SessionDep, principal: PrincipalDep, temporal: TemporalDep,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> m.Snapshot:
+    state = await load_visible(session, agreement_id, principal)
+    expected = _expected_version(if_match)
+    if expected is not None and expected != state.version:
+        raise PreconditionFailed(f"The agreement is at version {state.version}, not {expected}.",
+                                 code="stale_version", version=state.version)
+    await _check_documents(session, command)
+    # Refuse early from the read model (same decider): closed agreements have no running
+    # workflow, and a refusal needs no round trip. The workflow's validator decides again.
+    if not idempotency_key:
+        try:
+            lifecycle.decide(state, command, commands.actor_of(principal), commands.now_utc(), expected)
+        except lifecycle.DomainError as error:
+            raise commands.domain_error(error) from None
+    snapshot = await commands.send_command(
+        temporal, agreement_id=agreement_id, command=command, principal=principal,
+        expected_version=expected, idempotency_key=idempotency_key)
+    response.headers["ETag"] = _etag(snapshot.version)
+    return snapshot
+
+
+async def _check_documents(session, command: Any) -> None:
+    hashes = [h for h in (getattr(command, "document", None), getattr(command, "evidence", None)) if h]
+    if not hashes:
+        return
+    known = await queries.documents_exist(session, hashes=hashes)
+    missing = [h for h in hashes if h not in known]
+    if missing:
+        raise Unprocessable("Upload the document first with POST /documents.",
+                            code="unknown_document", documents=missing)

@@ -1,0 +1,93 @@
+"""Documents: uploaded once, addressed by their SHA-256. Only the hash travels through
+Temporal and into events; a signature binds that hash."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from services.api.deps import PrincipalDep, SessionDep, SettingsDep
+from services.api.routes.agreements import load_visible
+from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
+from services.store import queries
+
+router = APIRouter(tags=["documents"])
+
+MEDIA_TYPES = ("text/markdown", "text/plain", "application/pdf")
+TEXT_TYPES = ("text/markdown", "text/plain")
+
+
+class DocumentInfo(BaseModel):
+    sha256: str
+    size: int
+    media_type: str
+
+
+class DraftDiff(BaseModel):
+    agreement_id: str
+    from_version: int
+    to_version: int
+    diff: str
+
+
+@router.post("/documents", status_code=201, response_model=DocumentInfo,
+             summary="Upload a document (raw body: text/markdown, text/plain or application/pdf)")
+async def upload_document(request: Request, session: SessionDep, principal: PrincipalDep,
+                          settings: SettingsDep) -> DocumentInfo:
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type not in MEDIA_TYPES:
+        raise PaktaError(f"Unsupported media type '{media_type or 'none'}'.", status=415,
+                         code="unsupported_media_type", accepted=list(MEDIA_TYPES))
+    limit = settings.document_max_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Documents are limited to {limit} bytes.", limit=limit)
+    body = bytearray()
+    async for chunk in request.stream():  # stop reading as soon as the limit is passed
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Documents are limited to {limit} bytes.", limit=limit)
+    if not body:
+        raise Unprocessable("The document is empty.", code="empty_document")
+    if media_type in TEXT_TYPES:
+        try:
+            bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unprocessable("Text documents must be UTF-8.", code="invalid_encoding") from None
+    record = await queries.put_document(session, content=bytes(body), media_type=media_type,
+                                        uploaded_by=principal.sub, org=principal.org)
+    return DocumentInfo(sha256=record.sha256, size=record.size, media_type=record.media_type)
+
+
+@router.get("/documents/{sha256}", summary="Download a document by its SHA-256",
+            responses={200: {"content": {m: {} for m in MEDIA_TYPES}}})
+async def download_document(sha256: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    record = await queries.get_document(session, sha256=sha256.lower())
+    if record is None:
+        raise NotFound("Document not found.", sha256=sha256)
+    return Response(content=record.content, media_type=record.media_type,
+                    headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"})
+
+
+@router.get("/agreements/{agreement_id}/drafts/diff", response_model=DraftDiff,
+            summary="Line diff between two draft versions (text documents)")
+async def diff_drafts(agreement_id: str, session: SessionDep, principal: PrincipalDep,
+                      from_version: Annotated[int, Query(alias="from", ge=1)],
+                      to_version: Annotated[int, Query(alias="to", ge=1)]) -> DraftDiff:
+    state = await load_visible(session, agreement_id, principal)
+    drafts = {d.version: d for d in state.drafts}
+    missing = [v for v in (from_version, to_version) if v not in drafts]
+    if missing:
+        raise NotFound("No such draft version.", versions=missing)
+    texts = []
+    for version in (from_version, to_version):
+        record = await queries.get_document(session, sha256=drafts[version].document)
+        if record is None or record.media_type not in TEXT_TYPES:
+            raise Unprocessable("Only text drafts can be compared.", code="not_text", version=version)
+        texts.append(record.content.decode("utf-8").splitlines(keepends=True))
+    diff = "".join(difflib.unified_diff(texts[0], texts[1], fromfile=f"v{from_version}",
+                                        tofile=f"v{to_version}"))
+    return DraftDiff(agreement_id=agreement_id, from_version=from_version, to_version=to_version, diff=diff)

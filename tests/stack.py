@@ -1,0 +1,122 @@
+"""The whole Pakta stack in-process for end-to-end tests: the real app (lifespan and all)
+over httpx, a real worker on the Temporal dev server, the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from sqlalchemy import text
+from temporalio.worker import Worker
+
+from services.api.app import create_app
+from services.auth import mint_token
+from services.settings import Settings
+from services.store.db import create_engine, create_sessionmaker
+from workflows.registry import WORKFLOWS, activities
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    org: str
+    roles: tuple[str, ...]
+    gates: tuple[str, ...] = ()
+
+
+@dataclass
+class Stack:
+    http: httpx.AsyncClient
+    settings: Settings
+    sessionmaker: Any
+    _tokens: dict[User, str] = field(default_factory=dict)
+
+    def user(self, org: str, *roles: str, gates: list[str] | tuple[str, ...] = ()) -> User:
+        return User(sub=f"{roles[0]}@{org}", org=org, roles=tuple(roles), gates=tuple(gates))
+
+    def auth(self, user: User) -> dict[str, str]:
+        if user not in self._tokens:
+            self._tokens[user] = mint_token(self.settings, sub=user.sub, org=user.org,
+                                            roles=user.roles, gates=user.gates)
+        return {"Authorization": f"Bearer {self._tokens[user]}"}
+
+    async def get(self, user: User, path: str) -> httpx.Response:
+        return await self.http.get(path, headers=self.auth(user))
+
+    async def post(self, user: User, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.http.post(path, json=body, headers={**self.auth(user), **(headers or {})})
+
+    async def create(self, user: User, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await self.post(user, "/agreements", body)
+        assert resp.status_code == 201, resp.text
+        assert resp.headers["ETag"] == '"1"'
+        return resp.json()
+
+    async def snapshot(self, user: User, agreement_id: str) -> dict[str, Any]:
+        resp = await self.get(user, f"/agreements/{agreement_id}")
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    async def act(self, user: User, agreement_id: str, command: dict[str, Any]) -> dict[str, Any]:
+        before = await self.snapshot(user, agreement_id)
+        assert command["type"] in before["allowed_actions"], (command, before["allowed_actions"])
+        resp = await self.post(user, f"/agreements/{agreement_id}/actions", command)
+        assert resp.status_code == 200, resp.text
+        snap = resp.json()
+        assert snap["version"] == before["version"] + 1
+        # The read model already holds what the action returned (read your own write).
+        assert (await self.snapshot(user, agreement_id))["version"] == snap["version"]
+        return snap
+
+    async def expect_refused(self, user: User, agreement_id: str, command: dict[str, Any], status: int,
+                             headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """The command is refused with `status` in the one error shape, and nothing changed."""
+        probe = self.user("audit", "auditor")
+        before = await self.snapshot(probe, agreement_id)
+        events_before = (await self.get(probe, f"/agreements/{agreement_id}/events")).json()["events"]
+        resp = await self.post(user, f"/agreements/{agreement_id}/actions", command, headers)
+        assert resp.status_code == status, resp.text
+        body = resp.json()
+        assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"]
+        after = await self.snapshot(probe, agreement_id)
+        events_after = (await self.get(probe, f"/agreements/{agreement_id}/events")).json()["events"]
+        assert after == before and len(events_after) == len(events_before)
+        return body
+
+    async def upload(self, user: User, content: str, media_type: str = "text/markdown") -> str:
+        resp = await self.http.post("/documents", content=content.encode(),
+                                    headers={**self.auth(user), "Content-Type": media_type})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["sha256"]
+
+    async def expect_row(self, agreement_id: str, **columns: Any) -> None:
+        """The read-model row of the agreement has these column values."""
+        names = ", ".join(columns)
+        async with self.sessionmaker() as session:
+            row = (await session.execute(
+                text(f"SELECT {names} FROM agreements WHERE id = :id"), {"id": agreement_id})).mappings().one()
+        assert dict(row) == columns
+
+    @staticmethod
+    def gate(snapshot: dict[str, Any], gate: str, org: str | None) -> str:
+        return next(g["status"] for g in snapshot["gates"] if g["gate"] == gate and g["org"] == org)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(settings: Settings, temporal_env) -> Any:
+    task_queue = f"pakta-e2e-{uuid.uuid4()}"
+    target = temporal_env.client.service_client.config.target_host
+    configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
+    engine = create_engine(configured)
+    sessionmaker = create_sessionmaker(engine)
+    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS,
+                    activities=activities(configured, sessionmaker))
+    app = create_app(configured)
+    async with worker, app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pakta.test", timeout=60) as http:
+            yield Stack(http=http, settings=configured, sessionmaker=sessionmaker)
+    await engine.dispose()

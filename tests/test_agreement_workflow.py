@@ -1,0 +1,155 @@
+"""AgreementWorkflow on the time-skipping test server with a real worker on a fresh task
+queue per test and the real record_events activity writing to the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer, Worker
+
+from services.store import queries
+from services.store.db import create_engine, create_sessionmaker
+from workflows import contracts
+from workflows import messages as m
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.registry import WORKFLOWS, activities
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+HISTORIES = Path(__file__).parent / "histories"
+
+STAFF = m.Actor(sub="siti", org="jabar", roles=["staff"])
+PARTNER = m.Actor(sub="pak-budi", org="unpad", roles=["partner"])
+REVIEW = m.Actor(sub="tkksd", org="jabar", roles=["approver"], gates=["review", "legal", "dprd", "head"])
+SIGN_JABAR = m.Actor(sub="gubernur", org="jabar", roles=["signatory"])
+SIGN_UNPAD = m.Actor(sub="rektor", org="unpad", roles=["signatory"])
+
+
+def ksdpk() -> m.Proposal:
+    return m.Proposal(
+        title="Riset ketahanan pangan", kind="ksdpk", objectives="Riset bersama.", sector="agriculture",
+        parties=[m.Party(org="jabar", role="initiator", sector="government", signatory="Gubernur"),
+                 m.Party(org="unpad", role="counterparty", sector="academia", signatory="Rektor")],
+        start_date=date(2027, 3, 1), duration_months=24)
+
+
+@pytest.fixture
+async def sessionmaker(settings):
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def worker(time_skipping_env, settings, sessionmaker, task_queue):
+    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=WORKFLOWS,
+                      activities=activities(settings, sessionmaker)):
+        yield time_skipping_env.client
+
+
+async def start(client, task_queue, **extra):
+    agreement_id = str(uuid.uuid4())
+    await client.start_workflow(
+        AgreementWorkflow.run,
+        AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF, **extra),
+        id=workflow_id(agreement_id), task_queue=task_queue)
+    # Address the workflow by id alone, as the API does, so commands follow it across
+    # continue-as-new into its latest run.
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    snapshot = await handle.execute_update(AgreementWorkflow.ready, STAFF)
+    return handle, snapshot
+
+
+async def act(handle, actor, command, **kw) -> m.Snapshot:
+    return await handle.execute_update(AgreementWorkflow.act, ActInput(command=command, actor=actor, **kw))
+
+
+async def drive_to_implementation(handle) -> m.Snapshot:
+    await act(handle, STAFF, m.Submit())
+    await act(handle, REVIEW, m.Decide(gate="review", outcome="approve"))
+    await act(handle, STAFF, m.SubmitDraft(document="1" * 64))
+    await act(handle, PARTNER, m.AcceptDraft(version=1))
+    await act(handle, SIGN_JABAR, m.Sign(version=1, method="electronic"))
+    await act(handle, SIGN_UNPAD, m.Sign(version=1, method="electronic"))
+    await act(handle, PARTNER, m.SubmitDraft(document="2" * 64))
+    await act(handle, STAFF, m.AcceptDraft(version=2))
+    await act(handle, REVIEW, m.Decide(gate="legal", outcome="approve"))
+    await act(handle, SIGN_JABAR, m.Sign(version=2, method="electronic"))
+    return await act(handle, SIGN_UNPAD, m.Sign(version=2, method="electronic"))
+
+
+async def test_agreement_reaches_implementation_and_is_recorded(worker, task_queue, sessionmaker):
+    handle, created = await start(worker, task_queue)
+    assert created.stage == "draft" and created.version == 1
+    final = await drive_to_implementation(handle)
+    assert final.stage == "implementation" and final.version == 12
+    # KSDPK: the third party has no TKKSD, DPRD or legal bureau in the procedure.
+    assert {(g.gate, g.org) for g in final.gates} == {("review", "jabar"), ("legal", "jabar")}
+
+    async with sessionmaker() as session:
+        record = await queries.get_agreement(session, agreement_id=created.id)
+        chain = await queries.verify_chain(session, agreement_id=created.id)
+    assert record is not None and record.state.stage == "implementation" and record.state.version == 12
+    assert chain["valid"] and chain["count"] == record.state.seq
+
+    if os.environ.get("PAKTA_CAPTURE_HISTORY"):  # refresh the saved history on purpose only
+        HISTORIES.mkdir(exist_ok=True)
+        history = await handle.fetch_history()
+        (HISTORIES / "ksdpk_to_implementation.json").write_text(history.to_json())
+
+
+async def test_refused_update_leaves_no_trace_in_history(worker, task_queue):
+    handle, _ = await start(worker, task_queue)
+    events_before = len((await handle.fetch_history()).events)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, PARTNER, m.Submit())
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "forbidden"
+    assert cause.details[0]["status"] == 403 and cause.details[0]["allowed_actions"] == ["comment"]
+    with pytest.raises(WorkflowUpdateFailedError) as stale:
+        await act(handle, STAFF, m.Submit(), expected_version=5)
+    assert stale.value.cause.details[0]["status"] == 412
+    # Validator rejections are not written to history.
+    assert len((await handle.fetch_history()).events) == events_before
+    assert (await handle.query(AgreementWorkflow.state)).version == 1
+
+
+async def test_state_survives_continue_as_new(worker, task_queue):
+    handle, created = await start(worker, task_queue, commands_per_run=3)
+    final = await drive_to_implementation(handle)
+    assert final.stage == "implementation"
+    description = await handle.describe()
+    first_run = description.raw_description.workflow_execution_info.first_run_id
+    assert description.run_id != first_run  # it has continued as new
+    state = await handle.query(AgreementWorkflow.state)
+    assert state.version == 12 and len(state.signatures) == 4
+
+
+async def test_terminal_agreement_completes_its_workflow(worker, task_queue):
+    handle, _ = await start(worker, task_queue)
+    await act(handle, STAFF, m.Withdraw(reason="Tidak lagi diprioritaskan."))
+    result = await handle.result()
+    assert result.stage == "withdrawn"
+
+
+async def test_saved_histories_replay_on_current_code():
+    """A change that would break agreements already running fails here: the saved
+    histories come from real runs and must replay deterministically on today's code."""
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no saved histories"
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    for path in files:
+        history = WorkflowHistory.from_json(f"agreement-{path.stem}", json.loads(path.read_text()))
+        await replayer.replay_workflow(history)
+
+
+def test_worker_registers_every_contracted_activity(settings):
+    names = {getattr(fn, "__temporal_activity_definition").name for fn in activities(settings, None)}
+    assert set(contracts.ALL_ACTIVITIES) <= names

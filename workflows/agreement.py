@@ -1,0 +1,166 @@
+"""AgreementWorkflow: the durable shell around the decider, one per agreement.
+
+Commands arrive through the `act` Update. Its validator runs `decide`, so a refused command
+never reaches history and the API can answer at once; the handler decides again under a
+lock (another update may have landed in between), records the events through the
+`record_events` local activity — so the API reads its own write — and returns the caller's
+snapshot. The workflow continues as new when Temporal suggests it, carrying the state, so
+an agreement that lives ten years keeps a short history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import contracts, lifecycle
+    from workflows import messages as m
+
+
+class AgreementInput(BaseModel):
+    """Start a new agreement from a proposal, or carry `state` across continue-as-new."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str
+    proposal: m.Proposal | None = None
+    actor: m.Actor | None = None
+    fingerprint: str | None = None
+    state: m.AgreementState | None = None
+    # Continue as new after this many commands in one run, besides Temporal's suggestion
+    # (which comes at thousands of events); small values let tests exercise the hand-over.
+    commands_per_run: int | None = None
+
+
+class ActInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: m.Command
+    actor: m.Actor
+    expected_version: int | None = None
+
+
+def workflow_id(agreement_id: str) -> str:
+    return f"agreement-{agreement_id}"
+
+
+def domain_failure(error: lifecycle.DomainError) -> ApplicationError:
+    """The one way a refusal leaves the workflow: an ApplicationError whose type is the
+    error code and whose first detail carries the HTTP status and the explanation."""
+    return ApplicationError(
+        error.message,
+        {"status": error.status, "code": error.code, "message": error.message, **error.details},
+        type=error.code,
+        non_retryable=True,
+    )
+
+
+@workflow.defn(name="AgreementWorkflow")
+class AgreementWorkflow:
+    @workflow.init
+    def __init__(self, input: AgreementInput) -> None:
+        self._state: m.AgreementState | None = input.state
+        self._lock = asyncio.Lock()
+        self._commands = 0
+        self._commands_per_run = input.commands_per_run
+
+    @workflow.run
+    async def run(self, input: AgreementInput) -> m.AgreementState:
+        if self._state is None:
+            assert input.proposal is not None and input.actor is not None
+            try:
+                events = lifecycle.create(input.proposal, input.actor, workflow.now(),
+                                          input.agreement_id, input.fingerprint)
+            except lifecycle.DomainError as error:
+                raise domain_failure(error) from None
+            async with self._lock:
+                await self._record(events)
+        await workflow.wait_condition(lambda: self._closed() or self._should_continue_as_new())
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+        assert self._state is not None
+        if self._closed():
+            return self._state
+        workflow.continue_as_new(AgreementInput(agreement_id=self._state.id, state=self._state,
+                                                commands_per_run=self._commands_per_run))
+
+    # ------------------------------------------------------------ commands
+
+    @workflow.update
+    async def act(self, request: ActInput) -> m.Snapshot:
+        async with self._lock:
+            state = self._require_state()
+            now = workflow.now()
+            try:
+                events = lifecycle.decide(state, request.command, request.actor, now,
+                                          request.expected_version)
+            except lifecycle.DomainError as error:
+                raise domain_failure(error) from None
+            await self._record(events)
+            self._commands += 1
+        return lifecycle.snapshot(self._require_state(), request.actor, workflow.now())
+
+    @act.validator
+    def validate_act(self, request: ActInput) -> None:
+        if self._state is None:
+            raise ApplicationError("The agreement is still being created.", type="not_ready")
+        if not lifecycle.can_see(self._state, request.actor):
+            raise ApplicationError("Agreement not found.",
+                                   {"status": 404, "code": "not_found", "message": "Agreement not found."},
+                                   type="not_found", non_retryable=True)
+        try:
+            lifecycle.decide(self._state, request.command, request.actor, workflow.now(),
+                             request.expected_version)
+        except lifecycle.DomainError as error:
+            raise domain_failure(error) from None
+
+    @workflow.update
+    async def ready(self, actor: m.Actor) -> m.Snapshot:
+        """Returns once the creation is recorded: `POST /agreements` answers with it."""
+        await workflow.wait_condition(lambda: self._state is not None and not self._lock.locked())
+        return lifecycle.snapshot(self._require_state(), actor, workflow.now())
+
+    # ------------------------------------------------------------ queries
+
+    @workflow.query
+    def state(self) -> m.AgreementState | None:
+        return self._state
+
+    @workflow.query
+    def snapshot(self, actor: m.Actor) -> m.Snapshot | None:
+        if self._state is None:
+            return None
+        return lifecycle.snapshot(self._state, actor, workflow.now())
+
+    # ------------------------------------------------------------ helpers
+
+    def _require_state(self) -> m.AgreementState:
+        assert self._state is not None
+        return self._state
+
+    def _should_continue_as_new(self) -> bool:
+        limit = self._commands_per_run
+        return workflow.info().is_continue_as_new_suggested() or (limit is not None and self._commands >= limit)
+
+    def _closed(self) -> bool:
+        return self._state is not None and self._state.stage in m.TERMINAL_STAGES
+
+    async def _record(self, events: list[m.Event]) -> None:
+        """Evolve, then persist before anyone can see the new state: the read model, the
+        audit chain and the workflow never disagree about what was accepted."""
+        state = self._state
+        for event in events:
+            state = lifecycle.evolve(state, event)
+        assert state is not None
+        await workflow.execute_local_activity(
+            contracts.RECORD_EVENTS,
+            contracts.RecordEventsInput(state=state, events=events),
+            result_type=contracts.RecordEventsResult,
+            start_to_close_timeout=contracts.RECORD_EVENTS_TIMEOUT,
+            retry_policy=contracts.RECORD_EVENTS_RETRY,
+        )
+        self._state = state
+
