@@ -1,0 +1,110 @@
+"""Tables: the agreement read model, the append-only audit trail, uploaded documents.
+
+The schema itself is created by the hand-written migrations in `migrations/versions/`
+(which also hold what models cannot say: the append-only trigger, the pg_trgm index);
+these models mirror it for queries and for Alembic's autogenerate check.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CHAR, BigInteger, Boolean, Date, DateTime, Index, Integer, LargeBinary, Text,
+    UniqueConstraint, func, text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.store.db import Base
+
+TZ = DateTime(timezone=True)
+
+
+class Agreement(Base):
+    """One row per agreement: the projection of its latest recorded state.
+
+    Written only by `queries.append_events` (the record_events activity); lists and search
+    read the columns, single reads parse `state`.
+    """
+
+    __tablename__ = "agreements"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(Text)
+    step_key: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    procedure_key: Mapped[str] = mapped_column(Text)
+    procedure_version: Mapped[str] = mapped_column(Text)
+    initiator_org: Mapped[str] = mapped_column(Text)
+    orgs: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    sector: Mapped[str] = mapped_column(Text)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    value: Mapped[int | None] = mapped_column(BigInteger)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(TZ)
+    ministry_visible: Mapped[bool] = mapped_column(Boolean)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    # Hash of the last audit row: lets verification notice a trail cut short at its end.
+    head_hash: Mapped[str] = mapped_column(CHAR(64))
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Lower-cased title, objectives and parties, for `q` (ILIKE, pg_trgm index when present).
+    search: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_agreements_stage", "stage"),
+        Index("ix_agreements_kind", "kind"),
+        Index("ix_agreements_updated_at_id", updated_at.desc(), id.desc()),
+        Index("ix_agreements_orgs", "orgs", postgresql_using="gin"),
+        Index("ix_agreements_next_deadline_at", "next_deadline_at"),
+        Index("ix_agreements_end_date", "end_date"),
+        # Ministry approvers list the few agreements that reached their gate.
+        Index("ix_agreements_ministry_visible", "ministry_visible",
+              postgresql_where=text("ministry_visible")),
+        # Created by the migration only where the pg_trgm extension is available.
+        Index("ix_agreements_search_trgm", "search", postgresql_using="gin",
+              postgresql_ops={"search": "gin_trgm_ops"}),
+    )
+
+
+class AgreementEvent(Base):
+    """The audit trail: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE),
+    hash-chained per agreement (see `services.store.audit`)."""
+
+    __tablename__ = "agreement_events"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Looked up by the unique (agreement_id, seq) index; no separate index needed.
+    agreement_id: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(Text)
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(TZ)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    prev_hash: Mapped[str] = mapped_column(CHAR(64))
+    hash: Mapped[str] = mapped_column(CHAR(64))
+    recorded_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("agreement_id", "seq"),)
+
+
+class Document(Base):
+    """Uploaded documents, content-addressed: the SHA-256 is the key, so an upload is
+    idempotent and only the hash travels through Temporal."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(CHAR(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    org: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

@@ -1,0 +1,391 @@
+"""Keyword-only data functions over an `AsyncSession`.
+
+None of them commits: the caller owns the unit of work (the API request, or the activity's
+`session_scope`), so several calls compose into one transaction. Reads select table
+columns rather than ORM entities, so a session that already holds an object never hands
+back its stale copy, and every function returns plain frozen records.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
+from services.store.models import Agreement, AgreementEvent, Document
+from workflows.contracts import RecordEventsResult
+from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
+from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
+
+AGREEMENTS = Agreement.__table__
+EVENTS = AgreementEvent.__table__
+DOCUMENTS = Document.__table__
+MAX_PAGE = 500
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    id: str
+    title: str
+    kind: str
+    stage: str
+    step_key: str | None
+    version: int
+    procedure_key: str
+    procedure_version: str
+    initiator_org: str
+    orgs: list[str]
+    sector: str
+    start_date: date
+    end_date: date | None
+    value: int | None
+    next_deadline_at: datetime | None
+    ministry_visible: bool
+    last_seq: int
+    head_hash: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    state: AgreementState
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: str
+    agreement_id: str
+    seq: int
+    version: int
+    type: str
+    actor: dict[str, Any]
+    at: datetime
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+    recorded_at: datetime
+
+    def to_event(self) -> Event:
+        return Event(id=self.id, agreement_id=self.agreement_id, seq=self.seq, version=self.version,
+                     type=self.type, at=self.at, actor=Actor.model_validate(self.actor), data=self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    sha256: str
+    media_type: str
+    size: int
+    content: bytes
+    uploaded_by: str
+    org: str
+    created_at: datetime
+
+
+class ChainVerification(TypedDict):
+    valid: bool
+    count: int
+    head: str  # hash of the last stored row ("0"*64 when there is none)
+    broken_at: int | None  # seq of the first row that does not verify
+
+
+# ---------------------------------------------------------------- errors
+
+
+class RecordError(Exception):
+    """Events that cannot be recorded as given; retrying the same input cannot help."""
+
+
+class InvalidBatch(RecordError):
+    pass
+
+
+class ChainGap(RecordError):
+    pass
+
+
+class ChainConflict(RecordError):
+    """A seq already recorded with different content (e.g. a workflow reset that replayed
+    history differently): the trail keeps what it has and refuses to fork."""
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- recording
+
+
+async def append_events(session: AsyncSession, *, state: AgreementState,
+                        events: Sequence[Event]) -> RecordEventsResult:
+    """Append `events` to the agreement's hash chain and project `state` (the state after
+    them). Idempotent: events already recorded are skipped, so a retried activity inserts
+    nothing twice."""
+    _check_batch(state, events)
+    # One writer per chain at a time: concurrent appends would read the same head.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(state.id))))
+    last = (await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == state.id)
+        .order_by(EVENTS.c.seq.desc()).limit(1)
+    )).first()
+    last_seq, head = (last.seq, last.hash) if last else (0, GENESIS)
+
+    await _check_already_recorded(session, [e for e in events if e.seq <= last_seq])
+    fresh = [e for e in events if e.seq > last_seq]
+    if fresh and fresh[0].seq != last_seq + 1:
+        raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; "
+                       f"cannot append seq {fresh[0].seq}.")
+    rows = []
+    for event in fresh:
+        body = event_body(event)
+        digest = chain_hash(head, body)
+        # `at` is stored from its hashed form, so the row reproduces the body exactly.
+        rows.append({**body, "at": datetime.fromisoformat(body["at"]), "prev_hash": head, "hash": digest})
+        head = digest
+    if rows:
+        await session.execute(EVENTS.insert(), rows)
+        last_seq = rows[-1]["seq"]
+    if state.seq > last_seq:
+        raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq}.")
+    await _project(session, state, head)
+    return RecordEventsResult(inserted=len(rows), head=head)
+
+
+def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
+    for event in events:
+        if event.agreement_id != state.id:
+            raise InvalidBatch(f"Event {event.id} belongs to {event.agreement_id}, not {state.id}.")
+    seqs = [e.seq for e in events]
+    if seqs and (seqs != list(range(seqs[0], seqs[0] + len(seqs))) or seqs[0] < 1):
+        raise InvalidBatch(f"Events of a batch have consecutive seqs from 1 up, not {seqs}.")
+    if seqs and state.seq != seqs[-1]:
+        raise InvalidBatch(f"The state (seq {state.seq}) is not the state after the events "
+                           f"(seq {seqs[-1]}).")
+
+
+async def _check_already_recorded(session: AsyncSession, events: list[Event]) -> None:
+    """A retry re-sends what is stored; anything else under a stored seq is a conflict."""
+    if not events:
+        return
+    stored = {row.seq: row for row in (await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.prev_hash, EVENTS.c.hash)
+        .where(EVENTS.c.agreement_id == events[0].agreement_id,
+               EVENTS.c.seq.in_([e.seq for e in events]))
+    ))}
+    for event in events:
+        row = stored.get(event.seq)
+        if row is None or chain_hash(row.prev_hash, event_body(event)) != row.hash:
+            raise ChainConflict(f"Seq {event.seq} of {event.agreement_id} is already recorded "
+                                "with different content.")
+
+
+async def _project(session: AsyncSession, state: AgreementState, head: str) -> None:
+    values = projection(state, head)
+    stmt = insert(AGREEMENTS).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[AGREEMENTS.c.id],
+        set_={name: stmt.excluded[name] for name in values if name != "id"},
+        # A late retry carrying an older state must not roll the read model back.
+        where=tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
+        < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
+    )
+    await session.execute(stmt)
+
+
+def projection(state: AgreementState, head: str) -> dict[str, Any]:
+    """The `agreements` row for a state: every column derives from the state."""
+    step = None if state.stage in TERMINAL_STAGES else current_step(state)
+    orgs = party_orgs(state)
+    words = [state.title, state.objectives, *orgs, *(p.name for p in state.parties if p.name)]
+    return {
+        "id": state.id,
+        "title": state.title,
+        "kind": state.kind,
+        "stage": state.stage,
+        "step_key": step.key if step else None,
+        "version": state.version,
+        "procedure_key": state.procedure.key,
+        "procedure_version": state.procedure.version,
+        "initiator_org": initiator(state).org,
+        "orgs": orgs,
+        "sector": state.sector,
+        "start_date": state.start_date,
+        "end_date": state.end_date,
+        "value": state.value,
+        "next_deadline_at": min(state.deadlines.values(), default=None),
+        "ministry_visible": ministry_can_see(state),
+        "last_seq": state.seq,
+        "head_hash": head,
+        "created_by": state.created_by,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "state": state.model_dump(mode="json"),
+        "search": " ".join(words).lower(),
+    }
+
+
+# ---------------------------------------------------------------- agreements
+
+
+async def get_agreement(session: AsyncSession, *, agreement_id: str) -> AgreementRecord | None:
+    row = (await session.execute(select(AGREEMENTS).where(AGREEMENTS.c.id == agreement_id))).first()
+    return _agreement(row) if row else None
+
+
+async def list_agreements(
+    session: AsyncSession, *,
+    viewer_orgs: list[str] | None,
+    include_ministry_visible: bool = False,
+    stage: str | Sequence[str] | None = None,
+    kind: str | Sequence[str] | None = None,
+    org: str | None = None,
+    q: str | None = None,
+    deadline_before: datetime | None = None,
+    end_date_before: date | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[AgreementRecord], str | None]:
+    """A page of agreements, most recently updated first, and the cursor of the next page
+    (None on the last). `viewer_orgs=None` sees everything; otherwise the agreements those
+    organisations are party to, plus, with `include_ministry_visible`, those that reached
+    the ministry's gate. `deadline_before` selects the overdue (pass now), `end_date_before`
+    those ending soon; the caller supplies the clock."""
+    a = AGREEMENTS.c
+    query = select(AGREEMENTS)
+    if viewer_orgs is not None:
+        visible = a.orgs.overlap(list(viewer_orgs))
+        query = query.where(visible | a.ministry_visible if include_ministry_visible else visible)
+    if stage is not None:
+        query = query.where(a.stage.in_([stage] if isinstance(stage, str) else list(stage)))
+    if kind is not None:
+        query = query.where(a.kind.in_([kind] if isinstance(kind, str) else list(kind)))
+    if org is not None:
+        query = query.where(a.orgs.contains([org]))
+    for word in (q or "").lower().split():  # every word must appear somewhere
+        query = query.where(a.search.ilike(f"%{_escape_like(word)}%", escape="\\"))
+    if deadline_before is not None:
+        query = query.where(a.next_deadline_at < deadline_before)
+    if end_date_before is not None:
+        query = query.where(a.end_date <= end_date_before, a.stage == "implementation")
+    if cursor is not None:
+        updated_at, last_id = decode_cursor(cursor)
+        query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = (await session.execute(
+        query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1)
+    )).all()
+    records = [_agreement(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
+
+
+def encode_cursor(updated_at: datetime, agreement_id: str) -> str:
+    raw = json.dumps([iso_utc(updated_at), agreement_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, agreement_id = json.loads(raw)
+        return datetime.fromisoformat(updated_at), str(agreement_id)
+    except (ValueError, TypeError) as error:  # binascii.Error and JSONDecodeError are ValueErrors
+        raise InvalidCursor("The cursor is not one this API returned.") from error
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _agreement(row: Row) -> AgreementRecord:
+    fields = row._asdict()
+    fields.pop("search")
+    fields["state"] = AgreementState.model_validate(fields["state"])
+    return AgreementRecord(**fields)
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+async def list_events(session: AsyncSession, *, agreement_id: str, after_seq: int = 0,
+                      limit: int = 1000) -> list[EventRecord]:
+    rows = await session.execute(
+        select(EVENTS).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq > after_seq)
+        .order_by(EVENTS.c.seq).limit(limit)
+    )
+    return [EventRecord(**row._asdict()) for row in rows]
+
+
+async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVerification:
+    """Recompute every hash from the stored columns, in seq order. A row breaks the chain
+    when its seq skips, its prev_hash is not the previous hash, or its hash is not what its
+    content gives; a trail shorter than the projection says is broken where it stops."""
+    expected_prev, count, broken_at = GENESIS, 0, None
+    head = GENESIS
+    after = 0
+    while True:
+        page = await list_events(session, agreement_id=agreement_id, after_seq=after, limit=1000)
+        for row in page:
+            count += 1
+            head = row.hash
+            if broken_at is None and (
+                row.seq != count or row.prev_hash != expected_prev
+                or chain_hash(row.prev_hash, stored_body(row)) != row.hash
+            ):
+                broken_at = row.seq
+            expected_prev = row.hash
+        if len(page) < 1000:
+            break
+        after = page[-1].seq
+    projected = (await session.execute(
+        select(AGREEMENTS.c.last_seq, AGREEMENTS.c.head_hash).where(AGREEMENTS.c.id == agreement_id)
+    )).first()
+    if broken_at is None and projected and (projected.last_seq, projected.head_hash) != (count, head):
+        broken_at = min(count + 1, projected.last_seq)
+    return {"valid": broken_at is None, "count": count, "head": head, "broken_at": broken_at}
+
+
+def stored_body(row: EventRecord) -> dict[str, Any]:
+    """The hashed body, rebuilt from a stored row."""
+    return {"id": row.id, "agreement_id": row.agreement_id, "seq": row.seq, "version": row.version,
+            "type": row.type, "at": iso_utc(row.at), "actor": row.actor, "data": row.data}
+
+
+# ---------------------------------------------------------------- documents
+
+
+async def put_document(session: AsyncSession, *, content: bytes, media_type: str,
+                       uploaded_by: str, org: str) -> DocumentRecord:
+    """Store `content` under its SHA-256. Uploading the same bytes again changes nothing and
+    returns the first upload's record."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    await session.execute(
+        insert(DOCUMENTS).values(sha256=sha256, media_type=media_type, size=len(content),
+                                 content=content, uploaded_by=uploaded_by, org=org)
+        .on_conflict_do_nothing(index_elements=[DOCUMENTS.c.sha256])
+    )
+    record = await get_document(session, sha256=sha256)
+    assert record is not None
+    return record
+
+
+async def get_document(session: AsyncSession, *, sha256: str) -> DocumentRecord | None:
+    row = (await session.execute(select(DOCUMENTS).where(DOCUMENTS.c.sha256 == sha256))).first()
+    return DocumentRecord(**row._asdict()) if row else None
+
+
+async def documents_exist(session: AsyncSession, *, hashes: Iterable[str]) -> set[str]:
+    wanted = list(set(hashes))
+    if not wanted:
+        return set()
+    rows = await session.scalars(select(DOCUMENTS.c.sha256).where(DOCUMENTS.c.sha256.in_(wanted)))
+    return set(rows)

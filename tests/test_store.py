@@ -1,0 +1,417 @@
+"""The store against the real (embedded, migrated) PostgreSQL: recording events into the
+hash chain and the projection, the append-only guard, lists, documents.
+
+Every test makes its own agreement ids and organisations, so tests share one database
+without seeing each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import pytest_asyncio
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from services.store import queries
+from services.store.audit import GENESIS, chain_hash, event_body
+from services.store.db import Base, create_engine, create_sessionmaker, session_scope
+from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
+from workflows import lifecycle as L
+from workflows import messages as m
+
+WIB = timezone(timedelta(hours=7))
+
+
+@pytest_asyncio.fixture(scope="module")
+async def sessionmaker(settings):
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+def token() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def ksdd(lead: str, other: str, **overrides) -> m.Proposal:
+    return proposal([party(lead, "initiator"), party(other)], "ksdd", **overrides)
+
+
+def create(prop: m.Proposal, now: datetime = NOW) -> tuple[m.AgreementState, list[m.Event]]:
+    lead = next(p.org for p in prop.parties if p.role == "initiator")
+    events = L.create(prop, staff(lead), now, f"agr-{uuid.uuid4()}")
+    return replay(events), events
+
+
+async def record(sessionmaker, state: m.AgreementState, events: list[m.Event]):
+    async with session_scope(sessionmaker) as session:
+        return await queries.append_events(session, state=state, events=events)
+
+
+async def verify(sessionmaker, agreement_id: str) -> queries.ChainVerification:
+    async with sessionmaker() as session:
+        return await queries.verify_chain(session, agreement_id=agreement_id)
+
+
+async def events_of(sessionmaker, agreement_id: str) -> list[queries.EventRecord]:
+    async with sessionmaker() as session:
+        return await queries.list_events(session, agreement_id=agreement_id)
+
+
+async def agreement(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
+    async with sessionmaker() as session:
+        return await queries.get_agreement(session, agreement_id=agreement_id)
+
+
+async def submitted(sessionmaker, lead: str = "jabar", other: str = "jateng"):
+    """A ksdd recorded as the workflow would: creation, then the submit's batch."""
+    state, created = create(ksdd(lead, other))
+    await record(sessionmaker, state, created)
+    after, submit = run(state, staff(lead), m.Submit())
+    await record(sessionmaker, after, submit)
+    return after, created + submit
+
+
+# ---------------------------------------------------------------- recording
+
+
+async def test_events_are_chained_and_projected(sessionmaker):
+    state, created = create(ksdd("jabar", "jateng"))
+    first = await record(sessionmaker, state, created)
+    assert first.inserted == 1
+    after, submit = run(state, staff("jabar"), m.Submit())
+    second = await record(sessionmaker, after, submit)
+    assert second.inserted == len(submit) >= 2
+
+    rows = await events_of(sessionmaker, state.id)
+    assert [r.seq for r in rows] == list(range(1, after.seq + 1))
+    assert [r.to_event() for r in rows] == created + submit
+    prev = GENESIS
+    for row, event in zip(rows, created + submit):
+        assert row.prev_hash == prev
+        assert row.hash == chain_hash(prev, event_body(event))
+        prev = row.hash
+    assert rows[0].hash == first.head and rows[-1].hash == second.head
+
+    record_ = await agreement(sessionmaker, state.id)
+    assert record_ is not None
+    assert record_.state == after
+    assert (record_.stage, record_.step_key, record_.kind) == ("review", "persiapan", "ksdd")
+    assert (record_.version, record_.last_seq, record_.head_hash) == (after.version, after.seq, second.head)
+    assert (record_.initiator_org, record_.orgs) == ("jabar", ["jabar", "jateng"])
+    assert (record_.procedure_key, record_.procedure_version) == ("ksdd", "2020.1")
+    assert record_.next_deadline_at == after.deadlines["step"] == NOW + timedelta(days=14)
+    assert record_.ministry_visible is False
+    assert record_.value == 1_500_000_000 and record_.end_date is None
+    assert (record_.created_by, record_.created_at, record_.updated_at) == ("staff@jabar", NOW, NOW)
+
+    assert await verify(sessionmaker, state.id) == {
+        "valid": True, "count": after.seq, "head": second.head, "broken_at": None}
+
+
+async def test_recording_twice_inserts_nothing(sessionmaker):
+    state, events = await submitted(sessionmaker)
+    before = await verify(sessionmaker, state.id)
+
+    again = await record(sessionmaker, state, events)  # a retried activity: the whole history
+    assert (again.inserted, again.head) == (0, before["head"])
+    assert await verify(sessionmaker, state.id) == before
+
+    # A retry overlapping what is stored inserts only the tail, continuing the chain.
+    later, comment = run(state, staff("jabar"), m.Comment(text="Mohon ditinjau"))
+    result = await record(sessionmaker, later, events[-1:] + comment)
+    assert result.inserted == len(comment)
+    check = await verify(sessionmaker, state.id)
+    assert check == {"valid": True, "count": later.seq, "head": result.head, "broken_at": None}
+
+
+async def test_concurrent_retries_record_once(sessionmaker):
+    state, created = create(ksdd("jabar", "jateng"))
+    after, submit = run(state, staff("jabar"), m.Submit())
+    await record(sessionmaker, state, created)
+    results = await asyncio.gather(*(record(sessionmaker, after, submit) for _ in range(4)))
+    assert sorted(r.inserted for r in results) == [0, 0, 0, len(submit)]
+    assert len({r.head for r in results}) == 1
+    assert (await verify(sessionmaker, state.id))["valid"]
+
+
+async def test_a_gap_is_refused_and_nothing_is_written(sessionmaker):
+    state, created = create(ksdd("jabar", "jateng"))
+    await record(sessionmaker, state, created)
+    after, submit = run(state, staff("jabar"), m.Submit())
+    later, comment = run(after, staff("jabar"), m.Comment(text="Tanpa submit tercatat"))
+    with pytest.raises(queries.ChainGap):
+        await record(sessionmaker, later, comment)
+    assert len(await events_of(sessionmaker, state.id)) == 1
+    assert (await agreement(sessionmaker, state.id)).last_seq == 1
+
+
+async def test_a_different_history_under_a_recorded_seq_is_refused(sessionmaker):
+    state, events = await submitted(sessionmaker)
+    # The same command an hour later: same seqs and ids, different content.
+    _, replayed = run(replay(events[:1]), staff("jabar"), m.Submit(), NOW + timedelta(hours=1))
+    with pytest.raises(queries.ChainConflict):
+        await record(sessionmaker, state, replayed)
+
+
+@pytest.mark.parametrize("mangle", ["other_agreement", "not_consecutive", "state_behind"])
+async def test_malformed_batches_are_refused(sessionmaker, mangle):
+    state, created = create(ksdd("jabar", "jateng"))
+    after, submit = run(state, staff("jabar"), m.Submit())
+    events = created + submit
+    if mangle == "other_agreement":
+        events[1] = events[1].model_copy(update={"agreement_id": "agr-other"})
+    elif mangle == "not_consecutive":
+        del events[1]
+    else:
+        after = state
+    with pytest.raises(queries.InvalidBatch):
+        await record(sessionmaker, after, events)
+
+
+async def test_an_older_state_never_rolls_the_projection_back(sessionmaker):
+    state, events = await submitted(sessionmaker)
+    first = replay(events[:1])
+    await record(sessionmaker, first, events[:1])  # a late retry of the creation
+    record_ = await agreement(sessionmaker, state.id)
+    assert (record_.stage, record_.last_seq) == ("review", state.seq)
+
+
+async def test_the_round_trip_through_postgres_reproduces_the_hashed_body(sessionmaker):
+    # An odd instant in another zone, a float JSONB gives back as an int, and non-ASCII text.
+    now = datetime(2027, 3, 1, 8, 30, 15, 123457, tzinfo=WIB)
+    prop = ksdd("jabar", "jateng", title="Kerja sama – air bersih ✓", indicators=[
+        {"name": "Sambungan rumah", "target": 1e16, "unit": "rumah"},
+        {"name": "Cakupan", "target": 0.125, "unit": "rasio"}])
+    state, created = create(prop, now)
+    await record(sessionmaker, state, created)
+    [row] = await events_of(sessionmaker, state.id)
+    assert queries.stored_body(row) == event_body(created[0])
+    assert row.at == now and row.at.tzinfo is not None
+    assert (await verify(sessionmaker, state.id))["valid"]
+
+
+async def test_a_whole_procedure_verifies(sessionmaker):
+    state, events = create(ksdd("jabar", "jateng"))
+    await record(sessionmaker, state, events)
+    while state.stage != "implementation":
+        state, batch = happy_step(state)
+        await record(sessionmaker, state, batch)
+    check = await verify(sessionmaker, state.id)
+    assert check["valid"] and check["count"] == state.seq
+    record_ = await agreement(sessionmaker, state.id)
+    assert (record_.stage, record_.step_key, record_.next_deadline_at) == ("implementation", None, None)
+    assert record_.end_date == state.end_date is not None
+
+
+# ---------------------------------------------------------------- append-only, tampering
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE agreement_events SET data = '{}' WHERE agreement_id = :id",
+    "DELETE FROM agreement_events WHERE agreement_id = :id",
+    "TRUNCATE agreement_events",
+])
+async def test_the_trail_cannot_be_changed_through_sql(sessionmaker, statement):
+    state, _ = await submitted(sessionmaker)
+    async with sessionmaker() as session:
+        with pytest.raises(IntegrityError, match="append-only"):
+            await session.execute(text(statement), {"id": state.id})
+        await session.rollback()
+    assert (await verify(sessionmaker, state.id))["count"] == state.seq
+
+
+async def _tamper(sessionmaker, statement: str, **params) -> None:
+    """What someone with the table owner's rights could do: switch the guard off, change the
+    trail, switch it on again (all in one transaction, so no other session sees it off)."""
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("ALTER TABLE agreement_events DISABLE TRIGGER agreement_events_append_only"))
+        await session.execute(text(statement), params)
+        await session.execute(text("ALTER TABLE agreement_events ENABLE TRIGGER agreement_events_append_only"))
+
+
+async def test_a_changed_row_breaks_the_chain_where_it_was_changed(sessionmaker):
+    state, _ = await submitted(sessionmaker)
+    await _tamper(sessionmaker, "UPDATE agreement_events SET data = data || '{\"gates\": []}' "
+                  "WHERE agreement_id = :id AND seq = 2", id=state.id)
+    check = await verify(sessionmaker, state.id)
+    assert (check["valid"], check["broken_at"], check["count"]) == (False, 2, state.seq)
+
+
+async def test_a_rehashed_row_still_breaks_the_next_link(sessionmaker):
+    state, _ = await submitted(sessionmaker)
+    await _tamper(sessionmaker, "UPDATE agreement_events SET hash = repeat('a', 64) "
+                  "WHERE agreement_id = :id AND seq = 1", id=state.id)
+    assert (await verify(sessionmaker, state.id))["broken_at"] == 1
+
+
+async def test_a_trail_cut_short_is_noticed(sessionmaker):
+    state, _ = await submitted(sessionmaker)
+    await _tamper(sessionmaker, "DELETE FROM agreement_events WHERE agreement_id = :id AND seq = :seq",
+                  id=state.id, seq=state.seq)
+    check = await verify(sessionmaker, state.id)
+    assert (check["valid"], check["count"], check["broken_at"]) == (False, state.seq - 1, state.seq)
+
+
+async def test_an_unknown_agreement_has_an_empty_valid_trail(sessionmaker):
+    assert await verify(sessionmaker, "agr-none") == {
+        "valid": True, "count": 0, "head": GENESIS, "broken_at": None}
+
+
+# ---------------------------------------------------------------- lists
+
+
+async def test_list_filters_visibility_and_pagination(sessionmaker):
+    tag = token()
+    o1, o2, o3, o4 = (f"{name}-{tag}" for name in ("jabar", "jateng", "jatim", "bandung"))
+    words = dict(objectives=f"Program {tag} bersama")
+
+    draft, events = create(ksdd(o1, o2, **words), NOW)
+    await record(sessionmaker, draft, events)
+
+    review, events = create(ksdd(o1, o3, **words), NOW)
+    await record(sessionmaker, review, events)
+    review, events = run(review, staff(o1), m.Submit(), NOW + timedelta(hours=1))
+    await record(sessionmaker, review, events)
+
+    foreign = proposal([party(o1, "initiator"), party(f"perth-{tag}", foreign=True)], "ksdpl",
+                       title="Kota kembar Perth", **words)
+    created, events = create(foreign, NOW)
+    minister = advance(created, "persetujuan_menteri", NOW + timedelta(hours=2))
+    await _record_rest(sessionmaker, minister, events)
+
+    other, events = create(ksdd(o4, o2, title="Pariwisata 100% halal", **words), NOW + timedelta(hours=2))
+    await record(sessionmaker, other, events)
+
+    async def ids(**filters) -> list[str]:
+        async with sessionmaker() as session:
+            rows, _ = await queries.list_agreements(session, **{
+                "viewer_orgs": None, "include_ministry_visible": False, "q": tag, **filters})
+        return [r.id for r in rows]
+
+    # Most recently updated first; equal times by id, descending.
+    newest = sorted([minister, other], key=lambda s: s.id, reverse=True)
+    assert await ids() == [s.id for s in newest] + [review.id, draft.id]
+    assert set(await ids(viewer_orgs=[o2])) == {draft.id, other.id}
+    assert set(await ids(viewer_orgs=[o1])) == {draft.id, review.id, minister.id}
+    assert await ids(viewer_orgs=["kemendagri"]) == []
+    assert await ids(viewer_orgs=["kemendagri"], include_ministry_visible=True) == [minister.id]
+    assert set(await ids(viewer_orgs=[o3], include_ministry_visible=True)) == {review.id, minister.id}
+    assert await ids(stage="review") == [review.id]
+    assert set(await ids(stage=["draft", "approval"])) == {draft.id, other.id, minister.id}
+    assert await ids(kind="ksdpl") == [minister.id]
+    assert await ids(org=o3) == [review.id]
+    assert await ids(q=f"{tag} PERTH") == [minister.id]      # every word, any case
+    assert await ids(q=f"{tag} 100%") == [other.id]         # % is a character, not a wildcard
+    assert await ids(q=f"{tag} 1_0") == []                  # and so is _
+    assert await ids(q=f"{tag} {o4}") == [other.id]         # parties are searchable
+    assert set(await ids(deadline_before=NOW + timedelta(days=30))) == {review.id, minister.id}
+
+    seen, cursor = [], None
+    for _ in range(10):
+        async with sessionmaker() as session:
+            rows, cursor = await queries.list_agreements(
+                session, viewer_orgs=None, include_ministry_visible=False, q=tag, limit=1, cursor=cursor)
+        seen += [r.id for r in rows]
+        if cursor is None:
+            break
+    assert seen == await ids()
+
+    async with sessionmaker() as session:
+        rows, cursor = await queries.list_agreements(session, viewer_orgs=[o1], include_ministry_visible=False,
+                                                     q=tag, limit=2)
+        assert len(rows) == 2 and cursor is not None
+        rest, end = await queries.list_agreements(session, viewer_orgs=[o1], include_ministry_visible=False,
+                                                  q=tag, limit=2, cursor=cursor)
+        assert len(rest) == 1 and end is None
+        assert rows[0].state.id == rows[0].id
+
+
+async def _record_rest(sessionmaker, final: m.AgreementState, created: list[m.Event]) -> None:
+    """Replays the happy path to `final` as the workflow would record it, batch by batch."""
+    state = replay(created)
+    await record(sessionmaker, state, created)
+    while state.seq < final.seq:
+        state, batch = happy_step(state, NOW + timedelta(hours=2))
+        await record(sessionmaker, state, batch)
+    assert state == final
+
+
+async def test_a_cursor_not_from_us_is_refused(sessionmaker):
+    async with sessionmaker() as session:
+        for bad in ("nonsense", "bm90IGpzb24", queries.encode_cursor(NOW, "x")[:-3]):
+            with pytest.raises(queries.InvalidCursor):
+                await queries.list_agreements(session, viewer_orgs=None, include_ministry_visible=False,
+                                              cursor=bad)
+
+
+# ---------------------------------------------------------------- documents
+
+
+async def test_documents_are_content_addressed_and_idempotent(sessionmaker):
+    content = f"# PKS {token()}\n\nPasal 1 …\n".encode()
+    sha = hashlib.sha256(content).hexdigest()
+    async with session_scope(sessionmaker) as session:
+        first = await queries.put_document(session, content=content, media_type="text/markdown",
+                                           uploaded_by="staff@jabar", org="jabar")
+    async with session_scope(sessionmaker) as session:
+        again = await queries.put_document(session, content=content, media_type="text/plain",
+                                           uploaded_by="partner@jateng", org="jateng")
+    assert first == again  # the first upload's record stands
+    assert (first.sha256, first.size, first.content, first.org) == (sha, len(content), content, "jabar")
+
+    async with sessionmaker() as session:
+        assert await queries.get_document(session, sha256=sha) == first
+        assert await queries.get_document(session, sha256="0" * 64) is None
+        assert await queries.documents_exist(session, hashes=[sha, "0" * 64, sha]) == {sha}
+        assert await queries.documents_exist(session, hashes=[]) == set()
+
+
+# ---------------------------------------------------------------- schema
+
+
+async def test_the_migration_matches_the_models(sessionmaker):
+    async with sessionmaker() as session:
+        connection = await session.connection()
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+    assert diff == []
+
+
+# ---------------------------------------------------------------- the activity
+
+
+async def test_record_events_activity_records_counts_and_refuses_a_gap(sessionmaker):
+    from prometheus_client import REGISTRY
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from services.worker.activities.records import RecordActivities
+    from workflows.contracts import RecordEventsInput
+
+    activities, env = RecordActivities(sessionmaker), ActivityEnvironment()
+    state, created = create(ksdd("jabar", "jateng"))
+    after, submit = run(state, staff("jabar"), m.Submit())
+
+    def recorded(type_: str) -> float:
+        return REGISTRY.get_sample_value("pakta_events_recorded_total", {"type": type_}) or 0.0
+
+    before = recorded("agreement_submitted")
+    result = await env.run(activities.record_events, RecordEventsInput(state=after, events=created + submit))
+    again = await env.run(activities.record_events, RecordEventsInput(state=after, events=submit))
+    assert (result.inserted, again.inserted, again.head) == (len(created + submit), 0, result.head)
+    assert recorded("agreement_submitted") == before + 1  # the retry counted nothing
+
+    later, comment = run(after, staff("jabar"), m.Comment(text="x"))
+    gap = comment[0].model_copy(update={"seq": later.seq + 1})
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(activities.record_events,
+                      RecordEventsInput(state=later.model_copy(update={"seq": later.seq + 1}), events=[gap]))
+    assert refused.value.non_retryable and refused.value.type == "ChainGap"
