@@ -1,0 +1,91 @@
+"""The HTTP API: `create_app()` wires settings, database, Temporal, errors, observability
+and the routers. No state lives in the process beyond connection pools, so any number of
+replicas can run behind a load balancer."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from services.api.errors import register_error_handlers
+from services.api.observability import RequestObservability
+from services.api.routes import health
+from services.settings import Settings, get_settings
+from services.store.db import create_engine, create_sessionmaker
+from services.temporal_client import connect_temporal
+
+log = structlog.get_logger("pakta.api")
+
+# Routers written alongside this one; each is included once its module exists.
+OPTIONAL_ROUTERS = (
+    "services.api.routes.agreements",
+    "services.api.routes.documents",
+    "services.api.routes.events",
+    "services.api.routes.inbox",
+)
+
+DESCRIPTION = """\
+Pakta runs the lifecycle of cooperation agreements between public bodies (*kerja sama
+daerah*): proposal, review, negotiation, approval, signing, implementation, evaluation,
+amendment and expiry. Authenticate with a bearer JWT (`pakta token` mints one in dev).
+Errors always have the shape `{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+    """Build the app. Pass `temporal_client` to share an existing client (tests, `pakta dev`);
+    otherwise the lifespan opens a lazy one, so the API starts while Temporal is down and
+    /readyz reports it until it is back."""
+    settings = settings or get_settings()
+    if settings.is_production and settings.uses_dev_secret:
+        raise RuntimeError(
+            "refusing to start in production with the development JWT secret: "
+            "set PAKTA_JWT_SECRET (or PAKTA_OIDC_JWKS_URL)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.temporal = temporal_client or await connect_temporal(settings, lazy=True)
+        log.info("api_started", temporal=settings.temporal_address, env=settings.env)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Pakta",
+        summary="Workflow service for cooperation agreements between public bodies",
+        description=DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    register_error_handlers(app)
+    app.add_middleware(RequestObservability)
+    app.include_router(health.router)
+    for module_name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:  # the module exists but one of its imports is missing
+                raise
+            continue
+        app.include_router(module.router)
+    return app
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pakta")
+    except Exception:
+        return "0.0.0"

@@ -1,0 +1,71 @@
+"""Annotated dependencies for route handlers:
+
+    async def handler(session: SessionDep, temporal: TemporalDep, me: PrincipalDep): ...
+
+SessionDep commits when the handler returns and rolls back when it raises: routes never
+commit themselves (commit only at the edge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from services.auth import Principal, decode_token
+from services.errors import ServiceUnavailable, Unauthorized
+from services.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": commit right after the handler returns, before the response is sent,
+# so a failed commit is the client's 500 and a 2xx means the write is durable.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_temporal(request: Request) -> Client:
+    client = getattr(request.app.state, "temporal", None)
+    if client is None:
+        raise ServiceUnavailable("Temporal is not connected yet.", code="temporal_unavailable")
+    return client
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+_bearer = HTTPBearer(auto_error=False, description="A Pakta JWT (`pakta token` mints one).")
+
+
+async def get_principal(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required.")
+    if settings.oidc_jwks_url:  # may fetch the issuer's keys: keep it off the event loop
+        return await run_in_threadpool(decode_token, settings, credentials.credentials)
+    return decode_token(settings, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

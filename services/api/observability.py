@@ -1,0 +1,69 @@
+"""Per-request plumbing: a request id, a structured access line, Prometheus metrics, and
+the 500 for anything unexpected (logged here, with the request id, exactly once)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.errors import internal_error_response
+
+log = structlog.get_logger("pakta.access")
+
+REQUESTS = Counter(
+    "pakta_http_requests_total", "HTTP requests handled.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "pakta_http_request_duration_seconds", "HTTP request latency.", ["method", "route", "status"]
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Not worth a log line each: probes and scrapes arrive every few seconds.
+_QUIET = {"/healthz", "/readyz", "/metrics"}
+
+
+class RequestObservability:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise
+            await internal_error_response()(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            # The route template, not the path: /agreements/{id} is one series, not millions.
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            if scope["path"] not in _QUIET or status >= 400:
+                log.info(
+                    "request", method=scope["method"], path=scope["path"], route=route,
+                    status=status, duration_ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")

@@ -1,0 +1,67 @@
+"""Probes and metrics: /healthz (the process is up), /readyz (its dependencies are
+reachable, so a load balancer may send traffic), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from services.api.errors import error_response
+
+router = APIRouter(tags=["operations"])
+
+CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz", summary="Liveness: the process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check_database(request: Request) -> None:
+    async with request.app.state.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _check_temporal(request: Request) -> None:
+    client = getattr(request.app.state, "temporal", None)
+    if client is None:
+        raise RuntimeError("not connected")
+    await client.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
+
+
+async def _outcome(check, request: Request) -> str:
+    try:
+        await asyncio.wait_for(check(request), CHECK_TIMEOUT + 0.5)
+        return "ok"
+    except TimeoutError:
+        return "error: timed out"
+    except Exception as exc:
+        return f"error: {str(exc)[:200] or type(exc).__name__}"
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: PostgreSQL and Temporal are reachable",
+    responses={503: {"description": "A dependency is down; the body names it"}},
+)
+async def readyz(request: Request):
+    database, temporal = await asyncio.gather(
+        _outcome(_check_database, request), _outcome(_check_temporal, request)
+    )
+    checks = {"database": database, "temporal": temporal}
+    down = [name for name, outcome in checks.items() if outcome != "ok"]
+    if down:
+        return error_response(
+            503, "not_ready", f"Unavailable: {', '.join(down)}.", {"checks": checks, "down": down}
+        )
+    return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

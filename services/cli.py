@@ -1,0 +1,135 @@
+"""The `pakta` command.
+
+    pakta dev [--data-dir D] [--port P] [--temporal-port T] [--ui-port U] [--pg-port G] [--demo]
+    pakta api | pakta worker | pakta db upgrade | pakta db revision -m MESSAGE
+    pakta token --sub S --org O --roles r1,r2 [--gates g1,g2] [--ttl SECONDS]
+
+Production commands read their configuration from PAKTA_* environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from services.auth import DEFAULT_TTL_SECONDS, GATES, ROLES
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pakta", description="Pakta: cooperation agreements workflow service")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="run the whole stack locally (embedded PostgreSQL + Temporal)")
+    dev.add_argument("--data-dir", type=Path, default=Path(".pakta"), help="where all state lives (default .pakta/)")
+    dev.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    dev.add_argument("--temporal-port", type=int, default=7233, help="Temporal gRPC port (default 7233)")
+    dev.add_argument("--ui-port", type=int, default=8233, help="Temporal web UI port (default 8233)")
+    dev.add_argument("--pg-port", type=int, default=None,
+                     help="PostgreSQL port (default: the one remembered in the data dir, else 5433 or a free one)")
+    dev.add_argument("--demo", action="store_true", help="seed example agreements")
+
+    commands.add_parser("api", help="serve the HTTP API (PAKTA_API_HOST:PAKTA_API_PORT)")
+    commands.add_parser("worker", help="run a Temporal worker")
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all migrations (alembic upgrade head)")
+    revision = db_commands.add_parser("revision", help="create a migration file")
+    revision.add_argument("-m", "--message", required=True)
+    revision.add_argument("--rev-id", help="short id, e.g. 0002 (file: YYYY_MM_DD_<rev>_<slug>.py)")
+    revision.add_argument("--autogenerate", action="store_true", help="diff models against the database")
+
+    token = commands.add_parser("token", help="mint a bearer JWT with the configured secret")
+    token.add_argument("--sub", required=True, help="subject (user id)")
+    token.add_argument("--org", required=True, help="organisation, e.g. jabar")
+    token.add_argument("--roles", required=True, type=_csv, help=f"comma-separated: {','.join(ROLES)}")
+    token.add_argument("--gates", default=[], type=_csv, help=f"comma-separated: {','.join(GATES)}")
+    token.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds")
+    token.add_argument("--data-dir", type=Path, default=Path(".pakta"),
+                       help="without PAKTA_JWT_SECRET, use the secret of this `pakta dev` data dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"dev": _dev, "api": _api, "worker": _worker, "db": _db, "token": _token}[args.command]
+    return handler(args) or 0
+
+
+def _dev(args) -> int:
+    from services.devstack import DevOptions, run_dev
+
+    return run_dev(DevOptions(
+        data_dir=args.data_dir, port=args.port, temporal_port=args.temporal_port,
+        ui_port=args.ui_port, pg_port=args.pg_port, demo=args.demo,
+    ))
+
+
+def _configured():
+    from services.logging import configure_logging
+    from services.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+def _api(args) -> int:
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = _configured()
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port,
+        log_config=None, access_log=False, proxy_headers=True,
+    )
+    return 0
+
+
+def _worker(args) -> int:
+    from services.worker.main import run_worker
+
+    asyncio.run(run_worker(_configured()))
+    return 0
+
+
+def _db(args) -> int:
+    from services.store.migrate import make_revision, upgrade_database_sync
+
+    settings = _configured()
+    if args.db_command == "upgrade":
+        print("migrating the database…", flush=True)
+        upgrade_database_sync(settings.database_url)
+        print("ok", flush=True)
+    else:
+        make_revision(settings.database_url, message=args.message, rev_id=args.rev_id,
+                      autogenerate=args.autogenerate)
+    return 0
+
+
+def _token(args) -> int:
+    from services.auth import mint_token
+    from services.settings import get_settings
+
+    unknown = [r for r in args.roles if r not in ROLES] + [g for g in args.gates if g not in GATES]
+    if unknown:
+        print(f"pakta token: unknown role or gate: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    dev_secret = args.data_dir / "jwt_secret"
+    if settings.uses_dev_secret and dev_secret.exists():
+        settings = settings.model_copy(update={"jwt_secret": dev_secret.read_text().strip()})
+    print(mint_token(settings, sub=args.sub, org=args.org, roles=args.roles,
+                     gates=args.gates, ttl_seconds=args.ttl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""`pakta dev`: the whole stack on one machine, from Python packages alone.
+
+Embedded PostgreSQL and the Temporal dev server run as child processes that die with us;
+migrations, one worker and the API run in this process, on one event loop. Everything
+persists under the data dir, so a restart continues where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from services.auth import GATES, mint_token
+from services.embedded.ports import free_port, port_is_free
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.temporal import EmbeddedTemporal
+from services.logging import configure_logging
+from services.settings import Settings
+from services.store.migrate import upgrade_database
+from services.temporal_client import connect_temporal
+
+DEFAULT_PG_PORT = 5433
+DEMO_ORG = "jabar"
+DEMO_TOKEN_TTL = 30 * 24 * 3600
+# One demo user per role; the approver holds every gate.
+DEMO_USERS = {
+    "staff": {"roles": ["staff"]},
+    "partner": {"roles": ["partner"]},
+    "signatory": {"roles": ["signatory"]},
+    "approver": {"roles": ["approver"], "gates": list(GATES)},
+    "scheduler": {"roles": ["scheduler"]},
+    "auditor": {"roles": ["auditor"]},
+    "admin": {"roles": ["admin"]},
+}
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path = Path(".pakta")
+    port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    pg_port: int | None = None
+    demo: bool = False
+
+
+class StartupError(Exception):
+    """A one-line reason to stop, with the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def run_dev(options: DevOptions) -> int:
+    try:
+        return _run(options)
+    except StartupError as exc:
+        print(f"pakta dev: {exc}", file=sys.stderr, flush=True)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(options: DevOptions) -> int:
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pg_port = _postgres_port(data_dir, options.pg_port)
+    _check_ports_free(options, pg_port)
+    _remember(data_dir / "pg_port", str(pg_port))
+
+    postgres = EmbeddedPostgres(data_dir, pg_port)
+    temporal = EmbeddedTemporal(data_dir, options.temporal_port, options.ui_port)
+    settings = Settings(
+        env="dev",
+        database_url=postgres.url,
+        temporal_address=temporal.address,
+        jwt_secret=_dev_secret(data_dir),
+        api_host="127.0.0.1",
+        api_port=options.port,
+        metrics_port=0,  # the API's /metrics serves the worker's metrics too: same process
+    )
+    configure_logging(settings)
+    # Keep the terminal to progress lines, URLs and real problems.
+    for noisy in ("alembic", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        # Children are spawned here, on the main thread (see services/embedded/process.py).
+        with _step("starting PostgreSQL"):
+            _or_fail(postgres.start, postgres.log_path)
+        with _step("starting the Temporal dev server"):
+            temporal.spawn()
+        asyncio.run(_serve(settings, options, postgres, temporal))
+    finally:
+        with _step("stopping", quiet_if_fast=True):
+            temporal.stop()
+            postgres.stop()
+    return 0
+
+
+async def _serve(settings: Settings, options: DevOptions, postgres, temporal) -> None:
+    # Temporal boots while the migrations run.
+    with _step("migrating the database"):
+        await _or_fail_async(upgrade_database(settings), postgres.log_path)
+    with _step("waiting for Temporal"):
+        await _or_fail_async(temporal.wait_ready(), temporal.log_path)
+    client = await connect_temporal(settings)
+
+    from services.api.app import create_app
+    from services.worker.main import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    worker_stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, client, stop=worker_stop), name="worker")
+    server = _Server(uvicorn.Config(
+        create_app(settings, temporal_client=client), host=settings.api_host,
+        port=settings.api_port, log_config=None, access_log=False, lifespan="on",
+    ))
+    api = asyncio.create_task(server.serve(), name="api")
+    with _step("starting the worker and the API"):
+        while not server.started:
+            if api.done() or worker.done():
+                break
+            await asyncio.sleep(0.05)
+        if api.done() or worker.done():
+            worker_stop.set()
+            server.should_exit = True
+            results = await asyncio.gather(api, worker, return_exceptions=True)
+            errors = [repr(r) for r in results if isinstance(r, BaseException)]
+            raise StartupError(f"the API or the worker failed to start: {'; '.join(errors) or 'see the log above'}")
+
+    _announce(settings, options, temporal, postgres)
+    if options.demo:
+        await _seed_demo(settings, client)
+
+    # Run until Ctrl-C/SIGTERM, or until the API or the worker dies (then stop it all).
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, api, worker}, return_when=asyncio.FIRST_COMPLETED)
+    crashed = [task for task in (api, worker) if task.done()]
+    print("\nshutting down…", flush=True)
+    stopped.cancel()
+    server.should_exit = True
+    await asyncio.gather(api, return_exceptions=True)
+    worker_stop.set()
+    await asyncio.gather(worker, return_exceptions=True)
+    for task in crashed:
+        error = task.exception() if not task.cancelled() else None
+        raise StartupError(f"the {task.get_name()} stopped unexpectedly: {error!r}")
+
+
+class _Server(uvicorn.Server):
+    # uvicorn would take over SIGINT/SIGTERM and re-raise them after serving; we stop the
+    # API ourselves, in order, after our own handlers fire.
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTemporal, postgres) -> None:
+    data_dir = options.data_dir.resolve()
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    tokens = {
+        name: mint_token(settings, sub=f"demo-{name}", org=DEMO_ORG, ttl_seconds=DEMO_TOKEN_TTL, **user)
+        for name, user in DEMO_USERS.items()
+    }
+    token_file = data_dir / "tokens.txt"
+    token_file.write_text("".join(f"{name}\t{token}\n" for name, token in tokens.items()))
+    lines = [
+        "",
+        "Pakta is running.",
+        f"  API           {api}",
+        f"  API docs      {api}/docs",
+        f"  Temporal UI   {temporal.ui_url}",
+        f"  Temporal      {temporal.address} (namespace {settings.temporal_namespace})",
+        f"  PostgreSQL    postgresql://pakta@127.0.0.1:{postgres.port}/pakta",
+        f"  Data dir      {data_dir}",
+        "",
+        f"Demo bearer tokens for organisation {DEMO_ORG!r} (valid 30 days; also in {token_file}):",
+        *(f"  {name:<10} {token}" for name, token in tokens.items()),
+        "",
+        f"Try: curl -H 'Authorization: Bearer <token>' {api}/readyz",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+async def _seed_demo(settings: Settings, client) -> None:
+    try:
+        demo = importlib.import_module("services.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "services.demo":
+            raise
+        print("--demo: no demo data is available yet (services/demo.py does not exist).", flush=True)
+        return
+    with _step("seeding demo data"):
+        result = demo.seed(settings, client)
+        if inspect.isawaitable(result):
+            await result
+
+
+# -- ports, secrets and progress ------------------------------------------------------------
+
+def _postgres_port(data_dir: Path, requested: int | None) -> int:
+    if requested:
+        return requested
+    remembered = data_dir / "pg_port"
+    if remembered.exists():
+        return int(remembered.read_text().strip())
+    return DEFAULT_PG_PORT if port_is_free(DEFAULT_PG_PORT) else free_port()
+
+
+def _check_ports_free(options: DevOptions, pg_port: int) -> None:
+    for port, what, flag in (
+        (options.port, "API", "--port"),
+        (options.temporal_port, "Temporal", "--temporal-port"),
+        (options.ui_port, "Temporal UI", "--ui-port"),
+        (pg_port, "PostgreSQL", "--pg-port"),
+    ):
+        if not port_is_free(port):
+            raise StartupError(f"port {port} is already in use ({what}); choose another with {flag}", 2)
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """Generated once per data dir, so printed tokens stay valid across restarts."""
+    path = data_dir / "jwt_secret"
+    if not path.exists():
+        _remember(path, secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _remember(path: Path, value: str) -> None:
+    path.write_text(value + "\n")
+
+
+@contextlib.contextmanager
+def _step(what: str, *, quiet_if_fast: bool = False):
+    started = time.monotonic()
+    if not quiet_if_fast:
+        print(f"{what}…", end=" ", flush=True)
+    try:
+        yield
+    except BaseException:
+        if not quiet_if_fast:
+            print("failed", flush=True)
+        raise
+    if not quiet_if_fast:
+        print(f"ok ({time.monotonic() - started:.1f}s)", flush=True)
+
+
+def _or_fail(start, log_path: Path) -> None:
+    try:
+        start()
+    except RuntimeError as exc:
+        raise StartupError(f"{_first_line(exc)} (log: {log_path})") from exc
+
+
+async def _or_fail_async(awaitable, log_path: Path) -> None:
+    try:
+        await awaitable
+    except (RuntimeError, OSError) as exc:
+        raise StartupError(f"{_first_line(exc)} (log: {log_path})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,101 @@
+"""The Temporal worker: runs the agreement workflows and their activities.
+
+What it runs comes from `workflows.registry` (WORKFLOWS, and `activities(settings,
+sessionmaker)` returning the activity callables), so this file needs no edit when
+workflows or activities are added. Workers are stateless: run as many as needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from services.settings import Settings
+from services.store.db import create_engine, create_sessionmaker
+from services.temporal_client import connect_temporal
+
+log = structlog.get_logger("pakta.worker")
+
+REGISTRY_MODULE = "workflows.registry"
+
+
+def _registry():
+    try:
+        return importlib.import_module(REGISTRY_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != REGISTRY_MODULE:
+            raise
+        return None
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    task_queue: str | None = None,
+    **worker_options,
+) -> Worker | None:
+    """The Worker for everything in the registry, or None (with a warning) when there is
+    nothing to run yet: Temporal refuses a worker without workflows or activities."""
+    registry = _registry()
+    if registry is None:
+        log.warning("no_registry", module=REGISTRY_MODULE, hint="nothing for the worker to run yet")
+        return None
+    if sessionmaker is None:
+        sessionmaker = create_sessionmaker(create_engine(settings))
+    workflows = list(registry.WORKFLOWS)
+    activities = list(registry.activities(settings, sessionmaker))
+    if not workflows and not activities:
+        log.warning("empty_registry", module=REGISTRY_MODULE)
+        return None
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=workflows,
+        activities=activities,
+        # Only used by synchronous activities (async ones run on the event loop).
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        **worker_options,
+    )
+
+
+async def run_worker(
+    settings: Settings,
+    client: Client | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set, or until SIGTERM/SIGINT when no `stop` is given."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    if settings.metrics_port > 0:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+        log.info("metrics_listening", port=settings.metrics_port)
+    client = client or await connect_temporal(settings)
+    engine = create_engine(settings)
+    try:
+        worker = build_worker(client, settings, sessionmaker=create_sessionmaker(engine))
+        if worker is None:
+            await stop.wait()
+            return
+        log.info("worker_started", task_queue=worker.task_queue)
+        async with worker:  # on exit: stop polling, let running activities finish
+            await stop.wait()
+        log.info("worker_stopped")
+    finally:
+        await engine.dispose()
