@@ -1,0 +1,174 @@
+"""`pakta dev` for real, as a user runs it: a subprocess that starts PostgreSQL, Temporal,
+migrations, the worker and the API; stops them all; and keeps its data across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+from temporalio.client import Client
+
+from services.auth import decode_token
+from services.embedded.ports import free_port
+from services.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
+
+
+class DevStack:
+    """One `pakta dev` process with its output collected in the background."""
+
+    def __init__(self, data_dir: Path, ports: dict[str, int]) -> None:
+        self.data_dir, self.ports = data_dir, ports
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(data_dir),
+             "--port", str(ports["api"]), "--temporal-port", str(ports["temporal"]),
+             "--ui-port", str(ports["ui"]), "--pg-port", str(ports["pg"])],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.ports['api']}"
+
+    async def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, f"pakta dev exited:\n{self.output}"
+                try:
+                    if (await http.get(f"{self.api}/readyz", timeout=5)).status_code == 200:
+                        # readyz answers before the banner is printed; wait for it too
+                        while "Press Ctrl-C" not in self.output and time.monotonic() < deadline:
+                            await asyncio.sleep(0.1)
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.3)
+        pytest.fail(f"pakta dev not ready in {timeout}s:\n{self.output}")
+
+    async def stop(self, sig: int = signal.SIGINT, timeout: float = 45) -> int:
+        self.process.send_signal(sig)
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        if self.process.poll() is None:
+            self.process.kill()
+            pytest.fail(f"pakta dev did not stop within {timeout}s:\n{self.output}")
+        return self.process.returncode
+
+
+def servers_using(data_dir: Path) -> list[psutil.Process]:
+    leftovers = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmdline and "services.cli" not in cmdline and "pytest" not in cmdline:
+            leftovers.append(proc)
+    return leftovers
+
+
+async def wait_no_servers(data_dir: Path, timeout: float = 20) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while (left := servers_using(data_dir)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return left
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    chosen: set[int] = set()
+    while len(chosen) < 4:
+        chosen.add(free_port())
+    return dict(zip(("api", "temporal", "ui", "pg"), sorted(chosen)))
+
+
+async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
+    data_dir = tmp_path / "data"
+
+    # -- first run: everything comes up, prints where it is and how to authenticate --------
+    first = DevStack(data_dir, ports)
+    try:
+        await first.wait_ready()
+        out = first.output
+        for line in ("starting PostgreSQL… ok", "migrating the database… ok", "waiting for Temporal… ok"):
+            assert line in out
+        assert f"API           {first.api}" in out and f"{first.api}/docs" in out
+        assert f"http://127.0.0.1:{ports['ui']}" in out and str(data_dir) in out
+        printed = dict(re.findall(r"^  (\w+) +(eyJ[\w.-]+)$", out, flags=re.MULTILINE))
+        assert set(printed) == set(ROLES)
+        saved = dict(line.split("\t") for line in (data_dir / "tokens.txt").read_text().splitlines())
+        assert saved == printed
+        settings = Settings(jwt_secret=(data_dir / "jwt_secret").read_text().strip())
+        approver = decode_token(settings, printed["approver"])
+        assert approver.org == "jabar" and set(approver.gates) == {"review", "legal", "dprd", "ministry", "head"}
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{first.api}/docs")).status_code == 200
+            assert (await http.get(f"{first.api}/healthz")).json() == {"status": "ok"}
+
+        # Leave a mark in both stores: a row in PostgreSQL and a workflow in Temporal.
+        db = await asyncpg.connect(host="127.0.0.1", port=ports["pg"], user="pakta", database="pakta")
+        await db.execute("CREATE TABLE devstack_probe (note text); INSERT INTO devstack_probe VALUES ('kept')")
+        await db.close()
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        await temporal.start_workflow("DevstackProbe", id="devstack-probe", task_queue="devstack-probe-nobody")
+    finally:
+        code = await first.stop(signal.SIGINT)
+    assert code == 0, first.output
+    assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived pakta dev"
+
+    # -- second run on the same data dir: the data is still there, old tokens still work ----
+    second = DevStack(data_dir, ports)
+    try:
+        await second.wait_ready()
+        db = await asyncpg.connect(host="127.0.0.1", port=ports["pg"], user="pakta", database="pakta")
+        assert await db.fetchval("SELECT note FROM devstack_probe") == "kept"
+        await db.close()
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        described = await temporal.get_workflow_handle("devstack-probe").describe()
+        assert described.workflow_type == "DevstackProbe"
+        settings = Settings(jwt_secret=(data_dir / "jwt_secret").read_text().strip())
+        assert decode_token(settings, printed["staff"]).sub == "demo-staff"
+    finally:
+        # Even a SIGKILL, which allows no cleanup, must not leave servers behind.
+        await second.stop(signal.SIGKILL)
+    assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived a killed pakta dev"
+
+
+def test_busy_port_is_one_line_and_exit_code_2(tmp_path, ports):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ports["api"]))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(tmp_path / "data"),
+             "--port", str(ports["api"]), "--temporal-port", str(ports["temporal"]),
+             "--ui-port", str(ports["ui"]), "--pg-port", str(ports["pg"])],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"pakta dev: port {ports['api']} is already in use (API); choose another with --port\n"
+    )
+    assert servers_using(tmp_path / "data") == []
