@@ -86,8 +86,13 @@ def _api(args) -> int:
     from services.api.app import create_app
 
     settings = _configured()
+    try:
+        app = create_app(settings)
+    except RuntimeError as exc:  # a refusal to start, e.g. the dev secret in production
+        print(f"pakta api: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port,
+        app, host=settings.api_host, port=settings.api_port,
         log_config=None, access_log=False, proxy_headers=True,
     )
     return 0
