@@ -3,6 +3,7 @@ queue per test and the real record_events activity writing to the embedded Postg
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
+from services.api.commands import execute_act
 from services.store import queries
 from services.store.db import create_engine, create_sessionmaker
 from workflows import contracts
@@ -74,7 +76,9 @@ async def accepted_updates(handle) -> int:
 
 
 async def act(handle, actor, command, **kw) -> m.Snapshot:
-    return await handle.execute_update(AgreementWorkflow.act, ActInput(command=command, actor=actor, **kw))
+    client = handle._client
+    agreement_id = handle.id.removeprefix("agreement-")
+    return await execute_act(client, agreement_id, ActInput(command=command, actor=actor, **kw))
 
 
 async def drive_to_implementation(handle) -> m.Snapshot:
@@ -129,11 +133,16 @@ async def test_refused_update_leaves_no_trace_in_history(worker, task_queue):
 
 async def test_state_survives_continue_as_new(worker, task_queue):
     handle, created = await start(worker, task_queue, commands_per_run=3)
+    first_run = (await handle.describe()).run_id
     final = await drive_to_implementation(handle)
     assert final.stage == "implementation"
-    description = await handle.describe()
-    first_run = description.raw_description.workflow_execution_info.first_run_id
-    assert description.run_id != first_run  # it has continued as new
+    for _ in range(100):  # the hand-over follows the last command closely, not at once
+        history = await handle.fetch_history()  # the latest run's
+        started = history.events[0].workflow_execution_started_event_attributes
+        if started.continued_execution_run_id:
+            break
+        await asyncio.sleep(0.05)
+    assert started.continued_execution_run_id and started.first_execution_run_id == first_run
     state = await handle.query(AgreementWorkflow.state)
     assert state.version == 12 and len(state.signatures) == 4
 

@@ -14,6 +14,7 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -66,6 +67,7 @@ class AgreementWorkflow:
         self._state: m.AgreementState | None = input.state
         self._lock = asyncio.Lock()
         self._commands = 0
+        self._notifications: list[asyncio.Task[object]] = []
         self._commands_per_run = input.commands_per_run
 
     @workflow.run
@@ -80,7 +82,14 @@ class AgreementWorkflow:
             async with self._lock:
                 await self._record(events)
         await workflow.wait_condition(lambda: self._closed() or self._should_continue_as_new())
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+        while True:
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+            # Deliveries are child workflows that outlive this run; only their start must
+            # land. Waiting for it yields, and an update may slip in: check both again.
+            starting = [task for task in self._notifications if not task.done()]
+            if not starting:
+                break
+            await asyncio.gather(*starting)
         assert self._state is not None
         if self._closed():
             return self._state
@@ -163,4 +172,13 @@ class AgreementWorkflow:
             retry_policy=contracts.RECORD_EVENTS_RETRY,
         )
         self._state = state
+        self._notifications.append(asyncio.create_task(self._notify(events, state)))
+
+    async def _notify(self, events: list[m.Event], state: m.AgreementState) -> object:
+        return await workflow.start_child_workflow(
+            contracts.NOTIFY_WORKFLOW,
+            contracts.NotifyInput(agreement_id=state.id, events=events, state=state),
+            id=contracts.notify_workflow_id(state.id, events[0].seq),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
 

@@ -36,3 +36,23 @@ RECORD_EVENTS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
                                   backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
 
 ALL_ACTIVITIES: tuple[str, ...] = (RECORD_EVENTS,)
+
+
+class NotifyInput(BaseModel):
+    """What the agreement workflow hands to notification delivery after recording a
+    command's events: the events and the state after them (who is party, who awaits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str
+    events: list[Event]
+    state: AgreementState
+
+
+# A child workflow per recorded batch, abandoned by its parent: deliveries retry for days
+# (webhooks with backoff) without holding the agreement's continue-as-new or completion.
+NOTIFY_WORKFLOW = "NotifyWorkflow"
+
+
+def notify_workflow_id(agreement_id: str, first_seq: int) -> str:
+    return f"notify-{agreement_id}-{first_seq}"

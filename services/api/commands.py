@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -97,16 +97,10 @@ async def _ready(handle, actor: m.Actor) -> m.Snapshot:
 
 async def send_command(client: Client, *, agreement_id: str, command: m.Command, principal: Principal,
                        expected_version: int | None, idempotency_key: str | None) -> m.Snapshot:
-    handle = client.get_workflow_handle(workflow_id(agreement_id))
-    update_id = None
-    if idempotency_key:
-        update_id = f"{principal.org}/{principal.sub}/{idempotency_key}"
+    update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
+    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version)
     try:
-        return await handle.execute_update(
-            AgreementWorkflow.act,
-            ActInput(command=command, actor=actor_of(principal), expected_version=expected_version),
-            id=update_id,
-        )
+        return await execute_act(client, agreement_id, request, update_id=update_id)
     except WorkflowUpdateFailedError as error:
         raise _refusal(error.cause) from None
     except RPCError as error:
@@ -115,6 +109,24 @@ async def send_command(client: Client, *, agreement_id: str, command: m.Command,
             raise Conflict("The agreement is closed and accepts no more actions.",
                            code="invalid_transition", allowed_actions=[]) from None
         raise _unavailable(error) from error
+
+
+async def execute_act(client: Client, agreement_id: str, request: ActInput, *,
+                      update_id: str | None = None, attempts: int = 5) -> m.Snapshot:
+    """Send the `act` update to the agreement's current run. An update that reaches a run
+    just as it continues as new is refused as 'already completed': send it again (same
+    update id, so it still applies once) to the new run while the workflow runs on."""
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    for attempt in range(attempts):
+        try:
+            return await handle.execute_update(AgreementWorkflow.act, request, id=update_id)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND or attempt == attempts - 1:
+                raise
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _refusal(cause: BaseException | None) -> PaktaError:
