@@ -274,7 +274,8 @@ def decide(state: m.AgreementState, command: Any, actor: m.Actor, now: datetime,
            expected_version: int | None = None) -> list[m.Event]:
     if expected_version is not None and expected_version != state.version:
         raise StaleVersion(f"The agreement is at version {state.version}, not {expected_version}.",
-                           version=state.version)
+                           version=state.version, stage=state.stage,
+                           allowed_actions=allowed_actions(state, actor, now))
     current = phase(state)
     if command.type not in TRANSITIONS[current]:
         raise InvalidTransition(
@@ -507,6 +508,9 @@ def _apply_step_entered(s: m.AgreementState, e: m.Event) -> None:
         latest = latest_draft(s, doc) if doc else None
         if latest is not None:
             latest.accepted_by = []
+        # ... and voids the signatures of that document (a KSB signed before the DPRD asked
+        # for changes is signed again), else its signing step could never complete.
+        s.signatures = [sig for sig in s.signatures if sig.kind != doc]
 
 
 def _apply_gate_decided(s: m.AgreementState, e: m.Event) -> None:
@@ -568,6 +572,11 @@ def _close(stage: str) -> Callable[[m.AgreementState, m.Event], None]:
         s.stage, s.deadlines = stage, {}
         s.closed_reason = e.data.get("reason") or e.data.get("comment")
         s.termination = None
+        # A closed agreement awaits no one: slots still pending (the other region's, when
+        # one rejects; any, on withdrawal) are no longer open.
+        for slot in s.gates:
+            if slot.status == "pending":
+                slot.status = "waiting"
     return apply
 
 
@@ -614,6 +623,8 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
     filler, sha = "-", "0" * 64
     out: list[Any] = [m.Edit(title=state.title), m.Submit(), m.Withdraw(reason=filler),
                       m.Comment(text=filler), m.SubmitDraft(document=sha), m.Terminate(reason=filler)]
+    # A second document, so `submit_draft` shows even when the latest version holds `sha`.
+    out.append(m.SubmitDraft(document="1" * 64))
     out += [m.Decide(gate=g, outcome=o, comment=filler)
             for g in m.GATES for o in ("approve", "request_changes", "reject")]
     for d in state.drafts:
