@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "pakta@localhost"
 
+    # Notification delivery (email and webhooks): retried with exponential backoff from
+    # `initial` up to `max` between attempts, given up after `give_up_hours`.
+    public_url: str = "http://127.0.0.1:8000"
+    delivery_retry_initial_seconds: float = Field(default=10.0, gt=0)
+    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    delivery_give_up_hours: float = Field(default=72.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_disable_after_hours: float = Field(default=72.0, ge=0)
+    dev_mail_dir: str | None = None
+
     log_level: str = "INFO"
     log_json: bool | None = None
     metrics_port: int = 9464

@@ -6,15 +6,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from workflows.agreement import AgreementWorkflow
+from workflows.notify import NotifyWorkflow
 
-WORKFLOWS: list[type] = [AgreementWorkflow]
+WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow]
 
 
 def activities(settings: Any, sessionmaker: Any) -> list[Callable[..., Any]]:
     # Imported here, not at module level: the workflow sandbox imports this package and
     # must never pull in database or network code.
+    from services.worker.activities.notify import NotifyActivities
     from services.worker.activities.records import RecordActivities
 
     records = RecordActivities(sessionmaker)
-    return [records.record_events]
+    notify = NotifyActivities(settings, sessionmaker)
+    return [records.record_events, notify.plan_deliveries, notify.deliver_inbox, notify.deliver_email,
+            notify.deliver_webhook, notify.delivery_gave_up]
 

@@ -108,3 +108,5 @@ class Document(Base):
     uploaded_by: Mapped[str] = mapped_column(Text)
     org: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+from services.store.notification_models import *  # noqa: E402,F401,F403  (registers notification tables on Base)

@@ -1,0 +1,148 @@
+"""Tables of notification delivery: who to tell (contacts, webhook endpoints), what was
+told (the in-app notifications and their read marks) and the delivery log that makes every
+delivery happen once. Created by migration 2026_11_22_0002."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text,
+    UniqueConstraint, func, text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.store.db import Base
+
+TZ = DateTime(timezone=True)
+EMPTY_ARRAY = text("'{}'::text[]")
+
+
+class Contact(Base):
+    """A person to email: matched against a notification's audience by org, roles and gates."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    org: Mapped[str] = mapped_column(Text)
+    sub: Mapped[str | None] = mapped_column(Text)  # their user id, when they also log in
+    name: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(Text)  # stored lower-cased
+    language: Mapped[str] = mapped_column(Text, server_default="id")
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    gates: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=EMPTY_ARRAY)
+    # Channels ("email") or notification templates ("comment_added") they do not want.
+    opt_out: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=EMPTY_ARRAY)
+    time_zone: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("org", "email"),
+        CheckConstraint("language IN ('id', 'en')", name="language"),
+    )
+
+
+class WebhookEndpoint(Base):
+    """An organisation's Standard Webhooks endpoint. The secret is kept in clear because
+    signing needs it; it never travels through Temporal (activities read it here)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    org: Mapped[str] = mapped_column(Text, index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))  # ["*"] or event types
+    secret: Mapped[str] = mapped_column(Text)
+    # After a rotation the old secret signs too for a while, so receivers can switch over.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(TZ)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    failing_since: Mapped[datetime | None] = mapped_column(TZ)  # first failure since the last success
+    disabled_at: Mapped[datetime | None] = mapped_column(TZ)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class WebhookAttempt(Base):
+    """Every HTTP attempt of a webhook delivery, written before the request goes out and
+    completed after, so an attempt cut short by a crash still shows (unfinished)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(Text, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    agreement_id: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(TZ)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_webhook_attempts_endpoint_id_id", "endpoint_id", id.desc()),)
+
+
+class Delivery(Base):
+    """The exactly-once log: one row per (event, recipient, channel). A delivery claims its
+    row ('sending', with a lease) before sending and marks it 'sent' after; a retry or a
+    replay that finds 'sent' does nothing."""
+
+    __tablename__ = "deliveries"
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    recipient: Mapped[str] = mapped_column(Text, primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    claimed_until: Mapped[datetime | None] = mapped_column(TZ)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('sending', 'sent', 'failed')", name="status"),
+        CheckConstraint("channel IN ('email', 'webhook', 'inbox')", name="channel"),
+    )
+
+
+class InboxNotification(Base):
+    """An in-app notification for an audience; shown to every user whose token matches it."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    agreement_id: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    audience_key: Mapped[str] = mapped_column(Text)
+    audience_org: Mapped[str | None] = mapped_column(Text)
+    audience_role: Mapped[str] = mapped_column(Text)
+    audience_gate: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "audience_key"),
+        Index("ix_notifications_audience", "audience_org", "audience_role", at.desc()),
+    )
+
+
+class NotificationRead(Base):
+    """Read marks per user and event (a user matching two audiences of one event sees it once)."""
+
+    __tablename__ = "notification_reads"
+
+    sub: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

@@ -1,0 +1,275 @@
+"""Notification delivery activities: plan a batch, then deliver to the inbox, by email and
+by webhook — each exactly once per (event, recipient, channel).
+
+The protocol of every send (email, webhook), against the `deliveries` log:
+
+    1. claim   — one transaction: the row goes to 'sending' with a lease, unless it is
+                 'sent' (then do nothing: a retry or a replay) or another execution holds
+                 the lease (then retry later);
+    2. send    — SMTP or HTTP, outside any transaction;
+    3. mark    — one transaction: 'sent'.
+
+The one window no log can close is a crash between 2 and 3: the server accepted, we never
+recorded it, and the retry sends again. Both copies then carry the same identity — the
+deterministic Message-ID of the mail, the event id as `webhook-id` — so the receiver can
+drop the second. Everything else (retries after 'sent', replays of the workflow, a second
+execution racing the first) sends nothing twice.
+
+The inbox needs no such care: storing the notification *is* the delivery, one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import structlog
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.settings import Settings
+from services.store import notifications as store
+from services.store.db import session_scope
+from services.worker.channels import email, webhook
+from workflows import contracts as c
+from workflows.lifecycle import party_orgs
+from workflows.notifications import notifications_for
+
+log = structlog.get_logger("pakta.notify")
+
+DELIVERED = Counter("pakta_notifications_delivered",
+                    "Notification deliveries by channel and outcome "
+                    "(sent, duplicate, skipped, retry, failed)", ["channel", "outcome"])
+
+EMAIL_LEASE = timedelta(seconds=email.SMTP_TIMEOUT_SECONDS * 1.5 + 2)
+
+
+def webhook_lease(timeout: float) -> timedelta:
+    """How long a claim keeps other executions of the same delivery off: longer than the
+    request may take, shorter than the activity's start-to-close timeout (see `policy`), so
+    the retry Temporal makes after a worker died mid-send can claim and send."""
+    return timedelta(seconds=timeout * 1.5 + 2)
+
+
+class NotifyActivities:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self._http: httpx.AsyncClient | None = None
+
+    # ------------------------------------------------------------ planning
+
+    def policy(self) -> c.DeliveryPolicy:
+        s = self.settings
+        return c.DeliveryPolicy(
+            initial_interval_seconds=s.delivery_retry_initial_seconds,
+            maximum_interval_seconds=max(s.delivery_retry_max_seconds, s.delivery_retry_initial_seconds),
+            give_up_seconds=s.delivery_give_up_hours * 3600,
+            email_attempt_seconds=email.SMTP_TIMEOUT_SECONDS * 2 + 5,
+            webhook_attempt_seconds=s.webhook_timeout_seconds * 2 + 5,
+        )
+
+    @activity.defn(name=c.PLAN_DELIVERIES)
+    async def plan_deliveries(self, input: c.PlanInput) -> c.DeliveryPlan:
+        """Decide the notifications (the pure rules run here, so their outcome is recorded in
+        the workflow's history and a later change of the rules cannot break its replay) and
+        resolve them to recipients: contacts for email, endpoints for webhooks."""
+        notes = list(input.notifications)
+        if input.state is not None:
+            notes += [n for event in input.events for n in notifications_for(event, input.state)]
+        emails: list[c.EmailDelivery] = []
+        webhooks: list[c.WebhookDelivery] = []
+        async with session_scope(self.sessionmaker) as session:
+            mailed: set[tuple[str, str]] = set()
+            for index, note in enumerate(notes):
+                for contact in await store.contacts_for(session, audience=note.audience, template=note.template):
+                    # One mail per event and address, even if the contact is in two audiences.
+                    if (note.event_id, contact.email) in mailed:
+                        continue
+                    mailed.add((note.event_id, contact.email))
+                    emails.append(c.EmailDelivery(notification=index, recipient=c.EmailRecipient(
+                        address=contact.email, name=contact.name, language=contact.language,
+                        time_zone=contact.time_zone)))
+            if input.state is not None and input.events:
+                endpoints = await store.endpoints_for(session, orgs=party_orgs(input.state))
+                webhooks = [c.WebhookDelivery(event=i, endpoint_id=ep.id)
+                            for i, event in enumerate(input.events) for ep in endpoints
+                            if ep.subscribed(event.type)]
+        log.info("notifications_planned", agreement_id=input.agreement_id, notifications=len(notes),
+                 emails=len(emails), webhooks=len(webhooks))
+        return c.DeliveryPlan(notifications=notes, emails=emails, webhooks=webhooks, policy=self.policy())
+
+    # ------------------------------------------------------------ inbox
+
+    @activity.defn(name=c.DELIVER_INBOX)
+    async def deliver_inbox(self, input: c.DeliverInboxInput) -> c.DeliveryResult:
+        async with session_scope(self.sessionmaker) as session:
+            new = await store.add_to_inbox(session, notification=input.notification)
+        return self._done("sent" if new else "duplicate", channel="inbox",
+                          event_id=input.notification.event_id, recipient=input.notification.audience.key)
+
+    # ------------------------------------------------------------ email
+
+    @activity.defn(name=c.DELIVER_EMAIL)
+    async def deliver_email(self, input: c.DeliverEmailInput) -> c.DeliveryResult:
+        note, address = input.notification, input.recipient.address.strip().lower()
+        key = {"event_id": note.event_id, "recipient": address, "channel": "email"}
+        claim = await self._claim(key, agreement_id=note.agreement_id, lease=EMAIL_LEASE)
+        if claim.status == "sent":
+            return self._done("duplicate", **key)
+        message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
+        try:
+            await email.send(message, self.settings)
+        except email.PermanentMailError as error:
+            await self._release(key, str(error), failed=True)
+            DELIVERED.labels(channel="email", outcome="failed").inc()
+            raise ApplicationError(f"The mail server refused the message: {error}",
+                                   type="email_refused", non_retryable=True) from None
+        except email.TransientMailError as error:
+            await self._release(key, str(error))
+            DELIVERED.labels(channel="email", outcome="retry").inc()
+            log.warning("email_retry", **key, attempt=activity.info().attempt, error=str(error))
+            raise ApplicationError(f"Mail not sent, will retry: {error}", type="email_unavailable") from None
+        await self._mark_sent(key)
+        return self._done("sent", **key, message_id=message["Message-ID"])
+
+    # ------------------------------------------------------------ webhooks
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            # No redirects: a 3xx is a misconfigured endpoint, not a new address to post to.
+            self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        return self._http
+
+    @activity.defn(name=c.DELIVER_WEBHOOK)
+    async def deliver_webhook(self, input: c.DeliverWebhookInput) -> c.DeliveryResult:
+        event = input.event
+        key = {"event_id": event.id, "recipient": input.endpoint_id, "channel": "webhook"}
+        async with session_scope(self.sessionmaker) as session:
+            endpoint = await store.get_endpoint(session, endpoint_id=input.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            return self._done("skipped", **key)
+        lease = webhook_lease(self.settings.webhook_timeout_seconds)
+        async with session_scope(self.sessionmaker) as session:
+            claim = await self._claim_in(session, key, agreement_id=event.agreement_id, lease=lease)
+            attempt_id = None
+            if claim.status == "claimed":
+                # Recorded before the request leaves, so an attempt cut short by a crash shows.
+                attempt_id = await store.start_attempt(
+                    session, endpoint_id=endpoint.id, event_id=event.id, event_type=event.type,
+                    agreement_id=event.agreement_id, attempt=claim.attempt)
+        if claim.status == "sent":
+            return self._done("duplicate", **key)
+        assert attempt_id is not None
+
+        now = datetime.now(timezone.utc)
+        active = [endpoint.secret]
+        if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
+            active.append(endpoint.previous_secret)
+        body = webhook.payload(event)
+        headers = webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=active)
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        try:
+            response = await self.http().post(endpoint.url, content=body, headers=headers,
+                                               timeout=self.settings.webhook_timeout_seconds)
+            status = response.status_code
+            retry_after = webhook.retry_after_seconds(response.headers.get("retry-after"), now)
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        duration_ms = int((time.monotonic() - started) * 1000)
+
+        async with session_scope(self.sessionmaker) as session:
+            await store.finish_attempt(session, attempt_id=attempt_id, status_code=status, error=error,
+                                       duration_ms=duration_ms)
+            if error is None:
+                await store.mark_sent(session, **key)
+                await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
+            else:
+                permanent = status is not None and not webhook.retryable(status)
+                await store.release_delivery(session, **key, error=error, failed=permanent)
+                await store.endpoint_failed(session, endpoint_id=endpoint.id)
+        if error is None:
+            return self._done("sent", **key, status=status, attempt=claim.attempt)
+        if status is not None and not webhook.retryable(status):
+            DELIVERED.labels(channel="webhook", outcome="failed").inc()
+            log.warning("webhook_refused", **key, status=status, attempt=claim.attempt)
+            raise ApplicationError(f"The endpoint refused the delivery: {error}", {"status": status},
+                                   type="webhook_refused", non_retryable=True)
+        DELIVERED.labels(channel="webhook", outcome="retry").inc()
+        log.warning("webhook_retry", **key, status=status, attempt=claim.attempt, error=error)
+        delay = None
+        if retry_after is not None:  # 429/503 asking for a pause: honour it, within reason
+            delay = timedelta(seconds=min(retry_after, self.settings.delivery_retry_max_seconds))
+        raise ApplicationError(f"Webhook not delivered, will retry: {error}", {"status": status},
+                               type="webhook_unavailable", next_retry_delay=delay)
+
+    # ------------------------------------------------------------ giving up
+
+    @activity.defn(name=c.DELIVERY_GAVE_UP)
+    async def delivery_gave_up(self, input: c.GaveUpInput) -> c.GaveUpResult:
+        key = {"event_id": input.event_id, "recipient": input.recipient, "channel": input.channel}
+        async with session_scope(self.sessionmaker) as session:
+            row = await store.get_delivery(session, **key)
+            reason = (row or {}).get("last_error") or input.reason
+            if row is not None and row["status"] != "sent":
+                await store.release_delivery(session, **key, error=reason, failed=True)
+            disabled = None
+            if input.channel == "webhook":
+                disabled = await store.disable_if_failing(
+                    session, endpoint_id=input.recipient, reason=reason,
+                    failing_for=timedelta(hours=self.settings.webhook_disable_after_hours))
+        DELIVERED.labels(channel=input.channel, outcome="failed").inc()
+        log.error("delivery_given_up", **key, reason=reason, permanent=input.permanent,
+                  endpoint_disabled=bool(disabled))
+        if disabled is None:
+            return c.GaveUpResult(reason=reason)
+        return c.GaveUpResult(disabled=True, org=disabled.org, url=disabled.url, reason=reason)
+
+    # ------------------------------------------------------------ helpers
+
+    async def _claim(self, key: dict, *, agreement_id: str, lease: timedelta) -> store.Claim:
+        async with session_scope(self.sessionmaker) as session:
+            return await self._claim_in(session, key, agreement_id=agreement_id, lease=lease)
+
+    async def _claim_in(self, session: AsyncSession, key: dict, *, agreement_id: str,
+                        lease: timedelta) -> store.Claim:
+        claim = await store.claim_delivery(session, **key, agreement_id=agreement_id, lease=lease)
+        if claim.status == "busy":
+            # Another execution of this delivery is sending right now (or died doing so and
+            # its lease has not run out): let Temporal try again later.
+            DELIVERED.labels(channel=key["channel"], outcome="retry").inc()
+            raise ApplicationError("Another attempt of this delivery is in progress.", type="delivery_busy")
+        return claim
+
+    async def _release(self, key: dict, error: str, failed: bool = False) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await store.release_delivery(session, **key, error=error, failed=failed)
+
+    async def _mark_sent(self, key: dict) -> None:
+        # The message is out: try hard to record it, since a retry of this activity would
+        # otherwise send it again (the window the module docstring describes).
+        for attempt in range(5):
+            try:
+                async with session_scope(self.sessionmaker) as session:
+                    await store.mark_sent(session, **key)
+                return
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5 * 2 ** attempt)
+
+    @staticmethod
+    def _done(outcome: str, *, channel: str, **fields) -> c.DeliveryResult:
+        DELIVERED.labels(channel=channel, outcome=outcome).inc()
+        log.info("notification_delivered" if outcome == "sent" else f"notification_{outcome}",
+                 channel=channel, **fields)
+        return c.DeliveryResult(outcome=outcome)

@@ -1,0 +1,128 @@
+"""Wording of notifications: subject, plain-text and HTML bodies from Jinja2 templates in
+Indonesian and English (`services/worker/templates/`).
+
+Each language file (`id.txt`, `en.txt`) holds two blocks per template key,
+`<key>_subject` and `<key>_body`, so translators see every message of a language in one
+place; the body is written once as plain text and the layouts (`layout.txt`,
+`layout.html`) turn it into both MIME parts. A key without blocks falls back to `generic`,
+so a new event type still gets a sensible message before anyone words it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, FileSystemLoader, Template
+
+from workflows.notifications import Notification
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most of the users are
+
+DOCUMENTS = {
+    "id": {"loi": "surat pernyataan kehendak (LoI)", "plan": "rencana kerja sama",
+           "ksb": "kesepakatan bersama (KSB)", "pks": "perjanjian kerja sama (PKS)", "adendum": "adendum"},
+    "en": {"loi": "letter of intent (LoI)", "plan": "cooperation plan",
+           "ksb": "memorandum of understanding (KSB)", "pks": "cooperation agreement (PKS)",
+           "adendum": "addendum"},
+}
+GATES = {
+    "id": {"review": "kajian TKKSD", "legal": "telaah hukum", "dprd": "persetujuan DPRD",
+           "ministry": "persetujuan Menteri", "head": "keputusan kepala daerah"},
+    "en": {"review": "TKKSD review", "legal": "legal review", "dprd": "DPRD approval",
+           "ministry": "the Minister's approval", "head": "the head of region's decision"},
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        # Only the HTML layout escapes; subjects and text bodies are plain text.
+        autoescape=lambda name: bool(name and name.endswith(".html")),
+        keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def _language(language: str | None) -> str:
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def _context(n: Notification, lang: str, *, name: str | None, public_url: str,
+             time_zone: str | None) -> dict[str, Any]:
+    d = n.data
+    zone = _zone(time_zone)
+
+    def when(value: datetime | str | None) -> str:
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        local = moment.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    step_name = (d.get("step_name") or {}).get(lang) or d.get("step") or ""
+    to_step_name = (d.get("to_step_name") or {}).get(lang) or d.get("to_step") or ""
+    return {
+        "n": n, "d": d, "lang": lang, "name": name or "",
+        "title": d.get("title") or "", "step_name": step_name, "to_step_name": to_step_name,
+        "document": DOCUMENTS[lang].get(d.get("document_kind") or d.get("document") or "", ""),
+        "gate": GATES[lang].get(d.get("gate") or "", d.get("gate") or ""),
+        "when": when(n.at), "due": when(d.get("due_at")),
+        "link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else public_url,
+    }
+
+
+def _block(template: Template, name: str, context: dict[str, Any]) -> str:
+    return "".join(template.blocks[name](template.new_context(context))).strip()
+
+
+def _key(template: Template, key: str) -> str:
+    return key if f"{key}_subject" in template.blocks else "generic"
+
+
+def subject(n: Notification, language: str | None = None) -> str:
+    """The one-line summary (email subject, inbox line) in `language`."""
+    lang = _language(language)
+    template = _environment().get_template(f"{lang}.txt")
+    context = _context(n, lang, name=None, public_url="", time_zone=None)
+    return " ".join(_block(template, f"{_key(template, n.template)}_subject", context).split())
+
+
+def render(n: Notification, *, language: str | None, name: str | None, public_url: str,
+           time_zone: str | None = None) -> Rendered:
+    lang = _language(language)
+    env = _environment()
+    template = env.get_template(f"{lang}.txt")
+    context = _context(n, lang, name=name, public_url=public_url, time_zone=time_zone)
+    key = _key(template, n.template)
+    title = " ".join(_block(template, f"{key}_subject", context).split())
+    body = _block(template, f"{key}_body", context)
+    parts = {"subject": title, "body": body,
+             "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
+             "greeting": _block(template, "greeting", context),
+             "open_label": _block(template, "open_label", context),
+             "footer": _block(template, "footer", context)}
+    return Rendered(subject=title,
+                    text=env.get_template("layout.txt").render(**context, **parts).strip() + "\n",
+                    html=env.get_template("layout.html").render(**context, **parts))

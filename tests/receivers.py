@@ -1,0 +1,159 @@
+"""Real receivers for delivery tests, on 127.0.0.1 only: an SMTP server (aiosmtpd) that
+keeps what it receives, and a tiny HTTP/1.1 webhook receiver that verifies every request
+with the `standardwebhooks` library and behaves per path (ok, flaky, refuse, down, block).
+
+The webhook receiver deduplicates on `webhook-id` as the Standard Webhooks spec tells
+receivers to: `processed` holds what it acted on, `requests` every request that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from services.embedded.ports import free_port
+
+
+# ---------------------------------------------------------------- SMTP
+
+
+class MailSink:
+    """aiosmtpd in its own thread; `messages` are parsed `EmailMessage`s."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "MailSink":
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address.lower() in m["X-Envelope-To"].lower()]
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verified: bool = False
+
+    @property
+    def msg_id(self) -> str:
+        return self.headers.get("webhook-id", "")
+
+
+Behaviour = Callable[["WebhookReceiver", Request], Awaitable[int | None]]
+
+
+async def ok(receiver: "WebhookReceiver", request: Request) -> int:
+    return 200
+
+
+def flaky(failures: int) -> Behaviour:
+    """503 for the first `failures` attempts of each message, then 200."""
+    async def behave(receiver: WebhookReceiver, request: Request) -> int:
+        return 503 if receiver.attempts_of(request) <= failures else 200
+    return behave
+
+
+def status(code: int) -> Behaviour:
+    async def behave(receiver: WebhookReceiver, request: Request) -> int:
+        return code
+    return behave
+
+
+async def block_first(receiver: "WebhookReceiver", request: Request) -> int | None:
+    """Never answer the first attempt of a message (None: close without a response, once
+    the receiver is told to let go); answer later ones at once."""
+    if receiver.attempts_of(request) == 1:
+        receiver.blocked.set()
+        await receiver.release.wait()
+        return None
+    return 200
+
+
+@dataclass
+class WebhookReceiver:
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # path -> whsec_ secret
+    requests: list[Request] = field(default_factory=list)
+    processed: dict[tuple[str, str], dict] = field(default_factory=dict)  # (path, webhook-id) -> body
+    blocked: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    port: int = 0
+
+    async def start(self) -> "WebhookReceiver":
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self.release.set()
+        self._server.close()
+        await self._server.wait_closed()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def at(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+    def attempts_of(self, request: Request) -> int:
+        return sum(1 for r in self.requests if r.path == request.path and r.msg_id == request.msg_id)
+
+    def raw_counts(self, path: str) -> Counter:
+        return Counter(r.msg_id for r in self.at(path))
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            request_line, *header_lines = head.split("\r\n")
+            _method, path, _version = request_line.split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, v in
+                       (line.split(":", 1) for line in header_lines if ":" in line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            request = Request(path=path, headers=headers, body=body)
+            secret = self.secrets.get(path)
+            if secret:
+                try:
+                    payload = Webhook(secret).verify(body, headers)
+                    request.verified = True
+                except WebhookVerificationError:
+                    payload = None
+            self.requests.append(request)
+            code = await self.behaviours.get(path, ok)(self, request)
+            if code is None:
+                return
+            if 200 <= code < 300 and request.verified:
+                # Act once per message, as the spec asks receivers to.
+                self.processed.setdefault((path, request.msg_id), payload)
+            writer.write(f"HTTP/1.1 {code} Status\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()

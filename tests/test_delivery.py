@@ -1,0 +1,376 @@
+"""Notification delivery against real parts: NotifyWorkflow on the Temporal dev server with
+the real activities, the embedded PostgreSQL, a real SMTP server (aiosmtpd) and a real HTTP
+receiver that verifies signatures with the `standardwebhooks` library. Everything listens
+on 127.0.0.1; every test uses organisations of its own so no other test sees its contacts
+or endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Worker
+
+from services.store import notifications as store
+from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.worker.activities.notify import NotifyActivities
+from services.worker.channels import email as mail
+from services.worker.channels import webhook
+from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
+from workflows import contracts as c
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.notify import NotifyWorkflow
+from workflows.registry import activities
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+async def sessionmaker(settings):
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def sink():
+    server = MailSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def receiver():
+    server = await WebhookReceiver().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def orgs() -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return f"a-{tag}", f"b-{tag}"
+
+
+def fast(settings, sink: MailSink | None = None, **overrides):
+    """Settings with short retry intervals, pointing at the test SMTP server."""
+    return settings.model_copy(update={
+        "smtp_host": "127.0.0.1", "smtp_port": sink.port if sink else 9,
+        "delivery_retry_initial_seconds": 0.1, "delivery_retry_max_seconds": 0.5,
+        "webhook_timeout_seconds": 3.0, "public_url": "https://pakta.test", **overrides})
+
+
+@asynccontextmanager
+async def notify_worker(env, settings, sessionmaker, task_queue):
+    async with Worker(env.client, task_queue=task_queue, workflows=[NotifyWorkflow],
+                      activities=activities(settings, sessionmaker)):
+        yield env.client
+
+
+def submitted(orgs: tuple[str, str]) -> tuple[list[m.Event], m.AgreementState]:
+    """A KSDD between the two organisations, just submitted: the batch NotifyWorkflow gets
+    (agreement_submitted, then step_entered opening the review gate for both regions)."""
+    a, b = orgs
+    parties = [m.Party(org=a, role="initiator", sector="government", signatory=f"Head of {a}"),
+               m.Party(org=b, role="counterparty", sector="government", signatory=f"Head of {b}")]
+    proposal = m.Proposal(title="Pengelolaan sampah regional", kind="ksdd", objectives="TPPAS.",
+                          sector="environment", parties=parties, start_date="2027-02-01", duration_months=60)
+    staff = m.Actor(sub=f"staff@{a}", org=a, roles=["staff"])
+    state = L.evolve(None, L.create(proposal, staff, NOW, str(uuid.uuid4()))[0])
+    events = L.decide(state, m.Submit(), staff, NOW)
+    for event in events:
+        state = L.evolve(state, event)
+    return events, state
+
+
+async def notify(client, task_queue, events, state, run: str = "") -> c.NotifyResult:
+    return await client.execute_workflow(
+        NotifyWorkflow.run, c.NotifyInput(agreement_id=state.id, events=events, state=state),
+        id=c.notify_workflow_id(state.id, events[0].seq) + run, task_queue=task_queue,
+        result_type=c.NotifyResult)
+
+
+async def add_contact(sessionmaker, org, email, roles, **kw):
+    async with session_scope(sessionmaker) as session:
+        return await store.create_contact(session, org=org, name=kw.pop("name", email.split("@")[0]),
+                                          email=email, roles=roles, created_by="test", **kw)
+
+
+async def add_endpoint(sessionmaker, receiver: WebhookReceiver, org: str, path: str, events=("*",)):
+    secret = webhook.new_secret()
+    receiver.secrets[path] = secret
+    async with session_scope(sessionmaker) as session:
+        return await store.create_endpoint(session, org=org, url=receiver.url(path), events=events,
+                                           secret=secret, created_by="test")
+
+
+async def delivery(sessionmaker, event_id, recipient, channel):
+    async with session_scope(sessionmaker) as session:
+        return await store.get_delivery(session, event_id=event_id, recipient=recipient, channel=channel)
+
+
+# ---------------------------------------------------------------- email
+
+
+async def test_email_reaches_matching_contacts_in_their_language(
+        temporal_env, settings, sessionmaker, sink, orgs, task_queue):
+    a, b = orgs
+    await add_contact(sessionmaker, a, f"tkksd@{a}.go.id", ["approver"], gates=["review"], language="en",
+                      name="Budi", time_zone="Asia/Makassar")
+    await add_contact(sessionmaker, a, f"Siti@{a}.go.id", ["staff", "partner"], name="Siti")
+    await add_contact(sessionmaker, a, f"ttd@{a}.go.id", ["signatory"])  # nothing for signatories yet
+    await add_contact(sessionmaker, b, f"mitra@{b}.go.id", ["partner"], opt_out=["email"])
+    await add_contact(sessionmaker, b, f"staf@{b}.go.id", ["staff"], opt_out=["agreement_submitted"])
+    await add_contact(sessionmaker, b, f"dprd@{b}.go.id", ["approver"], gates=["dprd"])  # another gate
+
+    events, state = submitted(orgs)
+    config = fast(settings, sink)
+    async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, events, state)
+        # Both regions' review approvers, both parties' staff and partners, in the inbox.
+        assert (result.notifications, result.inbox, result.emails, result.failed) == (6, 6, 2, 0)
+
+        approver_mail, = sink.to(f"tkksd@{a}.go.id")
+        assert approver_mail["Subject"] == "Awaiting your decision (TKKSD review): Pengelolaan sampah regional"
+        assert approver_mail["Content-Language"] == "en" and approver_mail["To"] == f"Budi <tkksd@{a}.go.id>"
+        assert approver_mail["From"] == config.mail_from and approver_mail["Auto-Submitted"] == "auto-generated"
+        assert approver_mail["Message-ID"] == mail.message_id(events[1].id, f"tkksd@{a}.go.id")
+        assert approver_mail.get_content_type() == "multipart/alternative"
+        text = approver_mail.get_body(("plain",)).get_content()
+        html = approver_mail.get_body(("html",)).get_content()
+        assert text.startswith("Dear Budi,") and f"for {a}" in text and "WITA" in text
+        assert f'href="https://pakta.test/agreements/{state.id}"' in html and "&#34;Pengelolaan" in html
+
+        staff_mail, = sink.to(f"siti@{a}.go.id")  # one mail though Siti is in two audiences
+        assert staff_mail["Subject"] == "Kerja sama diajukan: Pengelolaan sampah regional"
+        assert staff_mail["Content-Language"] == "id"
+        assert staff_mail.get_body(("plain",)).get_content().startswith("Yth. Siti,")
+        assert "Usulan kerja sama" in staff_mail.get_body(("html",)).get_content()
+        assert len(sink.messages) == 2  # opted out, other gate, other role: nothing
+
+        # Running the batch again (a reset, a duplicate start) delivers nothing twice.
+        again = await notify(client, task_queue, events, state, run="-again")
+        assert (again.inbox, again.emails) == (6, 2) and len(sink.messages) == 2
+    row = await delivery(sessionmaker, events[1].id, f"tkksd@{a}.go.id", "email")
+    assert row["status"] == "sent" and row["attempts"] == 1
+
+
+async def test_mail_server_down_retries_then_gives_up(temporal_env, settings, sessionmaker, orgs, task_queue):
+    a, _ = orgs
+    await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
+    events, state = submitted(orgs)
+    config = fast(settings, None, delivery_give_up_hours=1.5 / 3600)  # nothing listens on port 9
+    async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, events, state)
+    assert (result.emails, result.failed, result.inbox) == (0, 1, 6)
+    row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
+    assert row["status"] == "failed" and row["attempts"] > 1 and "SMTP" in row["last_error"]
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+async def test_webhooks_are_signed_retried_and_filtered(
+        temporal_env, settings, sessionmaker, receiver, orgs, task_queue):
+    a, b = orgs
+    receiver.behaviours = {"/flaky": flaky(2), "/ok": ok}
+    everything = await add_endpoint(sessionmaker, receiver, a, "/flaky")
+    only_withdrawals = await add_endpoint(sessionmaker, receiver, a, "/withdrawn", events=["agreement_withdrawn"])
+    only_submissions = await add_endpoint(sessionmaker, receiver, b, "/ok", events=["agreement_submitted"])
+    outsider = await add_endpoint(sessionmaker, receiver, f"x-{a}", "/outsider")  # party to nothing
+
+    events, state = submitted(orgs)
+    async with notify_worker(temporal_env, fast(settings), sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, events, state)
+    assert (result.webhooks, result.failed) == (3, 0)
+
+    # Two 503s then a 200 per event: three attempts each, all signed, one processed.
+    assert receiver.raw_counts("/flaky") == {events[0].id: 3, events[1].id: 3}
+    assert all(r.verified for r in receiver.requests)
+    assert receiver.at("/withdrawn") == [] and receiver.at("/outsider") == []
+    assert receiver.raw_counts("/ok") == {events[0].id: 1}
+
+    body = receiver.processed[("/ok", events[0].id)]
+    assert body == {"id": events[0].id, "type": "agreement_submitted", "agreement_id": state.id,
+                    "seq": events[0].seq, "version": events[0].version,
+                    "at": "2027-01-04T09:00:00Z", "data": json.loads(json.dumps(events[0].data))}
+    request = receiver.at("/ok")[0]
+    assert request.headers["webhook-id"] == events[0].id
+    assert request.headers["webhook-signature"].startswith("v1,")
+    assert request.headers["content-type"] == "application/json"
+
+    async with session_scope(sessionmaker) as session:
+        attempts = await store.list_attempts(session, endpoint_id=everything.id)
+        endpoint = await store.get_endpoint(session, endpoint_id=everything.id)
+    assert sorted((x.event_id, x.attempt, x.status_code) for x in attempts) == sorted(
+        (e.id, n, code) for e in events for n, code in ((1, 503), (2, 503), (3, 200)))
+    assert all(x.finished_at and x.duration_ms is not None for x in attempts)
+    assert endpoint.enabled and endpoint.failing_since is None  # healthy again after the 200s
+    row = await delivery(sessionmaker, events[1].id, everything.id, "webhook")
+    assert row["status"] == "sent" and row["attempts"] == 3
+    assert only_withdrawals.id and outsider.id and only_submissions.id
+
+
+async def test_a_refusal_is_not_retried(temporal_env, settings, sessionmaker, receiver, orgs, task_queue):
+    a, _ = orgs
+    receiver.behaviours = {"/refuse": status(400), "/busy": flaky(1)}
+    refusing = await add_endpoint(sessionmaker, receiver, a, "/refuse", events=["agreement_submitted"])
+    await add_endpoint(sessionmaker, receiver, a, "/busy", events=["agreement_submitted"])
+    receiver.behaviours["/busy"] = _too_many_then_ok
+    events, state = submitted(orgs)
+    async with notify_worker(temporal_env, fast(settings), sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, events, state)
+    assert (result.webhooks, result.failed, result.disabled_endpoints) == (1, 1, [])
+    assert len(receiver.at("/refuse")) == 1  # a 400 is final
+    assert len(receiver.at("/busy")) == 2  # a 429 is retried
+    row = await delivery(sessionmaker, events[0].id, refusing.id, "webhook")
+    assert row["status"] == "failed" and row["last_error"].startswith("HTTP 400")
+    async with session_scope(sessionmaker) as session:
+        assert (await store.get_endpoint(session, endpoint_id=refusing.id)).enabled
+
+
+async def _too_many_then_ok(receiver: WebhookReceiver, request) -> int:
+    return 429 if receiver.attempts_of(request) == 1 else 200
+
+
+async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
+        temporal_env, settings, sessionmaker, receiver, sink, orgs, task_queue):
+    a, _ = orgs
+    receiver.behaviours = {"/down": status(503)}
+    down = await add_endpoint(sessionmaker, receiver, a, "/down")
+    await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"], language="en")
+    events, state = submitted(orgs)
+    config = fast(settings, sink, delivery_give_up_hours=1.5 / 3600, webhook_disable_after_hours=0)
+    async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, events, state)
+    assert result.failed == 2 and result.disabled_endpoints == [down.id]  # told once, not per event
+    assert len(receiver.at("/down")) > 2
+    async with session_scope(sessionmaker) as session:
+        endpoint = await store.get_endpoint(session, endpoint_id=down.id)
+        inbox = await store.list_inbox(session, sub="siti", org=a, roles=["staff"], gates=[])
+    assert not endpoint.enabled and endpoint.disabled_at and endpoint.disabled_reason.startswith("HTTP 503")
+    notice = next(n for n in inbox if n.template == "webhook_disabled")
+    assert notice.data["endpoint_id"] == down.id and notice.data["url"] == receiver.url("/down")
+    mails = [m for m in sink.to(f"siti@{a}.go.id") if m["Subject"].startswith("Webhook disabled")]
+    assert len(mails) == 1 and receiver.url("/down") in mails[0]["Subject"]
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, receiver, sink, orgs):
+    a, _ = orgs
+    receiver.behaviours = {"/slow": _slow_ok}
+    endpoint = await add_endpoint(sessionmaker, receiver, a, "/slow")
+    events, state = submitted(orgs)
+    acts = NotifyActivities(fast(settings, sink), sessionmaker)
+    env = ActivityEnvironment()
+    hook = c.DeliverWebhookInput(event=events[0], endpoint_id=endpoint.id)
+
+    # Two executions at once (Temporal retried while the first still ran): the lease lets
+    # one send; the other is told to retry later.
+    outcomes = await asyncio.gather(env.run(acts.deliver_webhook, hook), env.run(acts.deliver_webhook, hook),
+                                    return_exceptions=True)
+    sent = [o for o in outcomes if isinstance(o, c.DeliveryResult)]
+    busy = [o for o in outcomes if isinstance(o, ApplicationError)]
+    assert [o.outcome for o in sent] == ["sent"] and [e.type for e in busy] == ["delivery_busy"], outcomes
+    # Executed again after it succeeded (a retry whose completion was lost, a replay).
+    assert (await env.run(acts.deliver_webhook, hook)).outcome == "duplicate"
+    assert receiver.raw_counts("/slow") == {events[0].id: 1}
+
+    plan = await env.run(acts.plan_deliveries, c.PlanInput(agreement_id=state.id, events=events, state=state))
+    staff_note = next(n for n in plan.notifications if n.audience.key == f"{a}/staff/*")
+    letter = c.DeliverEmailInput(notification=staff_note,
+                                 recipient=c.EmailRecipient(address=f"Siti@{a}.go.id", name="Siti"))
+    assert (await env.run(acts.deliver_email, letter)).outcome == "sent"
+    assert (await env.run(acts.deliver_email, letter)).outcome == "duplicate"
+    assert len(sink.to(f"siti@{a}.go.id")) == 1
+    inbox = c.DeliverInboxInput(notification=staff_note)
+    assert [(await env.run(acts.deliver_inbox, inbox)).outcome for _ in range(2)] == ["sent", "duplicate"]
+
+
+async def _slow_ok(receiver: WebhookReceiver, request) -> int:
+    await asyncio.sleep(0.5)
+    return 200
+
+
+async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
+        temporal_env, settings, sessionmaker, receiver, orgs, task_queue):
+    """A `pakta worker` process is SIGKILLed while a webhook request is in flight (the
+    receiver holds it); a new worker takes over. Endpoints already served are not served
+    again; the interrupted delivery is retried with the same webhook-id, so the receiver,
+    deduplicating on it as the spec asks, processes every (event, endpoint) once."""
+    a, b = orgs
+    receiver.behaviours = {"/ok": ok, "/hold": block_first}
+    served = await add_endpoint(sessionmaker, receiver, b, "/ok", events=["agreement_submitted"])
+    held = await add_endpoint(sessionmaker, receiver, a, "/hold", events=["step_entered"])
+    config = fast(settings, None)
+    target = temporal_env.client.service_client.config.target_host
+    env = {**os.environ, "PAKTA_DATABASE_URL": config.database_url, "PAKTA_TEMPORAL_ADDRESS": target,
+           "PAKTA_TEMPORAL_TASK_QUEUE": task_queue, "PAKTA_METRICS_PORT": "0", "PAKTA_LOG_JSON": "false",
+           "PAKTA_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
+           "PAKTA_DELIVERY_RETRY_INITIAL_SECONDS": "0.1", "PAKTA_DELIVERY_RETRY_MAX_SECONDS": "0.5",
+           "PAKTA_SMTP_PORT": "9"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "worker", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    events, state = submitted(orgs)
+    try:
+        handle = await temporal_env.client.start_workflow(
+            NotifyWorkflow.run, c.NotifyInput(agreement_id=state.id, events=events, state=state),
+            id=c.notify_workflow_id(state.id, events[0].seq), task_queue=task_queue, result_type=c.NotifyResult)
+        await asyncio.wait_for(receiver.blocked.wait(), timeout=60)
+        # Kill once the other delivery is logged as sent (killing between the receiver's
+        # 200 and that log entry is the window only the webhook-id covers).
+        await _until_async(lambda: _status(sessionmaker, events[0].id, served.id), "sent", timeout=30)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert receiver.raw_counts("/hold") == {events[1].id: 1}  # in flight when the worker died
+
+    async with notify_worker(temporal_env, config, sessionmaker, task_queue):
+        result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert (result.webhooks, result.failed) == (2, 0)
+    assert receiver.raw_counts("/ok") == {events[0].id: 1}  # done before the kill: not redone
+    # The interrupted one went out again, under the same webhook-id ...
+    assert receiver.raw_counts("/hold") == {events[1].id: 2}
+    assert all(r.verified for r in receiver.requests)
+    # ... and the receiver acted once per (event, endpoint).
+    assert sorted(receiver.processed) == sorted([("/ok", events[0].id), ("/hold", events[1].id)])
+    async with session_scope(sessionmaker) as session:
+        attempts = await store.list_attempts(session, endpoint_id=held.id)
+    # Both attempts are on record; the first never finished.
+    assert sorted((x.attempt, x.status_code, x.finished_at is None) for x in attempts) == [
+        (1, None, True), (2, 200, False)]
+    assert (await delivery(sessionmaker, events[1].id, held.id, "webhook"))["status"] == "sent"
+    assert served.id
+
+
+async def _status(sessionmaker, event_id, recipient) -> str | None:
+    row = await delivery(sessionmaker, event_id, recipient, "webhook")
+    return row["status"] if row else None
+
+
+async def _until_async(probe, expected, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while await probe() != expected:
+            await asyncio.sleep(0.05)

@@ -1,0 +1,255 @@
+"""`notifications_for(event, state)`: who hears what, per event type (pure: the decider
+produces real events, the rules turn them into notifications)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from services.worker.channels import render
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.notifications import RULES, SILENT, Audience, endpoint_disabled, notifications_for
+
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+SHA = "a" * 64
+
+
+def actor(org: str, *roles: str, gates: tuple[str, ...] = ()) -> m.Actor:
+    return m.Actor(sub=f"{roles[0]}@{org}", org=org, roles=list(roles), gates=list(gates))
+
+
+STAFF, PARTNER = actor("jabar", "staff"), actor("jateng", "partner")
+APPROVE_JABAR = actor("jabar", "approver", gates=("review", "legal", "dprd", "head"))
+APPROVE_JATENG = actor("jateng", "approver", gates=("review", "legal", "dprd", "head"))
+MINISTER = actor("kemendagri", "approver", gates=("ministry",))
+
+
+def party(org: str, role: str = "counterparty", **kw) -> m.Party:
+    return m.Party(org=org, role=role, sector=kw.pop("sector", "government"), signatory=f"Head of {org}", **kw)
+
+
+def ksdd() -> m.AgreementState:
+    proposal = m.Proposal(title="Pengelolaan sampah regional", kind="ksdd", objectives="TPPAS bersama.",
+                          sector="environment", parties=[party("jabar", "initiator"), party("jateng")],
+                          start_date="2027-02-01", duration_months=60)
+    return replay(L.create(proposal, STAFF, NOW, "agr-1"))
+
+
+def ksdpl() -> m.AgreementState:
+    proposal = m.Proposal(title="Kesehatan Jabar – WA", kind="ksdpl", objectives="Tenaga kesehatan.",
+                          sector="health", parties=[party("jabar", "initiator"), party("wa-gov", foreign=True)],
+                          start_date="2027-02-01", duration_months=36)
+    return replay(L.create(proposal, STAFF, NOW, "agr-2"))
+
+
+def replay(events, state=None) -> m.AgreementState:
+    for event in events:
+        state = L.evolve(state, event)
+    return state
+
+
+def run(state: m.AgreementState, who: m.Actor, command) -> tuple[m.AgreementState, list[m.Event]]:
+    events = L.decide(state, command, who, NOW)
+    return replay(events, state), events
+
+
+def heard(events: list[m.Event], state: m.AgreementState, type_: str) -> dict[str, str]:
+    """audience key -> template, for the events of `type_` in the batch."""
+    found = [e for e in events if e.type == type_]
+    assert found, f"no {type_} in {[e.type for e in events]}"
+    return {n.audience.key: n.template for e in found for n in notifications_for(e, state)}
+
+
+def to_ksdd_signing() -> tuple[m.AgreementState, list[m.Event]]:
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
+    state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
+    state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
+    return run(state, PARTNER, m.AcceptDraft(version=1))
+
+
+def test_submission_tells_every_party_and_opens_a_gate_for_each_region():
+    state, events = run(ksdd(), STAFF, m.Submit())
+    assert heard(events, state, "agreement_submitted") == {
+        "jabar/staff/*": "agreement_submitted", "jabar/partner/*": "agreement_submitted",
+        "jateng/staff/*": "agreement_submitted", "jateng/partner/*": "agreement_submitted"}
+    # The review gate is owed by each Indonesian government party: each region's approvers.
+    assert heard(events, state, "step_entered") == {
+        "jabar/approver/review": "gate_opened", "jateng/approver/review": "gate_opened"}
+    gate = next(n for e in events for n in notifications_for(e, state) if n.template == "gate_opened")
+    assert gate.data["step"] == "persiapan" and gate.data["gate"] == "review"
+    assert gate.data["title"] == "Pengelolaan sampah regional" and gate.data["due_at"]
+
+
+def test_approval_tells_the_initiator_and_a_negotiation_tells_the_parties():
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, events = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
+    assert heard(events, state, "gate_decided") == {"jabar/staff/*": "gate_approved"}
+    state, events = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
+    assert heard(events, state, "step_entered") == {
+        "jabar/staff/*": "negotiation_opened", "jabar/partner/*": "negotiation_opened",
+        "jateng/staff/*": "negotiation_opened", "jateng/partner/*": "negotiation_opened"}
+    assert notifications_for(next(e for e in events if e.type == "step_completed"), state) == []
+
+
+def test_a_new_draft_awaits_the_other_parties_and_agreement_opens_signing():
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
+    state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
+    state, events = run(state, STAFF, m.SubmitDraft(document=SHA, note="v1"))
+    assert heard(events, state, "draft_submitted") == {
+        "jateng/staff/*": "draft_submitted", "jateng/partner/*": "draft_submitted"}
+    note = notifications_for(events[0], state)[0]
+    assert note.data | {"version": 1, "by_org": "jabar", "document_kind": "ksb", "note": "v1"} == note.data
+
+    state, events = run(state, PARTNER, m.AcceptDraft(version=1))
+    assert heard(events, state, "draft_accepted") == {"jabar/staff/*": "draft_accepted"}
+    assert heard(events, state, "step_entered") == {
+        "jabar/signatory/*": "signing_opened", "jateng/signatory/*": "signing_opened"}
+
+
+def test_a_signature_tells_the_other_parties_staff():
+    state, _ = to_ksdd_signing()
+    state, events = run(state, actor("jateng", "signatory"), m.Sign(version=1, method="electronic"))
+    assert heard(events, state, "document_signed") == {"jabar/staff/*": "document_signed"}
+
+
+def test_changes_requested_go_back_to_the_parties_with_the_comment():
+    state, _ = to_ksdd_signing()
+    state, _ = run(state, actor("jabar", "signatory"), m.Sign(version=1, method="electronic"))
+    state, _ = run(state, actor("jateng", "signatory"), m.Sign(version=1, method="electronic"))
+    # The DPRD step is skipped (no party needs it); the KSB signed, the PKS is negotiated.
+    state, _ = run(state, STAFF, m.SubmitDraft(document="b" * 64))
+    state, _ = run(state, PARTNER, m.AcceptDraft(version=2))
+    assert L.current_step(state).key == "telaah_hukum"
+    state, events = run(state, APPROVE_JABAR, m.Decide(gate="legal", outcome="request_changes",
+                                                       comment="Pasal 5 kurang jelas."))
+    assert [n for e in events if e.type == "gate_decided" for n in notifications_for(e, state)] == []
+    told = heard(events, state, "returned_for_changes")
+    assert set(told) == {"jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+    note = notifications_for(next(e for e in events if e.type == "returned_for_changes"), state)[0]
+    assert note.data["comment"] == "Pasal 5 kurang jelas." and note.data["to_step"] == "penyusunan_pks"
+
+
+def test_changes_at_the_first_gate_return_the_draft_to_the_initiator():
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, events = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="request_changes",
+                                                       comment="Lengkapi kajian."))
+    assert heard(events, state, "returned_to_draft") == {"jabar/staff/*": "returned_to_draft"}
+
+
+def test_the_ministry_gate_reaches_its_holders_in_any_organisation():
+    state, _ = run(ksdpl(), STAFF, m.Submit())
+    state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
+    state, _ = run(state, actor("wa-gov", "partner"), m.AcceptDraft(version=1))
+    state, _ = run(state, STAFF, m.SubmitDraft(document="b" * 64))
+    state, _ = run(state, actor("wa-gov", "partner"), m.AcceptDraft(version=2))
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
+    state, _ = run(state, STAFF, m.SubmitDraft(document="c" * 64))
+    state, events = run(state, actor("wa-gov", "partner"), m.AcceptDraft(version=3))
+    assert L.current_step(state).key == "persetujuan_menteri"
+    assert heard(events, state, "step_entered") == {"*/approver/ministry": "gate_opened"}
+    audience = Audience(org=None, role="approver", gate="ministry")
+    assert audience.matches(org="kemendagri", roles=["approver"], gates=["ministry"])
+    assert not audience.matches(org="kemendagri", roles=["approver"], gates=["legal"])
+
+
+def test_closing_events_tell_everyone_party_to_it():
+    everyone = {f"{org}/{role}/*" for org in ("jabar", "jateng") for role in ("staff", "partner", "signatory")}
+    state, events = run(ksdd(), STAFF, m.Withdraw(reason="Tidak diprioritaskan."))
+    assert set(heard(events, state, "agreement_withdrawn")) == everyone
+    assert notifications_for(events[0], state)[0].data["reason"] == "Tidak diprioritaskan."
+
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, events = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="reject", comment="Tidak sesuai RPJMD."))
+    told = heard(events, state, "agreement_rejected")
+    assert set(told) == everyone and set(told.values()) == {"agreement_rejected"}
+
+
+def test_comments_reach_the_other_parties_staff():
+    state, events = run(ksdd(), PARTNER, m.Comment(text="Mohon jadwal rapat."))
+    assert heard(events, state, "comment_added") == {"jabar/staff/*": "comment_added"}
+    note = notifications_for(events[0], state)[0]
+    assert note.data["text"] == "Mohon jadwal rapat." and note.data["by_org"] == "jateng"
+
+
+def in_implementation() -> tuple[m.AgreementState, list[m.Event]]:
+    state, _ = to_ksdd_signing()
+    for org in ("jabar", "jateng"):
+        state, _ = run(state, actor(org, "signatory"), m.Sign(version=1, method="electronic"))
+    state, _ = run(state, STAFF, m.SubmitDraft(document="b" * 64))
+    state, _ = run(state, PARTNER, m.AcceptDraft(version=2))
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="legal", outcome="approve"))
+    state, _ = run(state, APPROVE_JATENG, m.Decide(gate="legal", outcome="approve"))
+    state, _ = run(state, actor("jabar", "signatory"), m.Sign(version=2, method="electronic"))
+    return run(state, actor("jateng", "signatory"), m.Sign(version=2, method="electronic"))
+
+
+def test_implementation_and_termination():
+    state, events = in_implementation()
+    assert state.stage == "implementation"
+    assert set(heard(events, state, "implementation_started")) == {
+        f"{org}/{role}/*" for org in ("jabar", "jateng") for role in ("staff", "partner", "signatory")}
+
+    state, events = run(state, STAFF, m.Terminate(reason="Anggaran tidak tersedia."))
+    assert heard(events, state, "termination_requested") == {
+        "jabar/approver/head": "gate_opened", "jabar/staff/*": "termination_requested",
+        "jabar/partner/*": "termination_requested", "jateng/staff/*": "termination_requested",
+        "jateng/partner/*": "termination_requested"}
+    declined, declined_events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="reject", comment="Tetap."))
+    assert heard(declined_events, declined, "termination_declined") == {
+        "jabar/staff/*": "termination_declined", "jateng/staff/*": "termination_declined"}
+    # The decision itself is not news on top of its outcome.
+    assert notifications_for(declined_events[0], declined) == []
+
+    state, events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="approve"))
+    assert set(heard(events, state, "agreement_terminated").values()) == {"agreement_terminated"}
+    assert notifications_for(events[0], state) == []
+
+
+def test_silent_and_unknown_events_notify_no_one():
+    state = ksdd()
+    first = m.Event(id="e1", agreement_id="agr-1", seq=1, version=1, type="agreement_created", at=NOW,
+                    actor=STAFF, data={})
+    assert notifications_for(first, state) == []
+    future = first.model_copy(update={"type": "evaluation_reminder_someday"})
+    assert notifications_for(future, state) == []
+    assert SILENT.isdisjoint(RULES)
+
+
+@pytest.mark.parametrize("kind", ["ksdd", "ksdpl"])
+def test_no_audience_hears_an_event_twice(kind):
+    state, events = run(ksdd() if kind == "ksdd" else ksdpl(), STAFF, m.Submit())
+    for event in events:
+        keys = [n.audience.key for n in notifications_for(event, state)]
+        assert len(keys) == len(set(keys))
+        assert all(n.event_id == event.id and n.seq == event.seq for n in notifications_for(event, state))
+
+
+def test_every_template_is_worded_in_both_languages():
+    state, events = in_implementation()
+    keys = {"webhook_disabled"}
+    samples = [n for e in events for n in notifications_for(e, state)]
+    samples.append(endpoint_disabled(org="jabar", endpoint_id="ep-1", url="https://x.test/h",
+                                     event=events[0], reason="HTTP 503"))
+    keys |= {n.template for n in samples}
+    for language in ("id", "en"):
+        template = render._environment().get_template(f"{language}.txt")
+        templates = {name.removesuffix("_subject") for name in template.blocks if name.endswith("_subject")}
+        missing = (set(RULES_TEMPLATES) | keys) - templates
+        assert not missing, (language, missing)
+        for note in samples:
+            out = render.render(note, language=language, name="Siti", public_url="https://pakta.test")
+            assert out.subject and "Siti" in out.text and "https://pakta.test/agreements/" in out.html
+            assert "{{" not in out.text and "None" not in out.subject
+
+
+RULES_TEMPLATES = (
+    "agreement_submitted", "gate_opened", "negotiation_opened", "signing_opened", "gate_approved",
+    "changes_requested", "returned_to_draft", "draft_submitted", "draft_accepted", "document_signed",
+    "implementation_started", "comment_added", "termination_requested", "termination_declined",
+    "agreement_rejected", "agreement_withdrawn", "agreement_terminated", "agreement_expired",
+    "webhook_disabled", "generic",
+)

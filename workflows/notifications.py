@@ -1,0 +1,260 @@
+"""Who hears about what: `notifications_for(event, state) -> [Notification]`, pure.
+
+An event is turned into notifications for *audiences* — an organisation (or any, for the
+ministry), a role and optionally a gate — never for named people: who holds a role at an
+organisation changes, and the channels resolve audiences to recipients at delivery time
+(contacts for email, the caller's token for the in-app inbox). Webhooks are not decided
+here: an organisation's endpoints receive every event of the agreements it is party to.
+
+`state` is the agreement after the whole batch of events the command produced, so rules
+read what they need from the event's own data first and use the state for names, parties
+and gate slots (which `agreement_submitted` fixed for the whole procedure).
+
+Adding a rule for a new event type (evaluation_opened, reminder_due, escalated, …) is one
+function in `RULES`; an event type without a rule notifies no one (and still reaches
+webhooks). Each rule is unit-tested in tests/test_notifications_rules.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from workflows import lifecycle
+from workflows import messages as m
+from workflows.procedures import TERMINATION_STEP, Step
+
+AudienceRole = Literal["staff", "partner", "signatory", "approver"]
+# Who reports on evaluations and negotiates drafts: the working level of every party.
+WORKING_ROLES: tuple[AudienceRole, ...] = ("staff", "partner")
+
+
+class Audience(BaseModel):
+    """Everyone holding `role` (and `gate`, if set) at `org`; `org=None` means any
+    organisation (the ministry gate is decided by whoever holds it, wherever)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org: str | None
+    role: AudienceRole
+    gate: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable text form: the inbox's and the delivery log's recipient for this audience."""
+        return f"{self.org or '*'}/{self.role}/{self.gate or '*'}"
+
+    def matches(self, *, org: str, roles: list[str], gates: list[str]) -> bool:
+        return ((self.org is None or self.org == org) and self.role in roles
+                and (self.gate is None or self.gate in gates))
+
+
+class Notification(BaseModel):
+    """One thing to tell one audience about one event. `template` picks the wording (email
+    subject and body, inbox line); `data` holds everything the wording needs, so templates
+    never read the agreement themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    event_type: str
+    agreement_id: str
+    seq: int
+    at: datetime
+    audience: Audience
+    template: str
+    data: dict[str, Any]
+
+
+Rule = Callable[[m.Event, m.AgreementState], list[tuple[Audience, str, dict[str, Any]]]]
+
+
+# ---------------------------------------------------------------- audiences
+
+
+def parties(state: m.AgreementState, roles: tuple[AudienceRole, ...] = WORKING_ROLES,
+            *, except_org: str | None = None) -> list[Audience]:
+    return [Audience(org=org, role=role) for org in lifecycle.party_orgs(state)
+            if org != except_org for role in roles]
+
+
+def initiator_staff(state: m.AgreementState) -> list[Audience]:
+    return [Audience(org=lifecycle.initiator(state).org, role="staff")]
+
+
+def approvers(slots: list[m.GateSlot]) -> list[Audience]:
+    # A slot without an org (the Minister's) is decided by any holder of the gate.
+    return [Audience(org=s.org, role="approver", gate=s.gate) for s in slots]
+
+
+def _step(state: m.AgreementState, key: str | None) -> Step | None:
+    if key == TERMINATION_STEP.key:
+        return TERMINATION_STEP
+    return next((s for s in lifecycle.procedure_of(state).steps if s.key == key), None)
+
+
+def _step_data(state: m.AgreementState, key: str | None) -> dict[str, Any]:
+    step = _step(state, key)
+    if step is None:
+        return {}
+    return {"step": step.key, "step_name": {"id": step.name_id, "en": step.name_en},
+            "step_kind": step.kind, "document": step.document, "gate": step.gate}
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _each(audiences: list[Audience], template: str, **data: Any) -> list[tuple[Audience, str, dict[str, Any]]]:
+    return [(a, template, data) for a in audiences]
+
+
+def _submitted(e: m.Event, s: m.AgreementState):
+    return _each(parties(s), "agreement_submitted")
+
+
+def _step_entered(e: m.Event, s: m.AgreementState):
+    step = _step(s, e.data.get("step"))
+    data = {**_step_data(s, e.data.get("step")), "due_at": e.data.get("due_at")}
+    if step is None:
+        return []
+    if step.kind == "gate":
+        # The slots were fixed at submission; the ones of this step are the ones it opens.
+        slots = [g for g in s.gates if g.step == step.key]
+        return [(a, "gate_opened", {**data, "for_org": a.org}) for a in approvers(slots)]
+    if step.kind == "negotiation":
+        return _each(parties(s), "negotiation_opened", **data)
+    return _each(parties(s, ("signatory",)), "signing_opened", **data)
+
+
+def _gate_decided(e: m.Event, s: m.AgreementState):
+    # Changes requested and rejections have events of their own (returned_*, rejected);
+    # a termination's outcome too. An approval is news for the initiator's staff.
+    if e.data.get("outcome") != "approve" or e.data.get("step") == TERMINATION_STEP.key:
+        return []
+    return _each(initiator_staff(s), "gate_approved", **_step_data(s, e.data.get("step")),
+                 for_org=e.data.get("org"), comment=e.data.get("comment"))
+
+
+def _changes_comment(e: m.Event, s: m.AgreementState) -> str | None:
+    slot = next((g for g in s.gates if g.step == e.data.get("step")
+                 and g.status == "changes_requested"), None)
+    return slot.comment if slot else None
+
+
+def _returned_for_changes(e: m.Event, s: m.AgreementState):
+    to = _step_data(s, e.data.get("to_step"))
+    return _each(parties(s), "changes_requested", **_step_data(s, e.data.get("step")),
+                 to_step=to.get("step"), to_step_name=to.get("step_name"),
+                 comment=_changes_comment(e, s))
+
+
+def _returned_to_draft(e: m.Event, s: m.AgreementState):
+    return _each(initiator_staff(s), "returned_to_draft", **_step_data(s, e.data.get("step")),
+                 comment=_changes_comment(e, s))
+
+
+def _draft_submitted(e: m.Event, s: m.AgreementState):
+    # The submitting party has accepted its own version; the others must now accept it.
+    return _each(parties(s, except_org=e.data.get("org")), "draft_submitted",
+                 version=e.data.get("version"), document_kind=e.data.get("kind"),
+                 note=e.data.get("note"), by_org=e.data.get("org"))
+
+
+def _draft_accepted(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "draft_accepted",
+                 version=e.data.get("version"), by_org=e.data.get("org"))
+
+
+def _document_signed(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "document_signed",
+                 version=e.data.get("version"), document_kind=e.data.get("kind"),
+                 by_org=e.data.get("org"), signed_by=e.data.get("signed_by"))
+
+
+def _implementation_started(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff", "partner", "signatory")), "implementation_started",
+                 effective_date=e.data.get("effective_date"), end_date=e.data.get("end_date"))
+
+
+def _comment_added(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "comment_added",
+                 text=e.data.get("text"), by_org=e.data.get("org"), by=e.actor.sub)
+
+
+def _termination_requested(e: m.Event, s: m.AgreementState):
+    slots = [m.GateSlot.model_validate(g) for g in e.data.get("gates", [])]
+    to_approvers = [(a, "gate_opened", {**_step_data(s, TERMINATION_STEP.key), "for_org": a.org,
+                                        "reason": e.data.get("reason")}) for a in approvers(slots)]
+    return to_approvers + _each(parties(s), "termination_requested", reason=e.data.get("reason"))
+
+
+def _termination_declined(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff",)), "termination_declined", comment=e.data.get("comment"))
+
+
+def _closed(template: str) -> Rule:
+    def rule(e: m.Event, s: m.AgreementState):
+        return _each(parties(s, ("staff", "partner", "signatory")), template,
+                     reason=e.data.get("reason") or e.data.get("comment"),
+                     **_step_data(s, e.data.get("step")))
+    return rule
+
+
+RULES: dict[str, Rule] = {
+    "agreement_submitted": _submitted,
+    "step_entered": _step_entered,
+    "gate_decided": _gate_decided,
+    "returned_for_changes": _returned_for_changes,
+    "returned_to_draft": _returned_to_draft,
+    "draft_submitted": _draft_submitted,
+    "draft_accepted": _draft_accepted,
+    "document_signed": _document_signed,
+    "implementation_started": _implementation_started,
+    "comment_added": _comment_added,
+    "termination_requested": _termination_requested,
+    "termination_declined": _termination_declined,
+    "agreement_rejected": _closed("agreement_rejected"),
+    "agreement_withdrawn": _closed("agreement_withdrawn"),
+    "agreement_terminated": _closed("agreement_terminated"),
+    "agreement_expired": _closed("agreement_expired"),
+}
+# Events nobody needs to hear about by mail or inbox (webhooks still carry them): the
+# creator knows what they created; skipped and completed steps show in the next step_entered.
+SILENT: frozenset[str] = frozenset({
+    "agreement_created", "proposal_edited", "step_skipped", "step_completed",
+})
+
+
+def notifications_for(event: m.Event, state: m.AgreementState) -> list[Notification]:
+    """The notifications one event causes, one per audience (the first rule wins when two
+    would tell the same audience about the same event)."""
+    rule = RULES.get(event.type)
+    if rule is None:
+        return []
+    common = {"title": state.title, "kind": state.kind, "stage": state.stage}
+    out: list[Notification] = []
+    seen: set[str] = set()
+    for audience, template, data in rule(event, state):
+        if audience.key in seen:
+            continue
+        seen.add(audience.key)
+        out.append(Notification(
+            event_id=event.id, event_type=event.type, agreement_id=event.agreement_id,
+            seq=event.seq, at=event.at, audience=audience, template=template,
+            data={**common, **data},
+        ))
+    return out
+
+
+def endpoint_disabled(*, org: str, endpoint_id: str, url: str, event: m.Event, reason: str) -> Notification:
+    """Told to the owning organisation's staff when one of its webhook endpoints has been
+    failing for too long and is switched off. Its id derives from the event whose delivery
+    gave up, so the notice itself is delivered once too."""
+    return Notification(
+        event_id=f"{event.id}/webhook-disabled/{endpoint_id}", event_type="webhook_disabled",
+        agreement_id=event.agreement_id, seq=event.seq, at=event.at,
+        audience=Audience(org=org, role="staff"), template="webhook_disabled",
+        data={"endpoint_id": endpoint_id, "url": url, "reason": reason, "title": ""},
+    )
