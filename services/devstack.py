@@ -31,6 +31,7 @@ from services.store.migrate import upgrade_database
 from services.temporal_client import connect_temporal
 
 DEFAULT_PG_PORT = 5433
+DEFAULT_SMTP_PORT = 1025
 DEMO_ORG = "jabar"
 DEMO_TOKEN_TTL = 30 * 24 * 3600
 # One demo user per role; the approver holds every gate.
@@ -82,6 +83,9 @@ def _run(options: DevOptions) -> int:
 
     postgres = EmbeddedPostgres(data_dir, pg_port)
     temporal = EmbeddedTemporal(data_dir, options.temporal_port, options.ui_port)
+    # The SMTP sink takes the usual dev port when it is free (so PAKTA_SMTP_PORT's default
+    # matches), any free port otherwise: a busy 1025 must not stop `pakta dev`.
+    smtp_port = DEFAULT_SMTP_PORT if port_is_free(DEFAULT_SMTP_PORT) else free_port()
     settings = Settings(
         env="dev",
         database_url=postgres.url,
@@ -90,6 +94,9 @@ def _run(options: DevOptions) -> int:
         api_host="127.0.0.1",
         api_port=options.port,
         metrics_port=0,  # the API's /metrics serves the worker's metrics too: same process
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        dev_mail_dir=str(data_dir / "mail"),
     )
     configure_logging(settings)
     # Keep the terminal to progress lines, URLs and real problems.
@@ -116,6 +123,10 @@ async def _serve(settings: Settings, options: DevOptions, postgres, temporal) ->
     with _step("waiting for Temporal"):
         await _or_fail_async(temporal.wait_ready(), temporal.log_path)
     client = await connect_temporal(settings)
+    from services.embedded.mailsink import start_mail_sink
+
+    assert settings.dev_mail_dir is not None
+    mail_sink = await start_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
 
     from services.api.app import create_app
     from services.worker.main import run_worker
@@ -158,6 +169,7 @@ async def _serve(settings: Settings, options: DevOptions, postgres, temporal) ->
     await asyncio.gather(api, return_exceptions=True)
     worker_stop.set()
     await asyncio.gather(worker, return_exceptions=True)
+    mail_sink.close()
     for task in crashed:
         error = task.exception() if not task.cancelled() else None
         raise StartupError(f"the {task.get_name()} stopped unexpectedly: {error!r}")
@@ -189,6 +201,8 @@ def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTempora
         f"  Temporal      {temporal.address} (namespace {settings.temporal_namespace})",
         f"  PostgreSQL    postgresql://pakta@127.0.0.1:{postgres.port}/pakta",
         f"  Data dir      {data_dir}",
+        f"  Mail (dev)    {api}/dev/mail (SMTP sink on 127.0.0.1:{settings.smtp_port}, "
+        f"files in {settings.dev_mail_dir})",
         "",
         f"Demo bearer tokens for organisation {DEMO_ORG!r} (valid 30 days; also in {token_file}):",
         *(f"  {name:<10} {token}" for name, token in tokens.items()),

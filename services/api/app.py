@@ -27,6 +27,10 @@ OPTIONAL_ROUTERS = (
     "services.api.routes.documents",
     "services.api.routes.events",
     "services.api.routes.inbox",
+    "services.api.routes.notifications",
+    "services.api.routes.webhooks",
+    "services.api.routes.contacts",
+    "services.api.routes.dev",
 )
 
 DESCRIPTION = """\
