@@ -219,6 +219,41 @@ def test_silent_and_unknown_events_notify_no_one():
     assert SILENT.isdisjoint(RULES)
 
 
+def timed(state: m.AgreementState, type_: str, **data) -> dict[str, str]:
+    """A time-driven event (as the decider's timers will emit it) on this state."""
+    event = m.Event(id=f"{type_}-1", agreement_id=state.id, seq=state.seq + 1, version=state.version,
+                    type=type_, at=NOW, actor=m.SYSTEM, data=data)
+    return {n.audience.key: n.template for n in notifications_for(event, state)}
+
+
+def test_reminders_go_to_whoever_the_agreement_waits_for():
+    state, _ = run(ksdd(), STAFF, m.Submit())
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
+    # One region decided: only the other's approvers are reminded.
+    assert timed(state, "reminder_due", due_at="2027-01-18T09:00:00+00:00") == {
+        "jateng/approver/review": "reminder_due"}
+    state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
+    assert set(timed(state, "reminder_due")) == {
+        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+    state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
+    assert set(timed(state, "reminder_due")) == {"jateng/staff/*", "jateng/partner/*"}
+    state, _ = run(state, PARTNER, m.AcceptDraft(version=1))
+    state, _ = run(state, actor("jabar", "signatory"), m.Sign(version=1, method="electronic"))
+    assert timed(state, "reminder_due") == {"jateng/signatory/*": "reminder_due"}
+    # Escalations reach the coordinators as well as whoever is late.
+    assert timed(state, "escalated") == {"jabar/staff/*": "escalated", "jabar/approver/review": "escalated",
+                                         "jateng/signatory/*": "escalated"}
+    assert timed(ksdd(), "reminder_due") == {"jabar/staff/*": "reminder_due"}
+
+
+def test_an_evaluation_asks_every_party_to_report():
+    state, _ = in_implementation()
+    assert set(timed(state, "evaluation_opened", evaluation=1, due_at="2027-08-01T09:00:00+00:00")) == {
+        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+    withdrawn, _ = run(ksdd(), STAFF, m.Withdraw(reason="-"))
+    assert timed(withdrawn, "reminder_due") == {}
+
+
 @pytest.mark.parametrize("kind", ["ksdd", "ksdpl"])
 def test_no_audience_hears_an_event_twice(kind):
     state, events = run(ksdd() if kind == "ksdd" else ksdpl(), STAFF, m.Submit())
@@ -232,6 +267,9 @@ def test_every_template_is_worded_in_both_languages():
     state, events = in_implementation()
     keys = {"webhook_disabled"}
     samples = [n for e in events for n in notifications_for(e, state)]
+    for type_ in ("reminder_due", "escalated", "evaluation_opened"):
+        event = events[-1].model_copy(update={"type": type_, "data": {"due_at": "2027-08-01T09:00:00+00:00"}})
+        samples += notifications_for(event, state)
     samples.append(endpoint_disabled(org="jabar", endpoint_id="ep-1", url="https://x.test/h",
                                      event=events[0], reason="HTTP 503"))
     keys |= {n.template for n in samples}
@@ -251,5 +289,5 @@ RULES_TEMPLATES = (
     "changes_requested", "returned_to_draft", "draft_submitted", "draft_accepted", "document_signed",
     "implementation_started", "comment_added", "termination_requested", "termination_declined",
     "agreement_rejected", "agreement_withdrawn", "agreement_terminated", "agreement_expired",
-    "webhook_disabled", "generic",
+    "reminder_due", "escalated", "evaluation_opened", "webhook_disabled", "generic",
 )

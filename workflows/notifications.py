@@ -202,7 +202,57 @@ def _closed(template: str) -> Rule:
     return rule
 
 
+def owed_by(state: m.AgreementState) -> list[Audience]:
+    """Who the agreement waits for now: the approvers of the open gate slots, the parties
+    that have not accepted the latest draft, the signatories still to sign, the parties
+    reporting during implementation, the initiator's staff on a draft."""
+    if state.stage in m.TERMINAL_STAGES:
+        return []
+    phase = lifecycle.phase(state)
+    if phase in ("gate", "termination"):
+        return approvers(lifecycle.open_slots(state))
+    if phase == "draft":
+        return initiator_staff(state)
+    if phase == "implementation":
+        return parties(state)
+    step = lifecycle.current_step(state)
+    assert step is not None and step.document is not None
+    if phase == "negotiation":
+        latest = lifecycle.latest_draft(state, step.document)
+        return [Audience(org=org, role=role) for org in lifecycle.party_orgs(state)
+                if latest is None or org not in latest.accepted_by for role in WORKING_ROLES]
+    agreed = lifecycle.agreed_draft(state, step.document)
+    signed = {sig.org for sig in state.signatures if agreed is not None and sig.version == agreed.version}
+    return [Audience(org=org, role="signatory") for org in lifecycle.party_orgs(state) if org not in signed]
+
+
+# Time-driven events the decider is getting (names as planned in the notifications issue;
+# if the decider names them differently, map the names here). Their data is passed through
+# to the templates, so whatever the decider records (due date, evaluation number) shows.
+def _reminder_due(e: m.Event, s: m.AgreementState):
+    return _each(owed_by(s), "reminder_due", **{**_step_data(s, _current_key(s)), **e.data})
+
+
+def _escalated(e: m.Event, s: m.AgreementState):
+    # Coordinators: the initiator's staff and its TKKSD (review gate holders), besides
+    # whoever is late.
+    coordinators = initiator_staff(s) + [Audience(org=lifecycle.initiator(s).org, role="approver", gate="review")]
+    return _each(coordinators + owed_by(s), "escalated", **{**_step_data(s, _current_key(s)), **e.data})
+
+
+def _evaluation_opened(e: m.Event, s: m.AgreementState):
+    return _each(parties(s), "evaluation_opened", **e.data)
+
+
+def _current_key(s: m.AgreementState) -> str | None:
+    step = lifecycle.current_step(s)
+    return step.key if step is not None else None
+
+
 RULES: dict[str, Rule] = {
+    "reminder_due": _reminder_due,
+    "escalated": _escalated,
+    "evaluation_opened": _evaluation_opened,
     "agreement_submitted": _submitted,
     "step_entered": _step_entered,
     "gate_decided": _gate_decided,
