@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from services.store import notifications as store
 from services.store.db import create_engine, create_sessionmaker, session_scope
@@ -35,6 +37,7 @@ from workflows.registry import activities
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[1]
+HISTORIES = Path(__file__).parent / "histories"
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 
 
@@ -260,6 +263,10 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
     async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
         result = await notify(client, task_queue, events, state)
     assert result.failed == 2 and result.disabled_endpoints == [down.id]  # told once, not per event
+    if os.environ.get("PAKTA_CAPTURE_HISTORY"):  # refresh the saved history on purpose only
+        history = await temporal_env.client.get_workflow_handle(
+            c.notify_workflow_id(state.id, events[0].seq)).fetch_history()
+        (HISTORIES / "notify_webhook_disabled.json").write_text(history.to_json())
     assert len(receiver.at("/down")) > 2
     async with session_scope(sessionmaker) as session:
         endpoint = await store.get_endpoint(session, endpoint_id=down.id)
@@ -374,3 +381,14 @@ async def _until_async(probe, expected, timeout: float) -> None:
     async with asyncio.timeout(timeout):
         while await probe() != expected:
             await asyncio.sleep(0.05)
+
+
+async def test_saved_notify_histories_replay_on_current_code():
+    """NotifyWorkflows live for days (webhook retries): a change that would break the ones
+    in flight fails here. The saved run plans, retries, gives up, disables an endpoint and
+    tells its staff."""
+    files = sorted(HISTORIES.glob("notify_*.json"))
+    assert files, "no saved notify histories"
+    replayer = Replayer(workflows=[NotifyWorkflow], data_converter=pydantic_data_converter)
+    for path in files:
+        await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, json.loads(path.read_text())))
