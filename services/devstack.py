@@ -94,6 +94,7 @@ def _run(options: DevOptions) -> int:
         api_host="127.0.0.1",
         api_port=options.port,
         metrics_port=0,  # the API's /metrics serves the worker's metrics too: same process
+        public_url=f"http://127.0.0.1:{options.port}",  # links in the caught mails
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
         dev_mail_dir=str(data_dir / "mail"),
