@@ -97,7 +97,7 @@ def probe_router() -> APIRouter:
 
     @router.post("/notes")
     async def add_note(note: Note, session: SessionDep):
-        await session.execute(text("INSERT INTO probe_notes (text) VALUES (:t)"), {"t": note.text})
+        await session.execute(text("INSERT INTO test_probe.notes (text) VALUES (:t)"), {"t": note.text})
         if note.fail:
             raise Conflict("refused after writing")
         return {"ok": True}
@@ -115,8 +115,10 @@ async def probe_client(live_settings, pg):
     app.include_router(probe_router())
     async with app_client(app) as client:
         async with app.state.engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS probe_notes (text text)"))
-            await conn.execute(text("TRUNCATE probe_notes"))
+            # In a schema of its own, so the schema Alembic manages stays exactly the models'.
+            await conn.execute(text("CREATE SCHEMA IF NOT EXISTS test_probe"))
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS test_probe.notes (text text)"))
+            await conn.execute(text("TRUNCATE test_probe.notes"))
         client.app = app
         yield client
 
@@ -155,5 +157,5 @@ async def test_session_commits_only_when_the_handler_succeeds(probe_client):
     refused = await probe_client.post("/_probe/notes", json={"text": "rolled back", "fail": True})
     assert refused.status_code == 409
     async with probe_client.app.state.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT text FROM probe_notes"))).scalars().all()
+        rows = (await conn.execute(text("SELECT text FROM test_probe.notes"))).scalars().all()
     assert rows == ["kept"]

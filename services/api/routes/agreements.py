@@ -3,8 +3,8 @@ the workflow records, the read model answers reads."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from services.api import commands
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from services.auth import Principal
-from services.errors import NotFound, PaktaError, PreconditionFailed, Unprocessable
+from services.errors import NotFound, PreconditionFailed, Unprocessable
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
@@ -86,15 +86,21 @@ async def list_agreements(
     stage: m.Stage | None = None, kind: m.Kind | None = None,
     org: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    overdue: Annotated[bool, Query(description="only agreements with a passed deadline")] = False,
+    expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AgreementPage:
     sees_all = principal.has_role("admin", "auditor")
+    now = commands.now_utc()
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")
     try:
         rows, next_cursor = await queries.list_agreements(
             session, viewer_orgs=None if sees_all else [principal.org],
             include_ministry_visible=ministry, stage=stage, kind=kind, org=org, q=q,
+            deadline_before=now if overdue else None,
+            end_date_before=(now.date() + timedelta(days=expiring_within_days)
+                             if expiring_within_days is not None else None),
             limit=limit, cursor=cursor)
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
