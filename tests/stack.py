@@ -16,7 +16,7 @@ from services.api.app import create_app
 from services.auth import mint_token
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
-from workflows.registry import WORKFLOWS, activities
+from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ async def stack(settings: Settings, temporal_env) -> Any:
     configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
     engine = create_engine(configured)
     sessionmaker = create_sessionmaker(engine)
-    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS,
+    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
                     activities=activities(configured, sessionmaker))
     app = create_app(configured)
     async with worker, app.router.lifespan_context(app):

@@ -23,7 +23,7 @@ from services.store.db import create_engine, create_sessionmaker
 from workflows import contracts
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from workflows.registry import WORKFLOWS, activities
+from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parent / "histories"
@@ -40,7 +40,8 @@ def ksdpk() -> m.Proposal:
         title="Riset ketahanan pangan", kind="ksdpk", objectives="Riset bersama.", sector="agriculture",
         parties=[m.Party(org="jabar", role="initiator", sector="government", signatory="Gubernur"),
                  m.Party(org="unpad", role="counterparty", sector="academia", signatory="Rektor")],
-        start_date=date(2027, 3, 1), duration_months=24)
+        start_date=date(2027, 3, 1), duration_months=24,
+        indicators=[m.Indicator(name="Petani didampingi", target=200, unit="orang")])
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ async def sessionmaker(settings):
 
 @pytest.fixture
 async def worker(time_skipping_env, settings, sessionmaker, task_queue):
-    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=WORKFLOWS,
+    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
                       activities=activities(settings, sessionmaker)):
         yield time_skipping_env.client
 
@@ -159,7 +160,8 @@ async def test_saved_histories_replay_on_current_code():
     histories come from real runs and must replay deterministically on today's code."""
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no saved histories"
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+                        workflow_runner=workflow_runner())
     for path in files:
         history = WorkflowHistory.from_json(f"agreement-{path.stem}", json.loads(path.read_text()))
         await replayer.replay_workflow(history)

@@ -12,6 +12,7 @@ import pytest
 from tests import builders as b
 from tests.builders import NOW, admin, approver, auditor, partner, run, signatory, staff, types
 from workflows import lifecycle as L
+from workflows import timeline as t
 from workflows import messages as m
 
 JABAR, JATENG, JATIM = "jabar", "jateng", "jatim"
@@ -214,16 +215,19 @@ def test_edit_only_in_draft() -> None:
 def test_submit_enters_the_first_step() -> None:
     state, events = run(b.created(b.ksdd_proposal()), staff(), m.Submit())
     assert types(events) == ["agreement_submitted", "step_entered"]
-    assert events[1].data == {"step": "persiapan", "index": 0, "stage": "review",
-                              "due_at": (NOW + timedelta(days=14)).isoformat()}
+    # Deadlines fall at office hours in the initiator's zone (09:00 WIB = 02:00 UTC).
+    due = t.due_after(NOW, 14, "Asia/Jakarta")
+    assert due == datetime(2027, 1, 18, 2, tzinfo=timezone.utc)
+    assert events[1].data == {"step": "persiapan", "index": 0, "stage": "review", "change": None,
+                              "due_at": due.isoformat()}
     assert (state.stage, state.step_index, state.version) == ("review", 0, 2)
-    assert state.deadlines == {"step": NOW + timedelta(days=14)}
+    assert state.deadlines == {"step": due}
     assert [g.status for g in state.gates if g.step == "persiapan"] == ["pending", "pending"]
     assert [g.status for g in state.gates if g.step != "persiapan"] == ["waiting", "waiting"]
 
     foreign, _ = run(b.created(b.ksdpl_proposal()), staff(), m.Submit())
     assert (foreign.stage, b.step_key(foreign)) == ("negotiation", "pernyataan_kehendak")
-    assert foreign.deadlines == {"step": NOW + timedelta(days=90)}
+    assert foreign.deadlines == {"step": t.due_after(NOW, 90, "Asia/Jakarta")}
 
 
 @pytest.mark.parametrize("actor", [staff(JATENG), partner(JABAR), approver(JABAR, "review")],
@@ -248,7 +252,7 @@ def test_submitting_party_accepts_its_version_implicitly() -> None:
     state, events = run(negotiating(), staff(), m.SubmitDraft(document=b.doc("loi-1"), note="awal"))
     assert types(events) == ["draft_submitted"]
     assert events[0].data == {"version": 1, "kind": "loi", "document": b.doc("loi-1"),
-                              "note": "awal", "org": JABAR}
+                              "note": "awal", "org": JABAR, "scope": ""}
     draft = state.drafts[0]
     assert (draft.version, draft.kind, draft.accepted_by, draft.submitted_by, draft.org) == (
         1, "loi", [JABAR], "staff@jabar", JABAR)
@@ -352,7 +356,7 @@ def test_signatories_sign_the_agreed_version() -> None:
     assert types(events) == ["document_signed"]
     assert events[0].data == {"org": JABAR, "version": agreed.version, "kind": "pks",
                               "document": agreed.document, "signed_by": "Head of jabar",
-                              "method": "electronic", "evidence": None}
+                              "method": "electronic", "evidence": None, "scope": ""}
     assert state.stage == "signing"
     state, events = run(state, signatory("wa-state", sub="u"),
                         m.Sign(version=agreed.version, method="wet_ink", evidence=b.doc("scan"),
@@ -413,7 +417,8 @@ def test_implementation_dates() -> None:
     state = b.advance(b.created(b.ksdpl_proposal(), now=early), "penandatanganan", now=early)
     state, events = sign_all(state, L.agreed_draft(state, "pks").version, now=early)
     assert events[-1].type == "implementation_started"
-    assert events[-1].data == {"effective_date": "2027-01-01", "end_date": "2030-01-01"}
+    assert events[-1].data == {"effective_date": "2027-01-01", "end_date": "2030-01-01",
+                               "next_evaluation_on": "2027-07-01"}
     assert (state.stage, state.step_index, state.deadlines) == ("implementation", None, {})
     assert (state.effective_date, state.end_date) == (date(2027, 1, 1), date(2030, 1, 1))
     # signed late: effective on the day of the last signature
@@ -425,10 +430,10 @@ def test_implementation_dates() -> None:
 
 
 def test_end_date_clamps_to_the_month() -> None:
-    assert L._add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
-    assert L._add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
-    assert L._add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
-    assert L._add_months(date(2027, 1, 1), 600) == date(2077, 1, 1)
+    assert t.add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert t.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert t.add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
+    assert t.add_months(date(2027, 1, 1), 600) == date(2077, 1, 1)
 
 
 @pytest.mark.parametrize("kind", b.KINDS)
@@ -515,9 +520,10 @@ def test_request_changes_returns_to_the_last_negotiation_before_the_gate() -> No
     assert types(events) == ["gate_decided", "returned_for_changes", "step_entered"]
     assert events[1].data == {"step": "persetujuan_dprd", "to_step": "penyusunan_ksb", "document": "ksb"}
     assert (state.stage, b.step_key(state)) == ("negotiation", "penyusunan_ksb")
-    # acceptances of the KSB are cleared and its signatures voided
+    # acceptances of the KSB are cleared; its signatures stay on record (they bind that
+    # version's hash, and a new version needs new ones)
     assert L.latest_draft(state, "ksb").accepted_by == []
-    assert [s for s in state.signatures if s.kind == "ksb"] == []
+    assert len([s for s in state.signatures if s.kind == "ksb"]) == 2
     # the gate that asked keeps its word; gates after the negotiation wait again
     assert slot(state, "persetujuan_dprd", JABAR).status == "changes_requested"
     assert slot(state, "persetujuan_dprd", JABAR).comment == "Kurangi beban APBD"
@@ -531,20 +537,18 @@ def test_request_changes_returns_to_the_last_negotiation_before_the_gate() -> No
     assert b.advance(state, "implementation").stage == "implementation"
 
 
-def test_signed_ksb_reaccepted_unchanged_is_signed_again() -> None:
-    """Regression: the KSB signatures from before the DPRD asked for changes used to stay,
-    so after the parties re-accepted the same version nobody could sign (already signed)
-    and the signing step could never complete."""
+def test_signed_ksb_reaccepted_unchanged_keeps_its_signatures() -> None:
+    """Regression: after the DPRD asked for changes, the parties re-accepted the very
+    version they had signed; nobody could sign it again, so the signing step never
+    completed. The signatures on that version's hash stand and the step completes at once."""
     state = b.advance(b.created(b.ksdd_proposal(dprd=True)), "persetujuan_dprd")
     state, _ = run(state, approver(JABAR, "dprd"),
                    m.Decide(gate="dprd", outcome="request_changes", comment="Tunda"))
     version = L.latest_draft(state, "ksb").version
     state, _ = run(state, staff(JABAR), m.AcceptDraft(version=version))
     state, _ = run(state, partner(JATENG), m.AcceptDraft(version=version))
-    assert b.step_key(state) == "penandatanganan_ksb"
-    assert "sign" in L.allowed_actions(state, signatory(JABAR), NOW)
-    state, _ = sign_all(state, version)
     assert b.step_key(state) == "persetujuan_dprd"
+    assert len([s for s in state.signatures if s.kind == "ksb"]) == 2
 
 
 @pytest.mark.parametrize("kind,step,gate,back_to", [
@@ -674,7 +678,7 @@ def test_termination_needs_the_head_of_the_initiator() -> None:
                                               requested_by="staff@jabar", at=NOW)
     assert b.step_key(state) == "pengakhiran" and L.step_view(state).kind == "gate"
     assert [(g.org, g.status) for g in L.open_slots(state)] == [(JABAR, "pending")]
-    assert state.deadlines == {"step": NOW + timedelta(days=14)}
+    assert state.deadlines == {"step": t.due_after(NOW, 14, "Asia/Jakarta")}
     refused(state, staff(), m.Terminate(reason="again"), L.InvalidTransition)
     for actor in (approver(JATENG, "head"), approver(JABAR, "review", "legal", "dprd"), b.ministry_approver()):
         refused(state, actor, m.Decide(gate="head", outcome="approve"), L.NotAllowed)
@@ -854,11 +858,12 @@ def test_allowed_actions_per_actor() -> None:
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "comment"]
     state, _ = run(state, staff(), m.SubmitDraft(document=b.doc(1)))
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "accept_draft", "comment"]
-    assert L.allowed_actions(state, staff(), NOW) == ["submit_draft", "withdraw", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == ["submit_draft", "extend_deadline", "withdraw", "comment"]
     state = b.advance(state, "penandatanganan_ksb")
     assert L.allowed_actions(state, signatory(JATENG), NOW) == ["sign", "comment"]
     state = b.advance(state, "implementation")
-    assert L.allowed_actions(state, staff(), NOW) == ["terminate", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == [
+        "start_evaluation", "propose_amendment", "renew", "terminate", "comment"]
     assert L.allowed_actions(state, approver(JABAR, "head"), NOW) == ["comment"]
 
 

@@ -19,6 +19,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from workflows.timeline import due_after
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
 from services.store.db import Base, create_engine, create_sessionmaker, session_scope
@@ -107,7 +108,7 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert (record_.version, record_.last_seq, record_.head_hash) == (after.version, after.seq, second.head)
     assert (record_.initiator_org, record_.orgs) == ("jabar", ["jabar", "jateng"])
     assert (record_.procedure_key, record_.procedure_version) == ("ksdd", "2020.1")
-    assert record_.next_deadline_at == after.deadlines["step"] == NOW + timedelta(days=14)
+    assert record_.next_deadline_at == after.deadlines["step"] == due_after(NOW, 14, "Asia/Jakarta")
     assert record_.ministry_visible is False
     assert record_.value == 1_500_000_000 and record_.end_date is None
     assert (record_.created_by, record_.created_at, record_.updated_at) == ("staff@jabar", NOW, NOW)

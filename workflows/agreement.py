@@ -11,6 +11,7 @@ an agreement that lives ten years keeps a short history.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -18,7 +19,11 @@ from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import contracts, lifecycle
+    # The decider computes office hours in each party's zone: it needs the real ZoneInfo,
+    # which the sandbox otherwise hands out as a restricted proxy.
+    import zoneinfo  # noqa: F401
+
+    from workflows import contracts, lifecycle, timeline  # noqa: F401
     from workflows import messages as m
 
 
@@ -40,7 +45,7 @@ class AgreementInput(BaseModel):
 class ActInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: m.Command
+    command: m.AnyCommand
     actor: m.Actor
     expected_version: int | None = None
 
@@ -81,7 +86,8 @@ class AgreementWorkflow:
                 raise domain_failure(error) from None
             async with self._lock:
                 await self._record(events)
-        await workflow.wait_condition(lambda: self._closed() or self._should_continue_as_new())
+        while not (self._closed() or self._should_continue_as_new()):
+            await self._wait_for_time_or_change()
         while True:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
             # Deliveries are child workflows that outlive this run; only their start must
@@ -95,6 +101,35 @@ class AgreementWorkflow:
             return self._state
         workflow.continue_as_new(AgreementInput(agreement_id=self._state.id, state=self._state,
                                                 commands_per_run=self._commands_per_run))
+
+    # ------------------------------------------------------------ time
+
+    async def _wait_for_time_or_change(self) -> None:
+        """Sleep until the decider's next notice falls due, or until a command changes the
+        state (which may move the next notice). Timers are durable: a worker restart or a
+        continue-as-new loses none of them, as the next wake-up is recomputed from state."""
+        state = self._require_state()
+        version, wake = state.version, lifecycle.next_wakeup(state)
+        changed = lambda: self._closed() or self._should_continue_as_new() or self._require_state().version != version
+        if wake is None:
+            await workflow.wait_condition(changed)
+            return
+        delay = (wake - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(changed, timeout=timedelta(seconds=delay))
+                return
+            except asyncio.TimeoutError:
+                pass
+        await self._tick()
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            try:
+                events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, workflow.now())
+            except lifecycle.DomainError:
+                return  # a command got there first and nothing is due any more
+            await self._record(events)
 
     # ------------------------------------------------------------ commands
 

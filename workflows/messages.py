@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Kind = Literal["ksdd", "ksdpk", "ksdpl", "ksdll"]
 PartyRole = Literal["initiator", "counterparty"]
@@ -25,7 +27,12 @@ Stage = Literal[
 GateStatus = Literal["waiting", "pending", "approved", "changes_requested", "rejected"]
 DocumentKind = Literal["loi", "plan", "ksb", "pks", "adendum"]
 
+Recommendation = Literal["continue", "expand", "stop"]
+ChangeKind = Literal["amendment", "renewal"]
+DeadlineKind = Literal["step", "evaluation_report"]
+
 GATES: tuple[str, ...] = ("review", "legal", "dprd", "ministry", "head")
+DEFAULT_EXPIRY_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7, 0)
 TERMINAL_STAGES: frozenset[str] = frozenset({"rejected", "withdrawn", "terminated", "expired"})
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -61,6 +68,18 @@ class Party(Message):
     signatory: ShortText
     foreign: bool = False
     requires_dprd_approval: bool = False
+    # IANA zone for reminders at office hours (WIB Asia/Jakarta, WITA Asia/Makassar,
+    # WIT Asia/Jayapura, or the foreign partner's own).
+    time_zone: str = "Asia/Jakarta"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Asia/Jakarta)") from None
+        return value
 
 
 class Indicator(Message):
@@ -82,6 +101,15 @@ class Proposal(Message):
     evaluation_interval_months: int = Field(default=6, ge=1, le=60)
     indicators: list[Indicator] = Field(default_factory=list, max_length=100)
     value: int | None = Field(default=None, ge=0)
+    expiry_reminder_days: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
+
+    @field_validator("expiry_reminder_days")
+    @classmethod
+    def _reminder_days(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 730 for d in value):
+            raise ValueError("expiry reminders are between 0 and 730 days before the end date")
+        return sorted(set(value), reverse=True)
 
 
 # ---------------------------------------------------------------- commands (actions)
@@ -150,13 +178,74 @@ class Comment(Message):
     text: LongText
 
 
-Command = Annotated[
-    Union[Edit, Submit, Decide, SubmitDraft, AcceptDraft, Sign, Terminate, Withdraw, Comment],
-    Field(discriminator="type"),
-]
+class StartEvaluation(Message):
+    """Open the next periodic evaluation now (staff, or an outside scheduler)."""
+
+    type: Literal["start_evaluation"] = "start_evaluation"
+
+
+class IndicatorResult(Message):
+    indicator: ShortText
+    achieved: float
+    note: LongText | None = None
+
+
+class SubmitEvaluationReport(Message):
+    type: Literal["submit_evaluation_report"] = "submit_evaluation_report"
+    evaluation: int = Field(ge=1)
+    narrative: LongText
+    results: list[IndicatorResult] = Field(default_factory=list, max_length=100)
+
+
+class ConcludeEvaluation(Message):
+    type: Literal["conclude_evaluation"] = "conclude_evaluation"
+    evaluation: int = Field(ge=1)
+    score: int = Field(ge=0, le=100)
+    recommendation: Recommendation
+    summary: LongText | None = None
+
+
+class ProposeAmendment(Message):
+    """Open an addendum; the listed terms change when it is signed."""
+
+    type: Literal["propose_amendment"] = "propose_amendment"
+    summary: LongText
+    end_date: date | None = None
+    indicators: list[Indicator] | None = Field(default=None, max_length=100)
+    evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
+
+
+class Renew(Message):
+    """Open the renewal of the agreement for a new term while the current one runs."""
+
+    type: Literal["renew"] = "renew"
+    duration_months: int = Field(ge=1, le=600)
+    note: LongText | None = None
+
+
+class ExtendDeadline(Message):
+    type: Literal["extend_deadline"] = "extend_deadline"
+    deadline: DeadlineKind = "step"
+    days: int = Field(ge=1, le=365)
+    reason: LongText
+
+
+class Tick(Message):
+    """Time passed: the workflow's timer asks the decider what is due now. System only;
+    not part of the public API."""
+
+    type: Literal["tick"] = "tick"
+
+
+_PUBLIC = Union[Edit, Submit, Decide, SubmitDraft, AcceptDraft, Sign, Terminate, Withdraw, Comment,
+                StartEvaluation, SubmitEvaluationReport, ConcludeEvaluation, ProposeAmendment,
+                Renew, ExtendDeadline]
+Command = Annotated[_PUBLIC, Field(discriminator="type")]
+AnyCommand = Annotated[Union[_PUBLIC, Tick], Field(discriminator="type")]
 COMMAND_TYPES: tuple[str, ...] = (
     "edit", "submit", "decide", "submit_draft", "accept_draft", "sign",
-    "terminate", "withdraw", "comment",
+    "start_evaluation", "submit_evaluation_report", "conclude_evaluation",
+    "propose_amendment", "renew", "extend_deadline", "terminate", "withdraw", "comment", "tick",
 )
 
 
@@ -205,6 +294,9 @@ class GateSlot(Message):
 
 class Draft(Message):
     version: int
+    # The step (and change process) the version was negotiated in: a renewal negotiates a
+    # new PKS without touching the acceptances of the original one.
+    scope: str = ""
     kind: DocumentKind
     document: str
     note: str | None = None
@@ -216,6 +308,7 @@ class Draft(Message):
 
 class Signature(Message):
     org: str
+    scope: str = ""
     version: int
     kind: DocumentKind
     document: str
@@ -236,6 +329,54 @@ class Termination(Message):
     reason: str
     requested_by: str
     at: datetime
+
+
+class EvaluationReport(Message):
+    org: str
+    narrative: str
+    results: list[IndicatorResult]
+    submitted_by: str
+    at: datetime
+    late: bool = False
+
+
+class Evaluation(Message):
+    number: int
+    final: bool = False
+    opened_at: datetime
+    opened_by: str
+    due_at: datetime
+    reports: list[EvaluationReport] = Field(default_factory=list)
+    escalated: bool = False
+    score: int | None = None
+    recommendation: Recommendation | None = None
+    summary: str | None = None
+    concluded_at: datetime | None = None
+    concluded_by: str | None = None
+
+
+class ChangeProcess(Message):
+    """An amendment or renewal running its own negotiation, approval and signing while
+    the agreement stays in force."""
+
+    kind: ChangeKind
+    number: int
+    procedure: "ProcedureRef"
+    step_index: int = 0
+    summary: str
+    changes: dict[str, Any] = Field(default_factory=dict)
+    origin: str | None = None
+    opened_at: datetime
+
+
+class Amendment(Message):
+    number: int
+    kind: ChangeKind
+    summary: str
+    changes: dict[str, Any]
+    document: str
+    version: int
+    signed_at: datetime
 
 
 class AgreementState(Message):
@@ -264,7 +405,18 @@ class AgreementState(Message):
     closed_reason: str | None = None
     effective_date: date | None = None
     end_date: date | None = None
-    evaluations: list[dict[str, Any]] = Field(default_factory=list)
+    evaluations: list[Evaluation] = Field(default_factory=list)
+    evaluations_opened: int = 0
+    next_evaluation_on: date | None = None
+    # Reminders that would have fallen before this moment are moot (imported agreements,
+    # late starts); escalations, openings and expiry still happen.
+    timeline_from: datetime | None = None
+    expiry_reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS))
+    change: ChangeProcess | None = None
+    changes_opened: int = 0
+    amendments: list[Amendment] = Field(default_factory=list)
+    notices_sent: list[str] = Field(default_factory=list)
+    imported: bool = False
     version: int = 1
     seq: int = 0
     created_by: str
@@ -318,7 +470,10 @@ class Snapshot(Message):
     drafts: list[Draft]
     signatures: list[Signature]
     comments: list[CommentEntry]
-    evaluations: list[dict[str, Any]]
+    evaluations: list[Evaluation]
+    change: ChangeProcess | None
+    amendments: list[Amendment]
+    next_evaluation_at: datetime | None = None
     termination: Termination | None
     deadlines: dict[str, datetime]
     closed_reason: str | None

@@ -137,3 +137,39 @@ def get_procedure(key: str, version: str) -> Procedure:
 
 def current_procedure(kind: str) -> Procedure:
     return PROCEDURES[(kind, CURRENT[kind])]
+
+
+# ---------------------------------------------------------------- changes while in force
+
+PP_28 = "PP 28/2018 tentang Kerja Sama Daerah"
+
+# An addendum (adendum) runs its own negotiation, legal review and signing while the
+# agreement stays in force; a renewal (perpanjangan) negotiates a new term, with the DPRD
+# where a party needs it, before the current term ends.
+AMENDMENT = Procedure(
+    key="adendum", version="2020.1", title_id="Adendum", title_en="Amendment",
+    steps=(
+        Step("penyusunan_adendum", "negotiation", "Penyusunan adendum", "Drafting of the addendum",
+             f"{PP_28}; perubahan kerja sama melalui adendum", document="adendum"),
+        Step("telaah_hukum_adendum", "gate", "Telaah hukum adendum", "Legal review of the addendum",
+             f"{PP_28}; perubahan kerja sama (telaah biro hukum)", gate="legal", scope="each_government"),
+        Step("penandatanganan_adendum", "signing", "Penandatanganan adendum", "Signing of the addendum",
+             f"{PP_28}; perubahan kerja sama", document="adendum"),
+    ),
+)
+RENEWAL = Procedure(
+    key="perpanjangan", version="2020.1", title_id="Perpanjangan", title_en="Renewal",
+    steps=(
+        Step("penyusunan_perpanjangan", "negotiation", "Penyusunan perjanjian perpanjangan",
+             "Drafting of the renewal", f"{PP_28}; perpanjangan jangka waktu kerja sama", document="pks"),
+        Step("persetujuan_dprd_perpanjangan", "gate", "Persetujuan DPRD atas perpanjangan",
+             "DPRD approval of the renewal", f"{PP_28}; persetujuan DPRD bila membebani masyarakat",
+             gate="dprd", scope="each_government", condition="requires_dprd_approval"),
+        Step("telaah_hukum_perpanjangan", "gate", "Telaah hukum perpanjangan", "Legal review of the renewal",
+             f"{PP_28}; perpanjangan (telaah biro hukum)", gate="legal", scope="each_government"),
+        Step("penandatanganan_perpanjangan", "signing", "Penandatanganan perpanjangan", "Signing of the renewal",
+             f"{PP_28}; perpanjangan jangka waktu kerja sama", document="pks"),
+    ),
+)
+PROCEDURES.update({(p.key, p.version): p for p in (AMENDMENT, RENEWAL)})
+CHANGE_PROCEDURES: dict[str, Procedure] = {"amendment": AMENDMENT, "renewal": RENEWAL}

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
+
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows.agreement import AgreementWorkflow
 from workflows.notify import NotifyWorkflow
@@ -22,3 +25,12 @@ def activities(settings: Any, sessionmaker: Any) -> list[Callable[..., Any]]:
     return [records.record_events, notify.plan_deliveries, notify.deliver_inbox, notify.deliver_email,
             notify.deliver_webhook, notify.delivery_gave_up]
 
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every Pakta worker and replayer runs workflows in. The decider reckons
+    office hours in each party's time zone, so `zoneinfo.ZoneInfo` is let through (zone
+    data comes from the pinned `tzdata` package, the same on every worker)."""
+    members = SandboxRestrictions.invalid_module_members_default.with_child_unrestricted("zoneinfo", "ZoneInfo")
+    return SandboxedWorkflowRunner(restrictions=dataclasses.replace(SandboxRestrictions.default,
+                                                                    invalid_module_members=members))

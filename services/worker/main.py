@@ -62,6 +62,7 @@ def build_worker(
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=workflows,
         activities=activities,
+        workflow_runner=registry.workflow_runner(),
         # Only used by synchronous activities (async ones run on the event loop).
         activity_executor=ThreadPoolExecutor(max_workers=16),
         graceful_shutdown_timeout=timedelta(seconds=10),
