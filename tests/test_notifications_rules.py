@@ -230,20 +230,20 @@ def test_reminders_go_to_whoever_the_agreement_waits_for():
     state, _ = run(ksdd(), STAFF, m.Submit())
     state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
     # One region decided: only the other's approvers are reminded.
-    assert timed(state, "reminder_due", due_at="2027-01-18T09:00:00+00:00") == {
+    assert timed(state, "deadline_reminder", due_at="2027-01-18T09:00:00+00:00") == {
         "jateng/approver/review": "reminder_due"}
     state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
-    assert set(timed(state, "reminder_due")) == {
+    assert set(timed(state, "deadline_reminder")) == {
         "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
     state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
-    assert set(timed(state, "reminder_due")) == {"jateng/staff/*", "jateng/partner/*"}
+    assert set(timed(state, "deadline_reminder")) == {"jateng/staff/*", "jateng/partner/*"}
     state, _ = run(state, PARTNER, m.AcceptDraft(version=1))
     state, _ = run(state, actor("jabar", "signatory"), m.Sign(version=1, method="electronic"))
-    assert timed(state, "reminder_due") == {"jateng/signatory/*": "reminder_due"}
+    assert timed(state, "deadline_reminder") == {"jateng/signatory/*": "reminder_due"}
     # Escalations reach the coordinators as well as whoever is late.
-    assert timed(state, "escalated") == {"jabar/staff/*": "escalated", "jabar/approver/review": "escalated",
+    assert timed(state, "deadline_escalated") == {"jabar/staff/*": "escalated", "jabar/approver/review": "escalated",
                                          "jateng/signatory/*": "escalated"}
-    assert timed(ksdd(), "reminder_due") == {"jabar/staff/*": "reminder_due"}
+    assert timed(ksdd(), "deadline_reminder") == {"jabar/staff/*": "reminder_due"}
 
 
 def test_an_evaluation_asks_every_party_to_report():
@@ -251,7 +251,21 @@ def test_an_evaluation_asks_every_party_to_report():
     assert set(timed(state, "evaluation_opened", evaluation=1, due_at="2027-08-01T09:00:00+00:00")) == {
         "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
     withdrawn, _ = run(ksdd(), STAFF, m.Withdraw(reason="-"))
-    assert timed(withdrawn, "reminder_due") == {}
+    assert timed(withdrawn, "deadline_reminder") == {}
+
+
+def test_evaluation_reminders_and_escalations_chase_the_missing_reports():
+    state, _ = in_implementation()
+    state, _ = run(state, STAFF, m.StartEvaluation())
+    state, _ = run(state, STAFF, m.SubmitEvaluationReport(evaluation=1, narrative="Sesuai rencana."))
+    # jabar reported: only jateng is reminded; the escalation reaches jabar's coordinators too.
+    assert timed(state, "evaluation_reminder", evaluation=1, days_before=7) == {
+        "jateng/staff/*": "evaluation_reminder", "jateng/partner/*": "evaluation_reminder"}
+    assert timed(state, "evaluation_escalated", evaluation=1) == {
+        "jabar/staff/*": "evaluation_escalated", "jabar/approver/review": "evaluation_escalated",
+        "jateng/staff/*": "evaluation_escalated", "jateng/partner/*": "evaluation_escalated"}
+    assert set(timed(state, "expiry_reminder", end_date="2030-01-01", days_before=90)) == {
+        "jabar/staff/*", "jateng/staff/*"}
 
 
 @pytest.mark.parametrize("kind", ["ksdd", "ksdpl"])
@@ -267,9 +281,24 @@ def test_every_template_is_worded_in_both_languages():
     state, events = in_implementation()
     keys = {"webhook_disabled"}
     samples = [n for e in events for n in notifications_for(e, state)]
-    for type_ in ("reminder_due", "escalated", "evaluation_opened"):
-        event = events[-1].model_copy(update={"type": type_, "data": {"due_at": "2027-08-01T09:00:00+00:00"}})
-        samples += notifications_for(event, state)
+    due = "2027-08-01T02:00:00+00:00"
+    timed_events = [
+        ("deadline_reminder", {"due_at": due, "days_before": 7}), ("deadline_escalated", {"due_at": due}),
+        ("evaluation_opened", {"number": 1, "final": False, "due_at": due}),
+        ("evaluation_reminder", {"evaluation": 1, "due_at": due, "days_before": 0}),
+        ("evaluation_escalated", {"evaluation": 1}),
+        ("evaluation_concluded", {"evaluation": 1, "score": 80, "recommendation": "expand", "summary": "Baik"}),
+        ("expiry_reminder", {"end_date": "2030-01-01", "days_before": 30}),
+        ("expiry_reminder", {"end_date": "2030-01-01", "days_before": 0}),
+        ("change_opened", {"kind": "renewal", "number": 1, "summary": "Tiga tahun lagi"}),
+        ("change_completed", {"kind": "renewal", "number": 1, "changes": {"end_date": "2033-01-01"}}),
+        ("change_rejected", {"kind": "amendment", "number": 2, "comment": "Belum perlu"}),
+    ]
+    for type_, data in timed_events:
+        event = events[-1].model_copy(update={"type": type_, "data": data})
+        found = notifications_for(event, state)
+        assert found, type_
+        samples += found
     samples.append(endpoint_disabled(org="jabar", endpoint_id="ep-1", url="https://x.test/h",
                                      event=events[0], reason="HTTP 503"))
     keys |= {n.template for n in samples}
@@ -289,5 +318,7 @@ RULES_TEMPLATES = (
     "changes_requested", "returned_to_draft", "draft_submitted", "draft_accepted", "document_signed",
     "implementation_started", "comment_added", "termination_requested", "termination_declined",
     "agreement_rejected", "agreement_withdrawn", "agreement_terminated", "agreement_expired",
-    "reminder_due", "escalated", "evaluation_opened", "webhook_disabled", "generic",
+    "reminder_due", "escalated", "evaluation_opened", "evaluation_reminder", "evaluation_escalated",
+    "evaluation_concluded", "expiry_reminder", "change_opened", "change_completed", "change_rejected",
+    "webhook_disabled", "generic",
 )

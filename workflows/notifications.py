@@ -226,22 +226,54 @@ def owed_by(state: m.AgreementState) -> list[Audience]:
     return [Audience(org=org, role="signatory") for org in lifecycle.party_orgs(state) if org not in signed]
 
 
-# Time-driven events the decider is getting (names as planned in the notifications issue;
-# if the decider names them differently, map the names here). Their data is passed through
-# to the templates, so whatever the decider records (due date, evaluation number) shows.
+# Time-driven events. Their data is passed through to the templates, so what the decider
+# records (due date, evaluation number, days before the end) shows in the message.
 def _reminder_due(e: m.Event, s: m.AgreementState):
     return _each(owed_by(s), "reminder_due", **{**_step_data(s, _current_key(s)), **e.data})
 
 
+def _coordinators(s: m.AgreementState) -> list[Audience]:
+    """The initiating region's staff and its TKKSD (review gate holders)."""
+    org = lifecycle.initiator(s).org
+    return [Audience(org=org, role="staff"), Audience(org=org, role="approver", gate="review")]
+
+
 def _escalated(e: m.Event, s: m.AgreementState):
-    # Coordinators: the initiator's staff and its TKKSD (review gate holders), besides
-    # whoever is late.
-    coordinators = initiator_staff(s) + [Audience(org=lifecycle.initiator(s).org, role="approver", gate="review")]
-    return _each(coordinators + owed_by(s), "escalated", **{**_step_data(s, _current_key(s)), **e.data})
+    return _each(_coordinators(s) + owed_by(s), "escalated", **{**_step_data(s, _current_key(s)), **e.data})
+
+
+def _missing_reporters(s: m.AgreementState, number: int) -> list[Audience]:
+    evaluation = next((x for x in s.evaluations if x.number == number), None)
+    reported = {r.org for r in evaluation.reports} if evaluation else set()
+    return [a for a in parties(s) if a.org not in reported]
 
 
 def _evaluation_opened(e: m.Event, s: m.AgreementState):
     return _each(parties(s), "evaluation_opened", **e.data)
+
+
+def _evaluation_reminder(e: m.Event, s: m.AgreementState):
+    return _each(_missing_reporters(s, e.data["evaluation"]), "evaluation_reminder", **e.data)
+
+
+def _evaluation_escalated(e: m.Event, s: m.AgreementState):
+    late = _missing_reporters(s, e.data["evaluation"])
+    return _each(_coordinators(s) + late, "evaluation_escalated", **e.data,
+                 missing=sorted({a.org for a in late}))
+
+
+def _evaluation_concluded(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff", "partner")), "evaluation_concluded", **e.data)
+
+
+def _expiry_reminder(e: m.Event, s: m.AgreementState):
+    return _each(parties(s, ("staff",)), "expiry_reminder", **e.data)
+
+
+def _change(template: str) -> Rule:
+    def rule(e: m.Event, s: m.AgreementState):
+        return _each(parties(s, ("staff", "partner")), template, **e.data)
+    return rule
 
 
 def _current_key(s: m.AgreementState) -> str | None:
@@ -250,9 +282,16 @@ def _current_key(s: m.AgreementState) -> str | None:
 
 
 RULES: dict[str, Rule] = {
-    "reminder_due": _reminder_due,
-    "escalated": _escalated,
+    "deadline_reminder": _reminder_due,
+    "deadline_escalated": _escalated,
     "evaluation_opened": _evaluation_opened,
+    "evaluation_reminder": _evaluation_reminder,
+    "evaluation_escalated": _evaluation_escalated,
+    "evaluation_concluded": _evaluation_concluded,
+    "expiry_reminder": _expiry_reminder,
+    "change_opened": _change("change_opened"),
+    "change_completed": _change("change_completed"),
+    "change_rejected": _change("change_rejected"),
     "agreement_submitted": _submitted,
     "step_entered": _step_entered,
     "gate_decided": _gate_decided,
@@ -274,6 +313,7 @@ RULES: dict[str, Rule] = {
 # creator knows what they created; skipped and completed steps show in the next step_entered.
 SILENT: frozenset[str] = frozenset({
     "agreement_created", "proposal_edited", "step_skipped", "step_completed",
+    "notice_due", "deadline_extended", "evaluation_report_submitted",
 })
 
 
