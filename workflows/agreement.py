@@ -34,6 +34,7 @@ class AgreementInput(BaseModel):
 
     agreement_id: str
     proposal: m.Proposal | None = None
+    imported: m.ImportRecord | None = None  # an agreement signed before Pakta
     actor: m.Actor | None = None
     fingerprint: str | None = None
     state: m.AgreementState | None = None
@@ -78,10 +79,15 @@ class AgreementWorkflow:
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
         if self._state is None:
-            assert input.proposal is not None and input.actor is not None
+            assert input.actor is not None
             try:
-                events = lifecycle.create(input.proposal, input.actor, workflow.now(),
-                                          input.agreement_id, input.fingerprint)
+                if input.imported is not None:
+                    events = lifecycle.import_agreement(input.imported, input.actor, workflow.now(),
+                                                        input.agreement_id, input.fingerprint)
+                else:
+                    assert input.proposal is not None
+                    events = lifecycle.create(input.proposal, input.actor, workflow.now(),
+                                              input.agreement_id, input.fingerprint)
             except lifecycle.DomainError as error:
                 raise domain_failure(error) from None
             async with self._lock:

@@ -332,6 +332,36 @@ def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: st
     return [event]
 
 
+def import_agreement(record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str,
+                     fingerprint: str | None = None) -> list[m.Event]:
+    """An agreement signed on paper before Pakta, brought in already in force. Its
+    evaluation schedule, reminders and expiry follow from its historical dates: the next
+    evaluation is the first one still ahead, reminders already past are moot, and one past
+    its end date arrives expired."""
+    if not actor.has("admin"):
+        raise NotAllowed("Only administrators import existing agreements.")
+    proposal = record.proposal
+    if record.signed_on > t.local_day(now, "Asia/Jakarta"):
+        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
+    events = create(proposal, actor, now, agreement_id, fingerprint)
+    state = evolve(None, events[0])
+    emitter = _Emitter(state, actor, now)
+    emitter.version = 1  # one command: the import
+    effective = max(proposal.start_date, record.signed_on)
+    end = t.add_months(effective, proposal.duration_months)
+    today = t.local_day(now, zone(state))
+    following = t.add_months(effective, proposal.evaluation_interval_months)
+    while following <= today:
+        following = t.add_months(following, proposal.evaluation_interval_months)
+    emitter.emit("agreement_imported", ref=record.ref, signed_on=record.signed_on.isoformat(),
+                 document=record.document, method=record.method,
+                 effective_date=effective.isoformat(), end_date=end.isoformat(),
+                 next_evaluation_on=following.isoformat())
+    if end <= today:
+        emitter.emit("agreement_expired", end_date=end.isoformat(), imported=True)
+    return events + emitter.events
+
+
 def check_proposal(kind: str, parties: list[m.Party]) -> None:
     """Party rules per kind of agreement (PP 28/2018)."""
     initiators = [p for p in parties if p.role == "initiator"]
@@ -859,6 +889,20 @@ def _apply_implementation(s: m.AgreementState, e: m.Event) -> None:
     s.timeline_from = e.at
 
 
+def _apply_imported(s: m.AgreementState, e: m.Event) -> None:
+    d = e.data
+    _apply_implementation(s, e)
+    s.imported = True
+    s.drafts = [m.Draft(version=1, kind="pks", document=d["document"], note=f"Impor {d['ref']}",
+                        submitted_by=e.actor.sub, org=initiator(s).org, at=e.at,
+                        accepted_by=party_orgs(s))]
+    signed_at = t.office_time(date.fromisoformat(d["signed_on"]), zone(s))
+    s.signatures = [m.Signature(org=p.org, version=1, kind="pks", document=d["document"],
+                                signed_by=p.signatory, method=d["method"],
+                                evidence=d["document"] if d["method"] == "wet_ink" else None, at=signed_at)
+                    for p in s.parties]
+
+
 def _apply_termination_requested(s: m.AgreementState, e: m.Event) -> None:
     s.termination = m.Termination(reason=e.data["reason"], requested_by=e.actor.sub, at=e.at)
     s.gates = [g for g in s.gates if g.step != TERMINATION_STEP.key]
@@ -883,7 +927,7 @@ def _apply_termination_declined(s: m.AgreementState, e: m.Event) -> None:
     s.termination = None
     s.deadlines.pop("step", None)
     if s.change is not None:  # a paused amendment or renewal resumes its step's clock
-        s.deadlines["step"] = e.at + timedelta(days=STEP_DEADLINE_DAYS[current_step(s).kind])  # type: ignore[union-attr]
+        s.deadlines["step"] = t.due_after(e.at, STEP_DEADLINE_DAYS[current_step(s).kind], zone(s))  # type: ignore[union-attr]
 
 
 def _apply_change_opened(s: m.AgreementState, e: m.Event) -> None:
@@ -903,8 +947,12 @@ def _apply_change_completed(s: m.AgreementState, e: m.Event) -> None:
     if "end_date" in changes:
         s.end_date = date.fromisoformat(changes["end_date"])
         for evaluation in s.evaluations:  # a renewed term has no final evaluation yet
-            if evaluation.concluded_at is None:
+            if evaluation.concluded_at is None and evaluation.final:
                 evaluation.final = False
+                # It stands in for the periodic evaluation due the day it opened.
+                opened = t.local_day(evaluation.opened_at, zone(s))
+                while s.next_evaluation_on is not None and s.next_evaluation_on <= opened:
+                    s.next_evaluation_on = t.add_months(s.next_evaluation_on, s.evaluation_interval_months)
     if "indicators" in changes:
         s.indicators = [m.Indicator.model_validate(i) for i in changes["indicators"]]
     if "evaluation_interval_months" in changes:
@@ -958,6 +1006,7 @@ def _apply_extended(s: m.AgreementState, e: m.Event) -> None:
     if e.data["deadline"] == "evaluation_report":
         evaluation = next(x for x in s.evaluations if x.number == e.data["evaluation"])
         evaluation.due_at = due
+        evaluation.escalated = False  # the new due date has not lapsed: it escalates again
         s.deadlines["evaluation_report"] = due
     else:
         s.deadlines["step"] = due
@@ -984,6 +1033,7 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event], None]] = {
     "draft_accepted": _apply_draft_accepted,
     "document_signed": _apply_signed,
     "implementation_started": _apply_implementation,
+    "agreement_imported": _apply_imported,
     "comment_added": _apply_comment,
     "termination_requested": _apply_termination_requested,
     "termination_declined": _apply_termination_declined,

@@ -112,6 +112,17 @@ class Proposal(Message):
         return sorted(set(value), reverse=True)
 
 
+class ImportRecord(Message):
+    """An agreement signed before Pakta (on paper), brought in already in force: its
+    historical dates and the scanned signed text as evidence."""
+
+    ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    proposal: Proposal
+    signed_on: date
+    document: Sha256  # the signed text (a scan), uploaded first with POST /documents
+    method: SignMethod = "wet_ink"
+
+
 # ---------------------------------------------------------------- commands (actions)
 
 

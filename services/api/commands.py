@@ -35,8 +35,9 @@ def domain_error(error: lifecycle.DomainError) -> PaktaError:
     return PaktaError(error.message, code=error.code, status=error.status, details=error.details)
 
 
-def fingerprint(proposal: m.Proposal) -> str:
-    body = json.dumps(proposal.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def fingerprint(request: m.Proposal | m.ImportRecord | None) -> str:
+    assert request is not None
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -48,22 +49,34 @@ def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
     return str(uuid.uuid4())
 
 
-async def start_agreement(client: Client, *, task_queue: str, proposal: m.Proposal,
-                          principal: Principal, idempotency_key: str | None) -> tuple[m.Snapshot, bool]:
-    """Start the agreement's workflow and wait until its creation is recorded.
-    Returns the snapshot and whether this call created it (False: an idempotent replay)."""
+async def start_agreement(client: Client, *, task_queue: str, principal: Principal,
+                          idempotency_key: str | None, proposal: m.Proposal | None = None,
+                          imported: m.ImportRecord | None = None) -> tuple[m.Snapshot, bool]:
+    """Start the agreement's workflow — from a proposal, or from an agreement signed before
+    Pakta — and wait until its creation is recorded. Returns the snapshot and whether this
+    call created it (False: an idempotent replay)."""
     actor = actor_of(principal)
-    agreement_id = new_agreement_id(principal, idempotency_key)
-    print_ = fingerprint(proposal)
+    if imported is not None:
+        # One agreement per paper reference and region, whichever administrator imports it.
+        initiating = next(p.org for p in imported.proposal.parties if p.role == "initiator")
+        agreement_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"import/{initiating}/{imported.ref}"))
+    else:
+        agreement_id = new_agreement_id(principal, idempotency_key)
+    print_ = fingerprint(imported if imported is not None else proposal)
     try:
-        lifecycle.create(proposal, actor, now_utc(), agreement_id, print_)
+        if imported is not None:
+            lifecycle.import_agreement(imported, actor, now_utc(), agreement_id, print_)
+        else:
+            assert proposal is not None
+            lifecycle.create(proposal, actor, now_utc(), agreement_id, print_)
     except lifecycle.DomainError as error:
         raise domain_error(error) from None
     created = True
     try:
         handle = await client.start_workflow(
             AgreementWorkflow.run,
-            AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=actor, fingerprint=print_),
+            AgreementInput(agreement_id=agreement_id, proposal=proposal, imported=imported, actor=actor,
+                           fingerprint=print_),
             id=workflow_id(agreement_id), task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -77,7 +90,9 @@ async def start_agreement(client: Client, *, task_queue: str, proposal: m.Propos
     if not created:
         state = await handle.query(AgreementWorkflow.state)
         if state is None or state.request_fingerprint != print_:
-            raise Conflict("This Idempotency-Key was already used for a different proposal.",
+            raise Conflict("This Idempotency-Key was already used for a different proposal."
+                           if imported is None else
+                           f"Reference {imported.ref} was already imported with different data.",
                            code="idempotency_key_reused")
     return snapshot, created
 

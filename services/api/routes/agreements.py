@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
 
-from services.api import commands
+from services.api import commands, imports
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from services.auth import Principal
-from services.errors import NotFound, PreconditionFailed, Unprocessable
+from services.errors import Forbidden, NotFound, PreconditionFailed, Unprocessable
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
@@ -78,6 +78,61 @@ async def create_agreement(
     response.headers["ETag"] = _etag(snapshot.version)
     response.headers["Location"] = f"/agreements/{snapshot.id}"
     return snapshot
+
+
+class ImportedAgreement(BaseModel):
+    row: int
+    ref: str
+    id: str
+    stage: str
+    created: bool
+
+
+class ImportResult(BaseModel):
+    imported: list[ImportedAgreement]
+
+
+@router.post("/import", response_model=ImportResult,
+             summary="Import agreements signed before Pakta (admin; JSON list or CSV)",
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": {"type": "array", "items": m.ImportRecord.model_json_schema()}},
+                 "text/csv": {"schema": {"type": "string"}}}}})
+async def import_agreements(request: Request, session: SessionDep, principal: PrincipalDep,
+                            temporal: TemporalDep, settings: SettingsDep) -> ImportResult:
+    if not principal.has_role("admin"):
+        raise Forbidden("Only administrators import existing agreements.")
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    body = await request.body()
+    try:
+        rows = imports.rows_from_csv(body) if media_type == "text/csv" else imports.rows_from_json(body)
+    except imports.BatchError as error:
+        raise Unprocessable(error.message, code="invalid_import") from None
+    if not rows:
+        raise Unprocessable("The batch is empty.", code="invalid_import")
+    records, problems = imports.parse_records(rows)
+    actor, now = commands.actor_of(principal), commands.now_utc()
+    known = await queries.documents_exist(session, hashes=[r.document for _, r in records])
+    for row, record in records:
+        errors = []
+        try:
+            lifecycle.import_agreement(record, actor, now, "check")
+        except lifecycle.DomainError as error:
+            errors.append({"loc": ["proposal"], "message": error.message})
+        if record.document not in known:
+            errors.append({"loc": ["document"], "message": "upload the signed text first (POST /documents)"})
+        if errors:
+            problems.append({"row": row, "ref": record.ref, "errors": errors})
+    if problems:
+        raise Unprocessable(f"{len(problems)} of {len(rows)} rows are not right; nothing was imported.",
+                            code="invalid_import", rows=sorted(problems, key=lambda p: p["row"]))
+    imported = []
+    for row, record in records:  # each start is idempotent on the ref: a re-run adds nothing
+        snapshot, created = await commands.start_agreement(
+            temporal, task_queue=settings.temporal_task_queue, principal=principal,
+            idempotency_key=None, imported=record)
+        imported.append(ImportedAgreement(row=row, ref=record.ref, id=snapshot.id, stage=snapshot.stage,
+                                          created=created))
+    return ImportResult(imported=imported)
 
 
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
