@@ -238,6 +238,14 @@ async def test_documents_are_content_addressed_and_limited(stack: Stack):
     assert again.json()["sha256"] == sha
     got = await stack.http.get(f"/documents/{sha}", headers=stack.auth(staff))
     assert got.status_code == 200 and got.content == b"# Draft\n"
+    # Another organisation sees it only once it is a draft of an agreement it is party to.
+    outsider = stack.user("wa-gov", "partner")
+    assert (await stack.http.get(f"/documents/{sha}", headers=stack.auth(outsider))).status_code == 404
+    aid = (await stack.create(staff, ksdpl_body()))["id"]
+    await stack.act(staff, aid, {"type": "submit"})
+    await stack.act(staff, aid, {"type": "submit_draft", "document": sha})
+    assert (await stack.http.get(f"/documents/{sha}", headers=stack.auth(outsider))).status_code == 200
+    assert (await stack.http.get(f"/documents/{sha}", headers=stack.auth(stack.user("jatim", "staff")))).status_code == 404
     too_big = b"x" * (stack.settings.document_max_bytes + 1)
     resp = await stack.http.post("/documents", content=too_big, headers={
         **stack.auth(staff), "Content-Type": "text/plain"})

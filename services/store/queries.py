@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, Text, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -389,3 +389,17 @@ async def documents_exist(session: AsyncSession, *, hashes: Iterable[str]) -> se
         return set()
     rows = await session.scalars(select(DOCUMENTS.c.sha256).where(DOCUMENTS.c.sha256.in_(wanted)))
     return set(rows)
+
+
+async def document_shared_with(session: AsyncSession, *, sha256: str, orgs: Sequence[str],
+                               include_ministry_visible: bool = False) -> bool:
+    """Whether a document belongs to an agreement these organisations may see (as a draft,
+    a signed text or a signature's evidence). Hashes are hex, so a text match on the stored
+    state cannot mistake anything else for them."""
+    a = AGREEMENTS.c
+    visible = a.orgs.overlap(list(orgs))
+    if include_ministry_visible:
+        visible = visible | a.ministry_visible
+    found = await session.scalar(
+        select(a.id).where(visible, cast(a.state, Text).contains(sha256)).limit(1))
+    return found is not None

@@ -66,10 +66,19 @@ async def upload_document(request: Request, session: SessionDep, principal: Prin
             responses={200: {"content": {m: {} for m in MEDIA_TYPES}}})
 async def download_document(sha256: str, session: SessionDep, principal: PrincipalDep) -> Response:
     record = await queries.get_document(session, sha256=sha256.lower())
-    if record is None:
+    if record is None or not await _may_read(session, principal, record):
+        # Unknown and not-yours look alike: a hash reveals nothing to those not party to it.
         raise NotFound("Document not found.", sha256=sha256)
     return Response(content=record.content, media_type=record.media_type,
                     headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"})
+
+
+async def _may_read(session, principal, record) -> bool:
+    if principal.has_role("admin", "auditor") or record.org == principal.org:
+        return True
+    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
+    return await queries.document_shared_with(session, sha256=record.sha256, orgs=[principal.org],
+                                              include_ministry_visible=ministry)
 
 
 @router.get("/agreements/{agreement_id}/drafts/diff", response_model=DraftDiff,
