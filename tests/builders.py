@@ -177,9 +177,10 @@ def gate_actor(slot: m.GateSlot) -> m.Actor:
 def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = None
                ) -> tuple[m.AgreementState, list[m.Event]]:
     """One step forward on the happy path (draft → submit, negotiation → agree on a new
-    version, gate → approve every pending slot, signing → every party signs)."""
+    version, gate → approve every pending slot, signing → every party signs), in the
+    agreement's own procedure or in its amendment or renewal."""
     lead = L.initiator(state).org
-    current = L.phase(state)
+    current = L.phase(state).removeprefix("change_")
     events: list[m.Event] = []
     if current == "draft":
         return run(state, staff(lead), m.Submit(), now)
@@ -188,7 +189,7 @@ def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = Non
         state, evs = run(state, staff(lead), m.SubmitDraft(document=doc(label or f"v{version}")), now)
         events += evs
         for org in L.party_orgs(state):
-            if org != lead and L.phase(state) == "negotiation" and L.latest_draft(
+            if org != lead and L.phase(state).endswith("negotiation") and L.latest_draft(
                     state, L.current_step(state).document).version == version:
                 state, evs = run(state, partner(org), m.AcceptDraft(version=version), now)
                 events += evs
@@ -203,7 +204,7 @@ def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = Non
         agreed = L.agreed_draft(state, step.document)
         signed = {s.org for s in state.signatures if s.version == agreed.version}
         for org in L.party_orgs(state):
-            if L.phase(state) != "signing":
+            if not L.phase(state).endswith("signing"):
                 break
             if org in signed:
                 continue
@@ -211,6 +212,17 @@ def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = Non
             events += evs
         return state, events
     raise AssertionError(f"no happy step from {state.stage}")
+
+
+def complete_change(state: m.AgreementState, now: datetime = NOW) -> tuple[m.AgreementState, list[m.Event]]:
+    """Negotiate, approve and sign the open amendment or renewal."""
+    events: list[m.Event] = []
+    for _ in range(20):
+        if state.change is None or state.termination is not None:
+            return state, events
+        state, evs = happy_step(state, now)
+        events += evs
+    raise AssertionError(f"the change never completed; stuck at {step_key(state)}")
 
 
 def advance(state: m.AgreementState, until: str, now: datetime = NOW) -> m.AgreementState:

@@ -11,8 +11,8 @@ from tests import builders as b
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.procedures import (
-    CURRENT, PERMENDAGRI_22, PERMENDAGRI_25, PROCEDURES, TERMINATION_STEP, current_procedure,
-    get_procedure,
+    CHANGE_PROCEDURES, CURRENT, PERMENDAGRI_22, PERMENDAGRI_25, PP_28, PROCEDURES, TERMINATION_STEP,
+    current_procedure, get_procedure,
 )
 
 DOMESTIC = [
@@ -57,6 +57,9 @@ RELEASED = {
     ("ksdpk", "2020.1"): "bcc50a0ed66f6710f8477fff94d06440a40ee651ebc5d849dad4bdacfc1483bf",
     ("ksdpl", "2020.1"): "22856de95f5bcaf1ef7f62612e9e98404f4a258c0320d460485469edc312b919",
     ("ksdll", "2020.1"): "4c1a2f37ad78e2509c78b475f500f7cd6ab10965f2496e59233bed527d13a0f1",
+    # changes while in force (an amendment or renewal records its procedure's version too)
+    ("adendum", "2020.1"): "553f2a59a787e75824ca5a7a302d366f45bdf3a5fcbc6466733afd765d082303",
+    ("perpanjangan", "2020.1"): "6bf586d049d4f437150ab5b56ae5910c6eb034486cc4f8b838fb5365b89e8867",
 }
 TERMINATION_FINGERPRINT = "8ecaf54e74bf44dabbe7f233d60c482b5618c387eebf881c0120112c4db926ba"
 
@@ -77,6 +80,35 @@ def test_procedures_are_frozen() -> None:
     unpinned = set(PROCEDURES) - set(RELEASED)
     assert not unpinned & {(k, v) for k, v in CURRENT.items()}, (
         f"the current procedure of a kind must be pinned in RELEASED: {sorted(unpinned)}")
+    changes = {(p.key, p.version) for p in CHANGE_PROCEDURES.values()}
+    assert not unpinned & changes, f"the change procedures in use must be pinned in RELEASED: {sorted(unpinned)}"
+
+
+CHANGES = {
+    "amendment": [
+        ("penyusunan_adendum", "negotiation", None, None, None, "adendum"),
+        ("telaah_hukum_adendum", "gate", "legal", "each_government", None, None),
+        ("penandatanganan_adendum", "signing", None, None, None, "adendum"),
+    ],
+    "renewal": [
+        ("penyusunan_perpanjangan", "negotiation", None, None, None, "pks"),
+        ("persetujuan_dprd_perpanjangan", "gate", "dprd", "each_government", "requires_dprd_approval", None),
+        ("telaah_hukum_perpanjangan", "gate", "legal", "each_government", None, None),
+        ("penandatanganan_perpanjangan", "signing", None, None, None, "pks"),
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CHANGES))
+def test_change_procedures_negotiate_approve_and_sign(kind: str) -> None:
+    procedure = CHANGE_PROCEDURES[kind]
+    assert PROCEDURES[(procedure.key, procedure.version)] is procedure
+    assert [(s.key, s.kind, s.gate, s.scope, s.condition, s.document) for s in procedure.steps] == CHANGES[kind]
+    assert procedure.steps[0].kind == "negotiation" and procedure.steps[-1].kind == "signing"
+    assert all(s.basis.startswith(PP_28) and s.name_id and s.name_en for s in procedure.steps)
+    # step keys never clash with an agreement's own steps (gate slots are keyed by step)
+    own = {s.key for key, p in PROCEDURES.items() if key[0] in CURRENT for s in p.steps}
+    assert not own & {s.key for s in procedure.steps}
 
 
 def test_every_kind_has_a_current_procedure() -> None:
