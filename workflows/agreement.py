@@ -127,15 +127,20 @@ class AgreementWorkflow:
                 return
             except asyncio.TimeoutError:
                 pass
-        await self._tick()
+        if not await self._tick():
+            # The decider and its wake-up disagree: wait for the next command rather than
+            # spin (a spinning workflow task would fail and be retried forever).
+            workflow.logger.warning("Nothing due at the planned wake-up %s", wake)
+            await workflow.wait_condition(changed)
 
-    async def _tick(self) -> None:
+    async def _tick(self) -> bool:
         async with self._lock:
             try:
                 events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, workflow.now())
             except lifecycle.DomainError:
-                return  # a command got there first and nothing is due any more
+                return False
             await self._record(events)
+            return True
 
     # ------------------------------------------------------------ commands
 
@@ -213,6 +218,7 @@ class AgreementWorkflow:
             retry_policy=contracts.RECORD_EVENTS_RETRY,
         )
         self._state = state
+        self._notifications = [task for task in self._notifications if not task.done()]
         self._notifications.append(asyncio.create_task(self._notify(events, state)))
 
     async def _notify(self, events: list[m.Event], state: m.AgreementState) -> object:
