@@ -117,7 +117,13 @@ async def test_parties_endpoints_receive_signed_events_of_their_agreements(stack
     assert set(receiver.raw_counts("/b")) == {trail[1]["id"]}  # subscribed to submissions only
     assert all(r.verified for r in receiver.requests)
 
-    attempts = (await stack.get(staff, f"/webhooks/{hook_id}/deliveries")).json()
+    async def all_recorded():
+        # The receiver answers before the worker records the attempt's outcome: wait for it.
+        page = (await stack.get(staff, f"/webhooks/{hook_id}/deliveries")).json()
+        done = [i for i in page["items"] if i["outcome"] != "unfinished"]
+        return page if len(done) >= len(trail) else None
+
+    attempts = await eventually(all_recorded)
     assert {i["event_id"] for i in attempts["items"]} == {e["id"] for e in trail}
     assert all(i["status_code"] == 200 and i["outcome"] == "succeeded" and i["attempt"] == 1
                for i in attempts["items"])
