@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = Field(default=72.0, ge=0)
     dev_mail_dir: str | None = None
 
+    # Portfolio sweep: `pakta worker` keeps its hourly Temporal Schedule; each organisation's
+    # digest goes out at this hour of its own zone.
+    portfolio_sweep: bool = True
+    digest_hour: int = Field(default=8, ge=0, le=22)
+
     log_level: str = "INFO"
     log_json: bool | None = None
     metrics_port: int = 9464

@@ -10,20 +10,24 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows.agreement import AgreementWorkflow
 from workflows.notify import NotifyWorkflow
+from workflows.portfolio import DigestWorkflow, PortfolioSweepWorkflow
 
-WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow]
+WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow, PortfolioSweepWorkflow, DigestWorkflow]
 
 
 def activities(settings: Any, sessionmaker: Any) -> list[Callable[..., Any]]:
     # Imported here, not at module level: the workflow sandbox imports this package and
     # must never pull in database or network code.
     from services.worker.activities.notify import NotifyActivities
+    from services.worker.activities.portfolio import PortfolioActivities
     from services.worker.activities.records import RecordActivities
 
     records = RecordActivities(sessionmaker)
     notify = NotifyActivities(settings, sessionmaker)
+    portfolio = PortfolioActivities(settings, sessionmaker)
     return [records.record_events, notify.plan_deliveries, notify.deliver_inbox, notify.deliver_email,
-            notify.deliver_webhook, notify.delivery_gave_up]
+            notify.deliver_webhook, notify.delivery_gave_up,
+            portfolio.reconcile_rows, portfolio.reconcile_workflows, portfolio.plan_digests]
 
 
 

@@ -30,6 +30,7 @@ OPTIONAL_ROUTERS = (
     "services.api.routes.notifications",
     "services.api.routes.webhooks",
     "services.api.routes.contacts",
+    "services.api.routes.portfolio",
     "services.api.routes.dev",
 )
 

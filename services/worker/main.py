@@ -95,8 +95,21 @@ async def run_worker(
             await stop.wait()
             return
         log.info("worker_started", task_queue=worker.task_queue)
+        if settings.portfolio_sweep:  # `pakta dev` runs this too
+            await _ensure_portfolio_schedule(client, settings)
         async with worker:  # on exit: stop polling, let running activities finish
             await stop.wait()
         log.info("worker_stopped")
     finally:
         await engine.dispose()
+
+
+async def _ensure_portfolio_schedule(client: Client, settings: Settings) -> None:
+    """Create (or align) the hourly portfolio sweep schedule. A failure is logged, not
+    fatal: the worker's main job is running agreements; the next start tries again."""
+    from services.worker.portfolio import ensure_portfolio_schedule
+
+    try:
+        await asyncio.wait_for(ensure_portfolio_schedule(client, settings), timeout=30)
+    except Exception as error:
+        log.error("portfolio_schedule_failed", error=f"{type(error).__name__}: {error}")

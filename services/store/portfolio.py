@@ -1,0 +1,150 @@
+"""Keyword-only data functions of the portfolio sweep: pages of open agreements, re-projecting
+a state the workflow holds, and what a digest needs (organisations, their zones, their
+agreements). As in `queries`, none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, any_, func, literal, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.store.audit import GENESIS
+from services.store.models import Agreement, AgreementEvent
+from services.store.notification_models import Contact, InboxNotification
+from services.store.queries import projection
+from workflows.digest import EXPIRING_DAYS, UPCOMING_DAYS
+from workflows.messages import TERMINAL_STAGES, AgreementState
+
+AGREEMENTS = Agreement.__table__
+EVENTS = AgreementEvent.__table__
+CONTACTS = Contact.__table__
+INBOX = InboxNotification.__table__
+OPEN = AGREEMENTS.c.stage.not_in(sorted(TERMINAL_STAGES))
+MAX_DIGEST_ROWS = 5000  # an organisation with more open agreements than this gets the first ones
+
+
+@dataclass(frozen=True, slots=True)
+class RowVersion:
+    id: str
+    stage: str
+    version: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reprojection:
+    before: tuple[int, int] | None  # (last_seq, version) of the row, None when there was none
+    written: bool  # False: the row was already as new (a concurrent record_events won)
+    audit_seq: int  # last seq of the audit trail
+    head: str
+
+
+async def open_rows(session: AsyncSession, *, after_id: str | None, limit: int,
+                    orgs: Sequence[str] | None = None) -> list[RowVersion]:
+    """A page of open agreements (not in a terminal stage) in id order; with `orgs`, only
+    those these organisations are party to."""
+    a = AGREEMENTS.c
+    query = select(a.id, a.stage, a.version, a.last_seq).where(OPEN).order_by(a.id).limit(limit)
+    if orgs is not None:
+        query = query.where(a.orgs.overlap(list(orgs)))
+    if after_id is not None:
+        query = query.where(a.id > after_id)
+    return [RowVersion(r.id, r.stage, r.version, r.last_seq) for r in await session.execute(query)]
+
+
+async def existing_ids(session: AsyncSession, *, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(await session.scalars(select(AGREEMENTS.c.id).where(AGREEMENTS.c.id.in_(list(ids)))))
+
+
+async def reproject(session: AsyncSession, *, state: AgreementState) -> Reprojection:
+    """Upsert the projection of `state` (the state a workflow holds) without touching the
+    audit trail: events are never invented here. The row's `head_hash` is the hash of the
+    audit row at `state.seq` when the trail has it, else the trail's actual head — so a
+    trail that lacks events keeps failing verification instead of being papered over.
+    Never rolls a row back (same guard as `append_events`)."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(state.id))))
+    before = (await session.execute(select(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
+                                    .where(AGREEMENTS.c.id == state.id))).first()
+    last = (await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == state.id, EVENTS.c.seq <= state.seq)
+        .order_by(EVENTS.c.seq.desc()).limit(1))).first()
+    audit_seq, head = (last.seq, last.hash) if last else (0, GENESIS)
+    values = projection(state, head)
+    stmt = insert(AGREEMENTS).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[AGREEMENTS.c.id],
+        set_={name: stmt.excluded[name] for name in values if name != "id"},
+        where=tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
+        < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
+    ).returning(AGREEMENTS.c.id)
+    written = (await session.execute(stmt)).first() is not None
+    return Reprojection(before=(before.last_seq, before.version) if before else None, written=written,
+                        audit_seq=audit_seq, head=head)
+
+
+# ---------------------------------------------------------------- digests
+
+
+async def open_orgs(session: AsyncSession, *, after_org: str | None, limit: int,
+                    only: Sequence[str] | None = None) -> list[str]:
+    """A page of the organisations party to at least one open agreement, in order (with
+    `only`, those of them in that list)."""
+    org = func.unnest(AGREEMENTS.c.orgs).label("org")
+    inner = select(org).where(OPEN).distinct().subquery()
+    query = select(inner.c.org).order_by(inner.c.org).limit(limit)
+    if only is not None:
+        query = query.where(inner.c.org.in_(list(only)))
+    if after_org is not None:
+        query = query.where(inner.c.org > after_org)
+    return list(await session.scalars(query))
+
+
+async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per organisation: the zones of its party entries in open agreements (one per entry)
+    and of its contacts. `org_zone` picks from these."""
+    out: dict[str, tuple[list[str], list[str]]] = {o: ([], []) for o in orgs}
+    if not orgs:
+        return out
+    rows = await session.execute(text(
+        "SELECT p->>'org' AS org, coalesce(p->>'time_zone', 'Asia/Jakarta') AS zone "
+        "FROM agreements, jsonb_array_elements(state->'parties') AS p "
+        "WHERE agreements.orgs && CAST(:orgs AS text[]) AND p->>'org' = ANY(CAST(:orgs AS text[])) "
+        "AND agreements.stage <> ALL(CAST(:terminal AS text[]))"),
+        {"orgs": list(orgs), "terminal": sorted(TERMINAL_STAGES)})
+    for row in rows:
+        out[row.org][0].append(row.zone)
+    contacts = await session.execute(select(CONTACTS.c.org, CONTACTS.c.time_zone).where(
+        CONTACTS.c.org.in_(list(orgs)), CONTACTS.c.time_zone.is_not(None)))
+    for row in contacts:
+        out[row.org][1].append(row.time_zone)
+    return out
+
+
+async def digest_states(session: AsyncSession, *, org: str, now: datetime, today: date,
+                        limit: int = MAX_DIGEST_ROWS) -> list[AgreementState]:
+    """The open agreements of `org` that can appear in its digest: a deadline within the
+    upcoming window (or past), an open evaluation, or an end date within 90 days. The
+    indexed columns narrow it; `build_digest` decides."""
+    a = AGREEMENTS.c
+    query = select(a.state).where(
+        OPEN, literal(org) == any_(a.orgs),
+        or_(a.next_deadline_at < now + timedelta(days=max(UPCOMING_DAYS)),
+            a.state["deadlines"].has_key("evaluation_report"),
+            and_(a.stage == "implementation", a.end_date <= today + timedelta(days=EXPIRING_DAYS))),
+    ).order_by(a.next_deadline_at.asc().nulls_last(), a.id).limit(limit)
+    return [AgreementState.model_validate(r.state) for r in await session.execute(query)]
+
+
+async def digests_delivered(session: AsyncSession, *, event_ids: Iterable[str]) -> set[str]:
+    """Which of these digests are already in the inbox (delivered earlier today)."""
+    wanted = list(set(event_ids))
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(INBOX.c.event_id).where(INBOX.c.event_id.in_(wanted)).distinct()))
+

@@ -1,0 +1,213 @@
+"""Activities of the portfolio sweep: reconcile the read model with the agreement workflows,
+and plan the daily digest of each organisation.
+
+Reconciling compares each open row of `agreements` with its workflow (describe, then the
+`state` query). A workflow holding a newer state than the row is re-projected from that
+state; nothing is ever written to the audit trail here, so events the trail lacks are
+reported, never invented. A second pass over the running agreement workflows (visibility)
+finds those without a row at all. Everything found is logged (one structured line per
+discrepancy, one per page) and counted in Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.settings import Settings
+from services.store import portfolio as store
+from services.store.db import session_scope
+from workflows import contracts as c
+from workflows import digest as d
+from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.messages import AgreementState
+
+log = structlog.get_logger("pakta.portfolio")
+
+CHECKED = Counter("pakta_portfolio_checked", "Agreements the portfolio sweep compared with their workflow")
+REPAIRED = Counter("pakta_portfolio_repaired", "Read-model rows the portfolio sweep re-projected")
+DISCREPANCIES = Counter("pakta_portfolio_discrepancies",
+                        "Differences between the read model and the workflows, by kind", ["kind"])
+DIGESTS = Counter("pakta_portfolio_digests",
+                  "Organisation digests planned by the sweep (planned, empty, already_sent)", ["outcome"])
+
+CONCURRENCY = 16  # describes and queries in flight per page
+RPC_TIMEOUT = timedelta(seconds=15)
+AGREEMENT_PREFIX = "agreement-"
+
+
+class PortfolioActivities:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None,
+                 client: Client | None = None) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self._client = client
+
+    def client(self) -> Client:
+        return self._client or activity.client()
+
+    # ------------------------------------------------------------ reconcile: rows
+
+    @activity.defn(name=c.RECONCILE_ROWS)
+    async def reconcile_rows(self, input: c.ReconcileRowsInput) -> c.ReconcileResult:
+        async with session_scope(self.sessionmaker) as session:
+            rows = await store.open_rows(session, after_id=input.after_id, limit=input.limit, orgs=input.orgs)
+        result = c.ReconcileResult(after_id=rows[-1].id if len(rows) == input.limit else None)
+        await self._each(rows, lambda row: self._check_row(row, result))
+        return self._page_done("rows", result, first=rows[0].id if rows else None)
+
+    async def _check_row(self, row: store.RowVersion, result: c.ReconcileResult) -> None:
+        result.checked += 1
+        CHECKED.inc()
+        handle = self.client().get_workflow_handle(workflow_id(row.id))
+        try:
+            described = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                self._found(result, row.id, "workflow_missing", f"row at version {row.version}, stage {row.stage}")
+            else:
+                self._found(result, row.id, "query_failed", f"describe: {error.message}")
+            return
+        closed = described.status != WorkflowExecutionStatus.RUNNING
+        state = await self._query(handle, result, row.id)
+        if state is None:
+            if closed:
+                self._found(result, row.id, "workflow_closed",
+                            f"workflow {described.status.name.lower()}, row says {row.stage}")
+            return
+        if (state.seq, state.version) > (row.last_seq, row.version):
+            await self._repair(result, state, "projection_stale",
+                               f"row at seq {row.last_seq} v{row.version}, workflow at seq {state.seq} v{state.version}")
+        elif (state.seq, state.version) < (row.last_seq, row.version):
+            # The workflow records before it moves on: its state may trail the row for the
+            # length of one record_events. Ask again before calling it a discrepancy.
+            await asyncio.sleep(1.0)
+            again = await self._query(handle, result, row.id)
+            if again is not None and (again.seq, again.version) < (row.last_seq, row.version):
+                self._found(result, row.id, "projection_ahead",
+                            f"row at seq {row.last_seq} v{row.version}, workflow at seq {again.seq} v{again.version}")
+        if closed and (state.seq, state.version) <= (row.last_seq, row.version):
+            # Ended without reaching a terminal stage (terminated by hand, failed, timed out).
+            self._found(result, row.id, "workflow_closed",
+                        f"workflow {described.status.name.lower()} in stage {state.stage}")
+
+    # ------------------------------------------------------------ reconcile: workflows without rows
+
+    @activity.defn(name=c.RECONCILE_WORKFLOWS)
+    async def reconcile_workflows(self, input: c.ReconcileWorkflowsInput) -> c.ReconcileResult:
+        """One page of the running agreement workflows (visibility, eventually consistent):
+        those without a row are projected from their state."""
+        token = base64.b64decode(input.page_token) if input.page_token else None
+        listing = self.client().list_workflows(
+            'WorkflowType = "AgreementWorkflow" AND ExecutionStatus = "Running"',
+            page_size=input.limit, next_page_token=token, rpc_timeout=RPC_TIMEOUT)
+        await listing.fetch_next_page()
+        ids = [wf.id.removeprefix(AGREEMENT_PREFIX) for wf in (listing.current_page or [])
+               if wf.id.startswith(AGREEMENT_PREFIX)]
+        async with session_scope(self.sessionmaker) as session:
+            known = await store.existing_ids(session, ids=ids)
+        following = listing.next_page_token
+        result = c.ReconcileResult(page_token=base64.b64encode(following).decode() if following else None)
+        result.checked = len(ids)
+        CHECKED.inc(len(ids))
+
+        async def check(agreement_id: str) -> None:
+            handle = self.client().get_workflow_handle(workflow_id(agreement_id))
+            state = await self._query(handle, result, agreement_id)
+            if state is not None and (input.orgs is None or {p.org for p in state.parties} & set(input.orgs)):
+                await self._repair(result, state, "projection_missing", f"no row; workflow at seq {state.seq}")
+
+        await self._each([i for i in ids if i not in known], check)
+        return self._page_done("workflows", result, first=ids[0] if ids else None)
+
+    # ------------------------------------------------------------ digests
+
+    @activity.defn(name=c.PLAN_DIGESTS)
+    async def plan_digests(self, input: c.PlanDigestsInput) -> c.PlanDigestsResult:
+        """For a page of organisations: those whose local time is in the digest window and
+        that have not had today's digest get it built; empty digests are not sent."""
+        result = c.PlanDigestsResult()
+        async with session_scope(self.sessionmaker) as session:
+            orgs = await store.open_orgs(session, after_org=input.after_org, limit=input.limit, only=input.orgs)
+            result.after_org = orgs[-1] if len(orgs) == input.limit else None
+            zones = await store.zones_of(session, orgs=orgs)
+            due: dict[str, tuple[str, object]] = {}
+            for org in orgs:
+                zone = d.org_zone(org, *zones[org])
+                day = d.digest_day(input.at, zone, hour=input.digest_hour, until_hour=input.digest_until_hour)
+                if day is not None:
+                    due[org] = (zone, day)
+            sent = await store.digests_delivered(
+                session, event_ids=[d.digest_event_id(org, day) for org, (_, day) in due.items()])
+            for org, (zone, day) in due.items():
+                activity.heartbeat(org)
+                if d.digest_event_id(org, day) in sent:
+                    result.already_sent += 1
+                    continue
+                states = await store.digest_states(session, org=org, now=input.at, today=day)
+                digest = d.build_digest(org, states, input.at, zone)
+                if digest.empty:
+                    result.empty += 1
+                    continue
+                result.digests.append(d.digest_notification(digest))
+        DIGESTS.labels(outcome="planned").inc(len(result.digests))
+        DIGESTS.labels(outcome="empty").inc(result.empty)
+        DIGESTS.labels(outcome="already_sent").inc(result.already_sent)
+        log.info("digests_planned", orgs=len(orgs), due=len(due), planned=len(result.digests),
+                 empty=result.empty, already_sent=result.already_sent, at=input.at.isoformat())
+        return result
+
+    # ------------------------------------------------------------ helpers
+
+    async def _each(self, items, check: Callable[[object], Awaitable[None]]) -> None:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item) -> None:
+            async with gate:
+                await check(item)
+                activity.heartbeat()
+
+        await asyncio.gather(*(one(item) for item in items))
+
+    async def _query(self, handle, result: c.ReconcileResult, agreement_id: str) -> AgreementState | None:
+        try:
+            state = await handle.query(AgreementWorkflow.state, rpc_timeout=RPC_TIMEOUT)
+        except Exception as error:  # RPCError, WorkflowQueryFailedError, a timeout: all reported
+            self._found(result, agreement_id, "query_failed", f"{type(error).__name__}: {error}")
+            return None
+        if state is None:  # still being created
+            return None
+        return state
+
+    async def _repair(self, result: c.ReconcileResult, state: AgreementState, kind: str, detail: str) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            done = await store.reproject(session, state=state)
+        if done.written:
+            result.repaired += 1
+            REPAIRED.inc()
+            self._found(result, state.id, kind, detail, repaired=True)
+        if done.audit_seq < state.seq:
+            self._found(result, state.id, "audit_incomplete",
+                        f"audit trail ends at seq {done.audit_seq}, the workflow's state is at seq {state.seq}")
+
+    @staticmethod
+    def _found(result: c.ReconcileResult, agreement_id: str, kind: str, detail: str, *, repaired: bool = False) -> None:
+        result.discrepancies.append(c.Discrepancy(agreement_id=agreement_id, kind=kind, detail=detail,
+                                                  repaired=repaired))
+        DISCREPANCIES.labels(kind=kind).inc()
+        log.warning("portfolio_discrepancy", agreement_id=agreement_id, kind=kind, detail=detail, repaired=repaired)
+
+    @staticmethod
+    def _page_done(what: str, result: c.ReconcileResult, *, first: str | None) -> c.ReconcileResult:
+        log.info("portfolio_page_reconciled", pass_=what, first=first, checked=result.checked,
+                 repaired=result.repaired, discrepancies=len(result.discrepancies))
+        return result

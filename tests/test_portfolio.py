@@ -1,0 +1,423 @@
+"""The portfolio sweep against real parts: agreements run by the real AgreementWorkflow on the
+Temporal dev server (which has visibility and schedules) with the real activities writing
+to the embedded PostgreSQL, digests caught by a real SMTP server.
+
+Organisations are unique per test and the sweep is told to look at them only, so the
+shared database of the session (other tests' agreements) does not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from temporalio.client import ScheduleActionStartWorkflow
+from temporalio.worker import Worker
+
+from services.store import notifications as notes
+from services.store import queries
+from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.worker.activities.portfolio import PortfolioActivities
+from services.worker.portfolio import EVERY, ensure_portfolio_schedule
+from tests.receivers import MailSink
+from workflows import contracts as c
+from workflows import digest as d
+from workflows import messages as m
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.portfolio import PortfolioSweepWorkflow
+from workflows.registry import WORKFLOWS, activities, workflow_runner
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PROVINCES = Path("/work/shared/data/provinces-id.csv")
+
+
+def zone_of(province: str) -> str:
+    """IANA zone of a province, from the shared table (fallbacks if it is not mounted)."""
+    fallback = {"Jawa Barat": "Asia/Jakarta", "Bali": "Asia/Makassar", "Papua": "Asia/Jayapura"}
+    if not PROVINCES.exists():
+        return fallback[province]
+    with PROVINCES.open() as f:
+        return next(row["iana_timezone"] for row in csv.DictReader(f) if row["province"] == province)
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture
+def sink():
+    server = MailSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def sessionmaker(settings):
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(temporal_env, settings, sessionmaker, task_queue, sink):
+    configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": sink.port,
+                                             "delivery_retry_initial_seconds": 0.1,
+                                             "delivery_retry_max_seconds": 0.5,
+                                             "temporal_task_queue": task_queue})
+    async with Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS,
+                      workflow_runner=workflow_runner(), activities=activities(configured, sessionmaker)):
+        yield temporal_env.client
+
+
+class Orgs:
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.jabar, self.unud, self.uncen = f"jabar-{tag}", f"unud-{tag}", f"uncen-{tag}"
+        self.staff = m.Actor(sub=f"staff@{self.jabar}", org=self.jabar, roles=["staff"])
+        self.review = m.Actor(sub=f"tkksd@{self.jabar}", org=self.jabar, roles=["approver"],
+                              gates=["review", "legal", "dprd", "head"])
+
+    def partner(self, org: str) -> m.Actor:
+        return m.Actor(sub=f"partner@{org}", org=org, roles=["partner"])
+
+    def signatory(self, org: str) -> m.Actor:
+        return m.Actor(sub=f"sign@{org}", org=org, roles=["signatory"])
+
+    def proposal(self, title: str, partner: str, zone: str, **kw) -> m.Proposal:
+        return m.Proposal(
+            title=title, kind="ksdpk", objectives="Kerja sama riset.", sector="education",
+            parties=[m.Party(org=self.jabar, role="initiator", sector="government", signatory="Gubernur",
+                             time_zone=zone_of("Jawa Barat")),
+                     m.Party(org=partner, role="counterparty", sector="academia", signatory="Rektor",
+                             time_zone=zone)],
+            start_date=kw.pop("start_date", date.today()), duration_months=kw.pop("duration_months", 24),
+            indicators=[m.Indicator(name="Mahasiswa KKN", target=100, unit="orang")], **kw)
+
+
+async def start(client, task_queue, orgs: Orgs, proposal: m.Proposal):
+    agreement_id = str(uuid.uuid4())
+    await client.start_workflow(AgreementWorkflow.run,
+                                AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=orgs.staff),
+                                id=workflow_id(agreement_id), task_queue=task_queue)
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    await handle.execute_update(AgreementWorkflow.ready, orgs.staff)
+    return handle, agreement_id
+
+
+async def act(handle, actor: m.Actor, command) -> m.Snapshot:
+    return await handle.execute_update(AgreementWorkflow.act, ActInput(command=command, actor=actor),
+                                       result_type=m.Snapshot)
+
+
+async def to_signing(handle, orgs: Orgs, partner: str) -> None:
+    """KSDPK: submit, TKKSD review, KSB agreed: the KSB awaits signatures (30-day deadline)."""
+    await act(handle, orgs.staff, m.Submit())
+    await act(handle, orgs.review, m.Decide(gate="review", outcome="approve"))
+    await act(handle, orgs.staff, m.SubmitDraft(document="1" * 64))
+    await act(handle, orgs.partner(partner), m.AcceptDraft(version=1))
+
+
+async def to_implementation(handle, orgs: Orgs, partner: str) -> m.Snapshot:
+    await to_signing(handle, orgs, partner)
+    await act(handle, orgs.signatory(orgs.jabar), m.Sign(version=1, method="electronic"))
+    await act(handle, orgs.signatory(partner), m.Sign(version=1, method="electronic"))
+    await act(handle, orgs.partner(partner), m.SubmitDraft(document="2" * 64))
+    await act(handle, orgs.staff, m.AcceptDraft(version=2))
+    await act(handle, orgs.review, m.Decide(gate="legal", outcome="approve"))
+    await act(handle, orgs.signatory(orgs.jabar), m.Sign(version=2, method="electronic"))
+    return await act(handle, orgs.signatory(partner), m.Sign(version=2, method="electronic"))
+
+
+async def sweep(client, task_queue, **kw) -> c.SweepResult:
+    return await client.execute_workflow(
+        PortfolioSweepWorkflow.run, c.SweepInput(**kw), id=f"portfolio-sweep-test-{uuid.uuid4()}",
+        task_queue=task_queue, result_type=c.SweepResult)
+
+
+async def row(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
+    async with sessionmaker() as session:
+        return await queries.get_agreement(session, agreement_id=agreement_id)
+
+
+async def execute(sessionmaker, sql: str, **params) -> None:
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text(sql), params)
+
+
+def found(result: c.SweepResult, agreement_id: str) -> dict[str, bool]:
+    return {x.kind: x.repaired for x in result.discrepancies if x.agreement_id == agreement_id}
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+async def test_sweep_repairs_stale_and_missing_rows_and_reports_the_rest(client, task_queue, sessionmaker):
+    orgs = Orgs()
+    bali = zone_of("Bali")
+    handles = {}
+    for name in ("stale", "deleted", "audit", "terminated", "fine"):
+        handles[name] = await start(client, task_queue, orgs, orgs.proposal(f"Riset {name}", orgs.unud, bali))
+        await act(handles[name][0], orgs.staff, m.Submit())
+    ids = {name: agreement_id for name, (_, agreement_id) in handles.items()}
+    truth = {name: await handle.query(AgreementWorkflow.state) for name, (handle, _) in handles.items()}
+
+    # 1. A row rolled back to the creation (version 1, seq 1, stage draft).
+    await execute(sessionmaker, "UPDATE agreements SET version = 1, last_seq = 1, stage = 'draft', "
+                  "state = jsonb_set(jsonb_set(state, '{version}', '1'), '{stage}', '\"draft\"') WHERE id = :id",
+                  id=ids["stale"])
+    # 2. A row gone altogether.
+    await execute(sessionmaker, "DELETE FROM agreements WHERE id = :id", id=ids["deleted"])
+    # 3. The audit trail lost its last event (a superuser got past the append-only trigger)
+    #    and the row is behind: the row is re-projected, the lost event is reported, not invented.
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))
+        await session.execute(text("DELETE FROM agreement_events WHERE agreement_id = :id AND seq = "
+                                   "(SELECT max(seq) FROM agreement_events WHERE agreement_id = :id)"),
+                              {"id": ids["audit"]})
+        await session.execute(text("UPDATE agreements SET version = 1, last_seq = 1 WHERE id = :id"),
+                              {"id": ids["audit"]})
+    # 4. A workflow terminated by hand while its row says the agreement runs.
+    await handles["terminated"][0].terminate("operator mistake")
+
+    result = await sweep(client, task_queue, reconcile=True, digests=False, orgs=[orgs.jabar],
+                         page_size=2, pages_per_run=2)  # pages and continue-as-new on five rows
+    assert result.reconciled and result.totals.pages >= 3
+
+    assert found(result, ids["stale"]) == {"projection_stale": True}
+    stale = await row(sessionmaker, ids["stale"])
+    assert (stale.version, stale.last_seq, stale.stage) == (truth["stale"].version, truth["stale"].seq, "review")
+    assert stale.state == truth["stale"]
+
+    assert found(result, ids["deleted"]) == {"projection_missing": True}
+    restored = await row(sessionmaker, ids["deleted"])
+    assert restored is not None and restored.state == truth["deleted"]
+    async with sessionmaker() as session:  # its audit trail was intact: it verifies again
+        assert (await queries.verify_chain(session, agreement_id=ids["deleted"]))["valid"]
+
+    assert found(result, ids["audit"]) == {"projection_stale": True, "audit_incomplete": False}
+    async with sessionmaker() as session:
+        chain = await queries.verify_chain(session, agreement_id=ids["audit"])
+        events = await queries.list_events(session, agreement_id=ids["audit"])
+    assert len(events) == truth["audit"].seq - 1  # nothing invented
+    assert not chain["valid"] and chain["broken_at"] == truth["audit"].seq
+
+    assert found(result, ids["terminated"]) == {"workflow_closed": False}
+    assert found(result, ids["fine"]) == {}
+    assert result.totals.by_kind["projection_stale"] >= 2 and result.totals.repaired >= 3
+
+    # A second sweep finds only what cannot be repaired.
+    again = await sweep(client, task_queue, reconcile=True, digests=False, orgs=[orgs.jabar])
+    assert found(again, ids["stale"]) == found(again, ids["deleted"]) == {}
+    assert found(again, ids["terminated"]) == {"workflow_closed": False}
+
+
+async def test_open_row_without_a_workflow_is_reported(client, task_queue, sessionmaker):
+    orgs = Orgs()
+    handle, agreement_id = await start(client, task_queue, orgs, orgs.proposal("Riset hantu", orgs.unud, "Asia/Makassar"))
+    ghost = str(uuid.uuid4())
+    await execute(sessionmaker, "INSERT INTO agreements SELECT :ghost, title, kind, stage, step_key, version, "
+                  "procedure_key, procedure_version, initiator_org, orgs, sector, start_date, end_date, value, "
+                  "next_deadline_at, ministry_visible, last_seq, head_hash, created_by, created_at, updated_at, "
+                  "jsonb_set(state, '{id}', to_jsonb(CAST(:ghost AS text))), search FROM agreements WHERE id = :id",
+                  ghost=ghost, id=agreement_id)
+    result = await sweep(client, task_queue, reconcile=True, digests=False, orgs=[orgs.jabar])
+    assert found(result, ghost) == {"workflow_missing": False}
+    assert found(result, agreement_id) == {}
+    assert (await row(sessionmaker, ghost)) is not None  # reported, left alone
+
+
+# ---------------------------------------------------------------- digests
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_digest_day_follows_each_zone():
+    at = datetime(2027, 5, 3, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
+    assert d.digest_day(at, zone_of("Jawa Barat"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at, zone_of("Bali"), until_hour=9) is None  # WITA got it an hour earlier
+    assert d.digest_day(at - timedelta(hours=1), zone_of("Bali"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at - timedelta(hours=2), zone_of("Papua"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at - timedelta(hours=1), zone_of("Jawa Barat")) is None  # 07:00 WIB
+    # Missed the 08:00 run: caught up later the same office day, not in the evening.
+    assert d.digest_day(at + timedelta(hours=3), zone_of("Jawa Barat")) == date(2027, 5, 3)
+    assert d.digest_day(at + timedelta(hours=10), zone_of("Jawa Barat")) is None
+    # Half-hour zones: the hourly run at xx:00 UTC lands at 08:30 local.
+    assert d.digest_day(datetime(2027, 5, 3, 3, 0, tzinfo=timezone.utc), "Asia/Kolkata", until_hour=9) == date(2027, 5, 3)
+    assert d.org_zone("x", ["Asia/Makassar", "Asia/Jakarta", "Asia/Makassar"]) == "Asia/Makassar"
+    assert d.org_zone("x", [], ["Asia/Jayapura"]) == "Asia/Jayapura"
+    assert d.org_zone("x") == "Asia/Jakarta"
+
+
+async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, sessionmaker, sink):
+    orgs = Orgs()
+    bali = zone_of("Bali")
+    overdue, _ = await start(client, task_queue, orgs, orgs.proposal("Riset terlambat", orgs.unud, bali))
+    await act(overdue, orgs.staff, m.Submit())  # review gate: due in 14 days
+    soon, _ = await start(client, task_queue, orgs, orgs.proposal("Riset segera", orgs.unud, bali))
+    await act(soon, orgs.staff, m.Submit())
+    await act(soon, orgs.staff, m.ExtendDeadline(days=10, reason="Menunggu data."))  # due in 24 days
+    signing, _ = await start(client, task_queue, orgs, orgs.proposal("Riset tanda tangan", orgs.unud, bali))
+    await to_signing(signing, orgs, orgs.unud)  # signing: due in 30 days
+    running, _ = await start(client, task_queue, orgs,
+                             orgs.proposal("Riset berjalan", orgs.unud, bali, duration_months=2,
+                                           evaluation_interval_months=1))
+    await to_implementation(running, orgs, orgs.unud)  # ends in two months
+    await act(running, orgs.staff, m.StartEvaluation())  # reports due in 30 days
+    await act(running, orgs.partner(orgs.unud), m.SubmitEvaluationReport(
+        evaluation=1, narrative="Berjalan baik.", results=[m.IndicatorResult(indicator="Mahasiswa KKN", achieved=40)]))
+    await start(client, task_queue, orgs, orgs.proposal("Riset draf", orgs.unud, bali))  # no deadline: absent
+    ids = {name: h.id.removeprefix("agreement-") for name, h in
+           (("overdue", overdue), ("soon", soon), ("signing", signing), ("running", running))}
+
+    async with session_scope(sessionmaker) as session:
+        await notes.create_contact(session, org=orgs.jabar, name="Siti", email=f"siti@{orgs.jabar}.go.id",
+                                   roles=["staff"], language="id", created_by="test")
+        await notes.create_contact(session, org=orgs.unud, name="Made", email=f"made@{orgs.unud}.ac.id",
+                                   roles=["staff"], language="en", time_zone=bali, created_by="test")
+        await notes.create_contact(session, org=orgs.unud, name="Rektor", email=f"rektor@{orgs.unud}.ac.id",
+                                   roles=["signatory"], created_by="test")  # not staff: no digest
+    at = datetime.now(timezone.utc) + timedelta(days=20)
+    window = {"digest_hour": 0, "digest_until_hour": 24}  # every hour is office hour in this test
+
+    # What each organisation is told (computed the way the sweep computes it).
+    activity = PortfolioActivities(None, sessionmaker)  # type: ignore[arg-type]
+    plan = await _plan(activity, at, [orgs.jabar, orgs.unud], **window)
+    by_org = {n.audience.org: d.Digest.model_validate({k: v for k, v in n.data.items() if k != "title"})
+              for n in plan.digests}
+    assert set(by_org) == {orgs.jabar, orgs.unud}
+    jabar, unud = by_org[orgs.jabar], by_org[orgs.unud]
+    assert jabar.time_zone == "Asia/Jakarta" and unud.time_zone == bali
+
+    def listed(section: d.DigestSection) -> list[tuple[str, str | None]]:
+        names = {v: k for k, v in ids.items()}
+        return sorted((names[i.agreement_id], i.deadline) for i in section.items)
+
+    assert listed(jabar.overdue) == [("overdue", "step")] and jabar.overdue.items[0].days in (5, 6)
+    assert listed(jabar.due_7_days) == [("soon", "step")]
+    assert listed(jabar.due_14_days) == [("running", "evaluation_report"), ("signing", "step")]
+    assert listed(jabar.expiring) == [("running", None)] and 30 < jabar.expiring.items[0].days < 45
+    assert listed(jabar.awaiting_reports) == [("running", "evaluation_report")]
+    # Unud has reported on the evaluation: it is neither due nor awaited from it.
+    assert listed(unud.overdue) == [("overdue", "step")]
+    assert listed(unud.due_14_days) == [("signing", "step")]
+    assert listed(unud.awaiting_reports) == [] and listed(unud.expiring) == [("running", None)]
+
+    # The sweep delivers it: inbox for the staff, email to staff contacts in their language.
+    first = await sweep(client, task_queue, at=at, orgs=[orgs.jabar, orgs.unud], **window)
+    assert not first.reconciled and first.totals.digests_sent == 2
+    day_j, day_u = at.astimezone(ZoneInfo("Asia/Jakarta")).date(), at.astimezone(ZoneInfo(bali)).date()
+    mails = await _wait_for_mail(sink, [f"siti@{orgs.jabar}.go.id", f"made@{orgs.unud}.ac.id"])
+    subject = lambda mail: " ".join(str(mail["Subject"]).split())  # noqa: E731  (long subjects fold)
+    assert subject(mails[f"siti@{orgs.jabar}.go.id"]).startswith(f"Ringkasan kerja sama {orgs.jabar}, {day_j}: 1 terlambat")
+    made = mails[f"made@{orgs.unud}.ac.id"]
+    assert subject(made).startswith(f"Cooperation digest {orgs.unud}, {day_u}: 1 overdue")
+    assert "Riset tanda tangan" in made.get_body(("plain",)).get_content()
+    assert sink.to(f"rektor@{orgs.unud}.ac.id") == []
+    async with sessionmaker() as session:
+        inbox = await notes.list_inbox(session, sub="someone", org=orgs.jabar, roles=["staff"], gates=[])
+    digests = [(n.event_id, n.agreement_id) for n in inbox if n.template == "portfolio_digest"]
+    assert digests == [(d.digest_event_id(orgs.jabar, day_j), "")]
+
+    # Twice the same day: nothing more goes out.
+    second = await sweep(client, task_queue, at=at + timedelta(hours=1), orgs=[orgs.jabar, orgs.unud], **window)
+    assert second.totals.digests_sent == 0 and second.totals.digests_already_sent == 2
+    await asyncio.sleep(0.5)
+    assert len(sink.to(f"siti@{orgs.jabar}.go.id")) == 1 and len(sink.to(f"made@{orgs.unud}.ac.id")) == 1
+    # Even a sweep that does not see the inbox entry yet (a race) starts no second delivery.
+    third = await client.execute_workflow(
+        "DigestWorkflow", c.DigestInput(notification=plan.digests[0]), id=f"digest-rerun-{uuid.uuid4()}",
+        task_queue=task_queue, result_type=c.NotifyResult)
+    assert third.inbox == 1 and third.emails == 1  # both answered "duplicate" by the deliveries log
+    await asyncio.sleep(0.5)
+    assert len(sink.to(f"siti@{orgs.jabar}.go.id")) + len(sink.to(f"made@{orgs.unud}.ac.id")) == 2
+
+
+async def test_digest_goes_out_at_office_hours_in_the_organisations_zone(client, task_queue, sessionmaker):
+    orgs = Orgs()
+    for partner, province in ((orgs.unud, "Bali"), (orgs.uncen, "Papua")):
+        handle, _ = await start(client, task_queue, orgs, orgs.proposal(f"Riset {province}", partner, zone_of(province)))
+        await act(handle, orgs.staff, m.Submit())
+    activity = PortfolioActivities(None, sessionmaker)  # type: ignore[arg-type]
+    everyone = [orgs.jabar, orgs.unud, orgs.uncen]
+    day = date.today() + timedelta(days=3)
+    at_wib = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(hours=1)  # 08:00 WIB
+    told = lambda plan: sorted(n.audience.org for n in plan.digests)  # noqa: E731
+    assert told(await _plan(activity, at_wib, everyone, digest_until_hour=9)) == [orgs.jabar]
+    assert told(await _plan(activity, at_wib - timedelta(hours=1), everyone, digest_until_hour=9)) == [orgs.unud]
+    assert told(await _plan(activity, at_wib - timedelta(hours=2), everyone, digest_until_hour=9)) == [orgs.uncen]
+    assert told(await _plan(activity, at_wib - timedelta(hours=3), everyone, digest_until_hour=9)) == []
+    # The zone of an organisation comes from its party entries (WIT for Uncen) ...
+    plan = await _plan(activity, at_wib - timedelta(hours=2), everyone, digest_until_hour=9)
+    assert plan.digests[0].data["time_zone"] == "Asia/Jayapura" and plan.digests[0].data["day"] == day.isoformat()
+
+
+async def test_digest_endpoint_shows_what_the_sweep_would_send_now(client, task_queue, settings):
+    from services.api.app import create_app
+    from services.auth import mint_token
+    from tests.fixtures.api import app_client
+
+    orgs = Orgs()
+    running, agreement_id = await start(client, task_queue, orgs, orgs.proposal(
+        "Riset berjalan", orgs.uncen, zone_of("Papua"), duration_months=2))
+    await to_implementation(running, orgs, orgs.uncen)
+
+    def auth(org: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(settings, sub=f'{roles[0]}@{org}', org=org, roles=roles)}"}
+
+    async with app_client(create_app(settings)) as http:
+        mine = await http.get("/portfolio/digest", headers=auth(orgs.uncen, "staff"))
+        assert mine.status_code == 200, mine.text
+        body = mine.json()
+        assert body["org"] == orgs.uncen and body["time_zone"] == "Asia/Jayapura" and not body["delivered_today"]
+        assert [i["agreement_id"] for i in body["expiring"]["items"]] == [agreement_id]
+        assert datetime.fromisoformat(body["next_digest_at"]).astimezone(ZoneInfo("Asia/Jayapura")).hour == 8
+        audited = await http.get(f"/portfolio/digest?org={orgs.uncen}", headers=auth("bpk", "auditor"))
+        assert audited.status_code == 200 and audited.json()["expiring"] == body["expiring"]
+        assert (await http.get(f"/portfolio/digest?org={orgs.uncen}",
+                               headers=auth(orgs.jabar, "staff"))).status_code == 403
+        assert (await http.get("/portfolio/digest", headers=auth(orgs.uncen, "partner"))).status_code == 403
+
+
+async def _plan(activity: PortfolioActivities, at: datetime, orgs: list[str], **window) -> c.PlanDigestsResult:
+    from temporalio.testing import ActivityEnvironment
+
+    return await ActivityEnvironment().run(activity.plan_digests, c.PlanDigestsInput(at=at, orgs=orgs, **window))
+
+
+async def _wait_for_mail(sink: MailSink, addresses: list[str]) -> dict:
+    for _ in range(200):
+        if all(sink.to(a) for a in addresses):
+            break
+        await asyncio.sleep(0.05)
+    return {a: sink.to(a)[0] for a in addresses}
+
+
+# ---------------------------------------------------------------- schedule
+
+
+async def test_ensure_portfolio_schedule_is_idempotent(temporal_env, settings, task_queue):
+    client = temporal_env.client
+    configured = settings.model_copy(update={"temporal_task_queue": task_queue})
+    handle = client.get_schedule_handle(c.PORTFOLIO_SCHEDULE_ID)
+    try:
+        await handle.delete()  # left by an earlier test (pakta dev, the worker) on this server
+    except Exception:
+        pass
+    assert await ensure_portfolio_schedule(client, configured) == "created"
+    assert await ensure_portfolio_schedule(client, configured) == "unchanged"
+    described = await handle.describe()
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == c.PORTFOLIO_SWEEP_WORKFLOW and action.task_queue == task_queue
+    assert [i.every for i in described.schedule.spec.intervals] == [EVERY]
+    # Another worker with other settings brings it in line, and only one schedule exists.
+    moved = configured.model_copy(update={"digest_hour": 7})
+    assert await ensure_portfolio_schedule(client, moved) == "updated"
+    assert await ensure_portfolio_schedule(client, moved) == "unchanged"
+    listed = [s async for s in await client.list_schedules() if s.id == c.PORTFOLIO_SCHEDULE_ID]
+    assert len(listed) == 1
+    await handle.delete()
