@@ -485,6 +485,8 @@ class Snapshot(Message):
     change: ChangeProcess | None
     amendments: list[Amendment]
     next_evaluation_at: datetime | None = None
+    expiry_reminder_days: list[int] = Field(default_factory=list)
+    imported: bool = False
     termination: Termination | None
     deadlines: dict[str, datetime]
     closed_reason: str | None

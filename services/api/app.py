@@ -31,6 +31,7 @@ OPTIONAL_ROUTERS = (
     "services.api.routes.webhooks",
     "services.api.routes.contacts",
     "services.api.routes.portfolio",
+    "services.api.routes.organisations",
     "services.api.routes.dev",
 )
 

@@ -110,3 +110,16 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 from services.store.notification_models import *  # noqa: E402,F401,F403  (registers notification tables on Base)
+
+
+class OrganisationSettings(Base):
+    """What an organisation sets once for all its agreements: its time zone (office hours
+    for deadlines and reminders) and how long before an end date it wants reminders."""
+
+    __tablename__ = "organisation_settings"
+
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
+    time_zone: Mapped[str | None] = mapped_column(Text)
+    expiry_reminder_days: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    updated_by: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

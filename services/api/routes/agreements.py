@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from services.api import commands, imports
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from services.api.routes import organisations
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, PreconditionFailed, Unprocessable
 from services.store import queries
@@ -67,10 +68,11 @@ async def load_visible(session, agreement_id: str, principal: Principal) -> m.Ag
 @router.post("", status_code=201, response_model=m.Snapshot,
              summary="Start an agreement in draft (staff of the initiating organisation)")
 async def create_agreement(
-    proposal: m.Proposal, response: Response, principal: PrincipalDep, temporal: TemporalDep,
-    settings: SettingsDep,
+    proposal: m.Proposal, response: Response, session: SessionDep, principal: PrincipalDep,
+    temporal: TemporalDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> m.Snapshot:
+    proposal = await organisations.apply_defaults(session, proposal)
     snapshot, created = await commands.start_agreement(
         temporal, task_queue=settings.temporal_task_queue, proposal=proposal, principal=principal,
         idempotency_key=idempotency_key)
@@ -110,6 +112,8 @@ async def import_agreements(request: Request, session: SessionDep, principal: Pr
     if not rows:
         raise Unprocessable("The batch is empty.", code="invalid_import")
     records, problems = imports.parse_records(rows)
+    records = [(row, r.model_copy(update={"proposal": await organisations.apply_defaults(session, r.proposal)}))
+               for row, r in records]
     actor, now = commands.actor_of(principal), commands.now_utc()
     known = await queries.documents_exist(session, hashes=[r.document for _, r in records])
     for row, record in records:

@@ -1,0 +1,87 @@
+"""Organisation settings: the defaults new agreements of an organisation start with."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.api.deps import PrincipalDep, SessionDep
+from services.errors import Forbidden
+from services.store import organisations
+from workflows import messages as m
+
+router = APIRouter(prefix="/organisations", tags=["organisations"])
+
+
+class OrganisationSettingsBody(BaseModel):
+    """`time_zone`: IANA zone for office hours (Asia/Jakarta WIB, Asia/Makassar WITA,
+    Asia/Jayapura WIT); `expiry_reminder_days`: days before an end date to remind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str | None = None
+    expiry_reminder_days: Annotated[list[int] | None, Field(max_length=10)] = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        # The same check a party's zone gets.
+        return None if value is None else m.Party.model_validate(
+            {"org": "x", "role": "initiator", "sector": "government", "signatory": "x", "time_zone": value}).time_zone
+
+    @field_validator("expiry_reminder_days")
+    @classmethod
+    def _days(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if any(d < 0 or d > 730 for d in value):
+            raise ValueError("expiry reminders are between 0 and 730 days before the end date")
+        return sorted(set(value), reverse=True)
+
+
+class OrganisationSettingsView(OrganisationSettingsBody):
+    org: str
+
+
+def _check(principal, org: str) -> None:
+    if not (principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)):
+        raise Forbidden("Only the organisation's staff or an administrator manage its settings.")
+
+
+@router.get("/{org}/settings", response_model=OrganisationSettingsView)
+async def get_settings(org: str, session: SessionDep, principal: PrincipalDep) -> OrganisationSettingsView:
+    _check(principal, org)
+    record = await organisations.get_settings(session, org=org)
+    if record is None:
+        return OrganisationSettingsView(org=org)
+    return OrganisationSettingsView(org=org, time_zone=record.time_zone,
+                                    expiry_reminder_days=record.expiry_reminder_days)
+
+
+@router.put("/{org}/settings", response_model=OrganisationSettingsView,
+            summary="Set the defaults new agreements of this organisation start with")
+async def put_settings(org: str, body: OrganisationSettingsBody, session: SessionDep,
+                       principal: PrincipalDep) -> OrganisationSettingsView:
+    _check(principal, org)
+    await organisations.put_settings(session, org=org, time_zone=body.time_zone,
+                                     expiry_reminder_days=body.expiry_reminder_days, updated_by=principal.sub)
+    return OrganisationSettingsView(org=org, **body.model_dump())
+
+
+async def apply_defaults(session, proposal: m.Proposal) -> m.Proposal:
+    """Fill what the proposal leaves unsaid from the parties' organisation settings: each
+    party's time zone, and the initiator's expiry reminder days."""
+    parties = []
+    for party in proposal.parties:
+        record = await organisations.get_settings(session, org=party.org)
+        if record and record.time_zone and "time_zone" not in party.model_fields_set:
+            party = party.model_copy(update={"time_zone": record.time_zone})
+        parties.append(party)
+    update: dict = {"parties": parties}
+    lead = next(p.org for p in proposal.parties if p.role == "initiator")
+    record = await organisations.get_settings(session, org=lead)
+    if record and record.expiry_reminder_days is not None and "expiry_reminder_days" not in proposal.model_fields_set:
+        update["expiry_reminder_days"] = record.expiry_reminder_days
+    return proposal.model_copy(update=update)

@@ -1,0 +1,58 @@
+"""Organisation settings give new agreements their defaults: the region's time zone for
+office hours, and its expiry reminder days."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def proposal(org: str, partner: str, **extra):
+    return {
+        "title": "Kerja sama pariwisata", "kind": "ksdd", "objectives": "Promosi bersama.", "sector": "tourism",
+        "parties": [{"org": org, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
+                    {"org": partner, "role": "counterparty", "sector": "government", "signatory": "Bupati",
+                     "time_zone": "Asia/Jakarta"}],
+        "start_date": "2027-01-01", "duration_months": 24, **extra,
+    }
+
+
+async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
+    org, partner = f"ntb-{uuid.uuid4().hex[:6]}", f"bali-{uuid.uuid4().hex[:6]}"
+    staff = stack.user(org, "staff")
+    assert (await stack.get(staff, f"/organisations/{org}/settings")).json() == {
+        "org": org, "time_zone": None, "expiry_reminder_days": None}
+    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
+                                json={"time_zone": "Asia/Makassar", "expiry_reminder_days": [7, 30, 30]})
+    assert resp.status_code == 200
+    assert resp.json() == {"org": org, "time_zone": "Asia/Makassar", "expiry_reminder_days": [30, 7]}
+    # the partner set its zone explicitly; the initiator did not, so its organisation's applies
+    snap = await stack.create(staff, proposal(org, partner))
+    assert [p["time_zone"] for p in snap["parties"]] == ["Asia/Makassar", "Asia/Jakarta"]
+    assert snap["expiry_reminder_days"] == [30, 7]
+    await stack.act(staff, snap["id"], {"type": "submit"})
+    submitted = await stack.snapshot(staff, snap["id"])
+    # 09:00 WITA is 01:00 UTC
+    assert submitted["deadlines"]["step"].endswith("T01:00:00Z")
+    explicit = await stack.create(staff, proposal(org, partner, expiry_reminder_days=[60]))
+    assert explicit["expiry_reminder_days"] == [60]
+
+
+async def test_settings_are_the_organisations_own(stack: Stack):
+    org = f"ntt-{uuid.uuid4().hex[:6]}"
+    other = stack.user("jabar", "staff")
+    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(other),
+                                json={"time_zone": "Asia/Makassar"})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    staff = stack.user(org, "staff")
+    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
+                                json={"time_zone": "Mars/Olympus"})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "validation_error"
+    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
+                                json={"expiry_reminder_days": [-1]})
+    assert resp.status_code == 422
