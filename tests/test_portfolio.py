@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PROVINCES = Path("/work/shared/data/provinces-id.csv")
+HISTORIES = Path(__file__).parent / "histories"
 
 
 def zone_of(province: str) -> str:
@@ -133,10 +135,22 @@ async def to_implementation(handle, orgs: Orgs, partner: str) -> m.Snapshot:
     return await act(handle, orgs.signatory(partner), m.Sign(version=2, method="electronic"))
 
 
-async def sweep(client, task_queue, **kw) -> c.SweepResult:
-    return await client.execute_workflow(
+async def sweep(client, task_queue, capture: str | None = None, **kw) -> c.SweepResult:
+    handle = await client.start_workflow(
         PortfolioSweepWorkflow.run, c.SweepInput(**kw), id=f"portfolio-sweep-test-{uuid.uuid4()}",
         task_queue=task_queue, result_type=c.SweepResult)
+    result = await handle.result()
+    if capture:
+        await save_history(client, handle.id, capture)
+    return result
+
+
+async def save_history(client, workflow_id_: str, name: str) -> None:
+    """Refresh a saved history (replayed by test_agreement_workflow's replay test) on
+    purpose only: PAKTA_CAPTURE_HISTORY=1."""
+    if os.environ.get("PAKTA_CAPTURE_HISTORY"):
+        history = await client.get_workflow_handle(workflow_id_).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 async def row(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
@@ -184,8 +198,8 @@ async def test_sweep_repairs_stale_and_missing_rows_and_reports_the_rest(client,
     # 4. A workflow terminated by hand while its row says the agreement runs.
     await handles["terminated"][0].terminate("operator mistake")
 
-    result = await sweep(client, task_queue, reconcile=True, digests=False, orgs=[orgs.jabar],
-                         page_size=2, pages_per_run=2)  # pages and continue-as-new on five rows
+    result = await sweep(client, task_queue, "portfolio_sweep_reconcile", reconcile=True, digests=False,
+                         orgs=[orgs.jabar], page_size=2, pages_per_run=2)  # pages and continue-as-new on five rows
     assert result.reconciled and result.totals.pages >= 3
 
     assert found(result, ids["stale"]) == {"projection_stale": True}
@@ -307,10 +321,12 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     assert listed(unud.awaiting_reports) == [] and listed(unud.expiring) == [("running", None)]
 
     # The sweep delivers it: inbox for the staff, email to staff contacts in their language.
-    first = await sweep(client, task_queue, at=at, orgs=[orgs.jabar, orgs.unud], **window)
+    first = await sweep(client, task_queue, "portfolio_sweep_digests", at=at, orgs=[orgs.jabar, orgs.unud], **window)
     assert not first.reconciled and first.totals.digests_sent == 2
     day_j, day_u = at.astimezone(ZoneInfo("Asia/Jakarta")).date(), at.astimezone(ZoneInfo(bali)).date()
     mails = await _wait_for_mail(sink, [f"siti@{orgs.jabar}.go.id", f"made@{orgs.unud}.ac.id"])
+    await client.get_workflow_handle(d.digest_event_id(orgs.jabar, day_j)).result()
+    await save_history(client, d.digest_event_id(orgs.jabar, day_j), "digest_workflow")
     subject = lambda mail: " ".join(str(mail["Subject"]).split())  # noqa: E731  (long subjects fold)
     assert subject(mails[f"siti@{orgs.jabar}.go.id"]).startswith(f"Ringkasan kerja sama {orgs.jabar}, {day_j}: 1 terlambat")
     made = mails[f"made@{orgs.unud}.ac.id"]
