@@ -11,7 +11,7 @@ an agreement that lives ten years keeps a short history.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -38,6 +38,9 @@ class AgreementInput(BaseModel):
     actor: m.Actor | None = None
     fingerprint: str | None = None
     state: m.AgreementState | None = None
+    # When the API accepted the request. The decider's clock for the creation, so that a
+    # workflow task retried after a crash computes the very same events (see `ActInput.at`).
+    requested_at: datetime | None = None
     # Continue as new after this many commands in one run, besides Temporal's suggestion
     # (which comes at thousands of events); small values let tests exercise the hand-over.
     commands_per_run: int | None = None
@@ -49,6 +52,11 @@ class ActInput(BaseModel):
     command: m.AnyCommand
     actor: m.Actor
     expected_version: int | None = None
+    # When the API received the command: the decider's `now` for it. A workflow task that is
+    # retried (a worker died after recording, before completing the task) then decides the
+    # same events with the same times, and recording them again is a no-op — with
+    # `workflow.now()` the retry would stamp new times and conflict with what was recorded.
+    at: datetime | None = None
 
 
 def workflow_id(agreement_id: str) -> str:
@@ -82,11 +90,12 @@ class AgreementWorkflow:
             assert input.actor is not None
             try:
                 if input.imported is not None:
-                    events = lifecycle.import_agreement(input.imported, input.actor, workflow.now(),
+                    events = lifecycle.import_agreement(input.imported, input.actor,
+                                                        input.requested_at or workflow.now(),
                                                         input.agreement_id, input.fingerprint)
                 else:
                     assert input.proposal is not None
-                    events = lifecycle.create(input.proposal, input.actor, workflow.now(),
+                    events = lifecycle.create(input.proposal, input.actor, input.requested_at or workflow.now(),
                                               input.agreement_id, input.fingerprint)
             except lifecycle.DomainError as error:
                 raise domain_failure(error) from None
@@ -127,16 +136,18 @@ class AgreementWorkflow:
                 return
             except asyncio.TimeoutError:
                 pass
-        if not await self._tick():
+        if not await self._tick(wake):
             # The decider and its wake-up disagree: wait for the next command rather than
             # spin (a spinning workflow task would fail and be retried forever).
             workflow.logger.warning("Nothing due at the planned wake-up %s", wake)
             await workflow.wait_condition(changed)
 
-    async def _tick(self) -> bool:
+    async def _tick(self, wake: datetime) -> bool:
+        """Time has reached `wake`: decide what is due as of then. The planned wake-up, not
+        the clock, is the tick's time, so a retried task decides the same events."""
         async with self._lock:
             try:
-                events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, workflow.now())
+                events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
             await self._record(events)
@@ -148,7 +159,7 @@ class AgreementWorkflow:
     async def act(self, request: ActInput) -> m.Snapshot:
         async with self._lock:
             state = self._require_state()
-            now = workflow.now()
+            now = self._clock(request.at or workflow.now())
             try:
                 events = lifecycle.decide(state, request.command, request.actor, now,
                                           request.expected_version)
@@ -167,7 +178,7 @@ class AgreementWorkflow:
                                    {"status": 404, "code": "not_found", "message": "Agreement not found."},
                                    type="not_found", non_retryable=True)
         try:
-            lifecycle.decide(self._state, request.command, request.actor, workflow.now(),
+            lifecycle.decide(self._state, request.command, request.actor, self._clock(request.at or workflow.now()),
                              request.expected_version)
         except lifecycle.DomainError as error:
             raise domain_failure(error) from None
@@ -195,6 +206,10 @@ class AgreementWorkflow:
     def _require_state(self) -> m.AgreementState:
         assert self._state is not None
         return self._state
+
+    def _clock(self, moment: datetime) -> datetime:
+        """Time never runs backwards in an agreement's history, whatever the request says."""
+        return max(moment, self._require_state().updated_at)
 
     def _should_continue_as_new(self) -> bool:
         limit = self._commands_per_run

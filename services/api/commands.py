@@ -63,12 +63,13 @@ async def start_agreement(client: Client, *, task_queue: str, principal: Princip
     else:
         agreement_id = new_agreement_id(principal, idempotency_key)
     print_ = fingerprint(imported if imported is not None else proposal)
+    requested_at = now_utc()
     try:
         if imported is not None:
-            lifecycle.import_agreement(imported, actor, now_utc(), agreement_id, print_)
+            lifecycle.import_agreement(imported, actor, requested_at, agreement_id, print_)
         else:
             assert proposal is not None
-            lifecycle.create(proposal, actor, now_utc(), agreement_id, print_)
+            lifecycle.create(proposal, actor, requested_at, agreement_id, print_)
     except lifecycle.DomainError as error:
         raise domain_error(error) from None
     created = True
@@ -76,7 +77,7 @@ async def start_agreement(client: Client, *, task_queue: str, principal: Princip
         handle = await client.start_workflow(
             AgreementWorkflow.run,
             AgreementInput(agreement_id=agreement_id, proposal=proposal, imported=imported, actor=actor,
-                           fingerprint=print_),
+                           fingerprint=print_, requested_at=requested_at),
             id=workflow_id(agreement_id), task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -113,7 +114,8 @@ async def _ready(handle, actor: m.Actor) -> m.Snapshot:
 async def send_command(client: Client, *, agreement_id: str, command: m.Command, principal: Principal,
                        expected_version: int | None, idempotency_key: str | None) -> m.Snapshot:
     update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
-    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version)
+    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version,
+                       at=now_utc())
     try:
         return await execute_act(client, agreement_id, request, update_id=update_id)
     except WorkflowUpdateFailedError as error:

@@ -1,0 +1,70 @@
+"""A worker that dies after recording a command's events but before completing its
+workflow task: Temporal retries the task, the command is decided again — and must come out
+the same, so recording it again changes nothing and the agreement carries on."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio import workflow
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from services.api.commands import execute_act, now_utc
+from services.store import queries
+from workflows import messages as m
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.registry import activities
+from workflows.notify import NotifyWorkflow
+from tests.test_agreement_workflow import REVIEW, STAFF, ksdpk, sessionmaker  # noqa: F401
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CRASHES = {"left": 0}
+
+
+@workflow.defn(name="AgreementWorkflow")
+class WorkerDiesAfterRecording(AgreementWorkflow):
+    @workflow.run
+    async def run(self, input: AgreementInput) -> m.AgreementState:
+        return await super().run(input)
+
+    async def _record(self, events):
+        await super()._record(events)
+        if CRASHES["left"] and not workflow.unsafe.is_replaying():
+            CRASHES["left"] -= 1
+            # Any non-application error fails the workflow task, as a dead worker would:
+            # the events are in PostgreSQL, the task's outcome is lost, Temporal retries it.
+            raise RuntimeError("the worker died after recording")
+
+
+async def test_a_task_retried_after_recording_decides_the_same_events(temporal_env, settings, sessionmaker,  # noqa: F811
+                                                                      task_queue):
+    client = temporal_env.client
+    # Unsandboxed: the crash counter must survive from the failed task to its retry.
+    async with Worker(client, task_queue=task_queue, workflows=[WorkerDiesAfterRecording, NotifyWorkflow],
+                      activities=activities(settings, sessionmaker), workflow_runner=UnsandboxedWorkflowRunner()):
+        agreement_id = str(uuid.uuid4())
+        await client.start_workflow(AgreementWorkflow.run,
+                                    AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF),
+                                    id=workflow_id(agreement_id), task_queue=task_queue)
+        handle = client.get_workflow_handle(workflow_id(agreement_id))
+        await handle.execute_update(AgreementWorkflow.ready, STAFF)
+
+        CRASHES["left"] = 1
+        # As the API sends it: stamped with the time the request arrived.
+        snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF,
+                                                                    at=now_utc()))
+        assert CRASHES["left"] == 0, "the crash did not happen"
+        assert snapshot.stage == "review" and snapshot.version == 2
+        snapshot = await execute_act(client, agreement_id, ActInput(
+            command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()))
+        assert snapshot.step.key == "penyusunan_ksb"
+
+    async with sessionmaker() as session:
+        chain = await queries.verify_chain(session, agreement_id=agreement_id)
+        record = await queries.get_agreement(session, agreement_id=agreement_id)
+        events = await queries.list_events(session, agreement_id=agreement_id)
+    assert chain["valid"] and chain["count"] == record.state.seq == len(events)
+    assert record.state.version == snapshot.version
+    assert [e.type for e in events].count("agreement_submitted") == 1
