@@ -369,6 +369,15 @@ async def test_digest_goes_out_at_office_hours_in_the_organisations_zone(client,
     # The zone of an organisation comes from its party entries (WIT for Uncen) ...
     plan = await _plan(activity, at_wib - timedelta(hours=2), everyone, digest_until_hour=9)
     assert plan.digests[0].data["time_zone"] == "Asia/Jayapura" and plan.digests[0].data["day"] == day.isoformat()
+    # ... unless the organisation's own settings name a zone: that one wins.
+    from services.store.organisations import put_settings
+
+    async with session_scope(sessionmaker) as session:
+        await put_settings(session, org=orgs.jabar, time_zone=zone_of("Papua"), expiry_reminder_days=None,
+                           updated_by="test")
+    assert told(await _plan(activity, at_wib - timedelta(hours=2), everyone, digest_until_hour=9)) == sorted(
+        [orgs.jabar, orgs.uncen])
+    assert told(await _plan(activity, at_wib, everyone, digest_until_hour=9)) == []
 
 
 async def test_digest_endpoint_shows_what_the_sweep_would_send_now(client, task_queue, settings):

@@ -86,10 +86,12 @@ def digest_event_id(org: str, day: date) -> str:
 # ---------------------------------------------------------------- time zones and hours
 
 
-def org_zone(org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[str] = ()) -> str:
-    """An organisation's zone: the one its party entries name most often, else its
-    contacts', else WIB. Ties go to the alphabetically first zone (stable across runs)."""
-    for zones in (list(party_zones), [z for z in contact_zones if z]):
+def org_zone(org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[str] = (),
+             configured: str | None = None) -> str:
+    """An organisation's zone: the one set in its organisation settings, else the one its
+    party entries name most often, else its contacts', else WIB. Ties go to the
+    alphabetically first zone (stable across runs)."""
+    for zones in ([configured] if configured else [], list(party_zones), [z for z in contact_zones if z]):
         valid = [z for z in zones if _valid(z)]
         if valid:
             counts = Counter(valid)

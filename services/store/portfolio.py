@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS
-from services.store.models import Agreement, AgreementEvent
+from services.store.models import Agreement, AgreementEvent, OrganisationSettings
 from services.store.notification_models import Contact, InboxNotification
 from services.store.queries import projection
 from workflows.digest import EXPIRING_DAYS, UPCOMING_DAYS
@@ -23,6 +23,7 @@ AGREEMENTS = Agreement.__table__
 EVENTS = AgreementEvent.__table__
 CONTACTS = Contact.__table__
 INBOX = InboxNotification.__table__
+ORG_SETTINGS = OrganisationSettings.__table__
 OPEN = AGREEMENTS.c.stage.not_in(sorted(TERMINAL_STAGES))
 MAX_DIGEST_ROWS = 5000  # an organisation with more open agreements than this gets the first ones
 
@@ -105,10 +106,10 @@ async def open_orgs(session: AsyncSession, *, after_org: str | None, limit: int,
     return list(await session.scalars(query))
 
 
-async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """Per organisation: the zones of its party entries in open agreements (one per entry)
-    and of its contacts. `org_zone` picks from these."""
-    out: dict[str, tuple[list[str], list[str]]] = {o: ([], []) for o in orgs}
+async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, tuple[list[str], list[str], str | None]]:
+    """Per organisation: the zones of its party entries in open agreements (one per entry),
+    of its contacts, and the one of its organisation settings. `org_zone` picks."""
+    out: dict[str, tuple[list[str], list[str], str | None]] = {o: ([], [], None) for o in orgs}
     if not orgs:
         return out
     rows = await session.execute(text(
@@ -123,6 +124,11 @@ async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, t
         CONTACTS.c.org.in_(list(orgs)), CONTACTS.c.time_zone.is_not(None)))
     for row in contacts:
         out[row.org][1].append(row.time_zone)
+    configured = await session.execute(select(ORG_SETTINGS.c.org, ORG_SETTINGS.c.time_zone).where(
+        ORG_SETTINGS.c.org.in_(list(orgs)), ORG_SETTINGS.c.time_zone.is_not(None)))
+    for row in configured:
+        parties, people, _ = out[row.org]
+        out[row.org] = (parties, people, row.time_zone)
     return out
 
 
