@@ -58,20 +58,14 @@ class PortfolioSweepWorkflow:
                 workflow.continue_as_new(p)
             pages += 1
             p.totals.pages += 1
-            if p.phase == "rows":
-                result = await self._activity(c.RECONCILE_ROWS, c.ReconcileRowsInput(after_id=p.after_id, limit=p.page_size, orgs=p.orgs),
-                                              c.ReconcileResult)
-                self._absorb(p, result)
-                p.after_id = result.after_id
-                if result.after_id is None:
-                    p.phase = "workflows"
-            elif p.phase == "workflows":
-                result = await self._activity(c.RECONCILE_WORKFLOWS,
-                                              c.ReconcileWorkflowsInput(page_token=p.page_token, limit=p.page_size, orgs=p.orgs),
-                                              c.ReconcileResult)
-                self._absorb(p, result)
-                p.page_token = result.page_token
-                if result.page_token is None:
+            if p.phase in ("rows", "workflows"):
+                try:
+                    await self._reconcile_page(p)
+                except ActivityError as error:
+                    # Out of retries (database or visibility down for long): the digests
+                    # still go out; the next day's reconciliation starts afresh.
+                    workflow.logger.error("portfolio reconciliation abandoned in phase %s: %s", p.phase, error.cause)
+                    p.totals.by_kind["reconcile_failed"] = p.totals.by_kind.get("reconcile_failed", 0) + 1
                     p.phase = "digests" if p.digests else "done"
             else:
                 plan = await self._activity(c.PLAN_DIGESTS, c.PlanDigestsInput(
@@ -88,6 +82,24 @@ class PortfolioSweepWorkflow:
             "portfolio sweep done: checked=%d repaired=%d discrepancies=%d digests sent=%d empty=%d already=%d",
             t.checked, t.repaired, t.discrepancies, t.digests_sent, t.digests_empty, t.digests_already_sent)
         return c.SweepResult(at=at, reconciled=reconcile, totals=t, discrepancies=p.discrepancies)
+
+    async def _reconcile_page(self, p: c.SweepInput) -> None:
+        if p.phase == "rows":
+            result = await self._activity(
+                c.RECONCILE_ROWS, c.ReconcileRowsInput(after_id=p.after_id, limit=p.page_size, orgs=p.orgs),
+                c.ReconcileResult)
+            self._absorb(p, result)
+            p.after_id = result.after_id
+            if result.after_id is None:
+                p.phase = "workflows"
+        else:
+            result = await self._activity(
+                c.RECONCILE_WORKFLOWS, c.ReconcileWorkflowsInput(page_token=p.page_token, limit=p.page_size, orgs=p.orgs),
+                c.ReconcileResult)
+            self._absorb(p, result)
+            p.page_token = result.page_token
+            if result.page_token is None:
+                p.phase = "digests" if p.digests else "done"
 
     @workflow.query
     def progress(self) -> c.SweepInput | None:
