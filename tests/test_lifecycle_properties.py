@@ -5,14 +5,18 @@ stages stay terminal, refusals change nothing, and `allowed_actions` tells the t
 Moves are biased toward progress (the current step's natural command from the right actor)
 so runs get deep into the lifecycle, mixed with random actors sending any representative
 command (`lifecycle.candidate_commands`) and garbage (wrong versions, gates, documents,
-stale `expected_version`).
+stale `expected_version`). In implementation the natural moves are evaluations (open,
+report, conclude with any recommendation), amendments and renewals (which then run their
+own negotiation, gates and signing) and deadline extensions; and time passes: a rule jumps
+to `next_wakeup` and ticks as the system, so runs reach reminders, escalations, the final
+evaluation and expiry.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import hypothesis.strategies as st
@@ -22,6 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tests import builders as b
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.procedures import CHANGE_PROCEDURES
 
 STAGES = set(m.Stage.__args__)  # type: ignore[attr-defined]
 AGREEMENT_ID = "agr-prop"
@@ -44,12 +49,19 @@ def actor_pool(orgs: list[str]) -> list[m.Actor]:
         pool += [b.staff(org), b.partner(org), b.signatory(org), b.approver(org, *m.GATES),
                  m.Actor(sub=f"staff-signatory@{org}", org=org, roles=["staff", "signatory"])]
         pool += [b.approver(org, gate) for gate in m.GATES if gate != "ministry"]
+        pool.append(scheduler(org))
     pool += [b.ministry_approver(), b.approver(b.MINISTRY, "review"), b.staff(b.MINISTRY),
              b.admin(), b.auditor(), m.SYSTEM]
     return pool
 
 
+def scheduler(org: str) -> m.Actor:
+    return m.Actor(sub=f"cron@{org}", org=org, roles=["scheduler"])
+
+
 OUTCOMES = ("approve", "request_changes", "reject")
+RECOMMENDATIONS = ("continue", "expand", "stop")
+CHANGE_STEP_KEYS = {s.key for p in CHANGE_PROCEDURES.values() for s in p.steps}
 METHODS = ("electronic", "wet_ink")
 
 
@@ -68,7 +80,7 @@ def garbage(data: st.DataObject, state: m.AgreementState, orgs: list[str]) -> An
     """Any representative command, or one with random (mostly wrong) versions, gates,
     documents, comments or parties."""
     top = max((d.version for d in state.drafts), default=0) + 2
-    pick = data.draw(st.integers(0, 7), label="garbage")
+    pick = data.draw(st.integers(0, 9), label="garbage")
     if pick <= 1:
         return data.draw(st.sampled_from(L.candidate_commands(state)))
     if pick == 2:
@@ -83,6 +95,17 @@ def garbage(data: st.DataObject, state: m.AgreementState, orgs: list[str]) -> An
                         comment=data.draw(st.sampled_from([None, "Alasan"])))
     if pick == 6:
         return m.Edit(parties=data.draw(st.sampled_from(party_sets(orgs[0], orgs))))
+    if pick == 8:
+        return m.Tick()
+    if pick == 9:
+        return data.draw(st.sampled_from([
+            m.SubmitEvaluationReport(evaluation=data.draw(st.integers(1, state.evaluations_opened + 2)),
+                                     narrative="x", results=[m.IndicatorResult(indicator="Tidak ada", achieved=1)]),
+            m.ConcludeEvaluation(evaluation=data.draw(st.integers(1, state.evaluations_opened + 2)), score=1,
+                                 recommendation=data.draw(st.sampled_from(RECOMMENDATIONS))),
+            m.ExtendDeadline(deadline=data.draw(st.sampled_from(["step", "evaluation_report"])), days=3, reason="x"),
+            m.ProposeAmendment(summary="x", end_date=date(2027, 1, 1)),
+        ]))
     return m.Edit(title="Judul baru", duration_months=data.draw(st.integers(1, 120)))
 
 
@@ -113,6 +136,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.state = b.replay(events)
         self.orgs = L.party_orgs(self.state)
         self.pool = actor_pool(self.orgs)
+        if data.draw(st.booleans(), label="start in force?"):
+            # half the runs start signed, so that the life after signing gets the steps
+            while self.state.stage != "implementation":
+                self.state, events = b.happy_step(self.state, self.now)
+                self.log += events
+            self.accepted = self.state.version  # (a happy step may be several commands)
         event(f"{self.kind}: dprd for {sorted(p.org for p in prop.parties if p.requires_dprd_approval)}")
 
     # ---------------------------------------------------------------- moves
@@ -123,6 +152,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert state is not None
         lead = L.initiator(state).org
         current = L.phase(state)
+        if current == "implementation" or (
+                current.startswith("change_") or current == "termination") and data.draw(
+                st.integers(0, 2), label="evaluation meanwhile?") == 0:
+            return self.in_force(data)
+        current = current.removeprefix("change_")  # an amendment or renewal runs the same steps
         if current == "draft":
             return data.draw(st.sampled_from([(b.staff(lead), m.Submit())] * 4 + [
                 (b.staff(lead), m.Edit(title="Judul yang diperbarui"))]))
@@ -157,10 +191,47 @@ class LifecycleMachine(RuleBasedStateMachine):
             evidence = b.doc("scan") if method == "wet_ink" and data.draw(st.integers(0, 9)) else None
             return b.signatory(org), m.Sign(version=agreed.version if agreed else 1, method=method,
                                             evidence=evidence)
-        if current == "implementation":
-            return b.staff(lead), data.draw(st.sampled_from([
-                m.Terminate(reason="Tidak bermanfaat"), m.Comment(text="Laporan")]))
         return data.draw(st.sampled_from(self.pool)), m.Comment(text="?")
+
+    def in_force(self, data: st.DataObject) -> tuple[m.Actor, Any]:
+        """Life after signing: evaluations, amendments, renewals, extensions, termination."""
+        state = self.state
+        assert state is not None and state.effective_date is not None
+        lead = L.initiator(state).org
+        evaluation = L.open_evaluation(state)
+        if evaluation is not None and data.draw(st.integers(0, 3), label="evaluation move?"):
+            missing = [o for o in L.party_orgs(state) if not any(r.org == o for r in evaluation.reports)]
+            if missing and data.draw(st.integers(0, 2), label="report?"):
+                org = data.draw(st.sampled_from(missing))
+                names = [i.name for i in state.indicators] + ["Bukan indikator"]
+                results = [m.IndicatorResult(indicator=name, achieved=data.draw(st.integers(0, 200)))
+                           for name in data.draw(st.lists(st.sampled_from(names), max_size=2, unique=True))]
+                return (data.draw(st.sampled_from([b.staff(org), b.partner(org)])),
+                        m.SubmitEvaluationReport(evaluation=evaluation.number, narrative="Laporan", results=results))
+            if data.draw(st.integers(0, 5), label="extend report?") == 0:
+                return b.staff(lead), m.ExtendDeadline(deadline="evaluation_report", reason="Libur",
+                                                       days=data.draw(st.integers(1, 60)))
+            recommendation = data.draw(st.sampled_from(["continue"] * 4 + ["expand"] * 2 + ["stop"]))
+            return b.staff(lead), m.ConcludeEvaluation(evaluation=evaluation.number, recommendation=recommendation,
+                                                       score=data.draw(st.integers(0, 100)))
+        pick = data.draw(st.integers(0, 9), label="in force")
+        if pick <= 2:
+            return data.draw(st.sampled_from([b.staff(lead), scheduler(lead)])), m.StartEvaluation()
+        if pick <= 4:
+            end = state.effective_date + timedelta(days=data.draw(st.integers(-30, 3000), label="end"))
+            terms = data.draw(st.fixed_dictionaries({}, optional={
+                "end_date": st.just(end),
+                "evaluation_interval_months": st.integers(1, 12),
+                "indicators": st.sampled_from([[], [m.Indicator(name="Desa terlayani", target=50, unit="desa")]]),
+            }), label="terms")
+            return b.staff(lead), m.ProposeAmendment(summary="Adendum", **terms)
+        if pick <= 6:
+            return b.staff(lead), m.Renew(duration_months=data.draw(st.integers(1, 60)))
+        if pick == 7:
+            return b.staff(lead), m.ExtendDeadline(deadline="step", days=data.draw(st.integers(1, 30)), reason="x")
+        if pick == 8:
+            return b.staff(lead), m.Terminate(reason="Tidak bermanfaat")
+        return b.staff(lead), m.Comment(text="Laporan")
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
@@ -194,14 +265,24 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert isinstance(error, L.InvalidTransition)
             if command.type not in L.TRANSITIONS[L.phase(before)] and not isinstance(error, L.StaleVersion):
                 assert isinstance(error, L.InvalidTransition)
+            if command.type == "tick" and actor.has("system") and not isinstance(error, L.StaleVersion):
+                wake = L.next_wakeup(before)
+                assert wake is None or wake > self.now, f"a tick at {self.now} refused though {wake} was due"
             event(f"refused {command.type}: {error.code}")
             return
         # accepted: it was offered, and it moved the agreement by one version
         assert before.model_dump() == dump, "decide must not touch the state it is given"
-        assert before.stage not in m.TERMINAL_STAGES, "a terminal stage accepted a command"
         assert expected in (None, before.version)
         offered = L.allowed_actions(before, actor, self.now)
-        assert command.type in offered, f"{command.type} accepted but allowed_actions said {offered}"
+        if command.type == "tick":
+            assert actor.has("system") and "tick" not in offered
+        else:
+            assert command.type in offered, f"{command.type} accepted but allowed_actions said {offered}"
+        self.accept(before, actor, command, events)
+
+    def accept(self, before: m.AgreementState, actor: m.Actor, command: Any, events: list[m.Event]) -> None:
+        """Checks every accepted command passes, then the move."""
+        assert before.stage not in m.TERMINAL_STAGES, "a terminal stage accepted a command"
         assert events, "an accepted command yields events"
         assert [e.seq for e in events] == list(range(before.seq + 1, before.seq + 1 + len(events)))
         assert {e.version for e in events} == {before.version + 1}
@@ -212,13 +293,47 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.log += events
         self.accepted += 1
         assert self.state.version == before.version + 1 and self.state.updated_at == self.now
-        if self.state.step_index != before.step_index or self.state.stage != before.stage:
+        if command.type == "tick":
+            # everything due now was handled: the next wake-up is later (or there is none)
+            assert all(e.actor == m.SYSTEM for e in events)
+            after = L.next_wakeup(self.state)
+            assert after is None or after > self.now, f"next_wakeup {after} not after a tick at {self.now}"
+            assert L.due_notices(self.state, self.now) == []
+        if (self.state.step_index, self.state.stage, L.active_index(self.state)) != (
+                before.step_index, before.stage, L.active_index(before)):
             snap = L.snapshot(self.state, actor, self.now)   # on every move to another step
             assert (snap.stage, snap.version) == (self.state.stage, self.state.version)
             m.Snapshot.model_validate(snap.model_dump(mode="json"))
         event(f"{self.kind}: reached {self.state.stage}")
+        for e in events:
+            if e.type in ("change_completed", "change_rejected", "evaluation_escalated", "deadline_extended"):
+                event(f"{self.kind}: {e.type}" + (f" ({e.data['kind']})" if "kind" in e.data else ""))
         event(f"accepted {command.type}" + (f" {command.outcome} at {events[0].data['step']}"
                                             if command.type == "decide" else ""))
+
+    @rule(days=st.integers(0, 3))
+    def time_passes(self, days: int) -> None:
+        """The workflow's timer: at `next_wakeup` (or now, when that is past) the system ticks,
+        and the tick is never refused; with nothing scheduled a tick is."""
+        before = self.state
+        assert before is not None
+        wake = L.next_wakeup(before)
+        if wake is None:
+            if days == 0:  # nothing will happen: a tick now is refused, changing nothing
+                dump = before.model_dump()
+                try:
+                    L.decide(before, m.Tick(), m.SYSTEM, self.now + timedelta(days=400))
+                    raise AssertionError("a tick with nothing scheduled was accepted")
+                except L.DomainError as error:
+                    assert isinstance(error, L.InvalidTransition)
+                    assert before.model_dump() == dump
+            return
+        # sometimes a little past the wake-up, as a busy worker would
+        self.now = max(self.now, wake + timedelta(hours=days * days))
+        assert L.due_notices(before, self.now), "next_wakeup has come but nothing is due"
+        events = L.decide(before, m.Tick(), m.SYSTEM, self.now)
+        self.accept(before, m.SYSTEM, m.Tick(), events)
+        event(f"{self.kind}: tick -> {sorted({e.type for e in events})}")
 
     def check_offered(self, state: m.AgreementState, actor: m.Actor, offered: list[str]) -> None:
         """Every command type offered to an actor is accepted for some candidate of it."""
@@ -249,6 +364,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.drafts_and_signatures()
         self.someone_can_move_it_on()
         self.visibility()
+        self.time()
 
     def consistent(self) -> None:
         state = self.state
@@ -269,8 +385,13 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert state.stage == L.stage_for(procedure.step(state.step_index))
         if state.termination is not None:
             assert state.stage == "implementation" and current == "termination"
+        if state.change is not None:
+            assert state.stage == "implementation", "a change process outside implementation"
+            assert current in ("termination", "change_gate", "change_negotiation", "change_signing")
+            assert state.change.number == state.changes_opened
         if state.stage in m.TERMINAL_STAGES:
-            assert current == "closed" and state.deadlines == {} and state.closed_reason
+            assert current == "closed" and state.deadlines == {}
+            assert state.closed_reason or state.stage == "expired"  # (the term ran out: no reason given)
             assert L.step_view(state) is None and L.open_slots(state) == []
         else:
             assert L.step_view(state) is not None or state.stage in ("draft", "implementation")
@@ -281,13 +402,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         step = L.current_step(state)
         pending = [g for g in state.gates if g.status == "pending"]
-        if L.phase(state) in ("gate", "termination"):
+        if L.phase(state) == "termination" and state.change is not None:
+            # an amendment or renewal paused at its gate keeps its slots pending for later
+            paused = L.active_procedure(state).step(state.change.step_index).key
+            assert all(g.step in (step.key, paused) for g in pending), pending
+            assert L.open_slots(state) == [g for g in pending if g.step == step.key] != []
+        elif L.phase(state) in ("gate", "change_gate", "termination"):
             assert step is not None and step.kind == "gate"
             assert pending and all(g.step == step.key for g in pending), pending
             assert L.open_slots(state) == pending
         else:
             assert pending == [], f"pending slots outside a gate step: {pending}"
-        keys = {s.key for s in L.procedure_of(state).steps} | {"pengakhiran"}
+        keys = {s.key for s in L.procedure_of(state).steps} | CHANGE_STEP_KEYS | {"pengakhiran"}
         assert all(g.step in keys for g in state.gates)
         for g in state.gates:
             decided = g.status in ("approved", "changes_requested", "rejected")
@@ -312,10 +438,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             draft = next(d for d in state.drafts if d.version == s.version)
             assert (draft.kind, draft.document) == (s.kind, s.document)
             assert s.method == "electronic" or s.evidence
-        if state.stage == "implementation" or state.termination is not None or state.stage == "terminated":
-            final = L.agreed_draft(state, "pks")
-            assert final is not None, "in implementation without an agreed final text"
-            assert {s.org for s in state.signatures if s.version == final.version} == orgs
+        if state.stage == "implementation" or state.termination is not None or state.stage in ("terminated",
+                                                                                             "expired"):
+            own = [d for d in state.drafts if d.kind == "pks" and d.scope == ""]
+            assert own and set(own[-1].accepted_by) == orgs, "in implementation without an agreed final text"
+            assert {s.org for s in state.signatures if s.version == own[-1].version} == orgs
+        for d in state.drafts:  # drafts of an amendment or renewal belong to it
+            assert d.scope == "" or d.scope.split("-")[0] in ("amendment", "renewal")
+        for amendment in state.amendments:
+            draft = next(d for d in state.drafts if d.version == amendment.version)
+            assert draft.scope == f"{amendment.kind}-{amendment.number}" and draft.document == amendment.document
+            assert {s.org for s in state.signatures if s.version == amendment.version} == orgs
 
     def someone_can_move_it_on(self) -> None:
         """Liveness: outside terminal stages, someone can take the agreement a step further.
@@ -323,7 +456,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         state = self.state
         if state is None or state.stage in m.TERMINAL_STAGES:
             return
-        position = (state.stage, state.step_index, state.termination is not None)
+        position = (state.stage, state.step_index, state.termination is not None, L.active_index(state))
         if position == self.position:
             return
         self.position = position
@@ -333,6 +466,35 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         moved, _ = b.happy_step(state, self.now, label="liveness")
         assert moved.version > state.version, f"stuck in {state.stage}/{b.step_key(state)}"
+
+    def time(self) -> None:
+        """At most one evaluation open, notices sent once, and no notices once closed."""
+        state = self.state
+        if state is None:
+            return
+        assert len([e for e in state.evaluations if e.concluded_at is None]) <= 1
+        assert [e.number for e in state.evaluations] == list(range(1, state.evaluations_opened + 1))
+        assert len(state.notices_sent) == len(set(state.notices_sent)), "a notice went out twice"
+        assert len([e for e in state.evaluations if e.final]) <= 1
+        if state.stage in m.TERMINAL_STAGES or state.stage == "draft":
+            assert L.notices(state) == [] and L.next_wakeup(state) is None
+        if state.stage != "implementation":
+            assert state.change is None and state.termination is None
+        open_ = L.open_evaluation(state)
+        if state.stage in m.TERMINAL_STAGES:
+            pass  # an evaluation left open when the agreement closed stays as it was, moot
+        elif open_ is not None:
+            assert state.deadlines.get("evaluation_report") == open_.due_at
+        else:
+            assert "evaluation_report" not in state.deadlines
+        assert ("step" in state.deadlines) == (L.current_step(state) is not None
+                                               and state.stage not in m.TERMINAL_STAGES)
+        wake = L.next_wakeup(state)
+        if wake is not None:
+            assert wake == min(n.at for n in L.notices(state) if n.key not in state.notices_sent and not (
+                state.timeline_from and n.at < state.timeline_from and n.kind.endswith("_reminder")))
+        for evaluation in state.evaluations:
+            assert len({r.org for r in evaluation.reports}) == len(evaluation.reports)
 
     def visibility(self) -> None:
         state = self.state

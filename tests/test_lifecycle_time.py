@@ -630,6 +630,23 @@ def test_rejected_change_leaves_the_agreement_in_force() -> None:
     assert (state.change.kind, state.change.number) == ("renewal", 2)
 
 
+def test_rejected_change_leaves_no_gate_pending() -> None:
+    """Regression (found by the state machine): when one region's legal bureau rejected an
+    addendum, the other regions' slots at that gate stayed `pending` on the snapshot after
+    the change had closed, as if they still owed a decision."""
+    state = implemented(b.ksdd_proposal(counterparties=(JATENG, "jatim")))
+    state, _ = run(state, staff(), m.ProposeAmendment(summary="x"))
+    state, _ = b.happy_step(state)
+    assert [(g.org, g.status) for g in state.gates if g.step == "telaah_hukum_adendum"] == [
+        (JABAR, "pending"), (JATENG, "pending"), ("jatim", "pending")]
+    state, _ = run(state, approver(JABAR, "legal"), m.Decide(gate="legal", outcome="reject", comment="Tidak"))
+    assert state.change is None
+    assert [(g.org, g.status) for g in state.gates if g.step == "telaah_hukum_adendum"] == [
+        (JABAR, "rejected"), (JATENG, "waiting"), ("jatim", "waiting")]
+    assert not [g for g in state.gates if g.status == "pending"]
+    refused(state, approver(JATENG, "legal"), m.Decide(gate="legal", outcome="approve"), L.InvalidTransition)
+
+
 def test_change_request_changes_goes_back_to_its_own_negotiation() -> None:
     state, _ = run(implemented(), staff(), m.ProposeAmendment(summary="x"))
     state, _ = b.happy_step(state)

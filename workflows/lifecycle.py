@@ -964,6 +964,9 @@ def _apply_change_completed(s: m.AgreementState, e: m.Event) -> None:
 def _apply_change_rejected(s: m.AgreementState, e: m.Event) -> None:
     s.change = None
     s.deadlines.pop("step", None)
+    for slot in s.gates:  # the other parties' slots at the refusing gate are no longer open
+        if slot.status == "pending":
+            slot.status = "waiting"
 
 
 def _apply_evaluation_opened(s: m.AgreementState, e: m.Event) -> None:
