@@ -890,3 +890,32 @@ def test_due_notices_are_ordered_and_exclude_what_was_sent() -> None:
     assert L.due_notices(state, later) == []
     due_at = L.open_evaluation(state).due_at
     assert [n.data["days_before"] for n in L.due_notices(state, due_at)] == [7, 0]
+
+
+# ================================================================ reviewed edges
+
+
+def test_no_report_reminders_once_every_party_has_reported() -> None:
+    state, _ = run(implemented(), staff(), m.StartEvaluation())
+    now = state.updated_at
+    for org in (JABAR, ITB):
+        state, _ = report(state, org, now)
+    # Only the conclusion waits: nobody is reminded or escalated about reports.
+    assert not [n for n in unsent(state) if n.kind in ("evaluation_reminder", "evaluation_escalated")]
+
+
+def test_extending_a_passed_deadline_does_not_send_stale_reminders() -> None:
+    state, _ = run(b.created(b.ksdd_proposal()), staff(), m.Submit())
+    due = state.deadlines["step"]
+    state, _ = tick(state, due)
+    state, _ = run(state, staff(), m.ExtendDeadline(days=3, reason="Satu pihak menunggu rapat"), due)
+    new = due + timedelta(days=3)
+    # "7 days before" the new date lies before the extension: moot. "1 day before" is ahead.
+    assert [(n.kind, n.at) for n in L.due_notices(state, new)] == [
+        ("deadline_reminder", new - timedelta(days=1)), ("deadline_escalated", new)]
+
+
+def test_no_next_evaluation_shown_at_or_after_the_end_date() -> None:
+    state = implemented(b.ksdpk_proposal(duration_months=6, evaluation_interval_months=6))
+    assert state.next_evaluation_on == state.end_date
+    assert L.snapshot(state, staff(), NOW).next_evaluation_at is None

@@ -708,7 +708,9 @@ def notices(state: m.AgreementState) -> list[t.Notice]:
     evaluation, place = open_evaluation(state), zone(state)
     if evaluation is not None:
         tag = f"{evaluation.number}@{evaluation.due_at.isoformat()}"
-        for days in t.REPORT_REMINDER_DAYS:
+        # Every party has reported: nobody to remind or escalate, only the conclusion waits.
+        all_reported = set(party_orgs(state)) <= {r.org for r in evaluation.reports}
+        for days in () if all_reported else t.REPORT_REMINDER_DAYS:
             out.append(t.Notice(f"report-reminder:{tag}:{days}", evaluation.due_at - timedelta(days=days),
                                 "evaluation_reminder", {"evaluation": evaluation.number, "days_before": days,
                                                         "due_at": evaluation.due_at.isoformat()}))
@@ -716,7 +718,7 @@ def notices(state: m.AgreementState) -> list[t.Notice]:
         if evaluation.final:  # reports or not, a term that ended expires after its due date
             out.append(t.Notice(f"expire:{state.end_date.isoformat()}", after, "agreement_expired",
                                 {"end_date": state.end_date.isoformat(), "evaluation": evaluation.number}))
-        elif not evaluation.escalated:
+        elif not evaluation.escalated and not all_reported:
             out.append(t.Notice(f"report-escalation:{tag}", after, "evaluation_escalated",
                                 {"evaluation": evaluation.number}))
     elif state.next_evaluation_on is not None and state.next_evaluation_on < state.end_date:
@@ -1013,6 +1015,8 @@ def _apply_extended(s: m.AgreementState, e: m.Event) -> None:
         s.deadlines["evaluation_report"] = due
     else:
         s.deadlines["step"] = due
+    # Reminders that would fall before now, on the new date, are moot: do not send them late.
+    s.timeline_from = max(s.timeline_from, e.at) if s.timeline_from else e.at
 
 
 def _noop(s: m.AgreementState, e: m.Event) -> None:
@@ -1118,7 +1122,8 @@ def step_view(state: m.AgreementState) -> m.StepView | None:
 
 def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapshot:
     upcoming = None
-    if state.stage == "implementation" and state.next_evaluation_on is not None and open_evaluation(state) is None:
+    if (state.stage == "implementation" and state.next_evaluation_on is not None and open_evaluation(state) is None
+            and (state.end_date is None or state.next_evaluation_on < state.end_date)):
         upcoming = t.office_time(state.next_evaluation_on, zone(state))
     return m.Snapshot.model_validate({
         **state.model_dump(), "step": step_view(state), "next_evaluation_at": upcoming,
