@@ -13,7 +13,7 @@ import signal
 import sys
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,8 @@ from workflows import contracts as c
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.notify import NotifyWorkflow
-from workflows.registry import activities
+from workflows.registry import activities, workflow_runner
+from workflows.timeline import next_office_moment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def fast(settings, sink: MailSink | None = None, **overrides):
 @asynccontextmanager
 async def notify_worker(env, settings, sessionmaker, task_queue):
     async with Worker(env.client, task_queue=task_queue, workflows=[NotifyWorkflow],
-                      activities=activities(settings, sessionmaker)):
+                      workflow_runner=workflow_runner(), activities=activities(settings, sessionmaker)):
         yield env.client
 
 
@@ -172,6 +173,32 @@ async def test_email_reaches_matching_contacts_in_their_language(
         assert (again.inbox, again.emails) == (6, 2) and len(sink.messages) == 2
     row = await delivery(sessionmaker, events[1].id, f"tkksd@{a}.go.id", "email")
     assert row["status"] == "sent" and row["attempts"] == 1
+
+
+async def test_reminders_wait_for_office_hours_where_the_reader_is(
+        time_skipping_env, settings, sessionmaker, sink, orgs, task_queue):
+    """A reminder due at night or on a weekend for its reader reaches them when their
+    office opens (a durable timer in the delivery workflow)."""
+    a, _ = orgs
+    await add_contact(sessionmaker, a, f"kantor@{a}.go.id", ["approver"], gates=["review"],
+                      time_zone="Europe/Amsterdam")
+    events, state = submitted(orgs)
+    reminder = events[-1].model_copy(update={
+        "id": str(uuid.uuid4()), "seq": state.seq + 1, "type": "deadline_reminder",
+        "data": {"step": "persiapan", "due_at": "2027-01-18T02:00:00+00:00", "days_before": 7}})
+    # The review gate's approver at `a` is a contact in Amsterdam: its office hours rule.
+    # Skip ahead to a Saturday noon (UTC), whenever the suite runs: then it must wait.
+    now = await time_skipping_env.get_current_time()
+    await time_skipping_env.sleep(timedelta(days=(5 - now.weekday()) % 7 or 7, hours=12 - now.hour))
+    started = await time_skipping_env.get_current_time()
+    opens = next_office_moment(started, "Europe/Amsterdam")
+    assert started.weekday() == 5 and opens - started > timedelta(hours=36)
+    async with notify_worker(time_skipping_env, fast(settings, sink), sessionmaker, task_queue) as client:
+        result = await notify(client, task_queue, [reminder], state)
+        assert result.emails == 1
+        assert await time_skipping_env.get_current_time() >= opens
+    mail_, = sink.to(f"kantor@{a}.go.id")
+    assert "Pengingat" in mail_["Subject"]
 
 
 async def test_mail_server_down_retries_then_gives_up(temporal_env, settings, sessionmaker, orgs, task_queue):

@@ -919,3 +919,17 @@ def test_no_next_evaluation_shown_at_or_after_the_end_date() -> None:
     state = implemented(b.ksdpk_proposal(duration_months=6, evaluation_interval_months=6))
     assert state.next_evaluation_on == state.end_date
     assert L.snapshot(state, staff(), NOW).next_evaluation_at is None
+
+
+@pytest.mark.parametrize("moment,zone,expected", [
+    # Monday 10:00 WIB: in office hours, as is
+    (datetime(2027, 1, 4, 3, tzinfo=UTC), "Asia/Jakarta", datetime(2027, 1, 4, 3, tzinfo=UTC)),
+    # Monday 02:00 UTC is 20:00 Sunday in Amsterdam: Monday 08:00 CET
+    (datetime(2027, 1, 4, 2, tzinfo=UTC), "Europe/Amsterdam", datetime(2027, 1, 4, 7, tzinfo=UTC)),
+    # Friday 18:00 WIT: Monday 08:00 WIT
+    (datetime(2027, 1, 8, 9, tzinfo=UTC), "Asia/Jayapura", datetime(2027, 1, 10, 23, tzinfo=UTC)),
+    # Saturday noon WITA: Monday 08:00 WITA
+    (datetime(2027, 1, 9, 4, tzinfo=UTC), "Asia/Makassar", datetime(2027, 1, 11, 0, tzinfo=UTC)),
+])
+def test_time_driven_mail_waits_for_office_hours_where_its_reader_is(moment, zone, expected) -> None:
+    assert t.next_office_moment(moment, zone) == expected

@@ -27,7 +27,17 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows import contracts as c
     from workflows import messages as m
+    import zoneinfo  # noqa: F401  (office hours per recipient zone)
+
+    from workflows import timeline
     from workflows.notifications import Notification, endpoint_disabled
+
+
+# Reminders, escalations and other news that time (not a person) brings.
+OFFICE_HOURS_ONLY = frozenset({
+    "deadline_reminder", "deadline_escalated", "evaluation_opened", "evaluation_reminder",
+    "evaluation_escalated", "expiry_reminder",
+})
 
 
 @workflow.defn(name=c.NOTIFY_WORKFLOW)
@@ -70,6 +80,12 @@ class NotifyWorkflow:
 
     async def _email(self, notification: Notification, recipient: c.EmailRecipient,
                      policy: c.DeliveryPolicy) -> None:
+        if notification.event_type in OFFICE_HOURS_ONLY and workflow.patched("office-hours-email"):
+            # Time-driven mail waits for office hours where its reader is (a partner abroad,
+            # a weekend): a durable timer, so a restart does not lose or double it.
+            opens = timeline.next_office_moment(workflow.now(), recipient.time_zone or "Asia/Jakarta")
+            if opens > workflow.now():
+                await workflow.sleep(opens - workflow.now())
         try:
             result = await workflow.execute_activity(
                 c.DELIVER_EMAIL, c.DeliverEmailInput(notification=notification, recipient=recipient),

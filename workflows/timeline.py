@@ -57,3 +57,20 @@ def due_after(opened: datetime, days: int, zone: str) -> datetime:
 def evaluation_day(effective: date, interval_months: int, number: int) -> date:
     """The day the `number`-th periodic evaluation opens (1-based)."""
     return add_months(effective, interval_months * number)
+
+
+OFFICE_OPENS, OFFICE_CLOSES = time(8, 0), time(17, 0)
+
+
+def next_office_moment(moment: datetime, zone: str) -> datetime:
+    """`moment` if it falls in office hours (Monday to Friday, 08:00–17:00) in `zone`,
+    otherwise the next opening: a reminder due at night reaches people at 08:00."""
+    local = moment.astimezone(ZoneInfo(zone))
+    day = local.date()
+    if local.weekday() < 5 and OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
+        return moment
+    if local.time() >= OFFICE_CLOSES or local.weekday() >= 5:
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(timezone.utc)
