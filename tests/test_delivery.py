@@ -28,6 +28,7 @@ from services.store.db import create_engine, create_sessionmaker, session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.channels import webhook
+from tests.fixtures.servers import start_time_skipping_server
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
 from workflows import contracts as c
 from workflows import lifecycle as L
@@ -175,10 +176,22 @@ async def test_email_reaches_matching_contacts_in_their_language(
     assert row["status"] == "sent" and row["attempts"] == 1
 
 
+@pytest.fixture
+async def own_time_skipping_env():
+    """A time-skipping server of its own: workflows other tests left behind (their workers
+    gone) would keep the shared one's clock from skipping."""
+    env = await start_time_skipping_server()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 async def test_reminders_wait_for_office_hours_where_the_reader_is(
-        time_skipping_env, settings, sessionmaker, sink, orgs, task_queue):
+        own_time_skipping_env, settings, sessionmaker, sink, orgs, task_queue):
     """A reminder due at night or on a weekend for its reader reaches them when their
     office opens (a durable timer in the delivery workflow)."""
+    time_skipping_env = own_time_skipping_env
     a, _ = orgs
     await add_contact(sessionmaker, a, f"kantor@{a}.go.id", ["approver"], gates=["review"],
                       time_zone="Europe/Amsterdam")
