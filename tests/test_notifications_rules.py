@@ -322,3 +322,17 @@ RULES_TEMPLATES = (
     "evaluation_concluded", "expiry_reminder", "change_opened", "change_completed", "change_rejected",
     "webhook_disabled", "generic",
 )
+
+
+def test_reminders_during_an_amendment_go_to_whoever_its_step_waits_for():
+    """Regression: in an amendment's negotiation or legal review, reminders went to the
+    signatories (the change phases were read as a signing)."""
+    state, _ = in_implementation()
+    state, _ = run(state, STAFF, m.ProposeAmendment(summary="Tambah lokasi"))
+    assert set(timed(state, "deadline_reminder")) == {
+        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+    state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
+    assert set(timed(state, "deadline_reminder")) == {"jateng/staff/*", "jateng/partner/*"}
+    state, _ = run(state, PARTNER, m.AcceptDraft(version=state.drafts[-1].version))
+    assert timed(state, "deadline_reminder") == {
+        "jabar/approver/legal": "reminder_due", "jateng/approver/legal": "reminder_due"}

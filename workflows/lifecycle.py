@@ -187,6 +187,31 @@ def open_evaluation(state: m.AgreementState) -> m.Evaluation | None:
     return next((e for e in state.evaluations if e.concluded_at is None), None)
 
 
+def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]:
+    """Who the agreement waits for now, as (organisation, role, gate): the approvers of the
+    open gate slots (organisation None: any holder of the gate), the parties that have not
+    accepted the latest version, the signatories still to sign, the parties during
+    implementation, the initiator's staff on a draft. Reminders go to them."""
+    current = phase(state)
+    if current == "closed":
+        return []
+    if current in ("gate", "change_gate", "termination"):
+        return [(slot.org, "approver", slot.gate) for slot in open_slots(state)]
+    if current == "draft":
+        return [(initiator(state).org, "staff", None)]
+    working = [(org, role, None) for org in party_orgs(state) for role in ("staff", "partner")]
+    if current == "implementation":
+        return working
+    step = current_step(state)
+    assert step is not None and step.document is not None
+    if current in ("negotiation", "change_negotiation"):
+        latest = latest_draft(state, step.document)
+        return [w for w in working if latest is None or w[0] not in latest.accepted_by]
+    agreed = agreed_draft(state, step.document)
+    signed = {s.org for s in state.signatures if agreed is not None and s.version == agreed.version}
+    return [(org, "signatory", None) for org in party_orgs(state) if org not in signed]
+
+
 def _local_today(state: m.AgreementState, now: datetime) -> date:
     return t.local_day(now, zone(state))
 

@@ -203,27 +203,8 @@ def _closed(template: str) -> Rule:
 
 
 def owed_by(state: m.AgreementState) -> list[Audience]:
-    """Who the agreement waits for now: the approvers of the open gate slots, the parties
-    that have not accepted the latest draft, the signatories still to sign, the parties
-    reporting during implementation, the initiator's staff on a draft."""
-    if state.stage in m.TERMINAL_STAGES:
-        return []
-    phase = lifecycle.phase(state)
-    if phase in ("gate", "termination"):
-        return approvers(lifecycle.open_slots(state))
-    if phase == "draft":
-        return initiator_staff(state)
-    if phase == "implementation":
-        return parties(state)
-    step = lifecycle.current_step(state)
-    assert step is not None and step.document is not None
-    if phase == "negotiation":
-        latest = lifecycle.latest_draft(state, step.document)
-        return [Audience(org=org, role=role) for org in lifecycle.party_orgs(state)
-                if latest is None or org not in latest.accepted_by for role in WORKING_ROLES]
-    agreed = lifecycle.agreed_draft(state, step.document)
-    signed = {sig.org for sig in state.signatures if agreed is not None and sig.version == agreed.version}
-    return [Audience(org=org, role="signatory") for org in lifecycle.party_orgs(state) if org not in signed]
+    """Who the agreement waits for now (the decider says: `lifecycle.awaited`)."""
+    return [Audience(org=org, role=role, gate=gate) for org, role, gate in lifecycle.awaited(state)]
 
 
 # Time-driven events. Their data is passed through to the templates, so what the decider
