@@ -190,6 +190,8 @@ async def test_refusals_have_their_status_and_change_nothing(stack: Stack):
     await stack.expect_refused(staff, aid, {"type": "fly"}, 422)
     await stack.expect_refused(staff, aid, {"type": "decide", "gate": "review"}, 422)
     await stack.expect_refused(staff, aid, {"type": "withdraw"}, 422)
+    # Only the agreement's own timer ticks: not part of the public API.
+    await stack.expect_refused(staff, aid, {"type": "tick"}, 422)
     # A document that was never uploaded.
     await stack.act(staff, aid, {"type": "submit"})
     before = await stack.snapshot(staff, aid)
