@@ -5,6 +5,7 @@ force from a paper agreement signed before Pakta; and the party rules every prop
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from workflows import messages as m
 from workflows import timeline as t
@@ -75,7 +76,7 @@ def check_proposal(kind: str, parties: list[m.Party]) -> None:
     if lead.sector != "government" or lead.foreign:
         raise InvalidProposal("The initiator of a kerja sama daerah is an Indonesian region.")
     others = [p for p in parties if p.role == "counterparty"]
-    rules = {
+    rules: dict[str, tuple[Callable[[m.Party], bool], str]] = {
         "ksdd": (lambda p: p.sector == "government" and not p.foreign,
                  "A KSDD is between Indonesian regions: every counterparty is a domestic government."),
         "ksdpk": (lambda p: p.sector != "government" and not p.foreign,

@@ -9,7 +9,7 @@ here instead of leaving a half-applied state.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from workflows import messages as m
 from workflows import timeline as t

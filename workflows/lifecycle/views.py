@@ -31,18 +31,18 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
                       m.Comment(text=filler), m.SubmitDraft(document=sha), m.Terminate(reason=filler)]
     # A second document, so `submit_draft` shows even when the latest version holds `sha`.
     out.append(m.SubmitDraft(document="1" * 64))
-    out += [m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]
+    out += [m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]  # m.GATES holds str
             for g in m.GATES for o in ("approve", "request_changes", "reject")]
     for d in state.drafts:
         out.append(m.AcceptDraft(version=d.version))
-        out += [m.Sign(version=d.version, method=meth, evidence=sha)  # type: ignore[arg-type]
+        out += [m.Sign(version=d.version, method=meth, evidence=sha)
                 for meth in ("electronic", "wet_ink")]
     out += [m.StartEvaluation(), m.ProposeAmendment(summary=filler), m.Renew(duration_months=12),
             m.ExtendDeadline(deadline="step", days=1, reason=filler),
             m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler)]
     for evaluation in state.evaluations:
         out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
-        out += [m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)  # type: ignore[arg-type]
+        out += [m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
                 for r in ("continue", "expand", "stop")]
     return out
 
