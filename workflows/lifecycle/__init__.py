@@ -20,17 +20,21 @@ agreement id and sequence number. The package imports nothing of Temporal or the
     create          creating and importing an agreement; the party rules
     handlers/       what each command does, per family of phases
     schedule        what time brings: notices, next_wakeup, the tick
-    commands        TRANSITIONS, HANDLERS and decide
+    commands        TRANSITIONS and HANDLERS: what each phase accepts, what each command does
     views           allowed and owed actions, step view, snapshot, who is awaited
+    deciding        decide, and its version check
 
+Each module imports only those above it in this list (no import cycles, no imports inside
+functions: inside Temporal's sandbox a late import would load a second copy of a module).
 Everything callers use is imported from here (`from workflows import lifecycle as L`).
 """
 
 from workflows.lifecycle.access import (
-    OWED, PERMISSIONS, can_see, check_importer, check_version, ministry_can_see, sees_every_agreement,
+    OWED, PERMISSIONS, can_see, check_importer, ministry_can_see, sees_every_agreement,
 )
-from workflows.lifecycle.commands import HANDLERS, TRANSITIONS, decide
+from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
+from workflows.lifecycle.deciding import check_version, decide
 from workflows.lifecycle.errors import (
     DomainError, InvalidProposal, InvalidTransition, NotAllowed, NothingDue, StaleVersion,
 )

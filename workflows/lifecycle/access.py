@@ -7,18 +7,19 @@ that such a decision is awaited at all (409) and only then who is asking (403), 
 permission is marked `checked_by_handler` and the handler calls `check_permission` at
 that point.
 
-Also here: who sees an agreement (`can_see`), the checks of `create`, `import_agreement`
-and `expected_version`, and `OWED`, the commands someone owes an agreement (its inbox).
+Also here: who sees an agreement (`can_see`), who may create and import agreements, and
+`OWED`, the commands someone owes an agreement (its inbox). The check of a command's
+expected version lives with `decide` (`workflows.lifecycle.deciding`): it tells the caller
+what they may do instead, which runs the handlers, which use the checks here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable
 
 from workflows import messages as m
-from workflows.lifecycle.errors import NotAllowed, StaleVersion
+from workflows.lifecycle.errors import NotAllowed
 from workflows.lifecycle.reading import initiator, party_orgs
 
 
@@ -159,15 +160,3 @@ def check_creator(proposal: m.Proposal, actor: m.Actor) -> None:
 def check_importer(actor: m.Actor) -> None:
     if not actor.has("admin"):
         raise NotAllowed("Only administrators import existing agreements.")
-
-
-def check_version(state: m.AgreementState, expected_version: int | None, actor: m.Actor, now: datetime) -> None:
-    """Refuse a command decided on another version than the agreement's (None: no check)."""
-    if expected_version is not None and expected_version != state.version:
-        # Imported here: what the caller may do instead runs every handler, which import
-        # this module for their own checks.
-        from workflows.lifecycle.views import allowed_actions
-
-        raise StaleVersion(f"The agreement is at version {state.version}, not {expected_version}.",
-                           version=state.version, stage=state.stage,
-                           allowed_actions=allowed_actions(state, actor, now))

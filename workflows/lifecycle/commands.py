@@ -1,23 +1,20 @@
-"""decide: what a command does to an agreement, or why it is refused.
+"""The command tables: which commands each phase accepts, and what each command does.
 
-Two tables say it. `TRANSITIONS` says which commands each phase accepts; `HANDLERS` say
-what each command does (the handlers live in `workflows.lifecycle.handlers`, `tick` in
-`workflows.lifecycle.schedule`). Between them, `workflows.lifecycle.access.PERMISSIONS`
-says who may send each command. `decide` checks, in this order: the expected version,
-the phase, the permission, then the handler's own rules.
+`TRANSITIONS` says which commands each phase accepts; `HANDLERS` say what each command does
+(the handlers live in `workflows.lifecycle.handlers`, `tick` in
+`workflows.lifecycle.schedule`); `workflows.lifecycle.access.PERMISSIONS` says who may send
+each. `run_command` puts the last two together; `decide` (`workflows.lifecycle.deciding`)
+and `allowed_actions` (`workflows.lifecycle.views`) both run it, so they never disagree.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable
 
 from workflows import messages as m
-from workflows.lifecycle.access import check_permission_first, check_version
+from workflows.lifecycle.access import check_permission_first
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.errors import DomainError, InvalidTransition
 from workflows.lifecycle.handlers import drafting, gates, implementation, negotiation
-from workflows.lifecycle.reading import phase
 from workflows.lifecycle.schedule import tick
 
 _EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
@@ -60,26 +57,3 @@ def run_command(emitter: Emitter, command: Any) -> None:
     runs too, so both tell the same truth."""
     check_permission_first(emitter.state, emitter.actor, command)
     HANDLERS[command.type](emitter, command)
-
-
-def decide(state: m.AgreementState, command: Any, actor: m.Actor, now: datetime,
-           expected_version: int | None = None) -> list[m.Event]:
-    """The events `command` from `actor` at `now` produces (raises a DomainError)."""
-    # Imported here: what the caller may do instead runs `run_command` for every candidate.
-    from workflows.lifecycle.views import allowed_actions
-
-    check_version(state, expected_version, actor, now)
-    current = phase(state)
-    if command.type not in TRANSITIONS[current]:
-        raise InvalidTransition(
-            f"'{command.type}' is not possible while the agreement is in {state.stage}.",
-            stage=state.stage, allowed_actions=allowed_actions(state, actor, now))
-    emitter = Emitter(state, actor, now)
-    try:
-        run_command(emitter, command)
-    except DomainError as error:
-        # Every refusal says where the agreement stands and what the caller may do instead.
-        error.details.setdefault("stage", state.stage)
-        error.details.setdefault("allowed_actions", allowed_actions(state, actor, now))
-        raise
-    return emitter.events
