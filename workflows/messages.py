@@ -271,7 +271,9 @@ class ActionRequest(Message):
 
 class Event(Message):
     """One fact of an agreement's history. `seq` is gapless per agreement; `version` is the
-    agreement's version after the command that produced it (several events may share it)."""
+    agreement's version after the command that produced it (several events may share it).
+    `data` is the recorded JSON form of the type's payload model
+    (`workflows.lifecycle.events.EVENT_PAYLOADS`): stored, hashed and replayed as is."""
 
     id: str
     agreement_id: str

@@ -1,0 +1,70 @@
+"""The decider: every rule of an agreement's lifecycle, pure.
+
+    create(proposal, actor, now, agreement_id) -> [Event]
+    decide(state, command, actor, now)         -> [Event]   (raises DomainError)
+    evolve(state, event)                       -> state
+    next_wakeup(state)                         -> when time next makes something happen
+    allowed_actions(state, actor, now)         -> [command type]
+    snapshot(state, actor, now)                -> Snapshot
+    can_see(state, actor)                      -> bool
+
+No I/O, no clock, no randomness: time and actor are arguments, event ids derive from the
+agreement id and sequence number. The package imports nothing of Temporal or the services.
+
+    errors          the refusals (DomainError and its kinds)
+    reading         questions about the state: procedure, step, phase, parties, drafts
+    access          who may send each command (PERMISSIONS), who sees an agreement, OWED
+    events          one payload model per event type (EVENT_PAYLOADS)
+    evolve          applying an event to the state
+    emitter         building a command's events, and the moves handlers share
+    create          creating and importing an agreement; the party rules
+    handlers/       what each command does, per family of phases
+    schedule        what time brings: notices, next_wakeup, the tick
+    commands        TRANSITIONS and HANDLERS: what each phase accepts, what each command does
+    views           allowed and owed actions, step view, snapshot, who is awaited
+    deciding        decide, and its version check
+
+Each module imports only those above it in this list (no import cycles, no imports inside
+functions: inside Temporal's sandbox a late import would load a second copy of a module).
+Everything callers use is imported from here (`from workflows import lifecycle as L`).
+"""
+
+from workflows.lifecycle.access import (
+    OWED, PERMISSIONS, can_see, check_importer, ministry_can_see, sees_every_agreement,
+)
+from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
+from workflows.lifecycle.create import check_proposal, create, import_agreement
+from workflows.lifecycle.deciding import check_version, decide
+from workflows.lifecycle.errors import (
+    DomainError, InvalidProposal, InvalidTransition, NotAllowed, NothingDue, StaleVersion,
+)
+from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
+from workflows.lifecycle.evolve import evolve
+from workflows.lifecycle.reading import (
+    active_index, active_procedure, agreed_draft, current_step, gate_slots_for, initiator, latest_draft,
+    open_evaluation, open_slots, party_orgs, phase, procedure_of, scope_of, stage_for, zone,
+)
+from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, next_wakeup, notices
+from workflows.lifecycle.views import (
+    allowed_actions, awaited, candidate_commands, owed_actions, snapshot, step_view,
+)
+
+__all__ = [
+    # errors
+    "DomainError", "InvalidProposal", "InvalidTransition", "NotAllowed", "NothingDue", "StaleVersion",
+    # creating and deciding
+    "create", "import_agreement", "check_proposal", "decide", "evolve", "TRANSITIONS", "HANDLERS",
+    # events
+    "EVENT_NAMESPACE", "EVENT_PAYLOADS", "event_payload",
+    # who may do what, who sees what
+    "PERMISSIONS", "OWED", "can_see", "ministry_can_see", "sees_every_agreement", "check_importer",
+    "check_version",
+    # reading the state
+    "procedure_of", "active_procedure", "active_index", "current_step", "scope_of", "phase", "stage_for",
+    "initiator", "party_orgs", "zone", "latest_draft", "agreed_draft", "gate_slots_for", "open_slots",
+    "open_evaluation",
+    # time
+    "STEP_DEADLINE_DAYS", "notices", "due_notices", "next_wakeup",
+    # views
+    "candidate_commands", "allowed_actions", "owed_actions", "step_view", "snapshot", "awaited",
+]

@@ -1,0 +1,59 @@
+"""The command tables: which commands each phase accepts, and what each command does.
+
+`TRANSITIONS` says which commands each phase accepts; `HANDLERS` say what each command does
+(the handlers live in `workflows.lifecycle.handlers`, `tick` in
+`workflows.lifecycle.schedule`); `workflows.lifecycle.access.PERMISSIONS` says who may send
+each. `run_command` puts the last two together; `decide` (`workflows.lifecycle.deciding`)
+and `allowed_actions` (`workflows.lifecycle.views`) both run it, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from workflows import messages as m
+from workflows.lifecycle.access import check_permission_first
+from workflows.lifecycle.emitter import Emitter
+from workflows.lifecycle.handlers import drafting, gates, implementation, negotiation
+from workflows.lifecycle.schedule import tick
+
+_EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
+_TIMED = frozenset({"extend_deadline", "tick"})
+
+# Which commands each phase accepts. A phase is the stage, except that a gate step, a step
+# of an amendment or renewal, and a pending termination are phases of their own.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"edit", "submit", "withdraw", "comment"}),
+    "gate": frozenset({"decide", "withdraw", "comment"}) | _TIMED,
+    "negotiation": frozenset({"submit_draft", "accept_draft", "withdraw", "comment"}) | _TIMED,
+    "signing": frozenset({"sign", "withdraw", "comment"}) | _TIMED,
+    "implementation": frozenset({"terminate", "propose_amendment", "renew", "comment"}) | _EVALUATION | _TIMED,
+    "change_gate": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
+    "change_negotiation": frozenset({"submit_draft", "accept_draft", "comment"}) | _EVALUATION | _TIMED,
+    "change_signing": frozenset({"sign", "comment"}) | _EVALUATION | _TIMED,
+    "termination": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
+    "closed": frozenset(),
+}
+
+# What each command does, once the phase accepts it and the caller may send it.
+HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
+    "edit": drafting.edit, "submit": drafting.submit, "withdraw": drafting.withdraw,
+    "comment": drafting.comment,
+    "decide": gates.decide_gate, "terminate": gates.terminate,
+    "submit_draft": negotiation.submit_draft, "accept_draft": negotiation.accept_draft,
+    "sign": negotiation.sign,
+    "start_evaluation": implementation.start_evaluation,
+    "submit_evaluation_report": implementation.submit_evaluation_report,
+    "conclude_evaluation": implementation.conclude_evaluation,
+    "propose_amendment": implementation.propose_amendment, "renew": implementation.renew,
+    "extend_deadline": implementation.extend_deadline,
+    "tick": tick,
+}
+assert set(HANDLERS) == set(m.COMMAND_TYPES)
+
+
+def run_command(emitter: Emitter, command: Any) -> None:
+    """Who may send it, then what it does: the part of `decide` that `allowed_actions`
+    runs too, so both tell the same truth."""
+    check_permission_first(emitter.state, emitter.actor, command)
+    HANDLERS[command.type](emitter, command)

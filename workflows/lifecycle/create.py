@@ -1,0 +1,93 @@
+"""How an agreement begins: created from a proposal (in draft), or imported already in
+force from a paper agreement signed before Pakta; and the party rules every proposal
+(and every edit of its parties) must follow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from workflows import messages as m
+from workflows import timeline as t
+from workflows.lifecycle import events as ev
+from workflows.lifecycle.access import check_creator, check_importer
+from workflows.lifecycle.emitter import Emitter
+from workflows.lifecycle.errors import InvalidProposal
+from workflows.lifecycle.evolve import evolve
+from workflows.lifecycle.reading import zone
+from workflows.procedures import current_procedure
+
+
+def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: str,
+           fingerprint: str | None = None) -> list[m.Event]:
+    """The agreement's first event: the proposal, under the kind's current procedure."""
+    check_proposal(proposal.kind, proposal.parties)
+    check_creator(proposal, actor)
+    procedure = current_procedure(proposal.kind)
+    payload = ev.AgreementCreated.model_validate({
+        **proposal.model_dump(mode="json"),
+        "procedure": {"key": procedure.key, "version": procedure.version},
+        "fingerprint": fingerprint,
+    })
+    event = m.Event(
+        id=ev.event_id(agreement_id, 1), agreement_id=agreement_id,
+        seq=1, version=1, type="agreement_created", at=now, actor=actor, data=ev.dump_payload(payload),
+    )
+    return [event]
+
+
+def import_agreement(record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str,
+                     fingerprint: str | None = None) -> list[m.Event]:
+    """An agreement signed on paper before Pakta, brought in already in force. Its
+    evaluation schedule, reminders and expiry follow from its historical dates: the next
+    evaluation is the first one still ahead, reminders already past are moot, and one past
+    its end date arrives expired."""
+    check_importer(actor)
+    proposal = record.proposal
+    if record.signed_on > t.local_day(now, "Asia/Jakarta"):
+        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
+    events = create(proposal, actor, now, agreement_id, fingerprint)
+    state = evolve(None, events[0])
+    emitter = Emitter(state, actor, now)
+    emitter.version = 1  # one command: the import
+    effective = max(proposal.start_date, record.signed_on)
+    end = t.add_months(effective, proposal.duration_months)
+    today = t.local_day(now, zone(state))
+    following = t.add_months(effective, proposal.evaluation_interval_months)
+    while following <= today:
+        following = t.add_months(following, proposal.evaluation_interval_months)
+    emitter.emit(ev.AgreementImported(ref=record.ref, signed_on=record.signed_on, document=record.document,
+                                      method=record.method, effective_date=effective, end_date=end,
+                                      next_evaluation_on=following))
+    if end <= today:
+        emitter.emit(ev.AgreementExpired(end_date=end, imported=True))
+    return events + emitter.events
+
+
+def check_proposal(kind: str, parties: list[m.Party]) -> None:
+    """Party rules per kind of agreement (PP 28/2018)."""
+    initiators = [p for p in parties if p.role == "initiator"]
+    if len(initiators) != 1:
+        raise InvalidProposal("An agreement has exactly one initiating party.")
+    orgs = [p.org for p in parties]
+    if len(set(orgs)) != len(orgs):
+        raise InvalidProposal("Each organisation is party to an agreement once.")
+    lead = initiators[0]
+    if lead.sector != "government" or lead.foreign:
+        raise InvalidProposal("The initiator of a kerja sama daerah is an Indonesian region.")
+    others = [p for p in parties if p.role == "counterparty"]
+    rules: dict[str, tuple[Callable[[m.Party], bool], str]] = {
+        "ksdd": (lambda p: p.sector == "government" and not p.foreign,
+                 "A KSDD is between Indonesian regions: every counterparty is a domestic government."),
+        "ksdpk": (lambda p: p.sector != "government" and not p.foreign,
+                  "A KSDPK is with a domestic third party (industry, academia, community or media)."),
+        "ksdpl": (lambda p: p.sector == "government" and p.foreign,
+                  "A KSDPL is with a regional government abroad: the counterparty is foreign and governmental."),
+        "ksdll": (lambda p: p.sector != "government" and p.foreign,
+                  "A KSDLL is with a foreign institution: the counterparty is foreign and not a government."),
+    }
+    rule, message = rules[kind]
+    if not all(rule(p) for p in others):
+        raise InvalidProposal(message, kind=kind)
+    if any(p.requires_dprd_approval and (p.foreign or p.sector != "government") for p in parties):
+        raise InvalidProposal("Only Indonesian government parties have a DPRD to approve.")

@@ -1,0 +1,50 @@
+"""decide: what a command does to an agreement, or why it is refused.
+
+The checks run in this order, and the order is part of the contract (it decides which
+refusal a caller sees): the expected version (412), whether the phase accepts the command
+at all (`TRANSITIONS`, 409), who may send it (`PERMISSIONS`, 403 — a gate decision checks
+first that the gate is open), then the handler's own rules. Every refusal carries the stage
+and the caller's allowed actions.
+
+This module sits above `views`, because a refusal says what the caller may do instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from workflows import messages as m
+from workflows.lifecycle.commands import TRANSITIONS, run_command
+from workflows.lifecycle.emitter import Emitter
+from workflows.lifecycle.errors import DomainError, InvalidTransition, StaleVersion
+from workflows.lifecycle.reading import phase
+from workflows.lifecycle.views import allowed_actions
+
+
+def check_version(state: m.AgreementState, expected_version: int | None, actor: m.Actor, now: datetime) -> None:
+    """Refuse a command decided on another version than the agreement's (None: no check)."""
+    if expected_version is not None and expected_version != state.version:
+        raise StaleVersion(f"The agreement is at version {state.version}, not {expected_version}.",
+                           version=state.version, stage=state.stage,
+                           allowed_actions=allowed_actions(state, actor, now))
+
+
+def decide(state: m.AgreementState, command: Any, actor: m.Actor, now: datetime,
+           expected_version: int | None = None) -> list[m.Event]:
+    """The events `command` from `actor` at `now` produces (raises a DomainError)."""
+    check_version(state, expected_version, actor, now)
+    current = phase(state)
+    if command.type not in TRANSITIONS[current]:
+        raise InvalidTransition(
+            f"'{command.type}' is not possible while the agreement is in {state.stage}.",
+            stage=state.stage, allowed_actions=allowed_actions(state, actor, now))
+    emitter = Emitter(state, actor, now)
+    try:
+        run_command(emitter, command)
+    except DomainError as error:
+        # Every refusal says where the agreement stands and what the caller may do instead.
+        error.details.setdefault("stage", state.stage)
+        error.details.setdefault("allowed_actions", allowed_actions(state, actor, now))
+        raise
+    return emitter.events

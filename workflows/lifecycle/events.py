@@ -1,0 +1,383 @@
+"""The payload of every event type, as a pydantic model.
+
+An event is stored, hashed into the audit chain and carried through Temporal histories as
+`m.Event.data`, a plain JSON dict; that stays the recorded form. These models say what
+each type's dict holds: the emitter builds a payload model and records
+`dump_payload(payload)`, the appliers read `event_payload(event)` back. Both validate.
+
+Recorded events never change, so a model accepts every shape earlier versions of the
+decider emitted, and dumping gives back exactly the recorded dict (same keys, same order,
+same values) — hash chains and saved histories depend on it:
+
+- field order is the order in which the decider has always written the keys;
+- a field that older events lack has a default and is dumped only when it was set
+  (`exclude_unset`): the emitter always sets it, an old event read back leaves it unset;
+- moments stay the ISO strings they were written as (`Moment`): a datetime would be
+  written back as "...Z" instead of "...+00:00".
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from workflows import messages as m
+
+# Event ids derive from the agreement id and sequence number, so deciding is repeatable.
+EVENT_NAMESPACE = uuid.UUID("7d1c1f4e-4a51-4c1e-9a55-5d2f0a3b6c10")
+
+
+def event_id(agreement_id: str, seq: int) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{agreement_id}/{seq}"))
+
+
+def _moment(value: str) -> str:
+    datetime.fromisoformat(value)  # refuses anything that is not an ISO 8601 moment
+    return value
+
+
+# An instant as the decider wrote it (`datetime.isoformat()`), kept as that very string.
+Moment = Annotated[str, AfterValidator(_moment)]
+
+
+class EventPayload(BaseModel):
+    """What one event type records. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def dump_payload(payload: BaseModel) -> dict[str, Any]:
+    """The recorded form: JSON values, and only the keys that were set."""
+    return payload.model_dump(mode="json", exclude_unset=True)
+
+
+# ---------------------------------------------------------------- shared parts
+
+
+class ProposalChanges(EventPayload):
+    """The fields an edit changes (`m.Edit.changes()`: only those given)."""
+
+    title: str | None = None
+    objectives: str | None = None
+    sector: str | None = None
+    parties: list[m.Party] | None = None
+    start_date: date | None = None
+    duration_months: int | None = None
+    evaluation_interval_months: int | None = None
+    indicators: list[m.Indicator] | None = None
+    value: int | None = None
+
+
+class ChangeTerms(EventPayload):
+    """The terms an amendment or renewal changes: an amendment's new end date, indicators
+    or evaluation interval; a renewal's extra months (its completion: the new end date)."""
+
+    end_date: date | None = None
+    indicators: list[m.Indicator] | None = None
+    evaluation_interval_months: int | None = None
+    duration_months: int | None = None
+
+
+# ---------------------------------------------------------------- drafting
+
+
+class AgreementCreated(m.Proposal):
+    """The proposal as sent, the procedure it starts under, and the request's fingerprint
+    (idempotent creation). Events from before organisation settings lack the parties'
+    `time_zone` and `expiry_reminder_days`; the first ones may lack `value`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    procedure: m.ProcedureRef
+    fingerprint: str | None = None
+
+
+class ProposalEdited(EventPayload):
+    changes: ProposalChanges
+
+
+class AgreementSubmitted(EventPayload):
+    gates: list[m.GateSlot]  # every gate decision the agreement's procedure will ask for
+
+
+class AgreementWithdrawn(EventPayload):
+    reason: str
+
+
+class CommentAdded(EventPayload):
+    text: str
+    org: str
+
+
+# ---------------------------------------------------------------- steps
+
+
+class StepEntered(EventPayload):
+    step: str
+    index: int
+    stage: m.Stage
+    change: int | None = None  # the amendment or renewal the step belongs to; absent before them
+    due_at: Moment
+
+
+class StepSkipped(EventPayload):
+    step: str
+    reason: str
+
+
+class StepCompleted(EventPayload):
+    step: str
+    version: int | None = None  # the agreed or signed version (negotiation, signing)
+    reason: str | None = None  # "already signed": the signatures of that version stand
+
+
+# ---------------------------------------------------------------- gates
+
+
+class GateDecided(EventPayload):
+    step: str
+    gate: m.Gate
+    org: str | None
+    outcome: m.Outcome
+    comment: str | None
+
+
+class ReturnedForChanges(EventPayload):
+    step: str
+    to_step: str
+    document: m.DocumentKind | None
+
+
+class ReturnedToDraft(EventPayload):
+    step: str
+
+
+class AgreementRejected(EventPayload):
+    step: str
+    gate: m.Gate
+    org: str | None
+    comment: str | None
+
+
+class TerminationRequested(EventPayload):
+    reason: str
+    origin: str | None = None  # "evaluation:N" when an evaluation recommended stopping
+    due_at: Moment | None = None  # absent in events from before step deadlines
+    gates: list[m.GateSlot]
+
+
+class TerminationDeclined(EventPayload):
+    comment: str | None
+
+
+class AgreementTerminated(EventPayload):
+    reason: str
+
+
+# ---------------------------------------------------------------- negotiation and signing
+
+
+class DraftSubmitted(EventPayload):
+    version: int
+    kind: m.DocumentKind
+    document: str
+    note: str | None
+    org: str
+    scope: str = ""  # absent in events from before amendments and renewals
+
+
+class DraftAccepted(EventPayload):
+    version: int
+    org: str
+
+
+class DocumentSigned(EventPayload):
+    org: str
+    version: int
+    kind: m.DocumentKind
+    document: str
+    signed_by: str
+    method: m.SignMethod
+    evidence: str | None
+    scope: str = ""  # absent in events from before amendments and renewals
+
+
+# ---------------------------------------------------------------- implementation
+
+
+class ImplementationStarted(EventPayload):
+    effective_date: date
+    end_date: date
+    next_evaluation_on: date | None = None  # absent in events from before evaluations
+
+
+class AgreementImported(EventPayload):
+    ref: str
+    signed_on: date
+    document: str
+    method: m.SignMethod
+    effective_date: date
+    end_date: date
+    next_evaluation_on: date
+
+
+class AgreementExpired(EventPayload):
+    notice: str | None = None  # set when the tick brought it
+    end_date: date
+    evaluation: int | None = None  # the final evaluation it followed
+    imported: bool = False  # imported already past its end date
+
+
+class ChangeOpened(EventPayload):
+    kind: m.ChangeKind
+    number: int
+    summary: str
+    changes: ChangeTerms
+    origin: str | None
+    procedure: m.ProcedureRef
+    gates: list[m.GateSlot]
+
+
+class ChangeCompleted(EventPayload):
+    kind: m.ChangeKind
+    number: int
+    summary: str
+    changes: ChangeTerms
+    document: str
+    version: int
+
+
+class ChangeRejected(EventPayload):
+    kind: m.ChangeKind
+    number: int
+    comment: str | None
+
+
+class EvaluationOpened(EventPayload):
+    number: int
+    final: bool
+    origin: str  # "requested", "schedule" or "end_of_term"
+    due_at: Moment
+    next_evaluation_on: date | None
+
+
+class EvaluationReportSubmitted(EventPayload):
+    evaluation: int
+    org: str
+    narrative: str
+    results: list[m.IndicatorResult]
+    late: bool
+
+
+class EvaluationConcluded(EventPayload):
+    evaluation: int
+    score: int
+    recommendation: m.Recommendation
+    summary: str | None
+    missing_reports: list[str]
+
+
+class DeadlineExtended(EventPayload):
+    deadline: m.DeadlineKind
+    evaluation: int | None = None  # set for an evaluation report's deadline
+    due_at: Moment
+    reason: str
+
+
+# ---------------------------------------------------------------- what time brings (tick)
+
+
+class DeadlineReminder(EventPayload):
+    notice: str
+    step: str
+    due_at: Moment
+    days_before: int
+
+
+class DeadlineEscalated(EventPayload):
+    notice: str
+    step: str
+    due_at: Moment
+
+
+class EvaluationReminder(EventPayload):
+    notice: str
+    evaluation: int
+    days_before: int
+    due_at: Moment
+
+
+class EvaluationEscalated(EventPayload):
+    notice: str
+    evaluation: int
+
+
+class ExpiryReminder(EventPayload):
+    notice: str
+    end_date: date
+    days_before: int
+
+
+class NoticeDue(EventPayload):
+    """A notice handled by a command of its own (a scheduled evaluation opening)."""
+
+    notice: str
+    kind: str
+
+
+EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
+    "agreement_created": AgreementCreated,
+    "proposal_edited": ProposalEdited,
+    "agreement_submitted": AgreementSubmitted,
+    "step_entered": StepEntered,
+    "step_skipped": StepSkipped,
+    "step_completed": StepCompleted,
+    "gate_decided": GateDecided,
+    "returned_for_changes": ReturnedForChanges,
+    "returned_to_draft": ReturnedToDraft,
+    "draft_submitted": DraftSubmitted,
+    "draft_accepted": DraftAccepted,
+    "document_signed": DocumentSigned,
+    "implementation_started": ImplementationStarted,
+    "agreement_imported": AgreementImported,
+    "comment_added": CommentAdded,
+    "termination_requested": TerminationRequested,
+    "termination_declined": TerminationDeclined,
+    "agreement_terminated": AgreementTerminated,
+    "agreement_withdrawn": AgreementWithdrawn,
+    "agreement_rejected": AgreementRejected,
+    "agreement_expired": AgreementExpired,
+    "change_opened": ChangeOpened,
+    "change_completed": ChangeCompleted,
+    "change_rejected": ChangeRejected,
+    "evaluation_opened": EvaluationOpened,
+    "evaluation_report_submitted": EvaluationReportSubmitted,
+    "evaluation_concluded": EvaluationConcluded,
+    "evaluation_reminder": EvaluationReminder,
+    "evaluation_escalated": EvaluationEscalated,
+    "deadline_reminder": DeadlineReminder,
+    "deadline_escalated": DeadlineEscalated,
+    "deadline_extended": DeadlineExtended,
+    "expiry_reminder": ExpiryReminder,
+    "notice_due": NoticeDue,
+}
+# Each model names the one event type it belongs to.
+EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}
+assert len(EVENT_TYPES) == len(EVENT_PAYLOADS)
+
+
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
+def event_payload(event: m.Event) -> BaseModel:
+    """The event's payload, validated against its type's model."""
+    return EVENT_PAYLOADS[event.type].model_validate(event.data)
+
+
+def payload_as(event: m.Event, model: type[Payload]) -> Payload:
+    """The event's payload as `model`, which must be its type's model."""
+    assert EVENT_PAYLOADS[event.type] is model, f"{event.type} is not a {model.__name__}"
+    return model.model_validate(event.data)

@@ -1,0 +1,318 @@
+"""evolve: apply one recorded event to the state.
+
+The state is a left fold of the events; `evolve` never refuses and never decides anything
+(the rules were applied when the event was decided). Each applier reads its event's typed
+payload (`workflows.lifecycle.events`), so an event that does not fit its model fails
+here instead of leaving a half-applied state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from workflows import messages as m
+from workflows import timeline as t
+from workflows.lifecycle import events as ev
+from workflows.lifecycle.reading import active_procedure, current_step, initiator, latest_draft, party_orgs, zone
+from workflows.procedures import TERMINATION_STEP
+
+
+def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
+    """The state after `event`; `state` is None only for `agreement_created`."""
+    if event.type == "agreement_created":
+        assert state is None
+        created = ev.payload_as(event, ev.AgreementCreated)
+        return m.AgreementState(
+            id=event.agreement_id, title=created.title, kind=created.kind, objectives=created.objectives,
+            sector=created.sector, parties=created.parties, start_date=created.start_date,
+            duration_months=created.duration_months,
+            evaluation_interval_months=created.evaluation_interval_months,
+            indicators=created.indicators, value=created.value, procedure=created.procedure,
+            expiry_reminder_days=created.expiry_reminder_days,
+            created_by=event.actor.sub, created_at=event.at, updated_at=event.at,
+            request_fingerprint=created.fingerprint, seq=event.seq, version=event.version,
+        )
+    assert state is not None and event.seq == state.seq + 1, "events apply in sequence"
+    payload = ev.event_payload(event)
+    new = state.model_copy(deep=True)
+    _APPLY[event.type](new, event, payload)
+    notice = getattr(payload, "notice", None)
+    if notice is not None:  # brought by a tick: the notice is sent
+        new.notices_sent.append(notice)
+    new.seq, new.version, new.updated_at = event.seq, event.version, event.at
+    return new
+
+
+def _apply_edited(s: m.AgreementState, e: m.Event, p: ev.ProposalEdited) -> None:
+    changes = ev.dump_payload(p.changes)
+    updated = m.AgreementState.model_validate({**s.model_dump(mode="json"), **changes})
+    for field in changes:
+        setattr(s, field, getattr(updated, field))
+
+
+def _apply_submitted(s: m.AgreementState, e: m.Event, p: ev.AgreementSubmitted) -> None:
+    s.gates = [slot.model_copy() for slot in p.gates]
+    s.drafts, s.signatures = [], []
+
+
+def _apply_step_entered(s: m.AgreementState, e: m.Event, p: ev.StepEntered) -> None:
+    if p.change is not None:
+        assert s.change is not None
+        s.change.step_index = p.index
+    else:
+        s.step_index, s.stage = p.index, p.stage
+    s.deadlines["step"] = datetime.fromisoformat(p.due_at)
+    for slot in s.gates:
+        if slot.step == p.step:
+            slot.status, slot.decided_by, slot.comment, slot.at = "pending", None, None, None
+    step = active_procedure(s).step(p.index)
+    if step.kind == "negotiation" and step.document is not None:
+        # Re-entering a negotiation (changes requested) reopens acceptance of its document.
+        latest = latest_draft(s, step.document)
+        if latest is not None:
+            latest.accepted_by = []
+
+
+def _apply_step_completed(s: m.AgreementState, e: m.Event, p: ev.StepCompleted) -> None:
+    s.deadlines.pop("step", None)
+
+
+_DECIDED = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected"}
+
+
+def _apply_gate_decided(s: m.AgreementState, e: m.Event, p: ev.GateDecided) -> None:
+    for slot in s.gates:
+        if slot.step == p.step and slot.org == p.org and slot.status == "pending":
+            slot.status = _DECIDED[p.outcome]  # type: ignore[assignment]
+            slot.decided_by, slot.comment, slot.at = e.actor.sub, p.comment, e.at
+
+
+def _return(s: m.AgreementState, to_step: str | None) -> None:
+    # Gates after the step returned to wait again; decisions are kept in the audit trail.
+    procedure = active_procedure(s)
+    start = next((i for i, st in enumerate(procedure.steps) if st.key == to_step), -1)
+    later = {st.key for st in procedure.steps[start + 1:]}
+    for slot in s.gates:
+        if slot.step in later and slot.status != "changes_requested":
+            slot.status, slot.decided_by, slot.comment, slot.at = "waiting", None, None, None
+    if to_step is None:
+        s.stage, s.step_index, s.deadlines = "draft", None, {}
+
+
+def _apply_returned_for_changes(s: m.AgreementState, e: m.Event, p: ev.ReturnedForChanges) -> None:
+    _return(s, p.to_step)
+
+
+def _apply_returned_to_draft(s: m.AgreementState, e: m.Event, p: ev.ReturnedToDraft) -> None:
+    _return(s, None)
+
+
+def _apply_draft_submitted(s: m.AgreementState, e: m.Event, p: ev.DraftSubmitted) -> None:
+    s.drafts.append(m.Draft(version=p.version, scope=p.scope, kind=p.kind, document=p.document,
+                            note=p.note, submitted_by=e.actor.sub, org=p.org, at=e.at,
+                            accepted_by=[p.org]))
+
+
+def _apply_draft_accepted(s: m.AgreementState, e: m.Event, p: ev.DraftAccepted) -> None:
+    draft = next(d for d in s.drafts if d.version == p.version)
+    draft.accepted_by.append(p.org)
+
+
+def _apply_signed(s: m.AgreementState, e: m.Event, p: ev.DocumentSigned) -> None:
+    s.signatures.append(m.Signature(org=p.org, scope=p.scope, version=p.version, kind=p.kind,
+                                    document=p.document, signed_by=p.signed_by,
+                                    method=p.method, evidence=p.evidence, at=e.at))
+
+
+def _start_implementation(s: m.AgreementState, e: m.Event,
+                          p: ev.ImplementationStarted | ev.AgreementImported) -> None:
+    s.stage, s.step_index, s.deadlines = "implementation", None, {}
+    s.effective_date, s.end_date = p.effective_date, p.end_date
+    s.next_evaluation_on = p.next_evaluation_on
+    s.timeline_from = e.at
+
+
+def _apply_implementation(s: m.AgreementState, e: m.Event, p: ev.ImplementationStarted) -> None:
+    _start_implementation(s, e, p)
+
+
+def _apply_imported(s: m.AgreementState, e: m.Event, p: ev.AgreementImported) -> None:
+    _start_implementation(s, e, p)
+    s.imported = True
+    s.drafts = [m.Draft(version=1, kind="pks", document=p.document, note=f"Impor {p.ref}",
+                        submitted_by=e.actor.sub, org=initiator(s).org, at=e.at,
+                        accepted_by=party_orgs(s))]
+    signed_at = t.office_time(p.signed_on, zone(s))
+    s.signatures = [m.Signature(org=party.org, version=1, kind="pks", document=p.document,
+                                signed_by=party.signatory, method=p.method,
+                                evidence=p.document if p.method == "wet_ink" else None, at=signed_at)
+                    for party in s.parties]
+
+
+def _apply_termination_requested(s: m.AgreementState, e: m.Event, p: ev.TerminationRequested) -> None:
+    s.termination = m.Termination(reason=p.reason, requested_by=e.actor.sub, at=e.at)
+    s.gates = [g for g in s.gates if g.step != TERMINATION_STEP.key]
+    for g in p.gates:
+        s.gates.append(g.model_copy(update={"status": "pending"}))
+    if p.due_at is not None:
+        s.deadlines["step"] = datetime.fromisoformat(p.due_at)
+
+
+def _close(stage: m.Stage) -> Callable[[m.AgreementState, m.Event, ev.AgreementTerminated | ev.AgreementWithdrawn
+                                        | ev.AgreementRejected | ev.AgreementExpired], None]:
+    def apply(s: m.AgreementState, e: m.Event, p: ev.AgreementTerminated | ev.AgreementWithdrawn
+              | ev.AgreementRejected | ev.AgreementExpired) -> None:
+        s.stage, s.deadlines = stage, {}
+        s.closed_reason = getattr(p, "reason", None) or getattr(p, "comment", None)
+        s.termination, s.change = None, None
+        # A closed agreement awaits no one: slots still pending are no longer open.
+        for slot in s.gates:
+            if slot.status == "pending":
+                slot.status = "waiting"
+    return apply
+
+
+def _apply_termination_declined(s: m.AgreementState, e: m.Event, p: ev.TerminationDeclined) -> None:
+    s.termination = None
+    s.deadlines.pop("step", None)
+    if s.change is not None:  # a paused amendment or renewal resumes its step's clock
+        step = current_step(s)
+        assert step is not None
+        s.deadlines["step"] = t.due_after(e.at, t.STEP_DEADLINE_DAYS[step.kind], zone(s))
+
+
+def _apply_change_opened(s: m.AgreementState, e: m.Event, p: ev.ChangeOpened) -> None:
+    s.changes_opened = p.number
+    s.change = m.ChangeProcess(kind=p.kind, number=p.number, procedure=p.procedure.model_copy(),
+                               summary=p.summary, changes=ev.dump_payload(p.changes), origin=p.origin,
+                               opened_at=e.at)
+    keys = {g.step for g in p.gates}
+    s.gates = [g for g in s.gates if g.step not in keys] + [g.model_copy() for g in p.gates]
+
+
+def _apply_change_completed(s: m.AgreementState, e: m.Event, p: ev.ChangeCompleted) -> None:
+    changes = p.changes
+    s.amendments.append(m.Amendment(number=p.number, kind=p.kind, summary=p.summary,
+                                    changes=ev.dump_payload(changes), document=p.document,
+                                    version=p.version, signed_at=e.at))
+    if changes.end_date is not None:
+        s.end_date = changes.end_date
+        for evaluation in s.evaluations:  # a renewed term has no final evaluation yet
+            if evaluation.concluded_at is None and evaluation.final:
+                evaluation.final = False
+                # It stands in for the periodic evaluation due the day it opened.
+                opened = t.local_day(evaluation.opened_at, zone(s))
+                while s.next_evaluation_on is not None and s.next_evaluation_on <= opened:
+                    s.next_evaluation_on = t.add_months(s.next_evaluation_on, s.evaluation_interval_months)
+    if changes.indicators is not None:
+        s.indicators = [i.model_copy() for i in changes.indicators]
+    if changes.evaluation_interval_months is not None:
+        s.evaluation_interval_months = changes.evaluation_interval_months
+    s.change = None
+    s.deadlines.pop("step", None)
+
+
+def _apply_change_rejected(s: m.AgreementState, e: m.Event, p: ev.ChangeRejected) -> None:
+    s.change = None
+    s.deadlines.pop("step", None)
+    for slot in s.gates:  # the other parties' slots at the refusing gate are no longer open
+        if slot.status == "pending":
+            slot.status = "waiting"
+
+
+def _apply_evaluation_opened(s: m.AgreementState, e: m.Event, p: ev.EvaluationOpened) -> None:
+    s.evaluations_opened = p.number
+    if p.final:  # the final evaluation supersedes any earlier one left unconcluded
+        for earlier in s.evaluations:
+            if earlier.concluded_at is None:
+                earlier.concluded_at, earlier.concluded_by = e.at, e.actor.sub
+                earlier.summary = "Digantikan oleh evaluasi akhir (superseded by the final evaluation)."
+    due = datetime.fromisoformat(p.due_at)
+    s.evaluations.append(m.Evaluation(number=p.number, final=p.final, opened_at=e.at,
+                                      opened_by=e.actor.sub, due_at=due))
+    if not p.final and p.next_evaluation_on:
+        s.next_evaluation_on = p.next_evaluation_on
+    s.deadlines["evaluation_report"] = due
+
+
+def _apply_report(s: m.AgreementState, e: m.Event, p: ev.EvaluationReportSubmitted) -> None:
+    evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
+    evaluation.reports.append(m.EvaluationReport(org=p.org, narrative=p.narrative,
+                                                 results=[r.model_copy() for r in p.results],
+                                                 submitted_by=e.actor.sub, at=e.at, late=p.late))
+
+
+def _apply_concluded(s: m.AgreementState, e: m.Event, p: ev.EvaluationConcluded) -> None:
+    evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
+    evaluation.score, evaluation.recommendation, evaluation.summary = p.score, p.recommendation, p.summary
+    evaluation.concluded_at, evaluation.concluded_by = e.at, e.actor.sub
+    s.deadlines.pop("evaluation_report", None)
+
+
+def _apply_escalated(s: m.AgreementState, e: m.Event, p: ev.EvaluationEscalated) -> None:
+    evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
+    evaluation.escalated = True
+
+
+def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> None:
+    due = datetime.fromisoformat(p.due_at)
+    if p.deadline == "evaluation_report":
+        evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
+        evaluation.due_at = due
+        evaluation.escalated = False  # the new due date has not lapsed: it escalates again
+        s.deadlines["evaluation_report"] = due
+    else:
+        s.deadlines["step"] = due
+    # Reminders that would fall before now, on the new date, are moot: do not send them late.
+    s.timeline_from = max(s.timeline_from, e.at) if s.timeline_from else e.at
+
+
+def _noop(s: m.AgreementState, e: m.Event, p: object) -> None:
+    """Events that change nothing but the notices sent (reminders) or only tell (skips)."""
+    return None
+
+
+def _apply_comment(s: m.AgreementState, e: m.Event, p: ev.CommentAdded) -> None:
+    s.comments.append(m.CommentEntry(by=e.actor.sub, org=p.org, text=p.text, at=e.at))
+
+
+# Every event type but `agreement_created` (which `evolve` handles: there is no state yet).
+# Each applier receives the payload of its own type's model (`events.EVENT_PAYLOADS`).
+_APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
+    "proposal_edited": _apply_edited,
+    "agreement_submitted": _apply_submitted,
+    "step_entered": _apply_step_entered,
+    "step_skipped": _noop,
+    "step_completed": _apply_step_completed,
+    "gate_decided": _apply_gate_decided,
+    "returned_for_changes": _apply_returned_for_changes,
+    "returned_to_draft": _apply_returned_to_draft,
+    "draft_submitted": _apply_draft_submitted,
+    "draft_accepted": _apply_draft_accepted,
+    "document_signed": _apply_signed,
+    "implementation_started": _apply_implementation,
+    "agreement_imported": _apply_imported,
+    "comment_added": _apply_comment,
+    "termination_requested": _apply_termination_requested,
+    "termination_declined": _apply_termination_declined,
+    "agreement_terminated": _close("terminated"),
+    "agreement_withdrawn": _close("withdrawn"),
+    "agreement_rejected": _close("rejected"),
+    "agreement_expired": _close("expired"),
+    "change_opened": _apply_change_opened,
+    "change_completed": _apply_change_completed,
+    "change_rejected": _apply_change_rejected,
+    "evaluation_opened": _apply_evaluation_opened,
+    "evaluation_report_submitted": _apply_report,
+    "evaluation_concluded": _apply_concluded,
+    "evaluation_reminder": _noop,
+    "evaluation_escalated": _apply_escalated,
+    "deadline_reminder": _noop,
+    "deadline_escalated": _noop,
+    "deadline_extended": _apply_extended,
+    "expiry_reminder": _noop,
+    "notice_due": _noop,
+}
+APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
+assert APPLIED_EVENT_TYPES == set(ev.EVENT_PAYLOADS), "every event type has an applier and a payload model"

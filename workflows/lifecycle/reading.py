@@ -1,0 +1,133 @@
+"""Reading an agreement's state: which procedure and step run now, in which phase, who the
+parties are, which drafts are agreed, which gate decisions are open.
+
+Every other part of the decider asks these questions; they only read the state, so they
+sit at the bottom of the package and import nothing from the rest of it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from workflows import messages as m
+from workflows import timeline as t
+from workflows.procedures import TERMINATION_STEP, Procedure, Step, get_procedure
+
+
+def procedure_of(state: m.AgreementState) -> Procedure:
+    """The procedure the agreement itself started under."""
+    return get_procedure(state.procedure.key, state.procedure.version)
+
+
+def active_procedure(state: m.AgreementState) -> Procedure:
+    """The procedure whose steps run now: the agreement's own, or its amendment/renewal."""
+    if state.change is not None:
+        return get_procedure(state.change.procedure.key, state.change.procedure.version)
+    return procedure_of(state)
+
+
+def active_index(state: m.AgreementState) -> int | None:
+    """The index of the running step in the active procedure (None: no step runs)."""
+    return state.change.step_index if state.change is not None else state.step_index
+
+
+def current_step(state: m.AgreementState) -> Step | None:
+    """The step that runs now; a pending termination is a step of its own."""
+    if state.termination is not None:
+        return TERMINATION_STEP
+    index = active_index(state)
+    return None if index is None else active_procedure(state).step(index)
+
+
+def scope_of(state: m.AgreementState) -> str:
+    """Which negotiation drafts and signatures belong to: the agreement's own procedure
+    (""), or one amendment or renewal ("renewal-2"), so a renewal negotiates a new PKS
+    without touching the acceptances and signatures of the original one."""
+    return f"{state.change.kind}-{state.change.number}" if state.change else ""
+
+
+def phase(state: m.AgreementState) -> str:
+    """The key of `TRANSITIONS` that says which commands the agreement accepts now: the
+    stage, except that a gate step, a step of an amendment or renewal, and a pending
+    termination are phases of their own."""
+    if state.stage in m.TERMINAL_STAGES:
+        return "closed"
+    if state.termination is not None:
+        return "termination"
+    if state.stage == "draft":
+        return "draft"
+    if state.stage == "implementation":
+        step = current_step(state)
+        return "implementation" if step is None else f"change_{step.kind}"
+    step = current_step(state)
+    assert step is not None
+    return step.kind
+
+
+def stage_for(step: Step) -> str:
+    """The stage an agreement is in while `step` of its own procedure runs."""
+    if step.kind == "gate":
+        return "review" if step.gate == "review" else "approval"
+    return step.kind
+
+
+def initiator(state: m.AgreementState) -> m.Party:
+    return next(p for p in state.parties if p.role == "initiator")
+
+
+def party_orgs(state: m.AgreementState) -> list[str]:
+    return [p.org for p in state.parties]
+
+
+def zone(state: m.AgreementState) -> str:
+    """Deadlines are kept in the initiating region's time zone."""
+    return initiator(state).time_zone
+
+
+def local_today(state: m.AgreementState, now: datetime) -> date:
+    """The calendar day `now` falls on where the agreement keeps its deadlines."""
+    return t.local_day(now, zone(state))
+
+
+def latest_draft(state: m.AgreementState, kind: str) -> m.Draft | None:
+    """The latest version of document `kind` in the current procedure or change."""
+    scope = scope_of(state)
+    drafts = [d for d in state.drafts if d.kind == kind and d.scope == scope]
+    return drafts[-1] if drafts else None
+
+
+def agreed_draft(state: m.AgreementState, kind: str) -> m.Draft | None:
+    """The latest version of `kind` if every party has accepted it."""
+    draft = latest_draft(state, kind)
+    if draft and set(party_orgs(state)) <= set(draft.accepted_by):
+        return draft
+    return None
+
+
+def gate_slots_for(state: m.AgreementState, step: Step) -> list[m.GateSlot]:
+    """The decisions gate `step` owes: once for the agreement, or one per party it
+    decides for (the initiator, or each Indonesian government party, perhaps only those
+    whose DPRD must approve)."""
+    assert step.gate is not None
+    if step.scope == "once":
+        return [m.GateSlot(step=step.key, gate=step.gate, org=None)]  # type: ignore[arg-type]
+    if step.scope == "initiator":
+        parties = [initiator(state)]
+    else:
+        parties = [p for p in state.parties if p.sector == "government" and not p.foreign]
+    if step.condition == "requires_dprd_approval":
+        parties = [p for p in parties if p.requires_dprd_approval]
+    return [m.GateSlot(step=step.key, gate=step.gate, org=p.org) for p in parties]  # type: ignore[arg-type]
+
+
+def open_slots(state: m.AgreementState) -> list[m.GateSlot]:
+    """The decisions the running gate step still awaits."""
+    step = current_step(state)
+    if step is None or step.kind != "gate" or phase(state) == "closed":
+        return []
+    return [s for s in state.gates if s.step == step.key and s.status == "pending"]
+
+
+def open_evaluation(state: m.AgreementState) -> m.Evaluation | None:
+    """The evaluation not concluded yet (at most one is open at a time)."""
+    return next((e for e in state.evaluations if e.concluded_at is None), None)

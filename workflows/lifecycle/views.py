@@ -1,0 +1,121 @@
+"""What a caller sees of an agreement and may do with it: the commands allowed now (and
+those owed), the running step, the snapshot, and who the agreement waits for.
+
+`allowed_actions` does not restate the rules: it runs `decide`'s own permission check and
+handler on one representative of every command the phase accepts, and offers those that
+pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from workflows import messages as m
+from workflows import timeline as t
+from workflows.lifecycle.access import OWED
+from workflows.lifecycle.commands import TRANSITIONS, run_command
+from workflows.lifecycle.emitter import Emitter
+from workflows.lifecycle.errors import DomainError
+from workflows.lifecycle.reading import (
+    active_index, active_procedure, agreed_draft, current_step, initiator, latest_draft, open_evaluation,
+    open_slots, party_orgs, phase, zone,
+)
+
+
+def candidate_commands(state: m.AgreementState) -> list[Any]:
+    """One representative of every command the decider could accept in this state; the
+    decider itself says which of them this actor may send."""
+    filler, sha = "-", "0" * 64
+    out: list[Any] = [m.Edit(title=state.title), m.Submit(), m.Withdraw(reason=filler),
+                      m.Comment(text=filler), m.SubmitDraft(document=sha), m.Terminate(reason=filler)]
+    # A second document, so `submit_draft` shows even when the latest version holds `sha`.
+    out.append(m.SubmitDraft(document="1" * 64))
+    out += [m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]  # m.GATES holds str
+            for g in m.GATES for o in ("approve", "request_changes", "reject")]
+    for d in state.drafts:
+        out.append(m.AcceptDraft(version=d.version))
+        out += [m.Sign(version=d.version, method=meth, evidence=sha)
+                for meth in ("electronic", "wet_ink")]
+    out += [m.StartEvaluation(), m.ProposeAmendment(summary=filler), m.Renew(duration_months=12),
+            m.ExtendDeadline(deadline="step", days=1, reason=filler),
+            m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler)]
+    for evaluation in state.evaluations:
+        out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
+        out += [m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
+                for r in ("continue", "expand", "stop")]
+    return out
+
+
+def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
+    """The command types the caller may send now (never `tick`, which only time sends)."""
+    allowed: set[str] = set()
+    accepted_in_phase = TRANSITIONS[phase(state)] - {"tick"}
+    for command in candidate_commands(state):
+        if command.type in allowed or command.type not in accepted_in_phase:
+            continue
+        try:
+            run_command(Emitter(state, actor, now), command)
+        except DomainError:
+            continue
+        allowed.add(command.type)
+    return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
+
+
+def owed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
+    """The allowed actions the agreement waits for from this caller (`access.OWED`), in
+    the same order: what their inbox lists."""
+    return [type_ for type_ in allowed_actions(state, actor, now) if type_ in OWED]
+
+
+def step_view(state: m.AgreementState) -> m.StepView | None:
+    step = current_step(state)
+    if step is None or state.stage in m.TERMINAL_STAGES:
+        return None
+    procedure = active_procedure(state)
+    total = len(procedure.steps)
+    index = active_index(state)
+    if state.termination is not None or index is None:
+        index = total
+    return m.StepView(key=step.key, kind=step.kind, name=m.LocalizedName(id=step.name_id, en=step.name_en),
+                      basis=step.basis, document=step.document, gate=step.gate,  # type: ignore[arg-type]
+                      index=index, of=total)
+
+
+def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapshot:
+    """The state as `actor` sees it at `now`: with the running step, the next evaluation
+    and the caller's allowed actions."""
+    upcoming = None
+    if (state.stage == "implementation" and state.next_evaluation_on is not None and open_evaluation(state) is None
+            and (state.end_date is None or state.next_evaluation_on < state.end_date)):
+        upcoming = t.office_time(state.next_evaluation_on, zone(state))
+    return m.Snapshot.model_validate({
+        **state.model_dump(), "step": step_view(state), "next_evaluation_at": upcoming,
+        "allowed_actions": allowed_actions(state, actor, now),
+    })
+
+
+def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]:
+    """Who the agreement waits for now, as (organisation, role, gate): the approvers of the
+    open gate slots (organisation None: any holder of the gate), the parties that have not
+    accepted the latest version, the signatories still to sign, the parties during
+    implementation, the initiator's staff on a draft. Reminders go to them."""
+    current = phase(state)
+    if current == "closed":
+        return []
+    if current in ("gate", "change_gate", "termination"):
+        return [(slot.org, "approver", slot.gate) for slot in open_slots(state)]
+    if current == "draft":
+        return [(initiator(state).org, "staff", None)]
+    working: list[tuple[str | None, str, str | None]] = [
+        (org, role, None) for org in party_orgs(state) for role in ("staff", "partner")]
+    if current == "implementation":
+        return working
+    step = current_step(state)
+    assert step is not None and step.document is not None
+    if current in ("negotiation", "change_negotiation"):
+        latest = latest_draft(state, step.document)
+        return [w for w in working if latest is None or w[0] not in latest.accepted_by]
+    agreed = agreed_draft(state, step.document)
+    signed = {s.org for s in state.signatures if agreed is not None and s.version == agreed.version}
+    return [(org, "signatory", None) for org in party_orgs(state) if org not in signed]
