@@ -36,7 +36,7 @@ from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PROVINCES = Path("/work/shared/data/provinces-id.csv")
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parents[1] / "histories"
 
 
 def zone_of(province: str) -> str:

@@ -17,7 +17,7 @@ from services.embedded.mailsink import start_mail_sink
 from services.embedded.ports import free_port
 from tests.fixtures.api import app_client
 from tests.receivers import WebhookReceiver
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack, stack  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -26,7 +26,7 @@ from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, wor
 from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parents[1] / "histories"
 
 STAFF = m.Actor(sub="siti", org="jabar", roles=["staff"])
 PARTNER = m.Actor(sub="pak-budi", org="unpad", roles=["partner"])

@@ -38,8 +38,8 @@ from workflows.registry import activities, workflow_runner
 from workflows.timeline import next_office_moment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ROOT = Path(__file__).resolve().parents[1]
-HISTORIES = Path(__file__).parent / "histories"
+ROOT = Path(__file__).resolve().parents[2]
+HISTORIES = Path(__file__).parents[1] / "histories"
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 
 

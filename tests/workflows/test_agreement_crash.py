@@ -16,7 +16,7 @@ from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 from workflows.registry import activities
 from workflows.notify import NotifyWorkflow
-from tests.test_agreement_workflow import REVIEW, STAFF, ksdpk, sessionmaker  # noqa: F401
+from tests.workflows.test_agreement_workflow import REVIEW, STAFF, ksdpk, sessionmaker  # noqa: F401
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
