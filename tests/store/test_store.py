@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -22,19 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from workflows.timeline import due_after
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
-from services.store.db import Base, create_engine, create_sessionmaker, session_scope
+from services.store.db import Base, session_scope
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
 from workflows import lifecycle as L
 from workflows import messages as m
 
 WIB = timezone(timedelta(hours=7))
-
-
-@pytest_asyncio.fixture(scope="module")
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 def token() -> str:

@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from services.store import notifications as store
-from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.channels import webhook
@@ -43,34 +43,7 @@ HISTORIES = Path(__file__).parents[1] / "histories"
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def sink():
-    server = MailSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def receiver():
-    server = await WebhookReceiver().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def orgs() -> tuple[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    return f"a-{tag}", f"b-{tag}"
+# ---------------------------------------------------------------- helpers (the fixtures are in conftest.py)
 
 
 def fast(settings, sink: MailSink | None = None, **overrides):

@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from services.store import notifications as notes
 from services.store import queries
-from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.store.db import session_scope
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
 from tests.receivers import MailSink
@@ -49,20 +49,6 @@ def zone_of(province: str) -> str:
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-@pytest.fixture
-def sink():
-    server = MailSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest.fixture
