@@ -23,6 +23,7 @@ from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
 from services.store.db import Base, session_scope
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
+from tests.readmodel import events_of, row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
 
@@ -51,16 +52,6 @@ async def record(sessionmaker, state: m.AgreementState, events: list[m.Event]):
 async def verify(sessionmaker, agreement_id: str) -> queries.ChainVerification:
     async with sessionmaker() as session:
         return await queries.verify_chain(session, agreement_id=agreement_id)
-
-
-async def events_of(sessionmaker, agreement_id: str) -> list[queries.EventRecord]:
-    async with sessionmaker() as session:
-        return await queries.list_events(session, agreement_id=agreement_id)
-
-
-async def agreement(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
 
 
 async def submitted(sessionmaker, lead: str = "jabar", other: str = "jateng"):

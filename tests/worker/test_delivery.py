@@ -153,11 +153,8 @@ async def test_email_reaches_matching_contacts_in_their_language(
 async def own_time_skipping_env():
     """A time-skipping server of its own: workflows other tests left behind (their workers
     gone) would keep the shared one's clock from skipping."""
-    env = await start_time_skipping_server()
-    try:
+    async with await start_time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_reminders_wait_for_office_hours_where_the_reader_is(

@@ -25,6 +25,7 @@ from services.store import queries
 from services.store.db import session_scope
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
+from tests.readmodel import row
 from tests.receivers import MailSink
 from tests.zones import zone_of
 from workflows import contracts as c
@@ -127,11 +128,6 @@ async def save_history(client, workflow_id_: str, name: str) -> None:
     if os.environ.get("PAKTA_CAPTURE_HISTORY"):
         history = await client.get_workflow_handle(workflow_id_).fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json())
-
-
-async def row(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
 
 
 async def execute(sessionmaker, sql: str, **params) -> None:

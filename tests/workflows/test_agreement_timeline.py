@@ -11,8 +11,8 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from services.store import queries
 from tests.fixtures.servers import start_time_skipping_server
+from tests.readmodel import events_of, row
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import AgreementWorkflow
@@ -59,11 +59,6 @@ async def sleep_until(env, handle, predicate, *, limit=200):
         now = await env.get_current_time()
         await env.sleep(max(wake - now, timedelta(0)) + timedelta(seconds=1))
     raise AssertionError("the agreement never got there")
-
-
-async def row(sessionmaker, agreement_id):
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
 
 
 async def report_and_conclude(handle, number, recommendation="continue"):
@@ -152,8 +147,3 @@ async def test_final_evaluation_without_conclusion_expires_after_its_due_date(en
     assert state.evaluations[-1].final and state.evaluations[-1].concluded_at is None
     # Unanswered evaluations escalated on the way.
     assert all(e.escalated for e in state.evaluations if not e.final)
-
-
-async def events_of(sessionmaker, agreement_id):
-    async with sessionmaker() as session:
-        return await queries.list_events(session, agreement_id=agreement_id)
