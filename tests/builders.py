@@ -236,3 +236,9 @@ def advance(state: m.AgreementState, until: str, now: datetime = NOW) -> m.Agree
 
 def implemented(prop: m.Proposal | None = None, now: datetime = NOW) -> m.AgreementState:
     return advance(created(prop, now=now), "implementation", now)
+
+
+def submitted(prop: m.Proposal | None = None) -> m.AgreementState:
+    """A proposal (a KSDD by default) created and submitted by the initiator's staff."""
+    state, _ = run(created(prop or ksdd_proposal()), staff(), m.Submit())
+    return state

@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from services.store import notifications as store
-from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.channels import webhook
@@ -38,39 +38,12 @@ from workflows.registry import activities, workflow_runner
 from workflows.timeline import next_office_moment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ROOT = Path(__file__).resolve().parents[1]
-HISTORIES = Path(__file__).parent / "histories"
+ROOT = Path(__file__).resolve().parents[2]
+HISTORIES = Path(__file__).parents[1] / "histories"
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def sink():
-    server = MailSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def receiver():
-    server = await WebhookReceiver().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def orgs() -> tuple[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    return f"a-{tag}", f"b-{tag}"
+# ---------------------------------------------------------------- helpers (the fixtures are in conftest.py)
 
 
 def fast(settings, sink: MailSink | None = None, **overrides):
@@ -180,11 +153,8 @@ async def test_email_reaches_matching_contacts_in_their_language(
 async def own_time_skipping_env():
     """A time-skipping server of its own: workflows other tests left behind (their workers
     gone) would keep the shared one's clock from skipping."""
-    env = await start_time_skipping_server()
-    try:
+    async with await start_time_skipping_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_reminders_wait_for_office_hours_where_the_reader_is(

@@ -11,14 +11,14 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from services.store import queries
 from tests.fixtures.servers import start_time_skipping_server
+from tests.readmodel import events_of, row
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import AgreementWorkflow
 from workflows.registry import WORKFLOWS, activities, workflow_runner
-from tests.test_agreement_workflow import (
-    PARTNER, REVIEW, SIGN_JABAR, SIGN_UNPAD, STAFF, act, drive_to_implementation, sessionmaker, start,  # noqa: F401
+from tests.workflows.test_agreement_workflow import (
+    PARTNER, REVIEW, SIGN_JABAR, SIGN_UNPAD, STAFF, act, drive_to_implementation, start,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -26,7 +26,7 @@ INDICATOR = "Petani didampingi"
 
 
 @pytest.fixture
-async def env(settings, sessionmaker, task_queue):  # noqa: F811
+async def env(settings, sessionmaker, task_queue):
     """A time-skipping server of its own: years pass here, and a workflow another test left
     behind (its worker gone) would stop the clock from skipping."""
     environment = await start_time_skipping_server()
@@ -61,11 +61,6 @@ async def sleep_until(env, handle, predicate, *, limit=200):
     raise AssertionError("the agreement never got there")
 
 
-async def row(sessionmaker, agreement_id):  # noqa: F811
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
-
-
 async def report_and_conclude(handle, number, recommendation="continue"):
     await act(handle, STAFF, m.SubmitEvaluationReport(
         evaluation=number, narrative=f"Laporan monev {number}",
@@ -85,7 +80,7 @@ async def sign_change(handle, document: str, gates: list[str]) -> m.Snapshot:
     return await act(handle, SIGN_UNPAD, m.Sign(version=version, method="electronic"))
 
 
-async def test_five_years_of_life(env, task_queue, sessionmaker):  # noqa: F811
+async def test_five_years_of_life(env, task_queue, sessionmaker):
     handle, created = await start(env.client, task_queue)
     final = await drive_to_implementation(handle)
     assert final.stage == "implementation"
@@ -134,7 +129,7 @@ async def test_five_years_of_life(env, task_queue, sessionmaker):  # noqa: F811
     assert concluded == 9 and len(snap.evaluations) == 10
 
 
-async def test_stop_recommendation_opens_termination(env, task_queue, sessionmaker):  # noqa: F811
+async def test_stop_recommendation_opens_termination(env, task_queue, sessionmaker):
     handle, created = await start(env.client, task_queue)
     await drive_to_implementation(handle)
     await act(handle, STAFF, m.StartEvaluation())
@@ -145,15 +140,10 @@ async def test_stop_recommendation_opens_termination(env, task_queue, sessionmak
     assert snap.stage == "terminated"
 
 
-async def test_final_evaluation_without_conclusion_expires_after_its_due_date(env, task_queue, sessionmaker):  # noqa: F811
+async def test_final_evaluation_without_conclusion_expires_after_its_due_date(env, task_queue, sessionmaker):
     handle, created = await start(env.client, task_queue)
     await drive_to_implementation(handle)
     state = await sleep_until(env, handle, lambda s: s.stage == "expired")
     assert state.evaluations[-1].final and state.evaluations[-1].concluded_at is None
     # Unanswered evaluations escalated on the way.
     assert all(e.escalated for e in state.evaluations if not e.final)
-
-
-async def events_of(sessionmaker, agreement_id):  # noqa: F811
-    async with sessionmaker() as session:
-        return await queries.list_events(session, agreement_id=agreement_id)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.worker.channels import render
+from tests.builders import replay, run
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.notifications import RULES, SILENT, Audience, endpoint_disabled, notifications_for
@@ -42,17 +43,6 @@ def ksdpl() -> m.AgreementState:
                           sector="health", parties=[party("jabar", "initiator"), party("wa-gov", foreign=True)],
                           start_date="2027-02-01", duration_months=36)
     return replay(L.create(proposal, STAFF, NOW, "agr-2"))
-
-
-def replay(events, state=None) -> m.AgreementState:
-    for event in events:
-        state = L.evolve(state, event)
-    return state
-
-
-def run(state: m.AgreementState, who: m.Actor, command) -> tuple[m.AgreementState, list[m.Event]]:
-    events = L.decide(state, command, who, NOW)
-    return replay(events, state), events
 
 
 def heard(events: list[m.Event], state: m.AgreementState, type_: str) -> dict[str, str]:

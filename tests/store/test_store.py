@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -22,19 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from workflows.timeline import due_after
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
-from services.store.db import Base, create_engine, create_sessionmaker, session_scope
+from services.store.db import Base, session_scope
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
+from tests.readmodel import events_of, row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
 
 WIB = timezone(timedelta(hours=7))
-
-
-@pytest_asyncio.fixture(scope="module")
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 def token() -> str:
@@ -59,16 +52,6 @@ async def record(sessionmaker, state: m.AgreementState, events: list[m.Event]):
 async def verify(sessionmaker, agreement_id: str) -> queries.ChainVerification:
     async with sessionmaker() as session:
         return await queries.verify_chain(session, agreement_id=agreement_id)
-
-
-async def events_of(sessionmaker, agreement_id: str) -> list[queries.EventRecord]:
-    async with sessionmaker() as session:
-        return await queries.list_events(session, agreement_id=agreement_id)
-
-
-async def agreement(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
 
 
 async def submitted(sessionmaker, lead: str = "jabar", other: str = "jateng"):

@@ -9,7 +9,6 @@ shared database of the session (other tests' agreements) does not matter.
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -23,10 +22,12 @@ from temporalio.worker import Worker
 
 from services.store import notifications as notes
 from services.store import queries
-from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.store.db import session_scope
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
+from tests.readmodel import row
 from tests.receivers import MailSink
+from tests.zones import zone_of
 from workflows import contracts as c
 from workflows import digest as d
 from workflows import messages as m
@@ -35,34 +36,10 @@ from workflows.portfolio import PortfolioSweepWorkflow
 from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-PROVINCES = Path("/work/shared/data/provinces-id.csv")
-HISTORIES = Path(__file__).parent / "histories"
-
-
-def zone_of(province: str) -> str:
-    """IANA zone of a province, from the shared table (fallbacks if it is not mounted)."""
-    fallback = {"Jawa Barat": "Asia/Jakarta", "Bali": "Asia/Makassar", "Papua": "Asia/Jayapura"}
-    if not PROVINCES.exists():
-        return fallback[province]
-    with PROVINCES.open() as f:
-        return next(row["iana_timezone"] for row in csv.DictReader(f) if row["province"] == province)
+HISTORIES = Path(__file__).parents[1] / "histories"
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-@pytest.fixture
-def sink():
-    server = MailSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -153,11 +130,6 @@ async def save_history(client, workflow_id_: str, name: str) -> None:
         (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
-async def row(sessionmaker, agreement_id: str) -> queries.AgreementRecord | None:
-    async with sessionmaker() as session:
-        return await queries.get_agreement(session, agreement_id=agreement_id)
-
-
 async def execute(sessionmaker, sql: str, **params) -> None:
     async with session_scope(sessionmaker) as session:
         await session.execute(text(sql), params)
@@ -246,24 +218,6 @@ async def test_open_row_without_a_workflow_is_reported(client, task_queue, sessi
 
 
 # ---------------------------------------------------------------- digests
-
-
-@pytest.mark.asyncio(loop_scope="session")
-async def test_digest_day_follows_each_zone():
-    at = datetime(2027, 5, 3, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
-    assert d.digest_day(at, zone_of("Jawa Barat"), until_hour=9) == date(2027, 5, 3)
-    assert d.digest_day(at, zone_of("Bali"), until_hour=9) is None  # WITA got it an hour earlier
-    assert d.digest_day(at - timedelta(hours=1), zone_of("Bali"), until_hour=9) == date(2027, 5, 3)
-    assert d.digest_day(at - timedelta(hours=2), zone_of("Papua"), until_hour=9) == date(2027, 5, 3)
-    assert d.digest_day(at - timedelta(hours=1), zone_of("Jawa Barat")) is None  # 07:00 WIB
-    # Missed the 08:00 run: caught up later the same office day, not in the evening.
-    assert d.digest_day(at + timedelta(hours=3), zone_of("Jawa Barat")) == date(2027, 5, 3)
-    assert d.digest_day(at + timedelta(hours=10), zone_of("Jawa Barat")) is None
-    # Half-hour zones: the hourly run at xx:00 UTC lands at 08:30 local.
-    assert d.digest_day(datetime(2027, 5, 3, 3, 0, tzinfo=timezone.utc), "Asia/Kolkata", until_hour=9) == date(2027, 5, 3)
-    assert d.org_zone("x", ["Asia/Makassar", "Asia/Jakarta", "Asia/Makassar"]) == "Asia/Makassar"
-    assert d.org_zone("x", [], ["Asia/Jayapura"]) == "Asia/Jayapura"
-    assert d.org_zone("x") == "Asia/Jakarta"
 
 
 async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, sessionmaker, sink):

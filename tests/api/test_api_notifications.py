@@ -5,7 +5,6 @@ another test's agreements."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import aiosmtplib
@@ -16,23 +15,9 @@ from services.api.app import create_app
 from services.embedded.mailsink import start_mail_sink
 from services.embedded.ports import free_port
 from tests.fixtures.api import app_client
-from tests.receivers import WebhookReceiver
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-def orgs() -> tuple[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    return f"prov-{tag}", f"kab-{tag}"
-
-
-@pytest.fixture
-async def receiver():
-    server = await WebhookReceiver().start()
-    yield server
-    await server.stop()
 
 
 def ksdd(a: str, b: str) -> dict:

@@ -11,7 +11,7 @@ import yaml
 from services.cli import build_parser
 from services.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAKTA_SERVICES = ("migrate", "api", "worker-1", "worker-2")
 
 

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 from tests import builders as b
+from tests.builders import submitted
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.procedures import (
@@ -220,11 +221,6 @@ def test_agreement_keeps_the_procedure_it_started_under(monkeypatch: pytest.Monk
 
 def slots(state: m.AgreementState) -> list[tuple[str, str | None]]:
     return [(g.step, g.org) for g in state.gates]
-
-
-def submitted(prop: m.Proposal) -> m.AgreementState:
-    state, _ = b.run(b.created(prop), b.staff(), m.Submit())
-    return state
 
 
 def test_ksdd_asks_both_regions_review_and_legal() -> None:

@@ -19,14 +19,13 @@ from temporalio.worker import Replayer, Worker
 
 from services.api.commands import execute_act
 from services.store import queries
-from services.store.db import create_engine, create_sessionmaker
 from workflows import contracts
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parents[1] / "histories"
 
 STAFF = m.Actor(sub="siti", org="jabar", roles=["staff"])
 PARTNER = m.Actor(sub="pak-budi", org="unpad", roles=["partner"])
@@ -42,13 +41,6 @@ def ksdpk() -> m.Proposal:
                  m.Party(org="unpad", role="counterparty", sector="academia", signatory="Rektor")],
         start_date=date(2027, 3, 1), duration_months=24,
         indicators=[m.Indicator(name="Petani didampingi", target=200, unit="orang")])
-
-
-@pytest.fixture
-async def sessionmaker(settings):
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

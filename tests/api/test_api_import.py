@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from tests import builders as b
-from tests.builders import NOW, admin, approver, auditor, partner, run, signatory, staff, types
+from tests.builders import NOW, admin, approver, auditor, partner, run, signatory, staff, submitted, types
 from workflows import lifecycle as L
 from workflows import timeline as t
 from workflows import messages as m
@@ -30,11 +30,6 @@ def refused(state: m.AgreementState, actor: m.Actor, command: object, error: typ
     assert details["stage"] == state.stage
     assert details["allowed_actions"] == L.allowed_actions(state, actor, now)
     return info.value
-
-
-def submitted(prop: m.Proposal | None = None) -> m.AgreementState:
-    state, _ = run(b.created(prop or b.ksdd_proposal()), staff(), m.Submit())
-    return state
 
 
 def sign_all(state: m.AgreementState, version: int, now: datetime = NOW) -> tuple[m.AgreementState, list[m.Event]]:

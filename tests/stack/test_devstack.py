@@ -23,7 +23,7 @@ from services.auth import decode_token
 from services.embedded.ports import free_port
 from services.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
 
 

@@ -16,7 +16,7 @@ from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 from workflows.registry import activities
 from workflows.notify import NotifyWorkflow
-from tests.test_agreement_workflow import REVIEW, STAFF, ksdpk, sessionmaker  # noqa: F401
+from tests.workflows.test_agreement_workflow import REVIEW, STAFF, ksdpk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,7 +38,7 @@ class WorkerDiesAfterRecording(AgreementWorkflow):
             raise RuntimeError("the worker died after recording")
 
 
-async def test_a_task_retried_after_recording_decides_the_same_events(temporal_env, settings, sessionmaker,  # noqa: F811
+async def test_a_task_retried_after_recording_decides_the_same_events(temporal_env, settings, sessionmaker,
                                                                       task_queue):
     client = temporal_env.client
     # Unsandboxed: the crash counter must survive from the failed task to its retry.

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

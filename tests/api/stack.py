@@ -1,22 +1,18 @@
 """The whole Pakta stack in-process for end-to-end tests: the real app (lifespan and all)
-over httpx, a real worker on the Temporal dev server, the embedded PostgreSQL."""
+over httpx, a real worker on the Temporal dev server, the embedded PostgreSQL.
+
+The `stack` fixture that builds it is in tests/api/conftest.py."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import text
-from temporalio.worker import Worker
 
-from services.api.app import create_app
 from services.auth import mint_token
 from services.settings import Settings
-from services.store.db import create_engine, create_sessionmaker
-from workflows.registry import WORKFLOWS, activities, workflow_runner
 
 
 @dataclass(frozen=True)
@@ -103,20 +99,3 @@ class Stack:
     @staticmethod
     def gate(snapshot: dict[str, Any], gate: str, org: str | None) -> str:
         return next(g["status"] for g in snapshot["gates"] if g["gate"] == gate and g["org"] == org)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(settings: Settings, temporal_env) -> Any:
-    task_queue = f"pakta-e2e-{uuid.uuid4()}"
-    target = temporal_env.client.service_client.config.target_host
-    configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
-    engine = create_engine(configured)
-    sessionmaker = create_sessionmaker(engine)
-    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
-                    activities=activities(configured, sessionmaker))
-    app = create_app(configured)
-    async with worker, app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://pakta.test", timeout=60) as http:
-            yield Stack(http=http, settings=configured, sessionmaker=sessionmaker)
-    await engine.dispose()

@@ -1,0 +1,38 @@
+"""Fixtures of the API tests (on top of tests/conftest.py):
+
+- `stack`  the whole stack in-process, one per session: the real app (lifespan and all)
+           over httpx, a real worker on the Temporal dev server on a task queue of its
+           own, the embedded PostgreSQL (see tests/api/stack.py for what it offers)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from temporalio.worker import Worker
+
+from services.api.app import create_app
+from services.settings import Settings
+from services.store.db import create_engine, create_sessionmaker
+from tests.api.stack import Stack
+from workflows.registry import WORKFLOWS, activities, workflow_runner
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(settings: Settings, temporal_env) -> AsyncIterator[Stack]:
+    task_queue = f"pakta-e2e-{uuid.uuid4()}"
+    target = temporal_env.client.service_client.config.target_host
+    configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
+    engine = create_engine(configured)
+    sessionmaker = create_sessionmaker(engine)
+    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
+                    activities=activities(configured, sessionmaker))
+    app = create_app(configured)
+    async with worker, app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pakta.test", timeout=60) as http:
+            yield Stack(http=http, settings=configured, sessionmaker=sessionmaker)
+    await engine.dispose()

@@ -1,0 +1,29 @@
+"""Digest rules, pure: on which office day an organisation's digest is due, in which zone.
+(The sweep that sends them, on Temporal with real activities, is in tests/worker/test_portfolio.py.)"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from tests.zones import zone_of
+from workflows import digest as d
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_digest_day_follows_each_zone():
+    at = datetime(2027, 5, 3, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
+    assert d.digest_day(at, zone_of("Jawa Barat"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at, zone_of("Bali"), until_hour=9) is None  # WITA got it an hour earlier
+    assert d.digest_day(at - timedelta(hours=1), zone_of("Bali"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at - timedelta(hours=2), zone_of("Papua"), until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(at - timedelta(hours=1), zone_of("Jawa Barat")) is None  # 07:00 WIB
+    # Missed the 08:00 run: caught up later the same office day, not in the evening.
+    assert d.digest_day(at + timedelta(hours=3), zone_of("Jawa Barat")) == date(2027, 5, 3)
+    assert d.digest_day(at + timedelta(hours=10), zone_of("Jawa Barat")) is None
+    # Half-hour zones: the hourly run at xx:00 UTC lands at 08:30 local.
+    assert d.digest_day(datetime(2027, 5, 3, 3, 0, tzinfo=timezone.utc), "Asia/Kolkata", until_hour=9) == date(2027, 5, 3)
+    assert d.org_zone("x", ["Asia/Makassar", "Asia/Jakarta", "Asia/Makassar"]) == "Asia/Makassar"
+    assert d.org_zone("x", [], ["Asia/Jayapura"]) == "Asia/Jayapura"
+    assert d.org_zone("x") == "Asia/Jakarta"
