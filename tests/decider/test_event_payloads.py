@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, settings
 from pydantic import ValidationError
 
 from tests import builders as b
-from tests import test_lifecycle_properties as props
+from tests.decider import test_lifecycle_properties as props
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.evolve import APPLIED_EVENT_TYPES
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parents[1] / "histories"
 
 
 def exact(event_type: str, data: dict[str, Any]) -> None:
