@@ -60,7 +60,7 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                      AfterValidator(_storable_text)]
 # Numbers survive a JSON round trip: no NaN or infinity (they come back as null and the state
 # could not be rebuilt from its events), integers within what JSON readers keep exactly.
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 MAX_MONEY = 2**53 - 1  # rupiah; exact in every JSON reader and within the BIGINT column
 Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 # Dates an agreement can carry: its term, a signing on paper, an amended end date.
