@@ -11,23 +11,34 @@ import time
 from collections.abc import Iterable
 from functools import lru_cache
 
+from typing import Annotated, Literal
+
 import jwt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.errors import Unauthorized
 from services.settings import Settings
+from workflows.messages import GATES, Gate, OrgId, ShortText
 
-ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
-GATES = ("review", "legal", "dprd", "ministry", "head")
+# The roles a person can hold. `system` is not among them: the system actor exists only
+# inside the agreement workflow (its timer), never in a token.
+Role = Literal["staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin"]
+ROLES: tuple[str, ...] = Role.__args__
 
 DEFAULT_TTL_SECONDS = 8 * 3600
 
 
 class Principal(BaseModel):
-    sub: str
-    org: str
-    roles: list[str]
-    gates: list[str] = []
+    """The caller as its token says: a subject (recorded in the audit trail, so it must be
+    storable text), a non-empty organisation, and only roles and gates Pakta knows. A token
+    claiming anything else is refused whole rather than trimmed to what is known."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sub: ShortText
+    org: OrgId
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+    gates: Annotated[list[Gate], Field(max_length=len(GATES))] = []
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -93,7 +104,9 @@ def decode_token(settings: Settings, token: str) -> Principal:
     try:
         return Principal.model_validate(claims)
     except ValidationError as exc:
-        raise InvalidToken("The bearer token lacks the claims org and roles.") from exc
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise InvalidToken("The bearer token's claims are not Pakta's: it needs an organisation (org) and "
+                           "known roles and gates.", claims=fields) from exc
 
 
 @lru_cache(maxsize=4)

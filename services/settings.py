@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     document_max_bytes: int = 10 * 1024 * 1024
+    # Bodies larger than these are refused with 413 before they are read or parsed.
+    request_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    import_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -104,3 +104,35 @@ async def test_a_non_finite_achievement_is_refused(stack: Stack):
                       "results": [{"indicator": "Debit air", "achieved": 1}]}).replace('"achieved": 1', '"achieved": NaN')
     resp = await post_raw(stack, staff, f"/agreements/{created['id']}/actions", raw)
     assert_refused_naming(resp, "achieved")
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_before_it_is_parsed(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    huge = json.dumps(proposal(objectives="x" * (stack.settings.request_max_bytes + 10)))
+    resp = await post_raw(stack, staff, "/agreements", huge)
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["error"]["code"] == "payload_too_large" and len(resp.content) < 1000
+
+
+async def test_a_streamed_body_over_the_limit_is_refused_with_413(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    limit = stack.settings.request_max_bytes
+
+    async def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    resp = await stack.http.post("/agreements", content=chunks(),
+                                 headers={**stack.auth(staff), "Content-Type": "application/json"})
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("path", [
+    "/agreements/%00", "/documents/%00", "/agreements?q=%00", "/agreements?org=a%00b", "/agreements?cursor=%01",
+    "/agreements?q=%ff%fe",
+])
+async def test_a_control_character_or_broken_utf8_in_the_url_gets_400_in_the_error_shape(stack: Stack, path: str):
+    resp = await stack.get(stack.user("kota-cirebon", "staff"), path)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "invalid_request"

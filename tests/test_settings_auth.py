@@ -85,6 +85,28 @@ def test_invalid_tokens_are_refused(token):
     assert isinstance(caught.value, Unauthorized) and caught.value.code == "invalid_token"
 
 
+def _signed(**claims: object) -> str:
+    return jwt.encode({"sub": "u1", "org": "jabar", "roles": ["staff"], "exp": int(time.time()) + 3600, **claims},
+                      SECRET)
+
+
+@pytest.mark.parametrize("claims", [
+    {"roles": ["system"]},
+    {"roles": ["staff", "superuser"]},
+    {"roles": []},
+    {"gates": ["ministry", "everything"]},
+    {"org": ""},
+    {"org": "Jabar Province; DROP"},
+    {"sub": "siti\u0000"},
+    {"sub": ""},
+], ids=["system-role", "unknown-role", "no-role", "unknown-gate", "empty-org", "malformed-org", "nul-in-sub",
+        "empty-sub"])
+def test_a_token_claiming_roles_gates_or_an_organisation_pakta_does_not_know_is_refused(claims):
+    with pytest.raises(InvalidToken) as caught:
+        decode_token(Settings(jwt_secret=SECRET), _signed(**claims))
+    assert caught.value.status == 401 and caught.value.details["claims"]
+
+
 def test_unsigned_token_is_refused():
     token = jwt.encode({"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60},
                        None, algorithm="none")

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
+from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
 from services.api.routes import health
 from services.settings import Settings, get_settings
@@ -75,6 +76,9 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     )
     app.state.settings = settings
     register_error_handlers(app)
+    app.add_middleware(RequestLimits, default_limit=settings.request_max_bytes,
+                       limits={"/documents": settings.document_max_bytes + 1,
+                               "/agreements/import": settings.import_max_bytes})
     app.add_middleware(RequestObservability)
     app.include_router(health.router)
     for module_name in OPTIONAL_ROUTERS:
