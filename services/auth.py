@@ -11,23 +11,34 @@ import time
 from collections.abc import Iterable
 from functools import lru_cache
 
+from typing import Annotated, Any, Literal
+
 import jwt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.errors import Unauthorized
 from services.settings import Settings
+from workflows.messages import GATES, Gate, OrgId, ShortText
 
-ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
-GATES = ("review", "legal", "dprd", "ministry", "head")
+# The roles a person can hold. `system` is not among them: the system actor exists only
+# inside the agreement workflow (its timer), never in a token.
+Role = Literal["staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin"]
+ROLES: tuple[str, ...] = Role.__args__
 
 DEFAULT_TTL_SECONDS = 8 * 3600
 
 
 class Principal(BaseModel):
-    sub: str
-    org: str
-    roles: list[str]
-    gates: list[str] = []
+    """The caller as its token says: a subject (recorded in the audit trail, so it must be
+    storable text), a non-empty organisation, and only roles and gates Pakta knows. A token
+    claiming anything else is refused whole rather than trimmed to what is known."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sub: ShortText
+    org: OrgId
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+    gates: Annotated[list[Gate], Field(max_length=len(GATES))] = []
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -66,26 +77,36 @@ def mint_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
 
 
+# Asymmetric algorithms an OIDC issuer signs with; never `none`, never HMAC with a public key.
+OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+
 def decode_token(settings: Settings, token: str) -> Principal:
     """Verify `token` and return its principal; raise InvalidToken (a 401) otherwise.
 
-    With a JWKS URL this may fetch keys over HTTP (cached); call it off the event loop then.
+    HS256 tokens are checked with the shared secret (dev, or production with a strong
+    secret); tokens signed with an asymmetric key are checked against the OIDC issuer's
+    JWKS when one is configured, and their claims mapped to Pakta's through settings. A
+    JWKS lookup may fetch keys over HTTP (cached): call it off the event loop then.
     """
-    options = {"require": ["sub", "exp"]}
     try:
-        if settings.oidc_jwks_url:
-            key = _jwks_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
-            algorithms = ["RS256"]
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"The bearer token is invalid: {exc}.") from exc
+    try:
+        if settings.oidc_jwks_url and algorithm in OIDC_ALGORITHMS:
+            key = _jwks_client(settings.oidc_jwks_url, settings.oidc_jwks_cooldown_seconds).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(token, key, algorithms=OIDC_ALGORITHMS, issuer=settings.oidc_issuer,
+                                audience=settings.oidc_audience, leeway=settings.oidc_leeway_seconds,
+                                options={"require": ["sub", "exp"]})
+            claims = oidc_claims(settings, claims)
+        elif settings.accepts_hmac_tokens:
+            claims = jwt.decode(token, settings.jwt_secret, algorithms=[settings.jwt_algorithm],
+                                issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                options={"require": ["sub", "exp"]})
         else:
-            key, algorithms = settings.jwt_secret, [settings.jwt_algorithm]
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=algorithms,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            options=options,
-        )
+            raise InvalidToken("Tokens signed with a shared secret are not accepted here; "
+                               "sign in through the identity provider.")
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("The bearer token has expired.", code="token_expired") from exc
     except jwt.PyJWTError as exc:
@@ -93,9 +114,38 @@ def decode_token(settings: Settings, token: str) -> Principal:
     try:
         return Principal.model_validate(claims)
     except ValidationError as exc:
-        raise InvalidToken("The bearer token lacks the claims org and roles.") from exc
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise InvalidToken("The bearer token's claims are not Pakta's: it needs an organisation (org) and "
+                           "known roles and gates.", claims=fields) from exc
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()  # a space-separated claim, like OAuth's `scope`
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def oidc_claims(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
+    """An issuer's claims as Pakta's `sub`, `org`, `roles` and `gates`. With a role map,
+    only the issuer's values it names count (an issuer hands out many roles that are none
+    of Pakta's business); without one, the claims must hold Pakta's own names."""
+    roles, gates = _as_list(_claim(claims, settings.oidc_roles_claim)), _as_list(_claim(claims, settings.oidc_gates_claim))
+    if settings.oidc_role_map:
+        mapped = [settings.oidc_role_map[v] for v in roles + gates if v in settings.oidc_role_map]
+        roles = sorted({v for v in mapped if not v.startswith("gate:")})
+        gates = sorted({v.removeprefix("gate:") for v in mapped if v.startswith("gate:")})
+    return {"sub": claims.get("sub"), "org": _claim(claims, settings.oidc_org_claim), "roles": roles, "gates": gates}
 
 
 @lru_cache(maxsize=4)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+def _jwks_client(url: str, cooldown_seconds: float) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=10, cooldown_duration=cooldown_seconds)

@@ -15,6 +15,27 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Good enough for a laptop, never for production: create_app() refuses to start with it
 # when env=production (unless tokens come from an OIDC issuer's JWKS instead).
 DEV_JWT_SECRET = "pakta-dev-secret-do-not-use-in-production"
+# Secrets that appear in Pakta's own files (examples, old compose fallbacks): public, so
+# never a production secret whatever their length.
+PUBLISHED_SECRETS = frozenset({
+    DEV_JWT_SECRET,
+    "change-me-compose-only-secret-0123456789",
+    "a-real-secret-from-the-vault",
+})
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT_CHARS = 12
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why `secret` cannot sign production tokens, or None. An HS256 secret is as strong
+    as it is long and unpredictable: `openssl rand -base64 48` gives a good one."""
+    if secret in PUBLISHED_SECRETS:
+        return "it is published in Pakta's own files"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"it is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARS:
+        return "it repeats too few characters to be unpredictable"
+    return None
 
 
 class Settings(BaseSettings):
@@ -38,11 +59,29 @@ class Settings(BaseSettings):
     jwt_algorithm: str = "HS256"
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Tokens from an OIDC issuer (RS256/ES256 and friends), verified with its JWKS: keys are
+    # cached and fetched again when a token names a key id not seen yet.
     oidc_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_leeway_seconds: int = Field(default=60, ge=0, le=300)  # the issuer's clock may differ from ours
+    # At most one forced fetch of the keys per this many seconds for unknown key ids, so
+    # tokens with made-up key ids cannot turn Pakta into a flood against the issuer.
+    oidc_jwks_cooldown_seconds: float = Field(default=30.0, ge=0)
+    # Where the issuer puts Pakta's claims (dotted paths, e.g. `realm_access.roles`) and how
+    # its role names map to Pakta's roles (`approver`) or gates (`gate:ministry`). Without a
+    # map the claims must already hold Pakta's names.
+    oidc_org_claim: str = "org"
+    oidc_roles_claim: str = "roles"
+    oidc_gates_claim: str = "gates"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     document_max_bytes: int = 10 * 1024 * 1024
+    # Bodies larger than these are refused with 413 before they are read or parsed.
+    request_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    import_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -69,6 +108,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     metrics_port: int = 9464
+    # The API's /metrics: open in dev; in production only to a scraper showing this bearer token.
+    metrics_token: str | None = Field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -81,6 +122,12 @@ class Settings(BaseSettings):
     @property
     def uses_dev_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET and not self.oidc_jwks_url
+
+    @property
+    def accepts_hmac_tokens(self) -> bool:
+        """HS256 tokens signed with the shared secret: always in dev; in production only
+        with a strong secret (an OIDC issuer may be the only source of tokens there)."""
+        return not self.is_production or secret_weakness(self.jwt_secret) is None
 
 
 @lru_cache

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # The decider computes office hours in each party's zone: it needs the real ZoneInfo,
@@ -72,6 +72,20 @@ def domain_failure(error: lifecycle.DomainError) -> ApplicationError:
         type=error.code,
         non_retryable=True,
     )
+
+
+def recording_failure(error: ActivityError | ApplicationError) -> ApplicationError:
+    """A batch the database refused for good, as the caller's error: a value it cannot
+    store (422), or an audit trail that disagrees with this history (409). (A local
+    activity's failure arrives as the activity's own ApplicationError, a remote one's as
+    an ActivityError around it.)"""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    refused_value = isinstance(cause, ApplicationError) and cause.type == "recording_refused"
+    status, code, message = ((422, "unrecordable", "A value of this command cannot be stored; nothing was changed.")
+                             if refused_value else
+                             (409, "record_conflict", "The command could not be recorded; nothing was changed."))
+    return ApplicationError(message, {"status": status, "code": code, "message": message},
+                            type=code, non_retryable=True)
 
 
 @workflow.defn(name="AgreementWorkflow")
@@ -150,7 +164,11 @@ class AgreementWorkflow:
                 events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
-            await self._record(events)
+            try:
+                await self._record(events)
+            except ApplicationError as error:
+                workflow.logger.error("Time's events could not be recorded: %s", error.message)
+                return False
             return True
 
     # ------------------------------------------------------------ commands
@@ -225,13 +243,19 @@ class AgreementWorkflow:
         for event in events:
             state = lifecycle.evolve(state, event)
         assert state is not None
-        await workflow.execute_local_activity(
-            contracts.RECORD_EVENTS,
-            contracts.RecordEventsInput(state=state, events=events),
-            result_type=contracts.RecordEventsResult,
-            start_to_close_timeout=contracts.RECORD_EVENTS_TIMEOUT,
-            retry_policy=contracts.RECORD_EVENTS_RETRY,
-        )
+        try:
+            await workflow.execute_local_activity(
+                contracts.RECORD_EVENTS,
+                contracts.RecordEventsInput(state=state, events=events),
+                result_type=contracts.RecordEventsResult,
+                start_to_close_timeout=contracts.RECORD_EVENTS_TIMEOUT,
+                retry_policy=contracts.RECORD_EVENTS_RETRY,
+            )
+        except (ActivityError, ApplicationError) as error:
+            # Only a refusal for good reaches here (a lost database is retried until it is
+            # back). The state is left as it was and the lock is released on the way out,
+            # so the agreement takes its next command; the caller is told this one failed.
+            raise recording_failure(error) from None
         self._state = state
         self._notifications = [task for task in self._notifications if not task.done()]
         self._notifications.append(asyncio.create_task(self._notify(events, state)))

@@ -7,12 +7,13 @@ when, with which parties) live in `workflows.lifecycle`.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Kind = Literal["ksdd", "ksdpk", "ksdpl", "ksdll"]
 PartyRole = Literal["initiator", "counterparty"]
@@ -37,8 +38,42 @@ TERMINAL_STAGES: frozenset[str] = frozenset({"rejected", "withdrawn", "terminate
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+# What Pakta can store and round-trip. PostgreSQL refuses NUL in text and a lone surrogate
+# cannot be encoded as UTF-8: a value like that, once accepted, would fail every attempt to
+# record it. Other control characters are refused too (they only hide text from a reader);
+# tab, line feed and carriage return are text. Every such value is refused here, before
+# anything is recorded, with a 422 that names the field.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _storable_text(value: str) -> str:
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        raise ValueError(f"text holds a character that cannot be stored (U+{ord(found.group()):04X} "
+                         f"at position {found.start()})")
+    return value
+
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+                      AfterValidator(_storable_text)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+                     AfterValidator(_storable_text)]
+# Numbers survive a JSON round trip: no NaN or infinity (they come back as null and the state
+# could not be rebuilt from its events), integers within what JSON readers keep exactly.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+MAX_MONEY = 2**53 - 1  # rupiah; exact in every JSON reader and within the BIGINT column
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
+# Dates an agreement can carry: its term, a signing on paper, an amended end date.
+EARLIEST_DATE, LATEST_DATE = date(1945, 8, 17), date(2100, 12, 31)
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return value
+
+
+AgreementDate = Annotated[date, AfterValidator(_date_in_range)]
 
 
 class Message(BaseModel):
@@ -84,7 +119,7 @@ class Party(Message):
 
 class Indicator(Message):
     name: ShortText
-    target: float
+    target: FiniteFloat
     unit: ShortText
 
 
@@ -96,11 +131,11 @@ class Proposal(Message):
     objectives: LongText
     sector: ShortText
     parties: list[Party] = Field(min_length=2, max_length=20)
-    start_date: date
+    start_date: AgreementDate
     duration_months: int = Field(ge=1, le=600)
     evaluation_interval_months: int = Field(default=6, ge=1, le=60)
     indicators: list[Indicator] = Field(default_factory=list, max_length=100)
-    value: int | None = Field(default=None, ge=0)
+    value: Money | None = None
     expiry_reminder_days: list[int] = Field(
         default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
 
@@ -118,7 +153,7 @@ class ImportRecord(Message):
 
     ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     proposal: Proposal
-    signed_on: date
+    signed_on: AgreementDate
     document: Sha256  # the signed text (a scan), uploaded first with POST /documents
     method: SignMethod = "wet_ink"
 
@@ -134,11 +169,11 @@ class Edit(Message):
     objectives: LongText | None = None
     sector: ShortText | None = None
     parties: list[Party] | None = Field(default=None, min_length=2, max_length=20)
-    start_date: date | None = None
+    start_date: AgreementDate | None = None
     duration_months: int | None = Field(default=None, ge=1, le=600)
     evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
     indicators: list[Indicator] | None = Field(default=None, max_length=100)
-    value: int | None = Field(default=None, ge=0)
+    value: Money | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"type"}, exclude_none=True)
@@ -163,12 +198,12 @@ class SubmitDraft(Message):
 
 class AcceptDraft(Message):
     type: Literal["accept_draft"] = "accept_draft"
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=1_000_000)
 
 
 class Sign(Message):
     type: Literal["sign"] = "sign"
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=1_000_000)
     method: SignMethod
     evidence: Sha256 | None = None
     signed_by: ShortText | None = None
@@ -197,20 +232,20 @@ class StartEvaluation(Message):
 
 class IndicatorResult(Message):
     indicator: ShortText
-    achieved: float
+    achieved: FiniteFloat
     note: LongText | None = None
 
 
 class SubmitEvaluationReport(Message):
     type: Literal["submit_evaluation_report"] = "submit_evaluation_report"
-    evaluation: int = Field(ge=1)
+    evaluation: int = Field(ge=1, le=1_000_000)
     narrative: LongText
     results: list[IndicatorResult] = Field(default_factory=list, max_length=100)
 
 
 class ConcludeEvaluation(Message):
     type: Literal["conclude_evaluation"] = "conclude_evaluation"
-    evaluation: int = Field(ge=1)
+    evaluation: int = Field(ge=1, le=1_000_000)
     score: int = Field(ge=0, le=100)
     recommendation: Recommendation
     summary: LongText | None = None
@@ -221,7 +256,7 @@ class ProposeAmendment(Message):
 
     type: Literal["propose_amendment"] = "propose_amendment"
     summary: LongText
-    end_date: date | None = None
+    end_date: AgreementDate | None = None
     indicators: list[Indicator] | None = Field(default=None, max_length=100)
     evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
 

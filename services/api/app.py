@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
+from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
 from services.api.routes import health
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
 
@@ -48,10 +49,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     otherwise the lifespan opens a lazy one, so the API starts while Temporal is down and
     /readyz reports it until it is back."""
     settings = settings or get_settings()
-    if settings.is_production and settings.uses_dev_secret:
+    if settings.is_production and not settings.oidc_jwks_url and not settings.accepts_hmac_tokens:
         raise RuntimeError(
-            "refusing to start in production with the development JWT secret: "
-            "set PAKTA_JWT_SECRET (or PAKTA_OIDC_JWKS_URL)"
+            f"refusing to start in production: PAKTA_JWT_SECRET cannot be used because "
+            f"{secret_weakness(settings.jwt_secret)}; set a long random secret "
+            "(openssl rand -base64 48) or PAKTA_OIDC_JWKS_URL"
         )
 
     @asynccontextmanager
@@ -75,6 +77,9 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     )
     app.state.settings = settings
     register_error_handlers(app)
+    app.add_middleware(RequestLimits, default_limit=settings.request_max_bytes,
+                       limits={"/documents": settings.document_max_bytes + 1,
+                               "/agreements/import": settings.import_max_bytes})
     app.add_middleware(RequestObservability)
     app.include_router(health.router)
     for module_name in OPTIONAL_ROUTERS:

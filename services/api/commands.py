@@ -154,7 +154,8 @@ def _refusal(cause: BaseException | None) -> PaktaError:
         if status == 404:
             return NotFound("Agreement not found.")
         return PaktaError(message, code=code, status=status, details=detail)
-    return Conflict(str(cause) if cause else "The command was refused.")
+    # Anything else is not a refusal of the decider's: say so without naming internals.
+    return Conflict("The command could not be carried out; nothing was changed.", code="command_failed")
 
 
 def _unavailable(error: BaseException) -> PaktaError:

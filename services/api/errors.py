@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -34,11 +35,44 @@ async def _pakta_error(request: Request, exc: PaktaError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers or None)
 
 
+MAX_REPORTED_ERRORS = 20  # a request with thousands of bad values gets the first few
+MAX_ECHO_CHARS = 80  # of the bad input, echoed back so the caller can find it
+
+
+def _excerpt(value: Any) -> Any:
+    """A short, always-encodable excerpt of a bad input value: a 10 MB field or a lone
+    surrogate must not come back (or fail to be written) in the error that refuses it."""
+    if value is None or isinstance(value, bool | int):
+        return value if not isinstance(value, int) or abs(value) < 10**15 else _excerpt(str(value))
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # NaN cannot be written as JSON
+    if isinstance(value, str):
+        text = value
+    else:
+        text = type(value).__name__  # objects and lists: only say what they were
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\u0000")
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "…"
+
+
+def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors as the API reports them: where (`loc`), what (`msg`, `type`) and
+    an excerpt of the value, never the whole input or internal context."""
+    out = []
+    for e in raw[:MAX_REPORTED_ERRORS]:
+        entry: dict[str, Any] = {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+                                 "msg": _excerpt(str(e.get("msg", ""))), "type": e.get("type", "invalid")}
+        if "input" in e:
+            entry["input"] = _excerpt(e["input"])
+        out.append(entry)
+    return out
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{k: v for k, v in e.items() if k != "url"} for e in exc.errors()]
-    return error_response(
-        422, "validation_error", "The request is invalid.", {"errors": errors}
-    )
+    raw = list(exc.errors())
+    details: dict[str, Any] = {"errors": validation_errors(raw)}
+    if len(raw) > MAX_REPORTED_ERRORS:
+        details["errors_total"] = len(raw)
+    return error_response(422, "validation_error", "The request is invalid.", details)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

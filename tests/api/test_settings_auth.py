@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import jwt
 import pytest
@@ -14,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services.api.app import create_app
 from services.auth import InvalidToken, Principal, decode_token, mint_token
 from services.errors import Conflict, PaktaError, Unauthorized
-from services.settings import DEV_JWT_SECRET, Settings
+from services.settings import DEV_JWT_SECRET, PUBLISHED_SECRETS, Settings, secret_weakness
 
 SECRET = "test-secret-long-enough-for-hs256-keys"
 
@@ -35,10 +37,28 @@ def test_secrets_stay_out_of_repr():
     assert "s3cret-value" not in repr(settings) and "hunter2" not in repr(settings)
 
 
-def test_production_refuses_the_dev_secret():
+STRONG = "pW3x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"
+
+
+@pytest.mark.parametrize("secret", [DEV_JWT_SECRET, "change-me-compose-only-secret-0123456789",
+                                    "short-but-random-7f3a", "ab" * 40])
+def test_production_refuses_a_published_short_or_repetitive_secret(secret):
+    assert secret_weakness(secret)
     with pytest.raises(RuntimeError, match="PAKTA_JWT_SECRET"):
-        create_app(Settings(env="production", jwt_secret=DEV_JWT_SECRET))
-    create_app(Settings(env="production", jwt_secret="a-real-secret-from-the-vault"))
+        create_app(Settings(env="production", jwt_secret=secret))
+
+
+def test_production_starts_with_a_long_random_secret_or_an_oidc_issuer():
+    assert secret_weakness(STRONG) is None
+    create_app(Settings(env="production", jwt_secret=STRONG))
+    create_app(Settings(env="production", oidc_jwks_url="http://127.0.0.1:1/jwks"))
+
+
+def test_compose_makes_the_operator_supply_the_secret():
+    compose = (Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text()
+    assert "PAKTA_JWT_SECRET: ${PAKTA_JWT_SECRET:?" in compose
+    for secret in PUBLISHED_SECRETS - {"a-real-secret-from-the-vault"}:
+        assert secret not in compose
 
 
 def test_token_round_trip():
@@ -83,6 +103,28 @@ def test_invalid_tokens_are_refused(token):
     with pytest.raises(InvalidToken) as caught:
         decode_token(Settings(jwt_secret=SECRET), token)
     assert isinstance(caught.value, Unauthorized) and caught.value.code == "invalid_token"
+
+
+def _signed(**claims: object) -> str:
+    return jwt.encode({"sub": "u1", "org": "jabar", "roles": ["staff"], "exp": int(time.time()) + 3600, **claims},
+                      SECRET)
+
+
+@pytest.mark.parametrize("claims", [
+    {"roles": ["system"]},
+    {"roles": ["staff", "superuser"]},
+    {"roles": []},
+    {"gates": ["ministry", "everything"]},
+    {"org": ""},
+    {"org": "Jabar Province; DROP"},
+    {"sub": "siti\u0000"},
+    {"sub": ""},
+], ids=["system-role", "unknown-role", "no-role", "unknown-gate", "empty-org", "malformed-org", "nul-in-sub",
+        "empty-sub"])
+def test_a_token_claiming_roles_gates_or_an_organisation_pakta_does_not_know_is_refused(claims):
+    with pytest.raises(InvalidToken) as caught:
+        decode_token(Settings(jwt_secret=SECRET), _signed(**claims))
+    assert caught.value.status == 401 and caught.value.details["claims"]
 
 
 def test_unsigned_token_is_refused():
@@ -132,3 +174,119 @@ def test_errors_carry_status_code_and_details():
     assert PaktaError("boom").status == 500
     # details can never overwrite the code or message
     assert Conflict(details={"code": "x", "message": "y"}).to_body()["error"]["code"] == "conflict"
+
+
+class Issuer:
+    """A real OIDC issuer's key endpoint on loopback, with keys made in the test; it can
+    rotate to a new key and counts how often its keys were fetched."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.fetches = 0
+        self.rotate("k1")
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.fetches += 1
+                body = json.dumps({"keys": [
+                    {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())), "kid": kid, "use": "sig",
+                     "alg": "RS256"} for kid, k in issuer.keys.items()]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks"
+
+    def rotate(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = kid
+
+    def token(self, claims: dict[str, object], **headers: str) -> str:
+        now = int(time.time())
+        body = {"iss": "https://sso.jabarprov.go.id/realms/pemda", "aud": "pakta", "iat": now, "exp": now + 300,
+                **claims}
+        return jwt.encode(body, self.keys[self.kid], algorithm="RS256", headers={"kid": self.kid, **headers})
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    server = Issuer()
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    yield server
+    server.server.shutdown()
+
+
+def keycloak_settings(issuer: Issuer, **overrides: object) -> Settings:
+    return Settings(env="production", jwt_secret=DEV_JWT_SECRET, oidc_jwks_url=issuer.url,
+                    oidc_issuer="https://sso.jabarprov.go.id/realms/pemda", oidc_audience="pakta",
+                    oidc_org_claim="pemda.org", oidc_roles_claim="realm_access.roles", oidc_gates_claim="realm_access.roles",
+                    oidc_role_map={"pakta-staf": "staff", "pakta-penyetuju": "approver", "biro-hukum": "gate:legal"},
+                    **overrides)
+
+
+KEYCLOAK_CLAIMS = {"sub": "198001012005011001", "pemda": {"org": "jabar"},
+                   "realm_access": {"roles": ["offline_access", "pakta-penyetuju", "biro-hukum"]}}
+
+
+def test_an_issuers_claims_are_mapped_to_pakta_organisation_roles_and_gates(issuer):
+    principal = decode_token(keycloak_settings(issuer), issuer.token(KEYCLOAK_CLAIMS))
+    assert principal == Principal(sub="198001012005011001", org="jabar", roles=["approver"], gates=["legal"])
+
+
+@pytest.mark.parametrize("claims", [{"iss": "https://evil.example"}, {"aud": "another-app"}],
+                         ids=["other-issuer", "other-audience"])
+def test_a_token_from_another_issuer_or_for_another_audience_is_refused(issuer, claims):
+    with pytest.raises(InvalidToken):
+        decode_token(keycloak_settings(issuer), issuer.token({**KEYCLOAK_CLAIMS, **claims}))
+
+
+def test_keys_are_cached_and_fetched_again_for_a_key_id_not_seen_yet(issuer):
+    settings = keycloak_settings(issuer, oidc_jwks_cooldown_seconds=0)
+    decode_token(settings, issuer.token(KEYCLOAK_CLAIMS))
+    decode_token(settings, issuer.token(KEYCLOAK_CLAIMS))
+    fetched = issuer.fetches
+    assert fetched >= 1
+    decode_token(settings, issuer.token(KEYCLOAK_CLAIMS))
+    assert issuer.fetches == fetched  # cached
+    issuer.rotate("k2")
+    assert decode_token(settings, issuer.token(KEYCLOAK_CLAIMS)).org == "jabar"
+    assert issuer.fetches == fetched + 1
+
+
+def test_clock_skew_is_tolerated_within_the_leeway_and_no_further(issuer):
+    settings = keycloak_settings(issuer, oidc_leeway_seconds=60)
+    now = int(time.time())
+    assert decode_token(settings, issuer.token({**KEYCLOAK_CLAIMS, "exp": now - 30})).org == "jabar"
+    with pytest.raises(InvalidToken) as caught:
+        decode_token(settings, issuer.token({**KEYCLOAK_CLAIMS, "exp": now - 120}))
+    assert caught.value.code == "token_expired"
+
+
+def test_in_production_a_weak_shared_secret_signs_nothing_when_an_issuer_is_configured(issuer):
+    settings = keycloak_settings(issuer)
+    hmac = jwt.encode({"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60},
+                      DEV_JWT_SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="identity provider"):
+        decode_token(settings, hmac)
+
+
+def test_a_mapped_token_that_yields_no_pakta_role_is_refused(issuer):
+    claims = {**KEYCLOAK_CLAIMS, "realm_access": {"roles": ["offline_access"]}}
+    with pytest.raises(InvalidToken):
+        decode_token(keycloak_settings(issuer), issuer.token(claims))
+
+
+def test_made_up_key_ids_do_not_make_pakta_fetch_the_keys_again_within_the_cooldown(issuer):
+    settings = keycloak_settings(issuer, oidc_jwks_cooldown_seconds=600)
+    decode_token(settings, issuer.token(KEYCLOAK_CLAIMS))
+    fetched = issuer.fetches
+    for n in range(5):
+        with pytest.raises(InvalidToken):
+            decode_token(settings, issuer.token(KEYCLOAK_CLAIMS, kid=f"made-up-{n}"))
+    assert issuer.fetches == fetched

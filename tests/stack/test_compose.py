@@ -78,3 +78,16 @@ def test_ci_entry_point_runs_make_test():
     script = (ROOT / ".ci" / "run").read_text()
     assert script.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in script
     assert "make test" in script
+
+
+def test_every_image_is_pinned_and_services_wait_for_what_they_need_to_be_ready(compose):
+    for name, service in compose["services"].items():
+        image = service.get("image", "")
+        if "build" not in service:
+            assert ":" in image and not image.endswith(":latest"), (name, image)
+    for name in ("postgres", "temporal"):
+        assert "healthcheck" in compose["services"][name], name
+    for name in ("api", "worker-1", "worker-2"):
+        needs = compose["services"][name]["depends_on"]
+        assert needs["temporal"]["condition"] == "service_healthy", name
+        assert needs["migrate"]["condition"] == "service_completed_successfully", name

@@ -159,3 +159,16 @@ async def test_session_commits_only_when_the_handler_succeeds(probe_client):
     async with probe_client.app.state.engine.connect() as conn:
         rows = (await conn.execute(text("SELECT text FROM test_probe.notes"))).scalars().all()
     assert rows == ["kept"]
+
+
+async def test_metrics_in_production_need_the_scrapers_token(live_settings):
+    strong = "pW3x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"
+    hidden = live_settings.model_copy(update={"env": "production", "jwt_secret": strong})
+    async with app_client(create_app(hidden)) as client:
+        assert (await client.get("/metrics")).status_code == 404
+    guarded = hidden.model_copy(update={"metrics_token": "scrape-me-please-0123456789"})
+    async with app_client(create_app(guarded)) as client:
+        refused = await client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+        scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me-please-0123456789"})
+        assert scraped.status_code == 200 and "pakta_http_requests_total" in scraped.text

@@ -162,3 +162,25 @@ async def test_saved_histories_replay_on_current_code():
 async def test_worker_registers_every_contracted_activity(settings):
     names = {getattr(fn, "__temporal_activity_definition").name for fn in activities(settings, None)}
     assert set(contracts.ALL_ACTIVITIES) <= names
+
+
+async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_takes_the_next(worker, task_queue,
+                                                                                             sessionmaker):
+    # A value no model refuses but PostgreSQL does (NUL in JSON text), arriving from a
+    # source the edge does not validate as text: a principal's subject.
+    handle, snapshot = await start(worker, task_queue)
+    odd = m.Actor(sub="siti\u0000", org="jabar", roles=["staff"])
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(AgreementWorkflow.act, ActInput(command=m.Comment(text="halo"), actor=odd))
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "unrecordable"
+    assert cause.details[0]["status"] == 422
+    unchanged = await handle.query(AgreementWorkflow.state)
+    assert unchanged.version == snapshot.version and unchanged.comments == []
+    # The lock was released: the next command goes through at once.
+    after = await asyncio.wait_for(
+        handle.execute_update(AgreementWorkflow.act, ActInput(command=m.Comment(text="halo"), actor=STAFF)), 30)
+    assert after.version == snapshot.version + 1 and after.comments[-1].text == "halo"
+    async with sessionmaker() as session:
+        trail = await queries.list_events(session, agreement_id=snapshot.id)
+    assert [e.type for e in trail][-1] == "comment_added" and all("\u0000" not in e.actor["sub"] for e in trail)

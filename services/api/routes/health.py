@@ -4,6 +4,7 @@ reachable, so a load balancer may send traffic), /metrics (Prometheus)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
@@ -63,5 +64,16 @@ async def readyz(request: Request):
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """Open in dev. In production the scraper shows `PAKTA_METRICS_TOKEN` as a bearer token;
+    without one configured the endpoint does not exist there: route names, error rates and
+    volumes are nobody else's business."""
+    settings = request.app.state.settings
+    if settings.metrics_token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_token}".encode()):
+            return error_response(401, "unauthorized", "The metrics token is required.",
+                                  headers={"WWW-Authenticate": "Bearer"})
+    elif settings.is_production:
+        return error_response(404, "not_found", "Not found.")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

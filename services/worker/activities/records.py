@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncpg
 import structlog
 from prometheus_client import Counter
+from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,6 +17,27 @@ from workflows.contracts import RECORD_EVENTS, RecordEventsInput, RecordEventsRe
 log = structlog.get_logger("pakta.records")
 
 EVENTS_RECORDED = Counter("pakta_events_recorded", "Audit events appended, by event type", ["type"])
+RECORDINGS_REFUSED = Counter("pakta_recordings_refused",
+                             "Batches of events the database refused for good (the command failed, nothing changed)",
+                             ["reason"])
+# The type of the ApplicationError the workflow recognises: the command fails, the agreement
+# stays as it was and takes the next command.
+RECORDING_REFUSED = "recording_refused"
+
+
+def refused_for_good(error: BaseException) -> str | None:
+    """Why the database will refuse this batch however often it is retried (a value it
+    cannot store), or None for a failure that may pass (a lost connection, a restart)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, sa.DataError | asyncpg.DataError):
+            return "data_error"
+        if isinstance(seen, UnicodeError):
+            return "encoding"
+        if isinstance(seen, OverflowError):
+            return "out_of_range"
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
 
 
 class RecordActivities:
@@ -30,7 +53,19 @@ class RecordActivities:
             # A gap, a conflicting history or a malformed batch stays wrong however often it
             # is retried: fail at once so the workflow sees it, instead of retrying forever.
             log.error("record_events_refused", agreement_id=input.state.id, error=str(error))
+            RECORDINGS_REFUSED.labels(reason=type(error).__name__).inc()
             raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from error
+        except Exception as error:
+            reason = refused_for_good(error)
+            if reason is None:
+                raise  # retried with backoff until the database is back: nothing is lost
+            # Retrying would hold the agreement's lock forever: fail this one command.
+            log.error("record_events_refused", agreement_id=input.state.id, reason=reason,
+                      seq_from=input.events[0].seq if input.events else None,
+                      error_class=type(error).__name__)
+            RECORDINGS_REFUSED.labels(reason=reason).inc()
+            raise ApplicationError("The database refused a value of this command.", reason,
+                                   type=RECORDING_REFUSED, non_retryable=True) from None
         # Only the tail of the batch is new when a retry finds the rest recorded.
         fresh = input.events[len(input.events) - result.inserted:] if result.inserted else []
         for event in fresh:
