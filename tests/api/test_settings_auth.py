@@ -55,7 +55,7 @@ def test_production_starts_with_a_long_random_secret_or_an_oidc_issuer():
 
 
 def test_compose_makes_the_operator_supply_the_secret():
-    compose = (Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text()
+    compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
     assert "PAKTA_JWT_SECRET: ${PAKTA_JWT_SECRET:?" in compose
     for secret in PUBLISHED_SECRETS - {"a-real-secret-from-the-vault"}:
         assert secret not in compose

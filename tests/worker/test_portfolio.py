@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -248,7 +248,9 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
                                    roles=["staff"], language="en", time_zone=bali, created_by="test")
         await notes.create_contact(session, org=orgs.unud, name="Rektor", email=f"rektor@{orgs.unud}.ac.id",
                                    roles=["signatory"], created_by="test")  # not staff: no digest
-    at = datetime.now(timezone.utc) + timedelta(days=20)
+    # 03:00 UTC is mid-morning in WIB and WITA: an hour later is still the same local day
+    # there (at the wall clock's own time, a second sweep could fall on the next day in Bali).
+    at = datetime.combine((datetime.now(timezone.utc) + timedelta(days=20)).date(), time(3), tzinfo=timezone.utc)
     window = {"digest_hour": 0, "digest_until_hour": 24}  # every hour is office hour in this test
 
     # What each organisation is told (computed the way the sweep computes it).

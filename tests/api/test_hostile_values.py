@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import Stack, stack  # noqa: F401  (the fixture)
+from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
