@@ -18,7 +18,6 @@ from services.errors import Unauthorized
 from services.settings import Settings
 
 ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
-GATES = ("review", "legal", "dprd", "ministry", "head")
 
 DEFAULT_TTL_SECONDS = 8 * 3600
 

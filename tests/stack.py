@@ -16,7 +16,7 @@ from services.api.app import create_app
 from services.auth import mint_token
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 
 @dataclass(frozen=True)

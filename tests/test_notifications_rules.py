@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.worker.channels import render
+from services.notifying import render
 from workflows import lifecycle as L
 from workflows import messages as m
-from workflows.notifications import RULES, SILENT, Audience, endpoint_disabled, notifications_for
+from workflows.notify.rules import RULES, SILENT, Audience, endpoint_disabled, notifications_for
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 SHA = "a" * 64

@@ -27,12 +27,12 @@ from services.store.db import create_engine, create_sessionmaker, session_scope
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
 from tests.receivers import MailSink
-from workflows import contracts as c
-from workflows import digest as d
+from workflows.contracts import portfolio as c
+from workflows.portfolio import digest as d
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from workflows.portfolio import PortfolioSweepWorkflow
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from workflows.portfolio.sweep import PortfolioSweepWorkflow
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PROVINCES = Path("/work/shared/data/provinces-id.csv")

@@ -16,7 +16,7 @@ from services.store.audit import GENESIS
 from services.store.models import Agreement, AgreementEvent, OrganisationSettings
 from services.store.notification_models import Contact, InboxNotification
 from services.store.queries import projection
-from workflows.digest import EXPIRING_DAYS, UPCOMING_DAYS
+from workflows.portfolio.digest import EXPIRING_DAYS, UPCOMING_DAYS
 from workflows.messages import TERMINAL_STAGES, AgreementState
 
 AGREEMENTS = Agreement.__table__

@@ -21,7 +21,7 @@ from temporalio.client import (
 )
 
 from services.settings import Settings
-from workflows import contracts as c
+from workflows.contracts import portfolio as c
 
 log = structlog.get_logger("pakta.portfolio")
 

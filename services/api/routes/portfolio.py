@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.errors import Forbidden
 from services.store import portfolio as store
-from workflows import digest as d
+from workflows.portfolio import digest as d
 from workflows.messages import OrgId
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])

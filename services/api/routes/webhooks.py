@@ -16,7 +16,7 @@ from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, Unprocessable
 from services.store import notifications as store
-from services.worker.channels.webhook import new_secret
+from services.notifying.webhook import new_secret
 from workflows.messages import OrgId
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from workflows import messages as m
-from workflows.notifications import Audience, Notification
+from workflows.lifecycle import current_step
+from workflows.notify.rules import Audience, Notification
 
-DEFAULT_ZONE = "Asia/Jakarta"  # WIB
 DIGEST_HOUR = 8  # the digest goes out at 08:00 local time, before the 09:00 reminders
 DIGEST_UNTIL_HOUR = 17  # ... or later the same office day, if the 08:00 run was missed
 UPCOMING_DAYS = (7, 14)
@@ -96,15 +96,15 @@ def org_zone(org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[
         if valid:
             counts = Counter(valid)
             return min(counts, key=lambda z: (-counts[z], z))
-    return DEFAULT_ZONE
+    return m.DEFAULT_TIME_ZONE
 
 
 def _valid(zone: str) -> bool:
     try:
-        ZoneInfo(zone)
-        return True
-    except Exception:
+        m.known_time_zone(zone)
+    except Exception:  # zones come from stored rows: any failure just skips the zone
         return False
+    return True
 
 
 def digest_day(now: datetime, zone: str, *, hour: int = DIGEST_HOUR,
@@ -193,9 +193,6 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
 
 
 def _step_key(state: m.AgreementState) -> str | None:
-    # Imported late: lifecycle is large and only the step key is needed.
-    from workflows.lifecycle import current_step
-
     try:
         step = current_step(state)
     except Exception:  # a state from another procedure version: the key is cosmetic here
