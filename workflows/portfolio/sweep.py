@@ -1,8 +1,8 @@
 """PortfolioSweepWorkflow: reconcile the read model with the agreement workflows, and send
 each organisation its digest at office hours in its own zone.
 
-Started every hour by the Temporal Schedule `pakta-portfolio-sweep` (see
-`services/worker/portfolio.py`). Each run:
+Started every hour by the Temporal Schedule `pakta-portfolio-sweep` (which the worker
+keeps in place at start-up). Each run:
 
 1. **reconciles** — in the run whose time falls in `RECONCILE_UTC_HOUR` (once a day, at
    night everywhere in Indonesia), or when asked: pages over the open rows of the read

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
+from services.api.access import may_manage
 from services.api.deps import PrincipalDep, SessionDep
-from services.auth import Principal
 from services.errors import Conflict, Forbidden, NotFound
 from workflows.messages import Gate, OrgId, ShortText
 from services.store import notifications as store
@@ -79,10 +79,6 @@ class Contact(BaseModel):
     created_at: datetime
 
 
-def _may_manage(principal: Principal, org: str) -> bool:
-    return principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)
-
-
 def _view(record: store.ContactRecord) -> Contact:
     return Contact(**{name: getattr(record, name) for name in Contact.model_fields})
 
@@ -92,7 +88,7 @@ def _view(record: store.ContactRecord) -> Contact:
 async def create_contact(body: ContactCreate, session: SessionDep, principal: PrincipalDep,
                          response: Response) -> Contact:
     org = body.org or principal.org
-    if not _may_manage(principal, org):
+    if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) manage its contacts.")
     record = await store.create_contact(
         session, org=org, sub=body.sub, name=body.name, email=body.email, language=body.language,
@@ -120,7 +116,7 @@ async def list_contacts(session: SessionDep, principal: PrincipalDep,
 @router.delete("/{contact_id}", status_code=204, summary="Remove a contact")
 async def delete_contact(contact_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     record = await store.get_contact(session, contact_id=contact_id)
-    if record is None or not _may_manage(principal, record.org):
+    if record is None or not may_manage(principal, record.org):
         raise NotFound("Contact not found.", contact_id=contact_id)
     await store.delete_contact(session, contact_id=contact_id)
     return Response(status_code=204)

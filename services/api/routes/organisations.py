@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.api.access import may_manage
 from services.api.deps import PrincipalDep, SessionDep
+from services.auth import Principal
 from services.errors import Forbidden
 from services.store import organisations
 from workflows import messages as m
@@ -45,8 +47,8 @@ class OrganisationSettingsView(OrganisationSettingsBody):
     org: str
 
 
-def _check(principal, org: str) -> None:
-    if not (principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)):
+def _check(principal: Principal, org: str) -> None:
+    if not may_manage(principal, org):
         raise Forbidden("Only the organisation's staff or an administrator manage its settings.")
 
 
@@ -68,20 +70,3 @@ async def put_settings(org: str, body: OrganisationSettingsBody, session: Sessio
     await organisations.put_settings(session, org=org, time_zone=body.time_zone,
                                      expiry_reminder_days=body.expiry_reminder_days, updated_by=principal.sub)
     return OrganisationSettingsView(org=org, **body.model_dump())
-
-
-async def apply_defaults(session, proposal: m.Proposal) -> m.Proposal:
-    """Fill what the proposal leaves unsaid from the parties' organisation settings: each
-    party's time zone, and the initiator's expiry reminder days."""
-    parties = []
-    for party in proposal.parties:
-        record = await organisations.get_settings(session, org=party.org)
-        if record and record.time_zone and "time_zone" not in party.model_fields_set:
-            party = party.model_copy(update={"time_zone": record.time_zone})
-        parties.append(party)
-    update: dict = {"parties": parties}
-    lead = next(p.org for p in proposal.parties if p.role == "initiator")
-    record = await organisations.get_settings(session, org=lead)
-    if record and record.expiry_reminder_days is not None and "expiry_reminder_days" not in proposal.model_fields_set:
-        update["expiry_reminder_days"] = record.expiry_reminder_days
-    return proposal.model_copy(update=update)
