@@ -8,7 +8,7 @@ when, with which parties) live in `workflows.lifecycle`.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,7 +31,7 @@ Recommendation = Literal["continue", "expand", "stop"]
 ChangeKind = Literal["amendment", "renewal"]
 DeadlineKind = Literal["step", "evaluation_report"]
 
-GATES: tuple[str, ...] = ("review", "legal", "dprd", "ministry", "head")
+GATES: tuple[str, ...] = get_args(Gate)  # in the order of the procedure
 DEFAULT_EXPIRY_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7, 0)
 TERMINAL_STAGES: frozenset[str] = frozenset({"rejected", "withdrawn", "terminated", "expired"})
 DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most parties and users are

@@ -42,13 +42,14 @@ def notify_workflow_id(agreement_id: str, first_seq: int) -> str:
 
 class DeliveryPolicy(BaseModel):
     """Retry schedule of email and webhook deliveries, read from the worker's settings by
-    the plan activity (so it is recorded in history and the workflow stays deterministic)."""
+    the plan activity (so it is recorded in history and the workflow stays deterministic).
+    No defaults here: the settings hold them (`delivery_*`, `webhook_timeout_seconds`)."""
 
-    initial_interval_seconds: float = 10.0
-    maximum_interval_seconds: float = 3600.0
-    give_up_seconds: float = 3 * 24 * 3600.0  # after this, a delivery is failed for good
-    email_attempt_seconds: float = 60.0
-    webhook_attempt_seconds: float = 25.0
+    initial_interval_seconds: float
+    maximum_interval_seconds: float
+    give_up_seconds: float  # after this, a delivery is failed for good
+    email_attempt_seconds: float
+    webhook_attempt_seconds: float
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(initial_interval=timedelta(seconds=self.initial_interval_seconds),
