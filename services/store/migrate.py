@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.settings import Settings
@@ -42,7 +43,7 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
         await engine.dispose()
 
 
-def _upgrade_on(connection, url: str, revision: str) -> None:
+def _upgrade_on(connection: Connection, url: str, revision: str) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection  # env.py uses it instead of connecting
     command.upgrade(config, revision)

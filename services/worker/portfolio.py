@@ -6,8 +6,8 @@ of each organisation goes out at 08:00 in *its* zone (WIB, WITA, WIT or a partne
 half-hour zones included): each run sends the digests of the organisations whose local
 time is in the digest window, so each one gets it at the start of its own office day.
 The reconciliation, the costly part (a describe and a query per open agreement), runs in
-one of the 24 runs only (see `workflows.contracts.portfolio.RECONCILE_UTC_HOUR`). Overlapping runs are
-skipped; a run missed for up to an hour (server down) is caught up.
+one of the 24 runs only (see `workflows.contracts.portfolio.RECONCILE_UTC_HOUR`).
+Overlapping runs are skipped; a run missed for up to an hour (server down) is caught up.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ No I/O and no clock: `now` comes in. Deterministic, so it is also safe in workfl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -179,11 +179,13 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
                 evaluation=evaluation.number,
                 days=days_between(evaluation.due_at)))
 
-    def section(items: list[DigestItem], key) -> DigestSection:
+    def section(items: list[DigestItem], key: Callable[[DigestItem], Any]) -> DigestSection:
         items.sort(key=key)
         return DigestSection(total=len(items), items=items[:max_items])
 
-    by_due = lambda i: (i.due_at, i.agreement_id)  # noqa: E731
+    def by_due(item: DigestItem) -> Any:
+        return item.due_at, item.agreement_id
+
     return Digest(org=org, day=today, time_zone=zone, at=now,
                   overdue=section(found["overdue"], by_due),
                   due_7_days=section(found["due_7_days"], by_due),

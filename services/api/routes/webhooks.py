@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import may_manage
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
@@ -81,7 +82,7 @@ class AttemptPage(BaseModel):
     next_before: int | None = Field(description="pass as ?before= for older attempts")
 
 
-async def _load(session, endpoint_id: str, principal: Principal) -> store.EndpointRecord:
+async def _load(session: AsyncSession, endpoint_id: str, principal: Principal) -> store.EndpointRecord:
     endpoint = await store.get_endpoint(session, endpoint_id=endpoint_id)
     # Someone else's endpoint is as unknown as a missing one.
     if endpoint is None or not may_manage(principal, endpoint.org):
