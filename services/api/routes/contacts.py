@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
-from services.api.access import may_manage
+from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep
 from services.errors import Conflict, Forbidden, NotFound
 from services.store import notifications as store
@@ -92,12 +92,8 @@ async def create_contact(body: ContactCreate, session: SessionDep, principal: Pr
 @router.get("", response_model=list[Contact], summary="The organisation's contacts")
 async def list_contacts(session: SessionDep, principal: PrincipalDep,
                         org: Annotated[str | None, Query(max_length=64)] = None) -> list[Contact]:
-    if principal.has_role("admin"):
-        records = await store.list_contacts(session, org=org)
-    elif principal.has_role("staff"):
-        records = await store.list_contacts(session, org=principal.org)
-    else:
-        raise Forbidden("Only staff (or an admin) see the contacts.")
+    scope = managed_scope(principal, org, "Only staff (or an admin) see the contacts.")
+    records = await store.list_contacts(session, org=scope)
     return [_view(r) for r in records]
 
 

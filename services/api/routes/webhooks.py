@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.access import may_manage
+from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, Unprocessable
@@ -119,12 +119,8 @@ async def create_webhook(body: WebhookCreate, session: SessionDep, principal: Pr
 @router.get("", response_model=list[Webhook], summary="The organisation's webhook endpoints")
 async def list_webhooks(session: SessionDep, principal: PrincipalDep,
                         org: Annotated[str | None, Query(max_length=64)] = None) -> list[Webhook]:
-    if principal.has_role("admin"):
-        endpoints = await store.list_endpoints(session, org=org)
-    elif principal.has_role("staff"):
-        endpoints = await store.list_endpoints(session, org=principal.org)
-    else:
-        raise Forbidden("Only staff (or an admin) see webhook endpoints.")
+    scope = managed_scope(principal, org, "Only staff (or an admin) see webhook endpoints.")
+    endpoints = await store.list_endpoints(session, org=scope)
     return [Webhook(**_view(e)) for e in endpoints]
 
 
