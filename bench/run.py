@@ -123,7 +123,7 @@ async def bench_api(n: int) -> None:
     from services.settings import Settings
     from services.store.db import create_engine, create_sessionmaker
     from tests.fixtures.servers import start_dev_server, start_postgres
-    from workflows.registry import WORKFLOWS, activities, workflow_runner
+    from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
     with tempfile.TemporaryDirectory(prefix="pakta-bench-") as tmp:
         _progress("api: starting embedded PostgreSQL and the Temporal dev server")

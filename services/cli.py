@@ -14,7 +14,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from services.auth import DEFAULT_TTL_SECONDS, GATES, ROLES
+from services.auth import DEFAULT_TTL_SECONDS, ROLES
+from workflows.messages import GATES
 
 
 def _csv(value: str) -> list[str]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import secrets
 import signal
@@ -20,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from temporalio.client import Client
 
-from services.auth import GATES, mint_token
+from services.auth import mint_token
+from services.demo import seed as seed_demo
 from services.embedded.ports import free_port, port_is_free
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
@@ -29,6 +29,7 @@ from services.logging import configure_logging
 from services.settings import Settings
 from services.store.migrate import upgrade_database
 from services.temporal_client import connect_temporal
+from workflows.messages import GATES
 
 DEFAULT_PG_PORT = 5433
 DEFAULT_SMTP_PORT = 1025
@@ -214,18 +215,9 @@ def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTempora
     print("\n".join(lines), flush=True)
 
 
-async def _seed_demo(settings: Settings, client) -> None:
-    try:
-        demo = importlib.import_module("services.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.demo":
-            raise
-        print("--demo: no demo data is available yet (services/demo.py does not exist).", flush=True)
-        return
+async def _seed_demo(settings: Settings, client: Client) -> None:
     with _step("seeding demo data"):
-        result = demo.seed(settings, client)
-        if inspect.isawaitable(result):
-            await result
+        await seed_demo(settings, client)
 
 
 # -- ports, secrets and progress ------------------------------------------------------------

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.portfolio.digest import DIGEST_HOUR
+
 # Good enough for a laptop, never for production: create_app() refuses to start with it
 # when env=production (unless tokens come from an OIDC issuer's JWKS instead).
 DEV_JWT_SECRET = "pakta-dev-secret-do-not-use-in-production"
@@ -103,7 +105,7 @@ class Settings(BaseSettings):
     # Portfolio sweep: `pakta worker` keeps its hourly Temporal Schedule; each organisation's
     # digest goes out at this hour of its own zone.
     portfolio_sweep: bool = True
-    digest_hour: int = Field(default=8, ge=0, le=22)
+    digest_hour: int = Field(default=DIGEST_HOUR, ge=0, le=22)
 
     log_level: str = "INFO"
     log_json: bool | None = None

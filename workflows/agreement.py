@@ -23,8 +23,13 @@ with workflow.unsafe.imports_passed_through():
     # which the sandbox otherwise hands out as a restricted proxy.
     import zoneinfo  # noqa: F401
 
-    from workflows import contracts, lifecycle, timeline  # noqa: F401
-    from workflows import messages as m
+    # Messages first, by full name, so the host's module is passed through (a `from
+    # workflows import x` of a module not loaded yet gets a fresh sandbox copy): the
+    # decider below and the contracts then share the host's message classes.
+    import workflows.messages as m
+    from workflows import lifecycle
+    from workflows.contracts import notify as notify_contract
+    from workflows.contracts import records
 
 
 class AgreementInput(BaseModel):
@@ -245,11 +250,11 @@ class AgreementWorkflow:
         assert state is not None
         try:
             await workflow.execute_local_activity(
-                contracts.RECORD_EVENTS,
-                contracts.RecordEventsInput(state=state, events=events),
-                result_type=contracts.RecordEventsResult,
-                start_to_close_timeout=contracts.RECORD_EVENTS_TIMEOUT,
-                retry_policy=contracts.RECORD_EVENTS_RETRY,
+                records.RECORD_EVENTS,
+                records.RecordEventsInput(state=state, events=events),
+                result_type=records.RecordEventsResult,
+                start_to_close_timeout=records.RECORD_EVENTS_TIMEOUT,
+                retry_policy=records.RECORD_EVENTS_RETRY,
             )
         except (ActivityError, ApplicationError) as error:
             # Only a refusal for good reaches here (a lost database is retried until it is
@@ -262,9 +267,9 @@ class AgreementWorkflow:
 
     async def _notify(self, events: list[m.Event], state: m.AgreementState) -> object:
         return await workflow.start_child_workflow(
-            contracts.NOTIFY_WORKFLOW,
-            contracts.NotifyInput(agreement_id=state.id, events=events, state=state),
-            id=contracts.notify_workflow_id(state.id, events[0].seq),
+            notify_contract.NOTIFY_WORKFLOW,
+            notify_contract.NotifyInput(agreement_id=state.id, events=events, state=state),
+            id=notify_contract.notify_workflow_id(state.id, events[0].seq),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
 

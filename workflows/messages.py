@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,9 +32,24 @@ Recommendation = Literal["continue", "expand", "stop"]
 ChangeKind = Literal["amendment", "renewal"]
 DeadlineKind = Literal["step", "evaluation_report"]
 
-GATES: tuple[str, ...] = ("review", "legal", "dprd", "ministry", "head")
+GATES: tuple[str, ...] = get_args(Gate)  # in the order of the procedure
 DEFAULT_EXPIRY_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7, 0)
 TERMINAL_STAGES: frozenset[str] = frozenset({"rejected", "withdrawn", "terminated", "expired"})
+DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most parties and users are
+
+
+def known_time_zone(value: str) -> str:
+    """`value` if it names an IANA time zone the zone data knows, else ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Asia/Jakarta)") from None
+    return value
+
+
+# An IANA time zone name (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT, or a
+# foreign partner's own), checked against the zone data.
+TimeZone = Annotated[str, AfterValidator(known_time_zone)]
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]

@@ -54,11 +54,6 @@ def due_after(opened: datetime, days: int, zone: str) -> datetime:
     return office_time(local_day(opened, zone) + timedelta(days=days), zone)
 
 
-def evaluation_day(effective: date, interval_months: int, number: int) -> date:
-    """The day the `number`-th periodic evaluation opens (1-based)."""
-    return add_months(effective, interval_months * number)
-
-
 OFFICE_OPENS, OFFICE_CLOSES = time(8, 0), time(17, 0)
 
 

@@ -4,7 +4,6 @@ replicas can run behind a load balancer."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,26 +14,27 @@ from temporalio.client import Client
 from services.api.errors import register_error_handlers
 from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
-from services.api.routes import health
+from services.api.routes import (
+    agreements,
+    contacts,
+    dev,
+    documents,
+    events,
+    health,
+    inbox,
+    notifications,
+    organisations,
+    portfolio,
+    webhooks,
+)
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
 
 log = structlog.get_logger("pakta.api")
 
-# Routers written alongside this one; each is included once its module exists.
-OPTIONAL_ROUTERS = (
-    "services.api.routes.agreements",
-    "services.api.routes.documents",
-    "services.api.routes.events",
-    "services.api.routes.inbox",
-    "services.api.routes.notifications",
-    "services.api.routes.webhooks",
-    "services.api.routes.contacts",
-    "services.api.routes.portfolio",
-    "services.api.routes.organisations",
-    "services.api.routes.dev",
-)
+ROUTERS = (health, agreements, documents, events, inbox, notifications, webhooks, contacts, portfolio,
+           organisations, dev)
 
 DESCRIPTION = """\
 Pakta runs the lifecycle of cooperation agreements between public bodies (*kerja sama
@@ -81,14 +81,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
                        limits={"/documents": settings.document_max_bytes + 1,
                                "/agreements/import": settings.import_max_bytes})
     app.add_middleware(RequestObservability)
-    app.include_router(health.router)
-    for module_name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:  # the module exists but one of its imports is missing
-                raise
-            continue
+    for module in ROUTERS:
         app.include_router(module.router)
     return app
 

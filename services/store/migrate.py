@@ -3,13 +3,11 @@ installed package as well as from a checkout."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.settings import Settings
@@ -45,7 +43,7 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
         await engine.dispose()
 
 
-def _upgrade_on(connection, url: str, revision: str) -> None:
+def _upgrade_on(connection: Connection, url: str, revision: str) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection  # env.py uses it instead of connecting
     command.upgrade(config, revision)
@@ -53,27 +51,3 @@ def _upgrade_on(connection, url: str, revision: str) -> None:
 
 def make_revision(url: str, *, message: str, rev_id: str | None = None, autogenerate: bool = False) -> None:
     command.revision(alembic_config(url), message=message, rev_id=rev_id, autogenerate=autogenerate)
-
-
-async def ensure_database(url: str) -> bool:
-    """Create the database named in `url` if it does not exist yet; True if created.
-
-    Connects to the server's `postgres` database as the same user (the embedded server's
-    superuser). Managed servers usually create the database themselves.
-    """
-    target = make_url(url)
-    conn = await asyncpg.connect(
-        host=target.host, port=target.port or 5432, user=target.username,
-        password=target.password, database="postgres",
-    )
-    try:
-        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
-            return False
-        await conn.execute(f'CREATE DATABASE "{target.database}"')
-        return True
-    finally:
-        await conn.close()
-
-
-def ensure_database_sync(url: str) -> bool:
-    return asyncio.run(ensure_database(url))

@@ -23,7 +23,7 @@ from services.store.notification_models import (
     Contact, Delivery, InboxNotification, NotificationRead, WebhookAttempt, WebhookEndpoint,
 )
 from workflows.messages import TERMINAL_STAGES, AgreementState
-from workflows.notifications import Audience, Notification
+from workflows.notify.rules import Audience, Notification
 
 CONTACTS = Contact.__table__
 ENDPOINTS = WebhookEndpoint.__table__

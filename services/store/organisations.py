@@ -1,14 +1,17 @@
-"""Organisation settings: keyword-only data functions; the caller commits."""
+"""Organisation settings: keyword-only data functions (the caller commits), and the
+defaults they give new agreements."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.models import OrganisationSettings
+from workflows import messages as m
 
 SETTINGS = OrganisationSettings.__table__
 
@@ -37,3 +40,20 @@ async def put_settings(session: AsyncSession, *, org: str, time_zone: str | None
         set_={**{k: statement.excluded[k] for k in ("time_zone", "expiry_reminder_days", "updated_by")},
               "updated_at": func.now()}))
     return OrganisationRecord(org=org, time_zone=time_zone, expiry_reminder_days=expiry_reminder_days)
+
+
+async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Proposal:
+    """Fill what the proposal leaves unsaid from the parties' organisation settings: each
+    party's time zone, and the initiator's expiry reminder days."""
+    parties = []
+    for party in proposal.parties:
+        record = await get_settings(session, org=party.org)
+        if record and record.time_zone and "time_zone" not in party.model_fields_set:
+            party = party.model_copy(update={"time_zone": record.time_zone})
+        parties.append(party)
+    update: dict[str, Any] = {"parties": parties}
+    lead = next(p.org for p in proposal.parties if p.role == "initiator")
+    record = await get_settings(session, org=lead)
+    if record and record.expiry_reminder_days is not None and "expiry_reminder_days" not in proposal.model_fields_set:
+        update["expiry_reminder_days"] = record.expiry_reminder_days
+    return proposal.model_copy(update=update)

@@ -16,8 +16,8 @@ from services.store.audit import GENESIS
 from services.store.models import Agreement, AgreementEvent, OrganisationSettings
 from services.store.notification_models import Contact, InboxNotification
 from services.store.queries import projection
-from workflows.digest import EXPIRING_DAYS, UPCOMING_DAYS
-from workflows.messages import TERMINAL_STAGES, AgreementState
+from workflows.portfolio.digest import EXPIRING_DAYS, UPCOMING_DAYS
+from workflows.messages import DEFAULT_TIME_ZONE, TERMINAL_STAGES, AgreementState
 
 AGREEMENTS = Agreement.__table__
 EVENTS = AgreementEvent.__table__
@@ -113,11 +113,11 @@ async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, t
     if not orgs:
         return out
     rows = await session.execute(text(
-        "SELECT p->>'org' AS org, coalesce(p->>'time_zone', 'Asia/Jakarta') AS zone "
+        "SELECT p->>'org' AS org, coalesce(p->>'time_zone', CAST(:default_zone AS text)) AS zone "
         "FROM agreements, jsonb_array_elements(state->'parties') AS p "
         "WHERE agreements.orgs && CAST(:orgs AS text[]) AND p->>'org' = ANY(CAST(:orgs AS text[])) "
         "AND agreements.stage <> ALL(CAST(:terminal AS text[]))"),
-        {"orgs": list(orgs), "terminal": sorted(TERMINAL_STAGES)})
+        {"orgs": list(orgs), "terminal": sorted(TERMINAL_STAGES), "default_zone": DEFAULT_TIME_ZONE})
     for row in rows:
         out[row.org][0].append(row.zone)
     contacts = await session.execute(select(CONTACTS.c.org, CONTACTS.c.time_zone).where(

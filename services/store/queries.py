@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
 from services.store.models import Agreement, AgreementEvent, Document
-from workflows.contracts import RecordEventsResult
+from workflows.contracts.records import RecordEventsResult
 from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
 

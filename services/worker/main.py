@@ -1,6 +1,6 @@
 """The Temporal worker: runs the agreement workflows and their activities.
 
-What it runs comes from `workflows.registry` (WORKFLOWS, and `activities(settings,
+What it runs comes from `services.worker.registry` (WORKFLOWS, and `activities(settings,
 sessionmaker)` returning the activity callables), so this file needs no edit when
 workflows or activities are added. Workers are stateless: run as many as needed.
 """
@@ -8,10 +8,10 @@ workflows or activities are added. Workers are stateless: run as many as needed.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,19 +21,10 @@ from temporalio.worker import Worker
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
+from services.worker import registry
+from services.worker.portfolio import ensure_portfolio_schedule
 
 log = structlog.get_logger("pakta.worker")
-
-REGISTRY_MODULE = "workflows.registry"
-
-
-def _registry():
-    try:
-        return importlib.import_module(REGISTRY_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != REGISTRY_MODULE:
-            raise
-        return None
 
 
 def build_worker(
@@ -42,26 +33,16 @@ def build_worker(
     *,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     task_queue: str | None = None,
-    **worker_options,
-) -> Worker | None:
-    """The Worker for everything in the registry, or None (with a warning) when there is
-    nothing to run yet: Temporal refuses a worker without workflows or activities."""
-    registry = _registry()
-    if registry is None:
-        log.warning("no_registry", module=REGISTRY_MODULE, hint="nothing for the worker to run yet")
-        return None
+    **worker_options: Any,
+) -> Worker:
+    """The Worker for every workflow and activity in the registry."""
     if sessionmaker is None:
         sessionmaker = create_sessionmaker(create_engine(settings))
-    workflows = list(registry.WORKFLOWS)
-    activities = list(registry.activities(settings, sessionmaker))
-    if not workflows and not activities:
-        log.warning("empty_registry", module=REGISTRY_MODULE)
-        return None
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=workflows,
-        activities=activities,
+        workflows=registry.WORKFLOWS,
+        activities=registry.activities(settings, sessionmaker),
         workflow_runner=registry.workflow_runner(),
         # Only used by synchronous activities (async ones run on the event loop).
         activity_executor=ThreadPoolExecutor(max_workers=16),
@@ -91,9 +72,6 @@ async def run_worker(
     engine = create_engine(settings)
     try:
         worker = build_worker(client, settings, sessionmaker=create_sessionmaker(engine))
-        if worker is None:
-            await stop.wait()
-            return
         log.info("worker_started", task_queue=worker.task_queue)
         if settings.portfolio_sweep:  # `pakta dev` runs this too
             await _ensure_portfolio_schedule(client, settings)
@@ -107,8 +85,6 @@ async def run_worker(
 async def _ensure_portfolio_schedule(client: Client, settings: Settings) -> None:
     """Create (or align) the hourly portfolio sweep schedule. A failure is logged, not
     fatal: the worker's main job is running agreements; the next start tries again."""
-    from services.worker.portfolio import ensure_portfolio_schedule
-
     try:
         await asyncio.wait_for(ensure_portfolio_schedule(client, settings), timeout=30)
     except Exception as error:

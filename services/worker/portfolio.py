@@ -6,12 +6,13 @@ of each organisation goes out at 08:00 in *its* zone (WIB, WITA, WIT or a partne
 half-hour zones included): each run sends the digests of the organisations whose local
 time is in the digest window, so each one gets it at the start of its own office day.
 The reconciliation, the costly part (a describe and a query per open agreement), runs in
-one of the 24 runs only (see `contracts.RECONCILE_UTC_HOUR`). Overlapping runs are
-skipped; a run missed for up to an hour (server down) is caught up.
+one of the 24 runs only (see `workflows.contracts.portfolio.RECONCILE_UTC_HOUR`).
+Overlapping runs are skipped; a run missed for up to an hour (server down) is caught up.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import structlog
@@ -21,7 +22,8 @@ from temporalio.client import (
 )
 
 from services.settings import Settings
-from workflows import contracts as c
+from workflows.contracts import portfolio as c
+from workflows.portfolio.digest import DIGEST_HOUR
 
 log = structlog.get_logger("pakta.portfolio")
 
@@ -81,10 +83,8 @@ async def ensure_portfolio_schedule(client: Client, settings: Settings) -> str:
 def _digest_hour(action: ScheduleActionStartWorkflow) -> int | None:
     """The digest hour an existing schedule passes (its args come back as raw payloads)."""
     try:
-        import json
-
         raw = action.args[0]
         data = json.loads(raw.data) if hasattr(raw, "data") else raw.model_dump()
-        return int(data.get("digest_hour", 8))
+        return int(data.get("digest_hour", DIGEST_HOUR))
     except Exception:
         return None

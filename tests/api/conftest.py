@@ -18,7 +18,7 @@ from services.api.app import create_app
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
 from tests.api.stack import Stack
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from tests.zones import zone_of
-from workflows import digest as d
+from workflows.portfolio import digest as d
 
 
 @pytest.mark.asyncio(loop_scope="session")

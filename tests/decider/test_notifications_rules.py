@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.worker.channels import render
+from services.notifying import render
 from tests.builders import replay, run
 from workflows import lifecycle as L
 from workflows import messages as m
-from workflows.notifications import RULES, SILENT, Audience, endpoint_disabled, notifications_for
+from workflows.notify.rules import RULES, SILENT, Audience, endpoint_disabled, notifications_for
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 SHA = "a" * 64

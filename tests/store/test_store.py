@@ -378,7 +378,7 @@ async def test_record_events_activity_records_counts_and_refuses_a_gap(sessionma
     from temporalio.testing import ActivityEnvironment
 
     from services.worker.activities.records import RecordActivities
-    from workflows.contracts import RecordEventsInput
+    from workflows.contracts.records import RecordEventsInput
 
     activities, env = RecordActivities(sessionmaker), ActivityEnvironment()
     state, created = create(ksdd("jabar", "jateng"))

@@ -27,14 +27,14 @@ from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
-from services.worker.channels import webhook
+from services.notifying import webhook
 from tests.fixtures.servers import start_time_skipping_server
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
-from workflows import contracts as c
+from workflows.contracts import notify as c
 from workflows import lifecycle as L
 from workflows import messages as m
-from workflows.notify import NotifyWorkflow
-from workflows.registry import activities, workflow_runner
+from workflows.notify.workflow import NotifyWorkflow
+from services.worker.registry import activities, workflow_runner
 from workflows.timeline import next_office_moment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

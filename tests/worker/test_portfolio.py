@@ -28,12 +28,12 @@ from services.worker.portfolio import EVERY, ensure_portfolio_schedule
 from tests.readmodel import row
 from tests.receivers import MailSink
 from tests.zones import zone_of
-from workflows import contracts as c
-from workflows import digest as d
+from workflows.contracts import portfolio as c
+from workflows.portfolio import digest as d
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from workflows.portfolio import PortfolioSweepWorkflow
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from workflows.portfolio.sweep import PortfolioSweepWorkflow
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"

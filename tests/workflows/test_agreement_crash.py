@@ -14,8 +14,8 @@ from services.api.commands import execute_act, now_utc
 from services.store import queries
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from workflows.registry import activities
-from workflows.notify import NotifyWorkflow
+from services.worker.registry import activities
+from workflows.notify.workflow import NotifyWorkflow
 from tests.workflows.test_agreement_workflow import REVIEW, STAFF, ksdpk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -16,7 +16,7 @@ from tests.readmodel import events_of, row
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import AgreementWorkflow
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.workflows.test_agreement_workflow import (
     PARTNER, REVIEW, SIGN_JABAR, SIGN_UNPAD, STAFF, act, drive_to_implementation, start,
 )

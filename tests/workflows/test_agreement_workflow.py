@@ -22,7 +22,7 @@ from services.store import queries
 from workflows import contracts
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from workflows.registry import WORKFLOWS, activities, workflow_runner
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"

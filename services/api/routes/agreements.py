@@ -10,11 +10,10 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from services.api import commands, imports
+from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from services.api.routes import organisations
-from services.auth import Principal
-from services.errors import Forbidden, NotFound, PreconditionFailed, Unprocessable
-from services.store import queries
+from services.errors import Forbidden, PreconditionFailed, Unprocessable
+from services.store import organisations, queries
 from workflows import lifecycle
 from workflows import messages as m
 
@@ -54,15 +53,6 @@ def _expected_version(if_match: str | None) -> int | None:
         raise Unprocessable("If-Match must carry the agreement's version as returned in its ETag.",
                             code="invalid_if_match")
     return int(tag)
-
-
-async def load_visible(session, agreement_id: str, principal: Principal) -> m.AgreementState:
-    """The agreement's recorded state, or 404 when it is unknown or not the caller's to see
-    (an outsider cannot tell the two apart)."""
-    record = await queries.get_agreement(session, agreement_id=agreement_id)
-    if record is None or not lifecycle.can_see(record.state, commands.actor_of(principal)):
-        raise NotFound("Agreement not found.", agreement_id=agreement_id)
-    return record.state
 
 
 @router.post("", status_code=201, response_model=m.Snapshot,

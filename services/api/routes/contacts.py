@@ -7,16 +7,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
+from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep
-from services.auth import Principal
 from services.errors import Conflict, Forbidden, NotFound
-from workflows.messages import Gate, OrgId, ShortText
 from services.store import notifications as store
+from workflows.messages import Gate, OrgId, ShortText, TimeZone
 
 router = APIRouter(prefix="/contacts", tags=["notifications"])
 
@@ -33,7 +32,7 @@ class ContactCreate(BaseModel):
     language: Literal["id", "en"] = "id"
     opt_out: list[str] = Field(default_factory=list, max_length=50,
                                description='"email" for no email at all, or notification kinds such as "comment_added"')
-    time_zone: str | None = Field(default=None, examples=["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
+    time_zone: TimeZone | None = Field(default=None, examples=["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
     sub: str | None = Field(default=None, max_length=200, description="their user id, if they log in")
     org: OrgId | None = Field(default=None, description="Admins only: a contact of another organisation")
 
@@ -52,17 +51,6 @@ class ContactCreate(BaseModel):
             raise ValueError('opt_out holds "email" or notification kinds (lower_case names)')
         return sorted(set(values))
 
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone") from None
-        return value
-
 
 class Contact(BaseModel):
     id: str
@@ -79,10 +67,6 @@ class Contact(BaseModel):
     created_at: datetime
 
 
-def _may_manage(principal: Principal, org: str) -> bool:
-    return principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)
-
-
 def _view(record: store.ContactRecord) -> Contact:
     return Contact(**{name: getattr(record, name) for name in Contact.model_fields})
 
@@ -92,7 +76,7 @@ def _view(record: store.ContactRecord) -> Contact:
 async def create_contact(body: ContactCreate, session: SessionDep, principal: PrincipalDep,
                          response: Response) -> Contact:
     org = body.org or principal.org
-    if not _may_manage(principal, org):
+    if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) manage its contacts.")
     record = await store.create_contact(
         session, org=org, sub=body.sub, name=body.name, email=body.email, language=body.language,
@@ -108,19 +92,15 @@ async def create_contact(body: ContactCreate, session: SessionDep, principal: Pr
 @router.get("", response_model=list[Contact], summary="The organisation's contacts")
 async def list_contacts(session: SessionDep, principal: PrincipalDep,
                         org: Annotated[str | None, Query(max_length=64)] = None) -> list[Contact]:
-    if principal.has_role("admin"):
-        records = await store.list_contacts(session, org=org)
-    elif principal.has_role("staff"):
-        records = await store.list_contacts(session, org=principal.org)
-    else:
-        raise Forbidden("Only staff (or an admin) see the contacts.")
+    scope = managed_scope(principal, org, "Only staff (or an admin) see the contacts.")
+    records = await store.list_contacts(session, org=scope)
     return [_view(r) for r in records]
 
 
 @router.delete("/{contact_id}", status_code=204, summary="Remove a contact")
 async def delete_contact(contact_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
     record = await store.get_contact(session, contact_id=contact_id)
-    if record is None or not _may_manage(principal, record.org):
+    if record is None or not may_manage(principal, record.org):
         raise NotFound("Contact not found.", contact_id=contact_id)
     await store.delete_contact(session, contact_id=contact_id)
     return Response(status_code=204)

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
-from services.api.routes.agreements import load_visible
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
 from services.store import queries
 

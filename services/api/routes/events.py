@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep
-from services.api.routes.agreements import load_visible
 from services.store import queries
 
 router = APIRouter(prefix="/agreements", tags=["audit"])

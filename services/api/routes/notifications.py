@@ -14,8 +14,8 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.auth import Principal
 from services.errors import NotFound
 from services.store import notifications as store
-from services.worker.channels.render import subject
-from workflows.notifications import Audience, Notification
+from services.notifying.render import subject
+from workflows.notify.rules import Audience, Notification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.api.access import may_manage
 from services.api.deps import PrincipalDep, SessionDep
+from services.auth import Principal
 from services.errors import Forbidden
 from services.store import organisations
-from workflows import messages as m
+from workflows.messages import TimeZone
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
@@ -21,15 +23,8 @@ class OrganisationSettingsBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time_zone: str | None = None
+    time_zone: TimeZone | None = None
     expiry_reminder_days: Annotated[list[int] | None, Field(max_length=10)] = None
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        # The same check a party's zone gets.
-        return None if value is None else m.Party.model_validate(
-            {"org": "x", "role": "initiator", "sector": "government", "signatory": "x", "time_zone": value}).time_zone
 
     @field_validator("expiry_reminder_days")
     @classmethod
@@ -45,8 +40,8 @@ class OrganisationSettingsView(OrganisationSettingsBody):
     org: str
 
 
-def _check(principal, org: str) -> None:
-    if not (principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)):
+def _check(principal: Principal, org: str) -> None:
+    if not may_manage(principal, org):
         raise Forbidden("Only the organisation's staff or an administrator manage its settings.")
 
 
@@ -68,20 +63,3 @@ async def put_settings(org: str, body: OrganisationSettingsBody, session: Sessio
     await organisations.put_settings(session, org=org, time_zone=body.time_zone,
                                      expiry_reminder_days=body.expiry_reminder_days, updated_by=principal.sub)
     return OrganisationSettingsView(org=org, **body.model_dump())
-
-
-async def apply_defaults(session, proposal: m.Proposal) -> m.Proposal:
-    """Fill what the proposal leaves unsaid from the parties' organisation settings: each
-    party's time zone, and the initiator's expiry reminder days."""
-    parties = []
-    for party in proposal.parties:
-        record = await organisations.get_settings(session, org=party.org)
-        if record and record.time_zone and "time_zone" not in party.model_fields_set:
-            party = party.model_copy(update={"time_zone": record.time_zone})
-        parties.append(party)
-    update: dict = {"parties": parties}
-    lead = next(p.org for p in proposal.parties if p.role == "initiator")
-    record = await organisations.get_settings(session, org=lead)
-    if record and record.expiry_reminder_days is not None and "expiry_reminder_days" not in proposal.model_fields_set:
-        update["expiry_reminder_days"] = record.expiry_reminder_days
-    return proposal.model_copy(update=update)

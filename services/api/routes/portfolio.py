@@ -1,7 +1,7 @@
 """`GET /portfolio/digest`: what the portfolio sweep would tell an organisation now —
 overdue items, deadlines in the next 7 and 14 days, agreements ending within 90 days,
 evaluations awaiting the organisation's report — computed from the read model exactly as
-the sweep computes it (`workflows.digest`)."""
+the sweep computes it (`workflows.portfolio.digest`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.errors import Forbidden
 from services.store import portfolio as store
-from workflows import digest as d
+from workflows.portfolio import digest as d
 from workflows.messages import OrgId
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])

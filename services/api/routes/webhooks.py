@@ -11,12 +11,14 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, Unprocessable
 from services.store import notifications as store
-from services.worker.channels.webhook import new_secret
+from services.notifying.webhook import new_secret
 from workflows.messages import OrgId
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -80,14 +82,10 @@ class AttemptPage(BaseModel):
     next_before: int | None = Field(description="pass as ?before= for older attempts")
 
 
-def _may_manage(principal: Principal, org: str) -> bool:
-    return principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)
-
-
-async def _load(session, endpoint_id: str, principal: Principal) -> store.EndpointRecord:
+async def _load(session: AsyncSession, endpoint_id: str, principal: Principal) -> store.EndpointRecord:
     endpoint = await store.get_endpoint(session, endpoint_id=endpoint_id)
     # Someone else's endpoint is as unknown as a missing one.
-    if endpoint is None or not _may_manage(principal, endpoint.org):
+    if endpoint is None or not may_manage(principal, endpoint.org):
         raise NotFound("Webhook endpoint not found.", webhook_id=endpoint_id)
     return endpoint
 
@@ -109,7 +107,7 @@ def _view(endpoint: store.EndpointRecord) -> dict:
 async def create_webhook(body: WebhookCreate, session: SessionDep, principal: PrincipalDep,
                          settings: SettingsDep, response: Response) -> WebhookWithSecret:
     org = body.org or principal.org
-    if not _may_manage(principal, org):
+    if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) register its webhooks.")
     _check_url(body.url, settings.is_production)
     endpoint = await store.create_endpoint(session, org=org, url=body.url, events=body.events,
@@ -121,12 +119,8 @@ async def create_webhook(body: WebhookCreate, session: SessionDep, principal: Pr
 @router.get("", response_model=list[Webhook], summary="The organisation's webhook endpoints")
 async def list_webhooks(session: SessionDep, principal: PrincipalDep,
                         org: Annotated[str | None, Query(max_length=64)] = None) -> list[Webhook]:
-    if principal.has_role("admin"):
-        endpoints = await store.list_endpoints(session, org=org)
-    elif principal.has_role("staff"):
-        endpoints = await store.list_endpoints(session, org=principal.org)
-    else:
-        raise Forbidden("Only staff (or an admin) see webhook endpoints.")
+    scope = managed_scope(principal, org, "Only staff (or an admin) see webhook endpoints.")
+    endpoints = await store.list_endpoints(session, org=scope)
     return [Webhook(**_view(e)) for e in endpoints]
 
 

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.settings import get_settings
-from services.store.db import Base
-
-try:
-    # Registers the tables on Base.metadata for autogenerate. The module may not exist yet.
-    importlib.import_module("services.store.models")
-except ModuleNotFoundError as exc:
-    if exc.name != "services.store.models":
-        raise
+from services.store import models
 
 config = context.config
-target_metadata = Base.metadata
+# `models` defines (and imports) every table, so its Base knows them all for autogenerate.
+target_metadata = models.Base.metadata
 
 
 def database_url() -> str:

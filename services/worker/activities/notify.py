@@ -31,13 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.notifying import webhook
 from services.settings import Settings
 from services.store import notifications as store
 from services.store.db import session_scope
-from services.worker.channels import email, webhook
-from workflows import contracts as c
+from services.worker.channels import email
+from workflows.contracts import notify as c
 from workflows.lifecycle import party_orgs
-from workflows.notifications import notifications_for
+from workflows.notify.rules import notifications_for
 
 log = structlog.get_logger("pakta.notify")
 

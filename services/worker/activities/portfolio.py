@@ -26,8 +26,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.settings import Settings
 from services.store import portfolio as store
 from services.store.db import session_scope
-from workflows import contracts as c
-from workflows import digest as d
+from workflows.contracts import portfolio as c
+from workflows.portfolio import digest as d
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.messages import AgreementState
 

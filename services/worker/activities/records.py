@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.store import queries
 from services.store.db import session_scope
-from workflows.contracts import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
+from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
 
 log = structlog.get_logger("pakta.records")
 

@@ -15,9 +15,9 @@ from email.utils import formataddr, formatdate
 import aiosmtplib
 
 from services.settings import Settings
-from services.worker.channels.render import render
-from workflows.contracts import EmailRecipient
-from workflows.notifications import Notification
+from services.notifying.render import render
+from workflows.contracts.notify import EmailRecipient
+from workflows.notify.rules import Notification
 
 SMTP_TIMEOUT_SECONDS = 30.0
 

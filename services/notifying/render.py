@@ -1,5 +1,5 @@
 """Wording of notifications: subject, plain-text and HTML bodies from Jinja2 templates in
-Indonesian and English (`services/worker/templates/`).
+Indonesian and English (`services/notifying/templates/`).
 
 Each language file (`id.txt`, `en.txt`) holds two blocks per template key,
 `<key>_subject` and `<key>_body`, so translators see every message of a language in one
@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, Template
 
-from workflows.notifications import Notification
+from workflows.messages import DEFAULT_TIME_ZONE
+from workflows.notify.rules import Notification
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
-DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most of the users are
 
 DOCUMENTS = {
     "id": {"loi": "surat pernyataan kehendak (LoI)", "plan": "rencana kerja sama",
@@ -33,7 +33,7 @@ DOCUMENTS = {
            "ksb": "memorandum of understanding (KSB)", "pks": "cooperation agreement (PKS)",
            "adendum": "addendum"},
 }
-GATES = {
+GATE_NAMES = {  # what each gate is called, per language
     "id": {"review": "kajian TKKSD", "legal": "telaah hukum", "dprd": "persetujuan DPRD",
            "ministry": "persetujuan Menteri", "head": "keputusan kepala daerah"},
     "en": {"review": "TKKSD review", "legal": "legal review", "dprd": "DPRD approval",
@@ -87,7 +87,7 @@ def _context(n: Notification, lang: str, *, name: str | None, public_url: str,
         "n": n, "d": d, "lang": lang, "name": name or "",
         "title": d.get("title") or "", "step_name": step_name, "to_step_name": to_step_name,
         "document": DOCUMENTS[lang].get(d.get("document_kind") or d.get("document") or "", ""),
-        "gate": GATES[lang].get(d.get("gate") or "", d.get("gate") or ""),
+        "gate": GATE_NAMES[lang].get(d.get("gate") or "", d.get("gate") or ""),
         "when": when(n.at), "due": when(d.get("due_at")),
         "link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else public_url,
     }

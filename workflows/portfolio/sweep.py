@@ -1,8 +1,8 @@
 """PortfolioSweepWorkflow: reconcile the read model with the agreement workflows, and send
 each organisation its digest at office hours in its own zone.
 
-Started every hour by the Temporal Schedule `pakta-portfolio-sweep` (see
-`services/worker/portfolio.py`). Each run:
+Started every hour by the Temporal Schedule `pakta-portfolio-sweep` (which the worker
+keeps in place at start-up). Each run:
 
 1. **reconciles** — in the run whose time falls in `RECONCILE_UTC_HOUR` (once a day, at
    night everywhere in Indonesia), or when asked: pages over the open rows of the read
@@ -12,8 +12,8 @@ Started every hour by the Temporal Schedule `pakta-portfolio-sweep` (see
 2. **sends digests** — pages over the organisations party to open agreements
    (`plan_digests`); those whose local time is in the digest window (08:00 until 17:00,
    so a missed run is caught up the same office day) and that have not had today's digest
-   get one, delivered by an abandoned `DigestWorkflow` whose id is the digest's event id
-   `digest-<org>-<day>`: a second start the same day is refused by Temporal, and the
+   get one, delivered by an abandoned `DigestWorkflow` (`digest_workflow.py`) whose id is
+   the digest's event id `digest-<org>-<day>`: a second start the same day is refused by Temporal, and the
    deliveries log makes each inbox entry and email happen once besides.
 
 Work is paged (`page_size` agreements or organisations per activity) and the workflow
@@ -24,16 +24,19 @@ time, so tens of thousands of agreements keep the history short.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import contracts as c
-    from workflows.notifications import Notification
+    from workflows.contracts import portfolio as c
+    from workflows.notify.rules import Notification
+
+Result = TypeVar("Result", bound=BaseModel)
 
 
 @workflow.defn(name=c.PORTFOLIO_SWEEP_WORKFLOW)
@@ -105,7 +108,7 @@ class PortfolioSweepWorkflow:
     def progress(self) -> c.SweepInput | None:
         return self._progress
 
-    async def _activity(self, name: str, arg, result_type):
+    async def _activity(self, name: str, arg: BaseModel, result_type: type[Result]) -> Result:
         return await workflow.execute_activity(
             name, arg, result_type=result_type, start_to_close_timeout=c.PORTFOLIO_PAGE_TIMEOUT,
             heartbeat_timeout=c.PORTFOLIO_HEARTBEAT, retry_policy=c.PORTFOLIO_RETRY)
@@ -130,53 +133,3 @@ class PortfolioSweepWorkflow:
             totals.digests_sent += 1
         except WorkflowAlreadyStartedError:
             totals.digests_already_sent += 1
-
-
-@workflow.defn(name=c.DIGEST_WORKFLOW)
-class DigestWorkflow:
-    """Delivers one organisation's digest: the inbox entry for its staff and an email to
-    each of its staff contacts in their language, through the same activities (and the
-    same exactly-once deliveries log) as every other notification."""
-
-    def __init__(self) -> None:
-        self._result = c.NotifyResult()
-
-    @workflow.run
-    async def run(self, input: c.DigestInput) -> c.NotifyResult:
-        note = input.notification
-        plan = await workflow.execute_activity(
-            c.PLAN_DELIVERIES, c.PlanInput(agreement_id=note.agreement_id, notifications=[note]),
-            result_type=c.DeliveryPlan, start_to_close_timeout=c.NOTIFY_DB_TIMEOUT, retry_policy=c.NOTIFY_DB_RETRY)
-        self._result.notifications = len(plan.notifications)
-        jobs = [self._inbox(n) for n in plan.notifications]
-        jobs += [self._email(plan.notifications[e.notification], e.recipient, plan.policy) for e in plan.emails]
-        await asyncio.gather(*jobs)
-        return self._result
-
-    async def _inbox(self, notification: Notification) -> None:
-        try:
-            await workflow.execute_activity(
-                c.DELIVER_INBOX, c.DeliverInboxInput(notification=notification), result_type=c.DeliveryResult,
-                start_to_close_timeout=c.NOTIFY_DB_TIMEOUT, retry_policy=c.NOTIFY_DB_RETRY)
-            self._result.inbox += 1
-        except ActivityError:
-            self._result.failed += 1
-
-    async def _email(self, notification: Notification, recipient: c.EmailRecipient, policy: c.DeliveryPolicy) -> None:
-        try:
-            result = await workflow.execute_activity(
-                c.DELIVER_EMAIL, c.DeliverEmailInput(notification=notification, recipient=recipient),
-                result_type=c.DeliveryResult, start_to_close_timeout=timedelta(seconds=policy.email_attempt_seconds),
-                schedule_to_close_timeout=timedelta(seconds=policy.give_up_seconds), retry_policy=policy.retry_policy())
-            if result.outcome != "skipped":
-                self._result.emails += 1
-        except ActivityError as error:
-            self._result.failed += 1
-            cause = error.cause
-            await workflow.execute_activity(
-                c.DELIVERY_GAVE_UP,
-                c.GaveUpInput(channel="email", recipient=recipient.address.strip().lower(),
-                              event_id=notification.event_id, agreement_id=notification.agreement_id,
-                              reason=str(cause or error),
-                              permanent=isinstance(cause, ApplicationError) and cause.non_retryable),
-                result_type=c.GaveUpResult, start_to_close_timeout=c.NOTIFY_DB_TIMEOUT, retry_policy=c.NOTIFY_DB_RETRY)

@@ -11,17 +11,17 @@ No I/O and no clock: `now` comes in. Deterministic, so it is also safe in workfl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from workflows import messages as m
-from workflows.notifications import Audience, Notification
+from workflows.lifecycle import current_step
+from workflows.notify.rules import Audience, Notification
 
-DEFAULT_ZONE = "Asia/Jakarta"  # WIB
 DIGEST_HOUR = 8  # the digest goes out at 08:00 local time, before the 09:00 reminders
 DIGEST_UNTIL_HOUR = 17  # ... or later the same office day, if the 08:00 run was missed
 UPCOMING_DAYS = (7, 14)
@@ -96,15 +96,15 @@ def org_zone(org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[
         if valid:
             counts = Counter(valid)
             return min(counts, key=lambda z: (-counts[z], z))
-    return DEFAULT_ZONE
+    return m.DEFAULT_TIME_ZONE
 
 
 def _valid(zone: str) -> bool:
     try:
-        ZoneInfo(zone)
-        return True
-    except Exception:
+        m.known_time_zone(zone)
+    except Exception:  # zones come from stored rows: any failure just skips the zone
         return False
+    return True
 
 
 def digest_day(now: datetime, zone: str, *, hour: int = DIGEST_HOUR,
@@ -179,11 +179,13 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
                 evaluation=evaluation.number,
                 days=days_between(evaluation.due_at)))
 
-    def section(items: list[DigestItem], key) -> DigestSection:
+    def section(items: list[DigestItem], key: Callable[[DigestItem], Any]) -> DigestSection:
         items.sort(key=key)
         return DigestSection(total=len(items), items=items[:max_items])
 
-    by_due = lambda i: (i.due_at, i.agreement_id)  # noqa: E731
+    def by_due(item: DigestItem) -> Any:
+        return item.due_at, item.agreement_id
+
     return Digest(org=org, day=today, time_zone=zone, at=now,
                   overdue=section(found["overdue"], by_due),
                   due_7_days=section(found["due_7_days"], by_due),
@@ -193,9 +195,6 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
 
 
 def _step_key(state: m.AgreementState) -> str | None:
-    # Imported late: lifecycle is large and only the step key is needed.
-    from workflows.lifecycle import current_step
-
     try:
         step = current_step(state)
     except Exception:  # a state from another procedure version: the key is cosmetic here

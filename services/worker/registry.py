@@ -1,34 +1,35 @@
-"""What a Pakta worker registers: every workflow, and an activity for every name in
-`workflows.contracts.ALL_ACTIVITIES` (a test checks that none is missing)."""
+"""What a Pakta worker registers: every workflow, an activity for every name in
+`workflows.contracts.ALL_ACTIVITIES` (a test checks that none is missing), and the
+sandbox the workflows run in (also used by replayers)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from services.settings import Settings
+from services.worker.activities.notify import NotifyActivities
+from services.worker.activities.portfolio import PortfolioActivities
+from services.worker.activities.records import RecordActivities
 from workflows.agreement import AgreementWorkflow
-from workflows.notify import NotifyWorkflow
-from workflows.portfolio import DigestWorkflow, PortfolioSweepWorkflow
+from workflows.notify.workflow import NotifyWorkflow
+from workflows.portfolio.digest_workflow import DigestWorkflow
+from workflows.portfolio.sweep import PortfolioSweepWorkflow
 
 WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow, PortfolioSweepWorkflow, DigestWorkflow]
 
 
-def activities(settings: Any, sessionmaker: Any) -> list[Callable[..., Any]]:
-    # Imported here, not at module level: the workflow sandbox imports this package and
-    # must never pull in database or network code.
-    from services.worker.activities.notify import NotifyActivities
-    from services.worker.activities.portfolio import PortfolioActivities
-    from services.worker.activities.records import RecordActivities
-
+def activities(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    """The activity callables, bound to the worker's settings and database."""
     records = RecordActivities(sessionmaker)
     notify = NotifyActivities(settings, sessionmaker)
     portfolio = PortfolioActivities(settings, sessionmaker)
     return [records.record_events, notify.plan_deliveries, notify.deliver_inbox, notify.deliver_email,
             notify.deliver_webhook, notify.delivery_gave_up,
             portfolio.reconcile_rows, portfolio.reconcile_workflows, portfolio.plan_digests]
-
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -68,7 +68,9 @@ class Notification(BaseModel):
     data: dict[str, Any]
 
 
-Rule = Callable[[m.Event, m.AgreementState], list[tuple[Audience, str, dict[str, Any]]]]
+# What a rule decides: (audience, template, template data) per audience to tell.
+Told = list[tuple[Audience, str, dict[str, Any]]]
+Rule = Callable[[m.Event, m.AgreementState], Told]
 
 
 # ---------------------------------------------------------------- audiences
@@ -106,15 +108,15 @@ def _step_data(state: m.AgreementState, key: str | None) -> dict[str, Any]:
 # ---------------------------------------------------------------- rules
 
 
-def _each(audiences: list[Audience], template: str, **data: Any) -> list[tuple[Audience, str, dict[str, Any]]]:
+def _each(audiences: list[Audience], template: str, **data: Any) -> Told:
     return [(a, template, data) for a in audiences]
 
 
-def _submitted(e: m.Event, s: m.AgreementState):
+def _submitted(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s), "agreement_submitted")
 
 
-def _step_entered(e: m.Event, s: m.AgreementState):
+def _step_entered(e: m.Event, s: m.AgreementState) -> Told:
     step = _step(s, e.data.get("step"))
     data = {**_step_data(s, e.data.get("step")), "due_at": e.data.get("due_at")}
     if step is None:
@@ -128,7 +130,7 @@ def _step_entered(e: m.Event, s: m.AgreementState):
     return _each(parties(s, ("signatory",)), "signing_opened", **data)
 
 
-def _gate_decided(e: m.Event, s: m.AgreementState):
+def _gate_decided(e: m.Event, s: m.AgreementState) -> Told:
     # Changes requested and rejections have events of their own (returned_*, rejected);
     # a termination's outcome too. An approval is news for the initiator's staff.
     if e.data.get("outcome") != "approve" or e.data.get("step") == TERMINATION_STEP.key:
@@ -143,59 +145,59 @@ def _changes_comment(e: m.Event, s: m.AgreementState) -> str | None:
     return slot.comment if slot else None
 
 
-def _returned_for_changes(e: m.Event, s: m.AgreementState):
+def _returned_for_changes(e: m.Event, s: m.AgreementState) -> Told:
     to = _step_data(s, e.data.get("to_step"))
     return _each(parties(s), "changes_requested", **_step_data(s, e.data.get("step")),
                  to_step=to.get("step"), to_step_name=to.get("step_name"),
                  comment=_changes_comment(e, s))
 
 
-def _returned_to_draft(e: m.Event, s: m.AgreementState):
+def _returned_to_draft(e: m.Event, s: m.AgreementState) -> Told:
     return _each(initiator_staff(s), "returned_to_draft", **_step_data(s, e.data.get("step")),
                  comment=_changes_comment(e, s))
 
 
-def _draft_submitted(e: m.Event, s: m.AgreementState):
+def _draft_submitted(e: m.Event, s: m.AgreementState) -> Told:
     # The submitting party has accepted its own version; the others must now accept it.
     return _each(parties(s, except_org=e.data.get("org")), "draft_submitted",
                  version=e.data.get("version"), document_kind=e.data.get("kind"),
                  note=e.data.get("note"), by_org=e.data.get("org"))
 
 
-def _draft_accepted(e: m.Event, s: m.AgreementState):
+def _draft_accepted(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff",), except_org=e.data.get("org")), "draft_accepted",
                  version=e.data.get("version"), by_org=e.data.get("org"))
 
 
-def _document_signed(e: m.Event, s: m.AgreementState):
+def _document_signed(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff",), except_org=e.data.get("org")), "document_signed",
                  version=e.data.get("version"), document_kind=e.data.get("kind"),
                  by_org=e.data.get("org"), signed_by=e.data.get("signed_by"))
 
 
-def _implementation_started(e: m.Event, s: m.AgreementState):
+def _implementation_started(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff", "partner", "signatory")), "implementation_started",
                  effective_date=e.data.get("effective_date"), end_date=e.data.get("end_date"))
 
 
-def _comment_added(e: m.Event, s: m.AgreementState):
+def _comment_added(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff",), except_org=e.data.get("org")), "comment_added",
                  text=e.data.get("text"), by_org=e.data.get("org"), by=e.actor.sub)
 
 
-def _termination_requested(e: m.Event, s: m.AgreementState):
+def _termination_requested(e: m.Event, s: m.AgreementState) -> Told:
     slots = [m.GateSlot.model_validate(g) for g in e.data.get("gates", [])]
     to_approvers = [(a, "gate_opened", {**_step_data(s, TERMINATION_STEP.key), "for_org": a.org,
                                         "reason": e.data.get("reason")}) for a in approvers(slots)]
     return to_approvers + _each(parties(s), "termination_requested", reason=e.data.get("reason"))
 
 
-def _termination_declined(e: m.Event, s: m.AgreementState):
+def _termination_declined(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff",)), "termination_declined", comment=e.data.get("comment"))
 
 
 def _closed(template: str) -> Rule:
-    def rule(e: m.Event, s: m.AgreementState):
+    def rule(e: m.Event, s: m.AgreementState) -> Told:
         return _each(parties(s, ("staff", "partner", "signatory")), template,
                      reason=e.data.get("reason") or e.data.get("comment"),
                      **_step_data(s, e.data.get("step")))
@@ -209,7 +211,7 @@ def owed_by(state: m.AgreementState) -> list[Audience]:
 
 # Time-driven events. Their data is passed through to the templates, so what the decider
 # records (due date, evaluation number, days before the end) shows in the message.
-def _reminder_due(e: m.Event, s: m.AgreementState):
+def _reminder_due(e: m.Event, s: m.AgreementState) -> Told:
     return _each(owed_by(s), "reminder_due", **{**_step_data(s, _current_key(s)), **e.data})
 
 
@@ -219,7 +221,7 @@ def _coordinators(s: m.AgreementState) -> list[Audience]:
     return [Audience(org=org, role="staff"), Audience(org=org, role="approver", gate="review")]
 
 
-def _escalated(e: m.Event, s: m.AgreementState):
+def _escalated(e: m.Event, s: m.AgreementState) -> Told:
     return _each(_coordinators(s) + owed_by(s), "escalated", **{**_step_data(s, _current_key(s)), **e.data})
 
 
@@ -229,30 +231,30 @@ def _missing_reporters(s: m.AgreementState, number: int) -> list[Audience]:
     return [a for a in parties(s) if a.org not in reported]
 
 
-def _evaluation_opened(e: m.Event, s: m.AgreementState):
+def _evaluation_opened(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s), "evaluation_opened", **e.data)
 
 
-def _evaluation_reminder(e: m.Event, s: m.AgreementState):
+def _evaluation_reminder(e: m.Event, s: m.AgreementState) -> Told:
     return _each(_missing_reporters(s, e.data["evaluation"]), "evaluation_reminder", **e.data)
 
 
-def _evaluation_escalated(e: m.Event, s: m.AgreementState):
+def _evaluation_escalated(e: m.Event, s: m.AgreementState) -> Told:
     late = _missing_reporters(s, e.data["evaluation"])
     return _each(_coordinators(s) + late, "evaluation_escalated", **e.data,
                  missing=sorted({a.org for a in late}))
 
 
-def _evaluation_concluded(e: m.Event, s: m.AgreementState):
+def _evaluation_concluded(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff", "partner")), "evaluation_concluded", **e.data)
 
 
-def _expiry_reminder(e: m.Event, s: m.AgreementState):
+def _expiry_reminder(e: m.Event, s: m.AgreementState) -> Told:
     return _each(parties(s, ("staff",)), "expiry_reminder", **e.data)
 
 
 def _change(template: str) -> Rule:
-    def rule(e: m.Event, s: m.AgreementState):
+    def rule(e: m.Event, s: m.AgreementState) -> Told:
         return _each(parties(s, ("staff", "partner")), template, **e.data)
     return rule
 

@@ -1,0 +1,33 @@
+"""Contract of the agreement workflow's `record_events` local activity: it writes a
+command's events to the audit trail and projects the state into `agreements`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.common import RetryPolicy
+
+from workflows.messages import AgreementState, Event
+
+
+class RecordEventsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: AgreementState  # the state after the events, projected into `agreements`
+    events: list[Event]
+
+
+class RecordEventsResult(BaseModel):
+    inserted: int  # 0 when a retry finds the events already recorded
+    head: str  # hash of the agreement's last audit row
+
+
+RECORD_EVENTS = "record_events"
+# A local activity: short and idempotent on (agreement_id, seq); retried until the database
+# is back, so an accepted command is never lost, only delayed.
+RECORD_EVENTS_TIMEOUT = timedelta(seconds=30)
+RECORD_EVENTS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
+                                  backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
+
+ACTIVITIES: tuple[str, ...] = (RECORD_EVENTS,)
