@@ -221,6 +221,13 @@ class AgreementWorkflow:
 
     # ------------------------------------------------------------ helpers
 
+    def _recorder(self) -> contracts.Recorder:
+        """Who records: this run at its current history length. A task that fails after
+        recording adds to history, so its retry — or the next task — records as newer."""
+        info = workflow.info()
+        return contracts.Recorder(run_id=info.run_id, history_length=info.get_current_history_length(),
+                                  continued_run_id=info.continued_run_id)
+
     def _require_state(self) -> m.AgreementState:
         assert self._state is not None
         return self._state
@@ -246,7 +253,7 @@ class AgreementWorkflow:
         try:
             await workflow.execute_local_activity(
                 contracts.RECORD_EVENTS,
-                contracts.RecordEventsInput(state=state, events=events),
+                contracts.RecordEventsInput(state=state, events=events, recorder=self._recorder()),
                 result_type=contracts.RecordEventsResult,
                 start_to_close_timeout=contracts.RECORD_EVENTS_TIMEOUT,
                 retry_policy=contracts.RECORD_EVENTS_RETRY,
