@@ -226,6 +226,13 @@ class AgreementWorkflow:
 
     # ------------------------------------------------------------ helpers
 
+    def _recorder(self) -> records.Recorder:
+        """Who records: this run at its current history length. A task that fails after
+        recording adds to history, so its retry — or the next task — records as newer."""
+        info = workflow.info()
+        return records.Recorder(run_id=info.run_id, history_length=info.get_current_history_length(),
+                                  continued_run_id=info.continued_run_id)
+
     def _require_state(self) -> m.AgreementState:
         assert self._state is not None
         return self._state
@@ -251,7 +258,7 @@ class AgreementWorkflow:
         try:
             await workflow.execute_local_activity(
                 records.RECORD_EVENTS,
-                records.RecordEventsInput(state=state, events=events),
+                records.RecordEventsInput(state=state, events=events, recorder=self._recorder()),
                 result_type=records.RecordEventsResult,
                 start_to_close_timeout=records.RECORD_EVENTS_TIMEOUT,
                 retry_policy=records.RECORD_EVENTS_RETRY,

@@ -91,8 +91,41 @@ class AgreementEvent(Base):
     prev_hash: Mapped[str] = mapped_column(CHAR(64))
     hash: Mapped[str] = mapped_column(CHAR(64))
     recorded_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    # Which workflow run, at which length of its history, recorded the row: a row recorded by
+    # an earlier task of the same run (or by the run before it) that history does not hold
+    # may be superseded; one recorded later may not (see `queries.append_events`).
+    run_id: Mapped[str | None] = mapped_column(Text)
+    history_length: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("agreement_id", "seq"),)
+
+
+class SupersededEvent(Base):
+    """Rows that left the trail because the workflow task that recorded them never
+    completed: Temporal's history does not hold them, and the agreement decided other
+    events under their seqs. Kept whole, append-only, with when and why."""
+
+    __tablename__ = "superseded_events"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(Text)
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(TZ)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    prev_hash: Mapped[str] = mapped_column(CHAR(64))
+    hash: Mapped[str] = mapped_column(CHAR(64))
+    recorded_at: Mapped[datetime] = mapped_column(TZ)
+    run_id: Mapped[str | None] = mapped_column(Text)
+    history_length: Mapped[int | None] = mapped_column(Integer)
+    superseded_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    superseded_by_run_id: Mapped[str | None] = mapped_column(Text)
+    superseded_by_history_length: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_superseded_events_agreement_id_seq", "agreement_id", "seq"),)
 
 
 class Document(Base):

@@ -16,18 +16,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
 
+import structlog
 from sqlalchemy import Row, Text, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
-from services.store.models import Agreement, AgreementEvent, Document
-from workflows.contracts.records import RecordEventsResult
+from services.store.models import Agreement, AgreementEvent, Document, SupersededEvent
+from workflows.contracts.records import Recorder, RecordEventsResult
 from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
 
 AGREEMENTS = Agreement.__table__
 EVENTS = AgreementEvent.__table__
+SUPERSEDED = SupersededEvent.__table__
+SUPERSEDED_LOG = structlog.get_logger("pakta.audit")
 DOCUMENTS = Document.__table__
 MAX_PAGE = 500
 
@@ -74,6 +77,8 @@ class EventRecord:
     prev_hash: str
     hash: str
     recorded_at: datetime
+    run_id: str | None = None
+    history_length: int | None = None
 
     def to_event(self) -> Event:
         return Event(id=self.id, agreement_id=self.agreement_id, seq=self.seq, version=self.version,
@@ -96,6 +101,7 @@ class ChainVerification(TypedDict):
     count: int
     head: str  # hash of the last stored row ("0"*64 when there is none)
     broken_at: int | None  # seq of the first row that does not verify
+    superseded: int  # rows of tasks that never completed, kept apart from the chain
 
 
 # ---------------------------------------------------------------- errors
@@ -125,21 +131,27 @@ class InvalidCursor(ValueError):
 # ---------------------------------------------------------------- recording
 
 
-async def append_events(session: AsyncSession, *, state: AgreementState,
-                        events: Sequence[Event]) -> RecordEventsResult:
+async def append_events(session: AsyncSession, *, state: AgreementState, events: Sequence[Event],
+                        recorder: Recorder | None = None) -> RecordEventsResult:
     """Append `events` to the agreement's hash chain and project `state` (the state after
     them). Idempotent: events already recorded are skipped, so a retried activity inserts
-    nothing twice."""
+    nothing twice.
+
+    Temporal's history is the truth. Rows under the batch's seqs with other content were
+    written by a workflow task that never completed (its command is not in history, so the
+    workflow decided anew): they are superseded — moved whole to `superseded_events` — if
+    `recorder` is newer than whoever wrote them; otherwise the batch itself is the stale
+    one and is refused (ChainConflict)."""
     _check_batch(state, events)
     # One writer per chain at a time: concurrent appends would read the same head.
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(state.id))))
-    last = (await session.execute(
-        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == state.id)
-        .order_by(EVENTS.c.seq.desc()).limit(1)
-    )).first()
-    last_seq, head = (last.seq, last.hash) if last else (0, GENESIS)
+    last_seq, head = await _head(session, state.id)
 
-    await _check_already_recorded(session, [e for e in events if e.seq <= last_seq])
+    conflict = await _first_conflict(session, [e for e in events if e.seq <= last_seq])
+    superseded = 0
+    if conflict is not None:
+        superseded = await _supersede_from(session, agreement_id=state.id, seq=conflict, recorder=recorder)
+        last_seq, head = await _head(session, state.id)
     fresh = [e for e in events if e.seq > last_seq]
     if fresh and fresh[0].seq != last_seq + 1:
         raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; "
@@ -149,15 +161,62 @@ async def append_events(session: AsyncSession, *, state: AgreementState,
         body = event_body(event)
         digest = chain_hash(head, body)
         # `at` is stored from its hashed form, so the row reproduces the body exactly.
-        rows.append({**body, "at": datetime.fromisoformat(body["at"]), "prev_hash": head, "hash": digest})
+        rows.append({**body, "at": datetime.fromisoformat(body["at"]), "prev_hash": head, "hash": digest,
+                     "run_id": recorder.run_id if recorder else None,
+                     "history_length": recorder.history_length if recorder else None})
         head = digest
     if rows:
         await session.execute(EVENTS.insert(), rows)
         last_seq = rows[-1]["seq"]
     if state.seq > last_seq:
         raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq}.")
-    await _project(session, state, head)
-    return RecordEventsResult(inserted=len(rows), head=head)
+    await _project(session, state, head, replace=superseded > 0)
+    return RecordEventsResult(inserted=len(rows), head=head, superseded=superseded)
+
+
+async def _head(session: AsyncSession, agreement_id: str) -> tuple[int, str]:
+    last = (await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == agreement_id)
+        .order_by(EVENTS.c.seq.desc()).limit(1)
+    )).first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
+
+
+def may_supersede(recorded: tuple[str | None, int | None], recorder: Recorder | None) -> bool:
+    """Whether `recorder` is newer than the task that recorded a row (its run and history
+    length): a later task of the same run (a failed task adds to history, so its retry sees
+    a longer one), or the run that continued from the row's run. Rows from before runs were
+    noted give way to any noted recorder. A row recorded later than `recorder` — a stale
+    task writing late — never gives way."""
+    run_id, length = recorded
+    if recorder is None:
+        return False
+    if run_id is None:
+        return True
+    if run_id == recorder.run_id:
+        return length is not None and length < recorder.history_length
+    return run_id == recorder.continued_run_id
+
+
+async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
+    """Move the rows from `seq` on out of the chain, or refuse if any is newer than us."""
+    stale = (await session.execute(
+        select(EVENTS).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq).order_by(EVENTS.c.seq)
+    )).mappings().all()
+    for row in stale:
+        if not may_supersede((row["run_id"], row["history_length"]), recorder):
+            raise ChainConflict(f"Seq {row['seq']} of {agreement_id} is already recorded with different "
+                                "content by a newer task.")
+    reason = (f"Recorded by a workflow task that never completed; history decided seq {seq} anew "
+              f"(run {recorder.run_id}, history length {recorder.history_length}).") if recorder else ""
+    await session.execute(SUPERSEDED.insert(), [
+        {**dict(row), "superseded_by_run_id": recorder.run_id if recorder else None,
+         "superseded_by_history_length": recorder.history_length if recorder else None, "reason": reason}
+        for row in stale])
+    await session.execute(EVENTS.delete().where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq))
+    SUPERSEDED_LOG.warning("events_superseded", agreement_id=agreement_id, seq_from=seq, count=len(stale),
+                           run_id=recorder.run_id if recorder else None)
+    return len(stale)
 
 
 def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
@@ -172,10 +231,11 @@ def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
                            f"(seq {seqs[-1]}).")
 
 
-async def _check_already_recorded(session: AsyncSession, events: list[Event]) -> None:
-    """A retry re-sends what is stored; anything else under a stored seq is a conflict."""
+async def _first_conflict(session: AsyncSession, events: list[Event]) -> int | None:
+    """The first seq under which something other than this batch's event is stored (a retry
+    re-sends exactly what is stored), or None."""
     if not events:
-        return
+        return None
     stored = {row.seq: row for row in (await session.execute(
         select(EVENTS.c.seq, EVENTS.c.prev_hash, EVENTS.c.hash)
         .where(EVENTS.c.agreement_id == events[0].agreement_id,
@@ -184,18 +244,19 @@ async def _check_already_recorded(session: AsyncSession, events: list[Event]) ->
     for event in events:
         row = stored.get(event.seq)
         if row is None or chain_hash(row.prev_hash, event_body(event)) != row.hash:
-            raise ChainConflict(f"Seq {event.seq} of {event.agreement_id} is already recorded "
-                                "with different content.")
+            return event.seq
+    return None
 
 
-async def _project(session: AsyncSession, state: AgreementState, head: str) -> None:
+async def _project(session: AsyncSession, state: AgreementState, head: str, *, replace: bool = False) -> None:
     values = projection(state, head)
     stmt = insert(AGREEMENTS).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[AGREEMENTS.c.id],
         set_={name: stmt.excluded[name] for name in values if name != "id"},
-        # A late retry carrying an older state must not roll the read model back.
-        where=tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
+        # A late retry carrying an older state must not roll the read model back — unless
+        # the rows it was projected from were just superseded: then this state is the truth.
+        where=None if replace else tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
         < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
     )
     await session.execute(stmt)
@@ -351,7 +412,17 @@ async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVeri
     )).first()
     if broken_at is None and projected and (projected.last_seq, projected.head_hash) != (count, head):
         broken_at = min(count + 1, projected.last_seq)
-    return {"valid": broken_at is None, "count": count, "head": head, "broken_at": broken_at}
+    superseded = (await session.execute(
+        select(func.count()).select_from(SUPERSEDED).where(SUPERSEDED.c.agreement_id == agreement_id))).scalar_one()
+    return {"valid": broken_at is None, "count": count, "head": head, "broken_at": broken_at,
+            "superseded": superseded}
+
+
+async def list_superseded(session: AsyncSession, *, agreement_id: str) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(SUPERSEDED).where(SUPERSEDED.c.agreement_id == agreement_id)
+        .order_by(SUPERSEDED.c.superseded_at, SUPERSEDED.c.seq))
+    return [dict(row) for row in rows.mappings()]
 
 
 def stored_body(row: EventRecord) -> dict[str, Any]:

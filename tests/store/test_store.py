@@ -22,6 +22,7 @@ from workflows.timeline import due_after
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
 from services.store.db import Base, session_scope
+from workflows.contracts.records import Recorder
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
 from tests.readmodel import events_of, row as agreement
 from workflows import lifecycle as L
@@ -97,7 +98,7 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert (record_.created_by, record_.created_at, record_.updated_at) == ("staff@jabar", NOW, NOW)
 
     assert await verify(sessionmaker, state.id) == {
-        "valid": True, "count": after.seq, "head": second.head, "broken_at": None}
+        "valid": True, "count": after.seq, "head": second.head, "broken_at": None, "superseded": 0}
 
 
 async def test_recording_twice_inserts_nothing(sessionmaker):
@@ -113,7 +114,7 @@ async def test_recording_twice_inserts_nothing(sessionmaker):
     result = await record(sessionmaker, later, events[-1:] + comment)
     assert result.inserted == len(comment)
     check = await verify(sessionmaker, state.id)
-    assert check == {"valid": True, "count": later.seq, "head": result.head, "broken_at": None}
+    assert check == {"valid": True, "count": later.seq, "head": result.head, "broken_at": None, "superseded": 0}
 
 
 async def test_concurrent_retries_record_once(sessionmaker):
@@ -143,6 +144,74 @@ async def test_a_different_history_under_a_recorded_seq_is_refused(sessionmaker)
     _, replayed = run(replay(events[:1]), staff("jabar"), m.Submit(), NOW + timedelta(hours=1))
     with pytest.raises(queries.ChainConflict):
         await record(sessionmaker, state, replayed)
+
+
+def by(run_id: str, history_length: int, continued_from: str | None = None) -> Recorder:
+    return Recorder(run_id=run_id, history_length=history_length, continued_run_id=continued_from)
+
+
+async def record_as(sessionmaker, recorder: Recorder, state: m.AgreementState, events: list[m.Event]):
+    async with session_scope(sessionmaker) as session:
+        return await queries.append_events(session, state=state, events=events, recorder=recorder)
+
+
+async def lost_comment_then_submit(sessionmaker, first: Recorder):
+    """A comment recorded by a task that never completed, then — history having never held
+    it — a submit decided under the same seq."""
+    state, created = create(ksdd("jabar", "jateng"))
+    await record_as(sessionmaker, by("run-a", 3), state, created)
+    lost_state, lost = run(state, staff("jabar"), m.Comment(text="Tercatat, lalu pekerja mati"))
+    await record_as(sessionmaker, first, lost_state, lost)
+    truth_state, truth = run(state, staff("jabar"), m.Submit(), NOW + timedelta(minutes=5))
+    return state, (lost_state, lost), (truth_state, truth)
+
+
+async def test_rows_of_a_task_that_never_completed_give_way_to_history(sessionmaker):
+    state, (_, lost), (truth_state, truth) = await lost_comment_then_submit(sessionmaker, by("run-a", 9))
+    result = await record_as(sessionmaker, by("run-a", 14), truth_state, truth)
+    assert result.superseded == 1 and result.inserted == len(truth)
+    trail = await events_of(sessionmaker, state.id)
+    assert [e.type for e in trail] == ["agreement_created", *[e.type for e in truth]]
+    check = await verify(sessionmaker, state.id)
+    assert check["valid"] and check["count"] == truth_state.seq and check["superseded"] == 1
+    assert (await agreement(sessionmaker, state.id)).stage == "review"  # the projection follows history
+    async with sessionmaker() as session:
+        apart = await queries.list_superseded(session, agreement_id=state.id)
+    assert [(r["seq"], r["type"], r["run_id"], r["history_length"]) for r in apart] == [
+        (2, "comment_added", "run-a", 9)]
+    assert apart[0]["superseded_by_run_id"] == "run-a" and "never completed" in apart[0]["reason"]
+    assert apart[0]["hash"] == chain_hash(apart[0]["prev_hash"], event_body(lost[0]))  # kept whole
+
+
+async def test_a_stale_task_writing_late_never_displaces_what_a_newer_task_recorded(sessionmaker):
+    state, (lost_state, lost), (truth_state, truth) = await lost_comment_then_submit(sessionmaker, by("run-a", 9))
+    await record_as(sessionmaker, by("run-a", 14), truth_state, truth)
+    with pytest.raises(queries.ChainConflict, match="newer task"):
+        await record_as(sessionmaker, by("run-a", 9), lost_state, lost)
+    assert [e.type for e in await events_of(sessionmaker, state.id)][1] == truth[0].type
+    assert (await verify(sessionmaker, state.id))["superseded"] == 1
+
+
+async def test_the_run_that_continued_from_another_supersedes_its_unfinished_rows_not_the_reverse(sessionmaker):
+    state, _, (truth_state, truth) = await lost_comment_then_submit(sessionmaker, by("run-a", 40))
+    with pytest.raises(queries.ChainConflict):  # an unrelated run cannot
+        await record_as(sessionmaker, by("run-x", 99), truth_state, truth)
+    result = await record_as(sessionmaker, by("run-b", 5, continued_from="run-a"), truth_state, truth)
+    assert result.superseded == 1
+    other_state, other = run(state, staff("jabar"), m.Comment(text="Tugas basi dari run-a"))
+    with pytest.raises(queries.ChainConflict):
+        await record_as(sessionmaker, by("run-a", 41), other_state, other)
+
+
+async def test_a_row_leaves_the_trail_only_once_it_stands_among_the_superseded(sessionmaker):
+    state, _ = await submitted(sessionmaker)
+    with pytest.raises(Exception, match="append-only"):
+        async with session_scope(sessionmaker) as session:
+            await session.execute(text("DELETE FROM agreement_events WHERE agreement_id = :id AND seq = 2"),
+                                  {"id": state.id})
+    with pytest.raises(Exception, match="append-only"):
+        async with session_scope(sessionmaker) as session:
+            await session.execute(text("DELETE FROM superseded_events"))
 
 
 @pytest.mark.parametrize("mangle", ["other_agreement", "not_consecutive", "state_behind"])
@@ -246,7 +315,7 @@ async def test_a_trail_cut_short_is_noticed(sessionmaker):
 
 async def test_an_unknown_agreement_has_an_empty_valid_trail(sessionmaker):
     assert await verify(sessionmaker, "agr-none") == {
-        "valid": True, "count": 0, "head": GENESIS, "broken_at": None}
+        "valid": True, "count": 0, "head": GENESIS, "broken_at": None, "superseded": 0}
 
 
 # ---------------------------------------------------------------- lists

@@ -11,16 +11,29 @@ from temporalio.common import RetryPolicy
 from workflows.messages import AgreementState, Event
 
 
+class Recorder(BaseModel):
+    """Who records a batch: the workflow run, the length of its history when the recording
+    task ran, and the run it continued from. Orders competing writes under one seq."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    history_length: int
+    continued_run_id: str | None = None
+
+
 class RecordEventsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: AgreementState  # the state after the events, projected into `agreements`
     events: list[Event]
+    recorder: Recorder | None = None  # None: callers from before superseding existed
 
 
 class RecordEventsResult(BaseModel):
     inserted: int  # 0 when a retry finds the events already recorded
     head: str  # hash of the agreement's last audit row
+    superseded: int = 0  # rows of a task that never completed, moved out of the chain
 
 
 RECORD_EVENTS = "record_events"

@@ -37,6 +37,9 @@ class ChainVerification(BaseModel):
     count: int
     head: str
     broken_at: int | None = None
+    # Rows written by a workflow task that never completed (a crash between recording and
+    # completing): Temporal's history does not hold them, so they stand apart from the chain.
+    superseded: int = 0
 
 
 @router.get("/{agreement_id}/events", response_model=AuditTrail, summary="The audit trail")

@@ -48,7 +48,8 @@ class RecordActivities:
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
         try:
             async with session_scope(self.sessionmaker) as session:
-                result = await queries.append_events(session, state=input.state, events=input.events)
+                result = await queries.append_events(session, state=input.state, events=input.events,
+                                                     recorder=input.recorder)
         except queries.RecordError as error:
             # A gap, a conflicting history or a malformed batch stays wrong however often it
             # is retried: fail at once so the workflow sees it, instead of retrying forever.
