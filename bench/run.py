@@ -22,9 +22,10 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 
 def _progress(message: str) -> None:
@@ -66,16 +67,26 @@ def bench_decider(n: int) -> None:
     from workflows import lifecycle as L
     from workflows import messages as m
 
-    now = datetime(2027, 1, 4, 2, tzinfo=timezone.utc)
+    now = datetime(2027, 1, 4, 2, tzinfo=UTC)
     staff = m.Actor(sub="s", org="jabar", roles=["staff"])
     partner = m.Actor(sub="p", org="jateng", roles=["staff"])
-    approvers = {org: m.Actor(sub=f"a-{org}", org=org, roles=["approver"], gates=["review", "legal", "dprd"])
-                 for org in ("jabar", "jateng")}
+    approvers = {
+        org: m.Actor(sub=f"a-{org}", org=org, roles=["approver"], gates=["review", "legal", "dprd"])
+        for org in ("jabar", "jateng")
+    }
     proposal = m.Proposal(
-        title="Bench KSDD", kind="ksdd", objectives="bench", sector="bench", start_date="2027-01-01",
-        duration_months=60, indicators=[m.Indicator(name="x", target=1, unit="u")],
-        parties=[m.Party(org="jabar", role="initiator", sector="government", signatory="A"),
-                 m.Party(org="jateng", role="counterparty", sector="government", signatory="B")])
+        title="Bench KSDD",
+        kind="ksdd",
+        objectives="bench",
+        sector="bench",
+        start_date="2027-01-01",
+        duration_months=60,
+        indicators=[m.Indicator(name="x", target=1, unit="u")],
+        parties=[
+            m.Party(org="jabar", role="initiator", sector="government", signatory="A"),
+            m.Party(org="jateng", role="counterparty", sector="government", signatory="B"),
+        ],
+    )
 
     def lifecycle_run() -> m.AgreementState:
         state = None
@@ -109,9 +120,15 @@ def bench_decider(n: int) -> None:
     per_command = [s / commands for s in _timed(lifecycle_run, n)]
     snapshot = _timed(lambda: L.snapshot(final, staff, now), n * 5)
     wakeup = _timed(lambda: L.next_wakeup(final), n * 5)
-    _report("decider (pure, one KSDD agreement)",
-            [("decide + evolve, per command", per_command), ("snapshot with allowed_actions", snapshot),
-             ("next_wakeup", wakeup)], baseline)
+    _report(
+        "decider (pure, one KSDD agreement)",
+        [
+            ("decide + evolve, per command", per_command),
+            ("snapshot with allowed_actions", snapshot),
+            ("next_wakeup", wakeup),
+        ],
+        baseline,
+    )
 
 
 async def bench_api(n: int) -> None:
@@ -122,8 +139,8 @@ async def bench_api(n: int) -> None:
     from services.auth import mint_token
     from services.settings import Settings
     from services.store.db import create_engine, create_sessionmaker
-    from tests.fixtures.servers import start_dev_server, start_postgres
     from services.worker.registry import WORKFLOWS, activities, workflow_runner
+    from tests.fixtures.servers import start_dev_server, start_postgres
 
     with tempfile.TemporaryDirectory(prefix="pakta-bench-") as tmp:
         _progress("api: starting embedded PostgreSQL and the Temporal dev server")
@@ -131,22 +148,41 @@ async def bench_api(n: int) -> None:
         env = await start_dev_server()
         try:
             queue = f"bench-{uuid.uuid4()}"
-            settings = Settings(database_url=pg.url, temporal_address=env.client.service_client.config.target_host,
-                                temporal_task_queue=queue, metrics_port=0, log_level="WARNING")
+            settings = Settings(
+                database_url=pg.url,
+                temporal_address=env.client.service_client.config.target_host,
+                temporal_task_queue=queue,
+                metrics_port=0,
+                log_level="WARNING",
+            )
             engine = create_engine(settings)
             sessionmaker = create_sessionmaker(engine)
             app = create_app(settings)
-            worker = Worker(env.client, task_queue=queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
-                            activities=activities(settings, sessionmaker))
+            worker = Worker(
+                env.client,
+                task_queue=queue,
+                workflows=WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=activities(settings, sessionmaker),
+            )
             token = mint_token(settings, sub="bench", org="jabar", roles=["staff"])
             auth = {"Authorization": f"Bearer {token}"}
-            body = {"title": "Bench", "kind": "ksdpk", "objectives": "bench", "sector": "bench",
-                    "start_date": "2027-01-01", "duration_months": 12,
-                    "parties": [{"org": "jabar", "role": "initiator", "sector": "government", "signatory": "A"},
-                                {"org": "univ", "role": "counterparty", "sector": "academia", "signatory": "B"}]}
+            body = {
+                "title": "Bench",
+                "kind": "ksdpk",
+                "objectives": "bench",
+                "sector": "bench",
+                "start_date": "2027-01-01",
+                "duration_months": 12,
+                "parties": [
+                    {"org": "jabar", "role": "initiator", "sector": "government", "signatory": "A"},
+                    {"org": "univ", "role": "counterparty", "sector": "academia", "signatory": "B"},
+                ],
+            }
             async with worker, app.router.lifespan_context(app):
-                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
-                                             timeout=60) as http:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+                ) as http:
                     created = (await http.post("/agreements", json=body, headers=auth)).json()
                     path = f"/agreements/{created['id']}"
                     for _ in range(5):  # warm up every path once
@@ -155,17 +191,23 @@ async def bench_api(n: int) -> None:
                         await http.post(f"{path}/actions", json={"type": "comment", "text": "w"}, headers=auth)
                     baseline = await _atimed(lambda: http.get("/healthz"), n, "healthz")
                     reads = await _atimed(lambda: http.get(path, headers=auth), n, "snapshot reads")
-                    actions = await _atimed(lambda: http.post(f"{path}/actions", json={"type": "comment", "text": "b"},
-                                                              headers=auth), n, "actions")
-                    creates = await _atimed(lambda: http.post("/agreements", json=body, headers=auth),
-                                            max(10, n // 5), "creates")
+                    actions = await _atimed(
+                        lambda: http.post(f"{path}/actions", json={"type": "comment", "text": "b"}, headers=auth),
+                        n,
+                        "actions",
+                    )
+                    creates = await _atimed(
+                        lambda: http.post("/agreements", json=body, headers=auth), max(10, n // 5), "creates"
+                    )
             await engine.dispose()
         finally:
             await env.shutdown()
             pg.stop()
-    _report("api (in-process HTTP, dev server, embedded PostgreSQL)",
-            [("GET /agreements/{id}", reads), ("POST …/actions (comment)", actions),
-             ("POST /agreements", creates)], baseline)
+    _report(
+        "api (in-process HTTP, dev server, embedded PostgreSQL)",
+        [("GET /agreements/{id}", reads), ("POST …/actions (comment)", actions), ("POST /agreements", creates)],
+        baseline,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

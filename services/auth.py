@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from functools import lru_cache
-
 from typing import Annotated, Any, Literal
 
 import jwt
@@ -95,18 +94,34 @@ def decode_token(settings: Settings, token: str) -> Principal:
         raise InvalidToken(f"The bearer token is invalid: {exc}.") from exc
     try:
         if settings.oidc_jwks_url and algorithm in OIDC_ALGORITHMS:
-            key = _jwks_client(settings.oidc_jwks_url, settings.oidc_jwks_cooldown_seconds).get_signing_key_from_jwt(token).key
-            claims = jwt.decode(token, key, algorithms=OIDC_ALGORITHMS, issuer=settings.oidc_issuer,
-                                audience=settings.oidc_audience, leeway=settings.oidc_leeway_seconds,
-                                options={"require": ["sub", "exp"]})
+            key = (
+                _jwks_client(settings.oidc_jwks_url, settings.oidc_jwks_cooldown_seconds)
+                .get_signing_key_from_jwt(token)
+                .key
+            )
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=OIDC_ALGORITHMS,
+                issuer=settings.oidc_issuer,
+                audience=settings.oidc_audience,
+                leeway=settings.oidc_leeway_seconds,
+                options={"require": ["sub", "exp"]},
+            )
             claims = oidc_claims(settings, claims)
         elif settings.accepts_hmac_tokens:
-            claims = jwt.decode(token, settings.jwt_secret, algorithms=[settings.jwt_algorithm],
-                                issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                                options={"require": ["sub", "exp"]})
+            claims = jwt.decode(
+                token,
+                settings.jwt_secret,
+                algorithms=[settings.jwt_algorithm],
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                options={"require": ["sub", "exp"]},
+            )
         else:
-            raise InvalidToken("Tokens signed with a shared secret are not accepted here; "
-                               "sign in through the identity provider.")
+            raise InvalidToken(
+                "Tokens signed with a shared secret are not accepted here; sign in through the identity provider."
+            )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("The bearer token has expired.", code="token_expired") from exc
     except jwt.PyJWTError as exc:
@@ -115,8 +130,10 @@ def decode_token(settings: Settings, token: str) -> Principal:
         return Principal.model_validate(claims)
     except ValidationError as exc:
         fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
-        raise InvalidToken("The bearer token's claims are not Pakta's: it needs an organisation (org) and "
-                           "known roles and gates.", claims=fields) from exc
+        raise InvalidToken(
+            "The bearer token's claims are not Pakta's: it needs an organisation (org) and known roles and gates.",
+            claims=fields,
+        ) from exc
 
 
 def _claim(claims: dict[str, Any], path: str) -> Any:
@@ -138,7 +155,10 @@ def oidc_claims(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
     """An issuer's claims as Pakta's `sub`, `org`, `roles` and `gates`. With a role map,
     only the issuer's values it names count (an issuer hands out many roles that are none
     of Pakta's business); without one, the claims must hold Pakta's own names."""
-    roles, gates = _as_list(_claim(claims, settings.oidc_roles_claim)), _as_list(_claim(claims, settings.oidc_gates_claim))
+    roles, gates = (
+        _as_list(_claim(claims, settings.oidc_roles_claim)),
+        _as_list(_claim(claims, settings.oidc_gates_claim)),
+    )
     if settings.oidc_role_map:
         mapped = [settings.oidc_role_map[v] for v in roles + gates if v in settings.oidc_role_map]
         roles = sorted({v for v in mapped if not v.startswith("gate:")})

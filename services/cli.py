@@ -31,8 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
     dev.add_argument("--temporal-port", type=int, default=7233, help="Temporal gRPC port (default 7233)")
     dev.add_argument("--ui-port", type=int, default=8233, help="Temporal web UI port (default 8233)")
-    dev.add_argument("--pg-port", type=int, default=None,
-                     help="PostgreSQL port (default: the one remembered in the data dir, else 5433 or a free one)")
+    dev.add_argument(
+        "--pg-port",
+        type=int,
+        default=None,
+        help="PostgreSQL port (default: the one remembered in the data dir, else 5433 or a free one)",
+    )
     dev.add_argument("--demo", action="store_true", help="seed example agreements")
 
     commands.add_parser("api", help="serve the HTTP API (PAKTA_API_HOST:PAKTA_API_PORT)")
@@ -52,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--roles", required=True, type=_csv, help=f"comma-separated: {','.join(ROLES)}")
     token.add_argument("--gates", default=[], type=_csv, help=f"comma-separated: {','.join(GATES)}")
     token.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds")
-    token.add_argument("--data-dir", type=Path, default=Path(".pakta"),
-                       help="without PAKTA_JWT_SECRET, use the secret of this `pakta dev` data dir")
+    token.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".pakta"),
+        help="without PAKTA_JWT_SECRET, use the secret of this `pakta dev` data dir",
+    )
     return parser
 
 
@@ -66,10 +74,16 @@ def main(argv: list[str] | None = None) -> int:
 def _dev(args) -> int:
     from services.devstack import DevOptions, run_dev
 
-    return run_dev(DevOptions(
-        data_dir=args.data_dir, port=args.port, temporal_port=args.temporal_port,
-        ui_port=args.ui_port, pg_port=args.pg_port, demo=args.demo,
-    ))
+    return run_dev(
+        DevOptions(
+            data_dir=args.data_dir,
+            port=args.port,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port,
+            pg_port=args.pg_port,
+            demo=args.demo,
+        )
+    )
 
 
 def _configured():
@@ -93,8 +107,12 @@ def _api(args) -> int:
         print(f"pakta api: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        app, host=settings.api_host, port=settings.api_port,
-        log_config=None, access_log=False, proxy_headers=True,
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
     )
     return 0
 
@@ -115,8 +133,7 @@ def _db(args) -> int:
         upgrade_database_sync(settings.database_url)
         print("ok", flush=True)
     else:
-        make_revision(settings.database_url, message=args.message, rev_id=args.rev_id,
-                      autogenerate=args.autogenerate)
+        make_revision(settings.database_url, message=args.message, rev_id=args.rev_id, autogenerate=args.autogenerate)
     return 0
 
 
@@ -132,8 +149,7 @@ def _token(args) -> int:
     dev_secret = args.data_dir / "jwt_secret"
     if settings.uses_dev_secret and dev_secret.exists():
         settings = settings.model_copy(update={"jwt_secret": dev_secret.read_text().strip()})
-    print(mint_token(settings, sub=args.sub, org=args.org, roles=args.roles,
-                     gates=args.gates, ttl_seconds=args.ttl))
+    print(mint_token(settings, sub=args.sub, org=args.org, roles=args.roles, gates=args.gates, ttl_seconds=args.ttl))
     return 0
 
 

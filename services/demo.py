@@ -26,31 +26,44 @@ def _party(org: str, role: str, sector: str, signatory: str, **kw) -> m.Party:
 
 PROPOSALS: dict[str, m.Proposal] = {
     "demo-ksdd": m.Proposal(
-        title="Pengelolaan sampah regional Jawa Barat – Jawa Tengah", kind="ksdd",
+        title="Pengelolaan sampah regional Jawa Barat – Jawa Tengah",
+        kind="ksdd",
         objectives="Pengelolaan TPPAS regional dan pengangkutan sampah lintas batas.",
         sector="environment",
-        parties=[_party("jabar", "initiator", "government", "Gubernur Jawa Barat"),
-                 _party("jateng", "counterparty", "government", "Gubernur Jawa Tengah",
-                        requires_dprd_approval=True)],
-        start_date=date(2027, 1, 1), duration_months=60,
+        parties=[
+            _party("jabar", "initiator", "government", "Gubernur Jawa Barat"),
+            _party("jateng", "counterparty", "government", "Gubernur Jawa Tengah", requires_dprd_approval=True),
+        ],
+        start_date=date(2027, 1, 1),
+        duration_months=60,
         indicators=[m.Indicator(name="Sampah terolah", target=1200, unit="ton/hari")],
-        value=25_000_000_000),
+        value=25_000_000_000,
+    ),
     "demo-ksdpk": m.Proposal(
-        title="Riset ketahanan pangan bersama Universitas Padjadjaran", kind="ksdpk",
+        title="Riset ketahanan pangan bersama Universitas Padjadjaran",
+        kind="ksdpk",
         objectives="Riset varietas padi tahan kekeringan dan pendampingan petani.",
         sector="agriculture",
-        parties=[_party("jabar", "initiator", "government", "Gubernur Jawa Barat"),
-                 _party("unpad", "counterparty", "academia", "Rektor Universitas Padjadjaran")],
-        start_date=date(2027, 3, 1), duration_months=36,
-        indicators=[m.Indicator(name="Petani didampingi", target=500, unit="orang")]),
+        parties=[
+            _party("jabar", "initiator", "government", "Gubernur Jawa Barat"),
+            _party("unpad", "counterparty", "academia", "Rektor Universitas Padjadjaran"),
+        ],
+        start_date=date(2027, 3, 1),
+        duration_months=36,
+        indicators=[m.Indicator(name="Petani didampingi", target=500, unit="orang")],
+    ),
     "demo-ksdpl": m.Proposal(
-        title="Sister province Jawa Barat – Western Australia: kesehatan", kind="ksdpl",
-        objectives="Pertukaran tenaga kesehatan dan surveilans penyakit menular.", sector="health",
-        parties=[_party("jabar", "initiator", "government", "Gubernur Jawa Barat",
-                        requires_dprd_approval=True),
-                 _party("wa-gov", "counterparty", "government", "Premier of Western Australia",
-                        foreign=True)],
-        start_date=date(2027, 6, 1), duration_months=48),
+        title="Sister province Jawa Barat – Western Australia: kesehatan",
+        kind="ksdpl",
+        objectives="Pertukaran tenaga kesehatan dan surveilans penyakit menular.",
+        sector="health",
+        parties=[
+            _party("jabar", "initiator", "government", "Gubernur Jawa Barat", requires_dprd_approval=True),
+            _party("wa-gov", "counterparty", "government", "Premier of Western Australia", foreign=True),
+        ],
+        start_date=date(2027, 6, 1),
+        duration_months=48,
+    ),
 }
 
 
@@ -59,15 +72,24 @@ async def seed(settings: Settings, client: Client) -> list[str]:
     for key, proposal in PROPOSALS.items():
         try:
             snapshot, created = await commands.start_agreement(
-                client, task_queue=settings.temporal_task_queue, proposal=proposal,
-                principal=JABAR_STAFF, idempotency_key=key)
+                client,
+                task_queue=settings.temporal_task_queue,
+                proposal=proposal,
+                principal=JABAR_STAFF,
+                idempotency_key=key,
+            )
         except PaktaError as error:
             log.warning("demo.seed_failed", key=key, error=error.message)
             continue
         if created and key != "demo-ksdpl":
-            await commands.send_command(client, agreement_id=snapshot.id, command=m.Submit(),
-                                        principal=JABAR_STAFF, expected_version=None,
-                                        idempotency_key=f"{key}-submit")
+            await commands.send_command(
+                client,
+                agreement_id=snapshot.id,
+                command=m.Submit(),
+                principal=JABAR_STAFF,
+                expected_version=None,
+                idempotency_key=f"{key}-submit",
+            )
         ids.append(snapshot.id)
         log.info("demo.seeded", key=key, agreement_id=snapshot.id, created=created)
     return ids

@@ -140,10 +140,16 @@ async def _serve(settings: Settings, options: DevOptions, postgres, temporal) ->
 
     worker_stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, client, stop=worker_stop), name="worker")
-    server = _Server(uvicorn.Config(
-        create_app(settings, temporal_client=client), host=settings.api_host,
-        port=settings.api_port, log_config=None, access_log=False, lifespan="on",
-    ))
+    server = _Server(
+        uvicorn.Config(
+            create_app(settings, temporal_client=client),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
     api = asyncio.create_task(server.serve(), name="api")
     with _step("starting the worker and the API"):
         while not server.started:
@@ -221,6 +227,7 @@ async def _seed_demo(settings: Settings, client: Client) -> None:
 
 
 # -- ports, secrets and progress ------------------------------------------------------------
+
 
 def _postgres_port(data_dir: Path, requested: int | None) -> int:
     if requested:

@@ -19,11 +19,13 @@ from workflows.portfolio.digest import DIGEST_HOUR
 DEV_JWT_SECRET = "pakta-dev-secret-do-not-use-in-production"
 # Secrets that appear in Pakta's own files (examples, old compose fallbacks): public, so
 # never a production secret whatever their length.
-PUBLISHED_SECRETS = frozenset({
-    DEV_JWT_SECRET,
-    "change-me-compose-only-secret-0123456789",
-    "a-real-secret-from-the-vault",
-})
+PUBLISHED_SECRETS = frozenset(
+    {
+        DEV_JWT_SECRET,
+        "change-me-compose-only-secret-0123456789",
+        "a-real-secret-from-the-vault",
+    }
+)
 MIN_SECRET_CHARS = 32
 MIN_SECRET_DISTINCT_CHARS = 12
 
@@ -41,9 +43,7 @@ def secret_weakness(secret: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PAKTA_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="PAKTA_", env_file=".env", extra="ignore", frozen=True)
 
     env: Literal["dev", "production"] = "dev"
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from workflows import lifecycle as L
 from workflows import messages as m
 
-NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 INITIATOR = "jabar"
 REGION = "jateng"
 THIRD_PARTY = "itb"
@@ -44,10 +44,23 @@ def doc(label: object) -> str:
 # ---------------------------------------------------------------- proposals
 
 
-def party(org: str, role: str = "counterparty", *, sector: str = "government",
-          foreign: bool = False, dprd: bool = False, signatory: str | None = None) -> m.Party:
-    return m.Party(org=org, role=role, sector=sector, foreign=foreign,
-                   requires_dprd_approval=dprd, signatory=signatory or f"Head of {org}")
+def party(
+    org: str,
+    role: str = "counterparty",
+    *,
+    sector: str = "government",
+    foreign: bool = False,
+    dprd: bool = False,
+    signatory: str | None = None,
+) -> m.Party:
+    return m.Party(
+        org=org,
+        role=role,
+        sector=sector,
+        foreign=foreign,
+        requires_dprd_approval=dprd,
+        signatory=signatory or f"Head of {org}",
+    )
 
 
 def _dprd_orgs(dprd: bool | Iterable[str], eligible: Iterable[str]) -> set[str]:
@@ -61,8 +74,13 @@ def _dprd_orgs(dprd: bool | Iterable[str], eligible: Iterable[str]) -> set[str]:
 
 def proposal(parties: list[m.Party], kind: str, **overrides: Any) -> m.Proposal:
     fields: dict[str, Any] = dict(
-        title=f"Kerja sama {kind} kesehatan", kind=kind, objectives="Berbagi data kesehatan",
-        sector="health", parties=parties, start_date="2027-01-01", duration_months=36,
+        title=f"Kerja sama {kind} kesehatan",
+        kind=kind,
+        objectives="Berbagi data kesehatan",
+        sector="health",
+        parties=parties,
+        start_date="2027-01-01",
+        duration_months=36,
         evaluation_interval_months=6,
         indicators=[{"name": "Puskesmas terhubung", "target": 100, "unit": "puskesmas"}],
         value=1_500_000_000,
@@ -71,8 +89,9 @@ def proposal(parties: list[m.Party], kind: str, **overrides: Any) -> m.Proposal:
     return m.Proposal.model_validate(fields)
 
 
-def ksdd_proposal(dprd: bool | Iterable[str] = False, *, counterparties: Iterable[str] = (REGION,),
-                  **overrides: Any) -> m.Proposal:
+def ksdd_proposal(
+    dprd: bool | Iterable[str] = False, *, counterparties: Iterable[str] = (REGION,), **overrides: Any
+) -> m.Proposal:
     orgs = [INITIATOR, *counterparties]
     needs = _dprd_orgs(dprd, orgs)
     parties = [party(INITIATOR, "initiator", dprd=INITIATOR in needs)]
@@ -80,28 +99,32 @@ def ksdd_proposal(dprd: bool | Iterable[str] = False, *, counterparties: Iterabl
     return proposal(parties, "ksdd", **overrides)
 
 
-def ksdpk_proposal(dprd: bool = False, *, sector: str = "academia", counterparty: str = THIRD_PARTY,
-                   **overrides: Any) -> m.Proposal:
+def ksdpk_proposal(
+    dprd: bool = False, *, sector: str = "academia", counterparty: str = THIRD_PARTY, **overrides: Any
+) -> m.Proposal:
     parties = [party(INITIATOR, "initiator", dprd=bool(dprd)), party(counterparty, sector=sector)]
     return proposal(parties, "ksdpk", **overrides)
 
 
 def ksdpl_proposal(dprd: bool = False, *, counterparty: str = FOREIGN_GOV, **overrides: Any) -> m.Proposal:
-    parties = [party(INITIATOR, "initiator", dprd=bool(dprd)),
-               party(counterparty, foreign=True, signatory="Governor")]
+    parties = [party(INITIATOR, "initiator", dprd=bool(dprd)), party(counterparty, foreign=True, signatory="Governor")]
     return proposal(parties, "ksdpl", **overrides)
 
 
-def ksdll_proposal(dprd: bool = False, *, sector: str = "industry", counterparty: str = FOREIGN_INST,
-                   **overrides: Any) -> m.Proposal:
-    parties = [party(INITIATOR, "initiator", dprd=bool(dprd)),
-               party(counterparty, sector=sector, foreign=True, signatory="President")]
+def ksdll_proposal(
+    dprd: bool = False, *, sector: str = "industry", counterparty: str = FOREIGN_INST, **overrides: Any
+) -> m.Proposal:
+    parties = [
+        party(INITIATOR, "initiator", dprd=bool(dprd)),
+        party(counterparty, sector=sector, foreign=True, signatory="President"),
+    ]
     return proposal(parties, "ksdll", **overrides)
 
 
 def proposal_for(kind: str, dprd: bool = False, **overrides: Any) -> m.Proposal:
-    return {"ksdd": ksdd_proposal, "ksdpk": ksdpk_proposal, "ksdpl": ksdpl_proposal,
-            "ksdll": ksdll_proposal}[kind](dprd, **overrides)
+    return {"ksdd": ksdd_proposal, "ksdpk": ksdpk_proposal, "ksdpl": ksdpl_proposal, "ksdll": ksdll_proposal}[kind](
+        dprd, **overrides
+    )
 
 
 # ---------------------------------------------------------------- actors
@@ -116,8 +139,9 @@ def partner(org: str, sub: str | None = None) -> m.Actor:
 
 
 def approver(org: str, *gates: str, sub: str | None = None) -> m.Actor:
-    return m.Actor(sub=sub or f"approver-{'-'.join(gates) or 'none'}@{org}", org=org,
-                   roles=["approver"], gates=list(gates))
+    return m.Actor(
+        sub=sub or f"approver-{'-'.join(gates) or 'none'}@{org}", org=org, roles=["approver"], gates=list(gates)
+    )
 
 
 def ministry_approver(org: str = MINISTRY) -> m.Actor:
@@ -139,8 +163,9 @@ def auditor(org: str = "bpk") -> m.Actor:
 # ---------------------------------------------------------------- driving the decider
 
 
-def created(prop: m.Proposal | None = None, actor: m.Actor | None = None, now: datetime = NOW,
-            agreement_id: str = "agr-1") -> m.AgreementState:
+def created(
+    prop: m.Proposal | None = None, actor: m.Actor | None = None, now: datetime = NOW, agreement_id: str = "agr-1"
+) -> m.AgreementState:
     prop = prop or ksdd_proposal()
     actor = actor or staff(next(p.org for p in prop.parties if p.role == "initiator"))
     return replay(L.create(prop, actor, now, agreement_id))
@@ -153,8 +178,9 @@ def replay(events: Iterable[m.Event], state: m.AgreementState | None = None) -> 
     return state
 
 
-def run(state: m.AgreementState, actor: m.Actor, command: Any, now: datetime = NOW,
-        expected_version: int | None = None) -> tuple[m.AgreementState, list[m.Event]]:
+def run(
+    state: m.AgreementState, actor: m.Actor, command: Any, now: datetime = NOW, expected_version: int | None = None
+) -> tuple[m.AgreementState, list[m.Event]]:
     """Decide and evolve: the new state and the events the command produced."""
     events = L.decide(state, command, actor, now, expected_version)
     return replay(events, state), events
@@ -174,8 +200,9 @@ def gate_actor(slot: m.GateSlot) -> m.Actor:
     return ministry_approver() if slot.org is None else approver(slot.org, slot.gate)
 
 
-def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = None
-               ) -> tuple[m.AgreementState, list[m.Event]]:
+def happy_step(
+    state: m.AgreementState, now: datetime = NOW, label: object = None
+) -> tuple[m.AgreementState, list[m.Event]]:
     """One step forward on the happy path (draft → submit, negotiation → agree on a new
     version, gate → approve every pending slot, signing → every party signs), in the
     agreement's own procedure or in its amendment or renewal."""
@@ -189,8 +216,11 @@ def happy_step(state: m.AgreementState, now: datetime = NOW, label: object = Non
         state, evs = run(state, staff(lead), m.SubmitDraft(document=doc(label or f"v{version}")), now)
         events += evs
         for org in L.party_orgs(state):
-            if org != lead and L.phase(state).endswith("negotiation") and L.latest_draft(
-                    state, L.current_step(state).document).version == version:
+            if (
+                org != lead
+                and L.phase(state).endswith("negotiation")
+                and L.latest_draft(state, L.current_step(state).document).version == version
+            ):
                 state, evs = run(state, partner(org), m.AcceptDraft(version=version), now)
                 events += evs
         return state, events

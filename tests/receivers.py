@@ -22,7 +22,6 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.embedded.ports import free_port
 
-
 # ---------------------------------------------------------------- SMTP
 
 
@@ -40,7 +39,7 @@ class MailSink:
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
-    def start(self) -> "MailSink":
+    def start(self) -> MailSink:
         self._controller.start()
         return self
 
@@ -69,24 +68,27 @@ class Request:
 Behaviour = Callable[["WebhookReceiver", Request], Awaitable[int | None]]
 
 
-async def ok(receiver: "WebhookReceiver", request: Request) -> int:
+async def ok(receiver: WebhookReceiver, request: Request) -> int:
     return 200
 
 
 def flaky(failures: int) -> Behaviour:
     """503 for the first `failures` attempts of each message, then 200."""
+
     async def behave(receiver: WebhookReceiver, request: Request) -> int:
         return 503 if receiver.attempts_of(request) <= failures else 200
+
     return behave
 
 
 def status(code: int) -> Behaviour:
     async def behave(receiver: WebhookReceiver, request: Request) -> int:
         return code
+
     return behave
 
 
-async def block_first(receiver: "WebhookReceiver", request: Request) -> int | None:
+async def block_first(receiver: WebhookReceiver, request: Request) -> int | None:
     """Never answer the first attempt of a message (None: close without a response, once
     the receiver is told to let go); answer later ones at once."""
     if receiver.attempts_of(request) == 1:
@@ -106,7 +108,7 @@ class WebhookReceiver:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
 
-    async def start(self) -> "WebhookReceiver":
+    async def start(self) -> WebhookReceiver:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -133,8 +135,9 @@ class WebhookReceiver:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             request_line, *header_lines = head.split("\r\n")
             _method, path, _version = request_line.split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, v in
-                       (line.split(":", 1) for line in header_lines if ":" in line)}
+            headers = {
+                k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines if ":" in line)
+            }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             request = Request(path=path, headers=headers, body=body)
             secret = self.secrets.get(path)

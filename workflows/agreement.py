@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     # The decider computes office hours in each party's zone: it needs the real ZoneInfo,
@@ -86,11 +86,14 @@ def recording_failure(error: ActivityError | ApplicationError) -> ApplicationErr
     an ActivityError around it.)"""
     cause = error.cause if isinstance(error, ActivityError) else error
     refused_value = isinstance(cause, ApplicationError) and cause.type == "recording_refused"
-    status, code, message = ((422, "unrecordable", "A value of this command cannot be stored; nothing was changed.")
-                             if refused_value else
-                             (409, "record_conflict", "The command could not be recorded; nothing was changed."))
-    return ApplicationError(message, {"status": status, "code": code, "message": message},
-                            type=code, non_retryable=True)
+    status, code, message = (
+        (422, "unrecordable", "A value of this command cannot be stored; nothing was changed.")
+        if refused_value
+        else (409, "record_conflict", "The command could not be recorded; nothing was changed.")
+    )
+    return ApplicationError(
+        message, {"status": status, "code": code, "message": message}, type=code, non_retryable=True
+    )
 
 
 @workflow.defn(name="AgreementWorkflow")
@@ -109,13 +112,22 @@ class AgreementWorkflow:
             assert input.actor is not None
             try:
                 if input.imported is not None:
-                    events = lifecycle.import_agreement(input.imported, input.actor,
-                                                        input.requested_at or workflow.now(),
-                                                        input.agreement_id, input.fingerprint)
+                    events = lifecycle.import_agreement(
+                        input.imported,
+                        input.actor,
+                        input.requested_at or workflow.now(),
+                        input.agreement_id,
+                        input.fingerprint,
+                    )
                 else:
                     assert input.proposal is not None
-                    events = lifecycle.create(input.proposal, input.actor, input.requested_at or workflow.now(),
-                                              input.agreement_id, input.fingerprint)
+                    events = lifecycle.create(
+                        input.proposal,
+                        input.actor,
+                        input.requested_at or workflow.now(),
+                        input.agreement_id,
+                        input.fingerprint,
+                    )
             except lifecycle.DomainError as error:
                 raise domain_failure(error) from None
             async with self._lock:
@@ -133,8 +145,9 @@ class AgreementWorkflow:
         assert self._state is not None
         if self._closed():
             return self._state
-        workflow.continue_as_new(AgreementInput(agreement_id=self._state.id, state=self._state,
-                                                commands_per_run=self._commands_per_run))
+        workflow.continue_as_new(
+            AgreementInput(agreement_id=self._state.id, state=self._state, commands_per_run=self._commands_per_run)
+        )
 
     # ------------------------------------------------------------ time
 
@@ -153,7 +166,7 @@ class AgreementWorkflow:
             try:
                 await workflow.wait_condition(changed, timeout=timedelta(seconds=delay))
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if not await self._tick(wake):
             # The decider and its wake-up disagree: wait for the next command rather than
@@ -184,8 +197,7 @@ class AgreementWorkflow:
             state = self._require_state()
             now = self._clock(request.at or workflow.now())
             try:
-                events = lifecycle.decide(state, request.command, request.actor, now,
-                                          request.expected_version)
+                events = lifecycle.decide(state, request.command, request.actor, now, request.expected_version)
             except lifecycle.DomainError as error:
                 raise domain_failure(error) from None
             await self._record(events)
@@ -197,12 +209,20 @@ class AgreementWorkflow:
         if self._state is None:
             raise ApplicationError("The agreement is still being created.", type="not_ready")
         if not lifecycle.can_see(self._state, request.actor):
-            raise ApplicationError("Agreement not found.",
-                                   {"status": 404, "code": "not_found", "message": "Agreement not found."},
-                                   type="not_found", non_retryable=True)
+            raise ApplicationError(
+                "Agreement not found.",
+                {"status": 404, "code": "not_found", "message": "Agreement not found."},
+                type="not_found",
+                non_retryable=True,
+            )
         try:
-            lifecycle.decide(self._state, request.command, request.actor, self._clock(request.at or workflow.now()),
-                             request.expected_version)
+            lifecycle.decide(
+                self._state,
+                request.command,
+                request.actor,
+                self._clock(request.at or workflow.now()),
+                request.expected_version,
+            )
         except lifecycle.DomainError as error:
             raise domain_failure(error) from None
 
@@ -230,8 +250,9 @@ class AgreementWorkflow:
         """Who records: this run at its current history length. A task that fails after
         recording adds to history, so its retry — or the next task — records as newer."""
         info = workflow.info()
-        return records.Recorder(run_id=info.run_id, history_length=info.get_current_history_length(),
-                                  continued_run_id=info.continued_run_id)
+        return records.Recorder(
+            run_id=info.run_id, history_length=info.get_current_history_length(), continued_run_id=info.continued_run_id
+        )
 
     def _require_state(self) -> m.AgreementState:
         assert self._state is not None
@@ -279,4 +300,3 @@ class AgreementWorkflow:
             id=notify_contract.notify_workflow_id(state.id, events[0].seq),
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
-

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union, get_args
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -22,8 +21,16 @@ Gate = Literal["review", "legal", "dprd", "ministry", "head"]
 Outcome = Literal["approve", "request_changes", "reject"]
 SignMethod = Literal["electronic", "wet_ink"]
 Stage = Literal[
-    "draft", "review", "negotiation", "approval", "signing", "implementation",
-    "rejected", "withdrawn", "terminated", "expired",
+    "draft",
+    "review",
+    "negotiation",
+    "approval",
+    "signing",
+    "implementation",
+    "rejected",
+    "withdrawn",
+    "terminated",
+    "expired",
 ]
 GateStatus = Literal["waiting", "pending", "approved", "changes_requested", "rejected"]
 DocumentKind = Literal["loi", "plan", "ksb", "pks", "adendum"]
@@ -64,15 +71,18 @@ _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 def _storable_text(value: str) -> str:
     found = _UNSTORABLE.search(value)
     if found is not None:
-        raise ValueError(f"text holds a character that cannot be stored (U+{ord(found.group()):04X} "
-                         f"at position {found.start()})")
+        raise ValueError(
+            f"text holds a character that cannot be stored (U+{ord(found.group()):04X} at position {found.start()})"
+        )
     return value
 
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-                      AfterValidator(_storable_text)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
-                     AfterValidator(_storable_text)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_storable_text)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), AfterValidator(_storable_text)
+]
 # Numbers survive a JSON round trip: no NaN or infinity (they come back as null and the state
 # could not be rebuilt from its events), integers within what JSON readers keep exactly.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -151,8 +161,7 @@ class Proposal(Message):
     evaluation_interval_months: int = Field(default=6, ge=1, le=60)
     indicators: list[Indicator] = Field(default_factory=list, max_length=100)
     value: Money | None = None
-    expiry_reminder_days: list[int] = Field(
-        default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
+    expiry_reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
 
     @field_validator("expiry_reminder_days")
     @classmethod
@@ -298,15 +307,42 @@ class Tick(Message):
     type: Literal["tick"] = "tick"
 
 
-_PUBLIC = Union[Edit, Submit, Decide, SubmitDraft, AcceptDraft, Sign, Terminate, Withdraw, Comment,
-                StartEvaluation, SubmitEvaluationReport, ConcludeEvaluation, ProposeAmendment,
-                Renew, ExtendDeadline]
+_PUBLIC = Union[
+    Edit,
+    Submit,
+    Decide,
+    SubmitDraft,
+    AcceptDraft,
+    Sign,
+    Terminate,
+    Withdraw,
+    Comment,
+    StartEvaluation,
+    SubmitEvaluationReport,
+    ConcludeEvaluation,
+    ProposeAmendment,
+    Renew,
+    ExtendDeadline,
+]
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
-AnyCommand = Annotated[Union[_PUBLIC, Tick], Field(discriminator="type")]
+AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
 COMMAND_TYPES: tuple[str, ...] = (
-    "edit", "submit", "decide", "submit_draft", "accept_draft", "sign",
-    "start_evaluation", "submit_evaluation_report", "conclude_evaluation",
-    "propose_amendment", "renew", "extend_deadline", "terminate", "withdraw", "comment", "tick",
+    "edit",
+    "submit",
+    "decide",
+    "submit_draft",
+    "accept_draft",
+    "sign",
+    "start_evaluation",
+    "submit_evaluation_report",
+    "conclude_evaluation",
+    "propose_amendment",
+    "renew",
+    "extend_deadline",
+    "terminate",
+    "withdraw",
+    "comment",
+    "tick",
 )
 
 
@@ -424,7 +460,7 @@ class ChangeProcess(Message):
 
     kind: ChangeKind
     number: int
-    procedure: "ProcedureRef"
+    procedure: ProcedureRef
     step_index: int = 0
     summary: str
     changes: dict[str, Any] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ partner's zone), not at midnight UTC; a due date is the end of that office day.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ def add_months(day: date, months: int) -> date:
 
 def office_time(day: date, zone: str) -> datetime:
     """09:00 on `day` in `zone`, as an aware UTC datetime."""
-    return datetime.combine(day, OFFICE_HOUR, ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.combine(day, OFFICE_HOUR, ZoneInfo(zone)).astimezone(UTC)
 
 
 def local_day(moment: datetime, zone: str) -> date:
@@ -68,4 +68,4 @@ def next_office_moment(moment: datetime, zone: str) -> datetime:
         day += timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(UTC)

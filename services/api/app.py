@@ -33,8 +33,19 @@ from services.temporal_client import connect_temporal
 
 log = structlog.get_logger("pakta.api")
 
-ROUTERS = (health, agreements, documents, events, inbox, notifications, webhooks, contacts, portfolio,
-           organisations, dev)
+ROUTERS = (
+    health,
+    agreements,
+    documents,
+    events,
+    inbox,
+    notifications,
+    webhooks,
+    contacts,
+    portfolio,
+    organisations,
+    dev,
+)
 
 DESCRIPTION = """\
 Pakta runs the lifecycle of cooperation agreements between public bodies (*kerja sama
@@ -77,9 +88,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     )
     app.state.settings = settings
     register_error_handlers(app)
-    app.add_middleware(RequestLimits, default_limit=settings.request_max_bytes,
-                       limits={"/documents": settings.document_max_bytes + 1,
-                               "/agreements/import": settings.import_max_bytes})
+    app.add_middleware(
+        RequestLimits,
+        default_limit=settings.request_max_bytes,
+        limits={"/documents": settings.document_max_bytes + 1, "/agreements/import": settings.import_max_bytes},
+    )
     app.add_middleware(RequestObservability)
     for module in ROUTERS:
         app.include_router(module.router)

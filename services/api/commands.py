@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -23,12 +23,11 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("0f3c7a52-0b7e-4d6c-8f0e-7b3e2d9f1a11")
 
 
 def actor_of(principal: Principal) -> m.Actor:
-    return m.Actor(sub=principal.sub, org=principal.org, roles=list(principal.roles),
-                   gates=list(principal.gates))
+    return m.Actor(sub=principal.sub, org=principal.org, roles=list(principal.roles), gates=list(principal.gates))
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def domain_error(error: lifecycle.DomainError) -> PaktaError:
@@ -49,9 +48,15 @@ def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
     return str(uuid.uuid4())
 
 
-async def start_agreement(client: Client, *, task_queue: str, principal: Principal,
-                          idempotency_key: str | None, proposal: m.Proposal | None = None,
-                          imported: m.ImportRecord | None = None) -> tuple[m.Snapshot, bool]:
+async def start_agreement(
+    client: Client,
+    *,
+    task_queue: str,
+    principal: Principal,
+    idempotency_key: str | None,
+    proposal: m.Proposal | None = None,
+    imported: m.ImportRecord | None = None,
+) -> tuple[m.Snapshot, bool]:
     """Start the agreement's workflow — from a proposal, or from an agreement signed before
     Pakta — and wait until its creation is recorded. Returns the snapshot and whether this
     call created it (False: an idempotent replay)."""
@@ -76,9 +81,16 @@ async def start_agreement(client: Client, *, task_queue: str, principal: Princip
     try:
         handle = await client.start_workflow(
             AgreementWorkflow.run,
-            AgreementInput(agreement_id=agreement_id, proposal=proposal, imported=imported, actor=actor,
-                           fingerprint=print_, requested_at=requested_at),
-            id=workflow_id(agreement_id), task_queue=task_queue,
+            AgreementInput(
+                agreement_id=agreement_id,
+                proposal=proposal,
+                imported=imported,
+                actor=actor,
+                fingerprint=print_,
+                requested_at=requested_at,
+            ),
+            id=workflow_id(agreement_id),
+            task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
@@ -91,10 +103,12 @@ async def start_agreement(client: Client, *, task_queue: str, principal: Princip
     if not created:
         state = await handle.query(AgreementWorkflow.state)
         if state is None or state.request_fingerprint != print_:
-            raise Conflict("This Idempotency-Key was already used for a different proposal."
-                           if imported is None else
-                           f"Reference {imported.ref} was already imported with different data.",
-                           code="idempotency_key_reused")
+            raise Conflict(
+                "This Idempotency-Key was already used for a different proposal."
+                if imported is None
+                else f"Reference {imported.ref} was already imported with different data.",
+                code="idempotency_key_reused",
+            )
     return snapshot, created
 
 
@@ -111,11 +125,17 @@ async def _ready(handle, actor: m.Actor) -> m.Snapshot:
         raise _unavailable(error) from error
 
 
-async def send_command(client: Client, *, agreement_id: str, command: m.Command, principal: Principal,
-                       expected_version: int | None, idempotency_key: str | None) -> m.Snapshot:
+async def send_command(
+    client: Client,
+    *,
+    agreement_id: str,
+    command: m.Command,
+    principal: Principal,
+    expected_version: int | None,
+    idempotency_key: str | None,
+) -> m.Snapshot:
     update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
-    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version,
-                       at=now_utc())
+    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version, at=now_utc())
     try:
         return await execute_act(client, agreement_id, request, update_id=update_id)
     except WorkflowUpdateFailedError as error:
@@ -123,13 +143,15 @@ async def send_command(client: Client, *, agreement_id: str, command: m.Command,
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             # Completed workflows (terminal agreements) accept nothing more.
-            raise Conflict("The agreement is closed and accepts no more actions.",
-                           code="invalid_transition", allowed_actions=[]) from None
+            raise Conflict(
+                "The agreement is closed and accepts no more actions.", code="invalid_transition", allowed_actions=[]
+            ) from None
         raise _unavailable(error) from error
 
 
-async def execute_act(client: Client, agreement_id: str, request: ActInput, *,
-                      update_id: str | None = None, attempts: int = 5) -> m.Snapshot:
+async def execute_act(
+    client: Client, agreement_id: str, request: ActInput, *, update_id: str | None = None, attempts: int = 5
+) -> m.Snapshot:
     """Send the `act` update to the agreement's current run. An update that reaches a run
     just as it continues as new is refused as 'already completed': send it again (same
     update id, so it still applies once) to the new run while the workflow runs on."""
@@ -159,5 +181,6 @@ def _refusal(cause: BaseException | None) -> PaktaError:
 
 
 def _unavailable(error: BaseException) -> PaktaError:
-    return ServiceUnavailable("The workflow service is unavailable; try again.",
-                              code="temporal_unavailable", reason=str(error))
+    return ServiceUnavailable(
+        "The workflow service is unavailable; try again.", code="temporal_unavailable", reason=str(error)
+    )

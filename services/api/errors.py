@@ -59,8 +59,11 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     an excerpt of the value, never the whole input or internal context."""
     out = []
     for e in raw[:MAX_REPORTED_ERRORS]:
-        entry: dict[str, Any] = {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-                                 "msg": _excerpt(str(e.get("msg", ""))), "type": e.get("type", "invalid")}
+        entry: dict[str, Any] = {
+            "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+            "msg": _excerpt(str(e.get("msg", ""))),
+            "type": e.get("type", "invalid"),
+        }
         if "input" in e:
             entry["input"] = _excerpt(e["input"])
         out.append(entry)

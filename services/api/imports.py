@@ -14,15 +14,45 @@ from pydantic import ValidationError
 from workflows import messages as m
 
 CSV_COLUMNS = (
-    "ref", "title", "kind", "objectives", "sector", "start_date", "duration_months",
-    "evaluation_interval_months", "signed_on", "document", "method", "value",
-    "initiator_org", "initiator_signatory", "initiator_time_zone", "initiator_requires_dprd_approval",
-    "counterparty_org", "counterparty_sector", "counterparty_signatory", "counterparty_foreign",
-    "counterparty_time_zone", "indicators",
+    "ref",
+    "title",
+    "kind",
+    "objectives",
+    "sector",
+    "start_date",
+    "duration_months",
+    "evaluation_interval_months",
+    "signed_on",
+    "document",
+    "method",
+    "value",
+    "initiator_org",
+    "initiator_signatory",
+    "initiator_time_zone",
+    "initiator_requires_dprd_approval",
+    "counterparty_org",
+    "counterparty_sector",
+    "counterparty_signatory",
+    "counterparty_foreign",
+    "counterparty_time_zone",
+    "indicators",
 )
-REQUIRED_CSV = ("ref", "title", "kind", "objectives", "sector", "start_date", "duration_months",
-                "signed_on", "document", "initiator_org", "initiator_signatory", "counterparty_org",
-                "counterparty_sector", "counterparty_signatory")
+REQUIRED_CSV = (
+    "ref",
+    "title",
+    "kind",
+    "objectives",
+    "sector",
+    "start_date",
+    "duration_months",
+    "signed_on",
+    "document",
+    "initiator_org",
+    "initiator_signatory",
+    "counterparty_org",
+    "counterparty_sector",
+    "counterparty_signatory",
+)
 
 
 class BatchError(Exception):
@@ -52,8 +82,9 @@ def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
     missing = [c for c in REQUIRED_CSV if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
-        raise BatchError(f"CSV columns: missing {missing or 'none'}, unknown {unknown or 'none'}; "
-                         f"expected {', '.join(CSV_COLUMNS)}.")
+        raise BatchError(
+            f"CSV columns: missing {missing or 'none'}, unknown {unknown or 'none'}; expected {', '.join(CSV_COLUMNS)}."
+        )
     return [_record_from_csv(row) for row in reader]
 
 
@@ -70,27 +101,43 @@ def _record_from_csv(row: dict[str, str]) -> dict[str, Any]:
         name, _, rest = part.partition("|")
         target, _, unit = rest.partition("|")
         indicators.append({"name": name, "target": target or None, "unit": unit or "-"})
-    initiator = {"org": cell.get("initiator_org"), "role": "initiator", "sector": "government",
-                 "signatory": cell.get("initiator_signatory"),
-                 "requires_dprd_approval": _flag(cell.get("initiator_requires_dprd_approval"))}
-    counterparty = {"org": cell.get("counterparty_org"), "role": "counterparty",
-                    "sector": cell.get("counterparty_sector"), "signatory": cell.get("counterparty_signatory"),
-                    "foreign": foreign}
+    initiator = {
+        "org": cell.get("initiator_org"),
+        "role": "initiator",
+        "sector": "government",
+        "signatory": cell.get("initiator_signatory"),
+        "requires_dprd_approval": _flag(cell.get("initiator_requires_dprd_approval")),
+    }
+    counterparty = {
+        "org": cell.get("counterparty_org"),
+        "role": "counterparty",
+        "sector": cell.get("counterparty_sector"),
+        "signatory": cell.get("counterparty_signatory"),
+        "foreign": foreign,
+    }
     for party, key in ((initiator, "initiator_time_zone"), (counterparty, "counterparty_time_zone")):
         if cell.get(key):
             party["time_zone"] = cell[key]
     proposal: dict[str, Any] = {
-        "title": cell.get("title"), "kind": cell.get("kind"), "objectives": cell.get("objectives"),
-        "sector": cell.get("sector"), "parties": [initiator, counterparty],
-        "start_date": cell.get("start_date"), "duration_months": cell.get("duration_months"),
+        "title": cell.get("title"),
+        "kind": cell.get("kind"),
+        "objectives": cell.get("objectives"),
+        "sector": cell.get("sector"),
+        "parties": [initiator, counterparty],
+        "start_date": cell.get("start_date"),
+        "duration_months": cell.get("duration_months"),
         "indicators": indicators,
     }
     if cell.get("evaluation_interval_months"):
         proposal["evaluation_interval_months"] = cell["evaluation_interval_months"]
     if cell.get("value"):
         proposal["value"] = cell["value"]
-    record: dict[str, Any] = {"ref": cell.get("ref"), "proposal": proposal, "signed_on": cell.get("signed_on"),
-                              "document": cell.get("document", "").lower()}
+    record: dict[str, Any] = {
+        "ref": cell.get("ref"),
+        "proposal": proposal,
+        "signed_on": cell.get("signed_on"),
+        "document": cell.get("document", "").lower(),
+    }
     if cell.get("method"):
         record["method"] = cell["method"]
     return record
@@ -105,12 +152,22 @@ def parse_records(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, m.ImportR
         try:
             record = m.ImportRecord.model_validate(row)
         except ValidationError as error:
-            problems.append({"row": number, "ref": row.get("ref"), "errors": [
-                {"loc": list(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)]})
+            problems.append(
+                {
+                    "row": number,
+                    "ref": row.get("ref"),
+                    "errors": [{"loc": list(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)],
+                }
+            )
             continue
         if record.ref in seen:
-            problems.append({"row": number, "ref": record.ref, "errors": [
-                {"loc": ["ref"], "message": f"the same ref as row {seen[record.ref]}"}]})
+            problems.append(
+                {
+                    "row": number,
+                    "ref": record.ref,
+                    "errors": [{"loc": ["ref"], "message": f"the same ref as row {seen[record.ref]}"}],
+                }
+            )
             continue
         seen[record.ref] = number
         records.append((number, record))

@@ -75,8 +75,7 @@ class RequestLimits:
 
 
 def _too_large(limit: int) -> object:
-    return error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.",
-                          {"max_bytes": limit})
+    return error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.", {"max_bytes": limit})
 
 
 def _content_length(scope: Scope) -> int | None:

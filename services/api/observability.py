@@ -15,12 +15,8 @@ from services.api.errors import internal_error_response
 
 log = structlog.get_logger("pakta.access")
 
-REQUESTS = Counter(
-    "pakta_http_requests_total", "HTTP requests handled.", ["method", "route", "status"]
-)
-LATENCY = Histogram(
-    "pakta_http_request_duration_seconds", "HTTP request latency.", ["method", "route", "status"]
-)
+REQUESTS = Counter("pakta_http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
+LATENCY = Histogram("pakta_http_request_duration_seconds", "HTTP request latency.", ["method", "route", "status"])
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Not worth a log line each: probes and scrapes arrive every few seconds.
 _QUIET = {"/healthz", "/readyz", "/metrics"}
@@ -63,7 +59,11 @@ class RequestObservability:
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             if scope["path"] not in _QUIET or status >= 400:
                 log.info(
-                    "request", method=scope["method"], path=scope["path"], route=route,
-                    status=status, duration_ms=round(elapsed * 1000, 1),
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
                 )
             structlog.contextvars.unbind_contextvars("request_id")

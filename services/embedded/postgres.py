@@ -69,9 +69,10 @@ class EmbeddedPostgres:
         sockets = str(socket_dir) if len(str(socket_dir)) < _SOCKET_PATH_MAX else ""
         with self.log_path.open("ab") as log:
             self.process = spawn(
-                [_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", sockets],
-                stdout=log, user=self.user, death_signal=signal.SIGINT,
+                [_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port), "-h", "127.0.0.1", "-k", sockets],
+                stdout=log,
+                user=self.user,
+                death_signal=signal.SIGINT,
             )
         self._wait_until_ready(timeout)
         self._create_database()
@@ -120,9 +121,10 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         result = subprocess.run(
-            [_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", DB_USER, "-E", "utf8",
-             "--no-instructions"],
-            user=self.user, capture_output=True, text=True,
+            [_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", DB_USER, "-E", "utf8", "--no-instructions"],
+            user=self.user,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
@@ -141,9 +143,7 @@ class EmbeddedPostgres:
         except psutil.Error:
             running_here = False
         if running_here:
-            raise RuntimeError(
-                f"a PostgreSQL server (pid {pid}) is already running on {self.pgdata}; stop it first"
-            )
+            raise RuntimeError(f"a PostgreSQL server (pid {pid}) is already running on {self.pgdata}; stop it first")
         pidfile.unlink(missing_ok=True)
 
     def _wait_until_ready(self, timeout: float) -> None:
@@ -164,9 +164,24 @@ class EmbeddedPostgres:
 
     def _psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
-            [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-            capture_output=True, text=True, check=False,
+            [
+                _bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                DB_USER,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")

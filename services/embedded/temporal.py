@@ -57,10 +57,17 @@ class EmbeddedTemporal:
         """Start the server without waiting (call from the main thread); see wait_ready()."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
-            temporal_binary(), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(self.port),
-            "--db-filename", str(self.data_dir / "temporal.db"),
-            "--log-level", "warn",
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--log-level",
+            "warn",
         ]
         if self.ui_port:
             # No internet here; the news feed would only time out.
@@ -79,9 +86,7 @@ class EmbeddedTemporal:
             try:
                 client = await Client.connect(self.address)
                 # The frontend answers before the default namespace exists; wait for it.
-                await client.workflow_service.describe_namespace(
-                    _describe_namespace_request("default")
-                )
+                await client.workflow_service.describe_namespace(_describe_namespace_request("default"))
                 return
             except Exception as exc:  # not up yet
                 last_error = exc

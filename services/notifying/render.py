@@ -27,17 +27,36 @@ LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 
 DOCUMENTS = {
-    "id": {"loi": "surat pernyataan kehendak (LoI)", "plan": "rencana kerja sama",
-           "ksb": "kesepakatan bersama (KSB)", "pks": "perjanjian kerja sama (PKS)", "adendum": "adendum"},
-    "en": {"loi": "letter of intent (LoI)", "plan": "cooperation plan",
-           "ksb": "memorandum of understanding (KSB)", "pks": "cooperation agreement (PKS)",
-           "adendum": "addendum"},
+    "id": {
+        "loi": "surat pernyataan kehendak (LoI)",
+        "plan": "rencana kerja sama",
+        "ksb": "kesepakatan bersama (KSB)",
+        "pks": "perjanjian kerja sama (PKS)",
+        "adendum": "adendum",
+    },
+    "en": {
+        "loi": "letter of intent (LoI)",
+        "plan": "cooperation plan",
+        "ksb": "memorandum of understanding (KSB)",
+        "pks": "cooperation agreement (PKS)",
+        "adendum": "addendum",
+    },
 }
 GATE_NAMES = {  # what each gate is called, per language
-    "id": {"review": "kajian TKKSD", "legal": "telaah hukum", "dprd": "persetujuan DPRD",
-           "ministry": "persetujuan Menteri", "head": "keputusan kepala daerah"},
-    "en": {"review": "TKKSD review", "legal": "legal review", "dprd": "DPRD approval",
-           "ministry": "the Minister's approval", "head": "the head of region's decision"},
+    "id": {
+        "review": "kajian TKKSD",
+        "legal": "telaah hukum",
+        "dprd": "persetujuan DPRD",
+        "ministry": "persetujuan Menteri",
+        "head": "keputusan kepala daerah",
+    },
+    "en": {
+        "review": "TKKSD review",
+        "legal": "legal review",
+        "dprd": "DPRD approval",
+        "ministry": "the Minister's approval",
+        "head": "the head of region's decision",
+    },
 }
 
 
@@ -54,7 +73,9 @@ def _environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES),
         # Only the HTML layout escapes; subjects and text bodies are plain text.
         autoescape=lambda name: bool(name and name.endswith(".html")),
-        keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
@@ -69,8 +90,7 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
-def _context(n: Notification, lang: str, *, name: str | None, public_url: str,
-             time_zone: str | None) -> dict[str, Any]:
+def _context(n: Notification, lang: str, *, name: str | None, public_url: str, time_zone: str | None) -> dict[str, Any]:
     d = n.data
     zone = _zone(time_zone)
 
@@ -84,11 +104,17 @@ def _context(n: Notification, lang: str, *, name: str | None, public_url: str,
     step_name = (d.get("step_name") or {}).get(lang) or d.get("step") or ""
     to_step_name = (d.get("to_step_name") or {}).get(lang) or d.get("to_step") or ""
     return {
-        "n": n, "d": d, "lang": lang, "name": name or "",
-        "title": d.get("title") or "", "step_name": step_name, "to_step_name": to_step_name,
+        "n": n,
+        "d": d,
+        "lang": lang,
+        "name": name or "",
+        "title": d.get("title") or "",
+        "step_name": step_name,
+        "to_step_name": to_step_name,
         "document": DOCUMENTS[lang].get(d.get("document_kind") or d.get("document") or "", ""),
         "gate": GATE_NAMES[lang].get(d.get("gate") or "", d.get("gate") or ""),
-        "when": when(n.at), "due": when(d.get("due_at")),
+        "when": when(n.at),
+        "due": when(d.get("due_at")),
         "link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else public_url,
     }
 
@@ -109,8 +135,9 @@ def subject(n: Notification, language: str | None = None) -> str:
     return " ".join(_block(template, f"{_key(template, n.template)}_subject", context).split())
 
 
-def render(n: Notification, *, language: str | None, name: str | None, public_url: str,
-           time_zone: str | None = None) -> Rendered:
+def render(
+    n: Notification, *, language: str | None, name: str | None, public_url: str, time_zone: str | None = None
+) -> Rendered:
     lang = _language(language)
     env = _environment()
     template = env.get_template(f"{lang}.txt")
@@ -118,11 +145,16 @@ def render(n: Notification, *, language: str | None, name: str | None, public_ur
     key = _key(template, n.template)
     title = " ".join(_block(template, f"{key}_subject", context).split())
     body = _block(template, f"{key}_body", context)
-    parts = {"subject": title, "body": body,
-             "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
-             "greeting": _block(template, "greeting", context),
-             "open_label": _block(template, "open_label", context),
-             "footer": _block(template, "footer", context)}
-    return Rendered(subject=title,
-                    text=env.get_template("layout.txt").render(**context, **parts).strip() + "\n",
-                    html=env.get_template("layout.html").render(**context, **parts))
+    parts = {
+        "subject": title,
+        "body": body,
+        "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
+        "greeting": _block(template, "greeting", context),
+        "open_label": _block(template, "open_label", context),
+        "footer": _block(template, "footer", context),
+    }
+    return Rendered(
+        subject=title,
+        text=env.get_template("layout.txt").render(**context, **parts).strip() + "\n",
+        html=env.get_template("layout.html").render(**context, **parts),
+    )

@@ -15,8 +15,8 @@ import hmac
 import json
 import secrets as random
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 
 from workflows.messages import Event
 
@@ -41,10 +41,15 @@ def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def payload(event: Event) -> bytes:
     """The body: the event as `GET /agreements/{id}/events` shows it (without the actor)."""
-    body = {"id": event.id, "type": event.type, "agreement_id": event.agreement_id,
-            "seq": event.seq, "version": event.version,
-            "at": event.at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "data": event.data}
+    body = {
+        "id": event.id,
+        "type": event.type,
+        "agreement_id": event.agreement_id,
+        "seq": event.seq,
+        "version": event.version,
+        "at": event.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 

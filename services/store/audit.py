@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +32,8 @@ def iso_utc(moment: datetime) -> str:
     """2026-11-22T20:37:31.000000Z. A naive datetime is taken as UTC, as asyncpg does when
     it writes one into a timestamptz."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def normalize(value: Any) -> Any:
@@ -68,22 +68,25 @@ def _key(key: Any) -> str:
 
 def canonical_json(obj: Any) -> bytes:
     """One byte string per value: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return json.dumps(
+        normalize(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def event_body(event: Event) -> dict[str, Any]:
     """Exactly the fields of an event that are hashed (and stored as such)."""
-    return normalize({
-        "id": event.id,
-        "agreement_id": event.agreement_id,
-        "seq": event.seq,
-        "version": event.version,
-        "type": event.type,
-        "at": event.at,
-        "actor": event.actor,
-        "data": event.data,
-    })
+    return normalize(
+        {
+            "id": event.id,
+            "agreement_id": event.agreement_id,
+            "seq": event.seq,
+            "version": event.version,
+            "type": event.type,
+            "at": event.at,
+            "actor": event.actor,
+            "data": event.data,
+        }
+    )
 
 
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:

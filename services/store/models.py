@@ -11,8 +11,18 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    CHAR, BigInteger, Boolean, Date, DateTime, Index, Integer, LargeBinary, Text,
-    UniqueConstraint, func, text,
+    CHAR,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,11 +75,9 @@ class Agreement(Base):
         Index("ix_agreements_next_deadline_at", "next_deadline_at"),
         Index("ix_agreements_end_date", "end_date"),
         # Ministry approvers list the few agreements that reached their gate.
-        Index("ix_agreements_ministry_visible", "ministry_visible",
-              postgresql_where=text("ministry_visible")),
+        Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         # Created by the migration only where the pg_trgm extension is available.
-        Index("ix_agreements_search_trgm", "search", postgresql_using="gin",
-              postgresql_ops={"search": "gin_trgm_ops"}),
+        Index("ix_agreements_search_trgm", "search", postgresql_using="gin", postgresql_ops={"search": "gin_trgm_ops"}),
     )
 
 
@@ -142,7 +150,8 @@ class Document(Base):
     org: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
-from services.store.notification_models import *  # noqa: E402,F401,F403  (registers notification tables on Base)
+
+from services.store.notification_models import *  # noqa: E402, F403  (registers notification tables on Base)
 
 
 class OrganisationSettings(Base):

@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.models import Agreement
 from services.store.notification_models import (
-    Contact, Delivery, InboxNotification, NotificationRead, WebhookAttempt, WebhookEndpoint,
+    Contact,
+    Delivery,
+    InboxNotification,
+    NotificationRead,
+    WebhookAttempt,
+    WebhookEndpoint,
 )
 from workflows.messages import TERMINAL_STAGES, AgreementState
 from workflows.notify.rules import Audience, Notification
@@ -121,18 +126,41 @@ def _record(cls, row: Row):
 # ---------------------------------------------------------------- contacts
 
 
-async def create_contact(session: AsyncSession, *, org: str, name: str, email: str,
-                         roles: Sequence[str], created_by: str, sub: str | None = None,
-                         language: str = "id", gates: Sequence[str] = (),
-                         opt_out: Sequence[str] = (), time_zone: str | None = None) -> ContactRecord | None:
+async def create_contact(
+    session: AsyncSession,
+    *,
+    org: str,
+    name: str,
+    email: str,
+    roles: Sequence[str],
+    created_by: str,
+    sub: str | None = None,
+    language: str = "id",
+    gates: Sequence[str] = (),
+    opt_out: Sequence[str] = (),
+    time_zone: str | None = None,
+) -> ContactRecord | None:
     """Add a contact; None if the organisation already has one with this address."""
-    row = (await session.execute(
-        insert(CONTACTS).values(
-            id=str(uuid.uuid4()), org=org, sub=sub, name=name, email=email.strip().lower(),
-            language=language, roles=list(roles), gates=list(gates), opt_out=list(opt_out),
-            time_zone=time_zone, created_by=created_by,
-        ).on_conflict_do_nothing(index_elements=["org", "email"]).returning(*CONTACTS.c)
-    )).first()
+    row = (
+        await session.execute(
+            insert(CONTACTS)
+            .values(
+                id=str(uuid.uuid4()),
+                org=org,
+                sub=sub,
+                name=name,
+                email=email.strip().lower(),
+                language=language,
+                roles=list(roles),
+                gates=list(gates),
+                opt_out=list(opt_out),
+                time_zone=time_zone,
+                created_by=created_by,
+            )
+            .on_conflict_do_nothing(index_elements=["org", "email"])
+            .returning(*CONTACTS.c)
+        )
+    ).first()
     return _record(ContactRecord, row) if row else None
 
 
@@ -156,10 +184,14 @@ async def delete_contact(session: AsyncSession, *, contact_id: str) -> bool:
 async def contacts_for(session: AsyncSession, *, audience: Audience, template: str) -> list[ContactRecord]:
     """The contacts an audience reaches by email: matching org (any, for org=None), role
     and gate, and not opted out of email or of this kind of notification."""
-    query = select(*CONTACTS.c).where(
-        literal(audience.role) == any_(CONTACTS.c.roles),
-        ~CONTACTS.c.opt_out.overlap(["email", template]),
-    ).order_by(CONTACTS.c.email)
+    query = (
+        select(*CONTACTS.c)
+        .where(
+            literal(audience.role) == any_(CONTACTS.c.roles),
+            ~CONTACTS.c.opt_out.overlap(["email", template]),
+        )
+        .order_by(CONTACTS.c.email)
+    )
     if audience.org is not None:
         query = query.where(CONTACTS.c.org == audience.org)
     if audience.gate is not None:
@@ -170,12 +202,16 @@ async def contacts_for(session: AsyncSession, *, audience: Audience, template: s
 # ---------------------------------------------------------------- webhook endpoints
 
 
-async def create_endpoint(session: AsyncSession, *, org: str, url: str, events: Sequence[str],
-                          secret: str, created_by: str) -> EndpointRecord:
-    row = (await session.execute(
-        insert(ENDPOINTS).values(id=str(uuid.uuid4()), org=org, url=url, events=list(events),
-                                 secret=secret, created_by=created_by).returning(*ENDPOINTS.c)
-    )).one()
+async def create_endpoint(
+    session: AsyncSession, *, org: str, url: str, events: Sequence[str], secret: str, created_by: str
+) -> EndpointRecord:
+    row = (
+        await session.execute(
+            insert(ENDPOINTS)
+            .values(id=str(uuid.uuid4()), org=org, url=url, events=list(events), secret=secret, created_by=created_by)
+            .returning(*ENDPOINTS.c)
+        )
+    ).one()
     return _record(EndpointRecord, row)
 
 
@@ -196,78 +232,111 @@ async def delete_endpoint(session: AsyncSession, *, endpoint_id: str) -> bool:
     return result.rowcount > 0
 
 
-async def rotate_secret(session: AsyncSession, *, endpoint_id: str, secret: str,
-                        grace: timedelta) -> EndpointRecord | None:
+async def rotate_secret(
+    session: AsyncSession, *, endpoint_id: str, secret: str, grace: timedelta
+) -> EndpointRecord | None:
     """New secret now; the old one keeps signing (as a second signature) for `grace`."""
-    row = (await session.execute(
-        update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id)
-        .values(previous_secret=ENDPOINTS.c.secret,
-                previous_secret_expires_at=func.now() + grace, secret=secret)
-        .returning(*ENDPOINTS.c)
-    )).first()
+    row = (
+        await session.execute(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id == endpoint_id)
+            .values(previous_secret=ENDPOINTS.c.secret, previous_secret_expires_at=func.now() + grace, secret=secret)
+            .returning(*ENDPOINTS.c)
+        )
+    ).first()
     return _record(EndpointRecord, row) if row else None
 
 
 async def enable_endpoint(session: AsyncSession, *, endpoint_id: str) -> EndpointRecord | None:
-    row = (await session.execute(
-        update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id)
-        .values(enabled=True, failing_since=None, disabled_at=None, disabled_reason=None)
-        .returning(*ENDPOINTS.c)
-    )).first()
+    row = (
+        await session.execute(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id == endpoint_id)
+            .values(enabled=True, failing_since=None, disabled_at=None, disabled_reason=None)
+            .returning(*ENDPOINTS.c)
+        )
+    ).first()
     return _record(EndpointRecord, row) if row else None
 
 
 async def endpoints_for(session: AsyncSession, *, orgs: Iterable[str]) -> list[EndpointRecord]:
     """Enabled endpoints of these organisations (subscriptions are filtered by the caller)."""
     rows = await session.execute(
-        select(*ENDPOINTS.c).where(ENDPOINTS.c.org.in_(list(orgs)), ENDPOINTS.c.enabled)
-        .order_by(ENDPOINTS.c.created_at, ENDPOINTS.c.id))
+        select(*ENDPOINTS.c)
+        .where(ENDPOINTS.c.org.in_(list(orgs)), ENDPOINTS.c.enabled)
+        .order_by(ENDPOINTS.c.created_at, ENDPOINTS.c.id)
+    )
     return [_record(EndpointRecord, r) for r in rows]
 
 
 async def endpoint_succeeded(session: AsyncSession, *, endpoint_id: str) -> None:
-    await session.execute(update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id,
-                                                  ENDPOINTS.c.failing_since.is_not(None))
-                          .values(failing_since=None))
+    await session.execute(
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
 
 
 async def endpoint_failed(session: AsyncSession, *, endpoint_id: str) -> None:
-    await session.execute(update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id,
-                                                  ENDPOINTS.c.failing_since.is_(None))
-                          .values(failing_since=func.now()))
+    await session.execute(
+        update(ENDPOINTS)
+        .where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.failing_since.is_(None))
+        .values(failing_since=func.now())
+    )
 
 
-async def disable_if_failing(session: AsyncSession, *, endpoint_id: str, failing_for: timedelta,
-                             reason: str) -> EndpointRecord | None:
+async def disable_if_failing(
+    session: AsyncSession, *, endpoint_id: str, failing_for: timedelta, reason: str
+) -> EndpointRecord | None:
     """Switch the endpoint off if it has not succeeded for `failing_for`; the endpoint if
     this call disabled it (None if it was healthy enough, already off, or gone)."""
-    row = (await session.execute(
-        update(ENDPOINTS).where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.enabled,
-                                ENDPOINTS.c.failing_since <= func.now() - failing_for)
-        .values(enabled=False, disabled_at=func.now(), disabled_reason=reason)
-        .returning(*ENDPOINTS.c)
-    )).first()
+    row = (
+        await session.execute(
+            update(ENDPOINTS)
+            .where(
+                ENDPOINTS.c.id == endpoint_id,
+                ENDPOINTS.c.enabled,
+                ENDPOINTS.c.failing_since <= func.now() - failing_for,
+            )
+            .values(enabled=False, disabled_at=func.now(), disabled_reason=reason)
+            .returning(*ENDPOINTS.c)
+        )
+    ).first()
     return _record(EndpointRecord, row) if row else None
 
 
-async def start_attempt(session: AsyncSession, *, endpoint_id: str, event_id: str, event_type: str,
-                        agreement_id: str, attempt: int) -> int:
-    return (await session.execute(
-        insert(ATTEMPTS).values(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type,
-                                agreement_id=agreement_id, attempt=attempt).returning(ATTEMPTS.c.id)
-    )).scalar_one()
+async def start_attempt(
+    session: AsyncSession, *, endpoint_id: str, event_id: str, event_type: str, agreement_id: str, attempt: int
+) -> int:
+    return (
+        await session.execute(
+            insert(ATTEMPTS)
+            .values(
+                endpoint_id=endpoint_id,
+                event_id=event_id,
+                event_type=event_type,
+                agreement_id=agreement_id,
+                attempt=attempt,
+            )
+            .returning(ATTEMPTS.c.id)
+        )
+    ).scalar_one()
 
 
-async def finish_attempt(session: AsyncSession, *, attempt_id: int, status_code: int | None,
-                         error: str | None, duration_ms: int) -> None:
-    await session.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id).values(
-        finished_at=func.now(), status_code=status_code, error=error, duration_ms=duration_ms))
+async def finish_attempt(
+    session: AsyncSession, *, attempt_id: int, status_code: int | None, error: str | None, duration_ms: int
+) -> None:
+    await session.execute(
+        update(ATTEMPTS)
+        .where(ATTEMPTS.c.id == attempt_id)
+        .values(finished_at=func.now(), status_code=status_code, error=error, duration_ms=duration_ms)
+    )
 
 
-async def list_attempts(session: AsyncSession, *, endpoint_id: str, limit: int = 100,
-                        before_id: int | None = None) -> list[AttemptRecord]:
-    query = (select(*ATTEMPTS.c).where(ATTEMPTS.c.endpoint_id == endpoint_id)
-             .order_by(ATTEMPTS.c.id.desc()).limit(limit))
+async def list_attempts(
+    session: AsyncSession, *, endpoint_id: str, limit: int = 100, before_id: int | None = None
+) -> list[AttemptRecord]:
+    query = select(*ATTEMPTS.c).where(ATTEMPTS.c.endpoint_id == endpoint_id).order_by(ATTEMPTS.c.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(ATTEMPTS.c.id < before_id)
     return [_record(AttemptRecord, r) for r in await session.execute(query)]
@@ -276,54 +345,82 @@ async def list_attempts(session: AsyncSession, *, endpoint_id: str, limit: int =
 # ---------------------------------------------------------------- the delivery log
 
 
-async def claim_delivery(session: AsyncSession, *, event_id: str, recipient: str, channel: Channel,
-                         agreement_id: str, lease: timedelta) -> Claim:
+async def claim_delivery(
+    session: AsyncSession, *, event_id: str, recipient: str, channel: Channel, agreement_id: str, lease: timedelta
+) -> Claim:
     """Claim (event, recipient, channel) for one send. Not 'sent' and no live lease: the row
     becomes 'sending' with a lease of `lease` and this attempt's number. The lease keeps a
     second execution of the same delivery (Temporal retried it while the first still runs)
     from sending in parallel; it expires by itself when a worker dies mid-send."""
-    row = (await session.execute(
-        insert(DELIVERIES).values(
-            event_id=event_id, recipient=recipient, channel=channel, agreement_id=agreement_id,
-            status="sending", attempts=1, claimed_until=func.now() + lease,
-        ).on_conflict_do_update(
-            index_elements=["event_id", "recipient", "channel"],
-            set_={"status": "sending", "attempts": DELIVERIES.c.attempts + 1,
-                  "claimed_until": func.now() + lease, "updated_at": func.now()},
-            where=and_(DELIVERIES.c.status != "sent",
-                       or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < func.now())),
-        ).returning(DELIVERIES.c.attempts)
-    )).first()
+    row = (
+        await session.execute(
+            insert(DELIVERIES)
+            .values(
+                event_id=event_id,
+                recipient=recipient,
+                channel=channel,
+                agreement_id=agreement_id,
+                status="sending",
+                attempts=1,
+                claimed_until=func.now() + lease,
+            )
+            .on_conflict_do_update(
+                index_elements=["event_id", "recipient", "channel"],
+                set_={
+                    "status": "sending",
+                    "attempts": DELIVERIES.c.attempts + 1,
+                    "claimed_until": func.now() + lease,
+                    "updated_at": func.now(),
+                },
+                where=and_(
+                    DELIVERIES.c.status != "sent",
+                    or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < func.now()),
+                ),
+            )
+            .returning(DELIVERIES.c.attempts)
+        )
+    ).first()
     if row is not None:
         return Claim("claimed", row.attempts)
-    status = (await session.execute(select(DELIVERIES.c.status).where(
-        DELIVERIES.c.event_id == event_id, DELIVERIES.c.recipient == recipient,
-        DELIVERIES.c.channel == channel))).scalar_one()
+    status = (
+        await session.execute(
+            select(DELIVERIES.c.status).where(
+                DELIVERIES.c.event_id == event_id, DELIVERIES.c.recipient == recipient, DELIVERIES.c.channel == channel
+            )
+        )
+    ).scalar_one()
     return Claim("sent" if status == "sent" else "busy")
 
 
 def _key(event_id: str, recipient: str, channel: Channel):
-    return and_(DELIVERIES.c.event_id == event_id, DELIVERIES.c.recipient == recipient,
-                DELIVERIES.c.channel == channel)
+    return and_(DELIVERIES.c.event_id == event_id, DELIVERIES.c.recipient == recipient, DELIVERIES.c.channel == channel)
 
 
 async def mark_sent(session: AsyncSession, *, event_id: str, recipient: str, channel: Channel) -> None:
-    await session.execute(update(DELIVERIES).where(_key(event_id, recipient, channel)).values(
-        status="sent", sent_at=func.now(), claimed_until=None, last_error=None, updated_at=func.now()))
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(event_id, recipient, channel))
+        .values(status="sent", sent_at=func.now(), claimed_until=None, last_error=None, updated_at=func.now())
+    )
 
 
-async def release_delivery(session: AsyncSession, *, event_id: str, recipient: str, channel: Channel,
-                           error: str, failed: bool = False) -> None:
+async def release_delivery(
+    session: AsyncSession, *, event_id: str, recipient: str, channel: Channel, error: str, failed: bool = False
+) -> None:
     """After a failed attempt: free the lease so the next retry may claim at once, and keep
     the error; `failed=True` when the delivery is given up."""
-    await session.execute(update(DELIVERIES).where(
-        _key(event_id, recipient, channel), DELIVERIES.c.status != "sent").values(
-        status="failed" if failed else "sending", claimed_until=None, last_error=error[:2000],
-        updated_at=func.now()))
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(event_id, recipient, channel), DELIVERIES.c.status != "sent")
+        .values(
+            status="failed" if failed else "sending", claimed_until=None, last_error=error[:2000], updated_at=func.now()
+        )
+    )
 
 
-async def get_delivery(session: AsyncSession, *, event_id: str, recipient: str,
-                       channel: Channel) -> dict[str, Any] | None:
+async def get_delivery(
+    session: AsyncSession, *, event_id: str, recipient: str, channel: Channel
+) -> dict[str, Any] | None:
     row = (await session.execute(select(*DELIVERIES.c).where(_key(event_id, recipient, channel)))).first()
     return dict(row._mapping) if row else None
 
@@ -339,57 +436,101 @@ async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> 
     """Store an in-app notification and log its delivery, in one transaction: True if it
     is new, False if a retry or a replay finds it stored."""
     a = notification.audience
-    inserted = (await session.execute(
-        insert(INBOX).values(
-            id=inbox_id(notification), event_id=notification.event_id,
-            event_type=notification.event_type, agreement_id=notification.agreement_id,
-            seq=notification.seq, audience_key=a.key, audience_org=a.org, audience_role=a.role,
-            audience_gate=a.gate, template=notification.template, data=notification.data,
-            at=notification.at,
-        ).on_conflict_do_nothing(index_elements=["event_id", "audience_key"]).returning(INBOX.c.id)
-    )).first() is not None
-    await session.execute(insert(DELIVERIES).values(
-        event_id=notification.event_id, recipient=a.key, channel="inbox",
-        agreement_id=notification.agreement_id, status="sent", attempts=1, sent_at=func.now(),
-    ).on_conflict_do_nothing())
+    inserted = (
+        await session.execute(
+            insert(INBOX)
+            .values(
+                id=inbox_id(notification),
+                event_id=notification.event_id,
+                event_type=notification.event_type,
+                agreement_id=notification.agreement_id,
+                seq=notification.seq,
+                audience_key=a.key,
+                audience_org=a.org,
+                audience_role=a.role,
+                audience_gate=a.gate,
+                template=notification.template,
+                data=notification.data,
+                at=notification.at,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
+            .returning(INBOX.c.id)
+        )
+    ).first() is not None
+    await session.execute(
+        insert(DELIVERIES)
+        .values(
+            event_id=notification.event_id,
+            recipient=a.key,
+            channel="inbox",
+            agreement_id=notification.agreement_id,
+            status="sent",
+            attempts=1,
+            sent_at=func.now(),
+        )
+        .on_conflict_do_nothing()
+    )
     return inserted
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]):
-    return and_(or_(INBOX.c.audience_org.is_(None), INBOX.c.audience_org == org),
-                INBOX.c.audience_role.in_(list(roles)),
-                or_(INBOX.c.audience_gate.is_(None), INBOX.c.audience_gate.in_(list(gates))))
+    return and_(
+        or_(INBOX.c.audience_org.is_(None), INBOX.c.audience_org == org),
+        INBOX.c.audience_role.in_(list(roles)),
+        or_(INBOX.c.audience_gate.is_(None), INBOX.c.audience_gate.in_(list(gates))),
+    )
 
 
-async def list_inbox(session: AsyncSession, *, sub: str, org: str, roles: Sequence[str],
-                     gates: Sequence[str], unread_only: bool = False, limit: int = 50) -> list[InboxRecord]:
+async def list_inbox(
+    session: AsyncSession,
+    *,
+    sub: str,
+    org: str,
+    roles: Sequence[str],
+    gates: Sequence[str],
+    unread_only: bool = False,
+    limit: int = 50,
+) -> list[InboxRecord]:
     """The notifications a user's token matches, one per event (a user in two audiences of
     an event sees it once), unread first, newest first."""
     one_per_event = (
-        select(*INBOX.c).where(_audience_matches(org, roles, gates))
-        .ext(distinct_on(INBOX.c.event_id)).order_by(INBOX.c.event_id, INBOX.c.audience_key)
+        select(*INBOX.c)
+        .where(_audience_matches(org, roles, gates))
+        .ext(distinct_on(INBOX.c.event_id))
+        .order_by(INBOX.c.event_id, INBOX.c.audience_key)
     ).subquery()
     read_at = READS.c.read_at
-    query = (select(*one_per_event.c, read_at)
-             .outerjoin(READS, and_(READS.c.event_id == one_per_event.c.event_id, READS.c.sub == sub))
-             .order_by(read_at.is_(None).desc(), one_per_event.c.at.desc(), one_per_event.c.id)
-             .limit(limit))
+    query = (
+        select(*one_per_event.c, read_at)
+        .outerjoin(READS, and_(READS.c.event_id == one_per_event.c.event_id, READS.c.sub == sub))
+        .order_by(read_at.is_(None).desc(), one_per_event.c.at.desc(), one_per_event.c.id)
+        .limit(limit)
+    )
     if unread_only:
         query = query.where(read_at.is_(None))
     return [_record(InboxRecord, r) for r in await session.execute(query)]
 
 
-async def count_unread(session: AsyncSession, *, sub: str, org: str, roles: Sequence[str],
-                       gates: Sequence[str]) -> int:
+async def count_unread(session: AsyncSession, *, sub: str, org: str, roles: Sequence[str], gates: Sequence[str]) -> int:
     read = select(READS.c.event_id).where(READS.c.sub == sub, READS.c.event_id == INBOX.c.event_id)
-    return (await session.execute(
-        select(func.count(func.distinct(INBOX.c.event_id)))
-        .where(_audience_matches(org, roles, gates), ~read.exists())
-    )).scalar_one()
+    return (
+        await session.execute(
+            select(func.count(func.distinct(INBOX.c.event_id))).where(
+                _audience_matches(org, roles, gates), ~read.exists()
+            )
+        )
+    ).scalar_one()
 
 
-async def mark_read(session: AsyncSession, *, sub: str, org: str, roles: Sequence[str],
-                    gates: Sequence[str], notification_id: str | None) -> int:
+async def mark_read(
+    session: AsyncSession,
+    *,
+    sub: str,
+    org: str,
+    roles: Sequence[str],
+    gates: Sequence[str],
+    notification_id: str | None,
+) -> int:
     """Mark one notification (or, with None, every one) the user can see as read; the
     number of events newly marked. Unknown or not the user's: 0."""
     events = select(INBOX.c.event_id).where(_audience_matches(org, roles, gates))
@@ -398,26 +539,36 @@ async def mark_read(session: AsyncSession, *, sub: str, org: str, roles: Sequenc
     event_ids = (await session.execute(events.distinct())).scalars().all()
     if not event_ids:
         return 0
-    result = await session.execute(insert(READS).values(
-        [{"sub": sub, "event_id": event_id} for event_id in event_ids]).on_conflict_do_nothing())
+    result = await session.execute(
+        insert(READS).values([{"sub": sub, "event_id": event_id} for event_id in event_ids]).on_conflict_do_nothing()
+    )
     return result.rowcount or 0
 
 
-async def inbox_visible(session: AsyncSession, *, notification_id: str, org: str, roles: Sequence[str],
-                        gates: Sequence[str]) -> bool:
-    return (await session.execute(select(INBOX.c.id).where(
-        INBOX.c.id == notification_id, _audience_matches(org, roles, gates)))).first() is not None
+async def inbox_visible(
+    session: AsyncSession, *, notification_id: str, org: str, roles: Sequence[str], gates: Sequence[str]
+) -> bool:
+    return (
+        await session.execute(
+            select(INBOX.c.id).where(INBOX.c.id == notification_id, _audience_matches(org, roles, gates))
+        )
+    ).first() is not None
 
 
 # ---------------------------------------------------------------- what awaits a caller
 
 
-async def open_agreements(session: AsyncSession, *, viewer_org: str | None, ministry: bool,
-                          limit: int = 500) -> list[AgreementState]:
+async def open_agreements(
+    session: AsyncSession, *, viewer_org: str | None, ministry: bool, limit: int = 500
+) -> list[AgreementState]:
     """Agreements still running that a caller may act on: their organisation's (all, for
     `viewer_org=None`), plus those at the ministry gate for ministry approvers."""
-    query = (select(AGREEMENTS.c.state).where(AGREEMENTS.c.stage.not_in(sorted(TERMINAL_STAGES)))
-             .order_by(AGREEMENTS.c.updated_at.desc()).limit(limit))
+    query = (
+        select(AGREEMENTS.c.state)
+        .where(AGREEMENTS.c.stage.not_in(sorted(TERMINAL_STAGES)))
+        .order_by(AGREEMENTS.c.updated_at.desc())
+        .limit(limit)
+    )
     if viewer_org is not None:
         visible = literal(viewer_org) == any_(AGREEMENTS.c.orgs)
         if ministry:

@@ -16,8 +16,8 @@ from services.store.audit import GENESIS
 from services.store.models import Agreement, AgreementEvent, OrganisationSettings
 from services.store.notification_models import Contact, InboxNotification
 from services.store.queries import projection
-from workflows.portfolio.digest import EXPIRING_DAYS, UPCOMING_DAYS
 from workflows.messages import DEFAULT_TIME_ZONE, TERMINAL_STAGES, AgreementState
+from workflows.portfolio.digest import EXPIRING_DAYS, UPCOMING_DAYS
 
 AGREEMENTS = Agreement.__table__
 EVENTS = AgreementEvent.__table__
@@ -44,8 +44,9 @@ class Reprojection:
     head: str
 
 
-async def open_rows(session: AsyncSession, *, after_id: str | None, limit: int,
-                    orgs: Sequence[str] | None = None) -> list[RowVersion]:
+async def open_rows(
+    session: AsyncSession, *, after_id: str | None, limit: int, orgs: Sequence[str] | None = None
+) -> list[RowVersion]:
     """A page of open agreements (not in a terminal stage) in id order; with `orgs`, only
     those these organisations are party to."""
     a = AGREEMENTS.c
@@ -70,11 +71,17 @@ async def reproject(session: AsyncSession, *, state: AgreementState) -> Reprojec
     trail that lacks events keeps failing verification instead of being papered over.
     Never rolls a row back (same guard as `append_events`)."""
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(state.id))))
-    before = (await session.execute(select(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
-                                    .where(AGREEMENTS.c.id == state.id))).first()
-    last = (await session.execute(
-        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == state.id, EVENTS.c.seq <= state.seq)
-        .order_by(EVENTS.c.seq.desc()).limit(1))).first()
+    before = (
+        await session.execute(select(AGREEMENTS.c.last_seq, AGREEMENTS.c.version).where(AGREEMENTS.c.id == state.id))
+    ).first()
+    last = (
+        await session.execute(
+            select(EVENTS.c.seq, EVENTS.c.hash)
+            .where(EVENTS.c.agreement_id == state.id, EVENTS.c.seq <= state.seq)
+            .order_by(EVENTS.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
     audit_seq, head = (last.seq, last.hash) if last else (0, GENESIS)
     values = projection(state, head)
     stmt = insert(AGREEMENTS).values(values)
@@ -85,15 +92,17 @@ async def reproject(session: AsyncSession, *, state: AgreementState) -> Reprojec
         < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
     ).returning(AGREEMENTS.c.id)
     written = (await session.execute(stmt)).first() is not None
-    return Reprojection(before=(before.last_seq, before.version) if before else None, written=written,
-                        audit_seq=audit_seq, head=head)
+    return Reprojection(
+        before=(before.last_seq, before.version) if before else None, written=written, audit_seq=audit_seq, head=head
+    )
 
 
 # ---------------------------------------------------------------- digests
 
 
-async def open_orgs(session: AsyncSession, *, after_org: str | None, limit: int,
-                    only: Sequence[str] | None = None) -> list[str]:
+async def open_orgs(
+    session: AsyncSession, *, after_org: str | None, limit: int, only: Sequence[str] | None = None
+) -> list[str]:
     """A page of the organisations party to at least one open agreement, in order (with
     `only`, those of them in that list)."""
     org = func.unnest(AGREEMENTS.c.orgs).label("org")
@@ -112,38 +121,56 @@ async def zones_of(session: AsyncSession, *, orgs: Sequence[str]) -> dict[str, t
     out: dict[str, tuple[list[str], list[str], str | None]] = {o: ([], [], None) for o in orgs}
     if not orgs:
         return out
-    rows = await session.execute(text(
-        "SELECT p->>'org' AS org, coalesce(p->>'time_zone', CAST(:default_zone AS text)) AS zone "
-        "FROM agreements, jsonb_array_elements(state->'parties') AS p "
-        "WHERE agreements.orgs && CAST(:orgs AS text[]) AND p->>'org' = ANY(CAST(:orgs AS text[])) "
-        "AND agreements.stage <> ALL(CAST(:terminal AS text[]))"),
-        {"orgs": list(orgs), "terminal": sorted(TERMINAL_STAGES), "default_zone": DEFAULT_TIME_ZONE})
+    rows = await session.execute(
+        text(
+            "SELECT p->>'org' AS org, coalesce(p->>'time_zone', CAST(:default_zone AS text)) AS zone "
+            "FROM agreements, jsonb_array_elements(state->'parties') AS p "
+            "WHERE agreements.orgs && CAST(:orgs AS text[]) AND p->>'org' = ANY(CAST(:orgs AS text[])) "
+            "AND agreements.stage <> ALL(CAST(:terminal AS text[]))"
+        ),
+        {"orgs": list(orgs), "terminal": sorted(TERMINAL_STAGES), "default_zone": DEFAULT_TIME_ZONE},
+    )
     for row in rows:
         out[row.org][0].append(row.zone)
-    contacts = await session.execute(select(CONTACTS.c.org, CONTACTS.c.time_zone).where(
-        CONTACTS.c.org.in_(list(orgs)), CONTACTS.c.time_zone.is_not(None)))
+    contacts = await session.execute(
+        select(CONTACTS.c.org, CONTACTS.c.time_zone).where(
+            CONTACTS.c.org.in_(list(orgs)), CONTACTS.c.time_zone.is_not(None)
+        )
+    )
     for row in contacts:
         out[row.org][1].append(row.time_zone)
-    configured = await session.execute(select(ORG_SETTINGS.c.org, ORG_SETTINGS.c.time_zone).where(
-        ORG_SETTINGS.c.org.in_(list(orgs)), ORG_SETTINGS.c.time_zone.is_not(None)))
+    configured = await session.execute(
+        select(ORG_SETTINGS.c.org, ORG_SETTINGS.c.time_zone).where(
+            ORG_SETTINGS.c.org.in_(list(orgs)), ORG_SETTINGS.c.time_zone.is_not(None)
+        )
+    )
     for row in configured:
         parties, people, _ = out[row.org]
         out[row.org] = (parties, people, row.time_zone)
     return out
 
 
-async def digest_states(session: AsyncSession, *, org: str, now: datetime, today: date,
-                        limit: int = MAX_DIGEST_ROWS) -> list[AgreementState]:
+async def digest_states(
+    session: AsyncSession, *, org: str, now: datetime, today: date, limit: int = MAX_DIGEST_ROWS
+) -> list[AgreementState]:
     """The open agreements of `org` that can appear in its digest: a deadline within the
     upcoming window (or past), an open evaluation, or an end date within 90 days. The
     indexed columns narrow it; `build_digest` decides."""
     a = AGREEMENTS.c
-    query = select(a.state).where(
-        OPEN, literal(org) == any_(a.orgs),
-        or_(a.next_deadline_at < now + timedelta(days=max(UPCOMING_DAYS)),
-            a.state["deadlines"].has_key("evaluation_report"),
-            and_(a.stage == "implementation", a.end_date <= today + timedelta(days=EXPIRING_DAYS))),
-    ).order_by(a.next_deadline_at.asc().nulls_last(), a.id).limit(limit)
+    query = (
+        select(a.state)
+        .where(
+            OPEN,
+            literal(org) == any_(a.orgs),
+            or_(
+                a.next_deadline_at < now + timedelta(days=max(UPCOMING_DAYS)),
+                a.state["deadlines"].has_key("evaluation_report"),
+                and_(a.stage == "implementation", a.end_date <= today + timedelta(days=EXPIRING_DAYS)),
+            ),
+        )
+        .order_by(a.next_deadline_at.asc().nulls_last(), a.id)
+        .limit(limit)
+    )
     return [AgreementState.model_validate(r.state) for r in await session.execute(query)]
 
 
@@ -153,4 +180,3 @@ async def digests_delivered(session: AsyncSession, *, event_ids: Iterable[str]) 
     if not wanted:
         return set()
     return set(await session.scalars(select(INBOX.c.event_id).where(INBOX.c.event_id.in_(wanted)).distinct()))
-

@@ -81,8 +81,16 @@ class EventRecord:
     history_length: int | None = None
 
     def to_event(self) -> Event:
-        return Event(id=self.id, agreement_id=self.agreement_id, seq=self.seq, version=self.version,
-                     type=self.type, at=self.at, actor=Actor.model_validate(self.actor), data=self.data)
+        return Event(
+            id=self.id,
+            agreement_id=self.agreement_id,
+            seq=self.seq,
+            version=self.version,
+            type=self.type,
+            at=self.at,
+            actor=Actor.model_validate(self.actor),
+            data=self.data,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +139,9 @@ class InvalidCursor(ValueError):
 # ---------------------------------------------------------------- recording
 
 
-async def append_events(session: AsyncSession, *, state: AgreementState, events: Sequence[Event],
-                        recorder: Recorder | None = None) -> RecordEventsResult:
+async def append_events(
+    session: AsyncSession, *, state: AgreementState, events: Sequence[Event], recorder: Recorder | None = None
+) -> RecordEventsResult:
     """Append `events` to the agreement's hash chain and project `state` (the state after
     them). Idempotent: events already recorded are skipped, so a retried activity inserts
     nothing twice.
@@ -154,16 +163,22 @@ async def append_events(session: AsyncSession, *, state: AgreementState, events:
         last_seq, head = await _head(session, state.id)
     fresh = [e for e in events if e.seq > last_seq]
     if fresh and fresh[0].seq != last_seq + 1:
-        raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; "
-                       f"cannot append seq {fresh[0].seq}.")
+        raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; cannot append seq {fresh[0].seq}.")
     rows = []
     for event in fresh:
         body = event_body(event)
         digest = chain_hash(head, body)
         # `at` is stored from its hashed form, so the row reproduces the body exactly.
-        rows.append({**body, "at": datetime.fromisoformat(body["at"]), "prev_hash": head, "hash": digest,
-                     "run_id": recorder.run_id if recorder else None,
-                     "history_length": recorder.history_length if recorder else None})
+        rows.append(
+            {
+                **body,
+                "at": datetime.fromisoformat(body["at"]),
+                "prev_hash": head,
+                "hash": digest,
+                "run_id": recorder.run_id if recorder else None,
+                "history_length": recorder.history_length if recorder else None,
+            }
+        )
         head = digest
     if rows:
         await session.execute(EVENTS.insert(), rows)
@@ -175,10 +190,14 @@ async def append_events(session: AsyncSession, *, state: AgreementState, events:
 
 
 async def _head(session: AsyncSession, agreement_id: str) -> tuple[int, str]:
-    last = (await session.execute(
-        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == agreement_id)
-        .order_by(EVENTS.c.seq.desc()).limit(1)
-    )).first()
+    last = (
+        await session.execute(
+            select(EVENTS.c.seq, EVENTS.c.hash)
+            .where(EVENTS.c.agreement_id == agreement_id)
+            .order_by(EVENTS.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 
@@ -200,22 +219,48 @@ def may_supersede(recorded: tuple[str | None, int | None], recorder: Recorder | 
 
 async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
     """Move the rows from `seq` on out of the chain, or refuse if any is newer than us."""
-    stale = (await session.execute(
-        select(EVENTS).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq).order_by(EVENTS.c.seq)
-    )).mappings().all()
+    stale = (
+        (
+            await session.execute(
+                select(EVENTS).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq).order_by(EVENTS.c.seq)
+            )
+        )
+        .mappings()
+        .all()
+    )
     for row in stale:
         if not may_supersede((row["run_id"], row["history_length"]), recorder):
-            raise ChainConflict(f"Seq {row['seq']} of {agreement_id} is already recorded with different "
-                                "content by a newer task.")
-    reason = (f"Recorded by a workflow task that never completed; history decided seq {seq} anew "
-              f"(run {recorder.run_id}, history length {recorder.history_length}).") if recorder else ""
-    await session.execute(SUPERSEDED.insert(), [
-        {**dict(row), "superseded_by_run_id": recorder.run_id if recorder else None,
-         "superseded_by_history_length": recorder.history_length if recorder else None, "reason": reason}
-        for row in stale])
+            raise ChainConflict(
+                f"Seq {row['seq']} of {agreement_id} is already recorded with different content by a newer task."
+            )
+    reason = (
+        (
+            f"Recorded by a workflow task that never completed; history decided seq {seq} anew "
+            f"(run {recorder.run_id}, history length {recorder.history_length})."
+        )
+        if recorder
+        else ""
+    )
+    await session.execute(
+        SUPERSEDED.insert(),
+        [
+            {
+                **dict(row),
+                "superseded_by_run_id": recorder.run_id if recorder else None,
+                "superseded_by_history_length": recorder.history_length if recorder else None,
+                "reason": reason,
+            }
+            for row in stale
+        ],
+    )
     await session.execute(EVENTS.delete().where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq))
-    SUPERSEDED_LOG.warning("events_superseded", agreement_id=agreement_id, seq_from=seq, count=len(stale),
-                           run_id=recorder.run_id if recorder else None)
+    SUPERSEDED_LOG.warning(
+        "events_superseded",
+        agreement_id=agreement_id,
+        seq_from=seq,
+        count=len(stale),
+        run_id=recorder.run_id if recorder else None,
+    )
     return len(stale)
 
 
@@ -227,8 +272,7 @@ def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
     if seqs and (seqs != list(range(seqs[0], seqs[0] + len(seqs))) or seqs[0] < 1):
         raise InvalidBatch(f"Events of a batch have consecutive seqs from 1 up, not {seqs}.")
     if seqs and state.seq != seqs[-1]:
-        raise InvalidBatch(f"The state (seq {state.seq}) is not the state after the events "
-                           f"(seq {seqs[-1]}).")
+        raise InvalidBatch(f"The state (seq {state.seq}) is not the state after the events (seq {seqs[-1]}).")
 
 
 async def _first_conflict(session: AsyncSession, events: list[Event]) -> int | None:
@@ -236,11 +280,16 @@ async def _first_conflict(session: AsyncSession, events: list[Event]) -> int | N
     re-sends exactly what is stored), or None."""
     if not events:
         return None
-    stored = {row.seq: row for row in (await session.execute(
-        select(EVENTS.c.seq, EVENTS.c.prev_hash, EVENTS.c.hash)
-        .where(EVENTS.c.agreement_id == events[0].agreement_id,
-               EVENTS.c.seq.in_([e.seq for e in events]))
-    ))}
+    stored = {
+        row.seq: row
+        for row in (
+            await session.execute(
+                select(EVENTS.c.seq, EVENTS.c.prev_hash, EVENTS.c.hash).where(
+                    EVENTS.c.agreement_id == events[0].agreement_id, EVENTS.c.seq.in_([e.seq for e in events])
+                )
+            )
+        )
+    }
     for event in events:
         row = stored.get(event.seq)
         if row is None or chain_hash(row.prev_hash, event_body(event)) != row.hash:
@@ -256,7 +305,9 @@ async def _project(session: AsyncSession, state: AgreementState, head: str, *, r
         set_={name: stmt.excluded[name] for name in values if name != "id"},
         # A late retry carrying an older state must not roll the read model back — unless
         # the rows it was projected from were just superseded: then this state is the truth.
-        where=None if replace else tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
+        where=None
+        if replace
+        else tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
         < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
     )
     await session.execute(stmt)
@@ -303,7 +354,8 @@ async def get_agreement(session: AsyncSession, *, agreement_id: str) -> Agreemen
 
 
 async def list_agreements(
-    session: AsyncSession, *,
+    session: AsyncSession,
+    *,
     viewer_orgs: list[str] | None,
     include_ministry_visible: bool = False,
     stage: str | Sequence[str] | None = None,
@@ -341,9 +393,7 @@ async def list_agreements(
         updated_at, last_id = decode_cursor(cursor)
         query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
     limit = max(1, min(limit, MAX_PAGE))
-    rows = (await session.execute(
-        query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1)
-    )).all()
+    rows = (await session.execute(query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1))).all()
     records = [_agreement(row) for row in rows[:limit]]
     more = len(rows) > limit
     return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
@@ -377,11 +427,14 @@ def _agreement(row: Row) -> AgreementRecord:
 # ---------------------------------------------------------------- audit trail
 
 
-async def list_events(session: AsyncSession, *, agreement_id: str, after_seq: int = 0,
-                      limit: int = 1000) -> list[EventRecord]:
+async def list_events(
+    session: AsyncSession, *, agreement_id: str, after_seq: int = 0, limit: int = 1000
+) -> list[EventRecord]:
     rows = await session.execute(
-        select(EVENTS).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq > after_seq)
-        .order_by(EVENTS.c.seq).limit(limit)
+        select(EVENTS)
+        .where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq > after_seq)
+        .order_by(EVENTS.c.seq)
+        .limit(limit)
     )
     return [EventRecord(**row._asdict()) for row in rows]
 
@@ -399,7 +452,8 @@ async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVeri
             count += 1
             head = row.hash
             if broken_at is None and (
-                row.seq != count or row.prev_hash != expected_prev
+                row.seq != count
+                or row.prev_hash != expected_prev
                 or chain_hash(row.prev_hash, stored_body(row)) != row.hash
             ):
                 broken_at = row.seq
@@ -407,41 +461,58 @@ async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVeri
         if len(page) < 1000:
             break
         after = page[-1].seq
-    projected = (await session.execute(
-        select(AGREEMENTS.c.last_seq, AGREEMENTS.c.head_hash).where(AGREEMENTS.c.id == agreement_id)
-    )).first()
+    projected = (
+        await session.execute(
+            select(AGREEMENTS.c.last_seq, AGREEMENTS.c.head_hash).where(AGREEMENTS.c.id == agreement_id)
+        )
+    ).first()
     if broken_at is None and projected and (projected.last_seq, projected.head_hash) != (count, head):
         broken_at = min(count + 1, projected.last_seq)
-    superseded = (await session.execute(
-        select(func.count()).select_from(SUPERSEDED).where(SUPERSEDED.c.agreement_id == agreement_id))).scalar_one()
-    return {"valid": broken_at is None, "count": count, "head": head, "broken_at": broken_at,
-            "superseded": superseded}
+    superseded = (
+        await session.execute(
+            select(func.count()).select_from(SUPERSEDED).where(SUPERSEDED.c.agreement_id == agreement_id)
+        )
+    ).scalar_one()
+    return {"valid": broken_at is None, "count": count, "head": head, "broken_at": broken_at, "superseded": superseded}
 
 
 async def list_superseded(session: AsyncSession, *, agreement_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(
-        select(SUPERSEDED).where(SUPERSEDED.c.agreement_id == agreement_id)
-        .order_by(SUPERSEDED.c.superseded_at, SUPERSEDED.c.seq))
+        select(SUPERSEDED)
+        .where(SUPERSEDED.c.agreement_id == agreement_id)
+        .order_by(SUPERSEDED.c.superseded_at, SUPERSEDED.c.seq)
+    )
     return [dict(row) for row in rows.mappings()]
 
 
 def stored_body(row: EventRecord) -> dict[str, Any]:
     """The hashed body, rebuilt from a stored row."""
-    return {"id": row.id, "agreement_id": row.agreement_id, "seq": row.seq, "version": row.version,
-            "type": row.type, "at": iso_utc(row.at), "actor": row.actor, "data": row.data}
+    return {
+        "id": row.id,
+        "agreement_id": row.agreement_id,
+        "seq": row.seq,
+        "version": row.version,
+        "type": row.type,
+        "at": iso_utc(row.at),
+        "actor": row.actor,
+        "data": row.data,
+    }
 
 
 # ---------------------------------------------------------------- documents
 
 
-async def put_document(session: AsyncSession, *, content: bytes, media_type: str,
-                       uploaded_by: str, org: str) -> DocumentRecord:
+async def put_document(
+    session: AsyncSession, *, content: bytes, media_type: str, uploaded_by: str, org: str
+) -> DocumentRecord:
     """Store `content` under its SHA-256. Uploading the same bytes again changes nothing and
     returns the first upload's record."""
     sha256 = hashlib.sha256(content).hexdigest()
     await session.execute(
-        insert(DOCUMENTS).values(sha256=sha256, media_type=media_type, size=len(content),
-                                 content=content, uploaded_by=uploaded_by, org=org)
+        insert(DOCUMENTS)
+        .values(
+            sha256=sha256, media_type=media_type, size=len(content), content=content, uploaded_by=uploaded_by, org=org
+        )
         .on_conflict_do_nothing(index_elements=[DOCUMENTS.c.sha256])
     )
     record = await get_document(session, sha256=sha256)
@@ -462,8 +533,9 @@ async def documents_exist(session: AsyncSession, *, hashes: Iterable[str]) -> se
     return set(rows)
 
 
-async def document_shared_with(session: AsyncSession, *, sha256: str, orgs: Sequence[str],
-                               include_ministry_visible: bool = False) -> bool:
+async def document_shared_with(
+    session: AsyncSession, *, sha256: str, orgs: Sequence[str], include_ministry_visible: bool = False
+) -> bool:
     """Whether a document belongs to an agreement these organisations may see (as a draft,
     a signed text or a signature's evidence). Hashes are hex, so a text match on the stored
     state cannot mistake anything else for them."""
@@ -471,6 +543,5 @@ async def document_shared_with(session: AsyncSession, *, sha256: str, orgs: Sequ
     visible = a.orgs.overlap(list(orgs))
     if include_ministry_visible:
         visible = visible | a.ministry_visible
-    found = await session.scalar(
-        select(a.id).where(visible, cast(a.state, Text).contains(sha256)).limit(1))
+    found = await session.scalar(select(a.id).where(visible, cast(a.state, Text).contains(sha256)).limit(1))
     return found is not None

@@ -17,8 +17,16 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleIntervalSpec,
-    ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec, ScheduleUpdate, ScheduleUpdateInput,
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 
 from services.settings import Settings
@@ -52,8 +60,12 @@ async def ensure_portfolio_schedule(client: Client, settings: Settings) -> str:
     wanted = portfolio_schedule(settings)
     try:
         await client.create_schedule(c.PORTFOLIO_SCHEDULE_ID, wanted)
-        log.info("portfolio_schedule_created", schedule_id=c.PORTFOLIO_SCHEDULE_ID, every=str(EVERY),
-                 task_queue=settings.temporal_task_queue)
+        log.info(
+            "portfolio_schedule_created",
+            schedule_id=c.PORTFOLIO_SCHEDULE_ID,
+            every=str(EVERY),
+            task_queue=settings.temporal_task_queue,
+        )
         return "created"
     except ScheduleAlreadyRunningError:
         pass
@@ -63,12 +75,14 @@ async def ensure_portfolio_schedule(client: Client, settings: Settings) -> str:
         nonlocal changed
         schedule = current.description.schedule
         action = schedule.action
-        same = (isinstance(action, ScheduleActionStartWorkflow)
-                and action.workflow == c.PORTFOLIO_SWEEP_WORKFLOW
-                and action.task_queue == settings.temporal_task_queue
-                and _digest_hour(action) == settings.digest_hour
-                and [i.every for i in schedule.spec.intervals] == [EVERY]
-                and schedule.policy.overlap == ScheduleOverlapPolicy.SKIP)
+        same = (
+            isinstance(action, ScheduleActionStartWorkflow)
+            and action.workflow == c.PORTFOLIO_SWEEP_WORKFLOW
+            and action.task_queue == settings.temporal_task_queue
+            and _digest_hour(action) == settings.digest_hour
+            and [i.every for i in schedule.spec.intervals] == [EVERY]
+            and schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        )
         if same:
             return None
         changed = True

@@ -5,7 +5,8 @@ sandbox the workflows run in (also used by replayers)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -27,9 +28,17 @@ def activities(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession
     records = RecordActivities(sessionmaker)
     notify = NotifyActivities(settings, sessionmaker)
     portfolio = PortfolioActivities(settings, sessionmaker)
-    return [records.record_events, notify.plan_deliveries, notify.deliver_inbox, notify.deliver_email,
-            notify.deliver_webhook, notify.delivery_gave_up,
-            portfolio.reconcile_rows, portfolio.reconcile_workflows, portfolio.plan_digests]
+    return [
+        records.record_events,
+        notify.plan_deliveries,
+        notify.deliver_inbox,
+        notify.deliver_email,
+        notify.deliver_webhook,
+        notify.delivery_gave_up,
+        portfolio.reconcile_rows,
+        portfolio.reconcile_workflows,
+        portfolio.plan_digests,
+    ]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -37,5 +46,6 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     office hours in each party's time zone, so `zoneinfo.ZoneInfo` is let through (zone
     data comes from the pinned `tzdata` package, the same on every worker)."""
     members = SandboxRestrictions.invalid_module_members_default.with_child_unrestricted("zoneinfo", "ZoneInfo")
-    return SandboxedWorkflowRunner(restrictions=dataclasses.replace(SandboxRestrictions.default,
-                                                                    invalid_module_members=members))
+    return SandboxedWorkflowRunner(
+        restrictions=dataclasses.replace(SandboxRestrictions.default, invalid_module_members=members)
+    )

@@ -17,8 +17,8 @@ from temporalio.worker import Worker
 from services.api.app import create_app
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
-from tests.api.stack import Stack
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.api.stack import Stack
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -28,8 +28,13 @@ async def stack(settings: Settings, temporal_env) -> AsyncIterator[Stack]:
     configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
     engine = create_engine(configured)
     sessionmaker = create_sessionmaker(engine)
-    worker = Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
-                    activities=activities(configured, sessionmaker))
+    worker = Worker(
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(configured, sessionmaker),
+    )
     app = create_app(configured)
     async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -35,8 +35,9 @@ class Stack:
 
     def auth(self, user: User) -> dict[str, str]:
         if user not in self._tokens:
-            self._tokens[user] = mint_token(self.settings, sub=user.sub, org=user.org,
-                                            roles=user.roles, gates=user.gates)
+            self._tokens[user] = mint_token(
+                self.settings, sub=user.sub, org=user.org, roles=user.roles, gates=user.gates
+            )
         return {"Authorization": f"Bearer {self._tokens[user]}"}
 
     async def get(self, user: User, path: str) -> httpx.Response:
@@ -67,8 +68,9 @@ class Stack:
         assert (await self.snapshot(user, agreement_id))["version"] == snap["version"]
         return snap
 
-    async def expect_refused(self, user: User, agreement_id: str, command: dict[str, Any], status: int,
-                             headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async def expect_refused(
+        self, user: User, agreement_id: str, command: dict[str, Any], status: int, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """The command is refused with `status` in the one error shape, and nothing changed."""
         probe = self.user("audit", "auditor")
         before = await self.snapshot(probe, agreement_id)
@@ -83,8 +85,9 @@ class Stack:
         return body
 
     async def upload(self, user: User, content: str, media_type: str = "text/markdown") -> str:
-        resp = await self.http.post("/documents", content=content.encode(),
-                                    headers={**self.auth(user), "Content-Type": media_type})
+        resp = await self.http.post(
+            "/documents", content=content.encode(), headers={**self.auth(user), "Content-Type": media_type}
+        )
         assert resp.status_code == 201, resp.text
         return resp.json()["sha256"]
 
@@ -92,8 +95,11 @@ class Stack:
         """The read-model row of the agreement has these column values."""
         names = ", ".join(columns)
         async with self.sessionmaker() as session:
-            row = (await session.execute(
-                text(f"SELECT {names} FROM agreements WHERE id = :id"), {"id": agreement_id})).mappings().one()
+            row = (
+                (await session.execute(text(f"SELECT {names} FROM agreements WHERE id = :id"), {"id": agreement_id}))
+                .mappings()
+                .one()
+            )
         assert dict(row) == columns
 
     @staticmethod

@@ -15,15 +15,22 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 def record(ref: str, *, initiator: str, start: str, months: int, signed_on: str, document: str, **kw):
     return {
-        "ref": ref, "signed_on": signed_on, "document": document,
+        "ref": ref,
+        "signed_on": signed_on,
+        "document": document,
         "proposal": {
-            "title": f"Kerja sama lama {ref}", "kind": "ksdd", "objectives": "Dibawa dari arsip kertas.",
+            "title": f"Kerja sama lama {ref}",
+            "kind": "ksdd",
+            "objectives": "Dibawa dari arsip kertas.",
             "sector": "transport",
             "parties": [
                 {"org": initiator, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
                 {"org": f"{initiator}-mitra", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
             ],
-            "start_date": start, "duration_months": months, "evaluation_interval_months": 6, **kw,
+            "start_date": start,
+            "duration_months": months,
+            "evaluation_interval_months": 6,
+            **kw,
         },
     }
 
@@ -32,15 +39,17 @@ async def test_import_brings_paper_agreements_in_force_or_expired(stack: Stack):
     org = f"imp-{uuid.uuid4().hex[:8]}"
     admin, staff = stack.user(org, "admin"), stack.user(org, "staff")
     scan = await stack.upload(admin, f"scan of the signed PKS of {org}\n", media_type="application/pdf")
-    batch = [record("PKS/01/2024", initiator=org, start="2024-03-01", months=60, signed_on="2024-02-20",
-                    document=scan),
-             record("PKS/07/2019", initiator=org, start="2019-07-01", months=36, signed_on="2019-06-15",
-                    document=scan)]
+    batch = [
+        record("PKS/01/2024", initiator=org, start="2024-03-01", months=60, signed_on="2024-02-20", document=scan),
+        record("PKS/07/2019", initiator=org, start="2019-07-01", months=36, signed_on="2019-06-15", document=scan),
+    ]
     resp = await stack.post(admin, "/agreements/import", batch)
     assert resp.status_code == 200, resp.text
     rows = resp.json()["imported"]
     assert [(r["ref"], r["stage"], r["created"]) for r in rows] == [
-        ("PKS/01/2024", "implementation", True), ("PKS/07/2019", "expired", True)]
+        ("PKS/01/2024", "implementation", True),
+        ("PKS/07/2019", "expired", True),
+    ]
 
     snap = await stack.snapshot(staff, rows[0]["id"])
     assert (snap["effective_date"], snap["end_date"]) == ("2024-03-01", "2029-03-01")
@@ -66,8 +75,9 @@ async def test_a_bad_batch_is_refused_whole_with_every_mistake(stack: Stack):
     good = record("A/1", initiator=org, start="2024-01-01", months=24, signed_on="2024-01-01", document=scan)
     bad_kind = record("A/2", initiator=org, start="2024-01-01", months=24, signed_on="2024-01-01", document=scan)
     bad_kind["proposal"]["kind"] = "ksdx"
-    no_document = record("A/3", initiator=org, start="2024-01-01", months=24, signed_on="2024-01-01",
-                         document="ab" * 32)
+    no_document = record(
+        "A/3", initiator=org, start="2024-01-01", months=24, signed_on="2024-01-01", document="ab" * 32
+    )
     future = record("A/4", initiator=org, start="2024-01-01", months=24, signed_on="2099-01-01", document=scan)
     resp = await stack.post(admin, "/agreements/import", [good, bad_kind, no_document, future, good])
     assert resp.status_code == 422
@@ -92,8 +102,9 @@ async def test_csv_sheets_import_too(stack: Stack):
         f"CSV/1,Beasiswa daerah,ksdpk,Beasiswa mahasiswa,education,2025-08-01,48,2025-07-20,{scan},"
         f"{org},Wali Kota,Asia/Makassar,{org}-univ,academia,Rektor,Mahasiswa|100|orang;Lulusan|80|orang\n"
     )
-    resp = await stack.http.post("/agreements/import", content=sheet.encode(),
-                                 headers={**stack.auth(admin), "Content-Type": "text/csv"})
+    resp = await stack.http.post(
+        "/agreements/import", content=sheet.encode(), headers={**stack.auth(admin), "Content-Type": "text/csv"}
+    )
     assert resp.status_code == 200, resp.text
     imported = resp.json()["imported"][0]
     snap = await stack.snapshot(admin, imported["id"])
@@ -103,6 +114,7 @@ async def test_csv_sheets_import_too(stack: Stack):
     # 09:00 WITA is 01:00 UTC: the schedule follows the region's own office hours.
     assert snap["next_evaluation_at"].endswith("T01:00:00Z") or snap["next_evaluation_at"].endswith("T01:00:00+00:00")
 
-    resp = await stack.http.post("/agreements/import", content=b"ref,title\nx,y\n",
-                                 headers={**stack.auth(admin), "Content-Type": "text/csv"})
+    resp = await stack.http.post(
+        "/agreements/import", content=b"ref,title\nx,y\n", headers={**stack.auth(admin), "Content-Type": "text/csv"}
+    )
     assert resp.status_code == 422 and "missing" in resp.json()["error"]["message"]

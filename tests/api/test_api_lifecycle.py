@@ -17,12 +17,25 @@ def ksdpl_body(**overrides):
         "objectives": "Pertukaran tenaga kesehatan dan data penyakit menular.",
         "sector": "health",
         "parties": [
-            {"org": "jabar", "role": "initiator", "sector": "government",
-             "signatory": "Gubernur Jawa Barat", "foreign": False, "requires_dprd_approval": True},
-            {"org": "wa-gov", "role": "counterparty", "sector": "government",
-             "signatory": "Premier of Western Australia", "foreign": True},
+            {
+                "org": "jabar",
+                "role": "initiator",
+                "sector": "government",
+                "signatory": "Gubernur Jawa Barat",
+                "foreign": False,
+                "requires_dprd_approval": True,
+            },
+            {
+                "org": "wa-gov",
+                "role": "counterparty",
+                "sector": "government",
+                "signatory": "Premier of Western Australia",
+                "foreign": True,
+            },
         ],
-        "start_date": "2027-01-01", "duration_months": 36, "evaluation_interval_months": 6,
+        "start_date": "2027-01-01",
+        "duration_months": 36,
+        "evaluation_interval_months": 6,
         "indicators": [{"name": "Tenaga kesehatan dilatih", "target": 100, "unit": "orang"}],
         "value": 1_500_000_000,
     }
@@ -33,14 +46,15 @@ def ksdpl_body(**overrides):
 def ksdd_body():
     return {
         "title": "Pengelolaan sampah regional Bandung – Sumedang",
-        "kind": "ksdd", "objectives": "TPPAS regional bersama.", "sector": "environment",
+        "kind": "ksdd",
+        "objectives": "TPPAS regional bersama.",
+        "sector": "environment",
         "parties": [
-            {"org": "kota-bandung", "role": "initiator", "sector": "government",
-             "signatory": "Wali Kota Bandung"},
-            {"org": "kab-sumedang", "role": "counterparty", "sector": "government",
-             "signatory": "Bupati Sumedang"},
+            {"org": "kota-bandung", "role": "initiator", "sector": "government", "signatory": "Wali Kota Bandung"},
+            {"org": "kab-sumedang", "role": "counterparty", "sector": "government", "signatory": "Bupati Sumedang"},
         ],
-        "start_date": "2027-02-01", "duration_months": 60,
+        "start_date": "2027-02-01",
+        "duration_months": 60,
     }
 
 
@@ -62,7 +76,10 @@ async def test_ksdpl_runs_every_step_into_implementation(stack: Stack):
     assert snap["step"]["document"] == "loi" and "Permendagri 25/2020" in snap["step"]["basis"]
     assert snap["step"]["name"]["en"].startswith("Initiative")
     assert [(g["gate"], g["org"], g["status"]) for g in snap["gates"]] == [
-        ("dprd", "jabar", "waiting"), ("review", "jabar", "waiting"), ("ministry", None, "waiting")]
+        ("dprd", "jabar", "waiting"),
+        ("review", "jabar", "waiting"),
+        ("ministry", None, "waiting"),
+    ]
 
     # Letter of intent: two versions; the second clears the first's acceptance.
     loi1 = await stack.upload(staff, "# LoI v1\nKerja sama kesehatan.\n")
@@ -101,10 +118,10 @@ async def test_ksdpl_runs_every_step_into_implementation(stack: Stack):
     assert snap["stage"] == "signing" and snap["step"]["key"] == "penandatanganan"
 
     scan = await stack.upload(partner, "scan of the wet-ink signature page\n")
-    await stack.act(stack.user("jabar", "signatory"), aid,
-                    {"type": "sign", "version": 4, "method": "electronic"})
-    snap = await stack.act(stack.user("wa-gov", "signatory"), aid,
-                           {"type": "sign", "version": 4, "method": "wet_ink", "evidence": scan})
+    await stack.act(stack.user("jabar", "signatory"), aid, {"type": "sign", "version": 4, "method": "electronic"})
+    snap = await stack.act(
+        stack.user("wa-gov", "signatory"), aid, {"type": "sign", "version": 4, "method": "wet_ink", "evidence": scan}
+    )
     assert snap["stage"] == "implementation" and snap["step"] is None
     assert snap["effective_date"] == "2027-01-01" and snap["end_date"] == "2030-01-01"
     assert {(s["org"], s["method"]) for s in snap["signatures"]} == {("jabar", "electronic"), ("wa-gov", "wet_ink")}
@@ -128,18 +145,31 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
     snap = await stack.act(bandung, aid, {"type": "submit"})
     assert snap["stage"] == "review" and snap["step"]["key"] == "persiapan"
     assert {(g["step"], g["org"]) for g in snap["gates"]} == {
-        ("persiapan", "kota-bandung"), ("persiapan", "kab-sumedang"),
-        ("telaah_hukum", "kota-bandung"), ("telaah_hukum", "kab-sumedang")}
+        ("persiapan", "kota-bandung"),
+        ("persiapan", "kab-sumedang"),
+        ("telaah_hukum", "kota-bandung"),
+        ("telaah_hukum", "kab-sumedang"),
+    }
     assert not any(g["gate"] == "dprd" for g in snap["gates"])
 
     # Each region's TKKSD reviews for its own side; one approval does not complete the step.
-    snap = await stack.act(stack.user("kota-bandung", "approver", gates=["review"]), aid,
-                           {"type": "decide", "gate": "review", "outcome": "approve"})
+    snap = await stack.act(
+        stack.user("kota-bandung", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "approve"},
+    )
     assert snap["step"]["key"] == "persiapan"
-    await stack.expect_refused(stack.user("kota-bandung", "approver", gates=["review"]), aid,
-                               {"type": "decide", "gate": "review", "outcome": "approve"}, 403)
-    snap = await stack.act(stack.user("kab-sumedang", "approver", gates=["review"]), aid,
-                           {"type": "decide", "gate": "review", "outcome": "approve"})
+    await stack.expect_refused(
+        stack.user("kota-bandung", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "approve"},
+        403,
+    )
+    snap = await stack.act(
+        stack.user("kab-sumedang", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "approve"},
+    )
     assert snap["step"]["key"] == "penyusunan_ksb"
 
     ksb = await stack.upload(bandung, "# KSB\n")
@@ -147,7 +177,9 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
     snap = await stack.act(sumedang, aid, {"type": "accept_draft", "version": 1})
     assert snap["stage"] == "signing" and snap["step"]["document"] == "ksb"
     for org in ("kota-bandung", "kab-sumedang"):
-        snap = await stack.act(stack.user(org, "signatory"), aid, {"type": "sign", "version": 1, "method": "electronic"})
+        snap = await stack.act(
+            stack.user(org, "signatory"), aid, {"type": "sign", "version": 1, "method": "electronic"}
+        )
     # No party needs its DPRD: straight from the signed KSB to drafting the PKS.
     assert snap["step"]["key"] == "penyusunan_pks"
     events = (await stack.get(bandung, f"/agreements/{aid}/events")).json()["events"]
@@ -158,11 +190,14 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
     snap = await stack.act(bandung, aid, {"type": "accept_draft", "version": 2})
     assert snap["step"]["key"] == "telaah_hukum"
     for org in ("kota-bandung", "kab-sumedang"):
-        snap = await stack.act(stack.user(org, "approver", gates=["legal"]), aid,
-                               {"type": "decide", "gate": "legal", "outcome": "approve"})
+        snap = await stack.act(
+            stack.user(org, "approver", gates=["legal"]), aid, {"type": "decide", "gate": "legal", "outcome": "approve"}
+        )
     assert snap["step"]["key"] == "penandatanganan_pks"
     for org in ("kota-bandung", "kab-sumedang"):
-        snap = await stack.act(stack.user(org, "signatory"), aid, {"type": "sign", "version": 2, "method": "electronic"})
+        snap = await stack.act(
+            stack.user(org, "signatory"), aid, {"type": "sign", "version": 2, "method": "electronic"}
+        )
     assert snap["stage"] == "implementation"
     await stack.expect_row(aid, stage="implementation", orgs=["kota-bandung", "kab-sumedang"])
     verify = (await stack.get(sumedang, f"/agreements/{aid}/events/verify")).json()
@@ -179,8 +214,9 @@ async def test_refusals_have_their_status_and_change_nothing(stack: Stack):
     await stack.expect_refused(stack.user("jatim", "staff"), aid, {"type": "submit"}, 404)
     assert (await stack.get(stack.user("jatim", "staff"), f"/agreements/{aid}")).status_code == 404
     # Wrong stage: signing a draft.
-    body = await stack.expect_refused(stack.user("jabar", "signatory"), aid,
-                                      {"type": "sign", "version": 1, "method": "electronic"}, 409)
+    body = await stack.expect_refused(
+        stack.user("jabar", "signatory"), aid, {"type": "sign", "version": 1, "method": "electronic"}, 409
+    )
     assert body["error"]["stage"] == "draft" and body["error"]["allowed_actions"] == ["comment"]
     body = await stack.expect_refused(staff, aid, {"type": "accept_draft", "version": 1}, 409)
     assert set(body["error"]["allowed_actions"]) == {"edit", "submit", "withdraw", "comment"}
@@ -199,8 +235,12 @@ async def test_refusals_have_their_status_and_change_nothing(stack: Stack):
     assert (await stack.snapshot(staff, aid))["version"] == before["version"]
 
     # Matching If-Match goes through.
-    resp = await stack.post(staff, f"/agreements/{aid}/actions", {"type": "comment", "text": "ok"},
-                            headers={"If-Match": f'"{before["version"]}"'})
+    resp = await stack.post(
+        staff,
+        f"/agreements/{aid}/actions",
+        {"type": "comment", "text": "ok"},
+        headers={"If-Match": f'"{before["version"]}"'},
+    )
     assert resp.status_code == 200 and resp.headers["ETag"] == f'"{before["version"] + 1}"'
 
     # Unauthenticated and bad tokens.
@@ -216,8 +256,9 @@ async def test_idempotency_keys_apply_once(stack: Stack):
     again = await stack.post(staff, "/agreements", ksdpl_body(), headers={"Idempotency-Key": "create-1"})
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
-    other = await stack.post(staff, "/agreements", ksdpl_body(title="Something else entirely"),
-                             headers={"Idempotency-Key": "create-1"})
+    other = await stack.post(
+        staff, "/agreements", ksdpl_body(title="Something else entirely"), headers={"Idempotency-Key": "create-1"}
+    )
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
 
     aid = first.json()["id"]
@@ -231,12 +272,14 @@ async def test_idempotency_keys_apply_once(stack: Stack):
 
 async def test_documents_are_content_addressed_and_limited(stack: Stack):
     staff = stack.user("jabar", "staff")
-    resp = await stack.http.post("/documents", content=b"# Draft\n", headers={
-        **stack.auth(staff), "Content-Type": "text/markdown"})
+    resp = await stack.http.post(
+        "/documents", content=b"# Draft\n", headers={**stack.auth(staff), "Content-Type": "text/markdown"}
+    )
     assert resp.status_code == 201
     sha = resp.json()["sha256"]
-    again = await stack.http.post("/documents", content=b"# Draft\n", headers={
-        **stack.auth(staff), "Content-Type": "text/markdown"})
+    again = await stack.http.post(
+        "/documents", content=b"# Draft\n", headers={**stack.auth(staff), "Content-Type": "text/markdown"}
+    )
     assert again.json()["sha256"] == sha
     got = await stack.http.get(f"/documents/{sha}", headers=stack.auth(staff))
     assert got.status_code == 200 and got.content == b"# Draft\n"
@@ -247,13 +290,15 @@ async def test_documents_are_content_addressed_and_limited(stack: Stack):
     await stack.act(staff, aid, {"type": "submit"})
     await stack.act(staff, aid, {"type": "submit_draft", "document": sha})
     assert (await stack.http.get(f"/documents/{sha}", headers=stack.auth(outsider))).status_code == 200
-    assert (await stack.http.get(f"/documents/{sha}", headers=stack.auth(stack.user("jatim", "staff")))).status_code == 404
+    assert (
+        await stack.http.get(f"/documents/{sha}", headers=stack.auth(stack.user("jatim", "staff")))
+    ).status_code == 404
     too_big = b"x" * (stack.settings.document_max_bytes + 1)
-    resp = await stack.http.post("/documents", content=too_big, headers={
-        **stack.auth(staff), "Content-Type": "text/plain"})
+    resp = await stack.http.post(
+        "/documents", content=too_big, headers={**stack.auth(staff), "Content-Type": "text/plain"}
+    )
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
-    resp = await stack.http.post("/documents", content=b"x", headers={
-        **stack.auth(staff), "Content-Type": "image/png"})
+    resp = await stack.http.post("/documents", content=b"x", headers={**stack.auth(staff), "Content-Type": "image/png"})
     assert resp.status_code == 415
 
 
@@ -261,8 +306,11 @@ async def test_withdraw_and_reject_close_the_agreement(stack: Stack):
     staff = stack.user("kota-bandung", "staff")
     aid = (await stack.create(staff, ksdd_body()))["id"]
     await stack.act(staff, aid, {"type": "submit"})
-    snap = await stack.act(stack.user("kab-sumedang", "approver", gates=["review"]), aid,
-                           {"type": "decide", "gate": "review", "outcome": "reject", "comment": "Tidak sesuai RPJMD."})
+    snap = await stack.act(
+        stack.user("kab-sumedang", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "reject", "comment": "Tidak sesuai RPJMD."},
+    )
     assert snap["stage"] == "rejected" and snap["allowed_actions"] == []
     await stack.expect_row(aid, stage="rejected")
     await stack.expect_refused(staff, aid, {"type": "withdraw", "reason": "late"}, 409)

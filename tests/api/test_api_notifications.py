@@ -5,27 +5,33 @@ another test's agreements."""
 from __future__ import annotations
 
 import asyncio
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 import pytest
-from email.message import EmailMessage
 
 from services.api.app import create_app
 from services.embedded.mailsink import start_mail_sink
 from services.embedded.ports import free_port
-from tests.fixtures.api import app_client
 from tests.api.stack import Stack
+from tests.fixtures.api import app_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def ksdd(a: str, b: str) -> dict:
     return {
-        "title": "Pengelolaan sampah regional", "kind": "ksdd", "objectives": "TPPAS regional bersama.",
-        "sector": "environment", "start_date": "2027-02-01", "duration_months": 60,
-        "parties": [{"org": a, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
-                    {"org": b, "role": "counterparty", "sector": "government", "signatory": "Bupati"}],
+        "title": "Pengelolaan sampah regional",
+        "kind": "ksdd",
+        "objectives": "TPPAS regional bersama.",
+        "sector": "environment",
+        "start_date": "2027-02-01",
+        "duration_months": 60,
+        "parties": [
+            {"org": a, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
+            {"org": b, "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
     }
 
 
@@ -45,8 +51,11 @@ async def eventually(probe, timeout: float = 30.0):
 async def test_webhook_registration_is_the_organisations_business(stack: Stack, orgs):
     a, b = orgs
     staff, other_staff = stack.user(a, "staff"), stack.user(b, "staff")
-    resp = await stack.post(staff, "/webhooks", {"url": "https://hooks.example.test/pakta",
-                                                 "events": ["agreement_submitted", "agreement_submitted"]})
+    resp = await stack.post(
+        staff,
+        "/webhooks",
+        {"url": "https://hooks.example.test/pakta", "events": ["agreement_submitted", "agreement_submitted"]},
+    )
     assert resp.status_code == 201, resp.text
     created = resp.json()
     assert created["secret"].startswith("whsec_") and created["org"] == a and created["enabled"]
@@ -61,8 +70,12 @@ async def test_webhook_registration_is_the_organisations_business(stack: Stack, 
     assert (await stack.post(stack.user(a, "partner"), "/webhooks", {"url": "https://x.test"})).status_code == 403
     assert (await stack.post(other_staff, "/webhooks", {"url": "https://x.test", "org": a})).status_code == 403
 
-    for bad in ({"url": "ftp://x.test/h"}, {"url": "not a url"}, {"url": "https://x.test", "events": ["Bad Type"]},
-                {"url": "https://x.test", "events": []}):
+    for bad in (
+        {"url": "ftp://x.test/h"},
+        {"url": "not a url"},
+        {"url": "https://x.test", "events": ["Bad Type"]},
+        {"url": "https://x.test", "events": []},
+    ):
         resp = await stack.post(staff, "/webhooks", bad)
         assert resp.status_code == 422 and "error" in resp.json(), bad
 
@@ -84,8 +97,9 @@ async def test_parties_endpoints_receive_signed_events_of_their_agreements(stack
     resp = await stack.post(staff, "/webhooks", {"url": receiver.url("/a"), "events": ["*"]})
     receiver.secrets["/a"] = resp.json()["secret"]
     hook_id = resp.json()["id"]
-    only_submitted = await stack.post(stack.user(b, "staff"), "/webhooks",
-                                      {"url": receiver.url("/b"), "events": ["agreement_submitted"]})
+    only_submitted = await stack.post(
+        stack.user(b, "staff"), "/webhooks", {"url": receiver.url("/b"), "events": ["agreement_submitted"]}
+    )
     receiver.secrets["/b"] = only_submitted.json()["secret"]
 
     created = await stack.create(staff, ksdd(a, b))
@@ -97,7 +111,11 @@ async def test_parties_endpoints_receive_signed_events_of_their_agreements(stack
     for event in trail:
         body = receiver.processed[("/a", event["id"])]
         assert (body["id"], body["type"], body["seq"], body["agreement_id"]) == (
-            event["id"], event["type"], event["seq"], created["id"])
+            event["id"],
+            event["type"],
+            event["seq"],
+            created["id"],
+        )
         assert body["data"] == event["data"]
     assert set(receiver.raw_counts("/b")) == {trail[1]["id"]}  # subscribed to submissions only
     assert all(r.verified for r in receiver.requests)
@@ -110,8 +128,7 @@ async def test_parties_endpoints_receive_signed_events_of_their_agreements(stack
 
     attempts = await eventually(all_recorded)
     assert {i["event_id"] for i in attempts["items"]} == {e["id"] for e in trail}
-    assert all(i["status_code"] == 200 and i["outcome"] == "succeeded" and i["attempt"] == 1
-               for i in attempts["items"])
+    assert all(i["status_code"] == 200 and i["outcome"] == "succeeded" and i["attempt"] == 1 for i in attempts["items"])
     page = (await stack.get(staff, f"/webhooks/{hook_id}/deliveries?limit=2")).json()
     assert len(page["items"]) == 2 and page["next_before"] == page["items"][-1]["id"]
     rest = (await stack.get(staff, f"/webhooks/{hook_id}/deliveries?before={page['next_before']}")).json()
@@ -130,8 +147,14 @@ async def _ready(value):
 async def test_contacts_are_managed_by_their_organisation(stack: Stack, orgs):
     a, b = orgs
     staff = stack.user(a, "staff")
-    body = {"name": "Siti Rahma", "email": "Siti@Example.go.id", "roles": ["staff", "partner"],
-            "language": "en", "time_zone": "Asia/Makassar", "opt_out": ["comment_added"]}
+    body = {
+        "name": "Siti Rahma",
+        "email": "Siti@Example.go.id",
+        "roles": ["staff", "partner"],
+        "language": "en",
+        "time_zone": "Asia/Makassar",
+        "opt_out": ["comment_added"],
+    }
     resp = await stack.post(staff, "/contacts", body)
     assert resp.status_code == 201, resp.text
     contact = resp.json()
@@ -139,16 +162,26 @@ async def test_contacts_are_managed_by_their_organisation(stack: Stack, orgs):
     assert (await stack.post(staff, "/contacts", body)).json()["error"]["code"] == "contact_exists"
     assert [c["id"] for c in (await stack.get(staff, "/contacts")).json()] == [contact["id"]]
 
-    for bad in ({**body, "email": "not-an-address"}, {**body, "time_zone": "Mars/Olympus"},
-                {**body, "roles": []}, {**body, "roles": ["auditor"]}, {**body, "language": "fr"},
-                {**body, "gates": ["treasury"]}):
+    for bad in (
+        {**body, "email": "not-an-address"},
+        {**body, "time_zone": "Mars/Olympus"},
+        {**body, "roles": []},
+        {**body, "roles": ["auditor"]},
+        {**body, "language": "fr"},
+        {**body, "gates": ["treasury"]},
+    ):
         assert (await stack.post(staff, "/contacts", bad)).status_code == 422, bad
     assert (await stack.post(stack.user(a, "partner"), "/contacts", body)).status_code == 403
     assert (await stack.get(stack.user(a, "approver"), "/contacts")).status_code == 403
     assert (await stack.get(stack.user(b, "staff"), "/contacts")).json() == []
     admin = stack.user("pakta-ops", "admin")
-    approver = {"name": "Kepala Biro Hukum", "email": "hukum@example.go.id", "roles": ["approver"],
-                "gates": ["legal"], "org": b}
+    approver = {
+        "name": "Kepala Biro Hukum",
+        "email": "hukum@example.go.id",
+        "roles": ["approver"],
+        "gates": ["legal"],
+        "org": b,
+    }
     assert (await stack.post(admin, "/contacts", approver)).json()["gates"] == ["legal"]
     assert [c["email"] for c in (await stack.get(admin, f"/contacts?org={b}")).json()] == ["hukum@example.go.id"]
 
@@ -178,7 +211,8 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     for approver, org in ((approver_a, a), (approver_b, b)):
         items = (await stack.get(approver, "/inbox")).json()["items"]
         assert [(i["action"], i["gates"], i["step"]["key"]) for i in items] == [
-            ("decide", [{"gate": "review", "org": org}], "persiapan")]
+            ("decide", [{"gate": "review", "org": org}], "persiapan")
+        ]
         assert items[0]["due_at"] and items[0]["title"] == "Pengelolaan sampah regional"
     assert (await stack.get(staff_a, "/inbox")).json() == {"items": [], "count": 0}
 
@@ -186,7 +220,9 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     note = notes[0]
     assert note["agreement_id"] == aid and not note["read"] and note["event_type"] == "step_entered"
     assert note["summary"] == "Menunggu keputusan Anda (kajian TKKSD): Pengelolaan sampah regional"
-    english = (await stack.http.get("/notifications", headers={**stack.auth(approver_a), "Accept-Language": "en-GB,en;q=0.8"})).json()
+    english = (
+        await stack.http.get("/notifications", headers={**stack.auth(approver_a), "Accept-Language": "en-GB,en;q=0.8"})
+    ).json()
     assert english["items"][0]["summary"].startswith("Awaiting your decision (TKKSD review)")
     listed = (await stack.get(approver_a, "/notifications")).json()
     assert listed["unread"] == 1 and len(listed["items"]) == 1
@@ -199,8 +235,7 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     after = (await stack.get(approver_a, "/notifications")).json()
     assert after["unread"] == 0 and after["items"][0]["read"] and after["items"][0]["read_at"]
     assert (await stack.get(approver_a, "/notifications?unread_only=true")).json()["items"] == []
-    assert (await stack.http.post(f"/notifications/{note['id']}/read",
-                                  headers=stack.auth(outsider))).status_code == 404
+    assert (await stack.http.post(f"/notifications/{note['id']}/read", headers=stack.auth(outsider))).status_code == 404
     assert (await stack.get(outsider, "/notifications")).json() == {"items": [], "unread": 0}
 
     # Both regions approve: the KSB negotiation opens, a version awaits the other party.
@@ -248,7 +283,12 @@ async def test_dev_mail_shows_what_the_sink_caught(settings, tmp_path: Path):
     dev = settings.model_copy(update={"dev_mail_dir": str(tmp_path / "mail")})
     async with app_client(create_app(dev)) as client:
         caught = (await client.get("/dev/mail")).json()
-    assert [(m["to"], m["subject"], m["text"].strip()) for m in caught] == [("siti@example.go.id", "Halo", "Isi pesan.")]
-    for hidden in (settings, dev.model_copy(update={"env": "production", "jwt_secret": "pW3x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"})):
+    assert [(m["to"], m["subject"], m["text"].strip()) for m in caught] == [
+        ("siti@example.go.id", "Halo", "Isi pesan.")
+    ]
+    for hidden in (
+        settings,
+        dev.model_copy(update={"env": "production", "jwt_secret": "pW3x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"}),
+    ):
         async with app_client(create_app(hidden)) as client:
             assert (await client.get("/dev/mail")).status_code == 404

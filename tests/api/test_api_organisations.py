@@ -14,11 +14,23 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 def proposal(org: str, partner: str, **extra):
     return {
-        "title": "Kerja sama pariwisata", "kind": "ksdd", "objectives": "Promosi bersama.", "sector": "tourism",
-        "parties": [{"org": org, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
-                    {"org": partner, "role": "counterparty", "sector": "government", "signatory": "Bupati",
-                     "time_zone": "Asia/Jakarta"}],
-        "start_date": "2027-01-01", "duration_months": 24, **extra,
+        "title": "Kerja sama pariwisata",
+        "kind": "ksdd",
+        "objectives": "Promosi bersama.",
+        "sector": "tourism",
+        "parties": [
+            {"org": org, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
+            {
+                "org": partner,
+                "role": "counterparty",
+                "sector": "government",
+                "signatory": "Bupati",
+                "time_zone": "Asia/Jakarta",
+            },
+        ],
+        "start_date": "2027-01-01",
+        "duration_months": 24,
+        **extra,
     }
 
 
@@ -26,9 +38,15 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
     org, partner = f"ntb-{uuid.uuid4().hex[:6]}", f"bali-{uuid.uuid4().hex[:6]}"
     staff = stack.user(org, "staff")
     assert (await stack.get(staff, f"/organisations/{org}/settings")).json() == {
-        "org": org, "time_zone": None, "expiry_reminder_days": None}
-    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
-                                json={"time_zone": "Asia/Makassar", "expiry_reminder_days": [7, 30, 30]})
+        "org": org,
+        "time_zone": None,
+        "expiry_reminder_days": None,
+    }
+    resp = await stack.http.put(
+        f"/organisations/{org}/settings",
+        headers=stack.auth(staff),
+        json={"time_zone": "Asia/Makassar", "expiry_reminder_days": [7, 30, 30]},
+    )
     assert resp.status_code == 200
     assert resp.json() == {"org": org, "time_zone": "Asia/Makassar", "expiry_reminder_days": [30, 7]}
     # the partner set its zone explicitly; the initiator did not, so its organisation's applies
@@ -46,13 +64,16 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
 async def test_settings_are_the_organisations_own(stack: Stack):
     org = f"ntt-{uuid.uuid4().hex[:6]}"
     other = stack.user("jabar", "staff")
-    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(other),
-                                json={"time_zone": "Asia/Makassar"})
+    resp = await stack.http.put(
+        f"/organisations/{org}/settings", headers=stack.auth(other), json={"time_zone": "Asia/Makassar"}
+    )
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
     staff = stack.user(org, "staff")
-    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
-                                json={"time_zone": "Mars/Olympus"})
+    resp = await stack.http.put(
+        f"/organisations/{org}/settings", headers=stack.auth(staff), json={"time_zone": "Mars/Olympus"}
+    )
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "validation_error"
-    resp = await stack.http.put(f"/organisations/{org}/settings", headers=stack.auth(staff),
-                                json={"expiry_reminder_days": [-1]})
+    resp = await stack.http.put(
+        f"/organisations/{org}/settings", headers=stack.auth(staff), json={"expiry_reminder_days": [-1]}
+    )
     assert resp.status_code == 422

@@ -19,12 +19,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def proposal(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": "Kerja sama air bersih Cirebon – Kuningan",
-        "kind": "ksdd", "objectives": "Air baku bersama.", "sector": "water",
+        "kind": "ksdd",
+        "objectives": "Air baku bersama.",
+        "sector": "water",
         "parties": [
             {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota Cirebon"},
             {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati Kuningan"},
         ],
-        "start_date": "2027-03-01", "duration_months": 24,
+        "start_date": "2027-03-01",
+        "duration_months": 24,
         "indicators": [{"name": "Debit air", "target": 100, "unit": "l/s"}],
     }
     body.update(overrides)
@@ -33,8 +36,11 @@ def proposal(**overrides: Any) -> dict[str, Any]:
 
 async def post_raw(stack: Stack, user: Any, path: str, raw: str) -> Any:
     """Send JSON text as written (NaN, lone surrogates), not as httpx would encode it."""
-    return await stack.http.post(path, content=raw.encode("utf-8", "surrogatepass"),
-                                 headers={**stack.auth(user), "Content-Type": "application/json"})
+    return await stack.http.post(
+        path,
+        content=raw.encode("utf-8", "surrogatepass"),
+        headers={**stack.auth(user), "Content-Type": "application/json"},
+    )
 
 
 def assert_refused_naming(resp: Any, field: str) -> dict[str, Any]:
@@ -46,14 +52,17 @@ def assert_refused_naming(resp: Any, field: str) -> dict[str, Any]:
     return error
 
 
-@pytest.mark.parametrize("field, value", [
-    ("title", "Kerja sama\u0000 air"),
-    ("objectives", "Air\u0007 baku"),
-    ("value", 10**30),
-    ("value", 2**63),
-    ("start_date", "9990-01-01"),
-    ("start_date", "0001-01-01"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("title", "Kerja sama\u0000 air"),
+        ("objectives", "Air\u0007 baku"),
+        ("value", 10**30),
+        ("value", 2**63),
+        ("start_date", "9990-01-01"),
+        ("start_date", "0001-01-01"),
+    ],
+)
 async def test_a_proposal_with_an_unstorable_value_is_refused_naming_the_field(stack: Stack, field: str, value: Any):
     staff = stack.user("kota-cirebon", "staff")
     resp = await stack.post(staff, "/agreements", proposal(**{field: value}))
@@ -81,13 +90,17 @@ async def test_a_huge_bad_field_is_not_echoed_back_whole(stack: Stack):
     assert all(len(str(e.get("input", ""))) <= 100 for e in error["errors"])
 
 
-@pytest.mark.parametrize("command", [
-    {"type": "comment", "text": "halo\u0000dunia"},
-    {"type": "comment", "text": "bel\u001b[31m merah"},
-    {"type": "withdraw", "reason": "\u0000"},
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"type": "comment", "text": "halo\u0000dunia"},
+        {"type": "comment", "text": "bel\u001b[31m merah"},
+        {"type": "withdraw", "reason": "\u0000"},
+    ],
+)
 async def test_a_command_with_an_unstorable_text_is_refused_and_the_agreement_still_takes_commands(
-        stack: Stack, command: dict[str, Any]):
+    stack: Stack, command: dict[str, Any]
+):
     staff = stack.user("kota-cirebon", "staff")
     created = await stack.create(staff, proposal(title=f"Air bersih {command['type']} {len(str(command))}"))
     body = await stack.expect_refused(staff, created["id"], command, 422)
@@ -100,8 +113,14 @@ async def test_a_command_with_an_unstorable_text_is_refused_and_the_agreement_st
 async def test_a_non_finite_achievement_is_refused(stack: Stack):
     staff = stack.user("kota-cirebon", "staff")
     created = await stack.create(staff, proposal(title="Air bersih laporan NaN"))
-    raw = json.dumps({"type": "submit_evaluation_report", "evaluation": 1, "narrative": "x",
-                      "results": [{"indicator": "Debit air", "achieved": 1}]}).replace('"achieved": 1', '"achieved": NaN')
+    raw = json.dumps(
+        {
+            "type": "submit_evaluation_report",
+            "evaluation": 1,
+            "narrative": "x",
+            "results": [{"indicator": "Debit air", "achieved": 1}],
+        }
+    ).replace('"achieved": 1', '"achieved": NaN')
     resp = await post_raw(stack, staff, f"/agreements/{created['id']}/actions", raw)
     assert_refused_naming(resp, "achieved")
 
@@ -122,16 +141,24 @@ async def test_a_streamed_body_over_the_limit_is_refused_with_413(stack: Stack):
         for _ in range(limit // 65536 + 2):
             yield b" " * 65536
 
-    resp = await stack.http.post("/agreements", content=chunks(),
-                                 headers={**stack.auth(staff), "Content-Type": "application/json"})
+    resp = await stack.http.post(
+        "/agreements", content=chunks(), headers={**stack.auth(staff), "Content-Type": "application/json"}
+    )
     assert resp.status_code == 413, resp.text
     assert resp.json()["error"]["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize("path", [
-    "/agreements/%00", "/documents/%00", "/agreements?q=%00", "/agreements?org=a%00b", "/agreements?cursor=%01",
-    "/agreements?q=%ff%fe",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/agreements/%00",
+        "/documents/%00",
+        "/agreements?q=%00",
+        "/agreements?org=a%00b",
+        "/agreements?cursor=%01",
+        "/agreements?q=%ff%fe",
+    ],
+)
 async def test_a_control_character_or_broken_utf8_in_the_url_gets_400_in_the_error_shape(stack: Stack, path: str):
     resp = await stack.get(stack.user("kota-cirebon", "staff"), path)
     assert resp.status_code == 400, resp.text

@@ -40,8 +40,9 @@ def test_secrets_stay_out_of_repr():
 STRONG = "pW3x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"
 
 
-@pytest.mark.parametrize("secret", [DEV_JWT_SECRET, "change-me-compose-only-secret-0123456789",
-                                    "short-but-random-7f3a", "ab" * 40])
+@pytest.mark.parametrize(
+    "secret", [DEV_JWT_SECRET, "change-me-compose-only-secret-0123456789", "short-but-random-7f3a", "ab" * 40]
+)
 def test_production_refuses_a_published_short_or_repetitive_secret(secret):
     assert secret_weakness(secret)
     with pytest.raises(RuntimeError, match="PAKTA_JWT_SECRET"):
@@ -94,7 +95,9 @@ def test_expired_token_is_refused():
     [
         "not-a-jwt",
         mint_token(Settings(jwt_secret=SECRET + "-other"), sub="u1", org="jabar", roles=["staff"]),
-        jwt.encode({"sub": "u1", "roles": ["staff"], "exp": int(time.time()) + 3600}, SECRET),  # no org (made at collection: outlive the suite)
+        jwt.encode(
+            {"sub": "u1", "roles": ["staff"], "exp": int(time.time()) + 3600}, SECRET
+        ),  # no org (made at collection: outlive the suite)
         "a.b.c",
     ],
     ids=["garbage", "wrong-secret", "missing-org", "malformed"],
@@ -106,21 +109,34 @@ def test_invalid_tokens_are_refused(token):
 
 
 def _signed(**claims: object) -> str:
-    return jwt.encode({"sub": "u1", "org": "jabar", "roles": ["staff"], "exp": int(time.time()) + 3600, **claims},
-                      SECRET)
+    return jwt.encode(
+        {"sub": "u1", "org": "jabar", "roles": ["staff"], "exp": int(time.time()) + 3600, **claims}, SECRET
+    )
 
 
-@pytest.mark.parametrize("claims", [
-    {"roles": ["system"]},
-    {"roles": ["staff", "superuser"]},
-    {"roles": []},
-    {"gates": ["ministry", "everything"]},
-    {"org": ""},
-    {"org": "Jabar Province; DROP"},
-    {"sub": "siti\u0000"},
-    {"sub": ""},
-], ids=["system-role", "unknown-role", "no-role", "unknown-gate", "empty-org", "malformed-org", "nul-in-sub",
-        "empty-sub"])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": ["system"]},
+        {"roles": ["staff", "superuser"]},
+        {"roles": []},
+        {"gates": ["ministry", "everything"]},
+        {"org": ""},
+        {"org": "Jabar Province; DROP"},
+        {"sub": "siti\u0000"},
+        {"sub": ""},
+    ],
+    ids=[
+        "system-role",
+        "unknown-role",
+        "no-role",
+        "unknown-gate",
+        "empty-org",
+        "malformed-org",
+        "nul-in-sub",
+        "empty-sub",
+    ],
+)
 def test_a_token_claiming_roles_gates_or_an_organisation_pakta_does_not_know_is_refused(claims):
     with pytest.raises(InvalidToken) as caught:
         decode_token(Settings(jwt_secret=SECRET), _signed(**claims))
@@ -128,8 +144,9 @@ def test_a_token_claiming_roles_gates_or_an_organisation_pakta_does_not_know_is_
 
 
 def test_unsigned_token_is_refused():
-    token = jwt.encode({"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60},
-                       None, algorithm="none")
+    token = jwt.encode(
+        {"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60}, None, algorithm="none"
+    )
     with pytest.raises(InvalidToken):
         decode_token(Settings(jwt_secret=SECRET), token)
 
@@ -153,8 +170,13 @@ def test_oidc_tokens_are_verified_against_the_issuers_jwks():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         settings = Settings(oidc_jwks_url=f"http://127.0.0.1:{server.server_port}/jwks")
-        claims = {"sub": "u9", "org": "kemendagri", "roles": ["approver"], "gates": ["ministry"],
-                  "exp": int(time.time()) + 60}
+        claims = {
+            "sub": "u9",
+            "org": "kemendagri",
+            "roles": ["approver"],
+            "gates": ["ministry"],
+            "exp": int(time.time()) + 60,
+        }
         token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
         assert decode_token(settings, token).gates == ["ministry"]
         forged = jwt.encode(claims, "guessable-but-long-enough-for-hs256-xx", algorithm="HS256", headers={"kid": "k1"})
@@ -165,12 +187,23 @@ def test_oidc_tokens_are_verified_against_the_issuers_jwks():
 
 
 def test_errors_carry_status_code_and_details():
-    error = Conflict("Cannot sign a draft.", code="invalid_transition", stage="draft",
-                     allowed_actions=["submit"], message_ignored=None)
+    error = Conflict(
+        "Cannot sign a draft.",
+        code="invalid_transition",
+        stage="draft",
+        allowed_actions=["submit"],
+        message_ignored=None,
+    )
     assert error.status == 409
-    assert error.to_body() == {"error": {"code": "invalid_transition", "message": "Cannot sign a draft.",
-                                         "stage": "draft", "allowed_actions": ["submit"],
-                                         "message_ignored": None}}
+    assert error.to_body() == {
+        "error": {
+            "code": "invalid_transition",
+            "message": "Cannot sign a draft.",
+            "stage": "draft",
+            "allowed_actions": ["submit"],
+            "message_ignored": None,
+        }
+    }
     assert PaktaError("boom").status == 500
     # details can never overwrite the code or message
     assert Conflict(details={"code": "x", "message": "y"}).to_body()["error"]["code"] == "conflict"
@@ -189,9 +222,19 @@ class Issuer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.fetches += 1
-                body = json.dumps({"keys": [
-                    {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())), "kid": kid, "use": "sig",
-                     "alg": "RS256"} for kid, k in issuer.keys.items()]}).encode()
+                body = json.dumps(
+                    {
+                        "keys": [
+                            {
+                                **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(k.public_key())),
+                                "kid": kid,
+                                "use": "sig",
+                                "alg": "RS256",
+                            }
+                            for kid, k in issuer.keys.items()
+                        ]
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -209,8 +252,13 @@ class Issuer:
 
     def token(self, claims: dict[str, object], **headers: str) -> str:
         now = int(time.time())
-        body = {"iss": "https://sso.jabarprov.go.id/realms/pemda", "aud": "pakta", "iat": now, "exp": now + 300,
-                **claims}
+        body = {
+            "iss": "https://sso.jabarprov.go.id/realms/pemda",
+            "aud": "pakta",
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
         return jwt.encode(body, self.keys[self.kid], algorithm="RS256", headers={"kid": self.kid, **headers})
 
 
@@ -223,15 +271,25 @@ def issuer() -> Iterator[Issuer]:
 
 
 def keycloak_settings(issuer: Issuer, **overrides: object) -> Settings:
-    return Settings(env="production", jwt_secret=DEV_JWT_SECRET, oidc_jwks_url=issuer.url,
-                    oidc_issuer="https://sso.jabarprov.go.id/realms/pemda", oidc_audience="pakta",
-                    oidc_org_claim="pemda.org", oidc_roles_claim="realm_access.roles", oidc_gates_claim="realm_access.roles",
-                    oidc_role_map={"pakta-staf": "staff", "pakta-penyetuju": "approver", "biro-hukum": "gate:legal"},
-                    **overrides)
+    return Settings(
+        env="production",
+        jwt_secret=DEV_JWT_SECRET,
+        oidc_jwks_url=issuer.url,
+        oidc_issuer="https://sso.jabarprov.go.id/realms/pemda",
+        oidc_audience="pakta",
+        oidc_org_claim="pemda.org",
+        oidc_roles_claim="realm_access.roles",
+        oidc_gates_claim="realm_access.roles",
+        oidc_role_map={"pakta-staf": "staff", "pakta-penyetuju": "approver", "biro-hukum": "gate:legal"},
+        **overrides,
+    )
 
 
-KEYCLOAK_CLAIMS = {"sub": "198001012005011001", "pemda": {"org": "jabar"},
-                   "realm_access": {"roles": ["offline_access", "pakta-penyetuju", "biro-hukum"]}}
+KEYCLOAK_CLAIMS = {
+    "sub": "198001012005011001",
+    "pemda": {"org": "jabar"},
+    "realm_access": {"roles": ["offline_access", "pakta-penyetuju", "biro-hukum"]},
+}
 
 
 def test_an_issuers_claims_are_mapped_to_pakta_organisation_roles_and_gates(issuer):
@@ -239,8 +297,9 @@ def test_an_issuers_claims_are_mapped_to_pakta_organisation_roles_and_gates(issu
     assert principal == Principal(sub="198001012005011001", org="jabar", roles=["approver"], gates=["legal"])
 
 
-@pytest.mark.parametrize("claims", [{"iss": "https://evil.example"}, {"aud": "another-app"}],
-                         ids=["other-issuer", "other-audience"])
+@pytest.mark.parametrize(
+    "claims", [{"iss": "https://evil.example"}, {"aud": "another-app"}], ids=["other-issuer", "other-audience"]
+)
 def test_a_token_from_another_issuer_or_for_another_audience_is_refused(issuer, claims):
     with pytest.raises(InvalidToken):
         decode_token(keycloak_settings(issuer), issuer.token({**KEYCLOAK_CLAIMS, **claims}))
@@ -270,8 +329,11 @@ def test_clock_skew_is_tolerated_within_the_leeway_and_no_further(issuer):
 
 def test_in_production_a_weak_shared_secret_signs_nothing_when_an_issuer_is_configured(issuer):
     settings = keycloak_settings(issuer)
-    hmac = jwt.encode({"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60},
-                      DEV_JWT_SECRET, algorithm="HS256")
+    hmac = jwt.encode(
+        {"sub": "u1", "org": "jabar", "roles": ["admin"], "exp": int(time.time()) + 60},
+        DEV_JWT_SECRET,
+        algorithm="HS256",
+    )
     with pytest.raises(InvalidToken, match="identity provider"):
         decode_token(settings, hmac)
 

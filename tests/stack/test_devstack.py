@@ -34,10 +34,26 @@ class DevStack:
         self.data_dir, self.ports = data_dir, ports
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(data_dir),
-             "--port", str(ports["api"]), "--temporal-port", str(ports["temporal"]),
-             "--ui-port", str(ports["ui"]), "--pg-port", str(ports["pg"])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "dev",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(ports["api"]),
+                "--temporal-port",
+                str(ports["temporal"]),
+                "--ui-port",
+                str(ports["ui"]),
+                "--pg-port",
+                str(ports["pg"]),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         threading.Thread(target=self._collect, daemon=True).start()
 
@@ -161,14 +177,28 @@ def test_busy_port_is_one_line_and_exit_code_2(tmp_path, ports):
         busy.bind(("127.0.0.1", ports["api"]))
         busy.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(tmp_path / "data"),
-             "--port", str(ports["api"]), "--temporal-port", str(ports["temporal"]),
-             "--ui-port", str(ports["ui"]), "--pg-port", str(ports["pg"])],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "dev",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                str(ports["api"]),
+                "--temporal-port",
+                str(ports["temporal"]),
+                "--ui-port",
+                str(ports["ui"]),
+                "--pg-port",
+                str(ports["pg"]),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == (
-        f"pakta dev: port {ports['api']} is already in use (API); choose another with --port\n"
-    )
+    assert result.stderr == (f"pakta dev: port {ports['api']} is already in use (API); choose another with --port\n")
     assert servers_using(tmp_path / "data") == []

@@ -77,6 +77,7 @@ async def test_framework_errors_have_the_one_shape(live_settings):
 
 # -- dependencies, through a router that exists only in this test ---------------------------
 
+
 class Note(BaseModel):
     text: str
     fail: bool = False
@@ -132,8 +133,10 @@ async def test_principal_dependency(probe_client, live_settings):
     token = mint_token(live_settings, sub="ana", org="jabar", roles=["staff"])
     ok = await probe_client.get("/_probe/me", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200, ok.text
-    assert ok.json() == {"principal": {"sub": "ana", "org": "jabar", "roles": ["staff"], "gates": []},
-                         "namespace": "default"}
+    assert ok.json() == {
+        "principal": {"sub": "ana", "org": "jabar", "roles": ["staff"], "gates": []},
+        "namespace": "default",
+    }
 
 
 async def test_validation_and_domain_errors_have_the_one_shape(probe_client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -15,10 +15,16 @@ WIB = timezone(timedelta(hours=7))
 
 
 def make_event(**changes) -> Event:
-    fields = dict(id="e-1", agreement_id="a-1", seq=1, version=1, type="agreement_created",
-                  at=datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc),
-                  actor=Actor(sub="staff@jabar", org="jabar", roles=["staff"]),
-                  data={"title": "Kerja sama air bersih", "value": 1500000000})
+    fields = dict(
+        id="e-1",
+        agreement_id="a-1",
+        seq=1,
+        version=1,
+        type="agreement_created",
+        at=datetime(2026, 11, 22, 20, 0, tzinfo=UTC),
+        actor=Actor(sub="staff@jabar", org="jabar", roles=["staff"]),
+        data={"title": "Kerja sama air bersih", "value": 1500000000},
+    )
     return Event(**{**fields, **changes})
 
 
@@ -31,7 +37,7 @@ def test_canonical_json_sorts_keys_without_spaces_and_keeps_unicode():
 def test_datetimes_are_utc_with_microseconds_and_z():
     assert iso_utc(datetime(2026, 11, 23, 3, 0, tzinfo=WIB)) == "2026-11-22T20:00:00.000000Z"
     assert iso_utc(datetime(2026, 1, 2, 3, 4, 5, 6)) == "2026-01-02T03:04:05.000006Z"  # naive = UTC
-    assert canonical_json({"at": datetime(2026, 1, 1, tzinfo=timezone.utc), "d": date(2027, 1, 1)}) == (
+    assert canonical_json({"at": datetime(2026, 1, 1, tzinfo=UTC), "d": date(2027, 1, 1)}) == (
         b'{"at":"2026-01-01T00:00:00.000000Z","d":"2027-01-01"}'
     )
 

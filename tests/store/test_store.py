@@ -18,15 +18,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from workflows.timeline import due_after
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
 from services.store.db import Base, session_scope
-from workflows.contracts.records import Recorder
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
-from tests.readmodel import events_of, row as agreement
+from tests.readmodel import events_of
+from tests.readmodel import row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.contracts.records import Recorder
+from workflows.timeline import due_after
 
 WIB = timezone(timedelta(hours=7))
 
@@ -98,7 +99,12 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert (record_.created_by, record_.created_at, record_.updated_at) == ("staff@jabar", NOW, NOW)
 
     assert await verify(sessionmaker, state.id) == {
-        "valid": True, "count": after.seq, "head": second.head, "broken_at": None, "superseded": 0}
+        "valid": True,
+        "count": after.seq,
+        "head": second.head,
+        "broken_at": None,
+        "superseded": 0,
+    }
 
 
 async def test_recording_twice_inserts_nothing(sessionmaker):
@@ -178,7 +184,8 @@ async def test_rows_of_a_task_that_never_completed_give_way_to_history(sessionma
     async with sessionmaker() as session:
         apart = await queries.list_superseded(session, agreement_id=state.id)
     assert [(r["seq"], r["type"], r["run_id"], r["history_length"]) for r in apart] == [
-        (2, "comment_added", "run-a", 9)]
+        (2, "comment_added", "run-a", 9)
+    ]
     assert apart[0]["superseded_by_run_id"] == "run-a" and "never completed" in apart[0]["reason"]
     assert apart[0]["hash"] == chain_hash(apart[0]["prev_hash"], event_body(lost[0]))  # kept whole
 
@@ -207,8 +214,9 @@ async def test_a_row_leaves_the_trail_only_once_it_stands_among_the_superseded(s
     state, _ = await submitted(sessionmaker)
     with pytest.raises(Exception, match="append-only"):
         async with session_scope(sessionmaker) as session:
-            await session.execute(text("DELETE FROM agreement_events WHERE agreement_id = :id AND seq = 2"),
-                                  {"id": state.id})
+            await session.execute(
+                text("DELETE FROM agreement_events WHERE agreement_id = :id AND seq = 2"), {"id": state.id}
+            )
     with pytest.raises(Exception, match="append-only"):
         async with session_scope(sessionmaker) as session:
             await session.execute(text("DELETE FROM superseded_events"))
@@ -240,9 +248,15 @@ async def test_an_older_state_never_rolls_the_projection_back(sessionmaker):
 async def test_the_round_trip_through_postgres_reproduces_the_hashed_body(sessionmaker):
     # An odd instant in another zone, a float JSONB gives back as an int, and non-ASCII text.
     now = datetime(2027, 3, 1, 8, 30, 15, 123457, tzinfo=WIB)
-    prop = ksdd("jabar", "jateng", title="Kerja sama – air bersih ✓", indicators=[
-        {"name": "Sambungan rumah", "target": 1e16, "unit": "rumah"},
-        {"name": "Cakupan", "target": 0.125, "unit": "rasio"}])
+    prop = ksdd(
+        "jabar",
+        "jateng",
+        title="Kerja sama – air bersih ✓",
+        indicators=[
+            {"name": "Sambungan rumah", "target": 1e16, "unit": "rumah"},
+            {"name": "Cakupan", "target": 0.125, "unit": "rasio"},
+        ],
+    )
     state, created = create(prop, now)
     await record(sessionmaker, state, created)
     [row] = await events_of(sessionmaker, state.id)
@@ -267,11 +281,14 @@ async def test_a_whole_procedure_verifies(sessionmaker):
 # ---------------------------------------------------------------- append-only, tampering
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE agreement_events SET data = '{}' WHERE agreement_id = :id",
-    "DELETE FROM agreement_events WHERE agreement_id = :id",
-    "TRUNCATE agreement_events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE agreement_events SET data = '{}' WHERE agreement_id = :id",
+        "DELETE FROM agreement_events WHERE agreement_id = :id",
+        "TRUNCATE agreement_events",
+    ],
+)
 async def test_the_trail_cannot_be_changed_through_sql(sessionmaker, statement):
     state, _ = await submitted(sessionmaker)
     async with sessionmaker() as session:
@@ -292,30 +309,42 @@ async def _tamper(sessionmaker, statement: str, **params) -> None:
 
 async def test_a_changed_row_breaks_the_chain_where_it_was_changed(sessionmaker):
     state, _ = await submitted(sessionmaker)
-    await _tamper(sessionmaker, "UPDATE agreement_events SET data = data || '{\"gates\": []}' "
-                  "WHERE agreement_id = :id AND seq = 2", id=state.id)
+    await _tamper(
+        sessionmaker,
+        "UPDATE agreement_events SET data = data || '{\"gates\": []}' WHERE agreement_id = :id AND seq = 2",
+        id=state.id,
+    )
     check = await verify(sessionmaker, state.id)
     assert (check["valid"], check["broken_at"], check["count"]) == (False, 2, state.seq)
 
 
 async def test_a_rehashed_row_still_breaks_the_next_link(sessionmaker):
     state, _ = await submitted(sessionmaker)
-    await _tamper(sessionmaker, "UPDATE agreement_events SET hash = repeat('a', 64) "
-                  "WHERE agreement_id = :id AND seq = 1", id=state.id)
+    await _tamper(
+        sessionmaker,
+        "UPDATE agreement_events SET hash = repeat('a', 64) WHERE agreement_id = :id AND seq = 1",
+        id=state.id,
+    )
     assert (await verify(sessionmaker, state.id))["broken_at"] == 1
 
 
 async def test_a_trail_cut_short_is_noticed(sessionmaker):
     state, _ = await submitted(sessionmaker)
-    await _tamper(sessionmaker, "DELETE FROM agreement_events WHERE agreement_id = :id AND seq = :seq",
-                  id=state.id, seq=state.seq)
+    await _tamper(
+        sessionmaker, "DELETE FROM agreement_events WHERE agreement_id = :id AND seq = :seq", id=state.id, seq=state.seq
+    )
     check = await verify(sessionmaker, state.id)
     assert (check["valid"], check["count"], check["broken_at"]) == (False, state.seq - 1, state.seq)
 
 
 async def test_an_unknown_agreement_has_an_empty_valid_trail(sessionmaker):
     assert await verify(sessionmaker, "agr-none") == {
-        "valid": True, "count": 0, "head": GENESIS, "broken_at": None, "superseded": 0}
+        "valid": True,
+        "count": 0,
+        "head": GENESIS,
+        "broken_at": None,
+        "superseded": 0,
+    }
 
 
 # ---------------------------------------------------------------- lists
@@ -334,8 +363,9 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
     review, events = run(review, staff(o1), m.Submit(), NOW + timedelta(hours=1))
     await record(sessionmaker, review, events)
 
-    foreign = proposal([party(o1, "initiator"), party(f"perth-{tag}", foreign=True)], "ksdpl",
-                       title="Kota kembar Perth", **words)
+    foreign = proposal(
+        [party(o1, "initiator"), party(f"perth-{tag}", foreign=True)], "ksdpl", title="Kota kembar Perth", **words
+    )
     created, events = create(foreign, NOW)
     minister = advance(created, "persetujuan_menteri", NOW + timedelta(hours=2))
     await _record_rest(sessionmaker, minister, events)
@@ -345,8 +375,9 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
 
     async def ids(**filters) -> list[str]:
         async with sessionmaker() as session:
-            rows, _ = await queries.list_agreements(session, **{
-                "viewer_orgs": None, "include_ministry_visible": False, "q": tag, **filters})
+            rows, _ = await queries.list_agreements(
+                session, **{"viewer_orgs": None, "include_ministry_visible": False, "q": tag, **filters}
+            )
         return [r.id for r in rows]
 
     # Most recently updated first; equal times by id, descending.
@@ -361,28 +392,31 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
     assert set(await ids(stage=["draft", "approval"])) == {draft.id, other.id, minister.id}
     assert await ids(kind="ksdpl") == [minister.id]
     assert await ids(org=o3) == [review.id]
-    assert await ids(q=f"{tag} PERTH") == [minister.id]      # every word, any case
-    assert await ids(q=f"{tag} 100%") == [other.id]         # % is a character, not a wildcard
-    assert await ids(q=f"{tag} 1_0") == []                  # and so is _
-    assert await ids(q=f"{tag} {o4}") == [other.id]         # parties are searchable
+    assert await ids(q=f"{tag} PERTH") == [minister.id]  # every word, any case
+    assert await ids(q=f"{tag} 100%") == [other.id]  # % is a character, not a wildcard
+    assert await ids(q=f"{tag} 1_0") == []  # and so is _
+    assert await ids(q=f"{tag} {o4}") == [other.id]  # parties are searchable
     assert set(await ids(deadline_before=NOW + timedelta(days=30))) == {review.id, minister.id}
 
     seen, cursor = [], None
     for _ in range(10):
         async with sessionmaker() as session:
             rows, cursor = await queries.list_agreements(
-                session, viewer_orgs=None, include_ministry_visible=False, q=tag, limit=1, cursor=cursor)
+                session, viewer_orgs=None, include_ministry_visible=False, q=tag, limit=1, cursor=cursor
+            )
         seen += [r.id for r in rows]
         if cursor is None:
             break
     assert seen == await ids()
 
     async with sessionmaker() as session:
-        rows, cursor = await queries.list_agreements(session, viewer_orgs=[o1], include_ministry_visible=False,
-                                                     q=tag, limit=2)
+        rows, cursor = await queries.list_agreements(
+            session, viewer_orgs=[o1], include_ministry_visible=False, q=tag, limit=2
+        )
         assert len(rows) == 2 and cursor is not None
-        rest, end = await queries.list_agreements(session, viewer_orgs=[o1], include_ministry_visible=False,
-                                                  q=tag, limit=2, cursor=cursor)
+        rest, end = await queries.list_agreements(
+            session, viewer_orgs=[o1], include_ministry_visible=False, q=tag, limit=2, cursor=cursor
+        )
         assert len(rest) == 1 and end is None
         assert rows[0].state.id == rows[0].id
 
@@ -401,8 +435,7 @@ async def test_a_cursor_not_from_us_is_refused(sessionmaker):
     async with sessionmaker() as session:
         for bad in ("nonsense", "bm90IGpzb24", queries.encode_cursor(NOW, "x")[:-3]):
             with pytest.raises(queries.InvalidCursor):
-                await queries.list_agreements(session, viewer_orgs=None, include_ministry_visible=False,
-                                              cursor=bad)
+                await queries.list_agreements(session, viewer_orgs=None, include_ministry_visible=False, cursor=bad)
 
 
 # ---------------------------------------------------------------- documents
@@ -412,11 +445,13 @@ async def test_documents_are_content_addressed_and_idempotent(sessionmaker):
     content = f"# PKS {token()}\n\nPasal 1 …\n".encode()
     sha = hashlib.sha256(content).hexdigest()
     async with session_scope(sessionmaker) as session:
-        first = await queries.put_document(session, content=content, media_type="text/markdown",
-                                           uploaded_by="staff@jabar", org="jabar")
+        first = await queries.put_document(
+            session, content=content, media_type="text/markdown", uploaded_by="staff@jabar", org="jabar"
+        )
     async with session_scope(sessionmaker) as session:
-        again = await queries.put_document(session, content=content, media_type="text/plain",
-                                           uploaded_by="partner@jateng", org="jateng")
+        again = await queries.put_document(
+            session, content=content, media_type="text/plain", uploaded_by="partner@jateng", org="jateng"
+        )
     assert first == again  # the first upload's record stands
     assert (first.sha256, first.size, first.content, first.org) == (sha, len(content), content, "jabar")
 
@@ -433,8 +468,7 @@ async def test_documents_are_content_addressed_and_idempotent(sessionmaker):
 async def test_the_migration_matches_the_models(sessionmaker):
     async with sessionmaker() as session:
         connection = await session.connection()
-        diff = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+        diff = await connection.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
     assert diff == []
 
 
@@ -465,6 +499,8 @@ async def test_record_events_activity_records_counts_and_refuses_a_gap(sessionma
     later, comment = run(after, staff("jabar"), m.Comment(text="x"))
     gap = comment[0].model_copy(update={"seq": later.seq + 1})
     with pytest.raises(ApplicationError) as refused:
-        await env.run(activities.record_events,
-                      RecordEventsInput(state=later.model_copy(update={"seq": later.seq + 1}), events=[gap]))
+        await env.run(
+            activities.record_events,
+            RecordEventsInput(state=later.model_copy(update={"seq": later.seq + 1}), events=[gap]),
+        )
     assert refused.value.non_retryable and refused.value.type == "ChainGap"

@@ -13,34 +13,34 @@ import signal
 import sys
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.exceptions import ApplicationError
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
+from services.notifying import webhook
 from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
-from services.notifying import webhook
+from services.worker.registry import activities, workflow_runner
 from tests.fixtures.servers import start_time_skipping_server
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
-from workflows.contracts import notify as c
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.contracts import notify as c
 from workflows.notify.workflow import NotifyWorkflow
-from services.worker.registry import activities, workflow_runner
 from workflows.timeline import next_office_moment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = Path(__file__).parents[1] / "histories"
-NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- helpers (the fixtures are in conftest.py)
@@ -48,16 +48,28 @@ NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
 
 def fast(settings, sink: MailSink | None = None, **overrides):
     """Settings with short retry intervals, pointing at the test SMTP server."""
-    return settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": sink.port if sink else 9,
-        "delivery_retry_initial_seconds": 0.1, "delivery_retry_max_seconds": 0.5,
-        "webhook_timeout_seconds": 3.0, "public_url": "https://pakta.test", **overrides})
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": sink.port if sink else 9,
+            "delivery_retry_initial_seconds": 0.1,
+            "delivery_retry_max_seconds": 0.5,
+            "webhook_timeout_seconds": 3.0,
+            "public_url": "https://pakta.test",
+            **overrides,
+        }
+    )
 
 
 @asynccontextmanager
 async def notify_worker(env, settings, sessionmaker, task_queue):
-    async with Worker(env.client, task_queue=task_queue, workflows=[NotifyWorkflow],
-                      workflow_runner=workflow_runner(), activities=activities(settings, sessionmaker)):
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[NotifyWorkflow],
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+    ):
         yield env.client
 
 
@@ -65,10 +77,19 @@ def submitted(orgs: tuple[str, str]) -> tuple[list[m.Event], m.AgreementState]:
     """A KSDD between the two organisations, just submitted: the batch NotifyWorkflow gets
     (agreement_submitted, then step_entered opening the review gate for both regions)."""
     a, b = orgs
-    parties = [m.Party(org=a, role="initiator", sector="government", signatory=f"Head of {a}"),
-               m.Party(org=b, role="counterparty", sector="government", signatory=f"Head of {b}")]
-    proposal = m.Proposal(title="Pengelolaan sampah regional", kind="ksdd", objectives="TPPAS.",
-                          sector="environment", parties=parties, start_date="2027-02-01", duration_months=60)
+    parties = [
+        m.Party(org=a, role="initiator", sector="government", signatory=f"Head of {a}"),
+        m.Party(org=b, role="counterparty", sector="government", signatory=f"Head of {b}"),
+    ]
+    proposal = m.Proposal(
+        title="Pengelolaan sampah regional",
+        kind="ksdd",
+        objectives="TPPAS.",
+        sector="environment",
+        parties=parties,
+        start_date="2027-02-01",
+        duration_months=60,
+    )
     staff = m.Actor(sub=f"staff@{a}", org=a, roles=["staff"])
     state = L.evolve(None, L.create(proposal, staff, NOW, str(uuid.uuid4()))[0])
     events = L.decide(state, m.Submit(), staff, NOW)
@@ -79,23 +100,34 @@ def submitted(orgs: tuple[str, str]) -> tuple[list[m.Event], m.AgreementState]:
 
 async def notify(client, task_queue, events, state, run: str = "") -> c.NotifyResult:
     return await client.execute_workflow(
-        NotifyWorkflow.run, c.NotifyInput(agreement_id=state.id, events=events, state=state),
-        id=c.notify_workflow_id(state.id, events[0].seq) + run, task_queue=task_queue,
-        result_type=c.NotifyResult)
+        NotifyWorkflow.run,
+        c.NotifyInput(agreement_id=state.id, events=events, state=state),
+        id=c.notify_workflow_id(state.id, events[0].seq) + run,
+        task_queue=task_queue,
+        result_type=c.NotifyResult,
+    )
 
 
 async def add_contact(sessionmaker, org, email, roles, **kw):
     async with session_scope(sessionmaker) as session:
-        return await store.create_contact(session, org=org, name=kw.pop("name", email.split("@")[0]),
-                                          email=email, roles=roles, created_by="test", **kw)
+        return await store.create_contact(
+            session,
+            org=org,
+            name=kw.pop("name", email.split("@")[0]),
+            email=email,
+            roles=roles,
+            created_by="test",
+            **kw,
+        )
 
 
 async def add_endpoint(sessionmaker, receiver: WebhookReceiver, org: str, path: str, events=("*",)):
     secret = webhook.new_secret()
     receiver.secrets[path] = secret
     async with session_scope(sessionmaker) as session:
-        return await store.create_endpoint(session, org=org, url=receiver.url(path), events=events,
-                                           secret=secret, created_by="test")
+        return await store.create_endpoint(
+            session, org=org, url=receiver.url(path), events=events, secret=secret, created_by="test"
+        )
 
 
 async def delivery(sessionmaker, event_id, recipient, channel):
@@ -107,10 +139,19 @@ async def delivery(sessionmaker, event_id, recipient, channel):
 
 
 async def test_email_reaches_matching_contacts_in_their_language(
-        temporal_env, settings, sessionmaker, sink, orgs, task_queue):
+    temporal_env, settings, sessionmaker, sink, orgs, task_queue
+):
     a, b = orgs
-    await add_contact(sessionmaker, a, f"tkksd@{a}.go.id", ["approver"], gates=["review"], language="en",
-                      name="Budi", time_zone="Asia/Makassar")
+    await add_contact(
+        sessionmaker,
+        a,
+        f"tkksd@{a}.go.id",
+        ["approver"],
+        gates=["review"],
+        language="en",
+        name="Budi",
+        time_zone="Asia/Makassar",
+    )
     await add_contact(sessionmaker, a, f"Siti@{a}.go.id", ["staff", "partner"], name="Siti")
     await add_contact(sessionmaker, a, f"ttd@{a}.go.id", ["signatory"])  # nothing for signatories yet
     await add_contact(sessionmaker, b, f"mitra@{b}.go.id", ["partner"], opt_out=["email"])
@@ -124,7 +165,7 @@ async def test_email_reaches_matching_contacts_in_their_language(
         # Both regions' review approvers, both parties' staff and partners, in the inbox.
         assert (result.notifications, result.inbox, result.emails, result.failed) == (6, 6, 2, 0)
 
-        approver_mail, = sink.to(f"tkksd@{a}.go.id")
+        (approver_mail,) = sink.to(f"tkksd@{a}.go.id")
         assert approver_mail["Subject"] == "Awaiting your decision (TKKSD review): Pengelolaan sampah regional"
         assert approver_mail["Content-Language"] == "en" and approver_mail["To"] == f"Budi <tkksd@{a}.go.id>"
         assert approver_mail["From"] == config.mail_from and approver_mail["Auto-Submitted"] == "auto-generated"
@@ -135,7 +176,7 @@ async def test_email_reaches_matching_contacts_in_their_language(
         assert text.startswith("Dear Budi,") and f"for {a}" in text and "WITA" in text
         assert f'href="https://pakta.test/agreements/{state.id}"' in html and "&#34;Pengelolaan" in html
 
-        staff_mail, = sink.to(f"siti@{a}.go.id")  # one mail though Siti is in two audiences
+        (staff_mail,) = sink.to(f"siti@{a}.go.id")  # one mail though Siti is in two audiences
         assert staff_mail["Subject"] == "Kerja sama diajukan: Pengelolaan sampah regional"
         assert staff_mail["Content-Language"] == "id"
         assert staff_mail.get_body(("plain",)).get_content().startswith("Yth. Siti,")
@@ -158,17 +199,24 @@ async def own_time_skipping_env():
 
 
 async def test_reminders_wait_for_office_hours_where_the_reader_is(
-        own_time_skipping_env, settings, sessionmaker, sink, orgs, task_queue):
+    own_time_skipping_env, settings, sessionmaker, sink, orgs, task_queue
+):
     """A reminder due at night or on a weekend for its reader reaches them when their
     office opens (a durable timer in the delivery workflow)."""
     time_skipping_env = own_time_skipping_env
     a, _ = orgs
-    await add_contact(sessionmaker, a, f"kantor@{a}.go.id", ["approver"], gates=["review"],
-                      time_zone="Europe/Amsterdam")
+    await add_contact(
+        sessionmaker, a, f"kantor@{a}.go.id", ["approver"], gates=["review"], time_zone="Europe/Amsterdam"
+    )
     events, state = submitted(orgs)
-    reminder = events[-1].model_copy(update={
-        "id": str(uuid.uuid4()), "seq": state.seq + 1, "type": "deadline_reminder",
-        "data": {"step": "persiapan", "due_at": "2027-01-18T02:00:00+00:00", "days_before": 7}})
+    reminder = events[-1].model_copy(
+        update={
+            "id": str(uuid.uuid4()),
+            "seq": state.seq + 1,
+            "type": "deadline_reminder",
+            "data": {"step": "persiapan", "due_at": "2027-01-18T02:00:00+00:00", "days_before": 7},
+        }
+    )
     # The review gate's approver at `a` is a contact in Amsterdam: its office hours rule.
     # Skip ahead to a Saturday noon (UTC), whenever the suite runs: then it must wait.
     now = await time_skipping_env.get_current_time()
@@ -180,7 +228,7 @@ async def test_reminders_wait_for_office_hours_where_the_reader_is(
         result = await notify(client, task_queue, [reminder], state)
         assert result.emails == 1
         assert await time_skipping_env.get_current_time() >= opens
-    mail_, = sink.to(f"kantor@{a}.go.id")
+    (mail_,) = sink.to(f"kantor@{a}.go.id")
     assert "Pengingat" in mail_["Subject"]
 
 
@@ -200,7 +248,8 @@ async def test_mail_server_down_retries_then_gives_up(temporal_env, settings, se
 
 
 async def test_webhooks_are_signed_retried_and_filtered(
-        temporal_env, settings, sessionmaker, receiver, orgs, task_queue):
+    temporal_env, settings, sessionmaker, receiver, orgs, task_queue
+):
     a, b = orgs
     receiver.behaviours = {"/flaky": flaky(2), "/ok": ok}
     everything = await add_endpoint(sessionmaker, receiver, a, "/flaky")
@@ -220,9 +269,15 @@ async def test_webhooks_are_signed_retried_and_filtered(
     assert receiver.raw_counts("/ok") == {events[0].id: 1}
 
     body = receiver.processed[("/ok", events[0].id)]
-    assert body == {"id": events[0].id, "type": "agreement_submitted", "agreement_id": state.id,
-                    "seq": events[0].seq, "version": events[0].version,
-                    "at": "2027-01-04T09:00:00Z", "data": json.loads(json.dumps(events[0].data))}
+    assert body == {
+        "id": events[0].id,
+        "type": "agreement_submitted",
+        "agreement_id": state.id,
+        "seq": events[0].seq,
+        "version": events[0].version,
+        "at": "2027-01-04T09:00:00Z",
+        "data": json.loads(json.dumps(events[0].data)),
+    }
     request = receiver.at("/ok")[0]
     assert request.headers["webhook-id"] == events[0].id
     assert request.headers["webhook-signature"].startswith("v1,")
@@ -232,7 +287,8 @@ async def test_webhooks_are_signed_retried_and_filtered(
         attempts = await store.list_attempts(session, endpoint_id=everything.id)
         endpoint = await store.get_endpoint(session, endpoint_id=everything.id)
     assert sorted((x.event_id, x.attempt, x.status_code) for x in attempts) == sorted(
-        (e.id, n, code) for e in events for n, code in ((1, 503), (2, 503), (3, 200)))
+        (e.id, n, code) for e in events for n, code in ((1, 503), (2, 503), (3, 200))
+    )
     assert all(x.finished_at and x.duration_ms is not None for x in attempts)
     assert endpoint.enabled and endpoint.failing_since is None  # healthy again after the 200s
     row = await delivery(sessionmaker, events[1].id, everything.id, "webhook")
@@ -263,7 +319,8 @@ async def _too_many_then_ok(receiver: WebhookReceiver, request) -> int:
 
 
 async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
-        temporal_env, settings, sessionmaker, receiver, sink, orgs, task_queue):
+    temporal_env, settings, sessionmaker, receiver, sink, orgs, task_queue
+):
     a, _ = orgs
     receiver.behaviours = {"/down": status(503)}
     down = await add_endpoint(sessionmaker, receiver, a, "/down")
@@ -275,7 +332,8 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
     assert result.failed == 2 and result.disabled_endpoints == [down.id]  # told once, not per event
     if os.environ.get("PAKTA_CAPTURE_HISTORY"):  # refresh the saved history on purpose only
         history = await temporal_env.client.get_workflow_handle(
-            c.notify_workflow_id(state.id, events[0].seq)).fetch_history()
+            c.notify_workflow_id(state.id, events[0].seq)
+        ).fetch_history()
         (HISTORIES / "notify_webhook_disabled.json").write_text(history.to_json())
     assert len(receiver.at("/down")) > 2
     async with session_scope(sessionmaker) as session:
@@ -302,8 +360,9 @@ async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, rece
 
     # Two executions at once (Temporal retried while the first still ran): the lease lets
     # one send; the other is told to retry later.
-    outcomes = await asyncio.gather(env.run(acts.deliver_webhook, hook), env.run(acts.deliver_webhook, hook),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        env.run(acts.deliver_webhook, hook), env.run(acts.deliver_webhook, hook), return_exceptions=True
+    )
     sent = [o for o in outcomes if isinstance(o, c.DeliveryResult)]
     busy = [o for o in outcomes if isinstance(o, ApplicationError)]
     assert [o.outcome for o in sent] == ["sent"] and [e.type for e in busy] == ["delivery_busy"], outcomes
@@ -313,8 +372,9 @@ async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, rece
 
     plan = await env.run(acts.plan_deliveries, c.PlanInput(agreement_id=state.id, events=events, state=state))
     staff_note = next(n for n in plan.notifications if n.audience.key == f"{a}/staff/*")
-    letter = c.DeliverEmailInput(notification=staff_note,
-                                 recipient=c.EmailRecipient(address=f"Siti@{a}.go.id", name="Siti"))
+    letter = c.DeliverEmailInput(
+        notification=staff_note, recipient=c.EmailRecipient(address=f"Siti@{a}.go.id", name="Siti")
+    )
     assert (await env.run(acts.deliver_email, letter)).outcome == "sent"
     assert (await env.run(acts.deliver_email, letter)).outcome == "duplicate"
     assert len(sink.to(f"siti@{a}.go.id")) == 1
@@ -328,7 +388,8 @@ async def _slow_ok(receiver: WebhookReceiver, request) -> int:
 
 
 async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
-        temporal_env, settings, sessionmaker, receiver, orgs, task_queue):
+    temporal_env, settings, sessionmaker, receiver, orgs, task_queue
+):
     """A `pakta worker` process is SIGKILLed while a webhook request is in flight (the
     receiver holds it); a new worker takes over. Endpoints already served are not served
     again; the interrupted delivery is retried with the same webhook-id, so the receiver,
@@ -339,19 +400,37 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
     held = await add_endpoint(sessionmaker, receiver, a, "/hold", events=["step_entered"])
     config = fast(settings, None)
     target = temporal_env.client.service_client.config.target_host
-    env = {**os.environ, "PAKTA_DATABASE_URL": config.database_url, "PAKTA_TEMPORAL_ADDRESS": target,
-           "PAKTA_TEMPORAL_TASK_QUEUE": task_queue, "PAKTA_METRICS_PORT": "0", "PAKTA_LOG_JSON": "false",
-           "PAKTA_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
-           "PAKTA_DELIVERY_RETRY_INITIAL_SECONDS": "0.1", "PAKTA_DELIVERY_RETRY_MAX_SECONDS": "0.5",
-           "PAKTA_SMTP_PORT": "9"}
+    env = {
+        **os.environ,
+        "PAKTA_DATABASE_URL": config.database_url,
+        "PAKTA_TEMPORAL_ADDRESS": target,
+        "PAKTA_TEMPORAL_TASK_QUEUE": task_queue,
+        "PAKTA_METRICS_PORT": "0",
+        "PAKTA_LOG_JSON": "false",
+        "PAKTA_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
+        "PAKTA_DELIVERY_RETRY_INITIAL_SECONDS": "0.1",
+        "PAKTA_DELIVERY_RETRY_MAX_SECONDS": "0.5",
+        "PAKTA_SMTP_PORT": "9",
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "worker", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "services.cli",
+        "worker",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     events, state = submitted(orgs)
     try:
         handle = await temporal_env.client.start_workflow(
-            NotifyWorkflow.run, c.NotifyInput(agreement_id=state.id, events=events, state=state),
-            id=c.notify_workflow_id(state.id, events[0].seq), task_queue=task_queue, result_type=c.NotifyResult)
+            NotifyWorkflow.run,
+            c.NotifyInput(agreement_id=state.id, events=events, state=state),
+            id=c.notify_workflow_id(state.id, events[0].seq),
+            task_queue=task_queue,
+            result_type=c.NotifyResult,
+        )
         await asyncio.wait_for(receiver.blocked.wait(), timeout=60)
         # Kill once the other delivery is logged as sent (killing between the receiver's
         # 200 and that log entry is the window only the webhook-id covers).
@@ -377,7 +456,9 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
         attempts = await store.list_attempts(session, endpoint_id=held.id)
     # Both attempts are on record; the first never finished.
     assert sorted((x.attempt, x.status_code, x.finished_at is None) for x in attempts) == [
-        (1, None, True), (2, 200, False)]
+        (1, None, True),
+        (2, 200, False),
+    ]
     assert (await delivery(sessionmaker, events[1].id, held.id, "webhook"))["status"] == "sent"
     assert served.id
 

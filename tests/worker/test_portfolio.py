@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,15 +25,15 @@ from services.store import queries
 from services.store.db import session_scope
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.readmodel import row
 from tests.receivers import MailSink
 from tests.zones import zone_of
-from workflows.contracts import portfolio as c
-from workflows.portfolio import digest as d
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.contracts import portfolio as c
+from workflows.portfolio import digest as d
 from workflows.portfolio.sweep import PortfolioSweepWorkflow
-from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"
@@ -44,12 +44,22 @@ HISTORIES = Path(__file__).parents[1] / "histories"
 
 @pytest.fixture
 async def client(temporal_env, settings, sessionmaker, task_queue, sink):
-    configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": sink.port,
-                                             "delivery_retry_initial_seconds": 0.1,
-                                             "delivery_retry_max_seconds": 0.5,
-                                             "temporal_task_queue": task_queue})
-    async with Worker(temporal_env.client, task_queue=task_queue, workflows=WORKFLOWS,
-                      workflow_runner=workflow_runner(), activities=activities(configured, sessionmaker)):
+    configured = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": sink.port,
+            "delivery_retry_initial_seconds": 0.1,
+            "delivery_retry_max_seconds": 0.5,
+            "temporal_task_queue": task_queue,
+        }
+    )
+    async with Worker(
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(configured, sessionmaker),
+    ):
         yield temporal_env.client
 
 
@@ -58,8 +68,9 @@ class Orgs:
         tag = uuid.uuid4().hex[:8]
         self.jabar, self.unud, self.uncen = f"jabar-{tag}", f"unud-{tag}", f"uncen-{tag}"
         self.staff = m.Actor(sub=f"staff@{self.jabar}", org=self.jabar, roles=["staff"])
-        self.review = m.Actor(sub=f"tkksd@{self.jabar}", org=self.jabar, roles=["approver"],
-                              gates=["review", "legal", "dprd", "head"])
+        self.review = m.Actor(
+            sub=f"tkksd@{self.jabar}", org=self.jabar, roles=["approver"], gates=["review", "legal", "dprd", "head"]
+        )
 
     def partner(self, org: str) -> m.Actor:
         return m.Actor(sub=f"partner@{org}", org=org, roles=["partner"])
@@ -69,28 +80,44 @@ class Orgs:
 
     def proposal(self, title: str, partner: str, zone: str, **kw) -> m.Proposal:
         return m.Proposal(
-            title=title, kind="ksdpk", objectives="Kerja sama riset.", sector="education",
-            parties=[m.Party(org=self.jabar, role="initiator", sector="government", signatory="Gubernur",
-                             time_zone=zone_of("Jawa Barat")),
-                     m.Party(org=partner, role="counterparty", sector="academia", signatory="Rektor",
-                             time_zone=zone)],
-            start_date=kw.pop("start_date", date.today()), duration_months=kw.pop("duration_months", 24),
-            indicators=[m.Indicator(name="Mahasiswa KKN", target=100, unit="orang")], **kw)
+            title=title,
+            kind="ksdpk",
+            objectives="Kerja sama riset.",
+            sector="education",
+            parties=[
+                m.Party(
+                    org=self.jabar,
+                    role="initiator",
+                    sector="government",
+                    signatory="Gubernur",
+                    time_zone=zone_of("Jawa Barat"),
+                ),
+                m.Party(org=partner, role="counterparty", sector="academia", signatory="Rektor", time_zone=zone),
+            ],
+            start_date=kw.pop("start_date", date.today()),
+            duration_months=kw.pop("duration_months", 24),
+            indicators=[m.Indicator(name="Mahasiswa KKN", target=100, unit="orang")],
+            **kw,
+        )
 
 
 async def start(client, task_queue, orgs: Orgs, proposal: m.Proposal):
     agreement_id = str(uuid.uuid4())
-    await client.start_workflow(AgreementWorkflow.run,
-                                AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=orgs.staff),
-                                id=workflow_id(agreement_id), task_queue=task_queue)
+    await client.start_workflow(
+        AgreementWorkflow.run,
+        AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=orgs.staff),
+        id=workflow_id(agreement_id),
+        task_queue=task_queue,
+    )
     handle = client.get_workflow_handle(workflow_id(agreement_id))
     await handle.execute_update(AgreementWorkflow.ready, orgs.staff)
     return handle, agreement_id
 
 
 async def act(handle, actor: m.Actor, command) -> m.Snapshot:
-    return await handle.execute_update(AgreementWorkflow.act, ActInput(command=command, actor=actor),
-                                       result_type=m.Snapshot)
+    return await handle.execute_update(
+        AgreementWorkflow.act, ActInput(command=command, actor=actor), result_type=m.Snapshot
+    )
 
 
 async def to_signing(handle, orgs: Orgs, partner: str) -> None:
@@ -114,8 +141,12 @@ async def to_implementation(handle, orgs: Orgs, partner: str) -> m.Snapshot:
 
 async def sweep(client, task_queue, capture: str | None = None, **kw) -> c.SweepResult:
     handle = await client.start_workflow(
-        PortfolioSweepWorkflow.run, c.SweepInput(**kw), id=f"portfolio-sweep-test-{uuid.uuid4()}",
-        task_queue=task_queue, result_type=c.SweepResult)
+        PortfolioSweepWorkflow.run,
+        c.SweepInput(**kw),
+        id=f"portfolio-sweep-test-{uuid.uuid4()}",
+        task_queue=task_queue,
+        result_type=c.SweepResult,
+    )
     result = await handle.result()
     if capture:
         await save_history(client, handle.id, capture)
@@ -153,25 +184,41 @@ async def test_sweep_repairs_stale_and_missing_rows_and_reports_the_rest(client,
     truth = {name: await handle.query(AgreementWorkflow.state) for name, (handle, _) in handles.items()}
 
     # 1. A row rolled back to the creation (version 1, seq 1, stage draft).
-    await execute(sessionmaker, "UPDATE agreements SET version = 1, last_seq = 1, stage = 'draft', "
-                  "state = jsonb_set(jsonb_set(state, '{version}', '1'), '{stage}', '\"draft\"') WHERE id = :id",
-                  id=ids["stale"])
+    await execute(
+        sessionmaker,
+        "UPDATE agreements SET version = 1, last_seq = 1, stage = 'draft', "
+        "state = jsonb_set(jsonb_set(state, '{version}', '1'), '{stage}', '\"draft\"') WHERE id = :id",
+        id=ids["stale"],
+    )
     # 2. A row gone altogether.
     await execute(sessionmaker, "DELETE FROM agreements WHERE id = :id", id=ids["deleted"])
     # 3. The audit trail lost its last event (a superuser got past the append-only trigger)
     #    and the row is behind: the row is re-projected, the lost event is reported, not invented.
     async with session_scope(sessionmaker) as session:
         await session.execute(text("SET LOCAL session_replication_role = replica"))
-        await session.execute(text("DELETE FROM agreement_events WHERE agreement_id = :id AND seq = "
-                                   "(SELECT max(seq) FROM agreement_events WHERE agreement_id = :id)"),
-                              {"id": ids["audit"]})
-        await session.execute(text("UPDATE agreements SET version = 1, last_seq = 1 WHERE id = :id"),
-                              {"id": ids["audit"]})
+        await session.execute(
+            text(
+                "DELETE FROM agreement_events WHERE agreement_id = :id AND seq = "
+                "(SELECT max(seq) FROM agreement_events WHERE agreement_id = :id)"
+            ),
+            {"id": ids["audit"]},
+        )
+        await session.execute(
+            text("UPDATE agreements SET version = 1, last_seq = 1 WHERE id = :id"), {"id": ids["audit"]}
+        )
     # 4. A workflow terminated by hand while its row says the agreement runs.
     await handles["terminated"][0].terminate("operator mistake")
 
-    result = await sweep(client, task_queue, "portfolio_sweep_reconcile", reconcile=True, digests=False,
-                         orgs=[orgs.jabar], page_size=2, pages_per_run=2)  # pages and continue-as-new on five rows
+    result = await sweep(
+        client,
+        task_queue,
+        "portfolio_sweep_reconcile",
+        reconcile=True,
+        digests=False,
+        orgs=[orgs.jabar],
+        page_size=2,
+        pages_per_run=2,
+    )  # pages and continue-as-new on five rows
     assert result.reconciled and result.totals.pages >= 3
 
     assert found(result, ids["stale"]) == {"projection_stale": True}
@@ -204,13 +251,19 @@ async def test_sweep_repairs_stale_and_missing_rows_and_reports_the_rest(client,
 
 async def test_open_row_without_a_workflow_is_reported(client, task_queue, sessionmaker):
     orgs = Orgs()
-    handle, agreement_id = await start(client, task_queue, orgs, orgs.proposal("Riset hantu", orgs.unud, "Asia/Makassar"))
+    handle, agreement_id = await start(
+        client, task_queue, orgs, orgs.proposal("Riset hantu", orgs.unud, "Asia/Makassar")
+    )
     ghost = str(uuid.uuid4())
-    await execute(sessionmaker, "INSERT INTO agreements SELECT :ghost, title, kind, stage, step_key, version, "
-                  "procedure_key, procedure_version, initiator_org, orgs, sector, start_date, end_date, value, "
-                  "next_deadline_at, ministry_visible, last_seq, head_hash, created_by, created_at, updated_at, "
-                  "jsonb_set(state, '{id}', to_jsonb(CAST(:ghost AS text))), search FROM agreements WHERE id = :id",
-                  ghost=ghost, id=agreement_id)
+    await execute(
+        sessionmaker,
+        "INSERT INTO agreements SELECT :ghost, title, kind, stage, step_key, version, "
+        "procedure_key, procedure_version, initiator_org, orgs, sector, start_date, end_date, value, "
+        "next_deadline_at, ministry_visible, last_seq, head_hash, created_by, created_at, updated_at, "
+        "jsonb_set(state, '{id}', to_jsonb(CAST(:ghost AS text))), search FROM agreements WHERE id = :id",
+        ghost=ghost,
+        id=agreement_id,
+    )
     result = await sweep(client, task_queue, reconcile=True, digests=False, orgs=[orgs.jabar])
     assert found(result, ghost) == {"workflow_missing": False}
     assert found(result, agreement_id) == {}
@@ -230,34 +283,68 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     await act(soon, orgs.staff, m.ExtendDeadline(days=10, reason="Menunggu data."))  # due in 24 days
     signing, _ = await start(client, task_queue, orgs, orgs.proposal("Riset tanda tangan", orgs.unud, bali))
     await to_signing(signing, orgs, orgs.unud)  # signing: due in 30 days
-    running, _ = await start(client, task_queue, orgs,
-                             orgs.proposal("Riset berjalan", orgs.unud, bali, duration_months=2,
-                                           evaluation_interval_months=1))
+    running, _ = await start(
+        client,
+        task_queue,
+        orgs,
+        orgs.proposal("Riset berjalan", orgs.unud, bali, duration_months=2, evaluation_interval_months=1),
+    )
     await to_implementation(running, orgs, orgs.unud)  # ends in two months
     await act(running, orgs.staff, m.StartEvaluation())  # reports due in 30 days
-    await act(running, orgs.partner(orgs.unud), m.SubmitEvaluationReport(
-        evaluation=1, narrative="Berjalan baik.", results=[m.IndicatorResult(indicator="Mahasiswa KKN", achieved=40)]))
+    await act(
+        running,
+        orgs.partner(orgs.unud),
+        m.SubmitEvaluationReport(
+            evaluation=1,
+            narrative="Berjalan baik.",
+            results=[m.IndicatorResult(indicator="Mahasiswa KKN", achieved=40)],
+        ),
+    )
     await start(client, task_queue, orgs, orgs.proposal("Riset draf", orgs.unud, bali))  # no deadline: absent
-    ids = {name: h.id.removeprefix("agreement-") for name, h in
-           (("overdue", overdue), ("soon", soon), ("signing", signing), ("running", running))}
+    ids = {
+        name: h.id.removeprefix("agreement-")
+        for name, h in (("overdue", overdue), ("soon", soon), ("signing", signing), ("running", running))
+    }
 
     async with session_scope(sessionmaker) as session:
-        await notes.create_contact(session, org=orgs.jabar, name="Siti", email=f"siti@{orgs.jabar}.go.id",
-                                   roles=["staff"], language="id", created_by="test")
-        await notes.create_contact(session, org=orgs.unud, name="Made", email=f"made@{orgs.unud}.ac.id",
-                                   roles=["staff"], language="en", time_zone=bali, created_by="test")
-        await notes.create_contact(session, org=orgs.unud, name="Rektor", email=f"rektor@{orgs.unud}.ac.id",
-                                   roles=["signatory"], created_by="test")  # not staff: no digest
+        await notes.create_contact(
+            session,
+            org=orgs.jabar,
+            name="Siti",
+            email=f"siti@{orgs.jabar}.go.id",
+            roles=["staff"],
+            language="id",
+            created_by="test",
+        )
+        await notes.create_contact(
+            session,
+            org=orgs.unud,
+            name="Made",
+            email=f"made@{orgs.unud}.ac.id",
+            roles=["staff"],
+            language="en",
+            time_zone=bali,
+            created_by="test",
+        )
+        await notes.create_contact(
+            session,
+            org=orgs.unud,
+            name="Rektor",
+            email=f"rektor@{orgs.unud}.ac.id",
+            roles=["signatory"],
+            created_by="test",
+        )  # not staff: no digest
     # 03:00 UTC is mid-morning in WIB and WITA: an hour later is still the same local day
     # there (at the wall clock's own time, a second sweep could fall on the next day in Bali).
-    at = datetime.combine((datetime.now(timezone.utc) + timedelta(days=20)).date(), time(3), tzinfo=timezone.utc)
+    at = datetime.combine((datetime.now(UTC) + timedelta(days=20)).date(), time(3), tzinfo=UTC)
     window = {"digest_hour": 0, "digest_until_hour": 24}  # every hour is office hour in this test
 
     # What each organisation is told (computed the way the sweep computes it).
     activity = PortfolioActivities(None, sessionmaker)  # type: ignore[arg-type]
     plan = await _plan(activity, at, [orgs.jabar, orgs.unud], **window)
-    by_org = {n.audience.org: d.Digest.model_validate({k: v for k, v in n.data.items() if k != "title"})
-              for n in plan.digests}
+    by_org = {
+        n.audience.org: d.Digest.model_validate({k: v for k, v in n.data.items() if k != "title"}) for n in plan.digests
+    }
     assert set(by_org) == {orgs.jabar, orgs.unud}
     jabar, unud = by_org[orgs.jabar], by_org[orgs.unud]
     assert jabar.time_zone == "Asia/Jakarta" and unud.time_zone == bali
@@ -284,7 +371,9 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     await client.get_workflow_handle(d.digest_event_id(orgs.jabar, day_j)).result()
     await save_history(client, d.digest_event_id(orgs.jabar, day_j), "digest_workflow")
     subject = lambda mail: " ".join(str(mail["Subject"]).split())  # noqa: E731  (long subjects fold)
-    assert subject(mails[f"siti@{orgs.jabar}.go.id"]).startswith(f"Ringkasan kerja sama {orgs.jabar}, {day_j}: 1 terlambat")
+    assert subject(mails[f"siti@{orgs.jabar}.go.id"]).startswith(
+        f"Ringkasan kerja sama {orgs.jabar}, {day_j}: 1 terlambat"
+    )
     made = mails[f"made@{orgs.unud}.ac.id"]
     assert subject(made).startswith(f"Cooperation digest {orgs.unud}, {day_u}: 1 overdue")
     assert "Riset tanda tangan" in made.get_body(("plain",)).get_content()
@@ -301,8 +390,12 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     assert len(sink.to(f"siti@{orgs.jabar}.go.id")) == 1 and len(sink.to(f"made@{orgs.unud}.ac.id")) == 1
     # Even a sweep that does not see the inbox entry yet (a race) starts no second delivery.
     third = await client.execute_workflow(
-        "DigestWorkflow", c.DigestInput(notification=plan.digests[0]), id=f"digest-rerun-{uuid.uuid4()}",
-        task_queue=task_queue, result_type=c.NotifyResult)
+        "DigestWorkflow",
+        c.DigestInput(notification=plan.digests[0]),
+        id=f"digest-rerun-{uuid.uuid4()}",
+        task_queue=task_queue,
+        result_type=c.NotifyResult,
+    )
     assert third.inbox == 1 and third.emails == 1  # both answered "duplicate" by the deliveries log
     await asyncio.sleep(0.5)
     assert len(sink.to(f"siti@{orgs.jabar}.go.id")) + len(sink.to(f"made@{orgs.unud}.ac.id")) == 2
@@ -311,12 +404,14 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
 async def test_digest_goes_out_at_office_hours_in_the_organisations_zone(client, task_queue, sessionmaker):
     orgs = Orgs()
     for partner, province in ((orgs.unud, "Bali"), (orgs.uncen, "Papua")):
-        handle, _ = await start(client, task_queue, orgs, orgs.proposal(f"Riset {province}", partner, zone_of(province)))
+        handle, _ = await start(
+            client, task_queue, orgs, orgs.proposal(f"Riset {province}", partner, zone_of(province))
+        )
         await act(handle, orgs.staff, m.Submit())
     activity = PortfolioActivities(None, sessionmaker)  # type: ignore[arg-type]
     everyone = [orgs.jabar, orgs.unud, orgs.uncen]
     day = date.today() + timedelta(days=3)
-    at_wib = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(hours=1)  # 08:00 WIB
+    at_wib = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1)  # 08:00 WIB
     told = lambda plan: sorted(n.audience.org for n in plan.digests)  # noqa: E731
     assert told(await _plan(activity, at_wib, everyone, digest_until_hour=9)) == [orgs.jabar]
     assert told(await _plan(activity, at_wib - timedelta(hours=1), everyone, digest_until_hour=9)) == [orgs.unud]
@@ -329,10 +424,12 @@ async def test_digest_goes_out_at_office_hours_in_the_organisations_zone(client,
     from services.store.organisations import put_settings
 
     async with session_scope(sessionmaker) as session:
-        await put_settings(session, org=orgs.jabar, time_zone=zone_of("Papua"), expiry_reminder_days=None,
-                           updated_by="test")
+        await put_settings(
+            session, org=orgs.jabar, time_zone=zone_of("Papua"), expiry_reminder_days=None, updated_by="test"
+        )
     assert told(await _plan(activity, at_wib - timedelta(hours=2), everyone, digest_until_hour=9)) == sorted(
-        [orgs.jabar, orgs.uncen])
+        [orgs.jabar, orgs.uncen]
+    )
     assert told(await _plan(activity, at_wib, everyone, digest_until_hour=9)) == []
 
 
@@ -342,8 +439,9 @@ async def test_digest_endpoint_shows_what_the_sweep_would_send_now(client, task_
     from tests.fixtures.api import app_client
 
     orgs = Orgs()
-    running, agreement_id = await start(client, task_queue, orgs, orgs.proposal(
-        "Riset berjalan", orgs.uncen, zone_of("Papua"), duration_months=2))
+    running, agreement_id = await start(
+        client, task_queue, orgs, orgs.proposal("Riset berjalan", orgs.uncen, zone_of("Papua"), duration_months=2)
+    )
     await to_implementation(running, orgs, orgs.uncen)
 
     def auth(org: str, *roles: str) -> dict[str, str]:
@@ -358,8 +456,9 @@ async def test_digest_endpoint_shows_what_the_sweep_would_send_now(client, task_
         assert datetime.fromisoformat(body["next_digest_at"]).astimezone(ZoneInfo("Asia/Jayapura")).hour == 8
         audited = await http.get(f"/portfolio/digest?org={orgs.uncen}", headers=auth("bpk", "auditor"))
         assert audited.status_code == 200 and audited.json()["expiring"] == body["expiring"]
-        assert (await http.get(f"/portfolio/digest?org={orgs.uncen}",
-                               headers=auth(orgs.jabar, "staff"))).status_code == 403
+        assert (
+            await http.get(f"/portfolio/digest?org={orgs.uncen}", headers=auth(orgs.jabar, "staff"))
+        ).status_code == 403
         assert (await http.get("/portfolio/digest", headers=auth(orgs.uncen, "partner"))).status_code == 403
 
 

@@ -13,13 +13,13 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from services.api.commands import execute_act, now_utc
 from services.store import queries
 from services.store.db import session_scope
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.workflows.test_agreement_workflow import REVIEW, STAFF, ksdpk
 from workflows import lifecycle as L
-from workflows.contracts.records import Recorder
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from workflows.contracts.records import Recorder
 from workflows.notify.workflow import NotifyWorkflow
-from tests.workflows.test_agreement_workflow import REVIEW, STAFF, ksdpk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -41,27 +41,36 @@ class WorkerDiesAfterRecording(AgreementWorkflow):
             raise RuntimeError("the worker died after recording")
 
 
-async def test_a_task_retried_after_recording_decides_the_same_events(temporal_env, settings, sessionmaker,
-                                                                      task_queue):
+async def test_a_task_retried_after_recording_decides_the_same_events(temporal_env, settings, sessionmaker, task_queue):
     client = temporal_env.client
     # Unsandboxed: the crash counter must survive from the failed task to its retry.
-    async with Worker(client, task_queue=task_queue, workflows=[WorkerDiesAfterRecording, NotifyWorkflow],
-                      activities=activities(settings, sessionmaker), workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[WorkerDiesAfterRecording, NotifyWorkflow],
+        activities=activities(settings, sessionmaker),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
         agreement_id = str(uuid.uuid4())
-        await client.start_workflow(AgreementWorkflow.run,
-                                    AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF),
-                                    id=workflow_id(agreement_id), task_queue=task_queue)
+        await client.start_workflow(
+            AgreementWorkflow.run,
+            AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF),
+            id=workflow_id(agreement_id),
+            task_queue=task_queue,
+        )
         handle = client.get_workflow_handle(workflow_id(agreement_id))
         await handle.execute_update(AgreementWorkflow.ready, STAFF)
 
         CRASHES["left"] = 1
         # As the API sends it: stamped with the time the request arrived.
-        snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF,
-                                                                    at=now_utc()))
+        snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
         assert CRASHES["left"] == 0, "the crash did not happen"
         assert snapshot.stage == "review" and snapshot.version == 2
-        snapshot = await execute_act(client, agreement_id, ActInput(
-            command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()))
+        snapshot = await execute_act(
+            client,
+            agreement_id,
+            ActInput(command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()),
+        )
         assert snapshot.step.key == "penyusunan_ksb"
 
     async with sessionmaker() as session:
@@ -73,18 +82,27 @@ async def test_a_task_retried_after_recording_decides_the_same_events(temporal_e
     assert [e.type for e in events].count("agreement_submitted") == 1
 
 
-async def test_a_command_lost_with_its_task_does_not_block_the_agreement(temporal_env, settings, sessionmaker,
-                                                                         task_queue):
+async def test_a_command_lost_with_its_task_does_not_block_the_agreement(
+    temporal_env, settings, sessionmaker, task_queue
+):
     """The whole stack was killed after a task recorded a comment and before it completed:
     Temporal never held the update. The next command decides the same seq anew; the
     comment's row gives way to history, kept apart, and the agreement carries on."""
     client = temporal_env.client
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
-                      activities=activities(settings, sessionmaker)):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+    ):
         agreement_id = str(uuid.uuid4())
-        handle = await client.start_workflow(AgreementWorkflow.run,
-                                             AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF),
-                                             id=workflow_id(agreement_id), task_queue=task_queue)
+        handle = await client.start_workflow(
+            AgreementWorkflow.run,
+            AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF),
+            id=workflow_id(agreement_id),
+            task_queue=task_queue,
+        )
         created = await handle.execute_update(AgreementWorkflow.ready, STAFF)
         run_id = (await handle.describe()).run_id
         # What the dead task wrote: its comment, as the decider made it, under seq 2.
@@ -94,13 +112,17 @@ async def test_a_command_lost_with_its_task_does_not_block_the_agreement(tempora
         for event in lost:
             after = L.evolve(after, event)
         async with session_scope(sessionmaker) as session:
-            await queries.append_events(session, state=after, events=lost,
-                                        recorder=Recorder(run_id=run_id, history_length=2))
+            await queries.append_events(
+                session, state=after, events=lost, recorder=Recorder(run_id=run_id, history_length=2)
+            )
 
         snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
         assert snapshot.stage == "review" and snapshot.version == created.version + 1
-        snapshot = await execute_act(client, agreement_id, ActInput(
-            command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()))
+        snapshot = await execute_act(
+            client,
+            agreement_id,
+            ActInput(command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()),
+        )
         assert snapshot.step.key == "penyusunan_ksb"
 
     async with sessionmaker() as session:

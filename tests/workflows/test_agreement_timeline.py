@@ -11,15 +11,22 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.fixtures.servers import start_time_skipping_server
 from tests.readmodel import events_of, row
+from tests.workflows.test_agreement_workflow import (
+    PARTNER,
+    REVIEW,
+    SIGN_JABAR,
+    SIGN_UNPAD,
+    STAFF,
+    act,
+    drive_to_implementation,
+    start,
+)
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import AgreementWorkflow
-from services.worker.registry import WORKFLOWS, activities, workflow_runner
-from tests.workflows.test_agreement_workflow import (
-    PARTNER, REVIEW, SIGN_JABAR, SIGN_UNPAD, STAFF, act, drive_to_implementation, start,
-)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 INDICATOR = "Petani didampingi"
@@ -31,8 +38,13 @@ async def env(settings, sessionmaker, task_queue):
     behind (its worker gone) would stop the clock from skipping."""
     environment = await start_time_skipping_server()
     try:
-        async with Worker(environment.client, task_queue=task_queue, workflows=WORKFLOWS,
-                          workflow_runner=workflow_runner(), activities=activities(settings, sessionmaker)):
+        async with Worker(
+            environment.client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
+            activities=activities(settings, sessionmaker),
+        ):
             yield environment
     finally:
         await environment.shutdown()
@@ -62,12 +74,21 @@ async def sleep_until(env, handle, predicate, *, limit=200):
 
 
 async def report_and_conclude(handle, number, recommendation="continue"):
-    await act(handle, STAFF, m.SubmitEvaluationReport(
-        evaluation=number, narrative=f"Laporan monev {number}",
-        results=[m.IndicatorResult(indicator=INDICATOR, achieved=40 * number)]))
+    await act(
+        handle,
+        STAFF,
+        m.SubmitEvaluationReport(
+            evaluation=number,
+            narrative=f"Laporan monev {number}",
+            results=[m.IndicatorResult(indicator=INDICATOR, achieved=40 * number)],
+        ),
+    )
     await act(handle, PARTNER, m.SubmitEvaluationReport(evaluation=number, narrative="Sesuai rencana."))
-    return await act(handle, STAFF, m.ConcludeEvaluation(
-        evaluation=number, score=80, recommendation=recommendation, summary="Dilanjutkan."))
+    return await act(
+        handle,
+        STAFF,
+        m.ConcludeEvaluation(evaluation=number, score=80, recommendation=recommendation, summary="Dilanjutkan."),
+    )
 
 
 async def sign_change(handle, document: str, gates: list[str]) -> m.Snapshot:
@@ -102,9 +123,15 @@ async def test_five_years_of_life(env, task_queue, sessionmaker):
             events = [e.type for e in await events_of(sessionmaker, created.id)]
             assert events.count("evaluation_reminder") >= 2 and "evaluation_escalated" in events
         if number == 4:  # an addendum while in force: interval and indicators change
-            await act(handle, STAFF, m.ProposeAmendment(
-                summary="Tambah indikator", evaluation_interval_months=6,
-                indicators=[m.Indicator(name=INDICATOR, target=300, unit="orang")]))
+            await act(
+                handle,
+                STAFF,
+                m.ProposeAmendment(
+                    summary="Tambah indikator",
+                    evaluation_interval_months=6,
+                    indicators=[m.Indicator(name=INDICATOR, target=300, unit="orang")],
+                ),
+            )
             snap = await sign_change(handle, "a" * 64, ["legal"])
             assert snap.amendments[-1].kind == "amendment" and snap.indicators[0].target == 300
         if number == 2:  # renew early for three more years

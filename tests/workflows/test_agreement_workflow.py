@@ -19,10 +19,10 @@ from temporalio.worker import Replayer, Worker
 
 from services.api.commands import execute_act
 from services.store import queries
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from workflows import contracts
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
-from services.worker.registry import WORKFLOWS, activities, workflow_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"
@@ -36,17 +36,29 @@ SIGN_UNPAD = m.Actor(sub="rektor", org="unpad", roles=["signatory"])
 
 def ksdpk() -> m.Proposal:
     return m.Proposal(
-        title="Riset ketahanan pangan", kind="ksdpk", objectives="Riset bersama.", sector="agriculture",
-        parties=[m.Party(org="jabar", role="initiator", sector="government", signatory="Gubernur"),
-                 m.Party(org="unpad", role="counterparty", sector="academia", signatory="Rektor")],
-        start_date=date(2027, 3, 1), duration_months=24,
-        indicators=[m.Indicator(name="Petani didampingi", target=200, unit="orang")])
+        title="Riset ketahanan pangan",
+        kind="ksdpk",
+        objectives="Riset bersama.",
+        sector="agriculture",
+        parties=[
+            m.Party(org="jabar", role="initiator", sector="government", signatory="Gubernur"),
+            m.Party(org="unpad", role="counterparty", sector="academia", signatory="Rektor"),
+        ],
+        start_date=date(2027, 3, 1),
+        duration_months=24,
+        indicators=[m.Indicator(name="Petani didampingi", target=200, unit="orang")],
+    )
 
 
 @pytest.fixture
 async def worker(time_skipping_env, settings, sessionmaker, task_queue):
-    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=workflow_runner(),
-                      activities=activities(settings, sessionmaker)):
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+    ):
         yield time_skipping_env.client
 
 
@@ -55,7 +67,9 @@ async def start(client, task_queue, **extra):
     await client.start_workflow(
         AgreementWorkflow.run,
         AgreementInput(agreement_id=agreement_id, proposal=ksdpk(), actor=STAFF, **extra),
-        id=workflow_id(agreement_id), task_queue=task_queue)
+        id=workflow_id(agreement_id),
+        task_queue=task_queue,
+    )
     # Address the workflow by id alone, as the API does, so commands follow it across
     # continue-as-new into its latest run.
     handle = client.get_workflow_handle(workflow_id(agreement_id))
@@ -152,8 +166,7 @@ async def test_saved_histories_replay_on_current_code():
     histories come from real runs and must replay deterministically on today's code."""
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no saved histories"
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
-                        workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
     for path in files:
         history = WorkflowHistory.from_json(f"agreement-{path.stem}", json.loads(path.read_text()))
         await replayer.replay_workflow(history)
@@ -164,8 +177,9 @@ async def test_worker_registers_every_contracted_activity(settings):
     assert set(contracts.ALL_ACTIVITIES) <= names
 
 
-async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_takes_the_next(worker, task_queue,
-                                                                                             sessionmaker):
+async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_takes_the_next(
+    worker, task_queue, sessionmaker
+):
     # A value no model refuses but PostgreSQL does (NUL in JSON text), arriving from a
     # source the edge does not validate as text: a principal's subject.
     handle, snapshot = await start(worker, task_queue)
@@ -179,7 +193,8 @@ async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_take
     assert unchanged.version == snapshot.version and unchanged.comments == []
     # The lock was released: the next command goes through at once.
     after = await asyncio.wait_for(
-        handle.execute_update(AgreementWorkflow.act, ActInput(command=m.Comment(text="halo"), actor=STAFF)), 30)
+        handle.execute_update(AgreementWorkflow.act, ActInput(command=m.Comment(text="halo"), actor=STAFF)), 30
+    )
     assert after.version == snapshot.version + 1 and after.comments[-1].text == "halo"
     async with sessionmaker() as session:
         trail = await queries.list_events(session, agreement_id=snapshot.id)

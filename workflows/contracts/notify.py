@@ -52,10 +52,12 @@ class DeliveryPolicy(BaseModel):
     webhook_attempt_seconds: float
 
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(initial_interval=timedelta(seconds=self.initial_interval_seconds),
-                           backoff_coefficient=2.0,
-                           maximum_interval=timedelta(seconds=self.maximum_interval_seconds),
-                           maximum_attempts=0)
+        return RetryPolicy(
+            initial_interval=timedelta(seconds=self.initial_interval_seconds),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=self.maximum_interval_seconds),
+            maximum_attempts=0,
+        )
 
 
 class PlanInput(BaseModel):
@@ -150,8 +152,8 @@ DELIVER_WEBHOOK = "deliver_webhook"
 DELIVERY_GAVE_UP = "delivery_gave_up"
 # Database-only activities: short, retried until the database is back.
 NOTIFY_DB_TIMEOUT = timedelta(seconds=30)
-NOTIFY_DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                              maximum_interval=timedelta(minutes=1))
+NOTIFY_DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
 
-ACTIVITIES: tuple[str, ...] = (PLAN_DELIVERIES, DELIVER_INBOX, DELIVER_EMAIL, DELIVER_WEBHOOK,
-                                DELIVERY_GAVE_UP)
+ACTIVITIES: tuple[str, ...] = (PLAN_DELIVERIES, DELIVER_INBOX, DELIVER_EMAIL, DELIVER_WEBHOOK, DELIVERY_GAVE_UP)

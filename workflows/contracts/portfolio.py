@@ -137,7 +137,11 @@ PLAN_DIGESTS = "plan_digests"
 # Pages of describes and queries: bounded by the page size, heartbeating per agreement.
 PORTFOLIO_PAGE_TIMEOUT = timedelta(minutes=10)
 PORTFOLIO_HEARTBEAT = timedelta(minutes=1)
-PORTFOLIO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
-                              maximum_interval=timedelta(minutes=5), maximum_attempts=10)
+PORTFOLIO_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=10,
+)
 
 ACTIVITIES: tuple[str, ...] = (RECONCILE_ROWS, RECONCILE_WORKFLOWS, PLAN_DIGESTS)

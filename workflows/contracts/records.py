@@ -40,7 +40,8 @@ RECORD_EVENTS = "record_events"
 # A local activity: short and idempotent on (agreement_id, seq); retried until the database
 # is back, so an accepted command is never lost, only delayed.
 RECORD_EVENTS_TIMEOUT = timedelta(seconds=30)
-RECORD_EVENTS_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
-                                  backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30))
+RECORD_EVENTS_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30)
+)
 
 ACTIVITIES: tuple[str, ...] = (RECORD_EVENTS,)

@@ -17,8 +17,9 @@ webhooks). Each rule is unit-tested in tests/test_notifications_rules.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,8 +48,9 @@ class Audience(BaseModel):
         return f"{self.org or '*'}/{self.role}/{self.gate or '*'}"
 
     def matches(self, *, org: str, roles: list[str], gates: list[str]) -> bool:
-        return ((self.org is None or self.org == org) and self.role in roles
-                and (self.gate is None or self.gate in gates))
+        return (
+            (self.org is None or self.org == org) and self.role in roles and (self.gate is None or self.gate in gates)
+        )
 
 
 class Notification(BaseModel):
@@ -76,10 +78,10 @@ Rule = Callable[[m.Event, m.AgreementState], Told]
 # ---------------------------------------------------------------- audiences
 
 
-def parties(state: m.AgreementState, roles: tuple[AudienceRole, ...] = WORKING_ROLES,
-            *, except_org: str | None = None) -> list[Audience]:
-    return [Audience(org=org, role=role) for org in lifecycle.party_orgs(state)
-            if org != except_org for role in roles]
+def parties(
+    state: m.AgreementState, roles: tuple[AudienceRole, ...] = WORKING_ROLES, *, except_org: str | None = None
+) -> list[Audience]:
+    return [Audience(org=org, role=role) for org in lifecycle.party_orgs(state) if org != except_org for role in roles]
 
 
 def initiator_staff(state: m.AgreementState) -> list[Audience]:
@@ -101,8 +103,13 @@ def _step_data(state: m.AgreementState, key: str | None) -> dict[str, Any]:
     step = _step(state, key)
     if step is None:
         return {}
-    return {"step": step.key, "step_name": {"id": step.name_id, "en": step.name_en},
-            "step_kind": step.kind, "document": step.document, "gate": step.gate}
+    return {
+        "step": step.key,
+        "step_name": {"id": step.name_id, "en": step.name_en},
+        "step_kind": step.kind,
+        "document": step.document,
+        "gate": step.gate,
+    }
 
 
 # ---------------------------------------------------------------- rules
@@ -135,60 +142,95 @@ def _gate_decided(e: m.Event, s: m.AgreementState) -> Told:
     # a termination's outcome too. An approval is news for the initiator's staff.
     if e.data.get("outcome") != "approve" or e.data.get("step") == TERMINATION_STEP.key:
         return []
-    return _each(initiator_staff(s), "gate_approved", **_step_data(s, e.data.get("step")),
-                 for_org=e.data.get("org"), comment=e.data.get("comment"))
+    return _each(
+        initiator_staff(s),
+        "gate_approved",
+        **_step_data(s, e.data.get("step")),
+        for_org=e.data.get("org"),
+        comment=e.data.get("comment"),
+    )
 
 
 def _changes_comment(e: m.Event, s: m.AgreementState) -> str | None:
-    slot = next((g for g in s.gates if g.step == e.data.get("step")
-                 and g.status == "changes_requested"), None)
+    slot = next((g for g in s.gates if g.step == e.data.get("step") and g.status == "changes_requested"), None)
     return slot.comment if slot else None
 
 
 def _returned_for_changes(e: m.Event, s: m.AgreementState) -> Told:
     to = _step_data(s, e.data.get("to_step"))
-    return _each(parties(s), "changes_requested", **_step_data(s, e.data.get("step")),
-                 to_step=to.get("step"), to_step_name=to.get("step_name"),
-                 comment=_changes_comment(e, s))
+    return _each(
+        parties(s),
+        "changes_requested",
+        **_step_data(s, e.data.get("step")),
+        to_step=to.get("step"),
+        to_step_name=to.get("step_name"),
+        comment=_changes_comment(e, s),
+    )
 
 
 def _returned_to_draft(e: m.Event, s: m.AgreementState) -> Told:
-    return _each(initiator_staff(s), "returned_to_draft", **_step_data(s, e.data.get("step")),
-                 comment=_changes_comment(e, s))
+    return _each(
+        initiator_staff(s), "returned_to_draft", **_step_data(s, e.data.get("step")), comment=_changes_comment(e, s)
+    )
 
 
 def _draft_submitted(e: m.Event, s: m.AgreementState) -> Told:
     # The submitting party has accepted its own version; the others must now accept it.
-    return _each(parties(s, except_org=e.data.get("org")), "draft_submitted",
-                 version=e.data.get("version"), document_kind=e.data.get("kind"),
-                 note=e.data.get("note"), by_org=e.data.get("org"))
+    return _each(
+        parties(s, except_org=e.data.get("org")),
+        "draft_submitted",
+        version=e.data.get("version"),
+        document_kind=e.data.get("kind"),
+        note=e.data.get("note"),
+        by_org=e.data.get("org"),
+    )
 
 
 def _draft_accepted(e: m.Event, s: m.AgreementState) -> Told:
-    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "draft_accepted",
-                 version=e.data.get("version"), by_org=e.data.get("org"))
+    return _each(
+        parties(s, ("staff",), except_org=e.data.get("org")),
+        "draft_accepted",
+        version=e.data.get("version"),
+        by_org=e.data.get("org"),
+    )
 
 
 def _document_signed(e: m.Event, s: m.AgreementState) -> Told:
-    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "document_signed",
-                 version=e.data.get("version"), document_kind=e.data.get("kind"),
-                 by_org=e.data.get("org"), signed_by=e.data.get("signed_by"))
+    return _each(
+        parties(s, ("staff",), except_org=e.data.get("org")),
+        "document_signed",
+        version=e.data.get("version"),
+        document_kind=e.data.get("kind"),
+        by_org=e.data.get("org"),
+        signed_by=e.data.get("signed_by"),
+    )
 
 
 def _implementation_started(e: m.Event, s: m.AgreementState) -> Told:
-    return _each(parties(s, ("staff", "partner", "signatory")), "implementation_started",
-                 effective_date=e.data.get("effective_date"), end_date=e.data.get("end_date"))
+    return _each(
+        parties(s, ("staff", "partner", "signatory")),
+        "implementation_started",
+        effective_date=e.data.get("effective_date"),
+        end_date=e.data.get("end_date"),
+    )
 
 
 def _comment_added(e: m.Event, s: m.AgreementState) -> Told:
-    return _each(parties(s, ("staff",), except_org=e.data.get("org")), "comment_added",
-                 text=e.data.get("text"), by_org=e.data.get("org"), by=e.actor.sub)
+    return _each(
+        parties(s, ("staff",), except_org=e.data.get("org")),
+        "comment_added",
+        text=e.data.get("text"),
+        by_org=e.data.get("org"),
+        by=e.actor.sub,
+    )
 
 
 def _termination_requested(e: m.Event, s: m.AgreementState) -> Told:
     slots = [m.GateSlot.model_validate(g) for g in e.data.get("gates", [])]
-    to_approvers = [(a, "gate_opened", {**_step_data(s, TERMINATION_STEP.key), "for_org": a.org,
-                                        "reason": e.data.get("reason")}) for a in approvers(slots)]
+    to_approvers = [
+        (a, "gate_opened", {**_step_data(s, TERMINATION_STEP.key), "for_org": a.org, "reason": e.data.get("reason")})
+        for a in approvers(slots)
+    ]
     return to_approvers + _each(parties(s), "termination_requested", reason=e.data.get("reason"))
 
 
@@ -198,9 +240,13 @@ def _termination_declined(e: m.Event, s: m.AgreementState) -> Told:
 
 def _closed(template: str) -> Rule:
     def rule(e: m.Event, s: m.AgreementState) -> Told:
-        return _each(parties(s, ("staff", "partner", "signatory")), template,
-                     reason=e.data.get("reason") or e.data.get("comment"),
-                     **_step_data(s, e.data.get("step")))
+        return _each(
+            parties(s, ("staff", "partner", "signatory")),
+            template,
+            reason=e.data.get("reason") or e.data.get("comment"),
+            **_step_data(s, e.data.get("step")),
+        )
+
     return rule
 
 
@@ -241,8 +287,7 @@ def _evaluation_reminder(e: m.Event, s: m.AgreementState) -> Told:
 
 def _evaluation_escalated(e: m.Event, s: m.AgreementState) -> Told:
     late = _missing_reporters(s, e.data["evaluation"])
-    return _each(_coordinators(s) + late, "evaluation_escalated", **e.data,
-                 missing=sorted({a.org for a in late}))
+    return _each(_coordinators(s) + late, "evaluation_escalated", **e.data, missing=sorted({a.org for a in late}))
 
 
 def _evaluation_concluded(e: m.Event, s: m.AgreementState) -> Told:
@@ -256,6 +301,7 @@ def _expiry_reminder(e: m.Event, s: m.AgreementState) -> Told:
 def _change(template: str) -> Rule:
     def rule(e: m.Event, s: m.AgreementState) -> Told:
         return _each(parties(s, ("staff", "partner")), template, **e.data)
+
     return rule
 
 
@@ -294,10 +340,17 @@ RULES: dict[str, Rule] = {
 }
 # Events nobody needs to hear about by mail or inbox (webhooks still carry them): the
 # creator knows what they created; skipped and completed steps show in the next step_entered.
-SILENT: frozenset[str] = frozenset({
-    "agreement_created", "proposal_edited", "step_skipped", "step_completed",
-    "notice_due", "deadline_extended", "evaluation_report_submitted",
-})
+SILENT: frozenset[str] = frozenset(
+    {
+        "agreement_created",
+        "proposal_edited",
+        "step_skipped",
+        "step_completed",
+        "notice_due",
+        "deadline_extended",
+        "evaluation_report_submitted",
+    }
+)
 
 
 def notifications_for(event: m.Event, state: m.AgreementState) -> list[Notification]:
@@ -313,11 +366,18 @@ def notifications_for(event: m.Event, state: m.AgreementState) -> list[Notificat
         if audience.key in seen:
             continue
         seen.add(audience.key)
-        out.append(Notification(
-            event_id=event.id, event_type=event.type, agreement_id=event.agreement_id,
-            seq=event.seq, at=event.at, audience=audience, template=template,
-            data={**common, **data},
-        ))
+        out.append(
+            Notification(
+                event_id=event.id,
+                event_type=event.type,
+                agreement_id=event.agreement_id,
+                seq=event.seq,
+                at=event.at,
+                audience=audience,
+                template=template,
+                data={**common, **data},
+            )
+        )
     return out
 
 
@@ -326,8 +386,12 @@ def endpoint_disabled(*, org: str, endpoint_id: str, url: str, event: m.Event, r
     failing for too long and is switched off. Its id derives from the event whose delivery
     gave up, so the notice itself is delivered once too."""
     return Notification(
-        event_id=f"{event.id}/webhook-disabled/{endpoint_id}", event_type="webhook_disabled",
-        agreement_id=event.agreement_id, seq=event.seq, at=event.at,
-        audience=Audience(org=org, role="staff"), template="webhook_disabled",
+        event_id=f"{event.id}/webhook-disabled/{endpoint_id}",
+        event_type="webhook_disabled",
+        agreement_id=event.agreement_id,
+        seq=event.seq,
+        at=event.at,
+        audience=Audience(org=org, role="staff"),
+        template="webhook_disabled",
         data={"endpoint_id": endpoint_id, "url": url, "reason": reason, "title": ""},
     )

@@ -16,9 +16,9 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import notify as c
     # By full name, so the host's module is passed through like the contracts.
     import workflows.notify.delivery as delivery
+    from workflows.contracts import notify as c
 
 
 @workflow.defn(name=c.NOTIFY_WORKFLOW)
@@ -28,8 +28,9 @@ class NotifyWorkflow:
 
     @workflow.run
     async def run(self, input: c.NotifyInput) -> c.NotifyResult:
-        plan = await delivery.plan(c.PlanInput(agreement_id=input.agreement_id, events=input.events,
-                                               state=input.state), self._result)
+        plan = await delivery.plan(
+            c.PlanInput(agreement_id=input.agreement_id, events=input.events, state=input.state), self._result
+        )
         await delivery.deliver(plan, input.events, self._result)
         return self._result
 

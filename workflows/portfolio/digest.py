@@ -70,8 +70,9 @@ class Digest(BaseModel):
 
     @property
     def empty(self) -> bool:
-        return not any(getattr(self, s).total for s in
-                       ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports"))
+        return not any(
+            getattr(self, s).total for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports")
+        )
 
     @property
     def event_id(self) -> str:
@@ -86,8 +87,9 @@ def digest_event_id(org: str, day: date) -> str:
 # ---------------------------------------------------------------- time zones and hours
 
 
-def org_zone(org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[str] = (),
-             configured: str | None = None) -> str:
+def org_zone(
+    org: str, party_zones: Iterable[str] = (), contact_zones: Iterable[str] = (), configured: str | None = None
+) -> str:
     """An organisation's zone: the one set in its organisation settings, else the one its
     party entries name most often, else its contacts', else WIB. Ties go to the
     alphabetically first zone (stable across runs)."""
@@ -107,8 +109,9 @@ def _valid(zone: str) -> bool:
     return True
 
 
-def digest_day(now: datetime, zone: str, *, hour: int = DIGEST_HOUR,
-               until_hour: int = DIGEST_UNTIL_HOUR) -> date | None:
+def digest_day(
+    now: datetime, zone: str, *, hour: int = DIGEST_HOUR, until_hour: int = DIGEST_UNTIL_HOUR
+) -> date | None:
     """The local day whose digest is due at `now` in `zone`, or None outside the window.
 
     The sweep runs hourly; an organisation's digest is due from `hour`:00 local time until
@@ -133,16 +136,17 @@ def next_send(now: datetime, zone: str, *, hour: int = DIGEST_HOUR) -> datetime:
 # ---------------------------------------------------------------- content
 
 
-def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zone: str,
-                 *, max_items: int = MAX_ITEMS) -> Digest:
+def build_digest(
+    org: str, states: Iterable[m.AgreementState], now: datetime, zone: str, *, max_items: int = MAX_ITEMS
+) -> Digest:
     """The digest of `org` at `now` from the agreements it is party to (others and closed
     ones are ignored). Days count in the organisation's zone."""
     tz = ZoneInfo(zone)
     today = now.astimezone(tz).date()
     near, far = (now + timedelta(days=d) for d in UPCOMING_DAYS)
-    found: dict[Section, list[DigestItem]] = {s: [] for s in
-                                               ("overdue", "due_7_days", "due_14_days", "expiring",
-                                                "awaiting_reports")}
+    found: dict[Section, list[DigestItem]] = {
+        s: [] for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports")
+    }
 
     def days_between(moment: datetime) -> int:
         return abs((moment.astimezone(tz).date() - today).days)
@@ -160,9 +164,15 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
         for kind, due in sorted(state.deadlines.items()):
             if kind == "evaluation_report" and reported:
                 continue  # this organisation has done its part
-            item = DigestItem(**base, step=step if kind == "step" else None, deadline=kind, due_at=due, due_day=local(due),
-                              evaluation=evaluation.number if kind == "evaluation_report" and evaluation else None,
-                              days=days_between(due))
+            item = DigestItem(
+                **base,
+                step=step if kind == "step" else None,
+                deadline=kind,
+                due_at=due,
+                due_day=local(due),
+                evaluation=evaluation.number if kind == "evaluation_report" and evaluation else None,
+                days=days_between(due),
+            )
             if due < now:
                 found["overdue"].append(item)
             elif due < near:
@@ -174,10 +184,16 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
             if 0 <= left <= EXPIRING_DAYS:
                 found["expiring"].append(DigestItem(**base, end_date=state.end_date, days=left))
         if evaluation is not None and not reported:
-            found["awaiting_reports"].append(DigestItem(
-                **base, deadline="evaluation_report", due_at=evaluation.due_at, due_day=local(evaluation.due_at),
-                evaluation=evaluation.number,
-                days=days_between(evaluation.due_at)))
+            found["awaiting_reports"].append(
+                DigestItem(
+                    **base,
+                    deadline="evaluation_report",
+                    due_at=evaluation.due_at,
+                    due_day=local(evaluation.due_at),
+                    evaluation=evaluation.number,
+                    days=days_between(evaluation.due_at),
+                )
+            )
 
     def section(items: list[DigestItem], key: Callable[[DigestItem], Any]) -> DigestSection:
         items.sort(key=key)
@@ -186,12 +202,17 @@ def build_digest(org: str, states: Iterable[m.AgreementState], now: datetime, zo
     def by_due(item: DigestItem) -> Any:
         return item.due_at, item.agreement_id
 
-    return Digest(org=org, day=today, time_zone=zone, at=now,
-                  overdue=section(found["overdue"], by_due),
-                  due_7_days=section(found["due_7_days"], by_due),
-                  due_14_days=section(found["due_14_days"], by_due),
-                  expiring=section(found["expiring"], lambda i: (i.end_date, i.agreement_id)),
-                  awaiting_reports=section(found["awaiting_reports"], by_due))
+    return Digest(
+        org=org,
+        day=today,
+        time_zone=zone,
+        at=now,
+        overdue=section(found["overdue"], by_due),
+        due_7_days=section(found["due_7_days"], by_due),
+        due_14_days=section(found["due_14_days"], by_due),
+        expiring=section(found["expiring"], lambda i: (i.end_date, i.agreement_id)),
+        awaiting_reports=section(found["awaiting_reports"], by_due),
+    )
 
 
 def _step_key(state: m.AgreementState) -> str | None:
@@ -207,7 +228,12 @@ def digest_notification(digest: Digest) -> Notification:
     contacts holding the staff role get it by email in their language. Its event id is
     `digest-<org>-<day>`, so the delivery log lets it out once per organisation and day."""
     return Notification(
-        event_id=digest.event_id, event_type=EVENT_TYPE, agreement_id="", seq=0, at=digest.at,
-        audience=Audience(org=digest.org, role="staff"), template=TEMPLATE,
+        event_id=digest.event_id,
+        event_type=EVENT_TYPE,
+        agreement_id="",
+        seq=0,
+        at=digest.at,
+        audience=Audience(org=digest.org, role="staff"),
+        template=TEMPLATE,
         data={"title": "", **digest.model_dump(mode="json")},
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import notify as n
-    from workflows.contracts import portfolio as c
     # By full name, so the host's module is passed through like the contracts.
     import workflows.notify.delivery as delivery
+    from workflows.contracts import notify as n
+    from workflows.contracts import portfolio as c
 
 
 @workflow.defn(name=c.DIGEST_WORKFLOW)
@@ -26,7 +26,6 @@ class DigestWorkflow:
     async def run(self, input: c.DigestInput) -> n.NotifyResult:
         note = input.notification
         # A plan of one ready-made notification: no events, hence no webhook deliveries.
-        plan = await delivery.plan(n.PlanInput(agreement_id=note.agreement_id, notifications=[note]),
-                                   self._result)
+        plan = await delivery.plan(n.PlanInput(agreement_id=note.agreement_id, notifications=[note]), self._result)
         await delivery.deliver(plan, [], self._result)
         return self._result

@@ -71,9 +71,18 @@ class PortfolioSweepWorkflow:
                     p.totals.by_kind["reconcile_failed"] = p.totals.by_kind.get("reconcile_failed", 0) + 1
                     p.phase = "digests" if p.digests else "done"
             else:
-                plan = await self._activity(c.PLAN_DIGESTS, c.PlanDigestsInput(
-                    at=at, after_org=p.after_org, limit=p.page_size, orgs=p.orgs, digest_hour=p.digest_hour,
-                    digest_until_hour=p.digest_until_hour), c.PlanDigestsResult)
+                plan = await self._activity(
+                    c.PLAN_DIGESTS,
+                    c.PlanDigestsInput(
+                        at=at,
+                        after_org=p.after_org,
+                        limit=p.page_size,
+                        orgs=p.orgs,
+                        digest_hour=p.digest_hour,
+                        digest_until_hour=p.digest_until_hour,
+                    ),
+                    c.PlanDigestsResult,
+                )
                 p.totals.digests_empty += plan.empty
                 p.totals.digests_already_sent += plan.already_sent
                 await asyncio.gather(*(self._send(note, p.totals) for note in plan.digests))
@@ -83,22 +92,32 @@ class PortfolioSweepWorkflow:
         t = p.totals
         workflow.logger.info(
             "portfolio sweep done: checked=%d repaired=%d discrepancies=%d digests sent=%d empty=%d already=%d",
-            t.checked, t.repaired, t.discrepancies, t.digests_sent, t.digests_empty, t.digests_already_sent)
+            t.checked,
+            t.repaired,
+            t.discrepancies,
+            t.digests_sent,
+            t.digests_empty,
+            t.digests_already_sent,
+        )
         return c.SweepResult(at=at, reconciled=reconcile, totals=t, discrepancies=p.discrepancies)
 
     async def _reconcile_page(self, p: c.SweepInput) -> None:
         if p.phase == "rows":
             result = await self._activity(
-                c.RECONCILE_ROWS, c.ReconcileRowsInput(after_id=p.after_id, limit=p.page_size, orgs=p.orgs),
-                c.ReconcileResult)
+                c.RECONCILE_ROWS,
+                c.ReconcileRowsInput(after_id=p.after_id, limit=p.page_size, orgs=p.orgs),
+                c.ReconcileResult,
+            )
             self._absorb(p, result)
             p.after_id = result.after_id
             if result.after_id is None:
                 p.phase = "workflows"
         else:
             result = await self._activity(
-                c.RECONCILE_WORKFLOWS, c.ReconcileWorkflowsInput(page_token=p.page_token, limit=p.page_size, orgs=p.orgs),
-                c.ReconcileResult)
+                c.RECONCILE_WORKFLOWS,
+                c.ReconcileWorkflowsInput(page_token=p.page_token, limit=p.page_size, orgs=p.orgs),
+                c.ReconcileResult,
+            )
             self._absorb(p, result)
             p.page_token = result.page_token
             if result.page_token is None:
@@ -110,8 +129,13 @@ class PortfolioSweepWorkflow:
 
     async def _activity(self, name: str, arg: BaseModel, result_type: type[Result]) -> Result:
         return await workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=c.PORTFOLIO_PAGE_TIMEOUT,
-            heartbeat_timeout=c.PORTFOLIO_HEARTBEAT, retry_policy=c.PORTFOLIO_RETRY)
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=c.PORTFOLIO_PAGE_TIMEOUT,
+            heartbeat_timeout=c.PORTFOLIO_HEARTBEAT,
+            retry_policy=c.PORTFOLIO_RETRY,
+        )
 
     @staticmethod
     def _absorb(p: c.SweepInput, result: c.ReconcileResult) -> None:
@@ -122,14 +146,17 @@ class PortfolioSweepWorkflow:
         for found in result.discrepancies:
             t.by_kind[found.kind] = t.by_kind.get(found.kind, 0) + 1
         room = c.MAX_REPORTED_DISCREPANCIES - len(p.discrepancies)
-        p.discrepancies.extend(result.discrepancies[:max(room, 0)])
+        p.discrepancies.extend(result.discrepancies[: max(room, 0)])
 
     async def _send(self, note: Notification, totals: c.SweepTotals) -> None:
         try:
             await workflow.start_child_workflow(
-                c.DIGEST_WORKFLOW, c.DigestInput(notification=note), id=c.digest_workflow_id(note.event_id),
+                c.DIGEST_WORKFLOW,
+                c.DigestInput(notification=note),
+                id=c.digest_workflow_id(note.event_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
             totals.digests_sent += 1
         except WorkflowAlreadyStartedError:
             totals.digests_already_sent += 1

@@ -50,22 +50,35 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
-        raise Unprocessable("If-Match must carry the agreement's version as returned in its ETag.",
-                            code="invalid_if_match")
+        raise Unprocessable(
+            "If-Match must carry the agreement's version as returned in its ETag.", code="invalid_if_match"
+        )
     return int(tag)
 
 
-@router.post("", status_code=201, response_model=m.Snapshot,
-             summary="Start an agreement in draft (staff of the initiating organisation)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=m.Snapshot,
+    summary="Start an agreement in draft (staff of the initiating organisation)",
+)
 async def create_agreement(
-    proposal: m.Proposal, response: Response, session: SessionDep, principal: PrincipalDep,
-    temporal: TemporalDep, settings: SettingsDep,
+    proposal: m.Proposal,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> m.Snapshot:
     proposal = await organisations.apply_defaults(session, proposal)
     snapshot, created = await commands.start_agreement(
-        temporal, task_queue=settings.temporal_task_queue, proposal=proposal, principal=principal,
-        idempotency_key=idempotency_key)
+        temporal,
+        task_queue=settings.temporal_task_queue,
+        proposal=proposal,
+        principal=principal,
+        idempotency_key=idempotency_key,
+    )
     response.status_code = 201 if created else 200
     response.headers["ETag"] = _etag(snapshot.version)
     response.headers["Location"] = f"/agreements/{snapshot.id}"
@@ -84,13 +97,22 @@ class ImportResult(BaseModel):
     imported: list[ImportedAgreement]
 
 
-@router.post("/import", response_model=ImportResult,
-             summary="Import agreements signed before Pakta (admin; JSON list or CSV)",
-             openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": {"type": "array", "items": m.ImportRecord.model_json_schema()}},
-                 "text/csv": {"schema": {"type": "string"}}}}})
-async def import_agreements(request: Request, session: SessionDep, principal: PrincipalDep,
-                            temporal: TemporalDep, settings: SettingsDep) -> ImportResult:
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    summary="Import agreements signed before Pakta (admin; JSON list or CSV)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": m.ImportRecord.model_json_schema()}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def import_agreements(
+    request: Request, session: SessionDep, principal: PrincipalDep, temporal: TemporalDep, settings: SettingsDep
+) -> ImportResult:
     if not principal.has_role("admin"):
         raise Forbidden("Only administrators import existing agreements.")
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -102,8 +124,10 @@ async def import_agreements(request: Request, session: SessionDep, principal: Pr
     if not rows:
         raise Unprocessable("The batch is empty.", code="invalid_import")
     records, problems = imports.parse_records(rows)
-    records = [(row, r.model_copy(update={"proposal": await organisations.apply_defaults(session, r.proposal)}))
-               for row, r in records]
+    records = [
+        (row, r.model_copy(update={"proposal": await organisations.apply_defaults(session, r.proposal)}))
+        for row, r in records
+    ]
     actor, now = commands.actor_of(principal), commands.now_utc()
     known = await queries.documents_exist(session, hashes=[r.document for _, r in records])
     for row, record in records:
@@ -117,22 +141,32 @@ async def import_agreements(request: Request, session: SessionDep, principal: Pr
         if errors:
             problems.append({"row": row, "ref": record.ref, "errors": errors})
     if problems:
-        raise Unprocessable(f"{len(problems)} of {len(rows)} rows are not right; nothing was imported.",
-                            code="invalid_import", rows=sorted(problems, key=lambda p: p["row"]))
+        raise Unprocessable(
+            f"{len(problems)} of {len(rows)} rows are not right; nothing was imported.",
+            code="invalid_import",
+            rows=sorted(problems, key=lambda p: p["row"]),
+        )
     imported = []
     for row, record in records:  # each start is idempotent on the ref: a re-run adds nothing
         snapshot, created = await commands.start_agreement(
-            temporal, task_queue=settings.temporal_task_queue, principal=principal,
-            idempotency_key=None, imported=record)
-        imported.append(ImportedAgreement(row=row, ref=record.ref, id=snapshot.id, stage=snapshot.stage,
-                                          created=created))
+            temporal,
+            task_queue=settings.temporal_task_queue,
+            principal=principal,
+            idempotency_key=None,
+            imported=record,
+        )
+        imported.append(
+            ImportedAgreement(row=row, ref=record.ref, id=snapshot.id, stage=snapshot.stage, created=created)
+        )
     return ImportResult(imported=imported)
 
 
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
 async def list_agreements(
-    session: SessionDep, principal: PrincipalDep,
-    stage: m.Stage | None = None, kind: m.Kind | None = None,
+    session: SessionDep,
+    principal: PrincipalDep,
+    stage: m.Stage | None = None,
+    kind: m.Kind | None = None,
     org: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     overdue: Annotated[bool, Query(description="only agreements with a passed deadline")] = False,
@@ -145,40 +179,58 @@ async def list_agreements(
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")
     try:
         rows, next_cursor = await queries.list_agreements(
-            session, viewer_orgs=None if sees_all else [principal.org],
-            include_ministry_visible=ministry, stage=stage, kind=kind, org=org, q=q,
+            session,
+            viewer_orgs=None if sees_all else [principal.org],
+            include_ministry_visible=ministry,
+            stage=stage,
+            kind=kind,
+            org=org,
+            q=q,
             deadline_before=now if overdue else None,
-            end_date_before=(now.date() + timedelta(days=expiring_within_days)
-                             if expiring_within_days is not None else None),
-            limit=limit, cursor=cursor)
+            end_date_before=(
+                now.date() + timedelta(days=expiring_within_days) if expiring_within_days is not None else None
+            ),
+            limit=limit,
+            cursor=cursor,
+        )
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
-    return AgreementPage(items=[AgreementSummary.model_validate(r, from_attributes=True) for r in rows],
-                         next_cursor=next_cursor)
+    return AgreementPage(
+        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
-async def get_agreement(agreement_id: str, response: Response, session: SessionDep,
-                        principal: PrincipalDep) -> m.Snapshot:
+async def get_agreement(
+    agreement_id: str, response: Response, session: SessionDep, principal: PrincipalDep
+) -> m.Snapshot:
     state = await load_visible(session, agreement_id, principal)
     response.headers["ETag"] = _etag(state.version)
     return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
 
 
-@router.post("/{agreement_id}/actions", response_model=m.Snapshot,
-             responses={403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
-             summary="Send an action: submit, decide, submit_draft, accept_draft, sign, …")
+@router.post(
+    "/{agreement_id}/actions",
+    response_model=m.Snapshot,
+    responses={403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
+    summary="Send an action: submit, decide, submit_draft, accept_draft, sign, …",
+)
 async def act(
-    agreement_id: str, command: Annotated[m.Command, Body()], response: Response,
-    session: SessionDep, principal: PrincipalDep, temporal: TemporalDep,
+    agreement_id: str,
+    command: Annotated[m.Command, Body()],
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    temporal: TemporalDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> m.Snapshot:
     state = await load_visible(session, agreement_id, principal)
     expected = _expected_version(if_match)
     if expected is not None and expected != state.version:
-        raise PreconditionFailed(f"The agreement is at version {state.version}, not {expected}.",
-                                 code="stale_version", version=state.version)
+        raise PreconditionFailed(
+            f"The agreement is at version {state.version}, not {expected}.", code="stale_version", version=state.version
+        )
     await _check_documents(session, command)
     # Refuse early from the read model (same decider): closed agreements have no running
     # workflow, and a refusal needs no round trip. The workflow's validator decides again.
@@ -188,8 +240,13 @@ async def act(
         except lifecycle.DomainError as error:
             raise commands.domain_error(error) from None
     snapshot = await commands.send_command(
-        temporal, agreement_id=agreement_id, command=command, principal=principal,
-        expected_version=expected, idempotency_key=idempotency_key)
+        temporal,
+        agreement_id=agreement_id,
+        command=command,
+        principal=principal,
+        expected_version=expected,
+        idempotency_key=idempotency_key,
+    )
     response.headers["ETag"] = _etag(snapshot.version)
     return snapshot
 
@@ -201,5 +258,6 @@ async def _check_documents(session, command: Any) -> None:
     known = await queries.documents_exist(session, hashes=hashes)
     missing = [h for h in hashes if h not in known]
     if missing:
-        raise Unprocessable("Upload the document first with POST /documents.",
-                            code="unknown_document", documents=missing)
+        raise Unprocessable(
+            "Upload the document first with POST /documents.", code="unknown_document", documents=missing
+        )

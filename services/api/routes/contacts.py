@@ -30,8 +30,11 @@ class ContactCreate(BaseModel):
     roles: list[Role] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list, description="for approvers: the gates they decide")
     language: Literal["id", "en"] = "id"
-    opt_out: list[str] = Field(default_factory=list, max_length=50,
-                               description='"email" for no email at all, or notification kinds such as "comment_added"')
+    opt_out: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description='"email" for no email at all, or notification kinds such as "comment_added"',
+    )
     time_zone: TimeZone | None = Field(default=None, examples=["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
     sub: str | None = Field(default=None, max_length=200, description="their user id, if they log in")
     org: OrgId | None = Field(default=None, description="Admins only: a contact of another organisation")
@@ -71,27 +74,40 @@ def _view(record: store.ContactRecord) -> Contact:
     return Contact(**{name: getattr(record, name) for name in Contact.model_fields})
 
 
-@router.post("", status_code=201, response_model=Contact,
-             summary="Add a contact (staff or admin of the organisation)")
-async def create_contact(body: ContactCreate, session: SessionDep, principal: PrincipalDep,
-                         response: Response) -> Contact:
+@router.post("", status_code=201, response_model=Contact, summary="Add a contact (staff or admin of the organisation)")
+async def create_contact(
+    body: ContactCreate, session: SessionDep, principal: PrincipalDep, response: Response
+) -> Contact:
     org = body.org or principal.org
     if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) manage its contacts.")
     record = await store.create_contact(
-        session, org=org, sub=body.sub, name=body.name, email=body.email, language=body.language,
-        roles=sorted(set(body.roles)), gates=sorted(set(body.gates)), opt_out=body.opt_out,
-        time_zone=body.time_zone, created_by=principal.sub)
+        session,
+        org=org,
+        sub=body.sub,
+        name=body.name,
+        email=body.email,
+        language=body.language,
+        roles=sorted(set(body.roles)),
+        gates=sorted(set(body.gates)),
+        opt_out=body.opt_out,
+        time_zone=body.time_zone,
+        created_by=principal.sub,
+    )
     if record is None:
-        raise Conflict(f"{org} already has a contact with this address; delete it first to change it.",
-                       code="contact_exists", email=body.email)
+        raise Conflict(
+            f"{org} already has a contact with this address; delete it first to change it.",
+            code="contact_exists",
+            email=body.email,
+        )
     response.headers["Location"] = f"/contacts/{record.id}"
     return _view(record)
 
 
 @router.get("", response_model=list[Contact], summary="The organisation's contacts")
-async def list_contacts(session: SessionDep, principal: PrincipalDep,
-                        org: Annotated[str | None, Query(max_length=64)] = None) -> list[Contact]:
+async def list_contacts(
+    session: SessionDep, principal: PrincipalDep, org: Annotated[str | None, Query(max_length=64)] = None
+) -> list[Contact]:
     scope = managed_scope(principal, org, "Only staff (or an admin) see the contacts.")
     records = await store.list_contacts(session, org=scope)
     return [_view(r) for r in records]

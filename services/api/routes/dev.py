@@ -35,8 +35,16 @@ async def dev_mail(settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=5
     out = []
     for name, message in caught(Path(settings.dev_mail_dir), limit):
         body = message.get_body(("plain",))
-        out.append(CaughtMail(file=name, message_id=message["Message-ID"], sender=message["From"],
-                              to=message["To"], subject=message["Subject"], date=message["Date"],
-                              language=message["Content-Language"],
-                              text=body.get_content() if body is not None else None))
+        out.append(
+            CaughtMail(
+                file=name,
+                message_id=message["Message-ID"],
+                sender=message["From"],
+                to=message["To"],
+                subject=message["Subject"],
+                date=message["Date"],
+                language=message["Content-Language"],
+                text=body.get_content() if body is not None else None,
+            )
+        )
     return out

@@ -33,14 +33,23 @@ class DraftDiff(BaseModel):
     diff: str
 
 
-@router.post("/documents", status_code=201, response_model=DocumentInfo,
-             summary="Upload a document (raw body: text/markdown, text/plain or application/pdf)")
-async def upload_document(request: Request, session: SessionDep, principal: PrincipalDep,
-                          settings: SettingsDep) -> DocumentInfo:
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=DocumentInfo,
+    summary="Upload a document (raw body: text/markdown, text/plain or application/pdf)",
+)
+async def upload_document(
+    request: Request, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> DocumentInfo:
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type not in MEDIA_TYPES:
-        raise PaktaError(f"Unsupported media type '{media_type or 'none'}'.", status=415,
-                         code="unsupported_media_type", accepted=list(MEDIA_TYPES))
+        raise PaktaError(
+            f"Unsupported media type '{media_type or 'none'}'.",
+            status=415,
+            code="unsupported_media_type",
+            accepted=list(MEDIA_TYPES),
+        )
     limit = settings.document_max_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -57,35 +66,50 @@ async def upload_document(request: Request, session: SessionDep, principal: Prin
             bytes(body).decode("utf-8")
         except UnicodeDecodeError:
             raise Unprocessable("Text documents must be UTF-8.", code="invalid_encoding") from None
-    record = await queries.put_document(session, content=bytes(body), media_type=media_type,
-                                        uploaded_by=principal.sub, org=principal.org)
+    record = await queries.put_document(
+        session, content=bytes(body), media_type=media_type, uploaded_by=principal.sub, org=principal.org
+    )
     return DocumentInfo(sha256=record.sha256, size=record.size, media_type=record.media_type)
 
 
-@router.get("/documents/{sha256}", summary="Download a document by its SHA-256",
-            responses={200: {"content": {m: {} for m in MEDIA_TYPES}}})
+@router.get(
+    "/documents/{sha256}",
+    summary="Download a document by its SHA-256",
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES}}},
+)
 async def download_document(sha256: str, session: SessionDep, principal: PrincipalDep) -> Response:
     record = await queries.get_document(session, sha256=sha256.lower())
     if record is None or not await _may_read(session, principal, record):
         # Unknown and not-yours look alike: a hash reveals nothing to those not party to it.
         raise NotFound("Document not found.", sha256=sha256)
-    return Response(content=record.content, media_type=record.media_type,
-                    headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"})
+    return Response(
+        content=record.content,
+        media_type=record.media_type,
+        headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"},
+    )
 
 
 async def _may_read(session, principal, record) -> bool:
     if principal.has_role("admin", "auditor") or record.org == principal.org:
         return True
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")
-    return await queries.document_shared_with(session, sha256=record.sha256, orgs=[principal.org],
-                                              include_ministry_visible=ministry)
+    return await queries.document_shared_with(
+        session, sha256=record.sha256, orgs=[principal.org], include_ministry_visible=ministry
+    )
 
 
-@router.get("/agreements/{agreement_id}/drafts/diff", response_model=DraftDiff,
-            summary="Line diff between two draft versions (text documents)")
-async def diff_drafts(agreement_id: str, session: SessionDep, principal: PrincipalDep,
-                      from_version: Annotated[int, Query(alias="from", ge=1)],
-                      to_version: Annotated[int, Query(alias="to", ge=1)]) -> DraftDiff:
+@router.get(
+    "/agreements/{agreement_id}/drafts/diff",
+    response_model=DraftDiff,
+    summary="Line diff between two draft versions (text documents)",
+)
+async def diff_drafts(
+    agreement_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> DraftDiff:
     state = await load_visible(session, agreement_id, principal)
     drafts = {d.version: d for d in state.drafts}
     missing = [v for v in (from_version, to_version) if v not in drafts]
@@ -97,6 +121,5 @@ async def diff_drafts(agreement_id: str, session: SessionDep, principal: Princip
         if record is None or record.media_type not in TEXT_TYPES:
             raise Unprocessable("Only text drafts can be compared.", code="not_text", version=version)
         texts.append(record.content.decode("utf-8").splitlines(keepends=True))
-    diff = "".join(difflib.unified_diff(texts[0], texts[1], fromfile=f"v{from_version}",
-                                        tofile=f"v{to_version}"))
+    diff = "".join(difflib.unified_diff(texts[0], texts[1], fromfile=f"v{from_version}", tofile=f"v{to_version}"))
     return DraftDiff(agreement_id=agreement_id, from_version=from_version, to_version=to_version, diff=diff)

@@ -43,17 +43,23 @@ class ChainVerification(BaseModel):
 
 
 @router.get("/{agreement_id}/events", response_model=AuditTrail, summary="The audit trail")
-async def list_events(agreement_id: str, session: SessionDep, principal: PrincipalDep,
-                      after_seq: Annotated[int, Query(ge=0)] = 0,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> AuditTrail:
+async def list_events(
+    agreement_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> AuditTrail:
     await load_visible(session, agreement_id, principal)
     rows = await queries.list_events(session, agreement_id=agreement_id, after_seq=after_seq, limit=limit)
-    return AuditTrail(agreement_id=agreement_id,
-                      events=[AuditEvent.model_validate(r, from_attributes=True) for r in rows])
+    return AuditTrail(
+        agreement_id=agreement_id, events=[AuditEvent.model_validate(r, from_attributes=True) for r in rows]
+    )
 
 
-@router.get("/{agreement_id}/events/verify", response_model=ChainVerification,
-            summary="Recompute the audit trail's hash chain")
+@router.get(
+    "/{agreement_id}/events/verify", response_model=ChainVerification, summary="Recompute the audit trail's hash chain"
+)
 async def verify_events(agreement_id: str, session: SessionDep, principal: PrincipalDep) -> ChainVerification:
     await load_visible(session, agreement_id, principal)
     result = await queries.verify_chain(session, agreement_id=agreement_id)

@@ -51,15 +51,11 @@ async def _outcome(check, request: Request) -> str:
     responses={503: {"description": "A dependency is down; the body names it"}},
 )
 async def readyz(request: Request):
-    database, temporal = await asyncio.gather(
-        _outcome(_check_database, request), _outcome(_check_temporal, request)
-    )
+    database, temporal = await asyncio.gather(_outcome(_check_database, request), _outcome(_check_temporal, request))
     checks = {"database": database, "temporal": temporal}
     down = [name for name, outcome in checks.items() if outcome != "ok"]
     if down:
-        return error_response(
-            503, "not_ready", f"Unavailable: {', '.join(down)}.", {"checks": checks, "down": down}
-        )
+        return error_response(503, "not_ready", f"Unavailable: {', '.join(down)}.", {"checks": checks, "down": down})
     return {"status": "ready", "checks": checks}
 
 
@@ -72,8 +68,9 @@ async def metrics(request: Request) -> Response:
     if settings.metrics_token:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_token}".encode()):
-            return error_response(401, "unauthorized", "The metrics token is required.",
-                                  headers={"WWW-Authenticate": "Bearer"})
+            return error_response(
+                401, "unauthorized", "The metrics token is required.", headers={"WWW-Authenticate": "Bearer"}
+            )
     elif settings.is_production:
         return error_response(404, "not_found", "Not found.")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -20,8 +20,9 @@ from workflows import messages as m
 router = APIRouter(prefix="/inbox", tags=["notifications"])
 
 # Always possible for someone, never owed by anyone: not worth an inbox line.
-NOT_AWAITED = frozenset({"comment", "edit", "withdraw", "terminate", "extend_deadline",
-                         "propose_amendment", "renew", "start_evaluation"})
+NOT_AWAITED = frozenset(
+    {"comment", "edit", "withdraw", "terminate", "extend_deadline", "propose_amendment", "renew", "start_evaluation"}
+)
 
 
 class GateToDecide(BaseModel):
@@ -51,17 +52,26 @@ def awaited(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[Inbo
     """The inbox lines of one agreement for one actor."""
     step = lifecycle.current_step(state)
     document = step.document if step is not None else None
-    base = {"agreement_id": state.id, "title": state.title, "kind": state.kind, "stage": state.stage,
-            "step": lifecycle.step_view(state), "due_at": state.deadlines.get("step"),
-            "updated_at": state.updated_at}
+    base = {
+        "agreement_id": state.id,
+        "title": state.title,
+        "kind": state.kind,
+        "stage": state.stage,
+        "step": lifecycle.step_view(state),
+        "due_at": state.deadlines.get("step"),
+        "updated_at": state.updated_at,
+    }
     items = []
     for action in lifecycle.allowed_actions(state, actor, now):
         if action in NOT_AWAITED:
             continue
         extra: dict = {}
         if action == "decide":
-            extra["gates"] = [GateToDecide(gate=s.gate, org=s.org) for s in lifecycle.open_slots(state)
-                              if s.gate in actor.gates and (s.org is None or s.org == actor.org)]
+            extra["gates"] = [
+                GateToDecide(gate=s.gate, org=s.org)
+                for s in lifecycle.open_slots(state)
+                if s.gate in actor.gates and (s.org is None or s.org == actor.org)
+            ]
         elif action == "submit_draft":
             # Owed only while there is no version yet; afterwards acceptance is what is owed.
             if document is None or lifecycle.latest_draft(state, document) is not None:
@@ -77,15 +87,15 @@ def awaited(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[Inbo
 
 
 @router.get("", response_model=Inbox, summary="The actions awaiting the caller now")
-async def inbox(session: SessionDep, principal: PrincipalDep,
-                limit: Annotated[int, Query(ge=1, le=500)] = 200) -> Inbox:
+async def inbox(
+    session: SessionDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
+) -> Inbox:
     actor = actor_of(principal)
     now = now_utc()
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")
     # Admins and auditors see everything, but only their own organisation's work awaits them.
     states = await store.open_agreements(session, viewer_org=principal.org, ministry=ministry)
-    items = [item for state in states if lifecycle.can_see(state, actor)
-             for item in awaited(state, actor, now)]
+    items = [item for state in states if lifecycle.can_see(state, actor) for item in awaited(state, actor, now)]
     far = datetime.max.replace(tzinfo=now.tzinfo)
     items.sort(key=lambda i: (i.due_at or far, i.updated_at))
     return Inbox(items=items[:limit], count=len(items))

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from services.api.deps import PrincipalDep, SessionDep
 from services.auth import Principal
 from services.errors import NotFound
-from services.store import notifications as store
 from services.notifying.render import subject
+from services.store import notifications as store
 from workflows.notify.rules import Audience, Notification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -56,25 +56,43 @@ def _who(principal: Principal) -> dict:
 
 def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
     org, role, gate = record.audience_key.split("/")
-    note = Notification(event_id=record.event_id, event_type=record.event_type, agreement_id=record.agreement_id,
-                        seq=record.seq, at=record.at, template=record.template, data=record.data,
-                        audience=Audience(org=None if org == "*" else org, role=role,
-                                          gate=None if gate == "*" else gate))
-    return InboxNotification(id=record.id, event_id=record.event_id, type=record.template,
-                             event_type=record.event_type, agreement_id=record.agreement_id, seq=record.seq,
-                             summary=subject(note, lang), data=record.data, at=record.at,
-                             read=record.read_at is not None, read_at=record.read_at)
+    note = Notification(
+        event_id=record.event_id,
+        event_type=record.event_type,
+        agreement_id=record.agreement_id,
+        seq=record.seq,
+        at=record.at,
+        template=record.template,
+        data=record.data,
+        audience=Audience(org=None if org == "*" else org, role=role, gate=None if gate == "*" else gate),
+    )
+    return InboxNotification(
+        id=record.id,
+        event_id=record.event_id,
+        type=record.template,
+        event_type=record.event_type,
+        agreement_id=record.agreement_id,
+        seq=record.seq,
+        summary=subject(note, lang),
+        data=record.data,
+        at=record.at,
+        read=record.read_at is not None,
+        read_at=record.read_at,
+    )
 
 
 @router.get("", response_model=NotificationList, summary="The caller's notifications, unread first")
 async def list_notifications(
-    session: SessionDep, principal: PrincipalDep,
-    unread_only: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    session: SessionDep,
+    principal: PrincipalDep,
+    unread_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
     lang: Literal["id", "en"] | None = None,
     accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None,
 ) -> NotificationList:
-    records = await store.list_inbox(session, sub=principal.sub, unread_only=unread_only, limit=limit,
-                                     **_who(principal))
+    records = await store.list_inbox(
+        session, sub=principal.sub, unread_only=unread_only, limit=limit, **_who(principal)
+    )
     unread = await store.count_unread(session, sub=principal.sub, **_who(principal))
     chosen = language(lang, accept_language)
     return NotificationList(items=[_view(r, chosen) for r in records], unread=unread)
@@ -94,5 +112,4 @@ class Marked(BaseModel):
 
 @router.post("/read-all", response_model=Marked, summary="Mark every notification of the caller read")
 async def mark_all_read(session: SessionDep, principal: PrincipalDep) -> Marked:
-    return Marked(marked=await store.mark_read(session, sub=principal.sub, notification_id=None,
-                                               **_who(principal)))
+    return Marked(marked=await store.mark_read(session, sub=principal.sub, notification_id=None, **_who(principal)))

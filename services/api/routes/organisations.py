@@ -51,15 +51,25 @@ async def get_settings(org: str, session: SessionDep, principal: PrincipalDep) -
     record = await organisations.get_settings(session, org=org)
     if record is None:
         return OrganisationSettingsView(org=org)
-    return OrganisationSettingsView(org=org, time_zone=record.time_zone,
-                                    expiry_reminder_days=record.expiry_reminder_days)
+    return OrganisationSettingsView(
+        org=org, time_zone=record.time_zone, expiry_reminder_days=record.expiry_reminder_days
+    )
 
 
-@router.put("/{org}/settings", response_model=OrganisationSettingsView,
-            summary="Set the defaults new agreements of this organisation start with")
-async def put_settings(org: str, body: OrganisationSettingsBody, session: SessionDep,
-                       principal: PrincipalDep) -> OrganisationSettingsView:
+@router.put(
+    "/{org}/settings",
+    response_model=OrganisationSettingsView,
+    summary="Set the defaults new agreements of this organisation start with",
+)
+async def put_settings(
+    org: str, body: OrganisationSettingsBody, session: SessionDep, principal: PrincipalDep
+) -> OrganisationSettingsView:
     _check(principal, org)
-    await organisations.put_settings(session, org=org, time_zone=body.time_zone,
-                                     expiry_reminder_days=body.expiry_reminder_days, updated_by=principal.sub)
+    await organisations.put_settings(
+        session,
+        org=org,
+        time_zone=body.time_zone,
+        expiry_reminder_days=body.expiry_reminder_days,
+        updated_by=principal.sub,
+    )
     return OrganisationSettingsView(org=org, **body.model_dump())

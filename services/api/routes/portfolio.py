@@ -5,7 +5,7 @@ the sweep computes it (`workflows.portfolio.digest`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.errors import Forbidden
 from services.store import portfolio as store
-from workflows.portfolio import digest as d
 from workflows.messages import OrgId
+from workflows.portfolio import digest as d
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -25,10 +25,15 @@ class DigestView(d.Digest):
     delivered_today: bool  # today's digest has already gone out
 
 
-@router.get("/digest", response_model=DigestView,
-            summary="The digest of an organisation's agreements as the daily sweep would send it now")
+@router.get(
+    "/digest",
+    response_model=DigestView,
+    summary="The digest of an organisation's agreements as the daily sweep would send it now",
+)
 async def get_digest(
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
     org: Annotated[OrgId | None, Query(description="Auditors and admins: any organisation; staff: their own")] = None,
 ) -> DigestView:
     if not principal.has_role("staff", "auditor", "admin"):
@@ -36,12 +41,18 @@ async def get_digest(
     wanted = org or principal.org
     if wanted != principal.org and not principal.has_role("auditor", "admin"):
         raise Forbidden("Staff see the digest of their own organisation only.")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     zones = (await store.zones_of(session, orgs=[wanted]))[wanted]
     zone = d.org_zone(wanted, *zones)
-    digest = d.build_digest(wanted, await store.digest_states(session, org=wanted, now=now,
-                                                              today=now.astimezone(ZoneInfo(zone)).date()),
-                            now, zone)
+    digest = d.build_digest(
+        wanted,
+        await store.digest_states(session, org=wanted, now=now, today=now.astimezone(ZoneInfo(zone)).date()),
+        now,
+        zone,
+    )
     delivered = digest.event_id in await store.digests_delivered(session, event_ids=[digest.event_id])
-    return DigestView(**digest.model_dump(), delivered_today=delivered,
-                      next_digest_at=d.next_send(now, zone, hour=settings.digest_hour))
+    return DigestView(
+        **digest.model_dump(),
+        delivered_today=delivered,
+        next_digest_at=d.next_send(now, zone, hour=settings.digest_hour),
+    )

@@ -17,8 +17,8 @@ from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, Unprocessable
-from services.store import notifications as store
 from services.notifying.webhook import new_secret
+from services.store import notifications as store
 from workflows.messages import OrgId
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -30,8 +30,12 @@ ROTATION_GRACE = timedelta(hours=24)
 
 class WebhookCreate(BaseModel):
     url: str = Field(max_length=2000, examples=["https://example.go.id/pakta/webhooks"])
-    events: list[str] = Field(default=["*"], min_length=1, max_length=100,
-                              description='["*"] for every event, or event types such as "agreement_submitted"')
+    events: list[str] = Field(
+        default=["*"],
+        min_length=1,
+        max_length=100,
+        description='["*"] for every event, or event types such as "agreement_submitted"',
+    )
     org: OrgId | None = Field(default=None, description="Admins only: register for another organisation")
 
     @field_validator("events")
@@ -94,31 +98,39 @@ def _check_url(url: str, production: bool) -> None:
     parts = urlsplit(url)
     allowed = ("https",) if production else ("https", "http")
     if parts.scheme not in allowed or not parts.hostname:
-        raise Unprocessable(f"The URL must be absolute with scheme {' or '.join(allowed)}.",
-                            code="invalid_url", url=url)
+        raise Unprocessable(
+            f"The URL must be absolute with scheme {' or '.join(allowed)}.", code="invalid_url", url=url
+        )
 
 
 def _view(endpoint: store.EndpointRecord) -> dict:
     return {name: getattr(endpoint, name) for name in Webhook.model_fields}
 
 
-@router.post("", status_code=201, response_model=WebhookWithSecret,
-             summary="Register a webhook endpoint (staff or admin of the organisation)")
-async def create_webhook(body: WebhookCreate, session: SessionDep, principal: PrincipalDep,
-                         settings: SettingsDep, response: Response) -> WebhookWithSecret:
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookWithSecret,
+    summary="Register a webhook endpoint (staff or admin of the organisation)",
+)
+async def create_webhook(
+    body: WebhookCreate, session: SessionDep, principal: PrincipalDep, settings: SettingsDep, response: Response
+) -> WebhookWithSecret:
     org = body.org or principal.org
     if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) register its webhooks.")
     _check_url(body.url, settings.is_production)
-    endpoint = await store.create_endpoint(session, org=org, url=body.url, events=body.events,
-                                           secret=new_secret(), created_by=principal.sub)
+    endpoint = await store.create_endpoint(
+        session, org=org, url=body.url, events=body.events, secret=new_secret(), created_by=principal.sub
+    )
     response.headers["Location"] = f"/webhooks/{endpoint.id}"
     return WebhookWithSecret(**_view(endpoint), secret=endpoint.secret)
 
 
 @router.get("", response_model=list[Webhook], summary="The organisation's webhook endpoints")
-async def list_webhooks(session: SessionDep, principal: PrincipalDep,
-                        org: Annotated[str | None, Query(max_length=64)] = None) -> list[Webhook]:
+async def list_webhooks(
+    session: SessionDep, principal: PrincipalDep, org: Annotated[str | None, Query(max_length=64)] = None
+) -> list[Webhook]:
     scope = managed_scope(principal, org, "Only staff (or an admin) see webhook endpoints.")
     endpoints = await store.list_endpoints(session, org=scope)
     return [Webhook(**_view(e)) for e in endpoints]
@@ -136,18 +148,19 @@ async def delete_webhook(webhook_id: str, session: SessionDep, principal: Princi
     return Response(status_code=204)
 
 
-@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret,
-             summary="A new signing secret (the old one also signs for 24 hours)")
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    summary="A new signing secret (the old one also signs for 24 hours)",
+)
 async def rotate_secret(webhook_id: str, session: SessionDep, principal: PrincipalDep) -> WebhookWithSecret:
     await _load(session, webhook_id, principal)
-    endpoint = await store.rotate_secret(session, endpoint_id=webhook_id, secret=new_secret(),
-                                         grace=ROTATION_GRACE)
+    endpoint = await store.rotate_secret(session, endpoint_id=webhook_id, secret=new_secret(), grace=ROTATION_GRACE)
     assert endpoint is not None
     return WebhookWithSecret(**_view(endpoint), secret=endpoint.secret)
 
 
-@router.post("/{webhook_id}/enable", response_model=Webhook,
-             summary="Enable again an endpoint disabled after failing")
+@router.post("/{webhook_id}/enable", response_model=Webhook, summary="Enable again an endpoint disabled after failing")
 async def enable_webhook(webhook_id: str, session: SessionDep, principal: PrincipalDep) -> Webhook:
     await _load(session, webhook_id, principal)
     endpoint = await store.enable_endpoint(session, endpoint_id=webhook_id)
@@ -155,17 +168,34 @@ async def enable_webhook(webhook_id: str, session: SessionDep, principal: Princi
     return Webhook(**_view(endpoint))
 
 
-@router.get("/{webhook_id}/deliveries", response_model=AttemptPage,
-            summary="Every delivery attempt to the endpoint, newest first")
-async def list_deliveries(webhook_id: str, session: SessionDep, principal: PrincipalDep,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                          before: Annotated[int | None, Query(ge=1)] = None) -> AttemptPage:
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=AttemptPage,
+    summary="Every delivery attempt to the endpoint, newest first",
+)
+async def list_deliveries(
+    webhook_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> AttemptPage:
     await _load(session, webhook_id, principal)
     attempts = await store.list_attempts(session, endpoint_id=webhook_id, limit=limit, before_id=before)
-    items = [Attempt(id=a.id, event_id=a.event_id, event_type=a.event_type, agreement_id=a.agreement_id,
-                     attempt=a.attempt, started_at=a.started_at, finished_at=a.finished_at,
-                     status_code=a.status_code, error=a.error, duration_ms=a.duration_ms,
-                     outcome="unfinished" if a.finished_at is None
-                     else "succeeded" if a.error is None else "failed")
-             for a in attempts]
+    items = [
+        Attempt(
+            id=a.id,
+            event_id=a.event_id,
+            event_type=a.event_type,
+            agreement_id=a.agreement_id,
+            attempt=a.attempt,
+            started_at=a.started_at,
+            finished_at=a.finished_at,
+            status_code=a.status_code,
+            error=a.error,
+            duration_ms=a.duration_ms,
+            outcome="unfinished" if a.finished_at is None else "succeeded" if a.error is None else "failed",
+        )
+        for a in attempts
+    ]
     return AttemptPage(items=items, next_before=items[-1].id if len(items) == limit else None)

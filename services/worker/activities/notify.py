@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -42,9 +42,11 @@ from workflows.notify.rules import notifications_for
 
 log = structlog.get_logger("pakta.notify")
 
-DELIVERED = Counter("pakta_notifications_delivered",
-                    "Notification deliveries by channel and outcome "
-                    "(sent, duplicate, skipped, retry, failed)", ["channel", "outcome"])
+DELIVERED = Counter(
+    "pakta_notifications_delivered",
+    "Notification deliveries by channel and outcome (sent, duplicate, skipped, retry, failed)",
+    ["channel", "outcome"],
+)
 
 EMAIL_LEASE = timedelta(seconds=email.SMTP_TIMEOUT_SECONDS * 1.5 + 2)
 
@@ -92,16 +94,32 @@ class NotifyActivities:
                     if (note.event_id, contact.email) in mailed:
                         continue
                     mailed.add((note.event_id, contact.email))
-                    emails.append(c.EmailDelivery(notification=index, recipient=c.EmailRecipient(
-                        address=contact.email, name=contact.name, language=contact.language,
-                        time_zone=contact.time_zone)))
+                    emails.append(
+                        c.EmailDelivery(
+                            notification=index,
+                            recipient=c.EmailRecipient(
+                                address=contact.email,
+                                name=contact.name,
+                                language=contact.language,
+                                time_zone=contact.time_zone,
+                            ),
+                        )
+                    )
             if input.state is not None and input.events:
                 endpoints = await store.endpoints_for(session, orgs=party_orgs(input.state))
-                webhooks = [c.WebhookDelivery(event=i, endpoint_id=ep.id)
-                            for i, event in enumerate(input.events) for ep in endpoints
-                            if ep.subscribed(event.type)]
-        log.info("notifications_planned", agreement_id=input.agreement_id, notifications=len(notes),
-                 emails=len(emails), webhooks=len(webhooks))
+                webhooks = [
+                    c.WebhookDelivery(event=i, endpoint_id=ep.id)
+                    for i, event in enumerate(input.events)
+                    for ep in endpoints
+                    if ep.subscribed(event.type)
+                ]
+        log.info(
+            "notifications_planned",
+            agreement_id=input.agreement_id,
+            notifications=len(notes),
+            emails=len(emails),
+            webhooks=len(webhooks),
+        )
         return c.DeliveryPlan(notifications=notes, emails=emails, webhooks=webhooks, policy=self.policy())
 
     # ------------------------------------------------------------ inbox
@@ -110,8 +128,12 @@ class NotifyActivities:
     async def deliver_inbox(self, input: c.DeliverInboxInput) -> c.DeliveryResult:
         async with session_scope(self.sessionmaker) as session:
             new = await store.add_to_inbox(session, notification=input.notification)
-        return self._done("sent" if new else "duplicate", channel="inbox",
-                          event_id=input.notification.event_id, recipient=input.notification.audience.key)
+        return self._done(
+            "sent" if new else "duplicate",
+            channel="inbox",
+            event_id=input.notification.event_id,
+            recipient=input.notification.audience.key,
+        )
 
     # ------------------------------------------------------------ email
 
@@ -128,8 +150,9 @@ class NotifyActivities:
         except email.PermanentMailError as error:
             await self._release(key, str(error), failed=True)
             DELIVERED.labels(channel="email", outcome="failed").inc()
-            raise ApplicationError(f"The mail server refused the message: {error}",
-                                   type="email_refused", non_retryable=True) from None
+            raise ApplicationError(
+                f"The mail server refused the message: {error}", type="email_refused", non_retryable=True
+            ) from None
         except email.TransientMailError as error:
             await self._release(key, str(error))
             DELIVERED.labels(channel="email", outcome="retry").inc()
@@ -161,15 +184,24 @@ class NotifyActivities:
             if claim.status == "claimed":
                 # Recorded before the request leaves, so an attempt cut short by a crash shows.
                 attempt_id = await store.start_attempt(
-                    session, endpoint_id=endpoint.id, event_id=event.id, event_type=event.type,
-                    agreement_id=event.agreement_id, attempt=claim.attempt)
+                    session,
+                    endpoint_id=endpoint.id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    agreement_id=event.agreement_id,
+                    attempt=claim.attempt,
+                )
         if claim.status == "sent":
             return self._done("duplicate", **key)
         assert attempt_id is not None
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         active = [endpoint.secret]
-        if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
+        if (
+            endpoint.previous_secret
+            and endpoint.previous_secret_expires_at
+            and endpoint.previous_secret_expires_at > now
+        ):
             active.append(endpoint.previous_secret)
         body = webhook.payload(event)
         headers = webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=active)
@@ -178,8 +210,9 @@ class NotifyActivities:
         error: str | None = None
         retry_after: float | None = None
         try:
-            response = await self.http().post(endpoint.url, content=body, headers=headers,
-                                               timeout=self.settings.webhook_timeout_seconds)
+            response = await self.http().post(
+                endpoint.url, content=body, headers=headers, timeout=self.settings.webhook_timeout_seconds
+            )
             status = response.status_code
             retry_after = webhook.retry_after_seconds(response.headers.get("retry-after"), now)
             if not 200 <= status < 300:
@@ -189,8 +222,9 @@ class NotifyActivities:
         duration_ms = int((time.monotonic() - started) * 1000)
 
         async with session_scope(self.sessionmaker) as session:
-            await store.finish_attempt(session, attempt_id=attempt_id, status_code=status, error=error,
-                                       duration_ms=duration_ms)
+            await store.finish_attempt(
+                session, attempt_id=attempt_id, status_code=status, error=error, duration_ms=duration_ms
+            )
             if error is None:
                 await store.mark_sent(session, **key)
                 await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
@@ -203,15 +237,23 @@ class NotifyActivities:
         if status is not None and not webhook.retryable(status):
             DELIVERED.labels(channel="webhook", outcome="failed").inc()
             log.warning("webhook_refused", **key, status=status, attempt=claim.attempt)
-            raise ApplicationError(f"The endpoint refused the delivery: {error}", {"status": status},
-                                   type="webhook_refused", non_retryable=True)
+            raise ApplicationError(
+                f"The endpoint refused the delivery: {error}",
+                {"status": status},
+                type="webhook_refused",
+                non_retryable=True,
+            )
         DELIVERED.labels(channel="webhook", outcome="retry").inc()
         log.warning("webhook_retry", **key, status=status, attempt=claim.attempt, error=error)
         delay = None
         if retry_after is not None:  # 429/503 asking for a pause: honour it, within reason
             delay = timedelta(seconds=min(retry_after, self.settings.delivery_retry_max_seconds))
-        raise ApplicationError(f"Webhook not delivered, will retry: {error}", {"status": status},
-                               type="webhook_unavailable", next_retry_delay=delay)
+        raise ApplicationError(
+            f"Webhook not delivered, will retry: {error}",
+            {"status": status},
+            type="webhook_unavailable",
+            next_retry_delay=delay,
+        )
 
     # ------------------------------------------------------------ giving up
 
@@ -226,11 +268,15 @@ class NotifyActivities:
             disabled = None
             if input.channel == "webhook":
                 disabled = await store.disable_if_failing(
-                    session, endpoint_id=input.recipient, reason=reason,
-                    failing_for=timedelta(hours=self.settings.webhook_disable_after_hours))
+                    session,
+                    endpoint_id=input.recipient,
+                    reason=reason,
+                    failing_for=timedelta(hours=self.settings.webhook_disable_after_hours),
+                )
         DELIVERED.labels(channel=input.channel, outcome="failed").inc()
-        log.error("delivery_given_up", **key, reason=reason, permanent=input.permanent,
-                  endpoint_disabled=bool(disabled))
+        log.error(
+            "delivery_given_up", **key, reason=reason, permanent=input.permanent, endpoint_disabled=bool(disabled)
+        )
         if disabled is None:
             return c.GaveUpResult(reason=reason)
         return c.GaveUpResult(disabled=True, org=disabled.org, url=disabled.url, reason=reason)
@@ -241,8 +287,7 @@ class NotifyActivities:
         async with session_scope(self.sessionmaker) as session:
             return await self._claim_in(session, key, agreement_id=agreement_id, lease=lease)
 
-    async def _claim_in(self, session: AsyncSession, key: dict, *, agreement_id: str,
-                        lease: timedelta) -> store.Claim:
+    async def _claim_in(self, session: AsyncSession, key: dict, *, agreement_id: str, lease: timedelta) -> store.Claim:
         claim = await store.claim_delivery(session, **key, agreement_id=agreement_id, lease=lease)
         if claim.status == "busy":
             # Another execution of this delivery is sending right now (or died doing so and
@@ -266,11 +311,12 @@ class NotifyActivities:
             except Exception:
                 if attempt == 4:
                     raise
-                await asyncio.sleep(0.5 * 2 ** attempt)
+                await asyncio.sleep(0.5 * 2**attempt)
 
     @staticmethod
     def _done(outcome: str, *, channel: str, **fields) -> c.DeliveryResult:
         DELIVERED.labels(channel=channel, outcome=outcome).inc()
-        log.info("notification_delivered" if outcome == "sent" else f"notification_{outcome}",
-                 channel=channel, **fields)
+        log.info(
+            "notification_delivered" if outcome == "sent" else f"notification_{outcome}", channel=channel, **fields
+        )
         return c.DeliveryResult(outcome=outcome)

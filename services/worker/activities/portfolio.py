@@ -26,19 +26,21 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.settings import Settings
 from services.store import portfolio as store
 from services.store.db import session_scope
-from workflows.contracts import portfolio as c
-from workflows.portfolio import digest as d
 from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.contracts import portfolio as c
 from workflows.messages import AgreementState
+from workflows.portfolio import digest as d
 
 log = structlog.get_logger("pakta.portfolio")
 
 CHECKED = Counter("pakta_portfolio_checked", "Agreements the portfolio sweep compared with their workflow")
 REPAIRED = Counter("pakta_portfolio_repaired", "Read-model rows the portfolio sweep re-projected")
-DISCREPANCIES = Counter("pakta_portfolio_discrepancies",
-                        "Differences between the read model and the workflows, by kind", ["kind"])
-DIGESTS = Counter("pakta_portfolio_digests",
-                  "Organisation digests planned by the sweep (planned, empty, already_sent)", ["outcome"])
+DISCREPANCIES = Counter(
+    "pakta_portfolio_discrepancies", "Differences between the read model and the workflows, by kind", ["kind"]
+)
+DIGESTS = Counter(
+    "pakta_portfolio_digests", "Organisation digests planned by the sweep (planned, empty, already_sent)", ["outcome"]
+)
 
 CONCURRENCY = 16  # describes and queries in flight per page
 RPC_TIMEOUT = timedelta(seconds=15)
@@ -46,8 +48,9 @@ AGREEMENT_PREFIX = "agreement-"
 
 
 class PortfolioActivities:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None,
-                 client: Client | None = None) -> None:
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None, client: Client | None = None
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self._client = client
@@ -81,24 +84,34 @@ class PortfolioActivities:
         state = await self._query(handle, result, row.id)
         if state is None:
             if closed:
-                self._found(result, row.id, "workflow_closed",
-                            f"workflow {described.status.name.lower()}, row says {row.stage}")
+                self._found(
+                    result, row.id, "workflow_closed", f"workflow {described.status.name.lower()}, row says {row.stage}"
+                )
             return
         if (state.seq, state.version) > (row.last_seq, row.version):
-            await self._repair(result, state, "projection_stale",
-                               f"row at seq {row.last_seq} v{row.version}, workflow at seq {state.seq} v{state.version}")
+            await self._repair(
+                result,
+                state,
+                "projection_stale",
+                f"row at seq {row.last_seq} v{row.version}, workflow at seq {state.seq} v{state.version}",
+            )
         elif (state.seq, state.version) < (row.last_seq, row.version):
             # The workflow records before it moves on: its state may trail the row for the
             # length of one record_events. Ask again before calling it a discrepancy.
             await asyncio.sleep(1.0)
             again = await self._query(handle, result, row.id)
             if again is not None and (again.seq, again.version) < (row.last_seq, row.version):
-                self._found(result, row.id, "projection_ahead",
-                            f"row at seq {row.last_seq} v{row.version}, workflow at seq {again.seq} v{again.version}")
+                self._found(
+                    result,
+                    row.id,
+                    "projection_ahead",
+                    f"row at seq {row.last_seq} v{row.version}, workflow at seq {again.seq} v{again.version}",
+                )
         if closed and (state.seq, state.version) <= (row.last_seq, row.version):
             # Ended without reaching a terminal stage (terminated by hand, failed, timed out).
-            self._found(result, row.id, "workflow_closed",
-                        f"workflow {described.status.name.lower()} in stage {state.stage}")
+            self._found(
+                result, row.id, "workflow_closed", f"workflow {described.status.name.lower()} in stage {state.stage}"
+            )
 
     # ------------------------------------------------------------ reconcile: workflows without rows
 
@@ -109,10 +122,16 @@ class PortfolioActivities:
         token = base64.b64decode(input.page_token) if input.page_token else None
         listing = self.client().list_workflows(
             'WorkflowType = "AgreementWorkflow" AND ExecutionStatus = "Running"',
-            page_size=input.limit, next_page_token=token, rpc_timeout=RPC_TIMEOUT)
+            page_size=input.limit,
+            next_page_token=token,
+            rpc_timeout=RPC_TIMEOUT,
+        )
         await listing.fetch_next_page()
-        ids = [wf.id.removeprefix(AGREEMENT_PREFIX) for wf in (listing.current_page or [])
-               if wf.id.startswith(AGREEMENT_PREFIX)]
+        ids = [
+            wf.id.removeprefix(AGREEMENT_PREFIX)
+            for wf in (listing.current_page or [])
+            if wf.id.startswith(AGREEMENT_PREFIX)
+        ]
         async with session_scope(self.sessionmaker) as session:
             known = await store.existing_ids(session, ids=ids)
         following = listing.next_page_token
@@ -147,7 +166,8 @@ class PortfolioActivities:
                 if day is not None:
                     due[org] = (zone, day)
             sent = await store.digests_delivered(
-                session, event_ids=[d.digest_event_id(org, day) for org, (_, day) in due.items()])
+                session, event_ids=[d.digest_event_id(org, day) for org, (_, day) in due.items()]
+            )
             for org, (zone, day) in due.items():
                 activity.heartbeat(org)
                 if d.digest_event_id(org, day) in sent:
@@ -162,8 +182,15 @@ class PortfolioActivities:
         DIGESTS.labels(outcome="planned").inc(len(result.digests))
         DIGESTS.labels(outcome="empty").inc(result.empty)
         DIGESTS.labels(outcome="already_sent").inc(result.already_sent)
-        log.info("digests_planned", orgs=len(orgs), due=len(due), planned=len(result.digests),
-                 empty=result.empty, already_sent=result.already_sent, at=input.at.isoformat())
+        log.info(
+            "digests_planned",
+            orgs=len(orgs),
+            due=len(due),
+            planned=len(result.digests),
+            empty=result.empty,
+            already_sent=result.already_sent,
+            at=input.at.isoformat(),
+        )
         return result
 
     # ------------------------------------------------------------ helpers
@@ -196,18 +223,29 @@ class PortfolioActivities:
             REPAIRED.inc()
             self._found(result, state.id, kind, detail, repaired=True)
         if done.audit_seq < state.seq:
-            self._found(result, state.id, "audit_incomplete",
-                        f"audit trail ends at seq {done.audit_seq}, the workflow's state is at seq {state.seq}")
+            self._found(
+                result,
+                state.id,
+                "audit_incomplete",
+                f"audit trail ends at seq {done.audit_seq}, the workflow's state is at seq {state.seq}",
+            )
 
     @staticmethod
     def _found(result: c.ReconcileResult, agreement_id: str, kind: str, detail: str, *, repaired: bool = False) -> None:
-        result.discrepancies.append(c.Discrepancy(agreement_id=agreement_id, kind=kind, detail=detail,
-                                                  repaired=repaired))
+        result.discrepancies.append(
+            c.Discrepancy(agreement_id=agreement_id, kind=kind, detail=detail, repaired=repaired)
+        )
         DISCREPANCIES.labels(kind=kind).inc()
         log.warning("portfolio_discrepancy", agreement_id=agreement_id, kind=kind, detail=detail, repaired=repaired)
 
     @staticmethod
     def _page_done(what: str, result: c.ReconcileResult, *, first: str | None) -> c.ReconcileResult:
-        log.info("portfolio_page_reconciled", pass_=what, first=first, checked=result.checked,
-                 repaired=result.repaired, discrepancies=len(result.discrepancies))
+        log.info(
+            "portfolio_page_reconciled",
+            pass_=what,
+            first=first,
+            checked=result.checked,
+            repaired=result.repaired,
+            discrepancies=len(result.discrepancies),
+        )
         return result

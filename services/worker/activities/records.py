@@ -17,9 +17,11 @@ from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, Record
 log = structlog.get_logger("pakta.records")
 
 EVENTS_RECORDED = Counter("pakta_events_recorded", "Audit events appended, by event type", ["type"])
-RECORDINGS_REFUSED = Counter("pakta_recordings_refused",
-                             "Batches of events the database refused for good (the command failed, nothing changed)",
-                             ["reason"])
+RECORDINGS_REFUSED = Counter(
+    "pakta_recordings_refused",
+    "Batches of events the database refused for good (the command failed, nothing changed)",
+    ["reason"],
+)
 # The type of the ApplicationError the workflow recognises: the command fails, the agreement
 # stays as it was and takes the next command.
 RECORDING_REFUSED = "recording_refused"
@@ -48,8 +50,9 @@ class RecordActivities:
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
         try:
             async with session_scope(self.sessionmaker) as session:
-                result = await queries.append_events(session, state=input.state, events=input.events,
-                                                     recorder=input.recorder)
+                result = await queries.append_events(
+                    session, state=input.state, events=input.events, recorder=input.recorder
+                )
         except queries.RecordError as error:
             # A gap, a conflicting history or a malformed batch stays wrong however often it
             # is retried: fail at once so the workflow sees it, instead of retrying forever.
@@ -61,18 +64,27 @@ class RecordActivities:
             if reason is None:
                 raise  # retried with backoff until the database is back: nothing is lost
             # Retrying would hold the agreement's lock forever: fail this one command.
-            log.error("record_events_refused", agreement_id=input.state.id, reason=reason,
-                      seq_from=input.events[0].seq if input.events else None,
-                      error_class=type(error).__name__)
+            log.error(
+                "record_events_refused",
+                agreement_id=input.state.id,
+                reason=reason,
+                seq_from=input.events[0].seq if input.events else None,
+                error_class=type(error).__name__,
+            )
             RECORDINGS_REFUSED.labels(reason=reason).inc()
-            raise ApplicationError("The database refused a value of this command.", reason,
-                                   type=RECORDING_REFUSED, non_retryable=True) from None
+            raise ApplicationError(
+                "The database refused a value of this command.", reason, type=RECORDING_REFUSED, non_retryable=True
+            ) from None
         # Only the tail of the batch is new when a retry finds the rest recorded.
-        fresh = input.events[len(input.events) - result.inserted:] if result.inserted else []
+        fresh = input.events[len(input.events) - result.inserted :] if result.inserted else []
         for event in fresh:
             EVENTS_RECORDED.labels(type=event.type).inc()
-        log.info("events_recorded", agreement_id=input.state.id,
-                 seq_from=input.events[0].seq if input.events else None,
-                 seq_to=input.events[-1].seq if input.events else None,
-                 inserted=result.inserted, head=result.head)
+        log.info(
+            "events_recorded",
+            agreement_id=input.state.id,
+            seq_from=input.events[0].seq if input.events else None,
+            seq_to=input.events[-1].seq if input.events else None,
+            inserted=result.inserted,
+            head=result.head,
+        )
         return result

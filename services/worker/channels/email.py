@@ -14,8 +14,8 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
-from services.settings import Settings
 from services.notifying.render import render
+from services.settings import Settings
 from workflows.contracts.notify import EmailRecipient
 from workflows.notify.rules import Notification
 
@@ -36,8 +36,13 @@ def message_id(event_id: str, address: str) -> str:
 
 
 def build_message(*, notification: Notification, recipient: EmailRecipient, settings: Settings) -> EmailMessage:
-    rendered = render(notification, language=recipient.language, name=recipient.name,
-                      public_url=settings.public_url, time_zone=recipient.time_zone)
+    rendered = render(
+        notification,
+        language=recipient.language,
+        name=recipient.name,
+        public_url=settings.public_url,
+        time_zone=recipient.time_zone,
+    )
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = formataddr((recipient.name or "", recipient.address))
@@ -58,9 +63,13 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
 async def send(message: EmailMessage, settings: Settings) -> None:
     try:
         await aiosmtplib.send(
-            message, hostname=settings.smtp_host, port=settings.smtp_port,
-            username=settings.smtp_username, password=settings.smtp_password,
-            start_tls=settings.smtp_starttls, timeout=SMTP_TIMEOUT_SECONDS,
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=SMTP_TIMEOUT_SECONDS,
         )
     except aiosmtplib.SMTPRecipientsRefused as error:
         codes = [r.code for r in error.recipients]
