@@ -1,0 +1,300 @@
+"""A production-shaped topology on loopback for fault tests, and clients that drive
+agreements through it while its processes are killed and restarted.
+
+- `Topology`: embedded PostgreSQL, the Temporal dev server on a persistence file, an SMTP
+  sink, and `pakta worker` / `pakta api` as separate OS processes (so each can be killed
+  alone with SIGKILL, as an operator's `kill -9` or the OOM killer would).
+- `Driver`: moves one agreement from creation into implementation over HTTP, as its people
+  would: it reads the snapshot, sends whichever command is owed, and retries after
+  connection errors and 5xx with the same Idempotency-Key (derived from the version the
+  command was decided against). It remembers every command answered 2xx.
+- `check_outcome`: what must hold afterwards — every accepted command in the audit trail,
+  chains valid, stage reached, every agreement still taking commands, mail delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.auth import mint_token
+from services.embedded.ports import free_port
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.temporal import EmbeddedTemporal
+from services.settings import Settings
+from services.store.migrate import upgrade_database
+from tests.receivers import MailSink
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "fAuLt-5x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"
+RETRYABLE = (httpx.TransportError,)
+
+
+class Topology:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.pg = EmbeddedPostgres(data_dir / "pg", free_port())
+        self.temporal = EmbeddedTemporal(data_dir / "temporal", free_port(), ui_port=None)
+        self.sink = MailSink()
+        self.api_port = free_port()
+        self.task_queue = f"faults-{uuid.uuid4().hex[:8]}"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(env="dev", database_url=self.pg.url, temporal_address=self.temporal.address,
+                        temporal_task_queue=self.task_queue, jwt_secret=SECRET, metrics_port=0)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PAKTA_")},
+            "PAKTA_ENV": "dev",
+            "PAKTA_DATABASE_URL": self.pg.url,
+            "PAKTA_TEMPORAL_ADDRESS": self.temporal.address,
+            "PAKTA_TEMPORAL_TASK_QUEUE": self.task_queue,
+            "PAKTA_JWT_SECRET": SECRET,
+            "PAKTA_SMTP_HOST": "127.0.0.1",
+            "PAKTA_SMTP_PORT": str(self.sink.port),
+            "PAKTA_METRICS_PORT": "0",
+            "PAKTA_API_HOST": "127.0.0.1",
+            "PAKTA_API_PORT": str(self.api_port),
+            "PAKTA_PORTFOLIO_SWEEP": "false",
+            "PAKTA_DELIVERY_RETRY_INITIAL_SECONDS": "0.5",
+            "PAKTA_DELIVERY_RETRY_MAX_SECONDS": "2",
+            "PAKTA_LOG_JSON": "true",
+        }
+
+    async def start(self) -> None:
+        self.sink.start()
+        self.pg.start()
+        await upgrade_database(self.settings)
+        self.temporal.spawn()
+        await self.temporal.wait_ready()
+        self.start_process("worker")
+        self.start_process("api")
+        await self.wait_api()
+
+    def start_process(self, name: str) -> None:
+        log = self.data_dir / f"{name}.log"
+        self.logs[name] = log
+        with log.open("ab") as out:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", name], cwd=ROOT, env=self.env(),
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    async def wait_api(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if (await http.get(f"{self.api}/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"API not ready in {timeout}s:\n{self.tail('api')}")
+
+    def restart_temporal(self) -> None:
+        self.temporal.stop()
+        self.temporal.spawn()
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs.get(name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path and path.exists() else ""
+
+    async def stop(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.temporal.stop()
+        self.pg.stop()
+        self.sink.stop()
+
+
+@dataclass(frozen=True)
+class Person:
+    sub: str
+    org: str
+    roles: tuple[str, ...]
+    gates: tuple[str, ...] = ()
+
+
+@dataclass
+class Driver:
+    """One agreement between a region and a university (KSDPK), driven to implementation."""
+
+    api: str
+    secret: str
+    region: str
+    university: str
+    accepted: list[tuple[str, int]] = field(default_factory=list)  # (command type, version after)
+    retries: int = 0
+    agreement_id: str | None = None
+
+    def people(self) -> list[Person]:
+        return [
+            Person(f"staf@{self.region}", self.region, ("staff",)),
+            Person(f"mitra@{self.university}", self.university, ("partner",)),
+            Person(f"penyetuju@{self.region}", self.region, ("approver",), ("review", "legal", "dprd", "head")),
+            Person(f"ttd@{self.region}", self.region, ("signatory",)),
+            Person(f"rektor@{self.university}", self.university, ("signatory",)),
+        ]
+
+    def auth(self, person: Person) -> dict[str, str]:
+        token = mint_token(Settings(jwt_secret=self.secret), sub=person.sub, org=person.org, roles=person.roles,
+                           gates=person.gates)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def call(self, http: httpx.AsyncClient, method: str, path: str, person: Person, *,
+                   deadline: float, **kwargs: Any) -> httpx.Response:
+        """A request retried while the stack is down or restarting: connection errors, 5xx."""
+        delay = 0.2
+        while True:
+            try:
+                response = await http.request(method, f"{self.api}{path}", headers={
+                    **self.auth(person), **kwargs.pop("headers", {})}, **kwargs)
+                if response.status_code < 500:
+                    return response
+            except RETRYABLE:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {path} kept failing")
+            self.retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def run(self, *, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        staff = self.people()[0]
+        async with httpx.AsyncClient(timeout=30) as http:
+            body = proposal(self.region, self.university)
+            key = f"create-{self.region}-{self.university}"
+            created = await self.call(http, "POST", "/agreements", staff, deadline=deadline, json=body,
+                                      headers={"Idempotency-Key": key})
+            assert created.status_code in (200, 201), created.text
+            self.agreement_id = created.json()["id"]
+            self.accepted.append(("create", created.json()["version"]))
+            while True:
+                snapshot = (await self.call(http, "GET", f"/agreements/{self.agreement_id}", staff,
+                                            deadline=deadline)).json()
+                if snapshot["stage"] == "implementation":
+                    return
+                step = await self.next_command(http, snapshot, deadline)
+                person, command = step
+                response = await self.call(
+                    http, "POST", f"/agreements/{self.agreement_id}/actions", person, deadline=deadline,
+                    json=command, headers={"Idempotency-Key": f"{self.agreement_id}-v{snapshot['version']}"})
+                if response.status_code == 200:
+                    self.accepted.append((command["type"], response.json()["version"]))
+                elif response.status_code not in (409, 412):  # lost a race with our own retry: re-read
+                    raise AssertionError(f"{command} → {response.status_code} {response.text}")
+
+    async def next_command(self, http: httpx.AsyncClient, snapshot: dict[str, Any],
+                           deadline: float) -> tuple[Person, dict[str, Any]]:
+        aid = snapshot["id"]
+        for person in self.people():
+            seen = (await self.call(http, "GET", f"/agreements/{aid}", person, deadline=deadline)).json()
+            allowed = seen["allowed_actions"]
+            if "submit" in allowed:
+                return person, {"type": "submit"}
+            if "decide" in allowed:
+                gate = next(g["gate"] for g in seen["gates"] if g["status"] == "pending"
+                            and g["gate"] in person.gates and g["org"] in (None, person.org))
+                return person, {"type": "decide", "gate": gate, "outcome": "approve"}
+            if "sign" in allowed:
+                agreed = seen["drafts"][-1]["version"]
+                return person, {"type": "sign", "version": agreed, "method": "electronic"}
+            if "accept_draft" in allowed and seen["drafts"]:
+                latest = seen["drafts"][-1]
+                if person.org not in latest["accepted_by"]:
+                    return person, {"type": "accept_draft", "version": latest["version"]}
+        # Nobody owes a decision: the step wants a document from the region's staff.
+        staff = self.people()[0]
+        upload = await self.call(http, "POST", "/documents", staff, deadline=deadline,
+                                 content=f"# {snapshot['step']['key']} {aid}\n".encode(),
+                                 headers={"Content-Type": "text/markdown"})
+        assert upload.status_code in (200, 201), upload.text
+        return staff, {"type": "submit_draft", "document": upload.json()["sha256"]}
+
+
+def proposal(region: str, university: str) -> dict[str, Any]:
+    return {
+        "title": f"Riset bersama {region} – {university}", "kind": "ksdpk",
+        "objectives": "Riset terapan untuk ketahanan pangan daerah.", "sector": "research",
+        "parties": [
+            {"org": region, "role": "initiator", "sector": "government", "signatory": "Bupati"},
+            {"org": university, "role": "counterparty", "sector": "academia", "signatory": "Rektor"},
+        ],
+        "start_date": "2027-01-01", "duration_months": 24,
+    }
+
+
+async def check_outcome(drivers: list[Driver], *, expected_stage: str = "implementation") -> dict[str, int]:
+    """Every accepted command is in the trail, chains verify, the stage was reached, and
+    every agreement still takes a command at once. Returns totals for the report."""
+    totals: Counter[str] = Counter()
+    async with httpx.AsyncClient(timeout=30) as http:
+        for driver in drivers:
+            assert driver.agreement_id is not None
+            staff, deadline = driver.people()[0], time.monotonic() + 120
+            aid = driver.agreement_id
+            snapshot = (await driver.call(http, "GET", f"/agreements/{aid}", staff, deadline=deadline)).json()
+            assert snapshot["stage"] == expected_stage, (aid, snapshot["stage"])
+            events = (await driver.call(http, "GET", f"/agreements/{aid}/events", staff,
+                                        deadline=deadline)).json()["events"]
+            versions = {e["version"] for e in events}
+            lost = [(kind, v) for kind, v in driver.accepted if v not in versions]
+            assert not lost, f"accepted commands missing from the trail of {aid}: {lost}"
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+            verify = (await driver.call(http, "GET", f"/agreements/{aid}/events/verify", staff,
+                                        deadline=deadline)).json()
+            assert verify["valid"] and verify["count"] == len(events), verify
+            comment = await driver.call(http, "POST", f"/agreements/{aid}/actions", staff, deadline=deadline,
+                                        json={"type": "comment", "text": "Masih menerima perintah."})
+            assert comment.status_code == 200, comment.text
+            totals["agreements"] += 1
+            totals["accepted"] += len(driver.accepted)
+            totals["retries"] += driver.retries
+            totals["superseded"] += verify.get("superseded", 0)
+    return dict(totals)
+
+
+async def run_burst(topology_api: str, secret: str, count: int, tag: str) -> tuple[list[Driver], list[asyncio.Task[None]]]:
+    drivers = [Driver(topology_api, secret, f"kab-{tag}{i}", f"univ-{tag}{i}") for i in range(count)]
+    tasks = [asyncio.create_task(d.run()) for d in drivers]
+    return drivers, tasks
+
+
+async def until_progress(drivers: list[Driver], commands: int, timeout: float = 60) -> None:
+    """Wait until the burst has had `commands` accepted in all, so a fault lands mid-burst."""
+    deadline = time.monotonic() + timeout
+    while sum(len(d.accepted) for d in drivers) < commands:
+        if time.monotonic() > deadline:
+            raise AssertionError("the burst made no progress")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,129 @@
+"""Faults on the real stack, each in the middle of a burst of commands: the worker killed
+and restarted, the API killed and restarted, the Temporal dev server restarted on its
+persistence file, PostgreSQL stopped and started. After each, every agreement reaches its
+stage, every command answered 2xx is in its audit trail, every chain verifies, and every
+agreement takes its next command at once. The whole dev stack killed with SIGKILL mid-burst
+is `test_devstack.py`'s neighbour below. Results are tabled in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from services.embedded.ports import free_port
+from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
+from tests.stack.test_devstack import DevStack
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+BURST = 6  # agreements driven at once; each takes ~12 commands into implementation
+REPORT = Path(__file__).resolve().parents[2] / ".pakta" / "faults.json"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def topology(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Topology]:
+    topology = Topology(tmp_path_factory.mktemp("faults"))
+    await topology.start()
+    try:
+        yield topology
+    finally:
+        await topology.stop()
+
+
+def report(name: str, totals: dict[str, int]) -> None:
+    """What each fault run did, for docs/reliability.md's table."""
+    REPORT.parent.mkdir(exist_ok=True)
+    done = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    done[name] = totals
+    REPORT.write_text(json.dumps(done, indent=2, sort_keys=True))
+
+
+async def no_duplicate_notifications(topology: Topology, drivers: list[Driver]) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        for driver in drivers:
+            staff = driver.people()[0]
+            listed = (await driver.call(http, "GET", "/notifications", staff,
+                                        deadline=time.monotonic() + 60)).json()["items"]
+            seen = Counter((n["event_id"], n["type"]) for n in listed)
+            assert all(count == 1 for count in seen.values()), seen
+
+
+async def test_killing_the_worker_mid_burst_loses_nothing(topology: Topology):
+    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "w")
+    await until_progress(drivers, BURST * 4)
+    topology.kill("worker")
+    await asyncio.sleep(2)
+    topology.start_process("worker")
+    await asyncio.gather(*tasks)
+    totals = await check_outcome(drivers)
+    await no_duplicate_notifications(topology, drivers)
+    report("worker killed (SIGKILL) and restarted", {**totals, "faults": 1})
+
+
+async def test_killing_the_api_mid_request_loses_nothing(topology: Topology):
+    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "a")
+    for round_ in range(2):
+        await until_progress(drivers, BURST * (3 + 3 * round_))
+        topology.kill("api")
+        await asyncio.sleep(1)
+        topology.start_process("api")
+    await asyncio.gather(*tasks)
+    totals = await check_outcome(drivers)
+    await no_duplicate_notifications(topology, drivers)
+    report("API killed (SIGKILL) mid-request, twice", {**totals, "faults": 2})
+
+
+async def test_restarting_temporal_on_its_persistence_file_loses_nothing(topology: Topology):
+    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "t")
+    await until_progress(drivers, BURST * 4)
+    topology.restart_temporal()
+    await topology.temporal.wait_ready()
+    await asyncio.gather(*tasks)
+    totals = await check_outcome(drivers)
+    report("Temporal dev server restarted on its database file", {**totals, "faults": 1})
+
+
+async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: Topology):
+    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "p")
+    await until_progress(drivers, BURST * 4)
+    topology.pg.stop()
+    async with httpx.AsyncClient(timeout=10) as http:
+        ready = await http.get(f"{topology.api}/readyz")
+        assert ready.status_code == 503 and "database" in ready.json()["error"]["down"]
+    await asyncio.sleep(3)
+    topology.pg.start()
+    await topology.wait_api()
+    await asyncio.gather(*tasks)
+    totals = await check_outcome(drivers)
+    report("PostgreSQL stopped for 3 s and started again", {**totals, "faults": 1})
+
+
+async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_data(tmp_path: Path):
+    ports = dict(zip(("api", "temporal", "ui", "pg"), sorted({free_port() for _ in range(8)})[:4], strict=True))
+    data_dir = tmp_path / "dev"
+    stack = DevStack(data_dir, ports)
+    await stack.wait_ready()
+    secret = (data_dir / "jwt_secret").read_text().strip()
+    drivers, tasks = await run_burst(stack.api, secret, BURST, "d")
+    try:
+        await until_progress(drivers, BURST * 4)
+        await stack.stop(signal.SIGKILL)
+        await asyncio.sleep(1)
+        stack = DevStack(data_dir, ports)
+        await stack.wait_ready()
+        await asyncio.gather(*tasks)
+        totals = await check_outcome(drivers)
+        report("whole `pakta dev` killed (SIGKILL) and restarted on its data", {**totals, "faults": 1})
+    finally:
+        for task in tasks:
+            task.cancel()
+        await stack.stop(signal.SIGINT)
