@@ -26,7 +26,7 @@ class _Keep:
 
 
 async def start_mail_sink(directory: Path, port: int, host: str = "127.0.0.1") -> asyncio.AbstractServer:
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     handler = _Keep(directory)
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: SMTP(handler, hostname="pakta-dev"), host, port)

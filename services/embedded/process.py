@@ -8,6 +8,7 @@ SIGKILL of `pakta dev` leaves no orphan servers behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -65,8 +66,6 @@ def stop_process(process: subprocess.Popen, sig: int, *, timeout: float) -> None
         process.send_signal(sig)
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(5)

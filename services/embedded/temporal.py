@@ -77,7 +77,7 @@ class EmbeddedTemporal:
         with self.log_path.open("ab") as log:
             self.process = spawn(argv, stdout=log, death_signal=signal.SIGTERM)
 
-    async def wait_ready(self, *, timeout: float = 60.0) -> None:
+    async def wait_ready(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 -- the wait is named in the error
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
