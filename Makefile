@@ -1,11 +1,11 @@
-# Two commands: `make dev` runs the whole stack, `make test` passes the tests.
+# Two commands: `make dev` runs the whole stack, `make test` passes the checks and the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP_DEV  := $(VENV)/.installed-dev
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: dev test install-dev install-test clean bench
+.PHONY: dev test check install-dev install-test clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,24 @@ install-test: $(STAMP_TEST)
 dev: $(STAMP_DEV)
 	$(VENV)/bin/pakta dev $(ARGS)
 
-test: $(STAMP_TEST)
+# Lint and format, types, the architecture's imports (contracts in pyproject.toml,
+# explained in docs/architecture.md). Each step says what it runs; the first failure stops.
+check: $(STAMP_TEST)
+	@echo "== check 1/4: ruff check (lint)"
+	$(VENV)/bin/ruff check .
+	@echo "== check 2/4: ruff format --check"
+	$(VENV)/bin/ruff format --check .
+	@echo "== check 3/4: mypy workflows services (strict)"
+	$(VENV)/bin/mypy workflows services
+	@echo "== check 4/4: lint-imports (import contracts)"
+	$(VENV)/bin/lint-imports
+
+test: check
+	@echo "== tests"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)
 	$(PY) -m bench.run $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pakta .pytest_cache
+	rm -rf $(VENV) .pakta .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

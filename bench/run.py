@@ -179,26 +179,27 @@ async def bench_api(n: int) -> None:
                     {"org": "univ", "role": "counterparty", "sector": "academia", "signatory": "B"},
                 ],
             }
-            async with worker, app.router.lifespan_context(app):
-                async with httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
-                ) as http:
-                    created = (await http.post("/agreements", json=body, headers=auth)).json()
-                    path = f"/agreements/{created['id']}"
-                    for _ in range(5):  # warm up every path once
-                        await http.get("/healthz")
-                        await http.get(path, headers=auth)
-                        await http.post(f"{path}/actions", json={"type": "comment", "text": "w"}, headers=auth)
-                    baseline = await _atimed(lambda: http.get("/healthz"), n, "healthz")
-                    reads = await _atimed(lambda: http.get(path, headers=auth), n, "snapshot reads")
-                    actions = await _atimed(
-                        lambda: http.post(f"{path}/actions", json={"type": "comment", "text": "b"}, headers=auth),
-                        n,
-                        "actions",
-                    )
-                    creates = await _atimed(
-                        lambda: http.post("/agreements", json=body, headers=auth), max(10, n // 5), "creates"
-                    )
+            async with (
+                worker,
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http,
+            ):
+                created = (await http.post("/agreements", json=body, headers=auth)).json()
+                path = f"/agreements/{created['id']}"
+                for _ in range(5):  # warm up every path once
+                    await http.get("/healthz")
+                    await http.get(path, headers=auth)
+                    await http.post(f"{path}/actions", json={"type": "comment", "text": "w"}, headers=auth)
+                baseline = await _atimed(lambda: http.get("/healthz"), n, "healthz")
+                reads = await _atimed(lambda: http.get(path, headers=auth), n, "snapshot reads")
+                actions = await _atimed(
+                    lambda: http.post(f"{path}/actions", json={"type": "comment", "text": "b"}, headers=auth),
+                    n,
+                    "actions",
+                )
+                creates = await _atimed(
+                    lambda: http.post("/agreements", json=body, headers=auth), max(10, n // 5), "creates"
+                )
             await engine.dispose()
         finally:
             await env.shutdown()

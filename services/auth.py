@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,7 +22,7 @@ from workflows.messages import GATES, Gate, OrgId, ShortText
 # The roles a person can hold. `system` is not among them: the system actor exists only
 # inside the agreement workflow (its timer), never in a token.
 Role = Literal["staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin"]
-ROLES: tuple[str, ...] = Role.__args__
+ROLES: tuple[str, ...] = get_args(Role)
 
 DEFAULT_TTL_SECONDS = 8 * 3600
 

@@ -13,9 +13,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.auth import DEFAULT_TTL_SECONDS, ROLES
 from workflows.messages import GATES
+
+if TYPE_CHECKING:
+    from services.settings import Settings
 
 
 def _csv(value: str) -> list[str]:
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return handler(args) or 0
 
 
-def _dev(args) -> int:
+def _dev(args: argparse.Namespace) -> int:
     from services.devstack import DevOptions, run_dev
 
     return run_dev(
@@ -86,7 +90,7 @@ def _dev(args) -> int:
     )
 
 
-def _configured():
+def _configured() -> Settings:
     from services.logging import configure_logging
     from services.settings import get_settings
 
@@ -95,7 +99,7 @@ def _configured():
     return settings
 
 
-def _api(args) -> int:
+def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.api.app import create_app
@@ -117,14 +121,14 @@ def _api(args) -> int:
     return 0
 
 
-def _worker(args) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from services.worker.main import run_worker
 
     asyncio.run(run_worker(_configured()))
     return 0
 
 
-def _db(args) -> int:
+def _db(args: argparse.Namespace) -> int:
     from services.store.migrate import make_revision, upgrade_database_sync
 
     settings = _configured()
@@ -137,7 +141,7 @@ def _db(args) -> int:
     return 0
 
 
-def _token(args) -> int:
+def _token(args: argparse.Namespace) -> int:
     from services.auth import mint_token
     from services.settings import get_settings
 

@@ -5,6 +5,7 @@ Seeding is idempotent: each agreement is created with a fixed idempotency key.""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -20,7 +21,7 @@ log = structlog.get_logger(__name__)
 JABAR_STAFF = Principal(sub="demo-staff", org="jabar", roles=["staff"])
 
 
-def _party(org: str, role: str, sector: str, signatory: str, **kw) -> m.Party:
+def _party(org: str, role: m.PartyRole, sector: m.Sector, signatory: str, **kw: Any) -> m.Party:
     return m.Party(org=org, role=role, sector=sector, signatory=signatory, **kw)
 
 

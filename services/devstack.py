@@ -14,6 +14,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,9 @@ def _run(options: DevOptions) -> int:
     return 0
 
 
-async def _serve(settings: Settings, options: DevOptions, postgres, temporal) -> None:
+async def _serve(
+    settings: Settings, options: DevOptions, postgres: EmbeddedPostgres, temporal: EmbeddedTemporal
+) -> None:
     # Temporal boots while the migrations run.
     with _step("migrating the database"):
         await _or_fail_async(upgrade_database(settings), postgres.log_path)
@@ -187,11 +190,11 @@ class _Server(uvicorn.Server):
     # uvicorn would take over SIGINT/SIGTERM and re-raise them after serving; we stop the
     # API ourselves, in order, after our own handlers fire.
     @contextlib.contextmanager
-    def capture_signals(self):
+    def capture_signals(self) -> Iterator[None]:
         yield
 
 
-def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTemporal, postgres) -> None:
+def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTemporal, postgres: EmbeddedPostgres) -> None:
     data_dir = options.data_dir.resolve()
     api = f"http://{settings.api_host}:{settings.api_port}"
     tokens = {
@@ -263,7 +266,7 @@ def _remember(path: Path, value: str) -> None:
 
 
 @contextlib.contextmanager
-def _step(what: str, *, quiet_if_fast: bool = False):
+def _step(what: str, *, quiet_if_fast: bool = False) -> Iterator[None]:
     started = time.monotonic()
     if not quiet_if_fast:
         print(f"{what}…", end=" ", flush=True)
@@ -277,14 +280,14 @@ def _step(what: str, *, quiet_if_fast: bool = False):
         print(f"ok ({time.monotonic() - started:.1f}s)", flush=True)
 
 
-def _or_fail(start, log_path: Path) -> None:
+def _or_fail(start: Callable[[], object], log_path: Path) -> None:
     try:
         start()
     except RuntimeError as exc:
         raise StartupError(f"{_first_line(exc)} (log: {log_path})") from exc
 
 
-async def _or_fail_async(awaitable, log_path: Path) -> None:
+async def _or_fail_async(awaitable: Awaitable[object], log_path: Path) -> None:
     try:
         await awaitable
     except (RuntimeError, OSError) as exc:

@@ -9,6 +9,8 @@ and services/api/errors.py renders it as `{"error": {"code", "message", ...detai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 _RESERVED = frozenset({"code", "message"})
@@ -18,7 +20,7 @@ class PaktaError(Exception):
     status: int = 500
     code: str = "internal_error"
     message: str = "Internal server error."
-    headers: dict[str, str] = {}
+    headers: Mapping[str, str] = MappingProxyType({})  # per class; an instance merges its own
 
     def __init__(
         self,
@@ -47,7 +49,7 @@ class PaktaError(Exception):
 
 class Unauthorized(PaktaError):
     status, code, message = 401, "unauthorized", "Authentication required."
-    headers = {"WWW-Authenticate": "Bearer"}
+    headers: Mapping[str, str] = MappingProxyType({"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(PaktaError):

@@ -7,18 +7,20 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 from services.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    renderer: Processor
     if settings.logs_as_json:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)

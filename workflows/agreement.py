@@ -143,11 +143,11 @@ class AgreementWorkflow:
                 break
             await asyncio.gather(*starting)
         assert self._state is not None
-        if self._closed():
-            return self._state
-        workflow.continue_as_new(
-            AgreementInput(agreement_id=self._state.id, state=self._state, commands_per_run=self._commands_per_run)
-        )
+        if not self._closed():
+            workflow.continue_as_new(
+                AgreementInput(agreement_id=self._state.id, state=self._state, commands_per_run=self._commands_per_run)
+            )
+        return self._state
 
     # ------------------------------------------------------------ time
 
@@ -157,7 +157,10 @@ class AgreementWorkflow:
         continue-as-new loses none of them, as the next wake-up is recomputed from state."""
         state = self._require_state()
         version, wake = state.version, lifecycle.next_wakeup(state)
-        changed = lambda: self._closed() or self._should_continue_as_new() or self._require_state().version != version
+
+        def changed() -> bool:
+            return self._closed() or self._should_continue_as_new() or self._require_state().version != version
+
         if wake is None:
             await workflow.wait_condition(changed)
             return

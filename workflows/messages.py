@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -307,23 +307,23 @@ class Tick(Message):
     type: Literal["tick"] = "tick"
 
 
-_PUBLIC = Union[
-    Edit,
-    Submit,
-    Decide,
-    SubmitDraft,
-    AcceptDraft,
-    Sign,
-    Terminate,
-    Withdraw,
-    Comment,
-    StartEvaluation,
-    SubmitEvaluationReport,
-    ConcludeEvaluation,
-    ProposeAmendment,
-    Renew,
-    ExtendDeadline,
-]
+_PUBLIC = (
+    Edit
+    | Submit
+    | Decide
+    | SubmitDraft
+    | AcceptDraft
+    | Sign
+    | Terminate
+    | Withdraw
+    | Comment
+    | StartEvaluation
+    | SubmitEvaluationReport
+    | ConcludeEvaluation
+    | ProposeAmendment
+    | Renew
+    | ExtendDeadline
+)
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
 AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
 COMMAND_TYPES: tuple[str, ...] = (

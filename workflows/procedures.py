@@ -44,8 +44,14 @@ class Procedure:
         return self.steps[index]
 
 
-PERMENDAGRI_22 = "Permendagri 22/2020 tentang Tata Cara Kerja Sama Daerah dengan Daerah Lain dan Kerja Sama Daerah dengan Pihak Ketiga"
-PERMENDAGRI_25 = "Permendagri 25/2020 tentang Tata Cara Kerja Sama Daerah dengan Pemerintah Daerah di Luar Negeri dan Kerja Sama Daerah dengan Lembaga di Luar Negeri"
+PERMENDAGRI_22 = (
+    "Permendagri 22/2020 tentang Tata Cara Kerja Sama Daerah dengan Daerah Lain"
+    " dan Kerja Sama Daerah dengan Pihak Ketiga"
+)
+PERMENDAGRI_25 = (
+    "Permendagri 25/2020 tentang Tata Cara Kerja Sama Daerah dengan Pemerintah Daerah di Luar Negeri"
+    " dan Kerja Sama Daerah dengan Lembaga di Luar Negeri"
+)
 
 
 def _domestic(key: str, title_id: str, title_en: str) -> Procedure:

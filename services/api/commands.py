@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -112,7 +112,7 @@ async def start_agreement(
     return snapshot, created
 
 
-async def _ready(handle, actor: m.Actor) -> m.Snapshot:
+async def _ready(handle: WorkflowHandle[AgreementWorkflow, m.AgreementState], actor: m.Actor) -> m.Snapshot:
     try:
         return await handle.execute_update(AgreementWorkflow.ready, actor)
     except RPCError as error:

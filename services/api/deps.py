@@ -23,7 +23,8 @@ from services.settings import Settings
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -46,7 +47,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_temporal(request: Request) -> Client:
-    client = getattr(request.app.state, "temporal", None)
+    client: Client | None = getattr(request.app.state, "temporal", None)
     if client is None:
         raise ServiceUnavailable("Temporal is not connected yet.", code="temporal_unavailable")
     return client

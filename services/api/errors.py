@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -25,7 +26,7 @@ def error_response(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, **(details or {})}}
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
@@ -82,8 +83,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = _HTTP_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
-    message = exc.detail if isinstance(exc.detail, str) else phrase
-    details = {} if isinstance(exc.detail, str) else {"detail": exc.detail}
+    detail: object = exc.detail  # Starlette says str; FastAPI's HTTPException carries any value
+    message = detail if isinstance(detail, str) else phrase
+    details: dict[str, Any] = {} if isinstance(detail, str) else {"detail": detail}
     return error_response(status, code, message, details, getattr(exc, "headers", None))
 
 
@@ -99,7 +101,9 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def register_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PaktaError, _pakta_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # The decorator form registers the same handlers; Starlette types add_exception_handler
+    # for handlers of any Exception, not of one class.
+    app.exception_handler(PaktaError)(_pakta_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(Exception)(_unexpected_error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_to_bytes
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import error_response
@@ -74,7 +75,7 @@ class RequestLimits:
         await self.app(scope, counted_receive, tracked_send)
 
 
-def _too_large(limit: int) -> object:
+def _too_large(limit: int) -> JSONResponse:
     return error_response(413, "payload_too_large", f"The request body exceeds {limit} bytes.", {"max_bytes": limit})
 
 

@@ -12,21 +12,22 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class _Keep:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # aiosmtpd handler hook
+        assert isinstance(envelope.content, bytes)  # SMTP without decode_data hands over bytes
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
         (self.directory / name).write_bytes(envelope.content)
         return "250 Message kept"
 
 
 async def start_mail_sink(directory: Path, port: int, host: str = "127.0.0.1") -> asyncio.AbstractServer:
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     handler = _Keep(directory)
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: SMTP(handler, hostname="pakta-dev"), host, port)

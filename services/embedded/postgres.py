@@ -13,6 +13,7 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 
@@ -25,7 +26,7 @@ SYSTEM_USER = "embedded_postgres"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for ".s.PGSQL.<port>"
 
 
-def _wheel():
+def _wheel() -> ModuleType:
     # Importing the package builds its PostgresServer class, whose platformdirs lookup
     # warns when XDG_RUNTIME_DIR is unset (always, as root). We never use that class.
     with warnings.catch_warnings():
@@ -47,7 +48,7 @@ class EmbeddedPostgres:
         self.port = port
         self.log_path = self.data_dir / "postgres.log"
         self.user: str | None = None  # system user to run as; None = ourselves
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -87,7 +88,7 @@ class EmbeddedPostgres:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -147,6 +148,7 @@ class EmbeddedPostgres:
         pidfile.unlink(missing_ok=True)
 
     def _wait_until_ready(self, timeout: float) -> None:
+        assert self.process is not None, "start() spawns it first"
         pidfile = self.pgdata / "postmaster.pid"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -8,19 +8,20 @@ SIGKILL of `pakta dev` leaves no orphan servers behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(sig: int):
+def _die_with_parent(sig: int) -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -38,11 +39,11 @@ def _die_with_parent(sig: int):
 def spawn(
     argv: Sequence[str],
     *,
-    stdout: IO | int | None = None,
+    stdout: IO[bytes] | int | None = None,
     user: str | None = None,
     death_signal: int = signal.SIGTERM,
     env: dict[str, str] | None = None,
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start `argv` in its own session, logging to `stdout`. Call from the main thread:
     the death signal fires when the *thread* that forked exits."""
     return subprocess.Popen(
@@ -57,7 +58,7 @@ def spawn(
     )
 
 
-def stop_process(process: subprocess.Popen, sig: int, *, timeout: float) -> None:
+def stop_process(process: subprocess.Popen[bytes], sig: int, *, timeout: float) -> None:
     """Ask politely with `sig`, wait, then kill the whole process group."""
     if process.poll() is not None:
         return
@@ -65,8 +66,6 @@ def stop_process(process: subprocess.Popen, sig: int, *, timeout: float) -> None
         process.send_signal(sig)
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(5)

@@ -10,10 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 
 from services.embedded.process import spawn, stop_process
+
+if TYPE_CHECKING:
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 
 def temporal_binary() -> str:
@@ -43,7 +47,7 @@ class EmbeddedTemporal:
         self.port = port
         self.ui_port = ui_port
         self.log_path = self.data_dir / "temporal.log"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
@@ -77,7 +81,7 @@ class EmbeddedTemporal:
         with self.log_path.open("ab") as log:
             self.process = spawn(argv, stdout=log, death_signal=signal.SIGTERM)
 
-    async def wait_ready(self, *, timeout: float = 60.0) -> None:
+    async def wait_ready(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 -- the wait is named in the error
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -105,7 +109,7 @@ class EmbeddedTemporal:
             return "(no log)"
 
 
-def _describe_namespace_request(namespace: str):
+def _describe_namespace_request(namespace: str) -> DescribeNamespaceRequest:
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
     return DescribeNamespaceRequest(namespace=namespace)

@@ -75,7 +75,7 @@ def canonical_json(obj: Any) -> bytes:
 
 def event_body(event: Event) -> dict[str, Any]:
     """Exactly the fields of an event that are hashed (and stored as such)."""
-    return normalize(
+    body: dict[str, Any] = normalize(
         {
             "id": event.id,
             "agreement_id": event.agreement_id,
@@ -87,6 +87,7 @@ def event_body(event: Event) -> dict[str, Any]:
             "data": event.data,
         }
     )
+    return body
 
 
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,9 +29,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        __table__: ClassVar[Table]  # every model maps one table (SQLAlchemy types it as any FromClause)
 
 
-def create_engine(settings: Settings, **options) -> AsyncEngine:
+def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     # pre_ping: connections survive a database restart (e.g. failover) without 500s.
     return create_async_engine(settings.database_url, pool_pre_ping=True, **options)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from sqlalchemy import Row, and_, any_, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, and_, any_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,9 @@ from services.store.notification_models import (
 )
 from workflows.messages import TERMINAL_STAGES, AgreementState
 from workflows.notify.rules import Audience, Notification
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 CONTACTS = Contact.__table__
 ENDPOINTS = WebhookEndpoint.__table__
@@ -52,7 +55,7 @@ class ContactRecord:
     sub: str | None
     name: str
     email: str
-    language: str
+    language: Literal["id", "en"]  # held by a check constraint
     roles: list[str]
     gates: list[str]
     opt_out: list[str]
@@ -119,8 +122,11 @@ class Claim:
     attempt: int = 0
 
 
-def _record(cls, row: Row):
-    return cls(**{name: getattr(row, name) for name in cls.__slots__})
+_Record = TypeVar("_Record", bound="DataclassInstance")
+
+
+def _record(cls: type[_Record], row: Row[*tuple[Any, ...]]) -> _Record:
+    return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
 
 
 # ---------------------------------------------------------------- contacts
@@ -177,7 +183,7 @@ async def get_contact(session: AsyncSession, *, contact_id: str) -> ContactRecor
 
 
 async def delete_contact(session: AsyncSession, *, contact_id: str) -> bool:
-    result = await session.execute(CONTACTS.delete().where(CONTACTS.c.id == contact_id))
+    result = cast(CursorResult[Any], await session.execute(CONTACTS.delete().where(CONTACTS.c.id == contact_id)))
     return result.rowcount > 0
 
 
@@ -228,7 +234,7 @@ async def get_endpoint(session: AsyncSession, *, endpoint_id: str) -> EndpointRe
 
 
 async def delete_endpoint(session: AsyncSession, *, endpoint_id: str) -> bool:
-    result = await session.execute(ENDPOINTS.delete().where(ENDPOINTS.c.id == endpoint_id))
+    result = cast(CursorResult[Any], await session.execute(ENDPOINTS.delete().where(ENDPOINTS.c.id == endpoint_id)))
     return result.rowcount > 0
 
 
@@ -308,7 +314,7 @@ async def disable_if_failing(
 async def start_attempt(
     session: AsyncSession, *, endpoint_id: str, event_id: str, event_type: str, agreement_id: str, attempt: int
 ) -> int:
-    return (
+    attempt_id: int = (
         await session.execute(
             insert(ATTEMPTS)
             .values(
@@ -321,6 +327,7 @@ async def start_attempt(
             .returning(ATTEMPTS.c.id)
         )
     ).scalar_one()
+    return attempt_id
 
 
 async def finish_attempt(
@@ -392,7 +399,7 @@ async def claim_delivery(
     return Claim("sent" if status == "sent" else "busy")
 
 
-def _key(event_id: str, recipient: str, channel: Channel):
+def _key(event_id: str, recipient: str, channel: Channel) -> ColumnElement[bool]:
     return and_(DELIVERIES.c.event_id == event_id, DELIVERIES.c.recipient == recipient, DELIVERIES.c.channel == channel)
 
 
@@ -473,7 +480,7 @@ async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> 
     return inserted
 
 
-def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]):
+def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:
     return and_(
         or_(INBOX.c.audience_org.is_(None), INBOX.c.audience_org == org),
         INBOX.c.audience_role.in_(list(roles)),
@@ -539,9 +546,8 @@ async def mark_read(
     event_ids = (await session.execute(events.distinct())).scalars().all()
     if not event_ids:
         return 0
-    result = await session.execute(
-        insert(READS).values([{"sub": sub, "event_id": event_id} for event_id in event_ids]).on_conflict_do_nothing()
-    )
+    statement = insert(READS).values([{"sub": sub, "event_id": event_id} for event_id in event_ids])
+    result = cast(CursorResult[Any], await session.execute(statement.on_conflict_do_nothing()))
     return result.rowcount or 0
 
 

@@ -84,12 +84,12 @@ async def reproject(session: AsyncSession, *, state: AgreementState) -> Reprojec
     ).first()
     audit_seq, head = (last.seq, last.hash) if last else (0, GENESIS)
     values = projection(state, head)
-    stmt = insert(AGREEMENTS).values(values)
-    stmt = stmt.on_conflict_do_update(
+    upsert = insert(AGREEMENTS).values(values)
+    stmt = upsert.on_conflict_do_update(
         index_elements=[AGREEMENTS.c.id],
-        set_={name: stmt.excluded[name] for name in values if name != "id"},
+        set_={name: upsert.excluded[name] for name in values if name != "id"},
         where=tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
-        < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
+        < tuple_(upsert.excluded.last_seq, upsert.excluded.version),
     ).returning(AGREEMENTS.c.id)
     written = (await session.execute(stmt)).first() is not None
     return Reprojection(

@@ -417,7 +417,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _agreement(row: Row) -> AgreementRecord:
+def _agreement(row: Row[*tuple[Any, ...]]) -> AgreementRecord:
     fields = row._asdict()
     fields.pop("search")
     fields["state"] = AgreementState.model_validate(fields["state"])

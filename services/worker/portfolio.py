@@ -16,6 +16,7 @@ import json
 from datetime import timedelta
 
 import structlog
+from temporalio.api.common.v1 import Payload
 from temporalio.client import (
     Client,
     Schedule,
@@ -98,7 +99,7 @@ def _digest_hour(action: ScheduleActionStartWorkflow) -> int | None:
     """The digest hour an existing schedule passes (its args come back as raw payloads)."""
     try:
         raw = action.args[0]
-        data = json.loads(raw.data) if hasattr(raw, "data") else raw.model_dump()
+        data = json.loads(raw.data) if isinstance(raw, Payload) else raw.model_dump()
         return int(data.get("digest_hour", DIGEST_HOUR))
     except Exception:
         return None

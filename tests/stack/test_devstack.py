@@ -69,7 +69,7 @@ class DevStack:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.ports['api']}"
 
-    async def wait_ready(self, timeout: float = 90) -> None:
+    async def wait_ready(self, timeout: float = 90) -> None:  # noqa: ASYNC109 -- the bound is named in the failure
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
@@ -77,7 +77,7 @@ class DevStack:
                 try:
                     if (await http.get(f"{self.api}/readyz", timeout=5)).status_code == 200:
                         # readyz answers before the banner is printed; wait for it too
-                        while "Press Ctrl-C" not in self.output and time.monotonic() < deadline:
+                        while "Press Ctrl-C" not in self.output and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls the output a thread collects
                             await asyncio.sleep(0.1)
                         return
                 except httpx.TransportError:
@@ -85,10 +85,10 @@ class DevStack:
                 await asyncio.sleep(0.3)
         pytest.fail(f"pakta dev not ready in {timeout}s:\n{self.output}")
 
-    async def stop(self, sig: int = signal.SIGINT, timeout: float = 45) -> int:
+    async def stop(self, sig: int = signal.SIGINT, timeout: float = 45) -> int:  # noqa: ASYNC109 -- the bound is named in the failure
         self.process.send_signal(sig)
         deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
+        while self.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls another process; nothing here could set an Event
             await asyncio.sleep(0.2)
         if self.process.poll() is None:
             self.process.kill()
@@ -105,9 +105,9 @@ def servers_using(data_dir: Path) -> list[psutil.Process]:
     return leftovers
 
 
-async def wait_no_servers(data_dir: Path, timeout: float = 20) -> list[psutil.Process]:
+async def wait_no_servers(data_dir: Path, timeout: float = 20) -> list[psutil.Process]:  # noqa: ASYNC109 -- a test helper's own bound
     deadline = time.monotonic() + timeout
-    while (left := servers_using(data_dir)) and time.monotonic() < deadline:
+    while (left := servers_using(data_dir)) and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls the process table
         await asyncio.sleep(0.2)
     return left
 
@@ -117,7 +117,7 @@ def ports() -> dict[str, int]:
     chosen: set[int] = set()
     while len(chosen) < 4:
         chosen.add(free_port())
-    return dict(zip(("api", "temporal", "ui", "pg"), sorted(chosen)))
+    return dict(zip(("api", "temporal", "ui", "pg"), sorted(chosen), strict=True))
 
 
 async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):

@@ -80,7 +80,7 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert [r.seq for r in rows] == list(range(1, after.seq + 1))
     assert [r.to_event() for r in rows] == created + submit
     prev = GENESIS
-    for row, event in zip(rows, created + submit):
+    for row, event in zip(rows, created + submit, strict=True):
         assert row.prev_hash == prev
         assert row.hash == chain_hash(prev, event_body(event))
         prev = row.hash
@@ -136,7 +136,7 @@ async def test_concurrent_retries_record_once(sessionmaker):
 async def test_a_gap_is_refused_and_nothing_is_written(sessionmaker):
     state, created = create(ksdd("jabar", "jateng"))
     await record(sessionmaker, state, created)
-    after, submit = run(state, staff("jabar"), m.Submit())
+    after, _submit = run(state, staff("jabar"), m.Submit())
     later, comment = run(after, staff("jabar"), m.Comment(text="Tanpa submit tercatat"))
     with pytest.raises(queries.ChainGap):
         await record(sessionmaker, later, comment)

@@ -468,9 +468,9 @@ async def _status(sessionmaker, event_id, recipient) -> str | None:
     return row["status"] if row else None
 
 
-async def _until_async(probe, expected, timeout: float) -> None:
+async def _until_async(probe, expected, timeout: float) -> None:  # noqa: ASYNC109 -- a test helper's own bound
     async with asyncio.timeout(timeout):
-        while await probe() != expected:
+        while await probe() != expected:  # noqa: ASYNC110 -- polls the database a workflow writes
             await asyncio.sleep(0.05)
 
 

@@ -9,6 +9,7 @@ shared database of the session (other tests' agreements) does not matter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -251,7 +252,7 @@ async def test_sweep_repairs_stale_and_missing_rows_and_reports_the_rest(client,
 
 async def test_open_row_without_a_workflow_is_reported(client, task_queue, sessionmaker):
     orgs = Orgs()
-    handle, agreement_id = await start(
+    _handle, agreement_id = await start(
         client, task_queue, orgs, orgs.proposal("Riset hantu", orgs.unud, "Asia/Makassar")
     )
     ghost = str(uuid.uuid4())
@@ -483,10 +484,8 @@ async def test_ensure_portfolio_schedule_is_idempotent(temporal_env, settings, t
     client = temporal_env.client
     configured = settings.model_copy(update={"temporal_task_queue": task_queue})
     handle = client.get_schedule_handle(c.PORTFOLIO_SCHEDULE_ID)
-    try:
+    with contextlib.suppress(Exception):
         await handle.delete()  # left by an earlier test (pakta dev, the worker) on this server
-    except Exception:
-        pass
     assert await ensure_portfolio_schedule(client, configured) == "created"
     assert await ensure_portfolio_schedule(client, configured) == "unchanged"
     described = await handle.describe()

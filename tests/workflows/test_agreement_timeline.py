@@ -111,7 +111,7 @@ async def test_five_years_of_life(env, task_queue, sessionmaker):
 
     concluded = 0
     for number in range(1, 10):  # nine periodic evaluations, the tenth is the final one
-        state = await sleep_until(env, handle, lambda s: s.evaluations_opened >= number)
+        state = await sleep_until(env, handle, lambda s, number=number: s.evaluations_opened >= number)
         evaluation = state.evaluations[-1]
         assert evaluation.number == number and not evaluation.final
         assert state.deadlines["evaluation_report"] == evaluation.due_at
@@ -157,7 +157,7 @@ async def test_five_years_of_life(env, task_queue, sessionmaker):
 
 
 async def test_stop_recommendation_opens_termination(env, task_queue, sessionmaker):
-    handle, created = await start(env.client, task_queue)
+    handle, _created = await start(env.client, task_queue)
     await drive_to_implementation(handle)
     await act(handle, STAFF, m.StartEvaluation())
     snap = await report_and_conclude(handle, 1, recommendation="stop")
@@ -168,7 +168,7 @@ async def test_stop_recommendation_opens_termination(env, task_queue, sessionmak
 
 
 async def test_final_evaluation_without_conclusion_expires_after_its_due_date(env, task_queue, sessionmaker):
-    handle, created = await start(env.client, task_queue)
+    handle, _created = await start(env.client, task_queue)
     await drive_to_implementation(handle)
     state = await sleep_until(env, handle, lambda s: s.stage == "expired")
     assert state.evaluations[-1].final and state.evaluations[-1].concluded_at is None

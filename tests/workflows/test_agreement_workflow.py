@@ -139,7 +139,7 @@ async def test_refused_update_leaves_no_trace_in_history(worker, task_queue):
 
 
 async def test_state_survives_continue_as_new(worker, task_queue):
-    handle, created = await start(worker, task_queue, commands_per_run=3)
+    handle, _created = await start(worker, task_queue, commands_per_run=3)
     first_run = (await handle.describe()).run_id
     final = await drive_to_implementation(handle)
     assert final.stage == "implementation"

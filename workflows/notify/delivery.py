@@ -49,7 +49,7 @@ OFFICE_HOURS_ONLY = frozenset(
 
 async def plan(request: c.PlanInput, result: c.NotifyResult) -> c.DeliveryPlan:
     """The notifications of `request` resolved to recipients, by the plan activity."""
-    planned = await workflow.execute_activity(
+    planned: c.DeliveryPlan = await workflow.execute_activity(
         c.PLAN_DELIVERIES,
         request,
         result_type=c.DeliveryPlan,
@@ -141,7 +141,7 @@ async def _gave_up(
     cause = error.cause
     permanent = isinstance(cause, ApplicationError) and cause.non_retryable
     workflow.logger.warning("delivery given up: %s %s %s (%s)", channel, event_id, recipient, cause)
-    return await workflow.execute_activity(
+    gave_up: c.GaveUpResult = await workflow.execute_activity(
         c.DELIVERY_GAVE_UP,
         c.GaveUpInput(
             channel=channel,
@@ -155,3 +155,4 @@ async def _gave_up(
         start_to_close_timeout=c.NOTIFY_DB_TIMEOUT,
         retry_policy=c.NOTIFY_DB_RETRY,
     )
+    return gave_up

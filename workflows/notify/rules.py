@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -252,7 +252,8 @@ def _closed(template: str) -> Rule:
 
 def owed_by(state: m.AgreementState) -> list[Audience]:
     """Who the agreement waits for now (the decider says: `lifecycle.awaited`)."""
-    return [Audience(org=org, role=role, gate=gate) for org, role, gate in lifecycle.awaited(state)]
+    # The decider names only audience roles here; it types them as plain strings.
+    return [Audience(org=org, role=cast(AudienceRole, role), gate=gate) for org, role, gate in lifecycle.awaited(state)]
 
 
 # Time-driven events. Their data is passed through to the templates, so what the decider

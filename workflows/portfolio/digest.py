@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -46,6 +46,14 @@ class DigestItem(BaseModel):
     end_date: date | None = None
     evaluation: int | None = None
     days: int  # days overdue (overdue) or days left (the others), in the organisation's zone
+
+
+class _Listed(TypedDict):
+    """What every item of one agreement repeats."""
+
+    agreement_id: str
+    title: str
+    stage: str
 
 
 class DigestSection(BaseModel):
@@ -157,7 +165,7 @@ def build_digest(
     for state in states:
         if state.stage in m.TERMINAL_STAGES or org not in {p.org for p in state.parties}:
             continue
-        base = {"agreement_id": state.id, "title": state.title, "stage": state.stage}
+        base: _Listed = {"agreement_id": state.id, "title": state.title, "stage": state.stage}
         step = _step_key(state)
         evaluation = next((e for e in state.evaluations if e.concluded_at is None), None)
         reported = evaluation is not None and any(r.org == org for r in evaluation.reports)

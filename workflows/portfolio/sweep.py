@@ -128,7 +128,7 @@ class PortfolioSweepWorkflow:
         return self._progress
 
     async def _activity(self, name: str, arg: BaseModel, result_type: type[Result]) -> Result:
-        return await workflow.execute_activity(
+        result: Result = await workflow.execute_activity(
             name,
             arg,
             result_type=result_type,
@@ -136,6 +136,7 @@ class PortfolioSweepWorkflow:
             heartbeat_timeout=c.PORTFOLIO_HEARTBEAT,
             retry_policy=c.PORTFOLIO_RETRY,
         )
+        return result
 
     @staticmethod
     def _absorb(p: c.SweepInput, result: c.ReconcileResult) -> None:

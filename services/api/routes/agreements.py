@@ -4,10 +4,11 @@ the workflow records, the read model answers reads."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import commands, imports
 from services.api.agreements_read import load_visible
@@ -251,7 +252,7 @@ async def act(
     return snapshot
 
 
-async def _check_documents(session, command: Any) -> None:
+async def _check_documents(session: AsyncSession, command: m.Command) -> None:
     hashes = [h for h in (getattr(command, "document", None), getattr(command, "evidence", None)) if h]
     if not hashes:
         return

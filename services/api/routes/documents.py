@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
+from services.auth import Principal
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
 from services.store import queries
 
@@ -89,7 +91,7 @@ async def download_document(sha256: str, session: SessionDep, principal: Princip
     )
 
 
-async def _may_read(session, principal, record) -> bool:
+async def _may_read(session: AsyncSession, principal: Principal, record: queries.DocumentRecord) -> bool:
     if principal.has_role("admin", "auditor") or record.org == principal.org:
         return True
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")

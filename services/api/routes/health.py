@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -35,7 +38,7 @@ async def _check_temporal(request: Request) -> None:
     await client.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
 
 
-async def _outcome(check, request: Request) -> str:
+async def _outcome(check: Callable[[Request], Awaitable[None]], request: Request) -> str:
     try:
         await asyncio.wait_for(check(request), CHECK_TIMEOUT + 0.5)
         return "ok"
@@ -49,8 +52,9 @@ async def _outcome(check, request: Request) -> str:
     "/readyz",
     summary="Readiness: PostgreSQL and Temporal are reachable",
     responses={503: {"description": "A dependency is down; the body names it"}},
+    response_model=None,
 )
-async def readyz(request: Request):
+async def readyz(request: Request) -> JSONResponse | dict[str, Any]:
     database, temporal = await asyncio.gather(_outcome(_check_database, request), _outcome(_check_temporal, request))
     checks = {"database": database, "temporal": temporal}
     down = [name for name, outcome in checks.items() if outcome != "ok"]

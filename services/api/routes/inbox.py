@@ -6,7 +6,7 @@ signatures to give, proposals to submit, and whatever actions the lifecycle adds
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -48,11 +48,23 @@ class Inbox(BaseModel):
     count: int
 
 
+class _Line(TypedDict):
+    """What every inbox line of one agreement repeats."""
+
+    agreement_id: str
+    title: str
+    kind: str
+    stage: str
+    step: m.StepView | None
+    due_at: datetime | None
+    updated_at: datetime
+
+
 def awaited(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[InboxItem]:
     """The inbox lines of one agreement for one actor."""
     step = lifecycle.current_step(state)
     document = step.document if step is not None else None
-    base = {
+    base: _Line = {
         "agreement_id": state.id,
         "title": state.title,
         "kind": state.kind,
@@ -65,7 +77,7 @@ def awaited(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[Inbo
     for action in lifecycle.allowed_actions(state, actor, now):
         if action in NOT_AWAITED:
             continue
-        extra: dict = {}
+        extra: dict[str, Any] = {}
         if action == "decide":
             extra["gates"] = [
                 GateToDecide(gate=s.gate, org=s.org)

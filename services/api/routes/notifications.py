@@ -5,7 +5,7 @@ Read marks are per user."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
@@ -50,12 +50,19 @@ def language(lang: str | None, accept_language: str | None) -> str:
     return "id"
 
 
-def _who(principal: Principal) -> dict:
+class _Who(TypedDict):
+    org: str
+    roles: list[str]
+    gates: list[str]
+
+
+def _who(principal: Principal) -> _Who:
     return {"org": principal.org, "roles": list(principal.roles), "gates": list(principal.gates)}
 
 
 def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
     org, role, gate = record.audience_key.split("/")
+    audience = {"org": None if org == "*" else org, "role": role, "gate": None if gate == "*" else gate}
     note = Notification(
         event_id=record.event_id,
         event_type=record.event_type,
@@ -64,7 +71,7 @@ def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
         at=record.at,
         template=record.template,
         data=record.data,
-        audience=Audience(org=None if org == "*" else org, role=role, gate=None if gate == "*" else gate),
+        audience=Audience.model_validate(audience),
     )
     return InboxNotification(
         id=record.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response
@@ -103,7 +103,7 @@ def _check_url(url: str, production: bool) -> None:
         )
 
 
-def _view(endpoint: store.EndpointRecord) -> dict:
+def _view(endpoint: store.EndpointRecord) -> dict[str, Any]:
     return {name: getattr(endpoint, name) for name in Webhook.model_fields}
 
 

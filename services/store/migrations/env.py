@@ -8,12 +8,12 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import services.store.models  # noqa: F401 -- defines (and imports) every table, so Base knows them all
 from services.settings import get_settings
-from services.store import models
+from services.store.db import Base
 
 config = context.config
-# `models` defines (and imports) every table, so its Base knows them all for autogenerate.
-target_metadata = models.Base.metadata
+target_metadata = Base.metadata
 
 
 def database_url() -> str:

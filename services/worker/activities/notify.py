@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypedDict
 
 import httpx
 import structlog
@@ -58,8 +59,16 @@ def webhook_lease(timeout: float) -> timedelta:
     return timedelta(seconds=timeout * 1.5 + 2)
 
 
+class _Key(TypedDict):
+    """One delivery in the `deliveries` log."""
+
+    event_id: str
+    recipient: str
+    channel: store.Channel
+
+
 class NotifyActivities:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None) -> None:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self._http: httpx.AsyncClient | None = None
@@ -140,7 +149,7 @@ class NotifyActivities:
     @activity.defn(name=c.DELIVER_EMAIL)
     async def deliver_email(self, input: c.DeliverEmailInput) -> c.DeliveryResult:
         note, address = input.notification, input.recipient.address.strip().lower()
-        key = {"event_id": note.event_id, "recipient": address, "channel": "email"}
+        key: _Key = {"event_id": note.event_id, "recipient": address, "channel": "email"}
         claim = await self._claim(key, agreement_id=note.agreement_id, lease=EMAIL_LEASE)
         if claim.status == "sent":
             return self._done("duplicate", **key)
@@ -172,7 +181,7 @@ class NotifyActivities:
     @activity.defn(name=c.DELIVER_WEBHOOK)
     async def deliver_webhook(self, input: c.DeliverWebhookInput) -> c.DeliveryResult:
         event = input.event
-        key = {"event_id": event.id, "recipient": input.endpoint_id, "channel": "webhook"}
+        key: _Key = {"event_id": event.id, "recipient": input.endpoint_id, "channel": "webhook"}
         async with session_scope(self.sessionmaker) as session:
             endpoint = await store.get_endpoint(session, endpoint_id=input.endpoint_id)
         if endpoint is None or not endpoint.enabled:
@@ -259,7 +268,7 @@ class NotifyActivities:
 
     @activity.defn(name=c.DELIVERY_GAVE_UP)
     async def delivery_gave_up(self, input: c.GaveUpInput) -> c.GaveUpResult:
-        key = {"event_id": input.event_id, "recipient": input.recipient, "channel": input.channel}
+        key: _Key = {"event_id": input.event_id, "recipient": input.recipient, "channel": input.channel}
         async with session_scope(self.sessionmaker) as session:
             row = await store.get_delivery(session, **key)
             reason = (row or {}).get("last_error") or input.reason
@@ -283,11 +292,11 @@ class NotifyActivities:
 
     # ------------------------------------------------------------ helpers
 
-    async def _claim(self, key: dict, *, agreement_id: str, lease: timedelta) -> store.Claim:
+    async def _claim(self, key: _Key, *, agreement_id: str, lease: timedelta) -> store.Claim:
         async with session_scope(self.sessionmaker) as session:
             return await self._claim_in(session, key, agreement_id=agreement_id, lease=lease)
 
-    async def _claim_in(self, session: AsyncSession, key: dict, *, agreement_id: str, lease: timedelta) -> store.Claim:
+    async def _claim_in(self, session: AsyncSession, key: _Key, *, agreement_id: str, lease: timedelta) -> store.Claim:
         claim = await store.claim_delivery(session, **key, agreement_id=agreement_id, lease=lease)
         if claim.status == "busy":
             # Another execution of this delivery is sending right now (or died doing so and
@@ -296,11 +305,11 @@ class NotifyActivities:
             raise ApplicationError("Another attempt of this delivery is in progress.", type="delivery_busy")
         return claim
 
-    async def _release(self, key: dict, error: str, failed: bool = False) -> None:
+    async def _release(self, key: _Key, error: str, failed: bool = False) -> None:
         async with session_scope(self.sessionmaker) as session:
             await store.release_delivery(session, **key, error=error, failed=failed)
 
-    async def _mark_sent(self, key: dict) -> None:
+    async def _mark_sent(self, key: _Key) -> None:
         # The message is out: try hard to record it, since a retry of this activity would
         # otherwise send it again (the window the module docstring describes).
         for attempt in range(5):
@@ -314,7 +323,9 @@ class NotifyActivities:
                 await asyncio.sleep(0.5 * 2**attempt)
 
     @staticmethod
-    def _done(outcome: str, *, channel: str, **fields) -> c.DeliveryResult:
+    def _done(
+        outcome: Literal["sent", "duplicate", "skipped"], *, channel: store.Channel, **fields: Any
+    ) -> c.DeliveryResult:
         DELIVERED.labels(channel=channel, outcome=outcome).inc()
         log.info(
             "notification_delivered" if outcome == "sent" else f"notification_{outcome}", channel=channel, **fields

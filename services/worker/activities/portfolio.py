@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date, timedelta
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.settings import Settings
@@ -46,10 +47,12 @@ CONCURRENCY = 16  # describes and queries in flight per page
 RPC_TIMEOUT = timedelta(seconds=15)
 AGREEMENT_PREFIX = "agreement-"
 
+_Item = TypeVar("_Item")
+
 
 class PortfolioActivities:
     def __init__(
-        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None, client: Client | None = None
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], client: Client | None = None
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
@@ -80,13 +83,13 @@ class PortfolioActivities:
             else:
                 self._found(result, row.id, "query_failed", f"describe: {error.message}")
             return
-        closed = described.status != WorkflowExecutionStatus.RUNNING
+        status = described.status
+        assert status is not None  # a described execution has one
+        closed = status != WorkflowExecutionStatus.RUNNING
         state = await self._query(handle, result, row.id)
         if state is None:
             if closed:
-                self._found(
-                    result, row.id, "workflow_closed", f"workflow {described.status.name.lower()}, row says {row.stage}"
-                )
+                self._found(result, row.id, "workflow_closed", f"workflow {status.name.lower()}, row says {row.stage}")
             return
         if (state.seq, state.version) > (row.last_seq, row.version):
             await self._repair(
@@ -109,9 +112,7 @@ class PortfolioActivities:
                 )
         if closed and (state.seq, state.version) <= (row.last_seq, row.version):
             # Ended without reaching a terminal stage (terminated by hand, failed, timed out).
-            self._found(
-                result, row.id, "workflow_closed", f"workflow {described.status.name.lower()} in stage {state.stage}"
-            )
+            self._found(result, row.id, "workflow_closed", f"workflow {status.name.lower()} in stage {state.stage}")
 
     # ------------------------------------------------------------ reconcile: workflows without rows
 
@@ -159,7 +160,7 @@ class PortfolioActivities:
             orgs = await store.open_orgs(session, after_org=input.after_org, limit=input.limit, only=input.orgs)
             result.after_org = orgs[-1] if len(orgs) == input.limit else None
             zones = await store.zones_of(session, orgs=orgs)
-            due: dict[str, tuple[str, object]] = {}
+            due: dict[str, tuple[str, date]] = {}
             for org in orgs:
                 zone = d.org_zone(org, *zones[org])
                 day = d.digest_day(input.at, zone, hour=input.digest_hour, until_hour=input.digest_until_hour)
@@ -195,17 +196,19 @@ class PortfolioActivities:
 
     # ------------------------------------------------------------ helpers
 
-    async def _each(self, items, check: Callable[[object], Awaitable[None]]) -> None:
+    async def _each(self, items: Iterable[_Item], check: Callable[[_Item], Awaitable[None]]) -> None:
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(item) -> None:
+        async def one(item: _Item) -> None:
             async with gate:
                 await check(item)
                 activity.heartbeat()
 
         await asyncio.gather(*(one(item) for item in items))
 
-    async def _query(self, handle, result: c.ReconcileResult, agreement_id: str) -> AgreementState | None:
+    async def _query(
+        self, handle: WorkflowHandle[Any, Any], result: c.ReconcileResult, agreement_id: str
+    ) -> AgreementState | None:
         try:
             state = await handle.query(AgreementWorkflow.state, rpc_timeout=RPC_TIMEOUT)
         except Exception as error:  # RPCError, WorkflowQueryFailedError, a timeout: all reported
@@ -215,7 +218,9 @@ class PortfolioActivities:
             return None
         return state
 
-    async def _repair(self, result: c.ReconcileResult, state: AgreementState, kind: str, detail: str) -> None:
+    async def _repair(
+        self, result: c.ReconcileResult, state: AgreementState, kind: c.DiscrepancyKind, detail: str
+    ) -> None:
         async with session_scope(self.sessionmaker) as session:
             done = await store.reproject(session, state=state)
         if done.written:
@@ -231,7 +236,9 @@ class PortfolioActivities:
             )
 
     @staticmethod
-    def _found(result: c.ReconcileResult, agreement_id: str, kind: str, detail: str, *, repaired: bool = False) -> None:
+    def _found(
+        result: c.ReconcileResult, agreement_id: str, kind: c.DiscrepancyKind, detail: str, *, repaired: bool = False
+    ) -> None:
         result.discrepancies.append(
             c.Discrepancy(agreement_id=agreement_id, kind=kind, detail=detail, repaired=repaired)
         )
