@@ -449,6 +449,14 @@ async def list_events(
     return [EventRecord(**row._asdict()) for row in rows]
 
 
+async def chain_hashes(session: AsyncSession, *, agreement_id: str) -> dict[int, str]:
+    """Each row's hash by seq."""
+    rows = await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == agreement_id).order_by(EVENTS.c.seq)
+    )
+    return {row.seq: row.hash for row in rows}
+
+
 async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVerification:
     """Recompute every hash from the stored columns, in seq order. A row breaks the chain
     when its seq skips, its prev_hash is not the previous hash, or its hash is not what its

@@ -198,8 +198,12 @@ async def list_agreements(
         )
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
+    # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
+    # organisation shows it nothing).
+    actor = commands.actor_of(principal)
+    visible = [r for r in rows if lifecycle.can_see(r.state, actor)]
     return AgreementPage(
-        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in visible], next_cursor=next_cursor
     )
 
 
