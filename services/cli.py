@@ -99,6 +99,7 @@ def _api(args) -> int:
     import uvicorn
 
     from services.api.app import create_app
+    from services.api.server import server_options
 
     settings = _configured()
     try:
@@ -113,6 +114,7 @@ def _api(args) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        **server_options(),
     )
     return 0
 

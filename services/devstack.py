@@ -137,6 +137,7 @@ async def _serve(settings: Settings, options: DevOptions, postgres, temporal) ->
     mail_sink = await start_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
 
     from services.api.app import create_app
+    from services.api.server import server_options
     from services.worker.main import run_worker
 
     stop = asyncio.Event()
@@ -154,6 +155,7 @@ async def _serve(settings: Settings, options: DevOptions, postgres, temporal) ->
             log_config=None,
             access_log=False,
             lifespan="on",
+            **server_options(),
         )
     )
     api = asyncio.create_task(server.serve(), name="api")

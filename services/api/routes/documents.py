@@ -100,8 +100,8 @@ async def diff_drafts(
     agreement_id: str,
     session: SessionDep,
     principal: PrincipalDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
 ) -> DraftDiff:
     state = await load_visible(session, agreement_id, principal)
     drafts = {d.version: d for d in state.drafts}
