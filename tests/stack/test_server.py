@@ -32,7 +32,9 @@ async def served() -> AsyncIterator[int]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(200):  # up to 10 s
+        if server.started:
+            break
         await asyncio.sleep(0.05)
     yield port
     server.should_exit = True
