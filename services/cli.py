@@ -103,6 +103,7 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.api.app import create_app
+    from services.api.server import server_options
 
     settings = _configured()
     try:
@@ -117,6 +118,7 @@ def _api(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        **server_options(),
     )
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -24,11 +25,12 @@ from temporalio.client import Client
 from services.auth import mint_token
 from services.demo import seed as seed_demo
 from services.embedded.ports import free_port, port_is_free
-from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.postgres import APP_ROLE, OWNER_ROLE, PASSWORDS_FILE, EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
 from services.logging import configure_logging
 from services.settings import Settings
 from services.store.migrate import upgrade_database
+from services.store.roles import grant_application_role
 from services.temporal_client import connect_temporal
 from workflows.messages import GATES
 
@@ -83,14 +85,14 @@ def _run(options: DevOptions) -> int:
     _check_ports_free(options, pg_port)
     _remember(data_dir / "pg_port", str(pg_port))
 
-    postgres = EmbeddedPostgres(data_dir, pg_port)
+    postgres = EmbeddedPostgres(data_dir, pg_port, secured=True)
     temporal = EmbeddedTemporal(data_dir, options.temporal_port, options.ui_port)
     # The SMTP sink takes the usual dev port when it is free (so PAKTA_SMTP_PORT's default
     # matches), any free port otherwise: a busy 1025 must not stop `pakta dev`.
     smtp_port = DEFAULT_SMTP_PORT if port_is_free(DEFAULT_SMTP_PORT) else free_port()
     settings = Settings(
         env="dev",
-        database_url=postgres.url,
+        database_url=postgres.app_url,  # set again once PostgreSQL has started (its passwords)
         temporal_address=temporal.address,
         jwt_secret=_dev_secret(data_dir),
         api_host="127.0.0.1",
@@ -109,6 +111,8 @@ def _run(options: DevOptions) -> int:
         # Children are spawned here, on the main thread (see services/embedded/process.py).
         with _step("starting PostgreSQL"):
             _or_fail(postgres.start, postgres.log_path)
+        # The API and the worker use the least-privilege role; migrations, the owner's.
+        settings = settings.model_copy(update={"database_url": postgres.app_url})
         with _step("starting the Temporal dev server"):
             temporal.spawn()
         asyncio.run(_serve(settings, options, postgres, temporal))
@@ -124,7 +128,9 @@ async def _serve(
 ) -> None:
     # Temporal boots while the migrations run.
     with _step("migrating the database"):
-        await _or_fail_async(upgrade_database(settings), postgres.log_path)
+        as_owner = settings.model_copy(update={"database_url": postgres.owner_url})
+        await _or_fail_async(upgrade_database(as_owner), postgres.log_path)
+        await _or_fail_async(grant_application_role(postgres.owner_url, APP_ROLE), postgres.log_path)
     with _step("waiting for Temporal"):
         await _or_fail_async(temporal.wait_ready(), temporal.log_path)
     client = await connect_temporal(settings)
@@ -134,6 +140,7 @@ async def _serve(
     mail_sink = await start_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
 
     from services.api.app import create_app
+    from services.api.server import server_options
     from services.worker.main import run_worker
 
     stop = asyncio.Event()
@@ -151,6 +158,7 @@ async def _serve(
             log_config=None,
             access_log=False,
             lifespan="on",
+            **server_options(),
         )
     )
     api = asyncio.create_task(server.serve(), name="api")
@@ -202,7 +210,11 @@ def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTempora
         for name, user in DEMO_USERS.items()
     }
     token_file = data_dir / "tokens.txt"
-    token_file.write_text("".join(f"{name}\t{token}\n" for name, token in tokens.items()))
+    # The tokens are bearer credentials (an admin's among them): readable by us only.
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{name}\t{token}\n" for name, token in tokens.items()))
+    token_file.chmod(0o600)
     lines = [
         "",
         "Pakta is running.",
@@ -210,7 +222,8 @@ def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTempora
         f"  API docs      {api}/docs",
         f"  Temporal UI   {temporal.ui_url}",
         f"  Temporal      {temporal.address} (namespace {settings.temporal_namespace})",
-        f"  PostgreSQL    postgresql://pakta@127.0.0.1:{postgres.port}/pakta",
+        f"  PostgreSQL    postgresql://{OWNER_ROLE}@127.0.0.1:{postgres.port}/pakta "
+        f"(passwords in {data_dir / PASSWORDS_FILE})",
         f"  Data dir      {data_dir}",
         f"  Mail (dev)    {api}/dev/mail (SMTP sink on 127.0.0.1:{settings.smtp_port}, "
         f"files in {settings.dev_mail_dir})",

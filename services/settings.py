@@ -7,11 +7,12 @@ One class, so the README table, docker-compose.yml and the code cannot drift apa
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.notifying.webhook import allow_list_entry
 from workflows.portfolio.digest import DIGEST_HOUR
 
 # Good enough for a laptop, never for production: create_app() refuses to start with it
@@ -100,6 +101,10 @@ class Settings(BaseSettings):
     delivery_give_up_hours: float = Field(default=72.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_disable_after_hours: float = Field(default=72.0, ge=0)
+    # Webhook egress: in production only public addresses are posted to (after DNS, on the
+    # address connected), over https. Deliberate internal receivers go here: host names
+    # (any address they resolve to) or IP addresses and CIDR networks, comma-separated.
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     dev_mail_dir: str | None = None
 
     # Portfolio sweep: `pakta worker` keeps its hourly Temporal Schedule; each organisation's
@@ -112,6 +117,20 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     # The API's /metrics: open in dev; in production only to a scraper showing this bearer token.
     metrics_token: str | None = Field(default=None, repr=False)
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            allow_list_entry(item)
+        return [item.lower() for item in value]
 
     @property
     def is_production(self) -> bool:

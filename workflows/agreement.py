@@ -46,6 +46,9 @@ class AgreementInput(BaseModel):
     # When the API accepted the request. The decider's clock for the creation, so that a
     # workflow task retried after a crash computes the very same events (see `ActInput.at`).
     requested_at: datetime | None = None
+    # The audit trail's hash after each recorded batch (last seq -> hash), as the recording
+    # returned it: carried across continue-as-new, it anchors the trail outside the database.
+    heads: dict[int, str] | None = None
     # Continue as new after this many commands in one run, besides Temporal's suggestion
     # (which comes at thousands of events); small values let tests exercise the hand-over.
     commands_per_run: int | None = None
@@ -105,6 +108,7 @@ class AgreementWorkflow:
         self._commands = 0
         self._notifications: list[asyncio.Task[object]] = []
         self._commands_per_run = input.commands_per_run
+        self._heads: dict[int, str] = dict(input.heads or {})
 
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
@@ -145,7 +149,12 @@ class AgreementWorkflow:
         assert self._state is not None
         if not self._closed():
             workflow.continue_as_new(
-                AgreementInput(agreement_id=self._state.id, state=self._state, commands_per_run=self._commands_per_run)
+                AgreementInput(
+                    agreement_id=self._state.id,
+                    state=self._state,
+                    commands_per_run=self._commands_per_run,
+                    heads=self._heads,
+                )
             )
         return self._state
 
@@ -242,6 +251,12 @@ class AgreementWorkflow:
         return self._state
 
     @workflow.query
+    def heads(self) -> dict[int, str]:
+        """The audit trail's hash after each batch this workflow recorded (last seq -> hash):
+        Temporal's history witnesses them, whatever the database says later."""
+        return self._heads
+
+    @workflow.query
     def snapshot(self, actor: m.Actor) -> m.Snapshot | None:
         if self._state is None:
             return None
@@ -280,7 +295,7 @@ class AgreementWorkflow:
             state = lifecycle.evolve(state, event)
         assert state is not None
         try:
-            await workflow.execute_local_activity(
+            recorded = await workflow.execute_local_activity(
                 records.RECORD_EVENTS,
                 records.RecordEventsInput(state=state, events=events, recorder=self._recorder()),
                 result_type=records.RecordEventsResult,
@@ -293,6 +308,7 @@ class AgreementWorkflow:
             # so the agreement takes its next command; the caller is told this one failed.
             raise recording_failure(error) from None
         self._state = state
+        self._heads[state.seq] = recorded.head
         self._notifications = [task for task in self._notifications if not task.done()]
         self._notifications.append(asyncio.create_task(self._notify(events, state)))
 

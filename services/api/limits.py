@@ -3,6 +3,7 @@
 - A body larger than its limit is refused with 413 as soon as its declared length (or the
   bytes read so far) passes the limit — never parsed, never buffered whole. A 10 MB JSON
   body used to take ten seconds to refuse and stall the process meanwhile.
+- Headers (with the request line) over 16 KiB get 431.
 - A path or query string that holds a NUL or another control character, or bytes that
   are not UTF-8, is refused with 400: no identifier, filter or cursor of Pakta's can hold
   one, and passing it on made PostgreSQL fail with a 500.
@@ -18,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import error_response
 
+# The request line and headers together: larger is refused with 431 here, or with 400 by
+# the server itself when they arrive in several reads (see services/api/server.py).
+MAX_HEADER_BYTES = 16 * 1024
 # C0 controls and DEL; a tab or newline has no place in a URL either.
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -37,6 +41,16 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        size = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+        size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if size > MAX_HEADER_BYTES:
+            await error_response(
+                431,
+                "request_header_fields_too_large",
+                f"The request line and headers exceed {MAX_HEADER_BYTES} bytes.",
+                {"max_bytes": MAX_HEADER_BYTES},
+            )(scope, receive, send)
             return
         problem = _url_problem(scope)
         if problem is not None:

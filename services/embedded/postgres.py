@@ -7,7 +7,9 @@ Here the postmaster is a direct child that dies with us (see services/embedded/p
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -19,8 +21,13 @@ import psutil
 
 from services.embedded.process import spawn, stop_process
 
-DB_USER = "pakta"
+DB_USER = "pakta"  # the bootstrap superuser
 DB_NAME = "pakta"
+# With `secured`: the database's owner, who runs the migrations (no superuser), and the
+# role the API and the worker use (rows only, no DDL; see services/store/roles.py).
+OWNER_ROLE = "pakta_owner"
+APP_ROLE = "pakta_app"
+PASSWORDS_FILE = "pg_passwords.json"  # in the data dir, mode 0600
 # PostgreSQL refuses to run as root; as root we run it as this system user instead.
 SYSTEM_USER = "embedded_postgres"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for ".s.PGSQL.<port>"
@@ -42,17 +49,41 @@ def _bin(name: str) -> str:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path | str, port: int) -> None:
+    """`secured=False` (tests): one superuser, trusted without a password on 127.0.0.1.
+    `secured=True` (`pakta dev`): every role needs its password (scram-sha-256, kept in
+    `<data-dir>/pg_passwords.json`, mode 0600); the database belongs to a non-superuser
+    owner role that runs migrations, and the application gets a least-privilege role.
+    A data dir from before is converted on its next start."""
+
+    def __init__(self, data_dir: Path | str, port: int, *, secured: bool = False) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.pgdata = self.data_dir / "postgres"
         self.port = port
+        self.secured = secured
         self.log_path = self.data_dir / "postgres.log"
         self.user: str | None = None  # system user to run as; None = ourselves
         self.process: subprocess.Popen[bytes] | None = None
+        self._passwords: dict[str, str] = {}
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
+        """The bootstrap superuser's URL (with its password when secured)."""
+        return self._url(DB_USER)
+
+    @property
+    def owner_url(self) -> str:
+        """The database owner's URL, for migrations (secured only)."""
+        return self._url(OWNER_ROLE)
+
+    @property
+    def app_url(self) -> str:
+        """The application role's URL, for the API and the worker (secured only)."""
+        return self._url(APP_ROLE)
+
+    def _url(self, role: str) -> str:
+        password = self._passwords.get(role)
+        credentials = f"{role}:{password}" if password else role
+        return f"postgresql+asyncpg://{credentials}@127.0.0.1:{self.port}/{DB_NAME}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -76,7 +107,11 @@ class EmbeddedPostgres:
                 death_signal=signal.SIGINT,
             )
         self._wait_until_ready(timeout)
+        if self.secured:
+            self._require_passwords()
         self._create_database()
+        if self.secured:
+            self._create_roles()
 
     def stop(self, *, timeout: float = 20.0) -> None:
         # SIGINT is PostgreSQL's "fast shutdown": roll back sessions, checkpoint, exit.
@@ -121,14 +156,71 @@ class EmbeddedPostgres:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _initdb(self) -> None:
-        result = subprocess.run(
-            [_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", DB_USER, "-E", "utf8", "--no-instructions"],
-            user=self.user,
-            capture_output=True,
-            text=True,
-        )
+        argv = [_bin("initdb"), "-D", str(self.pgdata), "-U", DB_USER, "-E", "utf8", "--no-instructions"]
+        pwfile = self.data_dir / "initdb.pw"
+        if self.secured:
+            self._passwords = self._load_passwords()
+            pwfile.write_text(self._passwords[DB_USER] + "\n")
+            pwfile.chmod(0o600)
+            self._chown(pwfile)
+            argv += ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+        else:
+            argv += ["--auth=trust"]
+        try:
+            result = subprocess.run(argv, user=self.user, capture_output=True, text=True)
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+    # -- roles and passwords (secured) ------------------------------------------------------
+
+    def _load_passwords(self) -> dict[str, str]:
+        """The roles' passwords, generated once per data dir and kept readable by us only."""
+        path = self.data_dir / PASSWORDS_FILE
+        if path.exists():
+            passwords = json.loads(path.read_text())
+        else:
+            passwords = {role: secrets.token_urlsafe(24) for role in (DB_USER, OWNER_ROLE, APP_ROLE)}
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(passwords, out)
+        path.chmod(0o600)
+        return passwords
+
+    def _require_passwords(self) -> None:
+        """A cluster made before passwords (trust on 127.0.0.1) gets them now: the superuser's
+        password is set while it is still trusted, then the host lines ask for passwords."""
+        self._passwords = self._load_passwords()
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if line and not line.startswith("#")):
+            return
+        self._psql(f"ALTER ROLE {DB_USER} PASSWORD '{self._passwords[DB_USER]}'", password=False)
+        secured = [
+            line.rsplit("trust", 1)[0] + "scram-sha-256"
+            if line and not line.startswith("#") and line.split()[-1:] == ["trust"]
+            else line
+            for line in lines
+        ]
+        hba.write_text("\n".join(secured) + "\n")
+        self._psql("SELECT pg_reload_conf()")
+
+    def _create_roles(self) -> None:
+        owner, app = self._passwords[OWNER_ROLE], self._passwords[APP_ROLE]
+        for role, password in ((OWNER_ROLE, owner), (APP_ROLE, app)):
+            exists = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
+            verb = "ALTER" if exists else "CREATE"
+            self._psql(
+                f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                f"PASSWORD '{password}'"
+            )
+        # The owner owns the database (and so, since PostgreSQL 15, its public schema) and
+        # every object the migrations made, also those made by the superuser before.
+        self._psql(f"ALTER DATABASE {DB_NAME} OWNER TO {OWNER_ROLE}")
+        self._psql(f"REVOKE ALL ON DATABASE {DB_NAME} FROM PUBLIC")
+        self._psql(f"GRANT CONNECT ON DATABASE {DB_NAME} TO {APP_ROLE}")
+        self._psql(REASSIGN_TO_OWNER, database=DB_NAME)
 
     def _remove_stale_pidfile(self) -> None:
         """A crash can leave postmaster.pid behind; PostgreSQL then refuses to start if its
@@ -164,7 +256,10 @@ class EmbeddedPostgres:
         self.stop()
         raise RuntimeError(f"PostgreSQL did not become ready in {timeout:.0f}s:\n{self._log_tail()}")
 
-    def _psql(self, sql: str, database: str = "postgres") -> str:
+    def _psql(self, sql: str, database: str = "postgres", *, password: bool = True) -> str:
+        env = dict(os.environ)
+        if password and self._passwords:
+            env["PGPASSWORD"] = self._passwords[DB_USER]
         result = subprocess.run(
             [
                 _bin("psql"),
@@ -184,6 +279,7 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
             check=False,
+            env=env,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
@@ -198,3 +294,29 @@ class EmbeddedPostgres:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+# Objects in the public schema not yet the owner's (a data dir migrated by the superuser
+# before roles existed) move to it; extensions' own objects stay where they are.
+REASSIGN_TO_OWNER = f"""
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+               AND c.relowner <> '{OWNER_ROLE}'::regrole
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO {OWNER_ROLE}', r.name);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS name FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public' AND p.proowner <> '{OWNER_ROLE}'::regrole
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO {OWNER_ROLE}', r.name);
+    END LOOP;
+END
+$$
+"""

@@ -5,18 +5,35 @@ receivers verify with an off-the-shelf library (e.g. `standardwebhooks.Webhook`)
 The webhook-id is the event id: a receiver that saw it already can drop the delivery,
 which covers the one case the delivery log cannot (a crash after the receiver accepted the
 request but before we logged it as sent).
+
+Egress (SSRF): URLs are organisations' input, fetched from inside Pakta's network. A URL
+that cannot be sent to (control characters, user info, a bad host or port) is refused at
+registration; in production the scheme must be https and the host must resolve only to
+public addresses — loopback, private, link-local, multicast, unspecified, reserved and
+other non-global addresses (IPv4 and IPv6, IPv4-mapped included; numeric forms such as
+`0x7f000001` resolve like any name) are refused, at registration and again at delivery,
+where the address checked is the address connected to (DNS rebinding: resolve once,
+check, connect to that IP with the original Host and TLS server name). Deliberate
+internal receivers are allowed by `PAKTA_WEBHOOK_ALLOWED_HOSTS` (names or CIDRs); dev
+also allows loopback, for the dev stack's and the tests' local receivers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import re
 import secrets as random
+import socket
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import SplitResult, urlsplit
 
 from workflows.messages import Event
 
@@ -80,3 +97,181 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
     except (TypeError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------- egress
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# What an attempt records, never the receiver's answer or an exception's text (they tell
+# an internal service's reply, closed ports, PostgreSQL and gRPC apart).
+ERROR_CLASSES = (
+    "http_status",  # an answer outside 2xx (its status code is recorded)
+    "timeout",
+    "connection_refused",
+    "connection_error",  # reset, unreachable, closed mid-answer
+    "tls_error",
+    "dns_error",  # the host does not resolve (now)
+    "refused_address",  # resolves to an address Pakta does not post to
+    "invalid_url",
+    "unexpected_error",
+)
+
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")  # controls, whitespace
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+
+
+class UrlRefused(Exception):
+    """A webhook URL Pakta will not post to; `error` is one of ERROR_CLASSES."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def allow_list_entry(entry: str) -> IPNetwork | str:
+    """An entry of PAKTA_WEBHOOK_ALLOWED_HOSTS: an IP network (an address is a /32 or /128)
+    or a host name (lower-cased)."""
+    text = entry.strip().lower()
+    try:
+        return ipaddress.ip_network(text.strip("[]"), strict=False)
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(text):
+        raise ValueError(f"{entry!r} is neither a host name nor an IP address or network")
+    return text.rstrip(".")
+
+
+@dataclass(frozen=True)
+class Egress:
+    """Where webhooks may go: `production` refuses plain http and non-public addresses;
+    `allowed` (host names and networks) lets deliberate internal receivers through."""
+
+    production: bool
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, *, production: bool, allowed: Iterable[str] = ()) -> Egress:
+        entries = [allow_list_entry(e) for e in allowed]
+        return cls(
+            production=production,
+            hosts=frozenset(e for e in entries if isinstance(e, str)),
+            networks=tuple(e for e in entries if not isinstance(e, str)),
+        )
+
+    def host_allowed(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
+
+    def address_allowed(self, address: IPAddress) -> bool:
+        if any(address in network for network in self.networks):
+            return True
+        if address.is_loopback and not self.production:
+            return True  # the dev stack's and the tests' local receivers
+        return public(address)
+
+
+def public(address: IPAddress) -> bool:
+    """A globally routable unicast address (an IPv4-mapped IPv6 address as its IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: the URL as registered, and the one address to connect to."""
+
+    url: str
+    scheme: str
+    host: str  # as in the URL (the Host header and the TLS server name)
+    port: int
+    address: IPAddress
+
+    @property
+    def connect_url(self) -> str:
+        """The URL with the checked address in place of the host: httpx connects there and
+        nowhere else (no second resolution an attacker's DNS could answer differently)."""
+        parts = urlsplit(self.url)
+        literal = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+        return parts._replace(netloc=f"{literal}:{self.port}").geturl()
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+def check_url(url: str, egress: Egress) -> SplitResult:
+    """The URL's parts if it can be sent to, else UrlRefused('invalid_url'). Syntax only;
+    `resolve` checks where it leads."""
+    if _UNSENDABLE.search(url):
+        raise UrlRefused("invalid_url", "The URL holds a control character or white space.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UrlRefused("invalid_url", "The URL's host or port is not valid.") from None
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme not in ("https", "http") or not host:
+        raise UrlRefused("invalid_url", "The URL must be absolute, with scheme https.")
+    if "@" in parts.netloc:
+        raise UrlRefused("invalid_url", "The URL must not carry a user name or password.")
+    if port == 0:
+        raise UrlRefused("invalid_url", "The URL's port is not valid.")
+    if not _literal(host) and not _HOST_NAME.match(host):
+        raise UrlRefused("invalid_url", "The URL's host is not a host name or an IP address.")
+    if egress.production and parts.scheme != "https" and not _allowed_by_list(host, egress):
+        raise UrlRefused("invalid_url", "The URL must use https.")
+    return parts
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _allowed_by_list(host: str, egress: Egress) -> bool:
+    literal = _literal(host)
+    return egress.host_allowed(host) or (literal is not None and any(literal in n for n in egress.networks))
+
+
+async def resolve(url: str, egress: Egress) -> Target:
+    """Check `url`, resolve its host once and check every address it resolves to; the
+    target to connect to is the first. UrlRefused('invalid_url' | 'dns_error' |
+    'refused_address') otherwise."""
+    parts = check_url(url, egress)
+    host = (parts.hostname or "").rstrip(".")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UrlRefused("dns_error", "The URL's host does not resolve.") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses:
+        raise UrlRefused("dns_error", "The URL's host does not resolve.")
+    if not egress.host_allowed(host) and not all(egress.address_allowed(a) for a in addresses):
+        raise UrlRefused(
+            "refused_address",
+            "The URL leads to an address webhooks are not sent to (loopback, private, link-local, "
+            "multicast or reserved).",
+        )
+    return Target(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0])
+
+
+def describe(error: str, status: int | None) -> str:
+    """What the delivery log and a disabled endpoint's notice say about a failure."""
+    return f"HTTP {status}" if error == "http_status" and status is not None else error

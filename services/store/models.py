@@ -1,4 +1,5 @@
-"""Tables: the agreement read model, the append-only audit trail, uploaded documents.
+"""Tables: the agreement read model, the append-only audit trail, uploaded documents and
+where they are attached.
 
 The schema itself is created by the hand-written migrations in `migrations/versions/`
 (which also hold what models cannot say: the append-only trigger, the pg_trgm index);
@@ -137,18 +138,37 @@ class SupersededEvent(Base):
 
 
 class Document(Base):
-    """Uploaded documents, content-addressed: the SHA-256 is the key, so an upload is
-    idempotent and only the hash travels through Temporal."""
+    """Uploaded documents, content-addressed within their organisation: (org, SHA-256) is
+    the key, so an upload is idempotent, the same bytes uploaded by two organisations are
+    two documents (each with its own media type), and only the hash travels through
+    Temporal."""
 
     __tablename__ = "documents"
 
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
     sha256: Mapped[str] = mapped_column(CHAR(64), primary_key=True)
     media_type: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(Text)
-    org: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class DocumentAttachment(Base):
+    """Where a document is shared: the organisation `org`'s document `sha256` attached to
+    an agreement by the event at `seq` (a draft version, a signature's evidence, an
+    import's signed text). Written by the projection in `queries.append_events`; the
+    agreement's parties (and whoever may see it) may read the document."""
+
+    __tablename__ = "document_attachments"
+
+    agreement_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(CHAR(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    org: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_document_attachments_sha256", "sha256"),)
 
 
 from services.store.notification_models import *  # noqa: E402, F403  (registers notification tables on Base)

@@ -17,14 +17,16 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, Text, cast, func, select, tuple_
+from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
-from services.store.models import Agreement, AgreementEvent, Document, SupersededEvent
+from services.store.models import Agreement, AgreementEvent, Document, DocumentAttachment, SupersededEvent
 from workflows.contracts.records import Recorder, RecordEventsResult
 from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
+from workflows.lifecycle import events as events_
+from workflows.lifecycle.events import payload_as
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
 
 AGREEMENTS = Agreement.__table__
@@ -32,6 +34,7 @@ EVENTS = AgreementEvent.__table__
 SUPERSEDED = SupersededEvent.__table__
 SUPERSEDED_LOG = structlog.get_logger("pakta.audit")
 DOCUMENTS = Document.__table__
+ATTACHMENTS = DocumentAttachment.__table__
 MAX_PAGE = 500
 
 
@@ -183,6 +186,9 @@ async def append_events(
     if rows:
         await session.execute(EVENTS.insert(), rows)
         last_seq = rows[-1]["seq"]
+        attached = [a for event in fresh for a in attachments(event)]
+        if attached:
+            await session.execute(insert(ATTACHMENTS).on_conflict_do_nothing(), attached)
     if state.seq > last_seq:
         raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq}.")
     await _project(session, state, head, replace=superseded > 0)
@@ -254,6 +260,10 @@ async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int,
         ],
     )
     await session.execute(EVENTS.delete().where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq))
+    # What the superseded rows attached is attached no more (history decides anew).
+    await session.execute(
+        ATTACHMENTS.delete().where(ATTACHMENTS.c.agreement_id == agreement_id, ATTACHMENTS.c.seq >= seq)
+    )
     SUPERSEDED_LOG.warning(
         "events_superseded",
         agreement_id=agreement_id,
@@ -439,6 +449,14 @@ async def list_events(
     return [EventRecord(**row._asdict()) for row in rows]
 
 
+async def chain_hashes(session: AsyncSession, *, agreement_id: str) -> dict[int, str]:
+    """Each row's hash by seq."""
+    rows = await session.execute(
+        select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.agreement_id == agreement_id).order_by(EVENTS.c.seq)
+    )
+    return {row.seq: row.hash for row in rows}
+
+
 async def verify_chain(session: AsyncSession, *, agreement_id: str) -> ChainVerification:
     """Recompute every hash from the stored columns, in seq order. A row breaks the chain
     when its seq skips, its prev_hash is not the previous hash, or its hash is not what its
@@ -505,43 +523,87 @@ def stored_body(row: EventRecord) -> dict[str, Any]:
 async def put_document(
     session: AsyncSession, *, content: bytes, media_type: str, uploaded_by: str, org: str
 ) -> DocumentRecord:
-    """Store `content` under its SHA-256. Uploading the same bytes again changes nothing and
-    returns the first upload's record."""
+    """Store `content` as `org`'s document under its SHA-256. The same organisation
+    uploading the same bytes again changes nothing and gets its first upload's record;
+    another organisation's upload of them is its own document."""
     sha256 = hashlib.sha256(content).hexdigest()
     await session.execute(
         insert(DOCUMENTS)
         .values(
             sha256=sha256, media_type=media_type, size=len(content), content=content, uploaded_by=uploaded_by, org=org
         )
-        .on_conflict_do_nothing(index_elements=[DOCUMENTS.c.sha256])
+        .on_conflict_do_nothing(index_elements=[DOCUMENTS.c.org, DOCUMENTS.c.sha256])
     )
-    record = await get_document(session, sha256=sha256)
+    record = await get_document(session, org=org, sha256=sha256)
     assert record is not None
     return record
 
 
-async def get_document(session: AsyncSession, *, sha256: str) -> DocumentRecord | None:
-    row = (await session.execute(select(DOCUMENTS).where(DOCUMENTS.c.sha256 == sha256))).first()
+async def get_document(session: AsyncSession, *, org: str, sha256: str) -> DocumentRecord | None:
+    row = (await session.execute(select(DOCUMENTS).where(DOCUMENTS.c.org == org, DOCUMENTS.c.sha256 == sha256))).first()
     return DocumentRecord(**row._asdict()) if row else None
 
 
-async def documents_exist(session: AsyncSession, *, hashes: Iterable[str]) -> set[str]:
+async def documents_uploaded(session: AsyncSession, *, org: str, hashes: Iterable[str]) -> set[str]:
+    """Which of `hashes` are documents `org` uploaded (the only ones it may attach)."""
     wanted = list(set(hashes))
     if not wanted:
         return set()
-    rows = await session.scalars(select(DOCUMENTS.c.sha256).where(DOCUMENTS.c.sha256.in_(wanted)))
+    rows = await session.scalars(
+        select(DOCUMENTS.c.sha256).where(DOCUMENTS.c.org == org, DOCUMENTS.c.sha256.in_(wanted))
+    )
     return set(rows)
 
 
-async def document_shared_with(
-    session: AsyncSession, *, sha256: str, orgs: Sequence[str], include_ministry_visible: bool = False
-) -> bool:
-    """Whether a document belongs to an agreement these organisations may see (as a draft,
-    a signed text or a signature's evidence). Hashes are hex, so a text match on the stored
-    state cannot mistake anything else for them."""
-    a = AGREEMENTS.c
-    visible = a.orgs.overlap(list(orgs))
-    if include_ministry_visible:
-        visible = visible | a.ministry_visible
-    found = await session.scalar(select(a.id).where(visible, cast(a.state, Text).contains(sha256)).limit(1))
-    return found is not None
+@dataclass(frozen=True, slots=True)
+class AttachmentRecord:
+    agreement_id: str
+    seq: int
+    sha256: str
+    kind: str
+    org: str  # the document's owner
+    state: AgreementState  # of the agreement it is attached to, to decide who may see it
+
+
+async def attachments_of(session: AsyncSession, *, sha256: str, limit: int = 200) -> list[AttachmentRecord]:
+    """Where the document(s) with this hash are attached, with each agreement's state."""
+    rows = await session.execute(
+        select(ATTACHMENTS, AGREEMENTS.c.state)
+        .join(AGREEMENTS, AGREEMENTS.c.id == ATTACHMENTS.c.agreement_id)
+        .where(ATTACHMENTS.c.sha256 == sha256)
+        .order_by(ATTACHMENTS.c.agreement_id, ATTACHMENTS.c.seq)
+        .limit(limit)
+    )
+    return [
+        AttachmentRecord(
+            agreement_id=r.agreement_id,
+            seq=r.seq,
+            sha256=r.sha256,
+            kind=r.kind,
+            org=r.org,
+            state=AgreementState.model_validate(r.state),
+        )
+        for r in rows
+    ]
+
+
+def attachments(event: Event) -> list[dict[str, Any]]:
+    """The documents an event attaches to its agreement, each with its owner: the
+    organisation whose member attached it (only an organisation's own uploads can be
+    attached; the API checks it before the command is sent). A new event type that
+    carries a document adds its case here."""
+    found: list[tuple[str, str | None, str]] = []
+    if event.type == "draft_submitted":
+        draft = payload_as(event, events_.DraftSubmitted)
+        found.append(("draft", draft.document, draft.org))
+    elif event.type == "document_signed":
+        signed = payload_as(event, events_.DocumentSigned)
+        found.append(("evidence", signed.evidence, signed.org))
+    elif event.type == "agreement_imported":
+        imported = payload_as(event, events_.AgreementImported)
+        found.append(("signed_text", imported.document, event.actor.org))
+    return [
+        {"agreement_id": event.agreement_id, "seq": event.seq, "sha256": sha, "kind": kind, "org": org}
+        for kind, sha, org in found
+        if sha
+    ]

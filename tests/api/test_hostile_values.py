@@ -163,3 +163,37 @@ async def test_a_control_character_or_broken_utf8_in_the_url_gets_400_in_the_err
     resp = await stack.get(stack.user("kota-cirebon", "staff"), path)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "field"),
+    [
+        ("/contacts", '{"name": "Siti\\u0000", "email": "siti@kota-bogor.go.id", "roles": ["staff"]}', "name"),
+        ("/contacts", '{"name": "Siti \\ud800", "email": "siti@kota-bogor.go.id", "roles": ["staff"]}', "name"),
+        ("/webhooks", '{"url": "https://hooks.example.test/\\u0000"}', "url"),
+        ("/webhooks", '{"url": "https://hooks.example.test/\\ud800"}', "url"),
+        ("/webhooks", '{"url": "https://hooks.example.test/a\\r\\nX-Injected: 1"}', "url"),
+    ],
+)
+async def test_a_nul_or_lone_surrogate_in_a_contact_or_webhook_is_a_422_naming_the_field(
+    stack: Stack, path: str, raw: str, field: str
+):
+    resp = await post_raw(stack, stack.user("kota-bogor", "staff"), path, raw)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error.get("field") == field or error["errors"][0]["loc"][-1] == field
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/agreements/x/events?after_seq=1099511627776",
+        "/agreements/x/drafts/diff?from=1&to=1180591620717411303424",
+        "/webhooks/x/deliveries?before=1180591620717411303424",
+        "/notifications?limit=1180591620717411303424",
+    ],
+)
+async def test_integers_beyond_their_column_are_a_422(stack: Stack, path: str):
+    resp = await stack.get(stack.user("kota-bogor", "staff"), path)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "validation_error"

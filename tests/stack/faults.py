@@ -54,8 +54,14 @@ class Topology:
 
     @property
     def settings(self) -> Settings:
-        return Settings(env="dev", database_url=self.pg.url, temporal_address=self.temporal.address,
-                        temporal_task_queue=self.task_queue, jwt_secret=SECRET, metrics_port=0)
+        return Settings(
+            env="dev",
+            database_url=self.pg.url,
+            temporal_address=self.temporal.address,
+            temporal_task_queue=self.task_queue,
+            jwt_secret=SECRET,
+            metrics_port=0,
+        )
 
     @property
     def api(self) -> str:
@@ -95,15 +101,20 @@ class Topology:
         self.logs[name] = log
         with log.open("ab") as out:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", name], cwd=ROOT, env=self.env(),
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [sys.executable, "-m", "services.cli", name],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def kill(self, name: str) -> None:
         process = self.processes[name]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
-    async def wait_api(self, timeout: float = 60) -> None:
+    async def wait_api(self, timeout: float = 60) -> None:  # noqa: ASYNC109  (polls another process)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2) as http:
             while time.monotonic() < deadline:
@@ -124,7 +135,7 @@ class Topology:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path and path.exists() else ""
 
     async def stop(self) -> None:
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
@@ -167,18 +178,21 @@ class Driver:
         ]
 
     def auth(self, person: Person) -> dict[str, str]:
-        token = mint_token(Settings(jwt_secret=self.secret), sub=person.sub, org=person.org, roles=person.roles,
-                           gates=person.gates)
+        token = mint_token(
+            Settings(jwt_secret=self.secret), sub=person.sub, org=person.org, roles=person.roles, gates=person.gates
+        )
         return {"Authorization": f"Bearer {token}"}
 
-    async def call(self, http: httpx.AsyncClient, method: str, path: str, person: Person, *,
-                   deadline: float, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, http: httpx.AsyncClient, method: str, path: str, person: Person, *, deadline: float, **kwargs: Any
+    ) -> httpx.Response:
         """A request retried while the stack is down or restarting: connection errors, 5xx."""
         delay = 0.2
         while True:
             try:
-                response = await http.request(method, f"{self.api}{path}", headers={
-                    **self.auth(person), **kwargs.pop("headers", {})}, **kwargs)
+                response = await http.request(
+                    method, f"{self.api}{path}", headers={**self.auth(person), **kwargs.pop("headers", {})}, **kwargs
+                )
                 if response.status_code < 500:
                     return response
             except RETRYABLE:
@@ -189,34 +203,43 @@ class Driver:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def run(self, *, timeout: float = 300) -> None:
+    async def run(self, *, timeout: float = 300) -> None:  # noqa: ASYNC109  (a deadline over many requests)
         deadline = time.monotonic() + timeout
         staff = self.people()[0]
         async with httpx.AsyncClient(timeout=30) as http:
             body = proposal(self.region, self.university)
             key = f"create-{self.region}-{self.university}"
-            created = await self.call(http, "POST", "/agreements", staff, deadline=deadline, json=body,
-                                      headers={"Idempotency-Key": key})
+            created = await self.call(
+                http, "POST", "/agreements", staff, deadline=deadline, json=body, headers={"Idempotency-Key": key}
+            )
             assert created.status_code in (200, 201), created.text
             self.agreement_id = created.json()["id"]
             self.accepted.append(("create", created.json()["version"]))
             while True:
-                snapshot = (await self.call(http, "GET", f"/agreements/{self.agreement_id}", staff,
-                                            deadline=deadline)).json()
+                snapshot = (
+                    await self.call(http, "GET", f"/agreements/{self.agreement_id}", staff, deadline=deadline)
+                ).json()
                 if snapshot["stage"] == "implementation":
                     return
                 step = await self.next_command(http, snapshot, deadline)
                 person, command = step
                 response = await self.call(
-                    http, "POST", f"/agreements/{self.agreement_id}/actions", person, deadline=deadline,
-                    json=command, headers={"Idempotency-Key": f"{self.agreement_id}-v{snapshot['version']}"})
+                    http,
+                    "POST",
+                    f"/agreements/{self.agreement_id}/actions",
+                    person,
+                    deadline=deadline,
+                    json=command,
+                    headers={"Idempotency-Key": f"{self.agreement_id}-v{snapshot['version']}"},
+                )
                 if response.status_code == 200:
                     self.accepted.append((command["type"], response.json()["version"]))
                 elif response.status_code not in (409, 412):  # lost a race with our own retry: re-read
                     raise AssertionError(f"{command} → {response.status_code} {response.text}")
 
-    async def next_command(self, http: httpx.AsyncClient, snapshot: dict[str, Any],
-                           deadline: float) -> tuple[Person, dict[str, Any]]:
+    async def next_command(
+        self, http: httpx.AsyncClient, snapshot: dict[str, Any], deadline: float
+    ) -> tuple[Person, dict[str, Any]]:
         aid = snapshot["id"]
         for person in self.people():
             seen = (await self.call(http, "GET", f"/agreements/{aid}", person, deadline=deadline)).json()
@@ -224,8 +247,11 @@ class Driver:
             if "submit" in allowed:
                 return person, {"type": "submit"}
             if "decide" in allowed:
-                gate = next(g["gate"] for g in seen["gates"] if g["status"] == "pending"
-                            and g["gate"] in person.gates and g["org"] in (None, person.org))
+                gate = next(
+                    g["gate"]
+                    for g in seen["gates"]
+                    if g["status"] == "pending" and g["gate"] in person.gates and g["org"] in (None, person.org)
+                )
                 return person, {"type": "decide", "gate": gate, "outcome": "approve"}
             if "sign" in allowed:
                 agreed = seen["drafts"][-1]["version"]
@@ -236,22 +262,31 @@ class Driver:
                     return person, {"type": "accept_draft", "version": latest["version"]}
         # Nobody owes a decision: the step wants a document from the region's staff.
         staff = self.people()[0]
-        upload = await self.call(http, "POST", "/documents", staff, deadline=deadline,
-                                 content=f"# {snapshot['step']['key']} {aid}\n".encode(),
-                                 headers={"Content-Type": "text/markdown"})
+        upload = await self.call(
+            http,
+            "POST",
+            "/documents",
+            staff,
+            deadline=deadline,
+            content=f"# {snapshot['step']['key']} {aid}\n".encode(),
+            headers={"Content-Type": "text/markdown"},
+        )
         assert upload.status_code in (200, 201), upload.text
         return staff, {"type": "submit_draft", "document": upload.json()["sha256"]}
 
 
 def proposal(region: str, university: str) -> dict[str, Any]:
     return {
-        "title": f"Riset bersama {region} – {university}", "kind": "ksdpk",
-        "objectives": "Riset terapan untuk ketahanan pangan daerah.", "sector": "research",
+        "title": f"Riset bersama {region} – {university}",
+        "kind": "ksdpk",
+        "objectives": "Riset terapan untuk ketahanan pangan daerah.",
+        "sector": "research",
         "parties": [
             {"org": region, "role": "initiator", "sector": "government", "signatory": "Bupati"},
             {"org": university, "role": "counterparty", "sector": "academia", "signatory": "Rektor"},
         ],
-        "start_date": "2027-01-01", "duration_months": 24,
+        "start_date": "2027-01-01",
+        "duration_months": 24,
     }
 
 
@@ -266,17 +301,25 @@ async def check_outcome(drivers: list[Driver], *, expected_stage: str = "impleme
             aid = driver.agreement_id
             snapshot = (await driver.call(http, "GET", f"/agreements/{aid}", staff, deadline=deadline)).json()
             assert snapshot["stage"] == expected_stage, (aid, snapshot["stage"])
-            events = (await driver.call(http, "GET", f"/agreements/{aid}/events", staff,
-                                        deadline=deadline)).json()["events"]
+            events = (await driver.call(http, "GET", f"/agreements/{aid}/events", staff, deadline=deadline)).json()[
+                "events"
+            ]
             versions = {e["version"] for e in events}
             lost = [(kind, v) for kind, v in driver.accepted if v not in versions]
             assert not lost, f"accepted commands missing from the trail of {aid}: {lost}"
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-            verify = (await driver.call(http, "GET", f"/agreements/{aid}/events/verify", staff,
-                                        deadline=deadline)).json()
+            verify = (
+                await driver.call(http, "GET", f"/agreements/{aid}/events/verify", staff, deadline=deadline)
+            ).json()
             assert verify["valid"] and verify["count"] == len(events), verify
-            comment = await driver.call(http, "POST", f"/agreements/{aid}/actions", staff, deadline=deadline,
-                                        json={"type": "comment", "text": "Masih menerima perintah."})
+            comment = await driver.call(
+                http,
+                "POST",
+                f"/agreements/{aid}/actions",
+                staff,
+                deadline=deadline,
+                json={"type": "comment", "text": "Masih menerima perintah."},
+            )
             assert comment.status_code == 200, comment.text
             totals["agreements"] += 1
             totals["accepted"] += len(driver.accepted)
@@ -285,13 +328,15 @@ async def check_outcome(drivers: list[Driver], *, expected_stage: str = "impleme
     return dict(totals)
 
 
-async def run_burst(topology_api: str, secret: str, count: int, tag: str) -> tuple[list[Driver], list[asyncio.Task[None]]]:
+async def run_burst(
+    topology_api: str, secret: str, count: int, tag: str
+) -> tuple[list[Driver], list[asyncio.Task[None]]]:
     drivers = [Driver(topology_api, secret, f"kab-{tag}{i}", f"univ-{tag}{i}") for i in range(count)]
     tasks = [asyncio.create_task(d.run()) for d in drivers]
     return drivers, tasks
 
 
-async def until_progress(drivers: list[Driver], commands: int, timeout: float = 60) -> None:
+async def until_progress(drivers: list[Driver], commands: int, timeout: float = 60) -> None:  # noqa: ASYNC109
     """Wait until the burst has had `commands` accepted in all, so a fault lands mid-burst."""
     deadline = time.monotonic() + timeout
     while sum(len(d.accepted) for d in drivers) < commands:

@@ -4,6 +4,7 @@ migrations, the worker and the API; stops them all; and keeps its data across re
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -112,6 +113,44 @@ async def wait_no_servers(data_dir: Path, timeout: float = 20) -> list[psutil.Pr
     return left
 
 
+async def connect_as(data_dir: Path, port: int, role: str, password: str | None = None) -> asyncpg.Connection:
+    passwords = json.loads((data_dir / "pg_passwords.json").read_text())
+    return await asyncpg.connect(
+        host="127.0.0.1", port=port, user=role, database="pakta", password=password or passwords[role]
+    )
+
+
+async def the_database_asks_for_passwords_and_the_application_gets_rows_only(data_dir: Path, port: int) -> None:
+    for role in ("pakta", "pakta_owner", "pakta_app"):
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await connect_as(data_dir, port, role, password="wrong")
+    owner = await connect_as(data_dir, port, "pakta_owner")
+    try:
+        assert not await owner.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert await owner.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'agreements'") == "pakta_owner"
+    finally:
+        await owner.close()
+    app = await connect_as(data_dir, port, "pakta_app")
+    try:
+        assert not await app.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert await app.fetchval("SELECT count(*) FROM agreements") >= 0
+        for statement in (
+            "CREATE TABLE intruder (x int)",
+            "ALTER TABLE agreements ADD COLUMN x int",
+            "DROP TABLE documents",
+            "UPDATE agreement_events SET type = type",
+            "UPDATE superseded_events SET type = type",
+            "DELETE FROM superseded_events",
+            "TRUNCATE agreement_events",
+            "UPDATE alembic_version SET version_num = version_num",
+            "SET session_replication_role = replica",
+        ):
+            with pytest.raises(asyncpg.PostgresError):
+                await app.execute(statement)
+    finally:
+        await app.close()
+
+
 @pytest.fixture
 def ports() -> dict[str, int]:
     chosen: set[int] = set()
@@ -136,6 +175,9 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
         assert set(printed) == set(ROLES)
         saved = dict(line.split("\t") for line in (data_dir / "tokens.txt").read_text().splitlines())
         assert saved == printed
+        # Bearer credentials and database passwords: readable by their owner only.
+        for secret_file in ("tokens.txt", "jwt_secret", "pg_passwords.json"):
+            assert (data_dir / secret_file).stat().st_mode & 0o777 == 0o600, secret_file
         settings = Settings(jwt_secret=(data_dir / "jwt_secret").read_text().strip())
         approver = decode_token(settings, printed["approver"])
         assert approver.org == "jabar" and set(approver.gates) == {"review", "legal", "dprd", "ministry", "head"}
@@ -143,8 +185,10 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
             assert (await http.get(f"{first.api}/docs")).status_code == 200
             assert (await http.get(f"{first.api}/healthz")).json() == {"status": "ok"}
 
+        await the_database_asks_for_passwords_and_the_application_gets_rows_only(data_dir, ports["pg"])
+
         # Leave a mark in both stores: a row in PostgreSQL and a workflow in Temporal.
-        db = await asyncpg.connect(host="127.0.0.1", port=ports["pg"], user="pakta", database="pakta")
+        db = await connect_as(data_dir, ports["pg"], "pakta_owner")
         await db.execute("CREATE TABLE devstack_probe (note text); INSERT INTO devstack_probe VALUES ('kept')")
         await db.close()
         temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
@@ -158,7 +202,7 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
     second = DevStack(data_dir, ports)
     try:
         await second.wait_ready()
-        db = await asyncpg.connect(host="127.0.0.1", port=ports["pg"], user="pakta", database="pakta")
+        db = await connect_as(data_dir, ports["pg"], "pakta_owner")
         assert await db.fetchval("SELECT note FROM devstack_probe") == "kept"
         await db.close()
         temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")

@@ -51,8 +51,9 @@ async def no_duplicate_notifications(topology: Topology, drivers: list[Driver]) 
     async with httpx.AsyncClient(timeout=30) as http:
         for driver in drivers:
             staff = driver.people()[0]
-            listed = (await driver.call(http, "GET", "/notifications", staff,
-                                        deadline=time.monotonic() + 60)).json()["items"]
+            listed = (await driver.call(http, "GET", "/notifications", staff, deadline=time.monotonic() + 60)).json()[
+                "items"
+            ]
             seen = Counter((n["event_id"], n["type"]) for n in listed)
             assert all(count == 1 for count in seen.values()), seen
 

@@ -441,7 +441,7 @@ async def test_a_cursor_not_from_us_is_refused(sessionmaker):
 # ---------------------------------------------------------------- documents
 
 
-async def test_documents_are_content_addressed_and_idempotent(sessionmaker):
+async def test_a_document_is_its_organisations_and_the_same_bytes_are_two_documents(sessionmaker):
     content = f"# PKS {token()}\n\nPasal 1 …\n".encode()
     sha = hashlib.sha256(content).hexdigest()
     async with session_scope(sessionmaker) as session:
@@ -450,16 +450,51 @@ async def test_documents_are_content_addressed_and_idempotent(sessionmaker):
         )
     async with session_scope(sessionmaker) as session:
         again = await queries.put_document(
+            session, content=content, media_type="text/plain", uploaded_by="other@jabar", org="jabar"
+        )
+        theirs = await queries.put_document(
             session, content=content, media_type="text/plain", uploaded_by="partner@jateng", org="jateng"
         )
-    assert first == again  # the first upload's record stands
+    assert first == again  # the organisation's first upload stands
     assert (first.sha256, first.size, first.content, first.org) == (sha, len(content), content, "jabar")
+    assert (theirs.org, theirs.media_type, theirs.uploaded_by) == ("jateng", "text/plain", "partner@jateng")
 
     async with sessionmaker() as session:
-        assert await queries.get_document(session, sha256=sha) == first
-        assert await queries.get_document(session, sha256="0" * 64) is None
-        assert await queries.documents_exist(session, hashes=[sha, "0" * 64, sha]) == {sha}
-        assert await queries.documents_exist(session, hashes=[]) == set()
+        assert await queries.get_document(session, org="jabar", sha256=sha) == first
+        assert await queries.get_document(session, org="jateng", sha256=sha) == theirs
+        assert await queries.get_document(session, org="jatim", sha256=sha) is None
+        assert await queries.documents_uploaded(session, org="jabar", hashes=[sha, "0" * 64, sha]) == {sha}
+        assert await queries.documents_uploaded(session, org="jatim", hashes=[sha]) == set()
+        assert await queries.documents_uploaded(session, org="jabar", hashes=[]) == set()
+
+
+async def test_recording_attaches_drafts_and_evidence_to_the_agreement_and_superseding_detaches(sessionmaker):
+    lead, other = f"prov-{token()}", f"kab-{token()}"
+    state, events = create(ksdd(lead, other))
+    await record(sessionmaker, state, events)
+    attached: list[m.Event] = []
+    while not any(e.type == "draft_submitted" for e in attached):
+        state, events = happy_step(state, label=token())
+        await record(sessionmaker, state, events)
+        attached += events
+    draft = next(e for e in attached if e.type == "draft_submitted")
+    async with sessionmaker() as session:
+        found = await queries.attachments_of(session, sha256=draft.data["document"])
+    assert [(a.agreement_id, a.seq, a.kind, a.org) for a in found] == [(state.id, draft.seq, "draft", lead)]
+    assert found[0].state.id == state.id
+
+    signed = {"org": other, "version": 1, "kind": draft.data["kind"], "document": draft.data["document"]}
+    signed |= {"signed_by": "Bupati", "method": "electronic", "evidence": "e" * 64}
+    evidence = draft.model_copy(update={"type": "document_signed", "data": signed})
+    day = "2026-01-01"
+    paper = {"ref": "PKS/1", "signed_on": day, "document": "f" * 64, "method": "wet_ink"}
+    paper |= {"effective_date": day, "end_date": day, "next_evaluation_on": day}
+    imported = draft.model_copy(update={"type": "agreement_imported", "data": paper})
+    assert [(a["kind"], a["sha256"], a["org"]) for a in queries.attachments(evidence)] == [
+        ("evidence", "e" * 64, other)
+    ]
+    assert [(a["kind"], a["org"]) for a in queries.attachments(imported)] == [("signed_text", draft.actor.org)]
+    assert queries.attachments(draft.model_copy(update={"type": "comment_added"})) == []
 
 
 # ---------------------------------------------------------------- schema

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import commands, imports
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from services.api.document_access import check_attachable
 from services.errors import Forbidden, PreconditionFailed, Unprocessable
 from services.store import organisations, queries
 from workflows import lifecycle
@@ -130,7 +130,7 @@ async def import_agreements(
         for row, r in records
     ]
     actor, now = commands.actor_of(principal), commands.now_utc()
-    known = await queries.documents_exist(session, hashes=[r.document for _, r in records])
+    known = await queries.documents_uploaded(session, org=principal.org, hashes=[r.document for _, r in records])
     for row, record in records:
         errors = []
         try:
@@ -138,7 +138,9 @@ async def import_agreements(
         except lifecycle.DomainError as error:
             errors.append({"loc": ["proposal"], "message": error.message})
         if record.document not in known:
-            errors.append({"loc": ["document"], "message": "upload the signed text first (POST /documents)"})
+            errors.append(
+                {"loc": ["document"], "message": "upload the signed text first, as your organisation (POST /documents)"}
+            )
         if errors:
             problems.append({"row": row, "ref": record.ref, "errors": errors})
     if problems:
@@ -196,8 +198,12 @@ async def list_agreements(
         )
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
+    # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
+    # organisation shows it nothing).
+    actor = commands.actor_of(principal)
+    visible = [r for r in rows if lifecycle.can_see(r.state, actor)]
     return AgreementPage(
-        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in visible], next_cursor=next_cursor
     )
 
 
@@ -232,7 +238,7 @@ async def act(
         raise PreconditionFailed(
             f"The agreement is at version {state.version}, not {expected}.", code="stale_version", version=state.version
         )
-    await _check_documents(session, command)
+    await check_attachable(session, principal, command)
     # Refuse early from the read model (same decider): closed agreements have no running
     # workflow, and a refusal needs no round trip. The workflow's validator decides again.
     if not idempotency_key:
@@ -250,15 +256,3 @@ async def act(
     )
     response.headers["ETag"] = _etag(snapshot.version)
     return snapshot
-
-
-async def _check_documents(session: AsyncSession, command: m.Command) -> None:
-    hashes = [h for h in (getattr(command, "document", None), getattr(command, "evidence", None)) if h]
-    if not hashes:
-        return
-    known = await queries.documents_exist(session, hashes=hashes)
-    missing = [h for h in hashes if h not in known]
-    if missing:
-        raise Unprocessable(
-            "Upload the document first with POST /documents.", code="unknown_document", documents=missing
-        )

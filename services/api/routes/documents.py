@@ -1,5 +1,6 @@
-"""Documents: uploaded once, addressed by their SHA-256. Only the hash travels through
-Temporal and into events; a signature binds that hash."""
+"""Documents: uploaded by an organisation, addressed by their SHA-256 within it. Only the
+hash travels through Temporal and into events; a signature binds that hash. Who may read
+and attach them: `services.api.document_access`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
-from services.auth import Principal
+from services.api.document_access import readable_document
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
 from services.store import queries
 
@@ -80,23 +80,14 @@ async def upload_document(
     responses={200: {"content": {m: {} for m in MEDIA_TYPES}}},
 )
 async def download_document(sha256: str, session: SessionDep, principal: PrincipalDep) -> Response:
-    record = await queries.get_document(session, sha256=sha256.lower())
-    if record is None or not await _may_read(session, principal, record):
+    record = await readable_document(session, principal, sha256.lower())
+    if record is None:
         # Unknown and not-yours look alike: a hash reveals nothing to those not party to it.
         raise NotFound("Document not found.", sha256=sha256)
     return Response(
         content=record.content,
         media_type=record.media_type,
         headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"},
-    )
-
-
-async def _may_read(session: AsyncSession, principal: Principal, record: queries.DocumentRecord) -> bool:
-    if principal.has_role("admin", "auditor") or record.org == principal.org:
-        return True
-    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
-    return await queries.document_shared_with(
-        session, sha256=record.sha256, orgs=[principal.org], include_ministry_visible=ministry
     )
 
 
@@ -109,8 +100,8 @@ async def diff_drafts(
     agreement_id: str,
     session: SessionDep,
     principal: PrincipalDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
 ) -> DraftDiff:
     state = await load_visible(session, agreement_id, principal)
     drafts = {d.version: d for d in state.drafts}
@@ -119,8 +110,12 @@ async def diff_drafts(
         raise NotFound("No such draft version.", versions=missing)
     texts = []
     for version in (from_version, to_version):
-        record = await queries.get_document(session, sha256=drafts[version].document)
-        if record is None or record.media_type not in TEXT_TYPES:
+        # A draft is attached by its submitting organisation, whose upload it must be.
+        draft = drafts[version]
+        record = await queries.get_document(session, org=draft.org, sha256=draft.document)
+        if record is None:
+            raise NotFound("Document not found.", version=version)
+        if record.media_type not in TEXT_TYPES:
             raise Unprocessable("Only text drafts can be compared.", code="not_text", version=version)
         texts.append(record.content.decode("utf-8").splitlines(keepends=True))
     diff = "".join(difflib.unified_diff(texts[0], texts[1], fromfile=f"v{from_version}", tofile=f"v{to_version}"))

@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.api import audit_anchor
 from services.api.agreements_read import load_visible
-from services.api.deps import PrincipalDep, SessionDep
+from services.api.audit_anchor import Disagreement
+from services.api.deps import PrincipalDep, SessionDep, TemporalDep
 from services.store import queries
 
 router = APIRouter(prefix="/agreements", tags=["audit"])
@@ -33,13 +35,22 @@ class AuditTrail(BaseModel):
 
 
 class ChainVerification(BaseModel):
-    valid: bool
+    valid: bool = Field(description="the chain recomputes and agrees with the workflow (when it answered)")
     count: int
     head: str
-    broken_at: int | None = None
+    broken_at: int | None = Field(default=None, description="the first seq that does not verify")
     # Rows written by a workflow task that never completed (a crash between recording and
     # completing): Temporal's history does not hold them, so they stand apart from the chain.
     superseded: int = 0
+    anchored: bool = Field(
+        default=False,
+        description="the agreement's workflow (Temporal's history, a witness outside the database) was compared",
+    )
+    disagreements: list[Disagreement] = Field(
+        default_factory=list,
+        description="where the database and the workflow disagree: `hash@<seq>` (the trail's hash after a batch), "
+        "`seq`, a read-model column (`orgs`, `stage`, …) or `state.<field>`",
+    )
 
 
 @router.get("/{agreement_id}/events", response_model=AuditTrail, summary="The audit trail")
@@ -47,7 +58,7 @@ async def list_events(
     agreement_id: str,
     session: SessionDep,
     principal: PrincipalDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> AuditTrail:
     await load_visible(session, agreement_id, principal)
@@ -58,9 +69,19 @@ async def list_events(
 
 
 @router.get(
-    "/{agreement_id}/events/verify", response_model=ChainVerification, summary="Recompute the audit trail's hash chain"
+    "/{agreement_id}/events/verify",
+    response_model=ChainVerification,
+    summary="Recompute the audit trail's hash chain and compare it with the agreement's workflow",
 )
-async def verify_events(agreement_id: str, session: SessionDep, principal: PrincipalDep) -> ChainVerification:
+async def verify_events(
+    agreement_id: str, session: SessionDep, principal: PrincipalDep, temporal: TemporalDep
+) -> ChainVerification:
     await load_visible(session, agreement_id, principal)
-    result = await queries.verify_chain(session, agreement_id=agreement_id)
-    return ChainVerification.model_validate(result)
+    result = ChainVerification.model_validate(await queries.verify_chain(session, agreement_id=agreement_id))
+    anchored, broken_at, disagreements = await audit_anchor.check(session, temporal, agreement_id)
+    if disagreements:
+        found = [b for b in (result.broken_at, broken_at) if b is not None]
+        result.broken_at = min(found) if found else None
+        result.valid = False
+    result.anchored, result.disagreements = anchored, disagreements
+    return result

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, field_validator
@@ -17,7 +16,9 @@ from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.auth import Principal
 from services.errors import Forbidden, NotFound, Unprocessable
+from services.notifying import webhook
 from services.notifying.webhook import new_secret
+from services.settings import Settings
 from services.store import notifications as store
 from workflows.messages import OrgId
 
@@ -76,7 +77,9 @@ class Attempt(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     status_code: int | None
-    error: str | None
+    error: str | None = Field(
+        description="What went wrong, as a class: " + ", ".join(webhook.ERROR_CLASSES) + " (never the answer's body)"
+    )
     duration_ms: int | None
     outcome: Literal["succeeded", "failed", "unfinished"]
 
@@ -94,13 +97,22 @@ async def _load(session: AsyncSession, endpoint_id: str, principal: Principal) -
     return endpoint
 
 
-def _check_url(url: str, production: bool) -> None:
-    parts = urlsplit(url)
-    allowed = ("https",) if production else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname:
+async def _check_url(url: str, settings: Settings) -> None:
+    """A URL that can be sent to and, in production, leads only to public addresses (or to
+    the allow-list): see `services.notifying.webhook`."""
+    egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
+    try:
+        await webhook.resolve(url, egress)
+    except webhook.UrlRefused as refused:
+        if refused.error == "dns_error":
+            return  # not resolvable yet (or here): every delivery checks where it leads
+        code = "refused_address" if refused.error == "refused_address" else "invalid_url"
         raise Unprocessable(
-            f"The URL must be absolute with scheme {' or '.join(allowed)}.", code="invalid_url", url=url
-        )
+            refused.message,
+            code=code,
+            field="url",
+            errors=[{"loc": ["body", "url"], "msg": refused.message, "type": code}],
+        ) from None
 
 
 def _view(endpoint: store.EndpointRecord) -> dict[str, Any]:
@@ -119,7 +131,7 @@ async def create_webhook(
     org = body.org or principal.org
     if not may_manage(principal, org):
         raise Forbidden("Only staff of the organisation (or an admin) register its webhooks.")
-    _check_url(body.url, settings.is_production)
+    await _check_url(body.url, settings)
     endpoint = await store.create_endpoint(
         session, org=org, url=body.url, events=body.events, secret=new_secret(), created_by=principal.sub
     )
@@ -178,7 +190,7 @@ async def list_deliveries(
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> AttemptPage:
     await _load(session, webhook_id, principal)
     attempts = await store.list_attempts(session, endpoint_id=webhook_id, limit=limit, before_id=before)
@@ -192,10 +204,18 @@ async def list_deliveries(
             started_at=a.started_at,
             finished_at=a.finished_at,
             status_code=a.status_code,
-            error=a.error,
+            error=_error_class(a.error, a.status_code),
             duration_ms=a.duration_ms,
             outcome="unfinished" if a.finished_at is None else "succeeded" if a.error is None else "failed",
         )
         for a in attempts
     ]
     return AttemptPage(items=items, next_before=items[-1].id if len(items) == limit else None)
+
+
+def _error_class(error: str | None, status: int | None) -> str | None:
+    """Attempts recorded before errors were classes held the answer's first characters or
+    an exception's text: show only their class."""
+    if error is None or error in webhook.ERROR_CLASSES:
+        return error
+    return "http_status" if status is not None else "connection_error"

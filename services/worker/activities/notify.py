@@ -37,6 +37,7 @@ from services.settings import Settings
 from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.channels import email
+from services.worker.channels import webhook as webhook_channel
 from workflows.contracts import notify as c
 from workflows.lifecycle import party_orgs
 from workflows.notify.rules import notifications_for
@@ -72,6 +73,7 @@ class NotifyActivities:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self._http: httpx.AsyncClient | None = None
+        self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
 
     # ------------------------------------------------------------ planning
 
@@ -174,8 +176,7 @@ class NotifyActivities:
 
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            # No redirects: a 3xx is a misconfigured endpoint, not a new address to post to.
-            self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+            self._http = webhook_channel.new_client()
         return self._http
 
     @activity.defn(name=c.DELIVER_WEBHOOK)
@@ -215,19 +216,16 @@ class NotifyActivities:
         body = webhook.payload(event)
         headers = webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=active)
         started = time.monotonic()
-        status: int | None = None
-        error: str | None = None
-        retry_after: float | None = None
-        try:
-            response = await self.http().post(
-                endpoint.url, content=body, headers=headers, timeout=self.settings.webhook_timeout_seconds
-            )
-            status = response.status_code
-            retry_after = webhook.retry_after_seconds(response.headers.get("retry-after"), now)
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        sent = await webhook_channel.post(
+            self.http(),
+            endpoint.url,
+            egress=self.egress,
+            content=body,
+            headers=headers,
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+            now=now,
+        )
+        status, error = sent.status, sent.error
         duration_ms = int((time.monotonic() - started) * 1000)
 
         async with session_scope(self.sessionmaker) as session:
@@ -238,27 +236,27 @@ class NotifyActivities:
                 await store.mark_sent(session, **key)
                 await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
             else:
-                permanent = status is not None and not webhook.retryable(status)
-                await store.release_delivery(session, **key, error=error, failed=permanent)
+                reason = webhook.describe(error, status)
+                await store.release_delivery(session, **key, error=reason, failed=sent.permanent)
                 await store.endpoint_failed(session, endpoint_id=endpoint.id)
         if error is None:
             return self._done("sent", **key, status=status, attempt=claim.attempt)
-        if status is not None and not webhook.retryable(status):
+        if sent.permanent:
             DELIVERED.labels(channel="webhook", outcome="failed").inc()
-            log.warning("webhook_refused", **key, status=status, attempt=claim.attempt)
+            log.warning("webhook_refused", **key, status=status, error=error, attempt=claim.attempt)
             raise ApplicationError(
-                f"The endpoint refused the delivery: {error}",
-                {"status": status},
+                f"The delivery cannot succeed: {webhook.describe(error, status)}",
+                {"status": status, "error": error},
                 type="webhook_refused",
                 non_retryable=True,
             )
         DELIVERED.labels(channel="webhook", outcome="retry").inc()
         log.warning("webhook_retry", **key, status=status, attempt=claim.attempt, error=error)
         delay = None
-        if retry_after is not None:  # 429/503 asking for a pause: honour it, within reason
-            delay = timedelta(seconds=min(retry_after, self.settings.delivery_retry_max_seconds))
+        if sent.retry_after is not None:  # 429/503 asking for a pause: honour it, within reason
+            delay = timedelta(seconds=min(sent.retry_after, self.settings.delivery_retry_max_seconds))
         raise ApplicationError(
-            f"Webhook not delivered, will retry: {error}",
+            f"Webhook not delivered, will retry: {webhook.describe(error, status)}",
             {"status": status},
             type="webhook_unavailable",
             next_retry_delay=delay,

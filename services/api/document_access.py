@@ -1,0 +1,61 @@
+"""Who may read and who may attach a document.
+
+A document is its uploader organisation's: (org, sha256). It is readable by that
+organisation, and by whoever may see an agreement (the decider's `can_see`) where it is
+attached — as a draft version, a signature's evidence or an import's signed text
+(`document_attachments`, written by the projection). Everyone else is told it does not
+exist, whether or not the hash is known to Pakta: a hash is no oracle.
+
+Only an organisation's own uploads can be attached. That is organisation-level data the
+decider does not hold, so the API checks it before sending the command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.commands import actor_of
+from services.auth import Principal
+from services.errors import Unprocessable
+from services.store import queries
+from workflows import lifecycle
+from workflows import messages as m
+
+# The command fields that attach a document, by command type.
+ATTACHING_FIELDS: dict[str, tuple[str, ...]] = {"submit_draft": ("document",), "sign": ("evidence",)}
+
+
+async def check_attachable(session: AsyncSession, principal: Principal, command: m.Command | Any) -> None:
+    """Refuse (422, naming the field) a command that would attach a document the caller's
+    organisation has not uploaded."""
+    fields = ATTACHING_FIELDS.get(getattr(command, "type", ""), ())
+    wanted = {name: value for name in fields if (value := getattr(command, name, None))}
+    if not wanted:
+        return
+    own = await queries.documents_uploaded(session, org=principal.org, hashes=wanted.values())
+    missing = [name for name, value in wanted.items() if value not in own]
+    if missing:
+        raise Unprocessable(
+            "Attach only documents your organisation uploaded (POST /documents).",
+            code="unknown_document",
+            field=missing[0],
+            errors=[
+                {"loc": ["body", name], "msg": "not a document of your organisation", "type": "unknown_document"}
+                for name in missing
+            ],
+        )
+
+
+async def readable_document(session: AsyncSession, principal: Principal, sha256: str) -> queries.DocumentRecord | None:
+    """The document with this hash the caller may read: their organisation's own, else one
+    attached to an agreement they may see. None for everything else."""
+    own = await queries.get_document(session, org=principal.org, sha256=sha256)
+    if own is not None:
+        return own
+    actor = actor_of(principal)
+    for attachment in await queries.attachments_of(session, sha256=sha256):
+        if lifecycle.can_see(attachment.state, actor):
+            return await queries.get_document(session, org=attachment.org, sha256=sha256)
+    return None

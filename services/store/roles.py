@@ -1,0 +1,43 @@
+"""The application's database role: rows, not schema.
+
+The API and the worker need to read and write rows; they never need DDL, and the audit
+trail is theirs to append to, not to edit. Run `grant_application_role` as the database's
+owner after every migration (new tables get their grants): `pakta dev` does; in production
+do the same with your owner and application roles (see docs/security.md).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+# Append-only (their triggers refuse UPDATE and TRUNCATE): no UPDATE granted at all.
+APPEND_ONLY = ("agreement_events", "superseded_events")
+# Rows the application deletes: a superseded task's rows (the trigger lets a row leave
+# agreement_events only once its copy stands in superseded_events) and what they attached,
+# a contact, a webhook endpoint.
+DELETED_BY_THE_APPLICATION = ("agreement_events", "document_attachments", "contacts", "webhook_endpoints")
+READ_ONLY = ("alembic_version",)
+
+
+def application_grants(role: str) -> list[str]:
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+        f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE ON {', '.join(APPEND_ONLY)} FROM {role}",
+        f"REVOKE INSERT, UPDATE ON {', '.join(READ_ONLY)} FROM {role}",
+        f"GRANT DELETE ON {', '.join(DELETED_BY_THE_APPLICATION)} TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]
+
+
+async def grant_application_role(owner_url: str, role: str) -> None:
+    """Give `role` exactly the application's rights on every table there is now."""
+    engine = create_async_engine(owner_url)
+    try:
+        async with engine.begin() as connection:
+            for statement in application_grants(role):
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

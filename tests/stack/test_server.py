@@ -1,0 +1,85 @@
+"""The API as uvicorn serves it (`services.api.server`): a request uvicorn itself refuses —
+headers too large, a malformed request line — still gets the one JSON error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from services.api.app import create_app
+from services.api.server import MAX_HEADER_BYTES, server_options
+from services.embedded.ports import free_port
+from services.settings import Settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served() -> AsyncIterator[int]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(Settings(env="dev", metrics_port=0, log_json=False)),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="off",
+        **server_options(),
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):  # up to 10 s
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    yield port
+    server.should_exit = True
+    await task
+
+
+async def exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 1) + b"\r\n\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(3000)) + b"\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+        # Still incomplete past the limit (headers arriving in several reads): h11 refuses it.
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 1), 400, "invalid_request"),
+        (b"NOT A REQUEST\r\n\r\n", 400, "invalid_request"),
+    ],
+    ids=["one-huge-header", "many-headers", "incomplete-past-the-limit", "malformed"],
+)
+async def test_a_request_with_headers_too_large_or_unreadable_gets_the_json_error_shape(
+    served: int, request_bytes: bytes, status: int, code: str
+):
+    got, headers, body = await exchange(served, request_bytes)
+    assert got == status and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == code
+
+
+async def test_ordinary_headers_pass(served: int):
+    status, _, body = await exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200 and json.loads(body) == {"status": "ok"}

@@ -1,0 +1,171 @@
+"""Webhook egress (SSRF) at delivery, with production settings: only allowed addresses are
+posted to, checked on the address actually connected; an attempt records a status code and
+a generic error class, never the answer or an exception's text; an unusable URL is a failed
+attempt, final, not an endless retry. Real receivers on 127.0.0.1, a real PostgreSQL, the
+real activity (in Temporal's ActivityEnvironment)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from services.notifying import webhook
+from services.settings import Settings
+from services.store import notifications as store
+from services.store.db import session_scope
+from services.worker.activities.notify import NotifyActivities
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.contracts import notify as c
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+STRONG = "Zq8v3N1xR7pT0kYw5LmC2jH9sD4fG6aB"
+
+
+def production(settings: Settings, *allowed: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "env": "production",
+            "jwt_secret": STRONG,
+            "webhook_allowed_hosts": list(allowed),
+            "webhook_timeout_seconds": 3.0,
+        }
+    )
+
+
+def an_event(org: str) -> m.Event:
+    parties = [
+        m.Party(org=org, role="initiator", sector="government", signatory="Bupati"),
+        m.Party(org=f"{org}-b", role="counterparty", sector="government", signatory="Wali Kota"),
+    ]
+    proposal = m.Proposal(
+        title="Sampah",
+        kind="ksdd",
+        objectives="TPPAS.",
+        sector="environment",
+        parties=parties,
+        start_date="2027-02-01",
+        duration_months=60,
+    )
+    return L.create(proposal, m.Actor(sub=f"staff@{org}", org=org, roles=["staff"]), NOW, str(uuid.uuid4()))[0]
+
+
+async def endpoint_at(sessionmaker, org: str, url: str) -> store.EndpointRecord:
+    async with session_scope(sessionmaker) as session:
+        return await store.create_endpoint(
+            session, org=org, url=url, events=["*"], secret=webhook.new_secret(), created_by="test"
+        )
+
+
+async def deliver(settings: Settings, sessionmaker, org: str, url: str):
+    """Deliver one event to a new endpoint at `url`: the activity's result or its error,
+    and the attempts recorded."""
+    endpoint = await endpoint_at(sessionmaker, org, url)
+    acts = NotifyActivities(settings, sessionmaker)
+    try:
+        outcome: object = await ActivityEnvironment().run(
+            acts.deliver_webhook, c.DeliverWebhookInput(event=an_event(org), endpoint_id=endpoint.id)
+        )
+    except ApplicationError as error:
+        outcome = error
+    async with session_scope(sessionmaker) as session:
+        attempts = await store.list_attempts(session, endpoint_id=endpoint.id)
+    return outcome, attempts
+
+
+@pytest.fixture
+async def chatty() -> AsyncIterator[int]:
+    """A receiver that answers 500 with a body an internal service might send."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b"FATAL: password authentication failed for user postgres"
+        writer.write(b"HTTP/1.1 500 Oops\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_an_allow_listed_internal_receiver_gets_the_delivery(settings, sessionmaker, receiver, orgs):
+    org, _ = orgs
+    outcome, attempts = await deliver(production(settings, "127.0.0.1"), sessionmaker, org, receiver.url("/in"))
+    assert isinstance(outcome, c.DeliveryResult) and outcome.outcome == "sent"
+    assert len(receiver.at("/in")) == 1
+    assert receiver.at("/in")[0].headers["host"] == f"127.0.0.1:{receiver.port}"  # the registered host
+    assert [(a.status_code, a.error) for a in attempts] == [(200, None)]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "0x7f000001", "2130706433", "127.1", "[::ffff:127.0.0.1]", "localhost", "[::1]", "0.0.0.0"],
+)
+async def test_without_the_allow_list_loopback_in_any_spelling_is_refused_at_delivery(
+    settings, sessionmaker, receiver, orgs, host
+):
+    org, _ = orgs
+    url = f"https://{host}:{receiver.port}/in"
+    outcome, attempts = await deliver(production(settings), sessionmaker, org, url)
+    assert isinstance(outcome, ApplicationError) and outcome.non_retryable and outcome.type == "webhook_refused"
+    assert [(a.status_code, a.error) for a in attempts] == [(None, "refused_address")]
+    assert receiver.requests == []  # nothing left Pakta
+
+
+async def test_an_answer_is_recorded_as_its_status_and_class_only(settings, sessionmaker, orgs, chatty):
+    org, _ = orgs
+    outcome, attempts = await deliver(
+        production(settings, "127.0.0.0/8"), sessionmaker, org, f"http://127.0.0.1:{chatty}/x"
+    )
+    assert isinstance(outcome, ApplicationError) and not outcome.non_retryable  # a 500 is retried
+    assert [(a.status_code, a.error) for a in attempts] == [(500, "http_status")]
+    assert "postgres" not in outcome.message and "password" not in outcome.message
+
+
+async def test_a_closed_port_is_connection_refused_and_nothing_more(settings, sessionmaker, orgs):
+    org, _ = orgs
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outcome, attempts = await deliver(
+        production(settings, "127.0.0.1"), sessionmaker, org, f"http://127.0.0.1:{port}/x"
+    )
+    assert isinstance(outcome, ApplicationError) and not outcome.non_retryable
+    assert [(a.status_code, a.error) for a in attempts] == [(None, "connection_refused")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/a\r\nX-Injected: 1", "http://127.0.0.1:99999/", "ftp://127.0.0.1/", "https://u:p@x.test/"],
+)
+async def test_a_url_that_cannot_be_sent_to_is_a_final_failed_attempt(settings, sessionmaker, orgs, url):
+    # Stored before registration checked URLs: the delivery fails once, for good.
+    org, _ = orgs
+    outcome, attempts = await deliver(production(settings, "127.0.0.1"), sessionmaker, org, url)
+    assert isinstance(outcome, ApplicationError) and outcome.non_retryable
+    assert [(a.status_code, a.error) for a in attempts] == [(None, "invalid_url")]
+
+
+async def test_the_address_checked_is_the_address_connected():
+    egress = webhook.Egress.of(production=True, allowed=["hooks.internal.test", "10.9.0.0/16"])
+    target = await webhook.resolve("https://8.8.8.8:8443/hook?a=1", egress)
+    assert target.connect_url == "https://8.8.8.8:8443/hook?a=1" and target.host_header == "8.8.8.8:8443"
+    mapped = await webhook.resolve("https://[2606:4700::1111]/h", egress)
+    assert mapped.connect_url == "https://[2606:4700::1111]:443/h" and mapped.host_header == "[2606:4700::1111]"
+    assert (await webhook.resolve("http://10.9.1.2/h", egress)).address.exploded == "10.9.1.2"
+    for refused in ("https://10.8.0.1/", "https://169.254.169.254/latest", "https://[fe80::1]/", "https://224.0.0.1/"):
+        with pytest.raises(webhook.UrlRefused) as caught:
+            await webhook.resolve(refused, egress)
+        assert caught.value.error == "refused_address"
+    assert not webhook.public(webhook.ipaddress.ip_address("::ffff:10.0.0.1"))
+    assert webhook.public(webhook.ipaddress.ip_address("1.1.1.1"))
