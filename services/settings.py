@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.notifying.webhook import allow_list_entry
 from workflows.portfolio.digest import DIGEST_HOUR
 
 # Good enough for a laptop, never for production: create_app() refuses to start with it
@@ -127,9 +126,9 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_allowed_hosts")
     @classmethod
-    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            allow_list_entry(item)
+    def _lower_case(cls, value: list[str]) -> list[str]:
+        # Each entry is parsed (host name, address or network) where the egress rules are
+        # built, when the API and worker start: a bad entry stops them with its name.
         return [item.lower() for item in value]
 
     @property

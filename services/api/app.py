@@ -27,6 +27,7 @@ from services.api.routes import (
     portfolio,
     webhooks,
 )
+from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             f"{secret_weakness(settings.jwt_secret)}; set a long random secret "
             "(openssl rand -base64 48) or PAKTA_OIDC_JWKS_URL"
         )
+    try:  # a bad PAKTA_WEBHOOK_ALLOWED_HOSTS entry stops the start, not a registration later
+        webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
+    except ValueError as error:
+        raise RuntimeError(f"PAKTA_WEBHOOK_ALLOWED_HOSTS: {error}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -179,7 +179,7 @@ class EmbeddedPostgres:
         """The roles' passwords, generated once per data dir and kept readable by us only."""
         path = self.data_dir / PASSWORDS_FILE
         if path.exists():
-            passwords = json.loads(path.read_text())
+            passwords = {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
         else:
             passwords = {role: secrets.token_urlsafe(24) for role in (DB_USER, OWNER_ROLE, APP_ROLE)}
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

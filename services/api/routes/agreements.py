@@ -13,7 +13,7 @@ from services.api import commands, imports
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from services.api.document_access import check_attachable
-from services.errors import Forbidden, PreconditionFailed, Unprocessable
+from services.errors import Unprocessable
 from services.store import organisations, queries
 from workflows import lifecycle
 from workflows import messages as m
@@ -114,8 +114,10 @@ class ImportResult(BaseModel):
 async def import_agreements(
     request: Request, session: SessionDep, principal: PrincipalDep, temporal: TemporalDep, settings: SettingsDep
 ) -> ImportResult:
-    if not principal.has_role("admin"):
-        raise Forbidden("Only administrators import existing agreements.")
+    try:
+        lifecycle.check_importer(commands.actor_of(principal))
+    except lifecycle.DomainError as error:
+        raise commands.domain_error(error) from None
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     body = await request.body()
     try:
@@ -177,8 +179,10 @@ async def list_agreements(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AgreementPage:
-    sees_all = principal.has_role("admin", "auditor")
+    actor = commands.actor_of(principal)
+    sees_all = lifecycle.sees_every_agreement(actor)
     now = commands.now_utc()
+    # Ministry approvers' rows are pre-selected by the projected flag; `can_see` below decides.
     ministry = principal.has_role("approver") and principal.holds_gate("ministry")
     try:
         rows, next_cursor = await queries.list_agreements(
@@ -200,7 +204,6 @@ async def list_agreements(
         raise Unprocessable(str(error), code="invalid_cursor") from None
     # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
     # organisation shows it nothing).
-    actor = commands.actor_of(principal)
     visible = [r for r in rows if lifecycle.can_see(r.state, actor)]
     return AgreementPage(
         items=[AgreementSummary.model_validate(r, from_attributes=True) for r in visible], next_cursor=next_cursor
@@ -234,10 +237,10 @@ async def act(
 ) -> m.Snapshot:
     state = await load_visible(session, agreement_id, principal)
     expected = _expected_version(if_match)
-    if expected is not None and expected != state.version:
-        raise PreconditionFailed(
-            f"The agreement is at version {state.version}, not {expected}.", code="stale_version", version=state.version
-        )
+    try:
+        lifecycle.check_version(state, expected, commands.actor_of(principal), commands.now_utc())
+    except lifecycle.DomainError as error:
+        raise commands.domain_error(error) from None
     await check_attachable(session, principal, command)
     # Refuse early from the read model (same decider): closed agreements have no running
     # workflow, and a refusal needs no round trip. The workflow's validator decides again.

@@ -1,7 +1,8 @@
 """`GET /inbox`: what awaits the caller now — gates to decide, drafts to accept or submit,
 signatures to give, proposals to submit, and whatever actions the lifecycle adds later
 (reports, evaluations) — computed from the read model with the decider's own
-`allowed_actions`, so the inbox never disagrees with what the API would accept."""
+`owed_actions` (what it would accept from the caller and waits for), so the inbox never
+disagrees with what the API would accept."""
 
 from __future__ import annotations
 
@@ -18,11 +19,6 @@ from workflows import lifecycle
 from workflows import messages as m
 
 router = APIRouter(prefix="/inbox", tags=["notifications"])
-
-# Always possible for someone, never owed by anyone: not worth an inbox line.
-NOT_AWAITED = frozenset(
-    {"comment", "edit", "withdraw", "terminate", "extend_deadline", "propose_amendment", "renew", "start_evaluation"}
-)
 
 
 class GateToDecide(BaseModel):
@@ -74,9 +70,7 @@ def awaited(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[Inbo
         "updated_at": state.updated_at,
     }
     items = []
-    for action in lifecycle.allowed_actions(state, actor, now):
-        if action in NOT_AWAITED:
-            continue
+    for action in lifecycle.owed_actions(state, actor, now):
         extra: dict[str, Any] = {}
         if action == "decide":
             extra["gates"] = [
