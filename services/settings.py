@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     document_max_bytes: int = 10 * 1024 * 1024
     # Bodies larger than these are refused with 413 before they are read or parsed.
     request_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    # How long the first response to an Idempotency-Key is replayed to its retries.
+    idempotency_retention_hours: int = Field(default=168, ge=1, le=24 * 90)
     import_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     smtp_host: str = "127.0.0.1"

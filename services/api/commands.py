@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.auth import Principal
-from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable
+from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
@@ -103,11 +103,15 @@ async def start_agreement(
     if not created:
         state = await handle.query(AgreementWorkflow.state)
         if state is None or state.request_fingerprint != print_:
-            raise Conflict(
-                "This Idempotency-Key was already used for a different proposal."
-                if imported is None
-                else f"Reference {imported.ref} was already imported with different data.",
+            if imported is not None:
+                raise Conflict(
+                    f"Reference {imported.ref} was already imported with different data.", code="idempotency_key_reused"
+                )
+            # As for actions (services/api/idempotency.py): the key names another request.
+            raise Unprocessable(
+                "This Idempotency-Key was already used for a different proposal.",
                 code="idempotency_key_reused",
+                key=idempotency_key,
             )
     return snapshot, created
 

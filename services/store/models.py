@@ -171,6 +171,24 @@ class DocumentAttachment(Base):
     __table_args__ = (Index("ix_document_attachments_sha256", "sha256"),)
 
 
+class IdempotencyKey(Base):
+    """The first response a caller got for an `Idempotency-Key`, with the fingerprint of
+    the request it answered: a retry of the same request gets it again; the same key on
+    another request is refused. Scoped to the caller (organisation and subject)."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(CHAR(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    etag: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+
 from services.store.notification_models import *  # noqa: E402, F403  (registers notification tables on Base)
 
 

@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 APPEND_ONLY = ("agreement_events", "superseded_events")
 # Rows the application deletes: a superseded task's rows (the trigger lets a row leave
 # agreement_events only once its copy stands in superseded_events) and what they attached,
-# a contact, a webhook endpoint.
-DELETED_BY_THE_APPLICATION = ("agreement_events", "document_attachments", "contacts", "webhook_endpoints")
+# a contact, a webhook endpoint, idempotency keys past their retention.
+DELETED_BY_THE_APPLICATION = (
+    "agreement_events",
+    "document_attachments",
+    "contacts",
+    "webhook_endpoints",
+    "idempotency_keys",
+)
 READ_ONLY = ("alembic_version",)
 
 

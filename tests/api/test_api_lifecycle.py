@@ -259,7 +259,8 @@ async def test_idempotency_keys_apply_once(stack: Stack):
     other = await stack.post(
         staff, "/agreements", ksdpl_body(title="Something else entirely"), headers={"Idempotency-Key": "create-1"}
     )
-    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert other.json()["error"]["key"] == "create-1"
 
     aid = first.json()["id"]
     comment = {"type": "comment", "text": "Mohon ditinjau."}

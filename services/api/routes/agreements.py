@@ -7,13 +7,17 @@ from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
-from services.api import commands, imports
+from services.api import commands, idempotency, imports
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from services.api.document_access import check_attachable
-from services.errors import Unprocessable
+from services.auth import Principal
+from services.errors import PaktaError, Unprocessable
 from services.store import organisations, queries
 from workflows import lifecycle
 from workflows import messages as m
@@ -228,34 +232,74 @@ async def get_agreement(
 async def act(
     agreement_id: str,
     command: Annotated[m.Command, Body()],
+    request: Request,
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> m.Snapshot:
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
+) -> m.Snapshot | JSONResponse:
     state = await load_visible(session, agreement_id, principal)
     expected = _expected_version(if_match)
+    if idempotency_key is None:
+        snapshot = await _act(session, temporal, state, command, principal, expected, idempotency_key)
+        response.headers["ETag"] = _etag(snapshot.version)
+        return snapshot
+    # A retry gets the first response again; only a first try reaches the workflow.
+    keyed = idempotency.KeyedRequest(
+        principal=principal,
+        key=idempotency_key,
+        request_fingerprint=idempotency.fingerprint(
+            "POST", request.url.path, {"command": command.model_dump(mode="json"), "if_match": if_match}
+        ),
+        now=commands.now_utc(),
+        retention=timedelta(hours=settings.idempotency_retention_hours),
+    )
+    sessionmaker = request.app.state.sessionmaker
+    replayed = await idempotency.replay(sessionmaker, keyed)
+    if replayed is not None:
+        return replayed
     try:
-        lifecycle.check_version(state, expected, commands.actor_of(principal), commands.now_utc())
-    except lifecycle.DomainError as error:
-        raise commands.domain_error(error) from None
+        snapshot = await _act(session, temporal, state, command, principal, expected, idempotency_key)
+    except PaktaError as error:
+        if 400 <= error.status < 500:
+            await idempotency.remember(sessionmaker, keyed, status=error.status, body=error.to_body(), etag=None)
+        raise
+    body = snapshot.model_dump(mode="json")
+    twin = await idempotency.remember(sessionmaker, keyed, status=200, body=body, etag=_etag(snapshot.version))
+    if twin is not None:
+        return twin
+    response.headers["ETag"] = _etag(snapshot.version)
+    return snapshot
+
+
+async def _act(
+    session: AsyncSession,
+    temporal: Client,
+    state: m.AgreementState,
+    command: m.Command,
+    principal: Principal,
+    expected: int | None,
+    idempotency_key: str | None,
+) -> m.Snapshot:
     await check_attachable(session, principal, command)
-    # Refuse early from the read model (same decider): closed agreements have no running
-    # workflow, and a refusal needs no round trip. The workflow's validator decides again.
-    if not idempotency_key:
+    if idempotency_key is None:
+        # Refuse early from the read model (same decider): closed agreements have no running
+        # workflow, and a refusal needs no round trip. The workflow's validator decides again.
+        # With a key the workflow alone decides: a retry whose first answer was lost must reach
+        # the update it already applied (same update id), not be refused here as stale.
+        actor, now = commands.actor_of(principal), commands.now_utc()
         try:
-            lifecycle.decide(state, command, commands.actor_of(principal), commands.now_utc(), expected)
+            lifecycle.decide(state, command, actor, now, expected)
         except lifecycle.DomainError as error:
             raise commands.domain_error(error) from None
-    snapshot = await commands.send_command(
+    return await commands.send_command(
         temporal,
-        agreement_id=agreement_id,
+        agreement_id=state.id,
         command=command,
         principal=principal,
         expected_version=expected,
         idempotency_key=idempotency_key,
     )
-    response.headers["ETag"] = _etag(snapshot.version)
-    return snapshot

@@ -1,0 +1,109 @@
+"""`Idempotency-Key` on actions, as the IETF draft (draft-ietf-httpapi-idempotency-key-
+header) and Stripe's practice have it:
+
+- the same key with the same request gets the first response again — status, body and
+  ETag — however often it is retried, with `Idempotent-Replayed: true`;
+- the same key with a different request is refused with 422 naming the key;
+- keys are scoped to the caller (organisation and subject): two callers never share one;
+- responses are kept `PAKTA_IDEMPOTENCY_RETENTION_HOURS` (7 days by default), long enough
+  for any client's retries; after that the key is new again.
+
+What is stored is what the decider and the workflow answered — the snapshot, or a refusal
+(4xx). A 5xx or 503 is not stored: retrying it may well succeed. The command itself is
+applied once in any case: its Temporal update id derives from the same scope and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.auth import Principal
+from services.errors import Unprocessable
+from services.store import idempotency as store
+from services.store.db import session_scope
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def scope_of(principal: Principal) -> str:
+    return f"{principal.org}/{principal.sub}"
+
+
+class KeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+
+
+def _response(stored: store.StoredResponse) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true", **({"ETag": stored.etag} if stored.etag else {})}
+    return JSONResponse(stored.body, status_code=stored.status, headers=headers)
+
+
+def _check(stored: store.StoredResponse, key: str, request_fingerprint: str) -> None:
+    if stored.fingerprint != request_fingerprint:
+        raise KeyReused(f"Idempotency-Key {key!r} was already used for a different request.", key=key)
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A request carrying an Idempotency-Key: whose, which key, what request, and when."""
+
+    principal: Principal
+    key: str
+    request_fingerprint: str
+    now: datetime
+    retention: timedelta
+
+    @property
+    def scope(self) -> str:
+        return scope_of(self.principal)
+
+    @property
+    def since(self) -> datetime:
+        return self.now - self.retention
+
+
+async def replay(sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest) -> JSONResponse | None:
+    """The first response to this key, if this is a retry of the same request."""
+    async with session_scope(sessionmaker) as session:
+        stored = await store.find_response(session, scope=keyed.scope, key=keyed.key, since=keyed.since)
+    if stored is None:
+        return None
+    _check(stored, keyed.key, keyed.request_fingerprint)
+    return _response(stored)
+
+
+async def remember(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keyed: KeyedRequest,
+    *,
+    status: int,
+    body: dict[str, Any],
+    etag: str | None,
+) -> JSONResponse | None:
+    """Store this response as the key's first; if a concurrent twin stored first, its
+    response (or, for another request, the refusal) is what the caller gets."""
+    async with session_scope(sessionmaker) as session:
+        stored = await store.remember_response(
+            session,
+            scope=keyed.scope,
+            key=keyed.key,
+            fingerprint=keyed.request_fingerprint,
+            status=status,
+            body=body,
+            etag=etag,
+            expired_before=keyed.since,
+        )
+    _check(stored, keyed.key, keyed.request_fingerprint)
+    if (stored.status, stored.body) != (status, body):
+        return _response(stored)
+    return None
