@@ -5,6 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP_DEV  := $(VENV)/.installed-dev
 STAMP_TEST := $(VENV)/.installed-test
 
+# The browser tests (tests/web) drive Debian's chromium through Playwright; `make test`
+# installs it with apt when it is missing (as root, or through sudo), never a downloaded build.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: dev test install-dev install-test clean bench
 
 $(PY):
@@ -25,7 +30,11 @@ install-test: $(STAMP_TEST)
 dev: $(STAMP_DEV)
 	$(VENV)/bin/pakta dev $(ARGS)
 
-test: $(STAMP_TEST)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+
+test: $(STAMP_TEST) | $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)

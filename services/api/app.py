@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
@@ -30,6 +31,7 @@ from services.api.routes import (
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
+from services.web import install as install_web
 
 log = structlog.get_logger("pakta.api")
 
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
+    app = FastAPIOffline(
         title="Pakta",
         summary="Workflow service for cooperation agreements between public bodies",
         description=DESCRIPTION,
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.add_middleware(RequestObservability)
     for module in ROUTERS:
         app.include_router(module.router)
+    install_web(app)  # the web pages (/ui/, /public/) and their static files
     return app
 
 
