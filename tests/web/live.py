@@ -118,5 +118,8 @@ async def screenshot(page, name: str) -> None:
     os.makedirs(SCREENSHOTS, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await page.set_viewport_size(size)
+        # Usable on a phone: nothing wider than the screen (wide tables scroll in their box).
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], (name, label, width)
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)

@@ -206,3 +206,54 @@ async def test_a_refusal_shows_the_deciders_message(web: LiveStack, browser, org
     async with httpx.AsyncClient(base_url=web.base_url) as http:
         resp = await http.get("/ui/agreements/" + agreement_id)
         assert resp.status_code == 303
+
+
+async def test_an_evaluation_report_is_sent_with_a_field_per_indicator_and_charted(web: LiveStack, browser, orgs):
+    province, regency = orgs
+    admin = web.user(province, "admin")
+    signed = await web.api(
+        admin, "POST", "/documents", content=b"PKS signed on paper\n", headers={"Content-Type": "text/plain"}
+    )
+    record = {
+        "ref": f"PKS/{province}/001",
+        "signed_on": "2026-01-15",
+        "document": signed.json()["sha256"],
+        "proposal": {
+            "title": "Kerja sama pengelolaan sampah",
+            "kind": "ksdd",
+            "objectives": "Pengolahan sampah regional.",
+            "sector": "environment",
+            "parties": [
+                {"org": province, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
+                {"org": regency, "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+            ],
+            "start_date": "2026-02-01",
+            "duration_months": 36,
+            "indicators": [
+                {"name": "Sampah terolah", "target": 100, "unit": "ton/hari"},
+                {"name": "Desa terlayani", "target": 20, "unit": "desa"},
+            ],
+        },
+    }
+    imported = await web.api(admin, "POST", "/agreements/import", json=[record])
+    assert imported.status_code == 200, imported.text
+    agreement_id = imported.json()["imported"][0]["id"]
+
+    staff = await signed_in_page(browser, web, web.user(province, "staff"), f"/ui/agreements/{agreement_id}")
+    assert await stage_of(staff) == "implementation"
+    await staff.click("button[data-action=start_evaluation]")
+    await staff.wait_for_url(re.compile(r"done=start_evaluation"))
+    await staff.fill("#narrative", "Pengolahan berjalan sesuai rencana.")
+    await staff.fill("#achieved-0", "80")
+    await staff.fill("#achieved-1", "25")
+    await staff.click("#report button[type=submit]")
+    await staff.wait_for_url(re.compile(r"done=submit_evaluation_report"))
+    snapshot = (await web.api(admin, "GET", f"/agreements/{agreement_id}")).json()
+    results = snapshot["evaluations"][0]["reports"][0]["results"]
+    assert [(r["indicator"], r["achieved"]) for r in results] == [("Sampah terolah", 80), ("Desa terlayani", 25)]
+    await expect(staff.locator("svg.chart")).to_be_visible()
+    await expect(staff.locator("svg.chart rect")).to_have_count(2)
+    await screenshot(staff, "agreement-evaluation")
+    pdf = await staff.request.get(f"{web.base_url}/ui/agreements/{agreement_id}/summary.pdf")
+    assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+    await staff.context.close()
