@@ -165,3 +165,15 @@ class OrganisationSettings(Base):
     expiry_reminder_days: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     updated_by: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PublishedOrganisation(Base):
+    """An organisation that publishes the agreements it initiates on the public portal
+    (`/public/`). For now an organisation-level setting kept by its staff; a `publish`
+    decision per agreement, recorded in the audit trail, is for the decider to add."""
+
+    __tablename__ = "published_organisations"
+
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
+    published_by: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

@@ -168,6 +168,19 @@ ID: dict[str, str] = {
     "Current": "Saat ini",
     "Ahead": "Berikutnya",
     "Total": "Jumlah",
+    "By partner kind": "Menurut jenis mitra (pentahelix)",
+    "Cooperation agreements that regions have chosen to publish.": (
+        "Perjanjian kerja sama yang dipilih daerah untuk dipublikasikan."
+    ),
+    "Only staff of the organisation decide what it publishes.": (
+        "Hanya staf organisasi yang memutuskan apa yang dipublikasikannya."
+    ),
+    "When published, the transparency portal shows this organisation's submitted agreements: parties, purpose, "
+    "term, stage and evaluation scores — never values, drafts, documents, comments or names of officials.": (
+        "Bila dipublikasikan, portal transparansi menampilkan perjanjian yang telah diajukan organisasi ini: para "
+        "pihak, maksud dan tujuan, jangka waktu, tahap dan nilai evaluasi — tidak pernah nilai kerja sama, draf, "
+        "dokumen, komentar, atau nama pejabat."
+    ),
 }
 
 STAGES_ID = {

@@ -125,3 +125,39 @@ async def test_the_language_switch_sticks(web: LiveStack, orgs):
     again = await client.get("/ui/inbox")
     assert 'lang="en"' in again.text and "What awaits you" in again.text
     await client.aclose()
+
+
+async def test_an_email_link_opens_the_agreement_page_after_sign_in(web: LiveStack, orgs):
+    from datetime import UTC, datetime
+
+    from services.notifying import render
+    from workflows.notify.rules import Audience, Notification
+
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    note = Notification(
+        event_id="e-1",
+        event_type="agreement_submitted",
+        agreement_id=agreement_id,
+        seq=2,
+        at=datetime.now(UTC),
+        audience=Audience(org=province, role="approver", gate="review"),
+        template="agreement_submitted",
+        data={"title": "Kerja sama pengelolaan air minum"},
+    )
+    mail = render.render(note, language="id", name="Siti", public_url=web.settings.public_url)
+    link = f"{web.base_url}/ui/agreements/{agreement_id}"
+    assert f"{link}\n" in mail.text + "\n" and f'href="{link}"' in mail.html
+    client = httpx.AsyncClient(base_url=web.base_url)
+    resp = await client.get(link)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/ui/signin?next=/ui/agreements/{agreement_id}"
+    page = await client.get(resp.headers["location"])
+    signed = await client.post(
+        "/ui/signin",
+        data={"csrf": csrf_of(page.text), "token": web.token(staff), "next": f"/ui/agreements/{agreement_id}"},
+    )
+    assert signed.headers["location"] == f"/ui/agreements/{agreement_id}"
+    assert "Kerja sama pengelolaan air minum" in (await client.get(signed.headers["location"])).text
+    await client.aclose()
