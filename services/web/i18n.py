@@ -41,6 +41,7 @@ ID: dict[str, str] = {
     "Sign in with token": "Masuk dengan token",
     "The token is not valid.": "Token tidak valid.",
     "Sign in through the identity provider.": "Masuk melalui penyedia identitas.",
+    "Signing in through the identity provider failed.": "Gagal masuk melalui penyedia identitas.",
     "Nothing awaits you now.": "Tidak ada yang menunggu Anda saat ini.",
     "What awaits you": "Yang menunggu Anda",
     "Agreement": "Perjanjian",

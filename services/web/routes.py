@@ -36,6 +36,7 @@ from services.web.forms import (
     validate_command,
 )
 from services.web.i18n import LANGUAGES, READER_ZONES
+from services.web.oidc import client_of
 from services.web.pages import WebDep, error_page, redirect, render
 from services.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
 from workflows import lifecycle
@@ -64,7 +65,15 @@ def demo_people(settings) -> list[dict[str, Any]]:
 
 @router.get("/signin")
 async def signin_page(request: Request, ws: WebDep, settings: SettingsDep, next: str | None = None) -> Response:
-    return render(request, ws, "signin.html", people=demo_people(settings), next=safe_next(next), error=None)
+    return render(
+        request,
+        ws,
+        "signin.html",
+        people=demo_people(settings),
+        next=safe_next(next),
+        error=None,
+        oidc=client_of(request) is not None,
+    )
 
 
 @router.post("/signin")
@@ -90,6 +99,7 @@ async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Respons
             people=list(people.values()),
             next=next_path,
             error=ws.tr.t("The token is not valid."),
+            oidc=client_of(request) is not None,
         )
     ws.sign_in(token, principal)
     return redirect(ws, next_path)
