@@ -24,7 +24,6 @@ def install(app: FastAPI) -> None:
     from services.web import lists, oidc, pdf, public, routes
     from services.web.pages import error_page, standalone_session
 
-    app.state.oidc_client = oidc.OidcClient()
     app.include_router(oidc.router)
     app.include_router(lists.router)
     app.include_router(pdf.router)

@@ -10,6 +10,7 @@ between the two legs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,8 +19,6 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.responses import Response
 
 from services.auth import decode_token
@@ -31,22 +30,27 @@ from services.web.session import safe_next
 router = APIRouter(prefix="/ui/oidc", include_in_schema=False)
 
 
-class OidcClient(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PAKTA_OIDC_", env_file=".env", extra="ignore", frozen=True)
-
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    discovery_url: str | None = None
-    scope: str = "openid profile"
+@dataclass(frozen=True)
+class OidcClient:
+    client_id: str
+    client_secret: str | None
+    discovery_url: str | None
+    scope: str
 
 
 def client_of(request: Request) -> OidcClient | None:
     """The registered client, if signing in through the issuer is configured."""
     settings: Settings = request.app.state.settings
-    client: OidcClient = getattr(request.app.state, "oidc_client", None) or OidcClient()
-    if not (client.client_id and settings.oidc_jwks_url and (client.discovery_url or settings.oidc_issuer)):
+    if not (
+        settings.oidc_client_id and settings.oidc_jwks_url and (settings.oidc_discovery_url or settings.oidc_issuer)
+    ):
         return None
-    return client
+    return OidcClient(
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        discovery_url=settings.oidc_discovery_url,
+        scope=settings.oidc_scope,
+    )
 
 
 _DISCOVERY: dict[str, dict[str, Any]] = {}
@@ -111,7 +115,7 @@ async def callback(
         "code_verifier": pending["v"],
         "client_id": client.client_id,
     }
-    auth = (client.client_id, client.client_secret.get_secret_value()) if client.client_secret else None
+    auth = (client.client_id, client.client_secret) if client.client_secret else None
     async with httpx.AsyncClient(timeout=10) as http:
         resp = await http.post(config["token_endpoint"], data=form, auth=auth, headers={"Accept": "application/json"})
     token = resp.json().get("access_token") if resp.status_code == 200 else None

@@ -23,7 +23,6 @@ from starlette.routing import Route
 from services.api.app import create_app
 from services.embedded.ports import free_port
 from services.settings import Settings
-from services.web.oidc import OidcClient
 from tests.fixtures.api import app_client
 
 
@@ -105,10 +104,10 @@ async def test_a_person_signs_in_through_the_issuer_with_pkce_and_comes_back(set
                 "oidc_issuer": issuer.url,
                 "oidc_audience": "pakta",
                 "public_url": "http://pakta.test",
+                "oidc_client_id": "pakta-web",
             }
         )
         app = create_app(configured)
-        app.state.oidc_client = OidcClient(client_id="pakta-web")
         async with app_client(app) as pakta:
             asked = await pakta.get("/ui/dashboard")
             signin = await pakta.get(asked.headers["location"])
