@@ -76,7 +76,8 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
     elif type_ == "accept_draft":
         body["version"] = _int(form, "version")
     elif type_ == "sign":
-        body |= {"version": _int(form, "version"), "method": "electronic", "signed_by": _text(form, "signed_by")}
+        method = "wet_ink" if _text(form, "method") == "wet_ink" else "electronic"
+        body |= {"version": _int(form, "version"), "method": method, "signed_by": _text(form, "signed_by")}
     elif type_ == "submit_draft":
         body["note"] = _text(form, "note")
     elif type_ == "submit_evaluation_report":

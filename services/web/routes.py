@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from services.api import commands
@@ -367,6 +368,8 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
                 org=principal.org,
             )
             body["document"] = record.sha256
+        if body["type"] == "sign" and body.get("method") == "wet_ink":
+            body["evidence"] = await _uploaded_scan(session, form, principal, t)
         command = validate_command(body)
         await api_agreements.act(
             agreement_id=agreement_id,
@@ -390,6 +393,20 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
         )
     separator = "&" if "?" in back else "?"
     return redirect(ws, f"{back}{separator}done={body['type']}")
+
+
+async def _uploaded_scan(session, form, principal: Principal, t) -> str:
+    """The scan of a wet-ink signature, stored like `POST /documents` stores a document."""
+    scan = form.get("scan")
+    content = await scan.read() if isinstance(scan, UploadFile) else b""
+    media_type = (scan.content_type or "").split(";")[0].strip().lower() if isinstance(scan, UploadFile) else ""
+    if not content or media_type not in api_documents.MEDIA_TYPES:
+        message = t("Upload the signed scan (PDF).")
+        raise FormProblem(message, {"scan": message})
+    record = await queries.put_document(
+        session, content=content, media_type=media_type, uploaded_by=principal.sub, org=principal.org
+    )
+    return record.sha256
 
 
 async def _agreement_with_error(request, ws, session, principal, agreement_id, status, message, errors) -> Response:

@@ -130,15 +130,25 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     for org, name in ((province, "inbox-signatory"), (regency, None)):
         signatory = await signed_in_page(browser, web, web.user(org, "signatory"), "/ui/inbox")
         card = signatory.locator(f"li.card[data-agreement='{agreement_id}'][data-action=sign]")
-        await card.locator("input[name=signed_by]").fill(f"Kepala {org}")
-        if name:
+        if name:  # electronically
+            await card.locator("input[name=signed_by]").first.fill(f"Kepala {org}")
             await visits.record(signatory, name)
-        await card.locator("button[data-action=sign]").click()
+            await card.locator("button[data-action=sign]").click()
+        else:  # on paper, with the scan uploaded
+            await card.locator("details summary").click()
+            await card.locator("input[name=signed_by]").nth(1).fill(f"Kepala {org}")
+            await card.locator("input[name=scan]").set_input_files(
+                files=[{"name": "pks-signed.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 scan\n"}]
+            )
+            await card.locator("button[data-action=sign-wet]").click()
         await signatory.wait_for_url(re.compile(r"/ui/inbox\?done=sign$"))
         await signatory.context.close()
     await staff.goto(f"{web.base_url}/ui/agreements/{agreement_id}")
     assert await stage_of(staff) != "signing"
     await expect(staff.locator("#h-signatures")).to_be_visible()
+    snapshot = (await web.api(web.user(province, "staff"), "GET", f"/agreements/{agreement_id}")).json()
+    methods = {s["org"]: (s["method"], bool(s["evidence"])) for s in snapshot["signatures"]}
+    assert methods == {province: ("electronic", False), regency: ("wet_ink", True)}
     await expect(staff.locator("#chain")).to_have_class("ok")
     await visits.record(staff, "agreement")
 
