@@ -173,6 +173,24 @@ ID: dict[str, str] = {
     "Current": "Saat ini",
     "Ahead": "Berikutnya",
     "Total": "Jumlah",
+    "Citizens' feedback": "Masukan warga",
+    "Anonymous": "Anonim",
+    "Thank you. Your feedback will appear once the organisation has reviewed it.": (
+        "Terima kasih. Masukan Anda akan tampil setelah ditinjau oleh organisasi."
+    ),
+    "Your name (optional)": "Nama Anda (opsional)",
+    "Your feedback": "Masukan Anda",
+    "Send feedback": "Kirim masukan",
+    "Write your feedback.": "Tuliskan masukan Anda.",
+    "At most 2000 characters.": "Paling banyak 2000 karakter.",
+    "The text holds characters that cannot be stored.": "Teks memuat karakter yang tidak dapat disimpan.",
+    "Too many messages from you in the last hour; try again later.": (
+        "Terlalu banyak pesan dari Anda dalam satu jam terakhir; coba lagi nanti."
+    ),
+    "Only staff of the organisation moderate feedback.": "Hanya staf organisasi yang memoderasi masukan.",
+    "Nothing to moderate.": "Tidak ada yang perlu dimoderasi.",
+    "Show on the portal": "Tampilkan di portal",
+    "Do not show": "Jangan tampilkan",
     "By partner kind": "Menurut jenis mitra (pentahelix)",
     "Cooperation agreements that regions have chosen to publish.": (
         "Perjanjian kerja sama yang dipilih daerah untuk dipublikasikan."

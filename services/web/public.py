@@ -11,26 +11,35 @@ documents, comments, signatories' or officials' names, or anything of the audit 
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
+import uuid
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 
 from services.api.deps import SessionDep
-from services.store.models import Agreement, PublishedOrganisation
+from services.store.models import Agreement, PublicFeedback, PublishedOrganisation
 from services.web.pages import WebDep, error_page, redirect, render
+from services.web.session import WebSession
 from workflows import lifecycle
 from workflows import messages as m
 
 router = APIRouter(include_in_schema=False)
 
 PUBLISHED = PublishedOrganisation.__table__
+FEEDBACK = PublicFeedback.__table__
+# Citizens' feedback: at most this many messages per sender per hour (and per agreement).
+FEEDBACK_PER_HOUR = 5
+FEEDBACK_PER_AGREEMENT_PER_HOUR = 2
+MAX_FEEDBACK_CHARS = 2000
 AGREEMENTS = Agreement.__table__
 OCDS_PREFIX = "ocds-pakta"
 CSV_COLUMNS = (
@@ -254,7 +263,17 @@ async def public_agreement(agreement_id: str, request: Request, ws: WebDep, sess
         return error_page(
             request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
         )
-    return render(request, ws, "public_agreement.html", v=public_view(states[0]))
+    feedback = await approved_feedback(session, agreement_id)
+    return render(
+        request,
+        ws,
+        "public_agreement.html",
+        v=public_view(states[0]),
+        feedback=feedback,
+        sent=request.query_params.get("sent"),
+        errors={},
+        values={},
+    )
 
 
 @router.get("/public/ocds.json")
@@ -314,3 +333,126 @@ async def publishing(request: Request, ws: WebDep, session: SessionDep) -> Respo
         )
     await set_published(session, org=principal.org, published=form.get("publish") == "yes", by=principal.sub)
     return redirect(ws, "/ui/publishing?done=1")
+
+
+# ---------------------------------------------------------------- citizens' feedback
+
+
+async def approved_feedback(session: AsyncSession, agreement_id: str) -> list[Any]:
+    query = (
+        select(FEEDBACK.c.name, FEEDBACK.c.message, FEEDBACK.c.created_at)
+        .where(FEEDBACK.c.agreement_id == agreement_id, FEEDBACK.c.status == "approved")
+        .order_by(FEEDBACK.c.created_at)
+    )
+    return list(await session.execute(query))
+
+
+def client_key(request: Request) -> str:
+    """The sender's address as a keyed hash: enough to count, nothing to identify."""
+    settings = request.app.state.settings
+    address = request.client.host if request.client else "unknown"
+    return hmac.new(settings.jwt_secret.encode(), f"feedback/{address}".encode(), hashlib.sha256).hexdigest()
+
+
+async def too_many(session: AsyncSession, client: str, agreement_id: str) -> bool:
+    since = datetime.now(UTC) - timedelta(hours=1)
+    recent = FEEDBACK.c.created_at > since
+    overall = (await session.execute(select(func.count()).where(FEEDBACK.c.client == client, recent))).scalar_one()
+    here = (
+        await session.execute(
+            select(func.count()).where(FEEDBACK.c.client == client, FEEDBACK.c.agreement_id == agreement_id, recent)
+        )
+    ).scalar_one()
+    return overall >= FEEDBACK_PER_HOUR or here >= FEEDBACK_PER_AGREEMENT_PER_HOUR
+
+
+@router.post("/public/agreements/{agreement_id}/feedback")
+async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    form = await request.form()
+    ws.check_csrf(form.get("csrf"))
+    states = [s for s in await published_agreements(session) if s.id == agreement_id]
+    t = ws.tr.t
+    if not states:
+        return error_page(
+            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+        )
+    name = str(form.get("name") or "").strip()[:100] or None
+    message = str(form.get("message") or "").strip()
+    errors = {}
+    if not message:
+        errors["message"] = t("Write your feedback.")
+    elif len(message) > MAX_FEEDBACK_CHARS:
+        errors["message"] = t("At most 2000 characters.")
+    elif any(ord(c) < 32 and c not in "\n\r\t" for c in message + (name or "")):
+        errors["message"] = t("The text holds characters that cannot be stored.")
+    client = client_key(request)
+    status = 422
+    if not errors and await too_many(session, client, agreement_id):
+        errors["message"] = t("Too many messages from you in the last hour; try again later.")
+        status = 429
+    if errors:
+        return render(
+            request,
+            ws,
+            "public_agreement.html",
+            status=status,
+            v=public_view(states[0]),
+            feedback=await approved_feedback(session, agreement_id),
+            sent=None,
+            errors=errors,
+            values={"name": name or "", "message": message},
+        )
+    await session.execute(
+        FEEDBACK.insert().values(
+            id=str(uuid.uuid4()),
+            agreement_id=agreement_id,
+            org=lifecycle.initiator(states[0]).org,
+            name=name,
+            message=message,
+            client=client,
+        )
+    )
+    return redirect(ws, f"/public/agreements/{agreement_id}?sent=1#feedback")
+
+
+async def _moderator(request: Request, ws: WebSession):
+    principal = ws.require(request)
+    return principal if principal.has_role("staff", "admin") else None
+
+
+@router.get("/ui/feedback")
+async def feedback_queue(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = await _moderator(request, ws)
+    if principal is None:
+        t = ws.tr.t
+        return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
+    rows = list(
+        await session.execute(
+            select(FEEDBACK, AGREEMENTS.c.title)
+            .join(AGREEMENTS, AGREEMENTS.c.id == FEEDBACK.c.agreement_id)
+            .where(FEEDBACK.c.org == principal.org, FEEDBACK.c.status == "pending")
+            .order_by(FEEDBACK.c.created_at)
+        )
+    )
+    return render(request, ws, "feedback.html", rows=rows)
+
+
+@router.post("/ui/feedback/{feedback_id}")
+async def moderate(feedback_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    form = await request.form()
+    ws.check_csrf(form.get("csrf"))
+    t = ws.tr.t
+    if not principal.has_role("staff", "admin"):
+        return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
+    decision = "approved" if form.get("decision") == "approve" else "rejected"
+    result = await session.execute(
+        update(FEEDBACK)
+        .where(FEEDBACK.c.id == feedback_id, FEEDBACK.c.org == principal.org, FEEDBACK.c.status == "pending")
+        .values(status=decision, moderated_by=principal.sub, moderated_at=func.now())
+    )
+    if result.rowcount == 0:
+        return error_page(
+            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+        )
+    return redirect(ws, "/ui/feedback?done=1")

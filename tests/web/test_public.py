@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tests.web.live import LiveStack, outside_hosts, post_forms, screenshot
+from tests.web.live import LiveStack, csrf_of, outside_hosts, post_forms, screenshot
 from tests.web.test_browser import signed_in_page
 from tests.web.test_pages import proposal
 
@@ -114,3 +115,62 @@ def test_the_ocds_schema_refuses_a_release_that_breaks_it():
     bad = {"version": "1.1", "releases": [{"ocid": "x", "id": "x-1", "date": "2027-01-01T00:00:00Z", "tag": []}]}
     errors = list(validator.iter_errors(bad))
     assert errors  # no initiationType, an empty tag
+
+
+async def test_citizens_feedback_is_shown_only_once_moderated_and_is_rate_limited(web: LiveStack, browser, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency, title="Terminal bus"))
+    agreement_id = created.json()["id"]
+    assert (await web.api(staff, "POST", f"/agreements/{agreement_id}/actions", json={"type": "submit"})).is_success
+    moderator = await web.signed_in_client(staff)
+    settings_page = await moderator.get("/ui/publishing")
+    await moderator.post("/ui/publishing", data={"csrf": csrf_of(settings_page.text), "publish": "yes"})
+
+    citizen = httpx.AsyncClient(base_url=web.base_url)
+    page = await citizen.get(f"/public/agreements/{agreement_id}")
+    assert page.status_code == 200
+    path = f"/public/agreements/{agreement_id}/feedback"
+    assert (await citizen.post(path, data={"message": "Tanpa token"})).status_code == 403
+    assert (await citizen.post(path, data={"csrf": csrf_of(page.text), "message": ""})).status_code == 422
+    sent = await citizen.post(
+        path, data={"csrf": csrf_of(page.text), "name": "Budi", "message": "Tolong tambah halte."}
+    )
+    assert sent.status_code == 303
+    shown = await citizen.get(f"/public/agreements/{agreement_id}?sent=1")
+    assert "Tolong tambah halte." not in shown.text  # held for moderation
+    second = await citizen.post(path, data={"csrf": csrf_of(page.text), "message": "Dan lampu jalan."})
+    assert second.status_code == 303
+    third = await citizen.post(path, data={"csrf": csrf_of(page.text), "message": "Sekali lagi."})
+    assert third.status_code == 429
+
+    # Another organisation's staff cannot moderate it; the initiator's staff can.
+    queue = await moderator.get("/ui/feedback")
+    assert "Tolong tambah halte." in queue.text and "Dan lampu jalan." in queue.text
+    ids = re.findall(r'data-feedback="([^"]+)"', queue.text)
+    outsider = await web.signed_in_client(web.user(regency, "staff"))
+    outsider_page = await outsider.get("/ui/feedback")
+    assert "Tolong tambah halte." not in outsider_page.text
+    refused = await outsider.post(
+        f"/ui/feedback/{ids[0]}", data={"csrf": csrf_of(outsider_page.text), "decision": "approve"}
+    )
+    assert refused.status_code == 404
+    assert (await moderator.post(f"/ui/feedback/{ids[0]}", data={"decision": "approve"})).status_code == 403
+    page_html = queue.text
+    for feedback_id, decision in zip(ids, ("approve", "reject"), strict=True):
+        done = await moderator.post(
+            f"/ui/feedback/{feedback_id}", data={"csrf": csrf_of(page_html), "decision": decision}
+        )
+        assert done.status_code == 303
+    public = await citizen.get(f"/public/agreements/{agreement_id}")
+    assert "Tolong tambah halte." in public.text and "Budi" in public.text and "Dan lampu jalan." not in public.text
+
+    portal = await browser.new_page()
+    await portal.goto(f"{web.base_url}/public/agreements/{agreement_id}")
+    assert await portal.title() == "Terminal bus · Pakta"
+    assert await portal.locator("form").count() == 2  # the language switch and the feedback form
+    assert outside_hosts(await portal.content(), web.base_url) == set()
+    await screenshot(portal, "public-feedback")
+    await portal.close()
+    for client in (citizen, moderator, outsider):
+        await client.aclose()

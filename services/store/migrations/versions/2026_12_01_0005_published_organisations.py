@@ -1,4 +1,5 @@
-"""published organisations: whose agreements the public portal shows
+"""published organisations and public feedback: whose agreements the public portal shows,
+and what citizens say about them (moderated)
 
 Revision ID: 2026_12_01_0005
 Revises: 2026_12_01_0004
@@ -26,7 +27,24 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("org", name=op.f("pk_published_organisations")),
     )
+    op.create_table(
+        "public_feedback",
+        sa.Column("id", sa.Text(), nullable=False),
+        sa.Column("agreement_id", sa.Text(), nullable=False),
+        sa.Column("org", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), server_default=sa.text("'pending'"), nullable=False),
+        sa.Column("client", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("moderated_by", sa.Text(), nullable=True),
+        sa.Column("moderated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_public_feedback")),
+    )
+    op.create_index("ix_public_feedback_agreement_status", "public_feedback", ["agreement_id", "status"])
+    op.create_index("ix_public_feedback_client_created_at", "public_feedback", ["client", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("public_feedback")
     op.drop_table("published_organisations")
