@@ -94,7 +94,12 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.add_middleware(
         RequestLimits,
         default_limit=settings.request_max_bytes,
-        limits={"/documents": settings.document_max_bytes + 1, "/agreements/import": settings.import_max_bytes},
+        limits={
+            "/documents": settings.document_max_bytes + 1,
+            "/agreements/import": settings.import_max_bytes,
+            # Web forms that may carry a document (a draft, the scan of a wet-ink signature).
+            "/ui/agreements/": settings.document_max_bytes + 64 * 1024,
+        },
     )
     app.add_middleware(RequestObservability)
     for module in ROUTERS:

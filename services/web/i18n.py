@@ -4,7 +4,7 @@ times and numbers through Babel; times in the reader's zone with its Indonesian 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -307,27 +307,27 @@ class Translator:
             return name.name_id if self.lang == "id" else name.name_en
         return name.id if self.lang == "id" else name.en
 
-    def zone_name(self, at: datetime | None = None) -> str:
+    def zone_name(self, at: dt.datetime | None = None) -> str:
         if self.zone in ZONE_NAMES:
             return ZONE_NAMES[self.zone]
         if self.zone == "UTC":
             return "UTC"
-        offset = (at or datetime.now(ZoneInfo(self.zone))).astimezone(ZoneInfo(self.zone)).utcoffset()
+        offset = (at or dt.datetime.now(ZoneInfo(self.zone))).astimezone(ZoneInfo(self.zone)).utcoffset()
         minutes = int(offset.total_seconds() // 60) if offset is not None else 0
         sign = "+" if minutes >= 0 else "-"
         return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: dt.datetime | None) -> str:
         if value is None:
             return "—"
         local = value.astimezone(ZoneInfo(self.zone))
         text = format_datetime(local, "d MMM yyyy HH:mm", tzinfo=ZoneInfo(self.zone), locale=self.locale)
         return f"{text} {self.zone_name(value)}"
 
-    def date(self, value: date | datetime | None) -> str:
+    def date(self, value: dt.date | dt.datetime | None) -> str:
         if value is None:
             return "—"
-        if isinstance(value, datetime):
+        if isinstance(value, dt.datetime):
             value = value.astimezone(ZoneInfo(self.zone)).date()
         return format_date(value, "d MMMM yyyy", locale=self.locale)
 

@@ -8,7 +8,7 @@ import csv
 import io
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -24,8 +24,8 @@ from workflows import messages as m
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-STAGES = m.Stage.__args__
-KINDS = m.Kind.__args__
+STAGES = get_args(m.Stage)
+KINDS = get_args(m.Kind)
 CSV_COLUMNS = (
     "id",
     "title",

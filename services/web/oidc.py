@@ -115,15 +115,20 @@ async def callback(
         "code_verifier": pending["v"],
         "client_id": client.client_id,
     }
-    auth = (client.client_id, client.client_secret) if client.client_secret else None
+    auth: tuple[str, str] | None = (client.client_id, client.client_secret) if client.client_secret else None
     async with httpx.AsyncClient(timeout=10) as http:
-        resp = await http.post(config["token_endpoint"], data=form, auth=auth, headers={"Accept": "application/json"})
+        resp = await http.post(
+            config["token_endpoint"],
+            data=form,
+            auth=auth or httpx.USE_CLIENT_DEFAULT,
+            headers={"Accept": "application/json"},
+        )
     token = resp.json().get("access_token") if resp.status_code == 200 else None
     try:
         principal = await run_in_threadpool(decode_token, settings, token) if token else None
     except PaktaError:
         principal = None
-    if principal is None:
+    if principal is None or not isinstance(token, str):
         return error_page(request, ws, 401, t("Sign in"), t("Signing in through the identity provider failed."))
     ws.sign_in(token, principal)
     return redirect(ws, pending.get("n") or "/ui/")

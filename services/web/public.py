@@ -17,10 +17,10 @@ import io
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
@@ -34,13 +34,13 @@ from workflows import messages as m
 
 router = APIRouter(include_in_schema=False)
 
-PUBLISHED = PublishedOrganisation.__table__
-FEEDBACK = PublicFeedback.__table__
+PUBLISHED = cast(Table, PublishedOrganisation.__table__)
+FEEDBACK = cast(Table, PublicFeedback.__table__)
 # Citizens' feedback: at most this many messages per sender per hour (and per agreement).
 FEEDBACK_PER_HOUR = 5
 FEEDBACK_PER_AGREEMENT_PER_HOUR = 2
 MAX_FEEDBACK_CHARS = 2000
-AGREEMENTS = Agreement.__table__
+AGREEMENTS = cast(Table, Agreement.__table__)
 OCDS_PREFIX = "ocds-pakta"
 CSV_COLUMNS = (
     "id",
@@ -446,7 +446,7 @@ async def moderate(feedback_id: str, request: Request, ws: WebDep, session: Sess
     if not principal.has_role("staff", "admin"):
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
     decision = "approved" if form.get("decision") == "approve" else "rejected"
-    result = await session.execute(
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
         update(FEEDBACK)
         .where(FEEDBACK.c.id == feedback_id, FEEDBACK.c.org == principal.org, FEEDBACK.c.status == "pending")
         .values(status=decision, moderated_by=principal.sub, moderated_at=func.now())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
@@ -161,8 +161,8 @@ def _proposal_page(request, ws, *, values, errors, state=None, status=200, error
         errors=errors,
         state=state,
         error=error,
-        kinds=m.Kind.__args__,
-        sectors=m.Sector.__args__,
+        kinds=get_args(m.Kind),
+        sectors=get_args(m.Sector),
         max_parties=MAX_PARTIES,
         max_indicators=MAX_INDICATORS,
         idem=uuid.uuid4().hex,
@@ -358,7 +358,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
         body = command_from_form(form, state, t("A comment is required to request changes or reject."))
         if body["type"] == "submit_draft":
             text = str(form.get("text") or "").strip()
-            if not text:
+            if not text or len(text.encode("utf-8")) > ws.settings.document_max_bytes:
                 raise FormProblem(t("Draft text") + ": —", {"text": "—"})
             record = await queries.put_document(
                 session,
@@ -369,7 +369,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
             )
             body["document"] = record.sha256
         if body["type"] == "sign" and body.get("method") == "wet_ink":
-            body["evidence"] = await _uploaded_scan(session, form, principal, t)
+            body["evidence"] = await _uploaded_scan(session, form, principal, t, ws.settings.document_max_bytes)
         command = validate_command(body)
         await api_agreements.act(
             agreement_id=agreement_id,
@@ -395,12 +395,12 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
     return redirect(ws, f"{back}{separator}done={body['type']}")
 
 
-async def _uploaded_scan(session, form, principal: Principal, t) -> str:
+async def _uploaded_scan(session, form, principal: Principal, t, limit: int) -> str:
     """The scan of a wet-ink signature, stored like `POST /documents` stores a document."""
     scan = form.get("scan")
     content = await scan.read() if isinstance(scan, UploadFile) else b""
     media_type = (scan.content_type or "").split(";")[0].strip().lower() if isinstance(scan, UploadFile) else ""
-    if not content or media_type not in api_documents.MEDIA_TYPES:
+    if not content or media_type not in api_documents.MEDIA_TYPES or len(content) > limit:
         message = t("Upload the signed scan (PDF).")
         raise FormProblem(message, {"scan": message})
     record = await queries.put_document(

@@ -82,7 +82,7 @@ class WebSession:
             raise SignInRequired(path)
         return self.principal
 
-    def check_csrf(self, submitted: str | None) -> None:
+    def check_csrf(self, submitted: object) -> None:
         if not submitted or not hmac.compare_digest(str(submitted), self.csrf):
             raise CsrfRefused()
 
