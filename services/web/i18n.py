@@ -174,6 +174,9 @@ ID: dict[str, str] = {
     "Ahead": "Berikutnya",
     "Total": "Jumlah",
     "Citizens' feedback": "Masukan warga",
+    "Amendments and renewals": "Adendum dan perpanjangan",
+    "In progress": "Sedang berjalan",
+    "Verify again": "Periksa ulang",
     "Anonymous": "Anonim",
     "Thank you. Your feedback will appear once the organisation has reviewed it.": (
         "Terima kasih. Masukan Anda akan tampil setelah ditinjau oleh organisasi."

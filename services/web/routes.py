@@ -274,6 +274,18 @@ async def agreement_page(
     return render(request, ws, "agreement.html", done=done, error=None, errors={}, **context)
 
 
+@router.get("/agreements/{agreement_id}/chain")
+async def chain_status(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """The audit chain verified again, as the fragment htmx swaps into the agreement page."""
+    principal = ws.require(request)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    chain = await queries.verify_chain(session, agreement_id=agreement_id)
+    checked = ws.tr.datetime(commands.now_utc())
+    return render(request, ws, "_chain.html", a=state, chain=chain, checked=checked)
+
+
 def side_by_side(old: list[str], new: list[str]) -> list[dict[str, Any]]:
     """Rows of a two-column diff: (line number, text) on each side and what changed."""
     rows = []

@@ -150,6 +150,10 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     methods = {s["org"]: (s["method"], bool(s["evidence"])) for s in snapshot["signatures"]}
     assert methods == {province: ("electronic", False), regency: ("wet_ink", True)}
     await expect(staff.locator("#chain")).to_have_class("ok")
+    # htmx (served by Pakta) verifies the chain again in place.
+    await staff.click("#verify-chain")
+    await expect(staff.locator("#chain")).not_to_have_attribute("data-checked", "")
+    await expect(staff.locator("#chain")).to_have_class("ok")
     await visits.record(staff, "agreement")
 
     for path, name in (
