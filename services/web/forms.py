@@ -3,6 +3,7 @@ form to a `Proposal` (its pydantic errors placed next to the fields they name)."
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any
 
@@ -57,11 +58,36 @@ def field_name(loc: tuple[Any, ...]) -> str:
     return "-".join(parts)
 
 
-def errors_by_field(error: ValidationError) -> dict[str, str]:
+# Pydantic's messages in Indonesian, by error type (the English message is kept otherwise).
+MESSAGES_ID = {
+    "missing": "Wajib diisi.",
+    "string_too_short": "Wajib diisi (paling sedikit {min_length} karakter).",
+    "string_too_long": "Paling banyak {max_length} karakter.",
+    "string_pattern_mismatch": "Hanya huruf kecil, angka, titik, garis bawah dan tanda hubung.",
+    "too_short": "Paling sedikit {min_length} isian.",
+    "too_long": "Paling banyak {max_length} isian.",
+    "int_parsing": "Masukkan bilangan bulat.",
+    "int_type": "Masukkan bilangan bulat.",
+    "float_parsing": "Masukkan angka.",
+    "float_type": "Masukkan angka.",
+    "finite_number": "Masukkan angka.",
+    "date_parsing": "Masukkan tanggal (TTTT-BB-HH).",
+    "date_from_datetime_parsing": "Masukkan tanggal (TTTT-BB-HH).",
+    "greater_than_equal": "Paling kecil {ge}.",
+    "less_than_equal": "Paling besar {le}.",
+    "literal_error": "Pilih salah satu pilihan.",
+}
+
+
+def errors_by_field(error: ValidationError, lang: str = "en") -> dict[str, str]:
     found: dict[str, str] = {}
     for item in error.errors():
         name = field_name(tuple(item.get("loc", ())))
-        found.setdefault(name or "_", str(item.get("msg", "")).removeprefix("Value error, "))
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        if lang == "id" and item.get("type") in MESSAGES_ID:
+            with contextlib.suppress(KeyError, IndexError):
+                message = MESSAGES_ID[item["type"]].format(**(item.get("ctx") or {}))
+        found.setdefault(name or "_", message)
     return found
 
 
@@ -103,11 +129,11 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def validate_command(body: dict[str, Any]) -> Any:
+def validate_command(body: dict[str, Any], lang: str = "en") -> Any:
     try:
         return COMMAND.validate_python(body)
     except ValidationError as error:
-        errors = errors_by_field(error)
+        errors = errors_by_field(error, lang)
         raise FormProblem("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from None
 
 
@@ -156,11 +182,11 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def proposal_from_form(form: FormData) -> m.Proposal:
+def proposal_from_form(form: FormData, lang: str = "en") -> m.Proposal:
     try:
         return m.Proposal.model_validate(proposal_fields(form))
     except ValidationError as error:
-        raise FormProblem("", errors_by_field(error)) from None
+        raise FormProblem("", errors_by_field(error, lang)) from None
 
 
 def form_values_of(state: m.AgreementState | None, principal_org: str) -> dict[str, Any]:

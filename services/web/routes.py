@@ -184,7 +184,7 @@ async def create_proposal(
     values = form_values_from(form)
     t = ws.tr.t
     try:
-        proposal = proposal_from_form(form)
+        proposal = proposal_from_form(form, ws.lang)
         snapshot = await api_agreements.create_agreement(
             proposal=proposal,
             response=Response(),
@@ -382,7 +382,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
             body["document"] = record.sha256
         if body["type"] == "sign" and body.get("method") == "wet_ink":
             body["evidence"] = await _uploaded_scan(session, form, principal, t, ws.settings.document_max_bytes)
-        command = validate_command(body)
+        command = validate_command(body, ws.lang)
         await api_agreements.act(
             agreement_id=agreement_id,
             command=command,
@@ -450,7 +450,7 @@ async def save_proposal(
     values = form_values_from(form)
     t = ws.tr.t
     try:
-        proposal = proposal_from_form(form)
+        proposal = proposal_from_form(form, ws.lang)
         changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
         command = m.Edit.model_validate({"type": "edit", **changes})
         await api_agreements.act(

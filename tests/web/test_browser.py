@@ -53,7 +53,7 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     await visits.record(staff, "proposal-form")
     await staff.fill("#f-title", "")
     await staff.click("form.proposal button[type=submit]")
-    await expect(staff.locator("#e-title")).to_be_visible()
+    await expect(staff.locator("#e-title")).to_have_text("Wajib diisi (paling sedikit 1 karakter).")
     await expect(staff.locator("#e-parties-1-org")).to_be_visible()
     await visits.record(staff, "proposal-form-errors")
     await staff.fill("#f-title", "Pengelolaan air minum lintas wilayah")
