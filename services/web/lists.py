@@ -8,6 +8,7 @@ import csv
 import io
 from collections import Counter
 from datetime import timedelta
+from html import escape
 from typing import Any, get_args
 from urllib.parse import urlencode
 
@@ -147,3 +148,15 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
     return render(
         request, ws, "dashboard.html", total=len(items), counts=counts, overdue=overdue, ending=ending, now=now
     )
+
+
+@router.get("/organisations")
+async def known_organisations(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """The organisations the caller already works with, as the `<option>`s of the proposal
+    form's datalist (loaded by htmx): their own, and the parties of the agreements they see."""
+    principal = ws.require(request)
+    orgs = {principal.org}
+    for item in await all_of(session, principal, {}, most=2000):
+        orgs.update(item.orgs)
+    options = "".join(f'<option value="{escape(org)}"></option>' for org in sorted(orgs))
+    return ws.apply(Response(options, media_type="text/html; charset=utf-8"))

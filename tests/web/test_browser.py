@@ -51,6 +51,8 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     # A staff member proposes through the form: a field left empty is marked next to it.
     staff = await signed_in_page(browser, web, web.user(province, "staff"), "/ui/agreements/new")
     await visits.record(staff, "proposal-form")
+    # The organisations the staff member works with are offered (loaded by htmx).
+    await expect(staff.locator(f"#known-orgs option[value='{province}']")).to_have_count(1)
     await staff.fill("#f-title", "")
     await staff.click("form.proposal button[type=submit]")
     await expect(staff.locator("#e-title")).to_have_text("Wajib diisi (paling sedikit 1 karakter).")
