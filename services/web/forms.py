@@ -124,6 +124,22 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
         }
     elif type_ == "comment":
         body["text"] = _text(form, "text")
+    elif type_ == "terminate":
+        body["reason"] = _text(form, "reason")
+    elif type_ == "extend_deadline":
+        body |= {
+            "deadline": _text(form, "deadline") or "step",
+            "days": _int(form, "days"),
+            "reason": _text(form, "reason"),
+        }
+    elif type_ == "renew":
+        body |= {"duration_months": _int(form, "duration_months"), "note": _text(form, "note")}
+    elif type_ == "propose_amendment":
+        body |= {
+            "summary": _text(form, "summary"),
+            "end_date": _text(form, "end_date"),
+            "evaluation_interval_months": _int(form, "evaluation_interval_months"),
+        }
     elif type_ == "withdraw":
         body["reason"] = _text(form, "reason")
     return {k: v for k, v in body.items() if v is not None}

@@ -177,6 +177,8 @@ ID: dict[str, str] = {
     "Amendments and renewals": "Adendum dan perpanjangan",
     "In progress": "Sedang berjalan",
     "Verify again": "Periksa ulang",
+    "Days": "Hari",
+    "optional": "opsional",
     "Anonymous": "Anonim",
     "Thank you. Your feedback will appear once the organisation has reviewed it.": (
         "Terima kasih. Masukan Anda akan tampil setelah ditinjau oleh organisasi."
@@ -249,6 +251,10 @@ ACTIONS = {
         "edit": "Ubah usulan",
         "withdraw": "Tarik kembali",
         "comment": "Komentar",
+        "extend_deadline": "Perpanjang tenggat",
+        "propose_amendment": "Usulkan adendum",
+        "renew": "Perpanjang kerja sama",
+        "terminate": "Usulkan pengakhiran",
     },
     "en": {
         "submit": "Submit the proposal",
@@ -262,6 +268,10 @@ ACTIONS = {
         "edit": "Edit the proposal",
         "withdraw": "Withdraw",
         "comment": "Comment",
+        "extend_deadline": "Extend a deadline",
+        "propose_amendment": "Propose an amendment",
+        "renew": "Renew",
+        "terminate": "Propose termination",
     },
 }
 GATES = {

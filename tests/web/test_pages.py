@@ -161,3 +161,38 @@ async def test_an_email_link_opens_the_agreement_page_after_sign_in(web: LiveSta
     assert signed.headers["location"] == f"/ui/agreements/{agreement_id}"
     assert "Kerja sama pengelolaan air minum" in (await client.get(signed.headers["location"])).text
     await client.aclose()
+
+
+async def test_an_amendment_is_proposed_from_the_agreement_page(web: LiveStack, orgs):
+    province, regency = orgs
+    admin, staff = web.user(province, "admin"), web.user(province, "staff")
+    signed = await web.api(admin, "POST", "/documents", content=b"signed\n", headers={"Content-Type": "text/plain"})
+    record = {
+        "ref": f"PKS/{province}/amend",
+        "signed_on": "2026-01-10",
+        "document": signed.json()["sha256"],
+        "proposal": proposal(province, regency, start_date="2026-02-01"),
+    }
+    imported = await web.api(admin, "POST", "/agreements/import", json=[record])
+    agreement_id = imported.json()["imported"][0]["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    for form in ("propose_amendment", "renew", "terminate", "comment"):
+        assert f'name="type" value="{form}"' in page.text, form
+    sent = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf_of(page.text), "type": "propose_amendment", "summary": "Tambah 200 SR.", "idem": "a1"},
+    )
+    assert sent.status_code == 303, sent.text
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert snapshot["change"]["kind"] == "amendment" and snapshot["change"]["summary"] == "Tambah 200 SR."
+    after = await client.get(sent.headers["location"])
+    assert 'id="h-changes"' in after.text and "Tambah 200 SR." in after.text
+    # The same form sent again (same idempotency key) changes nothing more.
+    again = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf_of(page.text), "type": "propose_amendment", "summary": "Tambah 200 SR.", "idem": "a1"},
+    )
+    assert again.status_code == 303
+    assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == snapshot["version"]
+    await client.aclose()
