@@ -178,6 +178,8 @@ ID: dict[str, str] = {
     "In progress": "Sedang berjalan",
     "Verify again": "Periksa ulang",
     "Days": "Hari",
+    "Evaluation scores": "Nilai evaluasi",
+    "Average": "Rata-rata",
     "optional": "opsional",
     "Anonymous": "Anonim",
     "Thank you. Your feedback will appear once the organisation has reviewed it.": (

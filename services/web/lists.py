@@ -20,6 +20,7 @@ from services.api.deps import SessionDep
 from services.api.routes import agreements as api_agreements
 from services.auth import Principal
 from services.errors import PaktaError
+from services.store import queries
 from services.web.pages import WebDep, render
 from workflows import messages as m
 
@@ -145,8 +146,25 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
         for i in items
         if i.end_date is not None and now.date() <= i.end_date <= soon and i.stage not in m.TERMINAL_STAGES
     ]
+    scores = []
+    for item in items:
+        if item.stage in ("implementation", "expired", "terminated"):
+            record = await queries.get_agreement(session, agreement_id=item.id)
+            concluded = [e for e in record.state.evaluations if e.score is not None] if record else []
+            if concluded:
+                scores.append({"item": item, "score": concluded[-1].score, "number": concluded[-1].number})
+    average = sum(s["score"] for s in scores) / len(scores) if scores else None
     return render(
-        request, ws, "dashboard.html", total=len(items), counts=counts, overdue=overdue, ending=ending, now=now
+        request,
+        ws,
+        "dashboard.html",
+        total=len(items),
+        counts=counts,
+        overdue=overdue,
+        ending=ending,
+        now=now,
+        scores=sorted(scores, key=lambda s: s["score"]),
+        average=average,
     )
 
 

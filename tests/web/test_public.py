@@ -94,6 +94,8 @@ async def test_the_portal_shows_only_what_an_organisation_published(web: LiveSta
     await screenshot(portal, "public-agreement")
     await page.context.close()
 
+    dashboard = await (await web.signed_in_client(staff)).get("/ui/dashboard")
+    assert 'id="h-scores"' in dashboard.text and f'href="/ui/agreements/{running}"' in dashboard.text
     assert (await anonymous.get(f"/public/agreements/{unpublished}")).status_code == 404
     assert (await anonymous.get(f"/public/agreements/{draft}")).status_code == 404
     shown = await anonymous.get(f"/public/agreements/{submitted}")
