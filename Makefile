@@ -5,6 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP_DEV  := $(VENV)/.installed-dev
 STAMP_TEST := $(VENV)/.installed-test
 
+# The browser tests (tests/web) drive Debian's chromium through Playwright; `make test`
+# installs it with apt when it is missing (as root, or through sudo), never a downloaded build.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: dev test check install-dev install-test clean bench
 
 $(PY):
@@ -37,7 +42,11 @@ check: $(STAMP_TEST)
 	@echo "== check 4/4: lint-imports (import contracts)"
 	$(VENV)/bin/lint-imports
 
-test: check
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+
+test: check | $(CHROMIUM)
 	@echo "== tests"
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     oidc_roles_claim: str = "roles"
     oidc_gates_claim: str = "gates"
     oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    # The web pages' sign-in through the issuer (authorization code with PKCE): the client
+    # registered for Pakta, and where the issuer's endpoints are described.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_discovery_url: str | None = None
+    oidc_scope: str = "openid profile"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
@@ -31,6 +32,7 @@ from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
+from services.web import install as install_web
 
 log = structlog.get_logger("pakta.api")
 
@@ -84,7 +86,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
+    app = FastAPIOffline(
         title="Pakta",
         summary="Workflow service for cooperation agreements between public bodies",
         description=DESCRIPTION,
@@ -96,11 +99,17 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.add_middleware(
         RequestLimits,
         default_limit=settings.request_max_bytes,
-        limits={"/documents": settings.document_max_bytes + 1, "/agreements/import": settings.import_max_bytes},
+        limits={
+            "/documents": settings.document_max_bytes + 1,
+            "/agreements/import": settings.import_max_bytes,
+            # Web forms that may carry a document (a draft, the scan of a wet-ink signature).
+            "/ui/agreements/": settings.document_max_bytes + 64 * 1024,
+        },
     )
     app.add_middleware(RequestObservability)
     for module in ROUTERS:
         app.include_router(module.router)
+    install_web(app)  # the web pages (/ui/, /public/) and their static files
     return app
 
 

@@ -115,7 +115,9 @@ def _context(n: Notification, lang: str, *, name: str | None, public_url: str, t
         "gate": GATE_NAMES[lang].get(d.get("gate") or "", d.get("gate") or ""),
         "when": when(n.at),
         "due": when(d.get("due_at")),
-        "link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else public_url,
+        # The agreement's web page (sign-in first, then back to it), and its API resource.
+        "link": f"{public_url.rstrip('/')}/ui/" + (f"agreements/{n.agreement_id}" if n.agreement_id else ""),
+        "api_link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else "",
     }
 
 

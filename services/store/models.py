@@ -203,3 +203,39 @@ class OrganisationSettings(Base):
     expiry_reminder_days: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     updated_by: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PublishedOrganisation(Base):
+    """An organisation that publishes the agreements it initiates on the public portal
+    (`/public/`). For now an organisation-level setting kept by its staff; a `publish`
+    decision per agreement, recorded in the audit trail, is for the decider to add."""
+
+    __tablename__ = "published_organisations"
+
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
+    published_by: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PublicFeedback(Base):
+    """A citizen's feedback on a published agreement: held until the initiating
+    organisation's staff approve it (only then shown on the portal), its sender's address
+    kept only as a keyed hash, for rate limiting."""
+
+    __tablename__ = "public_feedback"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(Text)
+    org: Mapped[str] = mapped_column(Text)  # the initiating organisation, whose staff moderate
+    name: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
+    client: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    moderated_by: Mapped[str | None] = mapped_column(Text)
+    moderated_at: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        Index("ix_public_feedback_agreement_status", "agreement_id", "status"),
+        Index("ix_public_feedback_client_created_at", "client", "created_at"),
+    )

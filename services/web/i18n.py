@@ -1,0 +1,355 @@
+"""Words and formats of the web pages: Indonesian by default, English per reader; dates,
+times and numbers through Babel; times in the reader's zone with its Indonesian name
+(WIB, WITA, WIT) or its UTC offset elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+LOCALES = {"id": "id_ID", "en": "en_GB"}
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+# The zones a reader picks from (Indonesia's three, then UTC).
+READER_ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "UTC")
+
+# English text -> Indonesian. English readers see the key itself.
+ID: dict[str, str] = {
+    "Inbox": "Kotak masuk",
+    "Agreements": "Perjanjian",
+    "Dashboard": "Dasbor",
+    "New proposal": "Usulan baru",
+    "Sign in": "Masuk",
+    "Sign out": "Keluar",
+    "Signed in as": "Masuk sebagai",
+    "Language": "Bahasa",
+    "Time zone": "Zona waktu",
+    "Save": "Simpan",
+    "Skip to content": "Lompat ke isi",
+    "Main navigation": "Navigasi utama",
+    "Public portal": "Portal publik",
+    "API documentation": "Dokumentasi API",
+    "Demo people": "Pengguna demo",
+    "Sign in as one of the demo people of pakta dev, or paste a bearer token.": (
+        "Masuk sebagai salah satu pengguna demo pakta dev, atau tempel token bearer."
+    ),
+    "Bearer token": "Token bearer",
+    "Sign in with token": "Masuk dengan token",
+    "The token is not valid.": "Token tidak valid.",
+    "Sign in through the identity provider.": "Masuk melalui penyedia identitas.",
+    "Signing in through the identity provider failed.": "Gagal masuk melalui penyedia identitas.",
+    "Nothing awaits you now.": "Tidak ada yang menunggu Anda saat ini.",
+    "What awaits you": "Yang menunggu Anda",
+    "Agreement": "Perjanjian",
+    "Action": "Tindakan",
+    "Deadline": "Tenggat",
+    "Overdue": "Terlambat",
+    "Stage": "Tahap",
+    "Kind": "Jenis",
+    "Step": "Langkah",
+    "Legal basis": "Dasar hukum",
+    "Approve": "Setujui",
+    "Request changes": "Minta perubahan",
+    "Reject": "Tolak",
+    "Comment": "Komentar",
+    "A comment is required to request changes or reject.": "Komentar wajib diisi untuk meminta perubahan atau menolak.",
+    "View the diff and accept": "Lihat perbedaan dan terima",
+    "Accept this version": "Terima versi ini",
+    "Sign electronically": "Tanda tangani secara elektronik",
+    "Signed by (name)": "Ditandatangani oleh (nama)",
+    "Signed on paper (wet ink)": "Ditandatangani di atas kertas (basah)",
+    "Scan of the signed document (PDF)": "Pindaian dokumen yang ditandatangani (PDF)",
+    "Record the wet-ink signature": "Catat tanda tangan basah",
+    "Upload the signed scan (PDF).": "Unggah pindaian yang telah ditandatangani (PDF).",
+    "Submit": "Ajukan",
+    "Submit the proposal": "Ajukan usulan",
+    "Submit a draft": "Kirim draf",
+    "Draft text": "Teks draf",
+    "Note": "Catatan",
+    "Evaluation report": "Laporan evaluasi",
+    "Submit the report": "Kirim laporan",
+    "Narrative": "Uraian",
+    "Achieved": "Capaian",
+    "Target": "Target",
+    "Unit": "Satuan",
+    "Score": "Nilai",
+    "Recommendation": "Rekomendasi",
+    "Conclude the evaluation": "Simpulkan evaluasi",
+    "Start an evaluation now": "Mulai evaluasi sekarang",
+    "Withdraw": "Tarik kembali",
+    "Reason": "Alasan",
+    "Add a comment": "Tambah komentar",
+    "Parties": "Para pihak",
+    "Organisation": "Organisasi",
+    "Role": "Peran",
+    "Sector": "Sektor",
+    "Signatory": "Penanda tangan",
+    "Foreign": "Luar negeri",
+    "Purpose": "Maksud dan tujuan",
+    "Term": "Jangka waktu",
+    "Start": "Mulai",
+    "End": "Berakhir",
+    "months": "bulan",
+    "Value": "Nilai kerja sama",
+    "Indicators": "Indikator",
+    "Current step": "Langkah saat ini",
+    "Lifecycle": "Siklus hidup",
+    "Timeline": "Riwayat",
+    "The audit chain is intact.": "Rantai audit utuh.",
+    "The audit chain is broken.": "Rantai audit rusak.",
+    "Drafts": "Draf",
+    "Version": "Versi",
+    "Accepted by": "Diterima oleh",
+    "Signatures": "Tanda tangan",
+    "Document hash": "Hash dokumen",
+    "Method": "Metode",
+    "Evaluations": "Evaluasi",
+    "Documents": "Dokumen",
+    "Download": "Unduh",
+    "Printable summary (PDF)": "Ringkasan cetak (PDF)",
+    "What you can do": "Yang dapat Anda lakukan",
+    "Done.": "Selesai.",
+    "Refused": "Ditolak",
+    "Not found": "Tidak ditemukan",
+    "The page or agreement does not exist, or is not yours to see.": (
+        "Halaman atau perjanjian tidak ada, atau bukan untuk Anda lihat."
+    ),
+    "Forbidden": "Dilarang",
+    "The form is missing its security token or it has expired; reload the page and try again.": (
+        "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
+    ),
+    "Changes between versions": "Perubahan antarversi",
+    "Only text drafts can be compared.": "Hanya draf teks yang dapat dibandingkan.",
+    "Back to the agreement": "Kembali ke perjanjian",
+    "Title": "Judul",
+    "Objectives": "Maksud dan tujuan",
+    "Start date": "Tanggal mulai",
+    "Duration (months)": "Lama (bulan)",
+    "Evaluation interval (months)": "Interval evaluasi (bulan)",
+    "Value (rupiah, optional)": "Nilai (rupiah, opsional)",
+    "Initiator": "Pemrakarsa",
+    "Counterparty": "Mitra",
+    "Requires DPRD approval": "Perlu persetujuan DPRD",
+    "Save the draft": "Simpan draf",
+    "Edit the proposal": "Ubah usulan",
+    "Name": "Nama",
+    "Please correct the fields marked below.": "Perbaiki isian yang ditandai di bawah.",
+    "Filter": "Saring",
+    "Search": "Cari",
+    "All": "Semua",
+    "Partner organisation": "Organisasi mitra",
+    "Only overdue": "Hanya yang terlambat",
+    "Ending within (days)": "Berakhir dalam (hari)",
+    "Export CSV": "Ekspor CSV",
+    "Next page": "Halaman berikutnya",
+    "No agreements.": "Tidak ada perjanjian.",
+    "By stage": "Menurut tahap",
+    "By kind": "Menurut jenis",
+    "By sector": "Menurut sektor",
+    "By partner": "Menurut mitra",
+    "Ending within 90 days": "Berakhir dalam 90 hari",
+    "Updated": "Diperbarui",
+    "Who": "Siapa",
+    "What": "Apa",
+    "When": "Kapan",
+    "Published agreements": "Perjanjian yang dipublikasikan",
+    "Open data": "Data terbuka",
+    "Transparency portal": "Portal transparansi",
+    "Nothing has been published yet.": "Belum ada yang dipublikasikan.",
+    "By region": "Menurut daerah",
+    "By year": "Menurut tahun",
+    "Publish this organisation's agreements": "Publikasikan perjanjian organisasi ini",
+    "Publishing": "Publikasi",
+    "Published": "Dipublikasikan",
+    "Not published": "Tidak dipublikasikan",
+    "Stop publishing": "Hentikan publikasi",
+    "Publish": "Publikasikan",
+    "Achievement against target": "Capaian terhadap target",
+    "Passed": "Dilalui",
+    "Current": "Saat ini",
+    "Ahead": "Berikutnya",
+    "Total": "Jumlah",
+    "Citizens' feedback": "Masukan warga",
+    "Amendments and renewals": "Adendum dan perpanjangan",
+    "In progress": "Sedang berjalan",
+    "Verify again": "Periksa ulang",
+    "Days": "Hari",
+    "Evaluation scores": "Nilai evaluasi",
+    "Average": "Rata-rata",
+    "optional": "opsional",
+    "Anonymous": "Anonim",
+    "Thank you. Your feedback will appear once the organisation has reviewed it.": (
+        "Terima kasih. Masukan Anda akan tampil setelah ditinjau oleh organisasi."
+    ),
+    "Your name (optional)": "Nama Anda (opsional)",
+    "Your feedback": "Masukan Anda",
+    "Send feedback": "Kirim masukan",
+    "Write your feedback.": "Tuliskan masukan Anda.",
+    "At most 2000 characters.": "Paling banyak 2000 karakter.",
+    "The text holds characters that cannot be stored.": "Teks memuat karakter yang tidak dapat disimpan.",
+    "Too many messages from you in the last hour; try again later.": (
+        "Terlalu banyak pesan dari Anda dalam satu jam terakhir; coba lagi nanti."
+    ),
+    "Only staff of the organisation moderate feedback.": "Hanya staf organisasi yang memoderasi masukan.",
+    "Nothing to moderate.": "Tidak ada yang perlu dimoderasi.",
+    "Show on the portal": "Tampilkan di portal",
+    "Do not show": "Jangan tampilkan",
+    "By partner kind": "Menurut jenis mitra (pentahelix)",
+    "Cooperation agreements that regions have chosen to publish.": (
+        "Perjanjian kerja sama yang dipilih daerah untuk dipublikasikan."
+    ),
+    "Only staff of the organisation decide what it publishes.": (
+        "Hanya staf organisasi yang memutuskan apa yang dipublikasikannya."
+    ),
+    "When published, the transparency portal shows this organisation's submitted agreements: parties, purpose, "
+    "term, stage and evaluation scores — never values, drafts, documents, comments or names of officials.": (
+        "Bila dipublikasikan, portal transparansi menampilkan perjanjian yang telah diajukan organisasi ini: para "
+        "pihak, maksud dan tujuan, jangka waktu, tahap dan nilai evaluasi — tidak pernah nilai kerja sama, draf, "
+        "dokumen, komentar, atau nama pejabat."
+    ),
+}
+
+STAGES_ID = {
+    "draft": "Draf",
+    "review": "Kajian",
+    "negotiation": "Negosiasi",
+    "approval": "Persetujuan",
+    "signing": "Penandatanganan",
+    "implementation": "Pelaksanaan",
+    "rejected": "Ditolak",
+    "withdrawn": "Ditarik",
+    "terminated": "Diakhiri",
+    "expired": "Berakhir",
+}
+STAGES_EN = {k: k.capitalize() for k in STAGES_ID}
+KINDS = {
+    "id": {
+        "ksdd": "KSDD — dengan daerah lain",
+        "ksdpk": "KSDPK — dengan pihak ketiga",
+        "ksdpl": "KSDPL — dengan pemerintah daerah di luar negeri",
+        "ksdll": "KSDLL — dengan lembaga di luar negeri",
+    },
+    "en": {
+        "ksdd": "KSDD — with another region",
+        "ksdpk": "KSDPK — with a third party",
+        "ksdpl": "KSDPL — with a foreign regional government",
+        "ksdll": "KSDLL — with a foreign institution",
+    },
+}
+ACTIONS = {
+    "id": {
+        "submit": "Ajukan usulan",
+        "decide": "Putuskan",
+        "submit_draft": "Kirim draf",
+        "accept_draft": "Terima draf",
+        "sign": "Tanda tangani",
+        "submit_evaluation_report": "Kirim laporan evaluasi",
+        "conclude_evaluation": "Simpulkan evaluasi",
+        "start_evaluation": "Mulai evaluasi",
+        "edit": "Ubah usulan",
+        "withdraw": "Tarik kembali",
+        "comment": "Komentar",
+        "extend_deadline": "Perpanjang tenggat",
+        "propose_amendment": "Usulkan adendum",
+        "renew": "Perpanjang kerja sama",
+        "terminate": "Usulkan pengakhiran",
+    },
+    "en": {
+        "submit": "Submit the proposal",
+        "decide": "Decide",
+        "submit_draft": "Submit a draft",
+        "accept_draft": "Accept the draft",
+        "sign": "Sign",
+        "submit_evaluation_report": "Submit the evaluation report",
+        "conclude_evaluation": "Conclude the evaluation",
+        "start_evaluation": "Start an evaluation",
+        "edit": "Edit the proposal",
+        "withdraw": "Withdraw",
+        "comment": "Comment",
+        "extend_deadline": "Extend a deadline",
+        "propose_amendment": "Propose an amendment",
+        "renew": "Renew",
+        "terminate": "Propose termination",
+    },
+}
+GATES = {
+    "id": {
+        "review": "Kajian TKKSD",
+        "legal": "Biro hukum",
+        "dprd": "DPRD",
+        "ministry": "Menteri",
+        "head": "Kepala daerah",
+    },
+    "en": {
+        "review": "TKKSD review",
+        "legal": "Legal bureau",
+        "dprd": "DPRD",
+        "ministry": "Minister",
+        "head": "Head of region",
+    },
+}
+
+
+class Translator:
+    """What a page needs to speak: `t`, names of stages/kinds/actions/gates, and formats."""
+
+    def __init__(self, lang: str, zone: str) -> None:
+        self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        self.zone = zone
+        self.locale = LOCALES[self.lang]
+
+    def t(self, text: str) -> str:
+        return ID.get(text, text) if self.lang == "id" else text
+
+    def stage(self, stage: str) -> str:
+        return (STAGES_ID if self.lang == "id" else STAGES_EN).get(stage, stage)
+
+    def kind(self, kind: str) -> str:
+        return KINDS[self.lang].get(kind, kind)
+
+    def action(self, action: str) -> str:
+        return ACTIONS[self.lang].get(action, action.replace("_", " "))
+
+    def gate(self, gate: str | None) -> str:
+        return GATES[self.lang].get(gate or "", gate or "")
+
+    def step_name(self, name) -> str:  # a LocalizedName or a procedure Step
+        if hasattr(name, "name_id"):
+            return name.name_id if self.lang == "id" else name.name_en
+        return name.id if self.lang == "id" else name.en
+
+    def zone_name(self, at: dt.datetime | None = None) -> str:
+        if self.zone in ZONE_NAMES:
+            return ZONE_NAMES[self.zone]
+        if self.zone == "UTC":
+            return "UTC"
+        offset = (at or dt.datetime.now(ZoneInfo(self.zone))).astimezone(ZoneInfo(self.zone)).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign = "+" if minutes >= 0 else "-"
+        return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        if value is None:
+            return "—"
+        local = value.astimezone(ZoneInfo(self.zone))
+        text = format_datetime(local, "d MMM yyyy HH:mm", tzinfo=ZoneInfo(self.zone), locale=self.locale)
+        return f"{text} {self.zone_name(value)}"
+
+    def date(self, value: dt.date | dt.datetime | None) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(ZoneInfo(self.zone)).date()
+        return format_date(value, "d MMMM yyyy", locale=self.locale)
+
+    def number(self, value: float | int | None) -> str:
+        if value is None:
+            return "—"
+        return format_decimal(value, locale=self.locale)
+
+    def money(self, value: int | None) -> str:
+        return "—" if value is None else f"Rp {format_decimal(value, locale=self.locale)}"

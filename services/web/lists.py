@@ -1,0 +1,180 @@
+"""Lists, CSV export and the dashboard. The filters are the API's own (`GET /agreements`:
+stage, kind, org, q, overdue, expiring_within_days), applied by calling its route function,
+so a list in the browser, its CSV and the API never disagree."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import timedelta
+from html import escape
+from typing import Any, get_args
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from services.api import commands
+from services.api.deps import SessionDep
+from services.api.routes import agreements as api_agreements
+from services.auth import Principal
+from services.errors import PaktaError
+from services.store import queries
+from services.web.pages import WebDep, render
+from workflows import messages as m
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+STAGES = get_args(m.Stage)
+KINDS = get_args(m.Kind)
+CSV_COLUMNS = (
+    "id",
+    "title",
+    "kind",
+    "stage",
+    "step_key",
+    "initiator_org",
+    "orgs",
+    "sector",
+    "start_date",
+    "end_date",
+    "next_deadline_at",
+    "updated_at",
+)
+
+
+def filters_of(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    days = q.get("expiring_within_days") or ""
+    return {
+        "stage": q.get("stage") if q.get("stage") in STAGES else None,
+        "kind": q.get("kind") if q.get("kind") in KINDS else None,
+        "org": (q.get("org") or "").strip()[:64] or None,
+        "q": (q.get("q") or "").strip()[:200] or None,
+        "overdue": q.get("overdue") in ("1", "true", "on"),
+        "expiring_within_days": int(days) if days.isdigit() and int(days) <= 3650 else None,
+    }
+
+
+async def page_of(session, principal: Principal, filters: dict[str, Any], limit: int, cursor: str | None):
+    return await api_agreements.list_agreements(
+        session=session, principal=principal, limit=limit, cursor=cursor, **filters
+    )
+
+
+async def all_of(session, principal: Principal, filters: dict[str, Any], most: int = 10_000) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    while len(items) < most:
+        page = await page_of(session, principal, filters, 200, cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return items
+
+
+def query_string(filters: dict[str, Any], **extra: Any) -> str:
+    values = {k: ("true" if v is True else v) for k, v in {**filters, **extra}.items() if v not in (None, False, "")}
+    return urlencode(values)
+
+
+@router.get("/agreements")
+async def agreement_list(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    filters = filters_of(request)
+    cursor = request.query_params.get("cursor") or None
+    try:
+        page = await page_of(session, principal, filters, 50, cursor)
+    except PaktaError:
+        page = await page_of(session, principal, filters, 50, None)
+    return render(
+        request,
+        ws,
+        "list.html",
+        items=page.items,
+        next_cursor=page.next_cursor,
+        filters=filters,
+        stages=STAGES,
+        kinds=KINDS,
+        csv_query=query_string(filters),
+        next_query=query_string(filters, cursor=page.next_cursor) if page.next_cursor else None,
+        now=commands.now_utc(),
+    )
+
+
+@router.get("/agreements.csv")
+async def agreement_csv(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    items = await all_of(session, principal, filters_of(request))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        row = item.model_dump(mode="json")
+        writer.writerow([" ".join(row[c]) if c == "orgs" else ("" if row[c] is None else row[c]) for c in CSV_COLUMNS])
+    return ws.apply(
+        Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="pakta-agreements.csv"'},
+        )
+    )
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    items = await all_of(session, principal, {})
+    now = commands.now_utc()
+    soon = now.date() + timedelta(days=90)
+    partners: Counter[str] = Counter()
+    for item in items:
+        for org in item.orgs:
+            if org != principal.org:
+                partners[org] += 1
+    counts = {
+        "stage": Counter(i.stage for i in items),
+        "kind": Counter(i.kind for i in items),
+        "sector": Counter(i.sector for i in items),
+        "partner": partners,
+    }
+    overdue = [i for i in items if i.next_deadline_at is not None and i.next_deadline_at < now]
+    ending = [
+        i
+        for i in items
+        if i.end_date is not None and now.date() <= i.end_date <= soon and i.stage not in m.TERMINAL_STAGES
+    ]
+    scores = []
+    for item in items:
+        if item.stage in ("implementation", "expired", "terminated"):
+            record = await queries.get_agreement(session, agreement_id=item.id)
+            concluded = [e for e in record.state.evaluations if e.score is not None] if record else []
+            if concluded:
+                scores.append({"item": item, "score": concluded[-1].score, "number": concluded[-1].number})
+    average = sum(s["score"] for s in scores) / len(scores) if scores else None
+    return render(
+        request,
+        ws,
+        "dashboard.html",
+        total=len(items),
+        counts=counts,
+        overdue=overdue,
+        ending=ending,
+        now=now,
+        scores=sorted(scores, key=lambda s: s["score"]),
+        average=average,
+    )
+
+
+@router.get("/organisations")
+async def known_organisations(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """The organisations the caller already works with, as the `<option>`s of the proposal
+    form's datalist (loaded by htmx): their own, and the parties of the agreements they see."""
+    principal = ws.require(request)
+    orgs = {principal.org}
+    for item in await all_of(session, principal, {}, most=2000):
+        orgs.update(item.orgs)
+    options = "".join(f'<option value="{escape(org)}"></option>' for org in sorted(orgs))
+    return ws.apply(Response(options, media_type="text/html; charset=utf-8"))

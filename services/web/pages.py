@@ -1,0 +1,63 @@
+"""What every page shares: the templates, the request's web session (with the reader's zone
+defaulting to their organisation's), rendering with the session cookie, error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from services.api.deps import SessionDep
+from services.store import organisations
+from services.web.session import WebSession, load_session
+from workflows.messages import DEFAULT_TIME_ZONE
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+async def web_session(request: Request, session: SessionDep) -> WebSession:
+    ws = await load_session(request)
+    if not ws.zone:
+        zone = None
+        if ws.principal is not None:
+            record = await organisations.get_settings(session, org=ws.principal.org)
+            zone = record.time_zone if record else None
+        ws.zone = zone or DEFAULT_TIME_ZONE
+    return ws
+
+
+WebDep = Annotated[WebSession, Depends(web_session)]
+
+
+def render(request: Request, ws: WebSession, name: str, status: int = 200, **context: Any) -> Response:
+    tr = ws.tr
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"ws": ws, "tr": tr, "t": tr.t, "me": ws.principal, "csrf": ws.csrf, "path": request.url.path, **context},
+        status_code=status,
+    )
+    return ws.apply(response)
+
+
+def redirect(ws: WebSession, to: str) -> Response:
+    return ws.apply(RedirectResponse(to, status_code=303))
+
+
+def error_page(request: Request, ws: WebSession, status: int, title: str, message: str) -> Response:
+    return render(request, ws, "error.html", status=status, title=title, message=message)
+
+
+async def standalone_session(request: Request) -> WebSession:
+    """The session for an exception handler (no database at hand: the zone stays WIB)."""
+    ws = await load_session(request)
+    ws.zone = ws.zone or DEFAULT_TIME_ZONE
+    return ws
+
+
+def html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status_code=status)

@@ -1,0 +1,143 @@
+"""The printable summary of an agreement (fpdf2, pure Python): parties, term, the steps
+passed with their dates and deciders, signatures with the signed documents' hashes,
+evaluations — for a file or a report to the DPRD."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from fastapi import APIRouter, Request
+from fpdf import FPDF
+from starlette.responses import Response
+
+from services.api.agreements_read import load_visible
+from services.api.deps import SessionDep
+from services.errors import NotFound
+from services.store import queries
+from services.web.i18n import Translator
+from services.web.pages import WebDep, error_page
+from workflows import lifecycle
+from workflows import messages as m
+from workflows.procedures import CHANGE_PROCEDURES
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+# The PDF core fonts speak Latin-1: typographic marks become their plain forms.
+PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-", "→": "->"})
+
+
+def plain(text: object) -> str:
+    value = str(text).translate(PLAIN)
+    value = unicodedata.normalize("NFKC", value)
+    return value.encode("latin-1", "replace").decode("latin-1")
+
+
+class Summary(FPDF):
+    def __init__(self, title: str) -> None:
+        super().__init__(format="A4")
+        self.doc_title = title
+        self.set_auto_page_break(auto=True, margin=15)
+        self.set_title(plain(title))
+        self.set_creator("Pakta")
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.cell(0, 8, plain(f"Pakta - {self.doc_title} - {self.page_no()}/{{nb}}"), align="C")
+
+    def heading(self, text: str) -> None:
+        self.ln(3)
+        self.set_font("Helvetica", "B", 12)
+        self.multi_cell(0, 7, plain(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", size=10)
+
+    def line_of(self, text: str) -> None:
+        self.multi_cell(0, 5.5, plain(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def summary_pdf(state: m.AgreementState, events: list, tr: Translator) -> bytes:
+    t = tr.t
+    pdf = Summary(state.title)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.multi_cell(0, 8, plain(state.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    pdf.line_of(f"{tr.kind(state.kind)} | {t('Stage')}: {tr.stage(state.stage)} | {t('Version')} {state.version}")
+    pdf.line_of(f"ID {state.id}")
+    pdf.heading(t("Parties"))
+    for p in state.parties:
+        role = t("Initiator") if p.role == "initiator" else t("Counterparty")
+        foreign = f" ({t('Foreign')})" if p.foreign else ""
+        pdf.line_of(f"- {p.name or p.org}{foreign}: {role}, {p.sector}; {t('Signatory')}: {p.signatory}")
+    pdf.heading(t("Purpose"))
+    pdf.line_of(state.objectives)
+    pdf.heading(t("Term"))
+    end = tr.date(state.end_date) if state.end_date else ""
+    pdf.line_of(f"{tr.date(state.start_date)} - {end} ({state.duration_months} {t('months')})")
+    pdf.line_of(f"{t('Value')}: {tr.money(state.value)}")
+    if state.indicators:
+        pdf.heading(t("Indicators"))
+        for i in state.indicators:
+            pdf.line_of(f"- {i.name}: {tr.number(i.target)} {i.unit}")
+    pdf.heading(t("Lifecycle"))
+    names = {s.key: tr.step_name(s) for p in lifecycle_procedures(state) for s in p.steps}
+    for e in events:
+        who = f"{e.actor.get('sub')} ({e.actor.get('org') or 'system'})"
+        if e.type == "agreement_submitted":
+            pdf.line_of(f"- {tr.action('submit')}: {who}, {tr.datetime(e.at)}")
+        elif e.type == "gate_decided":
+            step = names.get(e.data.get("step"), e.data.get("step"))
+            org = f" / {e.data['org']}" if e.data.get("org") else ""
+            pdf.line_of(
+                f"- {step} [{tr.gate(e.data.get('gate'))}{org}]: {e.data.get('outcome')} - {who}, {tr.datetime(e.at)}"
+            )
+        elif e.type == "step_completed":
+            step = names.get(e.data.get("step"), e.data.get("step"))
+            pdf.line_of(f"- {t('Passed')}: {step}, {tr.datetime(e.at)}")
+        elif e.type in ("implementation_started", "agreement_rejected", "agreement_withdrawn", "agreement_terminated"):
+            pdf.line_of(f"- {e.type.replace('_', ' ')}: {tr.datetime(e.at)}")
+    if state.signatures:
+        pdf.heading(t("Signatures"))
+        for s in state.signatures:
+            pdf.line_of(f"- {s.org}: {s.signed_by} ({s.method}), {tr.datetime(s.at)}; {s.kind.upper()} v{s.version}")
+            pdf.set_font("Courier", size=8)
+            pdf.line_of(f"  SHA-256 {s.document}")
+            pdf.set_font("Helvetica", size=10)
+    if state.evaluations:
+        pdf.heading(t("Evaluations"))
+        for ev in state.evaluations:
+            score = f"; {t('Score')} {ev.score} ({ev.recommendation})" if ev.score is not None else ""
+            pdf.line_of(f"- #{ev.number}: {tr.date(ev.opened_at)} - {tr.date(ev.due_at)}{score}")
+            for report in ev.reports:
+                results = ", ".join(f"{r.indicator} {tr.number(r.achieved)}" for r in report.results)
+                pdf.line_of(f"    {report.org}: {results}")
+    return bytes(pdf.output())
+
+
+def lifecycle_procedures(state: m.AgreementState) -> list:
+    procedures = [lifecycle.procedure_of(state)]
+    if state.change is not None:
+        procedures.append(lifecycle.active_procedure(state))
+    return [*procedures, *CHANGE_PROCEDURES.values()]
+
+
+@router.get("/agreements/{agreement_id}/summary.pdf")
+async def summary(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    try:
+        state = await load_visible(session, agreement_id, principal)
+    except NotFound:
+        t = ws.tr.t
+        return error_page(
+            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+        )
+    events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
+    content = summary_pdf(state, events, ws.tr)
+    return ws.apply(
+        Response(
+            content,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="pakta-{agreement_id}.pdf"'},
+        )
+    )

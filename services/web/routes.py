@@ -1,0 +1,480 @@
+"""The pages of the people in the loop under `/ui/`: sign-in, inbox, agreement, drafts,
+actions, proposal form. Reads go through the API's own loaders (`load_visible`, the inbox's
+`awaited`); every action goes through the API's route functions themselves
+(`services.api.routes.agreements.act` / `create_agreement`), so the same validation,
+idempotency and audit apply, and a refusal is the decider's message."""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from datetime import datetime
+from typing import Any, get_args
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from services.api import commands
+from services.api.agreements_read import load_visible
+from services.api.deps import SessionDep, SettingsDep, TemporalDep
+from services.api.routes import agreements as api_agreements
+from services.api.routes import documents as api_documents
+from services.api.routes.inbox import awaited
+from services.auth import Principal, decode_token, mint_token
+from services.errors import NotFound, PaktaError
+from services.store import notifications as notification_store
+from services.store import queries
+from services.web import svg
+from services.web.forms import (
+    MAX_INDICATORS,
+    MAX_PARTIES,
+    FormProblem,
+    command_from_form,
+    form_values_from,
+    form_values_of,
+    proposal_from_form,
+    validate_command,
+)
+from services.web.i18n import LANGUAGES, READER_ZONES
+from services.web.oidc import client_of
+from services.web.pages import WebDep, error_page, redirect, render
+from services.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
+from workflows import lifecycle
+from workflows import messages as m
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+async def csrf_form(request: Request, ws: WebSession):
+    form = await request.form()
+    ws.check_csrf(form.get("csrf") or request.headers.get("X-CSRF-Token"))
+    return form
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+def demo_people(settings) -> list[dict[str, Any]]:
+    """The demo people of `pakta dev` (dev only: production signs in with a token or OIDC)."""
+    if settings.is_production:
+        return []
+    from services.devstack import DEMO_ORG, DEMO_USERS  # dev-only module: loaded on a dev sign-in page only
+
+    return [{"key": name, "sub": f"demo-{name}", "org": DEMO_ORG, **user} for name, user in DEMO_USERS.items()]
+
+
+@router.get("/signin")
+async def signin_page(request: Request, ws: WebDep, settings: SettingsDep, next: str | None = None) -> Response:
+    return render(
+        request,
+        ws,
+        "signin.html",
+        people=demo_people(settings),
+        next=safe_next(next),
+        error=None,
+        oidc=client_of(request) is not None,
+    )
+
+
+@router.post("/signin")
+async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Response:
+    form = await csrf_form(request, ws)
+    next_path = safe_next(str(form.get("next") or ""))
+    person = str(form.get("person") or "")
+    token = str(form.get("token") or "").strip()
+    people = {p["key"]: p for p in demo_people(settings)}
+    if person in people:
+        p = people[person]
+        token = mint_token(settings, sub=p["sub"], org=p["org"], roles=p["roles"], gates=p.get("gates", []))
+    try:
+        principal = decode_token(settings, token) if token else None
+    except PaktaError:
+        principal = None
+    if principal is None:
+        return render(
+            request,
+            ws,
+            "signin.html",
+            status=401,
+            people=list(people.values()),
+            next=next_path,
+            error=ws.tr.t("The token is not valid."),
+            oidc=client_of(request) is not None,
+        )
+    ws.sign_in(token, principal)
+    return redirect(ws, next_path)
+
+
+@router.post("/signout")
+async def signout(request: Request, ws: WebDep) -> Response:
+    await csrf_form(request, ws)
+    ws.sign_out()
+    return redirect(ws, "/ui/signin")
+
+
+@router.post("/prefs")
+async def preferences(request: Request, ws: WebDep) -> Response:
+    """The language and time zone switch: a cookie each, kept for a year."""
+    form = await csrf_form(request, ws)
+    lang, zone = form.get("lang"), form.get("zone")
+    if lang in LANGUAGES:
+        ws.cookies[LANG_COOKIE] = str(lang)
+    if zone in READER_ZONES:
+        ws.cookies[ZONE_COOKIE] = str(zone)
+    return redirect(ws, safe_next(str(form.get("next") or "")))
+
+
+# ---------------------------------------------------------------- inbox
+
+
+def inbox_items(states: list[m.AgreementState], principal: Principal, now: datetime) -> list[Any]:
+    actor = commands.actor_of(principal)
+    items = [item for state in states if lifecycle.can_see(state, actor) for item in awaited(state, actor, now)]
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    # Overdue first, then by deadline, then the oldest untouched.
+    items.sort(key=lambda i: (not (i.due_at is not None and i.due_at < now), i.due_at or far, i.updated_at))
+    return items
+
+
+@router.get("/")
+@router.get("/inbox")
+async def inbox(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    now = commands.now_utc()
+    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
+    states = await notification_store.open_agreements(session, viewer_org=principal.org, ministry=ministry)
+    items = inbox_items(states, principal, now)
+    return render(request, ws, "inbox.html", items=items, now=now, idem=uuid.uuid4().hex)
+
+
+# ---------------------------------------------------------------- proposal form
+
+
+def _proposal_page(request, ws, *, values, errors, state=None, status=200, error=None) -> Response:
+    return render(
+        request,
+        ws,
+        "proposal.html",
+        status=status,
+        values=values,
+        errors=errors,
+        state=state,
+        error=error,
+        kinds=get_args(m.Kind),
+        sectors=get_args(m.Sector),
+        max_parties=MAX_PARTIES,
+        max_indicators=MAX_INDICATORS,
+        idem=uuid.uuid4().hex,
+    )
+
+
+@router.get("/agreements/new")
+async def new_proposal(request: Request, ws: WebDep) -> Response:
+    principal = ws.require(request)
+    return _proposal_page(request, ws, values=form_values_of(None, principal.org), errors={})
+
+
+@router.post("/agreements/new")
+async def create_proposal(
+    request: Request, ws: WebDep, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> Response:
+    principal = ws.require(request)
+    form = await csrf_form(request, ws)
+    values = form_values_from(form)
+    t = ws.tr.t
+    try:
+        proposal = proposal_from_form(form, ws.lang)
+        snapshot = await api_agreements.create_agreement(
+            proposal=proposal,
+            response=Response(),
+            session=session,
+            principal=principal,
+            temporal=temporal,
+            settings=settings,
+            idempotency_key=str(form.get("idem") or "") or None,
+        )
+    except FormProblem as problem:
+        return _proposal_page(
+            request,
+            ws,
+            values=values,
+            errors=problem.errors,
+            status=422,
+            error=t("Please correct the fields marked below."),
+        )
+    except PaktaError as error:
+        return _proposal_page(request, ws, values=values, errors={}, status=error.status, error=error.message)
+    return redirect(ws, f"/ui/agreements/{snapshot.id}?done=create")
+
+
+# ---------------------------------------------------------------- agreement
+
+
+async def _visible(session, agreement_id: str, principal: Principal) -> m.AgreementState | None:
+    try:
+        return await load_visible(session, agreement_id, principal)
+    except NotFound:
+        return None
+
+
+def _not_found(request: Request, ws: WebSession) -> Response:
+    t = ws.tr.t
+    return error_page(
+        request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+    )
+
+
+def documents_of(state: m.AgreementState) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for d in state.drafts:
+        seen.setdefault(d.document, {"sha256": d.document, "what": f"{d.kind.upper()} v{d.version}", "at": d.at})
+    for s in state.signatures:
+        seen.setdefault(s.document, {"sha256": s.document, "what": f"{s.kind.upper()} v{s.version}", "at": s.at})
+        if s.evidence:
+            seen.setdefault(s.evidence, {"sha256": s.evidence, "what": f"{s.org}: {s.method}", "at": s.at})
+    return list(seen.values())
+
+
+async def agreement_context(session, state: m.AgreementState, principal: Principal, ws: WebSession) -> dict[str, Any]:
+    actor = commands.actor_of(principal)
+    now = commands.now_utc()
+    snapshot = lifecycle.snapshot(state, actor, now)
+    events = await queries.list_events(session, agreement_id=state.id, after_seq=0, limit=1000)
+    chain = await queries.verify_chain(session, agreement_id=state.id)
+    step = lifecycle.current_step(state)
+    latest = lifecycle.latest_draft(state, step.document) if step is not None and step.document else None
+    agreed = lifecycle.agreed_draft(state, step.document) if step is not None and step.document else None
+    return {
+        "a": snapshot,
+        "state": state,
+        "events": events,
+        "chain": chain,
+        "items": awaited(state, actor, now),
+        "diagram": svg.lifecycle_svg(state, ws.tr),
+        "chart": svg.achievement_svg(state, ws.tr),
+        "documents": documents_of(state),
+        "open_evaluation": lifecycle.open_evaluation(state),
+        "latest_draft": latest,
+        "agreed_draft": agreed,
+        "idem": uuid.uuid4().hex,
+        "now": now,
+    }
+
+
+@router.get("/agreements/{agreement_id}")
+async def agreement_page(
+    agreement_id: str, request: Request, ws: WebDep, session: SessionDep, done: str | None = None
+) -> Response:
+    principal = ws.require(request)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    context = await agreement_context(session, state, principal, ws)
+    return render(request, ws, "agreement.html", done=done, error=None, errors={}, **context)
+
+
+@router.get("/agreements/{agreement_id}/chain")
+async def chain_status(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """The audit chain verified again, as the fragment htmx swaps into the agreement page."""
+    principal = ws.require(request)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    chain = await queries.verify_chain(session, agreement_id=agreement_id)
+    checked = ws.tr.datetime(commands.now_utc())
+    return render(request, ws, "_chain.html", a=state, chain=chain, checked=checked)
+
+
+def side_by_side(old: list[str], new: list[str]) -> list[dict[str, Any]]:
+    """Rows of a two-column diff: (line number, text) on each side and what changed."""
+    rows = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for k in range(max(i2 - i1, j2 - j1)):
+            left = i1 + k if i1 + k < i2 else None
+            right = j1 + k if j1 + k < j2 else None
+            rows.append(
+                {
+                    "tag": tag,
+                    "ln": None if left is None else left + 1,
+                    "left": "" if left is None else old[left],
+                    "rn": None if right is None else right + 1,
+                    "right": "" if right is None else new[right],
+                }
+            )
+    return rows
+
+
+async def _text_of(session, sha256: str) -> list[str] | None:
+    record = await queries.get_document(session, sha256=sha256)
+    if record is None or record.media_type not in api_documents.TEXT_TYPES:
+        return None
+    return record.content.decode("utf-8").splitlines()
+
+
+@router.get("/agreements/{agreement_id}/drafts/{version}")
+async def draft_page(agreement_id: str, version: int, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """One draft version beside the one before it (same document, same procedure or change),
+    with the accept button when accepting it is what the reader may do now."""
+    principal = ws.require(request)
+    state = await _visible(session, agreement_id, principal)
+    draft = next((d for d in state.drafts if d.version == version), None) if state else None
+    if state is None or draft is None:
+        return _not_found(request, ws)
+    earlier = [d for d in state.drafts if d.kind == draft.kind and d.scope == draft.scope and d.version < version]
+    previous = earlier[-1] if earlier else None
+    new = await _text_of(session, draft.document)
+    old = (await _text_of(session, previous.document)) if previous else []
+    rows = side_by_side(old or [], new) if new is not None and old is not None else None
+    actor = commands.actor_of(principal)
+    allowed = lifecycle.allowed_actions(state, actor, commands.now_utc())
+    step = lifecycle.current_step(state)
+    latest = lifecycle.latest_draft(state, step.document) if step is not None and step.document else None
+    can_accept = "accept_draft" in allowed and latest is not None and latest.version == version
+    return render(
+        request,
+        ws,
+        "draft.html",
+        state=state,
+        draft=draft,
+        previous=previous,
+        rows=rows,
+        can_accept=can_accept,
+        idem=uuid.uuid4().hex,
+    )
+
+
+@router.get("/documents/{sha256}")
+async def document(sha256: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    try:
+        return await api_documents.download_document(sha256, session, principal)
+    except NotFound:
+        return _not_found(request, ws)
+
+
+# ---------------------------------------------------------------- actions
+
+
+@router.post("/agreements/{agreement_id}/act")
+async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionDep, temporal: TemporalDep) -> Response:
+    principal = ws.require(request)
+    form = await csrf_form(request, ws)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    t = ws.tr.t
+    back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
+    try:
+        body = command_from_form(form, state, t("A comment is required to request changes or reject."))
+        if body["type"] == "submit_draft":
+            text = str(form.get("text") or "").strip()
+            if not text or len(text.encode("utf-8")) > ws.settings.document_max_bytes:
+                raise FormProblem(t("Draft text") + ": —", {"text": "—"})
+            record = await queries.put_document(
+                session,
+                content=text.encode("utf-8") + b"\n",
+                media_type="text/markdown",
+                uploaded_by=principal.sub,
+                org=principal.org,
+            )
+            body["document"] = record.sha256
+        if body["type"] == "sign" and body.get("method") == "wet_ink":
+            body["evidence"] = await _uploaded_scan(session, form, principal, t, ws.settings.document_max_bytes)
+        command = validate_command(body, ws.lang)
+        await api_agreements.act(
+            agreement_id=agreement_id,
+            command=command,
+            response=Response(),
+            session=session,
+            principal=principal,
+            temporal=temporal,
+            if_match=None,
+            idempotency_key=str(form.get("idem") or "") or None,
+        )
+    except FormProblem as problem:
+        return await _agreement_with_error(
+            request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
+        )
+    except NotFound:
+        return _not_found(request, ws)
+    except PaktaError as error:
+        return await _agreement_with_error(
+            request, ws, session, principal, agreement_id, error.status, error.message, {}
+        )
+    separator = "&" if "?" in back else "?"
+    return redirect(ws, f"{back}{separator}done={body['type']}")
+
+
+async def _uploaded_scan(session, form, principal: Principal, t, limit: int) -> str:
+    """The scan of a wet-ink signature, stored like `POST /documents` stores a document."""
+    scan = form.get("scan")
+    content = await scan.read() if isinstance(scan, UploadFile) else b""
+    media_type = (scan.content_type or "").split(";")[0].strip().lower() if isinstance(scan, UploadFile) else ""
+    if not content or media_type not in api_documents.MEDIA_TYPES or len(content) > limit:
+        message = t("Upload the signed scan (PDF).")
+        raise FormProblem(message, {"scan": message})
+    record = await queries.put_document(
+        session, content=content, media_type=media_type, uploaded_by=principal.sub, org=principal.org
+    )
+    return record.sha256
+
+
+async def _agreement_with_error(request, ws, session, principal, agreement_id, status, message, errors) -> Response:
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    context = await agreement_context(session, state, principal, ws)
+    return render(request, ws, "agreement.html", status=status, done=None, error=message, errors=errors, **context)
+
+
+@router.get("/agreements/{agreement_id}/edit")
+async def edit_proposal(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
+    principal = ws.require(request)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    return _proposal_page(request, ws, values=form_values_of(state, principal.org), errors={}, state=state)
+
+
+@router.post("/agreements/{agreement_id}/edit")
+async def save_proposal(
+    agreement_id: str, request: Request, ws: WebDep, session: SessionDep, temporal: TemporalDep
+) -> Response:
+    principal = ws.require(request)
+    form = await csrf_form(request, ws)
+    state = await _visible(session, agreement_id, principal)
+    if state is None:
+        return _not_found(request, ws)
+    values = form_values_from(form)
+    t = ws.tr.t
+    try:
+        proposal = proposal_from_form(form, ws.lang)
+        changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
+        command = m.Edit.model_validate({"type": "edit", **changes})
+        await api_agreements.act(
+            agreement_id=agreement_id,
+            command=command,
+            response=Response(),
+            session=session,
+            principal=principal,
+            temporal=temporal,
+            if_match=f'"{state.version}"',
+            idempotency_key=None,
+        )
+    except FormProblem as problem:
+        return _proposal_page(
+            request,
+            ws,
+            values=values,
+            errors=problem.errors,
+            state=state,
+            status=422,
+            error=t("Please correct the fields marked below."),
+        )
+    except PaktaError as error:
+        return _proposal_page(
+            request, ws, values=values, errors={}, state=state, status=error.status, error=error.message
+        )
+    return redirect(ws, f"/ui/agreements/{agreement_id}?done=edit")

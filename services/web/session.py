@@ -1,0 +1,146 @@
+"""The browser session: a signed cookie (itsdangerous, keyed from the JWT secret) holding the
+person's bearer token and the CSRF token of their forms; the token is verified again on
+every request (`services.auth.decode_token`), so an expired or revoked-by-rotation token ends
+the session. `HttpOnly`, `SameSite=Lax`, `Secure` when Pakta is served over https."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.responses import Response
+
+from services.auth import DEFAULT_TTL_SECONDS, Principal, decode_token
+from services.errors import PaktaError
+from services.settings import Settings
+from services.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, READER_ZONES, Translator
+
+SESSION_COOKIE = "pakta_session"
+LANG_COOKIE = "pakta_lang"
+ZONE_COOKIE = "pakta_zone"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+YEAR = 365 * 24 * 3600
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    # A key of its own, derived from the JWT secret: a session cookie is never a token.
+    key = hmac.new(settings.jwt_secret.encode(), b"pakta.web.session", hashlib.sha256).hexdigest()
+    return URLSafeTimedSerializer(key, salt="pakta.web.session.v1")
+
+
+@dataclass
+class WebSession:
+    """One request's view of the browser session and the reader's preferences."""
+
+    settings: Settings
+    data: dict[str, Any]
+    principal: Principal | None
+    lang: str
+    zone: str
+    dirty: bool = False
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def csrf(self) -> str:
+        return self.data["c"]
+
+    @property
+    def tr(self) -> Translator:
+        return Translator(self.lang, self.zone)
+
+    def sign_in(self, token: str, principal: Principal) -> None:
+        self.data = {"t": token, "c": secrets.token_urlsafe(32)}  # a fresh CSRF token per sign-in
+        self.principal = principal
+        self.dirty = True
+
+    def sign_out(self) -> None:
+        self.data = {"c": secrets.token_urlsafe(32)}
+        self.principal = None
+        self.dirty = True
+
+    def require(self, request: Request) -> Principal:
+        if self.principal is None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise SignInRequired(path)
+        return self.principal
+
+    def check_csrf(self, submitted: object) -> None:
+        if not submitted or not hmac.compare_digest(str(submitted), self.csrf):
+            raise CsrfRefused()
+
+    def apply(self, response: Response) -> Response:
+        secure = self.settings.public_url.startswith("https://")
+        if self.dirty:
+            value = _serializer(self.settings).dumps(self.data)
+            response.set_cookie(
+                SESSION_COOKIE,
+                value,
+                max_age=DEFAULT_TTL_SECONDS,
+                httponly=True,
+                samesite="lax",
+                secure=secure,
+                path="/",
+            )
+        for name, value in self.cookies.items():
+            response.set_cookie(name, value, max_age=YEAR, httponly=True, samesite="lax", secure=secure, path="/")
+        return response
+
+
+async def load_session(request: Request) -> WebSession:
+    settings: Settings = request.app.state.settings
+    data: dict[str, Any] = {}
+    raw = request.cookies.get(SESSION_COOKIE)
+    if raw:
+        try:
+            data = _serializer(settings).loads(raw, max_age=DEFAULT_TTL_SECONDS)
+        except BadSignature:
+            data = {}
+    dirty = False
+    if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+        data, dirty = {"c": secrets.token_urlsafe(32)}, True
+    principal = None
+    token = data.get("t")
+    if isinstance(token, str):
+        try:
+            if settings.oidc_jwks_url:
+                principal = await run_in_threadpool(decode_token, settings, token)
+            else:
+                principal = decode_token(settings, token)
+        except PaktaError:
+            data, dirty = {"c": data["c"]}, True
+    lang = request.cookies.get(LANG_COOKIE)
+    if lang not in LANGUAGES:
+        lang = DEFAULT_LANGUAGE
+    zone = request.cookies.get(ZONE_COOKIE) or ""
+    if zone not in READER_ZONES:
+        zone = ""
+    return WebSession(settings=settings, data=data, principal=principal, lang=lang, zone=zone, dirty=dirty)
+
+
+def safe_next(value: str | None, default: str = "/ui/") -> str:
+    """Only a path of this site: no scheme, no host, no `//` (an open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def sign_in_url(next_path: str) -> str:
+    return f"/ui/signin?next={quote(next_path, safe='/')}"

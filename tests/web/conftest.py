@@ -1,0 +1,71 @@
+"""Fixtures of the web tests (on top of tests/conftest.py):
+
+- `web`      the API app (with its web pages) served by uvicorn on a free loopback port, a
+             real worker on the Temporal dev server on a task queue of its own, the
+             embedded PostgreSQL; one per session (see tests/web/live.py)
+- `browser`  Debian's chromium driven by Playwright, headless, one per session; never a
+             downloaded browser (`make test` installs chromium with apt when it is missing)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+import uvicorn
+from temporalio.worker import Worker
+
+from services.api.app import create_app
+from services.embedded.ports import free_port
+from services.settings import Settings
+from services.store.db import create_engine, create_sessionmaker
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveStack, chromium_installed
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def web(settings: Settings, temporal_env) -> AsyncIterator[LiveStack]:
+    task_queue = f"pakta-web-{uuid.uuid4()}"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    target = temporal_env.client.service_client.config.target_host
+    configured = settings.model_copy(
+        update={"temporal_address": target, "temporal_task_queue": task_queue, "public_url": base_url}
+    )
+    engine = create_engine(configured)
+    sessionmaker = create_sessionmaker(engine)
+    worker = Worker(
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(configured, sessionmaker),
+    )
+    app = create_app(configured, temporal_client=temporal_env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    async with worker:
+        serving = asyncio.create_task(server.serve())
+        for _ in range(400):
+            if server.started or serving.done():
+                break
+            await asyncio.sleep(0.025)
+        assert server.started, "uvicorn did not start"
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            yield LiveStack(http=http, settings=configured, sessionmaker=sessionmaker, base_url=base_url)
+        server.should_exit = True
+        await serving
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser():
+    from playwright.async_api import async_playwright
+
+    assert chromium_installed(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium with apt"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()

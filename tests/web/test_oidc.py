@@ -1,0 +1,139 @@
+"""Signing in through an OIDC issuer: authorization code with PKCE against a local issuer
+(discovery, authorize, token, JWKS), the issuer's access token verified like any bearer
+token, and the session then opening the page asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import httpx
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+
+from services.api.app import create_app
+from services.embedded.ports import free_port
+from services.settings import Settings
+from tests.fixtures.api import app_client
+
+
+class LocalIssuer:
+    """An identity provider in miniature: it signs in whoever comes (as `person`) and
+    checks the PKCE verifier against the challenge before handing out a token."""
+
+    def __init__(self, person: dict[str, object]) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.person = person
+        self.codes: dict[str, dict[str, str]] = {}
+        self.refused: list[str] = []
+        app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+                Route("/jwks", self.jwks),
+            ]
+        )
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+
+    async def discovery(self, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "issuer": self.url,
+                "authorization_endpoint": f"{self.url}/authorize",
+                "token_endpoint": f"{self.url}/token",
+                "jwks_uri": f"{self.url}/jwks",
+            }
+        )
+
+    async def authorize(self, request: Request) -> RedirectResponse:
+        q = request.query_params
+        assert q["response_type"] == "code" and q["code_challenge_method"] == "S256" and q["client_id"] == "pakta-web"
+        code = f"code-{len(self.codes)}"
+        self.codes[code] = {"challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"]}
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}", 302)
+
+    async def token(self, request: Request) -> JSONResponse:
+        form = await request.form()
+        grant = self.codes.pop(str(form.get("code")), None)
+        verifier = str(form.get("code_verifier") or "")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if grant is None or digest != grant["challenge"] or form.get("redirect_uri") != grant["redirect_uri"]:
+            self.refused.append(str(form.get("code")))
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        now = int(time.time())
+        claims = {**self.person, "iss": self.url, "aud": "pakta", "iat": now, "exp": now + 600}
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "k1"})
+        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 600})
+
+    async def jwks(self, request: Request) -> JSONResponse:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return JSONResponse({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+
+    async def __aenter__(self) -> LocalIssuer:
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(500):
+            if self.server.started:
+                break
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def test_a_person_signs_in_through_the_issuer_with_pkce_and_comes_back(settings: Settings, orgs):
+    province, _ = orgs
+    person = {"sub": "siti", "org": province, "roles": ["staff"]}
+    async with LocalIssuer(person) as issuer:
+        configured = settings.model_copy(
+            update={
+                "oidc_jwks_url": f"{issuer.url}/jwks",
+                "oidc_issuer": issuer.url,
+                "oidc_audience": "pakta",
+                "public_url": "http://pakta.test",
+                "oidc_client_id": "pakta-web",
+            }
+        )
+        app = create_app(configured)
+        async with app_client(app) as pakta:
+            asked = await pakta.get("/ui/dashboard")
+            signin = await pakta.get(asked.headers["location"])
+            assert 'id="oidc-signin"' in signin.text
+            login = await pakta.get("/ui/oidc/login", params={"next": "/ui/dashboard"})
+            assert login.status_code == 303
+            authorize = urlparse(login.headers["location"])
+            assert f"{authorize.scheme}://{authorize.netloc}" == issuer.url
+            assert "code_verifier" not in authorize.query  # only its challenge travels
+            async with httpx.AsyncClient() as browser:
+                back = await browser.get(login.headers["location"])
+            assert back.status_code == 302
+            callback = urlparse(back.headers["location"])
+            assert callback.path == "/ui/oidc/callback"
+            # A forged state is refused, and spends the pending sign-in.
+            forged = await pakta.get("/ui/oidc/callback?code=x&state=forged")
+            assert forged.status_code == 401
+            again = await pakta.get("/ui/oidc/login", params={"next": "/ui/dashboard"})
+            async with httpx.AsyncClient() as browser:
+                back = await browser.get(again.headers["location"])
+            callback = urlparse(back.headers["location"])
+            done = await pakta.get(f"{callback.path}?{callback.query}")
+            assert done.status_code == 303 and done.headers["location"] == "/ui/dashboard", done.text
+            page = await pakta.get("/ui/dashboard")
+            assert page.status_code == 200 and "siti" in page.text
+            # A code is good once: replaying the callback signs nobody in.
+            replay = await pakta.get(f"{callback.path}?{callback.query}")
+            assert replay.status_code == 401
+            assert parse_qs(callback.query)["code"][0] not in issuer.codes

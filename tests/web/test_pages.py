@@ -1,0 +1,198 @@
+"""The web pages over plain HTTP against the live server: sign-in and its redirect back,
+sessions, CSRF refusals, visibility, the offline API docs."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.web.live import LiveStack, csrf_of, outside_hosts
+
+
+def proposal(initiator: str, counterparty: str, **extra) -> dict:
+    return {
+        "title": "Kerja sama pengelolaan air minum",
+        "kind": "ksdd",
+        "objectives": "Penyediaan air minum lintas wilayah.",
+        "sector": "water",
+        "parties": [
+            {"org": initiator, "role": "initiator", "sector": "government", "signatory": "Gubernur"},
+            {"org": counterparty, "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
+        "start_date": "2027-01-01",
+        "duration_months": 24,
+        "indicators": [{"name": "Sambungan rumah", "target": 1000, "unit": "SR"}],
+        **extra,
+    }
+
+
+async def test_a_page_asks_to_sign_in_and_comes_back_after(web: LiveStack, orgs):
+    province, _ = orgs
+    anonymous = httpx.AsyncClient(base_url=web.base_url)
+    resp = await anonymous.get("/ui/inbox")
+    assert resp.status_code == 303 and resp.headers["location"] == "/ui/signin?next=/ui/inbox"
+    page = await anonymous.get(resp.headers["location"])
+    assert page.status_code == 200 and "demo-staff" in page.text  # the demo people of `pakta dev`
+    cookie = anonymous.cookies.get("pakta_session")
+    assert cookie
+    set_cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    staff = web.user(province, "staff")
+    signed = await anonymous.post(
+        "/ui/signin", data={"csrf": csrf_of(page.text), "token": web.token(staff), "next": "/ui/inbox"}
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/ui/inbox"
+    inbox = await anonymous.get("/ui/inbox")
+    assert inbox.status_code == 200 and "staff@" + province in inbox.text
+    # Signing out ends the session.
+    out = await anonymous.post("/ui/signout", data={"csrf": csrf_of(inbox.text)})
+    assert out.status_code == 303
+    assert (await anonymous.get("/ui/inbox")).status_code == 303
+    await anonymous.aclose()
+
+
+async def test_a_bad_token_or_an_outside_redirect_is_refused(web: LiveStack):
+    client = httpx.AsyncClient(base_url=web.base_url)
+    page = await client.get("/ui/signin")
+    resp = await client.post("/ui/signin", data={"csrf": csrf_of(page.text), "token": "not-a-token"})
+    assert resp.status_code == 401
+    demo = await client.post(
+        "/ui/signin", data={"csrf": csrf_of(page.text), "person": "approver", "next": "//evil.example/x"}
+    )
+    assert demo.status_code == 303 and demo.headers["location"] == "/ui/"
+    await client.aclose()
+
+
+async def test_a_post_without_its_csrf_token_is_refused(web: LiveStack, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    assert created.status_code == 201, created.text
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    for path, data in (
+        (f"/ui/agreements/{agreement_id}/act", {"type": "submit"}),
+        ("/ui/agreements/new", {"title": "x"}),
+        (f"/ui/agreements/{agreement_id}/edit", {"title": "x"}),
+        ("/ui/prefs", {"lang": "en"}),
+        ("/ui/signout", {}),
+    ):
+        for csrf in (None, "forged"):
+            body = data if csrf is None else {**data, "csrf": csrf}
+            resp = await client.post(path, data=body)
+            assert resp.status_code == 403, (path, resp.status_code)
+            assert "<main" in resp.text  # a page, not JSON
+    snapshot = await web.api(staff, "GET", f"/agreements/{agreement_id}")
+    assert snapshot.json()["stage"] == "draft" and snapshot.json()["version"] == 1
+    await client.aclose()
+
+
+async def test_a_partner_cannot_open_another_organisations_agreement(web: LiveStack, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    outsider = await web.signed_in_client(web.user("elsewhere-" + province[5:], "partner"))
+    for path in (f"/ui/agreements/{agreement_id}", f"/ui/agreements/{agreement_id}/summary.pdf"):
+        resp = await outsider.get(path)
+        assert resp.status_code == 404, path
+        assert "Kerja sama pengelolaan air minum" not in resp.text
+    party = await web.signed_in_client(web.user(regency, "partner"))
+    assert (await party.get(f"/ui/agreements/{agreement_id}")).status_code == 200
+    pdf = await party.get(f"/ui/agreements/{agreement_id}/summary.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    await outsider.aclose()
+    await party.aclose()
+
+
+async def test_the_api_docs_load_nothing_from_another_host(web: LiveStack):
+    for path in ("/docs", "/redoc"):
+        resp = await web.http.get(path)
+        assert resp.status_code == 200
+        assert outside_hosts(resp.text, web.base_url) == set(), path
+    assert (await web.http.get("/static-offline-docs/swagger-ui-bundle.js")).status_code == 200
+    assert (await web.http.get("/static/web/htmx.min.js")).status_code == 200
+
+
+async def test_the_language_switch_sticks(web: LiveStack, orgs):
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    inbox = await client.get("/ui/inbox")
+    assert "Kotak masuk" in inbox.text and 'lang="id"' in inbox.text
+    resp = await client.post(
+        "/ui/prefs", data={"csrf": csrf_of(inbox.text), "lang": "en", "zone": "Asia/Makassar", "next": "/ui/inbox"}
+    )
+    assert resp.status_code == 303
+    again = await client.get("/ui/inbox")
+    assert 'lang="en"' in again.text and "What awaits you" in again.text
+    await client.aclose()
+
+
+async def test_an_email_link_opens_the_agreement_page_after_sign_in(web: LiveStack, orgs):
+    from datetime import UTC, datetime
+
+    from services.notifying import render
+    from workflows.notify.rules import Audience, Notification
+
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    note = Notification(
+        event_id="e-1",
+        event_type="agreement_submitted",
+        agreement_id=agreement_id,
+        seq=2,
+        at=datetime.now(UTC),
+        audience=Audience(org=province, role="approver", gate="review"),
+        template="agreement_submitted",
+        data={"title": "Kerja sama pengelolaan air minum"},
+    )
+    mail = render.render(note, language="id", name="Siti", public_url=web.settings.public_url)
+    link = f"{web.base_url}/ui/agreements/{agreement_id}"
+    assert f"{link}\n" in mail.text + "\n" and f'href="{link}"' in mail.html
+    client = httpx.AsyncClient(base_url=web.base_url)
+    resp = await client.get(link)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/ui/signin?next=/ui/agreements/{agreement_id}"
+    page = await client.get(resp.headers["location"])
+    signed = await client.post(
+        "/ui/signin",
+        data={"csrf": csrf_of(page.text), "token": web.token(staff), "next": f"/ui/agreements/{agreement_id}"},
+    )
+    assert signed.headers["location"] == f"/ui/agreements/{agreement_id}"
+    assert "Kerja sama pengelolaan air minum" in (await client.get(signed.headers["location"])).text
+    await client.aclose()
+
+
+async def test_an_amendment_is_proposed_from_the_agreement_page(web: LiveStack, orgs):
+    province, regency = orgs
+    admin, staff = web.user(province, "admin"), web.user(province, "staff")
+    signed = await web.api(admin, "POST", "/documents", content=b"signed\n", headers={"Content-Type": "text/plain"})
+    record = {
+        "ref": f"PKS/{province}/amend",
+        "signed_on": "2026-01-10",
+        "document": signed.json()["sha256"],
+        "proposal": proposal(province, regency, start_date="2026-02-01"),
+    }
+    imported = await web.api(admin, "POST", "/agreements/import", json=[record])
+    agreement_id = imported.json()["imported"][0]["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    for form in ("propose_amendment", "renew", "terminate", "comment"):
+        assert f'name="type" value="{form}"' in page.text, form
+    sent = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf_of(page.text), "type": "propose_amendment", "summary": "Tambah 200 SR.", "idem": "a1"},
+    )
+    assert sent.status_code == 303, sent.text
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert snapshot["change"]["kind"] == "amendment" and snapshot["change"]["summary"] == "Tambah 200 SR."
+    after = await client.get(sent.headers["location"])
+    assert 'id="h-changes"' in after.text and "Tambah 200 SR." in after.text
+    # The same form sent again (same idempotency key) changes nothing more.
+    again = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf_of(page.text), "type": "propose_amendment", "summary": "Tambah 200 SR.", "idem": "a1"},
+    )
+    assert again.status_code == 303
+    assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == snapshot["version"]
+    await client.aclose()
