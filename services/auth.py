@@ -19,9 +19,11 @@ from services.errors import Unauthorized
 from services.settings import Settings
 from workflows.messages import GATES, Gate, OrgId, ShortText
 
-# The roles a person can hold. `system` is not among them: the system actor exists only
-# inside the agreement workflow (its timer), never in a token.
-Role = Literal["staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin"]
+# The roles a person can hold. `admin` administers its own organisation; `operator` runs
+# the platform (sees every agreement, imports for any organisation, reconciles); `system`
+# is not among them: the system actor exists only inside the agreement workflow (its
+# timer), never in a token. docs/security.md says what each role may do.
+Role = Literal["staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin", "operator"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 DEFAULT_TTL_SECONDS = 8 * 3600
