@@ -1,0 +1,141 @@
+"""Who may read and act on an agreement, as one table: every role × the caller's relation to
+the agreement (its initiating organisation, the other party, an organisation with no part in
+it) × each endpoint or command, with the exact status expected. A refused request changes
+nothing (snapshot and audit trail); an allowed command is tried on an agreement of its own.
+
+The rules behind the table are the decider's (`workflows/lifecycle/access.py`): parties see
+their agreements; auditors and the platform's operators see every agreement; an `admin`
+administers its own organisation only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.api.stack import Stack, User
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin", "operator")
+RELATIONS = ("own", "party", "unrelated")
+CELLS = list(itertools.product(ROLES, RELATIONS))
+
+
+def sees(role: str, relation: str) -> bool:
+    return relation != "unrelated" or role in ("auditor", "operator")
+
+
+def orgs() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:6]
+    return {"own": f"kab-{tag}", "party": f"kota-{tag}", "unrelated": f"prov-{tag}"}
+
+
+def who(stack: Stack, names: dict[str, str], role: str, relation: str) -> User:
+    gates = ("review", "legal", "dprd", "head") if role == "approver" else ()
+    return stack.user(names[relation], role, gates=gates)
+
+
+def proposal(names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "title": "Kerja sama angkutan perbatasan",
+        "kind": "ksdd",
+        "objectives": "Trayek angkutan bersama.",
+        "sector": "transport",
+        "parties": [
+            {"org": names["own"], "role": "initiator", "sector": "government", "signatory": "Bupati"},
+            {"org": names["party"], "role": "counterparty", "sector": "government", "signatory": "Wali Kota"},
+        ],
+        "start_date": "2027-01-01",
+        "duration_months": 24,
+    }
+
+
+async def submitted(stack: Stack, names: dict[str, str]) -> str:
+    """An agreement waiting for its review gate."""
+    staff = stack.user(names["own"], "staff")
+    created = await stack.create(staff, proposal(names))
+    await stack.act(staff, created["id"], {"type": "submit"})
+    return str(created["id"])
+
+
+async def trail(stack: Stack, names: dict[str, str], aid: str) -> tuple[dict[str, Any], int]:
+    auditor = stack.user(names["own"], "auditor")
+    snapshot = await stack.snapshot(auditor, aid)
+    events = (await stack.get(auditor, f"/agreements/{aid}/events")).json()["events"]
+    return snapshot, len(events)
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, str]:
+    return orgs()
+
+
+@pytest.mark.parametrize(("role", "relation"), CELLS)
+async def test_who_reads_an_agreement(stack: Stack, names: dict[str, str], role: str, relation: str):
+    aid = await _shared(stack, names)
+    caller = who(stack, names, role, relation)
+    expected = 200 if sees(role, relation) else 404
+    for path in (f"/agreements/{aid}", f"/agreements/{aid}/events", f"/agreements/{aid}/events/verify"):
+        resp = await stack.get(caller, path)
+        assert resp.status_code == expected, (path, resp.text)
+        if expected == 404:
+            assert resp.json()["error"]["code"] == "not_found"
+    listed = (await stack.get(caller, f"/agreements?q={names['own']}")).json()["items"]
+    assert (aid in [a["id"] for a in listed]) is sees(role, relation)
+    assert (await stack.get(caller, "/inbox")).status_code == 200
+
+
+_SHARED: dict[str, str] = {}
+
+
+async def _shared(stack: Stack, names: dict[str, str]) -> str:
+    if names["own"] not in _SHARED:
+        _SHARED[names["own"]] = await submitted(stack, names)
+    return _SHARED[names["own"]]
+
+
+def comment_status(role: str, relation: str) -> int:
+    if not sees(role, relation):
+        return 404
+    return 200 if relation in ("own", "party") else 403
+
+
+def withdraw_status(role: str, relation: str) -> int:
+    if not sees(role, relation):
+        return 404
+    return 200 if relation == "own" and role in ("staff", "admin") else 403
+
+
+def review_status(role: str, relation: str) -> int:
+    """Between two regions, each region's approver decides its own slot of the review gate."""
+    if not sees(role, relation):
+        return 404
+    return 200 if role == "approver" and relation in ("own", "party") else 403
+
+
+COMMANDS = {
+    "comment": ({"type": "comment", "text": "Catatan dari matriks."}, comment_status),
+    "withdraw": ({"type": "withdraw", "reason": "Uji kewenangan."}, withdraw_status),
+    "decide": ({"type": "decide", "gate": "review", "outcome": "approve"}, review_status),
+}
+
+
+@pytest.mark.parametrize(("command", "role", "relation"), [(c, r, rel) for c in COMMANDS for r, rel in CELLS])
+async def test_who_acts_on_an_agreement(stack: Stack, command: str, role: str, relation: str):
+    body, rule = COMMANDS[command]
+    expected = rule(role, relation)
+    names = orgs()
+    aid = await submitted(stack, names)
+    before = await trail(stack, names, aid)
+    resp = await stack.post(who(stack, names, role, relation), f"/agreements/{aid}/actions", body)
+    assert resp.status_code == expected, resp.text
+    after = await trail(stack, names, aid)
+    if expected == 200:
+        assert after[1] > before[1] and after[0]["version"] == before[0]["version"] + 1
+    else:
+        assert set(resp.json()) == {"error"}
+        assert after == before, "a refused request changed the agreement"
