@@ -127,7 +127,7 @@ def builder_runs() -> Iterator[list[m.Event]]:
     """The decider driven through every kind of event it emits."""
     for kind in b.KINDS:
         for dprd in (False, True):
-            start = b.created(b.proposal_for(kind, dprd))
+            start = b.created(b.proposal_for(kind, dprd), legacy=False)
             log = L.create(b.proposal_for(kind, dprd), b.staff(), b.NOW, "agr-1")
             state, events = _happy_until_implementation(start)
             yield log + events
@@ -179,7 +179,25 @@ def builder_runs() -> Iterator[list[m.Event]]:
         refused += evs
     yield refused
     state, terminating = b.run(state, b.staff(), m.Terminate(reason="Selesai"))
-    yield terminating + b.run(state, b.gate_actor(L.open_slots(state)[0]), m.Decide(gate="head", outcome="approve"))[1]
+    deciding: list[m.Event] = []
+    for slot in L.open_slots(state):
+        state, evs = b.run(state, b.gate_actor(slot), m.Decide(gate="head", outcome="approve"))
+        deciding += evs
+    yield terminating + deciding
+    # the DPRD facts of a party; an addendum edited, then withdrawn; a renewal open at the end date
+    state = b.created(b.ksdd_proposal(), legacy=False)
+    request = m.DprdRequest(aims="a", object="o", rights_and_duties="r", benefits="b", duration_months=36)
+    state, dprd = b.run(state, b.staff(b.REGION), m.SetDprdRequirement(
+        burdens_public=True, budgeted_in_apbd=True, request=request))
+    yield dprd
+    state = b.implemented(b.ksdd_proposal())
+    state, opened = b.run(state, b.staff(), m.ProposeAmendment(summary="Tambah desa"))
+    state, edited = b.run(state, b.staff(), m.EditChange(value=10, objectives="Lebih luas"))
+    yield opened + edited + b.run(state, b.staff(), m.WithdrawChange(reason="Batal"))[1]
+    state = b.implemented(b.ksdd_proposal())
+    state, renewing = b.run(state, b.staff(), m.Renew(duration_months=12))
+    assert state.end_date is not None
+    yield renewing + _through_the_term(state)[1]
     # evaluations that recommend expanding and stopping
     for recommendation in ("expand", "stop"):
         yield _through_the_term(b.implemented(), recommendation)[1]
@@ -187,7 +205,7 @@ def builder_runs() -> Iterator[list[m.Event]]:
     for signed_on, months in (("2026-06-01", 36), ("2020-01-01", 24)):
         record = m.ImportRecord(ref=f"PKS/{signed_on}", signed_on=signed_on, document=b.doc("scan"),
                                 proposal=b.ksdpk_proposal(start_date=signed_on, duration_months=months))
-        events = L.import_agreement(record, b.admin(), b.NOW, "agr-imported")
+        events = L.import_agreement(record, b.operator(), b.NOW, "agr-imported")
         yield events + _through_the_term(b.replay(events))[1]
 
 

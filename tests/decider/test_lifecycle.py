@@ -78,7 +78,10 @@ def test_create_starts_a_draft(kind: str) -> None:
 
 
 def test_admin_may_create() -> None:
-    assert b.created(b.ksdd_proposal(), actor=admin()).stage == "draft"
+    """The administrator of the initiating organisation (issue #9: of its own only)."""
+    assert b.created(b.ksdd_proposal(), actor=admin(JABAR)).stage == "draft"
+    with pytest.raises(L.NotAllowed):
+        b.created(b.ksdd_proposal(), actor=admin())
 
 
 @pytest.mark.parametrize("actor", [
@@ -172,7 +175,7 @@ def test_initiator_staff_edit_in_draft() -> None:
     assert types(events) == ["proposal_edited"]
     assert events[0].data["changes"] == {"title": "Kerja sama air bersih", "duration_months": 12}
     assert (state.title, state.duration_months, state.version) == ("Kerja sama air bersih", 12, 2)
-    state, _ = run(state, admin(), m.Edit(start_date=date(2028, 1, 1)))
+    state, _ = run(state, admin(JABAR), m.Edit(start_date=date(2028, 1, 1)))
     assert state.start_date == date(2028, 1, 1)
 
 
@@ -453,8 +456,9 @@ def test_each_region_decides_its_own_slot() -> None:
     assert slot(state, "persiapan", JABAR).decided_by == "approver-review@jabar"
     assert slot(state, "persiapan", JATENG).status == "pending"
     assert b.step_key(state) == "persiapan"
-    # the first region's approver cannot decide again, nor for the other region
-    refused(state, approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.NotAllowed)
+    # the first region's approver cannot decide again (409: already decided, issue #9), nor
+    # for the other region
+    refused(state, approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.InvalidTransition)
     state, events = run(state, approver(JATENG, "review"), m.Decide(gate="review", outcome="approve"))
     assert types(events) == ["gate_decided", "step_completed", "step_entered"]
     assert b.step_key(state) == "penyusunan_ksb"
@@ -495,10 +499,11 @@ def test_ministry_gate_is_decided_once_by_any_ministry_approver(kind: str) -> No
     state = b.advance(b.created(b.proposal_for(kind)), "persetujuan_menteri")
     assert state.stage == "approval"
     assert [(g.org, g.status) for g in state.gates if g.gate == "ministry"] == [(None, "pending")]
+    # only approvers of the configured ministry (Kemendagri by default), never a party
     for actor in (approver(JABAR, "review", "legal", "dprd", "head"), staff("kemendagri"),
-                  approver("kemendagri", "review")):
+                  approver("kemendagri", "review"), approver("kemlu", "ministry"), approver(JABAR, "ministry")):
         refused(state, actor, m.Decide(gate="ministry", outcome="approve"), L.NotAllowed)
-    for minister in (b.ministry_approver(), approver("kemlu", "ministry"), approver(JABAR, "ministry")):
+    for minister in (b.ministry_approver(), approver("kemendagri", "ministry", sub="another")):
         after, events = run(state, minister, m.Decide(gate="ministry", outcome="approve"))
         assert types(events) == ["gate_decided", "step_completed", "step_entered"]
         assert events[0].data["org"] is None
@@ -581,7 +586,7 @@ def test_request_changes_with_no_negotiation_before_returns_to_draft() -> None:
     assert (state.stage, state.step_index, state.deadlines) == ("draft", None, {})
     assert L.step_view(state) is None and L.open_slots(state) == []
     assert slot(state, "persiapan", JATENG).status == "waiting"
-    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment", "set_dprd_requirement"]
     state, _ = run(state, staff(), m.Edit(objectives="Kajian lengkap"))
     state, _ = run(state, staff(), m.Submit())
     assert {g.status for g in state.gates if g.step == "persiapan"} == {"pending"}
@@ -642,7 +647,8 @@ def test_initiator_staff_withdraw_before_implementation(where: str) -> None:
     state = b.advance(b.created(b.ksdd_proposal(dprd=True)), where)
     for actor in (staff(JATENG), partner(JABAR), signatory(JABAR), approver(JABAR, *m.GATES)):
         refused(state, actor, m.Withdraw(reason="x"), L.NotAllowed)
-    for actor in (staff(JABAR), admin()):
+    refused(state, admin(), m.Withdraw(reason="x"), L.NotAllowed)  # an admin of another organisation
+    for actor in (staff(JABAR), admin(JABAR)):
         closed, events = run(state, actor, m.Withdraw(reason="Prioritas berubah"))
         assert types(events) == ["agreement_withdrawn"]
         assert (closed.stage, closed.closed_reason) == ("withdrawn", "Prioritas berubah")
@@ -661,8 +667,9 @@ def test_no_withdrawal_in_implementation_or_termination() -> None:
 
 
 def test_termination_needs_the_head_of_the_initiator() -> None:
-    state = b.implemented(b.ksdd_proposal())
-    for actor in (staff(JATENG), partner(JABAR), approver(JABAR, "head")):
+    """(Issue #10: any government party may ask; each government party's head decides.)"""
+    state = b.implemented(b.ksdpk_proposal())
+    for actor in (staff(b.THIRD_PARTY), partner(JABAR), approver(JABAR, "head")):
         refused(state, actor, m.Terminate(reason="x"), L.NotAllowed)
     state, events = run(state, staff(), m.Terminate(reason="Tidak ada manfaat bersama"))
     assert types(events) == ["termination_requested"]
@@ -670,12 +677,12 @@ def test_termination_needs_the_head_of_the_initiator() -> None:
                                         "status": "waiting", "decided_by": None, "comment": None, "at": None}]
     assert state.stage == "implementation" and L.phase(state) == "termination"
     assert state.termination == m.Termination(reason="Tidak ada manfaat bersama",
-                                              requested_by="staff@jabar", at=NOW)
+                                              requested_by="staff@jabar", at=NOW, org=JABAR)
     assert b.step_key(state) == "pengakhiran" and L.step_view(state).kind == "gate"
     assert [(g.org, g.status) for g in L.open_slots(state)] == [(JABAR, "pending")]
     assert state.deadlines == {"step": t.due_after(NOW, 14, "Asia/Jakarta")}
     refused(state, staff(), m.Terminate(reason="again"), L.InvalidTransition)
-    for actor in (approver(JATENG, "head"), approver(JABAR, "review", "legal", "dprd"), b.ministry_approver()):
+    for actor in (approver(b.THIRD_PARTY, "head"), approver(JABAR, "review", "legal", "dprd"), b.ministry_approver()):
         refused(state, actor, m.Decide(gate="head", outcome="approve"), L.NotAllowed)
     refused(state, approver(JABAR, *m.GATES), m.Decide(gate="legal", outcome="approve"), L.InvalidTransition)
     refused(state, approver(JABAR, "head"), m.Decide(gate="head", outcome="reject"), L.InvalidProposal)
@@ -694,8 +701,9 @@ def test_declined_termination_keeps_the_agreement_in_force(outcome: str) -> None
     assert L.phase(state) == "implementation" and L.step_view(state) is None
     # it may be proposed again, and the fresh gate is pending again
     state, _ = run(state, staff(), m.Terminate(reason="Sekarang sungguh tidak bermanfaat"))
-    assert [g.status for g in state.gates if g.step == "pengakhiran"] == ["pending"]
+    assert [g.status for g in state.gates if g.step == "pengakhiran"] == ["pending", "pending"]  # each region's head
     state, _ = run(state, approver(JABAR, "head"), m.Decide(gate="head", outcome="approve"))
+    state, _ = run(state, approver(JATENG, "head"), m.Decide(gate="head", outcome="approve"))
     assert state.stage == "terminated"
 
 
@@ -711,11 +719,11 @@ def test_parties_comment_anywhere_before_the_end() -> None:
     state = b.created(b.ksdd_proposal())
     for where in ("draft", "persiapan", "penyusunan_ksb", "penandatanganan_ksb", "implementation"):
         state = b.advance(state, where)
-        for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JABAR, "review"), admin()):
+        for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JABAR, "review"), admin(JABAR)):
             after, events = run(state, actor, m.Comment(text="Catatan"))
             assert types(events) == ["comment_added"]
             assert after.comments[-1] == m.CommentEntry(by=actor.sub, org=actor.org, text="Catatan", at=NOW)
-        for actor in (staff("outsider"), b.ministry_approver(), auditor()):
+        for actor in (staff("outsider"), b.ministry_approver(), auditor(), admin()):
             refused(state, actor, m.Comment(text="Catatan"), L.NotAllowed)
     state, _ = run(state, staff(), m.Terminate(reason="x"))
     state, _ = run(state, partner(JATENG), m.Comment(text="Keberatan"))
@@ -743,7 +751,7 @@ REFUSALS = [
     ("persiapan", approver(JATENG, "review"), m.Decide(gate="review", outcome="reject"), L.InvalidProposal),
     ("penyusunan_ksb", partner("outsider"), m.SubmitDraft(document=b.doc(1)), L.NotAllowed),
     ("penandatanganan_ksb", signatory(JABAR), m.Sign(version=99, method="electronic"), L.InvalidTransition),
-    ("implementation", staff(JATENG), m.Terminate(reason="x"), L.NotAllowed),
+    ("implementation", partner(JATENG), m.Terminate(reason="x"), L.NotAllowed),
     ("implementation", staff(), m.Withdraw(reason="x"), L.InvalidTransition),
 ]
 
@@ -758,7 +766,7 @@ def test_every_refusal_says_stage_and_allowed_actions(where, actor, command, err
 
 def test_version_counts_accepted_commands_and_seq_is_gapless() -> None:
     state = b.created(b.ksdpl_proposal(dprd=True))
-    log = L.create(b.ksdpl_proposal(dprd=True), staff(), NOW, "agr-1")
+    log = [b.as_created_before_2026(e) for e in L.create(b.ksdpl_proposal(dprd=True), staff(), NOW, "agr-1")]
     commands = 1
     while state.stage != "implementation":
         before = state
@@ -807,10 +815,10 @@ def test_evolve_refuses_events_out_of_sequence() -> None:
 def test_parties_auditors_admins_see() -> None:
     state = b.created(b.ksdd_proposal())
     for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JATENG, "dprd"),
-                  admin(), auditor(), m.SYSTEM):
+                  admin(JABAR), b.operator(), auditor(), m.SYSTEM):
         assert L.can_see(state, actor)
     for actor in (staff("outsider"), partner("outsider"), approver("outsider", *m.GATES),
-                  b.ministry_approver()):
+                  b.ministry_approver(), admin()):
         assert not L.can_see(state, actor)
     assert not L.can_see(b.implemented(b.ksdd_proposal()), b.ministry_approver())
 
@@ -842,9 +850,12 @@ def test_ministry_sees_from_its_gate_on(kind: str) -> None:
 
 def test_allowed_actions_per_actor() -> None:
     state = b.created(b.ksdd_proposal())
-    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment"]
-    assert L.allowed_actions(state, admin(), NOW) == ["edit", "submit", "withdraw", "comment"]
-    assert L.allowed_actions(state, staff(JATENG), NOW) == ["comment"]
+    # (each government party's staff state their own DPRD facts: set_dprd_requirement)
+    own = ["edit", "submit", "withdraw", "comment", "set_dprd_requirement"]
+    assert L.allowed_actions(state, staff(), NOW) == own
+    assert L.allowed_actions(state, admin(JABAR), NOW) == own
+    assert L.allowed_actions(state, admin(), NOW) == []
+    assert L.allowed_actions(state, staff(JATENG), NOW) == ["comment", "set_dprd_requirement"]
     assert L.allowed_actions(state, staff("outsider"), NOW) == []
     state = b.advance(state, "persiapan")
     assert L.allowed_actions(state, approver(JATENG, "review"), NOW) == ["decide", "comment"]
@@ -853,7 +864,8 @@ def test_allowed_actions_per_actor() -> None:
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "comment"]
     state, _ = run(state, staff(), m.SubmitDraft(document=b.doc(1)))
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "accept_draft", "comment"]
-    assert L.allowed_actions(state, staff(), NOW) == ["submit_draft", "extend_deadline", "withdraw", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == ["submit_draft", "extend_deadline", "withdraw", "comment",
+                                                      "set_dprd_requirement"]
     state = b.advance(state, "penandatanganan_ksb")
     assert L.allowed_actions(state, signatory(JATENG), NOW) == ["sign", "comment"]
     state = b.advance(state, "implementation")

@@ -36,7 +36,7 @@ def test_every_command_declares_who_may_send_it() -> None:
     ("penyusunan_ksb", m.AcceptDraft(version=1), "Only staff or partners of a party's organisation accept drafts."),
     ("penandatanganan_ksb", m.Sign(version=1, method="electronic"),
      "Only a signatory of a party's organisation signs for it."),
-    ("implementation", m.Terminate(reason="x"), f"{STAFF} propose a termination."),
+    ("implementation", m.Terminate(reason="x"), "Only staff of a government party propose a termination."),
     ("implementation", m.StartEvaluation(), f"{STAFF} or its scheduler open an evaluation."),
     ("implementation", m.ProposeAmendment(summary="x"), f"{STAFF} propose an amendment."),
     ("implementation", m.Renew(duration_months=12), f"{STAFF} renew an agreement."),
@@ -75,15 +75,20 @@ def test_a_gate_says_it_is_not_open_before_who_may_decide_it() -> None:
 
 
 def test_administrators_auditors_and_the_system_see_every_agreement() -> None:
-    assert all(L.sees_every_agreement(a) for a in (b.admin(), b.auditor(), m.SYSTEM))
-    assert not any(L.sees_every_agreement(a) for a in (b.staff(), b.approver(b.MINISTRY, "ministry")))
+    """(Issue #9: the platform-wide role is `operator`; an `admin` administers its own
+    organisation only.)"""
+    assert all(L.sees_every_agreement(a) for a in (b.operator(), b.auditor(), m.SYSTEM))
+    assert not any(L.sees_every_agreement(a) for a in (b.staff(), b.approver(b.MINISTRY, "ministry"), b.admin()))
     assert L.can_see(b.created(), b.auditor()) and not L.can_see(b.created(), b.staff(b.OUTSIDER))
 
 
 def test_only_administrators_import() -> None:
-    L.check_importer(b.admin())
-    with pytest.raises(L.NotAllowed, match="^Only administrators import existing agreements.$"):
-        L.check_importer(b.staff())
+    """Operators import for any organisation; an admin for its own only."""
+    L.check_importer(b.operator())
+    L.check_importer(b.admin(b.INITIATOR), b.ksdd_proposal())
+    for actor in (b.staff(), b.admin(), b.admin(b.REGION)):
+        with pytest.raises(L.NotAllowed, match="^Only operators, or the initiating organisation's administrator"):
+            L.check_importer(actor, b.ksdd_proposal())
 
 
 def test_a_stale_version_is_refused_with_where_the_agreement_stands() -> None:
@@ -94,15 +99,17 @@ def test_a_stale_version_is_refused_with_where_the_agreement_stands() -> None:
         L.check_version(state, state.version + 1, b.staff(), b.NOW)
     assert info.value.message == f"The agreement is at version {state.version}, not {state.version + 1}."
     assert info.value.details == {"version": state.version, "stage": "draft",
-                                  "allowed_actions": ["edit", "submit", "withdraw", "comment"]}
+                                  "allowed_actions": ["edit", "submit", "withdraw", "comment",
+                                                      "set_dprd_requirement"]}
 
 
 def test_owed_actions_are_the_allowed_ones_the_agreement_waits_for() -> None:
     assert L.OWED == set(m.COMMAND_TYPES) - {
         "comment", "edit", "withdraw", "terminate", "extend_deadline", "propose_amendment", "renew",
-        "start_evaluation", "tick"}
+        "start_evaluation", "tick", "edit_change", "withdraw_change", "set_dprd_requirement"}
     draft = b.created()
-    assert L.allowed_actions(draft, b.staff(), b.NOW) == ["edit", "submit", "withdraw", "comment"]
+    assert L.allowed_actions(draft, b.staff(), b.NOW) == ["edit", "submit", "withdraw", "comment",
+                                                          "set_dprd_requirement"]
     assert L.owed_actions(draft, b.staff(), b.NOW) == ["submit"]
     assert L.owed_actions(draft, b.partner(b.REGION), b.NOW) == []
     state = b.advance(b.created(), "persiapan")

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.worker.channels import render
-from tests.builders import replay, run
+from tests.builders import as_created_before_2026, replay, run
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.notifications import RULES, SILENT, Audience, endpoint_disabled, notifications_for
@@ -35,14 +35,14 @@ def ksdd() -> m.AgreementState:
     proposal = m.Proposal(title="Pengelolaan sampah regional", kind="ksdd", objectives="TPPAS bersama.",
                           sector="environment", parties=[party("jabar", "initiator"), party("jateng")],
                           start_date="2027-02-01", duration_months=60)
-    return replay(L.create(proposal, STAFF, NOW, "agr-1"))
+    return replay([as_created_before_2026(e) for e in L.create(proposal, STAFF, NOW, "agr-1")])
 
 
 def ksdpl() -> m.AgreementState:
     proposal = m.Proposal(title="Kesehatan Jabar – WA", kind="ksdpl", objectives="Tenaga kesehatan.",
                           sector="health", parties=[party("jabar", "initiator"), party("wa-gov", foreign=True)],
                           start_date="2027-02-01", duration_months=36)
-    return replay(L.create(proposal, STAFF, NOW, "agr-2"))
+    return replay([as_created_before_2026(e) for e in L.create(proposal, STAFF, NOW, "agr-2")])
 
 
 def heard(events: list[m.Event], state: m.AgreementState, type_: str) -> dict[str, str]:
@@ -185,7 +185,8 @@ def test_implementation_and_termination():
 
     state, events = run(state, STAFF, m.Terminate(reason="Anggaran tidak tersedia."))
     assert heard(events, state, "termination_requested") == {
-        "jabar/approver/head": "gate_opened", "jabar/staff/*": "termination_requested",
+        "jabar/approver/head": "gate_opened", "jateng/approver/head": "gate_opened",  # each head (#10)
+        "jabar/staff/*": "termination_requested",
         "jabar/partner/*": "termination_requested", "jateng/staff/*": "termination_requested",
         "jateng/partner/*": "termination_requested"}
     declined, declined_events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="reject", comment="Tetap."))
@@ -194,7 +195,8 @@ def test_implementation_and_termination():
     # The decision itself is not news on top of its outcome.
     assert notifications_for(declined_events[0], declined) == []
 
-    state, events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="approve"))
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="approve"))
+    state, events = run(state, APPROVE_JATENG, m.Decide(gate="head", outcome="approve"))  # each head (#10)
     assert set(heard(events, state, "agreement_terminated").values()) == {"agreement_terminated"}
     assert notifications_for(events[0], state) == []
 
@@ -246,8 +248,9 @@ def test_an_evaluation_asks_every_party_to_report():
 
 def test_evaluation_reminders_and_escalations_chase_the_missing_reports():
     state, _ = in_implementation()
-    state, _ = run(state, STAFF, m.StartEvaluation())
-    state, _ = run(state, STAFF, m.SubmitEvaluationReport(evaluation=1, narrative="Sesuai rencana."))
+    in_force = datetime(2027, 2, 1, 3, 0, tzinfo=timezone.utc)  # no evaluation before the effective date (#10)
+    state, _ = run(state, STAFF, m.StartEvaluation(), in_force)
+    state, _ = run(state, STAFF, m.SubmitEvaluationReport(evaluation=1, narrative="Sesuai rencana."), in_force)
     # jabar reported: only jateng is reminded; the escalation reaches jabar's coordinators too.
     assert timed(state, "evaluation_reminder", evaluation=1, days_before=7) == {
         "jateng/staff/*": "evaluation_reminder", "jateng/partner/*": "evaluation_reminder"}

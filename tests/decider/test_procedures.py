@@ -13,7 +13,7 @@ from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.procedures import (
     CHANGE_PROCEDURES, CURRENT, PERMENDAGRI_22, PERMENDAGRI_25, PP_28, PROCEDURES, TERMINATION_STEP,
-    current_procedure, get_procedure,
+    TERMINATION_BY_EACH_HEAD, current_procedure, get_procedure,
 )
 
 DOMESTIC = [
@@ -47,7 +47,13 @@ FOREIGN = [
      "Persetujuan Menteri", "The Minister's approval"),
     ("penandatanganan", "signing", None, None, None, "pks", "Penandatanganan", "Signing"),
 ]
-EXPECTED = {"ksdd": DOMESTIC, "ksdpk": DOMESTIC, "ksdpl": FOREIGN, "ksdll": FOREIGN}
+DOMESTIC_2026 = DOMESTIC[:2] + [
+    ("persetujuan_ksb", "gate", "review", "each_government", None, None,
+     "Persetujuan rancangan KSB oleh TKKSD", "TKKSD approval of the drafted memorandum (KSB)"),
+] + DOMESTIC[2:]
+EXPECTED = {"ksdd": DOMESTIC_2026, "ksdpk": DOMESTIC_2026, "ksdpl": FOREIGN, "ksdll": FOREIGN}
+# What agreements created before 2026 walk (the builders create those by default).
+EXPECTED_2020 = {"ksdd": DOMESTIC, "ksdpk": DOMESTIC, "ksdpl": FOREIGN, "ksdll": FOREIGN}
 BASIS = {"ksdd": PERMENDAGRI_22, "ksdpk": PERMENDAGRI_22, "ksdpl": PERMENDAGRI_25, "ksdll": PERMENDAGRI_25}
 
 # sha256(repr(procedure)) of every released procedure version. A failure here means a
@@ -61,8 +67,14 @@ RELEASED = {
     # changes while in force (an amendment or renewal records its procedure's version too)
     ("adendum", "2020.1"): "553f2a59a787e75824ca5a7a302d366f45bdf3a5fcbc6466733afd765d082303",
     ("perpanjangan", "2020.1"): "6bf586d049d4f437150ab5b56ae5910c6eb034486cc4f8b838fb5365b89e8867",
+    # 2026.1: the TKKSD approves the drafted KSB before signing (Permendagri 22/2020, step 3)
+    ("ksdd", "2026.1"): "47f38cbe38839f592484469f6ef2b19713599e173c841de5f356b93611ff7a24",
+    ("ksdpk", "2026.1"): "ca97ea473ce2a8f288bba93997fe8ce1a3a45debb4c61000f5fe2b576f15327c",
+    # 2026.1: an addendum changing the burden or the budget goes to the DPRD that requires it
+    ("adendum", "2026.1"): "92b664581707d7343fe5729048bed5482e0d15170d831f88b1cadc8052a1b8b5",
 }
 TERMINATION_FINGERPRINT = "8ecaf54e74bf44dabbe7f233d60c482b5618c387eebf881c0120112c4db926ba"
+TERMINATION_BY_EACH_HEAD_FINGERPRINT = "eefc23fca8b703e7a6ed77b529c7c8b50092b7d9333ad223c28a3abf7701bc94"
 
 
 def fingerprint(obj: object) -> str:
@@ -78,6 +90,7 @@ def test_procedures_are_frozen() -> None:
         assert fingerprint(PROCEDURES[key]) == digest, (
             f"released procedure {key} was edited; add a new version instead")
     assert fingerprint(TERMINATION_STEP) == TERMINATION_FINGERPRINT
+    assert fingerprint(TERMINATION_BY_EACH_HEAD) == TERMINATION_BY_EACH_HEAD_FINGERPRINT
     unpinned = set(PROCEDURES) - set(RELEASED)
     assert not unpinned & {(k, v) for k, v in CURRENT.items()}, (
         f"the current procedure of a kind must be pinned in RELEASED: {sorted(unpinned)}")
@@ -88,6 +101,7 @@ def test_procedures_are_frozen() -> None:
 CHANGES = {
     "amendment": [
         ("penyusunan_adendum", "negotiation", None, None, None, "adendum"),
+        ("persetujuan_dprd_adendum", "gate", "dprd", "each_government", "dprd_if_change_burdens", None),
         ("telaah_hukum_adendum", "gate", "legal", "each_government", None, None),
         ("penandatanganan_adendum", "signing", None, None, None, "adendum"),
     ],
@@ -147,15 +161,15 @@ def test_stage_of_a_step() -> None:
     stages = [L.stage_for(s) for s in procedure.steps]
     assert stages == ["negotiation", "negotiation", "approval", "review", "negotiation", "approval", "signing"]
     assert [L.stage_for(s) for s in current_procedure("ksdd").steps] == [
-        "review", "negotiation", "signing", "approval", "negotiation", "approval", "signing"]
+        "review", "negotiation", "review", "signing", "approval", "negotiation", "approval", "signing"]
 
 
 # ---------------------------------------------------------------- walking the procedures
 
 
-def walk(prop: m.Proposal) -> tuple[list[str], list[m.Event], m.AgreementState]:
+def walk(prop: m.Proposal, legacy: bool = False) -> tuple[list[str], list[m.Event], m.AgreementState]:
     """Follow the happy path to implementation: the steps entered, all events, the state."""
-    state = b.created(prop)
+    state = b.created(prop, legacy=legacy)
     events: list[m.Event] = []
     for _ in range(40):
         if state.stage == "implementation":
@@ -205,7 +219,7 @@ def test_agreement_keeps_the_procedure_it_started_under(monkeypatch: pytest.Monk
                         title_en=released.title_en, steps=released.steps[1:])
     monkeypatch.setitem(P.PROCEDURES, ("ksdd", "2030.1"), newer)
     monkeypatch.setitem(P.CURRENT, "ksdd", "2030.1")
-    fresh = b.created(b.ksdd_proposal(), agreement_id="agr-new")
+    fresh = b.created(b.ksdd_proposal(), agreement_id="agr-new", legacy=False)
     assert fresh.procedure.version == "2030.1"
     fresh, _ = b.run(fresh, b.staff(), m.Submit())
     assert b.step_key(fresh) == "penyusunan_ksb" and fresh.step_index == 0
@@ -270,3 +284,20 @@ def test_step_view_shows_names_basis_and_position() -> None:
     gate = L.step_view(b.advance(state, "verifikasi"))
     assert (gate.kind, gate.gate, gate.index) == ("gate", "review", 3)
     assert L.step_view(b.created(b.ksdpl_proposal())) is None
+
+
+def test_new_domestic_agreements_have_the_tkksd_approve_the_drafted_ksb_before_signing() -> None:
+    """Permendagri 22/2020, step 3 (procedure 2026.1): the TKKSD of each region approves the
+    agreed KSB before the heads sign it; asking for changes goes back to drafting it."""
+    state = b.advance(b.created(b.ksdd_proposal(), legacy=False), "persetujuan_ksb")
+    assert state.procedure == m.ProcedureRef(key="ksdd", version="2026.1")
+    assert state.stage == "review" and L.agreed_draft(state, "ksb") is not None
+    assert [(s.org, s.status) for s in L.open_slots(state)] == [(b.INITIATOR, "pending"), (b.REGION, "pending")]
+    back, events = b.run(state, b.approver(b.REGION, "review"),
+                         m.Decide(gate="review", outcome="request_changes", comment="Pasal 3 diperjelas"))
+    assert b.types(events)[-2:] == ["returned_for_changes", "step_entered"]
+    assert b.step_key(back) == "penyusunan_ksb"
+    assert b.step_key(b.advance(state, "penandatanganan_ksb")) == "penandatanganan_ksb"
+    # an agreement created under 2020.1 keeps going straight to signing
+    entered, _, _ = walk(b.ksdd_proposal(), legacy=True)
+    assert entered == [s[0] for s in EXPECTED_2020["ksdd"] if s[0] != "persetujuan_dprd"]

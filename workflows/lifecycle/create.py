@@ -4,7 +4,7 @@ force from a paper agreement signed before Pakta; and the party rules every prop
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable
 
 from workflows import messages as m
@@ -19,15 +19,19 @@ from workflows.procedures import current_procedure
 
 
 def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: str,
-           fingerprint: str | None = None) -> list[m.Event]:
-    """The agreement's first event: the proposal, under the kind's current procedure."""
+           fingerprint: str | None = None, *, importing: bool = False) -> list[m.Event]:
+    """The agreement's first event: the proposal, under the kind's current procedure, with
+    office-day deadlines."""
+    check_time(now)
     check_proposal(proposal.kind, proposal.parties)
-    check_creator(proposal, actor)
+    check_term(proposal.start_date, proposal.duration_months)
+    check_creator(proposal, actor, importing=importing)
     procedure = current_procedure(proposal.kind)
     payload = ev.AgreementCreated.model_validate({
         **proposal.model_dump(mode="json"),
         "procedure": {"key": procedure.key, "version": procedure.version},
         "fingerprint": fingerprint,
+        "calendar": t.OFFICE_DAYS,
     })
     event = m.Event(
         id=ev.event_id(agreement_id, 1), agreement_id=agreement_id,
@@ -42,11 +46,12 @@ def import_agreement(record: m.ImportRecord, actor: m.Actor, now: datetime, agre
     evaluation schedule, reminders and expiry follow from its historical dates: the next
     evaluation is the first one still ahead, reminders already past are moot, and one past
     its end date arrives expired."""
-    check_importer(actor)
+    check_importer(actor, record.proposal)
+    check_time(now)
     proposal = record.proposal
     if record.signed_on > t.local_day(now, "Asia/Jakarta"):
         raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
-    events = create(proposal, actor, now, agreement_id, fingerprint)
+    events = create(proposal, actor, now, agreement_id, fingerprint, importing=True)
     state = evolve(None, events[0])
     emitter = Emitter(state, actor, now)
     emitter.version = 1  # one command: the import
@@ -89,5 +94,23 @@ def check_proposal(kind: str, parties: list[m.Party]) -> None:
     rule, message = rules[kind]
     if not all(rule(p) for p in others):
         raise InvalidProposal(message, kind=kind)
-    if any(p.requires_dprd_approval and (p.foreign or p.sector != "government") for p in parties):
+    if any((p.requires_dprd_approval or p.dprd is not None) and (p.foreign or p.sector != "government")
+           for p in parties):
         raise InvalidProposal("Only Indonesian government parties have a DPRD to approve.")
+    for p in parties:
+        if p.dprd is not None and p.dprd.required != p.requires_dprd_approval:
+            raise InvalidProposal(f"DPRD approval of {p.org} follows from its facts: required when the "
+                                  "cooperation burdens the public or is not budgeted in its APBD.",
+                                  field="requires_dprd_approval", org=p.org)
+
+
+def check_term(start: date, duration_months: int) -> None:
+    """Every date an agreement will compute stays in the range dates are kept in."""
+    if t.add_months(start, duration_months) > m.LATEST_DATE:
+        raise InvalidProposal(f"The term would end after {m.LATEST_DATE.isoformat()}.", field="duration_months")
+
+
+def check_time(now: datetime) -> None:
+    """The decider's clock is an aware moment (a naive one has no place on the timeline)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidProposal("The command's time must carry its time zone.", field="now")

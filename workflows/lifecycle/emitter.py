@@ -19,9 +19,10 @@ from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import (
-    active_index, active_procedure, agreed_draft, gate_slots_for, local_today, party_orgs, stage_for, zone,
+    active_index, active_procedure, agreed_draft, gate_slots_for, local_today, party_orgs, report_due, stage_for,
+    step_due,
 )
-from workflows.procedures import CHANGE_PROCEDURES, Step
+from workflows.procedures import CHANGE_PROCEDURES, Step, get_procedure
 
 
 class Emitter:
@@ -53,11 +54,12 @@ class Emitter:
         procedure, change = active_procedure(self.state), self.state.change
         while index < len(procedure.steps):
             step = procedure.step(index)
-            if step.kind == "gate" and not gate_slots_for(self.state, step):
+            slots = gate_slots_for(self.state, step) if step.kind == "gate" else None
+            if step.kind == "gate" and not slots:
                 self.emit(ev.StepSkipped(step=step.key, reason="no party needs this gate"))
                 index += 1
                 continue
-            due = t.due_after(self.now, t.STEP_DEADLINE_DAYS[step.kind], zone(self.state))
+            due = step_due(self.state, step, self.now, slots)
             self.emit(ev.StepEntered(step=step.key, index=index,
                                      stage="implementation" if change else stage_for(step),  # type: ignore[arg-type]
                                      change=change.number if change else None, due_at=due.isoformat()))
@@ -97,7 +99,7 @@ class Emitter:
         return set(party_orgs(self.state)) <= signed
 
     def _complete_change(self, change: m.ChangeProcess) -> None:
-        document = CHANGE_PROCEDURES[change.kind].steps[-1].document
+        document = get_procedure(change.procedure.key, change.procedure.version).steps[-1].document
         assert document is not None
         draft = agreed_draft(self.state, document)
         assert draft is not None
@@ -109,25 +111,29 @@ class Emitter:
                                      changes=ev.ChangeTerms.model_validate(changes),
                                      document=draft.document, version=draft.version))
 
-    def open_change(self, kind: str, summary: str, changes: dict[str, Any], origin: str | None) -> None:
+    def open_change(self, kind: str, summary: str, changes: dict[str, Any], origin: str | None,
+                    recommendation: str | None = None) -> None:
         """Open an amendment or renewal: its own gate slots, then its first step."""
         procedure = CHANGE_PROCEDURES[kind]
         number = self.state.changes_opened + 1
         slots = [slot for step in procedure.steps if step.kind == "gate"
-                 for slot in gate_slots_for(self.state, step)]
-        self.emit(ev.ChangeOpened.model_validate(dict(
+                 for slot in gate_slots_for(self.state, step, opening=True)]
+        data: dict[str, Any] = dict(
             kind=kind, number=number, summary=summary, changes=changes, origin=origin,
             procedure={"key": procedure.key, "version": procedure.version},
-            gates=[s.model_dump(mode="json") for s in slots])))
+            gates=[s.model_dump(mode="json") for s in slots])
+        if recommendation is not None:
+            data["recommendation"] = recommendation
+        self.emit(ev.ChangeOpened.model_validate(data))
         self.enter_from(0)
 
     def open_evaluation(self, *, final: bool, origin: str) -> None:
         """Open the next evaluation; its reports are due `REPORT_DUE_DAYS` later."""
         number = self.state.evaluations_opened + 1
-        due = t.due_after(self.now, t.REPORT_DUE_DAYS, zone(self.state))
+        due = report_due(self.state, self.now)
         following = self.state.next_evaluation_on
-        if not final and following is not None:
-            # An early evaluation takes the place of the next scheduled one.
+        if not final and following is not None and origin == "schedule":
+            # A scheduled evaluation moves the schedule on; an extra one (requested) leaves it.
             following = t.add_months(following, self.state.evaluation_interval_months)
         self.emit(ev.EvaluationOpened(number=number, final=final, origin=origin, due_at=due.isoformat(),
                                       next_evaluation_on=following))

@@ -14,7 +14,10 @@ from typing import Any, Callable
 from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
-from workflows.lifecycle.reading import active_procedure, current_step, initiator, latest_draft, party_orgs, zone
+from workflows.lifecycle.reading import (
+    active_procedure, current_step, initiator, latest_draft, open_evaluations, party_orgs, procedure_of, step_due,
+    zone,
+)
 from workflows.procedures import TERMINATION_STEP
 
 
@@ -32,6 +35,7 @@ def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
             expiry_reminder_days=created.expiry_reminder_days,
             created_by=event.actor.sub, created_at=event.at, updated_at=event.at,
             request_fingerprint=created.fingerprint, seq=event.seq, version=event.version,
+            ministry_orgs=list(created.ministry_orgs), calendar=created.calendar,
         )
     assert state is not None and event.seq == state.seq + 1, "events apply in sequence"
     payload = ev.event_payload(event)
@@ -122,7 +126,8 @@ def _apply_draft_accepted(s: m.AgreementState, e: m.Event, p: ev.DraftAccepted) 
 def _apply_signed(s: m.AgreementState, e: m.Event, p: ev.DocumentSigned) -> None:
     s.signatures.append(m.Signature(org=p.org, scope=p.scope, version=p.version, kind=p.kind,
                                     document=p.document, signed_by=p.signed_by,
-                                    method=p.method, evidence=p.evidence, at=e.at))
+                                    method=p.method, evidence=p.evidence, at=e.at,
+                                    delegation=p.delegation.model_copy() if p.delegation else None))
 
 
 def _start_implementation(s: m.AgreementState, e: m.Event,
@@ -151,7 +156,7 @@ def _apply_imported(s: m.AgreementState, e: m.Event, p: ev.AgreementImported) ->
 
 
 def _apply_termination_requested(s: m.AgreementState, e: m.Event, p: ev.TerminationRequested) -> None:
-    s.termination = m.Termination(reason=p.reason, requested_by=e.actor.sub, at=e.at)
+    s.termination = m.Termination(reason=p.reason, requested_by=e.actor.sub, at=e.at, org=p.org)
     s.gates = [g for g in s.gates if g.step != TERMINATION_STEP.key]
     for g in p.gates:
         s.gates.append(g.model_copy(update={"status": "pending"}))
@@ -174,19 +179,24 @@ def _close(stage: m.Stage) -> Callable[[m.AgreementState, m.Event, ev.AgreementT
 
 
 def _apply_termination_declined(s: m.AgreementState, e: m.Event, p: ev.TerminationDeclined) -> None:
+    if s.termination is not None:  # the reason on record
+        s.declined_terminations.append(s.termination.model_copy(update={"declined": p.comment}))
     s.termination = None
     s.deadlines.pop("step", None)
+    for slot in s.gates:  # the other heads' decisions are no longer awaited
+        if slot.step == TERMINATION_STEP.key and slot.status == "pending":
+            slot.status = "waiting"
     if s.change is not None:  # a paused amendment or renewal resumes its step's clock
         step = current_step(s)
         assert step is not None
-        s.deadlines["step"] = t.due_after(e.at, t.STEP_DEADLINE_DAYS[step.kind], zone(s))
+        s.deadlines["step"] = step_due(s, step, e.at)
 
 
 def _apply_change_opened(s: m.AgreementState, e: m.Event, p: ev.ChangeOpened) -> None:
     s.changes_opened = p.number
     s.change = m.ChangeProcess(kind=p.kind, number=p.number, procedure=p.procedure.model_copy(),
                                summary=p.summary, changes=ev.dump_payload(p.changes), origin=p.origin,
-                               opened_at=e.at)
+                               opened_at=e.at, recommendation=p.recommendation)
     keys = {g.step for g in p.gates}
     s.gates = [g for g in s.gates if g.step not in keys] + [g.model_copy() for g in p.gates]
 
@@ -209,11 +219,37 @@ def _apply_change_completed(s: m.AgreementState, e: m.Event, p: ev.ChangeComplet
         s.indicators = [i.model_copy() for i in changes.indicators]
     if changes.evaluation_interval_months is not None:
         s.evaluation_interval_months = changes.evaluation_interval_months
+    if changes.value is not None:
+        s.value = changes.value
+    if changes.objectives is not None:
+        s.objectives = changes.objectives
     s.change = None
     s.deadlines.pop("step", None)
 
 
-def _apply_change_rejected(s: m.AgreementState, e: m.Event, p: ev.ChangeRejected) -> None:
+def _apply_change_edited(s: m.AgreementState, e: m.Event, p: ev.ChangeEdited) -> None:
+    assert s.change is not None and s.change.number == p.number
+    s.change.changes = {**s.change.changes, **ev.dump_payload(p.changes)}
+    if p.summary is not None:
+        s.change.summary = p.summary
+    step = current_step(s)
+    if step is not None and step.document is not None:  # new terms: the text is agreed anew
+        latest = latest_draft(s, step.document)
+        if latest is not None:
+            latest.accepted_by = []
+
+
+def _apply_recommendation_deferred(s: m.AgreementState, e: m.Event, p: ev.RecommendationDeferred) -> None:
+    s.deferred_recommendations.append(f"evaluation:{p.evaluation} {p.recommendation} ({p.open_change} open)")
+
+
+def _apply_dprd_set(s: m.AgreementState, e: m.Event, p: ev.DprdRequirementSet) -> None:
+    party = next(x for x in s.parties if x.org == p.org)
+    party.dprd, party.requires_dprd_approval = p.facts.model_copy(deep=True), p.required
+    keys = {st.key for st in procedure_of(s).steps if st.gate == "dprd"}
+    s.gates = [g for g in s.gates if not (g.step in keys and g.org == p.org)] + [g.model_copy() for g in p.gates]
+
+def _apply_change_rejected(s: m.AgreementState, e: m.Event, p: ev.ChangeRejected | ev.ChangeWithdrawn) -> None:
     s.change = None
     s.deadlines.pop("step", None)
     for slot in s.gates:  # the other parties' slots at the refusing gate are no longer open
@@ -248,11 +284,15 @@ def _apply_concluded(s: m.AgreementState, e: m.Event, p: ev.EvaluationConcluded)
     evaluation.score, evaluation.recommendation, evaluation.summary = p.score, p.recommendation, p.summary
     evaluation.concluded_at, evaluation.concluded_by = e.at, e.actor.sub
     s.deadlines.pop("evaluation_report", None)
+    still_open = open_evaluations(s)
+    if still_open:
+        s.deadlines["evaluation_report"] = still_open[-1].due_at
 
 
 def _apply_escalated(s: m.AgreementState, e: m.Event, p: ev.EvaluationEscalated) -> None:
     evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
     evaluation.escalated = True
+    evaluation.escalations += 1
 
 
 def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> None:
@@ -261,7 +301,9 @@ def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> 
         evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
         evaluation.due_at = due
         evaluation.escalated = False  # the new due date has not lapsed: it escalates again
-        s.deadlines["evaluation_report"] = due
+        evaluation.escalations = 0
+        if evaluation is open_evaluations(s)[-1]:
+            s.deadlines["evaluation_report"] = due
     else:
         s.deadlines["step"] = due
     # Reminders that would fall before now, on the new date, are moot: do not send them late.
@@ -313,6 +355,11 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "deadline_extended": _apply_extended,
     "expiry_reminder": _noop,
     "notice_due": _noop,
+    "change_edited": _apply_change_edited,
+    "change_withdrawn": _apply_change_rejected,
+    "change_open_at_end_date": _noop,
+    "recommendation_deferred": _apply_recommendation_deferred,
+    "dprd_requirement_set": _apply_dprd_set,
 }
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
 assert APPLIED_EVENT_TYPES == set(ev.EVENT_PAYLOADS), "every event type has an applier and a payload model"

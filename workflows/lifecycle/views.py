@@ -39,7 +39,9 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
                 for meth in ("electronic", "wet_ink")]
     out += [m.StartEvaluation(), m.ProposeAmendment(summary=filler), m.Renew(duration_months=12),
             m.ExtendDeadline(deadline="step", days=1, reason=filler),
-            m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler)]
+            m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler),
+            m.EditChange(summary=filler), m.WithdrawChange(reason=filler),
+            m.SetDprdRequirement(burdens_public=False, budgeted_in_apbd=True)]
     for evaluation in state.evaluations:
         out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
         out += [m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)

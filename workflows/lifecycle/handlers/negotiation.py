@@ -69,9 +69,16 @@ def sign(e: Emitter, cmd: m.Sign) -> None:
                                 stage=e.state.stage)
     if cmd.method == "wet_ink" and not cmd.evidence:
         raise InvalidProposal("A wet-ink signature needs the scanned copy as evidence (its sha256).")
-    e.emit(ev.DocumentSigned(org=party.org, version=draft.version, kind=draft.kind,
-                             document=draft.document, signed_by=cmd.signed_by or party.signatory,
-                             method=cmd.method, evidence=cmd.evidence, scope=scope_of(e.state)))
+    signed_by = cmd.signed_by or party.signatory
+    if cmd.delegation is None:
+        e.emit(ev.DocumentSigned(org=party.org, version=draft.version, kind=draft.kind,
+                                 document=draft.document, signed_by=signed_by,
+                                 method=cmd.method, evidence=cmd.evidence, scope=scope_of(e.state)))
+    else:  # signed by the official the head delegated to (surat kuasa), letter on record
+        e.emit(ev.DocumentSigned(org=party.org, version=draft.version, kind=draft.kind,
+                                 document=draft.document, signed_by=cmd.delegation.official,
+                                 method=cmd.method, evidence=cmd.evidence, scope=scope_of(e.state),
+                                 delegation=cmd.delegation))
     signed = {s.org for s in e.state.signatures if s.version == draft.version}
     if set(party_orgs(e.state)) <= signed:
         e.complete_step_and_enter_next(step.key, version=draft.version)
