@@ -8,6 +8,7 @@ running keep their rules. `test_procedures_are_frozen` pins the released version
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 StepKind = Literal["gate", "negotiation", "signing"]
@@ -156,12 +157,27 @@ TERMINATION_BY_EACH_HEAD = Step("pengakhiran", "gate", "Pengakhiran kerja sama",
                                 gate="head", scope="each_government")
 
 
+# The day (UTC) from which new agreements start under a version, and the version before it.
+# Creation picks the version in force at its own time, so a workflow replaying the creation
+# of an agreement started before that day picks the version it started under.
+IN_FORCE: dict[tuple[str, str], tuple[date, str]] = {
+    ("ksdd", "2026.1"): (date(2026, 12, 1), "2020.1"),
+    ("ksdpk", "2026.1"): (date(2026, 12, 1), "2020.1"),
+}
+# Agreements created from this day keep office-day deadlines and the 2026 change procedures.
+RULES_2026_FROM = date(2026, 12, 1)
+
+
 def get_procedure(key: str, version: str) -> Procedure:
     return PROCEDURES[(key, version)]
 
 
-def current_procedure(kind: str) -> Procedure:
-    return PROCEDURES[(kind, CURRENT[kind])]
+def current_procedure(kind: str, on: date | None = None) -> Procedure:
+    """The version new agreements of `kind` start under (on day `on`: the one then in force)."""
+    version = CURRENT[kind]
+    while on is not None and (kind, version) in IN_FORCE and on < IN_FORCE[(kind, version)][0]:
+        version = IN_FORCE[(kind, version)][1]
+    return PROCEDURES[(kind, version)]
 
 
 # ---------------------------------------------------------------- changes while in force
@@ -209,5 +225,7 @@ AMENDMENT_2026 = Procedure(
     ),
 )
 PROCEDURES.update({(p.key, p.version): p for p in (AMENDMENT, RENEWAL, AMENDMENT_2026)})
-# The procedure new changes start under (an open change keeps the one it recorded).
+# The procedure new changes start under (an open change keeps the one it recorded); an
+# agreement created before RULES_2026_FROM keeps the changes of its time (CHANGE_PROCEDURES_2020).
 CHANGE_PROCEDURES: dict[str, Procedure] = {"amendment": AMENDMENT_2026, "renewal": RENEWAL}
+CHANGE_PROCEDURES_2020: dict[str, Procedure] = {"amendment": AMENDMENT, "renewal": RENEWAL}

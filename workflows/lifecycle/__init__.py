@@ -41,8 +41,9 @@ from workflows.lifecycle.errors import (
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import (
-    active_index, active_procedure, agreed_draft, current_step, gate_slots_for, initiator, latest_draft,
-    open_evaluation, open_slots, party_orgs, phase, procedure_of, scope_of, stage_for, zone,
+    active_index, active_procedure, agreed_draft, calendar_of, current_step, gate_slots_for, initiator,
+    initiator_calendar, latest_draft, open_evaluation, open_evaluations, open_slots, party_orgs, phase,
+    procedure_of, scope_of, stage_for, step_by_key, zone,
 )
 from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, next_wakeup, notices
 from workflows.lifecycle.views import (
@@ -62,7 +63,7 @@ __all__ = [
     # reading the state
     "procedure_of", "active_procedure", "active_index", "current_step", "scope_of", "phase", "stage_for",
     "initiator", "party_orgs", "zone", "latest_draft", "agreed_draft", "gate_slots_for", "open_slots",
-    "open_evaluation",
+    "open_evaluation", "open_evaluations", "step_by_key", "calendar_of", "initiator_calendar",
     # time
     "STEP_DEADLINE_DAYS", "notices", "due_notices", "next_wakeup",
     # views

@@ -4,7 +4,7 @@ force from a paper agreement signed before Pakta; and the party rules every prop
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from workflows import messages as m
@@ -15,7 +15,7 @@ from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import zone
-from workflows.procedures import current_procedure
+from workflows.procedures import RULES_2026_FROM, current_procedure
 
 
 def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: str,
@@ -26,13 +26,13 @@ def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: st
     check_proposal(proposal.kind, proposal.parties)
     check_term(proposal.start_date, proposal.duration_months)
     check_creator(proposal, actor, importing=importing)
-    procedure = current_procedure(proposal.kind)
-    payload = ev.AgreementCreated.model_validate({
-        **proposal.model_dump(mode="json"),
-        "procedure": {"key": procedure.key, "version": procedure.version},
-        "fingerprint": fingerprint,
-        "calendar": t.OFFICE_DAYS,
-    })
+    day = now.astimezone(timezone.utc).date()
+    procedure = current_procedure(proposal.kind, day)
+    data = {**proposal.model_dump(mode="json"), "procedure": {"key": procedure.key, "version": procedure.version},
+            "fingerprint": fingerprint}
+    if day >= RULES_2026_FROM:  # office-day deadlines; created before: calendar days, as recorded then
+        data["calendar"] = t.OFFICE_DAYS
+    payload = ev.AgreementCreated.model_validate(data)
     event = m.Event(
         id=ev.event_id(agreement_id, 1), agreement_id=agreement_id,
         seq=1, version=1, type="agreement_created", at=now, actor=actor, data=ev.dump_payload(payload),

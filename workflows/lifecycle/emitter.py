@@ -22,7 +22,7 @@ from workflows.lifecycle.reading import (
     active_index, active_procedure, agreed_draft, gate_slots_for, local_today, party_orgs, report_due, stage_for,
     step_due,
 )
-from workflows.procedures import CHANGE_PROCEDURES, Step, get_procedure
+from workflows.procedures import CHANGE_PROCEDURES, CHANGE_PROCEDURES_2020, Step, get_procedure
 
 
 class Emitter:
@@ -114,7 +114,7 @@ class Emitter:
     def open_change(self, kind: str, summary: str, changes: dict[str, Any], origin: str | None,
                     recommendation: str | None = None) -> None:
         """Open an amendment or renewal: its own gate slots, then its first step."""
-        procedure = CHANGE_PROCEDURES[kind]
+        procedure = (CHANGE_PROCEDURES if self.state.calendar == t.OFFICE_DAYS else CHANGE_PROCEDURES_2020)[kind]
         number = self.state.changes_opened + 1
         slots = [slot for step in procedure.steps if step.kind == "gate"
                  for slot in gate_slots_for(self.state, step, opening=True)]
