@@ -13,8 +13,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-import holidays.countries.indonesia  # noqa: F401  # loaded now, never lazily inside a workflow sandbox
+from holidays.countries.indonesia import Indonesia
 
 OFFICE_HOUR = time(9, 0)  # reminders, openings and escalations go out at 09:00 local time
 
@@ -96,10 +95,22 @@ REPORT_REMINDER_OFFICE_DAYS = (5, 0)
 ESCALATION_INTERVAL_DAYS = 10  # first gap between escalations of an unconcluded evaluation (doubling)
 
 
-@lru_cache(maxsize=256)
+def _untranslated(message: str) -> str:
+    return message
+
+
+class _IndonesiaDates(Indonesia):
+    """`holidays.country_holidays("ID", ...)` for the dates only: the names are not
+    translated, so no locale is read (a workflow sandbox forbids `locale.normalize`)."""
+
+    def _init_translation(self) -> None:
+        self.tr = _untranslated
+
+
+@lru_cache(maxsize=512)
 def national_days_off(year: int) -> frozenset[date]:
     """Indonesia's national holidays and cuti bersama in `year`."""
-    return frozenset(holidays.country_holidays("ID", years=year, categories=HOLIDAY_CATEGORIES))
+    return frozenset(_IndonesiaDates(years=year, categories=HOLIDAY_CATEGORIES))
 
 
 @dataclass(frozen=True)

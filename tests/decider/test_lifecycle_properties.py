@@ -311,6 +311,36 @@ class LifecycleMachine(RuleBasedStateMachine):
         event(f"accepted {command.type}" + (f" {command.outcome} at {events[0].data['step']}"
                                             if command.type == "decide" else ""))
 
+    @rule(data=st.data())
+    def a_party_stays_silent(self, data: st.DataObject) -> None:
+        """Issue #10: a party never answers again. Someone else with the power to can still
+        close the agreement or move it on (withdraw it, withdraw an open change, ask to
+        terminate it) — or, when only the silent party could act, time still runs: its
+        deadlines escalate and its term ends. The move is made, by someone not silent."""
+        before = self.state
+        assert before is not None
+        if before.stage in m.TERMINAL_STAGES:
+            return
+        silent = data.draw(st.sampled_from(self.orgs), label="silent party")
+        closing = {"withdraw": m.Withdraw(reason="Mitra tidak menanggapi"),
+                   "withdraw_change": m.WithdrawChange(reason="Mitra tidak menanggapi"),
+                   "terminate": m.Terminate(reason="Mitra tidak menanggapi")}
+        movers = [(a, type_) for a in self.pool if a.org != silent and not a.has("system")
+                  for type_ in L.allowed_actions(before, a, self.now) if type_ in closing]
+        if not movers:
+            lead = L.initiator(before).org
+            # only the initiator's own draft, or an agreement whose every other party is
+            # silent too, waits on it; even then time does not stop once it is submitted
+            assert silent == lead or L.phase(before) == "termination", (
+                f"{silent} silent freezes {before.stage}/{b.step_key(before)}")
+            assert before.stage == "draft" or L.next_wakeup(before) is not None
+            event(f"{self.kind}: silent {'initiator' if silent == lead else 'party'} in {L.phase(before)}: time only")
+            return
+        actor, type_ = data.draw(st.sampled_from(movers), label="mover")
+        events = L.decide(before, closing[type_], actor, self.now)
+        self.accept(before, actor, closing[type_], events)
+        event(f"{self.kind}: silent party, {type_} by another")
+
     @rule(days=st.integers(0, 3))
     def time_passes(self, days: int) -> None:
         """The workflow's timer: at `next_wakeup` (or now, when that is past) the system ticks,

@@ -4,6 +4,7 @@ agreement stays in force (`workflows.lifecycle.emitter.Emitter.open_change`)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from workflows import messages as m
@@ -14,7 +15,7 @@ from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
 from workflows.lifecycle.reading import local_today
 
 
-def _check_end_date(e: Emitter, end_date: m.date | None) -> None:
+def _check_end_date(e: Emitter, end_date: date | None) -> None:
     if end_date is None:
         return
     if e.state.effective_date is not None and end_date <= e.state.effective_date:
