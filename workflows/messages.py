@@ -618,6 +618,8 @@ class Snapshot(Message):
     expiry_reminder_days: list[int] = Field(default_factory=list)
     imported: bool = False
     termination: Termination | None
+    declined_terminations: list[Termination] = Field(default_factory=list)
+    deferred_recommendations: list[str] = Field(default_factory=list)
     deadlines: dict[str, datetime]
     closed_reason: str | None
     created_by: str
