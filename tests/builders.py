@@ -164,11 +164,34 @@ def auditor(org: str = "bpk") -> m.Actor:
 
 
 def created(
-    prop: m.Proposal | None = None, actor: m.Actor | None = None, now: datetime = NOW, agreement_id: str = "agr-1"
+    prop: m.Proposal | None = None,
+    actor: m.Actor | None = None,
+    now: datetime = NOW,
+    agreement_id: str = "agr-1",
+    *,
+    legacy: bool = True,
 ) -> m.AgreementState:
+    """A created agreement. `legacy` (the default of the tests written before 2026): as
+    created before office-day deadlines and procedure 2026.1 — the rules running agreements
+    keep; `legacy=False`: as created today."""
     prop = prop or ksdd_proposal()
     actor = actor or staff(next(p.org for p in prop.parties if p.role == "initiator"))
-    return replay(L.create(prop, actor, now, agreement_id))
+    events = L.create(prop, actor, now, agreement_id)
+    return replay([as_created_before_2026(events[0])] if legacy else events)
+
+
+def as_created_before_2026(event: m.Event) -> m.Event:
+    """`agreement_created` as the decider recorded it before 2026: procedure 2020.1 and no
+    `calendar` (deadlines in calendar days at 09:00)."""
+    data = dict(event.data)
+    data["procedure"] = {"key": data["kind"], "version": "2020.1"}
+    data.pop("calendar", None)
+    return event.model_copy(update={"data": data})
+
+
+def operator(org: str = "pakta") -> m.Actor:
+    """The platform-wide operator (support, import for any organisation)."""
+    return m.Actor(sub=f"operator@{org}", org=org, roles=["operator"])
 
 
 def replay(events: Iterable[m.Event], state: m.AgreementState | None = None) -> m.AgreementState:

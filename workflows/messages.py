@@ -119,6 +119,44 @@ class Actor(Message):
 
 SYSTEM = Actor(sub="system", org="", roles=["system"])
 
+# The organisation whose approvers decide the Minister's approval (`ministry` gate) unless
+# the proposal names others (`Proposal.ministry_orgs`, filled by the API from its settings).
+DEFAULT_MINISTRY_ORGS: tuple[str, ...] = ("kemendagri",)
+
+
+class DprdRequest(Message):
+    """What a region's request to its DPRD holds (PP 28/2018; Permendagri 22/2020): the
+    content on record for the `dprd` gate."""
+
+    aims: LongText
+    object: LongText
+    rights_and_duties: LongText
+    apbd_contribution: Money | None = None  # rupiah from this party's APBD
+    benefits: LongText
+    duration_months: int = Field(ge=1, le=600)
+    burden: LongText | None = None  # what the cooperation asks of the public
+
+
+class DprdFacts(Message):
+    """The facts the regulation names, for one government party: DPRD approval is required
+    when the cooperation burdens the public, or when it is not budgeted in that party's APBD."""
+
+    burdens_public: bool
+    budgeted_in_apbd: bool
+    request: DprdRequest | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.burdens_public or not self.budgeted_in_apbd
+
+
+class Delegation(Message):
+    """A signature made under a letter of authority (surat kuasa): the official the head
+    delegated signing to, and the sha256 of the uploaded letter."""
+
+    official: ShortText
+    letter: Sha256
+
 
 class Party(Message):
     org: OrgId
@@ -128,6 +166,12 @@ class Party(Message):
     signatory: ShortText
     foreign: bool = False
     requires_dprd_approval: bool = False
+    # The facts DPRD approval follows from, set by the party's own staff
+    # (`set_dprd_requirement`); absent: `requires_dprd_approval` as given.
+    dprd: DprdFacts | None = None
+    # The region's own days off (regional holidays), on top of weekends, national holidays
+    # and cuti bersama; filled by the API from the organisation's settings.
+    days_off: list[AgreementDate] = Field(default_factory=list, max_length=366)
     # IANA zone for reminders at office hours (WIB Asia/Jakarta, WITA Asia/Makassar,
     # WIT Asia/Jayapura, or the foreign partner's own).
     time_zone: str = "Asia/Jakarta"
@@ -162,6 +206,8 @@ class Proposal(Message):
     indicators: list[Indicator] = Field(default_factory=list, max_length=100)
     value: Money | None = None
     expiry_reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
+    # The organisation(s) whose approvers decide the Minister's approval (`ministry` gate).
+    ministry_orgs: list[OrgId] = Field(default_factory=lambda: list(DEFAULT_MINISTRY_ORGS), min_length=1, max_length=10)
 
     @field_validator("expiry_reminder_days")
     @classmethod
@@ -231,6 +277,7 @@ class Sign(Message):
     method: SignMethod
     evidence: Sha256 | None = None
     signed_by: ShortText | None = None
+    delegation: Delegation | None = None  # signed under a letter of authority (surat kuasa)
 
 
 class Terminate(Message):
@@ -283,6 +330,38 @@ class ProposeAmendment(Message):
     end_date: AgreementDate | None = None
     indicators: list[Indicator] | None = Field(default=None, max_length=100)
     evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
+    value: Money | None = None
+    objectives: LongText | None = None
+    burdens_public: bool | None = None  # the addendum changes the burden on the public
+
+
+class EditChange(Message):
+    """Initiating staff edit the terms of the open addendum while it is negotiated."""
+
+    type: Literal["edit_change"] = "edit_change"
+    summary: LongText | None = None
+    end_date: AgreementDate | None = None
+    indicators: list[Indicator] | None = Field(default=None, max_length=100)
+    evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
+    value: Money | None = None
+    objectives: LongText | None = None
+    burdens_public: bool | None = None
+
+
+class WithdrawChange(Message):
+    """Initiating staff withdraw the open amendment or renewal; the agreement stays as it is."""
+
+    type: Literal["withdraw_change"] = "withdraw_change"
+    reason: LongText
+
+
+class SetDprdRequirement(Message):
+    """A government party's own staff state the facts its DPRD requirement follows from."""
+
+    type: Literal["set_dprd_requirement"] = "set_dprd_requirement"
+    burdens_public: bool
+    budgeted_in_apbd: bool
+    request: DprdRequest | None = None
 
 
 class Renew(Message):
@@ -298,6 +377,7 @@ class ExtendDeadline(Message):
     deadline: DeadlineKind = "step"
     days: int = Field(ge=1, le=365)
     reason: LongText
+    evaluation: int | None = Field(default=None, ge=1, le=1_000_000)  # default: the latest open one
 
 
 class Tick(Message):
@@ -323,6 +403,9 @@ _PUBLIC = (
     | ProposeAmendment
     | Renew
     | ExtendDeadline
+    | EditChange
+    | WithdrawChange
+    | SetDprdRequirement
 )
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
 AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
@@ -343,6 +426,9 @@ COMMAND_TYPES: tuple[str, ...] = (
     "withdraw",
     "comment",
     "tick",
+    "edit_change",
+    "withdraw_change",
+    "set_dprd_requirement",
 )
 
 
@@ -415,6 +501,7 @@ class Signature(Message):
     method: SignMethod
     evidence: str | None = None
     at: datetime
+    delegation: Delegation | None = None
 
 
 class CommentEntry(Message):
@@ -428,6 +515,8 @@ class Termination(Message):
     reason: str
     requested_by: str
     at: datetime
+    org: str | None = None  # the requesting party
+    declined: str | None = None  # the reason a head gave for declining (declined_terminations)
 
 
 class EvaluationReport(Message):
@@ -447,6 +536,7 @@ class Evaluation(Message):
     due_at: datetime
     reports: list[EvaluationReport] = Field(default_factory=list)
     escalated: bool = False
+    escalations: int = 0  # escalations sent (the first, then at ESCALATION_INTERVAL_DAYS)
     score: int | None = None
     recommendation: Recommendation | None = None
     summary: str | None = None
@@ -466,6 +556,7 @@ class ChangeProcess(Message):
     changes: dict[str, Any] = Field(default_factory=dict)
     origin: str | None = None
     opened_at: datetime
+    recommendation: str | None = None  # the evaluation conclusion an expansion carries
 
 
 class Amendment(Message):
@@ -522,6 +613,12 @@ class AgreementState(Message):
     created_at: datetime
     updated_at: datetime
     request_fingerprint: str | None = None
+    ministry_orgs: list[str] = Field(default_factory=lambda: list(DEFAULT_MINISTRY_ORGS))
+    # "office_days": deadlines count days of service (agreements created since); None: the
+    # calendar days at 09:00 of agreements created before.
+    calendar: str | None = None
+    declined_terminations: list[Termination] = Field(default_factory=list)
+    deferred_recommendations: list[str] = Field(default_factory=list)  # "evaluation:N expand (renewal-2 open)"
 
 
 # ---------------------------------------------------------------- snapshot
@@ -576,6 +673,8 @@ class Snapshot(Message):
     expiry_reminder_days: list[int] = Field(default_factory=list)
     imported: bool = False
     termination: Termination | None
+    declined_terminations: list[Termination] = Field(default_factory=list)
+    deferred_recommendations: list[str] = Field(default_factory=list)
     deadlines: dict[str, datetime]
     closed_reason: str | None
     created_by: str

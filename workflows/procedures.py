@@ -8,6 +8,7 @@ running keep their rules. `test_procedures_are_frozen` pins the released version
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 StepKind = Literal["gate", "negotiation", "signing"]
@@ -16,7 +17,9 @@ StepKind = Literal["gate", "negotiation", "signing"]
 GateScope = Literal["initiator", "each_government", "once"]
 # A gate may apply only to parties for which a condition holds (DPRD approval is needed only
 # when the cooperation burdens the public or is not budgeted for that party).
-GateCondition = Literal["requires_dprd_approval"]
+# `dprd_if_change_burdens`: an addendum needs those DPRDs only when it changes the burden on
+# the public or the budget.
+GateCondition = Literal["requires_dprd_approval", "dprd_if_change_burdens"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,26 @@ PERMENDAGRI_25 = (
     "Permendagri 25/2020 tentang Tata Cara Kerja Sama Daerah dengan Pemerintah Daerah di Luar Negeri"
     " dan Kerja Sama Daerah dengan Lembaga di Luar Negeri"
 )
+
+
+# The TKKSD approves the drafted KSB before the head signs it (Permendagri 22/2020, step 3).
+KSB_APPROVAL = Step(
+    "persetujuan_ksb",
+    "gate",
+    "Persetujuan rancangan KSB oleh TKKSD",
+    "TKKSD approval of the drafted memorandum (KSB)",
+    f"{PERMENDAGRI_22}; TKKSD menyetujui rancangan kesepakatan bersama sebelum ditandatangani",
+    gate="review",
+    scope="each_government",
+)
+
+
+def _domestic_2026(key: str, title_id: str, title_en: str) -> Procedure:
+    """Version 2026.1: the 2020.1 steps with the TKKSD's approval of the drafted KSB before
+    its signing."""
+    first = _domestic(key, title_id, title_en)
+    steps = (*first.steps[:2], KSB_APPROVAL, *first.steps[2:])
+    return Procedure(key=key, version="2026.1", title_id=title_id, title_en=title_en, steps=steps)
 
 
 def _domestic(key: str, title_id: str, title_en: str) -> Procedure:
@@ -210,11 +233,13 @@ PROCEDURES: dict[tuple[str, str], Procedure] = {
             "Region with a foreign regional government",
         ),
         _foreign("ksdll", "Kerja sama daerah dengan lembaga di luar negeri", "Region with a foreign institution"),
+        _domestic_2026("ksdd", "Kerja sama daerah dengan daerah lain", "Region with another region"),
+        _domestic_2026("ksdpk", "Kerja sama daerah dengan pihak ketiga", "Region with a third party"),
     )
 }
 
 # The version new agreements of each kind start under.
-CURRENT: dict[str, str] = {"ksdd": "2020.1", "ksdpk": "2020.1", "ksdpl": "2020.1", "ksdll": "2020.1"}
+CURRENT: dict[str, str] = {"ksdd": "2026.1", "ksdpk": "2026.1", "ksdpl": "2020.1", "ksdll": "2020.1"}
 
 # The termination decision by the head of region (a gate outside the procedure's steps).
 TERMINATION_STEP = Step(
@@ -226,14 +251,40 @@ TERMINATION_STEP = Step(
     gate="head",
     scope="initiator",
 )
+# Since 2026: every government party's head decides a termination (any of them may ask).
+# Same key: a termination requested before keeps the slots it recorded.
+TERMINATION_BY_EACH_HEAD = Step(
+    "pengakhiran",
+    "gate",
+    "Pengakhiran kerja sama",
+    "Termination",
+    "PP 28/2018 tentang Kerja Sama Daerah; pengakhiran kerja sama (keputusan kepala daerah masing-masing pihak)",
+    gate="head",
+    scope="each_government",
+)
+
+
+# The day (UTC) from which new agreements start under a version, and the version before it.
+# Creation picks the version in force at its own time, so a workflow replaying the creation
+# of an agreement started before that day picks the version it started under.
+IN_FORCE: dict[tuple[str, str], tuple[date, str]] = {
+    ("ksdd", "2026.1"): (date(2026, 12, 1), "2020.1"),
+    ("ksdpk", "2026.1"): (date(2026, 12, 1), "2020.1"),
+}
+# Agreements created from this day keep office-day deadlines and the 2026 change procedures.
+RULES_2026_FROM = date(2026, 12, 1)
 
 
 def get_procedure(key: str, version: str) -> Procedure:
     return PROCEDURES[(key, version)]
 
 
-def current_procedure(kind: str) -> Procedure:
-    return PROCEDURES[(kind, CURRENT[kind])]
+def current_procedure(kind: str, on: date | None = None) -> Procedure:
+    """The version new agreements of `kind` start under (on day `on`: the one then in force)."""
+    version = CURRENT[kind]
+    while on is not None and (kind, version) in IN_FORCE and on < IN_FORCE[(kind, version)][0]:
+        version = IN_FORCE[(kind, version)][1]
+    return PROCEDURES[(kind, version)]
 
 
 # ---------------------------------------------------------------- changes while in force
@@ -319,5 +370,30 @@ RENEWAL = Procedure(
         ),
     ),
 )
-PROCEDURES.update({(p.key, p.version): p for p in (AMENDMENT, RENEWAL)})
-CHANGE_PROCEDURES: dict[str, Procedure] = {"amendment": AMENDMENT, "renewal": RENEWAL}
+# 2026.1: an addendum that changes the burden on the public or the budget goes to the DPRD
+# of each party that requires it, like a renewal.
+AMENDMENT_2026 = Procedure(
+    key="adendum",
+    version="2026.1",
+    title_id="Adendum",
+    title_en="Amendment",
+    steps=(
+        AMENDMENT.steps[0],
+        Step(
+            "persetujuan_dprd_adendum",
+            "gate",
+            "Persetujuan DPRD atas adendum",
+            "DPRD approval of the addendum",
+            f"{PP_28}; persetujuan DPRD bila perubahan membebani masyarakat atau anggaran",
+            gate="dprd",
+            scope="each_government",
+            condition="dprd_if_change_burdens",
+        ),
+        *AMENDMENT.steps[1:],
+    ),
+)
+PROCEDURES.update({(p.key, p.version): p for p in (AMENDMENT, RENEWAL, AMENDMENT_2026)})
+# The procedure new changes start under (an open change keeps the one it recorded); an
+# agreement created before RULES_2026_FROM keeps the changes of its time (CHANGE_PROCEDURES_2020).
+CHANGE_PROCEDURES: dict[str, Procedure] = {"amendment": AMENDMENT_2026, "renewal": RENEWAL}
+CHANGE_PROCEDURES_2020: dict[str, Procedure] = {"amendment": AMENDMENT, "renewal": RENEWAL}

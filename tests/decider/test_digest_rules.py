@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from workflows.portfolio import digest as d
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_digest_day_follows_each_zone():
-    at = datetime(2027, 5, 3, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
+    at = datetime(2027, 5, 3, 1, 0, tzinfo=UTC)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
     assert d.digest_day(at, zone_of("Jawa Barat"), until_hour=9) == date(2027, 5, 3)
     assert d.digest_day(at, zone_of("Bali"), until_hour=9) is None  # WITA got it an hour earlier
     assert d.digest_day(at - timedelta(hours=1), zone_of("Bali"), until_hour=9) == date(2027, 5, 3)
@@ -23,7 +23,7 @@ async def test_digest_day_follows_each_zone():
     assert d.digest_day(at + timedelta(hours=3), zone_of("Jawa Barat")) == date(2027, 5, 3)
     assert d.digest_day(at + timedelta(hours=10), zone_of("Jawa Barat")) is None
     # Half-hour zones: the hourly run at xx:00 UTC lands at 08:30 local.
-    assert d.digest_day(datetime(2027, 5, 3, 3, 0, tzinfo=timezone.utc), "Asia/Kolkata", until_hour=9) == date(2027, 5, 3)
+    assert d.digest_day(datetime(2027, 5, 3, 3, 0, tzinfo=UTC), "Asia/Kolkata", until_hour=9) == date(2027, 5, 3)
     assert d.org_zone("x", ["Asia/Makassar", "Asia/Jakarta", "Asia/Makassar"]) == "Asia/Makassar"
     assert d.org_zone("x", [], ["Asia/Jayapura"]) == "Asia/Jayapura"
     assert d.org_zone("x") == "Asia/Jakarta"

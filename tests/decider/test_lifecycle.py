@@ -4,7 +4,7 @@ termination, comments, optimistic concurrency, versions and events, visibility."
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pydantic
 import pytest
@@ -12,14 +12,20 @@ import pytest
 from tests import builders as b
 from tests.builders import NOW, admin, approver, auditor, partner, run, signatory, staff, submitted, types
 from workflows import lifecycle as L
-from workflows import timeline as t
 from workflows import messages as m
+from workflows import timeline as t
 
 JABAR, JATENG, JATIM = "jabar", "jateng", "jatim"
 
 
-def refused(state: m.AgreementState, actor: m.Actor, command: object, error: type[L.DomainError],
-            now: datetime = NOW, expected_version: int | None = None) -> L.DomainError:
+def refused(
+    state: m.AgreementState,
+    actor: m.Actor,
+    command: object,
+    error: type[L.DomainError],
+    now: datetime = NOW,
+    expected_version: int | None = None,
+) -> L.DomainError:
     """Assert `decide` refuses with `error`, leaves the state alone and says where it stands."""
     before = state.model_dump()
     with pytest.raises(error) as info:
@@ -56,10 +62,15 @@ def slot(state: m.AgreementState, step: str, org: str | None) -> m.GateSlot:
 
 
 def test_error_statuses_follow_the_api() -> None:
-    assert (L.InvalidTransition.status, L.NotAllowed.status, L.StaleVersion.status,
-            L.InvalidProposal.status) == (409, 403, 412, 422)
-    assert all(issubclass(e, L.DomainError) for e in
-               (L.InvalidTransition, L.NotAllowed, L.StaleVersion, L.InvalidProposal))
+    assert (L.InvalidTransition.status, L.NotAllowed.status, L.StaleVersion.status, L.InvalidProposal.status) == (
+        409,
+        403,
+        412,
+        422,
+    )
+    assert all(
+        issubclass(e, L.DomainError) for e in (L.InvalidTransition, L.NotAllowed, L.StaleVersion, L.InvalidProposal)
+    )
 
 
 @pytest.mark.parametrize("kind", b.KINDS)
@@ -78,13 +89,25 @@ def test_create_starts_a_draft(kind: str) -> None:
 
 
 def test_admin_may_create() -> None:
-    assert b.created(b.ksdd_proposal(), actor=admin()).stage == "draft"
+    """The administrator of the initiating organisation (issue #9: of its own only)."""
+    assert b.created(b.ksdd_proposal(), actor=admin(JABAR)).stage == "draft"
+    with pytest.raises(L.NotAllowed):
+        b.created(b.ksdd_proposal(), actor=admin())
 
 
-@pytest.mark.parametrize("actor", [
-    staff(JATENG), partner(JABAR), signatory(JABAR), approver(JABAR, "review", "head"),
-    auditor(), staff("outsider"), m.Actor(sub="x", org=JABAR, roles=[]),
-], ids=lambda a: a.sub)
+@pytest.mark.parametrize(
+    "actor",
+    [
+        staff(JATENG),
+        partner(JABAR),
+        signatory(JABAR),
+        approver(JABAR, "review", "head"),
+        auditor(),
+        staff("outsider"),
+        m.Actor(sub="x", org=JABAR, roles=[]),
+    ],
+    ids=lambda a: a.sub,
+)
 def test_only_initiator_staff_create(actor: m.Actor) -> None:
     with pytest.raises(L.NotAllowed):
         L.create(b.ksdd_proposal(), actor, NOW, "agr-1")
@@ -94,15 +117,31 @@ GOV, FOREIGN_GOV = dict(sector="government"), dict(sector="government", foreign=
 ACADEMIA, FOREIGN_INDUSTRY = dict(sector="academia"), dict(sector="industry", foreign=True)
 
 
-@pytest.mark.parametrize("kind,counterparty,ok", [
-    ("ksdd", GOV, True), ("ksdd", ACADEMIA, False), ("ksdd", FOREIGN_GOV, False), ("ksdd", FOREIGN_INDUSTRY, False),
-    ("ksdpk", ACADEMIA, True), ("ksdpk", dict(sector="industry"), True), ("ksdpk", dict(sector="community"), True),
-    ("ksdpk", dict(sector="media"), True), ("ksdpk", GOV, False), ("ksdpk", FOREIGN_INDUSTRY, False),
-    ("ksdpk", FOREIGN_GOV, False),
-    ("ksdpl", FOREIGN_GOV, True), ("ksdpl", GOV, False), ("ksdpl", FOREIGN_INDUSTRY, False), ("ksdpl", ACADEMIA, False),
-    ("ksdll", FOREIGN_INDUSTRY, True), ("ksdll", dict(sector="academia", foreign=True), True),
-    ("ksdll", FOREIGN_GOV, False), ("ksdll", ACADEMIA, False), ("ksdll", GOV, False),
-])
+@pytest.mark.parametrize(
+    "kind,counterparty,ok",
+    [
+        ("ksdd", GOV, True),
+        ("ksdd", ACADEMIA, False),
+        ("ksdd", FOREIGN_GOV, False),
+        ("ksdd", FOREIGN_INDUSTRY, False),
+        ("ksdpk", ACADEMIA, True),
+        ("ksdpk", dict(sector="industry"), True),
+        ("ksdpk", dict(sector="community"), True),
+        ("ksdpk", dict(sector="media"), True),
+        ("ksdpk", GOV, False),
+        ("ksdpk", FOREIGN_INDUSTRY, False),
+        ("ksdpk", FOREIGN_GOV, False),
+        ("ksdpl", FOREIGN_GOV, True),
+        ("ksdpl", GOV, False),
+        ("ksdpl", FOREIGN_INDUSTRY, False),
+        ("ksdpl", ACADEMIA, False),
+        ("ksdll", FOREIGN_INDUSTRY, True),
+        ("ksdll", dict(sector="academia", foreign=True), True),
+        ("ksdll", FOREIGN_GOV, False),
+        ("ksdll", ACADEMIA, False),
+        ("ksdll", GOV, False),
+    ],
+)
 def test_party_rules_per_kind(kind: str, counterparty: dict, ok: bool) -> None:
     prop = b.proposal([b.party(JABAR, "initiator"), b.party("other", **counterparty)], kind)
     if ok:
@@ -121,32 +160,43 @@ def test_every_counterparty_obeys_the_kind(kind: str) -> None:
         L.create(b.proposal([*good, bad], kind), staff(), NOW, "agr-1")
 
 
-@pytest.mark.parametrize("initiating", [
-    b.party(JABAR, "initiator", sector="academia"),
-    b.party(JABAR, "initiator", foreign=True),
-    b.party(JABAR, "initiator", sector="industry", foreign=True),
-], ids=["non-government", "foreign", "foreign-industry"])
+@pytest.mark.parametrize(
+    "initiating",
+    [
+        b.party(JABAR, "initiator", sector="academia"),
+        b.party(JABAR, "initiator", foreign=True),
+        b.party(JABAR, "initiator", sector="industry", foreign=True),
+    ],
+    ids=["non-government", "foreign", "foreign-industry"],
+)
 def test_initiator_is_an_indonesian_region(initiating: m.Party) -> None:
     with pytest.raises(L.InvalidProposal):
         L.create(b.proposal([initiating, b.party(JATENG)], "ksdd"), staff(), NOW, "agr-1")
 
 
-@pytest.mark.parametrize("parties,message", [
-    ([b.party(JABAR, "initiator"), b.party(JATENG, "initiator")], "exactly one"),
-    ([b.party(JABAR), b.party(JATENG)], "exactly one"),
-    ([b.party(JABAR, "initiator"), b.party(JABAR)], "once"),
-    ([b.party(JABAR, "initiator"), b.party(JATENG), b.party(JATENG)], "once"),
-], ids=["two-initiators", "no-initiator", "initiator-twice", "counterparty-twice"])
+@pytest.mark.parametrize(
+    "parties,message",
+    [
+        ([b.party(JABAR, "initiator"), b.party(JATENG, "initiator")], "exactly one"),
+        ([b.party(JABAR), b.party(JATENG)], "exactly one"),
+        ([b.party(JABAR, "initiator"), b.party(JABAR)], "once"),
+        ([b.party(JABAR, "initiator"), b.party(JATENG), b.party(JATENG)], "once"),
+    ],
+    ids=["two-initiators", "no-initiator", "initiator-twice", "counterparty-twice"],
+)
 def test_one_initiator_and_unique_orgs(parties: list[m.Party], message: str) -> None:
     with pytest.raises(L.InvalidProposal, match=message):
         L.create(b.proposal(parties, "ksdd"), staff(), NOW, "agr-1")
 
 
-@pytest.mark.parametrize("kind,counterparty", [
-    ("ksdpk", b.party("itb", sector="academia", dprd=True)),
-    ("ksdpl", b.party("wa-state", foreign=True, dprd=True)),
-    ("ksdll", b.party("jica", sector="industry", foreign=True, dprd=True)),
-])
+@pytest.mark.parametrize(
+    "kind,counterparty",
+    [
+        ("ksdpk", b.party("itb", sector="academia", dprd=True)),
+        ("ksdpl", b.party("wa-state", foreign=True, dprd=True)),
+        ("ksdll", b.party("jica", sector="industry", foreign=True, dprd=True)),
+    ],
+)
 def test_dprd_only_for_indonesian_government_parties(kind: str, counterparty: m.Party) -> None:
     with pytest.raises(L.InvalidProposal, match="DPRD"):
         L.create(b.proposal([b.party(JABAR, "initiator"), counterparty], kind), staff(), NOW, "agr-1")
@@ -156,9 +206,9 @@ def test_dprd_only_for_indonesian_government_parties(kind: str, counterparty: m.
 
 def test_proposal_shape_is_validated_by_the_model() -> None:
     with pytest.raises(pydantic.ValidationError):
-        b.proposal([b.party(JABAR, "initiator")], "ksdd")            # fewer than two parties
+        b.proposal([b.party(JABAR, "initiator")], "ksdd")  # fewer than two parties
     with pytest.raises(pydantic.ValidationError):
-        b.proposal(b.ksdd_proposal().parties, "kslain")               # unknown kind
+        b.proposal(b.ksdd_proposal().parties, "kslain")  # unknown kind
     with pytest.raises(pydantic.ValidationError):
         b.party("Not An Org!")
 
@@ -172,12 +222,15 @@ def test_initiator_staff_edit_in_draft() -> None:
     assert types(events) == ["proposal_edited"]
     assert events[0].data["changes"] == {"title": "Kerja sama air bersih", "duration_months": 12}
     assert (state.title, state.duration_months, state.version) == ("Kerja sama air bersih", 12, 2)
-    state, _ = run(state, admin(), m.Edit(start_date=date(2028, 1, 1)))
+    state, _ = run(state, admin(JABAR), m.Edit(start_date=date(2028, 1, 1)))
     assert state.start_date == date(2028, 1, 1)
 
 
-@pytest.mark.parametrize("actor", [staff(JATENG), partner(JABAR), approver(JABAR, "review"),
-                                   signatory(JABAR), staff("outsider")], ids=lambda a: a.sub)
+@pytest.mark.parametrize(
+    "actor",
+    [staff(JATENG), partner(JABAR), approver(JABAR, "review"), signatory(JABAR), staff("outsider")],
+    ids=lambda a: a.sub,
+)
 def test_only_initiator_staff_edit(actor: m.Actor) -> None:
     refused(b.created(), actor, m.Edit(title="Judul lain"), L.NotAllowed)
 
@@ -212,9 +265,14 @@ def test_submit_enters_the_first_step() -> None:
     assert types(events) == ["agreement_submitted", "step_entered"]
     # Deadlines fall at office hours in the initiator's zone (09:00 WIB = 02:00 UTC).
     due = t.due_after(NOW, 14, "Asia/Jakarta")
-    assert due == datetime(2027, 1, 18, 2, tzinfo=timezone.utc)
-    assert events[1].data == {"step": "persiapan", "index": 0, "stage": "review", "change": None,
-                              "due_at": due.isoformat()}
+    assert due == datetime(2027, 1, 18, 2, tzinfo=UTC)
+    assert events[1].data == {
+        "step": "persiapan",
+        "index": 0,
+        "stage": "review",
+        "change": None,
+        "due_at": due.isoformat(),
+    }
     assert (state.stage, state.step_index, state.version) == ("review", 0, 2)
     assert state.deadlines == {"step": due}
     assert [g.status for g in state.gates if g.step == "persiapan"] == ["pending", "pending"]
@@ -225,8 +283,7 @@ def test_submit_enters_the_first_step() -> None:
     assert foreign.deadlines == {"step": t.due_after(NOW, 90, "Asia/Jakarta")}
 
 
-@pytest.mark.parametrize("actor", [staff(JATENG), partner(JABAR), approver(JABAR, "review")],
-                         ids=lambda a: a.sub)
+@pytest.mark.parametrize("actor", [staff(JATENG), partner(JABAR), approver(JABAR, "review")], ids=lambda a: a.sub)
 def test_only_initiator_staff_submit(actor: m.Actor) -> None:
     refused(b.created(), actor, m.Submit(), L.NotAllowed)
 
@@ -239,18 +296,32 @@ def test_submit_only_from_draft() -> None:
 
 
 def negotiating(kind: str = "ksdpl", **kw: object) -> m.AgreementState:
-    return submitted(b.proposal_for(kind, **kw)) if kind != "ksdd" else b.advance(
-        b.created(b.ksdd_proposal(**kw)), "penyusunan_ksb")
+    return (
+        submitted(b.proposal_for(kind, **kw))
+        if kind != "ksdd"
+        else b.advance(b.created(b.ksdd_proposal(**kw)), "penyusunan_ksb")
+    )
 
 
 def test_submitting_party_accepts_its_version_implicitly() -> None:
     state, events = run(negotiating(), staff(), m.SubmitDraft(document=b.doc("loi-1"), note="awal"))
     assert types(events) == ["draft_submitted"]
-    assert events[0].data == {"version": 1, "kind": "loi", "document": b.doc("loi-1"),
-                              "note": "awal", "org": JABAR, "scope": ""}
+    assert events[0].data == {
+        "version": 1,
+        "kind": "loi",
+        "document": b.doc("loi-1"),
+        "note": "awal",
+        "org": JABAR,
+        "scope": "",
+    }
     draft = state.drafts[0]
     assert (draft.version, draft.kind, draft.accepted_by, draft.submitted_by, draft.org) == (
-        1, "loi", [JABAR], "staff@jabar", JABAR)
+        1,
+        "loi",
+        [JABAR],
+        "staff@jabar",
+        JABAR,
+    )
     assert b.step_key(state) == "pernyataan_kehendak"
 
 
@@ -304,15 +375,25 @@ def test_accepting_twice_or_before_any_draft_is_refused() -> None:
     state = negotiating("ksdd", counterparties=(JATENG, JATIM))
     refused(state, partner(JATENG), m.AcceptDraft(version=1), L.InvalidTransition)
     state, _ = run(state, staff(), m.SubmitDraft(document=b.doc("ksb-1")))
-    refused(state, staff(), m.AcceptDraft(version=1), L.InvalidTransition)      # own version
+    refused(state, staff(), m.AcceptDraft(version=1), L.InvalidTransition)  # own version
     state, _ = run(state, partner(JATENG), m.AcceptDraft(version=1))
     refused(state, staff(JATENG), m.AcceptDraft(version=1), L.InvalidTransition)
 
 
-@pytest.mark.parametrize("actor", [
-    partner("outsider"), staff("outsider"), signatory("wa-state"), approver("wa-state", "review"),
-    approver(JABAR, "review", "dprd", "legal", "head"), admin(), auditor(), b.ministry_approver(),
-], ids=lambda a: a.sub)
+@pytest.mark.parametrize(
+    "actor",
+    [
+        partner("outsider"),
+        staff("outsider"),
+        signatory("wa-state"),
+        approver("wa-state", "review"),
+        approver(JABAR, "review", "dprd", "legal", "head"),
+        admin(),
+        auditor(),
+        b.ministry_approver(),
+    ],
+    ids=lambda a: a.sub,
+)
 def test_only_staff_and_partners_of_parties_negotiate(actor: m.Actor) -> None:
     state = negotiating()
     refused(state, actor, m.SubmitDraft(document=b.doc("x")), L.NotAllowed)
@@ -327,11 +408,16 @@ def test_counterparty_staff_and_partners_negotiate() -> None:
     assert b.step_key(state) == "rencana_kerja_sama"
 
 
-@pytest.mark.parametrize("command", [m.SubmitDraft(document=b.doc("x")), m.AcceptDraft(version=1)],
-                         ids=lambda c: c.type)
+@pytest.mark.parametrize(
+    "command", [m.SubmitDraft(document=b.doc("x")), m.AcceptDraft(version=1)], ids=lambda c: c.type
+)
 def test_negotiation_commands_only_in_negotiation(command: object) -> None:
-    for state in (b.created(), submitted(b.ksdd_proposal()), b.advance(b.created(), "penandatanganan_ksb"),
-                  b.implemented()):
+    for state in (
+        b.created(),
+        submitted(b.ksdd_proposal()),
+        b.advance(b.created(), "penandatanganan_ksb"),
+        b.implemented(),
+    ):
         refused(state, staff(), command, L.InvalidTransition)
 
 
@@ -349,34 +435,44 @@ def test_signatories_sign_the_agreed_version() -> None:
     assert agreed is not None
     state, events = run(state, signatory(JABAR), m.Sign(version=agreed.version, method="electronic"))
     assert types(events) == ["document_signed"]
-    assert events[0].data == {"org": JABAR, "version": agreed.version, "kind": "pks",
-                              "document": agreed.document, "signed_by": "Head of jabar",
-                              "method": "electronic", "evidence": None, "scope": ""}
+    assert events[0].data == {
+        "org": JABAR,
+        "version": agreed.version,
+        "kind": "pks",
+        "document": agreed.document,
+        "signed_by": "Head of jabar",
+        "method": "electronic",
+        "evidence": None,
+        "scope": "",
+    }
     assert state.stage == "signing"
-    state, events = run(state, signatory("wa-state", sub="u"),
-                        m.Sign(version=agreed.version, method="wet_ink", evidence=b.doc("scan"),
-                               signed_by="Governor Jane Doe"))
+    state, events = run(
+        state,
+        signatory("wa-state", sub="u"),
+        m.Sign(version=agreed.version, method="wet_ink", evidence=b.doc("scan"), signed_by="Governor Jane Doe"),
+    )
     assert types(events) == ["document_signed", "step_completed", "implementation_started"]
     assert [(s.org, s.method, s.evidence, s.signed_by, s.document) for s in state.signatures] == [
         (JABAR, "electronic", None, "Head of jabar", agreed.document),
-        ("wa-state", "wet_ink", b.doc("scan"), "Governor Jane Doe", agreed.document)]
+        ("wa-state", "wet_ink", b.doc("scan"), "Governor Jane Doe", agreed.document),
+    ]
 
 
-@pytest.mark.parametrize("actor", [staff(JABAR), partner("wa-state"), approver(JABAR, "head"),
-                                   signatory("outsider"), admin(), b.ministry_approver()],
-                         ids=lambda a: a.sub)
+@pytest.mark.parametrize(
+    "actor",
+    [staff(JABAR), partner("wa-state"), approver(JABAR, "head"), signatory("outsider"), admin(), b.ministry_approver()],
+    ids=lambda a: a.sub,
+)
 def test_only_a_partys_signatory_signs(actor: m.Actor) -> None:
     state = signing()
-    refused(state, actor, m.Sign(version=L.agreed_draft(state, "pks").version, method="electronic"),
-            L.NotAllowed)
+    refused(state, actor, m.Sign(version=L.agreed_draft(state, "pks").version, method="electronic"), L.NotAllowed)
 
 
 def test_only_the_agreed_version_is_signed() -> None:
     state = signing()
     agreed = L.agreed_draft(state, "pks").version
     for version in (1, agreed + 1, 99):
-        error = refused(state, signatory(JABAR), m.Sign(version=version, method="electronic"),
-                        L.InvalidTransition)
+        error = refused(state, signatory(JABAR), m.Sign(version=version, method="electronic"), L.InvalidTransition)
         assert error.details["agreed_version"] == agreed
 
 
@@ -392,8 +488,7 @@ def test_signing_twice_is_refused() -> None:
     state = signing()
     version = L.agreed_draft(state, "pks").version
     state, _ = run(state, signatory(JABAR), m.Sign(version=version, method="electronic"))
-    refused(state, signatory(JABAR, sub="another"), m.Sign(version=version, method="electronic"),
-            L.InvalidTransition)
+    refused(state, signatory(JABAR, sub="another"), m.Sign(version=version, method="electronic"), L.InvalidTransition)
 
 
 def test_ksb_signed_leads_to_the_next_step() -> None:
@@ -412,14 +507,18 @@ def test_implementation_dates() -> None:
     state = b.advance(b.created(b.ksdpl_proposal(), now=early), "penandatanganan", now=early)
     state, events = sign_all(state, L.agreed_draft(state, "pks").version, now=early)
     assert events[-1].type == "implementation_started"
-    assert events[-1].data == {"effective_date": "2027-01-01", "end_date": "2030-01-01",
-                               "next_evaluation_on": "2027-07-01"}
+    assert events[-1].data == {
+        "effective_date": "2027-01-01",
+        "end_date": "2030-01-01",
+        "next_evaluation_on": "2027-07-01",
+    }
     assert (state.stage, state.step_index, state.deadlines) == ("implementation", None, {})
     assert (state.effective_date, state.end_date) == (date(2027, 1, 1), date(2030, 1, 1))
     # signed late: effective on the day of the last signature
-    late = datetime(2027, 3, 15, 10, tzinfo=timezone.utc)
-    state = b.advance(b.created(b.ksdpl_proposal(duration_months=1, start_date="2027-01-31"), now=late),
-                      "penandatanganan", now=late)
+    late = datetime(2027, 3, 15, 10, tzinfo=UTC)
+    state = b.advance(
+        b.created(b.ksdpl_proposal(duration_months=1, start_date="2027-01-31"), now=late), "penandatanganan", now=late
+    )
     state, _ = sign_all(state, L.agreed_draft(state, "pks").version, now=late)
     assert (state.effective_date, state.end_date) == (date(2027, 3, 15), date(2027, 4, 15))
 
@@ -437,7 +536,8 @@ def test_in_implementation_every_party_signed_the_final_text(kind: str) -> None:
     final = L.agreed_draft(state, "pks")
     assert final is not None
     assert {(s.org, s.document) for s in state.signatures if s.version == final.version} == {
-        (org, final.document) for org in L.party_orgs(state)}
+        (org, final.document) for org in L.party_orgs(state)
+    }
 
 
 # ================================================================ gates
@@ -447,47 +547,53 @@ def test_each_region_decides_its_own_slot() -> None:
     state = submitted(b.ksdd_proposal())
     state, events = run(state, approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"))
     assert types(events) == ["gate_decided"]
-    assert events[0].data == {"step": "persiapan", "gate": "review", "org": JABAR,
-                              "outcome": "approve", "comment": None}
+    assert events[0].data == {
+        "step": "persiapan",
+        "gate": "review",
+        "org": JABAR,
+        "outcome": "approve",
+        "comment": None,
+    }
     assert slot(state, "persiapan", JABAR).status == "approved"
     assert slot(state, "persiapan", JABAR).decided_by == "approver-review@jabar"
     assert slot(state, "persiapan", JATENG).status == "pending"
     assert b.step_key(state) == "persiapan"
-    # the first region's approver cannot decide again, nor for the other region
-    refused(state, approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.NotAllowed)
+    # the first region's approver cannot decide again (409: already decided, issue #9), nor
+    # for the other region
+    refused(state, approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.InvalidTransition)
     state, events = run(state, approver(JATENG, "review"), m.Decide(gate="review", outcome="approve"))
     assert types(events) == ["gate_decided", "step_completed", "step_entered"]
     assert b.step_key(state) == "penyusunan_ksb"
 
 
-@pytest.mark.parametrize("actor,error", [
-    (approver("outsider", "review"), L.NotAllowed),
-    (approver(JABAR, "legal", "dprd", "head"), L.NotAllowed),       # lacks the gate
-    (approver(JABAR), L.NotAllowed),
-    (m.Actor(sub="s", org=JABAR, roles=["staff"], gates=["review"]), L.NotAllowed),   # not an approver
-    (staff(JABAR), L.NotAllowed),
-    (admin(), L.NotAllowed),
-    (b.ministry_approver(), L.NotAllowed),
-], ids=lambda x: getattr(x, "sub", ""))
+@pytest.mark.parametrize(
+    "actor,error",
+    [
+        (approver("outsider", "review"), L.NotAllowed),
+        (approver(JABAR, "legal", "dprd", "head"), L.NotAllowed),  # lacks the gate
+        (approver(JABAR), L.NotAllowed),
+        (m.Actor(sub="s", org=JABAR, roles=["staff"], gates=["review"]), L.NotAllowed),  # not an approver
+        (staff(JABAR), L.NotAllowed),
+        (admin(), L.NotAllowed),
+        (b.ministry_approver(), L.NotAllowed),
+    ],
+    ids=lambda x: getattr(x, "sub", ""),
+)
 def test_gate_needs_an_approver_of_the_slot_holding_the_gate(actor: m.Actor, error: type) -> None:
     refused(submitted(b.ksdpk_proposal()), actor, m.Decide(gate="review", outcome="approve"), error)
 
 
 def test_deciding_a_gate_not_awaited_is_refused() -> None:
     state = submitted(b.ksdd_proposal())
-    error = refused(state, approver(JABAR, "legal"), m.Decide(gate="legal", outcome="approve"),
-                    L.InvalidTransition)
+    error = refused(state, approver(JABAR, "legal"), m.Decide(gate="legal", outcome="approve"), L.InvalidTransition)
     assert error.details["awaited_gates"] == ["review"]
-    refused(b.created(), approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"),
-            L.InvalidTransition)
-    refused(negotiating(), approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"),
-            L.InvalidTransition)
+    refused(b.created(), approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.InvalidTransition)
+    refused(negotiating(), approver(JABAR, "review"), m.Decide(gate="review", outcome="approve"), L.InvalidTransition)
 
 
 @pytest.mark.parametrize("outcome", ["request_changes", "reject"])
 def test_request_changes_and_reject_need_a_comment(outcome: str) -> None:
-    refused(submitted(), approver(JABAR, "review"), m.Decide(gate="review", outcome=outcome),
-            L.InvalidProposal)
+    refused(submitted(), approver(JABAR, "review"), m.Decide(gate="review", outcome=outcome), L.InvalidProposal)
 
 
 @pytest.mark.parametrize("kind", ["ksdpl", "ksdll"])
@@ -495,10 +601,16 @@ def test_ministry_gate_is_decided_once_by_any_ministry_approver(kind: str) -> No
     state = b.advance(b.created(b.proposal_for(kind)), "persetujuan_menteri")
     assert state.stage == "approval"
     assert [(g.org, g.status) for g in state.gates if g.gate == "ministry"] == [(None, "pending")]
-    for actor in (approver(JABAR, "review", "legal", "dprd", "head"), staff("kemendagri"),
-                  approver("kemendagri", "review")):
+    # only approvers of the configured ministry (Kemendagri by default), never a party
+    for actor in (
+        approver(JABAR, "review", "legal", "dprd", "head"),
+        staff("kemendagri"),
+        approver("kemendagri", "review"),
+        approver("kemlu", "ministry"),
+        approver(JABAR, "ministry"),
+    ):
         refused(state, actor, m.Decide(gate="ministry", outcome="approve"), L.NotAllowed)
-    for minister in (b.ministry_approver(), approver("kemlu", "ministry"), approver(JABAR, "ministry")):
+    for minister in (b.ministry_approver(), approver("kemendagri", "ministry", sub="another")):
         after, events = run(state, minister, m.Decide(gate="ministry", outcome="approve"))
         assert types(events) == ["gate_decided", "step_completed", "step_entered"]
         assert events[0].data["org"] is None
@@ -510,8 +622,9 @@ def test_request_changes_returns_to_the_last_negotiation_before_the_gate() -> No
     ksb = L.agreed_draft(state, "ksb")
     assert ksb is not None and len(state.signatures) == 2
     state, _ = run(state, approver(JATENG, "dprd"), m.Decide(gate="dprd", outcome="approve"))
-    state, events = run(state, approver(JABAR, "dprd"),
-                        m.Decide(gate="dprd", outcome="request_changes", comment="Kurangi beban APBD"))
+    state, events = run(
+        state, approver(JABAR, "dprd"), m.Decide(gate="dprd", outcome="request_changes", comment="Kurangi beban APBD")
+    )
     assert types(events) == ["gate_decided", "returned_for_changes", "step_entered"]
     assert events[1].data == {"step": "persetujuan_dprd", "to_step": "penyusunan_ksb", "document": "ksb"}
     assert (state.stage, b.step_key(state)) == ("negotiation", "penyusunan_ksb")
@@ -537,8 +650,7 @@ def test_signed_ksb_reaccepted_unchanged_keeps_its_signatures() -> None:
     version they had signed; nobody could sign it again, so the signing step never
     completed. The signatures on that version's hash stand and the step completes at once."""
     state = b.advance(b.created(b.ksdd_proposal(dprd=True)), "persetujuan_dprd")
-    state, _ = run(state, approver(JABAR, "dprd"),
-                   m.Decide(gate="dprd", outcome="request_changes", comment="Tunda"))
+    state, _ = run(state, approver(JABAR, "dprd"), m.Decide(gate="dprd", outcome="request_changes", comment="Tunda"))
     version = L.latest_draft(state, "ksb").version
     state, _ = run(state, staff(JABAR), m.AcceptDraft(version=version))
     state, _ = run(state, partner(JATENG), m.AcceptDraft(version=version))
@@ -546,13 +658,16 @@ def test_signed_ksb_reaccepted_unchanged_keeps_its_signatures() -> None:
     assert len([s for s in state.signatures if s.kind == "ksb"]) == 2
 
 
-@pytest.mark.parametrize("kind,step,gate,back_to", [
-    ("ksdd", "telaah_hukum", "legal", "penyusunan_pks"),
-    ("ksdpk", "telaah_hukum", "legal", "penyusunan_pks"),
-    ("ksdpl", "persetujuan_dprd", "dprd", "rencana_kerja_sama"),
-    ("ksdpl", "verifikasi", "review", "rencana_kerja_sama"),
-    ("ksdll", "persetujuan_menteri", "ministry", "rancangan_naskah"),
-])
+@pytest.mark.parametrize(
+    "kind,step,gate,back_to",
+    [
+        ("ksdd", "telaah_hukum", "legal", "penyusunan_pks"),
+        ("ksdpk", "telaah_hukum", "legal", "penyusunan_pks"),
+        ("ksdpl", "persetujuan_dprd", "dprd", "rencana_kerja_sama"),
+        ("ksdpl", "verifikasi", "review", "rencana_kerja_sama"),
+        ("ksdll", "persetujuan_menteri", "ministry", "rancangan_naskah"),
+    ],
+)
 def test_request_changes_targets(kind: str, step: str, gate: str, back_to: str) -> None:
     state = b.advance(b.created(b.proposal_for(kind, dprd=True)), step)
     before = {(g.step, g.org): g.status for g in state.gates}
@@ -562,7 +677,7 @@ def test_request_changes_targets(kind: str, step: str, gate: str, back_to: str) 
     assert L.latest_draft(state, L.current_step(state).document).accepted_by == []
     procedure = L.procedure_of(state)
     back_index = next(i for i, s in enumerate(procedure.steps) if s.key == back_to)
-    later = {s.key for s in procedure.steps[back_index + 1:]}
+    later = {s.key for s in procedure.steps[back_index + 1 :]}
     for g in state.gates:
         if g.step == step and g.org == (None if gate == "ministry" else JABAR):
             assert g.status == "changes_requested"
@@ -575,13 +690,14 @@ def test_request_changes_targets(kind: str, step: str, gate: str, back_to: str) 
 def test_request_changes_with_no_negotiation_before_returns_to_draft() -> None:
     state = submitted(b.ksdd_proposal())
     state, _ = run(state, approver(JATENG, "review"), m.Decide(gate="review", outcome="approve"))
-    state, events = run(state, approver(JABAR, "review"),
-                        m.Decide(gate="review", outcome="request_changes", comment="Lengkapi kajian"))
+    state, events = run(
+        state, approver(JABAR, "review"), m.Decide(gate="review", outcome="request_changes", comment="Lengkapi kajian")
+    )
     assert types(events) == ["gate_decided", "returned_to_draft"]
     assert (state.stage, state.step_index, state.deadlines) == ("draft", None, {})
     assert L.step_view(state) is None and L.open_slots(state) == []
     assert slot(state, "persiapan", JATENG).status == "waiting"
-    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment", "set_dprd_requirement"]
     state, _ = run(state, staff(), m.Edit(objectives="Kajian lengkap"))
     state, _ = run(state, staff(), m.Submit())
     assert {g.status for g in state.gates if g.step == "persiapan"} == {"pending"}
@@ -590,8 +706,9 @@ def test_request_changes_with_no_negotiation_before_returns_to_draft() -> None:
 
 def test_gates_follow_the_parties_edited_after_return_to_draft() -> None:
     state = submitted(b.ksdd_proposal())
-    state, _ = run(state, approver(JABAR, "review"),
-                   m.Decide(gate="review", outcome="request_changes", comment="Ganti mitra"))
+    state, _ = run(
+        state, approver(JABAR, "review"), m.Decide(gate="review", outcome="request_changes", comment="Ganti mitra")
+    )
     state, _ = run(state, staff(), m.Edit(parties=[b.party(JABAR, "initiator"), b.party(JATIM, dprd=True)]))
     # the earlier decisions stay on view in draft (JATENG's slots too) until resubmission
     assert slot(state, "persiapan", JABAR).comment == "Ganti mitra"
@@ -601,10 +718,16 @@ def test_gates_follow_the_parties_edited_after_return_to_draft() -> None:
     assert slot(state, "persetujuan_dprd", JATIM).status == "waiting"
 
 
-@pytest.mark.parametrize("kind,step,gate", [
-    ("ksdd", "persiapan", "review"), ("ksdd", "persetujuan_dprd", "dprd"), ("ksdd", "telaah_hukum", "legal"),
-    ("ksdpl", "verifikasi", "review"), ("ksdll", "persetujuan_menteri", "ministry"),
-])
+@pytest.mark.parametrize(
+    "kind,step,gate",
+    [
+        ("ksdd", "persiapan", "review"),
+        ("ksdd", "persetujuan_dprd", "dprd"),
+        ("ksdd", "telaah_hukum", "legal"),
+        ("ksdpl", "verifikasi", "review"),
+        ("ksdll", "persetujuan_menteri", "ministry"),
+    ],
+)
 def test_reject_ends_the_agreement(kind: str, step: str, gate: str) -> None:
     state = b.advance(b.created(b.proposal_for(kind, dprd=True)), step)
     decider = b.ministry_approver() if gate == "ministry" else approver(JABAR, gate)
@@ -620,8 +743,18 @@ def test_reject_ends_the_agreement(kind: str, step: str, gate: str) -> None:
 # ================================================================ terminal stages
 
 
-POOL = [staff(JABAR), staff(JATENG), partner(JATENG), signatory(JABAR), admin(), auditor(),
-        approver(JABAR, *m.GATES), approver(JATENG, *m.GATES), b.ministry_approver(), m.SYSTEM]
+POOL = [
+    staff(JABAR),
+    staff(JATENG),
+    partner(JATENG),
+    signatory(JABAR),
+    admin(),
+    auditor(),
+    approver(JABAR, *m.GATES),
+    approver(JATENG, *m.GATES),
+    b.ministry_approver(),
+    m.SYSTEM,
+]
 
 
 def assert_closed(state: m.AgreementState) -> None:
@@ -629,20 +762,31 @@ def assert_closed(state: m.AgreementState) -> None:
     assert state.stage in m.TERMINAL_STAGES and L.phase(state) == "closed"
     for actor in POOL:
         assert L.allowed_actions(state, actor, NOW) == []
-        for command in L.candidate_commands(state) + [m.SubmitDraft(document=b.doc("new"))]:
+        for command in [*L.candidate_commands(state), m.SubmitDraft(document=b.doc("new"))]:
             refused(state, actor, command, L.InvalidTransition)
 
 
 # ================================================================ withdraw
 
 
-@pytest.mark.parametrize("where", ["draft", "persiapan", "penyusunan_ksb", "penandatanganan_ksb",
-                                   "persetujuan_dprd", "telaah_hukum", "penandatanganan_pks"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "draft",
+        "persiapan",
+        "penyusunan_ksb",
+        "penandatanganan_ksb",
+        "persetujuan_dprd",
+        "telaah_hukum",
+        "penandatanganan_pks",
+    ],
+)
 def test_initiator_staff_withdraw_before_implementation(where: str) -> None:
     state = b.advance(b.created(b.ksdd_proposal(dprd=True)), where)
     for actor in (staff(JATENG), partner(JABAR), signatory(JABAR), approver(JABAR, *m.GATES)):
         refused(state, actor, m.Withdraw(reason="x"), L.NotAllowed)
-    for actor in (staff(JABAR), admin()):
+    refused(state, admin(), m.Withdraw(reason="x"), L.NotAllowed)  # an admin of another organisation
+    for actor in (staff(JABAR), admin(JABAR)):
         closed, events = run(state, actor, m.Withdraw(reason="Prioritas berubah"))
         assert types(events) == ["agreement_withdrawn"]
         assert (closed.stage, closed.closed_reason) == ("withdrawn", "Prioritas berubah")
@@ -661,21 +805,32 @@ def test_no_withdrawal_in_implementation_or_termination() -> None:
 
 
 def test_termination_needs_the_head_of_the_initiator() -> None:
-    state = b.implemented(b.ksdd_proposal())
-    for actor in (staff(JATENG), partner(JABAR), approver(JABAR, "head")):
+    """(Issue #10: any government party may ask; each government party's head decides.)"""
+    state = b.implemented(b.ksdpk_proposal())
+    for actor in (staff(b.THIRD_PARTY), partner(JABAR), approver(JABAR, "head")):
         refused(state, actor, m.Terminate(reason="x"), L.NotAllowed)
     state, events = run(state, staff(), m.Terminate(reason="Tidak ada manfaat bersama"))
     assert types(events) == ["termination_requested"]
-    assert events[0].data["gates"] == [{"step": "pengakhiran", "gate": "head", "org": JABAR,
-                                        "status": "waiting", "decided_by": None, "comment": None, "at": None}]
+    assert events[0].data["gates"] == [
+        {
+            "step": "pengakhiran",
+            "gate": "head",
+            "org": JABAR,
+            "status": "waiting",
+            "decided_by": None,
+            "comment": None,
+            "at": None,
+        }
+    ]
     assert state.stage == "implementation" and L.phase(state) == "termination"
-    assert state.termination == m.Termination(reason="Tidak ada manfaat bersama",
-                                              requested_by="staff@jabar", at=NOW)
+    assert state.termination == m.Termination(
+        reason="Tidak ada manfaat bersama", requested_by="staff@jabar", at=NOW, org=JABAR
+    )
     assert b.step_key(state) == "pengakhiran" and L.step_view(state).kind == "gate"
     assert [(g.org, g.status) for g in L.open_slots(state)] == [(JABAR, "pending")]
     assert state.deadlines == {"step": t.due_after(NOW, 14, "Asia/Jakarta")}
     refused(state, staff(), m.Terminate(reason="again"), L.InvalidTransition)
-    for actor in (approver(JATENG, "head"), approver(JABAR, "review", "legal", "dprd"), b.ministry_approver()):
+    for actor in (approver(b.THIRD_PARTY, "head"), approver(JABAR, "review", "legal", "dprd"), b.ministry_approver()):
         refused(state, actor, m.Decide(gate="head", outcome="approve"), L.NotAllowed)
     refused(state, approver(JABAR, *m.GATES), m.Decide(gate="legal", outcome="approve"), L.InvalidTransition)
     refused(state, approver(JABAR, "head"), m.Decide(gate="head", outcome="reject"), L.InvalidProposal)
@@ -694,8 +849,9 @@ def test_declined_termination_keeps_the_agreement_in_force(outcome: str) -> None
     assert L.phase(state) == "implementation" and L.step_view(state) is None
     # it may be proposed again, and the fresh gate is pending again
     state, _ = run(state, staff(), m.Terminate(reason="Sekarang sungguh tidak bermanfaat"))
-    assert [g.status for g in state.gates if g.step == "pengakhiran"] == ["pending"]
+    assert [g.status for g in state.gates if g.step == "pengakhiran"] == ["pending", "pending"]  # each region's head
     state, _ = run(state, approver(JABAR, "head"), m.Decide(gate="head", outcome="approve"))
+    state, _ = run(state, approver(JATENG, "head"), m.Decide(gate="head", outcome="approve"))
     assert state.stage == "terminated"
 
 
@@ -711,11 +867,11 @@ def test_parties_comment_anywhere_before_the_end() -> None:
     state = b.created(b.ksdd_proposal())
     for where in ("draft", "persiapan", "penyusunan_ksb", "penandatanganan_ksb", "implementation"):
         state = b.advance(state, where)
-        for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JABAR, "review"), admin()):
+        for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JABAR, "review"), admin(JABAR)):
             after, events = run(state, actor, m.Comment(text="Catatan"))
             assert types(events) == ["comment_added"]
             assert after.comments[-1] == m.CommentEntry(by=actor.sub, org=actor.org, text="Catatan", at=NOW)
-        for actor in (staff("outsider"), b.ministry_approver(), auditor()):
+        for actor in (staff("outsider"), b.ministry_approver(), auditor(), admin()):
             refused(state, actor, m.Comment(text="Catatan"), L.NotAllowed)
     state, _ = run(state, staff(), m.Terminate(reason="x"))
     state, _ = run(state, partner(JATENG), m.Comment(text="Keberatan"))
@@ -743,7 +899,7 @@ REFUSALS = [
     ("persiapan", approver(JATENG, "review"), m.Decide(gate="review", outcome="reject"), L.InvalidProposal),
     ("penyusunan_ksb", partner("outsider"), m.SubmitDraft(document=b.doc(1)), L.NotAllowed),
     ("penandatanganan_ksb", signatory(JABAR), m.Sign(version=99, method="electronic"), L.InvalidTransition),
-    ("implementation", staff(JATENG), m.Terminate(reason="x"), L.NotAllowed),
+    ("implementation", partner(JATENG), m.Terminate(reason="x"), L.NotAllowed),
     ("implementation", staff(), m.Withdraw(reason="x"), L.InvalidTransition),
 ]
 
@@ -758,7 +914,7 @@ def test_every_refusal_says_stage_and_allowed_actions(where, actor, command, err
 
 def test_version_counts_accepted_commands_and_seq_is_gapless() -> None:
     state = b.created(b.ksdpl_proposal(dprd=True))
-    log = L.create(b.ksdpl_proposal(dprd=True), staff(), NOW, "agr-1")
+    log = [b.as_created_before_2026(e) for e in L.create(b.ksdpl_proposal(dprd=True), staff(), NOW, "agr-1")]
     commands = 1
     while state.stage != "implementation":
         before = state
@@ -806,11 +962,24 @@ def test_evolve_refuses_events_out_of_sequence() -> None:
 
 def test_parties_auditors_admins_see() -> None:
     state = b.created(b.ksdd_proposal())
-    for actor in (staff(JABAR), partner(JATENG), signatory(JATENG), approver(JATENG, "dprd"),
-                  admin(), auditor(), m.SYSTEM):
+    for actor in (
+        staff(JABAR),
+        partner(JATENG),
+        signatory(JATENG),
+        approver(JATENG, "dprd"),
+        admin(JABAR),
+        b.operator(),
+        auditor(),
+        m.SYSTEM,
+    ):
         assert L.can_see(state, actor)
-    for actor in (staff("outsider"), partner("outsider"), approver("outsider", *m.GATES),
-                  b.ministry_approver()):
+    for actor in (
+        staff("outsider"),
+        partner("outsider"),
+        approver("outsider", *m.GATES),
+        b.ministry_approver(),
+        admin(),
+    ):
         assert not L.can_see(state, actor)
     assert not L.can_see(b.implemented(b.ksdd_proposal()), b.ministry_approver())
 
@@ -842,9 +1011,12 @@ def test_ministry_sees_from_its_gate_on(kind: str) -> None:
 
 def test_allowed_actions_per_actor() -> None:
     state = b.created(b.ksdd_proposal())
-    assert L.allowed_actions(state, staff(), NOW) == ["edit", "submit", "withdraw", "comment"]
-    assert L.allowed_actions(state, admin(), NOW) == ["edit", "submit", "withdraw", "comment"]
-    assert L.allowed_actions(state, staff(JATENG), NOW) == ["comment"]
+    # (each government party's staff state their own DPRD facts: set_dprd_requirement)
+    own = ["edit", "submit", "withdraw", "comment", "set_dprd_requirement"]
+    assert L.allowed_actions(state, staff(), NOW) == own
+    assert L.allowed_actions(state, admin(JABAR), NOW) == own
+    assert L.allowed_actions(state, admin(), NOW) == []
+    assert L.allowed_actions(state, staff(JATENG), NOW) == ["comment", "set_dprd_requirement"]
     assert L.allowed_actions(state, staff("outsider"), NOW) == []
     state = b.advance(state, "persiapan")
     assert L.allowed_actions(state, approver(JATENG, "review"), NOW) == ["decide", "comment"]
@@ -853,12 +1025,23 @@ def test_allowed_actions_per_actor() -> None:
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "comment"]
     state, _ = run(state, staff(), m.SubmitDraft(document=b.doc(1)))
     assert L.allowed_actions(state, partner(JATENG), NOW) == ["submit_draft", "accept_draft", "comment"]
-    assert L.allowed_actions(state, staff(), NOW) == ["submit_draft", "extend_deadline", "withdraw", "comment"]
+    assert L.allowed_actions(state, staff(), NOW) == [
+        "submit_draft",
+        "extend_deadline",
+        "withdraw",
+        "comment",
+        "set_dprd_requirement",
+    ]
     state = b.advance(state, "penandatanganan_ksb")
     assert L.allowed_actions(state, signatory(JATENG), NOW) == ["sign", "comment"]
     state = b.advance(state, "implementation")
     assert L.allowed_actions(state, staff(), NOW) == [
-        "start_evaluation", "propose_amendment", "renew", "terminate", "comment"]
+        "start_evaluation",
+        "propose_amendment",
+        "renew",
+        "terminate",
+        "comment",
+    ]
     assert L.allowed_actions(state, approver(JABAR, "head"), NOW) == ["comment"]
 
 

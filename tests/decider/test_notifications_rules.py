@@ -3,17 +3,17 @@ produces real events, the rules turn them into notifications)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from services.notifying import render
-from tests.builders import replay, run
+from tests.builders import as_created_before_2026, replay, run
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.notify.rules import RULES, SILENT, Audience, endpoint_disabled, notifications_for
 
-NOW = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SHA = "a" * 64
 
 
@@ -32,17 +32,29 @@ def party(org: str, role: str = "counterparty", **kw) -> m.Party:
 
 
 def ksdd() -> m.AgreementState:
-    proposal = m.Proposal(title="Pengelolaan sampah regional", kind="ksdd", objectives="TPPAS bersama.",
-                          sector="environment", parties=[party("jabar", "initiator"), party("jateng")],
-                          start_date="2027-02-01", duration_months=60)
-    return replay(L.create(proposal, STAFF, NOW, "agr-1"))
+    proposal = m.Proposal(
+        title="Pengelolaan sampah regional",
+        kind="ksdd",
+        objectives="TPPAS bersama.",
+        sector="environment",
+        parties=[party("jabar", "initiator"), party("jateng")],
+        start_date="2027-02-01",
+        duration_months=60,
+    )
+    return replay([as_created_before_2026(e) for e in L.create(proposal, STAFF, NOW, "agr-1")])
 
 
 def ksdpl() -> m.AgreementState:
-    proposal = m.Proposal(title="Kesehatan Jabar – WA", kind="ksdpl", objectives="Tenaga kesehatan.",
-                          sector="health", parties=[party("jabar", "initiator"), party("wa-gov", foreign=True)],
-                          start_date="2027-02-01", duration_months=36)
-    return replay(L.create(proposal, STAFF, NOW, "agr-2"))
+    proposal = m.Proposal(
+        title="Kesehatan Jabar – WA",
+        kind="ksdpl",
+        objectives="Tenaga kesehatan.",
+        sector="health",
+        parties=[party("jabar", "initiator"), party("wa-gov", foreign=True)],
+        start_date="2027-02-01",
+        duration_months=36,
+    )
+    return replay([as_created_before_2026(e) for e in L.create(proposal, STAFF, NOW, "agr-2")])
 
 
 def heard(events: list[m.Event], state: m.AgreementState, type_: str) -> dict[str, str]:
@@ -63,11 +75,16 @@ def to_ksdd_signing() -> tuple[m.AgreementState, list[m.Event]]:
 def test_submission_tells_every_party_and_opens_a_gate_for_each_region():
     state, events = run(ksdd(), STAFF, m.Submit())
     assert heard(events, state, "agreement_submitted") == {
-        "jabar/staff/*": "agreement_submitted", "jabar/partner/*": "agreement_submitted",
-        "jateng/staff/*": "agreement_submitted", "jateng/partner/*": "agreement_submitted"}
+        "jabar/staff/*": "agreement_submitted",
+        "jabar/partner/*": "agreement_submitted",
+        "jateng/staff/*": "agreement_submitted",
+        "jateng/partner/*": "agreement_submitted",
+    }
     # The review gate is owed by each Indonesian government party: each region's approvers.
     assert heard(events, state, "step_entered") == {
-        "jabar/approver/review": "gate_opened", "jateng/approver/review": "gate_opened"}
+        "jabar/approver/review": "gate_opened",
+        "jateng/approver/review": "gate_opened",
+    }
     gate = next(n for e in events for n in notifications_for(e, state) if n.template == "gate_opened")
     assert gate.data["step"] == "persiapan" and gate.data["gate"] == "review"
     assert gate.data["title"] == "Pengelolaan sampah regional" and gate.data["due_at"]
@@ -79,8 +96,11 @@ def test_approval_tells_the_initiator_and_a_negotiation_tells_the_parties():
     assert heard(events, state, "gate_decided") == {"jabar/staff/*": "gate_approved"}
     state, events = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
     assert heard(events, state, "step_entered") == {
-        "jabar/staff/*": "negotiation_opened", "jabar/partner/*": "negotiation_opened",
-        "jateng/staff/*": "negotiation_opened", "jateng/partner/*": "negotiation_opened"}
+        "jabar/staff/*": "negotiation_opened",
+        "jabar/partner/*": "negotiation_opened",
+        "jateng/staff/*": "negotiation_opened",
+        "jateng/partner/*": "negotiation_opened",
+    }
     assert notifications_for(next(e for e in events if e.type == "step_completed"), state) == []
 
 
@@ -90,14 +110,18 @@ def test_a_new_draft_awaits_the_other_parties_and_agreement_opens_signing():
     state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
     state, events = run(state, STAFF, m.SubmitDraft(document=SHA, note="v1"))
     assert heard(events, state, "draft_submitted") == {
-        "jateng/staff/*": "draft_submitted", "jateng/partner/*": "draft_submitted"}
+        "jateng/staff/*": "draft_submitted",
+        "jateng/partner/*": "draft_submitted",
+    }
     note = notifications_for(events[0], state)[0]
     assert note.data | {"version": 1, "by_org": "jabar", "document_kind": "ksb", "note": "v1"} == note.data
 
     state, events = run(state, PARTNER, m.AcceptDraft(version=1))
     assert heard(events, state, "draft_accepted") == {"jabar/staff/*": "draft_accepted"}
     assert heard(events, state, "step_entered") == {
-        "jabar/signatory/*": "signing_opened", "jateng/signatory/*": "signing_opened"}
+        "jabar/signatory/*": "signing_opened",
+        "jateng/signatory/*": "signing_opened",
+    }
 
 
 def test_a_signature_tells_the_other_parties_staff():
@@ -114,8 +138,9 @@ def test_changes_requested_go_back_to_the_parties_with_the_comment():
     state, _ = run(state, STAFF, m.SubmitDraft(document="b" * 64))
     state, _ = run(state, PARTNER, m.AcceptDraft(version=2))
     assert L.current_step(state).key == "telaah_hukum"
-    state, events = run(state, APPROVE_JABAR, m.Decide(gate="legal", outcome="request_changes",
-                                                       comment="Pasal 5 kurang jelas."))
+    state, events = run(
+        state, APPROVE_JABAR, m.Decide(gate="legal", outcome="request_changes", comment="Pasal 5 kurang jelas.")
+    )
     assert [n for e in events if e.type == "gate_decided" for n in notifications_for(e, state)] == []
     told = heard(events, state, "returned_for_changes")
     assert set(told) == {"jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
@@ -125,8 +150,9 @@ def test_changes_requested_go_back_to_the_parties_with_the_comment():
 
 def test_changes_at_the_first_gate_return_the_draft_to_the_initiator():
     state, _ = run(ksdd(), STAFF, m.Submit())
-    state, events = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="request_changes",
-                                                       comment="Lengkapi kajian."))
+    state, events = run(
+        state, APPROVE_JABAR, m.Decide(gate="review", outcome="request_changes", comment="Lengkapi kajian.")
+    )
     assert heard(events, state, "returned_to_draft") == {"jabar/staff/*": "returned_to_draft"}
 
 
@@ -181,28 +207,37 @@ def test_implementation_and_termination():
     state, events = in_implementation()
     assert state.stage == "implementation"
     assert set(heard(events, state, "implementation_started")) == {
-        f"{org}/{role}/*" for org in ("jabar", "jateng") for role in ("staff", "partner", "signatory")}
+        f"{org}/{role}/*" for org in ("jabar", "jateng") for role in ("staff", "partner", "signatory")
+    }
 
     state, events = run(state, STAFF, m.Terminate(reason="Anggaran tidak tersedia."))
     assert heard(events, state, "termination_requested") == {
-        "jabar/approver/head": "gate_opened", "jabar/staff/*": "termination_requested",
-        "jabar/partner/*": "termination_requested", "jateng/staff/*": "termination_requested",
-        "jateng/partner/*": "termination_requested"}
+        "jabar/approver/head": "gate_opened",
+        "jateng/approver/head": "gate_opened",  # each head (#10)
+        "jabar/staff/*": "termination_requested",
+        "jabar/partner/*": "termination_requested",
+        "jateng/staff/*": "termination_requested",
+        "jateng/partner/*": "termination_requested",
+    }
     declined, declined_events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="reject", comment="Tetap."))
     assert heard(declined_events, declined, "termination_declined") == {
-        "jabar/staff/*": "termination_declined", "jateng/staff/*": "termination_declined"}
+        "jabar/staff/*": "termination_declined",
+        "jateng/staff/*": "termination_declined",
+    }
     # The decision itself is not news on top of its outcome.
     assert notifications_for(declined_events[0], declined) == []
 
-    state, events = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="approve"))
+    state, _ = run(state, APPROVE_JABAR, m.Decide(gate="head", outcome="approve"))
+    state, events = run(state, APPROVE_JATENG, m.Decide(gate="head", outcome="approve"))  # each head (#10)
     assert set(heard(events, state, "agreement_terminated").values()) == {"agreement_terminated"}
     assert notifications_for(events[0], state) == []
 
 
 def test_silent_and_unknown_events_notify_no_one():
     state = ksdd()
-    first = m.Event(id="e1", agreement_id="agr-1", seq=1, version=1, type="agreement_created", at=NOW,
-                    actor=STAFF, data={})
+    first = m.Event(
+        id="e1", agreement_id="agr-1", seq=1, version=1, type="agreement_created", at=NOW, actor=STAFF, data={}
+    )
     assert notifications_for(first, state) == []
     future = first.model_copy(update={"type": "evaluation_reminder_someday"})
     assert notifications_for(future, state) == []
@@ -211,8 +246,16 @@ def test_silent_and_unknown_events_notify_no_one():
 
 def timed(state: m.AgreementState, type_: str, **data) -> dict[str, str]:
     """A time-driven event (as the decider's timers will emit it) on this state."""
-    event = m.Event(id=f"{type_}-1", agreement_id=state.id, seq=state.seq + 1, version=state.version,
-                    type=type_, at=NOW, actor=m.SYSTEM, data=data)
+    event = m.Event(
+        id=f"{type_}-1",
+        agreement_id=state.id,
+        seq=state.seq + 1,
+        version=state.version,
+        type=type_,
+        at=NOW,
+        actor=m.SYSTEM,
+        data=data,
+    )
     return {n.audience.key: n.template for n in notifications_for(event, state)}
 
 
@@ -221,41 +264,61 @@ def test_reminders_go_to_whoever_the_agreement_waits_for():
     state, _ = run(state, APPROVE_JABAR, m.Decide(gate="review", outcome="approve"))
     # One region decided: only the other's approvers are reminded.
     assert timed(state, "deadline_reminder", due_at="2027-01-18T09:00:00+00:00") == {
-        "jateng/approver/review": "reminder_due"}
+        "jateng/approver/review": "reminder_due"
+    }
     state, _ = run(state, APPROVE_JATENG, m.Decide(gate="review", outcome="approve"))
     assert set(timed(state, "deadline_reminder")) == {
-        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+        "jabar/staff/*",
+        "jabar/partner/*",
+        "jateng/staff/*",
+        "jateng/partner/*",
+    }
     state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
     assert set(timed(state, "deadline_reminder")) == {"jateng/staff/*", "jateng/partner/*"}
     state, _ = run(state, PARTNER, m.AcceptDraft(version=1))
     state, _ = run(state, actor("jabar", "signatory"), m.Sign(version=1, method="electronic"))
     assert timed(state, "deadline_reminder") == {"jateng/signatory/*": "reminder_due"}
     # Escalations reach the coordinators as well as whoever is late.
-    assert timed(state, "deadline_escalated") == {"jabar/staff/*": "escalated", "jabar/approver/review": "escalated",
-                                         "jateng/signatory/*": "escalated"}
+    assert timed(state, "deadline_escalated") == {
+        "jabar/staff/*": "escalated",
+        "jabar/approver/review": "escalated",
+        "jateng/signatory/*": "escalated",
+    }
     assert timed(ksdd(), "deadline_reminder") == {"jabar/staff/*": "reminder_due"}
 
 
 def test_an_evaluation_asks_every_party_to_report():
     state, _ = in_implementation()
     assert set(timed(state, "evaluation_opened", evaluation=1, due_at="2027-08-01T09:00:00+00:00")) == {
-        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+        "jabar/staff/*",
+        "jabar/partner/*",
+        "jateng/staff/*",
+        "jateng/partner/*",
+    }
     withdrawn, _ = run(ksdd(), STAFF, m.Withdraw(reason="-"))
     assert timed(withdrawn, "deadline_reminder") == {}
 
 
 def test_evaluation_reminders_and_escalations_chase_the_missing_reports():
     state, _ = in_implementation()
-    state, _ = run(state, STAFF, m.StartEvaluation())
-    state, _ = run(state, STAFF, m.SubmitEvaluationReport(evaluation=1, narrative="Sesuai rencana."))
+    in_force = datetime(2027, 2, 1, 3, 0, tzinfo=UTC)  # no evaluation before the effective date (#10)
+    state, _ = run(state, STAFF, m.StartEvaluation(), in_force)
+    state, _ = run(state, STAFF, m.SubmitEvaluationReport(evaluation=1, narrative="Sesuai rencana."), in_force)
     # jabar reported: only jateng is reminded; the escalation reaches jabar's coordinators too.
     assert timed(state, "evaluation_reminder", evaluation=1, days_before=7) == {
-        "jateng/staff/*": "evaluation_reminder", "jateng/partner/*": "evaluation_reminder"}
+        "jateng/staff/*": "evaluation_reminder",
+        "jateng/partner/*": "evaluation_reminder",
+    }
     assert timed(state, "evaluation_escalated", evaluation=1) == {
-        "jabar/staff/*": "evaluation_escalated", "jabar/approver/review": "evaluation_escalated",
-        "jateng/staff/*": "evaluation_escalated", "jateng/partner/*": "evaluation_escalated"}
+        "jabar/staff/*": "evaluation_escalated",
+        "jabar/approver/review": "evaluation_escalated",
+        "jateng/staff/*": "evaluation_escalated",
+        "jateng/partner/*": "evaluation_escalated",
+    }
     assert set(timed(state, "expiry_reminder", end_date="2030-01-01", days_before=90)) == {
-        "jabar/staff/*", "jateng/staff/*"}
+        "jabar/staff/*",
+        "jateng/staff/*",
+    }
 
 
 @pytest.mark.parametrize("kind", ["ksdd", "ksdpl"])
@@ -273,7 +336,8 @@ def test_every_template_is_worded_in_both_languages():
     samples = [n for e in events for n in notifications_for(e, state)]
     due = "2027-08-01T02:00:00+00:00"
     timed_events = [
-        ("deadline_reminder", {"due_at": due, "days_before": 7}), ("deadline_escalated", {"due_at": due}),
+        ("deadline_reminder", {"due_at": due, "days_before": 7}),
+        ("deadline_escalated", {"due_at": due}),
         ("evaluation_opened", {"number": 1, "final": False, "due_at": due}),
         ("evaluation_reminder", {"evaluation": 1, "due_at": due, "days_before": 0}),
         ("evaluation_escalated", {"evaluation": 1}),
@@ -289,8 +353,9 @@ def test_every_template_is_worded_in_both_languages():
         found = notifications_for(event, state)
         assert found, type_
         samples += found
-    samples.append(endpoint_disabled(org="jabar", endpoint_id="ep-1", url="https://x.test/h",
-                                     event=events[0], reason="HTTP 503"))
+    samples.append(
+        endpoint_disabled(org="jabar", endpoint_id="ep-1", url="https://x.test/h", event=events[0], reason="HTTP 503")
+    )
     keys |= {n.template for n in samples}
     for language in ("id", "en"):
         template = render._environment().get_template(f"{language}.txt")
@@ -304,13 +369,36 @@ def test_every_template_is_worded_in_both_languages():
 
 
 RULES_TEMPLATES = (
-    "agreement_submitted", "gate_opened", "negotiation_opened", "signing_opened", "gate_approved",
-    "changes_requested", "returned_to_draft", "draft_submitted", "draft_accepted", "document_signed",
-    "implementation_started", "comment_added", "termination_requested", "termination_declined",
-    "agreement_rejected", "agreement_withdrawn", "agreement_terminated", "agreement_expired",
-    "reminder_due", "escalated", "evaluation_opened", "evaluation_reminder", "evaluation_escalated",
-    "evaluation_concluded", "expiry_reminder", "change_opened", "change_completed", "change_rejected",
-    "webhook_disabled", "generic",
+    "agreement_submitted",
+    "gate_opened",
+    "negotiation_opened",
+    "signing_opened",
+    "gate_approved",
+    "changes_requested",
+    "returned_to_draft",
+    "draft_submitted",
+    "draft_accepted",
+    "document_signed",
+    "implementation_started",
+    "comment_added",
+    "termination_requested",
+    "termination_declined",
+    "agreement_rejected",
+    "agreement_withdrawn",
+    "agreement_terminated",
+    "agreement_expired",
+    "reminder_due",
+    "escalated",
+    "evaluation_opened",
+    "evaluation_reminder",
+    "evaluation_escalated",
+    "evaluation_concluded",
+    "expiry_reminder",
+    "change_opened",
+    "change_completed",
+    "change_rejected",
+    "webhook_disabled",
+    "generic",
 )
 
 
@@ -320,9 +408,15 @@ def test_reminders_during_an_amendment_go_to_whoever_its_step_waits_for():
     state, _ = in_implementation()
     state, _ = run(state, STAFF, m.ProposeAmendment(summary="Tambah lokasi"))
     assert set(timed(state, "deadline_reminder")) == {
-        "jabar/staff/*", "jabar/partner/*", "jateng/staff/*", "jateng/partner/*"}
+        "jabar/staff/*",
+        "jabar/partner/*",
+        "jateng/staff/*",
+        "jateng/partner/*",
+    }
     state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
     assert set(timed(state, "deadline_reminder")) == {"jateng/staff/*", "jateng/partner/*"}
     state, _ = run(state, PARTNER, m.AcceptDraft(version=state.drafts[-1].version))
     assert timed(state, "deadline_reminder") == {
-        "jabar/approver/legal": "reminder_due", "jateng/approver/legal": "reminder_due"}
+        "jabar/approver/legal": "reminder_due",
+        "jateng/approver/legal": "reminder_due",
+    }

@@ -92,7 +92,7 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert (record_.stage, record_.step_key, record_.kind) == ("review", "persiapan", "ksdd")
     assert (record_.version, record_.last_seq, record_.head_hash) == (after.version, after.seq, second.head)
     assert (record_.initiator_org, record_.orgs) == ("jabar", ["jabar", "jateng"])
-    assert (record_.procedure_key, record_.procedure_version) == ("ksdd", "2020.1")
+    assert (record_.procedure_key, record_.procedure_version) == ("ksdd", "2026.1")
     assert record_.next_deadline_at == after.deadlines["step"] == due_after(NOW, 14, "Asia/Jakarta")
     assert record_.ministry_visible is False
     assert record_.value == 1_500_000_000 and record_.end_date is None

@@ -159,7 +159,8 @@ async def test_five_years_of_life(env, task_queue, sessionmaker):
 async def test_stop_recommendation_opens_termination(env, task_queue, sessionmaker):
     handle, _created = await start(env.client, task_queue)
     await drive_to_implementation(handle)
-    await act(handle, STAFF, m.StartEvaluation())
+    # no evaluation before the effective date (issue #10): the first scheduled one
+    await sleep_until(env, handle, lambda s: s.evaluations_opened >= 1)
     snap = await report_and_conclude(handle, 1, recommendation="stop")
     assert snap.termination is not None and snap.step.key == "pengakhiran"
     assert any(g.gate == "head" and g.status == "pending" for g in snap.gates)

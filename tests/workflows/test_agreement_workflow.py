@@ -93,6 +93,8 @@ async def drive_to_implementation(handle) -> m.Snapshot:
     await act(handle, REVIEW, m.Decide(gate="review", outcome="approve"))
     await act(handle, STAFF, m.SubmitDraft(document="1" * 64))
     await act(handle, PARTNER, m.AcceptDraft(version=1))
+    # procedure 2026.1: the TKKSD approves the drafted KSB before it is signed (issue #10)
+    await act(handle, REVIEW, m.Decide(gate="review", outcome="approve"))
     await act(handle, SIGN_JABAR, m.Sign(version=1, method="electronic"))
     await act(handle, SIGN_UNPAD, m.Sign(version=1, method="electronic"))
     await act(handle, PARTNER, m.SubmitDraft(document="2" * 64))
@@ -106,14 +108,14 @@ async def test_agreement_reaches_implementation_and_is_recorded(worker, task_que
     handle, created = await start(worker, task_queue)
     assert created.stage == "draft" and created.version == 1
     final = await drive_to_implementation(handle)
-    assert final.stage == "implementation" and final.version == 12
+    assert final.stage == "implementation" and final.version == 13
     # KSDPK: the third party has no TKKSD, DPRD or legal bureau in the procedure.
     assert {(g.gate, g.org) for g in final.gates} == {("review", "jabar"), ("legal", "jabar")}
 
     async with sessionmaker() as session:
         record = await queries.get_agreement(session, agreement_id=created.id)
         chain = await queries.verify_chain(session, agreement_id=created.id)
-    assert record is not None and record.state.stage == "implementation" and record.state.version == 12
+    assert record is not None and record.state.stage == "implementation" and record.state.version == 13
     assert chain["valid"] and chain["count"] == record.state.seq
 
     if os.environ.get("PAKTA_CAPTURE_HISTORY"):  # refresh the saved history on purpose only
@@ -151,7 +153,7 @@ async def test_state_survives_continue_as_new(worker, task_queue):
         await asyncio.sleep(0.05)
     assert started.continued_execution_run_id and started.first_execution_run_id == first_run
     state = await handle.query(AgreementWorkflow.state)
-    assert state.version == 12 and len(state.signatures) == 4
+    assert state.version == 13 and len(state.signatures) == 4
 
 
 async def test_terminal_agreement_completes_its_workflow(worker, task_queue):

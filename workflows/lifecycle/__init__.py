@@ -30,41 +30,117 @@ Everything callers use is imported from here (`from workflows import lifecycle a
 """
 
 from workflows.lifecycle.access import (
-    OWED, PERMISSIONS, can_see, check_importer, ministry_can_see, sees_every_agreement,
+    OWED,
+    PERMISSIONS,
+    can_see,
+    check_importer,
+    check_may_import,
+    ministry_can_see,
+    sees_every_agreement,
 )
 from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
 from workflows.lifecycle.deciding import check_version, decide
 from workflows.lifecycle.errors import (
-    DomainError, InvalidProposal, InvalidTransition, NotAllowed, NothingDue, StaleVersion,
+    DomainError,
+    InvalidProposal,
+    InvalidTransition,
+    NotAllowed,
+    NothingDue,
+    StaleVersion,
 )
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import (
-    active_index, active_procedure, agreed_draft, current_step, gate_slots_for, initiator, latest_draft,
-    open_evaluation, open_slots, party_orgs, phase, procedure_of, scope_of, stage_for, zone,
+    active_index,
+    active_procedure,
+    agreed_draft,
+    calendar_of,
+    current_step,
+    gate_slots_for,
+    initiator,
+    initiator_calendar,
+    latest_draft,
+    open_evaluation,
+    open_evaluations,
+    open_slots,
+    party_orgs,
+    phase,
+    procedure_of,
+    scope_of,
+    stage_for,
+    step_by_key,
+    zone,
 )
 from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, next_wakeup, notices
 from workflows.lifecycle.views import (
-    allowed_actions, awaited, candidate_commands, owed_actions, snapshot, step_view,
+    allowed_actions,
+    awaited,
+    candidate_commands,
+    owed_actions,
+    snapshot,
+    step_view,
 )
 
 __all__ = [
-    # errors
-    "DomainError", "InvalidProposal", "InvalidTransition", "NotAllowed", "NothingDue", "StaleVersion",
-    # creating and deciding
-    "create", "import_agreement", "check_proposal", "decide", "evolve", "TRANSITIONS", "HANDLERS",
     # events
-    "EVENT_NAMESPACE", "EVENT_PAYLOADS", "event_payload",
+    "EVENT_NAMESPACE",
+    "EVENT_PAYLOADS",
+    "HANDLERS",
+    "OWED",
     # who may do what, who sees what
-    "PERMISSIONS", "OWED", "can_see", "ministry_can_see", "sees_every_agreement", "check_importer",
-    "check_version",
-    # reading the state
-    "procedure_of", "active_procedure", "active_index", "current_step", "scope_of", "phase", "stage_for",
-    "initiator", "party_orgs", "zone", "latest_draft", "agreed_draft", "gate_slots_for", "open_slots",
-    "open_evaluation",
+    "PERMISSIONS",
     # time
-    "STEP_DEADLINE_DAYS", "notices", "due_notices", "next_wakeup",
+    "STEP_DEADLINE_DAYS",
+    "TRANSITIONS",
+    # errors
+    "DomainError",
+    "InvalidProposal",
+    "InvalidTransition",
+    "NotAllowed",
+    "NothingDue",
+    "StaleVersion",
+    "active_index",
+    "active_procedure",
+    "agreed_draft",
+    "allowed_actions",
+    "awaited",
+    "calendar_of",
+    "can_see",
     # views
-    "candidate_commands", "allowed_actions", "owed_actions", "step_view", "snapshot", "awaited",
+    "candidate_commands",
+    "check_importer",
+    "check_may_import",
+    "check_proposal",
+    "check_version",
+    # creating and deciding
+    "create",
+    "current_step",
+    "decide",
+    "due_notices",
+    "event_payload",
+    "evolve",
+    "gate_slots_for",
+    "import_agreement",
+    "initiator",
+    "initiator_calendar",
+    "latest_draft",
+    "ministry_can_see",
+    "next_wakeup",
+    "notices",
+    "open_evaluation",
+    "open_evaluations",
+    "open_slots",
+    "owed_actions",
+    "party_orgs",
+    "phase",
+    # reading the state
+    "procedure_of",
+    "scope_of",
+    "sees_every_agreement",
+    "snapshot",
+    "stage_for",
+    "step_by_key",
+    "step_view",
+    "zone",
 ]

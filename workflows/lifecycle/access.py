@@ -15,12 +15,13 @@ what they may do instead, which runs the handlers, which use the checks here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from workflows import messages as m
 from workflows.lifecycle.errors import NotAllowed
-from workflows.lifecycle.reading import initiator, party_orgs
+from workflows.lifecycle.reading import government_parties, initiator, party_orgs
 
 
 @dataclass(frozen=True)
@@ -38,27 +39,52 @@ def _party(state: m.AgreementState, actor: m.Actor) -> m.Party | None:
     return next((p for p in state.parties if p.org == actor.org), None)
 
 
+def is_staff_of(actor: m.Actor, org: str) -> bool:
+    """Staff of `org`, or the administrator of `org` (an `admin` administers its own
+    organisation only; the platform-wide role is `operator`, which sees and imports but
+    acts for no party)."""
+    return bool(org) and actor.org == org and (actor.has("staff") or actor.has("admin"))
+
+
 def is_initiator_staff(state: m.AgreementState, actor: m.Actor) -> bool:
-    """Staff of the initiating organisation (or an administrator)."""
-    return actor.has("admin") or (actor.has("staff") and actor.org == initiator(state).org)
+    """Staff (or the administrator) of the initiating organisation."""
+    return is_staff_of(actor, initiator(state).org)
 
 
-# Staff of the initiating organisation, or an administrator.
+def is_government_party_staff(state: m.AgreementState, actor: m.Actor) -> bool:
+    """Staff (or the administrator) of an Indonesian government party."""
+    return any(is_staff_of(actor, p.org) for p in government_parties(state))
+
+
+def may_decide_gate(state: m.AgreementState, actor: m.Actor, gate: str) -> bool:
+    """An approver holding the gate; for the Minister's approval, an approver of a ministry
+    organisation configured for the agreement (`ministry_orgs`) that is no party to it."""
+    if not (actor.has("approver") and gate in actor.gates):
+        return False
+    if gate == "ministry":
+        return actor.org in state.ministry_orgs and actor.org not in party_orgs(state)
+    return True
+
+
+# Staff of the initiating organisation, or its administrator.
 INITIATOR_STAFF = Who("INITIATOR_STAFF", lambda s, a, c: is_initiator_staff(s, a))
+# Staff (or the administrator) of any Indonesian government party: termination, DPRD facts.
+GOVERNMENT_PARTY_STAFF = Who("GOVERNMENT_PARTY_STAFF", lambda s, a, c: is_government_party_staff(s, a))
 # ... or the initiating organisation's scheduler (an outside job opening evaluations).
 INITIATOR_STAFF_OR_SCHEDULER = Who(
     "INITIATOR_STAFF_OR_SCHEDULER",
-    lambda s, a, c: is_initiator_staff(s, a) or (a.has("scheduler") and a.org == initiator(s).org))
-# Anyone of a party's organisation, or an administrator.
-PARTY = Who("PARTY", lambda s, a, c: a.org in party_orgs(s) or a.has("admin"))
-# Staff or partners (or an administrator) of a party's organisation: they negotiate and report.
+    lambda s, a, c: is_initiator_staff(s, a) or (a.has("scheduler") and a.org == initiator(s).org),
+)
+# Anyone of a party's organisation.
+PARTY = Who("PARTY", lambda s, a, c: bool(a.org) and a.org in party_orgs(s))
+# Staff or partners (or the administrator) of a party's organisation: they negotiate and report.
 PARTY_MEMBER = Who(
-    "PARTY_MEMBER",
-    lambda s, a, c: _party(s, a) is not None and (a.has("staff") or a.has("partner") or a.has("admin")))
+    "PARTY_MEMBER", lambda s, a, c: _party(s, a) is not None and (a.has("staff") or a.has("partner") or a.has("admin"))
+)
 # A signatory of a party's organisation.
 SIGNATORY_OF_PARTY = Who("SIGNATORY_OF_PARTY", lambda s, a, c: _party(s, a) is not None and a.has("signatory"))
 # An approver holding the gate the command decides.
-GATE_APPROVER = Who("GATE_APPROVER", lambda s, a, c: a.has("approver") and c.gate in a.gates)
+GATE_APPROVER = Who("GATE_APPROVER", lambda s, a, c: may_decide_gate(s, a, c.gate))
 # The agreement's own timer.
 SYSTEM = Who("SYSTEM", lambda s, a, c: a.has("system"))
 
@@ -80,16 +106,22 @@ PERMISSIONS: dict[str, Permission] = {
     "submit": Permission(INITIATOR_STAFF, f"{_STAFF} submit the proposal."),
     "withdraw": Permission(INITIATOR_STAFF, f"{_STAFF} withdraw the agreement."),
     "comment": Permission(PARTY, "Only the parties comment on an agreement."),
-    "decide": Permission(GATE_APPROVER, "Deciding the '{gate}' gate needs an approver holding that gate.",
-                         checked_by_handler=True),
+    "decide": Permission(
+        GATE_APPROVER, "Deciding the '{gate}' gate needs an approver holding that gate.", checked_by_handler=True
+    ),
     "submit_draft": Permission(PARTY_MEMBER, "Only staff or partners of a party's organisation negotiate drafts."),
     "accept_draft": Permission(PARTY_MEMBER, "Only staff or partners of a party's organisation accept drafts."),
     "sign": Permission(SIGNATORY_OF_PARTY, "Only a signatory of a party's organisation signs for it."),
-    "terminate": Permission(INITIATOR_STAFF, f"{_STAFF} propose a termination."),
-    "start_evaluation": Permission(INITIATOR_STAFF_OR_SCHEDULER,
-                                   f"{_STAFF} or its scheduler open an evaluation."),
+    "terminate": Permission(GOVERNMENT_PARTY_STAFF, "Only staff of a government party propose a termination."),
+    "edit_change": Permission(INITIATOR_STAFF, f"{_STAFF} edit an open amendment."),
+    "withdraw_change": Permission(INITIATOR_STAFF, f"{_STAFF} withdraw an open amendment or renewal."),
+    "set_dprd_requirement": Permission(
+        GOVERNMENT_PARTY_STAFF, "Only a government party's own staff state its DPRD requirement."
+    ),
+    "start_evaluation": Permission(INITIATOR_STAFF_OR_SCHEDULER, f"{_STAFF} or its scheduler open an evaluation."),
     "submit_evaluation_report": Permission(
-        PARTY_MEMBER, "Only staff or partners of a party's organisation report on an evaluation."),
+        PARTY_MEMBER, "Only staff or partners of a party's organisation report on an evaluation."
+    ),
     "conclude_evaluation": Permission(INITIATOR_STAFF, f"{_STAFF} conclude an evaluation."),
     "propose_amendment": Permission(INITIATOR_STAFF, f"{_STAFF} propose an amendment."),
     "renew": Permission(INITIATOR_STAFF, f"{_STAFF} renew an agreement."),
@@ -124,24 +156,32 @@ def acting_party(state: m.AgreementState, actor: m.Actor) -> m.Party:
 
 # The command types someone owes an agreement: while they are allowed, the agreement waits
 # for that caller (an inbox item). The others are options (comment, edit, withdraw, ...).
-OWED: frozenset[str] = frozenset({
-    "decide", "submit_draft", "accept_draft", "sign", "submit",
-    "submit_evaluation_report", "conclude_evaluation",
-})
-assert OWED <= set(m.COMMAND_TYPES)
+OWED: frozenset[str] = frozenset(
+    {
+        "decide",
+        "submit_draft",
+        "accept_draft",
+        "sign",
+        "submit",
+        "submit_evaluation_report",
+        "conclude_evaluation",
+    }
+)
+assert set(m.COMMAND_TYPES) >= OWED
 
 
 def sees_every_agreement(actor: m.Actor) -> bool:
-    """Administrators, auditors and the system see every agreement."""
-    return actor.has("admin") or actor.has("auditor") or actor.has("system")
+    """Operators (platform-wide support), auditors and the system see every agreement; an
+    organisation's `admin` sees its own organisation's."""
+    return actor.has("operator") or actor.has("auditor") or actor.has("system")
 
 
 def can_see(state: m.AgreementState, actor: m.Actor) -> bool:
     if sees_every_agreement(actor):
         return True
-    if actor.org in party_orgs(state):
+    if actor.org and actor.org in party_orgs(state):
         return True
-    return "ministry" in actor.gates and actor.has("approver") and ministry_can_see(state)
+    return may_decide_gate(state, actor, "ministry") and ministry_can_see(state)
 
 
 def ministry_can_see(state: m.AgreementState) -> bool:
@@ -149,14 +189,27 @@ def ministry_can_see(state: m.AgreementState) -> bool:
     return any(s.gate == "ministry" and s.status != "waiting" for s in state.gates)
 
 
-def check_creator(proposal: m.Proposal, actor: m.Actor) -> None:
-    """Only staff of the initiating organisation (or an administrator) create its agreements."""
+def check_creator(proposal: m.Proposal, actor: m.Actor, *, importing: bool = False) -> None:
+    """Only staff of the initiating organisation (or its administrator) create its
+    agreements; an operator imports for any organisation."""
     initiating = next(p for p in proposal.parties if p.role == "initiator")
-    if not (actor.has("admin") or (actor.has("staff") and actor.org == initiating.org)):
-        raise NotAllowed("Only staff of the initiating organisation create its agreements.",
-                         initiator=initiating.org)
+    if importing and actor.has("operator"):
+        return
+    if not is_staff_of(actor, initiating.org):
+        raise NotAllowed("Only staff of the initiating organisation create its agreements.", initiator=initiating.org)
 
 
-def check_importer(actor: m.Actor) -> None:
-    if not actor.has("admin"):
-        raise NotAllowed("Only administrators import existing agreements.")
+def check_may_import(actor: m.Actor) -> None:
+    """Before a batch is read: only operators and administrators import at all (which
+    agreements an administrator may import is `check_importer`'s, per agreement)."""
+    if not (actor.has("operator") or actor.has("admin")):
+        raise NotAllowed("Only operators, or an organisation's administrator, import existing agreements.")
+
+
+def check_importer(actor: m.Actor, proposal: m.Proposal | None = None) -> None:
+    """Operators import for any organisation; an organisation's administrator for its own."""
+    if actor.has("operator"):
+        return
+    initiating = next((p.org for p in proposal.parties if p.role == "initiator"), None) if proposal else None
+    if not (actor.has("admin") and initiating is not None and actor.org == initiating):
+        raise NotAllowed("Only operators, or the initiating organisation's administrator, import existing agreements.")

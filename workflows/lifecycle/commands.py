@@ -9,43 +9,55 @@ and `allowed_actions` (`workflows.lifecycle.views`) both run it, so they never d
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workflows import messages as m
 from workflows.lifecycle.access import check_permission_first
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.handlers import drafting, gates, implementation, negotiation
+from workflows.lifecycle.handlers import changes, drafting, gates, implementation, negotiation
 from workflows.lifecycle.schedule import tick
 
 _EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
 _TIMED = frozenset({"extend_deadline", "tick"})
+# An open amendment or renewal never freezes the agreement: it can be withdrawn, and the
+# agreement can be terminated meanwhile (the change pauses while the heads decide).
+_CHANGE = frozenset({"withdraw_change", "terminate", "comment"}) | _EVALUATION | _TIMED
 
 # Which commands each phase accepts. A phase is the stage, except that a gate step, a step
 # of an amendment or renewal, and a pending termination are phases of their own.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"edit", "submit", "withdraw", "comment"}),
-    "gate": frozenset({"decide", "withdraw", "comment"}) | _TIMED,
-    "negotiation": frozenset({"submit_draft", "accept_draft", "withdraw", "comment"}) | _TIMED,
-    "signing": frozenset({"sign", "withdraw", "comment"}) | _TIMED,
+    "draft": frozenset({"edit", "submit", "withdraw", "comment", "set_dprd_requirement"}),
+    "gate": frozenset({"decide", "withdraw", "comment", "set_dprd_requirement"}) | _TIMED,
+    "negotiation": frozenset({"submit_draft", "accept_draft", "withdraw", "comment", "set_dprd_requirement"}) | _TIMED,
+    "signing": frozenset({"sign", "withdraw", "comment", "set_dprd_requirement"}) | _TIMED,
     "implementation": frozenset({"terminate", "propose_amendment", "renew", "comment"}) | _EVALUATION | _TIMED,
-    "change_gate": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
-    "change_negotiation": frozenset({"submit_draft", "accept_draft", "comment"}) | _EVALUATION | _TIMED,
-    "change_signing": frozenset({"sign", "comment"}) | _EVALUATION | _TIMED,
+    "change_gate": frozenset({"decide"}) | _CHANGE,
+    "change_negotiation": frozenset({"submit_draft", "accept_draft", "edit_change"}) | _CHANGE,
+    "change_signing": frozenset({"sign"}) | _CHANGE,
     "termination": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
     "closed": frozenset(),
 }
 
 # What each command does, once the phase accepts it and the caller may send it.
 HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
-    "edit": drafting.edit, "submit": drafting.submit, "withdraw": drafting.withdraw,
+    "edit": drafting.edit,
+    "submit": drafting.submit,
+    "withdraw": drafting.withdraw,
     "comment": drafting.comment,
-    "decide": gates.decide_gate, "terminate": gates.terminate,
-    "submit_draft": negotiation.submit_draft, "accept_draft": negotiation.accept_draft,
+    "decide": gates.decide_gate,
+    "terminate": gates.terminate,
+    "submit_draft": negotiation.submit_draft,
+    "accept_draft": negotiation.accept_draft,
     "sign": negotiation.sign,
     "start_evaluation": implementation.start_evaluation,
     "submit_evaluation_report": implementation.submit_evaluation_report,
     "conclude_evaluation": implementation.conclude_evaluation,
-    "propose_amendment": implementation.propose_amendment, "renew": implementation.renew,
+    "propose_amendment": changes.propose_amendment,
+    "renew": changes.renew,
+    "edit_change": changes.edit_change,
+    "withdraw_change": changes.withdraw_change,
+    "set_dprd_requirement": drafting.set_dprd_requirement,
     "extend_deadline": implementation.extend_deadline,
     "tick": tick,
 }

@@ -4,8 +4,8 @@ force from a paper agreement signed before Pakta; and the party rules every prop
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from workflows import messages as m
 from workflows import timeline as t
@@ -15,38 +15,60 @@ from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import zone
-from workflows.procedures import current_procedure
+from workflows.procedures import RULES_2026_FROM, current_procedure
 
 
-def create(proposal: m.Proposal, actor: m.Actor, now: datetime, agreement_id: str,
-           fingerprint: str | None = None) -> list[m.Event]:
-    """The agreement's first event: the proposal, under the kind's current procedure."""
+def create(
+    proposal: m.Proposal,
+    actor: m.Actor,
+    now: datetime,
+    agreement_id: str,
+    fingerprint: str | None = None,
+    *,
+    importing: bool = False,
+) -> list[m.Event]:
+    """The agreement's first event: the proposal, under the kind's current procedure, with
+    office-day deadlines."""
+    check_time(now)
     check_proposal(proposal.kind, proposal.parties)
-    check_creator(proposal, actor)
-    procedure = current_procedure(proposal.kind)
-    payload = ev.AgreementCreated.model_validate({
+    check_term(proposal.start_date, proposal.duration_months)
+    check_creator(proposal, actor, importing=importing)
+    day = now.astimezone(UTC).date()
+    procedure = current_procedure(proposal.kind, day)
+    data = {
         **proposal.model_dump(mode="json"),
         "procedure": {"key": procedure.key, "version": procedure.version},
         "fingerprint": fingerprint,
-    })
+    }
+    if day >= RULES_2026_FROM:  # office-day deadlines; created before: calendar days, as recorded then
+        data["calendar"] = t.OFFICE_DAYS
+    payload = ev.AgreementCreated.model_validate(data)
     event = m.Event(
-        id=ev.event_id(agreement_id, 1), agreement_id=agreement_id,
-        seq=1, version=1, type="agreement_created", at=now, actor=actor, data=ev.dump_payload(payload),
+        id=ev.event_id(agreement_id, 1),
+        agreement_id=agreement_id,
+        seq=1,
+        version=1,
+        type="agreement_created",
+        at=now,
+        actor=actor,
+        data=ev.dump_payload(payload),
     )
     return [event]
 
 
-def import_agreement(record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str,
-                     fingerprint: str | None = None) -> list[m.Event]:
+def import_agreement(
+    record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str, fingerprint: str | None = None
+) -> list[m.Event]:
     """An agreement signed on paper before Pakta, brought in already in force. Its
     evaluation schedule, reminders and expiry follow from its historical dates: the next
     evaluation is the first one still ahead, reminders already past are moot, and one past
     its end date arrives expired."""
-    check_importer(actor)
+    check_importer(actor, record.proposal)
+    check_time(now)
     proposal = record.proposal
     if record.signed_on > t.local_day(now, "Asia/Jakarta"):
         raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
-    events = create(proposal, actor, now, agreement_id, fingerprint)
+    events = create(proposal, actor, now, agreement_id, fingerprint, importing=True)
     state = evolve(None, events[0])
     emitter = Emitter(state, actor, now)
     emitter.version = 1  # one command: the import
@@ -56,9 +78,17 @@ def import_agreement(record: m.ImportRecord, actor: m.Actor, now: datetime, agre
     following = t.add_months(effective, proposal.evaluation_interval_months)
     while following <= today:
         following = t.add_months(following, proposal.evaluation_interval_months)
-    emitter.emit(ev.AgreementImported(ref=record.ref, signed_on=record.signed_on, document=record.document,
-                                      method=record.method, effective_date=effective, end_date=end,
-                                      next_evaluation_on=following))
+    emitter.emit(
+        ev.AgreementImported(
+            ref=record.ref,
+            signed_on=record.signed_on,
+            document=record.document,
+            method=record.method,
+            effective_date=effective,
+            end_date=end,
+            next_evaluation_on=following,
+        )
+    )
     if end <= today:
         emitter.emit(ev.AgreementExpired(end_date=end, imported=True))
     return events + emitter.events
@@ -77,17 +107,47 @@ def check_proposal(kind: str, parties: list[m.Party]) -> None:
         raise InvalidProposal("The initiator of a kerja sama daerah is an Indonesian region.")
     others = [p for p in parties if p.role == "counterparty"]
     rules: dict[str, tuple[Callable[[m.Party], bool], str]] = {
-        "ksdd": (lambda p: p.sector == "government" and not p.foreign,
-                 "A KSDD is between Indonesian regions: every counterparty is a domestic government."),
-        "ksdpk": (lambda p: p.sector != "government" and not p.foreign,
-                  "A KSDPK is with a domestic third party (industry, academia, community or media)."),
-        "ksdpl": (lambda p: p.sector == "government" and p.foreign,
-                  "A KSDPL is with a regional government abroad: the counterparty is foreign and governmental."),
-        "ksdll": (lambda p: p.sector != "government" and p.foreign,
-                  "A KSDLL is with a foreign institution: the counterparty is foreign and not a government."),
+        "ksdd": (
+            lambda p: p.sector == "government" and not p.foreign,
+            "A KSDD is between Indonesian regions: every counterparty is a domestic government.",
+        ),
+        "ksdpk": (
+            lambda p: p.sector != "government" and not p.foreign,
+            "A KSDPK is with a domestic third party (industry, academia, community or media).",
+        ),
+        "ksdpl": (
+            lambda p: p.sector == "government" and p.foreign,
+            "A KSDPL is with a regional government abroad: the counterparty is foreign and governmental.",
+        ),
+        "ksdll": (
+            lambda p: p.sector != "government" and p.foreign,
+            "A KSDLL is with a foreign institution: the counterparty is foreign and not a government.",
+        ),
     }
     rule, message = rules[kind]
     if not all(rule(p) for p in others):
         raise InvalidProposal(message, kind=kind)
-    if any(p.requires_dprd_approval and (p.foreign or p.sector != "government") for p in parties):
+    if any(
+        (p.requires_dprd_approval or p.dprd is not None) and (p.foreign or p.sector != "government") for p in parties
+    ):
         raise InvalidProposal("Only Indonesian government parties have a DPRD to approve.")
+    for p in parties:
+        if p.dprd is not None and p.dprd.required != p.requires_dprd_approval:
+            raise InvalidProposal(
+                f"DPRD approval of {p.org} follows from its facts: required when the "
+                "cooperation burdens the public or is not budgeted in its APBD.",
+                field="requires_dprd_approval",
+                org=p.org,
+            )
+
+
+def check_term(start: date, duration_months: int) -> None:
+    """Every date an agreement will compute stays in the range dates are kept in."""
+    if t.add_months(start, duration_months) > m.LATEST_DATE:
+        raise InvalidProposal(f"The term would end after {m.LATEST_DATE.isoformat()}.", field="duration_months")
+
+
+def check_time(now: datetime) -> None:
+    """The decider's clock is an aware moment (a naive one has no place on the timeline)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidProposal("The command's time must carry its time zone.", field="now")

@@ -16,6 +16,7 @@ from typing import Any
 
 from workflows import messages as m
 from workflows.lifecycle.commands import TRANSITIONS, run_command
+from workflows.lifecycle.create import check_time
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import DomainError, InvalidTransition, StaleVersion
 from workflows.lifecycle.reading import phase
@@ -25,20 +26,44 @@ from workflows.lifecycle.views import allowed_actions
 def check_version(state: m.AgreementState, expected_version: int | None, actor: m.Actor, now: datetime) -> None:
     """Refuse a command decided on another version than the agreement's (None: no check)."""
     if expected_version is not None and expected_version != state.version:
-        raise StaleVersion(f"The agreement is at version {state.version}, not {expected_version}.",
-                           version=state.version, stage=state.stage,
-                           allowed_actions=allowed_actions(state, actor, now))
+        raise StaleVersion(
+            f"The agreement is at version {state.version}, not {expected_version}.",
+            version=state.version,
+            stage=state.stage,
+            allowed_actions=allowed_actions(state, actor, now),
+        )
 
 
-def decide(state: m.AgreementState, command: Any, actor: m.Actor, now: datetime,
-           expected_version: int | None = None) -> list[m.Event]:
+_CHANGE_NAMES = {"amendment": "an addendum (amendment", "renewal": "a renewal (renewal"}
+
+
+def why_not(state: m.AgreementState, command_type: str) -> str:
+    """The real reason a phase does not accept a command."""
+    if state.termination is not None and state.stage == "implementation":
+        return f"'{command_type}' is not possible while a termination awaits the heads' decision."
+    if state.change is not None and state.stage == "implementation":
+        name = f"{_CHANGE_NAMES[state.change.kind]} {state.change.number})"
+        hint = " Withdraw it or let it complete first." if command_type in ("propose_amendment", "renew") else ""
+        return f"'{command_type}' is not possible while {name} is open.{hint}"
+    return f"'{command_type}' is not possible while the agreement is in {state.stage}."
+
+
+def decide(
+    state: m.AgreementState, command: Any, actor: m.Actor, now: datetime, expected_version: int | None = None
+) -> list[m.Event]:
     """The events `command` from `actor` at `now` produces (raises a DomainError)."""
+    check_time(now)
+    if now < state.updated_at:
+        raise InvalidTransition(
+            "Time never runs backwards: the command is dated before the agreement's last event.",
+            last_event_at=state.updated_at.isoformat(),
+        )
     check_version(state, expected_version, actor, now)
     current = phase(state)
     if command.type not in TRANSITIONS[current]:
         raise InvalidTransition(
-            f"'{command.type}' is not possible while the agreement is in {state.stage}.",
-            stage=state.stage, allowed_actions=allowed_actions(state, actor, now))
+            why_not(state, command.type), stage=state.stage, allowed_actions=allowed_actions(state, actor, now)
+        )
     emitter = Emitter(state, actor, now)
     try:
         run_command(emitter, command)

@@ -19,9 +19,17 @@ from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.reading import (
-    active_index, active_procedure, agreed_draft, gate_slots_for, local_today, party_orgs, stage_for, zone,
+    active_index,
+    active_procedure,
+    agreed_draft,
+    gate_slots_for,
+    local_today,
+    party_orgs,
+    report_due,
+    stage_for,
+    step_due,
 )
-from workflows.procedures import CHANGE_PROCEDURES, Step
+from workflows.procedures import CHANGE_PROCEDURES, CHANGE_PROCEDURES_2020, Step, get_procedure
 
 
 class Emitter:
@@ -36,8 +44,14 @@ class Emitter:
         """Record the event `payload` belongs to (its model names the type) and apply it."""
         seq = self.state.seq + 1
         event = m.Event(
-            id=ev.event_id(self.state.id, seq), agreement_id=self.state.id, seq=seq, version=self.version,
-            type=ev.EVENT_TYPES[type(payload)], at=self.now, actor=self.actor, data=ev.dump_payload(payload),
+            id=ev.event_id(self.state.id, seq),
+            agreement_id=self.state.id,
+            seq=seq,
+            version=self.version,
+            type=ev.EVENT_TYPES[type(payload)],
+            at=self.now,
+            actor=self.actor,
+            data=ev.dump_payload(payload),
         )
         self.events.append(event)
         self.state = evolve(self.state, event)
@@ -53,14 +67,21 @@ class Emitter:
         procedure, change = active_procedure(self.state), self.state.change
         while index < len(procedure.steps):
             step = procedure.step(index)
-            if step.kind == "gate" and not gate_slots_for(self.state, step):
+            slots = gate_slots_for(self.state, step) if step.kind == "gate" else None
+            if step.kind == "gate" and not slots:
                 self.emit(ev.StepSkipped(step=step.key, reason="no party needs this gate"))
                 index += 1
                 continue
-            due = t.due_after(self.now, t.STEP_DEADLINE_DAYS[step.kind], zone(self.state))
-            self.emit(ev.StepEntered(step=step.key, index=index,
-                                     stage="implementation" if change else stage_for(step),  # type: ignore[arg-type]
-                                     change=change.number if change else None, due_at=due.isoformat()))
+            due = step_due(self.state, step, self.now, slots)
+            self.emit(
+                ev.StepEntered(
+                    step=step.key,
+                    index=index,
+                    stage="implementation" if change else stage_for(step),  # type: ignore[arg-type]
+                    change=change.number if change else None,
+                    due_at=due.isoformat(),
+                )
+            )
             if step.kind == "signing" and self._already_signed(step):
                 # Changes were requested after signing, and the parties kept the very
                 # version they had signed: those signatures stand.
@@ -74,8 +95,7 @@ class Emitter:
         effective = max(self.state.start_date, local_today(self.state, self.now))
         end = t.add_months(effective, self.state.duration_months)
         first_evaluation = t.add_months(effective, self.state.evaluation_interval_months)
-        self.emit(ev.ImplementationStarted(effective_date=effective, end_date=end,
-                                           next_evaluation_on=first_evaluation))
+        self.emit(ev.ImplementationStarted(effective_date=effective, end_date=end, next_evaluation_on=first_evaluation))
 
     def complete_step_and_enter_next(self, step_key: str, version: int | None = None) -> None:
         """The running step is done (its gate decisions taken, its document agreed or
@@ -97,7 +117,7 @@ class Emitter:
         return set(party_orgs(self.state)) <= signed
 
     def _complete_change(self, change: m.ChangeProcess) -> None:
-        document = CHANGE_PROCEDURES[change.kind].steps[-1].document
+        document = get_procedure(change.procedure.key, change.procedure.version).steps[-1].document
         assert document is not None
         draft = agreed_draft(self.state, document)
         assert draft is not None
@@ -105,29 +125,53 @@ class Emitter:
         if change.kind == "renewal":
             assert self.state.end_date is not None
             changes = {"end_date": t.add_months(self.state.end_date, change.changes["duration_months"]).isoformat()}
-        self.emit(ev.ChangeCompleted(kind=change.kind, number=change.number, summary=change.summary,
-                                     changes=ev.ChangeTerms.model_validate(changes),
-                                     document=draft.document, version=draft.version))
+        self.emit(
+            ev.ChangeCompleted(
+                kind=change.kind,
+                number=change.number,
+                summary=change.summary,
+                changes=ev.ChangeTerms.model_validate(changes),
+                document=draft.document,
+                version=draft.version,
+            )
+        )
 
-    def open_change(self, kind: str, summary: str, changes: dict[str, Any], origin: str | None) -> None:
+    def open_change(
+        self, kind: str, summary: str, changes: dict[str, Any], origin: str | None, recommendation: str | None = None
+    ) -> None:
         """Open an amendment or renewal: its own gate slots, then its first step."""
-        procedure = CHANGE_PROCEDURES[kind]
+        procedure = (CHANGE_PROCEDURES if self.state.calendar == t.OFFICE_DAYS else CHANGE_PROCEDURES_2020)[kind]
         number = self.state.changes_opened + 1
-        slots = [slot for step in procedure.steps if step.kind == "gate"
-                 for slot in gate_slots_for(self.state, step)]
-        self.emit(ev.ChangeOpened.model_validate(dict(
-            kind=kind, number=number, summary=summary, changes=changes, origin=origin,
+        slots = [
+            slot
+            for step in procedure.steps
+            if step.kind == "gate"
+            for slot in gate_slots_for(self.state, step, opening=True)
+        ]
+        data: dict[str, Any] = dict(
+            kind=kind,
+            number=number,
+            summary=summary,
+            changes=changes,
+            origin=origin,
             procedure={"key": procedure.key, "version": procedure.version},
-            gates=[s.model_dump(mode="json") for s in slots])))
+            gates=[s.model_dump(mode="json") for s in slots],
+        )
+        if recommendation is not None:
+            data["recommendation"] = recommendation
+        self.emit(ev.ChangeOpened.model_validate(data))
         self.enter_from(0)
 
     def open_evaluation(self, *, final: bool, origin: str) -> None:
         """Open the next evaluation; its reports are due `REPORT_DUE_DAYS` later."""
         number = self.state.evaluations_opened + 1
-        due = t.due_after(self.now, t.REPORT_DUE_DAYS, zone(self.state))
+        due = report_due(self.state, self.now)
         following = self.state.next_evaluation_on
-        if not final and following is not None:
-            # An early evaluation takes the place of the next scheduled one.
+        if not final and following is not None and origin == "schedule":
+            # A scheduled evaluation moves the schedule on; an extra one (requested) leaves it.
             following = t.add_months(following, self.state.evaluation_interval_months)
-        self.emit(ev.EvaluationOpened(number=number, final=final, origin=origin, due_at=due.isoformat(),
-                                      next_evaluation_on=following))
+        self.emit(
+            ev.EvaluationOpened(
+                number=number, final=final, origin=origin, due_at=due.isoformat(), next_evaluation_on=following
+            )
+        )

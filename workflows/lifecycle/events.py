@@ -79,6 +79,9 @@ class ChangeTerms(EventPayload):
     indicators: list[m.Indicator] | None = None
     evaluation_interval_months: int | None = None
     duration_months: int | None = None
+    value: int | None = None  # absent in events from before editable addenda
+    objectives: str | None = None
+    burdens_public: bool | None = None
 
 
 # ---------------------------------------------------------------- drafting
@@ -93,6 +96,7 @@ class AgreementCreated(m.Proposal):
 
     procedure: m.ProcedureRef
     fingerprint: str | None = None
+    calendar: str | None = None  # "office_days"; absent: created before office-day deadlines
 
 
 class ProposalEdited(EventPayload):
@@ -167,6 +171,7 @@ class TerminationRequested(EventPayload):
     origin: str | None = None  # "evaluation:N" when an evaluation recommended stopping
     due_at: Moment | None = None  # absent in events from before step deadlines
     gates: list[m.GateSlot]
+    org: str | None = None  # the requesting party; absent before any party could ask
 
 
 class TerminationDeclined(EventPayload):
@@ -203,6 +208,7 @@ class DocumentSigned(EventPayload):
     method: m.SignMethod
     evidence: str | None
     scope: str = ""  # absent in events from before amendments and renewals
+    delegation: m.Delegation | None = None  # set only for a signature under a letter of authority
 
 
 # ---------------------------------------------------------------- implementation
@@ -229,6 +235,7 @@ class AgreementExpired(EventPayload):
     end_date: date
     evaluation: int | None = None  # the final evaluation it followed
     imported: bool = False  # imported already past its end date
+    open_change: str | None = None  # an amendment or renewal that lapsed with it ("renewal-2")
 
 
 class ChangeOpened(EventPayload):
@@ -239,6 +246,49 @@ class ChangeOpened(EventPayload):
     origin: str | None
     procedure: m.ProcedureRef
     gates: list[m.GateSlot]
+    recommendation: str | None = None  # the evaluation conclusion an expansion carries
+
+
+class ChangeEdited(EventPayload):
+    """The initiating staff changed the open addendum's terms while it is negotiated."""
+
+    number: int
+    summary: str | None = None
+    changes: ChangeTerms
+
+
+class ChangeWithdrawn(EventPayload):
+    kind: m.ChangeKind
+    number: int
+    reason: str
+
+
+class ChangeOpenAtEndDate(EventPayload):
+    """The end date came with an amendment or renewal still open: it is told, not dropped."""
+
+    notice: str
+    kind: m.ChangeKind
+    number: int
+    end_date: date
+
+
+class RecommendationDeferred(EventPayload):
+    """An evaluation recommended expanding while another change was open: recorded on the
+    agreement for the initiating staff to propose once that change closes."""
+
+    evaluation: int
+    recommendation: m.Recommendation
+    open_change: str
+    summary: str | None
+
+
+class DprdRequirementSet(EventPayload):
+    """A government party's staff stated the facts its DPRD requirement follows from."""
+
+    org: str
+    facts: m.DprdFacts
+    required: bool
+    gates: list[m.GateSlot]  # the DPRD gate slots of the agreement's procedure after it
 
 
 class ChangeCompleted(EventPayload):
@@ -313,6 +363,8 @@ class EvaluationReminder(EventPayload):
 class EvaluationEscalated(EventPayload):
     notice: str
     evaluation: int
+    round: int | None = None  # 1, 2, ...; absent in events from before repeated escalation
+    to: str | None = None  # "coordinators" (round 1), then "head_office"
 
 
 class ExpiryReminder(EventPayload):
@@ -363,6 +415,11 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "deadline_extended": DeadlineExtended,
     "expiry_reminder": ExpiryReminder,
     "notice_due": NoticeDue,
+    "change_edited": ChangeEdited,
+    "change_withdrawn": ChangeWithdrawn,
+    "change_open_at_end_date": ChangeOpenAtEndDate,
+    "recommendation_deferred": RecommendationDeferred,
+    "dprd_requirement_set": DprdRequirementSet,
 }
 # Each model names the one event type it belongs to.
 EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}

@@ -8,13 +8,24 @@ here instead of leaving a half-applied state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
-from workflows.lifecycle.reading import active_procedure, current_step, initiator, latest_draft, party_orgs, zone
+from workflows.lifecycle.reading import (
+    active_procedure,
+    current_step,
+    initiator,
+    latest_draft,
+    open_evaluations,
+    party_orgs,
+    procedure_of,
+    step_due,
+    zone,
+)
 from workflows.procedures import TERMINATION_STEP
 
 
@@ -24,14 +35,27 @@ def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
         assert state is None
         created = ev.payload_as(event, ev.AgreementCreated)
         return m.AgreementState(
-            id=event.agreement_id, title=created.title, kind=created.kind, objectives=created.objectives,
-            sector=created.sector, parties=created.parties, start_date=created.start_date,
+            id=event.agreement_id,
+            title=created.title,
+            kind=created.kind,
+            objectives=created.objectives,
+            sector=created.sector,
+            parties=created.parties,
+            start_date=created.start_date,
             duration_months=created.duration_months,
             evaluation_interval_months=created.evaluation_interval_months,
-            indicators=created.indicators, value=created.value, procedure=created.procedure,
+            indicators=created.indicators,
+            value=created.value,
+            procedure=created.procedure,
             expiry_reminder_days=created.expiry_reminder_days,
-            created_by=event.actor.sub, created_at=event.at, updated_at=event.at,
-            request_fingerprint=created.fingerprint, seq=event.seq, version=event.version,
+            created_by=event.actor.sub,
+            created_at=event.at,
+            updated_at=event.at,
+            request_fingerprint=created.fingerprint,
+            seq=event.seq,
+            version=event.version,
+            ministry_orgs=list(created.ministry_orgs),
+            calendar=created.calendar,
         )
     assert state is not None and event.seq == state.seq + 1, "events apply in sequence"
     payload = ev.event_payload(event)
@@ -92,7 +116,7 @@ def _return(s: m.AgreementState, to_step: str | None) -> None:
     # Gates after the step returned to wait again; decisions are kept in the audit trail.
     procedure = active_procedure(s)
     start = next((i for i, st in enumerate(procedure.steps) if st.key == to_step), -1)
-    later = {st.key for st in procedure.steps[start + 1:]}
+    later = {st.key for st in procedure.steps[start + 1 :]}
     for slot in s.gates:
         if slot.step in later and slot.status != "changes_requested":
             slot.status, slot.decided_by, slot.comment, slot.at = "waiting", None, None, None
@@ -109,9 +133,19 @@ def _apply_returned_to_draft(s: m.AgreementState, e: m.Event, p: ev.ReturnedToDr
 
 
 def _apply_draft_submitted(s: m.AgreementState, e: m.Event, p: ev.DraftSubmitted) -> None:
-    s.drafts.append(m.Draft(version=p.version, scope=p.scope, kind=p.kind, document=p.document,
-                            note=p.note, submitted_by=e.actor.sub, org=p.org, at=e.at,
-                            accepted_by=[p.org]))
+    s.drafts.append(
+        m.Draft(
+            version=p.version,
+            scope=p.scope,
+            kind=p.kind,
+            document=p.document,
+            note=p.note,
+            submitted_by=e.actor.sub,
+            org=p.org,
+            at=e.at,
+            accepted_by=[p.org],
+        )
+    )
 
 
 def _apply_draft_accepted(s: m.AgreementState, e: m.Event, p: ev.DraftAccepted) -> None:
@@ -120,13 +154,23 @@ def _apply_draft_accepted(s: m.AgreementState, e: m.Event, p: ev.DraftAccepted) 
 
 
 def _apply_signed(s: m.AgreementState, e: m.Event, p: ev.DocumentSigned) -> None:
-    s.signatures.append(m.Signature(org=p.org, scope=p.scope, version=p.version, kind=p.kind,
-                                    document=p.document, signed_by=p.signed_by,
-                                    method=p.method, evidence=p.evidence, at=e.at))
+    s.signatures.append(
+        m.Signature(
+            org=p.org,
+            scope=p.scope,
+            version=p.version,
+            kind=p.kind,
+            document=p.document,
+            signed_by=p.signed_by,
+            method=p.method,
+            evidence=p.evidence,
+            at=e.at,
+            delegation=p.delegation.model_copy() if p.delegation else None,
+        )
+    )
 
 
-def _start_implementation(s: m.AgreementState, e: m.Event,
-                          p: ev.ImplementationStarted | ev.AgreementImported) -> None:
+def _start_implementation(s: m.AgreementState, e: m.Event, p: ev.ImplementationStarted | ev.AgreementImported) -> None:
     s.stage, s.step_index, s.deadlines = "implementation", None, {}
     s.effective_date, s.end_date = p.effective_date, p.end_date
     s.next_evaluation_on = p.next_evaluation_on
@@ -140,18 +184,36 @@ def _apply_implementation(s: m.AgreementState, e: m.Event, p: ev.ImplementationS
 def _apply_imported(s: m.AgreementState, e: m.Event, p: ev.AgreementImported) -> None:
     _start_implementation(s, e, p)
     s.imported = True
-    s.drafts = [m.Draft(version=1, kind="pks", document=p.document, note=f"Impor {p.ref}",
-                        submitted_by=e.actor.sub, org=initiator(s).org, at=e.at,
-                        accepted_by=party_orgs(s))]
+    s.drafts = [
+        m.Draft(
+            version=1,
+            kind="pks",
+            document=p.document,
+            note=f"Impor {p.ref}",
+            submitted_by=e.actor.sub,
+            org=initiator(s).org,
+            at=e.at,
+            accepted_by=party_orgs(s),
+        )
+    ]
     signed_at = t.office_time(p.signed_on, zone(s))
-    s.signatures = [m.Signature(org=party.org, version=1, kind="pks", document=p.document,
-                                signed_by=party.signatory, method=p.method,
-                                evidence=p.document if p.method == "wet_ink" else None, at=signed_at)
-                    for party in s.parties]
+    s.signatures = [
+        m.Signature(
+            org=party.org,
+            version=1,
+            kind="pks",
+            document=p.document,
+            signed_by=party.signatory,
+            method=p.method,
+            evidence=p.document if p.method == "wet_ink" else None,
+            at=signed_at,
+        )
+        for party in s.parties
+    ]
 
 
 def _apply_termination_requested(s: m.AgreementState, e: m.Event, p: ev.TerminationRequested) -> None:
-    s.termination = m.Termination(reason=p.reason, requested_by=e.actor.sub, at=e.at)
+    s.termination = m.Termination(reason=p.reason, requested_by=e.actor.sub, at=e.at, org=p.org)
     s.gates = [g for g in s.gates if g.step != TERMINATION_STEP.key]
     for g in p.gates:
         s.gates.append(g.model_copy(update={"status": "pending"}))
@@ -159,10 +221,21 @@ def _apply_termination_requested(s: m.AgreementState, e: m.Event, p: ev.Terminat
         s.deadlines["step"] = datetime.fromisoformat(p.due_at)
 
 
-def _close(stage: m.Stage) -> Callable[[m.AgreementState, m.Event, ev.AgreementTerminated | ev.AgreementWithdrawn
-                                        | ev.AgreementRejected | ev.AgreementExpired], None]:
-    def apply(s: m.AgreementState, e: m.Event, p: ev.AgreementTerminated | ev.AgreementWithdrawn
-              | ev.AgreementRejected | ev.AgreementExpired) -> None:
+def _close(
+    stage: m.Stage,
+) -> Callable[
+    [
+        m.AgreementState,
+        m.Event,
+        ev.AgreementTerminated | ev.AgreementWithdrawn | ev.AgreementRejected | ev.AgreementExpired,
+    ],
+    None,
+]:
+    def apply(
+        s: m.AgreementState,
+        e: m.Event,
+        p: ev.AgreementTerminated | ev.AgreementWithdrawn | ev.AgreementRejected | ev.AgreementExpired,
+    ) -> None:
         s.stage, s.deadlines = stage, {}
         s.closed_reason = getattr(p, "reason", None) or getattr(p, "comment", None)
         s.termination, s.change = None, None
@@ -170,32 +243,53 @@ def _close(stage: m.Stage) -> Callable[[m.AgreementState, m.Event, ev.AgreementT
         for slot in s.gates:
             if slot.status == "pending":
                 slot.status = "waiting"
+
     return apply
 
 
 def _apply_termination_declined(s: m.AgreementState, e: m.Event, p: ev.TerminationDeclined) -> None:
+    if s.termination is not None:  # the reason on record
+        s.declined_terminations.append(s.termination.model_copy(update={"declined": p.comment}))
     s.termination = None
     s.deadlines.pop("step", None)
+    for slot in s.gates:  # the other heads' decisions are no longer awaited
+        if slot.step == TERMINATION_STEP.key and slot.status == "pending":
+            slot.status = "waiting"
     if s.change is not None:  # a paused amendment or renewal resumes its step's clock
         step = current_step(s)
         assert step is not None
-        s.deadlines["step"] = t.due_after(e.at, t.STEP_DEADLINE_DAYS[step.kind], zone(s))
+        s.deadlines["step"] = step_due(s, step, e.at)
 
 
 def _apply_change_opened(s: m.AgreementState, e: m.Event, p: ev.ChangeOpened) -> None:
     s.changes_opened = p.number
-    s.change = m.ChangeProcess(kind=p.kind, number=p.number, procedure=p.procedure.model_copy(),
-                               summary=p.summary, changes=ev.dump_payload(p.changes), origin=p.origin,
-                               opened_at=e.at)
+    s.change = m.ChangeProcess(
+        kind=p.kind,
+        number=p.number,
+        procedure=p.procedure.model_copy(),
+        summary=p.summary,
+        changes=ev.dump_payload(p.changes),
+        origin=p.origin,
+        opened_at=e.at,
+        recommendation=p.recommendation,
+    )
     keys = {g.step for g in p.gates}
     s.gates = [g for g in s.gates if g.step not in keys] + [g.model_copy() for g in p.gates]
 
 
 def _apply_change_completed(s: m.AgreementState, e: m.Event, p: ev.ChangeCompleted) -> None:
     changes = p.changes
-    s.amendments.append(m.Amendment(number=p.number, kind=p.kind, summary=p.summary,
-                                    changes=ev.dump_payload(changes), document=p.document,
-                                    version=p.version, signed_at=e.at))
+    s.amendments.append(
+        m.Amendment(
+            number=p.number,
+            kind=p.kind,
+            summary=p.summary,
+            changes=ev.dump_payload(changes),
+            document=p.document,
+            version=p.version,
+            signed_at=e.at,
+        )
+    )
     if changes.end_date is not None:
         s.end_date = changes.end_date
         for evaluation in s.evaluations:  # a renewed term has no final evaluation yet
@@ -209,11 +303,38 @@ def _apply_change_completed(s: m.AgreementState, e: m.Event, p: ev.ChangeComplet
         s.indicators = [i.model_copy() for i in changes.indicators]
     if changes.evaluation_interval_months is not None:
         s.evaluation_interval_months = changes.evaluation_interval_months
+    if changes.value is not None:
+        s.value = changes.value
+    if changes.objectives is not None:
+        s.objectives = changes.objectives
     s.change = None
     s.deadlines.pop("step", None)
 
 
-def _apply_change_rejected(s: m.AgreementState, e: m.Event, p: ev.ChangeRejected) -> None:
+def _apply_change_edited(s: m.AgreementState, e: m.Event, p: ev.ChangeEdited) -> None:
+    assert s.change is not None and s.change.number == p.number
+    s.change.changes = {**s.change.changes, **ev.dump_payload(p.changes)}
+    if p.summary is not None:
+        s.change.summary = p.summary
+    step = current_step(s)
+    if step is not None and step.document is not None:  # new terms: the text is agreed anew
+        latest = latest_draft(s, step.document)
+        if latest is not None:
+            latest.accepted_by = []
+
+
+def _apply_recommendation_deferred(s: m.AgreementState, e: m.Event, p: ev.RecommendationDeferred) -> None:
+    s.deferred_recommendations.append(f"evaluation:{p.evaluation} {p.recommendation} ({p.open_change} open)")
+
+
+def _apply_dprd_set(s: m.AgreementState, e: m.Event, p: ev.DprdRequirementSet) -> None:
+    party = next(x for x in s.parties if x.org == p.org)
+    party.dprd, party.requires_dprd_approval = p.facts.model_copy(deep=True), p.required
+    keys = {st.key for st in procedure_of(s).steps if st.gate == "dprd"}
+    s.gates = [g for g in s.gates if not (g.step in keys and g.org == p.org)] + [g.model_copy() for g in p.gates]
+
+
+def _apply_change_rejected(s: m.AgreementState, e: m.Event, p: ev.ChangeRejected | ev.ChangeWithdrawn) -> None:
     s.change = None
     s.deadlines.pop("step", None)
     for slot in s.gates:  # the other parties' slots at the refusing gate are no longer open
@@ -229,8 +350,9 @@ def _apply_evaluation_opened(s: m.AgreementState, e: m.Event, p: ev.EvaluationOp
                 earlier.concluded_at, earlier.concluded_by = e.at, e.actor.sub
                 earlier.summary = "Digantikan oleh evaluasi akhir (superseded by the final evaluation)."
     due = datetime.fromisoformat(p.due_at)
-    s.evaluations.append(m.Evaluation(number=p.number, final=p.final, opened_at=e.at,
-                                      opened_by=e.actor.sub, due_at=due))
+    s.evaluations.append(
+        m.Evaluation(number=p.number, final=p.final, opened_at=e.at, opened_by=e.actor.sub, due_at=due)
+    )
     if not p.final and p.next_evaluation_on:
         s.next_evaluation_on = p.next_evaluation_on
     s.deadlines["evaluation_report"] = due
@@ -238,9 +360,16 @@ def _apply_evaluation_opened(s: m.AgreementState, e: m.Event, p: ev.EvaluationOp
 
 def _apply_report(s: m.AgreementState, e: m.Event, p: ev.EvaluationReportSubmitted) -> None:
     evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
-    evaluation.reports.append(m.EvaluationReport(org=p.org, narrative=p.narrative,
-                                                 results=[r.model_copy() for r in p.results],
-                                                 submitted_by=e.actor.sub, at=e.at, late=p.late))
+    evaluation.reports.append(
+        m.EvaluationReport(
+            org=p.org,
+            narrative=p.narrative,
+            results=[r.model_copy() for r in p.results],
+            submitted_by=e.actor.sub,
+            at=e.at,
+            late=p.late,
+        )
+    )
 
 
 def _apply_concluded(s: m.AgreementState, e: m.Event, p: ev.EvaluationConcluded) -> None:
@@ -248,11 +377,15 @@ def _apply_concluded(s: m.AgreementState, e: m.Event, p: ev.EvaluationConcluded)
     evaluation.score, evaluation.recommendation, evaluation.summary = p.score, p.recommendation, p.summary
     evaluation.concluded_at, evaluation.concluded_by = e.at, e.actor.sub
     s.deadlines.pop("evaluation_report", None)
+    still_open = open_evaluations(s)
+    if still_open:
+        s.deadlines["evaluation_report"] = still_open[-1].due_at
 
 
 def _apply_escalated(s: m.AgreementState, e: m.Event, p: ev.EvaluationEscalated) -> None:
     evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
     evaluation.escalated = True
+    evaluation.escalations += 1
 
 
 def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> None:
@@ -261,7 +394,9 @@ def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> 
         evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
         evaluation.due_at = due
         evaluation.escalated = False  # the new due date has not lapsed: it escalates again
-        s.deadlines["evaluation_report"] = due
+        evaluation.escalations = 0
+        if evaluation is open_evaluations(s)[-1]:
+            s.deadlines["evaluation_report"] = due
     else:
         s.deadlines["step"] = due
     # Reminders that would fall before now, on the new date, are moot: do not send them late.
@@ -270,7 +405,7 @@ def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> 
 
 def _noop(s: m.AgreementState, e: m.Event, p: object) -> None:
     """Events that change nothing but the notices sent (reminders) or only tell (skips)."""
-    return None
+    return
 
 
 def _apply_comment(s: m.AgreementState, e: m.Event, p: ev.CommentAdded) -> None:
@@ -313,6 +448,11 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "deadline_extended": _apply_extended,
     "expiry_reminder": _noop,
     "notice_due": _noop,
+    "change_edited": _apply_change_edited,
+    "change_withdrawn": _apply_change_rejected,
+    "change_open_at_end_date": _noop,
+    "recommendation_deferred": _apply_recommendation_deferred,
+    "dprd_requirement_set": _apply_dprd_set,
 }
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
-assert APPLIED_EVENT_TYPES == set(ev.EVENT_PAYLOADS), "every event type has an applier and a payload model"
+assert set(ev.EVENT_PAYLOADS) == APPLIED_EVENT_TYPES, "every event type has an applier and a payload model"

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from workflows import messages as m
 from workflows import timeline as t
-from workflows.procedures import TERMINATION_STEP, Procedure, Step, get_procedure
+from workflows.procedures import PROCEDURES, TERMINATION_STEP, Procedure, Step, get_procedure
 
 
 def procedure_of(state: m.AgreementState) -> Procedure:
@@ -104,18 +104,32 @@ def agreed_draft(state: m.AgreementState, kind: str) -> m.Draft | None:
     return None
 
 
-def gate_slots_for(state: m.AgreementState, step: Step) -> list[m.GateSlot]:
+def government_parties(state: m.AgreementState) -> list[m.Party]:
+    """The Indonesian government parties: each has its TKKSD, legal bureau, DPRD and head."""
+    return [p for p in state.parties if p.sector == "government" and not p.foreign]
+
+
+def change_burdens(state: m.AgreementState) -> bool:
+    """Whether the open change alters the burden on the public or the budget (value)."""
+    changes = state.change.changes if state.change is not None else {}
+    return changes.get("value") is not None or bool(changes.get("burdens_public"))
+
+
+def gate_slots_for(state: m.AgreementState, step: Step, *, opening: bool = False) -> list[m.GateSlot]:
     """The decisions gate `step` owes: once for the agreement, or one per party it
     decides for (the initiator, or each Indonesian government party, perhaps only those
-    whose DPRD must approve)."""
+    whose DPRD must approve, and for an addendum only when it changes the burden or the
+    budget — decided when the step is entered, not when the change opens: `opening`)."""
     assert step.gate is not None
+    if step.condition == "dprd_if_change_burdens" and not opening and not change_burdens(state):
+        return []
     if step.scope == "once":
         return [m.GateSlot(step=step.key, gate=step.gate, org=None)]  # type: ignore[arg-type]
     if step.scope == "initiator":
         parties = [initiator(state)]
     else:
-        parties = [p for p in state.parties if p.sector == "government" and not p.foreign]
-    if step.condition == "requires_dprd_approval":
+        parties = government_parties(state)
+    if step.condition in ("requires_dprd_approval", "dprd_if_change_burdens"):
         parties = [p for p in parties if p.requires_dprd_approval]
     return [m.GateSlot(step=step.key, gate=step.gate, org=p.org) for p in parties]  # type: ignore[arg-type]
 
@@ -128,6 +142,65 @@ def open_slots(state: m.AgreementState) -> list[m.GateSlot]:
     return [s for s in state.gates if s.step == step.key and s.status == "pending"]
 
 
+def open_evaluations(state: m.AgreementState) -> list[m.Evaluation]:
+    """The evaluations not concluded yet, oldest first (a later interval opens its own
+    evaluation even when an earlier one is still unconcluded)."""
+    return [e for e in state.evaluations if e.concluded_at is None]
+
+
 def open_evaluation(state: m.AgreementState) -> m.Evaluation | None:
-    """The evaluation not concluded yet (at most one is open at a time)."""
-    return next((e for e in state.evaluations if e.concluded_at is None), None)
+    """The latest evaluation not concluded yet."""
+    running = open_evaluations(state)
+    return running[-1] if running else None
+
+
+def step_by_key(state: m.AgreementState, key: str) -> Step | None:
+    """The step an event names (`step_entered`, `deadline_reminder`, ...): of the open
+    amendment or renewal, of the agreement's own procedure, of a change already closed, or
+    the termination — what a notification reads the step's name from."""
+    candidates = [active_procedure(state), procedure_of(state), *PROCEDURES.values()]
+    for procedure in candidates:
+        for step in procedure.steps:
+            if step.key == key:
+                return step
+    return TERMINATION_STEP if key == TERMINATION_STEP.key else None
+
+
+# ---------------------------------------------------------------- calendars
+
+
+def calendar_of(state: m.AgreementState, org: str | None) -> t.Calendar:
+    """The days of service of party `org` (None or a ministry: Jakarta, national days off
+    only). Agreements created before office days keep calendar days in the initiator's zone."""
+    if state.calendar != t.OFFICE_DAYS:
+        return t.Calendar(zone(state), legacy=True)
+    party = next((p for p in state.parties if p.org == org), None)
+    if party is None:
+        return t.Calendar("Asia/Jakarta")
+    return t.Calendar(party.time_zone, frozenset(party.days_off))
+
+
+def initiator_calendar(state: m.AgreementState) -> t.Calendar:
+    """The calendar the initiating region keeps its agreement's time by (reminders,
+    evaluations, expiry)."""
+    return calendar_of(state, initiator(state).org)
+
+
+def step_due(state: m.AgreementState, step: Step, now: datetime, slots: list[m.GateSlot] | None = None) -> datetime:
+    """When `step`, opening at `now`, falls due: its days of service in the calendar of each
+    party it waits for (the deciding parties of a gate, every party otherwise), the latest."""
+    if state.calendar != t.OFFICE_DAYS:
+        return t.due_after(now, t.STEP_DEADLINE_DAYS[step.kind], zone(state))
+    days = t.STEP_DEADLINE_OFFICE_DAYS[step.kind]
+    if step.kind == "gate":
+        orgs: list[str | None] = [s.org for s in (slots if slots is not None else gate_slots_for(state, step))]
+    else:
+        orgs = list(party_orgs(state))
+    return max(calendar_of(state, org).due_after(now, days) for org in orgs or [initiator(state).org])
+
+
+def report_due(state: m.AgreementState, now: datetime) -> datetime:
+    """When an evaluation's reports, opening at `now`, fall due."""
+    if state.calendar != t.OFFICE_DAYS:
+        return t.due_after(now, t.REPORT_DUE_DAYS, zone(state))
+    return initiator_calendar(state).due_after(now, t.REPORT_DUE_OFFICE_DAYS)

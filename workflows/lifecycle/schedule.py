@@ -15,55 +15,139 @@ from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import NothingDue
-from workflows.lifecycle.reading import current_step, open_evaluation, party_orgs, phase, scope_of, zone
+from workflows.lifecycle.reading import (
+    current_step,
+    initiator_calendar,
+    open_evaluations,
+    party_orgs,
+    phase,
+    scope_of,
+)
 
 STEP_DEADLINE_DAYS = t.STEP_DEADLINE_DAYS
 TICK_LIMIT = 100  # notices one tick handles at most (each changes the state)
 
 
 def notices(state: m.AgreementState) -> list[t.Notice]:
-    """Everything time will make happen in this state, sent or not (see `due_notices`)."""
+    """Everything time will make happen in this state, sent or not (see `due_notices`).
+    Times follow the initiating region's calendar: reminders, openings and escalations at
+    office hours on its office days (calendar days at 09:00 for agreements created before
+    office days: their notices do not move)."""
     if phase(state) in ("closed", "draft"):
         return []
+    calendar = initiator_calendar(state)
     out: list[t.Notice] = []
     step, due = current_step(state), state.deadlines.get("step")
     if step is not None and due is not None:
         tag = f"{scope_of(state)}/{step.key}@{due.isoformat()}"
-        for days in t.STEP_REMINDER_DAYS:
-            out.append(t.Notice(f"step-reminder:{tag}:{days}", due - timedelta(days=days), "deadline_reminder",
-                                {"step": step.key, "due_at": due.isoformat(), "days_before": days}))
-        out.append(t.Notice(f"step-escalation:{tag}", due, "deadline_escalated",
-                            {"step": step.key, "due_at": due.isoformat()}))
+        for days in t.STEP_REMINDER_DAYS if calendar.legacy else t.STEP_REMINDER_OFFICE_DAYS:
+            out.append(
+                t.Notice(
+                    f"step-reminder:{tag}:{days}",
+                    calendar.before(due, days),
+                    "deadline_reminder",
+                    {"step": step.key, "due_at": due.isoformat(), "days_before": days},
+                )
+            )
+        out.append(
+            t.Notice(
+                f"step-escalation:{tag}",
+                calendar.at_office(due),
+                "deadline_escalated",
+                {"step": step.key, "due_at": due.isoformat()},
+            )
+        )
     if state.stage != "implementation" or state.end_date is None:
         return out
-    evaluation, place = open_evaluation(state), zone(state)
-    if evaluation is not None:
-        tag = f"{evaluation.number}@{evaluation.due_at.isoformat()}"
-        # Every party has reported: nobody to remind or escalate, only the conclusion waits.
-        all_reported = set(party_orgs(state)) <= {r.org for r in evaluation.reports}
-        for days in () if all_reported else t.REPORT_REMINDER_DAYS:
-            out.append(t.Notice(f"report-reminder:{tag}:{days}", evaluation.due_at - timedelta(days=days),
-                                "evaluation_reminder", {"evaluation": evaluation.number, "days_before": days,
-                                                        "due_at": evaluation.due_at.isoformat()}))
-        after = evaluation.due_at + timedelta(days=1)
-        if evaluation.final:  # reports or not, a term that ended expires after its due date
-            out.append(t.Notice(f"expire:{state.end_date.isoformat()}", after, "agreement_expired",
-                                {"end_date": state.end_date.isoformat(), "evaluation": evaluation.number}))
-        elif not evaluation.escalated and not all_reported:
-            out.append(t.Notice(f"report-escalation:{tag}", after, "evaluation_escalated",
-                                {"evaluation": evaluation.number}))
-    elif state.next_evaluation_on is not None and state.next_evaluation_on < state.end_date:
-        opens = state.next_evaluation_on
-        out.append(t.Notice(f"evaluation:{opens.isoformat()}", t.office_time(opens, place), "evaluation_opened",
-                            {"final": False, "origin": "schedule"}))
     end = state.end_date
+    running = open_evaluations(state)
+    for evaluation in running:
+        out += _evaluation_notices(state, calendar, evaluation)
+    if not any(e.final for e in running) and state.next_evaluation_on is not None and state.next_evaluation_on < end:
+        # Every interval opens its evaluation, whether or not an earlier one is concluded.
+        opens = state.next_evaluation_on
+        out.append(
+            t.Notice(
+                f"evaluation:{opens.isoformat()}",
+                calendar.opening(opens),
+                "evaluation_opened",
+                {"final": False, "origin": "schedule"},
+            )
+        )
     for days in state.expiry_reminder_days:
-        out.append(t.Notice(f"expiry-reminder:{end.isoformat()}:{days}",
-                            t.office_time(end - timedelta(days=days), place), "expiry_reminder",
-                            {"end_date": end.isoformat(), "days_before": days}))
-    if not any(e.final for e in state.evaluations) and (evaluation is None or not evaluation.final):
-        out.append(t.Notice(f"end-of-term:{end.isoformat()}", t.office_time(end, place), "evaluation_opened",
-                            {"final": True, "origin": "end_of_term"}))
+        out.append(
+            t.Notice(
+                f"expiry-reminder:{end.isoformat()}:{days}",
+                calendar.opening(calendar.on_or_before(end - timedelta(days=days))),
+                "expiry_reminder",
+                {"end_date": end.isoformat(), "days_before": days},
+            )
+        )
+    if state.change is not None:  # the end date comes with a change still open: say so
+        out.append(
+            t.Notice(
+                f"change-open-at-end:{scope_of(state)}@{end.isoformat()}",
+                calendar.opening(end),
+                "change_open_at_end_date",
+                {"kind": state.change.kind, "number": state.change.number, "end_date": end.isoformat()},
+            )
+        )
+    if not any(e.final for e in state.evaluations):
+        out.append(
+            t.Notice(
+                f"end-of-term:{end.isoformat()}",
+                calendar.opening(end),
+                "evaluation_opened",
+                {"final": True, "origin": "end_of_term"},
+            )
+        )
+    return out
+
+
+def _evaluation_notices(state: m.AgreementState, calendar: t.Calendar, evaluation: m.Evaluation) -> list[t.Notice]:
+    """Reminders before an evaluation's reports are due; after it, the expiry of a final
+    one, or escalations of a periodic one until it is concluded: the first to the
+    coordinators the day after, then to the head's office at a backing-off cadence."""
+    out: list[t.Notice] = []
+    assert state.end_date is not None
+    tag = f"{evaluation.number}@{evaluation.due_at.isoformat()}"
+    # Every party has reported: nobody to remind, only the conclusion waits.
+    all_reported = set(party_orgs(state)) <= {r.org for r in evaluation.reports}
+    reminder_days = t.REPORT_REMINDER_DAYS if calendar.legacy else t.REPORT_REMINDER_OFFICE_DAYS
+    for days in () if all_reported else reminder_days:
+        out.append(
+            t.Notice(
+                f"report-reminder:{tag}:{days}",
+                calendar.before(evaluation.due_at, days),
+                "evaluation_reminder",
+                {"evaluation": evaluation.number, "days_before": days, "due_at": evaluation.due_at.isoformat()},
+            )
+        )
+    after = calendar.after(evaluation.due_at, 1)
+    if evaluation.final:  # reports or not, a term that ended expires after its due date
+        data: dict[str, object] = {"end_date": state.end_date.isoformat(), "evaluation": evaluation.number}
+        if state.change is not None:
+            data["open_change"] = scope_of(state)
+        out.append(t.Notice(f"expire:{state.end_date.isoformat()}", after, "agreement_expired", data))
+        return out
+    round_ = evaluation.escalations + 1
+    if round_ == 1 and calendar.legacy and not all_reported:  # as agreements created before recorded it
+        out.append(
+            t.Notice(f"report-escalation:{tag}", after, "evaluation_escalated", {"evaluation": evaluation.number})
+        )
+        return out
+    # Backing off: 1, 11, 31, 71, 151... office days after the due date (ESCALATION_INTERVAL_DAYS
+    # doubling), so an evaluation nobody concludes is never forgotten nor a flood.
+    at = calendar.after(evaluation.due_at, 1 + t.ESCALATION_INTERVAL_DAYS * (2 ** (round_ - 1) - 1))
+    key = f"report-escalation:{tag}" if round_ == 1 else f"report-escalation:{tag}:{round_}"
+    out.append(
+        t.Notice(
+            key,
+            at,
+            "evaluation_escalated",
+            {"evaluation": evaluation.number, "round": round_, "to": "coordinators" if round_ == 1 else "head_office"},
+        )
+    )
     return out
 
 

@@ -18,8 +18,17 @@ from workflows.lifecycle.commands import TRANSITIONS, run_command
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import DomainError
 from workflows.lifecycle.reading import (
-    active_index, active_procedure, agreed_draft, current_step, initiator, latest_draft, open_evaluation,
-    open_slots, party_orgs, phase, zone,
+    active_index,
+    active_procedure,
+    agreed_draft,
+    current_step,
+    initiator,
+    latest_draft,
+    open_evaluation,
+    open_slots,
+    party_orgs,
+    phase,
+    zone,
 )
 
 
@@ -27,23 +36,40 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
     """One representative of every command the decider could accept in this state; the
     decider itself says which of them this actor may send."""
     filler, sha = "-", "0" * 64
-    out: list[Any] = [m.Edit(title=state.title), m.Submit(), m.Withdraw(reason=filler),
-                      m.Comment(text=filler), m.SubmitDraft(document=sha), m.Terminate(reason=filler)]
+    out: list[Any] = [
+        m.Edit(title=state.title),
+        m.Submit(),
+        m.Withdraw(reason=filler),
+        m.Comment(text=filler),
+        m.SubmitDraft(document=sha),
+        m.Terminate(reason=filler),
+    ]
     # A second document, so `submit_draft` shows even when the latest version holds `sha`.
     out.append(m.SubmitDraft(document="1" * 64))
-    out += [m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]  # m.GATES holds str
-            for g in m.GATES for o in ("approve", "request_changes", "reject")]
+    out += [
+        m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]  # m.GATES holds str
+        for g in m.GATES
+        for o in ("approve", "request_changes", "reject")
+    ]
     for d in state.drafts:
         out.append(m.AcceptDraft(version=d.version))
-        out += [m.Sign(version=d.version, method=meth, evidence=sha)
-                for meth in ("electronic", "wet_ink")]
-    out += [m.StartEvaluation(), m.ProposeAmendment(summary=filler), m.Renew(duration_months=12),
-            m.ExtendDeadline(deadline="step", days=1, reason=filler),
-            m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler)]
+        out += [m.Sign(version=d.version, method=meth, evidence=sha) for meth in ("electronic", "wet_ink")]
+    out += [
+        m.StartEvaluation(),
+        m.ProposeAmendment(summary=filler),
+        m.Renew(duration_months=12),
+        m.ExtendDeadline(deadline="step", days=1, reason=filler),
+        m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler),
+        m.EditChange(summary=filler),
+        m.WithdrawChange(reason=filler),
+        m.SetDprdRequirement(burdens_public=False, budgeted_in_apbd=True),
+    ]
     for evaluation in state.evaluations:
         out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
-        out += [m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
-                for r in ("continue", "expand", "stop")]
+        out += [
+            m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
+            for r in ("continue", "expand", "stop")
+        ]
     return out
 
 
@@ -77,22 +103,37 @@ def step_view(state: m.AgreementState) -> m.StepView | None:
     index = active_index(state)
     if state.termination is not None or index is None:
         index = total
-    return m.StepView(key=step.key, kind=step.kind, name=m.LocalizedName(id=step.name_id, en=step.name_en),
-                      basis=step.basis, document=step.document, gate=step.gate,  # type: ignore[arg-type]
-                      index=index, of=total)
+    return m.StepView(
+        key=step.key,
+        kind=step.kind,
+        name=m.LocalizedName(id=step.name_id, en=step.name_en),
+        basis=step.basis,
+        document=step.document,  # type: ignore[arg-type]
+        gate=step.gate,  # type: ignore[arg-type]
+        index=index,
+        of=total,
+    )
 
 
 def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapshot:
     """The state as `actor` sees it at `now`: with the running step, the next evaluation
     and the caller's allowed actions."""
     upcoming = None
-    if (state.stage == "implementation" and state.next_evaluation_on is not None and open_evaluation(state) is None
-            and (state.end_date is None or state.next_evaluation_on < state.end_date)):
+    if (
+        state.stage == "implementation"
+        and state.next_evaluation_on is not None
+        and open_evaluation(state) is None
+        and (state.end_date is None or state.next_evaluation_on < state.end_date)
+    ):
         upcoming = t.office_time(state.next_evaluation_on, zone(state))
-    return m.Snapshot.model_validate({
-        **state.model_dump(), "step": step_view(state), "next_evaluation_at": upcoming,
-        "allowed_actions": allowed_actions(state, actor, now),
-    })
+    return m.Snapshot.model_validate(
+        {
+            **state.model_dump(),
+            "step": step_view(state),
+            "next_evaluation_at": upcoming,
+            "allowed_actions": allowed_actions(state, actor, now),
+        }
+    )
 
 
 def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]:
@@ -108,7 +149,8 @@ def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]
     if current == "draft":
         return [(initiator(state).org, "staff", None)]
     working: list[tuple[str | None, str, str | None]] = [
-        (org, role, None) for org in party_orgs(state) for role in ("staff", "partner")]
+        (org, role, None) for org in party_orgs(state) for role in ("staff", "partner")
+    ]
     if current == "implementation":
         return working
     step = current_step(state)

@@ -119,7 +119,7 @@ async def import_agreements(
     request: Request, session: SessionDep, principal: PrincipalDep, temporal: TemporalDep, settings: SettingsDep
 ) -> ImportResult:
     try:
-        lifecycle.check_importer(commands.actor_of(principal))
+        lifecycle.check_may_import(commands.actor_of(principal))
     except lifecycle.DomainError as error:
         raise commands.domain_error(error) from None
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()

@@ -8,7 +8,10 @@ command's content, raising a `DomainError`, and emits the events that follow.
 - `drafting`: the proposal in draft — edit, submit, withdraw — and comments;
 - `gates`: gate decisions, returning for changes, termination;
 - `negotiation`: drafts, acceptances and signatures;
-- `implementation`: evaluations, amendments, renewals, deadline extensions.
+- `implementation`: evaluations and what their recommendations open, deadline extensions;
+- `changes`: amendments and renewals — opening, editing an addendum, withdrawing one.
+
+`set_dprd_requirement` (a government party's DPRD facts) lives with `drafting`.
 
 The `tick` handler lives with the other time rules in `workflows.lifecycle.schedule`.
 """

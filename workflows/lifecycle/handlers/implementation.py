@@ -4,18 +4,32 @@ own negotiation, gates and signing), and extending a running deadline."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from workflows import messages as m
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.access import acting_party
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
 from workflows.lifecycle.handlers.gates import request_termination
-from workflows.lifecycle.reading import local_today, open_evaluation, party_orgs
+from workflows.lifecycle.reading import (
+    calendar_of,
+    initiator,
+    local_today,
+    open_evaluation,
+    open_evaluations,
+    party_orgs,
+    scope_of,
+)
 
 
 def start_evaluation(e: Emitter, cmd: m.StartEvaluation) -> None:
+    """An extra evaluation: not before the agreement is in force, one at a time, and it
+    leaves the schedule as it is."""
+    effective = e.state.effective_date
+    if effective is not None and local_today(e.state, e.now) < effective:
+        raise InvalidTransition(
+            "The agreement is not in force yet: no evaluation before its effective date.",
+            effective_date=effective.isoformat(),
+        )
     running = open_evaluation(e.state)
     if running is not None:
         raise InvalidTransition(f"Evaluation {running.number} is still open.", evaluation=running.number)
@@ -23,12 +37,15 @@ def start_evaluation(e: Emitter, cmd: m.StartEvaluation) -> None:
 
 
 def _evaluation(e: Emitter, number: int) -> m.Evaluation:
-    """The open evaluation, if it is evaluation `number`."""
-    evaluation = open_evaluation(e.state)
-    if evaluation is None or evaluation.number != number:
-        raise InvalidTransition(f"Evaluation {number} is not open"
-                                + (f"; evaluation {evaluation.number} is." if evaluation else "."),
-                                open_evaluation=evaluation.number if evaluation else None)
+    """Open evaluation `number` (several may be open: each interval opens its own)."""
+    running = open_evaluations(e.state)
+    evaluation = next((x for x in running if x.number == number), None)
+    if evaluation is None:
+        numbers = [x.number for x in running]
+        raise InvalidTransition(
+            f"Evaluation {number} is not open" + (f"; open: {', '.join(map(str, numbers))}." if numbers else "."),
+            open_evaluations=numbers,
+        )
     return evaluation
 
 
@@ -40,21 +57,40 @@ def submit_evaluation_report(e: Emitter, cmd: m.SubmitEvaluationReport) -> None:
     known = {i.name for i in e.state.indicators}
     unknown = sorted({r.indicator for r in cmd.results} - known)
     if unknown:
-        raise InvalidProposal("Report only against the agreement's indicators.", unknown=unknown,
-                              indicators=sorted(known))
-    e.emit(ev.EvaluationReportSubmitted.model_validate(dict(
-        evaluation=evaluation.number, org=party.org, narrative=cmd.narrative,
-        results=[r.model_dump(mode="json") for r in cmd.results], late=e.now > evaluation.due_at)))
+        raise InvalidProposal(
+            "Report only against the agreement's indicators.", unknown=unknown, indicators=sorted(known)
+        )
+    e.emit(
+        ev.EvaluationReportSubmitted.model_validate(
+            dict(
+                evaluation=evaluation.number,
+                org=party.org,
+                narrative=cmd.narrative,
+                results=[r.model_dump(mode="json") for r in cmd.results],
+                late=e.now > evaluation.due_at,
+            )
+        )
+    )
 
 
 def conclude_evaluation(e: Emitter, cmd: m.ConcludeEvaluation) -> None:
     evaluation = _evaluation(e, cmd.evaluation)
     missing = sorted(set(party_orgs(e.state)) - {r.org for r in evaluation.reports})
     if missing and e.now < evaluation.due_at:
-        raise InvalidTransition("Every party reports before the due date; conclude after it otherwise.",
-                                missing_reports=missing, due_at=evaluation.due_at.isoformat())
-    e.emit(ev.EvaluationConcluded(evaluation=evaluation.number, score=cmd.score, recommendation=cmd.recommendation,
-                                  summary=cmd.summary, missing_reports=missing))
+        raise InvalidTransition(
+            "Every party reports before the due date; conclude after it otherwise.",
+            missing_reports=missing,
+            due_at=evaluation.due_at.isoformat(),
+        )
+    e.emit(
+        ev.EvaluationConcluded(
+            evaluation=evaluation.number,
+            score=cmd.score,
+            recommendation=cmd.recommendation,
+            summary=cmd.summary,
+            missing_reports=missing,
+        )
+    )
     _follow_recommendation(e, evaluation, cmd.recommendation)
 
 
@@ -62,38 +98,66 @@ def _follow_recommendation(e: Emitter, evaluation: m.Evaluation, recommendation:
     """The recommendation drives what follows: continue schedules the next period (already
     scheduled), expand opens an amendment, stop opens a termination for the head gate."""
     if evaluation.final and e.state.end_date is not None and e.state.end_date <= local_today(e.state, e.now):
-        e.emit(ev.AgreementExpired(end_date=e.state.end_date, evaluation=evaluation.number))
+        if e.state.change is not None:  # the open change lapses with the term, on record
+            e.emit(
+                ev.AgreementExpired(
+                    end_date=e.state.end_date, evaluation=evaluation.number, open_change=scope_of(e.state)
+                )
+            )
+        else:
+            e.emit(ev.AgreementExpired(end_date=e.state.end_date, evaluation=evaluation.number))
         return
     origin = f"evaluation:{evaluation.number}"
-    if recommendation == "expand" and e.state.change is None and e.state.termination is None:
-        e.open_change("amendment", f"Perluasan kerja sama menurut evaluasi {evaluation.number}", {}, origin)
+    if recommendation == "expand":
+        summary = f"Perluasan kerja sama menurut evaluasi {evaluation.number}"
+        busy = scope_of(e.state) or ("termination" if e.state.termination is not None else "")
+        if busy:  # recorded, for the initiating staff to propose once that process closes
+            e.emit(
+                ev.RecommendationDeferred(
+                    evaluation=evaluation.number,
+                    recommendation="expand",
+                    open_change=busy,
+                    summary=evaluation_summary(e, evaluation),
+                )
+            )
+        else:
+            e.open_change("amendment", summary, {}, origin, recommendation=evaluation_summary(e, evaluation) or summary)
     elif recommendation == "stop" and e.state.termination is None:
         request_termination(e, f"Evaluasi {evaluation.number} merekomendasikan penghentian (dihentikan).", origin)
 
 
-def propose_amendment(e: Emitter, cmd: m.ProposeAmendment) -> None:
-    changes = cmd.model_dump(mode="json", exclude={"type", "summary"}, exclude_none=True)
-    if cmd.end_date is not None and e.state.effective_date is not None and cmd.end_date <= e.state.effective_date:
-        raise InvalidProposal("The new end date is after the effective date.")
-    e.open_change("amendment", cmd.summary, changes, origin=None)
-
-
-def renew(e: Emitter, cmd: m.Renew) -> None:
-    e.open_change("renewal", cmd.note or f"Perpanjangan {cmd.duration_months} bulan",
-                  {"duration_months": cmd.duration_months}, origin=None)
+def evaluation_summary(e: Emitter, evaluation: m.Evaluation) -> str | None:
+    """The conclusion's text, as recorded."""
+    return next(x.summary for x in e.state.evaluations if x.number == evaluation.number)
 
 
 def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
+    """Move a running deadline `days` days of service on: from the old due date while it
+    runs, from now once it has passed."""
+    calendar = calendar_of(e.state, initiator(e.state).org)
     if cmd.deadline == "evaluation_report":
-        evaluation = open_evaluation(e.state)
+        running = open_evaluations(e.state)
+        evaluation = (
+            next((x for x in running if x.number == cmd.evaluation), None)
+            if cmd.evaluation
+            else (running[-1] if running else None)
+        )
         if evaluation is None:
-            raise InvalidTransition("No evaluation is open.")
-        e.emit(ev.DeadlineExtended(deadline="evaluation_report", evaluation=evaluation.number,
-                                   due_at=(evaluation.due_at + timedelta(days=cmd.days)).isoformat(),
-                                   reason=cmd.reason))
+            raise InvalidTransition("No such evaluation is open." if cmd.evaluation else "No evaluation is open.")
+        e.emit(
+            ev.DeadlineExtended(
+                deadline="evaluation_report",
+                evaluation=evaluation.number,
+                due_at=calendar.extended(evaluation.due_at, e.now, cmd.days).isoformat(),
+                reason=cmd.reason,
+            )
+        )
         return
     due = e.state.deadlines.get("step")
     if due is None:
         raise InvalidTransition("No step deadline is running.")
-    e.emit(ev.DeadlineExtended(deadline="step", due_at=(due + timedelta(days=cmd.days)).isoformat(),
-                               reason=cmd.reason))
+    e.emit(
+        ev.DeadlineExtended(
+            deadline="step", due_at=calendar.extended(due, e.now, cmd.days).isoformat(), reason=cmd.reason
+        )
+    )

@@ -20,12 +20,21 @@ def submit_draft(e: Emitter, cmd: m.SubmitDraft) -> None:
     scope = scope_of(e.state)
     latest = latest_draft(e.state, step.document)
     if latest is not None and latest.document == cmd.document:
-        raise InvalidTransition(f"Version {latest.version} already holds this document.",
-                                stage=e.state.stage, version=latest.version)
+        raise InvalidTransition(
+            f"Version {latest.version} already holds this document.", stage=e.state.stage, version=latest.version
+        )
     version = max((d.version for d in e.state.drafts), default=0) + 1
     # Submitting a version is the submitting party's acceptance of it.
-    e.emit(ev.DraftSubmitted(version=version, kind=step.document, document=cmd.document,  # type: ignore[arg-type]
-                             note=cmd.note, org=party.org, scope=scope))
+    e.emit(
+        ev.DraftSubmitted(
+            version=version,
+            kind=step.document,  # type: ignore[arg-type]
+            document=cmd.document,
+            note=cmd.note,
+            org=party.org,
+            scope=scope,
+        )
+    )
     _complete_negotiation_if_agreed(e, step)
 
 
@@ -38,10 +47,11 @@ def accept_draft(e: Emitter, cmd: m.AcceptDraft) -> None:
         raise InvalidTransition(
             f"Only the latest {step.document.upper()} version can be accepted"
             + (f" (version {latest.version})." if latest else "; none was submitted yet."),
-            stage=e.state.stage, latest_version=latest.version if latest else None)
+            stage=e.state.stage,
+            latest_version=latest.version if latest else None,
+        )
     if party.org in latest.accepted_by:
-        raise InvalidTransition(f"{party.org} has already accepted version {latest.version}.",
-                                stage=e.state.stage)
+        raise InvalidTransition(f"{party.org} has already accepted version {latest.version}.", stage=e.state.stage)
     e.emit(ev.DraftAccepted(version=latest.version, org=party.org))
     _complete_negotiation_if_agreed(e, step)
 
@@ -62,16 +72,41 @@ def sign(e: Emitter, cmd: m.Sign) -> None:
         raise InvalidTransition(
             f"Version {cmd.version} is not the agreed {step.document.upper()}"
             + (f"; sign version {draft.version}." if draft else "."),
-            stage=e.state.stage, agreed_version=draft.version if draft else None)
-    if any(s.org == party.org and s.version == draft.version and s.scope == draft.scope
-           for s in e.state.signatures):
-        raise InvalidTransition(f"{party.org} has already signed version {draft.version}.",
-                                stage=e.state.stage)
+            stage=e.state.stage,
+            agreed_version=draft.version if draft else None,
+        )
+    if any(s.org == party.org and s.version == draft.version and s.scope == draft.scope for s in e.state.signatures):
+        raise InvalidTransition(f"{party.org} has already signed version {draft.version}.", stage=e.state.stage)
     if cmd.method == "wet_ink" and not cmd.evidence:
         raise InvalidProposal("A wet-ink signature needs the scanned copy as evidence (its sha256).")
-    e.emit(ev.DocumentSigned(org=party.org, version=draft.version, kind=draft.kind,
-                             document=draft.document, signed_by=cmd.signed_by or party.signatory,
-                             method=cmd.method, evidence=cmd.evidence, scope=scope_of(e.state)))
+    signed_by = cmd.signed_by or party.signatory
+    if cmd.delegation is None:
+        e.emit(
+            ev.DocumentSigned(
+                org=party.org,
+                version=draft.version,
+                kind=draft.kind,
+                document=draft.document,
+                signed_by=signed_by,
+                method=cmd.method,
+                evidence=cmd.evidence,
+                scope=scope_of(e.state),
+            )
+        )
+    else:  # signed by the official the head delegated to (surat kuasa), letter on record
+        e.emit(
+            ev.DocumentSigned(
+                org=party.org,
+                version=draft.version,
+                kind=draft.kind,
+                document=draft.document,
+                signed_by=cmd.delegation.official,
+                method=cmd.method,
+                evidence=cmd.evidence,
+                scope=scope_of(e.state),
+                delegation=cmd.delegation,
+            )
+        )
     signed = {s.org for s in e.state.signatures if s.version == draft.version}
     if set(party_orgs(e.state)) <= signed:
         e.complete_step_and_enter_next(step.key, version=draft.version)
