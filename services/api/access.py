@@ -9,15 +9,23 @@ from services.errors import Forbidden
 
 
 def may_manage(principal: Principal, org: str) -> bool:
-    """An administrator, or staff of `org` itself."""
-    return principal.has_role("admin") or (principal.has_role("staff") and principal.org == org)
+    """Staff or the administrator of `org` itself. An administrator is its own
+    organisation's, and no one changes another organisation's contacts, webhook endpoints
+    (and their secrets) or settings — not even the platform's operators."""
+    return principal.org == org and principal.has_role("admin", "staff")
+
+
+def may_read(principal: Principal, org: str) -> bool:
+    """Who may see what belongs to `org`: those who manage it, and the platform's operators
+    (support)."""
+    return may_manage(principal, org) or principal.has_role("operator")
 
 
 def managed_scope(principal: Principal, requested: str | None, refusal: str) -> str | None:
-    """Which organisation's items a listing shows: `requested` for an administrator (None:
-    every organisation's), their own for staff; anyone else is refused with `refusal`."""
-    if principal.has_role("admin"):
+    """Which organisation's items a listing shows: for an operator, `requested` (None: every
+    organisation's); for staff and administrators, their own; anyone else is refused."""
+    if principal.has_role("operator"):
         return requested
-    if principal.has_role("staff"):
+    if principal.has_role("admin", "staff"):
         return principal.org
     raise Forbidden(refusal)

@@ -82,9 +82,17 @@ async def test_webhook_registration_is_the_organisations_business(stack: Stack, 
     rotated = (await stack.post(staff, f"{hook}/rotate-secret", {})).json()
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
     assert rotated["previous_secret_expires_at"]
-    admin = stack.user("pakta-ops", "admin")
-    assert (await stack.post(admin, "/webhooks", {"url": "https://x.test/b", "org": b})).json()["org"] == b
-    assert {w["org"] for w in (await stack.get(admin, f"/webhooks?org={b}")).json()} == {b}
+    # Another organisation's administrator registers nothing for it (nor rotates its secrets);
+    # its own administrator does; the platform's operators see endpoints, and change none.
+    assert (
+        await stack.post(stack.user("pakta-ops", "admin"), "/webhooks", {"url": "https://x.test/b", "org": b})
+    ).status_code == 403
+    assert (await stack.post(stack.user(b, "admin"), "/webhooks", {"url": "https://x.test/b", "org": b})).json()[
+        "org"
+    ] == b
+    operator = stack.user("pakta-ops", "operator")
+    assert {w["org"] for w in (await stack.get(operator, f"/webhooks?org={b}")).json()} == {b}
+    assert (await stack.post(operator, "/webhooks", {"url": "https://x.test/c", "org": b})).status_code == 403
 
     assert (await stack.http.delete(hook, headers=stack.auth(other_staff))).status_code == 404
     assert (await stack.http.delete(hook, headers=stack.auth(staff))).status_code == 204
@@ -174,7 +182,6 @@ async def test_contacts_are_managed_by_their_organisation(stack: Stack, orgs):
     assert (await stack.post(stack.user(a, "partner"), "/contacts", body)).status_code == 403
     assert (await stack.get(stack.user(a, "approver"), "/contacts")).status_code == 403
     assert (await stack.get(stack.user(b, "staff"), "/contacts")).json() == []
-    admin = stack.user("pakta-ops", "admin")
     approver = {
         "name": "Kepala Biro Hukum",
         "email": "hukum@example.go.id",
@@ -182,8 +189,13 @@ async def test_contacts_are_managed_by_their_organisation(stack: Stack, orgs):
         "gates": ["legal"],
         "org": b,
     }
-    assert (await stack.post(admin, "/contacts", approver)).json()["gates"] == ["legal"]
-    assert [c["email"] for c in (await stack.get(admin, f"/contacts?org={b}")).json()] == ["hukum@example.go.id"]
+    # An administrator is its own organisation's: another organisation's is refused.
+    assert (await stack.post(stack.user("pakta-ops", "admin"), "/contacts", approver)).status_code == 403
+    assert (await stack.post(stack.user(b, "admin"), "/contacts", approver)).json()["gates"] == ["legal"]
+    # The platform's operators see every organisation's contacts (support), and change none.
+    operator = stack.user("pakta-ops", "operator")
+    assert [c["email"] for c in (await stack.get(operator, f"/contacts?org={b}")).json()] == ["hukum@example.go.id"]
+    assert (await stack.post(operator, "/contacts", {**approver, "email": "lain@example.go.id"})).status_code == 403
 
     path = f"/contacts/{contact['id']}"
     assert (await stack.http.delete(path, headers=stack.auth(stack.user(b, "staff")))).status_code == 404

@@ -37,7 +37,9 @@ class ContactCreate(BaseModel):
     )
     time_zone: TimeZone | None = Field(default=None, examples=["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
     sub: str | None = Field(default=None, max_length=200, description="their user id, if they log in")
-    org: OrgId | None = Field(default=None, description="Admins only: a contact of another organisation")
+    org: OrgId | None = Field(
+        default=None, description="Your own organisation (the default); no one adds contacts to another organisation"
+    )
 
     @field_validator("email")
     @classmethod
@@ -80,7 +82,7 @@ async def create_contact(
 ) -> Contact:
     org = body.org or principal.org
     if not may_manage(principal, org):
-        raise Forbidden("Only staff of the organisation (or an admin) manage its contacts.")
+        raise Forbidden("Only the organisation's own staff or administrator manage its contacts.")
     record = await store.create_contact(
         session,
         org=org,
@@ -108,7 +110,9 @@ async def create_contact(
 async def list_contacts(
     session: SessionDep, principal: PrincipalDep, org: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[Contact]:
-    scope = managed_scope(principal, org, "Only staff (or an admin) see the contacts.")
+    scope = managed_scope(
+        principal, org, "Only staff, administrators (their own organisation's) and operators see contacts."
+    )
     records = await store.list_contacts(session, org=scope)
     return [_view(r) for r in records]
 

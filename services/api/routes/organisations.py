@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.api.access import may_manage
+from services.api.access import may_manage, may_read
 from services.api.deps import PrincipalDep, SessionDep
 from services.auth import Principal
 from services.errors import Forbidden
@@ -42,12 +42,13 @@ class OrganisationSettingsView(OrganisationSettingsBody):
 
 def _check(principal: Principal, org: str) -> None:
     if not may_manage(principal, org):
-        raise Forbidden("Only the organisation's staff or an administrator manage its settings.")
+        raise Forbidden("Only the organisation's own staff or administrator manage its settings.")
 
 
 @router.get("/{org}/settings", response_model=OrganisationSettingsView)
 async def get_settings(org: str, session: SessionDep, principal: PrincipalDep) -> OrganisationSettingsView:
-    _check(principal, org)
+    if not may_read(principal, org):
+        raise Forbidden("Only the organisation's own staff or administrator, or an operator, see its settings.")
     record = await organisations.get_settings(session, org=org)
     if record is None:
         return OrganisationSettingsView(org=org)

@@ -34,13 +34,15 @@ async def get_digest(
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    org: Annotated[OrgId | None, Query(description="Auditors and admins: any organisation; staff: their own")] = None,
+    org: Annotated[
+        OrgId | None, Query(description="Auditors and operators: any organisation; staff and admins: their own")
+    ] = None,
 ) -> DigestView:
-    if not principal.has_role("staff", "auditor", "admin"):
-        raise Forbidden("The portfolio digest is for staff, auditors and admins.")
+    if not principal.has_role("staff", "auditor", "admin", "operator"):
+        raise Forbidden("The portfolio digest is for staff, administrators, auditors and operators.")
     wanted = org or principal.org
-    if wanted != principal.org and not principal.has_role("auditor", "admin"):
-        raise Forbidden("Staff see the digest of their own organisation only.")
+    if wanted != principal.org and not principal.has_role("auditor", "operator"):
+        raise Forbidden("Staff and administrators see the digest of their own organisation only.")
     now = datetime.now(UTC)
     zones = (await store.zones_of(session, orgs=[wanted]))[wanted]
     zone = d.org_zone(wanted, *zones)

@@ -37,7 +37,9 @@ class WebhookCreate(BaseModel):
         max_length=100,
         description='["*"] for every event, or event types such as "agreement_submitted"',
     )
-    org: OrgId | None = Field(default=None, description="Admins only: register for another organisation")
+    org: OrgId | None = Field(
+        default=None, description="Your own organisation (the default); no one registers for another organisation"
+    )
 
     @field_validator("events")
     @classmethod
@@ -130,7 +132,7 @@ async def create_webhook(
 ) -> WebhookWithSecret:
     org = body.org or principal.org
     if not may_manage(principal, org):
-        raise Forbidden("Only staff of the organisation (or an admin) register its webhooks.")
+        raise Forbidden("Only the organisation's own staff or administrator register its webhooks.")
     await _check_url(body.url, settings)
     endpoint = await store.create_endpoint(
         session, org=org, url=body.url, events=body.events, secret=new_secret(), created_by=principal.sub
@@ -143,7 +145,9 @@ async def create_webhook(
 async def list_webhooks(
     session: SessionDep, principal: PrincipalDep, org: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[Webhook]:
-    scope = managed_scope(principal, org, "Only staff (or an admin) see webhook endpoints.")
+    scope = managed_scope(
+        principal, org, "Only staff, administrators (their own organisation's) and operators see webhook endpoints."
+    )
     endpoints = await store.list_endpoints(session, org=scope)
     return [Webhook(**_view(e)) for e in endpoints]
 
