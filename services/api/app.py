@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
+from services.api.openapi import install_contract
 from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
 from services.api.routes import (
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     )
     app.state.settings = settings
     register_error_handlers(app)
+    install_contract(app)
     app.add_middleware(
         RequestLimits,
         default_limit=settings.request_max_bytes,
