@@ -13,9 +13,9 @@ from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from services.api.errors import register_error_handlers
-from services.api.openapi import install_contract
 from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
+from services.api.openapi import install_contract
 from services.api.routes import (
     agreements,
     contacts,
