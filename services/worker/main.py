@@ -8,6 +8,7 @@ workflows or activities are added. Workers are stateless: run as many as needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -51,6 +52,10 @@ def build_worker(
     )
 
 
+# Activities get `graceful_shutdown_timeout` to finish; the whole stop never takes longer.
+SHUTDOWN_LIMIT_SECONDS = 20.0
+
+
 async def run_worker(
     settings: Settings,
     client: Client | None = None,
@@ -75,9 +80,20 @@ async def run_worker(
         log.info("worker_started", task_queue=worker.task_queue)
         if settings.portfolio_sweep:  # `pakta dev` runs this too
             await _ensure_portfolio_schedule(client, settings)
-        async with worker:  # on exit: stop polling, let running activities finish
-            await stop.wait()
-        log.info("worker_stopped")
+        running = asyncio.create_task(worker.run())
+        await stop.wait()
+        # Stop polling and let running tasks finish — but within bounds: a recording waiting
+        # for a database that is down retries until it is back, and must not hold the process.
+        # Whatever was not finished is retried by Temporal on another (or the next) worker.
+        try:
+            await asyncio.wait_for(worker.shutdown(), timeout=SHUTDOWN_LIMIT_SECONDS)
+            log.info("worker_stopped")
+        except TimeoutError:
+            log.error("worker_shutdown_timed_out", after_seconds=SHUTDOWN_LIMIT_SECONDS)
+        if not running.done():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(running, timeout=5)
     finally:
         await engine.dispose()
 

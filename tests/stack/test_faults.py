@@ -19,10 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from temporalio.client import Client
 
+from services.api.commands import execute_act, now_utc
 from services.embedded.ports import free_port
 from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
 from tests.stack.test_devstack import DevStack
+from workflows import messages as m
+from workflows.agreement import ActInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BURST = 6  # agreements driven at once; each takes ~12 commands into implementation
@@ -128,3 +132,45 @@ async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_da
         for task in tasks:
             task.cancel()
         await stack.stop(signal.SIGINT)
+
+
+async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_database(topology: Topology):
+    """SIGTERM while a command's recording retries against a database that is down: the
+    worker exits within its shutdown limit, and the command completes once both are back."""
+    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, 1, "s")
+    await until_progress(drivers, 1)
+    driver = drivers[0]
+    client = await Client.connect(topology.temporal.address)
+    staff = m.Actor(sub=driver.people()[0].sub, org=driver.region, roles=["staff"])
+    await asyncio.gather(*tasks)  # in implementation: comments are always possible
+    topology.pg.stop()
+    pending = asyncio.create_task(
+        execute_act(
+            client,
+            driver.agreement_id or "",
+            ActInput(command=m.Comment(text="Menunggu basis data."), actor=staff, at=now_utc()),
+        )
+    )
+    await asyncio.sleep(3)  # the update is accepted; its recording retries
+    assert not pending.done()
+    started = time.monotonic()
+    topology.processes["worker"].send_signal(signal.SIGTERM)
+    topology.processes["worker"].wait(timeout=60)
+    stopped_after = time.monotonic() - started
+    assert stopped_after < 30, stopped_after
+    topology.pg.start()
+    topology.start_process("worker")
+    snapshot = await asyncio.wait_for(pending, timeout=120)
+    assert snapshot.comments[-1].text == "Menunggu basis data."
+    await topology.wait_api()
+    report(
+        "worker stopped (SIGTERM) while a recording waited for the database",
+        {
+            "agreements": 1,
+            "accepted": 1,
+            "faults": 2,
+            "retries": 0,
+            "superseded": 0,
+            "stop_seconds": round(stopped_after),
+        },
+    )
