@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from services.auth import mint_token
 from services.demo import seed as seed_demo
+from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
 from services.embedded.ports import free_port, port_is_free
 from services.embedded.postgres import APP_ROLE, OWNER_ROLE, PASSWORDS_FILE, EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
@@ -32,22 +33,10 @@ from services.settings import Settings
 from services.store.migrate import upgrade_database
 from services.store.roles import grant_application_role
 from services.temporal_client import connect_temporal
-from workflows.messages import GATES
 
 DEFAULT_PG_PORT = 5433
 DEFAULT_SMTP_PORT = 1025
-DEMO_ORG = "jabar"
 DEMO_TOKEN_TTL = 30 * 24 * 3600
-# One demo user per role; the approver holds every gate.
-DEMO_USERS = {
-    "staff": {"roles": ["staff"]},
-    "partner": {"roles": ["partner"]},
-    "signatory": {"roles": ["signatory"]},
-    "approver": {"roles": ["approver"], "gates": list(GATES)},
-    "scheduler": {"roles": ["scheduler"]},
-    "auditor": {"roles": ["auditor"]},
-    "admin": {"roles": ["admin"]},
-}
 
 
 @dataclass(frozen=True)
@@ -206,7 +195,14 @@ def _announce(settings: Settings, options: DevOptions, temporal: EmbeddedTempora
     data_dir = options.data_dir.resolve()
     api = f"http://{settings.api_host}:{settings.api_port}"
     tokens = {
-        name: mint_token(settings, sub=f"demo-{name}", org=DEMO_ORG, ttl_seconds=DEMO_TOKEN_TTL, **user)
+        name: mint_token(
+            settings,
+            sub=demo_sub(name),
+            org=DEMO_ORG,
+            roles=user.roles,
+            gates=user.gates,
+            ttl_seconds=DEMO_TOKEN_TTL,
+        )
         for name, user in DEMO_USERS.items()
     }
     token_file = data_dir / "tokens.txt"

@@ -1,12 +1,18 @@
-"""Loading an agreement for a caller: the recorded state, if the caller may see it."""
+"""Reading agreements for a caller: one agreement's recorded state, if the caller may see
+it, and the list of those they may see (`GET /agreements`, the web pages' lists, CSV and
+dashboard): the read model selects, the decider's `can_see` decides."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import commands
 from services.auth import Principal
-from services.errors import NotFound
+from services.errors import NotFound, Unprocessable
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
@@ -19,3 +25,72 @@ async def load_visible(session: AsyncSession, agreement_id: str, principal: Prin
     if record is None or not lifecycle.can_see(record.state, commands.actor_of(principal)):
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
     return record.state
+
+
+class AgreementSummary(BaseModel):
+    id: str
+    title: str
+    kind: str
+    stage: str
+    step_key: str | None
+    version: int
+    initiator_org: str
+    orgs: list[str]
+    sector: str
+    start_date: date
+    end_date: date | None
+    next_deadline_at: datetime | None
+    updated_at: datetime
+
+
+class AgreementPage(BaseModel):
+    items: list[AgreementSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AgreementFilters:
+    """The filters of `GET /agreements`: stage, kind, a party's organisation, text, only
+    those with a passed deadline, only those ending within so many days."""
+
+    stage: m.Stage | None = None
+    kind: m.Kind | None = None
+    org: str | None = None
+    q: str | None = None
+    overdue: bool = False
+    expiring_within_days: int | None = None
+
+
+async def list_visible(
+    session: AsyncSession, principal: Principal, filters: AgreementFilters, *, limit: int, cursor: str | None
+) -> AgreementPage:
+    """One page of the agreements the caller may see that match `filters`; 422 for a cursor
+    that is not one this listing gave."""
+    actor = commands.actor_of(principal)
+    sees_all = lifecycle.sees_every_agreement(actor)
+    now = commands.now_utc()
+    # Ministry approvers' rows are pre-selected by the projected flag; `can_see` below decides.
+    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
+    days = filters.expiring_within_days
+    try:
+        rows, next_cursor = await queries.list_agreements(
+            session,
+            viewer_orgs=None if sees_all else [principal.org],
+            include_ministry_visible=ministry,
+            stage=filters.stage,
+            kind=filters.kind,
+            org=filters.org,
+            q=filters.q,
+            deadline_before=now if filters.overdue else None,
+            end_date_before=now.date() + timedelta(days=days) if days is not None else None,
+            limit=limit,
+            cursor=cursor,
+        )
+    except ValueError as error:
+        raise Unprocessable(str(error), code="invalid_cursor") from None
+    # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
+    # organisation shows it nothing).
+    visible = [r for r in rows if lifecycle.can_see(r.state, actor)]
+    return AgreementPage(
+        items=[AgreementSummary.model_validate(r, from_attributes=True) for r in visible], next_cursor=next_cursor
+    )

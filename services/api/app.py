@@ -29,11 +29,11 @@ from services.api.routes import (
     portfolio,
     webhooks,
 )
+from services.api.web import install as install_web
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
-from services.web import install as install_web
 
 log = structlog.get_logger("pakta.api")
 

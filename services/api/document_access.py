@@ -8,6 +8,9 @@ exist, whether or not the hash is known to Pakta: a hash is no oracle.
 
 Only an organisation's own uploads can be attached. That is organisation-level data the
 decider does not hold, so the API checks it before sending the command.
+
+What `GET /documents/{sha256}` and the web pages' document links answer is the same
+response (`download`), and the media types documents may have are said once here.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
 from services.api.commands import actor_of
 from services.auth import Principal
-from services.errors import Unprocessable
+from services.errors import NotFound, Unprocessable
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
+
+# The media types of documents (uploads, drafts, evidence), and those of them that are text.
+MEDIA_TYPES = ("text/markdown", "text/plain", "application/pdf")
+TEXT_TYPES = ("text/markdown", "text/plain")
 
 # The command fields that attach a document, by command type.
 ATTACHING_FIELDS: dict[str, tuple[str, ...]] = {"submit_draft": ("document",), "sign": ("evidence",)}
@@ -59,3 +67,23 @@ async def readable_document(session: AsyncSession, principal: Principal, sha256:
         if lifecycle.can_see(attachment.state, actor):
             return await queries.get_document(session, org=attachment.org, sha256=sha256)
     return None
+
+
+async def download(session: AsyncSession, principal: Principal, sha256: str) -> Response:
+    """The document as its download response (private, immutable: its hash is its name), or
+    404 for one the caller may not read."""
+    record = await readable_document(session, principal, sha256.lower())
+    if record is None:
+        # Unknown and not-yours look alike: a hash reveals nothing to those not party to it.
+        raise NotFound("Document not found.", sha256=sha256)
+    return Response(
+        content=record.content,
+        media_type=record.media_type,
+        headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"},
+    )
+
+
+async def draft_document(session: AsyncSession, draft: m.Draft) -> queries.DocumentRecord | None:
+    """A draft version's document: it is attached by its submitting organisation, whose
+    upload it must be."""
+    return await queries.get_document(session, org=draft.org, sha256=draft.document)

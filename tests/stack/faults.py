@@ -188,11 +188,10 @@ class Driver:
     ) -> httpx.Response:
         """A request retried while the stack is down or restarting: connection errors, 5xx."""
         delay = 0.2
+        headers = {**self.auth(person), **kwargs.pop("headers", {})}  # every retry sends them all
         while True:
             try:
-                response = await http.request(
-                    method, f"{self.api}{path}", headers={**self.auth(person), **kwargs.pop("headers", {})}, **kwargs
-                )
+                response = await http.request(method, f"{self.api}{path}", headers=headers, **kwargs)
                 if response.status_code < 500:
                     return response
             except RETRYABLE:
@@ -221,6 +220,8 @@ class Driver:
                 ).json()
                 if snapshot["stage"] == "implementation":
                     return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.agreement_id} stuck at {snapshot['stage']} v{snapshot['version']}")
                 step = await self.next_command(http, snapshot, deadline)
                 person, command = step
                 response = await self.call(

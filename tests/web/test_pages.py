@@ -3,8 +3,12 @@ sessions, CSRF refusals, visibility, the offline API docs."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import httpx
 
+from services.store import idempotency as kept_responses
 from tests.web.live import LiveStack, csrf_of, outside_hosts
 
 
@@ -195,4 +199,30 @@ async def test_an_amendment_is_proposed_from_the_agreement_page(web: LiveStack, 
     )
     assert again.status_code == 303
     assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == snapshot["version"]
+    await client.aclose()
+
+
+async def test_a_form_refused_and_sent_again_shows_the_same_refusal(web: LiveStack, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    # There is no draft to accept in a proposal: the workflow refuses, and the refusal is kept
+    # under the form's idempotency key, so sending the form again gets the same answer.
+    form = {"csrf": csrf_of(page.text), "type": "accept_draft", "version": "1", "idem": "refused-once"}
+    first = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+    again = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+    refusal = re.compile(r'<div class="error" role="alert">(.*?)</div>', re.S)
+    shown = refusal.search(first.text)
+    assert 400 <= first.status_code < 500 and shown, first.text
+    assert again.status_code == first.status_code
+    assert (found := refusal.search(again.text)) and found.group(1) == shown.group(1)
+    async with web.sessionmaker() as session:
+        kept = await kept_responses.find_response(
+            session, scope=f"{staff.org}/{staff.sub}", key="refused-once", since=datetime.now(UTC) - timedelta(hours=1)
+        )
+    assert kept is not None and kept.status == first.status_code
+    assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == created.json()["version"]
     await client.aclose()

@@ -16,7 +16,7 @@ from tests.web.live import LiveStack, csrf_of, outside_hosts, post_forms, screen
 from tests.web.test_browser import signed_in_page
 from tests.web.test_pages import proposal
 
-SCHEMA = Path(__file__).parents[2] / "services" / "web" / "schema"
+SCHEMA = Path(__file__).parents[2] / "services" / "api" / "web" / "schema"
 
 
 def ocds_validator() -> Draft4Validator:

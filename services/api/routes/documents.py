@@ -12,14 +12,11 @@ from pydantic import BaseModel
 
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
-from services.api.document_access import readable_document
+from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
 from services.store import queries
 
 router = APIRouter(tags=["documents"])
-
-MEDIA_TYPES = ("text/markdown", "text/plain", "application/pdf")
-TEXT_TYPES = ("text/markdown", "text/plain")
 
 
 class DocumentInfo(BaseModel):
@@ -80,15 +77,7 @@ async def upload_document(
     responses={200: {"content": {m: {} for m in MEDIA_TYPES}}},
 )
 async def download_document(sha256: str, session: SessionDep, principal: PrincipalDep) -> Response:
-    record = await readable_document(session, principal, sha256.lower())
-    if record is None:
-        # Unknown and not-yours look alike: a hash reveals nothing to those not party to it.
-        raise NotFound("Document not found.", sha256=sha256)
-    return Response(
-        content=record.content,
-        media_type=record.media_type,
-        headers={"ETag": f'"{record.sha256}"', "Cache-Control": "private, immutable"},
-    )
+    return await download(session, principal, sha256)
 
 
 @router.get(
@@ -110,9 +99,7 @@ async def diff_drafts(
         raise NotFound("No such draft version.", versions=missing)
     texts = []
     for version in (from_version, to_version):
-        # A draft is attached by its submitting organisation, whose upload it must be.
-        draft = drafts[version]
-        record = await queries.get_document(session, org=draft.org, sha256=draft.document)
+        record = await draft_document(session, drafts[version])
         if record is None:
             raise NotFound("Document not found.", version=version)
         if record.media_type not in TEXT_TYPES:

@@ -17,10 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
+from services.api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, READER_ZONES, Translator
 from services.auth import DEFAULT_TTL_SECONDS, Principal, decode_token
 from services.errors import PaktaError
 from services.settings import Settings
-from services.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, READER_ZONES, Translator
 
 SESSION_COOKIE = "pakta_session"
 LANG_COOKIE = "pakta_lang"
@@ -60,7 +60,7 @@ class WebSession:
 
     @property
     def csrf(self) -> str:
-        return self.data["c"]
+        return str(self.data["c"])  # always a string: `load_session` and `sign_in` see to it
 
     @property
     def tr(self) -> Translator:
@@ -106,15 +106,16 @@ class WebSession:
 
 async def load_session(request: Request) -> WebSession:
     settings: Settings = request.app.state.settings
-    data: dict[str, Any] = {}
+    loaded: object = None
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
         try:
-            data = _serializer(settings).loads(raw, max_age=DEFAULT_TTL_SECONDS)
+            loaded = _serializer(settings).loads(raw, max_age=DEFAULT_TTL_SECONDS)
         except BadSignature:
-            data = {}
+            loaded = None
+    data: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
     dirty = False
-    if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+    if not isinstance(data.get("c"), str):
         data, dirty = {"c": secrets.token_urlsafe(32)}, True
     principal = None
     token = data.get("t")

@@ -9,7 +9,7 @@ import textwrap
 from dataclasses import dataclass
 from html import escape
 
-from services.web.i18n import Translator
+from services.api.web.i18n import Translator
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.procedures import Procedure

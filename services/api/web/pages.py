@@ -11,8 +11,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.api.deps import SessionDep
+from services.api.web.session import WebSession, load_session
 from services.store import organisations
-from services.web.session import WebSession, load_session
 from workflows.messages import DEFAULT_TIME_ZONE
 
 HERE = Path(__file__).parent

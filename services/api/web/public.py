@@ -17,30 +17,31 @@ import io
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import CursorResult, Table, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.deps import SessionDep
+from services.api.web.pages import WebDep, error_page, redirect, render
+from services.api.web.session import WebSession
+from services.auth import Principal
 from services.store.models import Agreement, PublicFeedback, PublishedOrganisation
-from services.web.pages import WebDep, error_page, redirect, render
-from services.web.session import WebSession
 from workflows import lifecycle
 from workflows import messages as m
 
 router = APIRouter(include_in_schema=False)
 
-PUBLISHED = cast(Table, PublishedOrganisation.__table__)
-FEEDBACK = cast(Table, PublicFeedback.__table__)
+PUBLISHED = PublishedOrganisation.__table__
+FEEDBACK = PublicFeedback.__table__
 # Citizens' feedback: at most this many messages per sender per hour (and per agreement).
 FEEDBACK_PER_HOUR = 5
 FEEDBACK_PER_AGREEMENT_PER_HOUR = 2
 MAX_FEEDBACK_CHARS = 2000
-AGREEMENTS = cast(Table, Agreement.__table__)
+AGREEMENTS = Agreement.__table__
 OCDS_PREFIX = "ocds-pakta"
 CSV_COLUMNS = (
     "id",
@@ -120,7 +121,7 @@ def public_view(state: m.AgreementState) -> dict[str, Any]:
     }
 
 
-def aggregates(views: list[dict[str, Any]]) -> dict[str, Counter]:
+def aggregates(views: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     return {
         "region": Counter(v["initiator"].name or v["initiator"].org for v in views),
         "sector": Counter(v["sector"] for v in views),
@@ -239,8 +240,6 @@ def _base_url(request: Request) -> str:
 
 @router.get("/public")
 async def _public_root() -> Response:
-    from starlette.responses import RedirectResponse
-
     return RedirectResponse("/public/", status_code=307)
 
 
@@ -415,7 +414,7 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
     return redirect(ws, f"/public/agreements/{agreement_id}?sent=1#feedback")
 
 
-async def _moderator(request: Request, ws: WebSession):
+async def _moderator(request: Request, ws: WebSession) -> Principal | None:
     principal = ws.require(request)
     return principal if principal.has_role("staff", "admin") else None
 

@@ -145,7 +145,7 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def validate_command(body: dict[str, Any], lang: str = "en") -> Any:
+def validate_command(body: dict[str, Any], lang: str = "en") -> m.Command:
     try:
         return COMMAND.validate_python(body)
     except ValidationError as error:

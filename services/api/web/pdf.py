@@ -12,13 +12,13 @@ from starlette.responses import Response
 
 from services.api.agreements_read import load_visible
 from services.api.deps import SessionDep
+from services.api.web.i18n import Translator
+from services.api.web.pages import WebDep, error_page
 from services.errors import NotFound
 from services.store import queries
-from services.web.i18n import Translator
-from services.web.pages import WebDep, error_page
 from workflows import lifecycle
 from workflows import messages as m
-from workflows.procedures import CHANGE_PROCEDURES
+from workflows.procedures import CHANGE_PROCEDURES, Procedure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -55,7 +55,7 @@ class Summary(FPDF):
         self.multi_cell(0, 5.5, plain(text), new_x="LMARGIN", new_y="NEXT")
 
 
-def summary_pdf(state: m.AgreementState, events: list, tr: Translator) -> bytes:
+def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: Translator) -> bytes:
     t = tr.t
     pdf = Summary(state.title)
     pdf.alias_nb_pages()
@@ -84,16 +84,16 @@ def summary_pdf(state: m.AgreementState, events: list, tr: Translator) -> bytes:
     names = {s.key: tr.step_name(s) for p in lifecycle_procedures(state) for s in p.steps}
     for e in events:
         who = f"{e.actor.get('sub')} ({e.actor.get('org') or 'system'})"
+        step_key = str(e.data.get("step") or "")
+        step = names.get(step_key, step_key)
         if e.type == "agreement_submitted":
             pdf.line_of(f"- {tr.action('submit')}: {who}, {tr.datetime(e.at)}")
         elif e.type == "gate_decided":
-            step = names.get(e.data.get("step"), e.data.get("step"))
             org = f" / {e.data['org']}" if e.data.get("org") else ""
             pdf.line_of(
                 f"- {step} [{tr.gate(e.data.get('gate'))}{org}]: {e.data.get('outcome')} - {who}, {tr.datetime(e.at)}"
             )
         elif e.type == "step_completed":
-            step = names.get(e.data.get("step"), e.data.get("step"))
             pdf.line_of(f"- {t('Passed')}: {step}, {tr.datetime(e.at)}")
         elif e.type in ("implementation_started", "agreement_rejected", "agreement_withdrawn", "agreement_terminated"):
             pdf.line_of(f"- {e.type.replace('_', ' ')}: {tr.datetime(e.at)}")
@@ -115,7 +115,7 @@ def summary_pdf(state: m.AgreementState, events: list, tr: Translator) -> bytes:
     return bytes(pdf.output())
 
 
-def lifecycle_procedures(state: m.AgreementState) -> list:
+def lifecycle_procedures(state: m.AgreementState) -> list[Procedure]:
     procedures = [lifecycle.procedure_of(state)]
     if state.change is not None:
         procedures.append(lifecycle.active_procedure(state))

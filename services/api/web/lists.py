@@ -1,10 +1,12 @@
-"""Lists, CSV export and the dashboard. The filters are the API's own (`GET /agreements`:
-stage, kind, org, q, overdue, expiring_within_days), applied by calling its route function,
-so a list in the browser, its CSV and the API never disagree."""
+"""Lists, CSV export and the dashboard. The filters and the listing are the API's own
+(`GET /agreements`: stage, kind, org, q, overdue, expiring_within_days; the shared
+`services.api.agreements_read.list_visible`), so a list in the browser, its CSV and the API
+never disagree."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import Counter
 from datetime import timedelta
@@ -13,21 +15,22 @@ from typing import Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api import commands
+from services.api.agreements_read import AgreementFilters, AgreementPage, AgreementSummary, list_visible
 from services.api.deps import SessionDep
-from services.api.routes import agreements as api_agreements
+from services.api.web.pages import WebDep, render
 from services.auth import Principal
 from services.errors import PaktaError
 from services.store import queries
-from services.web.pages import WebDep, render
 from workflows import messages as m
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-STAGES = get_args(m.Stage)
-KINDS = get_args(m.Kind)
+STAGES: tuple[m.Stage, ...] = get_args(m.Stage)
+KINDS: tuple[m.Kind, ...] = get_args(m.Kind)
 CSV_COLUMNS = (
     "id",
     "title",
@@ -44,30 +47,28 @@ CSV_COLUMNS = (
 )
 
 
-def filters_of(request: Request) -> dict[str, Any]:
+def filters_of(request: Request) -> AgreementFilters:
+    """The list's filters from its query string; a value the API would refuse is left out."""
     q = request.query_params
+    stage, kind = q.get("stage"), q.get("kind")
     days = q.get("expiring_within_days") or ""
-    return {
-        "stage": q.get("stage") if q.get("stage") in STAGES else None,
-        "kind": q.get("kind") if q.get("kind") in KINDS else None,
-        "org": (q.get("org") or "").strip()[:64] or None,
-        "q": (q.get("q") or "").strip()[:200] or None,
-        "overdue": q.get("overdue") in ("1", "true", "on"),
-        "expiring_within_days": int(days) if days.isdigit() and int(days) <= 3650 else None,
-    }
-
-
-async def page_of(session, principal: Principal, filters: dict[str, Any], limit: int, cursor: str | None):
-    return await api_agreements.list_agreements(
-        session=session, principal=principal, limit=limit, cursor=cursor, **filters
+    return AgreementFilters(
+        stage=next((s for s in STAGES if s == stage), None),
+        kind=next((k for k in KINDS if k == kind), None),
+        org=(q.get("org") or "").strip()[:64] or None,
+        q=(q.get("q") or "").strip()[:200] or None,
+        overdue=q.get("overdue") in ("1", "true", "on"),
+        expiring_within_days=int(days) if days.isdigit() and int(days) <= 3650 else None,
     )
 
 
-async def all_of(session, principal: Principal, filters: dict[str, Any], most: int = 10_000) -> list[Any]:
-    items: list[Any] = []
+async def all_of(
+    session: AsyncSession, principal: Principal, filters: AgreementFilters, most: int = 10_000
+) -> list[AgreementSummary]:
+    items: list[AgreementSummary] = []
     cursor = None
     while len(items) < most:
-        page = await page_of(session, principal, filters, 200, cursor)
+        page = await list_visible(session, principal, filters, limit=200, cursor=cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -75,8 +76,9 @@ async def all_of(session, principal: Principal, filters: dict[str, Any], most: i
     return items
 
 
-def query_string(filters: dict[str, Any], **extra: Any) -> str:
-    values = {k: ("true" if v is True else v) for k, v in {**filters, **extra}.items() if v not in (None, False, "")}
+def query_string(filters: AgreementFilters, **extra: Any) -> str:
+    given = {**dataclasses.asdict(filters), **extra}
+    values = {k: ("true" if v is True else v) for k, v in given.items() if v not in (None, False, "")}
     return urlencode(values)
 
 
@@ -85,10 +87,11 @@ async def agreement_list(request: Request, ws: WebDep, session: SessionDep) -> R
     principal = ws.require(request)
     filters = filters_of(request)
     cursor = request.query_params.get("cursor") or None
+    page: AgreementPage
     try:
-        page = await page_of(session, principal, filters, 50, cursor)
-    except PaktaError:
-        page = await page_of(session, principal, filters, 50, None)
+        page = await list_visible(session, principal, filters, limit=50, cursor=cursor)
+    except PaktaError:  # a cursor that is not one the list gave: its first page
+        page = await list_visible(session, principal, filters, limit=50, cursor=None)
     return render(
         request,
         ws,
@@ -123,10 +126,19 @@ async def agreement_csv(request: Request, ws: WebDep, session: SessionDep) -> Re
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """An agreement's latest evaluation score, for the dashboard."""
+
+    item: AgreementSummary
+    score: int
+    number: int
+
+
 @router.get("/dashboard")
 async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
-    items = await all_of(session, principal, {})
+    items = await all_of(session, principal, AgreementFilters())
     now = commands.now_utc()
     soon = now.date() + timedelta(days=90)
     partners: Counter[str] = Counter()
@@ -146,14 +158,15 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
         for i in items
         if i.end_date is not None and now.date() <= i.end_date <= soon and i.stage not in m.TERMINAL_STAGES
     ]
-    scores = []
+    scores: list[Score] = []
     for item in items:
         if item.stage in ("implementation", "expired", "terminated"):
             record = await queries.get_agreement(session, agreement_id=item.id)
             concluded = [e for e in record.state.evaluations if e.score is not None] if record else []
-            if concluded:
-                scores.append({"item": item, "score": concluded[-1].score, "number": concluded[-1].number})
-    average = sum(s["score"] for s in scores) / len(scores) if scores else None
+            last = concluded[-1] if concluded else None
+            if last is not None and last.score is not None:
+                scores.append(Score(item=item, score=last.score, number=last.number))
+    average = sum(s.score for s in scores) / len(scores) if scores else None
     return render(
         request,
         ws,
@@ -163,7 +176,7 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
         overdue=overdue,
         ending=ending,
         now=now,
-        scores=sorted(scores, key=lambda s: s["score"]),
+        scores=sorted(scores, key=lambda s: s.score),
         average=average,
     )
 
@@ -174,7 +187,7 @@ async def known_organisations(request: Request, ws: WebDep, session: SessionDep)
     form's datalist (loaded by htmx): their own, and the parties of the agreements they see."""
     principal = ws.require(request)
     orgs = {principal.org}
-    for item in await all_of(session, principal, {}, most=2000):
+    for item in await all_of(session, principal, AgreementFilters(), most=2000):
         orgs.update(item.orgs)
     options = "".join(f'<option value="{escape(org)}"></option>' for org in sorted(orgs))
     return ws.apply(Response(options, media_type="text/html; charset=utf-8"))

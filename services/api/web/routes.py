@@ -1,32 +1,32 @@
 """The pages of the people in the loop under `/ui/`: sign-in, inbox, agreement, drafts,
-actions, proposal form. Reads go through the API's own loaders (`load_visible`, the inbox's
-`awaited`); every action goes through the API's route functions themselves
-(`services.api.routes.agreements.act` / `create_agreement`), so the same validation,
-idempotency and audit apply, and a refusal is the decider's message."""
+actions, proposal form. Reads go through the API's own shared modules (`load_visible`,
+`inbox_items`, `document_access`); every action goes through the same functions as the JSON
+API's routes (`services.api.actions.perform`, `services.api.proposals.propose`), so the same
+validation, idempotency and audit apply, and a refusal is the decider's message."""
 
 from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, get_args
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
+from temporalio.client import Client
 
-from services.api import commands
+from services.api import actions, commands
 from services.api.agreements_read import load_visible
 from services.api.deps import SessionDep, SettingsDep, TemporalDep
-from services.api.routes import agreements as api_agreements
-from services.api.routes import documents as api_documents
-from services.api.routes.inbox import awaited
-from services.auth import Principal, decode_token, mint_token
-from services.errors import NotFound, PaktaError
-from services.store import notifications as notification_store
-from services.store import queries
-from services.web import svg
-from services.web.forms import (
+from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
+from services.api.inbox_items import awaited, inbox_items
+from services.api.proposals import propose
+from services.api.web import svg
+from services.api.web.forms import (
     MAX_INDICATORS,
     MAX_PARTIES,
     FormProblem,
@@ -36,17 +36,23 @@ from services.web.forms import (
     proposal_from_form,
     validate_command,
 )
-from services.web.i18n import LANGUAGES, READER_ZONES
-from services.web.oidc import client_of
-from services.web.pages import WebDep, error_page, redirect, render
-from services.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
+from services.api.web.i18n import LANGUAGES, READER_ZONES
+from services.api.web.oidc import client_of
+from services.api.web.pages import WebDep, error_page, redirect, render
+from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
+from services.auth import Principal, decode_token, mint_token
+from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
+from services.errors import NotFound, PaktaError
+from services.settings import Settings
+from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-async def csrf_form(request: Request, ws: WebSession):
+async def csrf_form(request: Request, ws: WebSession) -> FormData:
+    """The posted form, once its CSRF token (field or header) is checked."""
     form = await request.form()
     ws.check_csrf(form.get("csrf") or request.headers.get("X-CSRF-Token"))
     return form
@@ -55,13 +61,25 @@ async def csrf_form(request: Request, ws: WebSession):
 # ---------------------------------------------------------------- sign-in
 
 
-def demo_people(settings) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DemoPerson:
+    """One of the demo people offered on the sign-in page."""
+
+    key: str
+    sub: str
+    org: str
+    roles: tuple[str, ...]
+    gates: tuple[str, ...]
+
+
+def demo_people(settings: Settings) -> list[DemoPerson]:
     """The demo people of `pakta dev` (dev only: production signs in with a token or OIDC)."""
     if settings.is_production:
         return []
-    from services.devstack import DEMO_ORG, DEMO_USERS  # dev-only module: loaded on a dev sign-in page only
-
-    return [{"key": name, "sub": f"demo-{name}", "org": DEMO_ORG, **user} for name, user in DEMO_USERS.items()]
+    return [
+        DemoPerson(key=name, sub=demo_sub(name), org=DEMO_ORG, roles=user.roles, gates=user.gates)
+        for name, user in DEMO_USERS.items()
+    ]
 
 
 @router.get("/signin")
@@ -83,10 +101,10 @@ async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Respons
     next_path = safe_next(str(form.get("next") or ""))
     person = str(form.get("person") or "")
     token = str(form.get("token") or "").strip()
-    people = {p["key"]: p for p in demo_people(settings)}
+    people = {p.key: p for p in demo_people(settings)}
     if person in people:
         p = people[person]
-        token = mint_token(settings, sub=p["sub"], org=p["org"], roles=p["roles"], gates=p.get("gates", []))
+        token = mint_token(settings, sub=p.sub, org=p.org, roles=p.roles, gates=p.gates)
     try:
         principal = decode_token(settings, token) if token else None
     except PaktaError:
@@ -128,30 +146,29 @@ async def preferences(request: Request, ws: WebDep) -> Response:
 # ---------------------------------------------------------------- inbox
 
 
-def inbox_items(states: list[m.AgreementState], principal: Principal, now: datetime) -> list[Any]:
-    actor = commands.actor_of(principal)
-    items = [item for state in states if lifecycle.can_see(state, actor) for item in awaited(state, actor, now)]
-    far = datetime.max.replace(tzinfo=now.tzinfo)
-    # Overdue first, then by deadline, then the oldest untouched.
-    items.sort(key=lambda i: (not (i.due_at is not None and i.due_at < now), i.due_at or far, i.updated_at))
-    return items
-
-
 @router.get("/")
 @router.get("/inbox")
 async def inbox(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """What awaits the reader, as `GET /inbox` has it: soonest deadline (so the overdue) first."""
     principal = ws.require(request)
     now = commands.now_utc()
-    ministry = principal.has_role("approver") and principal.holds_gate("ministry")
-    states = await notification_store.open_agreements(session, viewer_org=principal.org, ministry=ministry)
-    items = inbox_items(states, principal, now)
+    items = await inbox_items(session, principal, now)
     return render(request, ws, "inbox.html", items=items, now=now, idem=uuid.uuid4().hex)
 
 
 # ---------------------------------------------------------------- proposal form
 
 
-def _proposal_page(request, ws, *, values, errors, state=None, status=200, error=None) -> Response:
+def _proposal_page(
+    request: Request,
+    ws: WebSession,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    state: m.AgreementState | None = None,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
     return render(
         request,
         ws,
@@ -185,13 +202,12 @@ async def create_proposal(
     t = ws.tr.t
     try:
         proposal = proposal_from_form(form, ws.lang)
-        snapshot = await api_agreements.create_agreement(
+        snapshot, _ = await propose(
+            session,
+            temporal,
+            settings,
             proposal=proposal,
-            response=Response(),
-            session=session,
             principal=principal,
-            temporal=temporal,
-            settings=settings,
             idempotency_key=str(form.get("idem") or "") or None,
         )
     except FormProblem as problem:
@@ -211,7 +227,7 @@ async def create_proposal(
 # ---------------------------------------------------------------- agreement
 
 
-async def _visible(session, agreement_id: str, principal: Principal) -> m.AgreementState | None:
+async def _visible(session: AsyncSession, agreement_id: str, principal: Principal) -> m.AgreementState | None:
     try:
         return await load_visible(session, agreement_id, principal)
     except NotFound:
@@ -236,7 +252,9 @@ def documents_of(state: m.AgreementState) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-async def agreement_context(session, state: m.AgreementState, principal: Principal, ws: WebSession) -> dict[str, Any]:
+async def agreement_context(
+    session: AsyncSession, state: m.AgreementState, principal: Principal, ws: WebSession
+) -> dict[str, Any]:
     actor = commands.actor_of(principal)
     now = commands.now_utc()
     snapshot = lifecycle.snapshot(state, actor, now)
@@ -288,7 +306,7 @@ async def chain_status(agreement_id: str, request: Request, ws: WebDep, session:
 
 def side_by_side(old: list[str], new: list[str]) -> list[dict[str, Any]]:
     """Rows of a two-column diff: (line number, text) on each side and what changed."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         for k in range(max(i2 - i1, j2 - j1)):
@@ -306,9 +324,10 @@ def side_by_side(old: list[str], new: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _text_of(session, sha256: str) -> list[str] | None:
-    record = await queries.get_document(session, sha256=sha256)
-    if record is None or record.media_type not in api_documents.TEXT_TYPES:
+async def _text_of(session: AsyncSession, draft: m.Draft) -> list[str] | None:
+    """A text draft's lines (None for a draft that is not text)."""
+    record = await draft_document(session, draft)
+    if record is None or record.media_type not in TEXT_TYPES:
         return None
     return record.content.decode("utf-8").splitlines()
 
@@ -324,8 +343,8 @@ async def draft_page(agreement_id: str, version: int, request: Request, ws: WebD
         return _not_found(request, ws)
     earlier = [d for d in state.drafts if d.kind == draft.kind and d.scope == draft.scope and d.version < version]
     previous = earlier[-1] if earlier else None
-    new = await _text_of(session, draft.document)
-    old = (await _text_of(session, previous.document)) if previous else []
+    new = await _text_of(session, draft)
+    old = (await _text_of(session, previous)) if previous else []
     rows = side_by_side(old or [], new) if new is not None and old is not None else None
     actor = commands.actor_of(principal)
     allowed = lifecycle.allowed_actions(state, actor, commands.now_utc())
@@ -349,12 +368,45 @@ async def draft_page(agreement_id: str, version: int, request: Request, ws: WebD
 async def document(sha256: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
     try:
-        return await api_documents.download_document(sha256, session, principal)
+        return await download(session, principal, sha256)
     except NotFound:
         return _not_found(request, ws)
 
 
 # ---------------------------------------------------------------- actions
+
+
+def _edge(request: Request, session: AsyncSession, temporal: Client, settings: Settings) -> actions.Edge:
+    return actions.Edge(
+        session=session, sessionmaker=request.app.state.sessionmaker, temporal=temporal, settings=settings
+    )
+
+
+async def _perform(
+    request: Request,
+    edge: actions.Edge,
+    principal: Principal,
+    agreement_id: str,
+    command: m.Command,
+    *,
+    if_match: str | None = None,
+    idempotency_key: str | None = None,
+) -> None:
+    """Perform the action as `POST /agreements/{id}/actions` does; a refusal raises, also
+    the replayed refusal of a form sent again with the same idempotency key."""
+    result = await actions.perform(
+        edge,
+        principal=principal,
+        agreement_id=agreement_id,
+        command=command,
+        path=request.url.path,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
+    )
+    if isinstance(result, JSONResponse):
+        refusal = actions.refusal_of(result)
+        if refusal is not None:
+            raise refusal
 
 
 @router.post("/agreements/{agreement_id}/act")
@@ -383,14 +435,12 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
         if body["type"] == "sign" and body.get("method") == "wet_ink":
             body["evidence"] = await _uploaded_scan(session, form, principal, t, ws.settings.document_max_bytes)
         command = validate_command(body, ws.lang)
-        await api_agreements.act(
-            agreement_id=agreement_id,
-            command=command,
-            response=Response(),
-            session=session,
-            principal=principal,
-            temporal=temporal,
-            if_match=None,
+        await _perform(
+            request,
+            _edge(request, session, temporal, ws.settings),
+            principal,
+            agreement_id,
+            command,
             idempotency_key=str(form.get("idem") or "") or None,
         )
     except FormProblem as problem:
@@ -407,12 +457,14 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
     return redirect(ws, f"{back}{separator}done={body['type']}")
 
 
-async def _uploaded_scan(session, form, principal: Principal, t, limit: int) -> str:
+async def _uploaded_scan(
+    session: AsyncSession, form: FormData, principal: Principal, t: Callable[[str], str], limit: int
+) -> str:
     """The scan of a wet-ink signature, stored like `POST /documents` stores a document."""
     scan = form.get("scan")
     content = await scan.read() if isinstance(scan, UploadFile) else b""
     media_type = (scan.content_type or "").split(";")[0].strip().lower() if isinstance(scan, UploadFile) else ""
-    if not content or media_type not in api_documents.MEDIA_TYPES or len(content) > limit:
+    if not content or media_type not in MEDIA_TYPES or len(content) > limit:
         message = t("Upload the signed scan (PDF).")
         raise FormProblem(message, {"scan": message})
     record = await queries.put_document(
@@ -421,7 +473,16 @@ async def _uploaded_scan(session, form, principal: Principal, t, limit: int) -> 
     return record.sha256
 
 
-async def _agreement_with_error(request, ws, session, principal, agreement_id, status, message, errors) -> Response:
+async def _agreement_with_error(
+    request: Request,
+    ws: WebSession,
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: str,
+    status: int,
+    message: str,
+    errors: dict[str, str],
+) -> Response:
     state = await _visible(session, agreement_id, principal)
     if state is None:
         return _not_found(request, ws)
@@ -453,15 +514,13 @@ async def save_proposal(
         proposal = proposal_from_form(form, ws.lang)
         changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
         command = m.Edit.model_validate({"type": "edit", **changes})
-        await api_agreements.act(
-            agreement_id=agreement_id,
-            command=command,
-            response=Response(),
-            session=session,
-            principal=principal,
-            temporal=temporal,
-            if_match=f'"{state.version}"',
-            idempotency_key=None,
+        await _perform(
+            request,
+            _edge(request, session, temporal, ws.settings),
+            principal,
+            agreement_id,
+            command,
+            if_match=actions.etag(state.version),
         )
     except FormProblem as problem:
         return _proposal_page(

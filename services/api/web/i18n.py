@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from workflows.messages import LocalizedName
+from workflows.procedures import Step
+
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 LOCALES = {"id": "id_ID", "en": "en_GB"}
@@ -317,8 +320,9 @@ class Translator:
     def gate(self, gate: str | None) -> str:
         return GATES[self.lang].get(gate or "", gate or "")
 
-    def step_name(self, name) -> str:  # a LocalizedName or a procedure Step
-        if hasattr(name, "name_id"):
+    def step_name(self, name: LocalizedName | Step) -> str:
+        """A step's name: from a snapshot's step view (`LocalizedName`) or a procedure's `Step`."""
+        if isinstance(name, Step):
             return name.name_id if self.lang == "id" else name.name_en
         return name.id if self.lang == "id" else name.en
 

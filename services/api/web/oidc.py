@@ -21,11 +21,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from services.api.web.pages import WebDep, error_page, redirect
+from services.api.web.session import safe_next
 from services.auth import decode_token
 from services.errors import PaktaError
 from services.settings import Settings
-from services.web.pages import WebDep, error_page, redirect
-from services.web.session import safe_next
 
 router = APIRouter(prefix="/ui/oidc", include_in_schema=False)
 

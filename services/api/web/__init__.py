@@ -15,14 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from services.web.session import CsrfRefused, SignInRequired, sign_in_url
+from services.api.web.session import CsrfRefused, SignInRequired, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from services.web import lists, oidc, pdf, public, routes
-    from services.web.pages import error_page, standalone_session
+    from services.api.web import lists, oidc, pdf, public, routes
+    from services.api.web.pages import error_page, standalone_session
 
     app.include_router(oidc.router)
     app.include_router(lists.router)

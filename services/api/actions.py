@@ -1,0 +1,146 @@
+"""Performing an action on an agreement, once, for every edge of the API that sends one:
+`POST /agreements/{id}/actions` (services.api.routes.agreements) and the web pages' forms
+(services.api.web) both call `perform`, so both get the same visibility, version check,
+early refusal, document check, Idempotency-Key replay and audit.
+
+The decider decides (here early, from the read model, and again in the workflow's
+validator); the workflow records. The caller turns the result into its response: a
+snapshot (with its ETag), or the replayed first response of a retried key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from services.api import commands, idempotency
+from services.api.agreements_read import load_visible
+from services.api.document_access import check_attachable
+from services.auth import Principal
+from services.errors import PaktaError, Unprocessable
+from services.settings import Settings
+from workflows import lifecycle
+from workflows import messages as m
+
+
+def etag(version: int) -> str:
+    """An agreement version as the ETag (and If-Match) of its snapshot."""
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header requires (None for none, or `*`)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Unprocessable(
+            "If-Match must carry the agreement's version as returned in its ETag.", code="invalid_if_match"
+        )
+    return int(tag)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What an action needs from the request's edge: its database session (which commits at
+    the edge), a sessionmaker for the idempotency records (committed on their own), the
+    Temporal client and the settings."""
+
+    session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession]
+    temporal: Client
+    settings: Settings
+
+
+async def perform(
+    edge: Edge,
+    *,
+    principal: Principal,
+    agreement_id: str,
+    command: m.Command,
+    path: str,
+    if_match: str | None = None,
+    idempotency_key: str | None = None,
+) -> m.Snapshot | JSONResponse:
+    """Send `command` to the agreement as `principal`. Returns the snapshot after it, or —
+    for a retry of the same request under the same Idempotency-Key — the first response
+    again (`Idempotent-Replayed: true`; a success or a stored refusal). Raises PaktaError
+    for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
+    422, 409, ...). `path` is the path the request was sent to: with the command and
+    If-Match it is the request's fingerprint for the key."""
+    state = await load_visible(edge.session, agreement_id, principal)
+    expected = expected_version(if_match)
+    if idempotency_key is None:
+        return await _send(edge, state, command, principal, expected, idempotency_key)
+    # A retry gets the first response again; only a first try reaches the workflow.
+    keyed = idempotency.KeyedRequest(
+        principal=principal,
+        key=idempotency_key,
+        request_fingerprint=idempotency.fingerprint(
+            "POST", path, {"command": command.model_dump(mode="json"), "if_match": if_match}
+        ),
+        now=commands.now_utc(),
+        retention=timedelta(hours=edge.settings.idempotency_retention_hours),
+    )
+    replayed = await idempotency.replay(edge.sessionmaker, keyed)
+    if replayed is not None:
+        return replayed
+    try:
+        snapshot = await _send(edge, state, command, principal, expected, idempotency_key)
+    except PaktaError as error:
+        if 400 <= error.status < 500:
+            await idempotency.remember(edge.sessionmaker, keyed, status=error.status, body=error.to_body(), etag=None)
+        raise
+    body = snapshot.model_dump(mode="json")
+    twin = await idempotency.remember(edge.sessionmaker, keyed, status=200, body=body, etag=etag(snapshot.version))
+    if twin is not None:
+        return twin
+    return snapshot
+
+
+def refusal_of(replayed: JSONResponse) -> PaktaError | None:
+    """The refusal a replayed response carries, as the error it was (None for a success):
+    for a caller that shows refusals itself rather than sending the response on."""
+    if replayed.status_code < 400:
+        return None
+    body = json.loads(bytes(replayed.body))
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return PaktaError(status=replayed.status_code)
+    details = {k: v for k, v in error.items() if k not in ("code", "message")}
+    return PaktaError(
+        str(error.get("message") or ""), code=error.get("code"), status=replayed.status_code, details=details
+    )
+
+
+async def _send(
+    edge: Edge,
+    state: m.AgreementState,
+    command: m.Command,
+    principal: Principal,
+    expected: int | None,
+    idempotency_key: str | None,
+) -> m.Snapshot:
+    await check_attachable(edge.session, principal, command)
+    if idempotency_key is None:
+        # Refuse early from the read model (same decider): closed agreements have no running
+        # workflow, and a refusal needs no round trip. The workflow's validator decides again.
+        # With a key the workflow alone decides: a retry whose first answer was lost must reach
+        # the update it already applied (same update id), not be refused here as stale.
+        actor, now = commands.actor_of(principal), commands.now_utc()
+        try:
+            lifecycle.decide(state, command, actor, now, expected)
+        except lifecycle.DomainError as error:
+            raise commands.domain_error(error) from None
+    return await commands.send_command(
+        edge.temporal,
+        agreement_id=state.id,
+        command=command,
+        principal=principal,
+        expected_version=expected,
+        idempotency_key=idempotency_key,
+    )

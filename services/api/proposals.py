@@ -1,0 +1,36 @@
+"""Starting an agreement from a proposal, for every edge of the API that starts one:
+`POST /agreements` (services.api.routes.agreements) and the web pages' proposal form
+(services.api.web). What the proposal leaves unsaid comes from the parties' organisation
+settings; the same Idempotency-Key starts the same agreement once."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from services.api import commands
+from services.auth import Principal
+from services.settings import Settings
+from services.store import organisations
+from workflows import messages as m
+
+
+async def propose(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    *,
+    proposal: m.Proposal,
+    principal: Principal,
+    idempotency_key: str | None,
+) -> tuple[m.Snapshot, bool]:
+    """Start the agreement in draft as `principal` (the decider checks they may). Returns
+    its snapshot and whether it was created now (False: a retry of the same key)."""
+    proposal = await organisations.apply_defaults(session, proposal)
+    return await commands.start_agreement(
+        temporal,
+        task_queue=settings.temporal_task_queue,
+        proposal=proposal,
+        principal=principal,
+        idempotency_key=idempotency_key,
+    )
