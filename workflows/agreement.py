@@ -71,12 +71,16 @@ def workflow_id(agreement_id: str) -> str:
     return f"agreement-{agreement_id}"
 
 
-def domain_failure(error: lifecycle.DomainError) -> ApplicationError:
+def domain_failure(error: lifecycle.DomainError, version: int | None = None) -> ApplicationError:
     """The one way a refusal leaves the workflow: an ApplicationError whose type is the
-    error code and whose first detail carries the HTTP status and the explanation."""
+    error code and whose first detail carries the HTTP status and the explanation — and the
+    agreement's version as the workflow knows it (the API compares it with its read model)."""
+    details = {"status": error.status, "code": error.code, "message": error.message, **error.details}
+    if version is not None:
+        details.setdefault("version", version)
     return ApplicationError(
         error.message,
-        {"status": error.status, "code": error.code, "message": error.message, **error.details},
+        details,
         type=error.code,
         non_retryable=True,
     )
@@ -211,7 +215,7 @@ class AgreementWorkflow:
             try:
                 events = lifecycle.decide(state, request.command, request.actor, now, request.expected_version)
             except lifecycle.DomainError as error:
-                raise domain_failure(error) from None
+                raise domain_failure(error, state.version) from None
             await self._record(events)
             self._commands += 1
         return lifecycle.snapshot(self._require_state(), request.actor, workflow.now())
@@ -236,7 +240,27 @@ class AgreementWorkflow:
                 request.expected_version,
             )
         except lifecycle.DomainError as error:
-            raise domain_failure(error) from None
+            raise domain_failure(error, self._state.version) from None
+
+    @workflow.update
+    async def resync(self, actor: m.Actor) -> m.Snapshot:
+        """Record nothing new, but bring the read model and audit trail back to this history:
+        rows a task wrote that history does not hold (the stack died between recording and
+        completing the task, or Temporal lost its last writes) are superseded and the state is
+        projected again. The API asks for it when its read model is ahead of the workflow."""
+        async with self._lock:
+            await self._record([])
+        return lifecycle.snapshot(self._require_state(), actor, workflow.now())
+
+    @resync.validator
+    def validate_resync(self, actor: m.Actor) -> None:
+        if self._state is None or not lifecycle.can_see(self._state, actor):
+            raise ApplicationError(
+                "Agreement not found.",
+                {"status": 404, "code": "not_found", "message": "Agreement not found."},
+                type="not_found",
+                non_retryable=True,
+            )
 
     @workflow.update
     async def ready(self, actor: m.Actor) -> m.Snapshot:
@@ -310,7 +334,8 @@ class AgreementWorkflow:
         self._state = state
         self._heads[state.seq] = recorded.head
         self._notifications = [task for task in self._notifications if not task.done()]
-        self._notifications.append(asyncio.create_task(self._notify(events, state)))
+        if events:
+            self._notifications.append(asyncio.create_task(self._notify(events, state)))
 
     async def _notify(self, events: list[m.Event], state: m.AgreementState) -> object:
         return await workflow.start_child_workflow(

@@ -135,12 +135,22 @@ async def _send(
         try:
             lifecycle.decide(state, command, actor, now, expected)
         except lifecycle.DomainError as error:
+            error.details.setdefault("version", state.version)
             raise commands.domain_error(error) from None
-    return await commands.send_command(
-        edge.temporal,
-        agreement_id=state.id,
-        command=command,
-        principal=principal,
-        expected_version=expected,
-        idempotency_key=idempotency_key,
-    )
+    try:
+        return await commands.send_command(
+            edge.temporal,
+            agreement_id=state.id,
+            command=command,
+            principal=principal,
+            expected_version=expected,
+            idempotency_key=idempotency_key,
+        )
+    except PaktaError as refusal:
+        # The workflow refused on a version older than the read model's: a task recorded
+        # rows that its history lost. History is the truth: let the workflow bring the read
+        # model back to it, so the caller's next look shows where the agreement really is.
+        known = refusal.details.get("version")
+        if isinstance(known, int) and known < state.version:
+            await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
+        raise

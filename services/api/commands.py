@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -19,6 +20,7 @@ from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 
+log = structlog.get_logger("pakta.api")
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f3c7a52-0b7e-4d6c-8f0e-7b3e2d9f1a11")
 
 
@@ -188,3 +190,15 @@ def _unavailable(error: BaseException) -> PaktaError:
     return ServiceUnavailable(
         "The workflow service is unavailable; try again.", code="temporal_unavailable", reason=str(error)
     )
+
+
+async def resync(client: Client, *, agreement_id: str, principal: Principal) -> None:
+    """Ask the agreement's workflow to bring the read model back to its history (see
+    `AgreementWorkflow.resync`). Best effort: a failure is logged, the caller's own answer
+    stands, and the next command or the daily reconciliation repairs it anyway."""
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    try:
+        await handle.execute_update(AgreementWorkflow.resync, actor_of(principal))
+        log.warning("read_model_resynced", agreement_id=agreement_id)
+    except Exception as error:
+        log.error("read_model_resync_failed", agreement_id=agreement_id, error_class=type(error).__name__)

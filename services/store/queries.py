@@ -160,6 +160,9 @@ async def append_events(
     last_seq, head = await _head(session, state.id)
 
     conflict = await _first_conflict(session, [e for e in events if e.seq <= last_seq])
+    if conflict is None and last_seq > state.seq:
+        # Rows beyond the state this history reached: written by tasks history does not hold.
+        conflict = state.seq + 1
     superseded = 0
     if conflict is not None:
         superseded = await _supersede_from(session, agreement_id=state.id, seq=conflict, recorder=recorder)

@@ -321,3 +321,40 @@ async def test_withdraw_and_reject_close_the_agreement(stack: Stack):
     assert snap["stage"] == "withdrawn" and snap["closed_reason"] == "Digabung dengan usulan lain."
     listed = (await stack.get(staff, "/agreements?stage=withdrawn")).json()["items"]
     assert aid2 in [a["id"] for a in listed]
+
+
+async def test_a_read_model_ahead_of_the_workflow_is_brought_back_to_its_history(stack: Stack):
+    """The stack died after a task recorded a submit and before Temporal held it: the read
+    model says review, the workflow says draft. A command decided on the read model is
+    refused by the workflow — and the read model comes back to the workflow's history."""
+    from services.store import queries
+    from services.store.db import session_scope
+    from tests.builders import replay
+    from workflows import lifecycle as L
+    from workflows import messages as m
+
+    staff = stack.user("kota-bandung", "staff")
+    created = await stack.create(staff, ksdd_body())
+    aid = created["id"]
+    async with stack.sessionmaker() as session:
+        trail = await queries.list_events(session, agreement_id=aid)
+    state = replay([e.to_event() for e in trail])
+    actor = m.Actor(sub=staff.sub, org=staff.org, roles=list(staff.roles))
+    lost = L.decide(state, m.Submit(), actor, state.updated_at)
+    after = state
+    for event in lost:
+        after = L.evolve(after, event)
+    async with session_scope(stack.sessionmaker) as session:  # as the dead task wrote it
+        await queries.append_events(session, state=after, events=lost)
+    assert (await stack.snapshot(staff, aid))["stage"] == "review"
+
+    approver = stack.user("kota-bandung", "approver", gates=["review"])
+    refused = await stack.post(approver, f"/agreements/{aid}/actions", {"type": "decide", "gate": "review",
+                                                                           "outcome": "approve"})
+    assert refused.status_code == 409 and refused.json()["error"]["version"] == 1
+    back = await stack.snapshot(staff, aid)
+    assert (back["stage"], back["version"]) == ("draft", 1) and "submit" in back["allowed_actions"]
+    verify = (await stack.get(stack.user("kota-bandung", "auditor"), f"/agreements/{aid}/events/verify")).json()
+    assert verify["valid"] and verify["superseded"] == len(lost)
+    # And it takes commands: the submit, for real this time.
+    assert (await stack.act(staff, aid, {"type": "submit"}))["stage"] == "review"
