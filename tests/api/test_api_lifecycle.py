@@ -349,8 +349,9 @@ async def test_a_read_model_ahead_of_the_workflow_is_brought_back_to_its_history
     assert (await stack.snapshot(staff, aid))["stage"] == "review"
 
     approver = stack.user("kota-bandung", "approver", gates=["review"])
-    refused = await stack.post(approver, f"/agreements/{aid}/actions", {"type": "decide", "gate": "review",
-                                                                           "outcome": "approve"})
+    refused = await stack.post(
+        approver, f"/agreements/{aid}/actions", {"type": "decide", "gate": "review", "outcome": "approve"}
+    )
     assert refused.status_code == 409 and refused.json()["error"]["version"] == 1
     back = await stack.snapshot(staff, aid)
     assert (back["stage"], back["version"]) == ("draft", 1) and "submit" in back["allowed_actions"]
