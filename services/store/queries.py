@@ -160,8 +160,10 @@ async def append_events(
     last_seq, head = await _head(session, state.id)
 
     conflict = await _first_conflict(session, [e for e in events if e.seq <= last_seq])
-    if conflict is None and last_seq > state.seq:
-        # Rows beyond the state this history reached: written by tasks history does not hold.
+    if conflict is None and last_seq > state.seq and await _all_give_way(session, state.id, state.seq + 1, recorder):
+        # Rows beyond the state this history reached, written by older tasks: history does
+        # not hold them. (Rows a newer task wrote stay: then this batch is the stale one, a
+        # late retry that changes nothing, as before.)
         conflict = state.seq + 1
     superseded = 0
     if conflict is not None:
@@ -224,6 +226,15 @@ def may_supersede(recorded: tuple[str | None, int | None], recorder: Recorder | 
     if run_id == recorder.run_id:
         return length is not None and length < recorder.history_length
     return run_id == recorder.continued_run_id
+
+
+async def _all_give_way(session: AsyncSession, agreement_id: str, seq: int, recorder: Recorder | None) -> bool:
+    rows = await session.execute(
+        select(EVENTS.c.run_id, EVENTS.c.history_length).where(
+            EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq
+        )
+    )
+    return all(may_supersede((row.run_id, row.history_length), recorder) for row in rows)
 
 
 async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
