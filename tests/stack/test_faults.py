@@ -25,7 +25,7 @@ from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until
 from tests.stack.test_devstack import DevStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-BURST = 6  # agreements driven at once; each takes ~12 commands into implementation
+BURST = 6  # agreements driven at once; each takes ~13 commands into implementation
 REPORT = Path(__file__).resolve().parents[2] / ".pakta" / "faults.json"
 
 
