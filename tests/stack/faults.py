@@ -188,10 +188,11 @@ class Driver:
     ) -> httpx.Response:
         """A request retried while the stack is down or restarting: connection errors, 5xx."""
         delay = 0.2
+        extra = kwargs.pop("headers", {})  # sent on every attempt (Content-Type, Idempotency-Key)
         while True:
             try:
                 response = await http.request(
-                    method, f"{self.api}{path}", headers={**self.auth(person), **kwargs.pop("headers", {})}, **kwargs
+                    method, f"{self.api}{path}", headers={**self.auth(person), **extra}, **kwargs
                 )
                 if response.status_code < 500:
                     return response
