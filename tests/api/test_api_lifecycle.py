@@ -68,7 +68,8 @@ async def test_ksdpl_runs_every_step_into_implementation(stack: Stack):
     aid = created["id"]
     assert created["stage"] == "draft" and created["version"] == 1
     assert created["procedure"] == {"key": "ksdpl", "version": "2020.1"}
-    assert set(created["allowed_actions"]) == {"edit", "submit", "withdraw", "comment"}
+    # Issue #10: each Indonesian government party's staff state its own DPRD facts in draft.
+    assert set(created["allowed_actions"]) == {"edit", "submit", "withdraw", "comment", "set_dprd_requirement"}
     await stack.expect_row(aid, stage="draft", version=1)
 
     snap = await stack.act(staff, aid, {"type": "submit"})
@@ -142,11 +143,15 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
     bandung, sumedang = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
     created = await stack.create(bandung, ksdd_body())
     aid = created["id"]
+    # Created from 2026-12-01: procedure 2026.1, with the TKKSD's approval of the drafted KSB.
+    assert created["procedure"] == {"key": "ksdd", "version": "2026.1"}
     snap = await stack.act(bandung, aid, {"type": "submit"})
     assert snap["stage"] == "review" and snap["step"]["key"] == "persiapan"
     assert {(g["step"], g["org"]) for g in snap["gates"]} == {
         ("persiapan", "kota-bandung"),
         ("persiapan", "kab-sumedang"),
+        ("persetujuan_ksb", "kota-bandung"),
+        ("persetujuan_ksb", "kab-sumedang"),
         ("telaah_hukum", "kota-bandung"),
         ("telaah_hukum", "kab-sumedang"),
     }
@@ -159,12 +164,14 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
         {"type": "decide", "gate": "review", "outcome": "approve"},
     )
     assert snap["step"]["key"] == "persiapan"
-    await stack.expect_refused(
+    # Deciding its slot again (the loser of a race on it) is told it is already decided: 409.
+    body = await stack.expect_refused(
         stack.user("kota-bandung", "approver", gates=["review"]),
         aid,
         {"type": "decide", "gate": "review", "outcome": "approve"},
-        403,
+        409,
     )
+    assert body["error"]["code"] == "invalid_transition" and "already decided" in body["error"]["message"]
     snap = await stack.act(
         stack.user("kab-sumedang", "approver", gates=["review"]),
         aid,
@@ -175,6 +182,19 @@ async def test_ksdd_asks_both_regions_and_skips_dprd_when_none_is_required(stack
     ksb = await stack.upload(bandung, "# KSB\n")
     await stack.act(bandung, aid, {"type": "submit_draft", "document": ksb})
     snap = await stack.act(sumedang, aid, {"type": "accept_draft", "version": 1})
+    # Each region's TKKSD approves the drafted KSB before the heads sign it.
+    assert snap["stage"] == "review" and snap["step"]["key"] == "persetujuan_ksb"
+    snap = await stack.act(
+        stack.user("kota-bandung", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "approve"},
+    )
+    assert snap["step"]["key"] == "persetujuan_ksb"
+    snap = await stack.act(
+        stack.user("kab-sumedang", "approver", gates=["review"]),
+        aid,
+        {"type": "decide", "gate": "review", "outcome": "approve"},
+    )
     assert snap["stage"] == "signing" and snap["step"]["document"] == "ksb"
     for org in ("kota-bandung", "kab-sumedang"):
         snap = await stack.act(
@@ -219,7 +239,7 @@ async def test_refusals_have_their_status_and_change_nothing(stack: Stack):
     )
     assert body["error"]["stage"] == "draft" and body["error"]["allowed_actions"] == ["comment"]
     body = await stack.expect_refused(staff, aid, {"type": "accept_draft", "version": 1}, 409)
-    assert set(body["error"]["allowed_actions"]) == {"edit", "submit", "withdraw", "comment"}
+    assert set(body["error"]["allowed_actions"]) == {"edit", "submit", "withdraw", "comment", "set_dprd_requirement"}
     # Stale version.
     await stack.expect_refused(staff, aid, {"type": "submit"}, 412, headers={"If-Match": '"7"'})
     # Malformed bodies.

@@ -263,6 +263,20 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     assert drafts[0]["data"]["version"] == 1 and drafts[0]["data"]["by_org"] == a
 
     await stack.act(partner_b, aid, {"type": "accept_draft", "version": 1})
+    # The agreed KSB awaits each region's TKKSD approval (procedure 2026.1) before signing.
+    for approver, org in ((approver_a, a), (approver_b, b)):
+        items = (await stack.get(approver, "/inbox")).json()["items"]
+        assert [(i["action"], i["gates"], i["step"]["key"]) for i in items] == [
+            ("decide", [{"gate": "review", "org": org}], "persetujuan_ksb")
+        ]
+    assert (await stack.get(stack.user(a, "signatory"), "/inbox")).json()["items"] == []
+    approval = await eventually(
+        lambda: _items(stack, approver_a, "gate_opened", lambda i: i["data"].get("step") == "persetujuan_ksb")
+    )
+    assert approval[0]["summary"] == "Menunggu keputusan Anda (kajian TKKSD): Pengelolaan sampah regional"
+    assert approval[0]["data"]["step_name"]["id"] == "Persetujuan rancangan KSB oleh TKKSD"
+    await stack.act(approver_a, aid, {"type": "decide", "gate": "review", "outcome": "approve"})
+    await stack.act(approver_b, aid, {"type": "decide", "gate": "review", "outcome": "approve"})
     for org in (a, b):
         items = (await stack.get(stack.user(org, "signatory"), "/inbox")).json()["items"]
         assert [(i["action"], i["version"]) for i in items] == [("sign", 1)]
@@ -271,9 +285,9 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     assert (await stack.get(partner_b, "/notifications")).json()["unread"] == 0
 
 
-async def _items(stack: Stack, user, template: str) -> list[dict]:
+async def _items(stack: Stack, user, template: str, where=lambda item: True) -> list[dict]:
     items = (await stack.get(user, "/notifications")).json()["items"]
-    return [i for i in items if i["type"] == template]
+    return [i for i in items if i["type"] == template and where(i)]
 
 
 # ---------------------------------------------------------------- dev mail

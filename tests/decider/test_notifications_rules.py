@@ -397,6 +397,11 @@ RULES_TEMPLATES = (
     "change_opened",
     "change_completed",
     "change_rejected",
+    "change_edited",
+    "change_withdrawn",
+    "change_open_at_end_date",
+    "recommendation_deferred",
+    "dprd_requirement_set",
     "webhook_disabled",
     "generic",
 )
@@ -420,3 +425,99 @@ def test_reminders_during_an_amendment_go_to_whoever_its_step_waits_for():
         "jabar/approver/legal": "reminder_due",
         "jateng/approver/legal": "reminder_due",
     }
+
+
+def notes_of(events: list[m.Event], state: m.AgreementState, type_: str) -> list:
+    return [n for e in events if e.type == type_ for n in notifications_for(e, state)]
+
+
+def test_an_amendments_steps_are_named_and_its_legal_review_tells_the_legal_bureaus():
+    """Issue #10: a change's steps were read from the agreement's own procedure: their
+    notifications had no step name, and the addendum's legal review notified nobody."""
+    state, _ = in_implementation()
+    state, events = run(state, STAFF, m.ProposeAmendment(summary="Tambah lokasi"))
+    opened = notes_of(events, state, "step_entered")
+    assert {n.audience.key for n in opened} == {f"{o}/{r}/*" for o in ("jabar", "jateng") for r in ("staff", "partner")}
+    assert {n.template for n in opened} == {"negotiation_opened"}
+    assert opened[0].data["step"] == "penyusunan_adendum" and opened[0].data["step_name"]["id"]
+    assert opened[0].data["document"] == "adendum"
+    state, _ = run(state, STAFF, m.SubmitDraft(document=SHA))
+    state, events = run(state, PARTNER, m.AcceptDraft(version=state.drafts[-1].version))
+    review = notes_of(events, state, "step_entered")
+    assert {n.audience.key: n.template for n in review} == {
+        "jabar/approver/legal": "gate_opened",
+        "jateng/approver/legal": "gate_opened",
+    }
+    assert {n.data["for_org"] for n in review} == {"jabar", "jateng"}
+    step = L.step_by_key(state, "telaah_hukum_adendum")
+    assert step is not None and review[0].data["step_name"] == {"id": step.name_id, "en": step.name_en}
+    state, events = run(state, APPROVE_JABAR, m.Decide(gate="legal", outcome="approve"))
+    approved = notes_of(events, state, "gate_decided")
+    assert [n.audience.key for n in approved] == ["jabar/staff/*"]
+    assert approved[0].data["step_name"]["en"] == step.name_en  # "Approved (legal review):" names the step
+    text = render.render(approved[0], language="id", name="Siti", public_url="https://pakta.test").text
+    assert f'Tahap "{step.name_id}"' in text and 'Tahap ""' not in text
+
+
+def test_withdrawn_and_edited_changes_tell_the_parties():
+    state, _ = in_implementation()
+    state, _ = run(state, STAFF, m.ProposeAmendment(summary="Tambah lokasi"))
+    parties_ = {f"{o}/{r}/*" for o in ("jabar", "jateng") for r in ("staff", "partner")}
+    assert timed(state, "change_edited", number=1, summary="Tambah dua lokasi", changes={}) == dict.fromkeys(
+        parties_, "change_edited"
+    )
+    state, events = run(state, STAFF, m.WithdrawChange(reason="Belum ada anggaran."))
+    assert heard(events, state, "change_withdrawn") == dict.fromkeys(parties_, "change_withdrawn")
+
+
+def test_deferred_recommendations_and_changes_open_at_the_end_date_tell_the_initiator():
+    state, _ = in_implementation()
+    state, _ = run(state, STAFF, m.Renew(duration_months=24))
+    assert timed(state, "change_open_at_end_date", kind="renewal", number=1, end_date="2032-02-01") == {
+        "jabar/staff/*": "change_open_at_end_date"
+    }
+    assert timed(
+        state, "recommendation_deferred", evaluation=1, recommendation="expand", open_change="renewal-1", summary="x"
+    ) == {"jabar/staff/*": "recommendation_deferred"}
+
+
+def test_a_required_dprd_approval_tells_that_partys_dprd_gate_holders():
+    facts = {"burdens_public": True, "budgeted_in_apbd": True}
+    assert timed(ksdd(), "dprd_requirement_set", org="jateng", facts=facts, required=True, gates=[]) == {
+        "jateng/approver/dprd": "dprd_requirement_set"
+    }
+    assert timed(ksdd(), "dprd_requirement_set", org="jateng", facts=facts, required=False, gates=[]) == {}
+
+
+def test_an_evaluation_escalated_to_the_head_office_reaches_the_initiators_head():
+    state, _ = in_implementation()
+    first = timed(state, "evaluation_escalated", evaluation=1, round=1, to="coordinators")
+    assert "jabar/approver/head" not in first and first["jabar/approver/review"] == "evaluation_escalated"
+    later = timed(state, "evaluation_escalated", evaluation=1, round=2, to="head_office")
+    assert later["jabar/approver/head"] == "evaluation_escalated"
+    assert "jateng/approver/head" not in later and set(first) < set(later)
+
+
+def test_new_event_templates_are_worded_in_both_languages():
+    state, events = in_implementation()
+    samples = []
+    for type_, data in [
+        ("change_edited", {"number": 1, "summary": "Tambah lokasi", "changes": {}}),
+        ("change_withdrawn", {"kind": "amendment", "number": 1, "reason": "Belum perlu"}),
+        ("change_open_at_end_date", {"kind": "renewal", "number": 1, "end_date": "2032-02-01", "notice": "n"}),
+        (
+            "recommendation_deferred",
+            {"evaluation": 2, "recommendation": "expand", "open_change": "renewal-1", "summary": "Perluas"},
+        ),
+        ("dprd_requirement_set", {"org": "jabar", "facts": {}, "required": True, "gates": []}),
+        ("evaluation_escalated", {"evaluation": 1, "round": 2, "to": "head_office"}),
+    ]:
+        found = notifications_for(events[-1].model_copy(update={"type": type_, "data": data}), state)
+        assert found, type_
+        samples += found
+    for language in ("id", "en"):
+        template = render._environment().get_template(f"{language}.txt")
+        for note in samples:
+            assert f"{note.template}_subject" in template.blocks, (language, note.template)
+            out = render.render(note, language=language, name="Siti", public_url="https://pakta.test")
+            assert out.subject and "Siti" in out.text and "{{" not in out.text and "None" not in out.subject

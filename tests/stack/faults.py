@@ -305,6 +305,11 @@ async def check_outcome(drivers: list[Driver], *, expected_stage: str = "impleme
             events = (await driver.call(http, "GET", f"/agreements/{aid}/events", staff, deadline=deadline)).json()[
                 "events"
             ]
+            if expected_stage == "implementation":
+                # Procedure 2026.1: the TKKSD approved the drafted KSB on the way (`decide`).
+                assert snapshot["procedure"] == {"key": "ksdpk", "version": "2026.1"}, snapshot["procedure"]
+                decided = {e["data"]["step"] for e in events if e["type"] == "gate_decided"}
+                assert decided == {"persiapan", "persetujuan_ksb", "telaah_hukum"}, (aid, decided)
             versions = {e["version"] for e in events}
             lost = [(kind, v) for kind, v in driver.accepted if v not in versions]
             assert not lost, f"accepted commands missing from the trail of {aid}: {lost}"

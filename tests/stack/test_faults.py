@@ -29,7 +29,7 @@ from workflows import messages as m
 from workflows.agreement import ActInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-BURST = 6  # agreements driven at once; each takes ~12 commands into implementation
+BURST = 6  # agreements driven at once; each takes ~13 commands into implementation
 REPORT = Path(__file__).resolve().parents[2] / ".pakta" / "faults.json"
 
 

@@ -122,11 +122,14 @@ async def act(handle, actor: m.Actor, command) -> m.Snapshot:
 
 
 async def to_signing(handle, orgs: Orgs, partner: str) -> None:
-    """KSDPK: submit, TKKSD review, KSB agreed: the KSB awaits signatures (30-day deadline)."""
+    """KSDPK (procedure 2026.1): submit, TKKSD review, KSB agreed, the TKKSD approves the
+    drafted KSB: the KSB awaits signatures (due in 20 days of service)."""
     await act(handle, orgs.staff, m.Submit())
     await act(handle, orgs.review, m.Decide(gate="review", outcome="approve"))
     await act(handle, orgs.staff, m.SubmitDraft(document="1" * 64))
-    await act(handle, orgs.partner(partner), m.AcceptDraft(version=1))
+    snap = await act(handle, orgs.partner(partner), m.AcceptDraft(version=1))
+    assert snap.procedure.version == "2026.1" and snap.step is not None and snap.step.key == "persetujuan_ksb"
+    await act(handle, orgs.review, m.Decide(gate="review", outcome="approve"))
 
 
 async def to_implementation(handle, orgs: Orgs, partner: str) -> m.Snapshot:
@@ -278,12 +281,11 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     orgs = Orgs()
     bali = zone_of("Bali")
     overdue, _ = await start(client, task_queue, orgs, orgs.proposal("Riset terlambat", orgs.unud, bali))
-    await act(overdue, orgs.staff, m.Submit())  # review gate: due in 14 days
+    await act(overdue, orgs.staff, m.Submit())  # review gate: due in 10 days of service
     soon, _ = await start(client, task_queue, orgs, orgs.proposal("Riset segera", orgs.unud, bali))
-    await act(soon, orgs.staff, m.Submit())
-    await act(soon, orgs.staff, m.ExtendDeadline(days=10, reason="Menunggu data."))  # due in 24 days
+    await act(soon, orgs.staff, m.Submit())  # extended below, to fall due within 7 days of the digest
     signing, _ = await start(client, task_queue, orgs, orgs.proposal("Riset tanda tangan", orgs.unud, bali))
-    await to_signing(signing, orgs, orgs.unud)  # signing: due in 30 days
+    await to_signing(signing, orgs, orgs.unud)  # signing: due in 20 days of service
     running, _ = await start(
         client,
         task_queue,
@@ -291,7 +293,7 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
         orgs.proposal("Riset berjalan", orgs.unud, bali, duration_months=2, evaluation_interval_months=1),
     )
     await to_implementation(running, orgs, orgs.unud)  # ends in two months
-    await act(running, orgs.staff, m.StartEvaluation())  # reports due in 30 days
+    await act(running, orgs.staff, m.StartEvaluation())  # reports due in 20 days of service
     await act(
         running,
         orgs.partner(orgs.unud),
@@ -335,9 +337,36 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
             roles=["signatory"],
             created_by="test",
         )  # not staff: no digest
+    # Due dates are 16:00 local time on office days (days of service: weekends, national
+    # holidays and cuti bersama do not count), so where they fall depends on today's calendar.
+    # The digest is read 7 to 14 days before the signing and the evaluation report fall due
+    # (both 20 days of service from now); 10 days of service are at least 14 days, so the
+    # review gate (due in 10) is overdue by then.
+    wib = ZoneInfo("Asia/Jakarta")
+    states = {name: await h.query(AgreementWorkflow.state) for name, h in (("signing", signing), ("running", running))}
+    later = (states["signing"].deadlines["step"], states["running"].deadlines["evaluation_report"])
     # 03:00 UTC is mid-morning in WIB and WITA: an hour later is still the same local day
     # there (at the wall clock's own time, a second sweep could fall on the next day in Bali).
-    at = datetime.combine((datetime.now(UTC) + timedelta(days=20)).date(), time(3), tzinfo=UTC)
+    at = datetime.combine(min(later).date() - timedelta(days=7), time(3), tzinfo=UTC)
+    assert all(at + timedelta(days=7) <= due < at + timedelta(days=14) for due in later), (at, later)
+    # "soon" is extended a day of service at a time until it falls due after the digest's time.
+    extended = await act(soon, orgs.staff, m.ExtendDeadline(days=1, reason="Menunggu data."))
+    while extended.deadlines["step"] < at:
+        extended = await act(soon, orgs.staff, m.ExtendDeadline(days=1, reason="Menunggu data."))
+    assert at <= extended.deadlines["step"] < at + timedelta(days=7)
+    states.update({name: await h.query(AgreementWorkflow.state) for name, h in (("overdue", overdue), ("soon", soon))})
+    due = {name: state.deadlines for name, state in states.items()}
+    assert due["overdue"]["step"] < at
+    # Each due date is the end of an office day (16:00) where the parties it waits for are:
+    # the initiator alone at its review gate and for reports, either party at the signing.
+    for deadline, zones in (
+        (due["overdue"]["step"], [wib]),
+        (due["soon"]["step"], [wib]),
+        (due["running"]["evaluation_report"], [wib]),
+        (due["signing"]["step"], [wib, ZoneInfo(bali)]),
+    ):
+        ends = [deadline.astimezone(z) for z in zones]
+        assert any((x.hour, x.minute) == (16, 0) and x.weekday() < 5 for x in ends), (deadline, due)
     window = {"digest_hour": 0, "digest_until_hour": 24}  # every hour is office hour in this test
 
     # What each organisation is told (computed the way the sweep computes it).
@@ -354,10 +383,14 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
         names = {v: k for k, v in ids.items()}
         return sorted((names[i.agreement_id], i.deadline) for i in section.items)
 
-    assert listed(jabar.overdue) == [("overdue", "step")] and jabar.overdue.items[0].days in (5, 6)
+    day_j = at.astimezone(wib).date()
+    late = (day_j - due["overdue"]["step"].astimezone(wib).date()).days
+    assert listed(jabar.overdue) == [("overdue", "step")] and jabar.overdue.items[0].days == late >= 1
     assert listed(jabar.due_7_days) == [("soon", "step")]
     assert listed(jabar.due_14_days) == [("running", "evaluation_report"), ("signing", "step")]
-    assert listed(jabar.expiring) == [("running", None)] and 30 < jabar.expiring.items[0].days < 45
+    end = states["running"].end_date
+    assert end is not None and listed(jabar.expiring) == [("running", None)]
+    assert jabar.expiring.items[0].days == (end - day_j).days and 30 < (end - day_j).days < 60
     assert listed(jabar.awaiting_reports) == [("running", "evaluation_report")]
     # Unud has reported on the evaluation: it is neither due nor awaited from it.
     assert listed(unud.overdue) == [("overdue", "step")]
@@ -367,7 +400,7 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     # The sweep delivers it: inbox for the staff, email to staff contacts in their language.
     first = await sweep(client, task_queue, "portfolio_sweep_digests", at=at, orgs=[orgs.jabar, orgs.unud], **window)
     assert not first.reconciled and first.totals.digests_sent == 2
-    day_j, day_u = at.astimezone(ZoneInfo("Asia/Jakarta")).date(), at.astimezone(ZoneInfo(bali)).date()
+    day_u = at.astimezone(ZoneInfo(bali)).date()
     mails = await _wait_for_mail(sink, [f"siti@{orgs.jabar}.go.id", f"made@{orgs.unud}.ac.id"])
     await client.get_workflow_handle(d.digest_event_id(orgs.jabar, day_j)).result()
     await save_history(client, d.digest_event_id(orgs.jabar, day_j), "digest_workflow")

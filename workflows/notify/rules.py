@@ -94,9 +94,9 @@ def approvers(slots: list[m.GateSlot]) -> list[Audience]:
 
 
 def _step(state: m.AgreementState, key: str | None) -> Step | None:
-    if key == TERMINATION_STEP.key:
-        return TERMINATION_STEP
-    return next((s for s in lifecycle.procedure_of(state).steps if s.key == key), None)
+    """The step an event names, read from the running procedure: the open amendment's or
+    renewal's when one is open, the agreement's own, a closed change's, or the termination."""
+    return lifecycle.step_by_key(state, key) if key else None
 
 
 def _step_data(state: m.AgreementState, key: str | None) -> dict[str, Any]:
@@ -129,8 +129,10 @@ def _step_entered(e: m.Event, s: m.AgreementState) -> Told:
     if step is None:
         return []
     if step.kind == "gate":
-        # The slots were fixed at submission; the ones of this step are the ones it opens.
-        slots = [g for g in s.gates if g.step == step.key]
+        # The slots were fixed at submission (a change's when its step opens); the ones of
+        # this step still pending are the ones it opens (not those of an earlier change).
+        ours = [g for g in s.gates if g.step == step.key]
+        slots = [g for g in ours if g.status == "pending"] or ours
         return [(a, "gate_opened", {**data, "for_org": a.org}) for a in approvers(slots)]
     if step.kind == "negotiation":
         return _each(parties(s), "negotiation_opened", **data)
@@ -286,9 +288,18 @@ def _evaluation_reminder(e: m.Event, s: m.AgreementState) -> Told:
     return _each(_missing_reporters(s, e.data["evaluation"]), "evaluation_reminder", **e.data)
 
 
+def _head_office(s: m.AgreementState) -> list[Audience]:
+    """The initiating region's head's office: its approvers holding the `head` gate."""
+    return [Audience(org=lifecycle.initiator(s).org, role="approver", gate="head")]
+
+
 def _evaluation_escalated(e: m.Event, s: m.AgreementState) -> Told:
     late = _missing_reporters(s, e.data["evaluation"])
-    return _each(_coordinators(s) + late, "evaluation_escalated", **e.data, missing=sorted({a.org for a in late}))
+    # From the second round on (`to: head_office`) the head's office is told as well.
+    head = _head_office(s) if e.data.get("to") == "head_office" else []
+    return _each(
+        head + _coordinators(s) + late, "evaluation_escalated", **e.data, missing=sorted({a.org for a in late})
+    )
 
 
 def _evaluation_concluded(e: m.Event, s: m.AgreementState) -> Told:
@@ -304,6 +315,27 @@ def _change(template: str) -> Rule:
         return _each(parties(s, ("staff", "partner")), template, **e.data)
 
     return rule
+
+
+def _to_initiator_staff(template: str) -> Rule:
+    def rule(e: m.Event, s: m.AgreementState) -> Told:
+        return _each(initiator_staff(s), template, **e.data)
+
+    return rule
+
+
+def _dprd_requirement_set(e: m.Event, s: m.AgreementState) -> Told:
+    """A party stated its DPRD facts: when its approval is required, that party's holders of
+    the `dprd` gate learn they will be asked (nobody else needs to hear it)."""
+    org = e.data.get("org")
+    if not e.data.get("required") or not org:
+        return []
+    return _each(
+        [Audience(org=org, role="approver", gate="dprd")],
+        "dprd_requirement_set",
+        for_org=org,
+        facts=e.data.get("facts"),
+    )
 
 
 def _current_key(s: m.AgreementState) -> str | None:
@@ -322,6 +354,11 @@ RULES: dict[str, Rule] = {
     "change_opened": _change("change_opened"),
     "change_completed": _change("change_completed"),
     "change_rejected": _change("change_rejected"),
+    "change_edited": _change("change_edited"),
+    "change_withdrawn": _change("change_withdrawn"),
+    "change_open_at_end_date": _to_initiator_staff("change_open_at_end_date"),
+    "recommendation_deferred": _to_initiator_staff("recommendation_deferred"),
+    "dprd_requirement_set": _dprd_requirement_set,
     "agreement_submitted": _submitted,
     "step_entered": _step_entered,
     "gate_decided": _gate_decided,
