@@ -125,8 +125,18 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     await visits.record(partner, "draft-diff")
     await partner.click("button[data-action=accept_draft]")
     await partner.wait_for_url(re.compile(r"done=accept_draft"))
-    assert await stage_of(partner) == "signing"
+    # Procedure 2026.1: the TKKSD of each region approves the agreed KSB before signing.
+    assert await stage_of(partner) == "review"
     await partner.context.close()
+    for org in (province, regency):
+        approver = await signed_in_page(browser, web, web.user(org, "approver", gates=("review",)), "/ui/inbox")
+        card = approver.locator(f"li.card[data-agreement='{agreement_id}']")
+        await card.locator("button[data-action=approve][data-gate=review]").click()
+        await approver.wait_for_url(re.compile(r"/ui/inbox\?done=decide$"))
+        await approver.context.close()
+    await staff.goto(f"{web.base_url}/ui/agreements/{agreement_id}")
+    assert await stage_of(staff) == "signing"
+    await expect(staff.locator("svg.lifecycle g[data-step=persetujuan_ksb]")).to_have_attribute("data-status", "passed")
 
     # The signatories of both sides sign from their inboxes.
     for org, name in ((province, "inbox-signatory"), (regency, None)):
