@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.client import Client
 
 from services.api.commands import execute_act, now_utc
 from services.embedded.ports import free_port
+from services.temporal_client import connect_temporal
 from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
 from tests.stack.test_devstack import DevStack
 from workflows import messages as m
@@ -140,7 +140,7 @@ async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_da
     drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, 1, "s")
     await until_progress(drivers, 1)
     driver = drivers[0]
-    client = await Client.connect(topology.temporal.address)
+    client = await connect_temporal(topology.settings)
     staff = m.Actor(sub=driver.people()[0].sub, org=driver.region, roles=["staff"])
     await asyncio.gather(*tasks)  # in implementation: comments are always possible
     topology.pg.stop()
