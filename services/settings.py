@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from workflows.messages import DEFAULT_MINISTRY_ORGS, OrgId
 from workflows.portfolio.digest import DIGEST_HOUR
 
 # Good enough for a laptop, never for production: create_app() refuses to start with it
@@ -112,6 +113,11 @@ class Settings(BaseSettings):
     # address connected), over https. Deliberate internal receivers go here: host names
     # (any address they resolve to) or IP addresses and CIDR networks, comma-separated.
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Whose approvers decide the Minister's approval (the `ministry` gate) of new agreements:
+    # set by the platform, never by a proposal (the API overwrites what one says).
+    ministry_orgs: Annotated[list[OrgId], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MINISTRY_ORGS), min_length=1, max_length=10
+    )
     dev_mail_dir: str | None = None
 
     # Portfolio sweep: `pakta worker` keeps its hourly Temporal Schedule; each organisation's
@@ -125,7 +131,7 @@ class Settings(BaseSettings):
     # The API's /metrics: open in dev; in production only to a scraper showing this bearer token.
     metrics_token: str | None = Field(default=None, repr=False)
 
-    @field_validator("webhook_allowed_hosts", mode="before")
+    @field_validator("webhook_allowed_hosts", "ministry_orgs", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

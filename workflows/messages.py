@@ -206,7 +206,13 @@ class Proposal(Message):
     value: Money | None = None
     expiry_reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_EXPIRY_REMINDER_DAYS), max_length=10)
     # The organisation(s) whose approvers decide the Minister's approval (`ministry` gate).
-    ministry_orgs: list[OrgId] = Field(default_factory=lambda: list(DEFAULT_MINISTRY_ORGS), min_length=1, max_length=10)
+    # Set by the platform (PAKTA_MINISTRY_ORGS): the API replaces what a request says.
+    ministry_orgs: list[OrgId] = Field(
+        default_factory=lambda: list(DEFAULT_MINISTRY_ORGS),
+        min_length=1,
+        max_length=10,
+        description="Set by the platform (PAKTA_MINISTRY_ORGS); a value sent here is replaced.",
+    )
 
     @field_validator("expiry_reminder_days")
     @classmethod

@@ -27,6 +27,7 @@ async def propose(
     """Start the agreement in draft as `principal` (the decider checks they may). Returns
     its snapshot and whether it was created now (False: a retry of the same key)."""
     proposal = await organisations.apply_defaults(session, proposal)
+    proposal = with_platform_terms(proposal, settings)
     return await commands.start_agreement(
         temporal,
         task_queue=settings.temporal_task_queue,
@@ -34,3 +35,9 @@ async def propose(
         principal=principal,
         idempotency_key=idempotency_key,
     )
+
+
+def with_platform_terms(proposal: m.Proposal, settings: Settings) -> m.Proposal:
+    """What the platform decides, not the proposing region: whose approvers give the
+    Minister's approval (`PAKTA_MINISTRY_ORGS`). A value the proposal carries is replaced."""
+    return proposal.model_copy(update={"ministry_orgs": list(settings.ministry_orgs)})

@@ -379,3 +379,14 @@ async def test_a_read_model_ahead_of_the_workflow_is_brought_back_to_its_history
     assert verify["valid"] and verify["superseded"] == len(lost)
     # And it takes commands: the submit, for real this time.
     assert (await stack.act(staff, aid, {"type": "submit"}))["stage"] == "review"
+
+
+async def test_whose_approvers_give_the_ministers_approval_is_the_platforms_to_say(stack: Stack):
+    """A proposal naming its own region as the ministry gets the platform's ministry instead."""
+    from services.store import queries
+
+    staff = stack.user("jabar", "staff")
+    created = await stack.create(staff, ksdpl_body(title="Kerja sama pendidikan Jabar – WA", ministry_orgs=["jabar"]))
+    async with stack.sessionmaker() as session:
+        record = await queries.get_agreement(session, agreement_id=created["id"])
+    assert record is not None and record.state.ministry_orgs == list(stack.settings.ministry_orgs) == ["kemendagri"]

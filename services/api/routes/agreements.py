@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.api import commands, imports
+from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
 from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
@@ -89,7 +89,16 @@ async def import_agreements(
         raise Unprocessable("The batch is empty.", code="invalid_import")
     records, problems = imports.parse_records(rows)
     records = [
-        (row, r.model_copy(update={"proposal": await organisations.apply_defaults(session, r.proposal)}))
+        (
+            row,
+            r.model_copy(
+                update={
+                    "proposal": proposals.with_platform_terms(
+                        await organisations.apply_defaults(session, r.proposal), settings
+                    )
+                }
+            ),
+        )
         for row, r in records
     ]
     actor, now = commands.actor_of(principal), commands.now_utc()
