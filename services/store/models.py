@@ -201,6 +201,8 @@ class OrganisationSettings(Base):
     org: Mapped[str] = mapped_column(Text, primary_key=True)
     time_zone: Mapped[str | None] = mapped_column(Text)
     expiry_reminder_days: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    # The region's own days without service (regional holidays), beyond the national ones.
+    days_off: Mapped[list[date] | None] = mapped_column(ARRAY(Date))
     updated_by: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 

@@ -4,6 +4,7 @@ defaults they give new agreements."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,22 +22,32 @@ class OrganisationRecord:
     org: str
     time_zone: str | None
     expiry_reminder_days: list[int] | None
+    days_off: list[date] | None = None
 
 
 async def get_settings(session: AsyncSession, *, org: str) -> OrganisationRecord | None:
     row = (await session.execute(select(SETTINGS).where(SETTINGS.c.org == org))).first()
     if row is None:
         return None
-    return OrganisationRecord(org=row.org, time_zone=row.time_zone, expiry_reminder_days=row.expiry_reminder_days)
+    return OrganisationRecord(
+        org=row.org, time_zone=row.time_zone, expiry_reminder_days=row.expiry_reminder_days, days_off=row.days_off
+    )
 
 
 async def put_settings(
-    session: AsyncSession, *, org: str, time_zone: str | None, expiry_reminder_days: list[int] | None, updated_by: str
+    session: AsyncSession,
+    *,
+    org: str,
+    time_zone: str | None,
+    expiry_reminder_days: list[int] | None,
+    updated_by: str,
+    days_off: list[date] | None = None,
 ) -> OrganisationRecord:
     values = {
         "org": org,
         "time_zone": time_zone,
         "expiry_reminder_days": expiry_reminder_days,
+        "days_off": days_off,
         "updated_by": updated_by,
     }
     statement = insert(SETTINGS).values(**values)
@@ -44,22 +55,26 @@ async def put_settings(
         statement.on_conflict_do_update(
             index_elements=[SETTINGS.c.org],
             set_={
-                **{k: statement.excluded[k] for k in ("time_zone", "expiry_reminder_days", "updated_by")},
+                **{k: statement.excluded[k] for k in ("time_zone", "expiry_reminder_days", "days_off", "updated_by")},
                 "updated_at": func.now(),
             },
         )
     )
-    return OrganisationRecord(org=org, time_zone=time_zone, expiry_reminder_days=expiry_reminder_days)
+    return OrganisationRecord(
+        org=org, time_zone=time_zone, expiry_reminder_days=expiry_reminder_days, days_off=days_off
+    )
 
 
 async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Proposal:
     """Fill what the proposal leaves unsaid from the parties' organisation settings: each
-    party's time zone, and the initiator's expiry reminder days."""
+    party's time zone and its own days off, and the initiator's expiry reminder days."""
     parties = []
     for party in proposal.parties:
         record = await get_settings(session, org=party.org)
         if record and record.time_zone and "time_zone" not in party.model_fields_set:
             party = party.model_copy(update={"time_zone": record.time_zone})
+        if record and record.days_off and "days_off" not in party.model_fields_set:
+            party = party.model_copy(update={"days_off": sorted(record.days_off)})
         parties.append(party)
     update: dict[str, Any] = {"parties": parties}
     lead = next(p.org for p in proposal.parties if p.role == "initiator")

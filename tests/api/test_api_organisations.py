@@ -41,6 +41,7 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
         "org": org,
         "time_zone": None,
         "expiry_reminder_days": None,
+        "days_off": None,
     }
     resp = await stack.http.put(
         f"/organisations/{org}/settings",
@@ -48,7 +49,7 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
         json={"time_zone": "Asia/Makassar", "expiry_reminder_days": [7, 30, 30]},
     )
     assert resp.status_code == 200
-    assert resp.json() == {"org": org, "time_zone": "Asia/Makassar", "expiry_reminder_days": [30, 7]}
+    assert resp.json() == {"org": org, "time_zone": "Asia/Makassar", "expiry_reminder_days": [30, 7], "days_off": None}
     # the partner set its zone explicitly; the initiator did not, so its organisation's applies
     snap = await stack.create(staff, proposal(org, partner))
     assert [p["time_zone"] for p in snap["parties"]] == ["Asia/Makassar", "Asia/Jakarta"]
@@ -79,3 +80,19 @@ async def test_settings_are_the_organisations_own(stack: Stack):
         f"/organisations/{org}/settings", headers=stack.auth(staff), json={"expiry_reminder_days": [-1]}
     )
     assert resp.status_code == 422
+
+
+async def test_a_regions_own_days_off_are_the_days_off_of_its_new_agreements(stack: Stack):
+    tag = uuid.uuid4().hex[:6]
+    org, partner = f"kab-{tag}", f"kota-{tag}"
+    staff = stack.user(org, "staff")
+    days = ["2027-01-05", "2026-12-31"]
+    put = await stack.http.put(f"/organisations/{org}/settings", json={"days_off": days}, headers=stack.auth(staff))
+    assert put.status_code == 200 and put.json()["days_off"] == ["2026-12-31", "2027-01-05"]
+    assert (await stack.get(staff, f"/organisations/{org}/settings")).json()["days_off"] == ["2026-12-31", "2027-01-05"]
+    bad = await stack.http.put(
+        f"/organisations/{org}/settings", json={"days_off": ["9999-01-01"]}, headers=stack.auth(staff)
+    )
+    assert bad.status_code == 422
+    snap = await stack.create(staff, proposal(org, partner))
+    assert [p["days_off"] for p in snap["parties"]] == [["2026-12-31", "2027-01-05"], []]

@@ -12,19 +12,22 @@ from services.api.deps import PrincipalDep, SessionDep
 from services.auth import Principal
 from services.errors import Forbidden
 from services.store import organisations
-from workflows.messages import TimeZone
+from workflows.messages import AgreementDate, TimeZone
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
 
 class OrganisationSettingsBody(BaseModel):
     """`time_zone`: IANA zone for office hours (Asia/Jakarta WIB, Asia/Makassar WITA,
-    Asia/Jayapura WIT); `expiry_reminder_days`: days before an end date to remind."""
+    Asia/Jayapura WIT); `expiry_reminder_days`: days before an end date to remind;
+    `days_off`: the region's own days without service (regional holidays), which its
+    agreements' due dates skip besides weekends and the national holidays."""
 
     model_config = ConfigDict(extra="forbid")
 
     time_zone: TimeZone | None = None
     expiry_reminder_days: Annotated[list[int] | None, Field(max_length=10)] = None
+    days_off: Annotated[list[AgreementDate] | None, Field(max_length=366)] = None
 
     @field_validator("expiry_reminder_days")
     @classmethod
@@ -53,7 +56,7 @@ async def get_settings(org: str, session: SessionDep, principal: PrincipalDep) -
     if record is None:
         return OrganisationSettingsView(org=org)
     return OrganisationSettingsView(
-        org=org, time_zone=record.time_zone, expiry_reminder_days=record.expiry_reminder_days
+        org=org, time_zone=record.time_zone, expiry_reminder_days=record.expiry_reminder_days, days_off=record.days_off
     )
 
 
@@ -66,11 +69,14 @@ async def put_settings(
     org: str, body: OrganisationSettingsBody, session: SessionDep, principal: PrincipalDep
 ) -> OrganisationSettingsView:
     _check(principal, org)
-    await organisations.put_settings(
+    record = await organisations.put_settings(
         session,
         org=org,
         time_zone=body.time_zone,
         expiry_reminder_days=body.expiry_reminder_days,
+        days_off=sorted(set(body.days_off)) if body.days_off is not None else None,
         updated_by=principal.sub,
     )
-    return OrganisationSettingsView(org=org, **body.model_dump())
+    return OrganisationSettingsView(
+        org=org, time_zone=record.time_zone, expiry_reminder_days=record.expiry_reminder_days, days_off=record.days_off
+    )
