@@ -32,14 +32,25 @@ MEDIA_TYPES = ("text/markdown", "text/plain", "application/pdf")
 TEXT_TYPES = ("text/markdown", "text/plain")
 
 # The command fields that attach a document, by command type.
-ATTACHING_FIELDS: dict[str, tuple[str, ...]] = {"submit_draft": ("document",), "sign": ("evidence",)}
+# Where a command carries documents it attaches (dotted: a field of a field).
+ATTACHING_FIELDS: dict[str, tuple[str, ...]] = {
+    "submit_draft": ("document",),
+    "sign": ("evidence", "delegation.letter"),
+}
+
+
+def _field(command: Any, path: str) -> Any:
+    value = command
+    for name in path.split("."):
+        value = getattr(value, name, None)
+    return value
 
 
 async def check_attachable(session: AsyncSession, principal: Principal, command: m.Command | Any) -> None:
     """Refuse (422, naming the field) a command that would attach a document the caller's
     organisation has not uploaded."""
     fields = ATTACHING_FIELDS.get(getattr(command, "type", ""), ())
-    wanted = {name: value for name in fields if (value := getattr(command, name, None))}
+    wanted = {name: value for name in fields if (value := _field(command, name))}
     if not wanted:
         return
     own = await queries.documents_uploaded(session, org=principal.org, hashes=wanted.values())
@@ -50,7 +61,11 @@ async def check_attachable(session: AsyncSession, principal: Principal, command:
             code="unknown_document",
             field=missing[0],
             errors=[
-                {"loc": ["body", name], "msg": "not a document of your organisation", "type": "unknown_document"}
+                {
+                    "loc": ["body", *name.split(".")],
+                    "msg": "not a document of your organisation",
+                    "type": "unknown_document",
+                }
                 for name in missing
             ],
         )

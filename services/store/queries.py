@@ -613,6 +613,8 @@ def attachments(event: Event) -> list[dict[str, Any]]:
     elif event.type == "document_signed":
         signed = payload_as(event, events_.DocumentSigned)
         found.append(("evidence", signed.evidence, signed.org))
+        if signed.delegation is not None:  # the letter of authority the official signed under
+            found.append(("letter_of_authority", signed.delegation.letter, signed.org))
     elif event.type == "agreement_imported":
         imported = payload_as(event, events_.AgreementImported)
         found.append(("signed_text", imported.document, event.actor.org))

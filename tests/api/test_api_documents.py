@@ -118,6 +118,15 @@ async def test_signature_evidence_must_be_the_signing_organisations_own(stack: S
     sign = {"type": "sign", "version": version, "method": "wet_ink", "evidence": foreign_scan}
     body = await stack.expect_refused(signatory, aid, sign, 422)
     assert body["error"]["field"] == "evidence"
+    # A letter of authority (surat kuasa) is attached too: only the signing party's own.
+    delegated = {
+        **sign,
+        "evidence": None,
+        "method": "electronic",
+        "delegation": {"official": "Sekretaris Daerah", "letter": foreign_scan},
+    }
+    body = await stack.expect_refused(signatory, aid, delegated, 422)
+    assert body["error"]["field"] == "delegation.letter"
     own_scan = await stack.upload(stack.user(other, "staff"), f"scan {uuid.uuid4()}\n", "text/plain")
     await stack.act(signatory, aid, {**sign, "evidence": own_scan})
     # The evidence is now the lead's to read too, as a party of the agreement.

@@ -495,6 +495,13 @@ async def test_recording_attaches_drafts_and_evidence_to_the_agreement_and_super
     assert [(a["kind"], a["sha256"], a["org"]) for a in queries.attachments(evidence)] == [
         ("evidence", "e" * 64, other)
     ]
+    delegated = evidence.model_copy(
+        update={"data": {**signed, "delegation": {"official": "Sekretaris Daerah", "letter": "d" * 64}}}
+    )
+    assert [(a["kind"], a["sha256"]) for a in queries.attachments(delegated)] == [
+        ("evidence", "e" * 64),
+        ("letter_of_authority", "d" * 64),
+    ]
     assert [(a["kind"], a["org"]) for a in queries.attachments(imported)] == [("signed_text", draft.actor.org)]
     assert queries.attachments(draft.model_copy(update={"type": "comment_added"})) == []
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from services.api.access import may_manage
 from services.api.deps import SessionDep
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import WebSession
@@ -317,7 +318,7 @@ async def public_csv(session: SessionDep) -> Response:
 async def publishing_page(request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
     published = principal.org in await published_orgs(session)
-    return render(request, ws, "publishing.html", published=published, may=principal.has_role("staff", "admin"))
+    return render(request, ws, "publishing.html", published=published, may=may_manage(principal, principal.org))
 
 
 @router.post("/ui/publishing")
@@ -325,7 +326,7 @@ async def publishing(request: Request, ws: WebDep, session: SessionDep) -> Respo
     principal = ws.require(request)
     form = await request.form()
     ws.check_csrf(form.get("csrf"))
-    if not principal.has_role("staff", "admin"):
+    if not may_manage(principal, principal.org):
         t = ws.tr.t
         return error_page(
             request, ws, 403, t("Forbidden"), t("Only staff of the organisation decide what it publishes.")
@@ -416,7 +417,7 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
 
 async def _moderator(request: Request, ws: WebSession) -> Principal | None:
     principal = ws.require(request)
-    return principal if principal.has_role("staff", "admin") else None
+    return principal if may_manage(principal, principal.org) else None
 
 
 @router.get("/ui/feedback")
@@ -442,7 +443,7 @@ async def moderate(feedback_id: str, request: Request, ws: WebDep, session: Sess
     form = await request.form()
     ws.check_csrf(form.get("csrf"))
     t = ws.tr.t
-    if not principal.has_role("staff", "admin"):
+    if not may_manage(principal, principal.org):
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
     decision = "approved" if form.get("decision") == "approve" else "rejected"
     result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
