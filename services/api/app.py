@@ -27,6 +27,7 @@ from services.api.routes import (
     notifications,
     organisations,
     portfolio,
+    reports,
     webhooks,
 )
 from services.api.web import install as install_web
@@ -47,6 +48,7 @@ ROUTERS = (
     webhooks,
     contacts,
     portfolio,
+    reports,
     organisations,
     dev,
 )

@@ -1,0 +1,94 @@
+"""A report upward as CSV: one row per agreement reported on, with what the report says of
+it in the period (new, ended, evaluations, problems, action plan). The totals by kind and
+partner sector follow from the rows; the JSON report carries them too."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from services.api.reporting.report import UpwardReport
+
+COLUMNS = (
+    "org",
+    "period_from",
+    "period_to",
+    "agreement_id",
+    "title",
+    "kind",
+    "stage",
+    "sector",
+    "partners",
+    "partner_sectors",
+    "foreign",
+    "signed_on",
+    "effective_date",
+    "end_date",
+    "new",
+    "ended_on",
+    "ended_as",
+    "termination_reason",
+    "evaluations",
+    "latest_score",
+    "problems",
+    "plan_activities",
+    "plan_mean_percent",
+    "plan_late_items",
+)
+
+
+def cell(value: object) -> str:
+    """A value as a spreadsheet shows it; text that a spreadsheet would run as a formula
+    (titles and reasons are typed by people) is kept as text with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def report_csv(report: UpwardReport) -> str:
+    evaluations: dict[str, list[str]] = {}
+    for e in report.evaluations:
+        evaluations.setdefault(e.agreement_id, []).append(f"#{e.number} {e.score} {e.recommendation}")
+    problems: dict[str, list[str]] = {}
+    for p in report.problems:
+        problems.setdefault(p.agreement_id, []).append(f"{p.on.isoformat()} {p.kind}: {p.detail}")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for a in report.agreements:
+        plan = a.action_plan
+        writer.writerow(
+            [
+                cell(v)
+                for v in (
+                    report.org,
+                    report.period_from,
+                    report.period_to,
+                    a.id,
+                    a.title,
+                    a.kind,
+                    a.stage,
+                    a.sector,
+                    "; ".join(p.name or p.org for p in a.partners),
+                    "; ".join(sorted({p.sector for p in a.partners})),
+                    a.foreign,
+                    a.signed_on,
+                    a.effective_date,
+                    a.end_date,
+                    a.new,
+                    a.ended_on,
+                    a.ended_as,
+                    a.termination_reason,
+                    "; ".join(evaluations.get(a.id, [])),
+                    a.latest_score,
+                    "; ".join(problems.get(a.id, [])),
+                    plan.activities if plan else None,
+                    plan.mean_percent if plan else None,
+                    len(plan.late) if plan else None,
+                )
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,76 @@
+"""`GET /reports/upward` (JSON) and `GET /reports/upward.csv`: an organisation's report on its
+cooperation for a period, to those who oversee it (docs/reports.md). Assembled by
+`services.api.reporting`; read by the organisation's own staff and administrators, those of
+the organisation that oversees it (PAKTA_OVERSEERS) and operators."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from services.api.deps import PrincipalDep, SessionDep, SettingsDep
+from services.api.reporting.report import UpwardReport, build_report, may_read_report, utc_now
+from services.api.reporting.table import report_csv
+from services.auth import Principal
+from services.errors import Forbidden, Unprocessable
+from services.settings import Settings
+from workflows.messages import AgreementDate, OrgId
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+MAX_PERIOD_DAYS = 10 * 366  # a report covers at most ten years
+
+Org = Annotated[
+    OrgId | None,
+    Query(description="The reporting organisation (default: your own); its overseer and operators may name it"),
+]
+From = Annotated[AgreementDate, Query(alias="from", description="First day of the period (in the organisation's zone)")]
+To = Annotated[AgreementDate, Query(alias="to", description="Last day of the period, included")]
+CSV_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "One row per agreement reported on"}
+}
+
+
+def checked(principal: Principal, org: str | None, start: date, end: date, settings: Settings) -> str:
+    """The organisation reported on, once the caller may read its report and the period is
+    one: refused with 403, or with 422 naming `to`."""
+    wanted = org or principal.org
+    if not may_read_report(principal, wanted, settings):
+        raise Forbidden(
+            "A report upward is read by the organisation's own staff and administrators, "
+            "those of the organisation that oversees it, and operators."
+        )
+    if end < start:
+        raise Unprocessable("The period ends before it starts.", code="invalid_period", field="to")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise Unprocessable("A report covers at most ten years.", code="invalid_period", field="to")
+    return wanted
+
+
+@router.get("/upward", response_model=UpwardReport, summary="An organisation's report upward for a period")
+async def upward(
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Org = None
+) -> UpwardReport:
+    wanted = checked(principal, org, start, end, settings)
+    return await build_report(session, org=wanted, period_from=start, period_to=end, settings=settings, now=utc_now())
+
+
+@router.get(
+    "/upward.csv",
+    response_class=Response,
+    responses=CSV_CONTENT,
+    summary="An organisation's report upward for a period, as CSV",
+)
+async def upward_csv(
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Org = None
+) -> Response:
+    wanted = checked(principal, org, start, end, settings)
+    report = await build_report(session, org=wanted, period_from=start, period_to=end, settings=settings, now=utc_now())
+    return Response(
+        report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="pakta-report-{wanted}-{start}-{end}.csv"'},
+    )

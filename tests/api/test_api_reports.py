@@ -1,0 +1,224 @@
+"""Reports upward over the API (`GET /reports/upward`, `/reports/upward.csv`) on the real
+PostgreSQL: agreements decided by the decider and recorded as the workflow records them,
+then reported for a regency and a period — in force, new, ended by kind and partner sector,
+evaluations, problems, foreign cooperation, the legal basis — and read only by the regency,
+its province (PAKTA_OVERSEERS) and operators."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from services.api.app import create_app
+from services.auth import mint_token
+from services.settings import Settings
+from services.store import queries
+from services.store.db import create_engine, create_sessionmaker, session_scope
+from tests.builders import NOW, happy_step, partner, party, proposal, replay, run, staff
+from tests.fixtures.api import app_client
+from workflows import lifecycle as L
+from workflows import messages as m
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PERIOD = {"from": "2027-01-01", "to": "2027-06-30"}
+
+
+@dataclass
+class Region:
+    regency: str
+    province: str
+    client: httpx.AsyncClient
+    settings: Settings
+    ids: dict[str, str]
+
+    def token(self, org: str, *roles: str) -> dict[str, str]:
+        token = mint_token(self.settings, sub=f"{roles[0]}@{org}", org=org, roles=roles, gates=())
+        return {"Authorization": f"Bearer {token}"}
+
+    async def report(self, reader: str, *roles: str, **params: str) -> httpx.Response:
+        """The report as `reader`'s staff (or other roles) ask for it."""
+        return await self.client.get("/reports/upward", params={**PERIOD, **params}, headers=self.token(reader, *roles))
+
+
+def signed(prop: m.Proposal, agreement_id: str) -> tuple[m.AgreementState, list[m.Event]]:
+    lead = next(p.org for p in prop.parties if p.role == "initiator")
+    events = L.create(prop, staff(lead), NOW, agreement_id)
+    state = replay(events)
+    while state.stage != "implementation":
+        state, more = happy_step(state, NOW)
+        events += more
+    return state, events
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def region(settings: Settings) -> AsyncIterator[Region]:
+    """A regency overseen by its province, with four agreements of its own: a PKS with a
+    university evaluated (its report late, the regency's missing), a KSDD with its province terminated, a
+    cooperation with a foreign company, and a proposal never signed; one more of another
+    organisation."""
+    tag = uuid.uuid4().hex[:8]
+    kab, prov = f"kab-{tag}", f"prov-{tag}"
+    ids = {name: f"agr-{name}-{tag}" for name in ("academia", "province", "foreign", "draft", "other")}
+    batches: list[tuple[m.AgreementState, list[m.Event]]] = []
+
+    state, events = signed(
+        proposal([party(kab, "initiator"), party(f"univ-{tag}", sector="academia")], "ksdpk"), ids["academia"]
+    )
+    state, opened = run(state, staff(kab), m.StartEvaluation(), NOW + timedelta(days=40))
+    after_due = state.evaluations[0].due_at + timedelta(days=2)
+    state, reported = run(
+        state,
+        partner(f"univ-{tag}"),
+        m.SubmitEvaluationReport(evaluation=1, narrative="Terlambat", results=[]),
+        after_due,
+    )
+    state, concluded = run(
+        state,
+        staff(kab),
+        m.ConcludeEvaluation(evaluation=1, score=55, recommendation="expand", summary="Perluas ke puskesmas lain"),
+        after_due,
+    )
+    opened += reported
+    batches.append((state, events + opened + concluded))
+
+    state, events = signed(proposal([party(kab, "initiator"), party(prov)], "ksdd"), ids["province"])
+    ending = NOW + timedelta(days=60)
+    state, terminating = run(state, staff(kab), m.Terminate(reason="Anggaran tidak tersedia"), ending)
+    while state.stage != "terminated":
+        state, more = happy_step(state, ending)
+        terminating += more
+    batches.append((state, events + terminating))
+
+    batches.append(
+        signed(
+            proposal(
+                [party(kab, "initiator"), party(f"corp-{tag}", sector="industry", foreign=True, signatory="CEO")],
+                "ksdll",
+            ),
+            ids["foreign"],
+        )
+    )
+    draft = L.create(
+        proposal([party(kab, "initiator"), party(f"media-{tag}", sector="media")], "ksdpk"),
+        staff(kab),
+        NOW,
+        ids["draft"],
+    )
+    batches.append((replay(draft), draft))
+    batches.append(signed(proposal([party(f"kota-{tag}", "initiator"), party(prov)], "ksdd"), ids["other"]))
+
+    engine = create_engine(settings)
+    async with session_scope(create_sessionmaker(engine)) as session:
+        for state, events in batches:
+            await queries.append_events(session, state=state, events=events)
+    await engine.dispose()
+    configured = settings.model_copy(update={"overseers": {kab: prov, prov: "kemendagri"}})
+    async with app_client(create_app(configured)) as client:
+        yield Region(regency=kab, province=prov, client=client, settings=configured, ids=ids)
+
+
+async def test_a_regency_reports_what_came_into_force_ended_and_went_wrong_in_the_period(region: Region):
+    resp = await region.report(region.regency, "staff")
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    ids = region.ids
+    # in the order they took effect (the same day here, then by id)
+    assert [a["id"] for a in report["agreements"]] == [ids["academia"], ids["foreign"], ids["province"]]
+    summary = report["summary"]
+    assert summary["in_force"]["total"] == summary["new"]["total"] == 3
+    assert summary["new"]["by_kind"] == {"ksdd": 1, "ksdpk": 1, "ksdpl": 0, "ksdll": 1}
+    assert summary["new"]["by_partner_sector"] == {
+        "government": 1,
+        "industry": 1,
+        "academia": 1,
+        "community": 0,
+        "media": 0,
+    }
+    assert summary["ended"]["total"] == 1 and summary["ended"]["by_partner_sector"]["government"] == 1
+    ended = next(a for a in report["agreements"] if a["id"] == ids["province"])
+    assert ended["ended_as"] == "terminated" and ended["termination_reason"] == "Anggaran tidak tersedia"
+    assert ended["ended_on"] == (NOW + timedelta(days=60)).date().isoformat()
+
+    [evaluation] = report["evaluations"]
+    assert (evaluation["agreement_id"], evaluation["score"], evaluation["recommendation"]) == (
+        ids["academia"],
+        55,
+        "expand",
+    )
+    assert evaluation["missing_reports"] == [region.regency]  # concluded without the regency's own
+    assert evaluation["late_reports"] == [f"univ-{region.regency.removeprefix('kab-')}"]
+    assert report["recommendations"] == {"continue": 0, "expand": 1, "stop": 0}
+    kinds = {(p["agreement_id"], p["kind"]) for p in report["problems"]}
+    assert {
+        (ids["academia"], "evaluation_report_missing"),
+        (ids["academia"], "evaluation_report_late"),
+        (ids["province"], "termination_requested"),
+        (ids["province"], "terminated"),
+    } <= kinds
+    assert report["foreign_cooperation"] == [ids["foreign"]]
+    assert report["reports_to"] == {"org": region.province, "office": "governor"}
+    bases = " ".join(b["basis"] for b in report["legal_basis"])
+    assert "UU 23/2014 art. 368(1)" in bases and "PP 28/2018 art. 44(3)" in bases
+    assert [b["topic"] for b in report["legal_basis"]][-1] == "format"  # said plainly: not fixed
+    assert any(b["topic"] == "foreign_affairs" for b in report["legal_basis"])
+
+
+async def test_a_period_before_anything_was_signed_reports_nothing(region: Region):
+    resp = await region.report(region.regency, "admin", **{"from": "2025-01-01", "to": "2025-12-31"})
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert report["agreements"] == [] and report["summary"]["in_force"]["total"] == 0
+    assert report["problems"] == [] and report["evaluations"] == []
+
+
+async def test_the_year_after_the_termination_reports_only_what_stayed_in_force(region: Region):
+    resp = await region.report(region.regency, "staff", **{"from": "2028-01-01", "to": "2028-12-31"})
+    report = resp.json()
+    assert {a["id"] for a in report["agreements"]} == {region.ids["academia"], region.ids["foreign"]}
+    assert report["summary"]["new"]["total"] == report["summary"]["ended"]["total"] == 0
+
+
+async def test_the_province_reads_its_regencys_report_and_reports_to_the_minister(region: Region):
+    resp = await region.report(region.province, "staff", org=region.regency)
+    assert resp.status_code == 200, resp.text
+    own = (await region.report(region.province, "admin")).json()
+    assert own["reports_to"] == {"org": "kemendagri", "office": "minister_of_home_affairs"}
+    assert {a["id"] for a in own["agreements"]} == {region.ids["province"], region.ids["other"]}
+    assert (await region.report("kemendagri", "staff", org=region.province)).status_code == 200
+    assert (await region.report("pakta", "operator", org=region.regency)).status_code == 200
+
+
+async def test_nobody_else_reads_a_report_and_a_bad_period_is_refused_naming_the_field(region: Region):
+    for reader, role in (("kemendagri", "staff"), (region.regency, "partner"), (region.regency, "auditor")):
+        resp = await region.report(reader, role, org=region.regency)
+        assert resp.status_code == 403, (reader, role, resp.text)
+        assert resp.json()["error"]["code"] == "forbidden"
+    backwards = await region.report(region.regency, "staff", **{"from": "2027-06-30", "to": "2027-01-01"})
+    assert backwards.status_code == 422 and backwards.json()["error"]["field"] == "to"
+    missing = await region.client.get("/reports/upward", headers=region.token(region.regency, "staff"))
+    assert missing.status_code == 422 and set(missing.json()) == {"error"}
+    not_a_date = await region.report(region.regency, "staff", **{"from": "2027-13-01"})
+    assert not_a_date.status_code == 422
+
+
+async def test_the_report_as_csv_has_a_row_per_agreement_reported_on(region: Region):
+    resp = await region.client.get("/reports/upward.csv", params=PERIOD, headers=region.token(region.regency, "staff"))
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    assert [r["agreement_id"] for r in rows] == [region.ids["academia"], region.ids["foreign"], region.ids["province"]]
+    terminated = rows[2]
+    assert terminated["ended_as"] == "terminated" and terminated["new"] == "yes"
+    assert "terminated: Anggaran tidak tersedia" in terminated["problems"]
+    assert rows[0]["evaluations"] == "#1 55 expand" and rows[1]["foreign"] == "yes"
+    refused = await region.client.get(
+        "/reports/upward.csv", params=PERIOD | {"org": region.regency}, headers=region.token("kemendagri", "staff")
+    )
+    assert refused.status_code == 403
