@@ -25,6 +25,7 @@ ID: dict[str, str] = {
     "Inbox": "Kotak masuk",
     "Agreements": "Perjanjian",
     "Dashboard": "Dasbor",
+    "Reports upward": "Laporan ke atas",
     "New proposal": "Usulan baru",
     "Sign in": "Masuk",
     "Sign out": "Keluar",

@@ -1,0 +1,251 @@
+"""The report upward in the browser: `/ui/reports/upward` (a form to choose the organisation
+and the period, then the report), its CSV and its printable PDF (fpdf2, like the agreement
+summary). The report, who may read it and the CSV are `services.api.reporting`'s, exactly as
+`GET /reports/upward` serves them; only the words and the layout are here."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from services.api.deps import SessionDep, SettingsDep
+from services.api.reporting.report import UpwardReport, build_report, may_read_report, utc_now
+from services.api.reporting.table import report_csv
+from services.api.web.i18n import Translator
+from services.api.web.pages import WebDep, error_page, render
+from services.api.web.pdf import Summary, plain
+from services.api.web.session import WebSession
+from services.settings import Settings
+from workflows.messages import EARLIEST_DATE, LATEST_DATE
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+# The page's own words (English -> Indonesian), beside the shared ones of i18n.ID.
+WORDS: dict[str, str] = {
+    "Report upward": "Laporan kerja sama",
+    "Organisation": "Organisasi",
+    "From": "Dari",
+    "To": "Sampai",
+    "Show the report": "Tampilkan laporan",
+    "Reports to": "Melapor kepada",
+    "the governor": "gubernur",
+    "the Minister of Home Affairs": "Menteri Dalam Negeri",
+    "No overseer is named for this organisation (PAKTA_OVERSEERS).": (
+        "Belum ada pengawas yang ditetapkan untuk organisasi ini (PAKTA_OVERSEERS)."
+    ),
+    "In force": "Berlaku",
+    "New": "Baru",
+    "Ended": "Berakhir",
+    "Total": "Jumlah",
+    "Partner sector": "Sektor mitra",
+    "government": "pemerintah",
+    "industry": "industri/bisnis",
+    "academia": "akademisi",
+    "community": "komunitas",
+    "media": "media",
+    "Agreements reported on": "Perjanjian yang dilaporkan",
+    "Evaluation results and recommendations": "Hasil evaluasi dan rekomendasi",
+    "Problems and follow-up": "Masalah dan tindak lanjut",
+    "Progress of action plans": "Kemajuan rencana aksi",
+    "No agreement carries an action plan yet.": "Belum ada perjanjian yang memuat rencana aksi.",
+    "Foreign cooperation (the Minister of Foreign Affairs is informed)": (
+        "Kerja sama luar negeri (diberitahukan kepada Menteri Luar Negeri)"
+    ),
+    "Nothing to report.": "Tidak ada yang dilaporkan.",
+    "Activities": "Kegiatan",
+    "completed": "selesai",
+    "Obligations": "Kewajiban",
+    "fulfilled": "dipenuhi",
+    "missed": "tidak dipenuhi",
+    "Action items": "Tindak lanjut rapat",
+    "done": "selesai",
+    "Past their date": "Melewati tanggal",
+    "Mean progress": "Rata-rata kemajuan",
+    "Signed": "Ditandatangani",
+    "Missing reports": "Laporan tidak masuk",
+    "Late reports": "Laporan terlambat",
+    "Print (PDF)": "Cetak (PDF)",
+    # problem kinds, as the page shows them
+    "deadline overdue": "tenggat terlewat",
+    "deadline escalated": "tenggat dieskalasi",
+    "deadline extended": "tenggat diperpanjang",
+    "evaluation escalated": "evaluasi dieskalasi",
+    "evaluation report missing": "laporan evaluasi tidak masuk",
+    "evaluation report late": "laporan evaluasi terlambat",
+    "recommendation deferred": "rekomendasi ditunda",
+    "termination requested": "pengakhiran diajukan",
+    "termination declined": "pengakhiran ditolak",
+    "terminated": "diakhiri",
+    "plan items late": "butir rencana terlambat",
+    "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
+    "Give the first and the last day of the period.": "Isi hari pertama dan terakhir periode.",
+    "A report upward is read by the organisation's own staff and administrators, those of the "
+    "organisation that oversees it, and operators.": (
+        "Laporan ini dibaca oleh staf dan administrator organisasi itu sendiri, organisasi yang "
+        "mengawasinya, dan operator."
+    ),
+}
+OFFICES = {"governor": "the governor", "minister_of_home_affairs": "the Minister of Home Affairs"}
+
+
+class Words:
+    """The page's `t`: its own words first, then the shared ones."""
+
+    def __init__(self, tr: Translator) -> None:
+        self.tr = tr
+
+    def __call__(self, text: str) -> str:
+        if self.tr.lang == "id" and text in WORDS:
+            return WORDS[text]
+        return self.tr.t(text)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return day if EARLIEST_DATE <= day <= LATEST_DATE else None
+
+
+async def _report(
+    request: Request, ws: WebSession, session: AsyncSession, settings: Settings
+) -> tuple[UpwardReport | None, dict[str, Any], Response | None]:
+    """The report the query string asks for, the form's values, or the refusal to show."""
+    principal = ws.require(request)
+    t = Words(ws.tr)
+    q = request.query_params
+    today = utc_now().date()
+    org = (q.get("org") or principal.org).strip()[:64]
+    form: dict[str, Any] = {
+        "org": org,
+        "from": q.get("from") or date(today.year, 1, 1).isoformat(),
+        "to": q.get("to") or today.isoformat(),
+        "error": None,
+    }
+    if "from" not in q and "to" not in q:
+        return None, form, None
+    start, end = _day(q.get("from")), _day(q.get("to"))
+    if start is None or end is None:
+        form["error"] = t("Give the first and the last day of the period.")
+        return None, form, None
+    if end < start:
+        form["error"] = t("The period ends before it starts.")
+        return None, form, None
+    if not may_read_report(principal, org, settings):
+        message = t(
+            "A report upward is read by the organisation's own staff and administrators, those of the "
+            "organisation that oversees it, and operators."
+        )
+        return None, form, error_page(request, ws, 403, t("Forbidden"), message)
+    report = await build_report(session, org=org, period_from=start, period_to=end, settings=settings, now=utc_now())
+    return report, form, None
+
+
+@router.get("/reports/upward")
+async def upward_page(request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
+    report, form, refusal = await _report(request, ws, session, settings)
+    if refusal is not None:
+        return refusal
+    query = f"org={form['org']}&from={form['from']}&to={form['to']}"
+    return render(request, ws, "reports.html", t=Words(ws.tr), report=report, form=form, query=query, offices=OFFICES)
+
+
+@router.get("/reports/upward.csv")
+async def upward_csv(request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
+    report, form, refusal = await _report(request, ws, session, settings)
+    if refusal is not None or report is None:
+        return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
+    name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.csv"
+    return ws.apply(
+        Response(
+            report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    )
+
+
+@router.get("/reports/upward.pdf")
+async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
+    report, form, refusal = await _report(request, ws, session, settings)
+    if refusal is not None or report is None:
+        return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
+    name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.pdf"
+    return ws.apply(
+        Response(
+            report_pdf(report, ws.tr),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )
+    )
+
+
+def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
+    t = Words(tr)
+    title = f"{t('Report upward')}: {report.org}, {tr.date(report.period_from)} - {tr.date(report.period_to)}"
+    pdf = Summary(title)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.multi_cell(0, 8, plain(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    if report.reports_to:
+        pdf.line_of(f"{t('Reports to')}: {t(OFFICES[report.reports_to.office])} ({report.reports_to.org})")
+    pdf.heading(t("Legal basis"))
+    for basis in report.legal_basis:
+        pdf.line_of(f"- {basis.basis}: {basis.id if tr.lang == 'id' else basis.en}")
+    pdf.heading(f"{t('In force')} / {t('New')} / {t('Ended')}")
+    s = report.summary
+    pdf.line_of(f"{t('Total')}: {s.in_force.total} / {s.new.total} / {s.ended.total}")
+    for kind in s.in_force.by_kind:
+        pdf.line_of(f"- {kind.upper()}: {s.in_force.by_kind[kind]} / {s.new.by_kind[kind]} / {s.ended.by_kind[kind]}")
+    for sector in s.in_force.by_partner_sector:
+        counts = (
+            s.in_force.by_partner_sector[sector],
+            s.new.by_partner_sector[sector],
+            s.ended.by_partner_sector[sector],
+        )
+        pdf.line_of(f"- {t('Partner sector')} {t(sector)}: {counts[0]} / {counts[1]} / {counts[2]}")
+    pdf.heading(t("Agreements reported on"))
+    for a in report.agreements:
+        ended = f"; {t('Ended')} {tr.date(a.ended_on)} ({a.ended_as})" if a.ended_on else ""
+        reason = f": {a.termination_reason}" if a.termination_reason else ""
+        partners = ", ".join(f"{p.name or p.org} ({t(p.sector)})" for p in a.partners)
+        pdf.line_of(f"- {a.title} [{a.kind.upper()}] {partners}; {t('Signed')} {tr.date(a.signed_on)}{ended}{reason}")
+    pdf.heading(t("Evaluation results and recommendations"))
+    for e in report.evaluations:
+        pdf.line_of(
+            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {e.recommendation}. {e.summary or ''}"
+        )
+    if not report.evaluations:
+        pdf.line_of(t("Nothing to report."))
+    pdf.heading(t("Problems and follow-up"))
+    for p in report.problems:
+        pdf.line_of(f"- {tr.date(p.on)} {p.title}: {t(p.kind.replace('_', ' '))} - {p.detail}")
+    if not report.problems:
+        pdf.line_of(t("Nothing to report."))
+    pdf.heading(t("Progress of action plans"))
+    plans = [a for a in report.agreements if a.action_plan is not None]
+    for a in plans:
+        plan = a.action_plan
+        assert plan is not None
+        pdf.line_of(
+            f"- {a.title}: {t('Activities')} {plan.activities_completed}/{plan.activities} {t('completed')}, "
+            f"{t('Mean progress')} {plan.mean_percent}%; {t('Obligations')} {plan.obligations_fulfilled}/"
+            f"{plan.obligations} {t('fulfilled')}; {t('Past their date')}: {len(plan.late)}"
+        )
+    if not plans:
+        pdf.line_of(t("No agreement carries an action plan yet."))
+    if report.foreign_cooperation:
+        pdf.heading(t("Foreign cooperation (the Minister of Foreign Affairs is informed)"))
+        for a in report.agreements:
+            if a.id in report.foreign_cooperation:
+                pdf.line_of(f"- {a.title} ({a.kind.upper()})")
+    pdf.line_of("")
+    pdf.line_of(f"Pakta, {tr.datetime(report.generated_at)}")
+    return bytes(pdf.output())
