@@ -210,7 +210,6 @@ PlanId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0
 GoalCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(_storable_text)
 ]
-Evidence = Annotated[list[Sha256], Field(default_factory=list, max_length=MAX_EVIDENCE)]
 
 
 class DevelopmentGoal(Message):
@@ -492,7 +491,7 @@ class ReportProgress(Message):
     percent: int | None = Field(default=None, ge=0, le=100)
     milestone: ShortText | None = None  # one of the activity's milestones, reached
     note: LongText | None = None
-    evidence: Evidence
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
 
 
 class RecordMeasurement(Message):
@@ -513,7 +512,7 @@ class SettleObligation(Message):
     obligation: PlanId
     outcome: Literal["fulfilled", "missed"]
     note: LongText | None = None
-    evidence: Evidence
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
 
 
 class ProposePlanRevision(Message):
@@ -580,7 +579,7 @@ class CompleteActionItem(Message):
     type: Literal["complete_action_item"] = "complete_action_item"
     item: Annotated[str, StringConstraints(pattern=r"^M[0-9]{1,7}-[0-9]{1,3}$")]  # "M2-1": meeting 2, decision 1
     note: LongText | None = None
-    evidence: Evidence
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
 
 
 class Tick(Message):
@@ -768,6 +767,7 @@ class Evaluation(Message):
     summary: str | None = None
     concluded_at: datetime | None = None
     concluded_by: str | None = None
+    achievement: PlanAchievement | None = None  # against the action plan, at the conclusion (#13)
 
 
 class ChangeProcess(Message):
@@ -895,6 +895,16 @@ class ImplementationHealth(Message):
     status: Health
     reasons: list[HealthReason] = Field(default_factory=list)
     as_of: datetime
+
+
+class PlanAchievement(Message):
+    """Achievement against plan, as an evaluation's conclusion records it for its period."""
+
+    planned_percent: int
+    actual_percent: int
+    achievement: int | None  # actual against planned, percent
+    obligations_fulfilled: list[str] = Field(default_factory=list)
+    obligations_missed: list[str] = Field(default_factory=list)
 
 
 class PeriodSummary(Message):
