@@ -399,8 +399,15 @@ def test_the_evaluation_form_is_prefilled_and_its_conclusion_records_achievement
 
 def plan_runs() -> Iterator[list[m.Event]]:
     """Every event type of the action plan, for tests/decider/test_event_payloads.py."""
+    for _state, events in plan_story():
+        yield events
+
+
+def plan_story() -> list[tuple[m.AgreementState, list[m.Event]]]:
+    """Two runs that produce every event type of the action plan, each with the state after it."""
     state, first = b.run(negotiating(), b.staff(), m.SubmitDraft(document=b.doc(1)))
-    yield first + b.run(state, b.staff(), m.EditPlan(goals=[]))[1]
+    edited, more = b.run(state, b.staff(), m.EditPlan(goals=[]))
+    story = [(edited, first + more)]
     state = in_force()
     log: list[m.Event] = []
     commands: list[tuple[m.Actor, Any]] = [
@@ -431,4 +438,6 @@ def plan_runs() -> Iterator[list[m.Event]]:
     )
     log += events
     state, events = b.run(state, b.staff(), m.CompleteActionItem(item="M1-1"), at("2027-01-22"))
-    yield log + events + tick_until(state, at("2027-08-01"))[1]
+    log += events
+    state, events = tick_until(state, at("2027-08-01"))
+    return [*story, (state, log + events)]
