@@ -361,9 +361,7 @@ def _meeting_scheduled(e: m.Event, s: m.AgreementState) -> Told:
 
 def _minutes_recorded(e: m.Event, s: m.AgreementState) -> Told:
     meeting = _meeting(s, e.data["meeting"])
-    return _each(
-        parties(s), "minutes_recorded", **e.data, meeting_title=meeting.title if meeting else None
-    )
+    return _each(parties(s), "minutes_recorded", **e.data, meeting_title=meeting.title if meeting else None)
 
 
 def _plan_reminder(e: m.Event, s: m.AgreementState) -> Told:
