@@ -295,3 +295,61 @@ def submitted(prop: m.Proposal | None = None) -> m.AgreementState:
     """A proposal (a KSDD by default) created and submitted by the initiator's staff."""
     state, _ = run(created(prop or ksdd_proposal()), staff(), m.Submit())
     return state
+
+
+# ---------------------------------------------------------------- the action plan (#13)
+
+RPJMD_TARGET = {"scheme": "regional", "code": "RPJMD-3.2", "text": "Meningkatnya cakupan layanan kesehatan"}
+
+
+def obligation(id_: str, org: str, due_on: str, kind: str = "data", **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": id_,
+        "party": org,
+        "kind": kind,
+        "description": f"{kind} dari {org}",
+        "due_on": due_on,
+    }
+    if kind == "funds":
+        fields.update(amount=500_000_000, source="apbd")
+    fields.update(overrides)
+    return fields
+
+
+def activity(id_: str, org: str, starts_on: str, ends_on: str, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": id_,
+        "name": f"Kegiatan {id_}",
+        "party": org,
+        "responsible": "Kepala Dinas Kesehatan",
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "deliverables": [f"Laporan {id_}"],
+        "indicators": ["Puskesmas terhubung"],
+        "budget": [{"party": org, "amount": 100_000_000}],
+        "milestones": ["Desain", "Uji coba"],
+    }
+    fields.update(overrides)
+    return fields
+
+
+def plan_fields() -> dict[str, Any]:
+    """Goals, obligations and an action plan for a KSDD between INITIATOR and REGION that
+    starts 2027-01-01 for 36 months."""
+    return {
+        "goals": [{"scheme": "sdg", "code": "3.8"}, {"scheme": "sdg", "code": "3"}, RPJMD_TARGET],
+        "obligations": [
+            obligation("O1", INITIATOR, "2027-06-30", kind="funds"),
+            obligation("O2", REGION, "2027-03-31"),
+            obligation("O3", REGION, "2028-01-31", kind="staff"),
+        ],
+        "activities": [
+            activity("A1", INITIATOR, "2027-02-01", "2027-12-31"),
+            activity("A2", REGION, "2027-06-01", "2028-06-30", budget=[{"party": REGION, "amount": 50_000_000}]),
+        ],
+    }
+
+
+def planned_proposal(**overrides: Any) -> m.Proposal:
+    """A KSDD carrying development goals, obligations and an action plan."""
+    return ksdd_proposal(**{**plan_fields(), **overrides})

@@ -191,6 +191,72 @@ class Indicator(Message):
     unit: ShortText
 
 
+# ---------------------------------------------------------------- what an agreement carries (#13)
+# Development goals, obligations per party and the action plan: shapes only here; the rules
+# (owner is a party, indicators exist, dates within the term, SDG codes exist) are the
+# decider's (`workflows.lifecycle.plan`). See docs/implementation.md.
+
+ContributionKind = Literal["funds", "staff", "facilities", "data", "expertise"]
+FundSource = Literal["apbd", "apbn", "other"]
+GoalScheme = Literal["regional", "sdg"]
+ObligationStatus = Literal["open", "fulfilled", "missed"]
+Health = Literal["on_track", "at_risk", "off_track"]
+MAX_GOALS = 50
+MAX_PLAN_ITEMS = 200
+MAX_EVIDENCE = 20
+
+# The id a plan item is referred to by in reports, revisions and reminders ("A1", "OBL-2").
+PlanId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+GoalCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(_storable_text)
+]
+
+
+class DevelopmentGoal(Message):
+    """A goal the agreement serves: a target of the region's own plan (RPJMD/RKPD: code and
+    text), or a Sustainable Development Goal or target by its code ("4", "4.1", "17.a",
+    checked against `workflows/data/sdg`)."""
+
+    scheme: GoalScheme
+    code: GoalCode
+    text: ShortText | None = None  # required for a regional target; an SDG's comes from the data
+
+
+class Obligation(Message):
+    """What one party contributes (hak dan kewajiban) and by when."""
+
+    id: PlanId
+    party: OrgId  # the owner party
+    kind: ContributionKind
+    description: LongText
+    amount: Money | None = None  # rupiah, for funds
+    source: FundSource | None = None  # where funds come from (funds only)
+    due_on: AgreementDate
+
+
+class PartyBudget(Message):
+    """What one party spends on an activity."""
+
+    party: OrgId
+    amount: Money
+    source: FundSource = "apbd"
+
+
+class Activity(Message):
+    """One step of the action plan (rencana aksi)."""
+
+    id: PlanId
+    name: ShortText
+    party: OrgId  # the owner party: its staff and partners report progress
+    responsible: ShortText  # the role or person responsible
+    starts_on: AgreementDate
+    ends_on: AgreementDate
+    deliverables: list[ShortText] = Field(default_factory=list, max_length=20)
+    indicators: list[ShortText] = Field(default_factory=list, max_length=20)  # names of the agreement's indicators
+    budget: list[PartyBudget] = Field(default_factory=list, max_length=20)
+    milestones: list[ShortText] = Field(default_factory=list, max_length=20)  # progress may report reaching one
+
+
 class Proposal(Message):
     """Body of `POST /agreements`: the proposal staff start in `draft`."""
 
@@ -213,6 +279,12 @@ class Proposal(Message):
         max_length=10,
         description="Set by the platform (PAKTA_MINISTRY_ORGS); a value sent here is replaced.",
     )
+    # What the agreement serves and how it is carried out (docs/implementation.md): the
+    # development goals, each party's obligations and the action plan. Negotiated with the
+    # agreement; the plan's hash is bound into the drafts the parties accept and sign.
+    goals: list[DevelopmentGoal] = Field(default_factory=list, max_length=MAX_GOALS)
+    obligations: list[Obligation] = Field(default_factory=list, max_length=MAX_PLAN_ITEMS)
+    activities: list[Activity] = Field(default_factory=list, max_length=MAX_PLAN_ITEMS)
 
     @field_validator("expiry_reminder_days")
     @classmethod
@@ -249,6 +321,9 @@ class Edit(Message):
     evaluation_interval_months: int | None = Field(default=None, ge=1, le=60)
     indicators: list[Indicator] | None = Field(default=None, max_length=100)
     value: Money | None = None
+    goals: list[DevelopmentGoal] | None = Field(default=None, max_length=MAX_GOALS)
+    obligations: list[Obligation] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    activities: list[Activity] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"type"}, exclude_none=True)
@@ -338,6 +413,10 @@ class ProposeAmendment(Message):
     value: Money | None = None
     objectives: LongText | None = None
     burdens_public: bool | None = None  # the addendum changes the burden on the public
+    # An addendum changes the parties' obligations, or the action plan beyond what a
+    # revision may (docs/implementation.md): the whole new list, in force once signed.
+    obligations: list[Obligation] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    activities: list[Activity] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
 
 
 class EditChange(Message):
@@ -351,6 +430,8 @@ class EditChange(Message):
     value: Money | None = None
     objectives: LongText | None = None
     burdens_public: bool | None = None
+    obligations: list[Obligation] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    activities: list[Activity] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
 
 
 class WithdrawChange(Message):
@@ -385,6 +466,122 @@ class ExtendDeadline(Message):
     evaluation: int | None = Field(default=None, ge=1, le=1_000_000)  # default: the latest open one
 
 
+# ---------------------------------------------------------------- implementation commands (#13)
+
+
+class EditPlan(Message):
+    """Initiating staff change the goals, obligations or action plan while the proposal is
+    drafted or its text negotiated (the other proposal fields are edited only in draft).
+    In negotiation the latest version must then be submitted anew: a version binds the plan."""
+
+    type: Literal["edit_plan"] = "edit_plan"
+    goals: list[DevelopmentGoal] | None = Field(default=None, max_length=MAX_GOALS)
+    obligations: list[Obligation] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    activities: list[Activity] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"type"}, exclude_none=True)
+
+
+class ReportProgress(Message):
+    """The owner party's staff or partners report progress on one of its activities."""
+
+    type: Literal["report_progress"] = "report_progress"
+    activity: PlanId
+    percent: int | None = Field(default=None, ge=0, le=100)
+    milestone: ShortText | None = None  # one of the activity's milestones, reached
+    note: LongText | None = None
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
+
+
+class RecordMeasurement(Message):
+    """A party records a measurement of one of the agreement's indicators."""
+
+    type: Literal["record_measurement"] = "record_measurement"
+    indicator: ShortText
+    value: FiniteFloat
+    measured_on: AgreementDate
+    source: ShortText  # where the value comes from (BPS, the service's register, a survey)
+    note: LongText | None = None
+
+
+class SettleObligation(Message):
+    """An obligation is fulfilled (with evidence) or missed (with the reason in `note`)."""
+
+    type: Literal["settle_obligation"] = "settle_obligation"
+    obligation: PlanId
+    outcome: Literal["fulfilled", "missed"]
+    note: LongText | None = None
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
+
+
+class ProposePlanRevision(Message):
+    """A party proposes a revision of the action plan: the whole new list of activities.
+    Every party accepts it before it applies; what needs an addendum instead is the
+    decider's rule (docs/implementation.md)."""
+
+    type: Literal["propose_plan_revision"] = "propose_plan_revision"
+    summary: LongText
+    activities: list[Activity] = Field(min_length=1, max_length=MAX_PLAN_ITEMS)
+
+
+class AcceptPlanRevision(Message):
+    type: Literal["accept_plan_revision"] = "accept_plan_revision"
+    revision: int = Field(ge=1, le=1_000_000)
+
+
+class WithdrawPlanRevision(Message):
+    """The proposing party withdraws its open revision (or another party declines it, with
+    the reason): the plan stays as it is."""
+
+    type: Literal["withdraw_plan_revision"] = "withdraw_plan_revision"
+    revision: int = Field(ge=1, le=1_000_000)
+    reason: LongText
+
+
+class ScheduleMeeting(Message):
+    """A coordination meeting of the parties, with its agenda."""
+
+    type: Literal["schedule_meeting"] = "schedule_meeting"
+    title: ShortText
+    at: datetime
+    place: ShortText | None = None  # a room, or a video call's address
+    participants: list[OrgId] = Field(min_length=1, max_length=20)  # the parties invited
+    agenda: list[ShortText] = Field(min_length=1, max_length=30)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a meeting's time carries its zone (e.g. 2027-03-01T09:00:00+07:00)")
+        _date_in_range(value.date())
+        return value
+
+
+class MeetingDecision(Message):
+    """A decision of a meeting that someone must act on: an action item."""
+
+    text: ShortText
+    party: OrgId  # the owner party
+    due_on: AgreementDate
+
+
+class RecordMinutes(Message):
+    """The minutes (notulen) of a meeting held, as an uploaded document, and its decisions."""
+
+    type: Literal["record_minutes"] = "record_minutes"
+    meeting: int = Field(ge=1, le=1_000_000)
+    document: Sha256
+    decisions: list[MeetingDecision] = Field(default_factory=list, max_length=50)
+
+
+class CompleteActionItem(Message):
+    type: Literal["complete_action_item"] = "complete_action_item"
+    item: Annotated[str, StringConstraints(pattern=r"^M[0-9]{1,7}-[0-9]{1,3}$")]  # "M2-1": meeting 2, decision 1
+    note: LongText | None = None
+    evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
+
+
 class Tick(Message):
     """Time passed: the workflow's timer asks the decider what is due now. System only;
     not part of the public API."""
@@ -411,6 +608,17 @@ _PUBLIC = (
     | EditChange
     | WithdrawChange
     | SetDprdRequirement
+    # implementation (#13)
+    | EditPlan
+    | ReportProgress
+    | RecordMeasurement
+    | SettleObligation
+    | ProposePlanRevision
+    | AcceptPlanRevision
+    | WithdrawPlanRevision
+    | ScheduleMeeting
+    | RecordMinutes
+    | CompleteActionItem
 )
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
 AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
@@ -434,6 +642,17 @@ COMMAND_TYPES: tuple[str, ...] = (
     "edit_change",
     "withdraw_change",
     "set_dprd_requirement",
+    # implementation (#13)
+    "edit_plan",
+    "report_progress",
+    "record_measurement",
+    "settle_obligation",
+    "propose_plan_revision",
+    "accept_plan_revision",
+    "withdraw_plan_revision",
+    "schedule_meeting",
+    "record_minutes",
+    "complete_action_item",
 )
 
 
@@ -494,6 +713,7 @@ class Draft(Message):
     org: str
     at: datetime
     accepted_by: list[str] = Field(default_factory=list)
+    plan_hash: str | None = None  # the action plan this version binds (#13); None: no plan
 
 
 class Signature(Message):
@@ -547,6 +767,7 @@ class Evaluation(Message):
     summary: str | None = None
     concluded_at: datetime | None = None
     concluded_by: str | None = None
+    achievement: PlanAchievement | None = None  # against the action plan, at the conclusion (#13)
 
 
 class ChangeProcess(Message):
@@ -572,6 +793,135 @@ class Amendment(Message):
     document: str
     version: int
     signed_at: datetime
+
+
+# ---------------------------------------------------------------- implementation state (#13)
+
+
+class ProgressReport(Message):
+    org: str
+    percent: int | None = None
+    milestone: str | None = None
+    note: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    reported_by: str
+    at: datetime
+
+
+class ActivityRecord(Activity):
+    """An activity of the plan in force, with the progress reported on it."""
+
+    progress: list[ProgressReport] = Field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        """The latest percentage reported (0 before any)."""
+        return next((r.percent for r in reversed(self.progress) if r.percent is not None), 0)
+
+
+class ObligationRecord(Obligation):
+    """An obligation of the plan in force, with its status."""
+
+    status: ObligationStatus = "open"
+    note: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    settled_by: str | None = None
+    settled_at: datetime | None = None
+
+
+class Measurement(Message):
+    indicator: str
+    value: float
+    measured_on: date
+    source: str
+    note: str | None = None
+    org: str
+    recorded_by: str
+    at: datetime
+
+
+class PlanRevision(Message):
+    """A revision of the action plan: open until every party has accepted it (adopted) or
+    it is withdrawn."""
+
+    number: int
+    summary: str
+    activities: list[Activity]
+    org: str  # the proposing party
+    proposed_by: str
+    at: datetime
+    accepted_by: list[str] = Field(default_factory=list)
+    status: Literal["open", "adopted", "withdrawn"] = "open"
+    closed_at: datetime | None = None
+    reason: str | None = None  # why it was withdrawn or declined
+
+
+class Meeting(Message):
+    number: int
+    title: str
+    at: datetime
+    place: str | None = None
+    participants: list[str]
+    agenda: list[str]
+    scheduled_by: str
+    org: str
+    minutes: str | None = None  # the sha256 of the minutes (notulen)
+    minutes_by: str | None = None
+    minutes_at: datetime | None = None
+
+
+class ActionItem(Message):
+    id: str  # "M2-1"
+    meeting: int
+    text: str
+    party: str
+    due_on: date
+    done_at: datetime | None = None
+    done_by: str | None = None
+    note: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+class HealthReason(Message):
+    """Why an agreement's implementation has its health: a code, the plan item it is about
+    and a sentence (English; `code` is what pages translate)."""
+
+    code: str
+    ref: str | None = None
+    text: str
+
+
+class ImplementationHealth(Message):
+    status: Health
+    reasons: list[HealthReason] = Field(default_factory=list)
+    as_of: datetime
+
+
+class PlanAchievement(Message):
+    """Achievement against plan, as an evaluation's conclusion records it for its period."""
+
+    planned_percent: int
+    actual_percent: int
+    achievement: int | None  # actual against planned, percent
+    obligations_fulfilled: list[str] = Field(default_factory=list)
+    obligations_missed: list[str] = Field(default_factory=list)
+
+
+class PeriodSummary(Message):
+    """What happened in an evaluation's period, for its report form: progress per activity,
+    obligations met or missed, measurements recorded, and achievement against plan."""
+
+    evaluation: int
+    period_from: date
+    period_to: date
+    activities: list[dict[str, Any]] = Field(default_factory=list)  # id, name, party, planned/actual percent
+    obligations_fulfilled: list[str] = Field(default_factory=list)
+    obligations_missed: list[str] = Field(default_factory=list)
+    obligations_overdue: list[str] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+    planned_percent: int = 0  # what the plan expected done by the period's end (mean over activities)
+    actual_percent: int = 0  # what was reported done
+    achievement: int | None = None  # actual against planned, percent (None: nothing was planned yet)
 
 
 class AgreementState(Message):
@@ -624,6 +974,14 @@ class AgreementState(Message):
     calendar: str | None = None
     declined_terminations: list[Termination] = Field(default_factory=list)
     deferred_recommendations: list[str] = Field(default_factory=list)  # "evaluation:N expand (renewal-2 open)"
+    # implementation (#13): empty for agreements from before, so their states load as before
+    goals: list[DevelopmentGoal] = Field(default_factory=list)
+    obligations: list[ObligationRecord] = Field(default_factory=list)
+    activities: list[ActivityRecord] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+    plan_revisions: list[PlanRevision] = Field(default_factory=list)
+    meetings: list[Meeting] = Field(default_factory=list)
+    action_items: list[ActionItem] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- snapshot
@@ -686,3 +1044,14 @@ class Snapshot(Message):
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[str]
+    # implementation (#13): docs/implementation.md
+    goals: list[DevelopmentGoal] = Field(default_factory=list)
+    obligations: list[ObligationRecord] = Field(default_factory=list)
+    activities: list[ActivityRecord] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+    plan_revisions: list[PlanRevision] = Field(default_factory=list)
+    meetings: list[Meeting] = Field(default_factory=list)
+    action_items: list[ActionItem] = Field(default_factory=list)
+    plan_hash: str | None = None  # sha256 of the plan in force (None: no plan)
+    health: ImplementationHealth | None = None  # in implementation only, at the time of reading
+    period: PeriodSummary | None = None  # the open evaluation's period, for its report form

@@ -41,6 +41,7 @@ class AgreementSummary(BaseModel):
     end_date: date | None
     next_deadline_at: datetime | None
     updated_at: datetime
+    health: m.Health | None = None  # as of the last recorded event; the snapshot says it now (#13)
 
 
 class AgreementPage(BaseModel):
@@ -59,6 +60,7 @@ class AgreementFilters:
     q: str | None = None
     overdue: bool = False
     expiring_within_days: int | None = None
+    health: m.Health | None = None
 
 
 async def list_visible(
@@ -83,6 +85,7 @@ async def list_visible(
             q=filters.q,
             deadline_before=now if filters.overdue else None,
             end_date_before=now.date() + timedelta(days=days) if days is not None else None,
+            health=filters.health,
             limit=limit,
             cursor=cursor,
         )

@@ -36,6 +36,11 @@ TEXT_TYPES = ("text/markdown", "text/plain")
 ATTACHING_FIELDS: dict[str, tuple[str, ...]] = {
     "submit_draft": ("document",),
     "sign": ("evidence", "delegation.letter"),
+    # implementation (#13): evidence is a list of documents
+    "report_progress": ("evidence",),
+    "settle_obligation": ("evidence",),
+    "complete_action_item": ("evidence",),
+    "record_minutes": ("document",),
 }
 
 
@@ -50,7 +55,13 @@ async def check_attachable(session: AsyncSession, principal: Principal, command:
     """Refuse (422, naming the field) a command that would attach a document the caller's
     organisation has not uploaded."""
     fields = ATTACHING_FIELDS.get(getattr(command, "type", ""), ())
-    wanted = {name: value for name in fields if (value := _field(command, name))}
+    wanted: dict[str, str] = {}
+    for name in fields:
+        value = _field(command, name)
+        if isinstance(value, list):  # a list of documents: each is named by its index
+            wanted.update({f"{name}.{i}": sha for i, sha in enumerate(value)})
+        elif value:
+            wanted[name] = value
     if not wanted:
         return
     own = await queries.documents_uploaded(session, org=principal.org, hashes=wanted.values())

@@ -67,6 +67,9 @@ class Agreement(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Lower-cased title, objectives and parties, for `q` (ILIKE, pg_trgm index when present).
     search: Mapped[str] = mapped_column(Text)
+    # The implementation's health (on_track, at_risk, off_track) as of the last recorded
+    # event; NULL outside implementation or without a plan (#13).
+    health: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_agreements_stage", "stage"),
@@ -75,6 +78,7 @@ class Agreement(Base):
         Index("ix_agreements_orgs", "orgs", postgresql_using="gin"),
         Index("ix_agreements_next_deadline_at", "next_deadline_at"),
         Index("ix_agreements_end_date", "end_date"),
+        Index("ix_agreements_health", "health", postgresql_where=text("health IS NOT NULL")),
         # Ministry approvers list the few agreements that reached their gate.
         Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         # Created by the migration only where the pg_trgm extension is available.

@@ -26,6 +26,7 @@ from services.store.models import Agreement, AgreementEvent, Document, DocumentA
 from workflows.contracts.records import Recorder, RecordEventsResult
 from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
 from workflows.lifecycle import events as events_
+from workflows.lifecycle import health as implementation_health
 from workflows.lifecycle.events import payload_as
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
 
@@ -65,6 +66,7 @@ class AgreementRecord:
     created_at: datetime
     updated_at: datetime
     state: AgreementState
+    health: str | None = None  # (#13)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +368,7 @@ def projection(state: AgreementState, head: str) -> dict[str, Any]:
         "updated_at": state.updated_at,
         "state": state.model_dump(mode="json"),
         "search": " ".join(words).lower(),
+        "health": health.status if (health := implementation_health(state, state.updated_at)) else None,
     }
 
 
@@ -388,6 +391,7 @@ async def list_agreements(
     q: str | None = None,
     deadline_before: datetime | None = None,
     end_date_before: date | None = None,
+    health: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[AgreementRecord], str | None]:
@@ -413,6 +417,8 @@ async def list_agreements(
         query = query.where(a.next_deadline_at < deadline_before)
     if end_date_before is not None:
         query = query.where(a.end_date <= end_date_before, a.stage == "implementation")
+    if health is not None:
+        query = query.where(a.health == health)
     if cursor is not None:
         updated_at, last_id = decode_cursor(cursor)
         query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
@@ -618,6 +624,11 @@ def attachments(event: Event) -> list[dict[str, Any]]:
     elif event.type == "agreement_imported":
         imported = payload_as(event, events_.AgreementImported)
         found.append(("signed_text", imported.document, event.actor.org))
+    elif event.type in ("progress_reported", "obligation_settled", "action_item_completed"):  # (#13)
+        org = str(event.data["org"])
+        found += [("evidence", sha, org) for sha in event.data.get("evidence", [])]
+    elif event.type == "minutes_recorded":
+        found.append(("minutes", str(event.data["document"]), str(event.data["org"])))
     return [
         {"agreement_id": event.agreement_id, "seq": event.seq, "sha256": sha, "kind": kind, "org": org}
         for kind, sha, org in found

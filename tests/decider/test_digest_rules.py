@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from services.notifying import render
+from tests import builders as b
 from tests.zones import zone_of
+from workflows import messages as m
 from workflows.portfolio import digest as d
 
 
@@ -27,3 +30,15 @@ async def test_digest_day_follows_each_zone():
     assert d.org_zone("x", ["Asia/Makassar", "Asia/Jakarta", "Asia/Makassar"]) == "Asia/Makassar"
     assert d.org_zone("x", [], ["Asia/Jayapura"]) == "Asia/Jayapura"
     assert d.org_zone("x") == "Asia/Jakarta"
+
+
+def test_the_digest_lists_agreements_whose_implementation_is_at_risk():
+    """#13: an obligation missed puts the agreement off track; the parties' digests say so,
+    with the reason."""
+    state = b.implemented(b.planned_proposal())
+    state, _ = b.run(state, b.staff(), m.SettleObligation(obligation="O3", outcome="missed", note="Tanpa petugas"))
+    digest = d.build_digest(b.REGION, [state, b.implemented()], b.NOW + timedelta(days=1), "Asia/Jakarta")
+    assert [(i.agreement_id, i.health) for i in digest.at_risk.items] == [(state.id, "off_track")]
+    assert digest.at_risk.items[0].reason == "jateng missed obligation O3." and not digest.empty
+    out = render.render(d.digest_notification(digest), language="en", name="Siti", public_url="https://pakta.test")
+    assert "off track: jateng missed obligation O3." in out.text

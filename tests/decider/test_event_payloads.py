@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from tests import builders as b
 from tests.decider import test_lifecycle_properties as props
+from tests.decider.test_implementation import plan_runs
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.lifecycle import events as ev
@@ -250,6 +251,8 @@ def builder_runs() -> Iterator[list[m.Event]]:
         )
         events = L.import_agreement(record, b.operator(), b.NOW, "agr-imported")
         yield events + _through_the_term(b.replay(events))[1]
+    # the action plan: progress, measurements, obligations, revisions, meetings, time (#13)
+    yield from plan_runs()
 
 
 def test_events_the_decider_emits_read_back_exactly() -> None:

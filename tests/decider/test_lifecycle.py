@@ -1031,6 +1031,7 @@ def test_allowed_actions_per_actor() -> None:
         "withdraw",
         "comment",
         "set_dprd_requirement",
+        "edit_plan",
     ]
     state = b.advance(state, "penandatanganan_ksb")
     assert L.allowed_actions(state, signatory(JATENG), NOW) == ["sign", "comment"]
@@ -1041,6 +1042,8 @@ def test_allowed_actions_per_actor() -> None:
         "renew",
         "terminate",
         "comment",
+        "record_measurement",
+        "schedule_meeting",
     ]
     assert L.allowed_actions(state, approver(JABAR, "head"), NOW) == ["comment"]
 

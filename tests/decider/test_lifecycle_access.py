@@ -141,6 +141,15 @@ def test_owed_actions_are_the_allowed_ones_the_agreement_waits_for() -> None:
             "edit_change",
             "withdraw_change",
             "set_dprd_requirement",
+            # implementation (#13): options, not owed
+            "edit_plan",
+            "report_progress",
+            "record_measurement",
+            "settle_obligation",
+            "propose_plan_revision",
+            "withdraw_plan_revision",
+            "schedule_meeting",
+            "record_minutes",
         }
         == L.OWED
     )

@@ -9,6 +9,7 @@ import pytest
 
 from services.notifying import render
 from tests.builders import as_created_before_2026, replay, run
+from tests.decider.test_implementation import plan_story
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.notify.rules import RULES, SILENT, Audience, endpoint_disabled, notifications_for
@@ -521,3 +522,29 @@ def test_new_event_templates_are_worded_in_both_languages():
             assert f"{note.template}_subject" in template.blocks, (language, note.template)
             out = render.render(note, language=language, name="Siti", public_url="https://pakta.test")
             assert out.subject and "Siti" in out.text and "{{" not in out.text and "None" not in out.subject
+
+
+def test_the_action_plan_tells_owners_invitees_and_then_the_coordinators():
+    """Meetings invite their participants, minutes and missed obligations reach the parties,
+    reminders reach the owner party and escalations its coordinators in round 2 (#13); every
+    template is worded in both languages."""
+    samples = []
+    for state, events in plan_story():
+        for event in events:
+            samples += notifications_for(event, state)
+    by_template: dict[str, set[str]] = {}
+    for note in samples:
+        by_template.setdefault(note.template, set()).add(note.audience.key)
+    assert by_template["meeting_invitation"] == {"jabar/staff/*", "jabar/partner/*"}
+    assert "jabar/staff/*" in by_template["plan_reminder"]
+    assert "jabar/approver/review" in by_template["plan_escalated"]  # the coordinators, round 2
+    assert by_template["plan_revision_proposed"] == {"jateng/staff/*", "jateng/partner/*"}
+    assert {"minutes_recorded", "obligation_fulfilled", "plan_revision_adopted", "plan_revision_withdrawn"} <= set(
+        by_template
+    )
+    for language in ("id", "en"):
+        template = render._environment().get_template(f"{language}.txt")
+        for note in samples:
+            assert f"{note.template}_subject" in template.blocks, (language, note.template)
+            out = render.render(note, language=language, name="Siti", public_url="https://pakta.test")
+            assert out.subject and "{{" not in out.text and "None" not in out.subject

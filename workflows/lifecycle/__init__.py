@@ -14,11 +14,15 @@ agreement id and sequence number. The package imports nothing of Temporal or the
     errors          the refusals (DomainError and its kinds)
     reading         questions about the state: procedure, step, phase, parties, drafts
     access          who may send each command (PERMISSIONS), who sees an agreement, OWED
+    plan            goals, obligations and the action plan: their rules, the hash a draft binds,
+                    what a revision may change (the rest needs an addendum)
     events          one payload model per event type (EVENT_PAYLOADS)
     evolve          applying an event to the state
     emitter         building a command's events, and the moves handlers share
     create          creating and importing an agreement; the party rules
+    progress        the implementation's health and an evaluation period's summary
     handlers/       what each command does, per family of phases
+    plan_time       what time brings to the action plan (notices that `schedule` adds)
     schedule        what time brings: notices, next_wakeup, the tick
     commands        TRANSITIONS and HANDLERS: what each phase accepts, what each command does
     views           allowed and owed actions, step view, snapshot, who is awaited
@@ -51,6 +55,8 @@ from workflows.lifecycle.errors import (
 )
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
+from workflows.lifecycle.plan import plan_hash, state_plan_hash
+from workflows.lifecycle.progress import health, open_period, period_summary
 from workflows.lifecycle.reading import (
     active_index,
     active_procedure,
@@ -121,6 +127,7 @@ __all__ = [
     "event_payload",
     "evolve",
     "gate_slots_for",
+    "health",
     "import_agreement",
     "initiator",
     "initiator_calendar",
@@ -130,16 +137,20 @@ __all__ = [
     "notices",
     "open_evaluation",
     "open_evaluations",
+    "open_period",
     "open_slots",
     "owed_actions",
     "party_orgs",
+    "period_summary",
     "phase",
+    "plan_hash",
     # reading the state
     "procedure_of",
     "scope_of",
     "sees_every_agreement",
     "snapshot",
     "stage_for",
+    "state_plan_hash",
     "step_by_key",
     "step_view",
     "zone",

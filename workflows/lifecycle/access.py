@@ -127,6 +127,20 @@ PERMISSIONS: dict[str, Permission] = {
     "renew": Permission(INITIATOR_STAFF, f"{_STAFF} renew an agreement."),
     "extend_deadline": Permission(INITIATOR_STAFF, f"{_STAFF} extend deadlines."),
     "tick": Permission(SYSTEM, "Only the agreement's own timer sends ticks."),
+    # implementation (#13): the parties' working level; whose activity, obligation or action
+    # item it is (the owner party) is the handler's check, after it has found the item.
+    "edit_plan": Permission(INITIATOR_STAFF, f"{_STAFF} edit the action plan."),
+    "report_progress": Permission(PARTY_MEMBER, "Only staff or partners of a party report progress."),
+    "record_measurement": Permission(PARTY_MEMBER, "Only staff or partners of a party record measurements."),
+    "settle_obligation": Permission(PARTY_MEMBER, "Only staff or partners of a party settle obligations."),
+    "propose_plan_revision": Permission(PARTY_MEMBER, "Only staff or partners of a party propose a plan revision."),
+    "accept_plan_revision": Permission(PARTY_MEMBER, "Only staff or partners of a party accept a plan revision."),
+    "withdraw_plan_revision": Permission(
+        PARTY_MEMBER, "Only staff or partners of a party withdraw or decline a plan revision."
+    ),
+    "schedule_meeting": Permission(PARTY_MEMBER, "Only staff or partners of a party schedule a meeting."),
+    "record_minutes": Permission(PARTY_MEMBER, "Only staff or partners of a party record minutes."),
+    "complete_action_item": Permission(PARTY_MEMBER, "Only staff or partners of a party complete action items."),
 }
 assert set(PERMISSIONS) == set(m.COMMAND_TYPES), "every command declares who may send it"
 
@@ -165,6 +179,9 @@ OWED: frozenset[str] = frozenset(
         "submit",
         "submit_evaluation_report",
         "conclude_evaluation",
+        # implementation (#13): a revision every party must accept; an action item's owner
+        "accept_plan_revision",
+        "complete_action_item",
     }
 )
 assert set(m.COMMAND_TYPES) >= OWED

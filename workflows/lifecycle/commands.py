@@ -15,7 +15,7 @@ from typing import Any
 from workflows import messages as m
 from workflows.lifecycle.access import check_permission_first
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.handlers import changes, drafting, gates, implementation, negotiation
+from workflows.lifecycle.handlers import action_plan, changes, drafting, gates, implementation, meetings, negotiation
 from workflows.lifecycle.schedule import tick
 
 _EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
@@ -39,6 +39,28 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset(),
 }
 
+# ---------------------------------------------------------------- implementation (#13)
+# The plan is negotiated with the text: in draft `edit` changes it with the other proposal
+# fields, in the agreement's own negotiation `edit_plan` alone. The work it plans goes on
+# while the agreement is in force, through an amendment, a renewal or a pending
+# termination alike.
+IMPLEMENTING: frozenset[str] = frozenset(
+    {
+        "report_progress",
+        "record_measurement",
+        "settle_obligation",
+        "propose_plan_revision",
+        "accept_plan_revision",
+        "withdraw_plan_revision",
+        "schedule_meeting",
+        "record_minutes",
+        "complete_action_item",
+    }
+)
+TRANSITIONS["negotiation"] |= {"edit_plan"}
+for _phase in ("implementation", "change_gate", "change_negotiation", "change_signing", "termination"):
+    TRANSITIONS[_phase] |= IMPLEMENTING
+
 # What each command does, once the phase accepts it and the caller may send it.
 HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     "edit": drafting.edit,
@@ -60,6 +82,17 @@ HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     "set_dprd_requirement": drafting.set_dprd_requirement,
     "extend_deadline": implementation.extend_deadline,
     "tick": tick,
+    # implementation (#13)
+    "edit_plan": action_plan.edit_plan,
+    "report_progress": action_plan.report_progress,
+    "record_measurement": action_plan.record_measurement,
+    "settle_obligation": action_plan.settle_obligation,
+    "propose_plan_revision": action_plan.propose_plan_revision,
+    "accept_plan_revision": action_plan.accept_plan_revision,
+    "withdraw_plan_revision": action_plan.withdraw_plan_revision,
+    "schedule_meeting": meetings.schedule_meeting,
+    "record_minutes": meetings.record_minutes,
+    "complete_action_item": meetings.complete_action_item,
 }
 assert set(HANDLERS) == set(m.COMMAND_TYPES)
 

@@ -14,6 +14,7 @@ from workflows.lifecycle.access import check_creator, check_importer
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal
 from workflows.lifecycle.evolve import evolve
+from workflows.lifecycle.plan import check_plan
 from workflows.lifecycle.reading import zone
 from workflows.procedures import RULES_2026_FROM, current_procedure
 
@@ -42,6 +43,9 @@ def create(
     }
     if day >= RULES_2026_FROM:  # office-day deadlines; created before: calendar days, as recorded then
         data["calendar"] = t.OFFICE_DAYS
+    for part in PLAN_PARTS:  # an agreement without a plan is recorded as before plans existed (#13)
+        if not data[part]:
+            del data[part]
     payload = ev.AgreementCreated.model_validate(data)
     event = m.Event(
         id=ev.event_id(agreement_id, 1),
@@ -53,7 +57,11 @@ def create(
         actor=actor,
         data=ev.dump_payload(payload),
     )
+    check_plan(evolve(None, event))
     return [event]
+
+
+PLAN_PARTS = ("goals", "obligations", "activities")
 
 
 def import_agreement(

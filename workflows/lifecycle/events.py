@@ -69,6 +69,9 @@ class ProposalChanges(EventPayload):
     evaluation_interval_months: int | None = None
     indicators: list[m.Indicator] | None = None
     value: int | None = None
+    goals: list[m.DevelopmentGoal] | None = None  # (#13)
+    obligations: list[m.Obligation] | None = None
+    activities: list[m.Activity] | None = None
 
 
 class ChangeTerms(EventPayload):
@@ -82,6 +85,8 @@ class ChangeTerms(EventPayload):
     value: int | None = None  # absent in events from before editable addenda
     objectives: str | None = None
     burdens_public: bool | None = None
+    obligations: list[m.Obligation] | None = None  # an addendum's new obligations (#13)
+    activities: list[m.Activity] | None = None  # an addendum's new action plan (#13)
 
 
 # ---------------------------------------------------------------- drafting
@@ -192,6 +197,7 @@ class DraftSubmitted(EventPayload):
     note: str | None
     org: str
     scope: str = ""  # absent in events from before amendments and renewals
+    plan_hash: str | None = None  # the action plan the version binds; set only when there is one (#13)
 
 
 class DraftAccepted(EventPayload):
@@ -328,6 +334,7 @@ class EvaluationConcluded(EventPayload):
     recommendation: m.Recommendation
     summary: str | None
     missing_reports: list[str]
+    achievement: m.PlanAchievement | None = None  # set only for an agreement with a plan (#13)
 
 
 class DeadlineExtended(EventPayload):
@@ -380,6 +387,139 @@ class NoticeDue(EventPayload):
     kind: str
 
 
+# ---------------------------------------------------------------- implementation (#13)
+
+
+class PlanChanges(EventPayload):
+    """The parts of the plan an `edit_plan` replaces (only those given)."""
+
+    goals: list[m.DevelopmentGoal] | None = None
+    obligations: list[m.Obligation] | None = None
+    activities: list[m.Activity] | None = None
+
+
+class PlanEdited(EventPayload):
+    changes: PlanChanges
+    plan_hash: str | None  # the plan's hash after the edit
+
+
+class ProgressReported(EventPayload):
+    activity: str
+    org: str
+    percent: int | None
+    milestone: str | None
+    note: str | None
+    evidence: list[str]
+
+
+class IndicatorMeasured(EventPayload):
+    indicator: str
+    value: float
+    measured_on: date
+    source: str
+    note: str | None
+    org: str
+
+
+class ObligationSettled(EventPayload):
+    obligation: str
+    outcome: str  # "fulfilled" or "missed"
+    note: str | None
+    evidence: list[str]
+    org: str
+
+
+class PlanRevisionProposed(EventPayload):
+    number: int
+    summary: str
+    activities: list[m.Activity]
+    org: str
+
+
+class PlanRevisionAccepted(EventPayload):
+    number: int
+    org: str
+
+
+class PlanRevisionAdopted(EventPayload):
+    """Every party accepted: the revised activities are the plan in force."""
+
+    number: int
+    plan_hash: str | None
+
+
+class PlanRevisionWithdrawn(EventPayload):
+    number: int
+    org: str
+    reason: str
+
+
+class MeetingScheduled(EventPayload):
+    number: int
+    title: str
+    at: Moment
+    place: str | None
+    participants: list[str]
+    agenda: list[str]
+    org: str
+
+
+class MinutesRecorded(EventPayload):
+    meeting: int
+    document: str
+    org: str
+    action_items: list[m.ActionItem]  # the decisions, numbered "M<meeting>-<n>"
+
+
+class ActionItemCompleted(EventPayload):
+    item: str
+    note: str | None
+    evidence: list[str]
+    org: str
+
+
+class ImplementationReminder(EventPayload):
+    """Time: an activity starts or falls due soon, an obligation or action item falls due."""
+
+    notice: str
+    subject: str  # "activity", "obligation" or "action_item"
+    ref: str
+    party: str  # the owner party
+    what: str  # "starts" or "due"
+    on: date
+    days_before: int
+
+
+class ImplementationEscalated(EventPayload):
+    """Time: an activity, obligation or action item is overdue — told to the owner party
+    (round 1), then to the coordinators (round 2)."""
+
+    notice: str
+    subject: str
+    ref: str
+    party: str
+    on: date
+    round: int
+    to: str  # "owner" or "coordinators"
+
+
+IMPLEMENTATION_PAYLOADS: dict[str, type[BaseModel]] = {
+    "plan_edited": PlanEdited,
+    "progress_reported": ProgressReported,
+    "indicator_measured": IndicatorMeasured,
+    "obligation_settled": ObligationSettled,
+    "plan_revision_proposed": PlanRevisionProposed,
+    "plan_revision_accepted": PlanRevisionAccepted,
+    "plan_revision_adopted": PlanRevisionAdopted,
+    "plan_revision_withdrawn": PlanRevisionWithdrawn,
+    "meeting_scheduled": MeetingScheduled,
+    "minutes_recorded": MinutesRecorded,
+    "action_item_completed": ActionItemCompleted,
+    "implementation_reminder": ImplementationReminder,
+    "implementation_escalated": ImplementationEscalated,
+}
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "agreement_created": AgreementCreated,
     "proposal_edited": ProposalEdited,
@@ -420,6 +560,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "change_open_at_end_date": ChangeOpenAtEndDate,
     "recommendation_deferred": RecommendationDeferred,
     "dprd_requirement_set": DprdRequirementSet,
+    **IMPLEMENTATION_PAYLOADS,
 }
 # Each model names the one event type it belongs to.
 EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}

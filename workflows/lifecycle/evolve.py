@@ -15,6 +15,7 @@ from typing import Any
 from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
+from workflows.lifecycle.plan import merged_activities, merged_obligations
 from workflows.lifecycle.reading import (
     active_procedure,
     current_step,
@@ -56,6 +57,9 @@ def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
             version=event.version,
             ministry_orgs=list(created.ministry_orgs),
             calendar=created.calendar,
+            goals=created.goals,
+            obligations=[m.ObligationRecord.model_validate(o.model_dump()) for o in created.obligations],
+            activities=[m.ActivityRecord.model_validate(a.model_dump()) for a in created.activities],
         )
     assert state is not None and event.seq == state.seq + 1, "events apply in sequence"
     payload = ev.event_payload(event)
@@ -144,6 +148,7 @@ def _apply_draft_submitted(s: m.AgreementState, e: m.Event, p: ev.DraftSubmitted
             org=p.org,
             at=e.at,
             accepted_by=[p.org],
+            plan_hash=p.plan_hash,
         )
     )
 
@@ -307,6 +312,10 @@ def _apply_change_completed(s: m.AgreementState, e: m.Event, p: ev.ChangeComplet
         s.value = changes.value
     if changes.objectives is not None:
         s.objectives = changes.objectives
+    if changes.obligations is not None:  # an addendum's new obligations and plan (#13)
+        s.obligations = merged_obligations(s, changes.obligations)
+    if changes.activities is not None:
+        s.activities = merged_activities(s, changes.activities)
     s.change = None
     s.deadlines.pop("step", None)
 
@@ -376,6 +385,7 @@ def _apply_concluded(s: m.AgreementState, e: m.Event, p: ev.EvaluationConcluded)
     evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
     evaluation.score, evaluation.recommendation, evaluation.summary = p.score, p.recommendation, p.summary
     evaluation.concluded_at, evaluation.concluded_by = e.at, e.actor.sub
+    evaluation.achievement = p.achievement.model_copy() if p.achievement else None
     s.deadlines.pop("evaluation_report", None)
     still_open = open_evaluations(s)
     if still_open:
@@ -410,6 +420,138 @@ def _noop(s: m.AgreementState, e: m.Event, p: object) -> None:
 
 def _apply_comment(s: m.AgreementState, e: m.Event, p: ev.CommentAdded) -> None:
     s.comments.append(m.CommentEntry(by=e.actor.sub, org=p.org, text=p.text, at=e.at))
+
+
+# ---------------------------------------------------------------- implementation (#13)
+
+
+def _apply_plan_edited(s: m.AgreementState, e: m.Event, p: ev.PlanEdited) -> None:
+    changes = p.changes
+    if changes.goals is not None:
+        s.goals = [g.model_copy() for g in changes.goals]
+    if changes.obligations is not None:
+        s.obligations = merged_obligations(s, changes.obligations)
+    if changes.activities is not None:
+        s.activities = merged_activities(s, changes.activities)
+    step = current_step(s)
+    if step is not None and step.kind == "negotiation" and step.document is not None:
+        # The latest version bound the plan before this edit: it is agreed anew.
+        latest = latest_draft(s, step.document)
+        if latest is not None:
+            latest.accepted_by = []
+
+
+def _apply_progress(s: m.AgreementState, e: m.Event, p: ev.ProgressReported) -> None:
+    activity = next(a for a in s.activities if a.id == p.activity)
+    activity.progress.append(
+        m.ProgressReport(
+            org=p.org,
+            percent=p.percent,
+            milestone=p.milestone,
+            note=p.note,
+            evidence=list(p.evidence),
+            reported_by=e.actor.sub,
+            at=e.at,
+        )
+    )
+
+
+def _apply_measured(s: m.AgreementState, e: m.Event, p: ev.IndicatorMeasured) -> None:
+    s.measurements.append(
+        m.Measurement(
+            indicator=p.indicator,
+            value=p.value,
+            measured_on=p.measured_on,
+            source=p.source,
+            note=p.note,
+            org=p.org,
+            recorded_by=e.actor.sub,
+            at=e.at,
+        )
+    )
+
+
+def _apply_obligation_settled(s: m.AgreementState, e: m.Event, p: ev.ObligationSettled) -> None:
+    obligation = next(o for o in s.obligations if o.id == p.obligation)
+    obligation.status = "fulfilled" if p.outcome == "fulfilled" else "missed"
+    obligation.note, obligation.evidence = p.note, list(p.evidence)
+    obligation.settled_by, obligation.settled_at = e.actor.sub, e.at
+
+
+def _revision(s: m.AgreementState, number: int) -> m.PlanRevision:
+    return next(r for r in s.plan_revisions if r.number == number)
+
+
+def _apply_revision_proposed(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionProposed) -> None:
+    s.plan_revisions.append(
+        m.PlanRevision(
+            number=p.number,
+            summary=p.summary,
+            activities=[a.model_copy() for a in p.activities],
+            org=p.org,
+            proposed_by=e.actor.sub,
+            at=e.at,
+            accepted_by=[p.org],  # proposing is the proposing party's acceptance
+        )
+    )
+
+
+def _apply_revision_accepted(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionAccepted) -> None:
+    _revision(s, p.number).accepted_by.append(p.org)
+
+
+def _apply_revision_adopted(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionAdopted) -> None:
+    revision = _revision(s, p.number)
+    revision.status, revision.closed_at = "adopted", e.at
+    s.activities = merged_activities(s, revision.activities)
+
+
+def _apply_revision_withdrawn(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionWithdrawn) -> None:
+    revision = _revision(s, p.number)
+    revision.status, revision.closed_at, revision.reason = "withdrawn", e.at, p.reason
+
+
+def _apply_meeting_scheduled(s: m.AgreementState, e: m.Event, p: ev.MeetingScheduled) -> None:
+    s.meetings.append(
+        m.Meeting(
+            number=p.number,
+            title=p.title,
+            at=datetime.fromisoformat(p.at),
+            place=p.place,
+            participants=list(p.participants),
+            agenda=list(p.agenda),
+            scheduled_by=e.actor.sub,
+            org=p.org,
+        )
+    )
+
+
+def _apply_minutes(s: m.AgreementState, e: m.Event, p: ev.MinutesRecorded) -> None:
+    meeting = next(x for x in s.meetings if x.number == p.meeting)
+    meeting.minutes, meeting.minutes_by, meeting.minutes_at = p.document, e.actor.sub, e.at
+    s.action_items += [item.model_copy() for item in p.action_items]
+
+
+def _apply_item_completed(s: m.AgreementState, e: m.Event, p: ev.ActionItemCompleted) -> None:
+    item = next(x for x in s.action_items if x.id == p.item)
+    item.done_at, item.done_by, item.note, item.evidence = e.at, e.actor.sub, p.note, list(p.evidence)
+
+
+_APPLY_IMPLEMENTATION: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
+    "plan_edited": _apply_plan_edited,
+    "progress_reported": _apply_progress,
+    "indicator_measured": _apply_measured,
+    "obligation_settled": _apply_obligation_settled,
+    "plan_revision_proposed": _apply_revision_proposed,
+    "plan_revision_accepted": _apply_revision_accepted,
+    "plan_revision_adopted": _apply_revision_adopted,
+    "plan_revision_withdrawn": _apply_revision_withdrawn,
+    "meeting_scheduled": _apply_meeting_scheduled,
+    "minutes_recorded": _apply_minutes,
+    "action_item_completed": _apply_item_completed,
+    "implementation_reminder": _noop,
+    "implementation_escalated": _noop,
+}
 
 
 # Every event type but `agreement_created` (which `evolve` handles: there is no state yet).
@@ -453,6 +595,7 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "change_open_at_end_date": _noop,
     "recommendation_deferred": _apply_recommendation_deferred,
     "dprd_requirement_set": _apply_dprd_set,
+    **_APPLY_IMPLEMENTATION,
 }
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
 assert set(ev.EVENT_PAYLOADS) == APPLIED_EVENT_TYPES, "every event type has an applier and a payload model"

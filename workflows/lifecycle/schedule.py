@@ -15,6 +15,7 @@ from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import NothingDue
+from workflows.lifecycle.plan_time import implementation_notices
 from workflows.lifecycle.reading import (
     current_step,
     initiator_calendar,
@@ -101,6 +102,7 @@ def notices(state: m.AgreementState) -> list[t.Notice]:
                 {"final": True, "origin": "end_of_term"},
             )
         )
+    out += implementation_notices(state)  # the action plan's reminders and escalations (#13)
     return out
 
 

@@ -8,7 +8,7 @@ pass.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from workflows import messages as m
@@ -17,6 +17,8 @@ from workflows.lifecycle.access import OWED
 from workflows.lifecycle.commands import TRANSITIONS, run_command
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import DomainError
+from workflows.lifecycle.plan import state_plan_hash
+from workflows.lifecycle.progress import health, open_period
 from workflows.lifecycle.reading import (
     active_index,
     active_procedure,
@@ -70,6 +72,35 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
             m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
             for r in ("continue", "expand", "stop")
         ]
+    return out + plan_candidates(state)
+
+
+def plan_candidates(state: m.AgreementState) -> list[Any]:
+    """Representatives of the action plan's commands (#13): one per item they act on."""
+    filler, sha = "-", "0" * 64
+    out: list[Any] = [m.EditPlan(goals=state.goals)]
+    out += [m.ReportProgress(activity=a.id, percent=a.percent) for a in state.activities]
+    out += [
+        m.RecordMeasurement(indicator=i.name, value=0, measured_on=state.start_date, source=filler)
+        for i in state.indicators[:1]
+    ]
+    for o in state.obligations:
+        out += [
+            m.SettleObligation(obligation=o.id, outcome="fulfilled", evidence=[sha]),
+            m.SettleObligation(obligation=o.id, outcome="missed", note=filler),
+        ]
+    if state.activities:
+        out.append(m.ProposePlanRevision(summary=filler, activities=list(state.activities)))
+    for r in state.plan_revisions:
+        if r.status == "open":
+            out += [m.AcceptPlanRevision(revision=r.number), m.WithdrawPlanRevision(revision=r.number, reason=filler)]
+    out.append(
+        m.ScheduleMeeting(
+            title=filler, at=datetime(2100, 1, 4, 2, tzinfo=UTC), participants=party_orgs(state), agenda=[filler]
+        )
+    )
+    out += [m.RecordMinutes(meeting=x.number, document=sha) for x in state.meetings if x.minutes is None]
+    out += [m.CompleteActionItem(item=x.id) for x in state.action_items if x.done_at is None]
     return out
 
 
@@ -132,6 +163,10 @@ def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapsh
             "step": step_view(state),
             "next_evaluation_at": upcoming,
             "allowed_actions": allowed_actions(state, actor, now),
+            # implementation (#13)
+            "plan_hash": state_plan_hash(state),
+            "health": health(state, now),
+            "period": open_period(state),
         }
     )
 

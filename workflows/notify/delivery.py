@@ -43,6 +43,8 @@ OFFICE_HOURS_ONLY = frozenset(
         "evaluation_reminder",
         "evaluation_escalated",
         "expiry_reminder",
+        "implementation_reminder",  # the action plan's (#13)
+        "implementation_escalated",
     }
 )
 

@@ -343,6 +343,63 @@ def _current_key(s: m.AgreementState) -> str | None:
     return step.key if step is not None else None
 
 
+# ---------------------------------------------------------------- implementation (#13)
+
+
+def _owner(s: m.AgreementState, org: str | None) -> list[Audience]:
+    return [Audience(org=org, role=role) for role in WORKING_ROLES] if org else []
+
+
+def _meeting(s: m.AgreementState, number: int) -> m.Meeting | None:
+    return next((x for x in s.meetings if x.number == number), None)
+
+
+def _meeting_scheduled(e: m.Event, s: m.AgreementState) -> Told:
+    invited = [Audience(org=org, role=role) for org in e.data.get("participants", []) for role in WORKING_ROLES]
+    return _each(invited, "meeting_invitation", **e.data)
+
+
+def _minutes_recorded(e: m.Event, s: m.AgreementState) -> Told:
+    meeting = _meeting(s, e.data["meeting"])
+    return _each(parties(s), "minutes_recorded", **e.data, meeting_title=meeting.title if meeting else None)
+
+
+def _plan_reminder(e: m.Event, s: m.AgreementState) -> Told:
+    return _each(_owner(s, e.data.get("party")), "plan_reminder", **e.data)
+
+
+def _plan_escalated(e: m.Event, s: m.AgreementState) -> Told:
+    # Round 1 tells the owner party; round 2 the coordinators as well.
+    coordinators = _coordinators(s) if e.data.get("to") == "coordinators" else []
+    return _each(coordinators + _owner(s, e.data.get("party")), "plan_escalated", **e.data)
+
+
+def _obligation_settled(e: m.Event, s: m.AgreementState) -> Told:
+    if e.data.get("outcome") == "missed":
+        return _each(parties(s, ("staff",)), "obligation_missed", **e.data)
+    return _each(initiator_staff(s), "obligation_fulfilled", **e.data)
+
+
+def _plan_revision(template: str, *, except_proposer: bool = False) -> Rule:
+    def rule(e: m.Event, s: m.AgreementState) -> Told:
+        skip = e.data.get("org") if except_proposer else None
+        return _each(parties(s, except_org=skip), template, **e.data)
+
+    return rule
+
+
+IMPLEMENTATION_RULES: dict[str, Rule] = {
+    "meeting_scheduled": _meeting_scheduled,
+    "minutes_recorded": _minutes_recorded,
+    "implementation_reminder": _plan_reminder,
+    "implementation_escalated": _plan_escalated,
+    "obligation_settled": _obligation_settled,
+    "plan_revision_proposed": _plan_revision("plan_revision_proposed", except_proposer=True),
+    "plan_revision_adopted": _plan_revision("plan_revision_adopted"),
+    "plan_revision_withdrawn": _plan_revision("plan_revision_withdrawn", except_proposer=True),
+}
+
+
 RULES: dict[str, Rule] = {
     "deadline_reminder": _reminder_due,
     "deadline_escalated": _escalated,
@@ -375,6 +432,7 @@ RULES: dict[str, Rule] = {
     "agreement_withdrawn": _closed("agreement_withdrawn"),
     "agreement_terminated": _closed("agreement_terminated"),
     "agreement_expired": _closed("agreement_expired"),
+    **IMPLEMENTATION_RULES,
 }
 # Events nobody needs to hear about by mail or inbox (webhooks still carry them): the
 # creator knows what they created; skipped and completed steps show in the next step_entered.
@@ -387,6 +445,12 @@ SILENT: frozenset[str] = frozenset(
         "notice_due",
         "deadline_extended",
         "evaluation_report_submitted",
+        # implementation (#13): recorded work shows on the agreement and in the digest
+        "plan_edited",
+        "progress_reported",
+        "indicator_measured",
+        "plan_revision_accepted",
+        "action_item_completed",
     }
 )
 

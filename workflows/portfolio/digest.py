@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from workflows import messages as m
-from workflows.lifecycle import current_step
+from workflows.lifecycle import current_step, health
 from workflows.notify.rules import Audience, Notification
 
 DIGEST_HOUR = 8  # the digest goes out at 08:00 local time, before the 09:00 reminders
@@ -30,7 +30,7 @@ MAX_ITEMS = 25  # items listed per section; `total` still counts them all
 TEMPLATE = "portfolio_digest"
 EVENT_TYPE = "portfolio_digest"
 
-Section = Literal["overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports"]
+Section = Literal["overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports", "at_risk"]
 
 
 class DigestItem(BaseModel):
@@ -46,6 +46,8 @@ class DigestItem(BaseModel):
     end_date: date | None = None
     evaluation: int | None = None
     days: int  # days overdue (overdue) or days left (the others), in the organisation's zone
+    health: str | None = None  # at_risk / off_track, with the first reason (#13)
+    reason: str | None = None
 
 
 class _Listed(TypedDict):
@@ -75,11 +77,13 @@ class Digest(BaseModel):
     due_14_days: DigestSection = DigestSection()  # due in 8 to 14 days
     expiring: DigestSection = DigestSection()  # implementation ending within 90 days
     awaiting_reports: DigestSection = DigestSection()  # open evaluations without this org's report
+    at_risk: DigestSection = DigestSection()  # implementation at risk or off track (#13)
 
     @property
     def empty(self) -> bool:
         return not any(
-            getattr(self, s).total for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports")
+            getattr(self, s).total
+            for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports", "at_risk")
         )
 
     @property
@@ -153,7 +157,7 @@ def build_digest(
     today = now.astimezone(tz).date()
     near, far = (now + timedelta(days=d) for d in UPCOMING_DAYS)
     found: dict[Section, list[DigestItem]] = {
-        s: [] for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports")
+        s: [] for s in ("overdue", "due_7_days", "due_14_days", "expiring", "awaiting_reports", "at_risk")
     }
 
     def days_between(moment: datetime) -> int:
@@ -191,6 +195,10 @@ def build_digest(
             left = (state.end_date - today).days
             if 0 <= left <= EXPIRING_DAYS:
                 found["expiring"].append(DigestItem(**base, end_date=state.end_date, days=left))
+        status = health(state, now)  # the decider's own reckoning of the plan (#13)
+        if status is not None and status.status != "on_track":
+            first = status.reasons[0].text if status.reasons else None
+            found["at_risk"].append(DigestItem(**base, health=status.status, reason=first, days=0))
         if evaluation is not None and not reported:
             found["awaiting_reports"].append(
                 DigestItem(
@@ -220,6 +228,7 @@ def build_digest(
         due_14_days=section(found["due_14_days"], by_due),
         expiring=section(found["expiring"], lambda i: (i.end_date, i.agreement_id)),
         awaiting_reports=section(found["awaiting_reports"], by_due),
+        at_risk=section(found["at_risk"], lambda i: (i.health != "off_track", i.agreement_id)),
     )
 
 

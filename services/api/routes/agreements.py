@@ -146,11 +146,18 @@ async def list_agreements(
     q: Annotated[str | None, Query(max_length=200)] = None,
     overdue: Annotated[bool, Query(description="only agreements with a passed deadline")] = False,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    health: Annotated[m.Health | None, Query(description="the implementation's health (#13)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AgreementPage:
     filters = AgreementFilters(
-        stage=stage, kind=kind, org=org, q=q, overdue=overdue, expiring_within_days=expiring_within_days
+        stage=stage,
+        kind=kind,
+        org=org,
+        q=q,
+        overdue=overdue,
+        expiring_within_days=expiring_within_days,
+        health=health,
     )
     return await list_visible(session, principal, filters, limit=limit, cursor=cursor)
 

@@ -10,9 +10,10 @@ from typing import Any
 from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
+from workflows.lifecycle import plan as p
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
-from workflows.lifecycle.reading import local_today
+from workflows.lifecycle.reading import local_today, party_orgs
 
 
 def _check_end_date(e: Emitter, end_date: date | None) -> None:
@@ -28,9 +29,25 @@ def _check_end_date(e: Emitter, end_date: date | None) -> None:
         )
 
 
+def _check_plan_terms(e: Emitter, terms: dict[str, Any]) -> None:
+    """An addendum's new obligations and activities follow the plan's rules within the
+    term and with the indicators the addendum leaves (#13)."""
+    if "obligations" not in terms and "activities" not in terms:
+        return
+    amended = ev.ChangeTerms.model_validate(terms)
+    start = e.state.effective_date or e.state.start_date
+    end = amended.end_date or p.term_of(e.state)[1]
+    indicators = [i.name for i in (amended.indicators or e.state.indicators)]
+    if amended.obligations is not None:
+        p.check_obligations(amended.obligations, party_orgs(e.state), (start, end))
+    if amended.activities is not None:
+        p.check_activities(amended.activities, party_orgs(e.state), indicators, (start, end))
+
+
 def propose_amendment(e: Emitter, cmd: m.ProposeAmendment) -> None:
     changes = cmd.model_dump(mode="json", exclude={"type", "summary"}, exclude_none=True)
     _check_end_date(e, cmd.end_date)
+    _check_plan_terms(e, changes)
     e.open_change("amendment", cmd.summary, changes, origin=None)
 
 
@@ -60,6 +77,7 @@ def edit_change(e: Emitter, cmd: m.EditChange) -> None:
     if not changes and cmd.summary is None:
         raise InvalidProposal("An edit changes at least one term.")
     _check_end_date(e, cmd.end_date)
+    _check_plan_terms(e, {**change.changes, **changes})
     if cmd.summary is None:
         e.emit(ev.ChangeEdited(number=change.number, changes=ev.ChangeTerms.model_validate(changes)))
     else:

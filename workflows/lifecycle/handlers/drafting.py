@@ -8,6 +8,7 @@ from workflows.lifecycle import events as ev
 from workflows.lifecycle.create import check_proposal, check_term
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
+from workflows.lifecycle.handlers.action_plan import check_plan_after
 from workflows.lifecycle.reading import gate_slots_for, initiator, procedure_of
 
 
@@ -20,6 +21,7 @@ def edit(e: Emitter, cmd: m.Edit) -> None:
         if next(p for p in cmd.parties if p.role == "initiator").org != initiator(e.state).org:
             raise InvalidProposal("The initiating organisation of an agreement cannot change.")
     check_term(cmd.start_date or e.state.start_date, cmd.duration_months or e.state.duration_months)
+    check_plan_after(e.state, changes)  # new parties, indicators or term may leave the plan invalid (#13)
     e.emit(ev.ProposalEdited(changes=ev.ProposalChanges.model_validate(changes)))
 
 

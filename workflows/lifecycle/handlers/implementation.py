@@ -10,6 +10,7 @@ from workflows.lifecycle.access import acting_party
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
 from workflows.lifecycle.handlers.gates import request_termination
+from workflows.lifecycle.progress import period_summary
 from workflows.lifecycle.reading import (
     calendar_of,
     initiator,
@@ -82,15 +83,23 @@ def conclude_evaluation(e: Emitter, cmd: m.ConcludeEvaluation) -> None:
             missing_reports=missing,
             due_at=evaluation.due_at.isoformat(),
         )
-    e.emit(
-        ev.EvaluationConcluded(
-            evaluation=evaluation.number,
-            score=cmd.score,
-            recommendation=cmd.recommendation,
-            summary=cmd.summary,
-            missing_reports=missing,
-        )
+    concluded = ev.EvaluationConcluded(
+        evaluation=evaluation.number,
+        score=cmd.score,
+        recommendation=cmd.recommendation,
+        summary=cmd.summary,
+        missing_reports=missing,
     )
+    if e.state.activities or e.state.obligations:  # achievement against the plan, on record (#13)
+        period = period_summary(e.state, evaluation)
+        concluded.achievement = m.PlanAchievement(
+            planned_percent=period.planned_percent,
+            actual_percent=period.actual_percent,
+            achievement=period.achievement,
+            obligations_fulfilled=period.obligations_fulfilled,
+            obligations_missed=period.obligations_missed,
+        )
+    e.emit(concluded)
     _follow_recommendation(e, evaluation, cmd.recommendation)
 
 

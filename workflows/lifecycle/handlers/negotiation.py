@@ -9,6 +9,7 @@ from workflows.lifecycle import events as ev
 from workflows.lifecycle.access import acting_party
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
+from workflows.lifecycle.plan import negotiated_plan_hash
 from workflows.lifecycle.reading import agreed_draft, current_step, latest_draft, party_orgs, scope_of
 from workflows.procedures import Step
 
@@ -25,16 +26,18 @@ def submit_draft(e: Emitter, cmd: m.SubmitDraft) -> None:
         )
     version = max((d.version for d in e.state.drafts), default=0) + 1
     # Submitting a version is the submitting party's acceptance of it.
-    e.emit(
-        ev.DraftSubmitted(
-            version=version,
-            kind=step.document,  # type: ignore[arg-type]
-            document=cmd.document,
-            note=cmd.note,
-            org=party.org,
-            scope=scope,
-        )
+    submitted = ev.DraftSubmitted(
+        version=version,
+        kind=step.document,  # type: ignore[arg-type]
+        document=cmd.document,
+        note=cmd.note,
+        org=party.org,
+        scope=scope,
     )
+    bound = negotiated_plan_hash(e.state)
+    if bound is not None:  # the version binds the action plan: accepting it accepts the plan (#13)
+        submitted.plan_hash = bound
+    e.emit(submitted)
     _complete_negotiation_if_agreed(e, step)
 
 
@@ -52,8 +55,21 @@ def accept_draft(e: Emitter, cmd: m.AcceptDraft) -> None:
         )
     if party.org in latest.accepted_by:
         raise InvalidTransition(f"{party.org} has already accepted version {latest.version}.", stage=e.state.stage)
+    check_plan_bound(e, latest)
     e.emit(ev.DraftAccepted(version=latest.version, org=party.org))
     _complete_negotiation_if_agreed(e, step)
+
+
+def check_plan_bound(e: Emitter, draft: m.Draft) -> None:
+    """A version commits to the action plan it was submitted with (#13): once the plan has
+    changed, that version is submitted anew before anyone accepts or signs it."""
+    if draft.plan_hash != negotiated_plan_hash(e.state):
+        raise InvalidTransition(
+            f"The action plan changed after version {draft.version} was submitted: submit the text again "
+            "so that the version binds the plan.",
+            stage=e.state.stage,
+            version=draft.version,
+        )
 
 
 def _complete_negotiation_if_agreed(e: Emitter, step: Step) -> None:
@@ -77,6 +93,7 @@ def sign(e: Emitter, cmd: m.Sign) -> None:
         )
     if any(s.org == party.org and s.version == draft.version and s.scope == draft.scope for s in e.state.signatures):
         raise InvalidTransition(f"{party.org} has already signed version {draft.version}.", stage=e.state.stage)
+    check_plan_bound(e, draft)
     if cmd.method == "wet_ink" and not cmd.evidence:
         raise InvalidProposal("A wet-ink signature needs the scanned copy as evidence (its sha256).")
     signed_by = cmd.signed_by or party.signatory
