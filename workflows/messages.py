@@ -385,6 +385,29 @@ class ExtendDeadline(Message):
     evaluation: int | None = Field(default=None, ge=1, le=1_000_000)  # default: the latest open one
 
 
+# ---- publishing on the public portal (#12)
+
+
+class Publish(Message):
+    """A party's staff publish the signed agreement on the public portal (`/public/`), with
+    the signed documents they mark public (the signed texts, their own signing evidence).
+    Publishing again replaces the documents their organisation marked."""
+
+    type: Literal["publish"] = "publish"
+    documents: list[Sha256] = Field(default_factory=list, max_length=50)
+
+
+class Unpublish(Message):
+    """A party's staff take their organisation's publication back: the agreement leaves
+    the portal once no party publishes it."""
+
+    type: Literal["unpublish"] = "unpublish"
+    reason: LongText | None = None
+
+
+# ---- end of publishing
+
+
 class Tick(Message):
     """Time passed: the workflow's timer asks the decider what is due now. System only;
     not part of the public API."""
@@ -411,6 +434,8 @@ _PUBLIC = (
     | EditChange
     | WithdrawChange
     | SetDprdRequirement
+    | Publish
+    | Unpublish
 )
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
 AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
@@ -434,6 +459,8 @@ COMMAND_TYPES: tuple[str, ...] = (
     "edit_change",
     "withdraw_change",
     "set_dprd_requirement",
+    "publish",
+    "unpublish",
 )
 
 
@@ -574,6 +601,16 @@ class Amendment(Message):
     signed_at: datetime
 
 
+class Publication(Message):
+    """A party's decision to show the agreement on the public portal, and the signed
+    documents it marked public there."""
+
+    org: str
+    documents: list[str] = Field(default_factory=list)
+    by: str
+    at: datetime
+
+
 class AgreementState(Message):
     """Everything the decider knows about one agreement; carried across continue-as-new."""
 
@@ -624,6 +661,8 @@ class AgreementState(Message):
     calendar: str | None = None
     declined_terminations: list[Termination] = Field(default_factory=list)
     deferred_recommendations: list[str] = Field(default_factory=list)  # "evaluation:N expand (renewal-2 open)"
+    # The parties that publish the agreement on the public portal (#12), in order of publishing.
+    publications: list[Publication] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- snapshot
@@ -680,6 +719,7 @@ class Snapshot(Message):
     termination: Termination | None
     declined_terminations: list[Termination] = Field(default_factory=list)
     deferred_recommendations: list[str] = Field(default_factory=list)
+    publications: list[Publication] = Field(default_factory=list)
     deadlines: dict[str, datetime]
     closed_reason: str | None
     created_by: str

@@ -1041,6 +1041,7 @@ def test_allowed_actions_per_actor() -> None:
         "renew",
         "terminate",
         "comment",
+        "publish",
     ]
     assert L.allowed_actions(state, approver(JABAR, "head"), NOW) == ["comment"]
 

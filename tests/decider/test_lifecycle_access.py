@@ -141,6 +141,8 @@ def test_owed_actions_are_the_allowed_ones_the_agreement_waits_for() -> None:
             "edit_change",
             "withdraw_change",
             "set_dprd_requirement",
+            "publish",
+            "unpublish",
         }
         == L.OWED
     )

@@ -15,7 +15,7 @@ from typing import Any
 from workflows import messages as m
 from workflows.lifecycle.access import check_permission_first
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.handlers import changes, drafting, gates, implementation, negotiation
+from workflows.lifecycle.handlers import changes, drafting, gates, implementation, negotiation, publishing
 from workflows.lifecycle.schedule import tick
 
 _EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
@@ -38,6 +38,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "termination": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
     "closed": frozenset(),
 }
+# Publishing (#12): a signed agreement is published, or its publication taken back, while
+# it runs — also during an amendment, a renewal or a pending termination. A closed
+# agreement keeps the publications it had when it closed (its workflow has ended).
+_PUBLISHING = frozenset({"publish", "unpublish"})
+for _phase in ("implementation", "change_gate", "change_negotiation", "change_signing", "termination"):
+    TRANSITIONS[_phase] |= _PUBLISHING
 
 # What each command does, once the phase accepts it and the caller may send it.
 HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
@@ -60,6 +66,9 @@ HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     "set_dprd_requirement": drafting.set_dprd_requirement,
     "extend_deadline": implementation.extend_deadline,
     "tick": tick,
+    # publishing (#12)
+    "publish": publishing.publish,
+    "unpublish": publishing.unpublish,
 }
 assert set(HANDLERS) == set(m.COMMAND_TYPES)
 

@@ -252,6 +252,18 @@ def documents_of(state: m.AgreementState) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def publishable_documents(state: m.AgreementState, org: str) -> list[dict[str, Any]]:
+    """The signed documents `org`'s staff may mark public, each ticked if `org` already
+    marked it (the `publish` form)."""
+    mine = lifecycle.publication_of(state, org)
+    allowed = lifecycle.signed_documents(state, org)
+    return [
+        d | {"public": mine is not None and d["sha256"] in mine.documents}
+        for d in documents_of(state)
+        if d["sha256"] in allowed
+    ]
+
+
 async def agreement_context(
     session: AsyncSession, state: m.AgreementState, principal: Principal, ws: WebSession
 ) -> dict[str, Any]:
@@ -272,6 +284,8 @@ async def agreement_context(
         "diagram": svg.lifecycle_svg(state, ws.tr),
         "chart": svg.achievement_svg(state, ws.tr),
         "documents": documents_of(state),
+        "publication": lifecycle.publication_of(state, principal.org),
+        "publishable": publishable_documents(state, principal.org),
         "open_evaluation": lifecycle.open_evaluation(state),
         "latest_draft": latest,
         "agreed_draft": agreed,
