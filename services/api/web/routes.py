@@ -37,7 +37,7 @@ from services.api.web.forms import (
     validate_command,
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES
-from services.api.web.oidc import client_of
+from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
 from services.auth import Principal, decode_token, mint_token
@@ -127,8 +127,9 @@ async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Respons
 @router.post("/signout")
 async def signout(request: Request, ws: WebDep) -> Response:
     await csrf_form(request, ws)
+    issuer_signout = await end_session_url(request, ws)
     ws.sign_out()
-    return redirect(ws, "/ui/signin")
+    return redirect(ws, issuer_signout or "/ui/signin")
 
 
 @router.post("/prefs")
