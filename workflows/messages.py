@@ -582,6 +582,29 @@ class CompleteActionItem(Message):
     evidence: list[Sha256] = Field(default_factory=list, max_length=MAX_EVIDENCE)  # own uploads
 
 
+# ---- publishing on the public portal (#12)
+
+
+class Publish(Message):
+    """A party's staff publish the signed agreement on the public portal (`/public/`), with
+    the signed documents they mark public (the signed texts, their own signing evidence).
+    Publishing again replaces the documents their organisation marked."""
+
+    type: Literal["publish"] = "publish"
+    documents: list[Sha256] = Field(default_factory=list, max_length=50)
+
+
+class Unpublish(Message):
+    """A party's staff take their organisation's publication back: the agreement leaves
+    the portal once no party publishes it."""
+
+    type: Literal["unpublish"] = "unpublish"
+    reason: LongText | None = None
+
+
+# ---- end of publishing
+
+
 class Tick(Message):
     """Time passed: the workflow's timer asks the decider what is due now. System only;
     not part of the public API."""
@@ -619,6 +642,8 @@ _PUBLIC = (
     | ScheduleMeeting
     | RecordMinutes
     | CompleteActionItem
+    | Publish
+    | Unpublish
 )
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
 AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
@@ -653,6 +678,8 @@ COMMAND_TYPES: tuple[str, ...] = (
     "schedule_meeting",
     "record_minutes",
     "complete_action_item",
+    "publish",
+    "unpublish",
 )
 
 
@@ -924,6 +951,16 @@ class PeriodSummary(Message):
     achievement: int | None = None  # actual against planned, percent (None: nothing was planned yet)
 
 
+class Publication(Message):
+    """A party's decision to show the agreement on the public portal, and the signed
+    documents it marked public there."""
+
+    org: str
+    documents: list[str] = Field(default_factory=list)
+    by: str
+    at: datetime
+
+
 class AgreementState(Message):
     """Everything the decider knows about one agreement; carried across continue-as-new."""
 
@@ -982,6 +1019,8 @@ class AgreementState(Message):
     plan_revisions: list[PlanRevision] = Field(default_factory=list)
     meetings: list[Meeting] = Field(default_factory=list)
     action_items: list[ActionItem] = Field(default_factory=list)
+    # The parties that publish the agreement on the public portal (#12), in order of publishing.
+    publications: list[Publication] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- snapshot
@@ -1038,6 +1077,7 @@ class Snapshot(Message):
     termination: Termination | None
     declined_terminations: list[Termination] = Field(default_factory=list)
     deferred_recommendations: list[str] = Field(default_factory=list)
+    publications: list[Publication] = Field(default_factory=list)
     deadlines: dict[str, datetime]
     closed_reason: str | None
     created_by: str

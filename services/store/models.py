@@ -58,6 +58,8 @@ class Agreement(Base):
     value: Mapped[int | None] = mapped_column(BigInteger)
     next_deadline_at: Mapped[datetime | None] = mapped_column(TZ)
     ministry_visible: Mapped[bool] = mapped_column(Boolean)
+    # At least one party publishes it on the public portal (a `publish` decision, #12).
+    published: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_seq: Mapped[int] = mapped_column(Integer)
     # Hash of the last audit row: lets verification notice a trail cut short at its end.
     head_hash: Mapped[str] = mapped_column(CHAR(64))
@@ -81,6 +83,8 @@ class Agreement(Base):
         Index("ix_agreements_health", "health", postgresql_where=text("health IS NOT NULL")),
         # Ministry approvers list the few agreements that reached their gate.
         Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
+        # The portal lists the few published agreements.
+        Index("ix_agreements_published", "published", postgresql_where=text("published")),
         # Created by the migration only where the pg_trgm extension is available.
         Index("ix_agreements_search_trgm", "search", postgresql_using="gin", postgresql_ops={"search": "gin_trgm_ops"}),
     )
@@ -211,28 +215,17 @@ class OrganisationSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
-class PublishedOrganisation(Base):
-    """An organisation that publishes the agreements it initiates on the public portal
-    (`/public/`). For now an organisation-level setting kept by its staff; a `publish`
-    decision per agreement, recorded in the audit trail, is for the decider to add."""
-
-    __tablename__ = "published_organisations"
-
-    org: Mapped[str] = mapped_column(Text, primary_key=True)
-    published_by: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
-
-
 class PublicFeedback(Base):
-    """A citizen's feedback on a published agreement: held until the initiating
-    organisation's staff approve it (only then shown on the portal), its sender's address
-    kept only as a keyed hash, for rate limiting."""
+    """A citizen's feedback on a published agreement: held until the staff of the
+    organisation it went to (the initiator if it publishes the agreement, else the first
+    party that does) approve it (only then shown on the portal), its sender's address kept
+    only as a keyed hash, for rate limiting."""
 
     __tablename__ = "public_feedback"
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     agreement_id: Mapped[str] = mapped_column(Text)
-    org: Mapped[str] = mapped_column(Text)  # the initiating organisation, whose staff moderate
+    org: Mapped[str] = mapped_column(Text)  # the publishing organisation whose staff moderate
     name: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))

@@ -62,6 +62,7 @@ class AgreementRecord:
     ministry_visible: bool
     last_seq: int
     head_hash: str
+    published: bool
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -361,6 +362,7 @@ def projection(state: AgreementState, head: str) -> dict[str, Any]:
         "value": state.value,
         "next_deadline_at": min(state.deadlines.values(), default=None),
         "ministry_visible": ministry_can_see(state),
+        "published": bool(state.publications),
         "last_seq": state.seq,
         "head_hash": head,
         "created_by": state.created_by,

@@ -238,6 +238,11 @@ def builder_runs() -> Iterator[list[m.Event]]:
     state, renewing = b.run(state, b.staff(), m.Renew(duration_months=12))
     assert state.end_date is not None
     yield renewing + _through_the_term(state)[1]
+    # published with a signed text, republished, taken back (#12)
+    state = b.implemented(b.ksdd_proposal())
+    state, published = b.run(state, b.staff(), m.Publish(documents=[state.signatures[0].document]))
+    state, republished = b.run(state, b.staff(), m.Publish())
+    yield published + republished + b.run(state, b.staff(), m.Unpublish(reason="Salah unggah"))[1]
     # evaluations that recommend expanding and stopping
     for recommendation in ("expand", "stop"):
         yield _through_the_term(b.implemented(), recommendation)[1]

@@ -1044,6 +1044,7 @@ def test_allowed_actions_per_actor() -> None:
         "comment",
         "record_measurement",
         "schedule_meeting",
+        "publish",
     ]
     assert L.allowed_actions(state, approver(JABAR, "head"), NOW) == ["comment"]
 

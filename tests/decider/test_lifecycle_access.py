@@ -150,6 +150,8 @@ def test_owed_actions_are_the_allowed_ones_the_agreement_waits_for() -> None:
             "withdraw_plan_revision",
             "schedule_meeting",
             "record_minutes",
+            "publish",
+            "unpublish",
         }
         == L.OWED
     )

@@ -512,6 +512,8 @@ def test_new_event_templates_are_worded_in_both_languages():
         ),
         ("dprd_requirement_set", {"org": "jabar", "facts": {}, "required": True, "gates": []}),
         ("evaluation_escalated", {"evaluation": 1, "round": 2, "to": "head_office"}),
+        ("agreement_published", {"org": "jateng", "documents": ["0" * 64]}),
+        ("agreement_unpublished", {"org": "jateng"}),
     ]:
         found = notifications_for(events[-1].model_copy(update={"type": type_, "data": data}), state)
         assert found, type_
@@ -548,3 +550,13 @@ def test_the_action_plan_tells_owners_invitees_and_then_the_coordinators():
             assert f"{note.template}_subject" in template.blocks, (language, note.template)
             out = render.render(note, language=language, name="Siti", public_url="https://pakta.test")
             assert out.subject and "{{" not in out.text and "None" not in out.subject
+
+
+def test_the_other_parties_staff_hear_when_a_party_publishes_or_takes_it_back():
+    state, events = in_implementation()
+    for type_, data in (
+        ("agreement_published", {"org": "jateng", "documents": []}),
+        ("agreement_unpublished", {"org": "jateng"}),
+    ):
+        told = notifications_for(events[-1].model_copy(update={"type": type_, "data": data}), state)
+        assert {n.audience.key: n.template for n in told} == {"jabar/staff/*": type_}

@@ -1,6 +1,7 @@
 """Signing in through an OIDC issuer: authorization code with PKCE against a local issuer
 (discovery, authorize, token, JWKS), the issuer's access token verified like any bearer
-token, and the session then opening the page asked for."""
+token, and the session then opening the page asked for; signing out ends the issuer's
+session too when it has an end-session endpoint (RP-initiated logout)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,18 @@ from services.api.app import create_app
 from services.embedded.ports import free_port
 from services.settings import Settings
 from tests.fixtures.api import app_client
+from tests.web.live import csrf_of
 
 
 class LocalIssuer:
     """An identity provider in miniature: it signs in whoever comes (as `person`) and
     checks the PKCE verifier against the challenge before handing out a token."""
 
-    def __init__(self, person: dict[str, object]) -> None:
+    def __init__(self, person: dict[str, object], *, ends_sessions: bool = True) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ends_sessions = ends_sessions
+        self.sessions: set[str] = set()  # the issuer's own sign-ins (its session ids)
+        self.ended: list[dict[str, str]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.person = person
@@ -43,25 +48,29 @@ class LocalIssuer:
                 Route("/authorize", self.authorize),
                 Route("/token", self.token, methods=["POST"]),
                 Route("/jwks", self.jwks),
+                Route("/end_session", self.end_session),
             ]
         )
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
 
     async def discovery(self, request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "issuer": self.url,
-                "authorization_endpoint": f"{self.url}/authorize",
-                "token_endpoint": f"{self.url}/token",
-                "jwks_uri": f"{self.url}/jwks",
-            }
-        )
+        config = {
+            "issuer": self.url,
+            "authorization_endpoint": f"{self.url}/authorize",
+            "token_endpoint": f"{self.url}/token",
+            "jwks_uri": f"{self.url}/jwks",
+        }
+        if self.ends_sessions:
+            config["end_session_endpoint"] = f"{self.url}/end_session"
+        return JSONResponse(config)
 
     async def authorize(self, request: Request) -> RedirectResponse:
         q = request.query_params
         assert q["response_type"] == "code" and q["code_challenge_method"] == "S256" and q["client_id"] == "pakta-web"
-        code = f"code-{len(self.codes)}"
-        self.codes[code] = {"challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"]}
+        code = f"code-{len(self.codes)}-{len(self.sessions)}"
+        sid = f"sid-{len(self.sessions)}"
+        self.sessions.add(sid)
+        self.codes[code] = {"challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"], "sid": sid}
         return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}", 302)
 
     async def token(self, request: Request) -> JSONResponse:
@@ -75,7 +84,20 @@ class LocalIssuer:
         now = int(time.time())
         claims = {**self.person, "iss": self.url, "aud": "pakta", "iat": now, "exp": now + 600}
         token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "k1"})
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 600})
+        identity = {"sub": self.person["sub"], "iss": self.url, "aud": "pakta-web", "iat": now, "exp": now + 600}
+        id_token = jwt.encode({**identity, "sid": grant["sid"]}, self.key, algorithm="RS256", headers={"kid": "k1"})
+        return JSONResponse({"access_token": token, "id_token": id_token, "token_type": "Bearer", "expires_in": 600})
+
+    async def end_session(self, request: Request) -> RedirectResponse | JSONResponse:
+        """RP-initiated logout: the ID token this issuer signed names the session to end."""
+        q = request.query_params
+        try:
+            claims = jwt.decode(q["id_token_hint"], self.key.public_key(), algorithms=["RS256"], audience="pakta-web")
+        except (KeyError, jwt.InvalidTokenError):
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        self.sessions.discard(claims["sid"])
+        self.ended.append({"sid": claims["sid"], "post_logout_redirect_uri": q["post_logout_redirect_uri"]})
+        return RedirectResponse(q["post_logout_redirect_uri"], 302)
 
     async def jwks(self, request: Request) -> JSONResponse:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -137,3 +159,66 @@ async def test_a_person_signs_in_through_the_issuer_with_pkce_and_comes_back(set
             replay = await pakta.get(f"{callback.path}?{callback.query}")
             assert replay.status_code == 401
             assert parse_qs(callback.query)["code"][0] not in issuer.codes
+
+
+async def signed_in_through(issuer: LocalIssuer, pakta: httpx.AsyncClient) -> None:
+    login = await pakta.get("/ui/oidc/login", params={"next": "/ui/dashboard"})
+    async with httpx.AsyncClient() as browser:
+        back = await browser.get(login.headers["location"])
+    callback = urlparse(back.headers["location"])
+    done = await pakta.get(f"{callback.path}?{callback.query}")
+    assert done.status_code == 303, done.text
+
+
+def configured_for(settings: Settings, issuer: LocalIssuer) -> Settings:
+    return settings.model_copy(
+        update={
+            "oidc_jwks_url": f"{issuer.url}/jwks",
+            "oidc_issuer": issuer.url,
+            "oidc_audience": "pakta",
+            "public_url": "http://pakta.test",
+            "oidc_client_id": "pakta-web",
+        }
+    )
+
+
+async def test_signing_out_ends_the_issuer_s_session_too_and_comes_back_to_sign_in(settings: Settings, orgs):
+    province, _ = orgs
+    person = {"sub": "siti", "org": province, "roles": ["staff"]}
+    async with (
+        LocalIssuer(person) as issuer,
+        app_client(create_app(configured_for(settings, issuer))) as pakta,
+    ):
+        await signed_in_through(issuer, pakta)
+        assert len(issuer.sessions) == 1
+        page = await pakta.get("/ui/dashboard")
+        assert (await pakta.post("/ui/signout", data={})).status_code == 403  # CSRF, as every form
+        out = await pakta.post("/ui/signout", data={"csrf": csrf_of(page.text)})
+        assert out.status_code == 303
+        end = urlparse(out.headers["location"])
+        assert f"{end.scheme}://{end.netloc}{end.path}" == f"{issuer.url}/end_session"
+        query = parse_qs(end.query)
+        assert query["post_logout_redirect_uri"] == ["http://pakta.test/ui/signin"]
+        assert query["client_id"] == ["pakta-web"]
+        # Pakta's own session is gone before the browser even reaches the issuer ...
+        assert (await pakta.get("/ui/dashboard")).status_code == 303
+        async with httpx.AsyncClient() as browser:
+            back = await browser.get(out.headers["location"])
+        # ... and the issuer ended its own, then sends the browser back to Pakta's sign-in.
+        assert back.status_code == 302 and back.headers["location"] == "http://pakta.test/ui/signin"
+        assert issuer.sessions == set() and [e["sid"] for e in issuer.ended] == ["sid-0"]
+
+
+async def test_signing_out_stays_local_when_the_issuer_has_no_end_session_endpoint(settings: Settings, orgs):
+    province, _ = orgs
+    person = {"sub": "siti", "org": province, "roles": ["staff"]}
+    async with (
+        LocalIssuer(person, ends_sessions=False) as issuer,
+        app_client(create_app(configured_for(settings, issuer))) as pakta,
+    ):
+        await signed_in_through(issuer, pakta)
+        page = await pakta.get("/ui/dashboard")
+        out = await pakta.post("/ui/signout", data={"csrf": csrf_of(page.text)})
+        assert out.status_code == 303 and out.headers["location"] == "/ui/signin"
+        assert (await pakta.get("/ui/dashboard")).status_code == 303
+        assert issuer.ended == []

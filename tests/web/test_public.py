@@ -12,7 +12,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tests.web.live import LiveStack, csrf_of, outside_hosts, post_forms, screenshot
+from tests.web.live import LiveStack, csrf_of, outside_hosts, screenshot
 from tests.web.test_browser import signed_in_page
 from tests.web.test_pages import proposal
 
@@ -26,10 +26,14 @@ def ocds_validator() -> Draft4Validator:
     return Draft4Validator(package, registry=registry)
 
 
-async def in_implementation_with_a_score(web: LiveStack, org: str, partner: str) -> str:
+async def in_implementation_with_a_score(
+    web: LiveStack, org: str, partner: str, title: str = "Kerja sama air bersih yang sudah berjalan"
+) -> tuple[str, str]:
+    """An agreement signed on paper, imported, with a concluded evaluation (score 82); its
+    id and the hash of its signed scan."""
     admin, staff = web.user(org, "admin"), web.user(org, "staff")
     signed = await web.api(admin, "POST", "/documents", content=b"signed\n", headers={"Content-Type": "text/plain"})
-    body = proposal(org, partner, title="Kerja sama air bersih yang sudah berjalan", start_date="2026-01-01")
+    body = proposal(org, partner, title=title, start_date="2026-01-01")
     record = {"ref": f"PKS/{org}/7", "signed_on": "2025-12-20", "document": signed.json()["sha256"], "proposal": body}
     imported = await web.api(admin, "POST", "/agreements/import", json=[record])
     assert imported.status_code == 200, imported.text
@@ -43,10 +47,14 @@ async def in_implementation_with_a_score(web: LiveStack, org: str, partner: str)
     ):
         resp = await web.api(user, "POST", f"/agreements/{agreement_id}/actions", json=command)
         assert resp.status_code == 200, resp.text
-    return agreement_id
+    return agreement_id, signed.json()["sha256"]
 
 
-async def test_the_portal_shows_only_what_an_organisation_published(web: LiveStack, browser, orgs):
+async def act(web: LiveStack, user, agreement_id: str, command: dict) -> httpx.Response:
+    return await web.api(user, "POST", f"/agreements/{agreement_id}/actions", json=command)
+
+
+async def test_the_portal_shows_only_what_a_party_published_and_unpublishing_removes_it(web: LiveStack, browser, orgs):
     province, regency = orgs
     staff = web.user(province, "staff")
     other = web.user(regency, "staff")
@@ -55,60 +63,97 @@ async def test_the_portal_shows_only_what_an_organisation_published(web: LiveSta
         resp = await web.api(user, "POST", "/agreements", json=body)
         assert resp.status_code == 201, resp.text
         if submit:
-            sent = await web.api(user, "POST", f"/agreements/{resp.json()['id']}/actions", json={"type": "submit"})
+            sent = await act(web, user, resp.json()["id"], {"type": "submit"})
             assert sent.status_code == 200, sent.text
         return resp.json()["id"]
 
     submitted = await create(staff, proposal(province, regency, title="Air minum untuk publik", value=5_000_000))
     draft = await create(staff, proposal(province, regency, title="Masih draf rahasia"), submit=False)
     unpublished = await create(other, proposal(regency, province, title="Milik kabupaten tak terbit"))
-    running = await in_implementation_with_a_score(web, province, regency)
+    running, scan = await in_implementation_with_a_score(web, province, regency)
+
+    # Not signed yet: nothing to publish; a partner is no party's staff.
+    refused = await act(web, staff, submitted, {"type": "publish"})
+    assert refused.status_code == 409 and "publish" not in refused.json()["error"]["allowed_actions"]
+    assert (await act(web, web.user(province, "partner"), running, {"type": "publish"})).status_code == 403
 
     anonymous = httpx.AsyncClient(base_url=web.base_url)
-    before = await anonymous.get("/public/")
-    assert before.status_code == 200 and submitted not in before.text
+    assert running not in (await anonymous.get("/public/")).text
+    document = f"/public/agreements/{running}/documents/{scan}"
+    assert (await anonymous.get(document)).status_code == 404
 
-    # The province's staff publish from its settings page.
-    page = await signed_in_page(browser, web, staff, "/ui/publishing")
+    # The regency (a party, not the initiator) publishes without documents: shown, its scan not.
+    published = await act(web, other, running, {"type": "publish"})
+    assert published.status_code == 200 and published.json()["publications"][0]["org"] == regency
+    assert running in (await anonymous.get("/public/")).text
+    assert (await anonymous.get(document)).status_code == 404
+
+    # The province's staff publish from the agreement's page, ticking the signed scan.
+    page = await signed_in_page(browser, web, staff, f"/ui/agreements/{running}")
+    await page.click("#publishing summary")
+    await page.check(f"input[name=documents][value='{scan}']")
     await screenshot(page, "publishing")
-    await page.click("#publish-toggle")
-    await page.wait_for_url("**/ui/publishing?done=1")
-    assert "publish" in (await page.content()).lower()
-    assert {"/ui/publishing"} <= {f["action"] for f in post_forms(await page.content())}
-    refused = await (await web.signed_in_client(web.user(province, "partner"))).post(
-        "/ui/publishing", data={"publish": "no"}
-    )
-    assert refused.status_code == 403
+    await page.click("#publish")
+    await page.wait_for_url(f"**/ui/agreements/{running}?done=publish*")
+    assert await page.locator("#unpublish").count() == 1
+    events = (await web.api(staff, "GET", f"/agreements/{running}/events")).json()["events"]
+    trail = [e for e in events if e["type"] == "agreement_published"]
+    assert [(e["data"]["org"], e["data"]["documents"]) for e in trail] == [(regency, []), (province, [scan])]
+    overview = await page.context.new_page()
+    await overview.goto(f"{web.base_url}/ui/publishing")
+    assert await overview.locator(f"tr[data-agreement='{running}']").get_attribute("data-published") == "yes"
+    await screenshot(overview, "publishing-overview")
 
     portal = await page.context.new_page()
     await portal.goto(f"{web.base_url}/public/")
     html = await portal.content()
     assert outside_hosts(html, web.base_url) == set()
-    assert submitted in html and running in html
-    assert draft not in html and unpublished not in html and "Masih draf rahasia" not in html
+    assert running in html
+    assert submitted not in html and draft not in html and unpublished not in html and "Masih draf rahasia" not in html
     await screenshot(portal, "public")
     await portal.click(f"tr[data-agreement='{running}'] a")
     await portal.wait_for_url(f"**/public/agreements/{running}")
     detail = await portal.content()
     assert "82" in detail and "Gubernur" not in detail  # scores shown, officials' names never
+    assert f'data-document="{scan}"' in detail
     await screenshot(portal, "public-agreement")
-    await page.context.close()
+
+    downloaded = await anonymous.get(document)
+    assert downloaded.status_code == 200 and downloaded.content == b"signed\n"
+    assert "attachment" in downloaded.headers["content-disposition"]
+    for elsewhere in (
+        f"/public/agreements/{submitted}/documents/{scan}",
+        f"/public/agreements/{running}/documents/{'0' * 64}",
+    ):
+        assert (await anonymous.get(elsewhere)).status_code == 404
 
     dashboard = await (await web.signed_in_client(staff)).get("/ui/dashboard")
     assert 'id="h-scores"' in dashboard.text and f'href="/ui/agreements/{running}"' in dashboard.text
-    assert (await anonymous.get(f"/public/agreements/{unpublished}")).status_code == 404
-    assert (await anonymous.get(f"/public/agreements/{draft}")).status_code == 404
-    shown = await anonymous.get(f"/public/agreements/{submitted}")
-    assert shown.status_code == 200 and "5.000.000" not in shown.text and "5000000" not in shown.text
+    for hidden in (unpublished, draft, submitted):
+        assert (await anonymous.get(f"/public/agreements/{hidden}")).status_code == 404
 
     package = (await anonymous.get("/public/ocds.json")).json()
     ocds_validator().validate(package)
     ids = {r["tender"]["id"] for r in package["releases"]}
-    assert {submitted, running} <= ids and not ({draft, unpublished} & ids)
+    assert running in ids and not ({draft, unpublished, submitted} & ids)
     (contract,) = next(r for r in package["releases"] if r["tender"]["id"] == running)["contracts"]
     assert contract["status"] == "active" and contract["milestones"][0]["status"] == "met"
+    assert [d["url"] for d in contract["documents"]] == [f"{web.base_url}{document}"]
     csv_text = (await anonymous.get("/public/agreements.csv")).text
-    assert submitted in csv_text and unpublished not in csv_text and "5000000" not in csv_text
+    assert running in csv_text and unpublished not in csv_text and "5000000" not in csv_text
+
+    # Taking both publications back removes it from the portal, its open data and its document.
+    await page.click("#unpublishing summary")
+    await page.click("#unpublish")
+    await page.wait_for_url(f"**/ui/agreements/{running}?done=unpublish*")
+    assert running in (await anonymous.get("/public/")).text  # the regency still publishes it
+    assert (await anonymous.get(document)).status_code == 404  # only the province had marked the scan
+    assert (await act(web, other, running, {"type": "unpublish", "reason": "Ditinjau"})).status_code == 200
+    assert running not in (await anonymous.get("/public/")).text
+    assert (await anonymous.get(f"/public/agreements/{running}")).status_code == 404
+    assert running not in (await anonymous.get("/public/agreements.csv")).text
+    assert running not in {r["tender"]["id"] for r in (await anonymous.get("/public/ocds.json")).json()["releases"]}
+    await page.context.close()
     await anonymous.aclose()
 
 
@@ -122,12 +167,9 @@ def test_the_ocds_schema_refuses_a_release_that_breaks_it():
 async def test_citizens_feedback_is_shown_only_once_moderated_and_is_rate_limited(web: LiveStack, browser, orgs):
     province, regency = orgs
     staff = web.user(province, "staff")
-    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency, title="Terminal bus"))
-    agreement_id = created.json()["id"]
-    assert (await web.api(staff, "POST", f"/agreements/{agreement_id}/actions", json={"type": "submit"})).is_success
+    agreement_id, _scan = await in_implementation_with_a_score(web, province, regency, title="Terminal bus")
+    assert (await act(web, staff, agreement_id, {"type": "publish"})).status_code == 200
     moderator = await web.signed_in_client(staff)
-    settings_page = await moderator.get("/ui/publishing")
-    await moderator.post("/ui/publishing", data={"csrf": csrf_of(settings_page.text), "publish": "yes"})
 
     citizen = httpx.AsyncClient(base_url=web.base_url)
     page = await citizen.get(f"/public/agreements/{agreement_id}")

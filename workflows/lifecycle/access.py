@@ -85,6 +85,8 @@ PARTY_MEMBER = Who(
 SIGNATORY_OF_PARTY = Who("SIGNATORY_OF_PARTY", lambda s, a, c: _party(s, a) is not None and a.has("signatory"))
 # An approver holding the gate the command decides.
 GATE_APPROVER = Who("GATE_APPROVER", lambda s, a, c: may_decide_gate(s, a, c.gate))
+# Staff (or the administrator) of a party's organisation, for that party: publishing (#12).
+PARTY_STAFF = Who("PARTY_STAFF", lambda s, a, c: any(is_staff_of(a, p.org) for p in s.parties))
 # The agreement's own timer.
 SYSTEM = Who("SYSTEM", lambda s, a, c: a.has("system"))
 
@@ -141,6 +143,9 @@ PERMISSIONS: dict[str, Permission] = {
     "schedule_meeting": Permission(PARTY_MEMBER, "Only staff or partners of a party schedule a meeting."),
     "record_minutes": Permission(PARTY_MEMBER, "Only staff or partners of a party record minutes."),
     "complete_action_item": Permission(PARTY_MEMBER, "Only staff or partners of a party complete action items."),
+    # publishing (#12)
+    "publish": Permission(PARTY_STAFF, "Only staff of a party's organisation publish the agreement for it."),
+    "unpublish": Permission(PARTY_STAFF, "Only staff of a party's organisation take its publication back."),
 }
 assert set(PERMISSIONS) == set(m.COMMAND_TYPES), "every command declares who may send it"
 
@@ -165,6 +170,13 @@ def acting_party(state: m.AgreementState, actor: m.Actor) -> m.Party:
     """The party the actor acts for; only after a PARTY_MEMBER or SIGNATORY_OF_PARTY check."""
     party = _party(state, actor)
     assert party is not None, "the permission check admits only members of a party"
+    return party
+
+
+def publishing_party(state: m.AgreementState, actor: m.Actor) -> m.Party:
+    """The party whose staff the actor is; only after a PARTY_STAFF check."""
+    party = next((p for p in state.parties if is_staff_of(actor, p.org)), None)
+    assert party is not None, "the permission check admits only a party's staff"
     return party
 
 

@@ -15,7 +15,16 @@ from typing import Any
 from workflows import messages as m
 from workflows.lifecycle.access import check_permission_first
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.handlers import action_plan, changes, drafting, gates, implementation, meetings, negotiation
+from workflows.lifecycle.handlers import (
+    action_plan,
+    changes,
+    drafting,
+    gates,
+    implementation,
+    meetings,
+    negotiation,
+    publishing,
+)
 from workflows.lifecycle.schedule import tick
 
 _EVALUATION = frozenset({"start_evaluation", "submit_evaluation_report", "conclude_evaluation"})
@@ -38,6 +47,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "termination": frozenset({"decide", "comment"}) | _EVALUATION | _TIMED,
     "closed": frozenset(),
 }
+# Publishing (#12): a signed agreement is published, or its publication taken back, while
+# it runs — also during an amendment, a renewal or a pending termination. A closed
+# agreement keeps the publications it had when it closed (its workflow has ended).
+_PUBLISHING = frozenset({"publish", "unpublish"})
+for _phase in ("implementation", "change_gate", "change_negotiation", "change_signing", "termination"):
+    TRANSITIONS[_phase] |= _PUBLISHING
 
 # ---------------------------------------------------------------- implementation (#13)
 # The plan is negotiated with the text: in draft `edit` changes it with the other proposal
@@ -93,6 +108,9 @@ HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     "schedule_meeting": meetings.schedule_meeting,
     "record_minutes": meetings.record_minutes,
     "complete_action_item": meetings.complete_action_item,
+    # publishing (#12)
+    "publish": publishing.publish,
+    "unpublish": publishing.unpublish,
 }
 assert set(HANDLERS) == set(m.COMMAND_TYPES)
 

@@ -518,6 +518,25 @@ IMPLEMENTATION_PAYLOADS: dict[str, type[BaseModel]] = {
     "implementation_reminder": ImplementationReminder,
     "implementation_escalated": ImplementationEscalated,
 }
+# ---- publishing on the public portal (#12)
+
+
+class AgreementPublished(EventPayload):
+    """A party's staff published the agreement on the public portal, marking these signed
+    documents public (a later one of the same party replaces its earlier list)."""
+
+    org: str
+    documents: list[str]
+
+
+class AgreementUnpublished(EventPayload):
+    """A party's staff took their organisation's publication back."""
+
+    org: str
+    reason: str | None = None
+
+
+# ---- end of publishing
 
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
@@ -561,6 +580,9 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "recommendation_deferred": RecommendationDeferred,
     "dprd_requirement_set": DprdRequirementSet,
     **IMPLEMENTATION_PAYLOADS,
+    # publishing (#12)
+    "agreement_published": AgreementPublished,
+    "agreement_unpublished": AgreementUnpublished,
 }
 # Each model names the one event type it belongs to.
 EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}

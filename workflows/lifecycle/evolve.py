@@ -552,6 +552,23 @@ _APPLY_IMPLEMENTATION: dict[str, Callable[[m.AgreementState, m.Event, Any], None
     "implementation_reminder": _noop,
     "implementation_escalated": _noop,
 }
+# ---- publishing on the public portal (#12)
+
+
+def _apply_published(s: m.AgreementState, e: m.Event, p: ev.AgreementPublished) -> None:
+    publication = m.Publication(org=p.org, documents=list(p.documents), by=e.actor.sub, at=e.at)
+    earlier = next((i for i, x in enumerate(s.publications) if x.org == p.org), None)
+    if earlier is None:
+        s.publications.append(publication)
+    else:
+        s.publications[earlier] = publication
+
+
+def _apply_unpublished(s: m.AgreementState, e: m.Event, p: ev.AgreementUnpublished) -> None:
+    s.publications = [x for x in s.publications if x.org != p.org]
+
+
+# ---- end of publishing
 
 
 # Every event type but `agreement_created` (which `evolve` handles: there is no state yet).
@@ -596,6 +613,9 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "recommendation_deferred": _apply_recommendation_deferred,
     "dprd_requirement_set": _apply_dprd_set,
     **_APPLY_IMPLEMENTATION,
+    # publishing (#12)
+    "agreement_published": _apply_published,
+    "agreement_unpublished": _apply_unpublished,
 }
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
 assert set(ev.EVENT_PAYLOADS) == APPLIED_EVENT_TYPES, "every event type has an applier and a payload model"

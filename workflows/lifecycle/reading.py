@@ -204,3 +204,27 @@ def report_due(state: m.AgreementState, now: datetime) -> datetime:
     if state.calendar != t.OFFICE_DAYS:
         return t.due_after(now, t.REPORT_DUE_DAYS, zone(state))
     return initiator_calendar(state).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
+
+
+# ---- publishing on the public portal (#12)
+
+
+def signed_documents(state: m.AgreementState, org: str) -> set[str]:
+    """The signed documents `org`'s staff may mark public: every signed text of the
+    agreement (and of its amendments) and `org`'s own signing evidence. Never another
+    party's scan, nor a letter of authority (it names officials)."""
+    texts = {s.document for s in state.signatures}
+    evidence = {s.evidence for s in state.signatures if s.org == org and s.evidence}
+    return texts | evidence
+
+
+def public_documents(state: m.AgreementState) -> set[str]:
+    """The documents the publishing parties marked public."""
+    return {sha for p in state.publications for sha in p.documents}
+
+
+def publication_of(state: m.AgreementState, org: str) -> m.Publication | None:
+    return next((p for p in state.publications if p.org == org), None)
+
+
+# ---- end of publishing

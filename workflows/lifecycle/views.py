@@ -65,6 +65,8 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
         m.EditChange(summary=filler),
         m.WithdrawChange(reason=filler),
         m.SetDprdRequirement(burdens_public=False, budgeted_in_apbd=True),
+        m.Publish(),  # publishing (#12): offered unless the party already publishes without documents
+        m.Unpublish(),
     ]
     for evaluation in state.evaluations:
         out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))

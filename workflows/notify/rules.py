@@ -338,6 +338,24 @@ def _dprd_requirement_set(e: m.Event, s: m.AgreementState) -> Told:
     )
 
 
+# ---- publishing on the public portal (#12)
+
+
+def _publication(template: str) -> Rule:
+    """A party published the agreement (or took it back): the other parties' staff hear
+    it — what they signed is now public, or no longer shown for that party."""
+
+    def rule(e: m.Event, s: m.AgreementState) -> Told:
+        org = e.data.get("org")
+        others = [Audience(org=p.org, role="staff") for p in s.parties if p.org != org]
+        return _each(others, template, by_org=org, documents=len(e.data.get("documents", [])))
+
+    return rule
+
+
+# ---- end of publishing
+
+
 def _current_key(s: m.AgreementState) -> str | None:
     step = lifecycle.current_step(s)
     return step.key if step is not None else None
@@ -433,6 +451,9 @@ RULES: dict[str, Rule] = {
     "agreement_terminated": _closed("agreement_terminated"),
     "agreement_expired": _closed("agreement_expired"),
     **IMPLEMENTATION_RULES,
+    # publishing (#12)
+    "agreement_published": _publication("agreement_published"),
+    "agreement_unpublished": _publication("agreement_unpublished"),
 }
 # Events nobody needs to hear about by mail or inbox (webhooks still carry them): the
 # creator knows what they created; skipped and completed steps show in the next step_entered.

@@ -142,6 +142,10 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
         }
     elif type_ == "withdraw":
         body["reason"] = _text(form, "reason")
+    elif type_ == "publish":  # the signed documents ticked as public
+        body["documents"] = [v for v in form.getlist("documents") if isinstance(v, str)]
+    elif type_ == "unpublish":
+        body["reason"] = _text(form, "reason")
     return {k: v for k, v in body.items() if v is not None}
 
 

@@ -166,11 +166,9 @@ ID: dict[str, str] = {
     "Nothing has been published yet.": "Belum ada yang dipublikasikan.",
     "By region": "Menurut daerah",
     "By year": "Menurut tahun",
-    "Publish this organisation's agreements": "Publikasikan perjanjian organisasi ini",
     "Publishing": "Publikasi",
     "Published": "Dipublikasikan",
     "Not published": "Tidak dipublikasikan",
-    "Stop publishing": "Hentikan publikasi",
     "Publish": "Publikasikan",
     "Achievement against target": "Capaian terhadap target",
     "Passed": "Dilalui",
@@ -206,14 +204,26 @@ ID: dict[str, str] = {
     "Cooperation agreements that regions have chosen to publish.": (
         "Perjanjian kerja sama yang dipilih daerah untuk dipublikasikan."
     ),
-    "Only staff of the organisation decide what it publishes.": (
-        "Hanya staf organisasi yang memutuskan apa yang dipublikasikannya."
+    # publishing per agreement (#12)
+    "Publish on the transparency portal": "Publikasikan di portal transparansi",
+    "Update the publication": "Perbarui publikasi",
+    "Take the publication back": "Tarik publikasi",
+    "Signed documents to make public": "Dokumen bertanda tangan yang dipublikasikan",
+    "Public documents": "Dokumen publik",
+    "Signed text": "Naskah bertanda tangan",
+    "Signing evidence": "Bukti penandatanganan",
+    "Also published by": "Juga dipublikasikan oleh",
+    "Your organisation": "Organisasi Anda",
+    "Nothing signed yet.": "Belum ada yang ditandatangani.",
+    "The portal shows parties, purpose, term, stage and evaluation scores — never the value, drafts, comments or "
+    "names of officials — and the signed documents you tick here.": (
+        "Portal menampilkan para pihak, maksud dan tujuan, jangka waktu, tahap dan nilai evaluasi — tidak pernah "
+        "nilai kerja sama, draf, komentar, atau nama pejabat — serta dokumen bertanda tangan yang Anda centang di sini."
     ),
-    "When published, the transparency portal shows this organisation's submitted agreements: parties, purpose, "
-    "term, stage and evaluation scores — never values, drafts, documents, comments or names of officials.": (
-        "Bila dipublikasikan, portal transparansi menampilkan perjanjian yang telah diajukan organisasi ini: para "
-        "pihak, maksud dan tujuan, jangka waktu, tahap dan nilai evaluasi — tidak pernah nilai kerja sama, draf, "
-        "dokumen, komentar, atau nama pejabat."
+    "Each signed agreement is published, or taken back, by a party's staff on the agreement's page; the decision "
+    "is recorded in its audit trail.": (
+        "Setiap perjanjian yang telah ditandatangani dipublikasikan, atau ditarik, oleh staf salah satu pihak di "
+        "halaman perjanjian; keputusan itu tercatat dalam jejak auditnya."
     ),
 }
 
@@ -261,6 +271,8 @@ ACTIONS = {
         "propose_amendment": "Usulkan adendum",
         "renew": "Perpanjang kerja sama",
         "terminate": "Usulkan pengakhiran",
+        "publish": "Publikasikan",
+        "unpublish": "Tarik publikasi",
     },
     "en": {
         "submit": "Submit the proposal",
@@ -278,6 +290,8 @@ ACTIONS = {
         "propose_amendment": "Propose an amendment",
         "renew": "Renew",
         "terminate": "Propose termination",
+        "publish": "Publish",
+        "unpublish": "Take the publication back",
     },
 }
 GATES = {

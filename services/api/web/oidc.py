@@ -6,7 +6,13 @@ issuer's discovery document (`PAKTA_OIDC_DISCOVERY_URL`, by default
 `{PAKTA_OIDC_ISSUER}/.well-known/openid-configuration`). The access token the issuer returns
 is verified exactly like a bearer token of the API (`services.auth.decode_token`) and kept
 in the session cookie; the state, the PKCE verifier and the page to return to wait in it
-between the two legs."""
+between the two legs.
+
+Signing out of such a session ends the issuer's session too when its discovery document
+names an `end_session_endpoint` (OpenID Connect RP-Initiated Logout 1.0): the browser goes
+there with the ID token as `id_token_hint` and `post_logout_redirect_uri`
+`PAKTA_PUBLIC_URL/ui/signin` (to be registered with the client), so the next sign-in asks
+the person again instead of silently reusing the issuer's session."""
 
 from __future__ import annotations
 
@@ -22,12 +28,14 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api.web.pages import WebDep, error_page, redirect
-from services.api.web.session import safe_next
+from services.api.web.session import WebSession, safe_next
 from services.auth import decode_token
 from services.errors import PaktaError
 from services.settings import Settings
 
 router = APIRouter(prefix="/ui/oidc", include_in_schema=False)
+# Where the session keeps the issuer's ID token, for `id_token_hint` when signing out.
+ID_TOKEN = "i"
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,36 @@ async def discovery(settings: Settings, client: OidcClient) -> dict[str, Any]:
 
 def redirect_uri(settings: Settings) -> str:
     return f"{settings.public_url.rstrip('/')}/ui/oidc/callback"
+
+
+def post_logout_redirect_uri(settings: Settings) -> str:
+    return f"{settings.public_url.rstrip('/')}/ui/signin"
+
+
+async def end_session_url(request: Request, ws: WebSession) -> str | None:
+    """Where the browser ends the issuer's session after signing out of Pakta, or None:
+    the session did not come from the issuer, or the issuer has no end-session endpoint
+    (or cannot be asked now: signing out of Pakta must not wait on it)."""
+    client = client_of(request)
+    id_token = ws.data.get(ID_TOKEN)
+    if client is None or not isinstance(id_token, str):
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        endpoint = (await discovery(settings, client)).get("end_session_endpoint")
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        return None
+    url: str = add_params_to_uri(
+        endpoint,
+        [
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", post_logout_redirect_uri(settings)),
+            ("client_id", client.client_id),
+        ],
+    )
+    return url
 
 
 @router.get("/login")
@@ -123,7 +161,8 @@ async def callback(
             auth=auth or httpx.USE_CLIENT_DEFAULT,
             headers={"Accept": "application/json"},
         )
-    token = resp.json().get("access_token") if resp.status_code == 200 else None
+    tokens = resp.json() if resp.status_code == 200 else {}
+    token = tokens.get("access_token")
     try:
         principal = await run_in_threadpool(decode_token, settings, token) if token else None
     except PaktaError:
@@ -131,4 +170,6 @@ async def callback(
     if principal is None or not isinstance(token, str):
         return error_page(request, ws, 401, t("Sign in"), t("Signing in through the identity provider failed."))
     ws.sign_in(token, principal)
+    if isinstance(tokens.get("id_token"), str):
+        ws.data[ID_TOKEN] = tokens["id_token"]
     return redirect(ws, pending.get("n") or "/ui/")

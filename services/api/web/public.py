@@ -1,12 +1,14 @@
-"""The public transparency portal under `/public/` (no sign-in): the agreements of the
-organisations that publish (an organisation-level setting for now, kept by its staff at
-`/ui/publishing`; a `publish` decision per agreement recorded in the audit trail needs a
-decider command and is left to the decider), aggregate figures, a table per province, and
-the same data as open data: OCDS release packages and CSV.
+"""The public transparency portal under `/public/` (no sign-in): the agreements at least one
+party published (a `publish` decision of the decider, recorded in the audit trail; staff
+publish and take back from the agreement's page), aggregate figures, a table per
+province, the signed documents a publishing party marked public, and the same data as
+open data: OCDS release packages (`services.api.web.ocds`) and CSV. `/ui/publishing` shows
+an organisation what it publishes.
 
 Only what a citizen may see is shown: parties (organisation, sector, foreign), title,
-purpose, term, stage, the current step, evaluation scores. Never the value, drafts,
-documents, comments, signatories' or officials' names, or anything of the audit trail."""
+purpose, term, stage, the current step, evaluation scores, and the documents marked
+public. Never the value, drafts, other documents, comments, signatories' or officials'
+names, or anything of the audit trail."""
 
 from __future__ import annotations
 
@@ -14,36 +16,28 @@ import csv
 import hashlib
 import hmac
 import io
-import uuid
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import CursorResult, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.access import may_manage
 from services.api.deps import SessionDep
+from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import WebSession
-from services.auth import Principal
-from services.store.models import Agreement, PublicFeedback, PublishedOrganisation
+from services.store import public as store
 from workflows import lifecycle
 from workflows import messages as m
 
 router = APIRouter(include_in_schema=False)
 
-PUBLISHED = PublishedOrganisation.__table__
-FEEDBACK = PublicFeedback.__table__
 # Citizens' feedback: at most this many messages per sender per hour (and per agreement).
 FEEDBACK_PER_HOUR = 5
 FEEDBACK_PER_AGREEMENT_PER_HOUR = 2
 MAX_FEEDBACK_CHARS = 2000
-AGREEMENTS = Agreement.__table__
-OCDS_PREFIX = "ocds-pakta"
 CSV_COLUMNS = (
     "id",
     "title",
@@ -56,38 +50,26 @@ CSV_COLUMNS = (
     "start_date",
     "end_date",
     "latest_score",
+    "published_by",
 )
-
-
-# ---------------------------------------------------------------- data
-
-
-async def published_orgs(session: AsyncSession) -> set[str]:
-    return set((await session.execute(select(PUBLISHED.c.org))).scalars())
-
-
-async def set_published(session: AsyncSession, *, org: str, published: bool, by: str) -> None:
-    if published:
-        statement = insert(PUBLISHED).values(org=org, published_by=by)
-        await session.execute(statement.on_conflict_do_nothing(index_elements=[PUBLISHED.c.org]))
-    else:
-        await session.execute(delete(PUBLISHED).where(PUBLISHED.c.org == org))
-
-
-async def published_agreements(session: AsyncSession) -> list[m.AgreementState]:
-    """The agreements whose initiator publishes, once submitted (a draft is not public)."""
-    query = (
-        select(AGREEMENTS.c.state)
-        .where(AGREEMENTS.c.initiator_org.in_(select(PUBLISHED.c.org)), AGREEMENTS.c.stage != "draft")
-        .order_by(AGREEMENTS.c.start_date.desc(), AGREEMENTS.c.id)
-        .limit(5000)
-    )
-    return [m.AgreementState.model_validate(r.state) for r in await session.execute(query)]
 
 
 def latest_score(state: m.AgreementState) -> int | None:
     scores = [e.score for e in state.evaluations if e.score is not None]
     return scores[-1] if scores else None
+
+
+def public_documents(state: m.AgreementState) -> list[dict[str, Any]]:
+    """The documents the publishing parties marked public, each named by what it is: a
+    signed text (its kind and version) or a party's signing evidence."""
+    out = []
+    for sha in sorted(lifecycle.public_documents(state)):
+        text = next((s for s in state.signatures if s.document == sha), None)
+        scan = next((s for s in state.signatures if s.evidence == sha), None)
+        signed = text or scan
+        assert signed is not None, "only signed documents are ever marked public"
+        out.append({"sha256": sha, "kind": signed.kind, "version": signed.version, "evidence": text is None})
+    return out
 
 
 def public_view(state: m.AgreementState) -> dict[str, Any]:
@@ -108,6 +90,7 @@ def public_view(state: m.AgreementState) -> dict[str, Any]:
             {"org": p.org, "name": p.name, "role": p.role, "sector": p.sector, "foreign": p.foreign}
             for p in state.parties
         ],
+        "published_by": [p.org for p in state.publications],
         "start_date": state.start_date,
         "end_date": state.end_date,
         "duration_months": state.duration_months,
@@ -119,6 +102,7 @@ def public_view(state: m.AgreementState) -> dict[str, Any]:
         ],
         "latest_score": latest_score(state),
         "signed_at": max((s.at for s in state.signatures if s.scope == ""), default=None),
+        "documents": public_documents(state),
     }
 
 
@@ -132,111 +116,22 @@ def aggregates(views: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     }
 
 
-# ---------------------------------------------------------------- OCDS
+def moderating_org(state: m.AgreementState) -> str:
+    """Who moderates a published agreement's feedback: the initiator if it publishes the
+    agreement, else the first party that does."""
+    publishers = [p.org for p in state.publications]
+    lead = lifecycle.initiator(state).org
+    return lead if lead in publishers else publishers[0]
 
 
-def _moment(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return datetime.combine(value, time(0, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
-TENDER_STATUS = {
-    "review": "planning",
-    "negotiation": "active",
-    "approval": "active",
-    "signing": "active",
-    "implementation": "complete",
-    "expired": "complete",
-    "terminated": "complete",
-    "rejected": "unsuccessful",
-    "withdrawn": "withdrawn",
-}
-CONTRACT_STATUS = {"implementation": "active", "expired": "terminated", "terminated": "terminated"}
-
-
-def ocds_release(state: m.AgreementState) -> dict[str, Any]:
-    """One agreement as an OCDS release: the initiator as buyer, the partners as suppliers
-    (the closest roles of the standard's codelist), the procedure as the tender, the signed
-    agreement as the contract with its evaluations as milestones."""
-    ocid = f"{OCDS_PREFIX}-{state.id}"
-    initiator = lifecycle.initiator(state)
-    parties = [
-        {
-            "id": p.org,
-            "name": p.name or p.org,
-            "roles": ["buyer", "procuringEntity"] if p.role == "initiator" else ["supplier"],
-            "details": {"sector": p.sector, "foreign": p.foreign},
-        }
-        for p in state.parties
-    ]
-    tag = ["planning"] if state.stage == "review" else ["tender"]
-    release: dict[str, Any] = {
-        "ocid": ocid,
-        "id": f"{ocid}-{state.version}",
-        "date": _moment(state.updated_at),
-        "tag": tag,
-        "initiationType": "tender",
-        "language": "id",
-        "parties": parties,
-        "buyer": {"id": initiator.org, "name": initiator.name or initiator.org},
-        "tender": {
-            "id": state.id,
-            "title": state.title,
-            "description": state.objectives,
-            "status": TENDER_STATUS.get(state.stage),
-            "procurementMethodDetails": f"{state.kind} ({state.procedure.key} {state.procedure.version})",
-            "contractPeriod": {"startDate": _moment(state.start_date), "endDate": _moment(state.end_date)},
-        },
-    }
-    if state.stage in CONTRACT_STATUS:
-        signed = [s.at for s in state.signatures if s.scope == ""]
-        release["tag"] = ["contract", "implementation"] if state.stage == "implementation" else ["contractTermination"]
-        release["contracts"] = [
-            {
-                "id": state.id,
-                "awardID": state.id,
-                "title": state.title,
-                "description": state.objectives,
-                "status": CONTRACT_STATUS[state.stage],
-                "period": {
-                    "startDate": _moment(state.effective_date or state.start_date),
-                    "endDate": _moment(state.end_date),
-                },
-                "dateSigned": _moment(max(signed)) if signed else None,
-                "milestones": [
-                    {
-                        "id": f"evaluation-{e.number}",
-                        "title": f"Evaluasi {e.number}",
-                        "type": "reporting",
-                        "description": f"score {e.score}; {e.recommendation}" if e.score is not None else None,
-                        "dateMet": _moment(e.concluded_at),
-                        "status": "met" if e.concluded_at else "scheduled",
-                    }
-                    for e in state.evaluations
-                ],
-            }
-        ]
-    return release
-
-
-def ocds_package(states: list[m.AgreementState], base_url: str) -> dict[str, Any]:
-    return {
-        "uri": f"{base_url.rstrip('/')}/public/ocds.json",
-        "version": "1.1",
-        "publishedDate": _moment(max((s.updated_at for s in states), default=datetime.now(UTC))),
-        "publisher": {"name": "Pakta"},
-        "releases": [ocds_release(s) for s in states],
-    }
+def _not_found(request: Request, ws: WebSession) -> Response:
+    t = ws.tr.t
+    return error_page(
+        request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+    )
 
 
 # ---------------------------------------------------------------- pages
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 @router.get("/public")
@@ -246,7 +141,7 @@ async def _public_root() -> Response:
 
 @router.get("/public/")
 async def portal(request: Request, ws: WebDep, session: SessionDep) -> Response:
-    views = [public_view(s) for s in await published_agreements(session)]
+    views = [public_view(s) for s in await store.published_agreements(session)]
     by_province: dict[str, list[dict[str, Any]]] = {}
     for v in views:
         by_province.setdefault(v["initiator"].name or v["initiator"].org, []).append(v)
@@ -257,28 +152,46 @@ async def portal(request: Request, ws: WebDep, session: SessionDep) -> Response:
 
 @router.get("/public/agreements/{agreement_id}")
 async def public_agreement(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
-    states = [s for s in await published_agreements(session) if s.id == agreement_id]
-    if not states:
-        t = ws.tr.t
-        return error_page(
-            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
-        )
-    feedback = await approved_feedback(session, agreement_id)
+    state = await store.published_agreement(session, agreement_id=agreement_id)
+    if state is None:
+        return _not_found(request, ws)
     return render(
         request,
         ws,
         "public_agreement.html",
-        v=public_view(states[0]),
-        feedback=feedback,
+        v=public_view(state),
+        feedback=await store.approved_feedback(session, agreement_id=agreement_id),
         sent=request.query_params.get("sent"),
         errors={},
         values={},
     )
 
 
+@router.get("/public/agreements/{agreement_id}/documents/{sha256}")
+async def public_document(
+    agreement_id: str, sha256: str, request: Request, ws: WebDep, session: SessionDep
+) -> Response:
+    """A signed document a publishing party marked public; every other document of the
+    agreement, and every document of an unpublished one, is 404 here."""
+    record = await store.public_document(session, agreement_id=agreement_id, sha256=sha256.lower())
+    if record is None:
+        return _not_found(request, ws)
+    extension = {"application/pdf": "pdf", "text/plain": "txt", "text/markdown": "md"}.get(record.media_type, "bin")
+    return Response(
+        content=record.content,
+        media_type=record.media_type,
+        headers={
+            "ETag": f'"{record.sha256}"',
+            "Cache-Control": "public, max-age=300",
+            "Content-Disposition": f'attachment; filename="{agreement_id}-{record.sha256[:12]}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @router.get("/public/ocds.json")
 async def ocds(request: Request, session: SessionDep) -> Response:
-    package = ocds_package(await published_agreements(session), _base_url(request))
+    package = ocds_package(await store.published_agreements(session), str(request.base_url))
     return JSONResponse(package, headers={"Access-Control-Allow-Origin": "*"})
 
 
@@ -287,7 +200,7 @@ async def public_csv(session: SessionDep) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for state in await published_agreements(session):
+    for state in await store.published_agreements(session):
         v = public_view(state)
         writer.writerow(
             [
@@ -302,6 +215,7 @@ async def public_csv(session: SessionDep) -> Response:
                 v["start_date"].isoformat(),
                 v["end_date"].isoformat() if v["end_date"] else "",
                 "" if v["latest_score"] is None else v["latest_score"],
+                " ".join(v["published_by"]),
             ]
         )
     return Response(
@@ -311,40 +225,28 @@ async def public_csv(session: SessionDep) -> Response:
     )
 
 
-# ---------------------------------------------------------------- the organisation's setting
+# ---------------------------------------------------------------- what an organisation publishes
 
 
 @router.get("/ui/publishing")
 async def publishing_page(request: Request, ws: WebDep, session: SessionDep) -> Response:
+    """The organisation's signed agreements and whether it publishes each: publishing
+    itself is a decision on the agreement's page (the `publish` action)."""
     principal = ws.require(request)
-    published = principal.org in await published_orgs(session)
-    return render(request, ws, "publishing.html", published=published, may=may_manage(principal, principal.org))
-
-
-@router.post("/ui/publishing")
-async def publishing(request: Request, ws: WebDep, session: SessionDep) -> Response:
-    principal = ws.require(request)
-    form = await request.form()
-    ws.check_csrf(form.get("csrf"))
-    if not may_manage(principal, principal.org):
-        t = ws.tr.t
-        return error_page(
-            request, ws, 403, t("Forbidden"), t("Only staff of the organisation decide what it publishes.")
-        )
-    await set_published(session, org=principal.org, published=form.get("publish") == "yes", by=principal.sub)
-    return redirect(ws, "/ui/publishing?done=1")
+    rows = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "stage": s.stage,
+            "ours": lifecycle.publication_of(s, principal.org),
+            "others": [p.org for p in s.publications if p.org != principal.org],
+        }
+        for s in await store.agreements_of(session, org=principal.org)
+    ]
+    return render(request, ws, "publishing.html", rows=rows, may=may_manage(principal, principal.org))
 
 
 # ---------------------------------------------------------------- citizens' feedback
-
-
-async def approved_feedback(session: AsyncSession, agreement_id: str) -> list[Any]:
-    query = (
-        select(FEEDBACK.c.name, FEEDBACK.c.message, FEEDBACK.c.created_at)
-        .where(FEEDBACK.c.agreement_id == agreement_id, FEEDBACK.c.status == "approved")
-        .order_by(FEEDBACK.c.created_at)
-    )
-    return list(await session.execute(query))
 
 
 def client_key(request: Request) -> str:
@@ -354,15 +256,10 @@ def client_key(request: Request) -> str:
     return hmac.new(settings.jwt_secret.encode(), f"feedback/{address}".encode(), hashlib.sha256).hexdigest()
 
 
-async def too_many(session: AsyncSession, client: str, agreement_id: str) -> bool:
-    since = datetime.now(UTC) - timedelta(hours=1)
-    recent = FEEDBACK.c.created_at > since
-    overall = (await session.execute(select(func.count()).where(FEEDBACK.c.client == client, recent))).scalar_one()
-    here = (
-        await session.execute(
-            select(func.count()).where(FEEDBACK.c.client == client, FEEDBACK.c.agreement_id == agreement_id, recent)
-        )
-    ).scalar_one()
+async def too_many(session: SessionDep, client: str, agreement_id: str) -> bool:
+    overall, here = await store.recent_feedback_counts(
+        session, client=client, agreement_id=agreement_id, now=datetime.now(UTC), within=timedelta(hours=1)
+    )
     return overall >= FEEDBACK_PER_HOUR or here >= FEEDBACK_PER_AGREEMENT_PER_HOUR
 
 
@@ -370,12 +267,10 @@ async def too_many(session: AsyncSession, client: str, agreement_id: str) -> boo
 async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     form = await request.form()
     ws.check_csrf(form.get("csrf"))
-    states = [s for s in await published_agreements(session) if s.id == agreement_id]
+    state = await store.published_agreement(session, agreement_id=agreement_id)
+    if state is None:
+        return _not_found(request, ws)
     t = ws.tr.t
-    if not states:
-        return error_page(
-            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
-        )
     name = str(form.get("name") or "").strip()[:100] or None
     message = str(form.get("message") or "").strip()
     errors = {}
@@ -396,45 +291,25 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
             ws,
             "public_agreement.html",
             status=status,
-            v=public_view(states[0]),
-            feedback=await approved_feedback(session, agreement_id),
+            v=public_view(state),
+            feedback=await store.approved_feedback(session, agreement_id=agreement_id),
             sent=None,
             errors=errors,
             values={"name": name or "", "message": message},
         )
-    await session.execute(
-        FEEDBACK.insert().values(
-            id=str(uuid.uuid4()),
-            agreement_id=agreement_id,
-            org=lifecycle.initiator(states[0]).org,
-            name=name,
-            message=message,
-            client=client,
-        )
+    await store.add_feedback(
+        session, agreement_id=agreement_id, org=moderating_org(state), name=name, message=message, client=client
     )
     return redirect(ws, f"/public/agreements/{agreement_id}?sent=1#feedback")
 
 
-async def _moderator(request: Request, ws: WebSession) -> Principal | None:
-    principal = ws.require(request)
-    return principal if may_manage(principal, principal.org) else None
-
-
 @router.get("/ui/feedback")
 async def feedback_queue(request: Request, ws: WebDep, session: SessionDep) -> Response:
-    principal = await _moderator(request, ws)
-    if principal is None:
+    principal = ws.require(request)
+    if not may_manage(principal, principal.org):
         t = ws.tr.t
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
-    rows = list(
-        await session.execute(
-            select(FEEDBACK, AGREEMENTS.c.title)
-            .join(AGREEMENTS, AGREEMENTS.c.id == FEEDBACK.c.agreement_id)
-            .where(FEEDBACK.c.org == principal.org, FEEDBACK.c.status == "pending")
-            .order_by(FEEDBACK.c.created_at)
-        )
-    )
-    return render(request, ws, "feedback.html", rows=rows)
+    return render(request, ws, "feedback.html", rows=await store.pending_feedback(session, org=principal.org))
 
 
 @router.post("/ui/feedback/{feedback_id}")
@@ -445,14 +320,9 @@ async def moderate(feedback_id: str, request: Request, ws: WebDep, session: Sess
     t = ws.tr.t
     if not may_manage(principal, principal.org):
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
-    decision = "approved" if form.get("decision") == "approve" else "rejected"
-    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-        update(FEEDBACK)
-        .where(FEEDBACK.c.id == feedback_id, FEEDBACK.c.org == principal.org, FEEDBACK.c.status == "pending")
-        .values(status=decision, moderated_by=principal.sub, moderated_at=func.now())
+    moderated = await store.moderate_feedback(
+        session, feedback_id=feedback_id, org=principal.org, approve=form.get("decision") == "approve", by=principal.sub
     )
-    if result.rowcount == 0:
-        return error_page(
-            request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
-        )
+    if not moderated:
+        return _not_found(request, ws)
     return redirect(ws, "/ui/feedback?done=1")

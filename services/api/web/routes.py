@@ -37,7 +37,7 @@ from services.api.web.forms import (
     validate_command,
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES
-from services.api.web.oidc import client_of
+from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
 from services.auth import Principal, decode_token, mint_token
@@ -127,8 +127,9 @@ async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Respons
 @router.post("/signout")
 async def signout(request: Request, ws: WebDep) -> Response:
     await csrf_form(request, ws)
+    issuer_signout = await end_session_url(request, ws)
     ws.sign_out()
-    return redirect(ws, "/ui/signin")
+    return redirect(ws, issuer_signout or "/ui/signin")
 
 
 @router.post("/prefs")
@@ -252,6 +253,18 @@ def documents_of(state: m.AgreementState) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def publishable_documents(state: m.AgreementState, org: str) -> list[dict[str, Any]]:
+    """The signed documents `org`'s staff may mark public, each ticked if `org` already
+    marked it (the `publish` form)."""
+    mine = lifecycle.publication_of(state, org)
+    allowed = lifecycle.signed_documents(state, org)
+    return [
+        d | {"public": mine is not None and d["sha256"] in mine.documents}
+        for d in documents_of(state)
+        if d["sha256"] in allowed
+    ]
+
+
 async def agreement_context(
     session: AsyncSession, state: m.AgreementState, principal: Principal, ws: WebSession
 ) -> dict[str, Any]:
@@ -272,6 +285,8 @@ async def agreement_context(
         "diagram": svg.lifecycle_svg(state, ws.tr),
         "chart": svg.achievement_svg(state, ws.tr),
         "documents": documents_of(state),
+        "publication": lifecycle.publication_of(state, principal.org),
+        "publishable": publishable_documents(state, principal.org),
         "open_evaluation": lifecycle.open_evaluation(state),
         "latest_draft": latest,
         "agreed_draft": agreed,

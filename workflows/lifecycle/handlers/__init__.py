@@ -9,7 +9,8 @@ command's content, raising a `DomainError`, and emits the events that follow.
 - `gates`: gate decisions, returning for changes, termination;
 - `negotiation`: drafts, acceptances and signatures;
 - `implementation`: evaluations and what their recommendations open, deadline extensions;
-- `changes`: amendments and renewals — opening, editing an addendum, withdrawing one.
+- `changes`: amendments and renewals — opening, editing an addendum, withdrawing one;
+- `publishing`: a party publishing the signed agreement on the public portal, or taking it back.
 
 `set_dprd_requirement` (a government party's DPRD facts) lives with `drafting`.
 
