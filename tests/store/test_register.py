@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
+from services import demo
 from services.store import register
 from services.store.db import session_scope
 from services.store.queries import InvalidCursor
@@ -168,3 +169,20 @@ async def test_the_database_refuses_a_regional_government_without_a_province(ses
         await put(sessionmaker, Entry(org=f"kab-{tag()}", name_id="Kabupaten", level="regency"))
     with pytest.raises(IntegrityError):
         await put(sessionmaker, Entry(org=f"x-{tag()}", name_id="X", level="agency", foreign=True, province_code="32"))
+
+
+async def test_pakta_dev_registers_its_demo_organisations_once_and_keeps_later_edits(sessionmaker, settings):
+    await demo.register_organisations(settings)
+    async with session_scope(sessionmaker) as session:
+        jabar = await register.get(session, org="jabar")
+        assert jabar is not None and jabar.province is not None and jabar.province.name == "Jawa Barat"
+        await register.put(
+            session, entry=Entry(**{**_fields(jabar), "email": "biro.pem@jabarprov.go.id"}), updated_by="op"
+        )
+    assert await demo.register_organisations(settings) == []
+    async with sessionmaker() as session:
+        kept = await register.get(session, org="jabar")
+        bandung = await register.overseer_of(session, org="kota-bandung", ministry_org="kemendagri")
+        line = await register.overseer_of(session, org="jabar", ministry_org="kemendagri")
+    assert kept is not None and kept.email == "biro.pem@jabarprov.go.id"
+    assert bandung == Oversight("jabar", derived=True) and line == Oversight("kemendagri", derived=True)
