@@ -1,19 +1,23 @@
 """`pakta dev --demo`: example agreements at different points of their lives, created
 through the same workflow commands the API sends (so they are real, audited agreements).
-Seeding is idempotent: each agreement is created with a fixed idempotency key."""
+Seeding is idempotent: each agreement is created with a fixed idempotency key. And, for
+every `pakta dev`, the demo organisations in the register of organisations."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from temporalio.client import Client
 
 from services.api import commands
 from services.auth import Principal
+from services.demo_people import DEMO_ORGANISATIONS
 from services.errors import PaktaError
 from services.settings import Settings
+from services.store import register
+from services.store.db import create_engine, create_sessionmaker, session_scope
 from workflows import messages as m
 
 log = structlog.get_logger(__name__)
@@ -94,3 +98,26 @@ async def seed(settings: Settings, client: Client) -> list[str]:
         ids.append(snapshot.id)
         log.info("demo.seeded", key=key, agreement_id=snapshot.id, created=created)
     return ids
+
+
+async def register_organisations(settings: Settings) -> list[str]:
+    """Put the demo organisations (`DEMO_ORGANISATIONS`) in the register, each unless it is
+    there already: what someone changed since stays. Returns those added."""
+    engine = create_engine(settings)
+    added = []
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            for demo in DEMO_ORGANISATIONS:
+                entry = register.Entry(
+                    org=demo.org,
+                    name_id=demo.name_id,
+                    name_en=demo.name_en,
+                    level=cast(register.Level, demo.level),
+                    province_code=demo.province_code,
+                    foreign=demo.foreign,
+                )
+                if await register.add_if_absent(session, entry=entry, updated_by="pakta dev"):
+                    added.append(demo.org)
+    finally:
+        await engine.dispose()
+    return added

@@ -23,6 +23,7 @@ import uvicorn
 from temporalio.client import Client
 
 from services.auth import mint_token
+from services.demo import register_organisations
 from services.demo import seed as seed_demo
 from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
 from services.embedded.ports import free_port, port_is_free
@@ -120,6 +121,7 @@ async def _serve(
         as_owner = settings.model_copy(update={"database_url": postgres.owner_url})
         await _or_fail_async(upgrade_database(as_owner), postgres.log_path)
         await _or_fail_async(grant_application_role(postgres.owner_url, APP_ROLE), postgres.log_path)
+        await _or_fail_async(register_organisations(settings), postgres.log_path)
     with _step("waiting for Temporal"):
         await _or_fail_async(temporal.wait_ready(), temporal.log_path)
     client = await connect_temporal(settings)

@@ -118,11 +118,6 @@ class Settings(BaseSettings):
     ministry_orgs: Annotated[list[OrgId], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_MINISTRY_ORGS), min_length=1, max_length=10
     )
-    # Who oversees whom, for the reports upward (docs/reports.md): an organisation's id to the
-    # organisation that oversees it — a regency or city to its province's (the governor), a
-    # province to the ministry (the Minister of Home Affairs). The platform's to say, like
-    # `ministry_orgs`: no organisation chooses its own overseer.
-    overseers: dict[OrgId, OrgId] = Field(default_factory=dict, max_length=2000)
     dev_mail_dir: str | None = None
 
     # Portfolio sweep: `pakta worker` keeps its hourly Temporal Schedule; each organisation's

@@ -1,11 +1,12 @@
 """Organisation-level permissions of the API: who may manage (and list) what belongs to an
-organisation as a whole (its contacts, webhook endpoints and settings), as opposed to
-the agreement-level rules, which are the decider's."""
+organisation as a whole (its contacts, webhook endpoints and settings, its entry in the
+register), as opposed to the agreement-level rules, which are the decider's."""
 
 from __future__ import annotations
 
 from services.auth import Principal
 from services.errors import Forbidden
+from services.store.register import Entry
 
 
 def may_manage(principal: Principal, org: str) -> bool:
@@ -29,3 +30,29 @@ def managed_scope(principal: Principal, requested: str | None, refusal: str) -> 
     if principal.has_role("admin", "staff"):
         return principal.org
     raise Forbidden(refusal)
+
+
+# The register of organisations (`services.store.register`): its entries are the platform's
+# master data, kept by operators; an organisation's administrator keeps its own names and
+# contacts, never its level, province, foreignness or overseer (who oversees an organisation
+# is not the organisation's to choose).
+PLATFORM_KEPT = ("level", "foreign", "province_code", "overseer")
+
+
+def check_register_edit(principal: Principal, org: str, current: Entry | None, wanted: Entry) -> None:
+    """Refuse (403, naming the field where one is at fault) an edit of `org`'s register
+    entry from `current` (None: not registered yet) to `wanted` that `principal` may not make."""
+    if principal.has_role("operator"):
+        return
+    if not (principal.org == org and principal.has_role("admin")):
+        raise Forbidden(
+            "The register is kept by operators; an organisation's administrator keeps its own names and contacts."
+        )
+    if current is None:
+        raise Forbidden("An operator registers an organisation; its administrator then keeps its names and contacts.")
+    for field in PLATFORM_KEPT:
+        if getattr(current, field) != getattr(wanted, field):
+            raise Forbidden(
+                f"An organisation's administrator changes its names and contacts, not its {field}: operators keep it.",
+                field=field,
+            )

@@ -27,6 +27,7 @@ from services.api.routes import (
     notifications,
     organisations,
     portfolio,
+    register,
     reports,
     webhooks,
 )
@@ -50,6 +51,7 @@ ROUTERS = (
     portfolio,
     reports,
     organisations,
+    register,
     dev,
 )
 

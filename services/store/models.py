@@ -238,3 +238,41 @@ class PublicFeedback(Base):
         Index("ix_public_feedback_agreement_status", "agreement_id", "status"),
         Index("ix_public_feedback_client_created_at", "client", "created_at"),
     )
+
+
+class RegisteredOrganisation(Base):
+    """The register of organisations (master data): who an organisation is (its official
+    names, its level — a province, a regency, a ministry, a university …), which province it
+    is in (a code of `data/provinces.json`) and, where the platform says so, who oversees it
+    otherwise than by default (`services.store.register` derives the default). Kept by the
+    platform's operators; an organisation's administrator keeps its own names and contacts."""
+
+    __tablename__ = "organisations"
+
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_id: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    foreign: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    province_code: Mapped[str | None] = mapped_column(Text)
+    # Set only to override the derived overseer (regency/city → its province's government,
+    # province → the Ministry of Home Affairs).
+    overseer: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_organisations_province_code_level", "province_code", "level"),
+        Index("ix_organisations_overseer", "overseer"),
+        # One government per province: the derived overseer of its regencies and cities.
+        Index(
+            "uq_organisations_province_government",
+            "province_code",
+            unique=True,
+            postgresql_where=text("level = 'province'"),
+        ),
+    )

@@ -2,7 +2,8 @@
 PostgreSQL: agreements decided by the decider and recorded as the workflow records them,
 then reported for a regency and a period — in force, new, ended by kind and partner sector,
 evaluations, problems, foreign cooperation, the legal basis — and read only by the regency,
-its province (PAKTA_OVERSEERS) and operators."""
+its province (by the register of organisations) and operators; and the province's roll-up
+of every regency and city it oversees."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ import pytest_asyncio
 from services.api.app import create_app
 from services.auth import mint_token
 from services.settings import Settings
-from services.store import queries
+from services.store import queries, register
 from services.store.db import create_engine, create_sessionmaker, session_scope
 from tests.builders import NOW, happy_step, partner, party, proposal, replay, run, staff
 from tests.fixtures.api import app_client
+from tests.provinces import unused_province
 from workflows import lifecycle as L
 from workflows import messages as m
 
@@ -38,6 +40,10 @@ class Region:
     client: httpx.AsyncClient
     settings: Settings
     ids: dict[str, str]
+
+    @property
+    def tag(self) -> str:
+        return self.regency.removeprefix("kab-")
 
     def token(self, org: str, *roles: str) -> dict[str, str]:
         token = mint_token(self.settings, sub=f"{roles[0]}@{org}", org=org, roles=roles, gates=())
@@ -58,7 +64,7 @@ def signed(prop: m.Proposal, agreement_id: str) -> tuple[m.AgreementState, list[
     return state, events
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def region(settings: Settings) -> AsyncIterator[Region]:
     """A regency overseen by its province, with four agreements of its own: a PKS with a
     university evaluated (its report late, the regency's missing), a KSDD with its province terminated, a
@@ -115,14 +121,22 @@ async def region(settings: Settings) -> AsyncIterator[Region]:
     batches.append((replay(draft), draft))
     batches.append(signed(proposal([party(f"kota-{tag}", "initiator"), party(prov)], "ksdd"), ids["other"]))
 
+    code = unused_province()
     engine = create_engine(settings)
     async with session_scope(create_sessionmaker(engine)) as session:
         for state, events in batches:
             await queries.append_events(session, state=state, events=events)
+        # Who oversees whom is the register's: the regency and the city are in the province.
+        for entry in (
+            register.Entry(org=prov, name_id=f"Pemerintah Provinsi {tag}", level="province", province_code=code),
+            register.Entry(org=kab, name_id=f"Pemerintah Kabupaten {tag}", level="regency", province_code=code),
+            register.Entry(org=f"kota-{tag}", name_id=f"Pemerintah Kota {tag}", level="city", province_code=code),
+            register.Entry(org=f"bpk-{tag}", name_id="Badan Pengawas", level="agency"),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
     await engine.dispose()
-    configured = settings.model_copy(update={"overseers": {kab: prov, prov: "kemendagri"}})
-    async with app_client(create_app(configured)) as client:
-        yield Region(regency=kab, province=prov, client=client, settings=configured, ids=ids)
+    async with app_client(create_app(settings)) as client:
+        yield Region(regency=kab, province=prov, client=client, settings=settings, ids=ids)
 
 
 async def test_a_regency_reports_what_came_into_force_ended_and_went_wrong_in_the_period(region: Region):
@@ -164,7 +178,13 @@ async def test_a_regency_reports_what_came_into_force_ended_and_went_wrong_in_th
         (ids["province"], "terminated"),
     } <= kinds
     assert report["foreign_cooperation"] == [ids["foreign"]]
-    assert report["reports_to"] == {"org": region.province, "office": "governor"}
+    assert report["reports_to"] == {
+        "org": region.province,
+        "name": f"Pemerintah Provinsi {region.tag}",
+        "office": "governor",
+        "derived": True,
+    }
+    assert report["name"] == f"Pemerintah Kabupaten {region.tag}"
     bases = " ".join(b["basis"] for b in report["legal_basis"])
     assert "UU 23/2014 art. 368(1)" in bases and "PP 28/2018 art. 44(3)" in bases
     assert [b["topic"] for b in report["legal_basis"]][-1] == "format"  # said plainly: not fixed
@@ -190,7 +210,8 @@ async def test_the_province_reads_its_regencys_report_and_reports_to_the_ministe
     resp = await region.report(region.province, "staff", org=region.regency)
     assert resp.status_code == 200, resp.text
     own = (await region.report(region.province, "admin")).json()
-    assert own["reports_to"] == {"org": "kemendagri", "office": "minister_of_home_affairs"}
+    assert own["reports_to"]["org"] == "kemendagri"
+    assert own["reports_to"]["office"] == "minister_of_home_affairs" and own["reports_to"]["derived"] is True
     assert {a["id"] for a in own["agreements"]} == {region.ids["province"], region.ids["other"]}
     assert (await region.report("kemendagri", "staff", org=region.province)).status_code == 200
     assert (await region.report("pakta", "operator", org=region.regency)).status_code == 200
@@ -222,3 +243,37 @@ async def test_the_report_as_csv_has_a_row_per_agreement_reported_on(region: Reg
         "/reports/upward.csv", params=PERIOD | {"org": region.regency}, headers=region.token("kemendagri", "staff")
     )
     assert refused.status_code == 403
+
+
+async def test_an_overseer_set_in_the_register_reads_the_report_instead_of_the_province(region: Region):
+    overseer = f"bpk-{region.tag}"
+    operator = region.token("pakta", "operator")
+    entry = (await region.client.get(f"/organisations/{region.regency}", headers=operator)).json()
+    body = {k: entry[k] for k in ("name_id", "level", "province_code")} | {"overseer": overseer}
+    assert (await region.client.put(f"/organisations/{region.regency}", json=body, headers=operator)).status_code == 200
+    try:
+        report = (await region.report(overseer, "staff", org=region.regency)).json()
+        assert report["reports_to"] == {"org": overseer, "name": "Badan Pengawas", "office": "other", "derived": False}
+        assert not any(b["topic"] == "oversight" for b in report["legal_basis"])  # no law names this one
+        assert (await region.report(region.province, "staff", org=region.regency)).status_code == 403
+    finally:
+        body["overseer"] = None
+        await region.client.put(f"/organisations/{region.regency}", json=body, headers=operator)
+    assert (await region.report(region.province, "staff", org=region.regency)).status_code == 200
+
+
+async def test_the_province_rolls_up_the_reports_of_every_regency_and_city_it_oversees(region: Region):
+    resp = await region.client.get("/reports/overseen", params=PERIOD, headers=region.token(region.province, "admin"))
+    assert resp.status_code == 200, resp.text
+    rollup = resp.json()
+    lines = {line["org"]: line for line in rollup["organisations"]}
+    assert set(lines) == {region.regency, f"kota-{region.tag}"}
+    own = (await region.report(region.regency, "staff")).json()
+    assert lines[region.regency]["summary"] == own["summary"]
+    assert lines[region.regency]["problems"] == len(own["problems"]) and lines[region.regency]["evaluations"] == 1
+    assert rollup["totals"]["in_force"]["total"] == 3 + lines[f"kota-{region.tag}"]["summary"]["in_force"]["total"]
+    for reader, role in ((region.regency, "staff"), (region.province, "partner")):
+        refused = await region.client.get(
+            "/reports/overseen", params=PERIOD | {"org": region.province}, headers=region.token(reader, role)
+        )
+        assert refused.status_code == 403 and set(refused.json()) == {"error"}

@@ -139,3 +139,34 @@ async def test_who_acts_on_an_agreement(stack: Stack, command: str, role: str, r
     else:
         assert set(resp.json()) == {"error"}
         assert after == before, "a refused request changed the agreement"
+
+
+# ---------------------------------------------------------------- the register of organisations
+
+
+def register_edit_status(role: str, relation: str) -> int:
+    """Operators keep the register; an administrator its own organisation's names and contacts."""
+    return 200 if role == "operator" or (role == "admin" and relation == "own") else 403
+
+
+@pytest.mark.parametrize(("role", "relation"), CELLS)
+async def test_who_reads_and_edits_the_register(stack: Stack, role: str, relation: str):
+    names = orgs()
+    operator = stack.user("pakta", "operator")
+    entry = {"name_id": f"Pemerintah Kabupaten {names['own']}", "level": "regency", "province_code": "32"}
+    path = f"/organisations/{names['own']}"
+    assert (await stack.http.put(path, json=entry, headers=stack.auth(operator))).status_code == 200
+    caller = who(stack, names, role, relation)
+    before = (await stack.get(caller, path)).json()  # everyone signed in reads it
+    listed = (await stack.get(caller, f"/organisations?q={names['own']}")).json()["items"]
+    assert [e["org"] for e in listed] == [names["own"]]
+
+    renamed = entry | {"name_en": "Regency Government"}
+    resp = await stack.http.put(path, json=renamed, headers=stack.auth(caller))
+    expected = register_edit_status(role, relation)
+    assert resp.status_code == expected, resp.text
+    after = (await stack.get(operator, path)).json()
+    if expected == 200:
+        assert after["name_en"] == "Regency Government"
+    else:
+        assert set(resp.json()) == {"error"} and after == before, "a refused edit changed the register"

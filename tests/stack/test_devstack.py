@@ -184,6 +184,10 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{first.api}/docs")).status_code == 200
             assert (await http.get(f"{first.api}/healthz")).json() == {"status": "ok"}
+            # the demo organisations are in the register, with whom they report to
+            staff = {"Authorization": f"Bearer {printed['staff']}"}
+            bandung = (await http.get(f"{first.api}/organisations/kota-bandung", headers=staff)).json()
+            assert bandung["oversight"] == {"org": "jabar", "derived": True}
 
         await the_database_asks_for_passwords_and_the_application_gets_rows_only(data_dir, ports["pg"])
 

@@ -10,6 +10,8 @@ import re
 import httpx
 from playwright.async_api import Page, expect
 
+from services.store import register
+from services.store.db import session_scope
 from tests.web.live import LiveStack, outside_hosts, post_forms, screenshot
 
 
@@ -47,12 +49,21 @@ async def stage_of(page: Page) -> str:
 async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(web: LiveStack, browser, orgs):
     province, regency = orgs
     visits = Visits(web)
+    async with session_scope(web.sessionmaker) as session:
+        entry = register.Entry(
+            org=regency, name_id=f"Pemerintah Kabupaten {regency}", level="regency", province_code="32"
+        )
+        await register.put(session, entry=entry, updated_by="operator@pakta")
 
     # A staff member proposes through the form: a field left empty is marked next to it.
     staff = await signed_in_page(browser, web, web.user(province, "staff"), "/ui/agreements/new")
     await visits.record(staff, "proposal-form")
     # The organisations the staff member works with are offered (loaded by htmx).
     await expect(staff.locator(f"#known-orgs option[value='{province}']")).to_have_count(1)
+    # and so are those of the register, by their official names
+    await expect(staff.locator(f"#known-orgs option[value='{regency}']")).to_have_text(
+        f"Pemerintah Kabupaten {regency} (regency, Jawa Barat)"
+    )
     await staff.fill("#f-title", "")
     await staff.click("form.proposal button[type=submit]")
     await expect(staff.locator("#e-title")).to_have_text("Wajib diisi (paling sedikit 1 karakter).")

@@ -12,6 +12,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tests.provinces import unused_province
 from tests.web.live import LiveStack, csrf_of, outside_hosts, screenshot
 from tests.web.test_browser import signed_in_page
 from tests.web.test_pages import proposal
@@ -104,11 +105,25 @@ async def test_the_portal_shows_only_what_a_party_published_and_unpublishing_rem
     assert await overview.locator(f"tr[data-agreement='{running}']").get_attribute("data-published") == "yes"
     await screenshot(overview, "publishing-overview")
 
+    # The portal's table per province follows the register: the initiator is the
+    # government of a province there, so its agreement sits under that province's name.
+    code = unused_province()
+    registered = await web.api(
+        web.user("pakta", "operator"),
+        "PUT",
+        f"/organisations/{province}",
+        json={"name_id": "Pemerintah Provinsi Uji", "level": "province", "province_code": code},
+    )
+    assert registered.status_code == 200, registered.text
+    province_name = registered.json()["province"]["name"]
+
     portal = await page.context.new_page()
     await portal.goto(f"{web.base_url}/public/")
     html = await portal.content()
     assert outside_hosts(html, web.base_url) == set()
     assert running in html
+    heading = portal.locator("section.panel", has=portal.locator(f"tr[data-agreement='{running}']")).locator("h3")
+    assert await heading.inner_text() == province_name
     assert submitted not in html and draft not in html and unpublished not in html and "Masih draf rahasia" not in html
     await screenshot(portal, "public")
     await portal.click(f"tr[data-agreement='{running}'] a")

@@ -10,9 +10,10 @@ import uuid
 
 from playwright.async_api import expect
 
-from services.store import queries
+from services.store import queries, register
 from services.store.db import session_scope
 from tests.builders import NOW, happy_step, party, proposal, replay, run, staff
+from tests.provinces import unused_province
 from tests.web.live import LiveStack
 from tests.web.test_browser import Visits, signed_in_page
 from workflows import lifecycle as L
@@ -41,6 +42,15 @@ async def record_signed(web: LiveStack, prop: m.Proposal, *, terminate: str | No
 async def test_a_regency_prints_its_report_upward_from_the_dashboard(web: LiveStack, browser, orgs):
     province, regency = orgs
     visits = Visits(web)
+    code = unused_province()
+    async with session_scope(web.sessionmaker) as session:
+        for entry in (
+            register.Entry(
+                org=province, name_id=f"Pemerintah Provinsi {province}", level="province", province_code=code
+            ),
+            register.Entry(org=regency, name_id=f"Pemerintah Kabupaten {regency}", level="regency", province_code=code),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
     kept = await record_signed(
         web, proposal([party(regency, "initiator"), party(f"univ-{regency}", sector="academia")], "ksdpk")
     )
@@ -59,6 +69,10 @@ async def test_a_regency_prints_its_report_upward_from_the_dashboard(web: LiveSt
     await expect(page.locator(f"tr[data-agreement='{ended}']")).to_contain_text("Anggaran tidak tersedia")
     await expect(page.locator("li[data-kind='terminated']")).to_have_count(1)
     await expect(page.locator("#h-basis")).to_have_text("Dasar hukum")
+    # whom it goes to is the register's: the regency's province, by law
+    await expect(page.locator("p.meta", has_text="Melapor kepada")).to_contain_text(
+        f"gubernur (Pemerintah Provinsi {province})"
+    )
     await expect(page.locator("section", has=page.locator("#h-plans"))).to_contain_text(
         "Belum ada perjanjian yang memuat rencana aksi."
     )

@@ -21,7 +21,7 @@ from services.api.reporting.basis import LegalBasis, basis_for
 from services.api.reporting.plan_progress import PlanProgress, plan_progress
 from services.auth import Principal
 from services.settings import Settings
-from services.store import portfolio
+from services.store import portfolio, register
 from services.store import reports as store
 from workflows import messages as m
 from workflows.portfolio.digest import org_zone
@@ -29,7 +29,7 @@ from workflows.portfolio.digest import org_zone
 KINDS: tuple[str, ...] = get_args(m.Kind)
 SECTORS: tuple[str, ...] = get_args(m.Sector)
 RECOMMENDATIONS: tuple[str, ...] = get_args(m.Recommendation)
-Office = Literal["governor", "minister_of_home_affairs"]
+Office = Literal["governor", "minister_of_home_affairs", "other"]
 ProblemKind = Literal[
     "deadline_overdue",
     "deadline_escalated",
@@ -47,9 +47,13 @@ ProblemKind = Literal[
 
 class ReportsTo(BaseModel):
     org: str
+    name: str | None = Field(description="The overseer's official name in the register")
     office: Office = Field(
-        description="governor: the organisation is a regency or city; minister_of_home_affairs: a province"
+        description="governor: the overseer is a province's government (the organisation is a regency or city); "
+        "minister_of_home_affairs: the overseer is the ministry (PAKTA_MINISTRY_ORGS; the organisation is a "
+        "province); other: an overseer the register sets otherwise"
     )
+    derived: bool = Field(description="true: by law from the register's level and province; false: set in the register")
 
 
 class Breakdown(BaseModel):
@@ -116,11 +120,14 @@ class Problem(BaseModel):
 
 class UpwardReport(BaseModel):
     org: str
+    name: str | None = Field(description="The organisation's official name in the register")
     period_from: date
     period_to: date
     time_zone: str = Field(description="The organisation's zone: the period's days are its days")
     generated_at: datetime
-    reports_to: ReportsTo | None = Field(description="From PAKTA_OVERSEERS; None when the platform names no overseer")
+    reports_to: ReportsTo | None = Field(
+        description="From the register of organisations (GET /organisations/{org}); None when it names no overseer"
+    )
     legal_basis: list[LegalBasis]
     summary: Summary
     agreements: list[ReportedAgreement] = Field(description="In force, new or ended in the period")
@@ -131,25 +138,43 @@ class UpwardReport(BaseModel):
     action_plans_reported: int = Field(description="How many of the agreements carry an action plan")
 
 
-def reports_to(org: str, settings: Settings) -> ReportsTo | None:
-    overseer = settings.overseers.get(org)
-    if overseer is None:
+async def reporting_line(session: AsyncSession, *, org: str, settings: Settings) -> ReportsTo | None:
+    """Whom `org` reports to, from the register: its set overseer, else the law's default
+    (a regency or city its province's government, a province the Ministry of Home Affairs)."""
+    oversight = await register.overseer_of(session, org=org, ministry_org=settings.ministry_orgs[0])
+    if oversight is None:
         return None
-    office: Office = "minister_of_home_affairs" if overseer in settings.ministry_orgs else "governor"
-    return ReportsTo(org=overseer, office=office)
+    overseer = await register.get(session, org=oversight.overseer)
+    office: Office = "other"
+    if oversight.overseer in settings.ministry_orgs:
+        office = "minister_of_home_affairs"
+    elif overseer is not None and overseer.level == "province":
+        office = "governor"
+    return ReportsTo(
+        org=oversight.overseer, name=overseer.name_id if overseer else None, office=office, derived=oversight.derived
+    )
 
 
-def may_read_report(principal: Principal, org: str, settings: Settings) -> bool:
+def may_read_report(principal: Principal, org: str, reports_to: ReportsTo | None) -> bool:
     """The organisation's own staff and administrators, those of the organisation that
-    oversees it, and the platform's operators."""
+    oversees it (`reporting_line`), and the platform's operators."""
     if principal.has_role("operator"):
         return True
-    return principal.has_role("staff", "admin") and principal.org in (org, settings.overseers.get(org))
+    overseer = reports_to.org if reports_to else None
+    return principal.has_role("staff", "admin") and principal.org in (org, overseer)
 
 
 async def build_report(
-    session: AsyncSession, *, org: str, period_from: date, period_to: date, settings: Settings, now: datetime
+    session: AsyncSession,
+    *,
+    org: str,
+    period_from: date,
+    period_to: date,
+    reports_to: ReportsTo | None,
+    now: datetime,
 ) -> UpwardReport:
+    """`org`'s report for the period; `reports_to` is its `reporting_line`, read once by the
+    caller (who checks the reader against it)."""
     zone = org_zone(org, *(await portfolio.zones_of(session, orgs=[org]))[org])
     tz = ZoneInfo(zone)
     since = datetime.combine(period_from, time(0), tz)
@@ -177,15 +202,16 @@ async def build_report(
     in_force_items = [a for a in agreements if _in_force(a, period_from, period_to)]
     results = Counter(e.recommendation for e in evaluations if e.recommendation)
     foreign = [a.id for a in in_force_items if a.foreign]
-    overseer = reports_to(org, settings)
+    entry = await register.get(session, org=org)
     return UpwardReport(
         org=org,
+        name=entry.name_id if entry else None,
         period_from=period_from,
         period_to=period_to,
         time_zone=zone,
         generated_at=now,
-        reports_to=overseer,
-        legal_basis=basis_for(overseer.office if overseer else None, foreign=bool(foreign)),
+        reports_to=reports_to,
+        legal_basis=basis_for(reports_to.office if reports_to else None, foreign=bool(foreign)),
         summary=Summary(
             in_force=_breakdown(in_force_items),
             new=_breakdown([a for a in agreements if a.new]),

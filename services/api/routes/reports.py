@@ -1,7 +1,7 @@
 """`GET /reports/upward` (JSON) and `GET /reports/upward.csv`: an organisation's report on its
 cooperation for a period, to those who oversee it (docs/reports.md). Assembled by
 `services.api.reporting`; read by the organisation's own staff and administrators, those of
-the organisation that oversees it (PAKTA_OVERSEERS) and operators."""
+the organisation that oversees it (the register of organisations) and operators."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
-from services.api.reporting.report import UpwardReport, build_report, may_read_report, utc_now
+from services.api.reporting.report import (
+    ReportsTo,
+    UpwardReport,
+    build_report,
+    may_read_report,
+    reporting_line,
+    utc_now,
+)
+from services.api.reporting.rollup import OversightRollup, build_rollup, may_read_rollup
 from services.api.reporting.table import report_csv
 from services.auth import Principal
 from services.errors import Forbidden, Unprocessable
@@ -34,28 +43,36 @@ CSV_CONTENT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def checked(principal: Principal, org: str | None, start: date, end: date, settings: Settings) -> str:
-    """The organisation reported on, once the caller may read its report and the period is
-    one: refused with 403, or with 422 naming `to`."""
-    wanted = org or principal.org
-    if not may_read_report(principal, wanted, settings):
-        raise Forbidden(
-            "A report upward is read by the organisation's own staff and administrators, "
-            "those of the organisation that oversees it, and operators."
-        )
+def check_period(start: date, end: date) -> None:
+    """A period is one: refused with 422 naming `to` otherwise."""
     if end < start:
         raise Unprocessable("The period ends before it starts.", code="invalid_period", field="to")
     if (end - start).days > MAX_PERIOD_DAYS:
         raise Unprocessable("A report covers at most ten years.", code="invalid_period", field="to")
-    return wanted
+
+
+async def checked(
+    session: AsyncSession, principal: Principal, org: str | None, start: date, end: date, settings: Settings
+) -> tuple[str, ReportsTo | None]:
+    """The organisation reported on and whom it reports to, once the caller may read its
+    report and the period is one: refused with 403, or with 422 naming `to`."""
+    wanted = org or principal.org
+    line = await reporting_line(session, org=wanted, settings=settings)
+    if not may_read_report(principal, wanted, line):
+        raise Forbidden(
+            "A report upward is read by the organisation's own staff and administrators, "
+            "those of the organisation that oversees it, and operators."
+        )
+    check_period(start, end)
+    return wanted, line
 
 
 @router.get("/upward", response_model=UpwardReport, summary="An organisation's report upward for a period")
 async def upward(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Org = None
 ) -> UpwardReport:
-    wanted = checked(principal, org, start, end, settings)
-    return await build_report(session, org=wanted, period_from=start, period_to=end, settings=settings, now=utc_now())
+    wanted, line = await checked(session, principal, org, start, end, settings)
+    return await build_report(session, org=wanted, period_from=start, period_to=end, reports_to=line, now=utc_now())
 
 
 @router.get(
@@ -67,10 +84,32 @@ async def upward(
 async def upward_csv(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Org = None
 ) -> Response:
-    wanted = checked(principal, org, start, end, settings)
-    report = await build_report(session, org=wanted, period_from=start, period_to=end, settings=settings, now=utc_now())
+    wanted, line = await checked(session, principal, org, start, end, settings)
+    report = await build_report(session, org=wanted, period_from=start, period_to=end, reports_to=line, now=utc_now())
     return Response(
         report_csv(report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="pakta-report-{wanted}-{start}-{end}.csv"'},
+    )
+
+
+Overseer = Annotated[
+    OrgId | None, Query(description="The overseeing organisation (default: your own); operators may name any")
+]
+
+
+@router.get(
+    "/overseen",
+    response_model=OversightRollup,
+    summary="The summaries of the reports upward of every organisation an overseer oversees, for a period",
+)
+async def overseen(
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Overseer = None
+) -> OversightRollup:
+    overseer = org or principal.org
+    if not may_read_rollup(principal, overseer):
+        raise Forbidden("An overseer's roll-up is read by its own staff and administrators, and operators.")
+    check_period(start, end)
+    return await build_rollup(
+        session, overseer=overseer, period_from=start, period_to=end, settings=settings, now=utc_now()
     )

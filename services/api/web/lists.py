@@ -24,7 +24,7 @@ from services.api.deps import SessionDep
 from services.api.web.pages import WebDep, render
 from services.auth import Principal
 from services.errors import PaktaError
-from services.store import queries
+from services.store import queries, register
 from workflows import messages as m
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -183,11 +183,26 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
 
 @router.get("/organisations")
 async def known_organisations(request: Request, ws: WebDep, session: SessionDep) -> Response:
-    """The organisations the caller already works with, as the `<option>`s of the proposal
-    form's datalist (loaded by htmx): their own, and the parties of the agreements they see."""
+    """The organisations to choose parties from, as the `<option>`s of the proposal form's
+    datalist (loaded by htmx): the register's, with their official names and levels, and
+    those the caller already works with (their own, the parties of the agreements they see)."""
     principal = ws.require(request)
-    orgs = {principal.org}
+    entries, _ = await register.list_page(
+        session, filters=register.RegisterFilters(), ministry_org="", limit=KNOWN_ORGANISATIONS, cursor=None
+    )
+    labels = {e.org: _label(e, ws.tr.lang) for e in entries}
+    orgs = {principal.org, *labels}
     for item in await all_of(session, principal, AgreementFilters(), most=2000):
         orgs.update(item.orgs)
-    options = "".join(f'<option value="{escape(org)}"></option>' for org in sorted(orgs))
+    options = "".join(f'<option value="{escape(org)}">{escape(labels.get(org, ""))}</option>' for org in sorted(orgs))
     return ws.apply(Response(options, media_type="text/html; charset=utf-8"))
+
+
+KNOWN_ORGANISATIONS = 3000  # the register's entries offered: every regional government and more
+
+
+def _label(entry: register.Entry, lang: str) -> str:
+    """What a person recognises an organisation by: its official name, level and province."""
+    name = (entry.name_en if lang == "en" else None) or entry.name_id
+    province = entry.province
+    return f"{name} ({entry.level.replace('_', ' ')}{', ' + province.name if province else ''})"

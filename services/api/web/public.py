@@ -29,6 +29,7 @@ from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import WebSession
 from services.store import public as store
+from services.store import register
 from workflows import lifecycle
 from workflows import messages as m
 
@@ -142,9 +143,14 @@ async def _public_root() -> Response:
 @router.get("/public/")
 async def portal(request: Request, ws: WebDep, session: SessionDep) -> Response:
     views = [public_view(s) for s in await store.published_agreements(session)]
+    # The table per province follows the register (where the initiator is); an initiator
+    # the register does not place in a province heads a table of its own.
+    provinces = await register.province_of(session, orgs=[v["initiator"].org for v in views])
     by_province: dict[str, list[dict[str, Any]]] = {}
     for v in views:
-        by_province.setdefault(v["initiator"].name or v["initiator"].org, []).append(v)
+        province = provinces.get(v["initiator"].org)
+        heading = province.name if province is not None else v["initiator"].name or v["initiator"].org
+        by_province.setdefault(heading, []).append(v)
     return render(
         request, ws, "public.html", views=views, counts=aggregates(views), by_province=dict(sorted(by_province.items()))
     )

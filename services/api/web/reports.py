@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
-from services.api.reporting.report import UpwardReport, build_report, may_read_report, utc_now
+from services.api.reporting.report import UpwardReport, build_report, may_read_report, reporting_line, utc_now
 from services.api.reporting.table import report_csv
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, error_page, render
@@ -34,8 +34,9 @@ WORDS: dict[str, str] = {
     "Reports to": "Melapor kepada",
     "the governor": "gubernur",
     "the Minister of Home Affairs": "Menteri Dalam Negeri",
-    "No overseer is named for this organisation (PAKTA_OVERSEERS).": (
-        "Belum ada pengawas yang ditetapkan untuk organisasi ini (PAKTA_OVERSEERS)."
+    "the organisation that oversees it": "organisasi yang mengawasinya",
+    "No overseer is named for this organisation in the register of organisations.": (
+        "Register organisasi belum menyebut pengawas organisasi ini."
     ),
     "In force": "Berlaku",
     "New": "Baru",
@@ -89,7 +90,11 @@ WORDS: dict[str, str] = {
         "mengawasinya, dan operator."
     ),
 }
-OFFICES = {"governor": "the governor", "minister_of_home_affairs": "the Minister of Home Affairs"}
+OFFICES = {
+    "governor": "the governor",
+    "minister_of_home_affairs": "the Minister of Home Affairs",
+    "other": "the organisation that oversees it",
+}
 
 
 class Words:
@@ -136,13 +141,14 @@ async def _report(
     if end < start:
         form["error"] = t("The period ends before it starts.")
         return None, form, None
-    if not may_read_report(principal, org, settings):
+    line = await reporting_line(session, org=org, settings=settings)
+    if not may_read_report(principal, org, line):
         message = t(
             "A report upward is read by the organisation's own staff and administrators, those of the "
             "organisation that oversees it, and operators."
         )
         return None, form, error_page(request, ws, 403, t("Forbidden"), message)
-    report = await build_report(session, org=org, period_from=start, period_to=end, settings=settings, now=utc_now())
+    report = await build_report(session, org=org, period_from=start, period_to=end, reports_to=line, now=utc_now())
     return report, form, None
 
 
@@ -187,7 +193,8 @@ async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings
 
 def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
     t = Words(tr)
-    title = f"{t('Report upward')}: {report.org}, {tr.date(report.period_from)} - {tr.date(report.period_to)}"
+    who = report.name or report.org
+    title = f"{t('Report upward')}: {who}, {tr.date(report.period_from)} - {tr.date(report.period_to)}"
     pdf = Summary(title)
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -195,7 +202,8 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
     pdf.multi_cell(0, 8, plain(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
     if report.reports_to:
-        pdf.line_of(f"{t('Reports to')}: {t(OFFICES[report.reports_to.office])} ({report.reports_to.org})")
+        overseer = report.reports_to.name or report.reports_to.org
+        pdf.line_of(f"{t('Reports to')}: {t(OFFICES[report.reports_to.office])} ({overseer})")
     pdf.heading(t("Legal basis"))
     for basis in report.legal_basis:
         pdf.line_of(f"- {basis.basis}: {basis.id if tr.lang == 'id' else basis.en}")
