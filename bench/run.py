@@ -213,10 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     results = asyncio.run(bench_stack(args))
     out = args.out or Path(".bench") / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(_summary(results, args.clients))
     print(f"\nresults: {out}")
-    print(json.dumps(results))
+    print(json.dumps(results, default=str))
     print(bench_line(results["bench"]), flush=True)
     sys.stdout.flush()
 
