@@ -1,225 +1,224 @@
-"""Pakta benchmarks. Figures are ratios against a baseline measured in the same run, since
-these machines are noisy; absolute times are printed for context only.
+"""`make bench`: Pakta against the raw Temporal floor, side by side, on one stack.
 
-    make bench                      # both
-    make bench ARGS="decider"       # the pure decider only (seconds)
-    make bench ARGS="api --n 200"   # the real stack over HTTP (a minute or two)
+    make bench                                        # the whole run (defaults: 40 agreements, 8 clients)
+    make bench ARGS="--agreements 20 --list-n 0"      # smaller, without the reads at scale
+    make bench ARGS="--workers 2 --apis 2"            # N API and M worker processes
+    make bench ARGS="--dev-ready"                     # also: how long `pakta dev` takes to be ready
+    make bench ARGS="decider"                         # the pure decider only (seconds, no servers)
 
-- decider: cost of deciding and applying one command, and of computing a snapshot with
-  `allowed_actions`, against the baseline of one pydantic round trip of the same state
-  (`model_validate(model_dump())`) — the floor any state-carrying step pays.
-- api: latency of an action (`POST /agreements/{id}/actions`: HTTP → Temporal update →
-  local activity → PostgreSQL) and of a snapshot read, against `GET /healthz` on the same
-  app and transport.
+The stack run (`bench.stack`) measures, against the same Temporal server and PostgreSQL:
+the raw baseline (local and regular activity), Pakta over HTTP with notifications on at C
+clients and at one, the history each command leaves, and reads over `--list-n` agreements.
+Progress goes to stderr; a summary and then the results as JSON go to stdout (and to
+`--out`); the last line is `BENCH ratio=… pakta_tps=… …`. docs/performance.md reads it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import json
+import math
+import os
+import platform
+import shutil
 import sys
 import tempfile
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.progress import note
 
-def _progress(message: str) -> None:
-    print(f"  … {message}", file=sys.stderr, flush=True)
-
-
-def _timed(fn: Callable[[], Any], n: int) -> list[float]:
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return samples
+BENCH_FIELDS = [
+    *("ratio", "pakta_tps", "raw_tps", "p50_ms", "p99_ms", "raw_p50_ms", "raw_p99_ms"),
+    *("p50_1client_ms", "raw_p50_1client_ms", "cpu_ms", "raw_cpu_ms", "history_bytes_per_command", "list_p99_ms"),
+]
+PAKTA_TYPES = ["AgreementWorkflow"]
 
 
-async def _atimed(fn: Callable[[], Awaitable[Any]], n: int, label: str) -> list[float]:
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - start)
-        if (i + 1) % max(1, n // 4) == 0:
-            _progress(f"{label}: {i + 1}/{n}")
-    return samples
+async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
+    from temporalio.client import Client
 
+    from bench.accounting import PeakRss
+    from bench.devready import dev_ready
+    from bench.history import history_by_type, per_command
+    from bench.legs import pakta_leg, raw_leg, register_notifications
+    from bench.procedure import ACTIONS_PER_AGREEMENT, pairs
+    from bench.raw_workflow import RAW_WORKFLOW
+    from bench.reads import reads_leg
+    from bench.stack import start_stack, stop_stack
 
-def _report(title: str, rows: list[tuple[str, list[float]]], baseline: list[float]) -> None:
-    base = statistics.median(baseline)
-    print(f"\n{title}  (baseline median {base * 1e3:.3f} ms)")
-    print(f"  {'measure':<34}{'median ms':>11}{'p95 ms':>10}{'× baseline':>12}")
-    for name, samples in rows:
-        ordered = sorted(samples)
-        p95 = ordered[int(len(ordered) * 0.95) - 1] if len(ordered) > 1 else ordered[0]
-        median = statistics.median(samples)
-        print(f"  {name:<34}{median * 1e3:>11.3f}{p95 * 1e3:>10.3f}{median / base:>12.1f}")
-
-
-def bench_decider(n: int) -> None:
-    from workflows import lifecycle as L
-    from workflows import messages as m
-
-    now = datetime(2027, 1, 4, 2, tzinfo=UTC)
-    staff = m.Actor(sub="s", org="jabar", roles=["staff"])
-    partner = m.Actor(sub="p", org="jateng", roles=["staff"])
-    approvers = {
-        org: m.Actor(sub=f"a-{org}", org=org, roles=["approver"], gates=["review", "legal", "dprd"])
-        for org in ("jabar", "jateng")
+    data_dir = Path(tempfile.mkdtemp(prefix="pakta-bench-"))
+    load = os.getloadavg()
+    results: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": [round(x, 2) for x in load],
+            "python": platform.python_version(),
+        },
+        "options": {k: v for k, v in vars(args).items() if k != "which"},
+        "actions_per_agreement": ACTIONS_PER_AGREEMENT,
     }
-    proposal = m.Proposal(
-        title="Bench KSDD",
-        kind="ksdd",
-        objectives="bench",
-        sector="bench",
-        start_date="2027-01-01",
-        duration_months=60,
-        indicators=[m.Indicator(name="x", target=1, unit="u")],
-        parties=[
-            m.Party(org="jabar", role="initiator", sector="government", signatory="A"),
-            m.Party(org="jateng", role="counterparty", sector="government", signatory="B"),
-        ],
-    )
+    note(f"starting the stack in {data_dir} ({args.apis} API, {args.workers} worker processes)")
+    stack = await start_stack(data_dir, apis=args.apis, workers=args.workers)
+    try:
+        client = await Client.connect(stack.settings.temporal_address, namespace=stack.settings.temporal_namespace)
+        regions = pairs(max(1, min(args.agreements, 8)))
+        await register_notifications(stack, regions)
+        single = args.single if args.single is not None else max(2, args.agreements // 4)
+        pakta_processes = ["temporal", "postgres", *(s.name for s in [*stack.apis, *stack.workers])]
+        raw_processes = ["temporal", "postgres", "raw-worker"]
 
-    def lifecycle_run() -> m.AgreementState:
-        state = None
-        for event in L.create(proposal, staff, now, "bench"):
-            state = L.evolve(state, event)
+        note("raw baseline: one Update per transition, local activity → PostgreSQL")
+        await raw_leg(stack, client, "warm-up raw", 2, 2, local=True)
+        raw = await raw_leg(stack, client, f"raw local × {args.clients}", args.agreements, args.clients, local=True)
+        raw_regular = await raw_leg(
+            stack, client, f"raw regular × {args.clients}", args.agreements, args.clients, local=False
+        )
+        raw_one = await raw_leg(stack, client, "raw local × 1", single, 1, local=True)
 
-        def do(actor, command):
-            nonlocal state
-            for event in L.decide(state, command, actor, now):
-                state = L.evolve(state, event)
+        note("Pakta: whole KSDD procedures over HTTP, notifications on")
+        await pakta_leg(stack, "warm-up Pakta", regions, 2, 2)
+        workers_rss = PeakRss({name: p for name, p in stack.processes().items() if name.startswith("worker-")})
+        with workers_rss:
+            pakta = await pakta_leg(stack, f"Pakta × {args.clients}", regions, args.agreements, args.clients)
+            pakta_one = await pakta_leg(stack, "Pakta × 1", regions, single, 1)
+        results["notifications"] = {"mails": stack.mail.messages, "webhook_requests": stack.hooks.requests}
 
-        do(staff, m.Submit())
-        for org in ("jabar", "jateng"):
-            do(approvers[org], m.Decide(gate="review", outcome="approve"))
-        for doc, step_docs in (("a", "ksb"), ("b", "pks")):
-            do(staff, m.SubmitDraft(document=doc * 64))
-            version = state.drafts[-1].version
-            do(partner, m.AcceptDraft(version=version))
-            if step_docs == "pks":
-                for org in ("jabar", "jateng"):
-                    do(approvers[org], m.Decide(gate="legal", outcome="approve"))
-            for org in ("jabar", "jateng"):
-                do(m.Actor(sub=f"g-{org}", org=org, roles=["signatory"]), m.Sign(version=version, method="electronic"))
-        return state
+        results["raw"] = {
+            f"local_{args.clients}_clients": raw.summary(raw_processes),
+            f"regular_{args.clients}_clients": raw_regular.summary(raw_processes),
+            "local_1_client": raw_one.summary(raw_processes),
+        }
+        results["pakta"] = {
+            f"{args.clients}_clients": pakta.summary(pakta_processes),
+            "1_client": pakta_one.summary(pakta_processes),
+            "worker_rss_mb": {name: round(b / 2**20, 1) for name, b in workers_rss.sample().items()},
+            "worker_peak_rss_mb": {name: round(b / 2**20, 1) for name, b in workers_rss.peak.items()},
+        }
 
-    _progress("decider: warming up")
-    final = lifecycle_run()
-    commands = 13
-    baseline = _timed(lambda: m.AgreementState.model_validate(final.model_dump()), n * 10)
-    _progress("decider: full procedures")
-    per_command = [s / commands for s in _timed(lifecycle_run, n)]
-    snapshot = _timed(lambda: L.snapshot(final, staff, now), n * 5)
-    wakeup = _timed(lambda: L.next_wakeup(final), n * 5)
-    _report(
-        "decider (pure, one KSDD agreement)",
-        [
-            ("decide + evolve, per command", per_command),
-            ("snapshot with allowed_actions", snapshot),
-            ("next_wakeup", wakeup),
-        ],
-        baseline,
-    )
+        note("histories: fetching every workflow's history")
+        totals = await history_by_type(client)
+        pakta_commands = (pakta.agreements + pakta_one.agreements + 2) * (1 + ACTIONS_PER_AGREEMENT)
+        raw_commands = (raw.agreements + raw_regular.agreements + raw_one.agreements + 2) * (1 + ACTIONS_PER_AGREEMENT)
+        everything_pakta = sorted(t for t in totals if t != RAW_WORKFLOW)
+        results["history"] = {
+            "by_workflow_type": totals,
+            "pakta_agreement": per_command(totals, PAKTA_TYPES, pakta_commands),
+            "pakta_all_workflows": per_command(totals, everything_pakta, pakta_commands),
+            "raw": per_command(totals, [RAW_WORKFLOW], raw_commands),
+        }
+
+        if args.list_n > 0:
+            results["reads"] = await reads_leg(stack, args.list_n, args.reads)
+    finally:
+        note("stopping the stack")
+        await stop_stack(stack)
+        if args.keep:
+            note(f"kept {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    if args.dev_ready:
+        results["dev_ready_s"] = await dev_ready()
+    results["bench"] = _headline(results, args.clients)
+    return results
 
 
-async def bench_api(n: int) -> None:
-    import httpx
-    from temporalio.worker import Worker
+def _headline(results: dict[str, Any], clients: int) -> dict[str, float]:
+    pakta, pakta_one = results["pakta"][f"{clients}_clients"], results["pakta"]["1_client"]
+    raw, raw_one = results["raw"][f"local_{clients}_clients"], results["raw"]["local_1_client"]
+    reads, nan = results.get("reads", {}), math.nan
+    return {
+        "ratio": round(pakta["transitions_per_s"] / raw["transitions_per_s"], 3) if raw["transitions_per_s"] else nan,
+        "pakta_tps": pakta["transitions_per_s"],
+        "raw_tps": raw["transitions_per_s"],
+        "p50_ms": pakta["action"]["p50_ms"],
+        "p99_ms": pakta["action"]["p99_ms"],
+        "raw_p50_ms": raw["action"]["p50_ms"],
+        "raw_p99_ms": raw["action"]["p99_ms"],
+        "p50_1client_ms": pakta_one["action"]["p50_ms"],
+        "raw_p50_1client_ms": raw_one["action"]["p50_ms"],
+        "cpu_ms": pakta["cpu_ms_per_transition"],
+        "raw_cpu_ms": raw["cpu_ms_per_transition"],
+        "history_bytes_per_command": results["history"]["pakta_agreement"]["bytes_per_command"],
+        "list_p99_ms": reads.get("list", {}).get("p99_ms", math.nan),
+    }
 
-    from services.api.app import create_app
-    from services.auth import mint_token
-    from services.settings import Settings
-    from services.store.db import create_engine, create_sessionmaker
-    from services.worker.registry import WORKFLOWS, activities, workflow_runner
-    from tests.fixtures.servers import start_dev_server, start_postgres
 
-    with tempfile.TemporaryDirectory(prefix="pakta-bench-") as tmp:
-        _progress("api: starting embedded PostgreSQL and the Temporal dev server")
-        pg = start_postgres(Path(tmp) / "pg")
-        env = await start_dev_server()
-        try:
-            queue = f"bench-{uuid.uuid4()}"
-            settings = Settings(
-                database_url=pg.url,
-                temporal_address=env.client.service_client.config.target_host,
-                temporal_task_queue=queue,
-                metrics_port=0,
-                log_level="WARNING",
-            )
-            engine = create_engine(settings)
-            sessionmaker = create_sessionmaker(engine)
-            app = create_app(settings)
-            worker = Worker(
-                env.client,
-                task_queue=queue,
-                workflows=WORKFLOWS,
-                workflow_runner=workflow_runner(),
-                activities=activities(settings, sessionmaker),
-            )
-            token = mint_token(settings, sub="bench", org="jabar", roles=["staff"])
-            auth = {"Authorization": f"Bearer {token}"}
-            body = {
-                "title": "Bench",
-                "kind": "ksdpk",
-                "objectives": "bench",
-                "sector": "bench",
-                "start_date": "2027-01-01",
-                "duration_months": 12,
-                "parties": [
-                    {"org": "jabar", "role": "initiator", "sector": "government", "signatory": "A"},
-                    {"org": "univ", "role": "counterparty", "sector": "academia", "signatory": "B"},
-                ],
-            }
-            async with (
-                worker,
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http,
-            ):
-                created = (await http.post("/agreements", json=body, headers=auth)).json()
-                path = f"/agreements/{created['id']}"
-                for _ in range(5):  # warm up every path once
-                    await http.get("/healthz")
-                    await http.get(path, headers=auth)
-                    await http.post(f"{path}/actions", json={"type": "comment", "text": "w"}, headers=auth)
-                baseline = await _atimed(lambda: http.get("/healthz"), n, "healthz")
-                reads = await _atimed(lambda: http.get(path, headers=auth), n, "snapshot reads")
-                actions = await _atimed(
-                    lambda: http.post(f"{path}/actions", json={"type": "comment", "text": "b"}, headers=auth),
-                    n,
-                    "actions",
-                )
-                creates = await _atimed(
-                    lambda: http.post("/agreements", json=body, headers=auth), max(10, n // 5), "creates"
-                )
-            await engine.dispose()
-        finally:
-            await env.shutdown()
-            pg.stop()
-    _report(
-        "api (in-process HTTP, dev server, embedded PostgreSQL)",
-        [("GET /agreements/{id}", reads), ("POST …/actions (comment)", actions), ("POST /agreements", creates)],
-        baseline,
-    )
+def bench_line(headline: dict[str, float]) -> str:
+    return "BENCH " + " ".join(f"{name}={headline[name]}" for name in BENCH_FIELDS)
+
+
+def _summary(results: dict[str, Any], clients: int) -> str:
+    h, hist = results["bench"], results["history"]
+    regular = results["raw"][f"regular_{clients}_clients"]
+    pakta = results["pakta"][f"{clients}_clients"]
+    rows = [
+        ("", "Pakta", "raw (local act.)", "raw (regular act.)"),
+        (f"transitions/s × {clients}", h["pakta_tps"], h["raw_tps"], regular["transitions_per_s"]),
+        (f"action p50 ms × {clients}", h["p50_ms"], h["raw_p50_ms"], regular["action"]["p50_ms"]),
+        (f"action p99 ms × {clients}", h["p99_ms"], h["raw_p99_ms"], regular["action"]["p99_ms"]),
+        ("action p50 ms × 1", h["p50_1client_ms"], h["raw_p50_1client_ms"], ""),
+        ("CPU ms per transition", h["cpu_ms"], h["raw_cpu_ms"], regular["cpu_ms_per_transition"]),
+        ("history B per command", h["history_bytes_per_command"], hist["raw"]["bytes_per_command"], ""),
+        (
+            "history events per command",
+            hist["pakta_agreement"]["events_per_command"],
+            hist["raw"]["events_per_command"],
+            "",
+        ),
+    ]
+    lines = ["", *(f"{a:<30}{b!s:>12}{c!s:>20}{d!s:>20}" for a, b, c, d in rows)]
+    everything = hist["pakta_all_workflows"]
+    lines += [
+        f"Pakta's CPU ms per transition by process: {pakta['cpu_ms_per_transition_by_process']}",
+        f"all Pakta workflows' history per command: {everything['bytes_per_command']} B, "
+        f"{everything['events_per_command']} events",
+        f"worker RSS MB: {results['pakta']['worker_rss_mb']} (peak {results['pakta']['worker_peak_rss_mb']})",
+    ]
+    if "reads" in results:
+        r = results["reads"]
+        lines.append(
+            f"reads over {r['agreements']:,} agreements × {r['concurrency']}: "
+            f"GET /agreements p50 {r['list']['p50_ms']} p99 {r['list']['p99_ms']} ms; "
+            f"GET /agreements/{{id}} p50 {r['get']['p50_ms']} p99 {r['get']['p99_ms']} ms"
+        )
+    if "dev_ready_s" in results:
+        lines.append(f"`pakta dev` ready: {results['dev_ready_s']}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("which", nargs="*", choices=["decider", "api"], default=["decider", "api"])
-    parser.add_argument("--n", type=int, default=100, help="samples per measure")
+    parser = argparse.ArgumentParser(prog="bench", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("which", nargs="?", choices=["stack", "decider"], default="stack")
+    parser.add_argument("--agreements", "-N", type=int, default=40, help="agreements in the concurrent legs (40)")
+    parser.add_argument("--clients", "-C", type=int, default=8, help="concurrent clients (8)")
+    parser.add_argument("--single", type=int, default=None, help="agreements in the one-client legs (N/4, at least 2)")
+    parser.add_argument("--workers", type=int, default=1, help="`pakta worker` processes (1)")
+    parser.add_argument("--apis", type=int, default=1, help="`pakta api` processes; clients spread over them (1)")
+    parser.add_argument("--list-n", type=int, default=100_000, help="agreements loaded for the reads; 0 skips them")
+    parser.add_argument("--reads", type=int, default=1000, help="requests per read measure (1000)")
+    parser.add_argument("--dev-ready", action="store_true", help="also time `pakta dev` from start to ready, twice")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default .bench/results-<time>.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's data dir and logs")
+    parser.add_argument("--n", type=int, default=100, help="decider: samples per measure")
     args = parser.parse_args(argv)
-    if "decider" in args.which:
+    if args.which == "decider":
+        from bench.decider import bench_decider
+
         bench_decider(args.n)
-    if "api" in args.which:
-        asyncio.run(bench_api(args.n))
+        return
+    results = asyncio.run(bench_stack(args))
+    out = args.out or Path(".bench") / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(_summary(results, args.clients))
+    print(f"\nresults: {out}")
+    print(json.dumps(results, default=str))
+    print(bench_line(results["bench"]), flush=True)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

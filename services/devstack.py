@@ -80,19 +80,7 @@ def _run(options: DevOptions) -> int:
     # The SMTP sink takes the usual dev port when it is free (so PAKTA_SMTP_PORT's default
     # matches), any free port otherwise: a busy 1025 must not stop `pakta dev`.
     smtp_port = DEFAULT_SMTP_PORT if port_is_free(DEFAULT_SMTP_PORT) else free_port()
-    settings = Settings(
-        env="dev",
-        database_url=postgres.app_url,  # set again once PostgreSQL has started (its passwords)
-        temporal_address=temporal.address,
-        jwt_secret=_dev_secret(data_dir),
-        api_host="127.0.0.1",
-        api_port=options.port,
-        metrics_port=0,  # the API's /metrics serves the worker's metrics too: same process
-        public_url=f"http://127.0.0.1:{options.port}",  # links in the caught mails
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        dev_mail_dir=str(data_dir / "mail"),
-    )
+    settings = dev_settings(data_dir, postgres, temporal, api_port=options.port, smtp_port=smtp_port)
     configure_logging(settings)
     # Keep the terminal to progress lines, URLs and real problems.
     for noisy in ("alembic", "uvicorn.error"):
@@ -118,10 +106,7 @@ async def _serve(
 ) -> None:
     # Temporal boots while the migrations run.
     with _step("migrating the database"):
-        as_owner = settings.model_copy(update={"database_url": postgres.owner_url})
-        await _or_fail_async(upgrade_database(as_owner), postgres.log_path)
-        await _or_fail_async(grant_application_role(postgres.owner_url, APP_ROLE), postgres.log_path)
-        await _or_fail_async(register_organisations(settings), postgres.log_path)
+        await _or_fail_async(migrate_dev_database(settings, postgres), postgres.log_path)
     with _step("waiting for Temporal"):
         await _or_fail_async(temporal.wait_ready(), temporal.log_path)
     client = await connect_temporal(settings)
@@ -183,6 +168,35 @@ async def _serve(
     for task in crashed:
         error = task.exception() if not task.cancelled() else None
         raise StartupError(f"the {task.get_name()} stopped unexpectedly: {error!r}")
+
+
+def dev_settings(
+    data_dir: Path, postgres: EmbeddedPostgres, temporal: EmbeddedTemporal, *, api_port: int, smtp_port: int
+) -> Settings:
+    """How `pakta dev` configures the API and the worker (`make bench` starts its stack with
+    these too). The database URL is the application role's, complete once PostgreSQL has
+    started (it holds the role's password)."""
+    return Settings(
+        env="dev",
+        database_url=postgres.app_url,
+        temporal_address=temporal.address,
+        jwt_secret=_dev_secret(data_dir),
+        api_host="127.0.0.1",
+        api_port=api_port,
+        metrics_port=0,  # the API's /metrics serves the worker's metrics too: same process
+        public_url=f"http://127.0.0.1:{api_port}",  # links in the caught mails
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        dev_mail_dir=str(data_dir / "mail"),
+    )
+
+
+async def migrate_dev_database(settings: Settings, postgres: EmbeddedPostgres) -> None:
+    """Migrations run as the database's owner; the API and the worker get the application role.
+    The demo organisations enter the register (kept as they are if already there)."""
+    await upgrade_database(settings.model_copy(update={"database_url": postgres.owner_url}))
+    await grant_application_role(postgres.owner_url, APP_ROLE)
+    await register_organisations(settings)
 
 
 class _Server(uvicorn.Server):

@@ -1,0 +1,70 @@
+"""Where the bench's notifications go: an SMTP sink (aiosmtpd) and a webhook receiver, on
+127.0.0.1, that answer at once and only count what arrived (the tests' receivers in
+tests/receivers.py also verify and keep it; the bench wants nothing to slow delivery)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from services.embedded.ports import free_port
+
+
+class MailCounter:
+    """aiosmtpd in its own thread, counting messages and recipients."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.recipients = 0
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook
+        self.messages += 1
+        self.recipients += len(envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> MailCounter:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+class WebhookCounter:
+    """An HTTP/1.1 receiver that answers every POST with 204 and counts them."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def start(self) -> WebhookCounter:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            lines = head.lower().split("\r\n")
+            length = next((int(line.split(":", 1)[1]) for line in lines if line.startswith("content-length:")), 0)
+            await reader.readexactly(length)
+            self.requests += 1
+            writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,169 @@
+"""The stack `make bench` runs on: started the way `pakta dev` starts it (embedded
+PostgreSQL with its roles and passwords, the Temporal dev server with its UI, the same
+migrations and the same settings, from `services.devstack`), except that the API and the
+worker run as separate processes (`pakta api`, `pakta worker`) — N and M of them — so the
+operating system accounts their CPU apart; plus the raw baseline's worker (`bench.raw`),
+an SMTP sink and a webhook receiver.
+
+Every server listens on 127.0.0.1 on a free port; every child dies with the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.receivers import MailCounter, WebhookCounter
+from services.devstack import dev_settings, migrate_dev_database
+from services.embedded.ports import free_port
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.process import spawn, stop_process
+from services.embedded.temporal import EmbeddedTemporal
+from services.settings import Settings
+
+
+@dataclass
+class Service:
+    """One Python process of the stack: `pakta api`, `pakta worker` or the raw worker."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class BenchStack:
+    data_dir: Path
+    postgres: EmbeddedPostgres
+    temporal: EmbeddedTemporal
+    settings: Settings
+    mail: MailCounter
+    hooks: WebhookCounter
+    apis: list[Service] = field(default_factory=list)
+    workers: list[Service] = field(default_factory=list)
+    raw_worker: Service | None = None
+
+    @property
+    def services(self) -> list[Service]:
+        return [*self.apis, *self.workers, *([self.raw_worker] if self.raw_worker else [])]
+
+    def processes(self) -> dict[str, psutil.Process]:
+        """The roots the CPU accounting follows (each with its children)."""
+        roots = {"temporal": self.temporal.process, "postgres": self.postgres.process}
+        found = {name: psutil.Process(p.pid) for name, p in roots.items() if p is not None}
+        found.update({s.name: psutil.Process(s.process.pid) for s in self.services})
+        return found
+
+
+async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1) -> BenchStack:
+    """Start everything (children are spawned from the calling thread, which must be the
+    main one: see services/embedded/process.py) and wait until it answers."""
+    postgres = EmbeddedPostgres(data_dir, free_port(), secured=True)
+    temporal = EmbeddedTemporal(data_dir, free_port(), free_port())
+    mail = MailCounter().start()
+    hooks = await WebhookCounter().start()
+    stack = BenchStack(data_dir, postgres, temporal, Settings(), mail, hooks)
+    try:
+        postgres.start()
+        temporal.spawn()
+        ports = [free_port() for _ in range(apis)]
+        stack.settings = dev_settings(data_dir, postgres, temporal, api_port=ports[0], smtp_port=mail.port)
+        await migrate_dev_database(stack.settings, postgres)
+        await temporal.wait_ready()
+        for i, port in enumerate(ports):
+            stack.apis.append(_service(stack, f"api-{i + 1}", ["services.cli", "api"], port=port))
+        for i in range(workers):
+            stack.workers.append(_service(stack, f"worker-{i + 1}", ["services.cli", "worker"]))
+        stack.raw_worker = _service(stack, "raw-worker", ["bench.raw"], extra={"BENCH_RAW_DSN": owner_dsn(postgres)})
+        await _until_ready(stack)
+    except BaseException:
+        await stop_stack(stack)
+        raise
+    return stack
+
+
+async def stop_stack(stack: BenchStack) -> None:
+    for service in stack.services:
+        stop_process(service.process, signal.SIGTERM, timeout=25)
+    stack.temporal.stop()
+    stack.postgres.stop()
+    stack.mail.stop()
+    await stack.hooks.stop()
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """`settings` as the PAKTA_* variables a `pakta api` or `pakta worker` reads."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAKTA_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, list):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        env[f"PAKTA_{name.upper()}"] = text
+    return env
+
+
+def owner_dsn(postgres: EmbeddedPostgres) -> str:
+    # The raw worker makes its own table: it connects as the database's owner, with asyncpg.
+    return postgres.owner_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _service(
+    stack: BenchStack, name: str, module: list[str], *, port: int | None = None, extra: dict[str, str] | None = None
+) -> Service:
+    settings = stack.settings if port is None else stack.settings.model_copy(update={"api_port": port})
+    env = service_env(settings) | (extra or {})
+    log_path = stack.data_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        process = spawn([sys.executable, "-m", *module], stdout=log, env=env, death_signal=signal.SIGTERM)
+    return Service(name, process, log_path, port)
+
+
+async def _until_ready(stack: BenchStack, timeout: float = 90.0) -> None:  # noqa: ASYNC109 -- named in the error
+    deadline = time.monotonic() + timeout
+    waiting = {s.name for s in stack.services}
+    async with httpx.AsyncClient(timeout=2) as http:
+        while waiting:
+            for service in stack.services:
+                if service.name not in waiting:
+                    continue
+                if service.process.poll() is not None:
+                    tail = service.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{service.name} exited at start (log {service.log_path}):\n{tail}")
+                if await _ready(http, service):
+                    waiting.discard(service.name)
+            if time.monotonic() > deadline:
+                names = ", ".join(sorted(waiting))
+                raise RuntimeError(f"not ready in {timeout:.0f}s: {names} (logs in {stack.data_dir})")
+            await asyncio.sleep(0.2)
+
+
+async def _ready(http: httpx.AsyncClient, service: Service) -> bool:
+    if service.port is not None:
+        try:
+            return (await http.get(f"{service.url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+    # Workers say so in their log once they poll (`worker_started`; the raw one `raw_worker_started`).
+    return "worker_started" in service.log_path.read_text(errors="replace")

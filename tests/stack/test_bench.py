@@ -1,0 +1,57 @@
+"""`make bench` itself, run small (2 agreements, 2 clients, 200 rows in the read model) as a
+subprocess: it starts its own stack, drives both legs, stops everything, and ends with the
+BENCH line the lead's scripts read. Nothing here is about speed: no figure is compared
+with a target, only shown to be there and to be a number."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from bench.procedure import ACTIONS_PER_AGREEMENT
+from bench.run import BENCH_FIELDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_server_behind(tmp_path: Path):
+    out = tmp_path / "results.json"
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.run", "--agreements", "2", "--clients", "2", "--single", "1"),
+            *("--list-n", "200", "--reads", "20", "--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.startswith("BENCH ")
+    fields = dict(pair.split("=", 1) for pair in last.removeprefix("BENCH ").split())
+    assert list(fields) == BENCH_FIELDS
+    values = {name: float(text) for name, text in fields.items()}
+    assert all(math.isfinite(v) and v > 0 for v in values.values()), values
+
+    results = json.loads(out.read_text())
+    assert results["bench"] == values
+    pakta = results["pakta"]["2_clients"]
+    assert pakta["transitions"] == 2 * ACTIONS_PER_AGREEMENT
+    assert results["raw"]["local_2_clients"]["transitions"] == 2 * ACTIONS_PER_AGREEMENT
+    assert results["raw"]["regular_2_clients"]["transitions"] == 2 * ACTIONS_PER_AGREEMENT
+    # CPU is accounted per process: the servers, the API and the worker each spent some.
+    assert {"temporal", "postgres", "api-1", "worker-1"} <= {p for p, s in pakta["cpu_s_by_process"].items() if s > 0}
+    # Notifications were on: the regions' contacts got mail and their webhooks were posted to.
+    assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
+    assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1
+    assert results["reads"]["list"]["count"] == 20 and results["reads"]["get"]["count"] == 20
+    # Every server the bench started has stopped with it.
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
