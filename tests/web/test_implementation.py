@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.web.live import LiveStack, post_forms
+import services.api.web
+from services.api.web.i18n import ID
+from tests.web.live import LiveStack, csrf_of, post_forms, screenshot
 from tests.web.test_browser import Visits, signed_in_page, stage_of
 
 
@@ -337,3 +340,57 @@ async def test_a_proposal_carries_goals_obligations_and_activities_added_row_by_
     await expect(page.locator("#f-activities-1-name")).to_have_value("Sosialisasi pemilahan")
     await expect(page.locator("#f-sdg option[value='11.6']")).to_have_js_property("selected", True)
     await page.context.close()
+
+
+async def test_a_party_accepts_a_plan_revision_after_seeing_what_it_changes(web: LiveStack, browser, orgs):
+    province, regency = orgs
+    agreement_id = await imported_with_plan(web, province, regency)
+    staff = web.user(province, "staff")
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    activities = [{k: v for k, v in a.items() if k != "progress"} for a in snapshot["activities"]]
+    activities[1]["ends_on"] = "2027-05-31"  # the province's survey takes two months more
+    proposed = await web.api(
+        staff,
+        "POST",
+        f"/agreements/{agreement_id}/actions",
+        json={"type": "propose_plan_revision", "summary": "Survei diperpanjang.", "activities": activities},
+    )
+    assert proposed.status_code == 200, proposed.text
+
+    partner = await signed_in_page(browser, web, web.user(regency, "partner"), "/ui/inbox")
+    revision = partner.locator(f"li.card[data-agreement='{agreement_id}'] details[data-work=accept_plan_revision]")
+    change = revision.locator("table.revision-changes tr.ch-changed")
+    await expect(change).to_have_count(1)
+    await expect(change.locator("td.old")).to_have_text("2027-03-31")
+    await expect(change.locator("td.new")).to_have_text("2027-05-31")
+    await screenshot(partner, "inbox-plan-revision")
+    await revision.locator("button[data-action=accept_plan_revision]").click()
+    await partner.wait_for_url(re.compile(r"/ui/inbox\?done=accept_plan_revision"))
+    after = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert after["plan_revisions"][0]["status"] == "adopted"
+    assert next(a for a in after["activities"] if a["id"] == "A2")["ends_on"] == "2027-05-31"
+    await partner.context.close()
+
+
+def test_every_word_of_the_implementation_pages_has_its_indonesian():
+    templates = Path(services.api.web.__file__).parent / "templates"
+    pages = [*templates.glob("_plan*.html"), templates / "_inbox_plan.html", templates / "_proposal_plan.html"]
+    words: set[str] = set()
+    for page in pages:
+        words |= set(re.findall(r"""\bt\(["']([^"']+)["']\)""", page.read_text(encoding="utf-8")))
+    assert {"Report progress", "Schedule a meeting", "Action plan"} <= words
+    assert sorted(words - ID.keys()) == []
+
+
+async def test_the_implementation_speaks_the_readers_language(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id = await imported_with_plan(web, province, regency)
+    client = await web.signed_in_client(web.user(province, "staff"))
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    assert "Rencana aksi" in page.text and "Berisiko" in page.text and "Air Bersih dan Sanitasi Layak" in page.text
+    assert "1 Maret 2026" in page.text  # A1's start, formatted by Babel for id_ID
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page.text), "lang": "en", "next": "/ui/inbox"})
+    english = await client.get(f"/ui/agreements/{agreement_id}")
+    assert "Action plan" in english.text and "At risk" in english.text and "Clean water and sanitation" in english.text
+    assert "1 March 2026" in english.text and "Rencana aksi" not in english.text
+    await client.aclose()

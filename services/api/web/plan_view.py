@@ -60,9 +60,13 @@ def measurements_by_indicator(state: m.AgreementState) -> list[dict[str, Any]]:
     ]
 
 
-def party_work(state: m.AgreementState, actor: m.Actor, now: datetime) -> dict[str, Any]:
+def party_work(
+    state: m.AgreementState, actor: m.Actor, now: datetime, *, meetings_by_coordinators: bool = False
+) -> dict[str, Any]:
     """What the reader's party may report or owes on the plan now, each list empty when the
-    decider would not accept it from them (`allowed_actions` decides, not this page)."""
+    decider would not accept it from them (`allowed_actions` decides, not this page). Any
+    party may schedule a meeting; the inbox offers it to the coordinators (the initiator's
+    staff) only, so that the partners' inboxes hold what they owe."""
     allowed = set(lifecycle.allowed_actions(state, actor, now))
     mine = actor.org
     coordinator = actor.has("staff") and initiator(state).org == mine
@@ -84,7 +88,7 @@ def party_work(state: m.AgreementState, actor: m.Actor, now: datetime) -> dict[s
         if "accept_plan_revision" in allowed
         else [],
         "measure": "record_measurement" in allowed and bool(state.indicators),
-        "schedule": "schedule_meeting" in allowed and coordinator,
+        "schedule": "schedule_meeting" in allowed and (coordinator or not meetings_by_coordinators),
         "minutes": [
             meeting
             for meeting in state.meetings
@@ -118,15 +122,17 @@ def plan_context(state: m.AgreementState, actor: m.Actor, tr: Translator, now: d
 
 
 async def implementation_work(session: AsyncSession, principal: Principal, now: datetime) -> list[dict[str, Any]]:
-    """The agreements in force on which the reader's party has something to report or act
-    on, for the inbox."""
+    """The agreements in force with a plan (or meetings) on which the reader's party has
+    something to report or act on, for the inbox."""
     actor = commands.actor_of(principal)
     states = await open_store.open_agreements(session, viewer_org=principal.org, ministry=False)
     work = []
     for state in states:
         if state.stage != "implementation" or not lifecycle.can_see(state, actor):
             continue
-        found = party_work(state, actor, now)
+        if not (state.activities or state.obligations or state.meetings):
+            continue  # an agreement without a plan: its measurements are recorded from its page
+        found = party_work(state, actor, now, meetings_by_coordinators=True)
         if has_work(found):
             work.append({"state": state, "work": found, "health": lifecycle.health(state, now)})
     return work
