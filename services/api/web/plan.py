@@ -126,7 +126,7 @@ async def proposal_row(group: str, request: Request, ws: WebDep, index: int = 0)
     and the "add" button asks for the next index next time)."""
     ws.require(request)
     if group not in GROUPS or not 0 <= index < m.MAX_PLAN_ITEMS:
-        return Response(status_code=404)
+        return routes._not_found(request, ws)
     return render(request, ws, "_plan_row.html", group=group, i=index, values={}, errors={}, oob=True)
 
 

@@ -219,11 +219,12 @@ def plan_values_of(state: m.AgreementState | None) -> dict[str, Any]:
 
 
 def rows_in(form: FormData) -> dict[str, int]:
-    """How many rows of each list a re-shown form offers: those sent, and one blank."""
+    """How many rows of each list a re-shown form offers: up to the last one filled in, and
+    one blank."""
     counts = {}
     for group in GROUPS:
-        indices = [int(f.group(2)) for k in form if (f := _ROW.match(k)) and f.group(1) == group]
-        counts[group] = (max(indices) + 2) if indices else 1
+        filled = row_indices(form, group)
+        counts[group] = (filled[-1] + 2) if filled else 1
     return counts
 
 
