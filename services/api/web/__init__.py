@@ -21,7 +21,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from services.api.web import lists, oidc, pdf, public, reports, routes
+    from services.api.web import lists, oidc, pdf, plan, public, reports, routes
     from services.api.web.pages import error_page, standalone_session
 
     app.include_router(oidc.router)
@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pdf.router)
     app.include_router(reports.router)
     app.include_router(routes.router)
+    app.include_router(plan.router)
     app.include_router(public.router)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
 

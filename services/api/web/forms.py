@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from services.api.web.plan_forms import plan_fields, plan_values_of, relocate, rows_in
 from workflows import messages as m
 
 COMMAND = TypeAdapter(m.Command)
@@ -198,6 +199,7 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
         "evaluation_interval_months": _int(form, "evaluation_interval_months") or 6,
         "indicators": indicators,
         "value": _int(form, "value"),
+        **plan_fields(form),
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -206,7 +208,7 @@ def proposal_from_form(form: FormData, lang: str = "en") -> m.Proposal:
     try:
         return m.Proposal.model_validate(proposal_fields(form))
     except ValidationError as error:
-        raise FormProblem("", errors_by_field(error, lang)) from None
+        raise FormProblem("", relocate(errors_by_field(error, lang), form)) from None
 
 
 def form_values_of(state: m.AgreementState | None, principal_org: str) -> dict[str, Any]:
@@ -224,6 +226,7 @@ def form_values_of(state: m.AgreementState | None, principal_org: str) -> dict[s
         "parties-0-org": principal_org,
         "parties-0-sector": "government",
         "parties-1-sector": "government",
+        **plan_values_of(state),
     }
     if state is None:
         return values
@@ -260,4 +263,6 @@ def form_values_from(form: FormData) -> dict[str, Any]:
     for key, value in form.multi_items():
         if isinstance(value, str):
             values[key] = True if value == "on" else value
+    values["sdg"] = [str(v) for v in form.getlist("sdg")]
+    values["rows"] = rows_in(form)
     return values

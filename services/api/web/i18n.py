@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import LocalizedName
 from workflows.procedures import Step
 
@@ -227,6 +228,8 @@ ID: dict[str, str] = {
     ),
 }
 
+ID |= PLAN_ID  # the implementation's words (#13)
+
 STAGES_ID = {
     "draft": "Draf",
     "review": "Kajian",
@@ -312,6 +315,10 @@ GATES = {
 }
 
 
+for _lang, _names in PLAN_ACTIONS.items():
+    ACTIONS[_lang] |= _names
+
+
 class Translator:
     """What a page needs to speak: `t`, names of stages/kinds/actions/gates, and formats."""
 
@@ -321,7 +328,7 @@ class Translator:
         self.locale = LOCALES[self.lang]
 
     def t(self, text: str) -> str:
-        return ID.get(text, text) if self.lang == "id" else text
+        return ID.get(text, text) if self.lang == "id" else PLAN_EN.get(text, text)
 
     def stage(self, stage: str) -> str:
         return (STAGES_ID if self.lang == "id" else STAGES_EN).get(stage, stage)

@@ -1,5 +1,5 @@
 """Lists, CSV export and the dashboard. The filters and the listing are the API's own
-(`GET /agreements`: stage, kind, org, q, overdue, expiring_within_days; the shared
+(`GET /agreements`: stage, kind, org, q, overdue, expiring_within_days, health; the shared
 `services.api.agreements_read.list_visible`), so a list in the browser, its CSV and the API
 never disagree."""
 
@@ -31,6 +31,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 STAGES: tuple[m.Stage, ...] = get_args(m.Stage)
 KINDS: tuple[m.Kind, ...] = get_args(m.Kind)
+HEALTHS: tuple[m.Health, ...] = get_args(m.Health)
 CSV_COLUMNS = (
     "id",
     "title",
@@ -44,13 +45,14 @@ CSV_COLUMNS = (
     "end_date",
     "next_deadline_at",
     "updated_at",
+    "health",
 )
 
 
 def filters_of(request: Request) -> AgreementFilters:
     """The list's filters from its query string; a value the API would refuse is left out."""
     q = request.query_params
-    stage, kind = q.get("stage"), q.get("kind")
+    stage, kind, health = q.get("stage"), q.get("kind"), q.get("health")
     days = q.get("expiring_within_days") or ""
     return AgreementFilters(
         stage=next((s for s in STAGES if s == stage), None),
@@ -59,6 +61,7 @@ def filters_of(request: Request) -> AgreementFilters:
         q=(q.get("q") or "").strip()[:200] or None,
         overdue=q.get("overdue") in ("1", "true", "on"),
         expiring_within_days=int(days) if days.isdigit() and int(days) <= 3650 else None,
+        health=next((h for h in HEALTHS if h == health), None),
     )
 
 
@@ -101,6 +104,7 @@ async def agreement_list(request: Request, ws: WebDep, session: SessionDep) -> R
         filters=filters,
         stages=STAGES,
         kinds=KINDS,
+        healths=HEALTHS,
         csv_query=query_string(filters),
         next_query=query_string(filters, cursor=page.next_cursor) if page.next_cursor else None,
         now=commands.now_utc(),
@@ -153,6 +157,8 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
         "partner": partners,
     }
     overdue = [i for i in items if i.next_deadline_at is not None and i.next_deadline_at < now]
+    # The implementation's health as of each agreement's last recorded event (#13).
+    health: Counter[str] = Counter(i.health for i in items if i.health is not None)
     ending = [
         i
         for i in items
@@ -174,6 +180,7 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
         total=len(items),
         counts=counts,
         overdue=overdue,
+        health=health,
         ending=ending,
         now=now,
         scores=sorted(scores, key=lambda s: s.score),

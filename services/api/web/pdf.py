@@ -1,6 +1,7 @@
 """The printable summary of an agreement (fpdf2, pure Python): parties, term, the steps
 passed with their dates and deciders, signatures with the signed documents' hashes,
-evaluations — for a file or a report to the DPRD."""
+evaluations, and the implementation (#13): health, the action plan's progress and each
+party's obligations — for a file or a report to the DPRD."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from fpdf import FPDF
 from starlette.responses import Response
 
+from services.api import commands
 from services.api.agreements_read import load_visible
 from services.api.deps import SessionDep
 from services.api.web.i18n import Translator
@@ -18,6 +20,8 @@ from services.errors import NotFound
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
+from workflows.lifecycle.progress import planned_percent
+from workflows.lifecycle.reading import local_today
 from workflows.procedures import CHANGE_PROCEDURES, Procedure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -112,7 +116,34 @@ def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: 
             for report in ev.reports:
                 results = ", ".join(f"{r.indicator} {tr.number(r.achieved)}" for r in report.results)
                 pdf.line_of(f"    {report.org}: {results}")
+    plan_section(pdf, state, tr)
     return bytes(pdf.output())
+
+
+def plan_section(pdf: Summary, state: m.AgreementState, tr: Translator) -> None:
+    """The action plan's progress against its schedule and the obligations with their status."""
+    t = tr.t
+    today = local_today(state, commands.now_utc())
+    health = lifecycle.health(state, commands.now_utc())
+    if state.activities:
+        pdf.heading(t("Progress of the action plan"))
+        if health is not None:
+            reasons = "; ".join(r.text for r in health.reasons)
+            pdf.line_of(f"{t('Health')}: {t(health.status)}" + (f" - {reasons}" if reasons else ""))
+        for a in state.activities:
+            planned = planned_percent(a, today)
+            pdf.line_of(
+                f"- {a.id} {a.name} ({a.party}): {tr.date(a.starts_on)} - {tr.date(a.ends_on)}; "
+                f"{t('Progress')} {a.percent} % / {t('Planned')} {planned} %"
+            )
+    if state.obligations:
+        pdf.heading(t("Obligations"))
+        for o in state.obligations:
+            amount = f", {tr.money(o.amount)}" if o.amount is not None else ""
+            pdf.line_of(
+                f"- {o.id} ({o.party}, {t(o.kind)}{amount}): {o.description}; {t('Due')} {tr.date(o.due_on)}; "
+                f"{t(o.status)}" + (f" {tr.date(o.settled_at)}" if o.settled_at else "")
+            )
 
 
 def lifecycle_procedures(state: m.AgreementState) -> list[Procedure]:

@@ -25,7 +25,7 @@ from services.api.deps import SessionDep, SettingsDep, TemporalDep
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.api.inbox_items import awaited, inbox_items
 from services.api.proposals import propose
-from services.api.web import svg
+from services.api.web import plan_view, svg
 from services.api.web.forms import (
     MAX_INDICATORS,
     MAX_PARTIES,
@@ -39,6 +39,7 @@ from services.api.web.forms import (
 from services.api.web.i18n import LANGUAGES, READER_ZONES
 from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, error_page, redirect, render
+from services.api.web.plan_forms import decider_errors
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
 from services.auth import Principal, decode_token, mint_token
 from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
@@ -154,7 +155,8 @@ async def inbox(request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
     now = commands.now_utc()
     items = await inbox_items(session, principal, now)
-    return render(request, ws, "inbox.html", items=items, now=now, idem=uuid.uuid4().hex)
+    work = await plan_view.implementation_work(session, principal, now)
+    return render(request, ws, "inbox.html", items=items, work=work, now=now, idem=uuid.uuid4().hex)
 
 
 # ---------------------------------------------------------------- proposal form
@@ -183,6 +185,7 @@ def _proposal_page(
         sectors=get_args(m.Sector),
         max_parties=MAX_PARTIES,
         max_indicators=MAX_INDICATORS,
+        sdg_choices=plan_view.sdg_choices(ws.lang),
         idem=uuid.uuid4().hex,
     )
 
@@ -221,7 +224,8 @@ async def create_proposal(
             error=t("Please correct the fields marked below."),
         )
     except PaktaError as error:
-        return _proposal_page(request, ws, values=values, errors={}, status=error.status, error=error.message)
+        errors = decider_errors(error.details, error.message, form)
+        return _proposal_page(request, ws, values=values, errors=errors, status=error.status, error=error.message)
     return redirect(ws, f"/ui/agreements/{snapshot.id}?done=create")
 
 
@@ -292,6 +296,7 @@ async def agreement_context(
         "agreed_draft": agreed,
         "idem": uuid.uuid4().hex,
         "now": now,
+        **plan_view.plan_context(state, actor, ws.tr, now),
     }
 
 
@@ -548,7 +553,8 @@ async def save_proposal(
             error=t("Please correct the fields marked below."),
         )
     except PaktaError as error:
+        errors = decider_errors(error.details, error.message, form)
         return _proposal_page(
-            request, ws, values=values, errors={}, state=state, status=error.status, error=error.message
+            request, ws, values=values, errors=errors, state=state, status=error.status, error=error.message
         )
     return redirect(ws, f"/ui/agreements/{agreement_id}?done=edit")
