@@ -4,7 +4,7 @@ obligation, accept a plan revision, complete an action item, schedule a meeting,
 minutes — what they show is `plan_view`'s), and the proposal form's rows of goals,
 obligations and activities added and removed with htmx.
 
-Every form goes through the API's own command path (`routes._perform` →
+Every form goes through the API's own command path (`routes.perform_action` →
 `services.api.actions.perform`): the same validation, idempotency and audit, and a refusal
 is the decider's message on the agreement page."""
 
@@ -73,9 +73,9 @@ async def plan_action(
     """One implementation command from a form of the inbox or the agreement page."""
     principal = ws.require(request)
     form = await routes.csrf_form(request, ws)
-    state = await routes._visible(session, agreement_id, principal)
+    state = await routes.visible_state(session, agreement_id, principal)
     if state is None:
-        return routes._not_found(request, ws)
+        return routes.not_found_page(request, ws)
     t = ws.tr.t
     back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
     try:
@@ -95,22 +95,22 @@ async def plan_action(
                 raise FormProblem(message, {"document": message})
             body["document"] = documents[0]
         command = validate_command(body, ws.lang)
-        await routes._perform(
+        await routes.perform_action(
             request,
-            routes._edge(request, session, temporal, ws.settings),
+            routes.action_edge(request, session, temporal, ws.settings),
             principal,
             agreement_id,
             command,
             idempotency_key=str(form.get("idem") or "") or None,
         )
     except FormProblem as problem:
-        return await routes._agreement_with_error(
+        return await routes.agreement_with_error(
             request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
         )
     except NotFound:
-        return routes._not_found(request, ws)
+        return routes.not_found_page(request, ws)
     except PaktaError as error:
-        return await routes._agreement_with_error(
+        return await routes.agreement_with_error(
             request, ws, session, principal, agreement_id, error.status, error.message, {}
         )
     separator = "&" if "?" in back else "?"
@@ -126,7 +126,7 @@ async def proposal_row(group: str, request: Request, ws: WebDep, index: int = 0)
     and the "add" button asks for the next index next time)."""
     ws.require(request)
     if group not in GROUPS or not 0 <= index < m.MAX_PLAN_ITEMS:
-        return routes._not_found(request, ws)
+        return routes.not_found_page(request, ws)
     return render(request, ws, "_plan_row.html", group=group, i=index, values={}, errors={}, oob=True)
 
 

@@ -125,7 +125,7 @@ def moderating_org(state: m.AgreementState) -> str:
     return lead if lead in publishers else publishers[0]
 
 
-def _not_found(request: Request, ws: WebSession) -> Response:
+def not_found_page(request: Request, ws: WebSession) -> Response:
     t = ws.tr.t
     return error_page(
         request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
@@ -160,7 +160,7 @@ async def portal(request: Request, ws: WebDep, session: SessionDep) -> Response:
 async def public_agreement(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     state = await store.published_agreement(session, agreement_id=agreement_id)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     return render(
         request,
         ws,
@@ -181,7 +181,7 @@ async def public_document(
     agreement, and every document of an unpublished one, is 404 here."""
     record = await store.public_document(session, agreement_id=agreement_id, sha256=sha256.lower())
     if record is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     extension = {"application/pdf": "pdf", "text/plain": "txt", "text/markdown": "md"}.get(record.media_type, "bin")
     return Response(
         content=record.content,
@@ -275,7 +275,7 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
     ws.check_csrf(form.get("csrf"))
     state = await store.published_agreement(session, agreement_id=agreement_id)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     t = ws.tr.t
     name = str(form.get("name") or "").strip()[:100] or None
     message = str(form.get("message") or "").strip()
@@ -330,5 +330,5 @@ async def moderate(feedback_id: str, request: Request, ws: WebDep, session: Sess
         session, feedback_id=feedback_id, org=principal.org, approve=form.get("decision") == "approve", by=principal.sub
     )
     if not moderated:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     return redirect(ws, "/ui/feedback?done=1")

@@ -232,14 +232,14 @@ async def create_proposal(
 # ---------------------------------------------------------------- agreement
 
 
-async def _visible(session: AsyncSession, agreement_id: str, principal: Principal) -> m.AgreementState | None:
+async def visible_state(session: AsyncSession, agreement_id: str, principal: Principal) -> m.AgreementState | None:
     try:
         return await load_visible(session, agreement_id, principal)
     except NotFound:
         return None
 
 
-def _not_found(request: Request, ws: WebSession) -> Response:
+def not_found_page(request: Request, ws: WebSession) -> Response:
     t = ws.tr.t
     return error_page(
         request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
@@ -305,9 +305,9 @@ async def agreement_page(
     agreement_id: str, request: Request, ws: WebDep, session: SessionDep, done: str | None = None
 ) -> Response:
     principal = ws.require(request)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     context = await agreement_context(session, state, principal, ws)
     return render(request, ws, "agreement.html", done=done, error=None, errors={}, **context)
 
@@ -316,9 +316,9 @@ async def agreement_page(
 async def chain_status(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     """The audit chain verified again, as the fragment htmx swaps into the agreement page."""
     principal = ws.require(request)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     chain = await queries.verify_chain(session, agreement_id=agreement_id)
     checked = ws.tr.datetime(commands.now_utc())
     return render(request, ws, "_chain.html", a=state, chain=chain, checked=checked)
@@ -357,10 +357,10 @@ async def draft_page(agreement_id: str, version: int, request: Request, ws: WebD
     """One draft version beside the one before it (same document, same procedure or change),
     with the accept button when accepting it is what the reader may do now."""
     principal = ws.require(request)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     draft = next((d for d in state.drafts if d.version == version), None) if state else None
     if state is None or draft is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     earlier = [d for d in state.drafts if d.kind == draft.kind and d.scope == draft.scope and d.version < version]
     previous = earlier[-1] if earlier else None
     new = await _text_of(session, draft)
@@ -390,19 +390,19 @@ async def document(sha256: str, request: Request, ws: WebDep, session: SessionDe
     try:
         return await download(session, principal, sha256)
     except NotFound:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
 
 
 # ---------------------------------------------------------------- actions
 
 
-def _edge(request: Request, session: AsyncSession, temporal: Client, settings: Settings) -> actions.Edge:
+def action_edge(request: Request, session: AsyncSession, temporal: Client, settings: Settings) -> actions.Edge:
     return actions.Edge(
         session=session, sessionmaker=request.app.state.sessionmaker, temporal=temporal, settings=settings
     )
 
 
-async def _perform(
+async def perform_action(
     request: Request,
     edge: actions.Edge,
     principal: Principal,
@@ -433,9 +433,9 @@ async def _perform(
 async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionDep, temporal: TemporalDep) -> Response:
     principal = ws.require(request)
     form = await csrf_form(request, ws)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     t = ws.tr.t
     back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
     try:
@@ -455,22 +455,22 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
         if body["type"] == "sign" and body.get("method") == "wet_ink":
             body["evidence"] = await _uploaded_scan(session, form, principal, t, ws.settings.document_max_bytes)
         command = validate_command(body, ws.lang)
-        await _perform(
+        await perform_action(
             request,
-            _edge(request, session, temporal, ws.settings),
+            action_edge(request, session, temporal, ws.settings),
             principal,
             agreement_id,
             command,
             idempotency_key=str(form.get("idem") or "") or None,
         )
     except FormProblem as problem:
-        return await _agreement_with_error(
+        return await agreement_with_error(
             request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
         )
     except NotFound:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     except PaktaError as error:
-        return await _agreement_with_error(
+        return await agreement_with_error(
             request, ws, session, principal, agreement_id, error.status, error.message, {}
         )
     separator = "&" if "?" in back else "?"
@@ -493,7 +493,7 @@ async def _uploaded_scan(
     return record.sha256
 
 
-async def _agreement_with_error(
+async def agreement_with_error(
     request: Request,
     ws: WebSession,
     session: AsyncSession,
@@ -503,9 +503,9 @@ async def _agreement_with_error(
     message: str,
     errors: dict[str, str],
 ) -> Response:
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     context = await agreement_context(session, state, principal, ws)
     return render(request, ws, "agreement.html", status=status, done=None, error=message, errors=errors, **context)
 
@@ -513,9 +513,9 @@ async def _agreement_with_error(
 @router.get("/agreements/{agreement_id}/edit")
 async def edit_proposal(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     return _proposal_page(request, ws, values=form_values_of(state, principal.org), errors={}, state=state)
 
 
@@ -525,18 +525,18 @@ async def save_proposal(
 ) -> Response:
     principal = ws.require(request)
     form = await csrf_form(request, ws)
-    state = await _visible(session, agreement_id, principal)
+    state = await visible_state(session, agreement_id, principal)
     if state is None:
-        return _not_found(request, ws)
+        return not_found_page(request, ws)
     values = form_values_from(form)
     t = ws.tr.t
     try:
         proposal = proposal_from_form(form, ws.lang)
         changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
         command = m.Edit.model_validate({"type": "edit", **changes})
-        await _perform(
+        await perform_action(
             request,
-            _edge(request, session, temporal, ws.settings),
+            action_edge(request, session, temporal, ws.settings),
             principal,
             agreement_id,
             command,
