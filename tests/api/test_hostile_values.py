@@ -6,6 +6,7 @@ the recording was retried forever and the workflow's lock was never released."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -197,3 +198,12 @@ async def test_integers_beyond_their_column_are_a_422(stack: Stack, path: str):
     resp = await stack.get(stack.user("kota-bogor", "staff"), path)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("hidden", ["org:a\x00b", "org:\ud800", "org:" + "z" * 300])
+async def test_a_register_cursor_that_decodes_to_an_unstorable_text_is_a_422(stack: Stack, hidden: str):
+    # The cursor is base64: a NUL inside it passes the URL's check and reached PostgreSQL (a 500).
+    cursor = base64.urlsafe_b64encode(hidden.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+    resp = await stack.get(stack.user("kota-bogor", "staff"), f"/organisations?cursor={cursor}")
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_cursor"
