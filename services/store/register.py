@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from services.store.queries import InvalidCursor
 from workflows.messages import Sector
 
 ORGANISATIONS = RegisteredOrganisation.__table__
+_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # workflows.messages.OrgId
 PROVINCES_FILE = Path(__file__).parent / "data" / "provinces.json"
 
 Level = Literal[
@@ -307,9 +309,12 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise InvalidCursor("The cursor is not one this API returned.") from error
-    if not raw.startswith("org:"):
+    last = raw.removeprefix("org:")
+    # Only an organisation id comes back from `encode_cursor`: anything else (a NUL, which
+    # PostgreSQL refuses in text, was a 500) is no cursor of ours.
+    if not raw.startswith("org:") or not _ORG_ID.match(last):
         raise InvalidCursor("The cursor is not one this API returned.")
-    return raw.removeprefix("org:")
+    return last
 
 
 async def province_of(session: AsyncSession, *, orgs: Iterable[str]) -> dict[str, Province]:

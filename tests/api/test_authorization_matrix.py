@@ -170,3 +170,40 @@ async def test_who_reads_and_edits_the_register(stack: Stack, role: str, relatio
         assert after["name_en"] == "Regency Government"
     else:
         assert set(resp.json()) == {"error"} and after == before, "a refused edit changed the register"
+
+
+# ---------------------------------------------------------------- the reports upward
+
+
+def report_status(role: str, relation: str) -> int:
+    """An organisation's report is read by its own staff and administrators, those of its
+    overseer (here the register sets `unrelated` as the overseer of `own`) and operators;
+    a party to its agreements, an auditor or anyone else is refused."""
+    if role == "operator" or (role in ("staff", "admin") and relation in ("own", "unrelated")):
+        return 200
+    return 403
+
+
+@pytest.mark.parametrize(("role", "relation"), CELLS)
+async def test_who_reads_an_organisations_report_upward(stack: Stack, role: str, relation: str):
+    names = orgs()
+    operator = stack.user("pakta", "operator")
+    entries = {
+        names["unrelated"]: {"name_id": f"Badan {names['unrelated']}", "level": "agency"},
+        names["own"]: {
+            "name_id": f"Pemerintah Kabupaten {names['own']}",
+            "level": "regency",
+            "province_code": "32",
+            "overseer": names["unrelated"],
+        },
+    }
+    for org, entry in entries.items():
+        put = await stack.http.put(f"/organisations/{org}", json=entry, headers=stack.auth(operator))
+        assert put.status_code == 200, put.text
+    caller = who(stack, names, role, relation)
+    period = "from=2027-01-01&to=2027-12-31"
+    for path in (f"/reports/upward?org={names['own']}&{period}", f"/reports/upward.csv?org={names['own']}&{period}"):
+        resp = await stack.get(caller, path)
+        assert resp.status_code == report_status(role, relation), (path, resp.text)
+        if resp.status_code == 403:
+            assert set(resp.json()) == {"error"}

@@ -6,12 +6,15 @@ the recording was retried forever and the workflow's lock was never released."""
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 from typing import Any
 
 import pytest
 
 from tests.api.stack import Stack
+from tests.api.test_api_import import record
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -197,3 +200,83 @@ async def test_integers_beyond_their_column_are_a_422(stack: Stack, path: str):
     resp = await stack.get(stack.user("kota-bogor", "staff"), path)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("hidden", ["org:a\x00b", "org:\ud800", "org:" + "z" * 300])
+async def test_a_register_cursor_that_decodes_to_an_unstorable_text_is_a_422(stack: Stack, hidden: str):
+    # The cursor is base64: a NUL inside it passes the URL's check and reached PostgreSQL (a 500).
+    cursor = base64.urlsafe_b64encode(hidden.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+    resp = await stack.get(stack.user("kota-bogor", "staff"), f"/organisations?cursor={cursor}")
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_cursor"
+
+
+# ---------------------------------------------------------------- the implementation commands (#13)
+
+_PLAN_ACTIVITY = {
+    "id": "A1",
+    "name": "Survei jalur",
+    "responsible": "Kepala Dinas",
+    "starts_on": "2026-01-01",
+    "ends_on": "2027-12-31",
+    "milestones": ["Survei"],
+}
+
+
+async def in_force_with_a_plan(stack: Stack) -> tuple[str, Any, Any]:
+    """An agreement signed on paper and imported, carrying one activity of each party; its
+    id, its initiator's staff and the other party's staff."""
+    org = f"hv-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"PKS {org}\n", media_type="text/plain")
+    activities = [{**_PLAN_ACTIVITY, "party": org}, {**_PLAN_ACTIVITY, "id": "M1-1", "party": f"{org}-mitra"}]
+    body = record("PKS/HV", initiator=org, start="2026-01-01", months=36, signed_on="2025-12-20", document=scan)
+    body["proposal"]["activities"] = activities
+    body["proposal"]["indicators"] = [{"name": "Trayek", "target": 4, "unit": "trayek"}]
+    imported = await stack.post(admin, "/agreements/import", [body])
+    assert imported.status_code == 200, imported.text
+    return imported.json()["imported"][0]["id"], stack.user(org, "staff"), stack.user(f"{org}-mitra", "staff")
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"type": "schedule_meeting", "title": "Rapat", "at": "1945-08-16T23:00:00+07:00"}, "at"),
+        ({"type": "schedule_meeting", "title": "Rapat", "at": "2101-01-01T09:00:00+07:00"}, "at"),
+        ({"type": "schedule_meeting", "title": "Rapat", "at": "2028-01-01T09:00:00"}, "at"),
+        ({"type": "schedule_meeting", "title": "Rapat\u0000", "at": "2028-01-01T09:00:00+07:00"}, "title"),
+        ({"type": "record_measurement", "indicator": "Trayek", "value": 2**1100, "source": "BPS"}, "value"),
+        ({"type": "record_measurement", "indicator": "Trayek", "value": 1, "source": "BPS\u001b[2J"}, "source"),
+        ({"type": "report_progress", "activity": "A1", "percent": 101}, "percent"),
+        ({"type": "report_progress", "activity": "A1:x@y", "percent": 10}, "activity"),
+        ({"type": "report_progress", "activity": "A1", "percent": 10, "evidence": ["a" * 64] * 21}, "evidence"),
+        ({"type": "complete_action_item", "item": "M1-1\u0000"}, "item"),
+        ({"type": "accept_plan_revision", "revision": 2**63}, "revision"),
+    ],
+)
+async def test_a_hostile_value_in_an_implementation_command_is_a_422_and_the_agreement_still_takes_commands(
+    stack: Stack, command: dict[str, Any], field: str
+):
+    agreement_id, staff, _ = await in_force_with_a_plan(stack)
+    if command["type"] == "schedule_meeting":
+        command = {**command, "participants": [staff.org], "agenda": ["Jadwal"]}
+    if command["type"] == "record_measurement":
+        command = {**command, "measured_on": "2026-06-01"}
+    resp = await post_raw(stack, staff, f"/agreements/{agreement_id}/actions", json.dumps(command))
+    assert_refused_naming(resp, field)
+    after = await stack.act(staff, agreement_id, {"type": "report_progress", "activity": "A1", "percent": 5})
+    assert after["activities"][0]["progress"][-1]["percent"] == 5
+
+
+async def test_a_party_cannot_report_on_the_other_partys_activity_nor_attach_its_documents(stack: Stack):
+    agreement_id, staff, other = await in_force_with_a_plan(stack)
+    # M1-1 is an activity of the other party, whatever its id looks like (an action item's).
+    await stack.expect_refused(staff, agreement_id, {"type": "report_progress", "activity": "M1-1", "percent": 9}, 403)
+    await stack.expect_refused(staff, agreement_id, {"type": "complete_action_item", "item": "M1-1"}, 422)
+    theirs = await stack.upload(other, "Bukti milik mitra\n", media_type="text/plain")
+    refused = await stack.expect_refused(
+        staff, agreement_id, {"type": "report_progress", "activity": "A1", "percent": 9, "evidence": [theirs]}, 422
+    )
+    assert refused["error"]["code"] == "unknown_document" and refused["error"]["field"] == "evidence.0"
+    snap = await stack.act(other, agreement_id, {"type": "report_progress", "activity": "M1-1", "percent": 9})
+    assert [len(a["progress"]) for a in snap["activities"]] == [0, 1]

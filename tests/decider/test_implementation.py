@@ -235,6 +235,22 @@ def test_a_revision_can_be_withdrawn_or_declined() -> None:
     refused(state, b.staff(JATENG), m.AcceptPlanRevision(revision=1), L.InvalidTransition)
 
 
+def test_a_revision_that_would_drop_progress_reported_since_it_was_proposed_is_not_adopted() -> None:
+    # Proposed while A2 had no progress; its owner then reports progress on it. Adopting the
+    # revision would drop that progress: the acceptance is refused, the plan stays, and the
+    # proposer can still withdraw it.
+    plan = [b.activity("A1", JABAR, "2027-03-01", "2027-12-31")]
+    state, _ = b.run(in_force(), b.staff(), m.ProposePlanRevision(summary="Tanpa A2", activities=plan))
+    state, _ = b.run(state, b.staff(JATENG), m.ReportProgress(activity="A2", percent=60))
+    error = refused(state, b.partner(JATENG), m.AcceptPlanRevision(revision=1), L.InvalidProposal)
+    assert error.details["field"] == "revision" and error.details["needs_addendum"] == [
+        "activity A2 has progress on record and cannot be dropped"
+    ]
+    assert [(a.id, a.percent) for a in state.activities] == [("A1", 0), ("A2", 60)]
+    state, events = b.run(state, b.staff(), m.WithdrawPlanRevision(revision=1, reason="Diajukan ulang"))
+    assert b.types(events) == ["plan_revision_withdrawn"]
+
+
 def test_an_addendum_changes_obligations_and_the_plan_once_signed() -> None:
     state, _ = b.run(
         in_force(), b.staff(JATENG), m.SettleObligation(obligation="O2", outcome="fulfilled", evidence=EVIDENCE)

@@ -27,6 +27,7 @@ from workflows import messages as m
 from workflows.portfolio.digest import org_zone
 
 KINDS: tuple[str, ...] = get_args(m.Kind)
+MAX_PERIOD_DAYS = 10 * 366  # a report covers at most ten years
 SECTORS: tuple[str, ...] = get_args(m.Sector)
 RECOMMENDATIONS: tuple[str, ...] = get_args(m.Recommendation)
 Office = Literal["governor", "minister_of_home_affairs", "other"]
@@ -153,6 +154,15 @@ async def reporting_line(session: AsyncSession, *, org: str, settings: Settings)
     return ReportsTo(
         org=oversight.overseer, name=overseer.name_id if overseer else None, office=office, derived=oversight.derived
     )
+
+
+def period_problem(start: date, end: date) -> str | None:
+    """Why `start`..`end` is no period a report covers (None: it is one)."""
+    if end < start:
+        return "The period ends before it starts."
+    if (end - start).days > MAX_PERIOD_DAYS:
+        return "A report covers at most ten years."
+    return None
 
 
 def may_read_report(principal: Principal, org: str, reports_to: ReportsTo | None) -> bool:

@@ -18,6 +18,7 @@ from services.api.reporting.report import (
     UpwardReport,
     build_report,
     may_read_report,
+    period_problem,
     reporting_line,
     utc_now,
 )
@@ -29,8 +30,6 @@ from services.settings import Settings
 from workflows.messages import AgreementDate, OrgId
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-
-MAX_PERIOD_DAYS = 10 * 366  # a report covers at most ten years
 
 Org = Annotated[
     OrgId | None,
@@ -45,10 +44,9 @@ CSV_CONTENT: dict[int | str, dict[str, Any]] = {
 
 def check_period(start: date, end: date) -> None:
     """A period is one: refused with 422 naming `to` otherwise."""
-    if end < start:
-        raise Unprocessable("The period ends before it starts.", code="invalid_period", field="to")
-    if (end - start).days > MAX_PERIOD_DAYS:
-        raise Unprocessable("A report covers at most ten years.", code="invalid_period", field="to")
+    problem = period_problem(start, end)
+    if problem is not None:
+        raise Unprocessable(problem, code="invalid_period", field="to")
 
 
 async def checked(

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from services.api import commands
 from services.api.agreements_read import AgreementFilters, AgreementPage, AgreementSummary, list_visible
 from services.api.deps import SessionDep
+from services.api.reporting.table import cell
 from services.api.web.pages import WebDep, render
 from services.auth import Principal
 from services.errors import PaktaError
@@ -120,7 +121,7 @@ async def agreement_csv(request: Request, ws: WebDep, session: SessionDep) -> Re
     writer.writerow(CSV_COLUMNS)
     for item in items:
         row = item.model_dump(mode="json")
-        writer.writerow([" ".join(row[c]) if c == "orgs" else ("" if row[c] is None else row[c]) for c in CSV_COLUMNS])
+        writer.writerow([cell(" ".join(row[c]) if c == "orgs" else row[c]) for c in CSV_COLUMNS])
     return ws.apply(
         Response(
             out.getvalue(),

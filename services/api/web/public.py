@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.access import may_manage
 from services.api.deps import SessionDep
+from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.session import WebSession
@@ -208,20 +209,25 @@ async def public_csv(session: SessionDep) -> Response:
     writer.writerow(CSV_COLUMNS)
     for state in await store.published_agreements(session):
         v = public_view(state)
+        # Titles and names are typed by people: a leading = + - @ would run as a
+        # spreadsheet formula on the computer of whoever opens the file.
         writer.writerow(
             [
-                v["id"],
-                v["title"],
-                v["kind"],
-                v["stage"],
-                v["initiator"].org,
-                " ".join(p.org for p in v["partners"]),
-                " ".join(p.sector for p in v["partners"]),
-                v["sector"],
-                v["start_date"].isoformat(),
-                v["end_date"].isoformat() if v["end_date"] else "",
-                "" if v["latest_score"] is None else v["latest_score"],
-                " ".join(v["published_by"]),
+                cell(value)
+                for value in (
+                    v["id"],
+                    v["title"],
+                    v["kind"],
+                    v["stage"],
+                    v["initiator"].org,
+                    " ".join(p.org for p in v["partners"]),
+                    " ".join(p.sector for p in v["partners"]),
+                    v["sector"],
+                    v["start_date"].isoformat(),
+                    v["end_date"].isoformat() if v["end_date"] else "",
+                    v["latest_score"],
+                    " ".join(v["published_by"]),
+                )
             ]
         )
     return Response(

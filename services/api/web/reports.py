@@ -5,15 +5,24 @@ summary). The report, who may read it and the CSV are `services.api.reporting`'s
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
-from services.api.reporting.report import UpwardReport, build_report, may_read_report, reporting_line, utc_now
+from services.api.reporting.report import (
+    UpwardReport,
+    build_report,
+    may_read_report,
+    period_problem,
+    reporting_line,
+    utc_now,
+)
 from services.api.reporting.table import report_csv
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, error_page, render
@@ -23,6 +32,9 @@ from services.settings import Settings
 from workflows.messages import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# What `GET /reports/upward` takes as `org` (workflows.messages.OrgId): anything else names
+# no organisation, and would reach the file name of the CSV and the PDF as it is.
+ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 # The page's own words (English -> Indonesian), beside the shared ones of i18n.ID.
 WORDS: dict[str, str] = {
@@ -83,6 +95,8 @@ WORDS: dict[str, str] = {
     "terminated": "diakhiri",
     "plan items late": "butir rencana terlambat",
     "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
+    "A report covers at most ten years.": "Satu laporan mencakup paling lama sepuluh tahun.",
+    "No organisation has this id.": "Tidak ada organisasi dengan kode ini.",
     "Give the first and the last day of the period.": "Isi hari pertama dan terakhir periode.",
     "A report upward is read by the organisation's own staff and administrators, those of the "
     "organisation that oversees it, and operators.": (
@@ -138,8 +152,12 @@ async def _report(
     if start is None or end is None:
         form["error"] = t("Give the first and the last day of the period.")
         return None, form, None
-    if end < start:
-        form["error"] = t("The period ends before it starts.")
+    problem = period_problem(start, end)
+    if problem is not None:
+        form["error"] = t(problem)
+        return None, form, None
+    if not ORG_ID.match(org):
+        form["error"] = t("No organisation has this id.")
         return None, form, None
     line = await reporting_line(session, org=org, settings=settings)
     if not may_read_report(principal, org, line):
@@ -157,7 +175,7 @@ async def upward_page(request: Request, ws: WebDep, session: SessionDep, setting
     report, form, refusal = await _report(request, ws, session, settings)
     if refusal is not None:
         return refusal
-    query = f"org={form['org']}&from={form['from']}&to={form['to']}"
+    query = urlencode({"org": form["org"], "from": form["from"], "to": form["to"]})
     return render(request, ws, "reports.html", t=Words(ws.tr), report=report, form=form, query=query, offices=OFFICES)
 
 

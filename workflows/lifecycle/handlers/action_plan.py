@@ -121,6 +121,21 @@ def settle_obligation(e: Emitter, cmd: m.SettleObligation) -> None:
     )
 
 
+def _check_revision(state: m.AgreementState, activities: list[m.Activity], *, field: str) -> None:
+    """The activity rules and what a revision may change, against the plan in force now."""
+    term = p.term_of(state)
+    p.check_activities(activities, party_orgs(state), [i.name for i in state.indicators], term, field=field)
+    reasons = p.addendum_reasons(state, activities)
+    if reasons:
+        raise InvalidProposal(
+            "This change of the plan needs an addendum (propose_amendment with the new activities): "
+            + "; ".join(reasons)
+            + ".",
+            field=field,
+            needs_addendum=reasons,
+        )
+
+
 def _open_revision(state: m.AgreementState) -> m.PlanRevision | None:
     return next((r for r in state.plan_revisions if r.status == "open"), None)
 
@@ -130,17 +145,7 @@ def propose_plan_revision(e: Emitter, cmd: m.ProposePlanRevision) -> None:
     running = _open_revision(e.state)
     if running is not None:
         raise InvalidTransition(f"Revision {running.number} of the plan is still open.", revision=running.number)
-    term = p.term_of(e.state)
-    p.check_activities(cmd.activities, party_orgs(e.state), [i.name for i in e.state.indicators], term)
-    reasons = p.addendum_reasons(e.state, cmd.activities)
-    if reasons:
-        raise InvalidProposal(
-            "This change of the plan needs an addendum (propose_amendment with the new activities): "
-            + "; ".join(reasons)
-            + ".",
-            field="activities",
-            needs_addendum=reasons,
-        )
+    _check_revision(e.state, cmd.activities, field="activities")
     e.emit(
         ev.PlanRevisionProposed(
             number=len(e.state.plan_revisions) + 1, summary=cmd.summary, activities=cmd.activities, org=party.org
@@ -163,6 +168,11 @@ def accept_plan_revision(e: Emitter, cmd: m.AcceptPlanRevision) -> None:
     revision = _revision(e, cmd.revision)
     if party.org in revision.accepted_by:
         raise InvalidTransition(f"{party.org} has already accepted revision {revision.number}.")
+    # The plan may have moved since the revision was proposed (progress reported on an
+    # activity it drops, an addendum signed): adopting it then would silently drop that
+    # progress or undo the addendum. It is checked again against the plan in force; the
+    # proposer withdraws it and proposes anew.
+    _check_revision(e.state, revision.activities, field="revision")
     e.emit(ev.PlanRevisionAccepted(number=revision.number, org=party.org))
     accepted = next(r for r in e.state.plan_revisions if r.number == revision.number)
     if set(party_orgs(e.state)) <= set(accepted.accepted_by):
