@@ -171,6 +171,22 @@ async def get_agreement(
     return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
 
 
+@router.get(
+    "/{agreement_id}/action-plan",
+    response_model=m.ActionPlanView,
+    summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
+)
+async def get_action_plan(
+    agreement_id: str, response: Response, session: SessionDep, principal: PrincipalDep
+) -> m.ActionPlanView:
+    """The plan as it stands: activities with their progress against schedule, obligations
+    with their status, meetings and action items, measurements, revisions, and the health
+    the decider computes now. Whoever may read the agreement may read its plan."""
+    state = await load_visible(session, agreement_id, principal)
+    response.headers["ETag"] = etag(state.version)
+    return lifecycle.action_plan(state, commands.now_utc())
+
+
 @router.post(
     "/{agreement_id}/actions",
     response_model=m.Snapshot,
