@@ -6,6 +6,8 @@ the authorization matrix's (test_authorization_matrix.py). docs/implementation.m
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -258,3 +260,20 @@ async def test_the_action_plan_is_read_by_whoever_may_read_the_agreement(stack: 
     resp = await stack.get(stack.user(own, "staff"), f"/agreements/{aid}/action-plan")
     assert resp.headers["ETag"] == f'"{(await stack.snapshot(stack.user(own, "staff"), aid))["version"]}"'
     assert (await stack.get(stack.user(own, "staff"), "/agreements/no-such-id/action-plan")).status_code == 404
+
+
+async def test_the_report_upward_shows_each_agreement_s_health_as_the_decider_computes_it(stack: Stack):
+    own, party = names()
+    aid = await in_force(stack, own, party, overdue=True)
+    staff = stack.user(own, "staff")
+    period = f"from={day(-60)}&to={day(0)}"
+    report = (await stack.get(staff, f"/reports/upward?{period}")).json()
+    (reported,) = [a for a in report["agreements"] if a["id"] == aid]
+    plan = (await stack.get(staff, f"/agreements/{aid}/action-plan")).json()
+    health = reported["action_plan"]["health"]
+    assert health["status"] == plan["health"]["status"] == "at_risk"
+    assert health["reasons"] == plan["health"]["reasons"]
+    assert [(i["kind"], i["id"]) for i in reported["action_plan"]["late"]] == [("obligation", "O3")]
+    sheet = (await stack.get(staff, f"/reports/upward.csv?{period}")).text
+    (row,) = [r for r in csv.DictReader(io.StringIO(sheet)) if r["agreement_id"] == aid]
+    assert row["plan_health"] == "at_risk" and "Obligation O3" in row["plan_health_reasons"]
