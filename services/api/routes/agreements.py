@@ -62,12 +62,22 @@ class ImportResult(BaseModel):
 @router.post(
     "/import",
     response_model=ImportResult,
-    summary="Import agreements signed before Pakta (admin; JSON list or CSV)",
+    summary="Import agreements signed before Pakta (admin; JSON list, CSV, or CSV sheets with their action plans)",
     openapi_extra={
         "requestBody": {
             "content": {
                 "application/json": {"schema": {"type": "array", "items": m.ImportRecord.model_json_schema()}},
                 "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["agreements"],
+                        "properties": {
+                            sheet: {"type": "string", "format": "binary", "description": description}
+                            for sheet, description in imports.SHEET_DESCRIPTIONS.items()
+                        },
+                    }
+                },
             }
         }
     },
@@ -82,7 +92,12 @@ async def import_agreements(
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     body = await request.body()
     try:
-        rows = imports.rows_from_csv(body) if media_type == "text/csv" else imports.rows_from_json(body)
+        if media_type == "multipart/form-data":
+            rows = imports.rows_from_sheets(await _sheets(request, settings.import_max_bytes))
+        elif media_type == "text/csv":
+            rows = imports.rows_from_csv(body)
+        else:
+            rows = imports.rows_from_json(body)
     except imports.BatchError as error:
         raise Unprocessable(error.message, code="invalid_import") from None
     if not rows:
@@ -134,6 +149,19 @@ async def import_agreements(
             ImportedAgreement(row=row, ref=record.ref, id=snapshot.id, stage=snapshot.stage, created=created)
         )
     return ImportResult(imported=imported)
+
+
+async def _sheets(request: Request, max_bytes: int) -> dict[str, bytes]:
+    """The CSV sheets of a multipart import, by part name (a file or a plain field)."""
+    sheets: dict[str, bytes] = {}
+    async with request.form(
+        max_files=len(imports.SHEETS), max_fields=len(imports.SHEETS), max_part_size=max_bytes
+    ) as form:
+        for name, value in form.multi_items():
+            if name in sheets:
+                raise imports.BatchError(f"The sheet {name} is sent twice.")
+            sheets[name] = value.encode() if isinstance(value, str) else await value.read()
+    return sheets
 
 
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
