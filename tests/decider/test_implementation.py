@@ -397,6 +397,16 @@ def test_the_evaluation_form_is_prefilled_and_its_conclusion_records_achievement
     assert achievement.achievement == period.achievement and achievement.obligations_fulfilled == ["O2"]
 
 
+def test_an_obligation_due_on_the_evaluation_s_opening_day_is_not_yet_overdue_in_its_form() -> None:
+    opened, _ = tick_until(in_force(), at("2027-07-05"))
+    opening_day = opened.evaluations[0].opened_at.astimezone(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    due_then = [b.obligation("O1", JABAR, opening_day), b.obligation("O2", JATENG, "2027-07-01")]
+    state, _ = tick_until(in_force(obligations=due_then), at("2027-07-05"))
+    period = L.open_period(state)
+    assert period is not None and period.period_to.isoformat() == opening_day
+    assert period.obligations_overdue == ["O2"], "due that day is due until the office closes, as health says"
+
+
 def test_the_plan_s_read_shows_each_activity_against_its_schedule_and_the_health() -> None:
     state, _ = b.run(in_force(), b.staff(), m.ReportProgress(activity="A1", percent=10), at("2027-07-01"))
     view = L.action_plan(state, at("2027-07-01"))

@@ -134,7 +134,8 @@ def period_summary(state: m.AgreementState, evaluation: m.Evaluation) -> m.Perio
         activities=rows,
         obligations_fulfilled=[o.id for o in state.obligations if settled(o, "fulfilled")],
         obligations_missed=[o.id for o in state.obligations if settled(o, "missed")],
-        obligations_overdue=[o.id for o in state.obligations if o.status == "open" and o.due_on <= end],
+        # overdue as health counts it: still open after its due day (due that day is due until closing)
+        obligations_overdue=[o.id for o in state.obligations if o.status == "open" and o.due_on < end],
         measurements=[x for x in state.measurements if start <= x.measured_on <= end],
         planned_percent=planned,
         actual_percent=actual,
