@@ -470,9 +470,9 @@ class ExtendDeadline(Message):
 
 
 class EditPlan(Message):
-    """Initiating staff change the goals, obligations or action plan while the proposal is
-    drafted or its text negotiated (the other proposal fields are edited only in draft).
-    In negotiation the latest version must then be submitted anew: a version binds the plan."""
+    """Initiating staff change the goals, obligations or action plan while the agreement's
+    text is negotiated (in draft, `edit` changes them with the other proposal fields). The
+    latest version must then be submitted anew: a version binds the plan."""
 
     type: Literal["edit_plan"] = "edit_plan"
     goals: list[DevelopmentGoal] | None = Field(default=None, max_length=MAX_GOALS)
@@ -1095,3 +1095,38 @@ class Snapshot(Message):
     plan_hash: str | None = None  # sha256 of the plan in force (None: no plan)
     health: ImplementationHealth | None = None  # in implementation only, at the time of reading
     period: PeriodSummary | None = None  # the open evaluation's period, for its report form
+
+
+# ---------------------------------------------------------------- the action plan's read (#13)
+
+
+class ActivityProgress(ActivityRecord):
+    """An activity of the plan in force with where it stands on the day of reading."""
+
+    percent_done: int  # the latest percentage reported (0 before any)
+    percent_planned: int  # what its schedule expects done by today (linear between start and end)
+
+
+class ActionPlanView(Message):
+    """`GET /agreements/{id}/action-plan`: the agreement's goals, obligations and action plan
+    with how they stand — activities with their progress, obligations with their status,
+    coordination meetings and their action items, indicator measurements, revisions, and
+    the implementation's health with its reasons (docs/implementation.md)."""
+
+    agreement_id: str
+    title: str
+    stage: Stage
+    version: int
+    as_of: datetime
+    term_from: date
+    term_to: date
+    plan_hash: str | None  # sha256 of the plan in force (None: no plan)
+    indicators: list[Indicator]
+    goals: list[DevelopmentGoal]
+    obligations: list[ObligationRecord]
+    activities: list[ActivityProgress]
+    measurements: list[Measurement]
+    meetings: list[Meeting]
+    action_items: list[ActionItem]
+    plan_revisions: list[PlanRevision]
+    health: ImplementationHealth | None  # in implementation only; None: nothing to measure

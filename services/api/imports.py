@@ -1,6 +1,10 @@
 """Reading a batch of agreements signed before Pakta: a JSON list or a CSV sheet, one row
 per agreement, checked row by row so that one bad row is reported with every other
-mistake at once — and nothing is imported until the whole batch is right."""
+mistake at once — and nothing is imported until the whole batch is right.
+
+With their action plan (#13), the CSV form is several sheets sent together
+(multipart/form-data): `agreements` as above, and `goals`, `obligations` and `activities`,
+one row per plan item keyed by the agreement's `ref` (docs/implementation.md#import)."""
 
 from __future__ import annotations
 
@@ -55,6 +59,40 @@ REQUIRED_CSV = (
 )
 
 
+# The plan's sheets: their columns, and the columns each row must fill.
+PLAN_SHEETS: dict[str, tuple[str, ...]] = {
+    "goals": ("ref", "scheme", "code", "text"),
+    "obligations": ("ref", "id", "party", "kind", "description", "amount", "source", "due_on"),
+    "activities": (
+        "ref",
+        "id",
+        "name",
+        "party",
+        "responsible",
+        "starts_on",
+        "ends_on",
+        "deliverables",
+        "indicators",
+        "budget",
+        "milestones",
+    ),
+}
+REQUIRED_PLAN: dict[str, tuple[str, ...]] = {
+    "goals": ("ref", "scheme", "code"),
+    "obligations": ("ref", "id", "party", "kind", "description", "due_on"),
+    "activities": ("ref", "id", "name", "party", "responsible", "starts_on", "ends_on"),
+}
+SHEETS = ("agreements", *PLAN_SHEETS)
+SHEET_DESCRIPTIONS = {
+    "agreements": "CSV, one row per agreement: " + ", ".join(CSV_COLUMNS),
+    **{
+        name: f"CSV, one row per plan item keyed by the agreement's ref: {', '.join(cols)}"
+        for name, cols in PLAN_SHEETS.items()
+    },
+}
+_LISTS = ("deliverables", "indicators", "milestones")  # cells listing several, separated by ';'
+
+
 class BatchError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -72,29 +110,84 @@ def rows_from_json(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
+def _sheet(body: bytes, name: str, columns: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of one CSV sheet, its cells stripped; its header must be right."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BatchError("CSV files must be UTF-8.") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in REQUIRED_CSV if c not in header]
-    unknown = [c for c in header if c not in CSV_COLUMNS]
-    if missing or unknown:
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in columns]
+        if missing or unknown:
+            raise BatchError(
+                f"CSV columns of {name}: missing {missing or 'none'}, unknown {unknown or 'none'}; "
+                f"expected {', '.join(columns)}."
+            )
+        return [{k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and k} for row in reader]
+    except csv.Error as error:
+        raise BatchError(f"The {name} sheet is not readable CSV: {error}.") from None
+
+
+def rows_from_csv(body: bytes) -> list[dict[str, Any]]:
+    return [_record_from_csv(row) for row in _sheet(body, "agreements", CSV_COLUMNS, REQUIRED_CSV)]
+
+
+def rows_from_sheets(sheets: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Agreements with their plans from the sheets sent together: `agreements`, and any of
+    `goals`, `obligations`, `activities`, each row naming its agreement's `ref`."""
+    unknown = sorted(set(sheets) - set(SHEETS))
+    if unknown or "agreements" not in sheets:
         raise BatchError(
-            f"CSV columns: missing {missing or 'none'}, unknown {unknown or 'none'}; expected {', '.join(CSV_COLUMNS)}."
+            f"Send the sheets {', '.join(SHEETS)} (agreements required); "
+            f"missing: {'agreements' if 'agreements' not in sheets else 'none'}, unknown: {unknown or 'none'}."
         )
-    return [_record_from_csv(row) for row in reader]
+    rows = rows_from_csv(sheets["agreements"])
+    by_ref = {str(row.get("ref")): row["proposal"] for row in rows if row.get("ref")}
+    for name, columns in PLAN_SHEETS.items():
+        if name not in sheets:
+            continue
+        for number, cells in enumerate(_sheet(sheets[name], name, columns, REQUIRED_PLAN[name]), start=2):
+            proposal = by_ref.get(cells.get("ref", ""))
+            if proposal is None:
+                raise BatchError(
+                    f"{name} line {number}: no agreement with ref '{cells.get('ref', '')}' in the agreements sheet."
+                )
+            proposal.setdefault(name, []).append(_plan_item(name, cells))
+    return rows
+
+
+def _plan_item(sheet: str, cells: dict[str, str]) -> dict[str, Any]:
+    """A plan sheet's row as the JSON shape of a goal, obligation or activity: empty cells
+    left out (so the proposal's own rules say what is missing)."""
+    item: dict[str, Any] = {k: v for k, v in cells.items() if k != "ref" and v}
+    if sheet == "activities":
+        for key in _LISTS:
+            if key in item:
+                item[key] = [part.strip() for part in item[key].split(";") if part.strip()]
+        if "budget" in item:
+            item["budget"] = [_budget(part) for part in item["budget"].split(";") if part.strip()]
+    return item
+
+
+def _budget(cell: str) -> dict[str, str]:
+    """`party:amount` or `party:amount:source` (APBD when not said)."""
+    party, _, rest = cell.strip().partition(":")
+    amount, _, source = rest.partition(":")
+    out = {"party": party.strip(), "amount": amount.strip()}
+    if source.strip():
+        out["source"] = source.strip()
+    return out
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "ya", "y")
 
 
-def _record_from_csv(row: dict[str, str]) -> dict[str, Any]:
+def _record_from_csv(cell: dict[str, str]) -> dict[str, Any]:
     """A flat sheet row (one counterparty) as the JSON shape of an ImportRecord."""
-    cell = {k: (v or "").strip() for k, v in row.items() if k}
     foreign = _flag(cell.get("counterparty_foreign"))
     indicators = []
     for part in filter(None, (p.strip() for p in cell.get("indicators", "").split(";"))):

@@ -15,6 +15,12 @@ from services.auth import mint_token
 from services.settings import Settings
 
 
+def recorded(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without what is computed at the moment of reading (the health's `as_of`)."""
+    health = snapshot.get("health")
+    return {**snapshot, "health": {**health, "as_of": None}} if health else snapshot
+
+
 @dataclass(frozen=True)
 class User:
     sub: str
@@ -81,7 +87,7 @@ class Stack:
         assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"]
         after = await self.snapshot(probe, agreement_id)
         events_after = (await self.get(probe, f"/agreements/{agreement_id}/events")).json()["events"]
-        assert _unread(after) == _unread(before) and len(events_after) == len(events_before)
+        assert recorded(after) == recorded(before) and len(events_after) == len(events_before)
         return body
 
     async def upload(self, user: User, content: str, media_type: str = "text/markdown") -> str:
@@ -105,9 +111,3 @@ class Stack:
     @staticmethod
     def gate(snapshot: dict[str, Any], gate: str, org: str | None) -> str:
         return next(g["status"] for g in snapshot["gates"] if g["gate"] == gate and g["org"] == org)
-
-
-def _unread(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without the moment it was read at (its health's `as_of`)."""
-    health = snapshot.get("health")
-    return {**snapshot, "health": {**health, "as_of": None}} if health else snapshot

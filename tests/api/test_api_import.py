@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from tests.api.plans import day
 from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -118,3 +119,85 @@ async def test_csv_sheets_import_too(stack: Stack):
         "/agreements/import", content=b"ref,title\nx,y\n", headers={**stack.auth(admin), "Content-Type": "text/csv"}
     )
     assert resp.status_code == 422 and "missing" in resp.json()["error"]["message"]
+
+
+def plan_sheets(org: str, scan: str, start: str) -> dict[str, str]:
+    """An agreement sheet and its plan's sheets (#13): goals, obligations and activities,
+    one row per item keyed by the agreement's ref."""
+    univ = f"{org}-univ"
+    return {
+        "agreements": (
+            "ref,title,kind,objectives,sector,start_date,duration_months,signed_on,document,"
+            "initiator_org,initiator_signatory,counterparty_org,counterparty_sector,counterparty_signatory,indicators\n"
+            f"RA/1,Riset pangan,ksdpk,Riset bersama,agriculture,{start},36,{start},{scan},"
+            f"{org},Bupati,{univ},academia,Rektor,Petani didampingi|200|orang\n"
+        ),
+        "goals": "ref,scheme,code,text\nRA/1,sdg,2.3,\nRA/1,regional,RPJMD-2.1,Produktivitas pertanian naik\n",
+        "obligations": (
+            "ref,id,party,kind,description,amount,source,due_on\n"
+            f"RA/1,O1,{org},funds,Dana hibah riset,750000000,apbd,{day(120)}\n"
+            f"RA/1,O2,{univ},staff,Sepuluh peneliti,,,{day(200)}\n"
+        ),
+        "activities": (
+            "ref,id,name,party,responsible,starts_on,ends_on,deliverables,indicators,budget,milestones\n"
+            f"RA/1,A1,Survei lahan,{org},Kepala Dinas Pertanian,{start},{day(300)},Peta lahan; Laporan survei,"
+            f'Petani didampingi,"{org}:400000000;{univ}:50000000:other",Desain;Survei lapangan\n'
+        ),
+    }
+
+
+async def import_sheets(stack: Stack, admin, sheets: dict[str, str]):
+    files = {name: (f"{name}.csv", text.encode(), "text/csv") for name, text in sheets.items()}
+    return await stack.http.post("/agreements/import", files=files, headers=stack.auth(admin))
+
+
+async def test_csv_sheets_bring_each_agreement_s_action_plan(stack: Stack):
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan plan {org}\n")
+    resp = await import_sheets(stack, admin, plan_sheets(org, scan, day(-20)))
+    assert resp.status_code == 200, resp.text
+    snap = await stack.snapshot(admin, resp.json()["imported"][0]["id"])
+    assert snap["stage"] == "implementation" and snap["plan_hash"]
+    assert [(g["scheme"], g["code"]) for g in snap["goals"]] == [("sdg", "2.3"), ("regional", "RPJMD-2.1")]
+    assert [(o["id"], o["amount"], o["source"]) for o in snap["obligations"]] == [
+        ("O1", 750000000, "apbd"),
+        ("O2", None, None),
+    ]
+    (activity,) = snap["activities"]
+    assert activity["deliverables"] == ["Peta lahan", "Laporan survei"]
+    assert activity["milestones"] == ["Desain", "Survei lapangan"]
+    assert activity["budget"] == [
+        {"party": org, "amount": 400000000, "source": "apbd"},
+        {"party": f"{org}-univ", "amount": 50000000, "source": "other"},
+    ]
+    assert snap["health"]["status"] == "on_track"
+
+
+@pytest.mark.parametrize(
+    ("sheet", "line", "says"),
+    [
+        ("obligations", "RA/9,O3,{org},data,Data,,,{due}\n", "no agreement with ref 'RA/9'"),
+        ("obligations", "RA/1,O3,outsider,data,Data,,,{due}\n", "O3 belongs to outsider, which is no party"),
+        ("obligations", "RA/1,O3,{org},data,Data,,,soon\n", "due_on"),
+        ("goals", "RA/1,sdg,18,\n", "no SDG goal or target"),
+    ],
+)
+async def test_a_plan_sheet_with_a_mistake_imports_nothing(stack: Stack, sheet: str, line: str, says: str):
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan bad plan {org}\n")
+    sheets = plan_sheets(org, scan, day(-20))
+    sheets[sheet] += line.format(org=org, due=day(50))
+    resp = await import_sheets(stack, admin, sheets)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_import"
+    assert says in resp.text
+    assert (await stack.get(admin, f"/agreements?org={org}")).json()["items"] == []
+
+
+async def test_sheets_other_than_the_plan_s_are_refused(stack: Stack):
+    admin = stack.user(f"imp-{uuid.uuid4().hex[:8]}", "admin")
+    resp = await import_sheets(stack, admin, {"goals": "ref,scheme,code\n"})
+    assert resp.status_code == 422 and "agreements required" in resp.json()["error"]["message"]
+    resp = await import_sheets(stack, admin, {"agreements": "ref\n", "budgets": "ref\n"})
+    assert resp.status_code == 422 and "'budgets'" in resp.json()["error"]["message"]

@@ -10,13 +10,17 @@ administers its own organisation only.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.api.stack import Stack, User
+from tests.api import plans
+from tests.api.stack import Stack, User, recorded
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -207,3 +211,157 @@ async def test_who_reads_an_organisations_report_upward(stack: Stack, role: str,
         assert resp.status_code == report_status(role, relation), (path, resp.text)
         if resp.status_code == 403:
             assert set(resp.json()) == {"error"}
+
+
+# ---------------------------------------------------------------- the action plan (#13)
+# Every command of implementation, on an agreement in force (imported with its plan: A1 and
+# O2 are the initiating organisation's, A2, O1 and action item M1-1 the other party's). A
+# refused cell changes nothing, so the refused cells of a command share one agreement.
+
+
+def member(role: str, relation: str) -> bool:
+    """Staff, partners and the administrator of a party act for it at the working level."""
+    return role in ("staff", "partner", "admin") and relation in ("own", "party")
+
+
+def plan_rule(allowed: Callable[[str, str], bool], conflict: Callable[[str, str], bool] = lambda r, rel: False):
+    def rule(role: str, relation: str) -> int:
+        if not sees(role, relation):
+            return 404
+        if allowed(role, relation):
+            return 200
+        return 409 if conflict(role, relation) else 403
+
+    return rule
+
+
+async def held_meeting(stack: Stack, names: dict[str, str], aid: str, participants: list[str]) -> None:
+    """A coordination meeting the initiating organisation scheduled, now held."""
+    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    meeting = {"type": "schedule_meeting", "title": "Rapat", "at": at.isoformat(), "participants": participants}
+    await stack.act(stack.user(names["own"], "staff"), aid, {**meeting, "agenda": ["Evaluasi"]})
+    await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.2)
+
+
+async def with_revision(stack: Stack, names: dict[str, str], aid: str) -> None:
+    activities = plans.proposal(names["own"], names["party"])["activities"]
+    activities[1]["ends_on"] = plans.day(390)
+    revision = {"type": "propose_plan_revision", "summary": "Geser uji coba", "activities": activities}
+    await stack.act(stack.user(names["own"], "staff"), aid, revision)
+
+
+async def with_minutes(stack: Stack, names: dict[str, str], aid: str) -> None:
+    own, party = names["own"], names["party"]
+    await held_meeting(stack, names, aid, [own, party])
+    staff = stack.user(own, "staff")
+    minutes = await stack.upload(staff, f"# Notulen {aid}\n")
+    decision = {"text": "Kirim data", "party": party, "due_on": plans.day(20)}
+    await stack.act(staff, aid, {"type": "record_minutes", "meeting": 1, "document": minutes, "decisions": [decision]})
+
+
+async def own_meeting(stack: Stack, names: dict[str, str], aid: str) -> None:
+    await held_meeting(stack, names, aid, [names["own"]])
+
+
+async def negotiating(stack: Stack, names: dict[str, str]) -> str:
+    """An agreement with a plan whose text is negotiated (both regions' review approved)."""
+    staff = stack.user(names["own"], "staff")
+    created = await stack.create(staff, plans.proposal(names["own"], names["party"]))
+    await stack.act(staff, created["id"], {"type": "submit"})
+    for org in (names["own"], names["party"]):
+        approve = {"type": "decide", "gate": "review", "outcome": "approve"}
+        await stack.act(stack.user(org, "approver", gates=["review"]), created["id"], approve)
+    return str(created["id"])
+
+
+Setup = Callable[[Stack, dict[str, str], str], Awaitable[None]]
+
+
+async def nothing(stack: Stack, names: dict[str, str], aid: str) -> None:
+    return None
+
+
+def _body(name: str, names: dict[str, str]) -> dict[str, Any]:
+    activities = plans.proposal(names["own"], names["party"])["activities"]
+    activities[1]["ends_on"] = plans.day(380)
+    return {
+        "edit_plan": {"activities": activities},
+        "report_progress": {"activity": "A1", "percent": 10},
+        "record_measurement": {
+            "indicator": plans.INDICATOR,
+            "value": 1,
+            "measured_on": plans.day(-1),
+            "source": "Dishub",
+        },
+        "settle_obligation": {"obligation": "O1", "outcome": "missed", "note": "Tidak diserahkan."},
+        "propose_plan_revision": {"summary": "Geser", "activities": activities},
+        "accept_plan_revision": {"revision": 1},
+        "withdraw_plan_revision": {"revision": 1, "reason": "Tidak setuju."},
+        "schedule_meeting": {
+            "title": "Rapat koordinasi",
+            "at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "participants": [names["own"], names["party"]],
+            "agenda": ["Trayek"],
+        },
+        "record_minutes": {"meeting": 1, "document": "", "decisions": []},
+        "complete_action_item": {"item": "M1-1", "note": "Selesai."},
+    }[name] | {"type": name}
+
+
+def _own_staff(role: str, relation: str) -> bool:
+    return relation == "own" and role in ("staff", "admin")
+
+
+PLAN_COMMANDS: dict[str, tuple[Setup, Callable[[str, str], int]]] = {
+    "edit_plan": (nothing, plan_rule(_own_staff)),
+    "report_progress": (nothing, plan_rule(lambda r, rel: member(r, rel) and rel == "own")),
+    "record_measurement": (nothing, plan_rule(member)),
+    # the owner party, or the coordinators (the initiating staff) recording it missed
+    "settle_obligation": (nothing, plan_rule(lambda r, rel: (member(r, rel) and rel == "party") or _own_staff(r, rel))),
+    "propose_plan_revision": (nothing, plan_rule(member)),
+    # the proposing party has accepted its own revision already
+    "accept_plan_revision": (
+        with_revision,
+        plan_rule(lambda r, rel: member(r, rel) and rel == "party", lambda r, rel: member(r, rel)),
+    ),
+    "withdraw_plan_revision": (with_revision, plan_rule(member)),
+    "schedule_meeting": (nothing, plan_rule(member)),
+    # a participating (here: the organising) party
+    "record_minutes": (own_meeting, plan_rule(lambda r, rel: member(r, rel) and rel == "own")),
+    "complete_action_item": (with_minutes, plan_rule(lambda r, rel: member(r, rel) and rel == "party")),
+}
+_REFUSED_ON: dict[str, tuple[dict[str, str], str]] = {}
+
+
+async def _prepared(stack: Stack, command: str, expected: int) -> tuple[dict[str, str], str]:
+    """A fresh agreement for an allowed cell; the command's shared one for a refused cell."""
+    if expected != 200 and command in _REFUSED_ON:
+        return _REFUSED_ON[command]
+    names = orgs()
+    if command == "edit_plan":
+        aid = await negotiating(stack, names)
+    else:
+        aid = await plans.in_force(stack, names["own"], names["party"])
+    await PLAN_COMMANDS[command][0](stack, names, aid)
+    if expected != 200:
+        _REFUSED_ON[command] = (names, aid)
+    return names, aid
+
+
+@pytest.mark.parametrize(("command", "role", "relation"), [(c, r, rel) for c in PLAN_COMMANDS for r, rel in CELLS])
+async def test_who_acts_on_the_action_plan(stack: Stack, command: str, role: str, relation: str):
+    expected = PLAN_COMMANDS[command][1](role, relation)
+    names, aid = await _prepared(stack, command, expected)
+    caller = who(stack, names, role, relation)
+    body = _body(command, names)
+    if command == "record_minutes":  # the minutes are the caller's own upload
+        body["document"] = await stack.upload(caller, f"# Notulen {uuid.uuid4()}\n")
+    before = await trail(stack, names, aid)
+    resp = await stack.post(caller, f"/agreements/{aid}/actions", body)
+    assert resp.status_code == expected, resp.text
+    after = await trail(stack, names, aid)
+    if expected == 200:
+        assert after[1] > before[1] and after[0]["version"] == before[0]["version"] + 1
+    else:
+        assert set(resp.json()) == {"error"}
+        assert recorded(after[0]) == recorded(before[0]) and after[1] == before[1], "a refused request changed it"

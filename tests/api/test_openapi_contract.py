@@ -66,3 +66,13 @@ def test_commands_require_their_type_and_bodies_are_described(spec: dict[str, An
     assert set(upload) == {"text/markdown", "text/plain", "application/pdf"}
     imported = spec["paths"]["/agreements/import"]["post"]["requestBody"]["content"]
     assert {"application/json", "text/csv"} <= set(imported)
+
+
+def test_the_action_plan_read_and_the_import_s_plan_sheets_are_described(spec: dict[str, Any]) -> None:
+    read = spec["paths"]["/agreements/{agreement_id}/action-plan"]["get"]["responses"]
+    assert read["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ActionPlanView"}
+    view = spec["components"]["schemas"]["ActionPlanView"]["properties"]
+    assert {"activities", "obligations", "action_items", "meetings", "measurements", "health"} <= set(view)
+    sheets = spec["paths"]["/agreements/import"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert sheets["required"] == ["agreements"]
+    assert set(sheets["properties"]) == {"agreements", "goals", "obligations", "activities"}

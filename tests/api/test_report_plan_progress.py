@@ -1,73 +1,56 @@
-"""The action plan section of a report upward reads an agreement's recorded state JSON in the
-shape the decider records plans (issue #13: `activities`, `obligations`, `action_items`) and
-tolerates states recorded before plans existed. Pure: no servers."""
+"""The action plan section of a report upward (#13): counted from the agreement's state as
+the decider keeps it — agreements recorded before action plans load with none — and with
+the implementation's health as the decider computes it, reasons and all. Pure: no servers;
+the states are the decider's own (tests.builders)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from services.api.reporting.plan_progress import plan_progress
+from tests import builders as b
+from workflows import lifecycle as L
+from workflows import messages as m
 
-AS_OF = date(2027, 7, 1)
-
-
-def activity(id: str, ends_on: str, *percents: int | None) -> dict[str, object]:
-    progress = [
-        {"org": "kab", "percent": p, "reported_by": "staff@kab", "at": "2027-03-01T02:00:00Z"} for p in percents
-    ]
-    return {
-        "id": id,
-        "name": id,
-        "party": "kab",
-        "responsible": "Dinas",
-        "starts_on": "2027-01-01",
-        "ends_on": ends_on,
-        "progress": progress,
-    }
+JABAR, JATENG = b.INITIATOR, b.REGION
 
 
-def test_a_state_recorded_before_action_plans_has_no_plan_to_report():
-    assert plan_progress({"id": "agr-1", "stage": "implementation"}, as_of=AS_OF) is None
-    assert plan_progress({"activities": [], "obligations": [], "action_items": []}, as_of=AS_OF) is None
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T03:00:00+00:00")  # 10:00 WIB
 
 
-def test_progress_counts_the_latest_percentage_and_names_what_is_past_its_date():
-    state = {
-        "activities": [
-            activity("A1", "2027-06-30", 40, 100),
-            activity("A2", "2027-06-30", 60, None),  # a milestone report without a percentage keeps 60
-            activity("A3", "2027-12-31"),
-        ],
-        "obligations": [
-            {"id": "O1", "party": "univ", "kind": "funds", "due_on": "2027-03-31", "status": "fulfilled"},
-            {"id": "O2", "party": "univ", "kind": "staff", "due_on": "2027-05-31", "status": "open"},
-            {"id": "O3", "party": "kab", "kind": "data", "due_on": "2027-04-30", "status": "missed"},
-        ],
-        "action_items": [
-            {"id": "M1-1", "meeting": 1, "text": "Data", "party": "kab", "due_on": "2027-06-01", "done_at": None},
-            {
-                "id": "M1-2",
-                "meeting": 1,
-                "text": "Rapat",
-                "party": "univ",
-                "due_on": "2027-06-01",
-                "done_at": "2027-05-30T03:00:00Z",
-            },
-        ],
-    }
-    progress = plan_progress(state, as_of=AS_OF)
+def test_an_agreement_without_a_plan_has_none_to_report() -> None:
+    assert plan_progress(b.implemented(b.ksdd_proposal()), as_of=date(2027, 7, 1), now=at("2027-07-01")) is None
+    # A state recorded before action plans existed has none either.
+    recorded = b.implemented(b.ksdd_proposal()).model_dump(mode="json")
+    for key in ("goals", "obligations", "activities", "measurements", "plan_revisions", "meetings", "action_items"):
+        recorded.pop(key)
+    assert (
+        plan_progress(m.AgreementState.model_validate(recorded), as_of=date(2027, 7, 1), now=at("2027-07-01")) is None
+    )
+
+
+def test_progress_counts_the_plan_and_the_health_is_the_decider_s() -> None:
+    state = b.implemented(b.planned_proposal())
+    state, _ = b.run(state, b.staff(), m.ReportProgress(activity="A1", percent=40), at("2027-03-01"))
+    missed = m.SettleObligation(obligation="O2", outcome="missed", note="Tidak ada data")
+    state, _ = b.run(state, b.partner(JATENG), missed, at("2027-04-02"))
+    state, _ = b.run(state, b.staff(), m.ReportProgress(activity="A1", percent=100), at("2027-06-01"))
+    now = at("2027-07-15")
+    progress = plan_progress(state, as_of=date(2027, 7, 15), now=now)
     assert progress is not None
-    assert (progress.activities, progress.activities_completed, progress.mean_percent) == (3, 1, 53)
-    assert (progress.obligations, progress.obligations_fulfilled, progress.obligations_missed) == (3, 1, 1)
-    assert (progress.action_items, progress.action_items_done) == (2, 1)
-    assert [(i.kind, i.id, i.party) for i in progress.late] == [
-        ("obligation", "O2", "univ"),
-        ("action_item", "M1-1", "kab"),
-        ("activity", "A2", "kab"),
-    ]
+    assert (progress.activities, progress.activities_completed, progress.mean_percent) == (2, 1, 50)
+    assert (progress.obligations, progress.obligations_fulfilled, progress.obligations_missed) == (3, 0, 1)
+    # O1 of jabar fell due on 2027-06-30 and is still open; A2 is under way, not late.
+    assert [(i.kind, i.id, i.party) for i in progress.late] == [("obligation", "O1", JABAR)]
+    assert progress.health == L.health(state, now)
+    assert progress.health is not None and progress.health.status == "off_track"
+    assert [r.code for r in progress.health.reasons] == ["obligation_missed", "obligation_overdue"]
 
 
-def test_malformed_entries_are_skipped_rather_than_failing_the_report():
-    state = {"activities": ["A1", {"id": "A2", "ends_on": "not a date", "progress": "none"}], "obligations": None}
-    progress = plan_progress(state, as_of=AS_OF)
-    assert progress is not None and progress.activities == 1 and progress.late == []
+def test_items_late_are_counted_as_of_the_period_s_end() -> None:
+    state = b.implemented(b.planned_proposal())
+    progress = plan_progress(state, as_of=date(2027, 3, 31), now=at("2027-07-15"))
+    assert progress is not None and progress.late == []  # O2 is due on the 31st itself
+    later = plan_progress(state, as_of=date(2027, 4, 1), now=at("2027-07-15"))
+    assert later is not None and [i.id for i in later.late] == ["O2"]

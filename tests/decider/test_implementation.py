@@ -413,6 +413,31 @@ def test_the_evaluation_form_is_prefilled_and_its_conclusion_records_achievement
     assert achievement.achievement == period.achievement and achievement.obligations_fulfilled == ["O2"]
 
 
+def test_an_obligation_due_on_the_evaluation_s_opening_day_is_not_yet_overdue_in_its_form() -> None:
+    opened, _ = tick_until(in_force(), at("2027-07-05"))
+    opening_day = opened.evaluations[0].opened_at.astimezone(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    due_then = [b.obligation("O1", JABAR, opening_day), b.obligation("O2", JATENG, "2027-07-01")]
+    state, _ = tick_until(in_force(obligations=due_then), at("2027-07-05"))
+    period = L.open_period(state)
+    assert period is not None and period.period_to.isoformat() == opening_day
+    assert period.obligations_overdue == ["O2"], "due that day is due until the office closes, as health says"
+
+
+def test_the_plan_s_read_shows_each_activity_against_its_schedule_and_the_health() -> None:
+    state, _ = b.run(in_force(), b.staff(), m.ReportProgress(activity="A1", percent=10), at("2027-07-01"))
+    view = L.action_plan(state, at("2027-07-01"))
+    assert [(a.id, a.percent_done, a.percent_planned) for a in view.activities] == [("A1", 10, 45), ("A2", 0, 8)]
+    assert (view.term_from.isoformat(), view.plan_hash) == (state.effective_date.isoformat(), L.state_plan_hash(state))
+    assert view.health == L.health(state, at("2027-07-01"))
+    assert view.health is not None and [(r.code, r.ref) for r in view.health.reasons] == [
+        ("obligation_overdue", "O2"),  # off track: due 2027-03-31
+        ("obligation_overdue", "O1"),  # at risk: due the day before
+        ("activity_behind", "A1"),
+    ]
+    drafted = L.action_plan(b.created(b.planned_proposal()), NOW)
+    assert drafted.health is None and [a.percent_done for a in drafted.activities] == [0, 0]
+
+
 def plan_runs() -> Iterator[list[m.Event]]:
     """Every event type of the action plan, for tests/decider/test_event_payloads.py."""
     for _state, events in plan_story():

@@ -9,10 +9,7 @@ from datetime import date, timedelta
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
-from services.worker.registry import WORKFLOWS, activities, workflow_runner
-from tests.fixtures.servers import start_time_skipping_server
 from tests.readmodel import events_of, row
 from tests.workflows.test_agreement_workflow import (
     PARTNER,
@@ -30,24 +27,6 @@ from workflows.agreement import AgreementWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 INDICATOR = "Petani didampingi"
-
-
-@pytest.fixture
-async def env(settings, sessionmaker, task_queue):
-    """A time-skipping server of its own: years pass here, and a workflow another test left
-    behind (its worker gone) would stop the clock from skipping."""
-    environment = await start_time_skipping_server()
-    try:
-        async with Worker(
-            environment.client,
-            task_queue=task_queue,
-            workflows=WORKFLOWS,
-            workflow_runner=workflow_runner(),
-            activities=activities(settings, sessionmaker),
-        ):
-            yield environment
-    finally:
-        await environment.shutdown()
 
 
 async def state_of(handle) -> m.AgreementState:

@@ -20,7 +20,7 @@ agreement id and sequence number. The package imports nothing of Temporal or the
     evolve          applying an event to the state
     emitter         building a command's events, and the moves handlers share
     create          creating and importing an agreement; the party rules
-    progress        the implementation's health and an evaluation period's summary
+    progress        the implementation's health, an evaluation period's summary, the plan's read
     handlers/       what each command does, per family of phases
     plan_time       what time brings to the action plan (notices that `schedule` adds)
     schedule        what time brings: notices, next_wakeup, the tick
@@ -56,7 +56,7 @@ from workflows.lifecycle.errors import (
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.plan import plan_hash, state_plan_hash
-from workflows.lifecycle.progress import health, open_period, period_summary
+from workflows.lifecycle.progress import action_plan, health, open_period, period_summary
 from workflows.lifecycle.reading import (
     active_index,
     active_procedure,
@@ -109,6 +109,7 @@ __all__ = [
     "NotAllowed",
     "NothingDue",
     "StaleVersion",
+    "action_plan",
     "active_index",
     "active_procedure",
     "agreed_draft",

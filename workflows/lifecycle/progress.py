@@ -11,6 +11,7 @@ from typing import Any
 
 from workflows import messages as m
 from workflows import timeline as t
+from workflows.lifecycle.plan import state_plan_hash, term_of
 from workflows.lifecycle.reading import local_today, open_evaluation, zone
 
 BEHIND_POINTS = 25  # an activity this many percentage points behind its schedule is at risk
@@ -133,7 +134,8 @@ def period_summary(state: m.AgreementState, evaluation: m.Evaluation) -> m.Perio
         activities=rows,
         obligations_fulfilled=[o.id for o in state.obligations if settled(o, "fulfilled")],
         obligations_missed=[o.id for o in state.obligations if settled(o, "missed")],
-        obligations_overdue=[o.id for o in state.obligations if o.status == "open" and o.due_on <= end],
+        # overdue as health counts it: still open after its due day (due that day is due until closing)
+        obligations_overdue=[o.id for o in state.obligations if o.status == "open" and o.due_on < end],
         measurements=[x for x in state.measurements if start <= x.measured_on <= end],
         planned_percent=planned,
         actual_percent=actual,
@@ -148,3 +150,33 @@ def open_period(state: m.AgreementState) -> m.PeriodSummary | None:
     if evaluation is None or not (state.activities or state.obligations or state.measurements):
         return None
     return period_summary(state, evaluation)
+
+
+def action_plan(state: m.AgreementState, now: datetime) -> m.ActionPlanView:
+    """The plan and how it stands at `now`: what `GET /agreements/{id}/action-plan` shows."""
+    today = local_today(state, now)
+    start, end = term_of(state)
+    return m.ActionPlanView(
+        agreement_id=state.id,
+        title=state.title,
+        stage=state.stage,
+        version=state.version,
+        as_of=now,
+        term_from=start,
+        term_to=end,
+        plan_hash=state_plan_hash(state),
+        indicators=list(state.indicators),
+        goals=list(state.goals),
+        obligations=list(state.obligations),
+        activities=[
+            m.ActivityProgress.model_validate(
+                {**a.model_dump(), "percent_done": a.percent, "percent_planned": planned_percent(a, today)}
+            )
+            for a in state.activities
+        ],
+        measurements=sorted(state.measurements, key=lambda x: (x.measured_on, x.at)),
+        meetings=list(state.meetings),
+        action_items=list(state.action_items),
+        plan_revisions=list(state.plan_revisions),
+        health=health(state, now),
+    )

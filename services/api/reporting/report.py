@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -202,7 +202,7 @@ async def build_report(
     for row in rows:
         state = m.AgreementState.model_validate(row.state)
         own = by_agreement.get(row.id, [])
-        item = _agreement(state, row.state, own, org, tz, (period_from, period_to), as_of)
+        item = _agreement(state, own, org, tz, (period_from, period_to), as_of, now)
         in_force = _in_force(item, period_from, period_to)
         if not (in_force or item.new):
             continue
@@ -238,12 +238,12 @@ async def build_report(
 
 def _agreement(
     state: m.AgreementState,
-    raw: dict[str, Any],
     events: list[store.ReportedEvent],
     org: str,
     tz: ZoneInfo,
     period: tuple[date, date],
     as_of: date,
+    now: datetime,
 ) -> ReportedAgreement:
     signed_on: date | None = None
     ended_on: date | None = None
@@ -279,7 +279,7 @@ def _agreement(
         ended_as=ended_as,
         termination_reason=reason,
         latest_score=scores[-1] if scores else None,
-        action_plan=plan_progress(raw, as_of=as_of),
+        action_plan=plan_progress(state, as_of=as_of, now=now),
     )
 
 

@@ -34,6 +34,8 @@ COLUMNS = (
     "plan_activities",
     "plan_mean_percent",
     "plan_late_items",
+    "plan_health",
+    "plan_health_reasons",
 )
 
 
@@ -88,6 +90,8 @@ def report_csv(report: UpwardReport) -> str:
                     plan.activities if plan else None,
                     plan.mean_percent if plan else None,
                     len(plan.late) if plan else None,
+                    plan.health.status if plan and plan.health else None,
+                    "; ".join(r.text for r in plan.health.reasons) if plan and plan.health else None,
                 )
             ]
         )

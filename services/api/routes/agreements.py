@@ -62,12 +62,22 @@ class ImportResult(BaseModel):
 @router.post(
     "/import",
     response_model=ImportResult,
-    summary="Import agreements signed before Pakta (admin; JSON list or CSV)",
+    summary="Import agreements signed before Pakta (admin; JSON list, CSV, or CSV sheets with their action plans)",
     openapi_extra={
         "requestBody": {
             "content": {
                 "application/json": {"schema": {"type": "array", "items": m.ImportRecord.model_json_schema()}},
                 "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["agreements"],
+                        "properties": {
+                            sheet: {"type": "string", "format": "binary", "description": description}
+                            for sheet, description in imports.SHEET_DESCRIPTIONS.items()
+                        },
+                    }
+                },
             }
         }
     },
@@ -82,7 +92,12 @@ async def import_agreements(
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     body = await request.body()
     try:
-        rows = imports.rows_from_csv(body) if media_type == "text/csv" else imports.rows_from_json(body)
+        if media_type == "multipart/form-data":
+            rows = imports.rows_from_sheets(await _sheets(request, settings.import_max_bytes))
+        elif media_type == "text/csv":
+            rows = imports.rows_from_csv(body)
+        else:
+            rows = imports.rows_from_json(body)
     except imports.BatchError as error:
         raise Unprocessable(error.message, code="invalid_import") from None
     if not rows:
@@ -136,6 +151,19 @@ async def import_agreements(
     return ImportResult(imported=imported)
 
 
+async def _sheets(request: Request, max_bytes: int) -> dict[str, bytes]:
+    """The CSV sheets of a multipart import, by part name (a file or a plain field)."""
+    sheets: dict[str, bytes] = {}
+    async with request.form(
+        max_files=len(imports.SHEETS), max_fields=len(imports.SHEETS), max_part_size=max_bytes
+    ) as form:
+        for name, value in form.multi_items():
+            if name in sheets:
+                raise imports.BatchError(f"The sheet {name} is sent twice.")
+            sheets[name] = value.encode() if isinstance(value, str) else await value.read()
+    return sheets
+
+
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
 async def list_agreements(
     session: SessionDep,
@@ -169,6 +197,22 @@ async def get_agreement(
     state = await load_visible(session, agreement_id, principal)
     response.headers["ETag"] = etag(state.version)
     return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
+
+
+@router.get(
+    "/{agreement_id}/action-plan",
+    response_model=m.ActionPlanView,
+    summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
+)
+async def get_action_plan(
+    agreement_id: str, response: Response, session: SessionDep, principal: PrincipalDep
+) -> m.ActionPlanView:
+    """The plan as it stands: activities with their progress against schedule, obligations
+    with their status, meetings and action items, measurements, revisions, and the health
+    the decider computes now. Whoever may read the agreement may read its plan."""
+    state = await load_visible(session, agreement_id, principal)
+    response.headers["ETag"] = etag(state.version)
+    return lifecycle.action_plan(state, commands.now_utc())
 
 
 @router.post(
