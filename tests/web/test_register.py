@@ -98,4 +98,9 @@ async def test_an_operator_registers_a_province_and_a_regency_whose_admin_keeps_
     assert "Ubah entri" not in (await staff.get(f"/ui/organisations/{regency}")).text
     assert (await staff.get(f"/ui/organisations/{regency}/edit")).status_code == 403
     assert (await staff.get("/ui/organisations/no-such-org")).status_code == 404
+    # ... in English too
+    page_id = await staff.get(f"/ui/organisations/{province}")
+    await staff.post("/ui/prefs", data={"csrf": csrf_of(page_id.text), "lang": "en", "zone": "UTC", "next": "/ui/"})
+    page_en = await staff.get(f"/ui/organisations/{province}")
+    assert "Organisations it oversees" in page_en.text and ">Register of organisations</a>" in page_en.text
     await staff.aclose()
