@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.auth import Principal
 from services.errors import Forbidden
-from services.store.register import Entry
+from services.store.register import SELF_KEPT, Entry
 
 
 def may_manage(principal: Principal, org: str) -> bool:
@@ -39,19 +39,31 @@ def managed_scope(principal: Principal, requested: str | None, refusal: str) -> 
 PLATFORM_KEPT = ("level", "foreign", "province_code", "overseer")
 
 
+def register_fields(principal: Principal, org: str, current: Entry | None) -> tuple[str, ...]:
+    """The fields of `org`'s register entry (`current`; None: not registered yet) that
+    `principal` may set: all of them for an operator, the names and contacts for the
+    organisation's own administrator once it is registered, none for anyone else."""
+    if principal.has_role("operator"):
+        return (*SELF_KEPT, *PLATFORM_KEPT)
+    if principal.org == org and principal.has_role("admin") and current is not None:
+        return SELF_KEPT
+    return ()
+
+
 def check_register_edit(principal: Principal, org: str, current: Entry | None, wanted: Entry) -> None:
     """Refuse (403, naming the field where one is at fault) an edit of `org`'s register
     entry from `current` (None: not registered yet) to `wanted` that `principal` may not make."""
-    if principal.has_role("operator"):
-        return
-    if not (principal.org == org and principal.has_role("admin")):
+    allowed = register_fields(principal, org, current)
+    if not allowed:
+        if principal.org == org and principal.has_role("admin"):
+            raise Forbidden(
+                "An operator registers an organisation; its administrator then keeps its names and contacts."
+            )
         raise Forbidden(
             "The register is kept by operators; an organisation's administrator keeps its own names and contacts."
         )
-    if current is None:
-        raise Forbidden("An operator registers an organisation; its administrator then keeps its names and contacts.")
     for field in PLATFORM_KEPT:
-        if getattr(current, field) != getattr(wanted, field):
+        if field not in allowed and getattr(current, field) != getattr(wanted, field):
             raise Forbidden(
                 f"An organisation's administrator changes its names and contacts, not its {field}: operators keep it.",
                 field=field,

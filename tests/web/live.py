@@ -123,3 +123,18 @@ async def screenshot(page, name: str) -> None:
         assert width <= size["width"], (name, label, width)
         await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)
+
+
+async def posted_without_csrf(web: LiveStack, user: User, pages: dict[str, str]) -> set[str]:
+    """Post every form of `pages` (their HTML) as `user` without its CSRF token, asserting each
+    is refused with a 403 page; the actions posted."""
+    actions = {f["action"]: f["fields"] for html in pages.values() for f in post_forms(html)}
+    client = await web.signed_in_client(user)
+    try:
+        for action, fields in actions.items():
+            bare = {k: v for k, v in fields.items() if k != "csrf"}
+            resp = await client.post(action, data=bare)
+            assert resp.status_code == 403 and "<main" in resp.text, (action, resp.status_code)
+    finally:
+        await client.aclose()
+    return set(actions)

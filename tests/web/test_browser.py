@@ -184,6 +184,7 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
         ("/ui/agreements", "list"),
         (f"/ui/agreements?stage=negotiation&org={regency}", "list-filtered"),
         ("/ui/dashboard", "dashboard"),
+        (f"/ui/organisations/{regency}", "register-entry-staff"),
     ):
         await staff.goto(f"{web.base_url}{path}")
         await visits.record(staff, name)

@@ -1,13 +1,15 @@
 """A report upward as CSV: one row per agreement reported on, with what the report says of
 it in the period (new, ended, evaluations, problems, action plan). The totals by kind and
-partner sector follow from the rows; the JSON report carries them too."""
+partner sector follow from the rows; the JSON report carries them too. An overseer's
+roll-up as CSV: one row per organisation it oversees, then the totals."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from services.api.reporting.report import UpwardReport
+from services.api.reporting.report import KINDS, SECTORS, Summary, UpwardReport
+from services.api.reporting.rollup import OversightRollup
 
 COLUMNS = (
     "org",
@@ -95,4 +97,40 @@ def report_csv(report: UpwardReport) -> str:
                 )
             ]
         )
+    return out.getvalue()
+
+
+ROLLUP_COLUMNS = (
+    "overseer",
+    "period_from",
+    "period_to",
+    "org",
+    "name",
+    "level",
+    *(f"{count}{part}" for count in ("in_force", "new", "ended") for part in ("", *(f"_{k}" for k in KINDS))),
+    *(f"in_force_partner_{s}" for s in SECTORS),
+    "evaluations",
+    "problems",
+    "foreign_cooperation",
+)
+
+
+def rollup_csv(rollup: OversightRollup) -> str:
+    """An overseer's roll-up: one row per organisation it oversees (the summary of that
+    organisation's own report upward), then a row of the totals (org `*`)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(ROLLUP_COLUMNS)
+    rows: list[tuple[str, str, str, Summary, int | None, int | None, int | None]] = [
+        (line.org, line.name, line.level, line.summary, line.evaluations, line.problems, line.foreign_cooperation)
+        for line in rollup.organisations
+    ]
+    rows.append(("*", "", "", rollup.totals, None, None, None))
+    for org, name, level, summary, evaluations, problems, foreign in rows:
+        counts: list[object] = []
+        for breakdown in (summary.in_force, summary.new, summary.ended):
+            counts += [breakdown.total, *(breakdown.by_kind.get(k, 0) for k in KINDS)]
+        counts += [summary.in_force.by_partner_sector.get(s, 0) for s in SECTORS]
+        head = (rollup.overseer, rollup.period_from, rollup.period_to, org, name, level)
+        writer.writerow([cell(v) for v in (*head, *counts, evaluations, problems, foreign)])
     return out.getvalue()

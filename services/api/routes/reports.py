@@ -1,7 +1,10 @@
 """`GET /reports/upward` (JSON) and `GET /reports/upward.csv`: an organisation's report on its
 cooperation for a period, to those who oversee it (docs/reports.md). Assembled by
 `services.api.reporting`; read by the organisation's own staff and administrators, those of
-the organisation that oversees it (the register of organisations) and operators."""
+the organisation that oversees it (the register of organisations) and operators.
+`GET /reports/overseen` (JSON) and `GET /reports/overseen.csv`: an overseer's roll-up of the
+reports of every organisation it oversees, read by its own staff and administrators and
+operators."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from services.api.reporting.report import (
     utc_now,
 )
 from services.api.reporting.rollup import OversightRollup, build_rollup, may_read_rollup
-from services.api.reporting.table import report_csv
+from services.api.reporting.table import report_csv, rollup_csv
 from services.auth import Principal
 from services.errors import Forbidden, Unprocessable
 from services.settings import Settings
@@ -96,6 +99,20 @@ Overseer = Annotated[
 ]
 
 
+async def checked_rollup(
+    session: AsyncSession, principal: Principal, org: str | None, start: date, end: date, settings: Settings
+) -> OversightRollup:
+    """The roll-up of `org` (default: the caller's own organisation), once the caller may read
+    it and the period is one: refused with 403, or with 422 naming `to`."""
+    overseer = org or principal.org
+    if not may_read_rollup(principal, overseer):
+        raise Forbidden("An overseer's roll-up is read by its own staff and administrators, and operators.")
+    check_period(start, end)
+    return await build_rollup(
+        session, overseer=overseer, period_from=start, period_to=end, settings=settings, now=utc_now()
+    )
+
+
 @router.get(
     "/overseen",
     response_model=OversightRollup,
@@ -104,10 +121,27 @@ Overseer = Annotated[
 async def overseen(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Overseer = None
 ) -> OversightRollup:
-    overseer = org or principal.org
-    if not may_read_rollup(principal, overseer):
-        raise Forbidden("An overseer's roll-up is read by its own staff and administrators, and operators.")
-    check_period(start, end)
-    return await build_rollup(
-        session, overseer=overseer, period_from=start, period_to=end, settings=settings, now=utc_now()
+    return await checked_rollup(session, principal, org, start, end, settings)
+
+
+@router.get(
+    "/overseen.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "One row per organisation overseen, then the totals",
+        }
+    },
+    summary="An overseer's roll-up for a period, as CSV",
+)
+async def overseen_csv(
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, start: From, end: To, org: Overseer = None
+) -> Response:
+    rollup = await checked_rollup(session, principal, org, start, end, settings)
+    name = f"pakta-rollup-{rollup.overseer}-{start}-{end}.csv"
+    return Response(
+        rollup_csv(rollup),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

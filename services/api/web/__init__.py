@@ -21,13 +21,15 @@ STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from services.api.web import lists, oidc, pdf, plan, public, reports, routes
+    from services.api.web import lists, oidc, pdf, plan, public, register, reports, rollup, routes
     from services.api.web.pages import error_page, standalone_session
 
     app.include_router(oidc.router)
     app.include_router(lists.router)
     app.include_router(pdf.router)
     app.include_router(reports.router)
+    app.include_router(rollup.router)
+    app.include_router(register.router)
     app.include_router(routes.router)
     app.include_router(plan.router)
     app.include_router(public.router)

@@ -27,6 +27,7 @@ ID: dict[str, str] = {
     "Agreements": "Perjanjian",
     "Dashboard": "Dasbor",
     "Reports upward": "Laporan ke atas",
+    "Register of organisations": "Register organisasi",
     "New proposal": "Usulan baru",
     "Sign in": "Masuk",
     "Sign out": "Keluar",

@@ -189,7 +189,7 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
     )
 
 
-@router.get("/organisations")
+@router.get("/known-organisations")
 async def known_organisations(request: Request, ws: WebDep, session: SessionDep) -> Response:
     """The organisations to choose parties from, as the `<option>`s of the proposal form's
     datalist (loaded by htmx): the register's, with their official names and levels, and
