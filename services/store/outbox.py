@@ -19,12 +19,12 @@ Keyword-only, and none commits: the caller owns the unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,9 +95,12 @@ async def forget_superseded(session: AsyncSession, *, agreement_id: str, rerecor
     )
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+async def claim_due(
+    session: AsyncSession, *, now: datetime, limit: int, leases: Mapping[OutboxChannel, timedelta]
+) -> list[OutboxRow]:
     """Lease up to `limit` rows due by `now` that nobody holds (or whose holder's lease ran
-    out), oldest due first. Rows another transaction is claiming are skipped, not waited for."""
+    out), oldest due first, each for its channel's lease (longer than one send may take).
+    Rows another transaction is claiming are skipped, not waited for."""
     due = (
         select(DELIVERIES.c.event_id, DELIVERIES.c.recipient, DELIVERIES.c.channel)
         .where(
@@ -120,7 +123,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, limit: int, lease: 
         .values(
             status="sending",
             attempts=DELIVERIES.c.attempts + 1,
-            claimed_until=func.now() + lease,
+            claimed_until=func.now() + case(leases, value=DELIVERIES.c.channel, else_=max(leases.values())),
             updated_at=func.now(),
         )
         .returning(

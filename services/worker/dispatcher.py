@@ -76,7 +76,10 @@ class OutboxDispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._woken = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
-        self._lease = max(EMAIL_LEASE, webhook_lease(settings.webhook_timeout_seconds))
+        self._leases: dict[outbox.OutboxChannel, timedelta] = {
+            "email": EMAIL_LEASE,
+            "webhook": webhook_lease(settings.webhook_timeout_seconds),
+        }
         self._measured = 0.0
 
     def wake(self) -> None:
@@ -139,7 +142,7 @@ class OutboxDispatcher:
     async def _claim(self, limit: int) -> list[outbox.OutboxRow]:
         try:
             async with session_scope(self.sessionmaker) as session:
-                return await outbox.claim_due(session, now=self.clock(), limit=limit, lease=self._lease)
+                return await outbox.claim_due(session, now=self.clock(), limit=limit, leases=self._leases)
         except Exception as error:  # the database is away: try again at the next poll
             log.warning("outbox_claim_failed", error_class=type(error).__name__, error=str(error))
             return []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,9 +43,12 @@ async def plan(
     events: Sequence[m.Event] = (),
     state: m.AgreementState | None = None,
     notices: Sequence[Notification] = (),
+    now: datetime | None = None,
 ) -> Planned:
     """Plan the notifications of `events` (the rules run against `state`, the state after
-    them) and of ready-made `notices`: inbox rows now, email and webhook rows in the outbox."""
+    them) and of ready-made `notices`: inbox rows now, email and webhook rows in the outbox,
+    due `now` (the worker's clock), time-driven mail at office hours after the event."""
+    now = now or datetime.now(UTC)
     notes = list(notices)
     if state is not None:
         notes += [note for event in events for note in notifications_for(event, state)]
@@ -72,7 +75,7 @@ async def plan(
                         "notification": note.model_dump(mode="json"),
                         "recipient": recipient.model_dump(mode="json"),
                     },
-                    "due_at": _mail_due(note, recipient),
+                    "due_at": _mail_due(note, recipient, now),
                 }
             )
     if state is not None and events:
@@ -84,7 +87,7 @@ async def plan(
                 "channel": "webhook",
                 "agreement_id": event.agreement_id,
                 "payload": {"event": event.model_dump(mode="json")},
-                "due_at": event.at,
+                "due_at": now,
             }
             for event in events
             for endpoint in endpoints
@@ -93,9 +96,10 @@ async def plan(
     return Planned(inbox=inbox, outbox=await outbox.enqueue(session, rows=rows))
 
 
-def _mail_due(note: Notification, recipient: EmailRecipient) -> datetime:
+def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:
     """News a person brought goes at once; news time brought (reminders, escalations) waits
-    for office hours where its reader is — a partner abroad, a weekend."""
+    for office hours where its reader is — a partner abroad, a weekend — reckoned from the
+    moment it is about (a tick's planned time, not when a late worker got to it)."""
     if note.event_type in OFFICE_HOURS_ONLY:
         return next_office_moment(note.at, recipient.time_zone or m.DEFAULT_TIME_ZONE)
-    return note.at
+    return now
