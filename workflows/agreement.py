@@ -11,9 +11,10 @@ per transition: no child workflow per command, and the timer of the next wake-up
 while a command leaves it where it was. The workflow continues as new when Temporal suggests
 it, carrying the state, so an agreement that lives ten years keeps a short history.
 
-Runs started before these changes replay as they ran: `workflow.patched("notify-outbox")`
-(a NotifyWorkflow child per recorded batch before it) and `workflow.patched("steady-timer")`
-(the timer restarted after every command before it).
+Runs started before these changes replay as they ran, behind one
+`workflow.patched("notify-outbox")` (each patch costs its run a marker and an upsert of
+TemporalChangeVersion): before it, a NotifyWorkflow child per recorded batch and the timer
+restarted after every command.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
 # Notifications are planned by the recording, in its transaction, instead of by a child
 # NotifyWorkflow per batch; and a command that leaves the next wake-up in place keeps its timer.
 NOTIFY_OUTBOX = "notify-outbox"
-STEADY_TIMER = "steady-timer"
 
 
 class AgreementInput(BaseModel):
@@ -193,7 +193,7 @@ class AgreementWorkflow:
     # ------------------------------------------------------------ time
 
     async def _wait_for_time_or_change(self) -> None:
-        if workflow.patched(STEADY_TIMER):
+        if workflow.patched(NOTIFY_OUTBOX):
             await self._wait_for_time_or_new_wakeup()
         else:
             await self._wait_for_time_or_any_change()
@@ -211,7 +211,7 @@ class AgreementWorkflow:
         await self._sleep_until(wake, moved)
 
     async def _wait_for_time_or_any_change(self) -> None:
-        """As runs before "steady-timer" waited: until the next notice, or any new state."""
+        """As runs before "notify-outbox" waited: until the next notice, or any new state."""
         state = self._require_state()
         version, wake = state.version, lifecycle.next_wakeup(state)
 

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -110,29 +116,34 @@ async def start_agreement(
         raise domain_error(error) from None
     attributes = search.attributes_of(_evolved(events)) if search_attributes else None
     created = True
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    start = WithStartWorkflowOperation(
+        AgreementWorkflow.run,
+        AgreementInput(
+            agreement_id=agreement_id,
+            proposal=proposal,
+            imported=imported,
+            actor=actor,
+            fingerprint=print_,
+            requested_at=requested_at,
+        ),
+        id=workflow_id(agreement_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=attributes,
+    )
     try:
-        handle = await client.start_workflow(
-            AgreementWorkflow.run,
-            AgreementInput(
-                agreement_id=agreement_id,
-                proposal=proposal,
-                imported=imported,
-                actor=actor,
-                fingerprint=print_,
-                requested_at=requested_at,
-            ),
-            id=workflow_id(agreement_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=attributes,
+        # The start and its `ready` Update in one call: the creation is recorded and answered
+        # in the workflow's first task (a separate Update would cost a second one).
+        receipt = await client.execute_update_with_start_workflow(
+            AgreementWorkflow.ready, actor, start_workflow_operation=start
         )
     except WorkflowAlreadyStartedError:
         created = False
-        handle = client.get_workflow_handle(workflow_id(agreement_id))
+        receipt = await _ready(handle, actor)
     except RPCError as error:
         raise _unavailable(error) from error
-    receipt = await _ready(handle, actor)
     if not created:
         state = await handle.query(AgreementWorkflow.state)
         if state is None or state.request_fingerprint != print_:
