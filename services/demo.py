@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, cast
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.api import commands
@@ -73,16 +74,27 @@ PROPOSALS: dict[str, m.Proposal] = {
 
 
 async def seed(settings: Settings, client: Client) -> list[str]:
+    engine = create_engine(settings)
+    try:
+        return await _seed(settings, client, create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _seed(settings: Settings, client: Client, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
     ids = []
     for key, proposal in PROPOSALS.items():
         try:
-            snapshot, created = await commands.start_agreement(
-                client,
-                task_queue=settings.temporal_task_queue,
-                proposal=proposal,
-                principal=JABAR_STAFF,
-                idempotency_key=key,
-            )
+            async with session_scope(sessionmaker) as session:
+                snapshot, created = await commands.start_agreement(
+                    client,
+                    session,
+                    task_queue=settings.temporal_task_queue,
+                    proposal=proposal,
+                    principal=JABAR_STAFF,
+                    idempotency_key=key,
+                    search_attributes=settings.temporal_search_attributes,
+                )
         except PaktaError as error:
             log.warning("demo.seed_failed", key=key, error=error.message)
             continue

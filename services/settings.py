@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     temporal_tls_cert: str | None = None
     temporal_tls_key: str | None = None
     temporal_api_key: str | None = Field(default=None, repr=False)
+    # Start agreement workflows with the search attributes PaktaOrgs, PaktaKind, PaktaStage
+    # and PaktaStep (the namespace must have them: `pakta dev` registers them; on a cluster,
+    # `temporal operator search-attribute create`, see the README). Off: started without.
+    temporal_search_attributes: bool = True
 
     jwt_secret: str = Field(default=DEV_JWT_SECRET, repr=False)
     jwt_algorithm: str = "HS256"
@@ -109,6 +113,9 @@ class Settings(BaseSettings):
     delivery_give_up_hours: float = Field(default=72.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_disable_after_hours: float = Field(default=72.0, ge=0)
+    # The worker's outbox dispatcher looks for due deliveries this often (rows other worker
+    # processes wrote, retries coming due); its own recordings wake it at once.
+    outbox_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     # Webhook egress: in production only public addresses are posted to (after DNS, on the
     # address connected), over https. Deliberate internal receivers go here: host names
     # (any address they resolve to) or IP addresses and CIDR networks, comma-separated.

@@ -3,14 +3,24 @@
 Commands arrive through the `act` Update. Its validator runs `decide`, so a refused command
 never reaches history and the API can answer at once; the handler decides again under a
 lock (another update may have landed in between), records the events through the
-`record_events` local activity — so the API reads its own write — and returns the caller's
-snapshot. The workflow continues as new when Temporal suggests it, carrying the state, so
-an agreement that lives ten years keeps a short history.
+`record_events` local activity — which also plans their notifications in the same
+transaction (inbox rows, and an outbox of email and webhook deliveries the worker's
+dispatcher sends) — and returns a small `Receipt`: the API reads its own write from the read
+model and builds the caller's snapshot there. One Update, one record, one notification plan
+per transition: no child workflow per command, and the timer of the next wake-up is kept
+while a command leaves it where it was. The workflow continues as new when Temporal suggests
+it, carrying the state, so an agreement that lives ten years keeps a short history.
+
+Runs started before these changes replay as they ran, behind one
+`workflow.patched("notify-outbox")` (each patch costs its run a marker and an upsert of
+TemporalChangeVersion): before it, a NotifyWorkflow child per recorded batch and the timer
+restarted after every command.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -29,7 +39,11 @@ with workflow.unsafe.imports_passed_through():
     import workflows.messages as m
     from workflows import lifecycle
     from workflows.contracts import notify as notify_contract
-    from workflows.contracts import records
+    from workflows.contracts import records, search
+
+# Notifications are planned by the recording, in its transaction, instead of by a child
+# NotifyWorkflow per batch; and a command that leaves the next wake-up in place keeps its timer.
+NOTIFY_OUTBOX = "notify-outbox"
 
 
 class AgreementInput(BaseModel):
@@ -65,6 +79,19 @@ class ActInput(BaseModel):
     # same events with the same times, and recording them again is a no-op — with
     # `workflow.now()` the retry would stamp new times and conflict with what was recorded.
     at: datetime | None = None
+
+
+class Receipt(BaseModel):
+    """What `act`, `ready` and `resync` return: which recorded state the caller's command
+    led to. The API builds the caller's snapshot from its read model (the recording
+    committed before the Update completed), so history keeps a few bytes, not the snapshot.
+    Extra fields are ignored: a snapshot from a worker of before reads as a receipt."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str  # the agreement's
+    version: int
+    seq: int = 0
 
 
 def workflow_id(agreement_id: str) -> str:
@@ -113,6 +140,7 @@ class AgreementWorkflow:
         self._notifications: list[asyncio.Task[object]] = []
         self._commands_per_run = input.commands_per_run
         self._heads: dict[int, str] = dict(input.heads or {})
+        self._wakeup: tuple[int, datetime | None] | None = None  # (seq, next wake-up) cache
 
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
@@ -165,15 +193,34 @@ class AgreementWorkflow:
     # ------------------------------------------------------------ time
 
     async def _wait_for_time_or_change(self) -> None:
-        """Sleep until the decider's next notice falls due, or until a command changes the
-        state (which may move the next notice). Timers are durable: a worker restart or a
-        continue-as-new loses none of them, as the next wake-up is recomputed from state."""
+        if workflow.patched(NOTIFY_OUTBOX):
+            await self._wait_for_time_or_new_wakeup()
+        else:
+            await self._wait_for_time_or_any_change()
+
+    async def _wait_for_time_or_new_wakeup(self) -> None:
+        """Sleep until the decider's next notice falls due, or until a recording moves it.
+        A command that leaves it where it was keeps the same timer (a cancelled and restarted
+        timer is three history events per command). Timers are durable: a worker restart or
+        a continue-as-new loses none of them, as the next wake-up is recomputed from state."""
+        wake = self._next_wakeup()
+
+        def moved() -> bool:
+            return self._closed() or self._should_continue_as_new() or self._next_wakeup() != wake
+
+        await self._sleep_until(wake, moved)
+
+    async def _wait_for_time_or_any_change(self) -> None:
+        """As runs before "notify-outbox" waited: until the next notice, or any new state."""
         state = self._require_state()
         version, wake = state.version, lifecycle.next_wakeup(state)
 
         def changed() -> bool:
             return self._closed() or self._should_continue_as_new() or self._require_state().version != version
 
+        await self._sleep_until(wake, changed)
+
+    async def _sleep_until(self, wake: datetime | None, changed: Callable[[], bool]) -> None:
         if wake is None:
             await workflow.wait_condition(changed)
             return
@@ -189,6 +236,13 @@ class AgreementWorkflow:
             # spin (a spinning workflow task would fail and be retried forever).
             workflow.logger.warning("Nothing due at the planned wake-up %s", wake)
             await workflow.wait_condition(changed)
+
+    def _next_wakeup(self) -> datetime | None:
+        """The decider's next wake-up for the current state, computed once per recording."""
+        state = self._require_state()
+        if self._wakeup is None or self._wakeup[0] != state.seq:
+            self._wakeup = (state.seq, lifecycle.next_wakeup(state))
+        return self._wakeup[1]
 
     async def _tick(self, wake: datetime) -> bool:
         """Time has reached `wake`: decide what is due as of then. The planned wake-up, not
@@ -208,7 +262,7 @@ class AgreementWorkflow:
     # ------------------------------------------------------------ commands
 
     @workflow.update
-    async def act(self, request: ActInput) -> m.Snapshot:
+    async def act(self, request: ActInput) -> Receipt:
         async with self._lock:
             state = self._require_state()
             now = self._clock(request.at or workflow.now())
@@ -218,7 +272,7 @@ class AgreementWorkflow:
                 raise domain_failure(error, state.version) from None
             await self._record(events)
             self._commands += 1
-        return lifecycle.snapshot(self._require_state(), request.actor, workflow.now())
+            return self._receipt()
 
     @act.validator
     def validate_act(self, request: ActInput) -> None:
@@ -243,14 +297,14 @@ class AgreementWorkflow:
             raise domain_failure(error, self._state.version) from None
 
     @workflow.update
-    async def resync(self, actor: m.Actor) -> m.Snapshot:
+    async def resync(self, actor: m.Actor) -> Receipt:
         """Record nothing new, but bring the read model and audit trail back to this history:
         rows a task wrote that history does not hold (the stack died between recording and
         completing the task, or Temporal lost its last writes) are superseded and the state is
         projected again. The API asks for it when its read model is ahead of the workflow."""
         async with self._lock:
             await self._record([])
-        return lifecycle.snapshot(self._require_state(), actor, workflow.now())
+            return self._receipt()
 
     @resync.validator
     def validate_resync(self, actor: m.Actor) -> None:
@@ -263,10 +317,10 @@ class AgreementWorkflow:
             )
 
     @workflow.update
-    async def ready(self, actor: m.Actor) -> m.Snapshot:
+    async def ready(self, actor: m.Actor) -> Receipt:
         """Returns once the creation is recorded: `POST /agreements` answers with it."""
         await workflow.wait_condition(lambda: self._state is not None and not self._lock.locked())
-        return lifecycle.snapshot(self._require_state(), actor, workflow.now())
+        return self._receipt()
 
     # ------------------------------------------------------------ queries
 
@@ -296,6 +350,10 @@ class AgreementWorkflow:
             run_id=info.run_id, history_length=info.get_current_history_length(), continued_run_id=info.continued_run_id
         )
 
+    def _receipt(self) -> Receipt:
+        state = self._require_state()
+        return Receipt(id=state.id, version=state.version, seq=state.seq)
+
     def _require_state(self) -> m.AgreementState:
         assert self._state is not None
         return self._state
@@ -318,10 +376,15 @@ class AgreementWorkflow:
         for event in events:
             state = lifecycle.evolve(state, event)
         assert state is not None
+        # Asked once per run (Temporal remembers the answer): runs that started children
+        # before the outbox keep doing so until they continue as new.
+        outbox = bool(events) and workflow.patched(NOTIFY_OUTBOX)
         try:
             recorded = await workflow.execute_local_activity(
                 records.RECORD_EVENTS,
-                records.RecordEventsInput(state=state, events=events, recorder=self._recorder()),
+                records.RecordEventsInput(
+                    state=state, events=events, recorder=self._recorder(), plan_notifications=outbox
+                ),
                 result_type=records.RecordEventsResult,
                 start_to_close_timeout=records.RECORD_EVENTS_TIMEOUT,
                 retry_policy=records.RECORD_EVENTS_RETRY,
@@ -334,8 +397,20 @@ class AgreementWorkflow:
         self._state = state
         self._heads[state.seq] = recorded.head
         self._notifications = [task for task in self._notifications if not task.done()]
-        if events:
+        if events and not outbox:
             self._notifications.append(asyncio.create_task(self._notify(events, state)))
+        self._index(state)
+
+    def _index(self, state: m.AgreementState) -> None:
+        """Keep the search attributes the run started with (if any) true to the state; an
+        upsert only when one of them changed, since each is a history event."""
+        current = workflow.info().typed_search_attributes
+        if current.get(search.STAGE) is None:
+            return  # started without them: the namespace may not know them
+        wanted = search.attributes_of(state)
+        changed = [pair.key.value_set(pair.value) for pair in wanted if current.get(pair.key) != pair.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
 
     async def _notify(self, events: list[m.Event], state: m.AgreementState) -> object:
         return await workflow.start_child_workflow(

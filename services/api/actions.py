@@ -138,7 +138,7 @@ async def _send(
             error.details.setdefault("version", state.version)
             raise commands.domain_error(error) from None
     try:
-        return await commands.send_command(
+        receipt = await commands.send_command(
             edge.temporal,
             agreement_id=state.id,
             command=command,
@@ -154,3 +154,4 @@ async def _send(
         if isinstance(known, int) and known < state.version:
             await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
         raise
+    return await commands.snapshot_after(edge.temporal, edge.session, receipt, principal)

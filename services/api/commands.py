@@ -1,5 +1,9 @@
 """How the API talks to agreement workflows: start one, send it a command, translate its
-refusals into the one error shape. The API never writes agreement state itself."""
+refusals into the one error shape. The API never writes agreement state itself.
+
+A workflow's Updates answer with a small receipt (which version the command led to); the
+caller's snapshot is built here from the read model, which the workflow's recording
+committed before the Update completed (`snapshot_after`)."""
 
 from __future__ import annotations
 
@@ -9,16 +13,25 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.auth import Principal
 from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
+from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
-from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
+from workflows.contracts import search
 
 log = structlog.get_logger("pakta.api")
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f3c7a52-0b7e-4d6c-8f0e-7b3e2d9f1a11")
@@ -50,18 +63,40 @@ def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
     return str(uuid.uuid4())
 
 
+async def snapshot_after(client: Client, session: AsyncSession, receipt: Receipt, principal: Principal) -> m.Snapshot:
+    """The caller's snapshot of the agreement once the command of `receipt` is recorded,
+    from the read model (read-your-own-write: the recording committed before the Update
+    answered). Another command landed since: its newer state, which the caller would see
+    next anyway. The row missing or behind (never, short of a restore): ask the workflow."""
+    actor = actor_of(principal)
+    row = await queries.get_agreement(session, agreement_id=receipt.id)
+    if row is not None and row.version >= receipt.version:
+        return lifecycle.snapshot(row.state, actor, now_utc())
+    log.warning("read_model_behind_receipt", agreement_id=receipt.id, version=receipt.version)
+    try:
+        snapshot = await client.get_workflow_handle(workflow_id(receipt.id)).query(AgreementWorkflow.snapshot, actor)
+    except RPCError as error:
+        raise _unavailable(error) from error
+    if snapshot is None:
+        raise ServiceUnavailable("The agreement is not recorded yet; try again.", code="not_recorded")
+    return snapshot
+
+
 async def start_agreement(
     client: Client,
+    session: AsyncSession,
     *,
     task_queue: str,
     principal: Principal,
     idempotency_key: str | None,
     proposal: m.Proposal | None = None,
     imported: m.ImportRecord | None = None,
+    search_attributes: bool = True,
 ) -> tuple[m.Snapshot, bool]:
     """Start the agreement's workflow — from a proposal, or from an agreement signed before
     Pakta — and wait until its creation is recorded. Returns the snapshot and whether this
-    call created it (False: an idempotent replay)."""
+    call created it (False: an idempotent replay). With `search_attributes` the workflow
+    starts with its PaktaOrgs, PaktaKind, PaktaStage and PaktaStep."""
     actor = actor_of(principal)
     if imported is not None:
         # One agreement per paper reference and region, whichever administrator imports it.
@@ -73,35 +108,42 @@ async def start_agreement(
     requested_at = now_utc()
     try:
         if imported is not None:
-            lifecycle.import_agreement(imported, actor, requested_at, agreement_id, print_)
+            events = lifecycle.import_agreement(imported, actor, requested_at, agreement_id, print_)
         else:
             assert proposal is not None
-            lifecycle.create(proposal, actor, requested_at, agreement_id, print_)
+            events = lifecycle.create(proposal, actor, requested_at, agreement_id, print_)
     except lifecycle.DomainError as error:
         raise domain_error(error) from None
+    attributes = search.attributes_of(_evolved(events)) if search_attributes else None
     created = True
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    start = WithStartWorkflowOperation(
+        AgreementWorkflow.run,
+        AgreementInput(
+            agreement_id=agreement_id,
+            proposal=proposal,
+            imported=imported,
+            actor=actor,
+            fingerprint=print_,
+            requested_at=requested_at,
+        ),
+        id=workflow_id(agreement_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=attributes,
+    )
     try:
-        handle = await client.start_workflow(
-            AgreementWorkflow.run,
-            AgreementInput(
-                agreement_id=agreement_id,
-                proposal=proposal,
-                imported=imported,
-                actor=actor,
-                fingerprint=print_,
-                requested_at=requested_at,
-            ),
-            id=workflow_id(agreement_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # The start and its `ready` Update in one call: the creation is recorded and answered
+        # in the workflow's first task (a separate Update would cost a second one).
+        receipt = await client.execute_update_with_start_workflow(
+            AgreementWorkflow.ready, actor, start_workflow_operation=start
         )
     except WorkflowAlreadyStartedError:
         created = False
-        handle = client.get_workflow_handle(workflow_id(agreement_id))
+        receipt = await _ready(handle, actor)
     except RPCError as error:
         raise _unavailable(error) from error
-    snapshot = await _ready(handle, actor)
     if not created:
         state = await handle.query(AgreementWorkflow.state)
         if state is None or state.request_fingerprint != print_:
@@ -115,19 +157,27 @@ async def start_agreement(
                 code="idempotency_key_reused",
                 key=idempotency_key,
             )
-    return snapshot, created
+    return await snapshot_after(client, session, receipt, principal), created
 
 
-async def _ready(handle: WorkflowHandle[AgreementWorkflow, m.AgreementState], actor: m.Actor) -> m.Snapshot:
+def _evolved(events: list[m.Event]) -> m.AgreementState:
+    state = None
+    for event in events:
+        state = lifecycle.evolve(state, event)
+    assert state is not None
+    return state
+
+
+async def _ready(handle: WorkflowHandle[AgreementWorkflow, m.AgreementState], actor: m.Actor) -> Receipt:
     try:
         return await handle.execute_update(AgreementWorkflow.ready, actor)
     except RPCError as error:
         # The workflow already completed (e.g. a replay of a create whose agreement was
         # withdrawn since): its final state still answers queries.
         if error.status == RPCStatusCode.NOT_FOUND:
-            snapshot = await handle.query(AgreementWorkflow.snapshot, actor)
-            if snapshot is not None:
-                return snapshot
+            state = await handle.query(AgreementWorkflow.state)
+            if state is not None:
+                return Receipt(id=state.id, version=state.version, seq=state.seq)
         raise _unavailable(error) from error
 
 
@@ -139,7 +189,8 @@ async def send_command(
     principal: Principal,
     expected_version: int | None,
     idempotency_key: str | None,
-) -> m.Snapshot:
+) -> Receipt:
+    """Send `command` to the agreement; the receipt of its recording (see `snapshot_after`)."""
     update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
     request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version, at=now_utc())
     try:
@@ -157,7 +208,7 @@ async def send_command(
 
 async def execute_act(
     client: Client, agreement_id: str, request: ActInput, *, update_id: str | None = None, attempts: int = 5
-) -> m.Snapshot:
+) -> Receipt:
     """Send the `act` update to the agreement's current run. An update that reaches a run
     just as it continues as new is refused as 'already completed': send it again (same
     update id, so it still applies once) to the new run while the workflow runs on."""

@@ -30,10 +30,12 @@ async def propose(
     proposal = with_platform_terms(proposal, settings)
     return await commands.start_agreement(
         temporal,
+        session,
         task_queue=settings.temporal_task_queue,
         proposal=proposal,
         principal=principal,
         idempotency_key=idempotency_key,
+        search_attributes=settings.temporal_search_attributes,
     )
 
 

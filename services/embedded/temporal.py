@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from temporalio.client import Client
 
 from services.embedded.process import spawn, stop_process
+from workflows.contracts import search
 
 if TYPE_CHECKING:
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -72,6 +73,8 @@ class EmbeddedTemporal:
             str(self.data_dir / "temporal.db"),
             "--log-level",
             "warn",
+            # Agreement workflows' search attributes (PaktaOrgs, PaktaKind, PaktaStage, PaktaStep).
+            *search.dev_server_flags(),
         ]
         if self.ui_port:
             # No internet here; the news feed would only time out.

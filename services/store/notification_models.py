@@ -1,6 +1,6 @@
 """Tables of notification delivery: who to tell (contacts, webhook endpoints), what was
 told (the in-app notifications and their read marks) and the delivery log that makes every
-delivery happen once. Created by migration 2026_11_22_0002."""
+delivery happen once. Created by migration 2026_11_22_0002 (the outbox: 2026_12_01_0010)."""
 
 from __future__ import annotations
 
@@ -98,9 +98,10 @@ class WebhookAttempt(Base):
 
 
 class Delivery(Base):
-    """The exactly-once log: one row per (event, recipient, channel). A delivery claims its
-    row ('sending', with a lease) before sending and marks it 'sent' after; a retry or a
-    replay that finds 'sent' does nothing."""
+    """The exactly-once log and the outbox: one row per (event, recipient, channel). A
+    delivery claims its row ('sending', with a lease) before sending and marks it 'sent'
+    after; a retry or a replay that finds 'sent' does nothing. Rows the recording writes
+    ('pending', with `payload` and `due_at`) are the outbox the worker's dispatcher sends."""
 
     __tablename__ = "deliveries"
 
@@ -115,10 +116,19 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    # The outbox (migration 2026_12_01_0010): what to send, and when it may go next (office
+    # hours, then the retry backoff). NULL for rows NotifyWorkflow's activities keep.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    due_at: Mapped[datetime | None] = mapped_column(TZ)
 
     __table_args__ = (
-        CheckConstraint("status IN ('sending', 'sent', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
         CheckConstraint("channel IN ('email', 'webhook', 'inbox')", name="channel"),
+        Index(
+            "ix_deliveries_due",
+            "due_at",
+            postgresql_where=text("payload IS NOT NULL AND status IN ('pending', 'sending')"),
+        ),
     )
 
 

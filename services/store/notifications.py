@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Row, and_, any_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
@@ -43,6 +43,14 @@ AGREEMENTS = Agreement.__table__
 INBOX_NAMESPACE = uuid.UUID("5b0f8a0e-3c1d-4f7e-9d2a-6c4b1e8f2a33")
 
 Channel = Literal["email", "webhook", "inbox"]
+
+
+class DeliveryKey(TypedDict):
+    """One delivery in the `deliveries` log."""
+
+    event_id: str
+    recipient: str
+    channel: Channel
 
 
 # ---------------------------------------------------------------- records

@@ -1,4 +1,5 @@
-"""The Temporal worker: runs the agreement workflows and their activities.
+"""The Temporal worker: runs the agreement workflows and their activities, and the outbox
+dispatcher that sends the email and webhook deliveries their recordings write.
 
 What it runs comes from `services.worker.registry` (WORKFLOWS, and `activities(settings,
 sessionmaker)` returning the activity callables), so this file needs no edit when
@@ -23,6 +24,7 @@ from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
 from services.temporal_client import connect_temporal
 from services.worker import registry
+from services.worker.dispatcher import OutboxDispatcher
 from services.worker.portfolio import ensure_portfolio_schedule
 
 log = structlog.get_logger("pakta.worker")
@@ -34,16 +36,18 @@ def build_worker(
     *,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     task_queue: str | None = None,
+    dispatcher: OutboxDispatcher | None = None,
     **worker_options: Any,
 ) -> Worker:
-    """The Worker for every workflow and activity in the registry."""
+    """The Worker for every workflow and activity in the registry; its recordings wake
+    `dispatcher` when they write to the outbox."""
     if sessionmaker is None:
         sessionmaker = create_sessionmaker(create_engine(settings))
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=registry.WORKFLOWS,
-        activities=registry.activities(settings, sessionmaker),
+        activities=registry.activities(settings, sessionmaker, dispatcher=dispatcher),
         workflow_runner=registry.workflow_runner(),
         # Only used by synchronous activities (async ones run on the event loop).
         activity_executor=ThreadPoolExecutor(max_workers=16),
@@ -76,17 +80,21 @@ async def run_worker(
     client = client or await connect_temporal(settings)
     engine = create_engine(settings)
     try:
-        worker = build_worker(client, settings, sessionmaker=create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        dispatcher = OutboxDispatcher(settings, sessionmaker)
+        worker = build_worker(client, settings, sessionmaker=sessionmaker, dispatcher=dispatcher)
         log.info("worker_started", task_queue=worker.task_queue)
         if settings.portfolio_sweep:  # `pakta dev` runs this too
             await _ensure_portfolio_schedule(client, settings)
         running = asyncio.create_task(worker.run())
+        dispatching = asyncio.create_task(dispatcher.run(stop))
         await stop.wait()
         # Stop polling and let running tasks finish — but within bounds: a recording waiting
         # for a database that is down retries until it is back, and must not hold the process.
-        # Whatever was not finished is retried by Temporal on another (or the next) worker.
+        # Whatever was not finished is retried by Temporal on another (or the next) worker;
+        # sends the dispatcher had in flight are sent again once their leases run out.
         try:
-            await asyncio.wait_for(worker.shutdown(), timeout=SHUTDOWN_LIMIT_SECONDS)
+            await asyncio.wait_for(asyncio.gather(worker.shutdown(), dispatching), timeout=SHUTDOWN_LIMIT_SECONDS)
             log.info("worker_stopped")
         except TimeoutError:
             log.error("worker_shutdown_timed_out", after_seconds=SHUTDOWN_LIMIT_SECONDS)

@@ -15,6 +15,7 @@ from services.settings import Settings
 from services.worker.activities.notify import NotifyActivities
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.activities.records import RecordActivities
+from services.worker.dispatcher import OutboxDispatcher
 from workflows.agreement import AgreementWorkflow
 from workflows.notify.workflow import NotifyWorkflow
 from workflows.portfolio.digest_workflow import DigestWorkflow
@@ -23,9 +24,15 @@ from workflows.portfolio.sweep import PortfolioSweepWorkflow
 WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow, PortfolioSweepWorkflow, DigestWorkflow]
 
 
-def activities(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
-    """The activity callables, bound to the worker's settings and database."""
-    records = RecordActivities(sessionmaker)
+def activities(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    dispatcher: OutboxDispatcher | None = None,
+) -> list[Callable[..., Any]]:
+    """The activity callables, bound to the worker's settings and database; a recording
+    that writes deliveries to the outbox wakes `dispatcher` (else it finds them at its poll)."""
+    records = RecordActivities(sessionmaker, on_outbox=dispatcher.wake if dispatcher else None)
     notify = NotifyActivities(settings, sessionmaker)
     portfolio = PortfolioActivities(settings, sessionmaker)
     return [

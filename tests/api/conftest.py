@@ -2,7 +2,9 @@
 
 - `stack`  the whole stack in-process, one per session: the real app (lifespan and all)
            over httpx, a real worker on the Temporal dev server on a task queue of its
-           own, the embedded PostgreSQL (see tests/api/stack.py for what it offers)
+           own, the embedded PostgreSQL (see tests/api/stack.py for what it offers). Its
+           outbox dispatcher runs during each test that asks for `stack` only, so it never
+           sends what other layers' tests put in the shared database's outbox.
 """
 
 from __future__ import annotations
@@ -17,27 +19,36 @@ from temporalio.worker import Worker
 from services.api.app import create_app
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
+from services.worker.dispatcher import OutboxDispatcher
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.api.stack import Stack
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(whole_stack: tuple[Stack, OutboxDispatcher]) -> AsyncIterator[Stack]:
+    running, dispatcher = whole_stack
+    async with dispatcher.running():
+        yield running
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(settings: Settings, temporal_env) -> AsyncIterator[Stack]:
+async def whole_stack(settings: Settings, temporal_env) -> AsyncIterator[tuple[Stack, OutboxDispatcher]]:
     task_queue = f"pakta-e2e-{uuid.uuid4()}"
     target = temporal_env.client.service_client.config.target_host
     configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
     engine = create_engine(configured)
     sessionmaker = create_sessionmaker(engine)
+    dispatcher = OutboxDispatcher(configured, sessionmaker)
     worker = Worker(
         temporal_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=activities(configured, sessionmaker),
+        activities=activities(configured, sessionmaker, dispatcher=dispatcher),
     )
     app = create_app(configured)
     async with worker, app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://pakta.test", timeout=60) as http:
-            yield Stack(http=http, settings=configured, sessionmaker=sessionmaker)
+            yield Stack(http=http, settings=configured, sessionmaker=sessionmaker), dispatcher
     await engine.dispose()

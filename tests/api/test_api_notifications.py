@@ -36,7 +36,7 @@ def ksdd(a: str, b: str) -> dict:
 
 
 async def eventually(probe, timeout: float = 30.0):  # noqa: ASYNC109 -- a test helper's own bound
-    """Deliveries run in the background (a child workflow per command): wait for them."""
+    """Deliveries run in the background (the worker's outbox dispatcher): wait for them."""
     async with asyncio.timeout(timeout):
         while True:
             result = await probe()

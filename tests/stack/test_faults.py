@@ -26,7 +26,7 @@ from services.temporal_client import connect_temporal
 from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
 from tests.stack.test_devstack import DevStack
 from workflows import messages as m
-from workflows.agreement import ActInput
+from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BURST = 6  # agreements driven at once; each takes ~13 commands into implementation
@@ -160,8 +160,9 @@ async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_da
     assert stopped_after < 30, stopped_after
     topology.pg.start()
     topology.start_process("worker")
-    snapshot = await asyncio.wait_for(pending, timeout=120)
-    assert snapshot.comments[-1].text == "Menunggu basis data."
+    receipt = await asyncio.wait_for(pending, timeout=120)
+    state = await client.get_workflow_handle(workflow_id(receipt.id)).query(AgreementWorkflow.state)
+    assert state.version == receipt.version and state.comments[-1].text == "Menunggu basis data."
     await topology.wait_api()
     report(
         "worker stopped (SIGTERM) while a recording waited for the database",

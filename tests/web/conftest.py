@@ -22,12 +22,22 @@ from services.api.app import create_app
 from services.embedded.ports import free_port
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
+from services.worker.dispatcher import OutboxDispatcher
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveStack, chromium_installed
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def web(live_stack: tuple[LiveStack, OutboxDispatcher]) -> AsyncIterator[LiveStack]:
+    """The live stack, its outbox dispatcher running for this test only (the database's
+    outbox is shared with other layers' tests, which run dispatchers of their own)."""
+    live, dispatcher = live_stack
+    async with dispatcher.running():
+        yield live
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def web(settings: Settings, temporal_env) -> AsyncIterator[LiveStack]:
+async def live_stack(settings: Settings, temporal_env) -> AsyncIterator[tuple[LiveStack, OutboxDispatcher]]:
     task_queue = f"pakta-web-{uuid.uuid4()}"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -37,12 +47,13 @@ async def web(settings: Settings, temporal_env) -> AsyncIterator[LiveStack]:
     )
     engine = create_engine(configured)
     sessionmaker = create_sessionmaker(engine)
+    dispatcher = OutboxDispatcher(configured, sessionmaker)
     worker = Worker(
         temporal_env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=activities(configured, sessionmaker),
+        activities=activities(configured, sessionmaker, dispatcher=dispatcher),
     )
     app = create_app(configured, temporal_client=temporal_env.client)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -54,7 +65,7 @@ async def web(settings: Settings, temporal_env) -> AsyncIterator[LiveStack]:
             await asyncio.sleep(0.025)
         assert server.started, "uvicorn did not start"
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-            yield LiveStack(http=http, settings=configured, sessionmaker=sessionmaker, base_url=base_url)
+            yield LiveStack(http=http, settings=configured, sessionmaker=sessionmaker, base_url=base_url), dispatcher
         server.should_exit = True
         await serving
     await engine.dispose()

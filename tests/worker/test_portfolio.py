@@ -116,9 +116,8 @@ async def start(client, task_queue, orgs: Orgs, proposal: m.Proposal):
 
 
 async def act(handle, actor: m.Actor, command) -> m.Snapshot:
-    return await handle.execute_update(
-        AgreementWorkflow.act, ActInput(command=command, actor=actor), result_type=m.Snapshot
-    )
+    await handle.execute_update(AgreementWorkflow.act, ActInput(command=command, actor=actor))
+    return await handle.query(AgreementWorkflow.snapshot, actor)
 
 
 async def to_signing(handle, orgs: Orgs, partner: str) -> None:

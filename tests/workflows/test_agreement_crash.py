@@ -63,14 +63,16 @@ async def test_a_task_retried_after_recording_decides_the_same_events(temporal_e
 
         CRASHES["left"] = 1
         # As the API sends it: stamped with the time the request arrived.
-        snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
+        receipt = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
         assert CRASHES["left"] == 0, "the crash did not happen"
-        assert snapshot.stage == "review" and snapshot.version == 2
-        snapshot = await execute_act(
+        snapshot = await handle.query(AgreementWorkflow.snapshot, STAFF)
+        assert snapshot.stage == "review" and snapshot.version == receipt.version == 2
+        await execute_act(
             client,
             agreement_id,
             ActInput(command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()),
         )
+        snapshot = await handle.query(AgreementWorkflow.snapshot, REVIEW)
         assert snapshot.step.key == "penyusunan_ksb"
 
     async with sessionmaker() as session:
@@ -116,13 +118,15 @@ async def test_a_command_lost_with_its_task_does_not_block_the_agreement(
                 session, state=after, events=lost, recorder=Recorder(run_id=run_id, history_length=2)
             )
 
-        snapshot = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
-        assert snapshot.stage == "review" and snapshot.version == created.version + 1
-        snapshot = await execute_act(
+        receipt = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF, at=now_utc()))
+        snapshot = await handle.query(AgreementWorkflow.snapshot, STAFF)
+        assert snapshot.stage == "review" and snapshot.version == receipt.version == created.version + 1
+        await execute_act(
             client,
             agreement_id,
             ActInput(command=m.Decide(gate="review", outcome="approve"), actor=REVIEW, at=now_utc()),
         )
+        snapshot = await handle.query(AgreementWorkflow.snapshot, REVIEW)
         assert snapshot.step.key == "penyusunan_ksb"
 
     async with sessionmaker() as session:

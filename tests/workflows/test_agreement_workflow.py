@@ -22,7 +22,7 @@ from services.store import queries
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from workflows import contracts
 from workflows import messages as m
-from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"
@@ -73,8 +73,16 @@ async def start(client, task_queue, **extra):
     # Address the workflow by id alone, as the API does, so commands follow it across
     # continue-as-new into its latest run.
     handle = client.get_workflow_handle(workflow_id(agreement_id))
-    snapshot = await handle.execute_update(AgreementWorkflow.ready, STAFF)
-    return handle, snapshot
+    receipt = await handle.execute_update(AgreementWorkflow.ready, STAFF)
+    return handle, await seen(handle, STAFF, receipt)
+
+
+async def seen(handle, actor, receipt: Receipt) -> m.Snapshot:
+    """The actor's snapshot after the command of `receipt` (the API builds it from the read
+    model; here the workflow answers)."""
+    snapshot = await handle.query(AgreementWorkflow.snapshot, actor)
+    assert (snapshot.id, snapshot.version) == (receipt.id, receipt.version)
+    return snapshot
 
 
 async def accepted_updates(handle) -> int:
@@ -85,7 +93,8 @@ async def accepted_updates(handle) -> int:
 async def act(handle, actor, command, **kw) -> m.Snapshot:
     client = handle._client
     agreement_id = handle.id.removeprefix("agreement-")
-    return await execute_act(client, agreement_id, ActInput(command=command, actor=actor, **kw))
+    receipt = await execute_act(client, agreement_id, ActInput(command=command, actor=actor, **kw))
+    return await seen(handle, actor, receipt)
 
 
 async def drive_to_implementation(handle) -> m.Snapshot:
@@ -197,7 +206,8 @@ async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_take
     after = await asyncio.wait_for(
         handle.execute_update(AgreementWorkflow.act, ActInput(command=m.Comment(text="halo"), actor=STAFF)), 30
     )
-    assert after.version == snapshot.version + 1 and after.comments[-1].text == "halo"
+    assert after.version == snapshot.version + 1
+    assert (await seen(handle, STAFF, after)).comments[-1].text == "halo"
     async with sessionmaker() as session:
         trail = await queries.list_events(session, agreement_id=snapshot.id)
     assert [e.type for e in trail][-1] == "comment_added" and all("\u0000" not in e.actor["sub"] for e in trail)

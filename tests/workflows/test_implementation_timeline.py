@@ -18,7 +18,7 @@ from sqlalchemy import select
 from services.store.notifications import INBOX
 from tests.readmodel import events_of, row
 from tests.workflows.test_agreement_timeline import sleep_until, state_of
-from tests.workflows.test_agreement_workflow import PARTNER, STAFF, act, drive_to_implementation, ksdpk
+from tests.workflows.test_agreement_workflow import PARTNER, STAFF, act, drive_to_implementation, ksdpk, seen
 from workflows import lifecycle
 from workflows import messages as m
 from workflows import timeline as t
@@ -97,7 +97,7 @@ async def start_planned(client, task_queue):
         task_queue=task_queue,
     )
     handle = client.get_workflow_handle(workflow_id(agreement_id))
-    return handle, await handle.execute_update(AgreementWorkflow.ready, STAFF)
+    return handle, await seen(handle, STAFF, await handle.execute_update(AgreementWorkflow.ready, STAFF))
 
 
 async def inbox(sessionmaker, agreement_id: str) -> list[tuple[str, str, dict]]:
@@ -113,8 +113,8 @@ async def inbox(sessionmaker, agreement_id: str) -> list[tuple[str, str, dict]]:
 
 async def assert_told(sessionmaker, agreement_id: str, template: str, expected: set[str], **data) -> None:
     """Exactly the `expected` audiences were told with `template` (about `data`).
-    Notifications are delivered by their own workflow, one audience at a time, a moment
-    after the event: this waits a little for them."""
+    The recording writes them with the events; this waits a little in case a recording
+    is still under way."""
     found: set[str] = set()
     for _ in range(100):
         found = {

@@ -28,6 +28,10 @@ class RecordEventsInput(BaseModel):
     state: AgreementState  # the state after the events, projected into `agreements`
     events: list[Event]
     recorder: Recorder | None = None  # None: callers from before superseding existed
+    # Plan the batch's notifications in the same transaction (inbox rows, and the outbox of
+    # email and webhook deliveries). False: the caller starts a NotifyWorkflow instead, as
+    # agreements did before the outbox ("notify-outbox").
+    plan_notifications: bool = False
 
 
 class RecordEventsResult(BaseModel):

@@ -140,10 +140,12 @@ async def import_agreements(
     for row, record in records:  # each start is idempotent on the ref: a re-run adds nothing
         snapshot, created = await commands.start_agreement(
             temporal,
+            session,
             task_queue=settings.temporal_task_queue,
             principal=principal,
             idempotency_key=None,
             imported=record,
+            search_attributes=settings.temporal_search_attributes,
         )
         imported.append(
             ImportedAgreement(row=row, ref=record.ref, id=snapshot.id, stage=snapshot.stage, created=created)

@@ -1,5 +1,9 @@
-"""Notification delivery activities: plan a batch, then deliver to the inbox, by email and
-by webhook — each exactly once per (event, recipient, channel).
+"""Notification delivery activities of NotifyWorkflow: plan a batch, then deliver to the
+inbox, by email and by webhook — each exactly once per (event, recipient, channel).
+
+Agreements no longer start a NotifyWorkflow per command (their recording writes an outbox,
+see `services.worker.planning` and `services.worker.dispatcher`); these activities stay
+registered so the NotifyWorkflows already running, and DigestWorkflow, finish.
 
 The protocol of every send (email, webhook), against the `deliveries` log:
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 import httpx
 import structlog
@@ -60,12 +64,20 @@ def webhook_lease(timeout: float) -> timedelta:
     return timedelta(seconds=timeout * 1.5 + 2)
 
 
-class _Key(TypedDict):
-    """One delivery in the `deliveries` log."""
+_Key = store.DeliveryKey
 
-    event_id: str
-    recipient: str
-    channel: store.Channel
+
+def delivery_policy(settings: Settings) -> c.DeliveryPolicy:
+    """The retry schedule of email and webhook deliveries, from the settings: the
+    NotifyWorkflows' plans carry it, the outbox dispatcher follows it."""
+    s = settings
+    return c.DeliveryPolicy(
+        initial_interval_seconds=s.delivery_retry_initial_seconds,
+        maximum_interval_seconds=max(s.delivery_retry_max_seconds, s.delivery_retry_initial_seconds),
+        give_up_seconds=s.delivery_give_up_hours * 3600,
+        email_attempt_seconds=email.SMTP_TIMEOUT_SECONDS * 2 + 5,
+        webhook_attempt_seconds=s.webhook_timeout_seconds * 2 + 5,
+    )
 
 
 class NotifyActivities:
@@ -78,14 +90,7 @@ class NotifyActivities:
     # ------------------------------------------------------------ planning
 
     def policy(self) -> c.DeliveryPolicy:
-        s = self.settings
-        return c.DeliveryPolicy(
-            initial_interval_seconds=s.delivery_retry_initial_seconds,
-            maximum_interval_seconds=max(s.delivery_retry_max_seconds, s.delivery_retry_initial_seconds),
-            give_up_seconds=s.delivery_give_up_hours * 3600,
-            email_attempt_seconds=email.SMTP_TIMEOUT_SECONDS * 2 + 5,
-            webhook_attempt_seconds=s.webhook_timeout_seconds * 2 + 5,
-        )
+        return delivery_policy(self.settings)
 
     @activity.defn(name=c.PLAN_DELIVERIES)
     async def plan_deliveries(self, input: c.PlanInput) -> c.DeliveryPlan:

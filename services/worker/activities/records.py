@@ -1,6 +1,9 @@
-"""The record_events activity: the audit trail and the read model, in one transaction."""
+"""The record_events activity: the audit trail, the read model and the notification plan
+(inbox rows, the outbox of email and webhook deliveries), in one transaction."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import asyncpg
 import structlog
@@ -10,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.store import queries
+from services.store import outbox, queries
 from services.store.db import session_scope
+from services.worker import planning
 from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
+from workflows.messages import Event
 
 log = structlog.get_logger("pakta.records")
 
@@ -43,8 +48,12 @@ def refused_for_good(error: BaseException) -> str | None:
 
 
 class RecordActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, on_outbox: Callable[[], None] | None = None
+    ) -> None:
         self.sessionmaker = sessionmaker
+        # Called once deliveries committed to the outbox: wakes this process's dispatcher.
+        self.on_outbox = on_outbox
 
     @activity.defn(name=RECORD_EVENTS)
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
@@ -53,6 +62,7 @@ class RecordActivities:
                 result = await queries.append_events(
                     session, state=input.state, events=input.events, recorder=input.recorder
                 )
+                planned = await self._plan(session, input, result) if input.plan_notifications else None
         except queries.RecordError as error:
             # A gap, a conflicting history or a malformed batch stays wrong however often it
             # is retried: fail at once so the workflow sees it, instead of retrying forever.
@@ -75,9 +85,9 @@ class RecordActivities:
             raise ApplicationError(
                 "The database refused a value of this command.", reason, type=RECORDING_REFUSED, non_retryable=True
             ) from None
-        # Only the tail of the batch is new when a retry finds the rest recorded.
-        fresh = input.events[len(input.events) - result.inserted :] if result.inserted else []
-        for event in fresh:
+        if planned is not None and planned.outbox and self.on_outbox is not None:
+            self.on_outbox()
+        for event in _fresh(input, result):
             EVENTS_RECORDED.labels(type=event.type).inc()
         log.info(
             "events_recorded",
@@ -86,5 +96,21 @@ class RecordActivities:
             seq_to=input.events[-1].seq if input.events else None,
             inserted=result.inserted,
             head=result.head,
+            inbox=planned.inbox if planned else None,
+            outbox=planned.outbox if planned else None,
         )
         return result
+
+    @staticmethod
+    async def _plan(session: AsyncSession, input: RecordEventsInput, result: RecordEventsResult) -> planning.Planned:
+        """The notifications of the events this recording added (none when a retry finds
+        them recorded), after dropping those of events it superseded."""
+        fresh = _fresh(input, result)
+        if result.superseded:
+            await outbox.forget_superseded(session, agreement_id=input.state.id, rerecorded=[e.id for e in fresh])
+        return await planning.plan(session, events=fresh, state=input.state)
+
+
+def _fresh(input: RecordEventsInput, result: RecordEventsResult) -> list[Event]:
+    """Only the tail of the batch is new when a retry finds the rest recorded."""
+    return input.events[len(input.events) - result.inserted :] if result.inserted else []

@@ -1,0 +1,168 @@
+"""The notification outbox: email and webhook deliveries written by the recording of a
+command's events (in its transaction), sent later by the worker's dispatcher.
+
+An outbox row is a row of the `deliveries` log (one per event, recipient and channel, so a
+recording retried or repeated writes nothing twice) with `payload` (what to send) and
+`due_at` (when it may go). Its life:
+
+    pending ──claim──▶ sending (leased) ──▶ sent
+       ▲                    │
+       └──── retry later ───┤──▶ failed (given up)
+
+A claim takes due rows with `FOR UPDATE SKIP LOCKED` and leases them, so two dispatchers
+never send the same row; a dispatcher that dies mid-send leaves a lease that runs out, and
+the row is claimed again. Leases use the database clock (dispatchers on skewed clocks agree);
+`due_at` is reckoned in the dispatcher's clock, which office hours and backoffs are about.
+
+Keyword-only, and none commits: the caller owns the unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypedDict
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.store.models import AgreementEvent
+from services.store.notification_models import Delivery
+
+DELIVERIES = Delivery.__table__
+EVENTS = AgreementEvent.__table__
+WAITING = ("pending", "sending")
+OutboxChannel = Literal["email", "webhook"]
+
+
+class Outgoing(TypedDict):
+    """One delivery to write to the outbox."""
+
+    event_id: str
+    recipient: str  # the address, or the endpoint id
+    channel: OutboxChannel
+    agreement_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A claimed delivery: `attempts` counts this one."""
+
+    event_id: str
+    recipient: str
+    channel: OutboxChannel
+    agreement_id: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    due_at: datetime
+
+
+def _waiting() -> Any:
+    return and_(DELIVERIES.c.payload.is_not(None), DELIVERIES.c.status.in_(WAITING))
+
+
+async def enqueue(session: AsyncSession, *, rows: Sequence[Outgoing]) -> int:
+    """Write deliveries to the outbox; those already in the log (a retried recording) are
+    left as they are. The number written."""
+    if not rows:
+        return 0
+    statement = (
+        insert(DELIVERIES)
+        .values([{**row, "status": "pending", "attempts": 0} for row in rows])
+        .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
+        .returning(DELIVERIES.c.event_id)
+    )
+    return len((await session.execute(statement)).all())
+
+
+async def forget_superseded(session: AsyncSession, *, agreement_id: str, rerecorded: Sequence[str]) -> None:
+    """Drop what the outbox still holds for superseded events (a workflow task that never
+    completed recorded them; history decided anew): their notifications announce what did
+    not happen. They are the events just recorded again under the same ids (`rerecorded`)
+    and those no longer in the agreement's trail."""
+    in_trail = select(EVENTS.c.id).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.id == DELIVERIES.c.event_id)
+    await session.execute(
+        DELIVERIES.delete().where(
+            DELIVERIES.c.agreement_id == agreement_id,
+            _waiting(),
+            or_(DELIVERIES.c.event_id.in_(list(rerecorded)), ~in_trail.exists()),
+        )
+    )
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, limit: int, leases: Mapping[OutboxChannel, timedelta]
+) -> list[OutboxRow]:
+    """Lease up to `limit` rows due by `now` that nobody holds (or whose holder's lease ran
+    out), oldest due first, each for its channel's lease (longer than one send may take).
+    Rows another transaction is claiming are skipped, not waited for."""
+    due = (
+        select(DELIVERIES.c.event_id, DELIVERIES.c.recipient, DELIVERIES.c.channel)
+        .where(
+            _waiting(),
+            DELIVERIES.c.due_at <= now,
+            or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < func.now()),
+        )
+        .order_by(DELIVERIES.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    rows = await session.execute(
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.event_id == due.c.event_id,
+            DELIVERIES.c.recipient == due.c.recipient,
+            DELIVERIES.c.channel == due.c.channel,
+        )
+        .values(
+            status="sending",
+            attempts=DELIVERIES.c.attempts + 1,
+            claimed_until=func.now() + case(leases, value=DELIVERIES.c.channel, else_=max(leases.values())),
+            updated_at=func.now(),
+        )
+        .returning(
+            DELIVERIES.c.event_id,
+            DELIVERIES.c.recipient,
+            DELIVERIES.c.channel,
+            DELIVERIES.c.agreement_id,
+            DELIVERIES.c.payload,
+            DELIVERIES.c.attempts,
+            DELIVERIES.c.created_at,
+            DELIVERIES.c.due_at,
+        )
+    )
+    claimed = [OutboxRow(**row._mapping) for row in rows]
+    return sorted(claimed, key=lambda row: row.due_at)
+
+
+def _key(row: OutboxRow) -> Any:
+    return and_(
+        DELIVERIES.c.event_id == row.event_id,
+        DELIVERIES.c.recipient == row.recipient,
+        DELIVERIES.c.channel == row.channel,
+    )
+
+
+async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_at: datetime) -> None:
+    """After a failed attempt: back to 'pending', due again at `due_at`, the error kept."""
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(row), DELIVERIES.c.status != "sent")
+        .values(status="pending", claimed_until=None, due_at=due_at, last_error=error[:2000], updated_at=func.now())
+    )
+
+
+async def depth(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
+    """How many deliveries are due and not sent yet, and the oldest one's due time."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(DELIVERIES.c.due_at)).where(_waiting(), DELIVERIES.c.due_at <= now)
+        )
+    ).one()
+    return int(row[0]), row[1]

@@ -1,0 +1,322 @@
+"""The outbox dispatcher: sends the email and webhook deliveries the recordings wrote.
+
+It runs in every worker process beside the Temporal worker. It wakes when a recording in
+this process committed deliveries (`wake()`), and every `PAKTA_OUTBOX_POLL_SECONDS` for rows
+other processes wrote and for retries coming due. Each round claims due rows (leased, so
+two dispatchers never send the same one; see `services.store.outbox`), sends them through
+the channels (SMTP; webhooks through the egress checks) at most `CONCURRENCY` at a time,
+then marks them:
+
+- sent: done (a receiver may see a repeat only if we die between its answer and the mark;
+  the mail's Message-ID and the webhook-id are the same both times, so it can drop it);
+- failed, may pass (an outage, a 5xx, a 429): due again after the `DeliveryPolicy` backoff
+  (a Retry-After within reason);
+- refused (SMTP 5xx, HTTP 4xx) or failing past `PAKTA_DELIVERY_GIVE_UP_HOURS`: given up,
+  with the reason. A webhook endpoint without a success for
+  `PAKTA_WEBHOOK_DISABLE_AFTER_HOURS` is then switched off and its organisation's staff are
+  told (inbox and email, planned in the same transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import structlog
+from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifying import webhook
+from services.settings import Settings
+from services.store import notifications as store
+from services.store import outbox
+from services.store.db import session_scope
+from services.worker import planning
+from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_policy, webhook_lease
+from services.worker.channels import email
+from services.worker.channels import webhook as webhook_channel
+from workflows import messages as m
+from workflows.contracts.notify import DeliveryPolicy, EmailRecipient
+from workflows.notify.rules import Notification, endpoint_disabled
+
+log = structlog.get_logger("pakta.outbox")
+
+OUTBOX_DEPTH = Gauge("pakta_outbox_depth", "Email and webhook deliveries due and not sent yet")
+OUTBOX_OLDEST_DUE = Gauge("pakta_outbox_oldest_due_seconds", "How long the oldest due delivery has waited")
+
+CONCURRENCY = 16  # sends in flight per worker process
+STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
+
+
+class Failure(Exception):
+    """An attempt that did not deliver: `permanent` when retrying cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.permanent, self.retry_after = reason, permanent, retry_after
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.policy: DeliveryPolicy = delivery_policy(settings)
+        self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
+        # The time office hours and backoffs are reckoned in (a test moves it on).
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._woken = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+        self._leases: dict[outbox.OutboxChannel, timedelta] = {
+            "email": EMAIL_LEASE,
+            "webhook": webhook_lease(settings.webhook_timeout_seconds),
+        }
+        self._measured = 0.0
+
+    def wake(self) -> None:
+        """A recording committed deliveries: look now rather than at the next poll."""
+        self._woken.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OutboxDispatcher]:
+        """Dispatch in the background while the block runs; stop (bounded) on the way out."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+        try:
+            yield self
+        finally:
+            stop.set()
+            await task
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop` is set; then give sends in flight `STOP_GRACE_SECONDS` and
+        cancel the rest (their leases run out and another dispatcher sends them)."""
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                self._woken.clear()
+                room = CONCURRENCY - len(sending)
+                claimed = await self._claim(room) if room > 0 else []
+                for row in claimed:
+                    task = asyncio.create_task(self.deliver(row))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                await self._measure()
+                if claimed and len(claimed) == room:
+                    wait_for: set[asyncio.Future[object] | asyncio.Task[None]] = set(sending)
+                elif claimed:
+                    continue  # more may be due at once
+                else:
+                    wait_for = set()
+                await self._pause(stop, wait_for)
+        finally:
+            if sending:
+                _, late = await asyncio.wait(sending, timeout=STOP_GRACE_SECONDS)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            if self._http is not None:
+                await self._http.aclose()
+                self._http = None
+
+    async def _pause(self, stop: asyncio.Event, busy: set[asyncio.Future[object] | asyncio.Task[None]]) -> None:
+        """Until stopped, woken, a send finished (when every slot is busy) or the poll interval."""
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())}
+        try:
+            await asyncio.wait(
+                waiters | busy, timeout=self.settings.outbox_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _claim(self, limit: int) -> list[outbox.OutboxRow]:
+        try:
+            async with session_scope(self.sessionmaker) as session:
+                return await outbox.claim_due(session, now=self.clock(), limit=limit, leases=self._leases)
+        except Exception as error:  # the database is away: try again at the next poll
+            log.warning("outbox_claim_failed", error_class=type(error).__name__, error=str(error))
+            return []
+
+    async def _measure(self) -> None:
+        """The outbox's depth for the metrics, at most once a poll interval."""
+        if time.monotonic() - self._measured < self.settings.outbox_poll_seconds:
+            return
+        self._measured = time.monotonic()
+        with contextlib.suppress(Exception):
+            async with session_scope(self.sessionmaker) as session:
+                count, oldest = await outbox.depth(session, now=self.clock())
+            OUTBOX_DEPTH.set(count)
+            OUTBOX_OLDEST_DUE.set(max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0)
+
+    # ------------------------------------------------------------ one delivery
+
+    async def deliver(self, row: outbox.OutboxRow) -> None:
+        """Send one claimed row and record how it went. Never raises but for cancellation:
+        a failure to record is left to the lease (the row is claimed again later)."""
+        try:
+            try:
+                if row.channel == "email":
+                    await self._send_email(row)
+                else:
+                    await self._send_webhook(row)
+            except Failure as failure:
+                await self._failed(row, failure)
+                return
+            await self._mark_sent(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.error("outbox_delivery_error", **_key(row), error_class=type(error).__name__, error=str(error))
+
+    async def _send_email(self, row: outbox.OutboxRow) -> None:
+        note = Notification.model_validate(row.payload["notification"])
+        recipient = EmailRecipient.model_validate(row.payload["recipient"])
+        message = email.build_message(notification=note, recipient=recipient, settings=self.settings)
+        try:
+            await email.send(message, self.settings)
+        except email.PermanentMailError as error:
+            raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
+        except email.TransientMailError as error:
+            raise Failure(str(error)) from None
+
+    async def _send_webhook(self, row: outbox.OutboxRow) -> None:
+        event = m.Event.model_validate(row.payload["event"])
+        attempt_id = None
+        async with session_scope(self.sessionmaker) as session:
+            endpoint = await store.get_endpoint(session, endpoint_id=row.recipient)
+            if endpoint is not None and endpoint.enabled:
+                # Recorded before the request leaves, so an attempt cut short by a crash shows.
+                attempt_id = await store.start_attempt(
+                    session,
+                    endpoint_id=endpoint.id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    agreement_id=event.agreement_id,
+                    attempt=row.attempts,
+                )
+        if endpoint is None or attempt_id is None:
+            # Deleted or switched off meanwhile: nothing to send, and nothing will be.
+            async with session_scope(self.sessionmaker) as session:
+                await store.release_delivery(session, **_key(row), error="endpoint removed or disabled", failed=True)
+            _count(row, "skipped")
+            return
+        now = datetime.now(UTC)
+        secrets = [endpoint.secret]
+        if (
+            endpoint.previous_secret
+            and endpoint.previous_secret_expires_at
+            and endpoint.previous_secret_expires_at > now
+        ):
+            secrets.append(endpoint.previous_secret)
+        body = webhook.payload(event)
+        started = time.monotonic()
+        sent = await webhook_channel.post(
+            self._client(),
+            endpoint.url,
+            egress=self.egress,
+            content=body,
+            headers=webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=secrets),
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+            now=now,
+        )
+        async with session_scope(self.sessionmaker) as session:
+            await store.finish_attempt(
+                session,
+                attempt_id=attempt_id,
+                status_code=sent.status,
+                error=sent.error,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            if sent.error is None:
+                await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
+            else:
+                await store.endpoint_failed(session, endpoint_id=endpoint.id)
+        if sent.error is not None:
+            raise Failure(
+                webhook.describe(sent.error, sent.status), permanent=sent.permanent, retry_after=sent.retry_after
+            )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = webhook_channel.new_client()
+        return self._http
+
+    async def _mark_sent(self, row: outbox.OutboxRow) -> None:
+        # The message is out: try hard to record it, since claiming it again would send it
+        # again (the window the module docstring describes).
+        for attempt in range(5):
+            try:
+                async with session_scope(self.sessionmaker) as session:
+                    await store.mark_sent(session, **_key(row))
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+        _count(row, "sent")
+        log.info("notification_delivered", **_key(row), attempt=row.attempts)
+
+    async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
+        now = self.clock()
+        delay = min(
+            self.policy.initial_interval_seconds * 2 ** (row.attempts - 1), self.policy.maximum_interval_seconds
+        )
+        if failure.retry_after is not None:  # a 429/503 asking for a pause: honour it, within reason
+            delay = min(failure.retry_after, self.policy.maximum_interval_seconds)
+        next_try = now + timedelta(seconds=delay)
+        if not failure.permanent and next_try < row.created_at + timedelta(seconds=self.policy.give_up_seconds):
+            async with session_scope(self.sessionmaker) as session:
+                await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
+            _count(row, "retry")
+            log.warning("delivery_retry", **_key(row), attempt=row.attempts, error=failure.reason)
+            return
+        await self._give_up(row, failure)
+
+    async def _give_up(self, row: outbox.OutboxRow, failure: Failure) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await store.release_delivery(session, **_key(row), error=failure.reason, failed=True)
+            disabled = None
+            if row.channel == "webhook":
+                disabled = await store.disable_if_failing(
+                    session,
+                    endpoint_id=row.recipient,
+                    reason=failure.reason,
+                    failing_for=timedelta(hours=self.settings.webhook_disable_after_hours),
+                )
+            if disabled is not None:
+                notice = endpoint_disabled(
+                    org=disabled.org,
+                    endpoint_id=disabled.id,
+                    url=disabled.url,
+                    event=m.Event.model_validate(row.payload["event"]),
+                    reason=failure.reason,
+                )
+                await planning.plan(session, notices=[notice])
+        _count(row, "failed")
+        log.error(
+            "delivery_given_up",
+            **_key(row),
+            reason=failure.reason,
+            permanent=failure.permanent,
+            endpoint_disabled=disabled is not None,
+        )
+        if disabled is not None:
+            self.wake()  # the staff's mail is in the outbox now
+
+
+def _key(row: outbox.OutboxRow) -> store.DeliveryKey:
+    return {"event_id": row.event_id, "recipient": row.recipient, "channel": row.channel}
+
+
+def _count(row: outbox.OutboxRow, outcome: str) -> None:
+    DELIVERED.labels(channel=row.channel, outcome=outcome).inc()

@@ -1,0 +1,105 @@
+"""One notification plan per recorded batch, written in the recording's own transaction.
+
+The notification rules (`workflows.notify.rules`) decide who hears about each event; this
+module resolves them to recipients and writes what follows, inside the caller's unit of
+work (the `record_events` activity's, or the dispatcher's when an endpoint is switched off):
+
+- the in-app inbox notifications, directly (storing them *is* their delivery);
+- one outbox row per email recipient and per subscribed webhook endpoint, which the
+  dispatcher (`services.worker.dispatcher`) sends. Time-driven mail is due when the
+  recipient's office opens in their own zone.
+
+Since the plan commits with the events, an accepted command's notifications are never lost
+and a batch recorded twice (a retried activity) plans nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.store import notifications as store
+from services.store import outbox
+from workflows import messages as m
+from workflows.contracts.notify import EmailRecipient
+from workflows.lifecycle import party_orgs
+from workflows.notify.delivery import OFFICE_HOURS_ONLY
+from workflows.notify.rules import Notification, notifications_for
+from workflows.timeline import next_office_moment
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    inbox: int = 0  # inbox notifications newly stored
+    outbox: int = 0  # email and webhook deliveries newly written to the outbox
+
+
+async def plan(
+    session: AsyncSession,
+    *,
+    events: Sequence[m.Event] = (),
+    state: m.AgreementState | None = None,
+    notices: Sequence[Notification] = (),
+    now: datetime | None = None,
+) -> Planned:
+    """Plan the notifications of `events` (the rules run against `state`, the state after
+    them) and of ready-made `notices`: inbox rows now, email and webhook rows in the outbox,
+    due `now` (the worker's clock), time-driven mail at office hours after the event."""
+    now = now or datetime.now(UTC)
+    notes = list(notices)
+    if state is not None:
+        notes += [note for event in events for note in notifications_for(event, state)]
+    inbox = 0
+    rows: list[outbox.Outgoing] = []
+    mailed: set[tuple[str, str]] = set()
+    for note in notes:
+        inbox += await store.add_to_inbox(session, notification=note)
+        for contact in await store.contacts_for(session, audience=note.audience, template=note.template):
+            # One mail per event and address, even if the contact is in two audiences.
+            if (note.event_id, contact.email) in mailed:
+                continue
+            mailed.add((note.event_id, contact.email))
+            recipient = EmailRecipient(
+                address=contact.email, name=contact.name, language=contact.language, time_zone=contact.time_zone
+            )
+            rows.append(
+                {
+                    "event_id": note.event_id,
+                    "recipient": contact.email.strip().lower(),
+                    "channel": "email",
+                    "agreement_id": note.agreement_id,
+                    "payload": {
+                        "notification": note.model_dump(mode="json"),
+                        "recipient": recipient.model_dump(mode="json"),
+                    },
+                    "due_at": _mail_due(note, recipient, now),
+                }
+            )
+    if state is not None and events:
+        endpoints = await store.endpoints_for(session, orgs=party_orgs(state))
+        rows += [
+            {
+                "event_id": event.id,
+                "recipient": endpoint.id,
+                "channel": "webhook",
+                "agreement_id": event.agreement_id,
+                "payload": {"event": event.model_dump(mode="json")},
+                "due_at": now,
+            }
+            for event in events
+            for endpoint in endpoints
+            if endpoint.subscribed(event.type)
+        ]
+    return Planned(inbox=inbox, outbox=await outbox.enqueue(session, rows=rows))
+
+
+def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:
+    """News a person brought goes at once; news time brought (reminders, escalations) waits
+    for office hours where its reader is — a partner abroad, a weekend — reckoned from the
+    moment it is about (a tick's planned time, not when a late worker got to it)."""
+    if note.event_type in OFFICE_HOURS_ONLY:
+        return next_office_moment(note.at, recipient.time_zone or m.DEFAULT_TIME_ZONE)
+    return now
