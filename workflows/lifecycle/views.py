@@ -3,13 +3,17 @@ those owed), the running step, the snapshot, and who the agreement waits for.
 
 `allowed_actions` does not restate the rules: it runs `decide`'s own permission check and
 handler on one representative of every command the phase accepts, and offers those that
-pass.
+pass. It stops each handler at its first event (`Probe`): a handler checks every rule
+before it emits (`workflows.lifecycle.handlers`, held by `decide`), so reaching the first
+event is the answer, and the events that would follow are neither built nor applied.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from workflows import messages as m
 from workflows import timeline as t
@@ -73,6 +77,17 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
     return out
 
 
+class _Accepted(Exception):
+    """A probed command reached its first event: every rule before it passed."""
+
+
+class Probe(Emitter):
+    """The emitter `allowed_actions` runs handlers on: the first event ends the handler."""
+
+    def emit(self, payload: BaseModel) -> None:
+        raise _Accepted
+
+
 def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
     """The command types the caller may send now (never `tick`, which only time sends)."""
     allowed: set[str] = set()
@@ -81,9 +96,11 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
         if command.type in allowed or command.type not in accepted_in_phase:
             continue
         try:
-            run_command(Emitter(state, actor, now), command)
+            run_command(Probe(state, actor, now), command)
         except DomainError:
             continue
+        except _Accepted:
+            pass
         allowed.add(command.type)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
 
