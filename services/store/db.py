@@ -35,6 +35,9 @@ class Base(DeclarativeBase):
 
 def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     # pre_ping: connections survive a database restart (e.g. failover) without 500s.
+    # pool_size: enough for the requests and activities a process serves at once, so a busy
+    # process does not open (and close) a connection per request.
+    options = {"pool_size": settings.database_pool_size, "max_overflow": 10, **options}
     return create_async_engine(settings.database_url, pool_pre_ping=True, **options)
 
 
