@@ -88,11 +88,10 @@ async def list_visible(
         )
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
-    # A page reads no state: the caller sees every row selected by its organisation (the
-    # `orgs` column is the decider's `party_orgs`, projected with the state), or all of them
-    # (`sees_every_agreement`). Only a ministry approver's rows it is no party to go to the
-    # decider with their recorded state (`can_see`: the ministry's gate reached).
-    doubtful = set() if sees_all else {r.id for r in rows if principal.org not in r.orgs}
+    # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
+    # organisation shows it nothing). A page reads only the parties its states name; the
+    # rows that leaves in doubt (a ministry approver's) go to `can_see` with their state.
+    doubtful = {r.id for r in rows if not lifecycle.sees_without_the_ministry_gate(actor, r.party_orgs)}
     states = await queries.agreement_states(session, ids=sorted(doubtful))
     visible = [r for r in rows if r.id not in doubtful or (r.id in states and lifecycle.can_see(states[r.id], actor))]
     return AgreementPage(

@@ -17,8 +17,8 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, Text, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Text, cast, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
@@ -94,6 +94,9 @@ class AgreementListing:
     next_deadline_at: datetime | None
     ministry_visible: bool
     updated_at: datetime
+    # The parties' organisations as the recorded state names them (`orgs` above is the
+    # projection's copy, which selects; this one decides who sees the row).
+    party_orgs: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +437,7 @@ async def list_agreements(
     the ministry's gate. `deadline_before` selects the overdue (pass now), `end_date_before`
     those ending soon; the caller supplies the clock."""
     a = SUMMARIES.c
-    query = select(*(a[name] for name in AgreementListing.__dataclass_fields__))
+    query = select(*(a[name] for name in AgreementListing.__dataclass_fields__ if name != "party_orgs"))
     if viewer_orgs is not None:
         visible = a.orgs.overlap(list(viewer_orgs))
         query = query.where(visible | a.ministry_visible if include_ministry_visible else visible)
@@ -454,10 +457,22 @@ async def list_agreements(
         updated_at, last_id = decode_cursor(cursor)
         query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
     limit = max(1, min(limit, MAX_PAGE))
-    rows = (await session.execute(query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1))).all()
+    # The page is chosen from the summaries alone (a subquery with its own plan), then each
+    # of its rows is joined to the parties its recorded state names.
+    page = query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1).subquery("page")
+    recorded_parties = func.jsonb_path_query_array(AGREEMENTS.c.state, _PARTY_ORGS).label("party_orgs")
+    paged = (
+        select(page, recorded_parties)
+        .join_from(page, AGREEMENTS, AGREEMENTS.c.id == page.c.id)
+        .order_by(page.c.updated_at.desc(), page.c.id.desc())
+    )
+    rows = (await session.execute(paged)).all()
     records = [AgreementListing(**row._asdict()) for row in rows[:limit]]
     more = len(rows) > limit
     return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
+
+
+_PARTY_ORGS = cast(literal("$.parties[*].org"), JSONPATH)  # in the recorded state
 
 
 def encode_cursor(updated_at: datetime, agreement_id: str) -> str:

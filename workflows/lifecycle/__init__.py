@@ -37,6 +37,7 @@ from workflows.lifecycle.access import (
     check_may_import,
     ministry_can_see,
     sees_every_agreement,
+    sees_without_the_ministry_gate,
 )
 from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
@@ -138,6 +139,7 @@ __all__ = [
     "procedure_of",
     "scope_of",
     "sees_every_agreement",
+    "sees_without_the_ministry_gate",
     "snapshot",
     "stage_for",
     "step_by_key",
