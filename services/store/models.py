@@ -70,16 +70,14 @@ class Agreement(Base):
     search: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
+        # What the sweeps, the inbox and the portfolio select by. The lists' own indexes (kind,
+        # end date, text search) are on `agreement_summaries`, which lists read.
         Index("ix_agreements_stage", "stage"),
-        Index("ix_agreements_kind", "kind"),
         Index("ix_agreements_updated_at_id", updated_at.desc(), id.desc()),
         Index("ix_agreements_orgs", "orgs", postgresql_using="gin"),
         Index("ix_agreements_next_deadline_at", "next_deadline_at"),
-        Index("ix_agreements_end_date", "end_date"),
-        # Ministry approvers list the few agreements that reached their gate.
+        # Ministry approvers' notifications: the few agreements that reached their gate.
         Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
-        # Created by the migration only where the pg_trgm extension is available.
-        Index("ix_agreements_search_trgm", "search", postgresql_using="gin", postgresql_ops={"search": "gin_trgm_ops"}),
     )
 
 

@@ -7,7 +7,8 @@ search through a common word read a block per row. `agreement_summaries` holds t
 list columns without the state (about 200 bytes a row), with the indexes every filter and
 the order need; a trigger writes it whenever `agreements` is written, so every writer (the
 recorder, the reconcile sweep) keeps it without knowing of it. Backfilled from the rows
-there are.
+there are. The indexes on `agreements` that only lists used (kind, end date, text search)
+are dropped: every record of a command paid for them.
 
 Revision ID: 2026_12_01_0010
 Revises: 2026_12_01_0009
@@ -99,9 +100,23 @@ def upgrade() -> None:
             postgresql_ops={"search": "gin_trgm_ops"},
         )
     op.execute("ANALYZE agreement_summaries")  # plans fit the backfilled rows from the start
+    # Indexes only lists used: every record of a command paid for them.
+    op.drop_index("ix_agreements_kind", table_name="agreements")
+    op.drop_index("ix_agreements_end_date", table_name="agreements")
+    op.execute("DROP INDEX IF EXISTS ix_agreements_search_trgm")
 
 
 def downgrade() -> None:
+    op.create_index("ix_agreements_kind", "agreements", ["kind"])
+    op.create_index("ix_agreements_end_date", "agreements", ["end_date"])
+    if op.get_bind().execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar():
+        op.create_index(
+            "ix_agreements_search_trgm",
+            "agreements",
+            ["search"],
+            postgresql_using="gin",
+            postgresql_ops={"search": "gin_trgm_ops"},
+        )
     op.execute("DROP TRIGGER IF EXISTS agreement_summaries_follow ON agreements")
     op.execute("DROP FUNCTION IF EXISTS agreement_summaries_follow()")
     op.drop_table("agreement_summaries")
