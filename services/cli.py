@@ -10,7 +10,6 @@ Production commands read their configuration from PAKTA_* environment variables.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,9 +123,10 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from services import eventloop
     from services.worker.main import run_worker
 
-    asyncio.run(run_worker(_configured()))
+    eventloop.run(run_worker(_configured()))
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 from temporalio.client import Client
 
+from services import eventloop
 from services.auth import mint_token
 from services.demo import register_organisations
 from services.demo import seed as seed_demo
@@ -93,7 +94,7 @@ def _run(options: DevOptions) -> int:
         settings = settings.model_copy(update={"database_url": postgres.app_url})
         with _step("starting the Temporal dev server"):
             temporal.spawn()
-        asyncio.run(_serve(settings, options, postgres, temporal))
+        eventloop.run(_serve(settings, options, postgres, temporal))
     finally:
         with _step("stopping", quiet_if_fast=True):
             temporal.stop()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "production"] = "dev"
 
     database_url: str = "postgresql+asyncpg://pakta@127.0.0.1:5432/pakta"
+    # Connections each process keeps open to PostgreSQL; more (up to 10 above) are opened
+    # under load and closed when returned, each costing PostgreSQL a new backend.
+    database_pool_size: int = Field(default=20, ge=1, le=1000)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -61,6 +64,15 @@ class Settings(BaseSettings):
     # and PaktaStep (the namespace must have them: `pakta dev` registers them; on a cluster,
     # `temporal operator search-attribute create`, see the README). Off: started without.
     temporal_search_attributes: bool = True
+    # The worker's share of the work: workflow tasks and activities run at once, the long
+    # polls kept open per kind of task, and how many workflows stay cached between their
+    # tasks (sticky: a cached workflow's next task replays nothing).
+    worker_max_workflow_tasks: int = Field(default=100, ge=1, le=10_000)
+    worker_max_activities: int = Field(default=100, ge=1, le=10_000)
+    worker_max_local_activities: int = Field(default=100, ge=1, le=10_000)
+    worker_workflow_pollers: int = Field(default=5, ge=2, le=100)
+    worker_activity_pollers: int = Field(default=5, ge=1, le=100)
+    worker_cached_workflows: int = Field(default=1000, ge=0, le=100_000)
 
     jwt_secret: str = Field(default=DEV_JWT_SECRET, repr=False)
     jwt_algorithm: str = "HS256"

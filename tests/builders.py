@@ -195,8 +195,13 @@ def operator(org: str = "pakta") -> m.Actor:
 
 
 def replay(events: Iterable[m.Event], state: m.AgreementState | None = None) -> m.AgreementState:
+    """The state after `events`; every step checks that evolving left the state it was
+    given as it was (evolve shares what an event does not change)."""
     for event in events:
-        state = L.evolve(state, event)
+        before = state.model_dump() if state is not None else None
+        new = L.evolve(state, event)
+        assert state is None or state.model_dump() == before, f"evolving {event.type} changed the state it was given"
+        state = new
     assert state is not None
     return state
 
@@ -204,8 +209,11 @@ def replay(events: Iterable[m.Event], state: m.AgreementState | None = None) -> 
 def run(
     state: m.AgreementState, actor: m.Actor, command: Any, now: datetime = NOW, expected_version: int | None = None
 ) -> tuple[m.AgreementState, list[m.Event]]:
-    """Decide and evolve: the new state and the events the command produced."""
+    """Decide and evolve: the new state and the events the command produced (deciding
+    leaves the state it was given as it was, as `replay` does)."""
+    before = state.model_dump()
     events = L.decide(state, command, actor, now, expected_version)
+    assert state.model_dump() == before, f"deciding {command.type} changed the state it was given"
     return replay(events, state), events
 
 

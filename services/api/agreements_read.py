@@ -92,8 +92,11 @@ async def list_visible(
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_cursor") from None
     # The `orgs` column selects; the recorded state decides (a row edited by hand to add an
-    # organisation shows it nothing).
-    visible = [r for r in rows if lifecycle.can_see(r.state, actor)]
+    # organisation shows it nothing). A page reads only the parties its states name; the
+    # rows that leaves in doubt (a ministry approver's) go to `can_see` with their state.
+    doubtful = {r.id for r in rows if not lifecycle.sees_without_the_ministry_gate(actor, r.party_orgs)}
+    states = await queries.agreement_states(session, ids=sorted(doubtful))
+    visible = [r for r in rows if r.id not in doubtful or (r.id in states and lifecycle.can_see(states[r.id], actor))]
     return AgreementPage(
         items=[AgreementSummary.model_validate(r, from_attributes=True) for r in visible], next_cursor=next_cursor
     )

@@ -4,7 +4,8 @@ uvicorn answers a request h11 refuses — a malformed request line, or headers s
 incomplete past `MAX_HEADER_BYTES` (those that arrive whole are refused by
 `services.api.limits` with 431) — with a plain-text 400 before any of Pakta's code runs.
 This protocol sends `{"error": {"code": "invalid_request", "message": ...}}` instead.
-(Pinned to h11: the httptools protocol has its own, separate 400.)
+(Pinned to h11: the httptools protocol has its own, separate 400.) It runs on uvloop
+(`services.eventloop`).
 """
 
 from __future__ import annotations
@@ -39,4 +40,4 @@ class JsonErrorH11Protocol(H11Protocol):
 
 def server_options() -> dict[str, Any]:
     """uvicorn.run / uvicorn.Config keyword arguments the API is always served with."""
-    return {"http": JsonErrorH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+    return {"http": JsonErrorH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "loop": "uvloop"}

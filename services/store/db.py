@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import pydantic_core
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -35,7 +36,22 @@ class Base(DeclarativeBase):
 
 def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     # pre_ping: connections survive a database restart (e.g. failover) without 500s.
-    return create_async_engine(settings.database_url, pool_pre_ping=True, **options)
+    # pool_size: enough for the requests and activities a process serves at once, so a busy
+    # process does not open (and close) a connection per request.
+    options = {"pool_size": settings.database_pool_size, "max_overflow": 10, **options}
+    return create_async_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        # JSONB columns (a state, an event's data) in and out through pydantic-core, not the
+        # standard library's json: several times faster on an agreement's state.
+        json_serializer=_json_text,
+        json_deserializer=pydantic_core.from_json,
+        **options,
+    )
+
+
+def _json_text(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

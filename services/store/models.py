@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -74,19 +75,65 @@ class Agreement(Base):
     health: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
+        # What the sweeps, the inbox and the portfolio select by. The lists' own indexes (kind,
+        # end date, text search) are on `agreement_summaries`, which lists read.
         Index("ix_agreements_stage", "stage"),
-        Index("ix_agreements_kind", "kind"),
         Index("ix_agreements_updated_at_id", updated_at.desc(), id.desc()),
         Index("ix_agreements_orgs", "orgs", postgresql_using="gin"),
         Index("ix_agreements_next_deadline_at", "next_deadline_at"),
-        Index("ix_agreements_end_date", "end_date"),
-        Index("ix_agreements_health", "health", postgresql_where=text("health IS NOT NULL")),
-        # Ministry approvers list the few agreements that reached their gate.
+        # Ministry approvers' notifications: the few agreements that reached their gate.
         Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         # The portal lists the few published agreements.
         Index("ix_agreements_published", "published", postgresql_where=text("published")),
+    )
+
+
+class AgreementSummary(Base):
+    """What a list shows of an agreement, and what its filters and search read: the list
+    columns of `agreements`, without the state, in a narrow table of their own. A trigger
+    on `agreements` writes it (migration 2026_12_01_0010), so every writer of the read
+    model keeps it, and a deleted agreement takes its summary along (foreign key).
+
+    Lists read this table only: its rows are a tenth the width of `agreements`' (whose
+    state stays inline, under PostgreSQL's two-kilobyte TOAST threshold), so a page, a
+    filter or a search reads a tenth of the pages.
+    """
+
+    __tablename__ = "agreement_summaries"
+
+    id: Mapped[str] = mapped_column(Text, ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(Text)
+    step_key: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    initiator_org: Mapped[str] = mapped_column(Text)
+    orgs: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    sector: Mapped[str] = mapped_column(Text)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(TZ)
+    ministry_visible: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+    search: Mapped[str] = mapped_column(Text)
+    health: Mapped[str | None] = mapped_column(Text, nullable=True)  # (#13)
+
+    __table_args__ = (
+        Index("ix_agreement_summaries_updated_at_id", updated_at.desc(), id.desc()),
+        Index("ix_agreement_summaries_orgs", "orgs", postgresql_using="gin"),
+        Index("ix_agreement_summaries_stage_updated_at", "stage", updated_at.desc(), id.desc()),
+        Index("ix_agreement_summaries_kind_updated_at", "kind", updated_at.desc(), id.desc()),
+        Index("ix_agreement_summaries_next_deadline_at", "next_deadline_at"),
+        Index("ix_agreement_summaries_end_date", "end_date"),
+        Index("ix_agreement_summaries_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
+        Index("ix_agreement_summaries_health", "health", postgresql_where=text("health IS NOT NULL")),
         # Created by the migration only where the pg_trgm extension is available.
-        Index("ix_agreements_search_trgm", "search", postgresql_using="gin", postgresql_ops={"search": "gin_trgm_ops"}),
+        Index(
+            "ix_agreement_summaries_search_trgm",
+            "search",
+            postgresql_using="gin",
+            postgresql_ops={"search": "gin_trgm_ops"},
+        ),
     )
 
 

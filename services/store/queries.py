@@ -17,12 +17,19 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Text, cast, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
-from services.store.models import Agreement, AgreementEvent, Document, DocumentAttachment, SupersededEvent
+from services.store.models import (
+    Agreement,
+    AgreementEvent,
+    AgreementSummary,
+    Document,
+    DocumentAttachment,
+    SupersededEvent,
+)
 from workflows.contracts.records import Recorder, RecordEventsResult
 from workflows.lifecycle import current_step, initiator, ministry_can_see, party_orgs
 from workflows.lifecycle import events as events_
@@ -31,6 +38,7 @@ from workflows.lifecycle.events import payload_as
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
 
 AGREEMENTS = Agreement.__table__
+SUMMARIES = AgreementSummary.__table__
 EVENTS = AgreementEvent.__table__
 SUPERSEDED = SupersededEvent.__table__
 SUPERSEDED_LOG = structlog.get_logger("pakta.audit")
@@ -68,6 +76,31 @@ class AgreementRecord:
     updated_at: datetime
     state: AgreementState
     health: str | None = None  # (#13)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementListing:
+    """An agreement as a list shows it: its row of `agreement_summaries`, the list columns
+    of the read model (`projection`) without the state."""
+
+    id: str
+    title: str
+    kind: str
+    stage: str
+    step_key: str | None
+    version: int
+    initiator_org: str
+    orgs: list[str]
+    sector: str
+    start_date: date
+    end_date: date | None
+    next_deadline_at: datetime | None
+    ministry_visible: bool
+    updated_at: datetime
+    # The parties' organisations as the recorded state names them (`orgs` above is the
+    # projection's copy, which selects; this one decides who sees the row).
+    party_orgs: list[str]
+    health: str | None = None  # the implementation's health as of the last event (#13)
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,8 +411,16 @@ def projection(state: AgreementState, head: str) -> dict[str, Any]:
 
 
 async def get_agreement(session: AsyncSession, *, agreement_id: str) -> AgreementRecord | None:
-    row = (await session.execute(select(AGREEMENTS).where(AGREEMENTS.c.id == agreement_id))).first()
+    row = (await session.execute(select(*_RECORD_COLUMNS).where(AGREEMENTS.c.id == agreement_id))).first()
     return _agreement(row) if row else None
+
+
+async def agreement_states(session: AsyncSession, *, ids: Sequence[str]) -> dict[str, AgreementState]:
+    """The recorded states of the agreements `ids` (those that exist), by id."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(AGREEMENTS.c.id, _STATE_TEXT).where(AGREEMENTS.c.id.in_(list(ids))))
+    return {row.id: AgreementState.model_validate_json(row.state) for row in rows}
 
 
 async def list_agreements(
@@ -396,14 +437,14 @@ async def list_agreements(
     health: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[AgreementRecord], str | None]:
+) -> tuple[list[AgreementListing], str | None]:
     """A page of agreements, most recently updated first, and the cursor of the next page
     (None on the last). `viewer_orgs=None` sees everything; otherwise the agreements those
     organisations are party to, plus, with `include_ministry_visible`, those that reached
     the ministry's gate. `deadline_before` selects the overdue (pass now), `end_date_before`
     those ending soon; the caller supplies the clock."""
-    a = AGREEMENTS.c
-    query = select(AGREEMENTS)
+    a = SUMMARIES.c
+    query = select(*(a[name] for name in AgreementListing.__dataclass_fields__ if name != "party_orgs"))
     if viewer_orgs is not None:
         visible = a.orgs.overlap(list(viewer_orgs))
         query = query.where(visible | a.ministry_visible if include_ministry_visible else visible)
@@ -425,10 +466,22 @@ async def list_agreements(
         updated_at, last_id = decode_cursor(cursor)
         query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
     limit = max(1, min(limit, MAX_PAGE))
-    rows = (await session.execute(query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1))).all()
-    records = [_agreement(row) for row in rows[:limit]]
+    # The page is chosen from the summaries alone (a subquery with its own plan), then each
+    # of its rows is joined to the parties its recorded state names.
+    page = query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1).subquery("page")
+    recorded_parties = func.jsonb_path_query_array(AGREEMENTS.c.state, _PARTY_ORGS).label("party_orgs")
+    paged = (
+        select(page, recorded_parties)
+        .join_from(page, AGREEMENTS, AGREEMENTS.c.id == page.c.id)
+        .order_by(page.c.updated_at.desc(), page.c.id.desc())
+    )
+    rows = (await session.execute(paged)).all()
+    records = [AgreementListing(**row._asdict()) for row in rows[:limit]]
     more = len(rows) > limit
     return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
+
+
+_PARTY_ORGS = cast(literal("$.parties[*].org"), JSONPATH)  # in the recorded state
 
 
 def encode_cursor(updated_at: datetime, agreement_id: str) -> str:
@@ -449,10 +502,17 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# The state as the text PostgreSQL holds: pydantic reads it straight from JSON, with no
+# Python dicts built on the way (`model_validate_json`).
+_STATE_TEXT = AGREEMENTS.c.state.cast(Text).label("state")
+_RECORD_COLUMNS = [AGREEMENTS.c[name] for name in AgreementRecord.__dataclass_fields__ if name != "state"] + [
+    _STATE_TEXT
+]
+
+
 def _agreement(row: Row[*tuple[Any, ...]]) -> AgreementRecord:
     fields = row._asdict()
-    fields.pop("search")
-    fields["state"] = AgreementState.model_validate(fields["state"])
+    fields["state"] = AgreementState.model_validate_json(fields["state"])
     return AgreementRecord(**fields)
 
 

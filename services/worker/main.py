@@ -52,8 +52,20 @@ def build_worker(
         # Only used by synchronous activities (async ones run on the event loop).
         activity_executor=ThreadPoolExecutor(max_workers=16),
         graceful_shutdown_timeout=timedelta(seconds=10),
-        **worker_options,
+        **{**tuning(settings), **worker_options},
     )
+
+
+def tuning(settings: Settings) -> dict[str, Any]:
+    """The Worker options `PAKTA_WORKER_*` set: concurrency, pollers, sticky cache."""
+    return {
+        "max_concurrent_workflow_tasks": settings.worker_max_workflow_tasks,
+        "max_concurrent_activities": settings.worker_max_activities,
+        "max_concurrent_local_activities": settings.worker_max_local_activities,
+        "max_concurrent_workflow_task_polls": settings.worker_workflow_pollers,
+        "max_concurrent_activity_task_polls": settings.worker_activity_pollers,
+        "max_cached_workflows": settings.worker_cached_workflows,
+    }
 
 
 # Activities get `graceful_shutdown_timeout` to finish; the whole stop never takes longer.

@@ -115,6 +115,12 @@ async def test_ksdpl_runs_every_step_into_implementation(stack: Stack):
     assert snap["step"]["key"] == "persetujuan_menteri"
     # The ministry sees the agreement only now that its gate is open.
     assert (await stack.get(minister, f"/agreements/{aid}")).status_code == 200
+    # ... and lists it, while an approver holding the gate in a ministry the agreement does
+    # not name lists it no more than it reads it.
+    assert aid in [a["id"] for a in (await stack.get(minister, "/agreements?kind=ksdpl")).json()["items"]]
+    elsewhere = stack.user("kemenlu", "approver", gates=["ministry"])
+    assert (await stack.get(elsewhere, f"/agreements/{aid}")).status_code == 404
+    assert aid not in [a["id"] for a in (await stack.get(elsewhere, "/agreements?kind=ksdpl")).json()["items"]]
     snap = await stack.act(minister, aid, {"type": "decide", "gate": "ministry", "outcome": "approve"})
     assert snap["stage"] == "signing" and snap["step"]["key"] == "penandatanganan"
 

@@ -32,9 +32,9 @@ STAGES = set(m.Stage.__args__)  # type: ignore[attr-defined]
 AGREEMENT_ID = "agr-prop"
 EDITED_IN = ["x-academia", "x-gov"]  # organisations a random edit may bring in
 DOCS = [b.doc(f"g{i}") for i in range(3)] + ["0" * 64, "1" * 64]
-# 60 runs of 40 steps per kind keep this file around half a minute (the decider deep-copies
-# the state on every event, ~0.2 ms, and allowed_actions runs every handler); raise it for a
-# deeper search, e.g. PAKTA_PROPERTY_EXAMPLES=1000.
+# 60 runs of 40 steps per kind keep this file around half a minute (every replayed event
+# also checks that the state it was applied to stayed as it was); raise it for a deeper
+# search, e.g. PAKTA_PROPERTY_EXAMPLES=1000.
 EXAMPLES = int(os.environ.get("PAKTA_PROPERTY_EXAMPLES", "60"))
 SETTINGS = settings(
     max_examples=EXAMPLES,

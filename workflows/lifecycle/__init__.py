@@ -41,6 +41,7 @@ from workflows.lifecycle.access import (
     check_may_import,
     ministry_can_see,
     sees_every_agreement,
+    sees_without_the_ministry_gate,
 )
 from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
@@ -154,6 +155,7 @@ __all__ = [
     "publication_of",
     "scope_of",
     "sees_every_agreement",
+    "sees_without_the_ministry_gate",
     "signed_documents",
     "snapshot",
     "stage_for",

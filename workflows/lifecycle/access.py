@@ -206,11 +206,16 @@ def sees_every_agreement(actor: m.Actor) -> bool:
 
 
 def can_see(state: m.AgreementState, actor: m.Actor) -> bool:
-    if sees_every_agreement(actor):
-        return True
-    if actor.org and actor.org in party_orgs(state):
+    if sees_without_the_ministry_gate(actor, party_orgs(state)):
         return True
     return may_decide_gate(state, actor, "ministry") and ministry_can_see(state)
+
+
+def sees_without_the_ministry_gate(actor: m.Actor, orgs: list[str]) -> bool:
+    """`can_see` of an agreement between `orgs` (its `party_orgs`), short of the ministry's
+    approvers: those who see every agreement, and the parties' people. Lists ask it of the
+    parties a page's recorded states name, and `can_see` only of the rows it refuses."""
+    return sees_every_agreement(actor) or bool(actor.org and actor.org in orgs)
 
 
 def ministry_can_see(state: m.AgreementState) -> bool:

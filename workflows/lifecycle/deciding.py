@@ -68,6 +68,8 @@ def decide(
     try:
         run_command(emitter, command)
     except DomainError as error:
+        # A handler refuses before its first event: `allowed_actions` stops there (`Probe`).
+        assert not emitter.events, f"'{command.type}' was refused after its first event"
         # Every refusal says where the agreement stands and what the caller may do instead.
         error.details.setdefault("stage", state.stage)
         error.details.setdefault("allowed_actions", allowed_actions(state, actor, now))

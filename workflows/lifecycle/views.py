@@ -3,13 +3,17 @@ those owed), the running step, the snapshot, and who the agreement waits for.
 
 `allowed_actions` does not restate the rules: it runs `decide`'s own permission check and
 handler on one representative of every command the phase accepts, and offers those that
-pass.
+pass. It stops each handler at its first event (`Probe`): a handler checks every rule
+before it emits (`workflows.lifecycle.handlers`, held by `decide`), so reaching the first
+event is the answer, and the events that would follow are neither built nor applied.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from workflows import messages as m
 from workflows import timeline as t
@@ -33,41 +37,46 @@ from workflows.lifecycle.reading import (
     zone,
 )
 
+_FILLER, _SHA = "-", "0" * 64
+# The representatives that do not depend on the state, built once (commands are never
+# changed by the handlers that read them).
+_BEFORE_DRAFTS: tuple[Any, ...] = (
+    m.Submit(),
+    m.Withdraw(reason=_FILLER),
+    m.Comment(text=_FILLER),
+    m.SubmitDraft(document=_SHA),
+    m.Terminate(reason=_FILLER),
+    # A second document, so `submit_draft` shows even when the latest version holds `_SHA`.
+    m.SubmitDraft(document="1" * 64),
+    *(
+        m.Decide(gate=g, outcome=o, comment=_FILLER)  # type: ignore[arg-type]  # m.GATES holds str
+        for g in m.GATES
+        for o in ("approve", "request_changes", "reject")
+    ),
+)
+_AFTER_DRAFTS: tuple[Any, ...] = (
+    m.StartEvaluation(),
+    m.ProposeAmendment(summary=_FILLER),
+    m.Renew(duration_months=12),
+    m.ExtendDeadline(deadline="step", days=1, reason=_FILLER),
+    m.ExtendDeadline(deadline="evaluation_report", days=1, reason=_FILLER),
+    m.EditChange(summary=_FILLER),
+    m.WithdrawChange(reason=_FILLER),
+    m.SetDprdRequirement(burdens_public=False, budgeted_in_apbd=True),
+    m.Publish(),  # publishing (#12): offered unless the party already publishes without documents
+    m.Unpublish(),
+)
+
 
 def candidate_commands(state: m.AgreementState) -> list[Any]:
     """One representative of every command the decider could accept in this state; the
     decider itself says which of them this actor may send."""
-    filler, sha = "-", "0" * 64
-    out: list[Any] = [
-        m.Edit(title=state.title),
-        m.Submit(),
-        m.Withdraw(reason=filler),
-        m.Comment(text=filler),
-        m.SubmitDraft(document=sha),
-        m.Terminate(reason=filler),
-    ]
-    # A second document, so `submit_draft` shows even when the latest version holds `sha`.
-    out.append(m.SubmitDraft(document="1" * 64))
-    out += [
-        m.Decide(gate=g, outcome=o, comment=filler)  # type: ignore[arg-type]  # m.GATES holds str
-        for g in m.GATES
-        for o in ("approve", "request_changes", "reject")
-    ]
+    filler, sha = _FILLER, _SHA
+    out: list[Any] = [m.Edit(title=state.title), *_BEFORE_DRAFTS]
     for d in state.drafts:
         out.append(m.AcceptDraft(version=d.version))
         out += [m.Sign(version=d.version, method=meth, evidence=sha) for meth in ("electronic", "wet_ink")]
-    out += [
-        m.StartEvaluation(),
-        m.ProposeAmendment(summary=filler),
-        m.Renew(duration_months=12),
-        m.ExtendDeadline(deadline="step", days=1, reason=filler),
-        m.ExtendDeadline(deadline="evaluation_report", days=1, reason=filler),
-        m.EditChange(summary=filler),
-        m.WithdrawChange(reason=filler),
-        m.SetDprdRequirement(burdens_public=False, budgeted_in_apbd=True),
-        m.Publish(),  # publishing (#12): offered unless the party already publishes without documents
-        m.Unpublish(),
-    ]
+    out += _AFTER_DRAFTS
     for evaluation in state.evaluations:
         out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
         out += [
@@ -106,6 +115,17 @@ def plan_candidates(state: m.AgreementState) -> list[Any]:
     return out
 
 
+class _Accepted(Exception):
+    """A probed command reached its first event: every rule before it passed."""
+
+
+class Probe(Emitter):
+    """The emitter `allowed_actions` runs handlers on: the first event ends the handler."""
+
+    def emit(self, payload: BaseModel) -> None:
+        raise _Accepted
+
+
 def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
     """The command types the caller may send now (never `tick`, which only time sends)."""
     allowed: set[str] = set()
@@ -114,9 +134,11 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
         if command.type in allowed or command.type not in accepted_in_phase:
             continue
         try:
-            run_command(Emitter(state, actor, now), command)
+            run_command(Probe(state, actor, now), command)
         except DomainError:
             continue
+        except _Accepted:
+            pass
         allowed.add(command.type)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
 
