@@ -618,4 +618,7 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "agreement_unpublished": _apply_unpublished,
 }
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
+# Events that change nothing but the notices sent: after one, time brings what it brought
+# before but for that notice (`schedule.tick` need not work out what is due again).
+NOTICE_ONLY_EVENT_TYPES: frozenset[str] = frozenset(t for t, apply in _APPLY.items() if apply is _noop)
 assert set(ev.EVENT_PAYLOADS) == APPLIED_EVENT_TYPES, "every event type has an applier and a payload model"
