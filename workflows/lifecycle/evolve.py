@@ -14,6 +14,7 @@ from typing import Any
 
 from workflows import messages as m
 from workflows import timeline as t
+from workflows.lifecycle import bounds
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.plan import merged_activities, merged_obligations
 from workflows.lifecycle.reading import (
@@ -454,6 +455,7 @@ def _apply_progress(s: m.AgreementState, e: m.Event, p: ev.ProgressReported) -> 
             at=e.at,
         )
     )
+    activity.progress = bounds.kept_progress(activity.progress)
 
 
 def _apply_measured(s: m.AgreementState, e: m.Event, p: ev.IndicatorMeasured) -> None:
@@ -469,6 +471,7 @@ def _apply_measured(s: m.AgreementState, e: m.Event, p: ev.IndicatorMeasured) ->
             at=e.at,
         )
     )
+    s.measurements = bounds.kept_measurements(s)
 
 
 def _apply_obligation_settled(s: m.AgreementState, e: m.Event, p: ev.ObligationSettled) -> None:
@@ -494,6 +497,7 @@ def _apply_revision_proposed(s: m.AgreementState, e: m.Event, p: ev.PlanRevision
             accepted_by=[p.org],  # proposing is the proposing party's acceptance
         )
     )
+    s.plan_revisions = bounds.kept_revisions(s.plan_revisions)
 
 
 def _apply_revision_accepted(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionAccepted) -> None:
@@ -524,12 +528,13 @@ def _apply_meeting_scheduled(s: m.AgreementState, e: m.Event, p: ev.MeetingSched
             org=p.org,
         )
     )
+    s.meetings = bounds.kept_meetings(s)
 
 
 def _apply_minutes(s: m.AgreementState, e: m.Event, p: ev.MinutesRecorded) -> None:
     meeting = next(x for x in s.meetings if x.number == p.meeting)
     meeting.minutes, meeting.minutes_by, meeting.minutes_at = p.document, e.actor.sub, e.at
-    s.action_items += [item.model_copy() for item in p.action_items]
+    s.action_items = bounds.kept_action_items(s.action_items + [item.model_copy() for item in p.action_items])
 
 
 def _apply_item_completed(s: m.AgreementState, e: m.Event, p: ev.ActionItemCompleted) -> None:
