@@ -280,3 +280,38 @@ async def test_a_party_cannot_report_on_the_other_partys_activity_nor_attach_its
     assert refused["error"]["code"] == "unknown_document" and refused["error"]["field"] == "evidence.0"
     snap = await stack.act(other, agreement_id, {"type": "report_progress", "activity": "M1-1", "percent": 9})
     assert [len(a["progress"]) for a in snap["activities"]] == [0, 1]
+
+
+async def test_plan_edits_that_would_make_the_agreement_too_large_to_record_are_a_422_and_it_keeps_taking_commands(
+    stack: Stack,
+):
+    # Each edit is under the request limit (1 MiB); together they would make the agreement's
+    # state too large for Temporal to carry across continue-as-new (docs/implementation.md).
+    staff = stack.user("kota-cirebon", "staff")
+    created = await stack.create(staff, proposal(title="Air bersih: rencana aksi yang panjang"))
+    description = "Penyediaan data debit dan tenaga ahli. " * 55
+    obligations = [
+        {"id": f"O{i}", "party": "kota-cirebon", "kind": "data", "description": description, "due_on": "2027-06-30"}
+        for i in range(200)
+    ]
+    deliverables = [f"Laporan {n} " + "x" * 280 for n in range(20)]
+    activities = [
+        {
+            **_PLAN_ACTIVITY,
+            "id": f"A{i}",
+            "party": "kab-kuningan",
+            "starts_on": "2027-03-01",
+            "deliverables": deliverables,
+        }
+        for i in range(60)
+    ]
+    assert len(json.dumps({"command": {"type": "edit", "activities": activities}})) < 1_048_576
+    first = await stack.act(staff, created["id"], {"type": "edit", "obligations": obligations})
+    assert len(first["obligations"]) == 200
+    body = await stack.expect_refused(staff, created["id"], {"type": "edit", "activities": activities}, 422)
+    error = body["error"]
+    assert error["code"] == "agreement_too_large" and error["limit"] == 512 * 1024 < error["size"]
+    assert [part["field"] for part in error["largest"]][:2] == ["obligations", "activities"]
+    assert "uploaded document" in error["message"]
+    after = await stack.act(staff, created["id"], {"type": "edit", "activities": activities[:5]})
+    assert len(after["activities"]) == 5

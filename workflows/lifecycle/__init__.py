@@ -43,6 +43,7 @@ from workflows.lifecycle.access import (
     sees_every_agreement,
     sees_without_the_ministry_gate,
 )
+from workflows.lifecycle.bounds import STATE_BUDGET_BYTES, AgreementTooLarge, state_size
 from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
 from workflows.lifecycle.deciding import check_version, decide
@@ -100,9 +101,11 @@ __all__ = [
     "OWED",
     # who may do what, who sees what
     "PERMISSIONS",
+    "STATE_BUDGET_BYTES",
     # time
     "STEP_DEADLINE_DAYS",
     "TRANSITIONS",
+    "AgreementTooLarge",
     # errors
     "DomainError",
     "InvalidProposal",
@@ -160,6 +163,7 @@ __all__ = [
     "snapshot",
     "stage_for",
     "state_plan_hash",
+    "state_size",
     "step_by_key",
     "step_view",
     "zone",

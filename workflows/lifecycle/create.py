@@ -11,6 +11,7 @@ from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.access import check_creator, check_importer
+from workflows.lifecycle.bounds import check_recordable
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal
 from workflows.lifecycle.evolve import evolve
@@ -57,7 +58,9 @@ def create(
         actor=actor,
         data=ev.dump_payload(payload),
     )
-    check_plan(evolve(None, event))
+    state = evolve(None, event)
+    check_plan(state)
+    check_recordable(state)
     return [event]
 
 

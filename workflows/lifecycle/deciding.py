@@ -3,7 +3,8 @@
 The checks run in this order, and the order is part of the contract (it decides which
 refusal a caller sees): the expected version (412), whether the phase accepts the command
 at all (`TRANSITIONS`, 409), who may send it (`PERMISSIONS`, 403 — a gate decision checks
-first that the gate is open), then the handler's own rules. Every refusal carries the stage
+first that the gate is open), then the handler's own rules, then whether the agreement's state stays recordable
+(`bounds`, 422 `agreement_too_large`). Every refusal carries the stage
 and the caller's allowed actions.
 
 This module sits above `views`, because a refusal says what the caller may do instead.
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from workflows import messages as m
+from workflows.lifecycle.bounds import check_recordable
 from workflows.lifecycle.commands import TRANSITIONS, run_command
 from workflows.lifecycle.create import check_time
 from workflows.lifecycle.emitter import Emitter
@@ -67,6 +69,8 @@ def decide(
     emitter = Emitter(state, actor, now)
     try:
         run_command(emitter, command)
+        if command.type != "tick":  # time is never refused: what it adds is small (docs/implementation.md)
+            check_recordable(emitter.state, state)
     except DomainError as error:
         # A handler refuses before its first event: `allowed_actions` stops there (`Probe`).
         assert not emitter.events, f"'{command.type}' was refused after its first event"

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from workflows import messages as m
 from workflows import timeline as t
+from workflows.lifecycle import bounds
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.plan import merged_activities, merged_obligations
 from workflows.lifecycle.reading import (
@@ -487,6 +488,7 @@ def _apply_progress(s: m.AgreementState, e: m.Event, p: ev.ProgressReported) -> 
             at=e.at,
         )
     )
+    activity.progress = bounds.kept_progress(activity.progress)
 
 
 def _apply_measured(s: m.AgreementState, e: m.Event, p: ev.IndicatorMeasured) -> None:
@@ -502,6 +504,7 @@ def _apply_measured(s: m.AgreementState, e: m.Event, p: ev.IndicatorMeasured) ->
             at=e.at,
         )
     )
+    s.measurements = bounds.kept_measurements(s)
 
 
 def _apply_obligation_settled(s: m.AgreementState, e: m.Event, p: ev.ObligationSettled) -> None:
@@ -527,6 +530,7 @@ def _apply_revision_proposed(s: m.AgreementState, e: m.Event, p: ev.PlanRevision
             accepted_by=[p.org],  # proposing is the proposing party's acceptance
         )
     )
+    s.plan_revisions = bounds.kept_revisions(s.plan_revisions)
 
 
 def _apply_revision_accepted(s: m.AgreementState, e: m.Event, p: ev.PlanRevisionAccepted) -> None:
@@ -557,12 +561,13 @@ def _apply_meeting_scheduled(s: m.AgreementState, e: m.Event, p: ev.MeetingSched
             org=p.org,
         )
     )
+    s.meetings = bounds.kept_meetings(s)
 
 
 def _apply_minutes(s: m.AgreementState, e: m.Event, p: ev.MinutesRecorded) -> None:
     meeting = next(x for x in s.meetings if x.number == p.meeting)
     meeting.minutes, meeting.minutes_by, meeting.minutes_at = p.document, e.actor.sub, e.at
-    s.action_items += [item.model_copy() for item in p.action_items]
+    s.action_items = bounds.kept_action_items(s.action_items + [item.model_copy() for item in p.action_items])
 
 
 def _apply_item_completed(s: m.AgreementState, e: m.Event, p: ev.ActionItemCompleted) -> None:
@@ -714,4 +719,7 @@ _CHANGES_IN_PLACE: dict[str, tuple[str, ...]] = {
 }
 assert set(_CHANGES_IN_PLACE) <= set(_APPLY), "in-place changes are declared for known event types"
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}
+# Events that change nothing but the notices sent: after one, time brings what it brought
+# before but for that notice (`schedule.tick` need not work out what is due again).
+NOTICE_ONLY_EVENT_TYPES: frozenset[str] = frozenset(t for t, apply in _APPLY.items() if apply is _noop)
 assert set(ev.EVENT_PAYLOADS) == APPLIED_EVENT_TYPES, "every event type has an applier and a payload model"

@@ -3,7 +3,7 @@ reports due, scheduled and final evaluations, expiry reminders and expiry.
 
 `notices` lists everything time will make happen in a state, `due_notices` what has come
 and was not sent yet, `next_wakeup` when the workflow's timer should next send a `tick`;
-the `tick` handler turns what is due into events, one notice at a time. Time is always an
+the `tick` handler turns what is due into events, one notice at a time, in order. Time is always an
 argument: the decider reads no clock. Date arithmetic lives in `workflows.timeline`.
 """
 
@@ -15,6 +15,7 @@ from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import NothingDue
+from workflows.lifecycle.evolve import NOTICE_ONLY_EVENT_TYPES
 from workflows.lifecycle.plan_time import implementation_notices
 from workflows.lifecycle.reading import (
     current_step,
@@ -26,7 +27,11 @@ from workflows.lifecycle.reading import (
 )
 
 STEP_DEADLINE_DAYS = t.STEP_DEADLINE_DAYS
-TICK_LIMIT = 100  # notices one tick handles at most (each changes the state)
+TICK_LIMIT = 100  # notices one tick handles at most (one event each, one more for an opening)
+# Notices that change the state (an evaluation opening or escalating) one tick handles at
+# most: what is due is worked out again after each. Openings pile up when a worker was down
+# for long; the rest waits for the next tick, which the workflow sends at once.
+TICK_CHANGES_LIMIT = 10
 
 
 def notices(state: m.AgreementState) -> list[t.Notice]:
@@ -175,19 +180,29 @@ def next_wakeup(state: m.AgreementState) -> datetime | None:
 
 
 def tick(e: Emitter, cmd: m.Tick) -> None:
-    """Handle what is due, one notice at a time: each changes the state (a reminder is
-    sent, an evaluation opens), so what is due is recomputed after each."""
-    handled = 0
-    while handled < TICK_LIMIT:
-        pending = due_notices(e.state, e.now)
-        if not pending:
-            break
+    """Handle what is due, oldest first, at most `TICK_LIMIT` notices (the workflow ticks
+    again at once while more is due). Working out what is due means every notice of the
+    plan and the timeline, so it is done once, and again only after a notice whose event
+    changes more than the notices sent (an evaluation opening or escalating, the agreement
+    expiring): after a reminder or an escalation that only tells, what is due is the same
+    but for it. The events are those of handling one notice at a time, recomputing after
+    each. At most `TICK_CHANGES_LIMIT` notices that change the state keep a tick light
+    whatever has piled up."""
+    pending = due_notices(e.state, e.now)
+    if not pending:
+        raise NothingDue("Nothing is due yet.", next_wakeup=(w.isoformat() if (w := next_wakeup(e.state)) else None))
+    handled = changed = 0
+    while pending and handled < TICK_LIMIT:
         notice = pending[0]
-        handled += 1
+        changes_state = notice.kind not in NOTICE_ONLY_EVENT_TYPES
+        if changes_state and changed == TICK_CHANGES_LIMIT:
+            break
+        pending, handled = pending[1:], handled + 1
         if notice.kind == "evaluation_opened":
             e.emit_as("notice_due", {"notice": notice.key, "kind": notice.kind})
             e.open_evaluation(final=notice.data["final"], origin=notice.data["origin"])
         else:
             e.emit_as(notice.kind, {"notice": notice.key, **notice.data})
-    if not handled:
-        raise NothingDue("Nothing is due yet.", next_wakeup=(w.isoformat() if (w := next_wakeup(e.state)) else None))
+        if changes_state:
+            changed += 1
+            pending = due_notices(e.state, e.now)

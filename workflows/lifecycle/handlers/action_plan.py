@@ -11,6 +11,7 @@ from workflows import messages as m
 from workflows.lifecycle import events as ev
 from workflows.lifecycle import plan as p
 from workflows.lifecycle.access import acting_party, is_initiator_staff
+from workflows.lifecycle.bounds import next_number
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition, NotAllowed
 from workflows.lifecycle.reading import local_today, party_orgs
@@ -148,7 +149,7 @@ def propose_plan_revision(e: Emitter, cmd: m.ProposePlanRevision) -> None:
     _check_revision(e.state, cmd.activities, field="activities")
     e.emit(
         ev.PlanRevisionProposed(
-            number=len(e.state.plan_revisions) + 1, summary=cmd.summary, activities=cmd.activities, org=party.org
+            number=next_number(e.state.plan_revisions), summary=cmd.summary, activities=cmd.activities, org=party.org
         )
     )
 

@@ -8,6 +8,7 @@ from workflows import messages as m
 from workflows.lifecycle import events as ev
 from workflows.lifecycle import plan as p
 from workflows.lifecycle.access import acting_party
+from workflows.lifecycle.bounds import next_number
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition, NotAllowed
 from workflows.lifecycle.reading import party_orgs
@@ -26,7 +27,7 @@ def schedule_meeting(e: Emitter, cmd: m.ScheduleMeeting) -> None:
     participants = list(dict.fromkeys(cmd.participants))
     e.emit(
         ev.MeetingScheduled(
-            number=len(e.state.meetings) + 1,
+            number=next_number(e.state.meetings),
             title=cmd.title,
             at=cmd.at.isoformat(),
             place=cmd.place,
