@@ -69,13 +69,22 @@ def decide(
     emitter = Emitter(state, actor, now)
     try:
         run_command(emitter, command)
-        if command.type != "tick":  # time is never refused: what it adds is small (docs/implementation.md)
-            check_recordable(emitter.state, state)
     except DomainError as error:
         # A handler refuses before its first event: `allowed_actions` stops there (`Probe`).
         assert not emitter.events, f"'{command.type}' was refused after its first event"
-        # Every refusal says where the agreement stands and what the caller may do instead.
-        error.details.setdefault("stage", state.stage)
-        error.details.setdefault("allowed_actions", allowed_actions(state, actor, now))
-        raise
+        raise _explained(error, state, actor, now) from None
+    if command.type != "tick":  # time is never refused: what it adds is small (docs/implementation.md)
+        try:
+            # The size of what the events make, known only once they are made: the one
+            # refusal that comes after them (`allowed_actions` does not foresee it).
+            check_recordable(emitter.state, state)
+        except DomainError as error:
+            raise _explained(error, state, actor, now) from None
     return emitter.events
+
+
+def _explained(error: DomainError, state: m.AgreementState, actor: m.Actor, now: datetime) -> DomainError:
+    """Every refusal says where the agreement stands and what the caller may do instead."""
+    error.details.setdefault("stage", state.stage)
+    error.details.setdefault("allowed_actions", allowed_actions(state, actor, now))
+    return error
