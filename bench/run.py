@@ -113,6 +113,10 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
 
         if args.list_n > 0:
             results["reads"] = await reads_leg(stack, args.list_n, args.reads)
+        if args.sleepers > 0:
+            from bench.sleepers import sleepers_leg
+
+            results["sleepers"] = await sleepers_leg(stack, regions, args.sleepers, idle_s=args.idle_s)
     finally:
         note("stopping the stack")
         await stop_stack(stack)
@@ -185,6 +189,12 @@ def _summary(results: dict[str, Any], clients: int) -> str:
             f"GET /agreements p50 {r['list']['p50_ms']} p99 {r['list']['p99_ms']} ms; "
             f"GET /agreements/{{id}} p50 {r['get']['p50_ms']} p99 {r['get']['p99_ms']} ms"
         )
+    if "sleepers" in results:
+        s = results["sleepers"]
+        lines.append(
+            f"{s['agreements']:,} agreements asleep on timers: worker RSS MB {s['worker_rss_mb']}; "
+            f"CPU % of a core over {s['idle_s']:.0f} s idle: {s['idle_cpu_percent_by_process']}"
+        )
     if "dev_ready_s" in results:
         lines.append(f"`pakta dev` ready: {results['dev_ready_s']}")
     return "\n".join(lines)
@@ -200,6 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--apis", type=int, default=1, help="`pakta api` processes; clients spread over them (1)")
     parser.add_argument("--list-n", type=int, default=100_000, help="agreements loaded for the reads; 0 skips them")
     parser.add_argument("--reads", type=int, default=1000, help="requests per read measure (1000)")
+    parser.add_argument(
+        "--sleepers", type=int, default=0, help="also create and submit N agreements, then measure the idle stack (0)"
+    )
+    parser.add_argument("--idle-s", type=float, default=30.0, help="how long the sleepers' stack idles (30)")
     parser.add_argument("--dev-ready", action="store_true", help="also time `pakta dev` from start to ready, twice")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default .bench/results-<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's data dir and logs")

@@ -25,7 +25,7 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     run = subprocess.run(
         [
             *(sys.executable, "-m", "bench.run", "--agreements", "2", "--clients", "2", "--single", "1"),
-            *("--list-n", "200", "--reads", "20", "--out", str(out)),
+            *("--list-n", "200", "--reads", "20", "--sleepers", "3", "--idle-s", "1", "--out", str(out)),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -53,5 +53,8 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
     assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1
     assert results["reads"]["list"]["count"] == 20 and results["reads"]["get"]["count"] == 20
+    sleepers = results["sleepers"]
+    assert sleepers["agreements"] == 3 and sleepers["worker_rss_mb"]["worker-1"] > 0
+    assert "worker-1" in sleepers["idle_cpu_percent_by_process"]
     # Every server the bench started has stopped with it.
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
