@@ -977,6 +977,9 @@ class AgreementState(Message):
     value: int | None = None
     procedure: ProcedureRef
     stage: Stage = "draft"
+    # When the agreement entered its stage: a public fact (the portal's open data dates its
+    # releases by it); None for agreements whose stage has not changed since it was added.
+    stage_since: datetime | None = None
     step_index: int | None = None
     gates: list[GateSlot] = Field(default_factory=list)
     drafts: list[Draft] = Field(default_factory=list)

@@ -68,6 +68,8 @@ def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
     notice = getattr(payload, "notice", None)
     if notice is not None:  # brought by a tick: the notice is sent
         new.notices_sent.append(notice)
+    if new.stage != state.stage:
+        new.stage_since = event.at
     new.seq, new.version, new.updated_at = event.seq, event.version, event.at
     return new
 
