@@ -478,6 +478,8 @@ def _apply_obligation_settled(s: m.AgreementState, e: m.Event, p: ev.ObligationS
     obligation.status = "fulfilled" if p.outcome == "fulfilled" else "missed"
     obligation.note, obligation.evidence = p.note, list(p.evidence)
     obligation.settled_by, obligation.settled_at = e.actor.sub, e.at
+    if p.settled_on is not None:  # imported: settled on paper, on that day
+        obligation.settled_at = t.office_time(p.settled_on, zone(s))
 
 
 def _revision(s: m.AgreementState, number: int) -> m.PlanRevision:
