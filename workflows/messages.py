@@ -294,15 +294,36 @@ class Proposal(Message):
         return sorted(set(value), reverse=True)
 
 
+class ImportedSettlement(Message):
+    """An obligation of an imported plan already settled on paper: fulfilled, or missed
+    (saying why), on the day it was."""
+
+    obligation: PlanId
+    outcome: Literal["fulfilled", "missed"]
+    settled_on: AgreementDate
+    note: LongText | None = None
+
+
+class ImportedProgress(Message):
+    """How far an activity of an imported plan was last reported done, as of the import."""
+
+    activity: PlanId
+    percent: int = Field(ge=0, le=100)
+    note: LongText | None = None
+
+
 class ImportRecord(Message):
     """An agreement signed before Pakta (on paper), brought in already in force: its
-    historical dates and the scanned signed text as evidence."""
+    historical dates and the scanned signed text as evidence; with an action plan, what
+    of it was already settled or done (`settled`, `progress`)."""
 
     ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     proposal: Proposal
     signed_on: AgreementDate
     document: Sha256  # the signed text (a scan), uploaded first with POST /documents
     method: SignMethod = "wet_ink"
+    settled: list[ImportedSettlement] = Field(default_factory=list, max_length=MAX_PLAN_ITEMS)
+    progress: list[ImportedProgress] = Field(default_factory=list, max_length=MAX_PLAN_ITEMS)
 
 
 # ---------------------------------------------------------------- commands (actions)
@@ -977,6 +998,9 @@ class AgreementState(Message):
     value: int | None = None
     procedure: ProcedureRef
     stage: Stage = "draft"
+    # When the agreement entered its stage: a public fact (the portal's open data dates its
+    # releases by it); None for agreements whose stage has not changed since it was added.
+    stage_since: datetime | None = None
     step_index: int | None = None
     gates: list[GateSlot] = Field(default_factory=list)
     drafts: list[Draft] = Field(default_factory=list)

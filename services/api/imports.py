@@ -4,7 +4,8 @@ mistake at once — and nothing is imported until the whole batch is right.
 
 With their action plan (#13), the CSV form is several sheets sent together
 (multipart/form-data): `agreements` as above, and `goals`, `obligations` and `activities`,
-one row per plan item keyed by the agreement's `ref` (docs/implementation.md#import)."""
+one row per plan item keyed by the agreement's `ref` (docs/implementation.md#import); an
+obligation's row may say it was already settled, an activity's how far it was done."""
 
 from __future__ import annotations
 
@@ -62,7 +63,19 @@ REQUIRED_CSV = (
 # The plan's sheets: their columns, and the columns each row must fill.
 PLAN_SHEETS: dict[str, tuple[str, ...]] = {
     "goals": ("ref", "scheme", "code", "text"),
-    "obligations": ("ref", "id", "party", "kind", "description", "amount", "source", "due_on"),
+    "obligations": (
+        "ref",
+        "id",
+        "party",
+        "kind",
+        "description",
+        "amount",
+        "source",
+        "due_on",
+        "status",
+        "settled_on",
+        "note",
+    ),
     "activities": (
         "ref",
         "id",
@@ -75,8 +88,12 @@ PLAN_SHEETS: dict[str, tuple[str, ...]] = {
         "indicators",
         "budget",
         "milestones",
+        "percent",
     ),
 }
+# Cells of a plan sheet that say what was done on paper, not what was planned: they go to
+# the record's `settled` and `progress` (an ImportedSettlement, an ImportedProgress).
+_WORK = {"obligations": ("status", "settled_on", "note"), "activities": ("percent",)}
 REQUIRED_PLAN: dict[str, tuple[str, ...]] = {
     "goals": ("ref", "scheme", "code"),
     "obligations": ("ref", "id", "party", "kind", "description", "due_on"),
@@ -145,18 +162,35 @@ def rows_from_sheets(sheets: dict[str, bytes]) -> list[dict[str, Any]]:
             f"missing: {'agreements' if 'agreements' not in sheets else 'none'}, unknown: {unknown or 'none'}."
         )
     rows = rows_from_csv(sheets["agreements"])
-    by_ref = {str(row.get("ref")): row["proposal"] for row in rows if row.get("ref")}
+    by_ref = {str(row.get("ref")): row for row in rows if row.get("ref")}
     for name, columns in PLAN_SHEETS.items():
         if name not in sheets:
             continue
         for number, cells in enumerate(_sheet(sheets[name], name, columns, REQUIRED_PLAN[name]), start=2):
-            proposal = by_ref.get(cells.get("ref", ""))
-            if proposal is None:
+            record = by_ref.get(cells.get("ref", ""))
+            if record is None:
                 raise BatchError(
                     f"{name} line {number}: no agreement with ref '{cells.get('ref', '')}' in the agreements sheet."
                 )
-            proposal.setdefault(name, []).append(_plan_item(name, cells))
+            work = {k: cells.pop(k) for k in _WORK.get(name, ()) if k in cells}
+            record["proposal"].setdefault(name, []).append(_plan_item(name, cells))
+            _add_work(record, name, cells.get("id", ""), work)
     return rows
+
+
+def _add_work(record: dict[str, Any], sheet: str, item: str, work: dict[str, str]) -> None:
+    """An obligation's `status` (fulfilled or missed, with `settled_on` and `note`) and an
+    activity's `percent`, as the record's `settled` and `progress`. An obligation with no
+    status (or `open`) and neither date nor note is not settled; a date or a note without a
+    status is not dropped, the record refuses it (outcome)."""
+    status = work.get("status") or "open"
+    if sheet == "obligations" and (status != "open" or work.get("settled_on") or work.get("note")):
+        settled = {"obligation": item, "outcome": status, "settled_on": work.get("settled_on")}
+        if work.get("note"):
+            settled["note"] = work["note"]
+        record.setdefault("settled", []).append(settled)
+    if sheet == "activities" and work.get("percent"):
+        record.setdefault("progress", []).append({"activity": item, "percent": work["percent"]})
 
 
 def _plan_item(sheet: str, cells: dict[str, str]) -> dict[str, Any]:

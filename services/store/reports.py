@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.models import Agreement, AgreementEvent
@@ -63,7 +63,9 @@ async def signed_agreements(
     effective = a.state["effective_date"].astext
     query = (
         select(a.id, a.stage, a.state)
-        .where(literal(org) == any_(a.orgs), effective.is_not(None))
+        # `orgs @> ARRAY[org]` is what the GIN index ix_agreements_orgs answers;
+        # `org = ANY(orgs)` would read every agreement.
+        .where(a.orgs.contains([org]), effective.is_not(None))
         .order_by(effective, a.id)
         .limit(limit)
     )

@@ -201,3 +201,72 @@ async def test_sheets_other_than_the_plan_s_are_refused(stack: Stack):
     assert resp.status_code == 422 and "agreements required" in resp.json()["error"]["message"]
     resp = await import_sheets(stack, admin, {"agreements": "ref\n", "budgets": "ref\n"})
     assert resp.status_code == 422 and "'budgets'" in resp.json()["error"]["message"]
+
+
+def settled_sheets(org: str, scan: str) -> dict[str, str]:
+    """The plan's sheets of an agreement signed 60 days ago whose first obligation fell due
+    on paper and was fulfilled, and whose activity was reported 40% done."""
+    sheets = plan_sheets(org, scan, day(-60))
+    sheets["obligations"] = (
+        "ref,id,party,kind,description,amount,source,due_on,status,settled_on,note\n"
+        f"RA/1,O1,{org},funds,Dana hibah riset,750000000,apbd,{day(-30)},fulfilled,{day(-35)},SP2D terbit\n"
+        f"RA/1,O2,{org}-univ,staff,Sepuluh peneliti,,,{day(200)},,,\n"
+    )
+    activities = sheets["activities"].splitlines()
+    sheets["activities"] = f"{activities[0]},percent\n{activities[1]},40\n"
+    return sheets
+
+
+async def test_csv_sheets_carry_what_was_settled_and_done_on_paper(stack: Stack):
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan settled plan {org}\n")
+    resp = await import_sheets(stack, admin, settled_sheets(org, scan))
+    assert resp.status_code == 200, resp.text
+    agreement_id = resp.json()["imported"][0]["id"]
+    plan = (await stack.get(admin, f"/agreements/{agreement_id}/action-plan")).json()
+    (o1, o2) = plan["obligations"]
+    assert (o1["status"], o1["note"], o1["settled_at"][:10]) == ("fulfilled", "SP2D terbit", day(-35))
+    assert o2["status"] == "open"
+    assert plan["activities"][0]["percent_done"] == 40
+    assert plan["health"]["status"] == "on_track"  # O1 fell due, but it was fulfilled on paper
+
+
+async def test_json_import_carries_settlements_and_progress_and_refuses_unknown_items(stack: Stack):
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan settled json {org}\n")
+    obligation = {"id": "O1", "party": org, "kind": "data", "description": "Data penduduk", "due_on": day(-30)}
+    activity = {
+        "id": "A1",
+        "name": "Integrasi data",
+        "party": org,
+        "responsible": "Kepala Dinas",
+        "starts_on": day(-60),
+        "ends_on": day(100),
+    }
+    paper = record(
+        "PKS/S1",
+        initiator=org,
+        start=day(-60),
+        months=24,
+        signed_on=day(-60),
+        document=scan,
+        obligations=[obligation],
+        activities=[activity],
+    )
+    missed = {"obligation": "O1", "outcome": "missed", "settled_on": day(-20), "note": "Data tidak dikirim"}
+    wrong = {**paper, "settled": [{**missed, "obligation": "O7"}]}
+    refused = await stack.http.post("/agreements/import", json=[wrong], headers=stack.auth(admin))
+    assert refused.status_code == 422, refused.text
+    (row,) = refused.json()["error"]["rows"]
+    assert row["errors"][0]["loc"] == ["settled"] and "O7" in row["errors"][0]["message"]
+    assert (await stack.get(admin, f"/agreements?org={org}")).json()["items"] == []
+
+    right = {**paper, "settled": [missed], "progress": [{"activity": "A1", "percent": 35}]}
+    resp = await stack.http.post("/agreements/import", json=[right], headers=stack.auth(admin))
+    assert resp.status_code == 200, resp.text
+    plan = (await stack.get(admin, f"/agreements/{resp.json()['imported'][0]['id']}/action-plan")).json()
+    assert [(o["status"], o["note"]) for o in plan["obligations"]] == [("missed", "Data tidak dikirim")]
+    assert plan["activities"][0]["percent_done"] == 35
+    assert [r["ref"] for r in plan["health"]["reasons"]] == ["O1"]  # missed, as it was on paper

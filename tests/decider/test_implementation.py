@@ -15,6 +15,7 @@ import pytest
 from tests import builders as b
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.notify.rules import notifications_for
 
 NOW = b.NOW
 JABAR, JATENG = b.INITIATOR, b.REGION
@@ -349,6 +350,69 @@ def test_an_imported_agreement_does_not_chase_its_past_on_paper() -> None:
     state = b.replay(L.import_agreement(record, b.operator(), at("2027-08-01"), "agr-imported"))
     assert not [n for n in L.notices(state) if "O1@" in n.key or "O2@" in n.key]
     assert [n for n in L.notices(state) if "A1@" in n.key]  # still running: chased
+
+
+def imported_with_its_work(**work: Any) -> m.ImportRecord:
+    return m.ImportRecord.model_validate(
+        {
+            "ref": "PKS/1",
+            "signed_on": "2026-12-20",
+            "document": b.doc("scan"),
+            "proposal": b.planned_proposal(start_date="2026-12-20").model_dump(mode="json"),
+            **work,
+        }
+    )
+
+
+def test_an_imported_plan_carries_what_was_settled_and_done_on_paper_so_its_health_is_true() -> None:
+    bare = b.replay(L.import_agreement(imported_with_its_work(), b.operator(), at("2027-08-01"), "agr-imported"))
+    before = L.health(bare, at("2027-08-01"))
+    assert before is not None and before.status == "off_track"  # O1 and O2 fell due unsettled, A1 at 0%
+    record = imported_with_its_work(
+        settled=[
+            {"obligation": "O1", "outcome": "fulfilled", "settled_on": "2027-06-20"},
+            {"obligation": "O2", "outcome": "missed", "settled_on": "2027-04-02", "note": "Data belum tersedia"},
+        ],
+        progress=[{"activity": "A1", "percent": 60, "note": "Menurut laporan triwulan II"}],
+    )
+    events = L.import_agreement(record, b.operator(), at("2027-08-01"), "agr-imported")
+    assert b.types(events) == [
+        "agreement_created",
+        "agreement_imported",
+        "obligation_settled",
+        "obligation_settled",
+        "progress_reported",
+    ]
+    assert {e.version for e in events[1:]} == {1}  # one command: the import
+    state = b.replay(events)
+    o1, o2, _ = state.obligations
+    assert (o1.status, o2.status, o2.note) == ("fulfilled", "missed", "Data belum tersedia")
+    assert o1.settled_at == datetime.fromisoformat("2027-06-20T02:00:00+00:00")  # 09:00 WIB, the day on paper
+    assert state.activities[0].percent == 60 and state.activities[0].progress[0].at == at("2027-08-01")
+    after = L.health(state, at("2027-08-01"))
+    assert after is not None and [r.ref for r in after.reasons] == ["O2"]  # only the obligation really missed
+    assert not [n for n in L.notices(state) if "O1" in n.key or "O2" in n.key]
+    settled = [e for e in events if e.type == "obligation_settled"]
+    assert all(notifications_for(e, state) == [] for e in settled)  # history, not news
+
+
+@pytest.mark.parametrize(
+    ("work", "field"),
+    [
+        ({"settled": [{"obligation": "O9", "outcome": "fulfilled", "settled_on": "2027-06-20"}]}, "settled"),
+        ({"settled": [{"obligation": "O1", "outcome": "fulfilled", "settled_on": "2026-12-01"}]}, "settled"),
+        ({"settled": [{"obligation": "O1", "outcome": "fulfilled", "settled_on": "2027-08-02"}]}, "settled"),
+        ({"settled": [{"obligation": "O2", "outcome": "missed", "settled_on": "2027-04-02"}]}, "settled"),
+        ({"progress": [{"activity": "A1", "percent": 10}, {"activity": "A1", "percent": 20}]}, "progress"),
+        ({"progress": [{"activity": "O1", "percent": 10}]}, "progress"),
+    ],
+)
+def test_an_import_refuses_work_on_items_the_plan_lacks_outside_the_term_or_without_a_reason(
+    work: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(L.InvalidProposal) as refused:
+        L.import_agreement(imported_with_its_work(**work), b.operator(), at("2027-08-01"), "agr-imported")
+    assert refused.value.details["field"] == field
 
 
 # ---------------------------------------------------------------- health and evaluations

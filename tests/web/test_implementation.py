@@ -325,7 +325,9 @@ async def test_a_proposal_carries_goals_obligations_and_activities_added_row_by_
     await page.fill("#f-activities-1-indicators", "Sampah terolah")
     await page.fill("#f-activities-1-budget", "50000000")
     await visits.record(page, "proposal-plan")
-    await page.click("form.proposal button[type=submit].primary")
+    # From the keyboard: a click aimed before the page settles back to desktop width after
+    # the screenshots can land on "add an activity", just above the button.
+    await page.locator("form.proposal button[type=submit].primary").press("Enter")
     await page.wait_for_url(re.compile(r"/ui/agreements/[0-9a-f-]{36}\?done=create$"))
     agreement_id = page.url.split("/ui/agreements/")[1].split("?")[0]
     snapshot = (await web.api(web.user(province, "staff"), "GET", f"/agreements/{agreement_id}")).json()
@@ -398,3 +400,102 @@ async def test_the_implementation_speaks_the_readers_language(web: LiveStack, or
     assert "Action plan" in english.text and "At risk" in english.text and "Clean water and sanitation" in english.text
     assert "1 March 2026" in english.text and "Rencana aksi" not in english.text
     await client.aclose()
+
+
+async def test_a_party_proposes_a_plan_revision_from_its_form_within_the_budget(web: LiveStack, browser, orgs):
+    province, regency = orgs
+    agreement_id = await imported_with_plan(web, province, regency)
+    visits = Visits(web)
+    staff = web.user(province, "staff")
+    page = await signed_in_page(browser, web, staff, f"/ui/agreements/{agreement_id}")
+    await page.click("#revise-plan")
+    await page.wait_for_url(re.compile(rf"/ui/agreements/{agreement_id}/plan/revise$"))
+    # The plan in force fills the rows, the regency's budget of A1 with it.
+    await expect(page.locator("#f-activities-1-id")).to_have_value("A2")
+    await expect(page.locator("#f-activities-0-budget")).to_have_value("300000000")
+    await expect(page.locator("fieldset.plan-goals")).to_have_count(0)  # a revision is the activities alone
+    await page.fill("#f-summary", "Survei diperpanjang; sosialisasi ditambah.")
+    await page.fill("#f-activities-1-ends_on", "2027-05-31")
+    await page.click("#add-activities")
+    await page.fill("#f-activities-2-id", "A3")
+    await page.fill("#f-activities-2-name", "Sosialisasi tarif")
+    await page.fill("#f-activities-2-party", province)
+    await page.fill("#f-activities-2-responsible", "Biro Perekonomian")
+    await page.fill("#f-activities-2-starts_on", "2027-04-01")
+    await page.fill("#f-activities-2-ends_on", "2027-06-30")
+    # Spending the province never planned is an addendum's, not a revision's: the decider says so.
+    await page.fill("#f-activities-2-budget", "25000000")
+    await page.click("button[data-action=propose_plan_revision]")
+    await expect(page.locator("div.error[role=alert]")).to_contain_text("addendum")
+    await visits.record(page, "plan-revise-refused")
+    await page.fill("#f-activities-2-budget", "")
+    await visits.record(page, "plan-revise")
+    await page.locator("button[data-action=propose_plan_revision]").press("Enter")  # as above
+    await page.wait_for_url(re.compile(rf"/ui/agreements/{agreement_id}\?done=propose_plan_revision"))
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    (revision,) = snapshot["plan_revisions"]
+    assert (revision["status"], revision["summary"]) == ("open", "Survei diperpanjang; sosialisasi ditambah.")
+    proposed = {a["id"]: a for a in revision["activities"]}
+    assert set(proposed) == {"A1", "A2", "A3"} and proposed["A2"]["ends_on"] == "2027-05-31"
+    assert proposed["A1"]["budget"] == [{"party": regency, "amount": 300_000_000, "source": "apbd"}]
+    # One revision at a time: the form is no longer offered, and its address says why.
+    await expect(page.locator("#revise-plan")).to_have_count(0)
+    again = await (await web.signed_in_client(staff)).get(f"/ui/agreements/{agreement_id}/plan/revise")
+    assert again.status_code == 409
+    await refuse_without_csrf(web, visits, staff)
+    await page.context.close()
+
+
+async def test_initiating_staff_edit_the_plan_during_negotiation_from_its_form(web: LiveStack, browser, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    body = plan_proposal(province, regency) | {"start_date": "2027-02-01"}
+    body["activities"][0] |= {"starts_on": "2027-03-01", "ends_on": "2027-12-31"}
+    body["activities"][1] |= {"starts_on": "2027-04-01", "ends_on": "2027-06-30"}
+    body["activities"][1]["budget"] = [
+        {"party": province, "amount": 10_000_000},
+        {"party": regency, "amount": 5_000_000},
+    ]
+    created = await web.api(staff, "POST", "/agreements", json=body)
+    assert created.status_code == 201, created.text
+    agreement_id = created.json()["id"]
+    assert (await web.api(staff, "POST", f"/agreements/{agreement_id}/actions", json={"type": "submit"})).is_success
+    for org in (province, regency):
+        decided = await web.api(
+            web.user(org, "approver", gates=("review",)),
+            "POST",
+            f"/agreements/{agreement_id}/actions",
+            json={"type": "decide", "gate": "review", "outcome": "approve"},
+        )
+        assert decided.status_code == 200, decided.text
+    visits = Visits(web)
+    partner = await web.signed_in_client(web.user(regency, "staff"))
+    assert (await partner.get(f"/ui/agreements/{agreement_id}/plan/edit")).status_code == 409  # initiator's staff only
+    page = await signed_in_page(browser, web, staff, f"/ui/agreements/{agreement_id}")
+    assert await stage_of(page) == "negotiation"
+    await expect(page.locator("#revise-plan")).to_have_count(0)  # nothing in force to revise yet
+    await page.click("#edit-plan")
+    await page.wait_for_url(re.compile(rf"/ui/agreements/{agreement_id}/plan/edit$"))
+    await expect(page.locator("#f-goals-0-code")).to_have_value("RPJMD-3.2")
+    await expect(page.locator("#f-activities-1-cofunding")).to_have_value(f"{regency}:5000000:apbd")
+    # An obligation due after the term ends: the decider's refusal stands next to the field.
+    await page.fill("#f-obligations-0-due_on", "2031-01-01")
+    await page.click("button[data-action=edit_plan]")
+    await expect(page.locator("#e-obligations-0-due_on")).to_be_visible()
+    await visits.record(page, "plan-edit-refused")
+    await page.fill("#f-obligations-0-due_on", "2027-09-01")
+    await page.fill("#f-activities-0-milestones", "Desain selesai; Uji tekanan")
+    await visits.record(page, "plan-edit")
+    await page.locator("button[data-action=edit_plan]").press("Enter")  # as above
+    await page.wait_for_url(re.compile(rf"/ui/agreements/{agreement_id}\?done=edit_plan"))
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert snapshot["obligations"][0]["due_on"] == "2027-09-01"
+    assert snapshot["activities"][0]["milestones"] == ["Desain selesai", "Uji tekanan"]
+    assert snapshot["activities"][1]["budget"] == [  # the co-funding kept
+        {"party": province, "amount": 10_000_000, "source": "apbd"},
+        {"party": regency, "amount": 5_000_000, "source": "apbd"},
+    ]
+    assert [(g["scheme"], g["code"]) for g in snapshot["goals"]] == [("sdg", "6.1"), ("regional", "RPJMD-3.2")]
+    await refuse_without_csrf(web, visits, staff)
+    await partner.aclose()
+    await page.context.close()

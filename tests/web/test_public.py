@@ -172,6 +172,13 @@ async def test_the_portal_shows_only_what_a_party_published_and_unpublishing_rem
     await anonymous.aclose()
 
 
+async def test_the_open_data_links_to_the_public_url_whatever_host_the_request_names(web: LiveStack):
+    async with httpx.AsyncClient(base_url=web.base_url, headers={"Host": "portal.attacker.test"}) as client:
+        package = (await client.get("/public/ocds.json")).json()
+    assert package["uri"] == f"{web.settings.public_url.rstrip('/')}/public/ocds.json"
+    assert "attacker" not in json.dumps(package)
+
+
 def test_the_ocds_schema_refuses_a_release_that_breaks_it():
     validator = ocds_validator()
     bad = {"version": "1.1", "releases": [{"ocid": "x", "id": "x-1", "date": "2027-01-01T00:00:00Z", "tag": []}]}

@@ -100,9 +100,59 @@ def import_agreement(
             next_evaluation_on=following,
         )
     )
+    _imported_work(emitter, record, today)
     if end <= today:
         emitter.emit(ev.AgreementExpired(end_date=end, imported=True))
     return events + emitter.events
+
+
+def _imported_work(emitter: Emitter, record: m.ImportRecord, today: date) -> None:
+    """What of an imported plan was done on paper: obligations settled (on a day between
+    the signing and the import; a missed one says why) and activities' last reported
+    percentages, as of the import. Each item once, and only items of the plan."""
+    obligations = {o.id: o for o in record.proposal.obligations}
+    activities = {a.id: a for a in record.proposal.activities}
+    for field, ids, known in (
+        ("settled", [s.obligation for s in record.settled], obligations),
+        ("progress", [p.activity for p in record.progress], activities),
+    ):
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InvalidProposal(f"The plan has no item {', '.join(unknown)}.", field=field, ref=record.ref)
+        if len(set(ids)) != len(ids):
+            raise InvalidProposal("Each item of the plan is settled or reported once.", field=field, ref=record.ref)
+    for settled in record.settled:
+        if not record.signed_on <= settled.settled_on <= today:
+            raise InvalidProposal(
+                f"Obligation {settled.obligation} was settled between the signing and today.",
+                field="settled",
+                ref=record.ref,
+            )
+        if settled.outcome == "missed" and not settled.note:
+            raise InvalidProposal(
+                f"Missed obligation {settled.obligation} says why (note).", field="settled", ref=record.ref
+            )
+        emitter.emit(
+            ev.ObligationSettled(
+                obligation=settled.obligation,
+                outcome=settled.outcome,
+                note=settled.note,
+                evidence=[],  # the signed scan is the import's evidence
+                org=obligations[settled.obligation].party,
+                settled_on=settled.settled_on,
+            )
+        )
+    for reported in record.progress:
+        emitter.emit(
+            ev.ProgressReported(
+                activity=reported.activity,
+                org=activities[reported.activity].party,
+                percent=reported.percent,
+                milestone=None,
+                note=reported.note,
+                evidence=[],
+            )
+        )
 
 
 def check_proposal(kind: str, parties: list[m.Party]) -> None:

@@ -427,6 +427,7 @@ class ObligationSettled(EventPayload):
     note: str | None
     evidence: list[str]
     org: str
+    settled_on: date | None = None  # settled on paper before an import: the day it was
 
 
 class PlanRevisionProposed(EventPayload):

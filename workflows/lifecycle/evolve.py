@@ -71,6 +71,8 @@ def evolve(state: m.AgreementState | None, event: m.Event) -> m.AgreementState:
     notice = getattr(payload, "notice", None)
     if notice is not None:  # brought by a tick: the notice is sent
         new.notices_sent = [*new.notices_sent, notice]
+    if new.stage != state.stage:
+        new.stage_since = event.at
     new.seq, new.version, new.updated_at = event.seq, event.version, event.at
     return new
 
@@ -512,6 +514,8 @@ def _apply_obligation_settled(s: m.AgreementState, e: m.Event, p: ev.ObligationS
     obligation.status = "fulfilled" if p.outcome == "fulfilled" else "missed"
     obligation.note, obligation.evidence = p.note, list(p.evidence)
     obligation.settled_by, obligation.settled_at = e.actor.sub, e.at
+    if p.settled_on is not None:  # imported: settled on paper, on that day
+        obligation.settled_at = t.office_time(p.settled_on, zone(s))
 
 
 def _revision(s: m.AgreementState, number: int) -> m.PlanRevision:

@@ -393,6 +393,8 @@ def _plan_escalated(e: m.Event, s: m.AgreementState) -> Told:
 
 
 def _obligation_settled(e: m.Event, s: m.AgreementState) -> Told:
+    if "settled_on" in e.data:  # settled on paper and imported: history, not news
+        return []
     if e.data.get("outcome") == "missed":
         return _each(parties(s, ("staff",)), "obligation_missed", **e.data)
     return _each(initiator_staff(s), "obligation_fulfilled", **e.data)

@@ -123,7 +123,9 @@ async def import_agreements(
         try:
             lifecycle.import_agreement(record, actor, now, "check")
         except lifecycle.DomainError as error:
-            errors.append({"loc": ["proposal"], "message": error.message})
+            field = error.details.get("field")  # the record's `settled` or `progress`, else its proposal
+            loc = field if field in ("settled", "progress") else "proposal"
+            errors.append({"loc": [loc], "message": error.message})
         if record.document not in known:
             errors.append(
                 {"loc": ["document"], "message": "upload the signed text first, as your organisation (POST /documents)"}

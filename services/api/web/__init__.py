@@ -21,7 +21,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from services.api.web import lists, oidc, pdf, plan, public, register, reports, rollup, routes
+    from services.api.web import lists, oidc, pdf, plan, plan_edit, public, register, reports, rollup, routes
     from services.api.web.pages import error_page, standalone_session
 
     app.include_router(oidc.router)
@@ -32,6 +32,7 @@ def install(app: FastAPI) -> None:
     app.include_router(register.router)
     app.include_router(routes.router)
     app.include_router(plan.router)
+    app.include_router(plan_edit.router)
     app.include_router(public.router)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
 

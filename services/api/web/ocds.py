@@ -5,6 +5,8 @@ the value); `tests/web/test_public.py` validates the output with the standard's 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -36,6 +38,28 @@ TENDER_STATUS = {
 CONTRACT_STATUS = {"implementation": "active", "expired": "terminated", "terminated": "terminated"}
 
 
+def last_public_fact(state: m.AgreementState) -> datetime:
+    """The moment of the latest fact the portal shows: a publication, the stage entered, a
+    signature, an amendment or renewal signed, an evaluation concluded. Comments, drafts
+    and the implementation's work are private and never move it (the agreement's own
+    `updated_at` would tell the portal's readers when something private happened)."""
+    moments = [p.at for p in state.publications]
+    moments += [s.at for s in state.signatures if s.scope == ""]
+    moments += [a.signed_at for a in state.amendments]
+    moments += [e.concluded_at for e in state.evaluations if e.concluded_at is not None]
+    if state.stage_since is not None:
+        moments.append(state.stage_since)
+    # A published agreement always has a publication; the creation is the floor otherwise.
+    return max(moments, default=state.created_at)
+
+
+def _release_id(ocid: str, release: dict[str, Any]) -> str:
+    """A release's id names its content: the same public facts give the same id, whatever
+    private commands came between, and any change the portal shows gives a new one."""
+    content = json.dumps(release, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{ocid}-{hashlib.sha256(content.encode()).hexdigest()[:16]}"
+
+
 def ocds_release(state: m.AgreementState, base_url: str) -> dict[str, Any]:
     """One agreement as an OCDS release: the initiator as buyer, the partners as suppliers
     (the closest roles of the standard's codelist), the procedure as the tender, the signed
@@ -55,8 +79,7 @@ def ocds_release(state: m.AgreementState, base_url: str) -> dict[str, Any]:
     tag = ["planning"] if state.stage == "review" else ["tender"]
     release: dict[str, Any] = {
         "ocid": ocid,
-        "id": f"{ocid}-{state.version}",
-        "date": _moment(state.updated_at),
+        "date": _moment(last_public_fact(state)),
         "tag": tag,
         "initiationType": "tender",
         "language": "id",
@@ -108,14 +131,16 @@ def ocds_release(state: m.AgreementState, base_url: str) -> dict[str, Any]:
                 ],
             }
         ]
-    return release
+    return {"id": _release_id(ocid, release), **release}
 
 
 def ocds_package(states: list[m.AgreementState], base_url: str) -> dict[str, Any]:
+    """The portal's package; `base_url` is `PAKTA_PUBLIC_URL`, never the request's Host
+    header, which whoever sends the request chooses."""
     return {
         "uri": f"{base_url.rstrip('/')}/public/ocds.json",
         "version": "1.1",
-        "publishedDate": _moment(max((s.updated_at for s in states), default=datetime.now(UTC))),
+        "publishedDate": _moment(max((last_public_fact(s) for s in states), default=datetime.now(UTC))),
         "publisher": {"name": "Pakta"},
         "releases": [ocds_release(s, base_url) for s in states],
     }

@@ -32,6 +32,7 @@ ROW_FIELDS = {
         "milestones",
         "budget",
         "source",
+        "cofunding",
     ),
 }
 MAX_DECISIONS = 5  # decision rows on the minutes form
@@ -110,6 +111,17 @@ def obligation_rows(form: FormData) -> list[dict[str, Any]]:
     return rows
 
 
+def _cofunding(value: str | None) -> list[dict[str, Any]]:
+    """Other parties' budget lines written as `party:amount` or `party:amount:source`,
+    separated by semicolons (as the import's sheet has them)."""
+    lines = []
+    for part in _list(value):
+        party, _, rest = part.partition(":")
+        amount, _, source = rest.partition(":")
+        lines.append({"party": party.strip(), "amount": _int(amount.strip()), "source": source.strip() or "apbd"})
+    return lines
+
+
 def activity_rows(form: FormData) -> list[dict[str, Any]]:
     rows = []
     for i in row_indices(form, "activities"):
@@ -120,6 +132,7 @@ def activity_rows(form: FormData) -> list[dict[str, Any]]:
             if amount is None
             else [{"party": party, "amount": amount, "source": _text(form, f"activities-{i}-source") or "apbd"}]
         )
+        budget += _cofunding(_text(form, f"activities-{i}-cofunding"))
         rows.append(
             {
                 "id": _text(form, f"activities-{i}-id") or "",
@@ -209,6 +222,9 @@ def plan_values_of(state: m.AgreementState | None) -> dict[str, Any]:
             f"activities-{i}-milestones": "; ".join(a.milestones),
             f"activities-{i}-budget": "" if own is None else str(own.amount),
             f"activities-{i}-source": own.source if own else "apbd",
+            f"activities-{i}-cofunding": "; ".join(
+                f"{b.party}:{b.amount}:{b.source}" for b in a.budget if b is not own
+            ),
         }
     values["rows"] = {
         "goals": len(regional) + 1,

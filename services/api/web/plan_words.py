@@ -120,6 +120,23 @@ PLAN_ID: dict[str, str] = {
     "Add a regional target": "Tambah sasaran daerah",
     "Add an obligation": "Tambah kewajiban",
     "Add an activity": "Tambah kegiatan",
+    "Budget of other parties (party:amount:source, separated by ;)": (
+        "Anggaran pihak lain (pihak:jumlah:sumber, pisahkan dengan ;)"
+    ),
+    # the plan's own forms: editing it in negotiation, proposing a revision
+    "Not now": "Belum dapat dilakukan",
+    "The agreement does not take this from you now.": "Perjanjian ini tidak menerima tindakan ini dari Anda saat ini.",
+    "Summary of the revision": "Ringkasan revisi",
+    "The whole list of activities as it should be: change dates, add or split activities within each party's "
+    "budget. Every party accepts the revision before it applies; spending more, another owner for an activity "
+    "under way or dropping one with progress needs an addendum.": (
+        "Seluruh daftar kegiatan sebagaimana mestinya: ubah tanggal, tambah atau pecah kegiatan dalam anggaran "
+        "masing-masing pihak. Setiap pihak menerima revisi sebelum berlaku; menambah belanja, mengganti pemilik "
+        "kegiatan yang sedang berjalan atau menghapus kegiatan yang sudah ada kemajuannya memerlukan adendum."
+    ),
+    "The plan is part of the text being negotiated: once it is saved, the latest version is submitted anew.": (
+        "Rencana aksi bagian dari naskah yang dirundingkan: setelah disimpan, versi terakhir diajukan kembali."
+    ),
     # the PDF summary
     "Progress of the action plan": "Kemajuan rencana aksi",
 }

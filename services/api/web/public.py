@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.access import may_manage
-from services.api.deps import SessionDep
+from services.api.deps import SessionDep, SettingsDep
 from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
@@ -197,8 +197,8 @@ async def public_document(
 
 
 @router.get("/public/ocds.json")
-async def ocds(request: Request, session: SessionDep) -> Response:
-    package = ocds_package(await store.published_agreements(session), str(request.base_url))
+async def ocds(session: SessionDep, settings: SettingsDep) -> Response:
+    package = ocds_package(await store.published_agreements(session), settings.public_url)
     return JSONResponse(package, headers={"Access-Control-Allow-Origin": "*"})
 
 

@@ -1,5 +1,5 @@
 """Server-drawn SVG: the lifecycle diagram of an agreement's procedure and the chart of its
-indicators' achievement. The diagram is drawn from the procedure data
+indicators' achievement (evaluations and measurements). The diagram is drawn from the procedure data
 (`workflows.procedures`) and the decider's tables (`lifecycle.TRANSITIONS`, `stage_for`), so
 it shows what the decider enforces and cannot drift from it."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
 from services.api.web.i18n import Translator
@@ -148,10 +149,41 @@ def achievement_series(state: m.AgreementState) -> dict[str, list[tuple[int, flo
     return series
 
 
+MEASUREMENTS_SHOWN = 6  # the latest per indicator: the chart stays readable over a long term
+
+
+def measurement_series(state: m.AgreementState) -> dict[str, list[tuple[date, float]]]:
+    """Per indicator, the latest measurements the parties recorded (#13), by the day
+    measured (the later record of a day wins)."""
+    series: dict[str, dict[date, float]] = {i.name: {} for i in state.indicators}
+    for measurement in sorted(state.measurements, key=lambda x: (x.measured_on, x.at)):
+        if measurement.indicator in series:
+            series[measurement.indicator][measurement.measured_on] = measurement.value
+    return {name: sorted(days.items())[-MEASUREMENTS_SHOWN:] for name, days in series.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Bar:
+    kind: str  # "evaluation" or "measurement": the bar's class, and its colour when short
+    label: str
+    value: float
+
+
+def _bars(state: m.AgreementState, tr: Translator) -> dict[str, list[_Bar]]:
+    evaluations = achievement_series(state)
+    measurements = measurement_series(state)
+    return {
+        i.name: [_Bar("evaluation", f"#{n}", v) for n, v in evaluations[i.name]]
+        + [_Bar("measurement", tr.date(d), v) for d, v in measurements[i.name]]
+        for i in state.indicators
+    }
+
+
 def achievement_svg(state: m.AgreementState, tr: Translator) -> str | None:
-    """Bars of each indicator's achievement per evaluation against its target (the line at
-    100 %). None when nothing has been reported yet."""
-    series = achievement_series(state)
+    """Bars of each indicator's achievement against its target (the line at 100 %): at
+    each evaluation with reports (solid), and as the parties measured it between them
+    (blue, the latest few). None when nothing has been reported or measured yet."""
+    series = _bars(state, tr)
     if not any(series.values()):
         return None
     targets = {i.name: i for i in state.indicators}
@@ -164,7 +196,7 @@ def achievement_svg(state: m.AgreementState, tr: Translator) -> str | None:
         f'aria-labelledby="chart-title"><title id="chart-title">{escape(tr.t("Achievement against target"))}</title>'
     ]
     y = 10
-    for name, points in series.items():
+    for name, bars in series.items():
         indicator = targets[name]
         parts.append(
             f'<text x="0" y="{y + 12}" font-size="12" font-weight="600" fill="#1b1f24">'
@@ -174,14 +206,14 @@ def achievement_svg(state: m.AgreementState, tr: Translator) -> str | None:
             f'<text x="0" y="{y + 26}" font-size="10" fill="#5b6470">{escape(tr.t("Target"))} '
             f"{escape(tr.number(indicator.target))} {escape(indicator.unit)}</text>"
         )
-        for number, achieved in points or [(0, 0.0)]:
-            ratio = achieved / indicator.target if indicator.target else 0.0
+        for bar in bars or [_Bar("none", "", 0.0)]:
+            ratio = bar.value / indicator.target if indicator.target else 0.0
             width = max(1.0, min(ratio, 1.5) / 1.5 * scale_w)
-            colour = "#1e7b34" if ratio >= 1 else "#b06b00"
-            label = f"#{number}: {tr.number(round(ratio * 100))} %" if number else "—"
+            colour = "#1e7b34" if ratio >= 1 else ("#2b5fa8" if bar.kind == "measurement" else "#b06b00")
+            label = f"{bar.label}: {tr.number(round(ratio * 100))} %" if bar.label else "—"
             parts.append(
-                f'<rect x="{left}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{colour}">'
-                f"<title>{escape(label)} ({escape(tr.number(achieved))} {escape(indicator.unit)})</title></rect>"
+                f'<rect class="{bar.kind}" x="{left}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{colour}">'
+                f"<title>{escape(label)} ({escape(tr.number(bar.value))} {escape(indicator.unit)})</title></rect>"
             )
             parts.append(
                 f'<text x="{left + width + 4:.1f}" y="{y + 12}" font-size="11" fill="#1b1f24">{escape(label)}</text>'
