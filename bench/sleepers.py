@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bench.accounting import cpu_seconds, spent
-from bench.legs import Tokens, _expect
+from bench.legs import Tokens, _deliveries_settled, _expect
 from bench.procedure import Pair, proposal
 from bench.progress import Bar, note
 from bench.stack import BenchStack
@@ -56,8 +56,11 @@ async def sleepers_leg(
         finally:
             bar.close()
     created_s = time.perf_counter() - started
-    note(f"sleepers: {count:,} asleep; the stack now idles for {idle_s:.0f} s")
-    await asyncio.sleep(5)  # deliveries of the submissions settle
+    # The submissions' notifications (mail and webhooks to every party) are delivered
+    # first: the idle window starts once nothing has arrived for a few seconds.
+    note(f"sleepers: {count:,} asleep; waiting for their notifications to be delivered")
+    await _deliveries_settled(stack, quiet_s=5.0, limit_s=900.0)
+    note(f"sleepers: the stack now idles for {idle_s:.0f} s")
     roots = stack.processes()
     before = cpu_seconds(roots)
     await asyncio.sleep(idle_s)
