@@ -1,0 +1,121 @@
+"""Recordings of workflow tasks that history never held, when the task after them saw the
+same history length: an Update's speculative task is kept in the Temporal server's memory
+only, so when the whole stack dies with it, its retry runs at the very same length. The
+rows of the task that started later win; the answers that showed the lost rows are
+forgotten with them, so a retry under the same Idempotency-Key performs the command again.
+
+(Found by `tests/stack/test_faults.py`'s whole-stack kill: an agreement stayed at
+`negotiation v4`, its driver replayed a stored 409 `record_conflict` forever.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.store import idempotency, queries
+from services.store.db import session_scope
+from tests.builders import NOW, party, proposal, replay, run, staff
+from tests.readmodel import events_of
+from tests.readmodel import row as agreement
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.contracts.records import Recorder
+
+RUN = "run-lost"
+LENGTH = 34  # the history length the lost task and its retry both saw
+LOST_TASK_STARTED = datetime(2026, 12, 1, 18, 18, 31, tzinfo=UTC)
+RETRY_STARTED = LOST_TASK_STARTED + timedelta(seconds=8)  # after the stack came back
+
+
+def task(started: datetime | None, length: int = LENGTH) -> Recorder:
+    return Recorder(run_id=RUN, history_length=length, task_started_at=started)
+
+
+async def record_as(sessionmaker, recorder: Recorder, state: m.AgreementState, events: list[m.Event]):
+    async with session_scope(sessionmaker) as session:
+        return await queries.append_events(session, state=state, events=events, recorder=recorder)
+
+
+async def a_lost_comment(sessionmaker, lost_task: Recorder):
+    """An agreement whose last recorded rows — a comment — come from `lost_task`, which never
+    completed; and the command its retry decides instead under the same seq (a submit:
+    what history will hold)."""
+    prop = proposal([party("jabar", "initiator"), party("jateng")], "ksdd")
+    created = L.create(prop, staff("jabar"), NOW, f"agr-{uuid.uuid4()}")
+    state = replay(created)
+    await record_as(sessionmaker, task(None, length=3), state, created)
+    lost_state, lost = run(state, staff("jabar"), m.Comment(text="Tercatat, lalu server Temporal mati"))
+    await record_as(sessionmaker, lost_task, lost_state, lost)
+    truth_state, truth = run(state, staff("jabar"), m.Submit(), NOW + timedelta(minutes=1))
+    return (lost_state, lost), (truth_state, truth)
+
+
+async def test_a_task_lost_with_the_server_gives_way_to_its_retry_at_the_same_history_length(sessionmaker):
+    _, (truth_state, truth) = await a_lost_comment(sessionmaker, task(LOST_TASK_STARTED))
+    result = await record_as(sessionmaker, task(RETRY_STARTED), truth_state, truth)
+    assert result.superseded == 1 and result.inserted == len(truth)
+    trail = await events_of(sessionmaker, truth_state.id)
+    assert [e.type for e in trail][1:] == [e.type for e in truth]
+    assert (await agreement(sessionmaker, truth_state.id)).stage == "review"
+    async with sessionmaker() as session:
+        [apart] = await queries.list_superseded(session, agreement_id=truth_state.id)
+    assert (apart["type"], apart["task_started_at"], apart["superseded_by_task_started_at"]) == (
+        "comment_added",
+        LOST_TASK_STARTED,
+        RETRY_STARTED,
+    )
+
+
+async def test_the_task_that_started_first_writing_late_never_displaces_the_later_ones_rows(sessionmaker):
+    # The later task recorded first; the earlier one, stalled, writes after: it is the stale one.
+    _, (truth_state, truth) = await a_lost_comment(sessionmaker, task(RETRY_STARTED))
+    with pytest.raises(queries.ChainConflict, match="newer task"):
+        await record_as(sessionmaker, task(LOST_TASK_STARTED), truth_state, truth)
+    assert [e.type for e in await events_of(sessionmaker, truth_state.id)][-1] == "comment_added"
+
+
+@pytest.mark.parametrize("unknown", ["row", "recorder"])
+async def test_at_the_same_length_a_task_without_its_start_does_not_supersede(sessionmaker, unknown):
+    """Rows recorded before tasks noted their start (and recorders that do not say) keep the
+    old rule: only a longer history is newer."""
+    lost_task, retry = (task(None), task(RETRY_STARTED)) if unknown == "row" else (task(LOST_TASK_STARTED), task(None))
+    _, (truth_state, truth) = await a_lost_comment(sessionmaker, lost_task)
+    with pytest.raises(queries.ChainConflict):
+        await record_as(sessionmaker, retry, truth_state, truth)
+
+
+async def remember(sessionmaker, key: str, *, agreement_id: str, version: int) -> None:
+    async with session_scope(sessionmaker) as session:
+        await idempotency.remember_response(
+            session,
+            scope="jabar/staf@jabar",
+            key=key,
+            fingerprint="f" * 64,
+            status=200,
+            body={"id": agreement_id, "version": version},
+            etag=f'"{version}"',
+            expired_before=NOW - timedelta(days=365),
+            agreement_id=agreement_id,
+            version=version,
+        )
+
+
+async def stored(sessionmaker, key: str) -> idempotency.StoredResponse | None:
+    async with sessionmaker() as session:
+        return await idempotency.find_response(
+            session, scope="jabar/staf@jabar", key=key, since=NOW - timedelta(days=365)
+        )
+
+
+async def test_superseding_a_recording_forgets_the_answers_that_showed_it_so_a_retry_performs_again(sessionmaker):
+    (lost_state, _), (truth_state, truth) = await a_lost_comment(sessionmaker, task(LOST_TASK_STARTED))
+    before, showed_lost = f"create-{uuid.uuid4()}", f"comment-{uuid.uuid4()}"
+    await remember(sessionmaker, before, agreement_id=truth_state.id, version=lost_state.version - 1)
+    await remember(sessionmaker, showed_lost, agreement_id=truth_state.id, version=lost_state.version)
+    await record_as(sessionmaker, task(RETRY_STARTED), truth_state, truth)
+    assert await stored(sessionmaker, showed_lost) is None  # the retry reaches the workflow again
+    kept = await stored(sessionmaker, before)  # history holds what it showed
+    assert kept is not None and kept.body["version"] == lost_state.version - 1
