@@ -11,18 +11,24 @@ forgotten with them, so a retry under the same Idempotency-Key performs the comm
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import pytest_asyncio
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from services.store import idempotency, queries
 from services.store.db import session_scope
+from services.store.roles import grant_application_role
+from services.worker.activities.records import RecordActivities
 from tests.builders import NOW, party, proposal, replay, run, staff
 from tests.readmodel import events_of
 from tests.readmodel import row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
-from workflows.contracts.records import Recorder
+from workflows.contracts.records import Recorder, RecordEventsInput
 
 RUN = "run-lost"
 LENGTH = 34  # the history length the lost task and its retry both saw
@@ -119,3 +125,36 @@ async def test_superseding_a_recording_forgets_the_answers_that_showed_it_so_a_r
     assert await stored(sessionmaker, showed_lost) is None  # the retry reaches the workflow again
     kept = await stored(sessionmaker, before)  # history holds what it showed
     assert kept is not None and kept.body["version"] == lost_state.version - 1
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def as_the_application(pg) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A sessionmaker connected as a role with exactly the application's rights
+    (services/store/roles.py), as the worker runs under `pakta dev` and in production."""
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    superuser = create_async_engine(pg.url)
+    async with superuser.begin() as connection:
+        await connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+    await superuser.dispose()
+    await grant_application_role(pg.url, role)
+    engine = create_async_engine(make_url(pg.url).set(username=role))
+    try:
+        yield async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_application_role_may_do_all_that_superseding_does(as_the_application):
+    """Moving rows apart, detaching, dropping the outbox's unsent deliveries and forgetting
+    stored answers — the recording that supersedes does it all in its transaction, as the
+    worker's role (a DELETE on `deliveries` it was not granted stuck the fault run's
+    recording, retried until the driver's deadline)."""
+    records = RecordActivities(as_the_application)
+    (lost_state, lost), (truth_state, truth) = await a_lost_comment(as_the_application, task(LOST_TASK_STARTED))
+    answer = f"comment-{uuid.uuid4()}"
+    await remember(as_the_application, answer, agreement_id=lost_state.id, version=lost_state.version)
+    result = await records.record_events(
+        RecordEventsInput(state=truth_state, events=truth, recorder=task(RETRY_STARTED), plan_notifications=True)
+    )
+    assert result.superseded == len(lost) and result.inserted == len(truth)
+    assert await stored(as_the_application, answer) is None
