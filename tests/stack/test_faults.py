@@ -132,8 +132,10 @@ async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_da
     finally:
         for task in tasks:
             task.cancel()
-        await stack.stop(signal.SIGINT)
-        (data_dir / "restarted-stack.log").write_text(stack.output)
+        try:
+            await stack.stop(signal.SIGINT)
+        finally:
+            (data_dir / "restarted-stack.log").write_text(stack.output)
 
 
 async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_database(topology: Topology):
