@@ -21,7 +21,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store import idempotency
+from services.store import idempotency, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
 from services.store.models import Agreement, AgreementEvent, Document, DocumentAttachment, SupersededEvent
 from workflows.contracts.records import Recorder, RecordEventsResult
@@ -302,11 +302,13 @@ async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int,
         ],
     )
     await session.execute(EVENTS.delete().where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq))
-    # What the superseded rows attached is attached no more (history decides anew), and the
-    # answers that showed their versions are no longer true: a retry must perform again.
+    # What the superseded rows attached is attached no more (history decides anew), their
+    # notifications announce what did not happen, and the answers that showed their
+    # versions are no longer true: a retry must perform again.
     await session.execute(
         ATTACHMENTS.delete().where(ATTACHMENTS.c.agreement_id == agreement_id, ATTACHMENTS.c.seq >= seq)
     )
+    await outbox.forget_superseded(session, agreement_id=agreement_id, event_ids=[row["id"] for row in stale])
     forgotten = await idempotency.forget_answers_from(
         session, agreement_id=agreement_id, version=min(row["version"] for row in stale)
     )

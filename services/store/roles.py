@@ -15,12 +15,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 APPEND_ONLY = ("agreement_events", "superseded_events")
 # Rows the application deletes: a superseded task's rows (the trigger lets a row leave
 # agreement_events only once its copy stands in superseded_events), what they attached and
-# the outbox deliveries not sent yet that announced them, a contact, a webhook endpoint,
-# idempotency keys past their retention or whose answer showed superseded rows.
+# the notifications that announced them (unsent deliveries, inbox rows and their reads), a
+# contact, a webhook endpoint, idempotency keys past their retention or whose answer showed
+# superseded rows.
 DELETED_BY_THE_APPLICATION = (
     "agreement_events",
     "document_attachments",
     "deliveries",
+    "notifications",
+    "notification_reads",
     "contacts",
     "webhook_endpoints",
     "idempotency_keys",

@@ -158,3 +158,47 @@ async def test_the_application_role_may_do_all_that_superseding_does(as_the_appl
     )
     assert result.superseded == len(lost) and result.inserted == len(truth)
     assert await stored(as_the_application, answer) is None
+
+
+async def notifications_of(sessionmaker, event_id: str) -> list[tuple[str, str]]:
+    async with sessionmaker() as session:
+        inbox = await session.execute(
+            text("SELECT event_type, audience_key FROM notifications WHERE event_id = :id"), {"id": event_id}
+        )
+        logged = await session.execute(text("SELECT count(*) FROM deliveries WHERE event_id = :id"), {"id": event_id})
+        return [(row.event_type, row.audience_key) for row in inbox] + [("deliveries", str(logged.scalar_one()))]
+
+
+async def test_the_notifications_of_superseded_events_go_with_them_and_their_seq_is_announced_anew(
+    as_the_application,
+):
+    """Even when a `resync`, which records and plans nothing, supersedes them: the inbox
+    must not announce a comment that history never held, nor keep its place from the
+    submit history holds under the same event id."""
+    records = RecordActivities(as_the_application)
+
+    async def record(state, events, recorder, *, plan=True):
+        return await records.record_events(
+            RecordEventsInput(state=state, events=events, recorder=recorder, plan_notifications=plan)
+        )
+
+    prop = proposal([party("jabar", "initiator"), party("jateng")], "ksdd")
+    created = L.create(prop, staff("jabar"), NOW, f"agr-{uuid.uuid4()}")
+    state = replay(created)
+    await record(state, created, task(None, length=3))
+    lost_state, lost = run(state, staff("jabar"), m.Comment(text="Tercatat, lalu server Temporal mati"))
+    await record(lost_state, lost, task(LOST_TASK_STARTED))
+    announced = await notifications_of(as_the_application, lost[0].id)
+    assert {kind for kind, _ in announced} == {"comment_added", "deliveries"}
+
+    resynced = await record(state, [], task(RETRY_STARTED), plan=False)
+    assert resynced.superseded == len(lost)
+    assert await notifications_of(as_the_application, lost[0].id) == [("deliveries", "0")]
+
+    truth_state, truth = run(state, staff("jabar"), m.Submit(), NOW + timedelta(minutes=1))
+    assert truth[0].id == lost[0].id  # ids derive from the agreement and the seq
+    await record(truth_state, truth, task(RETRY_STARTED, length=LENGTH + 4))
+    assert {kind for kind, _ in await notifications_of(as_the_application, truth[0].id)} == {
+        "agreement_submitted",
+        "deliveries",
+    }
