@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, RowMapping, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,8 +251,8 @@ def may_supersede(recorded: RecordedBy, recorder: Recorder | None) -> bool:
     return recorded.run_id == recorder.continued_run_id
 
 
-def _recorded_by(row: Any) -> RecordedBy:
-    return RecordedBy(row.run_id, row.history_length, row.task_started_at)
+def _recorded_by(row: RowMapping) -> RecordedBy:
+    return RecordedBy(row["run_id"], row["history_length"], row["task_started_at"])
 
 
 async def _all_give_way(session: AsyncSession, agreement_id: str, seq: int, recorder: Recorder | None) -> bool:
@@ -261,7 +261,7 @@ async def _all_give_way(session: AsyncSession, agreement_id: str, seq: int, reco
             EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq
         )
     )
-    return all(may_supersede(_recorded_by(row), recorder) for row in rows)
+    return all(may_supersede(_recorded_by(row), recorder) for row in rows.mappings())
 
 
 async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
@@ -276,7 +276,7 @@ async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int,
         .all()
     )
     for row in stale:
-        if not may_supersede(RecordedBy(row["run_id"], row["history_length"], row["task_started_at"]), recorder):
+        if not may_supersede(_recorded_by(row), recorder):
             raise ChainConflict(
                 f"Seq {row['seq']} of {agreement_id} is already recorded with different content by a newer task."
             )
