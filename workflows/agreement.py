@@ -343,11 +343,16 @@ class AgreementWorkflow:
     # ------------------------------------------------------------ helpers
 
     def _recorder(self) -> records.Recorder:
-        """Who records: this run at its current history length. A task that fails after
-        recording adds to history, so its retry — or the next task — records as newer."""
+        """Who records: this run at its current history length, in the task started at
+        `workflow.now()`. A later task records as newer: a longer history, or — when the task
+        before left no trace in history (lost with the server, or a retried failing task) —
+        the same length but a later start."""
         info = workflow.info()
         return records.Recorder(
-            run_id=info.run_id, history_length=info.get_current_history_length(), continued_run_id=info.continued_run_id
+            run_id=info.run_id,
+            history_length=info.get_current_history_length(),
+            continued_run_id=info.continued_run_id,
+            task_started_at=workflow.now(),
         )
 
     def _receipt(self) -> Receipt:

@@ -96,7 +96,14 @@ async def perform(
             await idempotency.remember(edge.sessionmaker, keyed, status=error.status, body=error.to_body(), etag=None)
         raise
     body = snapshot.model_dump(mode="json")
-    twin = await idempotency.remember(edge.sessionmaker, keyed, status=200, body=body, etag=etag(snapshot.version))
+    twin = await idempotency.remember(
+        edge.sessionmaker,
+        keyed,
+        status=200,
+        body=body,
+        etag=etag(snapshot.version),
+        shows=(snapshot.id, snapshot.version),
+    )
     if twin is not None:
         return twin
     return snapshot

@@ -10,7 +10,10 @@ header) and Stripe's practice have it:
 
 What is stored is what the decider and the workflow answered — the snapshot, or a refusal
 (4xx). A 5xx or 503 is not stored: retrying it may well succeed. The command itself is
-applied once in any case: its Temporal update id derives from the same scope and key.
+applied once in any case: its Temporal update id derives from the same scope and key. A
+stored success is forgotten in the transaction that supersedes the recording it showed
+(Temporal's history does not hold it), so a retry performs the command again rather than
+being told it happened.
 """
 
 from __future__ import annotations
@@ -89,9 +92,12 @@ async def remember(
     status: int,
     body: dict[str, Any],
     etag: str | None,
+    shows: tuple[str, int] | None = None,
 ) -> JSONResponse | None:
     """Store this response as the key's first; if a concurrent twin stored first, its
-    response (or, for another request, the refusal) is what the caller gets."""
+    response (or, for another request, the refusal) is what the caller gets. A success
+    `shows` an agreement at a version: if that version's recording is superseded, the
+    answer is forgotten with it (services.store.queries) and a retry performs again."""
     async with session_scope(sessionmaker) as session:
         stored = await store.remember_response(
             session,
@@ -102,6 +108,8 @@ async def remember(
             body=body,
             etag=etag,
             expired_before=keyed.since,
+            agreement_id=shows[0] if shows else None,
+            version=shows[1] if shows else None,
         )
     _check(stored, keyed.key, keyed.request_fingerprint)
     if (stored.status, stored.body) != (status, body):

@@ -49,20 +49,40 @@ async def remember_response(
     body: dict[str, Any],
     etag: str | None,
     expired_before: datetime,
+    agreement_id: str | None = None,
+    version: int | None = None,
 ) -> StoredResponse:
     """Store the first response for the key (a concurrent twin's response, if it stored
-    first, wins and is returned); drop the key's expired predecessor."""
+    first, wins and is returned); drop the key's expired predecessor. A success names the
+    agreement and the `version` it showed (see `forget_answers_from`)."""
     await session.execute(
         delete(KEYS).where(KEYS.c.scope == scope, KEYS.c.key == key, KEYS.c.created_at < expired_before)
     )
     await session.execute(
         insert(KEYS)
-        .values(scope=scope, key=key, fingerprint=fingerprint, status=status, body=body, etag=etag)
+        .values(
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint,
+            status=status,
+            body=body,
+            etag=etag,
+            agreement_id=agreement_id,
+            version=version,
+        )
         .on_conflict_do_nothing(index_elements=[KEYS.c.scope, KEYS.c.key])
     )
     stored = await find_response(session, scope=scope, key=key, since=expired_before)
     assert stored is not None
     return stored
+
+
+async def forget_answers_from(session: AsyncSession, *, agreement_id: str, version: int) -> int:
+    """Forget the answers that showed the agreement at `version` or later: the recording
+    behind them was superseded (history does not hold it), so replaying them would tell a
+    caller its command happened when it did not. A retry with the key performs it again."""
+    result = await session.execute(delete(KEYS).where(KEYS.c.agreement_id == agreement_id, KEYS.c.version >= version))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def forget_expired(session: AsyncSession, *, before: datetime) -> int:

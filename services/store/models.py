@@ -160,6 +160,8 @@ class AgreementEvent(Base):
     # may be superseded; one recorded later may not (see `queries.append_events`).
     run_id: Mapped[str | None] = mapped_column(Text)
     history_length: Mapped[int | None] = mapped_column(Integer)
+    # When that task started: orders two tasks of one run that saw the same history length.
+    task_started_at: Mapped[datetime | None] = mapped_column(TZ)
 
     __table_args__ = (UniqueConstraint("agreement_id", "seq"),)
 
@@ -184,9 +186,11 @@ class SupersededEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(TZ)
     run_id: Mapped[str | None] = mapped_column(Text)
     history_length: Mapped[int | None] = mapped_column(Integer)
+    task_started_at: Mapped[datetime | None] = mapped_column(TZ)
     superseded_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     superseded_by_run_id: Mapped[str | None] = mapped_column(Text)
     superseded_by_history_length: Mapped[int | None] = mapped_column(Integer)
+    superseded_by_task_started_at: Mapped[datetime | None] = mapped_column(TZ)
     reason: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_superseded_events_agreement_id_seq", "agreement_id", "seq"),)
@@ -240,8 +244,15 @@ class IdempotencyKey(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)
     etag: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    # A success names the agreement and the version it showed: should the recording behind
+    # that version be superseded (history does not hold it), the answer is forgotten with it.
+    agreement_id: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        Index("ix_idempotency_keys_agreement_id_version", "agreement_id", "version"),
+    )
 
 
 from services.store.notification_models import *  # noqa: E402, F403  (registers notification tables on Base)

@@ -29,9 +29,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.models import AgreementEvent
-from services.store.notification_models import Delivery
+from services.store.notification_models import Delivery, InboxNotification, NotificationRead
 
 DELIVERIES = Delivery.__table__
+INBOX = InboxNotification.__table__
+READS = NotificationRead.__table__
 EVENTS = AgreementEvent.__table__
 WAITING = ("pending", "sending")
 OutboxChannel = Literal["email", "webhook"]
@@ -80,19 +82,26 @@ async def enqueue(session: AsyncSession, *, rows: Sequence[Outgoing]) -> int:
     return len((await session.execute(statement)).all())
 
 
-async def forget_superseded(session: AsyncSession, *, agreement_id: str, rerecorded: Sequence[str]) -> None:
-    """Drop what the outbox still holds for superseded events (a workflow task that never
-    completed recorded them; history decided anew): their notifications announce what did
-    not happen. They are the events just recorded again under the same ids (`rerecorded`)
-    and those no longer in the agreement's trail."""
-    in_trail = select(EVENTS.c.id).where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.id == DELIVERIES.c.event_id)
+async def forget_superseded(session: AsyncSession, *, agreement_id: str, event_ids: Sequence[str]) -> None:
+    """Drop the notifications of superseded events (a workflow task that never completed
+    recorded them; history decided anew), in the transaction that supersedes them, however
+    it came about (a recording, or a `resync` that records nothing): they announce what did
+    not happen. Deliveries not sent yet go, and the inbox rows with their reads and log —
+    the workflow records other events under the same ids, whose notifications are planned
+    anew and must not find the old ones in their place. Mail and webhooks already sent stay
+    in the log as sent."""
+    if not event_ids:
+        return
+    ids = list(event_ids)
     await session.execute(
         DELIVERIES.delete().where(
             DELIVERIES.c.agreement_id == agreement_id,
-            _waiting(),
-            or_(DELIVERIES.c.event_id.in_(list(rerecorded)), ~in_trail.exists()),
+            DELIVERIES.c.event_id.in_(ids),
+            or_(_waiting(), DELIVERIES.c.channel == "inbox"),
         )
     )
+    await session.execute(INBOX.delete().where(INBOX.c.agreement_id == agreement_id, INBOX.c.event_id.in_(ids)))
+    await session.execute(READS.delete().where(READS.c.event_id.in_(ids)))
 
 
 async def claim_due(

@@ -17,10 +17,11 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, Text, cast, func, literal, select, tuple_
+from sqlalchemy import Row, RowMapping, Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.store import idempotency, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
 from services.store.models import (
     Agreement,
@@ -118,6 +119,7 @@ class EventRecord:
     recorded_at: datetime
     run_id: str | None = None
     history_length: int | None = None
+    task_started_at: datetime | None = None
 
     def to_event(self) -> Event:
         return Event(
@@ -221,6 +223,7 @@ async def append_events(
                 "hash": digest,
                 "run_id": recorder.run_id if recorder else None,
                 "history_length": recorder.history_length if recorder else None,
+                "task_started_at": recorder.task_started_at if recorder else None,
             }
         )
         head = digest
@@ -248,29 +251,50 @@ async def _head(session: AsyncSession, agreement_id: str) -> tuple[int, str]:
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 
-def may_supersede(recorded: tuple[str | None, int | None], recorder: Recorder | None) -> bool:
-    """Whether `recorder` is newer than the task that recorded a row (its run and history
-    length): a later task of the same run (a failed task adds to history, so its retry sees
-    a longer one), or the run that continued from the row's run. Rows from before runs were
-    noted give way to any noted recorder. A row recorded later than `recorder` — a stale
-    task writing late — never gives way."""
-    run_id, length = recorded
+@dataclass(frozen=True, slots=True)
+class RecordedBy:
+    """What a row notes of the task that recorded it (all None for rows from before)."""
+
+    run_id: str | None
+    history_length: int | None
+    task_started_at: datetime | None = None
+
+
+def may_supersede(recorded: RecordedBy, recorder: Recorder | None) -> bool:
+    """Whether `recorder` is newer than the task that recorded a row: a later task of the
+    same run, or the run that continued from the row's run. In one run a later task sees a
+    longer history (a failed task adds to it) — or the same length, when the task before
+    left no trace in history: an Update's speculative task lost with the Temporal server, or
+    an attempt of a task failing again (only its first failure is written). The server runs
+    one task of a workflow at a time, so then the task that started later is the newer.
+    Rows from before runs were noted give way to any noted recorder. A row recorded by a
+    newer task than `recorder` — a stale task writing late — never gives way."""
     if recorder is None:
         return False
-    if run_id is None:
+    if recorded.run_id is None:
         return True
-    if run_id == recorder.run_id:
-        return length is not None and length < recorder.history_length
-    return run_id == recorder.continued_run_id
+    if recorded.run_id == recorder.run_id:
+        length = recorded.history_length
+        if length is None or length > recorder.history_length:
+            return False
+        if length < recorder.history_length:
+            return True
+        started, starting = recorded.task_started_at, recorder.task_started_at
+        return started is not None and starting is not None and started < starting
+    return recorded.run_id == recorder.continued_run_id
+
+
+def _recorded_by(row: RowMapping) -> RecordedBy:
+    return RecordedBy(row["run_id"], row["history_length"], row["task_started_at"])
 
 
 async def _all_give_way(session: AsyncSession, agreement_id: str, seq: int, recorder: Recorder | None) -> bool:
     rows = await session.execute(
-        select(EVENTS.c.run_id, EVENTS.c.history_length).where(
+        select(EVENTS.c.run_id, EVENTS.c.history_length, EVENTS.c.task_started_at).where(
             EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq
         )
     )
-    return all(may_supersede((row.run_id, row.history_length), recorder) for row in rows)
+    return all(may_supersede(_recorded_by(row), recorder) for row in rows.mappings())
 
 
 async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
@@ -285,7 +309,7 @@ async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int,
         .all()
     )
     for row in stale:
-        if not may_supersede((row["run_id"], row["history_length"]), recorder):
+        if not may_supersede(_recorded_by(row), recorder):
             raise ChainConflict(
                 f"Seq {row['seq']} of {agreement_id} is already recorded with different content by a newer task."
             )
@@ -304,21 +328,29 @@ async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int,
                 **dict(row),
                 "superseded_by_run_id": recorder.run_id if recorder else None,
                 "superseded_by_history_length": recorder.history_length if recorder else None,
+                "superseded_by_task_started_at": recorder.task_started_at if recorder else None,
                 "reason": reason,
             }
             for row in stale
         ],
     )
     await session.execute(EVENTS.delete().where(EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq))
-    # What the superseded rows attached is attached no more (history decides anew).
+    # What the superseded rows attached is attached no more (history decides anew), their
+    # notifications announce what did not happen, and the answers that showed their
+    # versions are no longer true: a retry must perform again.
     await session.execute(
         ATTACHMENTS.delete().where(ATTACHMENTS.c.agreement_id == agreement_id, ATTACHMENTS.c.seq >= seq)
+    )
+    await outbox.forget_superseded(session, agreement_id=agreement_id, event_ids=[row["id"] for row in stale])
+    forgotten = await idempotency.forget_answers_from(
+        session, agreement_id=agreement_id, version=min(row["version"] for row in stale)
     )
     SUPERSEDED_LOG.warning(
         "events_superseded",
         agreement_id=agreement_id,
         seq_from=seq,
         count=len(stale),
+        answers_forgotten=forgotten,
         run_id=recorder.run_id if recorder else None,
     )
     return len(stale)

@@ -14,11 +14,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # Append-only (their triggers refuse UPDATE and TRUNCATE): no UPDATE granted at all.
 APPEND_ONLY = ("agreement_events", "superseded_events")
 # Rows the application deletes: a superseded task's rows (the trigger lets a row leave
-# agreement_events only once its copy stands in superseded_events) and what they attached,
-# a contact, a webhook endpoint, idempotency keys past their retention.
+# agreement_events only once its copy stands in superseded_events), what they attached and
+# the notifications that announced them (unsent deliveries, inbox rows and their reads), a
+# contact, a webhook endpoint, idempotency keys past their retention or whose answer showed
+# superseded rows.
 DELETED_BY_THE_APPLICATION = (
     "agreement_events",
     "document_attachments",
+    "deliveries",
+    "notifications",
+    "notification_reads",
     "contacts",
     "webhook_endpoints",
     "idempotency_keys",

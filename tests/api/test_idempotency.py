@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from services.store import idempotency as kept_answers
+from services.store.db import session_scope
 from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -72,3 +74,22 @@ async def test_keys_belong_to_their_caller(stack: Stack):
     assert mine.status_code == theirs.status_code == 200
     texts = [c["text"] for c in (await stack.snapshot(staff, aid))["comments"]]
     assert texts == ["Dari Cirebon.", "Dari Kuningan."]
+
+
+async def test_an_answer_forgotten_with_its_superseded_recording_sends_the_retry_to_the_workflow_again(stack: Stack):
+    """What the recording that supersedes a version does to the answers that showed it
+    (services.store.queries): the retry is not replayed but sent to the workflow, which
+    performs the command only if its history does not hold it — here it does, so the
+    comment is there once and the retry is told so afresh."""
+    staff = stack.user("kota-cirebon", "staff")
+    aid = (await stack.create(staff, proposal("Air baku: jawaban terlupa")))["id"]
+    first = await send(stack, staff, aid, {"type": "comment", "text": "Sekali saja."}, "c-forgotten")
+    assert first.status_code == 200 and first.json()["version"] == 2
+    async with session_scope(stack.sessionmaker) as session:
+        assert await kept_answers.forget_answers_from(session, agreement_id=aid, version=2) == 1
+    again = await send(stack, staff, aid, {"type": "comment", "text": "Sekali saja."}, "c-forgotten")
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert again.json()["version"] == 2
+    assert [c["text"] for c in (await stack.snapshot(staff, aid))["comments"]] == ["Sekali saja."]
+    replayed = await send(stack, staff, aid, {"type": "comment", "text": "Sekali saja."}, "c-forgotten")
+    assert replayed.headers["Idempotent-Replayed"] == "true"

@@ -167,6 +167,7 @@ class Driver:
     accepted: list[tuple[str, int]] = field(default_factory=list)  # (command type, version after)
     retries: int = 0
     agreement_id: str | None = None
+    trace: list[str] = field(default_factory=list)  # what each action got, for a failure's message
 
     def people(self) -> list[Person]:
         return [
@@ -221,7 +222,10 @@ class Driver:
                 if snapshot["stage"] == "implementation":
                     return
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"{self.agreement_id} stuck at {snapshot['stage']} v{snapshot['version']}")
+                    raise AssertionError(
+                        f"{self.agreement_id} stuck at {snapshot['stage']} v{snapshot['version']}; "
+                        "its last actions:\n" + "\n".join(self.trace[-12:])
+                    )
                 step = await self.next_command(http, snapshot, deadline)
                 person, command = step
                 response = await self.call(
@@ -232,6 +236,11 @@ class Driver:
                     deadline=deadline,
                     json=command,
                     headers={"Idempotency-Key": f"{self.agreement_id}-v{snapshot['version']}"},
+                )
+                answer = f"v{response.json()['version']}" if response.status_code == 200 else response.text[:300]
+                replayed = " (replayed)" if response.headers.get("Idempotent-Replayed") else ""
+                self.trace.append(
+                    f"v{snapshot['version']} {person.sub} {command['type']} → {response.status_code}{replayed} {answer}"
                 )
                 if response.status_code == 200:
                     self.accepted.append((command["type"], response.json()["version"]))

@@ -122,6 +122,7 @@ async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_da
     try:
         await until_progress(drivers, BURST * 4)
         await stack.stop(signal.SIGKILL)
+        (data_dir / "killed-stack.log").write_text(stack.output)  # kept with the data, for a failure
         await asyncio.sleep(1)
         stack = DevStack(data_dir, ports)
         await stack.wait_ready()
@@ -131,7 +132,10 @@ async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_da
     finally:
         for task in tasks:
             task.cancel()
-        await stack.stop(signal.SIGINT)
+        try:
+            await stack.stop(signal.SIGINT)
+        finally:
+            (data_dir / "restarted-stack.log").write_text(stack.output)
 
 
 async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_database(topology: Topology):

@@ -3,7 +3,7 @@ command's events to the audit trail and projects the state into `agreements`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.common import RetryPolicy
@@ -13,13 +13,20 @@ from workflows.messages import AgreementState, Event
 
 class Recorder(BaseModel):
     """Who records a batch: the workflow run, the length of its history when the recording
-    task ran, and the run it continued from. Orders competing writes under one seq."""
+    task ran, when that task started, and the run it continued from. Orders competing
+    writes under one seq."""
 
     model_config = ConfigDict(extra="forbid")
 
     run_id: str
     history_length: int
     continued_run_id: str | None = None
+    # When the recording workflow task started (`workflow.now()`). Two tasks can see the same
+    # history length: a task the server lost without a trace (an Update's speculative task when
+    # the Temporal server dies) and its retry, or attempts of a failing task after the first
+    # (Temporal writes only the first failure). The server runs one task per workflow at a
+    # time, so of two such tasks the one that started later is the one that may complete.
+    task_started_at: datetime | None = None
 
 
 class RecordEventsInput(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.store import outbox, queries
+from services.store import queries
 from services.store.db import session_scope
 from services.worker import planning
 from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
@@ -104,11 +104,8 @@ class RecordActivities:
     @staticmethod
     async def _plan(session: AsyncSession, input: RecordEventsInput, result: RecordEventsResult) -> planning.Planned:
         """The notifications of the events this recording added (none when a retry finds
-        them recorded), after dropping those of events it superseded."""
-        fresh = _fresh(input, result)
-        if result.superseded:
-            await outbox.forget_superseded(session, agreement_id=input.state.id, rerecorded=[e.id for e in fresh])
-        return await planning.plan(session, events=fresh, state=input.state)
+        them recorded); those of events it superseded are gone with them (`queries`)."""
+        return await planning.plan(session, events=_fresh(input, result), state=input.state)
 
 
 def _fresh(input: RecordEventsInput, result: RecordEventsResult) -> list[Event]:
