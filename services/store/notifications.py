@@ -540,42 +540,58 @@ def inbox_id(notification: Notification) -> str:
 async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> bool:
     """Store an in-app notification and log its delivery, in one transaction: True if it
     is new, False if a retry or a replay finds it stored."""
-    a = notification.audience
+    return await add_all_to_inbox(session, notifications=[notification]) == 1
+
+
+async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Notification]) -> int:
+    """`add_to_inbox` for many, in two statements: how many were new."""
+    if not notifications:
+        return 0
     inserted = (
         await session.execute(
             insert(INBOX)
             .values(
-                id=inbox_id(notification),
-                event_id=notification.event_id,
-                event_type=notification.event_type,
-                agreement_id=notification.agreement_id,
-                seq=notification.seq,
-                audience_key=a.key,
-                audience_org=a.org,
-                audience_role=a.role,
-                audience_gate=a.gate,
-                template=notification.template,
-                data=notification.data,
-                at=notification.at,
+                [
+                    {
+                        "id": inbox_id(n),
+                        "event_id": n.event_id,
+                        "event_type": n.event_type,
+                        "agreement_id": n.agreement_id,
+                        "seq": n.seq,
+                        "audience_key": n.audience.key,
+                        "audience_org": n.audience.org,
+                        "audience_role": n.audience.role,
+                        "audience_gate": n.audience.gate,
+                        "template": n.template,
+                        "data": n.data,
+                        "at": n.at,
+                    }
+                    for n in notifications
+                ]
             )
             .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
             .returning(INBOX.c.id)
         )
-    ).first() is not None
+    ).all()
     await session.execute(
         insert(DELIVERIES)
         .values(
-            event_id=notification.event_id,
-            recipient=a.key,
-            channel="inbox",
-            agreement_id=notification.agreement_id,
-            status="sent",
-            attempts=1,
-            sent_at=func.now(),
+            [
+                {
+                    "event_id": n.event_id,
+                    "recipient": n.audience.key,
+                    "channel": "inbox",
+                    "agreement_id": n.agreement_id,
+                    "status": "sent",
+                    "attempts": 1,
+                    "sent_at": func.now(),
+                }
+                for n in notifications
+            ]
         )
         .on_conflict_do_nothing()
     )
-    return inserted
+    return len(inserted)
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:

@@ -1,11 +1,13 @@
-"""What the outbox dispatcher saves per delivery, against real parts: mail over SMTP
-connections kept open (a real aiosmtpd server, stopped and started again under a client
-holding a connection), and the group commit of the dispatcher's bookkeeping (its own
-writes, and the webhook deliveries of many endpoints in the embedded PostgreSQL)."""
+"""What notifications cost the worker, and that the savings keep every guarantee, against
+real parts: mail over SMTP connections kept open (a real aiosmtpd server, stopped and
+started again under a client holding a connection); the group commit of the dispatcher's
+bookkeeping (its own writes, and the webhook deliveries of many endpoints in the embedded
+PostgreSQL); a plan's inbox stored in one statement."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from email.message import EmailMessage
 
 import pytest
@@ -17,8 +19,10 @@ from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
 from tests.receivers import MailSink, WebhookReceiver, ok
 from tests.worker.test_delivery import add_contact, add_endpoint, fast
-from tests.worker.test_outbox import status_of, submitted, until
+from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, until
 from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.notify.rules import notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,6 +32,24 @@ def note(to: str) -> EmailMessage:
     message["From"], message["To"], message["Subject"] = "pakta@pakta.test", to, "Kerja sama diajukan"
     message.set_content("Satu pemberitahuan.")
     return message
+
+
+# ---------------------------------------------------------------- planning
+
+
+async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes(sessionmaker, orgs):
+    a, _ = orgs
+    staff = staff_of(a)
+    state = None
+    for event in (created := L.create(ksdd(orgs), staff, NOW, str(uuid.uuid4()))):
+        state = L.evolve(state, event)
+    notes = [n for event in created for n in notifications_for(event, state)]
+    notes += [n for event in L.decide(state, m.Submit(), staff, NOW) for n in notifications_for(event, state)]
+    distinct = {(n.event_id, n.audience.key) for n in notes}
+    async with session_scope(sessionmaker) as session:
+        first = await store.add_all_to_inbox(session, notifications=[*notes, notes[0]])
+        again = await store.add_all_to_inbox(session, notifications=notes)
+    assert first == len(distinct) > 1 and again == 0
 
 
 # ---------------------------------------------------------------- SMTP connections
