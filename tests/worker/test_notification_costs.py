@@ -22,6 +22,7 @@ from tests.worker.test_delivery import add_contact, add_endpoint, fast
 from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, until
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.contracts.notify import EmailRecipient
 from workflows.notify.rules import notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -50,6 +51,33 @@ async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes
         first = await store.add_all_to_inbox(session, notifications=[*notes, notes[0]])
         again = await store.add_all_to_inbox(session, notifications=notes)
     assert first == len(distinct) > 1 and again == 0
+
+
+# ---------------------------------------------------------------- building a mail
+
+
+async def test_a_mail_reads_right_with_a_name_and_title_beyond_ascii_in_both_parts(settings, sink: MailSink, orgs):
+    a, _ = orgs
+    staff = staff_of(a)
+    title = "Pengelolaan sampah — énergi terbarukan di kawasan perbatasan, air bersih dan ketahanan pangan"
+    state = None
+    for event in L.create(ksdd(orgs).model_copy(update={"title": title}), staff, NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    (submitted_event, _) = L.decide(state, m.Submit(), staff, NOW)
+    notice = notifications_for(submitted_event, state)[0]
+    reader = EmailRecipient(address=f"siti@{a}.go.id", name="Siti Rahayu, S.H.", language="id")
+    connections = mail.MailConnections(fast(settings, sink))
+    try:
+        await connections.send(mail.build_message(notification=notice, recipient=reader, settings=settings))
+    finally:
+        await connections.close()
+    (received,) = sink.to(f"siti@{a}.go.id")
+    assert received["Subject"] == f"Kerja sama diajukan: {title}"
+    assert received["To"] == f'"Siti Rahayu, S.H." <siti@{a}.go.id>'
+    assert received["Message-ID"] == mail.message_id(submitted_event.id, f"siti@{a}.go.id")
+    assert received["Content-Language"] == "id" and received["Auto-Submitted"] == "auto-generated"
+    assert title in received.get_body(("plain",)).get_content()
+    assert "Siti Rahayu, S.H." in received.get_body(("html",)).get_content()
 
 
 # ---------------------------------------------------------------- SMTP connections
