@@ -28,15 +28,17 @@ from services.embedded.ports import free_port
 class MailSink:
     """aiosmtpd in its own thread; `messages` are parsed `EmailMessage`s."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.messages: list[EmailMessage] = []
-        self.port = free_port()
+        self.peers: set[tuple[str, int]] = set()  # the client end of each connection a message came over
+        self.port = port or free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
+        self.peers.add(tuple(session.peer[:2]))
         return "250 Message accepted for delivery"
 
     def start(self) -> MailSink:

@@ -74,6 +74,8 @@ def _environment() -> Environment:
         # Only the HTML layout escapes; subjects and text bodies are plain text.
         autoescape=lambda name: bool(name and name.endswith(".html")),
         keep_trailing_newline=False,
+        # Packaged files that change only with a release: no stat of every file per mail.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -38,10 +38,9 @@ def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
     # pre_ping: connections survive a database restart (e.g. failover) without 500s.
     # pool_size: enough for the requests and activities a process serves at once, so a busy
     # process does not open (and close) a connection per request.
-    options = {"pool_size": settings.database_pool_size, "max_overflow": 10, **options}
+    options = {"pool_size": settings.database_pool_size, "max_overflow": 10, "pool_pre_ping": True, **options}
     return create_async_engine(
         settings.database_url,
-        pool_pre_ping=True,
         # JSONB columns (a state, an event's data) in and out through pydantic-core, not the
         # standard library's json: several times faster on an agreement's state.
         json_serializer=_json_text,

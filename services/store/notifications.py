@@ -9,12 +9,25 @@ clock, so workers with skewed clocks agree.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Row, and_, any_, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -348,6 +361,76 @@ async def finish_attempt(
     )
 
 
+class AttemptStart(TypedDict):
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    agreement_id: str
+    attempt: int
+
+
+class AttemptEnd(TypedDict):
+    attempt_id: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+async def get_endpoints(session: AsyncSession, *, endpoint_ids: Iterable[str]) -> dict[str, EndpointRecord]:
+    """The endpoints of these ids that still exist, by id."""
+    rows = await session.execute(select(*ENDPOINTS.c).where(ENDPOINTS.c.id.in_(list(set(endpoint_ids)))))
+    return {record.id: record for record in (_record(EndpointRecord, r) for r in rows)}
+
+
+async def start_attempts(session: AsyncSession, *, attempts: Sequence[AttemptStart]) -> list[int]:
+    """`start_attempt` for many in one statement: their ids, in their order."""
+    if not attempts:
+        return []
+    rows = await session.execute(
+        insert(ATTEMPTS)
+        .values(list(attempts))
+        .returning(ATTEMPTS.c.id, ATTEMPTS.c.endpoint_id, ATTEMPTS.c.event_id, ATTEMPTS.c.attempt)
+    )
+    ids = {(r.endpoint_id, r.event_id, r.attempt): r.id for r in rows}
+    return [ids[(a["endpoint_id"], a["event_id"], a["attempt"])] for a in attempts]
+
+
+async def finish_attempts(session: AsyncSession, *, ended: Sequence[AttemptEnd]) -> None:
+    """`finish_attempt` for many, in one round trip."""
+    if not ended:
+        return
+    await session.execute(
+        update(ATTEMPTS)
+        .where(ATTEMPTS.c.id == bindparam("attempt_id"))
+        .values(
+            finished_at=func.now(),
+            status_code=bindparam("status_code"),
+            error=bindparam("error"),
+            duration_ms=bindparam("duration_ms"),
+        ),
+        list(ended),
+    )
+
+
+async def endpoints_answered(session: AsyncSession, *, succeeded: Mapping[str, bool]) -> None:
+    """`endpoint_succeeded` or `endpoint_failed` for many endpoints, by how each one's
+    latest delivery went: a success ends a failing spell, a failure starts one."""
+    ok = [endpoint_id for endpoint_id, success in succeeded.items() if success]
+    bad = [endpoint_id for endpoint_id, success in succeeded.items() if not success]
+    if ok:
+        await session.execute(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id.in_(ok), ENDPOINTS.c.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+    if bad:
+        await session.execute(
+            update(ENDPOINTS)
+            .where(ENDPOINTS.c.id.in_(bad), ENDPOINTS.c.failing_since.is_(None))
+            .values(failing_since=func.now())
+        )
+
+
 async def list_attempts(
     session: AsyncSession, *, endpoint_id: str, limit: int = 100, before_id: int | None = None
 ) -> list[AttemptRecord]:
@@ -412,9 +495,16 @@ def _key(event_id: str, recipient: str, channel: Channel) -> ColumnElement[bool]
 
 
 async def mark_sent(session: AsyncSession, *, event_id: str, recipient: str, channel: Channel) -> None:
+    await mark_all_sent(session, keys=[{"event_id": event_id, "recipient": recipient, "channel": channel}])
+
+
+async def mark_all_sent(session: AsyncSession, *, keys: Sequence[DeliveryKey]) -> None:
+    if not keys:
+        return
+    key = tuple_(DELIVERIES.c.event_id, DELIVERIES.c.recipient, DELIVERIES.c.channel)
     await session.execute(
         update(DELIVERIES)
-        .where(_key(event_id, recipient, channel))
+        .where(key.in_([(k["event_id"], k["recipient"], k["channel"]) for k in keys]))
         .values(status="sent", sent_at=func.now(), claimed_until=None, last_error=None, updated_at=func.now())
     )
 
@@ -450,42 +540,58 @@ def inbox_id(notification: Notification) -> str:
 async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> bool:
     """Store an in-app notification and log its delivery, in one transaction: True if it
     is new, False if a retry or a replay finds it stored."""
-    a = notification.audience
+    return await add_all_to_inbox(session, notifications=[notification]) == 1
+
+
+async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Notification]) -> int:
+    """`add_to_inbox` for many, in two statements: how many were new."""
+    if not notifications:
+        return 0
     inserted = (
         await session.execute(
             insert(INBOX)
             .values(
-                id=inbox_id(notification),
-                event_id=notification.event_id,
-                event_type=notification.event_type,
-                agreement_id=notification.agreement_id,
-                seq=notification.seq,
-                audience_key=a.key,
-                audience_org=a.org,
-                audience_role=a.role,
-                audience_gate=a.gate,
-                template=notification.template,
-                data=notification.data,
-                at=notification.at,
+                [
+                    {
+                        "id": inbox_id(n),
+                        "event_id": n.event_id,
+                        "event_type": n.event_type,
+                        "agreement_id": n.agreement_id,
+                        "seq": n.seq,
+                        "audience_key": n.audience.key,
+                        "audience_org": n.audience.org,
+                        "audience_role": n.audience.role,
+                        "audience_gate": n.audience.gate,
+                        "template": n.template,
+                        "data": n.data,
+                        "at": n.at,
+                    }
+                    for n in notifications
+                ]
             )
             .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
             .returning(INBOX.c.id)
         )
-    ).first() is not None
+    ).all()
     await session.execute(
         insert(DELIVERIES)
         .values(
-            event_id=notification.event_id,
-            recipient=a.key,
-            channel="inbox",
-            agreement_id=notification.agreement_id,
-            status="sent",
-            attempts=1,
-            sent_at=func.now(),
+            [
+                {
+                    "event_id": n.event_id,
+                    "recipient": n.audience.key,
+                    "channel": "inbox",
+                    "agreement_id": n.agreement_id,
+                    "status": "sent",
+                    "attempts": 1,
+                    "sent_at": func.now(),
+                }
+                for n in notifications
+            ]
         )
         .on_conflict_do_nothing()
     )
-    return inserted
+    return len(inserted)
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:

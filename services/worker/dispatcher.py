@@ -15,6 +15,13 @@ then marks them:
   with the reason. A webhook endpoint without a success for
   `PAKTA_WEBHOOK_DISABLE_AFTER_HOURS` is then switched off and its organisation's staff are
   told (inbox and email, planned in the same transaction).
+
+What a send writes around it goes by group commit (`services.worker.batching`): the webhook
+attempts of the sends starting together in one transaction, the outcomes of the sends
+finishing together (attempt ended, endpoint's health, delivery sent) in another. Mail goes
+over SMTP connections kept open between messages (`email.MailConnections`), webhooks over
+one keep-alive HTTP client. Both are most of what the worker spent per transition
+(docs/performance.md, "The profile's findings").
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -37,6 +45,7 @@ from services.store import outbox
 from services.store.db import session_scope
 from services.worker import planning
 from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_policy, webhook_lease
+from services.worker.batching import GroupWrite
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
 from workflows import messages as m
@@ -60,6 +69,19 @@ class Failure(Exception):
         self.reason, self.permanent, self.retry_after = reason, permanent, retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a finished send leaves in the database: the delivery sent (or not), and for a
+    webhook its attempt's end and whether the endpoint answered."""
+
+    row: outbox.OutboxRow
+    sent: bool
+    attempt: store.AttemptEnd | None = None
+
+
+Started = tuple[store.EndpointRecord | None, int | None]  # the endpoint, the attempt's id
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -81,6 +103,9 @@ class OutboxDispatcher:
             "webhook": webhook_lease(settings.webhook_timeout_seconds),
         }
         self._measured = 0.0
+        self.mail = email.MailConnections(settings)
+        self._start_attempts = GroupWrite(self._write_attempts_started)
+        self._record_outcomes = GroupWrite(self._write_outcomes)
 
     def wake(self) -> None:
         """A recording committed deliveries: look now rather than at the next poll."""
@@ -124,6 +149,9 @@ class OutboxDispatcher:
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
+            await self._start_attempts.close()
+            await self._record_outcomes.close()
+            await self.mail.close()
             if self._http is not None:
                 await self._http.aclose()
                 self._http = None
@@ -164,52 +192,44 @@ class OutboxDispatcher:
         """Send one claimed row and record how it went. Never raises but for cancellation:
         a failure to record is left to the lease (the row is claimed again later)."""
         try:
+            outcome: Outcome | None
             try:
                 if row.channel == "email":
-                    await self._send_email(row)
+                    outcome = await self._send_email(row)
                 else:
-                    await self._send_webhook(row)
+                    outcome = await self._send_webhook(row)
             except Failure as failure:
                 await self._failed(row, failure)
                 return
-            await self._mark_sent(row)
+            if outcome is not None:
+                await self._mark_sent(outcome)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             log.error("outbox_delivery_error", **_key(row), error_class=type(error).__name__, error=str(error))
 
-    async def _send_email(self, row: outbox.OutboxRow) -> None:
+    async def _send_email(self, row: outbox.OutboxRow) -> Outcome:
         note = Notification.model_validate(row.payload["notification"])
         recipient = EmailRecipient.model_validate(row.payload["recipient"])
         message = email.build_message(notification=note, recipient=recipient, settings=self.settings)
         try:
-            await email.send(message, self.settings)
+            await self.mail.send(message)
         except email.PermanentMailError as error:
             raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
         except email.TransientMailError as error:
             raise Failure(str(error)) from None
+        return Outcome(row, sent=True)
 
-    async def _send_webhook(self, row: outbox.OutboxRow) -> None:
+    async def _send_webhook(self, row: outbox.OutboxRow) -> Outcome | None:
         event = m.Event.model_validate(row.payload["event"])
-        attempt_id = None
-        async with session_scope(self.sessionmaker) as session:
-            endpoint = await store.get_endpoint(session, endpoint_id=row.recipient)
-            if endpoint is not None and endpoint.enabled:
-                # Recorded before the request leaves, so an attempt cut short by a crash shows.
-                attempt_id = await store.start_attempt(
-                    session,
-                    endpoint_id=endpoint.id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    agreement_id=event.agreement_id,
-                    attempt=row.attempts,
-                )
+        # Recorded before the request leaves, so an attempt cut short by a crash shows.
+        endpoint, attempt_id = await self._start_attempts((row, event))
         if endpoint is None or attempt_id is None:
             # Deleted or switched off meanwhile: nothing to send, and nothing will be.
             async with session_scope(self.sessionmaker) as session:
                 await store.release_delivery(session, **_key(row), error="endpoint removed or disabled", failed=True)
             _count(row, "skipped")
-            return
+            return None
         now = datetime.now(UTC)
         secrets = [endpoint.secret]
         if (
@@ -229,42 +249,70 @@ class OutboxDispatcher:
             timeout_seconds=self.settings.webhook_timeout_seconds,
             now=now,
         )
-        async with session_scope(self.sessionmaker) as session:
-            await store.finish_attempt(
-                session,
-                attempt_id=attempt_id,
-                status_code=sent.status,
-                error=sent.error,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
-            if sent.error is None:
-                await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
-            else:
-                await store.endpoint_failed(session, endpoint_id=endpoint.id)
-        if sent.error is not None:
-            raise Failure(
-                webhook.describe(sent.error, sent.status), permanent=sent.permanent, retry_after=sent.retry_after
-            )
+        ended: store.AttemptEnd = {
+            "attempt_id": attempt_id,
+            "status_code": sent.status,
+            "error": sent.error,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        if sent.error is None:
+            return Outcome(row, sent=True, attempt=ended)
+        await self._record_outcomes(Outcome(row, sent=False, attempt=ended))
+        raise Failure(webhook.describe(sent.error, sent.status), permanent=sent.permanent, retry_after=sent.retry_after)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = webhook_channel.new_client()
         return self._http
 
-    async def _mark_sent(self, row: outbox.OutboxRow) -> None:
-        # The message is out: try hard to record it, since claiming it again would send it
-        # again (the window the module docstring describes).
+    async def _mark_sent(self, outcome: Outcome) -> None:
+        await self._record_outcomes(outcome)
+        _count(outcome.row, "sent")
+        log.info("notification_delivered", **_key(outcome.row), attempt=outcome.row.attempts)
+
+    # ------------------------------------------------------------ group commits
+
+    async def _write_attempts_started(self, sends: list[tuple[outbox.OutboxRow, m.Event]]) -> list[Started]:
+        """The webhook attempts of the sends starting together, in one transaction: each
+        row's endpoint, and its attempt's id if the endpoint is there and on (else None)."""
+        async with session_scope(self.sessionmaker) as session:
+            endpoints = await store.get_endpoints(session, endpoint_ids=[row.recipient for row, _ in sends])
+            live = [(row, event) for row, event in sends if _enabled(endpoints.get(row.recipient))]
+            ids = await store.start_attempts(
+                session,
+                attempts=[
+                    {
+                        "endpoint_id": row.recipient,
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "agreement_id": event.agreement_id,
+                        "attempt": row.attempts,
+                    }
+                    for row, event in live
+                ],
+            )
+        started = {(row.event_id, row.recipient): attempt_id for (row, _), attempt_id in zip(live, ids, strict=True)}
+        return [(endpoints.get(row.recipient), started.get((row.event_id, row.recipient))) for row, _ in sends]
+
+    async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
+        """The outcomes of the sends finishing together, in one transaction. A message that
+        is out must be recorded as sent (claiming it again would send it again: the window
+        the module docstring describes), so this tries hard."""
         for attempt in range(5):
             try:
                 async with session_scope(self.sessionmaker) as session:
-                    await store.mark_sent(session, **_key(row))
+                    await store.finish_attempts(session, ended=[o.attempt for o in outcomes if o.attempt is not None])
+                    # The latest answer of each endpoint decides whether it is failing.
+                    await store.endpoints_answered(
+                        session, succeeded={o.row.recipient: o.sent for o in outcomes if o.attempt is not None}
+                    )
+                    await store.mark_all_sent(session, keys=[_key(o.row) for o in outcomes if o.sent])
                 break
             except Exception:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.5 * 2**attempt)
-        _count(row, "sent")
-        log.info("notification_delivered", **_key(row), attempt=row.attempts)
+        return [None] * len(outcomes)
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
         now = self.clock()
@@ -312,6 +360,10 @@ class OutboxDispatcher:
         )
         if disabled is not None:
             self.wake()  # the staff's mail is in the outbox now
+
+
+def _enabled(endpoint: store.EndpointRecord | None) -> bool:
+    return endpoint is not None and endpoint.enabled
 
 
 def _key(row: outbox.OutboxRow) -> store.DeliveryKey:

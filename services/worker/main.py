@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -42,7 +42,7 @@ def build_worker(
     """The Worker for every workflow and activity in the registry; its recordings wake
     `dispatcher` when they write to the outbox."""
     if sessionmaker is None:
-        sessionmaker = create_sessionmaker(create_engine(settings))
+        sessionmaker = create_sessionmaker(worker_engine(settings))
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -54,6 +54,15 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=10),
         **{**tuning(settings), **worker_options},
     )
+
+
+def worker_engine(settings: Settings) -> AsyncEngine:
+    """The worker's database, without a ping before every use: everything the worker writes
+    is retried (recordings by Temporal, the outbox by its leases and backoff), so a
+    connection a database restart broke costs one retry — SQLAlchemy then replaces the
+    whole pool — while the ping cost a round trip per transaction, always (5% of the
+    worker's CPU under the benchmark, docs/performance.md)."""
+    return create_engine(settings, pool_pre_ping=False)
 
 
 def tuning(settings: Settings) -> dict[str, Any]:
@@ -90,7 +99,7 @@ async def run_worker(
         start_http_server(settings.metrics_port)
         log.info("metrics_listening", port=settings.metrics_port)
     client = client or await connect_temporal(settings)
-    engine = create_engine(settings)
+    engine = worker_engine(settings)
     try:
         sessionmaker = create_sessionmaker(engine)
         dispatcher = OutboxDispatcher(settings, sessionmaker)

@@ -52,12 +52,15 @@ async def plan(
     notes = list(notices)
     if state is not None:
         notes += [note for event in events for note in notifications_for(event, state)]
-    inbox = 0
+    inbox = await store.add_all_to_inbox(session, notifications=notes)
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
+    reached: dict[tuple[str, str], list[store.ContactRecord]] = {}  # an audience and template asked once
     for note in notes:
-        inbox += await store.add_to_inbox(session, notification=note)
-        for contact in await store.contacts_for(session, audience=note.audience, template=note.template):
+        asked = (note.audience.key, note.template)
+        if asked not in reached:
+            reached[asked] = await store.contacts_for(session, audience=note.audience, template=note.template)
+        for contact in reached[asked]:
             # One mail per event and address, even if the contact is in two audiences.
             if (note.event_id, contact.email) in mailed:
                 continue

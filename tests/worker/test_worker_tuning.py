@@ -1,10 +1,15 @@
 """The worker's concurrency, pollers and sticky cache come from the settings
-(`PAKTA_WORKER_*`)."""
+(`PAKTA_WORKER_*`); its database connections are used without a ping first."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
 from services.settings import Settings
-from services.worker.main import build_worker
+from services.store.db import create_sessionmaker, session_scope
+from services.worker.main import build_worker, worker_engine
 
 
 async def test_a_worker_runs_as_many_tasks_and_keeps_as_many_polls_and_workflows_as_its_settings_say(
@@ -29,3 +34,22 @@ async def test_a_worker_runs_as_many_tasks_and_keeps_as_many_polls_and_workflows
         config["max_concurrent_activity_task_polls"],
         config["max_cached_workflows"],
     ) == (7, 11, 13, 3, 2, 17)
+
+
+async def test_a_worker_connection_the_database_dropped_costs_one_retry_not_a_ping_per_use(
+    settings: Settings, sessionmaker
+):
+    engine = worker_engine(settings)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with session_scope(sessionmaker) as session:  # as a restart or failover would
+            assert (await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        with pytest.raises(DBAPIError) as failed:  # no ping found it: the use fails, once
+            async with session_scope(create_sessionmaker(engine)) as session:
+                await session.execute(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        async with session_scope(create_sessionmaker(engine)) as session:  # the retry has a new connection
+            assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+    finally:
+        await engine.dispose()

@@ -1,0 +1,190 @@
+"""What notifications cost the worker, and that the savings keep every guarantee, against
+real parts: mail over SMTP connections kept open (a real aiosmtpd server, stopped and
+started again under a client holding a connection); the group commit of the dispatcher's
+bookkeeping (its own writes, and the webhook deliveries of many endpoints in the embedded
+PostgreSQL); a plan's inbox stored in one statement."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from email.message import EmailMessage
+
+import pytest
+
+from services.store import notifications as store
+from services.store.db import session_scope
+from services.worker.batching import GroupWrite
+from services.worker.channels import email as mail
+from services.worker.dispatcher import OutboxDispatcher
+from tests.receivers import MailSink, WebhookReceiver, ok
+from tests.worker.test_delivery import add_contact, add_endpoint, fast
+from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, until
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.contracts.notify import EmailRecipient
+from workflows.notify.rules import notifications_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def note(to: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "pakta@pakta.test", to, "Kerja sama diajukan"
+    message.set_content("Satu pemberitahuan.")
+    return message
+
+
+# ---------------------------------------------------------------- planning
+
+
+async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes(sessionmaker, orgs):
+    a, _ = orgs
+    staff = staff_of(a)
+    state = None
+    for event in (created := L.create(ksdd(orgs), staff, NOW, str(uuid.uuid4()))):
+        state = L.evolve(state, event)
+    notes = [n for event in created for n in notifications_for(event, state)]
+    notes += [n for event in L.decide(state, m.Submit(), staff, NOW) for n in notifications_for(event, state)]
+    distinct = {(n.event_id, n.audience.key) for n in notes}
+    async with session_scope(sessionmaker) as session:
+        first = await store.add_all_to_inbox(session, notifications=[*notes, notes[0]])
+        again = await store.add_all_to_inbox(session, notifications=notes)
+    assert first == len(distinct) > 1 and again == 0
+
+
+# ---------------------------------------------------------------- building a mail
+
+
+async def test_a_mail_reads_right_with_a_name_and_title_beyond_ascii_in_both_parts(settings, sink: MailSink, orgs):
+    a, _ = orgs
+    staff = staff_of(a)
+    title = "Pengelolaan sampah — énergi terbarukan di kawasan perbatasan, air bersih dan ketahanan pangan"
+    state = None
+    for event in L.create(ksdd(orgs).model_copy(update={"title": title}), staff, NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    (submitted_event, _) = L.decide(state, m.Submit(), staff, NOW)
+    notice = notifications_for(submitted_event, state)[0]
+    reader = EmailRecipient(address=f"siti@{a}.go.id", name="Siti Rahayu, S.H.", language="id")
+    connections = mail.MailConnections(fast(settings, sink))
+    try:
+        await connections.send(mail.build_message(notification=notice, recipient=reader, settings=settings))
+    finally:
+        await connections.close()
+    (received,) = sink.to(f"siti@{a}.go.id")
+    assert received["Subject"] == f"Kerja sama diajukan: {title}"
+    assert received["To"] == f'"Siti Rahayu, S.H." <siti@{a}.go.id>'
+    assert received["Message-ID"] == mail.message_id(submitted_event.id, f"siti@{a}.go.id")
+    assert received["Content-Language"] == "id" and received["Auto-Submitted"] == "auto-generated"
+    assert title in received.get_body(("plain",)).get_content()
+    assert "Siti Rahayu, S.H." in received.get_body(("html",)).get_content()
+
+
+# ---------------------------------------------------------------- SMTP connections
+
+
+async def test_a_burst_of_mail_goes_over_a_few_kept_connections_not_one_per_message(
+    settings, sessionmaker, sink: MailSink, orgs
+):
+    a, _ = orgs
+    staff = [f"staf{n}@{a}.go.id" for n in range(12)]
+    for address in staff:
+        await add_contact(sessionmaker, a, address, ["staff"])
+    dispatcher = OutboxDispatcher(fast(settings, sink), sessionmaker)
+    events, _ = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+    async with dispatcher.running():
+        await until(lambda: _all_sent(sessionmaker, events[0].id, staff))
+    assert all(len(sink.to(address)) == 1 for address in staff)
+    assert 1 <= dispatcher.mail.opened <= 4  # the pool's size, whatever the burst
+    assert len(sink.peers) == dispatcher.mail.opened
+
+
+async def _all_sent(sessionmaker, event_id: str, addresses: list[str]) -> bool:
+    return all([await status_of(sessionmaker, event_id, address, "email") == "sent" for address in addresses])
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_mail_still_goes(settings):
+    first = MailSink().start()
+    connections = mail.MailConnections(fast(settings, first))
+    try:
+        await connections.send(note("siti@jabar.go.id"))
+        await connections.send(note("budi@jabar.go.id"))
+        assert len(first.peers) == 1 and connections.opened == 1
+        first.stop()  # the server goes away under the idle connection and comes back
+        second = MailSink(first.port).start()
+        try:
+            await connections.send(note("ayu@jabar.go.id"))
+        finally:
+            second.stop()
+    finally:
+        await connections.close()
+    assert [m["To"] for m in second.messages] == ["ayu@jabar.go.id"]
+    assert connections.opened == 2
+
+
+async def test_a_mail_server_that_is_gone_is_an_outage_to_retry(settings):
+    connections = mail.MailConnections(fast(settings))  # port 9: nothing listens
+    with pytest.raises(mail.TransientMailError):
+        await connections.send(note("siti@jabar.go.id"))
+    assert connections.opened == 0
+
+
+# ---------------------------------------------------------------- group commit
+
+
+async def test_writes_asked_for_during_a_write_go_together_in_the_next_one():
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def write(items: list[int]) -> list[int]:
+        batches.append(items)
+        if len(batches) == 1:
+            await release.wait()
+        return [item * 10 for item in items]
+
+    group = GroupWrite(write)
+    first = asyncio.create_task(group(1))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(group(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == 10 and await asyncio.gather(*others) == [20, 30, 40]
+    assert batches == [[1], [2, 3, 4]]
+
+
+async def test_a_failed_write_fails_each_of_its_callers_and_the_next_write_goes_on():
+    async def write(items: list[int]) -> list[int]:
+        if 0 in items:
+            raise RuntimeError("the database is away")
+        return items
+
+    group = GroupWrite(write)
+    failed = await asyncio.gather(group(0), group(5), return_exceptions=True)
+    assert [type(result) for result in failed] == [RuntimeError, RuntimeError]
+    assert await group(7) == 7
+
+
+async def test_webhooks_to_many_endpoints_are_each_sent_once_and_recorded_once(
+    settings, sessionmaker, receiver: WebhookReceiver, orgs
+):
+    a, _ = orgs
+    paths = [f"/hook{n}" for n in range(10)]
+    receiver.behaviours = dict.fromkeys(paths, ok)
+    endpoints = [await add_endpoint(sessionmaker, receiver, a, path) for path in paths]
+    dispatcher = OutboxDispatcher(fast(settings), sessionmaker)
+    events, state = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+    every_event = [L.events.event_id(state.id, 1), events[0].id, events[1].id]  # created, submitted, gate entered
+    async with dispatcher.running():
+        await until(lambda: _webhooks_sent(sessionmaker, every_event, [x.id for x in endpoints]))
+    assert all(receiver.raw_counts(path) == dict.fromkeys(every_event, 1) for path in paths)
+    assert all(r.verified for r in receiver.requests)
+    async with session_scope(sessionmaker) as session:
+        for endpoint in endpoints:
+            attempts = await store.list_attempts(session, endpoint_id=endpoint.id)
+            assert sorted((x.attempt, x.status_code) for x in attempts) == [(1, 200)] * 3
+            assert all(x.finished_at is not None for x in attempts)
+
+
+async def _webhooks_sent(sessionmaker, event_ids: list[str], endpoint_ids: list[str]) -> bool:
+    statuses = [await status_of(sessionmaker, e, x, "webhook") for e in event_ids for x in endpoint_ids]
+    return all(s == "sent" for s in statuses)
