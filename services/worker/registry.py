@@ -51,8 +51,14 @@ def activities(
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox every Pakta worker and replayer runs workflows in. The decider reckons
     office hours in each party's time zone, so `zoneinfo.ZoneInfo` is let through (zone
-    data comes from the pinned `tzdata` package, the same on every worker)."""
+    data comes from the pinned `tzdata` package, the same on every worker).
+
+    The `workflows` package is passed through whole: the sandbox would otherwise import
+    each workflow module afresh for every run it holds — its pydantic models rebuilt, about
+    200 KB a cached agreement and the CPU to build them on every new run or cache miss. It
+    may be shared because it is deterministic and keeps no mutable state: the import
+    contracts keep it free of I/O (docs/architecture.md), and its only module-level values
+    are constants and caches of versioned data (procedures, SDGs)."""
     members = SandboxRestrictions.invalid_module_members_default.with_child_unrestricted("zoneinfo", "ZoneInfo")
-    return SandboxedWorkflowRunner(
-        restrictions=dataclasses.replace(SandboxRestrictions.default, invalid_module_members=members)
-    )
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("workflows")
+    return SandboxedWorkflowRunner(restrictions=dataclasses.replace(restrictions, invalid_module_members=members))
