@@ -6,7 +6,7 @@ evaluation's period. docs/implementation.md."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import pytest
 from tests import builders as b
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.lifecycle.progress import activity_status
 from workflows.notify.rules import notifications_for
 
 NOW = b.NOW
@@ -546,3 +547,23 @@ def plan_story() -> list[tuple[m.AgreementState, list[m.Event]]]:
     log += events
     state, events = tick_until(state, at("2027-08-01"))
     return [*story, (state, log + events)]
+
+
+def test_an_activity_stands_done_ahead_running_behind_or_overdue_against_its_schedule():
+    def activity(percent: int) -> m.ActivityRecord:
+        report = m.ProgressReport(org="jabar", percent=percent, reported_by="staff@jabar", at=b.NOW)
+        return m.ActivityRecord(
+            id="A1",
+            name="Survei",
+            party="jabar",
+            responsible="Bappeda",
+            starts_on=date(2027, 1, 1),
+            ends_on=date(2027, 12, 31),
+            progress=[report],
+        )
+
+    assert activity_status(activity(100), date(2028, 6, 1)) == "done"
+    assert activity_status(activity(10), date(2026, 12, 1)) == "ahead"
+    assert activity_status(activity(40), date(2027, 7, 1)) == "running"  # half the year, 40 %: within 25 points
+    assert activity_status(activity(20), date(2027, 7, 1)) == "behind"  # 30 points behind the schedule
+    assert activity_status(activity(90), date(2028, 1, 1)) == "overdue"

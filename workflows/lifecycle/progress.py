@@ -7,7 +7,7 @@ Pure; docs/implementation.md says the thresholds and why.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from workflows import messages as m
 from workflows import timeline as t
@@ -33,6 +33,21 @@ def planned_percent(activity: m.Activity, day: date) -> int:
     return round(100 * (day - activity.starts_on).days / span)
 
 
+ActivityStatus = Literal["done", "overdue", "behind", "running", "ahead"]
+
+
+def activity_status(activity: m.ActivityRecord, today: date) -> ActivityStatus:
+    """Where an activity stands against its schedule on `today`: what health counts (an
+    overdue or behind activity) and what the plan's timeline colours."""
+    if activity.percent >= 100:
+        return "done"
+    if today > activity.ends_on:
+        return "overdue"
+    if today < activity.starts_on:
+        return "ahead"
+    return "behind" if planned_percent(activity, today) - activity.percent >= BEHIND_POINTS else "running"
+
+
 def _overdue(due: date, today: date) -> m.Health:
     return "off_track" if (today - due).days > OFF_TRACK_AFTER_DAYS else "at_risk"
 
@@ -53,11 +68,10 @@ def health(state: m.AgreementState, now: datetime) -> m.ImplementationHealth | N
         elif o.status == "open" and o.due_on < today:
             say(_overdue(o.due_on, today), "obligation_overdue", o.id, f"Obligation {o.id} of {o.party} is overdue.")
     for a in state.activities:
-        if a.percent >= 100:
-            continue
-        if a.ends_on < today:
+        standing = activity_status(a, today)
+        if standing == "overdue":
             say(_overdue(a.ends_on, today), "activity_overdue", a.id, f"Activity {a.id} should have ended.")
-        elif planned_percent(a, today) - a.percent >= BEHIND_POINTS:
+        elif standing == "behind":
             say(
                 "at_risk",
                 "activity_behind",

@@ -48,6 +48,15 @@ def redirect(ws: WebSession, to: str) -> Response:
     return ws.apply(RedirectResponse(to, status_code=303))
 
 
+def download(ws: WebSession, body: bytes | str, *, media_type: str, filename: str, inline: bool = False) -> Response:
+    """A file for the browser to save (or, `inline`, to show, as a PDF): the one place the
+    pages set a download's headers."""
+    disposition = "inline" if inline else "attachment"
+    return ws.apply(
+        Response(body, media_type=media_type, headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+    )
+
+
 def error_page(request: Request, ws: WebSession, status: int, title: str, message: str) -> Response:
     return render(request, ws, "error.html", status=status, title=title, message=message)
 

@@ -1,7 +1,7 @@
 """The action plan as a timeline, drawn on the server like the lifecycle diagram: each
 activity a bar from its planned start to its planned end, the part reported done filled in,
 today's line across, and what is overdue (not done after its end) marked. The schedule's
-expectation is the decider's own (`progress.planned_percent`), so the page and the health
+standing is the decider's own (`progress.activity_status`), so the page and the health
 status read the plan the same way."""
 
 from __future__ import annotations
@@ -13,24 +13,13 @@ from html import escape
 from services.api.web.i18n import Translator
 from workflows import messages as m
 from workflows.lifecycle.plan import term_of
-from workflows.lifecycle.progress import planned_percent
+from workflows.lifecycle.progress import activity_status
 
 WIDTH = 640
 LABEL_W = 170
 ROW_H = 34
 BAR_H = 16
 TOP = 26
-
-
-def activity_status(activity: m.ActivityRecord, today: date) -> str:
-    """done | overdue | behind | running | ahead — what the bar's colour says."""
-    if activity.percent >= 100:
-        return "done"
-    if today > activity.ends_on:
-        return "overdue"
-    if today < activity.starts_on:
-        return "ahead"
-    return "behind" if planned_percent(activity, today) - activity.percent >= 25 else "running"
 
 
 COLOURS = {

@@ -25,7 +25,7 @@ from services.api.reporting.report import (
 )
 from services.api.reporting.table import report_csv
 from services.api.web.i18n import Translator
-from services.api.web.pages import WebDep, error_page, render
+from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.session import WebSession
 from services.settings import Settings
@@ -123,7 +123,7 @@ class Words:
         return self.tr.t(text)
 
 
-def _day(value: str | None) -> date | None:
+def form_day(value: str | None) -> date | None:
     try:
         day = date.fromisoformat(value or "")
     except ValueError:
@@ -148,7 +148,7 @@ async def _report(
     }
     if "from" not in q and "to" not in q:
         return None, form, None
-    start, end = _day(q.get("from")), _day(q.get("to"))
+    start, end = form_day(q.get("from")), form_day(q.get("to"))
     if start is None or end is None:
         form["error"] = t("Give the first and the last day of the period.")
         return None, form, None
@@ -185,13 +185,7 @@ async def upward_csv(request: Request, ws: WebDep, session: SessionDep, settings
     if refusal is not None or report is None:
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.csv"
-    return ws.apply(
-        Response(
-            report_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    )
+    return download(ws, report_csv(report), media_type="text/csv; charset=utf-8", filename=name)
 
 
 @router.get("/reports/upward.pdf")
@@ -200,13 +194,7 @@ async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings
     if refusal is not None or report is None:
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.pdf"
-    return ws.apply(
-        Response(
-            report_pdf(report, ws.tr),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}"'},
-        )
-    )
+    return download(ws, report_pdf(report, ws.tr), media_type="application/pdf", filename=name, inline=True)
 
 
 def report_pdf(report: UpwardReport, tr: Translator) -> bytes:

@@ -21,10 +21,10 @@ from services.api.reporting.report import utc_now
 from services.api.reporting.rollup import OversightRollup, build_rollup, may_read_rollup
 from services.api.reporting.table import rollup_csv
 from services.api.web.i18n import Translator
-from services.api.web.pages import WebDep, error_page, render
+from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.register import RegisterWords, level_words
-from services.api.web.reports import _day
+from services.api.web.reports import form_day
 from services.api.web.session import WebSession
 from services.settings import Settings
 from services.store import register
@@ -76,7 +76,7 @@ async def _rollup(
         return None, form, error_page(request, ws, 403, t("Forbidden"), message)
     if "from" not in q and "to" not in q:
         return None, form, None
-    start, end = _day(q.get("from")), _day(q.get("to"))
+    start, end = form_day(q.get("from")), form_day(q.get("to"))
     if start is None or end is None:
         form["error"] = t("Give the first and the last day of the period.")
         return None, form, None
@@ -116,13 +116,7 @@ async def overseen_csv(request: Request, ws: WebDep, session: SessionDep, settin
     if refusal is not None or rollup is None:
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     name = f"pakta-rollup-{rollup.overseer}-{rollup.period_from}-{rollup.period_to}.csv"
-    return ws.apply(
-        Response(
-            rollup_csv(rollup),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    )
+    return download(ws, rollup_csv(rollup), media_type="text/csv; charset=utf-8", filename=name)
 
 
 @router.get("/reports/overseen.pdf")
@@ -132,12 +126,12 @@ async def overseen_pdf(request: Request, ws: WebDep, session: SessionDep, settin
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     entry = await register.get(session, org=rollup.overseer)
     name = f"pakta-rollup-{rollup.overseer}-{rollup.period_from}-{rollup.period_to}.pdf"
-    return ws.apply(
-        Response(
-            rollup_pdf(rollup, entry.name_id if entry else rollup.overseer, ws.tr),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}"'},
-        )
+    return download(
+        ws,
+        rollup_pdf(rollup, entry.name_id if entry else rollup.overseer, ws.tr),
+        media_type="application/pdf",
+        filename=name,
+        inline=True,
     )
 
 
