@@ -14,6 +14,10 @@ never send the same row; a dispatcher that dies mid-send leaves a lease that run
 the row is claimed again. Leases use the database clock (dispatchers on skewed clocks agree);
 `due_at` is reckoned in the dispatcher's clock, which office hours and backoffs are about.
 
+Writing rows also sends `NOTIFY pakta_outbox` in the writer's transaction: PostgreSQL
+delivers it on commit (never for a transaction rolled back), so dispatchers listening in
+any process look at once; their poll is the safety net for a notification missed.
+
 Keyword-only, and none commits: the caller owns the unit of work.
 """
 
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +41,9 @@ READS = NotificationRead.__table__
 EVENTS = AgreementEvent.__table__
 WAITING = ("pending", "sending")
 OutboxChannel = Literal["email", "webhook"]
+# The PostgreSQL notification channel dispatchers LISTEN on.
+NOTIFY_CHANNEL = "pakta_outbox"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 class Outgoing(TypedDict):
@@ -70,7 +77,7 @@ def _waiting() -> Any:
 
 async def enqueue(session: AsyncSession, *, rows: Sequence[Outgoing]) -> int:
     """Write deliveries to the outbox; those already in the log (a retried recording) are
-    left as they are. The number written."""
+    left as they are. The number written; if any, the dispatchers are told on commit."""
     if not rows:
         return 0
     statement = (
@@ -79,7 +86,10 @@ async def enqueue(session: AsyncSession, *, rows: Sequence[Outgoing]) -> int:
         .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
         .returning(DELIVERIES.c.event_id)
     )
-    return len((await session.execute(statement)).all())
+    written = len((await session.execute(statement)).all())
+    if written:
+        await session.execute(_NOTIFY)
+    return written
 
 
 async def forget_superseded(session: AsyncSession, *, agreement_id: str, event_ids: Sequence[str]) -> None:
