@@ -14,9 +14,10 @@ in both legs but have their own latencies.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,21 @@ class Leg:
     uploads: list[float] = field(default_factory=list)
     cpu_s: dict[str, float] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
+    deliveries: int = 0  # mails and webhook requests the receivers got during the leg
 
     def cpu_ms_per_transition(self, processes: list[str]) -> float:
         return round(1e3 * sum(self.cpu_s.get(p, 0.0) for p in processes) / max(1, self.transitions), 1)
 
-    def summary(self, processes: list[str]) -> dict[str, Any]:
+    def cpu_ms_per_delivery(self, processes: list[str]) -> float:
+        if not self.deliveries or not processes:
+            return math.nan
+        return round(1e3 * sum(self.cpu_s.get(p, 0.0) for p in processes) / self.deliveries, 2)
+
+    def summary(
+        self, processes: list[str], path: list[str] | None = None, senders: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`processes`: the total; `path`: those on the transition path (not the
+        dispatchers); `senders`: the dispatcher processes, whose CPU goes per delivery."""
         return {
             "agreements": self.agreements,
             "clients": self.clients,
@@ -60,6 +71,9 @@ class Leg:
             "upload": latency_ms(self.uploads),
             "cpu_s_by_process": self.cpu_s,
             "cpu_ms_per_transition": self.cpu_ms_per_transition(processes),
+            "cpu_ms_per_transition_path": self.cpu_ms_per_transition(path if path is not None else processes),
+            "deliveries": self.deliveries,
+            "cpu_ms_per_delivery": self.cpu_ms_per_delivery(list(senders)),
             "cpu_ms_per_transition_by_process": {
                 p: round(1e3 * s / max(1, self.transitions), 1) for p, s in self.cpu_s.items()
             },
@@ -85,6 +99,7 @@ async def _run_leg(
             await drive(queue.get_nowait(), bar)
 
     before = cpu_seconds(roots)
+    delivered = stack.mail.messages + stack.hooks.requests
     started = time.perf_counter()
     try:
         await asyncio.gather(*(client() for _ in range(leg.clients)))
@@ -94,6 +109,7 @@ async def _run_leg(
     if settle is not None:
         await settle()
     leg.cpu_s = spent(before, cpu_seconds(roots))
+    leg.deliveries = stack.mail.messages + stack.hooks.requests - delivered
     leg.transitions = len(leg.actions)
     return leg
 

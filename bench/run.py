@@ -3,6 +3,7 @@
     make bench                                        # the whole run (defaults: 40 agreements, 8 clients)
     make bench ARGS="--agreements 20 --list-n 0"      # smaller, without the reads at scale
     make bench ARGS="--workers 2 --apis 2"            # N API and M worker processes
+    make bench ARGS="--dispatchers 0"                 # the workers dispatch (one `pakta worker`)
     make bench ARGS="--dev-ready"                     # also: how long `pakta dev` takes to be ready
     make bench ARGS="decider"                         # the pure decider only (seconds, no servers)
 
@@ -33,6 +34,8 @@ from bench.progress import note
 BENCH_FIELDS = [
     *("ratio", "pakta_tps", "raw_tps", "p50_ms", "p99_ms", "raw_p50_ms", "raw_p99_ms"),
     *("p50_1client_ms", "raw_p50_1client_ms", "cpu_ms", "raw_cpu_ms", "history_bytes_per_command", "list_p99_ms"),
+    # CPU per transition without the dispatchers (nor the bench's client), and theirs per delivery.
+    *("path_cpu_ms", "delivery_cpu_ms"),
 ]
 PAKTA_TYPES = ["AgreementWorkflow"]
 
@@ -61,14 +64,19 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         "options": {k: v for k, v in vars(args).items() if k != "which"},
         "actions_per_agreement": ACTIONS_PER_AGREEMENT,
     }
-    note(f"starting the stack in {data_dir} ({args.apis} API, {args.workers} worker processes)")
-    stack = await start_stack(data_dir, apis=args.apis, workers=args.workers)
+    note(
+        f"starting the stack in {data_dir} ({args.apis} API, {args.workers} worker, "
+        f"{args.dispatchers} dispatcher processes)"
+    )
+    stack = await start_stack(data_dir, apis=args.apis, workers=args.workers, dispatchers=args.dispatchers)
     try:
         client = await Client.connect(stack.settings.temporal_address, namespace=stack.settings.temporal_namespace)
         regions = pairs(max(1, min(args.agreements, 8)))
         await register_notifications(stack, regions)
         single = args.single if args.single is not None else max(2, args.agreements // 4)
-        pakta_processes = ["temporal", "postgres", *(s.name for s in [*stack.apis, *stack.workers])]
+        path = ["temporal", "postgres", *(s.name for s in [*stack.apis, *stack.workers])]
+        senders = [s.name for s in stack.dispatchers]
+        pakta_processes = [*path, *senders]
         raw_processes = ["temporal", "postgres", "raw-worker"]
 
         note("raw baseline: one Update per transition, local activity → PostgreSQL")
@@ -93,8 +101,8 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
             "local_1_client": raw_one.summary(raw_processes),
         }
         results["pakta"] = {
-            f"{args.clients}_clients": pakta.summary(pakta_processes),
-            "1_client": pakta_one.summary(pakta_processes),
+            f"{args.clients}_clients": pakta.summary(pakta_processes, path, senders),
+            "1_client": pakta_one.summary(pakta_processes, path, senders),
             "worker_rss_mb": {name: round(b / 2**20, 1) for name, b in workers_rss.sample().items()},
             "worker_peak_rss_mb": {name: round(b / 2**20, 1) for name, b in workers_rss.peak.items()},
         }
@@ -148,6 +156,8 @@ def _headline(results: dict[str, Any], clients: int) -> dict[str, float]:
         "raw_cpu_ms": raw["cpu_ms_per_transition"],
         "history_bytes_per_command": results["history"]["pakta_agreement"]["bytes_per_command"],
         "list_p99_ms": reads.get("list", {}).get("p99_ms", math.nan),
+        "path_cpu_ms": pakta["cpu_ms_per_transition_path"],
+        "delivery_cpu_ms": pakta["cpu_ms_per_delivery"],
     }
 
 
@@ -166,6 +176,8 @@ def _summary(results: dict[str, Any], clients: int) -> str:
         (f"action p99 ms × {clients}", h["p99_ms"], h["raw_p99_ms"], regular["action"]["p99_ms"]),
         ("action p50 ms × 1", h["p50_1client_ms"], h["raw_p50_1client_ms"], ""),
         ("CPU ms per transition", h["cpu_ms"], h["raw_cpu_ms"], regular["cpu_ms_per_transition"]),
+        ("… on the transition path", h["path_cpu_ms"], "", ""),
+        ("dispatcher CPU ms per delivery", h["delivery_cpu_ms"], "", ""),
         ("history B per command", h["history_bytes_per_command"], hist["raw"]["bytes_per_command"], ""),
         (
             "history events per command",
@@ -207,6 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", "-C", type=int, default=8, help="concurrent clients (8)")
     parser.add_argument("--single", type=int, default=None, help="agreements in the one-client legs (N/4, at least 2)")
     parser.add_argument("--workers", type=int, default=1, help="`pakta worker` processes (1)")
+    parser.add_argument(
+        "--dispatchers", type=int, default=1, help="`pakta dispatcher` processes; 0: the workers dispatch (1)"
+    )
     parser.add_argument("--apis", type=int, default=1, help="`pakta api` processes; clients spread over them (1)")
     parser.add_argument("--list-n", type=int, default=100_000, help="agreements loaded for the reads; 0 skips them")
     parser.add_argument("--reads", type=int, default=1000, help="requests per read measure (1000)")

@@ -1,9 +1,11 @@
 """The stack `make bench` runs on: started the way `pakta dev` starts it (embedded
 PostgreSQL with its roles and passwords, the Temporal dev server with its UI, the same
-migrations and the same settings, from `services.devstack`), except that the API and the
-worker run as separate processes (`pakta api`, `pakta worker`) — N and M of them — so the
-operating system accounts their CPU apart; plus the raw baseline's worker (`bench.raw`),
-an SMTP sink and a webhook receiver.
+migrations and the same settings, from `services.devstack`), except that the API, the
+worker and the outbox dispatcher run as separate processes (`pakta api`, `pakta worker`
+with `PAKTA_WORKER_DISPATCH=false`, `pakta dispatcher`) — N, M and D of them; with D = 0 the
+workers dispatch, as one `pakta worker` does by default — so the operating system accounts
+their CPU apart; plus the raw baseline's worker (`bench.raw`), an SMTP sink and a webhook
+receiver.
 
 Every server listens on 127.0.0.1 on a free port; every child dies with the bench.
 """
@@ -34,7 +36,8 @@ from services.settings import Settings
 
 @dataclass
 class Service:
-    """One Python process of the stack: `pakta api`, `pakta worker` or the raw worker."""
+    """One Python process of the stack: `pakta api`, `pakta worker`, `pakta dispatcher` or
+    the raw worker."""
 
     name: str
     process: subprocess.Popen[bytes]
@@ -56,11 +59,12 @@ class BenchStack:
     hooks: WebhookCounter
     apis: list[Service] = field(default_factory=list)
     workers: list[Service] = field(default_factory=list)
+    dispatchers: list[Service] = field(default_factory=list)
     raw_worker: Service | None = None
 
     @property
     def services(self) -> list[Service]:
-        return [*self.apis, *self.workers, *([self.raw_worker] if self.raw_worker else [])]
+        return [*self.apis, *self.workers, *self.dispatchers, *([self.raw_worker] if self.raw_worker else [])]
 
     def processes(self) -> dict[str, psutil.Process]:
         """The roots the CPU accounting follows (each with its children)."""
@@ -70,7 +74,7 @@ class BenchStack:
         return found
 
 
-async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1) -> BenchStack:
+async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1, dispatchers: int = 1) -> BenchStack:
     """Start everything (children are spawned from the calling thread, which must be the
     main one: see services/embedded/process.py) and wait until it answers."""
     postgres = EmbeddedPostgres(data_dir, free_port(), secured=True)
@@ -87,8 +91,11 @@ async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1) -> Ben
         await temporal.wait_ready()
         for i, port in enumerate(ports):
             stack.apis.append(_service(stack, f"api-{i + 1}", ["services.cli", "api"], port=port))
+        dispatch = {"PAKTA_WORKER_DISPATCH": "false"} if dispatchers > 0 else {}
         for i in range(workers):
-            stack.workers.append(_service(stack, f"worker-{i + 1}", ["services.cli", "worker"]))
+            stack.workers.append(_service(stack, f"worker-{i + 1}", ["services.cli", "worker"], extra=dispatch))
+        for i in range(dispatchers):
+            stack.dispatchers.append(_service(stack, f"dispatcher-{i + 1}", ["services.cli", "dispatcher"]))
         stack.raw_worker = _service(stack, "raw-worker", ["bench.raw"], extra={"BENCH_RAW_DSN": owner_dsn(postgres)})
         await _until_ready(stack)
     except BaseException:
@@ -165,5 +172,7 @@ async def _ready(http: httpx.AsyncClient, service: Service) -> bool:
             return (await http.get(f"{service.url}/readyz")).status_code == 200
         except httpx.HTTPError:
             return False
-    # Workers say so in their log once they poll (`worker_started`; the raw one `raw_worker_started`).
-    return "worker_started" in service.log_path.read_text(errors="replace")
+    # Workers say so in their log once they poll (`worker_started`; the raw one
+    # `raw_worker_started`), dispatchers once they run (`dispatcher_started`).
+    text = service.log_path.read_text(errors="replace")
+    return "worker_started" in text or "dispatcher_started" in text

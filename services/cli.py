@@ -1,7 +1,7 @@
 """The `pakta` command.
 
     pakta dev [--data-dir D] [--port P] [--temporal-port T] [--ui-port U] [--pg-port G] [--demo]
-    pakta api | pakta worker | pakta db upgrade | pakta db revision -m MESSAGE
+    pakta api | pakta worker | pakta dispatcher | pakta db upgrade | pakta db revision -m MESSAGE
     pakta token --sub S --org O --roles r1,r2 [--gates g1,g2] [--ttl SECONDS]
 
 Production commands read their configuration from PAKTA_* environment variables.
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--demo", action="store_true", help="seed example agreements")
 
     commands.add_parser("api", help="serve the HTTP API (PAKTA_API_HOST:PAKTA_API_PORT)")
-    commands.add_parser("worker", help="run a Temporal worker")
+    commands.add_parser("worker", help="run a Temporal worker (and, unless PAKTA_WORKER_DISPATCH=false, a dispatcher)")
+    commands.add_parser("dispatcher", help="send the notification outbox (email, webhooks), without a worker")
 
     db = commands.add_parser("db", help="database migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"dev": _dev, "api": _api, "worker": _worker, "db": _db, "token": _token}[args.command]
+    handlers = {"dev": _dev, "api": _api, "worker": _worker, "dispatcher": _dispatcher, "db": _db, "token": _token}
+    handler = handlers[args.command]
     return handler(args) or 0
 
 
@@ -127,6 +129,14 @@ def _worker(args: argparse.Namespace) -> int:
     from services.worker.main import run_worker
 
     eventloop.run(run_worker(_configured()))
+    return 0
+
+
+def _dispatcher(args: argparse.Namespace) -> int:
+    from services import eventloop
+    from services.worker.main import run_dispatcher
+
+    eventloop.run(run_dispatcher(_configured()))
     return 0
 
 

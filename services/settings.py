@@ -125,9 +125,12 @@ class Settings(BaseSettings):
     delivery_give_up_hours: float = Field(default=72.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_disable_after_hours: float = Field(default=72.0, ge=0)
-    # The worker's outbox dispatcher looks for due deliveries this often (rows other worker
-    # processes wrote, retries coming due); its own recordings wake it at once.
+    # The outbox dispatcher looks for due deliveries this often (retries coming due; rows
+    # written while it was not listening): a recording's commit wakes it at once (NOTIFY).
     outbox_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Whether `pakta worker` also runs an outbox dispatcher. Off: workers only run the
+    # agreements, and `pakta dispatcher` processes (any number) send the notifications.
+    worker_dispatch: bool = True
     # Webhook egress: in production only public addresses are posted to (after DNS, on the
     # address connected), over https. Deliberate internal receivers go here: host names
     # (any address they resolve to) or IP addresses and CIDR networks, comma-separated.

@@ -1,8 +1,10 @@
 """The outbox dispatcher: sends the email and webhook deliveries the recordings wrote.
 
-It runs in every worker process beside the Temporal worker. It wakes when a recording in
-this process committed deliveries (`wake()`), and every `PAKTA_OUTBOX_POLL_SECONDS` for rows
-other processes wrote and for retries coming due. Each round claims due rows (leased, so
+It runs beside the Temporal worker in `pakta worker` (unless `PAKTA_WORKER_DISPATCH` is off),
+or in `pakta dispatcher` processes of its own, any number of them. It wakes when a recording
+committed deliveries, in any process (`LISTEN pakta_outbox`, `services.worker.wakeup`), and
+every `PAKTA_OUTBOX_POLL_SECONDS` for retries coming due and anything a lost listening
+connection missed. Each round claims due rows (leased, so
 two dispatchers never send the same one; see `services.store.outbox`), sends them through
 the channels (SMTP; webhooks through the egress checks) at most `CONCURRENCY` at a time,
 then marks them:
@@ -48,6 +50,7 @@ from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_p
 from services.worker.batching import GroupWrite
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
+from services.worker.wakeup import OutboxListener
 from workflows import messages as m
 from workflows.contracts.notify import DeliveryPolicy, EmailRecipient
 from workflows.notify.rules import Notification, endpoint_disabled
@@ -97,6 +100,7 @@ class OutboxDispatcher:
         # The time office hours and backoffs are reckoned in (a test moves it on).
         self.clock = clock or (lambda: datetime.now(UTC))
         self._woken = asyncio.Event()
+        self._listener = OutboxListener(settings, self.wake)
         self._http: httpx.AsyncClient | None = None
         self._leases: dict[outbox.OutboxChannel, timedelta] = {
             "email": EMAIL_LEASE,
@@ -108,8 +112,14 @@ class OutboxDispatcher:
         self._record_outcomes = GroupWrite(self._write_outcomes)
 
     def wake(self) -> None:
-        """A recording committed deliveries: look now rather than at the next poll."""
+        """Deliveries were committed: look now rather than at the next poll."""
         self._woken.set()
+
+    def nudge(self) -> None:
+        """A recording in this process committed deliveries: wake, unless the database's
+        notification will (one claim per recording, not two)."""
+        if not self._listener.listening:
+            self._woken.set()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[OutboxDispatcher]:
@@ -129,6 +139,7 @@ class OutboxDispatcher:
         try:
             while not stop.is_set():
                 self._woken.clear()
+                await self._listener.ensure()
                 room = CONCURRENCY - len(sending)
                 claimed = await self._claim(room) if room > 0 else []
                 for row in claimed:
@@ -152,6 +163,7 @@ class OutboxDispatcher:
             await self._start_attempts.close()
             await self._record_outcomes.close()
             await self.mail.close()
+            await self._listener.close()
             if self._http is not None:
                 await self._http.aclose()
                 self._http = None

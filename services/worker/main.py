@@ -1,9 +1,11 @@
-"""The Temporal worker: runs the agreement workflows and their activities, and the outbox
-dispatcher that sends the email and webhook deliveries their recordings write.
+"""The Temporal worker (`pakta worker`): runs the agreement workflows and their activities,
+and — unless `PAKTA_WORKER_DISPATCH` is off — the outbox dispatcher that sends the email and
+webhook deliveries their recordings write. `pakta dispatcher` runs the dispatcher alone.
 
 What it runs comes from `services.worker.registry` (WORKFLOWS, and `activities(settings,
 sessionmaker)` returning the activity callables), so this file needs no edit when
-workflows or activities are added. Workers are stateless: run as many as needed.
+workflows or activities are added. Workers and dispatchers are stateless: run as many of
+each as needed (dispatchers claim with leases and SKIP LOCKED, `services.store.outbox`).
 """
 
 from __future__ import annotations
@@ -88,27 +90,19 @@ async def run_worker(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run until `stop` is set, or until SIGTERM/SIGINT when no `stop` is given."""
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-    if settings.metrics_port > 0:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port)
-        log.info("metrics_listening", port=settings.metrics_port)
+    stop = _stop_on_signals(stop)
+    _serve_metrics(settings)
     client = client or await connect_temporal(settings)
     engine = worker_engine(settings)
     try:
         sessionmaker = create_sessionmaker(engine)
-        dispatcher = OutboxDispatcher(settings, sessionmaker)
+        dispatcher = OutboxDispatcher(settings, sessionmaker) if settings.worker_dispatch else None
         worker = build_worker(client, settings, sessionmaker=sessionmaker, dispatcher=dispatcher)
-        log.info("worker_started", task_queue=worker.task_queue)
+        log.info("worker_started", task_queue=worker.task_queue, dispatching=dispatcher is not None)
         if settings.portfolio_sweep:  # `pakta dev` runs this too
             await _ensure_portfolio_schedule(client, settings)
         running = asyncio.create_task(worker.run())
-        dispatching = asyncio.create_task(dispatcher.run(stop))
+        dispatching = asyncio.create_task(dispatcher.run(stop) if dispatcher else stop.wait())
         await stop.wait()
         # Stop polling and let running tasks finish — but within bounds: a recording waiting
         # for a database that is down retries until it is back, and must not hold the process.
@@ -125,6 +119,39 @@ async def run_worker(
                 await asyncio.wait_for(running, timeout=5)
     finally:
         await engine.dispose()
+
+
+async def run_dispatcher(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """`pakta dispatcher`: only the outbox dispatcher, until `stop` or SIGTERM/SIGINT. Its
+    CPU (SMTP, HTTP, the delivery log) is then off the workers' event loops, where it
+    delayed the next command's workflow task; the sends in flight get the same bounded stop."""
+    stop = _stop_on_signals(stop)
+    _serve_metrics(settings)
+    engine = worker_engine(settings)
+    try:
+        dispatcher = OutboxDispatcher(settings, create_sessionmaker(engine))
+        log.info("dispatcher_started")
+        await dispatcher.run(stop)
+        log.info("dispatcher_stopped")
+    finally:
+        await engine.dispose()
+
+
+def _stop_on_signals(stop: asyncio.Event | None) -> asyncio.Event:
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _serve_metrics(settings: Settings) -> None:
+    if settings.metrics_port > 0:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+        log.info("metrics_listening", port=settings.metrics_port)
 
 
 async def _ensure_portfolio_schedule(client: Client, settings: Settings) -> None:

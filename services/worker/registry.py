@@ -31,8 +31,9 @@ def activities(
     dispatcher: OutboxDispatcher | None = None,
 ) -> list[Callable[..., Any]]:
     """The activity callables, bound to the worker's settings and database; a recording
-    that writes deliveries to the outbox wakes `dispatcher` (else it finds them at its poll)."""
-    records = RecordActivities(sessionmaker, on_outbox=dispatcher.wake if dispatcher else None)
+    that writes deliveries to the outbox nudges `dispatcher` (the database's NOTIFY wakes
+    dispatchers in every process; this covers one that cannot listen)."""
+    records = RecordActivities(sessionmaker, on_outbox=dispatcher.nudge if dispatcher else None)
     notify = NotifyActivities(settings, sessionmaker)
     portfolio = PortfolioActivities(settings, sessionmaker)
     return [

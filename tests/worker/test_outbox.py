@@ -300,6 +300,53 @@ async def test_two_dispatchers_never_send_the_same_delivery(settings, sessionmak
     assert b
 
 
+async def test_dispatcher_processes_are_woken_by_a_commit_elsewhere_and_send_each_delivery_once(
+    settings, sessionmaker, receiver, orgs
+):
+    """Two `pakta dispatcher` processes, no worker, polling only once a minute: the
+    recording's NOTIFY (sent on commit, in this process) wakes them, and they share the
+    deliveries without sending any twice."""
+    a, _ = orgs
+    paths = [f"/apart{n}" for n in range(3)]
+    receiver.behaviours = dict.fromkeys(paths, _slow_ok)
+    for path in paths:
+        await add_endpoint(sessionmaker, receiver, a, path)
+    env = {
+        **os.environ,
+        "PAKTA_DATABASE_URL": settings.database_url,
+        "PAKTA_METRICS_PORT": "0",
+        "PAKTA_LOG_JSON": "false",
+        "PAKTA_WEBHOOK_TIMEOUT_SECONDS": "3",
+        "PAKTA_OUTBOX_POLL_SECONDS": "60",
+        "PAKTA_SMTP_PORT": "9",
+    }
+    dispatchers = [await _pakta("dispatcher", env=env), await _pakta("dispatcher", env=env)]
+    try:
+        for process in dispatchers:  # listening before anything is recorded
+            assert process.stdout is not None
+            async with asyncio.timeout(60):
+                while b"outbox_listening" not in await process.stdout.readline():
+                    assert process.returncode is None
+        events, state = await submitted(sessionmaker, orgs)
+        await until(lambda: _ready(len(receiver.requests) >= 9))
+        await asyncio.sleep(1.0)
+    finally:
+        for process in dispatchers:
+            process.send_signal(signal.SIGTERM)
+        for process in dispatchers:
+            await process.wait()
+    every_event = {L.events.event_id(state.id, 1): 1, events[0].id: 1, events[1].id: 1}
+    assert len(receiver.requests) == 9 and all(receiver.raw_counts(path) == every_event for path in paths)
+    assert [process.returncode for process in dispatchers] == [0, 0]
+
+
+async def _pakta(command: str, *, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", command, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
 async def _slow_ok(receiver: WebhookReceiver, request) -> int:
     await asyncio.sleep(0.3)
     return 200

@@ -52,7 +52,7 @@ class RecordActivities:
         self, sessionmaker: async_sessionmaker[AsyncSession], *, on_outbox: Callable[[], None] | None = None
     ) -> None:
         self.sessionmaker = sessionmaker
-        # Called once deliveries committed to the outbox: wakes this process's dispatcher.
+        # Called once deliveries committed to the outbox: nudges this process's dispatcher.
         self.on_outbox = on_outbox
 
     @activity.defn(name=RECORD_EVENTS)
