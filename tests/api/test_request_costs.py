@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.api.app import ROUTERS, create_app
 from tests.api.stack import Stack
@@ -77,3 +77,18 @@ async def test_reading_an_agreement_and_acting_on_it_run_their_statements_withou
         assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
         assert acted.json()["version"] == 2
     assert len(autocommit) >= 3 and all(autocommit)
+
+
+async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets_it(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        assert (await client.get("/agreements?limit=1", headers=stack.auth(staff))).status_code == 200
+        async with app.state.engine.connect() as conn:  # the connection the request used, back in the pool
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with stack.sessionmaker() as other:
+            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        again = await client.get("/agreements?limit=1", headers=stack.auth(staff))
+        assert again.status_code == 200, again.text
+        async with app.state.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
