@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
+from services.api.database import api_engine
 from services.api.errors import register_error_handlers
 from services.api.limits import RequestLimits
 from services.api.observability import RequestObservability
@@ -34,7 +35,7 @@ from services.api.routes import (
 from services.api.web import install as install_web
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
-from services.store.db import create_engine, create_sessionmaker
+from services.store.db import create_sessionmaker
 from services.temporal_client import connect_temporal
 
 log = structlog.get_logger("pakta.api")
@@ -81,9 +82,12 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        engine = api_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Requests that only read (services.api.deps.ReadSessionDep) run each statement on
+        # its own: no BEGIN and COMMIT round trips around it.
+        app.state.read_sessionmaker = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         app.state.temporal = temporal_client or await connect_temporal(settings, lazy=True)
         log.info("api_started", temporal=settings.temporal_address, env=settings.env)
         try:

@@ -4,6 +4,9 @@
 
 SessionDep commits when the handler returns and rolls back when it raises: routes never
 commit themselves (commit only at the edge).
+
+Every dependency is `async def`, even those that do nothing to await: FastAPI runs a plain
+`def` dependency in its thread pool, a hand-off to a thread and back for each request.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from services.errors import ServiceUnavailable, Unauthorized
 from services.settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -46,7 +49,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_temporal(request: Request) -> Client:
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
+# For handlers that write nothing through their session (reading an agreement, sending it a
+# command: the workflow records). Each statement runs on its own, as under READ COMMITTED
+# each would see what was committed when it started anyway; without a transaction around
+# them a request saves its BEGIN and COMMIT, two round trips to PostgreSQL. A write through
+# it would commit at once, statement by statement: handlers that write take SessionDep.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_temporal(request: Request) -> Client:
     client: Client | None = getattr(request.app.state, "temporal", None)
     if client is None:
         raise ServiceUnavailable("Temporal is not connected yet.", code="temporal_unavailable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -83,3 +84,22 @@ async def test_a_request_with_headers_too_large_or_unreadable_gets_the_json_erro
 async def test_ordinary_headers_pass(served: int):
     status, _, body = await exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 200 and json.loads(body) == {"status": "ok"}
+
+
+async def test_a_request_after_a_large_body_on_the_same_connection_is_read_whole(served: int):
+    # Only a request's head counts against the limit, never the body before it.
+    body = b"x" * (2 * MAX_HEADER_BYTES)
+    first = b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", served)
+    writer.write(first)
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the next request in another read
+    writer.write(second[:20])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # its head in two
+    writer.write(second[20:])
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    assert re.findall(rb"HTTP/1.1 (\d{3}) ", raw) == [b"405", b"200"]

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
 from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
-from services.api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from services.api.deps import PrincipalDep, ReadSessionDep, SessionDep, SettingsDep, TemporalDep
 from services.api.proposals import propose
 from services.errors import Unprocessable
 from services.store import organisations, queries
@@ -196,7 +196,7 @@ async def list_agreements(
 
 @router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
 async def get_agreement(
-    agreement_id: str, response: Response, session: SessionDep, principal: PrincipalDep
+    agreement_id: str, response: Response, session: ReadSessionDep, principal: PrincipalDep
 ) -> m.Snapshot:
     state = await load_visible(session, agreement_id, principal)
     response.headers["ETag"] = etag(state.version)
@@ -230,7 +230,7 @@ async def act(
     command: Annotated[m.Command, Body()],
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     temporal: TemporalDep,
     settings: SettingsDep,

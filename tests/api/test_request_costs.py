@@ -1,0 +1,94 @@
+"""What a request costs the API process beyond its own work (docs/performance.md): no hop to
+a thread for a dependency, no transaction around the reads of a request that writes
+nothing through its session."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlalchemy import event, text
+
+from services.api.app import ROUTERS, create_app
+from tests.api.stack import Stack
+from tests.fixtures.api import app_client
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _runs_on_the_event_loop(call: Any) -> bool:
+    target = call if inspect.isfunction(call) or inspect.ismethod(call) else type(call).__call__
+    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+
+
+async def test_every_dependency_of_the_api_runs_on_the_event_loop_not_in_the_thread_pool():
+    routes = [r for module in ROUTERS for r in module.router.routes if isinstance(r, APIRoute)]
+    assert any(r.path == "/agreements/{agreement_id}" for r in routes)
+    threaded = {
+        (route.path, getattr(call, "__name__", type(call).__name__))
+        for route in routes
+        for call in _calls(route.dependant)
+        if not _runs_on_the_event_loop(call)
+    }
+    assert threaded == set()
+
+
+async def test_reading_an_agreement_and_acting_on_it_run_their_statements_without_a_transaction(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    created = await stack.create(
+        staff,
+        {
+            "title": "Air baku: tanpa transaksi",
+            "kind": "ksdd",
+            "objectives": "Pengelolaan air baku bersama.",
+            "sector": "water",
+            "parties": [
+                {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+                {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+            ],
+            "start_date": "2027-03-01",
+            "duration_months": 24,
+        },
+    )
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        autocommit: list[bool] = []
+
+        def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
+
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
+        read = await client.get(f"/agreements/{created['id']}", headers=stack.auth(staff))
+        assert read.status_code == 200 and read.headers["ETag"] == '"1"'
+        acted = await client.post(
+            f"/agreements/{created['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
+        )
+        assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
+        assert acted.json()["version"] == 2
+    assert len(autocommit) >= 3 and all(autocommit)
+
+
+async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets_it(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        assert (await client.get("/agreements?limit=1", headers=stack.auth(staff))).status_code == 200
+        async with app.state.engine.connect() as conn:  # the connection the request used, back in the pool
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with stack.sessionmaker() as other:
+            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        again = await client.get("/agreements?limit=1", headers=stack.auth(staff))
+        assert again.status_code == 200, again.text
+        async with app.state.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
