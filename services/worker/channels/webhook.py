@@ -9,8 +9,9 @@ lead it elsewhere. No redirects, no proxies from the environment, no cookies. An
 result is a status code and a generic error class; at most `ANSWER_LIMIT_BYTES` of an
 answer are read (and dropped), so a receiver cannot make us hold a large one.
 
-The client is aiohttp's (a C parser, one keep-alive pool): per request it cost about a
-fifth of what httpx did in the dispatcher (docs/performance.md).
+The client is aiohttp's (a C parser, one keep-alive pool keyed by address and server
+name): httpx's pure-Python connection pool and streams were ≈ 18 % of the dispatcher's CPU
+(docs/performance.md).
 """
 
 from __future__ import annotations
