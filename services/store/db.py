@@ -69,3 +69,15 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
             raise
         else:
             await session.commit()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The session's asyncpg connection, for the dispatcher's hot statements: written once as
+    SQL, each is prepared once per connection (asyncpg's statement cache) and run on its own —
+    one statement is its own transaction, so there is no BEGIN or COMMIT round trip, no
+    statement build and no cache-key lookup. Give it a session that has done nothing else
+    (the session's own transaction is not begun, and its commit sends nothing)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver

@@ -9,7 +9,7 @@ clock, so workers with skewed clocks agree.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Row,
     and_,
     any_,
-    bindparam,
     func,
     literal,
     or_,
@@ -374,61 +373,6 @@ class AttemptEnd(TypedDict):
     status_code: int | None
     error: str | None
     duration_ms: int
-
-
-async def get_endpoints(session: AsyncSession, *, endpoint_ids: Iterable[str]) -> dict[str, EndpointRecord]:
-    """The endpoints of these ids that still exist, by id."""
-    rows = await session.execute(select(*ENDPOINTS.c).where(ENDPOINTS.c.id.in_(list(set(endpoint_ids)))))
-    return {record.id: record for record in (_record(EndpointRecord, r) for r in rows)}
-
-
-async def start_attempts(session: AsyncSession, *, attempts: Sequence[AttemptStart]) -> list[int]:
-    """`start_attempt` for many in one statement: their ids, in their order."""
-    if not attempts:
-        return []
-    rows = await session.execute(
-        insert(ATTEMPTS)
-        .values(list(attempts))
-        .returning(ATTEMPTS.c.id, ATTEMPTS.c.endpoint_id, ATTEMPTS.c.event_id, ATTEMPTS.c.attempt)
-    )
-    ids = {(r.endpoint_id, r.event_id, r.attempt): r.id for r in rows}
-    return [ids[(a["endpoint_id"], a["event_id"], a["attempt"])] for a in attempts]
-
-
-async def finish_attempts(session: AsyncSession, *, ended: Sequence[AttemptEnd]) -> None:
-    """`finish_attempt` for many, in one round trip."""
-    if not ended:
-        return
-    await session.execute(
-        update(ATTEMPTS)
-        .where(ATTEMPTS.c.id == bindparam("attempt_id"))
-        .values(
-            finished_at=func.now(),
-            status_code=bindparam("status_code"),
-            error=bindparam("error"),
-            duration_ms=bindparam("duration_ms"),
-        ),
-        list(ended),
-    )
-
-
-async def endpoints_answered(session: AsyncSession, *, succeeded: Mapping[str, bool]) -> None:
-    """`endpoint_succeeded` or `endpoint_failed` for many endpoints, by how each one's
-    latest delivery went: a success ends a failing spell, a failure starts one."""
-    ok = [endpoint_id for endpoint_id, success in succeeded.items() if success]
-    bad = [endpoint_id for endpoint_id, success in succeeded.items() if not success]
-    if ok:
-        await session.execute(
-            update(ENDPOINTS)
-            .where(ENDPOINTS.c.id.in_(ok), ENDPOINTS.c.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
-    if bad:
-        await session.execute(
-            update(ENDPOINTS)
-            .where(ENDPOINTS.c.id.in_(bad), ENDPOINTS.c.failing_since.is_(None))
-            .values(failing_since=func.now())
-        )
 
 
 async def list_attempts(

@@ -19,8 +19,9 @@ then marks them:
   told (inbox and email, planned in the same transaction).
 
 What a send writes around it goes by group commit (`services.worker.batching`): the webhook
-attempts of the sends starting together in one transaction, the outcomes of the sends
-finishing together (attempt ended, endpoint's health, delivery sent) in another. Mail goes
+attempts of the sends starting together in one statement, the outcomes of the sends
+finishing together (attempt ended, endpoint's health, delivery sent) in another — each a
+prepared statement run on its own, like the claim (`services.store.outbox`). Mail goes
 over SMTP connections kept open between messages (`email.MailConnections`), webhooks over
 one keep-alive HTTP client. Both are most of what the worker spent per transition
 (docs/performance.md, "The profile's findings").
@@ -35,7 +36,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,7 +101,7 @@ class OutboxDispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._woken = asyncio.Event()
         self._listener = OutboxListener(settings, self.wake)
-        self._http: httpx.AsyncClient | None = None
+        self._webhooks = webhook_channel.WebhookClient()
         self._leases: dict[outbox.OutboxChannel, timedelta] = {
             "email": EMAIL_LEASE,
             "webhook": webhook_lease(settings.webhook_timeout_seconds),
@@ -164,9 +164,7 @@ class OutboxDispatcher:
             await self._record_outcomes.close()
             await self.mail.close()
             await self._listener.close()
-            if self._http is not None:
-                await self._http.aclose()
-                self._http = None
+            await self._webhooks.close()
 
     async def _pause(self, stop: asyncio.Event, busy: set[asyncio.Future[object] | asyncio.Task[None]]) -> None:
         """Until stopped, woken, a send finished (when every slot is busy) or the poll interval."""
@@ -252,8 +250,7 @@ class OutboxDispatcher:
             secrets.append(endpoint.previous_secret)
         body = webhook.payload(event)
         started = time.monotonic()
-        sent = await webhook_channel.post(
-            self._client(),
+        sent = await self._webhooks.post(
             endpoint.url,
             egress=self.egress,
             content=body,
@@ -272,11 +269,6 @@ class OutboxDispatcher:
         await self._record_outcomes(Outcome(row, sent=False, attempt=ended))
         raise Failure(webhook.describe(sent.error, sent.status), permanent=sent.permanent, retry_after=sent.retry_after)
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = webhook_channel.new_client()
-        return self._http
-
     async def _mark_sent(self, outcome: Outcome) -> None:
         await self._record_outcomes(outcome)
         _count(outcome.row, "sent")
@@ -285,12 +277,10 @@ class OutboxDispatcher:
     # ------------------------------------------------------------ group commits
 
     async def _write_attempts_started(self, sends: list[tuple[outbox.OutboxRow, m.Event]]) -> list[Started]:
-        """The webhook attempts of the sends starting together, in one transaction: each
+        """The webhook attempts of the sends starting together, in one statement: each
         row's endpoint, and its attempt's id if the endpoint is there and on (else None)."""
         async with session_scope(self.sessionmaker) as session:
-            endpoints = await store.get_endpoints(session, endpoint_ids=[row.recipient for row, _ in sends])
-            live = [(row, event) for row, event in sends if _enabled(endpoints.get(row.recipient))]
-            ids = await store.start_attempts(
+            return await outbox.start_attempts(
                 session,
                 attempts=[
                     {
@@ -300,25 +290,24 @@ class OutboxDispatcher:
                         "agreement_id": event.agreement_id,
                         "attempt": row.attempts,
                     }
-                    for row, event in live
+                    for row, event in sends
                 ],
             )
-        started = {(row.event_id, row.recipient): attempt_id for (row, _), attempt_id in zip(live, ids, strict=True)}
-        return [(endpoints.get(row.recipient), started.get((row.event_id, row.recipient))) for row, _ in sends]
 
     async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
-        """The outcomes of the sends finishing together, in one transaction. A message that
-        is out must be recorded as sent (claiming it again would send it again: the window
-        the module docstring describes), so this tries hard."""
+        """The outcomes of the sends finishing together, in one statement (all or nothing).
+        A message that is out must be recorded as sent (claiming it again would send it
+        again: the window the module docstring describes), so this tries hard."""
         for attempt in range(5):
             try:
                 async with session_scope(self.sessionmaker) as session:
-                    await store.finish_attempts(session, ended=[o.attempt for o in outcomes if o.attempt is not None])
-                    # The latest answer of each endpoint decides whether it is failing.
-                    await store.endpoints_answered(
-                        session, succeeded={o.row.recipient: o.sent for o in outcomes if o.attempt is not None}
+                    await outbox.record_outcomes(
+                        session,
+                        ended=[o.attempt for o in outcomes if o.attempt is not None],
+                        # The latest answer of each endpoint decides whether it is failing.
+                        answered={o.row.recipient: o.sent for o in outcomes if o.attempt is not None},
+                        sent=[_key(o.row) for o in outcomes if o.sent],
                     )
-                    await store.mark_all_sent(session, keys=[_key(o.row) for o in outcomes if o.sent])
                 break
             except Exception:
                 if attempt == 4:
@@ -372,10 +361,6 @@ class OutboxDispatcher:
         )
         if disabled is not None:
             self.wake()  # the staff's mail is in the outbox now
-
-
-def _enabled(endpoint: store.EndpointRecord | None) -> bool:
-    return endpoint is not None and endpoint.enabled
 
 
 def _key(row: outbox.OutboxRow) -> store.DeliveryKey:

@@ -12,7 +12,7 @@ from services.cli import build_parser
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PAKTA_SERVICES = ("migrate", "api", "worker-1", "worker-2")
+PAKTA_SERVICES = ("migrate", "api", "worker-1", "worker-2", "dispatcher")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,13 @@ def test_pakta_variables_are_settings_fields(compose):
 
 def test_pakta_services_run_real_subcommands(compose):
     parser = build_parser()
-    expected = {"migrate": ["db", "upgrade"], "api": ["api"], "worker-1": ["worker"], "worker-2": ["worker"]}
+    expected = {
+        "migrate": ["db", "upgrade"],
+        "api": ["api"],
+        "worker-1": ["worker"],
+        "worker-2": ["worker"],
+        "dispatcher": ["dispatcher"],
+    }
     for name, args in expected.items():
         command = compose["services"][name]["command"]
         assert command[0] == "pakta" and command[1:] == args, (name, command)
@@ -91,3 +97,12 @@ def test_every_image_is_pinned_and_services_wait_for_what_they_need_to_be_ready(
         needs = compose["services"][name]["depends_on"]
         assert needs["temporal"]["condition"] == "service_healthy", name
         assert needs["migrate"]["condition"] == "service_completed_successfully", name
+    assert compose["services"]["dispatcher"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_workers_leave_the_outbox_to_the_dispatcher(compose):
+    services = compose["services"]
+    for name in ("worker-1", "worker-2"):
+        assert services[name]["environment"]["PAKTA_WORKER_DISPATCH"] == "false", name
+    assert services["dispatcher"]["command"] == ["pakta", "dispatcher"]
+    assert "PAKTA_WORKER_DISPATCH" not in services["dispatcher"]["environment"]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from temporalio.testing import ActivityEnvironment
 
 from services.store import notifications as store
@@ -279,6 +280,36 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
     assert not endpoint.enabled and endpoint.disabled_reason.startswith("HTTP 503")
     notice = next(n for n in inbox if n.template == "webhook_disabled")
     assert notice.data["endpoint_id"] == down.id and notice.data["url"] == receiver.url("/down")
+
+
+async def test_an_endpoint_answering_again_ends_its_failing_spell_and_a_switched_off_one_gets_nothing(
+    settings, sessionmaker, receiver, orgs
+):
+    a, _ = orgs
+    receiver.behaviours = {"/down": status(503), "/back": flaky(1), "/off": ok}
+    down = await add_endpoint(sessionmaker, receiver, a, "/down", events=["agreement_submitted"])
+    back = await add_endpoint(sessionmaker, receiver, a, "/back", events=["agreement_submitted"])
+    off = await add_endpoint(sessionmaker, receiver, a, "/off", events=["agreement_submitted"])
+    events, _ = await submitted(sessionmaker, orgs)  # planned for all three, none sent yet
+    async with session_scope(sessionmaker) as session:  # switched off before its turn
+        await session.execute(update(store.ENDPOINTS).where(store.ENDPOINTS.c.id == off.id).values(enabled=False))
+    async with OutboxDispatcher(fast(settings), sessionmaker).running():
+        await until(lambda: _status_is(sessionmaker, events[0].id, back.id, "webhook", "sent"))
+        await until(lambda: _status_is(sessionmaker, events[0].id, off.id, "webhook", "failed"))
+        await until(lambda: _ready(len(receiver.at("/down")) >= 2))
+    async with session_scope(sessionmaker) as session:
+        assert (await store.get_endpoint(session, endpoint_id=down.id)).failing_since is not None
+        assert (await store.get_endpoint(session, endpoint_id=back.id)).failing_since is None
+        back_attempts = await store.list_attempts(session, endpoint_id=back.id)
+        assert await store.list_attempts(session, endpoint_id=off.id) == []
+    assert sorted((x.attempt, x.status_code, x.error) for x in back_attempts) == [
+        (1, 503, "http_status"),
+        (2, 200, None),
+    ]
+    assert all(x.finished_at is not None and x.duration_ms is not None for x in back_attempts)
+    assert receiver.at("/off") == []
+    row = await delivery(sessionmaker, events[0].id, off.id, "webhook")
+    assert row["last_error"] == "endpoint removed or disabled"
 
 
 # ---------------------------------------------------------------- exactly once

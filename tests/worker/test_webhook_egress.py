@@ -7,12 +7,18 @@ real activity (in Temporal's ActivityEnvironment)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -21,6 +27,7 @@ from services.settings import Settings
 from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
+from services.worker.channels.webhook import WebhookClient
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts import notify as c
@@ -76,6 +83,8 @@ async def deliver(settings: Settings, sessionmaker, org: str, url: str):
         )
     except ApplicationError as error:
         outcome = error
+    finally:
+        await acts.webhooks.close()
     async with session_scope(sessionmaker) as session:
         attempts = await store.list_attempts(session, endpoint_id=endpoint.id)
     return outcome, attempts
@@ -169,3 +178,62 @@ async def test_the_address_checked_is_the_address_connected():
         assert caught.value.error == "refused_address"
     assert not webhook.public(webhook.ipaddress.ip_address("::ffff:10.0.0.1"))
     assert webhook.public(webhook.ipaddress.ip_address("1.1.1.1"))
+
+
+@pytest.fixture
+async def tls_receiver(tmp_path) -> AsyncIterator[tuple[int, list[str | None]]]:
+    """A TLS server with a self-signed certificate for localhost: its port, and the server
+    names clients asked for (SNI)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+    context.sni_callback = lambda _socket, server_name, _context: names.append(server_name)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    yield server.sockets[0].getsockname()[1], names
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_webhook_over_tls_names_the_registered_host_and_refuses_a_certificate_nobody_vouches_for(
+    tls_receiver,
+):
+    port, names = tls_receiver
+    client = WebhookClient()
+    try:
+        outcome = await client.post(
+            f"https://localhost:{port}/in",
+            egress=webhook.Egress.of(production=True, allowed=["localhost", "127.0.0.1"]),
+            content=b"{}",
+            headers={},
+            timeout_seconds=3.0,
+            now=NOW,
+        )
+    finally:
+        await client.close()
+    assert names == ["localhost"]  # connected to the checked address, the name sent as SNI
+    assert (outcome.status, outcome.error) == (None, "tls_error")

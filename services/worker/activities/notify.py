@@ -29,7 +29,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import httpx
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -84,7 +83,8 @@ class NotifyActivities:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
-        self._http: httpx.AsyncClient | None = None
+        # Kept for the worker's life, like the process's database pool.
+        self.webhooks = webhook_channel.WebhookClient()
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
 
     # ------------------------------------------------------------ planning
@@ -179,11 +179,6 @@ class NotifyActivities:
 
     # ------------------------------------------------------------ webhooks
 
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = webhook_channel.new_client()
-        return self._http
-
     @activity.defn(name=c.DELIVER_WEBHOOK)
     async def deliver_webhook(self, input: c.DeliverWebhookInput) -> c.DeliveryResult:
         event = input.event
@@ -221,8 +216,7 @@ class NotifyActivities:
         body = webhook.payload(event)
         headers = webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=active)
         started = time.monotonic()
-        sent = await webhook_channel.post(
-            self.http(),
+        sent = await self.webhooks.post(
             endpoint.url,
             egress=self.egress,
             content=body,

@@ -3,20 +3,32 @@
 The URL's host is resolved once and every address it resolves to is checked
 (`services.notifying.webhook.resolve`); the request then connects to that address, with the
 registered host as Host header and TLS server name (so certificates are verified against
-it), and never resolves the name again — a DNS answer that changes between the check and
-the connection (rebinding) cannot lead it elsewhere. No redirects, no proxies from the
-environment. An attempt's result is a status code and a generic error class.
+it, and a kept connection is only reused for the same name), and never resolves the name
+again — a DNS answer that changes between the check and the connection (rebinding) cannot
+lead it elsewhere. No redirects, no proxies from the environment, no cookies. An attempt's
+result is a status code and a generic error class; at most `ANSWER_LIMIT_BYTES` of an
+answer are read (and dropped), so a receiver cannot make us hold a large one.
+
+The client is aiohttp's (a C parser, one keep-alive pool keyed by address and server
+name): httpx's pure-Python connection pool and streams were ≈ 18 % of the dispatcher's CPU
+(docs/performance.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from services.notifying import webhook
+
+# An answer's body is read up to this to keep its connection for the next post; a longer
+# one is cut off with its connection (the status is all we keep).
+ANSWER_LIMIT_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -27,59 +39,90 @@ class Outcome:
     permanent: bool = False  # retrying cannot help (a refused address, a 4xx, an unusable URL)
 
 
-def new_client() -> httpx.AsyncClient:
-    # No redirects: a 3xx is a misconfigured endpoint, not a new address to post to.
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
+class WebhookClient:
+    """The keep-alive HTTP client webhooks go through: opened at the first post (in the
+    event loop that posts), closed by `close`."""
 
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
 
-async def post(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    egress: webhook.Egress,
-    content: bytes,
-    headers: dict[str, str],
-    timeout_seconds: float,
-    now: datetime,
-) -> Outcome:
-    """Post `content` to `url` if it leads where webhooks may go. Never raises for what the
-    network, the receiver or the URL does: every failure is an Outcome."""
-    try:
-        target = await webhook.resolve(url, egress)
-    except webhook.UrlRefused as refused:
-        return Outcome(error=refused.error, permanent=refused.error != "dns_error")
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    try:
-        response = await client.post(
-            target.connect_url,
-            content=content,
-            headers={**headers, "host": target.host_header},
-            timeout=timeout_seconds,
-            extensions=extensions,
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                trust_env=False,  # no proxies from the environment
+                cookie_jar=aiohttp.DummyCookieJar(),  # one receiver's cookies never go to another
+                auto_decompress=False,  # the answer is dropped unread
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(
+        self,
+        url: str,
+        *,
+        egress: webhook.Egress,
+        content: bytes,
+        headers: dict[str, str],
+        timeout_seconds: float,
+        now: datetime,
+    ) -> Outcome:
+        """Post `content` to `url` if it leads where webhooks may go. Never raises for what
+        the network, the receiver or the URL does: every failure is an Outcome."""
+        try:
+            target = await webhook.resolve(url, egress)
+        except webhook.UrlRefused as refused:
+            return Outcome(error=refused.error, permanent=refused.error != "dns_error")
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                status, retry_after = await self._send(target, content, headers, timeout_seconds)
+        except TimeoutError:
+            return Outcome(error="timeout")
+        except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError):
+            return Outcome(error="tls_error")
+        except aiohttp.ClientConnectorError as error:
+            return Outcome(error=_connect_error(error))
+        except aiohttp.InvalidURL:
+            return Outcome(error="invalid_url", permanent=True)
+        except aiohttp.ClientError:
+            return Outcome(error="connection_error")
+        except Exception:  # anything else counts as a failed attempt, never an endless retry
+            return Outcome(error="unexpected_error", permanent=True)
+        if 200 <= status < 300:
+            return Outcome(status=status)
+        return Outcome(
+            status=status,
+            error="http_status",
+            retry_after=webhook.retry_after_seconds(retry_after, now),
+            permanent=not webhook.retryable(status),
         )
-    except httpx.TimeoutException:
-        return Outcome(error="timeout")
-    except httpx.ConnectError as error:
-        return Outcome(error=_connect_error(error))
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-        return Outcome(error="invalid_url", permanent=True)
-    except httpx.TransportError:
-        return Outcome(error="connection_error")
-    except Exception:  # anything else counts as a failed attempt, never an endless retry
-        return Outcome(error="unexpected_error", permanent=True)
-    status = response.status_code
-    if 200 <= status < 300:
-        return Outcome(status=status)
-    return Outcome(
-        status=status,
-        error="http_status",
-        retry_after=webhook.retry_after_seconds(response.headers.get("retry-after"), now),
-        permanent=not webhook.retryable(status),
-    )
+
+    async def _send(
+        self, target: webhook.Target, content: bytes, headers: dict[str, str], timeout_seconds: float
+    ) -> tuple[int, str | None]:
+        async with self._open().post(
+            URL(target.connect_url, encoded=True),  # as checked, not re-quoted
+            data=content,
+            headers={**headers, "Host": target.host_header},
+            # The name the certificate must match, and the TLS server name sent.
+            server_hostname=target.host if target.scheme == "https" else None,
+            allow_redirects=False,  # a 3xx is a misconfigured endpoint, not a new address to post to
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        ) as response:
+            read = 0
+            while chunk := await response.content.readany():
+                read += len(chunk)
+                if read > ANSWER_LIMIT_BYTES:
+                    response.close()  # not worth reading: drop the connection instead
+                    break
+            return response.status, response.headers.get("retry-after")
 
 
-def _connect_error(error: BaseException) -> str:
-    cause: BaseException | None = error
+def _connect_error(error: aiohttp.ClientConnectorError) -> str:
+    cause: BaseException | None = error.os_error
     while cause is not None:
         if isinstance(cause, ssl.SSLError):
             return "tls_error"
