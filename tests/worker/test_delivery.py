@@ -380,7 +380,6 @@ async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, rece
     assert len(sink.to(f"siti@{a}.go.id")) == 1
     inbox = c.DeliverInboxInput(notification=staff_note)
     assert [(await env.run(acts.deliver_inbox, inbox)).outcome for _ in range(2)] == ["sent", "duplicate"]
-    await acts.webhooks.close()
 
 
 async def _slow_ok(receiver: WebhookReceiver, request) -> int:

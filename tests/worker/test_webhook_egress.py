@@ -83,8 +83,6 @@ async def deliver(settings: Settings, sessionmaker, org: str, url: str):
         )
     except ApplicationError as error:
         outcome = error
-    finally:
-        await acts.webhooks.close()
     async with session_scope(sessionmaker) as session:
         attempts = await store.list_attempts(session, endpoint_id=endpoint.id)
     return outcome, attempts

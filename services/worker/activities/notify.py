@@ -83,8 +83,6 @@ class NotifyActivities:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
-        # Kept for the worker's life, like the process's database pool.
-        self.webhooks = webhook_channel.WebhookClient()
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
 
     # ------------------------------------------------------------ planning
@@ -216,14 +214,21 @@ class NotifyActivities:
         body = webhook.payload(event)
         headers = webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=active)
         started = time.monotonic()
-        sent = await self.webhooks.post(
-            endpoint.url,
-            egress=self.egress,
-            content=body,
-            headers=headers,
-            timeout_seconds=self.settings.webhook_timeout_seconds,
-            now=now,
-        )
+        # Only the deliveries of runs from before the outbox come here, rarely: a client of
+        # their own, closed after the send, leaves no session open when the worker goes
+        # (the dispatcher keeps the long-lived one).
+        client = webhook_channel.WebhookClient()
+        try:
+            sent = await client.post(
+                endpoint.url,
+                egress=self.egress,
+                content=body,
+                headers=headers,
+                timeout_seconds=self.settings.webhook_timeout_seconds,
+                now=now,
+            )
+        finally:
+            await client.close()
         status, error = sent.status, sent.error
         duration_ms = int((time.monotonic() - started) * 1000)
 
