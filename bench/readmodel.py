@@ -73,7 +73,9 @@ async def _load(
     loaded: list[Loaded] = []
     records: list[tuple[Any, ...]] = []
     for i in range(n):
-        row, state = templates[i % len(templates)]
+        # Every organisation meets every stage: i alone would pair an initiator with the
+        # templates i ≡ its turn (mod the greatest common divisor of the two counts).
+        row, state = templates[(i + i // len(orgs)) % len(templates)]
         agreement_id = f"{id_prefix}-{i + 1:06d}"
         initiator = orgs[i % len(orgs)]
         counterparty = orgs[(i // len(orgs) + 1 + i) % len(orgs)]

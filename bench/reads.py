@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import httpx
 
 from bench.accounting import cpu_seconds, spent
+from bench.http11 import KeptConnection
 from bench.legs import Tokens
 from bench.procedure import pairs
 from bench.progress import Bar, latency_ms, note
@@ -62,7 +62,6 @@ async def reads_leg(stack: BenchStack, list_n: int, requests: int, concurrency: 
     tokens = Tokens(stack)
     chance = random.Random(11)
     roots = {name: p for name, p in stack.processes().items() if name in READ_PROCESSES or name.startswith("api-")}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     results: dict[str, Any] = {"agreements": list_n, "load_s": round(load_s, 1), "concurrency": concurrency}
 
     def list_request(queries: tuple[tuple[str, str], ...]) -> Callable[[int], Request]:
@@ -78,47 +77,48 @@ async def reads_leg(stack: BenchStack, list_n: int, requests: int, concurrency: 
         return f"/agreements/{agreement_id}", tokens.auth(org, "staff")
 
     per_filter = max(20, requests // 4)
-    async with httpx.AsyncClient(base_url=stack.apis[0].url, timeout=60, limits=limits) as http:
-        measures: list[tuple[str, Callable[[int], Request], int]] = [
-            (f"list {who} {query or '(no filter)'}", list_request(((who, query),)), per_filter)
-            for who, query in LIST_QUERIES
-        ]
-        measures += [("list", list_request(LIST_QUERIES), requests), ("get", one_request, requests)]
+    measures: list[tuple[str, Callable[[int], Request], int]] = [
+        (f"list {who} {query or '(no filter)'}", list_request(((who, query),)), per_filter)
+        for who, query in LIST_QUERIES
+    ]
+    measures += [("list", list_request(LIST_QUERIES), requests), ("get", one_request, requests)]
+    connections = [KeptConnection(stack.apis[0].url) for _ in range(concurrency)]
+    try:
         for name, build, count in measures:
-            for i in range(min(20, count)):  # warm the caches, the plans and the connection pool
-                await _get(http, *build(i))
+            # Warm the caches, the plans and every connection (the API's pool too).
+            await _measure(connections, build, 2 * concurrency, None)
             before = cpu_seconds(roots)
-            samples = await _measure(http, build, count, concurrency, f"reads: GET {name}")
+            samples = await _measure(connections, build, count, f"reads: GET {name}")
             cpu = spent(before, cpu_seconds(roots))
             results[name] = latency_ms(samples) | {
                 "cpu_ms_per_request_by_process": {p: round(s * 1e3 / count, 2) for p, s in cpu.items()}
             }
+    finally:
+        for connection in connections:
+            connection.close()
     return results
 
 
 async def _measure(
-    http: httpx.AsyncClient, build: Callable[[int], Request], requests: int, concurrency: int, label: str
+    connections: list[KeptConnection], build: Callable[[int], Request], requests: int, label: str | None
 ) -> list[float]:
+    """`requests` GETs, one in flight per connection; their latencies."""
     samples: list[float] = []
-    bar = Bar(label, requests)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
+    bar = Bar(label, requests) if label else None
+    pending = iter(range(requests))
 
-    async def client() -> None:
-        while not queue.empty():
-            path, headers = build(queue.get_nowait())
+    async def client(connection: KeptConnection) -> None:
+        for i in pending:
+            path, headers = build(i)
             started = time.perf_counter()
-            await _get(http, path, headers)
+            status, body = await connection.get(path, headers)
             samples.append(time.perf_counter() - started)
-            bar.advance()
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+            if bar:
+                bar.advance()
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    bar.close()
+    await asyncio.gather(*(client(c) for c in connections))
+    if bar:
+        bar.close()
     return samples
-
-
-async def _get(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -> None:
-    resp = await http.get(path, headers=headers)
-    if resp.status_code != 200:
-        raise RuntimeError(f"GET {path}: {resp.status_code} {resp.text[:300]}")

@@ -134,6 +134,8 @@ class AgreementSummary(Base):
         Index("ix_agreement_summaries_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         Index("ix_agreement_summaries_health", "health", postgresql_where=text("health IS NOT NULL")),
         Index("ix_agreement_summaries_search_words", "search_words", postgresql_using="gin"),
+        # A party's agreements in a stage; created by the migration where btree_gin is available.
+        Index("ix_agreement_summaries_orgs_stage", "orgs", "stage", postgresql_using="gin"),
     )
 
 
