@@ -508,7 +508,7 @@ async def list_agreements(
     query = query.add_columns(_NO_PARTIES if viewer_orgs is None else _RECORDED_PARTIES)
     query = query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
-    records = [AgreementListing(**row._asdict()) for row in rows[:limit]]
+    records = [AgreementListing(*row) for row in rows[:limit]]  # the columns in the fields' order
     more = len(rows) > limit
     return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
 
@@ -522,7 +522,8 @@ _RECORDED_PARTIES = (
     .label("party_orgs")
 )
 _NO_PARTIES = null().label("party_orgs")
-_LISTING_COLUMNS = [name for name in AgreementListing.__dataclass_fields__ if name != "party_orgs"]
+# Every field but the last, `party_orgs`, which each query adds as it may: rows come in the fields' order.
+_LISTING_COLUMNS = list(AgreementListing.__dataclass_fields__)[:-1]
 
 
 def encode_cursor(updated_at: datetime, agreement_id: str) -> str:
