@@ -2,7 +2,7 @@
 implementation — 15 actions, each by the party and role a real one would come from.
 
 One script for the pure decider (`bench.decider`), the HTTP leg (`bench.legs`) and the rows
-loaded into the read model (`bench.readmodel_fallback`), so all three measure the same work.
+loaded into the read model (`bench.readmodel`), so all three measure the same work.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""A read model at scale: `load_agreements` writes N synthetic agreements straight into
-the `agreements` table, without Temporal and without an audit trail, for measuring the
-reads (`GET /agreements`, `GET /agreements/{id}`) as they answer with that many rows.
+"""A read model at scale: `load_agreements` writes N agreements straight into the
+`agreements` table (by COPY; its trigger keeps `agreement_summaries`), without Temporal
+and without an audit trail, for measuring the reads (`GET /agreements`,
+`GET /agreements/{id}`) as they answer with that many rows.
 
-Each row is the projection (`services.store.queries.projection`) of a state the decider
-really reached: a few agreements of each kind are driven along the happy path, every state
-on the way is kept as a template, and each synthetic agreement is a template with its own
-id, title, organisations and times. So stages, steps, deadlines and gates are as varied as
-a real read model's, and every row reads back as a valid `AgreementState`.
+Each row is the projection Pakta writes (`services.store.queries.projection`) of a state
+the decider really reached: the bench's KSDD procedure (`bench.procedure`, the one the HTTP
+leg drives) after each of its actions, from the draft to implementation, is a template, and
+each agreement is a template with its own id, title and pair of organisations written into
+its state and columns as text — no decider or validation per row, so 100,000 load in
+seconds. The rows' times spread back from `now`; a state keeps its template's times.
 """
 
 from __future__ import annotations
@@ -14,24 +16,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.settings import Settings
-from services.store.db import create_engine, create_sessionmaker
-from services.store.queries import AGREEMENTS, projection
-from workflows import lifecycle as L
-from workflows import messages as m
+from bench.decider import states
+from bench.procedure import Pair
+from services.store.queries import projection
 
-# The organisations the templates are written with; each row puts its own in their place.
-_INITIATOR, _COUNTERPARTY = "tpl-initiator", "tpl-counterparty"
-_TEMPLATE_ID = "tpl-agreement"
-_TEMPLATE_NOW = datetime(2027, 1, 4, 2, tzinfo=UTC)
-_SECTORS = {"ksdd": "government", "ksdpk": "academia"}
-_WORDS = ["kesehatan", "pendidikan", "pariwisata", "air bersih", "transportasi", "pertanian", "digital"]
-_BATCH = 1000
+# What the templates are written with; each row puts its own in their place.
+_INITIATOR, _COUNTERPARTY, _ID = "tpl-initiator", "tpl-counterparty", "tpl-agreement"
+_TITLE = "tpltitle"
+_WORDS = ("kesehatan", "pendidikan", "pariwisata", "air bersih", "transportasi", "pertanian", "digital")
+_BATCH = 5000
+
+
+class Loaded(NamedTuple):
+    id: str
+    initiator: str
 
 
 async def load_agreements(
@@ -41,144 +44,79 @@ async def load_agreements(
     *,
     id_prefix: str = "bench",
     now: datetime | None = None,
-) -> list[str]:
+) -> list[Loaded]:
     """Insert `n` agreements among `orgs` (each between two of them, the initiator first
     in turn) into the read model of `sessionmaker_or_dsn` (a sessionmaker, or a database
-    URL as `PAKTA_DATABASE_URL` takes it); their ids are `<id_prefix>-000001`…, updated
-    over the year before `now` (default: the current time). Returns the ids."""
+    URL, `postgresql://` or as `PAKTA_DATABASE_URL` takes it); their ids are
+    `<id_prefix>-000001`…, updated five minutes apart before `now` (default: the current
+    time), the most recent first. Returns each one's id and initiating organisation."""
     if len(orgs) < 2:
         raise ValueError("agreements are between at least two organisations")
-    if isinstance(sessionmaker_or_dsn, str):
-        engine = create_engine(Settings(database_url=sessionmaker_or_dsn))
-        try:
-            return await _load(create_sessionmaker(engine), n, orgs, id_prefix, now)
-        finally:
-            await engine.dispose()
-    return await _load(sessionmaker_or_dsn, n, orgs, id_prefix, now)
+    if not isinstance(sessionmaker_or_dsn, str):
+        async with sessionmaker_or_dsn() as session, session.begin():
+            raw = await (await session.connection()).get_raw_connection()
+            return await _load(raw.driver_connection, n, orgs, id_prefix, now)
+    connection = await asyncpg.connect(sessionmaker_or_dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            return await _load(connection, n, orgs, id_prefix, now)
+    finally:
+        await connection.close()
 
 
 async def _load(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    n: int,
-    orgs: Sequence[str],
-    id_prefix: str,
-    now: datetime | None,
-) -> list[str]:
-    templates = [json.dumps(state.model_dump(mode="json")) for state in _templates()]
-    end = now or datetime.now(UTC)
-    ids: list[str] = []
-    rows: list[dict[str, Any]] = []
+    connection: asyncpg.Connection, n: int, orgs: Sequence[str], id_prefix: str, now: datetime | None
+) -> list[Loaded]:
+    templates = _templates()
+    columns = list(templates[0][0])
+    newest = now or datetime.now(UTC)
+    loaded: list[Loaded] = []
+    records: list[tuple[Any, ...]] = []
     for i in range(n):
+        # Every organisation meets every stage: i alone would pair an initiator with the
+        # templates i ≡ its turn (mod the greatest common divisor of the two counts).
+        row, state = templates[(i + i // len(orgs)) % len(templates)]
         agreement_id = f"{id_prefix}-{i + 1:06d}"
         initiator = orgs[i % len(orgs)]
         counterparty = orgs[(i // len(orgs) + 1 + i) % len(orgs)]
         if counterparty == initiator:
             counterparty = orgs[(orgs.index(initiator) + 1) % len(orgs)]
-        text = (
-            templates[i % len(templates)]
-            .replace(f'"{_INITIATOR}"', json.dumps(initiator))
-            .replace(f'"{_COUNTERPARTY}"', json.dumps(counterparty))
-            .replace(f'"{_TEMPLATE_ID}"', json.dumps(agreement_id))
-        )
-        data = json.loads(text)
-        shift = (end - timedelta(minutes=(i * 5273) % (365 * 24 * 60))) - _TEMPLATE_NOW
-        data["title"] = f"Kerja sama {_WORDS[i % len(_WORDS)]} {i + 1}"
-        state = _shifted(m.AgreementState.model_validate(data), shift)
-        rows.append(projection(state, "0" * 64))
-        ids.append(agreement_id)
-        if len(rows) == _BATCH:
-            await _insert(sessionmaker, rows)
-            rows = []
-    if rows:
-        await _insert(sessionmaker, rows)
-    return ids
-
-
-async def _insert(sessionmaker: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(insert(AGREEMENTS), rows)
-
-
-def _shifted(state: m.AgreementState, shift: timedelta) -> m.AgreementState:
-    """The template's times moved by `shift`, so rows spread over the year (and some of
-    their deadlines have passed, some not)."""
-    return state.model_copy(
-        update={
-            "created_at": state.created_at + shift,
-            "updated_at": state.updated_at + shift,
-            "deadlines": {name: at + shift for name, at in state.deadlines.items()},
+        title = f"Kerja sama {_WORDS[i % len(_WORDS)]} {i + 1}"
+        names = {_INITIATOR: initiator, _COUNTERPARTY: counterparty, _ID: agreement_id, _TITLE: title}
+        # Five minutes apart, most recent first (100,000 span a year); a deadline moves too.
+        updated = newest - timedelta(minutes=5 * i)
+        shift = updated - row["updated_at"]
+        own = {
+            "id": agreement_id,
+            "title": title,
+            "initiator_org": initiator,
+            "orgs": [names[o] for o in row["orgs"]],
+            "search": _named(row["search"], {k: v.lower() for k, v in names.items()}),
+            "state": _named(state, {k: json.dumps(v)[1:-1] for k, v in names.items()}),
+            "created_at": updated,
+            "updated_at": updated,
+            "next_deadline_at": row["next_deadline_at"] + shift if row["next_deadline_at"] else None,
         }
-    )
+        records.append(tuple(own[c] if c in own else row[c] for c in columns))
+        loaded.append(Loaded(agreement_id, initiator))
+        if len(records) == _BATCH:
+            await connection.copy_records_to_table("agreements", records=records, columns=columns)
+            records = []
+    if records:
+        await connection.copy_records_to_table("agreements", records=records, columns=columns)
+    return loaded
 
 
-def _templates() -> list[m.AgreementState]:
-    """Every state a KSDD and a KSDPK pass through on the happy path, draft to
-    implementation."""
-    out: list[m.AgreementState] = []
-    for kind, counterparty_sector in _SECTORS.items():
-        proposal = m.Proposal(
-            title="Template",
-            kind=kind,  # type: ignore[arg-type]
-            objectives="Pelayanan publik bersama",
-            sector="kesehatan",
-            start_date=_TEMPLATE_NOW.date(),
-            duration_months=36,
-            indicators=[m.Indicator(name="Layanan", target=10, unit="layanan")],
-            parties=[
-                m.Party(org=_INITIATOR, role="initiator", sector="government", signatory="Gubernur"),
-                m.Party(org=_COUNTERPARTY, role="counterparty", sector=counterparty_sector, signatory="Pimpinan"),  # type: ignore[arg-type]
-            ],
-        )
-        state: m.AgreementState | None = None
-        for event in L.create(proposal, _staff(_INITIATOR), _TEMPLATE_NOW, _TEMPLATE_ID):
-            state = L.evolve(state, event)
-        assert state is not None
-        out.append(state)
-        while state.stage != "implementation":
-            state = _happy_step(state)
-            out.append(state)
-    return out
+def _named(text: str, names: dict[str, str]) -> str:
+    for placeholder, name in names.items():
+        text = text.replace(placeholder, name)
+    return text
 
 
-def _staff(org: str) -> m.Actor:
-    return m.Actor(sub=f"staff@{org}", org=org, roles=["staff"])
-
-
-def _run(state: m.AgreementState, actor: m.Actor, command: Any) -> m.AgreementState:
-    for event in L.decide(state, command, actor, _TEMPLATE_NOW):
-        state = L.evolve(state, event)
-    return state
-
-
-def _happy_step(state: m.AgreementState) -> m.AgreementState:
-    """One move along the happy path: submit, approve an open gate slot, agree on a
-    draft, or sign."""
-    lead = L.initiator(state).org
-    current = L.phase(state)
-    if current == "draft":
-        return _run(state, _staff(lead), m.Submit())
-    if current == "gate":
-        slot = L.open_slots(state)[0]
-        org = slot.org or "kemendagri"
-        approver = m.Actor(sub=f"approver@{org}", org=org, roles=["approver"], gates=[slot.gate])
-        return _run(state, approver, m.Decide(gate=slot.gate, outcome="approve"))
-    if current == "negotiation":
-        version = max((d.version for d in state.drafts), default=0) + 1
-        state = _run(state, _staff(lead), m.SubmitDraft(document=f"{version:064x}"))
-        for org in L.party_orgs(state):
-            if org != lead and L.phase(state) == "negotiation":
-                state = _run(state, _staff(org), m.AcceptDraft(version=version))
-        return state
-    if current == "signing":
-        step = L.current_step(state)
-        assert step is not None and step.document is not None
-        agreed = L.agreed_draft(state, step.document)
-        assert agreed is not None
-        for org in L.party_orgs(state):
-            if L.phase(state) == "signing" and not any(
-                s.org == org and s.version == agreed.version for s in state.signatures
-            ):
-                signatory = m.Actor(sub=f"signatory@{org}", org=org, roles=["signatory"])
-                state = _run(state, signatory, m.Sign(version=agreed.version, method="electronic"))
-        return state
-    raise AssertionError(f"no happy step from {current}")
+def _templates() -> list[tuple[dict[str, Any], str]]:
+    """The projection of each state of the procedure, and its state as JSON text."""
+    found = []
+    for state in states(Pair(_INITIATOR, _COUNTERPARTY), _ID):
+        row = projection(state.model_copy(update={"title": _TITLE}), "0" * 64)
+        found.append((row, json.dumps(row["state"])))
+    return found

@@ -201,6 +201,12 @@ def _summary(results: dict[str, Any], clients: int) -> str:
             f"GET /agreements p50 {r['list']['p50_ms']} p99 {r['list']['p99_ms']} ms; "
             f"GET /agreements/{{id}} p50 {r['get']['p50_ms']} p99 {r['get']['p99_ms']} ms"
         )
+        lines += [
+            f"  {name:<52} p50 {m['p50_ms']:>7} p99 {m['p99_ms']:>7} ms; CPU ms per request "
+            f"{m['cpu_ms_per_request_by_process']}"
+            for name, m in r.items()
+            if name.startswith(("list", "get"))
+        ]
     if "sleepers" in results:
         s = results["sleepers"]
         lines.append(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CHAR,
     BigInteger,
     Boolean,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.db import Base
@@ -117,6 +118,11 @@ class AgreementSummary(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ)
     search: Mapped[str] = mapped_column(Text)
     health: Mapped[str | None] = mapped_column(Text, nullable=True)  # (#13)
+    # The words of `search` (text-search `simple`: no stemming, no stop words), which the
+    # list's text search matches by prefix (migration 2026_12_01_0016).
+    search_words: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple'::regconfig, search)", persisted=True)
+    )
 
     __table_args__ = (
         Index("ix_agreement_summaries_updated_at_id", updated_at.desc(), id.desc()),
@@ -127,13 +133,9 @@ class AgreementSummary(Base):
         Index("ix_agreement_summaries_end_date", "end_date"),
         Index("ix_agreement_summaries_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         Index("ix_agreement_summaries_health", "health", postgresql_where=text("health IS NOT NULL")),
-        # Created by the migration only where the pg_trgm extension is available.
-        Index(
-            "ix_agreement_summaries_search_trgm",
-            "search",
-            postgresql_using="gin",
-            postgresql_ops={"search": "gin_trgm_ops"},
-        ),
+        Index("ix_agreement_summaries_search_words", "search_words", postgresql_using="gin"),
+        # A party's agreements in a stage; created by the migration where btree_gin is available.
+        Index("ix_agreement_summaries_orgs_stage", "orgs", "stage", postgresql_using="gin"),
     )
 
 

@@ -17,9 +17,10 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, RowMapping, Text, cast, func, literal, select, tuple_
+from sqlalchemy import Row, RowMapping, Text, cast, func, literal, literal_column, null, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from services.store import idempotency, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
@@ -96,12 +97,12 @@ class AgreementListing:
     start_date: date
     end_date: date | None
     next_deadline_at: datetime | None
-    ministry_visible: bool
     updated_at: datetime
+    health: str | None  # the implementation's health as of the last event (#13)
     # The parties' organisations as the recorded state names them (`orgs` above is the
-    # projection's copy, which selects; this one decides who sees the row).
-    party_orgs: list[str]
-    health: str | None = None  # the implementation's health as of the last event (#13)
+    # projection's copy, which selects; this one decides who sees the row). Not read for a
+    # viewer who sees every agreement (`viewer_orgs=None`): None.
+    party_orgs: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +477,7 @@ async def list_agreements(
     the ministry's gate. `deadline_before` selects the overdue (pass now), `end_date_before`
     those ending soon; the caller supplies the clock."""
     a = SUMMARIES.c
-    query = select(*(a[name] for name in AgreementListing.__dataclass_fields__ if name != "party_orgs"))
+    query = select(*(a[name] for name in _LISTING_COLUMNS))
     if viewer_orgs is not None:
         visible = a.orgs.overlap(list(viewer_orgs))
         query = query.where(visible | a.ministry_visible if include_ministry_visible else visible)
@@ -486,7 +487,10 @@ async def list_agreements(
         query = query.where(a.kind.in_([kind] if isinstance(kind, str) else list(kind)))
     if org is not None:
         query = query.where(a.orgs.contains([org]))
-    for word in (q or "").lower().split():  # every word must appear somewhere
+    words = (q or "").lower().split()  # every word must be found
+    if prefixes := [w for w in words if any(c.isalnum() for c in w)]:
+        query = query.where(a.search_words.bool_op("@@")(func.to_tsquery(_SIMPLE, word_prefixes(prefixes))))
+    for word in (w for w in words if w not in prefixes):  # punctuation alone: as it is written
         query = query.where(a.search.ilike(f"%{_escape_like(word)}%", escape="\\"))
     if deadline_before is not None:
         query = query.where(a.next_deadline_at < deadline_before)
@@ -498,22 +502,28 @@ async def list_agreements(
         updated_at, last_id = decode_cursor(cursor)
         query = query.where(tuple_(a.updated_at, a.id) < tuple_(updated_at, last_id))
     limit = max(1, min(limit, MAX_PAGE))
-    # The page is chosen from the summaries alone (a subquery with its own plan), then each
-    # of its rows is joined to the parties its recorded state names.
-    page = query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1).subquery("page")
-    recorded_parties = func.jsonb_path_query_array(AGREEMENTS.c.state, _PARTY_ORGS).label("party_orgs")
-    paged = (
-        select(page, recorded_parties)
-        .join_from(page, AGREEMENTS, AGREEMENTS.c.id == page.c.id)
-        .order_by(page.c.updated_at.desc(), page.c.id.desc())
-    )
-    rows = (await session.execute(paged)).all()
-    records = [AgreementListing(**row._asdict()) for row in rows[:limit]]
+    # Every agreement is the viewer's to see: no parties to read. Otherwise each row of
+    # the page (and only those: PostgreSQL evaluates a subquery of the output after the
+    # LIMIT) reads the parties its recorded state names.
+    query = query.add_columns(_NO_PARTIES if viewer_orgs is None else _RECORDED_PARTIES)
+    query = query.order_by(a.updated_at.desc(), a.id.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).all()
+    records = [AgreementListing(*row) for row in rows[:limit]]  # the columns in the fields' order
     more = len(rows) > limit
     return records, encode_cursor(records[-1].updated_at, records[-1].id) if more else None
 
 
 _PARTY_ORGS = cast(literal("$.parties[*].org"), JSONPATH)  # in the recorded state
+# Built once: a statement's parts cost more to build per request than to run.
+_RECORDED_PARTIES = (
+    select(func.jsonb_path_query_array(AGREEMENTS.c.state, _PARTY_ORGS))
+    .where(AGREEMENTS.c.id == SUMMARIES.c.id)
+    .scalar_subquery()
+    .label("party_orgs")
+)
+_NO_PARTIES = null().label("party_orgs")
+# Every field but the last, `party_orgs`, which each query adds as it may: rows come in the fields' order.
+_LISTING_COLUMNS = list(AgreementListing.__dataclass_fields__)[:-1]
 
 
 def encode_cursor(updated_at: datetime, agreement_id: str) -> str:
@@ -528,6 +538,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(updated_at), str(agreement_id)
     except (ValueError, TypeError) as error:  # binascii.Error and JSONDecodeError are ValueErrors
         raise InvalidCursor("The cursor is not one this API returned.") from error
+
+
+_SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
+
+
+def word_prefixes(words: Sequence[str]) -> str:
+    """A `to_tsquery` text matching every one of `words` as the start of a word: `kerja`
+    finds "Kerja sama", `12` finds "bench 12" and "bench 120". Each is quoted, so text
+    search syntax in it is only text, and a term of several parts (`kab-bandung`, `1_0`) is
+    matched as those parts in that order."""
+    return " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "':*" for w in words)
 
 
 def _escape_like(text: str) -> str:

@@ -54,6 +54,12 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
     assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1
     assert results["reads"]["list"]["count"] == 20 and results["reads"]["get"]["count"] == 20
+    # Each list filter is measured on its own too, and every read measure says what a request
+    # cost the API, PostgreSQL and the bench's client.
+    filters = [name for name in results["reads"] if name.startswith("list ")]
+    assert len(filters) == 6 and all(results["reads"][name]["count"] == 20 for name in filters)
+    for name in [*filters, "list", "get"]:
+        assert {"api-1", "postgres", "bench-client"} <= set(results["reads"][name]["cpu_ms_per_request_by_process"])
     sleepers = results["sleepers"]
     assert sleepers["agreements"] == 3 and sleepers["worker_rss_mb"]["worker-1"] > 0
     assert "worker-1" in sleepers["idle_cpu_percent_by_process"]

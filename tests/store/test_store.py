@@ -425,6 +425,51 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
         assert (rows[0].stage, rows[0].version, rows[0].orgs) == (state.stage, state.version, L.party_orgs(state))
 
 
+async def test_text_search_finds_each_word_by_its_start_whatever_the_text_holds(sessionmaker):
+    tag = token()
+    o1, o2 = f"kab-garut-{tag}", f"pt-{tag}"
+    words = dict(objectives=f"Program {tag} bersama")
+    numbered = {}
+    for number in ("12", "120", "312"):
+        state, events = create(ksdd(o1, f"kota-{number}-{tag}", title=f"Kerja sama nomor {number}", **words))
+        await record(sessionmaker, state, events)
+        numbered[number] = state.id
+    named, events = create(
+        proposal(
+            [
+                party(o1, "initiator"),
+                m.Party(org=o2, role="counterparty", sector="industry", name="Bank Jabar Banten", signatory="Direktur"),
+            ],
+            "ksdpk",
+            title="Pembiayaan UMKM O'Brien",
+            **words,
+        )
+    )
+    await record(sessionmaker, named, events)
+
+    async def ids(q: str) -> set[str]:
+        async with sessionmaker() as session:
+            rows, _ = await queries.list_agreements(session, viewer_orgs=[o1], q=f"{tag} {q}")
+        return {r.id for r in rows}
+
+    assert await ids("12") == {numbered["12"], numbered["120"]}  # a number starts a word: not 312
+    assert await ids("nomor 31") == {numbered["312"]}
+    assert await ids("KERJA SAMA") == set(numbered.values())  # any case
+    assert await ids("jabar") == await ids("bank") == {named.id}  # a partner's name
+    assert await ids(o2) == {named.id}  # a partner's organisation, parts in their order
+    assert await ids(f"kota-120-{tag}") == {numbered["120"]}
+    assert await ids(f"kota-12-{tag}") == {numbered["12"], numbered["120"]}  # each part a word's start
+    assert await ids("o'brien") == await ids("umkm o'b") == {named.id}  # a quote is only a quote
+    assert await ids("ank") == set()  # inside a word: not a word's start
+    # Text-search syntax is only text: no negation, no alternatives, nothing refused.
+    assert await ids("!kerja") == await ids("nomor:*") == set(numbered.values())
+    assert await ids("(12") == {numbered["12"], numbered["120"]}
+    for hostile in ("12 | 120", "nomor & x", "\\", "~", "<->"):
+        assert await ids(hostile) == set(), hostile
+    assert await ids("'") == {named.id}  # the quote of O'Brien, as written
+    assert await ids("-") == {*numbered.values(), named.id}  # punctuation alone: as written (kab-garut)
+
+
 async def _record_rest(sessionmaker, final: m.AgreementState, created: list[m.Event]) -> None:
     """Replays the happy path to `final` as the workflow would record it, batch by batch."""
     state = replay(created)
