@@ -44,7 +44,7 @@ async def test_every_dependency_of_the_api_runs_on_the_event_loop_not_in_the_thr
     assert threaded == set()
 
 
-async def test_reading_an_agreement_and_acting_on_it_run_their_statements_without_a_transaction(stack: Stack):
+async def test_reading_listing_and_acting_on_agreements_run_their_statements_without_a_transaction(stack: Stack):
     staff = stack.user("kota-cirebon", "staff")
     created = await stack.create(
         staff,
@@ -71,6 +71,10 @@ async def test_reading_an_agreement_and_acting_on_it_run_their_statements_withou
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
         read = await client.get(f"/agreements/{created['id']}", headers=stack.auth(staff))
         assert read.status_code == 200 and read.headers["ETag"] == '"1"'
+        listed = await client.get("/agreements?q=tanpa", headers=stack.auth(staff))
+        assert [a["id"] for a in listed.json()["items"]] == [created["id"]]
+        plan = await client.get(f"/agreements/{created['id']}/action-plan", headers=stack.auth(staff))
+        assert plan.status_code == 200
         acted = await client.post(
             f"/agreements/{created['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
         )

@@ -170,7 +170,7 @@ async def _sheets(request: Request, max_bytes: int) -> dict[str, bytes]:
 
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
 async def list_agreements(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     stage: m.Stage | None = None,
     kind: m.Kind | None = None,
@@ -212,7 +212,7 @@ async def get_agreement(
     summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
 )
 async def get_action_plan(
-    agreement_id: str, response: Response, session: SessionDep, principal: PrincipalDep
+    agreement_id: str, response: Response, session: ReadSessionDep, principal: PrincipalDep
 ) -> m.ActionPlanView:
     """The plan as it stands: activities with their progress against schedule, obligations
     with their status, meetings and action items, measurements, revisions, and the health
