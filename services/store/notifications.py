@@ -575,37 +575,36 @@ async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> 
 
 
 async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Notification]) -> int:
-    """`add_to_inbox` for many, in one statement (the notifications and their inbox
-    deliveries as two inserts of one WITH: a recording pays one round trip for its inbox,
-    not two): how many were new."""
+    """`add_to_inbox` for many, in two statements: how many were new."""
     if not notifications:
         return 0
-    stored = (
-        insert(INBOX)
-        .values(
-            [
-                {
-                    "id": inbox_id(n),
-                    "event_id": n.event_id,
-                    "event_type": n.event_type,
-                    "agreement_id": n.agreement_id,
-                    "seq": n.seq,
-                    "audience_key": n.audience.key,
-                    "audience_org": n.audience.org,
-                    "audience_role": n.audience.role,
-                    "audience_gate": n.audience.gate,
-                    "template": n.template,
-                    "data": n.data,
-                    "at": n.at,
-                }
-                for n in notifications
-            ]
+    inserted = (
+        await session.execute(
+            insert(INBOX)
+            .values(
+                [
+                    {
+                        "id": inbox_id(n),
+                        "event_id": n.event_id,
+                        "event_type": n.event_type,
+                        "agreement_id": n.agreement_id,
+                        "seq": n.seq,
+                        "audience_key": n.audience.key,
+                        "audience_org": n.audience.org,
+                        "audience_role": n.audience.role,
+                        "audience_gate": n.audience.gate,
+                        "template": n.template,
+                        "data": n.data,
+                        "at": n.at,
+                    }
+                    for n in notifications
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
+            .returning(INBOX.c.id)
         )
-        .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
-        .returning(INBOX.c.id)
-        .cte("stored")
-    )
-    logged = (
+    ).all()
+    await session.execute(
         insert(DELIVERIES)
         .values(
             [
@@ -622,10 +621,8 @@ async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Not
             ]
         )
         .on_conflict_do_nothing()
-        .cte("logged")
     )
-    inserted = await session.scalar(select(func.count()).select_from(stored).add_cte(logged))
-    return int(inserted or 0)
+    return len(inserted)
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:
