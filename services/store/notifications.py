@@ -212,17 +212,48 @@ async def contacts_for(session: AsyncSession, *, audience: Audience, template: s
     and gate, and not opted out of email or of this kind of notification."""
     query = (
         select(*CONTACTS.c)
-        .where(
-            literal(audience.role) == any_(CONTACTS.c.roles),
-            ~CONTACTS.c.opt_out.overlap(["email", template]),
-        )
-        .order_by(CONTACTS.c.email)
+        .where(_reaches(audience), ~CONTACTS.c.opt_out.overlap(["email", template]))
+        .order_by(CONTACTS.c.email, CONTACTS.c.org)
     )
-    if audience.org is not None:
-        query = query.where(CONTACTS.c.org == audience.org)
-    if audience.gate is not None:
-        query = query.where(literal(audience.gate) == any_(CONTACTS.c.gates))
     return [_record(ContactRecord, r) for r in await session.execute(query)]
+
+
+async def contacts_reached(
+    session: AsyncSession, *, asked: Iterable[tuple[Audience, str]]
+) -> dict[tuple[str, str], list[ContactRecord]]:
+    """`contacts_for` of many (audience, template) pairs in one query, keyed by (audience
+    key, template): a recording plans a batch's notifications for several audiences, and a
+    round trip each was most of the plan's cost. The query fetches every contact who might
+    match one of them; each pair then keeps those `Audience.matches` and that are not opted
+    out of its template — the same contacts, in the same order, as `contacts_for`."""
+    pairs = {(audience.key, template): (audience, template) for audience, template in asked}
+    if not pairs:
+        return {}
+    audiences = {audience.key: audience for audience, _ in pairs.values()}
+    query = (
+        select(*CONTACTS.c)
+        .where(or_(*(_reaches(audience) for audience in audiences.values())), ~CONTACTS.c.opt_out.contains(["email"]))
+        .order_by(CONTACTS.c.email, CONTACTS.c.org)
+    )
+    candidates = [_record(ContactRecord, r) for r in await session.execute(query)]
+    return {
+        key: [
+            c
+            for c in candidates
+            if template not in c.opt_out and audience.matches(org=c.org, roles=c.roles, gates=c.gates)
+        ]
+        for key, (audience, template) in pairs.items()
+    }
+
+
+def _reaches(audience: Audience) -> ColumnElement[bool]:
+    """The contacts `audience` matches, as SQL (`Audience.matches`)."""
+    clauses = [literal(audience.role) == any_(CONTACTS.c.roles)]
+    if audience.org is not None:
+        clauses.append(CONTACTS.c.org == audience.org)
+    if audience.gate is not None:
+        clauses.append(literal(audience.gate) == any_(CONTACTS.c.gates))
+    return and_(*clauses)
 
 
 # ---------------------------------------------------------------- webhook endpoints

@@ -55,12 +55,10 @@ async def plan(
     inbox = await store.add_all_to_inbox(session, notifications=notes)
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
-    reached: dict[tuple[str, str], list[store.ContactRecord]] = {}  # an audience and template asked once
+    # Every audience's contacts in one query, not one each.
+    reached = await store.contacts_reached(session, asked=[(note.audience, note.template) for note in notes])
     for note in notes:
-        asked = (note.audience.key, note.template)
-        if asked not in reached:
-            reached[asked] = await store.contacts_for(session, audience=note.audience, template=note.template)
-        for contact in reached[asked]:
+        for contact in reached[(note.audience.key, note.template)]:
             # One mail per event and address, even if the contact is in two audiences.
             if (note.event_id, contact.email) in mailed:
                 continue

@@ -23,7 +23,7 @@ from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, 
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts.notify import EmailRecipient
-from workflows.notify.rules import notifications_for
+from workflows.notify.rules import Audience, notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -51,6 +51,36 @@ async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes
         first = await store.add_all_to_inbox(session, notifications=[*notes, notes[0]])
         again = await store.add_all_to_inbox(session, notifications=notes)
     assert first == len(distinct) > 1 and again == 0
+
+
+async def test_every_audience_of_a_plan_reaches_in_one_query_whom_it_reaches_alone(sessionmaker, orgs):
+    a, b = orgs
+    gate = f"gate-{uuid.uuid4().hex[:8]}"  # a gate no other test's contacts hold
+    await add_contact(sessionmaker, a, f"staf@{a}.go.id", ["staff"])
+    await add_contact(sessionmaker, a, f"dua@{a}.go.id", ["staff", "approver"], opt_out=["comment_added"])
+    await add_contact(sessionmaker, a, f"diam@{a}.go.id", ["staff"], opt_out=["email"])
+    await add_contact(sessionmaker, a, f"gerbang@{a}.go.id", ["approver"], gates=[gate])
+    await add_contact(sessionmaker, b, f"gerbang@{b}.go.id", ["approver"], gates=[gate, "review"])
+    await add_contact(sessionmaker, b, f"staf@{b}.go.id", ["staff", "signatory"])
+    asked = [
+        (Audience(org=a, role="staff"), "submitted"),
+        (Audience(org=a, role="staff"), "comment_added"),
+        (Audience(org=a, role="approver"), "submitted"),
+        (Audience(org=b, role="signatory"), "submitted"),
+        (Audience(org=None, role="approver", gate=gate), "submitted"),
+        (Audience(org=b, role="partner"), "submitted"),  # nobody
+    ]
+    async with session_scope(sessionmaker) as session:
+        together = await store.contacts_reached(session, asked=asked)
+        alone = {
+            (audience.key, template): await store.contacts_for(session, audience=audience, template=template)
+            for audience, template in asked
+        }
+    assert together == alone
+    assert [c.email for c in together[(f"{a}/staff/*", "submitted")]] == [f"dua@{a}.go.id", f"staf@{a}.go.id"]
+    assert [c.email for c in together[(f"{a}/staff/*", "comment_added")]] == [f"staf@{a}.go.id"]
+    assert {c.org for c in together[(f"*/approver/{gate}", "submitted")]} == {a, b}
+    assert together[(f"{b}/partner/*", "submitted")] == []
 
 
 # ---------------------------------------------------------------- building a mail
