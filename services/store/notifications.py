@@ -232,13 +232,15 @@ async def contacts_reached(
     pairs = {(audience.key, template): (audience, template) for audience, template in asked}
     if not pairs:
         return {}
-    audiences = {audience.key: audience for audience, _ in pairs.values()}
-    query = (
-        select(*CONTACTS.c)
-        .where(or_(*(_reaches(audience) for audience in audiences.values())), ~CONTACTS.c.opt_out.contains(["email"]))
-        .order_by(CONTACTS.c.email, CONTACTS.c.org)
+    audiences = list({audience.key: audience for audience, _ in pairs.values()}.values())
+    driver = await driver_connection(session, in_transaction=True)
+    rows = await driver.fetch(
+        _CONTACTS_REACHED,
+        [audience.org for audience in audiences],
+        [audience.role for audience in audiences],
+        [audience.gate for audience in audiences],
     )
-    candidates = [_record(ContactRecord, r) for r in await session.execute(query)]
+    candidates = [ContactRecord(*row) for row in rows]
     return {
         key: [
             c
@@ -247,6 +249,21 @@ async def contacts_reached(
         ]
         for key, (audience, template) in pairs.items()
     }
+
+
+# The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
+# as `_reaches` says it: one fixed text, prepared once per connection, whatever the audiences
+# (a query joining one clause per audience was built and compiled afresh for each shape).
+_CONTACTS_REACHED = f"""
+SELECT {", ".join(f"c.{field.name}" for field in fields(ContactRecord))}
+FROM contacts AS c
+WHERE NOT c.opt_out @> ARRAY['email']
+  AND EXISTS (
+    SELECT FROM unnest($1::text[], $2::text[], $3::text[]) AS a(org, role, gate)
+    WHERE a.role = ANY(c.roles) AND (a.org IS NULL OR c.org = a.org) AND (a.gate IS NULL OR a.gate = ANY(c.gates))
+  )
+ORDER BY c.email, c.org
+"""
 
 
 def _reaches(audience: Audience) -> ColumnElement[bool]:
@@ -320,13 +337,17 @@ async def enable_endpoint(session: AsyncSession, *, endpoint_id: str) -> Endpoin
 
 
 async def endpoints_for(session: AsyncSession, *, orgs: Iterable[str]) -> list[EndpointRecord]:
-    """Enabled endpoints of these organisations (subscriptions are filtered by the caller)."""
-    rows = await session.execute(
-        select(*ENDPOINTS.c)
-        .where(ENDPOINTS.c.org.in_(list(orgs)), ENDPOINTS.c.enabled)
-        .order_by(ENDPOINTS.c.created_at, ENDPOINTS.c.id)
-    )
-    return [_record(EndpointRecord, r) for r in rows]
+    """Enabled endpoints of these organisations (subscriptions are filtered by the caller).
+    A recording asks it every time: a fixed statement on the driver's connection."""
+    driver = await driver_connection(session, in_transaction=True)
+    return [EndpointRecord(*row) for row in await driver.fetch(_ENDPOINTS_FOR, list(orgs))]
+
+
+_ENDPOINTS_FOR = f"""
+SELECT {", ".join(field.name for field in fields(EndpointRecord))}
+FROM webhook_endpoints WHERE org = ANY($1::text[]) AND enabled
+ORDER BY created_at, id
+"""
 
 
 async def endpoint_succeeded(session: AsyncSession, *, endpoint_id: str) -> None:
