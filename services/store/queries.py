@@ -201,20 +201,35 @@ async def append_events(
     the notification plan (`planning`)."""
     _check_batch(state, events)
     driver = await driver_connection(session, in_transaction=True)
-    # One writer per chain at a time: concurrent appends would read the same head. The head
-    # comes with the lock, in one statement — so from a snapshot taken just before the lock
-    # was granted: a writer that held the lock may have committed in between. The statement
-    # writing the rows therefore checks that the head is still the one they follow.
-    locked, last_seq, head = await _lock_and_head(driver, state.id)
-    if not locked or (events and events[0].seq <= last_seq) or last_seq > state.seq:
+    return await _append_seen(session, driver, state, events, recorder, await _lock_and_head(driver, state.id))
+
+
+async def _append_seen(
+    session: AsyncSession,
+    driver: Any,
+    state: AgreementState,
+    events: Sequence[Event],
+    recorder: Recorder | None,
+    seen: tuple[bool, int, str],
+) -> RecordEventsResult:
+    """`append_events` once `_lock_and_head` has `seen` (whether it took the lock, the head).
+
+    One writer per chain at a time: concurrent appends would read the same head. The head
+    comes with the lock, in one statement — so from a snapshot taken just before the lock was
+    granted, and a writer that held the lock may have committed in between. It is trusted
+    only for a plain append (the batch starts right after it), and the statement writing the
+    rows checks that the chain's head is still the one they follow."""
+    locked, last_seq, head = seen
+    if not (locked and events and events[0].seq == last_seq + 1):
         # Another writer holds the lock, or this is not a plain append (a retry, a conflict
-        # to settle): wait for the lock and decide on the head as it is once we hold it.
+        # to settle, a batch after rows this snapshot missed): decide on the head as it is
+        # once we hold the lock.
         if not locked:
             await driver.execute(_LOCK, state.id)
         last_seq, head = await _head(driver, state.id)
     result = await _append(session, driver, state, events, recorder, last_seq, head)
     if result is None:
-        # The head moved before we held the lock: read it again (current now) and append.
+        # The head moved before we held the lock: read it again (current now) and decide anew.
         last_seq, head = await _head(driver, state.id)
         result = await _append(session, driver, state, events, recorder, last_seq, head)
         if result is None:  # cannot happen while we hold the lock; retrying is safe
