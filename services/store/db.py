@@ -97,6 +97,8 @@ async def driver_connection(session: AsyncSession, *, in_transaction: bool = Fal
 async def _begin(adapted: Any) -> None:
     """BEGIN, as SQLAlchemy's asyncpg adapter sends it before its first statement (it begins
     lazily): then the adapter's commit and rollback end the transaction the driver's
-    statements ran in. Its own method, so the isolation level set on the engine holds."""
+    statements ran in. Its own method, so the isolation level set on the engine holds. The
+    adapter's method is not public API: tests/store/test_store.py rolls a recording back and
+    finds nothing, which fails if a SQLAlchemy upgrade changes it."""
     if adapted._transaction is None:
         await adapted._start_transaction()

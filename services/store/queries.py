@@ -196,9 +196,9 @@ async def append_events(
     `recorder` is newer than whoever wrote them; otherwise the batch itself is the stale
     one and is refused (ChainConflict).
 
-    The usual recording is three statements on the driver's connection, in the session's
-    transaction: the lock and the head together, the rows and the projection together, and
-    the notification plan (`planning`)."""
+    A plain append is two statements on the driver's connection, in the session's
+    transaction: the lock and the head together; the rows, the documents they attach and the
+    read model's row together."""
     _check_batch(state, events)
     driver = await driver_connection(session, in_transaction=True)
     return await _append_seen(session, driver, state, events, recorder, await _lock_and_head(driver, state.id))
@@ -358,7 +358,8 @@ async def _head(driver: Any, agreement_id: str) -> tuple[int, str]:
     return (row["seq"], row["hash"]) if row else (0, GENESIS)
 
 
-# The read model's row: every column of `agreements`, each parameter cast to its type (JSONB
+# The read model's row: every column of `agreements` (each derives from the state: a column
+# added there is added to `projection` too), each parameter cast to its column's type (JSONB
 # comes as its text, like the rows' `actor` and `data`).
 _PROJECTED = list(AGREEMENTS.c)
 
