@@ -43,13 +43,15 @@ def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
         settings.database_url,
         # JSONB columns (a state, an event's data) in and out through pydantic-core, not the
         # standard library's json: several times faster on an agreement's state.
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=pydantic_core.from_json,
         **options,
     )
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """A value as the JSON text a JSONB column is written from (statements on the driver's
+    connection pass JSONB as this text)."""
     return pydantic_core.to_json(value).decode()
 
 
@@ -71,13 +73,32 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
             await session.commit()
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The session's asyncpg connection, for the dispatcher's hot statements: written once as
-    SQL, each is prepared once per connection (asyncpg's statement cache) and run on its own —
-    one statement is its own transaction, so there is no BEGIN or COMMIT round trip, no
-    statement build and no cache-key lookup. Give it a session that has done nothing else
-    (the session's own transaction is not begun, and its commit sends nothing)."""
+async def driver_connection(session: AsyncSession, *, in_transaction: bool = False) -> Any:
+    """The session's asyncpg connection, for hot statements written once as SQL: each is
+    prepared once per connection (asyncpg's statement cache), so there is no statement build,
+    no compile and no cache-key lookup — and a text that never varies (rows passed as arrays)
+    is prepared once whatever the number of rows.
+
+    By default each statement is its own transaction (the dispatcher's claim and group
+    writes: no BEGIN or COMMIT round trip); give it a session that has done nothing else
+    (the session's own transaction is not begun, and its commit sends nothing).
+    `in_transaction=True` (the recording): the session's transaction is begun now if it is
+    not yet, so the statements run on the connection join it — the session's commit commits
+    them, its rollback undoes them, with whatever the session itself executes."""
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
+    raw = await connection.get_raw_connection()
+    if in_transaction:
+        await _begin(raw.dbapi_connection)
+    driver = raw.driver_connection
     assert driver is not None
     return driver
+
+
+async def _begin(adapted: Any) -> None:
+    """BEGIN, as SQLAlchemy's asyncpg adapter sends it before its first statement (it begins
+    lazily): then the adapter's commit and rollback end the transaction the driver's
+    statements ran in. Its own method, so the isolation level set on the engine holds. The
+    adapter's method is not public API: tests/store/test_store.py rolls a recording back and
+    finds nothing, which fails if a SQLAlchemy upgrade changes it."""
+    if adapted._transaction is None:
+        await adapted._start_transaction()

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.store.db import driver_connection, json_text
 from services.store.models import Agreement
 from services.store.notification_models import (
     Contact,
@@ -44,6 +45,8 @@ from workflows.notify.rules import Audience, Notification
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from services.store.outbox import Outgoing
 
 CONTACTS = Contact.__table__
 ENDPOINTS = WebhookEndpoint.__table__
@@ -229,13 +232,15 @@ async def contacts_reached(
     pairs = {(audience.key, template): (audience, template) for audience, template in asked}
     if not pairs:
         return {}
-    audiences = {audience.key: audience for audience, _ in pairs.values()}
-    query = (
-        select(*CONTACTS.c)
-        .where(or_(*(_reaches(audience) for audience in audiences.values())), ~CONTACTS.c.opt_out.contains(["email"]))
-        .order_by(CONTACTS.c.email, CONTACTS.c.org)
+    audiences = list({audience.key: audience for audience, _ in pairs.values()}.values())
+    driver = await driver_connection(session, in_transaction=True)
+    rows = await driver.fetch(
+        _CONTACTS_REACHED,
+        [audience.org for audience in audiences],
+        [audience.role for audience in audiences],
+        [audience.gate for audience in audiences],
     )
-    candidates = [_record(ContactRecord, r) for r in await session.execute(query)]
+    candidates = [ContactRecord(*row) for row in rows]
     return {
         key: [
             c
@@ -244,6 +249,21 @@ async def contacts_reached(
         ]
         for key, (audience, template) in pairs.items()
     }
+
+
+# The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
+# as `_reaches` says it: one fixed text, prepared once per connection, whatever the audiences
+# (a query joining one clause per audience was built and compiled afresh for each shape).
+_CONTACTS_REACHED = f"""
+SELECT {", ".join(f"c.{field.name}" for field in fields(ContactRecord))}
+FROM contacts AS c
+WHERE NOT c.opt_out @> ARRAY['email']
+  AND EXISTS (
+    SELECT FROM unnest($1::text[], $2::text[], $3::text[]) AS a(org, role, gate)
+    WHERE a.role = ANY(c.roles) AND (a.org IS NULL OR c.org = a.org) AND (a.gate IS NULL OR a.gate = ANY(c.gates))
+  )
+ORDER BY c.email, c.org
+"""
 
 
 def _reaches(audience: Audience) -> ColumnElement[bool]:
@@ -317,13 +337,17 @@ async def enable_endpoint(session: AsyncSession, *, endpoint_id: str) -> Endpoin
 
 
 async def endpoints_for(session: AsyncSession, *, orgs: Iterable[str]) -> list[EndpointRecord]:
-    """Enabled endpoints of these organisations (subscriptions are filtered by the caller)."""
-    rows = await session.execute(
-        select(*ENDPOINTS.c)
-        .where(ENDPOINTS.c.org.in_(list(orgs)), ENDPOINTS.c.enabled)
-        .order_by(ENDPOINTS.c.created_at, ENDPOINTS.c.id)
-    )
-    return [_record(EndpointRecord, r) for r in rows]
+    """Enabled endpoints of these organisations (subscriptions are filtered by the caller).
+    A recording asks it every time: a fixed statement on the driver's connection."""
+    driver = await driver_connection(session, in_transaction=True)
+    return [EndpointRecord(*row) for row in await driver.fetch(_ENDPOINTS_FOR, list(orgs))]
+
+
+_ENDPOINTS_FOR = f"""
+SELECT {", ".join(field.name for field in fields(EndpointRecord))}
+FROM webhook_endpoints WHERE org = ANY($1::text[]) AND enabled
+ORDER BY created_at, id
+"""
 
 
 async def endpoint_succeeded(session: AsyncSession, *, endpoint_id: str) -> None:
@@ -519,54 +543,91 @@ async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> 
 
 
 async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Notification]) -> int:
-    """`add_to_inbox` for many, in two statements: how many were new."""
-    if not notifications:
-        return 0
-    inserted = (
-        await session.execute(
-            insert(INBOX)
-            .values(
-                [
-                    {
-                        "id": inbox_id(n),
-                        "event_id": n.event_id,
-                        "event_type": n.event_type,
-                        "agreement_id": n.agreement_id,
-                        "seq": n.seq,
-                        "audience_key": n.audience.key,
-                        "audience_org": n.audience.org,
-                        "audience_role": n.audience.role,
-                        "audience_gate": n.audience.gate,
-                        "template": n.template,
-                        "data": n.data,
-                        "at": n.at,
-                    }
-                    for n in notifications
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["event_id", "audience_key"])
-            .returning(INBOX.c.id)
-        )
-    ).all()
-    await session.execute(
-        insert(DELIVERIES)
-        .values(
-            [
-                {
-                    "event_id": n.event_id,
-                    "recipient": n.audience.key,
-                    "channel": "inbox",
-                    "agreement_id": n.agreement_id,
-                    "status": "sent",
-                    "attempts": 1,
-                    "sent_at": func.now(),
-                }
-                for n in notifications
-            ]
-        )
-        .on_conflict_do_nothing()
+    """`add_to_inbox` for many, in one statement: how many were new."""
+    inbox, _ = await write_plan(session, inbox=notifications)
+    return inbox
+
+
+# The PostgreSQL notification channel dispatchers LISTEN on (`services.worker.wakeup`).
+NOTIFY_CHANNEL = "pakta_outbox"
+
+# A notification plan's writes in one statement, fixed text (rows come as arrays), run on the
+# driver's connection in the caller's transaction: the inbox notifications and their lines in
+# the delivery log (storing one is its delivery), the outbox's deliveries, and — if any was
+# new — `pg_notify`, which PostgreSQL delivers to the dispatchers on commit (never for a
+# transaction rolled back). Rows already there (a retried recording) are left as they are.
+# Through SQLAlchemy these were three multi-row inserts and a NOTIFY, the inserts compiled
+# afresh each time (their text varies with the number of rows); a data-modifying WITH built
+# there was dearer still, compiled afresh too.
+_PLAN = """
+WITH inbox AS (
+    INSERT INTO notifications (
+        id, event_id, event_type, agreement_id, seq, audience_key, audience_org, audience_role, audience_gate,
+        template, data, at
     )
-    return len(inserted)
+    SELECT n.id, n.event_id, n.event_type, n.agreement_id, n.seq, n.audience_key, n.audience_org, n.audience_role,
+        n.audience_gate, n.template, n.data::jsonb, n.at
+    FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::timestamptz[]
+    ) AS n(id, event_id, event_type, agreement_id, seq, audience_key, audience_org, audience_role, audience_gate,
+        template, data, at)
+    ON CONFLICT (event_id, audience_key) DO NOTHING
+    RETURNING 1
+),
+delivered AS (
+    INSERT INTO deliveries (event_id, recipient, channel, agreement_id, status, attempts, sent_at)
+    SELECT d.event_id, d.audience_key, 'inbox', d.agreement_id, 'sent', 1, now()
+    FROM unnest($2::text[], $6::text[], $4::text[]) AS d(event_id, audience_key, agreement_id)
+    ON CONFLICT DO NOTHING
+),
+outgoing AS (
+    INSERT INTO deliveries (event_id, recipient, channel, agreement_id, payload, due_at, status, attempts)
+    SELECT o.event_id, o.recipient, o.channel, o.agreement_id, o.payload::jsonb, o.due_at, 'pending', 0
+    FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[])
+        AS o(event_id, recipient, channel, agreement_id, payload, due_at)
+    ON CONFLICT (event_id, recipient, channel) DO NOTHING
+    RETURNING 1
+),
+told AS (
+    SELECT pg_notify($19, '') FROM outgoing LIMIT 1
+)
+SELECT (SELECT count(*) FROM inbox) AS inbox, (SELECT count(*) FROM outgoing) AS outbox, (SELECT count(*) FROM told)
+"""
+
+
+async def write_plan(
+    session: AsyncSession, *, inbox: Sequence[Notification] = (), outgoing: Sequence[Outgoing] = ()
+) -> tuple[int, int]:
+    """Store `inbox` notifications (each logged as delivered) and write `outgoing` deliveries
+    to the outbox, in the session's transaction; how many of each were new. If a delivery
+    was, the dispatchers are told on commit."""
+    if not inbox and not outgoing:
+        return 0, 0
+    driver = await driver_connection(session, in_transaction=True)
+    row = await driver.fetchrow(
+        _PLAN,
+        [inbox_id(n) for n in inbox],
+        [n.event_id for n in inbox],
+        [n.event_type for n in inbox],
+        [n.agreement_id for n in inbox],
+        [n.seq for n in inbox],
+        [n.audience.key for n in inbox],
+        [n.audience.org for n in inbox],
+        [n.audience.role for n in inbox],
+        [n.audience.gate for n in inbox],
+        [n.template for n in inbox],
+        [json_text(n.data) for n in inbox],
+        [n.at for n in inbox],
+        [o["event_id"] for o in outgoing],
+        [o["recipient"] for o in outgoing],
+        [o["channel"] for o in outgoing],
+        [o["agreement_id"] for o in outgoing],
+        [json_text(o["payload"]) for o in outgoing],
+        [o["due_at"] for o in outgoing],
+        NOTIFY_CHANNEL,
+    )
+    return row["inbox"], row["outbox"]
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:

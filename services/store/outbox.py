@@ -14,7 +14,7 @@ never send the same row; a dispatcher that dies mid-send leaves a lease that run
 the row is claimed again. Leases use the database clock (dispatchers on skewed clocks agree);
 `due_at` is reckoned in the dispatcher's clock, which office hours and backoffs are about.
 
-Writing rows also sends `NOTIFY pakta_outbox` in the writer's transaction: PostgreSQL
+Writing rows also sends `pg_notify('pakta_outbox', '')` in the writer's transaction: PostgreSQL
 delivers it on commit (never for a transaction rolled back), so dispatchers listening in
 any process look at once; their poll is the safety net for a notification missed.
 
@@ -28,14 +28,22 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.db import driver_connection
 from services.store.models import AgreementEvent
 from services.store.notification_models import Delivery, InboxNotification, NotificationRead
-from services.store.notifications import AttemptEnd, AttemptStart, DeliveryKey, EndpointRecord
+
+# NOTIFY_CHANNEL: the channel the outbox's writes notify, which dispatchers LISTEN on.
+from services.store.notifications import NOTIFY_CHANNEL as NOTIFY_CHANNEL
+from services.store.notifications import (
+    AttemptEnd,
+    AttemptStart,
+    DeliveryKey,
+    EndpointRecord,
+    write_plan,
+)
 
 DELIVERIES = Delivery.__table__
 INBOX = InboxNotification.__table__
@@ -43,9 +51,6 @@ READS = NotificationRead.__table__
 EVENTS = AgreementEvent.__table__
 WAITING = ("pending", "sending")
 OutboxChannel = Literal["email", "webhook"]
-# The PostgreSQL notification channel dispatchers LISTEN on.
-NOTIFY_CHANNEL = "pakta_outbox"
-_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 class Outgoing(TypedDict):
@@ -80,17 +85,7 @@ def _waiting() -> Any:
 async def enqueue(session: AsyncSession, *, rows: Sequence[Outgoing]) -> int:
     """Write deliveries to the outbox; those already in the log (a retried recording) are
     left as they are. The number written; if any, the dispatchers are told on commit."""
-    if not rows:
-        return 0
-    statement = (
-        insert(DELIVERIES)
-        .values([{**row, "status": "pending", "attempts": 0} for row in rows])
-        .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
-        .returning(DELIVERIES.c.event_id)
-    )
-    written = len((await session.execute(statement)).all())
-    if written:
-        await session.execute(_NOTIFY)
+    _, written = await write_plan(session, outgoing=rows)
     return written
 
 

@@ -17,13 +17,15 @@ from datetime import date, datetime
 from typing import Any, TypedDict
 
 import structlog
-from sqlalchemy import Row, RowMapping, Text, cast, func, literal, literal_column, null, select, tuple_
-from sqlalchemy.dialects.postgresql import JSONPATH, insert
+from sqlalchemy import Column, Row, RowMapping, Text, cast, func, literal, literal_column, null, select, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
 from services.store import idempotency, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
+from services.store.db import driver_connection, json_text
 from services.store.models import (
     Agreement,
     AgreementEvent,
@@ -192,12 +194,60 @@ async def append_events(
     written by a workflow task that never completed (its command is not in history, so the
     workflow decided anew): they are superseded — moved whole to `superseded_events` — if
     `recorder` is newer than whoever wrote them; otherwise the batch itself is the stale
-    one and is refused (ChainConflict)."""
-    _check_batch(state, events)
-    # One writer per chain at a time: concurrent appends would read the same head.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(state.id))))
-    last_seq, head = await _head(session, state.id)
+    one and is refused (ChainConflict).
 
+    A plain append is two statements on the driver's connection, in the session's
+    transaction: the lock and the head together; the rows, the documents they attach and the
+    read model's row together."""
+    _check_batch(state, events)
+    driver = await driver_connection(session, in_transaction=True)
+    return await _append_seen(session, driver, state, events, recorder, await _lock_and_head(driver, state.id))
+
+
+async def _append_seen(
+    session: AsyncSession,
+    driver: Any,
+    state: AgreementState,
+    events: Sequence[Event],
+    recorder: Recorder | None,
+    seen: tuple[bool, int, str],
+) -> RecordEventsResult:
+    """`append_events` once `_lock_and_head` has `seen` (whether it took the lock, the head).
+
+    One writer per chain at a time: concurrent appends would read the same head. The head
+    comes with the lock, in one statement — so from a snapshot taken just before the lock was
+    granted, and a writer that held the lock may have committed in between. It is trusted
+    only for a plain append (the batch starts right after it), and the statement writing the
+    rows checks that the chain's head is still the one they follow."""
+    locked, last_seq, head = seen
+    if not (locked and events and events[0].seq == last_seq + 1):
+        # Another writer holds the lock, or this is not a plain append (a retry, a conflict
+        # to settle, a batch after rows this snapshot missed): decide on the head as it is
+        # once we hold the lock.
+        if not locked:
+            await driver.execute(_LOCK, state.id)
+        last_seq, head = await _head(driver, state.id)
+    result = await _append(session, driver, state, events, recorder, last_seq, head)
+    if result is None:
+        # The head moved before we held the lock: read it again (current now) and decide anew.
+        last_seq, head = await _head(driver, state.id)
+        result = await _append(session, driver, state, events, recorder, last_seq, head)
+        if result is None:  # cannot happen while we hold the lock; retrying is safe
+            raise RuntimeError(f"The trail of {state.id} moved under its lock.")
+    return result
+
+
+async def _append(
+    session: AsyncSession,
+    driver: Any,
+    state: AgreementState,
+    events: Sequence[Event],
+    recorder: Recorder | None,
+    last_seq: int,
+    head: str,
+) -> RecordEventsResult | None:
+    """Append after `last_seq`/`head` and project; None (nothing written) if the chain's head
+    is not `head` after all."""
     conflict = await _first_conflict(session, [e for e in events if e.seq <= last_seq])
     if conflict is None and last_seq > state.seq and await _all_give_way(session, state.id, state.seq + 1, recorder):
         # Rows beyond the state this history reached, written by older tasks: history does
@@ -207,49 +257,168 @@ async def append_events(
     superseded = 0
     if conflict is not None:
         superseded = await _supersede_from(session, agreement_id=state.id, seq=conflict, recorder=recorder)
-        last_seq, head = await _head(session, state.id)
+        last_seq, head = await _head(driver, state.id)
     fresh = [e for e in events if e.seq > last_seq]
     if fresh and fresh[0].seq != last_seq + 1:
         raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; cannot append seq {fresh[0].seq}.")
-    rows = []
+    if state.seq > last_seq + len(fresh):
+        raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq + len(fresh)}.")
+    follows, rows = head, _EventRows()
     for event in fresh:
         body = event_body(event)
-        digest = chain_hash(head, body)
+        digest = chain_hash(follows, body)
+        rows.add(event, body, follows, digest)
+        follows = digest
+    attached = [a for event in fresh for a in attachments(event)]
+    current = await driver.fetchval(
+        _RECORD,
+        state.id,
+        head,
+        *rows.columns(),
+        recorder.run_id if recorder else None,
+        recorder.history_length if recorder else None,
+        recorder.task_started_at if recorder else None,
+        [a["seq"] for a in attached],
+        [a["sha256"] for a in attached],
+        [a["kind"] for a in attached],
+        [a["org"] for a in attached],
+        superseded > 0,
+        *_projected(state, follows),
+    )
+    if not current:
+        return None
+    return RecordEventsResult(inserted=len(fresh), head=follows, superseded=superseded)
+
+
+class _EventRows:
+    """A batch's rows as the columns `_RECORD` takes, one array each."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.seqs: list[int] = []
+        self.versions: list[int] = []
+        self.types: list[str] = []
+        self.actors: list[str] = []
+        self.ats: list[datetime] = []
+        self.data: list[str] = []
+        self.prev_hashes: list[str] = []
+        self.hashes: list[str] = []
+
+    def add(self, event: Event, body: dict[str, Any], prev_hash: str, digest: str) -> None:
+        self.ids.append(event.id)
+        self.seqs.append(event.seq)
+        self.versions.append(event.version)
+        self.types.append(event.type)
+        self.actors.append(json_text(body["actor"]))
         # `at` is stored from its hashed form, so the row reproduces the body exactly.
-        rows.append(
-            {
-                **body,
-                "at": datetime.fromisoformat(body["at"]),
-                "prev_hash": head,
-                "hash": digest,
-                "run_id": recorder.run_id if recorder else None,
-                "history_length": recorder.history_length if recorder else None,
-                "task_started_at": recorder.task_started_at if recorder else None,
-            }
+        self.ats.append(datetime.fromisoformat(body["at"]))
+        self.data.append(json_text(body["data"]))
+        self.prev_hashes.append(prev_hash)
+        self.hashes.append(digest)
+
+    def columns(self) -> tuple[list[Any], ...]:
+        return (
+            self.ids,
+            self.seqs,
+            self.versions,
+            self.types,
+            self.actors,
+            self.ats,
+            self.data,
+            self.prev_hashes,
+            self.hashes,
         )
-        head = digest
-    if rows:
-        await session.execute(EVENTS.insert(), rows)
-        last_seq = rows[-1]["seq"]
-        attached = [a for event in fresh for a in attachments(event)]
-        if attached:
-            await session.execute(insert(ATTACHMENTS).on_conflict_do_nothing(), attached)
-    if state.seq > last_seq:
-        raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq}.")
-    await _project(session, state, head, replace=superseded > 0)
-    return RecordEventsResult(inserted=len(rows), head=head, superseded=superseded)
 
 
-async def _head(session: AsyncSession, agreement_id: str) -> tuple[int, str]:
-    last = (
-        await session.execute(
-            select(EVENTS.c.seq, EVENTS.c.hash)
-            .where(EVENTS.c.agreement_id == agreement_id)
-            .order_by(EVENTS.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    return (last.seq, last.hash) if last else (0, GENESIS)
+# The recording's statements, run on the driver's connection in the recording's transaction
+# (`driver_connection`): each text is fixed — a batch's rows come as arrays — so asyncpg
+# prepares it once per connection and nothing is built or compiled per recording. Through
+# SQLAlchemy, the multi-row inserts were compiled afresh each time (their text varies with
+# the number of rows), and every statement cost a build and a cache-key lookup.
+
+# Take the agreement's lock if it is free, and read its head (seq 0 and no hash: no rows).
+_LOCK_AND_HEAD = """
+SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked, h.seq, h.hash
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT seq, hash FROM agreement_events WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1
+) AS h ON true
+"""
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+_HEAD = "SELECT seq, hash FROM agreement_events WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1"
+
+
+async def _lock_and_head(driver: Any, agreement_id: str) -> tuple[bool, int, str]:
+    row = await driver.fetchrow(_LOCK_AND_HEAD, agreement_id)
+    return row["locked"], row["seq"] or 0, row["hash"] or GENESIS
+
+
+async def _head(driver: Any, agreement_id: str) -> tuple[int, str]:
+    row = await driver.fetchrow(_HEAD, agreement_id)
+    return (row["seq"], row["hash"]) if row else (0, GENESIS)
+
+
+# The read model's row: every column of `agreements` (each derives from the state: a column
+# added there is added to `projection` too), each parameter cast to its column's type (JSONB
+# comes as its text, like the rows' `actor` and `data`).
+_PROJECTED = list(AGREEMENTS.c)
+
+
+def _parameter(number: int, column: Column[Any]) -> str:
+    if isinstance(column.type, JSONB):
+        return f"${number}::text::jsonb"
+    return f"${number}::{column.type.compile(dialect=_POSTGRESQL)}"
+
+
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+# The batch's rows, the documents they attach and the read model's row, in one statement —
+# none of it if the chain's head is not `$2`, the hash the rows follow (`append_events`).
+_FIRST_PROJECTED = 20
+_RECORD = f"""
+WITH head AS (
+    SELECT coalesce(
+        (SELECT hash FROM agreement_events WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1), repeat('0', 64)
+    ) = $2::text AS current
+),
+recorded AS (
+    INSERT INTO agreement_events (
+        id, agreement_id, seq, version, type, actor, at, data, prev_hash, hash,
+        run_id, history_length, task_started_at
+    )
+    SELECT e.id, $1, e.seq, e.version, e.type, e.actor::jsonb, e.at, e.data::jsonb, e.prev_hash, e.hash,
+        $12::text, $13::int, $14::timestamptz
+    FROM unnest(
+        $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::timestamptz[],
+        $9::text[], $10::text[], $11::text[]
+    ) AS e(id, seq, version, type, actor, at, data, prev_hash, hash)
+    WHERE (SELECT current FROM head)
+),
+attached AS (
+    INSERT INTO document_attachments (agreement_id, seq, sha256, kind, org)
+    SELECT $1, a.seq, a.sha256, a.kind, a.org
+    FROM unnest($15::int[], $16::text[], $17::text[], $18::text[]) AS a(seq, sha256, kind, org)
+    WHERE (SELECT current FROM head)
+    ON CONFLICT DO NOTHING
+),
+projected AS (
+    INSERT INTO agreements ({", ".join(column.name for column in _PROJECTED)})
+    SELECT {", ".join(_parameter(_FIRST_PROJECTED + n, column) for n, column in enumerate(_PROJECTED))}
+    WHERE (SELECT current FROM head)
+    ON CONFLICT (id) DO UPDATE SET {", ".join(f"{c.name} = EXCLUDED.{c.name}" for c in _PROJECTED if c.name != "id")}
+    -- A late retry carrying an older state must not roll the read model back — unless the
+    -- rows it was projected from were just superseded ($19): then this state is the truth.
+    WHERE $19::boolean OR (agreements.last_seq, agreements.version) < (EXCLUDED.last_seq, EXCLUDED.version)
+)
+SELECT current FROM head
+"""
+
+
+def _projected(state: AgreementState, head: str) -> list[Any]:
+    """`projection` as `_RECORD`'s parameters: the state as JSON text, straight from pydantic."""
+    values = _projection(state, head, state.model_dump_json())
+    return [values[column.name] for column in _PROJECTED]
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,24 +559,12 @@ async def _first_conflict(session: AsyncSession, events: list[Event]) -> int | N
     return None
 
 
-async def _project(session: AsyncSession, state: AgreementState, head: str, *, replace: bool = False) -> None:
-    values = projection(state, head)
-    stmt = insert(AGREEMENTS).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[AGREEMENTS.c.id],
-        set_={name: stmt.excluded[name] for name in values if name != "id"},
-        # A late retry carrying an older state must not roll the read model back — unless
-        # the rows it was projected from were just superseded: then this state is the truth.
-        where=None
-        if replace
-        else tuple_(AGREEMENTS.c.last_seq, AGREEMENTS.c.version)
-        < tuple_(stmt.excluded.last_seq, stmt.excluded.version),
-    )
-    await session.execute(stmt)
-
-
 def projection(state: AgreementState, head: str) -> dict[str, Any]:
     """The `agreements` row for a state: every column derives from the state."""
+    return _projection(state, head, state.model_dump(mode="json"))
+
+
+def _projection(state: AgreementState, head: str, state_value: Any) -> dict[str, Any]:
     step = None if state.stage in TERMINAL_STAGES else current_step(state)
     orgs = party_orgs(state)
     words = [state.title, state.objectives, *orgs, *(p.name for p in state.parties if p.name)]
@@ -434,7 +591,7 @@ def projection(state: AgreementState, head: str) -> dict[str, Any]:
         "created_by": state.created_by,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
-        "state": state.model_dump(mode="json"),
+        "state": state_value,
         "search": " ".join(words).lower(),
         "health": health.status if (health := implementation_health(state, state.updated_at)) else None,
     }

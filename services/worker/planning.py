@@ -52,7 +52,6 @@ async def plan(
     notes = list(notices)
     if state is not None:
         notes += [note for event in events for note in notifications_for(event, state)]
-    inbox = await store.add_all_to_inbox(session, notifications=notes)
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
     # Every audience's contacts in one query, not one each.
@@ -94,7 +93,9 @@ async def plan(
             for endpoint in endpoints
             if endpoint.subscribed(event.type)
         ]
-    return Planned(inbox=inbox, outbox=await outbox.enqueue(session, rows=rows))
+    # The inbox, its delivery log and the outbox in one statement.
+    inbox, written = await store.write_plan(session, inbox=notes, outgoing=rows)
+    return Planned(inbox=inbox, outbox=written)
 
 
 def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.store import queries
 from services.store.audit import GENESIS, chain_hash, event_body
-from services.store.db import Base, session_scope
+from services.store.db import Base, driver_connection, session_scope
 from tests.builders import NOW, advance, happy_step, party, proposal, replay, run, staff
 from tests.readmodel import events_of
 from tests.readmodel import row as agreement
@@ -133,6 +133,67 @@ async def test_concurrent_retries_record_once(sessionmaker):
     assert sorted(r.inserted for r in results) == [0, 0, 0, len(submit)]
     assert len({r.head for r in results}) == 1
     assert (await verify(sessionmaker, state.id))["valid"]
+
+
+async def test_a_head_that_moved_before_the_lock_is_read_again_and_nothing_is_recorded_twice(sessionmaker):
+    # The head read with the lock comes from a snapshot taken just before the lock was
+    # granted: a writer holding it may have committed in between. The rows written after
+    # that head are then not written (nor the read model); the head is read again, current
+    # now, and the batch is found recorded.
+    state, created = create(ksdd("jabar", "jateng"))
+    after, submit = run(state, staff("jabar"), m.Submit())
+    first = await record(sessionmaker, state, created)
+    done = await record(sessionmaker, after, submit)  # the writer that committed first
+    async with session_scope(sessionmaker) as session:
+        driver = await driver_connection(session, in_transaction=True)
+        assert await queries._append(session, driver, after, submit, None, len(created), first.head) is None
+        seen = (True, len(created), first.head)  # the lock taken, the head before the submission
+        again = await queries._append_seen(session, driver, after, submit, None, seen)
+    assert (again.inserted, again.head) == (0, done.head)
+    assert await verify(sessionmaker, state.id) == {
+        "valid": True,
+        "count": after.seq,
+        "head": done.head,
+        "broken_at": None,
+        "superseded": 0,
+    }
+
+
+async def test_a_batch_after_rows_the_lock_statement_did_not_see_is_recorded_not_refused_as_a_gap(sessionmaker):
+    state, created = create(ksdd("jabar", "jateng"))
+    after, submit = run(state, staff("jabar"), m.Submit())
+    later, comment = run(after, staff("jabar"), m.Comment(text="Mohon ditinjau"))
+    first = await record(sessionmaker, state, created)
+    await record(sessionmaker, after, submit)  # committed between the snapshot and the lock
+    async with session_scope(sessionmaker) as session:
+        driver = await driver_connection(session, in_transaction=True)
+        seen = (True, len(created), first.head)
+        result = await queries._append_seen(session, driver, later, comment, None, seen)
+    assert result.inserted == len(comment)
+    check = await verify(sessionmaker, state.id)
+    assert check == {"valid": True, "count": later.seq, "head": result.head, "broken_at": None, "superseded": 0}
+
+
+async def test_a_recording_rolled_back_leaves_no_row_and_no_read_model(sessionmaker):
+    # The recording's statements run on the driver's connection, in the session's transaction.
+    state, created = create(ksdd("jabar", "jateng"))
+
+    async def record_then_fail() -> None:
+        async with session_scope(sessionmaker) as session:
+            await queries.append_events(session, state=state, events=created)
+            raise LookupError("the activity failed after recording")
+
+    with pytest.raises(LookupError):
+        await record_then_fail()
+    assert await verify(sessionmaker, state.id) == {
+        "valid": True,
+        "count": 0,
+        "head": GENESIS,
+        "broken_at": None,
+        "superseded": 0,
+    }
+    assert await agreement(sessionmaker, state.id) is None
+    assert (await record(sessionmaker, state, created)).inserted == len(created)
 
 
 async def test_a_gap_is_refused_and_nothing_is_written(sessionmaker):
