@@ -1,15 +1,20 @@
-"""The reads' HTTP client: GETs over one kept-alive HTTP/1.1 connection, with nothing the
-measure does not need — no redirects, cookies, decoding or JSON, only the status and the
-body's bytes.
+"""The bench's HTTP client: requests over kept-alive HTTP/1.1 connections, with nothing the
+measure does not need — no redirects, cookies, decoding or response models, only the status
+and the body's bytes (a JSON body is encoded here, an answer's JSON parsed by the caller).
 
 The bench client shares the machine's cores with the API and PostgreSQL it measures, so
 what it spends per request is taken from them: httpx spent ≈ 1.3–1.5 ms of CPU per GET
-(its transport, headers and response models), this one a tenth of that.
+(its transport, headers and response models), this one a tenth of that. The reads use it
+for their GETs, the Pakta leg for its creations, uploads and actions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -29,14 +34,45 @@ class KeptConnection:
     async def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """The status and body of `GET path`; the connection is reopened once if the server
         closed it while idle."""
+        return await self.request("GET", path, headers)
+
+    async def post(
+        self,
+        path: str,
+        headers: dict[str, str],
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> tuple[int, bytes]:
+        """The status and body of `POST path` with `json_body` (encoded as JSON) or the raw
+        bytes of `content` (as `content_type`)."""
+        if content is None:
+            content, content_type = json.dumps(json_body, separators=(",", ":")).encode(), "application/json"
+        return await self.request(
+            "POST", path, headers | {"Content-Type": content_type or "application/octet-stream"}, content
+        )
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """One request and its answer. A connection the server closed while it was idle is
+        reopened before the request is sent; a GET that fails on a reused connection is
+        sent once more on a new one (a POST is not: the server may have acted on it)."""
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}\r\n".encode()
+        if body is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        request = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}\r\n".encode()
+        if body:
+            request += body
+        if self._streams is not None and (self._streams[0].at_eof() or self._streams[1].is_closing()):
+            self.close()
         reused = self._streams is not None
         try:
             return await self._exchange(request)
         except (ConnectionError, asyncio.IncompleteReadError):
             self.close()
-            if not reused:
+            if not reused or method != "GET":
                 raise
             return await self._exchange(request)
 
@@ -70,3 +106,25 @@ async def _chunks(reader: asyncio.StreamReader) -> bytes:
         await reader.readexactly(2)
     await reader.readuntil(b"\r\n")  # the end, without trailers
     return bytes(body)
+
+
+class KeptConnections:
+    """`size` kept connections to one server, each lent to one client at a time."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._idle: asyncio.Queue[KeptConnection] = asyncio.Queue()
+        self._all = [KeptConnection(url) for _ in range(size)]
+        for connection in self._all:
+            self._idle.put_nowait(connection)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[KeptConnection]:
+        connection = await self._idle.get()
+        try:
+            yield connection
+        finally:
+            self._idle.put_nowait(connection)
+
+    def close(self) -> None:
+        for connection in self._all:
+            connection.close()

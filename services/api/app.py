@@ -33,6 +33,7 @@ from services.api.routes import (
     webhooks,
 )
 from services.api.web import install as install_web
+from services.auth import VerifiedTokens
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_sessionmaker
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.verified_tokens = VerifiedTokens()  # services.auth: a token's checks once, not per request
     register_error_handlers(app)
     install_contract(app)
     app.add_middleware(

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.auth import Principal, decode_token
+from services.auth import Principal, VerifiedTokens, verify_token
 from services.errors import ServiceUnavailable, Unauthorized
 from services.settings import Settings
 
@@ -75,14 +75,22 @@ _bearer = HTTPBearer(auto_error=False, description="A Pakta JWT (`pakta token` m
 
 
 async def get_principal(
-    settings: SettingsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
+    token = credentials.credentials
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    if (known := verified.principal(token)) is not None:
+        return known
+    settings: Settings = request.app.state.settings
     if settings.oidc_jwks_url:  # may fetch the issuer's keys: keep it off the event loop
-        return await run_in_threadpool(decode_token, settings, credentials.credentials)
-    return decode_token(settings, credentials.credentials)
+        principal, expires_at = await run_in_threadpool(verify_token, settings, token)
+    else:
+        principal, expires_at = verify_token(settings, token)
+    verified.remember(token, principal, expires_at)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -11,14 +11,20 @@ the API's CPU per request (docs/performance.md). llhttp sets no limit of its own
 that keep arriving, so the protocol counts a request's bytes until its headers are complete
 and refuses it past the limit, as h11's `max_incomplete_event_size` did. It runs on uvloop
 (`services.eventloop`).
+
+uvicorn writes a response's status line and headers, then its body: two writes, two
+segments on the wire, two wake-ups of the client for one answer. `OneWriteResponses` holds
+the head until the first part of the body (or the connection's close) and sends them
+together: one system call per response in the API and one read in the client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from services.api.limits import MAX_HEADER_BYTES
 
@@ -40,7 +46,10 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
-        super().on_headers_complete()
+        super().on_headers_complete()  # makes the request's cycle (its task has not run yet)
+        cycle = getattr(self, "cycle", None)  # none yet if the first request was an upgrade
+        if cycle is not None and cycle.transport is self.transport:  # a new cycle, not yet wrapped
+            cycle.transport = cast(asyncio.Transport, OneWriteResponses(self.transport, cycle))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -52,6 +61,36 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_UNREADABLE_BODY), _UNREADABLE_BODY)
         )
         self.transport.close()
+
+
+class OneWriteResponses:
+    """The connection as one request's cycle writes to it: the response's head (the first
+    write once the response has started) waits for the body's first part and goes with it.
+    A `100 Continue` (written before the response starts) goes at once; a close sends what
+    is held first."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        if not self._head_seen and self._cycle.response_started:
+            self._head, self._head_seen = data, True
+            return
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, …: the connection's
+        return getattr(self._transport, name)
 
 
 def server_options() -> dict[str, Any]:

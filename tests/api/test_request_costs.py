@@ -1,6 +1,6 @@
 """What a request costs the API process beyond its own work (docs/performance.md): no hop to
 a thread for a dependency, no transaction around the reads of a request that writes
-nothing through its session."""
+nothing through its session (creating, reading, listing, acting)."""
 
 from __future__ import annotations
 
@@ -44,23 +44,22 @@ async def test_every_dependency_of_the_api_runs_on_the_event_loop_not_in_the_thr
     assert threaded == set()
 
 
-async def test_reading_listing_and_acting_on_agreements_run_their_statements_without_a_transaction(stack: Stack):
+async def test_creating_reading_listing_and_acting_on_agreements_run_their_statements_without_a_transaction(
+    stack: Stack,
+):
     staff = stack.user("kota-cirebon", "staff")
-    created = await stack.create(
-        staff,
-        {
-            "title": "Air baku: tanpa transaksi",
-            "kind": "ksdd",
-            "objectives": "Pengelolaan air baku bersama.",
-            "sector": "water",
-            "parties": [
-                {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
-                {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
-            ],
-            "start_date": "2027-03-01",
-            "duration_months": 24,
-        },
-    )
+    proposal = {
+        "title": "Air baku: tanpa transaksi",
+        "kind": "ksdd",
+        "objectives": "Pengelolaan air baku bersama.",
+        "sector": "water",
+        "parties": [
+            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
+        "start_date": "2027-03-01",
+        "duration_months": 24,
+    }
     app = create_app(stack.settings)
     async with app_client(app) as client:
         autocommit: list[bool] = []
@@ -69,18 +68,22 @@ async def test_reading_listing_and_acting_on_agreements_run_their_statements_wit
             autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
 
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
-        read = await client.get(f"/agreements/{created['id']}", headers=stack.auth(staff))
+        created = await client.post("/agreements", json=proposal, headers=stack.auth(staff))
+        assert created.status_code == 201 and created.headers["ETag"] == '"1"', created.text
+        agreement_id = created.json()["id"]
+        read = await client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff))
         assert read.status_code == 200 and read.headers["ETag"] == '"1"'
         listed = await client.get("/agreements?q=tanpa", headers=stack.auth(staff))
-        assert [a["id"] for a in listed.json()["items"]] == [created["id"]]
-        plan = await client.get(f"/agreements/{created['id']}/action-plan", headers=stack.auth(staff))
+        assert [a["id"] for a in listed.json()["items"]] == [agreement_id]
+        plan = await client.get(f"/agreements/{agreement_id}/action-plan", headers=stack.auth(staff))
         assert plan.status_code == 200
         acted = await client.post(
-            f"/agreements/{created['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
+            f"/agreements/{agreement_id}/actions", json={"type": "submit"}, headers=stack.auth(staff)
         )
         assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
         assert acted.json()["version"] == 2
-    assert len(autocommit) >= 3 and all(autocommit)
+    # Creation alone reads the parties' settings (three statements) and the new row.
+    assert len(autocommit) >= 7 and all(autocommit)
 
 
 async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets_it(stack: Stack):

@@ -28,7 +28,7 @@ async def served() -> AsyncIterator[int]:
         host="127.0.0.1",
         port=port,
         log_config=None,
-        lifespan="off",
+        lifespan="on",  # lazy: no connection to PostgreSQL or Temporal until a request needs one
         **server_options(),
     )
     server = uvicorn.Server(config)
@@ -103,3 +103,37 @@ async def test_a_request_after_a_large_body_on_the_same_connection_is_read_whole
     raw = await reader.read()
     writer.close()
     assert re.findall(rb"HTTP/1.1 (\d{3}) ", raw) == [b"405", b"200"]
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)\r\ncontent-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    return int(head[9:12]), await reader.readexactly(length)
+
+
+async def test_answers_on_one_kept_connection_each_arrive_whole_with_their_head_and_body(served: int):
+    # The head of each response waits for its body and leaves with it (services.api.server).
+    reader, writer = await asyncio.open_connection("127.0.0.1", served)
+    answers = []
+    for path in (b"/healthz", b"/agreements", b"/healthz", b"/nowhere"):
+        writer.write(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+        answers.append(await read_response(reader))
+    writer.close()
+    assert [status for status, _ in answers] == [200, 401, 200, 404]
+    assert json.loads(answers[0][1]) == {"status": "ok"} and json.loads(answers[1][1])["error"]["code"]
+
+
+async def test_a_client_expecting_100_continue_is_told_to_continue_before_it_sends_the_body(served: int):
+    body = json.dumps({"title": "x"}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served)
+    writer.write(
+        b"POST /agreements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    # The interim answer goes at once, not held back with the final answer's head.
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    status, answer = await read_response(reader)
+    writer.close()
+    assert status == 401 and json.loads(answer)["error"]["code"]

@@ -32,7 +32,9 @@ router = APIRouter(prefix="/agreements", tags=["agreements"])
 async def create_agreement(
     proposal: m.Proposal,
     response: Response,
-    session: SessionDep,
+    # Creation writes nothing through its session either: it reads the parties' settings
+    # and, once the workflow has recorded the creation, the new row.
+    session: ReadSessionDep,
     principal: PrincipalDep,
     temporal: TemporalDep,
     settings: SettingsDep,

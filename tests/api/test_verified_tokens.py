@@ -1,0 +1,104 @@
+"""Bearer tokens verified once per process and then recognised (services.auth.VerifiedTokens):
+only the very token verified, never past its expiry nor a bounded age, never more of them
+than the capacity; and through the API an unknown or altered token is still refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.api.app import create_app
+from services.auth import Principal, VerifiedTokens, mint_token, verify_token
+from services.settings import Settings
+from tests.fixtures.api import app_client
+
+SECRET = "test-secret-long-enough-for-hs256-keys"
+ALICE = Principal(sub="alice@jabar", org="jabar", roles=["staff"])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_recognised_until_its_expiry_and_not_after():
+    clock = Clock()
+    tokens = VerifiedTokens(clock=clock, max_age_seconds=300)
+    tokens.remember("token-a", ALICE, expires_at=clock.now + 60)
+    assert tokens.principal("token-a") == ALICE
+    clock.now += 59.9
+    assert tokens.principal("token-a") == ALICE
+    clock.now += 0.1
+    assert tokens.principal("token-a") is None
+    assert len(tokens) == 0
+
+
+def test_a_long_lived_token_is_verified_again_after_the_bounded_age():
+    clock = Clock()
+    tokens = VerifiedTokens(clock=clock, max_age_seconds=300)
+    tokens.remember("token-a", ALICE, expires_at=clock.now + 8 * 3600)
+    clock.now += 299
+    assert tokens.principal("token-a") == ALICE
+    clock.now += 1
+    assert tokens.principal("token-a") is None
+
+
+def test_only_the_very_token_verified_is_recognised():
+    tokens = VerifiedTokens()
+    settings = Settings(jwt_secret=SECRET)
+    token = mint_token(settings, sub="alice@jabar", org="jabar", roles=["staff"])
+    principal, expires_at = verify_token(settings, token)
+    tokens.remember(token, principal, expires_at)
+    assert tokens.principal(token) == principal
+    assert tokens.principal(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
+    assert tokens.principal(token + ".") is None
+
+
+def test_an_expired_token_is_not_remembered():
+    clock = Clock()
+    tokens = VerifiedTokens(clock=clock)
+    tokens.remember("token-a", ALICE, expires_at=clock.now - 1)
+    assert tokens.principal("token-a") is None and len(tokens) == 0
+
+
+def test_the_tokens_held_never_exceed_the_capacity_expired_ones_going_first_then_the_oldest():
+    clock = Clock()
+    tokens = VerifiedTokens(clock=clock, capacity=3)
+    tokens.remember("short", ALICE, expires_at=clock.now + 10)
+    tokens.remember("old", ALICE, expires_at=clock.now + 100)
+    tokens.remember("middle", ALICE, expires_at=clock.now + 100)
+    clock.now += 20  # "short" has expired
+    tokens.remember("new", ALICE, expires_at=clock.now + 100)
+    assert len(tokens) == 3
+    assert [tokens.principal(t) is not None for t in ("old", "middle", "new")] == [True, True, True]
+    tokens.remember("newer", ALICE, expires_at=clock.now + 100)
+    assert len(tokens) == 3
+    assert tokens.principal("old") is None
+    assert [tokens.principal(t) is not None for t in ("middle", "new", "newer")] == [True, True, True]
+
+
+def test_the_verified_principal_cannot_be_changed_by_a_request_that_holds_it():
+    with pytest.raises(ValueError, match="frozen"):
+        ALICE.org = "jatim"  # type: ignore[misc]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_api_recognises_a_verified_token_and_still_refuses_an_altered_or_expired_one(stack):
+    settings = stack.settings
+    app = create_app(settings)
+    token = mint_token(settings, sub="staff@kota-cirebon", org="kota-cirebon", roles=["staff"])
+    expired = mint_token(settings, sub="staff@kota-cirebon", org="kota-cirebon", roles=["staff"], ttl_seconds=-1)
+    header, claims, signature = token.split(".")
+    altered = f"{header}.{claims}.{signature[::-1]}"
+    async with app_client(app) as client:
+        for _ in range(2):
+            answer = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+        assert len(app.state.verified_tokens) == 1
+        refused = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {altered}"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+        refused = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_expired"
+        assert len(app.state.verified_tokens) == 1
