@@ -66,8 +66,8 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
 class OneWriteResponses:
     """The connection as one request's cycle writes to it: the response's head (the first
     write once the response has started) waits for the body's first part and goes with it.
-    A `100 Continue` (written before the response starts) goes at once; a close sends what
-    is held first."""
+    A `100 Continue` (written before the response starts) and the head of an answer to HEAD
+    (which has no body) go at once; a close sends what is held first."""
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
@@ -77,8 +77,11 @@ class OneWriteResponses:
 
     def write(self, data: bytes) -> None:
         if not self._head_seen and self._cycle.response_started:
-            self._head, self._head_seen = data, True
-            return
+            self._head_seen = True
+            # A HEAD answer writes no body (uvicorn sends nothing after its head): send it now.
+            if self._cycle.scope["method"] != "HEAD":
+                self._head = data
+                return
         if self._head is not None:
             data, self._head = self._head + data, None
         self._transport.write(data)

@@ -137,3 +137,14 @@ async def test_a_client_expecting_100_continue_is_told_to_continue_before_it_sen
     status, answer = await read_response(reader)
     writer.close()
     assert status == 401 and json.loads(answer)["error"]["code"]
+
+
+async def test_a_head_request_on_a_kept_connection_gets_its_head_at_once(served: int):
+    # A HEAD answer has no body to wait for: its head must not be held back for one.
+    reader, writer = await asyncio.open_connection("127.0.0.1", served)
+    writer.write(b"HEAD /static/web/pakta.css HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, body = await read_response(reader)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200") and (status, json.loads(body)) == (200, {"status": "ok"})
