@@ -223,7 +223,7 @@ class OutboxDispatcher:
         recipient = EmailRecipient.model_validate(row.payload["recipient"])
         message = email.build_message(notification=note, recipient=recipient, settings=self.settings)
         try:
-            await self.mail.send(message)
+            await self.mail.send(message, to=recipient.address)
         except email.PermanentMailError as error:
             raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
         except email.TransientMailError as error:
