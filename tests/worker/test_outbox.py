@@ -312,6 +312,25 @@ async def test_an_endpoint_answering_again_ends_its_failing_spell_and_a_switched
     assert row["last_error"] == "endpoint removed or disabled"
 
 
+async def test_a_webhook_attempt_is_on_record_while_its_request_is_still_out(settings, sessionmaker, receiver, orgs):
+    a, _ = orgs
+    receiver.behaviours = {"/slow": block_first}
+    endpoint = await add_endpoint(sessionmaker, receiver, a, "/slow", events=["agreement_submitted"])
+    events, _ = await submitted(sessionmaker, orgs)
+    async with OutboxDispatcher(fast(settings), sessionmaker).running():
+        await receiver.blocked.wait()  # the request has arrived and is not answered
+        async with session_scope(sessionmaker) as session:
+            (started,) = await store.list_attempts(session, endpoint_id=endpoint.id)
+        receiver.release.set()
+        await until(lambda: _status_is(sessionmaker, events[0].id, endpoint.id, "webhook", "sent"))
+    assert (started.event_id, started.event_type, started.agreement_id) == (
+        events[0].id,
+        events[0].type,
+        events[0].agreement_id,
+    )
+    assert started.attempt == 1 and started.finished_at is None
+
+
 # ---------------------------------------------------------------- exactly once
 
 
