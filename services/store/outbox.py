@@ -150,8 +150,10 @@ claimed AS (
 ),
 started AS (
     INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, agreement_id, attempt)
-    SELECT c.recipient, c.event_id, c.payload -> 'event' ->> 'type', c.payload -> 'event' ->> 'agreement_id',
-           c.attempts
+    -- A payload without its event fails at the send, as it always did, never the claim
+    -- (a claim failing would hold up every delivery behind it).
+    SELECT c.recipient, c.event_id, coalesce(c.payload -> 'event' ->> 'type', ''),
+           coalesce(c.payload -> 'event' ->> 'agreement_id', c.agreement_id), c.attempts
     FROM claimed AS c JOIN webhook_endpoints AS e ON e.id = c.recipient AND e.enabled
     WHERE c.channel = 'webhook'
     RETURNING id, endpoint_id, event_id, attempt

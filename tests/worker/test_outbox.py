@@ -20,6 +20,7 @@ from sqlalchemy import update
 from temporalio.testing import ActivityEnvironment
 
 from services.store import notifications as store
+from services.store import outbox
 from services.store.db import session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.channels import email as mail
@@ -329,6 +330,32 @@ async def test_a_webhook_attempt_is_on_record_while_its_request_is_still_out(set
         events[0].agreement_id,
     )
     assert started.attempt == 1 and started.finished_at is None
+
+
+async def test_a_webhook_delivery_whose_payload_lost_its_event_does_not_hold_up_the_others(
+    settings, sessionmaker, receiver, orgs
+):
+    a, _ = orgs
+    receiver.behaviours = {"/ok": ok}
+    endpoint = await add_endpoint(sessionmaker, receiver, a, "/ok", events=["agreement_submitted"])
+    async with session_scope(sessionmaker) as session:  # due first, so every claim takes it
+        await outbox.enqueue(
+            session,
+            rows=[
+                {
+                    "event_id": f"broken-{uuid.uuid4()}",
+                    "recipient": endpoint.id,
+                    "channel": "webhook",
+                    "agreement_id": "none",
+                    "payload": {},
+                    "due_at": datetime.now(UTC) - timedelta(days=1),
+                }
+            ],
+        )
+    events, _ = await submitted(sessionmaker, orgs)
+    async with OutboxDispatcher(fast(settings), sessionmaker).running():
+        await until(lambda: _status_is(sessionmaker, events[0].id, endpoint.id, "webhook", "sent"))
+    assert receiver.raw_counts("/ok") == {events[0].id: 1}
 
 
 # ---------------------------------------------------------------- exactly once
