@@ -415,14 +415,6 @@ async def finish_attempt(
     )
 
 
-class AttemptStart(TypedDict):
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    agreement_id: str
-    attempt: int
-
-
 class AttemptEnd(TypedDict):
     attempt_id: int
     status_code: int | None

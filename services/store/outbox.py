@@ -39,7 +39,6 @@ from services.store.notification_models import Delivery, InboxNotification, Noti
 from services.store.notifications import NOTIFY_CHANNEL as NOTIFY_CHANNEL
 from services.store.notifications import (
     AttemptEnd,
-    AttemptStart,
     DeliveryKey,
     EndpointRecord,
     write_plan,
@@ -66,7 +65,9 @@ class Outgoing(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """A claimed delivery: `attempts` counts this one."""
+    """A claimed delivery: `attempts` counts this one. A webhook's carries its endpoint as
+    the claim found it (None: deleted) and the id of the attempt the claim started (None:
+    the endpoint is deleted or switched off, and nothing was started)."""
 
     event_id: str
     recipient: str
@@ -76,6 +77,8 @@ class OutboxRow:
     attempts: int
     created_at: datetime
     due_at: datetime
+    endpoint: EndpointRecord | None = None
+    attempt_id: int | None = None
 
 
 def _waiting() -> Any:
@@ -116,7 +119,17 @@ async def forget_superseded(session: AsyncSession, *, agreement_id: str, event_i
 # transaction). Built with SQLAlchemy each round it cost a statement build, a cache-key
 # lookup, BEGIN and COMMIT round trips — a tenth of the dispatcher's CPU under the bench.
 # `_waiting()` above says the same of which rows wait.
-_CLAIM = """
+#
+# It also starts the attempts of the webhooks it claims (recorded before any request
+# leaves, so an attempt cut short by a crash shows): each claimed webhook's endpoint as it
+# is now and, if it is there and on, its new attempt's id. The endpoints read and the
+# attempts written come from one snapshot, so an attempt is only started against an
+# endpoint seen enabled. A statement of its own per round before, it cost a round trip, a
+# group write and its futures.
+_ENDPOINT_FIELDS = [field.name for field in fields(EndpointRecord)]
+_ENDPOINT_COLUMNS = ", ".join(f"e.{name} AS endpoint_{name}" for name in _ENDPOINT_FIELDS)
+_ROW_FIELDS = [field.name for field in fields(OutboxRow) if field.name not in ("endpoint", "attempt_id")]
+_CLAIM = f"""
 WITH due AS (
     SELECT event_id, recipient, channel FROM deliveries
     WHERE payload IS NOT NULL AND status IN ('pending', 'sending') AND due_at <= $1
@@ -124,15 +137,32 @@ WITH due AS (
     ORDER BY due_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE deliveries AS d
+    SET status = 'sending',
+        attempts = d.attempts + 1,
+        claimed_until = now() + CASE d.channel WHEN 'email' THEN $3::interval ELSE $4::interval END,
+        updated_at = now()
+    FROM due
+    WHERE d.event_id = due.event_id AND d.recipient = due.recipient AND d.channel = due.channel
+    RETURNING d.event_id, d.recipient, d.channel, d.agreement_id, d.payload, d.attempts, d.created_at, d.due_at
+),
+started AS (
+    INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, agreement_id, attempt)
+    -- A payload without its event fails at the send, as it always did, never the claim
+    -- (a claim failing would hold up every delivery behind it).
+    SELECT c.recipient, c.event_id, coalesce(c.payload -> 'event' ->> 'type', ''),
+           coalesce(c.payload -> 'event' ->> 'agreement_id', c.agreement_id), c.attempts
+    FROM claimed AS c JOIN webhook_endpoints AS e ON e.id = c.recipient AND e.enabled
+    WHERE c.channel = 'webhook'
+    RETURNING id, endpoint_id, event_id, attempt
 )
-UPDATE deliveries AS d
-SET status = 'sending',
-    attempts = d.attempts + 1,
-    claimed_until = now() + CASE d.channel WHEN 'email' THEN $3::interval ELSE $4::interval END,
-    updated_at = now()
-FROM due
-WHERE d.event_id = due.event_id AND d.recipient = due.recipient AND d.channel = due.channel
-RETURNING d.event_id, d.recipient, d.channel, d.agreement_id, d.payload, d.attempts, d.created_at, d.due_at
+SELECT c.*, s.id AS attempt_id, {_ENDPOINT_COLUMNS}
+FROM claimed AS c
+LEFT JOIN webhook_endpoints AS e ON c.channel = 'webhook' AND e.id = c.recipient
+LEFT JOIN started AS s ON s.endpoint_id = c.recipient AND s.event_id = c.event_id AND s.attempt = c.attempts
+ORDER BY c.due_at
 """
 
 
@@ -140,43 +170,29 @@ async def claim_due(
     session: AsyncSession, *, now: datetime, limit: int, leases: Mapping[OutboxChannel, timedelta]
 ) -> list[OutboxRow]:
     """Lease up to `limit` rows due by `now` that nobody holds (or whose holder's lease ran
-    out), oldest due first, each for its channel's lease (longer than one send may take).
-    Rows another transaction is claiming are skipped, not waited for.
+    out), oldest due first, each for its channel's lease (longer than one send may take),
+    and start the attempts of the webhooks among them. Rows another transaction is claiming
+    are skipped, not waited for.
 
     Unlike the other functions here, the claim is committed when it returns: it runs alone,
     outside the session's transaction (give it a session that has done nothing else)."""
     driver = await driver_connection(session)
     rows = await driver.fetch(_CLAIM, now, limit, leases["email"], leases["webhook"])
-    claimed = [OutboxRow(**dict(row.items())) for row in rows]
-    return sorted(claimed, key=lambda row: row.due_at)
+    return [
+        OutboxRow(
+            **{name: row[name] for name in _ROW_FIELDS},
+            endpoint=EndpointRecord(**{name: row[f"endpoint_{name}"] for name in _ENDPOINT_FIELDS})
+            if row["endpoint_id"] is not None
+            else None,
+            attempt_id=row["attempt_id"],
+        )
+        for row in rows
+    ]
 
 
-# The dispatcher's group writes (`services.worker.batching`), run like the claim: one SQL
-# statement each, prepared once per connection, its own transaction. Through SQLAlchemy they
-# cost a statement build, BEGIN and COMMIT per group — a sixth of the dispatcher's CPU.
-
-# The attempts of the webhook sends starting together: every send's endpoint as it is now
-# and, if it is there and on, its new attempt's id (NULL otherwise). The endpoints read and
-# the attempts written come from one snapshot, so an attempt is only started against an
-# endpoint seen enabled.
-_ENDPOINT_COLUMNS = ", ".join(f"e.{field.name}" for field in fields(EndpointRecord))
-_START_ATTEMPTS = f"""
-WITH wanted AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
-        WITH ORDINALITY AS w(endpoint_id, event_id, event_type, agreement_id, attempt, position)
-),
-started AS (
-    INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, agreement_id, attempt)
-    SELECT w.endpoint_id, w.event_id, w.event_type, w.agreement_id, w.attempt
-    FROM wanted AS w JOIN webhook_endpoints AS e ON e.id = w.endpoint_id AND e.enabled
-    RETURNING id, endpoint_id, event_id, attempt
-)
-SELECT s.id AS attempt_id, {_ENDPOINT_COLUMNS}
-FROM wanted AS w
-LEFT JOIN webhook_endpoints AS e ON e.id = w.endpoint_id
-LEFT JOIN started AS s ON s.endpoint_id = w.endpoint_id AND s.event_id = w.event_id AND s.attempt = w.attempt
-ORDER BY w.position
-"""
+# The dispatcher's group write (`services.worker.batching`), run like the claim: one SQL
+# statement, prepared once per connection, its own transaction. Through SQLAlchemy it cost
+# a statement build, BEGIN and COMMIT per group — a sixth of the dispatcher's CPU.
 
 # The outcomes of the sends finishing together, all or nothing: the attempts ended, each
 # endpoint's health by its latest answer (a success ends a failing spell, a failure starts
@@ -202,34 +218,6 @@ sent AS (
 )
 SELECT 1
 """
-
-
-async def start_attempts(
-    session: AsyncSession, *, attempts: Sequence[AttemptStart]
-) -> list[tuple[EndpointRecord | None, int | None]]:
-    """For each attempt, in their order: its endpoint (None if deleted) and the id of the
-    attempt started (None if the endpoint is deleted or switched off: nothing was started).
-    Committed when it returns, like `claim_due`."""
-    if not attempts:
-        return []
-    driver = await driver_connection(session)
-    rows = await driver.fetch(
-        _START_ATTEMPTS,
-        [a["endpoint_id"] for a in attempts],
-        [a["event_id"] for a in attempts],
-        [a["event_type"] for a in attempts],
-        [a["agreement_id"] for a in attempts],
-        [a["attempt"] for a in attempts],
-    )
-    return [
-        (
-            EndpointRecord(**{field.name: row[field.name] for field in fields(EndpointRecord)})
-            if row["id"] is not None
-            else None,
-            row["attempt_id"],
-        )
-        for row in rows
-    ]
 
 
 async def record_outcomes(

@@ -18,10 +18,11 @@ then marks them:
   `PAKTA_WEBHOOK_DISABLE_AFTER_HOURS` is then switched off and its organisation's staff are
   told (inbox and email, planned in the same transaction).
 
-What a send writes around it goes by group commit (`services.worker.batching`): the webhook
-attempts of the sends starting together in one statement, the outcomes of the sends
-finishing together (attempt ended, endpoint's health, delivery sent) in another — each a
-prepared statement run on its own, like the claim (`services.store.outbox`). Mail goes
+The claim also starts the attempts of the webhooks it claims (recorded before any request
+leaves). What a send writes after it goes by group commit (`services.worker.batching`): the
+outcomes of the sends finishing together (attempt ended, endpoint's health, delivery sent)
+in one statement — a prepared statement run on its own, like the claim
+(`services.store.outbox`). Mail goes
 over SMTP connections kept open between messages (`email.MailConnections`), webhooks over
 one keep-alive HTTP client. Both are most of what the worker spent per transition
 (docs/performance.md, "The profile's findings").
@@ -82,9 +83,6 @@ class Outcome:
     attempt: store.AttemptEnd | None = None
 
 
-Started = tuple[store.EndpointRecord | None, int | None]  # the endpoint, the attempt's id
-
-
 class OutboxDispatcher:
     def __init__(
         self,
@@ -108,7 +106,6 @@ class OutboxDispatcher:
         }
         self._measured = 0.0
         self.mail = email.MailConnections(settings)
-        self._start_attempts = GroupWrite(self._write_attempts_started)
         self._record_outcomes = GroupWrite(self._write_outcomes)
 
     def wake(self) -> None:
@@ -160,7 +157,6 @@ class OutboxDispatcher:
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
-            await self._start_attempts.close()
             await self._record_outcomes.close()
             await self.mail.close()
             await self._listener.close()
@@ -223,7 +219,7 @@ class OutboxDispatcher:
         recipient = EmailRecipient.model_validate(row.payload["recipient"])
         message = email.build_message(notification=note, recipient=recipient, settings=self.settings)
         try:
-            await self.mail.send(message)
+            await self.mail.send(message, to=recipient.address)
         except email.PermanentMailError as error:
             raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
         except email.TransientMailError as error:
@@ -232,8 +228,9 @@ class OutboxDispatcher:
 
     async def _send_webhook(self, row: outbox.OutboxRow) -> Outcome | None:
         event = m.Event.model_validate(row.payload["event"])
-        # Recorded before the request leaves, so an attempt cut short by a crash shows.
-        endpoint, attempt_id = await self._start_attempts((row, event))
+        # The claim started the attempt (before the request leaves, so one cut short by a
+        # crash shows), if the endpoint was there and on.
+        endpoint, attempt_id = row.endpoint, row.attempt_id
         if endpoint is None or attempt_id is None:
             # Deleted or switched off meanwhile: nothing to send, and nothing will be.
             async with session_scope(self.sessionmaker) as session:
@@ -275,24 +272,6 @@ class OutboxDispatcher:
         log.info("notification_delivered", **_key(outcome.row), attempt=outcome.row.attempts)
 
     # ------------------------------------------------------------ group commits
-
-    async def _write_attempts_started(self, sends: list[tuple[outbox.OutboxRow, m.Event]]) -> list[Started]:
-        """The webhook attempts of the sends starting together, in one statement: each
-        row's endpoint, and its attempt's id if the endpoint is there and on (else None)."""
-        async with session_scope(self.sessionmaker) as session:
-            return await outbox.start_attempts(
-                session,
-                attempts=[
-                    {
-                        "endpoint_id": row.recipient,
-                        "event_id": event.id,
-                        "event_type": event.type,
-                        "agreement_id": event.agreement_id,
-                        "attempt": row.attempts,
-                    }
-                    for row, event in sends
-                ],
-            )
 
     async def _write_outcomes(self, outcomes: list[Outcome]) -> list[None]:
         """The outcomes of the sends finishing together, in one statement (all or nothing).

@@ -98,7 +98,9 @@ async def test_a_mail_reads_right_with_a_name_and_title_beyond_ascii_in_both_par
     reader = EmailRecipient(address=f"siti@{a}.go.id", name="Siti Rahayu, S.H.", language="id")
     connections = mail.MailConnections(fast(settings, sink))
     try:
-        await connections.send(mail.build_message(notification=notice, recipient=reader, settings=settings))
+        await connections.send(
+            mail.build_message(notification=notice, recipient=reader, settings=settings), to=reader.address
+        )
     finally:
         await connections.close()
     (received,) = sink.to(f"siti@{a}.go.id")
@@ -137,13 +139,13 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_mail_sti
     first = MailSink().start()
     connections = mail.MailConnections(fast(settings, first))
     try:
-        await connections.send(note("siti@jabar.go.id"))
-        await connections.send(note("budi@jabar.go.id"))
+        await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+        await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
         assert len(first.peers) == 1 and connections.opened == 1
         first.stop()  # the server goes away under the idle connection and comes back
         second = MailSink(first.port).start()
         try:
-            await connections.send(note("ayu@jabar.go.id"))
+            await connections.send(note("ayu@jabar.go.id"), to="ayu@jabar.go.id")
         finally:
             second.stop()
     finally:
@@ -155,7 +157,7 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_mail_sti
 async def test_a_mail_server_that_is_gone_is_an_outage_to_retry(settings):
     connections = mail.MailConnections(fast(settings))  # port 9: nothing listens
     with pytest.raises(mail.TransientMailError):
-        await connections.send(note("siti@jabar.go.id"))
+        await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
     assert connections.opened == 0
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from temporalio.testing import ActivityEnvironment
 
 from services.store import notifications as store
+from services.store import outbox
 from services.store.db import session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.channels import email as mail
@@ -310,6 +311,51 @@ async def test_an_endpoint_answering_again_ends_its_failing_spell_and_a_switched
     assert receiver.at("/off") == []
     row = await delivery(sessionmaker, events[0].id, off.id, "webhook")
     assert row["last_error"] == "endpoint removed or disabled"
+
+
+async def test_a_webhook_attempt_is_on_record_while_its_request_is_still_out(settings, sessionmaker, receiver, orgs):
+    a, _ = orgs
+    receiver.behaviours = {"/slow": block_first}
+    endpoint = await add_endpoint(sessionmaker, receiver, a, "/slow", events=["agreement_submitted"])
+    events, _ = await submitted(sessionmaker, orgs)
+    async with OutboxDispatcher(fast(settings), sessionmaker).running():
+        await receiver.blocked.wait()  # the request has arrived and is not answered
+        async with session_scope(sessionmaker) as session:
+            (started,) = await store.list_attempts(session, endpoint_id=endpoint.id)
+        receiver.release.set()
+        await until(lambda: _status_is(sessionmaker, events[0].id, endpoint.id, "webhook", "sent"))
+    assert (started.event_id, started.event_type, started.agreement_id) == (
+        events[0].id,
+        events[0].type,
+        events[0].agreement_id,
+    )
+    assert started.attempt == 1 and started.finished_at is None
+
+
+async def test_a_webhook_delivery_whose_payload_lost_its_event_does_not_hold_up_the_others(
+    settings, sessionmaker, receiver, orgs
+):
+    a, _ = orgs
+    receiver.behaviours = {"/ok": ok}
+    endpoint = await add_endpoint(sessionmaker, receiver, a, "/ok", events=["agreement_submitted"])
+    async with session_scope(sessionmaker) as session:  # due first, so every claim takes it
+        await outbox.enqueue(
+            session,
+            rows=[
+                {
+                    "event_id": f"broken-{uuid.uuid4()}",
+                    "recipient": endpoint.id,
+                    "channel": "webhook",
+                    "agreement_id": "none",
+                    "payload": {},
+                    "due_at": datetime.now(UTC) - timedelta(days=1),
+                }
+            ],
+        )
+    events, _ = await submitted(sessionmaker, orgs)
+    async with OutboxDispatcher(fast(settings), sessionmaker).running():
+        await until(lambda: _status_is(sessionmaker, events[0].id, endpoint.id, "webhook", "sent"))
+    assert receiver.raw_counts("/ok") == {events[0].id: 1}
 
 
 # ---------------------------------------------------------------- exactly once
