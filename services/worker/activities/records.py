@@ -52,7 +52,6 @@ class RecordActivities:
         self, sessionmaker: async_sessionmaker[AsyncSession], *, on_outbox: Callable[[], None] | None = None
     ) -> None:
         self.sessionmaker = sessionmaker
-        self.engine = engine_of(sessionmaker)
         # Called once deliveries committed to the outbox: nudges this process's dispatcher.
         self.on_outbox = on_outbox
 
@@ -62,7 +61,7 @@ class RecordActivities:
             try:
                 # The transaction on the driver's connection: no session's checkout, begin
                 # and commit around the recording's few fixed statements.
-                async with driver_transaction(self.engine) as driver:
+                async with driver_transaction(engine_of(self.sessionmaker)) as driver:
                     result, planned = await self._record(driver, input)
             except queries.SupersedeInSession:
                 # Rows of a lost workflow task to supersede (rare): superseding is written
