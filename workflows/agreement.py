@@ -141,6 +141,10 @@ class AgreementWorkflow:
         self._commands_per_run = input.commands_per_run
         self._heads: dict[int, str] = dict(input.heads or {})
         self._wakeup: tuple[int, datetime | None] | None = None  # (seq, next wake-up) cache
+        # What the validator decided for the request it accepted, as (request, state, now,
+        # events): the handler that runs right after it takes the events instead of deciding
+        # again (`_decided`).
+        self._validated: tuple[ActInput, m.AgreementState, datetime, list[m.Event]] | None = None
 
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
@@ -267,15 +271,28 @@ class AgreementWorkflow:
             state = self._require_state()
             now = self._clock(request.at or workflow.now())
             try:
-                events = lifecycle.decide(state, request.command, request.actor, now, request.expected_version)
+                events = self._decided(request, state, now)
             except lifecycle.DomainError as error:
                 raise domain_failure(error, state.version) from None
             await self._record(events)
             self._commands += 1
             return self._receipt()
 
+    def _decided(self, request: ActInput, state: m.AgreementState, now: datetime) -> list[m.Event]:
+        """`lifecycle.decide` of the request, or what the validator decided of an equal
+        request (the SDK decodes the handler's arguments afresh), the same state and time —
+        the decider is pure, so the events are the same ones. On replay no validator runs and
+        the handler decides, to the same events."""
+        validated, self._validated = self._validated, None
+        if validated is not None:
+            seen, seen_state, seen_now, events = validated
+            if seen_state is state and seen_now == now and seen == request:
+                return events
+        return lifecycle.decide(state, request.command, request.actor, now, request.expected_version)
+
     @act.validator
     def validate_act(self, request: ActInput) -> None:
+        self._validated = None
         if self._state is None:
             raise ApplicationError("The agreement is still being created.", type="not_ready")
         if not lifecycle.can_see(self._state, request.actor):
@@ -285,16 +302,12 @@ class AgreementWorkflow:
                 type="not_found",
                 non_retryable=True,
             )
+        now = self._clock(request.at or workflow.now())
         try:
-            lifecycle.decide(
-                self._state,
-                request.command,
-                request.actor,
-                self._clock(request.at or workflow.now()),
-                request.expected_version,
-            )
+            events = lifecycle.decide(self._state, request.command, request.actor, now, request.expected_version)
         except lifecycle.DomainError as error:
             raise domain_failure(error, self._state.version) from None
+        self._validated = (request, self._state, now, events)
 
     @workflow.update
     async def resync(self, actor: m.Actor) -> Receipt:

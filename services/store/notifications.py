@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import driver_connection, json_text
+from services.store.db import Unit, driver_connection, json_text
 from services.store.models import Agreement
 from services.store.notification_models import (
     Contact,
@@ -222,7 +222,7 @@ async def contacts_for(session: AsyncSession, *, audience: Audience, template: s
 
 
 async def contacts_reached(
-    session: AsyncSession, *, asked: Iterable[tuple[Audience, str]]
+    session: Unit, *, asked: Iterable[tuple[Audience, str]]
 ) -> dict[tuple[str, str], list[ContactRecord]]:
     """`contacts_for` of many (audience, template) pairs in one query, keyed by (audience
     key, template): a recording plans a batch's notifications for several audiences, and a
@@ -336,7 +336,7 @@ async def enable_endpoint(session: AsyncSession, *, endpoint_id: str) -> Endpoin
     return _record(EndpointRecord, row) if row else None
 
 
-async def endpoints_for(session: AsyncSession, *, orgs: Iterable[str]) -> list[EndpointRecord]:
+async def endpoints_for(session: Unit, *, orgs: Iterable[str]) -> list[EndpointRecord]:
     """Enabled endpoints of these organisations (subscriptions are filtered by the caller).
     A recording asks it every time: a fixed statement on the driver's connection."""
     driver = await driver_connection(session, in_transaction=True)
@@ -589,7 +589,7 @@ SELECT (SELECT count(*) FROM inbox) AS inbox, (SELECT count(*) FROM outgoing) AS
 
 
 async def write_plan(
-    session: AsyncSession, *, inbox: Sequence[Notification] = (), outgoing: Sequence[Outgoing] = ()
+    session: Unit, *, inbox: Sequence[Notification] = (), outgoing: Sequence[Outgoing] = ()
 ) -> tuple[int, int]:
     """Store `inbox` notifications (each logged as delivered) and write `outgoing` deliveries
     to the outbox, in the session's transaction; how many of each were new. If a delivery

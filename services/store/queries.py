@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from services.store import idempotency, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
-from services.store.db import driver_connection, json_text
+from services.store.db import Unit, driver_connection, json_text
 from services.store.models import (
     Agreement,
     AgreementEvent,
@@ -171,6 +171,11 @@ class ChainGap(RecordError):
     pass
 
 
+class SupersedeInSession(Exception):
+    """A recording on a driver's connection met rows to supersede, which is written for a
+    session (`append_events`): nothing was written; record the batch again in a session."""
+
+
 class ChainConflict(RecordError):
     """A seq already recorded with different content (e.g. a workflow reset that replayed
     history differently): the trail keeps what it has and refuses to fork."""
@@ -184,7 +189,7 @@ class InvalidCursor(ValueError):
 
 
 async def append_events(
-    session: AsyncSession, *, state: AgreementState, events: Sequence[Event], recorder: Recorder | None = None
+    unit: Unit, *, state: AgreementState, events: Sequence[Event], recorder: Recorder | None = None
 ) -> RecordEventsResult:
     """Append `events` to the agreement's hash chain and project `state` (the state after
     them). Idempotent: events already recorded are skipped, so a retried activity inserts
@@ -196,16 +201,19 @@ async def append_events(
     `recorder` is newer than whoever wrote them; otherwise the batch itself is the stale
     one and is refused (ChainConflict).
 
-    A plain append is two statements on the driver's connection, in the session's
-    transaction: the lock and the head together; the rows, the documents they attach and the
-    read model's row together."""
+    A plain append is two statements on the driver's connection, in the unit's transaction
+    (a session's, or a `driver_transaction`'s): the lock and the head together; the rows, the
+    documents they attach and the read model's row together. Superseding is written for a
+    session: on a driver's connection, rows to supersede raise `SupersedeInSession` and
+    nothing is written — the caller records the batch again in a session."""
     _check_batch(state, events)
-    driver = await driver_connection(session, in_transaction=True)
+    driver = await driver_connection(unit, in_transaction=True)
+    session = unit if isinstance(unit, AsyncSession) else None
     return await _append_seen(session, driver, state, events, recorder, await _lock_and_head(driver, state.id))
 
 
 async def _append_seen(
-    session: AsyncSession,
+    session: AsyncSession | None,
     driver: Any,
     state: AgreementState,
     events: Sequence[Event],
@@ -238,7 +246,7 @@ async def _append_seen(
 
 
 async def _append(
-    session: AsyncSession,
+    session: AsyncSession | None,
     driver: Any,
     state: AgreementState,
     events: Sequence[Event],
@@ -248,14 +256,16 @@ async def _append(
 ) -> RecordEventsResult | None:
     """Append after `last_seq`/`head` and project; None (nothing written) if the chain's head
     is not `head` after all."""
-    conflict = await _first_conflict(session, [e for e in events if e.seq <= last_seq])
-    if conflict is None and last_seq > state.seq and await _all_give_way(session, state.id, state.seq + 1, recorder):
+    conflict = await _first_conflict(driver, [e for e in events if e.seq <= last_seq])
+    if conflict is None and last_seq > state.seq and await _all_give_way(driver, state.id, state.seq + 1, recorder):
         # Rows beyond the state this history reached, written by older tasks: history does
         # not hold them. (Rows a newer task wrote stay: then this batch is the stale one, a
         # late retry that changes nothing, as before.)
         conflict = state.seq + 1
     superseded = 0
     if conflict is not None:
+        if session is None:
+            raise SupersedeInSession(f"Rows of {state.id} from seq {conflict} are to be superseded.")
         superseded = await _supersede_from(session, agreement_id=state.id, seq=conflict, recorder=recorder)
         last_seq, head = await _head(driver, state.id)
     fresh = [e for e in events if e.seq > last_seq]
@@ -458,13 +468,14 @@ def _recorded_by(row: RowMapping) -> RecordedBy:
     return RecordedBy(row["run_id"], row["history_length"], row["task_started_at"])
 
 
-async def _all_give_way(session: AsyncSession, agreement_id: str, seq: int, recorder: Recorder | None) -> bool:
-    rows = await session.execute(
-        select(EVENTS.c.run_id, EVENTS.c.history_length, EVENTS.c.task_started_at).where(
-            EVENTS.c.agreement_id == agreement_id, EVENTS.c.seq >= seq
-        )
-    )
-    return all(may_supersede(_recorded_by(row), recorder) for row in rows.mappings())
+_RECORDERS_FROM = """
+SELECT run_id, history_length, task_started_at FROM agreement_events WHERE agreement_id = $1 AND seq >= $2
+"""
+
+
+async def _all_give_way(driver: Any, agreement_id: str, seq: int, recorder: Recorder | None) -> bool:
+    rows = await driver.fetch(_RECORDERS_FROM, agreement_id, seq)
+    return all(may_supersede(_recorded_by(row), recorder) for row in rows)
 
 
 async def _supersede_from(session: AsyncSession, *, agreement_id: str, seq: int, recorder: Recorder | None) -> int:
@@ -537,24 +548,20 @@ def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
         raise InvalidBatch(f"The state (seq {state.seq}) is not the state after the events (seq {seqs[-1]}).")
 
 
-async def _first_conflict(session: AsyncSession, events: list[Event]) -> int | None:
+_STORED_HASHES = "SELECT seq, prev_hash, hash FROM agreement_events WHERE agreement_id = $1 AND seq = ANY($2::int[])"
+
+
+async def _first_conflict(driver: Any, events: list[Event]) -> int | None:
     """The first seq under which something other than this batch's event is stored (a retry
     re-sends exactly what is stored), or None."""
     if not events:
         return None
     stored = {
-        row.seq: row
-        for row in (
-            await session.execute(
-                select(EVENTS.c.seq, EVENTS.c.prev_hash, EVENTS.c.hash).where(
-                    EVENTS.c.agreement_id == events[0].agreement_id, EVENTS.c.seq.in_([e.seq for e in events])
-                )
-            )
-        )
+        row["seq"]: row for row in await driver.fetch(_STORED_HASHES, events[0].agreement_id, [e.seq for e in events])
     }
     for event in events:
         row = stored.get(event.seq)
-        if row is None or chain_hash(row.prev_hash, event_body(event)) != row.hash:
+        if row is None or chain_hash(row["prev_hash"], event_body(event)) != row["hash"]:
             return event.seq
     return None
 

@@ -62,8 +62,10 @@ def worker_engine(settings: Settings) -> AsyncEngine:
     """The worker's database, without a ping before every use: everything the worker writes
     is retried (recordings by Temporal, the outbox by its leases and backoff), so a
     connection a database restart broke costs one retry — SQLAlchemy then replaces the
-    whole pool — while the ping cost a round trip per transaction, always (5% of the
-    worker's CPU under the benchmark, docs/performance.md)."""
+    whole pool; a recording, on the driver's connection (`driver_transaction`), drops that
+    connection, and any other asyncpg knows is closed as it leaves the pool — while the
+    ping cost a round trip per transaction, always (5% of the worker's CPU under the
+    benchmark, docs/performance.md)."""
     return create_engine(settings, pool_pre_ping=False)
 
 

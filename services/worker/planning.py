@@ -2,7 +2,8 @@
 
 The notification rules (`workflows.notify.rules`) decide who hears about each event; this
 module resolves them to recipients and writes what follows, inside the caller's unit of
-work (the `record_events` activity's, or the dispatcher's when an endpoint is switched off):
+work (the `record_events` activity's transaction on the driver's connection, or the
+dispatcher's session when an endpoint is switched off):
 
 - the in-app inbox notifications, directly (storing them *is* their delivery);
 - one outbox row per email recipient and per subscribed webhook endpoint, which the
@@ -19,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.store import notifications as store
 from services.store import outbox
+from services.store.db import Unit
 from workflows import messages as m
 from workflows.contracts.notify import EmailRecipient
 from workflows.lifecycle import party_orgs
@@ -38,7 +38,7 @@ class Planned:
 
 
 async def plan(
-    session: AsyncSession,
+    session: Unit,
     *,
     events: Sequence[m.Event] = (),
     state: m.AgreementState | None = None,

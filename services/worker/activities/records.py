@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.store import queries
-from services.store.db import session_scope
+from services.store.db import Unit, driver_transaction, engine_of, session_scope
 from services.worker import planning
 from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
 from workflows.messages import Event
@@ -58,11 +58,16 @@ class RecordActivities:
     @activity.defn(name=RECORD_EVENTS)
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
         try:
-            async with session_scope(self.sessionmaker) as session:
-                result = await queries.append_events(
-                    session, state=input.state, events=input.events, recorder=input.recorder
-                )
-                planned = await self._plan(session, input, result) if input.plan_notifications else None
+            try:
+                # The transaction on the driver's connection: no session's checkout, begin
+                # and commit around the recording's few fixed statements.
+                async with driver_transaction(engine_of(self.sessionmaker)) as driver:
+                    result, planned = await self._record(driver, input)
+            except queries.SupersedeInSession:
+                # Rows of a lost workflow task to supersede (rare): superseding is written
+                # for a session. Nothing was written; the same recording, in one.
+                async with session_scope(self.sessionmaker) as session:
+                    result, planned = await self._record(session, input)
         except queries.RecordError as error:
             # A gap, a conflicting history or a malformed batch stays wrong however often it
             # is retried: fail at once so the workflow sees it, instead of retrying forever.
@@ -102,10 +107,14 @@ class RecordActivities:
         return result
 
     @staticmethod
-    async def _plan(session: AsyncSession, input: RecordEventsInput, result: RecordEventsResult) -> planning.Planned:
-        """The notifications of the events this recording added (none when a retry finds
-        them recorded); those of events it superseded are gone with them (`queries`)."""
-        return await planning.plan(session, events=_fresh(input, result), state=input.state)
+    async def _record(unit: Unit, input: RecordEventsInput) -> tuple[RecordEventsResult, planning.Planned | None]:
+        """The events, the read model and — when asked — the notifications of the events this
+        recording added (none when a retry finds them recorded); those of events it
+        superseded are gone with them (`queries`)."""
+        result = await queries.append_events(unit, state=input.state, events=input.events, recorder=input.recorder)
+        if not input.plan_notifications:
+            return result, None
+        return result, await planning.plan(unit, events=_fresh(input, result), state=input.state)
 
 
 def _fresh(input: RecordEventsInput, result: RecordEventsResult) -> list[Event]:
