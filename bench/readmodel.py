@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.decider import states
 from bench.procedure import Pair
+from services.store.db import driver_dsn
 from services.store.queries import projection
 
 # What the templates are written with; each row puts its own in their place.
@@ -56,7 +57,7 @@ async def load_agreements(
         async with sessionmaker_or_dsn() as session, session.begin():
             raw = await (await session.connection()).get_raw_connection()
             return await _load(raw.driver_connection, n, orgs, id_prefix, now)
-    connection = await asyncpg.connect(sessionmaker_or_dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(driver_dsn(sessionmaker_or_dsn))
     try:
         async with connection.transaction():
             return await _load(connection, n, orgs, id_prefix, now)

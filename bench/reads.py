@@ -23,6 +23,7 @@ from bench.procedure import pairs
 from bench.progress import Bar, latency_ms, note
 from bench.readmodel import load_agreements
 from bench.stack import BenchStack, owner_dsn
+from services.store.db import driver_dsn
 
 # (who, query): a region's staff filter their own; an auditor filters everyone's.
 LIST_QUERIES = (
@@ -53,7 +54,7 @@ async def load(stack: BenchStack, count: int) -> list[tuple[str, str]]:
         await connection.execute("VACUUM (ANALYZE) agreements, agreement_summaries")
     finally:
         await connection.close()
-    superuser = await asyncpg.connect(stack.postgres.url.replace("postgresql+asyncpg://", "postgresql://"))
+    superuser = await asyncpg.connect(driver_dsn(stack.postgres.url))
     try:
         await superuser.execute("CHECKPOINT")  # only a superuser may ask for one
     finally:

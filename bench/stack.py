@@ -32,6 +32,7 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.process import spawn, stop_process
 from services.embedded.temporal import EmbeddedTemporal
 from services.settings import Settings
+from services.store.db import driver_dsn
 
 
 @dataclass
@@ -133,7 +134,7 @@ def service_env(settings: Settings) -> dict[str, str]:
 
 def owner_dsn(postgres: EmbeddedPostgres) -> str:
     # The raw worker makes its own table: it connects as the database's owner, with asyncpg.
-    return postgres.owner_url.replace("postgresql+asyncpg://", "postgresql://")
+    return driver_dsn(postgres.owner_url)
 
 
 def _service(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import pydantic_core
 from sqlalchemy import MetaData, Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import greenlet_spawn
@@ -148,3 +149,9 @@ async def _begin(adapted: Any) -> None:
     finds nothing, which fails if a SQLAlchemy upgrade changes it."""
     if adapted._transaction is None:
         await adapted._start_transaction()
+
+
+def driver_dsn(database_url: str) -> str:
+    """A SQLAlchemy URL (`postgresql+asyncpg://…`) as the DSN asyncpg connects with on its
+    own (the dispatcher's LISTEN connection, the bench's loaders)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -17,22 +17,17 @@ from typing import Any
 
 import asyncpg
 import structlog
-from sqlalchemy.engine import make_url
 
 from services.settings import Settings
+from services.store.db import driver_dsn
 from services.store.outbox import NOTIFY_CHANNEL
 
 log = structlog.get_logger("pakta.outbox")
 
 
-def listen_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL (`postgresql+asyncpg://…`) as the DSN asyncpg connects with."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class OutboxListener:
     def __init__(self, settings: Settings, on_notify: Callable[[], None]) -> None:
-        self._dsn = listen_dsn(settings.database_url)
+        self._dsn = driver_dsn(settings.database_url)
         self._retry_seconds = settings.outbox_poll_seconds
         self._on_notify = on_notify
         self._connection: asyncpg.Connection | None = None
