@@ -47,14 +47,23 @@ def expected_version(if_match: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class Edge:
-    """What an action needs from the request's edge: its database session (which commits at
-    the edge), a sessionmaker for the idempotency records (committed on their own), the
-    Temporal client and the settings."""
+    """What an action needs from the request's edge: its database session, a sessionmaker
+    for the idempotency records (committed on their own), the Temporal client and the
+    settings. `statementwise`: the session runs each statement on its own (ReadSessionDep),
+    so the idempotency records go through it, durable as each is written, on the
+    connection the request already holds; a session that commits at the edge (the web
+    forms') would roll a stored refusal back with its error, and leaves them to the
+    sessionmaker."""
 
     session: AsyncSession
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client
     settings: Settings
+    statementwise: bool = False
+
+    @property
+    def records(self) -> idempotency.Records:
+        return self.session if self.statementwise else self.sessionmaker
 
 
 async def perform(
@@ -87,18 +96,18 @@ async def perform(
         now=commands.now_utc(),
         retention=timedelta(hours=edge.settings.idempotency_retention_hours),
     )
-    replayed = await idempotency.replay(edge.sessionmaker, keyed)
+    replayed = await idempotency.replay(edge.records, keyed)
     if replayed is not None:
         return replayed
     try:
         snapshot = await _send(edge, row, command, principal, expected, idempotency_key)
     except PaktaError as error:
         if 400 <= error.status < 500:
-            await idempotency.remember(edge.sessionmaker, keyed, status=error.status, body=error.to_body(), etag=None)
+            await idempotency.remember(edge.records, keyed, status=error.status, body=error.to_body(), etag=None)
         raise
     body = snapshot.model_dump(mode="json")
     twin = await idempotency.remember(
-        edge.sessionmaker,
+        edge.records,
         keyed,
         status=200,
         body=body,

@@ -242,7 +242,14 @@ async def act(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> m.Snapshot | JSONResponse:
-    edge = Edge(session=session, sessionmaker=request.app.state.sessionmaker, temporal=temporal, settings=settings)
+    # The session runs statement by statement: the Idempotency-Key records go through it.
+    edge = Edge(
+        session=session,
+        sessionmaker=request.app.state.sessionmaker,
+        temporal=temporal,
+        settings=settings,
+        statementwise=True,
+    )
     result = await perform(
         edge,
         principal=principal,
