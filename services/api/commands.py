@@ -161,7 +161,8 @@ async def start_agreement(
             events = lifecycle.create(proposal, actor, requested_at, agreement_id, print_)
     except lifecycle.DomainError as error:
         raise domain_error(error) from None
-    attributes = search.attributes_of(_evolved(events)) if search_attributes else None
+    decided = _evolved(events)
+    attributes = search.attributes_of(decided) if search_attributes else None
     created = True
     handle = client.get_workflow_handle(workflow_id(agreement_id))
     start = WithStartWorkflowOperation(
@@ -204,6 +205,10 @@ async def start_agreement(
                 code="idempotency_key_reused",
                 key=idempotency_key,
             )
+    if created and (receipt.id, receipt.version, receipt.seq) == (decided.id, decided.version, decided.seq):
+        # This call started the workflow, with these very inputs and this time: the decider
+        # is pure, so the state it recorded is `decided` — and nothing landed since.
+        return lifecycle.snapshot(decided, actor, now_utc()), True
     return await snapshot_after(client, session, receipt, principal), created
 
 

@@ -38,13 +38,12 @@ def waste_body(title: str) -> dict[str, Any]:
     }
 
 
-async def test_an_accepted_action_answers_with_the_state_it_recorded_reading_the_agreement_once(stack: Stack):
+async def test_a_creation_and_an_accepted_action_answer_with_the_state_recorded_reading_the_agreement_at_most_once(
+    stack: Stack,
+):
     staff = stack.user("kota-bandung", "staff")
     app = create_app(stack.settings)
     async with app_client(app) as client:
-        created = await client.post("/agreements", json=waste_body("Sampah: dibaca sekali"), headers=stack.auth(staff))
-        assert created.status_code == 201, created.text
-        agreement_id = created.json()["id"]
         reads: list[str] = []
 
         def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -52,6 +51,13 @@ async def test_an_accepted_action_answers_with_the_state_it_recorded_reading_the
                 reads.append(statement)
 
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
+        created = await client.post("/agreements", json=waste_body("Sampah: dibaca sekali"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        agreement_id = created.json()["id"]
+        assert reads == []  # the state this call started the workflow with is the one recorded
+        shown = await client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff))
+        assert recorded(created.json()) == recorded(shown.json())
+        reads.clear()
         acted = await client.post(
             f"/agreements/{agreement_id}/actions", json={"type": "submit"}, headers=stack.auth(staff)
         )

@@ -82,7 +82,7 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
         )
         assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
         assert acted.json()["version"] == 2
-    # Creation alone reads the parties' settings (three statements) and the new row.
+    # Creation alone reads the parties' settings (three statements); the answer needs no read back.
     assert len(autocommit) >= 7 and all(autocommit)
 
 

@@ -33,7 +33,7 @@ async def create_agreement(
     proposal: m.Proposal,
     response: Response,
     # Creation writes nothing through its session either: it reads the parties' settings
-    # and, once the workflow has recorded the creation, the new row.
+    # (and the new row only when this call did not start the workflow: a replayed key).
     session: ReadSessionDep,
     principal: PrincipalDep,
     temporal: TemporalDep,
