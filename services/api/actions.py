@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.api import commands, idempotency
-from services.api.agreements_read import load_visible
+from services.api.agreements_read import load_visible_record
 from services.api.document_access import check_attachable
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
 from services.settings import Settings
+from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
 
@@ -46,14 +47,23 @@ def expected_version(if_match: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class Edge:
-    """What an action needs from the request's edge: its database session (which commits at
-    the edge), a sessionmaker for the idempotency records (committed on their own), the
-    Temporal client and the settings."""
+    """What an action needs from the request's edge: its database session, a sessionmaker
+    for the idempotency records (committed on their own), the Temporal client and the
+    settings. `statementwise`: the session runs each statement on its own (ReadSessionDep),
+    so the idempotency records go through it, durable as each is written, on the
+    connection the request already holds; a session that commits at the edge (the web
+    forms') would roll a stored refusal back with its error, and leaves them to the
+    sessionmaker."""
 
     session: AsyncSession
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client
     settings: Settings
+    statementwise: bool = False
+
+    @property
+    def records(self) -> idempotency.Records:
+        return self.session if self.statementwise else self.sessionmaker
 
 
 async def perform(
@@ -72,10 +82,10 @@ async def perform(
     for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
     422, 409, ...). `path` is the path the request was sent to: with the command and
     If-Match it is the request's fingerprint for the key."""
-    state = await load_visible(edge.session, agreement_id, principal)
+    row = await load_visible_record(edge.session, agreement_id, principal)
     expected = expected_version(if_match)
     if idempotency_key is None:
-        return await _send(edge, state, command, principal, expected, idempotency_key)
+        return await _send(edge, row, command, principal, expected, idempotency_key)
     # A retry gets the first response again; only a first try reaches the workflow.
     keyed = idempotency.KeyedRequest(
         principal=principal,
@@ -86,18 +96,18 @@ async def perform(
         now=commands.now_utc(),
         retention=timedelta(hours=edge.settings.idempotency_retention_hours),
     )
-    replayed = await idempotency.replay(edge.sessionmaker, keyed)
+    replayed = await idempotency.replay(edge.records, keyed)
     if replayed is not None:
         return replayed
     try:
-        snapshot = await _send(edge, state, command, principal, expected, idempotency_key)
+        snapshot = await _send(edge, row, command, principal, expected, idempotency_key)
     except PaktaError as error:
         if 400 <= error.status < 500:
-            await idempotency.remember(edge.sessionmaker, keyed, status=error.status, body=error.to_body(), etag=None)
+            await idempotency.remember(edge.records, keyed, status=error.status, body=error.to_body(), etag=None)
         raise
     body = snapshot.model_dump(mode="json")
     twin = await idempotency.remember(
-        edge.sessionmaker,
+        edge.records,
         keyed,
         status=200,
         body=body,
@@ -126,22 +136,27 @@ def refusal_of(replayed: JSONResponse) -> PaktaError | None:
 
 async def _send(
     edge: Edge,
-    state: m.AgreementState,
+    row: queries.AgreementRecord,
     command: m.Command,
     principal: Principal,
     expected: int | None,
     idempotency_key: str | None,
 ) -> m.Snapshot:
+    state = row.state
     await check_attachable(edge.session, principal, command)
-    if idempotency_key is None:
-        # Refuse early from the read model (same decider): closed agreements have no running
-        # workflow, and a refusal needs no round trip. The workflow's validator decides again.
-        # With a key the workflow alone decides: a retry whose first answer was lost must reach
-        # the update it already applied (same update id), not be refused here as stale.
-        actor, now = commands.actor_of(principal), commands.now_utc()
-        try:
-            lifecycle.decide(state, command, actor, now, expected)
-        except lifecycle.DomainError as error:
+    # Decided here first, on the read model, by the same decider and at the same time the
+    # workflow will use: a refusal needs no round trip (closed agreements have no running
+    # workflow), and an acceptance foretells the state the workflow will record — the
+    # caller's snapshot then needs no read after the Update. The workflow's validator
+    # decides again, on its own state; the receipt says whether that was the same one.
+    actor, now = commands.actor_of(principal), commands.decision_time(state)
+    foreseen = None
+    try:
+        foreseen = commands.foresee(row, command, actor, now, expected)
+    except lifecycle.DomainError as error:
+        # With a key the workflow alone refuses: a retry whose first answer was lost must
+        # reach the update it already applied (same update id), not be refused here as stale.
+        if idempotency_key is None:
             error.details.setdefault("version", state.version)
             raise commands.domain_error(error) from None
     try:
@@ -152,6 +167,7 @@ async def _send(
             principal=principal,
             expected_version=expected,
             idempotency_key=idempotency_key,
+            at=now,
         )
     except PaktaError as refusal:
         # The workflow refused on a version older than the read model's: a task recorded
@@ -161,4 +177,4 @@ async def _send(
         if isinstance(known, int) and known < state.version:
             await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
         raise
-    return await commands.snapshot_after(edge.temporal, edge.session, receipt, principal)
+    return await commands.snapshot_after(edge.temporal, edge.session, receipt, principal, foreseen)

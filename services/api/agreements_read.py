@@ -21,10 +21,17 @@ from workflows import messages as m
 async def load_visible(session: AsyncSession, agreement_id: str, principal: Principal) -> m.AgreementState:
     """The agreement's recorded state, or 404 when it is unknown or not the caller's to see
     (an outsider cannot tell the two apart)."""
+    return (await load_visible_record(session, agreement_id, principal)).state
+
+
+async def load_visible_record(
+    session: AsyncSession, agreement_id: str, principal: Principal
+) -> queries.AgreementRecord:
+    """`load_visible`, with the row's projection beside the state (its audit-trail head)."""
     record = await queries.get_agreement(session, agreement_id=agreement_id)
     if record is None or not lifecycle.can_see(record.state, commands.actor_of(principal)):
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
-    return record.state
+    return record
 
 
 class AgreementSummary(BaseModel):

@@ -1,8 +1,9 @@
 """How the API talks to agreement workflows: start one, send it a command, translate its
 refusals into the one error shape. The API never writes agreement state itself.
 
-A workflow's Updates answer with a small receipt (which version the command led to); the
-caller's snapshot is built here from the read model, which the workflow's recording
+A workflow's Updates answer with a small receipt (which version the command led to, and
+the audit-trail hash of the state it was decided on); the caller's snapshot is built here
+from the state the API foresaw, or else from the read model, which the workflow's recording
 committed before the Update completed (`snapshot_after`)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
@@ -30,7 +32,7 @@ from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, 
 from services.store import queries
 from workflows import lifecycle
 from workflows import messages as m
-from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
+from workflows.agreement import FOLLOWS_DIGITS, ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
 from workflows.contracts import search
 
 log = structlog.get_logger("pakta.api")
@@ -63,12 +65,47 @@ def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
     return str(uuid.uuid4())
 
 
-async def snapshot_after(client: Client, session: AsyncSession, receipt: Receipt, principal: Principal) -> m.Snapshot:
-    """The caller's snapshot of the agreement once the command of `receipt` is recorded,
-    from the read model (read-your-own-write: the recording committed before the Update
-    answered). Another command landed since: its newer state, which the caller would see
-    next anyway. The row missing or behind (never, short of a restore): ask the workflow."""
+@dataclass(frozen=True)
+class Foreseen:
+    """What the API expects a command to record, decided by itself before sending it: the
+    state it decided on is the one whose audit trail ends at `follows` (the read model's
+    `head_hash`), and `state` is that state with the decided events applied."""
+
+    follows: str
+    state: m.AgreementState
+
+
+def foresee(
+    row: queries.AgreementRecord, command: m.Command, actor: m.Actor, now: datetime, expected: int | None
+) -> Foreseen:
+    """Decide `command` on the read model's `row` as the workflow will (the same decider,
+    request and time): what it will record if it decides on the same state. Raises the
+    decider's DomainError for a refusal."""
+    state = row.state
+    for event in lifecycle.decide(state, command, actor, now, expected):
+        state = lifecycle.evolve(state, event)
+    return Foreseen(follows=row.head_hash, state=state)
+
+
+def decision_time(state: m.AgreementState) -> datetime:
+    """The decider's `now` for a command on `state`: now, but never before the state's last
+    change (the workflow's clock is clamped the same way: time never runs backwards)."""
+    return max(now_utc(), state.updated_at)
+
+
+async def snapshot_after(
+    client: Client, session: AsyncSession, receipt: Receipt, principal: Principal, foreseen: Foreseen | None = None
+) -> m.Snapshot:
+    """The caller's snapshot of the agreement once the command of `receipt` is recorded.
+    When the workflow decided on the state the API foresaw the command on (the receipt
+    `follows` the same audit-trail hash, at the same version and seq), the recorded state is
+    the foreseen one: no read. Otherwise from the read model (read-your-own-write: the
+    recording committed before the Update answered); another command landed since: its
+    newer state, which the caller would see next anyway. The row missing or behind (never,
+    short of a restore): ask the workflow."""
     actor = actor_of(principal)
+    if foreseen is not None and _recorded_as_foreseen(receipt, foreseen):
+        return lifecycle.snapshot(foreseen.state, actor, now_utc())
     row = await queries.get_agreement(session, agreement_id=receipt.id)
     if row is not None and row.version >= receipt.version:
         return lifecycle.snapshot(row.state, actor, now_utc())
@@ -80,6 +117,16 @@ async def snapshot_after(client: Client, session: AsyncSession, receipt: Receipt
     if snapshot is None:
         raise ServiceUnavailable("The agreement is not recorded yet; try again.", code="not_recorded")
     return snapshot
+
+
+def _recorded_as_foreseen(receipt: Receipt, foreseen: Foreseen) -> bool:
+    follows, state = receipt.follows, foreseen.state
+    return (
+        follows is not None
+        and len(follows) == FOLLOWS_DIGITS
+        and foreseen.follows[:FOLLOWS_DIGITS] == follows
+        and (receipt.id, receipt.version, receipt.seq) == (state.id, state.version, state.seq)
+    )
 
 
 async def start_agreement(
@@ -114,7 +161,8 @@ async def start_agreement(
             events = lifecycle.create(proposal, actor, requested_at, agreement_id, print_)
     except lifecycle.DomainError as error:
         raise domain_error(error) from None
-    attributes = search.attributes_of(_evolved(events)) if search_attributes else None
+    decided = _evolved(events)
+    attributes = search.attributes_of(decided) if search_attributes else None
     created = True
     handle = client.get_workflow_handle(workflow_id(agreement_id))
     start = WithStartWorkflowOperation(
@@ -157,6 +205,10 @@ async def start_agreement(
                 code="idempotency_key_reused",
                 key=idempotency_key,
             )
+    if created and (receipt.id, receipt.version, receipt.seq) == (decided.id, decided.version, decided.seq):
+        # This call started the workflow, with these very inputs and this time: the decider
+        # is pure, so the state it recorded is `decided` — and nothing landed since.
+        return lifecycle.snapshot(decided, actor, now_utc()), True
     return await snapshot_after(client, session, receipt, principal), created
 
 
@@ -189,10 +241,14 @@ async def send_command(
     principal: Principal,
     expected_version: int | None,
     idempotency_key: str | None,
+    at: datetime | None = None,
 ) -> Receipt:
-    """Send `command` to the agreement; the receipt of its recording (see `snapshot_after`)."""
+    """Send `command` to the agreement, decided as of `at` (default: now); the receipt of
+    its recording (see `snapshot_after`)."""
     update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
-    request = ActInput(command=command, actor=actor_of(principal), expected_version=expected_version, at=now_utc())
+    request = ActInput(
+        command=command, actor=actor_of(principal), expected_version=expected_version, at=at or now_utc()
+    )
     try:
         return await execute_act(client, agreement_id, request, update_id=update_id)
     except WorkflowUpdateFailedError as error:

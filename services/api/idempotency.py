@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,9 +77,27 @@ class KeyedRequest:
         return self.now - self.retention
 
 
-async def replay(sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedRequest) -> JSONResponse | None:
+# Where the records go: a sessionmaker (each call its own unit of work, committed at once),
+# or a session whose statements each commit as they run (`services.api.deps.ReadSessionDep`,
+# the action route's): then on the connection the request already holds, with no checkout,
+# no check of the connection and no BEGIN or COMMIT — each statement is durable when it
+# returns, as a unit of work's commit would be. Never a session that commits at the edge:
+# a refusal stored there would roll back with the error it answers.
+Records = async_sessionmaker[AsyncSession] | AsyncSession
+
+
+@asynccontextmanager
+async def _unit(records: Records) -> AsyncIterator[AsyncSession]:
+    if isinstance(records, AsyncSession):
+        yield records
+        return
+    async with session_scope(records) as session:
+        yield session
+
+
+async def replay(records: Records, keyed: KeyedRequest) -> JSONResponse | None:
     """The first response to this key, if this is a retry of the same request."""
-    async with session_scope(sessionmaker) as session:
+    async with _unit(records) as session:
         stored = await store.find_response(session, scope=keyed.scope, key=keyed.key, since=keyed.since)
     if stored is None:
         return None
@@ -86,7 +106,7 @@ async def replay(sessionmaker: async_sessionmaker[AsyncSession], keyed: KeyedReq
 
 
 async def remember(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    records: Records,
     keyed: KeyedRequest,
     *,
     status: int,
@@ -97,8 +117,10 @@ async def remember(
     """Store this response as the key's first; if a concurrent twin stored first, its
     response (or, for another request, the refusal) is what the caller gets. A success
     `shows` an agreement at a version: if that version's recording is superseded, the
-    answer is forgotten with it (services.store.queries) and a retry performs again."""
-    async with session_scope(sessionmaker) as session:
+    answer is forgotten with it (services.store.queries) and a retry performs again.
+    (Statement by statement, an expired predecessor may be dropped and the new answer not
+    yet stored when the process dies: the key is then new, as the expired one was.)"""
+    async with _unit(records) as session:
         stored = await store.remember_response(
             session,
             scope=keyed.scope,

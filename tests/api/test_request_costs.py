@@ -82,7 +82,7 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
         )
         assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
         assert acted.json()["version"] == 2
-    # Creation alone reads the parties' settings (three statements) and the new row.
+    # Creation alone reads the parties' settings (three statements); the answer needs no read back.
     assert len(autocommit) >= 7 and all(autocommit)
 
 
@@ -99,3 +99,49 @@ async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets
         assert again.status_code == 200, again.text
         async with app.state.engine.connect() as conn:
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+
+
+async def test_an_action_with_an_idempotency_key_keeps_its_records_on_the_connection_the_request_holds(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    proposal = {
+        "title": "Air baku: kunci di koneksi yang sama",
+        "kind": "ksdd",
+        "objectives": "Pengelolaan air baku bersama.",
+        "sector": "water",
+        "parties": [
+            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
+        "start_date": "2027-03-01",
+        "duration_months": 24,
+    }
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=proposal, headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        path = f"/agreements/{created.json()['id']}/actions"
+        checkouts: list[object] = []
+        autocommit: list[bool] = []
+
+        def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            checkouts.append(record)
+
+        def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
+
+        event.listen(app.state.engine.sync_engine.pool, "checkout", checked_out)
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
+        keyed = {**stack.auth(staff), "Idempotency-Key": "kunci-satu-koneksi"}
+        first = await client.post(path, json={"type": "submit"}, headers=keyed)
+        assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers, first.text
+        assert len(checkouts) == 1  # the row, the key's lookup and its record: one connection
+        again = await client.post(path, json={"type": "submit"}, headers=keyed)
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json() and again.headers["ETag"] == first.headers["ETag"] == '"2"'
+        refused = await client.post(path, json={"type": "submit"}, headers={**keyed, "Idempotency-Key": "kunci-dua"})
+        assert refused.status_code == 409, refused.text
+        # The refusal was stored although the request ended in an error: it is replayed.
+        replayed = await client.post(path, json={"type": "submit"}, headers={**keyed, "Idempotency-Key": "kunci-dua"})
+        assert replayed.status_code == 409 and replayed.headers["Idempotent-Replayed"] == "true"
+        assert replayed.json() == refused.json()
+    assert len(autocommit) >= 8 and all(autocommit)

@@ -33,7 +33,7 @@ async def create_agreement(
     proposal: m.Proposal,
     response: Response,
     # Creation writes nothing through its session either: it reads the parties' settings
-    # and, once the workflow has recorded the creation, the new row.
+    # (and the new row only when this call did not start the workflow: a replayed key).
     session: ReadSessionDep,
     principal: PrincipalDep,
     temporal: TemporalDep,
@@ -242,7 +242,14 @@ async def act(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> m.Snapshot | JSONResponse:
-    edge = Edge(session=session, sessionmaker=request.app.state.sessionmaker, temporal=temporal, settings=settings)
+    # The session runs statement by statement: the Idempotency-Key records go through it.
+    edge = Edge(
+        session=session,
+        sessionmaker=request.app.state.sessionmaker,
+        temporal=temporal,
+        settings=settings,
+        statementwise=True,
+    )
     result = await perform(
         edge,
         principal=principal,
