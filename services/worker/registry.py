@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from services.settings import Settings
 from services.worker.activities.notify import NotifyActivities
 from services.worker.activities.portfolio import PortfolioActivities
 from services.worker.activities.records import RecordActivities
 from services.worker.dispatcher import OutboxDispatcher
+from services.worker.sandbox import WorkflowCodeSandboxRunner
 from workflows.agreement import AgreementWorkflow
 from workflows.notify.workflow import NotifyWorkflow
 from workflows.portfolio.digest_workflow import DigestWorkflow
@@ -49,7 +50,7 @@ def activities(
     ]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner() -> WorkflowCodeSandboxRunner:
     """The sandbox every Pakta worker and replayer runs workflows in. The decider reckons
     office hours in each party's time zone, so `zoneinfo.ZoneInfo` is let through (zone
     data comes from the pinned `tzdata` package, the same on every worker).
@@ -59,7 +60,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     200 KB a cached agreement and the CPU to build them on every new run or cache miss. It
     may be shared because it is deterministic and keeps no mutable state: the import
     contracts keep it free of I/O (docs/architecture.md), and its only module-level values
-    are constants and caches of versioned data (procedures, SDGs)."""
+    are constants and caches of versioned data (procedures, SDGs). The sandbox is entered
+    for the workflow's code only, with code compiled once (`services.worker.sandbox`)."""
     members = SandboxRestrictions.invalid_module_members_default.with_child_unrestricted("zoneinfo", "ZoneInfo")
     restrictions = SandboxRestrictions.default.with_passthrough_modules("workflows")
-    return SandboxedWorkflowRunner(restrictions=dataclasses.replace(restrictions, invalid_module_members=members))
+    return WorkflowCodeSandboxRunner(restrictions=dataclasses.replace(restrictions, invalid_module_members=members))
