@@ -1,6 +1,7 @@
 """What a request costs the API process beyond its own work (docs/performance.md): no hop to
 a thread for a dependency, no transaction around the reads of a request that writes
-nothing through its session (creating, reading, listing, acting)."""
+nothing through its session (creating, reading, listing, acting), no check of the
+connection before a read that can run again on a checked one if its connection was lost."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 
 from services.api.app import ROUTERS, create_app
+from services.api.database import read_again_if_lost
+from services.errors import NotFound
+from services.store import queries
+from services.store.db import driver_connection
 from tests.api.stack import Stack
 from tests.fixtures.api import app_client
 
@@ -110,3 +115,41 @@ async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets
         assert again.status_code == 200, again.text
         async with app.state.engine.connect() as conn:
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+
+
+async def test_a_read_whose_connection_postgresql_dropped_runs_again_on_a_checked_one(stack: Stack):
+    app = create_app(stack.settings)
+    async with app_client(app), app.state.read_sessionmaker() as session:
+        taken: list[Any] = []
+
+        async def read() -> Any:
+            driver = await driver_connection(session)
+            taken.append(driver)
+            if len(taken) == 1:  # PostgreSQL drops the connection the read took unchecked
+                async with stack.sessionmaker() as other:
+                    terminated = await other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()}
+                    )
+                    assert terminated.scalar_one()
+            return await queries.get_agreement(session, agreement_id="no-such-agreement")
+
+        assert await read_again_if_lost(session, read) is None
+        assert len(taken) == 2 and taken[0].is_closed() and not taken[1].is_closed()
+
+
+async def test_a_read_that_fails_on_a_live_connection_is_not_run_again(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        answer = await client.get("/agreements/no-such-agreement", headers=stack.auth(staff))
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found", answer.text
+        async with app.state.read_sessionmaker() as session:
+            runs: list[int] = []
+
+            async def read() -> None:
+                runs.append(await (await driver_connection(session)).fetchval("SELECT 1"))
+                raise NotFound("Agreement not found.")
+
+            with pytest.raises(NotFound):
+                await read_again_if_lost(session, read)
+    assert runs == [1]
