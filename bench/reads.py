@@ -1,6 +1,7 @@
 """Reads at scale: `list_n` agreements loaded into the read model, then `GET /agreements`
 with filters (50 per page) and `GET /agreements/{id}`, `concurrency` requests in flight,
-as the regions' staff (who see their own) and as an auditor (who sees all).
+as the regions' staff (who see their own) and as an auditor (who sees all), the
+connections spread over the stack's API processes.
 
 Each list filter is measured on its own, then the six mixed, then the single reads: the
 latency percentiles and the CPU each request cost the API, PostgreSQL and the bench's
@@ -90,7 +91,8 @@ async def reads_leg(stack: BenchStack, list_n: int, requests: int, concurrency: 
         for who, query in LIST_QUERIES
     ]
     measures += [("list", list_request(LIST_QUERIES), requests), ("get", one_request, requests)]
-    connections = [KeptConnection(stack.apis[0].url) for _ in range(concurrency)]
+    # The connections spread over every API process, as a load balancer would (`--apis N`).
+    connections = [KeptConnection(stack.apis[i % len(stack.apis)].url) for i in range(concurrency)]
     try:
         for name, build, count in measures:
             # Warm the caches, the plans and every connection (the API's pool too).

@@ -80,7 +80,12 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
-    token = credentials.credentials
+    return await verified_principal(request, credentials.credentials)
+
+
+async def verified_principal(request: Request, token: str) -> Principal:
+    """The principal of `token` (a bearer token, or the one a web session's cookie holds):
+    verified once, then recognised by this process until it expires (`VerifiedTokens`)."""
     verified: VerifiedTokens = request.app.state.verified_tokens
     if (known := verified.principal(token)) is not None:
         return known

@@ -1,6 +1,7 @@
 """What a request costs the API process beyond its own work (docs/performance.md): no hop to
 a thread for a dependency, no transaction around the reads of a request that writes
-nothing through its session (creating, reading, listing, acting)."""
+nothing through its session (creating, reading, listing, acting), no check of the
+connection before a read that can run again on a checked one if its connection was lost."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 
 from services.api.app import ROUTERS, create_app
+from services.api.database import read_again_if_lost
+from services.errors import NotFound
+from services.store import queries
+from services.store.db import driver_connection
 from tests.api.stack import Stack
 from tests.fixtures.api import app_client
 
@@ -68,6 +73,17 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
             autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
 
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
+        # The reads of the read model go to the driver's connection as fixed SQL
+        # (services.store.queries): each statement asyncpg runs is noted as well.
+        logged: set[int] = set()
+
+        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if id(driver) not in logged:
+                logged.add(id(driver))
+                driver.add_query_logger(lambda query: autocommit.append(not driver.is_in_transaction()))
+
+        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
         created = await client.post("/agreements", json=proposal, headers=stack.auth(staff))
         assert created.status_code == 201 and created.headers["ETag"] == '"1"', created.text
         agreement_id = created.json()["id"]
@@ -83,7 +99,7 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
         assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
         assert acted.json()["version"] == 2
     # Creation alone reads the parties' settings (three statements); the answer needs no read back.
-    assert len(autocommit) >= 7 and all(autocommit)
+    assert len(autocommit) >= 7 and all(autocommit), autocommit
 
 
 async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets_it(stack: Stack):
@@ -145,3 +161,41 @@ async def test_an_action_with_an_idempotency_key_keeps_its_records_on_the_connec
         assert replayed.status_code == 409 and replayed.headers["Idempotent-Replayed"] == "true"
         assert replayed.json() == refused.json()
     assert len(autocommit) >= 8 and all(autocommit)
+
+
+async def test_a_read_whose_connection_postgresql_dropped_runs_again_on_a_checked_one(stack: Stack):
+    app = create_app(stack.settings)
+    async with app_client(app), app.state.read_sessionmaker() as session:
+        taken: list[Any] = []
+
+        async def read() -> Any:
+            driver = await driver_connection(session)
+            taken.append(driver)
+            if len(taken) == 1:  # PostgreSQL drops the connection the read took unchecked
+                async with stack.sessionmaker() as other:
+                    terminated = await other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()}
+                    )
+                    assert terminated.scalar_one()
+            return await queries.get_agreement(session, agreement_id="no-such-agreement")
+
+        assert await read_again_if_lost(session, read) is None
+        assert len(taken) == 2 and taken[0].is_closed() and not taken[1].is_closed()
+
+
+async def test_a_read_that_fails_on_a_live_connection_is_not_run_again(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        answer = await client.get("/agreements/no-such-agreement", headers=stack.auth(staff))
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found", answer.text
+        async with app.state.read_sessionmaker() as session:
+            runs: list[int] = []
+
+            async def read() -> None:
+                runs.append(await (await driver_connection(session)).fetchval("SELECT 1"))
+                raise NotFound("Agreement not found.")
+
+            with pytest.raises(NotFound):
+                await read_again_if_lost(session, read)
+    assert runs == [1]

@@ -10,6 +10,7 @@ from services.api.app import create_app
 from services.auth import Principal, VerifiedTokens, mint_token, verify_token
 from services.settings import Settings
 from tests.fixtures.api import app_client
+from tests.web.live import csrf_of
 
 SECRET = "test-secret-long-enough-for-hs256-keys"
 ALICE = Principal(sub="alice@jabar", org="jabar", roles=["staff"])
@@ -102,3 +103,23 @@ async def test_the_api_recognises_a_verified_token_and_still_refuses_an_altered_
         refused = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {expired}"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_expired"
         assert len(app.state.verified_tokens) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_web_pages_recognise_the_token_their_session_holds_as_the_api_does(stack):
+    settings = stack.settings
+    app = create_app(settings)
+    token = mint_token(settings, sub="staff@kota-cirebon", org="kota-cirebon", roles=["staff"])
+    async with app_client(app) as client:
+        page = await client.get("/ui/signin")
+        csrf = csrf_of(page.text)
+        signed_in = await client.post("/ui/signin", data={"csrf": csrf, "token": token, "next": "/ui/"})
+        assert signed_in.status_code == 303, signed_in.text
+        for _ in range(2):
+            home = await client.get("/ui/")
+            assert home.status_code == 200 and "staff@kota-cirebon" in home.text
+        assert app.state.verified_tokens.principal(token) == Principal(
+            sub="staff@kota-cirebon", org="kota-cirebon", roles=["staff"]
+        )
+        answer = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200 and len(app.state.verified_tokens) == 1  # one entry for both

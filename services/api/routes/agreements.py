@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
 from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
+from services.api.database import read_again_if_lost
 from services.api.deps import PrincipalDep, ReadSessionDep, SessionDep, SettingsDep, TemporalDep
 from services.api.proposals import propose
 from services.errors import Unprocessable
@@ -193,7 +194,9 @@ async def list_agreements(
         expiring_within_days=expiring_within_days,
         health=health,
     )
-    page = await list_visible(session, principal, filters, limit=limit, cursor=cursor)
+    page = await read_again_if_lost(
+        session, lambda: list_visible(session, principal, filters, limit=limit, cursor=cursor)
+    )
     # The page is validated once, as it is built; FastAPI would validate it again against
     # `response_model` (which stays, for the OpenAPI document) before serialising it.
     return Response(page.model_dump_json(), media_type="application/json")
@@ -203,7 +206,7 @@ async def list_agreements(
 async def get_agreement(
     agreement_id: str, response: Response, session: ReadSessionDep, principal: PrincipalDep
 ) -> m.Snapshot:
-    state = await load_visible(session, agreement_id, principal)
+    state = await read_again_if_lost(session, lambda: load_visible(session, agreement_id, principal))
     response.headers["ETag"] = etag(state.version)
     return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
 

@@ -1,6 +1,7 @@
 """The browser session: a signed cookie (itsdangerous, keyed from the JWT secret) holding the
-person's bearer token and the CSRF token of their forms; the token is verified again on
-every request (`services.auth.decode_token`), so an expired or revoked-by-rotation token ends
+person's bearer token and the CSRF token of their forms; the token is checked on every
+request as the API checks a bearer token (`services.api.deps.verified_principal`: verified
+once, then recognised until it expires), so an expired or revoked-by-rotation token ends
 the session. `HttpOnly`, `SameSite=Lax`, `Secure` when Pakta is served over https."""
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
+from services.api.deps import verified_principal
 from services.api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, READER_ZONES, Translator
-from services.auth import DEFAULT_TTL_SECONDS, Principal, decode_token
+from services.auth import DEFAULT_TTL_SECONDS, Principal
 from services.errors import PaktaError
 from services.settings import Settings
 
@@ -121,10 +122,7 @@ async def load_session(request: Request) -> WebSession:
     token = data.get("t")
     if isinstance(token, str):
         try:
-            if settings.oidc_jwks_url:
-                principal = await run_in_threadpool(decode_token, settings, token)
-            else:
-                principal = decode_token(settings, token)
+            principal = await verified_principal(request, token)
         except PaktaError:
             data, dirty = {"c": data["c"]}, True
     lang = request.cookies.get(LANG_COOKIE)
