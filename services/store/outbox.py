@@ -157,9 +157,18 @@ started AS (
     FROM claimed AS c JOIN webhook_endpoints AS e ON e.id = c.recipient AND e.enabled
     WHERE c.channel = 'webhook'
     RETURNING id, endpoint_id, event_id, attempt
-)
+),
+-- The claim commits without waiting for its WAL to reach the disk (this transaction only):
+-- a flush per claim was most of PostgreSQL's CPU for it. A claim is a lease: lost in a crash
+-- of PostgreSQL (the last fraction of a second of such commits can be), its rows are due
+-- again, as when a lease runs out — and a send cut short by that crash is sent again either
+-- way, since its outcome could not be recorded; only its attempt row may be missing. The
+-- outcomes (`_RECORD_OUTCOMES`) commit synchronously, and their flush takes the claim
+-- before them to the disk too. Other sessions see a claim at once, flushed or not.
+relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
 SELECT c.*, s.id AS attempt_id, {_ENDPOINT_COLUMNS}
 FROM claimed AS c
+CROSS JOIN relaxed
 LEFT JOIN webhook_endpoints AS e ON c.channel = 'webhook' AND e.id = c.recipient
 LEFT JOIN started AS s ON s.endpoint_id = c.recipient AND s.event_id = c.event_id AND s.attempt = c.attempts
 ORDER BY c.due_at
