@@ -1,14 +1,21 @@
-"""The plans PostgreSQL keeps for the hot fixed statements. asyncpg prepares each statement
+"""How PostgreSQL runs the hot fixed statements: their plans and their commits.
+
+The plans PostgreSQL keeps. asyncpg prepares each statement
 once per connection, and after five runs PostgreSQL may keep one generic plan for it, made
 for arrays of unknown length and for the tables as they were then. A plan that reads a
 whole table stays cheap while the table is small and grows with it, so these tests look
 at the generic plan of each statement over tables of a thousand rows, in a schema of
-their own that copies the real tables (so the other tests' rows do not matter)."""
+their own that copies the real tables (so the other tests' rows do not matter).
+
+A recording's transaction runs its statements on their generic plans, and a claim commits
+without waiting for the disk — each for its own transaction only, never for the pooled
+connection's next user."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -16,8 +23,11 @@ import pytest
 import pytest_asyncio
 
 from services.embedded.postgres import EmbeddedPostgres
-from services.store.db import driver_dsn
-from services.store.outbox import _RECORD_OUTCOMES
+from services.store import queries
+from services.store.db import driver_dsn, driver_transaction, engine_of
+from services.store.outbox import _CLAIM, _RECORD_OUTCOMES
+from tests.builders import NOW, party, proposal, replay, staff
+from workflows import lifecycle as L
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROWS = 1000
@@ -79,3 +89,27 @@ async def test_the_dispatchers_outcomes_find_their_rows_by_key_not_by_reading_th
     )
     assert "Seq Scan on deliveries" not in plan, plan
     assert "Seq Scan on webhook_attempts" not in plan, plan
+
+
+async def test_a_recordings_transaction_runs_its_statements_on_generic_plans_and_only_it(sessionmaker: Any) -> None:
+    prop = proposal([party("jabar", "initiator"), party("jateng")], "ksdd")
+    events = L.create(prop, staff("jabar"), NOW, f"agr-{uuid.uuid4()}")
+    async with driver_transaction(engine_of(sessionmaker)) as driver:
+        await queries.append_events(driver, state=replay(events), events=events)
+        assert await driver.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        backend = await driver.fetchval("SELECT pg_backend_pid()")
+    async with driver_transaction(engine_of(sessionmaker)) as driver:
+        assert await driver.fetchval("SELECT pg_backend_pid()") == backend  # the same pooled connection
+        assert await driver.fetchval("SHOW plan_cache_mode") == "auto"
+
+
+async def test_a_claim_commits_without_waiting_for_the_disk_and_only_the_claim(scratch: Any) -> None:
+    async with scratch.transaction():
+        await scratch.execute(
+            "INSERT INTO deliveries (event_id, recipient, channel, agreement_id, status, payload, due_at) "
+            "VALUES ('event-due', 'staff@jabar.example.go.id', 'email', 'agreement-due', 'pending', '{}', $1)",
+            NOW,
+        )
+        assert len(await scratch.fetch(_CLAIM, NOW, 1, timedelta(minutes=5), timedelta(minutes=1))) == 1
+        assert await scratch.fetchval("SHOW synchronous_commit") == "off"
+    assert await scratch.fetchval("SHOW synchronous_commit") == "on"
