@@ -157,9 +157,18 @@ started AS (
     FROM claimed AS c JOIN webhook_endpoints AS e ON e.id = c.recipient AND e.enabled
     WHERE c.channel = 'webhook'
     RETURNING id, endpoint_id, event_id, attempt
-)
+),
+-- The claim commits without waiting for its WAL to reach the disk (this transaction only):
+-- a flush per claim was most of PostgreSQL's CPU for it. A claim is a lease: lost in a crash
+-- of PostgreSQL (the last fraction of a second of such commits can be), its rows are due
+-- again, as when a lease runs out — and a send cut short by that crash is sent again either
+-- way, since its outcome could not be recorded; only its attempt row may be missing. The
+-- outcomes (`_RECORD_OUTCOMES`) commit synchronously, and their flush takes the claim
+-- before them to the disk too. Other sessions see a claim at once, flushed or not.
+relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
 SELECT c.*, s.id AS attempt_id, {_ENDPOINT_COLUMNS}
 FROM claimed AS c
+CROSS JOIN relaxed
 LEFT JOIN webhook_endpoints AS e ON c.channel = 'webhook' AND e.id = c.recipient
 LEFT JOIN started AS s ON s.endpoint_id = c.recipient AND s.event_id = c.event_id AND s.attempt = c.attempts
 ORDER BY c.due_at
@@ -197,12 +206,22 @@ async def claim_due(
 # The outcomes of the sends finishing together, all or nothing: the attempts ended, each
 # endpoint's health by its latest answer (a success ends a failing spell, a failure starts
 # one), the deliveries sent. A data-modifying WITH runs every part to completion.
+#
+# The rows are found by `= ANY` of the arrays (then matched to their values by position),
+# not by a join to `unnest` of them: the prepared statement's plan is made once per
+# connection, for arrays of unknown length, and a join to `unnest` (100 rows, the planner
+# assumes) was planned as a hash join over whole tables until they held thousands of rows —
+# every group write read all of `deliveries` and `webhook_attempts` (under the bench, half
+# of PostgreSQL's CPU for the dispatcher). `= ANY` of an array is planned as a few index
+# lookups from a few hundred rows on.
 _RECORD_OUTCOMES = """
 WITH ended AS (
     UPDATE webhook_attempts AS a
-    SET finished_at = now(), status_code = x.status_code, error = x.error, duration_ms = x.duration_ms
-    FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[]) AS x(id, status_code, error, duration_ms)
-    WHERE a.id = x.id
+    SET finished_at = now(),
+        status_code = ($2::int[])[array_position($1::bigint[], a.id)],
+        error = ($3::text[])[array_position($1::bigint[], a.id)],
+        duration_ms = ($4::int[])[array_position($1::bigint[], a.id)]
+    WHERE a.id = ANY($1::bigint[])
 ),
 recovered AS (
     UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($5::text[]) AND failing_since IS NOT NULL
@@ -213,8 +232,8 @@ failing AS (
 sent AS (
     UPDATE deliveries AS d
     SET status = 'sent', sent_at = now(), claimed_until = NULL, last_error = NULL, updated_at = now()
-    FROM unnest($7::text[], $8::text[], $9::text[]) AS k(event_id, recipient, channel)
-    WHERE d.event_id = k.event_id AND d.recipient = k.recipient AND d.channel = k.channel
+    WHERE d.event_id = ANY($7::text[]) AND d.recipient = ANY($8::text[]) AND d.channel = ANY($9::text[])
+      AND (d.event_id, d.recipient, d.channel) IN (SELECT * FROM unnest($7::text[], $8::text[], $9::text[]))
 )
 SELECT 1
 """
