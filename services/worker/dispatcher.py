@@ -62,6 +62,9 @@ OUTBOX_DEPTH = Gauge("pakta_outbox_depth", "Email and webhook deliveries due and
 OUTBOX_OLDEST_DUE = Gauge("pakta_outbox_oldest_due_seconds", "How long the oldest due delivery has waited")
 
 CONCURRENCY = 16  # sends in flight per worker process
+# How often the outbox's depth is counted for the metrics: about a scrape's interval (a count
+# every poll was ≈ 3 % of the dispatcher's CPU under load).
+MEASURE_SECONDS = 15.0
 STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
 
 
@@ -182,8 +185,8 @@ class OutboxDispatcher:
             return []
 
     async def _measure(self) -> None:
-        """The outbox's depth for the metrics, at most once a poll interval."""
-        if time.monotonic() - self._measured < self.settings.outbox_poll_seconds:
+        """The outbox's depth for the metrics, at most once every `MEASURE_SECONDS`."""
+        if time.monotonic() - self._measured < MEASURE_SECONDS:
             return
         self._measured = time.monotonic()
         with contextlib.suppress(Exception):
