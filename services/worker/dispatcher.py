@@ -45,7 +45,7 @@ from services.notifying import webhook
 from services.settings import Settings
 from services.store import notifications as store
 from services.store import outbox
-from services.store.db import session_scope
+from services.store.db import engine_of, pooled_driver, session_scope
 from services.worker import planning
 from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_policy, webhook_lease
 from services.worker.batching import GroupWrite
@@ -96,6 +96,9 @@ class OutboxDispatcher:
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        # The claim and the group writes are one statement each, run on a pooled connection
+        # without a session (its checkout, begin and commit were ≈ 5 % of the dispatcher's CPU).
+        self._engine = engine_of(sessionmaker)
         self.policy: DeliveryPolicy = delivery_policy(settings)
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
         # The time office hours and backoffs are reckoned in (a test moves it on).
@@ -178,8 +181,8 @@ class OutboxDispatcher:
 
     async def _claim(self, limit: int) -> list[outbox.OutboxRow]:
         try:
-            async with session_scope(self.sessionmaker) as session:
-                return await outbox.claim_due(session, now=self.clock(), limit=limit, leases=self._leases)
+            async with pooled_driver(self._engine) as driver:
+                return await outbox.claim_due(driver, now=self.clock(), limit=limit, leases=self._leases)
         except Exception as error:  # the database is away: try again at the next poll
             log.warning("outbox_claim_failed", error_class=type(error).__name__, error=str(error))
             return []
@@ -272,7 +275,6 @@ class OutboxDispatcher:
     async def _mark_sent(self, outcome: Outcome) -> None:
         await self._record_outcomes(outcome)
         _count(outcome.row, "sent")
-        log.info("notification_delivered", **_key(outcome.row), attempt=outcome.row.attempts)
 
     # ------------------------------------------------------------ group commits
 
@@ -282,9 +284,9 @@ class OutboxDispatcher:
         again: the window the module docstring describes), so this tries hard."""
         for attempt in range(5):
             try:
-                async with session_scope(self.sessionmaker) as session:
+                async with pooled_driver(self._engine) as driver:
                     await outbox.record_outcomes(
-                        session,
+                        driver,
                         ended=[o.attempt for o in outcomes if o.attempt is not None],
                         # The latest answer of each endpoint decides whether it is failing.
                         answered={o.row.recipient: o.sent for o in outcomes if o.attempt is not None},
@@ -295,6 +297,10 @@ class OutboxDispatcher:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.5 * 2**attempt)
+        if delivered := [{**_key(o.row), "attempt": o.row.attempts} for o in outcomes if o.sent]:
+            # One line for the deliveries recorded together, each named in it: a line per
+            # delivery was ≈ 5 % of the dispatcher's CPU.
+            log.info("notifications_delivered", count=len(delivered), deliveries=delivered)
         return [None] * len(outcomes)
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
