@@ -83,6 +83,14 @@ def _environment() -> Environment:
     )
 
 
+def compile_templates() -> None:
+    """Compile every template now (≈ 0.1 s of CPU), at a dispatcher's start rather than in
+    the way of the first mails it sends."""
+    environment = _environment()
+    for name in (*(f"{lang}.txt" for lang in LANGUAGES), "layout.txt", "layout.html"):
+        environment.get_template(name)
+
+
 def _language(language: str | None) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 

@@ -41,7 +41,7 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifying import webhook
+from services.notifying import render, webhook
 from services.settings import Settings
 from services.store import notifications as store
 from services.store import outbox
@@ -139,6 +139,7 @@ class OutboxDispatcher:
         """Dispatch until `stop` is set; then give sends in flight `STOP_GRACE_SECONDS` and
         cancel the rest (their leases run out and another dispatcher sends them)."""
         sending: set[asyncio.Task[None]] = set()
+        render.compile_templates()
         try:
             while not stop.is_set():
                 self._woken.clear()
