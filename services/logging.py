@@ -58,5 +58,5 @@ def configure_logging(settings: Settings) -> None:
     # SQL echo and alembic chatter are noise at INFO.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     # httpx logs every request at INFO: a second line per webhook beside the dispatcher's own
-    # `notification_delivered` (which says which delivery it was), and 2% of its CPU.
+    # `notifications_delivered` (which says which deliveries they were), and 2% of its CPU.
     logging.getLogger("httpx").setLevel(logging.WARNING)

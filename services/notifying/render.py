@@ -10,6 +10,7 @@ so a new event type still gets a sensible message before anyone words it.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, Template
+from markupsafe import escape
 
 from workflows.messages import DEFAULT_TIME_ZONE
 from workflows.notify.rules import Notification
@@ -81,6 +83,14 @@ def _environment() -> Environment:
     )
 
 
+def compile_templates() -> None:
+    """Compile every template now (≈ 0.1 s of CPU), at a dispatcher's start rather than in
+    the way of the first mails it sends."""
+    environment = _environment()
+    for name in (*(f"{lang}.txt" for lang in LANGUAGES), "layout.txt", "layout.html"):
+        environment.get_template(name)
+
+
 def _language(language: str | None) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
@@ -142,10 +152,36 @@ def subject(n: Notification, language: str | None = None) -> str:
 def render(
     n: Notification, *, language: str | None, name: str | None, public_url: str, time_zone: str | None = None
 ) -> Rendered:
+    """The mail of `n` for a reader called `name`, in their language and time zone.
+
+    An event's readers share everything but the greeting: the rest is rendered once per
+    notice, language, time zone and link (`_shared`, keyed by the notice's whole content, so
+    two notices that differ in anything never share), and each reader's greeting is put in
+    its slot. Rendering the whole mail per reader was a twentieth of the dispatcher's CPU."""
     lang = _language(language)
+    shared = _shared(n.model_dump_json(), lang, public_url, time_zone)
+    greeting = _greeting(lang, name or "")
+    return Rendered(
+        subject=shared.subject,
+        text=shared.text.replace(_GREETING_SLOT, greeting, 1),
+        html=shared.html.replace(_GREETING_SLOT, str(escape(greeting)), 1),
+    )
+
+
+# Where the greeting goes in a shared rendering: a token no notice's data can contain (it is
+# drawn afresh by every process), escaped alike in both layouts, so the first occurrence is
+# the greeting's.
+_GREETING_SLOT = f"greeting-{secrets.token_hex(16)}"
+
+
+@lru_cache(maxsize=256)
+def _shared(notice: str, lang: str, public_url: str, time_zone: str | None) -> Rendered:
+    """Everything of a mail but its reader's greeting (the templates use `name` only there:
+    tests/worker/test_notification_costs.py checks that they do)."""
+    n = Notification.model_validate_json(notice)
     env = _environment()
     template = env.get_template(f"{lang}.txt")
-    context = _context(n, lang, name=name, public_url=public_url, time_zone=time_zone)
+    context = _context(n, lang, name=None, public_url=public_url, time_zone=time_zone)
     key = _key(template, n.template)
     title = " ".join(_block(template, f"{key}_subject", context).split())
     body = _block(template, f"{key}_body", context)
@@ -153,7 +189,7 @@ def render(
         "subject": title,
         "body": body,
         "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
-        "greeting": _block(template, "greeting", context),
+        "greeting": _GREETING_SLOT,
         "open_label": _block(template, "open_label", context),
         "footer": _block(template, "footer", context),
     }
@@ -162,3 +198,9 @@ def render(
         text=env.get_template("layout.txt").render(**context, **parts).strip() + "\n",
         html=env.get_template("layout.html").render(**context, **parts),
     )
+
+
+@lru_cache(maxsize=1024)
+def _greeting(lang: str, name: str) -> str:
+    template = _environment().get_template(f"{lang}.txt")
+    return _block(template, "greeting", {"name": name})

@@ -92,11 +92,19 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A connection of the engine's pool, as its asyncpg connection in one transaction:
     committed if the block succeeds, rolled back if it raises — without a SQLAlchemy session
     or connection around it (their checkout, begin and commit were ≈ 40 % of a recording's
-    CPU). The pool is the engine's, so its size and reconnecting hold: a connection asyncpg
-    knows is closed (PostgreSQL restarted while it sat in the pool) is dropped at checkout
-    for a fresh one, and one lost during the block is dropped from the pool (the caller's
-    retry gets a fresh one), as SQLAlchemy does on a disconnect. The units of work written
-    for a session take this connection too (`driver_connection`)."""
+    CPU). The pool is the engine's, so its size and reconnecting hold (`pooled_driver`). The
+    units of work written for a session take this connection too (`driver_connection`)."""
+    async with pooled_driver(engine) as driver, driver.transaction():
+        yield driver
+
+
+@asynccontextmanager
+async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A connection of the engine's pool, as its asyncpg connection, each statement its own
+    transaction (the dispatcher's claim and group writes: one statement each, no session).
+    A connection asyncpg knows is closed (PostgreSQL restarted while it sat in the pool) is
+    dropped at checkout for a fresh one, and one lost during the block is dropped from the
+    pool (the caller's retry gets a fresh one), as SQLAlchemy does on a disconnect."""
     pooled = await engine.raw_connection()
     driver = pooled.driver_connection
     if driver is None or driver.is_closed():
@@ -105,8 +113,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[Any]:
         driver = pooled.driver_connection
     assert driver is not None
     try:
-        async with driver.transaction():
-            yield driver
+        yield driver
     except BaseException as error:
         if driver.is_closed():
             await greenlet_spawn(pooled.invalidate, error)

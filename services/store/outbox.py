@@ -31,7 +31,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import driver_connection
+from services.store.db import Unit, driver_connection
 from services.store.models import AgreementEvent
 from services.store.notification_models import Delivery, InboxNotification, NotificationRead
 
@@ -176,7 +176,7 @@ ORDER BY c.due_at
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, limit: int, leases: Mapping[OutboxChannel, timedelta]
+    session: Unit, *, now: datetime, limit: int, leases: Mapping[OutboxChannel, timedelta]
 ) -> list[OutboxRow]:
     """Lease up to `limit` rows due by `now` that nobody holds (or whose holder's lease ran
     out), oldest due first, each for its channel's lease (longer than one send may take),
@@ -184,7 +184,8 @@ async def claim_due(
     are skipped, not waited for.
 
     Unlike the other functions here, the claim is committed when it returns: it runs alone,
-    outside the session's transaction (give it a session that has done nothing else)."""
+    outside the session's transaction (give it a session that has done nothing else, or a
+    pooled driver connection: `services.store.db.pooled_driver`)."""
     driver = await driver_connection(session)
     rows = await driver.fetch(_CLAIM, now, limit, leases["email"], leases["webhook"])
     return [
@@ -240,7 +241,7 @@ SELECT 1
 
 
 async def record_outcomes(
-    session: AsyncSession, *, ended: Sequence[AttemptEnd], answered: Mapping[str, bool], sent: Sequence[DeliveryKey]
+    session: Unit, *, ended: Sequence[AttemptEnd], answered: Mapping[str, bool], sent: Sequence[DeliveryKey]
 ) -> None:
     """Webhook attempts ended, endpoints' latest answers (`answered`: endpoint id → whether it
     succeeded) and deliveries sent, in one statement: all recorded, or none. Committed when

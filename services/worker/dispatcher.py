@@ -41,11 +41,11 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifying import webhook
+from services.notifying import render, webhook
 from services.settings import Settings
 from services.store import notifications as store
 from services.store import outbox
-from services.store.db import session_scope
+from services.store.db import engine_of, pooled_driver, session_scope
 from services.worker import planning
 from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_policy, webhook_lease
 from services.worker.batching import GroupWrite
@@ -62,6 +62,9 @@ OUTBOX_DEPTH = Gauge("pakta_outbox_depth", "Email and webhook deliveries due and
 OUTBOX_OLDEST_DUE = Gauge("pakta_outbox_oldest_due_seconds", "How long the oldest due delivery has waited")
 
 CONCURRENCY = 16  # sends in flight per worker process
+# How often the outbox's depth is counted for the metrics: about a scrape's interval (a count
+# every poll was ≈ 3 % of the dispatcher's CPU under load).
+MEASURE_SECONDS = 15.0
 STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
 
 
@@ -93,6 +96,9 @@ class OutboxDispatcher:
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        # The claim and the group writes are one statement each, run on a pooled connection
+        # without a session (its checkout, begin and commit were ≈ 5 % of the dispatcher's CPU).
+        self._engine = engine_of(sessionmaker)
         self.policy: DeliveryPolicy = delivery_policy(settings)
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
         # The time office hours and backoffs are reckoned in (a test moves it on).
@@ -133,6 +139,7 @@ class OutboxDispatcher:
         """Dispatch until `stop` is set; then give sends in flight `STOP_GRACE_SECONDS` and
         cancel the rest (their leases run out and another dispatcher sends them)."""
         sending: set[asyncio.Task[None]] = set()
+        render.compile_templates()
         try:
             while not stop.is_set():
                 self._woken.clear()
@@ -175,15 +182,15 @@ class OutboxDispatcher:
 
     async def _claim(self, limit: int) -> list[outbox.OutboxRow]:
         try:
-            async with session_scope(self.sessionmaker) as session:
-                return await outbox.claim_due(session, now=self.clock(), limit=limit, leases=self._leases)
+            async with pooled_driver(self._engine) as driver:
+                return await outbox.claim_due(driver, now=self.clock(), limit=limit, leases=self._leases)
         except Exception as error:  # the database is away: try again at the next poll
             log.warning("outbox_claim_failed", error_class=type(error).__name__, error=str(error))
             return []
 
     async def _measure(self) -> None:
-        """The outbox's depth for the metrics, at most once a poll interval."""
-        if time.monotonic() - self._measured < self.settings.outbox_poll_seconds:
+        """The outbox's depth for the metrics, at most once every `MEASURE_SECONDS`."""
+        if time.monotonic() - self._measured < MEASURE_SECONDS:
             return
         self._measured = time.monotonic()
         with contextlib.suppress(Exception):
@@ -269,7 +276,6 @@ class OutboxDispatcher:
     async def _mark_sent(self, outcome: Outcome) -> None:
         await self._record_outcomes(outcome)
         _count(outcome.row, "sent")
-        log.info("notification_delivered", **_key(outcome.row), attempt=outcome.row.attempts)
 
     # ------------------------------------------------------------ group commits
 
@@ -279,9 +285,9 @@ class OutboxDispatcher:
         again: the window the module docstring describes), so this tries hard."""
         for attempt in range(5):
             try:
-                async with session_scope(self.sessionmaker) as session:
+                async with pooled_driver(self._engine) as driver:
                     await outbox.record_outcomes(
-                        session,
+                        driver,
                         ended=[o.attempt for o in outcomes if o.attempt is not None],
                         # The latest answer of each endpoint decides whether it is failing.
                         answered={o.row.recipient: o.sent for o in outcomes if o.attempt is not None},
@@ -292,6 +298,10 @@ class OutboxDispatcher:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.5 * 2**attempt)
+        if delivered := [{**_key(o.row), "attempt": o.row.attempts} for o in outcomes if o.sent]:
+            # One line for the deliveries recorded together, each named in it: a line per
+            # delivery was ≈ 5 % of the dispatcher's CPU.
+            log.info("notifications_delivered", count=len(delivered), deliveries=delivered)
         return [None] * len(outcomes)
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:

@@ -7,11 +7,15 @@ PostgreSQL); a plan's inbox stored in one statement."""
 from __future__ import annotations
 
 import asyncio
+import email as email_package
 import uuid
 from email.message import EmailMessage
+from email.policy import default as default_policy
 
 import pytest
+from jinja2 import nodes
 
+from services.notifying import render
 from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.batching import GroupWrite
@@ -28,11 +32,11 @@ from workflows.notify.rules import Audience, notifications_for
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def note(to: str) -> EmailMessage:
+def note(to: str) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "pakta@pakta.test", to, "Kerja sama diajukan"
     message.set_content("Satu pemberitahuan.")
-    return message
+    return message.as_bytes()
 
 
 # ---------------------------------------------------------------- planning
@@ -88,13 +92,8 @@ async def test_every_audience_of_a_plan_reaches_in_one_query_whom_it_reaches_alo
 
 async def test_a_mail_reads_right_with_a_name_and_title_beyond_ascii_in_both_parts(settings, sink: MailSink, orgs):
     a, _ = orgs
-    staff = staff_of(a)
     title = "Pengelolaan sampah — énergi terbarukan di kawasan perbatasan, air bersih dan ketahanan pangan"
-    state = None
-    for event in L.create(ksdd(orgs).model_copy(update={"title": title}), staff, NOW, str(uuid.uuid4())):
-        state = L.evolve(state, event)
-    (submitted_event, _) = L.decide(state, m.Submit(), staff, NOW)
-    notice = notifications_for(submitted_event, state)[0]
+    notice = submitted_notice(orgs, title)
     reader = EmailRecipient(address=f"siti@{a}.go.id", name="Siti Rahayu, S.H.", language="id")
     connections = mail.MailConnections(fast(settings, sink))
     try:
@@ -106,10 +105,70 @@ async def test_a_mail_reads_right_with_a_name_and_title_beyond_ascii_in_both_par
     (received,) = sink.to(f"siti@{a}.go.id")
     assert received["Subject"] == f"Kerja sama diajukan: {title}"
     assert received["To"] == f'"Siti Rahayu, S.H." <siti@{a}.go.id>'
-    assert received["Message-ID"] == mail.message_id(submitted_event.id, f"siti@{a}.go.id")
+    assert received["Message-ID"] == mail.message_id(notice.event_id, f"siti@{a}.go.id")
     assert received["Content-Language"] == "id" and received["Auto-Submitted"] == "auto-generated"
     assert title in received.get_body(("plain",)).get_content()
     assert "Siti Rahayu, S.H." in received.get_body(("html",)).get_content()
+
+
+def submitted_notice(orgs, title: str):
+    a, _ = orgs
+    staff = staff_of(a)
+    state = None
+    for event in L.create(ksdd(orgs).model_copy(update={"title": title}), staff, NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    (event, _) = L.decide(state, m.Submit(), staff, NOW)
+    return notifications_for(event, state)[0]
+
+
+async def test_readers_of_one_notice_get_the_same_mail_but_for_their_own_greeting(orgs):
+    notice = submitted_notice(orgs, "Air bersih <lintas> batas & pesisir")
+    siti = render.render(notice, language="id", name="Siti", public_url="https://pakta.test")
+    odd = render.render(notice, language="id", name='<b>Budi</b> & "Ayu"', public_url="https://pakta.test")
+    nobody = render.render(notice, language="id", name=None, public_url="https://pakta.test")
+    assert siti.text.startswith("Yth. Siti,\n") and "<p>Yth. Siti,</p>" in siti.html
+    assert odd.text.startswith('Yth. <b>Budi</b> & "Ayu",\n')
+    assert "<p>Yth. &lt;b&gt;Budi&lt;/b&gt; &amp; &#34;Ayu&#34;,</p>" in odd.html
+    assert nobody.text.startswith("Yth. Bapak/Ibu,\n")
+    assert siti.subject == odd.subject == nobody.subject
+    assert siti.text.replace("Yth. Siti,", "") == nobody.text.replace("Yth. Bapak/Ibu,", "")
+    assert siti.html.replace("Yth. Siti,", "") == nobody.html.replace("Yth. Bapak/Ibu,", "")
+    assert "Air bersih &lt;lintas&gt; batas &amp; pesisir" in siti.html  # the title still escaped once
+
+
+async def test_the_same_reader_in_another_language_or_time_zone_gets_that_wording(orgs):
+    notice = submitted_notice(orgs, "Pengelolaan sampah regional")
+    jakarta = render.render(notice, language="en", name="Siti", public_url="https://pakta.test")
+    papua = render.render(
+        notice, language="en", name="Siti", public_url="https://pakta.test", time_zone="Asia/Jayapura"
+    )
+    assert jakarta.text.startswith("Dear Siti,") and "WIB" in jakarta.text and "WIT" in papua.text
+
+
+async def test_the_templates_use_the_readers_name_only_in_the_greeting():
+    # The rest of a mail is rendered once for all the readers of a notice (render._shared).
+    environment = render._environment()
+    for name in ("id.txt", "en.txt", "layout.txt", "layout.html"):
+        source = environment.loader.get_source(environment, name)[0]
+        for block in environment.parse(source).find_all(nodes.Block):
+            used = {n.name for n in block.find_all(nodes.Name)}
+            assert block.name == "greeting" or "name" not in used, f"{name}: block {block.name} uses the name"
+
+
+async def test_a_mail_with_a_long_subject_and_markup_in_the_name_reads_right_and_keeps_its_lines_short(orgs, settings):
+    title = "Pengelolaan sampah terpadu lintas kabupaten dan kota di kawasan pesisir utara Jawa Barat"
+    notice = submitted_notice(orgs, title)
+    reader = EmailRecipient(address="budi@jabar.go.id", name="Budi <Kepala Bagian>", language="en")
+    content = mail.build_message(notification=notice, recipient=reader, settings=settings)
+    assert all(len(line) <= 78 for line in content.split(b"\n"))
+    received = email_package.message_from_bytes(content, policy=default_policy)
+    expected = render.render(notice, language="en", name=reader.name, public_url=settings.public_url)
+    assert received["Subject"] == expected.subject == f"Agreement submitted: {title}"
+    assert received["To"] == '"Budi <Kepala Bagian>" <budi@jabar.go.id>'
+    assert received["X-Pakta-Event-Id"] == notice.event_id
+    assert received.get_body(("plain",)).get_content() == expected.text
+    assert received.get_body(("html",)).get_content() == expected.html
+    assert "Budi &lt;Kepala Bagian&gt;" in expected.html
 
 
 # ---------------------------------------------------------------- SMTP connections

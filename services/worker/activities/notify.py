@@ -160,7 +160,7 @@ class NotifyActivities:
             return self._done("duplicate", **key)
         message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
         try:
-            await email.send(message, self.settings)
+            await email.send(message, self.settings, to=input.recipient.address)
         except email.PermanentMailError as error:
             await self._release(key, str(error), failed=True)
             DELIVERED.labels(channel="email", outcome="failed").inc()
@@ -173,7 +173,7 @@ class NotifyActivities:
             log.warning("email_retry", **key, attempt=activity.info().attempt, error=str(error))
             raise ApplicationError(f"Mail not sent, will retry: {error}", type="email_unavailable") from None
         await self._mark_sent(key)
-        return self._done("sent", **key, message_id=message["Message-ID"])
+        return self._done("sent", **key, message_id=email.message_id(note.event_id, input.recipient.address))
 
     # ------------------------------------------------------------ webhooks
 

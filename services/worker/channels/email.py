@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
+import random
+import sys
 from collections.abc import Iterator
 from email.charset import QP, Charset
-from email.generator import BytesGenerator
 from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from typing import cast
@@ -49,15 +46,23 @@ def message_id(event_id: str, address: str) -> str:
 # Bodies in quoted-printable UTF-8: readable in the raw message, safe over 7-bit relays.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
+_PART_HEADERS = (
+    'MIME-Version: 1.0\nContent-Type: text/{subtype}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
+)
+_LINE_LIMIT = 78  # RFC 5322's recommended line length: a longer header is folded
 
 
-def build_message(*, notification: Notification, recipient: EmailRecipient, settings: Settings) -> Message:
-    """The MIME message: multipart/alternative, plain text then HTML.
+def build_message(*, notification: Notification, recipient: EmailRecipient, settings: Settings) -> bytes:
+    """The mail as the bytes sent after DATA: multipart/alternative, plain text then HTML,
+    each part UTF-8 in quoted-printable, the subject and the reader's name RFC 2047-encoded
+    when they are not ASCII.
 
-    Built with the `email.mime` classes, not `EmailMessage`: the same message for a
-    reader, at a fifth of the CPU (`EmailMessage` parses every header it is given through
-    its header registry; the benchmark's mails cost the worker about a millisecond each
-    that way — docs/performance.md)."""
+    Written directly rather than through `email.message` and its generator: the same bytes
+    as compat32's generator wrote (whose header folding through `email.header.Header` and
+    per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
+    docs/performance.md); a header that is long or not ASCII is still folded by compat32
+    itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
+    """
     rendered = render(
         notification,
         language=recipient.language,
@@ -65,39 +70,53 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
         public_url=settings.public_url,
         time_zone=recipient.time_zone,
     )
-    message = MIMEMultipart("alternative")
-    message["From"] = settings.mail_from
-    message["To"] = formataddr((recipient.name or "", recipient.address), charset="utf-8")
-    message["Subject"] = _header(rendered.subject)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = message_id(notification.event_id, recipient.address)
-    # RFC 3834: no vacation auto-replies to notifications.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Pakta-Event-Id"] = notification.event_id
-    message["X-Pakta-Agreement-Id"] = notification.agreement_id
-    message["Content-Language"] = recipient.language
-    message.attach(_text(rendered.text, "plain"))
-    message.attach(_text(rendered.html, "html"))
-    return message
+    boundary = f"==============={random.randrange(sys.maxsize):019d}=="
+    headers = "".join(
+        _header(name, value)
+        for name, value in (
+            ("From", settings.mail_from),
+            ("To", formataddr((recipient.name or "", recipient.address), charset="utf-8")),
+            ("Subject", rendered.subject),
+            ("Date", formatdate(localtime=False)),
+            ("Message-ID", message_id(notification.event_id, recipient.address)),
+            # RFC 3834: no vacation auto-replies to notifications.
+            ("Auto-Submitted", "auto-generated"),
+            ("X-Pakta-Event-Id", notification.event_id),
+            ("X-Pakta-Agreement-Id", notification.agreement_id),
+            ("Content-Language", recipient.language),
+        )
+    )
+    return "".join(
+        (
+            f'Content-Type: multipart/alternative;\n boundary="{boundary}"\nMIME-Version: 1.0\n',
+            headers,
+            f"\n--{boundary}\n",
+            _PART_HEADERS.format(subtype="plain"),
+            _UTF8.body_encode(rendered.text),
+            f"\n--{boundary}\n",
+            _PART_HEADERS.format(subtype="html"),
+            _UTF8.body_encode(rendered.html),
+            f"\n--{boundary}--\n",
+        )
+    ).encode("ascii")
 
 
-def _header(value: str) -> str:
-    """A header's text, RFC 2047-encoded when it is not ASCII. A `Header`, not its encoded
-    text: the generator folds it knowing the header's name (the stubs allow only str)."""
-    return value if value.isascii() else cast(str, Header(value, "utf-8"))
+def _header(name: str, value: str) -> str:
+    """One header line. Short ASCII values (most) as they are; others folded, and RFC
+    2047-encoded when not ASCII, by compat32 as its generator would."""
+    if value.isascii() and len(name) + 2 + len(value) <= _LINE_LIMIT and "\n" not in value and "\r" not in value:
+        return f"{name}: {value}\n"
+    folded: str = compat32.fold(name, value if value.isascii() else cast(str, Header(value, "utf-8", header_name=name)))
+    return folded
 
 
-def _text(content: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(content, _UTF8)
-    return part
-
-
-async def send(message: Message, settings: Settings) -> None:
-    """Send one message over a connection of its own."""
+async def send(message: bytes, settings: Settings, *, to: str) -> None:
+    """Send one message (`build_message`'s) to the one address `to` over a connection of its own."""
     with _mail_errors():
         await aiosmtplib.send(
             message,
+            sender=parseaddr(settings.mail_from)[1] or settings.mail_from,
+            recipients=[to],
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -105,15 +124,6 @@ async def send(message: Message, settings: Settings) -> None:
             start_tls=settings.smtp_starttls,
             timeout=SMTP_TIMEOUT_SECONDS,
         )
-
-
-def flatten(message: Message) -> bytes:
-    """The message as the bytes sent after DATA: what aiosmtplib's `send_message` makes of
-    a `Message` (compat32, 8bit), without its copy of the message (to drop Bcc headers we
-    never write)."""
-    out = io.BytesIO()
-    BytesGenerator(out, policy=compat32).flatten(message)
-    return out.getvalue()
 
 
 class MailConnections:
@@ -136,9 +146,8 @@ class MailConnections:
         self._idle: list[aiosmtplib.SMTP] = []
         self.opened = 0  # connections opened so far
 
-    async def send(self, message: Message, *, to: str) -> None:
-        """Send `message` to the one address `to` (its To header's address)."""
-        content = flatten(message)
+    async def send(self, content: bytes, *, to: str) -> None:
+        """Send `content` (`build_message`'s bytes) to the one address `to` (its To header's)."""
         async with self._slots:
             with _mail_errors():
                 smtp = self._idle.pop() if self._idle else None
