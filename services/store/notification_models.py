@@ -101,7 +101,8 @@ class Delivery(Base):
     """The exactly-once log and the outbox: one row per (event, recipient, channel). A
     delivery claims its row ('sending', with a lease) before sending and marks it 'sent'
     after; a retry or a replay that finds 'sent' does nothing. Rows the recording writes
-    ('pending', with `payload` and `due_at`) are the outbox the worker's dispatcher sends."""
+    ('pending', with `payload` and `due_at`) are the outbox the worker's dispatcher sends;
+    its claim leases them (`claimed_until`) and leaves them 'pending' (a HOT update)."""
 
     __tablename__ = "deliveries"
 
@@ -129,6 +130,8 @@ class Delivery(Base):
             "due_at",
             postgresql_where=text("payload IS NOT NULL AND status IN ('pending', 'sending')"),
         ),
+        # Room on each page for the claims' HOT updates (migration 2026_12_01_0017).
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
 

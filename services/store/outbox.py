@@ -5,11 +5,12 @@ An outbox row is a row of the `deliveries` log (one per event, recipient and cha
 recording retried or repeated writes nothing twice) with `payload` (what to send) and
 `due_at` (when it may go). Its life:
 
-    pending ──claim──▶ sending (leased) ──▶ sent
+    pending ──claim──▶ pending, leased ──▶ sent
        ▲                    │
        └──── retry later ───┤──▶ failed (given up)
 
-A claim takes due rows with `FOR UPDATE SKIP LOCKED` and leases them, so two dispatchers
+A claim takes due rows with `FOR UPDATE SKIP LOCKED` and leases them (`claimed_until`; the
+status stays 'pending', so the claim's update is HOT: see `_CLAIM`), so two dispatchers
 never send the same row; a dispatcher that dies mid-send leaves a lease that runs out, and
 the row is claimed again. Leases use the database clock (dispatchers on skewed clocks agree);
 `due_at` is reckoned in the dispatcher's clock, which office hours and backoffs are about.
@@ -139,9 +140,12 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ),
 claimed AS (
+    -- The status stays as it is ('pending'): the lease alone says the row is being sent.
+    -- `status` is in the due index's predicate, so changing it made every claim a non-HOT
+    -- update (a new entry in both of the table's indexes); this update changes no indexed
+    -- column and stays on the row's page when it has room (the table's fillfactor, 0017).
     UPDATE deliveries AS d
-    SET status = 'sending',
-        attempts = d.attempts + 1,
+    SET attempts = d.attempts + 1,
         claimed_until = now() + CASE d.channel WHEN 'email' THEN $3::interval ELSE $4::interval END,
         updated_at = now()
     FROM due

@@ -20,10 +20,10 @@ then marks them:
 
 The claim also starts the attempts of the webhooks it claims (recorded before any request
 leaves). What a send writes after it goes by group commit (`services.worker.batching`): the
-outcomes of the sends finishing together (attempt ended, endpoint's health, delivery sent)
-in one statement — a prepared statement run on its own, like the claim
-(`services.store.outbox`). Mail goes
-over SMTP connections kept open between messages (`email.MailConnections`), webhooks over
+outcomes of the sends finishing together (attempt ended, endpoint's health, delivery sent;
+the write lingers up to `OUTCOME_LINGER_SECONDS` for sends still in flight) in one
+statement — a prepared statement run on its own, like the claim (`services.store.outbox`).
+Mail goes over SMTP connections kept open between messages (`email.MailConnections`), webhooks over
 one keep-alive HTTP client. Both are most of what the worker spent per transition
 (docs/performance.md, "The profile's findings").
 """
@@ -65,6 +65,12 @@ CONCURRENCY = 16  # sends in flight per worker process
 # How often the outbox's depth is counted for the metrics: about a scrape's interval (a count
 # every poll was ≈ 3 % of the dispatcher's CPU under load).
 MEASURE_SECONDS = 15.0
+# How long the outcomes' group write waits for sends still in flight before it starts: the
+# sends of one claim finish a few milliseconds apart, and one write (one synchronous commit)
+# for all of them replaces one for the first and one for the rest. Recording a delivery
+# later by this much widens only the window in which a crash resends it — with the same
+# Message-ID or webhook-id, as any crash between acceptance and record does; no send waits.
+OUTCOME_LINGER_SECONDS = 0.02
 STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
 
 
@@ -79,11 +85,13 @@ class Failure(Exception):
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a finished send leaves in the database: the delivery sent (or not), and for a
-    webhook its attempt's end and whether the endpoint answered."""
+    webhook its attempt's end and whether the endpoint answered (`failure`: how it did not,
+    handled once the outcome is recorded)."""
 
     row: outbox.OutboxRow
     sent: bool
     attempt: store.AttemptEnd | None = None
+    failure: Failure | None = None
 
 
 class OutboxDispatcher:
@@ -112,7 +120,7 @@ class OutboxDispatcher:
         }
         self._measured = 0.0
         self.mail = email.MailConnections(settings)
-        self._record_outcomes = GroupWrite(self._write_outcomes)
+        self._record_outcomes = GroupWrite(self._write_outcomes, linger=OUTCOME_LINGER_SECONDS)
 
     def wake(self) -> None:
         """Deliveries were committed: look now rather than at the next poll."""
@@ -206,16 +214,23 @@ class OutboxDispatcher:
         a failure to record is left to the lease (the row is claimed again later)."""
         try:
             outcome: Outcome | None
-            try:
-                if row.channel == "email":
-                    outcome = await self._send_email(row)
-                else:
-                    outcome = await self._send_webhook(row)
-            except Failure as failure:
-                await self._failed(row, failure)
-                return
+            failure: Failure | None = None
+            # While it sends, the outcomes' group write lingers for it (`OUTCOME_LINGER_SECONDS`).
+            with self._record_outcomes.expecting():
+                try:
+                    if row.channel == "email":
+                        outcome = await self._send_email(row)
+                    else:
+                        outcome = await self._send_webhook(row)
+                except Failure as failed:
+                    outcome, failure = None, failed
             if outcome is not None:
-                await self._mark_sent(outcome)
+                await self._record_outcomes(outcome)
+                failure = outcome.failure
+            if failure is not None:
+                await self._failed(row, failure)
+            elif outcome is not None:
+                _count(row, "sent")
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -270,12 +285,9 @@ class OutboxDispatcher:
         }
         if sent.error is None:
             return Outcome(row, sent=True, attempt=ended)
-        await self._record_outcomes(Outcome(row, sent=False, attempt=ended))
-        raise Failure(webhook.describe(sent.error, sent.status), permanent=sent.permanent, retry_after=sent.retry_after)
-
-    async def _mark_sent(self, outcome: Outcome) -> None:
-        await self._record_outcomes(outcome)
-        _count(outcome.row, "sent")
+        reason = webhook.describe(sent.error, sent.status)
+        failure = Failure(reason, permanent=sent.permanent, retry_after=sent.retry_after)
+        return Outcome(row, sent=False, attempt=ended, failure=failure)
 
     # ------------------------------------------------------------ group commits
 

@@ -113,3 +113,24 @@ async def test_a_claim_commits_without_waiting_for_the_disk_and_only_the_claim(s
         assert len(await scratch.fetch(_CLAIM, NOW, 1, timedelta(minutes=5), timedelta(minutes=1))) == 1
         assert await scratch.fetchval("SHOW synchronous_commit") == "off"
     assert await scratch.fetchval("SHOW synchronous_commit") == "on"
+
+
+async def test_a_claim_leases_a_recordings_deliveries_in_place_without_a_new_index_entry(scratch: Any) -> None:
+    # The real table's storage settings (its fillfactor: room on each page), which `LIKE`
+    # does not copy; then a recording's worth of deliveries, written together.
+    options = await scratch.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'public.deliveries'::regclass")
+    assert options, "deliveries keeps room on its pages for the claims' updates"
+    await scratch.execute(f"ALTER TABLE deliveries SET ({', '.join(options)})")
+    await scratch.execute(
+        "INSERT INTO deliveries (event_id, recipient, channel, agreement_id, status, payload, due_at) "
+        "SELECT 'event-new', 'endpoint-' || g, 'webhook', 'agreement-new', 'pending', "
+        "jsonb_build_object('body', repeat('x', 600)), $1 FROM generate_series(1, 7) AS g",
+        NOW,
+    )
+    async with scratch.transaction():
+        claimed = await scratch.fetch(_CLAIM, NOW, 7, timedelta(minutes=5), timedelta(minutes=1))
+        updated = await scratch.fetchval("SELECT pg_stat_get_xact_tuples_updated('deliveries'::regclass)")
+        in_place = await scratch.fetchval("SELECT pg_stat_get_xact_tuples_hot_updated('deliveries'::regclass)")
+    assert len(claimed) == 7 and updated == in_place == 7
+    leased = await scratch.fetch("SELECT status, claimed_until FROM deliveries WHERE event_id = 'event-new'")
+    assert all(row["status"] == "pending" and row["claimed_until"] is not None for row in leased)

@@ -255,6 +255,35 @@ async def test_a_failed_write_fails_each_of_its_callers_and_the_next_write_goes_
     assert await group(7) == 7
 
 
+async def test_a_lingering_write_waits_for_the_callers_on_their_way_and_takes_them_together():
+    batches: list[list[int]] = []
+
+    async def write(items: list[int]) -> list[int]:
+        batches.append(items)
+        return items
+
+    group = GroupWrite(write, linger=60.0)  # longer than the test: only the callers end the wait
+    on_their_way = [group.expecting() for _ in range(3)]
+    for send in on_their_way:
+        send.__enter__()
+    calls = []
+    for n, send in enumerate(on_their_way):
+        send.__exit__(None, None, None)
+        if n < 2:  # the third send ends without an outcome to write (a mail refused)
+            calls.append(asyncio.create_task(group(n)))
+        await asyncio.sleep(0)
+    assert await asyncio.wait_for(asyncio.gather(*calls), timeout=30) == [0, 1]
+    assert batches == [[0, 1]]
+
+
+async def test_a_lingering_write_with_nobody_on_the_way_is_written_at_once():
+    async def write(items: list[int]) -> list[int]:
+        return items
+
+    group = GroupWrite(write, linger=60.0)
+    assert await asyncio.wait_for(group(3), timeout=30) == 3
+
+
 async def test_webhooks_to_many_endpoints_are_each_sent_once_and_recorded_once(
     settings, sessionmaker, receiver: WebhookReceiver, orgs
 ):

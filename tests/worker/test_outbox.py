@@ -485,7 +485,9 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
             process.kill()
             await process.wait()
     assert receiver.raw_counts("/hold") == {entered_id: 1}  # in flight when the worker died
-    assert await status_of(sessionmaker, entered_id, held.id, "webhook") == "sending"
+    held_row = await delivery(sessionmaker, entered_id, held.id, "webhook")
+    assert held_row is not None and held_row["status"] == "pending"  # leased: waiting for the lease to run out
+    assert held_row["claimed_until"] is not None and held_row["attempts"] == 1
 
     async with OutboxDispatcher(config, sessionmaker).running():  # after the lease: sent again
         await until(lambda: _status_is(sessionmaker, entered_id, held.id, "webhook", "sent"), timeout=60)
