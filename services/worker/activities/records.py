@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import asyncpg
@@ -20,6 +21,9 @@ from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, Record
 from workflows.messages import Event
 
 log = structlog.get_logger("pakta.records")
+# The standard library's logger structlog writes through (`services.logging`): asked
+# whether a level is on before a line is built.
+stdlib_log = logging.getLogger("pakta.records")
 
 EVENTS_RECORDED = Counter("pakta_events_recorded", "Audit events appended, by event type", ["type"])
 RECORDINGS_REFUSED = Counter(
@@ -94,16 +98,21 @@ class RecordActivities:
             self.on_outbox()
         for event in _fresh(input, result):
             EVENTS_RECORDED.labels(type=event.type).inc()
-        log.info(
-            "events_recorded",
-            agreement_id=input.state.id,
-            seq_from=input.events[0].seq if input.events else None,
-            seq_to=input.events[-1].seq if input.events else None,
-            inserted=result.inserted,
-            head=result.head,
-            inbox=planned.inbox if planned else None,
-            outbox=planned.outbox if planned else None,
-        )
+        if stdlib_log.isEnabledFor(logging.DEBUG):
+            # DEBUG, and built only when it is wanted: one line per recording cost ≈ 3 % of the
+            # worker's CPU and sat on every action's path, before the Update could answer. The
+            # counter above counts the events; a refusal is logged at ERROR; the API's access
+            # log has every action (docs/performance.md).
+            log.debug(
+                "events_recorded",
+                agreement_id=input.state.id,
+                seq_from=input.events[0].seq if input.events else None,
+                seq_to=input.events[-1].seq if input.events else None,
+                inserted=result.inserted,
+                head=result.head,
+                inbox=planned.inbox if planned else None,
+                outbox=planned.outbox if planned else None,
+            )
         return result
 
     @staticmethod
