@@ -121,7 +121,7 @@ def _api(args: argparse.Namespace) -> int:
     # go to files in one directory, so /metrics, answered by any of them, adds all up.
     served: FastAPI | str = app
     if settings.api_processes > 1:
-        served = "services.api.server:app_of_this_process"
+        served = "services.api.app:app_of_this_process"
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pakta-api-metrics-")
     uvicorn.run(
         served,

@@ -24,13 +24,9 @@ import asyncio
 import json
 from typing import Any, cast
 
-from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from services.api.app import create_app
 from services.api.limits import MAX_HEADER_BYTES
-from services.logging import configure_logging
-from services.settings import get_settings
 
 UNREADABLE = "The request could not be read: its headers are malformed or larger than 16 KiB."
 _UNREADABLE_BODY = json.dumps({"error": {"code": "invalid_request", "message": UNREADABLE}}).encode()
@@ -98,15 +94,6 @@ class OneWriteResponses:
 
     def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, …: the connection's
         return getattr(self._transport, name)
-
-
-def app_of_this_process() -> FastAPI:
-    """The app one of `pakta api`'s processes serves when there are several
-    (`PAKTA_API_PROCESSES`): each is started afresh, so it configures its own logging and
-    builds its own app, pools and token cache from the same settings."""
-    settings = get_settings()
-    configure_logging(settings)
-    return create_app(settings)
 
 
 def server_options() -> dict[str, Any]:
