@@ -3,6 +3,7 @@
     make bench                                        # the whole run (defaults: 40 agreements, 8 clients)
     make bench ARGS="--agreements 20 --list-n 0"      # smaller, without the reads at scale
     make bench ARGS="--workers 2 --apis 2"            # N API and M worker processes
+    make bench ARGS="--api-processes 2"               # one `pakta api` on one port, two processes
     make bench ARGS="--dispatchers 0"                 # the workers dispatch (one `pakta worker`)
     make bench ARGS="--dev-ready"                     # also: how long `pakta dev` takes to be ready
     make bench ARGS="decider"                         # the pure decider only (seconds, no servers)
@@ -68,7 +69,13 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         f"starting the stack in {data_dir} ({args.apis} API, {args.workers} worker, "
         f"{args.dispatchers} dispatcher processes)"
     )
-    stack = await start_stack(data_dir, apis=args.apis, workers=args.workers, dispatchers=args.dispatchers)
+    stack = await start_stack(
+        data_dir,
+        apis=args.apis,
+        api_processes=args.api_processes,
+        workers=args.workers,
+        dispatchers=args.dispatchers,
+    )
     try:
         client = await Client.connect(stack.settings.temporal_address, namespace=stack.settings.temporal_namespace)
         regions = pairs(max(1, min(args.agreements, 8)))
@@ -229,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
         "--dispatchers", type=int, default=1, help="`pakta dispatcher` processes; 0: the workers dispatch (1)"
     )
     parser.add_argument("--apis", type=int, default=1, help="`pakta api` processes; clients spread over them (1)")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="processes each `pakta api` serves its port with (1)"
+    )
     parser.add_argument("--list-n", type=int, default=100_000, help="agreements loaded for the reads; 0 skips them")
     parser.add_argument("--reads", type=int, default=1000, help="requests per read measure (1000)")
     parser.add_argument(

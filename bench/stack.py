@@ -75,7 +75,9 @@ class BenchStack:
         return found
 
 
-async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1, dispatchers: int = 1) -> BenchStack:
+async def start_stack(
+    data_dir: Path, *, apis: int = 1, api_processes: int = 1, workers: int = 1, dispatchers: int = 1
+) -> BenchStack:
     """Start everything (children are spawned from the calling thread, which must be the
     main one: see services/embedded/process.py) and wait until it answers."""
     postgres = EmbeddedPostgres(data_dir, free_port(), secured=True)
@@ -91,7 +93,8 @@ async def start_stack(data_dir: Path, *, apis: int = 1, workers: int = 1, dispat
         await migrate_dev_database(stack.settings, postgres)
         await temporal.wait_ready()
         for i, port in enumerate(ports):
-            stack.apis.append(_service(stack, f"api-{i + 1}", ["services.cli", "api"], port=port))
+            served_by = {"PAKTA_API_PROCESSES": str(api_processes)}  # its CPU: the process and its children
+            stack.apis.append(_service(stack, f"api-{i + 1}", ["services.cli", "api"], port=port, extra=served_by))
         dispatch = {"PAKTA_WORKER_DISPATCH": "false"} if dispatchers > 0 else {}
         for i in range(workers):
             stack.workers.append(_service(stack, f"worker-{i + 1}", ["services.cli", "worker"], extra=dispatch))

@@ -10,7 +10,9 @@ Production commands read their configuration from PAKTA_* environment variables.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,8 @@ from services.auth import DEFAULT_TTL_SECONDS, ROLES
 from workflows.messages import GATES
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from services.settings import Settings
 
 
@@ -112,8 +116,17 @@ def _api(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # a refusal to start, e.g. the dev secret in production
         print(f"pakta api: {exc}", file=sys.stderr)
         return 2
+    # Several processes on the one socket: uvicorn starts each with an app of its own, built
+    # from the same settings (`app_of_this_process`); this one supervises them. Their metrics
+    # go to files in one directory, so /metrics, answered by any of them, adds all up.
+    served: FastAPI | str = app
+    if settings.api_processes > 1:
+        served = "services.api.app:app_of_this_process"
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pakta-api-metrics-")
     uvicorn.run(
-        app,
+        served,
+        factory=settings.api_processes > 1,
+        workers=settings.api_processes,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

@@ -8,25 +8,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import commands
 from services.auth import Principal
 from services.errors import NotFound, Unprocessable
 from services.store import queries
+from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
 
 
-async def load_visible(session: AsyncSession, agreement_id: str, principal: Principal) -> m.AgreementState:
+async def load_visible(session: Unit, agreement_id: str, principal: Principal) -> m.AgreementState:
     """The agreement's recorded state, or 404 when it is unknown or not the caller's to see
     (an outsider cannot tell the two apart)."""
     return (await load_visible_record(session, agreement_id, principal)).state
 
 
-async def load_visible_record(
-    session: AsyncSession, agreement_id: str, principal: Principal
-) -> queries.AgreementRecord:
+async def load_visible_record(session: Unit, agreement_id: str, principal: Principal) -> queries.AgreementRecord:
     """`load_visible`, with the row's projection beside the state (its audit-trail head)."""
     record = await queries.get_agreement(session, agreement_id=agreement_id)
     if record is None or not lifecycle.can_see(record.state, commands.actor_of(principal)):
@@ -71,7 +69,7 @@ class AgreementFilters:
 
 
 async def list_visible(
-    session: AsyncSession, principal: Principal, filters: AgreementFilters, *, limit: int, cursor: str | None
+    session: Unit, principal: Principal, filters: AgreementFilters, *, limit: int, cursor: str | None
 ) -> AgreementPage:
     """One page of the agreements the caller may see that match `filters`; 422 for a cursor
     that is not one this listing gave."""

@@ -34,6 +34,7 @@ from services.api.routes import (
 )
 from services.api.web import install as install_web
 from services.auth import VerifiedTokens
+from services.logging import configure_logging
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
 from services.store.db import create_sessionmaker
@@ -123,6 +124,15 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         app.include_router(module.router)
     install_web(app)  # the web pages (/ui/, /public/) and their static files
     return app
+
+
+def app_of_this_process() -> FastAPI:
+    """The app one of `pakta api`'s processes serves when there are several
+    (`PAKTA_API_PROCESSES`): each is started afresh, so it configures its own logging and
+    builds its own app, pools and token cache from the same settings."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def _version() -> str:

@@ -10,8 +10,9 @@ prepared statement, so PgBouncer in transaction mode takes it too), and none at 
 connection asyncpg already knows is closed: the pool drops every connection it holds and
 opens a fresh one, as it does when a ping fails.
 
-A read that writes nothing may go without the check (`read_again_if_lost`): it is run
-again, once, on a checked connection if the one it took turns out lost.
+A read that writes nothing may go without the check (`read_again_if_lost`, and without a
+session `read_from_the_pool`): it is run again, once, on a checked connection if the one it
+took turns out lost.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from fastapi import Request
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_
 
 from services.settings import Settings
-from services.store.db import create_engine
+from services.store.db import create_engine, pooled_driver
 
 T = TypeVar("T")
 
@@ -68,6 +70,31 @@ async def read_again_if_lost(session: AsyncSession, read: Callable[[], Awaitable
         _UNCHECKED.reset(unchecked)
     await session.invalidate()  # the lost connection leaves the pool; the next is checked
     return await read()
+
+
+async def read_from_the_pool(request: Request, read: Callable[[Any], Awaitable[T]]) -> T:
+    """`read` given a connection of the API's pool as its asyncpg connection, each statement
+    its own, without a SQLAlchemy session (taking one, its connection and closing it were
+    ≈ 10–15 % of a GET's CPU in the API) — taken, as in `read_again_if_lost`, without the
+    `SELECT 1` check, and run again, once, on a checked connection if that one turns out
+    lost. For reads that write nothing; the read model's reads (`services.store.queries`)
+    take the connection as they take a session."""
+    engine: AsyncEngine = request.app.state.engine
+    taken: list[Any] = []
+    unchecked = _UNCHECKED.set(True)
+    try:
+        async with pooled_driver(engine) as driver:
+            taken.append(driver)
+            return await read(driver)
+    except Exception:
+        # A connection lost is already out of the pool (`pooled_driver`); lost before it was
+        # taken (`pooled_driver` could not get one), the next checkout renews the pool.
+        if taken and not taken[0].is_closed():
+            raise
+    finally:
+        _UNCHECKED.reset(unchecked)
+    async with pooled_driver(engine) as driver:
+        return await read(driver)
 
 
 async def _lost(session: AsyncSession) -> bool:

@@ -3,12 +3,14 @@ the 500 for anything unexpected (logged here, with the request id, exactly once)
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import internal_error_response
@@ -20,6 +22,18 @@ LATENCY = Histogram("pakta_http_request_duration_seconds", "HTTP request latency
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Not worth a log line each: probes and scrapes arrive every few seconds.
 _QUIET = {"/healthz", "/readyz", "/metrics"}
+
+
+def exposed_metrics() -> CollectorRegistry:
+    """What /metrics shows: this process's metrics — or, when `pakta api` serves its port
+    with several processes (`PAKTA_API_PROCESSES`; it sets `PROMETHEUS_MULTIPROC_DIR` for
+    them), all of theirs added up, since a scrape reaches one of them at random."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+    return registry
 
 
 class RequestObservability:

@@ -5,8 +5,10 @@ connection before a read that can run again on a checked one if its connection w
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 
 from services.api.app import ROUTERS, create_app
-from services.api.database import read_again_if_lost
+from services.api.database import read_again_if_lost, read_from_the_pool
 from services.errors import NotFound
 from services.store import queries
 from services.store.db import driver_connection
@@ -199,3 +201,85 @@ async def test_a_read_that_fails_on_a_live_connection_is_not_run_again(stack: St
             with pytest.raises(NotFound):
                 await read_again_if_lost(session, read)
     assert runs == [1]
+
+
+async def test_a_read_from_the_pool_whose_connection_postgresql_dropped_runs_again_on_a_checked_one(stack: Stack):
+    app = create_app(stack.settings)
+    async with app_client(app):
+        request = SimpleNamespace(app=app)
+        taken: list[Any] = []
+
+        async def read(driver: Any) -> Any:
+            taken.append(driver)
+            if len(taken) == 1:  # PostgreSQL drops the connection the read took unchecked
+                async with stack.sessionmaker() as other:
+                    terminated = await other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()}
+                    )
+                    assert terminated.scalar_one()
+            return await queries.get_agreement(driver, agreement_id="no-such-agreement")
+
+        assert await read_from_the_pool(request, read) is None  # type: ignore[arg-type]
+        assert len(taken) == 2 and taken[0].is_closed() and not taken[1].is_closed()
+
+
+async def test_a_read_from_the_pool_that_fails_on_a_live_connection_is_not_run_again(stack: Stack):
+    app = create_app(stack.settings)
+    async with app_client(app):
+        runs: list[int] = []
+
+        async def read(driver: Any) -> None:
+            runs.append(await driver.fetchval("SELECT 1"))
+            raise NotFound("Agreement not found.")
+
+        with pytest.raises(NotFound):
+            await read_from_the_pool(SimpleNamespace(app=app), read)  # type: ignore[arg-type]
+    assert runs == [1]
+
+
+async def test_reading_listing_and_the_action_plan_send_only_their_own_statements_to_postgresql(stack: Stack):
+    """No `SELECT 1` before them, no BEGIN or COMMIT around them: one statement a GET."""
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post(
+            "/agreements", json=_proposal("Air baku: satu pernyataan"), headers=stack.auth(staff)
+        )
+        assert created.status_code == 201, created.text
+        agreement_id = created.json()["id"]
+        sent: list[str] = []
+        logged: set[int] = set()
+
+        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if id(driver) not in logged:
+                logged.add(id(driver))
+                driver.add_query_logger(lambda query: sent.append(" ".join(query.query.split())))
+
+        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        for path in (
+            f"/agreements/{agreement_id}",
+            "/agreements?q=pernyataan",
+            f"/agreements/{agreement_id}/action-plan",
+        ):
+            sent.clear()
+            answer = await client.get(path, headers=stack.auth(staff))
+            assert answer.status_code == 200, answer.text
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+            assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)
+            assert len(sent) == 1 or path.startswith("/agreements?"), (path, sent)  # a list may read parties
+
+
+def _proposal(title: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "kind": "ksdd",
+        "objectives": "Pengelolaan air baku bersama.",
+        "sector": "water",
+        "parties": [
+            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
+        "start_date": "2027-03-01",
+        "duration_months": 24,
+    }

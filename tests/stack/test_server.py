@@ -4,10 +4,16 @@ headers too large, a malformed request line — still gets the one JSON error sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -148,3 +154,34 @@ async def test_a_head_request_on_a_kept_connection_gets_its_head_at_once(served:
     status, body = await read_response(reader)
     writer.close()
     assert head.startswith(b"HTTP/1.1 200") and (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+async def test_pakta_api_with_two_processes_serves_its_port_from_both_and_counts_every_request_in_its_metrics(
+    tmp_path: Path,
+):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAKTA_", "PROMETHEUS_"))}
+    env |= {"PAKTA_ENV": "dev", "PAKTA_API_PORT": str(port), "PAKTA_API_PROCESSES": "2", "PAKTA_METRICS_PORT": "0"}
+    with (tmp_path / "api.log").open("wb") as log:
+        api = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "api", stdout=log, stderr=log, env=env
+        )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(600):  # up to 60 s: each process imports the app afresh
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            serving = [p for p in psutil.Process(api.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+            assert len(serving) >= 2, [p.cmdline() for p in psutil.Process(api.pid).children()]
+            # Each on a connection of its own: the kernel hands each to one of the processes.
+            for _ in range(20):
+                async with httpx.AsyncClient() as once:
+                    assert (await once.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+            metrics = (await http.get("/metrics")).text
+        counted = re.findall(r'pakta_http_requests_total\{[^}]*route="/healthz"[^}]*status="200"\} ([0-9.]+)', metrics)
+        assert sum(float(c) for c in counted) >= 21, metrics[:2000]  # every process's, added up
+    finally:
+        api.terminate()
+        await asyncio.wait_for(api.wait(), 30)

@@ -181,18 +181,22 @@ def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapsh
         and (state.end_date is None or state.next_evaluation_on < state.end_date)
     ):
         upcoming = t.office_time(state.next_evaluation_on, zone(state))
-    return m.Snapshot.model_validate(
-        {
-            **state.model_dump(),
-            "step": step_view(state),
-            "next_evaluation_at": upcoming,
-            "allowed_actions": allowed_actions(state, actor, now),
-            # implementation (#13)
-            "plan_hash": state_plan_hash(state),
-            "health": health(state, now),
-            "period": open_period(state),
-        }
+    # The state's fields as they are — already validated, of the very types the snapshot
+    # declares — not dumped and validated again (≈ a third of a GET's snapshot).
+    return m.Snapshot.model_construct(
+        **{name: getattr(state, name) for name in _FROM_THE_STATE},
+        step=step_view(state),
+        next_evaluation_at=upcoming,
+        allowed_actions=allowed_actions(state, actor, now),
+        # implementation (#13)
+        plan_hash=state_plan_hash(state),
+        health=health(state, now),
+        period=open_period(state),
     )
+
+
+# What a snapshot shows of the state unchanged (tests/decider: each field of the same type).
+_FROM_THE_STATE = tuple(name for name in m.Snapshot.model_fields if name in m.AgreementState.model_fields)
 
 
 def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]:

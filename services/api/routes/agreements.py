@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
 from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
-from services.api.database import read_again_if_lost
+from services.api.database import read_from_the_pool
 from services.api.deps import PrincipalDep, ReadSessionDep, SessionDep, SettingsDep, TemporalDep
 from services.api.proposals import propose
 from services.errors import Unprocessable
@@ -173,7 +173,7 @@ async def _sheets(request: Request, max_bytes: int) -> dict[str, bytes]:
 
 @router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
 async def list_agreements(
-    session: ReadSessionDep,
+    request: Request,
     principal: PrincipalDep,
     stage: m.Stage | None = None,
     kind: m.Kind | None = None,
@@ -194,8 +194,8 @@ async def list_agreements(
         expiring_within_days=expiring_within_days,
         health=health,
     )
-    page = await read_again_if_lost(
-        session, lambda: list_visible(session, principal, filters, limit=limit, cursor=cursor)
+    page = await read_from_the_pool(
+        request, lambda driver: list_visible(driver, principal, filters, limit=limit, cursor=cursor)
     )
     # The page is validated once, as it is built; FastAPI would validate it again against
     # `response_model` (which stays, for the OpenAPI document) before serialising it.
@@ -203,10 +203,8 @@ async def list_agreements(
 
 
 @router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
-async def get_agreement(
-    agreement_id: str, response: Response, session: ReadSessionDep, principal: PrincipalDep
-) -> m.Snapshot:
-    state = await read_again_if_lost(session, lambda: load_visible(session, agreement_id, principal))
+async def get_agreement(agreement_id: str, request: Request, response: Response, principal: PrincipalDep) -> m.Snapshot:
+    state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
     response.headers["ETag"] = etag(state.version)
     return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
 
@@ -217,12 +215,12 @@ async def get_agreement(
     summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
 )
 async def get_action_plan(
-    agreement_id: str, response: Response, session: ReadSessionDep, principal: PrincipalDep
+    agreement_id: str, request: Request, response: Response, principal: PrincipalDep
 ) -> m.ActionPlanView:
     """The plan as it stands: activities with their progress against schedule, obligations
     with their status, meetings and action items, measurements, revisions, and the health
     the decider computes now. Whoever may read the agreement may read its plan."""
-    state = await load_visible(session, agreement_id, principal)
+    state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
     response.headers["ETag"] = etag(state.version)
     return lifecycle.action_plan(state, commands.now_utc())
 

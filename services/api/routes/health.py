@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from services.api.errors import error_response
+from services.api.observability import exposed_metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -77,4 +78,4 @@ async def metrics(request: Request) -> Response:
             )
     elif settings.is_production:
         return error_response(404, "not_found", "Not found.")
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(exposed_metrics()), media_type=CONTENT_TYPE_LATEST)
