@@ -199,3 +199,62 @@ async def test_a_read_that_fails_on_a_live_connection_is_not_run_again(stack: St
             with pytest.raises(NotFound):
                 await read_again_if_lost(session, read)
     assert runs == [1]
+
+
+def _proposal(title: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "kind": "ksdd",
+        "objectives": "Pengelolaan air baku bersama.",
+        "sector": "water",
+        "parties": [
+            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
+        ],
+        "start_date": "2027-03-01",
+        "duration_months": 24,
+    }
+
+
+async def test_an_action_reads_its_agreement_without_checking_the_connection_first(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        sent: list[str] = []
+        logged: set[int] = set()
+
+        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if id(driver) not in logged:
+                logged.add(id(driver))
+                driver.add_query_logger(lambda query: sent.append(query.query))
+
+        # Before the pool's own check, so that the check's `SELECT 1` is logged too.
+        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver, insert=True)
+        created = await client.post("/agreements", json=_proposal("Air baku: tanpa cek"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        assert "SELECT 1" in sent  # a creation's connection is checked as it leaves the pool
+        sent.clear()
+        acted = await client.post(
+            f"/agreements/{created.json()['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
+        )
+        assert acted.status_code == 200 and acted.json()["version"] == 2, acted.text
+    assert sent and "SELECT 1" not in sent, sent
+
+
+async def test_an_action_whose_pooled_connection_postgresql_dropped_is_still_carried_out(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=_proposal("Air baku: koneksi putus"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        async with app.state.engine.connect() as conn:  # the connection the creation used, back in the pool
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with stack.sessionmaker() as other:
+            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        acted = await client.post(
+            f"/agreements/{created.json()['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
+        )
+        assert acted.status_code == 200 and acted.json()["version"] == 2, acted.text
+        read = await client.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
+        assert read.json() == acted.json()
