@@ -68,6 +68,13 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
+def read_session(request: Request) -> AsyncSession:
+    """A session as ReadSessionDep's, for a hot route to open itself (`async with`): FastAPI
+    solves a dependency that yields through an exit stack of its own on every request."""
+    session: AsyncSession = request.app.state.read_sessionmaker()
+    return session
+
+
 def temporal_of(request: Request) -> Client:
     """The app's Temporal client, or 503 while it is not connected. For the hot routes, as
     `settings_of`."""

@@ -20,6 +20,7 @@ from services.api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
+    read_session,
     settings_of,
     temporal_of,
 )
@@ -250,30 +251,31 @@ async def act(
     command: Annotated[m.Command, Body()],
     request: Request,
     response: Response,
-    session: ReadSessionDep,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> m.Snapshot | JSONResponse:
     # The session runs statement by statement (the Idempotency-Key records go through it)
-    # and has run nothing yet (the row is read without checking the connection first).
-    edge = Edge(
-        session=session,
-        sessionmaker=request.app.state.sessionmaker,
-        temporal=temporal_of(request),
-        settings=settings_of(request),
-        statementwise=True,
-        untouched=True,
-    )
-    result = await perform(
-        edge,
-        principal=principal,
-        agreement_id=agreement_id,
-        command=command,
-        path=request.url.path,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
-    )
+    # and has run nothing yet (the row is read without checking the connection first); it is
+    # closed before the answer goes, as ReadSessionDep's would be.
+    async with read_session(request) as session:
+        edge = Edge(
+            session=session,
+            sessionmaker=request.app.state.sessionmaker,
+            temporal=temporal_of(request),
+            settings=settings_of(request),
+            statementwise=True,
+            untouched=True,
+        )
+        result = await perform(
+            edge,
+            principal=principal,
+            agreement_id=agreement_id,
+            command=command,
+            path=request.url.path,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
+        )
     if isinstance(result, JSONResponse):  # the first response to this Idempotency-Key, replayed
         return result
     response.headers["ETag"] = etag(result.version)
