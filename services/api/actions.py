@@ -10,6 +10,7 @@ snapshot (with its ETag), or the replayed first response of a retried key."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from temporalio.client import Client
 
 from services.api import commands, idempotency
 from services.api.agreements_read import load_visible_record
+from services.api.database import read_again_if_lost
 from services.api.document_access import check_attachable
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
@@ -53,13 +55,17 @@ class Edge:
     so the idempotency records go through it, durable as each is written, on the
     connection the request already holds; a session that commits at the edge (the web
     forms') would roll a stored refusal back with its error, and leaves them to the
-    sessionmaker."""
+    sessionmaker. `untouched`: the session has run nothing yet, so the agreement's row —
+    the action's first statement, which writes nothing — is read on a connection taken
+    without the `SELECT 1` check, and read again on a checked one if that connection
+    turns out lost (`services.api.database.read_again_if_lost`): a round trip less."""
 
     session: AsyncSession
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client
     settings: Settings
     statementwise: bool = False
+    untouched: bool = False
 
     @property
     def records(self) -> idempotency.Records:
@@ -82,7 +88,7 @@ async def perform(
     for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
     422, 409, ...). `path` is the path the request was sent to: with the command and
     If-Match it is the request's fingerprint for the key."""
-    row = await load_visible_record(edge.session, agreement_id, principal)
+    row = await _visible_row(edge, agreement_id, principal)
     expected = expected_version(if_match)
     if idempotency_key is None:
         return await _send(edge, row, command, principal, expected, idempotency_key)
@@ -117,6 +123,13 @@ async def perform(
     if twin is not None:
         return twin
     return snapshot
+
+
+async def _visible_row(edge: Edge, agreement_id: str, principal: Principal) -> queries.AgreementRecord:
+    def read() -> Awaitable[queries.AgreementRecord]:
+        return load_visible_record(edge.session, agreement_id, principal)
+
+    return await (read_again_if_lost(edge.session, read) if edge.untouched else read())
 
 
 def refusal_of(replayed: JSONResponse) -> PaktaError | None:

@@ -25,9 +25,15 @@ from services.errors import ServiceUnavailable, Unauthorized
 from services.settings import Settings
 
 
-async def get_settings_dep(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The app's settings. For the hot routes (an action, a creation), which call it
+    rather than take SettingsDep: FastAPI solves each dependency on every request."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return settings_of(request)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -62,11 +68,24 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
-async def get_temporal(request: Request) -> Client:
+def read_session(request: Request) -> AsyncSession:
+    """A session as ReadSessionDep's, for a hot route to open itself (`async with`): FastAPI
+    solves a dependency that yields through an exit stack of its own on every request."""
+    session: AsyncSession = request.app.state.read_sessionmaker()
+    return session
+
+
+def temporal_of(request: Request) -> Client:
+    """The app's Temporal client, or 503 while it is not connected. For the hot routes, as
+    `settings_of`."""
     client: Client | None = getattr(request.app.state, "temporal", None)
     if client is None:
         raise ServiceUnavailable("Temporal is not connected yet.", code="temporal_unavailable")
     return client
+
+
+async def get_temporal(request: Request) -> Client:
+    return temporal_of(request)
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]

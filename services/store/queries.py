@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 import structlog
 from sqlalchemy import Column, RowMapping, func, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store import idempotency, outbox
@@ -862,23 +862,20 @@ def stored_body(row: EventRecord) -> dict[str, Any]:
 # ---------------------------------------------------------------- documents
 
 
-async def put_document(
-    session: AsyncSession, *, content: bytes, media_type: str, uploaded_by: str, org: str
-) -> DocumentRecord:
+async def put_document(session: Unit, *, content: bytes, media_type: str, uploaded_by: str, org: str) -> DocumentRecord:
     """Store `content` as `org`'s document under its SHA-256. The same organisation
     uploading the same bytes again changes nothing and gets its first upload's record;
-    another organisation's upload of them is its own document."""
+    another organisation's upload of them is its own document. In the session's
+    transaction (begun if it is not yet: the caller's commit makes it durable), as fixed
+    SQL on its connection; the bytes are not read back — under the same hash they are the
+    ones given."""
     sha256 = hashlib.sha256(content).hexdigest()
-    await session.execute(
-        insert(DOCUMENTS)
-        .values(
-            sha256=sha256, media_type=media_type, size=len(content), content=content, uploaded_by=uploaded_by, org=org
-        )
-        .on_conflict_do_nothing(index_elements=[DOCUMENTS.c.org, DOCUMENTS.c.sha256])
-    )
-    record = await get_document(session, org=org, sha256=sha256)
-    assert record is not None
-    return record
+    driver = await driver_connection(session, in_transaction=True)
+    row = await driver.fetchrow(_PUT_DOCUMENT, org, sha256, media_type, len(content), content, uploaded_by)
+    if row is None:  # already there; a statement of its own, so a concurrent first upload is seen
+        row = await driver.fetchrow(_DOCUMENT_HEAD, org, sha256)
+    assert row is not None
+    return DocumentRecord(sha256, row[0], row[1], content, row[2], org, row[3])
 
 
 async def get_document(session: AsyncSession, *, org: str, sha256: str) -> DocumentRecord | None:
@@ -886,15 +883,24 @@ async def get_document(session: AsyncSession, *, org: str, sha256: str) -> Docum
     return DocumentRecord(**row._asdict()) if row else None
 
 
-async def documents_uploaded(session: AsyncSession, *, org: str, hashes: Iterable[str]) -> set[str]:
+async def documents_uploaded(session: Unit, *, org: str, hashes: Iterable[str]) -> set[str]:
     """Which of `hashes` are documents `org` uploaded (the only ones it may attach)."""
     wanted = list(set(hashes))
     if not wanted:
         return set()
-    rows = await session.scalars(
-        select(DOCUMENTS.c.sha256).where(DOCUMENTS.c.org == org, DOCUMENTS.c.sha256.in_(wanted))
-    )
-    return set(rows)
+    driver = await driver_connection(session)
+    return {row[0] for row in await driver.fetch(_DOCUMENTS_UPLOADED, org, wanted)}
+
+
+# An action's document check and an upload, as fixed SQL (as the read model's reads, below).
+_DOCUMENT_HEAD_FIELDS = "media_type, size, uploaded_by, created_at"
+_PUT_DOCUMENT = (
+    "INSERT INTO documents (org, sha256, media_type, size, content, uploaded_by)"
+    " VALUES ($1::text, $2::bpchar, $3::text, $4::bigint, $5::bytea, $6::text)"
+    f" ON CONFLICT (org, sha256) DO NOTHING RETURNING {_DOCUMENT_HEAD_FIELDS}"
+)
+_DOCUMENT_HEAD = f"SELECT {_DOCUMENT_HEAD_FIELDS} FROM documents WHERE org = $1::text AND sha256 = $2::bpchar"
+_DOCUMENTS_UPLOADED = "SELECT sha256 FROM documents WHERE org = $1::text AND sha256 = ANY($2::bpchar[])"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,16 @@ from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
 from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
 from services.api.database import read_from_the_pool
-from services.api.deps import PrincipalDep, ReadSessionDep, SessionDep, SettingsDep, TemporalDep
+from services.api.deps import (
+    PrincipalDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    read_session,
+    settings_of,
+    temporal_of,
+)
 from services.api.proposals import propose
 from services.errors import Unprocessable
 from services.store import organisations, queries
@@ -37,12 +46,16 @@ async def create_agreement(
     # (and the new row only when this call did not start the workflow: a replayed key).
     session: ReadSessionDep,
     principal: PrincipalDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> m.Snapshot:
     snapshot, created = await propose(
-        session, temporal, settings, proposal=proposal, principal=principal, idempotency_key=idempotency_key
+        session,
+        temporal_of(request),
+        settings_of(request),
+        proposal=proposal,
+        principal=principal,
+        idempotency_key=idempotency_key,
     )
     response.status_code = 201 if created else 200
     response.headers["ETag"] = etag(snapshot.version)
@@ -236,30 +249,31 @@ async def act(
     command: Annotated[m.Command, Body()],
     request: Request,
     response: Response,
-    session: ReadSessionDep,
     principal: PrincipalDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> m.Snapshot | JSONResponse:
-    # The session runs statement by statement: the Idempotency-Key records go through it.
-    edge = Edge(
-        session=session,
-        sessionmaker=request.app.state.sessionmaker,
-        temporal=temporal,
-        settings=settings,
-        statementwise=True,
-    )
-    result = await perform(
-        edge,
-        principal=principal,
-        agreement_id=agreement_id,
-        command=command,
-        path=request.url.path,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
-    )
+    # The session runs statement by statement (the Idempotency-Key records go through it)
+    # and has run nothing yet (the row is read without checking the connection first); it is
+    # closed before the answer goes, as ReadSessionDep's would be.
+    async with read_session(request) as session:
+        edge = Edge(
+            session=session,
+            sessionmaker=request.app.state.sessionmaker,
+            temporal=temporal_of(request),
+            settings=settings_of(request),
+            statementwise=True,
+            untouched=True,
+        )
+        result = await perform(
+            edge,
+            principal=principal,
+            agreement_id=agreement_id,
+            command=command,
+            path=request.url.path,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
+        )
     if isinstance(result, JSONResponse):  # the first response to this Idempotency-Key, replayed
         return result
     response.headers["ETag"] = etag(result.version)
