@@ -55,18 +55,7 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
     stack: Stack,
 ):
     staff = stack.user("kota-cirebon", "staff")
-    proposal = {
-        "title": "Air baku: tanpa transaksi",
-        "kind": "ksdd",
-        "objectives": "Pengelolaan air baku bersama.",
-        "sector": "water",
-        "parties": [
-            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
-            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
-        ],
-        "start_date": "2027-03-01",
-        "duration_months": 24,
-    }
+    proposal = _proposal("Air baku: tanpa transaksi")
     app = create_app(stack.settings)
     async with app_client(app) as client:
         autocommit: list[bool] = []
@@ -121,18 +110,7 @@ async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets
 
 async def test_an_action_with_an_idempotency_key_keeps_its_records_on_the_connection_the_request_holds(stack: Stack):
     staff = stack.user("kota-cirebon", "staff")
-    proposal = {
-        "title": "Air baku: kunci di koneksi yang sama",
-        "kind": "ksdd",
-        "objectives": "Pengelolaan air baku bersama.",
-        "sector": "water",
-        "parties": [
-            {"org": "kota-cirebon", "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
-            {"org": "kab-kuningan", "role": "counterparty", "sector": "government", "signatory": "Bupati"},
-        ],
-        "start_date": "2027-03-01",
-        "duration_months": 24,
-    }
+    proposal = _proposal("Air baku: kunci di koneksi yang sama")
     app = create_app(stack.settings)
     async with app_client(app) as client:
         created = await client.post("/agreements", json=proposal, headers=stack.auth(staff))
