@@ -34,6 +34,7 @@ from services.api.routes import (
 )
 from services.api.web import install as install_web
 from services.auth import VerifiedTokens
+from services.heap import keep_startup_out_of_collections
 from services.logging import configure_logging
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
@@ -132,7 +133,9 @@ def app_of_this_process() -> FastAPI:
     builds its own app, pools and token cache from the same settings."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    keep_startup_out_of_collections()
+    return app
 
 
 def _version() -> str:
