@@ -37,8 +37,8 @@ check: $(STAMP_TEST)
 	$(VENV)/bin/ruff check .
 	@echo "== check 2/4: ruff format --check"
 	$(VENV)/bin/ruff format --check .
-	@echo "== check 3/4: mypy workflows services (strict)"
-	$(VENV)/bin/mypy workflows services
+	@echo "== check 3/4: mypy workflows services bench (strict)"
+	$(VENV)/bin/mypy workflows services bench
 	@echo "== check 4/4: lint-imports (import contracts)"
 	$(VENV)/bin/lint-imports
 

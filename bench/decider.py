@@ -36,7 +36,7 @@ def states(pair: Pair, agreement_id: str, now: datetime = NOW) -> Iterator[Any]:
 
     commands: TypeAdapter[Any] = TypeAdapter(m.Command)
     creator = m.Actor(sub=f"staff@{pair.initiator}", org=pair.initiator, roles=["staff"])
-    state = None
+    state: Any = None  # the state once created
     for event in L.create(m.Proposal.model_validate(proposal(pair, "Bench KSDD")), creator, now, agreement_id):
         state = L.evolve(state, event)
     yield state

@@ -22,7 +22,7 @@ from bench.http11 import KeptConnection
 from bench.legs import Tokens
 from bench.procedure import pairs
 from bench.progress import Bar, latency_ms, note
-from bench.readmodel import load_agreements
+from bench.readmodel import Loaded, load_agreements
 from bench.stack import BenchStack, owner_dsn
 from services.store.db import driver_dsn
 
@@ -41,7 +41,7 @@ READ_PROCESSES = ("postgres", "bench-client")
 Request = tuple[str, dict[str, str]]
 
 
-async def load(stack: BenchStack, count: int) -> list[tuple[str, str]]:
+async def load(stack: BenchStack, count: int) -> list[Loaded]:
     """The one place that loads the read model."""
     regions = [org for pair in pairs(50) for org in pair.orgs]  # a region is party to 2 in 100
     loaded = await load_agreements(owner_dsn(stack.postgres), count, regions)
