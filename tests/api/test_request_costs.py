@@ -100,8 +100,7 @@ async def test_a_connection_postgresql_dropped_is_replaced_before_a_request_gets
         assert (await client.get("/agreements?limit=1", headers=stack.auth(staff))).status_code == 200
         async with app.state.engine.connect() as conn:  # the connection the request used, back in the pool
             pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with stack.sessionmaker() as other:
-            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        await _drop_backend(stack, pid)
         again = await client.get("/agreements?limit=1", headers=stack.auth(staff))
         assert again.status_code == 200, again.text
         async with app.state.engine.connect() as conn:
@@ -152,11 +151,7 @@ async def test_a_read_whose_connection_postgresql_dropped_runs_again_on_a_checke
             driver = await driver_connection(session)
             taken.append(driver)
             if len(taken) == 1:  # PostgreSQL drops the connection the read took unchecked
-                async with stack.sessionmaker() as other:
-                    terminated = await other.execute(
-                        text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()}
-                    )
-                    assert terminated.scalar_one()
+                await _drop_backend(stack, driver.get_server_pid())
             return await queries.get_agreement(session, agreement_id="no-such-agreement")
 
         assert await read_again_if_lost(session, read) is None
@@ -190,11 +185,7 @@ async def test_a_read_from_the_pool_whose_connection_postgresql_dropped_runs_aga
         async def read(driver: Any) -> Any:
             taken.append(driver)
             if len(taken) == 1:  # PostgreSQL drops the connection the read took unchecked
-                async with stack.sessionmaker() as other:
-                    terminated = await other.execute(
-                        text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()}
-                    )
-                    assert terminated.scalar_one()
+                await _drop_backend(stack, driver.get_server_pid())
             return await queries.get_agreement(driver, agreement_id="no-such-agreement")
 
         assert await read_from_the_pool(request, read) is None  # type: ignore[arg-type]
@@ -246,6 +237,12 @@ async def test_reading_listing_and_the_action_plan_send_only_their_own_statement
             await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
             assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)
             assert len(sent) == 1 or path.startswith("/agreements?"), (path, sent)  # a list may read parties
+
+
+async def _drop_backend(stack: Stack, pid: int) -> None:
+    """PostgreSQL drops the connection served by backend `pid`, as a restart would."""
+    async with stack.sessionmaker() as other:
+        assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
 
 
 def _proposal(title: str) -> dict[str, Any]:
@@ -300,8 +297,7 @@ async def test_an_action_whose_pooled_connection_postgresql_dropped_is_still_car
         assert created.status_code == 201, created.text
         async with app.state.engine.connect() as conn:  # the connection the creation used, back in the pool
             pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with stack.sessionmaker() as other:
-            assert (await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        await _drop_backend(stack, pid)
         acted = await client.post(
             f"/agreements/{created.json()['id']}/actions", json={"type": "submit"}, headers=stack.auth(staff)
         )
