@@ -759,7 +759,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         updated_at, agreement_id = json.loads(raw)
-        return datetime.fromisoformat(updated_at), str(agreement_id)
+        last = str(agreement_id)
+        # An agreement's id as `encode_cursor` wrote it: a NUL or a lone surrogate, which
+        # PostgreSQL cannot take as text (the driver refused it: a 500), is no cursor of ours.
+        if "\x00" in last or len(last) > 200:
+            raise ValueError("not an agreement id")
+        last.encode()  # UnicodeEncodeError, a ValueError, for a lone surrogate
+        return datetime.fromisoformat(updated_at), last
     except (ValueError, TypeError) as error:  # binascii.Error and JSONDecodeError are ValueErrors
         raise InvalidCursor("The cursor is not one this API returned.") from error
 

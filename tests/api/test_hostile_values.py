@@ -211,6 +211,24 @@ async def test_a_register_cursor_that_decodes_to_an_unstorable_text_is_a_422(sta
     assert resp.json()["error"]["code"] == "invalid_cursor"
 
 
+@pytest.mark.parametrize("last_id", ["a\\u0000b", "\\ud800", "z" * 300])
+async def test_an_agreements_cursor_that_decodes_to_an_unstorable_id_is_a_422(stack: Stack, last_id: str):
+    # The list reads on the driver's connection with the cursor's values as its parameters:
+    # a NUL or a lone surrogate there was refused by the driver (a 500).
+    hidden = f'["2026-01-01T00:00:00+00:00", "{last_id}"]'
+    cursor = base64.urlsafe_b64encode(hidden.encode()).decode().rstrip("=")
+    resp = await stack.get(stack.user("kota-bogor", "staff"), f"/agreements?cursor={cursor}")
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_an_agreements_cursor_at_the_end_of_time_lists_from_there(stack: Stack):
+    hidden = '["9999-12-31T23:59:59+00:00", "x"]'
+    cursor = base64.urlsafe_b64encode(hidden.encode()).decode().rstrip("=")
+    resp = await stack.get(stack.user("kota-bogor", "staff"), f"/agreements?cursor={cursor}")
+    assert resp.status_code == 200, resp.text
+
+
 # ---------------------------------------------------------------- the implementation commands (#13)
 
 _PLAN_ACTIVITY = {
