@@ -12,6 +12,16 @@ from __future__ import annotations
 
 import gc
 
+from prometheus_client import Gauge
+
+# Operators can see that a process froze its start-up heap — and how much a full collection
+# no longer walks. `livesum`: `pakta api`'s processes on one port add up (`PAKTA_API_PROCESSES`).
+FROZEN_OBJECTS = Gauge(
+    "pakta_heap_frozen_objects",
+    "Objects start-up left out of the garbage collector's walks (gc.freeze); 0: a full collection walks them all",
+    multiprocess_mode="livesum",
+)
+
 
 def keep_startup_out_of_collections() -> None:
     """Collect once, then freeze every object left (`gc.freeze`): the collector no longer
@@ -19,3 +29,4 @@ def keep_startup_out_of_collections() -> None:
     are exempt, and they live as long as the process anyway."""
     gc.collect()
     gc.freeze()
+    FROZEN_OBJECTS.set(gc.get_freeze_count())

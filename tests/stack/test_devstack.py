@@ -184,6 +184,14 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{first.api}/docs")).status_code == 200
             assert (await http.get(f"{first.api}/healthz")).json() == {"status": "ok"}
+            # Once ready, the one process froze what start-up built (services/heap.py).
+            for _ in range(100):  # up to 10 s
+                metrics = (await http.get(f"{first.api}/metrics")).text
+                frozen = re.search(r"^pakta_heap_frozen_objects ([0-9.e+]+)$", metrics, flags=re.MULTILINE)
+                if frozen and float(frozen[1]) > 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert frozen and float(frozen[1]) > 10_000, metrics[:2000]
             # the demo organisations are in the register, with whom they report to
             staff = {"Authorization": f"Bearer {printed['staff']}"}
             bandung = (await http.get(f"{first.api}/organisations/kota-bandung", headers=staff)).json()

@@ -182,6 +182,9 @@ async def test_pakta_api_with_two_processes_serves_its_port_from_both_and_counts
             metrics = (await http.get("/metrics")).text
         counted = re.findall(r'pakta_http_requests_total\{[^}]*route="/healthz"[^}]*status="200"\} ([0-9.]+)', metrics)
         assert sum(float(c) for c in counted) >= 21, metrics[:2000]  # every process's, added up
+        # Each serving process froze what its start-up built (services/heap.py).
+        frozen = re.findall(r"^pakta_heap_frozen_objects(?:\{[^}]*\})? ([0-9.e+]+)$", metrics, flags=re.MULTILINE)
+        assert frozen and float(frozen[0]) > 10_000, metrics[:2000]
     finally:
         api.terminate()
         await asyncio.wait_for(api.wait(), 30)
