@@ -414,7 +414,14 @@ class AgreementWorkflow:
             recorded = await workflow.execute_local_activity(
                 records.RECORD_EVENTS,
                 records.RecordEventsInput(
-                    state=state, events=events, recorder=self._recorder(), plan_notifications=outbox
+                    state=state,
+                    events=events,
+                    recorder=self._recorder(),
+                    plan_notifications=outbox,
+                    # Not part of the history's commands (a local activity's input is not
+                    # compared on replay): no patch needed, and a wrong head only costs the
+                    # recording its longer path.
+                    follows=self._heads.get(self._state.seq) if self._state is not None else None,
                 ),
                 result_type=records.RecordEventsResult,
                 start_to_close_timeout=records.RECORD_EVENTS_TIMEOUT,

@@ -229,19 +229,32 @@ async def contacts_reached(
     round trip each was most of the plan's cost. The query fetches every contact who might
     match one of them; each pair then keeps those `Audience.matches` and that are not opted
     out of its template — the same contacts, in the same order, as `contacts_for`."""
+    reached, _ = await recipients(session, asked=asked, orgs=())
+    return reached
+
+
+async def recipients(
+    session: Unit, *, asked: Iterable[tuple[Audience, str]], orgs: Iterable[str]
+) -> tuple[dict[tuple[str, str], list[ContactRecord]], list[EndpointRecord]]:
+    """`contacts_reached` of `asked` and `endpoints_for` of `orgs`, in one statement: what a
+    recording's plan reads, in one round trip instead of two. Needs no transaction: the
+    plan is written after it whatever a contact's change in between (as before, when each
+    statement read its own snapshot)."""
     pairs = {(audience.key, template): (audience, template) for audience, template in asked}
-    if not pairs:
-        return {}
+    parties = list(orgs)
+    if not pairs and not parties:
+        return {}, []
     audiences = list({audience.key: audience for audience, _ in pairs.values()}.values())
     driver = await driver_connection(session, in_transaction=True)
-    rows = await driver.fetch(
-        _CONTACTS_REACHED,
+    row = await driver.fetchrow(
+        _RECIPIENTS,
         [audience.org for audience in audiences],
         [audience.role for audience in audiences],
         [audience.gate for audience in audiences],
+        parties,
     )
-    candidates = [ContactRecord(*row) for row in rows]
-    return {
+    candidates = [ContactRecord(*contact) for contact in row["contacts"]]
+    reached = {
         key: [
             c
             for c in candidates
@@ -249,20 +262,34 @@ async def contacts_reached(
         ]
         for key, (audience, template) in pairs.items()
     }
+    return reached, [EndpointRecord(*endpoint) for endpoint in row["endpoints"]]
 
 
 # The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
-# as `_reaches` says it: one fixed text, prepared once per connection, whatever the audiences
-# (a query joining one clause per audience was built and compiled afresh for each shape).
-_CONTACTS_REACHED = f"""
-SELECT {", ".join(f"c.{field.name}" for field in fields(ContactRecord))}
-FROM contacts AS c
-WHERE NOT c.opt_out @> ARRAY['email']
-  AND EXISTS (
-    SELECT FROM unnest($1::text[], $2::text[], $3::text[]) AS a(org, role, gate)
-    WHERE a.role = ANY(c.roles) AND (a.org IS NULL OR c.org = a.org) AND (a.gate IS NULL OR a.gate = ANY(c.gates))
-  )
-ORDER BY c.email, c.org
+# as `_reaches` says it, and the enabled webhook endpoints of the organisations $4, each as an
+# array of rows: one fixed text, prepared once per connection, whatever the audiences (a query
+# joining one clause per audience was built and compiled afresh for each shape). No audience:
+# the contacts are not scanned (a one-time filter on the array's length).
+_CONTACT_COLUMNS = ", ".join(f"c.{field.name}" for field in fields(ContactRecord))
+_ENDPOINT_COLUMNS = ", ".join(f"e.{field.name}" for field in fields(EndpointRecord))
+_RECIPIENTS = f"""
+SELECT ARRAY(
+    SELECT ROW({_CONTACT_COLUMNS})
+    FROM contacts AS c
+    WHERE cardinality($2::text[]) > 0
+      AND NOT c.opt_out @> ARRAY['email']
+      AND EXISTS (
+        SELECT FROM unnest($1::text[], $2::text[], $3::text[]) AS a(org, role, gate)
+        WHERE a.role = ANY(c.roles) AND (a.org IS NULL OR c.org = a.org)
+          AND (a.gate IS NULL OR a.gate = ANY(c.gates))
+      )
+    ORDER BY c.email, c.org
+) AS contacts,
+ARRAY(
+    SELECT ROW({_ENDPOINT_COLUMNS})
+    FROM webhook_endpoints AS e WHERE e.org = ANY($4::text[]) AND e.enabled
+    ORDER BY e.created_at, e.id
+) AS endpoints
 """
 
 
@@ -337,17 +364,9 @@ async def enable_endpoint(session: AsyncSession, *, endpoint_id: str) -> Endpoin
 
 
 async def endpoints_for(session: Unit, *, orgs: Iterable[str]) -> list[EndpointRecord]:
-    """Enabled endpoints of these organisations (subscriptions are filtered by the caller).
-    A recording asks it every time: a fixed statement on the driver's connection."""
-    driver = await driver_connection(session, in_transaction=True)
-    return [EndpointRecord(*row) for row in await driver.fetch(_ENDPOINTS_FOR, list(orgs))]
-
-
-_ENDPOINTS_FOR = f"""
-SELECT {", ".join(field.name for field in fields(EndpointRecord))}
-FROM webhook_endpoints WHERE org = ANY($1::text[]) AND enabled
-ORDER BY created_at, id
-"""
+    """Enabled endpoints of these organisations (subscriptions are filtered by the caller)."""
+    _, endpoints = await recipients(session, asked=(), orgs=orgs)
+    return endpoints
 
 
 async def endpoint_succeeded(session: AsyncSession, *, endpoint_id: str) -> None:
@@ -551,8 +570,8 @@ NOTIFY_CHANNEL = "pakta_outbox"
 # Through SQLAlchemy these were three multi-row inserts and a NOTIFY, the inserts compiled
 # afresh each time (their text varies with the number of rows); a data-modifying WITH built
 # there was dearer still, compiled afresh too.
-_PLAN = """
-WITH inbox AS (
+_PLAN_WRITES = """
+inbox AS (
     INSERT INTO notifications (
         id, event_id, event_type, agreement_id, seq, audience_key, audience_org, audience_role, audience_gate,
         template, data, at
@@ -560,32 +579,49 @@ WITH inbox AS (
     SELECT n.id, n.event_id, n.event_type, n.agreement_id, n.seq, n.audience_key, n.audience_org, n.audience_role,
         n.audience_gate, n.template, n.data::jsonb, n.at
     FROM unnest(
-        $1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[],
-        $10::text[], $11::text[], $12::timestamptz[]
+        {p1}::text[], {p2}::text[], {p3}::text[], {p4}::text[], {p5}::int[], {p6}::text[], {p7}::text[],
+        {p8}::text[], {p9}::text[], {p10}::text[], {p11}::text[], {p12}::timestamptz[]
     ) AS n(id, event_id, event_type, agreement_id, seq, audience_key, audience_org, audience_role, audience_gate,
         template, data, at)
+    WHERE {when}
     ON CONFLICT (event_id, audience_key) DO NOTHING
     RETURNING 1
 ),
 delivered AS (
     INSERT INTO deliveries (event_id, recipient, channel, agreement_id, status, attempts, sent_at)
     SELECT d.event_id, d.audience_key, 'inbox', d.agreement_id, 'sent', 1, now()
-    FROM unnest($2::text[], $6::text[], $4::text[]) AS d(event_id, audience_key, agreement_id)
+    FROM unnest({p2}::text[], {p6}::text[], {p4}::text[]) AS d(event_id, audience_key, agreement_id)
+    WHERE {when}
     ON CONFLICT DO NOTHING
 ),
 outgoing AS (
     INSERT INTO deliveries (event_id, recipient, channel, agreement_id, payload, due_at, status, attempts)
     SELECT o.event_id, o.recipient, o.channel, o.agreement_id, o.payload::jsonb, o.due_at, 'pending', 0
-    FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[])
+    FROM unnest({p13}::text[], {p14}::text[], {p15}::text[], {p16}::text[], {p17}::text[], {p18}::timestamptz[])
         AS o(event_id, recipient, channel, agreement_id, payload, due_at)
+    WHERE {when}
     ON CONFLICT (event_id, recipient, channel) DO NOTHING
     RETURNING 1
 ),
 told AS (
-    SELECT pg_notify($19, '') FROM outgoing LIMIT 1
+    SELECT pg_notify({p19}, '') FROM outgoing LIMIT 1
 )
-SELECT (SELECT count(*) FROM inbox) AS inbox, (SELECT count(*) FROM outgoing) AS outbox, (SELECT count(*) FROM told)
 """
+PLAN_COUNTS = (
+    "(SELECT count(*) FROM inbox) AS inbox, (SELECT count(*) FROM outgoing) AS outbox, (SELECT count(*) FROM told)"
+)
+PLAN_PARAMETERS = 19
+
+
+def plan_writes(*, first: int = 1, when: str = "true") -> str:
+    """The plan's writes as the CTEs `inbox`, `delivered`, `outgoing` and `told`, their
+    parameters (`plan_arguments`) numbered from `$first`, each writing only `when` holds:
+    the recording's single statement joins them to its own (`queries.append_at_once`)."""
+    numbers = {f"p{n}": f"${first + n - 1}" for n in range(1, PLAN_PARAMETERS + 1)}
+    return _PLAN_WRITES.format(when=when, **numbers)
+
+
+_PLAN = f"WITH {plan_writes()}\nSELECT {PLAN_COUNTS}"
 
 
 async def write_plan(
@@ -597,8 +633,13 @@ async def write_plan(
     if not inbox and not outgoing:
         return 0, 0
     driver = await driver_connection(session, in_transaction=True)
-    row = await driver.fetchrow(
-        _PLAN,
+    row = await driver.fetchrow(_PLAN, *plan_arguments(inbox, outgoing))
+    return row["inbox"], row["outbox"]
+
+
+def plan_arguments(inbox: Sequence[Notification], outgoing: Sequence[Outgoing]) -> list[Any]:
+    """The parameters of `plan_writes`, in order: the rows as arrays, one per column."""
+    return [
         [inbox_id(n) for n in inbox],
         [n.event_id for n in inbox],
         [n.event_type for n in inbox],
@@ -618,8 +659,7 @@ async def write_plan(
         [json_text(o["payload"]) for o in outgoing],
         [o["due_at"] for o in outgoing],
         NOTIFY_CHANNEL,
-    )
-    return row["inbox"], row["outbox"]
+    ]
 
 
 def _audience_matches(org: str, roles: Sequence[str], gates: Sequence[str]) -> ColumnElement[bool]:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
 
+import asyncpg
 import structlog
 from sqlalchemy import Column, RowMapping, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store import idempotency, outbox
+from services.store import idempotency, notifications, outbox
 from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
 from services.store.db import Unit, driver_connection, json_text
 from services.store.models import (
@@ -39,6 +40,7 @@ from workflows.lifecycle import events as events_
 from workflows.lifecycle import health as implementation_health
 from workflows.lifecycle.events import payload_as
 from workflows.messages import TERMINAL_STAGES, Actor, AgreementState, Event
+from workflows.notify.rules import Notification
 
 AGREEMENTS = Agreement.__table__
 SUMMARIES = AgreementSummary.__table__
@@ -209,6 +211,72 @@ async def append_events(
     driver = await driver_connection(unit, in_transaction=True)
     session = unit if isinstance(unit, AsyncSession) else None
     return await _append_seen(session, driver, state, events, recorder, await _lock_and_head(driver, state.id))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAtOnce:
+    """What `append_at_once` wrote: the recording, and how many inbox rows and outbox
+    deliveries of its plan were new."""
+
+    result: RecordEventsResult
+    inbox: int
+    outbox: int
+
+
+async def append_at_once(
+    driver: Any,
+    *,
+    state: AgreementState,
+    events: Sequence[Event],
+    recorder: Recorder | None,
+    follows: str,
+    inbox: Sequence[Notification] = (),
+    outgoing: Sequence[outbox.Outgoing] = (),
+) -> RecordedAtOnce | None:
+    """A plain append — `events` right after the head `follows`, which the workflow holds
+    from its last recording — with the read model and the plan (`inbox`, `outgoing`), in one
+    statement on an asyncpg connection outside any transaction: one round trip where
+    `append_events` and the plan take five. None, and nothing written, if it is not that
+    plain: the lock busy, or the chain's head not `follows` (a retry finding its rows, a
+    lost task's rows to supersede, another writer first) — the caller then records as
+    `append_events` does, which settles each of those. A value PostgreSQL refuses fails the
+    one statement, so nothing is written either."""
+    _check_batch(state, events)
+    if not events:
+        raise InvalidBatch("A recording at once appends at least one event.")
+    rows, head = _EventRows(), follows
+    for event in events:
+        body = event_body(event)
+        digest = chain_hash(head, body)
+        rows.add(event, body, head, digest)
+        head = digest
+    attached = [a for event in events for a in attachments(event)]
+    try:
+        row = await driver.fetchrow(
+            _RECORD_AT_ONCE,
+            state.id,
+            follows,
+            *rows.columns(),
+            recorder.run_id if recorder else None,
+            recorder.history_length if recorder else None,
+            recorder.task_started_at if recorder else None,
+            [a["seq"] for a in attached],
+            [a["sha256"] for a in attached],
+            [a["kind"] for a in attached],
+            [a["org"] for a in attached],
+            False,
+            *_projected(state, head),
+            *notifications.plan_arguments(inbox, outgoing),
+        )
+    except asyncpg.UniqueViolationError:
+        # A row under one of these seqs after all: cannot happen while every writer takes
+        # the lock first and the head is read after it; if it does, the careful path decides.
+        return None
+    if not row["current"]:
+        return None
+    return RecordedAtOnce(
+        RecordEventsResult(inserted=len(events), head=head, superseded=0), row["inbox"], row["outbox"]
+    )
 
 
 async def _append_seen(
@@ -390,15 +458,10 @@ def _parameter(number: int, column: Column[Any]) -> str:
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
-# The batch's rows, the documents they attach and the read model's row, in one statement —
-# none of it if the chain's head is not `$2`, the hash the rows follow (`append_events`).
+# The batch's rows, the documents they attach and the read model's row, as CTEs writing only
+# if the chain's head is `$2`, the hash the rows follow (`head.current`).
 _FIRST_PROJECTED = 20
-_RECORD = f"""
-WITH head AS (
-    SELECT coalesce(
-        (SELECT hash FROM agreement_events WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1), repeat('0', 64)
-    ) = $2::text AS current
-),
+_RECORD_WRITES = f"""
 recorded AS (
     INSERT INTO agreement_events (
         id, agreement_id, seq, version, type, actor, at, data, prev_hash, hash,
@@ -427,8 +490,40 @@ projected AS (
     -- A late retry carrying an older state must not roll the read model back — unless the
     -- rows it was projected from were just superseded ($19): then this state is the truth.
     WHERE $19::boolean OR (agreements.last_seq, agreements.version) < (EXCLUDED.last_seq, EXCLUDED.version)
-)
+)"""
+
+# In the recording's transaction, under the agreement's lock (`_append`): the head as this
+# statement's snapshot has it, taken after the lock was granted.
+_RECORD = f"""
+WITH head AS (
+    SELECT coalesce(
+        (SELECT hash FROM agreement_events WHERE agreement_id = $1 ORDER BY seq DESC LIMIT 1), repeat('0', 64)
+    ) = $2::text AS current
+),
+{_RECORD_WRITES}
 SELECT current FROM head
+"""
+
+# A plain recording at once (`append_at_once`): one statement, its own implicit transaction,
+# no BEGIN or COMMIT. It takes the agreement's lock if it is free — held until the statement
+# ends — and only then reads the head: `agreement_chain_head` is VOLATILE, so it reads with
+# a snapshot of its own, taken after the lock (the statement's own snapshot was taken before,
+# and would miss a writer that committed in between: migration 0019). The CASE orders the
+# two. Then the rows, the read model and the plan's writes — all of them, or none if the lock
+# was busy or the head is not `$2`; `pg_notify` reaches the dispatchers when it commits.
+_AT_ONCE_PLAN = _FIRST_PROJECTED + len(_PROJECTED)
+_RECORD_AT_ONCE = f"""
+WITH locked AS MATERIALIZED (
+    SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked
+),
+head AS MATERIALIZED (
+    SELECT CASE WHEN locked THEN coalesce(agreement_chain_head($1), repeat('0', 64)) = $2::text ELSE false END
+        AS current
+    FROM locked
+),
+{_RECORD_WRITES},
+{notifications.plan_writes(first=_AT_ONCE_PLAN, when="(SELECT current FROM head)")}
+SELECT current, {notifications.PLAN_COUNTS} FROM head
 """
 
 

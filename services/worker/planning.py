@@ -37,6 +37,15 @@ class Planned:
     outbox: int = 0  # email and webhook deliveries newly written to the outbox
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A plan resolved to its rows, not yet written: the inbox notifications and the outbox's
+    deliveries."""
+
+    inbox: list[Notification]
+    outgoing: list[outbox.Outgoing]
+
+
 async def plan(
     session: Unit,
     *,
@@ -48,14 +57,34 @@ async def plan(
     """Plan the notifications of `events` (the rules run against `state`, the state after
     them) and of ready-made `notices`: inbox rows now, email and webhook rows in the outbox,
     due `now` (the worker's clock), time-driven mail at office hours after the event."""
+    resolved = await resolve(session, events=events, state=state, notices=notices, now=now)
+    # The inbox, its delivery log and the outbox in one statement.
+    inbox, written = await store.write_plan(session, inbox=resolved.inbox, outgoing=resolved.outgoing)
+    return Planned(inbox=inbox, outbox=written)
+
+
+async def resolve(
+    session: Unit,
+    *,
+    events: Sequence[m.Event] = (),
+    state: m.AgreementState | None = None,
+    notices: Sequence[Notification] = (),
+    now: datetime | None = None,
+) -> Plan:
+    """`plan`'s rows, read in one statement (the audiences' contacts and the parties'
+    endpoints) and not written: the recording at once writes them with its rows."""
     now = now or datetime.now(UTC)
     notes = list(notices)
     if state is not None:
         notes += [note for event in events for note in notifications_for(event, state)]
+    webhooks = state is not None and bool(events)
+    reached, endpoints = await store.recipients(
+        session,
+        asked=[(note.audience, note.template) for note in notes],
+        orgs=party_orgs(state) if webhooks and state is not None else (),
+    )
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
-    # Every audience's contacts in one query, not one each.
-    reached = await store.contacts_reached(session, asked=[(note.audience, note.template) for note in notes])
     for note in notes:
         for contact in reached[(note.audience.key, note.template)]:
             # One mail per event and address, even if the contact is in two audiences.
@@ -78,24 +107,20 @@ async def plan(
                     "due_at": _mail_due(note, recipient, now),
                 }
             )
-    if state is not None and events:
-        endpoints = await store.endpoints_for(session, orgs=party_orgs(state))
-        rows += [
-            {
-                "event_id": event.id,
-                "recipient": endpoint.id,
-                "channel": "webhook",
-                "agreement_id": event.agreement_id,
-                "payload": {"event": event.model_dump(mode="json")},
-                "due_at": now,
-            }
-            for event in events
-            for endpoint in endpoints
-            if endpoint.subscribed(event.type)
-        ]
-    # The inbox, its delivery log and the outbox in one statement.
-    inbox, written = await store.write_plan(session, inbox=notes, outgoing=rows)
-    return Planned(inbox=inbox, outbox=written)
+    rows += [
+        {
+            "event_id": event.id,
+            "recipient": endpoint.id,
+            "channel": "webhook",
+            "agreement_id": event.agreement_id,
+            "payload": {"event": event.model_dump(mode="json")},
+            "due_at": now,
+        }
+        for event in events
+        for endpoint in endpoints
+        if endpoint.subscribed(event.type)
+    ]
+    return Plan(inbox=notes, outgoing=rows)
 
 
 def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:

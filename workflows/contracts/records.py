@@ -39,6 +39,11 @@ class RecordEventsInput(BaseModel):
     # email and webhook deliveries). False: the caller starts a NotifyWorkflow instead, as
     # agreements did before the outbox ("notify-outbox").
     plan_notifications: bool = False
+    # The audit trail's hash the batch follows, as the workflow's last recording returned it
+    # (`RecordEventsResult.head`): the rows' hashes are computed before anything is read, and
+    # a plain append is recorded in one statement. None (a creation, a head this run does not
+    # know, a workflow of before): the recording reads the head under the lock, as always.
+    follows: str | None = None
 
 
 class RecordEventsResult(BaseModel):

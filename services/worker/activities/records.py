@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -15,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.store import queries
-from services.store.db import Unit, driver_transaction, engine_of, session_scope
+from services.store.db import Unit, engine_of, pooled_driver, session_scope
 from services.worker import planning
 from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
 from workflows.messages import Event
@@ -63,10 +64,14 @@ class RecordActivities:
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
         try:
             try:
-                # The transaction on the driver's connection: no session's checkout, begin
-                # and commit around the recording's few fixed statements.
-                async with driver_transaction(engine_of(self.sessionmaker)) as driver:
-                    result, planned = await self._record(driver, input)
+                async with pooled_driver(engine_of(self.sessionmaker)) as driver:
+                    done = await self._record_at_once(driver, input)
+                    if done is None:
+                        # The transaction on the driver's connection: no session's checkout,
+                        # begin and commit around the recording's few fixed statements.
+                        async with driver.transaction():
+                            done = await self._record(driver, input)
+                result, planned = done
             except queries.SupersedeInSession:
                 # Rows of a lost workflow task to supersede (rare): superseding is written
                 # for a session. Nothing was written; the same recording, in one.
@@ -114,6 +119,35 @@ class RecordActivities:
                 outbox=planned.outbox if planned else None,
             )
         return result
+
+    @staticmethod
+    async def _record_at_once(
+        driver: Any, input: RecordEventsInput
+    ) -> tuple[RecordEventsResult, planning.Planned | None] | None:
+        """A plain append after the head the workflow knows, in two round trips and no
+        transaction: the plan's reads, then one statement writing everything
+        (`queries.append_at_once`). None, with nothing written, when it is not that plain:
+        then `_record` decides in a transaction, under the lock."""
+        if input.follows is None or not input.events:
+            return None
+        resolved = (
+            await planning.resolve(driver, events=input.events, state=input.state)
+            if input.plan_notifications
+            else planning.Plan(inbox=[], outgoing=[])
+        )
+        done = await queries.append_at_once(
+            driver,
+            state=input.state,
+            events=input.events,
+            recorder=input.recorder,
+            follows=input.follows,
+            inbox=resolved.inbox,
+            outgoing=resolved.outgoing,
+        )
+        if done is None:
+            return None
+        planned = planning.Planned(inbox=done.inbox, outbox=done.outbox) if input.plan_notifications else None
+        return done.result, planned
 
     @staticmethod
     async def _record(unit: Unit, input: RecordEventsInput) -> tuple[RecordEventsResult, planning.Planned | None]:
