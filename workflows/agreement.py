@@ -397,6 +397,13 @@ class AgreementWorkflow:
         limit = self._commands_per_run
         return workflow.info().is_continue_as_new_suggested() or (limit is not None and self._commands >= limit)
 
+    def _follows(self, events: list[m.Event]) -> str | None:
+        """The audit-trail hash `events` follow, if this run knows it: its last recording's
+        head, or — for the agreement's very first events — the start of a trail."""
+        if self._state is not None:
+            return self._heads.get(self._state.seq)
+        return records.CHAIN_START if events and events[0].seq == 1 else None
+
     def _closed(self) -> bool:
         return self._state is not None and self._state.stage in m.TERMINAL_STAGES
 
@@ -421,7 +428,7 @@ class AgreementWorkflow:
                     # Not part of the history's commands (a local activity's input is not
                     # compared on replay): no patch needed, and a wrong head only costs the
                     # recording its longer path.
-                    follows=self._heads.get(self._state.seq) if self._state is not None else None,
+                    follows=self._follows(events),
                 ),
                 result_type=records.RecordEventsResult,
                 start_to_close_timeout=records.RECORD_EVENTS_TIMEOUT,

@@ -23,9 +23,10 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from workflows.contracts.records import CHAIN_START
 from workflows.messages import Event
 
-GENESIS = "0" * 64
+GENESIS = CHAIN_START  # the head of a trail with no rows yet
 
 
 def iso_utc(moment: datetime) -> str:

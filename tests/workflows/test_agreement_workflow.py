@@ -11,15 +11,23 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Replayer,
+    Worker,
+)
 
 from services.api.commands import execute_act
 from services.store import queries
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.readmodel import events_of
 from workflows import contracts
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
@@ -211,3 +219,44 @@ async def test_a_command_the_database_refuses_fails_alone_and_the_agreement_take
     async with sessionmaker() as session:
         trail = await queries.list_events(session, agreement_id=snapshot.id)
     assert [e.type for e in trail][-1] == "comment_added" and all("\u0000" not in e.actor["sub"] for e in trail)
+
+
+class RecordingsSeen(Interceptor):
+    """Every `record_events` input the worker's activities receive, in order."""
+
+    def __init__(self) -> None:
+        self.inputs: list[contracts.records.RecordEventsInput] = []
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        seen = self
+
+        class Seeing(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> object:
+                result = await super().execute_activity(input)
+                if activity.info().activity_type == contracts.records.RECORD_EVENTS:
+                    seen.inputs.append(input.args[0])
+                return result
+
+        return Seeing(next)
+
+
+async def test_each_recording_is_handed_the_head_its_events_follow_so_it_can_write_at_once(
+    time_skipping_env, settings, sessionmaker, task_queue
+):
+    recordings = RecordingsSeen()
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+        interceptors=[recordings],
+    ):
+        handle, created = await start(time_skipping_env.client, task_queue)
+        await act(handle, STAFF, m.Submit())
+
+    first, second = recordings.inputs[:2]
+    trail = await events_of(sessionmaker, created.id)
+    assert first.events[0].seq == 1 and first.follows == contracts.records.CHAIN_START  # the trail's start
+    assert second.events[0].seq == first.state.seq + 1
+    assert second.follows == trail[first.state.seq - 1].hash  # the head the first recording left

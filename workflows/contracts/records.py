@@ -52,6 +52,9 @@ class RecordEventsResult(BaseModel):
     superseded: int = 0  # rows of a task that never completed, moved out of the chain
 
 
+# The hash an agreement's first audit row follows: the head of a trail with no rows yet.
+CHAIN_START = "0" * 64
+
 RECORD_EVENTS = "record_events"
 # A local activity: short and idempotent on (agreement_id, seq); retried until the database
 # is back, so an accepted command is never lost, only delayed.
