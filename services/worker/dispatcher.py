@@ -159,12 +159,14 @@ class OutboxDispatcher:
                     sending.add(task)
                     task.add_done_callback(sending.discard)
                 await self._measure()
-                if claimed and len(claimed) == room:
-                    wait_for: set[asyncio.Future[object] | asyncio.Task[None]] = set(sending)
-                elif claimed:
-                    continue  # more may be due at once
-                else:
-                    wait_for = set()
+                # Every slot taken: more may be due, claim again once a send finishes. Fewer
+                # rows than asked for: none more were due (and free) when the claim looked,
+                # so wait — a recording committed meanwhile has woken us already (its NOTIFY,
+                # or the in-process nudge), and the poll covers the rest. Claiming again at
+                # once found nothing three times in ten (docs/performance.md).
+                wait_for: set[asyncio.Future[object] | asyncio.Task[None]] = (
+                    set(sending) if claimed and len(claimed) == room else set()
+                )
                 await self._pause(stop, wait_for)
         finally:
             if sending:
@@ -368,5 +370,14 @@ def _key(row: outbox.OutboxRow) -> store.DeliveryKey:
     return {"event_id": row.event_id, "recipient": row.recipient, "channel": row.channel}
 
 
+# The counter's labelled children, looked up once: `labels()` per delivery builds and hashes
+# its label tuple under a lock each time.
+_DELIVERED_BY = {
+    (channel, outcome): DELIVERED.labels(channel=channel, outcome=outcome)
+    for channel in ("email", "webhook")
+    for outcome in ("sent", "skipped", "retry", "failed")
+}
+
+
 def _count(row: outbox.OutboxRow, outcome: str) -> None:
-    DELIVERED.labels(channel=row.channel, outcome=outcome).inc()
+    _DELIVERED_BY[(row.channel, outcome)].inc()

@@ -308,3 +308,30 @@ async def test_webhooks_to_many_endpoints_are_each_sent_once_and_recorded_once(
 async def _webhooks_sent(sessionmaker, event_ids: list[str], endpoint_ids: list[str]) -> bool:
     statuses = [await status_of(sessionmaker, e, x, "webhook") for e in event_ids for x in endpoint_ids]
     return all(s == "sent" for s in statuses)
+
+
+class ClaimCounting(OutboxDispatcher):
+    """The real dispatcher, noting how many rows each of its claims took."""
+
+    claims: list[int]
+
+    async def _claim(self, limit: int):
+        rows = await super()._claim(limit)
+        self.claims = [*getattr(self, "claims", []), len(rows)]
+        return rows
+
+
+async def test_a_claim_with_room_to_spare_is_not_followed_by_one_that_finds_nothing(
+    settings, sessionmaker, sink: MailSink, orgs
+):
+    a, _ = orgs
+    staff = [f"sekretariat{n}@{a}.go.id" for n in range(3)]
+    for address in staff:
+        await add_contact(sessionmaker, a, address, ["staff"])
+    # Only woken (or the poll, a minute away): every claim after the first would be a wake-up's.
+    dispatcher = ClaimCounting(fast(settings, sink, outbox_poll_seconds=60.0), sessionmaker)
+    events, _ = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+    async with dispatcher.running():
+        await until(lambda: _all_sent(sessionmaker, events[0].id, staff))
+    assert dispatcher.claims and all(taken > 0 for taken in dispatcher.claims)
+    assert all(len(sink.to(address)) == 1 for address in staff)
