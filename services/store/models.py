@@ -92,7 +92,7 @@ class Agreement(Base):
 class AgreementSummary(Base):
     """What a list shows of an agreement, and what its filters and search read: the list
     columns of `agreements`, without the state, in a narrow table of their own. A trigger
-    on `agreements` writes it (migration 2026_12_01_0010), so every writer of the read
+    on `agreements` writes it (migration 2026_12_01_0014), so every writer of the read
     model keeps it, and a deleted agreement takes its summary along (foreign key).
 
     Lists read this table only: its rows are a tenth the width of `agreements`' (whose
@@ -118,6 +118,10 @@ class AgreementSummary(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ)
     search: Mapped[str] = mapped_column(Text)
     health: Mapped[str | None] = mapped_column(Text, nullable=True)  # (#13)
+    # The parties' organisations as the recorded state names them, which decide who sees
+    # the row (`orgs` only selects): the trigger writes them from the state it records, not
+    # from `orgs` (migration 2026_12_01_0018).
+    party_orgs: Mapped[list[str]] = mapped_column(ARRAY(Text))
     # The words of `search` (text-search `simple`: no stemming, no stop words), which the
     # list's text search matches by prefix (migration 2026_12_01_0016).
     search_words: Mapped[str | None] = mapped_column(

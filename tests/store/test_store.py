@@ -484,9 +484,10 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
         # a list item is the state's projection, read from the columns alone
         (state,) = (await queries.agreement_states(session, ids=[rows[0].id])).values()
         assert (rows[0].stage, rows[0].version, rows[0].orgs) == (state.stage, state.version, L.party_orgs(state))
+        assert rows[0].party_orgs == L.party_orgs(state)  # written by the trigger from the recorded state
 
 
-async def test_text_search_finds_each_word_by_its_start_whatever_the_text_holds(sessionmaker):
+async def test_text_search_finds_each_word_whole_and_the_last_by_its_start_whatever_the_text_holds(sessionmaker):
     tag = token()
     o1, o2 = f"kab-garut-{tag}", f"pt-{tag}"
     words = dict(objectives=f"Program {tag} bersama")
@@ -515,6 +516,9 @@ async def test_text_search_finds_each_word_by_its_start_whatever_the_text_holds(
 
     assert await ids("12") == {numbered["12"], numbered["120"]}  # a number starts a word: not 312
     assert await ids("nomor 31") == {numbered["312"]}
+    assert await ids("kerja sa") == set(numbered.values())  # the last word as far as it is typed
+    assert await ids("kerj sama") == set()  # a word before it is a whole word
+    assert await ids("umkm") == await ids("umk") == {named.id}
     assert await ids("KERJA SAMA") == set(numbered.values())  # any case
     assert await ids("jabar") == await ids("bank") == {named.id}  # a partner's name
     assert await ids(o2) == {named.id}  # a partner's organisation, parts in their order
