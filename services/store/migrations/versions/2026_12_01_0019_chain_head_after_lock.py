@@ -8,7 +8,7 @@ follow a head it superseded. A VOLATILE function takes a fresh snapshot for each
 runs (READ COMMITTED): called once the lock is held, it reads the head every writer left.
 
 Revision ID: 2026_12_01_0019
-Revises: 2026_12_01_0017
+Revises: 2026_12_01_0018
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "2026_12_01_0019"
-down_revision: str | Sequence[str] | None = "2026_12_01_0017"
+down_revision: str | Sequence[str] | None = "2026_12_01_0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
