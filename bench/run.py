@@ -75,6 +75,7 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         api_processes=args.api_processes,
         workers=args.workers,
         dispatchers=args.dispatchers,
+        search_attributes=not args.no_search_attributes,
     )
     try:
         client = await Client.connect(stack.settings.temporal_address, namespace=stack.settings.temporal_namespace)
@@ -238,6 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--apis", type=int, default=1, help="`pakta api` processes; clients spread over them (1)")
     parser.add_argument(
         "--api-processes", type=int, default=1, help="processes each `pakta api` serves its port with (1)"
+    )
+    parser.add_argument(
+        "--no-search-attributes",
+        action="store_true",
+        help="agreements without the operators' search attributes (PAKTA_TEMPORAL_SEARCH_ATTRIBUTES=false)",
     )
     parser.add_argument("--list-n", type=int, default=100_000, help="agreements loaded for the reads; 0 skips them")
     parser.add_argument("--reads", type=int, default=1000, help="requests per read measure (1000)")

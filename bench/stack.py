@@ -76,10 +76,18 @@ class BenchStack:
 
 
 async def start_stack(
-    data_dir: Path, *, apis: int = 1, api_processes: int = 1, workers: int = 1, dispatchers: int = 1
+    data_dir: Path,
+    *,
+    apis: int = 1,
+    api_processes: int = 1,
+    workers: int = 1,
+    dispatchers: int = 1,
+    search_attributes: bool = True,
 ) -> BenchStack:
     """Start everything (children are spawned from the calling thread, which must be the
-    main one: see services/embedded/process.py) and wait until it answers."""
+    main one: see services/embedded/process.py) and wait until it answers. Without
+    `search_attributes`, agreements run as with `PAKTA_TEMPORAL_SEARCH_ATTRIBUTES=false`:
+    what the operators' search attributes cost, measured."""
     postgres = EmbeddedPostgres(data_dir, free_port(), secured=True)
     temporal = EmbeddedTemporal(data_dir, free_port(), free_port())
     mail = MailCounter().start()
@@ -90,6 +98,7 @@ async def start_stack(
         temporal.spawn()
         ports = [free_port() for _ in range(apis)]
         stack.settings = dev_settings(data_dir, postgres, temporal, api_port=ports[0], smtp_port=mail.port)
+        stack.settings = stack.settings.model_copy(update={"temporal_search_attributes": search_attributes})
         await migrate_dev_database(stack.settings, postgres)
         await temporal.wait_ready()
         for i, port in enumerate(ports):
