@@ -10,24 +10,28 @@ snapshot (with its ETag), or the replayed first response of a retried key."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.api import commands, idempotency
 from services.api.agreements_read import load_visible_record
-from services.api.database import read_again_if_lost
+from services.api.database import read_again_if_lost, read_from_the_engine
 from services.api.document_access import check_attachable
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
 from services.settings import Settings
 from services.store import queries
+from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
+
+T = TypeVar("T")
 
 
 def etag(version: int) -> str:
@@ -58,18 +62,39 @@ class Edge:
     sessionmaker. `untouched`: the session has run nothing yet, so the agreement's row —
     the action's first statement, which writes nothing — is read on a connection taken
     without the `SELECT 1` check, and read again on a checked one if that connection
-    turns out lost (`services.api.database.read_again_if_lost`): a round trip less."""
+    turns out lost (`services.api.database.read_again_if_lost`): a round trip less.
 
-    session: AsyncSession
+    `session` None (`POST /agreements/{id}/actions` without an Idempotency-Key): the action
+    reads and writes nothing of its own but the row, its document check and — rarely — the
+    row after the Update, so each read takes a connection of `engine`'s pool as its asyncpg
+    connection, unchecked and read again if lost (`read_from_the_engine`), and gives it back
+    at once: no SQLAlchemy session opened and closed (≈ 5 % of the API's samples), and no
+    connection held while the Update waits for the workflow."""
+
+    session: AsyncSession | None
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client
     settings: Settings
     statementwise: bool = False
     untouched: bool = False
+    engine: AsyncEngine | None = None
 
     @property
     def records(self) -> idempotency.Records:
-        return self.session if self.statementwise else self.sessionmaker
+        if self.statementwise and self.session is not None:
+            return self.session
+        return self.sessionmaker
+
+    async def read(self, read: Callable[[Unit], Awaitable[T]], *, first: bool = False) -> T:
+        """`read` on the edge's session, or on a connection of the pool's; `first`: the
+        request's first statement, which may go without the connection's check."""
+        session = self.session
+        if session is None:
+            assert self.engine is not None, "an edge without a session reads from the engine's pool"
+            return await read_from_the_engine(self.engine, read)
+        if first and self.untouched:
+            return await read_again_if_lost(session, lambda: read(session))
+        return await read(session)
 
 
 async def perform(
@@ -88,10 +113,20 @@ async def perform(
     for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
     422, 409, ...). `path` is the path the request was sent to: with the command and
     If-Match it is the request's fingerprint for the key."""
-    row = await _visible_row(edge, agreement_id, principal)
-    expected = expected_version(if_match)
     if idempotency_key is None:
+
+        async def decidable(unit: Unit) -> tuple[queries.AgreementRecord, int | None]:
+            # One connection for the row and the document check, in the order of the keyed
+            # path's refusals: 404, a malformed If-Match, an unknown document.
+            row = await load_visible_record(unit, agreement_id, principal)
+            expected = expected_version(if_match)
+            await check_attachable(unit, principal, command)
+            return row, expected
+
+        row, expected = await edge.read(decidable, first=True)
         return await _send(edge, row, command, principal, expected, idempotency_key)
+    row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+    expected = expected_version(if_match)
     # A retry gets the first response again; only a first try reaches the workflow.
     keyed = idempotency.KeyedRequest(
         principal=principal,
@@ -106,6 +141,7 @@ async def perform(
     if replayed is not None:
         return replayed
     try:
+        await edge.read(lambda unit: check_attachable(unit, principal, command))
         snapshot = await _send(edge, row, command, principal, expected, idempotency_key)
     except PaktaError as error:
         if 400 <= error.status < 500:
@@ -123,13 +159,6 @@ async def perform(
     if twin is not None:
         return twin
     return snapshot
-
-
-async def _visible_row(edge: Edge, agreement_id: str, principal: Principal) -> queries.AgreementRecord:
-    def read() -> Awaitable[queries.AgreementRecord]:
-        return load_visible_record(edge.session, agreement_id, principal)
-
-    return await (read_again_if_lost(edge.session, read) if edge.untouched else read())
 
 
 def refusal_of(replayed: JSONResponse) -> PaktaError | None:
@@ -156,7 +185,6 @@ async def _send(
     idempotency_key: str | None,
 ) -> m.Snapshot:
     state = row.state
-    await check_attachable(edge.session, principal, command)
     # Decided here first, on the read model, by the same decider and at the same time the
     # workflow will use: a refusal needs no round trip (closed agreements have no running
     # workflow), and an acceptance foretells the state the workflow will record — the
@@ -190,4 +218,7 @@ async def _send(
         if isinstance(known, int) and known < state.version:
             await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
         raise
-    return await commands.snapshot_after(edge.temporal, edge.session, receipt, principal, foreseen)
+    answer = commands.foreseen_snapshot(receipt, principal, foreseen)
+    if answer is not None:
+        return answer
+    return await edge.read(lambda unit: commands.snapshot_after(edge.temporal, unit, receipt, principal))

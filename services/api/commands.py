@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.auth import Principal
 from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
 from services.store import queries
+from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import FOLLOWS_DIGITS, ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
@@ -94,7 +95,7 @@ def decision_time(state: m.AgreementState) -> datetime:
 
 
 async def snapshot_after(
-    client: Client, session: AsyncSession, receipt: Receipt, principal: Principal, foreseen: Foreseen | None = None
+    client: Client, session: Unit, receipt: Receipt, principal: Principal, foreseen: Foreseen | None = None
 ) -> m.Snapshot:
     """The caller's snapshot of the agreement once the command of `receipt` is recorded.
     When the workflow decided on the state the API foresaw the command on (the receipt
@@ -104,8 +105,9 @@ async def snapshot_after(
     newer state, which the caller would see next anyway. The row missing or behind (never,
     short of a restore): ask the workflow."""
     actor = actor_of(principal)
-    if foreseen is not None and _recorded_as_foreseen(receipt, foreseen):
-        return lifecycle.snapshot(foreseen.state, actor, now_utc())
+    answer = foreseen_snapshot(receipt, principal, foreseen)
+    if answer is not None:
+        return answer
     row = await queries.get_agreement(session, agreement_id=receipt.id)
     if row is not None and row.version >= receipt.version:
         return lifecycle.snapshot(row.state, actor, now_utc())
@@ -117,6 +119,14 @@ async def snapshot_after(
     if snapshot is None:
         raise ServiceUnavailable("The agreement is not recorded yet; try again.", code="not_recorded")
     return snapshot
+
+
+def foreseen_snapshot(receipt: Receipt, principal: Principal, foreseen: Foreseen | None) -> m.Snapshot | None:
+    """The caller's snapshot after `receipt` when the workflow recorded the foreseen state
+    (`snapshot_after`, without a read); None when it must be read."""
+    if foreseen is None or not _recorded_as_foreseen(receipt, foreseen):
+        return None
+    return lifecycle.snapshot(foreseen.state, actor_of(principal), now_utc())
 
 
 def _recorded_as_foreseen(receipt: Receipt, foreseen: Foreseen) -> bool:

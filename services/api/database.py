@@ -79,7 +79,11 @@ async def read_from_the_pool(request: Request, read: Callable[[Any], Awaitable[T
     `SELECT 1` check, and run again, once, on a checked connection if that one turns out
     lost. For reads that write nothing; the read model's reads (`services.store.queries`)
     take the connection as they take a session."""
-    engine: AsyncEngine = request.app.state.engine
+    return await read_from_the_engine(request.app.state.engine, read)
+
+
+async def read_from_the_engine(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:
+    """`read_from_the_pool`, given the engine (an action's reads: `services.api.actions`)."""
     taken: list[Any] = []
     unchecked = _UNCHECKED.set(True)
     try:

@@ -24,6 +24,7 @@ from services.api.commands import actor_of
 from services.auth import Principal
 from services.errors import NotFound, Unprocessable
 from services.store import queries
+from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
 
@@ -51,7 +52,7 @@ def _field(command: Any, path: str) -> Any:
     return value
 
 
-async def check_attachable(session: AsyncSession, principal: Principal, command: m.Command | Any) -> None:
+async def check_attachable(session: Unit, principal: Principal, command: m.Command | Any) -> None:
     """Refuse (422, naming the field) a command that would attach a document the caller's
     organisation has not uploaded."""
     fields = ATTACHING_FIELDS.get(getattr(command, "type", ""), ())

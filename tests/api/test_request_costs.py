@@ -15,6 +15,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import event, text
+from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowUpdateInput, WorkflowUpdateHandle
 
 from services.api.app import ROUTERS, create_app
 from services.api.database import read_again_if_lost, read_from_the_pool
@@ -304,3 +305,43 @@ async def test_an_action_whose_pooled_connection_postgresql_dropped_is_still_car
         assert acted.status_code == 200 and acted.json()["version"] == 2, acted.text
         read = await client.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
         assert read.json() == acted.json()
+
+
+class _PoolAtTheUpdate(Interceptor):
+    """Notes how many of the app's pooled connections are out as each Update is sent."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.checked_out: list[int] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        watch = self
+
+        class Noting(OutboundInterceptor):
+            async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+                watch.checked_out.append(watch.app.state.engine.sync_engine.pool.checkedout())
+                return await super().start_workflow_update(input)
+
+        return Noting(next)
+
+
+async def test_an_action_without_an_idempotency_key_holds_no_connection_while_the_workflow_decides(
+    stack: Stack, temporal_env: Any
+):
+    staff = stack.user("kota-cirebon", "staff")
+    watch = _PoolAtTheUpdate()
+    client = Client(**{**temporal_env.client.config(), "interceptors": [watch]})
+    app = watch.app = create_app(stack.settings, temporal_client=client)
+    async with app_client(app) as http:
+        created = await http.post("/agreements", json=_proposal("Air baku: koneksi kembali"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        path = f"/agreements/{created.json()['id']}/actions"
+        acted = await http.post(path, json={"type": "submit"}, headers=stack.auth(staff))
+        assert acted.status_code == 200 and acted.json()["version"] == 2, acted.text
+        # With a key, its records go through the connection the request holds throughout.
+        keyed = {**stack.auth(staff), "Idempotency-Key": "kunci-koneksi-kembali"}
+        commented = await http.post(path, json={"type": "comment", "text": "Siap ditinjau."}, headers=keyed)
+        assert commented.status_code == 200 and commented.json()["version"] == 3, commented.text
+        read = await http.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
+        assert read.json() == commented.json()
+    assert watch.checked_out == [0, 1]

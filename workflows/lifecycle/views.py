@@ -10,6 +10,7 @@ event is the answer, and the events that would follow are neither built nor appl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,8 @@ from pydantic import BaseModel
 
 from workflows import messages as m
 from workflows import timeline as t
-from workflows.lifecycle.access import OWED
-from workflows.lifecycle.commands import TRANSITIONS, run_command
+from workflows.lifecycle.access import OWED, PERMISSIONS, permits
+from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import DomainError
 from workflows.lifecycle.plan import state_plan_hash
@@ -54,6 +55,11 @@ _BEFORE_DRAFTS: tuple[Any, ...] = (
         for o in ("approve", "request_changes", "reject")
     ),
 )
+# What `allowed_actions` asks of a gate: one decision each. Before its first event the
+# handler asks whether the gate awaits this caller and, but for an approval, a comment —
+# which every representative carries — so the other outcomes would get the same answer
+# (tests/decider/test_lifecycle_properties.py asks `decide` of every outcome to be sure).
+_PROBED_BEFORE_DRAFTS = tuple(c for c in _BEFORE_DRAFTS if c.type != "decide" or c.outcome == "approve")
 _AFTER_DRAFTS: tuple[Any, ...] = (
     m.StartEvaluation(),
     m.ProposeAmendment(summary=_FILLER),
@@ -71,48 +77,78 @@ _AFTER_DRAFTS: tuple[Any, ...] = (
 def candidate_commands(state: m.AgreementState) -> list[Any]:
     """One representative of every command the decider could accept in this state; the
     decider itself says which of them this actor may send."""
-    filler, sha = _FILLER, _SHA
-    out: list[Any] = [m.Edit(title=state.title), *_BEFORE_DRAFTS]
-    for d in state.drafts:
-        out.append(m.AcceptDraft(version=d.version))
-        out += [m.Sign(version=d.version, method=meth, evidence=sha) for meth in ("electronic", "wet_ink")]
-    out += _AFTER_DRAFTS
-    for evaluation in state.evaluations:
-        out.append(m.SubmitEvaluationReport(evaluation=evaluation.number, narrative=filler))
-        out += [
-            m.ConcludeEvaluation(evaluation=evaluation.number, score=50, recommendation=r)
+    return list(_candidates(state, _every_type))
+
+
+def _candidates(
+    state: m.AgreementState, wanted: Callable[[str], bool], before_drafts: tuple[Any, ...] = _BEFORE_DRAFTS
+) -> Iterator[Any]:
+    """`candidate_commands`, built only for the command types `wanted` still asks about:
+    `allowed_actions` skips the types the phase refuses and those already offered, and a
+    representative is a pydantic model validated as it is built."""
+    if wanted("edit"):
+        yield m.Edit(title=state.title)
+    yield from (c for c in before_drafts if wanted(c.type))
+    if wanted("accept_draft"):
+        yield from (m.AcceptDraft(version=d.version) for d in state.drafts)
+    if wanted("sign"):
+        yield from (
+            m.Sign(version=d.version, method=meth, evidence=_SHA)
+            for d in state.drafts
+            for meth in ("electronic", "wet_ink")
+        )
+    yield from (c for c in _AFTER_DRAFTS if wanted(c.type))
+    if wanted("submit_evaluation_report"):
+        yield from (m.SubmitEvaluationReport(evaluation=e.number, narrative=_FILLER) for e in state.evaluations)
+    if wanted("conclude_evaluation"):
+        yield from (
+            m.ConcludeEvaluation(evaluation=e.number, score=50, recommendation=r)
+            for e in state.evaluations
             for r in ("continue", "expand", "stop")
-        ]
-    return out + plan_candidates(state)
+        )
+    yield from _plan_candidates(state, wanted)
 
 
 def plan_candidates(state: m.AgreementState) -> list[Any]:
     """Representatives of the action plan's commands (#13): one per item they act on."""
-    filler, sha = "-", "0" * 64
-    out: list[Any] = [m.EditPlan(goals=state.goals)]
-    out += [m.ReportProgress(activity=a.id, percent=a.percent) for a in state.activities]
-    out += [
-        m.RecordMeasurement(indicator=i.name, value=0, measured_on=state.start_date, source=filler)
-        for i in state.indicators[:1]
-    ]
-    for o in state.obligations:
-        out += [
-            m.SettleObligation(obligation=o.id, outcome="fulfilled", evidence=[sha]),
-            m.SettleObligation(obligation=o.id, outcome="missed", note=filler),
-        ]
-    if state.activities:
-        out.append(m.ProposePlanRevision(summary=filler, activities=list(state.activities)))
+    return list(_plan_candidates(state, _every_type))
+
+
+def _plan_candidates(state: m.AgreementState, wanted: Callable[[str], bool]) -> Iterator[Any]:
+    filler, sha = _FILLER, _SHA
+    if wanted("edit_plan"):
+        yield m.EditPlan(goals=state.goals)
+    if wanted("report_progress"):
+        yield from (m.ReportProgress(activity=a.id, percent=a.percent) for a in state.activities)
+    if wanted("record_measurement"):
+        yield from (
+            m.RecordMeasurement(indicator=i.name, value=0, measured_on=state.start_date, source=filler)
+            for i in state.indicators[:1]
+        )
+    if wanted("settle_obligation"):
+        for o in state.obligations:
+            yield m.SettleObligation(obligation=o.id, outcome="fulfilled", evidence=[sha])
+            yield m.SettleObligation(obligation=o.id, outcome="missed", note=filler)
+    if state.activities and wanted("propose_plan_revision"):
+        yield m.ProposePlanRevision(summary=filler, activities=list(state.activities))
     for r in state.plan_revisions:
         if r.status == "open":
-            out += [m.AcceptPlanRevision(revision=r.number), m.WithdrawPlanRevision(revision=r.number, reason=filler)]
-    out.append(
-        m.ScheduleMeeting(
+            if wanted("accept_plan_revision"):
+                yield m.AcceptPlanRevision(revision=r.number)
+            if wanted("withdraw_plan_revision"):
+                yield m.WithdrawPlanRevision(revision=r.number, reason=filler)
+    if wanted("schedule_meeting"):
+        yield m.ScheduleMeeting(
             title=filler, at=datetime(2100, 1, 4, 2, tzinfo=UTC), participants=party_orgs(state), agenda=[filler]
         )
-    )
-    out += [m.RecordMinutes(meeting=x.number, document=sha) for x in state.meetings if x.minutes is None]
-    out += [m.CompleteActionItem(item=x.id) for x in state.action_items if x.done_at is None]
-    return out
+    if wanted("record_minutes"):
+        yield from (m.RecordMinutes(meeting=x.number, document=sha) for x in state.meetings if x.minutes is None)
+    if wanted("complete_action_item"):
+        yield from (m.CompleteActionItem(item=x.id) for x in state.action_items if x.done_at is None)
+
+
+def _every_type(type_: str) -> bool:
+    return True
 
 
 class _Accepted(Exception):
@@ -127,19 +163,32 @@ class Probe(Emitter):
 
 
 def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
-    """The command types the caller may send now (never `tick`, which only time sends)."""
+    """The command types the caller may send now (never `tick`, which only time sends).
+
+    Representatives are built only of the types still in question (the phase accepts them,
+    none of the same type passed yet), and each is asked `run_command`'s own question: its
+    permission (`permits`, without composing the refusal's text), then its handler up to
+    the first event. tests/decider/test_lifecycle_properties.py checks the answer against
+    `decide` itself."""
     allowed: set[str] = set()
-    accepted_in_phase = TRANSITIONS[phase(state)] - {"tick"}
-    for command in candidate_commands(state):
-        if command.type in allowed or command.type not in accepted_in_phase:
+    in_question = TRANSITIONS[phase(state)] - {"tick"}
+
+    def wanted(type_: str) -> bool:
+        return type_ in in_question and type_ not in allowed
+
+    for command in _candidates(state, wanted, _PROBED_BEFORE_DRAFTS):
+        type_ = command.type
+        if type_ in allowed:  # an earlier representative of the same generator passed
+            continue
+        if not PERMISSIONS[type_].checked_by_handler and not permits(state, actor, command):
             continue
         try:
-            run_command(Probe(state, actor, now), command)
+            HANDLERS[type_](Probe(state, actor, now), command)
         except DomainError:
             continue
         except _Accepted:
             pass
-        allowed.add(command.type)
+        allowed.add(type_)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
 
 

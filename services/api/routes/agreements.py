@@ -4,6 +4,7 @@ lives in shared modules (`proposals`, `agreements_read`, `actions`)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -253,27 +254,27 @@ async def act(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> m.Snapshot | JSONResponse:
-    # The session runs statement by statement (the Idempotency-Key records go through it)
-    # and has run nothing yet (the row is read without checking the connection first); it is
-    # closed before the answer goes, as ReadSessionDep's would be.
-    async with read_session(request) as session:
-        edge = Edge(
-            session=session,
-            sessionmaker=request.app.state.sessionmaker,
-            temporal=temporal_of(request),
-            settings=settings_of(request),
-            statementwise=True,
-            untouched=True,
-        )
-        result = await perform(
-            edge,
-            principal=principal,
-            agreement_id=agreement_id,
-            command=command,
-            path=request.url.path,
-            if_match=if_match,
-            idempotency_key=idempotency_key,
-        )
+    act_on = partial(
+        perform,
+        principal=principal,
+        agreement_id=agreement_id,
+        command=command,
+        path=request.url.path,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
+    )
+    edge = partial(
+        Edge, sessionmaker=request.app.state.sessionmaker, temporal=temporal_of(request), settings=settings_of(request)
+    )
+    if idempotency_key is None:
+        # Reads only, each on a connection of the pool's, given back at once (actions.Edge).
+        result = await act_on(edge(session=None, engine=request.app.state.engine))
+    else:
+        # The session runs statement by statement (the Idempotency-Key records go through
+        # it) and has run nothing yet (the row is read without checking the connection
+        # first); it is closed before the answer goes, as ReadSessionDep's would be.
+        async with read_session(request) as session:
+            result = await act_on(edge(session=session, statementwise=True, untouched=True))
     if isinstance(result, JSONResponse):  # the first response to this Idempotency-Key, replayed
         return result
     response.headers["ETag"] = etag(result.version)
