@@ -8,6 +8,11 @@ their CPU apart; plus the raw baseline's worker (`bench.raw`), an SMTP sink and 
 receiver.
 
 Every server listens on 127.0.0.1 on a free port; every child dies with the bench.
+
+With `BENCH_PG_STATEMENTS=<file>` in the environment, PostgreSQL runs with
+`pg_stat_statements` (every statement, nested ones and planning included) and its totals
+are written to `<file>` as JSON when the stack stops — what each statement cost, for the
+profile (docs/performance.md). Unset, nothing of it is loaded.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
@@ -95,6 +101,8 @@ async def start_stack(
     stack = BenchStack(data_dir, postgres, temporal, Settings(), mail, hooks)
     try:
         postgres.start()
+        if statements_file() is not None:
+            await _load_statements(postgres)
         temporal.spawn()
         ports = [free_port() for _ in range(apis)]
         stack.settings = dev_settings(data_dir, postgres, temporal, api_port=ports[0], smtp_port=mail.port)
@@ -121,6 +129,9 @@ async def stop_stack(stack: BenchStack) -> None:
     for service in stack.services:
         stop_process(service.process, signal.SIGTERM, timeout=25)
     stack.temporal.stop()
+    target = statements_file()
+    if target is not None and stack.postgres.process is not None:
+        await _save_statements(stack.postgres, target)
     stack.postgres.stop()
     stack.mail.stop()
     await stack.hooks.stop()
@@ -147,6 +158,52 @@ def service_env(settings: Settings) -> dict[str, str]:
 def owner_dsn(postgres: EmbeddedPostgres) -> str:
     # The raw worker makes its own table: it connects as the database's owner, with asyncpg.
     return driver_dsn(postgres.owner_url)
+
+
+STATEMENTS_ENV = "BENCH_PG_STATEMENTS"
+
+
+def statements_file() -> Path | None:
+    """Where the per-statement totals go, when asked for."""
+    value = os.environ.get(STATEMENTS_ENV)
+    return Path(value) if value else None
+
+
+async def _load_statements(postgres: EmbeddedPostgres) -> None:
+    # A preloaded library takes a restart; the migrations and every process come after it.
+    connection = await asyncpg.connect(driver_dsn(postgres.url))
+    try:
+        await connection.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        await connection.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+        await connection.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+    finally:
+        await connection.close()
+    postgres.stop()
+    postgres.start()
+    connection = await asyncpg.connect(driver_dsn(postgres.url))
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    finally:
+        await connection.close()
+
+
+async def _save_statements(postgres: EmbeddedPostgres, target: Path) -> None:
+    connection = await asyncpg.connect(driver_dsn(postgres.url))
+    try:
+        rows = await connection.fetch(
+            "SELECT s.query, s.toplevel, r.rolname AS role, s.calls, s.plans, s.total_exec_time, s.total_plan_time,"
+            " s.rows, s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.wal_records, s.wal_bytes"
+            " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+            " ORDER BY s.total_exec_time + s.total_plan_time DESC"
+        )
+        wal = await connection.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+    finally:
+        await connection.close()
+    report = {
+        "wal": {key: int(value) for key, value in dict(wal or {}).items()},
+        "statements": [{key: (int(v) if key == "wal_bytes" else v) for key, v in dict(row).items()} for row in rows],
+    }
+    await asyncio.to_thread(target.write_text, json.dumps(report, indent=1, default=str))
 
 
 def _service(

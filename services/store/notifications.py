@@ -267,29 +267,12 @@ async def recipients(
 
 # The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
 # as `_reaches` says it, and the enabled webhook endpoints of the organisations $4, each as an
-# array of rows: one fixed text, prepared once per connection, whatever the audiences (a query
-# joining one clause per audience was built and compiled afresh for each shape). No audience:
-# the contacts are not scanned (a one-time filter on the array's length).
-_CONTACT_COLUMNS = ", ".join(f"c.{field.name}" for field in fields(ContactRecord))
-_ENDPOINT_COLUMNS = ", ".join(f"e.{field.name}" for field in fields(EndpointRecord))
-_RECIPIENTS = f"""
-SELECT ARRAY(
-    SELECT ROW({_CONTACT_COLUMNS})
-    FROM contacts AS c
-    WHERE cardinality($2::text[]) > 0
-      AND NOT c.opt_out @> ARRAY['email']
-      AND EXISTS (
-        SELECT FROM unnest($1::text[], $2::text[], $3::text[]) AS a(org, role, gate)
-        WHERE a.role = ANY(c.roles) AND (a.org IS NULL OR c.org = a.org)
-          AND (a.gate IS NULL OR a.gate = ANY(c.gates))
-      )
-    ORDER BY c.email, c.org
-) AS contacts,
-ARRAY(
-    SELECT ROW({_ENDPOINT_COLUMNS})
-    FROM webhook_endpoints AS e WHERE e.org = ANY($4::text[]) AND e.enabled
-    ORDER BY e.created_at, e.id
-) AS endpoints
+# array of rows of `ContactRecord`'s and `EndpointRecord`'s columns: one fixed text, whatever
+# the audiences. The query is the function `notification_recipients` (migration
+# 2026_12_01_0020), which keeps one generic plan per connection where a statement of its own
+# was planned afresh at every recording.
+_RECIPIENTS = """
+SELECT contacts, endpoints FROM notification_recipients($1::text[], $2::text[], $3::text[], $4::text[])
 """
 
 

@@ -23,11 +23,12 @@ import pytest
 import pytest_asyncio
 
 from services.embedded.postgres import EmbeddedPostgres
-from services.store import queries
+from services.store import notifications, queries
 from services.store.db import driver_dsn, driver_transaction, engine_of
 from services.store.outbox import _CLAIM, _RECORD_OUTCOMES
 from tests.builders import NOW, party, proposal, replay, staff
 from workflows import lifecycle as L
+from workflows.notify.rules import Audience
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROWS = 1000
@@ -134,3 +135,29 @@ async def test_a_claim_leases_a_recordings_deliveries_in_place_without_a_new_ind
     assert len(claimed) == 7 and updated == in_place == 7
     leased = await scratch.fetch("SELECT status, claimed_until FROM deliveries WHERE event_id = 'event-new'")
     assert all(row["status"] == "pending" and row["claimed_until"] is not None for row in leased)
+
+
+async def test_the_plans_read_of_its_recipients_keeps_one_generic_plan_and_leaves_the_connection_as_it_was(
+    pg: EmbeddedPostgres,
+) -> None:
+    # auto_explain (a superuser's setting) hands the connection the plan each statement ran,
+    # nested ones included: the read's query inside `notification_recipients`. A custom plan
+    # has the audiences folded in as constants; the generic one refers to the parameters.
+    connection = await asyncpg.connect(driver_dsn(pg.url))
+    plans: list[str] = []
+    connection.add_log_listener(lambda _connection, message: plans.append(str(message)))
+    try:
+        await connection.execute("LOAD 'auto_explain'")
+        await connection.execute(
+            "SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; "
+            "SET auto_explain.log_level = notice"
+        )
+        asked = [(Audience(role="staff", org="jabar"), "agreement.submitted")]
+        for _ in range(7):  # past the five custom plans PostgreSQL tries before choosing
+            await notifications.recipients(connection, asked=asked, orgs=["jabar", "jateng"])
+        nested = [plan for plan in plans if "cardinality" in plan]
+        assert len(nested) == 7
+        assert all("cardinality($2)" in plan for plan in nested), nested[0]
+        assert await connection.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await connection.close()
