@@ -88,7 +88,11 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         raw_processes = ["temporal", "postgres", "raw-worker"]
 
         note("raw baseline: one Update per transition, local activity → PostgreSQL")
-        await raw_leg(stack, client, "warm-up raw", 2, 2, local=True)
+        # Each warm-up runs as many at once as the leg it warms: the pools grow to what the leg
+        # holds before it is measured (a new connection costs PostgreSQL a type introspection
+        # per array type a statement uses: ≈ 10 ms each, docs/performance.md, perf-pg2).
+        warm = max(2, args.clients)
+        await raw_leg(stack, client, "warm-up raw", warm, warm, local=True)
         raw = await raw_leg(stack, client, f"raw local × {args.clients}", args.agreements, args.clients, local=True)
         raw_regular = await raw_leg(
             stack, client, f"raw regular × {args.clients}", args.agreements, args.clients, local=False
@@ -96,7 +100,7 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         raw_one = await raw_leg(stack, client, "raw local × 1", single, 1, local=True)
 
         note("Pakta: whole KSDD procedures over HTTP, notifications on")
-        await pakta_leg(stack, "warm-up Pakta", regions, 2, 2)
+        await pakta_leg(stack, "warm-up Pakta", regions, warm, warm)
         workers_rss = PeakRss({name: p for name, p in stack.processes().items() if name.startswith("worker-")})
         with workers_rss:
             pakta = await pakta_leg(stack, f"Pakta × {args.clients}", regions, args.agreements, args.clients)
