@@ -29,6 +29,7 @@ import json
 import re
 import secrets as random
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -249,14 +250,47 @@ def _allowed_by_list(host: str, egress: Egress) -> bool:
     return egress.host_allowed(host) or (literal is not None and any(literal in n for n in egress.networks))
 
 
-async def resolve(url: str, egress: Egress) -> Target:
-    """Check `url`, resolve its host once and check every address it resolves to; the
-    target to connect to is the first (a host written as an IP address is that address).
-    UrlRefused('invalid_url' | 'dns_error' | 'refused_address') otherwise."""
+class Resolutions:
+    """Host names' addresses as resolved, each kept `seconds` for the deliveries that follow
+    (a recording's events go to the same endpoints within milliseconds; asking the resolver
+    for every one cost a thread hop and a DNS query each). Only the resolution is kept: its
+    addresses are checked again at every delivery (`resolve`), and the request still
+    connects to the checked address, never resolving the name itself — so a DNS answer
+    that changes (rebinding) still cannot lead a request to an address that was not
+    checked; a changed answer is used once the kept one is `seconds` old, as a resolver's
+    own cache would. A failed resolution is not kept."""
+
+    def __init__(self, seconds: float = 5.0, *, size: int = 1024) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        now = time.monotonic()
+        kept = self._kept.get((host, port))
+        if kept is not None and now - kept[0] < self.seconds:
+            return kept[1]
+        addresses = await _resolved(host, port)
+        self._kept.pop((host, port), None)
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]  # the oldest kept
+        self._kept[(host, port)] = (now, addresses)
+        return addresses
+
+
+async def resolve(url: str, egress: Egress, resolutions: Resolutions | None = None) -> Target:
+    """Check `url`, resolve its host once (or take its resolution kept in `resolutions`) and
+    check every address it resolves to; the target to connect to is the first (a host
+    written as an IP address is that address). UrlRefused('invalid_url' | 'dns_error' |
+    'refused_address') otherwise."""
     parts = check_url(url, egress)
     host = (parts.hostname or "").rstrip(".")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    addresses = [literal] if (literal := _plain_literal(host)) is not None else await _resolved(host, port)
+    if (literal := _plain_literal(host)) is not None:
+        addresses = [literal]
+    elif resolutions is not None:
+        addresses = await resolutions.addresses(host, port)
+    else:
+        addresses = await _resolved(host, port)
     if not egress.host_allowed(host) and not all(egress.address_allowed(a) for a in addresses):
         raise UrlRefused(
             "refused_address",
