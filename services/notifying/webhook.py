@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property, lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 from workflows.messages import Event
@@ -199,7 +200,7 @@ class Target:
     port: int
     address: IPAddress
 
-    @property
+    @cached_property
     def connect_url(self) -> str:
         """The URL with the checked address in place of the host: httpx connects there and
         nowhere else (no second resolution an attacker's DNS could answer differently)."""
@@ -207,7 +208,7 @@ class Target:
         literal = f"[{self.address}]" if self.address.version == 6 else str(self.address)
         return parts._replace(netloc=f"{literal}:{self.port}").geturl()
 
-    @property
+    @cached_property
     def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
         name = f"[{self.host}]" if ":" in self.host else self.host
@@ -282,22 +283,35 @@ async def resolve(url: str, egress: Egress, resolutions: Resolutions | None = No
     check every address it resolves to; the target to connect to is the first (a host
     written as an IP address is that address). UrlRefused('invalid_url' | 'dns_error' |
     'refused_address') otherwise."""
-    parts = check_url(url, egress)
-    host = (parts.hostname or "").rstrip(".")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if (literal := _plain_literal(host)) is not None:
-        addresses = [literal]
+    scheme, host, port, literal = _checked(url, egress)
+    if literal is not None:
+        addresses: list[IPAddress] = [literal]
     elif resolutions is not None:
         addresses = await resolutions.addresses(host, port)
     else:
         addresses = await _resolved(host, port)
+    return _target(url, egress, scheme, host, port, tuple(addresses))
+
+
+# What a URL is and where it may go depend on nothing but the URL, the egress settings and
+# the addresses it resolves to: worked out once for the deliveries that repeat them (the
+# URL's parsing and the addresses' classification were most of a webhook's own CPU).
+@lru_cache(maxsize=1024)
+def _checked(url: str, egress: Egress) -> tuple[str, str, int, IPAddress | None]:
+    parts = check_url(url, egress)
+    host = (parts.hostname or "").rstrip(".")
+    return parts.scheme, host, parts.port or (443 if parts.scheme == "https" else 80), _plain_literal(host)
+
+
+@lru_cache(maxsize=1024)
+def _target(url: str, egress: Egress, scheme: str, host: str, port: int, addresses: tuple[IPAddress, ...]) -> Target:
     if not egress.host_allowed(host) and not all(egress.address_allowed(a) for a in addresses):
         raise UrlRefused(
             "refused_address",
             "The URL leads to an address webhooks are not sent to (loopback, private, link-local, "
             "multicast or reserved).",
         )
-    return Target(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0])
+    return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
 
 
 def _plain_literal(host: str) -> IPAddress | None:
