@@ -29,10 +29,12 @@ import json
 import re
 import secrets as random
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property, lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 from workflows.messages import Event
@@ -198,7 +200,7 @@ class Target:
     port: int
     address: IPAddress
 
-    @property
+    @cached_property
     def connect_url(self) -> str:
         """The URL with the checked address in place of the host: httpx connects there and
         nowhere else (no second resolution an attacker's DNS could answer differently)."""
@@ -206,7 +208,7 @@ class Target:
         literal = f"[{self.address}]" if self.address.version == 6 else str(self.address)
         return parts._replace(netloc=f"{literal}:{self.port}").geturl()
 
-    @property
+    @cached_property
     def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
         name = f"[{self.host}]" if ":" in self.host else self.host
@@ -249,13 +251,84 @@ def _allowed_by_list(host: str, egress: Egress) -> bool:
     return egress.host_allowed(host) or (literal is not None and any(literal in n for n in egress.networks))
 
 
-async def resolve(url: str, egress: Egress) -> Target:
-    """Check `url`, resolve its host once and check every address it resolves to; the
-    target to connect to is the first. UrlRefused('invalid_url' | 'dns_error' |
+class Resolutions:
+    """Host names' addresses as resolved, each kept `seconds` for the deliveries that follow
+    (a recording's events go to the same endpoints within milliseconds; asking the resolver
+    for every one cost a thread hop and a DNS query each). Only the resolution is kept: its
+    addresses are checked again at every delivery (`resolve`), and the request still
+    connects to the checked address, never resolving the name itself — so a DNS answer
+    that changes (rebinding) still cannot lead a request to an address that was not
+    checked; a changed answer is used once the kept one is `seconds` old, as a resolver's
+    own cache would. A failed resolution is not kept."""
+
+    def __init__(self, seconds: float = 5.0, *, size: int = 1024) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        now = time.monotonic()
+        kept = self._kept.get((host, port))
+        if kept is not None and now - kept[0] < self.seconds:
+            return kept[1]
+        addresses = await _resolved(host, port)
+        self._kept.pop((host, port), None)
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]  # the oldest kept
+        self._kept[(host, port)] = (now, addresses)
+        return addresses
+
+
+async def resolve(url: str, egress: Egress, resolutions: Resolutions | None = None) -> Target:
+    """Check `url`, resolve its host once (or take its resolution kept in `resolutions`) and
+    check every address it resolves to; the target to connect to is the first (a host
+    written as an IP address is that address). UrlRefused('invalid_url' | 'dns_error' |
     'refused_address') otherwise."""
+    scheme, host, port, literal = _checked(url, egress)
+    if literal is not None:
+        addresses: list[IPAddress] = [literal]
+    elif resolutions is not None:
+        addresses = await resolutions.addresses(host, port)
+    else:
+        addresses = await _resolved(host, port)
+    return _target(url, egress, scheme, host, port, tuple(addresses))
+
+
+# What a URL is and where it may go depend on nothing but the URL, the egress settings and
+# the addresses it resolves to: worked out once for the deliveries that repeat them (the
+# URL's parsing and the addresses' classification were most of a webhook's own CPU).
+@lru_cache(maxsize=1024)
+def _checked(url: str, egress: Egress) -> tuple[str, str, int, IPAddress | None]:
     parts = check_url(url, egress)
     host = (parts.hostname or "").rstrip(".")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, host, parts.port or (443 if parts.scheme == "https" else 80), _plain_literal(host)
+
+
+@lru_cache(maxsize=1024)
+def _target(url: str, egress: Egress, scheme: str, host: str, port: int, addresses: tuple[IPAddress, ...]) -> Target:
+    if not egress.host_allowed(host) and not all(egress.address_allowed(a) for a in addresses):
+        raise UrlRefused(
+            "refused_address",
+            "The URL leads to an address webhooks are not sent to (loopback, private, link-local, "
+            "multicast or reserved).",
+        )
+    return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
+
+
+def _plain_literal(host: str) -> IPAddress | None:
+    """The address a host written as a plain IP address (`203.0.113.7`, `2001:db8::1`) is:
+    resolving it gives itself back, so it is not resolved — the resolver's round trip
+    through a thread was a tenth of a webhook's CPU. Anything else is resolved like a name:
+    numeric forms the resolver reads as addresses (`0x7f000001`, `127.1`), which `ipaddress`
+    does not parse, and addresses with a zone (`fe80::1%eth0`)."""
+    if "%" in host:
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+async def _resolved(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -263,13 +336,7 @@ async def resolve(url: str, egress: Egress) -> Target:
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise UrlRefused("dns_error", "The URL's host does not resolve.")
-    if not egress.host_allowed(host) and not all(egress.address_allowed(a) for a in addresses):
-        raise UrlRefused(
-            "refused_address",
-            "The URL leads to an address webhooks are not sent to (loopback, private, link-local, "
-            "multicast or reserved).",
-        )
-    return Target(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0])
+    return addresses
 
 
 def describe(error: str, status: int | None) -> str:

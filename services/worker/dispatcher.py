@@ -71,6 +71,9 @@ MEASURE_SECONDS = 15.0
 # later by this much widens only the window in which a crash resends it — with the same
 # Message-ID or webhook-id, as any crash between acceptance and record does; no send waits.
 OUTCOME_LINGER_SECONDS = 0.02
+# The webhook bodies kept for the endpoints of events still being sent (`_body_of`): a claim
+# takes at most `CONCURRENCY` rows, so a few claims' worth of events.
+BODIES_KEPT = 4 * CONCURRENCY
 STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
 
 
@@ -121,6 +124,7 @@ class OutboxDispatcher:
         self._measured = 0.0
         self.mail = email.MailConnections(settings)
         self._record_outcomes = GroupWrite(self._write_outcomes, linger=OUTCOME_LINGER_SECONDS)
+        self._bodies: dict[str, tuple[str, bytes]] = {}  # event id: (webhook-id, body), `_body_of`
 
     def wake(self) -> None:
         """Deliveries were committed: look now rather than at the next poll."""
@@ -250,8 +254,21 @@ class OutboxDispatcher:
             raise Failure(str(error)) from None
         return Outcome(row, sent=True)
 
+    def _body_of(self, row: outbox.OutboxRow) -> tuple[str, bytes]:
+        """The event's id (the webhook-id) and the body every endpoint gets for it: the
+        event read and serialised once for all its endpoints, not once per endpoint (the
+        bodies are byte for byte the same; each endpoint's signature is made over them). An
+        event never changes once recorded, so its id is its body's key."""
+        made = self._bodies.get(row.event_id)
+        if made is None:
+            event = m.Event.model_validate(row.payload["event"])
+            made = self._bodies[row.event_id] = (event.id, webhook.payload(event))
+            if len(self._bodies) > BODIES_KEPT:
+                del self._bodies[next(iter(self._bodies))]  # the oldest made
+        return made
+
     async def _send_webhook(self, row: outbox.OutboxRow) -> Outcome | None:
-        event = m.Event.model_validate(row.payload["event"])
+        msg_id, body = self._body_of(row)
         # The claim started the attempt (before the request leaves, so one cut short by a
         # crash shows), if the endpoint was there and on.
         endpoint, attempt_id = row.endpoint, row.attempt_id
@@ -269,13 +286,12 @@ class OutboxDispatcher:
             and endpoint.previous_secret_expires_at > now
         ):
             secrets.append(endpoint.previous_secret)
-        body = webhook.payload(event)
         started = time.monotonic()
         sent = await self._webhooks.post(
             endpoint.url,
             egress=self.egress,
             content=body,
-            headers=webhook.headers(msg_id=event.id, timestamp=int(time.time()), body=body, secrets=secrets),
+            headers=webhook.headers(msg_id=msg_id, timestamp=int(time.time()), body=body, secrets=secrets),
             timeout_seconds=self.settings.webhook_timeout_seconds,
             now=now,
         )

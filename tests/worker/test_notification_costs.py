@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import email as email_package
+import json
 import uuid
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from jinja2 import nodes
 
+from services.embedded.ports import free_port
 from services.notifying import render
 from services.store import notifications as store
 from services.store.db import session_scope
@@ -220,6 +223,47 @@ async def test_a_mail_server_that_is_gone_is_an_outage_to_retry(settings):
     assert connections.opened == 0
 
 
+class RefusingServer:
+    """A real SMTP server (aiosmtpd) that refuses some recipients: `gone@` for good (550),
+    `full@` for now (452); it keeps the envelope of each message it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[str, list[str], list[str], int]] = []  # from, to, MAIL options, size
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # aiosmtpd's hook
+        if address.startswith("gone@"):
+            return "550 5.1.1 No such mailbox"
+        if address.startswith("full@"):
+            return "452 4.2.2 Mailbox full, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook
+        crlf = envelope.original_content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.envelopes.append((envelope.mail_from, envelope.rcpt_tos, envelope.mail_options, len(crlf)))
+        return "250 Message accepted for delivery"
+
+
+async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_next_mail_still_goes(settings):
+    server = RefusingServer()
+    server._controller.start()
+    connections = mail.MailConnections(fast(settings, server))
+    try:
+        with pytest.raises(mail.PermanentMailError, match="550"):
+            await connections.send(note("gone@jabar.go.id"), to="gone@jabar.go.id")
+        with pytest.raises(mail.TransientMailError, match="452"):
+            await connections.send(note("full@jabar.go.id"), to="full@jabar.go.id")
+        await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+    finally:
+        await connections.close()
+        server._controller.stop()
+    [(sender, recipients, options, size)] = server.envelopes
+    assert sender == mail.parseaddr(settings.mail_from)[1] and recipients == ["siti@jabar.go.id"]
+    assert options == [f"SIZE={size}"]  # the size declared is the size sent
+
+
 # ---------------------------------------------------------------- group commit
 
 
@@ -284,7 +328,7 @@ async def test_a_lingering_write_with_nobody_on_the_way_is_written_at_once():
     assert await asyncio.wait_for(group(3), timeout=30) == 3
 
 
-async def test_webhooks_to_many_endpoints_are_each_sent_once_and_recorded_once(
+async def test_webhooks_to_many_endpoints_are_each_sent_once_with_the_events_one_body_and_recorded_once(
     settings, sessionmaker, receiver: WebhookReceiver, orgs
 ):
     a, _ = orgs
@@ -297,7 +341,13 @@ async def test_webhooks_to_many_endpoints_are_each_sent_once_and_recorded_once(
     async with dispatcher.running():
         await until(lambda: _webhooks_sent(sessionmaker, every_event, [x.id for x in endpoints]))
     assert all(receiver.raw_counts(path) == dict.fromkeys(every_event, 1) for path in paths)
-    assert all(r.verified for r in receiver.requests)
+    assert all(r.verified for r in receiver.requests)  # each endpoint's signature over the bytes it got
+    # The body is made once per event: every endpoint gets the same bytes, that event's.
+    bodies: dict[str, set[bytes]] = {}
+    for request in receiver.requests:
+        bodies.setdefault(request.msg_id, set()).add(request.body)
+    assert sorted(bodies) == sorted(every_event)
+    assert all(len(b) == 1 and json.loads(next(iter(b)))["id"] == msg_id for msg_id, b in bodies.items())
     async with session_scope(sessionmaker) as session:
         for endpoint in endpoints:
             attempts = await store.list_attempts(session, endpoint_id=endpoint.id)

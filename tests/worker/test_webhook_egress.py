@@ -178,6 +178,54 @@ async def test_the_address_checked_is_the_address_connected():
     assert webhook.public(webhook.ipaddress.ip_address("1.1.1.1"))
 
 
+async def test_a_host_written_as_an_address_is_checked_as_that_address_without_the_resolver():
+    # In an event loop that can no longer resolve (its resolver's threads shut down), a
+    # plain IP address is still checked and kept, or refused; a name, and a numeric form
+    # only the resolver reads as an address, still go to the resolver.
+    egress = webhook.Egress.of(production=True)
+
+    async def without_resolver() -> tuple[str, str, list[str]]:
+        await asyncio.get_running_loop().shutdown_default_executor()
+        kept = await webhook.resolve("https://8.8.8.8/hook", egress)
+        refused = []
+        for url in ("https://10.0.0.1/", "https://[::ffff:127.0.0.1]/", "https://[fe80::1]/"):
+            with pytest.raises(webhook.UrlRefused) as caught:
+                await webhook.resolve(url, egress)
+            refused.append(caught.value.error)
+        mapped = await webhook.resolve("https://[2606:4700::1111]/", egress)
+        for needs_resolver in ("https://hooks.example.test/", "https://0x7f000001/"):
+            with pytest.raises(RuntimeError):
+                await webhook.resolve(needs_resolver, egress)
+        return kept.connect_url, str(mapped.address), refused
+
+    kept, mapped, refused = await asyncio.to_thread(asyncio.run, without_resolver())
+    assert kept == "https://8.8.8.8:443/hook" and mapped == "2606:4700::1111"
+    assert refused == ["refused_address"] * 3
+
+
+async def test_a_names_kept_resolution_is_checked_again_at_every_delivery_and_kept_only_a_while():
+    # The resolver's threads are shut down after the first resolution: a name resolved
+    # within the kept spell needs no resolver; its addresses are checked by each egress
+    # (loopback allowed in dev, refused in production); a spell of 0 s keeps nothing.
+    dev, production = webhook.Egress.of(production=False), webhook.Egress.of(production=True)
+
+    async def resolver_gone_after_the_first() -> tuple[str, str, str]:
+        kept, unkept = webhook.Resolutions(seconds=3600.0), webhook.Resolutions(seconds=0.0)
+        first = await webhook.resolve("http://localhost:8080/hook", dev, kept)
+        await webhook.resolve("http://localhost:8080/hook", dev, unkept)
+        await asyncio.get_running_loop().shutdown_default_executor()
+        again = await webhook.resolve("http://localhost:8080/other", dev, kept)
+        with pytest.raises(webhook.UrlRefused) as refused:
+            await webhook.resolve("https://localhost:8080/hook", production, kept)
+        with pytest.raises(RuntimeError):  # nothing kept: the resolver is asked, and is gone
+            await webhook.resolve("http://localhost:8080/hook", dev, unkept)
+        return str(first.address), str(again.address), refused.value.error
+
+    first, again, refused = await asyncio.to_thread(asyncio.run, resolver_gone_after_the_first())
+    assert first == again and webhook.ipaddress.ip_address(first).is_loopback
+    assert refused == "refused_address"
+
+
 @pytest.fixture
 async def tls_receiver(tmp_path) -> AsyncIterator[tuple[int, list[str | None]]]:
     """A TLS server with a self-signed certificate for localhost: its port, and the server

@@ -1,7 +1,8 @@
 """Posting a webhook: to the one address checked, with nothing of the answer kept.
 
-The URL's host is resolved once and every address it resolves to is checked
-(`services.notifying.webhook.resolve`); the request then connects to that address, with the
+The URL's host is resolved once (a name's resolution is kept a few seconds for the
+deliveries that follow, `webhook.Resolutions`) and every address it resolves to is checked
+at every delivery (`services.notifying.webhook.resolve`); the request then connects to that address, with the
 registered host as Host header and TLS server name (so certificates are verified against
 it, and a kept connection is only reused for the same name), and never resolves the name
 again — a DNS answer that changes between the check and the connection (rebinding) cannot
@@ -45,6 +46,10 @@ class WebhookClient:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        # Host names' resolutions, kept a few seconds for the deliveries that follow; their
+        # addresses are checked at every delivery all the same (`webhook.Resolutions`).
+        self._resolutions = webhook.Resolutions()
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per timeout setting
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -73,7 +78,7 @@ class WebhookClient:
         """Post `content` to `url` if it leads where webhooks may go. Never raises for what
         the network, the receiver or the URL does: every failure is an Outcome."""
         try:
-            target = await webhook.resolve(url, egress)
+            target = await webhook.resolve(url, egress, self._resolutions)
         except webhook.UrlRefused as refused:
             return Outcome(error=refused.error, permanent=refused.error != "dns_error")
         try:
@@ -100,6 +105,12 @@ class WebhookClient:
             permanent=not webhook.retryable(status),
         )
 
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
     async def _send(
         self, target: webhook.Target, content: bytes, headers: dict[str, str], timeout_seconds: float
     ) -> tuple[int, str | None]:
@@ -110,7 +121,7 @@ class WebhookClient:
             # The name the certificate must match, and the TLS server name sent.
             server_hostname=target.host if target.scheme == "https" else None,
             allow_redirects=False,  # a 3xx is a misconfigured endpoint, not a new address to post to
-            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+            timeout=self._timeout(timeout_seconds),
         ) as response:
             read = 0
             while chunk := await response.content.readany():
