@@ -109,7 +109,7 @@ def _api(args: argparse.Namespace) -> int:
 
     from services.api.app import create_app
     from services.api.server import server_options
-    from services.heap import keep_startup_out_of_collections
+    from services.heap import settle_heap_for_serving
 
     settings = _configured()
     try:
@@ -117,7 +117,7 @@ def _api(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # a refusal to start, e.g. the dev secret in production
         print(f"pakta api: {exc}", file=sys.stderr)
         return 2
-    keep_startup_out_of_collections()
+    settle_heap_for_serving()
     # Several processes on the one socket: uvicorn starts each with an app of its own, built
     # from the same settings (`app_of_this_process`); this one supervises them. Their metrics
     # go to files in one directory, so /metrics, answered by any of them, adds all up.
@@ -141,22 +141,22 @@ def _api(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from services import eventloop
-    from services.heap import keep_startup_out_of_collections
+    from services.heap import settle_heap_for_serving
     from services.worker.main import run_worker
 
     settings = _configured()
-    keep_startup_out_of_collections()
+    settle_heap_for_serving()
     eventloop.run(run_worker(settings))
     return 0
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
     from services import eventloop
-    from services.heap import keep_startup_out_of_collections
+    from services.heap import settle_heap_for_serving
     from services.worker.main import run_dispatcher
 
     settings = _configured()
-    keep_startup_out_of_collections()
+    settle_heap_for_serving()
     eventloop.run(run_dispatcher(settings))
     return 0
 

@@ -23,10 +23,20 @@ FROZEN_OBJECTS = Gauge(
 )
 
 
-def keep_startup_out_of_collections() -> None:
-    """Collect once, then freeze every object left (`gc.freeze`): the collector no longer
-    walks them. Garbage made later is collected as before; only objects already alive now
-    are exempt, and they live as long as the process anyway."""
+# How many new container objects (net of those freed) set off a collection of the youngest
+# generation. CPython's default, 700, had the dispatcher collect ≈ 120 times per 2,000
+# deliveries — ≈ 5 % of its CPU; at 7,000, 0–3 times, and at most a few thousand objects'
+# garbage (well under a megabyte) waits a little longer (docs/performance.md, perf-deliver6).
+YOUNG_THRESHOLD = 7_000
+
+
+def settle_heap_for_serving() -> None:
+    """Once start-up is done: collect, then freeze every object left (`gc.freeze`) — the
+    collector no longer walks them, and they live as long as the process anyway — and
+    collect the youngest generation less often. Garbage made later is still collected;
+    the older generations keep their ratios to the youngest."""
     gc.collect()
     gc.freeze()
     FROZEN_OBJECTS.set(gc.get_freeze_count())
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)

@@ -34,7 +34,7 @@ from services.api.routes import (
 )
 from services.api.web import install as install_web
 from services.auth import VerifiedTokens
-from services.heap import keep_startup_out_of_collections
+from services.heap import settle_heap_for_serving
 from services.logging import configure_logging
 from services.notifying import webhook
 from services.settings import Settings, get_settings, secret_weakness
@@ -134,7 +134,7 @@ def app_of_this_process() -> FastAPI:
     settings = get_settings()
     configure_logging(settings)
     app = create_app(settings)
-    keep_startup_out_of_collections()
+    settle_heap_for_serving()
     return app
 
 

@@ -9,10 +9,10 @@ import sys
 PROBE = """
 import gc
 import services.api.app  # what `pakta api` imports before it serves
-from services.heap import keep_startup_out_of_collections
+from services.heap import settle_heap_for_serving
 
 alive = len(gc.get_objects())
-keep_startup_out_of_collections()
+settle_heap_for_serving()
 walked = len(gc.get_objects())  # what a full collection would walk now
 garbage = [[] for _ in range(3)]
 for a, b in zip(garbage, garbage[1:] + garbage[:1]):
@@ -32,3 +32,26 @@ def test_a_process_keeps_what_start_up_built_out_of_collections_and_still_collec
     assert walked < alive * 0.05
     assert collected >= 3  # a cycle made later is still collected
     assert shown == frozen  # operators see it: pakta_heap_frozen_objects
+
+
+YOUNG_PROBE = """
+import gc
+import services.api.app
+from services.heap import YOUNG_THRESHOLD, settle_heap_for_serving
+
+settle_heap_for_serving()
+young = []
+gc.callbacks.append(lambda phase, info: phase == "start" and info["generation"] == 0 and young.append(1))
+kept = [[] for _ in range(YOUNG_THRESHOLD // 2)]  # what a default threshold collected 5 times over
+quiet = len(young)
+kept += [[] for _ in range(YOUNG_THRESHOLD * 2)]
+print(gc.get_threshold()[0], quiet, len(young))
+"""
+
+
+def test_a_serving_process_collects_its_youngest_objects_every_few_thousand_not_every_700():
+    ran = subprocess.run([sys.executable, "-c", YOUNG_PROBE], capture_output=True, text=True, timeout=120, check=True)
+    threshold, while_under, after = map(int, ran.stdout.split())
+    assert threshold == 7_000
+    assert while_under == 0  # 3,500 new objects: no collection yet
+    assert after >= 1  # past the threshold the youngest generation is still collected
