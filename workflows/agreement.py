@@ -154,9 +154,9 @@ class AgreementWorkflow:
         self._heads: dict[int, str] = dict(input.heads or {})
         self._wakeup: tuple[int, datetime | None] | None = None  # (seq, next wake-up) cache
         # What the validator decided for the request it accepted, as (request, state, now,
-        # events): the handler that runs right after it takes the events instead of deciding
-        # again (`_decided`).
-        self._validated: tuple[ActInput, m.AgreementState, datetime, list[m.Event]] | None = None
+        # decision): the handler that runs right after it takes the decision instead of
+        # deciding again (`_decided`).
+        self._validated: tuple[ActInput, m.AgreementState, datetime, lifecycle.Decision] | None = None
 
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
@@ -265,11 +265,11 @@ class AgreementWorkflow:
         the clock, is the tick's time, so a retried task decides the same events."""
         async with self._lock:
             try:
-                events = lifecycle.decide(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
+                decision = lifecycle.decided(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
             try:
-                await self._record(events)
+                await self._record(*decision)
             except ApplicationError as error:
                 workflow.logger.error("Time's events could not be recorded: %s", error.message)
                 return False
@@ -283,25 +283,25 @@ class AgreementWorkflow:
             state = self._require_state()
             now = self._clock(request.at or workflow.now())
             try:
-                events = self._decided(request, state, now)
+                decision = self._decided(request, state, now)
             except lifecycle.DomainError as error:
                 raise domain_failure(error, state.version) from None
             follows = self._heads.get(state.seq)
-            await self._record(events)
+            await self._record(*decision)
             self._commands += 1
             return self._receipt().model_copy(update={"follows": follows[:FOLLOWS_DIGITS] if follows else None})
 
-    def _decided(self, request: ActInput, state: m.AgreementState, now: datetime) -> list[m.Event]:
-        """`lifecycle.decide` of the request, or what the validator decided of an equal
+    def _decided(self, request: ActInput, state: m.AgreementState, now: datetime) -> lifecycle.Decision:
+        """`lifecycle.decided` of the request, or what the validator decided of an equal
         request (the SDK decodes the handler's arguments afresh), the same state and time —
-        the decider is pure, so the events are the same ones. On replay no validator runs and
-        the handler decides, to the same events."""
+        the decider is pure, so the events and the state after them are the same ones. On
+        replay no validator runs and the handler decides, to the same events."""
         validated, self._validated = self._validated, None
         if validated is not None:
-            seen, seen_state, seen_now, events = validated
+            seen, seen_state, seen_now, decision = validated
             if seen_state is state and seen_now == now and seen == request:
-                return events
-        return lifecycle.decide(state, request.command, request.actor, now, request.expected_version)
+                return decision
+        return lifecycle.decided(state, request.command, request.actor, now, request.expected_version)
 
     @act.validator
     def validate_act(self, request: ActInput) -> None:
@@ -317,10 +317,10 @@ class AgreementWorkflow:
             )
         now = self._clock(request.at or workflow.now())
         try:
-            events = lifecycle.decide(self._state, request.command, request.actor, now, request.expected_version)
+            decision = lifecycle.decided(self._state, request.command, request.actor, now, request.expected_version)
         except lifecycle.DomainError as error:
             raise domain_failure(error, self._state.version) from None
-        self._validated = (request, self._state, now, events)
+        self._validated = (request, self._state, now, decision)
 
     @workflow.update
     async def resync(self, actor: m.Actor) -> Receipt:
@@ -407,12 +407,16 @@ class AgreementWorkflow:
     def _closed(self) -> bool:
         return self._state is not None and self._state.stage in m.TERMINAL_STAGES
 
-    async def _record(self, events: list[m.Event]) -> None:
+    async def _record(self, events: list[m.Event], after: m.AgreementState | None = None) -> None:
         """Evolve, then persist before anyone can see the new state: the read model, the
-        audit chain and the workflow never disagree about what was accepted."""
-        state = self._state
-        for event in events:
-            state = lifecycle.evolve(state, event)
+        audit chain and the workflow never disagree about what was accepted. `after`: the
+        state the decider already reached by evolving these very events from the current
+        state (`lifecycle.decided`), so they are not applied twice."""
+        state = after
+        if state is None:
+            state = self._state
+            for event in events:
+                state = lifecycle.evolve(state, event)
         assert state is not None
         # Asked once per run (Temporal remembers the answer): runs that started children
         # before the outbox keep doing so until they continue as new.

@@ -307,7 +307,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if check:
             self.check_offered(before, actor, L.allowed_actions(before, actor, self.now))
         try:
-            events = L.decide(before, command, actor, self.now, expected)
+            decision = L.decided(before, command, actor, self.now, expected)
         except L.DomainError as error:
             # a refusal changes nothing and says where the agreement stands
             assert before.model_dump() == dump
@@ -335,10 +335,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert actor.has("system") and "tick" not in offered
         else:
             assert command.type in offered, f"{command.type} accepted but allowed_actions said {offered}"
-        self.accept(before, actor, command, events)
+        self.accept(before, actor, command, decision)
 
-    def accept(self, before: m.AgreementState, actor: m.Actor, command: Any, events: list[m.Event]) -> None:
+    def accept(self, before: m.AgreementState, actor: m.Actor, command: Any, decision: L.Decision) -> None:
         """Checks every accepted command passes, then the move."""
+        events = decision.events
         assert before.stage not in m.TERMINAL_STAGES, "a terminal stage accepted a command"
         assert events, "an accepted command yields events"
         assert [e.seq for e in events] == list(range(before.seq + 1, before.seq + 1 + len(events)))
@@ -346,6 +347,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert all(e.at == self.now and e.actor == actor and e.agreement_id == AGREEMENT_ID for e in events)
         assert [e.id for e in events] == [str(uuid.uuid5(L.EVENT_NAMESPACE, f"{AGREEMENT_ID}/{e.seq}")) for e in events]
         self.state = b.replay(events, before)
+        # The workflow records the decider's own state after the events: it is theirs, applied in turn.
+        assert decision.state == self.state
         self.log += events
         self.accepted += 1
         assert self.state.version == before.version + 1 and self.state.updated_at == self.now
@@ -413,8 +416,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             event(f"{self.kind}: silent {'initiator' if silent == lead else 'party'} in {L.phase(before)}: time only")
             return
         actor, type_ = data.draw(st.sampled_from(movers), label="mover")
-        events = L.decide(before, closing[type_], actor, self.now)
-        self.accept(before, actor, closing[type_], events)
+        self.accept(before, actor, closing[type_], L.decided(before, closing[type_], actor, self.now))
         event(f"{self.kind}: silent party, {type_} by another")
 
     @rule(days=st.integers(0, 3))
@@ -437,8 +439,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         # sometimes a little past the wake-up, as a busy worker would
         self.now = max(self.now, wake + timedelta(hours=days * days))
         assert L.due_notices(before, self.now), "next_wakeup has come but nothing is due"
-        events = L.decide(before, m.Tick(), m.SYSTEM, self.now)
-        self.accept(before, m.SYSTEM, m.Tick(), events)
+        decision = L.decided(before, m.Tick(), m.SYSTEM, self.now)
+        events = decision.events
+        self.accept(before, m.SYSTEM, m.Tick(), decision)
         event(f"{self.kind}: tick -> {sorted({e.type for e in events})}")
 
     def check_offered(self, state: m.AgreementState, actor: m.Actor, offered: list[str]) -> None:

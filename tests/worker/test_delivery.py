@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
@@ -26,6 +25,7 @@ from temporalio.worker import Replayer, Worker
 from services.notifying import webhook
 from services.store import notifications as store
 from services.store.db import session_scope
+from services.temporal_client import DATA_CONVERTER
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.registry import activities, workflow_runner
@@ -480,6 +480,6 @@ async def test_saved_notify_histories_replay_on_current_code():
     tells its staff."""
     files = sorted(HISTORIES.glob("notify_*.json"))
     assert files, "no saved notify histories"
-    replayer = Replayer(workflows=[NotifyWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[NotifyWorkflow], data_converter=DATA_CONVERTER)
     for path in files:
         await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, json.loads(path.read_text())))

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
+from services.temporal_client import DATA_CONVERTER
 from services.worker import sandbox
 from services.worker.registry import WORKFLOWS, workflow_runner
 
@@ -25,7 +25,7 @@ CONTEXT_QUESTIONS = ("get_serialization_context", "get_external_store_context")
 
 
 async def replay_saved_histories(runner: WorkflowRunner) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=runner)
     for path in HISTORIES:
         history = WorkflowHistory.from_json(f"agreement-{path.stem}", json.loads(path.read_text()))
         await replayer.replay_workflow(history)

@@ -32,8 +32,8 @@ class WorkerDiesAfterRecording(AgreementWorkflow):
     async def run(self, input: AgreementInput) -> m.AgreementState:
         return await super().run(input)
 
-    async def _record(self, events):
-        await super()._record(events)
+    async def _record(self, events, after=None):
+        await super()._record(events, after)
         if CRASHES["left"] and not workflow.unsafe.is_replaying():
             CRASHES["left"] -= 1
             # Any non-application error fails the workflow task, as a dead worker would:

@@ -14,7 +14,6 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -26,6 +25,7 @@ from temporalio.worker import (
 
 from services.api.commands import execute_act
 from services.store import queries
+from services.temporal_client import DATA_CONVERTER
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.readmodel import events_of
 from workflows import contracts
@@ -185,7 +185,7 @@ async def test_saved_histories_replay_on_current_code():
     histories come from real runs and must replay deterministically on today's code."""
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no saved histories"
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
     for path in files:
         history = WorkflowHistory.from_json(f"agreement-{path.stem}", json.loads(path.read_text()))
         await replayer.replay_workflow(history)

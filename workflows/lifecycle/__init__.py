@@ -2,6 +2,7 @@
 
     create(proposal, actor, now, agreement_id) -> [Event]
     decide(state, command, actor, now)         -> [Event]   (raises DomainError)
+    decided(state, command, actor, now)        -> Decision(events, state after them)
     evolve(state, event)                       -> state
     next_wakeup(state)                         -> when time next makes something happen
     allowed_actions(state, actor, now)         -> [command type]
@@ -46,7 +47,7 @@ from workflows.lifecycle.access import (
 from workflows.lifecycle.bounds import STATE_BUDGET_BYTES, AgreementTooLarge, state_size
 from workflows.lifecycle.commands import HANDLERS, TRANSITIONS
 from workflows.lifecycle.create import check_proposal, create, import_agreement
-from workflows.lifecycle.deciding import check_version, decide
+from workflows.lifecycle.deciding import Decision, check_version, decide, decided
 from workflows.lifecycle.errors import (
     DomainError,
     InvalidProposal,
@@ -106,6 +107,7 @@ __all__ = [
     "STEP_DEADLINE_DAYS",
     "TRANSITIONS",
     "AgreementTooLarge",
+    "Decision",
     # errors
     "DomainError",
     "InvalidProposal",
@@ -131,6 +133,7 @@ __all__ = [
     "create",
     "current_step",
     "decide",
+    "decided",
     "due_notices",
     "event_payload",
     "evolve",

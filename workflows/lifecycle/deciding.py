@@ -13,7 +13,7 @@ This module sits above `views`, because a refusal says what the caller may do in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from workflows import messages as m
 from workflows.lifecycle.bounds import check_recordable
@@ -50,10 +50,26 @@ def why_not(state: m.AgreementState, command_type: str) -> str:
     return f"'{command_type}' is not possible while the agreement is in {state.stage}."
 
 
+class Decision(NamedTuple):
+    """A command's events, and the state they lead to: `evolve` of each event in turn, as
+    the emitter applied them while deciding (later rules see earlier facts)."""
+
+    events: list[m.Event]
+    state: m.AgreementState
+
+
 def decide(
     state: m.AgreementState, command: Any, actor: m.Actor, now: datetime, expected_version: int | None = None
 ) -> list[m.Event]:
     """The events `command` from `actor` at `now` produces (raises a DomainError)."""
+    return decided(state, command, actor, now, expected_version).events
+
+
+def decided(
+    state: m.AgreementState, command: Any, actor: m.Actor, now: datetime, expected_version: int | None = None
+) -> Decision:
+    """`decide`, with the state its events lead to: the workflow records that state without
+    applying the events a second time."""
     check_time(now)
     if now < state.updated_at:
         raise InvalidTransition(
@@ -80,7 +96,7 @@ def decide(
             check_recordable(emitter.state, state)
         except DomainError as error:
             raise _explained(error, state, actor, now) from None
-    return emitter.events
+    return Decision(emitter.events, emitter.state)
 
 
 def _explained(error: DomainError, state: m.AgreementState, actor: m.Actor, now: datetime) -> DomainError:
