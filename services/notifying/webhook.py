@@ -177,9 +177,12 @@ class Egress:
 
 
 def public(address: IPAddress) -> bool:
-    """A globally routable unicast address (an IPv4-mapped IPv6 address as its IPv4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """A globally routable unicast address (an IPv4-mapped or 6to4 IPv6 address as the IPv4
+    address it carries: a 6to4 relay delivers to that one)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is not None:
+            address = carried
     return address.is_global and not (
         address.is_multicast
         or address.is_private

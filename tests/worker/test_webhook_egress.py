@@ -209,6 +209,17 @@ async def test_the_address_checked_is_the_address_connected():
     assert webhook.public(webhook.ipaddress.ip_address("1.1.1.1"))
 
 
+async def test_a_6to4_address_is_checked_as_the_ipv4_address_it_carries():
+    # 2002::/16 carries an IPv4 address that relays deliver to: loopback and cloud metadata
+    # inside it were "global" to Python, and allowed.
+    egress = webhook.Egress.of(production=True)
+    for refused in ("https://[2002:7f00:1::]/", "https://[2002:a9fe:a9fe::1]/", "https://[2002:a00:1::]/"):
+        with pytest.raises(webhook.UrlRefused) as caught:
+            await webhook.resolve(refused, egress)
+        assert caught.value.error == "refused_address"
+    assert (await webhook.resolve("https://[2002:808:808::1]/", egress)).address.exploded.startswith("2002:0808")
+
+
 async def test_a_host_written_as_an_address_is_checked_as_that_address_without_the_resolver():
     # In an event loop that can no longer resolve (its resolver's threads shut down), a
     # plain IP address is still checked and kept, or refused; a name, and a numeric form
