@@ -39,12 +39,17 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+_VERSION_DIGITS = len(str(2**31 - 1))
+
+
 def expected_version(if_match: str | None) -> int | None:
     """The version an If-Match header requires (None for none, or `*`)."""
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    # ASCII digits only (`isdigit` is true of "²", which `int` refuses), and no more of them
+    # than a version has (an integer column; `int` refuses thousands of digits).
+    if not (tag.isascii() and tag.isdigit() and len(tag) <= _VERSION_DIGITS):
         raise Unprocessable(
             "If-Match must carry the agreement's version as returned in its ETag.", code="invalid_if_match"
         )

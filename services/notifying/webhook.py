@@ -93,7 +93,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() takes and float() refuses
         return float(value)
     try:
         return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
@@ -177,9 +177,12 @@ class Egress:
 
 
 def public(address: IPAddress) -> bool:
-    """A globally routable unicast address (an IPv4-mapped IPv6 address as its IPv4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """A globally routable unicast address (an IPv4-mapped or 6to4 IPv6 address as the IPv4
+    address it carries: a 6to4 relay delivers to that one)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is not None:
+            address = carried
     return address.is_global and not (
         address.is_multicast
         or address.is_private

@@ -333,3 +333,26 @@ async def test_plan_edits_that_would_make_the_agreement_too_large_to_record_are_
     assert "uploaded document" in error["message"]
     after = await stack.act(staff, created["id"], {"type": "edit", "activities": activities[:5]})
     assert len(after["activities"]) == 5
+
+
+# ---------------------------------------------------------------- If-Match
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "kunci-if-match"])
+@pytest.mark.parametrize("if_match", ["\u00b2".encode("latin-1"), b'"' + b"9" * 5000 + b'"', b"\xb2\xb3"])
+async def test_an_if_match_that_only_looks_like_digits_is_a_422_and_the_agreement_still_takes_commands(
+    stack: Stack, if_match: bytes, idempotency_key: str | None
+):
+    # `str.isdigit` is true of "²" and of 5,000 digits, which `int` refuses: both were a 500.
+    staff = stack.user("kota-cirebon", "staff")
+    created = await stack.create(staff, proposal(title=f"Air bersih If-Match {uuid.uuid4().hex[:6]}"))
+    headers: list[tuple[str, str | bytes]] = [*stack.auth(staff).items(), ("If-Match", if_match)]
+    if idempotency_key is not None:
+        headers.append(("Idempotency-Key", f"{idempotency_key}-{created['id']}"))
+    resp = await stack.http.post(
+        f"/agreements/{created['id']}/actions", json={"type": "comment", "text": "versi?"}, headers=headers
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_if_match" and len(resp.content) < 1000
+    after = await stack.act(staff, created["id"], {"type": "comment", "text": "versi 1"})
+    assert after["version"] == 2

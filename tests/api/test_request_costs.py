@@ -240,6 +240,37 @@ async def test_reading_listing_and_the_action_plan_send_only_their_own_statement
             assert len(sent) == 1 or path.startswith("/agreements?"), (path, sent)  # a list may read parties
 
 
+async def test_a_search_repeating_a_word_asks_postgresql_for_it_once(stack: Stack):
+    # Every word must be found, so a word typed twice adds nothing but cost: a punctuation
+    # mark can use no index, and one typed 100 times was 100 scans of each row's text
+    # (11 s of PostgreSQL over 100,000 rows when nothing matched).
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=_proposal("Air baku: cari-cari"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        sent: list[str] = []
+        logged: set[int] = set()
+
+        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            driver = record.driver_connection
+            if id(driver) not in logged:
+                logged.add(id(driver))
+                driver.add_query_logger(lambda query: sent.append(query.query))
+
+        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        found = {}
+        for q in ("cari-cari -", " ".join(["cari-cari"] * 10 + ["-"] * 45)):
+            sent.clear()
+            answer = await client.get("/agreements", params={"q": q}, headers=stack.auth(staff))
+            assert answer.status_code == 200, answer.text
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+            [listing] = [statement for statement in sent if "agreement_summaries" in statement]
+            assert listing.count("ILIKE") == 1 and listing.count("to_tsquery") == 1, listing
+            found[q] = [item["id"] for item in answer.json()["items"]]
+        assert created.json()["id"] in found["cari-cari -"] and len(set(map(tuple, found.values()))) == 1
+
+
 async def _drop_backend(stack: Stack, pid: int) -> None:
     """PostgreSQL drops the connection served by backend `pid`, as a restart would."""
     async with stack.sessionmaker() as other:

@@ -226,3 +226,13 @@ async def test_a_form_refused_and_sent_again_shows_the_same_refusal(web: LiveSta
     assert kept is not None and kept.status == first.status_code
     assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == created.json()["version"]
     await client.aclose()
+
+
+async def test_a_list_filter_of_digits_only_python_calls_digits_lists_without_it(web: LiveStack, orgs):
+    # "²".isdigit() is true and int() refuses it, as it refuses thousands of digits: a 500.
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    for days in ("%C2%B2", "9" * 5000):
+        resp = await client.get(f"/ui/agreements?expiring_within_days={days}")
+        assert resp.status_code == 200, resp.text[:300]
+    await client.aclose()

@@ -139,6 +139,37 @@ async def test_an_answer_is_recorded_as_its_status_and_class_only(settings, sess
     assert "postgres" not in outcome.message and "password" not in outcome.message
 
 
+@pytest.fixture
+async def asks_to_wait() -> AsyncIterator[int]:
+    """A receiver that answers 503 with a Retry-After of digits only Python calls digits."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        retry_after = "\u00b2\u00b3".encode()
+        writer.write(
+            b"HTTP/1.1 503 Busy\r\nretry-after: %s\r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % retry_after
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_retry_after_that_is_not_a_number_is_a_plain_failed_attempt_retried_later(
+    settings, sessionmaker, orgs, asks_to_wait
+):
+    # "²³".isdigit() is true and float() refuses it: the delivery raised past its outcome.
+    org, _ = orgs
+    outcome, attempts = await deliver(
+        production(settings, "127.0.0.1"), sessionmaker, org, f"http://127.0.0.1:{asks_to_wait}/x"
+    )
+    assert isinstance(outcome, ApplicationError) and not outcome.non_retryable
+    assert [(a.status_code, a.error) for a in attempts] == [(503, "http_status")]
+
+
 async def test_a_closed_port_is_connection_refused_and_nothing_more(settings, sessionmaker, orgs):
     org, _ = orgs
     with socket.socket() as probe:
@@ -176,6 +207,17 @@ async def test_the_address_checked_is_the_address_connected():
         assert caught.value.error == "refused_address"
     assert not webhook.public(webhook.ipaddress.ip_address("::ffff:10.0.0.1"))
     assert webhook.public(webhook.ipaddress.ip_address("1.1.1.1"))
+
+
+async def test_a_6to4_address_is_checked_as_the_ipv4_address_it_carries():
+    # 2002::/16 carries an IPv4 address that relays deliver to: loopback and cloud metadata
+    # inside it were "global" to Python, and allowed.
+    egress = webhook.Egress.of(production=True)
+    for refused in ("https://[2002:7f00:1::]/", "https://[2002:a9fe:a9fe::1]/", "https://[2002:a00:1::]/"):
+        with pytest.raises(webhook.UrlRefused) as caught:
+            await webhook.resolve(refused, egress)
+        assert caught.value.error == "refused_address"
+    assert (await webhook.resolve("https://[2002:808:808::1]/", egress)).address.exploded.startswith("2002:0808")
 
 
 async def test_a_host_written_as_an_address_is_checked_as_that_address_without_the_resolver():

@@ -55,13 +55,15 @@ def filters_of(request: Request) -> AgreementFilters:
     q = request.query_params
     stage, kind, health = q.get("stage"), q.get("kind"), q.get("health")
     days = q.get("expiring_within_days") or ""
+    # ASCII digits, four at most: `isdigit` takes "²" and thousands of digits, `int` neither.
+    within = int(days) if days.isascii() and days.isdigit() and len(days) <= 4 else None
     return AgreementFilters(
         stage=next((s for s in STAGES if s == stage), None),
         kind=next((k for k in KINDS if k == kind), None),
         org=(q.get("org") or "").strip()[:64] or None,
         q=(q.get("q") or "").strip()[:200] or None,
         overdue=q.get("overdue") in ("1", "true", "on"),
-        expiring_within_days=int(days) if days.isdigit() and int(days) <= 3650 else None,
+        expiring_within_days=within if within is not None and within <= 3650 else None,
         health=next((h for h in HEALTHS if h == health), None),
     )
 
