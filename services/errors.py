@@ -14,6 +14,17 @@ from types import MappingProxyType
 from typing import Any
 
 _RESERVED = frozenset({"code", "message"})
+MAX_DETAIL_CHARS = 200  # of a text in an error's details: an id of 10,000 characters came back whole
+
+
+def _cut(value: Any) -> Any:
+    """A detail as the error names it: a text (alone or in a list) cut to MAX_DETAIL_CHARS
+    with an ellipsis — enough to tell what was asked for, not the whole of a hostile input."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_DETAIL_CHARS else value[:MAX_DETAIL_CHARS] + "…"
+    if isinstance(value, list | tuple):
+        return [_cut(v) for v in value]
+    return value
 
 
 class PaktaError(Exception):
@@ -36,7 +47,8 @@ class PaktaError(Exception):
         self.code = code or type(self).code
         self.status = status or type(self).status
         # Extra keyword arguments are details too; they must not shadow code/message.
-        self.details = {k: v for k, v in {**(details or {}), **extra}.items() if k not in _RESERVED}
+        # Cut here, once, so the response and an idempotent replay of it (`to_body`) agree.
+        self.details = {k: _cut(v) for k, v in {**(details or {}), **extra}.items() if k not in _RESERVED}
         self.headers = {**type(self).headers, **(headers or {})}
         super().__init__(self.message)
 

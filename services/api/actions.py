@@ -23,6 +23,7 @@ from services.api import commands, idempotency
 from services.api.agreements_read import load_visible_record
 from services.api.database import read_again_if_lost, read_from_the_engine
 from services.api.document_access import check_attachable
+from services.api.limits import header_number
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
 from services.settings import Settings
@@ -47,13 +48,13 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    # ASCII digits only (`isdigit` is true of "²", which `int` refuses), and no more of them
-    # than a version has (an integer column; `int` refuses thousands of digits).
-    if not (tag.isascii() and tag.isdigit() and len(tag) <= _VERSION_DIGITS):
+    # No more digits than a version has (an integer column).
+    version = header_number(tag, _VERSION_DIGITS)
+    if version is None:
         raise Unprocessable(
             "If-Match must carry the agreement's version as returned in its ETag.", code="invalid_if_match"
         )
-    return int(tag)
+    return version
 
 
 @dataclass(frozen=True)

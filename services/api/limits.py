@@ -26,6 +26,20 @@ MAX_HEADER_BYTES = 16 * 1024
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
+# Of a Content-Length: more than any body limit, and within what PostgreSQL and `int` take.
+CONTENT_LENGTH_DIGITS = 18
+
+
+def header_number(value: str, max_digits: int) -> int | None:
+    """A header's number (Content-Length, If-Match's version): ASCII digits only, at most
+    `max_digits` of them; None otherwise. `str.isdigit` is true of "²" (a Latin-1 header
+    byte) and of 5,000 digits, both of which `int` refuses; `int` takes "+1", " 1" and
+    "1_0", which no such header holds."""
+    if 0 < len(value) <= max_digits and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 class RequestLimits:
     """`limits` maps a path prefix to its body limit in bytes; the longest prefix wins and
     `default_limit` covers the rest."""
@@ -96,10 +110,7 @@ def _too_large(limit: int) -> JSONResponse:
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+            return header_number(value.decode("latin-1"), CONTENT_LENGTH_DIGITS)
     return None
 
 

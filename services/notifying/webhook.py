@@ -176,13 +176,62 @@ class Egress:
         return public(address)
 
 
+# The special-purpose blocks of the IANA IPv4 and IPv6 special-purpose address registries
+# (RFC 6890) that are not globally reachable, and multicast, written down: what
+# `ipaddress`'s `is_global` and friends call global differs by Python version (3.11 lets
+# 192.0.0.8, 3fff::1 and fec0::1 through). A webhook receiver is never in one of them; the
+# few globally reachable addresses inside a block refused whole (PCP and TURN anycast in
+# 192.0.0.0/24, ORCHIDv2 and the like in 2001::/23) are no receiver either.
+NOT_GLOBALLY_REACHABLE: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",  # "this network" (RFC 791)
+        "10.0.0.0/8",  # private (RFC 1918)
+        "100.64.0.0/10",  # shared address space, carrier-grade NAT (RFC 6598)
+        "127.0.0.0/8",  # loopback (RFC 1122)
+        "169.254.0.0/16",  # link-local, cloud metadata (RFC 3927)
+        "172.16.0.0/12",  # private (RFC 1918)
+        "192.0.0.0/24",  # IETF protocol assignments (RFC 6890): DS-Lite, 192.0.0.8 (RFC 7600), NAT64 discovery
+        "192.0.2.0/24",  # TEST-NET-1 (RFC 5737)
+        "192.88.99.0/24",  # the 6to4 relay anycast, deprecated (RFC 7526)
+        "192.168.0.0/16",  # private (RFC 1918)
+        "198.18.0.0/15",  # benchmarking (RFC 2544)
+        "198.51.100.0/24",  # TEST-NET-2 (RFC 5737)
+        "203.0.113.0/24",  # TEST-NET-3 (RFC 5737)
+        "224.0.0.0/4",  # multicast (RFC 5771)
+        "240.0.0.0/4",  # reserved (RFC 1112), the limited broadcast 255.255.255.255 (RFC 919) in it
+        "::/128",  # unspecified (RFC 4291)
+        "::1/128",  # loopback (RFC 4291)
+        "::/96",  # IPv4-compatible, deprecated (RFC 4291)
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291), checked as the IPv4 address before this
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215)
+        "100::/64",  # discard-only (RFC 6666)
+        "100:0:0:1::/64",  # dummy IPv6 prefix (RFC 9780)
+        "2001::/23",  # IETF protocol assignments (RFC 2928): TEREDO, benchmarking, ORCHID
+        "2001:db8::/32",  # documentation (RFC 3849)
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # segment routing SIDs (RFC 9602)
+        "fc00::/7",  # unique local (RFC 4193)
+        "fe80::/10",  # link-local (RFC 4291)
+        "fec0::/10",  # site-local, deprecated (RFC 3879)
+        "ff00::/8",  # multicast (RFC 4291)
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+
+
 def public(address: IPAddress) -> bool:
-    """A globally routable unicast address (an IPv4-mapped or 6to4 IPv6 address as the IPv4
-    address it carries: a 6to4 relay delivers to that one)."""
+    """A globally routable unicast address: in none of NOT_GLOBALLY_REACHABLE and global to
+    `ipaddress` too. An IPv4-mapped, 6to4 or NAT64 IPv6 address is checked as the IPv4
+    address it carries: a 6to4 relay or a NAT64 gateway delivers to that one."""
     if isinstance(address, ipaddress.IPv6Address):
         carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address in _NAT64:
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if carried is not None:
             address = carried
+    if any(address in block for block in NOT_GLOBALLY_REACHABLE):
+        return False
     return address.is_global and not (
         address.is_multicast
         or address.is_private

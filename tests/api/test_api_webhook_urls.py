@@ -37,6 +37,10 @@ REFUSED_ADDRESSES = [
     "https://0.0.0.0/hook",
     "https://240.0.0.1/hook",
     "https://localhost:5432/hook",
+    "https://192.0.0.8/hook",  # IETF protocol assignments (RFC 6890), "global" to Python 3.11
+    "https://192.88.99.1/hook",  # the deprecated 6to4 relay anycast (RFC 7526)
+    "https://[3fff::1]/hook",  # IPv6 documentation (RFC 9637)
+    "https://[fec0::1]/hook",  # IPv6 site-local, deprecated (RFC 3879)
 ]
 UNSENDABLE = [
     "http://203.0.113.9/hook",  # plain http in production

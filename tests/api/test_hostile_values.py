@@ -356,3 +356,28 @@ async def test_an_if_match_that_only_looks_like_digits_is_a_422_and_the_agreemen
     assert resp.json()["error"]["code"] == "invalid_if_match" and len(resp.content) < 1000
     after = await stack.act(staff, created["id"], {"type": "comment", "text": "versi 1"})
     assert after["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/agreements/{id}"),
+        ("GET", "/agreements/{id}/events"),
+        ("POST", "/agreements/{id}/actions"),
+        ("GET", "/organisations/{id}"),
+        ("GET", "/webhooks/{id}"),
+        ("DELETE", "/contacts/{id}"),
+        ("POST", "/notifications/{id}/read"),
+    ],
+)
+async def test_a_404_names_what_was_asked_for_cut_to_a_readable_length(stack: Stack, method: str, path: str):
+    # An id of 10,000 characters came back whole in the 404's details.
+    staff = stack.user("kota-cirebon", "staff")
+    asked = "a" * 10_000
+    body = {"type": "comment", "text": "ada?"} if path.endswith("/actions") else None
+    resp = await stack.http.request(method, path.format(id=asked), json=body, headers=stack.auth(staff))
+    assert resp.status_code == 404, resp.text[:300]
+    error = resp.json()["error"]
+    assert error["code"] == "not_found" and len(resp.content) < 1000
+    named = [v for v in error.values() if isinstance(v, str) and v.startswith("aaaa")]
+    assert named == ["a" * 200 + "…"], error

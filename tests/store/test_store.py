@@ -532,7 +532,15 @@ async def test_text_search_finds_each_word_whole_and_the_last_by_its_start_whate
     for hostile in ("12 | 120", "nomor & x", "\\", "~", "<->"):
         assert await ids(hostile) == set(), hostile
     assert await ids("'") == {named.id}  # the quote of O'Brien, as written
-    assert await ids("-") == {*numbered.values(), named.id}  # punctuation alone: as written (kab-garut)
+    assert await ids("-") == {*numbered.values(), named.id}  # punctuation beside a word: as written (kab-garut)
+
+    async def alone(q: str) -> list[str]:
+        async with sessionmaker() as session:
+            rows, _ = await queries.list_agreements(session, viewer_orgs=[o1], q=q)
+        return [r.id for r in rows]
+
+    # Marks alone are no search (no index serves them): the list as without q.
+    assert await alone("-") == await alone("' ~ ...") == await alone("") == await alone(None)
 
 
 async def _record_rest(sessionmaker, final: m.AgreementState, created: list[m.Event]) -> None:

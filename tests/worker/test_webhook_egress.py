@@ -220,6 +220,55 @@ async def test_a_6to4_address_is_checked_as_the_ipv4_address_it_carries():
     assert (await webhook.resolve("https://[2002:808:808::1]/", egress)).address.exploded.startswith("2002:0808")
 
 
+# One address from each special-purpose block of the IANA IPv4 and IPv6 registries that is
+# not globally reachable, whichever of them this Python's `ipaddress` calls global.
+NOT_GLOBALLY_REACHABLE = [
+    "192.0.0.8",  # IPv4 dummy address (RFC 7600), in IETF protocol assignments (RFC 6890)
+    "192.0.0.1",  # DS-Lite (RFC 7335)
+    "192.0.0.9",  # the rest of 192.0.0.0/24 alike
+    "192.0.0.171",  # NAT64 discovery (RFC 8880)
+    "192.0.2.7",  # TEST-NET-1 (RFC 5737)
+    "192.88.99.1",  # the deprecated 6to4 relay anycast (RFC 7526)
+    "198.18.0.1",  # benchmarking (RFC 2544)
+    "198.51.100.7",  # TEST-NET-2
+    "203.0.113.7",  # TEST-NET-3
+    "100.64.0.1",  # shared address space (RFC 6598)
+    "255.255.255.255",  # limited broadcast (RFC 919)
+    "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+    "64:ff9b:1::1",  # local-use NAT64 (RFC 8215)
+    "100::1",  # discard-only (RFC 6666)
+    "100:0:0:1::1",  # dummy IPv6 prefix (RFC 9780)
+    "2001::1",  # TEREDO, in IETF protocol assignments (RFC 2928)
+    "2001:2::1",  # benchmarking (RFC 5180)
+    "2001:db8::1",  # documentation (RFC 3849)
+    "3fff::1",  # documentation (RFC 9637)
+    "5f00::1",  # segment routing SIDs (RFC 9602)
+    "fec0::1",  # site-local, deprecated (RFC 3879)
+    "fc00::1",  # unique local (RFC 4193)
+]
+
+
+@pytest.mark.parametrize("address", NOT_GLOBALLY_REACHABLE)
+async def test_an_address_of_a_block_that_is_not_globally_reachable_is_refused_at_delivery(address):
+    literal = f"[{address}]" if ":" in address else address
+    with pytest.raises(webhook.UrlRefused) as caught:
+        await webhook.resolve(f"https://{literal}/hook", webhook.Egress.of(production=True))
+    assert caught.value.error == "refused_address"
+
+
+async def test_an_ietf_protocol_address_is_a_refused_delivery_and_nothing_leaves(settings, sessionmaker, orgs):
+    org, _ = orgs
+    outcome, attempts = await deliver(production(settings), sessionmaker, org, "https://192.0.0.8/in")
+    assert isinstance(outcome, ApplicationError) and outcome.non_retryable and outcome.type == "webhook_refused"
+    assert [(a.status_code, a.error) for a in attempts] == [(None, "refused_address")]
+
+
+async def test_a_nat64_address_carrying_a_public_ipv4_address_is_allowed():
+    # A NAT64 gateway delivers to the IPv4 address in the last 32 bits: checked as that one.
+    target = await webhook.resolve("https://[64:ff9b::808:808]/", webhook.Egress.of(production=True))
+    assert target.address.exploded.startswith("0064:ff9b")
+
+
 async def test_a_host_written_as_an_address_is_checked_as_that_address_without_the_resolver():
     # In an event loop that can no longer resolve (its resolver's threads shut down), a
     # plain IP address is still checked and kept, or refused; a name, and a numeric form

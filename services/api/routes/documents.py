@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.api.agreements_read import load_visible
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
+from services.api.limits import CONTENT_LENGTH_DIGITS, header_number
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
 from services.store import queries
 
@@ -50,8 +51,9 @@ async def upload_document(
             accepted=list(MEDIA_TYPES),
         )
     limit = settings.document_max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    # An unreadable Content-Length is no declaration: the bytes are counted as they come.
+    declared = header_number(request.headers.get("content-length") or "", CONTENT_LENGTH_DIGITS)
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Documents are limited to {limit} bytes.", limit=limit)
     body = bytearray()
     async for chunk in request.stream():  # stop reading as soon as the limit is passed
