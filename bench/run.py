@@ -121,8 +121,11 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
 
         note("histories: fetching every workflow's history")
         totals = await history_by_type(client)
-        pakta_commands = (pakta.agreements + pakta_one.agreements + 2) * (1 + ACTIONS_PER_AGREEMENT)
-        raw_commands = (raw.agreements + raw_regular.agreements + raw_one.agreements + 2) * (1 + ACTIONS_PER_AGREEMENT)
+        # Every history is fetched, the warm-ups' too: count their commands with them.
+        pakta_commands = (pakta.agreements + pakta_one.agreements + warm) * (1 + ACTIONS_PER_AGREEMENT)
+        raw_commands = (raw.agreements + raw_regular.agreements + raw_one.agreements + warm) * (
+            1 + ACTIONS_PER_AGREEMENT
+        )
         everything_pakta = sorted(t for t in totals if t != RAW_WORKFLOW)
         results["history"] = {
             "by_workflow_type": totals,
