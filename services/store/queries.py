@@ -244,30 +244,9 @@ async def append_at_once(
     _check_batch(state, events)
     if not events:
         raise InvalidBatch("A recording at once appends at least one event.")
-    rows, head = _EventRows(), follows
-    for event in events:
-        body = event_body(event)
-        digest = chain_hash(head, body)
-        rows.add(event, body, head, digest)
-        head = digest
-    attached = [a for event in events for a in attachments(event)]
+    recording, head = _recording(state, events, recorder, follows=follows, superseded=False)
     try:
-        row = await driver.fetchrow(
-            _RECORD_AT_ONCE,
-            state.id,
-            follows,
-            *rows.columns(),
-            recorder.run_id if recorder else None,
-            recorder.history_length if recorder else None,
-            recorder.task_started_at if recorder else None,
-            [a["seq"] for a in attached],
-            [a["sha256"] for a in attached],
-            [a["kind"] for a in attached],
-            [a["org"] for a in attached],
-            False,
-            *_projected(state, head),
-            *notifications.plan_arguments(inbox, outgoing),
-        )
+        row = await driver.fetchrow(_RECORD_AT_ONCE, *recording, *notifications.plan_arguments(inbox, outgoing))
     except asyncpg.UniqueViolationError:
         # A row under one of these seqs after all: cannot happen while every writer takes
         # the lock first and the head is read after it; if it does, the careful path decides.
@@ -340,17 +319,28 @@ async def _append(
         raise ChainGap(f"Agreement {state.id} has events up to seq {last_seq}; cannot append seq {fresh[0].seq}.")
     if state.seq > last_seq + len(fresh):
         raise ChainGap(f"State of {state.id} is at seq {state.seq} but its trail ends at {last_seq + len(fresh)}.")
-    follows, rows = head, _EventRows()
-    for event in fresh:
+    recording, follows = _recording(state, fresh, recorder, follows=head, superseded=superseded > 0)
+    if not await driver.fetchval(_RECORD, *recording):
+        return None
+    return RecordEventsResult(inserted=len(fresh), head=follows, superseded=superseded)
+
+
+def _recording(
+    state: AgreementState, events: Sequence[Event], recorder: Recorder | None, *, follows: str, superseded: bool
+) -> tuple[list[Any], str]:
+    """The parameters `_RECORD` and `_RECORD_AT_ONCE` share ($1 to the read model's last):
+    `events` chained after the head `follows`, the documents they attach, who records them,
+    whether rows were just superseded, and the read model's row — with the chain's new head."""
+    rows, head = _EventRows(), follows
+    for event in events:
         body = event_body(event)
-        digest = chain_hash(follows, body)
-        rows.add(event, body, follows, digest)
-        follows = digest
-    attached = [a for event in fresh for a in attachments(event)]
-    current = await driver.fetchval(
-        _RECORD,
+        digest = chain_hash(head, body)
+        rows.add(event, body, head, digest)
+        head = digest
+    attached = [a for event in events for a in attachments(event)]
+    parameters = [
         state.id,
-        head,
+        follows,
         *rows.columns(),
         recorder.run_id if recorder else None,
         recorder.history_length if recorder else None,
@@ -359,12 +349,10 @@ async def _append(
         [a["sha256"] for a in attached],
         [a["kind"] for a in attached],
         [a["org"] for a in attached],
-        superseded > 0,
-        *_projected(state, follows),
-    )
-    if not current:
-        return None
-    return RecordEventsResult(inserted=len(fresh), head=follows, superseded=superseded)
+        superseded,
+        *_projected(state, head),
+    ]
+    return parameters, head
 
 
 class _EventRows:
