@@ -10,7 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from pydantic import ValidationError
+from pydantic_core import to_json
 
 from tests import builders as b
 from workflows import lifecycle as L
@@ -86,6 +90,57 @@ def test_the_greatest_plan_a_command_may_carry_is_refused_whole_rather_than_reco
     assert sum(len(o.description) for o in obligations) > 4 * L.STATE_BUDGET_BYTES
     with pytest.raises(L.AgreementTooLarge):
         L.decide(negotiating(), m.EditPlan(obligations=obligations), b.staff(), NOW)
+
+
+# A state near the budget, measured (as the workflow's state is, by the command before).
+NEAR_THE_BUDGET, _ = b.run(negotiating(), b.staff(), m.EditPlan(obligations=wordy_obligations(200, 70)))
+
+# Text that JSON escapes or UTF-8 widens (quotes, controls, non-BMP), and what validation
+# refuses (NUL, lone surrogates), repeated up to a comment's 20,000 characters.
+hostile = st.text(st.characters(codec=None), min_size=1, max_size=12)
+
+
+def measured_afresh(state: m.AgreementState) -> m.AgreementState:
+    """An equal state whose size this process has not measured: checked by a whole dump."""
+    return state.model_copy(deep=True)
+
+
+def outcome(state: m.AgreementState, command: Any) -> Any:
+    try:
+        decision = L.decided(state, command, b.staff(), NOW)
+    except L.AgreementTooLarge as error:
+        return ("refused", error.details["size"], error.details["largest"])
+    assert bounds.state_size(decision.state) == len(to_json(decision.state))
+    return ("accepted", decision.events)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_state_sized_from_the_one_before_refuses_exactly_what_a_whole_dump_refuses(data: st.DataObject) -> None:
+    state = NEAR_THE_BUDGET
+    assert bounds.state_size(state) >= bounds.INCREMENTAL_FROM_BYTES
+    for _ in range(data.draw(st.integers(1, 4), label="commands")):
+        piece = data.draw(hostile, label="text")
+        text = piece * data.draw(st.integers(1, 20_000 // len(piece)), label="times")
+        try:
+            if data.draw(st.booleans(), label="comment?"):
+                command: Any = m.Comment(text=text)
+            else:
+                count = data.draw(st.integers(1, 200), label="obligations")
+                obligations = [o.model_copy(update={"description": text}) for o in wordy_obligations(count, 1)]
+                command = m.EditPlan.model_validate({"obligations": [o.model_dump() for o in obligations]})
+        except ValidationError:
+            continue  # refused before any decision: NUL, lone surrogates, blank text
+        incremental, whole = outcome(state, command), outcome(measured_afresh(state), command)
+        assert incremental == whole
+        event(incremental[0])
+        if incremental[0] == "accepted":
+            state = L.decided(state, command, b.staff(), NOW).state
+
+
+def test_a_large_state_is_measured_by_what_a_command_changed_and_gets_the_same_size() -> None:
+    after = L.decided(NEAR_THE_BUDGET, m.Comment(text='Catatan "penting"\n\t 🙂'), b.staff(), NOW).state
+    assert bounds.recorded_size(after, NEAR_THE_BUDGET) == len(to_json(after)) == bounds.state_size(after)
 
 
 # ---------------------------------------------------------------- what accumulates is capped
