@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -67,15 +67,7 @@ async def test_creating_reading_listing_and_acting_on_agreements_run_their_state
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
         # The reads of the read model go to the driver's connection as fixed SQL
         # (services.store.queries): each statement asyncpg runs is noted as well.
-        logged: set[int] = set()
-
-        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            driver = record.driver_connection
-            if id(driver) not in logged:
-                logged.add(id(driver))
-                driver.add_query_logger(lambda query: autocommit.append(not driver.is_in_transaction()))
-
-        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        _note_driver_statements(app, lambda driver, query: autocommit.append(not driver.is_in_transaction()))
         created = await client.post("/agreements", json=proposal, headers=stack.auth(staff))
         assert created.status_code == 201 and created.headers["ETag"] == '"1"', created.text
         agreement_id = created.json()["id"]
@@ -218,15 +210,7 @@ async def test_reading_listing_and_the_action_plan_send_only_their_own_statement
         assert created.status_code == 201, created.text
         agreement_id = created.json()["id"]
         sent: list[str] = []
-        logged: set[int] = set()
-
-        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            driver = record.driver_connection
-            if id(driver) not in logged:
-                logged.add(id(driver))
-                driver.add_query_logger(lambda query: sent.append(" ".join(query.query.split())))
-
-        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        _note_driver_statements(app, lambda driver, query: sent.append(" ".join(query.query.split())))
         for path in (
             f"/agreements/{agreement_id}",
             "/agreements?q=pernyataan",
@@ -250,15 +234,7 @@ async def test_a_search_repeating_a_word_asks_postgresql_for_it_once(stack: Stac
         created = await client.post("/agreements", json=_proposal("Air baku: cari-cari"), headers=stack.auth(staff))
         assert created.status_code == 201, created.text
         sent: list[str] = []
-        logged: set[int] = set()
-
-        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            driver = record.driver_connection
-            if id(driver) not in logged:
-                logged.add(id(driver))
-                driver.add_query_logger(lambda query: sent.append(query.query))
-
-        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        _note_driver_statements(app, lambda driver, query: sent.append(query.query))
         found = {}
         for q in ("cari-cari -", " ".join(["cari-cari"] * 10 + ["-"] * 45)):
             sent.clear()
@@ -280,15 +256,7 @@ async def test_a_search_of_punctuation_alone_reads_no_rows_text(stack: Stack):
         created = await client.post("/agreements", json=_proposal("Air baku: tanda baca"), headers=stack.auth(staff))
         assert created.status_code == 201, created.text
         sent: list[str] = []
-        logged: set[int] = set()
-
-        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            driver = record.driver_connection
-            if id(driver) not in logged:
-                logged.add(id(driver))
-                driver.add_query_logger(lambda query: sent.append(query.query))
-
-        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver)
+        _note_driver_statements(app, lambda driver, query: sent.append(query.query))
         listed = {}
         for q in ("", "-", "~ ! ... ?"):
             sent.clear()
@@ -299,6 +267,21 @@ async def test_a_search_of_punctuation_alone_reads_no_rows_text(stack: Stack):
             assert "ILIKE" not in listing and "to_tsquery" not in listing, listing
             listed[q] = [item["id"] for item in answer.json()["items"]]
         assert created.json()["id"] in listed[""] and listed["-"] == listed["~ ! ... ?"] == listed[""]
+
+
+def _note_driver_statements(app: Any, note: Callable[[Any, Any], None], *, before_the_check: bool = False) -> None:
+    """Call `note(driver, query)` for every statement asyncpg sends on any of the app's pooled
+    connections (the reads and recordings on the driver's connection bypass SQLAlchemy's events).
+    `before_the_check`: listen before the pool's own check, so its `SELECT 1` is noted too."""
+    logged: set[int] = set()
+
+    def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = record.driver_connection
+        if id(driver) not in logged:
+            logged.add(id(driver))
+            driver.add_query_logger(lambda query: note(driver, query))
+
+    event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver, insert=before_the_check)
 
 
 async def _drop_backend(stack: Stack, pid: int) -> None:
@@ -329,16 +312,8 @@ async def test_an_action_checks_no_connection_before_its_read_and_a_creation_rea
     app = create_app(stack.settings)
     async with app_client(app) as client:
         sent: list[str] = []
-        logged: set[int] = set()
-
-        def log_the_driver(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            driver = record.driver_connection
-            if id(driver) not in logged:
-                logged.add(id(driver))
-                driver.add_query_logger(lambda query: sent.append(query.query))
-
         # Before the pool's own check, so that the check's `SELECT 1` is logged too.
-        event.listen(app.state.engine.sync_engine.pool, "checkout", log_the_driver, insert=True)
+        _note_driver_statements(app, lambda driver, query: sent.append(query.query), before_the_check=True)
         created = await client.post("/agreements", json=_proposal("Air baku: tanpa cek"), headers=stack.auth(staff))
         assert created.status_code == 201, created.text
         assert "SELECT 1" in sent  # a creation's connection is checked as it leaves the pool
