@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
-from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
+from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible_json, load_visible
 from services.api.database import read_from_the_pool
 from services.api.deps import (
     PrincipalDep,
@@ -209,11 +209,11 @@ async def list_agreements(
         health=health,
     )
     page = await read_from_the_pool(
-        request, lambda driver: list_visible(driver, principal, filters, limit=limit, cursor=cursor)
+        request, lambda driver: list_visible_json(driver, principal, filters, limit=limit, cursor=cursor)
     )
-    # The page is validated once, as it is built; FastAPI would validate it again against
-    # `response_model` (which stays, for the OpenAPI document) before serialising it.
-    return Response(page.model_dump_json(), media_type="application/json")
+    # The page's JSON is written by PostgreSQL as `AgreementPage` dumps (`response_model`,
+    # which stays for the OpenAPI document); FastAPI would validate and serialise it again.
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
