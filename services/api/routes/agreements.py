@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.api import commands, imports, proposals
 from services.api.actions import Edge, etag, perform
-from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible, load_visible
+from services.api.agreements_read import AgreementFilters, AgreementPage, list_visible_json, load_visible
 from services.api.database import read_from_the_pool
 from services.api.deps import (
     PrincipalDep,
@@ -209,18 +209,18 @@ async def list_agreements(
         health=health,
     )
     page = await read_from_the_pool(
-        request, lambda driver: list_visible(driver, principal, filters, limit=limit, cursor=cursor)
+        request, lambda driver: list_visible_json(driver, principal, filters, limit=limit, cursor=cursor)
     )
-    # The page is validated once, as it is built; FastAPI would validate it again against
-    # `response_model` (which stays, for the OpenAPI document) before serialising it.
-    return Response(page.model_dump_json(), media_type="application/json")
+    # The page's JSON is written by PostgreSQL as `AgreementPage` dumps (`response_model`,
+    # which stays for the OpenAPI document); FastAPI would validate and serialise it again.
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
-async def get_agreement(agreement_id: str, request: Request, response: Response, principal: PrincipalDep) -> m.Snapshot:
+async def get_agreement(agreement_id: str, request: Request, principal: PrincipalDep) -> Response:
     state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
-    response.headers["ETag"] = etag(state.version)
-    return lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
+    snapshot = lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
+    return _as_json(snapshot, state.version)
 
 
 @router.get(
@@ -228,15 +228,19 @@ async def get_agreement(agreement_id: str, request: Request, response: Response,
     response_model=m.ActionPlanView,
     summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
 )
-async def get_action_plan(
-    agreement_id: str, request: Request, response: Response, principal: PrincipalDep
-) -> m.ActionPlanView:
+async def get_action_plan(agreement_id: str, request: Request, principal: PrincipalDep) -> Response:
     """The plan as it stands: activities with their progress against schedule, obligations
     with their status, meetings and action items, measurements, revisions, and the health
     the decider computes now. Whoever may read the agreement may read its plan."""
     state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
-    response.headers["ETag"] = etag(state.version)
-    return lifecycle.action_plan(state, commands.now_utc())
+    return _as_json(lifecycle.action_plan(state, commands.now_utc()), state.version)
+
+
+def _as_json(view: BaseModel, version: int) -> Response:
+    # The decider built `view` of validated values as `response_model` (which stays, for
+    # the OpenAPI document) declares it: FastAPI would validate it again, dump it to Python
+    # objects and those to JSON; pydantic-core writes the JSON at once.
+    return Response(view.model_dump_json(), media_type="application/json", headers={"ETag": etag(version)})
 
 
 @router.post(

@@ -1,0 +1,110 @@
+"""`GET /agreements` answers with JSON PostgreSQL writes (`queries.LISTING_JSON`), not with a
+pydantic dump of each row: the two must not drift. Each test writes rows with hostile text,
+timestamps with and without microseconds and empty optional fields, and compares, byte for
+byte, the page PostgreSQL writes with pydantic's dump of the `AgreementPage` of the same rows."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from bench.readmodel import load_agreements
+from services.api.agreements_read import AgreementFilters, AgreementSummary, list_visible, list_visible_json
+from services.auth import Principal
+from services.store import queries
+
+HOSTILE_TITLES = [
+    'quotes " and \\ backslashes \\" mixed',
+    "control \x01\x02\x08\x09\x0a\x0b\x0c\x0d\x1b\x1f and delete \x7f",
+    "emoji 🇮🇩🤝🏽 and a zero-width joiner 👩\u200d💻",
+    "RTL \u202eكتابة من اليمين\u202c and marks \u200f\u200e",
+    "line and paragraph separators \u2028\u2029, a BOM \ufeff, a non-character \uffff",
+    "combining e\u0301 and </script><script>alert(1)</script>",
+    "long " + "Kerja sama daerah 🌏 " * 60,
+]
+# (next_deadline_at, updated_at): no microseconds, one, some; pydantic writes ".ffffff" only when not zero.
+MOMENTS = [
+    (None, datetime(2027, 6, 1, 8, 0, 0, tzinfo=UTC)),
+    (datetime(2027, 7, 1, 23, 59, 59, 1, tzinfo=UTC), datetime(2027, 5, 31, 8, 0, 0, 120000, tzinfo=UTC)),
+    (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2027, 5, 30, 8, 0, 0, 999999, tzinfo=UTC)),
+    (datetime(1, 1, 1, tzinfo=UTC), datetime(2027, 5, 29, 0, 0, 0, 500, tzinfo=UTC)),
+    (datetime.max.replace(tzinfo=UTC), datetime(2027, 5, 28, 0, 0, 0, 500, tzinfo=UTC)),  # asyncpg: infinity
+]
+
+
+async def _hostile_rows(sessionmaker, orgs) -> list[str]:
+    prefix = f"json-{uuid.uuid4().hex[:8]}"
+    loaded = await load_agreements(sessionmaker, len(HOSTILE_TITLES), list(orgs), id_prefix=prefix)
+    ids = [a.id for a in loaded]
+    async with sessionmaker() as session, session.begin():
+        for n, (agreement_id, title) in enumerate(zip(ids, HOSTILE_TITLES, strict=True)):
+            deadline, updated = MOMENTS[n % len(MOMENTS)]
+            await session.execute(
+                text(
+                    "UPDATE agreement_summaries SET title = :title, next_deadline_at = :deadline,"
+                    " updated_at = :updated, end_date = :end_date, step_key = :step_key, health = :health,"
+                    " version = :version WHERE id = :id"
+                ),
+                {
+                    "id": agreement_id,
+                    "title": title,
+                    "deadline": deadline,
+                    "updated": updated - timedelta(days=n // len(MOMENTS)),
+                    "end_date": [None, date.max, date.min, date(2028, 2, 29), date(9999, 12, 30)][n % 5],  # infinities
+                    "step_key": None if n % 3 == 0 else "step \"'\\ 🤝",
+                    "health": [None, "on_track", "at_risk"][n % 3],
+                    "version": 2**31 - 1 if n == 0 else n,
+                },
+            )
+    return ids
+
+
+async def test_each_listed_agreements_json_is_what_pydantic_writes_of_its_row(sessionmaker, orgs):
+    ids = await _hostile_rows(sessionmaker, orgs)
+    async with sessionmaker() as session:
+        rows, cursor = await queries.list_agreements(session, viewer_orgs=[orgs[0]], limit=50)
+        as_json, json_cursor = await queries.list_agreements_as_json(session, viewer_orgs=[orgs[0]], limit=50)
+    assert sorted(r.id for r in rows) == sorted(ids) and cursor is None
+    assert [(r.id, r.updated_at, r.party_orgs) for r in as_json] == [(r.id, r.updated_at, r.party_orgs) for r in rows]
+    assert json_cursor is None
+    for row, written in zip(rows, as_json, strict=True):
+        assert written.json == AgreementSummary.model_validate(row, from_attributes=True).model_dump_json()
+    assert {json.loads(w.json)["title"] for w in as_json} == set(HOSTILE_TITLES)
+
+
+@pytest.mark.parametrize(
+    ("role", "party", "filters"),
+    [
+        ("auditor", None, AgreementFilters()),
+        ("staff", 0, AgreementFilters()),
+        ("staff", 1, AgreementFilters(q="kerja")),
+    ],
+    ids=["an auditor", "a region's staff", "a region's staff searching"],
+)
+async def test_a_list_page_written_by_postgresql_is_what_pydantic_dumps_of_the_same_page(
+    sessionmaker, orgs, role, party, filters
+):
+    await _hostile_rows(sessionmaker, orgs)
+    principal = Principal(sub=role, org="bpk" if party is None else orgs[party], roles=[role])
+    cursor = None
+    for _ in range(3):  # three pages of three, the cursor as each gives it
+        async with sessionmaker() as session:
+            page = await list_visible(session, principal, filters, limit=3, cursor=cursor)
+            written = await list_visible_json(session, principal, filters, limit=3, cursor=cursor)
+        assert page.items and written == page.model_dump_json().encode()
+        cursor = page.next_cursor
+
+
+async def test_a_title_with_a_nul_never_reaches_the_list(sessionmaker, orgs):
+    [agreement_id] = [a.id for a in await load_agreements(sessionmaker, 1, list(orgs), id_prefix=uuid.uuid4().hex)]
+    with pytest.raises(DBAPIError, match="0x00"):
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                text("UPDATE agreement_summaries SET title = :title WHERE id = :id"),
+                {"id": agreement_id, "title": "nul \x00 inside"},
+            )
