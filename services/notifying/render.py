@@ -158,16 +158,26 @@ def subject(n: Notification, language: str | None = None) -> str:
 
 
 def render(
-    n: Notification, *, language: str | None, name: str | None, public_url: str, time_zone: str | None = None
+    n: Notification,
+    *,
+    language: str | None,
+    name: str | None,
+    public_url: str,
+    time_zone: str | None = None,
+    notice_json: str | None = None,
 ) -> Rendered:
     """The mail of `n` for a reader called `name`, in their language and time zone.
 
     An event's readers share everything but the greeting: the rest is rendered once per
     notice, language, time zone and link (`_shared`, keyed by the notice's whole content, so
     two notices that differ in anything never share), and each reader's greeting is put in
-    its slot. Rendering the whole mail per reader was a twentieth of the dispatcher's CPU."""
+    its slot. Rendering the whole mail per reader was a twentieth of the dispatcher's CPU.
+
+    `notice_json`: `n` as JSON text, when the caller has it (the dispatcher: the outbox row's
+    stored text), so the shared part's key is not serialised again per mail; any JSON of the
+    same notice will do, since the key only has to tell notices apart."""
     lang = _language(language)
-    shared = _shared(n.model_dump_json(), lang, public_url, time_zone)
+    shared = _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone)
     greeting = _greeting(lang, name or "")
     return Rendered(
         subject=shared.subject,

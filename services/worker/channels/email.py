@@ -56,7 +56,9 @@ _PART_HEADERS = (
 _LINE_LIMIT = 78  # RFC 5322's recommended line length: a longer header is folded
 
 
-def build_message(*, notification: Notification, recipient: EmailRecipient, settings: Settings) -> bytes:
+def build_message(
+    *, notification: Notification, recipient: EmailRecipient, settings: Settings, notice_json: str | None = None
+) -> bytes:
     """The mail as the bytes sent after DATA: multipart/alternative, plain text then HTML,
     each part UTF-8 in quoted-printable, the subject and the reader's name RFC 2047-encoded
     when they are not ASCII.
@@ -66,6 +68,7 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
     per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
     docs/performance.md); a header that is long or not ASCII is still folded by compat32
     itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
+    `notice_json`: the notification as JSON text, if at hand (`render`'s key).
     """
     rendered = render(
         notification,
@@ -73,6 +76,7 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
         name=recipient.name,
         public_url=settings.public_url,
         time_zone=recipient.time_zone,
+        notice_json=notice_json,
     )
     boundary = f"==============={random.randrange(sys.maxsize):019d}=="
     headers = "".join(
