@@ -177,6 +177,19 @@ async def test_a_mail_with_a_long_subject_and_markup_in_the_name_reads_right_and
     assert "Budi &lt;Kepala Bagian&gt;" in expected.html
 
 
+async def test_a_mails_bodies_are_encoded_byte_for_byte_as_if_whole_whatever_the_readers_name(orgs, settings):
+    # The shared part is encoded once per notice and only the greeting's line per reader.
+    notice = submitted_notice(orgs, "Air bersih — lintas batas = pesisir " + "panjang " * 12)
+    names = [None, "Siti", "", " ", "Ñoño =", "z" * 90 + " ", '<b>Budi</b> & "Ayu"', "Baris\nkedua", "Ayu\r"]
+    for language in ("id", "en"):
+        for name in names:
+            reader = EmailRecipient(address="siti@jabar.go.id", name=name, language=language)
+            content = mail.build_message(notification=notice, recipient=reader, settings=settings).decode()
+            whole = render.render(notice, language=language, name=name, public_url=settings.public_url)
+            assert mail._UTF8.body_encode(whole.text) in content, (language, name)
+            assert mail._UTF8.body_encode(whole.html) in content, (language, name)
+
+
 # ---------------------------------------------------------------- SMTP connections
 
 
