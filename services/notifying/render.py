@@ -158,28 +158,56 @@ def subject(n: Notification, language: str | None = None) -> str:
 
 
 def render(
-    n: Notification, *, language: str | None, name: str | None, public_url: str, time_zone: str | None = None
+    n: Notification,
+    *,
+    language: str | None,
+    name: str | None,
+    public_url: str,
+    time_zone: str | None = None,
+    notice_json: str | None = None,
 ) -> Rendered:
     """The mail of `n` for a reader called `name`, in their language and time zone.
 
     An event's readers share everything but the greeting: the rest is rendered once per
     notice, language, time zone and link (`_shared`, keyed by the notice's whole content, so
     two notices that differ in anything never share), and each reader's greeting is put in
-    its slot. Rendering the whole mail per reader was a twentieth of the dispatcher's CPU."""
-    lang = _language(language)
-    shared = _shared(n.model_dump_json(), lang, public_url, time_zone)
-    greeting = _greeting(lang, name or "")
+    its slot. Rendering the whole mail per reader was a twentieth of the dispatcher's CPU.
+
+    `notice_json`: `n` as JSON text, when the caller has it (the dispatcher: the outbox row's
+    stored text), so the shared part's key is not serialised again per mail; any JSON of the
+    same notice will do, since the key only has to tell notices apart."""
+    shared, greeting = render_parts(
+        n, language=language, name=name, public_url=public_url, time_zone=time_zone, notice_json=notice_json
+    )
     return Rendered(
         subject=shared.subject,
-        text=shared.text.replace(_GREETING_SLOT, greeting, 1),
-        html=shared.html.replace(_GREETING_SLOT, str(escape(greeting)), 1),
+        text=shared.text.replace(GREETING_SLOT, greeting, 1),
+        html=shared.html.replace(GREETING_SLOT, str(escape(greeting)), 1),
     )
+
+
+def render_parts(
+    n: Notification,
+    *,
+    language: str | None,
+    name: str | None,
+    public_url: str,
+    time_zone: str | None = None,
+    notice_json: str | None = None,
+) -> tuple[Rendered, str]:
+    """`render`'s two parts: the mail shared by the notice's readers, with `GREETING_SLOT`
+    where the greeting goes (the first occurrence in its text and its HTML; the same object
+    for every reader while it is kept), and the reader's greeting (plain text: the HTML
+    takes it escaped). For a caller that encodes the shared part once (the mail's
+    quoted-printable bodies)."""
+    lang = _language(language)
+    return _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone), _greeting(lang, name or "")
 
 
 # Where the greeting goes in a shared rendering: a token no notice's data can contain (it is
 # drawn afresh by every process), escaped alike in both layouts, so the first occurrence is
 # the greeting's.
-_GREETING_SLOT = f"greeting-{secrets.token_hex(16)}"
+GREETING_SLOT = f"greeting-{secrets.token_hex(16)}"
 
 
 @lru_cache(maxsize=256)
@@ -199,7 +227,7 @@ def _shared(notice: str, lang: str, public_url: str, time_zone: str | None) -> R
         "subject": title,
         "body": body,
         "paragraphs": [p.strip() for p in body.split("\n\n") if p.strip()],
-        "greeting": _GREETING_SLOT,
+        "greeting": GREETING_SLOT,
         "open_label": open_label,
         "footer": footer,
     }

@@ -66,9 +66,13 @@ class Outgoing(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """A claimed delivery: `attempts` counts this one. A webhook's carries its endpoint as
-    the claim found it (None: deleted) and the id of the attempt the claim started (None:
-    the endpoint is deleted or switched off, and nothing was started)."""
+    """A claimed delivery: `attempts` counts this one. A webhook's carries its payload (the
+    event) decoded, its endpoint as the claim found it (None: deleted) and the id of the
+    attempt the claim started (None: the endpoint is deleted or switched off, and nothing
+    was started). A mail's payload is left empty: its notification and reader come as the
+    stored JSON text (`notice_json`, `recipient_json`; None if the payload lacks them), which
+    the dispatcher keys what it parsed and rendered by — an event's readers share one
+    notice, and the same readers come back event after event."""
 
     event_id: str
     recipient: str
@@ -78,6 +82,8 @@ class OutboxRow:
     attempts: int
     created_at: datetime
     due_at: datetime
+    notice_json: str | None = None
+    recipient_json: str | None = None
     endpoint: EndpointRecord | None = None
     attempt_id: int | None = None
 
@@ -170,7 +176,12 @@ started AS (
 -- outcomes (`_RECORD_OUTCOMES`) commit synchronously, and their flush takes the claim
 -- before them to the disk too. Other sessions see a claim at once, flushed or not.
 relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-SELECT c.*, s.id AS attempt_id, {_ENDPOINT_COLUMNS}
+-- A mail's payload as the text of its two parts, not decoded here (see `OutboxRow`).
+SELECT c.event_id, c.recipient, c.channel, c.agreement_id, c.attempts, c.created_at, c.due_at,
+       CASE WHEN c.channel = 'email' THEN '{{}}'::jsonb ELSE c.payload END AS payload,
+       CASE WHEN c.channel = 'email' THEN (c.payload -> 'notification')::text END AS notice_json,
+       CASE WHEN c.channel = 'email' THEN (c.payload -> 'recipient')::text END AS recipient_json,
+       s.id AS attempt_id, {_ENDPOINT_COLUMNS}
 FROM claimed AS c
 CROSS JOIN relaxed
 LEFT JOIN webhook_endpoints AS e ON c.channel = 'webhook' AND e.id = c.recipient

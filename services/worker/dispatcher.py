@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 from prometheus_client import Gauge
@@ -74,7 +75,13 @@ OUTCOME_LINGER_SECONDS = 0.02
 # The webhook bodies kept for the endpoints of events still being sent (`_body_of`): a claim
 # takes at most `CONCURRENCY` rows, so a few claims' worth of events.
 BODIES_KEPT = 4 * CONCURRENCY
+# The mails' notices and readers kept parsed (`_parsed`): the notices of a few claims, the
+# staff an outbox reaches.
+PARSED_KEPT = 256
 STOP_GRACE_SECONDS = 10.0  # sends in flight get this long to finish when the worker stops
+
+
+_Parsed = TypeVar("_Parsed", Notification, EmailRecipient)
 
 
 class Failure(Exception):
@@ -125,6 +132,10 @@ class OutboxDispatcher:
         self.mail = email.MailConnections(settings)
         self._record_outcomes = GroupWrite(self._write_outcomes, linger=OUTCOME_LINGER_SECONDS)
         self._bodies: dict[str, tuple[str, bytes]] = {}  # event id: (webhook-id, body), `_body_of`
+        # A mail's notice and reader by their stored JSON text (`_parsed`): an event's readers
+        # share its notice, and the same staff read event after event.
+        self._notices: dict[str, Notification] = {}
+        self._readers: dict[str, EmailRecipient] = {}
 
     def wake(self) -> None:
         """Deliveries were committed: look now rather than at the next poll."""
@@ -243,9 +254,13 @@ class OutboxDispatcher:
             log.error("outbox_delivery_error", **_key(row), error_class=type(error).__name__, error=str(error))
 
     async def _send_email(self, row: outbox.OutboxRow) -> Outcome:
-        note = Notification.model_validate(row.payload["notification"])
-        recipient = EmailRecipient.model_validate(row.payload["recipient"])
-        message = email.build_message(notification=note, recipient=recipient, settings=self.settings)
+        if row.notice_json is None or row.recipient_json is None:
+            raise ValueError("the mail's payload has no notification or recipient")
+        note = _parsed(self._notices, row.notice_json, Notification)
+        recipient = _parsed(self._readers, row.recipient_json, EmailRecipient)
+        message = email.build_message(
+            notification=note, recipient=recipient, settings=self.settings, notice_json=row.notice_json
+        )
         try:
             await self.mail.send(message, to=recipient.address)
         except email.PermanentMailError as error:
@@ -380,6 +395,18 @@ class OutboxDispatcher:
         )
         if disabled is not None:
             self.wake()  # the staff's mail is in the outbox now
+
+
+def _parsed(kept: dict[str, _Parsed], text: str, model: type[_Parsed]) -> _Parsed:
+    """`text` (a mail's notice or reader, as the outbox row stores it) validated as `model`,
+    kept by its text for the mails that follow (the last `PARSED_KEPT`): a hit spares the
+    validation, and the notice's text is its rendering's key too (`render`)."""
+    made = kept.get(text)
+    if made is None:
+        made = kept[text] = model.model_validate_json(text)
+        if len(kept) > PARSED_KEPT:
+            del kept[next(iter(kept))]  # the oldest made
+    return made
 
 
 def _key(row: outbox.OutboxRow) -> store.DeliveryKey:

@@ -16,11 +16,14 @@ from email.policy import default as default_policy
 import pytest
 from aiosmtpd.controller import Controller
 from jinja2 import nodes
+from sqlalchemy import select
 
 from services.embedded.ports import free_port
 from services.notifying import render
 from services.store import notifications as store
+from services.store import outbox
 from services.store.db import session_scope
+from services.store.notification_models import Delivery
 from services.worker.batching import GroupWrite
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
@@ -30,7 +33,7 @@ from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, 
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts.notify import EmailRecipient
-from workflows.notify.rules import Audience, notifications_for
+from workflows.notify.rules import Audience, Notification, notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -172,6 +175,19 @@ async def test_a_mail_with_a_long_subject_and_markup_in_the_name_reads_right_and
     assert received.get_body(("plain",)).get_content() == expected.text
     assert received.get_body(("html",)).get_content() == expected.html
     assert "Budi &lt;Kepala Bagian&gt;" in expected.html
+
+
+async def test_a_mails_bodies_are_encoded_byte_for_byte_as_if_whole_whatever_the_readers_name(orgs, settings):
+    # The shared part is encoded once per notice and only the greeting's line per reader.
+    notice = submitted_notice(orgs, "Air bersih — lintas batas = pesisir " + "panjang " * 12)
+    names = [None, "Siti", "", " ", "Ñoño =", "z" * 90 + " ", '<b>Budi</b> & "Ayu"', "Baris\nkedua", "Ayu\r"]
+    for language in ("id", "en"):
+        for name in names:
+            reader = EmailRecipient(address="siti@jabar.go.id", name=name, language=language)
+            content = mail.build_message(notification=notice, recipient=reader, settings=settings).decode()
+            whole = render.render(notice, language=language, name=name, public_url=settings.public_url)
+            assert mail._UTF8.body_encode(whole.text) in content, (language, name)
+            assert mail._UTF8.body_encode(whole.html) in content, (language, name)
 
 
 # ---------------------------------------------------------------- SMTP connections
@@ -385,3 +401,53 @@ async def test_a_claim_with_room_to_spare_is_not_followed_by_one_that_finds_noth
         await until(lambda: _all_sent(sessionmaker, events[0].id, staff))
     assert dispatcher.claims and all(taken > 0 for taken in dispatcher.claims)
     assert all(len(sink.to(address)) == 1 for address in staff)
+
+
+class ClaimNoting(OutboxDispatcher):
+    """The real dispatcher, keeping the rows its claims took."""
+
+    claimed: list[outbox.OutboxRow]
+
+    async def _claim(self, limit: int):
+        rows = await super()._claim(limit)
+        self.claimed = [*getattr(self, "claimed", []), *rows]
+        return rows
+
+
+async def test_an_events_mails_come_from_its_stored_notice_parsed_once_for_all_its_readers(
+    settings, sessionmaker, sink: MailSink, orgs
+):
+    a, _ = orgs
+    staff = [f"staf{n}@{a}.go.id" for n in range(3)]
+    for address in staff:
+        await add_contact(sessionmaker, a, address, ["staff"], name=f"Staf {address[4]}")
+    dispatcher = ClaimNoting(fast(settings, sink), sessionmaker)
+    events, _ = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+    async with dispatcher.running():
+        await until(lambda: _all_sent(sessionmaker, events[0].id, staff))
+    mails = [row for row in dispatcher.claimed if row.channel == "email" and row.recipient in staff]
+    # A claimed mail carries its notice and reader as stored, undecoded; the event's three
+    # readers share one notice text, parsed once and kept by it.
+    assert len(mails) == 3 and all(row.payload == {} for row in mails)
+    (notice_text,) = {row.notice_json for row in mails}
+    assert notice_text is not None
+    kept = dispatcher._notices[notice_text]
+    async with session_scope(sessionmaker) as session:
+        stored = (await session.execute(select(Delivery.payload).where(Delivery.event_id == events[0].id))).scalars()
+        payloads = [p for p in stored if p and p.get("recipient", {}).get("address") in staff]
+    assert {json.dumps(p["notification"], sort_keys=True) for p in payloads} == {
+        json.dumps(kept.model_dump(mode="json"), sort_keys=True)
+    }
+    # Each mail reads as one built from the decoded payload: its subject and its reader's greeting.
+    for payload in payloads:
+        reader = EmailRecipient.model_validate(payload["recipient"])
+        expected = render.render(
+            Notification.model_validate(payload["notification"]),
+            language=reader.language,
+            name=reader.name,
+            public_url=dispatcher.settings.public_url,
+            time_zone=reader.time_zone,
+        )
+        (got,) = sink.to(reader.address)
+        assert got["Subject"] == expected.subject
+        assert got.get_body(("plain",)).get_content().replace("\r\n", "\n") == expected.text

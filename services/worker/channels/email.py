@@ -25,8 +25,9 @@ import aiosmtplib
 from aiosmtplib.email import quote_address
 from aiosmtplib.protocol import normalize_message_line_endings
 from aiosmtplib.status import SMTPStatus
+from markupsafe import escape
 
-from services.notifying.render import render
+from services.notifying.render import GREETING_SLOT, render_parts
 from services.settings import Settings
 from workflows.contracts.notify import EmailRecipient
 from workflows.notify.rules import Notification
@@ -56,7 +57,9 @@ _PART_HEADERS = (
 _LINE_LIMIT = 78  # RFC 5322's recommended line length: a longer header is folded
 
 
-def build_message(*, notification: Notification, recipient: EmailRecipient, settings: Settings) -> bytes:
+def build_message(
+    *, notification: Notification, recipient: EmailRecipient, settings: Settings, notice_json: str | None = None
+) -> bytes:
     """The mail as the bytes sent after DATA: multipart/alternative, plain text then HTML,
     each part UTF-8 in quoted-printable, the subject and the reader's name RFC 2047-encoded
     when they are not ASCII.
@@ -66,13 +69,15 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
     per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
     docs/performance.md); a header that is long or not ASCII is still folded by compat32
     itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
+    `notice_json`: the notification as JSON text, if at hand (`render`'s key).
     """
-    rendered = render(
+    shared, greeting = render_parts(
         notification,
         language=recipient.language,
         name=recipient.name,
         public_url=settings.public_url,
         time_zone=recipient.time_zone,
+        notice_json=notice_json,
     )
     boundary = f"==============={random.randrange(sys.maxsize):019d}=="
     headers = "".join(
@@ -80,7 +85,7 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
         for name, value in (
             ("From", settings.mail_from),
             ("To", formataddr((recipient.name or "", recipient.address), charset="utf-8")),
-            ("Subject", rendered.subject),
+            ("Subject", shared.subject),
             ("Date", formatdate(localtime=False)),
             ("Message-ID", message_id(notification.event_id, recipient.address)),
             # RFC 3834: no vacation auto-replies to notifications.
@@ -96,13 +101,52 @@ def build_message(*, notification: Notification, recipient: EmailRecipient, sett
             headers,
             f"\n--{boundary}\n",
             _PART_HEADERS.format(subtype="plain"),
-            _UTF8.body_encode(rendered.text),
+            _encoded_with(shared.text, greeting),
             f"\n--{boundary}\n",
             _PART_HEADERS.format(subtype="html"),
-            _UTF8.body_encode(rendered.html),
+            _encoded_with(shared.html, str(escape(greeting))),
             f"\n--{boundary}--\n",
         )
     ).encode("ascii")
+
+
+def _encoded_with(shared: str, greeting: str) -> str:
+    """A body in quoted-printable: `shared` (one notice's text or HTML, the same for its
+    readers) with the reader's `greeting` in its slot — byte for byte what encoding the
+    whole would give. Quoted-printable encodes line by line, so the lines before and after
+    the slot's line are encoded once per shared body (`_encoded_around`) and only that line
+    per reader (the whole body encoded per mail was ≈ 4 % of the dispatcher's samples)."""
+    if "\n" in greeting or "\r" in greeting:  # a line break of its own: no single line to swap
+        return _UTF8.body_encode(shared.replace(GREETING_SLOT, greeting, 1))
+    before, line, after = _encoded_around(shared)
+    line = line.replace(GREETING_SLOT, greeting, 1)
+    if not line:  # an empty line between a CR and an LF: whole, they are one CRLF
+        return _UTF8.body_encode(shared.replace(GREETING_SLOT, greeting, 1))
+    return before + _UTF8.body_encode(line) + after
+
+
+@lru_cache(maxsize=256)
+def _encoded_around(shared: str) -> tuple[str, str, str]:
+    """`shared` around its greeting slot's line: the lines before it encoded, with the line
+    break that ends them; the slot's line itself, not encoded; the line break after it with
+    the lines after it encoded. Quoted-printable (`quoprimime.body_encode`) encodes each line
+    on its own and joins them with "\n", ending with one if the body does; a CR, LF or CRLF
+    is one line break."""
+    at = shared.index(GREETING_SLOT)
+    start = max(shared.rfind("\n", 0, at), shared.rfind("\r", 0, at)) + 1  # 0: the slot is on the first line
+    ends = [i for i in (shared.find("\n", at), shared.find("\r", at)) if i >= 0]
+    end = min(ends) if ends else len(shared)
+    line = shared[start:end]
+    # The lines before: up to their last line break (CRLF taken whole), which the join
+    # writes as one "\n" (a first line has none).
+    head = shared[: start - 2 if shared.startswith("\r\n", start - 2) else start - 1] if start else ""
+    before = _UTF8.body_encode(head) + "\n" if start else ""
+    # The lines after: from past the slot line's break; the body's own last break kept.
+    after = ""
+    if end < len(shared):
+        rest = shared[end + 2 if shared.startswith("\r\n", end) else end + 1 :]
+        after = "\n" + _UTF8.body_encode(rest)
+    return before, line, after
 
 
 def _header(name: str, value: str) -> str:
@@ -186,7 +230,7 @@ class MailConnections:
                 await smtp.helo()
         size = []  # RFC 1870: the octets as sent, with CRLF line ends
         if smtp.supports_extension("size"):
-            size.append(f"size={len(normalize_message_line_endings(content))}".encode())
+            size.append(f"size={_size_as_sent(content)}".encode())
         try:
             response = await smtp.execute_command(b"MAIL", b"FROM:" + sender, *size)
             if response.code != SMTPStatus.completed:
@@ -222,6 +266,15 @@ class MailConnections:
         await smtp.connect()
         self.opened += 1
         return smtp
+
+
+def _size_as_sent(content: bytes) -> int:
+    """The octets of `content` with CRLF line ends, as DATA sends them (RFC 1870's SIZE).
+    `build_message`'s mail has bare LF ends only: each becomes two octets, counted rather
+    than the whole mail rewritten once more (DATA rewrites it to send it)."""
+    if b"\r" in content:
+        return len(normalize_message_line_endings(content))
+    return len(content) + content.count(b"\n")
 
 
 @lru_cache(maxsize=4096)
