@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from opentelemetry import _logs, metrics, trace
 from sqlalchemy import event, text
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowUpdateInput, WorkflowUpdateHandle
 
 from services.api.app import ROUTERS, create_app
 from services.api.database import read_again_if_lost, read_from_the_pool
+from services.api.observability import native_telemetry
 from services.errors import NotFound
 from services.store import queries
 from services.store.db import driver_connection
@@ -381,3 +383,42 @@ async def test_an_action_without_an_idempotency_key_holds_no_connection_while_th
         read = await http.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
         assert read.json() == commented.json()
     assert watch.checked_out == [0, 1]
+
+
+async def test_without_an_opentelemetry_provider_fastapi_asks_for_none_while_serving_requests(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    asked: list[str] = []
+    unset = trace.get_tracer_provider()
+
+    def counted() -> trace.TracerProvider:
+        asked.append("tracer")
+        return unset
+
+    app = create_app(stack.settings)  # built while no provider is set (as in `pakta api`)
+    async with app_client(app) as client:
+        monkeypatch.setattr(trace, "get_tracer_provider", counted)
+        for _ in range(3):
+            assert (await client.get("/healthz")).status_code == 200
+    assert asked == []
+
+
+async def test_fastapi_keeps_its_opentelemetry_for_each_signal_whose_provider_is_set_when_the_app_is_built():
+    assert native_telemetry() == {"tracing": False, "metrics": False, "logs": False}
+    assert native_telemetry(tracer_provider=trace.NoOpTracerProvider()) == {
+        "tracing": True,
+        "metrics": False,
+        "logs": False,
+    }
+    assert native_telemetry(meter_provider=metrics.NoOpMeterProvider(), logger_provider=_logs.NoOpLoggerProvider()) == {
+        "tracing": False,
+        "metrics": True,
+        "logs": True,
+    }
+
+
+async def test_each_request_gets_an_id_of_its_own_as_32_hex_digits(stack: Stack):
+    async with app_client(create_app(stack.settings)) as client:
+        ids = {(await client.get("/healthz")).headers["x-request-id"] for _ in range(20)}
+    assert len(ids) == 20
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
