@@ -346,11 +346,13 @@ async def test_an_action_whose_pooled_connection_postgresql_dropped_is_still_car
 
 
 class _PoolAtTheUpdate(Interceptor):
-    """Notes how many of the app's pooled connections are out as each Update is sent."""
+    """Notes how many of the app's pooled connections are out as each Update is sent, and
+    the Update's id."""
 
     def __init__(self) -> None:
         self.app: Any = None
         self.checked_out: list[int] = []
+        self.update_ids: list[str] = []
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         watch = self
@@ -358,6 +360,7 @@ class _PoolAtTheUpdate(Interceptor):
         class Noting(OutboundInterceptor):
             async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
                 watch.checked_out.append(watch.app.state.engine.sync_engine.pool.checkedout())
+                watch.update_ids.append(input.update_id or "")
                 return await super().start_workflow_update(input)
 
         return Noting(next)
@@ -383,6 +386,26 @@ async def test_an_action_without_an_idempotency_key_holds_no_connection_while_th
         read = await http.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
         assert read.json() == commented.json()
     assert watch.checked_out == [0, 1]
+
+
+async def test_each_action_without_an_idempotency_key_is_an_update_of_an_id_of_its_own(stack: Stack, temporal_env: Any):
+    staff = stack.user("kota-cirebon", "staff")
+    watch = _PoolAtTheUpdate()
+    client = Client(**{**temporal_env.client.config(), "interceptors": [watch]})
+    app = watch.app = create_app(stack.settings, temporal_client=client)
+    async with app_client(app) as http:
+        created = await http.post("/agreements", json=_proposal("Air baku: id pembaruan"), headers=stack.auth(staff))
+        path = f"/agreements/{created.json()['id']}/actions"
+        for text in ("Satu.", "Dua."):
+            acted = await http.post(path, json={"type": "comment", "text": text}, headers=stack.auth(staff))
+            assert acted.status_code == 200, acted.text
+        keyed = {**stack.auth(staff), "Idempotency-Key": "kunci-id-pembaruan"}
+        acted = await http.post(path, json={"type": "comment", "text": "Tiga."}, headers=keyed)
+        assert acted.status_code == 200 and acted.json()["version"] == 4, acted.text
+    first, second, third = watch.update_ids
+    assert first != second
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in (first, second))
+    assert third == f"{staff.org}/{staff.sub}/kunci-id-pembaruan"  # a retry's Update is the same one
 
 
 async def test_without_an_opentelemetry_provider_fastapi_asks_for_none_while_serving_requests(
