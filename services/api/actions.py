@@ -117,7 +117,7 @@ async def perform(
     for a retry of the same request under the same Idempotency-Key — the first response
     again (`Idempotent-Replayed: true`; a success or a stored refusal). Raises PaktaError
     for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
-    422, 409, ...). `path` is the path the request was sent to: with the command and
+    422, 409, ...). `path` is the path the request was sent to (read only with a key): with the command and
     If-Match it is the request's fingerprint for the key."""
     if idempotency_key is None:
 

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from services.api.database import api_engine
 from services.api.errors import register_error_handlers
 from services.api.limits import RequestLimits
-from services.api.observability import RequestObservability
+from services.api.observability import RequestObservability, native_telemetry
 from services.api.openapi import install_contract
 from services.api.routes import (
     agreements,
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         description=DESCRIPTION,
         version=_version(),
         lifespan=lifespan,
+        telemetry=native_telemetry(),
     )
     app.state.settings = settings
     app.state.verified_tokens = VerifiedTokens()  # services.auth: a token's checks once, not per request

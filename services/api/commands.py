@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,7 +256,7 @@ async def send_command(
 ) -> Receipt:
     """Send `command` to the agreement, decided as of `at` (default: now); the receipt of
     its recording (see `snapshot_after`)."""
-    update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else None
+    update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else unique_update_id()
     request = ActInput(
         command=command, actor=actor_of(principal), expected_version=expected_version, at=at or now_utc()
     )
@@ -270,6 +271,14 @@ async def send_command(
                 "The agreement is closed and accepts no more actions.", code="invalid_transition", allowed_actions=[]
             ) from None
         raise _unavailable(error) from error
+
+
+def unique_update_id() -> str:
+    """An Update id of its own for a command sent without an Idempotency-Key: 32 hex digits
+    from the process's random generator (seeded from the OS, again in a forked child) rather
+    than the SDK's `uuid4()` per Update (a system call and a UUID object). Chosen before the
+    first attempt, so `execute_act`'s resend to the continued run carries the same id."""
+    return f"{random.getrandbits(128):032x}"
 
 
 async def execute_act(

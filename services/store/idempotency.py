@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
+import pydantic_core
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.store.db import driver_connection, json_text
 from services.store.models import IdempotencyKey
 
 KEYS = IdempotencyKey.__table__
@@ -27,16 +28,30 @@ class StoredResponse:
     etag: str | None
 
 
+# A keyed action's lookup and record, as fixed SQL on the session's asyncpg connection (as
+# the read model's hot reads, services.store.queries): no statement built, compiled and
+# cache-keyed per request — ≈ 1,200 SQLAlchemy calls per keyed action before.
+_FIND = (
+    "SELECT fingerprint, status, body::text, etag FROM idempotency_keys"
+    " WHERE scope = $1::text AND key = $2::text AND created_at >= $3::timestamptz"
+)
+_DROP_EXPIRED = (
+    "DELETE FROM idempotency_keys WHERE scope = $1::text AND key = $2::text AND created_at < $3::timestamptz"
+)
+_STORE = (
+    "INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, etag, agreement_id, version)"
+    " VALUES ($1::text, $2::text, $3::bpchar, $4::integer, $5::text::jsonb, $6::text, $7::text, $8::integer)"
+    " ON CONFLICT (scope, key) DO NOTHING RETURNING 1"
+)
+
+
 async def find_response(session: AsyncSession, *, scope: str, key: str, since: datetime) -> StoredResponse | None:
     """The response stored for the key, unless it is older than `since` (then it is gone)."""
-    row = (
-        await session.execute(
-            select(KEYS.c.fingerprint, KEYS.c.status, KEYS.c.body, KEYS.c.etag).where(
-                KEYS.c.scope == scope, KEYS.c.key == key, KEYS.c.created_at >= since
-            )
-        )
-    ).first()
-    return None if row is None else StoredResponse(row.fingerprint, row.status, row.body, row.etag)
+    # in_transaction: a session that commits at the edge (the web forms') runs it in its
+    # unit of work; a statement-by-statement one (AUTOCOMMIT) begins nothing.
+    driver = await driver_connection(session, in_transaction=True)
+    row = await driver.fetchrow(_FIND, scope, key, since)
+    return None if row is None else StoredResponse(row[0], row[1], pydantic_core.from_json(row[2]), row[3])
 
 
 async def remember_response(
@@ -55,26 +70,16 @@ async def remember_response(
     """Store the first response for the key (a concurrent twin's response, if it stored
     first, wins and is returned); drop the key's expired predecessor. A success names the
     agreement and the `version` it showed (see `forget_answers_from`)."""
-    await session.execute(
-        delete(KEYS).where(KEYS.c.scope == scope, KEYS.c.key == key, KEYS.c.created_at < expired_before)
+    driver = await driver_connection(session, in_transaction=True)
+    await driver.execute(_DROP_EXPIRED, scope, key, expired_before)
+    stored = await driver.fetchval(
+        _STORE, scope, key, fingerprint, status, json_text(body), etag, agreement_id, version
     )
-    await session.execute(
-        insert(KEYS)
-        .values(
-            scope=scope,
-            key=key,
-            fingerprint=fingerprint,
-            status=status,
-            body=body,
-            etag=etag,
-            agreement_id=agreement_id,
-            version=version,
-        )
-        .on_conflict_do_nothing(index_elements=[KEYS.c.scope, KEYS.c.key])
-    )
-    stored = await find_response(session, scope=scope, key=key, since=expired_before)
-    assert stored is not None
-    return stored
+    if stored is not None:  # this response is the key's first
+        return StoredResponse(fingerprint, status, body, etag)
+    twin = await find_response(session, scope=scope, key=key, since=expired_before)
+    assert twin is not None
+    return twin
 
 
 async def forget_answers_from(session: AsyncSession, *, agreement_id: str, version: int) -> int:

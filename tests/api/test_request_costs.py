@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from opentelemetry import _logs, metrics, trace
 from sqlalchemy import event, text
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowUpdateInput, WorkflowUpdateHandle
 
 from services.api.app import ROUTERS, create_app
 from services.api.database import read_again_if_lost, read_from_the_pool
+from services.api.observability import native_telemetry
 from services.errors import NotFound
 from services.store import queries
 from services.store.db import driver_connection
@@ -110,15 +112,17 @@ async def test_an_action_with_an_idempotency_key_keeps_its_records_on_the_connec
         path = f"/agreements/{created.json()['id']}/actions"
         checkouts: list[object] = []
         autocommit: list[bool] = []
+        through_sqlalchemy: list[str] = []
 
         def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
             checkouts.append(record)
 
         def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
+            through_sqlalchemy.append(statement)
 
         event.listen(app.state.engine.sync_engine.pool, "checkout", checked_out)
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", note)
+        _note_driver_statements(app, lambda driver, query: autocommit.append(not driver.is_in_transaction()))
         keyed = {**stack.auth(staff), "Idempotency-Key": "kunci-satu-koneksi"}
         first = await client.post(path, json={"type": "submit"}, headers=keyed)
         assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers, first.text
@@ -133,6 +137,8 @@ async def test_an_action_with_an_idempotency_key_keeps_its_records_on_the_connec
         assert replayed.status_code == 409 and replayed.headers["Idempotent-Replayed"] == "true"
         assert replayed.json() == refused.json()
     assert len(autocommit) >= 8 and all(autocommit)
+    # The key's lookup and record are fixed SQL on the driver: nothing built by SQLAlchemy.
+    assert through_sqlalchemy == []
 
 
 async def test_a_read_whose_connection_postgresql_dropped_runs_again_on_a_checked_one(stack: Stack):
@@ -344,11 +350,13 @@ async def test_an_action_whose_pooled_connection_postgresql_dropped_is_still_car
 
 
 class _PoolAtTheUpdate(Interceptor):
-    """Notes how many of the app's pooled connections are out as each Update is sent."""
+    """Notes how many of the app's pooled connections are out as each Update is sent, and
+    the Update's id."""
 
     def __init__(self) -> None:
         self.app: Any = None
         self.checked_out: list[int] = []
+        self.update_ids: list[str] = []
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         watch = self
@@ -356,6 +364,7 @@ class _PoolAtTheUpdate(Interceptor):
         class Noting(OutboundInterceptor):
             async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
                 watch.checked_out.append(watch.app.state.engine.sync_engine.pool.checkedout())
+                watch.update_ids.append(input.update_id or "")
                 return await super().start_workflow_update(input)
 
         return Noting(next)
@@ -381,3 +390,62 @@ async def test_an_action_without_an_idempotency_key_holds_no_connection_while_th
         read = await http.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
         assert read.json() == commented.json()
     assert watch.checked_out == [0, 1]
+
+
+async def test_each_action_without_an_idempotency_key_is_an_update_of_an_id_of_its_own(stack: Stack, temporal_env: Any):
+    staff = stack.user("kota-cirebon", "staff")
+    watch = _PoolAtTheUpdate()
+    client = Client(**{**temporal_env.client.config(), "interceptors": [watch]})
+    app = watch.app = create_app(stack.settings, temporal_client=client)
+    async with app_client(app) as http:
+        created = await http.post("/agreements", json=_proposal("Air baku: id pembaruan"), headers=stack.auth(staff))
+        path = f"/agreements/{created.json()['id']}/actions"
+        for text in ("Satu.", "Dua."):
+            acted = await http.post(path, json={"type": "comment", "text": text}, headers=stack.auth(staff))
+            assert acted.status_code == 200, acted.text
+        keyed = {**stack.auth(staff), "Idempotency-Key": "kunci-id-pembaruan"}
+        acted = await http.post(path, json={"type": "comment", "text": "Tiga."}, headers=keyed)
+        assert acted.status_code == 200 and acted.json()["version"] == 4, acted.text
+    first, second, third = watch.update_ids
+    assert first != second
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in (first, second))
+    assert third == f"{staff.org}/{staff.sub}/kunci-id-pembaruan"  # a retry's Update is the same one
+
+
+async def test_without_an_opentelemetry_provider_fastapi_asks_for_none_while_serving_requests(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    asked: list[str] = []
+    unset = trace.get_tracer_provider()
+
+    def counted() -> trace.TracerProvider:
+        asked.append("tracer")
+        return unset
+
+    app = create_app(stack.settings)  # built while no provider is set (as in `pakta api`)
+    async with app_client(app) as client:
+        monkeypatch.setattr(trace, "get_tracer_provider", counted)
+        for _ in range(3):
+            assert (await client.get("/healthz")).status_code == 200
+    assert asked == []
+
+
+async def test_fastapi_keeps_its_opentelemetry_for_each_signal_whose_provider_is_set_when_the_app_is_built():
+    assert native_telemetry() == {"tracing": False, "metrics": False, "logs": False}
+    assert native_telemetry(tracer_provider=trace.NoOpTracerProvider()) == {
+        "tracing": True,
+        "metrics": False,
+        "logs": False,
+    }
+    assert native_telemetry(meter_provider=metrics.NoOpMeterProvider(), logger_provider=_logs.NoOpLoggerProvider()) == {
+        "tracing": False,
+        "metrics": True,
+        "logs": True,
+    }
+
+
+async def test_each_request_gets_an_id_of_its_own_as_32_hex_digits(stack: Stack):
+    async with app_client(create_app(stack.settings)) as client:
+        ids = {(await client.get("/healthz")).headers["x-request-id"] for _ in range(20)}
+    assert len(ids) == 20
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)

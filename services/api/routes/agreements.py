@@ -263,7 +263,8 @@ async def act(
         principal=principal,
         agreement_id=agreement_id,
         command=command,
-        path=request.url.path,
+        # The path is only the keyed request's fingerprint: no URL parsed for the others.
+        path=request.url.path if idempotency_key is not None else "",
         if_match=if_match,
         idempotency_key=idempotency_key,
     )
