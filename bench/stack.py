@@ -192,15 +192,26 @@ async def _save_statements(postgres: EmbeddedPostgres, target: Path) -> None:
     try:
         rows = await connection.fetch(
             "SELECT s.query, s.toplevel, r.rolname AS role, s.calls, s.plans, s.total_exec_time, s.total_plan_time,"
-            " s.rows, s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.wal_records, s.wal_bytes"
+            " s.rows, s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied,"
+            " s.wal_records, s.wal_fpi, s.wal_bytes"
             " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
             " ORDER BY s.total_exec_time + s.total_plan_time DESC"
         )
         wal = await connection.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        # Updates that stayed on their page without index entries (HOT) against all, and which
+        # indexes anything read: what a table's indexes cost its writes and what they earn.
+        tables = await connection.fetch(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables ORDER BY n_tup_upd DESC"
+        )
+        indexes = await connection.fetch(
+            "SELECT relname, indexrelname, idx_scan FROM pg_stat_user_indexes ORDER BY relname, indexrelname"
+        )
     finally:
         await connection.close()
     report = {
         "wal": {key: int(value) for key, value in dict(wal or {}).items()},
+        "tables": [dict(row) for row in tables],
+        "indexes": [dict(row) for row in indexes],
         "statements": [{key: (int(v) if key == "wal_bytes" else v) for key, v in dict(row).items()} for row in rows],
     }
     await asyncio.to_thread(target.write_text, json.dumps(report, indent=1, default=str))

@@ -31,6 +31,11 @@ PASSWORDS_FILE = "pg_passwords.json"  # in the data dir, mode 0600
 # PostgreSQL refuses to run as root; as root we run it as this system user instead.
 SYSTEM_USER = "embedded_postgres"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for ".s.PGSQL.<port>"
+# Server settings on the command line (they win over postgresql.conf and ALTER SYSTEM).
+# The first change of a page after a checkpoint writes the whole page into the WAL; most of
+# the WAL a transition writes is such pages, which compress well. The wheel's build has pglz
+# only (no lz4 or zstd). Production's settings are the operator's (docs/performance.md).
+SERVER_SETTINGS = {"wal_compression": "pglz"}
 
 
 def _wheel() -> ModuleType:
@@ -101,7 +106,8 @@ class EmbeddedPostgres:
         sockets = str(socket_dir) if len(str(socket_dir)) < _SOCKET_PATH_MAX else ""
         with self.log_path.open("ab") as log:
             self.process = spawn(
-                [_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port), "-h", "127.0.0.1", "-k", sockets],
+                [_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port), "-h", "127.0.0.1", "-k", sockets]
+                + [option for name, value in SERVER_SETTINGS.items() for option in ("-c", f"{name}={value}")],
                 stdout=log,
                 user=self.user,
                 death_signal=signal.SIGINT,

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.db import Unit, driver_connection, json_text
-from services.store.models import Agreement
+from services.store.models import Agreement, AgreementSummary
 from services.store.notification_models import (
     Contact,
     Delivery,
@@ -55,6 +55,7 @@ DELIVERIES = Delivery.__table__
 INBOX = InboxNotification.__table__
 READS = NotificationRead.__table__
 AGREEMENTS = Agreement.__table__
+SUMMARIES = AgreementSummary.__table__
 INBOX_NAMESPACE = uuid.UUID("5b0f8a0e-3c1d-4f7e-9d2a-6c4b1e8f2a33")
 
 Channel = Literal["email", "webhook", "inbox"]
@@ -734,15 +735,27 @@ async def open_agreements(
 ) -> list[AgreementState]:
     """Agreements still running that a caller may act on: their organisation's (all, for
     `viewer_org=None`), plus those at the ministry gate for ministry approvers."""
-    query = (
-        select(AGREEMENTS.c.state)
-        .where(AGREEMENTS.c.stage.not_in(sorted(TERMINAL_STAGES)))
-        .order_by(AGREEMENTS.c.updated_at.desc())
+    # Ordered and filtered on the summaries (their copy of the same columns, written in the
+    # same transaction), whose `updated_at` index the lists keep: `agreements` indexes no
+    # column a transition changes, so its updates stay HOT (migration 2026_12_02_0022).
+    # The newest ids first, limited, then their states: a join under the limit would be
+    # costed for every open row and planned in parallel, slower than this walk of the index.
+    summary = SUMMARIES.c
+    newest = (
+        select(summary.id, summary.updated_at)
+        .where(summary.stage.not_in(sorted(TERMINAL_STAGES)))
+        .order_by(summary.updated_at.desc(), summary.id.desc())
         .limit(limit)
     )
     if viewer_org is not None:
-        visible = literal(viewer_org) == any_(AGREEMENTS.c.orgs)
+        visible = literal(viewer_org) == any_(summary.orgs)
         if ministry:
-            visible = or_(visible, AGREEMENTS.c.ministry_visible)
-        query = query.where(visible)
+            visible = or_(visible, summary.ministry_visible)
+        newest = newest.where(visible)
+    ids = newest.subquery()
+    query = (
+        select(AGREEMENTS.c.state)
+        .join_from(ids, AGREEMENTS, AGREEMENTS.c.id == ids.c.id)
+        .order_by(ids.c.updated_at.desc(), ids.c.id.desc())
+    )
     return [AgreementState.model_validate(r.state) for r in await session.execute(query)]

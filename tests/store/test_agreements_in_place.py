@@ -1,0 +1,66 @@
+"""A transition rewrites its agreement's row in place (migration 2026_12_02_0022): `agreements`
+indexes no column a transition changes and leaves room on its pages, so the update is HOT —
+the new version on the old one's page, no index entry written. What orders by time (the
+inbox's open agreements) reads the summaries' copy of it instead.
+
+Against the real (embedded, migrated) PostgreSQL; `pageinspect` reads the row's own tuple
+header (HEAP_ONLY_TUPLE: a version no index points to, reached through the page).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from services.store.db import session_scope
+from services.store.notifications import open_agreements
+from tests.builders import NOW, run, staff
+from tests.store.test_store import record, submitted, token
+from tests.store.test_summaries_follow import write
+from workflows import messages as m
+
+HEAP_ONLY_TUPLE = 0x8000  # t_infomask2: a version written by a HOT update
+
+
+async def written_in_place(sessionmaker, agreement_id: str) -> bool:
+    """Whether the agreement's current row version came from a HOT update."""
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        flags = (
+            await session.execute(
+                text(
+                    "SELECT i.t_infomask2 FROM agreements a,"
+                    " heap_page_items(get_raw_page('agreements', (a.ctid::text::point)[0]::int)) i"
+                    " WHERE a.id = :id AND i.lp = (a.ctid::text::point)[1]::int"
+                ),
+                {"id": agreement_id},
+            )
+        ).scalar_one()
+    return bool(flags & HEAP_ONLY_TUPLE)
+
+
+async def test_a_recorded_transition_rewrites_the_agreements_row_without_touching_an_index(sessionmaker):
+    lead = f"a{token()}"
+    state, _ = await submitted(sessionmaker, lead, f"b{token()}")
+    # An hour later: the version, the time and the state move; the deadline stays.
+    later = NOW + timedelta(hours=1)
+    after, events = run(state, staff(lead), m.Comment(text="a transition"), later)
+    assert after.deadlines == state.deadlines
+    await record(sessionmaker, after, events)
+    assert await written_in_place(sessionmaker, state.id)
+
+
+async def test_the_inbox_reads_open_agreements_newest_first_and_leaves_out_the_finished(sessionmaker):
+    lead, other = f"a{token()}", f"b{token()}"
+    older, _ = await submitted(sessionmaker, lead, other)
+    newer, _ = await submitted(sessionmaker, lead, other)
+    finished, _ = await submitted(sessionmaker, lead, other)
+    await write(sessionmaker, older.id, "updated_at = now() - interval '1 hour'")
+    await write(sessionmaker, newer.id, "updated_at = now()")
+    await write(sessionmaker, finished.id, "stage = 'withdrawn', updated_at = now() + interval '1 hour'")
+    async with sessionmaker() as session:
+        for_the_lead = await open_agreements(session, viewer_org=lead, ministry=False)
+        for_a_stranger = await open_agreements(session, viewer_org=f"z{token()}", ministry=False)
+    assert [s.id for s in for_the_lead] == [newer.id, older.id]
+    assert for_a_stranger == []
