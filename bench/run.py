@@ -26,11 +26,16 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.progress import note
+
+if TYPE_CHECKING:
+    from bench.legs import Leg
+    from bench.stack import BenchStack
 
 BENCH_FIELDS = [
     *("ratio", "pakta_tps", "raw_tps", "p50_ms", "p99_ms", "raw_p50_ms", "raw_p99_ms"),
@@ -92,19 +97,35 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         # holds before it is measured (a new connection costs PostgreSQL a type introspection
         # per array type a statement uses: ≈ 10 ms each, docs/performance.md, perf-pg2).
         warm = max(2, args.clients)
+        counts: dict[str, dict[str, float]] = {}
         await raw_leg(stack, client, "warm-up raw", warm, warm, local=True)
-        raw = await raw_leg(stack, client, f"raw local × {args.clients}", args.agreements, args.clients, local=True)
+        raw = await _counted(
+            stack,
+            counts,
+            f"raw_local_{args.clients}_clients",
+            raw_leg(stack, client, f"raw local × {args.clients}", args.agreements, args.clients, local=True),
+        )
         raw_regular = await raw_leg(
             stack, client, f"raw regular × {args.clients}", args.agreements, args.clients, local=False
         )
-        raw_one = await raw_leg(stack, client, "raw local × 1", single, 1, local=True)
+        raw_one = await _counted(
+            stack, counts, "raw_local_1_client", raw_leg(stack, client, "raw local × 1", single, 1, local=True)
+        )
 
         note("Pakta: whole KSDD procedures over HTTP, notifications on")
         await pakta_leg(stack, "warm-up Pakta", regions, warm, warm)
         workers_rss = PeakRss({name: p for name, p in stack.processes().items() if name.startswith("worker-")})
         with workers_rss:
-            pakta = await pakta_leg(stack, f"Pakta × {args.clients}", regions, args.agreements, args.clients)
-            pakta_one = await pakta_leg(stack, "Pakta × 1", regions, single, 1)
+            pakta = await _counted(
+                stack,
+                counts,
+                f"pakta_{args.clients}_clients",
+                pakta_leg(stack, f"Pakta × {args.clients}", regions, args.agreements, args.clients),
+            )
+            pakta_one = await _counted(
+                stack, counts, "pakta_1_client", pakta_leg(stack, "Pakta × 1", regions, single, 1)
+            )
+        _save_counts(counts)
         results["notifications"] = {"mails": stack.mail.messages, "webhook_requests": stack.hooks.requests}
 
         results["raw"] = {
@@ -151,6 +172,30 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         results["dev_ready_s"] = await dev_ready()
     results["bench"] = _headline(results, args.clients)
     return results
+
+
+async def _counted(stack: BenchStack, counts: dict[str, dict[str, float]], name: str, leg: Awaitable[Leg]) -> Leg:
+    """Run `leg`; with `BENCH_TEMPORAL_METRICS` set, note the server's counters' growth over
+    it per transition under `name`."""
+    from bench.temporal_metrics import per_transition, scrape
+
+    url = stack.temporal.metrics_url
+    if url is None:
+        return await leg
+    before = await scrape(url)
+    done = await leg
+    await asyncio.sleep(2)  # the server's counters reach its metrics page a moment late
+    counts[name] = per_transition(before, await scrape(url), done.transitions)
+    return done
+
+
+def _save_counts(counts: dict[str, dict[str, float]]) -> None:
+    from bench.temporal_metrics import metrics_file
+
+    target = metrics_file()
+    if target is not None and counts:
+        target.write_text(json.dumps(counts, indent=1) + "\n")
+        note(f"the Temporal server's counts per transition: {target}")
 
 
 def _headline(results: dict[str, Any], clients: int) -> dict[str, float]:

@@ -12,7 +12,9 @@ Every server listens on 127.0.0.1 on a free port; every child dies with the benc
 With `BENCH_PG_STATEMENTS=<file>` in the environment, PostgreSQL runs with
 `pg_stat_statements` (every statement, nested ones and planning included) and its totals
 are written to `<file>` as JSON when the stack stops — what each statement cost, for the
-profile (docs/performance.md). Unset, nothing of it is loaded.
+profile (docs/performance.md). Unset, nothing of it is loaded. With
+`BENCH_TEMPORAL_METRICS=<file>`, the Temporal dev server serves its metrics on a known port
+and the legs' server counts per transition go to `<file>` (`bench.temporal_metrics`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import httpx
 import psutil
 
 from bench.receivers import MailCounter, WebhookCounter
+from bench.temporal_metrics import metrics_file
 from services.devstack import dev_settings, migrate_dev_database
 from services.embedded.ports import free_port
 from services.embedded.postgres import EmbeddedPostgres
@@ -95,7 +98,8 @@ async def start_stack(
     `search_attributes`, agreements run as with `PAKTA_TEMPORAL_SEARCH_ATTRIBUTES=false`:
     what the operators' search attributes cost, measured."""
     postgres = EmbeddedPostgres(data_dir, free_port(), secured=True)
-    temporal = EmbeddedTemporal(data_dir, free_port(), free_port())
+    metrics_port = free_port() if metrics_file() is not None else None
+    temporal = EmbeddedTemporal(data_dir, free_port(), free_port(), metrics_port=metrics_port)
     mail = MailCounter().start()
     hooks = await WebhookCounter().start()
     stack = BenchStack(data_dir, postgres, temporal, Settings(), mail, hooks)

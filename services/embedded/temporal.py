@@ -45,18 +45,36 @@ def test_server_binary() -> str:
 # `--sqlite-pragma` arguments of the dev server.
 SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal")
 
+# The dev server reads the search attributes' definitions from its database on every read
+# (a setting meant for tests that add attributes and use them the next instant): counted,
+# ≈ 1.3 persistence reads per workflow task plus ≈ 6 per search-attribute upsert (the cluster
+# metadata and the namespace, each a SQLite query). Ours are all defined at start-up
+# (`--search-attribute`), before any workflow runs, so its cache serves them.
+# (docs/performance.md, `perf-temporal`.)
+DYNAMIC_CONFIG = ("--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false")
+
 
 class EmbeddedTemporal:
-    def __init__(self, data_dir: Path | str, port: int = 7233, ui_port: int | None = 8233) -> None:
+    def __init__(
+        self, data_dir: Path | str, port: int = 7233, ui_port: int | None = 8233, *, metrics_port: int | None = None
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.ui_port = ui_port
+        # The dev server serves Prometheus metrics on a port of its own choosing anyway;
+        # naming the port lets the bench read them (its requests per RPC, per persistence
+        # operation: docs/performance.md, `perf-temporal`).
+        self.metrics_port = metrics_port
         self.log_path = self.data_dir / "temporal.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
 
     @property
     def ui_url(self) -> str | None:
@@ -82,9 +100,12 @@ class EmbeddedTemporal:
             # database (each workflow task, each visibility update). Just as durable: the
             # synchronous level stays FULL. (docs/performance.md, "The Temporal server".)
             *SQLITE_PRAGMAS,
+            *DYNAMIC_CONFIG,
             # Agreement workflows' search attributes (PaktaOrgs, PaktaKind, PaktaStage, PaktaStep).
             *search.dev_server_flags(),
         ]
+        if self.metrics_port:
+            argv += ["--metrics-port", str(self.metrics_port)]
         if self.ui_port:
             # No internet here; the news feed would only time out.
             argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_server_behind(tmp_path: Path):
-    out = tmp_path / "results.json"
+    out, counts = tmp_path / "results.json", tmp_path / "temporal.json"
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     run = subprocess.run(
         [
@@ -28,6 +29,7 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
             *("--list-n", "200", "--reads", "20", "--sleepers", "3", "--idle-s", "1", "--out", str(out)),
         ],
         cwd=ROOT,
+        env={**os.environ, "BENCH_TEMPORAL_METRICS": str(counts)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -60,6 +62,11 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     assert len(filters) == 6 and all(results["reads"][name]["count"] == 20 for name in filters)
     for name in [*filters, "list", "get"]:
         assert {"api-1", "postgres", "bench-client"} <= set(results["reads"][name]["cpu_ms_per_request_by_process"])
+    # Asked for, the Temporal server's counts per transition: one Update each, in both legs.
+    server = json.loads(counts.read_text())
+    assert set(server) == {"raw_local_2_clients", "raw_local_1_client", "pakta_2_clients", "pakta_1_client"}
+    updates = "service_requests{operation=UpdateWorkflowExecution,service_name=frontend}"
+    assert all(leg[updates] >= 1.0 for leg in server.values()), server
     sleepers = results["sleepers"]
     assert sleepers["agreements"] == 3 and sleepers["worker_rss_mb"]["worker-1"] > 0
     assert "worker-1" in sleepers["idle_cpu_percent_by_process"]
