@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import driver_connection
+from services.store.db import Unit, driver_connection
 from services.store.models import OrganisationSettings
 from workflows import messages as m
 
@@ -91,6 +91,14 @@ async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Propo
 _SETTINGS_OF = (
     "SELECT org, time_zone, expiry_reminder_days, days_off FROM organisation_settings WHERE org = ANY($1::text[])"
 )
+
+
+async def time_zone_of(unit: Unit, *, org: str) -> str | None:
+    """`org`'s time zone, if it set one: one fixed statement, on a session or on a pooled
+    asyncpg connection (the web pages' reads: `services.api.web.pages.with_zone`)."""
+    driver = await driver_connection(unit)
+    row = await driver.fetchrow(_SETTINGS_OF, [org])
+    return row[1] if row else None
 
 
 async def _settings_of(session: AsyncSession, *, orgs: list[str]) -> dict[str, OrganisationRecord]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -449,3 +450,30 @@ async def test_each_request_gets_an_id_of_its_own_as_32_hex_digits(stack: Stack)
         ids = {(await client.get("/healthz")).headers["x-request-id"] for _ in range(20)}
     assert len(ids) == 20
     assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
+
+
+async def test_the_web_list_and_agreement_page_read_without_a_transaction_or_a_check(stack: Stack):
+    """As the API's GETs: the web session's zone and the page's reads, each statement its
+    own — no `SELECT 1` before them, no BEGIN or COMMIT around them."""
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=_proposal("Air baku: halaman web"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        signin = await client.get("/ui/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', signin.text)
+        assert csrf is not None
+        token = stack.auth(staff)["Authorization"].removeprefix("Bearer ")
+        signed_in = await client.post("/ui/signin", data={"csrf": csrf[1], "token": token, "next": "/ui/"})
+        assert signed_in.status_code == 303, signed_in.text
+        sent: list[str] = []
+        _note_driver_statements(
+            app, lambda driver, query: sent.append(" ".join(query.query.split())), before_the_check=True
+        )
+        for path in ("/ui/agreements?q=halaman", f"/ui/agreements/{created.json()['id']}"):
+            sent.clear()
+            page = await client.get(path)
+            assert page.status_code == 200 and "Air baku: halaman web" in page.text, (path, page.text[:300])
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+            assert any("organisation_settings" in q for q in sent), (path, sent)  # the reader's zone
+            assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)

@@ -20,9 +20,10 @@ from starlette.responses import Response
 
 from services.api import commands
 from services.api.agreements_read import AgreementFilters, AgreementPage, AgreementSummary, list_visible
+from services.api.database import read_from_the_pool
 from services.api.deps import SessionDep
 from services.api.reporting.table import cell
-from services.api.web.pages import WebDep, render
+from services.api.web.pages import WebDep, WebReadDep, render, with_zone
 from services.auth import Principal
 from services.errors import PaktaError
 from services.store import queries, register
@@ -89,15 +90,20 @@ def query_string(filters: AgreementFilters, **extra: Any) -> str:
 
 
 @router.get("/agreements")
-async def agreement_list(request: Request, ws: WebDep, session: SessionDep) -> Response:
+async def agreement_list(request: Request, ws: WebReadDep) -> Response:
     principal = ws.require(request)
     filters = filters_of(request)
     cursor = request.query_params.get("cursor") or None
-    page: AgreementPage
-    try:
-        page = await list_visible(session, principal, filters, limit=50, cursor=cursor)
-    except PaktaError:  # a cursor that is not one the list gave: its first page
-        page = await list_visible(session, principal, filters, limit=50, cursor=None)
+
+    async def read(driver: Any) -> AgreementPage:
+        await with_zone(ws, driver)
+        try:
+            return await list_visible(driver, principal, filters, limit=50, cursor=cursor)
+        except PaktaError:  # a cursor that is not one the list gave: its first page
+            return await list_visible(driver, principal, filters, limit=50, cursor=None)
+
+    # On a pooled connection, as the API's list: no transaction, no `SELECT 1` (#11).
+    page = await read_from_the_pool(request, read)
     return render(
         request,
         ws,

@@ -1,5 +1,6 @@
 """What every page shares: the templates, the request's web session (with the reader's zone
-defaulting to their organisation's), rendering with the session cookie, error pages."""
+defaulting to their organisation's; `WebReadDep` and `with_zone` for the pages that only
+read), rendering with the session cookie, error pages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from services.api.deps import SessionDep
 from services.api.web.session import WebSession, load_session
 from services.store import organisations
+from services.store.db import Unit
 from workflows.messages import DEFAULT_TIME_ZONE
 
 HERE = Path(__file__).parent
@@ -20,17 +22,24 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 async def web_session(request: Request, session: SessionDep) -> WebSession:
-    ws = await load_session(request)
-    if not ws.zone:
-        zone = None
-        if ws.principal is not None:
-            record = await organisations.get_settings(session, org=ws.principal.org)
-            zone = record.time_zone if record else None
-        ws.zone = zone or DEFAULT_TIME_ZONE
-    return ws
+    return await with_zone(await load_session(request), session)
 
 
 WebDep = Annotated[WebSession, Depends(web_session)]
+
+# The session without its zone and without a database session: for the pages that only
+# read (the agreement list and page), which settle the zone with `with_zone` on the
+# connection their reads take — no transaction and no `SELECT 1` before it (#11).
+WebReadDep = Annotated[WebSession, Depends(load_session)]
+
+
+async def with_zone(ws: WebSession, unit: Unit) -> WebSession:
+    """`ws` with the reader's time zone: their cookie's, else their organisation's, else
+    WIB. `unit`: a session or a pooled connection (`read_from_the_pool`)."""
+    if not ws.zone:
+        zone = await organisations.time_zone_of(unit, org=ws.principal.org) if ws.principal is not None else None
+        ws.zone = zone or DEFAULT_TIME_ZONE
+    return ws
 
 
 def render(request: Request, ws: WebSession, name: str, status: int = 200, **context: Any) -> Response:

@@ -21,7 +21,8 @@ from temporalio.client import Client
 
 from services.api import actions, commands
 from services.api.agreements_read import load_visible
-from services.api.deps import SessionDep, SettingsDep, TemporalDep
+from services.api.database import read_again_if_lost
+from services.api.deps import SessionDep, SettingsDep, TemporalDep, read_session
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.api.inbox_items import awaited, inbox_items
 from services.api.proposals import propose
@@ -38,7 +39,7 @@ from services.api.web.forms import (
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES
 from services.api.web.oidc import client_of, end_session_url
-from services.api.web.pages import WebDep, error_page, redirect, render
+from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
 from services.auth import Principal, decode_token, mint_token
@@ -301,14 +302,20 @@ async def agreement_context(
 
 
 @router.get("/agreements/{agreement_id}")
-async def agreement_page(
-    agreement_id: str, request: Request, ws: WebDep, session: SessionDep, done: str | None = None
-) -> Response:
+async def agreement_page(agreement_id: str, request: Request, ws: WebReadDep, done: str | None = None) -> Response:
     principal = ws.require(request)
-    state = await visible_state(session, agreement_id, principal)
-    if state is None:
+
+    async def read() -> dict[str, Any] | None:
+        await with_zone(ws, session)
+        state = await visible_state(session, agreement_id, principal)
+        return None if state is None else await agreement_context(session, state, principal, ws)
+
+    # A read session, each statement its own (as the API's GETs: no transaction, no
+    # `SELECT 1` before the first read; read again, once, if the connection was lost) (#11).
+    async with read_session(request) as session:
+        context = await read_again_if_lost(session, read)
+    if context is None:
         return not_found_page(request, ws)
-    context = await agreement_context(session, state, principal, ws)
     return render(request, ws, "agreement.html", done=done, error=None, errors={}, **context)
 
 

@@ -17,18 +17,22 @@ from workflows.lifecycle.errors import InvalidProposal, InvalidTransition, NotAl
 from workflows.lifecycle.reading import local_today, party_orgs
 
 
-def check_plan_after(state: m.AgreementState, changes: dict[str, Any]) -> None:
+def check_plan_after(state: m.AgreementState, changes: dict[str, Any]) -> m.AgreementState:
     """The plan's rules on the state as `changes` (JSON form of proposal fields) would
-    leave it: an edit of the parties, indicators or term may invalidate the plan too."""
-    p.check_plan(m.AgreementState.model_validate({**state.model_dump(mode="json"), **changes}))
+    leave it: an edit of the parties, indicators or term may invalidate the plan too.
+    Returns that state, validated once (`edit_plan` hashes its plan)."""
+    after = m.AgreementState.model_validate({**state.model_dump(mode="json"), **changes})
+    p.check_plan(after)
+    return after
 
 
 def edit_plan(e: Emitter, cmd: m.EditPlan) -> None:
     changes = cmd.changes()
     if not changes:
         raise InvalidProposal("An edit of the plan changes goals, obligations or activities.")
-    check_plan_after(e.state, changes)
-    after = m.AgreementState.model_validate({**e.state.model_dump(mode="json"), **changes})
+    # The state after the edit, dumped and validated once: `allowed_actions` asks this of
+    # every GET of an agreement whose plan may be edited (#11).
+    after = check_plan_after(e.state, changes)
     e.emit(ev.PlanEdited(changes=ev.PlanChanges.model_validate(changes), plan_hash=p.state_plan_hash(after)))
 
 
