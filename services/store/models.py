@@ -76,13 +76,14 @@ class Agreement(Base):
     health: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
-        # What the sweeps and the portfolio select by. Nothing here indexes a column every
-        # transition changes (`updated_at`, `stage`, `version`, `state`), so a transition's
-        # update can stay on its page without an entry in any index (HOT, migration
-        # 2026_12_02_0022); what orders by time or filters by stage reads `agreement_summaries`,
-        # as the lists and the inbox do.
+        # What the sweeps and the portfolio select by. Nothing here indexes a column a
+        # transition changes (`updated_at`, `stage`, `version`, `state`, `next_deadline_at`),
+        # so a transition's update can stay on its page without an entry in any index (HOT,
+        # migrations 2026_12_02_0022 and 0023); what orders by time or deadline or filters by
+        # stage reads `agreement_summaries`, as the lists, the inbox and the digest do. `orgs`,
+        # `ministry_visible` and `published` change only when the parties, the ministry's gate
+        # or a publication do.
         Index("ix_agreements_orgs", "orgs", postgresql_using="gin"),
-        Index("ix_agreements_next_deadline_at", "next_deadline_at"),
         # Ministry approvers' notifications: the few agreements that reached their gate.
         Index("ix_agreements_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         # The portal lists the few published agreements.

@@ -13,13 +13,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.audit import GENESIS
-from services.store.models import Agreement, AgreementEvent, OrganisationSettings
+from services.store.models import Agreement, AgreementEvent, AgreementSummary, OrganisationSettings
 from services.store.notification_models import Contact, InboxNotification
 from services.store.queries import projection
 from workflows.messages import DEFAULT_TIME_ZONE, TERMINAL_STAGES, AgreementState
 from workflows.portfolio.digest import EXPIRING_DAYS, UPCOMING_DAYS
 
 AGREEMENTS = Agreement.__table__
+SUMMARIES = AgreementSummary.__table__
 EVENTS = AgreementEvent.__table__
 CONTACTS = Contact.__table__
 INBOX = InboxNotification.__table__
@@ -155,20 +156,26 @@ async def digest_states(
 ) -> list[AgreementState]:
     """The open agreements of `org` that can appear in its digest: a deadline within the
     upcoming window (or past), an open evaluation, or an end date within 90 days. The
-    indexed columns narrow it; `build_digest` decides."""
-    a = AGREEMENTS.c
+    indexed columns narrow it; `build_digest` decides.
+
+    The deadline order and the columns filtered are the summaries' copies (the trigger
+    writes them with every write of `agreements`, in the same transaction): `agreements`
+    keeps no index on `next_deadline_at`, which most transitions change, so that their
+    updates stay HOT (migration 2026_12_02_0023). Only the state comes from `agreements`."""
+    s, a = SUMMARIES.c, AGREEMENTS.c
     query = (
         select(a.state)
+        .select_from(SUMMARIES.join(AGREEMENTS, a.id == s.id))
         .where(
-            OPEN,
-            literal(org) == any_(a.orgs),
+            s.stage.not_in(sorted(TERMINAL_STAGES)),
+            literal(org) == any_(s.orgs),
             or_(
-                a.next_deadline_at < now + timedelta(days=max(UPCOMING_DAYS)),
+                s.next_deadline_at < now + timedelta(days=max(UPCOMING_DAYS)),
                 a.state["deadlines"].has_key("evaluation_report"),
-                and_(a.stage == "implementation", a.end_date <= today + timedelta(days=EXPIRING_DAYS)),
+                and_(s.stage == "implementation", s.end_date <= today + timedelta(days=EXPIRING_DAYS)),
             ),
         )
-        .order_by(a.next_deadline_at.asc().nulls_last(), a.id)
+        .order_by(s.next_deadline_at.asc().nulls_last(), s.id)
         .limit(limit)
     )
     return [AgreementState.model_validate(r.state) for r in await session.execute(query)]

@@ -345,7 +345,7 @@ def _recording(
         recorder.run_id if recorder else None,
         recorder.history_length if recorder else None,
         recorder.task_started_at if recorder else None,
-        [a["seq"] for a in attached],
+        [str(a["seq"]) for a in attached],
         [a["sha256"] for a in attached],
         [a["kind"] for a in attached],
         [a["org"] for a in attached],
@@ -356,27 +356,29 @@ def _recording(
 
 
 class _EventRows:
-    """A batch's rows as the columns `_RECORD` takes, one array each."""
+    """A batch's rows as the columns `_RECORD` takes, one array each — all of them `text[]`
+    (numbers and times as their text, cast in the SQL): see `_RECORD_WRITES`."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.seqs: list[int] = []
-        self.versions: list[int] = []
+        self.seqs: list[str] = []
+        self.versions: list[str] = []
         self.types: list[str] = []
         self.actors: list[str] = []
-        self.ats: list[datetime] = []
+        self.ats: list[str] = []
         self.data: list[str] = []
         self.prev_hashes: list[str] = []
         self.hashes: list[str] = []
 
     def add(self, event: Event, body: dict[str, Any], prev_hash: str, digest: str) -> None:
         self.ids.append(event.id)
-        self.seqs.append(event.seq)
-        self.versions.append(event.version)
+        self.seqs.append(str(event.seq))
+        self.versions.append(str(event.version))
         self.types.append(event.type)
         self.actors.append(json_text(body["actor"]))
-        # `at` is stored from its hashed form, so the row reproduces the body exactly.
-        self.ats.append(datetime.fromisoformat(body["at"]))
+        # `at` is stored from its hashed form (ISO 8601 with its offset), so the row
+        # reproduces the body exactly.
+        self.ats.append(body["at"])
         self.data.append(json_text(body["data"]))
         self.prev_hashes.append(prev_hash)
         self.hashes.append(digest)
@@ -448,6 +450,11 @@ _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 # The batch's rows, the documents they attach and the read model's row, as CTEs writing only
 # if the chain's head is `$2`, the hash the rows follow (`head.current`).
+#
+# Every array parameter is `text[]`, cast to its column's type in the SQL: asyncpg knows
+# the codecs of `text[]` (and `oid[]`) only, and for any other array type a statement sends
+# or returns it asks PostgreSQL first — one type look-up query (9–16 ms of PostgreSQL's
+# CPU) per statement on each new connection. The cast is evaluated once per statement.
 _FIRST_PROJECTED = 20
 _RECORD_WRITES = f"""
 recorded AS (
@@ -458,7 +465,7 @@ recorded AS (
     SELECT e.id, $1, e.seq, e.version, e.type, e.actor::jsonb, e.at, e.data::jsonb, e.prev_hash, e.hash,
         $12::text, $13::int, $14::timestamptz
     FROM unnest(
-        $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::timestamptz[],
+        $3::text[], $4::text[]::int[], $5::text[]::int[], $6::text[], $7::text[], $8::text[]::timestamptz[],
         $9::text[], $10::text[], $11::text[]
     ) AS e(id, seq, version, type, actor, at, data, prev_hash, hash)
     WHERE (SELECT current FROM head)
@@ -466,7 +473,7 @@ recorded AS (
 attached AS (
     INSERT INTO document_attachments (agreement_id, seq, sha256, kind, org)
     SELECT $1, a.seq, a.sha256, a.kind, a.org
-    FROM unnest($15::int[], $16::text[], $17::text[], $18::text[]) AS a(seq, sha256, kind, org)
+    FROM unnest($15::text[]::int[], $16::text[], $17::text[], $18::text[]) AS a(seq, sha256, kind, org)
     WHERE (SELECT current FROM head)
     ON CONFLICT DO NOTHING
 ),
@@ -638,7 +645,10 @@ def _check_batch(state: AgreementState, events: Sequence[Event]) -> None:
         raise InvalidBatch(f"The state (seq {state.seq}) is not the state after the events (seq {seqs[-1]}).")
 
 
-_STORED_HASHES = "SELECT seq, prev_hash, hash FROM agreement_events WHERE agreement_id = $1 AND seq = ANY($2::int[])"
+# The numbers as `text[]`, cast here: no type look-up per connection (see `_RECORD_WRITES`).
+_STORED_HASHES = (
+    "SELECT seq, prev_hash, hash FROM agreement_events WHERE agreement_id = $1 AND seq = ANY($2::text[]::int[])"
+)
 
 
 async def _first_conflict(driver: Any, events: list[Event]) -> int | None:
@@ -647,7 +657,8 @@ async def _first_conflict(driver: Any, events: list[Event]) -> int | None:
     if not events:
         return None
     stored = {
-        row["seq"]: row for row in await driver.fetch(_STORED_HASHES, events[0].agreement_id, [e.seq for e in events])
+        row["seq"]: row
+        for row in await driver.fetch(_STORED_HASHES, events[0].agreement_id, [str(e.seq) for e in events])
     }
     for event in events:
         row = stored.get(event.seq)
@@ -1130,7 +1141,9 @@ _PUT_DOCUMENT = (
     f" ON CONFLICT (org, sha256) DO NOTHING RETURNING {_DOCUMENT_HEAD_FIELDS}"
 )
 _DOCUMENT_HEAD = f"SELECT {_DOCUMENT_HEAD_FIELDS} FROM documents WHERE org = $1::text AND sha256 = $2::bpchar"
-_DOCUMENTS_UPLOADED = "SELECT sha256 FROM documents WHERE org = $1::text AND sha256 = ANY($2::bpchar[])"
+# The hashes as `text[]`, cast to the column's `bpchar[]` here (compared as text, the index
+# on `sha256` would not serve): no type look-up per connection (see `_RECORD_WRITES`).
+_DOCUMENTS_UPLOADED = "SELECT sha256 FROM documents WHERE org = $1::text AND sha256 = ANY($2::text[]::bpchar[])"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
-"""A transition rewrites its agreement's row in place (migration 2026_12_02_0022): `agreements`
-indexes no column a transition changes and leaves room on its pages, so the update is HOT —
-the new version on the old one's page, no index entry written. What orders by time (the
-inbox's open agreements) reads the summaries' copy of it instead.
+"""A transition rewrites its agreement's row in place (migrations 2026_12_02_0022 and 0023):
+`agreements` indexes no column a transition changes and leaves room on its pages, so the
+update is HOT — the new version on the old one's page, no index entry written. What orders
+by time (the inbox's open agreements) or by deadline (the daily digest) reads the summaries'
+copy of it instead.
 
 Against the real (embedded, migrated) PostgreSQL; `pageinspect` reads the row's own tuple
 header (HEAP_ONLY_TUPLE: a version no index points to, reached through the page).
@@ -9,16 +10,18 @@ header (HEAP_ONLY_TUPLE: a version no index points to, reached through the page)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from services.store.db import session_scope
 from services.store.notifications import open_agreements
+from services.store.portfolio import digest_states
 from tests.builders import NOW, run, staff
 from tests.store.test_store import record, submitted, token
 from tests.store.test_summaries_follow import write
 from workflows import messages as m
+from workflows.portfolio.digest import UPCOMING_DAYS
 
 HEAP_ONLY_TUPLE = 0x8000  # t_infomask2: a version written by a HOT update
 
@@ -51,6 +54,15 @@ async def test_a_recorded_transition_rewrites_the_agreements_row_without_touchin
     assert await written_in_place(sessionmaker, state.id)
 
 
+async def test_a_transition_that_moves_the_deadline_also_rewrites_the_row_in_place(sessionmaker):
+    lead = f"a{token()}"
+    state, _ = await submitted(sessionmaker, lead, f"b{token()}")
+    after, events = run(state, staff(lead), m.ExtendDeadline(days=1, reason="Menunggu data."), NOW)
+    assert after.deadlines["step"] > state.deadlines["step"]
+    await record(sessionmaker, after, events)
+    assert await written_in_place(sessionmaker, state.id)
+
+
 async def test_the_inbox_reads_open_agreements_newest_first_and_leaves_out_the_finished(sessionmaker):
     lead, other = f"a{token()}", f"b{token()}"
     older, _ = await submitted(sessionmaker, lead, other)
@@ -63,4 +75,24 @@ async def test_the_inbox_reads_open_agreements_newest_first_and_leaves_out_the_f
         for_the_lead = await open_agreements(session, viewer_org=lead, ministry=False)
         for_a_stranger = await open_agreements(session, viewer_org=f"z{token()}", ministry=False)
     assert [s.id for s in for_the_lead] == [newer.id, older.id]
+    assert for_a_stranger == []
+
+
+async def test_the_digest_reads_an_organisations_open_agreements_by_their_deadline(sessionmaker):
+    lead, other = f"a{token()}", f"b{token()}"
+    overdue, _ = await submitted(sessionmaker, lead, other)
+    soon, _ = await submitted(sessionmaker, lead, other)
+    later, _ = await submitted(sessionmaker, lead, other)
+    finished, _ = await submitted(sessionmaker, lead, other)
+    await write(sessionmaker, overdue.id, "next_deadline_at = now() - interval '1 day'")
+    await write(sessionmaker, soon.id, "next_deadline_at = now() + interval '2 days'")
+    await write(sessionmaker, later.id, f"next_deadline_at = now() + interval '{max(UPCOMING_DAYS) + 1} days'")
+    await write(sessionmaker, finished.id, "stage = 'withdrawn', next_deadline_at = now() - interval '2 days'")
+    now, today = datetime.now(UTC), datetime.now(UTC).date()
+    async with sessionmaker() as session:
+        for_the_lead = await digest_states(session, org=lead, now=now, today=today)
+        for_the_partner = await digest_states(session, org=other, now=now, today=today, limit=1)
+        for_a_stranger = await digest_states(session, org=f"z{token()}", now=now, today=today)
+    assert [s.id for s in for_the_lead] == [overdue.id, soon.id]
+    assert [s.id for s in for_the_partner] == [overdue.id]
     assert for_a_stranger == []
