@@ -322,6 +322,29 @@ async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_ne
     assert options == [f"SIZE={size}"]  # the size declared is the size sent
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Subject: no line break at the end\n\nthe last line",
+        b"Subject: CRLF already\r\n\r\nbody\r\n",
+        b"Subject: a bare CR\n\none\rtwo\n",
+        b"Subject: long\n\n" + b"x" * 990 + b"\n.\n..\n",
+    ],
+    ids=["without a last line break", "with CRLF", "with a bare CR", "with a long line and dots"],
+)
+async def test_the_size_a_mail_declares_is_the_size_the_server_receives(settings, content):
+    server = RefusingServer()
+    server._controller.start()
+    connections = mail.MailConnections(fast(settings, server))
+    try:
+        await connections.send(content, to="siti@jabar.go.id")
+    finally:
+        await connections.close()
+        server._controller.stop()
+    [(_, _, options, size)] = server.envelopes
+    assert options == [f"SIZE={size}"]
+
+
 # ---------------------------------------------------------------- group commit
 
 

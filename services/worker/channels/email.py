@@ -286,8 +286,9 @@ class MailConnections:
 def _size_as_sent(content: bytes) -> int:
     """The octets of `content` with CRLF line ends, as DATA sends them (RFC 1870's SIZE).
     `build_message`'s mail has bare LF ends only: each becomes two octets, counted rather
-    than the whole mail rewritten once more (DATA rewrites it to send it)."""
-    if b"\r" in content:
+    than the whole mail rewritten once more (DATA rewrites it to send it); DATA ends a mail
+    that does not end with a line break with a CRLF."""
+    if b"\r" in content or not content.endswith(b"\n"):
         return len(normalize_message_line_endings(content))
     return len(content) + content.count(b"\n")
 
