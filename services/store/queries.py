@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypedDict
 
 import asyncpg
@@ -994,8 +994,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if "\x00" in last or len(last) > 200:
             raise ValueError("not an agreement id")
         last.encode()  # UnicodeEncodeError, a ValueError, for a lone surrogate
-        return datetime.fromisoformat(updated_at), last
-    except (ValueError, TypeError) as error:  # binascii.Error and JSONDecodeError are ValueErrors
+        moment = datetime.fromisoformat(updated_at)
+        # The driver sends a moment in UTC: one that is before year 1 or after 9999 there
+        # (year 1 at +05:00) raised OverflowError in the driver, a 500.
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment, last
+    except (ValueError, TypeError, OverflowError) as error:  # binascii.Error, JSONDecodeError: ValueErrors
         raise InvalidCursor("The cursor is not one this API returned.") from error
 
 

@@ -381,3 +381,15 @@ async def test_a_404_names_what_was_asked_for_cut_to_a_readable_length(stack: St
     assert error["code"] == "not_found" and len(resp.content) < 1000
     named = [v for v in error.values() if isinstance(v, str) and v.startswith("aaaa")]
     assert named == ["a" * 200 + "…"], error
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+async def test_an_agreements_cursor_whose_moment_in_utc_is_before_year_one_or_after_9999_is_a_422(
+    stack: Stack, moment: str
+):
+    # Python reads the moment, but not in UTC, where the driver takes it: that was a 500.
+    hidden = f'["{moment}", "x"]'
+    cursor = base64.urlsafe_b64encode(hidden.encode()).decode().rstrip("=")
+    resp = await stack.get(stack.user("kota-bogor", "staff"), f"/agreements?cursor={cursor}")
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_cursor"

@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pydantic_core
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +18,7 @@ from bench.readmodel import load_agreements
 from services.api.agreements_read import AgreementFilters, AgreementSummary, list_visible, list_visible_json
 from services.auth import Principal
 from services.store import queries
+from services.store.db import driver_connection
 
 HOSTILE_TITLES = [
     'quotes " and \\ backslashes \\" mixed',
@@ -108,3 +110,40 @@ async def test_a_title_with_a_nul_never_reaches_the_list(sessionmaker, orgs):
                 text("UPDATE agreement_summaries SET title = :title WHERE id = :id"),
                 {"id": agreement_id, "title": "nul \x00 inside"},
             )
+
+
+async def test_postgresql_writes_every_storable_code_point_in_a_text_as_pydantic_does(sessionmaker):
+    # The list's text fields are written by `to_json(text)`: each character PostgreSQL can
+    # store (all but NUL and the surrogates), in runs, written as pydantic writes it.
+    storable = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    async with sessionmaker() as session:
+        driver = await driver_connection(session)
+        for start in range(0, len(storable), 20_000):
+            run = "".join(storable[start : start + 20_000])
+            assert await driver.fetchval("SELECT to_json($1::text)::text", run) == pydantic_core.to_json(run).decode()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SET LOCAL TimeZone = 'Pacific/Kiritimati'",
+        "SET LOCAL TimeZone = '-12:30'",
+        "SET LOCAL DateStyle = 'SQL, DMY'",
+        "SET LOCAL DateStyle = 'German'",
+        "SET LOCAL lc_time = 'C'",
+        "SET LOCAL extra_float_digits = -15",
+    ],
+)
+async def test_a_listed_agreements_json_is_the_same_whatever_the_sessions_time_zone_or_date_style(
+    sessionmaker, orgs, setting
+):
+    # A server configured otherwise (a region's own time zone, say) must not change the JSON
+    # (SET LOCAL: the pooled connection goes back as it was).
+    ids = await _hostile_rows(sessionmaker, orgs)
+    async with sessionmaker() as session:
+        rows, _ = await queries.list_agreements(session, viewer_orgs=[orgs[0]], limit=50)
+        await session.execute(text(setting))
+        as_json, _ = await queries.list_agreements_as_json(session, viewer_orgs=[orgs[0]], limit=50)
+    assert {r.id for r in as_json} >= set(ids)
+    for row, written in zip(rows, as_json, strict=True):
+        assert written.json == AgreementSummary.model_validate(row, from_attributes=True).model_dump_json()

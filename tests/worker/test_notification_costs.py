@@ -190,6 +190,48 @@ async def test_a_mails_bodies_are_encoded_byte_for_byte_as_if_whole_whatever_the
             assert mail._UTF8.body_encode(whole.html) in content, (language, name)
 
 
+# A contact's name is one line of text to a person, but the API takes line breaks in it (as
+# in any short text): in the To header each must not end the header, start another or the body.
+NAMES_WITH_LINE_BREAKS = [
+    "Baris\nkedua",
+    "Ayu\r",
+    "a\rb",
+    "Eve\r\nBcc: victim@evil.test",
+    "Eve\nSubject: not ours",
+    "Eve\n\nA body of the reader's own",
+    "a\r\n.\r\nMAIL FROM:<x@evil.test>",
+    "Ñoño\r\nBcc: victim@evil.test",
+]
+
+
+@pytest.mark.parametrize("name", NAMES_WITH_LINE_BREAKS)
+async def test_a_readers_name_with_line_breaks_is_one_line_in_the_to_header_and_adds_no_header(orgs, settings, name):
+    notice = submitted_notice(orgs, "Air bersih")
+    reader = EmailRecipient(address="siti@jabar.go.id", name=name, language="en")
+    content = mail.build_message(notification=notice, recipient=reader, settings=settings)
+    received = email_package.message_from_bytes(content, policy=default_policy)
+    assert not received.defects and received["To"].addresses[0].display_name == " ".join(name.split())
+    assert received["To"].addresses[0].addr_spec == "siti@jabar.go.id" and received["Bcc"] is None
+    assert received["Subject"] == "Agreement submitted: Air bersih"
+    expected = render.render(notice, language="en", name=name, public_url=settings.public_url)
+    assert received.get_body(("plain",)).get_content() == expected.text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+async def test_a_contact_whose_name_would_add_a_bcc_is_mailed_once_and_no_one_else_is(
+    settings, sessionmaker, sink: MailSink, orgs
+):
+    a, _ = orgs
+    address = f"eve-{uuid.uuid4().hex[:8]}@{a}.go.id"
+    await add_contact(sessionmaker, a, address, ["staff"], name="Eve\r\nBcc: victim@evil.test")
+    dispatcher = OutboxDispatcher(fast(settings, sink), sessionmaker)
+    events, _ = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+    async with dispatcher.running():
+        await until(lambda: _all_sent(sessionmaker, events[0].id, [address]))
+    [received] = sink.to(address)
+    assert received["To"].addresses[0].display_name == "Eve Bcc: victim@evil.test" and received["Bcc"] is None
+    assert not sink.to("victim@evil.test")
+
+
 # ---------------------------------------------------------------- SMTP connections
 
 
@@ -278,6 +320,29 @@ async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_ne
     [(sender, recipients, options, size)] = server.envelopes
     assert sender == mail.parseaddr(settings.mail_from)[1] and recipients == ["siti@jabar.go.id"]
     assert options == [f"SIZE={size}"]  # the size declared is the size sent
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"Subject: no line break at the end\n\nthe last line",
+        b"Subject: CRLF already\r\n\r\nbody\r\n",
+        b"Subject: a bare CR\n\none\rtwo\n",
+        b"Subject: long\n\n" + b"x" * 990 + b"\n.\n..\n",
+    ],
+    ids=["without a last line break", "with CRLF", "with a bare CR", "with a long line and dots"],
+)
+async def test_the_size_a_mail_declares_is_the_size_the_server_receives(settings, content):
+    server = RefusingServer()
+    server._controller.start()
+    connections = mail.MailConnections(fast(settings, server))
+    try:
+        await connections.send(content, to="siti@jabar.go.id")
+    finally:
+        await connections.close()
+        server._controller.stop()
+    [(_, _, options, size)] = server.envelopes
+    assert options == [f"SIZE={size}"]
 
 
 # ---------------------------------------------------------------- group commit

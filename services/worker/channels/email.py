@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import random
+import re
 import sys
 from collections.abc import Iterator
 from email.charset import QP, Charset
@@ -84,7 +85,7 @@ def build_message(
         _header(name, value)
         for name, value in (
             ("From", settings.mail_from),
-            ("To", formataddr((recipient.name or "", recipient.address), charset="utf-8")),
+            ("To", formataddr((_one_line(recipient.name or ""), recipient.address), charset="utf-8")),
             ("Subject", shared.subject),
             ("Date", formatdate(localtime=False)),
             ("Message-ID", message_id(notification.event_id, recipient.address)),
@@ -147,6 +148,20 @@ def _encoded_around(shared: str) -> tuple[str, str, str]:
         rest = shared[end + 2 if shared.startswith("\r\n", end) else end + 1 :]
         after = "\n" + _UTF8.body_encode(rest)
     return before, line, after
+
+
+# What ends a line to `str.splitlines`, which the header folding splits a value at: in a
+# display name each would end the To header and start another header, or the body.
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def _one_line(name: str) -> str:
+    """A reader's name as the To header's display name: its line breaks as spaces. A
+    contact's name may hold them (the API takes them, as in any short text); written as they
+    are, "Eve\\r\\nBcc: …" would have added a header (compat32 refuses that: the mail could
+    never be built and its delivery was claimed again and again) and "Baris\\nkedua" would have
+    ended the headers. The greeting in the bodies keeps the name as written."""
+    return _LINE_BREAKS.sub(" ", name).strip() if _LINE_BREAKS.search(name) else name
 
 
 def _header(name: str, value: str) -> str:
@@ -271,8 +286,9 @@ class MailConnections:
 def _size_as_sent(content: bytes) -> int:
     """The octets of `content` with CRLF line ends, as DATA sends them (RFC 1870's SIZE).
     `build_message`'s mail has bare LF ends only: each becomes two octets, counted rather
-    than the whole mail rewritten once more (DATA rewrites it to send it)."""
-    if b"\r" in content:
+    than the whole mail rewritten once more (DATA rewrites it to send it); DATA ends a mail
+    that does not end with a line break with a CRLF."""
+    if b"\r" in content or not content.endswith(b"\n"):
         return len(normalize_message_line_endings(content))
     return len(content) + content.count(b"\n")
 
