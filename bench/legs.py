@@ -50,6 +50,27 @@ class Leg:
     ids: list[str] = field(default_factory=list)
     deliveries: int = 0  # mails and webhook requests the receivers got during the leg
 
+    def joined(self, other: Leg) -> Leg:
+        """This leg and `other` (the same measure run again) as one: their transitions,
+        latencies, wall time and CPU added up — a floor measured before and after what it
+        is compared with, so a machine whose speed drifts meanwhile weighs on both alike."""
+        cpu = dict(self.cpu_s)
+        for process, seconds in other.cpu_s.items():
+            cpu[process] = cpu.get(process, 0.0) + seconds
+        return Leg(
+            name=self.name,
+            agreements=self.agreements + other.agreements,
+            clients=self.clients,
+            transitions=self.transitions + other.transitions,
+            wall_s=self.wall_s + other.wall_s,
+            actions=[*self.actions, *other.actions],
+            creates=[*self.creates, *other.creates],
+            uploads=[*self.uploads, *other.uploads],
+            cpu_s=cpu,
+            ids=[*self.ids, *other.ids],
+            deliveries=self.deliveries + other.deliveries,
+        )
+
     def cpu_ms_per_transition(self, processes: list[str]) -> float:
         return round(1e3 * sum(self.cpu_s.get(p, 0.0) for p in processes) / max(1, self.transitions), 1)
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.progress import note
+from bench.progress import latency_ms, note
 
 if TYPE_CHECKING:
     from bench.legs import Leg
@@ -125,13 +125,38 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
             pakta_one = await _counted(
                 stack, counts, "pakta_1_client", pakta_leg(stack, "Pakta × 1", regions, single, 1)
             )
-        _save_counts(counts)
         results["notifications"] = {"mails": stack.mail.messages, "webhook_requests": stack.hooks.requests}
 
+        # The floor once more, after Pakta: this machine's speed drifts by tens of per cent
+        # over minutes (the floor's own CPU per transition 12–24 ms between runs), and a
+        # floor measured only before would put all of a drift into the ratio. The headline
+        # takes both halves as one leg; the summary shows each half's rate.
+        note("raw baseline again, after Pakta")
+        raw_after = await _counted(
+            stack,
+            counts,
+            f"raw_local_{args.clients}_clients_after",
+            raw_leg(stack, client, f"raw local × {args.clients}, after", args.agreements, args.clients, local=True),
+        )
+        raw_one_after = await _counted(
+            stack,
+            counts,
+            "raw_local_1_client_after",
+            raw_leg(stack, client, "raw local × 1, after", single, 1, local=True),
+        )
+        _save_counts(counts)
+
         results["raw"] = {
-            f"local_{args.clients}_clients": raw.summary(raw_processes),
+            f"local_{args.clients}_clients": raw.joined(raw_after).summary(raw_processes),
             f"regular_{args.clients}_clients": raw_regular.summary(raw_processes),
-            "local_1_client": raw_one.summary(raw_processes),
+            "local_1_client": raw_one.joined(raw_one_after).summary(raw_processes),
+            "drift": {
+                f"tps_{args.clients}_clients_before_after": [_tps(raw), _tps(raw_after)],
+                "p50_ms_1_client_before_after": [
+                    latency_ms(raw_one.actions)["p50_ms"],
+                    latency_ms(raw_one_after.actions)["p50_ms"],
+                ],
+            },
         }
         results["pakta"] = {
             f"{args.clients}_clients": pakta.summary(pakta_processes, path, senders),
@@ -144,9 +169,8 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         totals = await history_by_type(client)
         # Every history is fetched, the warm-ups' too: count their commands with them.
         pakta_commands = (pakta.agreements + pakta_one.agreements + warm) * (1 + ACTIONS_PER_AGREEMENT)
-        raw_commands = (raw.agreements + raw_regular.agreements + raw_one.agreements + warm) * (
-            1 + ACTIONS_PER_AGREEMENT
-        )
+        raw_agreements = raw.agreements + raw_regular.agreements + raw_one.agreements + warm
+        raw_commands = (raw_agreements + raw_after.agreements + raw_one_after.agreements) * (1 + ACTIONS_PER_AGREEMENT)
         everything_pakta = sorted(t for t in totals if t != RAW_WORKFLOW)
         results["history"] = {
             "by_workflow_type": totals,
@@ -187,6 +211,10 @@ async def _counted(stack: BenchStack, counts: dict[str, dict[str, float]], name:
     await asyncio.sleep(2)  # the server's counters reach its metrics page a moment late
     counts[name] = per_transition(before, await scrape(url), done.transitions)
     return done
+
+
+def _tps(leg: Leg) -> float:
+    return round(leg.transitions / leg.wall_s, 2) if leg.wall_s else 0.0
 
 
 def _save_counts(counts: dict[str, dict[str, float]]) -> None:

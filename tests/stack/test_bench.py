@@ -47,7 +47,9 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     assert results["bench"] == values
     pakta = results["pakta"]["2_clients"]
     assert pakta["transitions"] == 2 * ACTIONS_PER_AGREEMENT
-    assert results["raw"]["local_2_clients"]["transitions"] == 2 * ACTIONS_PER_AGREEMENT
+    # The floor's local legs run before Pakta's and again after; the line compares with both.
+    assert results["raw"]["local_2_clients"]["transitions"] == 2 * 2 * ACTIONS_PER_AGREEMENT
+    assert all(tps > 0 for tps in results["raw"]["drift"]["tps_2_clients_before_after"])
     assert results["raw"]["regular_2_clients"]["transitions"] == 2 * ACTIONS_PER_AGREEMENT
     # CPU is accounted per process: the servers, the API, the worker and the dispatcher each spent some.
     busy = {p for p, s in pakta["cpu_s_by_process"].items() if s > 0}
@@ -64,7 +66,10 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
         assert {"api-1", "postgres", "bench-client"} <= set(results["reads"][name]["cpu_ms_per_request_by_process"])
     # Asked for, the Temporal server's counts per transition: one Update each, in both legs.
     server = json.loads(counts.read_text())
-    assert set(server) == {"raw_local_2_clients", "raw_local_1_client", "pakta_2_clients", "pakta_1_client"}
+    assert set(server) == {
+        *("raw_local_2_clients", "raw_local_1_client", "pakta_2_clients", "pakta_1_client"),
+        *("raw_local_2_clients_after", "raw_local_1_client_after"),
+    }
     updates = "service_requests{operation=UpdateWorkflowExecution,service_name=frontend}"
     assert all(leg[updates] >= 1.0 for leg in server.values()), server
     sleepers = results["sleepers"]

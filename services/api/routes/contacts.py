@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep
@@ -22,10 +22,20 @@ router = APIRouter(prefix="/contacts", tags=["notifications"])
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 OPT_OUT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 Role = Literal["staff", "partner", "signatory", "approver"]
+LINE_BREAKS = re.compile(r"[\r\n\x85\u2028\u2029]")
+
+
+def _one_line(value: str) -> str:
+    # A contact's name is the display name of the mails' To header: a line break there
+    # would end the header early (the mail's own headers spilling into its body) or forge
+    # another (`Bcc:`). The dispatcher folds breaks already stored; new ones are refused.
+    if LINE_BREAKS.search(value):
+        raise ValueError("a name is one line: no line breaks")
+    return value
 
 
 class ContactCreate(BaseModel):
-    name: ShortText
+    name: Annotated[ShortText, AfterValidator(_one_line)]
     email: str = Field(max_length=254, examples=["siti@jabarprov.go.id"])
     roles: list[Role] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list, description="for approvers: the gates they decide")
