@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast
 
 from sqlalchemy import (
@@ -554,6 +554,11 @@ NOTIFY_CHANNEL = "pakta_outbox"
 # Through SQLAlchemy these were three multi-row inserts and a NOTIFY, the inserts compiled
 # afresh each time (their text varies with the number of rows); a data-modifying WITH built
 # there was dearer still, compiled afresh too.
+#
+# Every array is sent as `text[]` (numbers and times as their text, cast here, once per
+# statement): asyncpg knows the codecs of `text[]` and `oid[]` only, and for `int[]` or
+# `timestamptz[]` it asked PostgreSQL's catalog first, once per statement on every new
+# connection (9–16 ms of PostgreSQL's CPU each) — the recording at once included.
 _PLAN_WRITES = """
 inbox AS (
     INSERT INTO notifications (
@@ -563,8 +568,8 @@ inbox AS (
     SELECT n.id, n.event_id, n.event_type, n.agreement_id, n.seq, n.audience_key, n.audience_org, n.audience_role,
         n.audience_gate, n.template, n.data::jsonb, n.at
     FROM unnest(
-        {p1}::text[], {p2}::text[], {p3}::text[], {p4}::text[], {p5}::int[], {p6}::text[], {p7}::text[],
-        {p8}::text[], {p9}::text[], {p10}::text[], {p11}::text[], {p12}::timestamptz[]
+        {p1}::text[], {p2}::text[], {p3}::text[], {p4}::text[], {p5}::text[]::int[], {p6}::text[], {p7}::text[],
+        {p8}::text[], {p9}::text[], {p10}::text[], {p11}::text[], {p12}::text[]::timestamptz[]
     ) AS n(id, event_id, event_type, agreement_id, seq, audience_key, audience_org, audience_role, audience_gate,
         template, data, at)
     WHERE {when}
@@ -581,7 +586,7 @@ delivered AS (
 outgoing AS (
     INSERT INTO deliveries (event_id, recipient, channel, agreement_id, payload, due_at, status, attempts)
     SELECT o.event_id, o.recipient, o.channel, o.agreement_id, o.payload::jsonb, o.due_at, 'pending', 0
-    FROM unnest({p13}::text[], {p14}::text[], {p15}::text[], {p16}::text[], {p17}::text[], {p18}::timestamptz[])
+    FROM unnest({p13}::text[], {p14}::text[], {p15}::text[], {p16}::text[], {p17}::text[], {p18}::text[]::timestamptz[])
         AS o(event_id, recipient, channel, agreement_id, payload, due_at)
     WHERE {when}
     ON CONFLICT (event_id, recipient, channel) DO NOTHING
@@ -621,6 +626,13 @@ async def write_plan(
     return row["inbox"], row["outbox"]
 
 
+def instant_text(moment: datetime) -> str:
+    """`moment` as `timestamptz` input text, the same instant asyncpg's codec sends (a naive
+    time taken as the process's local time): ISO 8601 in UTC, which reads the same under
+    any session's `TimeZone` and `DateStyle`."""
+    return moment.astimezone(UTC).isoformat()
+
+
 def plan_arguments(inbox: Sequence[Notification], outgoing: Sequence[Outgoing]) -> list[Any]:
     """The parameters of `plan_writes`, in order: the rows as arrays, one per column."""
     return [
@@ -628,20 +640,20 @@ def plan_arguments(inbox: Sequence[Notification], outgoing: Sequence[Outgoing]) 
         [n.event_id for n in inbox],
         [n.event_type for n in inbox],
         [n.agreement_id for n in inbox],
-        [n.seq for n in inbox],
+        [str(n.seq) for n in inbox],
         [n.audience.key for n in inbox],
         [n.audience.org for n in inbox],
         [n.audience.role for n in inbox],
         [n.audience.gate for n in inbox],
         [n.template for n in inbox],
         [json_text(n.data) for n in inbox],
-        [n.at for n in inbox],
+        [instant_text(n.at) for n in inbox],
         [o["event_id"] for o in outgoing],
         [o["recipient"] for o in outgoing],
         [o["channel"] for o in outgoing],
         [o["agreement_id"] for o in outgoing],
         [json_text(o["payload"]) for o in outgoing],
-        [o["due_at"] for o in outgoing],
+        [instant_text(o["due_at"]) for o in outgoing],
         NOTIFY_CHANNEL,
     ]
 

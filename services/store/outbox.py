@@ -230,14 +230,18 @@ async def claim_due(
 # every group write read all of `deliveries` and `webhook_attempts` (under the bench, half
 # of PostgreSQL's CPU for the dispatcher). `= ANY` of an array is planned as a few index
 # lookups from a few hundred rows on.
+#
+# The numbers come as `text[]`, cast here (once per statement): for `bigint[]` and `int[]`
+# asyncpg asked PostgreSQL's catalog about the types on every new connection (it knows the
+# codecs of `text[]` and `oid[]` only).
 _RECORD_OUTCOMES = """
 WITH ended AS (
     UPDATE webhook_attempts AS a
     SET finished_at = now(),
-        status_code = ($2::int[])[array_position($1::bigint[], a.id)],
-        error = ($3::text[])[array_position($1::bigint[], a.id)],
-        duration_ms = ($4::int[])[array_position($1::bigint[], a.id)]
-    WHERE a.id = ANY($1::bigint[])
+        status_code = ($2::text[]::int[])[array_position($1::text[]::bigint[], a.id)],
+        error = ($3::text[])[array_position($1::text[]::bigint[], a.id)],
+        duration_ms = ($4::text[]::int[])[array_position($1::text[]::bigint[], a.id)]
+    WHERE a.id = ANY($1::text[]::bigint[])
 ),
 recovered AS (
     UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($5::text[]) AND failing_since IS NOT NULL
@@ -266,16 +270,20 @@ async def record_outcomes(
     driver = await driver_connection(session)
     await driver.execute(
         _RECORD_OUTCOMES,
-        [e["attempt_id"] for e in ended],
-        [e["status_code"] for e in ended],
+        [str(e["attempt_id"]) for e in ended],
+        [_number_text(e["status_code"]) for e in ended],
         [e["error"] for e in ended],
-        [e["duration_ms"] for e in ended],
+        [_number_text(e["duration_ms"]) for e in ended],
         [endpoint_id for endpoint_id, succeeded in answered.items() if succeeded],
         [endpoint_id for endpoint_id, succeeded in answered.items() if not succeeded],
         [k["event_id"] for k in sent],
         [k["recipient"] for k in sent],
         [k["channel"] for k in sent],
     )
+
+
+def _number_text(number: int | None) -> str | None:
+    return None if number is None else str(number)
 
 
 def _key(row: OutboxRow) -> Any:

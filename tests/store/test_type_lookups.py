@@ -2,8 +2,10 @@
 
 asyncpg knows the codecs of `text[]` and `oid[]` only; for any other array type a statement
 sends or returns, it first queries PostgreSQL's catalog (9–16 ms of PostgreSQL's CPU) on each
-new connection. The recording, the claim and an action's reads pass their arrays as `text[]`
-and cast them in the SQL, so preparing them on a new connection sends nothing else.
+new connection. The recordings (at once too, with the plan's writes), a plan's writes alone, the
+claim, the dispatcher's outcomes and an action's reads pass their arrays as `text[]` and cast
+them in the SQL, so preparing them on a new connection sends nothing else. (The plan's
+recipients, `record[]` returned, still ask: not covered here.)
 
 Against the real (embedded, migrated) PostgreSQL; asyncpg's query logger sees every query the
 connection sends of its own (the preparation itself is not logged).
@@ -15,18 +17,21 @@ import asyncpg
 import pytest
 
 from services.embedded.postgres import EmbeddedPostgres
-from services.store import outbox, queries
+from services.store import notifications, outbox, queries
 from services.store.db import driver_dsn
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 STATEMENTS = {
     "the recording": queries._RECORD,
+    "the plain recording at once": queries._RECORD_AT_ONCE,
+    "a notification plan's writes": notifications._PLAN,
     "the recording's lock and head": queries._LOCK_AND_HEAD,
     "a retry's stored hashes": queries._STORED_HASHES,
     "an action's uploaded documents": queries._DOCUMENTS_UPLOADED,
     "an action's agreement": queries._GET_AGREEMENT,
     "the dispatcher's claim": outbox._CLAIM,
+    "the dispatcher's outcomes": outbox._RECORD_OUTCOMES,
 }
 
 
