@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from services.store.db import session_scope
+from tests.store.test_lost_tasks import as_the_application  # noqa: F401 (a fixture)
 from tests.store.test_store import submitted, token
 from workflows import lifecycle as L
 
@@ -141,3 +142,12 @@ async def test_a_deleted_agreement_takes_its_organisations_rows_along(sessionmak
     async with session_scope(sessionmaker) as session:
         await session.execute(text("DELETE FROM agreements WHERE id = :id"), {"id": state.id})
     assert await by_organisation(sessionmaker, state.id) == []
+
+
+async def test_the_application_role_writes_the_organisations_rows_as_it_records(as_the_application):  # noqa: F811
+    """The trigger runs as the writer: the worker's role, which may rewrite the rows (a
+    creation, changed organisations) — not the owner the other tests connect as."""
+    state, _ = await submitted(as_the_application, f"a{token()}", f"b{token()}")
+    await write(as_the_application, state.id, f"orgs = orgs || ARRAY['c{token()}'], updated_at = now()")
+    rows = await by_organisation(as_the_application, state.id)
+    assert len(rows) == 3 and rows == await expected_by_organisation(as_the_application, state.id)
