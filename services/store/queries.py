@@ -844,7 +844,9 @@ def _listing(
         listing.where(f"o.org = {listing.arg(walked, 'text')}")
     if viewer_orgs is not None and not single_viewer:
         theirs = listing.arg(list(viewer_orgs), "text[]")
-        visible = f"s.id IN (SELECT agreement_id FROM agreement_summary_orgs WHERE org = ANY({theirs}))"
+        # Their ids as one array: the primary key finds them, beside the flag's partial index
+        # (one bitmap of both; `IN (SELECT …)` read every summary to test each against it).
+        visible = f"s.id = ANY(ARRAY(SELECT agreement_id FROM agreement_summary_orgs WHERE org = ANY({theirs})))"
         listing.where(f"({visible} OR s.ministry_visible)" if include_ministry_visible else visible)
     if stage is not None:
         listing.where(listing.one_of(f"{listing.order_table}.stage", stage))
