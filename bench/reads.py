@@ -52,7 +52,7 @@ async def load(stack: BenchStack, count: int) -> list[Loaded]:
     # and the checkpoint run during the measurement and show as its slowest requests.
     connection = await asyncpg.connect(owner_dsn(stack.postgres))
     try:
-        await connection.execute("VACUUM (ANALYZE) agreements, agreement_summaries")
+        await connection.execute("VACUUM (ANALYZE) agreements, agreement_summaries, agreement_summary_orgs")
     finally:
         await connection.close()
     superuser = await asyncpg.connect(driver_dsn(stack.postgres.url))

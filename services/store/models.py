@@ -135,7 +135,6 @@ class AgreementSummary(Base):
 
     __table_args__ = (
         Index("ix_agreement_summaries_updated_at_id", updated_at.desc(), id.desc()),
-        Index("ix_agreement_summaries_orgs", "orgs", postgresql_using="gin"),
         Index("ix_agreement_summaries_stage_updated_at", "stage", updated_at.desc(), id.desc()),
         Index("ix_agreement_summaries_kind_updated_at", "kind", updated_at.desc(), id.desc()),
         Index("ix_agreement_summaries_next_deadline_at", "next_deadline_at"),
@@ -143,8 +142,28 @@ class AgreementSummary(Base):
         Index("ix_agreement_summaries_ministry_visible", "ministry_visible", postgresql_where=text("ministry_visible")),
         Index("ix_agreement_summaries_health", "health", postgresql_where=text("health IS NOT NULL")),
         Index("ix_agreement_summaries_search_words", "search_words", postgresql_using="gin"),
-        # A party's agreements in a stage; created by the migration where btree_gin is available.
-        Index("ix_agreement_summaries_orgs_stage", "orgs", "stage", postgresql_using="gin"),
+    )
+
+
+class AgreementSummaryOrg(Base):
+    """A summary once per organisation of its `orgs`, with what a staff list filters and
+    orders by: an organisation's page of agreements, newest first, perhaps in a stage, is one
+    walk of an index here (migration 2026_12_02_0024). The summaries' trigger writes it with
+    every write of `agreements`; a deleted summary takes its rows along."""
+
+    __tablename__ = "agreement_summary_orgs"
+
+    agreement_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("agreement_summaries.id", ondelete="CASCADE"), primary_key=True
+    )
+    org: Mapped[str] = mapped_column(Text, primary_key=True)
+    stage: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+    __table_args__ = (
+        Index("ix_agreement_summary_orgs_org_updated_at", "org", updated_at.desc(), agreement_id.desc()),
+        Index("ix_agreement_summary_orgs_org_stage_updated_at", "org", "stage", updated_at.desc(), agreement_id.desc()),
     )
 
 

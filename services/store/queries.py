@@ -833,49 +833,67 @@ def _listing(
     health: str | None = None,
 ) -> tuple[_Listing, int]:
     """The list's conditions for these filters, and the page's size as it is served."""
-    listing = _Listing()
-    if viewer_orgs is not None:
-        visible = f"orgs && {listing.arg(list(viewer_orgs), 'text[]')}"
-        listing.where(f"({visible} OR ministry_visible)" if include_ministry_visible else visible)
+    # One organisation's agreements are walked in its rows of `agreement_summary_orgs`,
+    # newest first (in a stage: that stage's), joined to their summaries: the page's rows
+    # and no others (migration 2026_12_02_0024). That organisation is the viewer's, or for
+    # one who sees more than one organisation's (a ministry approver, several), the `org` asked for.
+    single_viewer = viewer_orgs is not None and len(viewer_orgs) == 1 and not include_ministry_visible
+    walked = viewer_orgs[0] if single_viewer and viewer_orgs else org
+    listing = _Listing(walked=walked is not None)
+    if walked is not None:
+        listing.where(f"o.org = {listing.arg(walked, 'text')}")
+    if viewer_orgs is not None and not single_viewer:
+        theirs = listing.arg(list(viewer_orgs), "text[]")
+        # Their ids as one array: the primary key finds them, beside the flag's partial index
+        # (one bitmap of both; `IN (SELECT …)` read every summary to test each against it).
+        visible = f"s.id = ANY(ARRAY(SELECT agreement_id FROM agreement_summary_orgs WHERE org = ANY({theirs})))"
+        listing.where(f"({visible} OR s.ministry_visible)" if include_ministry_visible else visible)
     if stage is not None:
-        listing.where(listing.one_of("stage", stage))
+        listing.where(listing.one_of(f"{listing.order_table}.stage", stage))
     if kind is not None:
-        listing.where(listing.one_of("kind", kind))
-    if org is not None:
-        listing.where(f"orgs @> {listing.arg([org], 'text[]')}")
+        listing.where(listing.one_of(f"{listing.order_table}.kind", kind))
+    if org is not None and org != walked:
+        listing.where(f"s.orgs @> {listing.arg([org], 'text[]')}")
     words = (q or "").lower().split()  # every word must be found
     if terms := [w for w in words if any(c.isalnum() for c in w)]:
         # Each whole word once; the last, typed as a start, stays last (a whole word typed
         # again as the last is the whole word: both are asked).
         typed = [*dict.fromkeys(terms[:-1]), terms[-1]]
-        listing.where(f"search_words @@ to_tsquery('simple'::regconfig, {listing.arg(words_as_typed(typed), 'text')})")
+        query = listing.arg(words_as_typed(typed), "text")
+        listing.where(f"s.search_words @@ to_tsquery('simple'::regconfig, {query})")
     # Punctuation, as it is written, only beside a word: a mark can use no index, so alone
     # it read every row's text (279 ms over 100,000 rows for "-" matching nothing); beside a
     # word it is checked on the rows the word index found. Marks alone are no search: the
     # list as without q. Each mark once: one typed 100 times was 100 scans of every row.
     marks = dict.fromkeys(w for w in words if w not in terms) if terms else {}
     for word in marks:
-        listing.where(f"search ILIKE {listing.arg(f'%{_escape_like(word)}%', 'text')} ESCAPE '\\'")
+        listing.where(f"s.search ILIKE {listing.arg(f'%{_escape_like(word)}%', 'text')} ESCAPE '\\'")
     if deadline_before is not None:
-        listing.where(f"next_deadline_at < {listing.arg(deadline_before, 'timestamptz')}")
+        listing.where(f"s.next_deadline_at < {listing.arg(deadline_before, 'timestamptz')}")
     if end_date_before is not None:
-        listing.where(f"end_date <= {listing.arg(end_date_before, 'date')} AND stage = 'implementation'")
+        listing.where(f"s.end_date <= {listing.arg(end_date_before, 'date')} AND s.stage = 'implementation'")
     if health is not None:
-        listing.where(f"health = {listing.arg(health, 'text')}")
+        listing.where(f"s.health = {listing.arg(health, 'text')}")
     if cursor is not None:
         updated_at, last_id = decode_cursor(cursor)
-        listing.where(f"(updated_at, id) < ({listing.arg(updated_at, 'timestamptz')}, {listing.arg(last_id, 'text')})")
+        moment, last = listing.arg(updated_at, "timestamptz"), listing.arg(last_id, "text")
+        listing.where(f"({listing.order_table}.updated_at, {listing.order_id}) < ({moment}, {last})")
     return listing, max(1, min(limit, MAX_PAGE))
 
 
 class _Listing:
     """A list's conditions and their parameters, numbered as they are added. The same
     filters give the same text, so each combination is prepared once per connection; its
-    values are parameters, never text."""
+    values are parameters, never text. `walked`: the rows come from one organisation's
+    rows of `agreement_summary_orgs` (`o`), in their order, joined to their summaries (`s`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, walked: bool = False) -> None:
         self.args: list[Any] = []
         self._conditions: list[str] = []
+        self._walked = walked
+        # Where the order (and stage, kind) is read: the walked index's own columns.
+        self.order_table = "o" if walked else "s"
+        self.order_id = "o.agreement_id" if walked else "s.id"
 
     def arg(self, value: Any, sql_type: str) -> str:
         self.args.append(value)
@@ -896,9 +914,15 @@ class _Listing:
     def statement(self, columns: str, limit: int) -> str:
         """The page's `columns`, most recently updated first, one row more than the page
         (whether there is a next)."""
+        rows = (
+            "agreement_summary_orgs o JOIN agreement_summaries s ON s.id = o.agreement_id"
+            if self._walked
+            else "agreement_summaries s"
+        )
         return (
-            f"SELECT {columns} FROM agreement_summaries s{self.conditions()}"
-            f" ORDER BY s.updated_at DESC, s.id DESC LIMIT {self.arg(limit + 1, 'integer')}"
+            f"SELECT {columns} FROM {rows}{self.conditions()}"
+            f" ORDER BY {self.order_table}.updated_at DESC, {self.order_id} DESC"
+            f" LIMIT {self.arg(limit + 1, 'integer')}"
         )
 
 

@@ -17,8 +17,10 @@ APPEND_ONLY = ("agreement_events", "superseded_events")
 # agreement_events only once its copy stands in superseded_events), what they attached and
 # the notifications that announced them (unsent deliveries, inbox rows and their reads), a
 # contact, a webhook endpoint, idempotency keys past their retention or whose answer showed
-# superseded rows.
+# superseded rows; a summary's rows by organisation, which the summaries' trigger writes
+# again (as the writer's role) when an agreement's organisations change.
 DELETED_BY_THE_APPLICATION = (
+    "agreement_summary_orgs",
     "agreement_events",
     "document_attachments",
     "deliveries",

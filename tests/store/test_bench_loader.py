@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import text
+
 from bench.readmodel import load_agreements
 from services.store import queries
 
@@ -27,6 +29,11 @@ async def test_loaded_agreements_are_listed_by_their_filters_and_read_back(sessi
         in_force, _ = await queries.list_agreements(session, viewer_orgs=[orgs[1]], stage="implementation")
         assert in_force and {r.stage for r in in_force} == {"implementation"}
         found, _ = await queries.list_agreements(session, viewer_orgs=None, q=f"{orgs[0]} kerja sama 12")
+        # the staff lists' rows by organisation (its trigger writes them with the summaries)
+        by_org = await session.execute(
+            text("SELECT count(*) FROM agreement_summary_orgs WHERE agreement_id = ANY(:ids)"), {"ids": ids}
+        )
+        assert by_org.scalar_one() == 40 * 2
         states = await queries.agreement_states(session, ids=ids)
         record = await queries.get_agreement(session, agreement_id=ids[11])
     assert [r.id for r in found] == [ids[11]]  # "Kerja sama … 12", its organisations' words

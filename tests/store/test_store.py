@@ -487,6 +487,40 @@ async def test_list_filters_visibility_and_pagination(sessionmaker):
         assert rows[0].party_orgs == L.party_orgs(state)  # written by the trigger from the recorded state
 
 
+async def test_an_organisations_list_pages_through_its_own_agreements_once_each_newest_first(sessionmaker):
+    """The lists that walk an organisation's rows (migration 2026_12_02_0024): the viewer's,
+    several viewers' and an auditor's `org` give each agreement once, in the keyset order."""
+    tag = token()
+    o1, o2, o3 = (f"{name}-{tag}" for name in ("jabar", "jateng", "jatim"))
+    made = []
+    for hour, other in enumerate([o2, o3, o2, o3, o2]):
+        state, events = create(ksdd(o1, other, objectives=f"Program {tag}"), NOW + timedelta(hours=hour))
+        await record(sessionmaker, state, events)
+        if hour % 2:
+            state, events = run(state, staff(o1), m.Submit(), NOW + timedelta(hours=hour, minutes=30))
+            await record(sessionmaker, state, events)
+        made.append(state)
+    newest = [s.id for s in sorted(made, key=lambda s: (s.updated_at, s.id), reverse=True)]
+
+    async def pages(**filters) -> list[str]:
+        seen, cursor = [], None
+        async with sessionmaker() as session:
+            for _ in range(10):
+                rows, cursor = await queries.list_agreements(session, limit=2, cursor=cursor, **filters)
+                seen += [r.id for r in rows]
+                if cursor is None:
+                    return seen
+        raise AssertionError("more pages than agreements")
+
+    assert await pages(viewer_orgs=[o1]) == newest
+    assert await pages(viewer_orgs=[o1, o2]) == newest  # an agreement of both once
+    assert await pages(viewer_orgs=[o1], stage="review") == [i for i in newest if made[1].id == i or made[3].id == i]
+    assert await pages(viewer_orgs=[o1], kind="ksdd", org=o3) == [made[3].id, made[1].id]
+    assert await pages(viewer_orgs=None, org=o2) == [made[4].id, made[2].id, made[0].id]
+    assert await pages(viewer_orgs=[o2], org=o3) == []
+    assert await pages(viewer_orgs=[o2, o3], org=o3, stage="review") == [made[3].id, made[1].id]
+
+
 async def test_text_search_finds_each_word_whole_and_the_last_by_its_start_whatever_the_text_holds(sessionmaker):
     tag = token()
     o1, o2 = f"kab-garut-{tag}", f"pt-{tag}"
