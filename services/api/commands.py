@@ -82,11 +82,11 @@ def foresee(
 ) -> Foreseen:
     """Decide `command` on the read model's `row` as the workflow will (the same decider,
     request and time): what it will record if it decides on the same state. Raises the
-    decider's DomainError for a refusal."""
-    state = row.state
-    for event in lifecycle.decide(state, command, actor, now, expected):
-        state = lifecycle.evolve(state, event)
-    return Foreseen(follows=row.head_hash, state=state)
+    decider's DomainError for a refusal. The state is the one the decision made while
+    deciding (`lifecycle.decided`), which the workflow records too: the events are not
+    applied a second time."""
+    decision = lifecycle.decided(row.state, command, actor, now, expected)
+    return Foreseen(follows=row.head_hash, state=decision.state)
 
 
 def decision_time(state: m.AgreementState) -> datetime:

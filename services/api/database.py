@@ -82,6 +82,15 @@ async def read_from_the_pool(request: Request, read: Callable[[Any], Awaitable[T
     return await read_from_the_engine(request.app.state.engine, read)
 
 
+async def once_on_the_pool(request: Request, statement: Callable[[Any], Awaitable[T]]) -> T:
+    """`read_from_the_pool` for a `statement` that writes, but that run twice is the same as
+    run once (an upload's `INSERT … ON CONFLICT DO NOTHING`, then its record's head): each
+    statement commits on its own as it returns, and a connection found lost is given up and
+    `statement` run again on a checked one — which then finds what the first one may have
+    written, and writes nothing more."""
+    return await read_from_the_engine(request.app.state.engine, statement)
+
+
 async def read_from_the_engine(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:
     """`read_from_the_pool`, given the engine (an action's reads: `services.api.actions`)."""
     taken: list[Any] = []

@@ -1111,8 +1111,9 @@ async def put_document(session: Unit, *, content: bytes, media_type: str, upload
     uploading the same bytes again changes nothing and gets its first upload's record;
     another organisation's upload of them is its own document. In the session's
     transaction (begun if it is not yet: the caller's commit makes it durable), as fixed
-    SQL on its connection; the bytes are not read back — under the same hash they are the
-    ones given."""
+    SQL on its connection — or, given an asyncpg connection (`POST /documents`), each
+    statement committed on its own; the bytes are not read back — under the same hash they
+    are the ones given."""
     sha256 = hashlib.sha256(content).hexdigest()
     driver = await driver_connection(session, in_transaction=True)
     row = await driver.fetchrow(_PUT_DOCUMENT, org, sha256, media_type, len(content), content, uploaded_by)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -477,3 +478,47 @@ async def test_the_web_list_and_agreement_page_read_without_a_transaction_or_a_c
             await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
             assert any("organisation_settings" in q for q in sent), (path, sent)  # the reader's zone
             assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)
+
+
+async def test_an_upload_is_one_statement_committed_on_its_own_without_a_check_or_a_transaction(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    content = f"# Draf {uuid.uuid4()}\n\nPasal 1.\n".encode()
+    async with app_client(app) as client:
+        sent: list[tuple[str, bool]] = []
+        _note_driver_statements(
+            app, lambda driver, query: sent.append((query.query, driver.is_in_transaction())), before_the_check=True
+        )
+        headers = {**stack.auth(staff), "Content-Type": "text/markdown"}
+        first = await client.post("/documents", content=content, headers=headers)
+        assert first.status_code == 201, first.text
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon after the statement
+        assert [(query.split()[0], in_transaction) for query, in_transaction in sent] == [("INSERT", False)]
+        sent.clear()
+        again = await client.post("/documents", content=content, headers=headers)
+        assert again.status_code == 201 and again.json() == first.json()
+        await asyncio.sleep(0)
+        # The same bytes again: nothing inserted, the first upload's record read.
+        assert [query.split()[0] for query, _ in sent] == ["INSERT", "SELECT"]
+    async with stack.sessionmaker() as session:
+        stored = await queries.get_document(session, org="kota-cirebon", sha256=first.json()["sha256"])
+    assert stored is not None and stored.content == content
+
+
+async def test_an_upload_whose_pooled_connection_postgresql_dropped_is_stored_once(stack: Stack):
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    content = f"# Draf {uuid.uuid4()}\n\nPasal 2.\n".encode()
+    async with app_client(app) as client:
+        headers = {**stack.auth(staff), "Content-Type": "text/markdown"}
+        warm = await client.post("/documents", content=b"# warm\n", headers=headers)
+        assert warm.status_code == 201, warm.text
+        # The connection the first upload used, back in the pool, dropped while it sits there.
+        async with app.state.engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await _drop_backend(stack, pid)
+        uploaded = await client.post("/documents", content=content, headers=headers)
+        assert uploaded.status_code == 201, uploaded.text
+    async with stack.sessionmaker() as session:
+        stored = await queries.get_document(session, org="kota-cirebon", sha256=uploaded.json()["sha256"])
+    assert stored is not None and stored.content == content

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from services.api.agreements_read import load_visible
-from services.api.deps import PrincipalDep, SessionDep, SettingsDep
+from services.api.database import once_on_the_pool
+from services.api.deps import PrincipalDep, SessionDep, settings_of
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.api.limits import CONTENT_LENGTH_DIGITS, header_number
 from services.errors import NotFound, PaktaError, PayloadTooLarge, Unprocessable
@@ -39,9 +40,7 @@ class DraftDiff(BaseModel):
     response_model=DocumentInfo,
     summary="Upload a document (raw body: text/markdown, text/plain or application/pdf)",
 )
-async def upload_document(
-    request: Request, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
-) -> DocumentInfo:
+async def upload_document(request: Request, principal: PrincipalDep) -> DocumentInfo:
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type not in MEDIA_TYPES:
         raise PaktaError(
@@ -50,7 +49,7 @@ async def upload_document(
             code="unsupported_media_type",
             accepted=list(MEDIA_TYPES),
         )
-    limit = settings.document_max_bytes
+    limit = settings_of(request).document_max_bytes
     # An unreadable Content-Length is no declaration: the bytes are counted as they come.
     declared = header_number(request.headers.get("content-length") or "", CONTENT_LENGTH_DIGITS)
     if declared is not None and declared > limit:
@@ -67,8 +66,15 @@ async def upload_document(
             bytes(body).decode("utf-8")
         except UnicodeDecodeError:
             raise Unprocessable("Text documents must be UTF-8.", code="invalid_encoding") from None
-    record = await queries.put_document(
-        session, content=bytes(body), media_type=media_type, uploaded_by=principal.sub, org=principal.org
+    content = bytes(body)
+    # One statement on a connection of the pool's, committed as it returns (durable before
+    # the 201): no session, no BEGIN and COMMIT, no check of the connection first — storing
+    # the same bytes again changes nothing, so a lost connection's upload simply runs again.
+    record = await once_on_the_pool(
+        request,
+        lambda driver: queries.put_document(
+            driver, content=content, media_type=media_type, uploaded_by=principal.sub, org=principal.org
+        ),
     )
     return DocumentInfo(sha256=record.sha256, size=record.size, media_type=record.media_type)
 
