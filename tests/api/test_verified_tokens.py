@@ -123,3 +123,30 @@ async def test_the_web_pages_recognise_the_token_their_session_holds_as_the_api_
         )
         answer = await client.get("/agreements?limit=1", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200 and len(app.state.verified_tokens) == 1  # one entry for both
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_authorization_header_is_read_as_http_bearer_reads_it_and_anything_else_is_a_401(stack):
+    settings = stack.settings
+    app = create_app(settings)
+    token = mint_token(settings, sub="staff@kota-cirebon", org="kota-cirebon", roles=["staff"])
+    async with app_client(app) as client:
+        for accepted in (f"Bearer {token}", f"bearer {token}", f"BEARER   {token}  "):
+            answer = await client.get("/agreements?limit=1", headers={"Authorization": accepted})
+            assert answer.status_code == 200, (accepted, answer.text)
+        for refused in (None, "", "Bearer", "Bearer    ", f"Basic {token}", token, f"Token {token}"):
+            headers = {} if refused is None else {"Authorization": refused}
+            answer = await client.get("/agreements/any-id", headers=headers)
+            assert answer.status_code == 401, (refused, answer.text)
+            assert answer.headers["WWW-Authenticate"] == "Bearer"
+            assert answer.json()["error"]["code"] == "unauthorized"
+            assert answer.json()["error"]["message"] == "A bearer token is required."
+
+
+def test_the_openapi_document_declares_the_bearer_scheme_on_every_route_that_takes_a_principal():
+    document = create_app(Settings(env="dev", jwt_secret=SECRET, metrics_port=0)).openapi()
+    assert document["components"]["securitySchemes"] == {
+        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "A Pakta JWT (`pakta token` mints one)."}
+    }
+    assert document["paths"]["/agreements/{agreement_id}"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in document["paths"]["/healthz"]["get"]

@@ -15,6 +15,7 @@ import pytest
 from tests import builders as b
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.lifecycle.handlers.action_plan import check_plan_after
 from workflows.lifecycle.progress import activity_status
 from workflows.notify.rules import notifications_for
 
@@ -124,6 +125,31 @@ def test_a_version_binds_the_plan_and_a_plan_edit_asks_for_the_text_again() -> N
     signed = {s.version for s in state.signatures}
     assert {d.plan_hash for d in state.drafts if d.version in signed} == {L.state_plan_hash(state)}
     assert state.activities[0].starts_on.isoformat() == "2027-03-01"
+
+
+def test_an_edit_that_resends_the_plan_as_it_stands_is_judged_on_the_state_as_it_is() -> None:
+    """`check_plan_after` does not dump and validate the state again when the edit changes
+    nothing (`allowed_actions` asks this of every GET, #11): the state it judges and hashes
+    is the one validating the edited state would give, and an edit that does change it
+    still goes through validation."""
+    draft = b.created(b.planned_proposal())
+    state, _ = b.run(negotiating(), b.staff(), m.SubmitDraft(document=b.doc(1)))
+    for before, command in (
+        (state, m.EditPlan(goals=state.goals)),
+        (state, m.EditPlan(goals=state.goals, obligations=state.obligations)),
+        (draft, m.Edit(title=draft.title, parties=draft.parties)),
+    ):
+        changes = command.changes()
+        validated = m.AgreementState.model_validate({**before.model_dump(mode="json"), **changes})
+        assert check_plan_after(before, changes) == validated == before
+        edited, events = b.run(before, b.staff(), command)
+        assert edited.version == before.version + 1 and events
+    moved = [b.activity("A1", JABAR, "2027-03-01", "2027-12-31")]
+    changes = m.EditPlan(activities=moved).changes()
+    assert check_plan_after(state, changes).activities[0].starts_on.isoformat() == "2027-03-01"
+    not_a_party = m.EditPlan(activities=[b.activity("A1", "jatim", "2027-03-01", "2027-12-31")])
+    with pytest.raises(L.InvalidProposal):
+        check_plan_after(state, not_a_party.changes())
 
 
 def test_only_initiating_staff_edit_the_plan_and_only_while_it_is_negotiated() -> None:

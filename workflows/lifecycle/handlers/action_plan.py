@@ -5,7 +5,10 @@ docs/implementation.md; what makes a plan valid is `workflows.lifecycle.plan`.""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from workflows import messages as m
 from workflows.lifecycle import events as ev
@@ -21,9 +24,33 @@ def check_plan_after(state: m.AgreementState, changes: dict[str, Any]) -> m.Agre
     """The plan's rules on the state as `changes` (JSON form of proposal fields) would
     leave it: an edit of the parties, indicators or term may invalidate the plan too.
     Returns that state, validated once (`edit_plan` hashes its plan)."""
-    after = m.AgreementState.model_validate({**state.model_dump(mode="json"), **changes})
+    if _unchanged(state, changes):
+        # Every GET asks this of `allowed_actions`' `edit` and `edit_plan`, which resend
+        # what is there: the whole state dumped and validated again was most of its cost (#11).
+        after = state
+    else:
+        after = m.AgreementState.model_validate({**state.model_dump(mode="json"), **changes})
     p.check_plan(after)
     return after
+
+
+def _unchanged(state: m.AgreementState, changes: dict[str, Any]) -> bool:
+    """Whether each changed field, validated as the state declares it, is what the state
+    holds already — then validating the state with `changes` gives the state itself."""
+    try:
+        return all(
+            name in m.AgreementState.model_fields and _field_type(name).validate_python(value) == getattr(state, name)
+            for name, value in changes.items()
+        )
+    except ValidationError:  # not even the field's type: the state's validation says why
+        return False
+
+
+@cache
+def _field_type(name: str) -> TypeAdapter[Any]:
+    declared = m.AgreementState.model_fields[name].annotation
+    assert declared is not None  # every field of the state is annotated
+    return TypeAdapter(declared)
 
 
 def edit_plan(e: Emitter, cmd: m.EditPlan) -> None:
