@@ -141,11 +141,11 @@ def _api(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from services import eventloop
-    from services.heap import settle_heap_for_serving
+    from services.heap import settle_heap_for_the_worker
     from services.worker.main import run_worker
 
     settings = _configured()
-    settle_heap_for_serving()
+    settle_heap_for_the_worker()
     eventloop.run(run_worker(settings))
     return 0
 

@@ -30,7 +30,7 @@ from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
 from services.embedded.ports import free_port, port_is_free
 from services.embedded.postgres import APP_ROLE, OWNER_ROLE, PASSWORDS_FILE, EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
-from services.heap import settle_heap_for_serving
+from services.heap import settle_heap_for_the_worker
 from services.logging import configure_logging
 from services.settings import Settings
 from services.store.migrate import upgrade_database
@@ -157,8 +157,9 @@ async def _serve(
         await _seed_demo(settings, client)
     # Everything start-up built (the API's routes and schemas, the worker's sandbox) lives as
     # long as this process: out of the collector's sight, as in `pakta api`/`worker`
-    # (services/heap.py). Once, after the announcement, so it does not delay readiness.
-    settle_heap_for_serving()
+    # (services/heap.py). Once, after the announcement, so it does not delay readiness. It
+    # hosts the worker: young collections at CPython's pace, as in `pakta worker`.
+    settle_heap_for_the_worker()
 
     # Run until Ctrl-C/SIGTERM, or until the API or the worker dies (then stop it all).
     stopped = asyncio.create_task(stop.wait())

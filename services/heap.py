@@ -35,8 +35,21 @@ def settle_heap_for_serving() -> None:
     collector no longer walks them, and they live as long as the process anyway — and
     collect the youngest generation less often. Garbage made later is still collected;
     the older generations keep their ratios to the youngest."""
+    _freeze_start_up()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)
+
+
+def settle_heap_for_the_worker() -> None:
+    """`settle_heap_for_serving` without the rarer young collections: a worker's garbage is
+    the workflows its cache lets go of (each a sandbox's worth of objects in cycles, freed
+    only by a full collection, which comes ten times more rarely at 7,000). With 3,000
+    agreements asleep and 1,000 cached the worker held 435 MB at 7,000 and 312 MB at
+    CPython's 700 (`make bench ARGS="--sleepers 3000"`, docs/performance.md)."""
+    _freeze_start_up()
+
+
+def _freeze_start_up() -> None:
     gc.collect()
     gc.freeze()
     FROZEN_OBJECTS.set(gc.get_freeze_count())
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)

@@ -55,3 +55,21 @@ def test_a_serving_process_collects_its_youngest_objects_every_few_thousand_not_
     assert threshold == 7_000
     assert while_under == 0  # 3,500 new objects: no collection yet
     assert after >= 1  # past the threshold the youngest generation is still collected
+
+
+WORKER_PROBE = """
+import gc
+import services.worker.main
+from services.heap import settle_heap_for_the_worker
+
+default = gc.get_threshold()
+settle_heap_for_the_worker()
+print(gc.get_freeze_count() > 0, gc.get_threshold() == default)
+"""
+
+
+def test_the_worker_freezes_its_start_up_but_collects_its_youngest_objects_at_pythons_pace():
+    # A worker's garbage is the workflows its cache lets go of; at 7,000 it held 435 MB with
+    # 3,000 agreements asleep, at CPython's 700 it held 312 MB.
+    ran = subprocess.run([sys.executable, "-c", WORKER_PROBE], capture_output=True, text=True, timeout=120, check=True)
+    assert ran.stdout.split() == ["True", "True"]
