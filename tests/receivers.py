@@ -25,14 +25,28 @@ from services.embedded.ports import free_port
 # ---------------------------------------------------------------- SMTP
 
 
-class MailSink:
-    """aiosmtpd in its own thread; `messages` are parsed `EmailMessage`s."""
+def offering_pipelining(session, hostname: str, responses: list[str], *, offered: bool = True) -> list[str]:
+    """aiosmtpd's EHLO replies, with PIPELINING (RFC 2920) among the extensions if
+    `offered`, as Postfix and Exim offer it: aiosmtpd reads commands one line after another
+    from its stream, so commands that arrive together are answered in order. The hook sets
+    the session's host name, which aiosmtpd leaves to a handler's EHLO hook."""
+    session.host_name = hostname
+    return [*responses[:-1], "250-PIPELINING", responses[-1]] if offered else responses
 
-    def __init__(self, port: int | None = None) -> None:
+
+class MailSink:
+    """aiosmtpd in its own thread; `messages` are parsed `EmailMessage`s. It offers
+    PIPELINING unless told not to (`pipelining=False`: one command at a time)."""
+
+    def __init__(self, port: int | None = None, *, pipelining: bool = True) -> None:
         self.messages: list[EmailMessage] = []
         self.peers: set[tuple[str, int]] = set()  # the client end of each connection a message came over
         self.port = port or free_port()
+        self.pipelining = pipelining
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # aiosmtpd's hook
+        return offering_pipelining(session, hostname, responses, offered=self.pipelining)
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd handler hook
         message = email.message_from_bytes(envelope.content, policy=default_policy)

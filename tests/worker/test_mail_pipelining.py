@@ -1,0 +1,249 @@
+"""Mail to a server that offers PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write,
+their replies read in order, then the content — against real aiosmtpd servers (which read
+pipelined commands in order), one that does not offer it, a loopback relay between client
+and server that records what the client wrote and hands the server's replies back one byte
+at a time, and a hand-written server that takes DATA after refusing the only recipient."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiosmtplib
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.embedded.ports import free_port
+from services.worker.channels import email as mail
+from tests.receivers import MailSink, offering_pipelining
+from tests.worker.test_delivery import fast
+from tests.worker.test_notification_costs import note
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 between the client and a server: `writes` holds each chunk
+    the client wrote (each of its socket writes, on loopback, arrives whole); the server's
+    replies go back to the client one byte per write when `trickle` is set."""
+
+    def __init__(self, upstream_port: int, *, trickle: bool = False) -> None:
+        self.upstream_port, self.trickle = upstream_port, trickle
+        self.writes: list[bytes] = []
+        self.port = 0
+        self._relays: set[asyncio.Task[None]] = set()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Relay]:
+        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        try:
+            yield self
+        finally:
+            server.close()
+            for relay in self._relays:
+                relay.cancel()
+            await asyncio.gather(*self._relays, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
+        await self._pump(client_in, client_out)
+
+    async def _pump(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        server_in, server_out = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def to_server() -> None:
+            while chunk := await client_in.read(65536):
+                self.writes.append(chunk)
+                server_out.write(chunk)
+                await server_out.drain()
+            server_out.close()
+
+        async def to_client() -> None:
+            while chunk := await server_in.read(65536):
+                for piece in [chunk[i : i + 1] for i in range(len(chunk))] if self.trickle else [chunk]:
+                    client_out.write(piece)
+                    await client_out.drain()
+            client_out.close()
+
+        await asyncio.gather(to_server(), to_client(), return_exceptions=True)
+
+    def commands_of_each_mail(self) -> list[list[bytes]]:
+        """The client's writes from its first MAIL on, one list per mail (up to each content's end)."""
+        start = next(i for i, chunk in enumerate(self.writes) if chunk.startswith(b"MAIL"))
+        mails: list[list[bytes]] = [[]]
+        for chunk in self.writes[start:]:
+            if chunk.startswith(b"QUIT"):
+                break
+            mails[-1].append(chunk)
+            if chunk.endswith(b"\r\n.\r\n"):
+                mails.append([])
+        return [m for m in mails if m]
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["replies as written", "replies one byte at a time"])
+async def test_a_server_offering_pipelining_gets_each_mails_envelope_in_one_write_and_its_content_in_another(
+    settings, trickle
+):
+    sink = MailSink().start()
+    try:
+        async with Relay(sink.port, trickle=trickle).running() as relay:
+            connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port))
+            for address in ("siti@jabar.go.id", "budi@jabar.go.id", "ayu@jabar.go.id"):
+                await connections.send(note(address), to=address)
+            await connections.close()
+    finally:
+        sink.stop()
+    assert [m["X-Envelope-To"] for m in sink.messages] == ["siti@jabar.go.id", "budi@jabar.go.id", "ayu@jabar.go.id"]
+    mails = relay.commands_of_each_mail()
+    assert len(mails) == 3 and connections.opened == 1
+    for (envelope, content), address in zip(mails, ("siti", "budi", "ayu"), strict=True):
+        mail_from, rcpt_to, data, end = envelope.split(b"\r\n")
+        assert mail_from.startswith(b"MAIL FROM:<") and b" size=" in mail_from
+        assert (rcpt_to, data, end) == (f"RCPT TO:<{address}@jabar.go.id>".encode(), b"DATA", b"")
+        assert content.endswith(b"\r\n.\r\n")
+
+
+async def test_a_server_not_offering_pipelining_gets_one_command_at_a_time(settings):
+    sink = MailSink(pipelining=False).start()
+    try:
+        async with Relay(sink.port).running() as relay:
+            connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port))
+            for address in ("siti@jabar.go.id", "budi@jabar.go.id"):
+                await connections.send(note(address), to=address)
+            await connections.close()
+    finally:
+        sink.stop()
+    assert [m["X-Envelope-To"] for m in sink.messages] == ["siti@jabar.go.id", "budi@jabar.go.id"]
+    for mail_from, rcpt_to, data, content in relay.commands_of_each_mail():
+        assert mail_from.startswith(b"MAIL FROM:<") and mail_from.endswith(b"\r\n") and mail_from.count(b"\r\n") == 1
+        assert rcpt_to.startswith(b"RCPT TO:<") and data == b"DATA\r\n" and content.endswith(b"\r\n.\r\n")
+
+
+class Refusing:
+    """A real SMTP server (aiosmtpd) offering PIPELINING that answers MAIL, RCPT or the
+    content's end as told (None: accepts), and keeps the recipients of what it accepts."""
+
+    def __init__(self, *, mail: str | None = None, rcpt: str | None = None, data: str | None = None) -> None:
+        self.replies = {"MAIL": mail, "RCPT": rcpt, "DATA": data}
+        self.accepted: list[list[str]] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # aiosmtpd's hook
+        return offering_pipelining(session, hostname, responses)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:  # aiosmtpd's hook
+        if self.replies["MAIL"]:
+            return self.replies["MAIL"]
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # aiosmtpd's hook
+        if self.replies["RCPT"]:
+            return self.replies["RCPT"]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook
+        if self.replies["DATA"]:
+            return self.replies["DATA"]
+        self.accepted.append(envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Refusing]:
+        self._controller.start()
+        try:
+            yield self
+        finally:
+            self._controller.stop()
+
+
+@pytest.mark.parametrize(
+    ("refusal", "error", "refused"),
+    [
+        ({"mail": "550 5.7.1 Sender rejected"}, mail.PermanentMailError, aiosmtplib.SMTPSenderRefused),
+        ({"mail": "451 4.3.0 Try again later"}, mail.TransientMailError, aiosmtplib.SMTPSenderRefused),
+        ({"rcpt": "550 5.1.1 No such mailbox"}, mail.PermanentMailError, aiosmtplib.SMTPRecipientsRefused),
+        ({"rcpt": "452 4.2.2 Mailbox full"}, mail.TransientMailError, aiosmtplib.SMTPRecipientsRefused),
+        ({"data": "554 5.6.0 Content rejected"}, mail.PermanentMailError, aiosmtplib.SMTPDataError),
+        ({"data": "451 4.3.0 Queue full"}, mail.TransientMailError, aiosmtplib.SMTPDataError),
+    ],
+    ids=[
+        "sender for good",
+        "sender for now",
+        "recipient for good",
+        "recipient for now",
+        "content for good",
+        "content for now",
+    ],
+)
+async def test_a_pipelined_refusal_is_told_apart_by_command_and_class_and_the_next_mail_still_goes(
+    settings, refusal, error, refused
+):
+    async with Refusing(**refusal).running() as server:
+        connections = mail.MailConnections(fast(settings, server))
+        try:
+            with pytest.raises(error) as raised:
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            assert type(raised.value.__cause__) is refused
+            assert refusal.popitem()[1].split()[0] in str(raised.value)
+            server.replies = dict.fromkeys(server.replies)  # the server takes mail again
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert server.accepted == [["budi@jabar.go.id"]]
+
+
+async def test_a_server_taking_data_after_refusing_the_recipient_gets_a_lone_dot_never_the_content(settings):
+    """RFC 2920 3.1: a client that pipelined DATA must read DATA's reply even when every
+    recipient was refused, and end a DATA the server took anyway with "." alone."""
+    received: list[bytes] = []
+
+    async def careless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        replies = {
+            b"EHLO": b"250-careless\r\n250 PIPELINING\r\n",
+            b"RCPT": b"550 5.1.1 No such mailbox\r\n",
+            b"DATA": b"354 Go ahead\r\n",  # though no recipient was taken
+            b"QUIT": b"221 Bye\r\n",
+        }
+        writer.write(b"220 careless ESMTP\r\n")
+        while line := await reader.readline():
+            received.append(line)
+            writer.write(replies.get(line[:4].upper(), b"250 OK\r\n"))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(careless, "127.0.0.1", 0)
+    connections = mail.MailConnections(fast(settings, smtp_port=server.sockets[0].getsockname()[1]))
+    try:
+        with pytest.raises(mail.PermanentMailError, match="550"):
+            await connections.send(note("gone@jabar.go.id"), to="gone@jabar.go.id")
+    finally:
+        await connections.close()
+        server.close()
+        await server.wait_closed()
+    after_data = received[[line[:4] for line in received].index(b"DATA") + 1 :]
+    assert after_data[:2] == [b".\r\n", b"RSET\r\n"]
+    assert not any(b"Subject" in line for line in received)
+
+
+@pytest.mark.parametrize("address", ['"siti\x00"@jabar.go.id', "siti\x7f@jabar.go.id", "siti\x1b@jabar.go.id"])
+async def test_an_address_with_a_control_character_is_refused_before_any_command_is_pipelined(
+    settings, sink: MailSink, address
+):
+    async with Relay(sink.port).running() as relay:
+        connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port))
+        try:
+            with pytest.raises(ValueError, match="control character"):
+                await connections.send(note("siti@jabar.go.id"), to=address)
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert not any(b"siti" in chunk for chunk in relay.writes)
+    assert [m["X-Envelope-To"] for m in sink.messages] == ["budi@jabar.go.id"]
