@@ -134,6 +134,11 @@ def _api(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # uvicorn kills a process that has not started serving 5 s after it was started (and
+        # one that does not answer its ping in as long), then starts another: on a loaded
+        # machine each one's imports and app took longer, and `PAKTA_API_PROCESSES=2` never
+        # came up (the bench, load average ≈ 20: a child killed every 5 s for 90 s).
+        timeout_worker_healthcheck=60,
         **server_options(),
     )
     return 0

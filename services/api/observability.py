@@ -23,6 +23,10 @@ log = structlog.get_logger("pakta.access")
 
 REQUESTS = Counter("pakta_http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
 LATENCY = Histogram("pakta_http_request_duration_seconds", "HTTP request latency.", ["method", "route", "status"])
+# Each (method, route, status)'s two series, as `labels()` gives them (it checks and looks
+# them up under a lock on every call): one dict look-up per request instead. As many as the
+# series themselves.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Not worth a log line each: probes and scrapes arrive every few seconds.
 _QUIET = {"/healthz", "/readyz", "/metrics"}
@@ -111,8 +115,12 @@ class RequestObservability:
             elapsed = time.perf_counter() - started
             # The route template, not the path: /agreements/{id} is one series, not millions.
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            series = _SERIES.get((scope["method"], route, status))
+            if series is None:
+                labels = (scope["method"], route, str(status))
+                series = _SERIES[(scope["method"], route, status)] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+            series[0].inc()
+            series[1].observe(elapsed)
             if scope["path"] not in _QUIET or status >= 400:
                 log.info(
                     "request",

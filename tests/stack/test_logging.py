@@ -1,0 +1,109 @@
+"""The processes' log lines (services/logging.py): our own structlog lines and the standard
+library's records come out of the one handler, in one renderer, with the same fields — our
+own written straight to the handler's stream (docs/performance.md, `perf-reads9`). Each case
+runs in a process of its own, as `pakta api` configures its logging."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PREAMBLE = """
+import logging, sys
+import structlog
+from services.logging import configure_logging
+from services.settings import Settings
+
+configure_logging(Settings(log_json={as_json}, log_level="INFO"))
+log = structlog.get_logger("pakta.access")
+"""
+
+
+def lines_of(body: str, *, as_json: bool = True) -> list[str]:
+    script = PREAMBLE.format(as_json=as_json) + body
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    return ran.stderr.splitlines()
+
+
+def test_the_access_line_is_one_json_object_with_the_request_fields_the_context_and_the_logger():
+    (line,) = lines_of(
+        """
+structlog.contextvars.bind_contextvars(request_id="ab" * 16)
+log.info("request", method="GET", path="/a\\u2028\\x00b", route="/a", status=200, duration_ms=3.2)
+"""
+    )
+    fields = json.loads(line)
+    assert list(fields) == [
+        "method", "path", "route", "status", "duration_ms", "event", "request_id", "level", "logger", "timestamp"
+    ]  # fmt: skip
+    assert fields["path"] == "/a\u2028\x00b" and fields["status"] == 200 and fields["request_id"] == "ab" * 16
+    assert (fields["event"], fields["level"], fields["logger"]) == ("request", "info", "pakta.access")
+    assert fields["timestamp"].endswith("Z")
+
+
+def test_our_lines_and_the_standard_librarys_records_come_out_of_one_handler_in_order():
+    lines = lines_of(
+        """
+log.info("first")
+logging.getLogger("uvicorn.error").warning("second %s", "from the standard library")
+log.warning("third")
+"""
+    )
+    events = [(json.loads(line)["event"], json.loads(line)["logger"]) for line in lines]
+    assert events == [
+        ("first", "pakta.access"),
+        ("second from the standard library", "uvicorn.error"),
+        ("third", "pakta.access"),
+    ]
+
+
+def test_a_level_set_at_run_time_decides_which_of_our_lines_are_written():
+    lines = lines_of(
+        """
+log.debug("hidden")
+logging.getLogger().setLevel(logging.DEBUG)
+log.debug("shown")
+logging.getLogger("pakta.access").setLevel(logging.ERROR)
+log.warning("hidden too")
+log.error("an error")
+"""
+    )
+    assert [json.loads(line)["event"] for line in lines] == ["shown", "an error"]
+
+
+def test_an_exception_is_logged_at_error_with_its_traceback():
+    (line,) = lines_of(
+        """
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("unhandled_error", method="GET")
+"""
+    )
+    fields = json.loads(line)
+    assert fields["level"] == "error" and "ZeroDivisionError: division by zero" in fields["exception"]
+
+
+def test_the_console_renderer_writes_our_lines_and_the_standard_librarys_alike():
+    lines = lines_of(
+        """
+log.info("request", status=200)
+logging.getLogger("uvicorn.error").info("served")
+""",
+        as_json=False,
+    )
+    assert len(lines) == 2
+    assert "request" in lines[0] and "[pakta.access]" in lines[0] and "status=200" in lines[0]
+    assert "served" in lines[1] and "[uvicorn.error]" in lines[1]
+
+
+def test_a_line_that_cannot_be_written_does_not_fail_the_caller():
+    lines = lines_of(
+        """
+logging.getLogger().handlers[0].setStream(open("/dev/null", "r"))  # not writable
+log.info("lost")
+print("went on", file=sys.stderr)
+"""
+    )
+    assert lines[-1] == "went on" and any("Logging error" in line for line in lines)
