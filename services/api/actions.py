@@ -215,6 +215,7 @@ async def _send(
             expected_version=expected,
             idempotency_key=idempotency_key,
             at=now,
+            actor=actor,
         )
     except PaktaError as refusal:
         # The workflow refused on a version older than the read model's: a task recorded
@@ -224,7 +225,7 @@ async def _send(
         if isinstance(known, int) and known < state.version:
             await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
         raise
-    answer = commands.foreseen_snapshot(receipt, principal, foreseen)
+    answer = commands.foreseen_snapshot(receipt, actor, foreseen)
     if answer is not None:
         return answer
     return await edge.read(lambda unit: commands.snapshot_after(edge.temporal, unit, receipt, principal))

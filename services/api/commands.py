@@ -106,7 +106,7 @@ async def snapshot_after(
     newer state, which the caller would see next anyway. The row missing or behind (never,
     short of a restore): ask the workflow."""
     actor = actor_of(principal)
-    answer = foreseen_snapshot(receipt, principal, foreseen)
+    answer = foreseen_snapshot(receipt, actor, foreseen)
     if answer is not None:
         return answer
     row = await queries.get_agreement(session, agreement_id=receipt.id)
@@ -122,12 +122,12 @@ async def snapshot_after(
     return snapshot
 
 
-def foreseen_snapshot(receipt: Receipt, principal: Principal, foreseen: Foreseen | None) -> m.Snapshot | None:
-    """The caller's snapshot after `receipt` when the workflow recorded the foreseen state
-    (`snapshot_after`, without a read); None when it must be read."""
+def foreseen_snapshot(receipt: Receipt, actor: m.Actor, foreseen: Foreseen | None) -> m.Snapshot | None:
+    """The caller's (`actor`'s) snapshot after `receipt` when the workflow recorded the
+    foreseen state (`snapshot_after`, without a read); None when it must be read."""
     if foreseen is None or not _recorded_as_foreseen(receipt, foreseen):
         return None
-    return lifecycle.snapshot(foreseen.state, actor_of(principal), now_utc())
+    return lifecycle.snapshot(foreseen.state, actor, now_utc())
 
 
 def _recorded_as_foreseen(receipt: Receipt, foreseen: Foreseen) -> bool:
@@ -253,12 +253,17 @@ async def send_command(
     expected_version: int | None,
     idempotency_key: str | None,
     at: datetime | None = None,
+    actor: m.Actor | None = None,
 ) -> Receipt:
     """Send `command` to the agreement, decided as of `at` (default: now); the receipt of
-    its recording (see `snapshot_after`)."""
+    its recording (see `snapshot_after`). `actor`: the principal's, when the caller built
+    it already (an action decides early with it)."""
     update_id = f"{principal.org}/{principal.sub}/{idempotency_key}" if idempotency_key else unique_update_id()
     request = ActInput(
-        command=command, actor=actor_of(principal), expected_version=expected_version, at=at or now_utc()
+        command=command,
+        actor=actor if actor is not None else actor_of(principal),
+        expected_version=expected_version,
+        at=at or now_utc(),
     )
     try:
         return await execute_act(client, agreement_id, request, update_id=update_id)

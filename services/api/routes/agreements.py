@@ -253,11 +253,10 @@ async def act(
     agreement_id: str,
     command: Annotated[m.Command, Body()],
     request: Request,
-    response: Response,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
-) -> m.Snapshot | JSONResponse:
+) -> Response:
     act_on = partial(
         perform,
         principal=principal,
@@ -282,5 +281,6 @@ async def act(
             result = await act_on(edge(session=session, statementwise=True, untouched=True))
     if isinstance(result, JSONResponse):  # the first response to this Idempotency-Key, replayed
         return result
-    response.headers["ETag"] = etag(result.version)
-    return result
+    # The snapshot as the GET writes it (`_as_json`): no `Response` parameter for FastAPI to
+    # solve, and no validating and dumping it again for `response_model`.
+    return _as_json(result, result.version)
