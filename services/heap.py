@@ -45,7 +45,9 @@ def settle_heap_for_the_worker() -> None:
     the workflows its cache lets go of (each a sandbox's worth of objects in cycles, freed
     only by a full collection, which comes ten times more rarely at 7,000). With 3,000
     agreements asleep and 1,000 cached the worker held 435 MB at 7,000 and 312 MB at
-    CPython's 700 (`make bench ARGS="--sleepers 3000"`, docs/performance.md)."""
+    CPython's 700 (`make bench ARGS="--sleepers 3000"`, docs/performance.md). At 700 its
+    young and middle collections cost ≈ 0.5 % of its CPU under the benchmark (perf-worker7):
+    a larger threshold has little to save."""
     _freeze_start_up()
 
 
