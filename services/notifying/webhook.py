@@ -48,14 +48,20 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(random.token_bytes(32)).decode()
 
 
-def _key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+# An HMAC keyed with a secret, per secret: keying one (the secret's base64 decoded, OpenSSL
+# fetching SHA-256 and hashing the padded key twice) cost four fifths of a signature; a copy of
+# the keyed state costs a fifth. Keyed by the secret's text, so a rotated secret is a new key at
+# its first signature; the states kept are only ever copied, never updated.
+@lru_cache(maxsize=1024)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(base64.b64decode(secret.removeprefix(SECRET_PREFIX)), digestmod=hashlib.sha256)
 
 
 def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
-    to_sign = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_key(secret), to_sign, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    mac = _keyed(secret).copy()
+    mac.update(f"{msg_id}.{timestamp}.".encode())
+    mac.update(body)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def payload(event: Event) -> bytes:
