@@ -1,10 +1,11 @@
-"""recipients in plain rows: the plan's read without a type look-up on a new connection
+"""recipients in plain rows, and `agreements`' indexed columns never compressed
 
-`notification_recipients` (migration 2026_12_01_0020) returns the contacts and the
-endpoints a recording's plan reaches as two arrays of anonymous rows (`record[]`). asyncpg
-knows the codecs of `text[]` and `oid[]` only; for `record[]` it first queries PostgreSQL's
-catalog, once on every new connection of the worker's pool (the bench: one per connection,
-9–160 ms of PostgreSQL's CPU each, nearly all of it planning the look-up query).
+**The plan's recipients.** `notification_recipients` (migration 2026_12_01_0020) returns
+the contacts and the endpoints a recording's plan reaches as two arrays of anonymous rows
+(`record[]`). asyncpg knows the codecs of `text[]` and `oid[]` only; for `record[]` it first
+queries PostgreSQL's catalog, once on every new connection of the worker's pool (the bench:
+one per connection, 9–160 ms of PostgreSQL's CPU each, nearly all of it planning the look-up
+query).
 
 `notification_recipient_rows` reads the same contacts and endpoints, in the same order, as
 rows of plain columns (`text`, `text[]`, `boolean`, `timestamptz`: types asyncpg decodes
@@ -12,11 +13,24 @@ without asking): a contact's row has `endpoint` false and its endpoint columns N
 endpoint's the other way round; the columns both have (`id`, `org`, `created_by`,
 `created_at`) come first. Like the function it follows it keeps one generic plan per
 connection (`SET plan_cache_mode = force_generic_plan`, PostgreSQL 18 keeps a SQL function's
-plans).
+plans). `notification_recipients` stays: workers of the previous release call it until they
+stop.
 
-`notification_recipients` stays: workers of the previous release call it until they stop.
+**`agreements`' `orgs` and `id` are stored uncompressed** (`STORAGE EXTERNAL`: out of line
+only if a row could not fit otherwise, never compressed). A row whose state is too large for
+the page's share (≈ 2 KB) is toasted: PostgreSQL compresses its largest columns in turn, and
+while the row is still too large goes on to the smaller ones — `orgs` included when the
+parties' names repeat (`kabupaten-…`, `bench-kab-…`). The next update compares the stored,
+compressed `orgs` with the new, plain one byte by byte to decide whether an indexed column
+changed: they differ, so the update is not HOT and writes an entry into every index of the
+table, though the parties did not change. In the bench that was 288 of 420 updates
+(pageinspect during the legs: the new version on the old one's page, every indexed column
+equal once decompressed, the old `orgs` compressed). Uncompressed, the bytes compare equal.
 
-A catalog change: no table is locked or rewritten (milliseconds at 1,000,000 agreements).
+Locks: `ALTER COLUMN … SET STORAGE` is a catalog change that takes `agreements`' ACCESS
+EXCLUSIVE lock for milliseconds, whatever the number of rows (no rewrite, no scan; at
+1,000,000 agreements as at 100). Rows keep their compressed `orgs` until their next update,
+which writes it plain (that one update is not HOT); no backfill.
 
 Revision ID: 2026_12_02_0025
 Revises: 2026_12_02_0024
@@ -82,7 +96,12 @@ def upgrade() -> None:
         $$
         """
     )
+    # The columns `agreements`' indexes hold that a toasted row could have compressed (the
+    # partial indexes' `ministry_visible` and `published` are booleans): stored as they come,
+    # so an update that leaves them as they were compares them equal and can be HOT.
+    op.execute("ALTER TABLE agreements ALTER COLUMN orgs SET STORAGE EXTERNAL, ALTER COLUMN id SET STORAGE EXTERNAL")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE agreements ALTER COLUMN orgs SET STORAGE EXTENDED, ALTER COLUMN id SET STORAGE EXTENDED")
     op.execute("DROP FUNCTION notification_recipient_rows(text[], text[], text[], text[])")
