@@ -52,8 +52,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # The contacts any of the audiences (orgs, roles, gates, side by side; a NULL org or
     # gate: any) reaches by email, ordered by email and org, then the enabled endpoints of
-    # `parties` by creation — each side numbered in its order (`n`), so the union keeps it.
-    # No audience: the contacts are not scanned (a one-time filter on the array's length).
+    # `parties` by creation. No audience: the contacts are not scanned (a one-time filter on
+    # the array's length).
     op.execute(
         """
         CREATE FUNCTION notification_recipient_rows(
@@ -67,16 +67,9 @@ def upgrade() -> None:
             enabled boolean, failing_since timestamptz, disabled_at timestamptz, disabled_reason text
         )
         LANGUAGE sql STABLE PARALLEL SAFE SET plan_cache_mode = force_generic_plan AS $$
-        SELECT endpoint, id, org, created_by, created_at, sub, name, email, language, roles, gates, opt_out,
-            time_zone, url, events, secret, previous_secret, previous_secret_expires_at, enabled, failing_since,
-            disabled_at, disabled_reason
-        FROM (
-            SELECT false AS endpoint, row_number() OVER (ORDER BY c.email, c.org) AS n,
-                c.id, c.org, c.created_by, c.created_at, c.sub, c.name, c.email, c.language, c.roles, c.gates,
-                c.opt_out, c.time_zone, NULL::text AS url, NULL::text[] AS events, NULL::text AS secret,
-                NULL::text AS previous_secret, NULL::timestamptz AS previous_secret_expires_at,
-                NULL::boolean AS enabled, NULL::timestamptz AS failing_since, NULL::timestamptz AS disabled_at,
-                NULL::text AS disabled_reason
+        SELECT * FROM (
+            SELECT false AS endpoint, c.id, c.org, c.created_by, c.created_at, c.sub, c.name, c.email, c.language, c.roles,
+                c.gates, c.opt_out, c.time_zone, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM contacts AS c
             WHERE cardinality(audience_roles) > 0
               AND NOT c.opt_out @> ARRAY['email']
@@ -86,13 +79,14 @@ def upgrade() -> None:
                   AND (a.gate IS NULL OR a.gate = ANY(c.gates))
               )
             UNION ALL
-            SELECT true, row_number() OVER (ORDER BY e.created_at, e.id),
-                e.id, e.org, e.created_by, e.created_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            SELECT true, e.id, e.org, e.created_by, e.created_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                 e.url, e.events, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled,
                 e.failing_since, e.disabled_at, e.disabled_reason
             FROM webhook_endpoints AS e WHERE e.org = ANY(parties) AND e.enabled
         ) AS recipient
-        ORDER BY endpoint, n
+        -- Contacts by email and organisation (unique together), then endpoints (no email) by
+        -- creation: one sort of the union's few rows.
+        ORDER BY endpoint, email, CASE WHEN NOT endpoint THEN org END, created_at, id
         $$
         """
     )
