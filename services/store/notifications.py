@@ -247,15 +247,14 @@ async def recipients(
         return {}, []
     audiences = list({audience.key: audience for audience, _ in pairs.values()}.values())
     driver = await driver_connection(session, in_transaction=True)
-    rows = await driver.fetch(
+    row = await driver.fetchrow(
         _RECIPIENTS,
         [audience.org for audience in audiences],
         [audience.role for audience in audiences],
         [audience.gate for audience in audiences],
         parties,
     )
-    candidates = [ContactRecord(*(row[name] for name in _CONTACT_FIELDS)) for row in rows if not row["endpoint"]]
-    endpoints = [EndpointRecord(*(row[name] for name in _ENDPOINT_FIELDS)) for row in rows if row["endpoint"]]
+    candidates = [ContactRecord(*contact) for contact in row["contacts"]]
     reached = {
         key: [
             c
@@ -264,22 +263,18 @@ async def recipients(
         ]
         for key, (audience, template) in pairs.items()
     }
-    return reached, endpoints
+    return reached, [EndpointRecord(*endpoint) for endpoint in row["endpoints"]]
 
 
 # The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
-# as `_reaches` says it, in `contacts_for`'s order, then the enabled webhook endpoints of the
-# organisations $4 by creation: one fixed text, whatever the audiences. The query is the
-# function `notification_recipient_rows` (migration 2026_12_02_0025), which keeps one generic
-# plan per connection where a statement of its own was planned afresh at every recording. Its
-# rows are plain columns — `endpoint` says which record a row is, the other's columns NULL —
-# so a new connection decodes them without asking PostgreSQL about a type (the arrays of
-# anonymous rows it returned before, `record[]`, cost a catalog look-up on each).
+# as `_reaches` says it, and the enabled webhook endpoints of the organisations $4, each as an
+# array of rows of `ContactRecord`'s and `EndpointRecord`'s columns: one fixed text, whatever
+# the audiences. The query is the function `notification_recipients` (migration
+# 2026_12_01_0020), which keeps one generic plan per connection where a statement of its own
+# was planned afresh at every recording.
 _RECIPIENTS = """
-SELECT * FROM notification_recipient_rows($1::text[], $2::text[], $3::text[], $4::text[])
+SELECT contacts, endpoints FROM notification_recipients($1::text[], $2::text[], $3::text[], $4::text[])
 """
-_CONTACT_FIELDS = tuple(field.name for field in fields(ContactRecord))
-_ENDPOINT_FIELDS = tuple(field.name for field in fields(EndpointRecord))
 
 
 def _reaches(audience: Audience) -> ColumnElement[bool]:

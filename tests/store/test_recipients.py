@@ -1,5 +1,5 @@
 """A recording's plan reads its recipients in one statement (`notifications.recipients`,
-the function of migration 2026_12_02_0025): the contacts each audience reaches in
+the function of migration 2026_12_01_0020): the contacts each audience reaches in
 `contacts_for`'s order, and the parties' enabled endpoints in the order they were created.
 
 Against the real (embedded, migrated) PostgreSQL, on organisations of the test's own.

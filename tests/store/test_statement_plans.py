@@ -141,7 +141,7 @@ async def test_the_plans_read_of_its_recipients_keeps_one_generic_plan_and_leave
     pg: EmbeddedPostgres,
 ) -> None:
     # auto_explain (a superuser's setting) hands the connection the plan each statement ran,
-    # nested ones included: the read's query inside `notification_recipient_rows`. A custom plan
+    # nested ones included: the read's query inside `notification_recipients`. A custom plan
     # has the audiences folded in as constants; the generic one refers to the parameters.
     connection = await asyncpg.connect(driver_dsn(pg.url))
     plans: list[str] = []
