@@ -53,6 +53,8 @@ class Agreement(Base):
     procedure_key: Mapped[str] = mapped_column(Text)
     procedure_version: Mapped[str] = mapped_column(Text)
     initiator_org: Mapped[str] = mapped_column(Text)
+    # Stored uncompressed, as `id` (STORAGE EXTERNAL, migration 2026_12_02_0025): compressed by
+    # the toaster, it compared unequal to the next update's plain copy, which was then not HOT.
     orgs: Mapped[list[str]] = mapped_column(ARRAY(Text))
     sector: Mapped[str] = mapped_column(Text)
     start_date: Mapped[date] = mapped_column(Date)

@@ -88,9 +88,18 @@ async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Propo
 
 # Every party's settings in one statement, fixed SQL on the session's connection (a
 # creation's: one round trip, where a read per party and the initiator's again were three).
-_SETTINGS_OF = (
-    "SELECT org, time_zone, expiry_reminder_days, days_off FROM organisation_settings WHERE org = ANY($1::text[])"
-)
+# The reminder days (`int[]`) and days off (`date[]`) come back as `text[]` (the days as
+# ISO 8601 whatever the session's DateStyle), parsed here: asyncpg knows the codecs of
+# `text[]` and `oid[]` only, and for any other array type a statement returns it first asks
+# PostgreSQL's catalog — a type look-up of 9–60 ms of PostgreSQL's CPU on every new
+# connection of the API's pool.
+_SETTINGS_OF = """
+SELECT org, time_zone, expiry_reminder_days::text[],
+    CASE WHEN days_off IS NOT NULL THEN
+        ARRAY(SELECT to_char(d, 'YYYY-MM-DD') FROM unnest(days_off) WITH ORDINALITY AS u(d, n) ORDER BY n)
+    END
+FROM organisation_settings WHERE org = ANY($1::text[])
+"""
 
 
 async def time_zone_of(unit: Unit, *, org: str) -> str | None:
@@ -103,4 +112,16 @@ async def time_zone_of(unit: Unit, *, org: str) -> str | None:
 
 async def _settings_of(session: AsyncSession, *, orgs: list[str]) -> dict[str, OrganisationRecord]:
     driver = await driver_connection(session)
-    return {row[0]: OrganisationRecord(*row) for row in await driver.fetch(_SETTINGS_OF, sorted(set(orgs)))}
+    return {row[0]: _settings_record(*row) for row in await driver.fetch(_SETTINGS_OF, sorted(set(orgs)))}
+
+
+def _settings_record(
+    org: str, time_zone: str | None, reminder_days: list[str] | None, days_off: list[str] | None
+) -> OrganisationRecord:
+    """A row of `_SETTINGS_OF`, its arrays read back from their text."""
+    return OrganisationRecord(
+        org=org,
+        time_zone=time_zone,
+        expiry_reminder_days=None if reminder_days is None else [int(day) for day in reminder_days],
+        days_off=None if days_off is None else [date.fromisoformat(day) for day in days_off],
+    )

@@ -96,3 +96,24 @@ async def test_the_digest_reads_an_organisations_open_agreements_by_their_deadli
     assert [s.id for s in for_the_lead] == [overdue.id, soon.id]
     assert [s.id for s in for_the_partner] == [overdue.id]
     assert for_a_stranger == []
+
+
+async def test_an_agreement_whose_row_is_toasted_keeps_its_transitions_in_place(sessionmaker):
+    # Parties whose names repeat (`pemerintah-kabupaten-…`) and a state grown past a row's
+    # share of its page: toasting the row compressed every large column in turn, `orgs`
+    # included, and the next update found the stored `orgs` unlike the new one, byte for
+    # byte — not HOT, though the parties stayed (migration 2026_12_02_0025).
+    shared = f"pemerintah-kabupaten-{token()}"
+    lead = f"{shared}-satu"
+    state, _ = await submitted(sessionmaker, lead, f"{shared}-dua")
+    for minute in range(1, 4):
+        notes = " ".join(f"rapat koordinasi {minute}-{n}" for n in range(60))
+        state, events = run(state, staff(lead), m.Comment(text=notes), NOW + timedelta(minutes=minute))
+        await record(sessionmaker, state, events)
+        assert await written_in_place(sessionmaker, state.id), f"transition {minute}"
+    async with session_scope(sessionmaker) as session:
+        stored = await session.execute(
+            text("SELECT pg_column_size(state) > 1500, pg_column_compression(orgs) FROM agreements WHERE id = :id"),
+            {"id": state.id},
+        )
+        assert stored.one() == (True, None)

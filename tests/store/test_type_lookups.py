@@ -4,8 +4,10 @@ asyncpg knows the codecs of `text[]` and `oid[]` only; for any other array type 
 sends or returns, it first queries PostgreSQL's catalog (9–16 ms of PostgreSQL's CPU) on each
 new connection. The recordings (at once too, with the plan's writes), a plan's writes alone, the
 claim, the dispatcher's outcomes and an action's reads pass their arrays as `text[]` and cast
-them in the SQL, so preparing them on a new connection sends nothing else. (The plan's
-recipients, `record[]` returned, still ask: not covered here.)
+them in the SQL, and a creation's organisation settings return their `int[]` and `date[]` as
+`text[]` — so preparing any of them on a new connection sends nothing else. (The plan's
+recipients, `record[]` returned, still ask, once per connection: plain rows from a
+set-returning function cost more per call than the one look-up — `perf-pg7`.)
 
 Against the real (embedded, migrated) PostgreSQL; asyncpg's query logger sees every query the
 connection sends of its own (the preparation itself is not logged).
@@ -17,7 +19,7 @@ import asyncpg
 import pytest
 
 from services.embedded.postgres import EmbeddedPostgres
-from services.store import notifications, outbox, queries
+from services.store import notifications, organisations, outbox, queries
 from services.store.db import driver_dsn
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -32,6 +34,7 @@ STATEMENTS = {
     "an action's agreement": queries._GET_AGREEMENT,
     "the dispatcher's claim": outbox._CLAIM,
     "the dispatcher's outcomes": outbox._RECORD_OUTCOMES,
+    "a creation's organisation settings": organisations._SETTINGS_OF,
 }
 
 
