@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from services.embedded.ports import free_port
 from services.worker.channels import email as mail
@@ -413,3 +420,65 @@ async def test_a_reply_not_whole_within_the_timeout_times_out_however_the_server
         replies.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def trusted_certificate(tmp_path, monkeypatch) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for 127.0.0.1 that this process's
+    default trust (`SSL_CERT_FILE`, which aiosmtplib's default context reads) vouches for."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+async def test_mail_over_a_connection_upgraded_by_starttls_is_pipelined_inside_tls(settings, trusted_certificate):
+    sink = MailSink()
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=sink.port, tls_context=trusted_certificate, require_starttls=True
+    )
+    controller.start()
+    try:
+        async with Relay(sink.port).running() as relay:
+            connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port, smtp_starttls=True))
+            try:
+                for address in ("siti@jabar.go.id", "budi@jabar.go.id"):
+                    await connections.send(note(address), to=address)
+            finally:
+                await connections.close()
+    finally:
+        controller.stop()
+    assert [m["X-Envelope-To"] for m in sink.messages] == ["siti@jabar.go.id", "budi@jabar.go.id"]
+    assert connections.opened == 1
+    assert b"STARTTLS\r\n" in relay.writes and not any(b"MAIL FROM" in chunk for chunk in relay.writes)  # sealed
+
+
+async def test_a_content_with_leading_dots_and_no_final_line_break_arrives_as_written(settings, sink: MailSink):
+    headers = b"From: pakta@pakta.test\nTo: siti@jabar.go.id\nSubject: Titik\n\n"
+    content = headers + b".satu\n..dua\n.\n\n.\r\nakhir tanpa baris baru"
+    connections = mail.MailConnections(fast(settings, sink))
+    try:
+        await connections.send(content, to="siti@jabar.go.id")
+        await connections.send(content, to="budi@jabar.go.id")  # the connection still in step after it
+    finally:
+        await connections.close()
+    bodies = [m.get_payload() for m in sink.messages]
+    assert bodies == [".satu\r\n..dua\r\n.\r\n\r\n.\r\nakhir tanpa baris baru\r\n"] * 2
