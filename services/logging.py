@@ -9,6 +9,7 @@ handler's formatter, with the same processors before the renderer."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
@@ -41,6 +42,8 @@ class _Lines:
         return self._stdlib.isEnabledFor(level)
 
     def _write(self, level: int, line: str) -> None:
+        if level <= logging.root.manager.disable:
+            return  # `logging.disable`, which `filter_by_level` does not ask (the stdlib's loggers do)
         for handler in logging.root.handlers:
             if not isinstance(handler, logging.StreamHandler) or level < handler.level:
                 continue
@@ -50,7 +53,8 @@ class _Lines:
                 handler.flush()
             except Exception:
                 # As StreamHandler.emit: a line that cannot be written never fails the caller.
-                handler.handleError(logging.makeLogRecord({"name": self.name, "levelno": level, "msg": line}))
+                with contextlib.suppress(Exception):  # its report may fail too (`_Handler`)
+                    handler.handleError(logging.makeLogRecord({"name": self.name, "levelno": level, "msg": line}))
             finally:
                 handler.release()
 
@@ -72,6 +76,17 @@ class _Lines:
     warn, exception, fatal, msg = warning, error, critical, info
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # of a text stream
+    """The processes' one handler: a `StreamHandler` whose report of a line it could not
+    write cannot fail the caller either. The standard library's report goes to sys.stderr
+    and expects only OSError from it: with sys.stderr closed it raises ValueError into the
+    code that logged — an API request, a delivery — for a line that is lost anyway."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            super().handleError(record)
+
+
 def configure_logging(settings: Settings) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -87,7 +102,7 @@ def configure_logging(settings: Settings) -> None:
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Handler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -107,3 +107,59 @@ print("went on", file=sys.stderr)
 """
     )
     assert lines[-1] == "went on" and any("Logging error" in line for line in lines)
+
+
+def test_logging_disabled_at_run_time_silences_our_lines_as_it_does_the_standard_librarys():
+    lines = lines_of(
+        """
+logging.disable(logging.ERROR)
+log.error("hidden")
+logging.getLogger("uvicorn.error").error("hidden too")
+log.critical("shown")
+logging.disable(logging.NOTSET)
+log.info("shown again")
+"""
+    )
+    assert [json.loads(line)["event"] for line in lines] == ["shown", "shown again"]
+
+
+def test_a_closed_standard_error_loses_the_lines_but_never_fails_the_caller():
+    script = PREAMBLE.format(as_json=True) + (
+        """
+sys.stderr.close()
+log.info("lost")
+logging.getLogger("uvicorn.error").warning("lost too")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("lost with its traceback")
+print("went on")
+"""
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (ran.returncode, ran.stdout) == (0, "went on\n")
+
+
+def test_threads_logging_at_once_write_whole_lines_never_interleaved():
+    lines = lines_of(
+        """
+import threading
+def write(n):
+    for i in range(500):
+        log.info("request", n=n, i=i, padding="x" * 5000)
+threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+"""
+    )
+    assert sorted((fields["n"], fields["i"]) for fields in map(json.loads, lines)) == [
+        (n, i) for n in range(8) for i in range(500)
+    ]
+
+
+def test_a_value_with_line_breaks_or_lone_surrogates_stays_on_its_one_line_in_either_renderer():
+    body = """log.info("request", path="/a\\r\\nlevel=error forged", who="x\\udc80\\x00y")"""
+    (as_json,) = lines_of(body)
+    assert json.loads(as_json)["path"] == "/a\r\nlevel=error forged"
+    (on_console,) = lines_of(body, as_json=False)
+    assert "path='/a\\r\\nlevel=error forged'" in on_console

@@ -7,15 +7,24 @@ at a time, and a hand-written server that takes DATA after refusing the only rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from services.embedded.ports import free_port
 from services.worker.channels import email as mail
+from services.worker.channels.pipelining import PipelinedReplies
 from tests.receivers import MailSink, offering_pipelining
 from tests.worker.test_delivery import fast
 from tests.worker.test_notification_costs import note
@@ -247,3 +256,229 @@ async def test_an_address_with_a_control_character_is_refused_before_any_command
             await connections.close()
     assert not any(b"siti" in chunk for chunk in relay.writes)
     assert [m["X-Envelope-To"] for m in sink.messages] == ["budi@jabar.go.id"]
+
+
+# ---------------------------------------------------------------- hostile and broken servers
+
+HANG_UP = b""  # an answer that is no answer: the server closes the connection
+
+
+class Scripted:
+    """A hand-written SMTP server on 127.0.0.1 answering each command by its verb as
+    `answers` says (b"." for the content's end; DATA "354", anything else "250 OK" unless
+    told), offering
+    PIPELINING or not. An answer starting with 354 makes it read the content up to its
+    lone "."; `HANG_UP` closes the connection unanswered. It keeps every line it read,
+    every content it read, and how many contents it took (answered 250)."""
+
+    def __init__(self, answers: dict[bytes, bytes], *, pipelining: bool) -> None:
+        extensions = b"250-scripted\r\n250-SIZE 1000000\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
+        self.well = {b"EHLO": extensions + b"250 8BITMIME\r\n", b"DATA": b"354 Go\r\n", b"QUIT": b"221 Bye\r\n"}
+        self.answers = {**self.well, **answers}
+        self.lines: list[bytes] = []
+        self.contents: list[bytes] = []
+        self.taken = 0
+        self.connections = 0
+        self.port = 0
+        self._conversations: set[asyncio.Task[None]] = set()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Scripted]:
+        server = await asyncio.start_server(self._converse, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        try:
+            yield self
+        finally:
+            server.close()
+            for conversation in self._conversations:
+                conversation.cancel()
+            await asyncio.gather(*self._conversations, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conversations.add(task)
+        self.connections += 1
+        writer.write(b"220 scripted ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                self.lines.append(line)
+                answer = self.answers.get(line[:4].upper(), b"250 OK\r\n")
+                if answer == HANG_UP:
+                    return
+                writer.write(answer)
+                await writer.drain()
+                if answer.startswith(b"354"):
+                    self.contents.append(await reader.readuntil(b"\r\n.\r\n"))
+                    answer = self.answers.get(b".", b"250 OK\r\n")
+                    if answer == HANG_UP:
+                        return
+                    self.taken += answer.startswith(b"250")
+                    writer.write(answer)
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+GARBAGE = b"hello there\r\n"
+OVERLONG = b"250 " + b"x" * 9000 + b"\r\n"
+
+# Each conversation as it ends one command at a time (the outcome `_transfer` gives):
+# delivered (None) or the error the dispatcher sees. Pipelined, it must end the same.
+CONVERSATIONS = {
+    "sender refused for good, then garbage": ({b"MAIL": b"550 No\r\n", b"RCPT": GARBAGE}, mail.PermanentMailError),
+    "sender refused for good, then a hang-up": ({b"MAIL": b"550 No\r\n", b"RCPT": HANG_UP}, mail.PermanentMailError),
+    "recipient refused for good, then garbage": ({b"RCPT": b"550 No\r\n", b"DATA": GARBAGE}, mail.PermanentMailError),
+    "recipient refused for good, then a hang-up": (
+        {b"RCPT": b"550 No\r\n", b"DATA": HANG_UP},
+        mail.PermanentMailError,
+    ),
+    "recipient refused for good, then 354 and a hang-up": (
+        {b"RCPT": b"550 No\r\n", b"DATA": b"354 Go\r\n", b".": HANG_UP},
+        mail.PermanentMailError,
+    ),
+    "recipient refused for good, then an overlong line": (
+        {b"RCPT": b"554 No\r\n", b"DATA": OVERLONG},
+        mail.PermanentMailError,
+    ),
+    "recipient refused for now, then an overlong line": (
+        {b"RCPT": b"451 Later\r\n", b"DATA": OVERLONG},
+        mail.TransientMailError,
+    ),
+    "421 to the sender, then a hang-up": ({b"MAIL": b"421 Closing\r\n", b"RCPT": HANG_UP}, mail.TransientMailError),
+    "421 to the recipient, then a hang-up": ({b"RCPT": b"421 Closing\r\n", b"DATA": HANG_UP}, mail.TransientMailError),
+    "a hang-up after the sender": ({b"RCPT": HANG_UP}, mail.TransientMailError),
+    "garbage instead of a code": ({b"MAIL": GARBAGE}, mail.TransientMailError),
+    "a line over 8 KB": ({b"MAIL": OVERLONG}, mail.TransientMailError),
+    "DATA refused for good": ({b"DATA": b"554 No\r\n"}, mail.PermanentMailError),
+    "DATA refused for now": ({b"DATA": b"451 Later\r\n"}, mail.TransientMailError),
+    "the content refused for good": ({b"DATA": b"354 Go\r\n", b".": b"554 No\r\n"}, mail.PermanentMailError),
+    "the content refused for now": ({b"DATA": b"354 Go\r\n", b".": b"452 Full\r\n"}, mail.TransientMailError),
+    "a hang-up after the content": ({b"DATA": b"354 Go\r\n", b".": HANG_UP}, mail.TransientMailError),
+    "multi-line replies": (
+        {
+            b"MAIL": b"250-Sender\r\n250 OK\r\n",
+            b"RCPT": b"250-Recipient\r\n250-still\r\n250 OK\r\n",
+            b"DATA": b"354-Go\r\n354 ahead\r\n",
+            b".": b"250-Queued\r\n250 as 1\r\n",
+        },
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one command at a time"])
+@pytest.mark.parametrize(("answers", "outcome"), CONVERSATIONS.values(), ids=CONVERSATIONS.keys())
+async def test_a_broken_or_hostile_server_ends_the_mail_as_one_command_at_a_time_would_and_its_connection_is_not_kept(
+    settings, answers, outcome, pipelining
+):
+    async with Scripted(answers, pipelining=pipelining).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port))
+        try:
+            if outcome is None:
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            else:
+                with pytest.raises(outcome):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            taken = server.taken
+            server.answers = server.well  # the server takes mail again
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert taken == (outcome is None)  # never taken when refused, never twice
+    assert server.taken == taken + 1
+    assert server.connections == (1 if outcome is None else 2)  # a connection that failed is never reused
+
+
+@pytest.mark.parametrize(
+    "dribble", [False, True], ids=["a server that never answers", "a reply dribbled a byte at a time"]
+)
+async def test_a_reply_not_whole_within_the_timeout_times_out_however_the_server_dribbles_it(dribble):
+    """The timeout bounds the wait for each reply as a whole, as aiosmtplib's does: bytes of
+    a reply that never ends must not keep a connection (and a dispatcher's slot) waiting."""
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.readline()
+            for byte in b"250 " + b"." * 60 + b" OK\r\n" if dribble else b"":
+                writer.write(bytes([byte]))  # 6 s for the whole reply
+                await asyncio.sleep(0.1)
+            await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    _, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    replies = PipelinedReplies(writer.transport, timeout=1.0)
+    try:
+        replies.send(b"NOOP\r\n", replies=1)
+        with pytest.raises(aiosmtplib.SMTPReadTimeoutError):
+            await replies.reply()
+    finally:
+        replies.close()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+def trusted_certificate(tmp_path, monkeypatch) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for 127.0.0.1 that this process's
+    default trust (`SSL_CERT_FILE`, which aiosmtplib's default context reads) vouches for."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+async def test_mail_over_a_connection_upgraded_by_starttls_is_pipelined_inside_tls(settings, trusted_certificate):
+    sink = MailSink()
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=sink.port, tls_context=trusted_certificate, require_starttls=True
+    )
+    controller.start()
+    try:
+        async with Relay(sink.port).running() as relay:
+            connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port, smtp_starttls=True))
+            try:
+                for address in ("siti@jabar.go.id", "budi@jabar.go.id"):
+                    await connections.send(note(address), to=address)
+            finally:
+                await connections.close()
+    finally:
+        controller.stop()
+    assert [m["X-Envelope-To"] for m in sink.messages] == ["siti@jabar.go.id", "budi@jabar.go.id"]
+    assert connections.opened == 1
+    assert b"STARTTLS\r\n" in relay.writes and not any(b"MAIL FROM" in chunk for chunk in relay.writes)  # sealed
+
+
+async def test_a_content_with_leading_dots_and_no_final_line_break_arrives_as_written(settings, sink: MailSink):
+    headers = b"From: pakta@pakta.test\nTo: siti@jabar.go.id\nSubject: Titik\n\n"
+    content = headers + b".satu\n..dua\n.\n\n.\r\nakhir tanpa baris baru"
+    connections = mail.MailConnections(fast(settings, sink))
+    try:
+        await connections.send(content, to="siti@jabar.go.id")
+        await connections.send(content, to="budi@jabar.go.id")  # the connection still in step after it
+    finally:
+        await connections.close()
+    bodies = [m.get_payload() for m in sink.messages]
+    assert bodies == [".satu\r\n..dua\r\n.\r\n\r\n.\r\nakhir tanpa baris baru\r\n"] * 2

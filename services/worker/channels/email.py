@@ -286,13 +286,15 @@ class MailConnections:
                     [aiosmtplib.SMTPRecipientRefused(response.code, response.message, to)]
                 )
             response = await replies.reply()
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        except aiosmtplib.SMTPException:
             if refusal is None:
                 raise
-            raise refusal from None  # the server left after refusing: its refusal is the answer
+            # The server left, stalled or wrote garbage after refusing: its refusal is the
+            # answer, as one command at a time would have stopped at it (a 5xx is final).
+            raise refusal from None
         if response.code == SMTPStatus.start_input and refusal is not None:
-            replies.send(b".\r\n", replies=1)  # an empty message, which has no recipient
-            with contextlib.suppress(aiosmtplib.SMTPException):
+            with contextlib.suppress(aiosmtplib.SMTPException):  # gone meanwhile: the refusal stands
+                replies.send(b".\r\n", replies=1)  # an empty message, which has no recipient
                 await replies.reply()
         elif refusal is None and response.code != SMTPStatus.start_input:
             refusal = aiosmtplib.SMTPDataError(response.code, response.message)

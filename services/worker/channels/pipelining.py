@@ -57,18 +57,21 @@ class PipelinedReplies(asyncio.Protocol):
 
     async def reply(self) -> SMTPResponse:
         """The next reply owed, as aiosmtplib reads one (its code; its lines' text joined by
-        "\\n")."""
-        while not self._replies:
-            if self._lost is not None:
-                raise self._lost
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._waiter
-            except TimeoutError as error:
-                raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from error
-            finally:
-                self._waiter = None
+        "\\n"), within `timeout` as a whole: each chunk of it wakes this reader, and a
+        server dribbling a reply that never ends must not keep the connection waiting."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(loop.time() + self._timeout):
+                while not self._replies:
+                    if self._lost is not None:
+                        raise self._lost
+                    self._waiter = loop.create_future()
+                    try:
+                        await self._waiter
+                    finally:
+                        self._waiter = None
+        except TimeoutError as error:
+            raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from error
         return self._replies.popleft()
 
     def close(self) -> None:
