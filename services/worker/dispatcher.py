@@ -258,11 +258,13 @@ class OutboxDispatcher:
             raise ValueError("the mail's payload has no notification or recipient")
         note = _parsed(self._notices, row.notice_json, Notification)
         recipient = _parsed(self._readers, row.recipient_json, EmailRecipient)
-        message = email.build_message(
-            notification=note, recipient=recipient, settings=self.settings, notice_json=row.notice_json
-        )
         try:
+            message = email.build_message(
+                notification=note, recipient=recipient, settings=self.settings, notice_json=row.notice_json
+            )
             await self.mail.send(message, to=recipient.address)
+        except email.UnsendableAddress as error:
+            raise Failure(f"The address cannot be mailed: {error}", permanent=True) from None
         except email.PermanentMailError as error:
             raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
         except email.TransientMailError as error:

@@ -176,12 +176,15 @@ async def test_a_control_character_or_broken_utf8_in_the_url_gets_400_in_the_err
         ("/contacts", '{"name": "S\\r\\nBcc: x@e.id", "email": "siti@kota-bogor.go.id", "roles": ["staff"]}', "name"),
         ("/contacts", '{"name": "Siti\\nAminah", "email": "siti@kota-bogor.go.id", "roles": ["staff"]}', "name"),
         ("/contacts", '{"name": "Siti\\u2028Aminah", "email": "siti@kota-bogor.go.id", "roles": ["staff"]}', "name"),
+        ("/contacts", '{"name": "Siti", "email": "\\u00f1o\\u00f1o@kota-bogor.go.id", "roles": ["staff"]}', "email"),
+        ("/contacts", '{"name": "Siti", "email": "\\"siti\\u0001\\"@kota-bogor.go.id", "roles": ["staff"]}', "email"),
+        ("/contacts", '{"name": "Siti", "email": "siti\\u007f@kota-bogor.go.id", "roles": ["staff"]}', "email"),
         ("/webhooks", '{"url": "https://hooks.example.test/\\u0000"}', "url"),
         ("/webhooks", '{"url": "https://hooks.example.test/\\ud800"}', "url"),
         ("/webhooks", '{"url": "https://hooks.example.test/a\\r\\nX-Injected: 1"}', "url"),
     ],
 )
-async def test_a_nul_lone_surrogate_or_line_break_in_a_contact_or_webhook_is_a_422_naming_the_field(
+async def test_a_nul_lone_surrogate_line_break_or_unmailable_address_in_a_contact_or_webhook_is_a_422_naming_the_field(
     stack: Stack, path: str, raw: str, field: str
 ):
     resp = await post_raw(stack, stack.user("kota-bogor", "staff"), path, raw)

@@ -197,6 +197,26 @@ async def test_mail_server_down_retries_then_gives_up(settings, sessionmaker, or
     assert row["attempts"] > 1 and "SMTP" in row["last_error"]
 
 
+@pytest.mark.parametrize("address", ["ñoño@{a}.go.id", '"siti\x01"@{a}.go.id'])
+async def test_an_address_no_smtp_envelope_can_carry_is_given_up_at_once_and_the_next_mail_still_goes(
+    settings, sessionmaker, sink: MailSink, orgs, address
+):
+    # The contacts' check lets such an address through (non-ASCII, or a control character
+    # inside quotes): its mail can never be sent, so it is a refusal, not an outage retried
+    # at every lease for as long as deliveries are kept.
+    a, _ = orgs
+    unsendable = address.format(a=a)
+    await add_contact(sessionmaker, a, unsendable, ["staff"])
+    await add_contact(sessionmaker, a, f"budi@{a}.go.id", ["staff"])
+    dispatcher = OutboxDispatcher(fast(settings, sink), sessionmaker)
+    async with dispatcher.running():
+        events, _ = await submitted(sessionmaker, orgs, wake=dispatcher.wake)
+        await until(lambda: _status_is(sessionmaker, events[0].id, unsendable, "email", "failed"))
+        await until(lambda: _ready(sink.to(f"budi@{a}.go.id")))
+    row = await delivery(sessionmaker, events[0].id, unsendable, "email")
+    assert row["attempts"] == 1 and "address" in row["last_error"]
+
+
 async def _status_is(sessionmaker, event_id, recipient, channel, expected) -> bool:
     return await status_of(sessionmaker, event_id, recipient, channel) == expected
 

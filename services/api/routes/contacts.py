@@ -19,7 +19,10 @@ from workflows.messages import Gate, OrgId, ShortText, TimeZone
 
 router = APIRouter(prefix="/contacts", tags=["notifications"])
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Printable ASCII only: the address goes into the mails' envelope and To header, which
+# carry neither a control character nor, without SMTPUTF8, anything beyond ASCII — such an
+# address could never be mailed (an internationalised domain is written in its xn-- form).
+EMAIL = re.compile(r"^[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]+$")
 OPT_OUT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 Role = Literal["staff", "partner", "signatory", "approver"]
 LINE_BREAKS = re.compile(r"[\r\n\x85\u2028\u2029]")
@@ -56,7 +59,7 @@ class ContactCreate(BaseModel):
     def _email(cls, value: str) -> str:
         value = value.strip()
         if not EMAIL.match(value):
-            raise ValueError("not an email address")
+            raise ValueError("not an email address in printable ASCII (a domain beyond ASCII in its xn-- form)")
         return value.lower()
 
     @field_validator("opt_out")

@@ -158,8 +158,8 @@ class NotifyActivities:
         claim = await self._claim(key, agreement_id=note.agreement_id, lease=EMAIL_LEASE)
         if claim.status == "sent":
             return self._done("duplicate", **key)
-        message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
         try:
+            message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
             await email.send(message, self.settings, to=input.recipient.address)
         except email.PermanentMailError as error:
             await self._release(key, str(error), failed=True)

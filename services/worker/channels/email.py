@@ -46,6 +46,12 @@ class TransientMailError(Exception):
     """The server is unreachable or asked us to try later (4xx)."""
 
 
+class UnsendableAddress(PermanentMailError, ValueError):
+    """An address no SMTP envelope can carry — not ASCII (the channel does not speak
+    SMTPUTF8), or a control character the contacts' check let through inside quotes: its
+    mail can never be sent, so it is refused before any server is asked, not retried."""
+
+
 def message_id(event_id: str, address: str) -> str:
     digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
     return f"<{event_id}.{digest}@pakta>"
@@ -72,8 +78,12 @@ def build_message(
     per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
     docs/performance.md); a header that is long or not ASCII is still folded by compat32
     itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
-    `notice_json`: the notification as JSON text, if at hand (`render`'s key).
+    `notice_json`: the notification as JSON text, if at hand (`render`'s key). An address
+    that is not ASCII cannot be written in the To header without SMTPUTF8, nor in the
+    envelope: `UnsendableAddress`.
     """
+    if not recipient.address.isascii():
+        raise UnsendableAddress(f"The address {recipient.address!r} is not ASCII (no SMTPUTF8 here)")
     shared, greeting = render_parts(
         notification,
         language=recipient.language,
@@ -177,6 +187,7 @@ def _header(name: str, value: str) -> str:
 
 async def send(message: bytes, settings: Settings, *, to: str) -> None:
     """Send one message (`build_message`'s) to the one address `to` over a connection of its own."""
+    _envelope_address(to)  # an address no envelope can carry is refused, not tried
     with _mail_errors():
         await aiosmtplib.send(
             message,
@@ -212,40 +223,54 @@ class MailConnections:
     def __init__(self, settings: Settings, *, size: int = 4) -> None:
         self.settings = settings
         self._sender = parseaddr(settings.mail_from)[1] or settings.mail_from
+        try:
+            self._envelope_sender: bytes | None = _envelope_address(self._sender)
+        except UnsendableAddress:
+            self._envelope_sender = None  # a setting to mend: each mail waits for it (`_sender_of`)
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Connection] = []
         self.opened = 0  # connections opened so far
 
     async def send(self, content: bytes, *, to: str) -> None:
-        """Send `content` (`build_message`'s bytes) to the one address `to` (its To header's)."""
+        """Send `content` (`build_message`'s bytes) to the one address `to` (its To header's).
+        An address no envelope can carry is refused (`UnsendableAddress`) before a connection
+        is taken."""
+        envelope = _Envelope(to=to, sender=self._sender_of(), recipient=_envelope_address(to))
         async with self._slots:
             with _mail_errors():
                 connection = self._idle.pop() if self._idle else None
                 if connection is not None:
                     try:
-                        await self._send_on(connection, to, content)
+                        await self._send_on(connection, envelope, content)
                         return
                     except aiosmtplib.SMTPServerDisconnected:
                         pass  # dropped while idle: once more, on a new connection
-                await self._send_on(await self._connect(), to, content)
+                await self._send_on(await self._connect(), envelope, content)
 
-    async def _send_on(self, connection: _Connection, to: str, content: bytes) -> None:
+    def _sender_of(self) -> bytes:
+        if self._envelope_sender is None:
+            # A configuration problem, as a refused login: retried, so mending the setting
+            # resumes delivery.
+            raise TransientMailError(f"PAKTA_MAIL_FROM's address {self._sender!r} cannot be an envelope sender")
+        return self._envelope_sender
+
+    async def _send_on(self, connection: _Connection, envelope: _Envelope, content: bytes) -> None:
         try:
             if connection.replies is not None:
-                await self._transfer_pipelined(connection.replies, to, content, size=connection.size_offered)
+                await self._transfer_pipelined(connection.replies, envelope, content, size=connection.size_offered)
             else:
-                await self._transfer(connection.smtp, to, content)
+                await self._transfer(connection.smtp, envelope, content)
         except BaseException:
             connection.close()
             raise
         self._idle.append(connection)
 
-    async def _transfer(self, smtp: aiosmtplib.SMTP, to: str, content: bytes) -> None:
+    async def _transfer(self, smtp: aiosmtplib.SMTP, envelope: _Envelope, content: bytes) -> None:
         """MAIL, RCPT and DATA for one recipient, one at a time, as aiosmtplib's `sendmail`
         sends them (the same commands, SIZE where offered, RSET after a refusal, a refused
         recipient as `SMTPRecipientsRefused`), but with each address quoted and checked once
         per address (`_envelope_address`), not parsed three times per mail."""
-        sender, recipient = _envelope_address(self._sender), _envelope_address(to)
+        sender, recipient, to = envelope.sender, envelope.recipient, envelope.to
         size = []  # RFC 1870: the octets as sent, with CRLF line ends
         if smtp.supports_extension("size"):
             size.append(f"size={_size_as_sent(content)}".encode())
@@ -264,7 +289,9 @@ class MailConnections:
                 await smtp.rset()  # the envelope reset, as sendmail does (the connection is closed anyway)
             raise
 
-    async def _transfer_pipelined(self, replies: PipelinedReplies, to: str, content: bytes, *, size: bool) -> None:
+    async def _transfer_pipelined(
+        self, replies: PipelinedReplies, envelope: _Envelope, content: bytes, *, size: bool
+    ) -> None:
         """MAIL, RCPT and DATA for one recipient in one write, their replies read in order
         (RFC 2920), then the content: the same commands and the same refusals as `_transfer`
         — a refused MAIL as `SMTPSenderRefused`, a refused RCPT as `SMTPRecipientsRefused`, a
@@ -272,7 +299,7 @@ class MailConnections:
         three being the one raised, then RSET. Every reply of the group is read before the
         refusal is raised; a DATA a server took after a refused MAIL or RCPT is ended with a
         lone "." (RFC 2920 3.1), never with the content."""
-        sender, recipient = _envelope_address(self._sender), _envelope_address(to)
+        sender, recipient, to = envelope.sender, envelope.recipient, envelope.to
         declared = f" size={_size_as_sent(content)}".encode() if size else b""  # RFC 1870, as `_transfer`
         replies.send(b"MAIL FROM:" + sender + declared + b"\r\nRCPT TO:" + recipient + b"\r\nDATA\r\n", replies=3)
         refusal: Exception | None = None
@@ -345,6 +372,15 @@ class MailConnections:
         return _Connection(smtp, PipelinedReplies(smtp.transport, timeout=SMTP_TIMEOUT_SECONDS), size_offered)
 
 
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """One mail's envelope, its addresses quoted and checked once (`_envelope_address`)."""
+
+    to: str
+    sender: bytes
+    recipient: bytes
+
+
 @dataclass(slots=True)
 class _Connection:
     """One kept SMTP connection: set up by aiosmtplib; its replies read by `replies` from
@@ -389,12 +425,18 @@ def _size_as_sent(content: bytes) -> int:
 def _envelope_address(address: str) -> bytes:
     """`address` as MAIL FROM or RCPT TO carries it: quoted and checked by aiosmtplib's own
     `quote_address` (an address that could smuggle a parameter or command onto the line is
-    refused with ValueError), in ASCII as `sendmail` encodes it. A control character, which
-    `quote_address` lets through inside a quoted local part, is refused as aiosmtplib's
-    `execute_command` refuses it: pipelined commands are written without that check."""
-    quoted = quote_address(address).encode("ascii")
+    refused), in ASCII as `sendmail` encodes it. A control character, which `quote_address`
+    lets through inside a quoted local part, is refused as aiosmtplib's `execute_command`
+    refuses it: pipelined commands are written without that check. Each refusal is an
+    `UnsendableAddress` (a ValueError, as aiosmtplib's were)."""
+    try:
+        quoted = quote_address(address).encode("ascii")
+    except UnicodeEncodeError:
+        raise UnsendableAddress(f"The address {address!r} is not ASCII (no SMTPUTF8 here)") from None
+    except ValueError as refused:
+        raise UnsendableAddress(f"The address {address!r} cannot be quoted: {refused}") from None
     if _CONTROL_CHARACTER.search(quoted):
-        raise ValueError("Command arg contains a prohibited control character")
+        raise UnsendableAddress("Command arg contains a prohibited control character")
     return quoted
 
 
