@@ -8,6 +8,7 @@ committed before the Update completed (`snapshot_after`)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -279,11 +280,15 @@ async def send_command(
 
 
 def unique_update_id() -> str:
-    """An Update id of its own for a command sent without an Idempotency-Key: 32 hex digits
-    from the process's random generator (seeded from the OS, again in a forked child) rather
-    than the SDK's `uuid4()` per Update (a system call and a UUID object). Chosen before the
-    first attempt, so `execute_act`'s resend to the continued run carries the same id."""
-    return f"{random.getrandbits(128):032x}"
+    """An Update id of its own for a command sent without an Idempotency-Key: 96 bits from
+    the process's random generator (seeded from the OS, again in a forked child) rather than
+    the SDK's `uuid4()` per Update (a system call and a UUID object), written as 16 base64url
+    characters — the id is written five to seven times into the agreement's history per
+    command (three times in the acceptance, in the completion, and on each other event of
+    the task: the marker, an upsert, a timer), 16 bytes fewer each than 32 hex digits; it
+    only has to be unique among one agreement's Updates. Chosen before the first attempt, so
+    `execute_act`'s resend to the continued run carries the same id."""
+    return base64.urlsafe_b64encode(random.getrandbits(96).to_bytes(12, "big")).decode("ascii")
 
 
 async def execute_act(
