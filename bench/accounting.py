@@ -1,12 +1,13 @@
 """What the operating system says the stack spent: CPU seconds per process tree (a
 PostgreSQL server is its postmaster and every backend, live or already exited and reaped),
-and the workers' resident memory."""
+and the workers' resident memory; and what PostgreSQL wrote to its WAL."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
+import asyncpg
 import psutil
 
 
@@ -33,6 +34,35 @@ def cpu_seconds(roots: dict[str, psutil.Process]) -> dict[str, float]:
 
 def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
+
+
+# PostgreSQL's WAL since it started: the bytes exactly (the insert position), the records and
+# full-page images as the backends have reported them (each reports at most once a second,
+# and when it goes idle: the leg's settling covers that), the WAL flushes every process
+# waited for (`pg_stat_io`: a synchronous commit's, the WAL writer's) and the checkpoints
+# done. A leg's difference, per transition, says what each transition wrote and how often
+# something waited for the disk — on the server the floor and Pakta share.
+_WAL_COUNTERS = """
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS bytes,
+    w.wal_records AS records, w.wal_fpi AS full_page_images,
+    (SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal')::bigint AS flushes,
+    c.num_done AS checkpoints
+FROM pg_stat_wal AS w, pg_stat_checkpointer AS c
+"""
+
+
+async def wal_counters(dsn: str) -> dict[str, int]:
+    """The WAL counters now, read on a connection of their own (a superuser's `dsn`)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await connection.fetchrow(_WAL_COUNTERS)
+    finally:
+        await connection.close()
+    return {name: int(value) for name, value in row.items()}
+
+
+def wal_per_transition(wal: dict[str, int], transitions: int) -> dict[str, float]:
+    return {name: round(value / max(1, transitions), 2) for name, value in wal.items()}
 
 
 class PeakRss:

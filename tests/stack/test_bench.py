@@ -54,6 +54,11 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     # CPU is accounted per process: the servers, the API, the worker and the dispatcher each spent some.
     busy = {p for p, s in pakta["cpu_s_by_process"].items() if s > 0}
     assert {"temporal", "postgres", "api-1", "worker-1", "dispatcher-1"} <= busy
+    # Each leg says what PostgreSQL wrote to its WAL per transition, and how often a commit
+    # waited for the disk: every transition of both legs commits.
+    for leg in (pakta, results["raw"]["local_2_clients"]):
+        wal = leg["wal_per_transition"]
+        assert wal["bytes"] > 0 and wal["records"] > 0 and wal["flushes"] > 0, wal
     # Notifications were on: the regions' contacts got mail and their webhooks were posted to.
     assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
     assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1
