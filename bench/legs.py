@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bench.accounting import cpu_seconds, spent, wal_counters, wal_per_transition
+from bench.accounting import cpu_seconds, save_wal_split, spent, wal_counters, wal_per_transition, wal_split_file
 from bench.http11 import KeptConnection, KeptConnections
 from bench.procedure import ACTIONS_PER_AGREEMENT, KSDD_STEPS, Pair, Step, proposal
 from bench.progress import Bar, latency_ms
@@ -143,6 +143,9 @@ async def _run_leg(
     leg.wal = {name: wal_after[name] - wal_before[name] for name in wal_after}
     leg.deliveries = stack.mail.messages + stack.hooks.requests - delivered
     leg.transitions = len(leg.actions)
+    split = wal_split_file()
+    if split is not None:
+        await save_wal_split(superuser, leg.name, wal_before["bytes"], wal_after["bytes"], leg.transitions, split)
     return leg
 
 
