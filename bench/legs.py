@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bench.accounting import cpu_seconds, spent
+from bench.accounting import cpu_seconds, save_wal_split, spent, wal_counters, wal_per_transition, wal_split_file
 from bench.http11 import KeptConnection, KeptConnections
 from bench.procedure import ACTIONS_PER_AGREEMENT, KSDD_STEPS, Pair, Step, proposal
 from bench.progress import Bar, latency_ms
@@ -34,6 +34,7 @@ from bench.raw import RAW_TASK_QUEUE
 from bench.raw_workflow import RAW_WORKFLOW, RawPlan, RawTransition
 from bench.stack import BenchStack
 from services.auth import mint_token
+from services.store.db import driver_dsn
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Leg:
     cpu_s: dict[str, float] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     deliveries: int = 0  # mails and webhook requests the receivers got during the leg
+    wal: dict[str, int] = field(default_factory=dict)  # PostgreSQL's WAL counters' growth (`wal_counters`)
 
     def joined(self, other: Leg) -> Leg:
         """This leg and `other` (the same measure run again) as one: their transitions,
@@ -69,6 +71,7 @@ class Leg:
             cpu_s=cpu,
             ids=[*self.ids, *other.ids],
             deliveries=self.deliveries + other.deliveries,
+            wal={name: self.wal.get(name, 0) + other.wal.get(name, 0) for name in {*self.wal, *other.wal}},
         )
 
     def cpu_ms_per_transition(self, processes: list[str]) -> float:
@@ -98,6 +101,7 @@ class Leg:
             "cpu_ms_per_transition_path": self.cpu_ms_per_transition(path if path is not None else processes),
             "deliveries": self.deliveries,
             "cpu_ms_per_delivery": self.cpu_ms_per_delivery(list(senders)),
+            "wal_per_transition": wal_per_transition(self.wal, self.transitions),
             "cpu_ms_per_transition_by_process": {
                 p: round(1e3 * s / max(1, self.transitions), 1) for p, s in self.cpu_s.items()
             },
@@ -122,6 +126,8 @@ async def _run_leg(
         while not queue.empty():
             await drive(queue.get_nowait(), bar)
 
+    superuser = driver_dsn(stack.postgres.url)
+    wal_before = await wal_counters(superuser)
     before = cpu_seconds(roots)
     delivered = stack.mail.messages + stack.hooks.requests
     started = time.perf_counter()
@@ -133,8 +139,13 @@ async def _run_leg(
     if settle is not None:
         await settle()
     leg.cpu_s = spent(before, cpu_seconds(roots))
+    wal_after = await wal_counters(superuser)
+    leg.wal = {name: wal_after[name] - wal_before[name] for name in wal_after}
     leg.deliveries = stack.mail.messages + stack.hooks.requests - delivered
     leg.transitions = len(leg.actions)
+    split = wal_split_file()
+    if split is not None:
+        await save_wal_split(superuser, leg.name, wal_before["bytes"], wal_after["bytes"], leg.transitions, split)
     return leg
 
 

@@ -278,6 +278,15 @@ def _summary(results: dict[str, Any], clients: int) -> str:
     everything = hist["pakta_all_workflows"]
     lines += [
         f"Pakta's CPU ms per transition by process: {pakta['cpu_ms_per_transition_by_process']}",
+        *(
+            f"PostgreSQL's WAL per transition, {name}: {leg['wal_per_transition']}"
+            for name, leg in (
+                (f"Pakta × {clients}", pakta),
+                ("Pakta × 1", results["pakta"]["1_client"]),
+                (f"raw × {clients}", results["raw"][f"local_{clients}_clients"]),
+                ("raw × 1", results["raw"]["local_1_client"]),
+            )
+        ),
         f"all Pakta workflows' history per command: {everything['bytes_per_command']} B, "
         f"{everything['events_per_command']} events",
         f"worker RSS MB: {results['pakta']['worker_rss_mb']} (peak {results['pakta']['worker_peak_rss_mb']})",

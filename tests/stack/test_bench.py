@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_server_behind(tmp_path: Path):
-    out, counts = tmp_path / "results.json", tmp_path / "temporal.json"
+    out, counts, wal_split = tmp_path / "results.json", tmp_path / "temporal.json", tmp_path / "wal.json"
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     run = subprocess.run(
         [
@@ -29,7 +29,7 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
             *("--list-n", "200", "--reads", "20", "--sleepers", "3", "--idle-s", "1", "--out", str(out)),
         ],
         cwd=ROOT,
-        env={**os.environ, "BENCH_TEMPORAL_METRICS": str(counts)},
+        env={**os.environ, "BENCH_TEMPORAL_METRICS": str(counts), "BENCH_PG_WAL": str(wal_split)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,6 +54,16 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     # CPU is accounted per process: the servers, the API, the worker and the dispatcher each spent some.
     busy = {p for p, s in pakta["cpu_s_by_process"].items() if s > 0}
     assert {"temporal", "postgres", "api-1", "worker-1", "dispatcher-1"} <= busy
+    # Each leg says what PostgreSQL wrote to its WAL per transition, and how often a commit
+    # waited for the disk: every transition of both legs commits.
+    for leg in (pakta, results["raw"]["local_2_clients"]):
+        wal = leg["wal_per_transition"]
+        assert wal["bytes"] > 0 and wal["records"] > 0 and wal["flushes"] > 0, wal
+    # Asked for, the WAL split by table from the WAL itself: the recording's tables in Pakta's
+    # one-client leg, the floor's table in its own (autovacuum may write beside either).
+    split = json.loads(wal_split.read_text())
+    assert {"agreement_events", "agreements", "deliveries"} <= set(split["Pakta × 1"]["by_table"])
+    assert "bench_raw_transitions" in split["raw local × 1"]["by_table"]
     # Notifications were on: the regions' contacts got mail and their webhooks were posted to.
     assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
     assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1
