@@ -17,8 +17,8 @@ from sqlalchemy import text
 from services.store.db import session_scope
 from services.store.notifications import open_agreements
 from services.store.portfolio import digest_states
-from tests.builders import NOW, run, staff
-from tests.store.test_store import record, submitted, token
+from tests.builders import NOW, party, proposal, run, staff
+from tests.store.test_store import create, record, submitted, token
 from tests.store.test_summaries_follow import write
 from workflows import messages as m
 from workflows.portfolio.digest import UPCOMING_DAYS
@@ -114,6 +114,30 @@ async def test_an_agreement_whose_row_is_toasted_keeps_its_transitions_in_place(
     async with session_scope(sessionmaker) as session:
         stored = await session.execute(
             text("SELECT pg_column_size(state) > 1500, pg_column_compression(orgs) FROM agreements WHERE id = :id"),
+            {"id": state.id},
+        )
+        assert stored.one() == (True, None)
+
+
+async def test_an_agreement_of_twenty_parties_with_the_longest_names_keeps_its_transitions_in_place(sessionmaker):
+    # The most `orgs` can hold (20 parties, 64-character ids: ≈ 1.3 KB) beside a title at
+    # its longest: `STORAGE EXTERNAL` may still move `orgs` out of line when the row cannot
+    # fit otherwise, and an update writing it back plain would then never be HOT.
+    shared = f"pemerintah-kabupaten-{token()}"
+    orgs = [f"{shared}-{n:02d}".ljust(64, "x") for n in range(20)]
+    prop = proposal([party(orgs[0], "initiator"), *(party(org) for org in orgs[1:])], "ksdd", title="T" * 200)
+    state, created = create(prop)
+    await record(sessionmaker, state, created)
+    state, events = run(state, staff(orgs[0]), m.Submit())
+    await record(sessionmaker, state, events)
+    for minute in range(1, 4):
+        notes = " ".join(f"rapat koordinasi {minute}-{n}" for n in range(60))
+        state, events = run(state, staff(orgs[0]), m.Comment(text=notes), NOW + timedelta(minutes=minute))
+        await record(sessionmaker, state, events)
+        assert await written_in_place(sessionmaker, state.id), f"transition {minute}"
+    async with session_scope(sessionmaker) as session:
+        stored = await session.execute(
+            text("SELECT pg_column_size(orgs) > 1300, pg_column_compression(orgs) FROM agreements WHERE id = :id"),
             {"id": state.id},
         )
         assert stored.one() == (True, None)

@@ -15,12 +15,15 @@ connection sends of its own (the preparation itself is not logged).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from services.embedded.postgres import EmbeddedPostgres
 from services.store import notifications, organisations, outbox, queries
-from services.store.db import driver_dsn
+from services.store.db import driver_dsn, session_scope
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -48,3 +51,49 @@ async def test_a_new_connection_prepares_the_statement_without_a_type_look_up(pg
     finally:
         await connection.close()
     assert sent == [], sent
+
+
+SETTINGS_STORED = {
+    "none set": (None, None),
+    "empty lists": ([], []),
+    "the edges of every range": (
+        [730, 365, 0],
+        [date(1945, 8, 17), date(2028, 2, 29), date(2100, 12, 31)],
+    ),
+    "a year of days off": ([1], [date(2028, 1, 1) + timedelta(days=n) for n in range(366)]),
+}
+
+
+@pytest.mark.parametrize("stored", SETTINGS_STORED)
+@pytest.mark.parametrize(
+    "session_settings",
+    [
+        "SET DateStyle = 'ISO, MDY'",
+        "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Pacific/Kiritimati'; SET lc_time = 'C'",
+        "SET DateStyle = 'German'; SET TimeZone = 'America/Adak'; SET IntervalStyle = 'sql_standard'",
+    ],
+)
+async def test_a_creation_reads_the_settings_as_stored_whatever_the_sessions_date_style(
+    sessionmaker, orgs, stored, session_settings
+):
+    # The reminder days and days off come back as text (no type look-up); what a creation
+    # sees must be what the settings' own read sees with the columns' types, the days in the
+    # order stored (the API stores them sorted; apply_defaults sorts them again).
+    org = orgs[0]
+    reminder_days, days_off = SETTINGS_STORED[stored]
+    async with session_scope(sessionmaker) as session:
+        await organisations.put_settings(
+            session,
+            org=org,
+            time_zone="Asia/Jayapura",
+            expiry_reminder_days=reminder_days,
+            days_off=days_off,
+            updated_by="admin",
+        )
+    async with session_scope(sessionmaker) as session:
+        for statement in session_settings.split("; "):
+            await session.execute(text(statement))
+        as_typed = await organisations.get_settings(session, org=org)
+        as_text = await organisations._settings_of(session, orgs=[org, org, "no-such-org"])
+    assert as_text == {org: as_typed}
+    assert as_typed is not None and (as_typed.expiry_reminder_days, as_typed.days_off) == (reminder_days, days_off)

@@ -382,6 +382,31 @@ async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, rece
     assert [(await env.run(acts.deliver_inbox, inbox)).outcome for _ in range(2)] == ["sent", "duplicate"]
 
 
+@pytest.mark.parametrize("mail_from", ["Pakta <pakta@ñ.example>", '"pakta\x01"@pakta.example'])
+async def test_a_sender_address_no_envelope_can_carry_is_retried_and_its_claim_released(
+    settings, sessionmaker, sink, orgs, mail_from
+):
+    # PAKTA_MAIL_FROM is a setting to mend, as a refused login: the mail waits for it
+    # (retried), never given up; the claim is let go at once, so the retry after the mend
+    # does not wait out the lease — as the outbox dispatcher's connections do.
+    events, state = submitted(orgs)
+    env = ActivityEnvironment()
+    broken = NotifyActivities(fast(settings, sink, mail_from=mail_from), sessionmaker)
+    plan = await env.run(broken.plan_deliveries, c.PlanInput(agreement_id=state.id, events=events, state=state))
+    note = next(n for n in plan.notifications if n.audience.key == f"{orgs[0]}/staff/*")
+    letter = c.DeliverEmailInput(notification=note, recipient=c.EmailRecipient(address=f"siti@{orgs[0]}.go.id"))
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(broken.deliver_email, letter)
+    assert raised.value.type == "email_unavailable" and not raised.value.non_retryable
+    assert "PAKTA_MAIL_FROM" in str(raised.value) and not sink.messages
+    row = await delivery(sessionmaker, note.event_id, f"siti@{orgs[0]}.go.id", "email")
+    assert row["status"] == "sending" and row["claimed_until"] is None and "PAKTA_MAIL_FROM" in row["last_error"]
+
+    mended = NotifyActivities(fast(settings, sink), sessionmaker)
+    assert (await env.run(mended.deliver_email, letter)).outcome == "sent"
+    assert len(sink.to(f"siti@{orgs[0]}.go.id")) == 1
+
+
 async def _slow_ok(receiver: WebhookReceiver, request) -> int:
     await asyncio.sleep(0.5)
     return 200

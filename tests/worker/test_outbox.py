@@ -197,6 +197,29 @@ async def test_mail_server_down_retries_then_gives_up(settings, sessionmaker, or
     assert row["attempts"] > 1 and "SMTP" in row["last_error"]
 
 
+async def test_a_sender_address_no_envelope_can_carry_is_retried_until_the_setting_is_mended(
+    settings, sessionmaker, sink: MailSink, orgs
+):
+    # The recipient is fine; PAKTA_MAIL_FROM is not: the mail is an outage to wait out (a
+    # setting to mend, as a refused login), never given up at its first attempt.
+    a, _ = orgs
+    await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
+    events, _ = await submitted(sessionmaker, orgs)
+    broken = fast(settings, sink, mail_from="Pakta <pakta@ñ.example>")
+    async with OutboxDispatcher(broken, sessionmaker).running():
+        await until(lambda: _attempted_more_than(sessionmaker, events[0].id, f"siti@{a}.go.id", 1))
+    row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
+    assert row["status"] != "failed" and "PAKTA_MAIL_FROM" in row["last_error"] and not sink.messages
+    async with OutboxDispatcher(fast(settings, sink), sessionmaker).running():
+        await until(lambda: _status_is(sessionmaker, events[0].id, f"siti@{a}.go.id", "email", "sent"))
+    assert len(sink.to(f"siti@{a}.go.id")) == 1
+
+
+async def _attempted_more_than(sessionmaker, event_id, recipient, attempts) -> bool:
+    row = await delivery(sessionmaker, event_id, recipient, "email")
+    return row is not None and row["attempts"] > attempts
+
+
 @pytest.mark.parametrize("address", ["ñoño@{a}.go.id", '"siti\x01"@{a}.go.id'])
 async def test_an_address_no_smtp_envelope_can_carry_is_given_up_at_once_and_the_next_mail_still_goes(
     settings, sessionmaker, sink: MailSink, orgs, address

@@ -36,6 +36,7 @@ from workflows.contracts.notify import EmailRecipient
 from workflows.notify.rules import Notification
 
 SMTP_TIMEOUT_SECONDS = 30.0
+_UNUSABLE_SENDER = "PAKTA_MAIL_FROM's address {sender!r} cannot be an envelope sender"
 
 
 class PermanentMailError(Exception):
@@ -186,12 +187,21 @@ def _header(name: str, value: str) -> str:
 
 
 async def send(message: bytes, settings: Settings, *, to: str) -> None:
-    """Send one message (`build_message`'s) to the one address `to` over a connection of its own."""
+    """Send one message (`build_message`'s) to the one address `to` over a connection of its own.
+    An address `to` no envelope can carry is refused (`UnsendableAddress`); a sender address
+    that cannot be one (`PAKTA_MAIL_FROM`) is a setting to mend, retried as `MailConnections`
+    retries it — aiosmtplib's own bare UnicodeEncodeError or ValueError left the activity's
+    claim held until its lease ran out."""
+    sender = parseaddr(settings.mail_from)[1] or settings.mail_from
+    try:
+        _envelope_address(sender)
+    except UnsendableAddress:
+        raise TransientMailError(_UNUSABLE_SENDER.format(sender=sender)) from None
     _envelope_address(to)  # an address no envelope can carry is refused, not tried
     with _mail_errors():
         await aiosmtplib.send(
             message,
-            sender=parseaddr(settings.mail_from)[1] or settings.mail_from,
+            sender=sender,
             recipients=[to],
             hostname=settings.smtp_host,
             port=settings.smtp_port,
@@ -251,7 +261,7 @@ class MailConnections:
         if self._envelope_sender is None:
             # A configuration problem, as a refused login: retried, so mending the setting
             # resumes delivery.
-            raise TransientMailError(f"PAKTA_MAIL_FROM's address {self._sender!r} cannot be an envelope sender")
+            raise TransientMailError(_UNUSABLE_SENDER.format(sender=self._sender))
         return self._envelope_sender
 
     async def _send_on(self, connection: _Connection, envelope: _Envelope, content: bytes) -> None:
