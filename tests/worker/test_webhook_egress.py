@@ -9,16 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -28,6 +23,7 @@ from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities
 from services.worker.channels.webhook import WebhookClient
+from tests.certificates import self_signed_server
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts import notify as c
@@ -321,25 +317,7 @@ async def test_a_names_kept_resolution_is_checked_again_at_every_delivery_and_ke
 async def tls_receiver(tmp_path) -> AsyncIterator[tuple[int, list[str | None]]]:
     """A TLS server with a self-signed certificate for localhost: its port, and the server
     names clients asked for (SNI)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
-        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context = self_signed_server(tmp_path, name="localhost")
     names: list[str | None] = []
     context.sni_callback = lambda _socket, server_name, _context: names.append(server_name)
 
