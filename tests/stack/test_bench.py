@@ -45,6 +45,8 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
 
     results = json.loads(out.read_text())
     assert results["bench"] == values
+    # Each leg's CPU against the bench process's own, the machine's yardstick.
+    assert all(results["cpu_per_client_cpu"][leg] > 0 for leg in ("pakta", "raw"))
     pakta = results["pakta"]["2_clients"]
     assert pakta["transitions"] == 2 * ACTIONS_PER_AGREEMENT
     # The floor's local legs run before Pakta's and again after; the line compares with both.
