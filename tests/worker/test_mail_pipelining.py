@@ -11,6 +11,7 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Self
 
 import aiosmtplib
 import pytest
@@ -27,34 +28,48 @@ from tests.worker.test_notification_costs import note
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-class Relay:
-    """A TCP relay on 127.0.0.1 between the client and a server: `writes` holds each chunk
-    the client wrote (each of its socket writes, on loopback, arrives whole); the server's
-    replies go back to the client one byte per write when `trickle` is set."""
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 for the length of `running()`, each connection served by
+    `_serve` in a task of its own; the tasks still running are cancelled when it stops."""
 
-    def __init__(self, upstream_port: int, *, trickle: bool = False) -> None:
-        self.upstream_port, self.trickle = upstream_port, trickle
-        self.writes: list[bytes] = []
+    def __init__(self) -> None:
         self.port = 0
-        self._relays: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[Relay]:
-        server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+    async def running(self) -> AsyncIterator[Self]:
+        server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
         try:
             yield self
         finally:
             server.close()
-            for relay in self._relays:
-                relay.cancel()
-            await asyncio.gather(*self._relays, return_exceptions=True)
+            for connection in self._connections:
+                connection.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
             await server.wait_closed()
 
-    async def _relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._relays.add(task)
+        self._connections.add(task)
+        await self._serve(reader, writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class Relay(LoopbackServer):
+    """A TCP relay on 127.0.0.1 between the client and a server: `writes` holds each chunk
+    the client wrote (each of its socket writes, on loopback, arrives whole); the server's
+    replies go back to the client one byte per write when `trickle` is set."""
+
+    def __init__(self, upstream_port: int, *, trickle: bool = False) -> None:
+        super().__init__()
+        self.upstream_port, self.trickle = upstream_port, trickle
+        self.writes: list[bytes] = []
+
+    async def _serve(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
         await self._pump(client_in, client_out)
 
     async def _pump(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
@@ -258,7 +273,7 @@ async def test_an_address_with_a_control_character_is_refused_before_any_command
 HANG_UP = b""  # an answer that is no answer: the server closes the connection
 
 
-class Scripted:
+class Scripted(LoopbackServer):
     """A hand-written SMTP server on 127.0.0.1 answering each command by its verb as
     `answers` says (b"." for the content's end; DATA "354", anything else "250 OK" unless
     told), offering
@@ -267,6 +282,7 @@ class Scripted:
     every content it read, and how many contents it took (answered 250)."""
 
     def __init__(self, answers: dict[bytes, bytes], *, pipelining: bool) -> None:
+        super().__init__()
         extensions = b"250-scripted\r\n250-SIZE 1000000\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
         self.well = {b"EHLO": extensions + b"250 8BITMIME\r\n", b"DATA": b"354 Go\r\n", b"QUIT": b"221 Bye\r\n"}
         self.answers = {**self.well, **answers}
@@ -274,26 +290,8 @@ class Scripted:
         self.contents: list[bytes] = []
         self.taken = 0
         self.connections = 0
-        self.port = 0
-        self._conversations: set[asyncio.Task[None]] = set()
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Scripted]:
-        server = await asyncio.start_server(self._converse, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        try:
-            yield self
-        finally:
-            server.close()
-            for conversation in self._conversations:
-                conversation.cancel()
-            await asyncio.gather(*self._conversations, return_exceptions=True)
-            await server.wait_closed()
-
-    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conversations.add(task)
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         writer.write(b"220 scripted ESMTP\r\n")
         try:
