@@ -46,6 +46,12 @@ NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 # ---------------------------------------------------------------- helpers (the fixtures are in conftest.py)
 
 
+# Long enough for a retry or two after the first attempt even on a loaded machine: the
+# activity's schedule-to-close clock starts when the plan is made, before a worker slot is
+# free, and at 1.5 s a busy CI run once gave up before the first retry.
+GIVE_UP_SOON = 4 / 3600
+
+
 def fast(settings, sink: MailSink | None = None, **overrides):
     """Settings with short retry intervals, pointing at the test SMTP server."""
     return settings.model_copy(
@@ -236,7 +242,7 @@ async def test_mail_server_down_retries_then_gives_up(temporal_env, settings, se
     a, _ = orgs
     await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
     events, state = submitted(orgs)
-    config = fast(settings, None, delivery_give_up_hours=1.5 / 3600)  # nothing listens on port 9
+    config = fast(settings, None, delivery_give_up_hours=GIVE_UP_SOON)  # nothing listens on port 9
     async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
         result = await notify(client, task_queue, events, state)
     assert (result.emails, result.failed, result.inbox) == (0, 1, 6)
@@ -326,7 +332,7 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
     down = await add_endpoint(sessionmaker, receiver, a, "/down")
     await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"], language="en")
     events, state = submitted(orgs)
-    config = fast(settings, sink, delivery_give_up_hours=1.5 / 3600, webhook_disable_after_hours=0)
+    config = fast(settings, sink, delivery_give_up_hours=GIVE_UP_SOON, webhook_disable_after_hours=0)
     async with notify_worker(temporal_env, config, sessionmaker, task_queue) as client:
         result = await notify(client, task_queue, events, state)
     assert result.failed == 2 and result.disabled_endpoints == [down.id]  # told once, not per event
