@@ -95,7 +95,7 @@ async def bench_stack(args: argparse.Namespace) -> dict[str, Any]:
         note("raw baseline: one Update per transition, local activity → PostgreSQL")
         # Each warm-up runs as many at once as the leg it warms: the pools grow to what the leg
         # holds before it is measured (a new connection costs PostgreSQL a type introspection
-        # per array type a statement uses: ≈ 10 ms each, docs/performance.md, perf-pg2).
+        # per array type a statement uses: ≈ 10 ms each, docs/performance-log.md, perf-pg2).
         warm = max(2, args.clients)
         counts: dict[str, dict[str, float]] = {}
         await raw_leg(stack, client, "warm-up raw", warm, warm, local=True)

@@ -12,7 +12,7 @@ Every server listens on 127.0.0.1 on a free port; every child dies with the benc
 With `BENCH_PG_STATEMENTS=<file>` in the environment, PostgreSQL runs with
 `pg_stat_statements` (every statement, nested ones and planning included) and its totals
 are written to `<file>` as JSON when the stack stops — what each statement cost, for the
-profile (docs/performance.md). Unset, nothing of it is loaded. With
+profile (docs/performance-log.md). Unset, nothing of it is loaded. With
 `BENCH_TEMPORAL_METRICS=<file>`, the Temporal dev server serves its metrics on a known port
 and the legs' server counts per transition go to `<file>` (`bench.temporal_metrics`).
 """

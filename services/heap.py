@@ -3,7 +3,7 @@
 A full (oldest-generation) collection walks every object the process holds: in `pakta api`
 that is the imported modules, FastAPI's routes and pydantic's schemas — ≈ 110–150 ms on
 this project's benchmark machine, during which the API answers nothing, so 16 requests in
-flight each wait that long: the reads' p99 (docs/performance.md, "The API's pauses").
+flight each wait that long: the reads' p99 (docs/performance-log.md, "The API's pauses").
 What start-up builds lives as long as the process, so it is moved out of the collector's
 sight once it is built; a collection then walks only what requests made since.
 """
@@ -26,7 +26,7 @@ FROZEN_OBJECTS = Gauge(
 # How many new container objects (net of those freed) set off a collection of the youngest
 # generation. CPython's default, 700, had the dispatcher collect ≈ 120 times per 2,000
 # deliveries — ≈ 5 % of its CPU; at 7,000, 0–3 times, and at most a few thousand objects'
-# garbage (well under a megabyte) waits a little longer (docs/performance.md, perf-deliver6).
+# garbage (well under a megabyte) waits a little longer (docs/performance-log.md, perf-deliver6).
 YOUNG_THRESHOLD = 7_000
 
 
@@ -45,7 +45,7 @@ def settle_heap_for_the_worker() -> None:
     the workflows its cache lets go of (each a sandbox's worth of objects in cycles, freed
     only by a full collection, which comes ten times more rarely at 7,000). With 3,000
     agreements asleep and 1,000 cached the worker held 435 MB at 7,000 and 312 MB at
-    CPython's 700 (`make bench ARGS="--sleepers 3000"`, docs/performance.md). At 700 its
+    CPython's 700 (`make bench ARGS="--sleepers 3000"`, docs/performance-log.md). At 700 its
     young and middle collections cost ≈ 0.5 % of its CPU under the benchmark (perf-worker7):
     a larger threshold has little to save."""
     _freeze_start_up()

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Processes `pakta api` serves its one port with (uvicorn's workers, sharing the
-    # socket): one per core the API may use. A process runs on one core (docs/performance.md).
+    # socket): one per core the API may use. A process runs on one core (docs/performance-log.md).
     api_processes: int = Field(default=1, ge=1, le=64)
     document_max_bytes: int = 10 * 1024 * 1024
     # Bodies larger than these are refused with 413 before they are read or parsed.

@@ -28,7 +28,7 @@ class SharedPydanticPayloadConverter(PydanticPayloadConverter):
     The SDK builds a data converter — and so a payload converter — several times per
     workflow activation (to carry the serialization context, which these converters do not
     use): each a fresh set of converters with an empty cache of pydantic `TypeAdapter`s,
-    ≈ 2.5 % of the worker's CPU under the benchmark (docs/performance.md). The converters
+    ≈ 2.5 % of the worker's CPU under the benchmark (docs/performance-log.md). The converters
     keep no state but that cache (thread-safe, keyed by type), so every instance shares the
     first one's; the payloads are byte for byte the same."""
 

@@ -7,7 +7,7 @@ incomplete past `MAX_HEADER_BYTES` (those that arrive whole are refused by
 This protocol sends `{"error": {"code": "invalid_request", "message": ...}}` instead.
 
 httptools rather than h11, uvicorn's pure-Python parser, which cost a measurable share of
-the API's CPU per request (docs/performance.md). llhttp sets no limit of its own on headers
+the API's CPU per request (docs/performance-log.md). llhttp sets no limit of its own on headers
 that keep arriving, so the protocol counts a request's bytes until its headers are complete
 and refuses it past the limit, as h11's `max_incomplete_event_size` did. It runs on uvloop
 (`services.eventloop`).

@@ -34,7 +34,7 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for ".s.PGSQL.<port>
 # Server settings on the command line (they win over postgresql.conf and ALTER SYSTEM).
 # The first change of a page after a checkpoint writes the whole page into the WAL: right
 # after one, a transition writes 7–19 % more WAL (1.4–2.6 such pages per transition, until
-# each page was written once; docs/performance.md, `perf-wal`). The pages compress well;
+# each page was written once; docs/performance-log.md, `perf-wal`). The pages compress well;
 # the wheel's build has pglz only (no lz4 or zstd). Checkpoints come every 15 minutes
 # instead of PostgreSQL's 5, so a third as often; a crash replays at most 15 minutes of WAL
 # (seconds at this server's volumes). Every commit still waits for its WAL on disk

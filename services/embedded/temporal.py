@@ -50,7 +50,7 @@ SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal")
 # ≈ 1.3 persistence reads per workflow task plus ≈ 6 per search-attribute upsert (the cluster
 # metadata and the namespace, each a SQLite query). Ours are all defined at start-up
 # (`--search-attribute`), before any workflow runs, so its cache serves them.
-# (docs/performance.md, `perf-temporal`.)
+# (docs/performance-log.md, `perf-temporal`.)
 DYNAMIC_CONFIG = ("--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=false")
 
 
@@ -63,7 +63,7 @@ class EmbeddedTemporal:
         self.ui_port = ui_port
         # The dev server serves Prometheus metrics on a port of its own choosing anyway;
         # naming the port lets the bench read them (its requests per RPC, per persistence
-        # operation: docs/performance.md, `perf-temporal`).
+        # operation: docs/performance-log.md, `perf-temporal`).
         self.metrics_port = metrics_port
         self.log_path = self.data_dir / "temporal.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -98,7 +98,7 @@ class EmbeddedTemporal:
             # Write-ahead logging: a commit appends to the WAL and syncs it once, instead of
             # a rollback journal written, synced and deleted around every write of the
             # database (each workflow task, each visibility update). Just as durable: the
-            # synchronous level stays FULL. (docs/performance.md, "The Temporal server".)
+            # synchronous level stays FULL. (docs/performance-log.md, `perf-worker4`.)
             *SQLITE_PRAGMAS,
             *DYNAMIC_CONFIG,
             # Agreement workflows' search attributes (PaktaOrgs, PaktaKind, PaktaStage, PaktaStep).

@@ -178,7 +178,7 @@ class OutboxDispatcher:
                 # rows than asked for: none more were due (and free) when the claim looked,
                 # so wait — a recording committed meanwhile has woken us already (its NOTIFY,
                 # or the in-process nudge), and the poll covers the rest. Claiming again at
-                # once found nothing three times in ten (docs/performance.md).
+                # once found nothing three times in ten (docs/performance-log.md).
                 wait_for: set[asyncio.Future[object] | asyncio.Task[None]] = (
                     set(sending) if claimed and len(claimed) == room else set()
                 )

@@ -65,7 +65,7 @@ def worker_engine(settings: Settings) -> AsyncEngine:
     whole pool; a recording, on the driver's connection (`driver_transaction`), drops that
     connection, and any other asyncpg knows is closed as it leaves the pool — while the
     ping cost a round trip per transaction, always (5% of the worker's CPU under the
-    benchmark, docs/performance.md)."""
+    benchmark, docs/performance-log.md)."""
     return create_engine(settings, pool_pre_ping=False)
 
 

@@ -5,7 +5,7 @@ The SDK's sandbox enters a workflow by `exec` of a short source string inside it
 and once per payload sequence its payload visitors encode or decode, to ask the sandboxed
 workflow for that payload's serialization and external-storage contexts — 14 entries per
 agreement command, each compiling its string anew (≈ 90 µs) and swapping the importer in
-and out. Under the benchmark that was ≈ 5 % of the worker's CPU (docs/performance.md).
+and out. Under the benchmark that was ≈ 5 % of the worker's CPU (docs/performance-log.md).
 
 Here each string is compiled once, and the two context questions skip the sandbox: their
 answers are SDK dataclasses (namespace, workflow id, the pending activity's or child's

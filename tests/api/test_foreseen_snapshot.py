@@ -1,4 +1,4 @@
-"""An action's answer without reading the agreement back (docs/performance.md): the API
+"""An action's answer without reading the agreement back (docs/performance-log.md): the API
 decides the command on the row it read, as the workflow will, and when the workflow's
 receipt says it decided on that same state — the same audit-trail hash — the answer is the
 state the API foresaw. Anything else is answered from the read model, as before."""

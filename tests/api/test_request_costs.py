@@ -1,4 +1,4 @@
-"""What a request costs the API process beyond its own work (docs/performance.md): no hop to
+"""What a request costs the API process beyond its own work (docs/performance-log.md): no hop to
 a thread for a dependency, no transaction around the reads of a request that writes
 nothing through its session (creating, reading, listing, acting), no check of the
 connection before a read that can run again on a checked one if its connection was lost."""

@@ -1,6 +1,6 @@
 """The processes' log lines (services/logging.py): our own structlog lines and the standard
 library's records come out of the one handler, in one renderer, with the same fields — our
-own written straight to the handler's stream (docs/performance.md, `perf-reads9`). Each case
+own written straight to the handler's stream (docs/performance-log.md, `perf-reads9`). Each case
 runs in a process of its own, as `pakta api` configures its logging."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ recording the head its rows follow, and the rows, the read model and the plan go
 PostgreSQL in one round trip after the plan's one read — no BEGIN, no COMMIT. Whenever it is
 not that plain (a wrong head, a retry, rows to supersede, another writer holding the lock)
 nothing is written and the recording takes the careful path, under the lock, in a
-transaction (docs/performance.md, `perf-record2`)."""
+transaction (docs/performance-log.md, `perf-record2`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The recording's log line: written at DEBUG only, and not even built at INFO — one line per
-recording sat on every action's path (docs/performance.md, `perf-latency`)."""
+recording sat on every action's path (docs/performance-log.md, `perf-latency`)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ class RecordActivities:
             # DEBUG, and built only when it is wanted: one line per recording cost ≈ 3 % of the
             # worker's CPU and sat on every action's path, before the Update could answer. The
             # counter above counts the events; a refusal is logged at ERROR; the API's access
-            # log has every action (docs/performance.md).
+            # log has every action (docs/performance-log.md).
             log.debug(
                 "events_recorded",
                 agreement_id=input.state.id,

@@ -77,7 +77,7 @@ def build_message(
     Written directly rather than through `email.message` and its generator: the same bytes
     as compat32's generator wrote (whose header folding through `email.header.Header` and
     per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
-    docs/performance.md); a header that is long or not ASCII is still folded by compat32
+    docs/performance-log.md); a header that is long or not ASCII is still folded by compat32
     itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
     `notice_json`: the notification as JSON text, if at hand (`render`'s key). An address
     that is not ASCII cannot be written in the To header without SMTPUTF8, nor in the

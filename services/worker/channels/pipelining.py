@@ -10,7 +10,7 @@ transport over (`set_protocol`) and is its only reader from then on.
 A mail over it is two writes and two waits for the server instead of four — MAIL, RCPT and
 DATA together, then the content. Over loopback that saves ≈ 3 % of the dispatcher's samples;
 to a relay across a network it halves the round trips each mail waits out
-(docs/performance.md, `perf-deliver8`).
+(docs/performance-log.md, `perf-deliver8`).
 """
 
 from __future__ import annotations

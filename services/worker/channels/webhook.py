@@ -12,7 +12,7 @@ answer are read (and dropped), so a receiver cannot make us hold a large one.
 
 The client is aiohttp's (a C parser, one keep-alive pool keyed by address and server
 name): httpx's pure-Python connection pool and streams were ≈ 18 % of the dispatcher's CPU
-(docs/performance.md).
+(docs/performance-log.md).
 """
 
 from __future__ import annotations
