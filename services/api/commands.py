@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -279,16 +280,24 @@ async def send_command(
         raise _unavailable(error) from error
 
 
+# The Update ids' own generator, seeded from the OS (again in a forked child, as `random`'s
+# is): the module's shared one also draws the request ids every answer carries, and a
+# Mersenne Twister's next outputs follow from 624 of its past ones — an Update id should not
+# follow from what callers are shown.
+_update_ids = random.Random()
+os.register_at_fork(after_in_child=_update_ids.seed)
+
+
 def unique_update_id() -> str:
     """An Update id of its own for a command sent without an Idempotency-Key: 96 bits from
-    the process's random generator (seeded from the OS, again in a forked child) rather than
+    a random generator of its own (seeded from the OS, again in a forked child) rather than
     the SDK's `uuid4()` per Update (a system call and a UUID object), written as 16 base64url
     characters — the id is written five to seven times into the agreement's history per
     command (three times in the acceptance, in the completion, and on each other event of
     the task: the marker, an upsert, a timer), 16 bytes fewer each than 32 hex digits; it
     only has to be unique among one agreement's Updates. Chosen before the first attempt, so
     `execute_act`'s resend to the continued run carries the same id."""
-    return base64.urlsafe_b64encode(random.getrandbits(96).to_bytes(12, "big")).decode("ascii")
+    return base64.urlsafe_b64encode(_update_ids.getrandbits(96).to_bytes(12, "big")).decode("ascii")
 
 
 async def execute_act(
