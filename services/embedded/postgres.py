@@ -18,8 +18,11 @@ from pathlib import Path
 from types import ModuleType
 
 import psutil
+import structlog
 
 from services.embedded.process import spawn, stop_process
+
+log = structlog.get_logger("pakta.embedded.postgres")
 
 DB_USER = "pakta"  # the bootstrap superuser
 DB_NAME = "pakta"
@@ -41,6 +44,21 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; leave room for ".s.PGSQL.<port>
 # (`synchronous_commit`, `fsync` and `full_page_writes` stay on). Production's settings are
 # the operator's (docs/performance.md, "Running at scale").
 SERVER_SETTINGS = {"wal_compression": "pglz", "checkpoint_timeout": "15min"}
+# A start after an unclean stop (a killed process, a power cut) replays the WAL written since
+# the last checkpoint before it takes connections: up to 15 minutes' worth, longer than a
+# start's own limit on a slow disk. Giving up then would stop the replay half way, and the
+# next start would begin it again: while the server says it is recovering, the start waits
+# this long instead, saying so every `_RECOVERY_NOTE_SECONDS`.
+RECOVERY_TIMEOUT_SECONDS = 30 * 60.0
+_RECOVERY_NOTE_SECONDS = 10.0
+# What the server's log says when it begins a crash recovery (PostgreSQL 13 and later).
+_RECOVERY_MESSAGES = ("automatic recovery in progress", "redo starts at")
+
+
+def recovering(log_text: str) -> bool:
+    """Whether a server's log since its start says it is replaying its WAL after an
+    unclean stop."""
+    return any(message in log_text for message in _RECOVERY_MESSAGES)
 
 
 def _wheel() -> ModuleType:
@@ -71,6 +89,7 @@ class EmbeddedPostgres:
         self.port = port
         self.secured = secured
         self.log_path = self.data_dir / "postgres.log"
+        self._log_start = 0  # where this start's lines begin in the (appended) log
         self.user: str | None = None  # system user to run as; None = ourselves
         self.process: subprocess.Popen[bytes] | None = None
         self._passwords: dict[str, str] = {}
@@ -109,11 +128,12 @@ class EmbeddedPostgres:
         socket_dir.mkdir(exist_ok=True)
         self._chown(socket_dir)
         sockets = str(socket_dir) if len(str(socket_dir)) < _SOCKET_PATH_MAX else ""
-        with self.log_path.open("ab") as log:
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as server_log:
             self.process = spawn(
                 [_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port), "-h", "127.0.0.1", "-k", sockets]
                 + [option for name, value in SERVER_SETTINGS.items() for option in ("-c", f"{name}={value}")],
-                stdout=log,
+                stdout=server_log,
                 user=self.user,
                 death_signal=signal.SIGINT,
             )
@@ -253,7 +273,9 @@ class EmbeddedPostgres:
     def _wait_until_ready(self, timeout: float) -> None:
         assert self.process is not None, "start() spawns it first"
         pidfile = self.pgdata / "postmaster.pid"
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        noted: float | None = None  # when a recovery under way was last logged
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"PostgreSQL exited at start:\n{self._log_tail()}")
@@ -263,9 +285,26 @@ class EmbeddedPostgres:
                     return
             except (FileNotFoundError, IndexError):
                 pass
+            waited = time.monotonic() - started
+            if noted is None and recovering(self.log_since_start()):
+                deadline = max(deadline, started + RECOVERY_TIMEOUT_SECONDS)
+                noted = -_RECOVERY_NOTE_SECONDS
+            if noted is not None and waited - noted >= _RECOVERY_NOTE_SECONDS:
+                noted = waited
+                log.warning("postgres_recovering", data_dir=str(self.pgdata), waited_seconds=round(waited))
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"PostgreSQL did not become ready in {timeout:.0f}s:\n{self._log_tail()}")
+        waited = time.monotonic() - started
+        raise RuntimeError(f"PostgreSQL did not become ready in {waited:.0f}s:\n{self._log_tail()}")
+
+    def log_since_start(self) -> str:
+        """What the server has logged since this start (the log file is appended to)."""
+        try:
+            with self.log_path.open("rb") as server_log:
+                server_log.seek(self._log_start)
+                return server_log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def _psql(self, sql: str, database: str = "postgres", *, password: bool = True) -> str:
         env = dict(os.environ)
