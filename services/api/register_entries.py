@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import check_register_edit
+from services.api.email_addresses import email_address
 from services.auth import Principal
 from services.errors import Conflict, Unprocessable
 from services.settings import Settings
@@ -23,7 +24,6 @@ from services.store.queries import InvalidCursor
 from services.store.register import Level
 from workflows.messages import OrgId, Sector, ShortText
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{3,30}$")
 ProvinceCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="Kemendagri area code of the province")]
 
@@ -68,9 +68,7 @@ class OrganisationBody(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value.strip()):
-            raise ValueError("not an email address")
-        return value.strip().lower() if value is not None else None
+        return email_address(value) if value is not None else None
 
     @field_validator("phone")
     @classmethod

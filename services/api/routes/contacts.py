@@ -13,21 +13,13 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from services.api.access import managed_scope, may_manage
 from services.api.deps import PrincipalDep, SessionDep
+from services.api.email_addresses import email_address
 from services.errors import Conflict, Forbidden, NotFound
 from services.store import notifications as store
 from workflows.messages import Gate, OrgId, ShortText, TimeZone
 
 router = APIRouter(prefix="/contacts", tags=["notifications"])
 
-# The address as people write it (RFC 5321's dot-atom local part, a host name's labels): it
-# goes into the mails' envelope and To header, which carry neither a control character nor,
-# without SMTPUTF8, anything beyond ASCII (an internationalised domain is written in its
-# xn-- form). Printable ASCII alone let through what no relay takes in `RCPT TO` — a
-# comment `(c)a@b.id`, a quoted local part, `<`, `>` or `,` — stored, then failing at every
-# notification; the rare quoted or bracketed forms RFC 5321 allows are not taken either.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EMAIL = re.compile(rf"^(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 OPT_OUT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 Role = Literal["staff", "partner", "signatory", "approver"]
 LINE_BREAKS = re.compile(r"[\r\n\x85\u2028\u2029]")
@@ -62,10 +54,7 @@ class ContactCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = value.strip()
-        if not EMAIL.match(value):
-            raise ValueError("not an email address as name@domain in ASCII (a domain beyond ASCII in its xn-- form)")
-        return value.lower()
+        return email_address(value)
 
     @field_validator("opt_out")
     @classmethod
