@@ -1,4 +1,4 @@
-"""`GET /agreements` and `GET /agreements/{id}` are `PlainRead` routes (services/api/plain_reads.py):
+"""`GET /agreements`, `GET /agreements/{id}` and its action plan are `PlainRead` routes (services/api/plain_reads.py):
 their parameters are validated in one pass instead of FastAPI's solving. Whatever a client
 sends, they must answer as FastAPI's solving of the same signature answers: the same values
 given to the endpoint, the same 401s, the same 422s in the one error shape."""
@@ -116,6 +116,7 @@ async def test_the_agreement_list_and_an_agreement_are_plain_reads_that_solve_no
     reads = {(r.path, tuple(sorted(r.methods))): type(r) for r in router.routes if isinstance(r, APIRoute)}
     assert reads[("/agreements", ("GET",))] is PlainRead
     assert reads[("/agreements/{agreement_id}", ("GET",))] is PlainRead
+    assert reads[("/agreements/{agreement_id}/action-plan", ("GET",))] is PlainRead
     solved: list[str] = []
     solve = fastapi.routing.solve_dependencies
 

@@ -224,7 +224,8 @@ async def get_agreement(agreement_id: str, request: Request, principal: Principa
     return _as_json(snapshot, state.version)
 
 
-@router.get(
+@plain_read(
+    router,
     "/{agreement_id}/action-plan",
     response_model=m.ActionPlanView,
     summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
