@@ -1,11 +1,11 @@
-"""The hot GETs (`GET /agreements`, `GET /agreements/{id}`) served without FastAPI's
-dependency solving at request time.
+"""The hot GETs (`GET /agreements`, `GET /agreements/{id}`, its action plan) served without
+FastAPI's dependency solving at request time.
 
 FastAPI solves a route's parameters one by one on every request: for each, it looks its
 annotation over again (is it a model? a sequence? which alias?), copies its default and
 validates the value alone, then solves each dependency with its own cache key and
-sub-response — ≈ 1,200 of a list page's 2,400 Python calls in the API, and ≈ 280 of a
-GET's 1,800 (#11, docs/performance.md). A `PlainRead` route keeps the endpoint's
+sub-response — ≈ 1,130 of a list page's 2,420 Python calls in the API, and ≈ 200 of a
+GET's 1,660 (#11, docs/performance.md). A `PlainRead` route keeps the endpoint's
 signature, so FastAPI builds the same OpenAPI document from it; at request time it
 validates the path's and the query's parameters in one pass of a model made once from
 the very declarations FastAPI read (the same types, defaults and constraints), asks the
