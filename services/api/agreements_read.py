@@ -137,7 +137,8 @@ async def _visible_rows(
     # organisation shows it nothing). A page reads only the parties its states name; the
     # rows that leaves in doubt (a ministry approver's) go to `can_see` with their state.
     # (A caller who sees every agreement is given no parties: none is in doubt.)
-    doubtful = {r.id for r in rows if not lifecycle.sees_without_the_ministry_gate(actor, r.party_orgs or [])}
+    seen = lifecycle.seen_without_the_ministry_gate(actor, [r.party_orgs for r in rows])
+    doubtful = {r.id for r, sure in zip(rows, seen, strict=True) if not sure}
     states = await queries.agreement_states(session, ids=sorted(doubtful))
     visible = [r for r in rows if r.id not in doubtful or (r.id in states and lifecycle.can_see(states[r.id], actor))]
     return visible, next_cursor

@@ -102,6 +102,16 @@ def test_administrators_auditors_and_the_system_see_every_agreement() -> None:
     assert L.can_see(b.created(), b.auditor()) and not L.can_see(b.created(), b.staff(b.OUTSIDER))
 
 
+def test_a_page_s_agreements_are_judged_each_as_one_agreement_alone_would_be() -> None:
+    parties: list[list[str] | None] = [[b.INITIATOR, b.REGION], [b.REGION], [], None, [b.OUTSIDER]]
+    actors = (b.staff(), b.staff(b.REGION), b.staff(b.OUTSIDER), b.auditor(), b.operator(), m.SYSTEM, b.admin())
+    actors += (b.approver(b.MINISTRY, "ministry"),)
+    for actor in actors:
+        alone = [L.sees_without_the_ministry_gate(actor, orgs or []) for orgs in parties]
+        assert L.seen_without_the_ministry_gate(actor, parties) == alone, actor
+    assert L.seen_without_the_ministry_gate(b.staff(), []) == []
+
+
 def test_only_administrators_import() -> None:
     """Operators import for any organisation; an admin for its own only."""
     L.check_importer(b.operator())

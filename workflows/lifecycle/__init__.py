@@ -41,6 +41,7 @@ from workflows.lifecycle.access import (
     check_importer,
     check_may_import,
     ministry_can_see,
+    seen_without_the_ministry_gate,
     sees_every_agreement,
     sees_without_the_ministry_gate,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "public_documents",
     "publication_of",
     "scope_of",
+    "seen_without_the_ministry_gate",
     "sees_every_agreement",
     "sees_without_the_ministry_gate",
     "signed_documents",

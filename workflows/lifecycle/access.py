@@ -15,7 +15,7 @@ what they may do instead, which runs the handlers, which use the checks here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,9 +213,19 @@ def can_see(state: m.AgreementState, actor: m.Actor) -> bool:
 
 def sees_without_the_ministry_gate(actor: m.Actor, orgs: list[str]) -> bool:
     """`can_see` of an agreement between `orgs` (its `party_orgs`), short of the ministry's
-    approvers: those who see every agreement, and the parties' people. Lists ask it of the
-    parties a page's recorded states name, and `can_see` only of the rows it refuses."""
-    return sees_every_agreement(actor) or bool(actor.org and actor.org in orgs)
+    approvers: those who see every agreement, and the parties' people."""
+    return seen_without_the_ministry_gate(actor, [orgs])[0]
+
+
+def seen_without_the_ministry_gate(actor: m.Actor, parties: Iterable[list[str] | None]) -> list[bool]:
+    """`sees_without_the_ministry_gate` of each of several agreements, by their parties'
+    organisations (None: not read, for a caller who sees every agreement), the caller's
+    standing judged once. Lists ask it of the parties a page's recorded states name, and
+    `can_see` only of the rows it refuses."""
+    if sees_every_agreement(actor):
+        return [True for _ in parties]
+    own = actor.org
+    return [bool(own and orgs and own in orgs) for orgs in parties]
 
 
 def ministry_can_see(state: m.AgreementState) -> bool:

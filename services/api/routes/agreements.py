@@ -25,6 +25,7 @@ from services.api.deps import (
     settings_of,
     temporal_of,
 )
+from services.api.plain_reads import plain_read
 from services.api.proposals import propose
 from services.errors import Unprocessable
 from services.store import organisations, queries
@@ -185,7 +186,7 @@ async def _sheets(request: Request, max_bytes: int) -> dict[str, bytes]:
     return sheets
 
 
-@router.get("", response_model=AgreementPage, summary="List the agreements the caller may see")
+@plain_read(router, "", response_model=AgreementPage, summary="List the agreements the caller may see")
 async def list_agreements(
     request: Request,
     principal: PrincipalDep,
@@ -216,14 +217,15 @@ async def list_agreements(
     return Response(page, media_type="application/json")
 
 
-@router.get("/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
+@plain_read(router, "/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
 async def get_agreement(agreement_id: str, request: Request, principal: PrincipalDep) -> Response:
     state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
     snapshot = lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
     return _as_json(snapshot, state.version)
 
 
-@router.get(
+@plain_read(
+    router,
     "/{agreement_id}/action-plan",
     response_model=m.ActionPlanView,
     summary="An agreement's goals, obligations and action plan with their progress and health (#13)",
