@@ -48,7 +48,13 @@ class PlainRead(APIRoute):
         # Included in a router or the app, the route is served as FastAPI's inclusion sees it
         # (its prefix, the including routers' dependencies): FastAPI builds that handler with
         # this hook set, for integrations such as this one (`APIRoute.get_route_handler`).
-        included = routing._effective_route_context_var.get()
+        # The hook is FastAPI's own, not its public interface: a FastAPI without it gets its
+        # own solving back (slower, never wrong), and `tests/api/test_plain_reads.py` — the
+        # routes never reach `solve_dependencies` — says so on the upgrade.
+        hook = getattr(routing, "_effective_route_context_var", None)
+        if hook is None:
+            return super().get_route_handler()
+        included = hook.get()
         dependant = included.dependant if included is not None and included.original_route is self else self.dependant
         if (
             dependant.header_params

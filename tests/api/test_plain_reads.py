@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import fastapi.routing
@@ -16,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from services.api import plain_reads
 from services.api.deps import PrincipalDep
 from services.api.errors import register_error_handlers
 from services.api.plain_reads import PlainRead
@@ -142,3 +144,20 @@ async def test_an_app_that_overrides_the_principal_is_served_with_its_override()
     async with app_client(app) as client:
         plain, solved = await _both(client, "list?limit=3", {})
     assert plain == solved and plain[0] == 200 and b'"auditor@bpk"' in plain[2]
+
+
+async def test_a_fastapi_without_the_inclusion_hook_serves_the_plain_reads_with_its_own_solving(monkeypatch):
+    # As a FastAPI would look to `PlainRead` whose private inclusion hook went away.
+    monkeypatch.setattr(plain_reads, "routing", SimpleNamespace())
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(**arguments: Any) -> Any:
+        solved.append(arguments["request"].url.path)
+        return await solve(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    async with app_client(_app()) as client:
+        plain, solved_answer = await _both(client, "list?limit=3", {"Authorization": f"Bearer {TOKEN}"})
+    assert plain == solved_answer and plain[0] == 200
+    assert solved == ["/plain/list", "/solved/list"]
