@@ -47,8 +47,9 @@ NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
 # Long enough for a retry or two after the first attempt even on a loaded machine: the
-# activity's schedule-to-close clock starts when the plan is made, before a worker slot is
-# free, and at 1.5 s a busy CI run once gave up before the first retry.
+# give-up clock starts before the first attempt (the activity's schedule-to-close when the
+# plan is made, before a worker slot is free; an outbox row's when it is recorded, before
+# the dispatcher claims it), and at 1.5 s a busy CI run once gave up before the first retry.
 GIVE_UP_SOON = 4 / 3600
 
 

@@ -26,7 +26,7 @@ from services.worker.activities.records import RecordActivities
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
-from tests.worker.test_delivery import add_contact, add_endpoint, delivery, fast
+from tests.worker.test_delivery import GIVE_UP_SOON, add_contact, add_endpoint, delivery, fast
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
@@ -190,7 +190,7 @@ async def test_mail_server_down_retries_then_gives_up(settings, sessionmaker, or
     a, _ = orgs
     await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
     events, _ = await submitted(sessionmaker, orgs)
-    config = fast(settings, None, delivery_give_up_hours=1.5 / 3600)  # nothing listens on port 9
+    config = fast(settings, None, delivery_give_up_hours=GIVE_UP_SOON)  # nothing listens on port 9
     async with OutboxDispatcher(config, sessionmaker).running():
         await until(lambda: _status_is(sessionmaker, events[0].id, f"siti@{a}.go.id", "email", "failed"))
     row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
