@@ -93,6 +93,24 @@ FROM pg_get_wal_block_info($1::text::pg_lsn, $2::text::pg_lsn) AS b
 LEFT JOIN relation AS r ON r.filenode = b.relfilenode
 GROUP BY 1 ORDER BY bytes DESC
 """
+# The same blocks by relation as itself (each index by its own name, a TOAST table and its
+# index by their table's) and record type: which index a transition writes entries into.
+_WAL_BY_RELATION = """
+WITH relation AS (
+    SELECT pg_relation_filenode(c.oid) AS filenode,
+        coalesce(toasted.relname || ' (TOAST)', indexed_toasted.relname || ' (TOAST index)', c.relname) AS name
+    FROM pg_class AS c
+    LEFT JOIN pg_index AS x ON x.indexrelid = c.oid
+    LEFT JOIN pg_class AS indexed ON indexed.oid = x.indrelid
+    LEFT JOIN pg_class AS toasted ON toasted.reltoastrelid = c.oid
+    LEFT JOIN pg_class AS indexed_toasted ON indexed_toasted.reltoastrelid = indexed.oid
+)
+SELECT coalesce(r.name, b.relfilenode::text) AS relation, b.resource_manager || '/' || b.record_type AS record_type,
+    count(*) AS blocks, sum(b.block_data_length + b.block_fpi_length) AS bytes
+FROM pg_get_wal_block_info($1::text::pg_lsn, $2::text::pg_lsn) AS b
+LEFT JOIN relation AS r ON r.filenode = b.relfilenode
+GROUP BY 1, 2 ORDER BY 1, bytes DESC
+"""
 _WAL_BY_RECORD_TYPE = """
 SELECT "resource_manager/record_type" AS record_type, count, combined_size AS bytes, fpi_size AS image_bytes
 FROM pg_get_wal_stats($1::text::pg_lsn, $2::text::pg_lsn, true) WHERE count > 0 ORDER BY combined_size DESC
@@ -115,6 +133,7 @@ async def save_wal_split(dsn: str, leg: str, start: int, end: int, transitions: 
         await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         by_table = await connection.fetch(_WAL_BY_TABLE, _lsn(start), _lsn(end))
         by_type = await connection.fetch(_WAL_BY_RECORD_TYPE, _lsn(start), _lsn(end))
+        by_relation = await connection.fetch(_WAL_BY_RELATION, _lsn(start), _lsn(end))
     finally:
         await connection.close()
     n = max(1, transitions)
@@ -128,12 +147,23 @@ async def save_wal_split(dsn: str, leg: str, start: int, end: int, transitions: 
                 row["owner"]: {k: round(int(row[k]) / n, 2) for k in ("bytes", "blocks", "full_page_images")}
                 for row in by_table
             },
+            "by_relation": _by_relation(by_relation, n),
             "by_record_type": {
                 row["record_type"]: {k: round(int(row[k]) / n, 2) for k in ("count", "bytes", "image_bytes")}
                 for row in by_type
             },
         },
     )
+
+
+def _by_relation(rows: list[asyncpg.Record], transitions: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each relation's blocks and bytes per transition by record type (`Btree/INSERT_LEAF`: one entry)."""
+    split: dict[str, dict[str, dict[str, float]]] = {}
+    for row in rows:
+        split.setdefault(row["relation"], {})[row["record_type"]] = {
+            k: round(int(row[k]) / transitions, 2) for k in ("blocks", "bytes")
+        }
+    return split
 
 
 def _merge(target: Path, leg: str, split: dict[str, Any]) -> None:

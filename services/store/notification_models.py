@@ -154,10 +154,10 @@ class InboxNotification(Base):
     at: Mapped[datetime] = mapped_column(TZ)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
-    __table_args__ = (
-        UniqueConstraint("event_id", "audience_key"),
-        Index("ix_notifications_audience", "audience_org", "audience_role", at.desc()),
-    )
+    # One row per (event, audience): `id` is derived from the two (`notifications.inbox_id`),
+    # so the primary key keeps them unique (migration 2026_12_02_0026 dropped the pair's own
+    # unique index, an entry written for every notification and read by no query).
+    __table_args__ = (Index("ix_notifications_audience", "audience_org", "audience_role", at.desc()),)
 
 
 class NotificationRead(Base):

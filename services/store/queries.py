@@ -250,6 +250,8 @@ async def append_at_once(
     except asyncpg.UniqueViolationError:
         # A row under one of these seqs after all: cannot happen while every writer takes
         # the lock first and the head is read after it; if it does, the careful path decides.
+        # So for a plan's row already there (its inserts here take none as there: they are
+        # the new events'), or one the plan holds twice: the careful path leaves it as it is.
         return None
     if not row["current"]:
         return None
@@ -517,7 +519,7 @@ head AS MATERIALIZED (
     FROM locked
 ),
 {_RECORD_WRITES},
-{notifications.plan_writes(first=_AT_ONCE_PLAN, when="(SELECT current FROM head)")}
+{notifications.plan_writes(first=_AT_ONCE_PLAN, when="(SELECT current FROM head)", new_rows=True)}
 SELECT current, {notifications.PLAN_COUNTS} FROM head
 """
 

@@ -66,6 +66,10 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     split = json.loads(wal_split.read_text())
     assert {"agreement_events", "agreements", "deliveries"} <= set(split["Pakta × 1"]["by_table"])
     assert "bench_raw_transitions" in split["raw local × 1"]["by_table"]
+    # And by relation: each index under its own name, with the entries inserted into it.
+    by_relation = split["Pakta × 1"]["by_relation"]
+    assert by_relation["pk_agreement_events"]["Btree/INSERT_LEAF"]["blocks"] > 0
+    assert "uq_notifications_event_id_audience_key" not in by_relation
     # Notifications were on: the regions' contacts got mail and their webhooks were posted to.
     assert results["notifications"]["mails"] > 0 and results["notifications"]["webhook_requests"] > 0
     assert results["history"]["by_workflow_type"]["AgreementWorkflow"]["executions"] >= 2 + 1

@@ -16,7 +16,7 @@ from email.policy import default as default_policy
 import pytest
 from aiosmtpd.controller import Controller
 from jinja2 import nodes
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.embedded.ports import free_port
 from services.notifying import render
@@ -61,6 +61,42 @@ async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes
         first = await store.add_all_to_inbox(session, notifications=[*notes, notes[0]])
         again = await store.add_all_to_inbox(session, notifications=notes)
     assert first == len(distinct) > 1 and again == 0
+
+
+# Every b-tree index entry of `notifications` that points at one row version, by index:
+# pageinspect reads each index page (block 0 is the metapage), a posting list's tids included.
+_ENTRIES_BY_INDEX = """
+SELECT x.indexrelid::regclass::text AS index, count(*) AS entries
+FROM pg_index AS x
+CROSS JOIN LATERAL generate_series(1, pg_relation_size(x.indexrelid) / current_setting('block_size')::int - 1)
+    AS b(blkno)
+CROSS JOIN LATERAL bt_page_items(x.indexrelid::regclass::text, b.blkno::int) AS p
+WHERE x.indrelid = 'notifications'::regclass AND (p.htid = :row OR :row = ANY(p.tids))
+GROUP BY 1
+"""
+
+
+async def test_a_stored_inbox_notification_costs_an_entry_in_its_id_index_and_its_audience_index_only(
+    sessionmaker, orgs
+):
+    a, _ = orgs
+    state = None
+    for event in L.create(ksdd(orgs), staff_of(a), NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    notes = [n for event in L.decide(state, m.Submit(), staff_of(a), NOW) for n in notifications_for(event, state)]
+    async with session_scope(sessionmaker) as session:
+        await store.add_all_to_inbox(session, notifications=notes[:1])
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        row = (
+            await session.execute(
+                text("SELECT ctid FROM notifications WHERE id = :id"), {"id": store.inbox_id(notes[0])}
+            )
+        ).scalar_one()
+        entries = {r.index: r.entries for r in await session.execute(text(_ENTRIES_BY_INDEX), {"row": row})}
+    # The id is the event and audience's own (`inbox_id`): a unique index of the pair would
+    # be a third entry holding nothing the primary key does not (migration 2026_12_02_0026).
+    assert entries == {"pk_notifications": 1, "ix_notifications_audience": 1}
 
 
 async def test_every_audience_of_a_plan_reaches_in_one_query_whom_it_reaches_alone(sessionmaker, orgs):

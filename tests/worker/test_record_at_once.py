@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
+from services.store import notifications as inbox
 from services.store import queries
 from services.store.audit import GENESIS
 from services.store.db import create_sessionmaker, driver_dsn, pooled_driver, session_scope
@@ -29,6 +30,7 @@ from tests.readmodel import row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts.records import Recorder, RecordEventsInput
+from workflows.notify.rules import notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -117,6 +119,57 @@ async def test_a_retry_of_a_recording_at_once_inserts_nothing_twice_and_plans_no
     assert retried.head == first.head
     assert await outbox_of(sessionmaker, after.id) == planned
     assert len(await events_of(sessionmaker, after.id)) == after.seq
+
+
+async def test_a_plain_recording_at_once_writes_its_plan_without_a_speculative_insert(sessionmaker):
+    """The plan's rows are the new events', so they are plain inserts: no look-up before
+    each and no second WAL record confirming it, as `ON CONFLICT` writes (`HEAP_CONFIRM`)."""
+    activities = RecordActivities(sessionmaker)
+    state, created = a_created_agreement()
+    head = (await record(activities, state, created, follows=None, length=3)).head
+    after, submitted = run(state, staff("jabar"), m.Submit())
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("CREATE EXTENSION IF NOT EXISTS pg_walinspect"))
+        start = (await session.execute(text("SELECT pg_current_wal_insert_lsn()::text"))).scalar_one()
+
+    await record(activities, after, submitted, follows=head, length=9)
+
+    async with session_scope(sessionmaker) as session:
+        written = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT record_type, count(*) FROM pg_get_wal_records_info("
+                        " CAST(CAST(:start AS text) AS pg_lsn), pg_current_wal_insert_lsn())"
+                        " WHERE resource_manager = 'Heap' GROUP BY 1"
+                    ),
+                    {"start": start},
+                )
+            ).all()
+        )
+    planned = await outbox_of(sessionmaker, after.id)
+    assert any(channel == "inbox" for _, _, channel in planned)
+    assert written.get("INSERT", 0) + written.get("INSERT+INIT", 0) >= len(planned)
+    assert "HEAP_CONFIRM" not in written
+
+
+async def test_a_plan_row_already_there_sends_the_recording_the_careful_way_which_leaves_it_as_it_is(sessionmaker):
+    activities = RecordActivities(sessionmaker)
+    state, created = a_created_agreement()
+    head = (await record(activities, state, created, follows=None, length=3)).head
+    after, submitted = run(state, staff("jabar"), m.Submit())
+    # One of the plan's notifications stored before (as a replayed plan would have).
+    note = next(n for event in submitted for n in notifications_for(event, after))
+    async with session_scope(sessionmaker) as session:
+        assert await inbox.add_to_inbox(session, notification=note)
+
+    result = await record(activities, after, submitted, follows=head, length=9)
+
+    assert result.inserted == len(submitted)
+    assert await chain_is_valid(sessionmaker, after.id)
+    stored = await outbox_of(sessionmaker, after.id)
+    assert stored.count((note.event_id, note.audience.key, "inbox")) == 1
+    assert len(stored) == len(set(stored)) > 1
 
 
 async def test_a_head_the_chain_is_not_at_sends_the_recording_the_careful_way_which_supersedes_a_lost_task(
