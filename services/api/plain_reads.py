@@ -55,7 +55,11 @@ class PlainRead(APIRoute):
         if hook is None:
             return super().get_route_handler()
         included = hook.get()
-        dependant = included.dependant if included is not None and included.original_route is self else self.dependant
+        # What an inclusion serves, it serves as included: the dependant with the including
+        # routers' dependencies, and the app whose `dependency_overrides` apply (a router's
+        # own route knows no app: its provider is None until the app includes it).
+        served = included if included is not None and included.original_route is self else self
+        dependant = served.dependant
         if (
             dependant.header_params
             or dependant.cookie_params
@@ -66,7 +70,7 @@ class PlainRead(APIRoute):
             raise TypeError(f"{self.path}: a PlainRead route takes path and query parameters and plain dependencies")
         # An app that overrides a dependency (`app.dependency_overrides`) is served by FastAPI.
         solved = super().get_route_handler()
-        overrides = self.dependency_overrides_provider
+        overrides = served.dependency_overrides_provider
         parameters = _parameters_model(self.name, dependant.path_params, "path")
         query = _parameters_model(self.name, dependant.query_params, "query")
         dependencies: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = [

@@ -18,11 +18,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from services.api import plain_reads
+from services.api.app import create_app
 from services.api.deps import PrincipalDep
 from services.api.errors import register_error_handlers
 from services.api.plain_reads import PlainRead
 from services.api.routes.agreements import get_agreement, list_agreements, router
 from services.auth import Principal, VerifiedTokens, mint_token
+from services.errors import Forbidden
 from services.settings import Settings
 from tests.fixtures.api import app_client
 
@@ -161,3 +163,18 @@ async def test_a_fastapi_without_the_inclusion_hook_serves_the_plain_reads_with_
         plain, solved_answer = await _both(client, "list?limit=3", {"Authorization": f"Bearer {TOKEN}"})
     assert plain == solved_answer and plain[0] == 200
     assert solved == ["/plain/list", "/solved/list"]
+
+
+async def test_the_real_app_s_reads_honour_its_overrides_as_its_other_routes_do(settings: Settings):
+    # The reads are in the agreements' router, which the app includes: the app that knows of
+    # the overrides is the inclusion's, not the router's own route's.
+    app = create_app(settings)
+
+    async def nobody() -> Principal:
+        raise Forbidden("Overridden: nobody reads here.")
+
+    app.dependency_overrides[PrincipalDep.__metadata__[0].dependency] = nobody
+    async with app_client(app) as client:
+        reads = ("/agreements", "/agreements/x", "/agreements/x/action-plan")
+        answers = {path: (await client.get(path)).status_code for path in reads}
+    assert answers == dict.fromkeys(reads, 403)
