@@ -258,7 +258,7 @@ def _per_client_cpu(leg: dict[str, Any]) -> float:
     clients and the mail and webhook receivers). That process is the same code in every run,
     so this moves with Pakta's code and not with the machine's speed, which on a shared
     machine moves every process's CPU per transition by a third between runs
-    (docs/performance.md, the sixth pass). Not comparable between the two legs: their
+    (docs/performance-log.md, the sixth pass). Not comparable between the two legs: their
     clients do different work (HTTP against the Temporal client)."""
     client = leg["cpu_ms_per_transition_by_process"].get("bench-client", 0.0)
     return round(leg["cpu_ms_per_transition"] / client, 2) if client else math.nan
