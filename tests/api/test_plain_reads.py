@@ -79,6 +79,19 @@ async def _both(client: Any, path: str, headers: dict[str, str]) -> tuple[Any, .
     return tuple((a.status_code, dict(a.headers), a.content) for a in answers)
 
 
+def _paths_solved_by_fastapi(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests FastAPI's dependency solving is asked for, from now on."""
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(**arguments: Any) -> Any:
+        solved.append(arguments["request"].url.path)
+        return await solve(**arguments)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    return solved
+
+
 async def test_the_list_s_query_is_read_as_fastapi_reads_it_whatever_it_holds():
     async with app_client(_app()) as client:
         for query in LIST_QUERIES:
@@ -121,14 +134,7 @@ async def test_the_agreement_list_and_an_agreement_are_plain_reads_that_solve_no
     assert reads[("/agreements", ("GET",))] is PlainRead
     assert reads[("/agreements/{agreement_id}", ("GET",))] is PlainRead
     assert reads[("/agreements/{agreement_id}/action-plan", ("GET",))] is PlainRead
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counted(**arguments: Any) -> Any:
-        solved.append(arguments["request"].url.path)
-        return await solve(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solved = _paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         for path in ("list?limit=3", "one/some-id"):
             await _both(client, path, {"Authorization": f"Bearer {TOKEN}"})
@@ -151,14 +157,7 @@ async def test_an_app_that_overrides_the_principal_is_served_with_its_override()
 async def test_a_fastapi_without_the_inclusion_hook_serves_the_plain_reads_with_its_own_solving(monkeypatch):
     # As a FastAPI would look to `PlainRead` whose private inclusion hook went away.
     monkeypatch.setattr(plain_reads, "routing", SimpleNamespace())
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counted(**arguments: Any) -> Any:
-        solved.append(arguments["request"].url.path)
-        return await solve(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solved = _paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         plain, solved_answer = await _both(client, "list?limit=3", {"Authorization": f"Bearer {TOKEN}"})
     assert plain == solved_answer and plain[0] == 200
