@@ -111,6 +111,8 @@ async def test_bad_entries_are_refused_naming_the_field_and_change_nothing(stack
         ({"name_id": "Kabupaten", "level": "kingdom"}, 422, "level"),
         ({"name_id": "X", "level": "foreign_government", "province_code": "32"}, 422, None),
         ({"name_id": "X", "level": "agency", "email": "not-an-address"}, 422, "email"),
+        ({"name_id": "X", "level": "agency", "email": "humas\x01@example.go.id"}, 422, "email"),
+        ({"name_id": "X", "level": "agency", "email": "(c)humas@example.go.id"}, 422, "email"),
         ({"name_id": "X", "level": "agency", "website": "javascript:alert(1)"}, 422, "website"),
         ({"name_id": "X", "level": "agency", "overseer": f"nobody-{t}"}, 422, "overseer"),
         ({"name_id": "X", "level": "agency", "overseer": org}, 422, "overseer"),
