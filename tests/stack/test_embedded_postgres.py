@@ -20,16 +20,7 @@ def test_a_start_after_the_server_was_killed_is_known_as_a_recovery_and_keeps_ev
     try:
         assert not embedded.recovering(server.log_since_start())
         server._psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1), (2)", embedded.DB_NAME)
-        assert server.process is not None
-        # As a power cut would: the postmaster and every backend at once, no shutdown
-        # checkpoint — the WAL is all there is.
-        postmaster = psutil.Process(server.process.pid)
-        everyone = [postmaster, *postmaster.children(recursive=True)]
-        for process in everyone:
-            process.kill()
-        psutil.wait_procs(everyone, timeout=10)
-        server.process.wait()
-        server.process = None
+        _power_cut(server)
         server.start()
         assert embedded.recovering(server.log_since_start())
         assert server._psql("SELECT sum(n) FROM kept", embedded.DB_NAME).strip() == "3"
@@ -43,6 +34,8 @@ def test_a_start_after_the_server_was_killed_is_known_as_a_recovery_and_keeps_ev
 
 
 def _power_cut(server: embedded.EmbeddedPostgres) -> None:
+    """The postmaster and every backend killed at once, no shutdown checkpoint: the WAL is
+    all there is."""
     assert server.process is not None
     postmaster = psutil.Process(server.process.pid)
     everyone = [postmaster, *postmaster.children(recursive=True)]
