@@ -261,7 +261,7 @@ async def test_webhooks_are_signed_retried_and_filtered(settings, sessionmaker, 
     assert receiver.raw_counts("/flaky") == dict.fromkeys(
         [L.events.event_id(state.id, 1), events[0].id, events[1].id], 3
     )
-    assert all(r.verified for r in receiver.requests)
+    assert _all_signed(receiver)
     assert receiver.at("/withdrawn") == [] and receiver.at("/outsider") == []
     assert receiver.raw_counts("/ok") == {events[0].id: 1}
     assert receiver.at("/ok")[0].headers["webhook-id"] == events[0].id
@@ -275,6 +275,14 @@ async def test_webhooks_are_signed_retried_and_filtered(settings, sessionmaker, 
     assert sorted(x.status_code for x in attempts if x.event_id == events[1].id) == [200, 503, 503]
     row = await delivery(sessionmaker, events[1].id, everything.id, "webhook")
     assert row["status"] == "sent" and row["attempts"] == 3
+
+
+def _all_signed(receiver: WebhookReceiver) -> bool:
+    """Every request to this test's endpoints verified with their secrets. The dispatcher
+    claims every due row of the shared database, so another test's delivery left due may
+    reach this receiver when it got the port an earlier receiver had, at a path this test
+    never registered (a CI run once saw one): that request is not this test's to check."""
+    return all(r.verified for r in receiver.requests if r.path in receiver.secrets)
 
 
 async def _ready(value):
@@ -536,7 +544,7 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
         await until(lambda: _status_is(sessionmaker, entered_id, held.id, "webhook", "sent"), timeout=60)
     assert receiver.raw_counts("/ok") == {submitted_id: 1}  # done before the kill: not redone
     assert receiver.raw_counts("/hold") == {entered_id: 2}  # the interrupted one, same webhook-id
-    assert all(r.verified for r in receiver.requests)
+    assert _all_signed(receiver)
     assert sorted(receiver.processed) == sorted([("/ok", submitted_id), ("/hold", entered_id)])
     async with session_scope(sessionmaker) as session:
         attempts = await store.list_attempts(session, endpoint_id=held.id)
