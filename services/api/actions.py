@@ -4,16 +4,20 @@
 early refusal, document check, Idempotency-Key replay and audit.
 
 The decider decides (here early, from the read model, and again in the workflow's
-validator); the workflow records. The caller turns the result into its response: a
-snapshot (with its ETag), or the replayed first response of a retried key."""
+validator); the workflow records. Without an Idempotency-Key, a command attaching no
+document goes to the workflow first and is decided here while its Update travels
+(`_send_while_reading`); the others are read, checked and decided before. The caller turns
+the result into its response: a snapshot (with its ETag), or the replayed first response
+of a retried key."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,7 +26,7 @@ from temporalio.client import Client
 from services.api import commands, idempotency
 from services.api.agreements_read import load_visible_record
 from services.api.database import read_again_if_lost, read_from_the_engine
-from services.api.document_access import check_attachable
+from services.api.document_access import attached_by, check_attachable
 from services.api.limits import header_number
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
@@ -120,6 +124,14 @@ async def perform(
     422, 409, ...). `path` is the path the request was sent to (read only with a key): with the command and
     If-Match it is the request's fingerprint for the key."""
     if idempotency_key is None:
+        try:
+            required, parsed = expected_version(if_match), True
+        except Unprocessable:
+            required, parsed = None, False  # refused below, after the 404 the row may bring
+        if parsed and not attached_by(command):
+            return await _send_while_reading(
+                edge, principal=principal, agreement_id=agreement_id, command=command, expected=required
+            )
 
         async def decidable(unit: Unit) -> tuple[queries.AgreementRecord, int | None]:
             # One connection for the row and the document check, in the order of the keyed
@@ -165,6 +177,74 @@ async def perform(
     if twin is not None:
         return twin
     return snapshot
+
+
+async def _send_while_reading(
+    edge: Edge, *, principal: Principal, agreement_id: str, command: m.Command, expected: int | None
+) -> m.Snapshot:
+    """`_send` with the Update on its way while the row is read and the command decided on
+    it: on one client's path the row's round trip and the early decision (≈ 1 ms at the
+    API) no longer come before the Update's (docs/performance-log.md, `perf-onepath11`).
+    For a command that attaches no document (those are checked before anything is sent)
+    and without an Idempotency-Key.
+
+    The answer is what the workflow did. Refused by it: the read model's refusal when it
+    had one (404 for an agreement the caller may not see, the early decision's) — the same
+    decider on the same state, so the same refusal as when the Update was not sent — else
+    the workflow's. Carried out: the foreseen snapshot, or the read model's, or the
+    workflow's (`snapshot_after`), even where the read model refused, being behind. The
+    row not readable at all (the database away): that failure, at once; the Update goes on
+    and its recording waits for the database, as any Update sent just before it went."""
+    actor, sent_at = commands.actor_of(principal), commands.now_utc()
+    update = asyncio.ensure_future(
+        commands.send_command(
+            edge.temporal,
+            agreement_id=agreement_id,
+            command=command,
+            principal=principal,
+            expected_version=expected,
+            idempotency_key=None,
+            at=sent_at,
+            actor=actor,
+        )
+    )
+    await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
+    refused: PaktaError | None = None
+    foreseen = row = None
+    try:
+        row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+    except PaktaError as refusal:
+        refused = refusal
+    except BaseException:
+        update.add_done_callback(_outcome_seen)
+        raise
+    if row is not None:
+        state = row.state
+        try:
+            foreseen = commands.foresee(row, command, actor, commands.decision_time(state, now=sent_at), expected)
+        except lifecycle.DomainError as error:
+            error.details.setdefault("version", state.version)
+            refused = commands.domain_error(error)
+    try:
+        receipt = await update
+    except PaktaError as refusal:
+        if refused is not None:
+            raise refused from None
+        known = refusal.details.get("version")
+        if row is not None and isinstance(known, int) and known < row.state.version:
+            # As `_send`: the workflow is behind the read model; history is the truth.
+            await commands.resync(edge.temporal, agreement_id=agreement_id, principal=principal)
+        raise
+    answer = commands.foreseen_snapshot(receipt, actor, foreseen)
+    if answer is not None:
+        return answer
+    return await edge.read(lambda unit: commands.snapshot_after(edge.temporal, unit, receipt, principal))
+
+
+def _outcome_seen(update: asyncio.Future[Any]) -> None:
+    """An Update nobody waits for any more: its failure is not the answer's."""
+    if not update.cancelled():
+        update.exception()
 
 
 def refusal_of(replayed: JSONResponse) -> PaktaError | None:

@@ -91,10 +91,11 @@ def foresee(
     return Foreseen(follows=row.head_hash, state=decision.state)
 
 
-def decision_time(state: m.AgreementState) -> datetime:
-    """The decider's `now` for a command on `state`: now, but never before the state's last
-    change (the workflow's clock is clamped the same way: time never runs backwards)."""
-    return max(now_utc(), state.updated_at)
+def decision_time(state: m.AgreementState, *, now: datetime | None = None) -> datetime:
+    """The decider's `now` for a command on `state`: now (or the `now` the command was sent
+    with), but never before the state's last change (the workflow's clock is clamped the
+    same way: time never runs backwards)."""
+    return max(now or now_utc(), state.updated_at)
 
 
 async def snapshot_after(

@@ -52,17 +52,22 @@ def _field(command: Any, path: str) -> Any:
     return value
 
 
-async def check_attachable(session: Unit, principal: Principal, command: m.Command | Any) -> None:
-    """Refuse (422, naming the field) a command that would attach a document the caller's
-    organisation has not uploaded."""
-    fields = ATTACHING_FIELDS.get(getattr(command, "type", ""), ())
+def attached_by(command: m.Command | Any) -> dict[str, str]:
+    """The documents `command` attaches, by the field naming each (a list's by its index)."""
     wanted: dict[str, str] = {}
-    for name in fields:
+    for name in ATTACHING_FIELDS.get(getattr(command, "type", ""), ()):
         value = _field(command, name)
         if isinstance(value, list):  # a list of documents: each is named by its index
             wanted.update({f"{name}.{i}": sha for i, sha in enumerate(value)})
         elif value:
             wanted[name] = value
+    return wanted
+
+
+async def check_attachable(session: Unit, principal: Principal, command: m.Command | Any) -> None:
+    """Refuse (422, naming the field) a command that would attach a document the caller's
+    organisation has not uploaded."""
+    wanted = attached_by(command)
     if not wanted:
         return
     own = await queries.documents_uploaded(session, org=principal.org, hashes=wanted.values())

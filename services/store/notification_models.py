@@ -168,3 +168,18 @@ class NotificationRead(Base):
     sub: Mapped[str] = mapped_column(Text, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     read_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class RecipientsVersion(Base):
+    """One row counting the changes to whom a plan can reach (contacts; webhook endpoints'
+    organisation, events and switch), bumped by triggers in the changing transaction: a
+    worker keeps the recipients it read with the count they were read at, and a recording
+    that planned with them writes only while the count is still that (migration
+    2026_12_02_0027, `services.worker.recipients`)."""
+
+    __tablename__ = "notification_recipients_version"
+
+    one: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+    __table_args__ = (CheckConstraint("one", name="one_row"),)

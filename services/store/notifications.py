@@ -241,10 +241,30 @@ async def recipients(
     recording's plan reads, in one round trip instead of two. Needs no transaction: the
     plan is written after it whatever a contact's change in between (as before, when each
     statement read its own snapshot)."""
+    read = await recipients_read(session, asked=asked, orgs=orgs)
+    return read.reached, read.endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientsRead:
+    """`recipients` as read, with the count of changes to them (`RecipientsVersion`) in the
+    same snapshot: None when nothing was asked, so nothing read."""
+
+    reached: dict[tuple[str, str], list[ContactRecord]]
+    endpoints: list[EndpointRecord]
+    version: int | None
+
+
+async def recipients_read(
+    session: Unit, *, asked: Iterable[tuple[Audience, str]], orgs: Iterable[str]
+) -> RecipientsRead:
+    """`recipients`, and the version they were read at: a plan made of them is written only
+    while it is still the version (`queries.append_at_once`), so they may be kept and used
+    again until someone changes a contact or an endpoint (`services.worker.recipients`)."""
     pairs = {(audience.key, template): (audience, template) for audience, template in asked}
     parties = list(orgs)
     if not pairs and not parties:
-        return {}, []
+        return RecipientsRead({}, [], None)
     audiences = list({audience.key: audience for audience, _ in pairs.values()}.values())
     driver = await driver_connection(session, in_transaction=True)
     row = await driver.fetchrow(
@@ -263,7 +283,7 @@ async def recipients(
         ]
         for key, (audience, template) in pairs.items()
     }
-    return reached, [EndpointRecord(*endpoint) for endpoint in row["endpoints"]]
+    return RecipientsRead(reached, [EndpointRecord(*endpoint) for endpoint in row["endpoints"]], row["version"])
 
 
 # The contacts any of the audiences ($1 orgs, $2 roles, $3 gates; NULL: any) reaches by email,
@@ -271,10 +291,17 @@ async def recipients(
 # array of rows of `ContactRecord`'s and `EndpointRecord`'s columns: one fixed text, whatever
 # the audiences. The query is the function `notification_recipients` (migration
 # 2026_12_01_0020), which keeps one generic plan per connection where a statement of its own
-# was planned afresh at every recording.
+# was planned afresh at every recording. The function is STABLE, so it reads with the
+# statement's snapshot: the version beside it counts the changes its rows reflect.
 _RECIPIENTS = """
-SELECT contacts, endpoints FROM notification_recipients($1::text[], $2::text[], $3::text[], $4::text[])
+SELECT r.contacts, r.endpoints, v.version
+FROM notification_recipients_version AS v,
+    notification_recipients($1::text[], $2::text[], $3::text[], $4::text[]) AS r
 """
+
+# The version a plan's recipients were read at, still current in the reading statement's
+# snapshot: `queries.append_at_once` writes nothing otherwise.
+RECIPIENTS_CURRENT = "(SELECT version FROM notification_recipients_version) = {version}::bigint"
 
 
 def _reaches(audience: Audience) -> ColumnElement[bool]:

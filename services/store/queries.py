@@ -232,6 +232,7 @@ async def append_at_once(
     follows: str,
     inbox: Sequence[Notification] = (),
     outgoing: Sequence[outbox.Outgoing] = (),
+    recipients_version: int | None = None,
 ) -> RecordedAtOnce | None:
     """A plain append — `events` right after the head `follows`, which the workflow holds
     from its last recording — with the read model and the plan (`inbox`, `outgoing`), in one
@@ -240,13 +241,18 @@ async def append_at_once(
     plain: the lock busy, or the chain's head not `follows` (a retry finding its rows, a
     lost task's rows to supersede, another writer first) — the caller then records as
     `append_events` does, which settles each of those. A value PostgreSQL refuses fails the
-    one statement, so nothing is written either."""
+    one statement, so nothing is written either. `recipients_version`: the version of the
+    recipients the plan was made of (`notifications.recipients_read`); a contact or an
+    endpoint changed since, and nothing is written either (the careful path reads them
+    again)."""
     _check_batch(state, events)
     if not events:
         raise InvalidBatch("A recording at once appends at least one event.")
     recording, head = _recording(state, events, recorder, follows=follows, superseded=False)
     try:
-        row = await driver.fetchrow(_RECORD_AT_ONCE, *recording, *notifications.plan_arguments(inbox, outgoing))
+        row = await driver.fetchrow(
+            _RECORD_AT_ONCE, *recording, *notifications.plan_arguments(inbox, outgoing), recipients_version
+        )
     except asyncpg.UniqueViolationError:
         # A row under one of these seqs after all: cannot happen while every writer takes
         # the lock first and the head is read after it; if it does, the careful path decides.
@@ -508,13 +514,20 @@ SELECT current FROM head
 # and would miss a writer that committed in between: migration 0019). The CASE orders the
 # two. Then the rows, the read model and the plan's writes — all of them, or none if the lock
 # was busy or the head is not `$2`; `pg_notify` reaches the dispatchers when it commits.
+# The plan's recipients too must be the ones it was made of: read at the version
+# `$_AT_ONCE_RECIPIENTS` (None: the plan read none), still current in this statement's
+# snapshot (`notifications.RECIPIENTS_CURRENT`) — a worker may have kept them from an
+# earlier recording (`services.worker.recipients`).
 _AT_ONCE_PLAN = _FIRST_PROJECTED + len(_PROJECTED)
+_AT_ONCE_RECIPIENTS = f"${_AT_ONCE_PLAN + notifications.PLAN_PARAMETERS}"
 _RECORD_AT_ONCE = f"""
 WITH locked AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked
 ),
 head AS MATERIALIZED (
     SELECT CASE WHEN locked THEN coalesce(agreement_chain_head($1), repeat('0', 64)) = $2::text ELSE false END
+        AND ({_AT_ONCE_RECIPIENTS}::bigint IS NULL
+            OR {notifications.RECIPIENTS_CURRENT.format(version=_AT_ONCE_RECIPIENTS)})
         AS current
     FROM locked
 ),

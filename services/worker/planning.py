@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from services.store import notifications as store
 from services.store import outbox
 from services.store.db import Unit
+from services.worker.recipients import KnownRecipients
 from workflows import messages as m
 from workflows.contracts.notify import EmailRecipient
 from workflows.lifecycle import party_orgs
@@ -44,6 +45,9 @@ class Plan:
 
     inbox: list[Notification]
     outgoing: list[outbox.Outgoing]
+    # The version of the recipients it was made of (`store.recipients_read`); None: it
+    # reached no one, so read none.
+    recipients_version: int | None = None
 
 
 async def plan(
@@ -70,19 +74,21 @@ async def resolve(
     state: m.AgreementState | None = None,
     notices: Sequence[Notification] = (),
     now: datetime | None = None,
+    known: KnownRecipients | None = None,
 ) -> Plan:
     """`plan`'s rows, read in one statement (the audiences' contacts and the parties'
-    endpoints) and not written: the recording at once writes them with its rows."""
+    endpoints) — or, with `known`, from what this worker read before, of a version the
+    writing statement checks — and not written: the recording at once writes them with its
+    rows."""
     now = now or datetime.now(UTC)
     notes = list(notices)
     if state is not None:
         notes += [note for event in events for note in notifications_for(event, state)]
     webhooks = state is not None and bool(events)
-    reached, endpoints = await store.recipients(
-        session,
-        asked=[(note.audience, note.template) for note in notes],
-        orgs=party_orgs(state) if webhooks and state is not None else (),
-    )
+    asked = [(note.audience, note.template) for note in notes]
+    orgs = party_orgs(state) if webhooks and state is not None else ()
+    read = await (known.read if known is not None else store.recipients_read)(session, asked=asked, orgs=orgs)
+    reached, endpoints = read.reached, read.endpoints
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
     for note in notes:
@@ -120,7 +126,7 @@ async def resolve(
         for endpoint in endpoints
         if endpoint.subscribed(event.type)
     ]
-    return Plan(inbox=notes, outgoing=rows)
+    return Plan(inbox=notes, outgoing=rows, recipients_version=read.version)
 
 
 def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:

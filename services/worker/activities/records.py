@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from services.store import queries
 from services.store.db import Unit, engine_of, pooled_driver, session_scope
 from services.worker import planning
+from services.worker.recipients import KnownRecipients
 from workflows.contracts.records import RECORD_EVENTS, RecordEventsInput, RecordEventsResult
 from workflows.messages import Event
 
@@ -59,6 +60,8 @@ class RecordActivities:
         self.sessionmaker = sessionmaker
         # Called once deliveries committed to the outbox: nudges this process's dispatcher.
         self.on_outbox = on_outbox
+        # The plans' recipients this worker read, kept while no one changes them.
+        self.recipients = KnownRecipients()
 
     @activity.defn(name=RECORD_EVENTS)
     async def record_events(self, input: RecordEventsInput) -> RecordEventsResult:
@@ -120,18 +123,18 @@ class RecordActivities:
             )
         return result
 
-    @staticmethod
     async def _record_at_once(
-        driver: Any, input: RecordEventsInput
+        self, driver: Any, input: RecordEventsInput
     ) -> tuple[RecordEventsResult, planning.Planned | None] | None:
-        """A plain append after the head the workflow knows, in two round trips and no
-        transaction: the plan's reads, then one statement writing everything
-        (`queries.append_at_once`). None, with nothing written, when it is not that plain:
-        then `_record` decides in a transaction, under the lock."""
+        """A plain append after the head the workflow knows, in one statement and no
+        transaction (`queries.append_at_once`), after the plan's read — none when this
+        worker read its recipients before and no one changed them since. None, with nothing
+        written, when it is not that plain: then `_record` decides in a transaction, under
+        the lock."""
         if input.follows is None or not input.events:
             return None
         resolved = (
-            await planning.resolve(driver, events=input.events, state=input.state)
+            await planning.resolve(driver, events=input.events, state=input.state, known=self.recipients)
             if input.plan_notifications
             else planning.Plan(inbox=[], outgoing=[])
         )
@@ -143,8 +146,13 @@ class RecordActivities:
             follows=input.follows,
             inbox=resolved.inbox,
             outgoing=resolved.outgoing,
+            recipients_version=resolved.recipients_version,
         )
         if done is None:
+            if resolved.recipients_version is not None:
+                # Perhaps the recipients changed: the careful path reads them afresh, and
+                # the next recording here does too.
+                self.recipients.forget()
             return None
         planned = planning.Planned(inbox=done.inbox, outbox=done.outbox) if input.plan_notifications else None
         return done.result, planned

@@ -1,0 +1,114 @@
+"""An action's Update goes out before the API reads the agreement (`actions._send_while_reading`):
+the row's round trip and the early decision happen while the Update travels, and the
+answer is still what the workflow did — its state when it carried the command out, the
+read model's refusal when both refused (docs/performance-log.md, `perf-onepath11`). A
+command attaching a document, or sent with an Idempotency-Key, is read and checked first,
+as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.api import actions, commands
+from services.api.app import create_app
+from services.store import queries
+from tests.api.stack import Stack, recorded
+from tests.api.test_foreseen_snapshot import waste_body
+from tests.fixtures.api import app_client
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What an action asks for, in the order it asks: the Update (`send`) and the row."""
+    asked: list[str] = []
+    send, read = commands.send_command, queries.get_agreement
+
+    async def sending(*args: Any, **kwargs: Any) -> Any:
+        asked.append("update")
+        return await send(*args, **kwargs)
+
+    async def reading(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
+        asked.append("row")
+        return await read(session, agreement_id=agreement_id)
+
+    monkeypatch.setattr(commands, "send_command", sending)
+    monkeypatch.setattr(queries, "get_agreement", reading)
+    return asked
+
+
+async def test_an_actions_update_is_on_its_way_before_the_agreement_is_read_and_the_answer_is_its_state(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    staff = stack.user("kota-bandung", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: dikirim dulu"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        asked = watched(monkeypatch)
+
+        acted = await client.post(
+            f"/agreements/{agreement_id}/actions", json={"type": "submit"}, headers=stack.auth(staff)
+        )
+
+        assert acted.status_code == 200 and acted.headers["ETag"] == '"2"', acted.text
+        assert asked == ["update", "row"]  # and no read after the Update: the foreseen state
+        shown = await client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff))
+        assert recorded(acted.json()) == recorded(shown.json())
+
+
+async def test_an_action_both_the_read_model_and_the_workflow_refuse_is_answered_with_the_read_models_refusal(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """The same decider on the same state: the refusal is the one the API gave before it
+    sent such Updates, its details included, and nothing is recorded."""
+    staff = stack.user("kota-bandung", "staff")
+    app = create_app(stack.settings)
+    early: list[str] = []
+    refusal = commands.domain_error
+
+    def noted(error: Any) -> Any:
+        early.append(error.code)
+        return refusal(error)
+
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: ditolak"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        path = f"/agreements/{agreement_id}/actions"
+        assert (await client.post(path, json={"type": "submit"}, headers=stack.auth(staff))).status_code == 200
+        asked = watched(monkeypatch)
+        monkeypatch.setattr(actions.commands, "domain_error", noted)
+
+        again = await client.post(path, json={"type": "submit"}, headers=stack.auth(staff))
+        stale = await client.post(
+            path, json={"type": "comment", "text": "Versi lama"}, headers={**stack.auth(staff), "If-Match": '"1"'}
+        )
+
+        assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition", again.text
+        assert again.json()["error"]["version"] == 2
+        assert stale.status_code == 412 and stale.json()["error"]["version"] == 2, stale.text
+        assert asked == ["update", "row"] * 2 and early == ["invalid_transition", "stale_version"]
+        shown = await client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff))
+        assert shown.json()["version"] == 2
+
+
+async def test_an_action_attaching_a_document_is_checked_before_its_update_goes(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    staff = stack.user("kota-bandung", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: dokumen"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        asked = watched(monkeypatch)
+
+        unknown = await client.post(
+            f"/agreements/{agreement_id}/actions",
+            json={"type": "submit_draft", "document": "0" * 64},
+            headers=stack.auth(staff),
+        )
+
+        assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_document", unknown.text
+        assert asked == ["row"]  # refused before anything went to the workflow

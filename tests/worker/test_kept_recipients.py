@@ -1,0 +1,175 @@
+"""A worker keeps the plan's recipients it read (`services.worker.recipients`): the next
+plain recording reaching the same audiences and parties is one statement, and its statement
+writes only while no contact or endpoint changed since they were read (the version kept by
+migration 2026_12_02_0027's triggers) — a change is in the very next plan, as when every
+recording read them afresh."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from services.store import notifications as store
+from services.store.db import create_sessionmaker, pooled_driver, session_scope
+from services.worker.activities.records import RecordActivities
+from services.worker.main import worker_engine
+from tests.builders import NOW, party, proposal, replay, run, staff
+from workflows import lifecycle as L
+from workflows import messages as m
+from workflows.contracts.records import Recorder, RecordEventsInput
+from workflows.notify.rules import notifications_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def statements(settings) -> AsyncIterator[tuple[Any, list[str]]]:
+    """The worker's sessionmaker and every statement its one pooled connection sends."""
+    engine = worker_engine(settings)
+    sent: list[str] = []
+    async with pooled_driver(engine) as driver:
+        driver.add_query_logger(lambda record: sent.append(" ".join(record.query.split())[:60]))
+    yield create_sessionmaker(engine), sent
+    await engine.dispose()
+
+
+class Submission:
+    """An agreement between jabar and jateng, created and recorded, and its submission
+    decided (not yet recorded)."""
+
+    def __init__(self) -> None:
+        created = L.create(
+            proposal([party("jabar", "initiator"), party("jateng")], "ksdd"),
+            staff("jabar"),
+            NOW,
+            f"agr-{uuid.uuid4()}",
+        )
+        self.created_state, self.created = replay(created), created
+        self.state, self.events = run(self.created_state, staff("jabar"), m.Submit())
+        self.head = ""
+
+    async def create(self, activities: RecordActivities) -> None:
+        self.head = (await self._record(activities, self.created_state, self.created, follows=None, length=3)).head
+
+    async def submit(self, activities: RecordActivities) -> None:
+        await self._record(activities, self.state, self.events, follows=self.head, length=9)
+
+    @staticmethod
+    async def _record(activities: RecordActivities, state, events, *, follows: str | None, length: int):
+        recorder = Recorder(run_id="run-kept", history_length=length, task_started_at=datetime.now(UTC))
+        return await activities.record_events(
+            RecordEventsInput(state=state, events=events, recorder=recorder, plan_notifications=True, follows=follows)
+        )
+
+    async def outbox(self, sessionmaker) -> set[tuple[str, str]]:
+        """The submission's mails and webhooks (not the creation's)."""
+        async with sessionmaker() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT recipient, channel FROM deliveries"
+                    " WHERE event_id = ANY(CAST(:events AS text[])) AND channel <> 'inbox'"
+                ),
+                {"events": [event.id for event in self.events]},
+            )
+            return {(recipient, channel) for recipient, channel in rows}
+
+
+async def submissions(activities: RecordActivities, count: int) -> list[Submission]:
+    made = [Submission() for _ in range(count)]
+    for submission in made:
+        await submission.create(activities)
+    return made
+
+
+async def recipients_version(sessionmaker) -> int:
+    async with sessionmaker() as session:
+        return (await session.execute(text("SELECT version FROM notification_recipients_version"))).scalar_one()
+
+
+async def test_a_worker_that_read_a_plans_recipients_records_the_next_plan_to_them_in_one_statement(statements):
+    sessionmaker, sent = statements
+    async with session_scope(sessionmaker) as session:
+        await store.create_endpoint(
+            session, org="jateng", url="https://hooks.example.go.id/one", events=["*"], secret="s" * 32, created_by="t"
+        )
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    await asyncio.sleep(0)
+    sent.clear()
+
+    await second.submit(activities)
+    await asyncio.sleep(0)
+
+    assert len(sent) == 1, sent  # everything at once, without reading the recipients again
+    assert not any(statement.upper().startswith(("BEGIN", "COMMIT")) for statement in sent)
+    assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker) != set()
+
+
+async def test_a_contact_added_after_the_worker_read_the_recipients_is_mailed_by_the_next_recording(sessionmaker):
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    audience = next(n for e in second.events for n in notifications_for(e, second.state)).audience
+    address = f"baru-{uuid.uuid4().hex[:8]}@example.go.id"
+    async with session_scope(sessionmaker) as session:
+        await store.create_contact(
+            session,
+            org=audience.org or "jabar",
+            name="Kontak Baru",
+            email=address,
+            roles=[audience.role],
+            gates=[audience.gate] if audience.gate else [],
+            created_by="staff@jabar",
+        )
+
+    await second.submit(activities)
+
+    assert (address, "email") in await second.outbox(sessionmaker)
+    assert (address, "email") not in await first.outbox(sessionmaker)
+
+
+async def test_an_endpoint_switched_off_after_the_worker_read_the_recipients_hears_nothing_from_the_next_recording(
+    sessionmaker,
+):
+    async with session_scope(sessionmaker) as session:
+        endpoint = await store.create_endpoint(
+            session, org="jabar", url="https://hooks.example.go.id/kept", events=["*"], secret="s" * 32, created_by="t"
+        )
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("UPDATE webhook_endpoints SET enabled = false WHERE id = :id"), {"id": endpoint.id})
+
+    await second.submit(activities)
+
+    assert (endpoint.id, "webhook") in await first.outbox(sessionmaker)
+    assert (endpoint.id, "webhook") not in await second.outbox(sessionmaker)
+
+
+async def test_an_endpoints_delivery_bookkeeping_leaves_the_recipients_version_as_it_was(sessionmaker):
+    """Failures, successes and a new secret change no plan: the kept recipients stay good.
+    A change of what the endpoint hears does."""
+    async with session_scope(sessionmaker) as session:
+        endpoint = await store.create_endpoint(
+            session, org="jateng", url="https://hooks.example.go.id/b", events=["*"], secret="s" * 32, created_by="t"
+        )
+    before = await recipients_version(sessionmaker)
+    async with session_scope(sessionmaker) as session:
+        await store.endpoint_failed(session, endpoint_id=endpoint.id)
+        await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
+    assert await recipients_version(sessionmaker) == before
+
+    async with session_scope(sessionmaker) as session:
+        await session.execute(
+            text("UPDATE webhook_endpoints SET events = '{agreement_signed}' WHERE id = :id"), {"id": endpoint.id}
+        )
+    assert await recipients_version(sessionmaker) == before + 1
