@@ -112,3 +112,29 @@ async def test_an_action_attaching_a_document_is_checked_before_its_update_goes(
 
         assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_document", unknown.text
         assert asked == ["row"]  # refused before anything went to the workflow
+
+
+async def test_an_action_whose_row_cannot_be_read_is_answered_with_what_the_workflow_did(stack: Stack):
+    """The database away for the API (here: an API whose database does not answer) while the
+    Update is on its way: the command is carried out all the same, so the answer is the
+    workflow's state — a failure would have the client send it again, carried out twice —
+    and the workflow's refusal when it refused."""
+    staff, other = stack.user("kota-bandung", "staff"), stack.user("kab-garut", "staff")
+    created = await stack.post(staff, "/agreements", waste_body("Sampah: basis data pergi"))
+    agreement_id = created.json()["id"]
+    away = stack.settings.model_copy(update={"database_url": "postgresql+asyncpg://pakta@127.0.0.1:9/pakta"})
+    async with app_client(create_app(away)) as client:
+        path = f"/agreements/{agreement_id}/actions"
+        commented = await client.post(path, json={"type": "comment", "text": "Sekali saja"}, headers=stack.auth(staff))
+        unseen = await client.post(
+            path, json={"type": "comment", "text": "Bukan milik saya"}, headers=stack.auth(other)
+        )
+        stale = {**stack.auth(staff), "If-Match": '"1"'}
+        refused = await client.post(path, json={"type": "comment", "text": "Versi lama"}, headers=stale)
+
+    assert commented.status_code == 200 and commented.headers["ETag"] == '"2"', commented.text
+    assert unseen.status_code == 404 and unseen.json()["error"]["code"] == "not_found", unseen.text
+    assert refused.status_code == 412 and refused.json()["error"]["version"] == 2, refused.text
+    shown = await stack.get(staff, f"/agreements/{agreement_id}")
+    assert shown.json()["version"] == 2
+    assert recorded(commented.json()) == recorded(shown.json())
