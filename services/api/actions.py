@@ -213,27 +213,30 @@ async def _send_while_reading(
             actor=actor,
         )
     )
-    await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
     refused: PaktaError | None = None
     foreseen = row = None
     unread = False
     try:
-        row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
-    except PaktaError as refusal:
-        refused = refusal
-    except Exception:
-        log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
-        unread = True  # the answer is the Update's outcome, told by the workflow alone
+        await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
+        try:
+            row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+        except PaktaError as refusal:
+            refused = refusal
+        except Exception:
+            log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
+            unread = True  # the answer is the Update's outcome, told by the workflow alone
+        if row is not None:
+            state = row.state
+            try:
+                foreseen = commands.foresee(row, command, actor, commands.decision_time(state, now=sent_at), expected)
+            except lifecycle.DomainError as error:
+                error.details.setdefault("version", state.version)
+                refused = commands.domain_error(error)
     except BaseException:
+        # Gone before awaiting the Update (cancelled, or a failure of the decision itself):
+        # it goes on, and what it ends in is seen here, not reported as never retrieved.
         update.add_done_callback(_outcome_seen)
         raise
-    if row is not None:
-        state = row.state
-        try:
-            foreseen = commands.foresee(row, command, actor, commands.decision_time(state, now=sent_at), expected)
-        except lifecycle.DomainError as error:
-            error.details.setdefault("version", state.version)
-            refused = commands.domain_error(error)
     try:
         receipt = await update
     except PaktaError as refusal:
