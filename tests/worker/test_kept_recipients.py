@@ -172,4 +172,45 @@ async def test_an_endpoints_delivery_bookkeeping_leaves_the_recipients_version_a
         await session.execute(
             text("UPDATE webhook_endpoints SET events = '{agreement_signed}' WHERE id = :id"), {"id": endpoint.id}
         )
-    assert await recipients_version(sessionmaker) == before + 1
+    assert await recipients_version(sessionmaker) != before
+
+
+async def test_a_contact_added_after_a_restore_is_mailed_though_the_worker_kept_recipients_from_before_it(
+    sessionmaker,
+):
+    """A database restored from a backup (or migrated down and up again, or swapped) brings
+    its recipients back with the version they had: the changes made since must not land on
+    the version a worker kept from before, with other recipients, as a count of changes does
+    (a backup at n, a change to n + 1 kept by the worker, the restore to n, another change:
+    n + 1 again)."""
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    audience = next(n for e in second.events for n in notifications_for(e, second.state)).audience
+    backup = await recipients_version(sessionmaker)
+
+    async def added(name: str) -> str:
+        address = f"{name}-{uuid.uuid4().hex[:8]}@example.go.id"
+        async with session_scope(sessionmaker) as session:
+            await store.create_contact(
+                session,
+                org=audience.org or "jabar",
+                name=name,
+                email=address,
+                roles=[audience.role],
+                gates=[audience.gate] if audience.gate else [],
+                created_by="staff@jabar",
+            )
+        return address
+
+    lost = await added("hilang")
+    await first.submit(activities)  # kept: the recipients with `lost`
+    async with session_scope(sessionmaker) as session:  # the restore: as at the backup
+        await session.execute(text("DELETE FROM contacts WHERE email = :email"), {"email": lost})
+        await session.execute(text("UPDATE notification_recipients_version SET version = :v"), {"v": backup})
+    kept = await added("baru")
+
+    await second.submit(activities)
+
+    assert (lost, "email") in await first.outbox(sessionmaker)
+    assert (kept, "email") in await second.outbox(sessionmaker)
+    assert (lost, "email") not in await second.outbox(sessionmaker)
