@@ -214,3 +214,21 @@ async def test_a_contact_added_after_a_restore_is_mailed_though_the_worker_kept_
     assert (lost, "email") in await first.outbox(sessionmaker)
     assert (kept, "email") in await second.outbox(sessionmaker)
     assert (lost, "email") not in await second.outbox(sessionmaker)
+
+
+async def test_a_recording_plans_from_recipients_read_afresh_when_the_version_row_is_gone(sessionmaker):
+    """No version to keep them by (its one row deleted by hand): every recording reads its
+    recipients and plans from them, as before there was one, rather than fail for ever."""
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("DELETE FROM notification_recipients_version"))
+    try:
+        await second.submit(activities)
+    finally:
+        async with session_scope(sessionmaker) as session:
+            await session.execute(text("INSERT INTO notification_recipients_version DEFAULT VALUES"))
+
+    assert activities.recipients.version is None
+    assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker)
