@@ -17,7 +17,7 @@ import pytest_asyncio
 from sqlalchemy import text
 
 from services.store import notifications as store
-from services.store.db import create_sessionmaker, pooled_driver, session_scope
+from services.store.db import create_engine, create_sessionmaker, pooled_driver, session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.main import worker_engine
 from tests.builders import NOW, party, proposal, replay, run, staff
@@ -37,6 +37,22 @@ async def statements(settings) -> AsyncIterator[tuple[Any, list[str]]]:
     async with pooled_driver(engine) as driver:
         driver.add_query_logger(lambda record: sent.append(" ".join(record.query.split())[:60]))
     yield create_sessionmaker(engine), sent
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def left_as_found(settings) -> AsyncIterator[None]:
+    """The shared database without what a test here added: its deliveries (none is sent
+    here) would be claimed by the next tests' dispatchers — filling their claims, its
+    webhooks to a host that does not answer — and its endpoints and contacts reached by
+    their recordings."""
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        started = (await connection.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    yield
+    async with engine.begin() as connection:
+        for table in ("deliveries", "webhook_endpoints", "contacts"):
+            await connection.execute(text(f"DELETE FROM {table} WHERE created_at >= :started"), {"started": started})
     await engine.dispose()
 
 
