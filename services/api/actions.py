@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import structlog
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -37,6 +38,8 @@ from workflows import lifecycle
 from workflows import messages as m
 
 T = TypeVar("T")
+
+log = structlog.get_logger("pakta.actions")
 
 
 def etag(version: int) -> str:
@@ -193,8 +196,10 @@ async def _send_while_reading(
     decider on the same state, so the same refusal as when the Update was not sent — else
     the workflow's. Carried out: the foreseen snapshot, or the read model's, or the
     workflow's (`snapshot_after`), even where the read model refused, being behind. The
-    row not readable at all (the database away): that failure, at once; the Update goes on
-    and its recording waits for the database, as any Update sent just before it went."""
+    row not readable at all (the database away): still what the workflow did — its refusal,
+    or its state asked of it — for the Update is already on its way: answered with the
+    read's failure, a client retrying it sent the command again, and each was carried out
+    once the recordings could write."""
     actor, sent_at = commands.actor_of(principal), commands.now_utc()
     update = asyncio.ensure_future(
         commands.send_command(
@@ -208,23 +213,30 @@ async def _send_while_reading(
             actor=actor,
         )
     )
-    await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
     refused: PaktaError | None = None
     foreseen = row = None
+    unread = False
     try:
-        row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
-    except PaktaError as refusal:
-        refused = refusal
+        await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
+        try:
+            row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+        except PaktaError as refusal:
+            refused = refusal
+        except Exception:
+            log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
+            unread = True  # the answer is the Update's outcome, told by the workflow alone
+        if row is not None:
+            state = row.state
+            try:
+                foreseen = commands.foresee(row, command, actor, commands.decision_time(state, now=sent_at), expected)
+            except lifecycle.DomainError as error:
+                error.details.setdefault("version", state.version)
+                refused = commands.domain_error(error)
     except BaseException:
+        # Gone before awaiting the Update (cancelled, or a failure of the decision itself):
+        # it goes on, and what it ends in is seen here, not reported as never retrieved.
         update.add_done_callback(_outcome_seen)
         raise
-    if row is not None:
-        state = row.state
-        try:
-            foreseen = commands.foresee(row, command, actor, commands.decision_time(state, now=sent_at), expected)
-        except lifecycle.DomainError as error:
-            error.details.setdefault("version", state.version)
-            refused = commands.domain_error(error)
     try:
         receipt = await update
     except PaktaError as refusal:
@@ -235,6 +247,8 @@ async def _send_while_reading(
             # As `_send`: the workflow is behind the read model; history is the truth.
             await commands.resync(edge.temporal, agreement_id=agreement_id, principal=principal)
         raise
+    if unread:
+        return await commands.workflow_snapshot(edge.temporal, receipt, actor)
     answer = commands.foreseen_snapshot(receipt, actor, foreseen)
     if answer is not None:
         return answer

@@ -116,6 +116,11 @@ async def snapshot_after(
     if row is not None and row.version >= receipt.version:
         return lifecycle.snapshot(row.state, actor, now_utc())
     log.warning("read_model_behind_receipt", agreement_id=receipt.id, version=receipt.version)
+    return await workflow_snapshot(client, receipt, actor)
+
+
+async def workflow_snapshot(client: Client, receipt: Receipt, actor: m.Actor) -> m.Snapshot:
+    """The caller's snapshot as the workflow of `receipt` holds it, without the read model."""
     try:
         snapshot = await client.get_workflow_handle(workflow_id(receipt.id)).query(AgreementWorkflow.snapshot, actor)
     except RPCError as error:

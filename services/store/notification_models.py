@@ -171,11 +171,12 @@ class NotificationRead(Base):
 
 
 class RecipientsVersion(Base):
-    """One row counting the changes to whom a plan can reach (contacts; webhook endpoints'
-    organisation, events and switch), bumped by triggers in the changing transaction: a
-    worker keeps the recipients it read with the count they were read at, and a recording
-    that planned with them writes only while the count is still that (migration
-    2026_12_02_0027, `services.worker.recipients`)."""
+    """One row whose version changes with whom a plan can reach (contacts; webhook
+    endpoints' organisation, events and switch): a random stamp drawn by triggers in the
+    changing transaction, never a value it had before, even after a restore. A worker keeps
+    the recipients it read with the version they were read at, and a recording that planned
+    with them writes only while the version is still that (migrations 2026_12_02_0027 and
+    0028, `services.worker.recipients`)."""
 
     __tablename__ = "notification_recipients_version"
 

@@ -247,8 +247,8 @@ async def recipients(
 
 @dataclass(frozen=True, slots=True)
 class RecipientsRead:
-    """`recipients` as read, with the count of changes to them (`RecipientsVersion`) in the
-    same snapshot: None when nothing was asked, so nothing read."""
+    """`recipients` as read, with their version (`RecipientsVersion`) in the same snapshot:
+    None when nothing was asked, so nothing read, or when there is no version to check."""
 
     reached: dict[tuple[str, str], list[ContactRecord]]
     endpoints: list[EndpointRecord]
@@ -292,11 +292,11 @@ async def recipients_read(
 # the audiences. The query is the function `notification_recipients` (migration
 # 2026_12_01_0020), which keeps one generic plan per connection where a statement of its own
 # was planned afresh at every recording. The function is STABLE, so it reads with the
-# statement's snapshot: the version beside it counts the changes its rows reflect.
+# statement's snapshot: the version beside it is the one of the rows it reads (NULL, its row
+# gone: none to keep them by, and the recording checks none — they were just read).
 _RECIPIENTS = """
-SELECT r.contacts, r.endpoints, v.version
-FROM notification_recipients_version AS v,
-    notification_recipients($1::text[], $2::text[], $3::text[], $4::text[]) AS r
+SELECT r.contacts, r.endpoints, (SELECT version FROM notification_recipients_version) AS version
+FROM notification_recipients($1::text[], $2::text[], $3::text[], $4::text[]) AS r
 """
 
 # The version a plan's recipients were read at, still current in the reading statement's

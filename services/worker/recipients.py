@@ -3,9 +3,10 @@
 A plain recording read its plan's recipients — the audiences' contacts, the parties' webhook
 endpoints — in a round trip of its own before its one statement, though they change only
 when someone edits a contact or an endpoint. The worker keeps what it read, with the
-version (`notification_recipients_version`, a count of those changes bumped by triggers in
-the changing transaction) it was read at; the recording's statement writes only while the
-version is still that one (`queries.append_at_once`), so a plan is never made from
+version it was read at (`notification_recipients_version`: a random stamp each change
+draws anew, by triggers in the changing transaction, so it never comes back to one it had,
+even after a restore); the recording's statement writes only while the version is still
+that one (`queries.append_at_once`), so a plan is never made from
 recipients older than the statement's snapshot — as when they were read just before it.
 When the version has moved, the statement writes nothing, the recording takes its careful
 path (which reads them afresh) and the worker forgets what it kept.

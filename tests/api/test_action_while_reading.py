@@ -7,16 +7,22 @@ as before."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import uuid
 from typing import Any
 
 import pytest
 
 from services.api import actions, commands
 from services.api.app import create_app
+from services.auth import Principal
 from services.store import queries
+from services.store.db import create_engine
 from tests.api.stack import Stack, recorded
 from tests.api.test_foreseen_snapshot import waste_body
 from tests.fixtures.api import app_client
+from workflows import messages as m
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -112,3 +118,74 @@ async def test_an_action_attaching_a_document_is_checked_before_its_update_goes(
 
         assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_document", unknown.text
         assert asked == ["row"]  # refused before anything went to the workflow
+
+
+async def test_an_action_whose_row_cannot_be_read_is_answered_with_what_the_workflow_did(stack: Stack):
+    """The database away for the API (here: an API whose database does not answer) while the
+    Update is on its way: the command is carried out all the same, so the answer is the
+    workflow's state — a failure would have the client send it again, carried out twice —
+    and the workflow's refusal when it refused."""
+    staff, other = stack.user("kota-bandung", "staff"), stack.user("kab-garut", "staff")
+    created = await stack.post(staff, "/agreements", waste_body("Sampah: basis data pergi"))
+    agreement_id = created.json()["id"]
+    away = stack.settings.model_copy(update={"database_url": "postgresql+asyncpg://pakta@127.0.0.1:9/pakta"})
+    async with app_client(create_app(away)) as client:
+        path = f"/agreements/{agreement_id}/actions"
+        commented = await client.post(path, json={"type": "comment", "text": "Sekali saja"}, headers=stack.auth(staff))
+        unseen = await client.post(
+            path, json={"type": "comment", "text": "Bukan milik saya"}, headers=stack.auth(other)
+        )
+        stale = {**stack.auth(staff), "If-Match": '"1"'}
+        refused = await client.post(path, json={"type": "comment", "text": "Versi lama"}, headers=stale)
+
+    assert commented.status_code == 200 and commented.headers["ETag"] == '"2"', commented.text
+    assert unseen.status_code == 404 and unseen.json()["error"]["code"] == "not_found", unseen.text
+    assert refused.status_code == 412 and refused.json()["error"]["version"] == 2, refused.text
+    shown = await stack.get(staff, f"/agreements/{agreement_id}")
+    assert shown.json()["version"] == 2
+    assert recorded(commented.json()) == recorded(shown.json())
+
+
+async def test_an_action_cancelled_while_its_update_travels_leaves_no_failure_unseen(stack: Stack, temporal_env):
+    """The caller gone (its task cancelled) before the row is read: the Update it sent goes on
+    without anyone awaiting it, and its failure — here, no such agreement — is seen and
+    dropped, not left for the loop to report as an exception never retrieved."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    engine = create_engine(stack.settings)
+    edge = actions.Edge(
+        session=None,
+        sessionmaker=stack.sessionmaker,
+        temporal=temporal_env.client,
+        settings=stack.settings,
+        engine=engine,
+    )
+    principal = Principal(sub="staff@kota-bandung", org="kota-bandung", roles=("staff",))
+    before = asyncio.all_tasks()
+    try:
+        action = asyncio.ensure_future(
+            actions.perform(
+                edge,
+                principal=principal,
+                agreement_id=str(uuid.uuid4()),
+                command=m.Comment(text="Tidak ada"),
+                path="/agreements/x/actions",
+            )
+        )
+        await asyncio.sleep(0)  # the action runs until its Update is on its way
+        action.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await action
+        updates = {task for task in asyncio.all_tasks() - before if task.get_coro().__qualname__ == "send_command"}
+        assert len(updates) == 1
+        await asyncio.wait(updates)
+        del updates
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(handler)
+        await engine.dispose()
+
+    assert not [context for context in reported if "never retrieved" in str(context.get("message"))], reported

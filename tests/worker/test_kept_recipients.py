@@ -17,7 +17,7 @@ import pytest_asyncio
 from sqlalchemy import text
 
 from services.store import notifications as store
-from services.store.db import create_sessionmaker, pooled_driver, session_scope
+from services.store.db import create_engine, create_sessionmaker, pooled_driver, session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.main import worker_engine
 from tests.builders import NOW, party, proposal, replay, run, staff
@@ -37,6 +37,22 @@ async def statements(settings) -> AsyncIterator[tuple[Any, list[str]]]:
     async with pooled_driver(engine) as driver:
         driver.add_query_logger(lambda record: sent.append(" ".join(record.query.split())[:60]))
     yield create_sessionmaker(engine), sent
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def left_as_found(settings) -> AsyncIterator[None]:
+    """The shared database without what a test here added: its deliveries (none is sent
+    here) would be claimed by the next tests' dispatchers — filling their claims, its
+    webhooks to a host that does not answer — and its endpoints and contacts reached by
+    their recordings."""
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        started = (await connection.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    yield
+    async with engine.begin() as connection:
+        for table in ("deliveries", "webhook_endpoints", "contacts"):
+            await connection.execute(text(f"DELETE FROM {table} WHERE created_at >= :started"), {"started": started})
     await engine.dispose()
 
 
@@ -172,4 +188,63 @@ async def test_an_endpoints_delivery_bookkeeping_leaves_the_recipients_version_a
         await session.execute(
             text("UPDATE webhook_endpoints SET events = '{agreement_signed}' WHERE id = :id"), {"id": endpoint.id}
         )
-    assert await recipients_version(sessionmaker) == before + 1
+    assert await recipients_version(sessionmaker) != before
+
+
+async def test_a_contact_added_after_a_restore_is_mailed_though_the_worker_kept_recipients_from_before_it(
+    sessionmaker,
+):
+    """A database restored from a backup (or migrated down and up again, or swapped) brings
+    its recipients back with the version they had: the changes made since must not land on
+    the version a worker kept from before, with other recipients, as a count of changes does
+    (a backup at n, a change to n + 1 kept by the worker, the restore to n, another change:
+    n + 1 again)."""
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    audience = next(n for e in second.events for n in notifications_for(e, second.state)).audience
+    backup = await recipients_version(sessionmaker)
+
+    async def added(name: str) -> str:
+        address = f"{name}-{uuid.uuid4().hex[:8]}@example.go.id"
+        async with session_scope(sessionmaker) as session:
+            await store.create_contact(
+                session,
+                org=audience.org or "jabar",
+                name=name,
+                email=address,
+                roles=[audience.role],
+                gates=[audience.gate] if audience.gate else [],
+                created_by="staff@jabar",
+            )
+        return address
+
+    lost = await added("hilang")
+    await first.submit(activities)  # kept: the recipients with `lost`
+    async with session_scope(sessionmaker) as session:  # the restore: as at the backup
+        await session.execute(text("DELETE FROM contacts WHERE email = :email"), {"email": lost})
+        await session.execute(text("UPDATE notification_recipients_version SET version = :v"), {"v": backup})
+    kept = await added("baru")
+
+    await second.submit(activities)
+
+    assert (lost, "email") in await first.outbox(sessionmaker)
+    assert (kept, "email") in await second.outbox(sessionmaker)
+    assert (lost, "email") not in await second.outbox(sessionmaker)
+
+
+async def test_a_recording_plans_from_recipients_read_afresh_when_the_version_row_is_gone(sessionmaker):
+    """No version to keep them by (its one row deleted by hand): every recording reads its
+    recipients and plans from them, as before there was one, rather than fail for ever."""
+    activities = RecordActivities(sessionmaker)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("DELETE FROM notification_recipients_version"))
+    try:
+        await second.submit(activities)
+    finally:
+        async with session_scope(sessionmaker) as session:
+            await session.execute(text("INSERT INTO notification_recipients_version DEFAULT VALUES"))
+
+    assert activities.recipients.version is None
+    assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker)
