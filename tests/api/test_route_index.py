@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from types import CodeType, FrameType
 from typing import Any, get_args
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import request_response
@@ -138,6 +139,22 @@ async def test_every_hostile_path_and_method_is_routed_as_fastapi_routes_it(stac
     # Each kind of routing's answer was compared: served, refused, redirected, not found,
     # the wrong method.
     assert {200, 401, 307, 404, 405} <= answers
+
+
+async def test_an_app_served_under_a_root_path_is_routed_as_fastapi_routes_it(stack: Stack):
+    indexed, plain = _apps(stack.settings)
+    async with indexed.router.lifespan_context(indexed), plain.router.lifespan_context(plain):
+        clients = [
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app, root_path="/pakta"), base_url="http://pakta.test")
+            for app in (indexed, plain)
+        ]
+        async with clients[0] as indexed_client, clients[1] as plain_client:
+            for path in ("/pakta/agreements/ksdd-1", "/pakta/healthz", "/pakta", "/pakta/", "/pakt/x", "/healthz"):
+                for method in ("GET", "POST"):
+                    ours = await indexed_client.request(method, path)
+                    theirs = await plain_client.request(method, path)
+                    assert _answer(ours) == _answer(theirs), (method, path)
+                    assert _routing_in(indexed) == _routing_in(plain), (method, path)
 
 
 async def test_a_wrong_method_is_the_same_405_with_allow_in_the_one_error_shape(stack: Stack):
