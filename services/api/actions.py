@@ -242,6 +242,9 @@ async def _send_while_reading(
     except PaktaError as refusal:
         if refused is not None:
             raise refused from None
+        if refusal.status == 404:
+            # The workflow's "not found", worded as the read model's (the row unread).
+            refusal.details.setdefault("agreement_id", agreement_id)
         known = refusal.details.get("version")
         if row is not None and isinstance(known, int) and known < row.state.version:
             # As `_send`: the workflow is behind the read model; history is the truth.

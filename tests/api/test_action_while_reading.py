@@ -140,6 +140,7 @@ async def test_an_action_whose_row_cannot_be_read_is_answered_with_what_the_work
 
     assert commented.status_code == 200 and commented.headers["ETag"] == '"2"', commented.text
     assert unseen.status_code == 404 and unseen.json()["error"]["code"] == "not_found", unseen.text
+    assert unseen.json()["error"]["agreement_id"] == agreement_id, "worded as the read model's 404"
     assert refused.status_code == 412 and refused.json()["error"]["version"] == 2, refused.text
     shown = await stack.get(staff, f"/agreements/{agreement_id}")
     assert shown.json()["version"] == 2
