@@ -23,16 +23,19 @@ from services.store import notifications as store
 from services.store.db import Unit
 from workflows.notify.rules import Audience
 
-# Enough for every audience and party of a large deployment; past it, start again.
+# Enough for every audience and party of a large deployment; past it, start again. The
+# records too: an audience of a whole ministry's staff is one entry of thousands of contacts.
 KEPT_AT_MOST = 4096
+RECORDS_AT_MOST = 20_000
 
 
 class KnownRecipients:
     """`store.recipients_read`, answered from what this worker read before while it is of
     one version; a round trip only for what it has not read yet."""
 
-    def __init__(self, *, kept_at_most: int = KEPT_AT_MOST) -> None:
-        self.kept_at_most = kept_at_most
+    def __init__(self, *, kept_at_most: int = KEPT_AT_MOST, records_at_most: int = RECORDS_AT_MOST) -> None:
+        self.kept_at_most, self.records_at_most = kept_at_most, records_at_most
+        self.records = 0  # the contacts and endpoints kept, each as often as it is kept
         self.version: int | None = None
         self._reached: dict[tuple[str, str], list[store.ContactRecord]] = {}
         self._endpoints: dict[str, list[store.EndpointRecord]] = {}
@@ -40,6 +43,7 @@ class KnownRecipients:
     def forget(self) -> None:
         """A recording found the version moved: read everything again next time."""
         self.version = None
+        self.records = 0
         self._reached.clear()
         self._endpoints.clear()
 
@@ -47,7 +51,7 @@ class KnownRecipients:
         self, unit: Unit, *, asked: Iterable[tuple[Audience, str]], orgs: Iterable[str]
     ) -> store.RecipientsRead:
         asked, orgs = list(asked), list(dict.fromkeys(orgs))
-        if len(self._reached) + len(self._endpoints) > self.kept_at_most:
+        if len(self._reached) + len(self._endpoints) > self.kept_at_most or self.records > self.records_at_most:
             self.forget()
         known = self._known(asked, orgs)
         if known is not None:
@@ -73,8 +77,10 @@ class KnownRecipients:
 
     def _keep(self, read: store.RecipientsRead, orgs: list[str]) -> None:
         self._reached.update(read.reached)
+        self.records += sum(len(contacts) for contacts in read.reached.values())
         for org in orgs:
             self._endpoints[org] = [e for e in read.endpoints if e.org == org]
+            self.records += len(self._endpoints[org])
 
     def _known(self, asked: list[tuple[Audience, str]], orgs: list[str]) -> store.RecipientsRead | None:
         """What was asked, all of it kept, or None."""

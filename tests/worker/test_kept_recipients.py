@@ -20,6 +20,7 @@ from services.store import notifications as store
 from services.store.db import create_engine, create_sessionmaker, pooled_driver, session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.main import worker_engine
+from services.worker.recipients import KnownRecipients
 from tests.builders import NOW, party, proposal, replay, run, staff
 from workflows import lifecycle as L
 from workflows import messages as m
@@ -126,6 +127,29 @@ async def test_a_worker_that_read_a_plans_recipients_records_the_next_plan_to_th
 
     assert len(sent) == 1, sent  # everything at once, without reading the recipients again
     assert not any(statement.upper().startswith(("BEGIN", "COMMIT")) for statement in sent)
+    assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker) != set()
+
+
+async def test_a_worker_holding_more_recipients_than_its_bound_reads_them_again_rather_than_keep_more(statements):
+    """The bound counts the contacts and endpoints kept, not only the audiences: one
+    audience of a whole ministry's staff is thousands of records."""
+    sessionmaker, sent = statements
+    async with session_scope(sessionmaker) as session:
+        await store.create_endpoint(
+            session, org="jateng", url="https://hooks.example.go.id/b", events=["*"], secret="s" * 32, created_by="t"
+        )
+    activities = RecordActivities(sessionmaker)
+    activities.recipients = KnownRecipients(records_at_most=0)
+    first, second = await submissions(activities, 2)
+    await first.submit(activities)
+    assert activities.recipients.records > 0
+    await asyncio.sleep(0)
+    sent.clear()
+
+    await second.submit(activities)
+    await asyncio.sleep(0)
+
+    assert len(sent) == 2, sent  # the recipients read again, then the recording
     assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker) != set()
 
 
