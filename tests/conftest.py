@@ -6,7 +6,8 @@
                       default address)
 - `own_database`      Settings on a database of the test's own, cloned from the migrated
                       template and dropped after the test (per test: every test that runs
-                      an outbox dispatcher is on one, see below)
+                      an outbox dispatcher is on one, see below); `databases` (one per
+                      session) clones the next while a test runs
 - `temporal_env`      WorkflowEnvironment on the Temporal dev server (pydantic converter)
 - `time_skipping_env` WorkflowEnvironment on the time-skipping test server
 - `task_queue`        a fresh task queue name per test; on the dev server (`temporal_env`),
@@ -39,7 +40,7 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
 from tests.fixtures.servers import (
-    database_of_its_own,
+    Databases,
     end_workflows_left_on,
     settings_on,
     start_dev_server,
@@ -63,9 +64,16 @@ def settings(pg: EmbeddedPostgres) -> Settings:
     return settings_on(pg.url)
 
 
+@pytest.fixture(scope="session")
+async def databases(pg: EmbeddedPostgres) -> AsyncIterator[Databases]:
+    made = Databases(pg)
+    yield made
+    await made.close()
+
+
 @pytest.fixture
-async def own_database(pg: EmbeddedPostgres) -> AsyncIterator[Settings]:
-    async with database_of_its_own(pg) as url:
+async def own_database(databases: Databases) -> AsyncIterator[Settings]:
+    async with databases.one() as url:
         yield settings_on(url)
 
 
