@@ -271,6 +271,7 @@ async def test_an_address_with_a_control_character_is_refused_before_any_command
 # ---------------------------------------------------------------- hostile and broken servers
 
 HANG_UP = b""  # an answer that is no answer: the server closes the connection
+SILENCE = b"(silence)"  # no answer at all: the server reads on and writes nothing
 
 
 class Scripted(LoopbackServer):
@@ -278,8 +279,10 @@ class Scripted(LoopbackServer):
     `answers` says (b"." for the content's end; DATA "354", anything else "250 OK" unless
     told), offering
     PIPELINING or not. An answer starting with 354 makes it read the content up to its
-    lone "."; `HANG_UP` closes the connection unanswered. It keeps every line it read,
-    every content it read, and how many contents it took (answered 250)."""
+    lone "."; `HANG_UP` closes the connection unanswered; `SILENCE` answers nothing and
+    reads on (a stalled server). It keeps every line it read, those it left unanswered,
+    every content it read, how many contents it took (answered 250), and how many of its
+    connections the client has closed."""
 
     def __init__(self, answers: dict[bytes, bytes], *, pipelining: bool) -> None:
         super().__init__()
@@ -288,8 +291,10 @@ class Scripted(LoopbackServer):
         self.answers = {**self.well, **answers}
         self.lines: list[bytes] = []
         self.contents: list[bytes] = []
+        self.unanswered: list[bytes] = []
         self.taken = 0
         self.connections = 0
+        self.closed_by_client = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -300,6 +305,9 @@ class Scripted(LoopbackServer):
                 answer = self.answers.get(line[:4].upper(), b"250 OK\r\n")
                 if answer == HANG_UP:
                     return
+                if answer == SILENCE:
+                    self.unanswered.append(line)
+                    continue
                 writer.write(answer)
                 await writer.drain()
                 if answer.startswith(b"354"):
@@ -307,9 +315,13 @@ class Scripted(LoopbackServer):
                     answer = self.answers.get(b".", b"250 OK\r\n")
                     if answer == HANG_UP:
                         return
+                    if answer == SILENCE:
+                        self.unanswered.append(b".\r\n")
+                        continue
                     self.taken += answer.startswith(b"250")
                     writer.write(answer)
                     await writer.drain()
+            self.closed_by_client += 1
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -397,6 +409,49 @@ async def test_a_broken_or_hostile_server_ends_the_mail_as_one_command_at_a_time
     assert taken == (outcome is None)  # never taken when refused, never twice
     assert server.taken == taken + 1
     assert server.connections == (1 if outcome is None else 2)  # a connection that failed is never reused
+
+
+# A server that refuses the only recipient and then stalls: the commands it leaves
+# unanswered, and the one of them the client waits out before it gives up the connection.
+STALLS = {
+    "pipelined, DATA unanswered": (True, {b"DATA": SILENCE}, b"DATA\r\n"),
+    "pipelined, DATA taken and its lone dot unanswered": (True, {b"DATA": b"354 Go\r\n", b".": SILENCE}, b".\r\n"),
+    "pipelined, DATA refused and RSET unanswered": (True, {b"DATA": b"503 No recipient\r\n"}, b"RSET\r\n"),
+    "one command at a time, RSET unanswered": (False, {}, b"RSET\r\n"),
+}
+REFUSALS = {
+    "refused for good": (b"550 5.1.1 No such mailbox\r\n", mail.PermanentMailError),
+    "refused for now": (b"452 4.2.2 Mailbox full\r\n", mail.TransientMailError),
+}
+
+
+@pytest.mark.parametrize(("refusal", "outcome"), REFUSALS.values(), ids=REFUSALS.keys())
+@pytest.mark.parametrize(("pipelining", "answers", "waited_on"), STALLS.values(), ids=STALLS.keys())
+async def test_a_server_stalling_after_refusing_the_only_recipient_is_waited_on_once_and_the_refusal_is_the_outcome(
+    settings, refusal, outcome, pipelining, answers, waited_on
+):
+    """After the one reply the server never sends, nothing more is sent on its connection
+    (the RSET after an unanswered lone "." was another timeout's wait, holding the
+    dispatcher's slot twice as long), and the refused recipient decides the outcome by its
+    own code, whichever command the server left unanswered."""
+    stalled = {b"RCPT": refusal, b"RSET": SILENCE, b"QUIT": SILENCE, **answers}
+    async with Scripted(stalled, pipelining=pipelining).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+        try:
+            with pytest.raises(outcome) as raised:
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            assert type(raised.value.__cause__) is aiosmtplib.SMTPRecipientsRefused
+            assert refusal.split()[0].decode() in str(raised.value)
+            async with asyncio.timeout(10):
+                while not server.closed_by_client:  # noqa: ASYNC110 -- the server's task reads on
+                    await asyncio.sleep(0.01)
+            unanswered = list(server.unanswered)
+            server.answers = server.well  # the server takes mail again
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert unanswered == [waited_on]
+    assert server.taken == 1 and server.connections == 2
 
 
 @pytest.mark.parametrize(

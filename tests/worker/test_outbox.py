@@ -2,8 +2,8 @@
 writing events, inbox rows and outbox rows in one transaction into the embedded
 PostgreSQL; the real dispatcher sending them to a real SMTP server (aiosmtpd) and a real
 HTTP receiver verifying signatures; a `pakta worker` process killed mid-delivery. Every test
-uses organisations of its own and looks only at its own recipients (the outbox is shared
-with the other tests of the session)."""
+works on a database of its own (tests/worker/conftest.py): a dispatcher claims every due
+delivery of its database."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ from temporalio.testing import ActivityEnvironment
 
 from services.store import notifications as store
 from services.store import outbox
-from services.store.db import session_scope
+from services.store.db import create_engine, create_sessionmaker, session_scope
 from services.worker.activities.records import RecordActivities
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
+from tests.fixtures.servers import settings_on
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
 from tests.worker.test_delivery import GIVE_UP_SOON, add_contact, add_endpoint, delivery, fast
 from workflows import lifecycle as L
@@ -240,6 +241,46 @@ async def test_an_address_no_smtp_envelope_can_carry_is_given_up_at_once_and_the
     assert row["attempts"] == 1 and "address" in row["last_error"]
 
 
+@pytest.fixture
+async def other_test(pg):
+    """A session on the database the session's other tests share (`settings` of
+    tests/conftest.py), standing for another test writing there."""
+    engine = create_engine(settings_on(pg.url))
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_deliveries_another_test_left_due_never_reach_this_tests_receiver_or_mail_sink(
+    other_test, settings, sessionmaker, receiver: WebhookReceiver, sink: MailSink, orgs
+):
+    """Another test left a webhook and mails due — the webhook for an endpoint at the address
+    this test's receiver now has (its receiver had the port before) — and stopped without a
+    dispatcher. This test's dispatcher sends this test's own deliveries and does not touch
+    the other test's (a CI run once saw one arrive, when every dispatcher claimed from the
+    database the session shared)."""
+    a, b = orgs
+    others = (f"other-{a}", f"other-{b}")
+    receiver.behaviours = {"/mine": ok, "/left-over": ok}
+    left_over = await add_endpoint(other_test, receiver, others[0], "/left-over", events=["agreement_submitted"])
+    await add_contact(other_test, others[0], f"siti@{others[0]}.go.id", ["staff"])
+    left_events, left_state = await submitted(other_test, others)
+    try:
+        mine = await add_endpoint(sessionmaker, receiver, a, "/mine", events=["agreement_submitted"])
+        await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
+        events, _ = await submitted(sessionmaker, orgs)
+        async with OutboxDispatcher(fast(settings, sink), sessionmaker).running():
+            await until(lambda: _status_is(sessionmaker, events[0].id, mine.id, "webhook", "sent"))
+            await until(lambda: _status_is(sessionmaker, events[0].id, f"siti@{a}.go.id", "email", "sent"))
+
+        assert receiver.at("/left-over") == [] and sink.to(f"siti@{others[0]}.go.id") == []
+        for recipient, channel in ((left_over.id, "webhook"), (f"siti@{others[0]}.go.id", "email")):
+            left = await delivery(other_test, left_events[0].id, recipient, channel)
+            assert (left["status"], left["attempts"]) == ("pending", 0)
+    finally:
+        async with session_scope(other_test) as session:  # what the other test left goes
+            await outbox.forget_superseded(session, agreement_id=left_state.id, event_ids=[e.id for e in left_events])
+
+
 async def _status_is(sessionmaker, event_id, recipient, channel, expected) -> bool:
     return await status_of(sessionmaker, event_id, recipient, channel) == expected
 
@@ -278,11 +319,9 @@ async def test_webhooks_are_signed_retried_and_filtered(settings, sessionmaker, 
 
 
 def _all_signed(receiver: WebhookReceiver) -> bool:
-    """Every request to this test's endpoints verified with their secrets. The dispatcher
-    claims every due row of the shared database, so another test's delivery left due may
-    reach this receiver when it got the port an earlier receiver had, at a path this test
-    never registered (a CI run once saw one): that request is not this test's to check."""
-    return all(r.verified for r in receiver.requests if r.path in receiver.secrets)
+    """Every request the receiver got verified with its endpoint's secret (only this test's
+    endpoints can be sent to: its dispatcher works on the test's own database)."""
+    return all(r.verified for r in receiver.requests)
 
 
 async def _ready(value):

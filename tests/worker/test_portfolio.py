@@ -2,13 +2,16 @@
 Temporal dev server (which has visibility and schedules) with the real activities writing
 to the embedded PostgreSQL, digests caught by a real SMTP server.
 
-Organisations are unique per test and the sweep is told to look at them only, so the
-shared database of the session (other tests' agreements) does not matter.
+Each test works on a database of its own (tests/worker/conftest.py) with organisations of
+its own, and the sweep is told to look at them only: the dev server is the session's, and
+other tests' agreement workflows have no row here (those a finished test left running are
+terminated after it: `task_queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import uuid
@@ -17,22 +20,35 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog.testing
+from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import text
-from temporalio.client import ScheduleActionStartWorkflow
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    ScheduleActionStartWorkflow,
+)
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from services.store import notifications as notes
 from services.store import queries
 from services.store.db import session_scope
-from services.worker.activities.portfolio import PortfolioActivities
+from services.worker.activities.portfolio import PortfolioActivities, visibility_query
 from services.worker.portfolio import EVERY, ensure_portfolio_schedule
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.readmodel import row
 from tests.receivers import MailSink
 from tests.zones import zone_of
+from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 from workflows.contracts import portfolio as c
+from workflows.contracts import search
 from workflows.portfolio import digest as d
 from workflows.portfolio.sweep import PortfolioSweepWorkflow
 
@@ -102,13 +118,23 @@ class Orgs:
         )
 
 
-async def start(client, task_queue, orgs: Orgs, proposal: m.Proposal):
+async def start(client, task_queue, orgs: Orgs, proposal: m.Proposal, *, indexed: bool = False):
+    """An agreement workflow started as a test starts one, or `indexed`: with the search
+    attributes the API starts it with (`workflows.contracts.search`)."""
     agreement_id = str(uuid.uuid4())
+    attributes = None
+    if indexed:
+        created = None
+        for event in L.create(proposal, orgs.staff, datetime.now(UTC), agreement_id):
+            created = L.evolve(created, event)
+        assert created is not None
+        attributes = search.attributes_of(created)
     await client.start_workflow(
         AgreementWorkflow.run,
         AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=orgs.staff),
         id=workflow_id(agreement_id),
         task_queue=task_queue,
+        search_attributes=attributes,
     )
     handle = client.get_workflow_handle(workflow_id(agreement_id))
     await handle.execute_update(AgreementWorkflow.ready, orgs.staff)
@@ -271,6 +297,109 @@ async def test_open_row_without_a_workflow_is_reported(client, task_queue, sessi
     assert found(result, ghost) == {"workflow_missing": False}
     assert found(result, agreement_id) == {}
     assert (await row(sessionmaker, ghost)) is not None  # reported, left alone
+
+
+class QueriesCounted(Interceptor):
+    """The workflow queries a client sends, counted by workflow id."""
+
+    def __init__(self) -> None:
+        self.by_workflow: collections.Counter[str] = collections.Counter()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _CountingQueries(next, self.by_workflow)
+
+
+class _CountingQueries(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, counted: collections.Counter[str]) -> None:
+        super().__init__(next)
+        self.counted = counted
+
+    async def query_workflow(self, input: QueryWorkflowInput):
+        self.counted[input.id] += 1
+        return await super().query_workflow(input)
+
+
+async def test_a_repair_scoped_to_an_organisation_queries_its_row_less_workflows_and_those_without_attributes_only(
+    client, settings, sessionmaker, task_queue
+):
+    """A repair for one organisation (`orgs`): visibility lists its workflows by their parties'
+    search attribute, so another organisation's row-less workflow is not queried at all; one
+    started without the attributes (before them, or with them off) is still found."""
+    mine, theirs = Orgs(), Orgs()
+    bali = zone_of("Bali")
+    _, indexed = await start(client, task_queue, mine, mine.proposal("Riset", mine.unud, bali), indexed=True)
+    _, unindexed = await start(client, task_queue, mine, mine.proposal("Riset lama", mine.unud, bali))
+    _, other = await start(client, task_queue, theirs, theirs.proposal("Riset", theirs.unud, bali), indexed=True)
+    for agreement_id in (indexed, unindexed, other):
+        await execute(sessionmaker, "DELETE FROM agreements WHERE id = :id", id=agreement_id)
+
+    counted = QueriesCounted()
+    counting = Client(**{**client.config(), "interceptors": [counted]})
+    reconciling = PortfolioActivities(settings, sessionmaker, client=counting)
+    discrepancies: list[c.Discrepancy] = []
+    page = c.ReconcileWorkflowsInput(orgs=[mine.jabar])
+    while True:
+        result = await ActivityEnvironment().run(reconciling.reconcile_workflows, page)
+        discrepancies += result.discrepancies
+        if result.page_token is None:
+            break
+        page = page.model_copy(update={"page_token": result.page_token})
+
+    queried = counted.by_workflow
+    assert (queried[workflow_id(indexed)], queried[workflow_id(unindexed)], queried[workflow_id(other)]) == (1, 1, 0)
+    repaired = {x.agreement_id: x.kind for x in discrepancies if x.repaired}
+    assert repaired.get(indexed) == repaired.get(unindexed) == "projection_missing"
+    assert other not in repaired and await row(sessionmaker, other) is None
+    assert (await row(sessionmaker, indexed)).state.parties[0].org == mine.jabar
+
+
+async def test_a_scoped_repair_in_a_namespace_without_the_parties_attribute_lists_every_running_agreement(
+    temporal_env, settings, sessionmaker, task_queue
+):
+    """A namespace where `PaktaOrgs` was never registered refuses a query naming it: the
+    repair lists as it did before the attributes, and still finds the row-less workflow."""
+    namespace = f"pakta-bare-{uuid.uuid4().hex[:8]}"
+    await temporal_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    bare = Client(**{**temporal_env.client.config(), "namespace": namespace})
+    orgs = Orgs()
+    async with Worker(
+        bare,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+    ):
+        async with asyncio.timeout(30):  # the new namespace reaches the server's cache
+            while True:
+                try:
+                    proposal = orgs.proposal("Riset", orgs.unud, "Asia/Jakarta")
+                    _, agreement_id = await start(bare, task_queue, orgs, proposal)
+                    break
+                except RPCError as error:
+                    if error.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                    await asyncio.sleep(0.2)
+        await execute(sessionmaker, "DELETE FROM agreements WHERE id = :id", id=agreement_id)
+        reconciling = PortfolioActivities(settings, sessionmaker, client=bare)
+        with structlog.testing.capture_logs() as logged:
+            result = await ActivityEnvironment().run(
+                reconciling.reconcile_workflows, c.ReconcileWorkflowsInput(orgs=[orgs.jabar])
+            )
+    assert [line["attribute"] for line in logged if line["event"] == "portfolio_orgs_not_searchable"] == ["PaktaOrgs"]
+    assert {x.agreement_id: (x.kind, x.repaired) for x in result.discrepancies} == {
+        agreement_id: ("projection_missing", True)
+    }
+
+
+async def test_the_scoped_visibility_query_names_only_organisations_a_party_can_have():
+    """An organisation no `OrgId` can be (a quote in it) cannot be a party: it is left out
+    rather than quoted into the query."""
+    query = visibility_query(["jabar", 'x") OR ("y', "jabar", "unud"])
+    assert query.endswith('AND (PaktaOrgs IN ("jabar", "unud") OR PaktaOrgs IS NULL)')
+    assert visibility_query(['"']).endswith("AND (PaktaOrgs IS NULL)")
+    assert "PaktaOrgs" not in visibility_query(None)
 
 
 # ---------------------------------------------------------------- digests
@@ -496,8 +625,6 @@ async def test_digest_endpoint_shows_what_the_sweep_would_send_now(client, task_
 
 
 async def _plan(activity: PortfolioActivities, at: datetime, orgs: list[str], **window) -> c.PlanDigestsResult:
-    from temporalio.testing import ActivityEnvironment
-
     return await ActivityEnvironment().run(activity.plan_digests, c.PlanDigestsInput(at=at, orgs=orgs, **window))
 
 

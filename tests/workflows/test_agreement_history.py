@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from services.api import commands
 from services.auth import Principal
+from services.settings import Settings
 from services.store.db import session_scope
 from services.worker.dispatcher import OutboxDispatcher
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
@@ -31,6 +32,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 HISTORIES = Path(__file__).parents[1] / "histories"
 EVENTS_PER_COMMAND = 8
 BYTES_PER_COMMAND = 2048
+
+
+@pytest.fixture
+def settings(own_database: Settings) -> Settings:
+    """A database of this test's own: its outbox dispatcher claims every due delivery of its
+    database (tests/conftest.py)."""
+    return own_database
 
 
 @pytest.fixture

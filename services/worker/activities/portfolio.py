@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionAsyncIterator, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.settings import Settings
@@ -29,6 +30,7 @@ from services.store import portfolio as store
 from services.store.db import session_scope
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contracts import portfolio as c
+from workflows.contracts import search
 from workflows.messages import AgreementState
 from workflows.portfolio import digest as d
 
@@ -48,6 +50,21 @@ RPC_TIMEOUT = timedelta(seconds=15)
 AGREEMENT_PREFIX = "agreement-"
 
 _Item = TypeVar("_Item")
+RUNNING_AGREEMENTS = 'WorkflowType = "AgreementWorkflow" AND ExecutionStatus = "Running"'
+# An organisation as a party's `OrgId` spells it (`workflows.messages`): one that does not
+# is no party of any agreement, and is left out of the visibility query it cannot be quoted in.
+_ORG_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def visibility_query(orgs: list[str] | None) -> str:
+    """The running agreement workflows, with `orgs` those a party of which is one of them or
+    that carry no parties' attribute (`PaktaOrgs`; a run started without the attributes
+    never gets them, and must still be found)."""
+    if orgs is None:
+        return RUNNING_AGREEMENTS
+    quoted = ", ".join(f'"{org}"' for org in sorted(set(orgs)) if _ORG_ID.fullmatch(org))
+    parties = f"{search.ORGS.name} IN ({quoted}) OR " if quoted else ""
+    return f"{RUNNING_AGREEMENTS} AND ({parties}{search.ORGS.name} IS NULL)"
 
 
 class PortfolioActivities:
@@ -119,15 +136,19 @@ class PortfolioActivities:
     @activity.defn(name=c.RECONCILE_WORKFLOWS)
     async def reconcile_workflows(self, input: c.ReconcileWorkflowsInput) -> c.ReconcileResult:
         """One page of the running agreement workflows (visibility, eventually consistent):
-        those without a row are projected from their state."""
+        those without a row are projected from their state. With `orgs`, visibility lists
+        only the workflows whose parties' search attribute names one of them, and those
+        without it (started before the attributes, or with them off): the others are neither
+        listed nor queried. A namespace without the attribute registered refuses the filter:
+        then every running agreement workflow is listed, as without `orgs`."""
         token = base64.b64decode(input.page_token) if input.page_token else None
-        listing = self.client().list_workflows(
-            'WorkflowType = "AgreementWorkflow" AND ExecutionStatus = "Running"',
-            page_size=input.limit,
-            next_page_token=token,
-            rpc_timeout=RPC_TIMEOUT,
-        )
-        await listing.fetch_next_page()
+        try:
+            listing = await self._running_agreements(visibility_query(input.orgs), input.limit, token)
+        except RPCError as error:
+            if input.orgs is None or error.status != RPCStatusCode.INVALID_ARGUMENT:
+                raise
+            log.warning("portfolio_orgs_not_searchable", attribute=search.ORGS.name, error=error.message)
+            listing = await self._running_agreements(visibility_query(None), input.limit, token)
         ids = [
             wf.id.removeprefix(AGREEMENT_PREFIX)
             for wf in (listing.current_page or [])
@@ -148,6 +169,11 @@ class PortfolioActivities:
 
         await self._each([i for i in ids if i not in known], check)
         return self._page_done("workflows", result, first=ids[0] if ids else None)
+
+    async def _running_agreements(self, query: str, limit: int, token: bytes | None) -> WorkflowExecutionAsyncIterator:
+        listing = self.client().list_workflows(query, page_size=limit, next_page_token=token, rpc_timeout=RPC_TIMEOUT)
+        await listing.fetch_next_page()
+        return listing
 
     # ------------------------------------------------------------ digests
 

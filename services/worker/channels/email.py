@@ -230,8 +230,9 @@ class MailConnections:
     address (parsed once), the recipient the address the message was built for — parsing
     the From and To headers of every message was a twentieth of the dispatcher's CPU."""
 
-    def __init__(self, settings: Settings, *, size: int = 4) -> None:
+    def __init__(self, settings: Settings, *, size: int = 4, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
         self.settings = settings
+        self.timeout = timeout  # for each reply, and for the connection's setup
         self._sender = parseaddr(settings.mail_from)[1] or settings.mail_from
         try:
             self._envelope_sender: bytes | None = _envelope_address(self._sender)
@@ -295,8 +296,12 @@ class MailConnections:
                 )
             await smtp.data(content)
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
-            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
-                await smtp.rset()  # the envelope reset, as sendmail does (the connection is closed anyway)
+            # The envelope reset, as sendmail does (the connection is closed anyway). A server
+            # gone, stalled or writing garbage after its refusal leaves the refusal the answer,
+            # as `_transfer_pipelined` has it: a stalled RSET is one timeout (aiosmtplib closes
+            # the connection then), and the refused recipient keeps its own rule.
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
+                await smtp.rset()
             raise
 
     async def _transfer_pipelined(
@@ -361,7 +366,7 @@ class MailConnections:
             username=s.smtp_username,
             password=s.smtp_password,
             start_tls=s.smtp_starttls,
-            timeout=SMTP_TIMEOUT_SECONDS,
+            timeout=self.timeout,
         )
         await smtp.connect()
         self.opened += 1
@@ -379,7 +384,7 @@ class MailConnections:
         size_offered = smtp.supports_extension("size")
         if not smtp.supports_extension("pipelining") or smtp.transport is None:
             return _Connection(smtp, None, size_offered)
-        return _Connection(smtp, PipelinedReplies(smtp.transport, timeout=SMTP_TIMEOUT_SECONDS), size_offered)
+        return _Connection(smtp, PipelinedReplies(smtp.transport, timeout=self.timeout), size_offered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,11 @@ class PipelinedReplies(asyncio.Protocol):
     Bytes arriving while no reply is owed (a 421 a server writes before it drops an idle
     client) are dropped, as aiosmtplib drops them: they answer no command of ours. An end of
     the connection fails every reply still owed with `SMTPServerDisconnected`, after those
-    already read; a reply that does not come within `timeout` with `SMTPReadTimeoutError`."""
+    already read; a reply that does not come within `timeout` with `SMTPReadTimeoutError`,
+    and the connection is closed then, as aiosmtplib closes one: a reply given up on may
+    still come and would answer the next command, so nothing more is sent on it (a server
+    that stalls after refusing a mail costs its dispatcher slot one timeout, not one per
+    command that still follows — the lone "." and the `RSET`)."""
 
     def __init__(self, transport: asyncio.BaseTransport, *, timeout: float) -> None:
         self._transport = transport
@@ -71,7 +75,10 @@ class PipelinedReplies(asyncio.Protocol):
                     finally:
                         self._waiter = None
         except TimeoutError as error:
-            raise aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response") from error
+            timed_out = aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
+            self._lose(timed_out)
+            self._transport.close()
+            raise timed_out from error
         return self._replies.popleft()
 
     def close(self) -> None:
