@@ -10,16 +10,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
 from services.store import notifications as store
-from services.store.db import create_engine, create_sessionmaker, pooled_driver, session_scope
+from services.store.db import create_engine, session_scope
 from services.worker.activities.records import RecordActivities
-from services.worker.main import worker_engine
 from services.worker.recipients import KnownRecipients
 from tests.builders import NOW, party, proposal, replay, run, staff
 from workflows import lifecycle as L
@@ -28,17 +26,6 @@ from workflows.contracts.records import Recorder, RecordEventsInput
 from workflows.notify.rules import notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def statements(settings) -> AsyncIterator[tuple[Any, list[str]]]:
-    """The worker's sessionmaker and every statement its one pooled connection sends."""
-    engine = worker_engine(settings)
-    sent: list[str] = []
-    async with pooled_driver(engine) as driver:
-        driver.add_query_logger(lambda record: sent.append(" ".join(record.query.split())[:60]))
-    yield create_sessionmaker(engine), sent
-    await engine.dispose()
 
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
 
 from services.store import notifications as inbox
 from services.store import queries
 from services.store.audit import GENESIS
-from services.store.db import create_sessionmaker, driver_dsn, pooled_driver, session_scope
+from services.store.db import driver_dsn, session_scope
 from services.worker.activities.records import RecordActivities
-from services.worker.main import worker_engine
 from tests.builders import NOW, party, proposal, replay, run, staff
 from tests.readmodel import events_of
 from tests.readmodel import row as agreement
@@ -39,19 +36,6 @@ RUN = "run-at-once"
 
 def recorder(length: int) -> Recorder:
     return Recorder(run_id=RUN, history_length=length, task_started_at=datetime.now(UTC))
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def statements(settings) -> AsyncIterator[tuple[Any, list[str]]]:
-    """The worker's sessionmaker (its engine: no ping at checkout) and every statement its
-    pooled connection sends, BEGIN and COMMIT included (asyncpg's query logger, which calls
-    back on the loop's next turn); the pool is kept to that one connection."""
-    engine = worker_engine(settings)
-    sent: list[str] = []
-    async with pooled_driver(engine) as driver:
-        driver.add_query_logger(lambda record: sent.append(" ".join(record.query.split())[:60]))
-    yield create_sessionmaker(engine), sent
-    await engine.dispose()
 
 
 def a_created_agreement() -> tuple[m.AgreementState, list[m.Event]]:
