@@ -67,7 +67,17 @@ def known_time_zone(value: str) -> str:
 TimeZone = Annotated[str, AfterValidator(known_time_zone)]
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+ORG_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+OrgId = Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN)]
+_ORG_ID = re.compile(ORG_ID_PATTERN)
+
+
+def is_org_id(value: str) -> bool:
+    """`value` spelled as an `OrgId` — the whole of it: Python's `$` also matches before a
+    final newline, which the model's pattern does not let through."""
+    return _ORG_ID.fullmatch(value) is not None
+
+
 # What Pakta can store and round-trip. PostgreSQL refuses NUL in text and a lone surrogate
 # cannot be encoded as UTF-8: a value like that, once accepted, would fail every attempt to
 # record it. Other control characters are refused too (they only hide text from a reader);

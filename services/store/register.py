@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,10 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store.models import RegisteredOrganisation
 from services.store.queries import InvalidCursor
-from workflows.messages import Sector
+from workflows.messages import Sector, is_org_id
 
 ORGANISATIONS = RegisteredOrganisation.__table__
-_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # workflows.messages.OrgId
 PROVINCES_FILE = Path(__file__).parent / "data" / "provinces.json"
 
 Level = Literal[
@@ -312,7 +310,7 @@ def decode_cursor(cursor: str) -> str:
     last = raw.removeprefix("org:")
     # Only an organisation id comes back from `encode_cursor`: anything else (a NUL, which
     # PostgreSQL refuses in text, was a 500) is no cursor of ours.
-    if not raw.startswith("org:") or not _ORG_ID.match(last):
+    if not raw.startswith("org:") or not is_org_id(last):
         raise InvalidCursor("The cursor is not one this API returned.")
     return last
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.store.register import encode_cursor
 from tests.api.stack import Stack, User
 from tests.provinces import unused_province
 
@@ -79,6 +80,9 @@ async def test_the_register_pages_through_its_entries(stack: Stack):
     assert seen == [f"media{n}-{t}" for n in range(5)]
     bad = await stack.get(operator, "/organisations?cursor=not-ours")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_cursor"
+    # An id and a newline after it: Python's `$` would let it through, the OrgId rule does not.
+    newline = await stack.get(operator, f"/organisations?cursor={encode_cursor('jabar' + chr(10))}")
+    assert newline.status_code == 422 and newline.json()["error"]["code"] == "invalid_cursor", newline.text
 
 
 async def test_an_administrator_keeps_its_own_names_and_contacts_but_not_its_place(stack: Stack):

@@ -8,7 +8,6 @@ administrator). Entries are read and written by `services.api.register_entries`,
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,10 +28,10 @@ from services.auth import Principal
 from services.errors import PaktaError
 from services.store import register
 from services.store.register import LEVELS, SELF_KEPT
+from workflows.messages import is_org_id
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # workflows.messages.OrgId
 FIELDS = (*SELF_KEPT, *PLATFORM_KEPT)
 PAGE_SIZE = 50
 
@@ -129,7 +128,7 @@ def filters_of(request: Request) -> register.RegisterFilters:
     return register.RegisterFilters(
         level=next((lv for lv in LEVELS if lv == level), None),  # type: ignore[misc]
         province_code=province if province in register.provinces() else None,
-        overseer=overseer if ORG_ID.match(overseer) else None,
+        overseer=overseer if is_org_id(overseer) else None,
         q=(q.get("q") or "").strip()[:200] or None,
     )
 
@@ -138,7 +137,7 @@ def filters_of(request: Request) -> register.RegisterFilters:
 async def register_list(request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
     principal = ws.require(request)
     wanted = (request.query_params.get("register") or "").strip().lower()
-    if wanted and ORG_ID.match(wanted):  # an operator's "register an organisation" form
+    if wanted and is_org_id(wanted):  # an operator's "register an organisation" form
         return redirect(ws, f"/ui/organisations/{wanted}/edit")
     filters = filters_of(request)
     try:
@@ -232,7 +231,7 @@ async def _editing(
     """Who edits, the entry as it is, the fields they may set, or the refusal to show."""
     principal = ws.require(request)
     t = RegisterWords(ws.tr)
-    if not ORG_ID.match(org):
+    if not is_org_id(org):
         return principal, None, (), error_page(request, ws, 404, ws.tr.t("Not found"), t("Organisation id"))
     current = await register.get(session, org=org)
     allowed = register_fields(principal, org, current)

@@ -5,7 +5,6 @@ summary). The report, who may read it and the CSV are `services.api.reporting`'s
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -29,12 +28,9 @@ from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.session import WebSession
 from services.settings import Settings
-from workflows.messages import EARLIEST_DATE, LATEST_DATE
+from workflows.messages import EARLIEST_DATE, LATEST_DATE, is_org_id
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-# What `GET /reports/upward` takes as `org` (workflows.messages.OrgId): anything else names
-# no organisation, and would reach the file name of the CSV and the PDF as it is.
-ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 # The page's own words (English -> Indonesian), beside the shared ones of i18n.ID.
 WORDS: dict[str, str] = {
@@ -156,7 +152,9 @@ async def _report(
     if problem is not None:
         form["error"] = t(problem)
         return None, form, None
-    if not ORG_ID.match(org):
+    # What `GET /reports/upward` takes as `org`: anything else names no organisation, and
+    # would reach the file name of the CSV and the PDF as it is.
+    if not is_org_id(org):
         form["error"] = t("No organisation has this id.")
         return None, form, None
     line = await reporting_line(session, org=org, settings=settings)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -31,7 +30,7 @@ from services.store.db import session_scope
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contracts import portfolio as c
 from workflows.contracts import search
-from workflows.messages import AgreementState
+from workflows.messages import AgreementState, is_org_id
 from workflows.portfolio import digest as d
 
 log = structlog.get_logger("pakta.portfolio")
@@ -51,9 +50,6 @@ AGREEMENT_PREFIX = "agreement-"
 
 _Item = TypeVar("_Item")
 RUNNING_AGREEMENTS = 'WorkflowType = "AgreementWorkflow" AND ExecutionStatus = "Running"'
-# An organisation as a party's `OrgId` spells it (`workflows.messages`): one that does not
-# is no party of any agreement, and is left out of the visibility query it cannot be quoted in.
-_ORG_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def visibility_query(orgs: list[str] | None) -> str:
@@ -62,7 +58,9 @@ def visibility_query(orgs: list[str] | None) -> str:
     never gets them, and must still be found)."""
     if orgs is None:
         return RUNNING_AGREEMENTS
-    quoted = ", ".join(f'"{org}"' for org in sorted(set(orgs)) if _ORG_ID.fullmatch(org))
+    # An organisation not spelled as an `OrgId` is no party of any agreement, and could not
+    # be quoted in the query: left out.
+    quoted = ", ".join(f'"{org}"' for org in sorted(set(orgs)) if is_org_id(org))
     parties = f"{search.ORGS.name} IN ({quoted}) OR " if quoted else ""
     return f"{RUNNING_AGREEMENTS} AND ({parties}{search.ORGS.name} IS NULL)"
 
