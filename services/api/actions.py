@@ -36,6 +36,7 @@ from services.store import queries
 from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
+from workflows.agreement import Receipt
 
 T = TypeVar("T")
 
@@ -245,17 +246,12 @@ async def _send_while_reading(
         if refusal.status == 404:
             # The workflow's "not found", worded as the read model's (the row unread).
             refusal.details.setdefault("agreement_id", agreement_id)
-        known = refusal.details.get("version")
-        if row is not None and isinstance(known, int) and known < row.state.version:
-            # As `_send`: the workflow is behind the read model; history is the truth.
-            await commands.resync(edge.temporal, agreement_id=agreement_id, principal=principal)
+        if row is not None:
+            await _resync_if_behind(edge, refusal, row.state, principal)
         raise
     if unread:
         return await commands.workflow_snapshot(edge.temporal, receipt, actor)
-    answer = commands.foreseen_snapshot(receipt, actor, foreseen)
-    if answer is not None:
-        return answer
-    return await edge.read(lambda unit: commands.snapshot_after(edge.temporal, unit, receipt, principal))
+    return await _answer(edge, receipt, actor, foreseen, principal)
 
 
 def _outcome_seen(update: asyncio.Future[Any]) -> None:
@@ -315,13 +311,25 @@ async def _send(
             actor=actor,
         )
     except PaktaError as refusal:
-        # The workflow refused on a version older than the read model's: a task recorded
-        # rows that its history lost. History is the truth: let the workflow bring the read
-        # model back to it, so the caller's next look shows where the agreement really is.
-        known = refusal.details.get("version")
-        if isinstance(known, int) and known < state.version:
-            await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
+        await _resync_if_behind(edge, refusal, state, principal)
         raise
+    return await _answer(edge, receipt, actor, foreseen, principal)
+
+
+async def _resync_if_behind(edge: Edge, refusal: PaktaError, state: m.AgreementState, principal: Principal) -> None:
+    """The workflow refused on a version older than the read model's `state`: a task
+    recorded rows that its history lost. History is the truth: let the workflow bring the
+    read model back to it, so the caller's next look shows where the agreement really is."""
+    known = refusal.details.get("version")
+    if isinstance(known, int) and known < state.version:
+        await commands.resync(edge.temporal, agreement_id=state.id, principal=principal)
+
+
+async def _answer(
+    edge: Edge, receipt: Receipt, actor: m.Actor, foreseen: commands.Foreseen | None, principal: Principal
+) -> m.Snapshot:
+    """The caller's snapshot after the command `receipt` recorded: the one foreseen when the
+    workflow recorded the state the early decision foresaw, else read."""
     answer = commands.foreseen_snapshot(receipt, actor, foreseen)
     if answer is not None:
         return answer
