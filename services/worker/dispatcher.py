@@ -48,7 +48,7 @@ from services.store import notifications as store
 from services.store import outbox
 from services.store.db import engine_of, pooled_driver, session_scope
 from services.worker import planning
-from services.worker.activities.notify import DELIVERED, EMAIL_LEASE, delivery_policy, webhook_lease
+from services.worker.activities.notify import DELIVERED, delivery_policy, mail_lease, webhook_lease
 from services.worker.batching import GroupWrite
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
@@ -125,7 +125,7 @@ class OutboxDispatcher:
         self._listener = OutboxListener(settings, self.wake)
         self._webhooks = webhook_channel.WebhookClient()
         self._leases: dict[outbox.OutboxChannel, timedelta] = {
-            "email": EMAIL_LEASE,
+            "email": mail_lease(settings.smtp_timeout_seconds),
             "webhook": webhook_lease(settings.webhook_timeout_seconds),
         }
         self._measured = 0.0
@@ -168,9 +168,12 @@ class OutboxDispatcher:
                 self._woken.clear()
                 await self._listener.ensure()
                 room = CONCURRENCY - len(sending)
+                # A mail claimed now goes by then or not at all (`MailConnections.send`): its
+                # lease leaves room for the replies after it and the outcome's record.
+                by = asyncio.get_running_loop().time() + self.settings.smtp_timeout_seconds
                 claimed = await self._claim(room) if room > 0 else []
                 for row in claimed:
-                    task = asyncio.create_task(self.deliver(row))
+                    task = asyncio.create_task(self.deliver(row, by=by))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
                 await self._measure()
@@ -226,9 +229,11 @@ class OutboxDispatcher:
 
     # ------------------------------------------------------------ one delivery
 
-    async def deliver(self, row: outbox.OutboxRow) -> None:
+    async def deliver(self, row: outbox.OutboxRow, *, by: float | None = None) -> None:
         """Send one claimed row and record how it went. Never raises but for cancellation:
-        a failure to record is left to the lease (the row is claimed again later)."""
+        a failure to record is left to the lease (the row is claimed again later). `by`: the
+        event loop's time a mail's content may not leave after (default: the mail timeout
+        from now)."""
         try:
             outcome: Outcome | None
             failure: Failure | None = None
@@ -236,7 +241,7 @@ class OutboxDispatcher:
             with self._record_outcomes.expecting():
                 try:
                     if row.channel == "email":
-                        outcome = await self._send_email(row)
+                        outcome = await self._send_email(row, by=by)
                     else:
                         outcome = await self._send_webhook(row)
                 except Failure as failed:
@@ -253,7 +258,7 @@ class OutboxDispatcher:
         except Exception as error:
             log.error("outbox_delivery_error", **_key(row), error_class=type(error).__name__, error=str(error))
 
-    async def _send_email(self, row: outbox.OutboxRow) -> Outcome:
+    async def _send_email(self, row: outbox.OutboxRow, *, by: float | None) -> Outcome:
         if row.notice_json is None or row.recipient_json is None:
             raise ValueError("the mail's payload has no notification or recipient")
         note = _parsed(self._notices, row.notice_json, Notification)
@@ -262,7 +267,7 @@ class OutboxDispatcher:
             message = email.build_message(
                 notification=note, recipient=recipient, settings=self.settings, notice_json=row.notice_json
             )
-            await self.mail.send(message, to=recipient.address)
+            await self.mail.send(message, to=recipient.address, by=by)
         except email.UnsendableAddress as error:
             raise Failure(f"The address cannot be mailed: {error}", permanent=True) from None
         except email.PermanentMailError as error:

@@ -53,13 +53,20 @@ DELIVERED = Counter(
     ["channel", "outcome"],
 )
 
-EMAIL_LEASE = timedelta(seconds=email.SMTP_TIMEOUT_SECONDS * 1.5 + 2)
+
+def mail_lease(timeout: float) -> timedelta:
+    """A mail's claim (`timeout`: `PAKTA_SMTP_TIMEOUT_SECONDS`): `timeout` from the claim
+    until its content may leave (the wait for a connection, its setup and the envelope's
+    replies; past it nothing is sent: `MailConnections.send`), then at most two replies of
+    `timeout` each (DATA's and the content's), and 2 s to record how it went."""
+    return timedelta(seconds=timeout * 3 + 2)
 
 
 def webhook_lease(timeout: float) -> timedelta:
     """How long a claim keeps other executions of the same delivery off: longer than the
-    request may take, shorter than the activity's start-to-close timeout (see `policy`), so
-    the retry Temporal makes after a worker died mid-send can claim and send."""
+    request may take (`timeout`: a webhook's, which bounds it whole), with room to record
+    the outcome; shorter than the activity's start-to-close timeout (see `policy`), so the
+    retry Temporal makes after a worker died mid-send can claim and send."""
     return timedelta(seconds=timeout * 1.5 + 2)
 
 
@@ -74,7 +81,7 @@ def delivery_policy(settings: Settings) -> c.DeliveryPolicy:
         initial_interval_seconds=s.delivery_retry_initial_seconds,
         maximum_interval_seconds=max(s.delivery_retry_max_seconds, s.delivery_retry_initial_seconds),
         give_up_seconds=s.delivery_give_up_hours * 3600,
-        email_attempt_seconds=email.SMTP_TIMEOUT_SECONDS * 2 + 5,
+        email_attempt_seconds=s.smtp_timeout_seconds * 4 + 5,
         webhook_attempt_seconds=s.webhook_timeout_seconds * 2 + 5,
     )
 
@@ -155,7 +162,8 @@ class NotifyActivities:
     async def deliver_email(self, input: c.DeliverEmailInput) -> c.DeliveryResult:
         note, address = input.notification, input.recipient.address.strip().lower()
         key: _Key = {"event_id": note.event_id, "recipient": address, "channel": "email"}
-        claim = await self._claim(key, agreement_id=note.agreement_id, lease=EMAIL_LEASE)
+        lease = mail_lease(self.settings.smtp_timeout_seconds)
+        claim = await self._claim(key, agreement_id=note.agreement_id, lease=lease)
         if claim.status == "sent":
             return self._done("duplicate", **key)
         try:

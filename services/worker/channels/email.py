@@ -35,7 +35,6 @@ from services.worker.channels.pipelining import PipelinedReplies
 from workflows.contracts.notify import EmailRecipient
 from workflows.notify.rules import Notification
 
-SMTP_TIMEOUT_SECONDS = 30.0
 _UNUSABLE_SENDER = "PAKTA_MAIL_FROM's address {sender!r} cannot be an envelope sender"
 
 
@@ -208,7 +207,7 @@ async def send(message: bytes, settings: Settings, *, to: str) -> None:
             username=settings.smtp_username,
             password=settings.smtp_password,
             start_tls=settings.smtp_starttls,
-            timeout=SMTP_TIMEOUT_SECONDS,
+            timeout=settings.smtp_timeout_seconds,
         )
 
 
@@ -230,9 +229,10 @@ class MailConnections:
     address (parsed once), the recipient the address the message was built for — parsing
     the From and To headers of every message was a twentieth of the dispatcher's CPU."""
 
-    def __init__(self, settings: Settings, *, size: int = 4, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
+    def __init__(self, settings: Settings, *, size: int = 4, timeout: float | None = None) -> None:
         self.settings = settings
-        self.timeout = timeout  # for each reply, and for the connection's setup
+        # For each reply and the connection's setup; and from `send`'s call to the content.
+        self.timeout = settings.smtp_timeout_seconds if timeout is None else timeout
         self._sender = parseaddr(settings.mail_from)[1] or settings.mail_from
         try:
             self._envelope_sender: bytes | None = _envelope_address(self._sender)
@@ -242,12 +242,26 @@ class MailConnections:
         self._idle: list[_Connection] = []
         self.opened = 0  # connections opened so far
 
-    async def send(self, content: bytes, *, to: str) -> None:
+    async def send(self, content: bytes, *, to: str, by: float | None = None) -> None:
         """Send `content` (`build_message`'s bytes) to the one address `to` (its To header's).
         An address no envelope can carry is refused (`UnsendableAddress`) before a connection
-        is taken."""
-        envelope = _Envelope(to=to, sender=self._sender_of(), recipient=_envelope_address(to))
+        is taken.
+
+        The content never leaves after `by` (the event loop's time; default: `timeout` from
+        now): a mail that waited for a connection, or for a slow server's replies to its
+        envelope, until then is an outage (`TransientMailError`, retried later; its
+        envelope's connection closed, which drops it unsent). The dispatcher gives `by` from
+        its claim, and the claim's lease outlasts it by the replies that may still follow
+        (`notify.mail_lease`): without it, a mail could be sent after its lease ran out — when
+        another dispatcher may have claimed it and sent it too."""
+        envelope = _Envelope(
+            to=to,
+            sender=self._sender_of(),
+            recipient=_envelope_address(to),
+            by=asyncio.get_running_loop().time() + self.timeout if by is None else by,
+        )
         async with self._slots:
+            envelope.in_time()  # waited for a connection until too late: not begun at all
             with _mail_errors():
                 connection = self._idle.pop() if self._idle else None
                 if connection is not None:
@@ -294,6 +308,7 @@ class MailConnections:
                 raise aiosmtplib.SMTPRecipientsRefused(
                     [aiosmtplib.SMTPRecipientRefused(response.code, response.message, to)]
                 )
+            envelope.in_time()
             await smtp.data(content)
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
             # The envelope reset, as sendmail does (the connection is closed anyway). A server
@@ -341,6 +356,7 @@ class MailConnections:
         elif refusal is None and response.code != SMTPStatus.start_input:
             refusal = aiosmtplib.SMTPDataError(response.code, response.message)
         if refusal is None:
+            envelope.in_time()
             replies.send(_data_as_sent(content), replies=1)
             response = await replies.reply()
             if response.code == SMTPStatus.completed:
@@ -389,11 +405,19 @@ class MailConnections:
 
 @dataclass(frozen=True, slots=True)
 class _Envelope:
-    """One mail's envelope, its addresses quoted and checked once (`_envelope_address`)."""
+    """One mail's envelope, its addresses quoted and checked once (`_envelope_address`), and
+    the event loop's time its content may not leave after (`MailConnections.send`)."""
 
     to: str
     sender: bytes
     recipient: bytes
+    by: float
+
+    def in_time(self) -> None:
+        """Before the content goes: past `by`, an outage — raised inside the transfer, whose
+        connection is then closed, so the server drops the envelope it took."""
+        if asyncio.get_running_loop().time() > self.by:
+            raise TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
 
 
 @dataclass(slots=True)

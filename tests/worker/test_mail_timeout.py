@@ -1,0 +1,141 @@
+"""`PAKTA_SMTP_TIMEOUT_SECONDS` bounds each reply of the mail server, and the time from a
+mail's claim until its content leaves — against a hand-written server that answers every
+command in time for the reply timeout but is slow over a whole mail, and the real
+dispatcher on a database of its own. Without that bound, a mail claimed with others that
+waited for a connection behind a slow server could be sent after its claim's lease ran
+out, when another dispatcher may have claimed it and sent it as well."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import pytest
+
+from services.settings import Settings
+from services.worker.activities.notify import delivery_policy, mail_lease
+from services.worker.channels import email as mail
+from services.worker.dispatcher import OutboxDispatcher
+from tests.worker.test_delivery import add_contact, delivery, fast
+from tests.worker.test_mail_pipelining import LoopbackServer
+from tests.worker.test_notification_costs import note
+from tests.worker.test_outbox import submitted, until
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class Unhurried(LoopbackServer):
+    """An SMTP server on 127.0.0.1, offering PIPELINING or not, that greets and answers
+    EHLO at once, then answers each command of a mail — MAIL, RCPT, DATA, the content's
+    end — `pause` seconds after reading it. It counts the mails it took (a content cut off
+    by a closed connection is not one) and keeps each RCPT line it read."""
+
+    def __init__(self, pause: float, *, pipelining: bool = False) -> None:
+        super().__init__()
+        self.pause, self.pipelining = pause, pipelining
+        self.taken = 0
+        self.recipients: list[bytes] = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 unhurried ESMTP\r\n")
+        with contextlib.suppress(ConnectionError):
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    writer.write(
+                        b"250-unhurried\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") + b"250 8BITMIME\r\n"
+                    )
+                elif verb == b"QUIT":
+                    writer.write(b"221 Bye\r\n")
+                    return
+                elif verb in (b"MAIL", b"RCPT", b"DATA"):
+                    if verb == b"RCPT":
+                        self.recipients.append(line)
+                    await asyncio.sleep(self.pause)
+                    writer.write(b"354 Go\r\n" if verb == b"DATA" else b"250 OK\r\n")
+                    if verb == b"DATA":
+                        await writer.drain()
+                        while (content := await reader.readline()) != b".\r\n":
+                            if not content:
+                                return
+                        await asyncio.sleep(self.pause)
+                        self.taken += 1
+                        writer.write(b"250 Queued\r\n")
+                else:
+                    writer.write(b"250 OK\r\n")
+                await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one command at a time"])
+async def test_a_mail_whose_envelope_took_past_its_time_is_an_outage_and_its_content_never_leaves(settings, pipelining):
+    """MAIL and RCPT answered 0.6 s apart, each within the 1 s timeout: the content would
+    leave 1.2 s (pipelined: 1.8 s) after the call. It does not; the connection is closed
+    (the server drops the envelope), and the next mail goes on a new one."""
+    async with Unhurried(pause=0.6, pipelining=pipelining).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+        try:
+            with pytest.raises(mail.TransientMailError, match="in time"):
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            server.pause = 0.0
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert server.taken == 1 and connections.opened == 2
+
+
+async def test_a_mail_still_waiting_for_a_connection_when_its_time_is_up_never_reaches_the_server(settings):
+    """One connection, busy with a first mail for 1.2 s; a second mail whose content may not
+    leave after 0.3 s from now gives up and is retried later — never half sent."""
+    async with Unhurried(pause=0.3).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=5.0), size=1)
+        try:
+            first = asyncio.create_task(connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id"))
+            await asyncio.sleep(0)  # the first takes the connection
+            by = asyncio.get_running_loop().time() + 0.3
+            with pytest.raises(mail.TransientMailError):
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id", by=by)
+            await first
+        finally:
+            await connections.close()
+    assert server.taken == 1 and server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n"]
+
+
+async def test_a_mail_server_slower_than_the_mail_timeout_gets_the_mail_retried_not_sent_late(
+    settings, sessionmaker, orgs
+):
+    a, _ = orgs
+    await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
+    events, _ = await submitted(sessionmaker, orgs)
+    async with Unhurried(pause=0.3).running() as server:
+        config = fast(settings, smtp_port=server.port, smtp_timeout_seconds=0.5)
+        async with OutboxDispatcher(config, sessionmaker).running():
+            await until(lambda: _attempted(sessionmaker, events[0].id, f"siti@{a}.go.id", times=2))
+    row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
+    assert row["status"] == "pending" and "in time" in row["last_error"]
+    assert server.taken == 0
+
+
+async def _attempted(sessionmaker, event_id: str, recipient: str, *, times: int) -> bool:
+    row = await delivery(sessionmaker, event_id, recipient, "email")
+    return row is not None and row["attempts"] >= times
+
+
+async def test_the_mail_timeout_is_a_setting_and_the_claims_lease_and_the_attempts_follow_it(monkeypatch):
+    monkeypatch.setenv("PAKTA_SMTP_TIMEOUT_SECONDS", "12")
+    settings = Settings()
+    assert settings.smtp_timeout_seconds == 12
+    assert delivery_policy(settings).email_attempt_seconds == 12 * 4 + 5 > mail_lease(12).total_seconds()
+    assert mail.MailConnections(settings).timeout == 12
+    for unusable in ("0", "-1", "forever"):
+        monkeypatch.setenv("PAKTA_SMTP_TIMEOUT_SECONDS", unusable)
+        with pytest.raises(ValueError, match="smtp_timeout_seconds"):
+            Settings()
+
+
+async def test_a_mails_claim_outlasts_its_time_to_go_the_replies_after_it_and_the_outcomes_record(
+    settings, sessionmaker
+):
+    dispatcher = OutboxDispatcher(fast(settings, smtp_timeout_seconds=8.0), sessionmaker)
+    assert dispatcher._leases["email"] == mail_lease(8.0) == timedelta(seconds=8.0 + 2 * 8.0 + 2)
