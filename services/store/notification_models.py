@@ -124,6 +124,8 @@ class Delivery(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        # 'inbox': the lines inbox notifications had here until their own row became their
+        # only record (`notifications._PLAN_WRITES`); those written before stay, read by nothing.
         CheckConstraint("channel IN ('email', 'webhook', 'inbox')", name="channel"),
         Index(
             "ix_deliveries_due",

@@ -561,8 +561,8 @@ def inbox_id(notification: Notification) -> str:
 
 
 async def add_to_inbox(session: AsyncSession, *, notification: Notification) -> bool:
-    """Store an in-app notification and log its delivery, in one transaction: True if it
-    is new, False if a retry or a replay finds it stored."""
+    """Store an in-app notification (storing it is its delivery, one transaction): True if
+    it is new, False if a retry or a replay finds it stored."""
     return await add_all_to_inbox(session, notifications=[notification]) == 1
 
 
@@ -576,10 +576,17 @@ async def add_all_to_inbox(session: AsyncSession, *, notifications: Sequence[Not
 NOTIFY_CHANNEL = "pakta_outbox"
 
 # A notification plan's writes in one statement, fixed text (rows come as arrays), run on the
-# driver's connection in the caller's transaction: the inbox notifications and their lines in
-# the delivery log (storing one is its delivery), the outbox's deliveries, and — if any was
-# new — `pg_notify`, which PostgreSQL delivers to the dispatchers on commit (never for a
-# transaction rolled back). Rows already there (a retried recording) are left as they are.
+# driver's connection in the caller's transaction: the inbox notifications (storing one is
+# its delivery), the outbox's deliveries, and — if any was new — `pg_notify`, which
+# PostgreSQL delivers to the dispatchers on commit (never for a transaction rolled back).
+# Rows already there (a retried recording) are left as they are.
+#
+# An inbox notification gets no line of its own in the delivery log: its row in
+# `notifications`, unique by its id, is the exactly-once record (a retry finds it there and
+# inserts nothing), and no query read the line, a 'sent' row of channel 'inbox' per
+# notification — three rows, their key entries and ≈ 1 KB of WAL a transition under the
+# bench. Lines written before stay, read by nothing, and go with their events when these are
+# superseded (`outbox.forget_superseded`).
 # Through SQLAlchemy these were three multi-row inserts and a NOTIFY, the inserts compiled
 # afresh each time (their text varies with the number of rows); a data-modifying WITH built
 # there was dearer still, compiled afresh too.
@@ -609,13 +616,6 @@ inbox AS (
     {inbox_conflict}
     RETURNING 1
 ),
-delivered AS (
-    INSERT INTO deliveries (event_id, recipient, channel, agreement_id, status, attempts, sent_at)
-    SELECT d.event_id, d.audience_key, 'inbox', d.agreement_id, 'sent', 1, now()
-    FROM unnest({p2}::text[], {p6}::text[], {p4}::text[]) AS d(event_id, audience_key, agreement_id)
-    WHERE {when}
-    {log_conflict}
-),
 outgoing AS (
     INSERT INTO deliveries (event_id, recipient, channel, agreement_id, payload, due_at, status, attempts)
     SELECT o.event_id, o.recipient, o.channel, o.agreement_id, o.payload::jsonb, o.due_at, 'pending', 0
@@ -639,14 +639,13 @@ PLAN_PARAMETERS = 19
 # a replay), or — for rows that cannot be there yet — the statement fails.
 _LEFT_AS_THEY_ARE = {
     "inbox_conflict": "ON CONFLICT (id) DO NOTHING",
-    "log_conflict": "ON CONFLICT DO NOTHING",
     "outbox_conflict": "ON CONFLICT (event_id, recipient, channel) DO NOTHING",
 }
 _REFUSED = dict.fromkeys(_LEFT_AS_THEY_ARE, "")
 
 
 def plan_writes(*, first: int = 1, when: str = "true", new_rows: bool = False) -> str:
-    """The plan's writes as the CTEs `inbox`, `delivered`, `outgoing` and `told`, their
+    """The plan's writes as the CTEs `inbox`, `outgoing` and `told`, their
     parameters (`plan_arguments`) numbered from `$first`, each writing only `when` holds:
     the recording's single statement joins them to its own (`queries.append_at_once`).
 
@@ -667,7 +666,7 @@ _PLAN = f"WITH {plan_writes()}\nSELECT {PLAN_COUNTS}"
 async def write_plan(
     session: Unit, *, inbox: Sequence[Notification] = (), outgoing: Sequence[Outgoing] = ()
 ) -> tuple[int, int]:
-    """Store `inbox` notifications (each logged as delivered) and write `outgoing` deliveries
+    """Store `inbox` notifications (storing one is its delivery) and write `outgoing` deliveries
     to the outbox, in the session's transaction; how many of each were new. If a delivery
     was, the dispatchers are told on commit."""
     if not inbox and not outgoing:

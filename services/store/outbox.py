@@ -103,10 +103,11 @@ async def forget_superseded(session: AsyncSession, *, agreement_id: str, event_i
     """Drop the notifications of superseded events (a workflow task that never completed
     recorded them; history decided anew), in the transaction that supersedes them, however
     it came about (a recording, or a `resync` that records nothing): they announce what did
-    not happen. Deliveries not sent yet go, and the inbox rows with their reads and log —
-    the workflow records other events under the same ids, whose notifications are planned
-    anew and must not find the old ones in their place. Mail and webhooks already sent stay
-    in the log as sent."""
+    not happen. Deliveries not sent yet go, and the inbox rows with their reads (and the
+    lines the delivery log held for inbox notifications until they were no longer written,
+    `notifications._PLAN_WRITES`) — the workflow records other events under the same ids,
+    whose notifications are planned anew and must not find the old ones in their place. Mail
+    and webhooks already sent stay in the log as sent."""
     if not event_ids:
         return
     ids = list(event_ids)

@@ -62,7 +62,7 @@ async def plan(
     them) and of ready-made `notices`: inbox rows now, email and webhook rows in the outbox,
     due `now` (the worker's clock), time-driven mail at office hours after the event."""
     resolved = await resolve(session, events=events, state=state, notices=notices, now=now)
-    # The inbox, its delivery log and the outbox in one statement.
+    # The inbox and the outbox in one statement.
     inbox, written = await store.write_plan(session, inbox=resolved.inbox, outgoing=resolved.outgoing)
     return Planned(inbox=inbox, outbox=written)
 

@@ -63,6 +63,25 @@ async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes
     assert first == len(distinct) > 1 and again == 0
 
 
+async def test_a_stored_inbox_notification_is_its_own_delivery_and_writes_no_line_in_the_delivery_log(
+    sessionmaker, orgs
+):
+    a, _ = orgs
+    state = None
+    for event in L.create(ksdd(orgs), staff_of(a), NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    notes = [n for event in L.decide(state, m.Submit(), staff_of(a), NOW) for n in notifications_for(event, state)]
+    async with session_scope(sessionmaker) as session:
+        assert await store.add_all_to_inbox(session, notifications=notes) == len(notes) > 0
+    async with session_scope(sessionmaker) as session:
+        logged = await session.execute(
+            select(Delivery.event_id).where(Delivery.event_id.in_([n.event_id for n in notes]))
+        )
+        stored = await store.add_all_to_inbox(session, notifications=notes)
+    # The notification's row, unique by its id, is what a retry finds: the log held a copy.
+    assert logged.all() == [] and stored == 0
+
+
 # Every b-tree index entry of `notifications` that points at one row version, by index:
 # pageinspect reads each index page (block 0 is the metapage), a posting list's tids included.
 _ENTRIES_BY_INDEX = """

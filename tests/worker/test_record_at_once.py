@@ -62,6 +62,15 @@ async def outbox_of(sessionmaker, agreement_id: str) -> list[tuple[str, str, str
         return [tuple(row) for row in rows]
 
 
+async def inbox_of(sessionmaker, agreement_id: str) -> list[tuple[str, str]]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            text("SELECT event_id, audience_key FROM notifications WHERE agreement_id = :id ORDER BY 1, 2"),
+            {"id": agreement_id},
+        )
+        return [tuple(row) for row in rows]
+
+
 async def chain_is_valid(sessionmaker, agreement_id: str) -> bool:
     async with session_scope(sessionmaker) as session:
         return (await queries.verify_chain(session, agreement_id=agreement_id))["valid"]
@@ -86,7 +95,20 @@ async def test_a_plain_recording_after_the_head_the_workflow_knows_is_two_statem
     assert row is not None and row.version == after.version and row.head_hash == result.head
     assert [e.hash for e in await events_of(sessionmaker, after.id)][-1] == result.head
     assert await chain_is_valid(sessionmaker, after.id)
-    assert any(channel == "inbox" for _, _, channel in await outbox_of(sessionmaker, after.id))
+    assert await inbox_of(sessionmaker, after.id)
+
+
+async def test_a_recording_stores_its_inbox_notifications_without_a_line_each_in_the_delivery_log(sessionmaker):
+    activities = RecordActivities(sessionmaker)
+    state, created = a_created_agreement()
+    head = (await record(activities, state, created, follows=None, length=3)).head
+    after, submitted = run(state, staff("jabar"), m.Submit())
+
+    await record(activities, after, submitted, follows=head, length=9)
+
+    notified = {event_id for event_id, _ in await inbox_of(sessionmaker, after.id)}
+    assert {event.id for event in submitted} & notified
+    assert [row for row in await outbox_of(sessionmaker, after.id) if row[2] == "inbox"] == []
 
 
 async def test_a_retry_of_a_recording_at_once_inserts_nothing_twice_and_plans_nothing_twice(sessionmaker):
@@ -96,12 +118,14 @@ async def test_a_retry_of_a_recording_at_once_inserts_nothing_twice_and_plans_no
     after, submitted = run(state, staff("jabar"), m.Submit())
     first = await record(activities, after, submitted, follows=head, length=9)
     planned = await outbox_of(sessionmaker, after.id)
+    stored = await inbox_of(sessionmaker, after.id)
 
     retried = await record(activities, after, submitted, follows=head, length=9)
 
     assert (first.inserted, retried.inserted) == (len(submitted), 0)
     assert retried.head == first.head
     assert await outbox_of(sessionmaker, after.id) == planned
+    assert await inbox_of(sessionmaker, after.id) == stored
     assert len(await events_of(sessionmaker, after.id)) == after.seq
 
 
@@ -131,8 +155,8 @@ async def test_a_plain_recording_at_once_writes_its_plan_without_a_speculative_i
                 )
             ).all()
         )
-    planned = await outbox_of(sessionmaker, after.id)
-    assert any(channel == "inbox" for _, _, channel in planned)
+    planned = await outbox_of(sessionmaker, after.id) + await inbox_of(sessionmaker, after.id)
+    assert await inbox_of(sessionmaker, after.id)
     assert written.get("INSERT", 0) + written.get("INSERT+INIT", 0) >= len(planned)
     assert "HEAP_CONFIRM" not in written
 
@@ -151,8 +175,8 @@ async def test_a_plan_row_already_there_sends_the_recording_the_careful_way_whic
 
     assert result.inserted == len(submitted)
     assert await chain_is_valid(sessionmaker, after.id)
-    stored = await outbox_of(sessionmaker, after.id)
-    assert stored.count((note.event_id, note.audience.key, "inbox")) == 1
+    stored = await inbox_of(sessionmaker, after.id)
+    assert stored.count((note.event_id, note.audience.key)) == 1
     assert len(stored) == len(set(stored)) > 1
 
 
