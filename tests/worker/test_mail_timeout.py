@@ -27,22 +27,25 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 class Unhurried(LoopbackServer):
     """An SMTP server on 127.0.0.1, offering PIPELINING or not, that greets and answers
-    EHLO at once, then answers each command of a mail — MAIL, RCPT, DATA, the content's
-    end — `pause` seconds after reading it. It counts the mails it took (a content cut off
-    by a closed connection is not one) and keeps each RCPT line it read."""
+    EHLO `greeting` seconds after a connection and EHLO (at once by default), then answers
+    each command of a mail — MAIL, RCPT, DATA, the content's end — `pause` seconds after
+    reading it. It counts the mails it took (a content cut off by a closed connection is
+    not one) and keeps each RCPT line it read."""
 
-    def __init__(self, pause: float, *, pipelining: bool = False) -> None:
+    def __init__(self, pause: float, *, pipelining: bool = False, greeting: float = 0.0) -> None:
         super().__init__()
-        self.pause, self.pipelining = pause, pipelining
+        self.pause, self.pipelining, self.greeting = pause, pipelining, greeting
         self.taken = 0
         self.recipients: list[bytes] = []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(self.greeting)
         writer.write(b"220 unhurried ESMTP\r\n")
         with contextlib.suppress(ConnectionError):
             while line := await reader.readline():
                 verb = line[:4].upper()
                 if verb == b"EHLO":
+                    await asyncio.sleep(self.greeting)
                     writer.write(
                         b"250-unhurried\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") + b"250 8BITMIME\r\n"
                     )
@@ -83,6 +86,23 @@ async def test_a_mail_whose_envelope_took_past_its_time_is_an_outage_and_its_con
         finally:
             await connections.close()
     assert server.taken == 1 and connections.opened == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one command at a time"])
+async def test_a_mail_server_slow_to_greet_gets_the_mail_on_the_connection_its_first_try_opened(settings, pipelining):
+    """The greeting and EHLO 0.6 s each, MAIL, RCPT and DATA 0.2 s, every reply within the
+    1 s timeout: a mail on a new connection is past its time once it is set up, one on a
+    connection already set up is not. The first try's connection is kept
+    for the next; closed with it, every try would open one as slow and no mail would ever go."""
+    async with Unhurried(pause=0.2, pipelining=pipelining, greeting=0.6).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+        try:
+            with pytest.raises(mail.TransientMailError, match="in time"):
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+        finally:
+            await connections.close()
+    assert server.taken == 1 and connections.opened == 1 and server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n"]
 
 
 async def test_a_mail_still_waiting_for_a_connection_when_its_time_is_up_never_reaches_the_server(settings):

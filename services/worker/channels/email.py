@@ -223,7 +223,8 @@ class MailConnections:
 
     A connection the server closed while it sat idle (servers drop idle clients after a few
     minutes) fails at the next message: that message is tried once more on a new
-    connection. A connection that failed otherwise is closed, never reused.
+    connection. A connection that failed otherwise is closed, never reused; one set up too
+    slowly for the mail that opened it (`send`) is kept for the next.
 
     The envelope is given, not read back from the message: the sender is `mail_from`'s
     address (parsed once), the recipient the address the message was built for — parsing
@@ -270,7 +271,14 @@ class MailConnections:
                         return
                     except aiosmtplib.SMTPServerDisconnected:
                         pass  # dropped while idle: once more, on a new connection
-                await self._send_on(await self._connect(), envelope, content)
+                fresh = await self._connect()
+                if envelope.late():
+                    # Set up too slowly for this mail (a late greeting, STARTTLS, a login) but
+                    # working: kept for the next mail, this one's retry among them. Closed,
+                    # every try would open one as slow and no mail would ever go.
+                    self._idle.append(fresh)
+                    envelope.in_time()
+                await self._send_on(fresh, envelope, content)
 
     def _sender_of(self) -> bytes:
         if self._envelope_sender is None:
@@ -413,10 +421,13 @@ class _Envelope:
     recipient: bytes
     by: float
 
+    def late(self) -> bool:
+        return asyncio.get_running_loop().time() > self.by
+
     def in_time(self) -> None:
         """Before the content goes: past `by`, an outage — raised inside the transfer, whose
         connection is then closed, so the server drops the envelope it took."""
-        if asyncio.get_running_loop().time() > self.by:
+        if self.late():
             raise TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
 
 
