@@ -12,15 +12,19 @@ import contextlib
 from datetime import timedelta
 
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from services.settings import Settings
-from services.worker.activities.notify import delivery_policy, mail_lease
+from services.worker.activities.notify import NotifyActivities, delivery_policy, mail_lease
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
+from tests.worker import test_delivery
 from tests.worker.test_delivery import add_contact, delivery, fast
 from tests.worker.test_mail_pipelining import LoopbackServer
 from tests.worker.test_notification_costs import note
 from tests.worker.test_outbox import submitted, until
+from workflows.contracts import notify as c
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -135,6 +139,45 @@ async def test_a_mail_server_slower_than_the_mail_timeout_gets_the_mail_retried_
     row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
     assert row["status"] == "pending" and "in time" in row["last_error"]
     assert server.taken == 0
+
+
+async def test_an_old_notify_workflows_mail_behind_a_slow_server_is_retried_not_sent_after_its_time(
+    settings, sessionmaker, orgs
+):
+    """The activity old agreements' NotifyWorkflows and the digest run, on a connection of
+    its own: MAIL and RCPT 0.3 s each, within the 0.5 s timeout, but the content would leave
+    past the timeout from the claim — and, against a server as slow at every step of a
+    STARTTLS and a login, past the lease and the attempt's start-to-close, when Temporal's
+    next attempt claims the mail and sends it too."""
+    letter = await _a_letter(settings, sessionmaker, orgs)
+    async with Unhurried(pause=0.3).running() as server:
+        activities = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=0.5), sessionmaker)
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(activities.deliver_email, letter)
+    assert raised.value.type == "email_unavailable" and "in time" in str(raised.value)
+    assert server.taken == 0
+    row = await delivery(sessionmaker, letter.notification.event_id, letter.recipient.address, "email")
+    assert row["status"] == "sending" and row["claimed_until"] is None and "in time" in row["last_error"]
+
+
+async def test_an_old_notify_workflows_mail_to_a_server_slow_to_greet_is_sent_its_setup_before_its_claim(
+    settings, sessionmaker, orgs
+):
+    letter = await _a_letter(settings, sessionmaker, orgs)
+    async with Unhurried(pause=0.1, greeting=0.6).running() as server:
+        activities = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0), sessionmaker)
+        assert (await ActivityEnvironment().run(activities.deliver_email, letter)).outcome == "sent"
+    assert server.taken == 1
+
+
+async def _a_letter(settings, sessionmaker, orgs):
+    events, state = test_delivery.submitted(orgs)
+    plan = await ActivityEnvironment().run(
+        NotifyActivities(settings, sessionmaker).plan_deliveries,
+        c.PlanInput(agreement_id=state.id, events=events, state=state),
+    )
+    staff = next(n for n in plan.notifications if n.audience.key == f"{orgs[0]}/staff/*")
+    return c.DeliverEmailInput(notification=staff, recipient=c.EmailRecipient(address=f"siti@{orgs[0]}.go.id"))
 
 
 async def _attempted(sessionmaker, event_id: str, recipient: str, *, times: int) -> bool:
