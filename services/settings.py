@@ -118,9 +118,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_starttls: bool = False
-    # How long the mail server may take over one mail: each of its replies, and the whole
-    # mail from the dispatcher's claim (connecting and waiting for a kept connection
-    # included). Past it the mail is retried later. The claim's lease is 1.5 × this + 2 s,
+    # How long the mail server may take over one mail: each of its replies, and the time
+    # from the dispatcher's claim until the mail's content leaves (connecting and waiting
+    # for a kept connection included). Past it the mail is retried later. The claim's lease is 3 × this + 2 s,
     # so no other dispatcher sends the same mail while one still talks to the server.
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     mail_from: str = "pakta@localhost"

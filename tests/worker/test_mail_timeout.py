@@ -12,37 +12,44 @@ import contextlib
 from datetime import timedelta
 
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from services.settings import Settings
-from services.worker.activities.notify import delivery_policy, mail_lease
+from services.worker.activities.notify import NotifyActivities, delivery_policy, mail_lease
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
+from tests.worker import test_delivery
 from tests.worker.test_delivery import add_contact, delivery, fast
 from tests.worker.test_mail_pipelining import LoopbackServer
 from tests.worker.test_notification_costs import note
 from tests.worker.test_outbox import submitted, until
+from workflows.contracts import notify as c
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 class Unhurried(LoopbackServer):
     """An SMTP server on 127.0.0.1, offering PIPELINING or not, that greets and answers
-    EHLO at once, then answers each command of a mail — MAIL, RCPT, DATA, the content's
-    end — `pause` seconds after reading it. It counts the mails it took (a content cut off
-    by a closed connection is not one) and keeps each RCPT line it read."""
+    EHLO `greeting` seconds after a connection and EHLO (at once by default), then answers
+    each command of a mail — MAIL, RCPT, DATA, the content's end — `pause` seconds after
+    reading it. It counts the mails it took (a content cut off by a closed connection is
+    not one) and keeps each RCPT line it read."""
 
-    def __init__(self, pause: float, *, pipelining: bool = False) -> None:
+    def __init__(self, pause: float, *, pipelining: bool = False, greeting: float = 0.0) -> None:
         super().__init__()
-        self.pause, self.pipelining = pause, pipelining
+        self.pause, self.pipelining, self.greeting = pause, pipelining, greeting
         self.taken = 0
         self.recipients: list[bytes] = []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(self.greeting)
         writer.write(b"220 unhurried ESMTP\r\n")
         with contextlib.suppress(ConnectionError):
             while line := await reader.readline():
                 verb = line[:4].upper()
                 if verb == b"EHLO":
+                    await asyncio.sleep(self.greeting)
                     writer.write(
                         b"250-unhurried\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") + b"250 8BITMIME\r\n"
                     )
@@ -85,6 +92,23 @@ async def test_a_mail_whose_envelope_took_past_its_time_is_an_outage_and_its_con
     assert server.taken == 1 and connections.opened == 2
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one command at a time"])
+async def test_a_mail_server_slow_to_greet_gets_the_mail_on_the_connection_its_first_try_opened(settings, pipelining):
+    """The greeting and EHLO 0.6 s each, MAIL, RCPT and DATA 0.2 s, every reply within the
+    1 s timeout: a mail on a new connection is past its time once it is set up, one on a
+    connection already set up is not. The first try's connection is kept
+    for the next; closed with it, every try would open one as slow and no mail would ever go."""
+    async with Unhurried(pause=0.2, pipelining=pipelining, greeting=0.6).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+        try:
+            with pytest.raises(mail.TransientMailError, match="in time"):
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+        finally:
+            await connections.close()
+    assert server.taken == 1 and connections.opened == 1 and server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n"]
+
+
 async def test_a_mail_still_waiting_for_a_connection_when_its_time_is_up_never_reaches_the_server(settings):
     """One connection, busy with a first mail for 1.2 s; a second mail whose content may not
     leave after 0.3 s from now gives up and is retried later — never half sent."""
@@ -115,6 +139,45 @@ async def test_a_mail_server_slower_than_the_mail_timeout_gets_the_mail_retried_
     row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
     assert row["status"] == "pending" and "in time" in row["last_error"]
     assert server.taken == 0
+
+
+async def test_an_old_notify_workflows_mail_behind_a_slow_server_is_retried_not_sent_after_its_time(
+    settings, sessionmaker, orgs
+):
+    """The activity old agreements' NotifyWorkflows and the digest run, on a connection of
+    its own: MAIL and RCPT 0.3 s each, within the 0.5 s timeout, but the content would leave
+    past the timeout from the claim — and, against a server as slow at every step of a
+    STARTTLS and a login, past the lease and the attempt's start-to-close, when Temporal's
+    next attempt claims the mail and sends it too."""
+    letter = await _a_letter(settings, sessionmaker, orgs)
+    async with Unhurried(pause=0.3).running() as server:
+        activities = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=0.5), sessionmaker)
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(activities.deliver_email, letter)
+    assert raised.value.type == "email_unavailable" and "in time" in str(raised.value)
+    assert server.taken == 0
+    row = await delivery(sessionmaker, letter.notification.event_id, letter.recipient.address, "email")
+    assert row["status"] == "sending" and row["claimed_until"] is None and "in time" in row["last_error"]
+
+
+async def test_an_old_notify_workflows_mail_to_a_server_slow_to_greet_is_sent_its_setup_before_its_claim(
+    settings, sessionmaker, orgs
+):
+    letter = await _a_letter(settings, sessionmaker, orgs)
+    async with Unhurried(pause=0.1, greeting=0.6).running() as server:
+        activities = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0), sessionmaker)
+        assert (await ActivityEnvironment().run(activities.deliver_email, letter)).outcome == "sent"
+    assert server.taken == 1
+
+
+async def _a_letter(settings, sessionmaker, orgs):
+    events, state = test_delivery.submitted(orgs)
+    plan = await ActivityEnvironment().run(
+        NotifyActivities(settings, sessionmaker).plan_deliveries,
+        c.PlanInput(agreement_id=state.id, events=events, state=state),
+    )
+    staff = next(n for n in plan.notifications if n.audience.key == f"{orgs[0]}/staff/*")
+    return c.DeliverEmailInput(notification=staff, recipient=c.EmailRecipient(address=f"siti@{orgs[0]}.go.id"))
 
 
 async def _attempted(sessionmaker, event_id: str, recipient: str, *, times: int) -> bool:

@@ -48,6 +48,15 @@ def note(to: str) -> bytes:
 # ---------------------------------------------------------------- planning
 
 
+def submission_notifications(orgs: tuple[str, str]) -> list[Notification]:
+    """The notifications of a KSDD's submission by the first organisation's staff."""
+    a, _ = orgs
+    state = None
+    for event in L.create(ksdd(orgs), staff_of(a), NOW, str(uuid.uuid4())):
+        state = L.evolve(state, event)
+    return [n for event in L.decide(state, m.Submit(), staff_of(a), NOW) for n in notifications_for(event, state)]
+
+
 async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes(sessionmaker, orgs):
     a, _ = orgs
     staff = staff_of(a)
@@ -66,11 +75,7 @@ async def test_a_plan_stores_each_inbox_notification_once_however_often_it_comes
 async def test_a_stored_inbox_notification_is_its_own_delivery_and_writes_no_line_in_the_delivery_log(
     sessionmaker, orgs
 ):
-    a, _ = orgs
-    state = None
-    for event in L.create(ksdd(orgs), staff_of(a), NOW, str(uuid.uuid4())):
-        state = L.evolve(state, event)
-    notes = [n for event in L.decide(state, m.Submit(), staff_of(a), NOW) for n in notifications_for(event, state)]
+    notes = submission_notifications(orgs)
     async with session_scope(sessionmaker) as session:
         assert await store.add_all_to_inbox(session, notifications=notes) == len(notes) > 0
     async with session_scope(sessionmaker) as session:
@@ -98,11 +103,7 @@ GROUP BY 1
 async def test_a_stored_inbox_notification_costs_an_entry_in_its_id_index_and_its_audience_index_only(
     sessionmaker, orgs
 ):
-    a, _ = orgs
-    state = None
-    for event in L.create(ksdd(orgs), staff_of(a), NOW, str(uuid.uuid4())):
-        state = L.evolve(state, event)
-    notes = [n for event in L.decide(state, m.Submit(), staff_of(a), NOW) for n in notifications_for(event, state)]
+    notes = submission_notifications(orgs)
     async with session_scope(sessionmaker) as session:
         await store.add_all_to_inbox(session, notifications=notes[:1])
     async with session_scope(sessionmaker) as session:

@@ -160,15 +160,37 @@ class NotifyActivities:
 
     @activity.defn(name=c.DELIVER_EMAIL)
     async def deliver_email(self, input: c.DeliverEmailInput) -> c.DeliveryResult:
+        """One mail on a connection of its own, set up before the claim; its content leaves
+        within the mail timeout of the claim or not at all (`MailConnections.send`), so the
+        lease (`mail_lease`) outlasts the send as the dispatcher's does. Sent with
+        aiosmtplib's `send` before, with no bound on the whole, a server answering each
+        reply in time could take the content past the lease and past the attempt's
+        start-to-close, when Temporal's next attempt claims and sends it too."""
+        mail = email.MailConnections(self.settings, size=1)
+        try:
+            return await self._deliver_email(input, mail)
+        finally:
+            await mail.close()
+
+    async def _deliver_email(self, input: c.DeliverEmailInput, mail: email.MailConnections) -> c.DeliveryResult:
         note, address = input.notification, input.recipient.address.strip().lower()
         key: _Key = {"event_id": note.event_id, "recipient": address, "channel": "email"}
-        lease = mail_lease(self.settings.smtp_timeout_seconds)
-        claim = await self._claim(key, agreement_id=note.agreement_id, lease=lease)
+        unreachable: email.PermanentMailError | email.TransientMailError | None = None
+        try:
+            await mail.open()
+        except (email.PermanentMailError, email.TransientMailError) as error:
+            unreachable = error  # decided after the claim, which records it as any failure
+        by = asyncio.get_running_loop().time() + self.settings.smtp_timeout_seconds
+        claim = await self._claim(
+            key, agreement_id=note.agreement_id, lease=mail_lease(self.settings.smtp_timeout_seconds)
+        )
         if claim.status == "sent":
             return self._done("duplicate", **key)
         try:
+            if unreachable is not None:
+                raise unreachable
             message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
-            await email.send(message, self.settings, to=input.recipient.address)
+            await mail.send(message, to=input.recipient.address, by=by)
         except email.PermanentMailError as error:
             await self._release(key, str(error), failed=True)
             DELIVERED.labels(channel="email", outcome="failed").inc()

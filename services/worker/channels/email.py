@@ -185,32 +185,6 @@ def _header(name: str, value: str) -> str:
     return folded
 
 
-async def send(message: bytes, settings: Settings, *, to: str) -> None:
-    """Send one message (`build_message`'s) to the one address `to` over a connection of its own.
-    An address `to` no envelope can carry is refused (`UnsendableAddress`); a sender address
-    that cannot be one (`PAKTA_MAIL_FROM`) is a setting to mend, retried as `MailConnections`
-    retries it — aiosmtplib's own bare UnicodeEncodeError or ValueError left the activity's
-    claim held until its lease ran out."""
-    sender = parseaddr(settings.mail_from)[1] or settings.mail_from
-    try:
-        _envelope_address(sender)
-    except UnsendableAddress:
-        raise TransientMailError(_UNUSABLE_SENDER.format(sender=sender)) from None
-    _envelope_address(to)  # an address no envelope can carry is refused, not tried
-    with _mail_errors():
-        await aiosmtplib.send(
-            message,
-            sender=sender,
-            recipients=[to],
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
-        )
-
-
 class MailConnections:
     """Up to `size` SMTP connections kept open between messages, each carrying one message
     at a time: a mail costs its MAIL, RCPT and DATA, not a TCP connection, a greeting, EHLO,
@@ -223,7 +197,8 @@ class MailConnections:
 
     A connection the server closed while it sat idle (servers drop idle clients after a few
     minutes) fails at the next message: that message is tried once more on a new
-    connection. A connection that failed otherwise is closed, never reused.
+    connection. A connection that failed otherwise is closed, never reused; one set up too
+    slowly for the mail that opened it (`send`) is kept for the next.
 
     The envelope is given, not read back from the message: the sender is `mail_from`'s
     address (parsed once), the recipient the address the message was built for — parsing
@@ -270,7 +245,21 @@ class MailConnections:
                         return
                     except aiosmtplib.SMTPServerDisconnected:
                         pass  # dropped while idle: once more, on a new connection
-                await self._send_on(await self._connect(), envelope, content)
+                fresh = await self._connect()
+                if envelope.late():
+                    # Set up too slowly for this mail (a late greeting, STARTTLS, a login) but
+                    # working: kept for the next mail, this one's retry among them. Closed,
+                    # every try would open one as slow and no mail would ever go.
+                    self._idle.append(fresh)
+                    envelope.in_time()
+                await self._send_on(fresh, envelope, content)
+
+    async def open(self) -> None:
+        """Set up one connection now, kept for the next mail: a slow server's greeting,
+        STARTTLS and login taken before a mail's time (`send`'s `by`) starts, not in it."""
+        async with self._slots:
+            with _mail_errors():
+                self._idle.append(await self._connect())
 
     def _sender_of(self) -> bytes:
         if self._envelope_sender is None:
@@ -413,10 +402,13 @@ class _Envelope:
     recipient: bytes
     by: float
 
+    def late(self) -> bool:
+        return asyncio.get_running_loop().time() > self.by
+
     def in_time(self) -> None:
         """Before the content goes: past `by`, an outage — raised inside the transfer, whose
         connection is then closed, so the server drops the envelope it took."""
-        if asyncio.get_running_loop().time() > self.by:
+        if self.late():
             raise TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
 
 
