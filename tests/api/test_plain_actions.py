@@ -217,6 +217,17 @@ async def test_a_fastapi_without_the_inclusion_hook_serves_the_action_with_its_o
     assert solved == ["/plain/ksdd-1/actions", "/solved/ksdd-1/actions"]
 
 
+async def test_an_action_fastapi_s_own_telemetry_watches_is_served_by_fastapi_s_handler(monkeypatch):
+    # As when a provider was set before the app was built (`observability.native_telemetry`):
+    # FastAPI's handler records the body, the values and the errors for its telemetry.
+    monkeypatch.setattr(plain_actions, "get_telemetry_data", lambda: SimpleNamespace())
+    solved = _paths_solved_by_fastapi(monkeypatch)
+    async with app_client(_app()) as client:
+        plain, solved_answer = await _both(client, "ksdd-1", b'{"type": "submit"}', _headers("application/json"))
+    assert plain == solved_answer and plain[0] == 200
+    assert solved == ["/plain/ksdd-1/actions", "/solved/ksdd-1/actions"]
+
+
 async def test_the_real_app_s_action_honours_its_overrides_as_its_other_routes_do(settings: Settings):
     app = create_app(settings)
 
