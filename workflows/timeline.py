@@ -136,18 +136,12 @@ class Calendar:
         """The `days`-th office day after `day` (`day` itself when `days` is 0 and it is one)."""
         if self.legacy:
             return day + timedelta(days=days)
-        day = self.on_or_after(day) if days == 0 else day
-        for _ in range(days):
-            day = self.on_or_after(day + timedelta(days=1))
-        return day
+        return _office_days_after(self, day, days)
 
     def subtract_office_days(self, day: date, days: int) -> date:
         if self.legacy:
             return day - timedelta(days=days)
-        day = self.on_or_before(day)
-        for _ in range(days):
-            day = self.on_or_before(day - timedelta(days=1))
-        return day
+        return _office_days_before(self, day, days)
 
     def opening(self, day: date) -> datetime:
         """Office hours on `day`, or on the next office day (reminders, openings)."""
@@ -190,3 +184,22 @@ class Calendar:
         if self.legacy:
             return start + timedelta(days=days)
         return self.closing(self.add_office_days(local_day(start, self.zone), days))
+
+
+# A deadline counts its office days one day at a time (≈ 100 Python calls for ten of them),
+# and every decision and snapshot counts the same few again: the answer depends on the
+# calendar (zone, days off) and the day alone, so it is kept (#11).
+@lru_cache(maxsize=4096)
+def _office_days_after(calendar: Calendar, day: date, days: int) -> date:
+    day = calendar.on_or_after(day) if days == 0 else day
+    for _ in range(days):
+        day = calendar.on_or_after(day + timedelta(days=1))
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _office_days_before(calendar: Calendar, day: date, days: int) -> date:
+    day = calendar.on_or_before(day)
+    for _ in range(days):
+        day = calendar.on_or_before(day - timedelta(days=1))
+    return day

@@ -25,6 +25,7 @@ from services.api.deps import (
     settings_of,
     temporal_of,
 )
+from services.api.plain_actions import plain_action
 from services.api.plain_reads import plain_read
 from services.api.proposals import propose
 from services.errors import Unprocessable
@@ -245,7 +246,8 @@ def _as_json(view: BaseModel, version: int) -> Response:
     return Response(view.model_dump_json(), media_type="application/json", headers={"ETag": etag(version)})
 
 
-@router.post(
+@plain_action(
+    router,
     "/{agreement_id}/actions",
     response_model=m.Snapshot,
     responses={403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
