@@ -120,9 +120,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     # How long the mail server may take over one mail: each of its replies, and the time
     # from the dispatcher's claim until the mail's content leaves (connecting and waiting
-    # for a kept connection included). Past it the mail is retried later. The claim's lease is 3 × this + 2 s,
-    # so no other dispatcher sends the same mail while one still talks to the server.
-    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # for a kept connection included). Past it the mail is retried later. At least 1 s:
+    # less would time out every mail until it is given up. The claim's lease is 3 × this
+    # + 2 s, so no other dispatcher sends the same mail while one still talks to the server.
+    smtp_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
     mail_from: str = "pakta@localhost"
 
     # Notification delivery (email and webhooks): retried with exponential backoff from
