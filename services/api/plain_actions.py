@@ -26,7 +26,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response, params, routing
+from fastapi import Request, Response, params
 from fastapi._body_limit import get_body_limit_error
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import request_body_to_args
@@ -38,7 +38,13 @@ from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
-from services.api.plain_reads import Endpoint, _located, _parameters_model, _takes_the_request_alone
+from services.api.plain_reads import (
+    Endpoint,
+    _located,
+    _parameters_model,
+    _takes_the_request_alone,
+    served_as_included,
+)
 
 # The one Content-Type every client of the API sends: JSON by FastAPI's rule (main type
 # `application`, subtype `json`), known without building an `email.message.Message` to parse it.
@@ -57,13 +63,11 @@ def plain_action(router: APIRouter, path: str, **options: Any) -> Callable[[Endp
 
 class PlainAction(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        # As `PlainRead`: FastAPI's own hook says how an inclusion serves the route; without
-        # it, FastAPI's own solving (`tests/api/test_plain_actions.py` says so on the upgrade).
-        hook = getattr(routing, "_effective_route_context_var", None)
-        if hook is None:
+        # As `PlainRead`: served as FastAPI's inclusion serves it; without FastAPI's hook,
+        # FastAPI's own solving.
+        served = served_as_included(self)
+        if served is None:
             return super().get_route_handler()
-        included = hook.get()
-        served = included if included is not None and included.original_route is self else self
         dependant = served.dependant
         body_field = served.body_field
         if (

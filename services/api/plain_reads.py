@@ -43,22 +43,28 @@ def plain_read(router: APIRouter, path: str, **options: Any) -> Callable[[Endpoi
     return register
 
 
+def served_as_included(route: APIRoute) -> APIRoute | None:
+    """The route as FastAPI's inclusion serves it (its prefix, the including routers'
+    dependencies, the app whose `dependency_overrides` apply — a router's own route knows no
+    app: its provider is None until the app includes it); None without FastAPI's hook.
+
+    FastAPI builds an included route's handler with this hook set, for integrations such as
+    this one (`APIRoute.get_route_handler`). The hook is FastAPI's own, not its public
+    interface: a FastAPI without it gets its own solving back (slower, never wrong), and
+    `tests/api/test_plain_reads.py` and `test_plain_actions.py` — the routes never reach
+    `solve_dependencies` — say so on the upgrade."""
+    hook = getattr(routing, "_effective_route_context_var", None)
+    if hook is None:
+        return None
+    included = hook.get()
+    return included if included is not None and included.original_route is route else route
+
+
 class PlainRead(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        # Included in a router or the app, the route is served as FastAPI's inclusion sees it
-        # (its prefix, the including routers' dependencies): FastAPI builds that handler with
-        # this hook set, for integrations such as this one (`APIRoute.get_route_handler`).
-        # The hook is FastAPI's own, not its public interface: a FastAPI without it gets its
-        # own solving back (slower, never wrong), and `tests/api/test_plain_reads.py` — the
-        # routes never reach `solve_dependencies` — says so on the upgrade.
-        hook = getattr(routing, "_effective_route_context_var", None)
-        if hook is None:
+        served = served_as_included(self)
+        if served is None:
             return super().get_route_handler()
-        included = hook.get()
-        # What an inclusion serves, it serves as included: the dependant with the including
-        # routers' dependencies, and the app whose `dependency_overrides` apply (a router's
-        # own route knows no app: its provider is None until the app includes it).
-        served = included if included is not None and included.original_route is self else self
         dependant = served.dependant
         if (
             dependant.header_params

@@ -18,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from services.api import plain_actions
+from services.api import plain_actions, plain_reads
 from services.api.app import create_app
 from services.api.deps import PrincipalDep
 from services.api.errors import register_error_handlers
@@ -209,7 +209,7 @@ async def test_an_app_that_overrides_the_principal_is_served_with_its_override_o
 
 async def test_a_fastapi_without_the_inclusion_hook_serves_the_action_with_its_own_solving(monkeypatch):
     # As a FastAPI would look to `PlainAction` whose private inclusion hook went away.
-    monkeypatch.setattr(plain_actions, "routing", SimpleNamespace())
+    monkeypatch.setattr(plain_reads, "routing", SimpleNamespace())  # the hook is looked up there
     solved = _paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         plain, solved_answer = await _both(client, "ksdd-1", b'{"type": "submit"}', _headers("application/json"))
