@@ -304,6 +304,16 @@ async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_
     )
 
 
+async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> None:
+    """A claimed delivery that never reached its receiver (it waited for a connection past
+    its time): due as it was, its claim's attempt given back."""
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
+        .values(claimed_until=None, attempts=DELIVERIES.c.attempts - 1, updated_at=func.now())
+    )
+
+
 async def depth(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
     """How many deliveries are due and not sent yet, and the oldest one's due time."""
     row = (

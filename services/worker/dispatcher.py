@@ -85,11 +85,14 @@ _Parsed = TypeVar("_Parsed", Notification, EmailRecipient)
 
 
 class Failure(Exception):
-    """An attempt that did not deliver: `permanent` when retrying cannot help."""
+    """An attempt that did not deliver: `permanent` when retrying cannot help; not `begun`
+    when nothing reached the receiver (a mail that waited for a connection past its time)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None, begun: bool = True
+    ) -> None:
         super().__init__(reason)
-        self.reason, self.permanent, self.retry_after = reason, permanent, retry_after
+        self.reason, self.permanent, self.retry_after, self.begun = reason, permanent, retry_after, begun
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +275,8 @@ class OutboxDispatcher:
             raise Failure(f"The address cannot be mailed: {error}", permanent=True) from None
         except email.PermanentMailError as error:
             raise Failure(f"The mail server refused the message: {error}", permanent=True) from None
+        except email.MailNotBegun as error:
+            raise Failure(str(error), begun=False) from None
         except email.TransientMailError as error:
             raise Failure(str(error)) from None
         return Outcome(row, sent=True)
@@ -357,6 +362,14 @@ class OutboxDispatcher:
         return [None] * len(outcomes)
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
+        if not failure.begun:
+            # Queued behind a slow mail server's connections: due again at once, its attempt
+            # not counted — no backoff and no step nearer being given up for a mail the
+            # server never saw (the next claim takes it when a connection is free).
+            async with session_scope(self.sessionmaker) as session:
+                await outbox.release_unbegun(session, row=row)
+            log.info("delivery_not_begun", **_key(row), reason=failure.reason)
+            return
         now = self.clock()
         delay = min(
             self.policy.initial_interval_seconds * 2 ** (row.attempts - 1), self.policy.maximum_interval_seconds

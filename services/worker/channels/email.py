@@ -46,6 +46,12 @@ class TransientMailError(Exception):
     """The server is unreachable or asked us to try later (4xx)."""
 
 
+class MailNotBegun(TransientMailError):
+    """The mail's time (`MailConnections.send`'s `by`) ran out before its envelope was sent:
+    it waited for one of the kept connections, or for a new one's setup. Nothing reached the
+    server for it, so it is no attempt of its own — only a turn to wait for again."""
+
+
 class UnsendableAddress(PermanentMailError, ValueError):
     """An address no SMTP envelope can carry — not ASCII (the channel does not speak
     SMTPUTF8), or a control character the contacts' check let through inside quotes: its
@@ -236,7 +242,7 @@ class MailConnections:
             by=asyncio.get_running_loop().time() + self.timeout if by is None else by,
         )
         async with self._slots:
-            envelope.in_time()  # waited for a connection until too late: not begun at all
+            envelope.begun()  # waited for a connection until too late: not begun at all
             with _mail_errors():
                 connection = self._idle.pop() if self._idle else None
                 if connection is not None:
@@ -251,7 +257,7 @@ class MailConnections:
                     # working: kept for the next mail, this one's retry among them. Closed,
                     # every try would open one as slow and no mail would ever go.
                     self._idle.append(fresh)
-                    envelope.in_time()
+                    envelope.begun()
                 await self._send_on(fresh, envelope, content)
 
     async def open(self) -> None:
@@ -404,6 +410,11 @@ class _Envelope:
 
     def late(self) -> bool:
         return asyncio.get_running_loop().time() > self.by
+
+    def begun(self) -> None:
+        """Before the envelope goes: past `by`, the mail is not begun (`MailNotBegun`)."""
+        if self.late():
+            raise MailNotBegun("The mail's time ran out while it waited for a connection to the mail server")
 
     def in_time(self) -> None:
         """Before the content goes: past `by`, an outage — raised inside the transfer, whose
