@@ -6,16 +6,12 @@ shape, in the same order."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import fastapi.routing
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from services.api import plain_actions, plain_reads
@@ -28,6 +24,7 @@ from services.api.routes.agreements import act, router
 from services.auth import Principal, VerifiedTokens, mint_token
 from services.errors import Forbidden
 from services.settings import Settings
+from tests.api.test_plain_reads import echo_of, paths_solved_by_fastapi
 from tests.fixtures.api import app_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -65,17 +62,6 @@ HEADERS = (
 )  # fmt: skip
 
 
-def _echo(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """An endpoint of `endpoint`'s very signature that answers with the values it was given."""
-
-    @functools.wraps(endpoint)
-    async def echo(**values: Any) -> JSONResponse:
-        given = {name: [type(v).__name__, v] for name, v in sorted(values.items()) if not isinstance(v, Request)}
-        return JSONResponse(jsonable_encoder(given))
-
-    return echo
-
-
 def _app() -> FastAPI:
     """The action's echo twice: served as `PlainAction`, and as FastAPI solves it; behind the
     API's body limit, as in the app."""
@@ -85,7 +71,7 @@ def _app() -> FastAPI:
     app.add_middleware(RequestLimits, default_limit=BODY_LIMIT)
     for way, route_class in (("plain", PlainAction), ("solved", APIRoute)):
         app.router.add_api_route(
-            f"/{way}/{{agreement_id}}/actions", _echo(act), methods=["POST"], route_class_override=route_class
+            f"/{way}/{{agreement_id}}/actions", echo_of(act), methods=["POST"], route_class_override=route_class
         )
     return app
 
@@ -106,19 +92,6 @@ def _headers(content_type: str | None, **more: str) -> dict[str, str]:
     if content_type is not None:
         headers["Content-Type"] = content_type
     return headers
-
-
-def _paths_solved_by_fastapi(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths of the requests FastAPI's dependency solving is asked for, from now on."""
-    solved: list[str] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counted(**arguments: Any) -> Any:
-        solved.append(arguments["request"].url.path)
-        return await solve(**arguments)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
-    return solved
 
 
 async def test_an_action_s_body_is_read_as_fastapi_reads_it_whatever_it_holds_and_however_it_is_labelled():
@@ -188,7 +161,7 @@ async def test_a_route_with_what_a_plain_action_does_not_serve_is_refused_when_i
 async def test_an_agreement_s_action_is_a_plain_action_that_solves_no_dependency_per_request(monkeypatch):
     routes = {(r.path, tuple(sorted(r.methods))): type(r) for r in router.routes if isinstance(r, APIRoute)}
     assert routes[("/agreements/{agreement_id}/actions", ("POST",))] is PlainAction
-    solved = _paths_solved_by_fastapi(monkeypatch)
+    solved = paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         await _both(client, "ksdd-1", b'{"type": "submit"}', _headers("application/json"))
     assert solved == ["/solved/ksdd-1/actions"]
@@ -210,7 +183,7 @@ async def test_an_app_that_overrides_the_principal_is_served_with_its_override_o
 async def test_a_fastapi_without_the_inclusion_hook_serves_the_action_with_its_own_solving(monkeypatch):
     # As a FastAPI would look to `PlainAction` whose private inclusion hook went away.
     monkeypatch.setattr(plain_reads, "routing", SimpleNamespace())  # the hook is looked up there
-    solved = _paths_solved_by_fastapi(monkeypatch)
+    solved = paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         plain, solved_answer = await _both(client, "ksdd-1", b'{"type": "submit"}', _headers("application/json"))
     assert plain == solved_answer and plain[0] == 200
@@ -221,7 +194,7 @@ async def test_an_action_fastapi_s_own_telemetry_watches_is_served_by_fastapi_s_
     # As when a provider was set before the app was built (`observability.native_telemetry`):
     # FastAPI's handler records the body, the values and the errors for its telemetry.
     monkeypatch.setattr(plain_actions, "get_telemetry_data", lambda: SimpleNamespace())
-    solved = _paths_solved_by_fastapi(monkeypatch)
+    solved = paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         plain, solved_answer = await _both(client, "ksdd-1", b'{"type": "submit"}', _headers("application/json"))
     assert plain == solved_answer and plain[0] == 200

@@ -48,7 +48,7 @@ LIST_QUERIES = (
 )  # fmt: skip
 
 
-def _echo(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+def echo_of(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """An endpoint of `endpoint`'s very signature that answers with the values it was given."""
 
     @functools.wraps(endpoint)
@@ -66,10 +66,10 @@ def _app() -> FastAPI:
     register_error_handlers(app)
     for name, path, endpoint in (("list", "", list_agreements), ("one", "/{agreement_id}", get_agreement)):
         app.router.add_api_route(
-            f"/plain/{name}{path}", _echo(endpoint), methods=["GET"], route_class_override=PlainRead
+            f"/plain/{name}{path}", echo_of(endpoint), methods=["GET"], route_class_override=PlainRead
         )
         app.router.add_api_route(
-            f"/solved/{name}{path}", _echo(endpoint), methods=["GET"], route_class_override=APIRoute
+            f"/solved/{name}{path}", echo_of(endpoint), methods=["GET"], route_class_override=APIRoute
         )
     return app
 
@@ -79,7 +79,7 @@ async def _both(client: Any, path: str, headers: dict[str, str]) -> tuple[Any, .
     return tuple((a.status_code, dict(a.headers), a.content) for a in answers)
 
 
-def _paths_solved_by_fastapi(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def paths_solved_by_fastapi(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the requests FastAPI's dependency solving is asked for, from now on."""
     solved: list[str] = []
     solve = fastapi.routing.solve_dependencies
@@ -134,7 +134,7 @@ async def test_the_agreement_list_and_an_agreement_are_plain_reads_that_solve_no
     assert reads[("/agreements", ("GET",))] is PlainRead
     assert reads[("/agreements/{agreement_id}", ("GET",))] is PlainRead
     assert reads[("/agreements/{agreement_id}/action-plan", ("GET",))] is PlainRead
-    solved = _paths_solved_by_fastapi(monkeypatch)
+    solved = paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         for path in ("list?limit=3", "one/some-id"):
             await _both(client, path, {"Authorization": f"Bearer {TOKEN}"})
@@ -157,7 +157,7 @@ async def test_an_app_that_overrides_the_principal_is_served_with_its_override()
 async def test_a_fastapi_without_the_inclusion_hook_serves_the_plain_reads_with_its_own_solving(monkeypatch):
     # As a FastAPI would look to `PlainRead` whose private inclusion hook went away.
     monkeypatch.setattr(plain_reads, "routing", SimpleNamespace())
-    solved = _paths_solved_by_fastapi(monkeypatch)
+    solved = paths_solved_by_fastapi(monkeypatch)
     async with app_client(_app()) as client:
         plain, solved_answer = await _both(client, "list?limit=3", {"Authorization": f"Bearer {TOKEN}"})
     assert plain == solved_answer and plain[0] == 200

@@ -195,7 +195,7 @@ async def test_the_mail_timeout_is_a_setting_and_the_claims_lease_and_the_attemp
     assert settings.smtp_timeout_seconds == 12
     assert delivery_policy(settings).email_attempt_seconds == 12 * 4 + 5 > mail_lease(12).total_seconds()
     assert mail.MailConnections(settings).timeout == 12
-    for unusable in ("0", "0.5", "-1", "3601", "forever"):
+    for unusable in ("0", "0.5", "-1", "3601", "nan", "inf", "forever"):
         monkeypatch.setenv("PAKTA_SMTP_TIMEOUT_SECONDS", unusable)
         with pytest.raises(ValueError, match="smtp_timeout_seconds"):
             Settings()
