@@ -14,7 +14,8 @@ caller's principal of the route's one dependency, and calls the endpoint.
 Only for what these routes take: path and query parameters, `Request`, and dependencies
 that take the request alone (`PrincipalDep`); anything else is refused when the route is
 built, not served wrongly. An app whose `dependency_overrides` are set (none of Pakta's
-are) is served by FastAPI's own handler.
+are), or a request FastAPI's own telemetry watches (it records the request and the values
+its handler solved), is served by FastAPI's own handler.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fastapi import Request, Response, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
+from fastapi.telemetry import get_telemetry_data
 from pydantic import BaseModel, ValidationError, create_model
 
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
@@ -74,7 +76,8 @@ class PlainRead(APIRoute):
             or not all(_takes_the_request_alone(d) for d in dependant.dependencies)
         ):
             raise TypeError(f"{self.path}: a PlainRead route takes path and query parameters and plain dependencies")
-        # An app that overrides a dependency (`app.dependency_overrides`) is served by FastAPI.
+        # An app that overrides a dependency (`app.dependency_overrides`), or a request
+        # FastAPI's telemetry watches, is served by FastAPI, as `PlainAction` is.
         solved = super().get_route_handler()
         overrides = served.dependency_overrides_provider
         parameters = _parameters_model(self.name, dependant.path_params, "path")
@@ -86,7 +89,9 @@ class PlainRead(APIRoute):
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
-            if overrides is not None and getattr(overrides, "dependency_overrides", None):
+            if (overrides is not None and getattr(overrides, "dependency_overrides", None)) or (
+                get_telemetry_data() is not None
+            ):
                 return await solved(request)
             values: dict[str, Any] = {}
             errors: list[Any] = []

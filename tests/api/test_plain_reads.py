@@ -164,6 +164,18 @@ async def test_a_fastapi_without_the_inclusion_hook_serves_the_plain_reads_with_
     assert solved == ["/plain/list", "/solved/list"]
 
 
+async def test_a_read_fastapi_s_own_telemetry_watches_is_served_by_fastapi_s_handler(monkeypatch):
+    # As when a provider was set before the app was built (`observability.native_telemetry`):
+    # FastAPI's handler records the request and the values it solved for its telemetry.
+    monkeypatch.setattr(plain_reads, "get_telemetry_data", lambda: SimpleNamespace())
+    solved = paths_solved_by_fastapi(monkeypatch)
+    async with app_client(_app()) as client:
+        for path in ("list?limit=3", "one/some-id"):
+            plain, solved_answer = await _both(client, path, {"Authorization": f"Bearer {TOKEN}"})
+            assert plain == solved_answer and plain[0] == 200
+    assert solved == ["/plain/list", "/solved/list", "/plain/one/some-id", "/solved/one/some-id"]
+
+
 async def test_the_real_app_s_reads_honour_its_overrides_as_its_other_routes_do(settings: Settings):
     # The reads are in the agreements' router, which the app includes: the app that knows of
     # the overrides is the inclusion's, not the router's own route's.
