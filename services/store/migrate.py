@@ -37,8 +37,13 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
     """`alembic upgrade head` from async code, on one connection of our own engine."""
     engine = create_async_engine(settings.database_url)
     try:
-        async with engine.begin() as connection:
+        # Handed over outside a transaction: Alembic's own (env.py's `begin_transaction`)
+        # is the one a migration's `autocommit_block` may commit, for statements that run
+        # outside any (`CREATE INDEX CONCURRENTLY`, 0029). In a transaction of ours, the
+        # block could not end it and the upgrade failed.
+        async with engine.connect() as connection:
             await connection.run_sync(_upgrade_on, settings.database_url, revision)
+            await connection.commit()
     finally:
         await engine.dispose()
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
     func,
@@ -82,8 +83,10 @@ class WebhookAttempt(Base):
 
     __tablename__ = "webhook_attempts"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    endpoint_id: Mapped[str] = mapped_column(Text, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)  # from its sequence
+    endpoint_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
     event_id: Mapped[str] = mapped_column(Text)
     event_type: Mapped[str] = mapped_column(Text)
     agreement_id: Mapped[str] = mapped_column(Text)
@@ -94,7 +97,10 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_webhook_attempts_endpoint_id_id", "endpoint_id", id.desc()),)
+    # One b-tree serves every query (migration 0029): the listing by endpoint, newest first (a
+    # backward scan), the outcomes' updates, which name the endpoint with the id, and the
+    # cascade from the endpoint. A second index on `id` alone cost an entry per attempt.
+    __table_args__ = (PrimaryKeyConstraint("endpoint_id", "id"),)
 
 
 class Delivery(Base):

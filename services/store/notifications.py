@@ -436,16 +436,24 @@ async def start_attempt(
 
 
 async def finish_attempt(
-    session: AsyncSession, *, attempt_id: int, status_code: int | None, error: str | None, duration_ms: int
+    session: AsyncSession,
+    *,
+    endpoint_id: str,
+    attempt_id: int,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
 ) -> None:
     await session.execute(
         update(ATTEMPTS)
-        .where(ATTEMPTS.c.id == attempt_id)
+        # The endpoint leads the table's key (migration 0029): by the id alone, a whole scan.
+        .where(ATTEMPTS.c.endpoint_id == endpoint_id, ATTEMPTS.c.id == attempt_id)
         .values(finished_at=func.now(), status_code=status_code, error=error, duration_ms=duration_ms)
     )
 
 
 class AttemptEnd(TypedDict):
+    endpoint_id: str
     attempt_id: int
     status_code: int | None
     error: str | None

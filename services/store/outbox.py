@@ -242,7 +242,9 @@ WITH ended AS (
         status_code = ($2::text[]::int[])[array_position($1::text[]::bigint[], a.id)],
         error = ($3::text[])[array_position($1::text[]::bigint[], a.id)],
         duration_ms = ($4::text[]::int[])[array_position($1::text[]::bigint[], a.id)]
-    WHERE a.id = ANY($1::text[]::bigint[])
+    -- The endpoint leads the table's one key (migration 0029); an id is unique by itself
+    -- (its sequence's), the endpoint only finds it.
+    WHERE a.endpoint_id = ANY($10::text[]) AND a.id = ANY($1::text[]::bigint[])
 ),
 recovered AS (
     UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY($5::text[]) AND failing_since IS NOT NULL
@@ -280,6 +282,7 @@ async def record_outcomes(
         [k["event_id"] for k in sent],
         [k["recipient"] for k in sent],
         [k["channel"] for k in sent],
+        [e["endpoint_id"] for e in ended],
     )
 
 

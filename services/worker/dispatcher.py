@@ -323,6 +323,7 @@ class OutboxDispatcher:
             now=now,
         )
         ended: store.AttemptEnd = {
+            "endpoint_id": endpoint.id,
             "attempt_id": attempt_id,
             "status_code": sent.status,
             "error": sent.error,

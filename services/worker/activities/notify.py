@@ -264,7 +264,12 @@ class NotifyActivities:
 
         async with session_scope(self.sessionmaker) as session:
             await store.finish_attempt(
-                session, attempt_id=attempt_id, status_code=status, error=error, duration_ms=duration_ms
+                session,
+                endpoint_id=endpoint.id,
+                attempt_id=attempt_id,
+                status_code=status,
+                error=error,
+                duration_ms=duration_ms,
             )
             if error is None:
                 await store.mark_sent(session, **key)
