@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.store import idempotency, notifications, outbox
-from services.store.audit import GENESIS, chain_hash, event_body, iso_utc
+from services.store.audit import GENESIS, chain_hash, event_body, event_hash, iso_utc
 from services.store.db import Unit, driver_connection, json_text
 from services.store.models import (
     Agreement,
@@ -342,7 +342,7 @@ def _recording(
     rows, head = _EventRows(), follows
     for event in events:
         body = event_body(event)
-        digest = chain_hash(head, body)
+        digest = event_hash(head, body)
         rows.add(event, body, head, digest)
         head = digest
     attached = [a for event in events for a in attachments(event)]
@@ -677,7 +677,7 @@ async def _first_conflict(driver: Any, events: list[Event]) -> int | None:
     }
     for event in events:
         row = stored.get(event.seq)
-        if row is None or chain_hash(row["prev_hash"], event_body(event)) != row["hash"]:
+        if row is None or event_hash(row["prev_hash"], event_body(event)) != row["hash"]:
             return event.seq
     return None
 

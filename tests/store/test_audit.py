@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from enum import IntEnum, StrEnum
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
+from pydantic import BaseModel
 
-from services.store.audit import GENESIS, canonical_json, chain_hash, event_body, iso_utc, normalize
-from workflows.messages import Actor, Event
+from services.store import queries
+from services.store.audit import GENESIS, canonical_json, chain_hash, event_body, event_hash, iso_utc, normalize
+from tests.builders import NOW, party, proposal, replay, run, staff
+from workflows import lifecycle as L
+from workflows.messages import Actor, Event, Submit
 
 WIB = timezone(timedelta(hours=7))
 
@@ -89,3 +97,82 @@ def test_any_change_changes_the_hash():
     assert chain_hash(GENESIS, event_body(make_event(seq=2))) != base
     assert chain_hash(GENESIS, event_body(make_event(at=make_event().at + timedelta(microseconds=1)))) != base
     assert chain_hash("1" * 64, event_body(make_event())) != base
+
+
+# ---------------------------------------------------------------- the recording's hashing
+
+
+class Shade(StrEnum):
+    DARK = "dark"
+
+
+class Level(IntEnum):
+    HIGH = 3
+
+
+# The JSON an event's `data` may hold, with what `normalize` rewrites: integral and other
+# floats, datetimes in any zone, dates, nested lists and objects, and str and int subclasses.
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.datetimes(timezones=st.sampled_from([UTC, WIB]))
+    | st.dates()
+    | st.sampled_from([Shade.DARK, Level.HIGH])
+)
+_json = st.recursive(_leaves, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=30)
+
+
+def _reference(value):
+    """`normalize` as the trail's rule states it, one isinstance check after another."""
+    if isinstance(value, BaseModel):
+        return _reference(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {k: _reference(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reference(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    return value.isoformat()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.text(), _json, max_size=6))
+def test_an_event_is_hashed_as_the_rule_states_whatever_its_data(data):
+    event = make_event(data=data)
+    body = event_body(event)
+    assert body == _reference({**event.model_dump(), "at": event.at})
+    stated = hashlib.sha256(
+        GENESIS.encode()
+        + json.dumps(_reference(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+    assert event_hash(GENESIS, body) == chain_hash(GENESIS, body) == stated
+
+
+def test_the_recording_walks_each_event_body_once_for_its_row_and_its_hash():
+    # The body is normalised for its row; hashing it walked it a second time, the larger
+    # part of the recording's Python (docs/performance-log.md, `perf-path10`).
+    lead = proposal([party("jabar", "initiator"), party("jateng")], "ksdd")
+    created = L.create(lead, staff("jabar"), NOW, "agr-walked")
+    state, submitted = run(replay(created), staff("jabar"), Submit())
+    events = [*created, *submitted]
+    walked = []
+
+    def count(frame, kind, _):
+        if kind == "call" and frame.f_code is normalize.__code__:
+            value = frame.f_locals["value"]
+            if isinstance(value, dict) and "agreement_id" in value:
+                walked.append(value["seq"])
+
+    sys.setprofile(count)
+    try:
+        queries._recording(state, events, None, follows=GENESIS, superseded=False)
+    finally:
+        sys.setprofile(None)
+    assert walked == [event.seq for event in events] and len(events) > 1
