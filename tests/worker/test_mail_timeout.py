@@ -359,3 +359,26 @@ async def _all_sent(sessionmaker, event_id: str, recipients: list[str]) -> bool:
         if row is None or row["status"] != "sent":
             return False
     return True
+
+
+async def test_a_mail_never_begun_for_the_give_up_hours_is_given_up_not_released_for_ever(settings, sessionmaker, orgs):
+    """A server slower to set up than the 1 s mail timeout that drops each connection once
+    set up: every try of the mail waits for a new connection past its time and never
+    begins. Released as not begun each time, it was due again for ever — never counted,
+    never given up, a new connection a try; past `PAKTA_DELIVERY_GIVE_UP_HOURS` (here 3 s)
+    it is given up, as a mail failing as long is."""
+    a, _ = orgs
+    await add_contact(sessionmaker, a, f"siti@{a}.go.id", ["staff"])
+    events, _ = await submitted(sessionmaker, orgs)
+    async with Unhurried(pause=0.0, greeting=0.6, gone_after_setup=True).running() as server:
+        config = fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0, delivery_give_up_hours=3 / 3600)
+        async with OutboxDispatcher(config, sessionmaker).running():
+            await until(lambda: _given_up(sessionmaker, events[0].id, f"siti@{a}.go.id"), timeout=20.0)
+    row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
+    assert row["attempts"] == 1 and "waited for a connection" in row["last_error"]
+    assert server.received == 0 and server.recipients == []
+
+
+async def _given_up(sessionmaker, event_id: str, recipient: str) -> bool:
+    row = await delivery(sessionmaker, event_id, recipient, "email")
+    return row is not None and row["status"] == "failed"
