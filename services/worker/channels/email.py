@@ -202,8 +202,9 @@ class MailConnections:
 
     To a server that offers PIPELINING (RFC 2920; Postfix and Exim do), MAIL, RCPT and DATA
     go in one write and their replies are read in order (`pipelining.PipelinedReplies`): a
-    mail is two writes and one wait for the server, not four and three. A server that does
-    not offer it gets one command at a time, as `sendmail` sends them.
+    mail is two writes and one wait for the server, not four and three (a new connection's
+    first mail: DATA after the envelope's replies, `_send_on`). A server that does not offer
+    it gets one command at a time, as `sendmail` sends them.
 
     A connection the server closed while it sat idle (servers drop idle clients after a few
     minutes) fails at the next message: that message is tried once more on a new
