@@ -210,10 +210,10 @@ class MailConnections:
     minutes) fails at the next message: that message is tried once more on a new
     connection — unless the server had answered the mail already: gone in its middle, not
     while idle, perhaps after taking its content (sent again at once, a second copy); the
-    failure is then the attempt's. A connection that failed
-    otherwise is closed, never reused; one set up too slowly for the mail that opened it
-    (`send`), or on which a mail's envelope was answered too late for its content to go (the
-    envelope reset with RSET), is kept for the next.
+    failure is then the attempt's. A connection that failed otherwise is closed, never
+    reused; one set up too slowly for the mail that opened it (`send`), or on which a mail's
+    envelope was answered too late for its content to go (the envelope reset with RSET), is
+    kept for the next.
 
     The envelope is given, not read back from the message: the sender is `mail_from`'s
     address (parsed once), the recipient the address the message was built for — parsing
