@@ -363,22 +363,26 @@ class OutboxDispatcher:
         return [None] * len(outcomes)
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
-        if not failure.begun:
+        now = self.clock()
+        give_up_at = row.created_at + timedelta(seconds=self.policy.give_up_seconds)
+        if not failure.begun and now < give_up_at:
             # Queued behind a slow mail server's connections: due again at once, its attempt
             # not counted — no backoff and no step nearer being given up for a mail the
-            # server never saw (the next claim takes it when a connection is free).
+            # server never saw (the next claim takes it when a connection is free). Within
+            # the give-up hours only: a mail never begun for as long as a failing one is
+            # given up is given up too (a server that never has a connection ready in time),
+            # not released for ever.
             async with session_scope(self.sessionmaker) as session:
                 await outbox.release_unbegun(session, row=row)
             log.info("delivery_not_begun", **_key(row), reason=failure.reason)
             return
-        now = self.clock()
         delay = min(
             self.policy.initial_interval_seconds * 2 ** (row.attempts - 1), self.policy.maximum_interval_seconds
         )
         if failure.retry_after is not None:  # a 429/503 asking for a pause: honour it, within reason
             delay = min(failure.retry_after, self.policy.maximum_interval_seconds)
         next_try = now + timedelta(seconds=delay)
-        if not failure.permanent and next_try < row.created_at + timedelta(seconds=self.policy.give_up_seconds):
+        if not failure.permanent and next_try < give_up_at:
             async with session_scope(self.sessionmaker) as session:
                 await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
             _count(row, "retry")

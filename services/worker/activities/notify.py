@@ -56,9 +56,11 @@ DELIVERED = Counter(
 
 def mail_lease(timeout: float) -> timedelta:
     """A mail's claim (`timeout`: `PAKTA_SMTP_TIMEOUT_SECONDS`): `timeout` from the claim
-    until its content may leave (the wait for a connection, its setup and the envelope's
-    replies; past it nothing is sent: `MailConnections.send`), then at most two replies of
-    `timeout` each (DATA's and the content's), and 2 s to record how it went."""
+    until the mail's `by` (the wait for a connection, its setup and the envelope's replies;
+    `MailConnections.send`), then at most two replies of `timeout` each — DATA's and the
+    content's: one command at a time DATA is not sent after `by`, pipelined the content is
+    not sent after `by` + `timeout` — or, for a mail late at `by`, its RSET's; and 2 s to
+    record how it went."""
     return timedelta(seconds=timeout * 3 + 2)
 
 

@@ -14,18 +14,19 @@ import hashlib
 import random
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
 from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
-from typing import cast
+from typing import NoReturn, cast
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
 from aiosmtplib.protocol import normalize_message_line_endings
+from aiosmtplib.response import SMTPResponse
 from aiosmtplib.status import SMTPStatus
 from markupsafe import escape
 
@@ -47,9 +48,12 @@ class TransientMailError(Exception):
 
 
 class MailNotBegun(TransientMailError):
-    """The mail's time (`MailConnections.send`'s `by`) ran out before its envelope was sent:
-    it waited for one of the kept connections, or for a new one's setup. Nothing reached the
-    server for it, so it is no attempt of its own — only a turn to wait for again."""
+    """The mail's time (`MailConnections.send`'s `by`) ran out before its content could go,
+    because of what came before its envelope: it waited for one of the kept connections, or
+    for a new one's setup — before its envelope was sent, or while its envelope's replies
+    came, in time for a try of its own (the envelope was then reset with RSET, its
+    connection kept). Nothing of it stays at the server, and a try that starts at once has
+    time for it: it is no attempt of its own — only a turn to wait for again."""
 
 
 class UnsendableAddress(PermanentMailError, ValueError):
@@ -198,13 +202,18 @@ class MailConnections:
 
     To a server that offers PIPELINING (RFC 2920; Postfix and Exim do), MAIL, RCPT and DATA
     go in one write and their replies are read in order (`pipelining.PipelinedReplies`): a
-    mail is two writes and one wait for the server, not four and three. A server that does
-    not offer it gets one command at a time, as `sendmail` sends them.
+    mail is two writes and one wait for the server, not four and three (a new connection's
+    first mail: DATA after the envelope's replies, `_send_on`). A server that does not offer
+    it gets one command at a time, as `sendmail` sends them.
 
     A connection the server closed while it sat idle (servers drop idle clients after a few
     minutes) fails at the next message: that message is tried once more on a new
-    connection. A connection that failed otherwise is closed, never reused; one set up too
-    slowly for the mail that opened it (`send`) is kept for the next.
+    connection — unless the server had answered the mail already: gone in its middle, not
+    while idle, perhaps after taking its content (sent again at once, a second copy); the
+    failure is then the attempt's. A connection that failed otherwise is closed, never
+    reused; one set up too slowly for the mail that opened it (`send`), or on which a mail's
+    envelope was answered too late for its content to go (the envelope reset with RSET), is
+    kept for the next.
 
     The envelope is given, not read back from the message: the sender is `mail_from`'s
     address (parsed once), the recipient the address the message was built for — parsing
@@ -228,13 +237,20 @@ class MailConnections:
         An address no envelope can carry is refused (`UnsendableAddress`) before a connection
         is taken.
 
-        The content never leaves after `by` (the event loop's time; default: `timeout` from
-        now): a mail that waited for a connection, or for a slow server's replies to its
-        envelope, until then is an outage (`TransientMailError`, retried later; its
-        envelope's connection closed, which drops it unsent). The dispatcher gives `by` from
-        its claim, and the claim's lease outlasts it by the replies that may still follow
-        (`notify.mail_lease`): without it, a mail could be sent after its lease ran out — when
-        another dispatcher may have claimed it and sent it too."""
+        `by` (the event loop's time; default: `timeout` from now) bounds the mail: at most two
+        replies of `timeout` each are waited for after it, and then its outcome is known. One
+        command at a time, DATA is not sent after `by` (its reply and the content's follow);
+        pipelined, DATA went with MAIL and RCPT, so the content is not sent after `by` plus
+        `timeout` (only the content's reply follows). A mail that waited for a connection, or
+        for a slow server's replies to its envelope, until then is an outage
+        (`TransientMailError`, retried later): its envelope is reset with RSET and its
+        connection kept — or, pipelined past DATA's 354, the connection closed, which drops
+        the envelope unsent. It is `MailNotBegun` when what made it late came before its
+        envelope (the wait, a new connection's setup) and the envelope's replies alone took
+        no longer than a try has. The dispatcher gives `by` from its claim, and the claim's
+        lease outlasts it by the replies that may still follow (`notify.mail_lease`): without
+        it, a mail could be sent after its lease ran out — when another dispatcher may have
+        claimed it and sent it too."""
         envelope = _Envelope(
             to=to,
             sender=self._sender_of(),
@@ -250,7 +266,13 @@ class MailConnections:
                         await self._send_on(connection, envelope, content)
                         return
                     except aiosmtplib.SMTPServerDisconnected:
-                        pass  # dropped while idle: once more, on a new connection
+                        if envelope.answered:
+                            # Gone in the middle of the mail, not while idle (a connection
+                            # dropped while idle fails at the mail's first reply): past its
+                            # content, the server may have taken it — sent again now, it would
+                            # be a second copy in the same attempt.
+                            raise
+                        # Dropped while idle: once more, on a new connection.
                 fresh = await self._connect()
                 if envelope.late():
                     # Set up too slowly for this mail (a late greeting, STARTTLS, a login) but
@@ -258,7 +280,7 @@ class MailConnections:
                     # every try would open one as slow and no mail would ever go.
                     self._idle.append(fresh)
                     envelope.begun()
-                await self._send_on(fresh, envelope, content)
+                await self._send_on(fresh, envelope, content, new=True)
 
     async def open(self) -> None:
         """Set up one connection now, kept for the next mail: a slow server's greeting,
@@ -274,16 +296,45 @@ class MailConnections:
             raise TransientMailError(_UNUSABLE_SENDER.format(sender=self._sender))
         return self._envelope_sender
 
-    async def _send_on(self, connection: _Connection, envelope: _Envelope, content: bytes) -> None:
+    async def _send_on(
+        self, connection: _Connection, envelope: _Envelope, content: bytes, *, new: bool = False
+    ) -> None:
+        """`new`: the connection was just set up for this mail, its setup part of the mail's
+        time: pipelined, DATA then waits for the envelope's replies (one round trip more, once
+        per connection), so a mail late by then is reset, its connection kept — with DATA
+        sent, a late mail can only be dropped by closing it, and the next try would open one
+        as slow to set up."""
         try:
             if connection.replies is not None:
-                await self._transfer_pipelined(connection.replies, envelope, content, size=connection.size_offered)
+                await self._transfer_pipelined(
+                    connection.replies, envelope, content, size=connection.size_offered, with_data=not new
+                )
             else:
                 await self._transfer(connection.smtp, envelope, content)
+        except _Reset as reset:  # a late envelope reset: the connection is as good as before
+            self._idle.append(connection)
+            raise reset.error from None
         except BaseException:
             connection.close()
             raise
         self._idle.append(connection)
+
+    async def _reset_late(self, envelope: _Envelope, rset: Callable[[], Awaitable[int]]) -> NoReturn:
+        """The envelope answered past the mail's time, before DATA: reset with RSET and the
+        connection kept (`_Reset`), so the next try has only its envelope to wait for.
+        Closed instead, a server whose setup and envelope each fit the timeout but together
+        do not would get a new connection, as slow, on every try, and never the mail. An
+        RSET not answered with 250 leaves the connection unknown: the late mail's outage
+        raised as it is (the connection is closed)."""
+        late = envelope.too_late()
+        answered_in = asyncio.get_running_loop().time() - envelope.started  # the envelope's own replies
+        try:
+            code = await rset()
+        except (ConnectionError, aiosmtplib.SMTPException):
+            raise late from None
+        if code != SMTPStatus.completed:
+            raise late
+        raise _Reset(envelope.too_late(answered_in=answered_in, fits=self.timeout))
 
     async def _transfer(self, smtp: aiosmtplib.SMTP, envelope: _Envelope, content: bytes) -> None:
         """MAIL, RCPT and DATA for one recipient, one at a time, as aiosmtplib's `sendmail`
@@ -294,8 +345,10 @@ class MailConnections:
         size = []  # RFC 1870: the octets as sent, with CRLF line ends
         if smtp.supports_extension("size"):
             size.append(f"size={_size_as_sent(content)}".encode())
+        envelope.start()
         try:
             response = await smtp.execute_command(b"MAIL", b"FROM:" + sender, *size)
+            envelope.answered = True
             if response.code != SMTPStatus.completed:
                 raise aiosmtplib.SMTPSenderRefused(response.code, response.message, self._sender)
             response = await smtp.execute_command(b"RCPT", b"TO:" + recipient)
@@ -303,8 +356,9 @@ class MailConnections:
                 raise aiosmtplib.SMTPRecipientsRefused(
                     [aiosmtplib.SMTPRecipientRefused(response.code, response.message, to)]
                 )
-            envelope.in_time()
-            await smtp.data(content)
+            if not envelope.late():  # DATA's reply and the content's follow: the lease's two
+                await smtp.data(content)
+                return
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
             # The envelope reset, as sendmail does (the connection is closed anyway). A server
             # gone, stalled or writing garbage after its refusal leaves the refusal the answer,
@@ -313,9 +367,10 @@ class MailConnections:
             with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
                 await smtp.rset()
             raise
+        await self._reset_late(envelope, lambda: _code(smtp.rset()))
 
     async def _transfer_pipelined(
-        self, replies: PipelinedReplies, envelope: _Envelope, content: bytes, *, size: bool
+        self, replies: PipelinedReplies, envelope: _Envelope, content: bytes, *, size: bool, with_data: bool = True
     ) -> None:
         """MAIL, RCPT and DATA for one recipient in one write, their replies read in order
         (RFC 2920), then the content: the same commands and the same refusals as `_transfer`
@@ -323,13 +378,23 @@ class MailConnections:
         DATA refused at its start or at its end as `SMTPDataError` — the first refusal of the
         three being the one raised, then RSET. Every reply of the group is read before the
         refusal is raised; a DATA a server took after a refused MAIL or RCPT is ended with a
-        lone "." (RFC 2920 3.1), never with the content."""
+        lone "." (RFC 2920 3.1), never with the content.
+
+        Without `with_data` (a new connection's first mail: `_send_on`), MAIL and RCPT go
+        together and DATA after their replies, as `_transfer` sends it: a mail late by then
+        is reset, not dropped with its connection."""
         sender, recipient, to = envelope.sender, envelope.recipient, envelope.to
         declared = f" size={_size_as_sent(content)}".encode() if size else b""  # RFC 1870, as `_transfer`
-        replies.send(b"MAIL FROM:" + sender + declared + b"\r\nRCPT TO:" + recipient + b"\r\nDATA\r\n", replies=3)
+        envelope.start()
+        data = b"DATA\r\n" if with_data else b""
+        replies.send(
+            b"MAIL FROM:" + sender + declared + b"\r\nRCPT TO:" + recipient + b"\r\n" + data,
+            replies=3 if with_data else 2,
+        )
         refusal: Exception | None = None
         try:
             response = await replies.reply()
+            envelope.answered = True
             if response.code != SMTPStatus.completed:
                 refusal = aiosmtplib.SMTPSenderRefused(response.code, response.message, self._sender)
             response = await replies.reply()
@@ -337,7 +402,12 @@ class MailConnections:
                 refusal = aiosmtplib.SMTPRecipientsRefused(
                     [aiosmtplib.SMTPRecipientRefused(response.code, response.message, to)]
                 )
-            response = await replies.reply()
+            if not with_data and refusal is None:
+                if envelope.late():  # as `_transfer`: DATA's reply and the content's would follow
+                    await self._reset_late(envelope, lambda: _pipelined_rset(replies))
+                replies.send(b"DATA\r\n", replies=1)
+            if with_data or refusal is None:
+                response = await replies.reply()
         except aiosmtplib.SMTPException:
             if refusal is None:
                 raise
@@ -351,7 +421,13 @@ class MailConnections:
         elif refusal is None and response.code != SMTPStatus.start_input:
             refusal = aiosmtplib.SMTPDataError(response.code, response.message)
         if refusal is None:
-            envelope.in_time()
+            # Only the content's reply follows: the lease's two replies after `by` are DATA's and
+            # the content's, so the content may leave up to `timeout` after it (one command at a
+            # time, DATA is not sent after `by`, and its 354 comes within `timeout`). Checked
+            # at `by`, as before, a mail whose three replies fit was refused a reply early. A
+            # mail late even so is dropped with its connection (closed by `_send_on`): past
+            # DATA's 354, anything sent would be taken as its content.
+            envelope.in_time(grace=self.timeout)
             replies.send(_data_as_sent(content), replies=1)
             response = await replies.reply()
             if response.code == SMTPStatus.completed:
@@ -398,29 +474,68 @@ class MailConnections:
         return _Connection(smtp, PipelinedReplies(smtp.transport, timeout=self.timeout), size_offered)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Envelope:
-    """One mail's envelope, its addresses quoted and checked once (`_envelope_address`), and
-    the event loop's time its content may not leave after (`MailConnections.send`)."""
+    """One mail's envelope, its addresses quoted and checked once (`_envelope_address`), the
+    event loop's time that bounds it (`MailConnections.send`'s `by`), when its first command
+    was written (`start`) and whether a reply to it came (`answered`: lost after that, its
+    connection was not dropped while idle, and the mail is not sent again on another in the
+    same call — the server may have taken it)."""
 
     to: str
     sender: bytes
     recipient: bytes
     by: float
+    started: float = 0.0
+    answered: bool = False
 
-    def late(self) -> bool:
-        return asyncio.get_running_loop().time() > self.by
+    def late(self, *, grace: float = 0.0) -> bool:
+        return asyncio.get_running_loop().time() > self.by + grace
+
+    def start(self) -> None:
+        self.started = asyncio.get_running_loop().time()
 
     def begun(self) -> None:
         """Before the envelope goes: past `by`, the mail is not begun (`MailNotBegun`)."""
         if self.late():
             raise MailNotBegun("The mail's time ran out while it waited for a connection to the mail server")
 
-    def in_time(self) -> None:
-        """Before the content goes: past `by`, an outage — raised inside the transfer, whose
-        connection is then closed, so the server drops the envelope it took."""
-        if self.late():
+    def in_time(self, *, grace: float = 0.0) -> None:
+        """Before the content goes: past `by` (and `grace`), an outage — raised inside the
+        transfer, whose connection is then closed, so the server drops the envelope it took."""
+        if self.late(grace=grace):
             raise TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
+
+    def too_late(self, *, answered_in: float | None = None, fits: float = 0.0) -> TransientMailError:
+        """The outage of a mail whose envelope was answered past `by`, before DATA. Reset, and
+        its replies took no longer (`answered_in`) than a try has from its claim until DATA
+        (`fits`: the timeout), it was late for what came before it — the wait for a
+        connection, a new one's setup — which a try that starts at once does not have:
+        `MailNotBegun`."""
+        if answered_in is not None and answered_in <= fits:
+            return MailNotBegun(
+                "The mail's time ran out before its envelope was answered (a connection's setup or the wait "
+                "for one took the rest); the envelope was reset and the mail is due again"
+            )
+        return TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
+
+
+class _Reset(Exception):
+    """A late envelope reset with RSET (`MailConnections._reset_late`): the connection is
+    kept, and `error` is the mail's outcome."""
+
+    def __init__(self, error: TransientMailError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _code(reply: Awaitable[SMTPResponse]) -> int:
+    return (await reply).code
+
+
+async def _pipelined_rset(replies: PipelinedReplies) -> int:
+    replies.send(b"RSET\r\n", replies=1)
+    return (await replies.reply()).code
 
 
 @dataclass(slots=True)
