@@ -299,10 +299,15 @@ def _key(row: OutboxRow) -> Any:
 
 
 async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_at: datetime) -> None:
-    """After a failed attempt: back to 'pending', due again at `due_at`, the error kept."""
+    """After a failed attempt: back to 'pending', due again at `due_at`, the error kept —
+    only while the row is still this claim's (`attempts` as claimed). A failure recorded
+    after its lease ran out (a send, or the wait for a connection to record it, slower than
+    the lease) found another dispatcher's claim there: freed, a third would take the row
+    while the second still sent it. Every claim after this one counts one more attempt, and
+    only its own `release_unbegun` gives it back, so no other live claim has this number."""
     await session.execute(
         update(DELIVERIES)
-        .where(_key(row), DELIVERIES.c.status != "sent")
+        .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
         .values(status="pending", claimed_until=None, due_at=due_at, last_error=error[:2000], updated_at=func.now())
     )
 
