@@ -312,6 +312,18 @@ async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_
     )
 
 
+async def give_up(session: AsyncSession, *, row: OutboxRow, error: str) -> None:
+    """A delivery given up (a permanent failure, or failing past the give-up hours): 'failed',
+    the error kept — only while the row is still this claim's, as `retry_later`. A give-up
+    recorded after its lease ran out must not mark 'failed' a row another dispatcher has
+    claimed since and may be delivering: that claim's own outcome decides."""
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
+        .values(status="failed", claimed_until=None, last_error=error[:2000], updated_at=func.now())
+    )
+
+
 async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> None:
     """A claimed delivery that never reached its receiver (it waited for a connection past
     its time): due as it was, its claim's attempt given back."""

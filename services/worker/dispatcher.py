@@ -302,7 +302,7 @@ class OutboxDispatcher:
         if endpoint is None or attempt_id is None:
             # Deleted or switched off meanwhile: nothing to send, and nothing will be.
             async with session_scope(self.sessionmaker) as session:
-                await store.release_delivery(session, **_key(row), error="endpoint removed or disabled", failed=True)
+                await outbox.give_up(session, row=row, error="endpoint removed or disabled")
             _count(row, "skipped")
             return None
         now = datetime.now(UTC)
@@ -392,7 +392,7 @@ class OutboxDispatcher:
 
     async def _give_up(self, row: outbox.OutboxRow, failure: Failure) -> None:
         async with session_scope(self.sessionmaker) as session:
-            await store.release_delivery(session, **_key(row), error=failure.reason, failed=True)
+            await outbox.give_up(session, row=row, error=failure.reason)
             disabled = None
             if row.channel == "webhook":
                 disabled = await store.disable_if_failing(

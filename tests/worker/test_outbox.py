@@ -500,6 +500,39 @@ async def test_a_dispatchers_failure_recorded_after_its_lease_ran_out_leaves_the
             await store.mark_sent(session, **key)  # type: ignore[arg-type]
 
 
+async def test_a_dispatchers_give_up_recorded_after_its_lease_ran_out_leaves_the_next_dispatchers_claim_alone(
+    sessionmaker,
+):
+    """As above, for a give-up: A's late 'failed' must not land on the row B has claimed since
+    and is delivering — B's own outcome decides (sent, retried or given up)."""
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    key = {"event_id": f"late-{uuid.uuid4()}", "recipient": "late@example.org", "channel": "email"}
+    async with session_scope(sessionmaker) as session:
+        await outbox.enqueue(session, rows=[{**key, "agreement_id": "none", "payload": {}, "due_at": long_ago}])  # type: ignore[typeddict-item]
+
+    async def claim(lease: timedelta) -> list[outbox.OutboxRow]:
+        async with session_scope(sessionmaker) as session:
+            return await outbox.claim_due(
+                session, now=long_ago + timedelta(days=1), limit=10, leases={"email": lease, "webhook": lease}
+            )
+
+    try:
+        [by_a] = await claim(timedelta(milliseconds=1))
+        await asyncio.sleep(0.05)  # A's lease runs out
+        [by_b] = await claim(timedelta(hours=1))
+        async with session_scope(sessionmaker) as session:  # A's late give-up
+            await outbox.give_up(session, row=by_a, error="550 refused")
+        row = await delivery(sessionmaker, **key)
+        assert row is not None and row["status"] != "failed" and row["claimed_until"] is not None
+        async with session_scope(sessionmaker) as session:  # B's own give-up is recorded
+            await outbox.give_up(session, row=by_b, error="550 refused")
+        row = await delivery(sessionmaker, **key)
+        assert row is not None and row["status"] == "failed" and row["last_error"] == "550 refused"
+    finally:
+        async with session_scope(sessionmaker) as session:
+            await store.mark_sent(session, **key)  # type: ignore[arg-type]
+
+
 async def test_dispatcher_processes_are_woken_by_a_commit_elsewhere_and_send_each_delivery_once(
     settings, sessionmaker, receiver, orgs
 ):
