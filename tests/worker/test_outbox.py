@@ -12,8 +12,10 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -467,14 +469,12 @@ async def test_two_dispatchers_never_send_the_same_delivery(settings, sessionmak
     assert b
 
 
-async def test_a_dispatchers_failure_recorded_after_its_lease_ran_out_leaves_the_next_dispatchers_claim_alone(
-    sessionmaker,
-):
-    """Dispatcher A's claim runs out before A records its failure (its send, or the wait for a
-    database connection after it, took longer than the lease), and dispatcher B has claimed
-    the row since and is sending it. A's `retry_later` must not free B's claim: a third
-    dispatcher would take the row while B still sends it, and the receiver get it twice."""
-    long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # due before any other test's rows: only this one is claimed
+async def _one_mail_due_long_ago(
+    sessionmaker: Any,
+) -> tuple[dict[str, str], Callable[[timedelta], Awaitable[list[outbox.OutboxRow]]]]:
+    """A mail due before any other test's rows, and a claim (with a lease of its own) that
+    takes only it."""
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
     key = {"event_id": f"late-{uuid.uuid4()}", "recipient": "late@example.org", "channel": "email"}
     async with session_scope(sessionmaker) as session:
         await outbox.enqueue(session, rows=[{**key, "agreement_id": "none", "payload": {}, "due_at": long_ago}])  # type: ignore[typeddict-item]
@@ -485,13 +485,24 @@ async def test_a_dispatchers_failure_recorded_after_its_lease_ran_out_leaves_the
                 session, now=long_ago + timedelta(days=1), limit=10, leases={"email": lease, "webhook": lease}
             )
 
+    return key, claim
+
+
+async def test_a_dispatchers_failure_recorded_after_its_lease_ran_out_leaves_the_next_dispatchers_claim_alone(
+    sessionmaker,
+):
+    """Dispatcher A's claim runs out before A records its failure (its send, or the wait for a
+    database connection after it, took longer than the lease), and dispatcher B has claimed
+    the row since and is sending it. A's `retry_later` must not free B's claim: a third
+    dispatcher would take the row while B still sends it, and the receiver get it twice."""
+    key, claim = await _one_mail_due_long_ago(sessionmaker)
     try:
         [by_a] = await claim(timedelta(milliseconds=1))
         await asyncio.sleep(0.05)  # A's lease runs out
         [by_b] = await claim(timedelta(hours=1))
         assert (by_a.attempts, by_b.attempts) == (1, 2)
         async with session_scope(sessionmaker) as session:  # A's late failure
-            await outbox.retry_later(session, row=by_a, error="timed out", due_at=long_ago)
+            await outbox.retry_later(session, row=by_a, error="timed out", due_at=datetime(2000, 1, 1, tzinfo=UTC))
         assert await claim(timedelta(hours=1)) == []  # B still holds it: nobody else sends it
         row = await delivery(sessionmaker, **key)
         assert row is not None and row["claimed_until"] is not None and row["attempts"] == 2
@@ -505,17 +516,7 @@ async def test_a_dispatchers_give_up_recorded_after_its_lease_ran_out_leaves_the
 ):
     """As above, for a give-up: A's late 'failed' must not land on the row B has claimed since
     and is delivering — B's own outcome decides (sent, retried or given up)."""
-    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
-    key = {"event_id": f"late-{uuid.uuid4()}", "recipient": "late@example.org", "channel": "email"}
-    async with session_scope(sessionmaker) as session:
-        await outbox.enqueue(session, rows=[{**key, "agreement_id": "none", "payload": {}, "due_at": long_ago}])  # type: ignore[typeddict-item]
-
-    async def claim(lease: timedelta) -> list[outbox.OutboxRow]:
-        async with session_scope(sessionmaker) as session:
-            return await outbox.claim_due(
-                session, now=long_ago + timedelta(days=1), limit=10, leases={"email": lease, "webhook": lease}
-            )
-
+    key, claim = await _one_mail_due_long_ago(sessionmaker)
     try:
         [by_a] = await claim(timedelta(milliseconds=1))
         await asyncio.sleep(0.05)  # A's lease runs out
