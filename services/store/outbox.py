@@ -298,40 +298,51 @@ def _key(row: OutboxRow) -> Any:
     )
 
 
-async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_at: datetime) -> None:
+async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_at: datetime) -> bool:
     """After a failed attempt: back to 'pending', due again at `due_at`, the error kept —
     only while the row is still this claim's (`attempts` as claimed). A failure recorded
     after its lease ran out (a send, or the wait for a connection to record it, slower than
     the lease) found another dispatcher's claim there: freed, a third would take the row
     while the second still sent it. Every claim after this one counts one more attempt, and
-    only its own `release_unbegun` gives it back, so no other live claim has this number."""
-    await session.execute(
+    only its own `release_unbegun` gives it back, so no other live claim has this number.
+    False when the row was no longer this claim's (nothing written)."""
+    result = await session.execute(
         update(DELIVERIES)
         .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
         .values(status="pending", claimed_until=None, due_at=due_at, last_error=error[:2000], updated_at=func.now())
     )
+    return _applied(result)
 
 
-async def give_up(session: AsyncSession, *, row: OutboxRow, error: str) -> None:
+async def give_up(session: AsyncSession, *, row: OutboxRow, error: str) -> bool:
     """A delivery given up (a permanent failure, or failing past the give-up hours): 'failed',
     the error kept — only while the row is still this claim's, as `retry_later`. A give-up
     recorded after its lease ran out must not mark 'failed' a row another dispatcher has
-    claimed since and may be delivering: that claim's own outcome decides."""
-    await session.execute(
+    claimed since and may be delivering: that claim's own outcome decides. False when the row
+    was no longer this claim's (nothing written)."""
+    result = await session.execute(
         update(DELIVERIES)
         .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
         .values(status="failed", claimed_until=None, last_error=error[:2000], updated_at=func.now())
     )
+    return _applied(result)
 
 
-async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> None:
+async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> bool:
     """A claimed delivery that never reached its receiver (it waited for a connection past
-    its time): due as it was, its claim's attempt given back."""
-    await session.execute(
+    its time): due as it was, its claim's attempt given back. False when the row was no
+    longer this claim's (nothing written)."""
+    result = await session.execute(
         update(DELIVERIES)
         .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
         .values(claimed_until=None, attempts=DELIVERIES.c.attempts - 1, updated_at=func.now())
     )
+    return _applied(result)
+
+
+def _applied(result: Any) -> bool:
+    """An outcome's UPDATE found its row still its claim's (one row written)."""
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 async def depth(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:

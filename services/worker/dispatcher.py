@@ -373,7 +373,10 @@ class OutboxDispatcher:
             # given up is given up too (a server that never has a connection ready in time),
             # not released for ever.
             async with session_scope(self.sessionmaker) as session:
-                await outbox.release_unbegun(session, row=row)
+                released = await outbox.release_unbegun(session, row=row)
+            if not released:
+                self._superseded(row, failure)
+                return
             log.info("delivery_not_begun", **_key(row), reason=failure.reason)
             return
         delay = min(
@@ -384,15 +387,26 @@ class OutboxDispatcher:
         next_try = now + timedelta(seconds=delay)
         if not failure.permanent and next_try < give_up_at:
             async with session_scope(self.sessionmaker) as session:
-                await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
+                recorded = await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
+            if not recorded:
+                self._superseded(row, failure)
+                return
             _count(row, "retry")
             log.warning("delivery_retry", **_key(row), attempt=row.attempts, error=failure.reason)
             return
         await self._give_up(row, failure)
 
+    def _superseded(self, row: outbox.OutboxRow, failure: Failure) -> None:
+        # The outcome came after the claim's lease ran out and another dispatcher has claimed
+        # the row since: nothing was written, that claim's own outcome decides.
+        _count(row, "superseded")
+        log.warning("delivery_outcome_superseded", **_key(row), attempt=row.attempts, error=failure.reason)
+
     async def _give_up(self, row: outbox.OutboxRow, failure: Failure) -> None:
         async with session_scope(self.sessionmaker) as session:
-            await outbox.give_up(session, row=row, error=failure.reason)
+            if not await outbox.give_up(session, row=row, error=failure.reason):
+                self._superseded(row, failure)
+                return
             disabled = None
             if row.channel == "webhook":
                 disabled = await store.disable_if_failing(
@@ -443,7 +457,7 @@ def _key(row: outbox.OutboxRow) -> store.DeliveryKey:
 _DELIVERED_BY = {
     (channel, outcome): DELIVERED.labels(channel=channel, outcome=outcome)
     for channel in ("email", "webhook")
-    for outcome in ("sent", "skipped", "retry", "failed")
+    for outcome in ("sent", "skipped", "retry", "failed", "superseded")
 }
 
 

@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 from sqlalchemy import update
 from temporalio.testing import ActivityEnvironment
 
 from services.store import notifications as store
 from services.store import outbox
 from services.store.db import create_engine, create_sessionmaker, session_scope
+from services.worker.activities.notify import DELIVERED
 from services.worker.activities.records import RecordActivities
 from services.worker.channels import email as mail
-from services.worker.dispatcher import OutboxDispatcher
+from services.worker.dispatcher import Failure, OutboxDispatcher
 from tests.fixtures.servers import settings_on
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
 from tests.worker.test_delivery import GIVE_UP_SOON, add_contact, add_endpoint, delivery, fast
@@ -529,6 +531,35 @@ async def test_a_dispatchers_give_up_recorded_after_its_lease_ran_out_leaves_the
             await outbox.give_up(session, row=by_b, error="550 refused")
         row = await delivery(sessionmaker, **key)
         assert row is not None and row["status"] == "failed" and row["last_error"] == "550 refused"
+    finally:
+        async with session_scope(sessionmaker) as session:
+            await store.mark_sent(session, **key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Failure("451 try later"), Failure("550 refused", permanent=True), Failure("no connection", begun=False)],
+    ids=["retried", "given up", "not begun"],
+)
+async def test_a_dispatchers_outcome_after_its_lease_ran_out_is_counted_as_superseded_and_changes_nothing(
+    settings, sessionmaker, failure
+):
+    """Whatever A's late outcome — a retry, a give-up, a mail never begun — it finds B's claim
+    on the row: nothing written, and the metrics and the log say so (not a retry or a failure
+    that did not happen)."""
+    key, claim = await _one_mail_due_long_ago(sessionmaker)
+    superseded = DELIVERED.labels(channel="email", outcome="superseded")
+    dispatcher = OutboxDispatcher(fast(settings), sessionmaker)
+    try:
+        [by_a] = await claim(timedelta(milliseconds=1))
+        await asyncio.sleep(0.05)  # A's lease runs out
+        [_] = await claim(timedelta(hours=1))
+        before_row, before = await delivery(sessionmaker, **key), superseded._value.get()
+        with structlog.testing.capture_logs() as logs:
+            await dispatcher._failed(by_a, failure)
+        assert superseded._value.get() == before + 1
+        assert [line["event"] for line in logs] == ["delivery_outcome_superseded"]
+        assert await delivery(sessionmaker, **key) == before_row
     finally:
         async with session_scope(sessionmaker) as session:
             await store.mark_sent(session, **key)  # type: ignore[arg-type]

@@ -49,7 +49,7 @@ log = structlog.get_logger("pakta.notify")
 
 DELIVERED = Counter(
     "pakta_notifications_delivered",
-    "Notification deliveries by channel and outcome (sent, duplicate, skipped, retry, failed)",
+    "Notification deliveries by channel and outcome (sent, duplicate, skipped, retry, failed, superseded)",
     ["channel", "outcome"],
 )
 
