@@ -26,6 +26,10 @@ def run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=False,
+        # Each migration commits on its own: one that fails leaves the database at the one
+        # before it (its own DDL rolled back), and a migration's locks (0029's swap of a
+        # primary key holds ACCESS EXCLUSIVE) end with it, not with the whole run.
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
