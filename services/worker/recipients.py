@@ -17,7 +17,8 @@ endpoints), so agreements between other parties reuse what they share; all of on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from services.store import notifications as store
 from services.store.db import Unit
@@ -27,16 +28,30 @@ from workflows.notify.rules import Audience
 # records too: an audience of a whole ministry's staff is one entry of thousands of contacts.
 KEPT_AT_MOST = 4096
 RECORDS_AT_MOST = 20_000
+# Writes that skip triggers (logical replication, `pg_restore --disable-triggers`) draw no
+# new version: what was kept before them would be used for ever. Read afresh at least this
+# often, so such a write reaches the plans within minutes without a restart — one round
+# trip per worker every few minutes.
+KEPT_FOR_AT_MOST_SECONDS = 300.0
 
 
 class KnownRecipients:
     """`store.recipients_read`, answered from what this worker read before while it is of
     one version; a round trip only for what it has not read yet."""
 
-    def __init__(self, *, kept_at_most: int = KEPT_AT_MOST, records_at_most: int = RECORDS_AT_MOST) -> None:
+    def __init__(
+        self,
+        *,
+        kept_at_most: int = KEPT_AT_MOST,
+        records_at_most: int = RECORDS_AT_MOST,
+        kept_for_at_most: float = KEPT_FOR_AT_MOST_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kept_at_most, self.records_at_most = kept_at_most, records_at_most
+        self.kept_for_at_most, self.clock = kept_for_at_most, clock
         self.records = 0  # the contacts and endpoints kept, each as often as it is kept
         self.version: int | None = None
+        self.read_at = 0.0  # when the version kept was read (`clock`)
         self._reached: dict[tuple[str, str], list[store.ContactRecord]] = {}
         self._endpoints: dict[str, list[store.EndpointRecord]] = {}
 
@@ -51,7 +66,11 @@ class KnownRecipients:
         self, unit: Unit, *, asked: Iterable[tuple[Audience, str]], orgs: Iterable[str]
     ) -> store.RecipientsRead:
         asked, orgs = list(asked), list(dict.fromkeys(orgs))
-        if len(self._reached) + len(self._endpoints) > self.kept_at_most or self.records > self.records_at_most:
+        if (
+            len(self._reached) + len(self._endpoints) > self.kept_at_most
+            or self.records > self.records_at_most
+            or self.clock() - self.read_at > self.kept_for_at_most
+        ):
             self.forget()
         known = self._known(asked, orgs)
         if known is not None:
@@ -71,7 +90,7 @@ class KnownRecipients:
         if len(missing_pairs) < len(asked) or len(missing_orgs) < len(orgs):
             read = await store.recipients_read(unit, asked=asked, orgs=orgs)
         self.forget()
-        self.version = read.version
+        self.version, self.read_at = read.version, self.clock()
         self._keep(read, orgs)
         return read
 

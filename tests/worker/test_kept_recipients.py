@@ -259,3 +259,36 @@ async def test_a_recording_plans_from_recipients_read_afresh_when_the_version_ro
 
     assert activities.recipients.version is None
     assert await second.outbox(sessionmaker) == await first.outbox(sessionmaker)
+
+
+async def test_a_contact_added_by_a_write_that_skips_the_triggers_is_mailed_once_the_kept_recipients_are_old(
+    sessionmaker,
+):
+    """A restore with `--disable-triggers` or a replicated write draws no new version: the
+    kept recipients are read afresh once they are older than their bound, without a restart."""
+    now = [1000.0]
+    activities = RecordActivities(sessionmaker)
+    activities.recipients = KnownRecipients(kept_for_at_most=300.0, clock=lambda: now[0])
+    first, second, third = await submissions(activities, 3)
+    await first.submit(activities)
+    audience = next(n for e in second.events for n in notifications_for(e, second.state)).audience
+    address = f"dipulihkan-{uuid.uuid4().hex[:8]}@example.go.id"
+    async with session_scope(sessionmaker) as session:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))  # the triggers skipped
+        await store.create_contact(
+            session,
+            org=audience.org or "jabar",
+            name="Kontak Dipulihkan",
+            email=address,
+            roles=[audience.role],
+            gates=[audience.gate] if audience.gate else [],
+            created_by="staff@jabar",
+        )
+
+    now[0] += 299.0
+    await second.submit(activities)
+    now[0] += 2.0
+    await third.submit(activities)
+
+    assert (address, "email") not in await second.outbox(sessionmaker)  # kept, and still young
+    assert (address, "email") in await third.outbox(sessionmaker)
