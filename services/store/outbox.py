@@ -32,7 +32,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import Unit, driver_connection
+from services.store.db import Unit, driver_connection, rows_written
 from services.store.models import AgreementEvent
 from services.store.notification_models import Delivery, InboxNotification, NotificationRead
 
@@ -342,7 +342,7 @@ async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> bool:
 
 def _applied(result: Any) -> bool:
     """An outcome's UPDATE found its row still its claim's (one row written)."""
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rows_written(result) == 1
 
 
 async def depth(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
