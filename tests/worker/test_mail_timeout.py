@@ -138,13 +138,37 @@ async def test_a_pipelined_mail_whose_replies_outlast_its_time_and_one_reply_mor
         connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
         try:
             await connections.open()
-            with pytest.raises(mail.TransientMailError, match="in time"):
+            with pytest.raises(mail.TransientMailError, match="in time") as raised:
                 await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            assert not isinstance(raised.value, mail.MailNotBegun)  # its own replies took longer than a try has
             server.pause = 0.0
             await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
         finally:
             await connections.close()
     assert (server.received, server.taken, connections.opened) == (1, 1, 2)
+
+
+async def test_a_pipelined_mail_dropped_past_its_354_only_for_its_wait_is_not_begun(settings):
+    """Pipelined on a connection set up beforehand, a mail claimed 0.7 s ago (its time is up
+    0.3 s from now, at a 1 s timeout): MAIL, RCPT and DATA answered 0.5 s apart, DATA's 354
+    1.5 s after the call — past the claim's 2 s for the content to leave, so the connection
+    is closed with the content unsent and the server delivers nothing. The three replies
+    took less than the 2 s a try that starts at its claim has: the mail was late only for
+    its wait, as a reset envelope is — not begun, its attempt not counted — where it was
+    counted as a failed try, a step nearer being given up."""
+    async with Unhurried(pause=0.5, pipelining=True).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+        try:
+            await connections.open()
+            by = asyncio.get_running_loop().time() + 0.3
+            with pytest.raises(mail.MailNotBegun, match="content unsent"):
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id", by=by)
+            server.pause = 0.0
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert (server.received, server.taken, connections.opened) == (1, 1, 2)
+    assert server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n", b"RCPT TO:<budi@jabar.go.id>\r\n"]
 
 
 async def test_a_pipelined_mail_whose_three_replies_come_within_its_time_and_one_reply_more_is_sent(settings):
