@@ -62,6 +62,12 @@ def json_text(value: Any) -> str:
     return pydantic_core.to_json(value).decode()
 
 
+def rows_written(result: Any) -> int:
+    """How many rows an UPDATE's or DELETE's result says it wrote (0 when it tells none).
+    `execute` is typed to return a plain `Result`, which has no `rowcount`."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after commit (async cannot lazy-load).
     return async_sessionmaker(engine, expire_on_commit=False)

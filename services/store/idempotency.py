@@ -14,7 +14,7 @@ import pydantic_core
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import driver_connection, json_text
+from services.store.db import driver_connection, json_text, rows_written
 from services.store.models import IdempotencyKey
 
 KEYS = IdempotencyKey.__table__
@@ -87,9 +87,9 @@ async def forget_answers_from(session: AsyncSession, *, agreement_id: str, versi
     behind them was superseded (history does not hold it), so replaying them would tell a
     caller its command happened when it did not. A retry with the key performs it again."""
     result = await session.execute(delete(KEYS).where(KEYS.c.agreement_id == agreement_id, KEYS.c.version >= version))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_written(result)
 
 
 async def forget_expired(session: AsyncSession, *, before: datetime) -> int:
     result = await session.execute(delete(KEYS).where(KEYS.c.created_at < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_written(result)

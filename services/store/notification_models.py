@@ -127,6 +127,9 @@ class Delivery(Base):
     # hours, then the retry backoff). NULL for rows NotifyWorkflow's activities keep.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     due_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Releases of a mail never begun since its last try that began (migration 0030): the
+    # first keeps it due at once, each one after backs off (`outbox.release_unbegun`).
+    unbegun: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import Unit, driver_connection, json_text
+from services.store.db import Unit, driver_connection, json_text, rows_written
 from services.store.models import Agreement, AgreementSummary
 from services.store.notification_models import (
     Contact,
@@ -539,16 +539,46 @@ async def mark_all_sent(session: AsyncSession, *, keys: Sequence[DeliveryKey]) -
 
 
 async def release_delivery(
-    session: AsyncSession, *, event_id: str, recipient: str, channel: Channel, error: str, failed: bool = False
-) -> None:
+    session: AsyncSession,
+    *,
+    event_id: str,
+    recipient: str,
+    channel: Channel,
+    attempt: int,
+    error: str,
+    failed: bool = False,
+) -> bool:
     """After a failed attempt: free the lease so the next retry may claim at once, and keep
-    the error; `failed=True` when the delivery is given up."""
-    await session.execute(
+    the error; `failed=True` when the delivery is refused for good. Only while the row is
+    still the claim of `attempt` (its `Claim.attempt`) and still being sent, as the outbox's
+    `retry_later` and `give_up`: an outcome recorded after its lease ran out (a stalled
+    worker, a wait for a database connection) may find Temporal's next attempt's claim
+    there — freed, a third execution would claim and send while the second still sends;
+    marked 'failed', the second's delivery would be recorded as given up. Every claim counts
+    one attempt more, so no other live claim has this number. False when it was no longer
+    this claim's (nothing written)."""
+    result = await session.execute(
         update(DELIVERIES)
-        .where(_key(event_id, recipient, channel), DELIVERIES.c.status != "sent")
+        .where(_key(event_id, recipient, channel), DELIVERIES.c.status == "sending", DELIVERIES.c.attempts == attempt)
         .values(
             status="failed" if failed else "sending", claimed_until=None, last_error=error[:2000], updated_at=func.now()
         )
+    )
+    return rows_written(result) == 1
+
+
+async def gave_up_delivery(
+    session: AsyncSession, *, event_id: str, recipient: str, channel: Channel, error: str
+) -> None:
+    """A delivery whose retries ran out (NotifyWorkflow's decision, after its last attempt):
+    'failed', the error kept, unless it was sent. Not a claim's outcome, so it checks none;
+    its lease is left as it is — an attempt Temporal timed out may still hold it, and if
+    that attempt's mail goes after all, its `mark_sent` records it (a late failure of it
+    writes nothing: the row is no longer 'sending')."""
+    await session.execute(
+        update(DELIVERIES)
+        .where(_key(event_id, recipient, channel), DELIVERIES.c.status != "sent")
+        .values(status="failed", last_error=error[:2000], updated_at=func.now())
     )
 
 

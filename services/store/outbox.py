@@ -32,7 +32,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.store.db import Unit, driver_connection
+from services.store.db import Unit, driver_connection, rows_written
 from services.store.models import AgreementEvent
 from services.store.notification_models import Delivery, InboxNotification, NotificationRead
 
@@ -82,6 +82,7 @@ class OutboxRow:
     attempts: int
     created_at: datetime
     due_at: datetime
+    unbegun: int = 0  # releases never begun since its last try that began (`release_unbegun`)
     notice_json: str | None = None
     recipient_json: str | None = None
     endpoint: EndpointRecord | None = None
@@ -157,7 +158,8 @@ claimed AS (
         updated_at = now()
     FROM due
     WHERE d.event_id = due.event_id AND d.recipient = due.recipient AND d.channel = due.channel
-    RETURNING d.event_id, d.recipient, d.channel, d.agreement_id, d.payload, d.attempts, d.created_at, d.due_at
+    RETURNING d.event_id, d.recipient, d.channel, d.agreement_id, d.payload, d.attempts, d.created_at, d.due_at,
+              d.unbegun
 ),
 started AS (
     INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, agreement_id, attempt)
@@ -178,7 +180,7 @@ started AS (
 -- before them to the disk too. Other sessions see a claim at once, flushed or not.
 relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
 -- A mail's payload as the text of its two parts, not decoded here (see `OutboxRow`).
-SELECT c.event_id, c.recipient, c.channel, c.agreement_id, c.attempts, c.created_at, c.due_at,
+SELECT c.event_id, c.recipient, c.channel, c.agreement_id, c.attempts, c.created_at, c.due_at, c.unbegun,
        CASE WHEN c.channel = 'email' THEN '{{}}'::jsonb ELSE c.payload END AS payload,
        CASE WHEN c.channel = 'email' THEN (c.payload -> 'notification')::text END AS notice_json,
        CASE WHEN c.channel = 'email' THEN (c.payload -> 'recipient')::text END AS recipient_json,
@@ -305,11 +307,19 @@ async def retry_later(session: AsyncSession, *, row: OutboxRow, error: str, due_
     the lease) found another dispatcher's claim there: freed, a third would take the row
     while the second still sent it. Every claim after this one counts one more attempt, and
     only its own `release_unbegun` gives it back, so no other live claim has this number.
-    False when the row was no longer this claim's (nothing written)."""
+    A try that began ends a run of tries never begun (`unbegun` back to 0). False when the
+    row was no longer this claim's (nothing written)."""
     result = await session.execute(
         update(DELIVERIES)
         .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
-        .values(status="pending", claimed_until=None, due_at=due_at, last_error=error[:2000], updated_at=func.now())
+        .values(
+            status="pending",
+            claimed_until=None,
+            due_at=due_at,
+            last_error=error[:2000],
+            unbegun=0,
+            updated_at=func.now(),
+        )
     )
     return _applied(result)
 
@@ -328,21 +338,30 @@ async def give_up(session: AsyncSession, *, row: OutboxRow, error: str) -> bool:
     return _applied(result)
 
 
-async def release_unbegun(session: AsyncSession, *, row: OutboxRow) -> bool:
+async def release_unbegun(session: AsyncSession, *, row: OutboxRow, due_at: datetime | None = None) -> bool:
     """A claimed delivery that never reached its receiver (it waited for a connection past
-    its time): due as it was, its claim's attempt given back. False when the row was no
-    longer this claim's (nothing written)."""
+    its time): its claim's attempt given back, one more release never begun counted
+    (`unbegun`), due at `due_at` (None: as it was, and the update stays HOT — `due_at` is
+    in the due index). False when the row was no longer this claim's (nothing written)."""
+    values: dict[str, Any] = {
+        "claimed_until": None,
+        "attempts": DELIVERIES.c.attempts - 1,
+        "unbegun": DELIVERIES.c.unbegun + 1,
+        "updated_at": func.now(),
+    }
+    if due_at is not None:
+        values["due_at"] = due_at
     result = await session.execute(
         update(DELIVERIES)
         .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
-        .values(claimed_until=None, attempts=DELIVERIES.c.attempts - 1, updated_at=func.now())
+        .values(**values)
     )
     return _applied(result)
 
 
 def _applied(result: Any) -> bool:
     """An outcome's UPDATE found its row still its claim's (one row written)."""
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rows_written(result) == 1
 
 
 async def depth(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:

@@ -366,18 +366,27 @@ class OutboxDispatcher:
         now = self.clock()
         give_up_at = row.created_at + timedelta(seconds=self.policy.give_up_seconds)
         if not failure.begun and now < give_up_at:
-            # Queued behind a slow mail server's connections: due again at once, its attempt
-            # not counted — no backoff and no step nearer being given up for a mail the
-            # server never saw (the next claim takes it when a connection is free). Within
+            # Queued behind a slow mail server's connections: its attempt not counted — no
+            # step nearer being given up for a mail the server never saw. Due again at once
+            # the first time (the next claim takes it when a connection is free); each time
+            # after, in a row, later, as a failed try's backoff grows: a server too slow on
+            # every try was tried again at every poll until the give-up hours passed. Within
             # the give-up hours only: a mail never begun for as long as a failing one is
             # given up is given up too (a server that never has a connection ready in time),
-            # not released for ever.
+            # not released for ever — its last try comes at the give-up time at the latest.
+            due_at = None
+            if row.unbegun:
+                delay = min(
+                    self.policy.initial_interval_seconds * 2 ** (row.unbegun - 1),
+                    self.policy.maximum_interval_seconds,
+                )
+                due_at = min(now + timedelta(seconds=delay), give_up_at)
             async with session_scope(self.sessionmaker) as session:
-                released = await outbox.release_unbegun(session, row=row)
+                released = await outbox.release_unbegun(session, row=row, due_at=due_at)
             if not released:
                 self._superseded(row, failure)
                 return
-            log.info("delivery_not_begun", **_key(row), reason=failure.reason)
+            log.info("delivery_not_begun", **_key(row), reason=failure.reason, times=row.unbegun + 1, due_at=due_at)
             return
         delay = min(
             self.policy.initial_interval_seconds * 2 ** (row.attempts - 1), self.policy.maximum_interval_seconds

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -137,13 +138,37 @@ async def test_a_pipelined_mail_whose_replies_outlast_its_time_and_one_reply_mor
         connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
         try:
             await connections.open()
-            with pytest.raises(mail.TransientMailError, match="in time"):
+            with pytest.raises(mail.TransientMailError, match="in time") as raised:
                 await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            assert not isinstance(raised.value, mail.MailNotBegun)  # its own replies took longer than a try has
             server.pause = 0.0
             await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
         finally:
             await connections.close()
     assert (server.received, server.taken, connections.opened) == (1, 1, 2)
+
+
+async def test_a_pipelined_mail_dropped_past_its_354_only_for_its_wait_is_not_begun(settings):
+    """Pipelined on a connection set up beforehand, a mail claimed 0.7 s ago (its time is up
+    0.3 s from now, at a 1 s timeout): MAIL, RCPT and DATA answered 0.5 s apart, DATA's 354
+    1.5 s after the call — past the claim's 2 s for the content to leave, so the connection
+    is closed with the content unsent and the server delivers nothing. The three replies
+    took less than the 2 s a try that starts at its claim has: the mail was late only for
+    its wait, as a reset envelope is — not begun, its attempt not counted — where it was
+    counted as a failed try, a step nearer being given up."""
+    async with Unhurried(pause=0.5, pipelining=True).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+        try:
+            await connections.open()
+            by = asyncio.get_running_loop().time() + 0.3
+            with pytest.raises(mail.MailNotBegun, match="content unsent"):
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id", by=by)
+            server.pause = 0.0
+            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+        finally:
+            await connections.close()
+    assert (server.received, server.taken, connections.opened) == (1, 1, 2)
+    assert server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n", b"RCPT TO:<budi@jabar.go.id>\r\n"]
 
 
 async def test_a_pipelined_mail_whose_three_replies_come_within_its_time_and_one_reply_more_is_sent(settings):
@@ -377,6 +402,55 @@ async def test_a_mail_never_begun_for_the_give_up_hours_is_given_up_not_released
     row = await delivery(sessionmaker, events[0].id, f"siti@{a}.go.id", "email")
     assert row["attempts"] == 1 and "waited for a connection" in row["last_error"]
     assert server.received == 0 and server.recipients == []
+
+
+class Counted(Unhurried):
+    """`Unhurried`, counting the connections made to it."""
+
+    connections = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await super()._serve(reader, writer)
+
+
+async def test_a_mail_never_begun_try_after_try_is_due_later_each_time_not_at_every_poll(settings, sessionmaker, orgs):
+    """A server slower to set up than the 0.5 s mail timeout (0.6 s) that drops each
+    connection once set up: no try of the mail ever begins. Due again at once every time, it
+    was tried at every poll that found it, a new connection each (about ten in 6 s here,
+    against sixty polls). The first release keeps it due at once; each one after puts it
+    later, the gap doubling from the 1 s retry interval — four tries in 6 s."""
+    a, _ = orgs
+    address = f"siti@{a}.go.id"
+    await add_contact(sessionmaker, a, address, ["staff"])
+    events, _ = await submitted(sessionmaker, orgs)
+    first = await delivery(sessionmaker, events[0].id, address, "email")
+    releases = [first]  # the row as each release that moved its due time left it
+    async with Counted(pause=0.0, greeting=0.3, gone_after_setup=True).running() as server:
+        config = fast(
+            settings,
+            smtp_port=server.port,
+            smtp_timeout_seconds=0.5,
+            delivery_retry_initial_seconds=1.0,
+            delivery_retry_max_seconds=60.0,
+            outbox_poll_seconds=0.1,
+        )
+        async with OutboxDispatcher(config, sessionmaker).running():
+            loop = asyncio.get_running_loop()
+            ends = loop.time() + 6.0
+            while loop.time() < ends:
+                row = await delivery(sessionmaker, events[0].id, address, "email")
+                if row["due_at"] != releases[-1]["due_at"]:
+                    releases.append(row)
+                await asyncio.sleep(0.05)
+    # How much later than its release each one made the mail due: 1 s, 2 s, 4 s.
+    delays = [(row["due_at"] - row["updated_at"]).total_seconds() for row in releases[1:]]
+    assert len(delays) >= 2 and 0.8 <= delays[0] <= 1.3, delays
+    assert all(1.7 <= later / earlier <= 2.3 for earlier, later in itertools.pairwise(delays)), delays
+    assert 3 <= server.connections <= 5, server.connections
+    assert server.received == 0
+    row = await delivery(sessionmaker, events[0].id, address, "email")
+    assert row["status"] == "pending" and row["attempts"] <= 1  # never counted, never given up
 
 
 async def _given_up(sessionmaker, event_id: str, recipient: str) -> bool:

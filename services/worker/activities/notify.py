@@ -11,7 +11,10 @@ The protocol of every send (email, webhook), against the `deliveries` log:
                  'sent' (then do nothing: a retry or a replay) or another execution holds
                  the lease (then retry later);
     2. send    — SMTP or HTTP, outside any transaction;
-    3. mark    — one transaction: 'sent'.
+    3. mark    — one transaction: 'sent' — or, after a failure, the lease freed (retried)
+                 or 'failed' (refused), only while the row is still this claim's (its
+                 attempt number, `release_delivery`): a failure recorded after the lease ran
+                 out, once Temporal's next attempt claimed the row, writes nothing.
 
 The one window no log can close is a crash between 2 and 3: the server accepted, we never
 recorded it, and the retry sends again. Both copies then carry the same identity — the
@@ -194,13 +197,15 @@ class NotifyActivities:
             message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
             await mail.send(message, to=input.recipient.address, by=by)
         except email.PermanentMailError as error:
-            await self._release(key, str(error), failed=True)
+            if not await self._release(key, claim.attempt, str(error), failed=True):
+                raise self._superseded(key, claim.attempt, str(error)) from None
             DELIVERED.labels(channel="email", outcome="failed").inc()
             raise ApplicationError(
                 f"The mail server refused the message: {error}", type="email_refused", non_retryable=True
             ) from None
         except email.TransientMailError as error:
-            await self._release(key, str(error))
+            if not await self._release(key, claim.attempt, str(error)):
+                raise self._superseded(key, claim.attempt, str(error)) from None
             DELIVERED.labels(channel="email", outcome="retry").inc()
             log.warning("email_retry", **key, attempt=activity.info().attempt, error=str(error))
             raise ApplicationError(f"Mail not sent, will retry: {error}", type="email_unavailable") from None
@@ -264,6 +269,7 @@ class NotifyActivities:
         status, error = sent.status, sent.error
         duration_ms = int((time.monotonic() - started) * 1000)
 
+        released = True
         async with session_scope(self.sessionmaker) as session:
             await store.finish_attempt(
                 session,
@@ -278,10 +284,15 @@ class NotifyActivities:
                 await store.endpoint_succeeded(session, endpoint_id=endpoint.id)
             else:
                 reason = webhook.describe(error, status)
-                await store.release_delivery(session, **key, error=reason, failed=sent.permanent)
+                released = await store.release_delivery(
+                    session, **key, attempt=claim.attempt, error=reason, failed=sent.permanent
+                )
+                # The endpoint did fail this request, whoever holds the delivery now.
                 await store.endpoint_failed(session, endpoint_id=endpoint.id)
         if error is None:
             return self._done("sent", **key, status=status, attempt=claim.attempt)
+        if not released:
+            raise self._superseded(key, claim.attempt, webhook.describe(error, status))
         if sent.permanent:
             DELIVERED.labels(channel="webhook", outcome="failed").inc()
             log.warning("webhook_refused", **key, status=status, error=error, attempt=claim.attempt)
@@ -312,7 +323,7 @@ class NotifyActivities:
             row = await store.get_delivery(session, **key)
             reason = (row or {}).get("last_error") or input.reason
             if row is not None and row["status"] != "sent":
-                await store.release_delivery(session, **key, error=reason, failed=True)
+                await store.gave_up_delivery(session, **key, error=reason)
             disabled = None
             if input.channel == "webhook":
                 disabled = await store.disable_if_failing(
@@ -344,9 +355,25 @@ class NotifyActivities:
             raise ApplicationError("Another attempt of this delivery is in progress.", type="delivery_busy")
         return claim
 
-    async def _release(self, key: _Key, error: str, failed: bool = False) -> None:
+    async def _release(self, key: _Key, attempt: int, error: str, failed: bool = False) -> bool:
+        """The failure of the claim of `attempt`, recorded while the row is still that claim's;
+        False when it no longer was (nothing written)."""
         async with session_scope(self.sessionmaker) as session:
-            await store.release_delivery(session, **key, error=error, failed=failed)
+            return await store.release_delivery(session, **key, attempt=attempt, error=error, failed=failed)
+
+    @staticmethod
+    def _superseded(key: _Key, attempt: int, error: str) -> ApplicationError:
+        """The failure of a claim whose lease ran out, recorded after another execution (the
+        attempt Temporal started after this one timed out) claimed the row: nothing was
+        written — that claim's own outcome decides, and this one, retried, finds its lease
+        or its 'sent'. Counted and logged as what it is, as the dispatcher does, not as a
+        retry or a failure that did not happen."""
+        DELIVERED.labels(channel=key["channel"], outcome="superseded").inc()
+        log.warning("delivery_outcome_superseded", **key, attempt=attempt, error=error)
+        return ApplicationError(
+            f"Another attempt has claimed this delivery since; its outcome decides: {error}",
+            type="delivery_superseded",
+        )
 
     async def _mark_sent(self, key: _Key) -> None:
         # The message is out: try hard to record it, since a retry of this activity would

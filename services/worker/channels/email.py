@@ -426,8 +426,14 @@ class MailConnections:
             # time, DATA is not sent after `by`, and its 354 comes within `timeout`). Checked
             # at `by`, as before, a mail whose three replies fit was refused a reply early. A
             # mail late even so is dropped with its connection (closed by `_send_on`): past
-            # DATA's 354, anything sent would be taken as its content.
-            envelope.in_time(grace=self.timeout)
+            # DATA's 354, anything sent would be taken as its content. Its content never
+            # left, and a transaction whose content's end never came delivers nothing, so it
+            # is classed as a reset envelope is: not begun when its three replies took no
+            # longer than a try has until its content (twice the timeout) — late only for
+            # its wait for the connection.
+            if envelope.late(grace=self.timeout):
+                answered_in = asyncio.get_running_loop().time() - envelope.started
+                raise envelope.too_late(answered_in=answered_in, fits=2 * self.timeout, dropped=True)
             replies.send(_data_as_sent(content), replies=1)
             response = await replies.reply()
             if response.code == SMTPStatus.completed:
@@ -500,22 +506,21 @@ class _Envelope:
         if self.late():
             raise MailNotBegun("The mail's time ran out while it waited for a connection to the mail server")
 
-    def in_time(self, *, grace: float = 0.0) -> None:
-        """Before the content goes: past `by` (and `grace`), an outage — raised inside the
-        transfer, whose connection is then closed, so the server drops the envelope it took."""
-        if self.late(grace=grace):
-            raise TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
-
-    def too_late(self, *, answered_in: float | None = None, fits: float = 0.0) -> TransientMailError:
-        """The outage of a mail whose envelope was answered past `by`, before DATA. Reset, and
-        its replies took no longer (`answered_in`) than a try has from its claim until DATA
-        (`fits`: the timeout), it was late for what came before it — the wait for a
-        connection, a new one's setup — which a try that starts at once does not have:
-        `MailNotBegun`."""
+    def too_late(
+        self, *, answered_in: float | None = None, fits: float = 0.0, dropped: bool = False
+    ) -> TransientMailError:
+        """The outage of a mail whose envelope was answered past `by`, before DATA (or, pipelined,
+        `dropped` with its connection past DATA's 354, its content unsent). Reset (or dropped),
+        and its replies took no longer (`answered_in`) than a try has from its claim until
+        DATA (`fits`: the timeout; pipelined, until its content: twice that), it was late for
+        what came before it — the wait for a connection, a new one's setup — which a try that
+        starts at once does not have: `MailNotBegun`."""
         if answered_in is not None and answered_in <= fits:
             return MailNotBegun(
                 "The mail's time ran out before its envelope was answered (a connection's setup or the wait "
-                "for one took the rest); the envelope was reset and the mail is due again"
+                "for one took the rest); the envelope was "
+                + ("dropped with its connection, its content unsent," if dropped else "reset")
+                + " and the mail is due again"
             )
         return TransientMailError("The mail was not handed to the mail server in time; it is tried again later")
 
