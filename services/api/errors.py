@@ -40,11 +40,11 @@ MAX_REPORTED_ERRORS = 20  # a request with thousands of bad values gets the firs
 MAX_ECHO_CHARS = 80  # of the bad input, echoed back so the caller can find it
 
 
-def _excerpt(value: Any) -> Any:
+def excerpt(value: Any) -> Any:
     """A short, always-encodable excerpt of a bad input value: a 10 MB field or a lone
     surrogate must not come back (or fail to be written) in the error that refuses it."""
     if value is None or isinstance(value, bool | int):
-        return value if not isinstance(value, int) or abs(value) < 10**15 else _excerpt(str(value))
+        return value if not isinstance(value, int) or abs(value) < 10**15 else excerpt(str(value))
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)  # NaN cannot be written as JSON
     if isinstance(value, str):
@@ -62,11 +62,11 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     for e in raw[:MAX_REPORTED_ERRORS]:
         entry: dict[str, Any] = {
             "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-            "msg": _excerpt(str(e.get("msg", ""))),
+            "msg": excerpt(str(e.get("msg", ""))),
             "type": e.get("type", "invalid"),
         }
         if "input" in e:
-            entry["input"] = _excerpt(e["input"])
+            entry["input"] = excerpt(e["input"])
         out.append(entry)
     return out
 

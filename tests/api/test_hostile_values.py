@@ -404,3 +404,44 @@ async def test_an_agreements_cursor_whose_moment_in_utc_is_before_year_one_or_af
     resp = await stack.get(stack.user("kota-bogor", "staff"), f"/agreements?cursor={cursor}")
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "invalid_cursor"
+
+
+# ---------------------------------------------------------------- depth, and values that cannot be written back
+
+
+def nested(kind: str, depth: int) -> str:
+    """JSON text of arrays or of objects nested `depth` deep."""
+    return "[" * depth + "]" * depth if kind == "arrays" else '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+@pytest.mark.parametrize("kind", ["arrays", "objects"])
+async def test_an_import_nested_too_deep_to_read_is_a_422_saying_so(stack: Stack, kind: str, depth: int):
+    # The import reads its body itself: the reader's RecursionError was a 500.
+    admin = stack.user("kota-bogor", "admin")
+    resp = await post_raw(stack, admin, "/agreements/import", nested(kind, depth))
+    assert resp.status_code == 422, resp.text[:300]
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_import" and "too deeply" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "ref", ["1e999", "-1e999", "NaN", "1" * 400 + ".5", '"\\ud800"', json.dumps("x" * 100_000), nested("arrays", 900)]
+)
+async def test_an_import_row_whose_ref_cannot_be_written_back_is_a_422_naming_the_row_by_an_excerpt(
+    stack: Stack, ref: str
+):
+    # The bad row's problem named it by its ref as sent: NaN, infinity, a lone surrogate or
+    # a list hundreds deep could not be written in the 422 (a 500), a long text came back whole.
+    admin = stack.user("kota-bogor", "admin")
+    row = record("PKS/REF", initiator="kota-bogor", start="2026-01-01", months=12, signed_on="2025-12-01", document="0")
+    raw = json.dumps([row]).replace('"PKS/REF"', ref)
+    resp = await post_raw(stack, admin, "/agreements/import", raw)
+    assert resp.status_code == 422, resp.text[:300]
+    assert len(resp.content) < 10_000
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_import"
+    if "rows" in error:
+        [problem] = error["rows"]
+        assert problem["row"] == 1 and any(e["loc"] == ["ref"] for e in problem["errors"])
+        assert len(str(problem["ref"])) <= 100

@@ -3,6 +3,7 @@ sessions, CSRF refusals, visibility, the offline API docs."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -235,4 +236,15 @@ async def test_a_list_filter_of_digits_only_python_calls_digits_lists_without_it
     for days in ("%C2%B2", "9" * 5000):
         resp = await client.get(f"/ui/agreements?expiring_within_days={days}")
         assert resp.status_code == 200, resp.text[:300]
+    await client.aclose()
+
+
+async def test_a_list_cursor_of_arrays_nested_thousands_deep_lists_the_first_page(web: LiveStack, orgs):
+    # The page's cursor has no length limit but the headers'; arrays 4,000 deep fit in it,
+    # and reading them exhausted the stack: a RecursionError, not a refusal — a 500.
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    cursor = base64.urlsafe_b64encode(b"[" * 4000 + b"]" * 4000).decode().rstrip("=")
+    resp = await client.get(f"/ui/agreements?cursor={cursor}")
+    assert resp.status_code == 200, resp.text[:300]
     await client.aclose()
