@@ -445,3 +445,20 @@ async def test_an_import_row_whose_ref_cannot_be_written_back_is_a_422_naming_th
         [problem] = error["rows"]
         assert problem["row"] == 1 and any(e["loc"] == ["ref"] for e in problem["errors"])
         assert len(str(problem["ref"])) <= 100
+
+
+async def test_an_idempotency_key_holding_a_control_character_is_a_422_and_the_agreement_still_takes_commands(
+    stack: Stack,
+):
+    # The server's parser refuses such a header; another server, or a proxy speaking HTTP/2,
+    # may not, and the key went to PostgreSQL as it came: a NUL was a 500.
+    staff = stack.user("kota-cirebon", "staff")
+    created = await stack.create(staff, proposal(title=f"Air bersih kunci {uuid.uuid4().hex[:6]}"))
+    headers: list[tuple[str, str | bytes]] = [*stack.auth(staff).items(), ("Idempotency-Key", b"kunci\x00nul")]
+    resp = await stack.http.post(
+        f"/agreements/{created['id']}/actions", json={"type": "comment", "text": "kunci?"}, headers=headers
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_idempotency_key"
+    after = await stack.act(staff, created["id"], {"type": "comment", "text": "kunci biasa"})
+    assert after["version"] == 2

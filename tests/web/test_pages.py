@@ -248,3 +248,24 @@ async def test_a_list_cursor_of_arrays_nested_thousands_deep_lists_the_first_pag
     resp = await client.get(f"/ui/agreements?cursor={cursor}")
     assert resp.status_code == 200, resp.text[:300]
     await client.aclose()
+
+
+async def test_a_form_whose_idempotency_key_holds_a_nul_or_is_huge_is_refused_and_the_agreement_takes_the_next(
+    web: LiveStack, orgs
+):
+    # The form's key went to PostgreSQL as it came: a NUL failed the look-up (a 500), and
+    # 100,000 characters are more than the keys' index takes.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    for idem in ("a\x00b", "k" * 100_000):
+        form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kunci aneh.", "idem": idem}
+        refused = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+        assert refused.status_code == 422, refused.text[:300]
+    assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == created.json()["version"]
+    form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kunci biasa.", "idem": "k-biasa"}
+    assert (await client.post(f"/ui/agreements/{agreement_id}/act", data=form)).status_code == 303
+    await client.aclose()
