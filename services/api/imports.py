@@ -132,6 +132,9 @@ def rows_from_json(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
+_SHOWN_COLUMNS = 10
+
+
 def _sheet(body: bytes, name: str, columns: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, str]]:
     """The rows of one CSV sheet, its cells stripped; its header must be right."""
     try:
@@ -144,8 +147,11 @@ def _sheet(body: bytes, name: str, columns: tuple[str, ...], required: tuple[str
         missing = [c for c in required if c not in header]
         unknown = [c for c in header if c not in columns]
         if missing or unknown:
+            # The unknown columns as excerpts, the first few: each may be as long as the
+            # reader's field limit (128 KiB), and a sheet may hold megabytes of them.
+            shown = [excerpt(c) for c in unknown[:_SHOWN_COLUMNS]] + (["…"] if len(unknown) > _SHOWN_COLUMNS else [])
             raise BatchError(
-                f"CSV columns of {name}: missing {missing or 'none'}, unknown {unknown or 'none'}; "
+                f"CSV columns of {name}: missing {missing or 'none'}, unknown {shown or 'none'}; "
                 f"expected {', '.join(columns)}."
             )
         return [{k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and k} for row in reader]

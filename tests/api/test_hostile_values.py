@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.api import imports
 from tests.api.stack import Stack
 from tests.api.test_api_import import record
 
@@ -462,3 +463,15 @@ async def test_an_idempotency_key_holding_a_control_character_is_a_422_and_the_a
     assert resp.json()["error"]["code"] == "invalid_idempotency_key"
     after = await stack.act(staff, created["id"], {"type": "comment", "text": "kunci biasa"})
     assert after["version"] == 2
+
+
+async def test_a_csv_sheet_with_huge_unknown_columns_is_refused_without_echoing_them_whole(stack: Stack):
+    # Each column name is under the CSV reader's field limit, and all of them came back in
+    # the refusal: megabytes of a 422.
+    admin = stack.user("kota-bogor", "admin")
+    header = ",".join(imports.CSV_COLUMNS) + "," + ",".join(f"{n}{'x' * 100_000}" for n in range(40))
+    resp = await stack.http.post(
+        "/agreements/import", content=f"{header}\n".encode(), headers={**stack.auth(admin), "Content-Type": "text/csv"}
+    )
+    assert resp.status_code == 422, resp.text[:300]
+    assert resp.json()["error"]["code"] == "invalid_import" and len(resp.content) < 10_000
