@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -79,12 +80,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(422, "validation_error", "The request is invalid.", details)
 
 
+def _why_unreadable(cause: BaseException | None) -> str | None:
+    """Why a JSON body could not be read, when the reader's error says more than FastAPI's
+    400 does ("There was an error parsing the body", raised from it, for any reason)."""
+    if isinstance(cause, RecursionError):
+        return "The JSON body nests arrays or objects too deeply to be read."
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"The JSON body holds an integer of more than {sys.get_int_max_str_digits()} digits."
+    return None
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = _HTTP_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
     detail: object = exc.detail  # Starlette says str; FastAPI's HTTPException carries any value
     message = detail if isinstance(detail, str) else phrase
+    if status == 400 and (why := _why_unreadable(exc.__cause__)) is not None:
+        message = why
     details: dict[str, Any] = {} if isinstance(detail, str) else {"detail": detail}
     return error_response(status, code, message, details, getattr(exc, "headers", None))
 

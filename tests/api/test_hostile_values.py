@@ -475,3 +475,18 @@ async def test_a_csv_sheet_with_huge_unknown_columns_is_refused_without_echoing_
     )
     assert resp.status_code == 422, resp.text[:300]
     assert resp.json()["error"]["code"] == "invalid_import" and len(resp.content) < 10_000
+
+
+@pytest.mark.parametrize("path", ["/agreements", "/agreements/x/actions", "/contacts", "/webhooks"])
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [(nested("arrays", 5_000), "too deeply"), (nested("objects", 100_000), "too deeply"), ("9" * 5000, "digits")],
+)
+async def test_a_json_body_too_deep_or_with_too_long_an_integer_is_a_400_saying_why(
+    stack: Stack, path: str, raw: str, says: str
+):
+    # FastAPI said only "There was an error parsing the body", for any reason.
+    resp = await post_raw(stack, stack.user("kota-bogor", "admin"), path, raw)
+    assert resp.status_code == 400, resp.text[:300]
+    error = resp.json()["error"]
+    assert error["code"] == "bad_request" and says in error["message"], error
