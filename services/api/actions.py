@@ -148,6 +148,7 @@ async def perform(
         row, expected = await edge.read(decidable, first=True)
         return await _send(edge, row, command, principal, expected, idempotency_key)
     row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+    idempotency.check_key(idempotency_key)
     expected = expected_version(if_match)
     # A retry gets the first response again; only a first try reaches the workflow.
     keyed = idempotency.KeyedRequest(

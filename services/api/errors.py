@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -40,11 +41,11 @@ MAX_REPORTED_ERRORS = 20  # a request with thousands of bad values gets the firs
 MAX_ECHO_CHARS = 80  # of the bad input, echoed back so the caller can find it
 
 
-def _excerpt(value: Any) -> Any:
+def excerpt(value: Any) -> Any:
     """A short, always-encodable excerpt of a bad input value: a 10 MB field or a lone
     surrogate must not come back (or fail to be written) in the error that refuses it."""
     if value is None or isinstance(value, bool | int):
-        return value if not isinstance(value, int) or abs(value) < 10**15 else _excerpt(str(value))
+        return value if not isinstance(value, int) or abs(value) < 10**15 else excerpt(str(value))
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)  # NaN cannot be written as JSON
     if isinstance(value, str):
@@ -62,11 +63,11 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     for e in raw[:MAX_REPORTED_ERRORS]:
         entry: dict[str, Any] = {
             "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-            "msg": _excerpt(str(e.get("msg", ""))),
+            "msg": excerpt(str(e.get("msg", ""))),
             "type": e.get("type", "invalid"),
         }
         if "input" in e:
-            entry["input"] = _excerpt(e["input"])
+            entry["input"] = excerpt(e["input"])
         out.append(entry)
     return out
 
@@ -79,12 +80,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(422, "validation_error", "The request is invalid.", details)
 
 
+def _why_unreadable(cause: BaseException | None) -> str | None:
+    """Why a JSON body could not be read, when the reader's error says more than FastAPI's
+    400 does ("There was an error parsing the body", raised from it, for any reason)."""
+    if isinstance(cause, RecursionError):
+        return "The JSON body nests arrays or objects too deeply to be read."
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"The JSON body holds an integer of more than {sys.get_int_max_str_digits()} digits."
+    return None
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = _HTTP_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
     detail: object = exc.detail  # Starlette says str; FastAPI's HTTPException carries any value
     message = detail if isinstance(detail, str) else phrase
+    if status == 400 and (why := _why_unreadable(exc.__cause__)) is not None:
+        message = why
     details: dict[str, Any] = {} if isinstance(detail, str) else {"detail": detail}
     return error_response(status, code, message, details, getattr(exc, "headers", None))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,24 @@ def scope_of(principal: Principal) -> str:
 
 class KeyReused(Unprocessable):
     code = "idempotency_key_reused"
+
+
+class InvalidKey(Unprocessable):
+    code = "invalid_idempotency_key"
+
+
+MAX_KEY_LENGTH = 200  # the header's limit (services.api.routes.agreements)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_key(key: str) -> None:
+    """Refuse a key that cannot be stored as one. The header's own limits keep these out of
+    the API, and the server's parser refuses a control character in any header; a web
+    form's hidden key came as sent: a NUL failed PostgreSQL's look-up (a 500), and a key of
+    100,000 characters is more than the keys' index takes."""
+    if 0 < len(key) <= MAX_KEY_LENGTH and not _CONTROL.search(key):
+        return
+    raise InvalidKey(f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} characters, none of them a control character.")
 
 
 def _response(stored: store.StoredResponse) -> JSONResponse:

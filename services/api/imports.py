@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.api.errors import excerpt
 from workflows import messages as m
 
 CSV_COLUMNS = (
@@ -121,10 +122,17 @@ def rows_from_json(body: bytes) -> list[dict[str, Any]]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BatchError("The body is not valid JSON.") from None
+    except RecursionError:
+        # Arrays or objects nested about a thousand deep (a few kilobytes) exhaust the
+        # reader's stack: no batch nests more than a few levels. It was a 500.
+        raise BatchError("The body nests arrays or objects too deeply to be a batch of agreements.") from None
     items = data.get("agreements") if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise BatchError('Send a JSON list of agreements, or {"agreements": [...]}.')
     return items
+
+
+_SHOWN_COLUMNS = 10
 
 
 def _sheet(body: bytes, name: str, columns: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -139,8 +147,11 @@ def _sheet(body: bytes, name: str, columns: tuple[str, ...], required: tuple[str
         missing = [c for c in required if c not in header]
         unknown = [c for c in header if c not in columns]
         if missing or unknown:
+            # The unknown columns as excerpts, the first few: each may be as long as the
+            # reader's field limit (128 KiB), and a sheet may hold megabytes of them.
+            shown = [excerpt(c) for c in unknown[:_SHOWN_COLUMNS]] + (["…"] if len(unknown) > _SHOWN_COLUMNS else [])
             raise BatchError(
-                f"CSV columns of {name}: missing {missing or 'none'}, unknown {unknown or 'none'}; "
+                f"CSV columns of {name}: missing {missing or 'none'}, unknown {shown or 'none'}; "
                 f"expected {', '.join(columns)}."
             )
         return [{k: (v or "").strip() for k, v in row.items() if isinstance(k, str) and k} for row in reader]
@@ -270,6 +281,19 @@ def _record_from_csv(cell: dict[str, str]) -> dict[str, Any]:
     return record
 
 
+_REF_MAX_LENGTH = 100  # an ImportRecord's
+
+
+def _shown_ref(ref: Any) -> Any:
+    """A bad row's ref as its problem names it: as sent when it may be a ref, else an
+    excerpt. Sent back whole, a ref of NaN or 1e999 could not be written as JSON, nor a lone
+    surrogate as UTF-8, nor a list nested hundreds deep by the encoder (each a 500), and a
+    ref of a megabyte came back whole."""
+    if isinstance(ref, str) and len(ref) <= _REF_MAX_LENGTH:
+        return ref.encode("utf-8", "replace").decode("utf-8")
+    return excerpt(ref)
+
+
 def parse_records(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, m.ImportRecord]], list[dict[str, Any]]]:
     """The valid records with their 1-based row numbers, and one problem entry per bad row."""
     records: list[tuple[int, m.ImportRecord]] = []
@@ -282,7 +306,7 @@ def parse_records(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, m.ImportR
             problems.append(
                 {
                     "row": number,
-                    "ref": row.get("ref"),
+                    "ref": _shown_ref(row.get("ref")),
                     "errors": [{"loc": list(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)],
                 }
             )

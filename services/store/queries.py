@@ -1013,7 +1013,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         # The driver sends a moment in UTC: one that is before year 1 or after 9999 there
         # (year 1 at +05:00) raised OverflowError in the driver, a 500.
         return moment.astimezone(UTC) if moment.tzinfo is not None else moment, last
-    except (ValueError, TypeError, OverflowError) as error:  # binascii.Error, JSONDecodeError: ValueErrors
+    # binascii.Error and JSONDecodeError are ValueErrors. RecursionError: arrays nested a
+    # few thousand deep, which fit in a query string and exhaust the JSON reader's stack.
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
         raise InvalidCursor("The cursor is not one this API returned.") from error
 
 

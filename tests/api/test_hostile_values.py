@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.api import imports
 from tests.api.stack import Stack
 from tests.api.test_api_import import record
 
@@ -404,3 +405,88 @@ async def test_an_agreements_cursor_whose_moment_in_utc_is_before_year_one_or_af
     resp = await stack.get(stack.user("kota-bogor", "staff"), f"/agreements?cursor={cursor}")
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "invalid_cursor"
+
+
+# ---------------------------------------------------------------- depth, and values that cannot be written back
+
+
+def nested(kind: str, depth: int) -> str:
+    """JSON text of arrays or of objects nested `depth` deep."""
+    return "[" * depth + "]" * depth if kind == "arrays" else '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+@pytest.mark.parametrize("kind", ["arrays", "objects"])
+async def test_an_import_nested_too_deep_to_read_is_a_422_saying_so(stack: Stack, kind: str, depth: int):
+    # The import reads its body itself: the reader's RecursionError was a 500.
+    admin = stack.user("kota-bogor", "admin")
+    resp = await post_raw(stack, admin, "/agreements/import", nested(kind, depth))
+    assert resp.status_code == 422, resp.text[:300]
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_import" and "too deeply" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "ref", ["1e999", "-1e999", "NaN", "1" * 400 + ".5", '"\\ud800"', json.dumps("x" * 100_000), nested("arrays", 900)]
+)
+async def test_an_import_row_whose_ref_cannot_be_written_back_is_a_422_naming_the_row_by_an_excerpt(
+    stack: Stack, ref: str
+):
+    # The bad row's problem named it by its ref as sent: NaN, infinity, a lone surrogate or
+    # a list hundreds deep could not be written in the 422 (a 500), a long text came back whole.
+    admin = stack.user("kota-bogor", "admin")
+    row = record("PKS/REF", initiator="kota-bogor", start="2026-01-01", months=12, signed_on="2025-12-01", document="0")
+    raw = json.dumps([row]).replace('"PKS/REF"', ref)
+    resp = await post_raw(stack, admin, "/agreements/import", raw)
+    assert resp.status_code == 422, resp.text[:300]
+    assert len(resp.content) < 10_000
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_import"
+    if "rows" in error:
+        [problem] = error["rows"]
+        assert problem["row"] == 1 and any(e["loc"] == ["ref"] for e in problem["errors"])
+        assert len(str(problem["ref"])) <= 100
+
+
+async def test_an_idempotency_key_holding_a_control_character_is_a_422_and_the_agreement_still_takes_commands(
+    stack: Stack,
+):
+    # The server's parser refuses such a header; another server, or a proxy speaking HTTP/2,
+    # may not, and the key went to PostgreSQL as it came: a NUL was a 500.
+    staff = stack.user("kota-cirebon", "staff")
+    created = await stack.create(staff, proposal(title=f"Air bersih kunci {uuid.uuid4().hex[:6]}"))
+    headers: list[tuple[str, str | bytes]] = [*stack.auth(staff).items(), ("Idempotency-Key", b"kunci\x00nul")]
+    resp = await stack.http.post(
+        f"/agreements/{created['id']}/actions", json={"type": "comment", "text": "kunci?"}, headers=headers
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_idempotency_key"
+    after = await stack.act(staff, created["id"], {"type": "comment", "text": "kunci biasa"})
+    assert after["version"] == 2
+
+
+async def test_a_csv_sheet_with_huge_unknown_columns_is_refused_without_echoing_them_whole(stack: Stack):
+    # Each column name is under the CSV reader's field limit, and all of them came back in
+    # the refusal: megabytes of a 422.
+    admin = stack.user("kota-bogor", "admin")
+    header = ",".join(imports.CSV_COLUMNS) + "," + ",".join(f"{n}{'x' * 100_000}" for n in range(40))
+    resp = await stack.http.post(
+        "/agreements/import", content=f"{header}\n".encode(), headers={**stack.auth(admin), "Content-Type": "text/csv"}
+    )
+    assert resp.status_code == 422, resp.text[:300]
+    assert resp.json()["error"]["code"] == "invalid_import" and len(resp.content) < 10_000
+
+
+@pytest.mark.parametrize("path", ["/agreements", "/agreements/x/actions", "/contacts", "/webhooks"])
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [(nested("arrays", 5_000), "too deeply"), (nested("objects", 100_000), "too deeply"), ("9" * 5000, "digits")],
+)
+async def test_a_json_body_too_deep_or_with_too_long_an_integer_is_a_400_saying_why(
+    stack: Stack, path: str, raw: str, says: str
+):
+    # FastAPI said only "There was an error parsing the body", for any reason.
+    resp = await post_raw(stack, stack.user("kota-bogor", "admin"), path, raw)
+    assert resp.status_code == 400, resp.text[:300]
+    error = resp.json()["error"]
+    assert error["code"] == "bad_request" and says in error["message"], error

@@ -3,6 +3,7 @@ sessions, CSRF refusals, visibility, the offline API docs."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -235,4 +236,36 @@ async def test_a_list_filter_of_digits_only_python_calls_digits_lists_without_it
     for days in ("%C2%B2", "9" * 5000):
         resp = await client.get(f"/ui/agreements?expiring_within_days={days}")
         assert resp.status_code == 200, resp.text[:300]
+    await client.aclose()
+
+
+async def test_a_list_cursor_of_arrays_nested_thousands_deep_lists_the_first_page(web: LiveStack, orgs):
+    # The page's cursor has no length limit but the headers'; arrays 4,000 deep fit in it,
+    # and reading them exhausted the stack: a RecursionError, not a refusal — a 500.
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    cursor = base64.urlsafe_b64encode(b"[" * 4000 + b"]" * 4000).decode().rstrip("=")
+    resp = await client.get(f"/ui/agreements?cursor={cursor}")
+    assert resp.status_code == 200, resp.text[:300]
+    await client.aclose()
+
+
+async def test_a_form_whose_idempotency_key_holds_a_nul_or_is_huge_is_refused_and_the_agreement_takes_the_next(
+    web: LiveStack, orgs
+):
+    # The form's key went to PostgreSQL as it came: a NUL failed the look-up (a 500), and
+    # 100,000 characters are more than the keys' index takes.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    for idem in ("a\x00b", "k" * 100_000):
+        form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kunci aneh.", "idem": idem}
+        refused = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+        assert refused.status_code == 422, refused.text[:300]
+    assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == created.json()["version"]
+    form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kunci biasa.", "idem": "k-biasa"}
+    assert (await client.post(f"/ui/agreements/{agreement_id}/act", data=form)).status_code == 303
     await client.aclose()
