@@ -47,6 +47,9 @@ def test_a_small_bench_run_ends_with_a_bench_line_of_numbers_and_leaves_no_serve
     assert results["bench"] == values
     # Each leg's CPU against the bench process's own, the machine's yardstick.
     assert all(results["cpu_per_client_cpu"][leg] > 0 for leg in ("pakta", "raw"))
+    floor_with_client = results["cpu_against_floor_with_its_client"]
+    assert floor_with_client["raw_cpu_ms"] > results["bench"]["raw_cpu_ms"]
+    assert floor_with_client["ratio"] <= results["bench"]["cpu_ms"] / results["bench"]["raw_cpu_ms"]
     pakta = results["pakta"]["2_clients"]
     assert pakta["transitions"] == 2 * ACTIONS_PER_AGREEMENT
     # The floor's local legs run before Pakta's and again after; the line compares with both.
