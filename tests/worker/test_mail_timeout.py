@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -417,15 +416,19 @@ class Counted(Unhurried):
 async def test_a_mail_never_begun_try_after_try_is_due_later_each_time_not_at_every_poll(settings, sessionmaker, orgs):
     """A server slower to set up than the 0.5 s mail timeout (0.6 s) that drops each
     connection once set up: no try of the mail ever begins. Due again at once every time, it
-    was tried at every poll that found it, a new connection each (about ten in 6 s here,
-    against sixty polls). The first release keeps it due at once; each one after puts it
-    later, the gap doubling from the 1 s retry interval — four tries in 6 s."""
+    was tried at every poll that found it, a new connection each. The first release keeps it
+    due at once; each one after puts it later, by the retry interval (1 s) doubling from the
+    dispatcher's own clock, never past the give-up time (40 s after the mail was written),
+    where it is given up. The test moves that clock on itself, so the due times are exact
+    and the mail is tried only when the test says it is due, however slow the machine."""
     a, _ = orgs
     address = f"siti@{a}.go.id"
     await add_contact(sessionmaker, a, address, ["staff"])
     events, _ = await submitted(sessionmaker, orgs)
-    first = await delivery(sessionmaker, events[0].id, address, "email")
-    releases = [first]  # the row as each release that moved its due time left it
+    written = await delivery(sessionmaker, events[0].id, address, "email")
+    give_up_at = written["created_at"] + timedelta(seconds=40)
+    start = datetime.now(UTC)
+    moment = [start]
     async with Counted(pause=0.0, greeting=0.3, gone_after_setup=True).running() as server:
         config = fast(
             settings,
@@ -433,24 +436,32 @@ async def test_a_mail_never_begun_try_after_try_is_due_later_each_time_not_at_ev
             smtp_timeout_seconds=0.5,
             delivery_retry_initial_seconds=1.0,
             delivery_retry_max_seconds=60.0,
+            delivery_give_up_hours=40 / 3600,
             outbox_poll_seconds=0.1,
         )
-        async with OutboxDispatcher(config, sessionmaker).running():
-            loop = asyncio.get_running_loop()
-            ends = loop.time() + 6.0
-            while loop.time() < ends:
-                row = await delivery(sessionmaker, events[0].id, address, "email")
-                if row["due_at"] != releases[-1]["due_at"]:
-                    releases.append(row)
-                await asyncio.sleep(0.05)
-    # How much later than its release each one made the mail due: 1 s, 2 s, 4 s.
-    delays = [(row["due_at"] - row["updated_at"]).total_seconds() for row in releases[1:]]
-    assert len(delays) >= 2 and 0.8 <= delays[0] <= 1.3, delays
-    assert all(1.7 <= later / earlier <= 2.3 for earlier, later in itertools.pairwise(delays)), delays
-    assert 3 <= server.connections <= 5, server.connections
-    assert server.received == 0
+        async with OutboxDispatcher(config, sessionmaker, clock=lambda: moment[0]).running():
+            dues = []  # (releases so far, due time) as each release from the second left the row
+            for unbegun in range(2, 8):  # the first is followed at once by the second: not watched
+                row = await until(lambda n=unbegun: _released(sessionmaker, events[0].id, address, times=n))
+                assert server.connections == unbegun  # tried only when due, once each time
+                dues.append((row["unbegun"], row["due_at"]))
+                moment[0] = row["due_at"]  # the dispatcher's time reaches the mail's due time
+            await until(lambda: _given_up(sessionmaker, events[0].id, address))
+    # Two tries at the clock's start (the first release kept it due), then 1, 2, 4, 8 and
+    # 16 s after each try.
+    seconds = [(due - start).total_seconds() for _, due in dues[:5]]
+    assert seconds == [1.0, 3.0, 7.0, 15.0, 31.0], seconds
+    assert dues[5] == (7, give_up_at)  # 32 s after 31 s is past the give-up: due at it
+    assert server.connections == 8 and server.received == 0
     row = await delivery(sessionmaker, events[0].id, address, "email")
-    assert row["status"] == "pending" and row["attempts"] <= 1  # never counted, never given up
+    assert (row["status"], row["attempts"]) == ("failed", 1)  # the one counted try is the give-up's
+
+
+async def _released(sessionmaker, event_id: str, recipient: str, *, times: int) -> dict | None:
+    row = await delivery(sessionmaker, event_id, recipient, "email")
+    if row is not None and row["unbegun"] > times:
+        raise AssertionError(f"released {row['unbegun']} times, where {times} were due")
+    return row if row is not None and row["unbegun"] == times else None
 
 
 async def _given_up(sessionmaker, event_id: str, recipient: str) -> bool:
