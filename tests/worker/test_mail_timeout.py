@@ -12,10 +12,12 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from services.settings import Settings
+from services.store.db import session_scope
 from services.worker.activities.notify import NotifyActivities, delivery_policy, mail_lease
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
@@ -467,3 +469,47 @@ async def _released(sessionmaker, event_id: str, recipient: str, *, times: int) 
 async def _given_up(sessionmaker, event_id: str, recipient: str) -> bool:
     row = await delivery(sessionmaker, event_id, recipient, "email")
     return row is not None and row["status"] == "failed"
+
+
+@pytest.mark.parametrize("tried", ["never begun", "begun and failed"])
+async def test_a_mail_tried_more_than_a_thousand_times_in_a_row_waits_the_maximum_not_an_overflow(
+    settings, sessionmaker, orgs, tried
+):
+    """A maximum interval of seconds and a give-up of days allow thousands of tries in a row
+    (60 s and 72 h: 4,320). The wait after the 1,025th was the initial interval times 2 to
+    the 1,024th, more than a float holds: an OverflowError, the outcome never written, the
+    row left claimed and claimed again once its lease ran out, an error each time — and past
+    the give-up time too, its attempts as many, so never given up. It waits the maximum."""
+    a, _ = orgs
+    address = f"siti@{a}.go.id"
+    await add_contact(sessionmaker, a, address, ["staff"])
+    events, _ = await submitted(sessionmaker, orgs)
+    column = "unbegun" if tried == "never begun" else "attempts"
+    async with session_scope(sessionmaker) as session:
+        await session.execute(
+            text(f"UPDATE deliveries SET {column} = 1100 WHERE event_id = :event AND recipient = :address"),
+            {"event": events[0].id, "address": address},
+        )
+    moment = datetime.now(UTC)
+    # Never begun: a server slower to set up than the timeout. Begun: nothing listens on port 9.
+    server = Counted(pause=0.0, greeting=0.3, gone_after_setup=True)
+    async with server.running():
+        config = fast(
+            settings,
+            smtp_port=server.port if tried == "never begun" else 9,
+            smtp_timeout_seconds=0.5,
+            delivery_retry_initial_seconds=10.0,
+            delivery_retry_max_seconds=60.0,
+            outbox_poll_seconds=0.1,
+        )
+        async with OutboxDispatcher(config, sessionmaker, clock=lambda: moment).running():
+            row = await until(lambda: _moved(sessionmaker, events[0].id, address), timeout=15.0)
+    assert row[column] == 1101  # one more release never begun, or one more try counted
+    assert row["due_at"] == moment + timedelta(seconds=60) and row["claimed_until"] is None
+    assert row["status"] == "pending"
+
+
+async def _moved(sessionmaker, event_id: str, recipient: str) -> dict | None:
+    """The row once an outcome moved its due time."""
+    row = await delivery(sessionmaker, event_id, recipient, "email")
+    return row if row is not None and row["due_at"] > row["created_at"] + timedelta(seconds=30) else None
