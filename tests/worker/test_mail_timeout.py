@@ -150,18 +150,19 @@ async def test_a_pipelined_mail_whose_replies_outlast_its_time_and_one_reply_mor
 
 
 async def test_a_pipelined_mail_dropped_past_its_354_only_for_its_wait_is_not_begun(settings):
-    """Pipelined on a connection set up beforehand, a mail claimed 0.7 s ago (its time is up
-    0.3 s from now, at a 1 s timeout): MAIL, RCPT and DATA answered 0.5 s apart, DATA's 354
-    1.5 s after the call — past the claim's 2 s for the content to leave, so the connection
+    """Pipelined on a connection set up beforehand, a mail claimed 1.8 s ago (its time is up
+    0.2 s from now, at a 2 s timeout): MAIL, RCPT and DATA answered 0.8 s apart, DATA's 354
+    2.4 s after the call — past the claim's 4 s for the content to leave, so the connection
     is closed with the content unsent and the server delivers nothing. The three replies
-    took less than the 2 s a try that starts at its claim has: the mail was late only for
+    took less than the 4 s a try that starts at its claim has: the mail was late only for
     its wait, as a reset envelope is — not begun, its attempt not counted — where it was
-    counted as a failed try, a step nearer being given up."""
-    async with Unhurried(pause=0.5, pipelining=True).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+    counted as a failed try, a step nearer being given up. (The replies cannot come sooner
+    than the server's pauses; a busy machine has 1.6 s before they take longer than a try.)"""
+    async with Unhurried(pause=0.8, pipelining=True).running() as server:
+        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
         try:
             await connections.open()
-            by = asyncio.get_running_loop().time() + 0.3
+            by = asyncio.get_running_loop().time() + 0.2
             with pytest.raises(mail.MailNotBegun, match="content unsent"):
                 await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id", by=by)
             server.pause = 0.0
