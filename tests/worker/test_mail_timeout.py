@@ -352,6 +352,29 @@ async def test_the_mail_timeout_is_a_setting_and_the_claims_lease_and_the_attemp
             Settings()
 
 
+async def test_the_delivery_backoff_and_give_up_settings_refuse_what_no_due_time_can_reach(monkeypatch):
+    """A give-up of `inf` hours (meant as "never"), or of a million years, could not be
+    added to a delivery's time: every failed try of every mail and webhook raised, its
+    outcome never written, the row claimed again at every lease's end, for ever. So could a
+    wait of `inf`. Each is refused when the settings are read, naming the setting."""
+    for name, unusable in [
+        ("DELIVERY_GIVE_UP_HOURS", "inf"),
+        ("DELIVERY_GIVE_UP_HOURS", "1e10"),
+        ("DELIVERY_RETRY_MAX_SECONDS", "inf"),
+        ("DELIVERY_RETRY_MAX_SECONDS", "1e15"),
+        ("DELIVERY_RETRY_INITIAL_SECONDS", "inf"),
+    ]:
+        monkeypatch.setenv(f"PAKTA_{name}", unusable)
+        with pytest.raises(ValueError, match=name.lower()):
+            Settings()
+        monkeypatch.delenv(f"PAKTA_{name}")
+    # A give-up of ten years and waits of up to a year still are settings.
+    monkeypatch.setenv("PAKTA_DELIVERY_GIVE_UP_HOURS", "87600")
+    monkeypatch.setenv("PAKTA_DELIVERY_RETRY_MAX_SECONDS", "31536000")
+    policy = delivery_policy(Settings())
+    assert policy.give_up_seconds == 87600 * 3600 and policy.maximum_interval_seconds == 31536000
+
+
 async def test_a_mails_claim_outlasts_its_time_to_go_the_replies_after_it_and_the_outcomes_record(
     settings, sessionmaker
 ):
