@@ -127,11 +127,14 @@ class Settings(BaseSettings):
     mail_from: str = "pakta@localhost"
 
     # Notification delivery (email and webhooks): retried with exponential backoff from
-    # `initial` up to `max` between attempts, given up after `give_up_hours`.
+    # `initial` up to `max` between attempts, given up after `give_up_hours`. Bounded (a
+    # year's wait, ten years' give-up) so that a delivery's next try and its give-up time
+    # are dates: `inf` (meant as "never") or a million years could not be added to one, and
+    # every failed try raised, its outcome never written, for ever.
     public_url: str = "http://127.0.0.1:8000"
-    delivery_retry_initial_seconds: float = Field(default=10.0, gt=0)
-    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
-    delivery_give_up_hours: float = Field(default=72.0, gt=0)
+    delivery_retry_initial_seconds: float = Field(default=10.0, gt=0, le=365 * 86400)
+    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0, le=365 * 86400)
+    delivery_give_up_hours: float = Field(default=72.0, gt=0, le=10 * 365 * 24)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_disable_after_hours: float = Field(default=72.0, ge=0)
     # The outbox dispatcher looks for due deliveries this often (retries coming due; rows

@@ -376,11 +376,7 @@ class OutboxDispatcher:
             # not released for ever — its last try comes at the give-up time at the latest.
             due_at = None
             if row.unbegun:
-                delay = min(
-                    self.policy.initial_interval_seconds * 2 ** (row.unbegun - 1),
-                    self.policy.maximum_interval_seconds,
-                )
-                due_at = min(now + timedelta(seconds=delay), give_up_at)
+                due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), give_up_at)
             async with session_scope(self.sessionmaker) as session:
                 released = await outbox.release_unbegun(session, row=row, due_at=due_at)
             if not released:
@@ -388,9 +384,7 @@ class OutboxDispatcher:
                 return
             log.info("delivery_not_begun", **_key(row), reason=failure.reason, times=row.unbegun + 1, due_at=due_at)
             return
-        delay = min(
-            self.policy.initial_interval_seconds * 2 ** (row.attempts - 1), self.policy.maximum_interval_seconds
-        )
+        delay = backoff_seconds(self.policy, row.attempts)
         if failure.retry_after is not None:  # a 429/503 asking for a pause: honour it, within reason
             delay = min(failure.retry_after, self.policy.maximum_interval_seconds)
         next_try = now + timedelta(seconds=delay)
@@ -443,6 +437,21 @@ class OutboxDispatcher:
         )
         if disabled is not None:
             self.wake()  # the staff's mail is in the outbox now
+
+
+# Past this many doublings the initial interval is past any maximum (2 ** 1023 is the
+# largest power of two a float holds).
+_DOUBLINGS_AT_MOST = 1023
+
+
+def backoff_seconds(policy: DeliveryPolicy, times: int) -> float:
+    """The wait after the `times`-th try in a row that failed (or was released as never
+    begun): the initial interval, doubling, up to the maximum. The doubling stops where a
+    float does: a maximum of seconds and a give-up of days allow thousands of tries, and
+    2 to the 1,024th was an OverflowError — the outcome never written, the row claimed again
+    once its lease ran out, for ever (its attempts as many past the give-up time)."""
+    doubled = policy.initial_interval_seconds * 2.0 ** min(max(times - 1, 0), _DOUBLINGS_AT_MOST)
+    return min(doubled, policy.maximum_interval_seconds)
 
 
 def _parsed(kept: dict[str, _Parsed], text: str, model: type[_Parsed]) -> _Parsed:
