@@ -29,6 +29,13 @@ ZONE_COOKIE = "pakta_zone"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 YEAR = 365 * 24 * 3600
+# The longest `next` or `back` target kept, as it would stand in a `Location` header
+# (percent-encoded): about what browsers and proxies keep of a URL. A longer one went whole
+# into the `Location` header and into the OIDC sign-in's session cookie, past the 4 KB a
+# browser keeps of a cookie, so that sign-in silently failed.
+MAX_NEXT_CHARS = 2000
+# What `RedirectResponse` leaves as it is when it writes a URL into `Location`.
+_LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
 class SignInRequired(Exception):
@@ -135,11 +142,18 @@ async def load_session(request: Request) -> WebSession:
 
 
 def safe_next(value: str | None, default: str = "/ui/") -> str:
-    """Only a path of this site: no scheme, no host, no `//` (an open redirect)."""
+    """Only a path of this site: no scheme, no host, no `//` (an open redirect), and no
+    longer than `MAX_NEXT_CHARS` once percent-encoded; otherwise `default`."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    # Percent-encoding at most triples the UTF-8 bytes, which are at most four per
+    # character: a value this short fits without encoding it.
+    if len(value) * 12 > MAX_NEXT_CHARS and len(quote(value, safe=_LOCATION_SAFE, errors="replace")) > MAX_NEXT_CHARS:
         return default
     return value
 
 
 def sign_in_url(next_path: str) -> str:
-    return f"/ui/signin?next={quote(next_path, safe='/')}"
+    """The sign-in page, coming back to `next_path` after; to the inbox if that is too long
+    to come back to (the sign-in form would drop it anyway)."""
+    return f"/ui/signin?next={quote(safe_next(next_path), safe='/')}"
