@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -302,4 +303,24 @@ async def test_a_next_or_back_target_too_long_to_keep_falls_back_to_the_default_
     form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kembali ke mana?", "back": too_long}
     resp = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
     assert resp.status_code == 303 and resp.headers["location"] == f"/ui/agreements/{agreement_id}?done=comment"
+    await client.aclose()
+
+
+async def test_a_csrf_token_with_characters_beyond_ascii_is_refused_with_the_forbidden_page(web: LiveStack, orgs):
+    # `hmac.compare_digest` refuses to compare a text holding anything beyond ASCII: a forged
+    # token of "é" (or a browser's invalid UTF-8, read as U+FFFD) was a 500, not a 403.
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    for path in ("/ui/prefs", "/ui/signout", f"/ui/feedback/{uuid.uuid4()}"):
+        for body in ("csrf=%C3%A9&lang=en", "csrf=%ED%A0%80&lang=en"):
+            resp = await client.post(path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert resp.status_code == 403 and "<main" in resp.text, (path, body, resp.status_code)
+        header = await client.post(path, data={"lang": "en"}, headers={"X-CSRF-Token": "é".encode("latin-1")})
+        assert header.status_code == 403 and "<main" in header.text, (path, header.status_code)
+    anonymous = httpx.AsyncClient(base_url=web.base_url, timeout=60)
+    await anonymous.get("/ui/signin")
+    resp = await anonymous.post("/ui/signin", data={"csrf": "jeton-ç", "person": "staff"})
+    assert resp.status_code == 403 and "<main" in resp.text
+    assert (await client.get("/ui/inbox")).status_code == 200  # the session stands
+    await anonymous.aclose()
     await client.aclose()

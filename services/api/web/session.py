@@ -91,7 +91,10 @@ class WebSession:
         return self.principal
 
     def check_csrf(self, submitted: object) -> None:
-        if not submitted or not hmac.compare_digest(str(submitted), self.csrf):
+        # Compared as bytes: `compare_digest` raises a TypeError for a text holding anything
+        # beyond ASCII, which a forged field or header may (a 500, not the refusal).
+        given = str(submitted).encode("utf-8", "surrogatepass") if submitted else b""
+        if not given or not hmac.compare_digest(given, self.csrf.encode()):
             raise CsrfRefused()
 
     def apply(self, response: Response) -> Response:
