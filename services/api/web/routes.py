@@ -475,6 +475,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
             request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
         )
     except NotFound:
+        await session.rollback()  # nothing the form stored is kept, as in `agreement_with_error`
         return not_found_page(request, ws)
     except PaktaError as error:
         return await agreement_with_error(
@@ -510,6 +511,10 @@ async def agreement_with_error(
     message: str,
     errors: dict[str, str],
 ) -> Response:
+    """The agreement page with a form's refusal. What the form stored before it was refused
+    (a draft's text, a scan, evidence) is rolled back: the session commits at the edge,
+    and a refused form keeps nothing."""
+    await session.rollback()
     state = await visible_state(session, agreement_id, principal)
     if state is None:
         return not_found_page(request, ws)
