@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.store.models import Document
 from tests.web.live import LiveStack, csrf_of
+from tests.web.test_implementation import plan_proposal
 from tests.web.test_pages import proposal
 
 
@@ -45,4 +46,38 @@ async def test_a_refused_form_keeps_none_of_the_documents_it_uploaded(web: LiveS
         resp = await client.post(f"/ui/agreements/{agreement_id}/{path}", data={"csrf": csrf, **fields}, files=files)
         assert resp.status_code == 409 and 'role="alert"' in resp.text, (fields["type"], resp.status_code)
     assert await documents_of(web, province) == before
+    await client.aclose()
+
+
+async def test_an_agreement_whose_numbers_are_past_28_digits_still_shows_its_pages(web: LiveStack, orgs):
+    # Babel formats in the decimal module's 28 digits: a target or a measurement of 10^25 or
+    # more, which both the API and the forms take, made the agreement's page and its PDF a
+    # 500 for everyone from then on. A measurement of 1e300 over a target of 1e-300 is an
+    # infinite share of it, which `round` refused.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    admin = web.user(province, "admin")
+    body = plan_proposal(province, regency)
+    body["indicators"] = [
+        {"name": "Sambungan rumah", "target": 1e30, "unit": "SR"},
+        {"name": "Debit air", "target": 1e-300, "unit": "l/s"},
+    ]
+    signed = await web.api(admin, "POST", "/documents", content=b"PKS besar\n", headers={"Content-Type": "text/plain"})
+    record = {"ref": f"PKS/{province}/besar", "signed_on": "2026-01-20", "document": signed.json()["sha256"]}
+    imported = await web.api(admin, "POST", "/agreements/import", json=[record | {"proposal": body}])
+    assert imported.status_code == 200, imported.text
+    agreement_id = imported.json()["imported"][0]["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    assert page.status_code == 200, page.text[:300]
+    assert "1.000.000.000.000.000.000.000.000.000.000" in page.text  # the target, every digit
+    for indicator, value in (("Sambungan rumah", "9e29"), ("Debit air", "1e300")):
+        form = {"csrf": csrf_of(page.text), "type": "record_measurement", "indicator": indicator, "value": value}
+        form |= {"measured_on": "2026-06-01", "source": "Laporan PDAM"}
+        sent = await client.post(f"/ui/agreements/{agreement_id}/plan", data=form)
+        assert sent.status_code == 303, sent.text[:300]
+    for path in (f"/ui/agreements/{agreement_id}", f"/ui/agreements/{agreement_id}/summary.pdf", "/ui/inbox"):
+        resp = await client.get(path)
+        assert resp.status_code == 200, (path, resp.text[:300])
+    assert "∞ %" in (await client.get(f"/ui/agreements/{agreement_id}")).text
     await client.aclose()
