@@ -4,12 +4,14 @@ stack (tests/web/conftest.py): the real app, PostgreSQL, Temporal and a worker."
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import func, select
 
-from services.store.models import Document
+from services.store.models import Document, PublicFeedback
 from tests.web.live import LiveStack, csrf_of
 from tests.web.test_implementation import plan_proposal
 from tests.web.test_pages import proposal
+from tests.web.test_public import act, in_implementation_with_a_score
 
 
 async def documents_of(web: LiveStack, org: str) -> int:
@@ -80,4 +82,37 @@ async def test_an_agreement_whose_numbers_are_past_28_digits_still_shows_its_pag
         resp = await client.get(path)
         assert resp.status_code == 200, (path, resp.text[:300])
     assert "∞ %" in (await client.get(f"/ui/agreements/{agreement_id}")).text
+    await client.aclose()
+
+
+async def test_a_text_field_sent_as_a_file_is_refused_and_nothing_is_stored(web: LiveStack, orgs):
+    # A text field read with `str(form.get(...))` took a file as the repr of its UploadFile:
+    # the public feedback form stored "UploadFile(filename='x.pdf', ...)" as a citizen's message.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency, title="Jembatan uji")
+    assert (await act(web, staff, agreement_id, {"type": "publish"})).status_code == 200
+    citizen = httpx.AsyncClient(base_url=web.base_url, headers={"X-Forwarded-For": "192.0.2.77"})
+    page = await citizen.get(f"/public/agreements/{agreement_id}")
+    upload = ("x.pdf", b"%PDF-1.4 bukan teks\n", "application/pdf")
+    for field, text in (("message", {"name": "Budi"}), ("name", {"message": "Pesan biasa."})):
+        sent = await citizen.post(
+            f"/public/agreements/{agreement_id}/feedback",
+            data={"csrf": csrf_of(page.text), **text},
+            files={field: upload},
+        )
+        assert sent.status_code == 422 and "<main" in sent.text, (field, sent.status_code)
+        assert "not a file" in sent.text or "bukan berkas" in sent.text
+    async with web.sessionmaker() as session:
+        stored = select(func.count()).select_from(PublicFeedback).where(PublicFeedback.agreement_id == agreement_id)
+        assert (await session.execute(stored)).scalar_one() == 0
+    await citizen.aclose()
+    # The same on a signed-in form: a draft's text, a comment.
+    client = await web.signed_in_client(staff)
+    csrf = csrf_of((await client.get(f"/ui/agreements/{agreement_id}")).text)
+    for fields, field in (({"type": "submit_draft"}, "text"), ({"type": "comment"}, "text")):
+        sent = await client.post(
+            f"/ui/agreements/{agreement_id}/act", data={"csrf": csrf, **fields}, files={field: upload}
+        )
+        assert sent.status_code == 422 and ("not a file" in sent.text or "bukan berkas" in sent.text), sent.text[:300]
     await client.aclose()

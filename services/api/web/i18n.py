@@ -132,6 +132,7 @@ ID: dict[str, str] = {
         "Halaman atau perjanjian tidak ada, atau bukan untuk Anda lihat."
     ),
     "Forbidden": "Dilarang",
+    "This field takes text, not a file": "Isian ini berupa teks, bukan berkas",
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
     ),

@@ -41,7 +41,7 @@ from services.api.web.i18n import LANGUAGES, READER_ZONES
 from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
-from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
+from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, posted_form, safe_next
 from services.auth import Principal, decode_token, mint_token
 from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
 from services.errors import NotFound, PaktaError
@@ -54,10 +54,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 async def csrf_form(request: Request, ws: WebSession) -> FormData:
-    """The posted form, once its CSRF token (field or header) is checked."""
-    form = await request.form()
-    ws.check_csrf(form.get("csrf") or request.headers.get("X-CSRF-Token"))
-    return form
+    """The posted form, once its CSRF token (field or header) is checked (`posted_form`)."""
+    return await posted_form(request, ws)
 
 
 # ---------------------------------------------------------------- sign-in

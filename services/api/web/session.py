@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from services.api.deps import verified_principal
@@ -46,6 +47,18 @@ class SignInRequired(Exception):
 
 class CsrfRefused(Exception):
     pass
+
+
+# The forms' file fields: a wet-ink signature's scan, a report's evidence, a meeting's minutes.
+FILE_FIELDS = frozenset({"scan", "evidence", "document"})
+
+
+class FieldNotText(Exception):
+    """A form's text field sent as a file (multipart, with a file name)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -142,6 +155,18 @@ async def load_session(request: Request) -> WebSession:
     if zone not in READER_ZONES:
         zone = ""
     return WebSession(settings=settings, data=data, principal=principal, lang=lang, zone=zone, dirty=dirty)
+
+
+async def posted_form(request: Request, ws: WebSession) -> FormData:
+    """The posted form, once its CSRF token (field or header) is checked and each field is of
+    its kind: a file only in a file field. A text field sent as a file was read as the text
+    of its `UploadFile`'s repr, which a feedback or a draft stored as it was."""
+    form = await request.form()
+    ws.check_csrf(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
+    for name, value in form.multi_items():
+        if not isinstance(value, str) and name not in FILE_FIELDS:
+            raise FieldNotText(name)
+    return form
 
 
 def safe_next(value: str | None, default: str = "/ui/") -> str:
