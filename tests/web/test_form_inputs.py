@@ -1,6 +1,7 @@
 """The web forms' inputs the earlier passes read but did not send (#11): what a refused form
-keeps, a field sent as a file, and the public feedback form's bounds. Against the live
-stack (tests/web/conftest.py): the real app, PostgreSQL, Temporal and a worker."""
+keeps, numbers past Babel's 28 digits, a field sent as a file, and the proposal's edit form
+itself. Against the live stack (tests/web/conftest.py): the real app, PostgreSQL, Temporal
+and a worker."""
 
 from __future__ import annotations
 
@@ -115,4 +116,37 @@ async def test_a_text_field_sent_as_a_file_is_refused_and_nothing_is_stored(web:
             f"/ui/agreements/{agreement_id}/act", data={"csrf": csrf, **fields}, files={field: upload}
         )
         assert sent.status_code == 422 and ("not a file" in sent.text or "bukan berkas" in sent.text), sent.text[:300]
+    await client.aclose()
+
+
+async def test_the_proposal_is_edited_from_its_form(web: LiveStack, orgs):
+    # The form sent every field of a `Proposal` as the edit's: `ministry_orgs`, which the
+    # platform sets and an edit does not carry, made every save a 500.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    form = {
+        "csrf": csrf_of(page.text),
+        "title": "Kerja sama air minum, diubah",
+        "kind": "ksdd",
+        "objectives": "Penyediaan air minum lintas wilayah.",
+        "sector": "water",
+        "start_date": "2027-01-01",
+        "duration_months": "36",
+        "evaluation_interval_months": "6",
+        "parties-0-org": province,
+        "parties-0-signatory": "Gubernur",
+        "parties-1-org": regency,
+        "parties-1-signatory": "Bupati",
+        "indicators-0-name": "Sambungan rumah",
+        "indicators-0-target": "1000",
+        "indicators-0-unit": "SR",
+    }
+    saved = await client.post(f"/ui/agreements/{agreement_id}/edit", data=form)
+    assert saved.status_code == 303 and saved.headers["location"] == f"/ui/agreements/{agreement_id}?done=edit"
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert (snapshot["title"], snapshot["duration_months"]) == ("Kerja sama air minum, diubah", 36)
     await client.aclose()

@@ -542,7 +542,9 @@ async def save_proposal(
     t = ws.tr.t
     try:
         proposal = proposal_from_form(form, ws.lang)
-        changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
+        # Only what an edit carries: a field the proposal has and an edit has not (the
+        # platform's `ministry_orgs`, added later) made every save of this form a 500.
+        changes = proposal.model_dump(include=set(m.Edit.model_fields) - {"type"})
         command = m.Edit.model_validate({"type": "edit", **changes})
         await perform_action(
             request,
