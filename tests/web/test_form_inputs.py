@@ -5,6 +5,8 @@ and a worker."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from sqlalchemy import func, select
 
@@ -150,3 +152,29 @@ async def test_the_proposal_is_edited_from_its_form(web: LiveStack, orgs):
     snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
     assert (snapshot["title"], snapshot["duration_months"]) == ("Kerja sama air minum, diubah", 36)
     await client.aclose()
+
+
+async def test_a_moderation_without_its_decision_is_refused_and_the_message_stays_pending(web: LiveStack, orgs):
+    # Anything but "approve" rejected the message: a post missing the button's value, or
+    # with another, decided "do not show" for the moderator.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency, title="Pasar uji")
+    assert (await act(web, staff, agreement_id, {"type": "publish"})).status_code == 200
+    citizen = httpx.AsyncClient(base_url=web.base_url, headers={"X-Forwarded-For": "192.0.2.78"})
+    page = await citizen.get(f"/public/agreements/{agreement_id}")
+    sent = await citizen.post(
+        f"/public/agreements/{agreement_id}/feedback", data={"csrf": csrf_of(page.text), "message": "Parkir kurang."}
+    )
+    assert sent.status_code == 303
+    await citizen.aclose()
+    moderator = await web.signed_in_client(staff)
+    queue = await moderator.get("/ui/feedback")
+    (feedback_id,) = re.findall(r'data-feedback="([^"]+)"', queue.text)
+    for decision in ({}, {"decision": "maybe"}, {"decision": ""}):
+        refused = await moderator.post(f"/ui/feedback/{feedback_id}", data={"csrf": csrf_of(queue.text), **decision})
+        assert refused.status_code == 422 and "<main" in refused.text, (decision, refused.status_code)
+    async with web.sessionmaker() as session:
+        status = select(PublicFeedback.status).where(PublicFeedback.id == feedback_id)
+        assert (await session.execute(status)).scalar_one() == "pending"
+    await moderator.aclose()

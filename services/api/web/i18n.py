@@ -207,6 +207,7 @@ ID: dict[str, str] = {
         "Terlalu banyak pesan dari Anda dalam satu jam terakhir; coba lagi nanti."
     ),
     "Only staff of the organisation moderate feedback.": "Hanya staf organisasi yang memoderasi masukan.",
+    "Choose whether to show the message or not.": "Pilih apakah pesan ditampilkan atau tidak.",
     "Nothing to moderate.": "Tidak ada yang perlu dimoderasi.",
     "Show on the portal": "Tampilkan di portal",
     "Do not show": "Jangan tampilkan",

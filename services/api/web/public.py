@@ -330,8 +330,13 @@ async def moderate(feedback_id: str, request: Request, ws: WebDep, session: Sess
     t = ws.tr.t
     if not may_manage(principal, principal.org):
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
+    decision = form.get("decision")
+    if decision not in ("approve", "reject"):
+        # Anything but "approve" rejected the message: a form missing its button's value
+        # decided for the moderator.
+        return error_page(request, ws, 422, t("Refused"), t("Choose whether to show the message or not."))
     moderated = await store.moderate_feedback(
-        session, feedback_id=feedback_id, org=principal.org, approve=form.get("decision") == "approve", by=principal.sub
+        session, feedback_id=feedback_id, org=principal.org, approve=decision == "approve", by=principal.sub
     )
     if not moderated:
         return not_found_page(request, ws)
