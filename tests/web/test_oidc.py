@@ -222,3 +222,23 @@ async def test_signing_out_stays_local_when_the_issuer_has_no_end_session_endpoi
         assert out.status_code == 303 and out.headers["location"] == "/ui/signin"
         assert (await pakta.get("/ui/dashboard")).status_code == 303
         assert issuer.ended == []
+
+
+async def test_a_next_too_long_to_keep_signs_in_through_the_issuer_to_the_inbox(settings: Settings, orgs):
+    # The pending sign-in's `next` is kept in the session cookie: 15,000 characters of it made
+    # a cookie a browser drops (over 4 KB), so that sign-in failed without a word.
+    province, _ = orgs
+    person = {"sub": "siti", "org": province, "roles": ["staff"]}
+    async with (
+        LocalIssuer(person) as issuer,
+        app_client(create_app(configured_for(settings, issuer))) as pakta,
+    ):
+        login = await pakta.get("/ui/oidc/login", params={"next": "/ui/agreements?title=" + "a" * 15_000})
+        assert login.status_code == 303
+        cookie = next(c for c in login.headers.get_list("set-cookie") if c.startswith("pakta_session="))
+        assert len(cookie.split(";")[0]) < 4000
+        async with httpx.AsyncClient() as browser:
+            back = await browser.get(login.headers["location"])
+        callback = urlparse(back.headers["location"])
+        done = await pakta.get(f"{callback.path}?{callback.query}")
+        assert done.status_code == 303 and done.headers["location"] == "/ui/", done.headers["location"][:100]

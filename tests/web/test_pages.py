@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -268,4 +269,58 @@ async def test_a_form_whose_idempotency_key_holds_a_nul_or_is_huge_is_refused_an
     assert (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["version"] == created.json()["version"]
     form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kunci biasa.", "idem": "k-biasa"}
     assert (await client.post(f"/ui/agreements/{agreement_id}/act", data=form)).status_code == 303
+    await client.aclose()
+
+
+async def test_a_next_or_back_target_too_long_to_keep_falls_back_to_the_default_page(web: LiveStack, orgs):
+    # A `next` or `back` of 300,000 characters went whole into the `Location` header; one of
+    # 2,000 (percent-encoded, as the header has it) is kept, as browsers keep such URLs.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    kept = "/ui/agreements?title=" + "a" * (2000 - len("/ui/agreements?title="))
+    too_long = "/ui/agreements?title=" + "a" * 300_000
+    encoded_too_long = "/ui/agreements?title=" + "é" * 400  # 2,421 characters once percent-encoded
+
+    async def signed_in_to(target: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=web.base_url, timeout=60) as anonymous:
+            page = await anonymous.get("/ui/signin")
+            form = {"csrf": csrf_of(page.text), "token": web.token(staff), "next": target}
+            return await anonymous.post("/ui/signin", data=form)
+
+    assert (await signed_in_to(kept)).headers["location"] == kept
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    for target in (too_long, encoded_too_long):
+        resp = await signed_in_to(target)
+        assert resp.status_code == 303 and resp.headers["location"] == "/ui/", resp.headers["location"][:100]
+        prefs = await client.post("/ui/prefs", data={"csrf": csrf_of(page.text), "lang": "en", "next": target})
+        assert prefs.status_code == 303 and prefs.headers["location"] == "/ui/"
+    # A page asked for with a query too long to come back to signs in to the inbox.
+    asked = await httpx.AsyncClient(base_url=web.base_url).get("/ui/agreements?title=" + "a" * 3000)
+    assert asked.status_code == 303 and asked.headers["location"] == "/ui/signin?next=/ui/"
+    form = {"csrf": csrf_of(page.text), "type": "comment", "text": "Kembali ke mana?", "back": too_long}
+    resp = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/ui/agreements/{agreement_id}?done=comment"
+    await client.aclose()
+
+
+async def test_a_csrf_token_with_characters_beyond_ascii_is_refused_with_the_forbidden_page(web: LiveStack, orgs):
+    # `hmac.compare_digest` refuses to compare a text holding anything beyond ASCII: a forged
+    # token of "é" (or a browser's invalid UTF-8, read as U+FFFD) was a 500, not a 403.
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    for path in ("/ui/prefs", "/ui/signout", f"/ui/feedback/{uuid.uuid4()}"):
+        for body in ("csrf=%C3%A9&lang=en", "csrf=%ED%A0%80&lang=en"):
+            resp = await client.post(path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert resp.status_code == 403 and "<main" in resp.text, (path, body, resp.status_code)
+        header = await client.post(path, data={"lang": "en"}, headers={"X-CSRF-Token": "é".encode("latin-1")})
+        assert header.status_code == 403 and "<main" in header.text, (path, header.status_code)
+    anonymous = httpx.AsyncClient(base_url=web.base_url, timeout=60)
+    await anonymous.get("/ui/signin")
+    resp = await anonymous.post("/ui/signin", data={"csrf": "jeton-ç", "person": "staff"})
+    assert resp.status_code == 403 and "<main" in resp.text
+    assert (await client.get("/ui/inbox")).status_code == 200  # the session stands
+    await anonymous.aclose()
     await client.aclose()

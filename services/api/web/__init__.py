@@ -5,7 +5,8 @@ transparency portal and its open data). Server-rendered Jinja2 with a vendored h
 loaded from another host.
 
 `install(app)` adds the routers, the static files and the handlers that turn "sign in
-first" and "CSRF token missing" into a redirect and a 403 page."""
+first", "CSRF token missing" and "a text field sent as a file" into a redirect, a 403 page
+and a 422 page."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from services.api.web.session import CsrfRefused, SignInRequired, sign_in_url
+from services.api.web.session import CsrfRefused, FieldNotText, SignInRequired, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
 
@@ -51,6 +52,13 @@ def install(app: FastAPI) -> None:
             t("Forbidden"),
             t("The form is missing its security token or it has expired; reload the page and try again."),
         )
+
+    @app.exception_handler(FieldNotText)
+    async def _not_text(request: Request, exc: FieldNotText) -> Response:
+        ws = await standalone_session(request)
+        t = ws.tr.t
+        field = exc.name if len(exc.name) <= 40 else exc.name[:40] + "…"
+        return error_page(request, ws, 422, t("Refused"), f"{t('This field takes text, not a file')}: {field}")
 
     @app.get("/ui", include_in_schema=False)
     async def _ui() -> Response:

@@ -5,6 +5,7 @@ times and numbers through Babel; times in the reader's zone with its Indonesian 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -13,6 +14,12 @@ from babel.numbers import format_decimal
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import LocalizedName
 from workflows.procedures import Step
+
+# Babel rounds a number in the decimal module's context, of 28 digits by default: a float of
+# 10^25 or more (an indicator's target, a measurement, an achievement: floats the parties
+# write) raised InvalidOperation there, and every page showing it was a 500 from then on.
+# Such a number is formatted again in a context wide enough for any float.
+_WIDE = decimal.Context(prec=400, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -125,6 +132,7 @@ ID: dict[str, str] = {
         "Halaman atau perjanjian tidak ada, atau bukan untuk Anda lihat."
     ),
     "Forbidden": "Dilarang",
+    "This field takes text, not a file": "Isian ini berupa teks, bukan berkas",
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
     ),
@@ -199,6 +207,7 @@ ID: dict[str, str] = {
         "Terlalu banyak pesan dari Anda dalam satu jam terakhir; coba lagi nanti."
     ),
     "Only staff of the organisation moderate feedback.": "Hanya staf organisasi yang memoderasi masukan.",
+    "Choose whether to show the message or not.": "Pilih apakah pesan ditampilkan atau tidak.",
     "Nothing to moderate.": "Tidak ada yang perlu dimoderasi.",
     "Show on the portal": "Tampilkan di portal",
     "Do not show": "Jangan tampilkan",
@@ -376,7 +385,11 @@ class Translator:
     def number(self, value: float | int | None) -> str:
         if value is None:
             return "—"
-        return format_decimal(value, locale=self.locale)
+        try:
+            return format_decimal(value, locale=self.locale)
+        except decimal.InvalidOperation:
+            with decimal.localcontext(_WIDE):
+                return format_decimal(value, locale=self.locale)
 
     def money(self, value: int | None) -> str:
         return "—" if value is None else f"Rp {format_decimal(value, locale=self.locale)}"

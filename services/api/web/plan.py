@@ -108,6 +108,7 @@ async def plan_action(
             request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
         )
     except NotFound:
+        await session.rollback()  # nothing the form stored is kept, as in `agreement_with_error`
         return routes.not_found_page(request, ws)
     except PaktaError as error:
         return await routes.agreement_with_error(

@@ -28,7 +28,7 @@ from services.api.deps import SessionDep, SettingsDep
 from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
-from services.api.web.session import WebSession
+from services.api.web.session import WebSession, posted_form
 from services.store import public as store
 from services.store import register
 from workflows import lifecycle
@@ -277,8 +277,7 @@ async def too_many(session: SessionDep, client: str, agreement_id: str) -> bool:
 
 @router.post("/public/agreements/{agreement_id}/feedback")
 async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
-    form = await request.form()
-    ws.check_csrf(form.get("csrf"))
+    form = await posted_form(request, ws)
     state = await store.published_agreement(session, agreement_id=agreement_id)
     if state is None:
         return not_found_page(request, ws)
@@ -327,13 +326,17 @@ async def feedback_queue(request: Request, ws: WebDep, session: SessionDep) -> R
 @router.post("/ui/feedback/{feedback_id}")
 async def moderate(feedback_id: str, request: Request, ws: WebDep, session: SessionDep) -> Response:
     principal = ws.require(request)
-    form = await request.form()
-    ws.check_csrf(form.get("csrf"))
+    form = await posted_form(request, ws)
     t = ws.tr.t
     if not may_manage(principal, principal.org):
         return error_page(request, ws, 403, t("Forbidden"), t("Only staff of the organisation moderate feedback."))
+    decision = form.get("decision")
+    if decision not in ("approve", "reject"):
+        # Anything but "approve" rejected the message: a form missing its button's value
+        # decided for the moderator.
+        return error_page(request, ws, 422, t("Refused"), t("Choose whether to show the message or not."))
     moderated = await store.moderate_feedback(
-        session, feedback_id=feedback_id, org=principal.org, approve=form.get("decision") == "approve", by=principal.sub
+        session, feedback_id=feedback_id, org=principal.org, approve=decision == "approve", by=principal.sub
     )
     if not moderated:
         return not_found_page(request, ws)

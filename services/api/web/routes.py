@@ -41,7 +41,7 @@ from services.api.web.i18n import LANGUAGES, READER_ZONES
 from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
-from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, safe_next
+from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, posted_form, safe_next
 from services.auth import Principal, decode_token, mint_token
 from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
 from services.errors import NotFound, PaktaError
@@ -54,10 +54,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 async def csrf_form(request: Request, ws: WebSession) -> FormData:
-    """The posted form, once its CSRF token (field or header) is checked."""
-    form = await request.form()
-    ws.check_csrf(form.get("csrf") or request.headers.get("X-CSRF-Token"))
-    return form
+    """The posted form, once its CSRF token (field or header) is checked (`posted_form`)."""
+    return await posted_form(request, ws)
 
 
 # ---------------------------------------------------------------- sign-in
@@ -475,6 +473,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
             request, ws, session, principal, agreement_id, 422, problem.message, problem.errors
         )
     except NotFound:
+        await session.rollback()  # nothing the form stored is kept, as in `agreement_with_error`
         return not_found_page(request, ws)
     except PaktaError as error:
         return await agreement_with_error(
@@ -510,6 +509,10 @@ async def agreement_with_error(
     message: str,
     errors: dict[str, str],
 ) -> Response:
+    """The agreement page with a form's refusal. What the form stored before it was refused
+    (a draft's text, a scan, evidence) is rolled back: the session commits at the edge,
+    and a refused form keeps nothing."""
+    await session.rollback()
     state = await visible_state(session, agreement_id, principal)
     if state is None:
         return not_found_page(request, ws)
@@ -539,7 +542,9 @@ async def save_proposal(
     t = ws.tr.t
     try:
         proposal = proposal_from_form(form, ws.lang)
-        changes = proposal.model_dump(exclude={"kind", "expiry_reminder_days"})
+        # Only what an edit carries: a field the proposal has and an edit has not (the
+        # platform's `ministry_orgs`, added later) made every save of this form a 500.
+        changes = proposal.model_dump(include=set(m.Edit.model_fields) - {"type"})
         command = m.Edit.model_validate({"type": "edit", **changes})
         await perform_action(
             request,

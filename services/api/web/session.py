@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from services.api.deps import verified_principal
@@ -29,6 +30,13 @@ ZONE_COOKIE = "pakta_zone"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 YEAR = 365 * 24 * 3600
+# The longest `next` or `back` target kept, as it would stand in a `Location` header
+# (percent-encoded): about what browsers and proxies keep of a URL. A longer one went whole
+# into the `Location` header and into the OIDC sign-in's session cookie, past the 4 KB a
+# browser keeps of a cookie, so that sign-in silently failed.
+MAX_NEXT_CHARS = 2000
+# What `RedirectResponse` leaves as it is when it writes a URL into `Location`.
+_LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
 class SignInRequired(Exception):
@@ -39,6 +47,18 @@ class SignInRequired(Exception):
 
 class CsrfRefused(Exception):
     pass
+
+
+# The forms' file fields: a wet-ink signature's scan, a report's evidence, a meeting's minutes.
+FILE_FIELDS = frozenset({"scan", "evidence", "document"})
+
+
+class FieldNotText(Exception):
+    """A form's text field sent as a file (multipart, with a file name)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -84,7 +104,10 @@ class WebSession:
         return self.principal
 
     def check_csrf(self, submitted: object) -> None:
-        if not submitted or not hmac.compare_digest(str(submitted), self.csrf):
+        # Compared as bytes: `compare_digest` raises a TypeError for a text holding anything
+        # beyond ASCII, which a forged field or header may (a 500, not the refusal).
+        given = str(submitted).encode("utf-8", "surrogatepass") if submitted else b""
+        if not given or not hmac.compare_digest(given, self.csrf.encode()):
             raise CsrfRefused()
 
     def apply(self, response: Response) -> Response:
@@ -134,12 +157,31 @@ async def load_session(request: Request) -> WebSession:
     return WebSession(settings=settings, data=data, principal=principal, lang=lang, zone=zone, dirty=dirty)
 
 
+async def posted_form(request: Request, ws: WebSession) -> FormData:
+    """The posted form, once its CSRF token (field or header) is checked and each field is of
+    its kind: a file only in a file field. A text field sent as a file was read as the text
+    of its `UploadFile`'s repr, which a feedback or a draft stored as it was."""
+    form = await request.form()
+    ws.check_csrf(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
+    for name, value in form.multi_items():
+        if not isinstance(value, str) and name not in FILE_FIELDS:
+            raise FieldNotText(name)
+    return form
+
+
 def safe_next(value: str | None, default: str = "/ui/") -> str:
-    """Only a path of this site: no scheme, no host, no `//` (an open redirect)."""
+    """Only a path of this site: no scheme, no host, no `//` (an open redirect), and no
+    longer than `MAX_NEXT_CHARS` once percent-encoded; otherwise `default`."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    # Percent-encoding at most triples the UTF-8 bytes, which are at most four per
+    # character: a value this short fits without encoding it.
+    if len(value) * 12 > MAX_NEXT_CHARS and len(quote(value, safe=_LOCATION_SAFE, errors="replace")) > MAX_NEXT_CHARS:
         return default
     return value
 
 
 def sign_in_url(next_path: str) -> str:
-    return f"/ui/signin?next={quote(next_path, safe='/')}"
+    """The sign-in page, coming back to `next_path` after; to the inbox if that is too long
+    to come back to (the sign-in form would drop it anyway)."""
+    return f"/ui/signin?next={quote(safe_next(next_path), safe='/')}"

@@ -5,6 +5,7 @@ it shows what the decider enforces and cannot drift from it."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass
 from datetime import date
@@ -210,7 +211,9 @@ def achievement_svg(state: m.AgreementState, tr: Translator) -> str | None:
             ratio = bar.value / indicator.target if indicator.target else 0.0
             width = max(1.0, min(ratio, 1.5) / 1.5 * scale_w)
             colour = "#1e7b34" if ratio >= 1 else ("#2b5fa8" if bar.kind == "measurement" else "#b06b00")
-            label = f"{bar.label}: {tr.number(round(ratio * 100))} %" if bar.label else "—"
+            percent = ratio * 100  # infinite for a value past a float over a tiny target: not rounded
+            label = f"{bar.label}: {tr.number(round(percent) if math.isfinite(percent) else percent)} %"
+            label = label if bar.label else "—"
             parts.append(
                 f'<rect class="{bar.kind}" x="{left}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{colour}">'
                 f"<title>{escape(label)} ({escape(tr.number(bar.value))} {escape(indicator.unit)})</title></rect>"
