@@ -91,6 +91,21 @@ def delivery_policy(settings: Settings) -> c.DeliveryPolicy:
     )
 
 
+# Past this many doublings the initial interval is past any maximum (2 ** 1023 is the
+# largest power of two a float holds).
+_DOUBLINGS_AT_MOST = 1023
+
+
+def backoff_seconds(policy: c.DeliveryPolicy, times: int) -> float:
+    """The wait after the `times`-th try in a row that failed (or was released as never
+    begun): the initial interval, doubling, up to the maximum. The doubling stops where a
+    float does: a maximum of seconds and a give-up of days allow thousands of tries, and
+    2 to the 1,024th was an OverflowError — the outcome never written, the row claimed again
+    once its lease ran out, for ever (its attempts as many past the give-up time)."""
+    doubled = policy.initial_interval_seconds * 2.0 ** min(max(times - 1, 0), _DOUBLINGS_AT_MOST)
+    return min(doubled, policy.maximum_interval_seconds)
+
+
 class NotifyActivities:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
