@@ -12,15 +12,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from services.store import outbox
 from services.store.db import session_scope
+from services.worker.activities.notify import NotifyActivities
 from services.worker.dispatcher import Failure, OutboxDispatcher
 from tests.receivers import MailSink
 from tests.worker.test_delivery import add_contact, delivery, fast
 from tests.worker.test_outbox import record, submitted, until
 from workflows import lifecycle as L
 from workflows import messages as m
+from workflows.contracts import notify as c
+from workflows.notify.rules import Audience, Notification, notifications_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -223,3 +228,40 @@ async def test_a_reminder_never_begun_is_released_to_its_readers_office_hours(se
     finally:
         async with session_scope(sessionmaker) as session:  # the rest claimed here: not left leased
             await session.execute(text("UPDATE deliveries SET claimed_until = NULL"))
+
+
+async def test_the_old_delivery_activitys_reminder_failing_at_friday_close_is_retried_at_monday_office_hours(
+    settings, sessionmaker, refusing: RefusingForNow, orgs
+):
+    """The delivery activity of the NotifyWorkflows still running retries through Temporal:
+    a reminder refused for now at 16:50 on a Friday in Jayapura asks Temporal to retry it at
+    08:00 on Monday there (the failure's `next_retry_delay`), not after the policy's ten
+    minutes. The same reminder to Berlin, and the step's opening to Jayapura, leave the
+    retry to the policy's backoff."""
+    a, b = orgs
+    jayapura, berlin = await readers_in_jayapura_and_berlin(sessionmaker, orgs)
+    events, state = await submitted(sessionmaker, orgs)
+    reminder = reminder_of(state, FRIDAY_1650_WIT)
+    after = L.evolve(state, reminder)
+
+    def told(event: m.Event, state: m.AgreementState, org: str) -> Notification:
+        approvers = Audience(org=org, role="approver", gate="review")
+        return next(n for n in notifications_for(event, state) if n.audience == approvers)
+
+    config = fast(settings, refusing, delivery_retry_initial_seconds=TEN_MINUTES)
+    activities = NotifyActivities(config, sessionmaker, clock=lambda: FRIDAY_1650_WIT)
+    delays = {}
+    for name, note, address, zone in [
+        ("reminder to Jayapura", told(reminder, after, a), jayapura, JAYAPURA),
+        ("reminder to Berlin", told(reminder, after, b), berlin, BERLIN),
+        ("opening to Jayapura", told(events[1], state, a), jayapura, JAYAPURA),
+    ]:
+        letter = c.DeliverEmailInput(notification=note, recipient=c.EmailRecipient(address=address, time_zone=zone))
+        with pytest.raises(ApplicationError, match="will retry") as raised:
+            await ActivityEnvironment().run(activities.deliver_email, letter)
+        delays[name] = raised.value.next_retry_delay
+    assert delays == {
+        "reminder to Jayapura": MONDAY_0800_WIT - FRIDAY_1650_WIT,
+        "reminder to Berlin": None,
+        "opening to Jayapura": None,
+    }
