@@ -359,6 +359,20 @@ async def release_unbegun(session: AsyncSession, *, row: OutboxRow, due_at: date
     return _applied(result)
 
 
+async def postpone(session: AsyncSession, *, row: OutboxRow, due_at: datetime) -> bool:
+    """A claimed mail that may not go yet (claimed outside its reader's office hours): its
+    claim's attempt given back — nothing was tried, so it is no step nearer its give-up and
+    its run of tries never begun goes on (`unbegun` as it was) — due at `due_at`, only while
+    the row is still this claim's (as `release_unbegun`). False when it was no longer
+    (nothing written)."""
+    result = await session.execute(
+        update(DELIVERIES)
+        .where(_key(row), DELIVERIES.c.status != "sent", DELIVERIES.c.attempts == row.attempts)
+        .values(claimed_until=None, attempts=DELIVERIES.c.attempts - 1, due_at=due_at, updated_at=func.now())
+    )
+    return _applied(result)
+
+
 def _applied(result: Any) -> bool:
     """An outcome's UPDATE found its row still its claim's (one row written)."""
     return rows_written(result) == 1

@@ -48,14 +48,14 @@ from services.store import notifications as store
 from services.store import outbox
 from services.store.db import engine_of, pooled_driver, session_scope
 from services.worker import planning
-from services.worker.activities.notify import DELIVERED, delivery_policy, mail_lease, webhook_lease
+from services.worker.activities.notify import DELIVERED, backoff_seconds, delivery_policy, mail_lease, webhook_lease
 from services.worker.batching import GroupWrite
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
 from services.worker.wakeup import OutboxListener
 from workflows import messages as m
 from workflows.contracts.notify import DeliveryPolicy, EmailRecipient
-from workflows.notify.rules import Notification, endpoint_disabled
+from workflows.notify.rules import OFFICE_HOURS_ONLY, Notification, endpoint_disabled, mail_time
 
 log = structlog.get_logger("pakta.outbox")
 
@@ -238,6 +238,8 @@ class OutboxDispatcher:
         event loop's time a mail's content may not leave after (default: the mail timeout
         from now)."""
         try:
+            if row.channel == "email" and await self._postponed(row):
+                return
             outcome: Outcome | None
             failure: Failure | None = None
             # While it sends, the outcomes' group write lingers for it (`OUTCOME_LINGER_SECONDS`).
@@ -260,6 +262,25 @@ class OutboxDispatcher:
             raise
         except Exception as error:
             log.error("outbox_delivery_error", **_key(row), error_class=type(error).__name__, error=str(error))
+
+    async def _postponed(self, row: outbox.OutboxRow) -> bool:
+        """Whether a time-driven mail claimed outside its reader's office hours was held back
+        — claimed late (its lease ran out after a crash, the dispatcher was behind, a retry
+        an older release put at night): its claim is given back uncounted (nothing was
+        tried), due when their office opens. Past its give-up by then, a mail claimed before
+        is given up now, as a retry past it is; one never claimed before keeps its first
+        try, however late (office hours make no mail given up untried)."""
+        now = self.clock()
+        opens = self._reader_time(row, now)
+        if opens <= now:
+            return False
+        if row.attempts > 1 and opens >= self._give_up_at(row):
+            await self._give_up(row, Failure("No office hours of its reader are left before the give-up."))
+            return True
+        async with session_scope(self.sessionmaker) as session:
+            postponed = await outbox.postpone(session, row=row, due_at=opens)
+        log.info("delivery_postponed" if postponed else "delivery_postpone_superseded", **_key(row), due_at=opens)
+        return True
 
     async def _send_email(self, row: outbox.OutboxRow, *, by: float | None) -> Outcome:
         if row.notice_json is None or row.recipient_json is None:
@@ -364,7 +385,7 @@ class OutboxDispatcher:
 
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
         now = self.clock()
-        give_up_at = row.created_at + timedelta(seconds=self.policy.give_up_seconds)
+        give_up_at = self._give_up_at(row)
         if not failure.begun and now < give_up_at:
             # Queued behind a slow mail server's connections: its attempt not counted — no
             # step nearer being given up for a mail the server never saw. Due again at once
@@ -377,6 +398,14 @@ class OutboxDispatcher:
             due_at = None
             if row.unbegun:
                 due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), give_up_at)
+            # Time-driven mail is released to its reader's office hours, as a failed try's
+            # retry is (below); none left before the give-up: given up now, as such a retry.
+            due = due_at or now
+            if (at_office := self._reader_time(row, due)) > due:
+                if at_office >= give_up_at:
+                    await self._give_up(row, failure)
+                    return
+                due_at = at_office
             async with session_scope(self.sessionmaker) as session:
                 released = await outbox.release_unbegun(session, row=row, due_at=due_at)
             if not released:
@@ -387,7 +416,10 @@ class OutboxDispatcher:
         delay = backoff_seconds(self.policy, row.attempts)
         if failure.retry_after is not None:  # a 429/503 asking for a pause: honour it, within reason
             delay = min(failure.retry_after, self.policy.maximum_interval_seconds)
-        next_try = now + timedelta(seconds=delay)
+        # A reminder that failed at 16:50 on a Friday is tried again when its reader's office
+        # opens on Monday, not at 17:00 or 03:00 on the Sunday (`mail_time`); a retry the
+        # office hours move past the give-up is not made: given up now, as any retry past it.
+        next_try = self._reader_time(row, now + timedelta(seconds=delay))
         if not failure.permanent and next_try < give_up_at:
             async with session_scope(self.sessionmaker) as session:
                 recorded = await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
@@ -395,9 +427,32 @@ class OutboxDispatcher:
                 self._superseded(row, failure)
                 return
             _count(row, "retry")
-            log.warning("delivery_retry", **_key(row), attempt=row.attempts, error=failure.reason)
+            log.warning("delivery_retry", **_key(row), attempt=row.attempts, error=failure.reason, due_at=next_try)
             return
         await self._give_up(row, failure)
+
+    def _reader_time(self, row: outbox.OutboxRow, moment: datetime) -> datetime:
+        """`moment`, or for a time-driven mail the next office hours from it in its reader's
+        zone (`mail_time`). Webhooks and news a person brought are not held: their readers
+        are systems, or people waiting on it (the plain backoff)."""
+        if row.channel != "email" or row.notice_json is None or row.recipient_json is None:
+            return moment
+        note = _parsed(self._notices, row.notice_json, Notification)
+        reader = _parsed(self._readers, row.recipient_json, EmailRecipient)
+        return mail_time(note, moment, reader.time_zone)
+
+    def _give_up_at(self, row: outbox.OutboxRow) -> datetime:
+        """When the row's tries end: `PAKTA_DELIVERY_GIVE_UP_HOURS` after it was first due —
+        for time-driven mail the office hours it was planned for, not when it was written
+        (a reminder written on a Friday night for Monday morning has its hours from Monday:
+        counted from Friday, a short give-up was over before its first try, and a failure
+        then was given up at once, with no retry)."""
+        first_due = row.created_at  # news a person brought: due as it was written
+        if row.channel == "email" and row.notice_json is not None and row.recipient_json is not None:
+            note = _parsed(self._notices, row.notice_json, Notification)
+            if note.event_type in OFFICE_HOURS_ONLY:  # due at office hours from its moment (`planning`)
+                first_due = max(first_due, self._reader_time(row, note.at))
+        return first_due + timedelta(seconds=self.policy.give_up_seconds)
 
     def _superseded(self, row: outbox.OutboxRow, failure: Failure) -> None:
         # The outcome came after the claim's lease ran out and another dispatcher has claimed
@@ -437,21 +492,6 @@ class OutboxDispatcher:
         )
         if disabled is not None:
             self.wake()  # the staff's mail is in the outbox now
-
-
-# Past this many doublings the initial interval is past any maximum (2 ** 1023 is the
-# largest power of two a float holds).
-_DOUBLINGS_AT_MOST = 1023
-
-
-def backoff_seconds(policy: DeliveryPolicy, times: int) -> float:
-    """The wait after the `times`-th try in a row that failed (or was released as never
-    begun): the initial interval, doubling, up to the maximum. The doubling stops where a
-    float does: a maximum of seconds and a give-up of days allow thousands of tries, and
-    2 to the 1,024th was an OverflowError — the outcome never written, the row claimed again
-    once its lease ran out, for ever (its attempts as many past the give-up time)."""
-    doubled = policy.initial_interval_seconds * 2.0 ** min(max(times - 1, 0), _DOUBLINGS_AT_MOST)
-    return min(doubled, policy.maximum_interval_seconds)
 
 
 def _parsed(kept: dict[str, _Parsed], text: str, model: type[_Parsed]) -> _Parsed:

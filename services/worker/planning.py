@@ -27,9 +27,7 @@ from services.worker.recipients import KnownRecipients
 from workflows import messages as m
 from workflows.contracts.notify import EmailRecipient
 from workflows.lifecycle import party_orgs
-from workflows.notify.delivery import OFFICE_HOURS_ONLY
-from workflows.notify.rules import Notification, notifications_for
-from workflows.timeline import next_office_moment
+from workflows.notify.rules import OFFICE_HOURS_ONLY, Notification, mail_time, notifications_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +130,6 @@ async def resolve(
 def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:
     """News a person brought goes at once; news time brought (reminders, escalations) waits
     for office hours where its reader is — a partner abroad, a weekend — reckoned from the
-    moment it is about (a tick's planned time, not when a late worker got to it)."""
-    if note.event_type in OFFICE_HOURS_ONLY:
-        return next_office_moment(note.at, recipient.time_zone or m.DEFAULT_TIME_ZONE)
-    return now
+    moment it is about (a tick's planned time, not when a late worker got to it). The
+    dispatcher keeps its retries to the same hours (`mail_time`)."""
+    return mail_time(note, note.at, recipient.time_zone) if note.event_type in OFFICE_HOURS_ONLY else now

@@ -31,22 +31,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.messages as m
     import workflows.timeline as timeline
     from workflows.contracts import notify as c
-    from workflows.notify.rules import Notification, endpoint_disabled
-
-
-# Reminders, escalations and other news that time (not a person) brings.
-OFFICE_HOURS_ONLY = frozenset(
-    {
-        "deadline_reminder",
-        "deadline_escalated",
-        "evaluation_opened",
-        "evaluation_reminder",
-        "evaluation_escalated",
-        "expiry_reminder",
-        "implementation_reminder",  # the action plan's (#13)
-        "implementation_escalated",
-    }
-)
+    from workflows.notify.rules import OFFICE_HOURS_ONLY, Notification, endpoint_disabled
 
 
 async def plan(request: c.PlanInput, result: c.NotifyResult) -> c.DeliveryPlan:

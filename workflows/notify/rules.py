@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.procedures import TERMINATION_STEP, Step
+from workflows.timeline import next_office_moment
 
 AudienceRole = Literal["staff", "partner", "signatory", "approver"]
 # Who reports on evaluations and negotiates drafts: the working level of every party.
@@ -68,6 +69,33 @@ class Notification(BaseModel):
     audience: Audience
     template: str
     data: dict[str, Any]
+
+
+# Reminders, escalations and other news that time (not a person) brings: mailed at office
+# hours where its reader is, never at night or on a weekend there.
+OFFICE_HOURS_ONLY = frozenset(
+    {
+        "deadline_reminder",
+        "deadline_escalated",
+        "evaluation_opened",
+        "evaluation_reminder",
+        "evaluation_escalated",
+        "expiry_reminder",
+        "implementation_reminder",  # the action plan's (#13)
+        "implementation_escalated",
+    }
+)
+
+
+def mail_time(note: Notification, moment: datetime, zone: str | None) -> datetime:
+    """The first time from `moment` on that a mail of `note` may reach a reader in `zone`:
+    time-driven news waits for office hours there — its first try and every retry alike, so
+    a failure at 16:50 on a Friday is tried again on Monday morning, not at 17:00; news a
+    person brought goes at `moment` (someone is waiting on it, and their answer may be due
+    sooner than the next office hours: it retries on the plain backoff)."""
+    if note.event_type in OFFICE_HOURS_ONLY:
+        return next_office_moment(moment, zone or m.DEFAULT_TIME_ZONE)
+    return moment
 
 
 # What a rule decides: (audience, template, template data) per audience to tell.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -46,7 +47,7 @@ from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
 from workflows.contracts import notify as c
 from workflows.lifecycle import party_orgs
-from workflows.notify.rules import notifications_for
+from workflows.notify.rules import Notification, mail_time, notifications_for
 
 log = structlog.get_logger("pakta.notify")
 
@@ -91,10 +92,33 @@ def delivery_policy(settings: Settings) -> c.DeliveryPolicy:
     )
 
 
+# Past this many doublings the initial interval is past any maximum (2 ** 1023 is the
+# largest power of two a float holds).
+_DOUBLINGS_AT_MOST = 1023
+
+
+def backoff_seconds(policy: c.DeliveryPolicy, times: int) -> float:
+    """The wait after the `times`-th try in a row that failed (or was released as never
+    begun): the initial interval, doubling, up to the maximum. The doubling stops where a
+    float does: a maximum of seconds and a give-up of days allow thousands of tries, and
+    2 to the 1,024th was an OverflowError — the outcome never written, the row claimed again
+    once its lease ran out, for ever (its attempts as many past the give-up time)."""
+    doubled = policy.initial_interval_seconds * 2.0 ** min(max(times - 1, 0), _DOUBLINGS_AT_MOST)
+    return min(doubled, policy.maximum_interval_seconds)
+
+
 class NotifyActivities:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        # The time a retry's office hours are reckoned in (a test moves it on).
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
 
     # ------------------------------------------------------------ planning
@@ -208,9 +232,27 @@ class NotifyActivities:
                 raise self._superseded(key, claim.attempt, str(error)) from None
             DELIVERED.labels(channel="email", outcome="retry").inc()
             log.warning("email_retry", **key, attempt=activity.info().attempt, error=str(error))
-            raise ApplicationError(f"Mail not sent, will retry: {error}", type="email_unavailable") from None
+            raise ApplicationError(
+                f"Mail not sent, will retry: {error}",
+                type="email_unavailable",
+                next_retry_delay=self._office_retry_delay(note, input.recipient),
+            ) from None
         await self._mark_sent(key)
         return self._done("sent", **key, message_id=email.message_id(note.event_id, input.recipient.address))
+
+    def _office_retry_delay(self, note: Notification, recipient: c.EmailRecipient) -> timedelta | None:
+        """For time-driven mail, the wait until its retry when office hours move it: the
+        retry Temporal would make (the policy's backoff after this attempt) moved to the next
+        office hours in its reader's zone (`mail_time`, as the dispatcher's retries), given
+        as the failure's `next_retry_delay`, which Temporal takes instead of its own. Temporal
+        still ends the retries at the activity's schedule-to-close (the give-up hours from
+        its first try): a retry that office hours move past it is not made, and the workflow
+        gives the mail up. None (the policy's own backoff) for other mail and a retry inside
+        office hours."""
+        now = self.clock()
+        plain = now + timedelta(seconds=backoff_seconds(self.policy(), activity.info().attempt))
+        moved = mail_time(note, plain, recipient.time_zone)
+        return moved - now if moved > plain else None
 
     # ------------------------------------------------------------ webhooks
 
