@@ -136,6 +136,21 @@ ID: dict[str, str] = {
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
     ),
+    "Too large": "Terlalu besar",
+    "The form is larger than this page takes: a document may be at most {size} MB. Upload a smaller "
+    "one (a scan at a lower resolution, for instance) and send the form again.": (
+        "Formulir lebih besar dari yang diterima halaman ini: dokumen paling besar {size} MB. Unggah yang lebih "
+        "kecil (misalnya pindaian beresolusi lebih rendah) lalu kirim formulir lagi."
+    ),
+    "The form is larger than this page takes: at most {size} MB. Shorten what you wrote and send it again.": (
+        "Formulir lebih besar dari yang diterima halaman ini: paling besar {size} MB. Persingkat isian Anda "
+        "lalu kirim lagi."
+    ),
+    "The form could not be read: one of its fields is over 1 MB, or it has more than 1,000 fields. "
+    "Shorten it and send it again.": (
+        "Formulir tidak dapat dibaca: salah satu isiannya lebih dari 1 MB, atau isiannya lebih dari 1.000. "
+        "Persingkat lalu kirim lagi."
+    ),
     "Changes between versions": "Perubahan antarversi",
     "Only text drafts can be compared.": "Hanya draf teks yang dapat dibandingkan.",
     "Back to the agreement": "Kembali ke perjanjian",

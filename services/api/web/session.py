@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from services.api.deps import verified_principal
@@ -51,6 +52,11 @@ class CsrfRefused(Exception):
 
 # The forms' file fields: a wet-ink signature's scan, a report's evidence, a meeting's minutes.
 FILE_FIELDS = frozenset({"scan", "evidence", "document"})
+
+
+class FormUnreadable(Exception):
+    """A multipart form Starlette will not read: a text field over 1 MB, or over 1,000 fields
+    or files (its `HTTPException`, which the API's handler writes as the error shape's JSON)."""
 
 
 class FieldNotText(Exception):
@@ -161,7 +167,10 @@ async def posted_form(request: Request, ws: WebSession) -> FormData:
     """The posted form, once its CSRF token (field or header) is checked and each field is of
     its kind: a file only in a file field. A text field sent as a file was read as the text
     of its `UploadFile`'s repr, which a feedback or a draft stored as it was."""
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as error:
+        raise FormUnreadable(error.detail) from None
     ws.check_csrf(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
     for name, value in form.multi_items():
         if not isinstance(value, str) and name not in FILE_FIELDS:

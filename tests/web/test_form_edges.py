@@ -1,0 +1,80 @@
+"""The web edge's last leftovers (#11): a form too large gets the site's page, not the API's
+JSON. Against the live stack (tests/web/conftest.py): the real app served by uvicorn,
+PostgreSQL, Temporal and a worker."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.web.live import LiveStack, csrf_of
+from tests.web.test_form_inputs import documents_of
+from tests.web.test_pages import proposal
+
+
+async def test_a_form_too_large_gets_the_sites_page_saying_what_to_do_and_writes_nothing(web: LiveStack, orgs):
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = str(created.json()["id"])
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    csrf = csrf_of(page.text)
+    documents = await documents_of(web, province)
+    limit, document_limit = web.settings.request_max_bytes, web.settings.document_max_bytes
+
+    def is_the_sites_page(resp: httpx.Response, status: int) -> None:
+        assert resp.status_code == status, (resp.status_code, resp.text[:300])
+        assert resp.headers["content-type"].startswith("text/html") and "<main" in resp.text, resp.text[:300]
+        assert 'role="alert"' in resp.text and len(resp.content) < 20_000
+
+    # A form of the pages that carry no document: over the request's limit (1 MiB), in Indonesian.
+    prefs = await client.post("/ui/prefs", data={"csrf": csrf, "lang": "en", "next": "x" * (limit + 10)})
+    is_the_sites_page(prefs, 413)
+    assert "Terlalu besar" in prefs.text and "paling besar 1 MB" in prefs.text
+    assert "pakta_lang" not in prefs.headers.get("set-cookie", "")
+    # The same sent in chunks, its length untold: refused once the bytes read pass the limit.
+
+    async def chunks():
+        yield f"csrf={csrf}&lang=en&next=".encode()
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = await client.post(
+        "/ui/prefs", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    is_the_sites_page(streamed, 413)
+    # The public feedback form, for a citizen.
+    citizen = httpx.AsyncClient(base_url=web.base_url, headers={"X-Forwarded-For": "192.0.2.78"})
+    feedback = await citizen.post(
+        f"/public/agreements/{agreement_id}/feedback", data={"csrf": "x", "message": "x" * (limit + 10)}
+    )
+    is_the_sites_page(feedback, 413)
+    await citizen.aclose()
+    # A wet-ink signature whose scan is over the document's limit (10 MB), in English.
+    client.cookies.set("pakta_lang", "en")
+    scan = ("scan.pdf", b"%PDF-1.4\n" + b"0" * (document_limit + 128 * 1024), "application/pdf")
+    signed = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf, "type": "sign", "version": "1", "method": "wet_ink", "signed_by": "Gubernur"},
+        files={"scan": scan},
+    )
+    is_the_sites_page(signed, 413)
+    assert "Too large" in signed.text and "a document may be at most 10 MB" in signed.text
+    # A text field over the 1 MB Starlette reads of one, within a document form's limit.
+    comment = await client.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={"csrf": csrf, "type": "comment"},
+        files={"text": (None, "x" * 1_100_000)},
+    )
+    is_the_sites_page(comment, 400)
+    assert "one of its fields is over 1 MB" in comment.text
+    # Nothing was written: the agreement is where it was and no document was kept.
+    after = await web.api(staff, "GET", f"/agreements/{agreement_id}")
+    assert after.json()["version"] == created.json()["version"]
+    assert await documents_of(web, province) == documents
+    # The JSON API keeps the error shape's JSON.
+    api = await web.api(
+        staff, "POST", f"/agreements/{agreement_id}/actions", json={"type": "comment", "text": "x" * (limit + 10)}
+    )
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
+    await client.aclose()
