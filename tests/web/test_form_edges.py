@@ -1,6 +1,7 @@
 """The web edge's last leftovers (#11): a form too large gets the site's page, not the API's
-JSON. Against the live stack (tests/web/conftest.py): the real app served by uvicorn,
-PostgreSQL, Temporal and a worker."""
+JSON; a refused form's values come back cut to what a field could take. Against the live
+stack (tests/web/conftest.py): the real app served by uvicorn, PostgreSQL, Temporal and a
+worker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 from tests.web.live import LiveStack, csrf_of
 from tests.web.test_form_inputs import documents_of
 from tests.web.test_pages import proposal
+from tests.web.test_public import act, in_implementation_with_a_score
 
 
 async def test_a_form_too_large_gets_the_sites_page_saying_what_to_do_and_writes_nothing(web: LiveStack, orgs):
@@ -78,3 +80,43 @@ async def test_a_form_too_large_gets_the_sites_page_saying_what_to_do_and_writes
     )
     assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
     await client.aclose()
+
+
+async def test_a_refused_form_shows_a_value_too_long_whole_and_a_megabyte_cut(web: LiveStack, orgs):
+    # A refused form is shown again with what was sent, so that it is corrected rather than
+    # typed again; a field of a megabyte came back whole, a page of a megabyte.
+    province, regency = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    page = await client.get("/ui/agreements/new")
+    form = {
+        "csrf": csrf_of(page.text),
+        "title": "T" * 3_000,  # over its 300: back whole, to be shortened
+        "kind": "ksdd",
+        "objectives": "o" * 1_000_000,  # over its 20,000: back as 40,000
+        "sector": "water",
+        "parties-0-org": province,
+        "parties-0-signatory": "Gubernur",
+        "parties-1-org": regency,
+        "parties-1-signatory": "Bupati",
+        "start_date": "2027-01-01",
+        "duration_months": "24",
+    }
+    refused = await client.post("/ui/agreements/new", data=form)
+    assert refused.status_code == 422, refused.text[:300]
+    assert "T" * 3_000 in refused.text
+    assert "o" * 40_000 in refused.text and "o" * 40_001 not in refused.text
+    assert len(refused.content) < 200_000
+    await client.aclose()
+    # The portal's feedback form, for a citizen.
+    staff = web.user(province, "staff")
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency, title="Jembatan gema")
+    assert (await act(web, staff, agreement_id, {"type": "publish"})).status_code == 200
+    citizen = httpx.AsyncClient(base_url=web.base_url, headers={"X-Forwarded-For": "192.0.2.79"})
+    portal = await citizen.get(f"/public/agreements/{agreement_id}")
+    for message, shown in (("m" * 3_000, 3_000), ("m" * 1_000_000, 40_000)):
+        sent = await citizen.post(
+            f"/public/agreements/{agreement_id}/feedback", data={"csrf": csrf_of(portal.text), "message": message}
+        )
+        assert sent.status_code == 422, sent.text[:300]
+        assert "m" * shown in sent.text and "m" * (shown + 1) not in sent.text
+    await citizen.aclose()

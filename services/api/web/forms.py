@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from services.api.web.plan_forms import plan_fields, plan_values_of, relocate, rows_in
+from services.api.web.session import echoed
 from workflows import messages as m
 
 COMMAND = TypeAdapter(m.Command)
@@ -265,4 +266,4 @@ def form_values_from(form: FormData) -> dict[str, Any]:
             values[key] = True if value == "on" else value
     values["sdg"] = [str(v) for v in form.getlist("sdg")]
     values["rows"] = rows_in(form)
-    return values
+    return echoed(values)

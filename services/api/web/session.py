@@ -36,6 +36,14 @@ YEAR = 365 * 24 * 3600
 # into the `Location` header and into the OIDC sign-in's session cookie, past the 4 KB a
 # browser keeps of a cookie, so that sign-in silently failed.
 MAX_NEXT_CHARS = 2000
+# The longest text a refused form shows again: twice the most any form's field takes (a
+# long text's 20,000 characters; `workflows.messages.LongText`). Whatever a person meant to
+# write comes back whole, to be shortened rather than typed again: a description of 3,000
+# characters over a limit of 2,000, or even an objective of 30,000 over 20,000. Only what no
+# field could ever take is cut: a field of a megabyte comes back as 40,000 characters, not
+# as a page of a megabyte. One bound rather than each field's own: the forms' values are
+# shown again by name, and a field's bound lives in the messages, not in the form.
+MAX_ECHO_CHARS = 40_000
 # What `RedirectResponse` leaves as it is when it writes a URL into `Location`.
 _LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
@@ -176,6 +184,16 @@ async def posted_form(request: Request, ws: WebSession) -> FormData:
         if not isinstance(value, str) and name not in FILE_FIELDS:
             raise FieldNotText(name)
     return form
+
+
+def echoed(values: dict[str, Any]) -> dict[str, Any]:
+    """A refused form's values as the page shows them again: each text cut to
+    `MAX_ECHO_CHARS`. A refused field of a megabyte came back whole, so the page answering
+    a refusal was a megabyte."""
+    return {
+        name: value[:MAX_ECHO_CHARS] if isinstance(value, str) and len(value) > MAX_ECHO_CHARS else value
+        for name, value in values.items()
+    }
 
 
 def safe_next(value: str | None, default: str = "/ui/") -> str:
