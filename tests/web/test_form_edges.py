@@ -1,5 +1,6 @@
 """The web edge's last leftovers (#11): a form too large gets the site's page, not the API's
-JSON; a refused form's values come back cut to what a field could take. Against the live
+JSON; a refused form's values come back cut to what a field could take; a figure beyond
+10^15 is refused next to its field. Against the live
 stack (tests/web/conftest.py): the real app served by uvicorn, PostgreSQL, Temporal and a
 worker."""
 
@@ -9,6 +10,7 @@ import httpx
 
 from tests.web.live import LiveStack, csrf_of
 from tests.web.test_form_inputs import documents_of
+from tests.web.test_implementation import plan_proposal
 from tests.web.test_pages import proposal
 from tests.web.test_public import act, in_implementation_with_a_score
 
@@ -120,3 +122,60 @@ async def test_a_refused_form_shows_a_value_too_long_whole_and_a_megabyte_cut(we
         assert sent.status_code == 422, sent.text[:300]
         assert "m" * shown in sent.text and "m" * (shown + 1) not in sent.text
     await citizen.aclose()
+
+
+async def test_a_figure_beyond_ten_to_the_fifteen_shows_the_form_again_saying_so(web: LiveStack, orgs):
+    # The forms took any finite float as a target, an achievement or a measurement, and the
+    # pages then showed one of 10^308 with all of its 309 digits.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    client = await web.signed_in_client(staff)
+    page = await client.get("/ui/agreements/new")
+    form = {
+        "csrf": csrf_of(page.text),
+        "title": "Kerja sama air minum",
+        "kind": "ksdd",
+        "objectives": "Penyediaan air minum lintas wilayah.",
+        "sector": "water",
+        "parties-0-org": province,
+        "parties-0-signatory": "Gubernur",
+        "parties-1-org": regency,
+        "parties-1-signatory": "Bupati",
+        "start_date": "2027-01-01",
+        "duration_months": "24",
+        "indicators-0-name": "Sambungan rumah",
+        "indicators-0-target": "1e308",
+        "indicators-0-unit": "SR",
+    }
+    refused = await client.post("/ui/agreements/new", data=form)
+    assert refused.status_code == 422, refused.text[:300]
+    assert 'id="e-indicators-0-target"' in refused.text and "Angka harus antara -10^15 dan 10^15" in refused.text
+    assert 'value="1e308"' in refused.text  # shown again, to be corrected
+    assert (
+        await client.post("/ui/agreements/new", data=form | {"indicators-0-target": "1000000000000000"})
+    ).status_code == 303
+    # In force: a measurement of the action plan's form.
+    imported = await web.api(
+        web.user(province, "admin"), "POST", "/agreements/import", json=[await in_force(web, province, regency)]
+    )
+    assert imported.status_code == 200, imported.text
+    agreement_id = imported.json()["imported"][0]["id"]
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    measured = {"csrf": csrf_of(page.text), "type": "record_measurement", "indicator": "Sambungan rumah"}
+    measured |= {"measured_on": "2026-06-01", "source": "Laporan PDAM"}
+    for value in ("-1e30", "1.5e15"):
+        sent = await client.post(f"/ui/agreements/{agreement_id}/plan", data=measured | {"value": value})
+        assert sent.status_code == 422 and "Angka harus antara -10^15 dan 10^15" in sent.text, sent.text[:300]
+    taken = await client.post(f"/ui/agreements/{agreement_id}/plan", data=measured | {"value": "-1e15"})
+    assert taken.status_code == 303, taken.text[:300]
+    await client.aclose()
+
+
+async def in_force(web: LiveStack, province: str, regency: str) -> dict:
+    body = plan_proposal(province, regency)
+    signed = await web.api(
+        web.user(province, "admin"), "POST", "/documents", content=b"PKS\n", headers={"Content-Type": "text/plain"}
+    )
+    return {"ref": f"PKS/{province}/angka", "signed_on": "2026-01-20", "document": signed.json()["sha256"]} | {
+        "proposal": body
+    }

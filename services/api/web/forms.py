@@ -78,6 +78,7 @@ MESSAGES_ID = {
     "greater_than_equal": "Paling kecil {ge}.",
     "less_than_equal": "Paling besar {le}.",
     "literal_error": "Pilih salah satu pilihan.",
+    "figure_out_of_range": "Angka harus antara -10^15 dan 10^15 (1.000.000.000.000.000).",
 }
 
 
@@ -153,7 +154,7 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
 
 def validate_command(body: dict[str, Any], lang: str = "en") -> m.Command:
     try:
-        return COMMAND.validate_python(body)
+        return COMMAND.validate_python(body, context=m.AT_THE_EDGE)
     except ValidationError as error:
         errors = errors_by_field(error, lang)
         raise FormProblem("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from None
@@ -207,7 +208,7 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
 
 def proposal_from_form(form: FormData, lang: str = "en") -> m.Proposal:
     try:
-        return m.Proposal.model_validate(proposal_fields(form))
+        return m.Proposal.model_validate(proposal_fields(form), context=m.AT_THE_EDGE)
     except ValidationError as error:
         raise FormProblem("", relocate(errors_by_field(error, lang), form)) from None
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_scientific
 
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
-from workflows.messages import LocalizedName
+from workflows.messages import MAX_FIGURE, LocalizedName
 from workflows.procedures import Step
 
 # Babel rounds a number in the decimal module's context, of 28 digits by default: a float of
@@ -400,6 +401,10 @@ class Translator:
     def number(self, value: float | int | None) -> str:
         if value is None:
             return "—"
+        if abs(value) > MAX_FIGURE and math.isfinite(value):
+            # Beyond what a party may write now (`workflows.messages.MAX_FIGURE`), recorded
+            # before the bound: in scientific notation, 1E308 rather than 309 digits.
+            return format_scientific(value, "#.###E0", locale=self.locale)
         try:
             return format_decimal(value, locale=self.locale)
         except decimal.InvalidOperation:
