@@ -174,7 +174,9 @@ async def load_session(request: Request) -> WebSession:
 async def posted_form(request: Request, ws: WebSession) -> FormData:
     """The posted form, once its CSRF token (field or header) is checked and each field is of
     its kind: a file only in a file field. A text field sent as a file was read as the text
-    of its `UploadFile`'s repr, which a feedback or a draft stored as it was."""
+    of its `UploadFile`'s repr, which a feedback or a draft stored as it was. A form Starlette
+    will not read (a field over 1 MB, over 1,000 fields) is `FormUnreadable`, the site's 400
+    page rather than the API's JSON."""
     try:
         form = await request.form()
     except HTTPException as error:
