@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             "/agreements/import": settings.import_max_bytes,
             # Web forms that may carry a document (a draft, the scan of a wet-ink signature).
             "/ui/agreements/": settings.document_max_bytes + 64 * 1024,
+            # ... but the proposal form, which carries none: as `POST /agreements`.
+            "/ui/agreements/new": settings.request_max_bytes,
         },
         # A form posted in a browser gets the site's page; the API keeps its JSON.
         pages=dict.fromkeys(WEB_PAGES, too_large_page),
