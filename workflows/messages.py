@@ -7,12 +7,23 @@ when, with which parties) live in `workflows.lifecycle`.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 Kind = Literal["ksdd", "ksdpk", "ksdpl", "ksdll"]
 PartyRole = Literal["initiator", "counterparty"]
@@ -104,6 +115,34 @@ LongText = Annotated[
 # Numbers survive a JSON round trip: no NaN or infinity (they come back as null and the state
 # could not be rebuilt from its events), integers within what JSON readers keep exactly.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# The largest magnitude of a figure the parties write: an indicator's target, an evaluation's
+# achievement, a measurement. A region's or a ministry's figures fit well within it (people,
+# households, tonnes, kilometres; rupiah up to a thousand trillion, above any ministry's
+# budget); a float of 10^30 or 10^308 is a typing slip or an attack, shown with every one of
+# its digits. Refused only where a party writes it (the edge validates with `AT_THE_EDGE`):
+# without that context a model takes any finite float, so a command or an event recorded
+# before the bound still replays, and a state holding one is still read.
+MAX_FIGURE: Final = 10**15
+# The validation context of the edges (the API's bodies, the web pages' forms, the import).
+AT_THE_EDGE: Final = {"pakta.at_the_edge": True}
+FIGURE_OUT_OF_RANGE = "figure_out_of_range"
+
+
+def _figure_in_range(value: float, info: ValidationInfo) -> float:
+    if abs(value) > MAX_FIGURE and info.context is not None and info.context.get("pakta.at_the_edge"):
+        raise PydanticCustomError(
+            FIGURE_OUT_OF_RANGE,
+            "Number must be between -10^15 and 10^15 (1,000,000,000,000,000)",
+            {"max": MAX_FIGURE},
+        )
+    return value
+
+
+Figure = Annotated[
+    float,
+    Field(allow_inf_nan=False, json_schema_extra={"minimum": -MAX_FIGURE, "maximum": MAX_FIGURE}),
+    AfterValidator(_figure_in_range),
+]
 MAX_MONEY = 2**53 - 1  # rupiah; exact in every JSON reader and within the BIGINT column
 Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 # Dates an agreement can carry: its term, a signing on paper, an amended end date.
@@ -197,7 +236,7 @@ class Party(Message):
 
 class Indicator(Message):
     name: ShortText
-    target: FiniteFloat
+    target: Figure
     unit: ShortText
 
 
@@ -414,7 +453,7 @@ class StartEvaluation(Message):
 
 class IndicatorResult(Message):
     indicator: ShortText
-    achieved: FiniteFloat
+    achieved: Figure
     note: LongText | None = None
 
 
@@ -530,7 +569,7 @@ class RecordMeasurement(Message):
 
     type: Literal["record_measurement"] = "record_measurement"
     indicator: ShortText
-    value: FiniteFloat
+    value: Figure
     measured_on: AgreementDate
     source: ShortText  # where the value comes from (BPS, the service's register, a survey)
     note: LongText | None = None
@@ -1164,3 +1203,40 @@ class ActionPlanView(Message):
     action_items: list[ActionItem]
     plan_revisions: list[PlanRevision]
     health: ImplementationHealth | None  # in implementation only; None: nothing to measure
+
+
+# ---------------------------------------------------------------- the edge's bounds
+
+
+def refused_at_the_edge(message: BaseModel) -> list[ErrorDetails]:
+    """What the edge refuses of `message` once validated without `AT_THE_EDGE` (FastAPI
+    validates a body without a context): its figures beyond `MAX_FIGURE`, as pydantic's
+    errors located in `message`. Nothing to do for a message that holds no figure."""
+    model = type(message)
+    if not _holds_figures(model):
+        return []
+    try:
+        model.model_validate(message.model_dump(), context=AT_THE_EDGE)
+    except ValidationError as error:
+        return [e for e in error.errors() if e["type"] == FIGURE_OUT_OF_RANGE]
+    return []
+
+
+@functools.cache
+def _holds_figures(model: type[BaseModel]) -> bool:
+    return _type_holds_figures(model, frozenset())
+
+
+def _type_holds_figures(annotation: Any, seen: frozenset[type]) -> bool:
+    if isinstance(annotation, AfterValidator):
+        return annotation.func is _figure_in_range
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen |= {annotation}
+        return any(
+            any(_type_holds_figures(item, seen) for item in field.metadata)
+            or _type_holds_figures(field.annotation, seen)
+            for field in annotation.model_fields.values()
+        )
+    return any(_type_holds_figures(argument, seen) for argument in get_args(annotation))

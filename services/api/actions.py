@@ -28,6 +28,7 @@ from services.api import commands, idempotency
 from services.api.agreements_read import load_visible_record
 from services.api.database import read_again_if_lost, read_from_the_engine
 from services.api.document_access import attached_by, check_attachable
+from services.api.errors import refuse_beyond_the_edge
 from services.api.limits import header_number
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
@@ -125,8 +126,10 @@ async def perform(
     for a retry of the same request under the same Idempotency-Key — the first response
     again (`Idempotent-Replayed: true`; a success or a stored refusal). Raises PaktaError
     for a refusal (404 for an agreement the caller may not see, 412 for a stale If-Match,
-    422, 409, ...). `path` is the path the request was sent to (read only with a key): with the command and
-    If-Match it is the request's fingerprint for the key."""
+    422, 409, ...); a RequestValidationError (422, as FastAPI's) for a figure beyond the
+    edge's bound (`m.MAX_FIGURE`). `path` is the path the request was sent to (read only
+    with a key): with the command and If-Match it is the request's fingerprint for the key."""
+    refuse_beyond_the_edge(command, "body", command.type)
     if idempotency_key is None:
         try:
             required, parsed = expected_version(if_match), True

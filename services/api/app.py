@@ -33,7 +33,9 @@ from services.api.routes import (
     reports,
     webhooks,
 )
+from services.api.web import PAGES as WEB_PAGES
 from services.api.web import install as install_web
+from services.api.web import too_large_page
 from services.auth import VerifiedTokens
 from services.heap import settle_heap_for_serving
 from services.logging import configure_logging
@@ -120,7 +122,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             "/agreements/import": settings.import_max_bytes,
             # Web forms that may carry a document (a draft, the scan of a wet-ink signature).
             "/ui/agreements/": settings.document_max_bytes + 64 * 1024,
+            # ... but the proposal form, which carries none: as `POST /agreements`.
+            "/ui/agreements/new": settings.request_max_bytes,
         },
+        # A form posted in a browser gets the site's page; the API keeps its JSON.
+        pages=dict.fromkeys(WEB_PAGES, too_large_page),
     )
     app.add_middleware(RequestObservability)
     for module in ROUTERS:

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import PaktaError
+from workflows import messages as m
 
 log = structlog.get_logger("pakta.api")
 
@@ -70,6 +72,16 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
             entry["input"] = excerpt(e["input"])
         out.append(entry)
     return out
+
+
+def refuse_beyond_the_edge(message: BaseModel, *where: str | int) -> None:
+    """Refuse `message` with the 422 FastAPI's validation gives when it holds what the edge
+    refuses (`workflows.messages.refused_at_the_edge`: a figure beyond its bound), its
+    errors located under `where` (("body",) for a body). FastAPI validates a body without
+    pydantic's context, so the edge's bounds are checked once it has."""
+    refused = m.refused_at_the_edge(message)
+    if refused:
+        raise RequestValidationError([{**e, "loc": (*where, *e["loc"])} for e in refused])
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -301,7 +301,7 @@ def parse_records(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, m.ImportR
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         try:
-            record = m.ImportRecord.model_validate(row)
+            record = m.ImportRecord.model_validate(row, context=m.AT_THE_EDGE)
         except ValidationError as error:
             problems.append(
                 {

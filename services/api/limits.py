@@ -2,7 +2,9 @@
 
 - A body larger than its limit is refused with 413 as soon as its declared length (or the
   bytes read so far) passes the limit — never parsed, never buffered whole. A 10 MB JSON
-  body used to take ten seconds to refuse and stall the process meanwhile.
+  body used to take ten seconds to refuse and stall the process meanwhile. The web pages'
+  routes (`pages`, by path prefix) answer it with their own page: a person who posted a
+  form in a browser would otherwise see the API's JSON.
 - Headers (with the request line) over 16 KiB get 431.
 - A path or query string that holds a NUL or another control character, or bytes that
   are not UTF-8, is refused with 400: no identifier, filter or cursor of Pakta's can hold
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from starlette.responses import JSONResponse
@@ -40,17 +43,35 @@ def header_number(value: str, max_digits: int) -> int | None:
     return None
 
 
+# A 413 of the routes' own: given the request's scope and the limit it passed.
+TooLargeAnswer = Callable[[Scope, int], Awaitable[ASGIApp]]
+
+
 class RequestLimits:
     """`limits` maps a path prefix to its body limit in bytes; the longest prefix wins and
-    `default_limit` covers the rest."""
+    `default_limit` covers the rest. `pages` maps a path prefix to the 413 its routes
+    answer with instead of the error shape's JSON (the web pages' HTML page)."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, limits: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default_limit: int,
+        limits: dict[str, int] | None = None,
+        pages: dict[str, TooLargeAnswer] | None = None,
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self.pages = sorted((pages or {}).items(), key=lambda item: -len(item[0]))
 
     def limit_for(self, path: str) -> int:
         return next((limit for prefix, limit in self.limits if path.startswith(prefix)), self.default_limit)
+
+    async def too_large(self, scope: Scope, limit: int) -> ASGIApp:
+        path = scope["path"]
+        page = next((page for prefix, page in self.pages if path.startswith(prefix)), None)
+        return _too_large(limit) if page is None else await page(scope, limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +94,7 @@ class RequestLimits:
         limit = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(limit)(scope, receive, send)
+            await (await self.too_large(scope, limit))(scope, receive, send)
             return
 
         received = 0
@@ -95,7 +116,7 @@ class RequestLimits:
                 if received > limit and not response_started:
                     # Answer now, then tell the route the client is gone: frameworks turn an
                     # error raised while reading into a 400 of their own.
-                    await _too_large(limit)(scope, receive, send)
+                    await (await self.too_large(scope, limit))(scope, receive, send)
                     refused = True
                     return {"type": "http.disconnect"}
             return message

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from services.api import commands
+from services.api.errors import refuse_beyond_the_edge
 from services.auth import Principal
 from services.settings import Settings
 from services.store import organisations
@@ -26,6 +27,7 @@ async def propose(
 ) -> tuple[m.Snapshot, bool]:
     """Start the agreement in draft as `principal` (the decider checks they may). Returns
     its snapshot and whether it was created now (False: a retry of the same key)."""
+    refuse_beyond_the_edge(proposal, "body")
     proposal = await organisations.apply_defaults(session, proposal)
     proposal = with_platform_terms(proposal, settings)
     return await commands.start_agreement(

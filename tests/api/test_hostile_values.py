@@ -490,3 +490,58 @@ async def test_a_json_body_too_deep_or_with_too_long_an_integer_is_a_400_saying_
     assert resp.status_code == 400, resp.text[:300]
     error = resp.json()["error"]
     assert error["code"] == "bad_request" and says in error["message"], error
+
+
+def refused_as_beyond_the_bound(resp: Any, loc: list[Any]) -> None:
+    error = assert_refused_naming(resp, str(loc[-1]))
+    assert [e["loc"] for e in error["errors"]] == [loc], error
+    assert error["errors"][0]["type"] == "figure_out_of_range" and "10^15" in error["errors"][0]["msg"]
+
+
+@pytest.mark.parametrize("number", ["1e16", "-1e30", "1e308", "-1.7976931348623157e308"])
+async def test_a_figure_beyond_ten_to_the_fifteen_is_a_422_naming_the_field_and_the_agreement_still_takes_commands(
+    stack: Stack, number: str
+):
+    # A target, an achievement or a measurement of 10^308 was taken, then shown with every
+    # one of its 309 digits; no region's or ministry's figure comes near 10^15.
+    staff = stack.user("kota-cirebon", "staff")
+    beyond = json.dumps(proposal()).replace('"target": 100', f'"target": {number}')
+    refused = await post_raw(stack, staff, "/agreements", beyond)
+    refused_as_beyond_the_bound(refused, ["body", "indicators", 0, "target"])
+    at_the_bound = json.dumps(proposal()).replace('"target": 100', '"target": 1e15')
+    created = await post_raw(stack, staff, "/agreements", at_the_bound)
+    assert created.status_code == 201, created.text
+    draft = created.json()["id"]
+    edit = json.dumps({"type": "edit", "indicators": [{"name": "Debit air", "target": 1, "unit": "l/s"}]})
+    edited = await post_raw(
+        stack, staff, f"/agreements/{draft}/actions", edit.replace('"target": 1', f'"target": {number}')
+    )
+    refused_as_beyond_the_bound(edited, ["body", "edit", "indicators", 0, "target"])
+    # In force: a measurement (with and without an Idempotency-Key) and an evaluation's achievement.
+    agreement_id, partner, _ = await in_force_with_a_plan(stack)
+    measurement = {"type": "record_measurement", "indicator": "Trayek", "value": 1, "measured_on": "2026-06-01"}
+    raw = json.dumps(measurement | {"source": "BPS"}).replace('"value": 1', f'"value": {number}')
+    for headers in ({}, {"Idempotency-Key": f"ukur-{uuid.uuid4()}"}):
+        resp = await stack.http.post(
+            f"/agreements/{agreement_id}/actions",
+            content=raw.encode(),
+            headers={**stack.auth(partner), "Content-Type": "application/json", **headers},
+        )
+        refused_as_beyond_the_bound(resp, ["body", "record_measurement", "value"])
+    report = {"type": "submit_evaluation_report", "evaluation": 1, "narrative": "Laporan."}
+    raw = json.dumps(report | {"results": [{"indicator": "Trayek", "achieved": 1}]})
+    resp = await post_raw(stack, partner, f"/agreements/{agreement_id}/actions", raw.replace(": 1}", f": {number}}}"))
+    refused_as_beyond_the_bound(resp, ["body", "submit_evaluation_report", "results", 0, "achieved"])
+    taken = await stack.act(partner, agreement_id, measurement | {"value": -1e15, "source": "BPS"})
+    assert taken["measurements"][-1]["value"] == -1e15
+    # The import: the row is refused, naming the field.
+    admin = stack.user(f"hv-{uuid.uuid4().hex[:8]}", "admin")
+    scan = await stack.upload(admin, "PKS besar\n", media_type="text/plain")
+    row = record("PKS/BESAR", initiator=admin.org, start="2026-01-01", months=36, signed_on="2025-12-20", document=scan)
+    row["proposal"]["indicators"] = [{"name": "Trayek", "target": 4, "unit": "trayek"}]
+    imported = await post_raw(
+        stack, admin, "/agreements/import", json.dumps([row]).replace('"target": 4', f'"target": {number}')
+    )
+    assert imported.status_code == 422, imported.text
+    problem = imported.json()["error"]["rows"][0]
+    assert problem["errors"][0]["loc"] == ["proposal", "indicators", 0, "target"], problem

@@ -76,3 +76,12 @@ def test_the_action_plan_read_and_the_import_s_plan_sheets_are_described(spec: d
     sheets = spec["paths"]["/agreements/import"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert sheets["required"] == ["agreements"]
     assert set(sheets["properties"]) == {"agreements", "goals", "obligations", "activities"}
+
+
+def test_the_figures_a_party_writes_are_bounded_in_the_document(spec: dict[str, Any]) -> None:
+    # The API refuses a target, an achievement or a measurement beyond 10^15: the document
+    # clients generate code from says so.
+    schemas = spec["components"]["schemas"]
+    for model, field in (("Indicator", "target"), ("IndicatorResult", "achieved"), ("RecordMeasurement", "value")):
+        bounded = schemas[model]["properties"][field]
+        assert (bounded["minimum"], bounded["maximum"]) == (-(10**15), 10**15), (model, bounded)

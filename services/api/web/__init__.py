@@ -5,8 +5,10 @@ transparency portal and its open data). Server-rendered Jinja2 with a vendored h
 loaded from another host.
 
 `install(app)` adds the routers, the static files and the handlers that turn "sign in
-first", "CSRF token missing" and "a text field sent as a file" into a redirect, a 403 page
-and a 422 page."""
+first", "CSRF token missing", "a text field sent as a file" and "a form that cannot be
+read" into a redirect, a 403 page, a 422 page and a 400 page. `too_large_page` is the 413
+page the request limits (services.api.limits) answer a form too large with on the pages'
+routes (`PAGES`)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,37 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Scope
 
-from services.api.web.session import CsrfRefused, FieldNotText, SignInRequired, sign_in_url
+from services.api.web.session import CsrfRefused, FieldNotText, FormUnreadable, SignInRequired, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
+# The web pages' routes, by path prefix: their refusals are pages, not the API's JSON.
+PAGES = ("/ui/", "/public/")
+MB = 1024 * 1024
+
+
+async def too_large_page(scope: Scope, limit: int) -> Response:
+    """The 413 page of a form over the body's limit (`limit` bytes): what was too large and
+    what to do. A form that may carry a document has the document's limit and a little
+    more; any other, the request's (1 MiB by default)."""
+    from services.api.web.pages import error_page, standalone_session
+
+    request = Request(scope)
+    ws = await standalone_session(request)
+    tr = ws.tr
+    t = tr.t
+    settings = ws.settings
+    if limit > settings.request_max_bytes:
+        message = t(
+            "The form is larger than this page takes: a document may be at most {size} MB. Upload a smaller "
+            "one (a scan at a lower resolution, for instance) and send the form again."
+        ).format(size=tr.number(round(settings.document_max_bytes / MB, 1)))
+    else:
+        message = t(
+            "The form is larger than this page takes: at most {size} MB. Shorten what you wrote and send it again."
+        ).format(size=tr.number(round(limit / MB, 1)))
+    return error_page(request, ws, 413, t("Too large"), message)
 
 
 def install(app: FastAPI) -> None:
@@ -59,6 +88,21 @@ def install(app: FastAPI) -> None:
         t = ws.tr.t
         field = exc.name if len(exc.name) <= 40 else exc.name[:40] + "…"
         return error_page(request, ws, 422, t("Refused"), f"{t('This field takes text, not a file')}: {field}")
+
+    @app.exception_handler(FormUnreadable)
+    async def _unreadable(request: Request, exc: FormUnreadable) -> Response:
+        ws = await standalone_session(request)
+        t = ws.tr.t
+        return error_page(
+            request,
+            ws,
+            400,
+            t("Refused"),
+            t(
+                "The form could not be read: one of its fields is over 1 MB, or it has more than 1,000 fields. "
+                "Shorten it and send it again."
+            ),
+        )
 
     @app.get("/ui", include_in_schema=False)
     async def _ui() -> Response:

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
 from services.api.web.plan_forms import plan_fields, plan_values_of, relocate, rows_in
+from services.api.web.session import echoed
 from workflows import messages as m
 
 COMMAND = TypeAdapter(m.Command)
@@ -77,6 +78,7 @@ MESSAGES_ID = {
     "greater_than_equal": "Paling kecil {ge}.",
     "less_than_equal": "Paling besar {le}.",
     "literal_error": "Pilih salah satu pilihan.",
+    "figure_out_of_range": "Angka harus antara -10^15 dan 10^15 (1.000.000.000.000.000).",
 }
 
 
@@ -152,7 +154,7 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
 
 def validate_command(body: dict[str, Any], lang: str = "en") -> m.Command:
     try:
-        return COMMAND.validate_python(body)
+        return COMMAND.validate_python(body, context=m.AT_THE_EDGE)
     except ValidationError as error:
         errors = errors_by_field(error, lang)
         raise FormProblem("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from None
@@ -206,7 +208,7 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
 
 def proposal_from_form(form: FormData, lang: str = "en") -> m.Proposal:
     try:
-        return m.Proposal.model_validate(proposal_fields(form))
+        return m.Proposal.model_validate(proposal_fields(form), context=m.AT_THE_EDGE)
     except ValidationError as error:
         raise FormProblem("", relocate(errors_by_field(error, lang), form)) from None
 
@@ -265,4 +267,4 @@ def form_values_from(form: FormData) -> dict[str, Any]:
             values[key] = True if value == "on" else value
     values["sdg"] = [str(v) for v in form.getlist("sdg")]
     values["rows"] = rows_in(form)
-    return values
+    return echoed(values)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_scientific
 
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
-from workflows.messages import LocalizedName
+from workflows.messages import MAX_FIGURE, LocalizedName
 from workflows.procedures import Step
 
 # Babel rounds a number in the decimal module's context, of 28 digits by default: a float of
@@ -135,6 +136,21 @@ ID: dict[str, str] = {
     "This field takes text, not a file": "Isian ini berupa teks, bukan berkas",
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
+    ),
+    "Too large": "Terlalu besar",
+    "The form is larger than this page takes: a document may be at most {size} MB. Upload a smaller "
+    "one (a scan at a lower resolution, for instance) and send the form again.": (
+        "Formulir lebih besar dari yang diterima halaman ini: dokumen paling besar {size} MB. Unggah yang lebih "
+        "kecil (misalnya pindaian beresolusi lebih rendah) lalu kirim formulir lagi."
+    ),
+    "The form is larger than this page takes: at most {size} MB. Shorten what you wrote and send it again.": (
+        "Formulir lebih besar dari yang diterima halaman ini: paling besar {size} MB. Persingkat isian Anda "
+        "lalu kirim lagi."
+    ),
+    "The form could not be read: one of its fields is over 1 MB, or it has more than 1,000 fields. "
+    "Shorten it and send it again.": (
+        "Formulir tidak dapat dibaca: salah satu isiannya lebih dari 1 MB, atau isiannya lebih dari 1.000. "
+        "Persingkat lalu kirim lagi."
     ),
     "Changes between versions": "Perubahan antarversi",
     "Only text drafts can be compared.": "Hanya draf teks yang dapat dibandingkan.",
@@ -385,6 +401,10 @@ class Translator:
     def number(self, value: float | int | None) -> str:
         if value is None:
             return "—"
+        if abs(value) > MAX_FIGURE and math.isfinite(value):
+            # Beyond what a party may write now (`workflows.messages.MAX_FIGURE`), recorded
+            # before the bound: in scientific notation, 1E308 rather than 309 digits.
+            return format_scientific(value, "#.###E0", locale=self.locale)
         try:
             return format_decimal(value, locale=self.locale)
         except decimal.InvalidOperation:

@@ -77,7 +77,7 @@ def _command(form: str, data: FormData, lang: str) -> m.EditPlan | m.ProposePlan
         body = {"summary": summary.strip() if isinstance(summary, str) else "", "activities": activity_rows(data)}
         model = m.ProposePlanRevision
     try:
-        command = model.model_validate(body)
+        command = model.model_validate(body, context=m.AT_THE_EDGE)
     except ValidationError as refused:
         raise _Refused(relocate(errors_by_field(refused, lang), data)) from None
     assert isinstance(command, m.EditPlan | m.ProposePlanRevision)

@@ -28,7 +28,7 @@ from services.api.deps import SessionDep, SettingsDep
 from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
-from services.api.web.session import WebSession, posted_form
+from services.api.web.session import WebSession, echoed, posted_form
 from services.store import public as store
 from services.store import register
 from workflows import lifecycle
@@ -306,7 +306,7 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
             feedback=await store.approved_feedback(session, agreement_id=agreement_id),
             sent=None,
             errors=errors,
-            values={"name": name or "", "message": message},
+            values=echoed({"name": name or "", "message": message}),
         )
     await store.add_feedback(
         session, agreement_id=agreement_id, org=moderating_org(state), name=name, message=message, client=client

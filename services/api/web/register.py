@@ -24,6 +24,7 @@ from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, error_page, redirect, render
 from services.api.web.reports import Words
 from services.api.web.routes import csrf_form
+from services.api.web.session import echoed
 from services.auth import Principal
 from services.errors import PaktaError
 from services.store import register
@@ -217,7 +218,7 @@ def _form_page(
         org=org,
         current=current,
         allowed=allowed,
-        values={name: "" if value is None else value for name, value in values.items()},
+        values=echoed({name: "" if value is None else value for name, value in values.items()}),
         errors=errors or {},
         error=error,
         levels=level_words(t),

@@ -545,7 +545,7 @@ async def save_proposal(
         # Only what an edit carries: a field the proposal has and an edit has not (the
         # platform's `ministry_orgs`, added later) made every save of this form a 500.
         changes = proposal.model_dump(include=set(m.Edit.model_fields) - {"type"})
-        command = m.Edit.model_validate({"type": "edit", **changes})
+        command = m.Edit.model_validate({"type": "edit", **changes}, context=m.AT_THE_EDGE)
         await perform_action(
             request,
             action_edge(request, session, temporal, ws.settings),

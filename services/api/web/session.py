@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from services.api.deps import verified_principal
@@ -35,6 +36,14 @@ YEAR = 365 * 24 * 3600
 # into the `Location` header and into the OIDC sign-in's session cookie, past the 4 KB a
 # browser keeps of a cookie, so that sign-in silently failed.
 MAX_NEXT_CHARS = 2000
+# The longest text a refused form shows again: twice the most any form's field takes (a
+# long text's 20,000 characters; `workflows.messages.LongText`). Whatever a person meant to
+# write comes back whole, to be shortened rather than typed again: a description of 3,000
+# characters over a limit of 2,000, or even an objective of 30,000 over 20,000. Only what no
+# field could ever take is cut: a field of a megabyte comes back as 40,000 characters, not
+# as a page of a megabyte. One bound rather than each field's own: the forms' values are
+# shown again by name, and a field's bound lives in the messages, not in the form.
+MAX_ECHO_CHARS = 40_000
 # What `RedirectResponse` leaves as it is when it writes a URL into `Location`.
 _LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
@@ -51,6 +60,11 @@ class CsrfRefused(Exception):
 
 # The forms' file fields: a wet-ink signature's scan, a report's evidence, a meeting's minutes.
 FILE_FIELDS = frozenset({"scan", "evidence", "document"})
+
+
+class FormUnreadable(Exception):
+    """A multipart form Starlette will not read: a text field over 1 MB, or over 1,000 fields
+    or files (its `HTTPException`, which the API's handler writes as the error shape's JSON)."""
 
 
 class FieldNotText(Exception):
@@ -160,13 +174,28 @@ async def load_session(request: Request) -> WebSession:
 async def posted_form(request: Request, ws: WebSession) -> FormData:
     """The posted form, once its CSRF token (field or header) is checked and each field is of
     its kind: a file only in a file field. A text field sent as a file was read as the text
-    of its `UploadFile`'s repr, which a feedback or a draft stored as it was."""
-    form = await request.form()
+    of its `UploadFile`'s repr, which a feedback or a draft stored as it was. A form Starlette
+    will not read (a field over 1 MB, over 1,000 fields) is `FormUnreadable`, the site's 400
+    page rather than the API's JSON."""
+    try:
+        form = await request.form()
+    except HTTPException as error:
+        raise FormUnreadable(error.detail) from None
     ws.check_csrf(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER))
     for name, value in form.multi_items():
         if not isinstance(value, str) and name not in FILE_FIELDS:
             raise FieldNotText(name)
     return form
+
+
+def echoed(values: dict[str, Any]) -> dict[str, Any]:
+    """A refused form's values as the page shows them again: each text cut to
+    `MAX_ECHO_CHARS`. A refused field of a megabyte came back whole, so the page answering
+    a refusal was a megabyte."""
+    return {
+        name: value[:MAX_ECHO_CHARS] if isinstance(value, str) and len(value) > MAX_ECHO_CHARS else value
+        for name, value in values.items()
+    }
 
 
 def safe_next(value: str | None, default: str = "/ui/") -> str:
