@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from services.api.web.life_words import EVENTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import LocalizedName
 from workflows.procedures import Step
@@ -121,6 +124,10 @@ ID: dict[str, str] = {
     "Document hash": "Hash dokumen",
     "Method": "Metode",
     "Evaluations": "Evaluasi",
+    "Burdens the public": "Membebani masyarakat",
+    "Does not burden the public": "Tidak membebani masyarakat",
+    "Activities": "Kegiatan",
+    "reports": "laporan",
     "Documents": "Dokumen",
     "Download": "Unduh",
     "Printable summary (PDF)": "Ringkasan cetak (PDF)",
@@ -352,6 +359,26 @@ class Translator:
     def gate(self, gate: str | None) -> str:
         return GATES[self.lang].get(gate or "", gate or "")
 
+    def value(self, value: str | None) -> str:
+        """A value of the messages' literals (a sector, a signature's method, a recommendation,
+        a change's kind, a gate's outcome) as a reader's word; anything else as it is."""
+        return "—" if value is None else VALUES[self.lang].get(value, value)
+
+    def event(self, type_: str, data: Mapping[str, Any]) -> str:
+        """An audit trail's event as its line in the timeline: what happened, then its gate,
+        outcome, version, method and the words people wrote (a comment, a reason)."""
+        parts = [EVENTS[self.lang].get(type_, type_.replace("_", " "))]
+        if data.get("gate"):
+            parts.append(self.gate(str(data["gate"])))
+        if data.get("outcome"):
+            parts.append(self.value(str(data["outcome"])))
+        if data.get("version") is not None:
+            parts.append(f"v{data['version']}")
+        if data.get("method"):
+            parts.append(self.value(str(data["method"])))
+        parts += [self.value(str(data[k])) for k in ("comment", "text", "reason") if data.get(k)]
+        return " · ".join(parts)
+
     def step_name(self, name: LocalizedName | Step) -> str:
         """A step's name: from a snapshot's step view (`LocalizedName`) or a procedure's `Step`."""
         if isinstance(name, Step):
@@ -381,6 +408,30 @@ class Translator:
         if isinstance(value, dt.datetime):
             value = value.astimezone(ZoneInfo(self.zone)).date()
         return format_date(value, "d MMMM yyyy", locale=self.locale)
+
+    def changes(self, changes: Mapping[str, Any]) -> str:
+        """What a signed amendment or renewal changed (its `changes`, as recorded), in words."""
+        parts = []
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "end_date":
+                parts.append(f"{self.t('End')}: {self.date(dt.date.fromisoformat(str(value)))}")
+            elif key == "duration_months":
+                parts.append(f"+{value} {self.t('months')}")
+            elif key == "evaluation_interval_months":
+                parts.append(f"{self.t('Evaluation interval (months)')}: {value}")
+            elif key == "value":
+                parts.append(f"{self.t('Value')}: {self.money(value)}")
+            elif key == "objectives":
+                parts.append(f"{self.t('Purpose')}: {value}")
+            elif key == "indicators":
+                parts.append(f"{self.t('Indicators')}: " + ", ".join(str(i.get("name", "")) for i in value))
+            elif key == "burdens_public":
+                parts.append(self.t("Burdens the public") if value else self.t("Does not burden the public"))
+            elif key in ("obligations", "activities"):
+                parts.append(f"{self.t(key.capitalize())}: {len(value)}")
+        return " · ".join(parts)
 
     def number(self, value: float | int | None) -> str:
         if value is None:

@@ -1,0 +1,52 @@
+"""The web pages as their people read them (issue #11, branch walk13): every value the
+lifecycle records — a party's sector, a signature's method, an evaluation's
+recommendation, a change's kind, the audit trail's events — in the reader's words, never
+its enum name, and in the reader's language."""
+
+from __future__ import annotations
+
+import re
+
+from services.api.web.life_words import EVENTS
+from tests.web.live import LiveStack, csrf_of
+from tests.web.test_public import act, in_implementation_with_a_score
+from workflows.lifecycle.events import EVENT_PAYLOADS
+
+# Words a page showed as the lifecycle's own names before (an enum value, an event type, a
+# key of an event's data); none may reach a reader.
+RAW = re.compile(
+    r"\b(government|wet_ink|electronic|continue|amendment|renewal|approve|request_changes)\b"
+    r"|\b[a-z]+_[a-z_]+\b|\b(gate|outcome|version|method|reason):"
+)
+
+
+def visible_text(html: str) -> str:
+    """The page's main content as a reader sees it: no tags, attributes, scripts or styles."""
+    main = html[html.index("<main") : html.index("</main>")]
+    main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", main)
+
+
+def test_every_event_of_the_audit_trail_has_its_words_in_both_languages():
+    assert sorted(EVENTS["id"]) == sorted(EVENT_PAYLOADS) == sorted(EVENTS["en"])
+
+
+async def test_an_agreement_in_force_reads_in_the_readers_words_not_its_enum_names(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency)
+    staff = web.user(province, "staff")
+    amendment = {"type": "propose_amendment", "summary": "Tambah 200 SR.", "end_date": "2028-12-31"}
+    assert (await act(web, staff, agreement_id, amendment)).status_code == 200
+    client = await web.signed_in_client(staff)
+    page = await client.get(f"/ui/agreements/{agreement_id}")
+    text = visible_text(page.text)
+    assert RAW.findall(text) == []
+    assert "Pemerintah" in text and "Lanjutkan" in text and "Adendum #1" in text
+    assert "Evaluasi disimpulkan" in text and "Perubahan dimulai" in text
+    # The evaluation's form offers its recommendations in words, sending their values.
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page.text), "lang": "en", "next": "/ui/"})
+    english = visible_text((await client.get(f"/ui/agreements/{agreement_id}")).text)
+    assert RAW.findall(english) == []
+    assert "Government" in english and "Continue" in english and "Amendment #1" in english
+    assert "Evaluation concluded" in english and "Pemerintah" not in english
+    await client.aclose()
