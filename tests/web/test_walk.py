@@ -50,3 +50,45 @@ async def test_an_agreement_in_force_reads_in_the_readers_words_not_its_enum_nam
     assert "Government" in english and "Continue" in english and "Amendment #1" in english
     assert "Evaluation concluded" in english and "Pemerintah" not in english
     await client.aclose()
+
+
+async def test_a_termination_is_declined_from_its_own_form_and_counts_no_step_past_the_last(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency)
+    staff = web.user(province, "staff")
+    assert (await act(web, staff, agreement_id, {"type": "terminate", "reason": "Anggaran habis."})).status_code == 200
+    head = await web.signed_in_client(web.user(regency, "approver", gates=("head",)))
+    for path in (f"/ui/agreements/{agreement_id}", "/ui/inbox"):
+        page = (await head.get(path)).text
+        # Any outcome but approval declines a termination: the form says so, and offers no
+        # "request changes" that would only decline it too.
+        assert "Tolak pengakhiran" in page and "Minta perubahan" not in page, path
+    page = (await head.get(f"/ui/agreements/{agreement_id}")).text
+    # The termination is no step of the procedure: no "8/7".
+    assert re.search(r"Pengakhiran kerja sama</strong>\s*\(", page) is None
+    declined = await head.post(
+        f"/ui/agreements/{agreement_id}/act",
+        data={
+            "csrf": csrf_of(page),
+            "type": "decide",
+            "gate": "head",
+            "outcome": "reject",
+            "comment": "Masih diperlukan.",
+            "back": f"/ui/agreements/{agreement_id}",
+            "idem": "decline-1",
+        },
+    )
+    assert declined.status_code == 303, declined.text
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    assert snapshot["stage"] == "implementation" and snapshot["termination"] is None
+    assert [d["declined"] for d in snapshot["declined_terminations"]] == ["Masih diperlukan."]
+    await head.aclose()
+
+
+async def test_the_proposal_form_offers_a_partys_sectors_in_words(web: LiveStack, orgs):
+    province, _ = orgs
+    client = await web.signed_in_client(web.user(province, "staff"))
+    page = (await client.get("/ui/agreements/new")).text
+    assert '<option value="academia" >Perguruan tinggi</option>' in page
+    assert ">academia<" not in page and ">government<" not in page
+    await client.aclose()

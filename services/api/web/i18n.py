@@ -71,6 +71,7 @@ ID: dict[str, str] = {
     "Approve": "Setujui",
     "Request changes": "Minta perubahan",
     "Reject": "Tolak",
+    "Decline the termination": "Tolak pengakhiran",
     "Comment": "Komentar",
     "A comment is required to request changes or reject.": "Komentar wajib diisi untuk meminta perubahan atau menolak.",
     "View the diff and accept": "Lihat perbedaan dan terima",
