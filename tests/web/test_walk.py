@@ -92,3 +92,23 @@ async def test_the_proposal_form_offers_a_partys_sectors_in_words(web: LiveStack
     assert '<option value="academia" >Perguruan tinggi</option>' in page
     assert ">academia<" not in page and ">government<" not in page
     await client.aclose()
+
+
+async def test_the_page_after_an_action_names_it_in_words_and_never_echoes_the_address(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency)
+    client = await web.signed_in_client(web.user(province, "staff"))
+    created = await client.get(f"/ui/agreements/{agreement_id}?done=create")
+    assert "Selesai. (Buat usulan)" in created.text
+    # `done` is the address's: a link can hold any words, which the page must not repeat.
+    forged = await client.get(f"/ui/agreements/{agreement_id}?done=Akun%20Anda%20ditutup")
+    assert "Selesai." in forged.text and "Akun Anda ditutup" not in forged.text
+    await client.aclose()
+
+
+def test_every_command_a_page_may_report_done_has_its_words():
+    from services.api.web.i18n import ACTIONS
+    from workflows.messages import COMMAND_TYPES
+
+    for lang in ("id", "en"):
+        assert sorted(set(COMMAND_TYPES) - {"tick"} - set(ACTIONS[lang])) == [], lang

@@ -277,6 +277,7 @@ KINDS = {
 }
 ACTIONS = {
     "id": {
+        "create": "Buat usulan",
         "submit": "Ajukan usulan",
         "decide": "Putuskan",
         "submit_draft": "Kirim draf",
@@ -294,8 +295,12 @@ ACTIONS = {
         "terminate": "Usulkan pengakhiran",
         "publish": "Publikasikan",
         "unpublish": "Tarik publikasi",
+        "set_dprd_requirement": "Nyatakan keperluan persetujuan DPRD",
+        "edit_change": "Ubah adendum atau perpanjangan",
+        "withdraw_change": "Tarik adendum atau perpanjangan",
     },
     "en": {
+        "create": "Create the proposal",
         "submit": "Submit the proposal",
         "decide": "Decide",
         "submit_draft": "Submit a draft",
@@ -313,6 +318,9 @@ ACTIONS = {
         "terminate": "Propose termination",
         "publish": "Publish",
         "unpublish": "Take the publication back",
+        "set_dprd_requirement": "State the DPRD requirement",
+        "edit_change": "Edit the amendment or renewal",
+        "withdraw_change": "Withdraw the amendment or renewal",
     },
 }
 GATES = {
@@ -356,6 +364,11 @@ class Translator:
 
     def action(self, action: str) -> str:
         return ACTIONS[self.lang].get(action, action.replace("_", " "))
+
+    def known_action(self, action: str | None) -> str | None:
+        """An action's name if `action` is one the pages know, else None: `done` comes from
+        the address, which anyone may write into a link ("?done=Your account is closed")."""
+        return ACTIONS[self.lang].get(action or "")
 
     def gate(self, gate: str | None) -> str:
         return GATES[self.lang].get(gate or "", gate or "")
