@@ -9,6 +9,7 @@ import re
 
 from services.api.web.life_words import EVENTS
 from tests.web.live import LiveStack, csrf_of
+from tests.web.test_pages import proposal
 from tests.web.test_public import act, in_implementation_with_a_score
 from workflows.lifecycle.events import EVENT_PAYLOADS
 
@@ -112,3 +113,53 @@ def test_every_command_a_page_may_report_done_has_its_words():
 
     for lang in ("id", "en"):
         assert sorted(set(COMMAND_TYPES) - {"tick"} - set(ACTIONS[lang])) == [], lang
+
+
+async def in_force_with_an_open_evaluation(web: LiveStack, org: str, partner: str) -> str:
+    """An agreement signed on paper and imported, with two indicators and its first
+    evaluation open; its id."""
+    admin = web.user(org, "admin")
+    signed = await web.api(admin, "POST", "/documents", content=b"signed\n", headers={"Content-Type": "text/plain"})
+    indicators = [
+        {"name": "Sambungan rumah", "target": 1234567, "unit": "SR"},
+        {"name": "Debit air", "target": 2.5, "unit": "l/s"},
+    ]
+    body = proposal(org, partner, start_date="2026-01-01", indicators=indicators)
+    record = {"ref": f"PKS/{org}/angka", "signed_on": "2025-12-20", "document": signed.json()["sha256"]}
+    imported = await web.api(admin, "POST", "/agreements/import", json=[record | {"proposal": body}])
+    assert imported.status_code == 200, imported.text
+    agreement_id = str(imported.json()["imported"][0]["id"])
+    assert (await act(web, web.user(org, "staff"), agreement_id, {"type": "start_evaluation"})).status_code == 200
+    return agreement_id
+
+
+async def test_numbers_are_read_as_the_reader_writes_them_and_an_ambiguous_one_is_asked_again(web: LiveStack, orgs):
+    # The pages show "1.000" for a thousand in Indonesian, and a report of "1.000" was
+    # recorded as one; "1.250,5" was refused with the command's field path for a name.
+    province, regency = orgs
+    agreement_id = await in_force_with_an_open_evaluation(web, province, regency)
+    staff = web.user(province, "staff")
+    client = await web.signed_in_client(staff)
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    report = {"csrf": csrf_of(page), "type": "submit_evaluation_report", "evaluation": "1", "narrative": "Baik."}
+    ambiguous = await client.post(
+        f"/ui/agreements/{agreement_id}/act", data=report | {"achieved-0": "1.000", "achieved-1": "1.5", "idem": "r1"}
+    )
+    assert ambiguous.status_code == 422
+    assert "Debit air: Masukkan angka, dengan titik pemisah ribuan dan koma desimal" in ambiguous.text
+    assert "results" not in visible_text(ambiguous.text)
+    sent = await client.post(
+        f"/ui/agreements/{agreement_id}/act", data=report | {"achieved-0": "1.000", "achieved-1": "1,5", "idem": "r2"}
+    )
+    assert sent.status_code == 303, sent.text
+    snapshot = (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()
+    results = snapshot["evaluations"][0]["reports"][0]["results"]
+    assert [(r["indicator"], r["achieved"]) for r in results] == [("Sambungan rumah", 1000), ("Debit air", 1.5)]
+    # The proposal's edit form held a target as "1.23457e+06", six digits of it, which a save
+    # then recorded; it holds every digit, as the reader writes them.
+    edit = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    assert 'value="1234567"' in edit.text and 'value="2,5"' in edit.text
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+    english = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    assert 'value="1234567"' in english.text and 'value="2.5"' in english.text
+    await client.aclose()

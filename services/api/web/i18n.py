@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 
 from services.api.web.life_words import EVENTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
@@ -343,6 +343,25 @@ GATES = {
 
 for _lang, _names in PLAN_ACTIONS.items():
     ACTIONS[_lang] |= _names
+
+
+def parse_number(text: str, lang: str) -> float | None:
+    """A number as a reader of `lang` writes it, None if it is not one. Indonesian puts a dot
+    between thousands and a comma before decimals ("1.250,5"), English the other way round:
+    the pages show numbers so, and read them so. A float() of "1.000" read an Indonesian
+    thousand as one. Babel's strict reading refuses what the language makes ambiguous
+    ("1.5" in Indonesian: fifteen, or one and a half?), so the reader is asked again."""
+    try:
+        number = parse_decimal(text.strip(), locale=LOCALES.get(lang, LOCALES[DEFAULT_LANGUAGE]), strict=True)
+    except (NumberFormatError, ValueError, decimal.InvalidOperation):
+        return None
+    return float(number)
+
+
+def plain_number(value: float, lang: str) -> str:
+    """A number as a form field holds it for `lang` to read back: every digit, no grouping."""
+    text = repr(float(value)).removesuffix(".0")
+    return text.replace(".", ",") if lang == "id" else text
 
 
 class Translator:

@@ -192,7 +192,7 @@ def _proposal_page(
 @router.get("/agreements/new")
 async def new_proposal(request: Request, ws: WebDep) -> Response:
     principal = ws.require(request)
-    return _proposal_page(request, ws, values=form_values_of(None, principal.org), errors={})
+    return _proposal_page(request, ws, values=form_values_of(None, principal.org, ws.lang), errors={})
 
 
 @router.post("/agreements/new")
@@ -444,7 +444,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
     t = ws.tr.t
     back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
     try:
-        body = command_from_form(form, state, t("A comment is required to request changes or reject."))
+        body = command_from_form(form, state, t("A comment is required to request changes or reject."), ws.lang)
         if body["type"] == "submit_draft":
             text = str(form.get("text") or "").strip()
             if not text or len(text.encode("utf-8")) > ws.settings.document_max_bytes:
@@ -526,7 +526,7 @@ async def edit_proposal(agreement_id: str, request: Request, ws: WebDep, session
     state = await visible_state(session, agreement_id, principal)
     if state is None:
         return not_found_page(request, ws)
-    return _proposal_page(request, ws, values=form_values_of(state, principal.org), errors={}, state=state)
+    return _proposal_page(request, ws, values=form_values_of(state, principal.org, ws.lang), errors={}, state=state)
 
 
 @router.post("/agreements/{agreement_id}/edit")
