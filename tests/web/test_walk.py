@@ -163,3 +163,22 @@ async def test_numbers_are_read_as_the_reader_writes_them_and_an_ambiguous_one_i
     english = await client.get(f"/ui/agreements/{agreement_id}/edit")
     assert 'value="1234567"' in english.text and 'value="2.5"' in english.text
     await client.aclose()
+
+
+async def test_a_term_shows_its_months_until_its_end_is_known_then_its_end_alone(web: LiveStack, orgs):
+    # A proposal's term read "1 Januari 2027 — (24 bulan)", its end left blank; and an
+    # amendment that moved the end kept the proposal's months beside it, which then
+    # disagreed with it ("10 Desember 2026 — 30 Juni 2029 (24 bulan)").
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    assert created.status_code == 201, created.text
+    in_force, _ = await in_implementation_with_a_score(web, province, regency)
+    client = await web.signed_in_client(staff)
+    draft = visible_text((await client.get(f"/ui/agreements/{created.json()['id']}")).text)
+    assert "1 Januari 2027, 24 bulan" in draft and "— (" not in draft
+    signed = visible_text((await client.get(f"/ui/agreements/{in_force}")).text)
+    end = (await web.api(staff, "GET", f"/agreements/{in_force}")).json()["end_date"]
+    assert end.startswith("2028-01-01") and "1 Januari 2026 — 1 Januari 2028" in signed
+    assert re.search(r"1 Januari 2028 \(\d+ bulan\)", signed) is None
+    await client.aclose()

@@ -466,6 +466,14 @@ class Translator:
                 parts.append(f"{self.t(key.capitalize())}: {len(value)}")
         return " · ".join(parts)
 
+    def term(self, start: dt.date, end: dt.date | None, months: int | None = None) -> str:
+        """An agreement's term: its start and end once the end is known (from signing on; an
+        amendment or renewal moves the end, not the proposal's months, so the months would
+        disagree with it), else its start and, where given, the months proposed."""
+        if end is not None:
+            return f"{self.date(start)} — {self.date(end)}"
+        return self.date(start) if months is None else f"{self.date(start)}, {months} {self.t('months')}"
+
     def number(self, value: float | int | None) -> str:
         if value is None:
             return "—"

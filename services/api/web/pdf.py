@@ -77,8 +77,7 @@ def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: 
     pdf.heading(t("Purpose"))
     pdf.line_of(state.objectives)
     pdf.heading(t("Term"))
-    end = tr.date(state.end_date) if state.end_date else ""
-    pdf.line_of(f"{tr.date(state.start_date)} - {end} ({state.duration_months} {t('months')})")
+    pdf.line_of(tr.term(state.start_date, state.end_date, state.duration_months))
     pdf.line_of(f"{t('Value')}: {tr.money(state.value)}")
     if state.indicators:
         pdf.heading(t("Indicators"))
