@@ -157,10 +157,13 @@ async def test_numbers_are_read_as_the_reader_writes_them_and_an_ambiguous_one_i
     assert [(r["indicator"], r["achieved"]) for r in results] == [("Sambungan rumah", 1000), ("Debit air", 1.5)]
     # The proposal's edit form held a target as "1.23457e+06", six digits of it, which a save
     # then recorded; it holds every digit, as the reader writes them.
-    edit = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    indicators = snapshot["indicators"]
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency, indicators=indicators))
+    draft_id = created.json()["id"]
+    edit = await client.get(f"/ui/agreements/{draft_id}/edit")
     assert 'value="1234567"' in edit.text and 'value="2,5"' in edit.text
     await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
-    english = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    english = await client.get(f"/ui/agreements/{draft_id}/edit")
     assert 'value="1234567"' in english.text and 'value="2.5"' in english.text
     await client.aclose()
 
@@ -181,4 +184,23 @@ async def test_a_term_shows_its_months_until_its_end_is_known_then_its_end_alone
     end = (await web.api(staff, "GET", f"/agreements/{in_force}")).json()["end_date"]
     assert end.startswith("2028-01-01") and "1 Januari 2026 — 1 Januari 2028" in signed
     assert re.search(r"1 Januari 2028 \(\d+ bulan\)", signed) is None
+    await client.aclose()
+
+
+async def test_a_reader_with_nothing_to_do_is_told_so_and_a_closed_proposal_opens_no_edit_form(web: LiveStack, orgs):
+    # An auditor, or anyone on a withdrawn agreement, saw "What you can do" over nothing;
+    # the proposal form opened for a withdrawn agreement, whose save the decider refuses.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    assert (await act(web, staff, agreement_id, {"type": "withdraw", "reason": "Ganda."})).status_code == 200
+    for user in (web.user("bpk", "auditor"), staff):
+        client = await web.signed_in_client(user)
+        page = visible_text((await client.get(f"/ui/agreements/{agreement_id}")).text)
+        assert "Tidak ada yang dapat Anda lakukan pada perjanjian ini sekarang." in page, user
+        await client.aclose()
+    client = await web.signed_in_client(staff)
+    edit = await client.get(f"/ui/agreements/{agreement_id}/edit")
+    assert edit.status_code == 303 and edit.headers["location"] == f"/ui/agreements/{agreement_id}"
     await client.aclose()

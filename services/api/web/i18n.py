@@ -72,6 +72,7 @@ ID: dict[str, str] = {
     "Request changes": "Minta perubahan",
     "Reject": "Tolak",
     "Decline the termination": "Tolak pengakhiran",
+    "Nothing you can do on this agreement now.": "Tidak ada yang dapat Anda lakukan pada perjanjian ini sekarang.",
     "Comment": "Komentar",
     "A comment is required to request changes or reject.": "Komentar wajib diisi untuk meminta perubahan atau menolak.",
     "View the diff and accept": "Lihat perbedaan dan terima",

@@ -528,6 +528,10 @@ async def edit_proposal(agreement_id: str, request: Request, ws: WebDep, session
     state = await visible_state(session, agreement_id, principal)
     if state is None:
         return not_found_page(request, ws)
+    if "edit" not in lifecycle.allowed_actions(state, commands.actor_of(principal), commands.now_utc()):
+        # A link kept from before (submitted, withdrawn): the decider would refuse the save,
+        # so the agreement's page, with what the reader may do now, is shown instead.
+        return redirect(ws, f"/ui/agreements/{agreement_id}")
     return _proposal_page(request, ws, values=form_values_of(state, principal.org, ws.lang), errors={}, state=state)
 
 
