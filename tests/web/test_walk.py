@@ -204,3 +204,19 @@ async def test_a_reader_with_nothing_to_do_is_told_so_and_a_closed_proposal_open
     edit = await client.get(f"/ui/agreements/{agreement_id}/edit")
     assert edit.status_code == 303 and edit.headers["location"] == f"/ui/agreements/{agreement_id}"
     await client.aclose()
+
+
+async def test_an_addendums_draft_is_named_as_the_addendum_it_belongs_to(web: LiveStack, orgs):
+    # The drafts table read "ADENDUM (amendment-1)", the change's key.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    agreement_id, _ = await in_implementation_with_a_score(web, province, regency)
+    amendment = {"type": "propose_amendment", "summary": "Tambah SR."}
+    assert (await act(web, staff, agreement_id, amendment)).status_code == 200
+    text = await web.api(staff, "POST", "/documents", content=b"# Adendum\n", headers={"Content-Type": "text/markdown"})
+    draft = {"type": "submit_draft", "document": text.json()["sha256"]}
+    assert (await act(web, staff, agreement_id, draft)).status_code == 200
+    client = await web.signed_in_client(staff)
+    page = visible_text((await client.get(f"/ui/agreements/{agreement_id}")).text)
+    assert "(Adendum #1)" in page and "amendment-1" not in page
+    await client.aclose()

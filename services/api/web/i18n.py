@@ -443,6 +443,11 @@ class Translator:
             value = value.astimezone(ZoneInfo(self.zone)).date()
         return format_date(value, "d MMMM yyyy", locale=self.locale)
 
+    def scope(self, scope: str) -> str:
+        """A draft's scope as a reader names it: "amendment-1" is "Adendum #1"."""
+        kind, _, number = scope.rpartition("-")
+        return f"{self.value(kind)} #{number}" if kind in VALUES[self.lang] and number.isdigit() else scope
+
     def changes(self, changes: Mapping[str, Any]) -> str:
         """What a signed amendment or renewal changed (its `changes`, as recorded), in words."""
         parts = []
