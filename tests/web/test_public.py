@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from jsonschema import Draft4Validator
+from playwright.async_api import expect
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
@@ -103,6 +104,8 @@ async def test_the_portal_shows_only_what_a_party_published_and_unpublishing_rem
     overview = await page.context.new_page()
     await overview.goto(f"{web.base_url}/ui/publishing")
     assert await overview.locator(f"tr[data-agreement='{running}']").get_attribute("data-published") == "yes"
+    # The public documents counted as a count, for any number (English read "1 public documents").
+    await expect(overview.locator(f"tr[data-agreement='{running}']")).to_contain_text("(Dokumen publik: 1)")
     await screenshot(overview, "publishing-overview")
 
     # The portal's table per province follows the register: the initiator is the

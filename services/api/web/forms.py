@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData
 
+from services.api.web.i18n import parse_number, plain_number
 from services.api.web.plan_forms import plan_fields, plan_values_of, relocate, rows_in
 from services.api.web.session import echoed
 from workflows import messages as m
@@ -44,13 +45,13 @@ def _int(form: FormData, name: str) -> Any:
         return value  # pydantic says what is wrong with it
 
 
-def _number(value: str | None) -> Any:
+def _number(value: str | None, lang: str) -> Any:
+    """A number as the reader writes it (`parse_number`); the text itself when it is not one,
+    for pydantic to say so."""
     if value is None:
         return None
-    try:
-        return float(value.replace(",", "."))
-    except ValueError:
-        return value
+    number = parse_number(value, lang)
+    return value if number is None else number
 
 
 def field_name(loc: tuple[Any, ...]) -> str:
@@ -59,6 +60,12 @@ def field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if not (isinstance(p, str) and p in ("decide", "sign"))]
     return "-".join(parts)
 
+
+NUMBER_ID = "Masukkan angka, dengan titik pemisah ribuan dan koma desimal, misalnya 1.250,5."
+NUMBER_EN = "Enter a number, with commas between thousands and a decimal point, such as 1,250.5."
+
+# Pydantic's messages in English where its own would puzzle a reader, by error type.
+MESSAGES_EN = {"float_parsing": NUMBER_EN, "float_type": NUMBER_EN}
 
 # Pydantic's messages in Indonesian, by error type (the English message is kept otherwise).
 MESSAGES_ID = {
@@ -70,8 +77,8 @@ MESSAGES_ID = {
     "too_long": "Paling banyak {max_length} isian.",
     "int_parsing": "Masukkan bilangan bulat.",
     "int_type": "Masukkan bilangan bulat.",
-    "float_parsing": "Masukkan angka.",
-    "float_type": "Masukkan angka.",
+    "float_parsing": NUMBER_ID,
+    "float_type": NUMBER_ID,
     "finite_number": "Masukkan angka.",
     "date_parsing": "Masukkan tanggal (TTTT-BB-HH).",
     "date_from_datetime_parsing": "Masukkan tanggal (TTTT-BB-HH).",
@@ -87,15 +94,19 @@ def errors_by_field(error: ValidationError, lang: str = "en") -> dict[str, str]:
     for item in error.errors():
         name = field_name(tuple(item.get("loc", ())))
         message = str(item.get("msg", "")).removeprefix("Value error, ")
-        if lang == "id" and item.get("type") in MESSAGES_ID:
+        messages = MESSAGES_ID if lang == "id" else MESSAGES_EN
+        if item.get("type") in messages:
             with contextlib.suppress(KeyError, IndexError):
-                message = MESSAGES_ID[item["type"]].format(**(item.get("ctx") or {}))
+                message = messages[item["type"]].format(**(item.get("ctx") or {}))
         found.setdefault(name or "_", message)
     return found
 
 
-def command_from_form(form: FormData, state: m.AgreementState, comment_required: str) -> dict[str, Any]:
-    """The body of the command an action form sends (validated by `validate_command`)."""
+def command_from_form(
+    form: FormData, state: m.AgreementState, comment_required: str, lang: str = "en"
+) -> dict[str, Any]:
+    """The body of the command an action form sends (validated by `validate_command`);
+    numbers read as a reader of `lang` writes them."""
     type_ = _text(form, "type") or ""
     body: dict[str, Any] = {"type": type_}
     if type_ == "decide":
@@ -114,9 +125,11 @@ def command_from_form(form: FormData, state: m.AgreementState, comment_required:
         for i, indicator in enumerate(state.indicators):
             achieved = _text(form, f"achieved-{i}")
             if achieved is not None:
-                results.append(
-                    {"indicator": indicator.name, "achieved": _number(achieved), "note": _text(form, f"note-{i}")}
-                )
+                number = parse_number(achieved, lang)
+                if number is None:  # named by its indicator, not by the command's field path
+                    problem = NUMBER_ID if lang == "id" else NUMBER_EN
+                    raise FormProblem(f"{indicator.name}: {problem}", {f"achieved-{i}": problem})
+                results.append({"indicator": indicator.name, "achieved": number, "note": _text(form, f"note-{i}")})
         body |= {"evaluation": _int(form, "evaluation"), "narrative": _text(form, "narrative"), "results": results}
     elif type_ == "conclude_evaluation":
         body |= {
@@ -160,8 +173,9 @@ def validate_command(body: dict[str, Any], lang: str = "en") -> m.Command:
         raise FormProblem("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from None
 
 
-def proposal_fields(form: FormData) -> dict[str, Any]:
-    """The proposal form as a `Proposal` body (blank party and indicator rows left out)."""
+def proposal_fields(form: FormData, lang: str = "en") -> dict[str, Any]:
+    """The proposal form as a `Proposal` body (blank party and indicator rows left out;
+    numbers read as a reader of `lang` writes them)."""
     parties = []
     for i in range(MAX_PARTIES):
         org = _text(form, f"parties-{i}-org")
@@ -186,7 +200,7 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
         indicators.append(
             {
                 "name": name,
-                "target": _number(_text(form, f"indicators-{i}-target")),
+                "target": _number(_text(form, f"indicators-{i}-target"), lang),
                 "unit": _text(form, f"indicators-{i}-unit") or "",
             }
         )
@@ -208,14 +222,14 @@ def proposal_fields(form: FormData) -> dict[str, Any]:
 
 def proposal_from_form(form: FormData, lang: str = "en") -> m.Proposal:
     try:
-        return m.Proposal.model_validate(proposal_fields(form), context=m.AT_THE_EDGE)
+        return m.Proposal.model_validate(proposal_fields(form, lang), context=m.AT_THE_EDGE)
     except ValidationError as error:
         raise FormProblem("", relocate(errors_by_field(error, lang), form)) from None
 
 
-def form_values_of(state: m.AgreementState | None, principal_org: str) -> dict[str, Any]:
+def form_values_of(state: m.AgreementState | None, principal_org: str, lang: str = "en") -> dict[str, Any]:
     """The proposal form's initial values: a blank proposal from the caller's organisation,
-    or the agreement being edited."""
+    or the agreement being edited (its numbers whole, as a reader of `lang` writes them)."""
     values: dict[str, Any] = {
         "title": "",
         "kind": "ksdd",
@@ -254,7 +268,7 @@ def form_values_of(state: m.AgreementState | None, principal_org: str) -> dict[s
     for i, indicator in enumerate(state.indicators[:MAX_INDICATORS]):
         values |= {
             f"indicators-{i}-name": indicator.name,
-            f"indicators-{i}-target": f"{indicator.target:g}",
+            f"indicators-{i}-target": plain_number(indicator.target, lang),
             f"indicators-{i}-unit": indicator.unit,
         }
     return values

@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_scientific
+from babel.numbers import NumberFormatError, format_decimal, format_scientific, parse_decimal
 
+from services.api.web.life_words import EVENTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import MAX_FIGURE, LocalizedName
 from workflows.procedures import Step
@@ -69,6 +72,8 @@ ID: dict[str, str] = {
     "Approve": "Setujui",
     "Request changes": "Minta perubahan",
     "Reject": "Tolak",
+    "Decline the termination": "Tolak pengakhiran",
+    "Nothing you can do on this agreement now.": "Tidak ada yang dapat Anda lakukan pada perjanjian ini sekarang.",
     "Comment": "Komentar",
     "A comment is required to request changes or reject.": "Komentar wajib diisi untuk meminta perubahan atau menolak.",
     "View the diff and accept": "Lihat perbedaan dan terima",
@@ -122,6 +127,10 @@ ID: dict[str, str] = {
     "Document hash": "Hash dokumen",
     "Method": "Metode",
     "Evaluations": "Evaluasi",
+    "Burdens the public": "Membebani masyarakat",
+    "Does not burden the public": "Tidak membebani masyarakat",
+    "Activities": "Kegiatan",
+    "reports": "laporan",
     "Documents": "Dokumen",
     "Download": "Unduh",
     "Printable summary (PDF)": "Ringkasan cetak (PDF)",
@@ -285,6 +294,7 @@ KINDS = {
 }
 ACTIONS = {
     "id": {
+        "create": "Buat usulan",
         "submit": "Ajukan usulan",
         "decide": "Putuskan",
         "submit_draft": "Kirim draf",
@@ -302,8 +312,12 @@ ACTIONS = {
         "terminate": "Usulkan pengakhiran",
         "publish": "Publikasikan",
         "unpublish": "Tarik publikasi",
+        "set_dprd_requirement": "Nyatakan keperluan persetujuan DPRD",
+        "edit_change": "Ubah adendum atau perpanjangan",
+        "withdraw_change": "Tarik adendum atau perpanjangan",
     },
     "en": {
+        "create": "Create the proposal",
         "submit": "Submit the proposal",
         "decide": "Decide",
         "submit_draft": "Submit a draft",
@@ -321,6 +335,9 @@ ACTIONS = {
         "terminate": "Propose termination",
         "publish": "Publish",
         "unpublish": "Take the publication back",
+        "set_dprd_requirement": "State the DPRD requirement",
+        "edit_change": "Edit the amendment or renewal",
+        "withdraw_change": "Withdraw the amendment or renewal",
     },
 }
 GATES = {
@@ -345,6 +362,25 @@ for _lang, _names in PLAN_ACTIONS.items():
     ACTIONS[_lang] |= _names
 
 
+def parse_number(text: str, lang: str) -> float | None:
+    """A number as a reader of `lang` writes it, None if it is not one. Indonesian puts a dot
+    between thousands and a comma before decimals ("1.250,5"), English the other way round:
+    the pages show numbers so, and read them so. A float() of "1.000" read an Indonesian
+    thousand as one. Babel's strict reading refuses what the language makes ambiguous
+    ("1.5" in Indonesian: fifteen, or one and a half?), so the reader is asked again."""
+    try:
+        number = parse_decimal(text.strip(), locale=LOCALES.get(lang, LOCALES[DEFAULT_LANGUAGE]), strict=True)
+    except (NumberFormatError, ValueError, decimal.InvalidOperation):
+        return None
+    return float(number)
+
+
+def plain_number(value: float, lang: str) -> str:
+    """A number as a form field holds it for `lang` to read back: every digit, no grouping."""
+    text = repr(float(value)).removesuffix(".0")
+    return text.replace(".", ",") if lang == "id" else text
+
+
 class Translator:
     """What a page needs to speak: `t`, names of stages/kinds/actions/gates, and formats."""
 
@@ -365,8 +401,33 @@ class Translator:
     def action(self, action: str) -> str:
         return ACTIONS[self.lang].get(action, action.replace("_", " "))
 
+    def known_action(self, action: str | None) -> str | None:
+        """An action's name if `action` is one the pages know, else None: `done` comes from
+        the address, which anyone may write into a link ("?done=Your account is closed")."""
+        return ACTIONS[self.lang].get(action or "")
+
     def gate(self, gate: str | None) -> str:
         return GATES[self.lang].get(gate or "", gate or "")
+
+    def value(self, value: str | None) -> str:
+        """A value of the messages' literals (a sector, a signature's method, a recommendation,
+        a change's kind, a gate's outcome) as a reader's word; anything else as it is."""
+        return "—" if value is None else VALUES[self.lang].get(value, value)
+
+    def event(self, type_: str, data: Mapping[str, Any]) -> str:
+        """An audit trail's event as its line in the timeline: what happened, then its gate,
+        outcome, version, method and the words people wrote (a comment, a reason)."""
+        parts = [EVENTS[self.lang].get(type_, type_.replace("_", " "))]
+        if data.get("gate"):
+            parts.append(self.gate(str(data["gate"])))
+        if data.get("outcome"):
+            parts.append(self.value(str(data["outcome"])))
+        if data.get("version") is not None:
+            parts.append(f"v{data['version']}")
+        if data.get("method"):
+            parts.append(self.value(str(data["method"])))
+        parts += [self.value(str(data[k])) for k in ("comment", "text", "reason") if data.get(k)]
+        return " · ".join(parts)
 
     def step_name(self, name: LocalizedName | Step) -> str:
         """A step's name: from a snapshot's step view (`LocalizedName`) or a procedure's `Step`."""
@@ -397,6 +458,43 @@ class Translator:
         if isinstance(value, dt.datetime):
             value = value.astimezone(ZoneInfo(self.zone)).date()
         return format_date(value, "d MMMM yyyy", locale=self.locale)
+
+    def scope(self, scope: str) -> str:
+        """A draft's scope as a reader names it: "amendment-1" is "Adendum #1"."""
+        kind, _, number = scope.rpartition("-")
+        return f"{self.value(kind)} #{number}" if kind in VALUES[self.lang] and number.isdigit() else scope
+
+    def changes(self, changes: Mapping[str, Any]) -> str:
+        """What a signed amendment or renewal changed (its `changes`, as recorded), in words."""
+        parts = []
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "end_date":
+                parts.append(f"{self.t('End')}: {self.date(dt.date.fromisoformat(str(value)))}")
+            elif key == "duration_months":
+                parts.append(f"+{value} {self.t('months')}")
+            elif key == "evaluation_interval_months":
+                parts.append(f"{self.t('Evaluation interval (months)')}: {value}")
+            elif key == "value":
+                parts.append(f"{self.t('Value')}: {self.money(value)}")
+            elif key == "objectives":
+                parts.append(f"{self.t('Purpose')}: {value}")
+            elif key == "indicators":
+                parts.append(f"{self.t('Indicators')}: " + ", ".join(str(i.get("name", "")) for i in value))
+            elif key == "burdens_public":
+                parts.append(self.t("Burdens the public") if value else self.t("Does not burden the public"))
+            elif key in ("obligations", "activities"):
+                parts.append(f"{self.t(key.capitalize())}: {len(value)}")
+        return " · ".join(parts)
+
+    def term(self, start: dt.date, end: dt.date | None, months: int | None = None) -> str:
+        """An agreement's term: its start and end once the end is known (from signing on; an
+        amendment or renewal moves the end, not the proposal's months, so the months would
+        disagree with it), else its start and, where given, the months proposed."""
+        if end is not None:
+            return f"{self.date(start)} — {self.date(end)}"
+        return self.date(start) if months is None else f"{self.date(start)}, {months} {self.t('months')}"
 
     def number(self, value: float | int | None) -> str:
         if value is None:

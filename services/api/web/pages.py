@@ -16,9 +16,13 @@ from services.api.web.session import WebSession, load_session
 from services.store import organisations
 from services.store.db import Unit
 from workflows.messages import DEFAULT_TIME_ZONE
+from workflows.procedures import TERMINATION_BY_EACH_HEAD
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# The step of a termination's decision: there the decider takes any outcome but approval as
+# the termination declined (workflows/lifecycle/handlers/gates.py), so its form says that.
+templates.env.globals["TERMINATION_STEP"] = TERMINATION_BY_EACH_HEAD.key
 
 
 async def web_session(request: Request, session: SessionDep) -> WebSession:

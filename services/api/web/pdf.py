@@ -73,12 +73,11 @@ def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: 
     for p in state.parties:
         role = t("Initiator") if p.role == "initiator" else t("Counterparty")
         foreign = f" ({t('Foreign')})" if p.foreign else ""
-        pdf.line_of(f"- {p.name or p.org}{foreign}: {role}, {p.sector}; {t('Signatory')}: {p.signatory}")
+        pdf.line_of(f"- {p.name or p.org}{foreign}: {role}, {tr.value(p.sector)}; {t('Signatory')}: {p.signatory}")
     pdf.heading(t("Purpose"))
     pdf.line_of(state.objectives)
     pdf.heading(t("Term"))
-    end = tr.date(state.end_date) if state.end_date else ""
-    pdf.line_of(f"{tr.date(state.start_date)} - {end} ({state.duration_months} {t('months')})")
+    pdf.line_of(tr.term(state.start_date, state.end_date, state.duration_months))
     pdf.line_of(f"{t('Value')}: {tr.money(state.value)}")
     if state.indicators:
         pdf.heading(t("Indicators"))
@@ -94,24 +93,24 @@ def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: 
             pdf.line_of(f"- {tr.action('submit')}: {who}, {tr.datetime(e.at)}")
         elif e.type == "gate_decided":
             org = f" / {e.data['org']}" if e.data.get("org") else ""
-            pdf.line_of(
-                f"- {step} [{tr.gate(e.data.get('gate'))}{org}]: {e.data.get('outcome')} - {who}, {tr.datetime(e.at)}"
-            )
+            outcome = tr.value(e.data.get("outcome"))
+            pdf.line_of(f"- {step} [{tr.gate(e.data.get('gate'))}{org}]: {outcome} - {who}, {tr.datetime(e.at)}")
         elif e.type == "step_completed":
             pdf.line_of(f"- {t('Passed')}: {step}, {tr.datetime(e.at)}")
         elif e.type in ("implementation_started", "agreement_rejected", "agreement_withdrawn", "agreement_terminated"):
-            pdf.line_of(f"- {e.type.replace('_', ' ')}: {tr.datetime(e.at)}")
+            pdf.line_of(f"- {tr.event(e.type, {})}: {tr.datetime(e.at)}")
     if state.signatures:
         pdf.heading(t("Signatures"))
         for s in state.signatures:
-            pdf.line_of(f"- {s.org}: {s.signed_by} ({s.method}), {tr.datetime(s.at)}; {s.kind.upper()} v{s.version}")
+            method = tr.value(s.method)
+            pdf.line_of(f"- {s.org}: {s.signed_by} ({method}), {tr.datetime(s.at)}; {s.kind.upper()} v{s.version}")
             pdf.set_font("Courier", size=8)
             pdf.line_of(f"  SHA-256 {s.document}")
             pdf.set_font("Helvetica", size=10)
     if state.evaluations:
         pdf.heading(t("Evaluations"))
         for ev in state.evaluations:
-            score = f"; {t('Score')} {ev.score} ({ev.recommendation})" if ev.score is not None else ""
+            score = f"; {t('Score')} {ev.score} ({tr.value(ev.recommendation)})" if ev.score is not None else ""
             pdf.line_of(f"- #{ev.number}: {tr.date(ev.opened_at)} - {tr.date(ev.due_at)}{score}")
             for report in ev.reports:
                 results = ", ".join(f"{r.indicator} {tr.number(r.achieved)}" for r in report.results)

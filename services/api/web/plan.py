@@ -79,7 +79,7 @@ async def plan_action(
     t = ws.tr.t
     back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
     try:
-        body = plan_command(form, ws.tr.zone)
+        body = plan_command(form, ws.tr.zone, ws.lang)
         if body["type"] not in PLAN_COMMANDS:
             raise FormProblem(t("Not found"), {})
         if body["type"] == "report_progress" and "percent" not in body and "milestone" not in body:

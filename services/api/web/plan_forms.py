@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 
+from services.api.web.i18n import parse_number
 from workflows import messages as m
 from workflows import sdg
 
@@ -55,13 +56,13 @@ def _int(value: str | None) -> Any:
         return value  # pydantic says what is wrong with it
 
 
-def _number(value: str | None) -> Any:
+def _number(value: str | None, lang: str) -> Any:
+    """A number as a reader of `lang` writes it (`parse_number`); the text itself when it is
+    not one, for pydantic to say so."""
     if value is None:
         return None
-    try:
-        return float(value.replace(",", "."))
-    except ValueError:
-        return value
+    number = parse_number(value, lang)
+    return value if number is None else number
 
 
 def _list(value: str | None) -> list[str]:
@@ -247,9 +248,10 @@ def rows_in(form: FormData) -> dict[str, int]:
 # ---------------------------------------------------------------- implementation commands
 
 
-def plan_command(form: FormData, zone: str) -> dict[str, Any]:
+def plan_command(form: FormData, zone: str, lang: str = "en") -> dict[str, Any]:
     """The body of an implementation command from its form (documents are added by the
-    route, which stores the uploads first); a meeting's time is read in the reader's `zone`."""
+    route, which stores the uploads first); a meeting's time is read in the reader's `zone`,
+    a measurement as a reader of `lang` writes numbers."""
     type_ = _text(form, "type") or ""
     body: dict[str, Any] = {"type": type_}
     if type_ == "report_progress":
@@ -262,7 +264,7 @@ def plan_command(form: FormData, zone: str) -> dict[str, Any]:
     elif type_ == "record_measurement":
         body |= {
             "indicator": _text(form, "indicator"),
-            "value": _number(_text(form, "value")),
+            "value": _number(_text(form, "value"), lang),
             "measured_on": _text(form, "measured_on"),
             "source": _text(form, "source"),
             "note": _text(form, "note"),

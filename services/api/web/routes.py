@@ -37,7 +37,7 @@ from services.api.web.forms import (
     proposal_from_form,
     validate_command,
 )
-from services.api.web.i18n import LANGUAGES, READER_ZONES
+from services.api.web.i18n import LANGUAGES, READER_ZONES, Translator
 from services.api.web.oidc import client_of, end_session_url
 from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
@@ -192,7 +192,7 @@ def _proposal_page(
 @router.get("/agreements/new")
 async def new_proposal(request: Request, ws: WebDep) -> Response:
     principal = ws.require(request)
-    return _proposal_page(request, ws, values=form_values_of(None, principal.org), errors={})
+    return _proposal_page(request, ws, values=form_values_of(None, principal.org, ws.lang), errors={})
 
 
 @router.post("/agreements/new")
@@ -245,25 +245,27 @@ def not_found_page(request: Request, ws: WebSession) -> Response:
     )
 
 
-def documents_of(state: m.AgreementState) -> list[dict[str, Any]]:
+def documents_of(state: m.AgreementState, tr: Translator) -> list[dict[str, Any]]:
+    """The agreement's documents, each named as a reader calls it."""
     seen: dict[str, dict[str, Any]] = {}
     for d in state.drafts:
         seen.setdefault(d.document, {"sha256": d.document, "what": f"{d.kind.upper()} v{d.version}", "at": d.at})
     for s in state.signatures:
         seen.setdefault(s.document, {"sha256": s.document, "what": f"{s.kind.upper()} v{s.version}", "at": s.at})
         if s.evidence:
-            seen.setdefault(s.evidence, {"sha256": s.evidence, "what": f"{s.org}: {s.method}", "at": s.at})
+            what = f"{tr.t('Signing evidence')} ({s.org}, {s.kind.upper()} v{s.version})"
+            seen.setdefault(s.evidence, {"sha256": s.evidence, "what": what, "at": s.at})
     return list(seen.values())
 
 
-def publishable_documents(state: m.AgreementState, org: str) -> list[dict[str, Any]]:
+def publishable_documents(state: m.AgreementState, org: str, tr: Translator) -> list[dict[str, Any]]:
     """The signed documents `org`'s staff may mark public, each ticked if `org` already
     marked it (the `publish` form)."""
     mine = lifecycle.publication_of(state, org)
     allowed = lifecycle.signed_documents(state, org)
     return [
         d | {"public": mine is not None and d["sha256"] in mine.documents}
-        for d in documents_of(state)
+        for d in documents_of(state, tr)
         if d["sha256"] in allowed
     ]
 
@@ -287,9 +289,9 @@ async def agreement_context(
         "items": awaited(state, actor, now),
         "diagram": svg.lifecycle_svg(state, ws.tr),
         "chart": svg.achievement_svg(state, ws.tr),
-        "documents": documents_of(state),
+        "documents": documents_of(state, ws.tr),
         "publication": lifecycle.publication_of(state, principal.org),
-        "publishable": publishable_documents(state, principal.org),
+        "publishable": publishable_documents(state, principal.org, ws.tr),
         "open_evaluation": lifecycle.open_evaluation(state),
         "latest_draft": latest,
         "agreed_draft": agreed,
@@ -444,7 +446,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
     t = ws.tr.t
     back = safe_next(str(form.get("back") or ""), f"/ui/agreements/{agreement_id}")
     try:
-        body = command_from_form(form, state, t("A comment is required to request changes or reject."))
+        body = command_from_form(form, state, t("A comment is required to request changes or reject."), ws.lang)
         if body["type"] == "submit_draft":
             text = str(form.get("text") or "").strip()
             if not text or len(text.encode("utf-8")) > ws.settings.document_max_bytes:
@@ -526,7 +528,11 @@ async def edit_proposal(agreement_id: str, request: Request, ws: WebDep, session
     state = await visible_state(session, agreement_id, principal)
     if state is None:
         return not_found_page(request, ws)
-    return _proposal_page(request, ws, values=form_values_of(state, principal.org), errors={}, state=state)
+    if "edit" not in lifecycle.allowed_actions(state, commands.actor_of(principal), commands.now_utc()):
+        # A link kept from before (submitted, withdrawn): the decider would refuse the save,
+        # so the agreement's page, with what the reader may do now, is shown instead.
+        return redirect(ws, f"/ui/agreements/{agreement_id}")
+    return _proposal_page(request, ws, values=form_values_of(state, principal.org, ws.lang), errors={}, state=state)
 
 
 @router.post("/agreements/{agreement_id}/edit")
