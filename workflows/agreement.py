@@ -14,14 +14,16 @@ it, carrying the state, so an agreement that lives ten years keeps a short histo
 Runs started before these changes replay as they ran, behind one
 `workflow.patched("notify-outbox")` (each patch costs its run a marker and an upsert of
 TemporalChangeVersion): before it, a NotifyWorkflow child per recorded batch and the timer
-restarted after every command.
+restarted after every command. Evaluation periods on the effective date's day of the month
+came behind `workflow.patched("evaluation-periods-anchored")`, asked only by agreements in
+force from the 29th-31st (the only ones whose periods it changes).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -44,6 +46,10 @@ with workflow.unsafe.imports_passed_through():
 # Notifications are planned by the recording, in its transaction, instead of by a child
 # NotifyWorkflow per batch; and a command that leaves the next wake-up in place keeps its timer.
 NOTIFY_OUTBOX = "notify-outbox"
+
+# Evaluation periods on the effective date's day of the month (`timeline.add_period`): runs
+# that ticked before it stepped each period from the last, clamped, and replay so.
+PERIODS_ANCHORED = "evaluation-periods-anchored"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -164,12 +170,15 @@ class AgreementWorkflow:
             assert input.actor is not None
             try:
                 if input.imported is not None:
+                    record = input.imported
+                    effective = max(record.proposal.start_date, record.signed_on)
                     events = lifecycle.import_agreement(
-                        input.imported,
+                        record,
                         input.actor,
                         input.requested_at or workflow.now(),
                         input.agreement_id,
                         input.fingerprint,
+                        legacy_periods=not self._periods_anchored(effective),
                     )
                 else:
                     assert input.proposal is not None
@@ -260,12 +269,20 @@ class AgreementWorkflow:
             self._wakeup = (state.seq, lifecycle.next_wakeup(state))
         return self._wakeup[1]
 
+    def _periods_anchored(self, effective: date) -> bool:
+        """Whether evaluation periods fall on the effective date's day of the month. Asked
+        of Temporal only where the answer matters — an effective date after the 28th, the
+        only ones a short month clamps — so other runs record no patch marker for it."""
+        return effective.day <= 28 or workflow.patched(PERIODS_ANCHORED)
+
     async def _tick(self, wake: datetime) -> bool:
         """Time has reached `wake`: decide what is due as of then. The planned wake-up, not
         the clock, is the tick's time, so a retried task decides the same events."""
         async with self._lock:
             try:
-                decision = lifecycle.decided(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
+                state = self._require_state()
+                legacy = state.effective_date is not None and not self._periods_anchored(state.effective_date)
+                decision = lifecycle.decided(state, m.Tick(legacy_periods=legacy), m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
             try:

@@ -68,12 +68,20 @@ PLAN_PARTS = ("goals", "obligations", "activities")
 
 
 def import_agreement(
-    record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str, fingerprint: str | None = None
+    record: m.ImportRecord,
+    actor: m.Actor,
+    now: datetime,
+    agreement_id: str,
+    fingerprint: str | None = None,
+    *,
+    legacy_periods: bool = False,
 ) -> list[m.Event]:
     """An agreement signed on paper before Pakta, brought in already in force. Its
     evaluation schedule, reminders and expiry follow from its historical dates: the next
     evaluation is the first one still ahead, reminders already past are moot, and one past
-    its end date arrives expired."""
+    its end date arrives expired. Periods fall on the effective date's day of the month
+    (`legacy_periods`: each a calendar month after the last, as imports of before counted —
+    see `m.Tick.legacy_periods`)."""
     check_importer(actor, record.proposal)
     check_time(now)
     proposal = record.proposal
@@ -88,7 +96,10 @@ def import_agreement(
     today = t.local_day(now, zone(state))
     following = t.add_months(effective, proposal.evaluation_interval_months)
     while following <= today:
-        following = t.add_months(following, proposal.evaluation_interval_months)
+        if legacy_periods:
+            following = t.add_months(following, proposal.evaluation_interval_months)
+        else:
+            following = t.add_period(following, proposal.evaluation_interval_months, effective)
     emitter.emit(
         ev.AgreementImported(
             ref=record.ref,

@@ -200,7 +200,9 @@ def tick(e: Emitter, cmd: m.Tick) -> None:
         pending, handled = pending[1:], handled + 1
         if notice.kind == "evaluation_opened":
             e.emit_as("notice_due", {"notice": notice.key, "kind": notice.kind})
-            e.open_evaluation(final=notice.data["final"], origin=notice.data["origin"])
+            e.open_evaluation(
+                final=notice.data["final"], origin=notice.data["origin"], legacy_periods=cmd.legacy_periods
+            )
         else:
             e.emit_as(notice.kind, {"notice": notice.key, **notice.data})
         if changes_state:
