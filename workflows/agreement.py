@@ -16,7 +16,9 @@ Runs started before these changes replay as they ran, behind one
 TemporalChangeVersion): before it, a NotifyWorkflow child per recorded batch and the timer
 restarted after every command. Evaluation periods on the effective date's day of the month
 came behind `workflow.patched("evaluation-periods-anchored")`, asked only by agreements in
-force from the 29th-31st (the only ones whose periods it changes).
+force from the 29th-31st (the only ones whose periods it changes); expiry reminders that fell
+before the amendment or renewal setting the end date left out, behind
+`workflow.patched("expiry-reminders-after-the-change")`, asked once an end date has moved.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ NOTIFY_OUTBOX = "notify-outbox"
 # Evaluation periods on the effective date's day of the month (`timeline.add_period`): runs
 # that ticked before it stepped each period from the last, clamped, and replay so.
 PERIODS_ANCHORED = "evaluation-periods-anchored"
+# Reminders of an end date that fell before the amendment or renewal setting it are moot
+# (`lifecycle.end_date_set_at`): runs that moved an end date before it sent them, and replay so.
+EXPIRY_REMINDERS_AFTER_CHANGE = "expiry-reminders-after-the-change"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -159,6 +164,10 @@ class AgreementWorkflow:
         self._commands_per_run = input.commands_per_run
         self._heads: dict[int, str] = dict(input.heads or {})
         self._wakeup: tuple[int, datetime | None] | None = None  # (seq, next wake-up) cache
+        # Whether this run sends the expiry reminders of a moved end date as runs of before
+        # did; asked of Temporal once an end date has moved (`_ask_once_the_end_moved`).
+        self._legacy_expiry_reminders = False
+        self._asked_expiry_reminders = False
         # What the validator decided for the request it accepted, as (request, state, now,
         # decision): the handler that runs right after it takes the decision instead of
         # deciding again (`_decided`).
@@ -193,6 +202,7 @@ class AgreementWorkflow:
                 raise domain_failure(error) from None
             async with self._lock:
                 await self._record(events)
+        self._ask_once_the_end_moved()
         while not (self._closed() or self._should_continue_as_new()):
             await self._wait_for_time_or_change()
         while True:
@@ -238,7 +248,8 @@ class AgreementWorkflow:
     async def _wait_for_time_or_any_change(self) -> None:
         """As runs before "notify-outbox" waited: until the next notice, or any new state."""
         state = self._require_state()
-        version, wake = state.version, lifecycle.next_wakeup(state)
+        legacy = self._legacy_expiry_reminders
+        version, wake = state.version, lifecycle.next_wakeup(state, legacy_expiry_reminders=legacy)
 
         def changed() -> bool:
             return self._closed() or self._should_continue_as_new() or self._require_state().version != version
@@ -266,8 +277,19 @@ class AgreementWorkflow:
         """The decider's next wake-up for the current state, computed once per recording."""
         state = self._require_state()
         if self._wakeup is None or self._wakeup[0] != state.seq:
-            self._wakeup = (state.seq, lifecycle.next_wakeup(state))
+            legacy = self._legacy_expiry_reminders
+            self._wakeup = (state.seq, lifecycle.next_wakeup(state, legacy_expiry_reminders=legacy))
         return self._wakeup[1]
+
+    def _ask_once_the_end_moved(self) -> None:
+        """Once an amendment or renewal has moved the end date, ask whether this run keeps
+        the expiry reminders that fell before the change moot — a run that moved it before
+        sent them, and must replay so. Asked only then, so other runs record no marker."""
+        state = self._state
+        if self._asked_expiry_reminders or state is None or lifecycle.end_date_set_at(state) is None:
+            return
+        self._asked_expiry_reminders = True
+        self._legacy_expiry_reminders = not workflow.patched(EXPIRY_REMINDERS_AFTER_CHANGE)
 
     def _periods_anchored(self, effective: date) -> bool:
         """Whether evaluation periods fall on the effective date's day of the month. Asked
@@ -282,7 +304,8 @@ class AgreementWorkflow:
             try:
                 state = self._require_state()
                 legacy = state.effective_date is not None and not self._periods_anchored(state.effective_date)
-                decision = lifecycle.decided(state, m.Tick(legacy_periods=legacy), m.SYSTEM, self._clock(wake))
+                tick = m.Tick(legacy_periods=legacy, legacy_expiry_reminders=self._legacy_expiry_reminders)
+                decision = lifecycle.decided(state, tick, m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
             try:
@@ -461,6 +484,7 @@ class AgreementWorkflow:
             # so the agreement takes its next command; the caller is told this one failed.
             raise recording_failure(error) from None
         self._state = state
+        self._ask_once_the_end_moved()
         self._heads[state.seq] = recorded.head
         self._notifications = [task for task in self._notifications if not task.done()]
         if events and not outbox:

@@ -7,7 +7,7 @@ Pure: no database, no Temporal; time is an argument."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -119,3 +119,62 @@ def test_an_imported_agreement_counts_its_periods_from_its_effective_dates_day()
     assert state.next_evaluation_on == date(2027, 5, 31)
     legacy = b.replay(L.import_agreement(record, b.operator(), now, "agr-imported", legacy_periods=True))
     assert legacy.next_evaluation_on == date(2027, 5, 28)
+
+
+# ================================================================ reminders before expiry
+
+
+def expiry_reminders(state: m.AgreementState, tick: m.Tick | None = None) -> list[tuple[datetime, int]]:
+    """Let the term pass to its expiry: each expiry reminder's time and its days before."""
+    sent = []
+    for _ in range(200):
+        if state.stage != "implementation":
+            return sent
+        wake = L.next_wakeup(state, legacy_expiry_reminders=bool(tick and tick.legacy_expiry_reminders))
+        assert wake is not None
+        at = max(wake, state.updated_at)  # the workflow's clock: time never runs backwards
+        state, events = b.run(state, m.SYSTEM, tick or m.Tick(), at)
+        sent += [(e.at, e.data["days_before"]) for e in events if e.type == "expiry_reminder"]
+        evaluation = L.open_evaluation(state)
+        if evaluation is not None and not evaluation.final:
+            state, _ = conclude(state, at)
+    raise AssertionError("the term never ended")
+
+
+def local_nine(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 2, tzinfo=UTC)  # 09:00 WIB
+
+
+def test_an_addendum_bringing_the_end_near_leaves_out_the_reminders_already_past_and_sends_the_rest_on_their_days() -> (
+    None
+):
+    state = in_force_from(date(2027, 1, 4), 36, 12)
+    signed = datetime(2027, 10, 31, 9, tzinfo=UTC)  # a Sunday, 16:00 WIB: 31 days before the new end
+    state, _ = b.run(state, b.staff(), m.ProposeAmendment(summary="Dipercepat", end_date=date(2027, 12, 1)), signed)
+    state, _ = b.complete_change(state, signed)
+    assert state.end_date == date(2027, 12, 1) and L.end_date_set_at(state) == signed
+    # 90 and 60 days before had passed when it was signed: not sent at once on a Sunday
+    # afternoon, but left out; 30, 7 and 0 days before, each once at 09:00 on its day.
+    assert expiry_reminders(state) == [
+        (local_nine(date(2027, 11, 1)), 30),
+        (local_nine(date(2027, 11, 24)), 7),
+        (local_nine(date(2027, 12, 1)), 0),
+    ]
+
+
+def test_a_renewal_signed_late_reminds_of_its_new_end_only_from_its_signing() -> None:
+    state = in_force_from(date(2027, 1, 4), 12, 12)
+    signed = datetime(2027, 12, 15, 3, tzinfo=UTC)  # 20 days before the end: renewed for a month
+    state, _ = b.run(state, b.staff(), m.Renew(duration_months=1), signed)
+    state, _ = b.complete_change(state, signed)
+    assert state.end_date == date(2028, 2, 4)
+    assert [days for _, days in expiry_reminders(state)] == [30, 7, 0]
+
+
+def test_a_tick_of_a_run_from_before_sends_the_reminders_a_change_left_behind_as_it_did() -> None:
+    state = in_force_from(date(2027, 1, 4), 36, 12)
+    signed = datetime(2027, 10, 31, 9, tzinfo=UTC)
+    state, _ = b.run(state, b.staff(), m.ProposeAmendment(summary="Dipercepat", end_date=date(2027, 12, 1)), signed)
+    state, _ = b.complete_change(state, signed)
+    sent = expiry_reminders(state, m.Tick(legacy_expiry_reminders=True))
+    assert sent[:2] == [(signed, 90), (signed, 60)] and [days for _, days in sent[2:]] == [30, 7, 0]

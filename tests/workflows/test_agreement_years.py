@@ -6,7 +6,7 @@ and the run replaying. The rules themselves: tests/decider/test_lifecycle_years.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -15,11 +15,19 @@ from temporalio.worker import Replayer
 from services.temporal_client import DATA_CONVERTER
 from services.worker.registry import WORKFLOWS, workflow_runner
 from tests.readmodel import events_of
-from tests.workflows.test_agreement_timeline import report_and_conclude, sleep_until
-from tests.workflows.test_agreement_workflow import STAFF, drive_to_implementation, ksdpk, seen
+from tests.workflows.test_agreement_timeline import report_and_conclude, sign_change, sleep_until
+from tests.workflows.test_agreement_workflow import STAFF, act, drive_to_implementation, ksdpk, seen
 from workflows import lifecycle
+from workflows import messages as m
 from workflows import timeline as t
-from workflows.agreement import NOTIFY_OUTBOX, PERIODS_ANCHORED, AgreementInput, AgreementWorkflow, workflow_id
+from workflows.agreement import (
+    EXPIRY_REMINDERS_AFTER_CHANGE,
+    NOTIFY_OUTBOX,
+    PERIODS_ANCHORED,
+    AgreementInput,
+    AgreementWorkflow,
+    workflow_id,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -94,4 +102,36 @@ def patches(history) -> list[str]:
         for payloads in event.marker_recorded_event_attributes.details.values()
         for payload in payloads.payloads
     ]
-    return [name for name in (NOTIFY_OUTBOX, PERIODS_ANCHORED) if any(f'"{name}"' in d for d in data)]
+    return [
+        name
+        for name in (NOTIFY_OUTBOX, PERIODS_ANCHORED, EXPIRY_REMINDERS_AFTER_CHANGE)
+        if any(f'"{name}"' in d for d in data)
+    ]
+
+
+async def test_an_addendum_bringing_the_end_near_reminds_only_of_what_is_still_ahead_and_expires_once(
+    env, task_queue, sessionmaker
+):
+    handle, created = await start_from(env.client, task_queue, date(2027, 1, 4), 36, 12)
+    await drive_to_implementation(handle)
+    signing = datetime(2027, 10, 20, 3, tzinfo=UTC)  # Wednesday 10:00 WIB, 41 days before the new end
+    await env.sleep(signing - await env.get_current_time())
+    await act(handle, STAFF, m.ProposeAmendment(summary="Diakhiri lebih awal", end_date=date(2027, 11, 30)))
+    snapshot = await sign_change(handle, "c" * 64, ["legal"])
+    assert snapshot.end_date == date(2027, 11, 30)
+
+    state = await sleep_until(env, handle, lambda s: s.stage == "expired")
+    events = await events_of(sessionmaker, created.id)
+    reminders = [(e.at, e.data["days_before"]) for e in events if e.type == "expiry_reminder"]
+    # 90 and 60 days before had passed at the signing: left out, not sent at once. 30 days
+    # before is a Sunday: the Friday before. Each once, at 09:00 WIB.
+    assert reminders == [
+        (datetime(2027, 10, 29, 2, tzinfo=UTC), 30),
+        (datetime(2027, 11, 23, 2, tzinfo=UTC), 7),
+        (datetime(2027, 11, 30, 2, tzinfo=UTC), 0),
+    ]
+    assert [e.type for e in events].count("agreement_expired") == 1 and state.evaluations[-1].final
+    history = await handle.fetch_history()
+    assert patches(history) == [NOTIFY_OUTBOX, EXPIRY_REMINDERS_AFTER_CHANGE]
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+    await replayer.replay_workflow(history)
