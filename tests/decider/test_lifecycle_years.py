@@ -178,3 +178,18 @@ def test_a_tick_of_a_run_from_before_sends_the_reminders_a_change_left_behind_as
     state, _ = b.complete_change(state, signed)
     sent = expiry_reminders(state, m.Tick(legacy_expiry_reminders=True))
     assert sent[:2] == [(signed, 90), (signed, 60)] and [days for _, days in sent[2:]] == [30, 7, 0]
+
+
+# ================================================================ a day in WIT is not a day in WIB
+
+
+def test_a_paper_signed_this_morning_in_jayapura_is_imported_while_jakarta_is_still_on_yesterday() -> None:
+    prop = zoned(b.ksdpk_proposal(start_date=date(2027, 1, 5), duration_months=12), "Asia/Jayapura")
+    record = m.ImportRecord(ref="PKS/WIT/1", signed_on=date(2027, 1, 5), document=b.doc("scan"), proposal=prop)
+    now = datetime(2027, 1, 4, 16, 30, tzinfo=UTC)  # 01:30 on 5 January in WIT, 23:30 on the 4th in WIB
+    state = b.replay(L.import_agreement(record, b.operator(), now, "agr-wit"))
+    assert (state.stage, state.effective_date, state.end_date) == ("implementation", date(2027, 1, 5), date(2028, 1, 5))
+    # A day later than Jayapura's today is still refused.
+    tomorrow = record.model_copy(update={"signed_on": date(2027, 1, 6)})
+    with pytest.raises(L.InvalidProposal):
+        L.import_agreement(tomorrow, b.operator(), now, "agr-wit")

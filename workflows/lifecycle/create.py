@@ -85,10 +85,13 @@ def import_agreement(
     check_importer(actor, record.proposal)
     check_time(now)
     proposal = record.proposal
-    if record.signed_on > t.local_day(now, "Asia/Jakarta"):
-        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
     events = create(proposal, actor, now, agreement_id, fingerprint, importing=True)
     state = evolve(None, events[0])
+    # Signed by today where the initiator is: in Jayapura (WIT) a day begins two hours before
+    # Jakarta's, and a paper signed there this morning is not in the future. Never later than
+    # Jakarta's day either, as imports were checked before (an import accepted then replays).
+    if record.signed_on > max(t.local_day(now, zone(state)), t.local_day(now, "Asia/Jakarta")):
+        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
     emitter = Emitter(state, actor, now)
     emitter.version = 1  # one command: the import
     effective = max(proposal.start_date, record.signed_on)
