@@ -14,14 +14,18 @@ it, carrying the state, so an agreement that lives ten years keeps a short histo
 Runs started before these changes replay as they ran, behind one
 `workflow.patched("notify-outbox")` (each patch costs its run a marker and an upsert of
 TemporalChangeVersion): before it, a NotifyWorkflow child per recorded batch and the timer
-restarted after every command.
+restarted after every command. Evaluation periods on the effective date's day of the month
+came behind `workflow.patched("evaluation-periods-anchored")`, asked only by agreements in
+force from the 29th-31st (the only ones whose periods it changes); expiry reminders that fell
+before the amendment or renewal setting the end date left out, behind
+`workflow.patched("expiry-reminders-after-the-change")`, asked once an end date has moved.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -44,6 +48,13 @@ with workflow.unsafe.imports_passed_through():
 # Notifications are planned by the recording, in its transaction, instead of by a child
 # NotifyWorkflow per batch; and a command that leaves the next wake-up in place keeps its timer.
 NOTIFY_OUTBOX = "notify-outbox"
+
+# Evaluation periods on the effective date's day of the month (`timeline.add_period`): runs
+# that ticked before it stepped each period from the last, clamped, and replay so.
+PERIODS_ANCHORED = "evaluation-periods-anchored"
+# Reminders of an end date that fell before the amendment or renewal setting it are moot
+# (`lifecycle.end_date_set_at`): runs that moved an end date before it sent them, and replay so.
+EXPIRY_REMINDERS_AFTER_CHANGE = "expiry-reminders-after-the-change"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -153,6 +164,10 @@ class AgreementWorkflow:
         self._commands_per_run = input.commands_per_run
         self._heads: dict[int, str] = dict(input.heads or {})
         self._wakeup: tuple[int, datetime | None] | None = None  # (seq, next wake-up) cache
+        # Whether this run sends the expiry reminders of a moved end date as runs of before
+        # did; asked of Temporal once an end date has moved (`_ask_once_the_end_moved`).
+        self._legacy_expiry_reminders = False
+        self._asked_expiry_reminders = False
         # What the validator decided for the request it accepted, as (request, state, now,
         # decision): the handler that runs right after it takes the decision instead of
         # deciding again (`_decided`).
@@ -164,12 +179,15 @@ class AgreementWorkflow:
             assert input.actor is not None
             try:
                 if input.imported is not None:
+                    record = input.imported
+                    effective = max(record.proposal.start_date, record.signed_on)
                     events = lifecycle.import_agreement(
-                        input.imported,
+                        record,
                         input.actor,
                         input.requested_at or workflow.now(),
                         input.agreement_id,
                         input.fingerprint,
+                        legacy_periods=not self._periods_anchored(effective),
                     )
                 else:
                     assert input.proposal is not None
@@ -184,6 +202,7 @@ class AgreementWorkflow:
                 raise domain_failure(error) from None
             async with self._lock:
                 await self._record(events)
+        self._ask_once_the_end_moved()
         while not (self._closed() or self._should_continue_as_new()):
             await self._wait_for_time_or_change()
         while True:
@@ -229,7 +248,8 @@ class AgreementWorkflow:
     async def _wait_for_time_or_any_change(self) -> None:
         """As runs before "notify-outbox" waited: until the next notice, or any new state."""
         state = self._require_state()
-        version, wake = state.version, lifecycle.next_wakeup(state)
+        legacy = self._legacy_expiry_reminders
+        version, wake = state.version, lifecycle.next_wakeup(state, legacy_expiry_reminders=legacy)
 
         def changed() -> bool:
             return self._closed() or self._should_continue_as_new() or self._require_state().version != version
@@ -257,15 +277,35 @@ class AgreementWorkflow:
         """The decider's next wake-up for the current state, computed once per recording."""
         state = self._require_state()
         if self._wakeup is None or self._wakeup[0] != state.seq:
-            self._wakeup = (state.seq, lifecycle.next_wakeup(state))
+            legacy = self._legacy_expiry_reminders
+            self._wakeup = (state.seq, lifecycle.next_wakeup(state, legacy_expiry_reminders=legacy))
         return self._wakeup[1]
+
+    def _ask_once_the_end_moved(self) -> None:
+        """Once an amendment or renewal has moved the end date, ask whether this run keeps
+        the expiry reminders that fell before the change moot — a run that moved it before
+        sent them, and must replay so. Asked only then, so other runs record no marker."""
+        state = self._state
+        if self._asked_expiry_reminders or state is None or lifecycle.end_date_set_at(state) is None:
+            return
+        self._asked_expiry_reminders = True
+        self._legacy_expiry_reminders = not workflow.patched(EXPIRY_REMINDERS_AFTER_CHANGE)
+
+    def _periods_anchored(self, effective: date) -> bool:
+        """Whether evaluation periods fall on the effective date's day of the month. Asked
+        of Temporal only where the answer matters — an effective date after the 28th, the
+        only ones a short month clamps — so other runs record no patch marker for it."""
+        return effective.day <= 28 or workflow.patched(PERIODS_ANCHORED)
 
     async def _tick(self, wake: datetime) -> bool:
         """Time has reached `wake`: decide what is due as of then. The planned wake-up, not
         the clock, is the tick's time, so a retried task decides the same events."""
         async with self._lock:
             try:
-                decision = lifecycle.decided(self._require_state(), m.Tick(), m.SYSTEM, self._clock(wake))
+                state = self._require_state()
+                legacy = state.effective_date is not None and not self._periods_anchored(state.effective_date)
+                tick = m.Tick(legacy_periods=legacy, legacy_expiry_reminders=self._legacy_expiry_reminders)
+                decision = lifecycle.decided(state, tick, m.SYSTEM, self._clock(wake))
             except lifecycle.DomainError:
                 return False
             try:
@@ -444,6 +484,7 @@ class AgreementWorkflow:
             # so the agreement takes its next command; the caller is told this one failed.
             raise recording_failure(error) from None
         self._state = state
+        self._ask_once_the_end_moved()
         self._heads[state.seq] = recorded.head
         self._notifications = [task for task in self._notifications if not task.done()]
         if events and not outbox:

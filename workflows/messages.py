@@ -680,6 +680,15 @@ class Tick(Message):
     not part of the public API."""
 
     type: Literal["tick"] = "tick"
+    # Step each evaluation period from the last one, clamped to the month's length, as runs
+    # of before `add_period` decided (their histories must replay to the same events): an
+    # agreement in force from the 29th-31st then drifts to an earlier day. The workflow sets
+    # it for runs started before the "evaluation-periods-anchored" patch.
+    legacy_periods: bool = False
+    # Send every expiry reminder of an end date an amendment or renewal moved, even those
+    # that fell before it was signed (all at once, the next tick), as runs of before did: the
+    # workflow sets it for runs started before the "expiry-reminders-after-the-change" patch.
+    legacy_expiry_reminders: bool = False
 
 
 _PUBLIC = (

@@ -36,11 +36,28 @@ class Notice:
 
 
 def add_months(day: date, months: int) -> date:
+    year, month = _month_after(day, months)
+    return date(year, month, min(day.day, _days_in(year, month)))
+
+
+def add_period(day: date, months: int, anchor: date) -> date:
+    """`months` calendar months after `day`, on `anchor`'s day of the month (the month's last
+    day when it is shorter). A schedule is anchored on its first day: evaluations of an
+    agreement in force from 31 January fall on 28 February, then 31 March — stepping from the
+    clamped 28 February would keep them on the 28th ever after (and from 29 February of a
+    leap year, on the 28th in the next leap year)."""
+    year, month = _month_after(day, months)
+    return date(year, month, min(anchor.day, _days_in(year, month)))
+
+
+def _month_after(day: date, months: int) -> tuple[int, int]:
     index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
+    return day.year + index // 12, index % 12 + 1
+
+
+def _days_in(year: int, month: int) -> int:
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    return date(year, month, min(day.day, days))
+    return [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
 
 
 def office_time(day: date, zone: str) -> datetime:

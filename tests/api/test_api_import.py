@@ -4,7 +4,7 @@ already in force (or expired), with their schedule computed from their historica
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -270,3 +270,26 @@ async def test_json_import_carries_settlements_and_progress_and_refuses_unknown_
     assert [(o["status"], o["note"]) for o in plan["obligations"]] == [("missed", "Data tidak dikirim")]
     assert plan["activities"][0]["percent_done"] == 35
     assert [r["ref"] for r in plan["health"]["reasons"]] == ["O1"]  # missed, as it was on paper
+
+
+async def test_an_agreement_imported_from_a_months_end_is_evaluated_on_each_months_last_day(stack: Stack):
+    """Periods on the effective date's day of the month: from 31 January, the next one is the
+    last day of a month — not the 28th that stepping month by month from February would give."""
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin, staff = stack.user(org, "admin"), stack.user(org, "staff")
+    scan = await stack.upload(admin, f"scan of a month end's PKS of {org}\n", media_type="application/pdf")
+    monthly = record(
+        "PKS/31/2025",
+        initiator=org,
+        start="2025-01-31",
+        months=60,
+        signed_on="2025-01-31",
+        document=scan,
+        evaluation_interval_months=1,
+    )
+    resp = await stack.post(admin, "/agreements/import", [monthly])
+    assert resp.status_code == 200, resp.text
+    snap = await stack.snapshot(staff, resp.json()["imported"][0]["id"])
+    upcoming = date.fromisoformat(snap["next_evaluation_at"][:10])
+    last_day = (upcoming.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    assert upcoming > date.today() and upcoming == last_day

@@ -601,12 +601,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             L.current_step(state) is not None and state.stage not in m.TERMINAL_STAGES
         )
         wake = L.next_wakeup(state)
+        end_set = L.end_date_set_at(state)  # expiry reminders before a change set the end are moot
         if wake is not None:
             assert wake == min(
                 n.at
                 for n in L.notices(state)
                 if n.key not in state.notices_sent
                 and not (state.timeline_from and n.at < state.timeline_from and n.kind.endswith("_reminder"))
+                and not (end_set and n.kind == "expiry_reminder" and n.at < end_set)
             )
         for evaluation in state.evaluations:
             assert len({r.org for r in evaluation.reports}) == len(evaluation.reports)

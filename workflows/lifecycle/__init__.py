@@ -85,7 +85,7 @@ from workflows.lifecycle.reading import (
     step_by_key,
     zone,
 )
-from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, next_wakeup, notices
+from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, end_date_set_at, next_wakeup, notices
 from workflows.lifecycle.views import (
     allowed_actions,
     awaited,
@@ -136,6 +136,7 @@ __all__ = [
     "decide",
     "decided",
     "due_notices",
+    "end_date_set_at",
     "event_payload",
     "evolve",
     "gate_slots_for",

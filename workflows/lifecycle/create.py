@@ -68,19 +68,30 @@ PLAN_PARTS = ("goals", "obligations", "activities")
 
 
 def import_agreement(
-    record: m.ImportRecord, actor: m.Actor, now: datetime, agreement_id: str, fingerprint: str | None = None
+    record: m.ImportRecord,
+    actor: m.Actor,
+    now: datetime,
+    agreement_id: str,
+    fingerprint: str | None = None,
+    *,
+    legacy_periods: bool = False,
 ) -> list[m.Event]:
     """An agreement signed on paper before Pakta, brought in already in force. Its
     evaluation schedule, reminders and expiry follow from its historical dates: the next
     evaluation is the first one still ahead, reminders already past are moot, and one past
-    its end date arrives expired."""
+    its end date arrives expired. Periods fall on the effective date's day of the month
+    (`legacy_periods`: each a calendar month after the last, as imports of before counted —
+    see `m.Tick.legacy_periods`)."""
     check_importer(actor, record.proposal)
     check_time(now)
     proposal = record.proposal
-    if record.signed_on > t.local_day(now, "Asia/Jakarta"):
-        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
     events = create(proposal, actor, now, agreement_id, fingerprint, importing=True)
     state = evolve(None, events[0])
+    # Signed by today where the initiator is: in Jayapura (WIT) a day begins two hours before
+    # Jakarta's, and a paper signed there this morning is not in the future. Never later than
+    # Jakarta's day either, as imports were checked before (an import accepted then replays).
+    if record.signed_on > max(t.local_day(now, zone(state)), t.local_day(now, "Asia/Jakarta")):
+        raise InvalidProposal("An imported agreement was signed in the past.", ref=record.ref)
     emitter = Emitter(state, actor, now)
     emitter.version = 1  # one command: the import
     effective = max(proposal.start_date, record.signed_on)
@@ -88,7 +99,10 @@ def import_agreement(
     today = t.local_day(now, zone(state))
     following = t.add_months(effective, proposal.evaluation_interval_months)
     while following <= today:
-        following = t.add_months(following, proposal.evaluation_interval_months)
+        if legacy_periods:
+            following = t.add_months(following, proposal.evaluation_interval_months)
+        else:
+            following = t.add_period(following, proposal.evaluation_interval_months, effective)
     emitter.emit(
         ev.AgreementImported(
             ref=record.ref,

@@ -162,14 +162,20 @@ class Emitter:
         self.emit(ev.ChangeOpened.model_validate(data))
         self.enter_from(0)
 
-    def open_evaluation(self, *, final: bool, origin: str) -> None:
-        """Open the next evaluation; its reports are due `REPORT_DUE_DAYS` later."""
+    def open_evaluation(self, *, final: bool, origin: str, legacy_periods: bool = False) -> None:
+        """Open the next evaluation; its reports are due `REPORT_DUE_DAYS` later. The next
+        period falls on the effective date's day of the month (`t.add_period`);
+        `legacy_periods`: a calendar month after this one, as runs of before stepped."""
         number = self.state.evaluations_opened + 1
         due = report_due(self.state, self.now)
         following = self.state.next_evaluation_on
         if not final and following is not None and origin == "schedule":
             # A scheduled evaluation moves the schedule on; an extra one (requested) leaves it.
-            following = t.add_months(following, self.state.evaluation_interval_months)
+            interval, anchor = self.state.evaluation_interval_months, self.state.effective_date
+            if legacy_periods or anchor is None:
+                following = t.add_months(following, interval)
+            else:
+                following = t.add_period(following, interval, anchor)
         self.emit(
             ev.EvaluationOpened(
                 number=number, final=final, origin=origin, due_at=due.isoformat(), next_evaluation_on=following

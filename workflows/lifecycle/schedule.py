@@ -158,24 +158,40 @@ def _evaluation_notices(state: m.AgreementState, calendar: t.Calendar, evaluatio
     return out
 
 
-def _moot(notice: t.Notice, start: datetime | None) -> bool:
+def _moot(notice: t.Notice, start: datetime | None, end_set: datetime | None) -> bool:
     """Reminders that fell before the timeline started (an import, a late start, an
-    extension of a passed deadline) are never sent."""
-    return bool(start and notice.at < start and notice.kind.endswith("_reminder"))
+    extension of a passed deadline) are never sent; nor reminders of an end date that fell
+    before a change set it (`end_set`): "90 days before" an end an addendum brought to 34
+    days away cannot be kept, and sending it late with the 60 days' would tell nothing true."""
+    if not notice.kind.endswith("_reminder"):
+        return False
+    if start is not None and notice.at < start:
+        return True
+    return end_set is not None and notice.kind == "expiry_reminder" and notice.at < end_set
 
 
-def due_notices(state: m.AgreementState, now: datetime) -> list[t.Notice]:
-    """The notices that have come by `now` and were not sent yet, oldest first."""
-    sent = set(state.notices_sent)
+def end_date_set_at(state: m.AgreementState) -> datetime | None:
+    """When the end date in force was set by a signed amendment or renewal (None: it is the
+    one implementation started with)."""
+    return next((a.signed_at for a in reversed(state.amendments) if a.changes.get("end_date") is not None), None)
+
+
+def due_notices(state: m.AgreementState, now: datetime, *, legacy_expiry_reminders: bool = False) -> list[t.Notice]:
+    """The notices that have come by `now` and were not sent yet, oldest first.
+    `legacy_expiry_reminders`: as runs of before, every reminder of a moved end date is sent,
+    even one that fell before the change set it (`m.Tick.legacy_expiry_reminders`)."""
+    sent, start = set(state.notices_sent), state.timeline_from
+    end_set = None if legacy_expiry_reminders else end_date_set_at(state)
     pending = [n for n in notices(state) if n.key not in sent and n.at <= now]
-    pending = [n for n in pending if not _moot(n, state.timeline_from)]
+    pending = [n for n in pending if not _moot(n, start, end_set)]
     return sorted(pending, key=lambda n: (n.at, n.key))
 
 
-def next_wakeup(state: m.AgreementState) -> datetime | None:
+def next_wakeup(state: m.AgreementState, *, legacy_expiry_reminders: bool = False) -> datetime | None:
     """When the workflow's timer should next send a `tick` (None: nothing is scheduled)."""
     sent, start = set(state.notices_sent), state.timeline_from
-    times = [n.at for n in notices(state) if n.key not in sent and not _moot(n, start)]
+    end_set = None if legacy_expiry_reminders else end_date_set_at(state)
+    times = [n.at for n in notices(state) if n.key not in sent and not _moot(n, start, end_set)]
     return min(times, default=None)
 
 
@@ -188,9 +204,11 @@ def tick(e: Emitter, cmd: m.Tick) -> None:
     but for it. The events are those of handling one notice at a time, recomputing after
     each. At most `TICK_CHANGES_LIMIT` notices that change the state keep a tick light
     whatever has piled up."""
-    pending = due_notices(e.state, e.now)
+    legacy = cmd.legacy_expiry_reminders
+    pending = due_notices(e.state, e.now, legacy_expiry_reminders=legacy)
     if not pending:
-        raise NothingDue("Nothing is due yet.", next_wakeup=(w.isoformat() if (w := next_wakeup(e.state)) else None))
+        wake = next_wakeup(e.state, legacy_expiry_reminders=legacy)
+        raise NothingDue("Nothing is due yet.", next_wakeup=(wake.isoformat() if wake else None))
     handled = changed = 0
     while pending and handled < TICK_LIMIT:
         notice = pending[0]
@@ -200,9 +218,11 @@ def tick(e: Emitter, cmd: m.Tick) -> None:
         pending, handled = pending[1:], handled + 1
         if notice.kind == "evaluation_opened":
             e.emit_as("notice_due", {"notice": notice.key, "kind": notice.kind})
-            e.open_evaluation(final=notice.data["final"], origin=notice.data["origin"])
+            e.open_evaluation(
+                final=notice.data["final"], origin=notice.data["origin"], legacy_periods=cmd.legacy_periods
+            )
         else:
             e.emit_as(notice.kind, {"notice": notice.key, **notice.data})
         if changes_state:
             changed += 1
-            pending = due_notices(e.state, e.now)
+            pending = due_notices(e.state, e.now, legacy_expiry_reminders=legacy)
