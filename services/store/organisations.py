@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,12 +68,16 @@ async def put_settings(
 
 
 async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Proposal:
-    """Fill what the proposal leaves unsaid from the parties' organisation settings: each
-    party's time zone and its own days off, and the initiator's expiry reminder days."""
-    records = await _settings_of(session, orgs=[p.org for p in proposal.parties])
+    """Fill what the proposal leaves unsaid from the parties' organisation settings and the
+    register: each party's name (its official name in the register, so pages and the portal
+    read "Pemerintah Provinsi Jawa Barat", not `jabar`), time zone and own days off, and the
+    initiator's expiry reminder days. One round trip (`_DEFAULTS_OF`)."""
+    records, names = await _defaults_of(session, orgs=[p.org for p in proposal.parties])
     parties = []
     for party in proposal.parties:
         record = records.get(party.org)
+        if party.name is None and (name := _party_name(names.get(party.org))) is not None:
+            party = party.model_copy(update={"name": name})
         if record and record.time_zone and "time_zone" not in party.model_fields_set:
             party = party.model_copy(update={"time_zone": record.time_zone})
         if record and record.days_off and "days_off" not in party.model_fields_set:
@@ -84,6 +89,22 @@ async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Propo
     if record and record.expiry_reminder_days is not None and "expiry_reminder_days" not in proposal.model_fields_set:
         update["expiry_reminder_days"] = record.expiry_reminder_days
     return proposal.model_copy(update=update)
+
+
+_PARTY_NAME = TypeAdapter(m.ShortText)
+
+
+def _party_name(registered: str | None) -> str | None:
+    """The register's name as a party's name — validated as the proposal's own would be, since
+    the workflow validates its input again: a register name the party model would refuse
+    (the register's bounds are its own) is left out, the page then shows the id, rather than
+    a proposal its workflow could not read."""
+    if registered is None:
+        return None
+    try:
+        return _PARTY_NAME.validate_python(registered)
+    except ValidationError:
+        return None
 
 
 # Every party's settings in one statement, fixed SQL on the session's connection (a
@@ -100,6 +121,17 @@ SELECT org, time_zone, expiry_reminder_days::text[],
     END
 FROM organisation_settings WHERE org = ANY($1::text[])
 """
+# The settings of `_SETTINGS_OF` and the register's name of each of a proposal's parties.
+_DEFAULTS_OF = """
+SELECT o.org, s.org, s.time_zone, s.expiry_reminder_days::text[],
+    CASE WHEN s.days_off IS NOT NULL THEN
+        ARRAY(SELECT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) WITH ORDINALITY AS u(d, n) ORDER BY n)
+    END,
+    r.name_id
+FROM unnest($1::text[]) AS o(org)
+LEFT JOIN organisation_settings s ON s.org = o.org
+LEFT JOIN organisations r ON r.org = o.org
+"""
 
 
 async def time_zone_of(unit: Unit, *, org: str) -> str | None:
@@ -111,8 +143,18 @@ async def time_zone_of(unit: Unit, *, org: str) -> str | None:
 
 
 async def _settings_of(session: AsyncSession, *, orgs: list[str]) -> dict[str, OrganisationRecord]:
+    return (await _defaults_of(session, orgs=orgs))[0]
+
+
+async def _defaults_of(
+    session: AsyncSession, *, orgs: list[str]
+) -> tuple[dict[str, OrganisationRecord], dict[str, str]]:
+    """The settings of those of `orgs` that have them, and the register's names of those in it."""
     driver = await driver_connection(session)
-    return {row[0]: _settings_record(*row) for row in await driver.fetch(_SETTINGS_OF, sorted(set(orgs)))}
+    rows = await driver.fetch(_DEFAULTS_OF, sorted(set(orgs)))
+    records = {row[0]: _settings_record(*row[1:5]) for row in rows if row[1] is not None}
+    names = {row[0]: row[5] for row in rows if row[5] is not None}
+    return records, names
 
 
 def _settings_record(

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from services.store import register
+from services.store.db import session_scope
 from tests.api.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -62,6 +64,26 @@ async def test_settings_are_the_defaults_of_new_agreements(stack: Stack):
     assert submitted["deadlines"]["step"].endswith(("T08:00:00Z", "T09:00:00Z"))
     explicit = await stack.create(staff, proposal(org, partner, expiry_reminder_days=[60]))
     assert explicit["expiry_reminder_days"] == [60]
+
+
+async def test_a_party_named_by_no_one_is_named_as_the_register_names_it(stack: Stack):
+    # A proposal gives its parties by id; the pages and the portal read a party's name, so an
+    # unnamed party takes its official name from the register, and a name given is kept.
+    org, partner, unknown = (f"{p}-{uuid.uuid4().hex[:6]}" for p in ("sulsel", "gowa", "maros"))
+    async with session_scope(stack.sessionmaker) as session:
+        for entry in (
+            register.Entry(org=org, name_id=f"Badan Pariwisata {org}", level="agency"),
+            register.Entry(org=partner, name_id=f"PT Wisata {partner}", level="business"),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    staff = stack.user(org, "staff")
+    body = proposal(org, partner)
+    body["parties"][1]["name"] = "Pemkab Gowa"
+    snap = await stack.create(staff, body)
+    assert [p["name"] for p in snap["parties"]] == [f"Badan Pariwisata {org}", "Pemkab Gowa"]
+    # an organisation the register does not hold keeps no name: its page shows the id
+    snap = await stack.create(staff, proposal(org, unknown))
+    assert [p["name"] for p in snap["parties"]] == [f"Badan Pariwisata {org}", None]
 
 
 async def test_settings_are_the_organisations_own(stack: Stack):
