@@ -220,3 +220,47 @@ async def test_an_addendums_draft_is_named_as_the_addendum_it_belongs_to(web: Li
     page = visible_text((await client.get(f"/ui/agreements/{agreement_id}")).text)
     assert "(Adendum #1)" in page and "amendment-1" not in page
     await client.aclose()
+
+
+async def test_a_regions_staff_state_its_dprd_requirement_from_the_agreements_page(web: LiveStack, orgs):
+    # The decider lets a government party's staff state the facts its DPRD approval follows
+    # from; the page offered no form for it, so only the API could.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    created = await web.api(staff, "POST", "/agreements", json=proposal(province, regency))
+    agreement_id = created.json()["id"]
+    client = await web.signed_in_client(staff)
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    assert "Nyatakan keperluan persetujuan DPRD" in page and 'name="request-aims"' in page
+    form = {
+        "csrf": csrf_of(page),
+        "type": "set_dprd_requirement",
+        "burdens_public": "on",
+        "back": f"/ui/agreements/{agreement_id}",
+        "idem": "dprd-1",
+    }
+    # Burdening the public needs the request to the DPRD on record: the page says so.
+    refused = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+    assert refused.status_code == 422 and "DPRD" in refused.text
+    request = {
+        "request-aims": "Air minum bagi dua wilayah.",
+        "request-object": "SPAM regional.",
+        "request-rights_and_duties": "Provinsi membangun, kabupaten mengelola.",
+        "request-benefits": "200 SR baru.",
+        "request-burden": "Tarif air.",
+        "request-apbd_contribution": "1.500.000.000",
+        "request-duration_months": "24",
+    }
+    done = await client.post(f"/ui/agreements/{agreement_id}/act", data={**form, **request, "idem": "dprd-2"})
+    assert done.status_code == 303, done.text
+    party = next(
+        p
+        for p in (await web.api(staff, "GET", f"/agreements/{agreement_id}")).json()["parties"]
+        if p["org"] == province
+    )
+    assert party["dprd"]["burdens_public"] is True and party["dprd"]["budgeted_in_apbd"] is False
+    assert party["dprd"]["request"]["apbd_contribution"] == 1_500_000_000  # read as Indonesian writes it
+    # The form shows what is on record when it is opened again.
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    assert "Air minum bagi dua wilayah." in page and 'value="1500000000"' in page
+    await client.aclose()

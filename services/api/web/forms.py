@@ -54,6 +54,10 @@ def _number(value: str | None, lang: str) -> Any:
     return value if number is None else number
 
 
+# The request to the DPRD's texts, as the form names them (`request-aims`, ...).
+DPRD_REQUEST_TEXTS = ("aims", "object", "rights_and_duties", "benefits", "burden")
+
+
 def field_name(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as the form field it concerns: ("parties", 1, "org") ->
     "parties-1-org"."""
@@ -158,6 +162,16 @@ def command_from_form(
         }
     elif type_ == "withdraw":
         body["reason"] = _text(form, "reason")
+    elif type_ == "set_dprd_requirement":
+        body |= {
+            "burdens_public": form.get("burdens_public") == "on",
+            "budgeted_in_apbd": form.get("budgeted_in_apbd") == "on",
+        }
+        request = {name: _text(form, f"request-{name}") for name in DPRD_REQUEST_TEXTS}
+        request["apbd_contribution"] = _number(_text(form, "request-apbd_contribution"), lang)
+        request["duration_months"] = _int(form, "request-duration_months")
+        if any(value is not None for value in request.values()):  # the decider says when it is needed
+            body["request"] = {k: v for k, v in request.items() if v is not None}
     elif type_ == "publish":  # the signed documents ticked as public
         body["documents"] = [v for v in form.getlist("documents") if isinstance(v, str)]
     elif type_ == "unpublish":

@@ -173,6 +173,21 @@ ID: dict[str, str] = {
     "Initiator": "Pemrakarsa",
     "Counterparty": "Mitra",
     "Requires DPRD approval": "Perlu persetujuan DPRD",
+    (
+        "DPRD approval is required when the cooperation burdens the public or is not budgeted in your"
+        " APBD; then the request to the DPRD is put on record."
+    ): (
+        "Persetujuan DPRD diperlukan bila kerja sama membebani masyarakat atau tidak dianggarkan"
+        " dalam APBD Anda; isi permohonan kepada DPRD lalu dicatat."
+    ),
+    "The cooperation burdens the public": "Kerja sama membebani masyarakat",
+    "Budgeted in our APBD": "Dianggarkan dalam APBD kami",
+    "Aims": "Tujuan",
+    "Object": "Objek",
+    "Rights and duties": "Hak dan kewajiban",
+    "Benefits": "Manfaat",
+    "Burden on the public": "Beban bagi masyarakat",
+    "APBD contribution (rupiah)": "Kontribusi APBD (rupiah)",
     "Save the draft": "Simpan draf",
     "Edit the proposal": "Ubah usulan",
     "Name": "Nama",
