@@ -264,3 +264,17 @@ async def test_a_regions_staff_state_its_dprd_requirement_from_the_agreements_pa
     page = (await client.get(f"/ui/agreements/{agreement_id}")).text
     assert "Air minum bagi dua wilayah." in page and 'value="1500000000"' in page
     await client.aclose()
+
+
+async def test_the_deadline_extension_form_offers_only_the_deadlines_the_decider_would_extend(web: LiveStack, orgs):
+    # Before an evaluation is open there is no report deadline to extend: the form offered it
+    # anyway and the decider refused it.
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    agreement_id = (await web.api(staff, "POST", "/agreements", json=proposal(province, regency))).json()["id"]
+    assert (await act(web, staff, agreement_id, {"type": "submit"})).status_code == 200
+    client = await web.signed_in_client(staff)
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    assert 'name="deadline"' in page and '<option value="step">' in page
+    assert '<option value="evaluation_report">' not in page
+    await client.aclose()

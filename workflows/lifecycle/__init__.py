@@ -6,6 +6,7 @@
     evolve(state, event)                       -> state
     next_wakeup(state)                         -> when time next makes something happen
     allowed_actions(state, actor, now)         -> [command type]
+    accepts(state, actor, now, command)        -> whether the decider would take it
     snapshot(state, actor, now)                -> Snapshot
     can_see(state, actor)                      -> bool
 
@@ -87,6 +88,7 @@ from workflows.lifecycle.reading import (
 )
 from workflows.lifecycle.schedule import STEP_DEADLINE_DAYS, due_notices, end_date_set_at, next_wakeup, notices
 from workflows.lifecycle.views import (
+    accepts,
     allowed_actions,
     awaited,
     candidate_commands,
@@ -116,6 +118,7 @@ __all__ = [
     "NotAllowed",
     "NothingDue",
     "StaleVersion",
+    "accepts",
     "action_plan",
     "active_index",
     "active_procedure",

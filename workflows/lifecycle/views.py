@@ -180,16 +180,24 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
         type_ = command.type
         if type_ in allowed:  # an earlier representative of the same generator passed
             continue
-        if not PERMISSIONS[type_].checked_by_handler and not permits(state, actor, command):
-            continue
-        try:
-            HANDLERS[type_](Probe(state, actor, now), command)
-        except DomainError:
-            continue
-        except _Accepted:
-            pass
-        allowed.add(type_)
+        if accepts(state, actor, now, command):
+            allowed.add(type_)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
+
+
+def accepts(state: m.AgreementState, actor: m.Actor, now: datetime, command: Any) -> bool:
+    """Whether the decider would take `command` from `actor` now: `allowed_actions`' question
+    of one command — its permission, then its handler up to the first event. For a form that
+    offers a command's variants (which deadline to extend) rather than its type."""
+    if not PERMISSIONS[command.type].checked_by_handler and not permits(state, actor, command):
+        return False
+    try:
+        HANDLERS[command.type](Probe(state, actor, now), command)
+    except DomainError:
+        return False
+    except _Accepted:
+        pass
+    return True
 
 
 def owed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:

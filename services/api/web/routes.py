@@ -293,6 +293,13 @@ async def agreement_context(
         "publication": lifecycle.publication_of(state, principal.org),
         "publishable": publishable_documents(state, principal.org, ws.tr),
         "open_evaluation": lifecycle.open_evaluation(state),
+        # The deadlines the extension form offers: those the decider would extend for this
+        # reader (an evaluation report's only while one is open), asked of it, not copied.
+        "extendable": [
+            deadline
+            for deadline in ("step", "evaluation_report")
+            if lifecycle.accepts(state, actor, now, m.ExtendDeadline(deadline=deadline, days=1, reason="—"))
+        ],
         "latest_draft": latest,
         "agreed_draft": agreed,
         "idem": uuid.uuid4().hex,
