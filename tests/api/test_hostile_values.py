@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from services.api import idempotency, imports
+from services.api import commands, idempotency, imports, proposals
+from services.auth import Principal
 from services.store import idempotency as kept
+from services.store import organisations
 from services.store.db import session_scope
+from services.temporal_client import connect_temporal
 from tests.api.stack import Stack
 from tests.api.test_api_import import record
 from workflows import messages as m
@@ -582,3 +585,29 @@ async def test_a_retry_of_a_figure_taken_beyond_the_bound_before_it_gets_its_fir
     # A first try under a new key is refused at the edge as before.
     fresh = await stack.http.post(path, json=body, headers={**headers, "Idempotency-Key": f"ukur-{uuid.uuid4()}"})
     refused_as_beyond_the_bound(fresh, ["body", "record_measurement", "value"])
+
+
+async def test_a_retried_proposal_taken_beyond_the_bound_before_gets_its_agreement_again(stack: Stack):
+    # A proposal with a target of 10^16 created under its Idempotency-Key before the bound:
+    # its retry was a 422, as if no agreement had been started for it.
+    staff = stack.user("kota-cirebon", "staff")
+    principal = Principal(sub=staff.sub, org=staff.org, roles=list(staff.roles))
+    body = proposal(indicators=[{"name": "Debit air", "target": 1e16, "unit": "l/s"}])
+    key = f"usul-{uuid.uuid4()}"
+    temporal = await connect_temporal(stack.settings)
+    async with session_scope(stack.sessionmaker) as session:  # as POST /agreements took it before
+        taken = await organisations.apply_defaults(session, m.Proposal.model_validate(body))
+        first, created = await commands.start_agreement(
+            temporal,
+            session,
+            task_queue=stack.settings.temporal_task_queue,
+            proposal=proposals.with_platform_terms(taken, stack.settings),
+            principal=principal,
+            idempotency_key=key,
+        )
+    assert created
+    retried = await stack.post(staff, "/agreements", body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["id"] == first.id and retried.json()["indicators"][0]["target"] == 1e16
+    fresh = await stack.post(staff, "/agreements", body, headers={"Idempotency-Key": f"usul-{uuid.uuid4()}"})
+    refused_as_beyond_the_bound(fresh, ["body", "indicators", 0, "target"])
