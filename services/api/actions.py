@@ -129,8 +129,8 @@ async def perform(
     422, 409, ...); a RequestValidationError (422, as FastAPI's) for a figure beyond the
     edge's bound (`m.MAX_FIGURE`). `path` is the path the request was sent to (read only
     with a key): with the command and If-Match it is the request's fingerprint for the key."""
-    refuse_beyond_the_edge(command, "body", command.type)
     if idempotency_key is None:
+        refuse_beyond_the_edge(command, "body", command.type)
         try:
             required, parsed = expected_version(if_match), True
         except Unprocessable:
@@ -166,6 +166,9 @@ async def perform(
     replayed = await idempotency.replay(edge.records, keyed)
     if replayed is not None:
         return replayed
+    # After the replay: a retry of a command taken before the bound gets its first response
+    # again (a figure beyond it was accepted then), as a retry of any other command does.
+    refuse_beyond_the_edge(command, "body", command.type)
     try:
         await edge.read(lambda unit: check_attachable(unit, principal, command))
         snapshot = await _send(edge, row, command, principal, expected, idempotency_key)

@@ -5,6 +5,7 @@ settings; the same Idempotency-Key starts the same agreement once."""
 
 from __future__ import annotations
 
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -12,7 +13,7 @@ from services.api import commands
 from services.api.errors import refuse_beyond_the_edge
 from services.auth import Principal
 from services.settings import Settings
-from services.store import organisations
+from services.store import organisations, queries
 from workflows import messages as m
 
 
@@ -27,7 +28,17 @@ async def propose(
 ) -> tuple[m.Snapshot, bool]:
     """Start the agreement in draft as `principal` (the decider checks they may). Returns
     its snapshot and whether it was created now (False: a retry of the same key)."""
-    refuse_beyond_the_edge(proposal, "body")
+    try:
+        refuse_beyond_the_edge(proposal, "body")
+    except RequestValidationError:
+        # A retry under its key of a proposal taken before the figures' bound gets its
+        # agreement again (`start_agreement` replays it, checking it is the same proposal);
+        # only a first try is refused. Read only on this rare path: one row by its key.
+        retried = idempotency_key is not None and await queries.get_agreement(
+            session, agreement_id=commands.new_agreement_id(principal, idempotency_key)
+        )
+        if not retried:
+            raise
     proposal = await organisations.apply_defaults(session, proposal)
     proposal = with_platform_terms(proposal, settings)
     return await commands.start_agreement(

@@ -399,10 +399,13 @@ class OutboxDispatcher:
             if row.unbegun:
                 due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), give_up_at)
             # Time-driven mail is released to its reader's office hours, as a failed try's
-            # retry is (below); none left before the give-up: given up now, as such a retry.
+            # retry is (below); none left before the give-up: given up now, as such a retry —
+            # if it was tried before. One never tried keeps its first try, however late, as a
+            # claim outside office hours does (`_postponed`): given up at 17:00 on a Friday,
+            # a reminder that waited for a connection there was given up untried.
             due = due_at or now
             if (at_office := self._reader_time(row, due)) > due:
-                if at_office >= give_up_at:
+                if at_office >= give_up_at and row.attempts > 1:
                     await self._give_up(row, failure)
                     return
                 due_at = at_office

@@ -9,13 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
-from services.api import imports
+from services.api import commands, idempotency, imports, proposals
+from services.auth import Principal
+from services.store import idempotency as kept
+from services.store import organisations
+from services.store.db import session_scope
+from services.temporal_client import connect_temporal
 from tests.api.stack import Stack
 from tests.api.test_api_import import record
+from workflows import messages as m
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -545,3 +553,61 @@ async def test_a_figure_beyond_ten_to_the_fifteen_is_a_422_naming_the_field_and_
     assert imported.status_code == 422, imported.text
     problem = imported.json()["error"]["rows"][0]
     assert problem["errors"][0]["loc"] == ["proposal", "indicators", 0, "target"], problem
+
+
+async def test_a_retry_of_a_figure_taken_beyond_the_bound_before_it_gets_its_first_response_again(stack: Stack):
+    # A measurement of 10^16 taken before the bound, its response kept under its
+    # Idempotency-Key: its retry within the key's retention was a 422, the bound checked
+    # before the key's first response was looked up, as if the command had never been taken.
+    agreement_id, partner, _ = await in_force_with_a_plan(stack)
+    path = f"/agreements/{agreement_id}/actions"
+    body = {"type": "record_measurement", "indicator": "Trayek", "value": 1e16, "measured_on": "2026-06-01"}
+    body |= {"source": "BPS"}
+    command = TypeAdapter(m.Command).validate_python(body)  # as the API parsed it before the bound
+    key, first = f"ukur-{uuid.uuid4()}", {"id": agreement_id, "measurements": [{"value": 1e16}]}
+    async with session_scope(stack.sessionmaker) as session:
+        await kept.remember_response(
+            session,
+            scope=f"{partner.org}/{partner.sub}",
+            key=key,
+            fingerprint=idempotency.fingerprint(
+                "POST", path, {"command": command.model_dump(mode="json"), "if_match": None}
+            ),
+            status=200,
+            body=first,
+            etag=None,
+            expired_before=datetime.now(UTC) - timedelta(days=1),
+        )
+    headers = {**stack.auth(partner), "Idempotency-Key": key}
+    retried = await stack.http.post(path, json=body, headers=headers)
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == first and retried.headers["Idempotent-Replayed"] == "true"
+    # A first try under a new key is refused at the edge as before.
+    fresh = await stack.http.post(path, json=body, headers={**headers, "Idempotency-Key": f"ukur-{uuid.uuid4()}"})
+    refused_as_beyond_the_bound(fresh, ["body", "record_measurement", "value"])
+
+
+async def test_a_retried_proposal_taken_beyond_the_bound_before_gets_its_agreement_again(stack: Stack):
+    # A proposal with a target of 10^16 created under its Idempotency-Key before the bound:
+    # its retry was a 422, as if no agreement had been started for it.
+    staff = stack.user("kota-cirebon", "staff")
+    principal = Principal(sub=staff.sub, org=staff.org, roles=list(staff.roles))
+    body = proposal(indicators=[{"name": "Debit air", "target": 1e16, "unit": "l/s"}])
+    key = f"usul-{uuid.uuid4()}"
+    temporal = await connect_temporal(stack.settings)
+    async with session_scope(stack.sessionmaker) as session:  # as POST /agreements took it before
+        taken = await organisations.apply_defaults(session, m.Proposal.model_validate(body))
+        first, created = await commands.start_agreement(
+            temporal,
+            session,
+            task_queue=stack.settings.temporal_task_queue,
+            proposal=proposals.with_platform_terms(taken, stack.settings),
+            principal=principal,
+            idempotency_key=key,
+        )
+    assert created
+    retried = await stack.post(staff, "/agreements", body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["id"] == first.id and retried.json()["indicators"][0]["target"] == 1e16
+    fresh = await stack.post(staff, "/agreements", body, headers={"Idempotency-Key": f"usul-{uuid.uuid4()}"})
+    refused_as_beyond_the_bound(fresh, ["body", "indicators", 0, "target"])

@@ -168,6 +168,25 @@ async def test_numbers_are_read_as_the_reader_writes_them_and_an_ambiguous_one_i
     await client.aclose()
 
 
+async def test_a_report_of_not_a_number_or_infinity_is_asked_again_by_its_indicator(web: LiveStack, orgs):
+    # Babel reads "NaN", "Infinity" and "1e400" as numbers: passed on, the command refused
+    # them as "results-1-achieved: Masukkan angka.", its field path for a name.
+    province, regency = orgs
+    agreement_id = await in_force_with_an_open_evaluation(web, province, regency)
+    client = await web.signed_in_client(web.user(province, "staff"))
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    report = {"csrf": csrf_of(page), "type": "submit_evaluation_report", "evaluation": "1", "narrative": "Baik."}
+    for number, written in enumerate(("NaN", "Infinity", "-inf", "1e400")):
+        refused = await client.post(
+            f"/ui/agreements/{agreement_id}/act",
+            data=report | {"achieved-0": "12", "achieved-1": written, "idem": f"n{number}"},
+        )
+        assert refused.status_code == 422, written
+        assert "Debit air: Masukkan angka, dengan titik pemisah ribuan dan koma desimal" in refused.text, written
+        assert "results" not in visible_text(refused.text), written
+    await client.aclose()
+
+
 async def test_a_term_shows_its_months_until_its_end_is_known_then_its_end_alone(web: LiveStack, orgs):
     # A proposal's term read "1 Januari 2027 — (24 bulan)", its end left blank; and an
     # amendment that moved the end kept the proposal's months beside it, which then

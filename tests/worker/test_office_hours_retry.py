@@ -265,3 +265,34 @@ async def test_the_old_delivery_activitys_reminder_failing_at_friday_close_is_re
         "reminder to Berlin": None,
         "opening to Jayapura": None,
     }
+
+
+async def test_a_reminder_never_begun_at_friday_close_keeps_its_first_try_past_a_short_give_up(
+    settings, sessionmaker, orgs
+):
+    """A reminder claimed at 16:50 on a Friday in Jayapura that waited for a connection past
+    17:00 was never tried: released to Monday 08:00 there, past its give-up of a day, it was
+    given up untried — a claim outside office hours keeps its first try however late
+    (`_postponed`), and so does a claim whose try never began."""
+    jayapura, _ = await readers_in_jayapura_and_berlin(sessionmaker, orgs)
+    _, state = await submitted(sessionmaker, orgs)
+    reminder = reminder_of(state, FRIDAY_1650_WIT)
+    await record(sessionmaker, state, [reminder])
+    config = fast(settings, delivery_retry_initial_seconds=TEN_MINUTES, delivery_give_up_hours=24)
+    after_close = FRIDAY_1650_WIT + timedelta(minutes=10, seconds=30)  # 17:00:30 in Jayapura
+    dispatcher = OutboxDispatcher(config, sessionmaker, clock=lambda: after_close)
+    async with session_scope(sessionmaker) as session:
+        claimed = await outbox.claim_due(
+            session,
+            now=FRIDAY_1650_WIT,
+            limit=100,
+            leases={"email": timedelta(minutes=1), "webhook": timedelta(minutes=1)},
+        )
+    try:
+        (row,) = [r for r in claimed if (r.event_id, r.recipient) == (reminder.id, jayapura)]
+        await dispatcher._failed(row, Failure("waited for a connection", begun=False))
+        released = await delivery(sessionmaker, reminder.id, jayapura, "email")
+        assert (released["status"], released["attempts"], released["due_at"]) == ("pending", 0, MONDAY_0800_WIT)
+    finally:
+        async with session_scope(sessionmaker) as session:  # the rest claimed here: not left leased
+            await session.execute(text("UPDATE deliveries SET claimed_until = NULL"))

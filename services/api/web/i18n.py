@@ -387,7 +387,9 @@ def parse_number(text: str, lang: str) -> float | None:
         number = parse_decimal(text.strip(), locale=LOCALES.get(lang, LOCALES[DEFAULT_LANGUAGE]), strict=True)
     except (NumberFormatError, ValueError, decimal.InvalidOperation):
         return None
-    return float(number)
+    # Babel reads "NaN", "Infinity" and "1e400" (past a float) as numbers; no figure is one,
+    # and passed on they were refused with the command's field path for a name.
+    return float(number) if number.is_finite() and math.isfinite(float(number)) else None
 
 
 def plain_number(value: float, lang: str) -> str:
