@@ -7,6 +7,7 @@ partner's zone), not at midnight UTC; a due date is the end of that office day.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -89,6 +90,40 @@ def next_office_moment(moment: datetime, zone: str) -> datetime:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(UTC)
+
+
+# The zones of Indonesia (WIB, WITA, WIT, and the old names tzdata keeps for them): a reader
+# there keeps its national holidays; a foreign partner's office is open on Idul Fitri.
+INDONESIAN_ZONES = frozenset({"Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Ujung_Pandang", "Asia/Jayapura"})
+
+
+def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = ()) -> datetime:
+    """`moment` if it falls in office hours (08:00–17:00 on a day of service) in `zone`,
+    otherwise the next opening: a reminder due on 1 Syawal reaches people at 08:00 on the
+    first day their office is open again. A day of service is a weekday that is not one of
+    `days_off` (the reader's region's own) nor, in Indonesia's zones, a national holiday or
+    cuti bersama (`Calendar.is_office_day`'s rule).
+
+    `next_office_moment` stays as it was (weekends only): the NotifyWorkflows still running
+    call it inside the workflow, and their timers must not move on replay."""
+    tz = ZoneInfo(zone)
+    national = zone in INDONESIAN_ZONES
+    local = moment.astimezone(tz)
+    day = local.date()
+    if _serves(day, days_off, national):
+        if OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
+            return moment
+        if local.time() < OFFICE_OPENS:
+            return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
+    day += timedelta(days=1)
+    while not _serves(day, days_off, national):
+        day += timedelta(days=1)
+    return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
+
+
+def _serves(day: date, days_off: Collection[date], national: bool) -> bool:
+    # The year's national days off are built once (`national_days_off`, cached).
+    return day.weekday() < 5 and day not in days_off and not (national and day in national_days_off(day.year))
 
 
 # ---------------------------------------------------------------- days of service

@@ -267,14 +267,14 @@ class OutboxDispatcher:
         """Whether a time-driven mail claimed outside its reader's office hours was held back
         — claimed late (its lease ran out after a crash, the dispatcher was behind, a retry
         an older release put at night): its claim is given back uncounted (nothing was
-        tried), due when their office opens. Past its give-up by then, a mail claimed before
-        is given up now, as a retry past it is; one never claimed before keeps its first
+        tried), due when their office opens. Past its last try by then (`_in_time`), a mail
+        claimed before is given up now, as a retry past it is; one never claimed before keeps its first
         try, however late (office hours make no mail given up untried)."""
         now = self.clock()
         opens = self._reader_time(row, now)
         if opens <= now:
             return False
-        if row.attempts > 1 and opens >= self._give_up_at(row):
+        if row.attempts > 1 and not self._in_time(row, opens, self._give_up_at(row)):
             await self._give_up(row, Failure("No office hours of its reader are left before the give-up."))
             return True
         async with session_scope(self.sessionmaker) as session:
@@ -399,13 +399,13 @@ class OutboxDispatcher:
             if row.unbegun:
                 due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), give_up_at)
             # Time-driven mail is released to its reader's office hours, as a failed try's
-            # retry is (below); none left before the give-up: given up now, as such a retry —
+            # retry is (below); none left in time (`_in_time`): given up now, as such a retry —
             # if it was tried before. One never tried keeps its first try, however late, as a
             # claim outside office hours does (`_postponed`): given up at 17:00 on a Friday,
             # a reminder that waited for a connection there was given up untried.
             due = due_at or now
             if (at_office := self._reader_time(row, due)) > due:
-                if at_office >= give_up_at and row.attempts > 1:
+                if row.attempts > 1 and not self._in_time(row, at_office, give_up_at):
                     await self._give_up(row, failure)
                     return
                 due_at = at_office
@@ -420,10 +420,11 @@ class OutboxDispatcher:
         if failure.retry_after is not None:  # a 429/503 asking for a pause: honour it, within reason
             delay = min(failure.retry_after, self.policy.maximum_interval_seconds)
         # A reminder that failed at 16:50 on a Friday is tried again when its reader's office
-        # opens on Monday, not at 17:00 or 03:00 on the Sunday (`mail_time`); a retry the
-        # office hours move past the give-up is not made: given up now, as any retry past it.
+        # opens on Monday, not at 17:00 or 03:00 on the Sunday (`mail_time`) — or after
+        # Lebaran; a retry past the give-up is not made (given up now), but the first office
+        # hours at or after it still get theirs (`_in_time`).
         next_try = self._reader_time(row, now + timedelta(seconds=delay))
-        if not failure.permanent and next_try < give_up_at:
+        if not failure.permanent and self._in_time(row, next_try, give_up_at):
             async with session_scope(self.sessionmaker) as session:
                 recorded = await outbox.retry_later(session, row=row, error=failure.reason, due_at=next_try)
             if not recorded:
@@ -442,7 +443,7 @@ class OutboxDispatcher:
             return moment
         note = _parsed(self._notices, row.notice_json, Notification)
         reader = _parsed(self._readers, row.recipient_json, EmailRecipient)
-        return mail_time(note, moment, reader.time_zone)
+        return mail_time(note, moment, reader.time_zone, reader.days_off)
 
     def _give_up_at(self, row: outbox.OutboxRow) -> datetime:
         """When the row's tries end: `PAKTA_DELIVERY_GIVE_UP_HOURS` after it was first due —
@@ -456,6 +457,22 @@ class OutboxDispatcher:
             if note.event_type in OFFICE_HOURS_ONLY:  # due at office hours from its moment (`planning`)
                 first_due = max(first_due, self._reader_time(row, note.at))
         return first_due + timedelta(seconds=self.policy.give_up_seconds)
+
+    def _in_time(self, row: outbox.OutboxRow, moment: datetime, give_up_at: datetime) -> bool:
+        """Whether a try at `moment` is still made: before the give-up — or, for time-driven
+        mail, at its reader's first office hours at or after it. Such a mail is tried in
+        office hours only, so a give-up at night, on a weekend or over Lebaran would end it
+        without a try after its last failure: a reminder first due on a Friday morning with
+        24 give-up hours, failing at 16:50, was given up then, its Monday try past Saturday
+        morning. It gets that try (and is given up if it fails too); a retry later than it
+        is not made. A give-up inside office hours ends the tries as for any mail."""
+        if moment < give_up_at:
+            return True
+        if row.channel != "email" or row.notice_json is None:
+            return False
+        if _parsed(self._notices, row.notice_json, Notification).event_type not in OFFICE_HOURS_ONLY:
+            return False
+        return moment <= self._reader_time(row, give_up_at)
 
     def _superseded(self, row: outbox.OutboxRow, failure: Failure) -> None:
         # The outcome came after the claim's lease ran out and another dispatcher has claimed

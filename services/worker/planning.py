@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.store import notifications as store
 from services.store import outbox
@@ -89,14 +89,26 @@ async def resolve(
     reached, endpoints = read.reached, read.endpoints
     rows: list[outbox.Outgoing] = []
     mailed: set[tuple[str, str]] = set()
+    # A region's own days off, as its party in the agreement has them (filled from the
+    # organisation's settings, the days its deadlines are counted by): a time-driven mail to
+    # one of its people waits for a day of service there. No read: the state has them.
+    days_off = {party.org: party.days_off for party in state.parties if party.days_off} if state else {}
     for note in notes:
+        timed = note.event_type in OFFICE_HOURS_ONLY
+        # Only the days from the mail's own on go in its row: its tries come after it.
+        since = note.at.date() - timedelta(days=1)
+        ahead = {org: [d for d in days if d >= since] for org, days in days_off.items()} if timed else {}
         for contact in reached[(note.audience.key, note.template)]:
             # One mail per event and address, even if the contact is in two audiences.
             if (note.event_id, contact.email) in mailed:
                 continue
             mailed.add((note.event_id, contact.email))
             recipient = EmailRecipient(
-                address=contact.email, name=contact.name, language=contact.language, time_zone=contact.time_zone
+                address=contact.email,
+                name=contact.name,
+                language=contact.language,
+                time_zone=contact.time_zone,
+                days_off=ahead.get(contact.org, []),
             )
             rows.append(
                 {
@@ -129,7 +141,12 @@ async def resolve(
 
 def _mail_due(note: Notification, recipient: EmailRecipient, now: datetime) -> datetime:
     """News a person brought goes at once; news time brought (reminders, escalations) waits
-    for office hours where its reader is — a partner abroad, a weekend — reckoned from the
-    moment it is about (a tick's planned time, not when a late worker got to it). The
-    dispatcher keeps its retries to the same hours (`mail_time`)."""
-    return mail_time(note, note.at, recipient.time_zone) if note.event_type in OFFICE_HOURS_ONLY else now
+    for office hours where its reader is — a partner abroad, a weekend, a holiday, the
+    region's own day off — reckoned from the moment it is about (a tick's planned time, not
+    when a late worker got to it). The dispatcher keeps its retries to the same hours
+    (`mail_time`)."""
+    return (
+        mail_time(note, note.at, recipient.time_zone, recipient.days_off)
+        if note.event_type in OFFICE_HOURS_ONLY
+        else now
+    )

@@ -3,10 +3,10 @@ and the activities NotifyWorkflow (and DigestWorkflow) run to plan and deliver."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import RetryPolicy
 
 from workflows.messages import AgreementState, Event
@@ -78,6 +78,11 @@ class EmailRecipient(BaseModel):
     language: Literal["id", "en"] = "id"
     # Checked when the contact was saved; not again here, so a recorded plan always replays.
     time_zone: str | None = None
+    # The days its reader's region does not serve beyond the national ones (the agreement's
+    # party's `days_off`), for a time-driven mail's office hours (`rules.mail_time`). Left
+    # out of the JSON when empty: other mail's outbox rows, and the legacy workflow's plans,
+    # read as they did before.
+    days_off: list[date] = Field(default_factory=list, exclude_if=lambda days: not days)
 
 
 class EmailDelivery(BaseModel):

@@ -17,8 +17,8 @@ webhooks). Each rule is unit-tested in tests/test_notifications_rules.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Collection
+from datetime import date, datetime
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.procedures import TERMINATION_STEP, Step
-from workflows.timeline import next_office_moment
+from workflows.timeline import next_office_hours
 
 AudienceRole = Literal["staff", "partner", "signatory", "approver"]
 # Who reports on evaluations and negotiates drafts: the working level of every party.
@@ -87,14 +87,16 @@ OFFICE_HOURS_ONLY = frozenset(
 )
 
 
-def mail_time(note: Notification, moment: datetime, zone: str | None) -> datetime:
+def mail_time(note: Notification, moment: datetime, zone: str | None, days_off: Collection[date] = ()) -> datetime:
     """The first time from `moment` on that a mail of `note` may reach a reader in `zone`:
     time-driven news waits for office hours there — its first try and every retry alike, so
-    a failure at 16:50 on a Friday is tried again on Monday morning, not at 17:00; news a
-    person brought goes at `moment` (someone is waiting on it, and their answer may be due
-    sooner than the next office hours: it retries on the plain backoff)."""
+    a failure at 16:50 on a Friday is tried again on Monday morning, not at 17:00 — on a day
+    of service: not on a national holiday or cuti bersama, nor on one of `days_off`, the
+    reader's region's own (a reminder due on 1 Syawal goes when the office opens after
+    Lebaran). News a person brought goes at `moment` (someone is waiting on it, and their
+    answer may be due sooner than the next office hours: it retries on the plain backoff)."""
     if note.event_type in OFFICE_HOURS_ONLY:
-        return next_office_moment(moment, zone or m.DEFAULT_TIME_ZONE)
+        return next_office_hours(moment, zone or m.DEFAULT_TIME_ZONE, days_off)
     return moment
 
 

@@ -251,7 +251,7 @@ class NotifyActivities:
         office hours."""
         now = self.clock()
         plain = now + timedelta(seconds=backoff_seconds(self.policy(), activity.info().attempt))
-        moved = mail_time(note, plain, recipient.time_zone)
+        moved = mail_time(note, plain, recipient.time_zone, recipient.days_off)
         return moved - now if moved > plain else None
 
     # ------------------------------------------------------------ webhooks
