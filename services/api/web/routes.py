@@ -25,6 +25,7 @@ from services.api.database import read_again_if_lost
 from services.api.deps import SessionDep, SettingsDep, TemporalDep, read_session
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.api.inbox_items import awaited, inbox_items
+from services.api.party_names import named_state, register_names
 from services.api.proposals import propose
 from services.api.web import plan_view, svg
 from services.api.web.forms import (
@@ -273,6 +274,9 @@ def publishable_documents(state: m.AgreementState, org: str, tr: Translator) -> 
 async def agreement_context(
     session: AsyncSession, state: m.AgreementState, principal: Principal, ws: WebSession
 ) -> dict[str, Any]:
+    # The parties named as the register names them where the recording did not (a copy
+    # for the page: the decider's answers below do not depend on a party's name).
+    state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     actor = commands.actor_of(principal)
     now = commands.now_utc()
     snapshot = lifecycle.snapshot(state, actor, now)
@@ -290,6 +294,7 @@ async def agreement_context(
         "diagram": svg.lifecycle_svg(state, ws.tr),
         "chart": svg.achievement_svg(state, ws.tr),
         "documents": documents_of(state, ws.tr),
+        "party_names": {p.org: p.name or p.org for p in state.parties},
         "publication": lifecycle.publication_of(state, principal.org),
         "publishable": publishable_documents(state, principal.org, ws.tr),
         "open_evaluation": lifecycle.open_evaluation(state),

@@ -1,0 +1,110 @@
+"""What people read on the pages (issue #11, branch names14): the parties of an agreement
+recorded before the register's names were filled in, named as the register names them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zlib
+
+import httpx
+
+from services.store import queries, register
+from services.store.db import session_scope
+from tests.builders import NOW, happy_step, party, proposal, replay, run, staff
+from tests.provinces import unused_province
+from tests.web.live import LiveStack, csrf_of
+from workflows import lifecycle as L
+from workflows import messages as m
+
+
+def pdf_text(body: bytes) -> str:
+    """The text a PDF of fpdf2 shows: its page streams inflated (enough to find a line in)."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, flags=re.S)
+    out = []
+    for stream in streams:
+        try:
+            out.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            out.append(stream.decode("latin-1"))
+    return "\n".join(out)
+
+
+def section(html: str, heading: str) -> str:
+    """The panel of the page whose heading has the id `heading`."""
+    start = html.index(f'aria-labelledby="{heading}"')
+    return html[start : html.index("</section>", start)]
+
+
+async def recorded_before_the_names(web: LiveStack, regency: str, university: str) -> str:
+    """An agreement signed and published as the code before names14 recorded it: the
+    regency's party left unnamed, the university's named by its id; its id."""
+    by_id = party(university, sector="academia").model_copy(update={"name": university})
+    prop = proposal([party(regency, "initiator"), by_id], "ksdpk")
+    events = L.create(prop, staff(regency), NOW, f"agr-{uuid.uuid4()}")
+    state = replay(events)
+    while state.stage != "implementation":
+        state, more = happy_step(state, NOW)
+        events += more
+    state, more = run(state, staff(regency), m.Publish(), NOW)
+    events += more
+    async with session_scope(web.sessionmaker) as session:
+        await queries.append_events(session, state=state, events=events)
+    return state.id
+
+
+async def test_parties_recorded_unnamed_or_by_their_id_read_as_the_register_names_them_everywhere(web: LiveStack, orgs):
+    _, regency = orgs
+    university = f"univ-{regency}"
+    agreement_id = await recorded_before_the_names(web, regency, university)
+    # The register names them after the agreement was recorded (its events stay as they are).
+    regency_id, regency_en = f"Pemerintah Kabupaten {regency}", f"Regency Government of {regency}"
+    university_id = f"Universitas {regency}"
+    async with session_scope(web.sessionmaker) as session:
+        for entry in (
+            register.Entry(
+                org=regency, name_id=regency_id, name_en=regency_en, level="regency", province_code=unused_province()
+            ),
+            register.Entry(org=university, name_id=university_id, level="academia"),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    reader = web.user(regency, "staff")
+    client = await web.signed_in_client(reader)
+
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    parties, signatures = section(page, "h-parties"), section(page, "h-signatures")
+    for panel in (parties, signatures):
+        assert regency_id in panel and university_id in panel
+        assert f"<td>{regency}" not in panel and f"<td>{university}" not in panel
+    summary = pdf_text((await client.get(f"/ui/agreements/{agreement_id}/summary.pdf")).content)
+    assert f"- {regency_id}:" in summary and f"- {university_id}:" in summary
+    assert f"- {regency}:" not in summary
+
+    period = f"org={regency}&from=2027-01-01&to=2027-06-30"
+    report = (await client.get(f"/ui/reports/upward?{period}")).text
+    assert f"{university_id} (" in report and f"{university} (" not in report
+    sheet = (await client.get(f"/ui/reports/upward.csv?{period}")).text
+    assert university_id in sheet
+    upward = (await web.api(reader, "GET", f"/reports/upward?{period}")).json()
+    assert [p["name"] for a in upward["agreements"] for p in a["partners"]] == [university_id]
+
+    anonymous = httpx.AsyncClient(base_url=web.base_url)
+    portal = (await anonymous.get("/public/")).text
+    row = portal[portal.index(f'data-agreement="{agreement_id}"') :]
+    assert row[: row.index("</tr>")].count(university_id) == 1
+    public = (await anonymous.get(f"/public/agreements/{agreement_id}")).text
+    assert regency_id in section(public, "h-parties") and university_id in section(public, "h-parties")
+    ocds = (await anonymous.get("/public/ocds.json")).json()
+    release = next(r for r in ocds["releases"] if r["ocid"].endswith(agreement_id))
+    assert {p["name"] for p in release["parties"]} == {regency_id, university_id}
+    await anonymous.aclose()
+
+    # In English, the register's English name where it has one.
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+    english = section((await client.get(f"/ui/agreements/{agreement_id}")).text, "h-parties")
+    assert regency_en in english and university_id in english
+    await client.aclose()
+
+    # The API's JSON keeps the parties as they were recorded.
+    snapshot = (await web.api(reader, "GET", f"/agreements/{agreement_id}")).json()
+    assert [p["name"] for p in snapshot["parties"]] == [None, university]
