@@ -19,15 +19,16 @@ from workflows import messages as m
 
 
 def pdf_text(body: bytes) -> str:
-    """The text a PDF of fpdf2 shows: its page streams inflated (enough to find a line in)."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, flags=re.S)
-    out = []
-    for stream in streams:
+    """The text a PDF of fpdf2 shows, its lines joined by spaces: the strings its inflated
+    page streams draw (`(…) Tj`), unescaped."""
+    content = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, flags=re.S):
         try:
-            out.append(zlib.decompress(stream).decode("latin-1"))
+            content.append(zlib.decompress(stream).decode("latin-1"))
         except zlib.error:
-            out.append(stream.decode("latin-1"))
-    return "\n".join(out)
+            content.append(stream.decode("latin-1"))
+    drawn = re.findall(r"\(((?:\\.|[^\\)])*)\) Tj", "\n".join(content))
+    return " ".join(re.sub(r"\\(.)", r"\1", text) for text in drawn)
 
 
 def section(html: str, heading: str) -> str:
