@@ -46,6 +46,16 @@ async def with_zone(ws: WebSession, unit: Unit) -> WebSession:
     return ws
 
 
+# Every page shows an agreement's state, a form (its CSRF token, its idempotency key) or a
+# reader's own work: the browser keeps none of them, so Back after an action's redirect asks
+# for the page again and shows what the action left, not the buttons from before it.
+# `no-store`, not `no-cache, private`: a browser shows a page again from its history without
+# revalidating it, however stale (RFC 9111 §6: history lists are no cache), and Chromium keeps
+# a `no-cache` page in its back/forward cache; `no-store` keeps it out of both, and off a shared
+# computer's disk. The static files (`/static/web`) stay cacheable.
+PAGE_CACHE_CONTROL = "no-store"
+
+
 def render(request: Request, ws: WebSession, name: str, status: int = 200, **context: Any) -> Response:
     tr = ws.tr
     response = templates.TemplateResponse(
@@ -54,6 +64,7 @@ def render(request: Request, ws: WebSession, name: str, status: int = 200, **con
         {"ws": ws, "tr": tr, "t": tr.t, "me": ws.principal, "csrf": ws.csrf, "path": request.url.path, **context},
         status_code=status,
     )
+    response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     return ws.apply(response)
 
 
