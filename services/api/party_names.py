@@ -45,9 +45,12 @@ def unnamed(party: Named) -> bool:
 async def register_names(unit: Unit, parties: Iterable[Named], lang: str) -> Names:
     """The register's names, in `lang` (English where the register has it, else
     Indonesian), of the `parties` that need one. No statement when none does."""
-    orgs = {p.org for p in parties if unnamed(p)}
-    if not orgs:
-        return {}
+    return await org_names(unit, {p.org for p in parties if unnamed(p)}, lang)
+
+
+async def org_names(unit: Unit, orgs: Iterable[str], lang: str) -> Names:
+    """The register's names of `orgs`, in `lang`: for a list, which holds its agreements'
+    organisations by id only — one statement for the page, none when it has no row."""
     found = await register.names_of(unit, orgs=orgs)
     return {org: (name_en if lang == "en" and name_en else name_id) for org, (name_id, name_en) in found.items()}
 

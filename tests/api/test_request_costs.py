@@ -483,7 +483,9 @@ async def test_the_web_list_and_agreement_page_read_without_a_transaction_or_a_c
             assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)
 
 
-async def test_the_agreement_page_reads_the_register_once_and_only_for_a_party_recorded_without_a_name(stack: Stack):
+async def test_the_agreement_page_reads_the_register_once_and_only_for_a_party_recorded_without_a_name_and_a_list_once(
+    stack: Stack,
+):
     """An agreement recorded before the register's names were filled in is shown with them
     (services.api.party_names): one statement for all its parties; an agreement whose parties
     are named (every one recorded since) sends none."""
@@ -519,6 +521,12 @@ async def test_the_agreement_page_reads_the_register_once_and_only_for_a_party_r
         unnamed, named = register_reads
         assert len(unnamed) == 1 and "ANY" in unnamed[0], unnamed
         assert named == []
+        # The list names its rows' parties by the register: one read for the page, not per row.
+        sent.clear()
+        listed = await client.get("/ui/agreements?q=nama+para+pihak")
+        assert listed.status_code == 200 and all(i in listed.text for i in ids)
+        await asyncio.sleep(0)
+        assert len([q for q in sent if "FROM organisations " in q]) == 1, sent
 
 
 async def test_an_upload_is_one_statement_committed_on_its_own_without_a_check_or_a_transaction(stack: Stack):

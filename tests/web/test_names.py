@@ -109,3 +109,27 @@ async def test_parties_recorded_unnamed_or_by_their_id_read_as_the_register_name
     # The API's JSON keeps the parties as they were recorded.
     snapshot = (await web.api(reader, "GET", f"/agreements/{agreement_id}")).json()
     assert [p["name"] for p in snapshot["parties"]] == [None, university]
+
+
+async def test_the_agreement_list_and_the_dashboard_name_the_parties_as_the_register_does(web: LiveStack, orgs):
+    # The list holds an agreement's organisations by id only: one read of the register for the
+    # page names them (the id where the register holds none).
+    _, regency = orgs
+    university = f"univ-{regency}"
+    agreement_id = await recorded_before_the_names(web, regency, university)
+    university_id = f"Universitas {regency}"
+    async with session_scope(web.sessionmaker) as session:
+        entry = register.Entry(org=university, name_id=university_id, name_en=f"University {regency}", level="academia")
+        await register.put(session, entry=entry, updated_by="operator@pakta")
+    client = await web.signed_in_client(web.user(regency, "staff"))
+    listed = (await client.get("/ui/agreements")).text
+    row = listed[listed.index(f'data-agreement="{agreement_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"<td>{regency}, {university_id}</td>" in row
+    dashboard = (await client.get("/ui/dashboard")).text
+    partners = section(dashboard, "h-partner")
+    assert university_id in partners and f">{university}<" not in partners
+    page = (await client.get("/ui/agreements")).text
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+    assert f"University {regency}" in (await client.get("/ui/agreements")).text
+    await client.aclose()
