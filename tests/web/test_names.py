@@ -38,16 +38,20 @@ def section(html: str, heading: str) -> str:
 
 
 async def recorded_before_the_names(web: LiveStack, regency: str, university: str) -> str:
-    """An agreement signed and published as the code before names14 recorded it: the
-    regency's party left unnamed, the university's named by its id; its id."""
+    """An agreement signed, published and measured as the code before names14 recorded it:
+    the regency's party left unnamed, the university's named by its id; its id."""
     by_id = party(university, sector="academia").model_copy(update={"name": university})
-    prop = proposal([party(regency, "initiator"), by_id], "ksdpk")
+    # A goal, so that the page shows its implementation (and the measurements in it).
+    prop = proposal([party(regency, "initiator"), by_id], "ksdpk", goals=[{"scheme": "sdg", "code": "3"}])
     events = L.create(prop, staff(regency), NOW, f"agr-{uuid.uuid4()}")
     state = replay(events)
     while state.stage != "implementation":
         state, more = happy_step(state, NOW)
         events += more
     state, more = run(state, staff(regency), m.Publish(), NOW)
+    events += more
+    measured = m.RecordMeasurement(indicator="Puskesmas terhubung", value=12, measured_on=NOW.date(), source="Dinkes")
+    state, more = run(state, staff(regency), measured, NOW)
     events += more
     async with session_scope(web.sessionmaker) as session:
         await queries.append_events(session, state=state, events=events)
@@ -132,4 +136,29 @@ async def test_the_agreement_list_and_the_dashboard_name_the_parties_as_the_regi
     page = (await client.get("/ui/agreements")).text
     await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
     assert f"University {regency}" in (await client.get("/ui/agreements")).text
+    await client.aclose()
+
+
+async def test_the_drafts_and_the_measurements_name_their_organisations_as_the_register_does(web: LiveStack, orgs):
+    _, regency = orgs
+    university = f"univ-{regency}"
+    agreement_id = await recorded_before_the_names(web, regency, university)
+    regency_id, university_id = f"Pemerintah Kabupaten {regency}", f"Universitas {regency}"
+    async with session_scope(web.sessionmaker) as session:
+        for entry in (
+            register.Entry(org=regency, name_id=regency_id, level="regency", province_code=unused_province()),
+            register.Entry(org=university, name_id=university_id, level="academia"),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    client = await web.signed_in_client(web.user(regency, "staff"))
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    drafts = section(page, "h-drafts")
+    assert f"({regency_id})" in drafts and f"({regency})" not in drafts and f"({university})" not in drafts
+    measured = page[page.index('<table class="measurements"') :]
+    measured = measured[: measured.index("</table>")]
+    assert f"staff@{regency} ({regency_id})" in measured
+    draft = (await client.get(f"/ui/agreements/{agreement_id}/drafts/1")).text
+    meta = re.search(r'<p class="meta">(.*?)</p>', draft, flags=re.S)
+    assert meta and (regency_id in meta[1] or university_id in meta[1]), meta
+    assert f"({regency})" not in meta[1] and f"({university})" not in meta[1]
     await client.aclose()

@@ -15,7 +15,7 @@ from services.api.deps import SessionDep
 from services.api.web.session import WebSession, load_session
 from services.store import organisations
 from services.store.db import Unit
-from workflows.messages import DEFAULT_TIME_ZONE
+from workflows.messages import DEFAULT_TIME_ZONE, AgreementState
 from workflows.procedures import TERMINATION_BY_EACH_HEAD
 
 HERE = Path(__file__).parent
@@ -23,6 +23,15 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 # The step of a termination's decision: there the decider takes any outcome but approval as
 # the termination declined (workflows/lifecycle/handlers/gates.py), so its form says that.
 templates.env.globals["TERMINATION_STEP"] = TERMINATION_BY_EACH_HEAD.key
+
+
+def party_name(state: AgreementState, org: str) -> str:
+    """How a page names the organisation `org` of `state`: its party's name (a page's state
+    has its parties named: `services.api.party_names`), else the id."""
+    return next((p.name for p in state.parties if p.org == org and p.name), org)
+
+
+templates.env.globals["party_name"] = party_name
 
 
 async def web_session(request: Request, session: SessionDep) -> WebSession:

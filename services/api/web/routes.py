@@ -40,7 +40,7 @@ from services.api.web.forms import (
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES, Translator
 from services.api.web.oidc import client_of, end_session_url
-from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
+from services.api.web.pages import WebDep, WebReadDep, error_page, party_name, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, posted_form, safe_next
 from services.auth import Principal, decode_token, mint_token
@@ -156,6 +156,10 @@ async def inbox(request: Request, ws: WebDep, session: SessionDep) -> Response:
     now = commands.now_utc()
     items = await inbox_items(session, principal, now)
     work = await plan_view.implementation_work(session, principal, now)
+    # The parties its forms offer, named as the register names them where the recording did not.
+    names = await register_names(session, (p for w in work for p in w["state"].parties), ws.tr.lang)
+    for w in work:
+        w["state"] = named_state(w["state"], names)
     return render(request, ws, "inbox.html", items=items, work=work, now=now, idem=uuid.uuid4().hex)
 
 
@@ -254,7 +258,7 @@ def documents_of(state: m.AgreementState, tr: Translator) -> list[dict[str, Any]
     for s in state.signatures:
         seen.setdefault(s.document, {"sha256": s.document, "what": f"{s.kind.upper()} v{s.version}", "at": s.at})
         if s.evidence:
-            what = f"{tr.t('Signing evidence')} ({s.org}, {s.kind.upper()} v{s.version})"
+            what = f"{tr.t('Signing evidence')} ({party_name(state, s.org)}, {s.kind.upper()} v{s.version})"
             seen.setdefault(s.evidence, {"sha256": s.evidence, "what": what, "at": s.at})
     return list(seen.values())
 
@@ -294,7 +298,6 @@ async def agreement_context(
         "diagram": svg.lifecycle_svg(state, ws.tr),
         "chart": svg.achievement_svg(state, ws.tr),
         "documents": documents_of(state, ws.tr),
-        "party_names": {p.org: p.name or p.org for p in state.parties},
         "publication": lifecycle.publication_of(state, principal.org),
         "publishable": publishable_documents(state, principal.org, ws.tr),
         "open_evaluation": lifecycle.open_evaluation(state),
@@ -394,7 +397,7 @@ async def draft_page(agreement_id: str, version: int, request: Request, ws: WebD
         request,
         ws,
         "draft.html",
-        state=state,
+        state=named_state(state, await register_names(session, state.parties, ws.tr.lang)),
         draft=draft,
         previous=previous,
         rows=rows,
