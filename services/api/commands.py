@@ -56,8 +56,19 @@ def domain_error(error: lifecycle.DomainError) -> PaktaError:
 
 
 def fingerprint(request: m.Proposal | m.ImportRecord | None) -> str:
+    """The fingerprint of a request as it starts the agreement, its defaults applied: what an
+    agreement started before names14 recorded (and `start_agreement` without `sent` still does)."""
     assert request is not None
     body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def sent_fingerprint(sent: m.Proposal | m.ImportRecord) -> str:
+    """The fingerprint of a request as its caller sent it, before the defaults of the parties'
+    settings, the register and the platform: the same body retried under its key fingerprints
+    the same whatever changed in between (a register's rename, a time zone set). Only the
+    fields the caller gave (a time zone left to the settings differs from one given)."""
+    body = json.dumps(sent.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -158,11 +169,13 @@ async def start_agreement(
     proposal: m.Proposal | None = None,
     imported: m.ImportRecord | None = None,
     search_attributes: bool = True,
+    sent: m.Proposal | m.ImportRecord | None = None,
 ) -> tuple[m.Snapshot, bool]:
     """Start the agreement's workflow — from a proposal, or from an agreement signed before
     Pakta — and wait until its creation is recorded. Returns the snapshot and whether this
     call created it (False: an idempotent replay). With `search_attributes` the workflow
-    starts with its PaktaOrgs, PaktaKind, PaktaStage and PaktaStep."""
+    starts with its PaktaOrgs, PaktaKind, PaktaStage and PaktaStep. `sent`: the request as
+    its caller sent it, before the defaults (its fingerprint is the one recorded)."""
     actor = actor_of(principal)
     if imported is not None:
         # One agreement per paper reference and region, whichever administrator imports it.
@@ -170,7 +183,8 @@ async def start_agreement(
         agreement_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"import/{initiating}/{imported.ref}"))
     else:
         agreement_id = new_agreement_id(principal, idempotency_key)
-    print_ = fingerprint(imported if imported is not None else proposal)
+    request = imported if imported is not None else proposal
+    print_ = sent_fingerprint(sent) if sent is not None else fingerprint(request)
     requested_at = now_utc()
     try:
         if imported is not None:
@@ -213,7 +227,11 @@ async def start_agreement(
         raise _unavailable(error) from error
     if not created:
         state = await handle.query(AgreementWorkflow.state)
-        if state is None or state.request_fingerprint != print_:
+        # The same request is the one whose fingerprint the agreement recorded: of what was sent,
+        # or — for an agreement started before names14, which recorded it with the defaults
+        # applied — of this request with today's defaults (a retry across the deploy; one
+        # across the deploy and a rename of a party in the register too is refused still).
+        if state is None or state.request_fingerprint not in (print_, fingerprint(request)):
             if imported is not None:
                 raise Conflict(
                     f"Reference {imported.ref} was already imported with different data.", code="idempotency_key_reused"

@@ -39,12 +39,16 @@ async def propose(
         )
         if not retried:
             raise
+    # The request's fingerprint is of what the caller sent (`sent`): a retry under its key
+    # after a party's register name or settings changed is the same request.
+    sent = proposal
     proposal = await organisations.apply_defaults(session, proposal)
     proposal = with_platform_terms(proposal, settings)
     return await commands.start_agreement(
         temporal,
         session,
         task_queue=settings.temporal_task_queue,
+        sent=sent,
         proposal=proposal,
         principal=principal,
         idempotency_key=idempotency_key,

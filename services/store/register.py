@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.store.db import Unit, driver_connection
 from services.store.models import RegisteredOrganisation
 from services.store.queries import InvalidCursor
 from workflows.messages import Sector, is_org_id
@@ -148,6 +149,22 @@ async def get_many(session: AsyncSession, *, orgs: Iterable[str]) -> dict[str, E
         return {}
     rows = await session.execute(select(ORGANISATIONS).where(ORGANISATIONS.c.org.in_(wanted)))
     return {row.org: _entry(row) for row in rows}
+
+
+# The names of a few organisations, fixed SQL on the unit's connection: a page's one read of
+# the register for the parties it names (`services.api.party_names`), on a session or on a
+# pooled connection (the agreement page's read session), prepared once per connection.
+_NAMES_OF = "SELECT org, name_id, name_en FROM organisations WHERE org = ANY($1::text[])"
+
+
+async def names_of(unit: Unit, *, orgs: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """The register's Indonesian and English names of those of `orgs` it holds; no statement
+    when `orgs` is empty."""
+    wanted = sorted(set(orgs))
+    if not wanted:
+        return {}
+    driver = await driver_connection(unit)
+    return {row[0]: (row[1], row[2]) for row in await driver.fetch(_NAMES_OF, wanted)}
 
 
 class ProvinceTaken(ValueError):

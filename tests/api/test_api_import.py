@@ -8,6 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.store import register
+from services.store.db import session_scope
 from tests.api.plans import day
 from tests.api.stack import Stack
 
@@ -293,3 +295,27 @@ async def test_an_agreement_imported_from_a_months_end_is_evaluated_on_each_mont
     upcoming = date.fromisoformat(snap["next_evaluation_at"][:10])
     last_day = (upcoming.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     assert upcoming > date.today() and upcoming == last_day
+
+
+async def test_a_batch_run_again_after_a_partys_register_rename_adds_nothing_and_refuses_nothing(stack: Stack):
+    # A record's fingerprint is of the record as sent: a party's name the register gave it
+    # at the first run, renamed since, makes the second run no different import.
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan of the signed PKS of {org}\n", media_type="application/pdf")
+    batch = [record("PKS/03/2025", initiator=org, start="2025-03-01", months=36, signed_on="2025-02-20", document=scan)]
+
+    async def name(partner_name: str) -> None:
+        async with session_scope(stack.sessionmaker) as session:
+            entry = register.Entry(org=f"{org}-mitra", name_id=partner_name, level="agency")
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+
+    await name("Dinas Perhubungan")
+    first = await stack.post(admin, "/agreements/import", batch)
+    assert first.status_code == 200, first.text
+    await name("Dinas Perhubungan dan Transportasi")
+    again = await stack.post(admin, "/agreements/import", batch)
+    assert again.status_code == 200, again.text
+    assert [(r["id"], r["created"]) for r in again.json()["imported"]] == [
+        (r["id"], False) for r in first.json()["imported"]
+    ]

@@ -118,3 +118,36 @@ async def test_a_regions_own_days_off_are_the_days_off_of_its_new_agreements(sta
     assert bad.status_code == 422
     snap = await stack.create(staff, proposal(org, partner))
     assert [p["days_off"] for p in snap["parties"]] == [["2026-12-31", "2027-01-05"], []]
+
+
+async def test_a_keyed_create_retried_after_a_register_rename_and_a_new_time_zone_gets_its_agreement_again(
+    stack: Stack,
+):
+    # The key's request is what its caller sent: the defaults applied to it (the register's
+    # names, the settings' time zone) may change between a create and its retry.
+    org, partner = f"sulbar-{uuid.uuid4().hex[:6]}", f"mamuju-{uuid.uuid4().hex[:6]}"
+    async with session_scope(stack.sessionmaker) as session:
+        for entry in (
+            register.Entry(org=org, name_id=f"Pemerintah Provinsi {org}", level="agency"),
+            register.Entry(org=partner, name_id=f"Pemerintah Kabupaten {partner}", level="agency"),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    staff = stack.user(org, "staff")
+    key = {"Idempotency-Key": f"usul-{uuid.uuid4()}"}
+    first = await stack.post(staff, "/agreements", proposal(org, partner), headers=key)
+    assert first.status_code == 201, first.text
+    async with session_scope(stack.sessionmaker) as session:
+        renamed = register.Entry(org=partner, name_id=f"Pemerintah Kabupaten {partner} (baru)", level="agency")
+        await register.put(session, entry=renamed, updated_by="operator@pakta")
+    zone = await stack.http.put(
+        f"/organisations/{org}/settings", headers=stack.auth(staff), json={"time_zone": "Asia/Makassar"}
+    )
+    assert zone.status_code == 200, zone.text
+    again = await stack.post(staff, "/agreements", proposal(org, partner), headers=key)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["parties"] == first.json()["parties"]
+    listed = (await stack.get(staff, f"/agreements?org={partner}")).json()["items"]
+    assert [a["id"] for a in listed] == [first.json()["id"]]
+    # Another body under the key is still another request.
+    other = await stack.post(staff, "/agreements", proposal(org, partner, title="Lain sama sekali"), headers=key)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"

@@ -483,6 +483,52 @@ async def test_the_web_list_and_agreement_page_read_without_a_transaction_or_a_c
             assert sent and all(q.startswith("SELECT ") and q != "SELECT 1" for q in sent), (path, sent)
 
 
+async def test_the_agreement_page_reads_the_register_once_and_only_for_a_party_recorded_without_a_name_and_a_list_once(
+    stack: Stack,
+):
+    """An agreement recorded before the register's names were filled in is shown with them
+    (services.api.party_names): one statement for all its parties; an agreement whose parties
+    are named (every one recorded since) sends none."""
+    tag = uuid.uuid4().hex[:6]
+    org, partner = f"kota-{tag}", f"kab-{tag}"
+    staff = stack.user(org, "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        ids = []
+        for names in ((None, None), ("Pemerintah Kota", "Pemerintah Kabupaten")):
+            body = _proposal("Air baku: nama para pihak")
+            body["parties"][0]["org"], body["parties"][1]["org"] = org, partner
+            for p, name in zip(body["parties"], names, strict=True):
+                p["name"] = name
+            created = await client.post("/agreements", json=body, headers=stack.auth(staff))
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+        signin = await client.get("/ui/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', signin.text)
+        assert csrf is not None
+        token = stack.auth(staff)["Authorization"].removeprefix("Bearer ")
+        signed_in = await client.post("/ui/signin", data={"csrf": csrf[1], "token": token, "next": "/ui/"})
+        assert signed_in.status_code == 303, signed_in.text
+        sent: list[str] = []
+        _note_driver_statements(app, lambda driver, query: sent.append(" ".join(query.query.split())))
+        register_reads = []
+        for agreement_id in ids:
+            sent.clear()
+            page = await client.get(f"/ui/agreements/{agreement_id}")
+            assert page.status_code == 200, page.text[:300]
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after, not at once
+            register_reads.append([q for q in sent if "FROM organisations " in q])
+        unnamed, named = register_reads
+        assert len(unnamed) == 1 and "ANY" in unnamed[0], unnamed
+        assert named == []
+        # The list names its rows' parties by the register: one read for the page, not per row.
+        sent.clear()
+        listed = await client.get("/ui/agreements?q=nama+para+pihak")
+        assert listed.status_code == 200 and all(i in listed.text for i in ids)
+        await asyncio.sleep(0)
+        assert len([q for q in sent if "FROM organisations " in q]) == 1, sent
+
+
 async def test_an_upload_is_one_statement_committed_on_its_own_without_a_check_or_a_transaction(stack: Stack):
     staff = stack.user("kota-cirebon", "staff")
     app = create_app(stack.settings)

@@ -174,7 +174,7 @@ async def test_an_agreement_goes_from_the_form_through_inbox_diff_and_signing(we
     assert methods == {province: ("electronic", False), regency: ("wet_ink", True)}
     # The page names the methods and the scan in words: "jabar: wet_ink" was a document's name.
     main = await staff.locator("main").inner_text()
-    assert "Tanda tangan basah" in main and f"Bukti penandatanganan ({regency}, KSB v" in main
+    assert "Tanda tangan basah" in main and f"Bukti penandatanganan (Pemerintah Kabupaten {regency}, KSB v" in main
     assert re.search(r"\bwet_ink\b|\belectronic\b", main) is None
     await expect(staff.locator("#chain")).to_have_class("ok")
     # htmx (served by Pakta) verifies the chain again in place.

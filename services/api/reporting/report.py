@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api import party_names
 from services.api.reporting.basis import LegalBasis, basis_for
 from services.api.reporting.plan_progress import PlanProgress, plan_progress
 from services.auth import Principal
@@ -74,7 +75,9 @@ class Summary(BaseModel):
 
 class Partner(BaseModel):
     org: str
-    name: str | None
+    name: str | None = Field(
+        description="The name the agreement recorded, or the register's (Indonesian) where it recorded none or the id"
+    )
     sector: str
     foreign: bool
 
@@ -199,10 +202,13 @@ async def build_report(
     agreements: list[ReportedAgreement] = []
     evaluations: list[EvaluationResult] = []
     problems: list[Problem] = []
-    for row in rows:
-        state = m.AgreementState.model_validate(row.state)
+    states = [m.AgreementState.model_validate(row.state) for row in rows]
+    # The partners named as the register names them where the recording did not (the
+    # report's own names are the register's Indonesian ones): one read for the report.
+    names = await party_names.register_names(session, (p for s in states for p in s.parties if p.org != org), "id")
+    for row, state in zip(rows, states, strict=True):
         own = by_agreement.get(row.id, [])
-        item = _agreement(state, own, org, tz, (period_from, period_to), as_of, now)
+        item = _agreement(party_names.named_state(state, names), own, org, tz, (period_from, period_to), as_of, now)
         in_force = _in_force(item, period_from, period_to)
         if not (in_force or item.new):
             continue

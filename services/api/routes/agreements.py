@@ -121,10 +121,11 @@ async def import_agreements(
         raise Unprocessable(error.message, code="invalid_import") from None
     if not rows:
         raise Unprocessable("The batch is empty.", code="invalid_import")
-    records, problems = imports.parse_records(rows)
+    parsed, problems = imports.parse_records(rows)
     records = [
         (
             row,
+            r,
             r.model_copy(
                 update={
                     "proposal": proposals.with_platform_terms(
@@ -133,11 +134,11 @@ async def import_agreements(
                 }
             ),
         )
-        for row, r in records
+        for row, r in parsed
     ]
     actor, now = commands.actor_of(principal), commands.now_utc()
-    known = await queries.documents_uploaded(session, org=principal.org, hashes=[r.document for _, r in records])
-    for row, record in records:
+    known = await queries.documents_uploaded(session, org=principal.org, hashes=[r.document for _, _, r in records])
+    for row, _, record in records:
         errors = []
         try:
             lifecycle.import_agreement(record, actor, now, "check")
@@ -158,7 +159,9 @@ async def import_agreements(
             rows=sorted(problems, key=lambda p: p["row"]),
         )
     imported = []
-    for row, record in records:  # each start is idempotent on the ref: a re-run adds nothing
+    # Each start is idempotent on the ref: a re-run adds nothing, even after a party's register
+    # name or settings changed (the fingerprint is of the record as sent).
+    for row, sent, record in records:
         snapshot, created = await commands.start_agreement(
             temporal,
             session,
@@ -166,6 +169,7 @@ async def import_agreements(
             principal=principal,
             idempotency_key=None,
             imported=record,
+            sent=sent,
             search_attributes=settings.temporal_search_attributes,
         )
         imported.append(

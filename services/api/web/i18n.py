@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_decimal, format_scientific, parse_decimal
 
+from services.api.web.basis_words import basis_in
 from services.api.web.life_words import EVENTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import MAX_FIGURE, LocalizedName
@@ -475,6 +476,10 @@ class Translator:
         if isinstance(value, dt.datetime):
             value = value.astimezone(ZoneInfo(self.zone)).date()
         return format_date(value, "d MMMM yyyy", locale=self.locale)
+
+    def basis(self, basis: str) -> str:
+        """A step's legal basis in the reader's language (`basis_words`)."""
+        return basis_in(basis, self.lang)
 
     def scope(self, scope: str) -> str:
         """A draft's scope as a reader names it: "amendment-1" is "Adendum #1"."""

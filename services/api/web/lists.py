@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from services.api import commands
+from services.api import commands, party_names
 from services.api.agreements_read import AgreementFilters, AgreementPage, AgreementSummary, list_visible
 from services.api.database import read_from_the_pool
 from services.api.deps import SessionDep
@@ -95,19 +95,22 @@ async def agreement_list(request: Request, ws: WebReadDep) -> Response:
     filters = filters_of(request)
     cursor = request.query_params.get("cursor") or None
 
-    async def read(driver: Any) -> AgreementPage:
+    async def read(driver: Any) -> tuple[AgreementPage, dict[str, str]]:
         await with_zone(ws, driver)
         try:
-            return await list_visible(driver, principal, filters, limit=50, cursor=cursor)
+            page = await list_visible(driver, principal, filters, limit=50, cursor=cursor)
         except PaktaError:  # a cursor that is not one the list gave: its first page
-            return await list_visible(driver, principal, filters, limit=50, cursor=None)
+            page = await list_visible(driver, principal, filters, limit=50, cursor=None)
+        # The parties by the register's names: one read for the page, not one per row.
+        return page, await party_names.org_names(driver, (o for i in page.items for o in i.orgs), ws.tr.lang)
 
     # On a pooled connection, as the API's list: no transaction, no `SELECT 1` (#11).
-    page = await read_from_the_pool(request, read)
+    page, names = await read_from_the_pool(request, read)
     return render(
         request,
         ws,
         "list.html",
+        org_names=names,
         items=page.items,
         next_cursor=page.next_cursor,
         filters=filters,
@@ -182,10 +185,12 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
             if last is not None and last.score is not None:
                 scores.append(Score(item=item, score=last.score, number=last.number))
     average = sum(s.score for s in scores) / len(scores) if scores else None
+    shown = (o for i in (*overdue, *ending) for o in i.orgs)
     return render(
         request,
         ws,
         "dashboard.html",
+        org_names=await party_names.org_names(session, (*shown, *partners), ws.tr.lang),
         total=len(items),
         counts=counts,
         overdue=overdue,

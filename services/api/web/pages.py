@@ -15,7 +15,7 @@ from services.api.deps import SessionDep
 from services.api.web.session import WebSession, load_session
 from services.store import organisations
 from services.store.db import Unit
-from workflows.messages import DEFAULT_TIME_ZONE
+from workflows.messages import DEFAULT_TIME_ZONE, AgreementState
 from workflows.procedures import TERMINATION_BY_EACH_HEAD
 
 HERE = Path(__file__).parent
@@ -23,6 +23,15 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 # The step of a termination's decision: there the decider takes any outcome but approval as
 # the termination declined (workflows/lifecycle/handlers/gates.py), so its form says that.
 templates.env.globals["TERMINATION_STEP"] = TERMINATION_BY_EACH_HEAD.key
+
+
+def party_name(state: AgreementState, org: str) -> str:
+    """How a page names the organisation `org` of `state`: its party's name (a page's state
+    has its parties named: `services.api.party_names`), else the id."""
+    return next((p.name for p in state.parties if p.org == org and p.name), org)
+
+
+templates.env.globals["party_name"] = party_name
 
 
 async def web_session(request: Request, session: SessionDep) -> WebSession:
@@ -46,6 +55,16 @@ async def with_zone(ws: WebSession, unit: Unit) -> WebSession:
     return ws
 
 
+# Every page shows an agreement's state, a form (its CSRF token, its idempotency key) or a
+# reader's own work: the browser keeps none of them, so Back after an action's redirect asks
+# for the page again and shows what the action left, not the buttons from before it.
+# `no-store`, not `no-cache, private`: a browser shows a page again from its history without
+# revalidating it, however stale (RFC 9111 §6: history lists are no cache), and Chromium keeps
+# a `no-cache` page in its back/forward cache; `no-store` keeps it out of both, and off a shared
+# computer's disk. The static files (`/static/web`) stay cacheable.
+PAGE_CACHE_CONTROL = "no-store"
+
+
 def render(request: Request, ws: WebSession, name: str, status: int = 200, **context: Any) -> Response:
     tr = ws.tr
     response = templates.TemplateResponse(
@@ -54,6 +73,7 @@ def render(request: Request, ws: WebSession, name: str, status: int = 200, **con
         {"ws": ws, "tr": tr, "t": tr.t, "me": ws.principal, "csrf": ws.csrf, "path": request.url.path, **context},
         status_code=status,
     )
+    response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     return ws.apply(response)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from services.api import commands
 from services.api.agreements_read import load_visible
 from services.api.deps import SessionDep
+from services.api.party_names import named_state, register_names
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, error_page
 from services.errors import NotFound
@@ -101,9 +102,10 @@ def summary_pdf(state: m.AgreementState, events: list[queries.EventRecord], tr: 
             pdf.line_of(f"- {tr.event(e.type, {})}: {tr.datetime(e.at)}")
     if state.signatures:
         pdf.heading(t("Signatures"))
+        names = {p.org: p.name or p.org for p in state.parties}
         for s in state.signatures:
-            method = tr.value(s.method)
-            pdf.line_of(f"- {s.org}: {s.signed_by} ({method}), {tr.datetime(s.at)}; {s.kind.upper()} v{s.version}")
+            method, who = tr.value(s.method), names.get(s.org, s.org)
+            pdf.line_of(f"- {who}: {s.signed_by} ({method}), {tr.datetime(s.at)}; {s.kind.upper()} v{s.version}")
             pdf.set_font("Courier", size=8)
             pdf.line_of(f"  SHA-256 {s.document}")
             pdf.set_font("Helvetica", size=10)
@@ -163,6 +165,7 @@ async def summary(agreement_id: str, request: Request, ws: WebDep, session: Sess
             request, ws, 404, t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
         )
     events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
+    state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     content = summary_pdf(state, events, ws.tr)
     return ws.apply(
         Response(

@@ -14,11 +14,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from services.api import commands
 from services.api.deps import SessionDep, TemporalDep
+from services.api.party_names import named_state, register_names
 from services.api.web import routes
 from services.api.web.forms import errors_by_field, form_values_from
 from services.api.web.pages import WebDep, error_page, redirect, render
@@ -38,9 +40,10 @@ FORMS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _page(
+async def _page(
     request: Request,
     ws: WebSession,
+    session: AsyncSession,
     state: m.AgreementState,
     form: str,
     values: dict[str, Any],
@@ -49,6 +52,8 @@ def _page(
     status: int = 200,
     error: str | None = None,
 ) -> Response:
+    # The parties the form offers, named as the register names them where the recording did not.
+    state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     return render(
         request,
         ws,
@@ -100,7 +105,7 @@ async def plan_form(agreement_id: str, form: str, request: Request, ws: WebDep, 
     if FORMS[form][0] not in allowed:
         t = ws.tr.t
         return error_page(request, ws, 409, t("Not now"), t("The agreement does not take this from you now."))
-    return _page(request, ws, state, form, plan_values_of(state), {})
+    return await _page(request, ws, session, state, form, plan_values_of(state), {})
 
 
 @router.post("/agreements/{agreement_id}/plan/{form}")
@@ -125,10 +130,12 @@ async def send_plan_form(
         )
     except _Refused as refused:
         message = t("Please correct the fields marked below.")
-        return _page(request, ws, state, form, values, refused.errors, status=422, error=message)
+        return await _page(request, ws, session, state, form, values, refused.errors, status=422, error=message)
     except NotFound:
         return routes.not_found_page(request, ws)
     except PaktaError as refused:
         errors = decider_errors(refused.details, refused.message, data)
-        return _page(request, ws, state, form, values, errors, status=refused.status, error=refused.message)
+        return await _page(
+            request, ws, session, state, form, values, errors, status=refused.status, error=refused.message
+        )
     return redirect(ws, f"/ui/agreements/{agreement_id}?done={command.type}#plan")

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from services.api.access import may_manage
 from services.api.deps import SessionDep, SettingsDep
+from services.api.party_names import named_state, named_states, register_names
 from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
 from services.api.web.pages import WebDep, error_page, redirect, render
@@ -143,7 +144,8 @@ async def _public_root() -> Response:
 
 @router.get("/public/")
 async def portal(request: Request, ws: WebDep, session: SessionDep) -> Response:
-    views = [public_view(s) for s in await store.published_agreements(session)]
+    states = await named_states(session, await store.published_agreements(session), ws.tr.lang)
+    views = [public_view(s) for s in states]
     # The table per province follows the register (where the initiator is); an initiator
     # the register does not place in a province heads a table of its own.
     provinces = await register.province_of(session, orgs=[v["initiator"].org for v in views])
@@ -166,7 +168,7 @@ async def public_agreement(agreement_id: str, request: Request, ws: WebDep, sess
         request,
         ws,
         "public_agreement.html",
-        v=public_view(state),
+        v=public_view(named_state(state, await register_names(session, state.parties, ws.tr.lang))),
         feedback=await store.approved_feedback(session, agreement_id=agreement_id),
         sent=request.query_params.get("sent"),
         errors={},
@@ -198,7 +200,9 @@ async def public_document(
 
 @router.get("/public/ocds.json")
 async def ocds(session: SessionDep, settings: SettingsDep) -> Response:
-    package = ocds_package(await store.published_agreements(session), settings.public_url)
+    # OCDS's parties carry a name: the register's where the recording holds none (Indonesian).
+    states = await named_states(session, await store.published_agreements(session), "id")
+    package = ocds_package(states, settings.public_url)
     return JSONResponse(package, headers={"Access-Control-Allow-Origin": "*"})
 
 
@@ -302,7 +306,7 @@ async def send_feedback(agreement_id: str, request: Request, ws: WebDep, session
             ws,
             "public_agreement.html",
             status=status,
-            v=public_view(state),
+            v=public_view(named_state(state, await register_names(session, state.parties, ws.tr.lang))),
             feedback=await store.approved_feedback(session, agreement_id=agreement_id),
             sent=None,
             errors=errors,

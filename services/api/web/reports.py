@@ -210,7 +210,10 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
         pdf.line_of(f"{t('Reports to')}: {t(OFFICES[report.reports_to.office])} ({overseer})")
     pdf.heading(t("Legal basis"))
     for basis in report.legal_basis:
-        pdf.line_of(f"- {basis.basis}: {basis.id if tr.lang == 'id' else basis.en}")
+        if tr.lang == "id":
+            pdf.line_of(f"- {basis.basis_id}: {basis.id}")
+        else:
+            pdf.line_of(f"- {basis.basis}: {basis.en}")
     pdf.heading(f"{t('In force')} / {t('New')} / {t('Ended')}")
     s = report.summary
     pdf.line_of(f"{t('Total')}: {s.in_force.total} / {s.new.total} / {s.ended.total}")

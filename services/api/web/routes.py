@@ -25,6 +25,7 @@ from services.api.database import read_again_if_lost
 from services.api.deps import SessionDep, SettingsDep, TemporalDep, read_session
 from services.api.document_access import MEDIA_TYPES, TEXT_TYPES, download, draft_document
 from services.api.inbox_items import awaited, inbox_items
+from services.api.party_names import named_state, register_names
 from services.api.proposals import propose
 from services.api.web import plan_view, svg
 from services.api.web.forms import (
@@ -39,7 +40,7 @@ from services.api.web.forms import (
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES, Translator
 from services.api.web.oidc import client_of, end_session_url
-from services.api.web.pages import WebDep, WebReadDep, error_page, redirect, render, with_zone
+from services.api.web.pages import WebDep, WebReadDep, error_page, party_name, redirect, render, with_zone
 from services.api.web.plan_forms import decider_errors
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, posted_form, safe_next
 from services.auth import Principal, decode_token, mint_token
@@ -155,6 +156,10 @@ async def inbox(request: Request, ws: WebDep, session: SessionDep) -> Response:
     now = commands.now_utc()
     items = await inbox_items(session, principal, now)
     work = await plan_view.implementation_work(session, principal, now)
+    # The parties its forms offer, named as the register names them where the recording did not.
+    names = await register_names(session, (p for w in work for p in w["state"].parties), ws.tr.lang)
+    for w in work:
+        w["state"] = named_state(w["state"], names)
     return render(request, ws, "inbox.html", items=items, work=work, now=now, idem=uuid.uuid4().hex)
 
 
@@ -253,7 +258,7 @@ def documents_of(state: m.AgreementState, tr: Translator) -> list[dict[str, Any]
     for s in state.signatures:
         seen.setdefault(s.document, {"sha256": s.document, "what": f"{s.kind.upper()} v{s.version}", "at": s.at})
         if s.evidence:
-            what = f"{tr.t('Signing evidence')} ({s.org}, {s.kind.upper()} v{s.version})"
+            what = f"{tr.t('Signing evidence')} ({party_name(state, s.org)}, {s.kind.upper()} v{s.version})"
             seen.setdefault(s.evidence, {"sha256": s.evidence, "what": what, "at": s.at})
     return list(seen.values())
 
@@ -273,6 +278,9 @@ def publishable_documents(state: m.AgreementState, org: str, tr: Translator) -> 
 async def agreement_context(
     session: AsyncSession, state: m.AgreementState, principal: Principal, ws: WebSession
 ) -> dict[str, Any]:
+    # The parties named as the register names them where the recording did not (a copy
+    # for the page: the decider's answers below do not depend on a party's name).
+    state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     actor = commands.actor_of(principal)
     now = commands.now_utc()
     snapshot = lifecycle.snapshot(state, actor, now)
@@ -389,7 +397,7 @@ async def draft_page(agreement_id: str, version: int, request: Request, ws: WebD
         request,
         ws,
         "draft.html",
-        state=state,
+        state=named_state(state, await register_names(session, state.parties, ws.tr.lang)),
         draft=draft,
         previous=previous,
         rows=rows,
