@@ -11,6 +11,7 @@ import hashlib
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
 from itertools import pairwise
 from types import ModuleType
 from zoneinfo import ZoneInfo
@@ -59,6 +60,14 @@ def test_edition_one_holds_the_days_off_the_decider_counted_with_before_editions
     assert {date(2028, 2, 27), date(2028, 2, 28), date(2028, 12, 25)} <= days_off(FIRST, 2028)
     assert len(days_off(FIRST, 2028)) == 17
     assert days_off(FIRST, 2061) == frozenset()
+
+
+@pytest.mark.skipif(version("holidays") != "0.109", reason="edition 1 was written from holidays 0.109")
+def test_edition_one_is_every_day_off_holidays_0_109_gave_the_decider_from_2000_to_2060() -> None:
+    from holidays.countries.indonesia import Indonesia
+
+    for year in range(2000, 2061):
+        assert days_off(FIRST, year) == set(Indonesia(years=year, categories=("public", "government"))), year
 
 
 def test_the_decider_loads_no_holidays_library() -> None:
