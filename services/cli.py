@@ -110,8 +110,15 @@ def _dates(value: str) -> list[date]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"dev": _dev, "api": _api, "worker": _worker, "dispatcher": _dispatcher, "db": _db, "token": _token}
-    handlers["calendar"] = _calendar
+    handlers = {
+        "dev": _dev,
+        "api": _api,
+        "worker": _worker,
+        "dispatcher": _dispatcher,
+        "db": _db,
+        "token": _token,
+        "calendar": _calendar,
+    }
     handler = handlers[args.command]
     return handler(args) or 0
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 from workflows.national_days import edition_1
 
@@ -39,7 +39,8 @@ class Edition:
 
 
 def _published(module: ModuleType) -> Edition:
-    return Edition(module.NUMBER, module.EFFECTIVE_FROM, module.DAYS)
+    """An edition module's literals, read-only: nothing at run time may change a date."""
+    return Edition(module.NUMBER, module.EFFECTIVE_FROM, MappingProxyType(module.DAYS))
 
 
 # The published editions, oldest first. Tests that need a later edition replace this tuple
