@@ -3,6 +3,7 @@
     pakta dev [--data-dir D] [--port P] [--temporal-port T] [--ui-port U] [--pg-port G] [--demo]
     pakta api | pakta worker | pakta dispatcher | pakta db upgrade | pakta db revision -m MESSAGE
     pakta token --sub S --org O --roles r1,r2 [--gates g1,g2] [--ttl SECONDS]
+    pakta calendar edition --from WHEN [--years 2000-2060] [--add D1,D2] [--remove D3]
 
 Production commands read their configuration from PAKTA_* environment variables.
 """
@@ -13,6 +14,7 @@ import argparse
 import os
 import sys
 import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,12 +72,53 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".pakta"),
         help="without PAKTA_JWT_SECRET, use the secret of this `pakta dev` data dir",
     )
+
+    calendar = commands.add_parser("calendar", help="the national days off the decider counts with")
+    calendar_commands = calendar.add_subparsers(dest="calendar_command", required=True, metavar="ACTION")
+    edition = calendar_commands.add_parser(
+        "edition",
+        help="print the module of the next edition (workflows/national_days/edition_N.py) from the installed "
+        "holidays release and the decree's dates; docs/lifecycle.md, 'Days of service'",
+    )
+    edition.add_argument(
+        "--from",
+        dest="effective_from",
+        required=True,
+        type=_moment,
+        help="when it applies, UTC (2027-10-01 or 2027-10-01T00:00): at least a week after the deploy carrying it",
+    )
+    edition.add_argument("--years", default="2000-2060", type=_years, help="FIRST-LAST (default 2000-2060)")
+    edition.add_argument("--add", default=[], type=_dates, help="comma-separated days off of the decree to add")
+    edition.add_argument("--remove", default=[], type=_dates, help="comma-separated days (estimates) to remove")
+    edition.add_argument("--number", type=int, default=None, help="edition number (default: the latest + 1)")
     return parser
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _years(value: str) -> range:
+    first, _, last = value.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def _dates(value: str) -> list[date]:
+    return [date.fromisoformat(item) for item in _csv(value)]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"dev": _dev, "api": _api, "worker": _worker, "dispatcher": _dispatcher, "db": _db, "token": _token}
+    handlers = {
+        "dev": _dev,
+        "api": _api,
+        "worker": _worker,
+        "dispatcher": _dispatcher,
+        "db": _db,
+        "token": _token,
+        "calendar": _calendar,
+    }
     handler = handlers[args.command]
     return handler(args) or 0
 
@@ -192,6 +235,35 @@ def _token(args: argparse.Namespace) -> int:
     if settings.uses_dev_secret and dev_secret.exists():
         settings = settings.model_copy(update={"jwt_secret": dev_secret.read_text().strip()})
     print(mint_token(settings, sub=args.sub, org=args.org, roles=args.roles, gates=args.gates, ttl_seconds=args.ttl))
+    return 0
+
+
+def _calendar(args: argparse.Namespace) -> int:
+    """Print the next edition's module text; what it changes against the latest goes to
+    stderr, for the review of the dates against the decree."""
+    from services import national_days as nd
+
+    latest = nd.latest()
+    if args.effective_from <= latest.effective_from:
+        print(f"pakta calendar: --from must follow edition {latest.number}'s {latest.effective_from}", file=sys.stderr)
+        return 2
+    if args.effective_from < datetime.now(UTC) + timedelta(days=7):
+        print("pakta calendar: warning: --from is less than a week away; deploy first", file=sys.stderr)
+    number = args.number or latest.number + 1
+    days = nd.corrected(nd.from_holidays(args.years), args.add, args.remove)
+    source = f"`holidays` {nd.holidays_version()} for Indonesia, categories public and government, "
+    source += f"{args.years.start}-{args.years.stop - 1}"
+    if args.add or args.remove:
+        source += f", corrected by the decree ({len(args.add)} days added, {len(args.remove)} removed)"
+    missing = sorted(set(latest.days) - set(args.years))
+    if missing:
+        print(
+            f"pakta calendar: warning: no years {missing[0]}-{missing[-1]}: none of their days would be off",
+            file=sys.stderr,
+        )
+    for line in nd.changes(latest, days):
+        print(line, file=sys.stderr)
+    print(nd.module_text(number, args.effective_from, days, source), end="")
     return 0
 
 

@@ -14,7 +14,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from holidays.countries.indonesia import Indonesia
+from workflows import national_days
+from workflows.national_days import Edition as Edition  # re-exported: the decider's calendar vocabulary
+from workflows.national_days import edition_at as edition_at
 
 OFFICE_HOUR = time(9, 0)  # reminders, openings and escalations go out at 09:00 local time
 
@@ -102,12 +104,13 @@ def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = 
     otherwise the next opening: a reminder due on 1 Syawal reaches people at 08:00 on the
     first day their office is open again. A day of service is a weekday that is not one of
     `days_off` (the reader's region's own) nor, in Indonesia's zones, a national holiday or
-    cuti bersama (`Calendar.is_office_day`'s rule).
+    cuti bersama (`Calendar.is_office_day`'s rule), as the edition in force at `moment` has
+    them (`workflows.national_days`: the mail goes by the calendar of when it goes).
 
     `next_office_moment` stays as it was (weekends only): the NotifyWorkflows still running
     call it inside the workflow, and their timers must not move on replay."""
     tz = ZoneInfo(zone)
-    national = zone in INDONESIAN_ZONES
+    national = edition_at(moment) if zone in INDONESIAN_ZONES else None
     local = moment.astimezone(tz)
     day = local.date()
     if _serves(day, days_off, national):
@@ -121,20 +124,25 @@ def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = 
     return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
 
 
-def _serves(day: date, days_off: Collection[date], national: bool) -> bool:
-    # The year's national days off are built once (`national_days_off`, cached).
-    return day.weekday() < 5 and day not in days_off and not (national and day in national_days_off(day.year))
+def _serves(day: date, days_off: Collection[date], national: Edition | None) -> bool:
+    # The year's national days off are built once per edition (`national_days.days_off`, cached).
+    return (
+        day.weekday() < 5
+        and day not in days_off
+        and not (national is not None and day in national_days.days_off(national, day.year))
+    )
 
 
 # ---------------------------------------------------------------- days of service
 
 # Agreements created since office-day deadlines (`AgreementState.calendar == "office_days"`)
 # count days of service: Monday to Friday, except Indonesian national holidays and collective
-# leave (cuti bersama: the `government` category of the `holidays` library) and the days off
-# a region adds (`Party.days_off`). A due date is the end of the office day.
+# leave (cuti bersama) and the days off a region adds (`Party.days_off`). A due date is the
+# end of the office day. The national days off are frozen, dated editions
+# (`workflows.national_days`): a decision counts with the edition in force at its time, so a
+# replay counts as the decision did, whatever `holidays` release the worker has installed.
 OFFICE_DAYS = "office_days"
 OFFICE_CLOSE = time(16, 0)  # a due date is 16:00 local time on an office day
-HOLIDAY_CATEGORIES = ("public", "government")  # national holidays, cuti bersama
 STEP_DEADLINE_OFFICE_DAYS = {"negotiation": 60, "gate": 10, "signing": 20}
 STEP_REMINDER_OFFICE_DAYS = (5, 1)
 REPORT_DUE_OFFICE_DAYS = 20
@@ -142,37 +150,35 @@ REPORT_REMINDER_OFFICE_DAYS = (5, 0)
 ESCALATION_INTERVAL_DAYS = 10  # first gap between escalations of an unconcluded evaluation (doubling)
 
 
-def _untranslated(message: str) -> str:
-    return message
+def national_days_off(year: int, edition: Edition) -> frozenset[date]:
+    """Indonesia's national holidays and cuti bersama in `year`, as `edition` has them."""
+    return national_days.days_off(edition, year)
 
 
-class _IndonesiaDates(Indonesia):
-    """`holidays.country_holidays("ID", ...)` for the dates only: the names are not
-    translated, so no locale is read (a workflow sandbox forbids `locale.normalize`)."""
-
-    def _init_translation(self) -> None:
-        self.tr = _untranslated
-
-
-@lru_cache(maxsize=512)
-def national_days_off(year: int) -> frozenset[date]:
-    """Indonesia's national holidays and cuti bersama in `year`."""
-    return frozenset(_IndonesiaDates(years=year, categories=HOLIDAY_CATEGORIES))
+def is_national_day_off(day: date, at: datetime) -> bool:
+    """Whether `day` is a national holiday or cuti bersama, as the edition in force at the
+    moment `at` has it (a mail's delivery time, a decision's time)."""
+    return day in national_days.days_off(edition_at(at), day.year)
 
 
 @dataclass(frozen=True)
 class Calendar:
     """The days of service of one party, in its zone. `legacy`: the calendar days at 09:00
-    that agreements created before office days keep (their notices must not move)."""
+    that agreements created before office days keep (their notices must not move).
+    `edition`: the national days off it counts with (`edition_at` the decision's time); it
+    is part of the calendar's hash, so the caches below never mix two editions' answers."""
 
     zone: str
     days_off: frozenset[date] = frozenset()
     legacy: bool = False
+    edition: Edition = field(kw_only=True)
 
     def is_office_day(self, day: date) -> bool:
         if self.legacy:
             return True
-        return day.weekday() < 5 and day not in self.days_off and day not in national_days_off(day.year)
+        return (
+            day.weekday() < 5 and day not in self.days_off and day not in national_days.days_off(self.edition, day.year)
+        )
 
     def on_or_after(self, day: date) -> date:
         while not self.is_office_day(day):
@@ -240,7 +246,7 @@ class Calendar:
 
 # A deadline counts its office days one day at a time (≈ 100 Python calls for ten of them),
 # and every decision and snapshot counts the same few again: the answer depends on the
-# calendar (zone, days off) and the day alone, so it is kept (#11).
+# calendar (zone, days off, edition) and the day alone, so it is kept (#11).
 @lru_cache(maxsize=4096)
 def _office_days_after(calendar: Calendar, day: date, days: int) -> date:
     day = calendar.on_or_after(day) if days == 0 else day

@@ -27,7 +27,7 @@ from tests.readmodel import row as agreement
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts.records import Recorder
-from workflows.timeline import Calendar
+from workflows.timeline import Calendar, edition_at
 
 WIB = timezone(timedelta(hours=7))
 
@@ -94,7 +94,11 @@ async def test_events_are_chained_and_projected(sessionmaker):
     assert (record_.initiator_org, record_.orgs) == ("jabar", ["jabar", "jateng"])
     assert (record_.procedure_key, record_.procedure_version) == ("ksdd", "2026.1")
     # A gate is due at 16:00 WIB on its 10th day of service (issue #10; 5 January 2027 is a holiday).
-    assert record_.next_deadline_at == after.deadlines["step"] == Calendar("Asia/Jakarta").due_after(NOW, 10)
+    assert (
+        record_.next_deadline_at
+        == after.deadlines["step"]
+        == Calendar("Asia/Jakarta", edition=edition_at(NOW)).due_after(NOW, 10)
+    )
     assert after.deadlines["step"] == datetime(2027, 1, 19, 9, 0, tzinfo=UTC)
     assert record_.ministry_visible is False
     assert record_.value == 1_500_000_000 and record_.end_date is None

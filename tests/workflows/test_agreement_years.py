@@ -57,7 +57,8 @@ async def test_ten_years_from_a_leap_day_open_every_quarter_on_its_day_across_co
     beside, _ = await start_from(env.client, task_queue, date(2028, 3, 28), 6, 1)
     await drive_to_implementation(beside)
     assert (snapshot.effective_date, snapshot.end_date) == (date(2028, 2, 29), date(2038, 2, 28))
-    calendar = lifecycle.initiator_calendar(await handle.query(AgreementWorkflow.state))
+    state = await handle.query(AgreementWorkflow.state)
+    calendar = lifecycle.initiator_calendar(state, state.updated_at)
     # The 29th of every third month, the 28th in a February without a 29th.
     expected = [t.add_period(date(2028, 2, 29), 3 * n, date(2028, 2, 29)) for n in range(1, 40)]
     assert expected[3:5] == [date(2029, 2, 28), date(2029, 5, 29)] and date(2032, 2, 29) in expected

@@ -130,7 +130,7 @@ async def assert_told(sessionmaker, agreement_id: str, template: str, expected: 
 
 def at_office_hours(moment: datetime, state: m.AgreementState, party: str) -> bool:
     local = moment.astimezone(ZoneInfo(WIB))
-    calendar = lifecycle.calendar_of(state, party)
+    calendar = lifecycle.notices_calendar(state, party)
     return calendar.is_office_day(local.date()) and t.OFFICE_OPENS <= local.time() < t.OFFICE_CLOSES
 
 

@@ -11,7 +11,7 @@ from datetime import date
 
 from workflows import messages as m
 from workflows import timeline as t
-from workflows.lifecycle.reading import calendar_of, zone
+from workflows.lifecycle.reading import notices_calendar, zone
 
 START_REMINDER_DAYS = 5  # office days before an activity starts
 DUE_REMINDER_DAYS = (5, 0)  # office days before an activity, obligation or action item is due
@@ -23,7 +23,7 @@ ESCALATIONS: tuple[tuple[int, str], ...] = ((1, "owner"), (1 + t.ESCALATION_INTE
 def _due_notices(
     state: m.AgreementState, subject: str, ref: str, party: str, due: date, *, reminders: tuple[int, ...]
 ) -> list[t.Notice]:
-    calendar = calendar_of(state, party)
+    calendar = notices_calendar(state, party)
     closing = calendar.closing(calendar.on_or_before(due))
     tag = f"{subject}:{ref}@{due.isoformat()}"
     base = {"subject": subject, "ref": ref, "party": party, "on": due.isoformat()}
@@ -63,7 +63,7 @@ def implementation_notices(state: m.AgreementState) -> list[t.Notice]:
         if a.percent >= 100 or not fresh(a.ends_on):
             continue
         if not a.progress and fresh(a.starts_on):
-            calendar = calendar_of(state, a.party)
+            calendar = notices_calendar(state, a.party)
             out.append(
                 t.Notice(
                     f"plan-reminder:activity-start:{a.id}@{a.starts_on.isoformat()}",

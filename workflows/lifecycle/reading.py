@@ -169,21 +169,32 @@ def step_by_key(state: m.AgreementState, key: str) -> Step | None:
 # ---------------------------------------------------------------- calendars
 
 
-def calendar_of(state: m.AgreementState, org: str | None) -> t.Calendar:
-    """The days of service of party `org` (None or a ministry: Jakarta, national days off
-    only). Agreements created before office days keep calendar days in the initiator's zone."""
+def calendar_of(state: m.AgreementState, org: str | None, at: datetime) -> t.Calendar:
+    """The days of service of party `org` (None or a ministry: Jakarta, national days only)
+    for a decision at `at`: the national days off are the edition in force then, so a replay
+    counts as the decision did. Agreements created before office days keep calendar days in
+    the initiator's zone."""
+    edition = t.edition_at(at)
     if state.calendar != t.OFFICE_DAYS:
-        return t.Calendar(zone(state), legacy=True)
+        return t.Calendar(zone(state), legacy=True, edition=edition)
     party = next((p for p in state.parties if p.org == org), None)
     if party is None:
-        return t.Calendar("Asia/Jakarta")
-    return t.Calendar(party.time_zone, frozenset(party.days_off))
+        return t.Calendar("Asia/Jakarta", edition=edition)
+    return t.Calendar(party.time_zone, frozenset(party.days_off), edition=edition)
 
 
-def initiator_calendar(state: m.AgreementState) -> t.Calendar:
+def initiator_calendar(state: m.AgreementState, at: datetime) -> t.Calendar:
     """The calendar the initiating region keeps its agreement's time by (reminders,
-    evaluations, expiry)."""
-    return calendar_of(state, initiator(state).org)
+    evaluations, expiry), for a decision at `at`."""
+    return calendar_of(state, initiator(state).org, at)
+
+
+def notices_calendar(state: m.AgreementState, org: str | None) -> t.Calendar:
+    """The calendar the notices of `state` are timed by: the edition in force when the state
+    was last recorded (`updated_at`). The workflow's timer is set from the notices right
+    after a recording, and the tick it fires must find the same ones due; a newer edition
+    takes over at the first recording after its `effective_from`."""
+    return calendar_of(state, org, state.updated_at)
 
 
 def step_due(state: m.AgreementState, step: Step, now: datetime, slots: list[m.GateSlot] | None = None) -> datetime:
@@ -196,14 +207,14 @@ def step_due(state: m.AgreementState, step: Step, now: datetime, slots: list[m.G
         orgs: list[str | None] = [s.org for s in (slots if slots is not None else gate_slots_for(state, step))]
     else:
         orgs = list(party_orgs(state))
-    return max(calendar_of(state, org).due_after(now, days) for org in orgs or [initiator(state).org])
+    return max(calendar_of(state, org, now).due_after(now, days) for org in orgs or [initiator(state).org])
 
 
 def report_due(state: m.AgreementState, now: datetime) -> datetime:
     """When an evaluation's reports, opening at `now`, fall due."""
     if state.calendar != t.OFFICE_DAYS:
         return t.due_after(now, t.REPORT_DUE_DAYS, zone(state))
-    return initiator_calendar(state).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
+    return initiator_calendar(state, now).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
 
 
 # ---- publishing on the public portal (#12)

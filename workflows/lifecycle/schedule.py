@@ -19,7 +19,8 @@ from workflows.lifecycle.evolve import NOTICE_ONLY_EVENT_TYPES
 from workflows.lifecycle.plan_time import implementation_notices
 from workflows.lifecycle.reading import (
     current_step,
-    initiator_calendar,
+    initiator,
+    notices_calendar,
     open_evaluations,
     party_orgs,
     phase,
@@ -41,7 +42,7 @@ def notices(state: m.AgreementState) -> list[t.Notice]:
     office days: their notices do not move)."""
     if phase(state) in ("closed", "draft"):
         return []
-    calendar = initiator_calendar(state)
+    calendar = notices_calendar(state, initiator(state).org)
     out: list[t.Notice] = []
     step, due = current_step(state), state.deadlines.get("step")
     if step is not None and due is not None:

@@ -143,7 +143,7 @@ def evaluation_summary(e: Emitter, evaluation: m.Evaluation) -> str | None:
 def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     """Move a running deadline `days` days of service on: from the old due date while it
     runs, from now once it has passed."""
-    calendar = calendar_of(e.state, initiator(e.state).org)
+    calendar = calendar_of(e.state, initiator(e.state).org, e.now)
     if cmd.deadline == "evaluation_report":
         running = open_evaluations(e.state)
         evaluation = (
