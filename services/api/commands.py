@@ -63,13 +63,28 @@ def fingerprint(request: m.Proposal | m.ImportRecord | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def sent_fingerprint(sent: m.Proposal | m.ImportRecord) -> str:
+def sent_fingerprint(sent: m.Proposal | m.ImportRecord, *, as_spelled: bool = False) -> str:
     """The fingerprint of a request as its caller sent it, before the defaults of the parties'
     settings, the register and the platform: the same body retried under its key fingerprints
-    the same whatever changed in between (a register's rename, a time zone set). Only the
-    fields the caller gave (a time zone left to the settings differs from one given)."""
-    body = json.dumps(sent.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":"))
+    the same whatever changed in between (a register's rename, a time zone set). What it says,
+    not how it was spelled: a field given its default value counts as one left out, so a
+    batch imported from the spreadsheet and run again as JSON (which leaves `foreign: false`
+    and `indicators: []` out) is the same import. A time zone left to the settings still
+    differs from one given.
+
+    `as_spelled`: the fields the caller wrote, defaults or not — the form names14 recorded
+    for agreements started before this one (`exclude_unset`), still accepted on a retry."""
+    dumped = sent.model_dump(mode="json", exclude_unset=as_spelled, exclude_defaults=not as_spelled)
+    body = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _fingerprints(
+    recorded_now: str, request: m.Proposal | m.ImportRecord | None, sent: m.Proposal | m.ImportRecord | None
+) -> tuple[str, ...]:
+    """Every fingerprint a start of this request may have recorded (computed on a retry only)."""
+    older = (sent_fingerprint(sent, as_spelled=True),) if sent is not None else ()
+    return (recorded_now, fingerprint(request), *older)
 
 
 def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
@@ -230,8 +245,9 @@ async def start_agreement(
         # The same request is the one whose fingerprint the agreement recorded: of what was sent,
         # or — for an agreement started before names14, which recorded it with the defaults
         # applied — of this request with today's defaults (a retry across the deploy; one
-        # across the deploy and a rename of a party in the register too is refused still).
-        if state is None or state.request_fingerprint not in (print_, fingerprint(request)):
+        # across the deploy and a rename of a party in the register too is refused still), or —
+        # started since names14 and before review14 — of the fields as spelled.
+        if state is None or state.request_fingerprint not in _fingerprints(print_, request, sent):
             if imported is not None:
                 raise Conflict(
                     f"Reference {imported.ref} was already imported with different data.", code="idempotency_key_reused"
