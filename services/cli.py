@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from services.settings import Settings
+    from workflows.national_days import Edition
 
 
 def _csv(value: str) -> list[str]:
@@ -101,7 +102,10 @@ def _moment(value: str) -> datetime:
 
 def _years(value: str) -> range:
     first, _, last = value.partition("-")
-    return range(int(first), int(last or first) + 1)
+    years = range(int(first), int(last or first) + 1)
+    if not years:  # "2060-2000" would print an edition without a single day off
+        raise argparse.ArgumentTypeError(f"{value}: FIRST-LAST, the first not after the last")
+    return years
 
 
 def _dates(value: str) -> list[date]:
@@ -244,13 +248,15 @@ def _calendar(args: argparse.Namespace) -> int:
     from services import national_days as nd
 
     latest = nd.latest()
-    if args.effective_from <= latest.effective_from:
-        print(f"pakta calendar: --from must follow edition {latest.number}'s {latest.effective_from}", file=sys.stderr)
+    refusal = _edition_refused(args, latest, datetime.now(UTC))
+    if refusal:
+        print(f"pakta calendar: {refusal}", file=sys.stderr)
         return 2
     if args.effective_from < datetime.now(UTC) + timedelta(days=7):
         print("pakta calendar: warning: --from is less than a week away; deploy first", file=sys.stderr)
     number = args.number or latest.number + 1
-    days = nd.corrected(nd.from_holidays(args.years), args.add, args.remove)
+    installed = nd.from_holidays(args.years)
+    days = nd.corrected(installed, args.add, args.remove)
     source = f"`holidays` {nd.holidays_version()} for Indonesia, categories public and government, "
     source += f"{args.years.start}-{args.years.stop - 1}"
     if args.add or args.remove:
@@ -258,13 +264,38 @@ def _calendar(args: argparse.Namespace) -> int:
     missing = sorted(set(latest.days) - set(args.years))
     if missing:
         print(
-            f"pakta calendar: warning: no years {missing[0]}-{missing[-1]}: none of their days would be off",
+            f"pakta calendar: warning: no years {nd.spans(missing)}: none of their days would be off",
             file=sys.stderr,
         )
+    # A correction that changes nothing: the installed release may carry the decree already,
+    # or a date was mistyped; either way the reviewer should know.
+    for day in args.add:
+        if day in installed.get(day.year, set()):
+            print(f"pakta calendar: warning: --add {day}: already a day off in the installed release", file=sys.stderr)
+    for day in args.remove:
+        if day not in installed.get(day.year, set()):
+            print(f"pakta calendar: warning: --remove {day}: not a day off in the installed release", file=sys.stderr)
     for line in nd.changes(latest, days):
         print(line, file=sys.stderr)
     print(nd.module_text(number, args.effective_from, days, source), end="")
     return 0
+
+
+def _edition_refused(args: argparse.Namespace, latest: Edition, now: datetime) -> str | None:
+    """Why the edition asked for must not be printed, if it must not. An `effective_from`
+    already past would change, on the deploy, decisions made since then with the older
+    edition: their replay would count other days (a different timer is a non-determinism
+    error, an agreement frozen). A number taken already would be a second edition N."""
+    if args.effective_from <= latest.effective_from:
+        return f"--from must follow edition {latest.number}'s {latest.effective_from}"
+    if args.effective_from <= now:
+        return f"--from {args.effective_from} is past: decisions made since then counted with edition {latest.number}"
+    if args.number is not None and args.number <= latest.number:
+        return f"--number must follow edition {latest.number}'s"
+    outside = sorted(day for day in (*args.add, *args.remove) if day.year not in args.years)
+    if outside:
+        return f"--add/--remove outside --years: {', '.join(str(day) for day in outside)}"
+    return None
 
 
 if __name__ == "__main__":

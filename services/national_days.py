@@ -68,11 +68,24 @@ def year_text(days: Iterable[date]) -> str:
 
 
 def _datetime_args(moment: datetime) -> str:
+    # Every part down to the microsecond: the edition applies from the moment asked for, not
+    # from the minute before it.
     moment = moment.astimezone(UTC)
-    parts = [moment.year, moment.month, moment.day, moment.hour, moment.minute]
+    parts = [moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond]
     while len(parts) > 3 and parts[-1] == 0:
         parts.pop()
     return ", ".join(str(p) for p in parts)
+
+
+def spans(years: Iterable[int]) -> str:
+    """Years as runs: "2000-2029, 2032-2060"."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def latest() -> Edition:

@@ -104,33 +104,36 @@ def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = 
     otherwise the next opening: a reminder due on 1 Syawal reaches people at 08:00 on the
     first day their office is open again. A day of service is a weekday that is not one of
     `days_off` (the reader's region's own) nor, in Indonesia's zones, a national holiday or
-    cuti bersama (`Calendar.is_office_day`'s rule), as the edition in force at `moment` has
-    them (`workflows.national_days`: the mail goes by the calendar of when it goes).
+    cuti bersama (`Calendar.is_office_day`'s rule), as the edition in force when that day's
+    office opens has them (`workflows.national_days`: the mail goes by the calendar of the
+    day it goes on — a retry on a Friday evening counts next Monday with the edition in force
+    on Monday, not on Friday).
 
     `next_office_moment` stays as it was (weekends only): the NotifyWorkflows still running
     call it inside the workflow, and their timers must not move on replay."""
     tz = ZoneInfo(zone)
-    national = edition_at(moment) if zone in INDONESIAN_ZONES else None
+    national = zone in INDONESIAN_ZONES
     local = moment.astimezone(tz)
     day = local.date()
-    if _serves(day, days_off, national):
+    if _serves(day, days_off, national, tz):
         if OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
             return moment
         if local.time() < OFFICE_OPENS:
             return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
     day += timedelta(days=1)
-    while not _serves(day, days_off, national):
+    while not _serves(day, days_off, national, tz):
         day += timedelta(days=1)
     return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
 
 
-def _serves(day: date, days_off: Collection[date], national: Edition | None) -> bool:
+def _serves(day: date, days_off: Collection[date], national: bool, tz: ZoneInfo) -> bool:
     # The year's national days off are built once per edition (`national_days.days_off`, cached).
-    return (
-        day.weekday() < 5
-        and day not in days_off
-        and not (national is not None and day in national_days.days_off(national, day.year))
-    )
+    if day.weekday() >= 5 or day in days_off:
+        return False
+    if not national:
+        return True
+    edition = edition_at(datetime.combine(day, OFFICE_OPENS, tz))
+    return day not in national_days.days_off(edition, day.year)
 
 
 # ---------------------------------------------------------------- days of service

@@ -16,6 +16,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.auth import Principal
 from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
-from services.store import queries
+from services.store import organisations, queries
 from services.store.db import Unit
 from workflows import lifecycle
 from workflows import messages as m
@@ -63,13 +64,46 @@ def fingerprint(request: m.Proposal | m.ImportRecord | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def sent_fingerprint(sent: m.Proposal | m.ImportRecord) -> str:
+def sent_fingerprint(sent: m.Proposal | m.ImportRecord, *, as_spelled: bool = False) -> str:
     """The fingerprint of a request as its caller sent it, before the defaults of the parties'
     settings, the register and the platform: the same body retried under its key fingerprints
-    the same whatever changed in between (a register's rename, a time zone set). Only the
-    fields the caller gave (a time zone left to the settings differs from one given)."""
-    body = json.dumps(sent.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":"))
+    the same whatever changed in between (a register's rename, a time zone set). What it says,
+    not how it was spelled: a field given its default value counts as one left out, so a
+    batch imported from the spreadsheet and run again as JSON (which leaves `foreign: false`
+    and `indicators: []` out) is the same import — but for the fields the parties' settings
+    fill only when left out (`organisations.PARTY_SETTINGS`, `PROPOSAL_SETTINGS`): a time
+    zone given, even Jakarta's, differs from one left to the settings.
+
+    `as_spelled`: the fields the caller wrote, defaults or not — the form names14 recorded
+    for agreements started before this one (`exclude_unset`), still accepted on a retry."""
+    if as_spelled:
+        said: dict[str, Any] = sent.model_dump(mode="json", exclude_unset=True)
+    elif isinstance(sent, m.ImportRecord):
+        said = {**sent.model_dump(mode="json", exclude_defaults=True), "proposal": _said(sent.proposal)}
+    else:
+        said = _said(sent)
+    body = json.dumps(said, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _said(proposal: m.Proposal) -> dict[str, Any]:
+    """`proposal` without the fields at their defaults, but for those given that the settings
+    would otherwise fill."""
+    said = proposal.model_dump(mode="json", exclude_defaults=True)
+    whole = proposal.model_dump(mode="json")
+    said.update({key: whole[key] for key in organisations.PROPOSAL_SETTINGS if key in proposal.model_fields_set})
+    for party, party_said, party_whole in zip(proposal.parties, said["parties"], whole["parties"], strict=True):
+        given = party.model_fields_set
+        party_said.update({key: party_whole[key] for key in organisations.PARTY_SETTINGS if key in given})
+    return said
+
+
+def _fingerprints(
+    recorded_now: str, request: m.Proposal | m.ImportRecord | None, sent: m.Proposal | m.ImportRecord | None
+) -> tuple[str, ...]:
+    """Every fingerprint a start of this request may have recorded (computed on a retry only)."""
+    older = (sent_fingerprint(sent, as_spelled=True),) if sent is not None else ()
+    return (recorded_now, fingerprint(request), *older)
 
 
 def new_agreement_id(principal: Principal, idempotency_key: str | None) -> str:
@@ -230,8 +264,9 @@ async def start_agreement(
         # The same request is the one whose fingerprint the agreement recorded: of what was sent,
         # or — for an agreement started before names14, which recorded it with the defaults
         # applied — of this request with today's defaults (a retry across the deploy; one
-        # across the deploy and a rename of a party in the register too is refused still).
-        if state is None or state.request_fingerprint not in (print_, fingerprint(request)):
+        # across the deploy and a rename of a party in the register too is refused still), or —
+        # started since names14 and before review14 — of the fields as spelled.
+        if state is None or state.request_fingerprint not in _fingerprints(print_, request, sent):
             if imported is not None:
                 raise Conflict(
                     f"Reference {imported.ref} was already imported with different data.", code="idempotency_key_reused"

@@ -67,6 +67,13 @@ async def put_settings(
     )
 
 
+# What a proposal may leave to its parties' settings: taken from them only when left out, so a
+# value given — its default or not — says "this, not the settings" (a fingerprint of what was
+# sent keeps these fields when they were given: `services.api.commands.sent_fingerprint`).
+PARTY_SETTINGS = ("time_zone", "days_off")
+PROPOSAL_SETTINGS = ("expiry_reminder_days",)
+
+
 async def apply_defaults(session: AsyncSession, proposal: m.Proposal) -> m.Proposal:
     """Fill what the proposal leaves unsaid from the parties' organisation settings and the
     register: each party's name (its official name in the register, so pages and the portal

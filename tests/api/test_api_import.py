@@ -319,3 +319,50 @@ async def test_a_batch_run_again_after_a_partys_register_rename_adds_nothing_and
     assert [(r["id"], r["created"]) for r in again.json()["imported"]] == [
         (r["id"], False) for r in first.json()["imported"]
     ]
+
+
+async def test_a_batch_imported_from_the_spreadsheet_and_run_again_as_json_is_the_same_import(stack: Stack):
+    # The sheet spells out what JSON leaves to the defaults (`foreign: false`,
+    # `requires_dprd_approval: false`, no indicators): the same agreements, so the run as
+    # JSON adds nothing and refuses nothing, as before a fingerprint of the record as sent.
+    org = f"imp-{uuid.uuid4().hex[:8]}"
+    admin = stack.user(org, "admin")
+    scan = await stack.upload(admin, f"scan of the signed PKS of {org}\n", media_type="application/pdf")
+    sheet = (
+        "ref,title,kind,objectives,sector,start_date,duration_months,signed_on,document,"
+        "initiator_org,initiator_signatory,counterparty_org,counterparty_sector,counterparty_signatory\n"
+        f"PKS/04/2025,Beasiswa daerah,ksdpk,Beasiswa mahasiswa,education,2025-08-01,48,2025-07-20,{scan},"
+        f"{org},Wali Kota,{org}-univ,academia,Rektor\n"
+    )
+    first = await stack.http.post(
+        "/agreements/import", content=sheet.encode(), headers={**stack.auth(admin), "Content-Type": "text/csv"}
+    )
+    assert first.status_code == 200, first.text
+    batch = [
+        {
+            "ref": "PKS/04/2025",
+            "signed_on": "2025-07-20",
+            "document": scan,
+            "proposal": {
+                "title": "Beasiswa daerah",
+                "kind": "ksdpk",
+                "objectives": "Beasiswa mahasiswa",
+                "sector": "education",
+                "parties": [
+                    {"org": org, "role": "initiator", "sector": "government", "signatory": "Wali Kota"},
+                    {"org": f"{org}-univ", "role": "counterparty", "sector": "academia", "signatory": "Rektor"},
+                ],
+                "start_date": "2025-08-01",
+                "duration_months": 48,
+            },
+        }
+    ]
+    again = await stack.post(admin, "/agreements/import", batch)
+    assert again.status_code == 200, again.text
+    assert [(r["id"], r["created"]) for r in again.json()["imported"]] == [
+        (r["id"], False) for r in first.json()["imported"]
+    ]
+    # Other data under the same reference is still another import.
+    batch[0]["proposal"]["duration_months"] = 36
+    refused = await stack.post(admin, "/agreements/import", batch)
+    assert refused.status_code == 409, refused.text

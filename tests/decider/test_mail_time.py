@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from workflows import national_days
 from workflows import timeline as t
 from workflows.notify.rules import Audience, Notification, mail_time
 
@@ -77,3 +78,22 @@ def test_a_partner_abroad_keeps_its_own_office_hours_on_an_indonesian_holiday() 
     assert mail_time(note("deadline_reminder", berlin_nine), berlin_nine, BERLIN) == berlin_nine
     in_jakarta = mail_time(note("deadline_reminder", berlin_nine), berlin_nine, WIB)
     assert in_jakarta == at(AFTER_LEBARAN, 8, WIB)
+
+
+def test_a_retry_over_the_weekend_keeps_off_a_day_the_edition_in_force_that_day_takes_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mail goes by the calendar of the day it goes on: a test-only edition, in force from
+    07:00 WIB on Monday 11 January 2027, takes that Monday off. A reminder refused at 16:50
+    on the Friday before (edition 1 then) is tried on Tuesday, not on the new day off."""
+    first = national_days.EDITIONS[0]
+    monday, tuesday = date(2027, 1, 11), date(2027, 1, 12)
+    days = dict(first.days)
+    days[2027] = days[2027].replace("1:1,5", "1:1,5,11")
+    later = national_days.Edition(2, at(monday, 7, WIB), days)
+    monkeypatch.setattr(national_days, "EDITIONS", (first, later))
+    friday_close = at(date(2027, 1, 8), 17, WIB)
+    assert national_days.edition_at(friday_close) is first and t.is_national_day_off(monday, at(monday, 8, WIB))
+    assert mail_time(note("deadline_reminder", friday_close), friday_close, WIB) == at(tuesday, 8, WIB)
+    # Berlin keeps no Indonesian day off, under any edition: after 17:30 there on Friday, Monday.
+    assert t.next_office_hours(datetime(2027, 1, 8, 16, 30, tzinfo=UTC), BERLIN) == datetime(2027, 1, 11, 7, tzinfo=UTC)

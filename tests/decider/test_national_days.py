@@ -138,14 +138,22 @@ def test_the_notices_keep_the_edition_of_the_last_recording_until_the_next_one(l
 # ---------------------------------------------------------------- writing the next edition
 
 
+# An edition's `effective_from` must be ahead (the command refuses one past): two years on.
+AHEAD = datetime(datetime.now(UTC).year + 2, 10, 1, tzinfo=UTC)
+
+
+def printed_edition(text: str) -> Edition:
+    module = ModuleType("edition_n")
+    exec(text, module.__dict__)
+    return Edition(module.NUMBER, module.EFFECTIVE_FROM, module.DAYS)
+
+
 def test_the_calendar_command_prints_the_next_edition_with_the_decrees_corrections(capsys) -> None:
-    argv = ["calendar", "edition", "--from", "2027-10-01", "--years", "2000-2060"]
+    argv = ["calendar", "edition", "--from", AHEAD.date().isoformat(), "--years", "2000-2060"]
     assert main([*argv, "--add", "2028-02-25", "--remove", "2028-02-27"]) == 0
     out = capsys.readouterr()
-    module = ModuleType("edition_2")
-    exec(out.out, module.__dict__)
-    edition = Edition(module.NUMBER, module.EFFECTIVE_FROM, module.DAYS)
-    assert (edition.number, edition.effective_from) == (2, datetime(2027, 10, 1, tzinfo=UTC))
+    edition = printed_edition(out.out)
+    assert (edition.number, edition.effective_from) == (2, AHEAD)
     assert date(2028, 2, 25) in days_off(edition, 2028) and date(2028, 2, 27) not in days_off(edition, 2028)
     # What it changes against the latest edition goes to stderr, for the review.
     assert any(line.startswith("2028: +") for line in out.err.splitlines())
@@ -153,3 +161,34 @@ def test_the_calendar_command_prints_the_next_edition_with_the_decrees_correctio
 
 def test_the_calendar_command_refuses_an_edition_that_would_apply_before_the_latest() -> None:
     assert main(["calendar", "edition", "--from", "1999-12-31"]) == 2
+
+
+def test_the_calendar_command_refuses_an_edition_in_force_before_its_deploy(capsys) -> None:
+    # Decisions made since then counted with the latest edition: applied to them by the
+    # deploy, their replay would count other days (another timer: an agreement frozen).
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert main(["calendar", "edition", "--from", yesterday]) == 2
+    assert "past" in capsys.readouterr().err
+
+
+def test_the_calendar_command_refuses_a_number_taken_years_reversed_and_a_correction_outside_its_years(
+    capsys,
+) -> None:
+    ahead = AHEAD.date().isoformat()
+    assert main(["calendar", "edition", "--from", ahead, "--number", "1"]) == 2
+    assert "--number" in capsys.readouterr().err
+    assert main(["calendar", "edition", "--from", ahead, "--years", "2030-2031", "--add", "2032-01-02"]) == 2
+    assert "outside --years: 2032-01-02" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # an edition of no year would have no day off
+        main(["calendar", "edition", "--from", ahead, "--years", "2060-2000"])
+    assert refused.value.code == 2
+
+
+def test_the_calendar_command_keeps_the_moment_asked_for_and_says_which_corrections_change_nothing(capsys) -> None:
+    moment = AHEAD.replace(hour=1, minute=2, second=3)
+    argv = ["calendar", "edition", "--from", moment.isoformat(), "--years", "2030-2031"]
+    assert main([*argv, "--add", "2030-01-01", "--remove", "2030-01-02"]) == 0
+    out = capsys.readouterr()
+    assert printed_edition(out.out).effective_from == moment  # not 01:02, a few seconds early
+    assert "--add 2030-01-01: already a day off" in out.err and "--remove 2030-01-02: not a day off" in out.err
+    assert "no years 2000-2029, 2032-2060:" in out.err

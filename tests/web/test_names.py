@@ -154,6 +154,8 @@ async def test_the_drafts_and_the_measurements_name_their_organisations_as_the_r
     page = (await client.get(f"/ui/agreements/{agreement_id}")).text
     drafts = section(page, "h-drafts")
     assert f"({regency_id})" in drafts and f"({regency})" not in drafts and f"({university})" not in drafts
+    # Who accepted each draft, too (both parties, the university recorded by its id).
+    assert f"<td>{regency_id}, {university_id}</td>" in drafts and f"{regency}, {university}" not in drafts
     measured = page[page.index('<table class="measurements"') :]
     measured = measured[: measured.index("</table>")]
     assert f"staff@{regency} ({regency_id})" in measured
