@@ -111,9 +111,6 @@ def test_no_person_may_send_it_nor_is_it_offered(person: m.Actor) -> None:
     assert refused.value.status == 403
     assert "refresh_party_settings" not in L.allowed_actions(state, person, b.NOW)
     assert "refresh_party_settings" not in L.allowed_actions(state, m.SYSTEM, b.NOW)
-
-
-def test_people_cannot_send_it_through_the_actions_endpoint() -> None:
     # `/actions` reads `m.ActionRequest`: the system's commands are not part of it.
     with pytest.raises(ValueError):
         m.ActionRequest.model_validate({"command": {"type": "refresh_party_settings", "org": LEAD}})
