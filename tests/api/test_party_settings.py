@@ -134,3 +134,30 @@ async def test_the_nightly_reconciliation_brings_settings_whose_prompt_was_lost(
         result_type=c.SweepResult,
     )
     assert "party_settings_stale" not in result.totals.by_kind
+
+
+async def test_an_organisation_s_agreements_are_brought_page_by_page_across_runs(stack: Stack, temporal_env):
+    region, partner = f"kaltim-{uuid.uuid4().hex[:6]}", f"kalsel-{uuid.uuid4().hex[:6]}"
+    staff = stack.user(region, "staff")
+    agreements = [(await stack.create(staff, proposal(region, partner)))["id"] for _ in range(3)]
+    async with stack.sessionmaker() as session:
+        await session.execute(
+            text(
+                "INSERT INTO organisation_settings (org, time_zone, updated_by) VALUES (:org, 'Asia/Makassar', 'test')"
+            ),
+            {"org": region},
+        )
+        await session.commit()
+    # One agreement a page, two pages a run: the third comes in a run continued as new.
+    counts = await temporal_env.client.execute_workflow(
+        c.PARTY_SETTINGS_WORKFLOW,
+        c.PartySettingsInput(org=region, page_size=1, pages_per_run=2),
+        id=f"{c.party_settings_workflow_id(region)}-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.settings.temporal_task_queue,
+        result_type=c.RefreshCounts,
+    )
+    assert counts == c.RefreshCounts(sent=3)
+    for agreement_id in agreements:
+        changed = [e["data"] for e in await events_of(stack, agreement_id) if e["type"] == "party_settings_changed"]
+        # The days off were never stated: the party keeps its own (none).
+        assert changed == [{"org": region, "days_off": [], "time_zone": "Asia/Makassar"}]
