@@ -9,12 +9,13 @@ import functools
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import CompositePayloadConverter, DataConverter, EncodingPayloadConverter
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from services.settings import Settings
+from workflows.agreement import ActInput, AgreementWorkflow, Receipt, workflow_id
 
 
 @functools.cache
@@ -65,3 +66,22 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         connect_timeout=timedelta(seconds=5),
         lazy=lazy,
     )
+
+
+async def execute_act(
+    client: Client, agreement_id: str, request: ActInput, *, update_id: str | None = None, attempts: int = 5
+) -> Receipt:
+    """Send the `act` update to the agreement's current run. An update that reaches a run
+    just as it continues as new is refused as 'already completed': send it again (same
+    update id, so it still applies once) to the new run while the workflow runs on."""
+    handle = client.get_workflow_handle(workflow_id(agreement_id))
+    for attempt in range(attempts):
+        try:
+            return await handle.execute_update(AgreementWorkflow.act, request, id=update_id)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND or attempt == attempts - 1:
+                raise
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                raise
+    raise AssertionError("unreachable")

@@ -691,6 +691,18 @@ class Tick(Message):
     legacy_expiry_reminders: bool = False
 
 
+class RefreshPartySettings(Message):
+    """The organisation changed its settings in the register: its party takes the days off
+    and the time zone it states now (None: the register states none, the party keeps its
+    own). System only, sent by the worker after a settings change and by the nightly
+    reconciliation (docs/lifecycle.md); not part of the public API."""
+
+    type: Literal["refresh_party_settings"] = "refresh_party_settings"
+    org: OrgId
+    days_off: list[AgreementDate] | None = Field(default=None, max_length=366)
+    time_zone: TimeZone | None = None
+
+
 _PUBLIC = (
     Edit
     | Submit
@@ -725,7 +737,7 @@ _PUBLIC = (
     | Unpublish
 )
 Command = Annotated[_PUBLIC, Field(discriminator="type")]
-AnyCommand = Annotated[_PUBLIC | Tick, Field(discriminator="type")]
+AnyCommand = Annotated[_PUBLIC | Tick | RefreshPartySettings, Field(discriminator="type")]
 COMMAND_TYPES: tuple[str, ...] = (
     "edit",
     "submit",
@@ -759,7 +771,10 @@ COMMAND_TYPES: tuple[str, ...] = (
     "complete_action_item",
     "publish",
     "unpublish",
+    "refresh_party_settings",
 )
+# The commands only the system sends (never offered to people, never in `/actions`).
+SYSTEM_COMMAND_TYPES: frozenset[str] = frozenset({"tick", "refresh_party_settings"})
 
 
 class ActionRequest(Message):

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -35,6 +34,7 @@ from services.auth import Principal
 from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
 from services.store import organisations, queries
 from services.store.db import Unit
+from services.temporal_client import execute_act
 from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import FOLLOWS_DIGITS, ActInput, AgreementInput, AgreementWorkflow, Receipt, workflow_id
@@ -357,25 +357,6 @@ def unique_update_id() -> str:
     only has to be unique among one agreement's Updates. Chosen before the first attempt, so
     `execute_act`'s resend to the continued run carries the same id."""
     return base64.urlsafe_b64encode(_update_ids.getrandbits(96).to_bytes(12, "big")).decode("ascii")
-
-
-async def execute_act(
-    client: Client, agreement_id: str, request: ActInput, *, update_id: str | None = None, attempts: int = 5
-) -> Receipt:
-    """Send the `act` update to the agreement's current run. An update that reaches a run
-    just as it continues as new is refused as 'already completed': send it again (same
-    update id, so it still applies once) to the new run while the workflow runs on."""
-    handle = client.get_workflow_handle(workflow_id(agreement_id))
-    for attempt in range(attempts):
-        try:
-            return await handle.execute_update(AgreementWorkflow.act, request, id=update_id)
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND or attempt == attempts - 1:
-                raise
-            description = await handle.describe()
-            if description.status != WorkflowExecutionStatus.RUNNING:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _refusal(cause: BaseException | None) -> PaktaError:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,3 +174,74 @@ def _settings_record(
         expiry_reminder_days=None if reminder_days is None else [int(day) for day in reminder_days],
         days_off=None if days_off is None else [date.fromisoformat(day) for day in days_off],
     )
+
+
+# ---------------------------------------------------------------- settings reaching agreements
+
+# The parties of open agreements whose days off or time zone differ from what their
+# organisation's settings state (a setting left unstated — NULL — is not compared: the party
+# keeps what it has). Days are compared as sets of ISO dates, the state's JSON form; the
+# settings' days come back as `text[]` (see `_SETTINGS_OF`).
+_STALE = """
+SELECT a.id, s.org, s.time_zone,
+    CASE WHEN s.days_off IS NOT NULL THEN
+        ARRAY(SELECT DISTINCT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) AS u(d) ORDER BY 1)
+    END AS days_off
+FROM agreements a
+CROSS JOIN LATERAL jsonb_array_elements(a.state->'parties') AS p(party)
+JOIN organisation_settings s ON s.org = p.party->>'org'
+WHERE a.stage <> ALL(CAST(:terminal AS text[])) AND {scope}
+AND (
+    (s.time_zone IS NOT NULL AND s.time_zone IS DISTINCT FROM p.party->>'time_zone')
+    OR (s.days_off IS NOT NULL AND
+        ARRAY(SELECT DISTINCT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) AS u(d) ORDER BY 1)
+        IS DISTINCT FROM
+        ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(coalesce(p.party->'days_off', '[]')) AS v(x) ORDER BY 1))
+)
+ORDER BY a.id, s.org
+"""
+# One organisation's agreements, a page after the last one done (`orgs` is indexed).
+_STALE_OF_ORG = (
+    _STALE.format(scope="a.orgs && CAST(:orgs AS text[]) AND s.org = :org AND a.id > :after") + "LIMIT :limit"
+)
+# The agreements of a page of the reconciliation, every organisation with settings.
+_STALE_OF_IDS = _STALE.format(scope="a.id = ANY(CAST(:ids AS text[]))")
+
+
+@dataclass(frozen=True)
+class StaleParty:
+    """An open agreement whose party `command.org` differs from its organisation's settings,
+    and the command that brings them."""
+
+    agreement_id: str
+    command: m.RefreshPartySettings
+
+
+def _stale(rows: Any) -> list[StaleParty]:
+    return [
+        StaleParty(
+            row.id,
+            m.RefreshPartySettings(
+                org=row.org,
+                time_zone=row.time_zone,
+                days_off=None if row.days_off is None else [date.fromisoformat(day) for day in row.days_off],
+            ),
+        )
+        for row in rows
+    ]
+
+
+async def stale_parties_of_org(
+    session: AsyncSession, *, org: str, after_id: str | None, limit: int
+) -> list[StaleParty]:
+    """Up to `limit` open agreements, after `after_id` in id order, whose party `org` differs
+    from `org`'s settings (none when it has no settings)."""
+    params = {"terminal": sorted(m.TERMINAL_STAGES), "orgs": [org], "org": org, "after": after_id or "", "limit": limit}
+    return _stale(await session.execute(text(_STALE_OF_ORG), params))
+
+
+async def stale_parties_of(session: AsyncSession, *, ids: list[str]) -> list[StaleParty]:
+    """Of the agreements `ids`, the open ones' parties that differ from their settings."""
+    if not ids:
+        return []
+    return _stale(await session.execute(text(_STALE_OF_IDS), {"terminal": sorted(m.TERMINAL_STAGES), "ids": ids}))

@@ -20,9 +20,16 @@ from services.worker.sandbox import WorkflowCodeSandboxRunner
 from workflows.agreement import AgreementWorkflow
 from workflows.notify.workflow import NotifyWorkflow
 from workflows.portfolio.digest_workflow import DigestWorkflow
+from workflows.portfolio.party_settings import PartySettingsWorkflow
 from workflows.portfolio.sweep import PortfolioSweepWorkflow
 
-WORKFLOWS: list[type] = [AgreementWorkflow, NotifyWorkflow, PortfolioSweepWorkflow, DigestWorkflow]
+WORKFLOWS: list[type] = [
+    AgreementWorkflow,
+    NotifyWorkflow,
+    PortfolioSweepWorkflow,
+    DigestWorkflow,
+    PartySettingsWorkflow,
+]
 
 
 def activities(
@@ -47,6 +54,7 @@ def activities(
         portfolio.reconcile_rows,
         portfolio.reconcile_workflows,
         portfolio.plan_digests,
+        portfolio.refresh_party_settings,
     ]
 
 

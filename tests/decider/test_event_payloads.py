@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,10 @@ def builder_runs() -> Iterator[list[m.Event]]:
     state, renewing = b.run(state, b.staff(), m.Renew(duration_months=12))
     assert state.end_date is not None
     yield renewing + _through_the_term(state)[1]
+    # a region's settings changed in the register reach the agreement
+    state = b.implemented(b.ksdd_proposal())
+    refresh = m.RefreshPartySettings(org=b.REGION, days_off=[date(2027, 3, 1)], time_zone="Asia/Makassar")
+    yield b.run(state, m.SYSTEM, refresh)[1]
     # published with a signed text, republished, taken back (#12)
     state = b.implemented(b.ksdd_proposal())
     state, published = b.run(state, b.staff(), m.Publish(documents=[state.signatures[0].document]))

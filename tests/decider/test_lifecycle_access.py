@@ -162,6 +162,7 @@ def test_owed_actions_are_the_allowed_ones_the_agreement_waits_for() -> None:
             "record_minutes",
             "publish",
             "unpublish",
+            "refresh_party_settings",  # the system's
         }
         == L.OWED
     )

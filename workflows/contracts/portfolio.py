@@ -3,6 +3,8 @@ started hourly by the Temporal Schedule `pakta-portfolio-sweep`, and its activit
 a day it reconciles the read model with the agreement workflows, page by page; every run
 it sends the digests of the organisations whose local time is at the digest hour, each as
 an abandoned DigestWorkflow `digest-<org>-<day>` (workflows/portfolio/digest_workflow.py).
+Also here: PartySettingsWorkflow, which brings an organisation's changed settings to its
+open agreements (below).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ DiscrepancyKind = Literal[
     "workflow_missing",  # an open row without a workflow: reported
     "workflow_closed",  # an open row whose workflow has ended: reported (re-projected if it can be)
     "query_failed",  # the workflow did not answer its `state` query: reported
+    # a party's days off or zone differ from its organisation's settings: the settings sent
+    # (`refresh_party_settings`); repaired once the agreement took them
+    "party_settings_stale",
 ]
 
 
@@ -144,4 +149,50 @@ PORTFOLIO_RETRY = RetryPolicy(
     maximum_attempts=10,
 )
 
-ACTIVITIES: tuple[str, ...] = (RECONCILE_ROWS, RECONCILE_WORKFLOWS, PLAN_DIGESTS)
+# ---------------------------------------------------------------- a region's settings
+
+# PartySettingsWorkflow (workflows/portfolio/party_settings.py): started by the API, abandoned,
+# after `PUT /organisations/{org}/settings` commits, as `party-settings-<org>` (a second change
+# meanwhile replaces the run: the newer settings are the ones to bring). It pages over the
+# organisation's open agreements whose party differs from the settings and sends each
+# `refresh_party_settings`. The nightly reconciliation sends them too (`reconcile_rows`), so
+# a change whose prompt was lost (the API died after the commit) arrives the next night.
+PARTY_SETTINGS_WORKFLOW = "PartySettingsWorkflow"
+REFRESH_PARTY_SETTINGS = "refresh_party_settings"
+
+
+def party_settings_workflow_id(org: str) -> str:
+    return f"party-settings-{org}"
+
+
+class RefreshCounts(BaseModel):
+    sent: int = 0  # agreements that took the settings (an event recorded)
+    unchanged: int = 0  # already had them (another sender was first)
+    refused: int = 0  # closed meanwhile, or the organisation no longer a party
+    failed: int = 0  # not answered (Temporal unavailable, the agreement still being created)
+
+
+class PartySettingsInput(BaseModel):
+    """Which organisation's settings to bring and, across continue-as-new, the progress."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org: str
+    page_size: int = 200
+    pages_per_run: int = 100  # continue as new after this many pages
+    after_id: str | None = None  # the last agreement id done
+    totals: RefreshCounts = RefreshCounts()
+
+
+class RefreshPartySettingsInput(BaseModel):
+    org: str
+    after_id: str | None = None
+    limit: int = 200
+
+
+class RefreshPartySettingsResult(BaseModel):
+    counts: RefreshCounts = RefreshCounts()
+    after_id: str | None = None  # the next page starts after this id (None: done)
+
+
+ACTIVITIES: tuple[str, ...] = (RECONCILE_ROWS, RECONCILE_WORKFLOWS, PLAN_DIGESTS, REFRESH_PARTY_SETTINGS)

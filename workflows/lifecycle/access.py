@@ -87,7 +87,7 @@ SIGNATORY_OF_PARTY = Who("SIGNATORY_OF_PARTY", lambda s, a, c: _party(s, a) is n
 GATE_APPROVER = Who("GATE_APPROVER", lambda s, a, c: may_decide_gate(s, a, c.gate))
 # Staff (or the administrator) of a party's organisation, for that party: publishing (#12).
 PARTY_STAFF = Who("PARTY_STAFF", lambda s, a, c: any(is_staff_of(a, p.org) for p in s.parties))
-# The agreement's own timer.
+# The system: the agreement's own timer, and the worker bringing a region's settings.
 SYSTEM = Who("SYSTEM", lambda s, a, c: a.has("system"))
 
 
@@ -146,6 +146,9 @@ PERMISSIONS: dict[str, Permission] = {
     # publishing (#12)
     "publish": Permission(PARTY_STAFF, "Only staff of a party's organisation publish the agreement for it."),
     "unpublish": Permission(PARTY_STAFF, "Only staff of a party's organisation take its publication back."),
+    # A region changes its settings in the register (`PUT /organisations/{org}/settings`);
+    # the system brings them to its agreements. No person sends it.
+    "refresh_party_settings": Permission(SYSTEM, "Only the system brings a party's settings from the register."),
 }
 assert set(PERMISSIONS) == set(m.COMMAND_TYPES), "every command declares who may send it"
 

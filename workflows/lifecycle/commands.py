@@ -23,6 +23,7 @@ from workflows.lifecycle.handlers import (
     implementation,
     meetings,
     negotiation,
+    party_settings,
     publishing,
 )
 from workflows.lifecycle.schedule import tick
@@ -76,6 +77,12 @@ TRANSITIONS["negotiation"] |= {"edit_plan"}
 for _phase in ("implementation", "change_gate", "change_negotiation", "change_signing", "termination"):
     TRANSITIONS[_phase] |= IMPLEMENTING
 
+# A region's settings reach every open agreement it is party to, whatever its phase: a
+# closed one accepts nothing (its workflow has ended).
+for _phase in TRANSITIONS:
+    if _phase != "closed":
+        TRANSITIONS[_phase] |= {"refresh_party_settings"}
+
 # What each command does, once the phase accepts it and the caller may send it.
 HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     "edit": drafting.edit,
@@ -111,6 +118,7 @@ HANDLERS: dict[str, Callable[[Emitter, Any], None]] = {
     # publishing (#12)
     "publish": publishing.publish,
     "unpublish": publishing.unpublish,
+    "refresh_party_settings": party_settings.refresh_party_settings,
 }
 assert set(HANDLERS) == set(m.COMMAND_TYPES)
 

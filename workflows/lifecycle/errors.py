@@ -51,3 +51,10 @@ class NothingDue(InvalidTransition):
     """A tick came before anything was due."""
 
     code = "nothing_due"
+
+
+class SettingsUnchanged(InvalidTransition):
+    """A party already has the settings a refresh brings: nothing to record (the same
+    settings sent again, by the prompt and the nightly reconciliation alike)."""
+
+    code = "settings_unchanged"

@@ -540,6 +540,15 @@ class AgreementUnpublished(EventPayload):
 # ---- end of publishing
 
 
+class PartySettingsChanged(EventPayload):
+    """A party's organisation changed its settings: the party's days off and time zone
+    from now on (both whole, as the party has them after the change)."""
+
+    org: str
+    days_off: list[date]
+    time_zone: str
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "agreement_created": AgreementCreated,
     "proposal_edited": ProposalEdited,
@@ -584,6 +593,8 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     # publishing (#12)
     "agreement_published": AgreementPublished,
     "agreement_unpublished": AgreementUnpublished,
+    # a region's settings reaching its open agreements
+    "party_settings_changed": PartySettingsChanged,
 }
 # Each model names the one event type it belongs to.
 EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}

@@ -613,6 +613,11 @@ def _apply_unpublished(s: m.AgreementState, e: m.Event, p: ev.AgreementUnpublish
 # ---- end of publishing
 
 
+def _apply_party_settings(s: m.AgreementState, e: m.Event, p: ev.PartySettingsChanged) -> None:
+    party = next(x for x in s.parties if x.org == p.org)
+    party.days_off, party.time_zone = list(p.days_off), p.time_zone
+
+
 # Every event type but `agreement_created` (which `evolve` handles: there is no state yet).
 # Each applier receives the payload of its own type's model (`events.EVENT_PAYLOADS`).
 _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
@@ -658,6 +663,7 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     # publishing (#12)
     "agreement_published": _apply_published,
     "agreement_unpublished": _apply_unpublished,
+    "party_settings_changed": _apply_party_settings,
 }
 # The fields of the state (lists, dicts, nested models) each applier changes in place:
 # appends to, pops from, or sets an attribute of an item of. `evolve` copies only these and
@@ -720,6 +726,7 @@ _CHANGES_IN_PLACE: dict[str, tuple[str, ...]] = {
     # publishing (#12)
     "agreement_published": ("publications",),
     "agreement_unpublished": (),
+    "party_settings_changed": ("parties",),
 }
 assert set(_CHANGES_IN_PLACE) <= set(_APPLY), "in-place changes are declared for known event types"
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}

@@ -163,7 +163,8 @@ class Probe(Emitter):
 
 
 def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> list[str]:
-    """The command types the caller may send now (never `tick`, which only time sends).
+    """The command types the caller may send now (never `tick` nor `refresh_party_settings`,
+    which only the system sends: `m.SYSTEM_COMMAND_TYPES`).
 
     Representatives are built only of the types still in question (the phase accepts them,
     none of the same type passed yet), and each is asked `run_command`'s own question: its
@@ -171,7 +172,7 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
     the first event. tests/decider/test_lifecycle_properties.py checks the answer against
     `decide` itself."""
     allowed: set[str] = set()
-    in_question = TRANSITIONS[phase(state)] - {"tick"}
+    in_question = TRANSITIONS[phase(state)] - m.SYSTEM_COMMAND_TYPES
 
     def wanted(type_: str) -> bool:
         return type_ in in_question and type_ not in allowed

@@ -504,6 +504,8 @@ SILENT: frozenset[str] = frozenset(
         "indicator_measured",
         "plan_revision_accepted",
         "action_item_completed",
+        # a region's settings reaching the agreement: its own staff changed them
+        "party_settings_changed",
     }
 )
 

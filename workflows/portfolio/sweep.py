@@ -8,7 +8,9 @@ keeps in place at start-up). Each run:
    night everywhere in Indonesia), or when asked: pages over the open rows of the read
    model (`reconcile_rows`), then over the running agreement workflows
    (`reconcile_workflows`, for workflows without a row). Activities re-project stale
-   rows from the workflow's state and report the rest; they never write events.
+   rows from the workflow's state and report the rest; they never write events. A party
+   whose days off or zone differ from its organisation's settings is sent them as the
+   system's `refresh_party_settings`, which its agreement's workflow decides and records.
 2. **sends digests** — pages over the organisations party to open agreements
    (`plan_digests`); those whose local time is in the digest window (08:00 until 17:00,
    so a missed run is caught up the same office day) and that have not had today's digest

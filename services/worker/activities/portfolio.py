@@ -7,6 +7,13 @@ state; nothing is ever written to the audit trail here, so events the trail lack
 reported, never invented. A second pass over the running agreement workflows (visibility)
 finds those without a row at all. Everything found is logged (one structured line per
 discrepancy, one per page) and counted in Prometheus.
+
+A region's settings reach its agreements here too: the reconciliation sends each open
+agreement on its pages whose party's days off or time zone differ from the organisation's
+settings the system's `refresh_party_settings` (the agreement records the change as an
+event; the decider refuses it when nothing differs), and `refresh_party_settings` does the
+same for one organisation's agreements right after its settings change
+(PartySettingsWorkflow, started by the API).
 """
 
 from __future__ import annotations
@@ -14,23 +21,32 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionAsyncIterator, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.settings import Settings
+from services.store import organisations
 from services.store import portfolio as store
 from services.store.db import session_scope
-from workflows.agreement import AgreementWorkflow, workflow_id
+from services.temporal_client import execute_act
+from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 from workflows.contracts import portfolio as c
 from workflows.contracts import search
-from workflows.messages import AgreementState, is_org_id
+from workflows.messages import SYSTEM, AgreementState, is_org_id
 from workflows.portfolio import digest as d
 
 log = structlog.get_logger("pakta.portfolio")
@@ -39,6 +55,11 @@ CHECKED = Counter("pakta_portfolio_checked", "Agreements the portfolio sweep com
 REPAIRED = Counter("pakta_portfolio_repaired", "Read-model rows the portfolio sweep re-projected")
 DISCREPANCIES = Counter(
     "pakta_portfolio_discrepancies", "Differences between the read model and the workflows, by kind", ["kind"]
+)
+SETTINGS_SENT = Counter(
+    "pakta_party_settings_sent",
+    "Organisation settings sent to agreements (sent, unchanged, refused, failed)",
+    ["outcome"],
 )
 DIGESTS = Counter(
     "pakta_portfolio_digests", "Organisation digests planned by the sweep (planned, empty, already_sent)", ["outcome"]
@@ -84,7 +105,20 @@ class PortfolioActivities:
             rows = await store.open_rows(session, after_id=input.after_id, limit=input.limit, orgs=input.orgs)
         result = c.ReconcileResult(after_id=rows[-1].id if len(rows) == input.limit else None)
         await self._each(rows, lambda row: self._check_row(row, result))
+        # The page's parties whose settings changed in the register and never reached them
+        # (the prompt after the change was lost): sent now, read after the repairs above.
+        async with session_scope(self.sessionmaker) as session:
+            stale = await organisations.stale_parties_of(session, ids=[row.id for row in rows])
+        await self._each(stale, lambda item: self._bring_settings(item, result))
         return self._page_done("rows", result, first=rows[0].id if rows else None)
+
+    async def _bring_settings(self, item: organisations.StaleParty, result: c.ReconcileResult) -> None:
+        outcome = await self._send_settings(item)
+        if outcome != "unchanged":  # the row trailed its workflow, which had them already
+            repaired = outcome == "sent"
+            self._found(
+                result, item.agreement_id, "party_settings_stale", f"{item.command.org}: {outcome}", repaired=repaired
+            )
 
     async def _check_row(self, row: store.RowVersion, result: c.ReconcileResult) -> None:
         result.checked += 1
@@ -172,6 +206,57 @@ class PortfolioActivities:
         listing = self.client().list_workflows(query, page_size=limit, next_page_token=token, rpc_timeout=RPC_TIMEOUT)
         await listing.fetch_next_page()
         return listing
+
+    # ------------------------------------------------------------ a region's settings
+
+    @activity.defn(name=c.REFRESH_PARTY_SETTINGS)
+    async def refresh_party_settings(self, input: c.RefreshPartySettingsInput) -> c.RefreshPartySettingsResult:
+        """One page of `input.org`'s open agreements whose party differs from its settings,
+        each sent `refresh_party_settings`. A page none of whose agreements answered fails
+        (Temporal unavailable: the retry reads the page again, and finds only those that
+        still differ); one agreement that does not answer is left to the nightly
+        reconciliation rather than hold the organisation's other agreements back."""
+        async with session_scope(self.sessionmaker) as session:
+            stale = await organisations.stale_parties_of_org(
+                session, org=input.org, after_id=input.after_id, limit=input.limit
+            )
+        counts = c.RefreshCounts()
+
+        async def one(item: organisations.StaleParty) -> None:
+            outcome = await self._send_settings(item)
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+
+        await self._each(stale, one)
+        log.info("party_settings_page", org=input.org, after_id=input.after_id, found=len(stale), **counts.model_dump())
+        if stale and counts.failed == len(stale):
+            raise ApplicationError(f"none of {len(stale)} agreements answered; the page again")
+        following = stale[-1].agreement_id if len(stale) == input.limit else None
+        return c.RefreshPartySettingsResult(counts=counts, after_id=following)
+
+    async def _send_settings(self, item: organisations.StaleParty) -> str:
+        """Send the agreement its party's settings: "sent" (recorded), "unchanged" (it had
+        them), "refused" (closed meanwhile, or the organisation no longer a party) or
+        "failed" (no answer: Temporal unavailable, the agreement still being created)."""
+        request = ActInput(command=item.command, actor=SYSTEM, at=datetime.now(UTC))
+        try:
+            await execute_act(self.client(), item.agreement_id, request)
+            outcome = "sent"
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == "settings_unchanged":
+                outcome = "unchanged"
+            elif isinstance(cause, ApplicationError) and cause.non_retryable:
+                outcome = "refused"
+            else:
+                outcome = "failed"
+        except RPCError as error:
+            outcome = "refused" if error.status == RPCStatusCode.NOT_FOUND else "failed"  # not found: it has ended
+        SETTINGS_SENT.labels(outcome=outcome).inc()
+        if outcome in ("refused", "failed"):
+            log.warning(
+                "party_settings_not_taken", agreement_id=item.agreement_id, org=item.command.org, outcome=outcome
+            )
+        return outcome
 
     # ------------------------------------------------------------ digests
 

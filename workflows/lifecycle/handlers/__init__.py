@@ -10,7 +10,8 @@ command's content, raising a `DomainError`, and emits the events that follow.
 - `negotiation`: drafts, acceptances and signatures;
 - `implementation`: evaluations and what their recommendations open, deadline extensions;
 - `changes`: amendments and renewals — opening, editing an addendum, withdrawing one;
-- `publishing`: a party publishing the signed agreement on the public portal, or taking it back.
+- `publishing`: a party publishing the signed agreement on the public portal, or taking it back;
+- `party_settings`: a region's days off and time zone, changed in the register, reaching the agreement.
 
 `set_dprd_requirement` (a government party's DPRD facts) lives with `drafting`.
 

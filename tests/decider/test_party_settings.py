@@ -1,0 +1,116 @@
+"""A region's days off and time zone, changed in the register, reach its agreements as an
+event of their history (`refresh_party_settings` → `party_settings_changed`): what the
+decider decides after counts with them, what it decided before stays.
+
+Pure: no database, no Temporal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from tests import builders as b
+from workflows import lifecycle as L
+from workflows import messages as m
+
+LEAD = b.INITIATOR
+
+
+def refresh(org: str = LEAD, **settings: object) -> m.RefreshPartySettings:
+    return m.RefreshPartySettings(org=org, **settings)  # type: ignore[arg-type]
+
+
+def party(state: m.AgreementState, org: str = LEAD) -> m.Party:
+    return next(p for p in state.parties if p.org == org)
+
+
+def step_due(state: m.AgreementState) -> datetime:
+    due = state.deadlines["step"]
+    assert due is not None
+    return due
+
+
+def test_a_day_off_the_region_adds_is_recorded_and_a_later_deadline_skips_it() -> None:
+    draft = b.created(legacy=False)
+    control, _ = b.run(draft, b.staff(), m.Submit())
+    # A weekday the review counts now, between the submission and its due date.
+    day_off = (b.NOW + timedelta(days=3)).date()
+    assert day_off.weekday() < 5 and day_off < step_due(control).date()
+
+    state, events = b.run(draft, m.SYSTEM, refresh(days_off=[day_off]))
+    assert b.types(events) == ["party_settings_changed"]
+    assert events[0].data == {"org": LEAD, "days_off": [day_off.isoformat()], "time_zone": "Asia/Jakarta"}
+    assert party(state).days_off == [day_off] and party(state).time_zone == "Asia/Jakarta"
+
+    submitted, _ = b.run(state, b.staff(), m.Submit(), b.NOW + timedelta(minutes=1))
+    calendar = L.calendar_of(submitted, LEAD, b.NOW)
+    assert not calendar.is_office_day(day_off)
+    # One day of service fewer in the same stretch: the due date is the next office day.
+    assert step_due(submitted).date() == calendar.add_office_days(step_due(control).date(), 1)
+
+
+def test_a_due_date_already_recorded_stays_and_the_reminders_count_with_the_new_days() -> None:
+    state, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    due = step_due(state)
+    before = {n.key: n.at for n in L.notices(state)}
+    # The office day before the due date becomes a day off: the reminder "1 day of service
+    # before" moves to the office day before it; the due date does not move.
+    day_before = L.calendar_of(state, LEAD, b.NOW).subtract_office_days(due.date(), 1)
+    later = b.NOW + timedelta(hours=1)
+    after_state, _ = b.run(state, m.SYSTEM, refresh(days_off=[day_before]), later)
+    assert step_due(after_state) == due
+    after = {n.key: n.at for n in L.notices(after_state)}
+    assert after.keys() == before.keys()
+    moved = {key for key in before if before[key] != after[key]}
+    assert moved and all(after[key] < before[key] for key in moved)
+    assert all(after[key].date() != day_before for key in after)
+
+
+def test_a_time_zone_alone_keeps_the_days_off_the_party_has() -> None:
+    state, _ = b.run(b.created(legacy=False), m.SYSTEM, refresh(days_off=[date(2027, 2, 1)]))
+    state, events = b.run(state, m.SYSTEM, refresh(time_zone="Asia/Makassar"))
+    assert events[0].data == {"org": LEAD, "days_off": ["2027-02-01"], "time_zone": "Asia/Makassar"}
+    assert party(state).days_off == [date(2027, 2, 1)]
+
+
+def test_the_same_settings_sent_again_are_refused_and_leave_no_history() -> None:
+    state, first = b.run(b.created(legacy=False), m.SYSTEM, refresh(days_off=[date(2027, 2, 2), date(2027, 2, 1)]))
+    assert len(first) == 1
+    for again in (
+        refresh(days_off=[date(2027, 2, 1), date(2027, 2, 2), date(2027, 2, 1)]),
+        refresh(days_off=[date(2027, 2, 1), date(2027, 2, 2)], time_zone="Asia/Jakarta"),
+        refresh(),
+    ):
+        with pytest.raises(L.DomainError) as refused:
+            L.decide(state, again, m.SYSTEM, b.NOW)
+        assert refused.value.status == 409 and refused.value.code == "settings_unchanged"
+
+
+def test_an_organisation_that_is_no_party_is_refused() -> None:
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(b.created(legacy=False), refresh(b.OUTSIDER, days_off=[date(2027, 2, 1)]), m.SYSTEM, b.NOW)
+    assert refused.value.status == 409 and refused.value.details["org"] == b.OUTSIDER
+
+
+def test_a_closed_agreement_accepts_no_settings() -> None:
+    state, _ = b.run(b.created(legacy=False), b.staff(), m.Withdraw(reason="Batal"))
+    assert state.stage == "withdrawn"
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(state, refresh(days_off=[date(2027, 2, 1)]), m.SYSTEM, b.NOW)
+    assert refused.value.status == 409 and refused.value.code == "invalid_transition"
+
+
+@pytest.mark.parametrize(
+    "person", [b.staff(), b.admin(LEAD), b.operator(), b.approver(LEAD, "head")], ids=lambda a: a.sub
+)
+def test_no_person_may_send_it_nor_is_it_offered(person: m.Actor) -> None:
+    state = b.implemented(b.ksdd_proposal())
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(state, refresh(days_off=[date(2027, 2, 1)]), person, b.NOW)
+    assert refused.value.status == 403
+    assert "refresh_party_settings" not in L.allowed_actions(state, person, b.NOW)
+    assert "refresh_party_settings" not in L.allowed_actions(state, m.SYSTEM, b.NOW)
+    # `/actions` reads `m.ActionRequest`: the system's commands are not part of it.
+    with pytest.raises(ValueError):
+        m.ActionRequest.model_validate({"command": {"type": "refresh_party_settings", "org": LEAD}})
