@@ -11,6 +11,7 @@ so a new event type still gets a sensible message before anyone words it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, FileSystemLoader, Template
+from jinja2 import Environment, FileSystemLoader, Template, pass_context
+from jinja2.runtime import Context
 from markupsafe import escape
 
 from workflows.messages import DEFAULT_TIME_ZONE
@@ -69,9 +71,26 @@ class Rendered:
     html: str
 
 
+# The names a rendering gives the organisations its notice names, as a key of the cache of
+# shared renderings: (id, name) pairs, sorted.
+NameKey = tuple[tuple[str, str], ...]
+
+
+def name_key(names: Mapping[str, str] | None) -> NameKey:
+    return tuple(sorted(names.items())) if names else ()
+
+
+@pass_context
+def _org(context: Context, org: object) -> object:
+    """`{{ d.by_org | org }}`: the organisation's name where the rendering was given one,
+    else its id (a notice whose organisation neither the agreement nor the register names)."""
+    names: Mapping[str, str] = context.get("names") or {}
+    return names.get(org, org) if isinstance(org, str) else org
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         # Only the HTML layout escapes; subjects and text bodies are plain text.
         autoescape=lambda name: bool(name and name.endswith(".html")),
@@ -81,6 +100,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["org"] = _org
+    return environment
 
 
 def compile_templates() -> None:
@@ -102,7 +123,15 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
-def _context(n: Notification, lang: str, *, name: str | None, public_url: str, time_zone: str | None) -> dict[str, Any]:
+def _context(
+    n: Notification,
+    lang: str,
+    *,
+    name: str | None,
+    public_url: str,
+    time_zone: str | None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     d = n.data
     zone = _zone(time_zone)
 
@@ -120,6 +149,7 @@ def _context(n: Notification, lang: str, *, name: str | None, public_url: str, t
         "d": d,
         "lang": lang,
         "name": name or "",
+        "names": names or {},
         "title": d.get("title") or "",
         "step_name": step_name,
         "to_step_name": to_step_name,
@@ -149,11 +179,12 @@ def _key(template: Template, key: str) -> str:
     return key if f"{key}_subject" in template.blocks else "generic"
 
 
-def subject(n: Notification, language: str | None = None) -> str:
-    """The one-line summary (email subject, inbox line) in `language`."""
+def subject(n: Notification, language: str | None = None, *, names: Mapping[str, str] | None = None) -> str:
+    """The one-line summary (email subject, inbox line) in `language`, the organisations it
+    names called by `names` (`services.notifying.names`; the id where it has none)."""
     lang = _language(language)
     template = _environment().get_template(f"{lang}.txt")
-    context = _context(n, lang, name=None, public_url="", time_zone=None)
+    context = _context(n, lang, name=None, public_url="", time_zone=None, names=names)
     return " ".join(_block(template, f"{_key(template, n.template)}_subject", context).split())
 
 
@@ -165,8 +196,11 @@ def render(
     public_url: str,
     time_zone: str | None = None,
     notice_json: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """The mail of `n` for a reader called `name`, in their language and time zone.
+    """The mail of `n` for a reader called `name`, in their language and time zone, the
+    organisations it names called by `names` (`services.notifying.names`: the caller reads
+    them; the id where it has none).
 
     An event's readers share everything but the greeting: the rest is rendered once per
     notice, language, time zone and link (`_shared`, keyed by the notice's whole content, so
@@ -177,7 +211,13 @@ def render(
     stored text), so the shared part's key is not serialised again per mail; any JSON of the
     same notice will do, since the key only has to tell notices apart."""
     shared, greeting = render_parts(
-        n, language=language, name=name, public_url=public_url, time_zone=time_zone, notice_json=notice_json
+        n,
+        language=language,
+        name=name,
+        public_url=public_url,
+        time_zone=time_zone,
+        notice_json=notice_json,
+        names=names,
     )
     return Rendered(
         subject=shared.subject,
@@ -194,6 +234,7 @@ def render_parts(
     public_url: str,
     time_zone: str | None = None,
     notice_json: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[Rendered, str]:
     """`render`'s two parts: the mail shared by the notice's readers, with `GREETING_SLOT`
     where the greeting goes (the first occurrence in its text and its HTML; the same object
@@ -201,7 +242,8 @@ def render_parts(
     takes it escaped). For a caller that encodes the shared part once (the mail's
     quoted-printable bodies)."""
     lang = _language(language)
-    return _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone), _greeting(lang, name or "")
+    shared = _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone, name_key(names))
+    return shared, _greeting(lang, name or "")
 
 
 # Where the greeting goes in a shared rendering: a token no notice's data can contain (it is
@@ -211,13 +253,13 @@ GREETING_SLOT = f"greeting-{secrets.token_hex(16)}"
 
 
 @lru_cache(maxsize=256)
-def _shared(notice: str, lang: str, public_url: str, time_zone: str | None) -> Rendered:
+def _shared(notice: str, lang: str, public_url: str, time_zone: str | None, names: NameKey = ()) -> Rendered:
     """Everything of a mail but its reader's greeting (the templates use `name` only there:
     tests/worker/test_notification_costs.py checks that they do)."""
     n = Notification.model_validate_json(notice)
     env = _environment()
     template = env.get_template(f"{lang}.txt")
-    context = _context(n, lang, name=None, public_url=public_url, time_zone=time_zone)
+    context = _context(n, lang, name=None, public_url=public_url, time_zone=time_zone, names=dict(names))
     key = _key(template, n.template)
     subject_line, body, open_label, footer = _blocks(
         template, context, f"{key}_subject", f"{key}_body", "open_label", "footer"
