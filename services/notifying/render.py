@@ -13,18 +13,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from jinja2 import Environment, FileSystemLoader, Template, pass_context
 from jinja2.runtime import Context
 from markupsafe import escape
 
 from workflows.messages import DEFAULT_TIME_ZONE
 from workflows.notify.rules import Notification
+from workflows.procedures import CHANGE_PROCEDURES, PROCEDURES, TERMINATION_STEP
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")
@@ -64,6 +66,48 @@ GATE_NAMES = {  # what each gate is called, per language
 }
 
 
+LOCALES = {"id": "id_ID", "en": "en_GB"}  # as the web pages' (services/api/web/i18n.py)
+# A step's name by its key, for notices that hold only the key (the digest's items): every
+# released procedure names a key alike (tests/decider/test_mail_wording.py checks it).
+STEP_NAMES: dict[str, dict[str, str]] = {
+    step.key: {"id": step.name_id, "en": step.name_en}
+    for step in (
+        *(step for procedure in (*PROCEDURES.values(), *CHANGE_PROCEDURES.values()) for step in procedure.steps),
+        TERMINATION_STEP,
+    )
+}
+STAGE_NAMES = {
+    "id": {
+        "draft": "konsep",
+        "review": "kajian",
+        "negotiation": "negosiasi",
+        "approval": "persetujuan",
+        "signing": "penandatanganan",
+        "implementation": "pelaksanaan",
+        "rejected": "ditolak",
+        "withdrawn": "ditarik",
+        "terminated": "diakhiri",
+        "expired": "berakhir",
+    },
+    "en": {
+        "draft": "draft",
+        "review": "review",
+        "negotiation": "negotiation",
+        "approval": "approval",
+        "signing": "signing",
+        "implementation": "implementation",
+        "rejected": "rejected",
+        "withdrawn": "withdrawn",
+        "terminated": "terminated",
+        "expired": "expired",
+    },
+}
+CHANGE_NAMES = {
+    "id": {"amendment": "adendum", "renewal": "perpanjangan"},
+    "en": {"amendment": "amendment", "renewal": "renewal"},
+}
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -88,6 +132,102 @@ def _org(context: Context, org: object) -> object:
     return names.get(org, org) if isinstance(org, str) else org
 
 
+def _day_of(value: object, zone: ZoneInfo) -> date | None:
+    """A notice's date (ISO text, as its JSON holds it, or a date), a moment's day in `zone`."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.astimezone(zone).date() if value.tzinfo else value.date()
+    return value if isinstance(value, date) else None
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _months(lang: str) -> dict[int, str]:
+    """The months' names in `lang`, from Babel's CLDR data ("Januari", "January")."""
+    return dict(Locale.parse(LOCALES[lang]).months["format"]["wide"].items())
+
+
+def day_text(day: date, lang: str) -> str:
+    """A day as the pages write it ("d MMMM yyyy": "1 Februari 2027", "1 February 2027"),
+    written here rather than by `babel.dates.format_date`: the same text, without parsing
+    the pattern and the locale per date (a third of an uncached mail's rendering)."""
+    return f"{day.day} {_months(lang)[day.month]} {day.year}"
+
+
+@pass_context
+def _day(context: Context, value: object) -> object:
+    """`{{ d.end_date | day }}`: "1 Februari 2027", "1 February 2027" — not the ISO text."""
+    day = _day_of(value, context["zone"])
+    return day_text(day, context["lang"]) if day is not None else value
+
+
+def moment(value: datetime | str | None, lang: str, zone: ZoneInfo) -> str:
+    """A moment as its reader reads it, in their zone: "4 Januari 2027 16:00 WIB"."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    local = at.astimezone(zone)
+    return f"{day_text(local.date(), lang)} {local:%H:%M} {zone_label(local)}"
+
+
+def zone_label(local: datetime) -> str:
+    """The zone's abbreviation at `local` (WIB, WITA, WIT, CET), or its offset from UTC
+    where the zone has none ("+07" becomes "UTC+07")."""
+    label = local.tzname() or ""
+    return f"UTC{label}" if label[:1] in "+-" else label
+
+
+@pass_context
+def _moment(context: Context, value: object) -> object:
+    """`{{ d.at | moment }}`: a moment in the reader's zone, in words."""
+    return moment(value, context["lang"], context["zone"]) if isinstance(value, str | datetime) else value
+
+
+@pass_context
+def _zone_of(context: Context, name: object) -> object:
+    """`{{ d.time_zone | zone }}`: "Asia/Jakarta" as its readers call it (WIB), at the notice's time."""
+    if not isinstance(name, str):
+        return name
+    try:
+        return zone_label(context["n"].at.astimezone(ZoneInfo(name)))
+    except (ZoneInfoNotFoundError, ValueError):
+        return name
+
+
+def _step_name(key: object, lang: str) -> str:
+    """A step's name by its key (the key itself if no released procedure has it)."""
+    return STEP_NAMES.get(key, {}).get(lang, key) if isinstance(key, str) else ""
+
+
+@pass_context
+def _step(context: Context, key: object) -> object:
+    """`{{ i.step | step }}`: the step's name, not its key."""
+    return _step_name(key, context["lang"]) if isinstance(key, str) else key
+
+
+@pass_context
+def _stage(context: Context, stage: object) -> object:
+    return STAGE_NAMES[context["lang"]].get(stage, stage) if isinstance(stage, str) else stage
+
+
+@pass_context
+def _change(context: Context, ref: object) -> object:
+    """`{{ d.open_change | change }}`: "renewal-2" is "perpanjangan ke-2", "renewal 2"."""
+    if not isinstance(ref, str):
+        return ref
+    kind, _, number = ref.partition("-")
+    word = CHANGE_NAMES[context["lang"]].get(kind)
+    if word is None or not number:
+        return ref
+    return f"{word} ke-{number}" if context["lang"] == "id" else f"{word} {number}"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     environment = Environment(
@@ -100,7 +240,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["org"] = _org
+    environment.filters.update(
+        org=_org, day=_day, moment=_moment, zone=_zone_of, step=_step, stage=_stage, change=_change
+    )
     return environment
 
 
@@ -135,19 +277,13 @@ def _context(
     d = n.data
     zone = _zone(time_zone)
 
-    def when(value: datetime | str | None) -> str:
-        if not value:
-            return ""
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        local = moment.astimezone(zone)
-        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-
-    step_name = (d.get("step_name") or {}).get(lang) or d.get("step") or ""
-    to_step_name = (d.get("to_step_name") or {}).get(lang) or d.get("to_step") or ""
+    step_name = (d.get("step_name") or {}).get(lang) or _step_name(d.get("step"), lang)
+    to_step_name = (d.get("to_step_name") or {}).get(lang) or _step_name(d.get("to_step"), lang)
     return {
         "n": n,
         "d": d,
         "lang": lang,
+        "zone": zone,
         "name": name or "",
         "names": names or {},
         "title": d.get("title") or "",
@@ -155,8 +291,8 @@ def _context(
         "to_step_name": to_step_name,
         "document": DOCUMENTS[lang].get(d.get("document_kind") or d.get("document") or "", ""),
         "gate": GATE_NAMES[lang].get(d.get("gate") or "", d.get("gate") or ""),
-        "when": when(n.at),
-        "due": when(d.get("due_at")),
+        "when": moment(n.at, lang, zone),
+        "due": moment(d.get("due_at"), lang, zone),
         # The agreement's web page (sign-in first, then back to it), and its API resource.
         "link": f"{public_url.rstrip('/')}/ui/" + (f"agreements/{n.agreement_id}" if n.agreement_id else ""),
         "api_link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else "",
