@@ -128,7 +128,7 @@ async def test_an_evaluation_escalation_names_the_parties_that_have_not_reported
         seq=state.seq + 1,
         version=state.version,
         type="evaluation_escalated",
-        at=in_force + timedelta(days=40),  # a Thursday
+        at=in_force + timedelta(days=40),  # a Saturday: mailed when the office opens
         actor=m.SYSTEM,
         data={"notice": "report-escalation:1", "evaluation": 1, "round": 1, "to": "coordinators"},
     )
