@@ -11,18 +11,22 @@ so a new event type still gets a sensible message before anyone words it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, FileSystemLoader, Template
+from babel import Locale
+from jinja2 import Environment, FileSystemLoader, Template, pass_context
+from jinja2.runtime import Context
 from markupsafe import escape
 
 from workflows.messages import DEFAULT_TIME_ZONE
 from workflows.notify.rules import Notification
+from workflows.procedures import CHANGE_PROCEDURES, PROCEDURES, TERMINATION_STEP
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")
@@ -62,6 +66,48 @@ GATE_NAMES = {  # what each gate is called, per language
 }
 
 
+LOCALES = {"id": "id_ID", "en": "en_GB"}  # as the web pages' (services/api/web/i18n.py)
+# A step's name by its key, for notices that hold only the key (the digest's items): every
+# released procedure names a key alike (tests/decider/test_mail_wording.py checks it).
+STEP_NAMES: dict[str, dict[str, str]] = {
+    step.key: {"id": step.name_id, "en": step.name_en}
+    for step in (
+        *(step for procedure in (*PROCEDURES.values(), *CHANGE_PROCEDURES.values()) for step in procedure.steps),
+        TERMINATION_STEP,
+    )
+}
+STAGE_NAMES = {
+    "id": {
+        "draft": "konsep",
+        "review": "kajian",
+        "negotiation": "negosiasi",
+        "approval": "persetujuan",
+        "signing": "penandatanganan",
+        "implementation": "pelaksanaan",
+        "rejected": "ditolak",
+        "withdrawn": "ditarik",
+        "terminated": "diakhiri",
+        "expired": "berakhir",
+    },
+    "en": {
+        "draft": "draft",
+        "review": "review",
+        "negotiation": "negotiation",
+        "approval": "approval",
+        "signing": "signing",
+        "implementation": "implementation",
+        "rejected": "rejected",
+        "withdrawn": "withdrawn",
+        "terminated": "terminated",
+        "expired": "expired",
+    },
+}
+CHANGE_NAMES = {
+    "id": {"amendment": "adendum", "renewal": "perpanjangan"},
+    "en": {"amendment": "amendment", "renewal": "renewal"},
+}
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -69,9 +115,122 @@ class Rendered:
     html: str
 
 
+# The names a rendering gives the organisations its notice names, as a key of the cache of
+# shared renderings: (id, name) pairs, sorted.
+NameKey = tuple[tuple[str, str], ...]
+
+
+def name_key(names: Mapping[str, str] | None) -> NameKey:
+    return tuple(sorted(names.items())) if names else ()
+
+
+@pass_context
+def _org(context: Context, org: object) -> object:
+    """`{{ d.by_org | org }}`: the organisation's name where the rendering was given one,
+    else its id (a notice whose organisation neither the agreement nor the register names)."""
+    names: Mapping[str, str] = context.get("names") or {}
+    return names.get(org, org) if isinstance(org, str) else org
+
+
+def _day_of(value: object, zone: ZoneInfo) -> date | None:
+    """A notice's date (ISO text, as its JSON holds it, or a date), a moment's day in `zone`."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.astimezone(zone).date() if value.tzinfo else value.date()
+    return value if isinstance(value, date) else None
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _months(lang: str) -> dict[int, str]:
+    """The months' names in `lang`, from Babel's CLDR data ("Januari", "January")."""
+    return dict(Locale.parse(LOCALES[lang]).months["format"]["wide"].items())
+
+
+def day_text(day: date, lang: str) -> str:
+    """A day as the pages write it ("d MMMM yyyy": "1 Februari 2027", "1 February 2027"),
+    written here rather than by `babel.dates.format_date`: the same text, without parsing
+    the pattern and the locale per date (a third of an uncached mail's rendering)."""
+    return f"{day.day} {_months(lang)[day.month]} {day.year}"
+
+
+@pass_context
+def _day(context: Context, value: object) -> object:
+    """`{{ d.end_date | day }}`: "1 Februari 2027", "1 February 2027" — not the ISO text."""
+    day = _day_of(value, context["zone"])
+    return day_text(day, context["lang"]) if day is not None else value
+
+
+def moment(value: datetime | str | None, lang: str, zone: ZoneInfo) -> str:
+    """A moment as its reader reads it, in their zone: "4 Januari 2027 16:00 WIB"."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    local = at.astimezone(zone)
+    return f"{day_text(local.date(), lang)} {local:%H:%M} {zone_label(local)}"
+
+
+def zone_label(local: datetime) -> str:
+    """The zone's abbreviation at `local` (WIB, WITA, WIT, CET), or its offset from UTC
+    where the zone has none ("+07" becomes "UTC+07")."""
+    label = local.tzname() or ""
+    return f"UTC{label}" if label[:1] in "+-" else label
+
+
+@pass_context
+def _moment(context: Context, value: object) -> object:
+    """`{{ d.at | moment }}`: a moment in the reader's zone, in words."""
+    return moment(value, context["lang"], context["zone"]) if isinstance(value, str | datetime) else value
+
+
+@pass_context
+def _zone_of(context: Context, name: object) -> object:
+    """`{{ d.time_zone | zone }}`: "Asia/Jakarta" as its readers call it (WIB), at the notice's time."""
+    if not isinstance(name, str):
+        return name
+    try:
+        return zone_label(context["n"].at.astimezone(ZoneInfo(name)))
+    except (ZoneInfoNotFoundError, ValueError):
+        return name
+
+
+def _step_name(key: object, lang: str) -> str:
+    """A step's name by its key (the key itself if no released procedure has it)."""
+    return STEP_NAMES.get(key, {}).get(lang, key) if isinstance(key, str) else ""
+
+
+@pass_context
+def _step(context: Context, key: object) -> object:
+    """`{{ i.step | step }}`: the step's name, not its key."""
+    return _step_name(key, context["lang"]) if isinstance(key, str) else key
+
+
+@pass_context
+def _stage(context: Context, stage: object) -> object:
+    return STAGE_NAMES[context["lang"]].get(stage, stage) if isinstance(stage, str) else stage
+
+
+@pass_context
+def _change(context: Context, ref: object) -> object:
+    """`{{ d.open_change | change }}`: "renewal-2" is "perpanjangan ke-2", "renewal 2"."""
+    if not isinstance(ref, str):
+        return ref
+    kind, _, number = ref.partition("-")
+    word = CHANGE_NAMES[context["lang"]].get(kind)
+    if word is None or not number:
+        return ref
+    return f"{word} ke-{number}" if context["lang"] == "id" else f"{word} {number}"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         # Only the HTML layout escapes; subjects and text bodies are plain text.
         autoescape=lambda name: bool(name and name.endswith(".html")),
@@ -81,6 +240,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(
+        org=_org, day=_day, moment=_moment, zone=_zone_of, step=_step, stage=_stage, change=_change
+    )
+    return environment
 
 
 def compile_templates() -> None:
@@ -102,31 +265,34 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
-def _context(n: Notification, lang: str, *, name: str | None, public_url: str, time_zone: str | None) -> dict[str, Any]:
+def _context(
+    n: Notification,
+    lang: str,
+    *,
+    name: str | None,
+    public_url: str,
+    time_zone: str | None,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     d = n.data
     zone = _zone(time_zone)
 
-    def when(value: datetime | str | None) -> str:
-        if not value:
-            return ""
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        local = moment.astimezone(zone)
-        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-
-    step_name = (d.get("step_name") or {}).get(lang) or d.get("step") or ""
-    to_step_name = (d.get("to_step_name") or {}).get(lang) or d.get("to_step") or ""
+    step_name = (d.get("step_name") or {}).get(lang) or _step_name(d.get("step"), lang)
+    to_step_name = (d.get("to_step_name") or {}).get(lang) or _step_name(d.get("to_step"), lang)
     return {
         "n": n,
         "d": d,
         "lang": lang,
+        "zone": zone,
         "name": name or "",
+        "names": names or {},
         "title": d.get("title") or "",
         "step_name": step_name,
         "to_step_name": to_step_name,
         "document": DOCUMENTS[lang].get(d.get("document_kind") or d.get("document") or "", ""),
         "gate": GATE_NAMES[lang].get(d.get("gate") or "", d.get("gate") or ""),
-        "when": when(n.at),
-        "due": when(d.get("due_at")),
+        "when": moment(n.at, lang, zone),
+        "due": moment(d.get("due_at"), lang, zone),
         # The agreement's web page (sign-in first, then back to it), and its API resource.
         "link": f"{public_url.rstrip('/')}/ui/" + (f"agreements/{n.agreement_id}" if n.agreement_id else ""),
         "api_link": f"{public_url.rstrip('/')}/agreements/{n.agreement_id}" if n.agreement_id else "",
@@ -149,11 +315,12 @@ def _key(template: Template, key: str) -> str:
     return key if f"{key}_subject" in template.blocks else "generic"
 
 
-def subject(n: Notification, language: str | None = None) -> str:
-    """The one-line summary (email subject, inbox line) in `language`."""
+def subject(n: Notification, language: str | None = None, *, names: Mapping[str, str] | None = None) -> str:
+    """The one-line summary (email subject, inbox line) in `language`, the organisations it
+    names called by `names` (`services.notifying.names`; the id where it has none)."""
     lang = _language(language)
     template = _environment().get_template(f"{lang}.txt")
-    context = _context(n, lang, name=None, public_url="", time_zone=None)
+    context = _context(n, lang, name=None, public_url="", time_zone=None, names=names)
     return " ".join(_block(template, f"{_key(template, n.template)}_subject", context).split())
 
 
@@ -165,8 +332,11 @@ def render(
     public_url: str,
     time_zone: str | None = None,
     notice_json: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """The mail of `n` for a reader called `name`, in their language and time zone.
+    """The mail of `n` for a reader called `name`, in their language and time zone, the
+    organisations it names called by `names` (`services.notifying.names`: the caller reads
+    them; the id where it has none).
 
     An event's readers share everything but the greeting: the rest is rendered once per
     notice, language, time zone and link (`_shared`, keyed by the notice's whole content, so
@@ -177,7 +347,13 @@ def render(
     stored text), so the shared part's key is not serialised again per mail; any JSON of the
     same notice will do, since the key only has to tell notices apart."""
     shared, greeting = render_parts(
-        n, language=language, name=name, public_url=public_url, time_zone=time_zone, notice_json=notice_json
+        n,
+        language=language,
+        name=name,
+        public_url=public_url,
+        time_zone=time_zone,
+        notice_json=notice_json,
+        names=names,
     )
     return Rendered(
         subject=shared.subject,
@@ -194,6 +370,7 @@ def render_parts(
     public_url: str,
     time_zone: str | None = None,
     notice_json: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[Rendered, str]:
     """`render`'s two parts: the mail shared by the notice's readers, with `GREETING_SLOT`
     where the greeting goes (the first occurrence in its text and its HTML; the same object
@@ -201,7 +378,8 @@ def render_parts(
     takes it escaped). For a caller that encodes the shared part once (the mail's
     quoted-printable bodies)."""
     lang = _language(language)
-    return _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone), _greeting(lang, name or "")
+    shared = _shared(notice_json or n.model_dump_json(), lang, public_url, time_zone, name_key(names))
+    return shared, _greeting(lang, name or "")
 
 
 # Where the greeting goes in a shared rendering: a token no notice's data can contain (it is
@@ -211,13 +389,13 @@ GREETING_SLOT = f"greeting-{secrets.token_hex(16)}"
 
 
 @lru_cache(maxsize=256)
-def _shared(notice: str, lang: str, public_url: str, time_zone: str | None) -> Rendered:
+def _shared(notice: str, lang: str, public_url: str, time_zone: str | None, names: NameKey = ()) -> Rendered:
     """Everything of a mail but its reader's greeting (the templates use `name` only there:
     tests/worker/test_notification_costs.py checks that they do)."""
     n = Notification.model_validate_json(notice)
     env = _environment()
     template = env.get_template(f"{lang}.txt")
-    context = _context(n, lang, name=None, public_url=public_url, time_zone=time_zone)
+    context = _context(n, lang, name=None, public_url=public_url, time_zone=time_zone, names=dict(names))
     key = _key(template, n.template)
     subject_line, body, open_label, footer = _blocks(
         template, context, f"{key}_subject", f"{key}_body", "open_label", "footer"

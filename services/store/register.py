@@ -167,6 +167,37 @@ async def names_of(unit: Unit, *, orgs: Iterable[str]) -> dict[str, tuple[str, s
     return {row[0]: (row[1], row[2]) for row in await driver.fetch(_NAMES_OF, wanted)}
 
 
+# What a mail names an organisation by (`services.notifying.names`): for each (agreement,
+# organisation) it names, the name the agreement recorded for that party (none when the
+# agreement has no such party: a digest, an organisation no longer a party) and the
+# register's names. One statement for a claim's mails, off the transition's path.
+_MAIL_NAMES = """
+SELECT w.agreement_id, w.org, recorded.name, o.name_id, o.name_en
+FROM unnest($1::text[], $2::text[]) AS w(agreement_id, org)
+LEFT JOIN organisations AS o ON o.org = w.org
+LEFT JOIN LATERAL (
+    SELECT p->>'name' AS name
+    FROM agreements AS a, jsonb_array_elements(a.state->'parties') AS p
+    WHERE a.id = w.agreement_id AND p->>'org' = w.org
+    LIMIT 1
+) AS recorded ON true
+"""
+
+MailName = tuple[str | None, str | None, str | None]  # recorded, the register's Indonesian, its English
+
+
+async def mail_names(unit: Unit, *, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MailName]:
+    """For each (agreement id, organisation) of `pairs`: the party's name as the agreement
+    recorded it, and the register's Indonesian and English names (None where there is
+    none). Every pair asked is answered; no statement when `pairs` is empty."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    driver = await driver_connection(unit)
+    rows = await driver.fetch(_MAIL_NAMES, [a for a, _ in wanted], [o for _, o in wanted])
+    return {(row[0], row[1]): (row[2], row[3], row[4]) for row in rows}
+
+
 class ProvinceTaken(ValueError):
     """Another organisation is already registered as this province's government."""
 

@@ -52,6 +52,7 @@ from services.worker.activities.notify import DELIVERED, backoff_seconds, delive
 from services.worker.batching import GroupWrite
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
+from services.worker.names import MailNames
 from services.worker.wakeup import OutboxListener
 from workflows import messages as m
 from workflows.contracts.notify import DeliveryPolicy, EmailRecipient
@@ -139,6 +140,8 @@ class OutboxDispatcher:
         # share its notice, and the same staff read event after event.
         self._notices: dict[str, Notification] = {}
         self._readers: dict[str, EmailRecipient] = {}
+        # The names the mails give the organisations they name, read once per claim (`_read_names`).
+        self._names = MailNames()
 
     def wake(self) -> None:
         """Deliveries were committed: look now rather than at the next poll."""
@@ -175,6 +178,7 @@ class OutboxDispatcher:
                 # lease leaves room for the replies after it and the outcome's record.
                 by = asyncio.get_running_loop().time() + self.settings.smtp_timeout_seconds
                 claimed = await self._claim(room) if room > 0 else []
+                await self._read_names(claimed)
                 for row in claimed:
                     task = asyncio.create_task(self.deliver(row, by=by))
                     sending.add(task)
@@ -218,6 +222,26 @@ class OutboxDispatcher:
         except Exception as error:  # the database is away: try again at the next poll
             log.warning("outbox_claim_failed", error_class=type(error).__name__, error=str(error))
             return []
+
+    async def _read_names(self, rows: list[outbox.OutboxRow]) -> None:
+        """The names of the organisations the claimed mails name (the agreements' parties, the
+        register): one statement for the claim, before its sends start; none when every
+        name is kept (`MailNames`). Off the transition's path: the recording wrote the rows
+        with ids. A notice that does not parse is left to its send, which fails it; a read
+        that fails leaves the ids in the mails rather than hold them up."""
+        notes: list[Notification] = []
+        for row in rows:
+            if row.channel == "email" and row.notice_json is not None:
+                with contextlib.suppress(ValueError):
+                    notes.append(_parsed(self._notices, row.notice_json, Notification))
+        wanted = self._names.unknown(notes)
+        if not wanted:
+            return
+        try:
+            async with pooled_driver(self._engine) as driver:
+                await self._names.read(driver, wanted)
+        except Exception as error:
+            log.warning("mail_names_unread", error_class=type(error).__name__, error=str(error))
 
     async def _measure(self) -> None:
         """The outbox's depth for the metrics, at most once every `MEASURE_SECONDS`."""
@@ -287,9 +311,14 @@ class OutboxDispatcher:
             raise ValueError("the mail's payload has no notification or recipient")
         note = _parsed(self._notices, row.notice_json, Notification)
         recipient = _parsed(self._readers, row.recipient_json, EmailRecipient)
+        await self._read_names([row])  # nothing to read when `run` read the claim's names
         try:
             message = email.build_message(
-                notification=note, recipient=recipient, settings=self.settings, notice_json=row.notice_json
+                notification=note,
+                recipient=recipient,
+                settings=self.settings,
+                notice_json=row.notice_json,
+                names=self._names.of(note, recipient.language),
             )
             await self.mail.send(message, to=recipient.address, by=by)
         except email.UnsendableAddress as error:

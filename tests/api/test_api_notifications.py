@@ -14,6 +14,8 @@ import pytest
 from services.api.app import create_app
 from services.embedded.mailsink import start_mail_sink
 from services.embedded.ports import free_port
+from services.store import register
+from services.store.db import session_scope
 from tests.api.stack import Stack
 from tests.fixtures.api import app_client
 
@@ -283,6 +285,28 @@ async def test_notifications_and_inbox_follow_the_agreement(stack: Stack, orgs):
     marked = (await stack.http.post("/notifications/read-all", headers=stack.auth(partner_b))).json()
     assert marked["marked"] >= 2
     assert (await stack.get(partner_b, "/notifications")).json()["unread"] == 0
+
+
+async def test_an_inbox_line_names_a_party_recorded_without_a_name_as_the_register_does(stack: Stack, orgs):
+    # The regency is registered only after the agreement recorded its party (without a name,
+    # as agreements before 53e132c did): the line names it as the register does, and the
+    # notification's data keeps its id.
+    a, b = orgs
+    staff_a, staff_b = stack.user(a, "staff"), stack.user(b, "staff")
+    created = await stack.create(staff_a, ksdd(a, b))
+    assert [p["name"] for p in created["parties"]] == [None, None]
+    async with session_scope(stack.sessionmaker) as session:
+        entry = register.Entry(org=b, name_id=f"Pemerintah Kabupaten {b}", name_en=f"Regency of {b}", level="academia")
+        await register.put(session, entry=entry, updated_by="operator@pakta")
+    await stack.act(staff_a, created["id"], {"type": "submit"})
+    await stack.act(staff_b, created["id"], {"type": "comment", "text": "Kami siap."})
+    (line,) = await eventually(lambda: _items(stack, staff_a, "comment_added"))
+    assert line["summary"] == f"Komentar baru dari Pemerintah Kabupaten {b}: Pengelolaan sampah regional"
+    assert line["data"]["by_org"] == b
+    english = (await stack.http.get("/notifications", headers={**stack.auth(staff_a), "Accept-Language": "en"})).json()
+    assert [i["summary"] for i in english["items"] if i["type"] == "comment_added"] == [
+        f"New comment from Regency of {b}: Pengelolaan sampah regional"
+    ]
 
 
 async def _items(stack: Stack, user, template: str, where=lambda item: True) -> list[dict]:

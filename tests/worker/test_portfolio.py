@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import structlog.testing
+from babel.dates import format_date
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
@@ -533,11 +534,13 @@ async def test_digest_per_organisation_delivered_once_a_day(client, task_queue, 
     await client.get_workflow_handle(d.digest_event_id(orgs.jabar, day_j)).result()
     await save_history(client, d.digest_event_id(orgs.jabar, day_j), "digest_workflow")
     subject = lambda mail: " ".join(str(mail["Subject"]).split())  # noqa: E731  (long subjects fold)
+    # The day in words (the register holds neither organisation: they keep their ids).
+    in_words = {lang: format_date(day, "d MMMM yyyy", locale=lang) for lang, day in (("id", day_j), ("en_GB", day_u))}
     assert subject(mails[f"siti@{orgs.jabar}.go.id"]).startswith(
-        f"Ringkasan kerja sama {orgs.jabar}, {day_j}: 1 terlambat"
+        f"Ringkasan kerja sama {orgs.jabar}, {in_words['id']}: 1 terlambat"
     )
     made = mails[f"made@{orgs.unud}.ac.id"]
-    assert subject(made).startswith(f"Cooperation digest {orgs.unud}, {day_u}: 1 overdue")
+    assert subject(made).startswith(f"Cooperation digest {orgs.unud}, {in_words['en_GB']}: 1 overdue")
     assert "Riset tanda tangan" in made.get_body(("plain",)).get_content()
     assert sink.to(f"rektor@{orgs.unud}.ac.id") == []
     async with sessionmaker() as session:

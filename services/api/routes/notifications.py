@@ -13,8 +13,10 @@ from pydantic import BaseModel
 from services.api.deps import PrincipalDep, SessionDep
 from services.auth import Principal
 from services.errors import NotFound
+from services.notifying import names as naming
 from services.notifying.render import subject
 from services.store import notifications as store
+from services.store import register
 from workflows.notify.rules import Audience, Notification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -60,10 +62,10 @@ def _who(principal: Principal) -> _Who:
     return {"org": principal.org, "roles": list(principal.roles), "gates": list(principal.gates)}
 
 
-def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
+def _note(record: store.InboxRecord) -> Notification:
     org, role, gate = record.audience_key.split("/")
     audience = {"org": None if org == "*" else org, "role": role, "gate": None if gate == "*" else gate}
-    note = Notification(
+    return Notification(
         event_id=record.event_id,
         event_type=record.event_type,
         agreement_id=record.agreement_id,
@@ -73,6 +75,11 @@ def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
         data=record.data,
         audience=Audience.model_validate(audience),
     )
+
+
+def _view(record: store.InboxRecord, note: Notification, lang: str, found: naming.Found) -> InboxNotification:
+    """The notification as the caller reads it: its line names organisations as the mail does
+    (the agreement's party names, else the register's); its `data` keeps their ids."""
     return InboxNotification(
         id=record.id,
         event_id=record.event_id,
@@ -80,7 +87,7 @@ def _view(record: store.InboxRecord, lang: str) -> InboxNotification:
         event_type=record.event_type,
         agreement_id=record.agreement_id,
         seq=record.seq,
-        summary=subject(note, lang),
+        summary=subject(note, lang, names=naming.names_for(note, found, lang)),
         data=record.data,
         at=record.at,
         read=record.read_at is not None,
@@ -102,7 +109,12 @@ async def list_notifications(
     )
     unread = await store.count_unread(session, sub=principal.sub, **_who(principal))
     chosen = language(lang, accept_language)
-    return NotificationList(items=[_view(r, chosen) for r in records], unread=unread)
+    notes = [_note(r) for r in records]
+    # One read for the page's lines, none when no line names an organisation.
+    found = await register.mail_names(session, pairs=naming.pairs_of(notes))
+    return NotificationList(
+        items=[_view(r, note, chosen, found) for r, note in zip(records, notes, strict=True)], unread=unread
+    )
 
 
 @router.post("/{notification_id}/read", status_code=204, summary="Mark a notification read")

@@ -45,6 +45,7 @@ from services.store import notifications as store
 from services.store.db import session_scope
 from services.worker.channels import email
 from services.worker.channels import webhook as webhook_channel
+from services.worker.names import MailNames
 from workflows.contracts import notify as c
 from workflows.lifecycle import party_orgs
 from workflows.notify.rules import Notification, mail_time, notifications_for
@@ -120,6 +121,7 @@ class NotifyActivities:
         # The time a retry's office hours are reckoned in (a test moves it on).
         self.clock = clock or (lambda: datetime.now(UTC))
         self.egress = webhook.Egress.of(production=settings.is_production, allowed=settings.webhook_allowed_hosts)
+        self.names = MailNames()
 
     # ------------------------------------------------------------ planning
 
@@ -209,6 +211,8 @@ class NotifyActivities:
             await mail.open()
         except (email.PermanentMailError, email.TransientMailError) as error:
             unreachable = error  # decided after the claim, which records it as any failure
+        # Read before the mail's time starts, as its connection is opened.
+        names = await self._names_of(note, input.recipient.language)
         by = asyncio.get_running_loop().time() + self.settings.smtp_timeout_seconds
         claim = await self._claim(
             key, agreement_id=note.agreement_id, lease=mail_lease(self.settings.smtp_timeout_seconds)
@@ -218,7 +222,12 @@ class NotifyActivities:
         try:
             if unreachable is not None:
                 raise unreachable
-            message = email.build_message(notification=note, recipient=input.recipient, settings=self.settings)
+            message = email.build_message(
+                notification=note,
+                recipient=input.recipient,
+                settings=self.settings,
+                names=names,
+            )
             await mail.send(message, to=input.recipient.address, by=by)
         except email.PermanentMailError as error:
             if not await self._release(key, claim.attempt, str(error), failed=True):
@@ -239,6 +248,18 @@ class NotifyActivities:
             ) from None
         await self._mark_sent(key)
         return self._done("sent", **key, message_id=email.message_id(note.event_id, input.recipient.address))
+
+    async def _names_of(self, note: Notification, lang: str) -> dict[str, str]:
+        """The names `note`'s mail gives the organisations it names (`MailNames`: read unless
+        kept); the ids where the read fails, so the mail still goes."""
+        wanted = self.names.unknown((note,))
+        if wanted:
+            try:
+                async with session_scope(self.sessionmaker) as session:
+                    await self.names.read(session, wanted)
+            except Exception as error:
+                log.warning("mail_names_unread", error_class=type(error).__name__, error=str(error))
+        return self.names.of(note, lang)
 
     def _office_retry_delay(self, note: Notification, recipient: c.EmailRecipient) -> timedelta | None:
         """For time-driven mail, the wait until its retry when office hours move it: the

@@ -14,7 +14,7 @@ import hashlib
 import random
 import re
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
@@ -77,7 +77,12 @@ _LINE_LIMIT = 78  # RFC 5322's recommended line length: a longer header is folde
 
 
 def build_message(
-    *, notification: Notification, recipient: EmailRecipient, settings: Settings, notice_json: str | None = None
+    *,
+    notification: Notification,
+    recipient: EmailRecipient,
+    settings: Settings,
+    notice_json: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> bytes:
     """The mail as the bytes sent after DATA: multipart/alternative, plain text then HTML,
     each part UTF-8 in quoted-printable, the subject and the reader's name RFC 2047-encoded
@@ -88,7 +93,8 @@ def build_message(
     per-part MIME bookkeeping were a fifth of the dispatcher's CPU per mail —
     docs/performance-log.md); a header that is long or not ASCII is still folded by compat32
     itself. The boundary cannot occur in a quoted-printable body, which never holds "==".
-    `notice_json`: the notification as JSON text, if at hand (`render`'s key). An address
+    `notice_json`: the notification as JSON text, if at hand (`render`'s key). `names`: the
+    names of the organisations it names (`services.worker.names`; the ids otherwise). An address
     that is not ASCII cannot be written in the To header without SMTPUTF8, nor in the
     envelope: `UnsendableAddress`.
     """
@@ -101,6 +107,7 @@ def build_message(
         public_url=settings.public_url,
         time_zone=recipient.time_zone,
         notice_json=notice_json,
+        names=names,
     )
     boundary = f"==============={random.randrange(sys.maxsize):019d}=="
     headers = "".join(
