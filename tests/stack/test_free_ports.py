@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
+from services.devstack import dev_mail_sink
 from services.embedded.ports import free_port
 from services.embedded.postgres import EmbeddedPostgres
 from tests.fixtures.ports import listening_socket, on_free_ports, started_controller
@@ -93,3 +94,16 @@ async def test_uvicorn_serves_the_socket_it_is_handed_so_no_one_can_take_its_por
     writer.close()
     server.should_exit = True
     await serving
+
+
+async def test_the_dev_stacks_mail_sink_on_a_port_another_process_took_since_its_choice_binds_another(tmp_path, taken):
+    sink = await dev_mail_sink(tmp_path / "mail", taken)
+    try:
+        port = sink.sockets[0].getsockname()[1]
+        assert port != taken
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert (await reader.readline()).startswith(b"220 ")
+        writer.close()
+    finally:
+        sink.close()
+        await sink.wait_closed()
