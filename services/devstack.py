@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -103,6 +104,21 @@ def _run(options: DevOptions) -> int:
     return 0
 
 
+async def dev_mail_sink(directory: Path, port: int) -> asyncio.Server:
+    """The SMTP sink on `port` (the usual 1025 when it was free at the start) or, if another
+    process took it in the seconds PostgreSQL and the migrations took, on a port the kernel
+    picks as it binds: a busy port must not stop `pakta dev` (nor its test beside another
+    suite's)."""
+    from services.embedded.mailsink import start_mail_sink
+
+    try:
+        return await start_mail_sink(directory, port)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+    return await start_mail_sink(directory, 0)
+
+
 async def _serve(
     settings: Settings, options: DevOptions, postgres: EmbeddedPostgres, temporal: EmbeddedTemporal
 ) -> None:
@@ -112,10 +128,9 @@ async def _serve(
     with _step("waiting for Temporal"):
         await _or_fail_async(temporal.wait_ready(), temporal.log_path)
     client = await connect_temporal(settings)
-    from services.embedded.mailsink import start_mail_sink
-
     assert settings.dev_mail_dir is not None
-    mail_sink = await start_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
+    mail_sink = await dev_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
+    settings = settings.model_copy(update={"smtp_port": mail_sink.sockets[0].getsockname()[1]})
 
     from services.api.app import create_app
     from services.api.server import server_options

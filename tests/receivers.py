@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.embedded.ports import free_port
+from tests.fixtures.ports import started_controller
 
 # ---------------------------------------------------------------- SMTP
 
@@ -42,8 +43,9 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self.peers: set[tuple[str, int]] = set()  # the client end of each connection a message came over
         self.port = port or free_port()
+        self._fixed = port is not None
         self.pipelining = pipelining
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # aiosmtpd's hook
         return offering_pipelining(session, hostname, responses, offered=self.pipelining)
@@ -56,11 +58,14 @@ class MailSink:
         return "250 Message accepted for delivery"
 
     def start(self) -> MailSink:
-        self._controller.start()
+        """Start on its port; if another process took it first (one it chose), on another."""
+        self._controller = started_controller(self, self.port, fixed=self._fixed)
+        self.port = self._controller.port
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address.lower() in m["X-Envelope-To"].lower()]

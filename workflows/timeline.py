@@ -126,6 +126,12 @@ def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = 
     return datetime.combine(day, OFFICE_OPENS, tz).astimezone(UTC)
 
 
+def office_closes(moment: datetime, zone: str) -> datetime:
+    """The end of office hours (17:00) in `zone` on the local day of `moment`."""
+    tz = ZoneInfo(zone)
+    return datetime.combine(moment.astimezone(tz).date(), OFFICE_CLOSES, tz).astimezone(UTC)
+
+
 def _serves(day: date, days_off: Collection[date], national: bool, tz: ZoneInfo) -> bool:
     # The year's national days off are built once per edition (`national_days.days_off`, cached).
     if day.weekday() >= 5 or day in days_off:

@@ -10,7 +10,8 @@ Only an organisation's own uploads can be attached. That is organisation-level d
 decider does not hold, so the API checks it before sending the command.
 
 What `GET /documents/{sha256}` and the web pages' document links answer is the same
-response (`download`), and the media types documents may have are said once here.
+response (`download`), and the media types documents may have are said once here, as is
+how long a browser may keep a download that is not public (`PRIVATE_FILE`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ from workflows import messages as m
 # The media types of documents (uploads, drafts, evidence), and those of them that are text.
 MEDIA_TYPES = ("text/markdown", "text/plain", "application/pdf")
 TEXT_TYPES = ("text/markdown", "text/plain")
+
+# A file made on request from what may change with the next action and is not public (the
+# agreement's PDF, a report's PDF and CSV, a list's CSV): kept by no cache. `no-store`, not
+# `no-cache` with a validator: none exists without making the file (a report is as of its
+# request, `now`), so a revalidation would make and send it all the same; and, as for the
+# pages (web.pages.PAGE_CACHE_CONTROL), it keeps the file off a shared computer's disk and
+# out of the browser's history. `private` says so to a proxy that ignores `no-store`. A
+# document (`download` below) stays `private, immutable`: its hash is its name, so it
+# cannot change, and a scan of 10 MB is not fetched again at every view.
+PRIVATE_FILE = "private, no-store"
 
 # The command fields that attach a document, by command type.
 # Where a command carries documents it attaches (dotted: a field of a field).

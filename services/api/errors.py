@@ -102,7 +102,7 @@ def _why_unreadable(cause: BaseException | None) -> str | None:
     return None
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = _HTTP_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
@@ -130,5 +130,5 @@ def register_error_handlers(app: FastAPI) -> None:
     # for handlers of any Exception, not of one class.
     app.exception_handler(PaktaError)(_pakta_error)
     app.exception_handler(RequestValidationError)(_validation_error)
-    app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(StarletteHTTPException)(http_error)
     app.exception_handler(Exception)(_unexpected_error)

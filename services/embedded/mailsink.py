@@ -26,7 +26,7 @@ class _Keep:
         return "250 Message kept"
 
 
-async def start_mail_sink(directory: Path, port: int, host: str = "127.0.0.1") -> asyncio.AbstractServer:
+async def start_mail_sink(directory: Path, port: int, host: str = "127.0.0.1") -> asyncio.Server:
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     handler = _Keep(directory)
     loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psutil
 from temporalio.client import Client
 
 from services.embedded.process import spawn, stop_process
@@ -124,11 +125,26 @@ class EmbeddedTemporal:
                 client = await Client.connect(self.address)
                 # The frontend answers before the default namespace exists; wait for it.
                 await client.workflow_service.describe_namespace(_describe_namespace_request("default"))
-                return
+                if self._serves_its_port():
+                    return
+                # Another server took the port between its choice and this one's start:
+                # this one exits ("address already in use"), which the next round reports.
+                last_error = RuntimeError(f"another process answers on port {self.port}")
+                await asyncio.sleep(0.25)
             except Exception as exc:  # not up yet
                 last_error = exc
                 await asyncio.sleep(0.25)
         raise RuntimeError(f"the Temporal dev server did not come up in {timeout:.0f}s: {last_error}")
+
+    def _serves_its_port(self) -> bool:
+        """Is it this server that listens on its port?"""
+        if self.process is None:
+            return True
+        try:
+            sockets = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:  # it has exited
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == self.port for s in sockets)
 
     def stop(self, *, timeout: float = 15.0) -> None:
         if self.process is not None:

@@ -57,6 +57,7 @@ from services.worker.wakeup import OutboxListener
 from workflows import messages as m
 from workflows.contracts.notify import DeliveryPolicy, EmailRecipient
 from workflows.notify.rules import OFFICE_HOURS_ONLY, Notification, endpoint_disabled, mail_time
+from workflows.timeline import office_closes
 
 log = structlog.get_logger("pakta.outbox")
 
@@ -415,7 +416,8 @@ class OutboxDispatcher:
     async def _failed(self, row: outbox.OutboxRow, failure: Failure) -> None:
         now = self.clock()
         give_up_at = self._give_up_at(row)
-        if not failure.begun and now < give_up_at:
+        begins_by = self._last_try_begins_by(row, give_up_at)
+        if not failure.begun and now < begins_by:
             # Queued behind a slow mail server's connections: its attempt not counted — no
             # step nearer being given up for a mail the server never saw. Due again at once
             # the first time (the next claim takes it when a connection is free); each time
@@ -426,15 +428,18 @@ class OutboxDispatcher:
             # not released for ever — its last try comes at the give-up time at the latest.
             due_at = None
             if row.unbegun:
-                due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), give_up_at)
+                due_at = min(now + timedelta(seconds=backoff_seconds(self.policy, row.unbegun)), begins_by)
             # Time-driven mail is released to its reader's office hours, as a failed try's
             # retry is (below); none left in time (`_in_time`): given up now, as such a retry —
             # if it was tried before. One never tried keeps its first try, however late, as a
             # claim outside office hours does (`_postponed`): given up at 17:00 on a Friday,
-            # a reminder that waited for a connection there was given up untried.
+            # a reminder that waited for a connection there was given up untried. Released
+            # within its last try's office day (`_last_try_begins_by`), it is given up at the
+            # day's close, whether or not it was tried before: a last try is not moved to the
+            # next day.
             due = due_at or now
             if (at_office := self._reader_time(row, due)) > due:
-                if row.attempts > 1 and not self._in_time(row, at_office, give_up_at):
+                if (row.attempts > 1 or now >= give_up_at) and not self._in_time(row, at_office, give_up_at):
                     await self._give_up(row, failure)
                     return
                 due_at = at_office
@@ -486,6 +491,22 @@ class OutboxDispatcher:
             if note.event_type in OFFICE_HOURS_ONLY:  # due at office hours from its moment (`planning`)
                 first_due = max(first_due, self._reader_time(row, note.at))
         return first_due + timedelta(seconds=self.policy.give_up_seconds)
+
+    def _last_try_begins_by(self, row: outbox.OutboxRow, give_up_at: datetime) -> datetime:
+        """Until when a try that never began (no connection was free for it in time) is
+        released uncounted for another: the give-up — or, for a time-driven mail whose
+        give-up fell outside its reader's office hours, the close of the office day of its
+        last try (`_in_time`). That try comes when the office opens, at 08:00 on a Monday
+        with the weekend's mail, when the mail server's connections are busiest; counted as
+        a failed try, a reminder the server never saw was given up after waiting for a
+        connection. The close bounds it: a server that never has a connection free keeps it
+        that office day at most (its releases spaced by the growing backoff), never to the
+        next. A give-up inside office hours, and all other mail, keep the give-up."""
+        last_office = self._reader_time(row, give_up_at)
+        if last_office <= give_up_at or row.recipient_json is None:
+            return give_up_at
+        reader = _parsed(self._readers, row.recipient_json, EmailRecipient)
+        return office_closes(last_office, reader.time_zone or m.DEFAULT_TIME_ZONE)
 
     def _in_time(self, row: outbox.OutboxRow, moment: datetime, give_up_at: datetime) -> bool:
         """Whether a try at `moment` is still made: before the give-up — or, for time-driven

@@ -34,6 +34,8 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
 from services.settings import Settings
 from services.store.migrate import upgrade_database
+from tests.fixtures.ports import on_free_ports, started_temporal
+from tests.fixtures.servers import started_postgres
 from tests.receivers import MailSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,10 +90,11 @@ class Topology:
 
     async def start(self) -> None:
         self.sink.start()
-        self.pg.start()
+        # Started on other ports if a suite beside this one took one first (a restart below
+        # keeps the port it has).
+        self.pg = on_free_ports(lambda port: started_postgres(EmbeddedPostgres(self.data_dir / "pg", port)))
         await upgrade_database(self.settings)
-        self.temporal.spawn()
-        await self.temporal.wait_ready()
+        self.temporal = await started_temporal(self.data_dir / "temporal")
         self.start_process("worker")
         self.start_process("api")
         await self.wait_api()

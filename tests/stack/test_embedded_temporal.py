@@ -5,6 +5,7 @@ metrics on a named port, read by the bench as counts of the server's work."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 
 import pytest
@@ -13,7 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from bench.temporal_metrics import counters, per_transition, scrape
 from services.embedded.ports import free_port
-from services.embedded.temporal import EmbeddedTemporal
+from tests.fixtures.ports import started_temporal
 from workflows.contracts import search
 
 on_the_session_loop = pytest.mark.asyncio(loop_scope="session")
@@ -21,10 +22,8 @@ on_the_session_loop = pytest.mark.asyncio(loop_scope="session")
 
 @on_the_session_loop
 async def test_the_dev_server_logs_ahead_and_keeps_a_started_workflow_through_a_kill(tmp_path):
-    server = EmbeddedTemporal(tmp_path / "temporal", free_port(), ui_port=None)
-    server.spawn()
+    server = await started_temporal(tmp_path / "temporal")
     try:
-        await server.wait_ready()
         client = await Client.connect(server.address)
         await client.start_workflow("KillProbe", id="kill-probe", task_queue="kill-probe-nobody")
         assert server.process is not None
@@ -46,11 +45,9 @@ async def test_the_dev_server_logs_ahead_and_keeps_a_started_workflow_through_a_
 
 @on_the_session_loop
 async def test_the_dev_server_on_a_named_metrics_port_counts_each_request_by_method(tmp_path):
-    server = EmbeddedTemporal(tmp_path / "temporal", free_port(), ui_port=None, metrics_port=free_port())
+    server = await started_temporal(tmp_path / "temporal", metrics=True)
     assert server.metrics_url is not None
-    server.spawn()
     try:
-        await server.wait_ready()
         client = await Client.connect(server.address)
         handle = await client.start_workflow("CountProbe", id="count-probe", task_queue="count-probe-nobody")
         before = await scrape(server.metrics_url)
@@ -85,11 +82,9 @@ def test_a_metrics_page_is_read_for_its_counters_only_summed_across_namespaces()
 
 @on_the_session_loop
 async def test_the_dev_server_serves_search_attributes_from_its_cache_not_a_database_read_per_use(tmp_path):
-    server = EmbeddedTemporal(tmp_path / "temporal", free_port(), ui_port=None, metrics_port=free_port())
+    server = await started_temporal(tmp_path / "temporal", metrics=True)
     assert server.metrics_url is not None
-    server.spawn()
     try:
-        await server.wait_ready()
         client = await Client.connect(server.address)
         indexed = TypedSearchAttributes([SearchAttributePair(search.STAGE, "draft")])
         # The first use fills each service's cache.
@@ -117,3 +112,24 @@ async def test_the_dev_server_serves_search_attributes_from_its_cache_not_a_data
         assert len(found) <= 11  # the attribute is known to the server: the query is accepted
     finally:
         server.stop()
+
+
+@on_the_session_loop
+async def test_the_dev_server_whose_metrics_port_another_process_took_first_starts_again_on_free_ports(tmp_path):
+    # What a suite running beside this one did once: it took the metrics port between its
+    # choice and the server's start.
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        held = other.getsockname()[1]
+        drawn = iter([free_port(), held])
+        server = await started_temporal(
+            tmp_path / "temporal", metrics=True, ports=lambda: next(drawn, None) or free_port()
+        )
+        try:
+            assert server.metrics_port not in (None, held)
+            assert server.metrics_url is not None
+            assert await scrape(server.metrics_url)  # its own metrics, on its own port
+            assert "address already in use" in server.log_path.read_text()  # the first start did fail
+        finally:
+            server.stop()

@@ -22,13 +22,15 @@ from services.api.app import create_app
 from services.api.server import MAX_HEADER_BYTES, server_options
 from services.embedded.ports import free_port
 from services.settings import Settings
+from tests.fixtures.ports import listening_socket
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served() -> AsyncIterator[int]:
-    port = free_port()
+    listening = listening_socket()  # the port is uvicorn's from now on: nothing can take it first
+    port = listening.getsockname()[1]
     config = uvicorn.Config(
         create_app(Settings(env="dev", metrics_port=0, log_json=False)),
         host="127.0.0.1",
@@ -38,7 +40,7 @@ async def served() -> AsyncIterator[int]:
         **server_options(),
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listening]))
     for _ in range(200):  # up to 10 s
         if server.started:
             break

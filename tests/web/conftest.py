@@ -21,12 +21,12 @@ import uvicorn
 from temporalio.worker import Worker
 
 from services.api.app import create_app
-from services.embedded.ports import free_port
 from services.embedded.postgres import EmbeddedPostgres
 from services.settings import Settings
 from services.store.db import create_engine, create_sessionmaker
 from services.worker.dispatcher import OutboxDispatcher
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.fixtures.ports import listening_socket
 from tests.fixtures.servers import database_of_its_own, settings_on
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveStack, chromium_installed
 
@@ -48,7 +48,8 @@ async def live_stack(pg: EmbeddedPostgres, temporal_env) -> AsyncIterator[tuple[
 @contextlib.asynccontextmanager
 async def _live_stack(settings: Settings, temporal_env) -> AsyncIterator[tuple[LiveStack, OutboxDispatcher]]:
     task_queue = f"pakta-web-{uuid.uuid4()}"
-    port = free_port()
+    listening = listening_socket()  # the port is uvicorn's from now on: nothing can take it first
+    port = listening.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
     target = temporal_env.client.service_client.config.target_host
     configured = settings.model_copy(
@@ -68,7 +69,7 @@ async def _live_stack(settings: Settings, temporal_env) -> AsyncIterator[tuple[L
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     try:
         async with worker:
-            serving = asyncio.create_task(server.serve())
+            serving = asyncio.create_task(server.serve(sockets=[listening]))
             for _ in range(400):
                 if server.started or serving.done():
                     break

@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from services.api.app import create_app
-from services.embedded.ports import free_port
 from services.settings import Settings
 from tests.fixtures.api import app_client
+from tests.fixtures.ports import listening_socket
 from tests.web.live import csrf_of
 
 
@@ -37,7 +37,8 @@ class LocalIssuer:
         self.ends_sessions = ends_sessions
         self.sessions: set[str] = set()  # the issuer's own sign-ins (its session ids)
         self.ended: list[dict[str, str]] = []
-        self.port = free_port()
+        self.listening = listening_socket()  # the port is uvicorn's from now on: nothing can take it first
+        self.port = self.listening.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.person = person
         self.codes: dict[str, dict[str, str]] = {}
@@ -104,7 +105,7 @@ class LocalIssuer:
         return JSONResponse({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
 
     async def __aenter__(self) -> LocalIssuer:
-        self.task = asyncio.create_task(self.server.serve())
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.listening]))
         for _ in range(500):
             if self.server.started:
                 break

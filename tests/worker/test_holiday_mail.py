@@ -23,6 +23,7 @@ from services.store.db import session_scope
 from services.worker.dispatcher import OutboxDispatcher
 from tests.receivers import MailSink
 from tests.worker.test_delivery import add_contact, delivery, fast
+from tests.worker.test_mail_timeout import Counted
 from tests.worker.test_office_hours_retry import (
     FRIDAY_1650_WIT,
     JAYAPURA,
@@ -220,3 +221,88 @@ async def _due_at(sessionmaker, event_id, address, due_at) -> dict | None:
     if row is not None and row["status"] == "failed":
         raise AssertionError(f"given up: {row['last_error']}")
     return row if row is not None and row["due_at"] == due_at and row["claimed_until"] is None else None
+
+
+async def _tried_and_due_monday(sessionmaker, reminder: m.Event, address: str) -> None:
+    """The reminder as a failure at 16:50 on Friday leaves it: tried once, due at 08:00 on
+    Monday (its last try, 24 give-up hours being over on Saturday)."""
+    async with session_scope(sessionmaker) as session:
+        await session.execute(
+            text(
+                "UPDATE deliveries SET attempts = 1, last_error = '451 Try again later', due_at = :due "
+                "WHERE event_id = :event AND recipient = :address"
+            ),
+            {"due": MONDAY_0800_WIT, "event": reminder.id, "address": address},
+        )
+
+
+async def test_a_reminders_last_try_that_found_no_free_mail_connection_on_monday_morning_is_tried_again_that_day(
+    settings, sessionmaker, orgs
+):
+    """A reminder first due at 16:50 on a Friday, with 24 give-up hours, failed then: its last
+    try is at 08:00 on Monday, when the weekend's mail all falls due. No connection to the
+    mail server is free for it within the mail timeout (a server slower to set up than that):
+    the try never began, the server never saw the mail. It was counted as the last try and
+    given up. It is released uncounted and sent once a connection is free that morning."""
+    jayapura, _ = await approvers(sessionmaker, orgs, (JAYAPURA, JAKARTA))
+    _, state = await submitted(sessionmaker, ksdd(orgs))
+    reminder = reminder_of(state, FRIDAY_1650_WIT)
+    await record(sessionmaker, state, [reminder])
+    await _tried_and_due_monday(sessionmaker, reminder, jayapura)
+
+    monday = [MONDAY_0800_WIT]
+    async with Counted(pause=0.0, greeting=0.3, gone_after_setup=True).running() as busy:
+        config = fast(settings, smtp_port=busy.port, smtp_timeout_seconds=0.5, delivery_give_up_hours=24)
+        async with OutboxDispatcher(config, sessionmaker, clock=lambda: monday[0]).running():
+            row = await until(lambda: _released_again(sessionmaker, reminder.id, jayapura))
+    assert (row["status"], row["attempts"]) == ("pending", 1)  # not counted: it never began
+    assert MONDAY_0800_WIT <= row["due_at"] < MONDAY_0800_WIT + timedelta(hours=9)  # that day
+    assert busy.received == 0
+
+    sink = MailSink().start()
+    try:
+        monday[0] = row["due_at"]
+        async with OutboxDispatcher(
+            fast(settings, sink, delivery_give_up_hours=24), sessionmaker, clock=lambda: monday[0]
+        ).running():
+            await until(lambda: _status_is(sessionmaker, reminder.id, jayapura, "sent"))
+        assert (await delivery(sessionmaker, reminder.id, jayapura, "email"))["attempts"] == 2
+        assert len(sink.to(jayapura)) == 1
+    finally:
+        sink.stop()
+
+
+async def test_a_reminders_last_try_that_never_finds_a_free_mail_connection_is_given_up_at_that_days_close(
+    settings, sessionmaker, orgs
+):
+    """The bound: a mail server that never has a connection free keeps the reminder's last
+    try to its office day. Released at 16:59:30 on Monday, the next release (a minute on)
+    would fall after 17:00: it is given up then, not moved to Tuesday."""
+    jayapura, _ = await approvers(sessionmaker, orgs, (JAYAPURA, JAKARTA))
+    _, state = await submitted(sessionmaker, ksdd(orgs))
+    reminder = reminder_of(state, FRIDAY_1650_WIT)
+    await record(sessionmaker, state, [reminder])
+    await _tried_and_due_monday(sessionmaker, reminder, jayapura)
+
+    before_close = MONDAY_0800_WIT + timedelta(hours=8, minutes=59, seconds=30)
+    async with Counted(pause=0.0, greeting=0.3, gone_after_setup=True).running() as busy:
+        config = fast(
+            settings,
+            smtp_port=busy.port,
+            smtp_timeout_seconds=0.5,
+            delivery_give_up_hours=24,
+            delivery_retry_initial_seconds=60.0,
+            delivery_retry_max_seconds=600.0,
+        )
+        async with OutboxDispatcher(config, sessionmaker, clock=lambda: before_close).running():
+            await until(lambda: _status_is(sessionmaker, reminder.id, jayapura, "failed"))
+    row = await delivery(sessionmaker, reminder.id, jayapura, "email")
+    assert row["attempts"] == 2 and "connection" in row["last_error"]
+    assert row["unbegun"] == 1 and busy.received == 0  # released at once, tried once more, and no more
+
+
+async def _released_again(sessionmaker, event_id, address) -> dict | None:
+    row = await delivery(sessionmaker, event_id, address, "email")
+    if row is not None and row["status"] == "failed":
+        raise AssertionError(f"given up: {row['last_error']}")
+    return row if row is not None and row["unbegun"] >= 2 and row["claimed_until"] is None else None

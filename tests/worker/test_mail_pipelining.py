@@ -15,12 +15,12 @@ from typing import Self
 
 import aiosmtplib
 import pytest
-from aiosmtpd.controller import Controller
 
 from services.embedded.ports import free_port
 from services.worker.channels import email as mail
 from services.worker.channels.pipelining import PipelinedReplies
 from tests.certificates import self_signed_server
+from tests.fixtures.ports import started_controller
 from tests.receivers import MailSink, offering_pipelining
 from tests.worker.test_delivery import fast
 from tests.worker.test_notification_costs import note
@@ -156,7 +156,6 @@ class Refusing:
         self.replies = {"MAIL": mail, "RCPT": rcpt, "DATA": data}
         self.accepted: list[list[str]] = []
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # aiosmtpd's hook
         return offering_pipelining(session, hostname, responses)
@@ -181,11 +180,12 @@ class Refusing:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Refusing]:
-        self._controller.start()
+        controller = started_controller(self, self.port)
+        self.port = controller.port
         try:
             yield self
         finally:
-            self._controller.stop()
+            controller.stop()
 
 
 @pytest.mark.parametrize(
@@ -502,10 +502,8 @@ def trusted_certificate(tmp_path, monkeypatch) -> ssl.SSLContext:
 
 async def test_mail_over_a_connection_upgraded_by_starttls_is_pipelined_inside_tls(settings, trusted_certificate):
     sink = MailSink()
-    controller = Controller(
-        sink, hostname="127.0.0.1", port=sink.port, tls_context=trusted_certificate, require_starttls=True
-    )
-    controller.start()
+    controller = started_controller(sink, sink.port, tls_context=trusted_certificate, require_starttls=True)
+    sink.port = controller.port
     try:
         async with Relay(sink.port).running() as relay:
             connections = mail.MailConnections(fast(settings, sink, smtp_port=relay.port, smtp_starttls=True))

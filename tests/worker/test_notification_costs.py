@@ -27,6 +27,7 @@ from services.store.notification_models import Delivery
 from services.worker.batching import GroupWrite
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
+from tests.fixtures.ports import started_controller
 from tests.receivers import MailSink, WebhookReceiver, ok
 from tests.worker.test_delivery import add_contact, add_endpoint, fast
 from tests.worker.test_outbox import NOW, ksdd, staff_of, status_of, submitted, until
@@ -344,7 +345,15 @@ class RefusingServer:
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str], list[str], int]] = []  # from, to, MAIL options, size
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        self._controller = started_controller(self, self.port)
+        self.port = self._controller.port
+
+    def stop(self) -> None:
+        assert self._controller is not None
+        self._controller.stop()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # aiosmtpd's hook
         if address.startswith("gone@"):
@@ -362,7 +371,7 @@ class RefusingServer:
 
 async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_next_mail_still_goes(settings):
     server = RefusingServer()
-    server._controller.start()
+    server.start()
     connections = mail.MailConnections(fast(settings, server))
     try:
         with pytest.raises(mail.PermanentMailError, match="550"):
@@ -372,7 +381,7 @@ async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_ne
         await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
     finally:
         await connections.close()
-        server._controller.stop()
+        server.stop()
     [(sender, recipients, options, size)] = server.envelopes
     assert sender == mail.parseaddr(settings.mail_from)[1] and recipients == ["siti@jabar.go.id"]
     assert options == [f"SIZE={size}"]  # the size declared is the size sent
@@ -390,13 +399,13 @@ async def test_a_refused_recipient_is_final_a_full_mailbox_is_retried_and_the_ne
 )
 async def test_the_size_a_mail_declares_is_the_size_the_server_receives(settings, content):
     server = RefusingServer()
-    server._controller.start()
+    server.start()
     connections = mail.MailConnections(fast(settings, server))
     try:
         await connections.send(content, to="siti@jabar.go.id")
     finally:
         await connections.close()
-        server._controller.stop()
+        server.stop()
     [(_, _, options, size)] = server.envelopes
     assert options == [f"SIZE={size}"]
 

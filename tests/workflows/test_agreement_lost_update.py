@@ -23,13 +23,13 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from services.api.commands import execute_act, now_utc
-from services.embedded.ports import free_port
 from services.embedded.temporal import EmbeddedTemporal
 from services.settings import Settings
 from services.store import queries
 from services.temporal_client import connect_temporal
 from services.worker.activities.records import RecordActivities
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.fixtures.ports import started_temporal
 from tests.workflows.test_agreement_workflow import STAFF, ksdpk
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
@@ -40,9 +40,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def temporal(tmp_path: Path) -> AsyncIterator[EmbeddedTemporal]:
-    server = EmbeddedTemporal(tmp_path / "temporal", free_port(), ui_port=None)
-    server.spawn()
-    await server.wait_ready()
+    server = await started_temporal(tmp_path / "temporal")
     try:
         yield server
     finally:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api.deps import PrincipalDep, SessionDep, SettingsDep
+from services.api.document_access import PRIVATE_FILE
 from services.api.reporting.report import (
     ReportsTo,
     UpwardReport,
@@ -90,7 +91,10 @@ async def upward_csv(
     return Response(
         report_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="pakta-report-{wanted}-{start}-{end}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="pakta-report-{wanted}-{start}-{end}.csv"',
+            "Cache-Control": PRIVATE_FILE,
+        },
     )
 
 
@@ -143,5 +147,5 @@ async def overseen_csv(
     return Response(
         rollup_csv(rollup),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": PRIVATE_FILE},
     )

@@ -6,7 +6,9 @@ loaded from another host.
 
 `install(app)` adds the routers, the static files and the handlers that turn "sign in
 first", "CSRF token missing", "a text field sent as a file" and "a form that cannot be
-read" into a redirect, a 403 page, a 422 page and a 400 page. `too_large_page` is the 413
+read" into a redirect, a 403 page, a 422 page and a 400 page, and a path under the pages'
+prefixes that no route serves (a mistyped link, an old bookmark) into the 404 page.
+`too_large_page` is the 413
 page the request limits (services.api.limits) answer a form too large with on the pages'
 routes (`PAGES`)."""
 
@@ -16,9 +18,11 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
+from services.api.errors import http_error
 from services.api.web.session import CsrfRefused, FieldNotText, FormUnreadable, SignInRequired, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -65,6 +69,29 @@ def install(app: FastAPI) -> None:
     app.include_router(plan_edit.router)
     app.include_router(public.router)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _no_such_page(request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's router answers a path no route serves (404) or a method its route does
+        # not take (405: a form's address opened as a link) with this exception. A person in a
+        # browser gets the site's page in their language; the API's paths keep the one JSON
+        # error shape its OpenAPI contract promises. Chosen by the path's prefix, as the
+        # request limits choose (not by sniffing `Accept`).
+        path = request.url.path
+        if exc.status_code not in (404, 405) or not path.startswith(PAGES):
+            return await http_error(request, exc)
+        ws = await standalone_session(request)
+        t = ws.tr.t
+        if exc.status_code == 404:
+            title, message = t("Not found"), t("The page or agreement does not exist, or is not yours to see.")
+        else:
+            title = t("Not allowed")
+            message = t(
+                "This address does not take that kind of request: go back and use the page's own links and buttons."
+            )
+        page = error_page(request, ws, exc.status_code, title, message)
+        page.headers.update(exc.headers or {})  # a 405's `Allow`
+        return page
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -143,6 +143,10 @@ ID: dict[str, str] = {
         "Halaman atau perjanjian tidak ada, atau bukan untuk Anda lihat."
     ),
     "Forbidden": "Dilarang",
+    "Not allowed": "Tidak diizinkan",
+    "This address does not take that kind of request: go back and use the page's own links and buttons.": (
+        "Alamat ini tidak menerima permintaan seperti itu: kembali dan gunakan tautan dan tombol halaman itu sendiri."
+    ),
     "This field takes text, not a file": "Isian ini berupa teks, bukan berkas",
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."

@@ -23,7 +23,7 @@ from services.api.agreements_read import AgreementFilters, AgreementPage, Agreem
 from services.api.database import read_from_the_pool
 from services.api.deps import SessionDep
 from services.api.reporting.table import cell
-from services.api.web.pages import WebDep, WebReadDep, render, with_zone
+from services.api.web.pages import WebDep, WebReadDep, download, render, with_zone
 from services.auth import Principal
 from services.errors import PaktaError
 from services.store import queries, register
@@ -133,13 +133,7 @@ async def agreement_csv(request: Request, ws: WebDep, session: SessionDep) -> Re
     for item in items:
         row = item.model_dump(mode="json")
         writer.writerow([cell(" ".join(row[c]) if c == "orgs" else row[c]) for c in CSV_COLUMNS])
-    return ws.apply(
-        Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="pakta-agreements.csv"'},
-        )
-    )
+    return download(ws, out.getvalue(), media_type="text/csv; charset=utf-8", filename="pakta-agreements.csv")
 
 
 @dataclasses.dataclass(frozen=True)

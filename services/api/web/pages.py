@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.api.deps import SessionDep
+from services.api.document_access import PRIVATE_FILE
 from services.api.web.session import WebSession, load_session
 from services.store import organisations
 from services.store.db import Unit
@@ -83,11 +84,11 @@ def redirect(ws: WebSession, to: str) -> Response:
 
 def download(ws: WebSession, body: bytes | str, *, media_type: str, filename: str, inline: bool = False) -> Response:
     """A file for the browser to save (or, `inline`, to show, as a PDF): the one place the
-    pages set a download's headers."""
+    pages set a download's headers. Not public, and made anew after an action: kept by no
+    cache (`document_access.PRIVATE_FILE`)."""
     disposition = "inline" if inline else "attachment"
-    return ws.apply(
-        Response(body, media_type=media_type, headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
-    )
+    headers = {"Content-Disposition": f'{disposition}; filename="{filename}"', "Cache-Control": PRIVATE_FILE}
+    return ws.apply(Response(body, media_type=media_type, headers=headers))
 
 
 def error_page(request: Request, ws: WebSession, status: int, title: str, message: str) -> Response:

@@ -16,7 +16,7 @@ from services.api.agreements_read import load_visible
 from services.api.deps import SessionDep
 from services.api.party_names import named_state, register_names
 from services.api.web.i18n import Translator
-from services.api.web.pages import WebDep, error_page
+from services.api.web.pages import WebDep, download, error_page
 from services.errors import NotFound
 from services.store import queries
 from workflows import lifecycle
@@ -167,10 +167,4 @@ async def summary(agreement_id: str, request: Request, ws: WebDep, session: Sess
     events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
     state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     content = summary_pdf(state, events, ws.tr)
-    return ws.apply(
-        Response(
-            content,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="pakta-{agreement_id}.pdf"'},
-        )
-    )
+    return download(ws, content, media_type="application/pdf", filename=f"pakta-{agreement_id}.pdf", inline=True)

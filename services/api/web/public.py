@@ -37,6 +37,13 @@ from workflows import messages as m
 
 router = APIRouter(include_in_schema=False)
 
+# The portal's open data (its CSV, its OCDS): public, so any cache may keep it, but changed by
+# the next publication or withdrawal, so a cache asks again each time (`no-cache`; without a
+# validator, it is fetched again). A public document keeps `public, max-age=300` and its
+# `ETag`: its hash is its name, so it never changes; what may change is whether it is still
+# published, and five minutes bounds how long a cache may show it after a withdrawal.
+PUBLIC_LIST = "no-cache"
+
 # Citizens' feedback: at most this many messages per sender per hour (and per agreement).
 FEEDBACK_PER_HOUR = 5
 FEEDBACK_PER_AGREEMENT_PER_HOUR = 2
@@ -203,7 +210,7 @@ async def ocds(session: SessionDep, settings: SettingsDep) -> Response:
     # OCDS's parties carry a name: the register's where the recording holds none (Indonesian).
     states = await named_states(session, await store.published_agreements(session), "id")
     package = ocds_package(states, settings.public_url)
-    return JSONResponse(package, headers={"Access-Control-Allow-Origin": "*"})
+    return JSONResponse(package, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": PUBLIC_LIST})
 
 
 @router.get("/public/agreements.csv")
@@ -237,7 +244,7 @@ async def public_csv(session: SessionDep) -> Response:
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="pakta-public.csv"'},
+        headers={"Content-Disposition": 'attachment; filename="pakta-public.csv"', "Cache-Control": PUBLIC_LIST},
     )
 
 
