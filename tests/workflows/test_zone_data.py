@@ -10,13 +10,25 @@ constraints.txt pins is tests/stack/test_constraints.py's."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.worker import Worker
+
+from services.api.commands import execute_act
+from services.store import queries
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests.workflows.test_agreement_workflow import STAFF, ksdpk
+from workflows import messages as m
+from workflows import timeline as t
+from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
 
 ROOT = Path(__file__).resolve().parents[2]
 INDONESIAN = ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Ujung_Pandang", "Asia/Jayapura")
@@ -91,3 +103,47 @@ def test_saved_histories_replay_the_same_events_on_a_host_with_other_zone_files(
         "tests/workflows/test_agreement_workflow.py::test_saved_histories_replay_on_current_code",
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+GONE = "Asia/Atlantis"  # spelled as a zone, known to no tzdata release
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_agreement_recorded_with_a_zone_no_longer_known_takes_commands_on_a_real_worker(
+    time_skipping_env, settings, sessionmaker, task_queue
+):
+    """Its parties' zone (one a later tzdata dropped, say) is read from the workflow's input
+    and its events without the edge's check, the decider counts its due date as Jakarta's,
+    and the read model holds the zone as recorded. Before: the worker could not read the
+    input, and the workflow task failed and was retried without end."""
+    proposal = ksdpk()
+    proposal = proposal.model_copy(
+        update={"parties": [p.model_copy(update={"time_zone": GONE}) for p in proposal.parties]}
+    )
+    agreement_id = str(uuid.uuid4())
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(settings, sessionmaker),
+    ):
+        client = time_skipping_env.client
+        await client.start_workflow(
+            AgreementWorkflow.run,
+            AgreementInput(agreement_id=agreement_id, proposal=proposal, actor=STAFF),
+            id=workflow_id(agreement_id),
+            task_queue=task_queue,
+        )
+        handle = client.get_workflow_handle(workflow_id(agreement_id))
+        async with asyncio.timeout(60):
+            await handle.execute_update(AgreementWorkflow.ready, STAFF)
+            receipt = await execute_act(client, agreement_id, ActInput(command=m.Submit(), actor=STAFF))
+            snapshot = await handle.query(AgreementWorkflow.snapshot, STAFF)
+    assert (snapshot.version, receipt.version) == (2, 2) and snapshot.stage == "review"
+    due = snapshot.deadlines["step"]
+    assert due.astimezone(ZoneInfo("Asia/Jakarta")).time() == t.OFFICE_CLOSE  # the end of a WIB office day
+    async with sessionmaker() as session:
+        record = await queries.get_agreement(session, agreement_id=agreement_id)
+    assert record is not None and record.state.deadlines == {"step": due}
+    assert {p.time_zone for p in record.state.parties} == {GONE}
