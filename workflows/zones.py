@@ -26,9 +26,13 @@ DEFAULT_ZONE = "Asia/Jakarta"  # WIB: where most parties and users are
 
 def pin_zone_data() -> None:
     """Read zones from the `tzdata` package alone, whatever the host or `PYTHONTZPATH` has;
-    zones built before (from the host's files) are dropped from `zoneinfo`'s cache."""
-    zoneinfo.reset_tzpath(to=())
-    zoneinfo.ZoneInfo.clear_cache()
+    zones built before (from the host's files) are dropped from `zoneinfo`'s cache. Once
+    per process: a workflow sandbox that imports `workflows` afresh (the SDK's default
+    runner; Pakta's passes it through) shares the host's `zoneinfo`, pinned already — and
+    may not clear its cache."""
+    if zoneinfo.TZPATH:
+        zoneinfo.reset_tzpath(to=())
+        zoneinfo.ZoneInfo.clear_cache()
 
 
 def is_known(name: str) -> bool:
