@@ -4,6 +4,7 @@
     pakta api | pakta worker | pakta dispatcher | pakta db upgrade | pakta db revision -m MESSAGE
     pakta token --sub S --org O --roles r1,r2 [--gates g1,g2] [--ttl SECONDS]
     pakta calendar edition --from WHEN [--years 2000-2060] [--add D1,D2] [--remove D3]
+    pakta zones compare [DIR] [--years 2000-2100] [--zones Z1,Z2]
 
 Production commands read their configuration from PAKTA_* environment variables.
 """
@@ -92,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     edition.add_argument("--add", default=[], type=_dates, help="comma-separated days off of the decree to add")
     edition.add_argument("--remove", default=[], type=_dates, help="comma-separated days (estimates) to remove")
     edition.add_argument("--number", type=int, default=None, help="edition number (default: the latest + 1)")
+    zones = commands.add_parser("zones", help="the zone data the decider counts office hours with")
+    zones_commands = zones.add_subparsers(dest="zones_command", required=True, metavar="ACTION")
+    compare = zones_commands.add_parser(
+        "compare",
+        help="the zones whose UTC offsets differ between the installed (pinned) tzdata and the zone files in DIR "
+        "(a new release's, before merging its bump; the host's); exit 1 when any differ",
+    )
+    compare.add_argument("directory", metavar="DIR", type=Path, nargs="?", default=Path("/usr/share/zoneinfo"))
+    compare.add_argument("--years", type=_years, default=range(2000, 2101), help="FIRST-LAST (default 2000-2100)")
+    compare.add_argument("--zones", type=_csv, default=None, help="only these zones (default: every zone of both)")
     return parser
 
 
@@ -122,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "db": _db,
         "token": _token,
         "calendar": _calendar,
+        "zones": _zones,
     }
     handler = handlers[args.command]
     return handler(args) or 0
@@ -279,6 +291,47 @@ def _calendar(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(nd.module_text(number, args.effective_from, days, source), end="")
     return 0
+
+
+def _zones(args: argparse.Namespace) -> int:
+    """Print, zone by zone, where the installed zone data and DIR's give other offsets, and
+    the zones only one of them knows (a zone a new release dropped: docs/lifecycle.md)."""
+    from services import zone_data as zd
+
+    directory: Path = args.directory
+    if not directory.is_dir():
+        print(f"pakta zones: {directory} is not a directory of zone files", file=sys.stderr)
+        return 2
+    installed, there = zd.pinned_names(), zd.names_in(directory)
+    asked = set(args.zones) if args.zones is not None else installed | there
+    unknown = sorted(asked - installed - there)
+    if unknown:
+        print(f"pakta zones: no such zone in either: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    differing = 0
+    for side, names in (("the installed tzdata", installed - there), (str(directory), there - installed)):
+        if names & asked:
+            differing += 1
+            print(f"only in {side}: {', '.join(sorted(names & asked))}")
+    spans: dict[str, list[zd.Difference]] = {}
+    for difference in zd.compare(directory, args.years.start, args.years.stop - 1, asked & installed & there):
+        spans.setdefault(difference.zone, []).append(difference)
+    for zone, found in spans.items():
+        print(f"{zone}: {len(found)} span(s) from {_utc(found[0].start)} to {_utc(found[-1].end)}")
+        for one in found[:3]:
+            print(f"  {_utc(one.start)} to {_utc(one.end)}: installed {_offset(one.pinned)}, DIR {_offset(one.other)}")
+    years = f"{args.years.start}-{args.years.stop - 1}"
+    print(f"{len(spans)} zone(s) with other offsets in {years}, of {len(asked & installed & there)} compared")
+    return 1 if spans or differing else 0
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _offset(offset: timedelta | None) -> str:
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return f"UTC{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _edition_refused(args: argparse.Namespace, latest: Edition, now: datetime) -> str | None:

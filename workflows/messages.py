@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from workflows import zones
+
 Kind = Literal["ksdd", "ksdpk", "ksdpl", "ksdll"]
 PartyRole = Literal["initiator", "counterparty"]
 Sector = Literal["government", "industry", "academia", "community", "media"]
@@ -53,7 +55,7 @@ DeadlineKind = Literal["step", "evaluation_report"]
 GATES: tuple[str, ...] = get_args(Gate)  # in the order of the procedure
 DEFAULT_EXPIRY_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7, 0)
 TERMINAL_STAGES: frozenset[str] = frozenset({"rejected", "withdrawn", "terminated", "expired"})
-DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most parties and users are
+DEFAULT_TIME_ZONE = zones.DEFAULT_ZONE  # WIB (Asia/Jakarta): where most parties and users are
 
 
 # What an IANA zone name can look like; anything else is not looked up at all (a very long
@@ -61,21 +63,38 @@ DEFAULT_TIME_ZONE = "Asia/Jakarta"  # WIB: where most parties and users are
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,3}$")
 
 
+class UnknownTimeZone(ValueError):
+    """A zone name the zone data does not know (pydantic reports it as a `value_error`)."""
+
+
 def known_time_zone(value: str) -> str:
-    """`value` if it names an IANA time zone the zone data knows, else ValueError."""
+    """`value` if it names an IANA time zone the zone data knows, else UnknownTimeZone."""
     try:
         if len(value) > 64 or not _ZONE_NAME.match(value):
             raise ValueError
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         shown = value if len(value) <= 40 else value[:40] + "…"
-        raise ValueError(f"unknown time zone '{shown}' (use an IANA name such as Asia/Jakarta)") from None
+        raise UnknownTimeZone(f"unknown time zone '{shown}' (use an IANA name such as Asia/Jakarta)") from None
+    return value
+
+
+def _zone_known_at_the_edge(value: str, info: ValidationInfo) -> str:
+    if info.context is not None and info.context.get("pakta.at_the_edge"):
+        return known_time_zone(value)
     return value
 
 
 # An IANA time zone name (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT, or a
-# foreign partner's own), checked against the zone data.
+# foreign partner's own), checked against the zone data: an organisation's or a contact's
+# setting, which no workflow records.
 TimeZone = Annotated[str, AfterValidator(known_time_zone)]
+# A party's zone, which agreements record: checked against the zone data only where a party
+# writes it (the edge validates with `AT_THE_EDGE`; a body FastAPI validated is checked by
+# `refused_at_the_edge`). Without that context any name is taken, so a party recorded with a
+# zone a later tzdata release dropped still replays and is still read; the decider counts
+# its times in `DEFAULT_TIME_ZONE` (`workflows.zones.zone`).
+PartyTimeZone = Annotated[str, AfterValidator(_zone_known_at_the_edge)]
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 ORG_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -231,7 +250,7 @@ class Party(Message):
     days_off: list[AgreementDate] = Field(default_factory=list, max_length=366)
     # IANA zone for reminders at office hours (WIB Asia/Jakarta, WITA Asia/Makassar,
     # WIT Asia/Jayapura, or the foreign partner's own).
-    time_zone: TimeZone = DEFAULT_TIME_ZONE
+    time_zone: PartyTimeZone = DEFAULT_TIME_ZONE
 
 
 class Indicator(Message):
@@ -1234,26 +1253,32 @@ class ActionPlanView(Message):
 
 def refused_at_the_edge(message: BaseModel) -> list[ErrorDetails]:
     """What the edge refuses of `message` once validated without `AT_THE_EDGE` (FastAPI
-    validates a body without a context): its figures beyond `MAX_FIGURE`, as pydantic's
-    errors located in `message`. Nothing to do for a message that holds no figure."""
+    validates a body without a context): its figures beyond `MAX_FIGURE` and its parties'
+    zones the zone data does not know, as pydantic's errors located in `message`. Nothing
+    to do for a message that holds neither."""
     model = type(message)
     if not _holds_figures(model):
         return []
     try:
         model.model_validate(message.model_dump(), context=AT_THE_EDGE)
     except ValidationError as error:
-        return [e for e in error.errors() if e["type"] == FIGURE_OUT_OF_RANGE]
+        return [e for e in error.errors() if _refused_at_the_edge_only(e)]
     return []
+
+
+def _refused_at_the_edge_only(error: ErrorDetails) -> bool:
+    return error["type"] == FIGURE_OUT_OF_RANGE or isinstance(error.get("ctx", {}).get("error"), UnknownTimeZone)
 
 
 @functools.cache
 def _holds_figures(model: type[BaseModel]) -> bool:
+    """Whether `model` holds a field the edge checks more strictly (a figure, a party's zone)."""
     return _type_holds_figures(model, frozenset())
 
 
 def _type_holds_figures(annotation: Any, seen: frozenset[type]) -> bool:
     if isinstance(annotation, AfterValidator):
-        return annotation.func is _figure_in_range
+        return annotation.func in (_figure_in_range, _zone_known_at_the_edge)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in seen:
             return False

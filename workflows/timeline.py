@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from workflows import national_days
 from workflows.national_days import Edition as Edition  # re-exported: the decider's calendar vocabulary
 from workflows.national_days import edition_at as edition_at
+from workflows.zones import known_or_default
+from workflows.zones import zone as _zone
 
 OFFICE_HOUR = time(9, 0)  # reminders, openings and escalations go out at 09:00 local time
 
@@ -65,11 +67,11 @@ def _days_in(year: int, month: int) -> int:
 
 def office_time(day: date, zone: str) -> datetime:
     """09:00 on `day` in `zone`, as an aware UTC datetime."""
-    return datetime.combine(day, OFFICE_HOUR, ZoneInfo(zone)).astimezone(UTC)
+    return datetime.combine(day, OFFICE_HOUR, _zone(zone)).astimezone(UTC)
 
 
 def local_day(moment: datetime, zone: str) -> date:
-    return moment.astimezone(ZoneInfo(zone)).date()
+    return moment.astimezone(_zone(zone)).date()
 
 
 def due_after(opened: datetime, days: int, zone: str) -> datetime:
@@ -83,7 +85,7 @@ OFFICE_OPENS, OFFICE_CLOSES = time(8, 0), time(17, 0)
 def next_office_moment(moment: datetime, zone: str) -> datetime:
     """`moment` if it falls in office hours (Monday to Friday, 08:00–17:00) in `zone`,
     otherwise the next opening: a reminder due at night reaches people at 08:00."""
-    local = moment.astimezone(ZoneInfo(zone))
+    local = moment.astimezone(_zone(zone))
     day = local.date()
     if local.weekday() < 5 and OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
         return moment
@@ -91,7 +93,7 @@ def next_office_moment(moment: datetime, zone: str) -> datetime:
         day += timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return datetime.combine(day, OFFICE_OPENS, ZoneInfo(zone)).astimezone(UTC)
+    return datetime.combine(day, OFFICE_OPENS, _zone(zone)).astimezone(UTC)
 
 
 # The zones of Indonesia (WIB, WITA, WIT, and the old names tzdata keeps for them): a reader
@@ -111,8 +113,8 @@ def next_office_hours(moment: datetime, zone: str, days_off: Collection[date] = 
 
     `next_office_moment` stays as it was (weekends only): the NotifyWorkflows still running
     call it inside the workflow, and their timers must not move on replay."""
-    tz = ZoneInfo(zone)
-    national = zone in INDONESIAN_ZONES
+    tz = _zone(zone)
+    national = known_or_default(zone) in INDONESIAN_ZONES
     local = moment.astimezone(tz)
     day = local.date()
     if _serves(day, days_off, national, tz):
@@ -218,7 +220,7 @@ class Calendar:
         """The end of the office day `day` (a due date); 09:00 on a legacy calendar."""
         if self.legacy:
             return office_time(day, self.zone)
-        return datetime.combine(day, OFFICE_CLOSE, ZoneInfo(self.zone)).astimezone(UTC)
+        return datetime.combine(day, OFFICE_CLOSE, _zone(self.zone)).astimezone(UTC)
 
     def due_after(self, opened: datetime, days: int) -> datetime:
         """The end of the `days`-th office day after `opened` (legacy: 09:00, calendar days)."""

@@ -14,13 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, TypedDict
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from workflows import messages as m
 from workflows.lifecycle import current_step, health
 from workflows.notify.rules import Audience, Notification
+from workflows.zones import zone as zone_info
 
 DIGEST_HOUR = 8  # the digest goes out at 08:00 local time, before the 09:00 reminders
 DIGEST_UNTIL_HOUR = 17  # ... or later the same office day, if the 08:00 run was missed
@@ -129,7 +129,7 @@ def digest_day(
     The sweep runs hourly; an organisation's digest is due from `hour`:00 local time until
     `until_hour`:00, so the first run inside that window sends it (half-hour zones too) and
     a missed run is caught up by the next. The delivery log keeps it to once a day."""
-    local = now.astimezone(ZoneInfo(zone))
+    local = now.astimezone(zone_info(zone))
     if hour <= local.hour < max(until_hour, hour + 1):
         return local.date()
     return None
@@ -137,7 +137,7 @@ def digest_day(
 
 def next_send(now: datetime, zone: str, *, hour: int = DIGEST_HOUR) -> datetime:
     """When the next digest of an organisation in `zone` goes out (for display)."""
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     local = now.astimezone(tz)
     at = datetime.combine(local.date(), time(hour), tz)
     if at <= local:
@@ -153,7 +153,7 @@ def build_digest(
 ) -> Digest:
     """The digest of `org` at `now` from the agreements it is party to (others and closed
     ones are ignored). Days count in the organisation's zone."""
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     today = now.astimezone(tz).date()
     near, far = (now + timedelta(days=d) for d in UPCOMING_DAYS)
     found: dict[Section, list[DigestItem]] = {

@@ -4,7 +4,10 @@ own negotiation, gates and signing), and extending a running deadline."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from workflows import messages as m
+from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.access import acting_party
 from workflows.lifecycle.emitter import Emitter
@@ -142,7 +145,8 @@ def evaluation_summary(e: Emitter, evaluation: m.Evaluation) -> str | None:
 
 def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     """Move a running deadline `days` days of service on: from the old due date while it
-    runs, from now once it has passed."""
+    runs, from now once it has passed — never past `m.LATEST_DATE`, the last day a term may
+    end on (`_within_dates`)."""
     calendar = calendar_of(e.state, initiator(e.state).org, e.now)
     if cmd.deadline == "evaluation_report":
         running = open_evaluations(e.state)
@@ -157,7 +161,7 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
             ev.DeadlineExtended(
                 deadline="evaluation_report",
                 evaluation=evaluation.number,
-                due_at=calendar.extended(evaluation.due_at, e.now, cmd.days).isoformat(),
+                due_at=_within_dates(calendar, calendar.extended(evaluation.due_at, e.now, cmd.days)).isoformat(),
                 reason=cmd.reason,
             )
         )
@@ -167,6 +171,20 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
         raise InvalidTransition("No step deadline is running.")
     e.emit(
         ev.DeadlineExtended(
-            deadline="step", due_at=calendar.extended(due, e.now, cmd.days).isoformat(), reason=cmd.reason
+            deadline="step",
+            due_at=_within_dates(calendar, calendar.extended(due, e.now, cmd.days)).isoformat(),
+            reason=cmd.reason,
         )
     )
+
+
+def _within_dates(calendar: t.Calendar, due: datetime) -> datetime:
+    """`due`, refused (422) when it falls after `m.LATEST_DATE`, the last day any other date
+    of an agreement may be (`m.AgreementDate`, a term's end). Extensions are not capped in
+    number and each counts from the last due date: without this bound, 5,697 of 365 days of
+    service carried a step deadline to February 9999, and the next one raised OverflowError
+    inside `decide` — an internal error where a refusal is owed. The bound also keeps every
+    wake-up the workflow sleeps towards within decades, not millennia."""
+    if t.local_day(due, calendar.zone) > m.LATEST_DATE:
+        raise InvalidProposal(f"The extended deadline would fall after {m.LATEST_DATE.isoformat()}.", field="days")
+    return due
