@@ -217,13 +217,25 @@ class StaleParty:
     command: m.RefreshPartySettings
 
 
+def _sendable_zone(zone: str | None) -> str | None:
+    try:
+        return None if zone is None else m.known_time_zone(zone)
+    except m.UnknownTimeZone:
+        return None
+
+
 def _stale(rows: Any) -> list[StaleParty]:
+    # A settings zone the pinned zone data does not know (a later tzdata release dropped it,
+    # or an older Pakta took it from the host's zone files) is not sent: the command checks
+    # its zone, and one that did not validate failed the whole page — the night's
+    # reconciliation of every agreement on it — on every try. The party keeps its own zone;
+    # the days off still go.
     return [
         StaleParty(
             row.id,
             m.RefreshPartySettings(
                 org=row.org,
-                time_zone=row.time_zone,
+                time_zone=_sendable_zone(row.time_zone),
                 days_off=None if row.days_off is None else [date.fromisoformat(day) for day in row.days_off],
             ),
         )

@@ -161,3 +161,36 @@ async def test_an_organisation_s_agreements_are_brought_page_by_page_across_runs
         changed = [e["data"] for e in await events_of(stack, agreement_id) if e["type"] == "party_settings_changed"]
         # The days off were never stated: the party keeps its own (none).
         assert changed == [{"org": region, "days_off": [], "time_zone": "Asia/Makassar"}]
+
+
+async def test_a_settings_zone_the_zone_data_no_longer_knows_leaves_the_partys_zone_and_still_brings_its_days_off(
+    stack: Stack, temporal_env
+):
+    """A zone saved in the settings that the pinned tzdata does not know (one a later release
+    dropped, or one the host's zone files knew when an older Pakta read them) is not sent:
+    the party keeps its own zone, and the days off still reach it. Sent as it was, the
+    command did not validate: the night's reconciliation page raised on every try, and the
+    agreements after it on that page were never checked."""
+    region, partner = f"jambi-{uuid.uuid4().hex[:6]}", f"bengkulu-{uuid.uuid4().hex[:6]}"
+    agreement = await stack.create(stack.user(region, "staff"), proposal(region, partner))
+    day_off = a_working_day_ahead(5)
+    async with stack.sessionmaker() as session:
+        await session.execute(
+            text(
+                "INSERT INTO organisation_settings (org, time_zone, days_off, updated_by) "
+                "VALUES (:org, 'Asia/Atlantis', CAST(:days AS date[]), 'test')"
+            ),
+            {"org": region, "days": [day_off]},
+        )
+        await session.commit()
+
+    async with asyncio.timeout(60):
+        await temporal_env.client.execute_workflow(
+            PortfolioSweepWorkflow.run,
+            c.SweepInput(reconcile=True, digests=False, orgs=[region]),
+            id=f"sweep-{uuid.uuid4()}",
+            task_queue=stack.settings.temporal_task_queue,
+            result_type=c.SweepResult,
+        )
+    changed = [e["data"] for e in await events_of(stack, agreement["id"]) if e["type"] == "party_settings_changed"]
+    assert changed == [{"org": region, "days_off": [day_off.isoformat()], "time_zone": "Asia/Jakarta"}]

@@ -81,3 +81,9 @@ def test_the_edge_still_refuses_a_party_zone_the_zone_data_does_not_know() -> No
     with pytest.raises(ValidationError, match="unknown time zone"):
         m.Proposal.model_validate(proposal.model_dump(), context=m.AT_THE_EDGE)
     assert m.refused_at_the_edge(zoned(b.ksdd_proposal(), "Asia/Makassar")) == []
+
+
+def test_the_close_of_an_office_day_in_an_unknown_zone_is_jakartas() -> None:
+    monday = datetime(2027, 1, 11, 2, tzinfo=UTC)  # 09:00 WIB
+    assert t.office_closes(monday, GONE) == t.office_closes(monday, "Asia/Jakarta")
+    assert t.office_closes(monday, GONE) == datetime(2027, 1, 11, 10, tzinfo=UTC)  # 17:00 WIB

@@ -306,3 +306,41 @@ async def _released_again(sessionmaker, event_id, address) -> dict | None:
     if row is not None and row["status"] == "failed":
         raise AssertionError(f"given up: {row['last_error']}")
     return row if row is not None and row["unbegun"] >= 2 and row["claimed_until"] is None else None
+
+
+async def test_a_reminders_last_try_to_a_reader_whose_zone_is_no_longer_known_is_given_up_at_jakartas_close(
+    settings, sessionmaker, orgs
+):
+    """A reader's zone recorded in the plan (checked when the contact was saved) that a later
+    tzdata release dropped counts as Jakarta's, as everywhere the mail's hours are counted.
+    The last try's bound read that zone as it was: every release of a try that never began
+    raised, its claim was left to the lease and taken again, the mail never given up."""
+    jayapura, _ = await approvers(sessionmaker, orgs, (JAYAPURA, JAKARTA))
+    _, state = await submitted(sessionmaker, ksdd(orgs))
+    reminder = reminder_of(state, FRIDAY_1650_WIT)
+    await record(sessionmaker, state, [reminder])
+    await _tried_and_due_monday(sessionmaker, reminder, jayapura)
+    async with session_scope(sessionmaker) as session:
+        await session.execute(
+            text(
+                "UPDATE deliveries SET payload = jsonb_set(payload, '{recipient,time_zone}', '\"Asia/Atlantis\"') "
+                "WHERE event_id = :event AND recipient = :address"
+            ),
+            {"event": reminder.id, "address": jayapura},
+        )
+
+    before_close_wib = datetime(2027, 1, 11, 9, 59, 30, tzinfo=UTC)  # Monday 16:59:30 in Jakarta
+    async with Counted(pause=0.0, greeting=0.3, gone_after_setup=True).running() as busy:
+        config = fast(
+            settings,
+            smtp_port=busy.port,
+            smtp_timeout_seconds=0.5,
+            delivery_give_up_hours=24,
+            delivery_retry_initial_seconds=60.0,
+            delivery_retry_max_seconds=600.0,
+        )
+        async with OutboxDispatcher(config, sessionmaker, clock=lambda: before_close_wib).running():
+            await until(lambda: _status_is(sessionmaker, reminder.id, jayapura, "failed"))
+    row = await delivery(sessionmaker, reminder.id, jayapura, "email")
+    assert row["attempts"] == 2 and "connection" in row["last_error"]
+    assert busy.received == 0

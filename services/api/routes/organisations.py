@@ -47,6 +47,10 @@ class OrganisationSettingsBody(BaseModel):
 
 class OrganisationSettingsView(OrganisationSettingsBody):
     org: str
+    # As saved, not checked again: a zone the pinned zone data no longer knows (a later
+    # tzdata release dropped it, or the host's files knew it before the pin) is shown, so
+    # the organisation sees it and sets another — checked, it made every answer a 500.
+    time_zone: str | None = None
 
 
 def _check(principal: Principal, org: str) -> None:

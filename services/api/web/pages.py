@@ -18,6 +18,7 @@ from services.store import organisations
 from services.store.db import Unit
 from workflows.messages import DEFAULT_TIME_ZONE, AgreementState
 from workflows.procedures import TERMINATION_BY_EACH_HEAD
+from workflows.zones import is_known
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -52,7 +53,10 @@ async def with_zone(ws: WebSession, unit: Unit) -> WebSession:
     WIB. `unit`: a session or a pooled connection (`read_from_the_pool`)."""
     if not ws.zone:
         zone = await organisations.time_zone_of(unit, org=ws.principal.org) if ws.principal is not None else None
-        ws.zone = zone or DEFAULT_TIME_ZONE
+        # A zone the pinned zone data no longer knows (a later tzdata release dropped it, or an
+        # older Pakta took it from the host's files) counts as WIB, as for the decider
+        # (`workflows.zones`): building it raised, and every page with a time answered 500.
+        ws.zone = zone if zone and is_known(zone) else DEFAULT_TIME_ZONE
     return ws
 
 
