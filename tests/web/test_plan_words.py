@@ -13,6 +13,7 @@ from services.store.db import session_scope
 from tests.builders import NOW, activity, doc, happy_step, obligation, party, proposal, replay, run, staff
 from tests.provinces import unused_province
 from tests.web.live import LiveStack, csrf_of
+from tests.web.test_names import section
 from workflows import lifecycle as L
 from workflows import messages as m
 
@@ -93,3 +94,37 @@ async def test_the_agreement_page_says_why_it_is_off_track_in_the_readers_langua
     assert reason["text"] == f"{regency} missed obligation O2."
     assert (reason["code"], reason["ref"], reason["party"]) == ("obligation_missed", "O2", regency)
     assert reason["about"] == "Menyediakan data kunjungan puskesmas"
+
+
+async def test_the_plan_the_meetings_and_their_action_items_name_the_organisations_not_their_ids(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id = await in_force_with_a_missed_obligation(web, province, regency)
+    client = await web.signed_in_client(web.user(province, "staff"))
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    plan = section(page, "h-plan")
+    regency_name, province_name = f"Pemerintah Kabupaten {regency}", f"Pemerintah Provinsi {province}"
+    for rows in ("activities", "obligations"):
+        table = plan[plan.index(f'<table class="{rows}">') :]
+        table = table[: table.index("</table>")]
+        assert f"<td>{regency_name}</td>" in table and f"<td>{regency}</td>" not in table
+    meetings = plan[plan.index('<ul class="meetings">') :]
+    assert f"{province_name}, {regency_name}" in meetings  # the participants
+    items = meetings[meetings.index('<ul class="action-items">') :]
+    items = items[: items.index("</ul>")]
+    assert f"Kirim data kunjungan — {regency_name}, Tenggat 1 Maret 2027" in items
+    assert f"— {regency}," not in items
+    await client.aclose()
+
+
+async def test_the_inbox_card_says_why_the_agreement_is_off_track_as_the_agreement_page_does(web: LiveStack, orgs):
+    province, regency = orgs
+    agreement_id = await in_force_with_a_missed_obligation(web, province, regency)
+    client = await web.signed_in_client(web.user(regency, "staff"))
+    inbox = (await client.get("/ui/inbox")).text
+    card = section(inbox, "h-work")
+    card = card[card.index(f'data-agreement="{agreement_id}"') :]
+    assert (
+        f'data-code="obligation_missed">Pemerintah Kabupaten {regency} tidak memenuhi kewajiban '
+        "“Menyediakan data kunjungan puskesmas”.</p>"
+    ) in card
+    await client.aclose()
