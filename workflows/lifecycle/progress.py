@@ -59,46 +59,31 @@ def health(state: m.AgreementState, now: datetime) -> m.ImplementationHealth | N
     today = local_today(state, now)
     found: list[tuple[m.Health, m.HealthReason]] = []
 
-    def say(status: m.Health, code: str, ref: str | None, text: str, **facts: Any) -> None:
-        found.append((status, m.HealthReason(code=code, ref=ref, text=text, **facts)))
+    def say(status: m.Health, code: str, ref: str, text: str, about: str, party: str, **more: Any) -> None:
+        # The item's words and organisation beside the English sentence: what the edges
+        # word it from in the reader's language (services/notifying/health_words.py).
+        found.append((status, m.HealthReason(code=code, ref=ref, text=text, about=about, party=party, **more)))
 
     for o in state.obligations:
-        of = {"about": o.description, "party": o.party}
         if o.status == "missed":
-            say("off_track", "obligation_missed", o.id, f"{o.party} missed obligation {o.id}.", **of)
+            say("off_track", "obligation_missed", o.id, f"{o.party} missed obligation {o.id}.", o.description, o.party)
         elif o.status == "open" and o.due_on < today:
-            say(
-                _overdue(o.due_on, today),
-                "obligation_overdue",
-                o.id,
-                f"Obligation {o.id} of {o.party} is overdue.",
-                **of,
-            )
+            text = f"Obligation {o.id} of {o.party} is overdue."
+            say(_overdue(o.due_on, today), "obligation_overdue", o.id, text, o.description, o.party)
     for a in state.activities:
         standing = activity_status(a, today)
-        of = {"about": a.name, "party": a.party}
         if standing == "overdue":
-            say(_overdue(a.ends_on, today), "activity_overdue", a.id, f"Activity {a.id} should have ended.", **of)
+            text = f"Activity {a.id} should have ended."
+            say(_overdue(a.ends_on, today), "activity_overdue", a.id, text, a.name, a.party)
         elif standing == "behind":
             planned = planned_percent(a, today)
-            say(
-                "at_risk",
-                "activity_behind",
-                a.id,
-                f"Activity {a.id} is {a.percent}% done; its schedule expects {planned}%.",
-                figures={"percent": a.percent, "planned": planned},
-                **of,
-            )
+            text = f"Activity {a.id} is {a.percent}% done; its schedule expects {planned}%."
+            figures = {"percent": a.percent, "planned": planned}
+            say("at_risk", "activity_behind", a.id, text, a.name, a.party, figures=figures)
     for item in state.action_items:
         if item.done_at is None and item.due_on < today:
-            say(
-                "at_risk",
-                "action_item_overdue",
-                item.id,
-                f"Action item {item.id} of {item.party} is overdue.",
-                about=item.text,
-                party=item.party,
-            )
+            text = f"Action item {item.id} of {item.party} is overdue."
+            say("at_risk", "action_item_overdue", item.id, text, item.text, item.party)
     found += [(s, r) for s, r in _indicators(state, today)]
     status: m.Health = max((s for s, _ in found), key=_RANK.__getitem__, default="on_track")
     reasons = [r for s, r in sorted(found, key=lambda f: -_RANK[f[0]])]
