@@ -1024,11 +1024,18 @@ class ActionItem(Message):
 
 class HealthReason(Message):
     """Why an agreement's implementation has its health: a code, the plan item it is about
-    and a sentence (English; `code` is what pages translate)."""
+    and a sentence (English, with ids). The fields after `text` are what a reader's sentence
+    is made of at the edges, in their language and with names
+    (`services.notifying.health_words`): the item's own words, the organisation it belongs
+    to (an id, named where it is read) and the figures compared."""
 
     code: str
     ref: str | None = None
     text: str
+    about: str | None = None  # the activity's name, the obligation's description, the action item's text
+    party: str | None = None  # the organisation whose item it is
+    figures: dict[str, float] = Field(default_factory=dict)  # percent/planned; value/expected/target
+    unit: str | None = None  # the indicator's unit
 
 
 class ImplementationHealth(Message):

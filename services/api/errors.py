@@ -84,7 +84,7 @@ def refuse_beyond_the_edge(message: BaseModel, *where: str | int) -> None:
         raise RequestValidationError([{**e, "loc": (*where, *e["loc"])} for e in refused])
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     raw = list(exc.errors())
     details: dict[str, Any] = {"errors": validation_errors(raw)}
     if len(raw) > MAX_REPORTED_ERRORS:
@@ -129,6 +129,6 @@ def register_error_handlers(app: FastAPI) -> None:
     # The decorator form registers the same handlers; Starlette types add_exception_handler
     # for handlers of any Exception, not of one class.
     app.exception_handler(PaktaError)(_pakta_error)
-    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(RequestValidationError)(validation_error)
     app.exception_handler(StarletteHTTPException)(http_error)
     app.exception_handler(Exception)(_unexpected_error)

@@ -35,6 +35,12 @@ def named_orgs(note: Notification) -> set[str]:
     for key, field in _ITEMS:
         items = d.get(key) or ()
         found.update(i[field] for i in items if isinstance(i, Mapping) and isinstance(i.get(field), str) and i[field])
+    # The digest's "at risk" items: each reason's organisation (an agreement's party).
+    at_risk = d.get("at_risk")
+    for item in (at_risk.get("items") or ()) if isinstance(at_risk, Mapping) else ():
+        why = item.get("why") if isinstance(item, Mapping) else None
+        if isinstance(why, Mapping) and isinstance(why.get("party"), str) and why["party"]:
+            found.add(why["party"])
     return found
 
 

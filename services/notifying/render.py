@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, Template, pass_context
 from jinja2.runtime import Context
 from markupsafe import escape
 
+from services.notifying import health_words
 from workflows.messages import DEFAULT_TIME_ZONE
 from workflows.notify.rules import Notification
 from workflows.procedures import CHANGE_PROCEDURES, PROCEDURES, TERMINATION_STEP
@@ -228,6 +229,20 @@ def _change(context: Context, ref: object) -> object:
     return f"{word} ke-{number}" if context["lang"] == "id" else f"{word} {number}"
 
 
+@pass_context
+def _reason(context: Context, item: object) -> object:
+    """`{{ i | reason }}`: a digest item's health reason in the reader's language, by its
+    code, its organisation named (`health_words`); a digest recorded before its items held
+    the reason's code keeps the English sentence it had."""
+    if not isinstance(item, Mapping):
+        return ""
+    why = item.get("why")
+    if not isinstance(why, Mapping):
+        return item.get("reason") or ""
+    names: Mapping[str, str] = context.get("names") or {}
+    return health_words.sentence(why, context["lang"], lambda org: names.get(org, org))
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     environment = Environment(
@@ -241,7 +256,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        org=_org, day=_day, moment=_moment, zone=_zone_of, step=_step, stage=_stage, change=_change
+        org=_org, day=_day, moment=_moment, zone=_zone_of, step=_step, stage=_stage, change=_change, reason=_reason
     )
     return environment
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.notifying import render
+from services.notifying import names, render
 from tests import builders as b
 from tests.zones import zone_of
 from workflows import messages as m
@@ -41,4 +41,40 @@ def test_the_digest_lists_agreements_whose_implementation_is_at_risk():
     assert [(i.agreement_id, i.health) for i in digest.at_risk.items] == [(state.id, "off_track")]
     assert digest.at_risk.items[0].reason == "jateng missed obligation O3." and not digest.empty
     out = render.render(d.digest_notification(digest), language="en", name="Siti", public_url="https://pakta.test")
-    assert "off track: jateng missed obligation O3." in out.text
+    assert "off track: jateng missed the obligation “staff dari jateng”." in out.text
+
+
+def at_risk_digest() -> d.Digest:
+    state = b.implemented(b.planned_proposal())
+    state, _ = b.run(state, b.staff(), m.SettleObligation(obligation="O3", outcome="missed", note="Tanpa petugas"))
+    return d.build_digest(b.INITIATOR, [state], b.NOW + timedelta(days=1), "Asia/Jakarta")
+
+
+def test_the_digest_says_why_in_its_readers_language_by_the_obligations_words_and_its_partys_name():
+    note = d.digest_notification(at_risk_digest())
+    assert names.named_orgs(note) == {b.INITIATOR, b.REGION}  # the digest's organisation, and the reason's
+    jateng = {"id": "Pemerintah Provinsi Jawa Tengah", "en": "Central Java Provincial Government"}
+    said = {
+        lang: render.render(
+            note, language=lang, name="Siti", public_url="https://pakta.test", names={b.REGION: jateng[lang]}
+        )
+        for lang in ("id", "en")
+    }
+    assert (
+        "- Kerja sama ksdd kesehatan: menyimpang dari rencana: Pemerintah Provinsi Jawa Tengah tidak memenuhi "
+        "kewajiban “staff dari jateng”."
+    ) in said["id"].text
+    assert "off track: Central Java Provincial Government missed the obligation “staff dari jateng”." in said["en"].text
+    for out in said.values():
+        assert "O3" not in out.text and "missed obligation" not in out.text and "O3" not in out.html
+
+
+def test_a_digest_recorded_before_its_items_held_the_reasons_code_reads_as_it_did():
+    # An outbox or inbox row written before: its item has the English sentence only.
+    note = d.digest_notification(at_risk_digest())
+    recorded = note.model_copy(deep=True)
+    for item in recorded.data["at_risk"]["items"]:
+        del item["why"]
+    assert names.named_orgs(recorded) == {b.INITIATOR}
+    out = render.render(recorded, language="id", name="Siti", public_url="https://pakta.test")
+    assert "menyimpang dari rencana: jateng missed obligation O3." in out.text

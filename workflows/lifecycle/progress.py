@@ -59,28 +59,31 @@ def health(state: m.AgreementState, now: datetime) -> m.ImplementationHealth | N
     today = local_today(state, now)
     found: list[tuple[m.Health, m.HealthReason]] = []
 
-    def say(status: m.Health, code: str, ref: str | None, text: str) -> None:
-        found.append((status, m.HealthReason(code=code, ref=ref, text=text)))
+    def say(status: m.Health, code: str, ref: str, text: str, about: str, party: str, **more: Any) -> None:
+        # The item's words and organisation beside the English sentence: what the edges
+        # word it from in the reader's language (services/notifying/health_words.py).
+        found.append((status, m.HealthReason(code=code, ref=ref, text=text, about=about, party=party, **more)))
 
     for o in state.obligations:
         if o.status == "missed":
-            say("off_track", "obligation_missed", o.id, f"{o.party} missed obligation {o.id}.")
+            say("off_track", "obligation_missed", o.id, f"{o.party} missed obligation {o.id}.", o.description, o.party)
         elif o.status == "open" and o.due_on < today:
-            say(_overdue(o.due_on, today), "obligation_overdue", o.id, f"Obligation {o.id} of {o.party} is overdue.")
+            text = f"Obligation {o.id} of {o.party} is overdue."
+            say(_overdue(o.due_on, today), "obligation_overdue", o.id, text, o.description, o.party)
     for a in state.activities:
         standing = activity_status(a, today)
         if standing == "overdue":
-            say(_overdue(a.ends_on, today), "activity_overdue", a.id, f"Activity {a.id} should have ended.")
+            text = f"Activity {a.id} should have ended."
+            say(_overdue(a.ends_on, today), "activity_overdue", a.id, text, a.name, a.party)
         elif standing == "behind":
-            say(
-                "at_risk",
-                "activity_behind",
-                a.id,
-                f"Activity {a.id} is {a.percent}% done; its schedule expects {planned_percent(a, today)}%.",
-            )
+            planned = planned_percent(a, today)
+            text = f"Activity {a.id} is {a.percent}% done; its schedule expects {planned}%."
+            figures = {"percent": a.percent, "planned": planned}
+            say("at_risk", "activity_behind", a.id, text, a.name, a.party, figures=figures)
     for item in state.action_items:
         if item.done_at is None and item.due_on < today:
-            say("at_risk", "action_item_overdue", item.id, f"Action item {item.id} of {item.party} is overdue.")
+            text = f"Action item {item.id} of {item.party} is overdue."
+            say("at_risk", "action_item_overdue", item.id, text, item.text, item.party)
     found += [(s, r) for s, r in _indicators(state, today)]
     status: m.Health = max((s for s, _ in found), key=_RANK.__getitem__, default="on_track")
     reasons = [r for s, r in sorted(found, key=lambda f: -_RANK[f[0]])]
@@ -112,6 +115,8 @@ def _indicators(state: m.AgreementState, today: date) -> list[tuple[m.Health, m.
                         ref=indicator.name,
                         text=f"{indicator.name}: {latest.value:g} {indicator.unit} measured, "
                         f"{expected:g} expected by now (target {indicator.target:g}).",
+                        figures={"value": latest.value, "expected": expected, "target": indicator.target},
+                        unit=indicator.unit,
                     ),
                 )
             )

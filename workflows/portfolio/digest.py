@@ -47,7 +47,10 @@ class DigestItem(BaseModel):
     evaluation: int | None = None
     days: int  # days overdue (overdue) or days left (the others), in the organisation's zone
     health: str | None = None  # at_risk / off_track, with the first reason (#13)
-    reason: str | None = None
+    reason: str | None = None  # the first reason's English sentence, as before `why`
+    # The first reason whole: its code and facts, which the mail words in its reader's
+    # language (`services.notifying.health_words`); absent from digests recorded before it.
+    why: m.HealthReason | None = None
 
 
 class _Listed(TypedDict):
@@ -197,8 +200,10 @@ def build_digest(
                 found["expiring"].append(DigestItem(**base, end_date=state.end_date, days=left))
         status = health(state, now)  # the decider's own reckoning of the plan (#13)
         if status is not None and status.status != "on_track":
-            first = status.reasons[0].text if status.reasons else None
-            found["at_risk"].append(DigestItem(**base, health=status.status, reason=first, days=0))
+            first = status.reasons[0] if status.reasons else None
+            found["at_risk"].append(
+                DigestItem(**base, health=status.status, reason=first.text if first else None, why=first, days=0)
+            )
         if evaluation is not None and not reported:
             found["awaiting_reports"].append(
                 DigestItem(

@@ -6,8 +6,9 @@ loaded from another host.
 
 `install(app)` adds the routers, the static files and the handlers that turn "sign in
 first", "CSRF token missing", "a text field sent as a file" and "a form that cannot be
-read" into a redirect, a 403 page, a 422 page and a 400 page, and a path under the pages'
-prefixes that no route serves (a mistyped link, an old bookmark) into the 404 page.
+read" into a redirect, a 403 page, a 422 page and a 400 page, a path under the pages'
+prefixes that no route serves (a mistyped link, an old bookmark) into the 404 page, and a
+page's parameter of the wrong type (an address edited by hand) into the 400 page.
 `too_large_page` is the 413
 page the request limits (services.api.limits) answer a form too large with on the pages'
 routes (`PAGES`)."""
@@ -17,12 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
-from services.api.errors import http_error
+from services.api.errors import http_error, validation_error
 from services.api.web.session import CsrfRefused, FieldNotText, FormUnreadable, SignInRequired, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -92,6 +94,30 @@ def install(app: FastAPI) -> None:
         page = error_page(request, ws, exc.status_code, title, message)
         page.headers.update(exc.headers or {})  # a 405's `Allow`
         return page
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_address(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI refuses a page route's typed parameter it cannot read (`/ui/agreements/a/
+        # drafts/two`, `?index=x`: an address edited by hand or cut short) with this error,
+        # and a form's figure beyond its bound (`errors.refuse_beyond_the_edge`). On the pages'
+        # paths a person gets the site's page in their language, on the API's the one JSON
+        # shape its OpenAPI contract promises (chosen by prefix, as `_no_such_page`). An
+        # address the page cannot read is a 400, as a form that cannot be read is: the
+        # request is malformed, nothing that was written was refused. A refused value of a
+        # form's body stays a 422, as a file sent for a text field is.
+        if not request.url.path.startswith(PAGES):
+            return await validation_error(request, exc)
+        ws = await standalone_session(request)
+        t = ws.tr.t
+        errors = list(exc.errors())
+        fields = [e["loc"] for e in errors if e.get("loc") and e["loc"][0] == "body"]
+        if fields:  # the form's fields by their names, as the 422 of a file for a text field
+            names = sorted({str(loc[-1]) if len(str(loc[-1])) <= 40 else str(loc[-1])[:40] + "…" for loc in fields})
+            message = f"{t('The form holds a value this page refuses')}: {', '.join(names[:5])}"
+            return error_page(request, ws, 422, t("Refused"), message)
+        # An address's parameters have the code's names ("version"), not the reader's words.
+        message = t("The address has a part this page cannot read: go back and use the site's own links.")
+        return error_page(request, ws, 400, t("Bad address"), message)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

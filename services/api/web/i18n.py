@@ -148,6 +148,11 @@ ID: dict[str, str] = {
         "Alamat ini tidak menerima permintaan seperti itu: kembali dan gunakan tautan dan tombol halaman itu sendiri."
     ),
     "This field takes text, not a file": "Isian ini berupa teks, bukan berkas",
+    "Bad address": "Alamat tidak valid",
+    "The address has a part this page cannot read: go back and use the site's own links.": (
+        "Alamat ini memuat bagian yang tidak dapat dibaca halaman ini: kembali dan gunakan tautan situs ini sendiri."
+    ),
+    "The form holds a value this page refuses": "Formulir memuat nilai yang ditolak halaman ini",
     "The form is missing its security token or it has expired; reload the page and try again.": (
         "Formulir tidak memuat token keamanannya atau token telah kedaluwarsa; muat ulang halaman dan coba lagi."
     ),

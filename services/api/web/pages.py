@@ -13,10 +13,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.api.deps import SessionDep
 from services.api.document_access import PRIVATE_FILE
+from services.api.web.i18n import Translator
 from services.api.web.session import WebSession, load_session
+from services.notifying import health_words
 from services.store import organisations
 from services.store.db import Unit
-from workflows.messages import DEFAULT_TIME_ZONE, AgreementState
+from workflows.messages import DEFAULT_TIME_ZONE, AgreementState, HealthReason
 from workflows.procedures import TERMINATION_BY_EACH_HEAD
 from workflows.zones import is_known
 
@@ -34,6 +36,15 @@ def party_name(state: AgreementState, org: str) -> str:
 
 
 templates.env.globals["party_name"] = party_name
+
+
+def health_reason(tr: Translator, state: AgreementState, reason: HealthReason) -> str:
+    """A health reason as the page's reader reads it, its organisation named as the page
+    names it: the sentence the mails' digest says too (`services.notifying.health_words`)."""
+    return health_words.sentence(reason, tr.lang, lambda org: party_name(state, org))
+
+
+templates.env.globals["health_reason"] = health_reason
 
 
 async def web_session(request: Request, session: SessionDep) -> WebSession:

@@ -4,6 +4,8 @@ the plan's vocabulary reads in one place: the forms, the timeline, health and it
 
 from __future__ import annotations
 
+from services.notifying.health_words import LABELS as HEALTH_LABELS
+
 PLAN_ID: dict[str, str] = {
     # the agreement page
     "Implementation": "Pelaksanaan",
@@ -14,12 +16,8 @@ PLAN_ID: dict[str, str] = {
     "off_track": "Menyimpang",
     "At risk": "Berisiko",
     "Off track": "Menyimpang",
-    "obligation_missed": "Kewajiban tidak dipenuhi",
-    "obligation_overdue": "Kewajiban melewati tenggat",
-    "activity_overdue": "Kegiatan melewati jadwal",
-    "activity_behind": "Kegiatan tertinggal dari jadwal",
-    "action_item_overdue": "Tindak lanjut rapat melewati tenggat",
-    "indicator_behind": "Indikator di bawah sasaran antara",
+    # the reasons by code: one vocabulary with the mails (services.notifying.health_words)
+    **HEALTH_LABELS["id"],
     "Development goals": "Tujuan pembangunan",
     "Action plan": "Rencana aksi",
     "Activity": "Kegiatan",
@@ -174,12 +172,7 @@ PLAN_EN: dict[str, str] = {
     "on_track": "On track",
     "at_risk": "At risk",
     "off_track": "Off track",
-    "obligation_missed": "Obligation missed",
-    "obligation_overdue": "Obligation overdue",
-    "activity_overdue": "Activity overdue",
-    "activity_behind": "Activity behind schedule",
-    "action_item_overdue": "Action item overdue",
-    "indicator_behind": "Indicator behind",
+    **HEALTH_LABELS["en"],
     "open": "Open",
     "fulfilled": "Fulfilled",
     "missed": "Missed",
