@@ -720,6 +720,10 @@ class RefreshPartySettings(Message):
     org: OrgId
     days_off: list[AgreementDate] | None = Field(default=None, max_length=366)
     time_zone: TimeZone | None = None
+    # When the register's settings were last changed, as the sender read them
+    # (`organisation_settings.updated_at`): older than what the party took, it is refused as
+    # superseded. None: a sender from before it was sent, not compared.
+    as_of: datetime | None = None
 
 
 _PUBLIC = (
@@ -1144,6 +1148,9 @@ class AgreementState(Message):
     action_items: list[ActionItem] = Field(default_factory=list)
     # The parties that publish the agreement on the public portal (#12), in order of publishing.
     publications: list[Publication] = Field(default_factory=list)
+    # Per party's organisation, the register's version of the settings it last took
+    # (`party_settings_changed`'s `as_of`): a refresh read before it is superseded.
+    party_settings_as_of: dict[str, datetime] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- snapshot

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.api import commands, idempotency
-from services.api.agreements_read import load_visible_record
+from services.api.agreements_read import KNOWN_PARTIES, load_visible_record
 from services.api.database import read_again_if_lost, read_from_the_engine
 from services.api.document_access import attached_by, check_attachable
 from services.api.errors import refuse_beyond_the_edge
@@ -199,6 +199,12 @@ async def _send_while_reading(
     For a command that attaches no document (those are checked before anything is sent)
     and without an Idempotency-Key.
 
+    Only for a caller this process knows to see the agreement (`KnownParties`: one who
+    sees every agreement, or a party's people); anyone else's row is read first, and an
+    outsider's action (or an unknown id's) is answered with the read model's 404, never
+    sent: the workflow's validator is not woken for it, and the 404 takes the time of a
+    read whether the agreement exists or not (docs/performance-log.md, `trust16`).
+
     The answer is what the workflow did. Refused by it: the read model's refusal when it
     had one (404 for an agreement the caller may not see, the early decision's) — the same
     decider on the same state, so the same refusal as when the Update was not sent — else
@@ -208,6 +214,29 @@ async def _send_while_reading(
     or its state asked of it — for the Update is already on its way: answered with the
     read's failure, a client retrying it sent the command again, and each was carried out
     once the recordings could write."""
+    if not KNOWN_PARTIES.sees(agreement_id, commands.actor_of(principal)):
+        # A caller this process does not know to see the agreement (an outsider, an unknown
+        # id, or a party whose agreement this process has not read yet): the row first, so
+        # the read model's 404 answers an outsider without the workflow's validator — no
+        # task for the agreement's workflow, and no answer timed by it (an unknown id's
+        # would have been Temporal's frontend's).
+        try:
+            row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+        except PaktaError:
+            raise
+        except Exception:
+            log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
+            # The database away: what the workflow decides, as for any caller (below).
+            return await _update_with_the_row(edge, principal, agreement_id, command, expected, read=False)
+        return await _send(edge, row, command, principal, expected, None)
+    return await _update_with_the_row(edge, principal, agreement_id, command, expected, read=True)
+
+
+async def _update_with_the_row(
+    edge: Edge, principal: Principal, agreement_id: str, command: m.Command, expected: int | None, *, read: bool
+) -> m.Snapshot:
+    """The Update sent, and — `read` — the row read and the command decided on it while it
+    travels; not `read`: the row could not be read, the workflow alone answers."""
     actor, sent_at = commands.actor_of(principal), commands.now_utc()
     update = asyncio.ensure_future(
         commands.send_command(
@@ -223,16 +252,17 @@ async def _send_while_reading(
     )
     refused: PaktaError | None = None
     foreseen = row = None
-    unread = False
+    unread = not read
     try:
         await asyncio.sleep(0)  # the Update's request out first: it has the longer way to go
-        try:
-            row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
-        except PaktaError as refusal:
-            refused = refusal
-        except Exception:
-            log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
-            unread = True  # the answer is the Update's outcome, told by the workflow alone
+        if read:
+            try:
+                row = await edge.read(lambda unit: load_visible_record(unit, agreement_id, principal), first=True)
+            except PaktaError as refusal:
+                refused = refusal
+            except Exception:
+                log.warning("action_row_unread", agreement_id=agreement_id, exc_info=True)
+                unread = True  # the answer is the Update's outcome, told by the workflow alone
         if row is not None:
             state = row.state
             try:

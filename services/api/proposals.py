@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from services.api import commands
+from services.api.agreements_read import KNOWN_PARTIES
 from services.api.errors import refuse_beyond_the_edge
 from services.auth import Principal
 from services.settings import Settings
@@ -44,7 +45,7 @@ async def propose(
     sent = proposal
     proposal = await organisations.apply_defaults(session, proposal)
     proposal = with_platform_terms(proposal, settings)
-    return await commands.start_agreement(
+    started = await commands.start_agreement(
         temporal,
         session,
         task_queue=settings.temporal_task_queue,
@@ -54,6 +55,9 @@ async def propose(
         idempotency_key=idempotency_key,
         search_attributes=settings.temporal_search_attributes,
     )
+    # Its creator's next action needs no read before its Update (`KnownParties`).
+    KNOWN_PARTIES.note(started[0].id, [p.org for p in started[0].parties])
+    return started
 
 
 def with_platform_terms(proposal: m.Proposal, settings: Settings) -> m.Proposal:

@@ -58,7 +58,10 @@ async def put_settings(
             index_elements=[SETTINGS.c.org],
             set_={
                 **{k: statement.excluded[k] for k in ("time_zone", "expiry_reminder_days", "days_off", "updated_by")},
-                "updated_at": func.now(),
+                # The settings' version, which the agreements compare (`RefreshPartySettings.as_of`):
+                # the clock when the row's lock is held, not the transaction's start (`now()`),
+                # so a change that commits after another is never older than it.
+                "updated_at": func.clock_timestamp(),
             },
         )
     )
@@ -183,7 +186,7 @@ def _settings_record(
 # keeps what it has). Days are compared as sets of ISO dates, the state's JSON form; the
 # settings' days come back as `text[]` (see `_SETTINGS_OF`).
 _STALE = """
-SELECT a.id, s.org, s.time_zone,
+SELECT a.id, s.org, s.time_zone, s.updated_at,
     CASE WHEN s.days_off IS NOT NULL THEN
         ARRAY(SELECT DISTINCT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) AS u(d) ORDER BY 1)
     END AS days_off
@@ -237,6 +240,7 @@ def _stale(rows: Any) -> list[StaleParty]:
                 org=row.org,
                 time_zone=_sendable_zone(row.time_zone),
                 days_off=None if row.days_off is None else [date.fromisoformat(day) for day in row.days_off],
+                as_of=row.updated_at,
             ),
         )
         for row in rows

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.api import actions, commands
+from services.api.agreements_read import KNOWN_PARTIES
 from services.api.app import create_app
 from services.auth import Principal
 from services.store import queries
@@ -164,13 +165,16 @@ async def test_an_action_cancelled_while_its_update_travels_leaves_no_failure_un
         engine=engine,
     )
     principal = Principal(sub="staff@kota-bandung", org="kota-bandung", roles=("staff",))
+    # No such agreement, but one this process takes to be kota-bandung's: its Update goes first.
+    agreement_id = str(uuid.uuid4())
+    KNOWN_PARTIES.note(agreement_id, ["kota-bandung", "kab-garut"])
     before = asyncio.all_tasks()
     try:
         action = asyncio.ensure_future(
             actions.perform(
                 edge,
                 principal=principal,
-                agreement_id=str(uuid.uuid4()),
+                agreement_id=agreement_id,
                 command=m.Comment(text="Tidak ada"),
                 path="/agreements/x/actions",
             )

@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import text
 from temporalio.service import RPCError
 
+from services.store import organisations
+from services.worker.activities.portfolio import PortfolioActivities
 from tests.api.stack import Stack
 from tests.api.test_api_organisations import proposal
 from workflows import timeline as t
@@ -47,6 +49,19 @@ async def settings_brought(stack: Stack, temporal_env, org: str) -> c.RefreshCou
     raise AssertionError(f"party-settings-{org} never ran")
 
 
+def unversioned(data: dict[str, Any]) -> dict[str, Any]:
+    """A `party_settings_changed`'s data without the register's version it carries (when the
+    settings were changed: a moment, checked to be one)."""
+    assert datetime.fromisoformat(data["as_of"]).tzinfo is not None, data
+    return {k: v for k, v in data.items() if k != "as_of"}
+
+
+async def settings_changes(stack: Stack, agreement_id: str) -> list[dict[str, Any]]:
+    return [
+        unversioned(e["data"]) for e in await events_of(stack, agreement_id) if e["type"] == "party_settings_changed"
+    ]
+
+
 async def put_settings(stack: Stack, org: str, body: dict[str, Any]) -> None:
     resp = await stack.http.put(
         f"/organisations/{org}/settings", headers=stack.auth(stack.user(org, "staff")), json=body
@@ -70,7 +85,7 @@ async def test_a_day_off_the_region_adds_reaches_its_open_agreements_and_a_later
     assert (await settings_brought(stack, temporal_env, region)).sent == 1
 
     changed = [e for e in await events_of(stack, open_one["id"]) if e["type"] == "party_settings_changed"]
-    assert [(e["data"], e["actor"]["sub"]) for e in changed] == [
+    assert [(unversioned(e["data"]), e["actor"]["sub"]) for e in changed] == [
         ({"org": region, "days_off": [day_off.isoformat()], "time_zone": "Asia/Jakarta"}, "system")
     ]
     assert {a: len(await events_of(stack, a)) for a in untouched} == untouched
@@ -122,7 +137,7 @@ async def test_the_nightly_reconciliation_brings_settings_whose_prompt_was_lost(
     )
     found = [(d.kind, d.repaired) for d in result.discrepancies if d.agreement_id == agreement["id"]]
     assert found == [("party_settings_stale", True)]
-    changed = [e["data"] for e in await events_of(stack, agreement["id"]) if e["type"] == "party_settings_changed"]
+    changed = await settings_changes(stack, agreement["id"])
     assert changed == [{"org": region, "days_off": [day_off.isoformat()], "time_zone": "Asia/Makassar"}]
 
     # A second night finds nothing to bring.
@@ -158,7 +173,7 @@ async def test_an_organisation_s_agreements_are_brought_page_by_page_across_runs
     )
     assert counts == c.RefreshCounts(sent=3)
     for agreement_id in agreements:
-        changed = [e["data"] for e in await events_of(stack, agreement_id) if e["type"] == "party_settings_changed"]
+        changed = await settings_changes(stack, agreement_id)
         # The days off were never stated: the party keeps its own (none).
         assert changed == [{"org": region, "days_off": [], "time_zone": "Asia/Makassar"}]
 
@@ -192,5 +207,76 @@ async def test_a_settings_zone_the_zone_data_no_longer_knows_leaves_the_partys_z
             task_queue=stack.settings.temporal_task_queue,
             result_type=c.SweepResult,
         )
-    changed = [e["data"] for e in await events_of(stack, agreement["id"]) if e["type"] == "party_settings_changed"]
+    changed = await settings_changes(stack, agreement["id"])
     assert changed == [{"org": region, "days_off": [day_off.isoformat()], "time_zone": "Asia/Jakarta"}]
+
+
+async def test_a_nights_page_read_before_a_change_whose_prompt_came_first_does_not_bring_the_older_settings_back(
+    stack: Stack, temporal_env
+):
+    """The interleaving regiondays15 left: the night's reconciliation reads the register
+    (settings C, written behind the API's back), a PUT then commits B and its
+    PartySettingsWorkflow brings B, and only then is the night's older read sent — by the
+    reconciliation's own sending code, to the real workflow. It is refused as superseded,
+    nothing is recorded, and the agreement keeps B, as the register does; the next night
+    finds nothing to bring."""
+    region, partner = f"papua-{uuid.uuid4().hex[:6]}", f"maluku-{uuid.uuid4().hex[:6]}"
+    staff = stack.user(region, "staff")
+    agreement = await stack.create(staff, proposal(region, partner))
+    await put_settings(stack, region, {"time_zone": "Asia/Jayapura"})
+    assert (await settings_brought(stack, temporal_env, region)).sent == 1
+    async with stack.sessionmaker() as session:
+        await session.execute(
+            text("UPDATE organisation_settings SET time_zone = 'Asia/Makassar', updated_at = now() WHERE org = :org"),
+            {"org": region},
+        )
+        await session.commit()
+        read_by_the_night = await organisations.stale_parties_of(session, ids=[agreement["id"]])
+    assert [item.command.time_zone for item in read_by_the_night] == ["Asia/Makassar"]
+
+    await put_settings(stack, region, {"time_zone": "Asia/Jakarta"})
+    assert (await settings_brought(stack, temporal_env, region)).sent == 1
+    night = PortfolioActivities(stack.settings, stack.sessionmaker, client=temporal_env.client)
+    late = [await night._send_settings(item) for item in read_by_the_night]
+
+    assert late == ["unchanged"]
+    zones = [change["time_zone"] for change in await settings_changes(stack, agreement["id"])]
+    assert zones == ["Asia/Jayapura", "Asia/Jakarta"]
+    snap = await stack.snapshot(staff, agreement["id"])
+    assert next(p for p in snap["parties"] if p["org"] == region)["time_zone"] == "Asia/Jakarta"
+    result = await temporal_env.client.execute_workflow(
+        PortfolioSweepWorkflow.run,
+        c.SweepInput(reconcile=True, digests=False, orgs=[region]),
+        id=f"sweep-{uuid.uuid4()}",
+        task_queue=stack.settings.temporal_task_queue,
+        result_type=c.SweepResult,
+    )
+    assert "party_settings_stale" not in result.totals.by_kind
+
+
+async def test_a_settings_change_that_commits_after_another_is_the_newer_version(stack: Stack):
+    """The version is the clock when the row is written under its lock, not the start of
+    the writing transaction: a change whose transaction began first but wrote after
+    another's commit is the newer one, so its own push is not refused as superseded (and
+    the night, reading it, is not refused forever)."""
+    org = f"gorontalo-{uuid.uuid4().hex[:6]}"
+
+    async def version() -> datetime:
+        async with stack.sessionmaker() as session:
+            query = text("SELECT updated_at FROM organisation_settings WHERE org = :org")
+            return (await session.execute(query, {"org": org})).scalar_one()
+
+    async with stack.sessionmaker() as first, stack.sessionmaker() as second:
+        await first.execute(text("SELECT 1"))  # the first change's transaction begins
+        await asyncio.sleep(0.01)
+        await organisations.put_settings(
+            second, org=org, time_zone="Asia/Makassar", expiry_reminder_days=None, updated_by="second"
+        )
+        await second.commit()
+        committed_first = await version()
+        await organisations.put_settings(
+            first, org=org, time_zone="Asia/Jakarta", expiry_reminder_days=None, updated_by="first"
+        )
+        await first.commit()
+
+    assert await version() > committed_first

@@ -241,7 +241,10 @@ def builder_runs() -> Iterator[list[m.Event]]:
     # a region's settings changed in the register reach the agreement
     state = b.implemented(b.ksdd_proposal())
     refresh = m.RefreshPartySettings(org=b.REGION, days_off=[date(2027, 3, 1)], time_zone="Asia/Makassar")
-    yield b.run(state, m.SYSTEM, refresh)[1]
+    state, refreshed = b.run(state, m.SYSTEM, refresh)
+    # ... and since trust16 with the register's version they were read at
+    versioned = m.RefreshPartySettings(org=b.REGION, time_zone="Asia/Jakarta", as_of=b.NOW - timedelta(days=1))
+    yield refreshed + b.run(state, m.SYSTEM, versioned)[1]
     # published with a signed text, republished, taken back (#12)
     state = b.implemented(b.ksdd_proposal())
     state, published = b.run(state, b.staff(), m.Publish(documents=[state.signatures[0].document]))

@@ -114,3 +114,36 @@ def test_no_person_may_send_it_nor_is_it_offered(person: m.Actor) -> None:
     # `/actions` reads `m.ActionRequest`: the system's commands are not part of it.
     with pytest.raises(ValueError):
         m.ActionRequest.model_validate({"command": {"type": "refresh_party_settings", "org": LEAD}})
+
+
+def test_settings_read_from_the_register_before_those_the_party_took_are_refused_as_superseded() -> None:
+    """Two senders, one agreement: the prompt of a change brings B (read at 10:00), then the
+    night brings what it read at 09:00 (A). A is refused, nothing is recorded, B stands. A
+    later version is taken; a command without one (a sender from before) is taken as before."""
+    draft = b.created(legacy=False)
+    nine, ten = b.NOW.replace(hour=9), b.NOW.replace(hour=10)
+    state, events = b.run(draft, m.SYSTEM, refresh(time_zone="Asia/Makassar", as_of=ten))
+    recorded = {"org": LEAD, "days_off": [], "time_zone": "Asia/Makassar", "as_of": "2027-01-04T10:00:00Z"}
+    assert events[0].data == recorded
+    assert state.party_settings_as_of == {LEAD: ten}
+
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(state, refresh(time_zone="Asia/Jayapura", as_of=nine), m.SYSTEM, b.NOW)
+    assert refused.value.status == 409 and refused.value.code == "settings_superseded"
+
+    eleven = ten + timedelta(hours=1)
+    later, _ = b.run(state, m.SYSTEM, refresh(time_zone="Asia/Jayapura", as_of=eleven))
+    assert party(later).time_zone == "Asia/Jayapura" and later.party_settings_as_of == {LEAD: eleven}
+    unversioned, events = b.run(state, m.SYSTEM, refresh(time_zone="Asia/Jayapura"))
+    assert "as_of" not in events[0].data and unversioned.party_settings_as_of == {LEAD: ten}
+    # Another party's version is its own.
+    other, _ = b.run(state, m.SYSTEM, refresh(b.REGION, time_zone="Asia/Makassar", as_of=nine))
+    assert other.party_settings_as_of == {LEAD: ten, b.REGION: nine}
+
+
+def test_an_event_recorded_before_versions_were_sent_replays_without_one() -> None:
+    draft = b.created(legacy=False)
+    _, events = b.run(draft, m.SYSTEM, refresh(time_zone="Asia/Makassar"))
+    assert events[0].data == {"org": LEAD, "days_off": [], "time_zone": "Asia/Makassar"}
+    replayed = b.replay(events, draft)
+    assert replayed.party_settings_as_of == {} and party(replayed).time_zone == "Asia/Makassar"

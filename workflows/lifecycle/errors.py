@@ -58,3 +58,11 @@ class SettingsUnchanged(InvalidTransition):
     settings sent again, by the prompt and the nightly reconciliation alike)."""
 
     code = "settings_unchanged"
+
+
+class SettingsSuperseded(InvalidTransition):
+    """A refresh read from the register before the one the party already took (a night's
+    page read just before a change whose prompt came first): nothing to record, the newer
+    settings stand."""
+
+    code = "settings_superseded"

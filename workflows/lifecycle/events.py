@@ -547,6 +547,7 @@ class PartySettingsChanged(EventPayload):
     org: str
     days_off: list[date]
     time_zone: str
+    as_of: datetime | None = None  # the register's version (recorded since trust16; before: none)
 
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {

@@ -616,6 +616,8 @@ def _apply_unpublished(s: m.AgreementState, e: m.Event, p: ev.AgreementUnpublish
 def _apply_party_settings(s: m.AgreementState, e: m.Event, p: ev.PartySettingsChanged) -> None:
     party = next(x for x in s.parties if x.org == p.org)
     party.days_off, party.time_zone = list(p.days_off), p.time_zone
+    if p.as_of is not None:
+        s.party_settings_as_of[p.org] = p.as_of
 
 
 # Every event type but `agreement_created` (which `evolve` handles: there is no state yet).
@@ -726,7 +728,7 @@ _CHANGES_IN_PLACE: dict[str, tuple[str, ...]] = {
     # publishing (#12)
     "agreement_published": ("publications",),
     "agreement_unpublished": (),
-    "party_settings_changed": ("parties",),
+    "party_settings_changed": ("parties", "party_settings_as_of"),
 }
 assert set(_CHANGES_IN_PLACE) <= set(_APPLY), "in-place changes are declared for known event types"
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}

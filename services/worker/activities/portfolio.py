@@ -235,7 +235,7 @@ class PortfolioActivities:
 
     async def _send_settings(self, item: organisations.StaleParty) -> str:
         """Send the agreement its party's settings: "sent" (recorded), "unchanged" (it had
-        them), "refused" (closed meanwhile, or the organisation no longer a party) or
+        them, or newer ones), "refused" (closed meanwhile, or the organisation no longer a party) or
         "failed" (no answer: Temporal unavailable, the agreement still being created)."""
         request = ActInput(command=item.command, actor=SYSTEM, at=datetime.now(UTC))
         try:
@@ -243,7 +243,8 @@ class PortfolioActivities:
             outcome = "sent"
         except WorkflowUpdateFailedError as error:
             cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == "settings_unchanged":
+            # Superseded: newer settings reached it first (a page read before a change).
+            if isinstance(cause, ApplicationError) and cause.type in ("settings_unchanged", "settings_superseded"):
                 outcome = "unchanged"
             elif isinstance(cause, ApplicationError) and cause.non_retryable:
                 outcome = "refused"

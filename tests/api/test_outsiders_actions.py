@@ -1,0 +1,176 @@
+"""An outsider's action (a caller the decider does not let see the agreement) is answered
+with the read model's 404, the same as an unknown id's, and never reaches the agreement's
+workflow: its validator is not woken, and the answer does not wait for it
+(docs/performance-log.md, `trust16`). Only a caller the API knows to see the agreement
+sends its Update before the row is read (`agreements_read.KnownParties`)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given, settings
+from temporalio.worker import Worker
+
+from services.api import commands
+from services.api.agreements_read import KNOWN_PARTIES, KnownParties
+from services.api.app import create_app
+from services.store import queries
+from services.worker.registry import WORKFLOWS, activities, workflow_runner
+from tests import builders as b
+from tests.api.stack import Stack
+from tests.api.test_foreseen_snapshot import waste_body
+from tests.fixtures.api import app_client
+from workflows import lifecycle
+from workflows import messages as m
+from workflows.agreement import workflow_id
+
+
+def watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What an action asks for, in the order it asks: the Update (`send`) and the row."""
+    asked: list[str] = []
+    send, read = commands.send_command, queries.get_agreement
+
+    async def sending(*args: Any, **kwargs: Any) -> Any:
+        asked.append("update")
+        return await send(*args, **kwargs)
+
+    async def reading(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
+        asked.append("row")
+        return await read(session, agreement_id=agreement_id)
+
+    monkeypatch.setattr(commands, "send_command", sending)
+    monkeypatch.setattr(queries, "get_agreement", reading)
+    return asked
+
+
+def without_id(body: dict[str, Any]) -> dict[str, Any]:
+    return {"error": {k: v for k, v in body["error"].items() if k != "agreement_id"}}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_outsiders_action_is_answered_from_the_read_model_while_no_worker_could_validate_it(
+    stack: Stack, temporal_env
+):
+    """The agreement's workflow on a task queue no worker polls any more: an Update sent to
+    it would wait for a worker. The outsider's 404 comes at once, with or without an
+    Idempotency-Key, worded as an unknown id's, and the workflow's history does not move."""
+    queue = f"pakta-outsider-{uuid.uuid4()}"
+    configured = stack.settings.model_copy(update={"temporal_task_queue": queue})
+    staff, outsider = stack.user("kota-bandung", "staff"), stack.user("kab-garut", "staff")
+    worker = Worker(
+        temporal_env.client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=activities(configured, stack.sessionmaker),
+    )
+    async with app_client(create_app(configured)) as client:
+        async with worker:
+            created = await client.post("/agreements", json=waste_body("Sampah: orang luar"), headers=stack.auth(staff))
+            assert created.status_code == 201, created.text
+        agreement_id = created.json()["id"]
+        handle = temporal_env.client.get_workflow_handle(workflow_id(agreement_id))
+        before = len((await handle.fetch_history()).events)
+
+        async def act(on: str, headers: dict[str, str]) -> Any:
+            path = f"/agreements/{on}/actions"
+            sent = client.post(path, json={"type": "comment", "text": "Dari luar"}, headers=headers)
+            return await asyncio.wait_for(sent, timeout=10)
+
+        unseen = await act(agreement_id, stack.auth(outsider))
+        keyed = await act(agreement_id, {**stack.auth(outsider), "Idempotency-Key": str(uuid.uuid4())})
+        unknown = await act(str(uuid.uuid4()), stack.auth(outsider))
+
+        assert unseen.status_code == 404 and unseen.json()["error"]["agreement_id"] == agreement_id, unseen.text
+        assert keyed.status_code == 404, keyed.text
+        assert unknown.status_code == 404, unknown.text
+        assert without_id(unseen.json()) == without_id(keyed.json()) == without_id(unknown.json())
+        assert len((await handle.fetch_history()).events) == before
+        await handle.terminate("the test is done with it")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_outsiders_action_never_sends_the_update_and_a_party_not_seen_before_still_acts(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """The counterparty's staff in an API process that has not read the agreement yet (its
+    creation went through another process): the row first, then the Update, carried out.
+    Read once, the agreement's parties send their Update before the row again."""
+    staff, partner = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
+    outsider = stack.user("kab-garut", "staff")
+    async with app_client(create_app(stack.settings)) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: urutan"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        path = f"/agreements/{agreement_id}/actions"
+        KNOWN_PARTIES.forget(agreement_id)  # as in another API process
+        asked = watched(monkeypatch)
+
+        unseen = await client.post(path, json={"type": "comment", "text": "Luar"}, headers=stack.auth(outsider))
+        assert unseen.status_code == 404, unseen.text
+        assert asked == ["row"]
+        KNOWN_PARTIES.forget(agreement_id)  # the outsider's read noted the parties: forgotten again
+        first = await client.post(path, json={"type": "comment", "text": "Pertama"}, headers=stack.auth(partner))
+        assert first.status_code == 200 and first.headers["ETag"] == '"2"', first.text
+        assert asked == ["row", "row", "update"]
+        again = await client.post(path, json={"type": "comment", "text": "Lagi"}, headers=stack.auth(staff))
+        assert again.status_code == 200 and again.headers["ETag"] == '"3"', again.text
+        assert asked == ["row", "row", "update", "update", "row"]
+        still = await client.post(path, json={"type": "comment", "text": "Lagi"}, headers=stack.auth(outsider))
+        assert still.status_code == 404 and asked[5:] == ["row"], still.text
+
+
+ORGS = [b.INITIATOR, b.REGION, b.THIRD_PARTY, b.MINISTRY, b.OUTSIDER, ""]
+ROLES = ["staff", "partner", "admin", "signatory", "approver", "scheduler", "operator", "auditor", "system"]
+GATES = ["ministry", "review", "dprd", "governor"]
+STATUSES = ["waiting", "pending", "approved", "changes_requested", "rejected"]
+
+
+def _states() -> list[m.AgreementState]:
+    """A draft, and submitted agreements of each kind (KSDPL and KSDLL wait for the
+    Minister's approval), each with its parties and ministry as built."""
+    drafts = [b.created(b.ksdd_proposal())]
+    return drafts + [b.submitted(b.proposal_for(kind)) for kind in ("ksdd", "ksdpk", "ksdpl", "ksdll")]
+
+
+STATES = _states()
+
+
+@st.composite
+def states(draw: st.DrawFn) -> m.AgreementState:
+    state = draw(st.sampled_from(STATES)).model_copy(deep=True)
+    for slot in state.gates:  # any gate at any status: the ministry's decides its approvers' sight
+        slot.status = draw(st.sampled_from(STATUSES))
+    state.ministry_orgs = draw(st.lists(st.sampled_from(ORGS[:5]), max_size=2, unique=True))
+    return state
+
+
+actors = st.builds(
+    lambda org, roles, gates: m.Actor(sub=f"someone@{org}", org=org, roles=roles, gates=gates),
+    st.sampled_from(ORGS),
+    st.lists(st.sampled_from(ROLES), max_size=3, unique=True),
+    st.lists(st.sampled_from(GATES), max_size=2, unique=True),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(state=states(), actor=actors, noted=st.booleans())
+def test_the_update_goes_before_the_row_only_for_a_caller_the_decider_lets_see_the_agreement(
+    state: m.AgreementState, actor: m.Actor, noted: bool
+):
+    """Compared with the workflow's own answer (its validator refuses exactly those
+    `can_see` refuses): a caller whose Update goes unread is one the decider lets see the
+    agreement; every party's caller and everyone who sees every agreement go unread once
+    the parties are noted (the overlap kept); anyone else is read first, and then refused
+    by the same `can_see` the workflow would have asked."""
+    known = KnownParties()
+    if noted:
+        known.note("agr", lifecycle.party_orgs(state))
+    unread = known.sees("agr", actor)
+    if unread:
+        assert lifecycle.can_see(state, actor)
+    party = bool(actor.org) and actor.org in lifecycle.party_orgs(state)
+    assert unread == (lifecycle.sees_every_agreement(actor) or (noted and party))
