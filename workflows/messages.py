@@ -720,6 +720,10 @@ class RefreshPartySettings(Message):
     org: OrgId
     days_off: list[AgreementDate] | None = Field(default=None, max_length=366)
     time_zone: TimeZone | None = None
+    # Count the open due dates again with the new days (`deadline_recounted`). False: as
+    # commands sent before recounting were decided, so their histories replay as recorded;
+    # the register's senders set it (services/store/organisations.py).
+    recount: bool = False
 
 
 _PUBLIC = (
@@ -891,6 +895,22 @@ class EvaluationReport(Message):
     submitted_by: str
     at: datetime
     late: bool = False
+
+
+class DueExtension(Message):
+    at: datetime
+    days: int
+
+
+class DueCount(Message):
+    """How a due date counted in days of service was counted: from `start`, then each
+    extension since. A party's new days off count it again from the same moments
+    (`deadline_recounted`); `due` is the date it gave, so a count whose date is no longer
+    the recorded one (the step moved on) is never used."""
+
+    due: datetime
+    start: datetime
+    extensions: list[DueExtension] = Field(default_factory=list)
 
 
 class Evaluation(Message):
@@ -1137,6 +1157,10 @@ class AgreementState(Message):
     action_items: list[ActionItem] = Field(default_factory=list)
     # The parties that publish the agreement on the public portal (#12), in order of publishing.
     publications: list[Publication] = Field(default_factory=list)
+    # How the running due dates counted in days of service were counted ("step",
+    # "evaluation:<n>"), so new days off can count them again; empty for those recorded
+    # before it was kept, which are not recounted.
+    due_counts: dict[str, DueCount] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- snapshot

@@ -237,6 +237,7 @@ def _stale(rows: Any) -> list[StaleParty]:
                 org=row.org,
                 time_zone=_sendable_zone(row.time_zone),
                 days_off=None if row.days_off is None else [date.fromisoformat(day) for day in row.days_off],
+                recount=True,
             ),
         )
         for row in rows

@@ -242,6 +242,10 @@ def builder_runs() -> Iterator[list[m.Event]]:
     state = b.implemented(b.ksdd_proposal())
     refresh = m.RefreshPartySettings(org=b.REGION, days_off=[date(2027, 3, 1)], time_zone="Asia/Makassar")
     yield b.run(state, m.SYSTEM, refresh)[1]
+    # ... and move a running gate's due date (`deadline_recounted`)
+    state, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    day_off = (b.NOW + timedelta(days=3)).date()
+    yield b.run(state, m.SYSTEM, m.RefreshPartySettings(org=b.INITIATOR, days_off=[day_off], recount=True))[1]
     # published with a signed text, republished, taken back (#12)
     state = b.implemented(b.ksdd_proposal())
     state, published = b.run(state, b.staff(), m.Publish(documents=[state.signatures[0].document]))
