@@ -724,6 +724,10 @@ class RefreshPartySettings(Message):
     # (`organisation_settings.updated_at`): older than what the party took, it is refused as
     # superseded. None: a sender from before it was sent, not compared.
     as_of: datetime | None = None
+    # Count the open due dates again with the new days (`deadline_recounted`). False: as
+    # commands sent before recounting were decided, so their histories replay as recorded;
+    # the register's senders set it (services/store/organisations.py).
+    recount: bool = False
 
 
 _PUBLIC = (
@@ -895,6 +899,22 @@ class EvaluationReport(Message):
     submitted_by: str
     at: datetime
     late: bool = False
+
+
+class DueExtension(Message):
+    at: datetime
+    days: int
+
+
+class DueCount(Message):
+    """How a due date counted in days of service was counted: from `start`, then each
+    extension since. A party's new days off count it again from the same moments
+    (`deadline_recounted`); `due` is the date it gave, so a count whose date is no longer
+    the recorded one (the step moved on) is never used."""
+
+    due: datetime
+    start: datetime
+    extensions: list[DueExtension] = Field(default_factory=list)
 
 
 class Evaluation(Message):
@@ -1151,6 +1171,10 @@ class AgreementState(Message):
     # Per party's organisation, the register's version of the settings it last took
     # (`party_settings_changed`'s `as_of`): a refresh read before it is superseded.
     party_settings_as_of: dict[str, datetime] = Field(default_factory=dict)
+    # How the running due dates counted in days of service were counted ("step",
+    # "evaluation:<n>"), so new days off can count them again; empty for those recorded
+    # before it was kept, which are not recounted.
+    due_counts: dict[str, DueCount] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- snapshot

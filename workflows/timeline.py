@@ -214,6 +214,15 @@ class Calendar:
             return day - timedelta(days=days)
         return _office_days_before(self, day, days)
 
+    def office_days_between(self, start: date, end: date) -> int:
+        """The office days after `start` up to `end`: the `days` of `add_office_days(start,
+        days) == end` (a recorded extension's days, counted back)."""
+        days, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            days += self.is_office_day(day)
+        return days
+
     def opening(self, day: date) -> datetime:
         """Office hours on `day`, or on the next office day (reminders, openings)."""
         return office_time(self.on_or_after(day), self.zone)

@@ -241,6 +241,7 @@ def _stale(rows: Any) -> list[StaleParty]:
                 time_zone=_sendable_zone(row.time_zone),
                 days_off=None if row.days_off is None else [date.fromisoformat(day) for day in row.days_off],
                 as_of=row.updated_at,
+                recount=True,
             ),
         )
         for row in rows

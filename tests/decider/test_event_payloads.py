@@ -245,6 +245,10 @@ def builder_runs() -> Iterator[list[m.Event]]:
     # ... and since trust16 with the register's version they were read at
     versioned = m.RefreshPartySettings(org=b.REGION, time_zone="Asia/Jakarta", as_of=b.NOW - timedelta(days=1))
     yield refreshed + b.run(state, m.SYSTEM, versioned)[1]
+    # ... and move a running gate's due date (`deadline_recounted`)
+    state, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    day_off = (b.NOW + timedelta(days=3)).date()
+    yield b.run(state, m.SYSTEM, m.RefreshPartySettings(org=b.INITIATOR, days_off=[day_off], recount=True))[1]
     # published with a signed text, republished, taken back (#12)
     state = b.implemented(b.ksdd_proposal())
     state, published = b.run(state, b.staff(), m.Publish(documents=[state.signatures[0].document]))

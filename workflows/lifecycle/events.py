@@ -550,6 +550,17 @@ class PartySettingsChanged(EventPayload):
     as_of: datetime | None = None  # the register's version (recorded since trust16; before: none)
 
 
+class DeadlineRecounted(EventPayload):
+    """A running due date counted again after `org`'s days off or zone changed
+    (`party_settings_changed` just before, same command): later only."""
+
+    deadline: m.DeadlineKind
+    evaluation: int | None = None  # set for an evaluation report's deadline
+    due_at: Moment
+    previous_due_at: Moment
+    org: str
+
+
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "agreement_created": AgreementCreated,
     "proposal_edited": ProposalEdited,
@@ -596,6 +607,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "agreement_unpublished": AgreementUnpublished,
     # a region's settings reaching its open agreements
     "party_settings_changed": PartySettingsChanged,
+    "deadline_recounted": DeadlineRecounted,
 }
 # Each model names the one event type it belongs to.
 EVENT_TYPES: dict[type[BaseModel], str] = {model: type_ for type_, model in EVENT_PAYLOADS.items()}

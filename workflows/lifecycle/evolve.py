@@ -23,6 +23,7 @@ from workflows.lifecycle.reading import (
     active_procedure,
     current_step,
     initiator,
+    initiator_calendar,
     latest_draft,
     open_evaluations,
     party_orgs,
@@ -127,6 +128,7 @@ def _apply_step_entered(s: m.AgreementState, e: m.Event, p: ev.StepEntered) -> N
     else:
         s.step_index, s.stage = p.index, p.stage
     s.deadlines["step"] = datetime.fromisoformat(p.due_at)
+    _counted(s, "step", s.deadlines["step"], e.at)
     for slot in s.gates:
         if slot.step == p.step:
             slot.status, slot.decided_by, slot.comment, slot.at = "pending", None, None, None
@@ -260,6 +262,7 @@ def _apply_termination_requested(s: m.AgreementState, e: m.Event, p: ev.Terminat
         s.gates.append(g.model_copy(update={"status": "pending"}))
     if p.due_at is not None:
         s.deadlines["step"] = datetime.fromisoformat(p.due_at)
+        _counted(s, "step", s.deadlines["step"], e.at)
 
 
 def _close(
@@ -300,6 +303,7 @@ def _apply_termination_declined(s: m.AgreementState, e: m.Event, p: ev.Terminati
         step = current_step(s)
         assert step is not None
         s.deadlines["step"] = step_due(s, step, e.at)
+        _counted(s, "step", s.deadlines["step"], e.at)
 
 
 def _apply_change_opened(s: m.AgreementState, e: m.Event, p: ev.ChangeOpened) -> None:
@@ -401,6 +405,9 @@ def _apply_evaluation_opened(s: m.AgreementState, e: m.Event, p: ev.EvaluationOp
     if not p.final and p.next_evaluation_on:
         s.next_evaluation_on = p.next_evaluation_on
     s.deadlines["evaluation_report"] = due
+    running = {f"evaluation:{x.number}" for x in open_evaluations(s)}
+    s.due_counts = {key: count for key, count in s.due_counts.items() if key == "step" or key in running}
+    _counted(s, f"evaluation:{p.number}", due, e.at)
 
 
 def _apply_report(s: m.AgreementState, e: m.Event, p: ev.EvaluationReportSubmitted) -> None:
@@ -436,6 +443,7 @@ def _apply_escalated(s: m.AgreementState, e: m.Event, p: ev.EvaluationEscalated)
 
 def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> None:
     due = datetime.fromisoformat(p.due_at)
+    _extend_count(s, p, due, e.at)
     if p.deadline == "evaluation_report":
         evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
         evaluation.due_at = due
@@ -446,6 +454,54 @@ def _apply_extended(s: m.AgreementState, e: m.Event, p: ev.DeadlineExtended) -> 
     else:
         s.deadlines["step"] = due
     # Reminders that would fall before now, on the new date, are moot: do not send them late.
+    s.timeline_from = max(s.timeline_from, e.at) if s.timeline_from else e.at
+
+
+def _counted(s: m.AgreementState, key: str, due: datetime, start: datetime) -> None:
+    """Keep how the due date `key` was counted (from `start`), so new days off of a party
+    can count it again (`deadline_recounted`). Calendar days are never recounted."""
+    if s.calendar == t.OFFICE_DAYS:
+        s.due_counts = {**s.due_counts, key: m.DueCount(due=due, start=start)}
+
+
+def _count_key(deadline: str, evaluation: int | None) -> str:
+    return "step" if deadline == "step" else f"evaluation:{evaluation}"
+
+
+def _extend_count(s: m.AgreementState, p: ev.DeadlineExtended, due: datetime, at: datetime) -> None:
+    """The extension joins the count of the date it extends: `extend_deadline` counted its
+    days of service in the initiator's calendar from the old date or from `at`, whichever
+    was later (`Calendar.extended`); those days are counted back from the new date."""
+    key = _count_key(p.deadline, p.evaluation)
+    count = s.due_counts.get(key)
+    recorded = s.deadlines.get("step") if p.deadline == "step" else _evaluation_due(s, p.evaluation)
+    if count is None or count.due != recorded:
+        return
+    calendar = initiator_calendar(s, at)
+    start = t.local_day(max(count.due, at), calendar.zone)
+    days = calendar.office_days_between(start, t.local_day(due, calendar.zone))
+    extension = m.DueExtension(at=at, days=days)
+    extended = m.DueCount(due=due, start=count.start, extensions=[*count.extensions, extension])
+    s.due_counts = {**s.due_counts, key: extended}
+
+
+def _evaluation_due(s: m.AgreementState, number: int | None) -> datetime | None:
+    return next((x.due_at for x in s.evaluations if x.number == number), None)
+
+
+def _apply_recounted(s: m.AgreementState, e: m.Event, p: ev.DeadlineRecounted) -> None:
+    due = datetime.fromisoformat(p.due_at)
+    key = _count_key(p.deadline, p.evaluation)
+    if p.deadline == "evaluation_report":
+        evaluation = next(x for x in s.evaluations if x.number == p.evaluation)
+        evaluation.due_at = due
+        if evaluation is open_evaluations(s)[-1]:
+            s.deadlines["evaluation_report"] = due
+    else:
+        s.deadlines["step"] = due
+    count = s.due_counts[key]
+    s.due_counts = {**s.due_counts, key: count.model_copy(update={"due": due})}
+    # As after an extension: reminders of the new date that would fall before now are moot.
     s.timeline_from = max(s.timeline_from, e.at) if s.timeline_from else e.at
 
 
@@ -666,6 +722,7 @@ _APPLY: dict[str, Callable[[m.AgreementState, m.Event, Any], None]] = {
     "agreement_published": _apply_published,
     "agreement_unpublished": _apply_unpublished,
     "party_settings_changed": _apply_party_settings,
+    "deadline_recounted": _apply_recounted,
 }
 # The fields of the state (lists, dicts, nested models) each applier changes in place:
 # appends to, pops from, or sets an attribute of an item of. `evolve` copies only these and
@@ -729,6 +786,7 @@ _CHANGES_IN_PLACE: dict[str, tuple[str, ...]] = {
     "agreement_published": ("publications",),
     "agreement_unpublished": (),
     "party_settings_changed": ("parties", "party_settings_as_of"),
+    "deadline_recounted": ("evaluations", "deadlines"),
 }
 assert set(_CHANGES_IN_PLACE) <= set(_APPLY), "in-place changes are declared for known event types"
 APPLIED_EVENT_TYPES: frozenset[str] = frozenset(_APPLY) | {"agreement_created"}

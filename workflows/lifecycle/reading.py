@@ -11,7 +11,14 @@ from datetime import date, datetime
 
 from workflows import messages as m
 from workflows import timeline as t
-from workflows.procedures import PROCEDURES, TERMINATION_STEP, Procedure, Step, get_procedure
+from workflows.procedures import (
+    PROCEDURES,
+    TERMINATION_BY_EACH_HEAD,
+    TERMINATION_STEP,
+    Procedure,
+    Step,
+    get_procedure,
+)
 
 
 def procedure_of(state: m.AgreementState) -> Procedure:
@@ -215,6 +222,37 @@ def report_due(state: m.AgreementState, now: datetime) -> datetime:
     if state.calendar != t.OFFICE_DAYS:
         return t.due_after(now, t.REPORT_DUE_DAYS, zone(state))
     return initiator_calendar(state, now).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
+
+
+def recounted_due(state: m.AgreementState, key: str) -> datetime | None:
+    """The due date `key` ("step", "evaluation:<n>") counted again with the parties'
+    calendars as they stand: from the moment it was first counted, with the edition in force
+    then, and each extension again in the initiator's calendar — the decisions that set it,
+    made again. None: not running, or not counted in days of service (calendar days, or
+    recorded before counts were kept: `state.due_counts`)."""
+    count = state.due_counts.get(key)
+    if state.calendar != t.OFFICE_DAYS or count is None:
+        return None
+    if key == "step":
+        if state.deadlines.get("step") != count.due:
+            return None
+        if state.termination is not None:
+            heads = gate_slots_for(state, TERMINATION_BY_EACH_HEAD)
+            due = step_due(state, TERMINATION_BY_EACH_HEAD, count.start, heads)
+        else:
+            step = current_step(state)
+            if step is None:
+                return None
+            due = step_due(state, step, count.start)
+    else:
+        number = int(key.removeprefix("evaluation:"))
+        evaluation = next((x for x in open_evaluations(state) if x.number == number), None)
+        if evaluation is None or evaluation.due_at != count.due:
+            return None
+        due = report_due(state, count.start)
+    for extension in count.extensions:
+        due = initiator_calendar(state, extension.at).extended(due, extension.at, extension.days)
+    return due
 
 
 # ---- publishing on the public portal (#12)

@@ -506,6 +506,8 @@ SILENT: frozenset[str] = frozenset(
         "action_item_completed",
         # a region's settings reaching the agreement: its own staff changed them
         "party_settings_changed",
+        # a due date moved by those settings: shown like an extension, which is silent too
+        "deadline_recounted",
     }
 )
 

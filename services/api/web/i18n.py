@@ -453,6 +453,9 @@ class Translator:
             parts.append(f"v{data['version']}")
         if data.get("method"):
             parts.append(self.value(str(data["method"])))
+        if data.get("previous_due_at") and data.get("due_at"):  # a recount: which date moved where
+            moved = [dt.datetime.fromisoformat(str(data[k])) for k in ("previous_due_at", "due_at")]
+            parts.append(" → ".join(self.datetime(at) for at in moved))
         parts += [self.value(str(data[k])) for k in ("comment", "text", "reason") if data.get(k)]
         return " · ".join(parts)
 

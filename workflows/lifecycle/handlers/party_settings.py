@@ -4,17 +4,20 @@ The organisation's days off and time zone live in the register (its settings); a
 copies them into its party when it is created, and lives for years. When the organisation
 changes them, the system sends this command to each of its open agreements
 (`services/worker/activities/portfolio.py`), so the change is an event of each agreement's
-history: the decider never reads the register. Due dates already recorded stay; what is
-decided after — due dates, reminders, openings, escalations and the mail's office hours —
-counts with the new days.
+history: the decider never reads the register. What is decided after — due dates,
+reminders, openings, escalations and the mail's office hours — counts with the new days;
+the running due dates counted in days of service are counted again from their start and
+move later when the new days give one more (`deadline_recounted`, never earlier).
 """
 
 from __future__ import annotations
 
 from workflows import messages as m
+from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidTransition, SettingsSuperseded, SettingsUnchanged
+from workflows.lifecycle.reading import open_evaluations, recounted_due, zone
 
 
 def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
@@ -35,3 +38,29 @@ def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
     # The register's version only when sent: the event records no key for it otherwise.
     as_of = {"as_of": cmd.as_of} if cmd.as_of is not None else {}
     e.emit(ev.PartySettingsChanged(org=cmd.org, days_off=days_off, time_zone=time_zone, **as_of))
+    if cmd.recount:
+        recount_due_dates(e, cmd.org)
+
+
+def recount_due_dates(e: Emitter, org: str) -> None:
+    """Count each running due date again with the days as they now stand
+    (`reading.recounted_due`), and move it when it falls later: a day off added inside the
+    window gives one more day of service, as the regulation counts. Never earlier: a day off
+    taken back, or a zone with an earlier close, must not shorten the time people were
+    told they have and planned on. A date already past stays (it lapsed and was escalated);
+    so does one the count would carry beyond the last date an agreement may hold."""
+    keys = ["step", *(f"evaluation:{x.number}" for x in open_evaluations(e.state))]
+    for key in keys:
+        due = recounted_due(e.state, key)
+        if due is None:
+            continue
+        recorded = e.state.due_counts[key].due
+        if recorded <= e.now or due <= recorded:
+            continue
+        if t.local_day(due, zone(e.state)) > m.LATEST_DATE:
+            continue
+        data: dict[str, object] = {"deadline": "step", "org": org}
+        if key != "step":  # which evaluation's reports (unset for a step, as in `deadline_extended`)
+            data.update(deadline="evaluation_report", evaluation=int(key.removeprefix("evaluation:")))
+        data.update(due_at=due.isoformat(), previous_due_at=recorded.isoformat())
+        e.emit(ev.DeadlineRecounted.model_validate(data))
