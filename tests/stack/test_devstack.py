@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,7 @@ from temporalio.client import Client
 from services.auth import decode_token
 from services.embedded.ports import free_port
 from services.settings import Settings
+from tests.fixtures.ports import ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
@@ -151,21 +153,46 @@ async def the_database_asks_for_passwords_and_the_application_gets_rows_only(dat
         await app.close()
 
 
-@pytest.fixture
-def ports() -> dict[str, int]:
+def drawn_ports() -> dict[str, int]:
     chosen: set[int] = set()
     while len(chosen) < 4:
         chosen.add(free_port())
     return dict(zip(("api", "temporal", "ui", "pg"), sorted(chosen), strict=True))
 
 
-async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return drawn_ports()
+
+
+async def started_dev_stack(data_dir: Path, *, draw: Callable[[], dict[str, int]] = drawn_ports) -> DevStack:
+    """`pakta dev` on free ports, ready; on newly drawn ones if a suite beside this one took
+    one first (`pakta dev` never moves a port: it says so in one line, exit code 2). A
+    restart on its data keeps its ports (`DevStack(data_dir, stack.ports)`)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        stack = DevStack(data_dir, draw())
+        try:
+            await stack.wait_ready()
+            return stack
+        except BaseException:
+            if stack.process.poll() is None:
+                stack.process.kill()
+                stack.process.wait()
+            deadline = time.monotonic() + 10
+            while "pakta dev:" not in stack.output and time.monotonic() < deadline:  # noqa: ASYNC110 -- a thread collects it
+                await asyncio.sleep(0.05)
+            if stack.process.returncode != 2 or "is already in use" not in stack.output or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path):
     data_dir = tmp_path / "data"
 
     # -- first run: everything comes up, prints where it is and how to authenticate --------
-    first = DevStack(data_dir, ports)
+    first = await started_dev_stack(data_dir)
+    ports = first.ports
     try:
-        await first.wait_ready()
         out = first.output
         for line in ("starting PostgreSQL… ok", "migrating the database… ok", "waiting for Temporal… ok"):
             assert line in out
@@ -326,6 +353,19 @@ async def test_the_api_port_is_held_from_the_check_so_no_program_takes_it_while_
         with pytest.raises(OSError, match="already in use"):
             listener(ports["api"]).close()
         await stack.wait_ready()
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{stack.api}/healthz", timeout=30)).status_code == 200
+    finally:
+        assert await stack.stop() == 0, stack.output
+
+
+async def test_a_dev_stack_for_a_test_whose_port_a_suite_beside_took_first_starts_on_newly_drawn_ports(tmp_path):
+    first = drawn_ports()
+    draws = iter([first])
+    with listener(first["temporal"]):
+        stack = await started_dev_stack(tmp_path / "data", draw=lambda: next(draws, None) or drawn_ports())
+    try:
+        assert stack.ports["temporal"] != first["temporal"]
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{stack.api}/healthz", timeout=30)).status_code == 200
     finally:
