@@ -51,9 +51,19 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
 
+# Each run's temporary files (servers' data dirs and logs) go to a directory of its own under
+# the checkout, not pytest's shared /tmp/pytest-of-<user>/pytest-<N>: there, any later run on
+# the machine (another checkout's suite beside) counts towards the 3 kept and deletes a failed
+# run's logs, and a fixed --basetemp is emptied by the next run given it. A passed run's is
+# removed; a failed run's stays (pytest prints paths into it) until `make clean`.
+PYTEST_TMP := .pytest-tmp
+
 test: check | $(CHROMIUM)
 	@echo "== tests"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@mkdir -p $(PYTEST_TMP)
+	run=$$(mktemp -d $(PYTEST_TMP)/run-XXXXXX) && \
+	  $(PY) -m pytest --basetemp="$$run" $(PYTEST_ARGS) && \
+	  rm -rf "$$run"
 
 bench: $(STAMP_TEST)
 	$(PY) -m bench.run $(ARGS)
@@ -69,4 +79,4 @@ lock:
 	@echo "constraints.txt written: run make test, then commit it"
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .pakta .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pakta $(PYTEST_TMP) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -12,8 +12,10 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -75,7 +77,14 @@ def _run(options: DevOptions) -> int:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     pg_port = _postgres_port(data_dir, options.pg_port)
-    _check_ports_free(options, pg_port)
+    api_socket = _claim_ports(options, pg_port)
+    try:
+        return _run_on(options, data_dir, pg_port, api_socket)
+    finally:
+        api_socket.close()
+
+
+def _run_on(options: DevOptions, data_dir: Path, pg_port: int, api_socket: socket.socket) -> int:
     _remember(data_dir / "pg_port", str(pg_port))
 
     postgres = EmbeddedPostgres(data_dir, pg_port, secured=True)
@@ -91,12 +100,13 @@ def _run(options: DevOptions) -> int:
     try:
         # Children are spawned here, on the main thread (see services/embedded/process.py).
         with _step("starting PostgreSQL"):
-            _or_fail(postgres.start, postgres.log_path)
+            claims = ((pg_port, "PostgreSQL", "--pg-port"),)
+            _or_fail(postgres.start, postgres.log_path, postgres.log_since_start, claims)
         # The API and the worker use the least-privilege role; migrations, the owner's.
         settings = settings.model_copy(update={"database_url": postgres.app_url})
         with _step("starting the Temporal dev server"):
             temporal.spawn()
-        eventloop.run(_serve(settings, options, postgres, temporal))
+        eventloop.run(_serve(settings, options, postgres, temporal, api_socket))
     finally:
         with _step("stopping", quiet_if_fast=True):
             temporal.stop()
@@ -120,13 +130,22 @@ async def dev_mail_sink(directory: Path, port: int) -> asyncio.Server:
 
 
 async def _serve(
-    settings: Settings, options: DevOptions, postgres: EmbeddedPostgres, temporal: EmbeddedTemporal
+    settings: Settings,
+    options: DevOptions,
+    postgres: EmbeddedPostgres,
+    temporal: EmbeddedTemporal,
+    api_socket: socket.socket,
 ) -> None:
     # Temporal boots while the migrations run.
     with _step("migrating the database"):
         await _or_fail_async(migrate_dev_database(settings, postgres), postgres.log_path)
     with _step("waiting for Temporal"):
-        await _or_fail_async(temporal.wait_ready(), temporal.log_path)
+        await _or_fail_async(
+            temporal.wait_ready(),
+            temporal.log_path,
+            temporal.log_since_start,
+            ((options.temporal_port, "Temporal", "--temporal-port"), (options.ui_port, "Temporal UI", "--ui-port")),
+        )
     client = await connect_temporal(settings)
     assert settings.dev_mail_dir is not None
     mail_sink = await dev_mail_sink(Path(settings.dev_mail_dir), settings.smtp_port)
@@ -154,7 +173,8 @@ async def _serve(
             **server_options(),
         )
     )
-    api = asyncio.create_task(server.serve(), name="api")
+    # On the socket bound when the ports were checked, so nothing took the port since.
+    api = asyncio.create_task(server.serve(sockets=[api_socket]), name="api")
     with _step("starting the worker and the API"):
         while not server.started:
             if api.done() or worker.done():
@@ -288,15 +308,58 @@ def _postgres_port(data_dir: Path, requested: int | None) -> int:
     return DEFAULT_PG_PORT if port_is_free(DEFAULT_PG_PORT) else free_port()
 
 
-def _check_ports_free(options: DevOptions, pg_port: int) -> None:
-    for port, what, flag in (
-        (options.port, "API", "--port"),
+# A port of ours, what it serves, and the option that changes it.
+Claim = tuple[int, str, str]
+
+
+def _claim_ports(options: DevOptions, pg_port: int) -> socket.socket:
+    """The API's socket, bound; the other ports checked free. The API runs in this process,
+    so its port is held from here on. PostgreSQL and Temporal bind theirs seconds later (after
+    initdb, after PostgreSQL): another process may take one in between, which `_or_fail`
+    reports as it reports one taken now. A configured port is never moved: it is the one the
+    person asked for (and the URLs they use)."""
+    api = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    api.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own: TIME_WAIT is free
+    try:
+        api.bind(("127.0.0.1", options.port))
+        # Listening from now: a socket only bound can be bound again by another process that
+        # sets SO_REUSEADDR too (uvicorn, PostgreSQL do), and the first to listen has the port.
+        # Requests that come before the API serves wait in the backlog.
+        api.listen(2048)
+    except OSError as exc:
+        api.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise _taken((options.port, "API", "--port")) from exc
+    for claim in (
         (options.temporal_port, "Temporal", "--temporal-port"),
         (options.ui_port, "Temporal UI", "--ui-port"),
         (pg_port, "PostgreSQL", "--pg-port"),
     ):
-        if not port_is_free(port):
-            raise StartupError(f"port {port} is already in use ({what}); choose another with {flag}", 2)
+        if not port_is_free(claim[0]):
+            api.close()
+            raise _taken(claim)
+    return api
+
+
+def _taken(claim: Claim) -> StartupError:
+    port, what, flag = claim
+    return StartupError(f"port {port} is already in use ({what}); choose another with {flag}", 2)
+
+
+def _port_taken(log: str, log_path: Path, claims: tuple[Claim, ...]) -> StartupError | None:
+    """The one-line reason for a server whose start's `log` says a port was taken: the port
+    and its option when it is one of ours, else the server's own line (a port the Temporal
+    dev server picks itself)."""
+    lines = [line.strip() for line in log.splitlines() if "address already in use" in line.lower()]
+    if not lines:
+        return None
+    for claim in claims:
+        if re.search(rf"(?<!\d){claim[0]}(?!\d)", lines[-1]):  # the dev server's line names it
+            return _taken(claim)
+    if len(claims) == 1:  # PostgreSQL's: it binds one TCP port (its line names the address only)
+        return _taken(claims[0])
+    return StartupError(f"{lines[-1]} (log: {log_path})", 2)
 
 
 def _dev_secret(data_dir: Path) -> str:
@@ -327,18 +390,28 @@ def _step(what: str, *, quiet_if_fast: bool = False) -> Iterator[None]:
         print(f"ok ({time.monotonic() - started:.1f}s)", flush=True)
 
 
-def _or_fail(start: Callable[[], object], log_path: Path) -> None:
+def _or_fail(start: Callable[[], object], log_path: Path, log: Callable[[], str], claims: tuple[Claim, ...]) -> None:
+    """`start()`, or the one-line reason it failed: a port of `claims` taken (as `log`, the
+    server's since this start, says), else the error's first line."""
     try:
         start()
     except RuntimeError as exc:
-        raise StartupError(f"{_first_line(exc)} (log: {log_path})") from exc
+        taken = _port_taken(log(), log_path, claims)
+        raise (taken or StartupError(f"{_first_line(exc)} (log: {log_path})")) from exc
 
 
-async def _or_fail_async(awaitable: Awaitable[object], log_path: Path) -> None:
+async def _or_fail_async(
+    awaitable: Awaitable[object],
+    log_path: Path,
+    log: Callable[[], str] | None = None,
+    claims: tuple[Claim, ...] = (),
+) -> None:
+    """`_or_fail` for a start that is awaited."""
     try:
         await awaitable
     except (RuntimeError, OSError) as exc:
-        raise StartupError(f"{_first_line(exc)} (log: {log_path})") from exc
+        taken = _port_taken(log(), log_path, claims) if log else None
+        raise (taken or StartupError(f"{_first_line(exc)} (log: {log_path})")) from exc
 
 
 def _first_line(exc: Exception) -> str:

@@ -68,6 +68,7 @@ class EmbeddedTemporal:
         self.metrics_port = metrics_port
         self.log_path = self.data_dir / "temporal.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def address(self) -> str:
@@ -113,6 +114,7 @@ class EmbeddedTemporal:
         else:
             argv += ["--headless"]
         with self.log_path.open("ab") as log:
+            self._log_start = log.tell()  # the log is appended to: where this start's begins
             self.process = spawn(argv, stdout=log, death_signal=signal.SIGTERM)
 
     async def wait_ready(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 -- the wait is named in the error
@@ -150,6 +152,15 @@ class EmbeddedTemporal:
         if self.process is not None:
             stop_process(self.process, signal.SIGTERM, timeout=timeout)
             self.process = None
+
+    def log_since_start(self) -> str:
+        """What the server has logged since its last spawn."""
+        try:
+            with self.log_path.open("rb") as server_log:
+                server_log.seek(self._log_start)
+                return server_log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from services.auth import mint_token
 from services.embedded.ports import free_port
@@ -34,7 +35,7 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.temporal import EmbeddedTemporal
 from services.settings import Settings
 from services.store.migrate import upgrade_database
-from tests.fixtures.ports import on_free_ports, started_temporal
+from tests.fixtures.ports import on_free_ports, on_free_ports_async, started_temporal, taken
 from tests.fixtures.servers import started_postgres
 from tests.receivers import MailSink
 
@@ -53,6 +54,7 @@ class Topology:
         self.task_queue = f"faults-{uuid.uuid4().hex[:8]}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
+        self.log_starts: dict[str, int] = {}  # where each process's last start begins in its log
 
     @property
     def settings(self) -> Settings:
@@ -96,13 +98,34 @@ class Topology:
         await upgrade_database(self.settings)
         self.temporal = await started_temporal(self.data_dir / "temporal")
         self.start_process("worker")
-        self.start_process("api")
-        await self.wait_api()
+        await self.start_api()
+
+    async def start_api(self) -> None:
+        """`pakta api` on its port, ready, or, if another process took that port before the
+        API bound it (a suite running beside this one), on another free one. The API binds
+        its port itself, as in production, so the port is drawn again rather than handed over
+        bound: uvicorn reads an inherited descriptor (`fd`) as a Unix socket's, and a setting
+        only tests use would be one more way to start it. A restart (`start_process`) keeps
+        the port: the drivers hold its URL."""
+
+        async def start(port: int) -> None:
+            self.api_port = port
+            self.start_process("api")
+            await self.wait_api()
+
+        try:
+            await start(self.api_port)
+            return
+        except AssertionError as error:
+            if not taken(error):
+                raise
+        await on_free_ports_async(start)
 
     def start_process(self, name: str) -> None:
         log = self.data_dir / f"{name}.log"
         self.logs[name] = log
         with log.open("ab") as out:
+            self.log_starts[name] = out.tell()
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", name],
                 cwd=ROOT,
@@ -118,16 +141,42 @@ class Topology:
         process.wait(timeout=10)
 
     async def wait_api(self, timeout: float = 60) -> None:  # noqa: ASYNC109  (polls another process)
+        """Until our API answers ready: its process alive and listening on the port, so a
+        server of another suite that took the port is never taken for it. If it exited, its
+        log since its start is raised (uvicorn's "address already in use" for a taken port)."""
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2) as http:
             while time.monotonic() < deadline:
+                process = self.processes["api"]
+                if process.poll() is not None:
+                    raise AssertionError(f"the API exited ({process.returncode}):\n{self.since_start('api')}")
                 try:
-                    if (await http.get(f"{self.api}/readyz")).status_code == 200:
+                    if (await http.get(f"{self.api}/readyz")).status_code == 200 and self._serves_api_port():
                         return
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.2)
         raise AssertionError(f"API not ready in {timeout}s:\n{self.tail('api')}")
+
+    def _serves_api_port(self) -> bool:
+        """Is it our `pakta api` (or a process of its own, `PAKTA_API_PROCESSES`) that
+        listens on the API's port?"""
+        try:
+            api = psutil.Process(self.processes["api"].pid)
+            ours = [api, *api.children(recursive=True)]
+            return any(
+                s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == self.api_port
+                for process in ours
+                for s in process.net_connections(kind="tcp")
+            )
+        except psutil.Error:  # it, or one of its processes, has exited
+            return False
+
+    def since_start(self, name: str) -> str:
+        """What process `name` has logged since its last start."""
+        with self.logs[name].open("rb") as log:
+            log.seek(self.log_starts[name])
+            return log.read().decode(errors="replace")
 
     def restart_temporal(self) -> None:
         self.temporal.stop()

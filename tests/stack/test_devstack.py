@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,7 @@ from temporalio.client import Client
 from services.auth import decode_token
 from services.embedded.ports import free_port
 from services.settings import Settings
+from tests.fixtures.ports import ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("staff", "partner", "signatory", "approver", "scheduler", "auditor", "admin")
@@ -151,21 +153,46 @@ async def the_database_asks_for_passwords_and_the_application_gets_rows_only(dat
         await app.close()
 
 
-@pytest.fixture
-def ports() -> dict[str, int]:
+def drawn_ports() -> dict[str, int]:
     chosen: set[int] = set()
     while len(chosen) < 4:
         chosen.add(free_port())
     return dict(zip(("api", "temporal", "ui", "pg"), sorted(chosen), strict=True))
 
 
-async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return drawn_ports()
+
+
+async def started_dev_stack(data_dir: Path, *, draw: Callable[[], dict[str, int]] = drawn_ports) -> DevStack:
+    """`pakta dev` on free ports, ready; on newly drawn ones if a suite beside this one took
+    one first (`pakta dev` never moves a port: it says so in one line, exit code 2). A
+    restart on its data keeps its ports (`DevStack(data_dir, stack.ports)`)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        stack = DevStack(data_dir, draw())
+        try:
+            await stack.wait_ready()
+            return stack
+        except BaseException:
+            if stack.process.poll() is None:
+                stack.process.kill()
+                stack.process.wait()
+            deadline = time.monotonic() + 10
+            while "pakta dev:" not in stack.output and time.monotonic() < deadline:  # noqa: ASYNC110 -- a thread collects it
+                await asyncio.sleep(0.05)
+            if stack.process.returncode != 2 or "is already in use" not in stack.output or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path):
     data_dir = tmp_path / "data"
 
     # -- first run: everything comes up, prints where it is and how to authenticate --------
-    first = DevStack(data_dir, ports)
+    first = await started_dev_stack(data_dir)
+    ports = first.ports
     try:
-        await first.wait_ready()
         out = first.output
         for line in ("starting PostgreSQL… ok", "migrating the database… ok", "waiting for Temporal… ok"):
             assert line in out
@@ -228,10 +255,46 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path, ports):
     assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived a killed pakta dev"
 
 
-def test_busy_port_is_one_line_and_exit_code_2(tmp_path, ports):
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", ports["api"]))
-        busy.listen()
+# What each port of `pakta dev` serves, and the option that changes it.
+OPTIONS = {
+    "api": ("API", "--port"),
+    "temporal": ("Temporal", "--temporal-port"),
+    "ui": ("Temporal UI", "--ui-port"),
+    "pg": ("PostgreSQL", "--pg-port"),
+}
+
+
+def taken_message(ports: dict[str, int], which: str) -> str:
+    what, flag = OPTIONS[which]
+    return f"pakta dev: port {ports[which]} is already in use ({what}); choose another with {flag}"
+
+
+def listener(port: int) -> socket.socket:
+    """Another program's server on `port`: bound and listening, with SO_REUSEADDR as servers
+    set it (so a port only bound, not listened on, would not stop it)."""
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        other.bind(("127.0.0.1", port))
+        other.listen()
+    except OSError:
+        other.close()
+        raise
+    return other
+
+
+def checked(data_dir: Path, stack: DevStack) -> None:
+    """Wait until `pakta dev` has checked its ports: it then writes down PostgreSQL's port,
+    seconds before PostgreSQL (after initdb) and Temporal (after PostgreSQL) bind theirs."""
+    deadline = time.monotonic() + 60
+    while not (data_dir / "pg_port").exists():
+        assert stack.process.poll() is None and time.monotonic() < deadline, stack.output
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("which", OPTIONS)
+def test_a_port_taken_before_the_start_is_one_line_naming_its_option_and_exit_code_2(tmp_path, ports, which):
+    with listener(ports[which]):
         result = subprocess.run(
             [
                 sys.executable,
@@ -256,5 +319,54 @@ def test_busy_port_is_one_line_and_exit_code_2(tmp_path, ports):
         )
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == (f"pakta dev: port {ports['api']} is already in use (API); choose another with --port\n")
+    assert result.stderr == taken_message(ports, which) + "\n"
     assert servers_using(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize("which", ["pg", "temporal", "ui"])
+def test_a_port_another_program_takes_while_the_stack_starts_is_one_line_naming_its_option_and_exit_code_2(
+    tmp_path, ports, which
+):
+    """PostgreSQL and the Temporal dev server bind their ports seconds after the check; one
+    taken in between is reported as one taken before, not moved (it is the one asked for)."""
+    data_dir = tmp_path / "data"
+    stack = DevStack(data_dir, ports)
+    try:
+        checked(data_dir, stack)
+        with listener(ports[which]):
+            assert stack.process.wait(timeout=120) == 2, stack.output
+        deadline = time.monotonic() + 10
+        while not stack.output.endswith(taken_message(ports, which)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the collecting thread reads the last line
+        assert stack.output.endswith("failed\n" + taken_message(ports, which)), stack.output
+        assert servers_using(data_dir) == []
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+async def test_the_api_port_is_held_from_the_check_so_no_program_takes_it_while_the_stack_starts(tmp_path, ports):
+    data_dir = tmp_path / "data"
+    stack = DevStack(data_dir, ports)
+    try:
+        checked(data_dir, stack)
+        with pytest.raises(OSError, match="already in use"):
+            listener(ports["api"]).close()
+        await stack.wait_ready()
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{stack.api}/healthz", timeout=30)).status_code == 200
+    finally:
+        assert await stack.stop() == 0, stack.output
+
+
+async def test_a_dev_stack_for_a_test_whose_port_a_suite_beside_took_first_starts_on_newly_drawn_ports(tmp_path):
+    first = drawn_ports()
+    draws = iter([first])
+    with listener(first["temporal"]):
+        stack = await started_dev_stack(tmp_path / "data", draw=lambda: next(draws, None) or drawn_ports())
+    try:
+        assert stack.ports["temporal"] != first["temporal"]
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{stack.api}/healthz", timeout=30)).status_code == 200
+    finally:
+        assert await stack.stop() == 0, stack.output

@@ -21,10 +21,9 @@ import pytest
 import pytest_asyncio
 
 from services.api.commands import execute_act, now_utc
-from services.embedded.ports import free_port
 from services.temporal_client import connect_temporal
 from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
-from tests.stack.test_devstack import DevStack
+from tests.stack.test_devstack import DevStack, started_dev_stack
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 
@@ -113,10 +112,9 @@ async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: To
 
 
 async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_data(tmp_path: Path):
-    ports = dict(zip(("api", "temporal", "ui", "pg"), sorted({free_port() for _ in range(8)})[:4], strict=True))
     data_dir = tmp_path / "dev"
-    stack = DevStack(data_dir, ports)
-    await stack.wait_ready()
+    stack = await started_dev_stack(data_dir)
+    ports = stack.ports  # the restart below keeps them: the drivers hold the API's URL
     secret = (data_dir / "jwt_secret").read_text().strip()
     drivers, tasks = await run_burst(stack.api, secret, BURST, "d")
     try:

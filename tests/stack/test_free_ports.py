@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 import uvicorn
 
@@ -18,6 +21,7 @@ from services.embedded.postgres import EmbeddedPostgres
 from tests.fixtures.ports import listening_socket, on_free_ports, started_controller
 from tests.fixtures.servers import started_postgres
 from tests.receivers import MailSink
+from tests.stack.faults import Topology
 
 
 @pytest.fixture
@@ -32,6 +36,15 @@ def taken() -> Iterator[int]:
 def taken_first(port: int):
     drawn = iter([port])
     return lambda: next(drawn, None) or free_port()
+
+
+def another_server_on(port: int) -> None:
+    """Another server listening on `port`, with SO_REUSEADDR as servers set it: a port
+    only bound, not listened on, would not stop it."""
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", port))
+        other.listen()
 
 
 def test_postgresql_on_a_port_another_process_took_first_starts_again_on_a_free_one(tmp_path, taken):
@@ -75,8 +88,8 @@ def test_a_failure_that_is_not_a_taken_port_is_raised_at_once():
 async def test_uvicorn_serves_the_socket_it_is_handed_so_no_one_can_take_its_port_first():
     listening = listening_socket()
     port = listening.getsockname()[1]
-    with socket.socket() as other, pytest.raises(OSError):  # too late: the port is bound
-        other.bind(("127.0.0.1", port))
+    with pytest.raises(OSError, match="already in use"):  # too late: the port is the server's
+        another_server_on(port)
 
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -107,3 +120,35 @@ async def test_the_dev_stacks_mail_sink_on_a_port_another_process_took_since_its
     finally:
         sink.close()
         await sink.wait_closed()
+
+
+class _Ready(BaseHTTPRequestHandler):
+    """Another suite's server: 200 to anything, `/readyz` included."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_fault_tests_api_on_a_port_another_server_took_first_starts_again_on_a_free_one(tmp_path):
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Ready)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    topology = Topology(tmp_path)
+    topology.api_port = other.server_address[1]  # as if `free_port()` had drawn it just before
+    try:
+        await topology.start()
+        assert topology.api_port != other.server_address[1]  # not ready by the other's answer
+        assert "address already in use" in topology.logs["api"].read_text()  # its first start
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"{topology.api}/readyz", timeout=30)
+        assert ready.status_code == 200 and ready.json() != {}
+    finally:
+        await topology.stop()
+        other.shutdown()
+        other.server_close()
