@@ -280,6 +280,9 @@ async def _update_with_the_row(
     except PaktaError as refusal:
         if refused is not None:
             raise refused from None
+        if unread and isinstance(refusal, commands.Closed):
+            # An unknown id's answer too: the 404 unless the caller sees the closed agreement.
+            await commands.refuse_unless_closed_seen(edge.temporal, agreement_id, actor)
         if refusal.status == 404:
             # The workflow's "not found", worded as the read model's (the row unread).
             refusal.details.setdefault("agreement_id", agreement_id)

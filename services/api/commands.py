@@ -333,10 +333,30 @@ async def send_command(
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             # Completed workflows (terminal agreements) accept nothing more.
-            raise Conflict(
+            raise Closed(
                 "The agreement is closed and accepts no more actions.", code="invalid_transition", allowed_actions=[]
             ) from None
         raise _unavailable(error) from error
+
+
+class Closed(Conflict):
+    """Temporal runs no workflow for the agreement: it is closed (its workflow completed) —
+    or, for all Temporal can tell, there is no such agreement (`refuse_unless_closed_seen`)."""
+
+
+async def refuse_unless_closed_seen(client: Client, agreement_id: str, actor: m.Actor) -> None:
+    """For an Update refused as `Closed` when the row could not be read (the database away):
+    the read model's 404 unless the agreement's workflow exists and `actor` sees it — asked of
+    its final state, which a completed workflow still answers. "Closed" alone would tell a
+    caller without the row that the id is an agreement's, and which ones are still open."""
+    try:
+        state = await client.get_workflow_handle(workflow_id(agreement_id)).query(AgreementWorkflow.state)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:  # no workflow of that id, ever
+            raise NotFound("Agreement not found.", agreement_id=agreement_id) from None
+        raise _unavailable(error) from error
+    if state is None or not lifecycle.can_see(state, actor):
+        raise NotFound("Agreement not found.", agreement_id=agreement_id)
 
 
 # The Update ids' own generator, seeded from the OS (again in a forked child, as `random`'s

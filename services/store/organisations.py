@@ -4,7 +4,7 @@ defaults they give new agreements."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -17,6 +17,8 @@ from services.store.models import OrganisationSettings
 from workflows import messages as m
 
 SETTINGS = OrganisationSettings.__table__
+# The least step between two versions of an organisation's settings (timestamptz's resolution).
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,12 @@ async def put_settings(
                 **{k: statement.excluded[k] for k in ("time_zone", "expiry_reminder_days", "days_off", "updated_by")},
                 # The settings' version, which the agreements compare (`RefreshPartySettings.as_of`):
                 # the clock when the row's lock is held, not the transaction's start (`now()`),
-                # so a change that commits after another is never older than it.
-                "updated_at": func.clock_timestamp(),
+                # so a change that commits after another is never older than it — and never
+                # before the version it replaces: a clock stepped back (an NTP correction, a
+                # failover to a server whose clock lags) would otherwise stamp the newer
+                # settings older than those the agreements took, and each push of them would
+                # be refused as superseded until some later change.
+                "updated_at": func.greatest(func.clock_timestamp(), SETTINGS.c.updated_at + _TICK),
             },
         )
     )

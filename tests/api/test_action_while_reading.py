@@ -194,3 +194,35 @@ async def test_an_action_cancelled_while_its_update_travels_leaves_no_failure_un
         await engine.dispose()
 
     assert not [context for context in reported if "never retrieved" in str(context.get("message"))], reported
+
+
+async def test_with_the_database_away_an_outsider_is_answered_alike_for_an_unknown_id_an_open_and_a_closed_agreement(
+    stack: Stack,
+):
+    """The database away for the API: an action of a caller it does not know is sent to the
+    workflow, whose answer it is. An id with no agreement and an agreement the caller cannot
+    see — open, or closed (its workflow completed) — are answered with the one 404; only a
+    party of the closed one is told it is closed."""
+    staff, other = stack.user("kota-bandung", "staff"), stack.user("kab-garut", "staff")
+    running = (await stack.post(staff, "/agreements", waste_body("Sampah: terbuka"))).json()["id"]
+    closed = (await stack.post(staff, "/agreements", waste_body("Sampah: ditarik"))).json()["id"]
+    await stack.act(staff, closed, {"type": "withdraw", "reason": "Digabung dengan usulan lain."})
+    unknown = str(uuid.uuid4())
+    away = stack.settings.model_copy(update={"database_url": "postgresql+asyncpg://pakta@127.0.0.1:9/pakta"})
+    async with app_client(create_app(away)) as client:
+
+        async def comment(who: Principal, agreement_id: str) -> Any:
+            path = f"/agreements/{agreement_id}/actions"
+            return await client.post(path, json={"type": "comment", "text": "Ada?"}, headers=stack.auth(who))
+
+        answers = {aid: await comment(other, aid) for aid in (unknown, running, closed)}
+        partys = await comment(staff, closed)
+
+    for agreement_id, answer in answers.items():
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"] == {
+            "code": "not_found",
+            "message": "Agreement not found.",
+            "agreement_id": agreement_id,
+        }, answer.text
+    assert partys.status_code == 409 and partys.json()["error"]["code"] == "invalid_transition", partys.text

@@ -49,6 +49,10 @@ async def settings_brought(stack: Stack, temporal_env, org: str) -> c.RefreshCou
     raise AssertionError(f"party-settings-{org} never ran")
 
 
+# A version written while the database's clock ran an hour ahead of where it stands now.
+AN_HOUR_AHEAD = "UPDATE organisation_settings SET updated_at = clock_timestamp() + interval '1 hour' WHERE org = :org"
+
+
 def unversioned(data: dict[str, Any]) -> dict[str, Any]:
     """A `party_settings_changed`'s data without the register's version it carries (when the
     settings were changed: a moment, checked to be one)."""
@@ -280,3 +284,65 @@ async def test_a_settings_change_that_commits_after_another_is_the_newer_version
         await first.commit()
 
     assert await version() > committed_first
+
+
+async def test_a_settings_change_written_after_the_clock_stepped_back_is_still_the_newer_version(stack: Stack):
+    """The database's clock can step back (an NTP correction, a failover to a server whose
+    clock lags): a change written then is still newer than the version it replaces — else
+    every push of it would be refused as superseded by the agreements that took the older
+    one, and the night would find it stale, and be refused, until some later change."""
+    org = f"sulbar-{uuid.uuid4().hex[:6]}"
+
+    async def version() -> datetime:
+        async with stack.sessionmaker() as session:
+            query = text("SELECT updated_at FROM organisation_settings WHERE org = :org")
+            return (await session.execute(query, {"org": org})).scalar_one()
+
+    async with stack.sessionmaker() as session:
+        await organisations.put_settings(
+            session, org=org, time_zone="Asia/Makassar", expiry_reminder_days=None, updated_by="before"
+        )
+        await session.execute(
+            text(AN_HOUR_AHEAD),
+            {"org": org},
+        )
+        await session.commit()
+    taken = await version()
+
+    async with stack.sessionmaker() as session:
+        await organisations.put_settings(
+            session, org=org, time_zone="Asia/Jakarta", expiry_reminder_days=None, updated_by="after"
+        )
+        await session.commit()
+
+    assert await version() > taken
+
+
+async def test_settings_changed_after_the_clock_stepped_back_still_reach_an_agreement_that_took_the_older_ones(
+    stack: Stack, temporal_env
+):
+    """The night brings the region's settings written while the database's clock ran an hour
+    ahead; the clock then steps back and the region changes them again through the API. The
+    change's own push carries a version newer than the one the agreement took, so it is
+    recorded, not refused as superseded: the agreement and the register agree."""
+    region, partner = f"sulbar-{uuid.uuid4().hex[:6]}", f"sultra-{uuid.uuid4().hex[:6]}"
+    staff = stack.user(region, "staff")
+    agreement = await stack.create(staff, proposal(region, partner))
+    async with stack.sessionmaker() as session:
+        await organisations.put_settings(
+            session, org=region, time_zone="Asia/Makassar", expiry_reminder_days=None, updated_by="ahead"
+        )
+        await session.execute(
+            text(AN_HOUR_AHEAD),
+            {"org": region},
+        )
+        await session.commit()
+        read_by_the_night = await organisations.stale_parties_of(session, ids=[agreement["id"]])
+    night = PortfolioActivities(stack.settings, stack.sessionmaker, client=temporal_env.client)
+    assert [await night._send_settings(item) for item in read_by_the_night] == ["sent"]
+
+    await put_settings(stack, region, {"time_zone": "Asia/Jakarta"})
+
+    assert (await settings_brought(stack, temporal_env, region)).sent == 1
+    zones = [change["time_zone"] for change in await settings_changes(stack, agreement["id"])]
+    assert zones == ["Asia/Makassar", "Asia/Jakarta"]
