@@ -9,9 +9,10 @@ import re
 import uuid
 from datetime import timedelta
 
-from services.store import queries
+from services.store import queries, register
 from services.store.db import session_scope
 from tests.builders import NOW, happy_step, party, proposal, replay, run, staff
+from tests.provinces import unused_province
 from tests.web.live import LiveStack, csrf_of
 from workflows import lifecycle as L
 from workflows import messages as m
@@ -87,4 +88,21 @@ async def test_the_report_upward_names_an_evaluation_s_missing_report_by_its_org
     evaluations = evaluations[: evaluations.index("</section>")]
     assert "Universitas Contoh Lalai" in evaluations, evaluations
     assert university not in evaluations
+    await client.aclose()
+
+
+async def test_the_register_s_list_names_each_overseer_not_its_id(web: LiveStack, orgs):
+    province, regency = orgs
+    code = unused_province()
+    async with session_scope(web.sessionmaker) as session:
+        for entry in (
+            register.Entry(org=province, name_id=f"Pemerintah Provinsi {code}", level="province", province_code=code),
+            register.Entry(org=regency, name_id=f"Pemerintah Kabupaten {code}", level="regency", province_code=code),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    client = await web.signed_in_client(web.user(regency, "staff"))
+    page = (await client.get(f"/ui/organisations?province={code}")).text
+    row = page[page.index(f'<tr data-org="{regency}">') :]
+    overseer = row[: row.index("</tr>")].split("<td>")[-1]
+    assert f">Pemerintah Provinsi {code}</a>" in overseer and f">{province}<" not in overseer, overseer
     await client.aclose()
