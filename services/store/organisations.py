@@ -150,12 +150,23 @@ LEFT JOIN organisations r ON r.org = o.org
 """
 
 
-async def time_zone_of(unit: Unit, *, org: str) -> str | None:
-    """`org`'s time zone, if it set one: one fixed statement, on a session or on a pooled
-    asyncpg connection (the web pages' reads: `services.api.web.pages.with_zone`)."""
+# A page's reader's organisation: its time zone (the pages' default zone) and the register's
+# names (the pages' header and headings name it), in the one statement the zone took alone.
+_READER_OF = """
+SELECT s.time_zone, r.name_id, r.name_en
+FROM (VALUES ($1::text)) AS o(org)
+LEFT JOIN organisation_settings AS s ON s.org = o.org
+LEFT JOIN organisations AS r ON r.org = o.org
+"""
+
+
+async def reader_of(unit: Unit, *, org: str) -> tuple[str | None, str | None, str | None]:
+    """`org`'s time zone, if it set one, and its register names (Indonesian, English), if
+    registered: one fixed statement, on a session or on a pooled asyncpg connection (the web
+    pages' reads: `services.api.web.pages.with_zone`)."""
     driver = await driver_connection(unit)
-    row = await driver.fetchrow(_SETTINGS_OF, [org])
-    return row[1] if row else None
+    row = await driver.fetchrow(_READER_OF, org)
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 async def _settings_of(session: AsyncSession, *, orgs: list[str]) -> dict[str, OrganisationRecord]:

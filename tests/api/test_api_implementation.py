@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -281,4 +282,28 @@ async def test_the_report_upward_shows_each_agreement_s_health_as_the_decider_co
     assert [(i["kind"], i["id"]) for i in reported["action_plan"]["late"]] == [("obligation", "O3")]
     sheet = (await stack.get(staff, f"/reports/upward.csv?{period}")).text
     (row,) = [r for r in csv.DictReader(io.StringIO(sheet)) if r["agreement_id"] == aid]
-    assert row["plan_health"] == "at_risk" and "Obligation O3" in row["plan_health_reasons"]
+    assert row["plan_health"] == "at_risk"
+    assert row["plan_health_reasons"] == f"The obligation “Petugas terminal” of {party} is overdue."
+
+
+async def test_the_report_s_csv_words_each_health_reason_in_english_with_the_partner_s_name_and_no_plan_id(
+    stack: Stack,
+):
+    """A sheet is read by staff, who know the obligation by its words and the partner by its
+    name, not by the plan's `O3` or the register's id; the columns stay as they were."""
+    own, party = names()
+    admin = stack.user(own, "admin")
+    body = proposal(own, party, overdue=True)
+    body["parties"][1]["name"] = "Pemerintah Kota Contoh"
+    scan = await stack.upload(admin, f"scan of the signed PKS {uuid.uuid4()}\n", media_type="application/pdf")
+    record = {"ref": f"PKS/{uuid.uuid4().hex[:8]}", "signed_on": day(-35), "document": scan, "proposal": body}
+    resp = await stack.post(admin, "/agreements/import", [record])
+    assert resp.status_code == 200, resp.text
+    (imported,) = resp.json()["imported"]
+    sheet = (await stack.get(stack.user(own, "staff"), f"/reports/upward.csv?from={day(-60)}&to={day(0)}")).text
+    header, *rows = csv.reader(io.StringIO(sheet))
+    assert header[-2:] == ["plan_health", "plan_health_reasons"] and len(header) == 26
+    (row,) = [dict(zip(header, r, strict=True)) for r in rows if r[3] == imported["id"]]
+    reasons = row["plan_health_reasons"]
+    assert reasons == "The obligation “Petugas terminal” of Pemerintah Kota Contoh is overdue.", reasons
+    assert "O3" not in reasons and party not in reasons

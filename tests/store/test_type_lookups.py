@@ -38,6 +38,7 @@ STATEMENTS = {
     "the dispatcher's claim": outbox._CLAIM,
     "the dispatcher's outcomes": outbox._RECORD_OUTCOMES,
     "a creation's organisation settings": organisations._SETTINGS_OF,
+    "a page's reader's zone and names": organisations._READER_OF,
 }
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import io
 
-from services.api.reporting.report import KINDS, SECTORS, Summary, UpwardReport
+from services.api.reporting.report import KINDS, SECTORS, ReportedAgreement, Summary, UpwardReport
 from services.api.reporting.rollup import OversightRollup
+from services.notifying import health_words
 
 COLUMNS = (
     "org",
@@ -50,6 +51,24 @@ def cell(value: object) -> str:
         return "yes" if value else "no"
     text = str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# The language of the CSV's words: one file whoever downloads it (the API and the page serve
+# the same bytes), as its headers and codes (`stage`, `ended_as`, `yes`/`no`) are English.
+CSV_LANGUAGE = "en"
+
+
+def _health_reasons(report: UpwardReport, a: ReportedAgreement) -> str | None:
+    """The reasons as the pages and the digest word them (by code, the item by its own words,
+    the organisation by the name the row gives it), not the decider's sentence with the plan's
+    and the organisations' ids, which nobody reading a sheet knows."""
+    plan = a.action_plan
+    if plan is None or plan.health is None:
+        return None
+    named = {report.org: report.name or report.org, **{p.org: p.name or p.org for p in a.partners}}
+    return "; ".join(
+        health_words.sentence(r, CSV_LANGUAGE, lambda org: named.get(org, org)) for r in plan.health.reasons
+    )
 
 
 def report_csv(report: UpwardReport) -> str:
@@ -93,7 +112,7 @@ def report_csv(report: UpwardReport) -> str:
                     plan.mean_percent if plan else None,
                     len(plan.late) if plan else None,
                     plan.health.status if plan and plan.health else None,
-                    "; ".join(r.text for r in plan.health.reasons) if plan and plan.health else None,
+                    _health_reasons(report, a),
                 )
             ]
         )

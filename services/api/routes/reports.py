@@ -42,7 +42,15 @@ Org = Annotated[
 From = Annotated[AgreementDate, Query(alias="from", description="First day of the period (in the organisation's zone)")]
 To = Annotated[AgreementDate, Query(alias="to", description="Last day of the period, included")]
 CSV_CONTENT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "One row per agreement reported on"}
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": (
+            "One row per agreement reported on, in English whoever asks (headers, codes, words). "
+            "`plan_health_reasons` words each reason by its code, the item by its own words and the "
+            "organisation by its name, without the plan's ids; the JSON's `health.reasons[]` keeps "
+            "the codes, the ids and the decider's sentences."
+        ),
+    }
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -365,6 +365,29 @@ ACTIONS = {
         "withdraw_change": "Withdraw the amendment or renewal",
     },
 }
+# A person's roles (`services.auth.ROLES`) as the header and the sign-in page name them.
+ROLES = {
+    "id": {
+        "staff": "staf",
+        "partner": "mitra",
+        "signatory": "penanda tangan",
+        "approver": "pemberi persetujuan",
+        "scheduler": "penjadwal",
+        "auditor": "auditor",
+        "admin": "administrator",
+        "operator": "operator platform",
+    },
+    "en": {
+        "staff": "staff",
+        "partner": "partner",
+        "signatory": "signatory",
+        "approver": "approver",
+        "scheduler": "scheduler",
+        "auditor": "auditor",
+        "admin": "administrator",
+        "operator": "platform operator",
+    },
+}
 GATES = {
     "id": {
         "review": "Kajian TKKSD",
@@ -432,6 +455,10 @@ class Translator:
         """An action's name if `action` is one the pages know, else None: `done` comes from
         the address, which anyone may write into a link ("?done=Your account is closed")."""
         return ACTIONS[self.lang].get(action or "")
+
+    def roles(self, roles: Iterable[str]) -> str:
+        """A person's roles in the reader's words, joined."""
+        return ", ".join(ROLES[self.lang].get(role, role) for role in roles)
 
     def gate(self, gate: str | None) -> str:
         return GATES[self.lang].get(gate or "", gate or "")

@@ -4,6 +4,7 @@ read), rendering with the session cookie, error pages."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,15 +60,54 @@ WebDep = Annotated[WebSession, Depends(web_session)]
 WebReadDep = Annotated[WebSession, Depends(load_session)]
 
 
+class ReaderNames:
+    """The register's names of the readers' organisations, kept `KEPT_SECONDS` by this
+    process: every page's header names the reader's organisation. A page that reads its
+    reader's zone reads the names in the same statement (`organisations.reader_of`) and keeps
+    them; a reader whose zone is their cookie's sends a statement only when the names are not
+    kept, so a register rename reaches the header within a minute. The error pages, which
+    open no database, show what is kept, else the id."""
+
+    KEPT_SECONDS = 60.0
+    KEPT_AT_MOST = 4096  # organisations: every reader's, whatever the number of people
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[float, tuple[str | None, str | None]]] = {}
+
+    def get(self, org: str, *, fresh: bool = True) -> tuple[str | None, str | None] | None:
+        kept = self._kept.get(org)
+        if kept is None or (fresh and time.monotonic() - kept[0] >= self.KEPT_SECONDS):
+            return None
+        return kept[1]
+
+    def keep(self, org: str, names: tuple[str | None, str | None]) -> None:
+        self._kept.pop(org, None)  # put back last: the dict stays oldest first
+        self._kept[org] = (time.monotonic(), names)
+        while len(self._kept) > self.KEPT_AT_MOST:
+            del self._kept[next(iter(self._kept))]
+
+
+READER_NAMES = ReaderNames()
+
+
 async def with_zone(ws: WebSession, unit: Unit) -> WebSession:
     """`ws` with the reader's time zone: their cookie's, else their organisation's, else
-    WIB. `unit`: a session or a pooled connection (`read_from_the_pool`)."""
-    if not ws.zone:
-        zone = await organisations.time_zone_of(unit, org=ws.principal.org) if ws.principal is not None else None
+    WIB; and their organisation's register names for the header (`ReaderNames`). `unit`:
+    a session or a pooled connection (`read_from_the_pool`)."""
+    if ws.principal is None:
+        ws.zone = ws.zone or DEFAULT_TIME_ZONE
+        return ws
+    org = ws.principal.org
+    ws.org_names = READER_NAMES.get(org)
+    if not ws.zone or ws.org_names is None:
+        zone, name_id, name_en = await organisations.reader_of(unit, org=org)
+        ws.org_names = (name_id, name_en)
+        READER_NAMES.keep(org, ws.org_names)
         # A zone the pinned zone data no longer knows (a later tzdata release dropped it, or an
         # older Pakta took it from the host's files) counts as WIB, as for the decider
         # (`workflows.zones`): building it raised, and every page with a time answered 500.
-        ws.zone = zone if zone and is_known(zone) else DEFAULT_TIME_ZONE
+        if not ws.zone:
+            ws.zone = zone if zone and is_known(zone) else DEFAULT_TIME_ZONE
     return ws
 
 
@@ -114,6 +154,8 @@ async def standalone_session(request: Request) -> WebSession:
     """The session for an exception handler (no database at hand: the zone stays WIB)."""
     ws = await load_session(request)
     ws.zone = ws.zone or DEFAULT_TIME_ZONE
+    if ws.principal is not None:
+        ws.org_names = READER_NAMES.get(ws.principal.org, fresh=False)
     return ws
 
 

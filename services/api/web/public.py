@@ -28,7 +28,7 @@ from services.api.deps import SessionDep, SettingsDep
 from services.api.party_names import named_state, named_states, register_names
 from services.api.reporting.table import cell
 from services.api.web.ocds import ocds_package
-from services.api.web.pages import WebDep, error_page, redirect, render
+from services.api.web.pages import WebDep, error_page, party_name, redirect, render
 from services.api.web.session import WebSession, echoed, posted_form
 from services.store import public as store
 from services.store import register
@@ -256,15 +256,18 @@ async def publishing_page(request: Request, ws: WebDep, session: SessionDep) -> 
     """The organisation's signed agreements and whether it publishes each: publishing
     itself is a decision on the agreement's page (the `publish` action)."""
     principal = ws.require(request)
+    # The other publishers named as the agreement's page names its parties (one register
+    # read for those recorded without a name).
+    states = await named_states(session, await store.agreements_of(session, org=principal.org), ws.tr.lang)
     rows = [
         {
             "id": s.id,
             "title": s.title,
             "stage": s.stage,
             "ours": lifecycle.publication_of(s, principal.org),
-            "others": [p.org for p in s.publications if p.org != principal.org],
+            "others": [party_name(s, p.org) for p in s.publications if p.org != principal.org],
         }
-        for s in await store.agreements_of(session, org=principal.org)
+        for s in states
     ]
     return render(request, ws, "publishing.html", rows=rows, may=may_manage(principal, principal.org))
 

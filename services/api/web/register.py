@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from services.api import party_names
 from services.api.access import PLATFORM_KEPT, register_fields
 from services.api.deps import SessionDep, SettingsDep
 from services.api.register_entries import Organisation, OrganisationBody, ministry_of, page_of, read, save, views
@@ -154,12 +155,15 @@ async def register_list(request: Request, ws: WebDep, session: SessionDep, setti
         "q": filters.q or "",
     }
     t = RegisterWords(ws.tr)
+    # The overseers named as their own rows name them: one read for the page's few overseers.
+    overseers = await party_names.org_names(session, {o.oversight.org for o in page.items if o.oversight}, ws.tr.lang)
     return render(
         request,
         ws,
         "register_list.html",
         t=t,
         page=page,
+        overseers=overseers,
         filters=query,
         levels=level_words(t),
         provinces=register.provinces(),

@@ -174,7 +174,28 @@ async def upward_page(request: Request, ws: WebDep, session: SessionDep, setting
     if refusal is not None:
         return refusal
     query = urlencode({"org": form["org"], "from": form["from"], "to": form["to"]})
-    return render(request, ws, "reports.html", t=Words(ws.tr), report=report, form=form, query=query, offices=OFFICES)
+    return render(
+        request,
+        ws,
+        "reports.html",
+        t=Words(ws.tr),
+        report=report,
+        form=form,
+        query=query,
+        offices=OFFICES,
+        org_names=report_names(report),
+    )
+
+
+def report_names(report: UpwardReport | None) -> dict[str, str]:
+    """The names a report gives the organisations it holds by id (an evaluation's missing
+    and late reports): its partners' and its own, as its other lines name them."""
+    if report is None:
+        return {}
+    names = {p.org: p.name for a in report.agreements for p in a.partners if p.name}
+    if report.name:
+        names[report.org] = report.name
+    return names
 
 
 @router.get("/reports/upward.csv")

@@ -92,6 +92,18 @@ class WebSession:
     zone: str
     dirty: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    # The register's names (Indonesian, English) of the reader's organisation, once a page
+    # has read them (`services.api.web.pages.with_zone`); None: not read, or not registered.
+    org_names: tuple[str | None, str | None] | None = None
+
+    @property
+    def org_name(self) -> str:
+        """The reader's organisation as the pages name every other one: the register's name
+        (`name_en` for an English reader where it has one), else the id."""
+        if self.principal is None:
+            return ""
+        name_id, name_en = self.org_names or (None, None)
+        return (name_en if self.lang == "en" and name_en else name_id) or self.principal.org
 
     @property
     def csrf(self) -> str:
