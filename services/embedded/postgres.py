@@ -20,7 +20,7 @@ from types import ModuleType
 import psutil
 import structlog
 
-from services.embedded.process import spawn, stop_process
+from services.embedded.process import log_from, spawn, stop_process
 
 log = structlog.get_logger("pakta.embedded.postgres")
 
@@ -299,12 +299,7 @@ class EmbeddedPostgres:
 
     def log_since_start(self) -> str:
         """What the server has logged since this start (the log file is appended to)."""
-        try:
-            with self.log_path.open("rb") as server_log:
-                server_log.seek(self._log_start)
-                return server_log.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return log_from(self.log_path, self._log_start)
 
     def _psql(self, sql: str, database: str = "postgres", *, password: bool = True) -> str:
         env = dict(os.environ)

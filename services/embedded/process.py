@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
@@ -69,3 +70,14 @@ def stop_process(process: subprocess.Popen[bytes], sig: int, *, timeout: float) 
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(5)
+
+
+def log_from(log_path: Path, offset: int) -> str:
+    """What a server appended to its log from `offset` on (its current start's lines: the
+    log is appended to across starts); empty when there is no log yet."""
+    try:
+        with log_path.open("rb") as server_log:
+            server_log.seek(offset)
+            return server_log.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""

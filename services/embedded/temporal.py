@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import psutil
 from temporalio.client import Client
 
-from services.embedded.process import spawn, stop_process
+from services.embedded.process import log_from, spawn, stop_process
 from workflows.contracts import search
 
 if TYPE_CHECKING:
@@ -155,12 +155,7 @@ class EmbeddedTemporal:
 
     def log_since_start(self) -> str:
         """What the server has logged since its last spawn."""
-        try:
-            with self.log_path.open("rb") as server_log:
-                server_log.seek(self._log_start)
-                return server_log.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return log_from(self.log_path, self._log_start)
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
