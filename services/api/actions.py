@@ -129,6 +129,34 @@ async def perform(
     422, 409, ...); a RequestValidationError (422, as FastAPI's) for a figure beyond the
     edge's bound (`m.MAX_FIGURE`). `path` is the path the request was sent to (read only
     with a key): with the command and If-Match it is the request's fingerprint for the key."""
+    if command.type != "edit":
+        return await _perform(edge, principal, agreement_id, command, path, if_match, idempotency_key)
+    # An edit may replace a party: this process then keeps the parties of the state the edit
+    # led to (the row read while it travelled noted those of before), so an organisation
+    # edited out is read first at once and answered with the read model's 404 — its Update
+    # is not sent, and no workflow refusal times the answer. Any other outcome (refused,
+    # failed, a replayed answer) forgets them: the next read of the row notes them again.
+    try:
+        result = await _perform(edge, principal, agreement_id, command, path, if_match, idempotency_key)
+    except BaseException:
+        KNOWN_PARTIES.forget(agreement_id)
+        raise
+    if isinstance(result, m.Snapshot):
+        KNOWN_PARTIES.note(result.id, [p.org for p in result.parties])
+    else:
+        KNOWN_PARTIES.forget(agreement_id)
+    return result
+
+
+async def _perform(
+    edge: Edge,
+    principal: Principal,
+    agreement_id: str,
+    command: m.Command,
+    path: str,
+    if_match: str | None,
+    idempotency_key: str | None,
+) -> m.Snapshot | JSONResponse:
     if idempotency_key is None:
         refuse_beyond_the_edge(command, "body", command.type)
         try:

@@ -49,9 +49,12 @@ class KnownParties:
     What is kept only chooses the order of the two steps, never the answer: a caller it does
     not know is read first and refused by `can_see` on the recorded state; a party it knows
     is answered as before (the read model's refusal when both refuse). Parties change only
-    by an edit of the draft (a party other than the initiator replaced): an organisation
-    edited out still reaches the workflow, whose validator refuses it, until this process
-    reads the row again — every read notes the parties afresh. One edited in is read first.
+    by an edit of the draft (a party other than the initiator replaced): the process that
+    carries the edit out keeps the parties it led to (`actions.perform`), so an organisation
+    edited out is read first there at once. Another process still sends its first action
+    with the row read beside it: the row shows it no party, the answer is the read model's
+    404 (the workflow's validator refuses it too), and every read notes the parties afresh,
+    so its next action is read first. One edited in is read first.
     Noted from every row `load_visible_record` reads, a caller's or not, and from every
     agreement this process starts."""
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,7 +67,19 @@ async def put_settings(
                 # failover to a server whose clock lags) would otherwise stamp the newer
                 # settings older than those the agreements took, and each push of them would
                 # be refused as superseded until some later change.
-                "updated_at": func.greatest(func.clock_timestamp(), SETTINGS.c.updated_at + _TICK),
+                # Only when what the agreements take (the zone, the days off) changes: the
+                # change's prompt sends a newer version even to a party whose values agree
+                # (`_STALE_OF_ORG`), so a form saved unchanged, or with other reminder days
+                # only, would otherwise cost every open agreement an event.
+                "updated_at": case(
+                    (
+                        tuple_(SETTINGS.c.time_zone, SETTINGS.c.days_off).is_distinct_from(
+                            tuple_(statement.excluded.time_zone, statement.excluded.days_off)
+                        ),
+                        func.greatest(func.clock_timestamp(), SETTINGS.c.updated_at + _TICK),
+                    ),
+                    else_=SETTINGS.c.updated_at,
+                ),
             },
         )
     )
@@ -201,31 +213,42 @@ def _settings_record(
 # The parties of open agreements whose days off or time zone differ from what their
 # organisation's settings state (a setting left unstated — NULL — is not compared: the party
 # keeps what it has). Days are compared as sets of ISO dates, the state's JSON form; the
-# settings' days come back as `text[]` (see `_SETTINGS_OF`).
+# settings' days come back as `text[]` (see `_SETTINGS_OF`). `{older}`: also those whose
+# values agree but whose version of them is older than the register's, or none.
 _STALE = """
 SELECT a.id, s.org, s.time_zone, s.updated_at,
     CASE WHEN s.days_off IS NOT NULL THEN
         ARRAY(SELECT DISTINCT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) AS u(d) ORDER BY 1)
-    END AS days_off
+    END AS days_off,
+    compared.differs
 FROM agreements a
 CROSS JOIN LATERAL jsonb_array_elements(a.state->'parties') AS p(party)
 JOIN organisation_settings s ON s.org = p.party->>'org'
-WHERE a.stage <> ALL(CAST(:terminal AS text[])) AND {scope}
-AND (
+CROSS JOIN LATERAL (SELECT (
     (s.time_zone IS NOT NULL AND s.time_zone IS DISTINCT FROM p.party->>'time_zone')
     OR (s.days_off IS NOT NULL AND
         ARRAY(SELECT DISTINCT to_char(d, 'YYYY-MM-DD') FROM unnest(s.days_off) AS u(d) ORDER BY 1)
         IS DISTINCT FROM
         ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(coalesce(p.party->'days_off', '[]')) AS v(x) ORDER BY 1))
-)
+) AS differs) AS compared
+WHERE a.stage <> ALL(CAST(:terminal AS text[])) AND {scope}
+AND (compared.differs{older})
 ORDER BY a.id, s.org
 """
-# One organisation's agreements, a page after the last one done (`orgs` is indexed).
+# The party's version of its settings is older than the register's (or it has none).
+_OLDER = " OR coalesce(CAST(a.state->'party_settings_as_of'->>s.org AS timestamptz) < s.updated_at, true)"
+# One organisation's agreements, a page after the last one done (`orgs` is indexed): the
+# prompt of a change, which also sends the register's version to a party whose values agree
+# but whose version is older — the register went A → B → A, and a sender that read B may still
+# be on its way (`handlers.party_settings`). The night compares the values only: the prompt of
+# the change sent the version, and comparing versions there would send every agreement that
+# never took one an event on the first night.
 _STALE_OF_ORG = (
-    _STALE.format(scope="a.orgs && CAST(:orgs AS text[]) AND s.org = :org AND a.id > :after") + "LIMIT :limit"
+    _STALE.format(scope="a.orgs && CAST(:orgs AS text[]) AND s.org = :org AND a.id > :after", older=_OLDER)
+    + "LIMIT :limit"
 )
 # The agreements of a page of the reconciliation, every organisation with settings.
-_STALE_OF_IDS = _STALE.format(scope="a.id = ANY(CAST(:ids AS text[]))")
+_STALE_OF_IDS = _STALE.format(scope="a.id = ANY(CAST(:ids AS text[]))", older="")
 
 
 @dataclass(frozen=True)
@@ -235,6 +258,9 @@ class StaleParty:
 
     agreement_id: str
     command: m.RefreshPartySettings
+    # False: the values agree, only the party's version is older than the register's (the
+    # prompt's `_OLDER`); sent, it records the version alone.
+    differs: bool = True
 
 
 def _sendable_zone(zone: str | None) -> str | None:
@@ -260,6 +286,7 @@ def _stale(rows: Any) -> list[StaleParty]:
                 as_of=row.updated_at,
                 recount=True,
             ),
+            row.differs,
         )
         for row in rows
     ]

@@ -174,3 +174,48 @@ def test_the_update_goes_before_the_row_only_for_a_caller_the_decider_lets_see_t
         assert lifecycle.can_see(state, actor)
     party = bool(actor.org) and actor.org in lifecycle.party_orgs(state)
     assert unread == (lifecycle.sees_every_agreement(actor) or (noted and party))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_organisation_edited_out_of_a_draft_is_answered_from_the_read_model_at_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """The initiator replaces its counterparty in the draft. In the API process that carried
+    out the edit, the organisation edited out is read first at once: the read model's 404,
+    worded as an unknown id's, and no Update sent. In another process, which kept the parties
+    of before, its first action still travels with the row read beside it: the row shows it
+    is no party, the answer is the read model's 404, and the process keeps the parties the
+    row shows, so the next action is read first."""
+    staff, removed = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
+    taken_in = stack.user("kab-garut", "staff")
+    async with app_client(create_app(stack.settings)) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: mitra diganti"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        path = f"/agreements/{agreement_id}/actions"
+        before = ["kota-bandung", "kab-sumedang"]
+        parties = [
+            *waste_body("x")["parties"][:1],
+            {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"},
+        ]
+        edited = await client.post(path, json={"type": "edit", "parties": parties}, headers=stack.auth(staff))
+        assert edited.status_code == 200, edited.text
+        unknown = await client.post(
+            f"/agreements/{uuid.uuid4()}/actions", json={"type": "comment", "text": "?"}, headers=stack.auth(removed)
+        )
+        asked = watched(monkeypatch)
+
+        gone = await client.post(path, json={"type": "comment", "text": "Masih?"}, headers=stack.auth(removed))
+        assert gone.status_code == 404, gone.text
+        assert without_id(gone.json()) == without_id(unknown.json())
+        assert asked == ["row"]
+        welcome = await client.post(path, json={"type": "comment", "text": "Halo"}, headers=stack.auth(taken_in))
+        assert welcome.status_code == 200, welcome.text
+        assert asked[1:] == ["update", "row"]
+
+        KNOWN_PARTIES.note(agreement_id, before)  # as another API process, which read it before the edit
+        del asked[:]
+        stale = await client.post(path, json={"type": "comment", "text": "Lagi?"}, headers=stack.auth(removed))
+        assert stale.status_code == 404 and without_id(stale.json()) == without_id(unknown.json()), stale.text
+        assert sorted(asked) == ["row", "update"]
+        again = await client.post(path, json={"type": "comment", "text": "Lagi?"}, headers=stack.auth(removed))
+        assert again.status_code == 404 and asked[2:] == ["row"], again.text

@@ -346,3 +346,74 @@ async def test_settings_changed_after_the_clock_stepped_back_still_reach_an_agre
     assert (await settings_brought(stack, temporal_env, region)).sent == 1
     zones = [change["time_zone"] for change in await settings_changes(stack, agreement["id"])]
     assert zones == ["Asia/Makassar", "Asia/Jakarta"]
+
+
+async def test_settings_changed_and_changed_back_before_the_change_arrived_are_not_undone_by_a_night_that_read_it(
+    stack: Stack, temporal_env
+):
+    """A → B → A: the agreement took Jayapura (A). The register is changed to Makassar (B)
+    behind the API's back, and the night's page reads B; then the region changes it back to
+    Jayapura through the API before B reached the agreement. The change's prompt finds the
+    values the party has, but its version newer, and records the version alone; the night's
+    B, read before it, then arrives by the reconciliation's own sending code and is refused
+    as superseded. The agreement keeps Jayapura, as the register says, and the next night
+    finds nothing. Before: the prompt sent nothing, B was newer than the version the party
+    kept, and was recorded until the next night."""
+    region, partner = f"papua-{uuid.uuid4().hex[:6]}", f"maluku-{uuid.uuid4().hex[:6]}"
+    staff = stack.user(region, "staff")
+    agreement = await stack.create(staff, proposal(region, partner))
+    await put_settings(stack, region, {"time_zone": "Asia/Jayapura"})
+    assert (await settings_brought(stack, temporal_env, region)).sent == 1
+    async with stack.sessionmaker() as session:
+        await organisations.put_settings(
+            session, org=region, time_zone="Asia/Makassar", expiry_reminder_days=None, updated_by="behind"
+        )
+        await session.commit()
+        read_by_the_night = await organisations.stale_parties_of(session, ids=[agreement["id"]])
+    assert [item.command.time_zone for item in read_by_the_night] == ["Asia/Makassar"]
+
+    await put_settings(stack, region, {"time_zone": "Asia/Jayapura"})
+    brought = await settings_brought(stack, temporal_env, region)
+    night = PortfolioActivities(stack.settings, stack.sessionmaker, client=temporal_env.client)
+    late = [await night._send_settings(item) for item in read_by_the_night]
+
+    assert late == ["unchanged"]
+    assert brought == c.RefreshCounts(sent=1)
+    zones = [change["time_zone"] for change in await settings_changes(stack, agreement["id"])]
+    assert zones == ["Asia/Jayapura", "Asia/Jayapura"]
+    snap = await stack.snapshot(staff, agreement["id"])
+    assert next(p for p in snap["parties"] if p["org"] == region)["time_zone"] == "Asia/Jayapura"
+    result = await temporal_env.client.execute_workflow(
+        PortfolioSweepWorkflow.run,
+        c.SweepInput(reconcile=True, digests=False, orgs=[region]),
+        id=f"sweep-{uuid.uuid4()}",
+        task_queue=stack.settings.temporal_task_queue,
+        result_type=c.SweepResult,
+    )
+    assert "party_settings_stale" not in result.totals.by_kind
+    # The same version sent again (a second prompt of the same change) records nothing.
+    await put_settings(stack, region, {"time_zone": "Asia/Jayapura"})
+    assert (await settings_brought(stack, temporal_env, region)) == c.RefreshCounts()
+    assert len(await settings_changes(stack, agreement["id"])) == 2
+
+
+async def test_settings_saved_without_changing_the_zone_or_the_days_off_keep_their_version(stack: Stack):
+    """Only what the agreements take moves the version: the settings form saved again as it
+    was, or with other reminder days only, must not make the change's prompt send every
+    open agreement its version alone (an event each)."""
+    org = f"sulteng-{uuid.uuid4().hex[:6]}"
+    day = date(2027, 3, 1)
+
+    async def put(time_zone: str, reminders: list[int] | None, days: list[date]) -> datetime:
+        async with stack.sessionmaker() as session:
+            await organisations.put_settings(
+                session, org=org, time_zone=time_zone, expiry_reminder_days=reminders, updated_by="t", days_off=days
+            )
+            await session.commit()
+            query = text("SELECT updated_at FROM organisation_settings WHERE org = :org")
+            return (await session.execute(query, {"org": org})).scalar_one()
+
+    first = await put("Asia/Makassar", None, [day])
+    assert await put("Asia/Makassar", None, [day]) == first
+    assert await put("Asia/Makassar", [30, 7], [day]) == first
+    assert await put("Asia/Makassar", [30, 7], []) > first

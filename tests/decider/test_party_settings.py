@@ -147,3 +147,42 @@ def test_an_event_recorded_before_versions_were_sent_replays_without_one() -> No
     assert events[0].data == {"org": LEAD, "days_off": [], "time_zone": "Asia/Makassar"}
     replayed = b.replay(events, draft)
     assert replayed.party_settings_as_of == {} and party(replayed).time_zone == "Asia/Makassar"
+
+
+def test_the_values_a_party_has_under_a_newer_version_record_the_version_alone_and_again_nothing() -> None:
+    """The register went A → B → A before B reached the agreement: the last change's A, at
+    its newer version, is recorded though the party has A already — the version alone moves,
+    so a B read in between (older) is refused as superseded when it arrives. The same version
+    sent again (the night's resend), or A without a version, records nothing; nor is a due
+    date counted again, the days being the same."""
+    submitted, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    nine, ten, eleven = (b.NOW.replace(hour=h) for h in (9, 10, 11))
+    state, _ = b.run(submitted, m.SYSTEM, refresh(time_zone="Asia/Jakarta", days_off=[], as_of=nine, recount=True))
+    assert state.party_settings_as_of == {LEAD: nine}
+
+    state, events = b.run(state, m.SYSTEM, refresh(time_zone="Asia/Jakarta", days_off=[], as_of=eleven, recount=True))
+    assert b.types(events) == ["party_settings_changed"]
+    assert events[0].data == {"org": LEAD, "days_off": [], "time_zone": "Asia/Jakarta", "as_of": "2027-01-04T11:00:00Z"}
+    assert state.party_settings_as_of == {LEAD: eleven} and party(state).time_zone == "Asia/Jakarta"
+
+    for refused_as, again in (
+        ("settings_superseded", refresh(time_zone="Asia/Makassar", as_of=ten)),
+        ("settings_unchanged", refresh(time_zone="Asia/Jakarta", days_off=[], as_of=eleven)),
+        ("settings_unchanged", refresh(time_zone="Asia/Jakarta", days_off=[])),
+    ):
+        with pytest.raises(L.DomainError) as refused:
+            L.decide(state, again, m.SYSTEM, b.NOW)
+        assert refused.value.code == refused_as
+
+
+def test_the_values_a_party_took_without_a_version_take_the_first_version_sent() -> None:
+    """An agreement copies its parties' settings when it is created, and records no version:
+    the first versioned command with the same values records that version, so an older read
+    still on its way is refused."""
+    draft = b.created(legacy=False)
+    ten = b.NOW.replace(hour=10)
+    state, events = b.run(draft, m.SYSTEM, refresh(time_zone="Asia/Jakarta", as_of=ten))
+    assert b.types(events) == ["party_settings_changed"] and state.party_settings_as_of == {LEAD: ten}
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(state, refresh(time_zone="Asia/Makassar", as_of=b.NOW.replace(hour=9)), m.SYSTEM, b.NOW)
+    assert refused.value.code == "settings_superseded"

@@ -40,6 +40,17 @@ MEASUREMENTS_KEPT = 50  # per indicator, of the current and the previous evaluat
 MEETINGS_KEPT = 30  # the latest meetings (older ones only while an action item of theirs is open)
 DONE_ACTION_ITEMS_KEPT = 50  # the latest completed action items (open ones are all kept)
 CLOSED_REVISIONS_KEPT = 5  # the latest adopted or withdrawn plan revisions (the open one is kept)
+# Extensions of one running due date counted in days of service (`DueCount.extensions`,
+# every one of which a recount needs: folding two changes what a recount decides). A step
+# or an evaluation's reports extended weekly for a year is 52; more is refused
+# (`TooManyExtensions`), not dropped.
+EXTENSIONS_PER_DUE_DATE = 60
+
+
+class TooManyExtensions(InvalidProposal):
+    """One more extension of a due date extended `EXTENSIONS_PER_DUE_DATE` times (422)."""
+
+    code = "too_many_extensions"
 
 
 class AgreementTooLarge(InvalidProposal):

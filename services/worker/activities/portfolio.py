@@ -58,7 +58,8 @@ DISCREPANCIES = Counter(
 )
 SETTINGS_SENT = Counter(
     "pakta_party_settings_sent",
-    "Organisation settings sent to agreements (sent, unchanged, refused, failed)",
+    "Organisation settings sent to agreements (sent, versioned: sent and recorded with the values the party "
+    "had, only its version newer; unchanged, refused, failed)",
     ["outcome"],
 )
 DIGESTS = Counter(
@@ -252,7 +253,8 @@ class PortfolioActivities:
                 outcome = "failed"
         except RPCError as error:
             outcome = "refused" if error.status == RPCStatusCode.NOT_FOUND else "failed"  # not found: it has ended
-        SETTINGS_SENT.labels(outcome=outcome).inc()
+        # How often a version alone is recorded (the register went A → B → A before B arrived).
+        SETTINGS_SENT.labels(outcome="versioned" if outcome == "sent" and not item.differs else outcome).inc()
         if outcome in ("refused", "failed"):
             log.warning(
                 "party_settings_not_taken", agreement_id=item.agreement_id, org=item.command.org, outcome=outcome

@@ -10,6 +10,7 @@ from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.access import acting_party
+from workflows.lifecycle.bounds import EXTENSIONS_PER_DUE_DATE, TooManyExtensions
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidProposal, InvalidTransition
 from workflows.lifecycle.handlers.gates import request_termination
@@ -157,6 +158,7 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
         )
         if evaluation is None:
             raise InvalidTransition("No such evaluation is open." if cmd.evaluation else "No evaluation is open.")
+        _refuse_beyond_the_extensions(e.state, f"evaluation:{evaluation.number}", evaluation.due_at)
         e.emit(
             ev.DeadlineExtended(
                 deadline="evaluation_report",
@@ -169,6 +171,7 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     due = e.state.deadlines.get("step")
     if due is None:
         raise InvalidTransition("No step deadline is running.")
+    _refuse_beyond_the_extensions(e.state, "step", due)
     e.emit(
         ev.DeadlineExtended(
             deadline="step",
@@ -178,13 +181,29 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     )
 
 
+def _refuse_beyond_the_extensions(state: m.AgreementState, key: str, due: datetime) -> None:
+    """Refuse (422) one more extension of a due date whose count holds
+    `EXTENSIONS_PER_DUE_DATE` already: the count keeps every extension (a recount needs
+    each one, they cannot be folded into fewer), and it travels in the state. Only a date
+    counted in days of service has a count; a calendar-days date keeps nothing per extension."""
+    count = state.due_counts.get(key)
+    if count is None or count.due != due or len(count.extensions) < EXTENSIONS_PER_DUE_DATE:
+        return
+    raise TooManyExtensions(
+        f"This due date has been extended {len(count.extensions)} times, the most one due date may be; "
+        "nothing was changed.",
+        limit=EXTENSIONS_PER_DUE_DATE,
+    )
+
+
 def _within_dates(calendar: t.Calendar, due: datetime) -> datetime:
     """`due`, refused (422) when it falls after `m.LATEST_DATE`, the last day any other date
-    of an agreement may be (`m.AgreementDate`, a term's end). Extensions are not capped in
-    number and each counts from the last due date: without this bound, 5,697 of 365 days of
-    service carried a step deadline to February 9999, and the next one raised OverflowError
-    inside `decide` — an internal error where a refusal is owed. The bound also keeps every
-    wake-up the workflow sleeps towards within decades, not millennia."""
+    of an agreement may be (`m.AgreementDate`, a term's end). Extensions of a date counted in
+    calendar days are not capped in number, and each counts from the last due date: without
+    this bound, 5,697 of 365 days of service carried a step deadline to February 9999, and
+    the next one raised OverflowError inside `decide` — an internal error where a refusal is
+    owed. The bound also keeps every wake-up the workflow sleeps towards within decades, not
+    millennia."""
     if t.local_day(due, calendar.zone) > m.LATEST_DATE:
         raise InvalidProposal(f"The extended deadline would fall after {m.LATEST_DATE.isoformat()}.", field="days")
     return due

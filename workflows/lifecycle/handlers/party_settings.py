@@ -33,12 +33,22 @@ def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
     # proposal gave, or the default).
     days_off = sorted(set(cmd.days_off)) if cmd.days_off is not None else list(party.days_off)
     time_zone = cmd.time_zone if cmd.time_zone is not None else party.time_zone
-    if set(days_off) == set(party.days_off) and time_zone == party.time_zone:
+    unchanged = set(days_off) == set(party.days_off) and time_zone == party.time_zone
+    if unchanged and (cmd.as_of is None or (taken is not None and cmd.as_of <= taken)):
         raise SettingsUnchanged(f"'{cmd.org}' already has these days off and this time zone.", org=cmd.org)
     # The register's version only when sent: the event records no key for it otherwise.
     as_of = {"as_of": cmd.as_of} if cmd.as_of is not None else {}
+    # Unchanged values under a newer version are recorded too (the version alone moves): the
+    # register went A → B → A while B never reached the party, and a sender that read B in
+    # between (the night's page, a prompt of B on another worker) may still be on its way.
+    # Its B is older than this A, so once A's version is recorded it is refused as
+    # superseded; left at A's first version, B was newer and taken, and the party kept B
+    # until the next night. Whatever order the senders arrive in, the party ends at the
+    # register's last version: the last change's prompt reads it after its commit and sends
+    # it to every party not yet at that version (`organisations._STALE_OF_ORG`), and every
+    # send read before it is older. A version already taken, sent again, records nothing.
     e.emit(ev.PartySettingsChanged(org=cmd.org, days_off=days_off, time_zone=time_zone, **as_of))
-    if cmd.recount:
+    if cmd.recount and not unchanged:
         recount_due_dates(e, cmd.org)
 
 
