@@ -915,6 +915,11 @@ class DueCount(Message):
     due: datetime
     start: datetime
     extensions: list[DueExtension] = Field(default_factory=list)
+    # The national calendar's edition the whole count was last counted with: set when a newer
+    # edition took effect and counted it again (`deadline_recounted`, "national_calendar").
+    # None, as in every count kept before: each part with the edition in force at its own
+    # moment (the start, each extension), as it was decided.
+    edition: int | None = None
 
 
 class Evaluation(Message):
