@@ -91,6 +91,9 @@ def test_the_first_command_after_a_newer_edition_moves_a_running_gate_by_the_day
     # What the newer edition counts from the submission, exactly; the count says which.
     assert moved == L.calendar_of(after, LEAD, b.NOW, decree).due_after(b.NOW, 10)
     assert after.due_counts["step"].edition == 2
+    # A count no edition recounted keeps the JSON of before (a process of the release before
+    # reads it during a rolling deploy); a recounted one says its edition.
+    assert '"edition"' not in state.model_dump_json() and '"edition":2' in after.model_dump_json()
     # The reminders and the escalation follow the new date.
     keys = [n.key for n in L.notices(after) if n.key.startswith("step-")]
     assert keys and all(moved.isoformat() in key for key in keys)
