@@ -19,6 +19,9 @@ came behind `workflow.patched("evaluation-periods-anchored")`, asked only by agr
 force from the 29th-31st (the only ones whose periods it changes); expiry reminders that fell
 before the amendment or renewal setting the end date left out, behind
 `workflow.patched("expiry-reminders-after-the-change")`, asked once an end date has moved.
+Running due dates counted again when a newer national calendar edition takes effect came
+behind `workflow.patched("deadlines-follow-national-editions")`, asked only by a decision
+that finds one counted with an older edition.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ PERIODS_ANCHORED = "evaluation-periods-anchored"
 # Reminders of an end date that fell before the amendment or renewal setting it are moot
 # (`lifecycle.end_date_set_at`): runs that moved an end date before it sent them, and replay so.
 EXPIRY_REMINDERS_AFTER_CHANGE = "expiry-reminders-after-the-change"
+# A running due date counted with an older national edition than the one in force is counted
+# again at the first decision after the newer one takes effect (`lifecycle.decided`'s
+# `recount_editions`). A patch rather than a field the sender sets: ticks are this
+# workflow's own, and any public command may be the first decision after the edition. Runs
+# that decided past an edition without it (none in production: an edition takes effect a
+# week after the release that carries it) replay without the recount.
+DEADLINES_FOLLOW_EDITIONS = "deadlines-follow-national-editions"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -168,10 +178,13 @@ class AgreementWorkflow:
         # did; asked of Temporal once an end date has moved (`_ask_once_the_end_moved`).
         self._legacy_expiry_reminders = False
         self._asked_expiry_reminders = False
+        # Whether this run recounts due dates at a new national edition: Temporal's answer
+        # to DEADLINES_FOLLOW_EDITIONS, once asked (`_recounts_editions`).
+        self._follows_editions: bool | None = None
         # What the validator decided for the request it accepted, as (request, state, now,
-        # decision): the handler that runs right after it takes the decision instead of
-        # deciding again (`_decided`).
-        self._validated: tuple[ActInput, m.AgreementState, datetime, lifecycle.Decision] | None = None
+        # recount_editions, decision): the handler that runs right after it takes the
+        # decision instead of deciding again (`_decided`).
+        self._validated: tuple[ActInput, m.AgreementState, datetime, bool, lifecycle.Decision] | None = None
 
     @workflow.run
     async def run(self, input: AgreementInput) -> m.AgreementState:
@@ -291,6 +304,20 @@ class AgreementWorkflow:
         self._asked_expiry_reminders = True
         self._legacy_expiry_reminders = not workflow.patched(EXPIRY_REMINDERS_AFTER_CHANGE)
 
+    def _recounts_editions(self, state: m.AgreementState, now: datetime, *, validating: bool = False) -> bool:
+        """Whether a decision at `now` counts running due dates again at a newer national
+        edition. Asked of Temporal only when one was counted with an older edition than the
+        one in force at `now`, so other runs record no marker. A validator may not ask (it
+        records nothing, and never runs on replay): it takes the answer this run already
+        has, or the one a first ask gives outside a replay — yes."""
+        if not lifecycle.counts_behind_edition(state, now):
+            return False
+        if self._follows_editions is None:
+            if validating:
+                return True
+            self._follows_editions = workflow.patched(DEADLINES_FOLLOW_EDITIONS)
+        return self._follows_editions
+
     def _periods_anchored(self, effective: date) -> bool:
         """Whether evaluation periods fall on the effective date's day of the month. Asked
         of Temporal only where the answer matters — an effective date after the 28th, the
@@ -305,7 +332,9 @@ class AgreementWorkflow:
                 state = self._require_state()
                 legacy = state.effective_date is not None and not self._periods_anchored(state.effective_date)
                 tick = m.Tick(legacy_periods=legacy, legacy_expiry_reminders=self._legacy_expiry_reminders)
-                decision = lifecycle.decided(state, tick, m.SYSTEM, self._clock(wake))
+                now = self._clock(wake)
+                recount = self._recounts_editions(state, now)
+                decision = lifecycle.decided(state, tick, m.SYSTEM, now, recount_editions=recount)
             except lifecycle.DomainError:
                 return False
             try:
@@ -337,11 +366,13 @@ class AgreementWorkflow:
         the decider is pure, so the events and the state after them are the same ones. On
         replay no validator runs and the handler decides, to the same events."""
         validated, self._validated = self._validated, None
+        recount = self._recounts_editions(state, now)
         if validated is not None:
-            seen, seen_state, seen_now, decision = validated
-            if seen_state is state and seen_now == now and seen == request:
+            seen, seen_state, seen_now, seen_recount, decision = validated
+            if seen_state is state and seen_now == now and seen == request and seen_recount == recount:
                 return decision
-        return lifecycle.decided(state, request.command, request.actor, now, request.expected_version)
+        command, actor, expected = request.command, request.actor, request.expected_version
+        return lifecycle.decided(state, command, actor, now, expected, recount_editions=recount)
 
     @act.validator
     def validate_act(self, request: ActInput) -> None:
@@ -356,11 +387,13 @@ class AgreementWorkflow:
                 non_retryable=True,
             )
         now = self._clock(request.at or workflow.now())
+        recount = self._recounts_editions(self._state, now, validating=True)
+        command, actor, expected = request.command, request.actor, request.expected_version
         try:
-            decision = lifecycle.decided(self._state, request.command, request.actor, now, request.expected_version)
+            decision = lifecycle.decided(self._state, command, actor, now, expected, recount_editions=recount)
         except lifecycle.DomainError as error:
             raise domain_failure(error, self._state.version) from None
-        self._validated = (request, self._state, now, decision)
+        self._validated = (request, self._state, now, recount, decision)
 
     @workflow.update
     async def resync(self, actor: m.Actor) -> Receipt:

@@ -915,6 +915,13 @@ class DueCount(Message):
     due: datetime
     start: datetime
     extensions: list[DueExtension] = Field(default_factory=list)
+    # The national calendar's edition the whole count was last counted with: set when a newer
+    # edition took effect and counted it again (`deadline_recounted`, "national_calendar").
+    # None, as in every count kept before: each part with the edition in force at its own
+    # moment (the start, each extension), as it was decided. Left out of the JSON then, so a
+    # state is the bytes it was before this field, which a process of the release before
+    # (messages refuse unknown keys) still reads during a rolling deploy.
+    edition: int | None = Field(default=None, exclude_if=lambda edition: edition is None)
 
 
 class Evaluation(Message):

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from workflows import national_days
 from workflows.national_days import Edition as Edition  # re-exported: the decider's calendar vocabulary
 from workflows.national_days import edition_at as edition_at
+from workflows.national_days import edition_numbered as edition_numbered
 from workflows.zones import known_or_default
 from workflows.zones import zone as _zone
 

@@ -132,7 +132,9 @@ def foresee(
     decider's DomainError for a refusal. The state is the one the decision made while
     deciding (`lifecycle.decided`), which the workflow records too: the events are not
     applied a second time."""
-    decision = lifecycle.decided(row.state, command, actor, now, expected)
+    # As the workflow decides a command now: it recounts at a new national edition (a run
+    # that answers otherwise records another state, and the receipt says so: read then).
+    decision = lifecycle.decided(row.state, command, actor, now, expected, recount_editions=True)
     return Foreseen(follows=row.head_hash, state=decision.state)
 
 

@@ -67,6 +67,7 @@ from workflows.lifecycle.reading import (
     active_procedure,
     agreed_draft,
     calendar_of,
+    counts_behind_edition,
     current_step,
     gate_slots_for,
     initiator,
@@ -134,6 +135,7 @@ __all__ = [
     "check_may_import",
     "check_proposal",
     "check_version",
+    "counts_behind_edition",
     # creating and deciding
     "create",
     "current_step",

@@ -20,7 +20,8 @@ from workflows.lifecycle.bounds import check_recordable
 from workflows.lifecycle.commands import TRANSITIONS, run_command
 from workflows.lifecycle.create import check_time
 from workflows.lifecycle.emitter import Emitter
-from workflows.lifecycle.errors import DomainError, InvalidTransition, StaleVersion
+from workflows.lifecycle.errors import DomainError, InvalidTransition, NothingDue, SettingsUnchanged, StaleVersion
+from workflows.lifecycle.handlers.party_settings import recount_at_new_edition
 from workflows.lifecycle.reading import phase
 from workflows.lifecycle.views import allowed_actions
 
@@ -59,17 +60,42 @@ class Decision(NamedTuple):
 
 
 def decide(
-    state: m.AgreementState, command: Any, actor: m.Actor, now: datetime, expected_version: int | None = None
+    state: m.AgreementState,
+    command: Any,
+    actor: m.Actor,
+    now: datetime,
+    expected_version: int | None = None,
+    *,
+    recount_editions: bool = False,
 ) -> list[m.Event]:
     """The events `command` from `actor` at `now` produces (raises a DomainError)."""
-    return decided(state, command, actor, now, expected_version).events
+    return decided(state, command, actor, now, expected_version, recount_editions=recount_editions).events
+
+
+# A system command with nothing else to do — a tick before anything is due, the nightly
+# prompt bringing settings the party has — still records the recount at a new edition.
+_NOTHING_ELSE = (NothingDue, SettingsUnchanged)
 
 
 def decided(
-    state: m.AgreementState, command: Any, actor: m.Actor, now: datetime, expected_version: int | None = None
+    state: m.AgreementState,
+    command: Any,
+    actor: m.Actor,
+    now: datetime,
+    expected_version: int | None = None,
+    *,
+    recount_editions: bool = False,
 ) -> Decision:
     """`decide`, with the state its events lead to: the workflow records that state without
-    applying the events a second time."""
+    applying the events a second time.
+
+    `recount_editions`: first count the running due dates again when a newer national
+    edition took effect since they were counted (`deadline_recounted`, "national_calendar").
+    False decides as every command recorded before this rule was decided, so their histories
+    replay to the same events: a parameter of the decision, not a field of the command,
+    because the commands people send are the public API's bodies, and a tick's time is the
+    workflow's. The workflow sets it under `workflow.patched` (workflows/agreement.py), the
+    API when it foresees a command the same way."""
     check_time(now)
     if now < state.updated_at:
         raise InvalidTransition(
@@ -83,11 +109,18 @@ def decided(
             why_not(state, command.type), stage=state.stage, allowed_actions=allowed_actions(state, actor, now)
         )
     emitter = Emitter(state, actor, now)
+    if recount_editions:
+        recount_at_new_edition(emitter)
+    recounted = len(emitter.events)
     try:
         run_command(emitter, command)
+    except _NOTHING_ELSE as error:
+        if not recounted or len(emitter.events) != recounted:
+            raise _explained(error, state, actor, now) from None
     except DomainError as error:
         # A handler refuses before its first event: `allowed_actions` stops there (`Probe`).
-        assert not emitter.events, f"'{command.type}' was refused after its first event"
+        # A refused command records nothing, the recount before it included.
+        assert len(emitter.events) == recounted, f"'{command.type}' was refused after its first event"
         raise _explained(error, state, actor, now) from None
     if command.type != "tick":  # time is never refused: what it adds is small (docs/implementation.md)
         try:

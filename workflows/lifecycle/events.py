@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -551,14 +551,21 @@ class PartySettingsChanged(EventPayload):
 
 
 class DeadlineRecounted(EventPayload):
-    """A running due date counted again after `org`'s days off or zone changed
-    (`party_settings_changed` just before, same command): later only."""
+    """A running due date counted again, later only: after `org`'s days off or zone changed
+    (`party_settings_changed` just before, same command), or — `reason` "national_calendar"
+    — at the first decision after a newer national calendar `edition` took effect, before
+    the command's own events."""
 
     deadline: m.DeadlineKind
     evaluation: int | None = None  # set for an evaluation report's deadline
     due_at: Moment
     previous_due_at: Moment
-    org: str
+    # The party whose settings changed; unset for a new national edition.
+    org: str | None = None
+    # Unset (every recount recorded before editions were followed) is "party_settings": a
+    # party's recount still records none, so its events stay the ones recorded before.
+    reason: Literal["party_settings", "national_calendar"] = "party_settings"
+    edition: int | None = None  # the national edition counted with ("national_calendar")
 
 
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {

@@ -481,7 +481,7 @@ def _extend_count(s: m.AgreementState, p: ev.DeadlineExtended, due: datetime, at
     start = t.local_day(max(count.due, at), calendar.zone)
     days = calendar.office_days_between(start, t.local_day(due, calendar.zone))
     extension = m.DueExtension(at=at, days=days)
-    extended = m.DueCount(due=due, start=count.start, extensions=[*count.extensions, extension])
+    extended = count.model_copy(update={"due": due, "extensions": [*count.extensions, extension]})
     s.due_counts = {**s.due_counts, key: extended}
 
 
@@ -500,7 +500,10 @@ def _apply_recounted(s: m.AgreementState, e: m.Event, p: ev.DeadlineRecounted) -
     else:
         s.deadlines["step"] = due
     count = s.due_counts[key]
-    s.due_counts = {**s.due_counts, key: count.model_copy(update={"due": due})}
+    # A new national edition counted the whole date: later counts (a party's new days off)
+    # count it with that edition too.
+    edition = {"edition": p.edition} if p.edition is not None else {}
+    s.due_counts = {**s.due_counts, key: count.model_copy(update={"due": due, **edition})}
     # As after an extension: reminders of the new date that would fall before now are moot.
     s.timeline_from = max(s.timeline_from, e.at) if s.timeline_from else e.at
 

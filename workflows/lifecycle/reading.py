@@ -176,12 +176,13 @@ def step_by_key(state: m.AgreementState, key: str) -> Step | None:
 # ---------------------------------------------------------------- calendars
 
 
-def calendar_of(state: m.AgreementState, org: str | None, at: datetime) -> t.Calendar:
+def calendar_of(state: m.AgreementState, org: str | None, at: datetime, edition: t.Edition | None = None) -> t.Calendar:
     """The days of service of party `org` (None or a ministry: Jakarta, national days only)
     for a decision at `at`: the national days off are the edition in force then, so a replay
-    counts as the decision did. Agreements created before office days keep calendar days in
-    the initiator's zone."""
-    edition = t.edition_at(at)
+    counts as the decision did (`edition`: another one, for a date counted again at a newer
+    edition). Agreements created before office days keep calendar days in the initiator's
+    zone."""
+    edition = edition if edition is not None else t.edition_at(at)
     if state.calendar != t.OFFICE_DAYS:
         return t.Calendar(zone(state), legacy=True, edition=edition)
     party = next((p for p in state.parties if p.org == org), None)
@@ -190,10 +191,10 @@ def calendar_of(state: m.AgreementState, org: str | None, at: datetime) -> t.Cal
     return t.Calendar(party.time_zone, frozenset(party.days_off), edition=edition)
 
 
-def initiator_calendar(state: m.AgreementState, at: datetime) -> t.Calendar:
+def initiator_calendar(state: m.AgreementState, at: datetime, edition: t.Edition | None = None) -> t.Calendar:
     """The calendar the initiating region keeps its agreement's time by (reminders,
     evaluations, expiry), for a decision at `at`."""
-    return calendar_of(state, initiator(state).org, at)
+    return calendar_of(state, initiator(state).org, at, edition)
 
 
 def notices_calendar(state: m.AgreementState, org: str | None) -> t.Calendar:
@@ -204,7 +205,13 @@ def notices_calendar(state: m.AgreementState, org: str | None) -> t.Calendar:
     return calendar_of(state, org, state.updated_at)
 
 
-def step_due(state: m.AgreementState, step: Step, now: datetime, slots: list[m.GateSlot] | None = None) -> datetime:
+def step_due(
+    state: m.AgreementState,
+    step: Step,
+    now: datetime,
+    slots: list[m.GateSlot] | None = None,
+    edition: t.Edition | None = None,
+) -> datetime:
     """When `step`, opening at `now`, falls due: its days of service in the calendar of each
     party it waits for (the deciding parties of a gate, every party otherwise), the latest."""
     if state.calendar != t.OFFICE_DAYS:
@@ -214,44 +221,85 @@ def step_due(state: m.AgreementState, step: Step, now: datetime, slots: list[m.G
         orgs: list[str | None] = [s.org for s in (slots if slots is not None else gate_slots_for(state, step))]
     else:
         orgs = list(party_orgs(state))
-    return max(calendar_of(state, org, now).due_after(now, days) for org in orgs or [initiator(state).org])
+    return max(calendar_of(state, org, now, edition).due_after(now, days) for org in orgs or [initiator(state).org])
 
 
-def report_due(state: m.AgreementState, now: datetime) -> datetime:
+def report_due(state: m.AgreementState, now: datetime, edition: t.Edition | None = None) -> datetime:
     """When an evaluation's reports, opening at `now`, fall due."""
     if state.calendar != t.OFFICE_DAYS:
         return t.due_after(now, t.REPORT_DUE_DAYS, zone(state))
-    return initiator_calendar(state, now).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
+    return initiator_calendar(state, now, edition).due_after(now, t.REPORT_DUE_OFFICE_DAYS)
 
 
-def recounted_due(state: m.AgreementState, key: str) -> datetime | None:
+def count_edition(count: m.DueCount) -> t.Edition | None:
+    """The national edition a count was last counted with as a whole (None: each part with
+    the edition in force at its own moment)."""
+    return t.edition_numbered(count.edition) if count.edition is not None else None
+
+
+def counts_behind_edition(state: m.AgreementState, now: datetime) -> bool:
+    """Whether a running due date counted in days of service was counted with an older
+    national edition than the one in force at `now`: its start predates the newer edition's
+    `effective_from`, and no recount at that edition has moved it since. Cheap: what the
+    workflow asks before asking Temporal whether this run follows editions at all."""
+    if state.calendar != t.OFFICE_DAYS or not state.due_counts:
+        return False
+    newest = t.edition_at(now)
+    return any(
+        counted_with(count) is not newest
+        for key, count in state.due_counts.items()
+        if _running_count(state, key, count)
+    )
+
+
+def counted_with(count: m.DueCount) -> t.Edition:
+    """The newest national edition `count` was counted with: the one a recount at an
+    edition used, else the one in force at its start (an extension decided later counted
+    its own days with a later one, which a recount at that edition counts again)."""
+    edition = count_edition(count)
+    return edition if edition is not None else t.edition_at(count.start)
+
+
+def _running_count(state: m.AgreementState, key: str, count: m.DueCount) -> bool:
+    """Whether `count` still counts the recorded date `key` (the step did not move on, the
+    evaluation is open)."""
+    if key == "step":
+        return state.deadlines.get("step") == count.due
+    number = int(key.removeprefix("evaluation:"))
+    return any(x.number == number and x.due_at == count.due for x in open_evaluations(state))
+
+
+def recounted_due(state: m.AgreementState, key: str, edition: t.Edition | None = None) -> datetime | None:
     """The due date `key` ("step", "evaluation:<n>") counted again with the parties'
     calendars as they stand: from the moment it was first counted, with the edition in force
     then, and each extension again in the initiator's calendar — the decisions that set it,
-    made again. None: not running, or not counted in days of service (calendar days, or
-    recorded before counts were kept: `state.due_counts`)."""
+    made again. `edition`: the whole count with that national edition instead (a newer one
+    took effect); else the one a recount at an edition last used (`DueCount.edition`). None:
+    not running, or not counted in days of service (calendar days, or recorded before counts
+    were kept: `state.due_counts`)."""
     count = state.due_counts.get(key)
     if state.calendar != t.OFFICE_DAYS or count is None:
         return None
+    edition = edition if edition is not None else count_edition(count)
     if key == "step":
         if state.deadlines.get("step") != count.due:
             return None
         if state.termination is not None:
             heads = gate_slots_for(state, TERMINATION_BY_EACH_HEAD)
-            due = step_due(state, TERMINATION_BY_EACH_HEAD, count.start, heads)
+            due = step_due(state, TERMINATION_BY_EACH_HEAD, count.start, heads, edition)
         else:
             step = current_step(state)
             if step is None:
                 return None
-            due = step_due(state, step, count.start)
+            due = step_due(state, step, count.start, edition=edition)
     else:
         number = int(key.removeprefix("evaluation:"))
         evaluation = next((x for x in open_evaluations(state) if x.number == number), None)
         if evaluation is None or evaluation.due_at != count.due:
             return None
-        due = report_due(state, count.start)
+        due = report_due(state, count.start, edition)
     for extension in count.extensions:
-        due = initiator_calendar(state, extension.at).extended(due, extension.at, extension.days)
+        due = initiator_calendar(state, extension.at, edition).extended(due, extension.at, extension.days)
     return due
 
 

@@ -67,3 +67,9 @@ def days_off(edition: Edition, year: int) -> frozenset[date]:
         month, days = month_days.split(":")
         out.update(date(year, int(month), int(day)) for day in days.split(","))
     return frozenset(out)
+
+
+def edition_numbered(number: int, editions: Sequence[Edition] | None = None) -> Edition:
+    """The edition `number` (a due date recounted at a new edition keeps its number)."""
+    editions = EDITIONS if editions is None else editions
+    return next(edition for edition in editions if edition.number == number)

@@ -15,7 +15,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_decimal, format_scientific, parse_decimal
 
 from services.api.web.basis_words import basis_in
-from services.api.web.life_words import EVENTS, VALUES
+from services.api.web.life_words import EDITION, EVENTS, RECOUNTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
 from workflows.messages import MAX_FIGURE, LocalizedName
 from workflows.procedures import Step
@@ -472,6 +472,11 @@ class Translator:
         """An audit trail's event as its line in the timeline: what happened, then its gate,
         outcome, version, method and the words people wrote (a comment, a reason)."""
         parts = [EVENTS[self.lang].get(type_, type_.replace("_", " "))]
+        recount = type_ == "deadline_recounted"
+        if recount and data.get("reason") in RECOUNTS[self.lang]:  # a new national edition
+            parts = [RECOUNTS[self.lang][str(data["reason"])]]
+            if data.get("edition") is not None:
+                parts[0] += f" ({EDITION[self.lang]} {data['edition']})"
         if data.get("gate"):
             parts.append(self.gate(str(data["gate"])))
         if data.get("outcome"):
@@ -483,7 +488,8 @@ class Translator:
         if data.get("previous_due_at") and data.get("due_at"):  # a recount: which date moved where
             moved = [dt.datetime.fromisoformat(str(data[k])) for k in ("previous_due_at", "due_at")]
             parts.append(" → ".join(self.datetime(at) for at in moved))
-        parts += [self.value(str(data[k])) for k in ("comment", "text", "reason") if data.get(k)]
+        # A recount's reason is its headline above, not words people wrote.
+        parts += [self.value(str(data[k])) for k in ("comment", "text", "reason") if data.get(k) and not recount]
         return " · ".join(parts)
 
     def step_name(self, name: LocalizedName | Step) -> str:

@@ -166,3 +166,11 @@ EVENTS: dict[str, dict[str, str]] = {
         "termination_requested": "Termination proposed",
     },
 }
+
+# A recounted deadline by its reason (`deadline_recounted.reason`; none recorded: a party's new
+# days off, `EVENTS`), and the word the national edition's number follows.
+RECOUNTS: dict[str, dict[str, str]] = {
+    "id": {"national_calendar": "Tenggat dihitung ulang dengan kalender nasional baru"},
+    "en": {"national_calendar": "Deadline recounted with the new national calendar"},
+}
+EDITION: dict[str, str] = {"id": "edisi", "en": "edition"}

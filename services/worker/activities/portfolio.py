@@ -43,10 +43,11 @@ from services.store import organisations
 from services.store import portfolio as store
 from services.store.db import session_scope
 from services.temporal_client import execute_act
+from workflows import lifecycle
 from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 from workflows.contracts import portfolio as c
 from workflows.contracts import search
-from workflows.messages import SYSTEM, AgreementState, is_org_id
+from workflows.messages import SYSTEM, AgreementState, RefreshPartySettings, is_org_id
 from workflows.portfolio import digest as d
 
 log = structlog.get_logger("pakta.portfolio")
@@ -60,6 +61,12 @@ SETTINGS_SENT = Counter(
     "pakta_party_settings_sent",
     "Organisation settings sent to agreements (sent, versioned: sent and recorded with the values the party "
     "had, only its version newer; unchanged, refused, failed)",
+    ["outcome"],
+)
+EDITION_PROMPTS = Counter(
+    "pakta_edition_recount_prompts",
+    "Agreements prompted to count their due dates with a newer national edition (sent, unchanged, refused, "
+    "failed; nothing_to_move: not sent, the newer edition moves none of its dates)",
     ["outcome"],
 )
 DIGESTS = Counter(
@@ -163,6 +170,24 @@ class PortfolioActivities:
         if closed and (state.seq, state.version) <= (row.last_seq, row.version):
             # Ended without reaching a terminal stage (terminated by hand, failed, timed out).
             self._found(result, row.id, "workflow_closed", f"workflow {status.name.lower()} in stage {state.stage}")
+        elif not closed and lifecycle.counts_behind_edition(state, datetime.now(UTC)):
+            await self._prompt_recount(row.id, state)
+
+    async def _prompt_recount(self, agreement_id: str, state: AgreementState) -> None:
+        """A running due date was counted with an older national edition than the one now in
+        force, and the agreement has decided nothing since the newer one took effect (an
+        asleep agreement's next timer may be weeks away). Its first decision counts the date
+        again (`lifecycle.decided`); the prompt is a decision: the initiator's settings
+        refreshed with nothing new, which records the recount alone — or is refused as
+        unchanged when the newer edition moves no date."""
+        command = RefreshPartySettings(org=lifecycle.initiator(state).org)
+        if not _recount_moves_a_date(state, command):
+            # The newer edition moves none of its dates: asking the workflow would only be
+            # refused as unchanged — every night, until its step moves on.
+            EDITION_PROMPTS.labels(outcome="nothing_to_move").inc()
+            return
+        outcome = await self._send_settings(organisations.StaleParty(agreement_id, command), EDITION_PROMPTS)
+        log.info("edition_recount_prompted", agreement_id=agreement_id, outcome=outcome)
 
     # ------------------------------------------------------------ reconcile: workflows without rows
 
@@ -234,7 +259,7 @@ class PortfolioActivities:
         following = stale[-1].agreement_id if len(stale) == input.limit else None
         return c.RefreshPartySettingsResult(counts=counts, after_id=following)
 
-    async def _send_settings(self, item: organisations.StaleParty) -> str:
+    async def _send_settings(self, item: organisations.StaleParty, counter: Counter = SETTINGS_SENT) -> str:
         """Send the agreement its party's settings: "sent" (recorded), "unchanged" (it had
         them, or newer ones), "refused" (closed meanwhile, or the organisation no longer a party) or
         "failed" (no answer: Temporal unavailable, the agreement still being created)."""
@@ -253,8 +278,11 @@ class PortfolioActivities:
                 outcome = "failed"
         except RPCError as error:
             outcome = "refused" if error.status == RPCStatusCode.NOT_FOUND else "failed"  # not found: it has ended
-        # How often a version alone is recorded (the register went A → B → A before B arrived).
-        SETTINGS_SENT.labels(outcome="versioned" if outcome == "sent" and not item.differs else outcome).inc()
+        if counter is SETTINGS_SENT:
+            # How often a version alone is recorded (the register went A → B → A before B arrived).
+            counter.labels(outcome="versioned" if outcome == "sent" and not item.differs else outcome).inc()
+        else:
+            counter.labels(outcome=outcome).inc()
         if outcome in ("refused", "failed"):
             log.warning(
                 "party_settings_not_taken", agreement_id=item.agreement_id, org=item.command.org, outcome=outcome
@@ -368,3 +396,13 @@ class PortfolioActivities:
             discrepancies=len(result.discrepancies),
         )
         return result
+
+
+def _recount_moves_a_date(state: AgreementState, command: RefreshPartySettings) -> bool:
+    """Whether the prompt would record anything: the decider's own answer to it on the state
+    just queried (pure, no I/O), so a night sends only the prompts the workflow will take."""
+    try:
+        lifecycle.decided(state, command, SYSTEM, max(datetime.now(UTC), state.updated_at), recount_editions=True)
+    except lifecycle.DomainError:
+        return False
+    return True

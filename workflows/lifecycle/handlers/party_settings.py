@@ -8,6 +8,9 @@ history: the decider never reads the register. What is decided after — due dat
 reminders, openings, escalations and the mail's office hours — counts with the new days;
 the running due dates counted in days of service are counted again from their start and
 move later when the new days give one more (`deadline_recounted`, never earlier).
+
+A new national calendar edition counts them again the same way (`recount_at_new_edition`),
+at the first decision after it takes effect, whatever the command (`deciding.decided`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from workflows import timeline as t
 from workflows.lifecycle import events as ev
 from workflows.lifecycle.emitter import Emitter
 from workflows.lifecycle.errors import InvalidTransition, SettingsSuperseded, SettingsUnchanged
-from workflows.lifecycle.reading import open_evaluations, recounted_due, zone
+from workflows.lifecycle.reading import counted_with, open_evaluations, recounted_due, zone
 
 
 def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
@@ -59,9 +62,31 @@ def recount_due_dates(e: Emitter, org: str) -> None:
     taken back, or a zone with an earlier close, must not shorten the time people were
     told they have and planned on. A date already past stays (it lapsed and was escalated);
     so does one the count would carry beyond the last date an agreement may hold."""
-    keys = ["step", *(f"evaluation:{x.number}" for x in open_evaluations(e.state))]
-    for key in keys:
-        due = recounted_due(e.state, key)
+    _recount(e, None, {"org": org})
+
+
+def recount_at_new_edition(e: Emitter) -> None:
+    """The first decision at or after a newer national edition's `effective_from` counts
+    each running due date counted with an older one again, whole, with the edition in force
+    now (a new year's collective leave, a holiday moved by decree): later only, as above.
+    Prepended to whatever the decision is about, so its rules see the dates as counted now.
+    A date that does not move records nothing (and is counted again at the next decision,
+    to the same answer)."""
+    newest = t.edition_at(e.now)
+    for key in running_count_keys(e.state):
+        count = e.state.due_counts.get(key)
+        if count is None or counted_with(count) is newest:
+            continue
+        _recount(e, newest, {"reason": "national_calendar", "edition": newest.number}, keys=[key])
+
+
+def running_count_keys(state: m.AgreementState) -> list[str]:
+    return ["step", *(f"evaluation:{x.number}" for x in open_evaluations(state))]
+
+
+def _recount(e: Emitter, edition: t.Edition | None, why: dict[str, object], keys: list[str] | None = None) -> None:
+    for key in keys if keys is not None else running_count_keys(e.state):
+        due = recounted_due(e.state, key, edition)
         if due is None:
             continue
         recorded = e.state.due_counts[key].due
@@ -69,7 +94,7 @@ def recount_due_dates(e: Emitter, org: str) -> None:
             continue
         if t.local_day(due, zone(e.state)) > m.LATEST_DATE:
             continue
-        data: dict[str, object] = {"deadline": "step", "org": org}
+        data: dict[str, object] = {"deadline": "step", **why}
         if key != "step":  # which evaluation's reports (unset for a step, as in `deadline_extended`)
             data.update(deadline="evaluation_report", evaluation=int(key.removeprefix("evaluation:")))
         data.update(due_at=due.isoformat(), previous_due_at=recorded.isoformat())
