@@ -153,6 +153,8 @@ async def test_the_report_s_problems_read_as_sentences_with_names_and_local_date
         pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{query}")).content)
         assert local_moment(due, lang) in pdf and missing in pdf, pdf
         assert step_name in pdf and not ISO_MOMENT.search(pdf) and regency not in pdf, pdf
+        # The evaluation's recommendation in words, as the page gives it: not the code "continue".
+        assert {"id": "70, Lanjutkan. Baik", "en": "70, Continue. Baik"}[lang] in pdf, pdf
 
     sheet = (await client.get(f"/ui/reports/upward.csv?{query}")).text
     cells = " ".join(row["problems"] for row in csv.DictReader(io.StringIO(sheet)))

@@ -256,14 +256,15 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
         pdf.line_of(f"- {t('Partner sector')} {t(sector)}: {counts[0]} / {counts[1]} / {counts[2]}")
     pdf.heading(t("Agreements reported on"))
     for a in report.agreements:
-        ended = f"; {t('Ended')} {tr.date(a.ended_on)} ({a.ended_as})" if a.ended_on else ""
+        ended = f"; {t('Ended')} {tr.date(a.ended_on)} ({tr.stage(a.ended_as or '')})" if a.ended_on else ""
         reason = f": {a.termination_reason}" if a.termination_reason else ""
         partners = ", ".join(f"{p.name or p.org} ({t(p.sector)})" for p in a.partners)
         pdf.line_of(f"- {a.title} [{a.kind.upper()}] {partners}; {t('Signed')} {tr.date(a.signed_on)}{ended}{reason}")
     pdf.heading(t("Evaluation results and recommendations"))
     for e in report.evaluations:
         pdf.line_of(
-            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {e.recommendation}. {e.summary or ''}"
+            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {tr.value(e.recommendation)}. "
+            f"{e.summary or ''}"
         )
     if not report.evaluations:
         pdf.line_of(t("Nothing to report."))
