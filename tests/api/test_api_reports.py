@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -237,12 +238,32 @@ async def test_the_report_as_csv_has_a_row_per_agreement_reported_on(region: Reg
     assert [r["agreement_id"] for r in rows] == [region.ids["academia"], region.ids["foreign"], region.ids["province"]]
     terminated = rows[2]
     assert terminated["ended_as"] == "terminated" and terminated["new"] == "yes"
-    assert "terminated: Anggaran tidak tersedia" in terminated["problems"]
+    assert "Agreement terminated: Reason: Anggaran tidak tersedia" in terminated["problems"]
+    # The problems in English words, the regency by its name, the days as days: no ids, no ISO.
+    evaluated = rows[0]["problems"]
+    assert f"Evaluation 1 was concluded without the report of Pemerintah Kabupaten {region.tag}." in evaluated
+    assert region.regency not in evaluated and "evaluation_report_missing" not in evaluated, evaluated
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", terminated["problems"] + evaluated)
     assert rows[0]["evaluations"] == "#1 55 expand" and rows[1]["foreign"] == "yes"
     refused = await region.client.get(
         "/reports/upward.csv", params=PERIOD | {"org": region.regency}, headers=region.token("kemendagri", "staff")
     )
     assert refused.status_code == 403
+
+
+async def test_a_problem_carries_its_facts_beside_its_deprecated_detail(region: Region):
+    report = (await region.report(region.regency, "staff")).json()
+    problems = {(p["agreement_id"], p["kind"]): p for p in report["problems"]}
+    ids, university = region.ids, f"univ-{region.tag}"
+    missing = problems[(ids["academia"], "evaluation_report_missing")]
+    assert (missing["evaluation"], missing["orgs"]) == (1, [region.regency])
+    assert missing["detail"] == f"evaluation 1: {region.regency}"  # kept for the API's older consumers
+    late = problems[(ids["academia"], "evaluation_report_late")]
+    assert (late["evaluation"], late["orgs"]) == (1, [university])
+    asked = problems[(ids["province"], "termination_requested")]
+    assert (asked["orgs"], asked["text"], asked["evaluation"]) == ([region.regency], "Anggaran tidak tersedia", None)
+    assert problems[(ids["province"], "terminated")]["text"] == "Anggaran tidak tersedia"
+    assert {"step", "deadline", "due_at", "escalated_to", "recommendation", "change", "late_items"} <= set(missing)
 
 
 async def test_an_overseer_set_in_the_register_reads_the_report_instead_of_the_province(region: Region):

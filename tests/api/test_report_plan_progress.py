@@ -43,6 +43,8 @@ def test_progress_counts_the_plan_and_the_health_is_the_decider_s() -> None:
     assert (progress.obligations, progress.obligations_fulfilled, progress.obligations_missed) == (3, 0, 1)
     # O1 of jabar fell due on 2027-06-30 and is still open; A2 is under way, not late.
     assert [(i.kind, i.id, i.party) for i in progress.late] == [("obligation", "O1", JABAR)]
+    # … given by its own words too, which the report page shows in place of "O1".
+    assert progress.late[0].about == next(o.description for o in state.obligations if o.id == "O1")
     assert progress.health == L.health(state, now)
     assert progress.health is not None and progress.health.status == "off_track"
     assert [r.code for r in progress.health.reasons] == ["obligation_missed", "obligation_overdue"]

@@ -9,11 +9,15 @@ import re
 import uuid
 from datetime import timedelta
 
+import httpx
+
+from services.demo_people import DEMO_ORG
 from services.store import queries, register
 from services.store.db import session_scope
 from tests.builders import NOW, happy_step, party, proposal, replay, run, staff
 from tests.provinces import unused_province
 from tests.web.live import LiveStack, csrf_of
+from tests.web.test_names import pdf_text
 from workflows import lifecycle as L
 from workflows import messages as m
 
@@ -105,4 +109,58 @@ async def test_the_register_s_list_names_each_overseer_not_its_id(web: LiveStack
     row = page[page.index(f'<tr data-org="{regency}">') :]
     overseer = row[: row.index("</tr>")].split("<td>")[-1]
     assert f">Pemerintah Provinsi {code}</a>" in overseer and f">{province}<" not in overseer, overseer
+    await client.aclose()
+
+
+def visible(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def demo_people_of(page: str) -> str:
+    start = page.index('<ul class="people">')
+    return visible(page[start : page.index("</ul>", start)])
+
+
+async def test_the_sign_in_page_names_the_demo_people_s_organisation_not_its_id(web: LiveStack):
+    client = httpx.AsyncClient(base_url=web.base_url, timeout=60)
+    page = (await client.get("/ui/signin")).text
+    people = demo_people_of(page)
+    assert "Pemerintah Daerah Provinsi Jawa Barat · staf" in people and f"{DEMO_ORG} ·" not in people, people
+    await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/signin"})
+    page = (await client.get("/ui/signin")).text
+    people = demo_people_of(page)
+    assert "West Java Provincial Government · staff" in people and f"{DEMO_ORG} ·" not in people, people
+    await client.aclose()
+
+
+async def test_the_roll_up_names_each_organisation_and_its_level_in_words_without_its_id(web: LiveStack, orgs):
+    province, regency = orgs
+    code = unused_province()
+    async with session_scope(web.sessionmaker) as session:
+        for entry in (
+            register.Entry(org=province, name_id=f"Pemerintah Provinsi {code}", level="province", province_code=code),
+            register.Entry(
+                org=regency,
+                name_id=f"Pemerintah Kabupaten {code}",
+                name_en=f"Regency of {code}",
+                level="regency",
+                province_code=code,
+            ),
+        ):
+            await register.put(session, entry=entry, updated_by="operator@pakta")
+    client = await web.signed_in_client(web.user(province, "staff"))
+    query = f"org={province}&from=2027-01-01&to=2027-06-30"
+    for lang, name, level in (
+        ("id", f"Pemerintah Kabupaten {code}", "Kabupaten"),
+        ("en", f"Regency of {code}", "Regency"),
+    ):
+        if lang == "en":
+            page = (await client.get("/ui/dashboard")).text
+            await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+        page = (await client.get(f"/ui/reports/overseen?{query}")).text
+        heading = page[page.index(f'<section class="panel overseen" data-org="{regency}"') :]
+        heading = visible(heading[heading.index("<h3") : heading.index("</h3>")])
+        assert heading.lower() == f"{name} ({level})".lower(), heading
+        pdf = pdf_text((await client.get(f"/ui/reports/overseen.pdf?{query}")).content)
+        assert name in pdf and regency not in pdf, pdf
     await client.aclose()

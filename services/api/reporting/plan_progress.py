@@ -22,6 +22,9 @@ class LateItem(BaseModel):
     id: str
     party: str
     due_on: date
+    about: str | None = Field(
+        None, description="The item's own words: the activity's name, the obligation's description, the action item"
+    )
 
 
 class PlanProgress(BaseModel):
@@ -48,17 +51,17 @@ def plan_progress(state: m.AgreementState, *, as_of: date, now: datetime) -> Pla
     if not (state.activities or state.obligations or state.action_items):
         return None
     late = [
-        LateItem(kind="activity", id=a.id, party=a.party, due_on=a.ends_on)
+        LateItem(kind="activity", id=a.id, party=a.party, due_on=a.ends_on, about=a.name)
         for a in state.activities
         if a.ends_on < as_of and a.percent < 100
     ]
     late += [
-        LateItem(kind="obligation", id=o.id, party=o.party, due_on=o.due_on)
+        LateItem(kind="obligation", id=o.id, party=o.party, due_on=o.due_on, about=o.description)
         for o in state.obligations
         if o.status == "open" and o.due_on < as_of
     ]
     late += [
-        LateItem(kind="action_item", id=i.id, party=i.party, due_on=i.due_on)
+        LateItem(kind="action_item", id=i.id, party=i.party, due_on=i.due_on, about=i.text)
         for i in state.action_items
         if i.done_at is None and i.due_on < as_of
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -25,6 +25,7 @@ from services.settings import Settings
 from services.store import portfolio, register
 from services.store import reports as store
 from workflows import messages as m
+from workflows.lifecycle import current_step, open_evaluations
 from workflows.portfolio.digest import org_zone
 
 KINDS: tuple[str, ...] = get_args(m.Kind)
@@ -45,6 +46,8 @@ ProblemKind = Literal[
     "terminated",
     "plan_items_late",
 ]
+
+EscalatedTo = Literal["coordinators", "head_office"]
 
 
 class ReportsTo(BaseModel):
@@ -115,11 +118,52 @@ class EvaluationResult(BaseModel):
 
 
 class Problem(BaseModel):
+    """What went wrong, with its facts: the pages, the PDF and the CSV word it from them
+    (`problem_words`), in the reader's language, with names and local dates."""
+
     agreement_id: str
     title: str
     kind: ProblemKind
     on: date
-    detail: str
+    detail: str = Field(
+        description="Deprecated: an English line with keys, ids and ISO timestamps, kept for existing consumers; "
+        "the fields below carry its facts"
+    )
+    step: str | None = Field(
+        None, description="The procedure step's key (deadline_overdue of a step's deadline, deadline_escalated)"
+    )
+    deadline: m.DeadlineKind | None = Field(
+        None, description="Which deadline: step or evaluation_report (deadline_overdue, deadline_extended)"
+    )
+    due_at: datetime | None = Field(
+        None,
+        description="The deadline's moment (deadline_overdue, deadline_escalated); the new one (deadline_extended)",
+    )
+    evaluation: int | None = Field(
+        None,
+        description="The evaluation's number (evaluation_*, recommendation_deferred, deadline_overdue and "
+        "deadline_extended of an evaluation's reports, termination_requested on an evaluation's recommendation)",
+    )
+    orgs: list[str] = Field(
+        default_factory=list,
+        description="The organisations concerned, by id: those whose evaluation report is missing or late, the "
+        "party that proposed terminating (the report's partners and the organisation itself are named in it)",
+    )
+    escalated_to: EscalatedTo | None = Field(
+        None, description="Whom a late evaluation report was escalated to (evaluation_escalated)"
+    )
+    recommendation: m.Recommendation | None = Field(None, description="The deferred recommendation")
+    change: str | None = Field(
+        None, description="The amendment or renewal open at the time, e.g. renewal-2 (recommendation_deferred)"
+    )
+    text: str | None = Field(
+        None,
+        description="What a person wrote: the reason of an extension, a termination or its proposal, the comment "
+        "of a declined termination",
+    )
+    late_items: dict[str, int] | None = Field(
+        None, description="The action plan's items past their date, by kind: activity, obligation, action_item"
+    )
 
 
 class UpwardReport(BaseModel):
@@ -355,48 +399,109 @@ def _problems(
     start, end = period
     found: list[Problem] = []
 
-    def add(kind: ProblemKind, on: date, detail: str) -> None:
-        found.append(Problem(agreement_id=state.id, title=state.title, kind=kind, on=on, detail=detail))
+    def add(kind: ProblemKind, on: date, detail: str, **facts: Any) -> None:
+        found.append(Problem(agreement_id=state.id, title=state.title, kind=kind, on=on, detail=detail, **facts))
 
     for e in events:
         on, d = _local(e.at, tz), e.data
         if not start <= on <= end:
             continue  # a signing or an ending recorded outside the period
         if e.type == "deadline_escalated":
-            add("deadline_escalated", on, f"step {d.get('step')}, due {d.get('due_at')}")
+            due = _moment(d.get("due_at"))
+            add(
+                "deadline_escalated", on, f"step {d.get('step')}, due {d.get('due_at')}", step=d.get("step"), due_at=due
+            )
         elif e.type == "evaluation_escalated":
-            add("evaluation_escalated", on, f"evaluation {d.get('evaluation')}, to {d.get('to') or 'coordinators'}")
+            to = d.get("to") or "coordinators"
+            add(
+                "evaluation_escalated",
+                on,
+                f"evaluation {d.get('evaluation')}, to {to}",
+                evaluation=d.get("evaluation"),
+                escalated_to=_known(to, EscalatedTo),
+            )
         elif e.type == "deadline_extended":
-            add("deadline_extended", on, f"{d.get('deadline')} to {d.get('due_at')}: {d.get('reason')}")
+            add(
+                "deadline_extended",
+                on,
+                f"{d.get('deadline')} to {d.get('due_at')}: {d.get('reason')}",
+                deadline=_known(d.get("deadline"), m.DeadlineKind),
+                evaluation=d.get("evaluation"),
+                due_at=_moment(d.get("due_at")),
+                text=d.get("reason"),
+            )
         elif e.type == "recommendation_deferred":
             add(
                 "recommendation_deferred",
                 on,
                 f"evaluation {d.get('evaluation')}: {d.get('recommendation')} while {d.get('open_change')} is open",
+                evaluation=d.get("evaluation"),
+                recommendation=_known(d.get("recommendation"), m.Recommendation),
+                change=d.get("open_change"),
             )
         elif e.type == "termination_requested":
             origin = f" ({d['origin']})" if d.get("origin") else ""
-            add("termination_requested", on, f"{d.get('reason')}{origin}")
-        elif e.type == "termination_declined":
-            add("termination_declined", on, str(d.get("comment") or ""))
-        elif e.type == "agreement_terminated":
-            add("terminated", on, str(d.get("reason") or ""))
-        elif e.type == "evaluation_concluded" and d.get("missing_reports"):
+            kind, _, number = str(d.get("origin") or "").partition(":")
             add(
-                "evaluation_report_missing", on, f"evaluation {d.get('evaluation')}: " + ", ".join(d["missing_reports"])
+                "termination_requested",
+                on,
+                f"{d.get('reason')}{origin}",
+                orgs=[d["org"]] if d.get("org") else [],
+                evaluation=int(number) if kind == "evaluation" and number.isdigit() else None,
+                text=d.get("reason"),
             )
+        elif e.type == "termination_declined":
+            add("termination_declined", on, str(d.get("comment") or ""), text=d.get("comment"))
+        elif e.type == "agreement_terminated":
+            add("terminated", on, str(d.get("reason") or ""), text=d.get("reason"))
+        elif e.type == "evaluation_concluded" and d.get("missing_reports"):
+            missing = list(d["missing_reports"])
+            detail = f"evaluation {d.get('evaluation')}: " + ", ".join(missing)
+            add("evaluation_report_missing", on, detail, evaluation=d.get("evaluation"), orgs=missing)
     for ev in state.evaluations:
         for report in ev.reports:
             if report.late and start <= _local(report.at, tz) <= end:
-                add("evaluation_report_late", _local(report.at, tz), f"evaluation {ev.number}: {report.org}")
+                detail = f"evaluation {ev.number}: {report.org}"
+                add("evaluation_report_late", _local(report.at, tz), detail, evaluation=ev.number, orgs=[report.org])
     if state.stage not in m.TERMINAL_STAGES and start <= now.astimezone(tz).date() <= end:
         for name, due in sorted(state.deadlines.items()):
             if due < now:
-                add("deadline_overdue", _local(due, tz), f"{name}, due {due.astimezone(tz).isoformat()}")
+                add(
+                    "deadline_overdue",
+                    _local(due, tz),
+                    f"{name}, due {due.astimezone(tz).isoformat()}",
+                    **_overdue(state, name, due),
+                )
     if item.action_plan is not None and item.action_plan.late:
         late = Counter(i.kind for i in item.action_plan.late)
-        add("plan_items_late", as_of, ", ".join(f"{n} {k}" for k, n in sorted(late.items())))
+        add("plan_items_late", as_of, ", ".join(f"{n} {k}" for k, n in sorted(late.items())), late_items=dict(late))
     return found
+
+
+def _moment(value: object) -> datetime | None:
+    """A moment as an event's data holds it (ISO text); None where it holds none."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _known(value: object, literal: Any) -> Any:
+    """`value` if it is one of `literal`'s, else None: a fact the recording holds otherwise
+    (a value no code writes any more) is left out of the problem, never a failed report."""
+    return value if value in get_args(literal) else None
+
+
+def _overdue(state: m.AgreementState, deadline: str, due: datetime) -> dict[str, Any]:
+    """An overdue deadline's facts: the step that runs, or the evaluation whose reports are due."""
+    facts: dict[str, Any] = {"deadline": _known(deadline, m.DeadlineKind), "due_at": due}
+    if deadline == "step":
+        step = current_step(state)
+        facts["step"] = step.key if step is not None else None
+    elif deadline == "evaluation_report":
+        running = open_evaluations(state)
+        facts["evaluation"] = running[-1].number if running else None
+    return facts
 
 
 def utc_now() -> datetime:

@@ -20,7 +20,8 @@ MAX_OVERSEEN = 600  # more than the regencies and cities of any province, or the
 
 class OverseenLine(BaseModel):
     org: str
-    name: str
+    name: str = Field(description="Its official name in the register (Indonesian)")
+    name_en: str | None = Field(None, description="Its English name in the register, where it has one")
     level: str
     summary: Summary
     evaluations: int = Field(description="Evaluations concluded in the period")
@@ -58,6 +59,7 @@ async def build_rollup(
             OverseenLine(
                 org=entry.org,
                 name=entry.name_id,
+                name_en=entry.name_en,
                 level=entry.level,
                 summary=report.summary,
                 evaluations=len(report.evaluations),

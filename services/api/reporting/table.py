@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
+from services.api.reporting import problem_words
 from services.api.reporting.report import KINDS, SECTORS, ReportedAgreement, Summary, UpwardReport
 from services.api.reporting.rollup import OversightRollup
 from services.notifying import health_words
@@ -75,9 +76,17 @@ def report_csv(report: UpwardReport) -> str:
     evaluations: dict[str, list[str]] = {}
     for e in report.evaluations:
         evaluations.setdefault(e.agreement_id, []).append(f"#{e.number} {e.score} {e.recommendation}")
+    # The problems worded as the page words them, in English, their moments in the
+    # organisation's zone, its partners by the names the rows give them: not the `detail`
+    # with step keys, ids and ISO timestamps.
+    names = {
+        report.org: report.name or report.org,
+        **{p.org: p.name or p.org for a in report.agreements for p in a.partners},
+    }
     problems: dict[str, list[str]] = {}
     for p in report.problems:
-        problems.setdefault(p.agreement_id, []).append(f"{p.on.isoformat()} {p.kind}: {p.detail}")
+        line = problem_words.line(p, CSV_LANGUAGE, report.time_zone, lambda org: names.get(org, org))
+        problems.setdefault(p.agreement_id, []).append(line)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)

@@ -48,7 +48,10 @@ CSV_CONTENT: dict[int | str, dict[str, Any]] = {
             "One row per agreement reported on, in English whoever asks (headers, codes, words). "
             "`plan_health_reasons` words each reason by its code, the item by its own words and the "
             "organisation by its name, without the plan's ids; the JSON's `health.reasons[]` keeps "
-            "the codes, the ids and the decider's sentences."
+            "the codes, the ids and the decider's sentences. `problems` words each problem by its kind "
+            "from its facts: its day, the step by its name, the due moment as a date and time in the "
+            "organisation's zone, the organisations by name; the JSON's `problems[]` keeps the facts "
+            "and the deprecated `detail`."
         ),
     }
 }

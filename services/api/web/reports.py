@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
+from services.api.reporting import problem_words
 from services.api.reporting.report import (
+    Problem,
     UpwardReport,
     build_report,
     may_read_report,
@@ -78,18 +80,6 @@ WORDS: dict[str, str] = {
     "Missing reports": "Laporan tidak masuk",
     "Late reports": "Laporan terlambat",
     "Print (PDF)": "Cetak (PDF)",
-    # problem kinds, as the page shows them
-    "deadline overdue": "tenggat terlewat",
-    "deadline escalated": "tenggat dieskalasi",
-    "deadline extended": "tenggat diperpanjang",
-    "evaluation escalated": "evaluasi dieskalasi",
-    "evaluation report missing": "laporan evaluasi tidak masuk",
-    "evaluation report late": "laporan evaluasi terlambat",
-    "recommendation deferred": "rekomendasi ditunda",
-    "termination requested": "pengakhiran diajukan",
-    "termination declined": "pengakhiran ditolak",
-    "terminated": "diakhiri",
-    "plan items late": "butir rencana terlambat",
     "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
     "A report covers at most ten years.": "Satu laporan mencakup paling lama sepuluh tahun.",
     "No organisation has this id.": "Tidak ada organisasi dengan kode ini.",
@@ -184,6 +174,7 @@ async def upward_page(request: Request, ws: WebDep, session: SessionDep, setting
         query=query,
         offices=OFFICES,
         org_names=report_names(report),
+        problems=worded_problems(report, ws.tr),
     )
 
 
@@ -196,6 +187,22 @@ def report_names(report: UpwardReport | None) -> dict[str, str]:
     if report.name:
         names[report.org] = report.name
     return names
+
+
+def worded_problems(report: UpwardReport | None, tr: Translator) -> list[tuple[Problem, str, str]]:
+    """Each problem with its label and its sentence in the reader's language and zone, its
+    organisations by the names the report gives them (`problem_words`), not its `detail`."""
+    if report is None:
+        return []
+    names = report_names(report)
+    return [
+        (
+            p,
+            problem_words.label(p.kind, tr.lang),
+            problem_words.sentence(p, tr.lang, tr.zone, lambda o: names.get(o, o)),
+        )
+        for p in report.problems
+    ]
 
 
 @router.get("/reports/upward.csv")
@@ -249,20 +256,21 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
         pdf.line_of(f"- {t('Partner sector')} {t(sector)}: {counts[0]} / {counts[1]} / {counts[2]}")
     pdf.heading(t("Agreements reported on"))
     for a in report.agreements:
-        ended = f"; {t('Ended')} {tr.date(a.ended_on)} ({a.ended_as})" if a.ended_on else ""
+        ended = f"; {t('Ended')} {tr.date(a.ended_on)} ({tr.stage(a.ended_as or '')})" if a.ended_on else ""
         reason = f": {a.termination_reason}" if a.termination_reason else ""
         partners = ", ".join(f"{p.name or p.org} ({t(p.sector)})" for p in a.partners)
         pdf.line_of(f"- {a.title} [{a.kind.upper()}] {partners}; {t('Signed')} {tr.date(a.signed_on)}{ended}{reason}")
     pdf.heading(t("Evaluation results and recommendations"))
     for e in report.evaluations:
         pdf.line_of(
-            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {e.recommendation}. {e.summary or ''}"
+            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {tr.value(e.recommendation)}. "
+            f"{e.summary or ''}"
         )
     if not report.evaluations:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Problems and follow-up"))
-    for p in report.problems:
-        pdf.line_of(f"- {tr.date(p.on)} {p.title}: {t(p.kind.replace('_', ' '))} - {p.detail}")
+    for p, label, sentence in worded_problems(report, tr):
+        pdf.line_of(f"- {tr.date(p.on)} {p.title}: {label} - {sentence}")
     if not report.problems:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Progress of action plans"))

@@ -18,12 +18,12 @@ from services.api.deps import SessionDep, SettingsDep
 from services.api.register_entries import ministry_of
 from services.api.reporting.report import Summary as Counts
 from services.api.reporting.report import utc_now
-from services.api.reporting.rollup import OversightRollup, build_rollup, may_read_rollup
+from services.api.reporting.rollup import OverseenLine, OversightRollup, build_rollup, may_read_rollup
 from services.api.reporting.table import rollup_csv
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
-from services.api.web.register import RegisterWords, level_words
+from services.api.web.register import RegisterWords, level_words, name_of
 from services.api.web.reports import form_day
 from services.api.web.session import WebSession
 from services.settings import Settings
@@ -103,7 +103,8 @@ async def overseen_page(request: Request, ws: WebDep, session: SessionDep, setti
         t=t,
         rollup=rollup,
         form=form,
-        overseer=entry,
+        overseer_name=name_of(entry, ws.tr) if entry else str(form["org"]),
+        names={line.org: line_name(line, ws.tr) for line in rollup.organisations} if rollup else {},
         levels=level_words(t),
         query=urlencode({"org": form["org"], "from": form["from"], "to": form["to"]}),
         period=urlencode({"from": form["from"], "to": form["to"]}),
@@ -128,7 +129,7 @@ async def overseen_pdf(request: Request, ws: WebDep, session: SessionDep, settin
     name = f"pakta-rollup-{rollup.overseer}-{rollup.period_from}-{rollup.period_to}.pdf"
     return download(
         ws,
-        rollup_pdf(rollup, entry.name_id if entry else rollup.overseer, ws.tr),
+        rollup_pdf(rollup, name_of(entry, ws.tr) if entry else rollup.overseer, ws.tr),
         media_type="application/pdf",
         filename=name,
         inline=True,
@@ -148,6 +149,12 @@ async def dashboard_link(request: Request, ws: WebDep, session: SessionDep, sett
     t = RollupWords(ws.tr)
     link = f'· <a href="/ui/reports/overseen">{t("Roll-up of the organisations overseen")}</a>'
     return ws.apply(HTMLResponse(link))
+
+
+def line_name(line: OverseenLine, tr: Translator) -> str:
+    """An organisation overseen by its register name in the reader's language (its id is
+    the page's links' and the CSV's, not the reader's)."""
+    return (line.name_en if tr.lang == "en" else None) or line.name
 
 
 def _counts_lines(counts: Counts, t: RollupWords) -> list[str]:
@@ -173,7 +180,7 @@ def rollup_pdf(rollup: OversightRollup, overseer_name: str, tr: Translator) -> b
     pdf.set_font("Helvetica", size=10)
     pdf.line_of(f"{t('In force')} / {t('New')} / {t('Ended')}")
     for line in rollup.organisations:
-        pdf.heading(f"{line.name} ({levels.get(line.level, line.level)}, {line.org})")
+        pdf.heading(f"{line_name(line, tr)} ({levels.get(line.level, line.level)})")
         for text in _counts_lines(line.summary, t):
             pdf.line_of(text)
         pdf.line_of(

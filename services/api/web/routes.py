@@ -40,14 +40,23 @@ from services.api.web.forms import (
 )
 from services.api.web.i18n import LANGUAGES, READER_ZONES, Translator
 from services.api.web.oidc import client_of, end_session_url
-from services.api.web.pages import WebDep, WebReadDep, error_page, party_name, redirect, render, with_zone
+from services.api.web.pages import (
+    READER_NAMES,
+    WebDep,
+    WebReadDep,
+    error_page,
+    party_name,
+    redirect,
+    render,
+    with_zone,
+)
 from services.api.web.plan_forms import decider_errors
 from services.api.web.session import LANG_COOKIE, ZONE_COOKIE, WebSession, posted_form, safe_next
 from services.auth import Principal, decode_token, mint_token
-from services.demo_people import DEMO_ORG, DEMO_USERS, demo_sub
+from services.demo_people import DEMO_ORG, DEMO_ORGANISATIONS, DEMO_USERS, demo_sub
 from services.errors import NotFound, PaktaError
 from services.settings import Settings
-from services.store import queries
+from services.store import organisations, queries
 from workflows import lifecycle
 from workflows import messages as m
 
@@ -83,13 +92,34 @@ def demo_people(settings: Settings) -> list[DemoPerson]:
     ]
 
 
+async def demo_org_names(session: AsyncSession, people: list[DemoPerson], tr: Translator) -> dict[str, str]:
+    """The demo people's organisation as the header will name it once they are signed in: the
+    register's name in the reader's language (kept by `READER_NAMES`, else one statement), else
+    the name `pakta dev` registers it by, else its id. None to read in production (no demo)."""
+    if not people:
+        return {}
+    names = READER_NAMES.get(DEMO_ORG)
+    if names is None:
+        _, name_id, name_en = await organisations.reader_of(session, org=DEMO_ORG)
+        names = (name_id, name_en)
+        READER_NAMES.keep(DEMO_ORG, names)
+    demo = next((o for o in DEMO_ORGANISATIONS if o.org == DEMO_ORG), None)
+    name_id = names[0] or (demo.name_id if demo else None)
+    name_en = names[1] or (demo.name_en if demo and not names[0] else None)
+    return {DEMO_ORG: (name_en if tr.lang == "en" and name_en else name_id) or DEMO_ORG}
+
+
 @router.get("/signin")
-async def signin_page(request: Request, ws: WebDep, settings: SettingsDep, next: str | None = None) -> Response:
+async def signin_page(
+    request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep, next: str | None = None
+) -> Response:
+    people = demo_people(settings)
     return render(
         request,
         ws,
         "signin.html",
-        people=demo_people(settings),
+        people=people,
+        org_names=await demo_org_names(session, people, ws.tr),
         next=safe_next(next),
         error=None,
         oidc=client_of(request) is not None,
@@ -97,7 +127,7 @@ async def signin_page(request: Request, ws: WebDep, settings: SettingsDep, next:
 
 
 @router.post("/signin")
-async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Response:
+async def signin(request: Request, ws: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
     form = await csrf_form(request, ws)
     next_path = safe_next(str(form.get("next") or ""))
     person = str(form.get("person") or "")
@@ -117,6 +147,7 @@ async def signin(request: Request, ws: WebDep, settings: SettingsDep) -> Respons
             "signin.html",
             status=401,
             people=list(people.values()),
+            org_names=await demo_org_names(session, list(people.values()), ws.tr),
             next=next_path,
             error=ws.tr.t("The token is not valid."),
             oidc=client_of(request) is not None,
