@@ -26,7 +26,7 @@ import pytest_asyncio
 from services.api.commands import execute_act, now_utc
 from services.temporal_client import connect_temporal
 from tests.stack.faults import ApiAddress, Driver, Topology, check_outcome, run_burst, until_progress
-from tests.stack.test_devstack import DevStack, started_dev_stack
+from tests.stack.test_devstack import kept_then_drawn, started_dev_stack, wait_no_servers
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 
@@ -159,16 +159,20 @@ async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: To
 async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_data(tmp_path: Path):
     data_dir = tmp_path / "dev"
     stack = await started_dev_stack(data_dir)
-    ports = stack.ports  # the restart below keeps them: the drivers hold the API's URL
     secret = (data_dir / "jwt_secret").read_text().strip()
-    drivers, tasks = await run_burst(ApiAddress(stack.api), secret, BURST, "d")
+    address = ApiAddress(stack.api)
+    drivers, tasks = await run_burst(address, secret, BURST, "d")
     try:
         await until_progress(drivers, BURST * 4)
+        address.url = None  # before the kill: once it is dead, its ports may be anyone's
         await stack.stop(signal.SIGKILL)
         (data_dir / "killed-stack.log").write_text(stack.output)  # kept with the data, for a failure
         await asyncio.sleep(1)
-        stack = DevStack(data_dir, ports)
-        await stack.wait_ready()
+        assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived the killed pakta dev"
+        # On its ports, or on others if a suite beside this one took one meanwhile; the
+        # drivers follow (the data dir holds no port).
+        stack = await started_dev_stack(data_dir, draw=kept_then_drawn(stack.ports))
+        address.url = stack.api
         await asyncio.gather(*tasks)
         totals = await check_outcome(drivers)
         report("whole `pakta dev` killed (SIGKILL) and restarted on its data", {**totals, "faults": 1})
