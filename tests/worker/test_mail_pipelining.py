@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Self
 
@@ -280,6 +281,57 @@ HANG_UP = b""  # an answer that is no answer: the server closes the connection
 SILENCE = b"(silence)"  # no answer at all: the server reads on and writes nothing
 
 
+class SilenceClock:
+    """The event loop's clock for the length of `installed()`: it moves only while it is
+    run (`run()`, nested: a count), standing still otherwise.
+
+    A test whose server answers on the test's own loop and leaves one command unanswered
+    wants the client's reply timeout to expire on that command only. On the loop's own
+    clock, a machine that stalls this process for longer than the timeout (another suite
+    beside it) makes a due timer fire before the server's reply, already written, is read
+    (asyncio runs the due timers in the same round as the reply's read, and the reader's
+    task only in the next one), and an answered command times out. Run only while the
+    server keeps a reply back, the clock cannot bring an answered command's timeout any
+    closer, however slow the machine: the timeouts are the same, and the silence is still
+    waited out in real time."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._real = self.loop.time
+        self._reading = self._real()  # what the clock read when it last stood still
+        self._since: float | None = None  # the real time it has been running since
+        self._runs = 0
+
+    def time(self) -> float:
+        return self._reading + (self._real() - self._since if self._since is not None else 0.0)
+
+    def run(self) -> None:
+        self._runs += 1
+        if self._since is None:
+            self._since = self._real()
+
+    def stop(self) -> None:
+        self._runs -= 1
+        if self._runs == 0 and self._since is not None:
+            self._reading, self._since = self.time(), None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        self.run()
+        try:
+            yield
+        finally:
+            self.stop()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Self]:
+        self.loop.time = self.time  # type: ignore[method-assign]  # asyncio reads it for every timer
+        try:
+            yield self
+        finally:
+            del self.loop.time  # timers still due after this are a few seconds early at most
+
+
 class Scripted(LoopbackServer):
     """A hand-written SMTP server on 127.0.0.1 answering each command by its verb as
     `answers` says (b"." for the content's end; DATA "354", anything else "250 OK" unless
@@ -288,10 +340,21 @@ class Scripted(LoopbackServer):
     lone "."; `HANG_UP` closes the connection unanswered; `SILENCE` answers nothing and
     reads on (a stalled server). It keeps every line it read, those it left unanswered,
     every content it read, how many contents it took (answered 250), and how many of its
-    connections the client has closed."""
+    connections the client has closed (`closed` set at the first). A `clock` given runs
+    while a connection has a command left unanswered, until that connection ends."""
 
-    def __init__(self, answers: dict[bytes, bytes], *, pipelining: bool) -> None:
+    def __init__(
+        self,
+        answers: dict[bytes, bytes],
+        *,
+        pipelining: bool,
+        clock: SilenceClock | None = None,
+        stalls: dict[bytes, float] | None = None,
+    ) -> None:
         super().__init__()
+        self.clock = clock
+        self.stalls = stalls or {}  # after answering a verb, the process stalls that long
+        self.closed = asyncio.Event()
         extensions = b"250-scripted\r\n250-SIZE 1000000\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
         self.well = {b"EHLO": extensions + b"250 8BITMIME\r\n", b"DATA": b"354 Go\r\n", b"QUIT": b"221 Bye\r\n"}
         self.answers = {**self.well, **answers}
@@ -304,6 +367,7 @@ class Scripted(LoopbackServer):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        silent = False  # has this connection left a command unanswered (its clock running)?
         writer.write(b"220 scripted ESMTP\r\n")
         try:
             while line := await reader.readline():
@@ -313,9 +377,14 @@ class Scripted(LoopbackServer):
                     return
                 if answer == SILENCE:
                     self.unanswered.append(line)
+                    if self.clock and not silent:
+                        self.clock.run()
+                    silent = True
                     continue
                 writer.write(answer)
                 await writer.drain()
+                if stall := self.stalls.get(line[:4].upper()):
+                    time.sleep(stall)  # noqa: ASYNC251 -- the whole process stalls, as a loaded machine does
                 if answer.startswith(b"354"):
                     self.contents.append(await _content(reader))
                     answer = self.answers.get(b".", b"250 OK\r\n")
@@ -323,15 +392,21 @@ class Scripted(LoopbackServer):
                         return
                     if answer == SILENCE:
                         self.unanswered.append(b".\r\n")
+                        if self.clock and not silent:
+                            self.clock.run()
+                        silent = True
                         continue
                     self.taken += answer.startswith(b"250")
                     writer.write(answer)
                     await writer.drain()
             self.closed_by_client += 1
+            self.closed.set()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
+            if self.clock and silent:
+                self.clock.stop()
 
 
 async def _content(reader: asyncio.StreamReader) -> bytes:
@@ -442,24 +517,48 @@ async def test_a_server_stalling_after_refusing_the_only_recipient_is_waited_on_
     dispatcher's slot twice as long), and the refused recipient decides the outcome by its
     own code, whichever command the server left unanswered."""
     stalled = {b"RCPT": refusal, b"RSET": SILENCE, b"QUIT": SILENCE, **answers}
-    async with Scripted(stalled, pipelining=pipelining).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
-        try:
-            await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
-            with pytest.raises(outcome) as raised:
-                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            assert type(raised.value.__cause__) is aiosmtplib.SMTPRecipientsRefused
-            assert refusal.split()[0].decode() in str(raised.value)
-            async with asyncio.timeout(10):
-                while not server.closed_by_client:  # noqa: ASYNC110 -- the server's task reads on
-                    await asyncio.sleep(0.01)
-            unanswered = list(server.unanswered)
-            server.answers = server.well  # the server takes mail again
-            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with SilenceClock().installed() as clock:  # timeouts run out only while the server is silent
+        async with Scripted(stalled, pipelining=pipelining, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+            try:
+                await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
+                with pytest.raises(outcome) as raised:
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                assert type(raised.value.__cause__) is aiosmtplib.SMTPRecipientsRefused
+                assert refusal.split()[0].decode() in str(raised.value)
+                with clock.running():  # the server's task reads on until the client closes
+                    async with asyncio.timeout(10):
+                        await server.closed.wait()
+                unanswered = list(server.unanswered)
+                server.answers = server.well  # the server takes mail again
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert unanswered == [waited_on]
     assert server.taken == 1 and server.connections == 2
+
+
+async def test_a_reply_written_before_the_process_stalls_past_the_timeout_is_read_and_only_the_silence_times_out(
+    settings,
+):
+    """The server answers the pipelined MAIL and RCPT, and then the whole process stalls for
+    longer than the reply timeout, as on a machine running other suites: the refusal,
+    already written, is the outcome, and the DATA the server leaves unanswered is the one
+    command waited out."""
+    stalled = {b"RCPT": b"550 5.1.1 No such mailbox\r\n", b"DATA": SILENCE, b"RSET": SILENCE, b"QUIT": SILENCE}
+    with SilenceClock().installed() as clock:
+        async with Scripted(stalled, pipelining=True, clock=clock, stalls={b"RCPT": 1.5}).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+            try:
+                await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
+                with pytest.raises(mail.PermanentMailError, match="550"):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                with clock.running():
+                    async with asyncio.timeout(10):
+                        await server.closed.wait()
+            finally:
+                await connections.close()
+    assert server.unanswered == [b"DATA\r\n"]
 
 
 @pytest.mark.parametrize(
