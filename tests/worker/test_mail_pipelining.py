@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Self
 
@@ -23,6 +23,7 @@ from services.worker.channels.pipelining import PipelinedReplies
 from tests.certificates import self_signed_server
 from tests.fixtures.ports import started_controller
 from tests.receivers import MailSink, offering_pipelining
+from tests.worker.server_clock import ServerClock
 from tests.worker.test_delivery import fast
 from tests.worker.test_notification_costs import note
 
@@ -281,57 +282,6 @@ HANG_UP = b""  # an answer that is no answer: the server closes the connection
 SILENCE = b"(silence)"  # no answer at all: the server reads on and writes nothing
 
 
-class SilenceClock:
-    """The event loop's clock for the length of `installed()`: it moves only while it is
-    run (`run()`, nested: a count), standing still otherwise.
-
-    A test whose server answers on the test's own loop and leaves one command unanswered
-    wants the client's reply timeout to expire on that command only. On the loop's own
-    clock, a machine that stalls this process for longer than the timeout (another suite
-    beside it) makes a due timer fire before the server's reply, already written, is read
-    (asyncio runs the due timers in the same round as the reply's read, and the reader's
-    task only in the next one), and an answered command times out. Run only while the
-    server keeps a reply back, the clock cannot bring an answered command's timeout any
-    closer, however slow the machine: the timeouts are the same, and the silence is still
-    waited out in real time."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._real = self.loop.time
-        self._reading = self._real()  # what the clock read when it last stood still
-        self._since: float | None = None  # the real time it has been running since
-        self._runs = 0
-
-    def time(self) -> float:
-        return self._reading + (self._real() - self._since if self._since is not None else 0.0)
-
-    def run(self) -> None:
-        self._runs += 1
-        if self._since is None:
-            self._since = self._real()
-
-    def stop(self) -> None:
-        self._runs -= 1
-        if self._runs == 0 and self._since is not None:
-            self._reading, self._since = self.time(), None
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        self.run()
-        try:
-            yield
-        finally:
-            self.stop()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[Self]:
-        self.loop.time = self.time  # type: ignore[method-assign]  # asyncio reads it for every timer
-        try:
-            yield self
-        finally:
-            del self.loop.time  # timers still due after this are a few seconds early at most
-
-
 class Scripted(LoopbackServer):
     """A hand-written SMTP server on 127.0.0.1 answering each command by its verb as
     `answers` says (b"." for the content's end; DATA "354", anything else "250 OK" unless
@@ -348,7 +298,7 @@ class Scripted(LoopbackServer):
         answers: dict[bytes, bytes],
         *,
         pipelining: bool,
-        clock: SilenceClock | None = None,
+        clock: ServerClock | None = None,
         stalls: dict[bytes, float] | None = None,
     ) -> None:
         super().__init__()
@@ -517,7 +467,7 @@ async def test_a_server_stalling_after_refusing_the_only_recipient_is_waited_on_
     dispatcher's slot twice as long), and the refused recipient decides the outcome by its
     own code, whichever command the server left unanswered."""
     stalled = {b"RCPT": refusal, b"RSET": SILENCE, b"QUIT": SILENCE, **answers}
-    with SilenceClock().installed() as clock:  # timeouts run out only while the server is silent
+    with ServerClock().installed() as clock:  # timeouts run out only while the server is silent
         async with Scripted(stalled, pipelining=pipelining, clock=clock).running() as server:
             connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
             try:
@@ -546,7 +496,7 @@ async def test_a_reply_written_before_the_process_stalls_past_the_timeout_is_rea
     already written, is the outcome, and the DATA the server leaves unanswered is the one
     command waited out."""
     stalled = {b"RCPT": b"550 5.1.1 No such mailbox\r\n", b"DATA": SILENCE, b"RSET": SILENCE, b"QUIT": SILENCE}
-    with SilenceClock().installed() as clock:
+    with ServerClock().installed() as clock:
         async with Scripted(stalled, pipelining=True, clock=clock, stalls={b"RCPT": 1.5}).running() as server:
             connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
             try:
