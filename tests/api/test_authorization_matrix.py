@@ -10,7 +10,6 @@ administers its own organisation only.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ import pytest
 
 from tests.api import plans
 from tests.api.stack import Stack, User, recorded
+from tests.meetings import held_soon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -237,10 +237,9 @@ def plan_rule(allowed: Callable[[str, str], bool], conflict: Callable[[str, str]
 
 async def held_meeting(stack: Stack, names: dict[str, str], aid: str, participants: list[str]) -> None:
     """A coordination meeting the initiating organisation scheduled, now held."""
-    at = datetime.now(UTC) + timedelta(seconds=1.5)
-    meeting = {"type": "schedule_meeting", "title": "Rapat", "at": at.isoformat(), "participants": participants}
-    await stack.act(stack.user(names["own"], "staff"), aid, {**meeting, "agenda": ["Evaluasi"]})
-    await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.2)
+    meeting = {"type": "schedule_meeting", "title": "Rapat", "participants": participants, "agenda": ["Evaluasi"]}
+    staff = stack.user(names["own"], "staff")
+    await held_soon(lambda at: stack.post(staff, f"/agreements/{aid}/actions", {**meeting, "at": at.isoformat()}))
 
 
 async def with_revision(stack: Stack, names: dict[str, str], aid: str) -> None:

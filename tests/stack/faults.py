@@ -4,6 +4,7 @@ agreements through it while its processes are killed and restarted.
 - `Topology`: embedded PostgreSQL, the Temporal dev server on a persistence file, an SMTP
   sink, and `pakta worker` / `pakta api` as separate OS processes (so each can be killed
   alone with SIGKILL, as an operator's `kill -9` or the OOM killer would).
+- `ApiAddress`: where the drivers reach the API, unset while it is down (see there).
 - `Driver`: moves one agreement from creation into implementation over HTTP, as its people
   would: it reads the snapshot, sends whichever command is owed, and retries after
   connection errors and 5xx with the same Idempotency-Key (derived from the version the
@@ -44,6 +45,22 @@ SECRET = "fAuLt-5x9LqZ7vN2mK8rT4yB6hJ1cF5dG0sA"
 RETRYABLE = (httpx.TransportError,)
 
 
+class ApiAddress:
+    """Where the drivers reach the API: set only while our own API serves there, unset (None)
+    from the moment it is killed until it serves again, perhaps on another port.
+
+    A port left free by a killed API can be taken by a suite running beside this one before
+    the restart binds it; the restart then comes up on another port. A driver that kept the
+    old URL would reach the other suite's server (and fail on its answers), so it reads the
+    address at each try, and while it is unset waits as for a connection refused. The
+    address is unset before the kill's signal is sent, synchronously (no driver runs in
+    between), and set only once our process listens on the port, which no one else can
+    take while it does: a driver never reaches a port that is not our API's."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+
+
 class Topology:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -51,6 +68,7 @@ class Topology:
         self.temporal = EmbeddedTemporal(data_dir / "temporal", free_port(), ui_port=None)
         self.sink = MailSink()
         self.api_port = free_port()
+        self.address = ApiAddress()  # the drivers' way to the API
         self.task_queue = f"faults-{uuid.uuid4().hex[:8]}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
@@ -102,11 +120,11 @@ class Topology:
 
     async def start_api(self) -> None:
         """`pakta api` on its port, ready, or, if another process took that port before the
-        API bound it (a suite running beside this one), on another free one. The API binds
+        API bound it (a suite running beside this one, even in the seconds a killed API is
+        down), on another free one; then the drivers' address is set to it. The API binds
         its port itself, as in production, so the port is drawn again rather than handed over
         bound: uvicorn reads an inherited descriptor (`fd`) as a Unix socket's, and a setting
-        only tests use would be one more way to start it. A restart (`start_process`) keeps
-        the port: the drivers hold its URL."""
+        only tests use would be one more way to start it."""
 
         async def start(port: int) -> None:
             self.api_port = port
@@ -115,11 +133,11 @@ class Topology:
 
         try:
             await start(self.api_port)
-            return
         except AssertionError as error:
             if not taken(error):
                 raise
-        await on_free_ports_async(start)
+            await on_free_ports_async(start)
+        self.address.url = self.api
 
     def start_process(self, name: str) -> None:
         log = self.data_dir / f"{name}.log"
@@ -136,6 +154,8 @@ class Topology:
             )
 
     def kill(self, name: str) -> None:
+        if name == "api":
+            self.address.url = None  # before the signal: from now on its port may be anyone's
         process = self.processes[name]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -212,7 +232,7 @@ class Person:
 class Driver:
     """One agreement between a region and a university (KSDPK), driven to implementation."""
 
-    api: str
+    api: ApiAddress
     secret: str
     region: str
     university: str
@@ -239,14 +259,16 @@ class Driver:
     async def call(
         self, http: httpx.AsyncClient, method: str, path: str, person: Person, *, deadline: float, **kwargs: Any
     ) -> httpx.Response:
-        """A request retried while the stack is down or restarting: connection errors, 5xx."""
+        """A request retried while the stack is down or restarting: connection errors, 5xx,
+        and no address (the API killed, not yet serving again)."""
         delay = 0.2
         headers = {**self.auth(person), **kwargs.pop("headers", {})}  # every retry sends them all
         while True:
             try:
-                response = await http.request(method, f"{self.api}{path}", headers=headers, **kwargs)
-                if response.status_code < 500:
-                    return response
+                if (api := self.api.url) is not None:
+                    response = await http.request(method, f"{api}{path}", headers=headers, **kwargs)
+                    if response.status_code < 500:
+                        return response
             except RETRYABLE:
                 pass
             if time.monotonic() > deadline:
@@ -396,9 +418,9 @@ async def check_outcome(drivers: list[Driver], *, expected_stage: str = "impleme
 
 
 async def run_burst(
-    topology_api: str, secret: str, count: int, tag: str
+    api: ApiAddress, secret: str, count: int, tag: str
 ) -> tuple[list[Driver], list[asyncio.Task[None]]]:
-    drivers = [Driver(topology_api, secret, f"kab-{tag}{i}", f"univ-{tag}{i}") for i in range(count)]
+    drivers = [Driver(api, secret, f"kab-{tag}{i}", f"univ-{tag}{i}") for i in range(count)]
     tasks = [asyncio.create_task(d.run()) for d in drivers]
     return drivers, tasks
 

@@ -78,7 +78,10 @@ class DevStack:
             while time.monotonic() < deadline:
                 assert self.process.poll() is None, f"pakta dev exited:\n{self.output}"
                 try:
-                    if (await http.get(f"{self.api}/readyz", timeout=5)).status_code == 200:
+                    ready = (await http.get(f"{self.api}/readyz", timeout=5)).status_code == 200
+                    # Alive after the answer: it has held the API's port since its check, so
+                    # the answer was its own, not another program's that took a port it left.
+                    if ready and self.process.poll() is None:
                         # readyz answers before the banner is printed; wait for it too
                         while "Press Ctrl-C" not in self.output and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls the output a thread collects
                             await asyncio.sleep(0.1)
@@ -165,10 +168,17 @@ def ports() -> dict[str, int]:
     return drawn_ports()
 
 
+def kept_then_drawn(ports: dict[str, int]) -> Callable[[], dict[str, int]]:
+    """`ports` first, then newly drawn ones: a restart on its data keeps the ports it had,
+    unless a suite beside this one took one while it was down (the data dir holds no port)."""
+    draws = iter([ports])
+    return lambda: next(draws, None) or drawn_ports()
+
+
 async def started_dev_stack(data_dir: Path, *, draw: Callable[[], dict[str, int]] = drawn_ports) -> DevStack:
     """`pakta dev` on free ports, ready; on newly drawn ones if a suite beside this one took
     one first (`pakta dev` never moves a port: it says so in one line, exit code 2). A
-    restart on its data keeps its ports (`DevStack(data_dir, stack.ports)`)."""
+    restart on its data: `draw=kept_then_drawn(stack.ports)`."""
     for attempt in range(1, ATTEMPTS + 1):
         stack = DevStack(data_dir, draw())
         try:
@@ -238,13 +248,15 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path):
     assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived pakta dev"
 
     # -- second run on the same data dir: the data is still there, old tokens still work ----
-    second = DevStack(data_dir, ports)
+    # A suite beside this one took a port while the stack was down: it comes back on others.
+    with listener(ports["temporal"]):
+        second = await started_dev_stack(data_dir, draw=kept_then_drawn(ports))
+    assert second.ports["temporal"] != ports["temporal"]
     try:
-        await second.wait_ready()
-        db = await connect_as(data_dir, ports["pg"], "pakta_owner")
+        db = await connect_as(data_dir, second.ports["pg"], "pakta_owner")
         assert await db.fetchval("SELECT note FROM devstack_probe") == "kept"
         await db.close()
-        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        temporal = await Client.connect(f"127.0.0.1:{second.ports['temporal']}")
         described = await temporal.get_workflow_handle("devstack-probe").describe()
         assert described.workflow_type == "DevstackProbe"
         settings = Settings(jwt_secret=(data_dir / "jwt_secret").read_text().strip())
@@ -361,9 +373,8 @@ async def test_the_api_port_is_held_from_the_check_so_no_program_takes_it_while_
 
 async def test_a_dev_stack_for_a_test_whose_port_a_suite_beside_took_first_starts_on_newly_drawn_ports(tmp_path):
     first = drawn_ports()
-    draws = iter([first])
     with listener(first["temporal"]):
-        stack = await started_dev_stack(tmp_path / "data", draw=lambda: next(draws, None) or drawn_ports())
+        stack = await started_dev_stack(tmp_path / "data", draw=kept_then_drawn(first))
     try:
         assert stack.ports["temporal"] != first["temporal"]
         async with httpx.AsyncClient() as http:

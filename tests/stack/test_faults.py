@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -22,8 +25,8 @@ import pytest_asyncio
 
 from services.api.commands import execute_act, now_utc
 from services.temporal_client import connect_temporal
-from tests.stack.faults import Driver, Topology, check_outcome, run_burst, until_progress
-from tests.stack.test_devstack import DevStack, started_dev_stack
+from tests.stack.faults import ApiAddress, Driver, Topology, check_outcome, run_burst, until_progress
+from tests.stack.test_devstack import kept_then_drawn, started_dev_stack, wait_no_servers
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementWorkflow, workflow_id
 
@@ -62,7 +65,7 @@ async def no_duplicate_notifications(topology: Topology, drivers: list[Driver]) 
 
 
 async def test_killing_the_worker_mid_burst_loses_nothing(topology: Topology):
-    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "w")
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "w")
     await until_progress(drivers, BURST * 4)
     topology.kill("worker")
     await asyncio.sleep(2)
@@ -74,20 +77,62 @@ async def test_killing_the_worker_mid_burst_loses_nothing(topology: Topology):
 
 
 async def test_killing_the_api_mid_request_loses_nothing(topology: Topology):
-    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "a")
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "a")
     for round_ in range(2):
         await until_progress(drivers, BURST * (3 + 3 * round_))
         topology.kill("api")
         await asyncio.sleep(1)
-        topology.start_process("api")
+        await topology.start_api()  # on its port, or on another if that was taken meanwhile
     await asyncio.gather(*tasks)
     totals = await check_outcome(drivers)
     await no_duplicate_notifications(topology, drivers)
     report("API killed (SIGKILL) mid-request, twice", {**totals, "faults": 2})
 
 
+class _Another(BaseHTTPRequestHandler):
+    """Another suite's server: 404 to anything, each request's path kept."""
+
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(404)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_the_drivers_follow_a_killed_api_to_another_port_when_its_own_is_taken_while_it_is_down(
+    topology: Topology,
+):
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "m")
+    await until_progress(drivers, BURST * 3)
+    port = topology.api_port
+    topology.kill("api")
+    other = ThreadingHTTPServer(("127.0.0.1", port), _Another)  # a suite beside took the port
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        await topology.start_api()
+        assert topology.api_port != port
+        assert "address already in use" in topology.logs["api"].read_text()  # its first start
+        await asyncio.gather(*tasks)
+        totals = await check_outcome(drivers)
+    finally:
+        other.shutdown()
+        other.server_close()
+    # Only the restart's readiness probes reached the other server (and were not taken for
+    # ours); no driver's request did.
+    assert set(_Another.paths) <= {"/readyz"}, _Another.paths
+    report("API killed (SIGKILL), its port taken while down, restarted on another", {**totals, "faults": 1})
+
+
 async def test_restarting_temporal_on_its_persistence_file_loses_nothing(topology: Topology):
-    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "t")
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "t")
     await until_progress(drivers, BURST * 4)
     topology.restart_temporal()
     await topology.temporal.wait_ready()
@@ -97,7 +142,7 @@ async def test_restarting_temporal_on_its_persistence_file_loses_nothing(topolog
 
 
 async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: Topology):
-    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, BURST, "p")
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "p")
     await until_progress(drivers, BURST * 4)
     topology.pg.stop()
     async with httpx.AsyncClient(timeout=10) as http:
@@ -114,16 +159,20 @@ async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: To
 async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_data(tmp_path: Path):
     data_dir = tmp_path / "dev"
     stack = await started_dev_stack(data_dir)
-    ports = stack.ports  # the restart below keeps them: the drivers hold the API's URL
     secret = (data_dir / "jwt_secret").read_text().strip()
-    drivers, tasks = await run_burst(stack.api, secret, BURST, "d")
+    address = ApiAddress(stack.api)
+    drivers, tasks = await run_burst(address, secret, BURST, "d")
     try:
         await until_progress(drivers, BURST * 4)
+        address.url = None  # before the kill: once it is dead, its ports may be anyone's
         await stack.stop(signal.SIGKILL)
         (data_dir / "killed-stack.log").write_text(stack.output)  # kept with the data, for a failure
         await asyncio.sleep(1)
-        stack = DevStack(data_dir, ports)
-        await stack.wait_ready()
+        assert await wait_no_servers(data_dir) == [], "PostgreSQL or Temporal outlived the killed pakta dev"
+        # On its ports, or on others if a suite beside this one took one meanwhile; the
+        # drivers follow (the data dir holds no port).
+        stack = await started_dev_stack(data_dir, draw=kept_then_drawn(stack.ports))
+        address.url = stack.api
         await asyncio.gather(*tasks)
         totals = await check_outcome(drivers)
         report("whole `pakta dev` killed (SIGKILL) and restarted on its data", {**totals, "faults": 1})
@@ -139,7 +188,7 @@ async def test_killing_the_whole_dev_stack_mid_burst_and_restarting_it_on_its_da
 async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_database(topology: Topology):
     """SIGTERM while a command's recording retries against a database that is down: the
     worker exits within its shutdown limit, and the command completes once both are back."""
-    drivers, tasks = await run_burst(topology.api, topology.settings.jwt_secret, 1, "s")
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, 1, "s")
     await until_progress(drivers, 1)
     driver = drivers[0]
     client = await connect_temporal(topology.settings)

@@ -14,12 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 import uvicorn
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.testing import WorkflowEnvironment
 
 from services.devstack import dev_mail_sink
 from services.embedded.ports import free_port
 from services.embedded.postgres import EmbeddedPostgres
 from tests.fixtures.ports import listening_socket, on_free_ports, started_controller
-from tests.fixtures.servers import started_postgres
+from tests.fixtures.servers import start_dev_server, start_time_skipping_server, started_postgres
 from tests.receivers import MailSink
 from tests.stack.faults import Topology
 
@@ -152,3 +154,34 @@ async def test_the_fault_tests_api_on_a_port_another_server_took_first_starts_ag
         await topology.stop()
         other.shutdown()
         other.server_close()
+
+
+def port_of(environment: WorkflowEnvironment) -> int:
+    return int(environment.client.service_client.config.target_host.rsplit(":", 1)[1])
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_dev_server_whose_port_another_temporal_server_holds_starts_on_another_and_is_not_that_server(
+    temporal_env,
+):
+    held = port_of(temporal_env)  # a Temporal server of another suite, as far as this start knows
+    environment = await start_dev_server(ports=taken_first(held))
+    try:
+        assert port_of(environment) != held
+        await environment.client.workflow_service.get_system_info(GetSystemInfoRequest())
+    finally:
+        await environment.shutdown()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_time_skipping_server_whose_port_another_temporal_server_holds_starts_on_another_and_is_not_that_server(
+    time_skipping_env,
+):
+    held = port_of(time_skipping_env)
+    environment = await start_time_skipping_server(ports=taken_first(held))
+    try:
+        assert port_of(environment) != held
+        assert environment.supports_time_skipping
+        await environment.client.workflow_service.get_system_info(GetSystemInfoRequest())
+    finally:
+        await environment.shutdown()

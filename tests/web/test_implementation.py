@@ -7,7 +7,6 @@ and every form on it refused without its CSRF token."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from playwright.async_api import expect
 
 import services.api.web
 from services.api.web.i18n import ID
+from tests.meetings import held_soon
 from tests.web.live import LiveStack, csrf_of, post_forms, screenshot
 from tests.web.test_browser import Visits, signed_in_page, stage_of
 
@@ -197,21 +197,20 @@ async def test_a_coordinator_schedules_a_meeting_and_records_its_minutes(web: Li
     assert sorted(meeting["participants"]) == sorted([province, regency])
 
     # A meeting held a moment ago (scheduled over the API): its minutes are recorded in the page.
-    soon = datetime.now(UTC) + timedelta(seconds=3)
-    held = await web.api(
-        coordinator,
-        "POST",
-        f"/agreements/{agreement_id}/actions",
-        json={
-            "type": "schedule_meeting",
-            "title": "Rapat teknis",
-            "at": soon.isoformat(),
-            "participants": [province, regency],
-            "agenda": ["Jadwal pemasangan"],
-        },
+    await held_soon(
+        lambda at: web.api(
+            coordinator,
+            "POST",
+            f"/agreements/{agreement_id}/actions",
+            json={
+                "type": "schedule_meeting",
+                "title": "Rapat teknis",
+                "at": at.isoformat(),
+                "participants": [province, regency],
+                "agenda": ["Jadwal pemasangan"],
+            },
+        )
     )
-    assert held.status_code == 200, held.text
-    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.5)
     await page.goto(f"{web.base_url}/ui/agreements/{agreement_id}")
     minutes = page.locator("#plan details[data-work=record_minutes][data-meeting='2']")
     await minutes.locator("summary").click()

@@ -358,21 +358,24 @@ async def test_an_endpoint_failing_too_long_is_disabled_and_its_staff_told(
 
 async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, receiver, sink, orgs):
     a, _ = orgs
-    receiver.behaviours = {"/slow": _slow_ok}
+    receiver.behaviours = {"/slow": _held_ok}
     endpoint = await add_endpoint(sessionmaker, receiver, a, "/slow")
     events, state = submitted(orgs)
-    acts = NotifyActivities(fast(settings, sink), sessionmaker)
+    # A timeout far longer than the hold below, which lasts as long as the second execution
+    # takes on this machine: the first's request is answered, never timed out.
+    acts = NotifyActivities(fast(settings, sink, webhook_timeout_seconds=60.0), sessionmaker)
     env = ActivityEnvironment()
     hook = c.DeliverWebhookInput(event=events[0], endpoint_id=endpoint.id)
 
     # Two executions at once (Temporal retried while the first still ran): the lease lets
-    # one send; the other is told to retry later.
-    outcomes = await asyncio.gather(
-        env.run(acts.deliver_webhook, hook), env.run(acts.deliver_webhook, hook), return_exceptions=True
-    )
-    sent = [o for o in outcomes if isinstance(o, c.DeliveryResult)]
-    busy = [o for o in outcomes if isinstance(o, ApplicationError)]
-    assert [o.outcome for o in sent] == ["sent"] and [e.type for e in busy] == ["delivery_busy"], outcomes
+    # one send; the other is told to retry later. The first's request is held at the
+    # receiver until the second has been told, however slow the machine.
+    first = asyncio.create_task(env.run(acts.deliver_webhook, hook))
+    await receiver.blocked.wait()
+    with pytest.raises(ApplicationError) as busy:
+        await env.run(acts.deliver_webhook, hook)
+    receiver.release.set()
+    assert (await first).outcome == "sent" and busy.value.type == "delivery_busy"
     # Executed again after it succeeded (a retry whose completion was lost, a replay).
     assert (await env.run(acts.deliver_webhook, hook)).outcome == "duplicate"
     assert receiver.raw_counts("/slow") == {events[0].id: 1}
@@ -414,8 +417,10 @@ async def test_a_sender_address_no_envelope_can_carry_is_retried_and_its_claim_r
     assert len(sink.to(f"siti@{orgs[0]}.go.id")) == 1
 
 
-async def _slow_ok(receiver: WebhookReceiver, request) -> int:
-    await asyncio.sleep(0.5)
+async def _held_ok(receiver: WebhookReceiver, request) -> int:
+    """200, once the receiver is told to let go."""
+    receiver.blocked.set()
+    await receiver.release.wait()
     return 200
 
 

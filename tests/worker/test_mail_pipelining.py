@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Self
@@ -22,6 +23,7 @@ from services.worker.channels.pipelining import PipelinedReplies
 from tests.certificates import self_signed_server
 from tests.fixtures.ports import started_controller
 from tests.receivers import MailSink, offering_pipelining
+from tests.worker.server_clock import ServerClock
 from tests.worker.test_delivery import fast
 from tests.worker.test_notification_costs import note
 
@@ -288,10 +290,21 @@ class Scripted(LoopbackServer):
     lone "."; `HANG_UP` closes the connection unanswered; `SILENCE` answers nothing and
     reads on (a stalled server). It keeps every line it read, those it left unanswered,
     every content it read, how many contents it took (answered 250), and how many of its
-    connections the client has closed."""
+    connections the client has closed (`closed` set at the first). A `clock` given runs
+    while a connection has a command left unanswered, until that connection ends."""
 
-    def __init__(self, answers: dict[bytes, bytes], *, pipelining: bool) -> None:
+    def __init__(
+        self,
+        answers: dict[bytes, bytes],
+        *,
+        pipelining: bool,
+        clock: ServerClock | None = None,
+        stalls: dict[bytes, float] | None = None,
+    ) -> None:
         super().__init__()
+        self.clock = clock
+        self.stalls = stalls or {}  # after answering a verb, the process stalls that long
+        self.closed = asyncio.Event()
         extensions = b"250-scripted\r\n250-SIZE 1000000\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
         self.well = {b"EHLO": extensions + b"250 8BITMIME\r\n", b"DATA": b"354 Go\r\n", b"QUIT": b"221 Bye\r\n"}
         self.answers = {**self.well, **answers}
@@ -304,6 +317,7 @@ class Scripted(LoopbackServer):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        silent = False  # has this connection left a command unanswered (its clock running)?
         writer.write(b"220 scripted ESMTP\r\n")
         try:
             while line := await reader.readline():
@@ -313,9 +327,14 @@ class Scripted(LoopbackServer):
                     return
                 if answer == SILENCE:
                     self.unanswered.append(line)
+                    if self.clock and not silent:
+                        self.clock.run()
+                    silent = True
                     continue
                 writer.write(answer)
                 await writer.drain()
+                if stall := self.stalls.get(line[:4].upper()):
+                    time.sleep(stall)  # noqa: ASYNC251 -- the whole process stalls, as a loaded machine does
                 if answer.startswith(b"354"):
                     self.contents.append(await _content(reader))
                     answer = self.answers.get(b".", b"250 OK\r\n")
@@ -323,15 +342,21 @@ class Scripted(LoopbackServer):
                         return
                     if answer == SILENCE:
                         self.unanswered.append(b".\r\n")
+                        if self.clock and not silent:
+                            self.clock.run()
+                        silent = True
                         continue
                     self.taken += answer.startswith(b"250")
                     writer.write(answer)
                     await writer.drain()
             self.closed_by_client += 1
+            self.closed.set()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
+            if self.clock and silent:
+                self.clock.stop()
 
 
 async def _content(reader: asyncio.StreamReader) -> bytes:
@@ -442,24 +467,48 @@ async def test_a_server_stalling_after_refusing_the_only_recipient_is_waited_on_
     dispatcher's slot twice as long), and the refused recipient decides the outcome by its
     own code, whichever command the server left unanswered."""
     stalled = {b"RCPT": refusal, b"RSET": SILENCE, b"QUIT": SILENCE, **answers}
-    async with Scripted(stalled, pipelining=pipelining).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
-        try:
-            await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
-            with pytest.raises(outcome) as raised:
-                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            assert type(raised.value.__cause__) is aiosmtplib.SMTPRecipientsRefused
-            assert refusal.split()[0].decode() in str(raised.value)
-            async with asyncio.timeout(10):
-                while not server.closed_by_client:  # noqa: ASYNC110 -- the server's task reads on
-                    await asyncio.sleep(0.01)
-            unanswered = list(server.unanswered)
-            server.answers = server.well  # the server takes mail again
-            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # timeouts run out only while the server is silent
+        async with Scripted(stalled, pipelining=pipelining, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+            try:
+                await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
+                with pytest.raises(outcome) as raised:
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                assert type(raised.value.__cause__) is aiosmtplib.SMTPRecipientsRefused
+                assert refusal.split()[0].decode() in str(raised.value)
+                with clock.running():  # the server's task reads on until the client closes
+                    async with asyncio.timeout(10):
+                        await server.closed.wait()
+                unanswered = list(server.unanswered)
+                server.answers = server.well  # the server takes mail again
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert unanswered == [waited_on]
     assert server.taken == 1 and server.connections == 2
+
+
+async def test_a_reply_written_before_the_process_stalls_past_the_timeout_is_read_and_only_the_silence_times_out(
+    settings,
+):
+    """The server answers the pipelined MAIL and RCPT, and then the whole process stalls for
+    longer than the reply timeout, as on a machine running other suites: the refusal,
+    already written, is the outcome, and the DATA the server leaves unanswered is the one
+    command waited out."""
+    stalled = {b"RCPT": b"550 5.1.1 No such mailbox\r\n", b"DATA": SILENCE, b"RSET": SILENCE, b"QUIT": SILENCE}
+    with ServerClock().installed() as clock:
+        async with Scripted(stalled, pipelining=True, clock=clock, stalls={b"RCPT": 1.5}).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+            try:
+                await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
+                with pytest.raises(mail.PermanentMailError, match="550"):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                with clock.running():
+                    async with asyncio.timeout(10):
+                        await server.closed.wait()
+            finally:
+                await connections.close()
+    assert server.unanswered == [b"DATA\r\n"]
 
 
 @pytest.mark.parametrize(

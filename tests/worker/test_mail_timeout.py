@@ -22,6 +22,7 @@ from services.worker.activities.notify import NotifyActivities, delivery_policy,
 from services.worker.channels import email as mail
 from services.worker.dispatcher import OutboxDispatcher
 from tests.worker import test_delivery
+from tests.worker.server_clock import ServerClock
 from tests.worker.test_delivery import add_contact, delivery, fast
 from tests.worker.test_mail_pipelining import LoopbackServer
 from tests.worker.test_notification_costs import note
@@ -52,8 +53,10 @@ class Unhurried(LoopbackServer):
         after_the_content: float = 0.0,
         gone_after_content: int = 0,
         gone_after_setup: bool = False,
+        clock: ServerClock | None = None,
     ) -> None:
         super().__init__()
+        self.clock = clock
         self.pause, self.pipelining, self.greeting = pause, pipelining, greeting
         self.after_the_content, self.gone_after_content = after_the_content, gone_after_content
         self.gone_after_setup = gone_after_setup
@@ -61,14 +64,14 @@ class Unhurried(LoopbackServer):
         self.recipients: list[bytes] = []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(self.greeting)
+        await self._pause(self.greeting)
         writer.write(b"220 unhurried ESMTP\r\n")
         mails = 0  # on this connection
         with contextlib.suppress(ConnectionError):
             while line := await reader.readline():
                 verb = line[:4].upper()
                 if verb == b"EHLO":
-                    await asyncio.sleep(self.greeting)
+                    await self._pause(self.greeting)
                     writer.write(
                         b"250-unhurried\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") + b"250 8BITMIME\r\n"
                     )
@@ -85,7 +88,7 @@ class Unhurried(LoopbackServer):
                 elif verb in (b"MAIL", b"RCPT", b"DATA"):
                     if verb == b"RCPT":
                         self.recipients.append(line)
-                    await asyncio.sleep(self.pause)
+                    await self._pause(self.pause)
                     writer.write(b"354 Go\r\n" if verb == b"DATA" else b"250 OK\r\n")
                     if verb == b"DATA":
                         await writer.drain()
@@ -97,13 +100,16 @@ class Unhurried(LoopbackServer):
                         if mails == self.gone_after_content:
                             writer.close()
                             return
-                        await asyncio.sleep(self.pause + self.after_the_content)
+                        await self._pause(self.pause + self.after_the_content)
                         self.taken += 1
                         writer.write(b"250 Queued\r\n")
                 else:
                     writer.write(b"250 OK\r\n")
                 await writer.drain()
         writer.close()
+
+    async def _pause(self, seconds: float) -> None:
+        await (self.clock.pause(seconds) if self.clock else asyncio.sleep(seconds))
 
 
 async def test_a_mail_whose_envelope_took_past_its_time_is_an_outage_its_envelope_reset_on_the_connection_kept(
@@ -114,17 +120,18 @@ async def test_a_mail_whose_envelope_took_past_its_time_is_an_outage_its_envelop
     not, and the envelope alone took longer than a try has — an outage, not a mail that was
     late only for its wait. The envelope is reset with RSET and the connection kept: the
     next mail goes on it."""
-    async with Unhurried(pause=0.6).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
-        try:
-            await connections.open()
-            with pytest.raises(mail.TransientMailError, match="in time") as raised:
-                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            assert not isinstance(raised.value, mail.MailNotBegun)
-            server.pause = 0.0
-            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.6, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+            try:
+                await connections.open()
+                with pytest.raises(mail.TransientMailError, match="in time") as raised:
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                assert not isinstance(raised.value, mail.MailNotBegun)
+                server.pause = 0.0
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert (server.received, server.taken, server.rsets, connections.opened) == (1, 1, 1, 1)
 
 
@@ -135,17 +142,18 @@ async def test_a_pipelined_mail_whose_replies_outlast_its_time_and_one_reply_mor
     at a 2 s timeout: DATA's 354 comes 4.2 s after the call, past the mail's time and the
     one reply the lease has after it. The content never leaves; past the 354, only closing
     the connection drops the envelope, and the next mail goes on a new one."""
-    async with Unhurried(pause=1.4, pipelining=True).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
-        try:
-            await connections.open()
-            with pytest.raises(mail.TransientMailError, match="in time") as raised:
-                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            assert not isinstance(raised.value, mail.MailNotBegun)  # its own replies took longer than a try has
-            server.pause = 0.0
-            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=1.4, pipelining=True, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
+            try:
+                await connections.open()
+                with pytest.raises(mail.TransientMailError, match="in time") as raised:
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                assert not isinstance(raised.value, mail.MailNotBegun)  # its own replies took longer than a try has
+                server.pause = 0.0
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert (server.received, server.taken, connections.opened) == (1, 1, 2)
 
 
@@ -158,17 +166,18 @@ async def test_a_pipelined_mail_dropped_past_its_354_only_for_its_wait_is_not_be
     its wait, as a reset envelope is — not begun, its attempt not counted — where it was
     counted as a failed try, a step nearer being given up. (The replies cannot come sooner
     than the server's pauses; a busy machine has 1.6 s before they take longer than a try.)"""
-    async with Unhurried(pause=0.8, pipelining=True).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
-        try:
-            await connections.open()
-            by = asyncio.get_running_loop().time() + 0.2
-            with pytest.raises(mail.MailNotBegun, match="content unsent"):
-                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id", by=by)
-            server.pause = 0.0
-            await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.8, pipelining=True, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
+            try:
+                await connections.open()
+                by = asyncio.get_running_loop().time() + 0.2
+                with pytest.raises(mail.MailNotBegun, match="content unsent"):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id", by=by)
+                server.pause = 0.0
+                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert (server.received, server.taken, connections.opened) == (1, 1, 2)
     assert server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n", b"RCPT TO:<budi@jabar.go.id>\r\n"]
 
@@ -179,13 +188,14 @@ async def test_a_pipelined_mail_whose_three_replies_come_within_its_time_and_one
     would not have been sent after 2 s, and its 354 could have come 2 s later still; here
     only the content's reply follows, which the lease has room for. Checked at 2 s (before),
     the mail was refused one reply early — and was so on every try."""
-    async with Unhurried(pause=0.8, pipelining=True).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
-        try:
-            await connections.open()
-            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.8, pipelining=True, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
+            try:
+                await connections.open()
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+            finally:
+                await connections.close()
     assert server.taken == 1 and connections.opened == 1
 
 
@@ -198,14 +208,15 @@ async def test_a_mail_late_only_for_its_new_connections_setup_is_reset_not_begun
     the mail's time, together they do not. The envelope is reset and the connection kept:
     the mail is not begun (its envelope alone fit a try), and on that connection it goes.
     Closed, every try opened one as slow, was as late, and no mail ever went."""
-    async with Unhurried(pause=0.4, pipelining=pipelining, greeting=0.7).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
-        try:
-            with pytest.raises(mail.MailNotBegun):
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.4, pipelining=pipelining, greeting=0.7, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0))
+            try:
+                with pytest.raises(mail.MailNotBegun):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
                 await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-        finally:
-            await connections.close()
+            finally:
+                await connections.close()
     assert (server.received, server.taken, server.rsets, connections.opened) == (1, 1, 1, 1)
 
 
@@ -217,14 +228,15 @@ async def test_a_mail_whose_kept_connection_was_lost_after_its_content_left_is_n
     without a reply: it may have taken the mail. That is no idle connection's drop, which is
     tried once more on a new connection — the mail is an outage for its attempt, sent once.
     Before, it was sent again at once: two copies in one attempt."""
-    async with Unhurried(pause=0.0, pipelining=pipelining, gone_after_content=2).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0), size=1)
-        try:
-            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            with pytest.raises(mail.TransientMailError):
-                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.0, pipelining=pipelining, gone_after_content=2, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=2.0), size=1)
+            try:
+                await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                with pytest.raises(mail.TransientMailError):
+                    await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id")
+            finally:
+                await connections.close()
     assert (server.received, server.taken, connections.opened) == (2, 1, 1)
 
 
@@ -253,31 +265,33 @@ async def test_a_mail_server_slow_to_greet_gets_the_mail_on_the_connection_its_f
     1 s timeout: a mail on a new connection is past its time once it is set up, one on a
     connection already set up is not. The first try's connection is kept
     for the next; closed with it, every try would open one as slow and no mail would ever go."""
-    async with Unhurried(pause=0.2, pipelining=pipelining, greeting=0.6).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
-        try:
-            with pytest.raises(mail.MailNotBegun):  # nothing of it reached the server
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.2, pipelining=pipelining, greeting=0.6, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=1.0))
+            try:
+                with pytest.raises(mail.MailNotBegun):  # nothing of it reached the server
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
                 await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-            await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
-        finally:
-            await connections.close()
+            finally:
+                await connections.close()
     assert server.taken == 1 and connections.opened == 1 and server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n"]
 
 
 async def test_a_mail_still_waiting_for_a_connection_when_its_time_is_up_never_reaches_the_server(settings):
     """One connection, busy with a first mail for 1.2 s; a second mail whose content may not
     leave after 0.3 s from now gives up and is retried later — never half sent."""
-    async with Unhurried(pause=0.3).running() as server:
-        connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=5.0), size=1)
-        try:
-            first = asyncio.create_task(connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id"))
-            await asyncio.sleep(0)  # the first takes the connection
-            by = asyncio.get_running_loop().time() + 0.3
-            with pytest.raises(mail.MailNotBegun):
-                await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id", by=by)
-            await first
-        finally:
-            await connections.close()
+    with ServerClock().installed() as clock:  # the server's pauses are the only time that passes
+        async with Unhurried(pause=0.3, clock=clock).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port, smtp_timeout_seconds=5.0), size=1)
+            try:
+                first = asyncio.create_task(connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id"))
+                await asyncio.sleep(0)  # the first takes the connection
+                by = asyncio.get_running_loop().time() + 0.3
+                with pytest.raises(mail.MailNotBegun):
+                    await connections.send(note("budi@jabar.go.id"), to="budi@jabar.go.id", by=by)
+                await first
+            finally:
+                await connections.close()
     assert server.taken == 1 and server.recipients == [b"RCPT TO:<siti@jabar.go.id>\r\n"]
 
 

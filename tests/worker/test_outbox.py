@@ -462,7 +462,9 @@ async def test_two_dispatchers_never_send_the_same_delivery(settings, sessionmak
     for path in paths:
         await add_endpoint(sessionmaker, receiver, a, path)
     events, state = await submitted(sessionmaker, orgs)
-    config = fast(settings)
+    # Requests are counted: one answered but timed out (this process stalled past the
+    # timeout, the receiver being on its loop) would be sent again. 60 s is no race.
+    config = fast(settings, webhook_timeout_seconds=60.0)
     async with OutboxDispatcher(config, sessionmaker).running(), OutboxDispatcher(config, sessionmaker).running():
         await until(lambda: _ready(len(receiver.requests) >= 9))
         await asyncio.sleep(1.0)
@@ -581,7 +583,7 @@ async def test_dispatcher_processes_are_woken_by_a_commit_elsewhere_and_send_eac
         "PAKTA_DATABASE_URL": settings.database_url,
         "PAKTA_METRICS_PORT": "0",
         "PAKTA_LOG_JSON": "false",
-        "PAKTA_WEBHOOK_TIMEOUT_SECONDS": "3",
+        "PAKTA_WEBHOOK_TIMEOUT_SECONDS": "60",  # counted requests: no timeout may race a stall here
         "PAKTA_OUTBOX_POLL_SECONDS": "60",
         "PAKTA_SMTP_PORT": "9",
     }
