@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
@@ -120,6 +121,53 @@ def test_dates_and_moments_read_as_words_in_the_readers_zone():
     )[0]
     papua = render.render(reminder, language="id", name=None, public_url="", time_zone="Asia/Jayapura").text
     assert "Batas waktu: 1 Agustus 2027 11:00 WIT." in papua
+
+
+class Watched(datetime):
+    """A datetime that counts how often it is formatted by strftime."""
+
+    formatted = 0
+
+    def __format__(self, spec: str) -> str:
+        Watched.formatted += 1
+        return super().__format__(spec)
+
+    def strftime(self, fmt: str) -> str:
+        Watched.formatted += 1
+        return super().strftime(fmt)
+
+
+def test_a_moment_reads_as_strftime_would_write_it_without_strftime():
+    # Its hour and minute from their fields: strftime was ≈ 7 of a moment's ≈ 10 µs.
+    for zone_name in ("Asia/Jakarta", "Asia/Jayapura", "Europe/Amsterdam", "America/St_Johns"):
+        zone = ZoneInfo(zone_name)
+        for minute in range(0, 2 * 24 * 60, 7):  # over Europe's spring change of clocks
+            at = Watched(2027, 3, 27, tzinfo=UTC) + timedelta(minutes=minute)
+            local = (datetime(2027, 3, 27, tzinfo=UTC) + timedelta(minutes=minute)).astimezone(zone)
+            for lang in render.LANGUAGES:
+                expected = f"{render.day_text(local.date(), lang)} {local.strftime('%H:%M')} {render.zone_label(local)}"
+                assert render.moment(at, lang, zone) == expected
+                assert render.moment(at.isoformat(), lang, zone) == expected
+    assert Watched.formatted == 0
+
+
+def test_every_mails_blocks_and_layouts_read_as_jinjas_own_rendering_writes_them():
+    # render._made makes their contexts with fewer blocks and the globals from a plain dict.
+    environment = render._environment()
+    for note in notices():
+        for lang in render.LANGUAGES:
+            context = render._context(note, lang, name=None, public_url="https://p.test", time_zone=None, names=NAMES)
+            template = environment.get_template(f"{lang}.txt")
+            key = render._key(template, note.template)
+            names = (f"{key}_subject", f"{key}_body", "open_label", "footer")
+            jinjas = template.new_context(context)
+            blocks = ["".join(template.blocks[name](jinjas)).strip() for name in names]
+            assert render._blocks(template, context, *names) == blocks
+            parts = {"subject": blocks[0], "body": blocks[1], "paragraphs": blocks[1].split("\n\n")}
+            parts |= {"greeting": "Yth. Siti,", "open_label": blocks[2], "footer": blocks[3]}
+            for layout in ("layout.txt", "layout.html"):
+                page = environment.get_template(layout)
+                assert render._page(page, {**context, **parts}) == page.render(**context, **parts)
 
 
 def test_a_day_is_written_as_babel_writes_it_for_the_pages():

@@ -218,6 +218,35 @@ async def test_the_templates_use_the_readers_name_only_in_the_greeting():
             assert block.name == "greeting" or "name" not in used, f"{name}: block {block.name} uses the name"
 
 
+async def test_the_templates_blocks_call_no_other_block():
+    # A block's context holds only the blocks rendered in it (render._made): a block that
+    # called another (`self.…`, `super()`) would find nothing there.
+    environment = render._environment()
+    for name in ("id.txt", "en.txt", "layout.txt", "layout.html"):
+        source = environment.loader.get_source(environment, name)[0]
+        tree = environment.parse(source)
+        assert not [n for n in tree.find_all(nodes.Name) if n.name in ("self", "super")], name
+
+
+async def test_a_mails_rendering_gives_its_contexts_only_the_blocks_rendered_in_them(orgs, monkeypatch):
+    # Jinja's own context copies every block of its template (a language file has nearly a
+    # hundred) for the four a mail renders.
+    environment = render._environment()
+    made: list[int] = []
+
+    class Counted(environment.context_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(len(self.blocks))
+
+    render._shared.cache_clear()
+    render._greeting.cache_clear()
+    monkeypatch.setattr(environment, "context_class", Counted)
+    mail = render.render(submitted_notice(orgs, "Air bersih"), language="id", name="Siti", public_url="https://p.test")
+    assert mail.text.startswith("Yth. Siti,\n") and "Air bersih" in mail.subject
+    assert made and max(made) <= 4, made
+
+
 async def test_a_mail_with_a_long_subject_and_markup_in_the_name_reads_right_and_keeps_its_lines_short(orgs, settings):
     title = "Pengelolaan sampah terpadu lintas kabupaten dan kota di kawasan pesisir utara Jawa Barat"
     notice = submitted_notice(orgs, title)
