@@ -9,6 +9,7 @@ history of the code before the bound is."""
 from __future__ import annotations
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.worker import Replayer
 
 from services.temporal_client import DATA_CONVERTER
@@ -18,6 +19,7 @@ from tests.workflows.test_agreement_before_the_patches import RecordedOnReplay
 from tests.workflows.test_agreement_timeline import state_of
 from tests.workflows.test_agreement_workflow import STAFF, act, start
 from workflows import messages as m
+from workflows.agreement import EXTENSIONS_BOUNDED
 from workflows.lifecycle.handlers import implementation
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -44,3 +46,12 @@ async def test_a_history_holding_more_extensions_of_a_date_than_the_bound_replay
     )
     await replayer.replay_workflow(history)
     assert [(e.seq, e.type, e.data) for e in replayed.events] == [(e.seq, e.type, e.data) for e in recorded]
+
+    # Live, the bound holds for this run too: one more is refused, and nothing is recorded —
+    # no marker either, since the validator refuses before the handler would ask.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, STAFF, m.ExtendDeadline(days=1, reason="Sekali lagi"))
+    assert refused.value.cause.type == "too_many_extensions"
+    assert (await state_of(handle)).version == state.version
+    history = await handle.fetch_history()
+    assert not [e for e in history.events if EXTENSIONS_BOUNDED.encode() in bytes(e.SerializeToString())]
