@@ -110,8 +110,9 @@ def decided(
 
     `extensions_unbounded`: take an extension of a due date that holds
     `bounds.EXTENSIONS_PER_DUE_DATE` already, as every extension recorded before that bound
-    was taken — a history holding more replays to its own events. The workflow sets it,
-    under `workflow.patched`, only when it decides such an extension again on replay."""
+    was taken — a history holding more replays to its own events. The workflow's handler
+    sets it, under `workflow.patched`, in a run whose history holds no marker of the bound
+    (recorded before it); the validator, the API and `allowed_actions` decide with the bound."""
     check_time(now)
     if now < state.updated_at:
         raise InvalidTransition(
