@@ -21,7 +21,9 @@ before the amendment or renewal setting the end date left out, behind
 `workflow.patched("expiry-reminders-after-the-change")`, asked once an end date has moved.
 Running due dates counted again when a newer national calendar edition takes effect came
 behind `workflow.patched("deadlines-follow-national-editions")`, asked only by a decision
-that finds one counted with an older edition.
+that finds one counted with an older edition. One due date's extensions bounded in number
+came behind `workflow.patched("extensions-bounded")`, asked only by a handler deciding an
+extension of a date that holds as many as the bound.
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ EXPIRY_REMINDERS_AFTER_CHANGE = "expiry-reminders-after-the-change"
 # that decided past an edition without it (none in production: an edition takes effect a
 # week after the release that carries it) replay without the recount.
 DEADLINES_FOLLOW_EDITIONS = "deadlines-follow-national-editions"
+# One more extension of a due date that holds `EXTENSIONS_PER_DUE_DATE` is refused
+# (`lifecycle.extensions_at_bound`). Runs recorded before the bound may hold more, each
+# accepted then: replayed, each is taken again, or the run records nothing where its history
+# holds a recording — a nondeterminism error that stops the agreement. Only the update's
+# handler asks, at the bound: the validator refuses there for every run (a refusal records
+# nothing), so a live handler reaches the bound only when another command came in between.
+EXTENSIONS_BOUNDED = "extensions-bounded"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -181,6 +190,9 @@ class AgreementWorkflow:
         # Whether this run recounts due dates at a new national edition: Temporal's answer
         # to DEADLINES_FOLLOW_EDITIONS, once asked (`_recounts_editions`).
         self._follows_editions: bool | None = None
+        # Whether this run takes extensions past the bound, as runs recorded before it did:
+        # Temporal's answer to EXTENSIONS_BOUNDED, negated, once asked (`_extensions_unbounded`).
+        self._unbounded_extensions: bool | None = None
         # What the validator decided for the request it accepted, as (request, state, now,
         # recount_editions, decision): the handler that runs right after it takes the
         # decision instead of deciding again (`_decided`).
@@ -318,6 +330,17 @@ class AgreementWorkflow:
             self._follows_editions = workflow.patched(DEADLINES_FOLLOW_EDITIONS)
         return self._follows_editions
 
+    def _extensions_unbounded(self, state: m.AgreementState, command: m.AnyCommand) -> bool:
+        """Whether the handler deciding `command` on `state` takes an extension past the
+        bound (EXTENSIONS_BOUNDED): asked of Temporal only for an extension of a date at the
+        bound, so other runs record no marker; on replay of a run recorded before the bound,
+        no marker — yes."""
+        if command.type != "extend_deadline" or not lifecycle.extensions_at_bound(state):
+            return False
+        if self._unbounded_extensions is None:
+            self._unbounded_extensions = not workflow.patched(EXTENSIONS_BOUNDED)
+        return self._unbounded_extensions
+
     def _periods_anchored(self, effective: date) -> bool:
         """Whether evaluation periods fall on the effective date's day of the month. Asked
         of Temporal only where the answer matters — an effective date after the 28th, the
@@ -367,12 +390,17 @@ class AgreementWorkflow:
         replay no validator runs and the handler decides, to the same events."""
         validated, self._validated = self._validated, None
         recount = self._recounts_editions(state, now)
-        if validated is not None:
+        # The validator decided with the bound (it refuses at it): a decision it accepted on
+        # this state never reached the bound, so this asks nothing then.
+        unbounded = self._extensions_unbounded(state, request.command)
+        if validated is not None and not unbounded:
             seen, seen_state, seen_now, seen_recount, decision = validated
             if seen_state is state and seen_now == now and seen == request and seen_recount == recount:
                 return decision
         command, actor, expected = request.command, request.actor, request.expected_version
-        return lifecycle.decided(state, command, actor, now, expected, recount_editions=recount)
+        return lifecycle.decided(
+            state, command, actor, now, expected, recount_editions=recount, extensions_unbounded=unbounded
+        )
 
     @act.validator
     def validate_act(self, request: ActInput) -> None:

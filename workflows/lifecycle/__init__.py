@@ -60,6 +60,7 @@ from workflows.lifecycle.errors import (
 )
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
+from workflows.lifecycle.handlers.implementation import extensions_at_bound
 from workflows.lifecycle.plan import plan_hash, state_plan_hash
 from workflows.lifecycle.progress import action_plan, health, open_period, period_summary
 from workflows.lifecycle.reading import (
@@ -145,6 +146,7 @@ __all__ = [
     "end_date_set_at",
     "event_payload",
     "evolve",
+    "extensions_at_bound",
     "gate_slots_for",
     "health",
     "import_agreement",

@@ -67,9 +67,19 @@ def decide(
     expected_version: int | None = None,
     *,
     recount_editions: bool = False,
+    extensions_unbounded: bool = False,
 ) -> list[m.Event]:
     """The events `command` from `actor` at `now` produces (raises a DomainError)."""
-    return decided(state, command, actor, now, expected_version, recount_editions=recount_editions).events
+    decision = decided(
+        state,
+        command,
+        actor,
+        now,
+        expected_version,
+        recount_editions=recount_editions,
+        extensions_unbounded=extensions_unbounded,
+    )
+    return decision.events
 
 
 # A system command with nothing else to do — a tick before anything is due, the nightly
@@ -85,6 +95,7 @@ def decided(
     expected_version: int | None = None,
     *,
     recount_editions: bool = False,
+    extensions_unbounded: bool = False,
 ) -> Decision:
     """`decide`, with the state its events lead to: the workflow records that state without
     applying the events a second time.
@@ -95,7 +106,13 @@ def decided(
     replay to the same events: a parameter of the decision, not a field of the command,
     because the commands people send are the public API's bodies, and a tick's time is the
     workflow's. The workflow sets it under `workflow.patched` (workflows/agreement.py), the
-    API when it foresees a command the same way."""
+    API when it foresees a command the same way.
+
+    `extensions_unbounded`: take an extension of a due date that holds
+    `bounds.EXTENSIONS_PER_DUE_DATE` already, as every extension recorded before that bound
+    was taken — a history holding more replays to its own events. The workflow's handler
+    sets it, under `workflow.patched`, in a run whose history holds no marker of the bound
+    (recorded before it); the validator, the API and `allowed_actions` decide with the bound."""
     check_time(now)
     if now < state.updated_at:
         raise InvalidTransition(
@@ -108,7 +125,7 @@ def decided(
         raise InvalidTransition(
             why_not(state, command.type), stage=state.stage, allowed_actions=allowed_actions(state, actor, now)
         )
-    emitter = Emitter(state, actor, now)
+    emitter = Emitter(state, actor, now, extensions_unbounded=extensions_unbounded)
     if recount_editions:
         recount_at_new_edition(emitter)
     recounted = len(emitter.events)

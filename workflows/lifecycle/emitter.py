@@ -35,8 +35,13 @@ from workflows.procedures import CHANGE_PROCEDURES, CHANGE_PROCEDURES_2020, Step
 class Emitter:
     """Builds a command's events and applies each at once, so later rules see earlier facts."""
 
-    def __init__(self, state: m.AgreementState, actor: m.Actor, now: datetime) -> None:
+    def __init__(
+        self, state: m.AgreementState, actor: m.Actor, now: datetime, *, extensions_unbounded: bool = False
+    ) -> None:
         self.state, self.actor, self.now = state, actor, now
+        # A run recorded before one due date's extensions were bounded decides them as it
+        # did then (`deciding.decided`'s `extensions_unbounded`).
+        self.extensions_unbounded = extensions_unbounded
         self.version = state.version + 1  # every event of one command shares the new version
         self.events: list[m.Event] = []
 

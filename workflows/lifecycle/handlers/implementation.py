@@ -158,7 +158,7 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
         )
         if evaluation is None:
             raise InvalidTransition("No such evaluation is open." if cmd.evaluation else "No evaluation is open.")
-        _refuse_beyond_the_extensions(e.state, f"evaluation:{evaluation.number}", evaluation.due_at)
+        _refuse_beyond_the_extensions(e, f"evaluation:{evaluation.number}", evaluation.due_at)
         e.emit(
             ev.DeadlineExtended(
                 deadline="evaluation_report",
@@ -171,7 +171,7 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     due = e.state.deadlines.get("step")
     if due is None:
         raise InvalidTransition("No step deadline is running.")
-    _refuse_beyond_the_extensions(e.state, "step", due)
+    _refuse_beyond_the_extensions(e, "step", due)
     e.emit(
         ev.DeadlineExtended(
             deadline="step",
@@ -181,13 +181,24 @@ def extend_deadline(e: Emitter, cmd: m.ExtendDeadline) -> None:
     )
 
 
-def _refuse_beyond_the_extensions(state: m.AgreementState, key: str, due: datetime) -> None:
+def extensions_at_bound(state: m.AgreementState) -> bool:
+    """Whether a running due date's count holds `EXTENSIONS_PER_DUE_DATE` extensions or
+    more: only then may an extension be refused by the bound (what the workflow checks
+    before asking Temporal whether the run was recorded before the bound)."""
+    return any(len(count.extensions) >= EXTENSIONS_PER_DUE_DATE for count in state.due_counts.values())
+
+
+def _refuse_beyond_the_extensions(e: Emitter, key: str, due: datetime) -> None:
     """Refuse (422) one more extension of a due date whose count holds
     `EXTENSIONS_PER_DUE_DATE` already: the count keeps every extension (a recount needs
     each one, they cannot be folded into fewer), and it travels in the state. Only a date
-    counted in days of service has a count; a calendar-days date keeps nothing per extension."""
-    count = state.due_counts.get(key)
+    counted in days of service has a count; a calendar-days date keeps nothing per extension.
+    Not in a run recorded before the bound (`e.extensions_unbounded`): its history may hold
+    more, each taken then, and replays to them."""
+    count = e.state.due_counts.get(key)
     if count is None or count.due != due or len(count.extensions) < EXTENSIONS_PER_DUE_DATE:
+        return
+    if e.extensions_unbounded:
         return
     raise TooManyExtensions(
         f"This due date has been extended {len(count.extensions)} times, the most one due date may be; "
