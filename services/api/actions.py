@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.api import commands, idempotency
-from services.api.agreements_read import KNOWN_PARTIES, load_visible_record
+from services.api.agreements_read import load_visible_record
 from services.api.database import read_again_if_lost, read_from_the_engine
 from services.api.document_access import attached_by, check_attachable
 from services.api.errors import refuse_beyond_the_edge
+from services.api.known_parties import KNOWN_PARTIES
 from services.api.limits import header_number
 from services.auth import Principal
 from services.errors import PaktaError, Unprocessable
@@ -142,7 +143,7 @@ async def perform(
         KNOWN_PARTIES.forget(agreement_id)
         raise
     if isinstance(result, m.Snapshot):
-        KNOWN_PARTIES.note(result.id, [p.org for p in result.parties])
+        KNOWN_PARTIES.note(result.id, [p.org for p in result.parties], version=result.version)
     else:
         KNOWN_PARTIES.forget(agreement_id)
     return result

@@ -5,7 +5,6 @@ dashboard): the read model selects, the decider's `can_see` decides."""
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from services.api import commands
+from services.api import commands, known_parties
 from services.auth import Principal
 from services.errors import NotFound, Unprocessable
 from services.store import queries
@@ -30,56 +29,12 @@ async def load_visible(session: Unit, agreement_id: str, principal: Principal) -
 
 async def load_visible_record(session: Unit, agreement_id: str, principal: Principal) -> queries.AgreementRecord:
     """`load_visible`, with the row's projection beside the state (its audit-trail head)."""
-    record = await queries.get_agreement(session, agreement_id=agreement_id)
+    record = await known_parties.read_row(session, agreement_id)
     if record is None:
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
-    KNOWN_PARTIES.note(record.id, lifecycle.party_orgs(record.state))
     if not lifecycle.can_see(record.state, commands.actor_of(principal)):
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
     return record
-
-
-class KnownParties:
-    """The parties' organisations of the agreements this process has read or started, the
-    most recent `at_most`: what lets an action without an Idempotency-Key send its Update
-    before the row is read (`actions._send_while_reading`) only for a caller the decider
-    lets see the agreement, and read first for anyone else — so an outsider's action is
-    answered with the read model's 404 and never reaches the workflow.
-
-    What is kept only chooses the order of the two steps, never the answer: a caller it does
-    not know is read first and refused by `can_see` on the recorded state; a party it knows
-    is answered as before (the read model's refusal when both refuse). Parties change only
-    by an edit of the draft (a party other than the initiator replaced): the process that
-    carries the edit out keeps the parties it led to (`actions.perform`), so an organisation
-    edited out is read first there at once. Another process still sends its first action
-    with the row read beside it: the row shows it no party, the answer is the read model's
-    404 (the workflow's validator refuses it too), and every read notes the parties afresh,
-    so its next action is read first. One edited in is read first.
-    Noted from every row `load_visible_record` reads, a caller's or not, and from every
-    agreement this process starts."""
-
-    def __init__(self, at_most: int = 4096) -> None:
-        self._orgs: OrderedDict[str, tuple[str, ...]] = OrderedDict()
-        self._at_most = at_most
-
-    def note(self, agreement_id: str, orgs: list[str]) -> None:
-        self._orgs[agreement_id] = tuple(orgs)
-        self._orgs.move_to_end(agreement_id)
-        while len(self._orgs) > self._at_most:
-            self._orgs.popitem(last=False)
-
-    def forget(self, agreement_id: str) -> None:
-        self._orgs.pop(agreement_id, None)
-
-    def sees(self, agreement_id: str, actor: m.Actor) -> bool:
-        """True when `actor` surely sees the agreement: one who sees every agreement, or
-        the people of a party this process knows it has (`sees_without_the_ministry_gate`,
-        which implies `can_see`). False says nothing: read the row and ask `can_see`."""
-        orgs = self._orgs.get(agreement_id, ())
-        return lifecycle.sees_without_the_ministry_gate(actor, list(orgs))
-
-
-KNOWN_PARTIES = KnownParties()
 
 
 class AgreementSummary(BaseModel):
@@ -187,5 +142,7 @@ async def _visible_rows(
     seen = lifecycle.seen_without_the_ministry_gate(actor, [r.party_orgs for r in rows])
     doubtful = {r.id for r, sure in zip(rows, seen, strict=True) if not sure}
     states = await queries.agreement_states(session, ids=sorted(doubtful))
+    for agreement_id, state in states.items():  # rows read: their parties kept as `read_row` keeps them
+        known_parties.KNOWN_PARTIES.note(agreement_id, lifecycle.party_orgs(state), version=state.version)
     visible = [r for r in rows if r.id not in doubtful or (r.id in states and lifecycle.can_see(states[r.id], actor))]
     return visible, next_cursor

@@ -30,6 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.api import known_parties
 from services.auth import Principal
 from services.errors import Conflict, NotFound, PaktaError, ServiceUnavailable, Unprocessable
 from services.store import organisations, queries
@@ -159,7 +160,7 @@ async def snapshot_after(
     answer = foreseen_snapshot(receipt, actor, foreseen)
     if answer is not None:
         return answer
-    row = await queries.get_agreement(session, agreement_id=receipt.id)
+    row = await known_parties.read_row(session, receipt.id)
     if row is not None and row.version >= receipt.version:
         return lifecycle.snapshot(row.state, actor, now_utc())
     log.warning("read_model_behind_receipt", agreement_id=receipt.id, version=receipt.version)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from services.api import commands
-from services.api.agreements_read import KNOWN_PARTIES
 from services.api.errors import refuse_beyond_the_edge
+from services.api.known_parties import KNOWN_PARTIES
 from services.auth import Principal
 from services.settings import Settings
 from services.store import organisations, queries
@@ -56,7 +56,7 @@ async def propose(
         search_attributes=settings.temporal_search_attributes,
     )
     # Its creator's next action needs no read before its Update (`KnownParties`).
-    KNOWN_PARTIES.note(started[0].id, [p.org for p in started[0].parties])
+    KNOWN_PARTIES.note(started[0].id, [p.org for p in started[0].parties], version=started[0].version)
     return started
 
 

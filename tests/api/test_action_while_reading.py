@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from services.api import actions, commands
-from services.api.agreements_read import KNOWN_PARTIES
 from services.api.app import create_app
+from services.api.known_parties import KNOWN_PARTIES
 from services.auth import Principal
 from services.store import queries
 from services.store.db import create_engine
@@ -167,7 +167,7 @@ async def test_an_action_cancelled_while_its_update_travels_leaves_no_failure_un
     principal = Principal(sub="staff@kota-bandung", org="kota-bandung", roles=("staff",))
     # No such agreement, but one this process takes to be kota-bandung's: its Update goes first.
     agreement_id = str(uuid.uuid4())
-    KNOWN_PARTIES.note(agreement_id, ["kota-bandung", "kab-garut"])
+    KNOWN_PARTIES.note(agreement_id, ["kota-bandung", "kab-garut"], version=1)
     before = asyncio.all_tasks()
     try:
         action = asyncio.ensure_future(

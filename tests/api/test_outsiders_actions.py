@@ -2,7 +2,7 @@
 with the read model's 404, the same as an unknown id's, and never reaches the agreement's
 workflow: its validator is not woken, and the answer does not wait for it
 (docs/performance-log.md, `trust16`). Only a caller the API knows to see the agreement
-sends its Update before the row is read (`agreements_read.KnownParties`)."""
+sends its Update before the row is read (`known_parties.KnownParties`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from temporalio.worker import Worker
 
 from services.api import commands
-from services.api.agreements_read import KNOWN_PARTIES, KnownParties
 from services.api.app import create_app
+from services.api.known_parties import KNOWN_PARTIES, KnownParties
 from services.store import queries
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests import builders as b
@@ -168,7 +168,7 @@ def test_the_update_goes_before_the_row_only_for_a_caller_the_decider_lets_see_t
     by the same `can_see` the workflow would have asked."""
     known = KnownParties()
     if noted:
-        known.note("agr", lifecycle.party_orgs(state))
+        known.note("agr", lifecycle.party_orgs(state), version=state.version)
     unread = known.sees("agr", actor)
     if unread:
         assert lifecycle.can_see(state, actor)
@@ -212,10 +212,56 @@ async def test_an_organisation_edited_out_of_a_draft_is_answered_from_the_read_m
         assert welcome.status_code == 200, welcome.text
         assert asked[1:] == ["update", "row"]
 
-        KNOWN_PARTIES.note(agreement_id, before)  # as another API process, which read it before the edit
+        KNOWN_PARTIES.forget(agreement_id)  # as another API process, which read it before the edit
+        KNOWN_PARTIES.note(agreement_id, before, version=1)
         del asked[:]
         stale = await client.post(path, json={"type": "comment", "text": "Lagi?"}, headers=stack.auth(removed))
         assert stale.status_code == 404 and without_id(stale.json()) == without_id(unknown.json()), stale.text
         assert sorted(asked) == ["row", "update"]
         again = await client.post(path, json={"type": "comment", "text": "Lagi?"}, headers=stack.auth(removed))
         assert again.status_code == 404 and asked[2:] == ["row"], again.text
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_read_of_the_draft_from_before_an_edit_ending_after_it_does_not_bring_the_parties_edited_out_back(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """A read of the agreement in the same process fetches the row before the edit that
+    replaces a party is recorded, and keeps its parties only after the edit has kept the
+    new ones: the parties of the older version are not kept again, so the organisation
+    edited out is still read first (the read model's 404, no Update sent)."""
+    staff, removed = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
+    read = queries.get_agreement
+    fetched, edited = asyncio.Event(), asyncio.Event()
+    held: list[bool] = []  # the first read after this is held between its fetch and its note
+
+    async def held_read(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
+        record = await read(session, agreement_id=agreement_id)
+        if not held:
+            held.append(True)
+            fetched.set()
+            await edited.wait()
+        return record
+
+    async with app_client(create_app(stack.settings)) as client:
+        created = await client.post("/agreements", json=waste_body("Sampah: dibaca lama"), headers=stack.auth(staff))
+        agreement_id = created.json()["id"]
+        path = f"/agreements/{agreement_id}/actions"
+        parties = [
+            *waste_body("x")["parties"][:1],
+            {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"},
+        ]
+        monkeypatch.setattr(queries, "get_agreement", held_read)
+        reading = asyncio.ensure_future(client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff)))
+        async with asyncio.timeout(30):
+            await fetched.wait()
+        edit = await client.post(path, json={"type": "edit", "parties": parties}, headers=stack.auth(staff))
+        assert edit.status_code == 200, edit.text
+        edited.set()
+        old = await reading
+        assert old.status_code == 200 and "kab-sumedang" in {p["org"] for p in old.json()["parties"]}, old.text
+        asked = watched(monkeypatch)
+
+        gone = await client.post(path, json={"type": "comment", "text": "Masih?"}, headers=stack.auth(removed))
+        assert gone.status_code == 404, gone.text
+        assert asked == ["row"]

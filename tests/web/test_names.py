@@ -164,3 +164,33 @@ async def test_the_drafts_and_the_measurements_name_their_organisations_as_the_r
     assert meta and (regency_id in meta[1] or university_id in meta[1]), meta
     assert f"({regency})" not in meta[1] and f"({university})" not in meta[1]
     await client.aclose()
+
+
+async def test_the_report_upward_names_an_overseer_the_register_holds_no_entry_for_by_the_name_pakta_dev_gives_it(
+    web: LiveStack, orgs
+):
+    """A province reports to the ministry (`PAKTA_MINISTRY_ORGS`), which this register does
+    not hold: the "Reports to" line of the page and of the PDF names it as `pakta dev`
+    registers it, in the reader's language, never by its id."""
+    province, _ = orgs
+    async with session_scope(web.sessionmaker) as session:
+        entry = register.Entry(
+            org=province, name_id=f"Pemerintah Provinsi {province}", level="province", province_code=unused_province()
+        )
+        await register.put(session, entry=entry, updated_by="operator@pakta")
+        assert await register.get(session, org="kemendagri") is None
+    client = await web.signed_in_client(web.user(province, "staff"))
+    period = f"org={province}&from=2027-01-01&to=2027-06-30"
+    for lang, office, ministry in (
+        ("id", "Menteri Dalam Negeri", "Kementerian Dalam Negeri"),
+        ("en", "the Minister of Home Affairs", "Ministry of Home Affairs"),
+    ):
+        if lang == "en":
+            page = (await client.get("/ui/dashboard")).text
+            await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+        html = (await client.get(f"/ui/reports/upward?{period}")).text
+        meta = re.sub(r"<[^>]+>", "", html[html.index('<p class="meta">') :].split("</p>")[0])
+        pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
+        for line in (meta, pdf):
+            assert f"{office} ({ministry})" in line and "kemendagri" not in line, line
+    await client.aclose()

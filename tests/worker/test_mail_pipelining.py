@@ -300,10 +300,12 @@ class Scripted(LoopbackServer):
         pipelining: bool,
         clock: ServerClock | None = None,
         stalls: dict[bytes, float] | None = None,
+        stalls_seen: bool = False,
     ) -> None:
         super().__init__()
         self.clock = clock
         self.stalls = stalls or {}  # after answering a verb, the process stalls that long
+        self.stalls_seen = stalls_seen  # and the `clock` runs through it, as the loop's own would
         self.closed = asyncio.Event()
         extensions = b"250-scripted\r\n250-SIZE 1000000\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"")
         self.well = {b"EHLO": extensions + b"250 8BITMIME\r\n", b"DATA": b"354 Go\r\n", b"QUIT": b"221 Bye\r\n"}
@@ -334,7 +336,8 @@ class Scripted(LoopbackServer):
                 writer.write(answer)
                 await writer.drain()
                 if stall := self.stalls.get(line[:4].upper()):
-                    time.sleep(stall)  # noqa: ASYNC251 -- the whole process stalls, as a loaded machine does
+                    with self.clock.running() if self.clock and self.stalls_seen else contextlib.nullcontext():
+                        time.sleep(stall)  # noqa: ASYNC251 -- the whole process stalls, as a loaded machine does
                 if answer.startswith(b"354"):
                     self.contents.append(await _content(reader))
                     answer = self.answers.get(b".", b"250 OK\r\n")
@@ -498,6 +501,29 @@ async def test_a_reply_written_before_the_process_stalls_past_the_timeout_is_rea
     stalled = {b"RCPT": b"550 5.1.1 No such mailbox\r\n", b"DATA": SILENCE, b"RSET": SILENCE, b"QUIT": SILENCE}
     with ServerClock().installed() as clock:
         async with Scripted(stalled, pipelining=True, clock=clock, stalls={b"RCPT": 1.5}).running() as server:
+            connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
+            try:
+                await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope
+                with pytest.raises(mail.PermanentMailError, match="550"):
+                    await connections.send(note("siti@jabar.go.id"), to="siti@jabar.go.id")
+                with clock.running():
+                    async with asyncio.timeout(10):
+                        await server.closed.wait()
+            finally:
+                await connections.close()
+    assert server.unanswered == [b"DATA\r\n"]
+
+
+async def test_a_reply_that_arrives_as_the_timeout_runs_out_after_a_stall_is_read_and_the_mail_not_retried(settings):
+    """The server answers the pipelined MAIL and RCPT, and then the whole process stalls
+    past the reply timeout, the clock moving with it: the replies and the timer are due in
+    the same round of the loop. The replies, read in that round, count (the 550 is the
+    outcome), as aiosmtplib's one-command-at-a-time wait counts a result ready when its
+    timeout fires; read as a timeout, an answered mail would be tried again."""
+    stalled = {b"RCPT": b"550 5.1.1 No such mailbox\r\n", b"DATA": SILENCE, b"RSET": SILENCE, b"QUIT": SILENCE}
+    with ServerClock().installed() as clock:
+        stalling = Scripted(stalled, pipelining=True, clock=clock, stalls={b"RCPT": 1.5}, stalls_seen=True)
+        async with stalling.running() as server:
             connections = mail.MailConnections(fast(settings, smtp_port=server.port), timeout=1.0)
             try:
                 await connections.open()  # set up beforehand: pipelined, DATA goes with the envelope

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from services.api import commands, party_names
+from services.api import commands, known_parties, party_names
 from services.api.agreements_read import AgreementFilters, AgreementPage, AgreementSummary, list_visible
 from services.api.database import read_from_the_pool
 from services.api.deps import SessionDep
@@ -26,7 +26,7 @@ from services.api.reporting.table import cell
 from services.api.web.pages import WebDep, WebReadDep, download, render, with_zone
 from services.auth import Principal
 from services.errors import PaktaError
-from services.store import queries, register
+from services.store import register
 from workflows import messages as m
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -173,7 +173,7 @@ async def dashboard(request: Request, ws: WebDep, session: SessionDep) -> Respon
     scores: list[Score] = []
     for item in items:
         if item.stage in ("implementation", "expired", "terminated"):
-            record = await queries.get_agreement(session, agreement_id=item.id)
+            record = await known_parties.read_row(session, item.id)
             concluded = [e for e in record.state.evaluations if e.score is not None] if record else []
             last = concluded[-1] if concluded else None
             if last is not None and last.score is not None:

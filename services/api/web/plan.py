@@ -112,7 +112,7 @@ async def plan_action(
         return routes.not_found_page(request, ws)
     except PaktaError as error:
         return await routes.agreement_with_error(
-            request, ws, session, principal, agreement_id, error.status, error.message, {}
+            request, ws, session, principal, agreement_id, error.status, ws.tr.refusal(error), {}
         )
     separator = "&" if "?" in back else "?"
     return redirect(ws, f"{back}{separator}done={body['type']}#plan")

@@ -17,6 +17,7 @@ from services.api.deps import SessionDep, SettingsDep
 from services.api.reporting import problem_words
 from services.api.reporting.report import (
     Problem,
+    ReportsTo,
     UpwardReport,
     build_report,
     may_read_report,
@@ -29,6 +30,7 @@ from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.session import WebSession
+from services.demo_people import DEMO_ORGANISATIONS
 from services.settings import Settings
 from workflows.messages import EARLIEST_DATE, LATEST_DATE, is_org_id
 
@@ -173,9 +175,23 @@ async def upward_page(request: Request, ws: WebDep, session: SessionDep, setting
         form=form,
         query=query,
         offices=OFFICES,
+        overseer=overseer_name(report.reports_to, ws.tr.lang) if report and report.reports_to else None,
         org_names=report_names(report),
         problems=worded_problems(report, ws.tr),
     )
+
+
+def overseer_name(reports_to: ReportsTo, lang: str) -> str:
+    """The overseer as the "Reports to" line names it, on the page and in the PDF: the
+    register's name, else the name `pakta dev` registers it by in the reader's language (the
+    ministry, which a register may hold no entry for: `PAKTA_MINISTRY_ORGS` names it without
+    one), else its id — after the office in words, so the line never reads as an id alone."""
+    if reports_to.name:
+        return reports_to.name
+    demo = next((o for o in DEMO_ORGANISATIONS if o.org == reports_to.org), None)
+    if demo is not None:
+        return demo.name_en if lang == "en" else demo.name_id
+    return reports_to.org
 
 
 def report_names(report: UpwardReport | None) -> dict[str, str]:
@@ -234,7 +250,7 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
     pdf.multi_cell(0, 8, plain(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
     if report.reports_to:
-        overseer = report.reports_to.name or report.reports_to.org
+        overseer = overseer_name(report.reports_to, tr.lang)
         pdf.line_of(f"{t('Reports to')}: {t(OFFICES[report.reports_to.office])} ({overseer})")
     pdf.heading(t("Legal basis"))
     for basis in report.legal_basis:

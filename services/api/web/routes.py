@@ -525,7 +525,7 @@ async def act(agreement_id: str, request: Request, ws: WebDep, session: SessionD
         return not_found_page(request, ws)
     except PaktaError as error:
         return await agreement_with_error(
-            request, ws, session, principal, agreement_id, error.status, error.message, {}
+            request, ws, session, principal, agreement_id, error.status, ws.tr.refusal(error), {}
         )
     separator = "&" if "?" in back else "?"
     return redirect(ws, f"{back}{separator}done={body['type']}")

@@ -75,6 +75,12 @@ class PipelinedReplies(asyncio.Protocol):
                     finally:
                         self._waiter = None
         except TimeoutError as error:
+            if self._replies:
+                # The reply came in the same loop round as the timer, and was read first:
+                # a process that stalled past the timeout (a loaded machine) runs the due
+                # timer before the woken task. It answered the command in time, and a
+                # retry of an answered mail would send it twice.
+                return self._replies.popleft()
             timed_out = aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
             self._lose(timed_out)
             self._transport.close()
