@@ -23,7 +23,9 @@ Running due dates counted again when a newer national calendar edition takes eff
 behind `workflow.patched("deadlines-follow-national-editions")`, asked only by a decision
 that finds one counted with an older edition. One due date's extensions bounded in number
 came behind `workflow.patched("extensions-bounded")`, asked only by a handler deciding an
-extension of a date that holds as many as the bound.
+extension of a date that holds as many as the bound. A party's settings version recorded
+alone (values it has, under a newer version of the register) came behind
+`workflow.patched("settings-version-alone")`, asked only by a handler deciding such a refresh.
 """
 
 from __future__ import annotations
@@ -74,6 +76,16 @@ DEADLINES_FOLLOW_EDITIONS = "deadlines-follow-national-editions"
 # handler asks, at the bound: the validator refuses there for every run (a refusal records
 # nothing), so a live handler reaches the bound only when another command came in between.
 EXTENSIONS_BOUNDED = "extensions-bounded"
+# A refresh bringing a party the values it has under a newer register version records the
+# version alone (`lifecycle.settings_version_alone`); before, it was refused as unchanged
+# whatever its version. The validator refused it then too, so it reached a handler only when
+# the state changed in between (two prompts of one organisation in flight, the register
+# going Z → X → Y → X: both validated on Z, the second handled after the first recorded X),
+# and such a run holds a failed update and no recording. Replayed without this patch, the
+# handler would record the version alone there: a nondeterminism error that stops the
+# agreement. Only the update's handler asks, and only for such a refresh: the validator
+# decides with today's rule (it records nothing, and never runs on replay).
+SETTINGS_VERSION_ALONE = "settings-version-alone"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
 # API read from any other, at 17 bytes of history per command instead of 65.
@@ -193,6 +205,10 @@ class AgreementWorkflow:
         # Whether this run takes extensions past the bound, as runs recorded before it did:
         # Temporal's answer to EXTENSIONS_BOUNDED, negated, once asked (`_extensions_unbounded`).
         self._unbounded_extensions: bool | None = None
+        # Whether this run refuses a party's settings version alone, as runs recorded before
+        # it did: Temporal's answer to SETTINGS_VERSION_ALONE, negated, once asked
+        # (`_unchanged_settings_refused`).
+        self._refuses_version_alone: bool | None = None
         # What the validator decided for the request it accepted, as (request, state, now,
         # recount_editions, decision): the handler that runs right after it takes the
         # decision instead of deciding again (`_decided`).
@@ -341,6 +357,17 @@ class AgreementWorkflow:
             self._unbounded_extensions = not workflow.patched(EXTENSIONS_BOUNDED)
         return self._unbounded_extensions
 
+    def _unchanged_settings_refused(self, state: m.AgreementState, command: m.AnyCommand) -> bool:
+        """Whether the handler deciding `command` on `state` refuses a party's settings
+        version alone (SETTINGS_VERSION_ALONE): asked of Temporal only for a refresh that
+        brings the party its own values under a newer version, so other runs record no
+        marker; on replay of a run recorded before the version alone, no marker — yes."""
+        if not lifecycle.settings_version_alone(state, command):
+            return False
+        if self._refuses_version_alone is None:
+            self._refuses_version_alone = not workflow.patched(SETTINGS_VERSION_ALONE)
+        return self._refuses_version_alone
+
     def _periods_anchored(self, effective: date) -> bool:
         """Whether evaluation periods fall on the effective date's day of the month. Asked
         of Temporal only where the answer matters — an effective date after the 28th, the
@@ -393,13 +420,23 @@ class AgreementWorkflow:
         # The validator decided with the bound (it refuses at it): a decision it accepted on
         # this state never reached the bound, so this asks nothing then.
         unbounded = self._extensions_unbounded(state, request.command)
-        if validated is not None and not unbounded:
+        # The validator decided with today's rule: what it took on this state was the
+        # version alone only if the run records it so.
+        refused = self._unchanged_settings_refused(state, request.command)
+        if validated is not None and not unbounded and not refused:
             seen, seen_state, seen_now, seen_recount, decision = validated
             if seen_state is state and seen_now == now and seen == request and seen_recount == recount:
                 return decision
         command, actor, expected = request.command, request.actor, request.expected_version
         return lifecycle.decided(
-            state, command, actor, now, expected, recount_editions=recount, extensions_unbounded=unbounded
+            state,
+            command,
+            actor,
+            now,
+            expected,
+            recount_editions=recount,
+            extensions_unbounded=unbounded,
+            unchanged_settings_refused=refused,
         )
 
     @act.validator

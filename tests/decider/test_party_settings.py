@@ -186,3 +186,34 @@ def test_the_values_a_party_took_without_a_version_take_the_first_version_sent()
     with pytest.raises(L.DomainError) as refused:
         L.decide(state, refresh(time_zone="Asia/Makassar", as_of=b.NOW.replace(hour=9)), m.SYSTEM, b.NOW)
     assert refused.value.code == "settings_superseded"
+
+
+def test_a_run_recorded_before_the_version_alone_refuses_it_and_only_such_a_refresh_is_told_apart() -> None:
+    """Before a version could move alone (`trust17`), equal values were refused whatever
+    their version: a run recorded then replays its refusal (`unchanged_settings_refused`,
+    set by the workflow's handler under a patch). `settings_version_alone` names the one
+    refresh the two rules decide differently — the workflow asks Temporal only for it."""
+    submitted, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    nine, eleven = b.NOW.replace(hour=9), b.NOW.replace(hour=11)
+    state, _ = b.run(submitted, m.SYSTEM, refresh(time_zone="Asia/Jakarta", days_off=[], as_of=nine))
+    alone = refresh(time_zone="Asia/Jakarta", days_off=[], as_of=eleven, recount=True)
+    assert L.settings_version_alone(state, alone)
+    assert L.settings_version_alone(submitted, alone)  # no version taken yet
+    with pytest.raises(L.DomainError) as refused:
+        L.decide(state, alone, m.SYSTEM, b.NOW, unchanged_settings_refused=True)
+    assert refused.value.code == "settings_unchanged"
+    assert b.types(L.decide(state, alone, m.SYSTEM, b.NOW)) == ["party_settings_changed"]
+
+    moved = refresh(time_zone="Asia/Makassar", as_of=eleven)
+    assert b.types(L.decide(state, moved, m.SYSTEM, b.NOW, unchanged_settings_refused=True)) == [
+        "party_settings_changed"
+    ]
+    for other in (
+        moved,
+        refresh(time_zone="Asia/Jakarta", days_off=[], as_of=nine),  # the version taken
+        refresh(time_zone="Asia/Jakarta", days_off=[]),  # no version
+        refresh(b.REGION, time_zone="Asia/Makassar", as_of=eleven),
+        refresh("nobody", time_zone="Asia/Jakarta", as_of=eleven),
+        m.Comment(text="Siap."),
+    ):
+        assert not L.settings_version_alone(state, other)

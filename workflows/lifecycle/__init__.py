@@ -61,6 +61,7 @@ from workflows.lifecycle.errors import (
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.handlers.implementation import extensions_at_bound
+from workflows.lifecycle.handlers.party_settings import settings_version_alone
 from workflows.lifecycle.plan import plan_hash, state_plan_hash
 from workflows.lifecycle.progress import action_plan, health, open_period, period_summary
 from workflows.lifecycle.reading import (
@@ -174,6 +175,7 @@ __all__ = [
     "seen_without_the_ministry_gate",
     "sees_every_agreement",
     "sees_without_the_ministry_gate",
+    "settings_version_alone",
     "signed_documents",
     "snapshot",
     "stage_for",

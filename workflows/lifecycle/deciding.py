@@ -68,6 +68,7 @@ def decide(
     *,
     recount_editions: bool = False,
     extensions_unbounded: bool = False,
+    unchanged_settings_refused: bool = False,
 ) -> list[m.Event]:
     """The events `command` from `actor` at `now` produces (raises a DomainError)."""
     decision = decided(
@@ -78,6 +79,7 @@ def decide(
         expected_version,
         recount_editions=recount_editions,
         extensions_unbounded=extensions_unbounded,
+        unchanged_settings_refused=unchanged_settings_refused,
     )
     return decision.events
 
@@ -96,6 +98,7 @@ def decided(
     *,
     recount_editions: bool = False,
     extensions_unbounded: bool = False,
+    unchanged_settings_refused: bool = False,
 ) -> Decision:
     """`decide`, with the state its events lead to: the workflow records that state without
     applying the events a second time.
@@ -112,7 +115,15 @@ def decided(
     `bounds.EXTENSIONS_PER_DUE_DATE` already, as every extension recorded before that bound
     was taken — a history holding more replays to its own events. The workflow's handler
     sets it, under `workflow.patched`, in a run whose history holds no marker of the bound
-    (recorded before it); the validator, the API and `allowed_actions` decide with the bound."""
+    (recorded before it); the validator, the API and `allowed_actions` decide with the bound.
+
+    `unchanged_settings_refused`: refuse a `refresh_party_settings` that brings the party
+    the values it has whatever its version (`settings_unchanged`), as every refresh was
+    decided before a version could move alone (`trust17`). A run recorded then may hold such
+    a refresh refused by its handler after its validator took it (the state changed between
+    the two), and replays to that refusal. The workflow's handler sets it, under
+    `workflow.patched`, in a run whose history holds no marker of the version alone; the
+    validator, the API and `allowed_actions` decide with today's rule."""
     check_time(now)
     if now < state.updated_at:
         raise InvalidTransition(
@@ -125,7 +136,13 @@ def decided(
         raise InvalidTransition(
             why_not(state, command.type), stage=state.stage, allowed_actions=allowed_actions(state, actor, now)
         )
-    emitter = Emitter(state, actor, now, extensions_unbounded=extensions_unbounded)
+    emitter = Emitter(
+        state,
+        actor,
+        now,
+        extensions_unbounded=extensions_unbounded,
+        unchanged_settings_refused=unchanged_settings_refused,
+    )
     if recount_editions:
         recount_at_new_edition(emitter)
     recounted = len(emitter.events)

@@ -36,12 +36,20 @@ class Emitter:
     """Builds a command's events and applies each at once, so later rules see earlier facts."""
 
     def __init__(
-        self, state: m.AgreementState, actor: m.Actor, now: datetime, *, extensions_unbounded: bool = False
+        self,
+        state: m.AgreementState,
+        actor: m.Actor,
+        now: datetime,
+        *,
+        extensions_unbounded: bool = False,
+        unchanged_settings_refused: bool = False,
     ) -> None:
         self.state, self.actor, self.now = state, actor, now
-        # A run recorded before one due date's extensions were bounded decides them as it
-        # did then (`deciding.decided`'s `extensions_unbounded`).
+        # A run recorded before one due date's extensions were bounded, or before a party's
+        # settings version could move alone, decides them as it did then (`deciding.decided`'s
+        # `extensions_unbounded`, `unchanged_settings_refused`).
         self.extensions_unbounded = extensions_unbounded
+        self.unchanged_settings_refused = unchanged_settings_refused
         self.version = state.version + 1  # every event of one command shares the new version
         self.events: list[m.Event] = []
 

@@ -15,6 +15,8 @@ at the first decision after it takes effect, whatever the command (`deciding.dec
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from workflows import messages as m
 from workflows import timeline as t
 from workflows.lifecycle import events as ev
@@ -32,12 +34,11 @@ def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
         # Read from the register before the settings the party took: sent late by a sender
         # that read them before a change whose own sender came first.
         raise SettingsSuperseded(f"'{cmd.org}' already has newer settings from the register.", org=cmd.org)
-    # None: the register states nothing of it, and the party keeps what it has (a value a
-    # proposal gave, or the default).
-    days_off = sorted(set(cmd.days_off)) if cmd.days_off is not None else list(party.days_off)
-    time_zone = cmd.time_zone if cmd.time_zone is not None else party.time_zone
+    days_off, time_zone = _settings_sent(party, cmd)
     unchanged = set(days_off) == set(party.days_off) and time_zone == party.time_zone
-    if unchanged and (cmd.as_of is None or (taken is not None and cmd.as_of <= taken)):
+    # A run recorded before the version alone was (`e.unchanged_settings_refused`) refused
+    # equal values whatever their version, and replays so.
+    if unchanged and (e.unchanged_settings_refused or not _newer(cmd.as_of, taken)):
         raise SettingsUnchanged(f"'{cmd.org}' already has these days off and this time zone.", org=cmd.org)
     # The register's version only when sent: the event records no key for it otherwise.
     as_of = {"as_of": cmd.as_of} if cmd.as_of is not None else {}
@@ -53,6 +54,35 @@ def refresh_party_settings(e: Emitter, cmd: m.RefreshPartySettings) -> None:
     e.emit(ev.PartySettingsChanged(org=cmd.org, days_off=days_off, time_zone=time_zone, **as_of))
     if cmd.recount and not unchanged:
         recount_due_dates(e, cmd.org)
+
+
+def settings_version_alone(state: m.AgreementState, command: m.AnyCommand) -> bool:
+    """Whether `command` brings a party the days off and time zone it has, under a newer
+    version of the register than the one it took (or none taken): what has been recorded as
+    the version alone since `trust17`, and refused as unchanged before (the workflow asks
+    Temporal which rule its run was recorded with only then, `e.unchanged_settings_refused`)."""
+    if command.type != "refresh_party_settings":
+        return False
+    party = next((p for p in state.parties if p.org == command.org), None)
+    if party is None:
+        return False
+    days_off, time_zone = _settings_sent(party, command)
+    unchanged = set(days_off) == set(party.days_off) and time_zone == party.time_zone
+    return unchanged and _newer(command.as_of, state.party_settings_as_of.get(command.org))
+
+
+def _settings_sent(party: m.Party, cmd: m.RefreshPartySettings) -> tuple[list[date], str]:
+    """The days off and zone `cmd` gives `party`. None: the register states nothing of it,
+    and the party keeps what it has (a value a proposal gave, or the default)."""
+    days_off = sorted(set(cmd.days_off)) if cmd.days_off is not None else list(party.days_off)
+    time_zone = cmd.time_zone if cmd.time_zone is not None else party.time_zone
+    return days_off, time_zone
+
+
+def _newer(as_of: datetime | None, taken: datetime | None) -> bool:
+    """A register version sent that is newer than the one the party took (None sent: a
+    sender from before versions, never newer)."""
+    return as_of is not None and (taken is None or as_of > taken)
 
 
 def recount_due_dates(e: Emitter, org: str) -> None:
