@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -82,14 +83,19 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
 
 
 def _candidates(
-    state: m.AgreementState, wanted: Callable[[str], bool], before_drafts: tuple[Any, ...] = _BEFORE_DRAFTS
+    state: m.AgreementState,
+    wanted: Callable[[str], bool],
+    before_drafts: tuple[Any, ...] = _BEFORE_DRAFTS,
+    after_drafts: tuple[Any, ...] = _AFTER_DRAFTS,
 ) -> Iterator[Any]:
     """`candidate_commands`, built only for the command types `wanted` still asks about:
     `allowed_actions` skips the types the phase refuses and those already offered, and a
-    representative is a pydantic model validated as it is built."""
+    representative is a pydantic model validated as it is built. The representatives built
+    once (`before_drafts`, `after_drafts`) come as given: `allowed_actions` passes those of
+    the types its phase accepts (`_built_once_for`), and skips a type already offered."""
     if wanted("edit"):
         yield m.Edit(title=state.title)
-    yield from (c for c in before_drafts if wanted(c.type))
+    yield from before_drafts
     if wanted("accept_draft"):
         yield from (m.AcceptDraft(version=d.version) for d in state.drafts)
     if wanted("sign"):
@@ -98,7 +104,7 @@ def _candidates(
             for d in state.drafts
             for meth in ("electronic", "wet_ink")
         )
-    yield from (c for c in _AFTER_DRAFTS if wanted(c.type))
+    yield from after_drafts
     if wanted("submit_evaluation_report"):
         yield from (m.SubmitEvaluationReport(evaluation=e.number, narrative=_FILLER) for e in state.evaluations)
     if wanted("conclude_evaluation"):
@@ -173,18 +179,37 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
     the first event. tests/decider/test_lifecycle_properties.py checks the answer against
     `decide` itself."""
     allowed: set[str] = set()
-    in_question = TRANSITIONS[phase(state)] - m.SYSTEM_COMMAND_TYPES
+    current = phase(state)
+    in_question = _in_question(current)
 
     def wanted(type_: str) -> bool:
         return type_ in in_question and type_ not in allowed
 
-    for command in _candidates(state, wanted, _PROBED_BEFORE_DRAFTS):
+    for command in _candidates(state, wanted, *_built_once_for(current)):
         type_ = command.type
         if type_ in allowed:  # an earlier representative of the same generator passed
             continue
         if accepts(state, actor, now, command):
             allowed.add(type_)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
+
+
+@cache
+def _in_question(current: str) -> frozenset[str]:
+    """The command types a phase accepts from people (`TRANSITIONS`, less the system's)."""
+    return frozenset(TRANSITIONS[current] - m.SYSTEM_COMMAND_TYPES)
+
+
+@cache
+def _built_once_for(current: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The representatives built once (`_PROBED_BEFORE_DRAFTS`, `_AFTER_DRAFTS`) of the types
+    the phase `current` accepts from people, in their order: chosen once per phase, not
+    asked of each representative on every snapshot."""
+    in_question = _in_question(current)
+    return (
+        tuple(c for c in _PROBED_BEFORE_DRAFTS if c.type in in_question),
+        tuple(c for c in _AFTER_DRAFTS if c.type in in_question),
+    )
 
 
 def accepts(state: m.AgreementState, actor: m.Actor, now: datetime, command: Any) -> bool:
