@@ -37,7 +37,7 @@ async def load_visible_record(
     record = await known_parties.read_row(session, agreement_id)
     if record is None:
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
-    if not lifecycle.can_see(record.state, actor or commands.actor_of(principal)):
+    if not lifecycle.can_see(record.state, actor if actor is not None else commands.actor_of(principal)):
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
     return record
 
