@@ -21,18 +21,23 @@ from workflows import lifecycle
 from workflows import messages as m
 
 
-async def load_visible(session: Unit, agreement_id: str, principal: Principal) -> m.AgreementState:
+async def load_visible(
+    session: Unit, agreement_id: str, principal: Principal, *, actor: m.Actor | None = None
+) -> m.AgreementState:
     """The agreement's recorded state, or 404 when it is unknown or not the caller's to see
-    (an outsider cannot tell the two apart)."""
-    return (await load_visible_record(session, agreement_id, principal)).state
+    (an outsider cannot tell the two apart). `actor`: the principal's, when the caller has
+    built it already (`commands.actor_of`)."""
+    return (await load_visible_record(session, agreement_id, principal, actor=actor)).state
 
 
-async def load_visible_record(session: Unit, agreement_id: str, principal: Principal) -> queries.AgreementRecord:
+async def load_visible_record(
+    session: Unit, agreement_id: str, principal: Principal, *, actor: m.Actor | None = None
+) -> queries.AgreementRecord:
     """`load_visible`, with the row's projection beside the state (its audit-trail head)."""
     record = await known_parties.read_row(session, agreement_id)
     if record is None:
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
-    if not lifecycle.can_see(record.state, commands.actor_of(principal)):
+    if not lifecycle.can_see(record.state, actor if actor is not None else commands.actor_of(principal)):
         raise NotFound("Agreement not found.", agreement_id=agreement_id)
     return record
 
@@ -90,7 +95,7 @@ async def list_visible_json(
     by PostgreSQL (`queries.LISTING_JSON`, byte for byte pydantic's dump of the same rows)
     and put together here — no record, model or serialising per row in the API."""
     rows, next_cursor = await _visible_rows(queries.list_agreements_as_json, session, principal, filters, limit, cursor)
-    items = ",".join(r.json for r in rows)
+    items = ",".join([r.json for r in rows])  # a list, not a generator resumed per row
     return f'{{"items":[{items}],"next_cursor":{json.dumps(next_cursor)}}}'.encode()
 
 

@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
 import pydantic_core
 import pytest
 from sqlalchemy import text
@@ -77,6 +78,23 @@ async def test_each_listed_agreements_json_is_what_pydantic_writes_of_its_row(se
     for row, written in zip(rows, as_json, strict=True):
         assert written.json == AgreementSummary.model_validate(row, from_attributes=True).model_dump_json()
     assert {json.loads(w.json)["title"] for w in as_json} == set(HOSTILE_TITLES)
+
+
+async def test_a_listed_row_is_asyncpgs_own_record_its_columns_read_by_name_with_nothing_built_per_row(
+    sessionmaker, orgs
+):
+    # The page's rows are the records asyncpg makes (`record_class`): no object of ours is
+    # built per row, and each field read by name is the column in its place.
+    await _hostile_rows(sessionmaker, orgs)
+    async with sessionmaker() as session:
+        for viewer in ([orgs[0]], None):
+            as_json, _ = await queries.list_agreements_as_json(session, viewer_orgs=viewer, limit=50)
+            assert as_json
+            for row in as_json:
+                assert type(row) is queries.ListedJson and isinstance(row, asyncpg.Record)
+                assert (row.id, row.updated_at, row.party_orgs, row.json) == tuple(row)
+                assert (row.party_orgs is None) == (viewer is None)
+    assert "__init__" not in vars(queries.ListedJson) and "__new__" not in vars(queries.ListedJson)
 
 
 @pytest.mark.parametrize(

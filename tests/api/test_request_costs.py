@@ -233,6 +233,24 @@ async def test_reading_listing_and_the_action_plan_send_only_their_own_statement
             assert len(sent) == 1 or path.startswith("/agreements?"), (path, sent)  # a list may read parties
 
 
+async def test_a_get_builds_the_callers_actor_once_for_seeing_the_agreement_and_its_allowed_actions(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    from services.api import commands
+
+    staff = stack.user("kota-cirebon", "staff")
+    app = create_app(stack.settings)
+    async with app_client(app) as client:
+        created = await client.post("/agreements", json=_proposal("Air baku: satu aktor"), headers=stack.auth(staff))
+        assert created.status_code == 201, created.text
+        built: list[Any] = []
+        actor_of = commands.actor_of
+        monkeypatch.setattr(commands, "actor_of", lambda principal: built.append(principal) or actor_of(principal))
+        answer = await client.get(f"/agreements/{created.json()['id']}", headers=stack.auth(staff))
+    assert answer.status_code == 200 and answer.json()["allowed_actions"] == created.json()["allowed_actions"]
+    assert len(built) == 1
+
+
 async def test_a_search_repeating_a_word_asks_postgresql_for_it_once(stack: Stack):
     # Every word must be found, so a word typed twice adds nothing but cost: a punctuation
     # mark can use no index, and one typed 100 times was 100 scans of each row's text

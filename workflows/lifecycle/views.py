@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -81,14 +83,19 @@ def candidate_commands(state: m.AgreementState) -> list[Any]:
 
 
 def _candidates(
-    state: m.AgreementState, wanted: Callable[[str], bool], before_drafts: tuple[Any, ...] = _BEFORE_DRAFTS
+    state: m.AgreementState,
+    wanted: Callable[[str], bool],
+    before_drafts: tuple[Any, ...] = _BEFORE_DRAFTS,
+    after_drafts: tuple[Any, ...] = _AFTER_DRAFTS,
 ) -> Iterator[Any]:
     """`candidate_commands`, built only for the command types `wanted` still asks about:
     `allowed_actions` skips the types the phase refuses and those already offered, and a
-    representative is a pydantic model validated as it is built."""
+    representative is a pydantic model validated as it is built. The representatives built
+    once (`before_drafts`, `after_drafts`) come as given: `allowed_actions` passes those of
+    the types its phase accepts (`_built_once_for`), and skips a type already offered."""
     if wanted("edit"):
         yield m.Edit(title=state.title)
-    yield from (c for c in before_drafts if wanted(c.type))
+    yield from before_drafts
     if wanted("accept_draft"):
         yield from (m.AcceptDraft(version=d.version) for d in state.drafts)
     if wanted("sign"):
@@ -97,7 +104,7 @@ def _candidates(
             for d in state.drafts
             for meth in ("electronic", "wet_ink")
         )
-    yield from (c for c in _AFTER_DRAFTS if wanted(c.type))
+    yield from after_drafts
     if wanted("submit_evaluation_report"):
         yield from (m.SubmitEvaluationReport(evaluation=e.number, narrative=_FILLER) for e in state.evaluations)
     if wanted("conclude_evaluation"):
@@ -172,18 +179,37 @@ def allowed_actions(state: m.AgreementState, actor: m.Actor, now: datetime) -> l
     the first event. tests/decider/test_lifecycle_properties.py checks the answer against
     `decide` itself."""
     allowed: set[str] = set()
-    in_question = TRANSITIONS[phase(state)] - m.SYSTEM_COMMAND_TYPES
+    current = phase(state)
+    in_question = _in_question(current)
 
     def wanted(type_: str) -> bool:
         return type_ in in_question and type_ not in allowed
 
-    for command in _candidates(state, wanted, _PROBED_BEFORE_DRAFTS):
+    for command in _candidates(state, wanted, *_built_once_for(current)):
         type_ = command.type
         if type_ in allowed:  # an earlier representative of the same generator passed
             continue
         if accepts(state, actor, now, command):
             allowed.add(type_)
     return [type_ for type_ in m.COMMAND_TYPES if type_ in allowed]
+
+
+@cache
+def _in_question(current: str) -> frozenset[str]:
+    """The command types a phase accepts from people (`TRANSITIONS`, less the system's)."""
+    return frozenset(TRANSITIONS[current] - m.SYSTEM_COMMAND_TYPES)
+
+
+@cache
+def _built_once_for(current: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The representatives built once (`_PROBED_BEFORE_DRAFTS`, `_AFTER_DRAFTS`) of the types
+    the phase `current` accepts from people, in their order: chosen once per phase, not
+    asked of each representative on every snapshot."""
+    in_question = _in_question(current)
+    return (
+        tuple(c for c in _PROBED_BEFORE_DRAFTS if c.type in in_question),
+        tuple(c for c in _AFTER_DRAFTS if c.type in in_question),
+    )
 
 
 def accepts(state: m.AgreementState, actor: m.Actor, now: datetime, command: Any) -> bool:
@@ -241,8 +267,8 @@ def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapsh
         upcoming = t.office_time(state.next_evaluation_on, zone(state))
     # The state's fields as they are — already validated, of the very types the snapshot
     # declares — not dumped and validated again (≈ a third of a GET's snapshot).
-    return m.Snapshot.model_construct(
-        **{name: getattr(state, name) for name in _FROM_THE_STATE},
+    shown = dict(zip(_FROM_THE_STATE, _state_fields(state), strict=True))
+    shown.update(
         step=step_view(state),
         next_evaluation_at=upcoming,
         allowed_actions=allowed_actions(state, actor, now),
@@ -251,10 +277,43 @@ def snapshot(state: m.AgreementState, actor: m.Actor, now: datetime) -> m.Snapsh
         health=health(state, now),
         period=open_period(state),
     )
+    return _constructed_snapshot(shown)
+
+
+def _constructed_snapshot(values: dict[str, Any]) -> m.Snapshot:
+    """`m.Snapshot.model_construct(**values)` for `values` that name every field of the
+    snapshot: the same model — its fields in the declared order (the order its JSON is
+    written in), all of them set — without `model_construct`'s walk over the 47 fields
+    asking each for aliases and defaults (≈ 150 of a snapshot's 500 Python calls). A
+    snapshot model that could make `model_construct` do more (an alias, a hook after
+    construction, extra fields kept) is built by `model_construct` itself
+    (tests/decider/test_snapshot_construction.py holds the two together)."""
+    if not _PLAIN_SNAPSHOT or values.keys() != _EVERY_FIELD:
+        return m.Snapshot.model_construct(**values)
+    built = _new_snapshot(m.Snapshot)
+    _set(built, "__dict__", {name: values[name] for name in _SNAPSHOT_FIELDS})
+    _set(built, "__pydantic_fields_set__", set(_SNAPSHOT_FIELDS))
+    _set(built, "__pydantic_extra__", None)
+    _set(built, "__pydantic_private__", None)
+    return built
 
 
 # What a snapshot shows of the state unchanged (tests/decider: each field of the same type).
 _FROM_THE_STATE = tuple(name for name in m.Snapshot.model_fields if name in m.AgreementState.model_fields)
+# One C call for the 41 of them, not a `getattr` each.
+_state_fields = attrgetter(*_FROM_THE_STATE)
+_SNAPSHOT_FIELDS = tuple(m.Snapshot.model_fields)
+_EVERY_FIELD = frozenset(_SNAPSHOT_FIELDS)
+# What `model_construct` does beyond setting the fields it is given, in the declared order:
+# nothing, for a model without aliases, a hook after construction or extra fields kept.
+_PLAIN_SNAPSHOT = (
+    not any(f.alias or f.validation_alias for f in m.Snapshot.model_fields.values())
+    and not m.Snapshot.__pydantic_post_init__
+    and not m.Snapshot.__pydantic_root_model__
+    and m.Snapshot.model_config.get("extra") != "allow"
+)
+_new_snapshot = object.__new__
+_set = object.__setattr__
 
 
 def awaited(state: m.AgreementState) -> list[tuple[str | None, str, str | None]]:

@@ -224,8 +224,9 @@ async def list_agreements(
 
 @plain_read(router, "/{agreement_id}", response_model=m.Snapshot, summary="An agreement as the caller sees it")
 async def get_agreement(agreement_id: str, request: Request, principal: PrincipalDep) -> Response:
-    state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal))
-    snapshot = lifecycle.snapshot(state, commands.actor_of(principal), commands.now_utc())
+    actor = commands.actor_of(principal)  # once: to see the agreement, then its allowed actions
+    state = await read_from_the_pool(request, lambda driver: load_visible(driver, agreement_id, principal, actor=actor))
+    snapshot = lifecycle.snapshot(state, actor, commands.now_utc())
     return _as_json(snapshot, state.version)
 
 
