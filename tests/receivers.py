@@ -83,6 +83,16 @@ class MailSink:
 
 # ---------------------------------------------------------------- webhooks
 
+# A webhook's timeout in the tests' settings (`fast()` in tests/worker/test_delivery.py, the
+# `stack` of tests/api): no test waits for it to run out (the one about timeouts,
+# test_webhook_client.py, sets its own). A request the receiver answered, but whose answer
+# the sender read only after a stall longer than the timeout (the machine busy, the sender
+# on the test's loop), would be a timeout: counted as a failure and sent again. At 3 s a busy
+# machine did that; 60 s is a bound like the suite's polls. Leases and an attempt's
+# start-to-close timeout follow it (`webhook_lease`, `delivery_policy`): a test that needs
+# one run out ends it itself, as its time would (`lease_ended` in test_delivery.py).
+WEBHOOK_TIMEOUT = 60.0
+
 
 @dataclass
 class Request:

@@ -31,7 +31,7 @@ from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.registry import activities, workflow_runner
 from tests.fixtures.servers import start_time_skipping_server
-from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
+from tests.receivers import WEBHOOK_TIMEOUT, MailSink, WebhookReceiver, block_first, flaky, ok, status
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts import notify as c
@@ -54,16 +54,6 @@ NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 GIVE_UP_SOON = 4 / 3600
 
 
-# A webhook's timeout in the tests: no test waits for it to run out (the one about timeouts,
-# test_webhook_client.py, sets its own). The sender runs on the test's loop or in a process
-# of the test's, and a request the receiver answered but whose answer was read only after
-# a stall longer than the timeout (the machine busy) would be a timeout: counted as a
-# failure and sent again. At 3 s a busy machine could do that; 60 s is a bound like the
-# suite's polls. Leases follow the timeout (`webhook_lease`), so a test that needs one to run
-# out ends it itself (`lease_ended`), as it would after its time.
-WEBHOOK_TIMEOUT = 60.0
-
-
 def fast(settings, sink: MailSink | None = None, **overrides):
     """Settings with short retry intervals, pointing at the test SMTP server."""
     return settings.model_copy(
@@ -72,7 +62,7 @@ def fast(settings, sink: MailSink | None = None, **overrides):
             "smtp_port": sink.port if sink else 9,
             "delivery_retry_initial_seconds": 0.1,
             "delivery_retry_max_seconds": 0.5,
-            "webhook_timeout_seconds": WEBHOOK_TIMEOUT,
+            "webhook_timeout_seconds": WEBHOOK_TIMEOUT,  # see there: leases follow it (`lease_ended`)
             "public_url": "https://pakta.test",
             **overrides,
         }
