@@ -46,6 +46,19 @@ async def topology(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[To
         await topology.stop()
 
 
+async def recording_retried(topology: Topology, workflow: str, timeout: float = 120) -> None:  # noqa: ASYNC109
+    """Until the worker's log says a `record_events` attempt of `workflow` failed (temporalio's
+    own line, one per failed attempt): the recording is under way and retrying, however long
+    a busy machine took to get there. A bound, not a clock."""
+    deadline = time.monotonic() + timeout
+    while not any(
+        "Completing activity as failed" in line and "'record_events'" in line and workflow in line
+        for line in topology.since_start("worker").splitlines()
+    ):
+        assert time.monotonic() < deadline, f"no recording of {workflow} retried:\n{topology.tail('worker')}"
+        await asyncio.sleep(0.2)
+
+
 def report(name: str, totals: dict[str, int]) -> None:
     """What each fault run did, for docs/reliability.md's table."""
     REPORT.parent.mkdir(exist_ok=True)
@@ -249,7 +262,7 @@ async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_da
             ActInput(command=m.Comment(text="Menunggu basis data."), actor=staff, at=now_utc()),
         )
     )
-    await asyncio.sleep(3)  # the update is accepted; its recording retries
+    await recording_retried(topology, workflow_id(driver.agreement_id or ""))  # the update is accepted
     assert not pending.done()
     started = time.monotonic()
     topology.processes["worker"].send_signal(signal.SIGTERM)
