@@ -4,17 +4,25 @@ with the `standardwebhooks` library and behaves per path (ok, flaky, refuse, dow
 
 The webhook receiver deduplicates on `webhook-id` as the Standard Webhooks spec tells
 receivers to: `processed` holds what it acted on, `requests` every request that arrived.
+
+Both serve from a thread of their own (the SMTP server in aiosmtpd's, the webhook receiver
+on an event loop of its own), never on the test's loop: a test's loop that stalls (the
+machine busy, a test's own work) does not hold their answers back. A sender in another
+process (`pakta worker`, `pakta dispatcher`) gets its answer whatever the test's loop does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
+import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
@@ -22,6 +30,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.embedded.ports import free_port
 from tests.fixtures.ports import started_controller
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- SMTP
 
@@ -73,6 +83,16 @@ class MailSink:
 
 # ---------------------------------------------------------------- webhooks
 
+# A webhook's timeout in the tests' settings (`fast()` in tests/worker/test_delivery.py, the
+# `stack` of tests/api): no test waits for it to run out (the one about timeouts,
+# test_webhook_client.py, sets its own). A request the receiver answered, but whose answer
+# the sender read only after a stall longer than the timeout (the machine busy, the sender
+# on the test's loop), would be a timeout: counted as a failure and sent again. At 3 s a busy
+# machine did that; 60 s is a bound like the suite's polls. Leases and an attempt's
+# start-to-close timeout follow it (`webhook_lease`, `delivery_policy`): a test that needs
+# one run out ends it itself, as its time would (`lease_ended` in test_delivery.py).
+WEBHOOK_TIMEOUT = 60.0
+
 
 @dataclass
 class Request:
@@ -119,24 +139,79 @@ async def block_first(receiver: WebhookReceiver, request: Request) -> int | None
     return 200
 
 
+class Signal:
+    """An event set from any thread and awaited on any event loop: the receiver's behaviours
+    run on its own loop, the test waits on its loop (`blocked`), and either side sets one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                loop.call_soon_threadsafe(_wake, waiter)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._set:
+                return
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, waiter))
+        await waiter
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # not cancelled meanwhile
+        waiter.set_result(None)
+
+
 @dataclass
 class WebhookReceiver:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # path -> whsec_ secret
     requests: list[Request] = field(default_factory=list)
     processed: dict[tuple[str, str], dict] = field(default_factory=dict)  # (path, webhook-id) -> body
-    blocked: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
+    blocked: Signal = field(default_factory=Signal)
+    release: Signal = field(default_factory=Signal)
     port: int = 0
 
     async def start(self) -> WebhookReceiver:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        """Serving, on a port the kernel chose, from an event loop in a thread of its own."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        self._server = await self._on_its_loop(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
         self.release.set()
+        try:
+            await self._on_its_loop(self._close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join)
+            self._loop.close()
+
+    async def _on_its_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def _close(self) -> None:
         self._server.close()
+        # A behaviour still waiting (a test that failed before it let go) ends with the server.
+        handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         await self._server.wait_closed()
 
     def url(self, path: str) -> str:

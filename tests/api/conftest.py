@@ -25,6 +25,7 @@ from services.worker.dispatcher import OutboxDispatcher
 from services.worker.registry import WORKFLOWS, activities, workflow_runner
 from tests.api.stack import Stack
 from tests.fixtures.servers import database_of_its_own, settings_on
+from tests.receivers import WEBHOOK_TIMEOUT
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -44,7 +45,13 @@ async def whole_stack(pg: EmbeddedPostgres, temporal_env) -> AsyncIterator[tuple
 async def _whole_stack(settings: Settings, temporal_env) -> AsyncIterator[tuple[Stack, OutboxDispatcher]]:
     task_queue = f"pakta-e2e-{uuid.uuid4()}"
     target = temporal_env.client.service_client.config.target_host
-    configured = settings.model_copy(update={"temporal_address": target, "temporal_task_queue": task_queue})
+    configured = settings.model_copy(
+        update={
+            "temporal_address": target,
+            "temporal_task_queue": task_queue,
+            "webhook_timeout_seconds": WEBHOOK_TIMEOUT,  # tests/receivers.py says why
+        }
+    )
     engine = create_engine(configured)
     sessionmaker = create_sessionmaker(engine)
     dispatcher = OutboxDispatcher(configured, sessionmaker)

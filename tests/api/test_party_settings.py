@@ -6,6 +6,7 @@ running PartySettingsWorkflow and the portfolio sweep, the embedded PostgreSQL."
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,7 +42,8 @@ async def events_of(stack: Stack, agreement_id: str) -> list[dict[str, Any]]:
 async def settings_brought(stack: Stack, temporal_env, org: str) -> c.RefreshCounts:
     """What the run of `party-settings-<org>` the last change started did, once it is done."""
     handle = temporal_env.client.get_workflow_handle(c.party_settings_workflow_id(org))
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # a bound, not a clock: a busy machine starts it late
+    while time.monotonic() < deadline:
         try:
             return c.RefreshCounts.model_validate(await handle.result())
         except RPCError:  # not started yet

@@ -111,7 +111,7 @@ class Topology:
     async def start(self) -> None:
         self.sink.start()
         # Started on other ports if a suite beside this one took one first (a restart below
-        # keeps the port it has).
+        # tries the port it had first, and moves only if that was taken meanwhile).
         self.pg = on_free_ports(lambda port: started_postgres(EmbeddedPostgres(self.data_dir / "pg", port)))
         await upgrade_database(self.settings)
         self.temporal = await started_temporal(self.data_dir / "temporal")
@@ -198,9 +198,55 @@ class Topology:
             log.seek(self.log_starts[name])
             return log.read().decode(errors="replace")
 
-    def restart_temporal(self) -> None:
+    async def start_postgres_again(self) -> None:
+        """PostgreSQL started again on its data after a stop: on its port, or, if another
+        process took that port while it was down (a suite running beside this one), on
+        another free one, and then the API and the worker restarted to follow it."""
+        try:
+            started_postgres(self.pg)
+        except RuntimeError as error:
+            if not taken(error):
+                raise
+            self.pg = on_free_ports(lambda port: started_postgres(EmbeddedPostgres(self.data_dir / "pg", port)))
+            await self.restart_clients()
+
+    async def restart_temporal(self) -> None:
+        """The Temporal dev server stopped and started again on its persistence file: on its
+        port, or, if another process took that port while it was down, on another free one,
+        and then the API and the worker restarted to follow it."""
         self.temporal.stop()
         self.temporal.spawn()
+        try:
+            await self.temporal.wait_ready()
+        except RuntimeError as error:
+            self.temporal.stop()
+            if not taken(error):
+                raise
+            self.temporal = await started_temporal(self.data_dir / "temporal")
+            await self.restart_clients()
+
+    async def restart_clients(self) -> None:
+        """The API and the worker, those of them running, stopped and started again on the
+        servers' current addresses. Both read PostgreSQL's URL and Temporal's address once,
+        at their start (their settings, their connection pools and clients), and neither
+        can be told a new one: a server that moved is followed only by a restart, as an
+        operator would do. The drivers wait meanwhile (`ApiAddress`), and follow the API if
+        it moves too."""
+        running = [name for name in ("api", "worker") if self.processes[name].poll() is None]
+        if "api" in running:
+            self.address.url = None  # before it stops: from then on its port may be anyone's
+        for name in running:
+            self.processes[name].send_signal(signal.SIGTERM)
+        for name in running:
+            try:
+                self.processes[name].wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.processes[name].pid, signal.SIGKILL)
+                self.processes[name].wait(timeout=10)
+        if "worker" in running:
+            self.start_process("worker")
+        if "api" in running:
+            await self.start_api()
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.logs.get(name)

@@ -58,11 +58,17 @@ class DevStack:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._collect, daemon=True).start()
+        self._collector = threading.Thread(target=self._collect, daemon=True)
+        self._collector.start()
 
     def _collect(self) -> None:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
+
+    def read_to_the_end(self, timeout: float = 60) -> None:
+        """Once it has exited: until the collecting thread has read its output to the end
+        (the pipe's end, when every process writing to it has gone), so `output` is whole."""
+        self._collector.join(timeout)
 
     @property
     def output(self) -> str:
@@ -99,6 +105,7 @@ class DevStack:
         if self.process.poll() is None:
             self.process.kill()
             pytest.fail(f"pakta dev did not stop within {timeout}s:\n{self.output}")
+        await asyncio.to_thread(self.read_to_the_end)  # what it wrote last, before its exit
         return self.process.returncode
 
 
@@ -188,9 +195,8 @@ async def started_dev_stack(data_dir: Path, *, draw: Callable[[], dict[str, int]
             if stack.process.poll() is None:
                 stack.process.kill()
                 stack.process.wait()
-            deadline = time.monotonic() + 10
-            while "pakta dev:" not in stack.output and time.monotonic() < deadline:  # noqa: ASYNC110 -- a thread collects it
-                await asyncio.sleep(0.05)
+            stack.process.wait()
+            await asyncio.to_thread(stack.read_to_the_end)  # its last line says why it exited
             if stack.process.returncode != 2 or "is already in use" not in stack.output or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
@@ -222,7 +228,8 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_its_data(tmp_path):
             assert (await http.get(f"{first.api}/docs")).status_code == 200
             assert (await http.get(f"{first.api}/healthz")).json() == {"status": "ok"}
             # Once ready, the one process froze what start-up built (services/heap.py).
-            for _ in range(100):  # up to 10 s
+            deadline = time.monotonic() + 60  # a bound, not a clock: a busy machine freezes late
+            while time.monotonic() < deadline:
                 metrics = (await http.get(f"{first.api}/metrics")).text
                 frozen = re.search(r"^pakta_heap_frozen_objects ([0-9.e+]+)$", metrics, flags=re.MULTILINE)
                 if frozen and float(frozen[1]) > 0:
@@ -347,9 +354,7 @@ def test_a_port_another_program_takes_while_the_stack_starts_is_one_line_naming_
         checked(data_dir, stack)
         with listener(ports[which]):
             assert stack.process.wait(timeout=120) == 2, stack.output
-        deadline = time.monotonic() + 10
-        while not stack.output.endswith(taken_message(ports, which)) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the collecting thread reads the last line
+        stack.read_to_the_end()  # the collecting thread reads the last line
         assert stack.output.endswith("failed\n" + taken_message(ports, which)), stack.output
         assert servers_using(data_dir) == []
     finally:

@@ -9,12 +9,13 @@ is `test_devstack.py`'s neighbour below. Results are tabled in docs/reliability.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +44,19 @@ async def topology(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[To
         yield topology
     finally:
         await topology.stop()
+
+
+async def recording_retried(topology: Topology, workflow: str, timeout: float = 120) -> None:  # noqa: ASYNC109
+    """Until the worker's log says a `record_events` attempt of `workflow` failed (temporalio's
+    own line, one per failed attempt): the recording is under way and retrying, however long
+    a busy machine took to get there. A bound, not a clock."""
+    deadline = time.monotonic() + timeout
+    while not any(
+        "Completing activity as failed" in line and "'record_events'" in line and workflow in line
+        for line in topology.since_start("worker").splitlines()
+    ):
+        assert time.monotonic() < deadline, f"no recording of {workflow} retried:\n{topology.tail('worker')}"
+        await asyncio.sleep(0.2)
 
 
 def report(name: str, totals: dict[str, int]) -> None:
@@ -131,11 +145,57 @@ async def test_the_drivers_follow_a_killed_api_to_another_port_when_its_own_is_t
     report("API killed (SIGKILL), its port taken while down, restarted on another", {**totals, "faults": 1})
 
 
+@contextlib.contextmanager
+def held_port(port: int) -> Iterator[None]:
+    """`port` taken by another suite's HTTP server (`_Another`), as one would take a port a
+    stopped server left free: it answers PostgreSQL's and gRPC's clients with an HTTP error."""
+    other = ThreadingHTTPServer(("127.0.0.1", port), _Another)  # SO_REUSEADDR: past a TIME_WAIT
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+async def test_postgres_restarted_while_its_port_is_taken_moves_and_the_api_and_worker_follow_it(
+    topology: Topology,
+):
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "pm")
+    await until_progress(drivers, BURST * 4)
+    port = topology.pg.port
+    topology.pg.stop()
+    with held_port(port):  # a suite beside took the port while it was down
+        await topology.start_postgres_again()
+        assert topology.pg.port != port
+        assert "already in use" in topology.pg.log_path.read_text(errors="replace")  # its first start
+        assert f":{topology.pg.port}/" in topology.env()["PAKTA_DATABASE_URL"]  # what the restarted ones got
+        await asyncio.gather(*tasks)
+        totals = await check_outcome(drivers)
+    report("PostgreSQL stopped, its port taken while down, started on another", {**totals, "faults": 1})
+
+
+async def test_temporal_restarted_while_its_port_is_taken_moves_and_the_api_and_worker_follow_it(
+    topology: Topology,
+):
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "tm")
+    await until_progress(drivers, BURST * 4)
+    port = topology.temporal.port
+    topology.temporal.stop()
+    with held_port(port):  # a suite beside took the port while it was down
+        await topology.restart_temporal()
+        assert topology.temporal.port != port
+        assert "already in use" in topology.temporal.log_path.read_text(errors="replace")  # its first start
+        assert topology.env()["PAKTA_TEMPORAL_ADDRESS"] == f"127.0.0.1:{topology.temporal.port}"
+        await asyncio.gather(*tasks)
+        totals = await check_outcome(drivers)
+    report("Temporal dev server stopped, its port taken while down, started on another", {**totals, "faults": 1})
+
+
 async def test_restarting_temporal_on_its_persistence_file_loses_nothing(topology: Topology):
     drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "t")
     await until_progress(drivers, BURST * 4)
-    topology.restart_temporal()
-    await topology.temporal.wait_ready()
+    await topology.restart_temporal()  # on its port, or on another if that was taken meanwhile
     await asyncio.gather(*tasks)
     totals = await check_outcome(drivers)
     report("Temporal dev server restarted on its database file", {**totals, "faults": 1})
@@ -149,7 +209,7 @@ async def test_restarting_postgres_while_actions_flow_loses_nothing(topology: To
         ready = await http.get(f"{topology.api}/readyz")
         assert ready.status_code == 503 and "database" in ready.json()["error"]["down"]
     await asyncio.sleep(3)
-    topology.pg.start()
+    await topology.start_postgres_again()  # on its port, or on another if that was taken meanwhile
     await topology.wait_api()
     await asyncio.gather(*tasks)
     totals = await check_outcome(drivers)
@@ -202,14 +262,14 @@ async def test_the_worker_stops_within_bounds_while_a_recording_waits_for_the_da
             ActInput(command=m.Comment(text="Menunggu basis data."), actor=staff, at=now_utc()),
         )
     )
-    await asyncio.sleep(3)  # the update is accepted; its recording retries
+    await recording_retried(topology, workflow_id(driver.agreement_id or ""))  # the update is accepted
     assert not pending.done()
     started = time.monotonic()
     topology.processes["worker"].send_signal(signal.SIGTERM)
     topology.processes["worker"].wait(timeout=60)
     stopped_after = time.monotonic() - started
     assert stopped_after < 30, stopped_after
-    topology.pg.start()
+    await topology.start_postgres_again()  # the API follows it if it moved; the worker is started after
     topology.start_process("worker")
     receipt = await asyncio.wait_for(pending, timeout=120)
     state = await client.get_workflow_handle(workflow_id(receipt.id)).query(AgreementWorkflow.state)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, update
 from temporalio.client import WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -30,7 +31,7 @@ from services.worker.activities.notify import NotifyActivities
 from services.worker.channels import email as mail
 from services.worker.registry import activities, workflow_runner
 from tests.fixtures.servers import start_time_skipping_server
-from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
+from tests.receivers import WEBHOOK_TIMEOUT, MailSink, WebhookReceiver, block_first, flaky, ok, status
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.contracts import notify as c
@@ -61,7 +62,7 @@ def fast(settings, sink: MailSink | None = None, **overrides):
             "smtp_port": sink.port if sink else 9,
             "delivery_retry_initial_seconds": 0.1,
             "delivery_retry_max_seconds": 0.5,
-            "webhook_timeout_seconds": 3.0,
+            "webhook_timeout_seconds": WEBHOOK_TIMEOUT,  # see there: leases follow it (`lease_ended`)
             "public_url": "https://pakta.test",
             **overrides,
         }
@@ -361,9 +362,9 @@ async def test_a_delivery_executed_twice_sends_once(settings, sessionmaker, rece
     receiver.behaviours = {"/slow": _held_ok}
     endpoint = await add_endpoint(sessionmaker, receiver, a, "/slow")
     events, state = submitted(orgs)
-    # A timeout far longer than the hold below, which lasts as long as the second execution
-    # takes on this machine: the first's request is answered, never timed out.
-    acts = NotifyActivities(fast(settings, sink, webhook_timeout_seconds=60.0), sessionmaker)
+    # `fast`'s timeout is far longer than the hold below, which lasts as long as the second
+    # execution takes on this machine: the first's request is answered, never timed out.
+    acts = NotifyActivities(fast(settings, sink), sessionmaker)
     env = ActivityEnvironment()
     hook = c.DeliverWebhookInput(event=events[0], endpoint_id=endpoint.id)
 
@@ -470,7 +471,8 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
         )
         await asyncio.wait_for(receiver.blocked.wait(), timeout=60)
         # Kill once the other delivery is logged as sent (killing between the receiver's
-        # 200 and that log entry is the window only the webhook-id covers).
+        # 200 and that log entry is the window only the webhook-id covers). The held request
+        # cannot time out meanwhile, however long that takes (`WEBHOOK_TIMEOUT`).
         await _until_async(lambda: _status(sessionmaker, events[0].id, served.id), "sent", timeout=30)
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -480,6 +482,11 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
             await process.wait()
     assert receiver.raw_counts("/hold") == {events[1].id: 1}  # in flight when the worker died
 
+    # Temporal notices the dead worker when the attempt's start-to-close timeout runs out, and
+    # the claim is kept until its lease does (2 and 1.5 times the webhook timeout): both
+    # moved on here by the test, as their time would.
+    await _attempt_timed_out(temporal_env.client, handle, held.id)
+    await lease_ended(sessionmaker, events[1].id, held.id)
     async with notify_worker(temporal_env, config, sessionmaker, task_queue):
         result = await asyncio.wait_for(handle.result(), timeout=90)
     assert (result.webhooks, result.failed) == (2, 0)
@@ -498,6 +505,36 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
     ]
     assert (await delivery(sessionmaker, events[1].id, held.id, "webhook"))["status"] == "sent"
     assert served.id
+
+
+async def _attempt_timed_out(client, handle, endpoint_id: str) -> None:
+    """The running attempt of the workflow's delivery to `endpoint_id` failed as its
+    start-to-close timeout would fail it (retried by its policy), by its activity id."""
+    history = await handle.fetch_history()
+    (activity_id,) = {
+        scheduled.activity_id
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and (scheduled := event.activity_task_scheduled_event_attributes).activity_type.name == c.DELIVER_WEBHOOK
+        and any(endpoint_id.encode() in payload.data for payload in scheduled.input.payloads)
+    }
+    attempt = client.get_async_activity_handle(workflow_id=handle.id, run_id=None, activity_id=activity_id)
+    await attempt.fail(ApplicationError("its worker was killed (the start-to-close timeout, run out by the test)"))
+
+
+async def lease_ended(sessionmaker, event_id: str, recipient: str, channel: str = "webhook") -> None:
+    """The delivery's claim runs out now, as it would at the end of its lease."""
+    async with session_scope(sessionmaker) as session:
+        await session.execute(
+            update(store.DELIVERIES)
+            .where(
+                store.DELIVERIES.c.event_id == event_id,
+                store.DELIVERIES.c.recipient == recipient,
+                store.DELIVERIES.c.channel == channel,
+                store.DELIVERIES.c.claimed_until.is_not(None),
+            )
+            .values(claimed_until=func.now() - timedelta(seconds=1))
+        )
 
 
 async def _status(sessionmaker, event_id, recipient) -> str | None:

@@ -19,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from services.store import notifications as store
 from services.store.db import create_engine, create_sessionmaker, session_scope
 from services.worker.activities.notify import NotifyActivities, mail_lease
-from tests.worker.test_delivery import delivery, fast
+from tests.worker.test_delivery import delivery, fast, lease_ended
 from tests.worker.test_mail_pipelining import LoopbackServer
 from tests.worker.test_mail_timeout import _a_letter
 
@@ -92,10 +92,11 @@ async def test_an_old_activitys_late_failure_leaves_the_next_attempts_claim_and_
     async with first_engine.connect():  # set up before, not in the first attempt's time
         pass
     held: list = []
-    second_claimed, second_may_go = asyncio.Event(), asyncio.Event()
+    first_at_the_server, second_claimed, second_may_go = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def hold_the_first_workers_connection() -> None:
         held.append(await first_engine.connect())
+        first_at_the_server.set()
 
     async def the_second_is_sending() -> None:
         second_claimed.set()
@@ -105,12 +106,18 @@ async def test_an_old_activitys_late_failure_leaves_the_next_attempts_claim_and_
     superseded_before = _superseded_count()
     try:
         async with server.running():
+            # Mail timeouts no step here waits out: the server answers each command once the
+            # test lets it, however slow the machine; a short one would make a slow answer a
+            # timeout, which is not the outcome under test. The first's lease is ended below.
             first = NotifyActivities(
-                fast(settings, smtp_port=server.port, smtp_timeout_seconds=0.5), create_sessionmaker(first_engine)
+                fast(settings, smtp_port=server.port, smtp_timeout_seconds=60.0), create_sessionmaker(first_engine)
             )
-            second = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=10.0), sessionmaker)
+            second = NotifyActivities(fast(settings, smtp_port=server.port, smtp_timeout_seconds=60.0), sessionmaker)
             late = asyncio.create_task(ActivityEnvironment().run(first.deliver_email, letter))
-            await asyncio.sleep(mail_lease(0.5).total_seconds() + 0.3)  # the first's lease runs out
+            # The first's claim made, its mail at the server: then its lease runs out (ended by
+            # the test, as its time would; a sleep begun before the claim could end before it).
+            await asyncio.wait_for(first_at_the_server.wait(), 60)
+            await lease_ended(sessionmaker, event_id, address, "email")
             assert not late.done()  # its outcome still waits for a connection
             sending = asyncio.create_task(ActivityEnvironment().run(second.deliver_email, letter))
             await asyncio.wait_for(second_claimed.wait(), 10)

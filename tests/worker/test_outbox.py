@@ -31,7 +31,7 @@ from services.worker.channels import email as mail
 from services.worker.dispatcher import Failure, OutboxDispatcher
 from tests.fixtures.servers import settings_on
 from tests.receivers import MailSink, WebhookReceiver, block_first, flaky, ok, status
-from tests.worker.test_delivery import GIVE_UP_SOON, add_contact, add_endpoint, delivery, fast
+from tests.worker.test_delivery import GIVE_UP_SOON, add_contact, add_endpoint, delivery, fast, lease_ended
 from workflows import lifecycle as L
 from workflows import messages as m
 from workflows.agreement import ActInput, AgreementInput, AgreementWorkflow, workflow_id
@@ -463,8 +463,8 @@ async def test_two_dispatchers_never_send_the_same_delivery(settings, sessionmak
         await add_endpoint(sessionmaker, receiver, a, path)
     events, state = await submitted(sessionmaker, orgs)
     # Requests are counted: one answered but timed out (this process stalled past the
-    # timeout, the receiver being on its loop) would be sent again. 60 s is no race.
-    config = fast(settings, webhook_timeout_seconds=60.0)
+    # timeout) would be sent again. `fast`'s 60 s is no race.
+    config = fast(settings)
     async with OutboxDispatcher(config, sessionmaker).running(), OutboxDispatcher(config, sessionmaker).running():
         await until(lambda: _ready(len(receiver.requests) >= 9))
         await asyncio.sleep(1.0)
@@ -666,7 +666,8 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
         submitted_id, entered_id = L.events.event_id(agreement_id, 2), L.events.event_id(agreement_id, 3)
         await asyncio.wait_for(receiver.blocked.wait(), timeout=60)
         # Kill once the other delivery is logged as sent (killing between the receiver's
-        # 200 and that log entry is the window only the webhook-id covers).
+        # 200 and that log entry is the window only the webhook-id covers). The held request
+        # cannot time out meanwhile, however long that takes (`fast`'s webhook timeout).
         await until(lambda: _status_is(sessionmaker, submitted_id, served.id, "webhook", "sent"))
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -679,6 +680,8 @@ async def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
     assert held_row is not None and held_row["status"] == "pending"  # leased: waiting for the lease to run out
     assert held_row["claimed_until"] is not None and held_row["attempts"] == 1
 
+    # Its lease (1.5 times the webhook timeout) is run out by the test, as its time would.
+    await lease_ended(sessionmaker, entered_id, held.id)
     async with OutboxDispatcher(config, sessionmaker).running():  # after the lease: sent again
         await until(lambda: _status_is(sessionmaker, entered_id, held.id, "webhook", "sent"), timeout=60)
     assert receiver.raw_counts("/ok") == {submitted_id: 1}  # done before the kill: not redone

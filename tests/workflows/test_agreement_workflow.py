@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -162,7 +163,8 @@ async def test_state_survives_continue_as_new(worker, task_queue):
     first_run = (await handle.describe()).run_id
     final = await drive_to_implementation(handle)
     assert final.stage == "implementation"
-    for _ in range(100):  # the hand-over follows the last command closely, not at once
+    deadline = time.monotonic() + 60  # the hand-over follows the last command closely, not at once
+    while time.monotonic() < deadline:
         history = await handle.fetch_history()  # the latest run's
         started = history.events[0].workflow_execution_started_event_attributes
         if started.continued_execution_run_id:

@@ -8,6 +8,7 @@ it happens. docs/implementation.md."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -116,7 +117,8 @@ async def assert_told(sessionmaker, agreement_id: str, template: str, expected: 
     The recording writes them with the events; this waits a little in case a recording
     is still under way."""
     found: set[str] = set()
-    for _ in range(100):
+    deadline = time.monotonic() + 60  # a bound, not a clock: a busy machine records late
+    while time.monotonic() < deadline:
         found = {
             audience
             for name, audience, values in await inbox(sessionmaker, agreement_id)
