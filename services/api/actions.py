@@ -143,7 +143,7 @@ async def perform(
         KNOWN_PARTIES.forget(agreement_id)
         raise
     if isinstance(result, m.Snapshot):
-        KNOWN_PARTIES.note(result.id, [p.org for p in result.parties], version=result.version)
+        KNOWN_PARTIES.note(result.id, [p.org for p in result.parties], version=result.version, read_at=None)
     else:
         KNOWN_PARTIES.forget(agreement_id)
     return result

@@ -146,8 +146,10 @@ async def _visible_rows(
     # (A caller who sees every agreement is given no parties: none is in doubt.)
     seen = lifecycle.seen_without_the_ministry_gate(actor, [r.party_orgs for r in rows])
     doubtful = {r.id for r, sure in zip(rows, seen, strict=True) if not sure}
+    begun = known_parties.KNOWN_PARTIES.moment()
     states = await queries.agreement_states(session, ids=sorted(doubtful))
     for agreement_id, state in states.items():  # rows read: their parties kept as `read_row` keeps them
-        known_parties.KNOWN_PARTIES.note(agreement_id, lifecycle.party_orgs(state), version=state.version)
+        orgs = lifecycle.party_orgs(state)
+        known_parties.KNOWN_PARTIES.note(agreement_id, orgs, version=state.version, read_at=begun)
     visible = [r for r in rows if r.id not in doubtful or (r.id in states and lifecycle.can_see(states[r.id], actor))]
     return visible, next_cursor

@@ -11,10 +11,10 @@ from temporalio.client import Client
 
 from services.api import commands
 from services.api.errors import refuse_beyond_the_edge
-from services.api.known_parties import KNOWN_PARTIES
+from services.api.known_parties import KNOWN_PARTIES, read_row
 from services.auth import Principal
 from services.settings import Settings
-from services.store import organisations, queries
+from services.store import organisations
 from workflows import messages as m
 
 
@@ -34,9 +34,10 @@ async def propose(
     except RequestValidationError:
         # A retry under its key of a proposal taken before the figures' bound gets its
         # agreement again (`start_agreement` replays it, checking it is the same proposal);
-        # only a first try is refused. Read only on this rare path: one row by its key.
-        retried = idempotency_key is not None and await queries.get_agreement(
-            session, agreement_id=commands.new_agreement_id(principal, idempotency_key)
+        # only a first try is refused. Read only on this rare path: one row by its key, read
+        # as the API reads every row (its parties kept).
+        retried = idempotency_key is not None and await read_row(
+            session, commands.new_agreement_id(principal, idempotency_key)
         )
         if not retried:
             raise
@@ -56,7 +57,7 @@ async def propose(
         search_attributes=settings.temporal_search_attributes,
     )
     # Its creator's next action needs no read before its Update (`KnownParties`).
-    KNOWN_PARTIES.note(started[0].id, [p.org for p in started[0].parties], version=started[0].version)
+    KNOWN_PARTIES.note(started[0].id, [p.org for p in started[0].parties], version=started[0].version, read_at=None)
     return started
 
 

@@ -167,7 +167,7 @@ async def test_an_action_cancelled_while_its_update_travels_leaves_no_failure_un
     principal = Principal(sub="staff@kota-bandung", org="kota-bandung", roles=("staff",))
     # No such agreement, but one this process takes to be kota-bandung's: its Update goes first.
     agreement_id = str(uuid.uuid4())
-    KNOWN_PARTIES.note(agreement_id, ["kota-bandung", "kab-garut"], version=1)
+    KNOWN_PARTIES.note(agreement_id, ["kota-bandung", "kab-garut"], version=1, read_at=None)
     before = asyncio.all_tasks()
     try:
         action = asyncio.ensure_future(

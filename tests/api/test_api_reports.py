@@ -244,7 +244,8 @@ async def test_the_report_as_csv_has_a_row_per_agreement_reported_on(region: Reg
     assert f"Evaluation 1 was concluded without the report of Pemerintah Kabupaten {region.tag}." in evaluated
     assert region.regency not in evaluated and "evaluation_report_missing" not in evaluated, evaluated
     assert not re.search(r"\d{4}-\d{2}-\d{2}", terminated["problems"] + evaluated)
-    assert rows[0]["evaluations"] == "#1 55 expand" and rows[1]["foreign"] == "yes"
+    # The evaluation in English words, as the rest of the file (it read "#1 55 expand").
+    assert rows[0]["evaluations"] == "Evaluation 1: score 55, recommended “expand”" and rows[1]["foreign"] == "yes"
     refused = await region.client.get(
         "/reports/upward.csv", params=PERIOD | {"org": region.regency}, headers=region.token("kemendagri", "staff")
     )

@@ -11,8 +11,8 @@ from typing import Any, get_args
 
 import pytest
 
-from services.api.reporting import problem_words
-from services.api.reporting.report import Problem, ProblemKind
+from services.api.reporting import problem_words, table
+from services.api.reporting.report import EvaluationResult, Problem, ProblemKind
 
 DUE = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # 16:00 in Jakarta, 17:00 in Makassar
 NAMES = {"kab-garut": "Pemerintah Kabupaten Garut", "univ-x": "Universitas Contoh"}
@@ -80,3 +80,31 @@ def test_a_problem_without_its_facts_keeps_its_detail():
     assert problem_words.sentence(problem("deadline_escalated"), "id", "Asia/Jakarta") == "detail of deadline_escalated"
     bare = problem("evaluation_report_missing", evaluation=1)
     assert problem_words.sentence(bare, "en", "Asia/Jakarta") == "detail of evaluation_report_missing"
+
+
+def test_the_csv_words_each_evaluation_concluded_not_its_codes():
+    """The CSV's `evaluations` cell (branch left18): an evaluation's number, score and
+    recommendation in English words, as the rest of the file; one superseded by the final
+    evaluation says it was closed without a score (it read "#2 None None")."""
+
+    def concluded(number: int, score: int | None, recommendation: str | None, final: bool = False) -> str:
+        return table.evaluation_line(
+            EvaluationResult(
+                agreement_id="agr-1",
+                title="Kerja sama",
+                number=number,
+                final=final,
+                concluded_on=date(2027, 1, 5),
+                score=score,
+                recommendation=recommendation,
+                summary=None,
+                missing_reports=[],
+                late_reports=[],
+            )
+        )
+
+    assert concluded(1, 55, "expand") == "Evaluation 1: score 55, recommended “expand”"
+    assert concluded(3, 80, "continue", final=True) == "Final evaluation 3: score 80, recommended “continue”"
+    assert concluded(2, None, None) == "Evaluation 2: closed without a score or recommendation"
+    for worded in (concluded(1, 55, "stop"), concluded(2, None, None)):
+        assert "None" not in worded and "#" not in worded, worded

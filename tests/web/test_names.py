@@ -9,9 +9,11 @@ import zlib
 
 import httpx
 
+from services.api.app import create_app
 from services.store import queries, register
 from services.store.db import session_scope
 from tests.builders import NOW, happy_step, party, proposal, replay, run, staff
+from tests.fixtures.api import app_client
 from tests.provinces import unused_province
 from tests.web.live import LiveStack, csrf_of
 from workflows import lifecycle as L
@@ -194,3 +196,38 @@ async def test_the_report_upward_names_an_overseer_the_register_holds_no_entry_f
         for line in (meta, pdf):
             assert f"{office} ({ministry})" in line and "kemendagri" not in line, line
     await client.aclose()
+
+
+async def test_the_report_upward_names_a_ministry_of_another_id_the_register_lacks_by_what_it_is_and_its_id(
+    web: LiveStack, orgs
+):
+    """A deployment whose ministry (`PAKTA_MINISTRY_ORGS`) has an id neither the register nor
+    `pakta dev` names (branch left18): the "Reports to" line of the page and of the PDF says
+    what it is — the overseeing ministry — with its id, in the reader's language; it read the
+    id alone."""
+    province, _ = orgs
+    ministry = f"kemen-{uuid.uuid4().hex[:6]}"
+    async with session_scope(web.sessionmaker) as session:
+        entry = register.Entry(
+            org=province, name_id=f"Pemerintah Provinsi {province}", level="province", province_code=unused_province()
+        )
+        await register.put(session, entry=entry, updated_by="operator@pakta")
+    settings = web.settings.model_copy(update={"ministry_orgs": [ministry]})
+    async with app_client(create_app(settings)) as client:
+        signin = await client.get("/ui/signin")
+        token = web.token(web.user(province, "staff"))
+        signed = await client.post("/ui/signin", data={"csrf": csrf_of(signin.text), "token": token, "next": "/ui/"})
+        assert signed.status_code == 303, signed.text
+        period = f"org={province}&from=2027-01-01&to=2027-06-30"
+        for lang, line in (
+            ("id", f"Melapor kepada: Menteri Dalam Negeri (kementerian pembina, kode {ministry})"),
+            ("en", f"Reports to: the Minister of Home Affairs (the overseeing ministry, id {ministry})"),
+        ):
+            if lang == "en":
+                page = (await client.get("/ui/dashboard")).text
+                await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+            html = (await client.get(f"/ui/reports/upward?{period}")).text
+            meta = re.sub(r"<[^>]+>", "", html[html.index('<p class="meta">') :].split("</p>")[0])
+            pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
+            for shown in (meta, pdf):
+                assert line in shown, shown

@@ -49,3 +49,40 @@ async def test_one_more_extension_of_a_due_date_extended_the_most_times_is_refus
     text = markup.unescape(re.sub(r"<[^>]+>", "", alert.group(1)))
     assert WORDS[lang] in text, text
     await client.aclose()
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+async def test_a_refusal_of_the_decider_reads_in_the_readers_language_with_the_rules_particulars(
+    web: LiveStack, orgs, lang
+):
+    """A form the decider refuses as not possible now (accepting a draft of a proposal: 409
+    `invalid_transition`, branch left18): the Indonesian page says so in Indonesian, the stage
+    in words, and keeps the rule's own English words after it, marked as such; the English
+    page shows the API's message."""
+    province, regency = orgs
+    staff = web.user(province, "staff")
+    agreement_id = (await web.api(staff, "POST", "/agreements", json=proposal(province, regency))).json()["id"]
+    refused = await act(web, staff, agreement_id, {"type": "accept_draft", "version": 1})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "invalid_transition", refused.text
+    message = refused.json()["error"]["message"]
+
+    client = await web.signed_in_client(staff)
+    page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    if lang == "en":
+        await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+        page = (await client.get(f"/ui/agreements/{agreement_id}")).text
+    form = {"csrf": csrf_of(page), "type": "accept_draft", "version": "1"}
+    answer = await client.post(f"/ui/agreements/{agreement_id}/act", data=form)
+    assert answer.status_code == 409, answer.text
+    alert = re.search(r'<div class="error" role="alert">(.*?)</div>', answer.text, re.S)
+    assert alert is not None, answer.text
+    text = markup.unescape(re.sub(r"<[^>]+>", "", alert.group(1)))
+    if lang == "id":
+        assert (
+            "Ditolak: Tindakan ini tidak dapat dilakukan pada keadaan perjanjian saat ini; tidak ada yang diubah. "
+            "Tahap perjanjian saat ini: Draf."
+        ) in text, text
+        assert f"Rincian aturan (dalam bahasa Inggris): “{message}”" in text, text
+    else:
+        assert message in text and "Tindakan" not in text, text
+    await client.aclose()

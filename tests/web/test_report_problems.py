@@ -162,3 +162,42 @@ async def test_the_report_s_problems_read_as_sentences_with_names_and_local_date
     assert f"Evaluation 1 was concluded without the report of Pemerintah Kabupaten {code}." in cells, cells
     assert not ISO_MOMENT.search(cells) and regency not in cells and "deadline_overdue" not in cells, cells
     await client.aclose()
+
+
+async def test_an_evaluation_the_final_one_superseded_reads_as_closed_without_a_score_not_none(web: LiveStack, orgs):
+    """An evaluation left open when the term ended is closed by the final evaluation without a
+    score or a recommendation (branch left18): the report's page and PDF said "None" for its
+    score, the CSV "#1 None None". They say it was closed without a score, in words."""
+    province, regency = orgs
+    began = datetime(2027, 1, 4, 9, tzinfo=UTC)
+    prop = proposal([party(province, "initiator"), party(regency)], "ksdd", duration_months=12)
+    events = L.create(prop, staff(province), began, f"agr-{uuid.uuid4()}")
+    state = replay(events)
+    while state.stage != "implementation":
+        state, more = happy_step(state, began)
+        events += more
+    state, more = run(state, staff(province), m.StartEvaluation(), began + timedelta(days=40))
+    events += more
+    after_the_term = datetime.combine(state.end_date, datetime.min.time(), UTC) + timedelta(days=2)
+    while not any(e.final for e in state.evaluations):  # time brings the end-of-term evaluation
+        state, more = run(state, m.SYSTEM, m.Tick(), after_the_term)
+        events += more
+    superseded = [e for e in state.evaluations if e.concluded_at is not None]
+    assert superseded and all(e.score is None and e.recommendation is None for e in superseded)
+    await recorded(web, state, events)
+
+    client = await web.signed_in_client(web.user(province, "staff"))
+    period = f"org={province}&from={state.end_date.isoformat()}&to={after_the_term.date().isoformat()}"
+    for lang, words in (("id", "ditutup tanpa nilai"), ("en", "closed without a score")):
+        if lang == "en":
+            page = (await client.get("/ui/dashboard")).text
+            await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+        html = (await client.get(f"/ui/reports/upward?{period}")).text
+        listed = re.sub(r"<[^>]+>", "", section(html, "h-evaluations"))
+        pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
+        for shown in (listed, pdf):
+            assert "#1, " in shown and words in shown and "None" not in shown, shown
+    sheet = (await client.get(f"/ui/reports/upward.csv?{period}")).text
+    [row] = [r for r in csv.DictReader(io.StringIO(sheet)) if r["agreement_id"] == state.id]
+    assert row["evaluations"].startswith("Evaluation 1: closed without a score or recommendation"), row
+    await client.aclose()

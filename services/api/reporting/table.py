@@ -9,7 +9,14 @@ import csv
 import io
 
 from services.api.reporting import problem_words
-from services.api.reporting.report import KINDS, SECTORS, ReportedAgreement, Summary, UpwardReport
+from services.api.reporting.report import (
+    KINDS,
+    SECTORS,
+    EvaluationResult,
+    ReportedAgreement,
+    Summary,
+    UpwardReport,
+)
 from services.api.reporting.rollup import OversightRollup
 from services.notifying import health_words
 
@@ -72,10 +79,25 @@ def _health_reasons(report: UpwardReport, a: ReportedAgreement) -> str | None:
     )
 
 
+def evaluation_line(e: EvaluationResult) -> str:
+    """An evaluation concluded in the period as the CSV's `evaluations` cell words it, in
+    English (`CSV_LANGUAGE`): "Final evaluation 3: score 85, recommended “expand”", not the
+    codes "#3 85 expand". One superseded by the final evaluation was closed without a score
+    or a recommendation (it read "#2 None None")."""
+    which = f"{'Final evaluation' if e.final else 'Evaluation'} {e.number}"
+    if e.score is None and e.recommendation is None:
+        return f"{which}: closed without a score or recommendation"
+    parts = [f"score {e.score}" if e.score is not None else "no score"]
+    if e.recommendation is not None:
+        words = problem_words.RECOMMENDATIONS[CSV_LANGUAGE].get(e.recommendation, e.recommendation)
+        parts.append(f"recommended “{words}”")
+    return f"{which}: {', '.join(parts)}"
+
+
 def report_csv(report: UpwardReport) -> str:
     evaluations: dict[str, list[str]] = {}
     for e in report.evaluations:
-        evaluations.setdefault(e.agreement_id, []).append(f"#{e.number} {e.score} {e.recommendation}")
+        evaluations.setdefault(e.agreement_id, []).append(evaluation_line(e))
     # The problems worded as the page words them, in English, their moments in the
     # organisation's zone, its partners by the names the rows give them: not the `detail`
     # with step keys, ids and ISO timestamps.

@@ -51,7 +51,9 @@ CSV_CONTENT: dict[int | str, dict[str, Any]] = {
             "the codes, the ids and the decider's sentences. `problems` words each problem by its kind "
             "from its facts: its day, the step by its name, the due moment as a date and time in the "
             "organisation's zone, the organisations by name; the JSON's `problems[]` keeps the facts "
-            "and the deprecated `detail`."
+            "and the deprecated `detail`. `evaluations` words each evaluation concluded in the period: "
+            'its number, score and recommendation ("Evaluation 1: score 55, recommended “expand”"); the '
+            "JSON's `evaluations[]` keeps them as values."
         ),
     }
 }

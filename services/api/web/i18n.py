@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_decimal, format_scientific, parse_decimal
 
+from services.api.web import refusal_words
 from services.api.web.basis_words import basis_in
 from services.api.web.life_words import EDITION, EVENTS, RECOUNTS, VALUES
 from services.api.web.plan_words import PLAN_ACTIONS, PLAN_EN, PLAN_ID
@@ -139,10 +140,6 @@ ID: dict[str, str] = {
     "What you can do": "Yang dapat Anda lakukan",
     "Done.": "Selesai.",
     "Refused": "Ditolak",
-    # Refusals the pages word by their code (`Translator.refusal`), with their details.
-    "This due date has been extended {limit} times, the most one due date may be; nothing was changed.": (
-        "Tenggat ini sudah diperpanjang {limit} kali, batas untuk satu tenggat; tidak ada yang diubah."
-    ),
     "Not found": "Tidak ditemukan",
     "The page or agreement does not exist, or is not yours to see.": (
         "Halaman atau perjanjian tidak ada, atau bukan untuk Anda lihat."
@@ -448,14 +445,9 @@ class Translator:
         return ID.get(text, text) if self.lang == "id" else PLAN_EN.get(text, text)
 
     def refusal(self, error: PaktaError) -> str:
-        """A refusal as the agreement's page shows it: in the reader's words for a code the
-        pages word (filled in from its details: the API's JSON keeps its English message
-        with a count in it, no sentence to look up), else its message."""
-        limit = error.details.get("limit")
-        if error.code == "too_many_extensions" and isinstance(limit, int):
-            words = "This due date has been extended {limit} times, the most one due date may be; nothing was changed."
-            return self.t(words).format(limit=limit)
-        return error.message
+        """A refusal as the agreement's pages show it, in the reader's words by its code
+        (`refusal_words`: the API's JSON keeps its English message)."""
+        return refusal_words.worded(error.code, error.message, error.details, self.lang, self.stage)
 
     def stage(self, stage: str) -> str:
         return (STAGES_ID if self.lang == "id" else STAGES_EN).get(stage, stage)

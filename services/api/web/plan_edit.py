@@ -136,6 +136,6 @@ async def send_plan_form(
     except PaktaError as refused:
         errors = decider_errors(refused.details, refused.message, data)
         return await _page(
-            request, ws, session, state, form, values, errors, status=refused.status, error=refused.message
+            request, ws, session, state, form, values, errors, status=refused.status, error=ws.tr.refusal(refused)
         )
     return redirect(ws, f"/ui/agreements/{agreement_id}?done={command.type}#plan")

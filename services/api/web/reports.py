@@ -81,6 +81,7 @@ WORDS: dict[str, str] = {
     "Signed": "Ditandatangani",
     "Missing reports": "Laporan tidak masuk",
     "Late reports": "Laporan terlambat",
+    "closed without a score": "ditutup tanpa nilai",
     "Print (PDF)": "Cetak (PDF)",
     "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
     "A report covers at most ten years.": "Satu laporan mencakup paling lama sepuluh tahun.",
@@ -181,17 +182,37 @@ async def upward_page(request: Request, ws: WebDep, session: SessionDep, setting
     )
 
 
+# An overseer the register holds no entry for, by what it is to the organisation, and its id:
+# true of any ministry `PAKTA_MINISTRY_ORGS` names (its name is not known here; the office
+# before it says whose minister), of a province's government, of any other overseer.
+UNREGISTERED_OVERSEERS: dict[str, dict[str, str]] = {
+    "id": {
+        "minister_of_home_affairs": "kementerian pembina, kode {org}",
+        "governor": "pemerintah provinsi, kode {org}",
+        "other": "organisasi pengawas, kode {org}",
+    },
+    "en": {
+        "minister_of_home_affairs": "the overseeing ministry, id {org}",
+        "governor": "the province's government, id {org}",
+        "other": "the overseeing organisation, id {org}",
+    },
+}
+
+
 def overseer_name(reports_to: ReportsTo, lang: str) -> str:
-    """The overseer as the "Reports to" line names it, on the page and in the PDF: the
-    register's name, else the name `pakta dev` registers it by in the reader's language (the
-    ministry, which a register may hold no entry for: `PAKTA_MINISTRY_ORGS` names it without
-    one), else its id — after the office in words, so the line never reads as an id alone."""
+    """The overseer as the "Reports to" line names it, on the page and in the PDF, after the
+    office in words: the register's name, else the name `pakta dev` registers it by in the
+    reader's language (the ministry, which a register may hold no entry for:
+    `PAKTA_MINISTRY_ORGS` names it without one), else what it is and its id ("the
+    overseeing ministry, id kemen-x": a deployment's ministry of another id), never the id
+    alone."""
     if reports_to.name:
         return reports_to.name
     demo = next((o for o in DEMO_ORGANISATIONS if o.org == reports_to.org), None)
     if demo is not None:
         return demo.name_en if lang == "en" else demo.name_id
-    return reports_to.org
+    words = UNREGISTERED_OVERSEERS["en" if lang == "en" else "id"]
+    return words.get(reports_to.office, words["other"]).format(org=reports_to.org)
 
 
 def report_names(report: UpwardReport | None) -> dict[str, str]:
@@ -278,10 +299,9 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
         pdf.line_of(f"- {a.title} [{a.kind.upper()}] {partners}; {t('Signed')} {tr.date(a.signed_on)}{ended}{reason}")
     pdf.heading(t("Evaluation results and recommendations"))
     for e in report.evaluations:
-        pdf.line_of(
-            f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {e.score}, {tr.value(e.recommendation)}. "
-            f"{e.summary or ''}"
-        )
+        # One superseded by the final evaluation was closed without a score (it read "None").
+        outcome = t("closed without a score") if e.score is None else f"{e.score}, {tr.value(e.recommendation)}"
+        pdf.line_of(f"- {e.title} #{e.number}, {tr.date(e.concluded_on)}: {outcome}. {e.summary or ''}")
     if not report.evaluations:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Problems and follow-up"))

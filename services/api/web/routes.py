@@ -260,7 +260,9 @@ async def create_proposal(
         )
     except PaktaError as error:
         errors = decider_errors(error.details, error.message, form)
-        return _proposal_page(request, ws, values=values, errors=errors, status=error.status, error=error.message)
+        return _proposal_page(
+            request, ws, values=values, errors=errors, status=error.status, error=ws.tr.refusal(error)
+        )
     return redirect(ws, f"/ui/agreements/{snapshot.id}?done=create")
 
 
@@ -619,6 +621,6 @@ async def save_proposal(
     except PaktaError as error:
         errors = decider_errors(error.details, error.message, form)
         return _proposal_page(
-            request, ws, values=values, errors=errors, state=state, status=error.status, error=error.message
+            request, ws, values=values, errors=errors, state=state, status=error.status, error=ws.tr.refusal(error)
         )
     return redirect(ws, f"/ui/agreements/{agreement_id}?done=edit")
