@@ -28,7 +28,12 @@ from workflows.procedures import CHANGE_PROCEDURES, Procedure
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 # The PDF core fonts speak Latin-1: typographic marks become their plain forms.
-PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-", "→": "->"})
+# The explicit bidi controls are left out: the core fonts draw left to right and know no
+# bidi, so they would only print as "?" (services.notifying.render.BIDI_CONTROLS).
+PLAIN = str.maketrans(
+    {"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-", "→": "->"}
+    | dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+)
 
 
 def plain(text: object) -> str:

@@ -31,6 +31,7 @@ from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.session import WebSession
 from services.demo_people import DEMO_ORGANISATIONS
+from services.notifying.render import isolate
 from services.settings import Settings
 from workflows.messages import EARLIEST_DATE, LATEST_DATE, is_org_id
 
@@ -211,11 +212,18 @@ def worded_problems(report: UpwardReport | None, tr: Translator) -> list[tuple[P
     if report is None:
         return []
     names = report_names(report)
+    # What people typed (the organisations' names, a reason) isolated inside the sentence: an
+    # override in it turns nothing of the sentence around (`isolate`).
     return [
         (
             p,
             problem_words.label(p.kind, tr.lang),
-            problem_words.sentence(p, tr.lang, tr.zone, lambda o: names.get(o, o)),
+            problem_words.sentence(
+                p.model_copy(update={"text": isolate(p.text)}) if p.text else p,
+                tr.lang,
+                tr.zone,
+                lambda o: isolate(names.get(o, o)),
+            ),
         )
         for p in report.problems
     ]
