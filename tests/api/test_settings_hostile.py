@@ -22,6 +22,13 @@ HOSTILE = [
     {"time_zone": "Asia/Jak\u0000arta"},
     {"time_zone": "../../../etc/passwd"},
     {"time_zone": "A" * 10_000},
+    {"time_zone": "asia/jakarta"},  # differs only by case: the zone data's names are exact
+    {"time_zone": "ASIA/MAKASSAR"},
+    {"time_zone": "Asia/Jakarta\n"},
+    {"time_zone": "Asia"},  # a folder of the zone data, not a zone
+    {"time_zone": "posixrules"},
+    {"days_off": ["2101-01-01"]},  # after the last date an agreement may hold
+    {"days_off": ["1945-08-16"]},
     {"days_off": ["9999-12-31"]},
     {"days_off": ["2027-02-30"]},
     {"days_off": ["2027-01-01"] * 367},
