@@ -7,12 +7,15 @@ it around. Issue #11, branch attack18."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from services.api.web import reports
 from services.store import queries, register
 from services.store.db import session_scope
 from tests.builders import as_created_before_2026, happy_step, party, proposal, replay, run, staff
@@ -36,7 +39,7 @@ async def a_province_and_a_regency_named_to_harm(web: LiveStack, province: str, 
             ),
             register.Entry(
                 org=regency,
-                name_id=f'=HYPERLINK("https://x.example/?a=1","Kabupaten {code}") {RLO}',
+                name_id=f"=SUM(1;2)+cmd|' /C calc'!A0 Kabupaten {code} {RLO}",
                 name_en="+1+1 Regency ❤ 漢字",
                 level="regency",
                 province_code=code,
@@ -92,9 +95,10 @@ def isolated(html: str) -> bool:
 
 
 async def test_a_report_of_hostile_names_and_hundreds_of_problems_answers_in_every_format_and_harms_no_reader(
-    web: LiveStack, orgs
+    web: LiveStack, orgs, monkeypatch
 ):
     province, regency = orgs
+    monkeypatch.setattr(reports, "PDF_PROBLEMS", 100)
     await a_province_and_a_regency_named_to_harm(web, province, regency)
     state, events = an_agreement_with_hundreds_of_problems(province, regency)
     async with session_scope(web.sessionmaker) as session:
@@ -113,7 +117,9 @@ async def test_a_report_of_hostile_names_and_hundreds_of_problems_answers_in_eve
     pdf = await client.get(f"/ui/reports/upward.pdf?{query}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     text = pdf_text(pdf.content)
-    assert "Anggaran dialihkan" in text and "W" * 50 in text.replace(" ", "")
+    assert "-2+3 kerja sama" in text and "W" * 50 in text.replace(" ", "")
+    # The printable report gives the first problems, each cut short, then says how many more.
+    assert f"... dan {listed - 100} masalah lagi: halaman laporan dan JSON-nya memuat semuanya." in text, text[-300:]
 
     sheet = await client.get(f"/ui/reports/upward.csv?{query}")
     assert sheet.status_code == 200
@@ -129,4 +135,38 @@ async def test_a_report_of_hostile_names_and_hundreds_of_problems_answers_in_eve
     left = listed - kept
     assert kept > 0 and left > 0
     assert problems_cell.endswith(f"; … and {left} more problems: the report's page and its JSON hold every one.")
+    await client.aclose()
+
+
+async def test_the_report_s_pdf_is_drawn_beside_the_process_s_other_requests_not_in_their_way(
+    web: LiveStack, orgs, monkeypatch
+):
+    """fpdf2 draws in Python, some 40,000 characters a second: drawn on the event loop, a
+    report of hundreds of long problems held every request of the API process for seconds
+    (minutes, with reasons of 20,000 characters). The drawing here waits until the test
+    has been answered another request — which it can only be while the PDF is drawn
+    elsewhere than on the loop."""
+    province, regency = orgs
+    await a_province_and_a_regency_named_to_harm(web, province, regency)
+    started, release, released = threading.Event(), threading.Event(), []
+    draw = reports.report_pdf
+
+    def held(*args: object) -> bytes:
+        started.set()
+        released.append(release.wait(timeout=10))  # on the loop, nothing else runs meanwhile
+        return draw(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports, "report_pdf", held)
+    today = datetime.now(UTC).date()
+    client = await web.signed_in_client(web.user(province, "staff"))
+    pdf = asyncio.create_task(client.get(f"/ui/reports/upward.pdf?org={province}&from={today}&to={today}"))
+    for _ in range(1000):
+        if started.is_set() or pdf.done():
+            break
+        await asyncio.sleep(0.01)
+    assert started.is_set()
+    other = await web.http.get("/healthz")
+    release.set()
+    assert other.status_code == 200 and (await pdf).status_code == 200
+    assert released == [True], "the PDF was drawn on the event loop: the other request waited for it"
     await client.aclose()

@@ -9,6 +9,7 @@ import unicodedata
 
 from fastapi import APIRouter, Request
 from fpdf import FPDF
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api import commands
@@ -171,5 +172,6 @@ async def summary(agreement_id: str, request: Request, ws: WebDep, session: Sess
         )
     events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
     state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
-    content = summary_pdf(state, events, ws.tr)
+    # In a thread: fpdf2 draws in Python, and a long agreement takes seconds (reports.py).
+    content = await run_in_threadpool(summary_pdf, state, events, ws.tr)
     return download(ws, content, media_type="application/pdf", filename=f"pakta-{agreement_id}.pdf", inline=True)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
@@ -83,6 +84,9 @@ WORDS: dict[str, str] = {
     "Missing reports": "Laporan tidak masuk",
     "Late reports": "Laporan terlambat",
     "Print (PDF)": "Cetak (PDF)",
+    "… and {n} more problems: the report's page and its JSON hold every one.": (
+        "… dan {n} masalah lagi: halaman laporan dan JSON-nya memuat semuanya."
+    ),
     "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
     "A report covers at most ten years.": "Satu laporan mencakup paling lama sepuluh tahun.",
     "No organisation has this id.": "Tidak ada organisasi dengan kode ini.",
@@ -244,7 +248,22 @@ async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings
     if refusal is not None or report is None:
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.pdf"
-    return download(ws, report_pdf(report, ws.tr), media_type="application/pdf", filename=name, inline=True)
+    # fpdf2 draws some 40,000 characters a second, in Python: in a thread, so that a long
+    # report holds the request that asked for it, not every other request of the process.
+    content = await run_in_threadpool(report_pdf, report, ws.tr)
+    return download(ws, content, media_type="application/pdf", filename=name, inline=True)
+
+
+# What the printable report gives of its problems: each line at most `PDF_PROBLEM_CHARS`
+# (a reason may be 20,000 characters), at most `PDF_PROBLEMS` lines, then how many more the
+# page and the JSON hold — hundreds of problems with long reasons made a PDF of thousands of
+# pages, minutes in the drawing.
+PDF_PROBLEM_CHARS = 600
+PDF_PROBLEMS = 300
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
@@ -293,8 +312,12 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
     if not report.evaluations:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Problems and follow-up"))
-    for p, label, sentence in worded_problems(report, tr):
-        pdf.line_of(f"- {tr.date(p.on)} {p.title}: {label} - {sentence}")
+    problems = worded_problems(report, tr)
+    for p, label, sentence in problems[:PDF_PROBLEMS]:
+        pdf.line_of(_shortened(f"- {tr.date(p.on)} {p.title}: {label} - {sentence}", PDF_PROBLEM_CHARS))
+    if len(problems) > PDF_PROBLEMS:
+        more = len(problems) - PDF_PROBLEMS
+        pdf.line_of(t("… and {n} more problems: the report's page and its JSON hold every one.").format(n=more))
     if not report.problems:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Progress of action plans"))
