@@ -223,7 +223,7 @@ def worded_problems(report: UpwardReport | None, tr: Translator) -> list[tuple[P
             p,
             problem_words.label(p.kind, tr.lang),
             problem_words.sentence(
-                p.model_copy(update={"text": isolate(p.text)}) if p.text else p,
+                _with_text_isolated(p),
                 tr.lang,
                 tr.zone,
                 lambda o: isolate(names.get(o, o)),
@@ -231,6 +231,12 @@ def worded_problems(report: UpwardReport | None, tr: Translator) -> list[tuple[P
         )
         for p in report.problems
     ]
+
+
+def _with_text_isolated(problem: Problem) -> Problem:
+    """`problem` with what a person wrote isolated (`isolate`): copied only when it changes."""
+    text = isolate(problem.text) if problem.text else problem.text
+    return problem if text == problem.text else problem.model_copy(update={"text": text})
 
 
 @router.get("/reports/upward.csv")
