@@ -99,3 +99,29 @@ def test_a_date_that_lapsed_a_second_before_the_edition_took_effect_is_escalated
 
     assert b.types(events) == ["comment_added"]
     assert after.deadlines["step"] == state.deadlines["step"]
+
+
+def test_an_evaluations_reports_whose_date_a_newer_edition_lengthened_just_before_it_are_not_escalated_the_next_morning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reports' escalation waits for the next office morning after their date: the
+    first decision after an edition effective a second before that date is that morning's
+    tick, which counts the date again and escalates nothing yet."""
+    state = b.advance(b.created(legacy=False), "implementation")
+    state, _ = b.run(state, b.staff(), m.StartEvaluation())
+    due = state.evaluations[-1].due_at
+    days = dict(FIRST.days)
+    decreed = local(due).date() - timedelta(days=1)  # a Monday inside the window
+    assert decreed.weekday() < 5
+    days[decreed.year] = days[decreed.year].replace("2:", f"{decreed.month}:{decreed.day},", 1)
+    assert decreed.month == 2 and f"2:{decreed.day}," in days[decreed.year]
+    monkeypatch.setattr(national_days, "EDITIONS", (FIRST, Edition(2, due - timedelta(seconds=1), days)))
+
+    escalated = []
+    while (wake := L.next_wakeup(state)) is not None and not escalated:
+        state, events = decided(state, m.SYSTEM, m.Tick(), wake)
+        escalated = [e for e in events if e.type == "evaluation_escalated"]
+        if wake > due and not escalated:
+            assert b.types(events)[0] == "deadline_recounted"
+    assert escalated and state.evaluations[-1].due_at > due
+    assert escalated[0].at > state.evaluations[-1].due_at
