@@ -10,6 +10,7 @@ so a new event type still gets a sensible message before anyone words it.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -149,6 +150,20 @@ def _day_of(value: object, zone: ZoneInfo) -> date | None:
 def _months(lang: str) -> dict[int, str]:
     """The months' names in `lang`, from Babel's CLDR data ("Januari", "January")."""
     return dict(Locale.parse(LOCALES[lang]).months["format"]["wide"].items())
+
+
+# Unicode's explicit bidi controls: embeddings and overrides (U+202A–U+202E) and isolates
+# (U+2066–U+2069). Text people type may hold them; shown as it is beside other words, an
+# override left open turns everything after it on the line around ("Trojan Source"): a date,
+# a name, the sentence a report says of a problem.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate(text: str) -> str:
+    """`text` as a piece of a longer line: between a first-strong isolate and its pop
+    (U+2068 … U+2069) when it holds a bidi control, so whatever it opens ends with it (the
+    pop closes every embedding and override opened since its isolate); as it is otherwise."""
+    return f"\u2068{text}\u2069" if BIDI_CONTROLS.search(text) else text
 
 
 def day_text(day: date, lang: str) -> str:

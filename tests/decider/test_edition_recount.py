@@ -155,10 +155,15 @@ def test_a_newer_edition_moves_nothing_before_it_takes_effect_nor_a_date_counted
     assert b.types(events) == ["comment_added"]
 
 
-def test_a_date_already_past_stays(decree: Edition) -> None:
+def test_a_date_a_decision_already_saw_lapse_stays(decree: Edition) -> None:
+    """Escalated at its date by a run that does not follow editions (recorded before the
+    rule): a later decision that does never moves it. A date that lapsed with no decision
+    since is counted again (tests/decider/test_edition_at_the_due_moment.py)."""
     state = submitted()
     due = state.deadlines["step"]
-    _, events = decided(state, b.staff(), m.Comment(text="Terlambat."), due + timedelta(hours=1))
+    escalated, events = decided(state, m.SYSTEM, m.Tick(), due, recount=False)
+    assert "deadline_escalated" in b.types(events)
+    _, events = decided(escalated, b.staff(), m.Comment(text="Terlambat."), due + timedelta(hours=1))
     assert b.types(events) == ["comment_added"]
 
 

@@ -82,3 +82,32 @@ async def test_an_asleep_gate_is_recounted_at_its_next_timer_after_a_newer_editi
     assert any(DEADLINES_FOLLOW_EDITIONS.encode() in patch for patch in patches)
     replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
     await replayer.replay_workflow(history)
+
+
+async def test_an_asleep_gate_whose_newer_edition_applies_a_second_before_its_date_is_recounted_by_the_tick_at_it(
+    env, task_queue, sessionmaker, monkeypatch
+):
+    """The edition applies one second before the gate's date, after its last reminder: the
+    timer at the date is the first decision since. It counts the date again and escalates
+    nothing; the escalation comes at the date the edition in force gives (attack18)."""
+    handle, created = await start(env.client, task_queue)
+    await act(handle, STAFF, m.Submit())
+    submitted = await state_of(handle)
+    opened, due = submitted.updated_at, submitted.deadlines["step"]
+    decreed = due_after(FIRST, opened, 2).astimezone(WIB).date()
+    later = with_day_off(FIRST, 2, due - timedelta(seconds=1), decreed)
+    monkeypatch.setattr(national_days, "EDITIONS", (FIRST, later))
+    moved_due = due_after(later, opened, 10)
+    assert due < moved_due
+
+    state = await sleep_until(env, handle, lambda s: s.deadlines["step"] != due or s.updated_at >= due)
+    assert state.deadlines["step"] == moved_due
+    events = await events_of(sessionmaker, created.id)
+    assert [(e.at, e.type) for e in events if e.at >= due] == [(due, "deadline_recounted")]
+    assert "deadline_escalated" not in [e.type for e in events]
+
+    await sleep_until(env, handle, lambda s: any(key.startswith("step-escalation") for key in s.notices_sent))
+    escalated = [e for e in await events_of(sessionmaker, created.id) if e.type == "deadline_escalated"]
+    assert [(e.at, e.data["due_at"]) for e in escalated] == [(moved_due, moved_due.isoformat())]
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+    await replayer.replay_workflow(await handle.fetch_history())

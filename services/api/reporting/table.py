@@ -50,15 +50,45 @@ COLUMNS = (
 )
 
 
+# The most characters a spreadsheet cell holds (Excel's limit; Python's own CSV reader stops
+# at 128 KB): a longer cell is cut short on opening, silently, and what it said is lost.
+CELL_LIMIT = 32_767
+
+
 def cell(value: object) -> str:
     """A value as a spreadsheet shows it; text that a spreadsheet would run as a formula
-    (titles and reasons are typed by people) is kept as text with a leading apostrophe."""
+    (titles and reasons are typed by people) is kept as text with a leading apostrophe.
+    Never longer than `CELL_LIMIT`: cut with "…" (the problems cell says what it left out:
+    `_within_a_cell`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    text = "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+
+
+def _within_a_cell(lines: list[str]) -> str:
+    """The lines joined with "; " as far as they fit in a cell, then how many were left
+    out: an agreement with hundreds of problems (each with what people wrote) would fill
+    far more than a cell holds, and the spreadsheet would drop the rest without a word."""
+    joined = "; ".join(lines)
+    if len(joined) <= CELL_LIMIT:
+        return joined
+    kept: list[str] = []
+    size = 0
+    room = CELL_LIMIT - 200  # the note of what was left out, and a leading apostrophe
+    for line in lines:
+        if size + len(line) + 2 > room:
+            break
+        kept.append(line)
+        size += len(line) + 2
+    if not kept:  # one line longer than a cell: cut short
+        kept = [lines[0][: room - 1] + "…"]
+    left = len(lines) - len(kept)
+    note = f"… and {left} more {'problem' if left == 1 else 'problems'}: the report's page and its JSON hold every one."
+    return "; ".join([*kept, note])
 
 
 # The language of the CSV's words: one file whoever downloads it (the API and the page serve
@@ -138,7 +168,7 @@ def report_csv(report: UpwardReport) -> str:
                     a.termination_reason,
                     "; ".join(evaluations.get(a.id, [])),
                     a.latest_score,
-                    "; ".join(problems.get(a.id, [])),
+                    _within_a_cell(problems.get(a.id, [])),
                     plan.activities if plan else None,
                     plan.mean_percent if plan else None,
                     len(plan.late) if plan else None,

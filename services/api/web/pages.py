@@ -17,6 +17,7 @@ from services.api.document_access import PRIVATE_FILE
 from services.api.web.i18n import Translator
 from services.api.web.session import WebSession, load_session
 from services.notifying import health_words
+from services.notifying.render import isolate
 from services.store import organisations
 from services.store.db import Unit
 from workflows.messages import DEFAULT_TIME_ZONE, AgreementState, HealthReason
@@ -37,6 +38,9 @@ def party_name(state: AgreementState, org: str) -> str:
 
 
 templates.env.globals["party_name"] = party_name
+# Text people typed, shown as a piece of a line (a name, a title, a reason): an override it
+# holds turns nothing after it around (`isolate`); as it is when it holds no bidi control.
+templates.env.filters["isolated"] = lambda value: isolate(str(value)) if value is not None else value
 
 
 def health_reason(tr: Translator, state: AgreementState, reason: HealthReason) -> str:

@@ -9,6 +9,7 @@ import unicodedata
 
 from fastapi import APIRouter, Request
 from fpdf import FPDF
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api import commands
@@ -28,7 +29,12 @@ from workflows.procedures import CHANGE_PROCEDURES, Procedure
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 # The PDF core fonts speak Latin-1: typographic marks become their plain forms.
-PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-", "→": "->"})
+# The explicit bidi controls are left out: the core fonts draw left to right and know no
+# bidi, so they would only print as "?" (services.notifying.render.BIDI_CONTROLS).
+PLAIN = str.maketrans(
+    {"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "•": "-", "→": "->"}
+    | dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+)
 
 
 def plain(text: object) -> str:
@@ -166,5 +172,6 @@ async def summary(agreement_id: str, request: Request, ws: WebDep, session: Sess
         )
     events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
     state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
-    content = summary_pdf(state, events, ws.tr)
+    # In a thread: fpdf2 draws in Python, and a long agreement takes seconds (reports.py).
+    content = await run_in_threadpool(summary_pdf, state, events, ws.tr)
     return download(ws, content, media_type="application/pdf", filename=f"pakta-{agreement_id}.pdf", inline=True)

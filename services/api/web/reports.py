@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
@@ -31,6 +32,7 @@ from services.api.web.pages import WebDep, download, error_page, render
 from services.api.web.pdf import Summary, plain
 from services.api.web.session import WebSession
 from services.demo_people import DEMO_ORGANISATIONS
+from services.notifying.render import isolate
 from services.settings import Settings
 from workflows.messages import EARLIEST_DATE, LATEST_DATE, is_org_id
 
@@ -83,6 +85,9 @@ WORDS: dict[str, str] = {
     "Late reports": "Laporan terlambat",
     "closed without a score": "ditutup tanpa nilai",
     "Print (PDF)": "Cetak (PDF)",
+    "… and {n} more problems: the report's page and its JSON hold every one.": (
+        "… dan {n} masalah lagi: halaman laporan dan JSON-nya memuat semuanya."
+    ),
     "The period ends before it starts.": "Periode berakhir sebelum dimulai.",
     "A report covers at most ten years.": "Satu laporan mencakup paling lama sepuluh tahun.",
     "No organisation has this id.": "Tidak ada organisasi dengan kode ini.",
@@ -232,14 +237,27 @@ def worded_problems(report: UpwardReport | None, tr: Translator) -> list[tuple[P
     if report is None:
         return []
     names = report_names(report)
+    # What people typed (the organisations' names, a reason) isolated inside the sentence: an
+    # override in it turns nothing of the sentence around (`isolate`).
     return [
         (
             p,
             problem_words.label(p.kind, tr.lang),
-            problem_words.sentence(p, tr.lang, tr.zone, lambda o: names.get(o, o)),
+            problem_words.sentence(
+                _with_text_isolated(p),
+                tr.lang,
+                tr.zone,
+                lambda o: isolate(names.get(o, o)),
+            ),
         )
         for p in report.problems
     ]
+
+
+def _with_text_isolated(problem: Problem) -> Problem:
+    """`problem` with what a person wrote isolated (`isolate`): copied only when it changes."""
+    text = isolate(problem.text) if problem.text else problem.text
+    return problem if text == problem.text else problem.model_copy(update={"text": text})
 
 
 @router.get("/reports/upward.csv")
@@ -257,7 +275,22 @@ async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings
     if refusal is not None or report is None:
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.pdf"
-    return download(ws, report_pdf(report, ws.tr), media_type="application/pdf", filename=name, inline=True)
+    # fpdf2 draws some 40,000 characters a second, in Python: in a thread, so that a long
+    # report holds the request that asked for it, not every other request of the process.
+    content = await run_in_threadpool(report_pdf, report, ws.tr)
+    return download(ws, content, media_type="application/pdf", filename=name, inline=True)
+
+
+# What the printable report gives of its problems: each line at most `PDF_PROBLEM_CHARS`
+# (a reason may be 20,000 characters), at most `PDF_PROBLEMS` lines, then how many more the
+# page and the JSON hold — hundreds of problems with long reasons made a PDF of thousands of
+# pages, minutes in the drawing.
+PDF_PROBLEM_CHARS = 600
+PDF_PROBLEMS = 300
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
@@ -305,8 +338,12 @@ def report_pdf(report: UpwardReport, tr: Translator) -> bytes:
     if not report.evaluations:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Problems and follow-up"))
-    for p, label, sentence in worded_problems(report, tr):
-        pdf.line_of(f"- {tr.date(p.on)} {p.title}: {label} - {sentence}")
+    problems = worded_problems(report, tr)
+    for p, label, sentence in problems[:PDF_PROBLEMS]:
+        pdf.line_of(_shortened(f"- {tr.date(p.on)} {p.title}: {label} - {sentence}", PDF_PROBLEM_CHARS))
+    if len(problems) > PDF_PROBLEMS:
+        more = len(problems) - PDF_PROBLEMS
+        pdf.line_of(t("… and {n} more problems: the report's page and its JSON hold every one.").format(n=more))
     if not report.problems:
         pdf.line_of(t("Nothing to report."))
     pdf.heading(t("Progress of action plans"))

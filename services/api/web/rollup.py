@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from services.api.deps import SessionDep, SettingsDep
@@ -127,9 +128,11 @@ async def overseen_pdf(request: Request, ws: WebDep, session: SessionDep, settin
         return refusal or error_page(request, ws, 422, ws.tr.t("Not found"), str(form["error"] or ""))
     entry = await register.get(session, org=rollup.overseer)
     name = f"pakta-rollup-{rollup.overseer}-{rollup.period_from}-{rollup.period_to}.pdf"
+    # In a thread, as the report upward's PDF (reports.py).
+    content = await run_in_threadpool(rollup_pdf, rollup, name_of(entry, ws.tr) if entry else rollup.overseer, ws.tr)
     return download(
         ws,
-        rollup_pdf(rollup, name_of(entry, ws.tr) if entry else rollup.overseer, ws.tr),
+        content,
         media_type="application/pdf",
         filename=name,
         inline=True,

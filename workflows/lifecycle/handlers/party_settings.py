@@ -101,7 +101,15 @@ def recount_at_new_edition(e: Emitter) -> None:
     now (a new year's collective leave, a holiday moved by decree): later only, as above.
     Prepended to whatever the decision is about, so its rules see the dates as counted now.
     A date that does not move records nothing (and is counted again at the next decision,
-    to the same answer)."""
+    to the same answer).
+
+    "A date already past stays" means past when the edition took effect, not when the
+    decision comes: a date that lapsed at or after `effective_from` with no decision since
+    (`updated_at`, the last event's moment) was never decided on as it stood, so no
+    escalation of it is recorded — an asleep agreement's timer at that very date, a command
+    racing it, the night's prompt after a worker's outage. It is counted again too, so the
+    decision at its date takes the day the edition gives instead of escalating a step the
+    calendar in force still allows."""
     newest = t.edition_at(e.now)
     for key in running_count_keys(e.state):
         count = e.state.due_counts.get(key)
@@ -120,7 +128,7 @@ def _recount(e: Emitter, edition: t.Edition | None, why: dict[str, object], keys
         if due is None:
             continue
         recorded = e.state.due_counts[key].due
-        if recorded <= e.now or due <= recorded:
+        if _lapsed_before_the_change(e, recorded, edition) or due <= recorded:
             continue
         if t.local_day(due, zone(e.state)) > m.LATEST_DATE:
             continue
@@ -129,3 +137,15 @@ def _recount(e: Emitter, edition: t.Edition | None, why: dict[str, object], keys
             data.update(deadline="evaluation_report", evaluation=int(key.removeprefix("evaluation:")))
         data.update(due_at=due.isoformat(), previous_due_at=recorded.isoformat())
         e.emit(ev.DeadlineRecounted.model_validate(data))
+
+
+def _lapsed_before_the_change(e: Emitter, recorded: datetime, edition: t.Edition | None) -> bool:
+    """Whether the date `recorded` lapsed before the change that counts it again: a party's
+    new days take effect now, so a date past now stays; a newer edition took effect at its
+    `effective_from`, so a date that lapsed since, with no decision since
+    (`e.state.updated_at`), counts with it too (`recount_at_new_edition`)."""
+    if recorded > e.now:
+        return False
+    if edition is None:
+        return True
+    return recorded < edition.effective_from or recorded <= e.state.updated_at
