@@ -114,3 +114,15 @@ def test_the_import_sheets_columns_are_the_readmes(readme):
     assert [c for c in columns if c in imports.CSV_COLUMNS] == list(imports.CSV_COLUMNS)
     for sheet in imports.SHEET_DESCRIPTIONS:
         assert f"`{sheet}`" in readme or sheet == "agreements"
+
+
+def test_the_plan_sheets_columns_are_implementation_mds():
+    """docs/implementation.md's table of the plan's sheets: every column, the required in bold."""
+    text = (ROOT / "docs" / "implementation.md").read_text()
+    for sheet, columns in imports.PLAN_SHEETS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{sheet}` |"))
+        cells = row.split(" | ", 1)[1]
+        named = [c for c in re.findall(r"`([a-z_]+)`", cells) if c in columns]
+        required = re.findall(r"\*\*`([a-z_]+)`\*\*", cells)
+        assert sorted(set(named)) == sorted(columns), sheet
+        assert sorted(required) == sorted(imports.REQUIRED_PLAN[sheet]), sheet
