@@ -5,6 +5,7 @@ and no page of the docs names a module file that is gone. No servers.
 
 from __future__ import annotations
 
+import importlib
 import re
 import tomllib
 from pathlib import Path
@@ -121,3 +122,29 @@ def test_the_patches_listed_are_the_patches_asked():
     asked = patches_in_the_code()
     assert asked, "no workflow.patched found: has the pattern gone stale?"
     assert asked == listed
+
+
+def resolves(name: str) -> bool:
+    """`services.api.actions.perform` names a module, or an attribute of one, that exists."""
+    parts = name.split(".")
+    for depth in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:depth]))
+        except ImportError:
+            continue
+        for attribute in parts[depth:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
+
+
+def test_every_dotted_module_name_the_docs_give_exists():
+    named = {
+        (page.relative_to(ROOT), name)
+        for page in DOCS
+        for name in re.findall(r"(?<![\w/.])((?:services|workflows)\.[a-z_][\w.]*\w)(?!…)", page.read_text())
+    }
+    assert named, "no dotted names found: has the pattern gone stale?"
+    assert sorted(f"{page}: {name}" for page, name in named if not resolves(name)) == []
