@@ -71,7 +71,7 @@ def untested_if_moved(moved: bool, server: str) -> None:
         )
 
 
-def test_a_fault_test_whose_server_moved_ends_skipped_with_its_reason_not_passed():
+async def test_a_fault_test_whose_server_moved_ends_skipped_with_its_reason_not_passed():
     """On `8f344fa` a PostgreSQL or Temporal restart that moved restarted the API and the
     worker and the in-place tests passed all the same, having tested another fault."""
     untested_if_moved(False, "PostgreSQL")  # in place: the test goes on to pass
