@@ -21,11 +21,14 @@ async def test_many_pdfs_asked_at_once_leave_starlette_s_threads_to_other_reques
     so 40 long ones held every thread, and a request's synchronous dependency waited."""
     release, lock = threading.Event(), threading.Lock()
     drawing = [0, 0]  # now, most at once
+    loop, all_drawing = asyncio.get_running_loop(), asyncio.Event()
 
     def draw(n: int) -> bytes:
         with lock:
             drawing[0] += 1
             drawing[1] = max(drawing[1], drawing[0])
+            if drawing[0] == PDF_THREADS:
+                loop.call_soon_threadsafe(all_drawing.set)
         release.wait()
         with lock:
             drawing[0] -= 1
@@ -33,8 +36,7 @@ async def test_many_pdfs_asked_at_once_leave_starlette_s_threads_to_other_reques
 
     shared = anyio.to_thread.current_default_thread_limiter().total_tokens
     pdfs = [asyncio.create_task(drawn(draw, n)) for n in range(int(shared) + 5)]
-    while drawing[0] < PDF_THREADS:  # the first ones are drawing
-        await asyncio.sleep(0.01)
+    await all_drawing.wait()  # the first ones are drawing
     # A synchronous dependency of another request still gets one of Starlette's threads.
     # (A bound, not a clock: on the shared threads this waited for the PDFs, forever here.)
     assert await asyncio.wait_for(anyio.to_thread.run_sync(lambda: "served"), timeout=60) == "served"
