@@ -83,8 +83,12 @@ EXTENSIONS_BOUNDED = "extensions-bounded"
 # going Z → X → Y → X: both validated on Z, the second handled after the first recorded X),
 # and such a run holds a failed update and no recording. Replayed without this patch, the
 # handler would record the version alone there: a nondeterminism error that stops the
-# agreement. Only the update's handler asks, and only for such a refresh: the validator
-# decides with today's rule (it records nothing, and never runs on replay).
+# agreement. Only the update's handler asks, and only for such a refresh; its answer counts
+# only where the validator saw new values (`lifecycle.settings_version_alone_after_new_values`):
+# a version alone its validator saw as such was recorded, with no marker, by every run since
+# `trust17` — refused for want of a marker, those runs would replay to the same error
+# (review18). The validator decides with today's rule (it records nothing, and never runs
+# on replay).
 SETTINGS_VERSION_ALONE = "settings-version-alone"
 
 # How much of a chain hash a receipt carries as `follows`: enough to tell the one state the
@@ -357,15 +361,24 @@ class AgreementWorkflow:
             self._unbounded_extensions = not workflow.patched(EXTENSIONS_BOUNDED)
         return self._unbounded_extensions
 
-    def _unchanged_settings_refused(self, state: m.AgreementState, command: m.AnyCommand) -> bool:
+    def _unchanged_settings_refused(
+        self, validated_on: m.AgreementState | None, state: m.AgreementState, command: m.AnyCommand
+    ) -> bool:
         """Whether the handler deciding `command` on `state` refuses a party's settings
         version alone (SETTINGS_VERSION_ALONE): asked of Temporal only for a refresh that
         brings the party its own values under a newer version, so other runs record no
-        marker; on replay of a run recorded before the version alone, no marker — yes."""
+        marker; on replay of a run recorded before the version alone, no marker — yes, but
+        only where its validator, on `validated_on`, saw new values. A version alone its validator
+        saw as such is recorded whatever the answer: every run since `trust17` recorded it
+        with no marker. The question is still asked there: a run recorded by the code that
+        asked at every version alone holds a marker at it, and a marker no code asks for
+        at its place is a nondeterminism error too."""
         if not lifecycle.settings_version_alone(state, command):
             return False
         if self._refuses_version_alone is None:
             self._refuses_version_alone = not workflow.patched(SETTINGS_VERSION_ALONE)
+        if not lifecycle.settings_version_alone_after_new_values(validated_on, state, command):
+            return False
         return self._refuses_version_alone
 
     def _periods_anchored(self, effective: date) -> bool:
@@ -398,11 +411,15 @@ class AgreementWorkflow:
 
     @workflow.update
     async def act(self, request: ActInput) -> Receipt:
+        # The state the validator decided on, read again on replay where no validator runs:
+        # a handler starts in the activation its validator ran in, before any other task's
+        # recording resumes (each sets the state only after its local activity returns).
+        validated_on = self._state
         async with self._lock:
             state = self._require_state()
             now = self._clock(request.at or workflow.now())
             try:
-                decision = self._decided(request, state, now)
+                decision = self._decided(request, state, now, validated_on)
             except lifecycle.DomainError as error:
                 raise domain_failure(error, state.version) from None
             follows = self._heads.get(state.seq)
@@ -410,7 +427,9 @@ class AgreementWorkflow:
             self._commands += 1
             return self._receipt().model_copy(update={"follows": follows[:FOLLOWS_DIGITS] if follows else None})
 
-    def _decided(self, request: ActInput, state: m.AgreementState, now: datetime) -> lifecycle.Decision:
+    def _decided(
+        self, request: ActInput, state: m.AgreementState, now: datetime, validated_on: m.AgreementState | None
+    ) -> lifecycle.Decision:
         """`lifecycle.decided` of the request, or what the validator decided of an equal
         request (the SDK decodes the handler's arguments afresh), the same state and time —
         the decider is pure, so the events and the state after them are the same ones. On
@@ -420,9 +439,9 @@ class AgreementWorkflow:
         # The validator decided with the bound (it refuses at it): a decision it accepted on
         # this state never reached the bound, so this asks nothing then.
         unbounded = self._extensions_unbounded(state, request.command)
-        # The validator decided with today's rule: what it took on this state was the
-        # version alone only if the run records it so.
-        refused = self._unchanged_settings_refused(state, request.command)
+        # The validator decided with today's rule: what it took as new values and the handler
+        # finds the version alone is recorded so only if the run records it so.
+        refused = self._unchanged_settings_refused(validated_on, state, request.command)
         if validated is not None and not unbounded and not refused:
             seen, seen_state, seen_now, seen_recount, decision = validated
             if seen_state is state and seen_now == now and seen == request and seen_recount == recount:

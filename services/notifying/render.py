@@ -162,8 +162,28 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 def isolate(text: str) -> str:
     """`text` as a piece of a longer line: between a first-strong isolate and its pop
     (U+2068 … U+2069) when it holds a bidi control, so whatever it opens ends with it (the
-    pop closes every embedding and override opened since its isolate); as it is otherwise."""
-    return f"\u2068{text}\u2069" if BIDI_CONTROLS.search(text) else text
+    pop closes every embedding and override opened since its isolate); as it is otherwise.
+    The text's own pops are balanced first: one with no isolate of the text open would close
+    the isolate around it, and an override after it would run to the end of the line (the
+    closing pop, unmatched then, does nothing); an isolate the text leaves open gets its pop,
+    so the closing one is the one that matches ours."""
+    if not BIDI_CONTROLS.search(text):
+        return text
+    kept: list[str] = []
+    open_isolates = 0
+    for character in text:
+        if character in _ISOLATE_INITIATORS:
+            open_isolates += 1
+        elif character == _POP_ISOLATE:
+            if not open_isolates:
+                continue  # it would close ours
+            open_isolates -= 1
+        kept.append(character)
+    return "\u2068" + "".join(kept) + _POP_ISOLATE * (open_isolates + 1)
+
+
+_ISOLATE_INITIATORS = frozenset("\u2066\u2067\u2068")  # LRI, RLI, FSI
+_POP_ISOLATE = "\u2069"  # PDI
 
 
 def day_text(day: date, lang: str) -> str:

@@ -217,3 +217,21 @@ def test_a_run_recorded_before_the_version_alone_refuses_it_and_only_such_a_refr
         m.Comment(text="Siap."),
     ):
         assert not L.settings_version_alone(state, other)
+
+
+def test_only_a_version_alone_whose_validator_saw_new_values_can_have_been_refused_before_it() -> None:
+    """A refresh reached a handler of before `trust17` as the version alone only when its
+    validator saw new values (it refused equal ones): the state changed in between. A
+    version alone seen as such by its validator was recorded by every run since, with no
+    patch marker — the workflow refuses it on replay only in the first case (review18)."""
+    submitted, _ = b.run(b.created(legacy=False), b.staff(), m.Submit())
+    nine, eleven = b.NOW.replace(hour=9), b.NOW.replace(hour=11)
+    elsewhere, _ = b.run(submitted, m.SYSTEM, refresh(time_zone="Asia/Makassar", as_of=nine))
+    back, _ = b.run(elsewhere, m.SYSTEM, refresh(time_zone="Asia/Jakarta", as_of=nine.replace(hour=10)))
+    alone = refresh(time_zone="Asia/Jakarta", as_of=eleven)
+    assert L.settings_version_alone(back, alone)
+    assert L.settings_version_alone_after_new_values(elsewhere, back, alone)  # the race
+    assert not L.settings_version_alone_after_new_values(back, back, alone)  # seen as it is
+    assert not L.settings_version_alone_after_new_values(None, back, alone)
+    moved = refresh(time_zone="Asia/Makassar", as_of=eleven)
+    assert not L.settings_version_alone_after_new_values(back, back, moved)  # new values: no version alone

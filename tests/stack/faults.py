@@ -198,10 +198,12 @@ class Topology:
             log.seek(self.log_starts[name])
             return log.read().decode(errors="replace")
 
-    async def start_postgres_again(self) -> None:
+    async def start_postgres_again(self) -> bool:
         """PostgreSQL started again on its data after a stop: on its port, or, if another
         process took that port while it was down (a suite running beside this one), on
-        another free one, and then the API and the worker restarted to follow it."""
+        another free one, and then the API and the worker restarted to follow it. Whether it
+        moved: then the API and the worker are new processes, and a test of how they live
+        through the outage has not tested it (`untested_if_moved`)."""
         try:
             started_postgres(self.pg)
         except RuntimeError as error:
@@ -209,11 +211,14 @@ class Topology:
                 raise
             self.pg = on_free_ports(lambda port: started_postgres(EmbeddedPostgres(self.data_dir / "pg", port)))
             await self.restart_clients()
+            return True
+        return False
 
-    async def restart_temporal(self) -> None:
+    async def restart_temporal(self) -> bool:
         """The Temporal dev server stopped and started again on its persistence file: on its
         port, or, if another process took that port while it was down, on another free one,
-        and then the API and the worker restarted to follow it."""
+        and then the API and the worker restarted to follow it. Whether it moved (as
+        `start_postgres_again`)."""
         self.temporal.stop()
         self.temporal.spawn()
         try:
@@ -224,6 +229,8 @@ class Topology:
                 raise
             self.temporal = await started_temporal(self.data_dir / "temporal")
             await self.restart_clients()
+            return True
+        return False
 
     async def restart_clients(self) -> None:
         """The API and the worker, those of them running, stopped and started again on the

@@ -158,3 +158,27 @@ async def test_a_new_run_records_the_version_alone_and_asks_the_patch_only_for_i
     assert [(e.seq, e.type, e.data) for e in recorded.events] == [
         (e.seq, e.type, e.data) for e in await events_of(sessionmaker, agreement_id)
     ]
+
+
+# Recorded by review18 on the dev server, one prompt bringing the party the zone it has
+# (Asia/Jakarta) under a first version, nothing else in flight: by a worker deciding as
+# every release from `trust17` to `review17` did (the version alone recorded, no patch
+# asked), and by one deciding as `replay18` did (the patch asked at every version alone).
+RECORDED_BY_TRUST17 = HISTORIES / "settings_version_alone_recorded_by_trust17.json"
+ASKED_AT_A_PLAIN_VERSION = HISTORIES / "settings_version_alone_asked_at_a_plain_version.json"
+
+
+@pytest.mark.parametrize(
+    ("saved", "marked"), [(RECORDED_BY_TRUST17, 0), (ASKED_AT_A_PLAIN_VERSION, 1)], ids=["trust17", "replay18"]
+)
+async def test_a_version_alone_recorded_with_or_without_the_marker_replays_to_its_recording(saved, marked):
+    """Fails on `8f344fa` for the run recorded since trust17: its replayed handler, finding no
+    marker, refused the version alone the history records (`[TMPRL1100] Nondeterminism
+    error: Missing associated machine for LocalActivity(2)`) — every agreement that ever took
+    a version alone frozen at its next replay."""
+    history = WorkflowHistory.from_json("agreement-settings-version-alone", json.loads(saved.read_text()))
+    assert markers(history, SETTINGS_VERSION_ALONE) == marked
+    recorded = RecordedOnReplay()
+    await replayer(recorded).replay_workflow(history)
+    changes = [(e.type, e.data["time_zone"], e.data["as_of"]) for e in recorded.events if e.type != "agreement_created"]
+    assert changes == [("party_settings_changed", "Asia/Jakarta", "2026-11-30T01:00:00Z")]

@@ -61,7 +61,10 @@ from workflows.lifecycle.errors import (
 from workflows.lifecycle.events import EVENT_NAMESPACE, EVENT_PAYLOADS, event_payload
 from workflows.lifecycle.evolve import evolve
 from workflows.lifecycle.handlers.implementation import extensions_at_bound
-from workflows.lifecycle.handlers.party_settings import settings_version_alone
+from workflows.lifecycle.handlers.party_settings import (
+    settings_version_alone,
+    settings_version_alone_after_new_values,
+)
 from workflows.lifecycle.plan import plan_hash, state_plan_hash
 from workflows.lifecycle.progress import action_plan, health, open_period, period_summary
 from workflows.lifecycle.reading import (
@@ -176,6 +179,7 @@ __all__ = [
     "sees_every_agreement",
     "sees_without_the_ministry_gate",
     "settings_version_alone",
+    "settings_version_alone_after_new_values",
     "signed_documents",
     "snapshot",
     "stage_for",

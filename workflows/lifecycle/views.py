@@ -305,9 +305,11 @@ _state_fields = attrgetter(*_FROM_THE_STATE)
 _SNAPSHOT_FIELDS = tuple(m.Snapshot.model_fields)
 _EVERY_FIELD = frozenset(_SNAPSHOT_FIELDS)
 # What `model_construct` does beyond setting the fields it is given, in the declared order:
-# nothing, for a model without aliases, a hook after construction or extra fields kept.
+# nothing, for a model without aliases, a hook after construction, extra fields kept or
+# private attributes (their defaults would be left unset: `__pydantic_private__` None).
 _PLAIN_SNAPSHOT = (
     not any(f.alias or f.validation_alias for f in m.Snapshot.model_fields.values())
+    and not m.Snapshot.__private_attributes__
     and not m.Snapshot.__pydantic_post_init__
     and not m.Snapshot.__pydantic_root_model__
     and m.Snapshot.model_config.get("extra") != "allow"

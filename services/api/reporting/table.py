@@ -52,7 +52,26 @@ COLUMNS = (
 
 # The most characters a spreadsheet cell holds (Excel's limit; Python's own CSV reader stops
 # at 128 KB): a longer cell is cut short on opening, silently, and what it said is lost.
+# Excel counts UTF-16 code units: a character beyond the BMP (an emoji, a rare CJK
+# ideograph) counts twice (`units`).
 CELL_LIMIT = 32_767
+
+
+def units(text: str) -> int:
+    """`text`'s length as a spreadsheet counts it: in UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` units with "…" at the end, between two characters."""
+    if units(text) <= limit:
+        return text
+    used = 0
+    for at, character in enumerate(text):
+        used += 2 if ord(character) > 0xFFFF else 1
+        if used > limit - 1:
+            return text[:at] + "…"
+    return text
 
 
 def cell(value: object) -> str:
@@ -66,7 +85,7 @@ def cell(value: object) -> str:
         return "yes" if value else "no"
     text = str(value)
     text = "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+    return _cut(text, CELL_LIMIT)
 
 
 def _within_a_cell(lines: list[str]) -> str:
@@ -74,18 +93,18 @@ def _within_a_cell(lines: list[str]) -> str:
     out: an agreement with hundreds of problems (each with what people wrote) would fill
     far more than a cell holds, and the spreadsheet would drop the rest without a word."""
     joined = "; ".join(lines)
-    if len(joined) <= CELL_LIMIT:
+    if units(joined) <= CELL_LIMIT:
         return joined
     kept: list[str] = []
     size = 0
     room = CELL_LIMIT - 200  # the note of what was left out, and a leading apostrophe
     for line in lines:
-        if size + len(line) + 2 > room:
+        if size + units(line) + 2 > room:
             break
         kept.append(line)
-        size += len(line) + 2
+        size += units(line) + 2
     if not kept:  # one line longer than a cell: cut short
-        kept = [lines[0][: room - 1] + "…"]
+        kept = [_cut(lines[0], room)]
     left = len(lines) - len(kept)
     note = f"… and {left} more {'problem' if left == 1 else 'problems'}: the report's page and its JSON hold every one."
     return "; ".join([*kept, note])

@@ -5,11 +5,17 @@ party's obligations — for a file or a report to the DPRD."""
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
+import weakref
+from collections.abc import Callable
+from functools import partial
+from typing import ParamSpec
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Request
 from fpdf import FPDF
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api import commands
@@ -27,6 +33,27 @@ from workflows.lifecycle.reading import local_today
 from workflows.procedures import CHANGE_PROCEDURES, Procedure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+
+# How many PDFs a process draws at once, each in a thread of its own: fpdf2 draws in Python,
+# seconds for a long report. Not in the threads Starlette shares (40: every synchronous
+# dependency of every request runs there), which as many long PDFs asked at once would take
+# all — every other request of the process waiting for one (review18); and two threads
+# drawing under the GIL already take most of what the process's event loop has.
+PDF_THREADS = 2
+_P = ParamSpec("_P")
+_DRAWING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+async def drawn(draw: Callable[_P, bytes], *args: _P.args, **kwargs: _P.kwargs) -> bytes:
+    """`draw(*args, **kwargs)` in a thread, at most `PDF_THREADS` at once per event loop (a
+    limiter belongs to the loop it is first used in); an exception it raises is raised here
+    as it is, to the one error handler."""
+    loop = asyncio.get_running_loop()
+    limiter = _DRAWING.get(loop)
+    if limiter is None:
+        limiter = _DRAWING[loop] = CapacityLimiter(PDF_THREADS)
+    return await anyio.to_thread.run_sync(partial(draw, *args, **kwargs), limiter=limiter)
+
 
 # The PDF core fonts speak Latin-1: typographic marks become their plain forms.
 # The explicit bidi controls are left out: the core fonts draw left to right and know no
@@ -173,5 +200,5 @@ async def summary(agreement_id: str, request: Request, ws: WebDep, session: Sess
     events = await queries.list_events(session, agreement_id=agreement_id, after_seq=0, limit=1000)
     state = named_state(state, await register_names(session, state.parties, ws.tr.lang))
     # In a thread: fpdf2 draws in Python, and a long agreement takes seconds (reports.py).
-    content = await run_in_threadpool(summary_pdf, state, events, ws.tr)
+    content = await drawn(summary_pdf, state, events, ws.tr)
     return download(ws, content, media_type="application/pdf", filename=f"pakta-{agreement_id}.pdf", inline=True)

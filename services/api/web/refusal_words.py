@@ -5,10 +5,13 @@ on the agreement's pages can meet (the decider's refusals, `workflows.lifecycle.
 `bounds`; the workflow's and the API's, `services.errors`, `services.api.commands`,
 `idempotency`, `document_access`, `actions`): tests/web/test_refusal_codes.py walks them
 all and fails for a code without both. A code whose details hold its figures is worded from
-them, in either language. Otherwise an English reader reads the message (the rule's own
-words, often naming what it refused); an Indonesian reader reads the code's sentence, and —
-for a code whose message says which rule refused (`NAMES_ITS_RULE`) — that message after
-it, marked as the rule's English words, so no particular is lost. Pure."""
+them, in either language. Otherwise each reader reads the code's sentence in their
+language — the two say the same: the API's message of a code such as `temporal_unavailable`
+lacks the page's "the action may have been recorded" (review18) — except for a code whose
+message says which rule refused (`NAMES_ITS_RULE`): an English reader reads that message,
+the rule's own words naming what it refused, and an Indonesian reader the code's sentence
+with that message after it, marked as the rule's English words, so no particular is lost.
+Pure."""
 
 from __future__ import annotations
 
@@ -154,6 +157,9 @@ REFUSALS: dict[str, dict[str, str]] = {
 # Codes whose message says which rule refused, and what (a gate, an evaluation, an activity,
 # a field): the Indonesian page shows it after the code's sentence, as the rule's own words.
 NAMES_ITS_RULE = frozenset({"invalid_transition", "forbidden", "invalid_proposal", "conflict", "unprocessable"})
+# Codes worded from their figures: without them (a refusal stored before they were given),
+# worded as the rule broken, with its message.
+_FIGURED = frozenset({"too_many_extensions", "agreement_too_large"})
 RULE_IN_ENGLISH = {"id": "Rincian aturan (dalam bahasa Inggris)", "en": "Details"}
 STAGE = {"id": "Tahap perjanjian saat ini", "en": "The agreement's stage"}
 
@@ -187,14 +193,14 @@ def worded(code: str, message: str, details: Mapping[str, Any], lang: str, stage
     figures = _figures(code, details)
     if figures is not None:
         return words[lang].format(**figures)
-    if code in ("too_many_extensions", "agreement_too_large"):
+    if code in _FIGURED:
         words = REFUSALS["invalid_proposal"]  # without its figures: worded as what it is, a rule broken
     if lang == "en":
-        return message or words["en"]
+        return message if message and code in NAMES_ITS_RULE | _FIGURED else words["en"]
     sentence = words["id"]
     at = details.get("stage")
     if code in NAMES_ITS_RULE and isinstance(at, str) and at:
         sentence += f" {STAGE['id']}: {stage(at)}."
-    if code in NAMES_ITS_RULE | {"too_many_extensions", "agreement_too_large"} and message:
+    if code in NAMES_ITS_RULE | _FIGURED and message:
         sentence += f" {RULE_IN_ENGLISH['id']}: “{message}”"
     return sentence

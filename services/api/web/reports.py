@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.api.deps import SessionDep, SettingsDep
@@ -29,7 +28,7 @@ from services.api.reporting.report import (
 from services.api.reporting.table import report_csv
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, download, error_page, render
-from services.api.web.pdf import Summary, plain
+from services.api.web.pdf import Summary, drawn, plain
 from services.api.web.session import WebSession
 from services.demo_people import DEMO_ORGANISATIONS
 from services.notifying.render import isolate
@@ -277,7 +276,7 @@ async def upward_pdf(request: Request, ws: WebDep, session: SessionDep, settings
     name = f"pakta-report-{report.org}-{report.period_from}-{report.period_to}.pdf"
     # fpdf2 draws some 40,000 characters a second, in Python: in a thread, so that a long
     # report holds the request that asked for it, not every other request of the process.
-    content = await run_in_threadpool(report_pdf, report, ws.tr)
+    content = await drawn(report_pdf, report, ws.tr)
     return download(ws, content, media_type="application/pdf", filename=name, inline=True)
 
 

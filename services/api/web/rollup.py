@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from services.api.deps import SessionDep, SettingsDep
@@ -23,7 +22,7 @@ from services.api.reporting.rollup import OverseenLine, OversightRollup, build_r
 from services.api.reporting.table import rollup_csv
 from services.api.web.i18n import Translator
 from services.api.web.pages import WebDep, download, error_page, render
-from services.api.web.pdf import Summary, plain
+from services.api.web.pdf import Summary, drawn, plain
 from services.api.web.register import RegisterWords, level_words, name_of
 from services.api.web.reports import form_day
 from services.api.web.session import WebSession
@@ -129,7 +128,7 @@ async def overseen_pdf(request: Request, ws: WebDep, session: SessionDep, settin
     entry = await register.get(session, org=rollup.overseer)
     name = f"pakta-rollup-{rollup.overseer}-{rollup.period_from}-{rollup.period_to}.pdf"
     # In a thread, as the report upward's PDF (reports.py).
-    content = await run_in_threadpool(rollup_pdf, rollup, name_of(entry, ws.tr) if entry else rollup.overseer, ws.tr)
+    content = await drawn(rollup_pdf, rollup, name_of(entry, ws.tr) if entry else rollup.overseer, ws.tr)
     return download(
         ws,
         content,

@@ -71,6 +71,26 @@ def settings_version_alone(state: m.AgreementState, command: m.AnyCommand) -> bo
     return unchanged and _newer(command.as_of, state.party_settings_as_of.get(command.org))
 
 
+def settings_version_alone_after_new_values(
+    seen: m.AgreementState | None, state: m.AgreementState, command: m.AnyCommand
+) -> bool:
+    """Whether `command` is the version alone on `state` (`settings_version_alone`) but
+    brought the party new values on `seen`, the state its validator decided on: the one
+    refresh a run recorded before `trust17` can hold refused by its handler. Its validator
+    refused equal values then, so a refresh reached the handler as the version alone only
+    when the state changed in between (two prompts of one organisation in flight). A version
+    alone whose validator saw it as such was refused by the validator before `trust17` (no
+    history) and recorded since, by a handler that asked no patch: it is recorded on replay
+    too, whatever the run's markers."""
+    if seen is None or command.type != "refresh_party_settings" or not settings_version_alone(state, command):
+        return False
+    party = next((p for p in seen.parties if p.org == command.org), None)
+    if party is None:
+        return False
+    days_off, time_zone = _settings_sent(party, command)
+    return set(days_off) != set(party.days_off) or time_zone != party.time_zone
+
+
 def _settings_sent(party: m.Party, cmd: m.RefreshPartySettings) -> tuple[list[date], str]:
     """The days off and zone `cmd` gives `party`. None: the register states nothing of it,
     and the party keeps what it has (a value a proposal gave, or the default)."""
