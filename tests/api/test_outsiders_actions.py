@@ -31,6 +31,28 @@ from workflows import lifecycle
 from workflows import messages as m
 from workflows.agreement import workflow_id
 
+# The party an edit puts in place of the counterparty of `waste_body`.
+GARUT_TAKEN_IN = {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"}
+
+
+def first_read_held() -> tuple[asyncio.Event, asyncio.Event, Any]:
+    """A stand-in for `queries.get_agreement` whose first read is held between its fetch and
+    its return (where the caller notes the parties): `fetched` is set once it has fetched,
+    and it returns once `edited` is set. Later reads pass through."""
+    read = queries.get_agreement
+    fetched, edited = asyncio.Event(), asyncio.Event()
+    held: list[bool] = []
+
+    async def held_read(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
+        record = await read(session, agreement_id=agreement_id)
+        if not held:
+            held.append(True)
+            fetched.set()
+            await edited.wait()
+        return record
+
+    return fetched, edited, held_read
+
 
 def watched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What an action asks for, in the order it asks: the Update (`send`) and the row."""
@@ -196,10 +218,7 @@ async def test_an_organisation_edited_out_of_a_draft_is_answered_from_the_read_m
         agreement_id = created.json()["id"]
         path = f"/agreements/{agreement_id}/actions"
         before = ["kota-bandung", "kab-sumedang"]
-        parties = [
-            *waste_body("x")["parties"][:1],
-            {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"},
-        ]
+        parties = [*waste_body("x")["parties"][:1], GARUT_TAKEN_IN]
         edited = await client.post(path, json={"type": "edit", "parties": parties}, headers=stack.auth(staff))
         assert edited.status_code == 200, edited.text
         unknown = await client.post(
@@ -236,26 +255,13 @@ async def test_a_read_of_the_draft_from_before_an_edit_ending_after_it_does_not_
     new ones: the parties of the older version are not kept again, so the organisation
     edited out is still read first (the read model's 404, no Update sent)."""
     staff, removed = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
-    read = queries.get_agreement
-    fetched, edited = asyncio.Event(), asyncio.Event()
-    held: list[bool] = []  # the first read after this is held between its fetch and its note
-
-    async def held_read(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
-        record = await read(session, agreement_id=agreement_id)
-        if not held:
-            held.append(True)
-            fetched.set()
-            await edited.wait()
-        return record
+    fetched, edited, held_read = first_read_held()
 
     async with app_client(create_app(stack.settings)) as client:
         created = await client.post("/agreements", json=waste_body("Sampah: dibaca lama"), headers=stack.auth(staff))
         agreement_id = created.json()["id"]
         path = f"/agreements/{agreement_id}/actions"
-        parties = [
-            *waste_body("x")["parties"][:1],
-            {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"},
-        ]
+        parties = [*waste_body("x")["parties"][:1], GARUT_TAKEN_IN]
         monkeypatch.setattr(queries, "get_agreement", held_read)
         reading = asyncio.ensure_future(client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff)))
         async with asyncio.timeout(30):
@@ -284,17 +290,8 @@ async def test_a_read_from_before_an_edit_that_timed_out_but_was_carried_out_doe
     sent). A read begun after the failure notes the parties again, at any version."""
     staff, removed = stack.user("kota-bandung", "staff"), stack.user("kab-sumedang", "staff")
     taken_in = stack.user("kab-garut", "staff")
-    read, act = queries.get_agreement, commands.execute_act
-    fetched, edited = asyncio.Event(), asyncio.Event()
-    held: list[bool] = []  # the first read after this is held between its fetch and its note
-
-    async def held_read(session: Any, *, agreement_id: str) -> queries.AgreementRecord | None:
-        record = await read(session, agreement_id=agreement_id)
-        if not held:
-            held.append(True)
-            fetched.set()
-            await edited.wait()
-        return record
+    act = commands.execute_act
+    fetched, edited, held_read = first_read_held()
 
     async def carried_out_but_timed_out(*args: Any, **kwargs: Any) -> Any:
         await act(*args, **kwargs)
@@ -304,10 +301,7 @@ async def test_a_read_from_before_an_edit_that_timed_out_but_was_carried_out_doe
         created = await client.post("/agreements", json=waste_body("Sampah: jawaban hilang"), headers=stack.auth(staff))
         agreement_id = created.json()["id"]
         path = f"/agreements/{agreement_id}/actions"
-        parties = [
-            *waste_body("x")["parties"][:1],
-            {"org": "kab-garut", "role": "counterparty", "sector": "government", "signatory": "Bupati Garut"},
-        ]
+        parties = [*waste_body("x")["parties"][:1], GARUT_TAKEN_IN]
         monkeypatch.setattr(queries, "get_agreement", held_read)
         reading = asyncio.ensure_future(client.get(f"/agreements/{agreement_id}", headers=stack.auth(staff)))
         async with asyncio.timeout(30):

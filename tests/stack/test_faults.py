@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -25,6 +25,8 @@ import pytest
 import pytest_asyncio
 
 from services.api.commands import execute_act, now_utc
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.temporal import EmbeddedTemporal
 from services.temporal_client import connect_temporal
 from tests.stack.faults import ApiAddress, Driver, Topology, check_outcome, run_burst, until_progress
 from tests.stack.test_devstack import kept_then_drawn, started_dev_stack, wait_no_servers
@@ -181,35 +183,51 @@ def held_port(port: int) -> Iterator[None]:
 async def test_postgres_restarted_while_its_port_is_taken_moves_and_the_api_and_worker_follow_it(
     topology: Topology,
 ):
-    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "pm")
-    await until_progress(drivers, BURST * 4)
-    port = topology.pg.port
-    topology.pg.stop()
-    with held_port(port):  # a suite beside took the port while it was down
-        assert await topology.start_postgres_again()
-        assert topology.pg.port != port
-        assert "already in use" in topology.pg.log_path.read_text(errors="replace")  # its first start
-        assert f":{topology.pg.port}/" in topology.env()["PAKTA_DATABASE_URL"]  # what the restarted ones got
-        await asyncio.gather(*tasks)
-        totals = await check_outcome(drivers)
+    def followed() -> bool:
+        return f":{topology.pg.port}/" in topology.env()["PAKTA_DATABASE_URL"]
+
+    totals = await restarted_while_its_port_is_taken(
+        topology, lambda: topology.pg, topology.start_postgres_again, followed, tag="pm"
+    )
     report("PostgreSQL stopped, its port taken while down, started on another", {**totals, "faults": 1})
 
 
 async def test_temporal_restarted_while_its_port_is_taken_moves_and_the_api_and_worker_follow_it(
     topology: Topology,
 ):
-    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, "tm")
-    await until_progress(drivers, BURST * 4)
-    port = topology.temporal.port
-    topology.temporal.stop()
-    with held_port(port):  # a suite beside took the port while it was down
-        assert await topology.restart_temporal()
-        assert topology.temporal.port != port
-        assert "already in use" in topology.temporal.log_path.read_text(errors="replace")  # its first start
-        assert topology.env()["PAKTA_TEMPORAL_ADDRESS"] == f"127.0.0.1:{topology.temporal.port}"
-        await asyncio.gather(*tasks)
-        totals = await check_outcome(drivers)
+    def followed() -> bool:
+        return topology.env()["PAKTA_TEMPORAL_ADDRESS"] == f"127.0.0.1:{topology.temporal.port}"
+
+    totals = await restarted_while_its_port_is_taken(
+        topology, lambda: topology.temporal, topology.restart_temporal, followed, tag="tm"
+    )
     report("Temporal dev server stopped, its port taken while down, started on another", {**totals, "faults": 1})
+
+
+async def restarted_while_its_port_is_taken(
+    topology: Topology,
+    server: Callable[[], EmbeddedPostgres | EmbeddedTemporal],
+    restart: Callable[[], Awaitable[bool]],
+    followed: Callable[[], bool],
+    *,
+    tag: str,
+) -> dict[str, int]:
+    """A burst runs; the `server` stops and, while it is down, a suite beside takes its port;
+    `restart` starts it again: on another port (its first start's log says the port was in
+    use), the restarted API and worker given that address (`followed`), and the burst's
+    outcome checked. `server` is asked again after the restart: a moved server may be
+    another object."""
+    drivers, tasks = await run_burst(topology.address, topology.settings.jwt_secret, BURST, tag)
+    await until_progress(drivers, BURST * 4)
+    port = server().port
+    server().stop()
+    with held_port(port):
+        assert await restart()
+        assert server().port != port
+        assert "already in use" in server().log_path.read_text(errors="replace")  # its first start
+        assert followed()  # what the restarted ones got
+        await asyncio.gather(*tasks)
+        return await check_outcome(drivers)
 
 
 async def test_restarting_temporal_on_its_persistence_file_loses_nothing(topology: Topology):

@@ -187,13 +187,7 @@ async def test_the_report_upward_names_an_overseer_the_register_holds_no_entry_f
         ("id", "Menteri Dalam Negeri", "Kementerian Dalam Negeri"),
         ("en", "the Minister of Home Affairs", "Ministry of Home Affairs"),
     ):
-        if lang == "en":
-            page = (await client.get("/ui/dashboard")).text
-            await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
-        html = (await client.get(f"/ui/reports/upward?{period}")).text
-        meta = re.sub(r"<[^>]+>", "", html[html.index('<p class="meta">') :].split("</p>")[0])
-        pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
-        for line in (meta, pdf):
+        for line in await reports_to_lines(client, period, lang):
             assert f"{office} ({ministry})" in line and "kemendagri" not in line, line
     await client.aclose()
 
@@ -223,11 +217,17 @@ async def test_the_report_upward_names_a_ministry_of_another_id_the_register_lac
             ("id", f"Melapor kepada: Menteri Dalam Negeri (kementerian pembina, kode {ministry})"),
             ("en", f"Reports to: the Minister of Home Affairs (the overseeing ministry, id {ministry})"),
         ):
-            if lang == "en":
-                page = (await client.get("/ui/dashboard")).text
-                await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
-            html = (await client.get(f"/ui/reports/upward?{period}")).text
-            meta = re.sub(r"<[^>]+>", "", html[html.index('<p class="meta">') :].split("</p>")[0])
-            pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
-            for shown in (meta, pdf):
+            for shown in await reports_to_lines(client, period, lang):
                 assert line in shown, shown
+
+
+async def reports_to_lines(client: httpx.AsyncClient, period: str, lang: str) -> tuple[str, str]:
+    """The report upward's meta line on the page and the PDF's text, for `period`, read in
+    `lang` ("en" switches the signed-in reader's language first; "id" is the default)."""
+    if lang == "en":
+        page = (await client.get("/ui/dashboard")).text
+        await client.post("/ui/prefs", data={"csrf": csrf_of(page), "lang": "en", "next": "/ui/"})
+    html = (await client.get(f"/ui/reports/upward?{period}")).text
+    meta = re.sub(r"<[^>]+>", "", html[html.index('<p class="meta">') :].split("</p>")[0])
+    pdf = pdf_text((await client.get(f"/ui/reports/upward.pdf?{period}")).content)
+    return meta, pdf
